@@ -1,0 +1,464 @@
+/* http.c - libcurl transport: safety rules, auth selection, error mapping,
+ * redacted traces. */
+#include "exsync/http.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+#include <openssl/x509_vfy.h>
+
+#include "exsync/clock.h"
+
+#define DEFAULT_MAX_BODY (32u * 1024u * 1024u)
+
+struct exs_http {
+  CURL *curl;
+  struct curl_slist *resolve;
+  struct curl_slist *connect_to;
+  struct exs_http_options opt; /* strings below are owned copies */
+  char *cacert;
+  char *user;
+  char *password;
+  struct exs_http_response *cur; /* response being filled */
+  char errbuf[CURL_ERROR_SIZE];
+};
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+
+static void global_init(void)
+{
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static char *dup_or_null(const char *s)
+{
+  return s ? strdup(s) : NULL;
+}
+
+struct exs_http *exs_http_new(const struct exs_http_options *opt)
+{
+  struct exs_http *h;
+  size_t i;
+
+  pthread_once(&global_once, global_init);
+  h = calloc(1, sizeof(*h));
+  if(!h)
+    return NULL;
+  h->opt = *opt;
+  h->cacert = dup_or_null(opt->cacert);
+  h->user = dup_or_null(opt->user);
+  h->password = dup_or_null(opt->password);
+  h->opt.cacert = h->cacert;
+  h->opt.user = h->user;
+  h->opt.password = h->password;
+  h->opt.resolve = NULL;
+  h->opt.connect_to = NULL;
+  for(i = 0; i < opt->n_resolve; i++)
+    h->resolve = curl_slist_append(h->resolve, opt->resolve[i]);
+  for(i = 0; i < opt->n_connect_to; i++)
+    h->connect_to = curl_slist_append(h->connect_to, opt->connect_to[i]);
+  if(!h->opt.connect_timeout_ms)
+    h->opt.connect_timeout_ms = 10000;
+  if(!h->opt.timeout_ms)
+    h->opt.timeout_ms = 100000;
+  if(!h->opt.max_body)
+    h->opt.max_body = DEFAULT_MAX_BODY;
+  h->curl = curl_easy_init();
+  if(!h->curl || (opt->user && !h->user) || (opt->password && !h->password)) {
+    exs_http_free(h);
+    return NULL;
+  }
+  return h;
+}
+
+void exs_http_free(struct exs_http *h)
+{
+  if(!h)
+    return;
+  if(h->curl)
+    curl_easy_cleanup(h->curl);
+  curl_slist_free_all(h->resolve);
+  curl_slist_free_all(h->connect_to);
+  if(h->password) {
+    OPENSSL_cleanse(h->password, strlen(h->password));
+    free(h->password);
+  }
+  free(h->user);
+  free(h->cacert);
+  free(h);
+}
+
+void exs_http_response_init(struct exs_http_response *r)
+{
+  memset(r, 0, sizeof(*r));
+  exs_buf_init(&r->body, DEFAULT_MAX_BODY);
+}
+
+void exs_http_response_free(struct exs_http_response *r)
+{
+  if(r)
+    exs_buf_free(&r->body);
+}
+
+static bool is_plain_http(const char *url)
+{
+  return strncasecmp(url, "http://", 7) == 0;
+}
+
+int exs_http_check_channel(const struct exs_http_options *opt, const char *url,
+                           struct exs_error *err)
+{
+  if(!is_plain_http(url))
+    return 0;
+  snprintf(err->url, sizeof(err->url), "%s", url);
+  if(!opt->allow_non_ssl) {
+    exs_error_set(err, EXS_CAT_INSECURE_CHANNEL,
+                  "refusing plain-HTTP EWS endpoint %s: AllowNonSSLEmail is 0", url);
+    return -1;
+  }
+  if(opt->user && !opt->allow_credentials_non_secure) {
+    exs_error_set(err, EXS_CAT_INSECURE_CHANNEL,
+                  "refusing to send credentials over plain HTTP to %s: "
+                  "AllowCredentialsEntryViaNonSecureChannels is 0", url);
+    return -1;
+  }
+  if(opt->user && opt->auth == EXS_AUTH_BASIC && !opt->allow_basic_non_secure) {
+    exs_error_set(err, EXS_CAT_INSECURE_CHANNEL,
+                  "refusing Basic authentication over plain HTTP to %s: "
+                  "AllowBasicAuthenticationOnNonSecureChannel is 0", url);
+    return -1;
+  }
+  return 0;
+}
+
+/* Replace the value of secret-bearing headers; keep the scheme name of
+ * Authorization / WWW-Authenticate so traces still show what was used. */
+int exs_http_redact_headers(const char *in, size_t len, const char *password,
+                            struct exs_buf *out)
+{
+  static const char *const secret_headers[] = {
+    "authorization:", "proxy-authorization:", "www-authenticate:",
+    "proxy-authenticate:", "cookie:", "set-cookie:"};
+  const char *p = in;
+  const char *end = in + len;
+
+  while(p < end) {
+    const char *eol = memchr(p, '\n', (size_t)(end - p));
+    size_t n = eol ? (size_t)(eol - p + 1) : (size_t)(end - p);
+    size_t i;
+    bool done = false;
+
+    for(i = 0; i < sizeof(secret_headers) / sizeof(secret_headers[0]); i++) {
+      size_t hl = strlen(secret_headers[i]);
+      if(n >= hl && !strncasecmp(p, secret_headers[i], hl)) {
+        const char *v = p + hl;
+        const char *vend = p + n;
+        const char *scheme_end;
+        while(v < vend && *v == ' ')
+          v++;
+        scheme_end = v;
+        while(scheme_end < vend && isalpha((unsigned char)*scheme_end))
+          scheme_end++;
+        /* a bare scheme ("WWW-Authenticate: NTLM") carries no secret */
+        if(i >= 2 && i <= 3 && (scheme_end >= vend || *scheme_end == '\r' ||
+                                *scheme_end == '\n' || *scheme_end == ',')) {
+          break;
+        }
+        if(exs_buf_add(out, p, (size_t)(v - p)))
+          return -1;
+        if(i < 4 && exs_buf_add(out, v, (size_t)(scheme_end - v)))
+          return -1;
+        if(exs_buf_adds(out, i < 4 ? " <redacted>" : "<redacted>"))
+          return -1;
+        if(eol && exs_buf_adds(out, eol > p && eol[-1] == '\r' ? "\r\n" : "\n"))
+          return -1;
+        done = true;
+        break;
+      }
+    }
+    if(!done && exs_buf_add(out, p, n))
+      return -1;
+    p += n;
+  }
+  /* a password echoed anywhere (it should never be) is redacted too */
+  if(password && *password && out->data) {
+    size_t pl = strlen(password);
+    char *hit;
+    while((hit = strstr(out->data, password)) != NULL) {
+      memset(hit, '*', pl);
+    }
+  }
+  return 0;
+}
+
+static void trace_emit(struct exs_http *h, enum exs_trace_kind kind, const char *data,
+                       size_t len)
+{
+  struct exs_buf b;
+
+  exs_buf_init(&b, len * 2 + 256);
+  if(kind == EXS_TRACE_REQ_HEADERS || kind == EXS_TRACE_RESP_HEADERS) {
+    if(exs_http_redact_headers(data, len, h->password, &b) == 0)
+      h->opt.trace(h->opt.trace_ctx, kind, b.data ? b.data : "", b.len);
+  }
+  else if(exs_buf_add(&b, data, len) == 0) {
+    if(h->password && *h->password) {
+      char *hit;
+      size_t pl = strlen(h->password);
+      while((hit = strstr(b.data, h->password)) != NULL)
+        memset(hit, '*', pl);
+    }
+    h->opt.trace(h->opt.trace_ctx, kind, b.data, b.len);
+  }
+  exs_buf_free(&b);
+}
+
+static int debug_cb(CURL *c, curl_infotype type, char *data, size_t size, void *ud)
+{
+  struct exs_http *h = ud;
+
+  (void)c;
+  switch(type) {
+  case CURLINFO_TEXT: trace_emit(h, EXS_TRACE_INFO, data, size); break;
+  case CURLINFO_HEADER_OUT: trace_emit(h, EXS_TRACE_REQ_HEADERS, data, size); break;
+  case CURLINFO_DATA_OUT: trace_emit(h, EXS_TRACE_REQ_BODY, data, size); break;
+  case CURLINFO_HEADER_IN: trace_emit(h, EXS_TRACE_RESP_HEADERS, data, size); break;
+  case CURLINFO_DATA_IN: trace_emit(h, EXS_TRACE_RESP_BODY, data, size); break;
+  default: break;
+  }
+  return 0;
+}
+
+static size_t write_cb(char *p, size_t size, size_t n, void *ud)
+{
+  struct exs_http *h = ud;
+
+  if(exs_buf_add(&h->cur->body, p, size * n))
+    return 0; /* over the cap: curl aborts with CURLE_WRITE_ERROR */
+  return size * n;
+}
+
+static void append_scheme(char *dst, size_t len, const char *scheme)
+{
+  if(strstr(dst, scheme))
+    return;
+  if(*dst)
+    strncat(dst, ",", len - strlen(dst) - 1);
+  strncat(dst, scheme, len - strlen(dst) - 1);
+}
+
+static size_t header_cb(char *p, size_t size, size_t n, void *ud)
+{
+  struct exs_http *h = ud;
+  size_t len = size * n;
+  struct exs_http_response *r = h->cur;
+  char line[1100];
+  size_t l = len < sizeof(line) - 1 ? len : sizeof(line) - 1;
+
+  memcpy(line, p, l);
+  line[l] = '\0';
+  line[strcspn(line, "\r\n")] = '\0';
+  if(!strncmp(line, "HTTP/", 5)) {
+    /* a new response (after a 401 or 100): forget the previous headers */
+    r->www_authenticate[0] = '\0';
+    r->location[0] = '\0';
+    r->soap_enabled = false;
+  }
+  else if(!strncasecmp(line, "www-authenticate:", 17)) {
+    char *v = line + 17;
+    char scheme[32];
+    while(*v == ' ')
+      v++;
+    if(sscanf(v, "%31[A-Za-z]", scheme) == 1)
+      append_scheme(r->www_authenticate, sizeof(r->www_authenticate), scheme);
+  }
+  else if(!strncasecmp(line, "location:", 9)) {
+    char *v = line + 9;
+    while(*v == ' ')
+      v++;
+    snprintf(r->location, sizeof(r->location), "%s", v);
+  }
+  else if(!strncasecmp(line, "x-soap-enabled:", 15)) {
+    r->soap_enabled = strstr(line + 15, "rue") != NULL;
+  }
+  return len;
+}
+
+static long curl_auth_mask(const struct exs_http *h, bool plain)
+{
+  switch(h->opt.auth) {
+  case EXS_AUTH_BASIC: return CURLAUTH_BASIC;
+  case EXS_AUTH_NTLM: return CURLAUTH_NTLM;
+  case EXS_AUTH_NEGOTIATE: return CURLAUTH_NEGOTIATE;
+  case EXS_AUTH_AUTODETECT:
+  default:
+    /* strongest that works: curl picks Negotiate > NTLM > Basic among the
+     * offered schemes; Basic only over TLS unless allowed (SPEC.md 3). */
+    if(plain && !h->opt.allow_basic_non_secure)
+      return CURLAUTH_NTLM | CURLAUTH_NEGOTIATE;
+    return CURLAUTH_NTLM | CURLAUTH_NEGOTIATE | CURLAUTH_BASIC;
+  }
+}
+
+static void map_curl_error(struct exs_http *h, CURLcode rc, const char *url,
+                           struct exs_error *err)
+{
+  long verify = 0;
+
+  err->transport_code = (int)rc;
+  snprintf(err->transport, sizeof(err->transport), "%s",
+           h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc));
+  snprintf(err->url, sizeof(err->url), "%s", url);
+  switch(rc) {
+  case CURLE_COULDNT_RESOLVE_HOST:
+  case CURLE_COULDNT_RESOLVE_PROXY:
+    exs_error_set(err, EXS_CAT_DNS, "cannot resolve the host of %s: %s", url, err->transport);
+    break;
+  case CURLE_COULDNT_CONNECT:
+    exs_error_set(err, EXS_CAT_CONNECT, "cannot connect to %s: %s", url, err->transport);
+    break;
+  case CURLE_OPERATION_TIMEDOUT:
+    exs_error_set(err, EXS_CAT_TIMEOUT, "no answer from %s in time: %s", url, err->transport);
+    break;
+  case CURLE_PEER_FAILED_VERIFICATION:
+    curl_easy_getinfo(h->curl, CURLINFO_SSL_VERIFYRESULT, &verify);
+    if(verify == X509_V_ERR_CERT_HAS_EXPIRED || verify == X509_V_ERR_CERT_NOT_YET_VALID)
+      exs_error_set(err, EXS_CAT_TLS_EXPIRED, "the certificate of %s has expired: %s", url,
+                    err->transport);
+    else if(verify == X509_V_ERR_HOSTNAME_MISMATCH ||
+            (verify == X509_V_OK && strstr(err->transport, "name")))
+      exs_error_set(err, EXS_CAT_TLS_NAME, "the certificate of %s does not match its host: %s",
+                    url, err->transport);
+    else
+      exs_error_set(err, EXS_CAT_TLS_TRUST, "the certificate of %s is not trusted: %s", url,
+                    err->transport);
+    break;
+  case CURLE_SSL_CONNECT_ERROR:
+    exs_error_set(err, EXS_CAT_TLS_TRUST, "TLS handshake with %s failed: %s", url,
+                  err->transport);
+    break;
+  case CURLE_SSL_CACERT_BADFILE:
+    exs_error_set(err, EXS_CAT_CONFIG, "cannot use the CA bundle %s: %s",
+                  h->cacert ? h->cacert : "(system)", err->transport);
+    break;
+  case CURLE_WRITE_ERROR:
+    exs_error_set(err, EXS_CAT_PROTOCOL, "the answer of %s is larger than %zu bytes", url,
+                  h->opt.max_body);
+    break;
+  case CURLE_URL_MALFORMAT:
+  case CURLE_UNSUPPORTED_PROTOCOL:
+    exs_error_set(err, EXS_CAT_CONFIG, "not a usable URL: %s", url);
+    break;
+  default:
+    exs_error_set(err, EXS_CAT_CONNECT, "connection to %s failed: %s", url, err->transport);
+    break;
+  }
+}
+
+int exs_http_perform(struct exs_http *h, const struct exs_http_request *req,
+                     struct exs_http_response *resp, struct exs_error *err)
+{
+  struct curl_slist *headers = NULL;
+  CURL *c = h->curl;
+  CURLcode rc;
+  bool plain = is_plain_http(req->url);
+  int64_t start = exs_monotonic_ms();
+  char *ct = NULL;
+  int result = -1;
+  size_t i;
+
+  if(!req->anonymous && exs_http_check_channel(&h->opt, req->url, err))
+    return -1;
+  if(strncasecmp(req->url, "https://", 8) && !plain) {
+    snprintf(err->url, sizeof(err->url), "%s", req->url);
+    exs_error_set(err, EXS_CAT_CONFIG, "not an http(s) URL: %s", req->url);
+    return -1;
+  }
+
+  curl_easy_reset(c);
+  h->errbuf[0] = '\0';
+  h->cur = resp;
+  resp->body.max = h->opt.max_body;
+  exs_buf_reset(&resp->body);
+  resp->status = 0;
+
+  curl_easy_setopt(c, CURLOPT_URL, req->url);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+  if(h->cacert)
+    curl_easy_setopt(c, CURLOPT_CAINFO, h->cacert);
+  if(h->resolve)
+    curl_easy_setopt(c, CURLOPT_RESOLVE, h->resolve);
+  if(h->connect_to)
+    curl_easy_setopt(c, CURLOPT_CONNECT_TO, h->connect_to);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->opt.connect_timeout_ms);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->opt.timeout_ms);
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, h);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, h);
+  curl_easy_setopt(c, CURLOPT_USERAGENT, "exsync/" EXSYNC_VERSION);
+  curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+  if(h->opt.trace) {
+    curl_easy_setopt(c, CURLOPT_VERBOSE, 1L);
+    curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, debug_cb);
+    curl_easy_setopt(c, CURLOPT_DEBUGDATA, h);
+  }
+  if(!req->anonymous && h->user) {
+    curl_easy_setopt(c, CURLOPT_HTTPAUTH, curl_auth_mask(h, plain));
+    curl_easy_setopt(c, CURLOPT_USERNAME, h->user);
+    curl_easy_setopt(c, CURLOPT_PASSWORD, h->password ? h->password : "");
+  }
+  for(i = 0; i < req->n_headers; i++)
+    headers = curl_slist_append(headers, req->headers[i]);
+  if(req->method && !strcmp(req->method, "POST")) {
+    size_t n = strlen(req->content_type ? req->content_type : "text/xml; charset=utf-8") + 16;
+    ct = malloc(n);
+    if(!ct) {
+      exs_error_set(err, EXS_CAT_PROTOCOL, "out of memory");
+      goto out;
+    }
+    snprintf(ct, n, "Content-Type: %s",
+             req->content_type ? req->content_type : "text/xml; charset=utf-8");
+    headers = curl_slist_append(headers, ct);
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+  }
+  else {
+    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+  }
+  headers = curl_slist_append(headers, "Expect:");
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+
+  rc = curl_easy_perform(c);
+  resp->elapsed_ms = (long)(exs_monotonic_ms() - start);
+  if(rc != CURLE_OK) {
+    map_curl_error(h, rc, req->url, err);
+    goto out;
+  }
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+  {
+    char *t = NULL;
+    curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &t);
+    snprintf(resp->content_type, sizeof(resp->content_type), "%s", t ? t : "");
+  }
+  result = 0;
+out:
+  /* curl keeps a pointer to the header list only for this transfer */
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+  curl_slist_free_all(headers);
+  free(ct);
+  h->cur = NULL;
+  return result;
+}

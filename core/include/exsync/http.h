@@ -1,0 +1,113 @@
+/* exsync/http.h - the HTTP transport of libexsync, on libcurl.
+ *
+ * One struct exs_http is one credential's connection cache: requests made
+ * through it reuse its connections (NTLM authenticates a connection, so this
+ * matters). It is not thread-safe: use one handle per worker.
+ *
+ * Safety rules enforced here, before any byte is sent:
+ *  - TLS peer and host verification are always on.
+ *  - An http:// URL is refused unless allow_non_ssl; credentials over http://
+ *    are refused unless allow_credentials_non_secure; Basic over http:// is
+ *    refused unless allow_basic_non_secure (deployment properties, SPEC.md 2).
+ *  - Traces never see Authorization, NTLM/Negotiate blobs, cookies or the
+ *    password: they are replaced by "<redacted>" before the hook runs.
+ */
+#ifndef EXSYNC_HTTP_H
+#define EXSYNC_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "exsync/buf.h"
+#include "exsync/error.h"
+
+/* Profile authentication protocol, with the product's codes. */
+enum exs_auth_protocol {
+  EXS_AUTH_AUTODETECT = 0,
+  EXS_AUTH_NEGOTIATE = 1,
+  EXS_AUTH_NTLM = 2,
+  EXS_AUTH_BASIC = 3
+};
+
+enum exs_trace_kind {
+  EXS_TRACE_INFO,
+  EXS_TRACE_REQ_HEADERS,
+  EXS_TRACE_REQ_BODY,
+  EXS_TRACE_RESP_HEADERS,
+  EXS_TRACE_RESP_BODY
+};
+
+/* Receives redacted bytes; data is borrowed for the call only. */
+typedef void (*exs_http_trace_fn)(void *ctx, enum exs_trace_kind kind, const char *data,
+                                  size_t len);
+
+struct exs_http_options {
+  const char *cacert;                /* CA bundle file; NULL: system store */
+  const char *const *resolve;        /* "HOST:PORT:ADDR" entries, as curl --resolve */
+  size_t n_resolve;
+  const char *const *connect_to;     /* "HOST:PORT:HOST2:PORT2", as curl --connect-to */
+  size_t n_connect_to;
+  long connect_timeout_ms;           /* 0: 10 s */
+  long timeout_ms;                   /* whole request; 0: 100 s */
+  enum exs_auth_protocol auth;
+  const char *user;                  /* NULL: no credentials */
+  const char *password;              /* copied and wiped on free */
+  bool allow_credentials_non_secure; /* deployment properties */
+  bool allow_basic_non_secure;
+  bool allow_non_ssl;
+  exs_http_trace_fn trace;
+  void *trace_ctx;
+  size_t max_body;                   /* answer size cap; 0: 32 MiB */
+};
+
+struct exs_http_request {
+  const char *method;          /* "GET" or "POST" */
+  const char *url;
+  const char *content_type;    /* POST only */
+  const char *body;
+  size_t body_len;
+  const char *const *headers;  /* extra "Name: value" lines */
+  size_t n_headers;
+  bool anonymous;              /* send no credentials (Autodiscover redirect probe);
+                                  plain http is then allowed */
+};
+
+struct exs_http_response {
+  long status;
+  struct exs_buf body;
+  char content_type[128];
+  char location[1024];         /* Location header of a redirect */
+  char www_authenticate[512];  /* scheme names offered on a 401, e.g. "Negotiate,NTLM,Basic" */
+  bool soap_enabled;           /* X-SOAP-Enabled: True on a 401 (SOAP Autodiscover) */
+  long elapsed_ms;
+};
+
+struct exs_http;
+
+/* Create a transport. Options are copied. Returns NULL on no memory. */
+struct exs_http *exs_http_new(const struct exs_http_options *opt);
+/* Free it; wipes the copied password. NULL is a no-op. */
+void exs_http_free(struct exs_http *h);
+
+/* Initialise / free a response (the body buffer). */
+void exs_http_response_init(struct exs_http_response *r);
+void exs_http_response_free(struct exs_http_response *r);
+
+/* Perform one request. Returns 0 when an HTTP answer was received (any
+ * status, including 401 and 500), or -1 with err filled: INSECURE_CHANNEL /
+ * CONFIG (refused before sending), DNS, CONNECT, TIMEOUT, TLS_TRUST,
+ * TLS_NAME, TLS_EXPIRED, PROTOCOL (answer too large). */
+int exs_http_perform(struct exs_http *h, const struct exs_http_request *req,
+                     struct exs_http_response *resp, struct exs_error *err);
+
+/* Check the plain-HTTP rules for url without sending anything. Returns 0 or
+ * -1 with an INSECURE_CHANNEL error. */
+int exs_http_check_channel(const struct exs_http_options *opt, const char *url,
+                           struct exs_error *err);
+
+/* Redact secrets in one HTTP header block (CRLF separated) into out.
+ * Exposed for tests and for the recorder. */
+int exs_http_redact_headers(const char *in, size_t len, const char *password,
+                            struct exs_buf *out);
+
+#endif

@@ -1,0 +1,167 @@
+/* exsync/model.h - the CRM-side model: org email settings, deployment
+ * properties, email server profiles and mailboxes, with the product's
+ * integer codes (SPEC.md section 2, reference/sss-semantics.md section 1).
+ *
+ * Plain value structs: the caller owns them, they hold no pointers, so they
+ * can be copied with '='. Password fields hold plaintext only while a struct
+ * is in use; call exs_*_wipe before letting it go. The store keeps them
+ * encrypted (secret.h).
+ */
+#ifndef EXSYNC_MODEL_H
+#define EXSYNC_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "exsync/http.h" /* enum exs_auth_protocol */
+
+/* Credential retrieval ("authenticate using"). 2 and 5..7 are not used on premises. */
+enum exs_retrieval {
+  EXS_RETRIEVAL_USER = 0,      /* credentials specified by a user or queue */
+  EXS_RETRIEVAL_PROFILE = 1,   /* credentials specified in the profile */
+  EXS_RETRIEVAL_WINDOWS = 3,   /* Windows integrated authentication */
+  EXS_RETRIEVAL_ANONYMOUS = 4  /* rejected: not a valid setting */
+};
+
+enum exs_incoming_delivery { EXS_IN_NONE = 0, EXS_IN_OUTLOOK = 1, EXS_IN_SSYNC = 2, EXS_IN_FORWARD = 3 };
+enum exs_outgoing_delivery { EXS_OUT_NONE = 0, EXS_OUT_OUTLOOK = 1, EXS_OUT_SSYNC = 2 };
+/* ACT delivery has a different order in the product. */
+enum exs_act_delivery { EXS_ACT_OUTLOOK = 0, EXS_ACT_SSYNC = 1, EXS_ACT_NONE = 2 };
+enum exs_approval { EXS_APPROVAL_EMPTY = 0, EXS_APPROVAL_APPROVED = 1, EXS_APPROVAL_PENDING = 2,
+                    EXS_APPROVAL_REJECTED = 3 };
+enum exs_status { EXS_STATUS_NOT_RUN = 0, EXS_STATUS_SUCCESS = 1, EXS_STATUS_FAILURE = 2 };
+enum exs_track { EXS_TRACK_RESPONSES = 0, EXS_TRACK_ALL = 1 };
+
+/* The three workloads of a mailbox. */
+enum exs_workload { EXS_WL_INCOMING = 0, EXS_WL_OUTGOING = 1, EXS_WL_ACT = 2, EXS_WL_COUNT = 3 };
+
+#define EXS_NAME_MAX 100
+#define EXS_DESCRIPTION_MAX 2000
+#define EXS_URL_MAX 2084
+#define EXS_USER_MAX 250
+#define EXS_PASSWORD_MAX 250
+#define EXS_ADDRESS_MAX 320
+
+/* Organization email settings plus the deployment properties. */
+struct exs_org {
+  char id[64];                          /* organization id (GUID) */
+  char default_profile[EXS_NAME_MAX + 1];
+  int default_incoming;                 /* enum exs_incoming_delivery, default SSYNC */
+  int default_outgoing;                 /* enum exs_outgoing_delivery, default SSYNC */
+  int default_act;                      /* enum exs_act_delivery, default SSYNC */
+  bool approve_users;                   /* default true */
+  bool approve_queues;                  /* default true */
+  bool alerts_errors;                   /* default true */
+  bool alerts_warnings;                 /* default false */
+  bool alerts_information;              /* default true */
+  bool notify_owners;                   /* profile-level alerts to mailbox owners; default false */
+  bool ignore_internal;                 /* default false */
+  char tracking_prefix[21];             /* default "CRM:" */
+  /* deployment properties (ServerSideSyncEmailSettings), all default false */
+  bool allow_credentials_non_secure;
+  bool allow_basic_non_secure;
+  bool allow_non_ssl;
+};
+
+struct exs_profile {
+  int64_t id;                           /* store row id, 0 when not stored */
+  char name[EXS_NAME_MAX + 1];
+  char description[EXS_DESCRIPTION_MAX + 1];
+  bool autodiscover;                    /* default false */
+  char incoming_url[EXS_URL_MAX + 1];
+  char outgoing_url[EXS_URL_MAX + 1];
+  bool same_outgoing;                   /* default true: outgoing copies incoming */
+  int retrieval;                        /* enum exs_retrieval */
+  bool impersonation;                   /* default false (delegation) */
+  char user[EXS_USER_MAX + 1];
+  char password[EXS_PASSWORD_MAX + 1];  /* plaintext while in use */
+  int protocol;                         /* enum exs_auth_protocol, default autodetect */
+  time_t process_from;                  /* 0: not set */
+  int poll_minutes;                     /* 0..1440 */
+  int max_connections;                  /* 1..300, default 10 */
+  bool move_undeliverable;              /* default false */
+  bool timeout_enabled;                 /* default true */
+  int timeout_ms;                       /* 0..100000, default 100000 */
+  char owner[EXS_ADDRESS_MAX + 1];
+};
+
+struct exs_mailbox {
+  int64_t id;
+  char name[256];
+  char address[EXS_ADDRESS_MAX + 1];
+  bool is_queue;                        /* kind="queue" */
+  bool active;                          /* default true */
+  char profile[EXS_NAME_MAX + 1];       /* profile name, "" for none */
+  int incoming;                         /* enum exs_incoming_delivery */
+  int outgoing;                         /* enum exs_outgoing_delivery */
+  int act;                              /* enum exs_act_delivery */
+  int approval;                         /* enum exs_approval */
+  bool allow_credentials;
+  char user[EXS_USER_MAX + 1];
+  char password[EXS_PASSWORD_MAX + 1];  /* plaintext while in use */
+  bool sync_org_only;                   /* "sync with Exchange from this org only" */
+  int track;                            /* enum exs_track */
+  time_t process_from;                  /* 0: not set */
+  /* results of Test & Enable */
+  int status[EXS_WL_COUNT];             /* enum exs_status */
+  bool enabled[EXS_WL_COUNT];
+  char ews_url[EXS_URL_MAX + 1];        /* last Autodiscover answer */
+  time_t autodiscovered_on;
+  time_t test_completed_on;
+  int retry_count;                      /* Test & Enable runs */
+  int transient_failures;               /* consecutive transient failures (10 x 5 min rule) */
+  time_t retry_at;                      /* next scheduled retry, 0: none */
+  char last_error_code[64];             /* category name */
+  char last_error[512];
+  int last_error_count;
+  time_t last_error_time;
+  /* sync runtime (sync engine) */
+  time_t postponed_until;
+  time_t last_sync_start;
+  time_t last_sync_success;
+  int items_processed;
+  int items_failed;
+  char processing_host[128];
+};
+
+/* A rejected value: which field and which rule. */
+struct exs_invalid {
+  char field[48];    /* the org-file attribute name, e.g. "max-connections" */
+  char rule[256];    /* e.g. "must be between 1 and 300" */
+};
+
+/* Fill with the product's defaults. */
+void exs_org_defaults(struct exs_org *org);
+void exs_profile_defaults(struct exs_profile *p);
+void exs_mailbox_defaults(struct exs_mailbox *m);
+
+/* Validate; apply same_outgoing (copies incoming_url to outgoing_url).
+ * Return 0 or -1 with the first violation in inv. */
+int exs_profile_validate(struct exs_profile *p, struct exs_invalid *inv);
+int exs_mailbox_validate(const struct exs_mailbox *m, struct exs_invalid *inv);
+
+/* Wipe password fields (OPENSSL_cleanse). */
+void exs_profile_wipe(struct exs_profile *p);
+void exs_mailbox_wipe(struct exs_mailbox *m);
+
+/* Names of codes as the org file spells them, and back (-1 when unknown). */
+const char *exs_retrieval_name(int code);          /* "user", "profile", "windows", "anonymous" */
+int exs_retrieval_parse(const char *s);
+const char *exs_protocol_name(int code);           /* "autodetect", "negotiate", "ntlm", "basic" */
+int exs_protocol_parse(const char *s);
+const char *exs_incoming_name(int code);           /* "none", "outlook", "ssync", "forward" */
+int exs_incoming_parse(const char *s);
+const char *exs_outgoing_name(int code);           /* "none", "outlook", "ssync" */
+int exs_outgoing_parse(const char *s);
+const char *exs_act_name(int code);                /* "outlook", "ssync", "none" */
+int exs_act_parse(const char *s);
+const char *exs_approval_name(int code);           /* "empty", "approved", "pending", "rejected" */
+int exs_approval_parse(const char *s);
+const char *exs_status_name(int code);             /* "Not Run", "Success", "Failure" */
+const char *exs_workload_name(enum exs_workload w); /* "incoming", "outgoing", "act" */
+
+/* Whether workload w of m uses server-side sync (else it is "Not Run"). */
+bool exs_mailbox_uses_ssync(const struct exs_mailbox *m, enum exs_workload w);
+
+#endif

@@ -1,0 +1,102 @@
+/* exsync-emulator/emulator.h - a fake Exchange (EWS + Autodiscover) on libevent.
+ *
+ * One struct emu is one emulated Exchange organisation: users, mailboxes,
+ * virtual hosts, faults and a request journal, served on any number of HTTP
+ * and HTTPS listeners by one event loop. The suites and `exsync demo` run it
+ * in-process (emu_start runs the loop on a background thread); the
+ * exsync-emulator daemon runs it in the foreground (emu_run).
+ *
+ * Threading: every function here may be called from any thread; they take
+ * the emulator's lock. The loop thread is the only one doing network I/O.
+ * Ownership: strings passed in are copied; strings returned in caller
+ * buffers are the caller's.
+ */
+#ifndef EXSYNC_EMULATOR_H
+#define EXSYNC_EMULATOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct emu;
+
+/* Create an empty emulator (no users, no listeners). NULL on no memory. */
+struct emu *emu_new(void);
+/* Stop (if running) and free everything. NULL is a no-op. */
+void emu_free(struct emu *emu);
+
+/* Load a scenario file (XML, urn:exsync:scenario:1, validated against
+ * fixtures/schema/scenario.xsd) into the emulator, replacing its world.
+ * Returns 0, or -1 with "FILE:LINE: message" in err. */
+int emu_load_scenario(struct emu *emu, const char *path, char *err, size_t errlen);
+
+/* Add a user LOGIN with PASSWORD whose mailbox is LOGIN@DOMAIN, with the
+ * standard folders; the command line's --user. Returns 0 or -1 with err. */
+int emu_add_user(struct emu *emu, const char *login, const char *password, const char *domain,
+                 char *err, size_t errlen);
+/* Grant LOGIN impersonation of every mailbox (--impersonator). */
+int emu_add_impersonator(struct emu *emu, const char *login, char *err, size_t errlen);
+
+/* Trust material for HTTPS listeners. With neither call, a throwaway CA and
+ * server certificates are generated at the first TLS listen. */
+int emu_set_certificate(struct emu *emu, const char *cert_pem_file, const char *key_pem_file,
+                        char *err, size_t errlen);
+/* Write the CA certificate (PEM) that signed the generated server
+ * certificates to path, so clients can trust it (--ca-out). */
+int emu_write_ca(struct emu *emu, const char *path, char *err, size_t errlen);
+
+/* Listen on addr:port (port 0: ephemeral), plain HTTP or TLS. On success the
+ * bound "ADDR:PORT" is written to bound and the port is returned; -1 with
+ * err on failure. May be called before or after emu_start. */
+int emu_listen(struct emu *emu, const char *addr, int port, bool tls, char *bound,
+               size_t boundlen, char *err, size_t errlen);
+
+/* Run the event loop on a background thread; returns once it is running. */
+int emu_start(struct emu *emu, char *err, size_t errlen);
+/* Run the event loop in this thread until emu_stop (or SIGINT/SIGTERM when
+ * handle_signals is true). Returns 0 on a clean stop. */
+int emu_run(struct emu *emu, bool handle_signals);
+/* Ask the loop to stop and wait for the background thread if any. */
+void emu_stop(struct emu *emu);
+
+/* ---- journal: one entry per HTTP request answered ---- */
+struct emu_journal_entry {
+  uint64_t seq;
+  int64_t time_ms;          /* wall clock, ms since the epoch */
+  char host[128];           /* Host header, without port */
+  char method[8];
+  char path[256];
+  char operation[64];       /* SOAP operation or "autodiscover", "" if none */
+  char auth_user[128];      /* authenticated login, "" if none */
+  char mailbox[256];        /* mailbox acted on */
+  char impersonated[256];   /* ExchangeImpersonation address, "" if none */
+  char response_code[64];   /* first EWS ResponseCode / fault code, "" if none */
+  int status;               /* HTTP status sent */
+  int in_flight;            /* requests of this auth user in flight when it arrived, itself included */
+};
+
+/* Number of entries recorded since the last reset (bounded by the journal's
+ * capacity; older entries are dropped first). */
+size_t emu_journal_count(struct emu *emu);
+/* Copy up to max entries, oldest first, starting at index from. Returns the
+ * number copied. */
+size_t emu_journal_get(struct emu *emu, size_t from, struct emu_journal_entry *out, size_t max);
+/* Forget all entries and the in-flight maxima. */
+void emu_journal_clear(struct emu *emu);
+/* The largest in_flight seen for auth user login ("" or NULL: any user). */
+int emu_journal_max_in_flight(struct emu *emu, const char *login);
+
+/* ---- faults (shared description with scenario files and the admin API) ----
+ * spec is the text form, e.g.
+ *   "operation=GetFolder mailbox=bob@contoso.com ews-code=ErrorServerBusy backoff-ms=50 times=2"
+ *   "host=mail.contoso.com http-status=503 every=3"
+ * Returns a fault id (> 0) or -1 with err. */
+int emu_add_fault(struct emu *emu, const char *spec, char *err, size_t errlen);
+void emu_clear_faults(struct emu *emu);
+
+/* ---- mailbox inspection for tests ---- */
+/* Number of items in a mailbox's folder (distinguished name such as
+ * "inbox"), or -1 when the mailbox or folder does not exist. */
+long emu_folder_count(struct emu *emu, const char *smtp, const char *folder);
+
+#endif
