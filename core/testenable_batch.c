@@ -3,6 +3,7 @@
 #include "exsync/testenable.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
