@@ -29,22 +29,38 @@ static const uint8_t server_version[8] = {0x0a, 0x00, 0x63, 0x45, 0x00, 0x00, 0x
 const char *emu_ntlm_strerror(int result)
 {
   switch(result) {
-  case EMU_NTLM_OK: return "ok";
-  case EMU_NTLM_ERR_NOMEM: return "out of memory";
-  case EMU_NTLM_ERR_ARG: return "invalid argument";
-  case EMU_NTLM_ERR_MALFORMED: return "malformed NTLM message";
-  case EMU_NTLM_ERR_TYPE: return "unexpected NTLM message type";
-  case EMU_NTLM_ERR_SCHEME: return "Authorization header is not NTLM or Negotiate with a token";
-  case EMU_NTLM_ERR_BASE64: return "NTLM token is not valid base64";
-  case EMU_NTLM_ERR_TOO_LONG: return "NTLM token too long";
-  case EMU_NTLM_ERR_SPNEGO: return "SPNEGO-wrapped token not supported (send raw NTLMSSP)";
-  case EMU_NTLM_ERR_STATE: return "NTLM message out of sequence";
-  case EMU_NTLM_ERR_NTLMV1: return "NTLMv1/LM response refused: only NTLMv2 is accepted";
-  case EMU_NTLM_ERR_ANONYMOUS: return "anonymous NTLM logon refused";
-  case EMU_NTLM_ERR_UNKNOWN_USER: return "unknown user";
-  case EMU_NTLM_ERR_BAD_PROOF: return "NTLMv2 proof mismatch (wrong password)";
-  case EMU_NTLM_ERR_MIC: return "NTLM message integrity code mismatch";
-  case EMU_NTLM_ERR_CRYPTO: return "cryptographic primitive failed";
+  case EMU_NTLM_OK:
+    return "ok";
+  case EMU_NTLM_ERR_NOMEM:
+    return "out of memory";
+  case EMU_NTLM_ERR_ARG:
+    return "invalid argument";
+  case EMU_NTLM_ERR_MALFORMED:
+    return "malformed NTLM message";
+  case EMU_NTLM_ERR_TYPE:
+    return "unexpected NTLM message type";
+  case EMU_NTLM_ERR_SCHEME:
+    return "Authorization header is not NTLM or Negotiate with a token";
+  case EMU_NTLM_ERR_BASE64:
+    return "NTLM token is not valid base64";
+  case EMU_NTLM_ERR_TOO_LONG:
+    return "NTLM token too long";
+  case EMU_NTLM_ERR_SPNEGO:
+    return "SPNEGO-wrapped token not supported (send raw NTLMSSP)";
+  case EMU_NTLM_ERR_STATE:
+    return "NTLM message out of sequence";
+  case EMU_NTLM_ERR_NTLMV1:
+    return "NTLMv1/LM response refused: only NTLMv2 is accepted";
+  case EMU_NTLM_ERR_ANONYMOUS:
+    return "anonymous NTLM logon refused";
+  case EMU_NTLM_ERR_UNKNOWN_USER:
+    return "unknown user";
+  case EMU_NTLM_ERR_BAD_PROOF:
+    return "NTLMv2 proof mismatch (wrong password)";
+  case EMU_NTLM_ERR_MIC:
+    return "NTLM message integrity code mismatch";
+  case EMU_NTLM_ERR_CRYPTO:
+    return "cryptographic primitive failed";
   }
   return "unknown NTLM error";
 }
@@ -88,8 +104,7 @@ static void wr64(uint8_t *p, uint64_t v)
 
 /* Read the field descriptor at off. The descriptor itself and the bytes it
  * points at must lie inside the message. */
-static int get_field(const uint8_t *msg, size_t len, size_t off, const uint8_t **data,
-                     size_t *flen)
+static int get_field(const uint8_t *msg, size_t len, size_t off, const uint8_t **data, size_t *flen)
 {
   uint16_t l;
   uint32_t o;
@@ -216,8 +231,8 @@ static int32_t next_cp(const char *s, size_t *i)
       return -1;
     cp = (cp << 6) | (p[k] & 0x3f);
   }
-  if((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-     cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+  if((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
+     (cp >= 0xd800 && cp <= 0xdfff))
     return -1;
   *i += n;
   return (int32_t)cp;
@@ -775,8 +790,7 @@ static int check_proof(const uint8_t nt_hash[16], const struct emu_ntlm_authenti
   result = emu_ntlm_ntowfv2(nt_hash, a->user, userdom, key);
   if(result)
     goto out;
-  result = emu_ntlm_hmac_md5(key, 16, chal, 8, a->nt_response + 16, a->nt_response_len - 16,
-                             proof);
+  result = emu_ntlm_hmac_md5(key, 16, chal, 8, a->nt_response + 16, a->nt_response_len - 16, proof);
   if(result)
     goto out;
   if(CRYPTO_memcmp(proof, a->nt_response, 16)) {
@@ -1135,9 +1149,15 @@ int emu_ntlm_conn_step(struct emu_ntlm_conn *c, const char *authorization,
     goto out;
   }
   switch(rd32(msg + 8)) {
-  case 1: result = on_negotiate(c, msg, raw.len, out); break;
-  case 3: result = on_authenticate(c, msg, raw.len, out); break;
-  default: result = EMU_NTLM_ERR_TYPE; break;
+  case 1:
+    result = on_negotiate(c, msg, raw.len, out);
+    break;
+  case 3:
+    result = on_authenticate(c, msg, raw.len, out);
+    break;
+  default:
+    result = EMU_NTLM_ERR_TYPE;
+    break;
   }
 out:
   if(result) {

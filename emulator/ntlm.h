@@ -183,7 +183,7 @@ struct emu_ntlm_authenticate {
   uint8_t client_challenge[8];
   const uint8_t *av_pairs; /* the client's AV list inside nt_response */
   size_t av_pairs_len;
-  uint32_t av_flags;       /* MsvAvFlags, 0 when absent */
+  uint32_t av_flags; /* MsvAvFlags, 0 when absent */
   /* MIC: present when av_flags has 0x2; at offset 72 of the message. */
   bool has_mic;
   uint8_t mic[16];
@@ -248,7 +248,7 @@ struct emu_ntlm_conn;
 struct emu_ntlm_config {
   struct emu_ntlm_target target; /* strings copied by emu_ntlm_conn_new */
   emu_ntlm_lookup_fn lookup;
-  void *lookup_arg;              /* borrowed: must outlive the conn */
+  void *lookup_arg; /* borrowed: must outlive the conn */
 };
 
 /* New handshake state for one TCP/TLS connection. NULL on no memory or a
@@ -271,8 +271,8 @@ enum emu_ntlm_action {
 
 struct emu_ntlm_step_out {
   enum emu_ntlm_action action;
-  int result;          /* EMU_NTLM_OK unless FAILED */
-  char scheme[16];     /* "NTLM" or "Negotiate", as the client used; "" if unparsable */
+  int result;      /* EMU_NTLM_OK unless FAILED */
+  char scheme[16]; /* "NTLM" or "Negotiate", as the client used; "" if unparsable */
   /* With SEND_CHALLENGE: the full header value, e.g. "NTLM TlRMTVNTUAACAAAA...".
    * Borrowed from the conn until its next step or free. NULL otherwise. */
   const char *www_authenticate;

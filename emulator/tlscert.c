@@ -30,11 +30,16 @@ struct emu_tls_leaf {
 const char *emu_tls_strerror(int result)
 {
   switch(result) {
-  case EMU_TLS_OK: return "ok";
-  case EMU_TLS_ERR_NOMEM: return "out of memory";
-  case EMU_TLS_ERR_ARG: return "invalid argument";
-  case EMU_TLS_ERR_CRYPTO: return "OpenSSL operation failed";
-  case EMU_TLS_ERR_IO: return "file could not be read or written";
+  case EMU_TLS_OK:
+    return "ok";
+  case EMU_TLS_ERR_NOMEM:
+    return "out of memory";
+  case EMU_TLS_ERR_ARG:
+    return "invalid argument";
+  case EMU_TLS_ERR_CRYPTO:
+    return "OpenSSL operation failed";
+  case EMU_TLS_ERR_IO:
+    return "file could not be read or written";
   }
   return "unknown TLS error";
 }
@@ -56,8 +61,8 @@ static bool name_ok(const char *s)
   for(size_t i = 0; i < n; i++) {
     char c = s[i];
 
-    if(!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '-' || c == '.' || c == '*' || c == '_' || c == ':'))
+    if(!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '*' || c == '_' || c == ':'))
       return false;
   }
   return true;
@@ -124,8 +129,8 @@ static int add_san(X509 *cert, const char *const *names, size_t n, bool with_loo
     }
   }
   result = X509_add1_ext_i2d(cert, NID_subject_alt_name, gens, 0, X509V3_ADD_DEFAULT) == 1
-             ? EMU_TLS_OK
-             : EMU_TLS_ERR_CRYPTO;
+               ? EMU_TLS_OK
+               : EMU_TLS_ERR_CRYPTO;
 out:
   GENERAL_NAMES_free(gens);
   return result;
@@ -153,8 +158,8 @@ static X509 *new_cert(EVP_PKEY *key, const char *cn, X509 *issuer, long from, lo
   if(!cert || !X509_set_version(cert, X509_VERSION_3) || set_serial(cert))
     goto fail;
   name = X509_get_subject_name(cert);
-  if(!X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"exsync", -1,
-                                 -1, 0) ||
+  if(!X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"exsync", -1, -1,
+                                 0) ||
      !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0))
     goto fail;
   if(!X509_set_issuer_name(cert, issuer ? X509_get_subject_name(issuer) : name) ||

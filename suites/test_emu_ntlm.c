@@ -90,8 +90,7 @@ static int lookup(void *arg, const char *user, const char *domain, struct emu_nt
   return -1;
 }
 
-static int lookup_wrong(void *arg, const char *user, const char *domain,
-                        struct emu_ntlm_secret *s)
+static int lookup_wrong(void *arg, const char *user, const char *domain, struct emu_ntlm_secret *s)
 {
   s->password = "password"; /* case differs from the real one */
   return 0;
@@ -102,15 +101,15 @@ static int lookup_wrong(void *arg, const char *user, const char *domain,
 static const struct {
   const char *in, *md4;
 } md4_cases[] = {
-  {"", "31d6cfe0d16ae931b73c59d7e0c089c0"},
-  {"a", "bde52cb31de33e46245e05fbdbd6fb24"},
-  {"abc", "a448017aaf21d8525fc10ae87aa6729d"},
-  {"message digest", "d9130a8164549fe818874806e1c7014b"},
-  {"abcdefghijklmnopqrstuvwxyz", "d79e1c308aa5bbcdeea8ed63df412da9"},
-  {"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
-   "043f8582f241db351ce627e153e7f0e4"},
-  {"12345678901234567890123456789012345678901234567890123456789012345678901234567890",
-   "e33b4ddc9c38f2199c3e7b164fcc0536"},
+    {"", "31d6cfe0d16ae931b73c59d7e0c089c0"},
+    {"a", "bde52cb31de33e46245e05fbdbd6fb24"},
+    {"abc", "a448017aaf21d8525fc10ae87aa6729d"},
+    {"message digest", "d9130a8164549fe818874806e1c7014b"},
+    {"abcdefghijklmnopqrstuvwxyz", "d79e1c308aa5bbcdeea8ed63df412da9"},
+    {"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+     "043f8582f241db351ce627e153e7f0e4"},
+    {"12345678901234567890123456789012345678901234567890123456789012345678901234567890",
+     "e33b4ddc9c38f2199c3e7b164fcc0536"},
 };
 
 /* The embedded MD4 matches RFC 1320's test suite. */
@@ -143,12 +142,11 @@ END_TEST
 static const char spec_chal_hex[] = "0123456789abcdef";
 /* NTProofStr || temp, temp = 0101 000000000000 | time 0 | aa*8 | 00000000 |
  * AV {NbDomainName "Domain", NbComputerName "Server", EOL} | 00000000. */
-static const char spec_ntv2_hex[] =
-  "68cd0ab851e51c96aabc927bebef6a1c"
-  "01010000000000000000000000000000aaaaaaaaaaaaaaaa00000000"
-  "02000c0044006f006d00610069006e00"
-  "01000c00530065007200760065007200"
-  "0000000000000000";
+static const char spec_ntv2_hex[] = "68cd0ab851e51c96aabc927bebef6a1c"
+                                    "01010000000000000000000000000000aaaaaaaaaaaaaaaa00000000"
+                                    "02000c0044006f006d00610069006e00"
+                                    "01000c00530065007200760065007200"
+                                    "0000000000000000";
 
 /* Build the AUTHENTICATE message of 4.2.4.3 from its parts: LMv2 and NTLMv2
  * responses, "Domain", "User", "COMPUTER", EncryptedRandomSessionKey. The
@@ -202,9 +200,9 @@ START_TEST(spec_424_keys)
   ck_assert_int_eq(emu_ntlm_nt_hash("Password", nt), EMU_NTLM_OK);
   ck_assert_int_eq(emu_ntlm_ntowfv2(nt, "User", "Domain", key), EMU_NTLM_OK);
   assert_hex(key, 16, "0c868a403bfd7a93a3001ef22ef02e3f");
-  ck_assert_int_eq(emu_ntlm_hmac_md5(key, 16, chal, 8, ntv2 + 16,
-                                     sizeof(spec_ntv2_hex) / 2 - 16, proof),
-                   EMU_NTLM_OK);
+  ck_assert_int_eq(
+      emu_ntlm_hmac_md5(key, 16, chal, 8, ntv2 + 16, sizeof(spec_ntv2_hex) / 2 - 16, proof),
+      EMU_NTLM_OK);
   assert_hex(proof, 16, "68cd0ab851e51c96aabc927bebef6a1c");
   ck_assert_int_eq(emu_ntlm_hmac_md5(key, 16, proof, 16, NULL, 0, sbk), EMU_NTLM_OK);
   assert_hex(sbk, 16, "8de40ccadbc14a82f15cb0ad0de95ca3");
@@ -422,8 +420,8 @@ END_TEST
 struct client {
   const char *scheme;
   const char *user, *domain, *password, *workstation;
-  int unicode;  /* 1: ask for UNICODE, 0: OEM only (like curl) */
-  int mic;      /* add MsvAvFlags 0x2 and a MIC, with KEY_EXCH */
+  int unicode; /* 1: ask for UNICODE, 0: OEM only (like curl) */
+  int mic;     /* add MsvAvFlags 0x2 and a MIC, with KEY_EXCH */
   uint8_t type1[64];
   size_t type1_len;
 };
@@ -441,8 +439,8 @@ static char *client_type1(struct client *c)
 {
   char *enc, *h;
   uint8_t *m = c->type1;
-  uint32_t f = EMU_NTLM_REQUEST_TARGET | EMU_NTLM_NEGOTIATE_NTLM |
-               EMU_NTLM_NEGOTIATE_ALWAYS_SIGN | EMU_NTLM_NEGOTIATE_EXTENDED_SESSIONSECURITY;
+  uint32_t f = EMU_NTLM_REQUEST_TARGET | EMU_NTLM_NEGOTIATE_NTLM | EMU_NTLM_NEGOTIATE_ALWAYS_SIGN |
+               EMU_NTLM_NEGOTIATE_EXTENDED_SESSIONSECURITY;
 
   f |= c->unicode ? EMU_NTLM_NEGOTIATE_UNICODE | EMU_NTLM_NEGOTIATE_OEM : EMU_NTLM_NEGOTIATE_OEM;
   if(c->mic)
@@ -579,8 +577,7 @@ static char *client_type3(struct client *c, const char *www, uint8_t **raw3, siz
     memcpy(all, c->type1, c->type1_len);
     memcpy(all + c->type1_len, t2, t2len);
     memcpy(all + c->type1_len + t2len, m, pos);
-    ck_assert_int_eq(emu_ntlm_hmac_md5(exported, 16, all, c->type1_len + t2len + pos, NULL, 0,
-                                       mic),
+    ck_assert_int_eq(emu_ntlm_hmac_md5(exported, 16, all, c->type1_len + t2len + pos, NULL, 0, mic),
                      EMU_NTLM_OK);
     memcpy(m + 72, mic, 16);
     free(all);
@@ -622,16 +619,16 @@ static const struct {
   int unicode, mic;
   int expect; /* EMU_NTLM_OK or the failure */
 } rt_cases[] = {
-  {"ntlm-unicode", "NTLM", "User", "Domain", "Password", 1, 0, EMU_NTLM_OK},
-  {"negotiate-raw-ntlmssp", "Negotiate", "User", "Domain", "Password", 1, 0, EMU_NTLM_OK},
-  {"lowercase-scheme", "ntlm", "user", "Domain", "Password", 1, 0, EMU_NTLM_OK},
-  {"mic-key-exch", "NTLM", "User", "Domain", "Password", 1, 1, EMU_NTLM_OK},
-  {"oem-like-curl", "NTLM", "User", "Domain", "Password", 0, 0, EMU_NTLM_OK},
-  {"nt-hash-account", "NTLM", "bob", "CONTOSO", "hunter2", 1, 1, EMU_NTLM_OK},
-  {"upn-empty-domain", "NTLM", "alice@contoso.com", "", "S3cret!", 1, 0, EMU_NTLM_OK},
-  {"wrong-password", "NTLM", "User", "Domain", "Passw0rd", 1, 0, EMU_NTLM_ERR_BAD_PROOF},
-  {"wrong-password-mic", "Negotiate", "User", "Domain", "x", 1, 1, EMU_NTLM_ERR_BAD_PROOF},
-  {"unknown-user", "NTLM", "mallory", "Domain", "Password", 1, 0, EMU_NTLM_ERR_UNKNOWN_USER},
+    {"ntlm-unicode", "NTLM", "User", "Domain", "Password", 1, 0, EMU_NTLM_OK},
+    {"negotiate-raw-ntlmssp", "Negotiate", "User", "Domain", "Password", 1, 0, EMU_NTLM_OK},
+    {"lowercase-scheme", "ntlm", "user", "Domain", "Password", 1, 0, EMU_NTLM_OK},
+    {"mic-key-exch", "NTLM", "User", "Domain", "Password", 1, 1, EMU_NTLM_OK},
+    {"oem-like-curl", "NTLM", "User", "Domain", "Password", 0, 0, EMU_NTLM_OK},
+    {"nt-hash-account", "NTLM", "bob", "CONTOSO", "hunter2", 1, 1, EMU_NTLM_OK},
+    {"upn-empty-domain", "NTLM", "alice@contoso.com", "", "S3cret!", 1, 0, EMU_NTLM_OK},
+    {"wrong-password", "NTLM", "User", "Domain", "Passw0rd", 1, 0, EMU_NTLM_ERR_BAD_PROOF},
+    {"wrong-password-mic", "Negotiate", "User", "Domain", "x", 1, 1, EMU_NTLM_ERR_BAD_PROOF},
+    {"unknown-user", "NTLM", "mallory", "Domain", "Password", 1, 0, EMU_NTLM_ERR_UNKNOWN_USER},
 };
 
 /* Full handshake through emu_ntlm_conn_step against the spec client. */
@@ -732,8 +729,12 @@ START_TEST(conn_step_errors)
 {
   struct emu_ntlm_conn *s = server();
   struct emu_ntlm_step_out out;
-  struct client c = {.scheme = "NTLM", .unicode = 1, .user = "User", .domain = "Domain",
-                     .password = "Password", .workstation = "W"};
+  struct client c = {.scheme = "NTLM",
+                     .unicode = 1,
+                     .user = "User",
+                     .domain = "Domain",
+                     .password = "Password",
+                     .workstation = "W"};
   char *h1, *h3, big[EMU_NTLM_MAX_TOKEN + 16];
   uint8_t t2[8] = {'N', 'T', 'L', 'M', 'S', 'S', 'P', 0};
 
@@ -788,8 +789,13 @@ END_TEST
  * refused within bounds, by the parser and by the conn. */
 START_TEST(authenticate_truncated_all_lengths)
 {
-  struct client c = {.scheme = "NTLM", .unicode = 1, .user = "User", .domain = "Domain",
-                     .password = "Password", .workstation = "WS01", .mic = _i};
+  struct client c = {.scheme = "NTLM",
+                     .unicode = 1,
+                     .user = "User",
+                     .domain = "Domain",
+                     .password = "Password",
+                     .workstation = "WS01",
+                     .mic = _i};
   struct emu_ntlm_conn *s = server();
   struct emu_ntlm_step_out out;
   struct emu_ntlm_authenticate a;
@@ -829,8 +835,13 @@ END_TEST
  * (no crash, no out-of-bounds read) and is never accepted. */
 START_TEST(authenticate_corrupt_bytes)
 {
-  struct client c = {.scheme = "NTLM", .unicode = 1, .user = "User", .domain = "Domain",
-                     .password = "Password", .workstation = "WS01", .mic = 1};
+  struct client c = {.scheme = "NTLM",
+                     .unicode = 1,
+                     .user = "User",
+                     .domain = "Domain",
+                     .password = "Password",
+                     .workstation = "WS01",
+                     .mic = 1};
   struct emu_ntlm_conn *s = server();
   struct emu_ntlm_step_out out;
   char *h1 = client_type1(&c), *h3;

@@ -69,13 +69,13 @@ END_TEST
 
 static const struct {
   enum emu_tls_leaf_kind kind;
-  int chain_error;  /* X509_verify_cert against the CA, no host */
-  int host_ok;      /* X509_check_host(mail.contoso.com) and 127.0.0.1 */
+  int chain_error; /* X509_verify_cert against the CA, no host */
+  int host_ok;     /* X509_check_host(mail.contoso.com) and 127.0.0.1 */
 } leaf_cases[] = {
-  {EMU_TLS_LEAF_VALID, X509_V_OK, 1},
-  {EMU_TLS_LEAF_EXPIRED, X509_V_ERR_CERT_HAS_EXPIRED, 1},
-  {EMU_TLS_LEAF_WRONG_NAME, X509_V_OK, 0},
-  {EMU_TLS_LEAF_UNTRUSTED, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY, 1},
+    {EMU_TLS_LEAF_VALID, X509_V_OK, 1},
+    {EMU_TLS_LEAF_EXPIRED, X509_V_ERR_CERT_HAS_EXPIRED, 1},
+    {EMU_TLS_LEAF_WRONG_NAME, X509_V_OK, 0},
+    {EMU_TLS_LEAF_UNTRUSTED, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY, 1},
 };
 
 /* Each variant fails (or passes) exactly the check it is made for. */
@@ -271,16 +271,15 @@ START_TEST(server_ctx_handshakes)
     want = X509_V_ERR_HOSTNAME_MISMATCH;
   if(leaf_cases[_i].kind == EMU_TLS_LEAF_UNTRUSTED)
     want = X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN; /* the rogue CA is sent as chain */
-  ck_assert_int_eq(handshake(sctx, emu_tls_ca_cert(ca), "mail.contoso.com", "mail.contoso.com",
-                             0, &peer, &vr),
-                   1);
+  ck_assert_int_eq(
+      handshake(sctx, emu_tls_ca_cert(ca), "mail.contoso.com", "mail.contoso.com", 0, &peer, &vr),
+      1);
   ck_assert_ptr_nonnull(peer);
   ck_assert_int_eq(X509_cmp(peer, emu_tls_leaf_cert(leaf)), 0);
   ck_assert_msg(vr == want, "verify result %ld (%s), want %ld", vr,
                 X509_verify_cert_error_string(vr), want);
   X509_free(peer);
-  ck_assert_int_eq(handshake(sctx, emu_tls_ca_cert(ca), NULL, NULL, TLS1_1_VERSION, NULL, NULL),
-                   0);
+  ck_assert_int_eq(handshake(sctx, emu_tls_ca_cert(ca), NULL, NULL, TLS1_1_VERSION, NULL, NULL), 0);
   SSL_CTX_free(sctx);
   emu_tls_leaf_free(leaf);
 }
@@ -301,8 +300,11 @@ START_TEST(sni_picks_certificate)
   static const struct {
     const char *sni;
     int which; /* 0 a, 1 b, 2 default */
-  } cases[] = {{"a.contoso.com", 0}, {"A.Contoso.COM.", 0}, {"b.fabrikam.com", 1},
-               {"unknown.test", 2},  {NULL, 2}};
+  } cases[] = {{"a.contoso.com", 0},
+               {"A.Contoso.COM.", 0},
+               {"b.fabrikam.com", 1},
+               {"unknown.test", 2},
+               {NULL, 2}};
   X509 *want[3] = {emu_tls_leaf_cert(la), emu_tls_leaf_cert(lb), emu_tls_leaf_cert(ld)};
 
   ck_assert_ptr_nonnull(sni);
