@@ -166,8 +166,12 @@ int exs_ews_parse_envelope(const char *body, size_t len, long http_status, const
   soap_body = exs_xml_is(root, EXS_NS_SOAP, "Envelope") ? exs_xml_child(root, EXS_NS_SOAP, "Body")
                                                          : NULL;
   if(!soap_body) {
-    exs_error_set(err, EXS_CAT_PROTOCOL, "%s answer is not a SOAP envelope (HTTP %ld)", op,
-                  http_status);
+    if(http_status >= 500)
+      exs_error_set(err, EXS_CAT_SERVER, "Exchange answered HTTP %ld without a SOAP body",
+                    http_status);
+    else
+      exs_error_set(err, EXS_CAT_PROTOCOL, "%s answer is not a SOAP envelope (HTTP %ld)", op,
+                    http_status);
     return -1;
   }
   if(exs_xml_child(soap_body, EXS_NS_SOAP, "Fault"))
