@@ -4,9 +4,11 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/rand.h>
 
+#include "exsync/autodiscover.h"
 #include "exsync/clock.h"
 
 /* The marker that finds our test message again (ours, SPEC.md 3 step 7). */
@@ -230,13 +232,37 @@ int te_check_act(struct exs_ews *ews, const char *org_id, bool take_over, const 
 }
 
 int te_autodiscover(const char *address, const struct exs_http_options *ho, char *url,
-                    size_t urllen, char *detail, size_t detaillen, struct exs_error *err)
+                    size_t urllen, char *final_address, size_t addrlen, char *detail,
+                    size_t detaillen, struct exs_error *err)
 {
-  (void)ho;
-  (void)url;
-  (void)urllen;
-  (void)detail;
-  (void)detaillen;
-  exs_error_set(err, EXS_CAT_AUTODISCOVER, "Autodiscover for %s is not built yet", address);
-  return -1;
+  struct exs_autodiscover_options ao;
+  struct exs_autodiscover_result res;
+  struct exs_autodiscover *ad;
+  int result = -1;
+
+  memset(&ao, 0, sizeof(ao));
+  ao.http = *ho;
+  memset(&res, 0, sizeof(res));
+  ad = exs_autodiscover_new(&ao);
+  if(!ad) {
+    exs_error_set(err, EXS_CAT_PROTOCOL, "out of memory");
+    return -1;
+  }
+  if(exs_autodiscover_run(ad, address, &res, err))
+    goto out;
+  snprintf(url, urllen, "%s", res.ews_url);
+  snprintf(final_address, addrlen, "%s", res.address[0] ? res.address : address);
+  if(strcasecmp(res.address, address))
+    snprintf(detail, detaillen,
+             "redirected to %s: EWS calls use the address Autodiscover answered for (%s, %d "
+             "hop%s)", res.address, exs_ad_method_name(res.method), res.hops,
+             res.hops == 1 ? "" : "s");
+  else
+    snprintf(detail, detaillen, "answered by %s (%s)", res.endpoint,
+             exs_ad_method_name(res.method));
+  result = 0;
+out:
+  exs_autodiscover_result_free(&res);
+  exs_autodiscover_free(ad);
+  return result;
 }
