@@ -1019,3 +1019,105 @@ out:
   fclose(f);
   return result;
 }
+
+/* ---- KEY=VALUE access for the command line (org set, profile set, ...) ---- */
+
+static int set_attr(const struct attr_desc *table, void *obj, const char *what, const char *name,
+                    const char *value, struct exs_error *err)
+{
+  const struct attr_desc *d = find_attr(table, name);
+  char rule[160];
+
+  if(!d) {
+    exs_error_set(err, EXS_CAT_CONFIG, "%s has no setting '%s'", what, name);
+    return -1;
+  }
+  if(d->type == A_SECRET) {
+    exs_error_set(err, EXS_CAT_CONFIG,
+                  "passwords are not set as %s=VALUE: use --password-env VAR, "
+                  "--password-file FILE or the prompt", name);
+    return -1;
+  }
+  if(apply_value(d, obj, value, rule, sizeof(rule))) {
+    exs_error_set(err, EXS_CAT_CONFIG, "%s '%s': %s", what, name, rule);
+    return -1;
+  }
+  return 0;
+}
+
+int exs_orgfile_set_org(struct exs_org *org, const char *name, const char *value,
+                        struct exs_error *err)
+{
+  return set_attr(settings_attrs, org, "the org settings", name, value, err);
+}
+
+int exs_orgfile_set_profile(struct exs_profile *p, const char *name, const char *value,
+                            struct exs_error *err)
+{
+  return set_attr(profile_attrs, p, "a profile", name, value, err);
+}
+
+int exs_orgfile_set_mailbox(struct exs_mailbox *m, const char *name, const char *value,
+                            struct exs_error *err)
+{
+  return set_attr(mailbox_attrs, m, "a mailbox", name, value, err);
+}
+
+static void print_attrs(FILE *f, const struct attr_desc *t, const void *obj)
+{
+  const char *p;
+  char when[32];
+
+  for(; t->name; t++) {
+    p = (const char *)obj + t->off;
+    switch(t->type) {
+    case A_TEXT: fprintf(f, "%-29s %s\n", t->name, p); break;
+    case A_BOOL: fprintf(f, "%-29s %s\n", t->name, *(const bool *)p ? "yes" : "no"); break;
+    case A_KIND: fprintf(f, "%-29s %s\n", t->name, *(const bool *)p ? "queue" : "user"); break;
+    case A_INT: fprintf(f, "%-29s %d\n", t->name, *(const int *)p); break;
+    case A_TIME:
+      fprintf(f, "%-29s %s\n", t->name,
+              *(const time_t *)p ? exs_time_iso(*(const time_t *)p, when, sizeof(when)) : "");
+      break;
+    case A_ENUM: {
+      int v = *(const int *)p;
+      const char *name = "?";
+      /* the parse functions have matching _name functions; find by trying */
+      static const struct {
+        int (*parse)(const char *);
+        const char *(*name)(int);
+      } names[] = {{exs_incoming_parse, exs_incoming_name}, {exs_outgoing_parse, exs_outgoing_name},
+                   {exs_act_parse, exs_act_name}, {exs_approval_parse, exs_approval_name},
+                   {exs_retrieval_parse, exs_retrieval_name},
+                   {exs_protocol_parse, exs_protocol_name}, {exs_track_parse, exs_track_name}};
+      size_t i;
+      for(i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if(names[i].parse == t->parse)
+          name = names[i].name(v);
+      fprintf(f, "%-29s %s\n", t->name, name);
+      break;
+    }
+    case A_SECRET:
+      /* one line for the three password sources: whether one is stored */
+      if(!strcmp(t->name, "password"))
+        fprintf(f, "%-29s %s\n", "password", *p ? "(set, encrypted)" : "(not set)");
+      break;
+    }
+  }
+}
+
+void exs_orgfile_print_org(FILE *f, const struct exs_org *org)
+{
+  fprintf(f, "%-29s %s\n", "id", org->id);
+  print_attrs(f, settings_attrs, org);
+}
+
+void exs_orgfile_print_profile(FILE *f, const struct exs_profile *p)
+{
+  print_attrs(f, profile_attrs, p);
+}
+
+void exs_orgfile_print_mailbox(FILE *f, const struct exs_mailbox *m)
+{
+  print_attrs(f, mailbox_attrs, m);
+}

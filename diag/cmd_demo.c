@@ -199,7 +199,7 @@ int diag_cmd_demo(struct diag_ctx *ctx, int argc, char **argv)
 
   /* 3. approve every mailbox awaiting approval (rejected ones stay rejected) */
   if(exs_store_mailbox_list(st, NULL, EXS_STORE_WITH_SECRETS, &mailboxes, &nm, &err) ||
-     exs_store_profile_list(st, &profiles, &np, &err) || exs_store_org_get(st, &org, &err) < 0) {
+     diag_load_profiles(st, &profiles, &np, &err) || exs_store_org_get(st, &org, &err) < 0) {
     result = diag_fail("store: %s", err.message);
     goto out;
   }

@@ -67,14 +67,23 @@ int diag_te_flag(struct diag_te_flags *f, int argc, char **argv, int *i)
 
 struct progress_ctx {
   struct diag_progress bar;
+  const struct diag_te_flags *flags;
 };
 
+/* Called by the batch with its lock held, so the store handle is used by
+ * one thread at a time. */
 static void on_progress(void *ud, size_t done, size_t total, const struct exs_te_result *last)
 {
   struct progress_ctx *p = ud;
+  size_t step = total / 100 ? total / 100 : 1;
 
   (void)last;
   diag_progress_update(&p->bar, done, total);
+  if(p->flags->job_store && (done % step == 0 || done == total)) {
+    struct exs_error err;
+    exs_error_clear(&err);
+    exs_store_job_progress(p->flags->job_store, p->flags->job_id, (int)done, &err);
+  }
 }
 
 int diag_run_batch(struct diag_ctx *ctx, const struct exs_org *org,
@@ -112,6 +121,7 @@ int diag_run_batch(struct diag_ctx *ctx, const struct exs_org *org,
   bo.te.max_transient_retries = flags->max_retries;
   bo.wait_retries = flags->wait_retries;
   diag_progress_init(&pc.bar, "test-enable");
+  pc.flags = flags;
   bo.progress = on_progress;
   bo.progress_ctx = &pc;
   exs_testenable_batch(org, profiles, np, mailboxes, n, &bo, *results);
@@ -181,4 +191,28 @@ struct exs_orgfile *diag_load_orgfile(const char *path, unsigned flags)
   for(i = 0; i < f->n_warnings; i++)
     fprintf(stderr, "exsync: warning: %s\n", f->warnings[i]);
   return f;
+}
+
+int diag_load_profiles(struct exs_store *st, struct exs_profile **out, size_t *n,
+                       struct exs_error *err)
+{
+  size_t i;
+
+  if(exs_store_profile_list(st, out, n, err))
+    return -1;
+  /* the list leaves passwords sealed; fetch each one whole */
+  for(i = 0; i < *n; i++) {
+    char name[sizeof((*out)[i].name)];
+    snprintf(name, sizeof(name), "%s", (*out)[i].name);
+    if(exs_store_profile_get(st, name, &(*out)[i], err)) {
+      size_t j;
+      for(j = 0; j < *n; j++)
+        exs_profile_wipe(&(*out)[j]);
+      free(*out);
+      *out = NULL;
+      *n = 0;
+      return -1;
+    }
+  }
+  return 0;
 }

@@ -19,6 +19,8 @@ struct diag_te_flags {
   const char *extra_connect_to[8]; /* the demo points contoso's hosts at the emulator */
   size_t n_extra_connect_to;
   const char *cacert;              /* overrides ctx->cacert (demo) */
+  struct exs_store *job_store;     /* a profile job: progress is written here */
+  int64_t job_id;
 };
 
 /* Take one test-enable option at argv[*i]. Returns 1 taken, 0 not one, -1
@@ -53,3 +55,8 @@ int diag_import_org(struct exs_store *st, struct exs_orgfile *f, struct exs_erro
 /* Load an org file with the shipped schema; prints warnings to stderr.
  * NULL with the error printed. */
 struct exs_orgfile *diag_load_orgfile(const char *path, unsigned flags);
+
+/* Every stored profile with its password decrypted (for Test & Enable).
+ * *out malloc'd: wipe each entry, then free(). */
+int diag_load_profiles(struct exs_store *st, struct exs_profile **out, size_t *n,
+                       struct exs_error *err);

@@ -32,6 +32,7 @@
 #define EXSYNC_ORGFILE_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "exsync/error.h"
 #include "exsync/model.h"
@@ -79,5 +80,23 @@ void exs_orgfile_free(struct exs_orgfile *f);
  * free()). */
 int exs_csv_load_mailboxes(const char *path, const struct exs_org *defaults,
                            struct exs_mailbox **out, size_t *n, struct exs_error *err);
+
+/* Set one setting by its org-file attribute name ("max-connections",
+ * "approve-users", ...) from text, with the org file's value rules (the
+ * model's cross-field rules are checked by exs_*_validate afterwards).
+ * Passwords cannot be set this way. Returns 0 or -1 with a CONFIG error
+ * naming the setting and the rule. */
+int exs_orgfile_set_org(struct exs_org *org, const char *name, const char *value,
+                        struct exs_error *err);
+int exs_orgfile_set_profile(struct exs_profile *p, const char *name, const char *value,
+                            struct exs_error *err);
+int exs_orgfile_set_mailbox(struct exs_mailbox *m, const char *name, const char *value,
+                            struct exs_error *err);
+
+/* Print every setting as "name value" lines, spelled as in the org file;
+ * passwords only as "(set, encrypted)" / "(not set)". */
+void exs_orgfile_print_org(FILE *f, const struct exs_org *org);
+void exs_orgfile_print_profile(FILE *f, const struct exs_profile *p);
+void exs_orgfile_print_mailbox(FILE *f, const struct exs_mailbox *m);
 
 #endif
