@@ -18,6 +18,7 @@ static const struct {
   {"org", diag_cmd_admin, "show or set the org's email settings"},
   {"profile", diag_cmd_admin, "create, set, show, list, delete, test-enable email server profiles"},
   {"mailbox", diag_cmd_admin, "add, import, list, show, set, approve, reject, test-enable mailboxes"},
+  {"autodiscover", diag_cmd_autodiscover, "step-by-step Autodiscover troubleshooting"},
   {"alerts", diag_cmd_admin, "the alert wall (all, or one mailbox's)"},
   {"job", diag_cmd_admin, "list, show or wait for background jobs"},
 };
