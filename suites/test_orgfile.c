@@ -121,7 +121,7 @@ START_TEST(contoso_loads)
   }
   m = find_mailbox(f, "ivan@contoso.com");
   ck_assert_ptr_nonnull(m);
-  ck_assert_int_eq(m->approval, EXS_APPROVAL_PENDING);
+  ck_assert_int_eq(m->approval, EXS_APPROVAL_REJECTED);
   m = find_mailbox(f, "judy@contoso.com");
   ck_assert_ptr_nonnull(m);
   ck_assert_int_eq(m->incoming, EXS_IN_SSYNC);
