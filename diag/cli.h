@@ -2,8 +2,43 @@
 #ifndef EXSYNC_DIAG_CLI_H
 #define EXSYNC_DIAG_CLI_H
 
+#include <stdio.h>
+
+#include "report.h"
+
+#define DIAG_MAX_OVERRIDES 32
+
+/* Global options, accepted before or after the command (SPEC.md 8). */
+struct diag_ctx {
+  const char *db;                 /* --db PATH; default ./exsync.db or $EXSYNC_DB */
+  const char *key_file;           /* --key-file PATH; default DB + ".key" */
+  enum diag_format format;        /* --format */
+  const char *trace_path;         /* --trace FILE */
+  const char *cacert;             /* --cacert FILE */
+  const char *resolve[DIAG_MAX_OVERRIDES];
+  size_t n_resolve;
+  const char *connect_to[DIAG_MAX_OVERRIDES];
+  size_t n_connect_to;
+  FILE *trace;                    /* open trace file, NULL when none */
+  const char *argv0;
+};
+
 /* Run the exsync command line; returns the process exit code
  * (0 success, 1 some tested workload failed, 2 usage or configuration error). */
 int diag_main(int argc, char **argv);
+
+/* Print "exsync: " + message to stderr; returns 2 (usage/configuration). */
+int diag_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The trace hook writing the redacted conversation to ctx->trace. */
+void diag_trace_cb(void *ctx, enum exs_trace_kind kind, const char *data, size_t len);
+
+/* Path of a shipped data file ("schema/org.xsd"): $EXSYNC_DATA_DIR or the
+ * build's fixtures directory. Static ring buffer: copy to keep. */
+const char *diag_data_path(const char *relative);
+
+/* Commands: argc/argv start at the command name. */
+int diag_cmd_demo(struct diag_ctx *ctx, int argc, char **argv);
+int diag_cmd_test_enable(struct diag_ctx *ctx, int argc, char **argv);
 
 #endif

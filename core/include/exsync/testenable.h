@@ -1,0 +1,111 @@
+/* exsync/testenable.h - Test & Enable for one mailbox (SPEC.md section 3).
+ *
+ * exs_testenable_mailbox runs the steps of SPEC.md section 3 for one mailbox
+ * against Exchange and applies the outcome to the mailbox record in memory:
+ * statuses, enabled flags, completed-on, retry count, the transient-failure
+ * counter of the 10 x 5 minutes rule, the last error. Persisting the record
+ * and writing alerts to the wall is the caller's job (one store transaction).
+ * It never touches the network for a mailbox that fails its preconditions,
+ * and never sends a byte to an http:// URL the deployment properties forbid.
+ */
+#ifndef EXSYNC_TESTENABLE_H
+#define EXSYNC_TESTENABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "exsync/alerts.h"
+#include "exsync/error.h"
+#include "exsync/http.h"
+#include "exsync/model.h"
+
+enum exs_step_status { EXS_STEP_OK = 0, EXS_STEP_FAILED = 1, EXS_STEP_SKIPPED = 2 };
+
+#define EXS_TE_MAX_STEPS 16
+#define EXS_TE_MAX_ALERTS 4
+
+struct exs_te_step {
+  char name[32];       /* preconditions, credentials, location, connect, incoming, outgoing, act */
+  int status;          /* enum exs_step_status */
+  long ms;
+  char detail[512];
+};
+
+/* An alert as the report shows it (every alert, whatever the org's filters). */
+struct exs_te_alert {
+  int severity;        /* enum exs_severity */
+  struct exs_error error; /* category, transient, message, hint, codes, url */
+};
+
+struct exs_te_result {
+  char address[EXS_ADDRESS_MAX + 1];
+  int status[EXS_WL_COUNT];      /* enum exs_status, as written to the mailbox */
+  bool enabled[EXS_WL_COUNT];
+  struct exs_error error[EXS_WL_COUNT]; /* the failure of each failed workload */
+  struct exs_te_step steps[EXS_TE_MAX_STEPS];
+  size_t n_steps;
+  struct exs_te_alert alerts[EXS_TE_MAX_ALERTS];
+  size_t n_alerts;
+  bool retry_scheduled;          /* a transient failure scheduled a retry */
+  long elapsed_ms;
+};
+
+struct exs_te_options {
+  const char *cacert;
+  const char *const *resolve;
+  size_t n_resolve;
+  const char *const *connect_to;
+  size_t n_connect_to;
+  exs_http_trace_fn trace;         /* redacted trace of every HTTP exchange */
+  void *trace_ctx;
+  bool this_org_only;              /* --this-org-only: overwrite another org's ACT identity */
+  long delivery_timeout_ms;        /* outgoing test: wait for the inbox copy; 0: 30 s */
+  long retry_interval_s;           /* 10 x N retry schedule; 0: 300 s */
+  int max_transient_retries;       /* 0: 10 */
+  long throttle_max_wait_ms;       /* 0: 30 s (SPEC.md 3) */
+};
+
+/* Run Test & Enable for mailbox m (updated in place) of profile p under org.
+ * p may be NULL (no profile: a CONFIG failure). Always fills out; returns 0
+ * when every tested workload succeeded, 1 when some failed. */
+int exs_testenable_mailbox(const struct exs_org *org, const struct exs_profile *p,
+                           struct exs_mailbox *m, const struct exs_te_options *opt,
+                           struct exs_te_result *out);
+
+/* The key that max concurrent connections applies to for this mailbox
+ * (SPEC.md 3: per mailbox with the mailbox's credentials, per profile
+ * otherwise), written into buf. */
+char *exs_testenable_credential_key(const struct exs_profile *p, const struct exs_mailbox *m,
+                                    char *buf, size_t len);
+
+#endif
+
+#ifndef EXSYNC_TESTENABLE_BATCH
+#define EXSYNC_TESTENABLE_BATCH
+/* ---- many mailboxes at once (a profile job, --all, a list) ---- */
+
+/* Called after each mailbox finishes (from a worker thread, serialised by
+ * the batch): done of total. */
+typedef void (*exs_te_progress_fn)(void *ctx, size_t done, size_t total,
+                                   const struct exs_te_result *last);
+
+struct exs_te_batch_options {
+  struct exs_te_options te;        /* per-mailbox options */
+  exs_te_progress_fn progress;
+  void *progress_ctx;
+  bool wait_retries;               /* rerun transient failures on their schedule until
+                                      they succeed or become permanent */
+  size_t max_workers;              /* 0: 64 */
+};
+
+/* Test & Enable n mailboxes in parallel. Each mailbox's profile is looked up
+ * by name in profiles[0..np-1]. Never more tests (hence EWS requests, each
+ * test making one at a time) in flight per credential than the profile's
+ * max_connections (SPEC.md 3). mailboxes[] are updated in place, results[i]
+ * belongs to mailboxes[i]. Returns 0 when every tested workload succeeded,
+ * 1 otherwise. */
+int exs_testenable_batch(const struct exs_org *org, const struct exs_profile *profiles,
+                         size_t np, struct exs_mailbox *mailboxes, size_t n,
+                         const struct exs_te_batch_options *opt, struct exs_te_result *results);
+#endif

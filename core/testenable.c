@@ -1,0 +1,537 @@
+/* testenable.c - Test & Enable for one mailbox: the steps of SPEC.md
+ * section 3 and the outcome rules of section 4. */
+#include "exsync/testenable.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "exsync/clock.h"
+#include "exsync/ews.h"
+#include "testenable_act.h"
+
+/* One run's working state. */
+struct te_run {
+  const struct exs_org *org;
+  const struct exs_profile *p;
+  struct exs_mailbox *m;
+  const struct exs_te_options *opt;
+  struct exs_te_result *out;
+  bool needed[EXS_WL_COUNT];       /* workload uses server-side sync */
+  bool failed[EXS_WL_COUNT];
+  const char *user;
+  const char *password;
+  const char *impersonate;         /* profile credentials + impersonation */
+  const char *delegate_mailbox;    /* profile credentials + delegation */
+  bool mailbox_credentials;
+  char url[EXS_URL_MAX + 1];
+  char address[EXS_ADDRESS_MAX + 1]; /* the address EWS calls act on */
+  struct exs_http *http;
+  struct exs_ews *ews;
+};
+
+char *exs_testenable_credential_key(const struct exs_profile *p, const struct exs_mailbox *m,
+                                    char *buf, size_t len)
+{
+  if(p && p->retrieval == EXS_RETRIEVAL_USER)
+    snprintf(buf, len, "mailbox:%s", m->address);
+  else
+    snprintf(buf, len, "profile:%s", p ? p->name : "");
+  return buf;
+}
+
+static struct exs_te_step *step_begin(struct te_run *r, const char *name)
+{
+  struct exs_te_step *s;
+
+  if(r->out->n_steps >= EXS_TE_MAX_STEPS)
+    s = &r->out->steps[EXS_TE_MAX_STEPS - 1];
+  else
+    s = &r->out->steps[r->out->n_steps++];
+  memset(s, 0, sizeof(*s));
+  snprintf(s->name, sizeof(s->name), "%s", name);
+  s->ms = (long)exs_monotonic_ms();
+  return s;
+}
+
+static void step_end(struct exs_te_step *s, int status, const char *fmt, ...)
+{
+  va_list ap;
+
+  s->status = status;
+  s->ms = (long)exs_monotonic_ms() - s->ms;
+  va_start(ap, fmt);
+  vsnprintf(s->detail, sizeof(s->detail), fmt, ap);
+  va_end(ap);
+}
+
+/* Mark every still-untouched needed workload in mask as failed with err. */
+static void fail_workloads(struct te_run *r, const bool mask[EXS_WL_COUNT],
+                           const struct exs_error *err)
+{
+  int w;
+
+  for(w = 0; w < EXS_WL_COUNT; w++) {
+    if(!r->needed[w] || !mask[w] || r->failed[w])
+      continue;
+    r->failed[w] = true;
+    r->out->error[w] = *err;
+  }
+}
+
+static void fail_all(struct te_run *r, const struct exs_error *err)
+{
+  static const bool all[EXS_WL_COUNT] = {true, true, true};
+  fail_workloads(r, all, err);
+}
+
+static void fail_one(struct te_run *r, enum exs_workload w, const struct exs_error *err)
+{
+  bool mask[EXS_WL_COUNT] = {false, false, false};
+  mask[w] = true;
+  fail_workloads(r, mask, err);
+}
+
+static bool any_left(const struct te_run *r)
+{
+  int w;
+
+  for(w = 0; w < EXS_WL_COUNT; w++)
+    if(r->needed[w] && !r->failed[w])
+      return true;
+  return false;
+}
+
+/* Step 1: everything that can be decided without the network. */
+static void step_preconditions(struct te_run *r)
+{
+  struct exs_te_step *s = step_begin(r, "preconditions");
+  struct exs_error err;
+  struct exs_invalid inv;
+  struct exs_profile copy;
+  bool requires_approval;
+
+  exs_error_clear(&err);
+  exs_error_step(&err, "preconditions");
+  if(!r->m->active) {
+    exs_error_set(&err, EXS_CAT_CONFIG, "mailbox %s is inactive", r->m->address);
+    goto fail;
+  }
+  if(!r->m->address[0] || !strchr(r->m->address, '@')) {
+    exs_error_set(&err, EXS_CAT_CONFIG, "mailbox '%s' has no valid email address", r->m->name);
+    goto fail;
+  }
+  if(!r->p) {
+    exs_error_set(&err, EXS_CAT_CONFIG, "mailbox %s has no email server profile",
+                  r->m->address);
+    goto fail;
+  }
+  copy = *r->p;
+  if(exs_profile_validate(&copy, &inv)) {
+    exs_profile_wipe(&copy);
+    exs_error_set(&err, EXS_CAT_CONFIG, "email server profile '%s': %s %s", r->p->name,
+                  inv.field, inv.rule);
+    goto fail;
+  }
+  exs_profile_wipe(&copy);
+  requires_approval = r->m->is_queue ? r->org->approve_queues : r->org->approve_users;
+  if(requires_approval && r->m->approval != EXS_APPROVAL_APPROVED) {
+    static const bool email[EXS_WL_COUNT] = {true, true, false};
+    exs_error_set(&err, EXS_CAT_NOT_APPROVED,
+                  "the email address of mailbox %s is not approved (approval: %s)",
+                  r->m->address, exs_approval_name(r->m->approval));
+    fail_workloads(r, email, &err);
+    step_end(s, EXS_STEP_FAILED, "%s", err.message);
+    return;
+  }
+  step_end(s, EXS_STEP_OK, "mailbox active, profile '%s' valid%s", r->p->name,
+           requires_approval ? ", email address approved" : "");
+  return;
+fail:
+  fail_all(r, &err);
+  step_end(s, EXS_STEP_FAILED, "%s", err.message);
+}
+
+/* Step 2: whose credentials, impersonating whom. */
+static void step_credentials(struct te_run *r)
+{
+  struct exs_te_step *s = step_begin(r, "credentials");
+  struct exs_error err;
+
+  exs_error_clear(&err);
+  exs_error_step(&err, "credentials");
+  switch(r->p->retrieval) {
+  case EXS_RETRIEVAL_USER:
+    r->mailbox_credentials = true;
+    if(!r->m->allow_credentials) {
+      exs_error_set(&err, EXS_CAT_MBX_CREDENTIALS,
+                    "the profile uses the mailbox's credentials but mailbox %s does not allow "
+                    "their use", r->m->address);
+      goto fail;
+    }
+    if(!r->m->user[0] || !r->m->password[0]) {
+      exs_error_set(&err, EXS_CAT_MBX_CREDENTIALS,
+                    "mailbox %s has no user name and password", r->m->address);
+      goto fail;
+    }
+    r->user = r->m->user;
+    r->password = r->m->password;
+    step_end(s, EXS_STEP_OK, "the mailbox's own credentials (user %s)", r->user);
+    return;
+  case EXS_RETRIEVAL_PROFILE:
+    if(!r->p->user[0] || !r->p->password[0]) {
+      exs_error_set(&err, EXS_CAT_CREDENTIALS, "email server profile '%s' has no user name "
+                    "and password", r->p->name);
+      goto fail;
+    }
+    r->user = r->p->user;
+    r->password = r->p->password;
+    if(r->p->impersonation)
+      r->impersonate = r->address;
+    else
+      r->delegate_mailbox = r->address;
+    step_end(s, EXS_STEP_OK, "the profile's credentials (user %s), %s %s", r->user,
+             r->impersonate ? "impersonating" : "as a delegate of", r->m->address);
+    return;
+  case EXS_RETRIEVAL_WINDOWS:
+    r->user = ""; /* the running identity: Negotiate/NTLM with default credentials */
+    r->password = "";
+    if(r->p->impersonation)
+      r->impersonate = r->address;
+    else
+      r->delegate_mailbox = r->address;
+    step_end(s, EXS_STEP_OK, "Windows integrated authentication");
+    return;
+  default:
+    exs_error_set(&err, EXS_CAT_CONFIG, "authenticate-using '%s' is not a valid setting",
+                  exs_retrieval_name(r->p->retrieval));
+    goto fail;
+  }
+fail:
+  fail_all(r, &err);
+  step_end(s, EXS_STEP_FAILED, "%s", err.message);
+}
+
+static void http_options(const struct te_run *r, struct exs_http_options *ho)
+{
+  memset(ho, 0, sizeof(*ho));
+  ho->cacert = r->opt->cacert;
+  ho->resolve = r->opt->resolve;
+  ho->n_resolve = r->opt->n_resolve;
+  ho->connect_to = r->opt->connect_to;
+  ho->n_connect_to = r->opt->n_connect_to;
+  ho->auth = (enum exs_auth_protocol)r->p->protocol;
+  if(r->p->retrieval == EXS_RETRIEVAL_WINDOWS)
+    ho->auth = EXS_AUTH_NEGOTIATE;
+  ho->user = r->user;
+  ho->password = r->password;
+  ho->allow_credentials_non_secure = r->org->allow_credentials_non_secure;
+  ho->allow_basic_non_secure = r->org->allow_basic_non_secure;
+  ho->allow_non_ssl = r->org->allow_non_ssl;
+  ho->trace = r->opt->trace;
+  ho->trace_ctx = r->opt->trace_ctx;
+  if(r->p->timeout_enabled && r->p->timeout_ms > 0) {
+    ho->timeout_ms = r->p->timeout_ms;
+    ho->connect_timeout_ms = r->p->timeout_ms < 10000 ? r->p->timeout_ms : 10000;
+  }
+}
+
+/* Step 3: where is EWS. */
+static void step_location(struct te_run *r)
+{
+  struct exs_te_step *s = step_begin(r, "location");
+  struct exs_error err;
+  struct exs_http_options ho;
+
+  exs_error_clear(&err);
+  exs_error_step(&err, "location");
+  http_options(r, &ho);
+  if(r->p->autodiscover) {
+    if(te_autodiscover(r->m->address, &ho, r->url, sizeof(r->url), r->address,
+                       sizeof(r->address), s->detail, sizeof(s->detail), &err)) {
+      fail_all(r, &err);
+      step_end(s, EXS_STEP_FAILED, "%s", err.message);
+      return;
+    }
+    snprintf(r->m->ews_url, sizeof(r->m->ews_url), "%s", r->url);
+    r->m->autodiscovered_on = exs_now();
+  }
+  else {
+    snprintf(r->url, sizeof(r->url), "%s", r->p->incoming_url);
+  }
+  /* the plain-HTTP rules hold for a discovered URL as for a configured one */
+  if(exs_http_check_channel(&ho, r->url, &err) ||
+     (!r->p->autodiscover && r->p->outgoing_url[0] &&
+      exs_http_check_channel(&ho, r->p->outgoing_url, &err))) {
+    exs_error_step(&err, "location");
+    fail_all(r, &err);
+    step_end(s, EXS_STEP_FAILED, "%s", err.message);
+    return;
+  }
+  if(r->p->autodiscover) {
+    char detail[sizeof(s->detail)];
+    snprintf(detail, sizeof(detail), "%s", s->detail);
+    step_end(s, EXS_STEP_OK, "Autodiscover: %s%s%s", r->url, detail[0] ? "; " : "", detail);
+  }
+  else {
+    step_end(s, EXS_STEP_OK, "EWS URL %s (fixed in the profile)", r->url);
+  }
+}
+
+/* Steps 4 and 5: transport, TLS and authentication, proved by opening the
+ * mailbox's root folder. */
+static void step_connect(struct te_run *r)
+{
+  struct exs_te_step *s = step_begin(r, "connect");
+  struct exs_http_options ho;
+  struct exs_ews_options eo;
+  struct exs_ews_folder_ref ref = {"msgfolderroot", NULL, NULL};
+  struct exs_ews_folder folder;
+  struct exs_error err;
+
+  exs_error_clear(&err);
+  exs_error_step(&err, "connect");
+  http_options(r, &ho);
+  r->http = exs_http_new(&ho);
+  memset(&eo, 0, sizeof(eo));
+  eo.url = r->url;
+  eo.ctx.impersonate = r->impersonate;
+  eo.anchor_mailbox = r->address;
+  eo.mailbox_credentials = r->mailbox_credentials;
+  eo.max_throttle_wait_ms = r->opt->throttle_max_wait_ms;
+  r->ews = r->http ? exs_ews_new(r->http, &eo) : NULL;
+  if(!r->ews) {
+    exs_error_set(&err, EXS_CAT_PROTOCOL, "out of memory");
+    goto fail;
+  }
+  ref.mailbox = r->delegate_mailbox;
+  if(exs_ews_get_folder(r->ews, &ref, 1, &folder, &err))
+    goto fail;
+  if(!folder.ok) {
+    /* the root is not readable: as for any folder, say why */
+    snprintf(err.ews_code, sizeof(err.ews_code), "%s", folder.response_code);
+    exs_error_set(&err, exs_category_from_ews_code(folder.response_code),
+                  "cannot open the mailbox %s: %s %s", r->m->address, folder.response_code,
+                  folder.message);
+    err.http_status = 200;
+    snprintf(err.url, sizeof(err.url), "%s", r->url);
+    goto fail;
+  }
+  step_end(s, EXS_STEP_OK, "connected and authenticated to %s as %s%s%s", r->url,
+           r->user[0] ? r->user : "the running identity",
+           r->impersonate ? ", impersonating " : "", r->impersonate ? r->impersonate : "");
+  return;
+fail:
+  exs_error_step(&err, "connect");
+  fail_all(r, &err);
+  step_end(s, EXS_STEP_FAILED, "%s", err.message);
+}
+
+/* Step 6: read the Inbox. */
+static void step_incoming(struct te_run *r)
+{
+  struct exs_te_step *s = step_begin(r, "incoming");
+  struct exs_error err;
+  long items = 0;
+
+  exs_error_clear(&err);
+  if(te_read_inbox(r->ews, r->delegate_mailbox, r->url, &items, &err)) {
+    exs_error_step(&err, "incoming");
+    fail_one(r, EXS_WL_INCOMING, &err);
+    step_end(s, EXS_STEP_FAILED, "%s", err.message);
+    return;
+  }
+  step_end(s, EXS_STEP_OK, "Inbox readable (%ld items)", items);
+}
+
+/* Step 7: send to self, see it arrive, clean up. */
+static void step_outgoing(struct te_run *r)
+{
+  struct exs_te_step *s = step_begin(r, "outgoing");
+  struct exs_error err;
+  long ms = r->opt->delivery_timeout_ms > 0 ? r->opt->delivery_timeout_ms : 30000;
+
+  exs_error_clear(&err);
+  if(te_send_to_self(r->ews, r->address, r->delegate_mailbox, r->url, ms, &err)) {
+    exs_error_step(&err, "outgoing");
+    fail_one(r, EXS_WL_OUTGOING, &err);
+    step_end(s, EXS_STEP_FAILED, "%s", err.message);
+    return;
+  }
+  step_end(s, EXS_STEP_OK, "test message sent to %s, delivered and removed", r->address);
+}
+
+/* Step 8: calendar, contacts and tasks, and the organization identity. */
+static void step_act(struct te_run *r)
+{
+  struct exs_te_step *s = step_begin(r, "act");
+  struct exs_error err;
+  char detail[256] = "";
+
+  exs_error_clear(&err);
+  exs_error_step(&err, "act");
+  if(r->delegate_mailbox) {
+    /* decided before any ACT request: nothing is read or written */
+    exs_error_set(&err, EXS_CAT_ACT_DELEGATION,
+                  "appointments, contacts and tasks cannot be synchronized by delegation "
+                  "(profile '%s' has use impersonation = no)", r->p->name);
+    goto fail;
+  }
+  if(te_check_act(r->ews, r->org->id, r->m->sync_org_only || r->opt->this_org_only, r->url,
+                  detail, sizeof(detail), &err))
+    goto fail;
+  step_end(s, EXS_STEP_OK, "%s", detail);
+  return;
+fail:
+  exs_error_step(&err, "act");
+  fail_one(r, EXS_WL_ACT, &err);
+  step_end(s, EXS_STEP_FAILED, "%s", err.message);
+}
+
+static void add_alert(struct exs_te_result *out, int severity, const struct exs_error *err)
+{
+  size_t i;
+
+  for(i = 0; i < out->n_alerts; i++)
+    if(out->alerts[i].error.category == err->category &&
+       !strcmp(out->alerts[i].error.message, err->message))
+      return; /* one shared failure is one alert */
+  if(out->n_alerts >= EXS_TE_MAX_ALERTS)
+    return;
+  out->alerts[out->n_alerts].severity = severity;
+  out->alerts[out->n_alerts].error = *err;
+  out->n_alerts++;
+}
+
+/* Apply SPEC.md section 4 to the mailbox record and build the alerts. */
+static int apply_outcome(struct te_run *r)
+{
+  struct exs_mailbox *m = r->m;
+  struct exs_te_result *out = r->out;
+  int max_retries = r->opt->max_transient_retries > 0 ? r->opt->max_transient_retries : 10;
+  long interval = r->opt->retry_interval_s > 0 ? r->opt->retry_interval_s : 300;
+  bool tested = false, any_failed = false, transient = false;
+  time_t now = exs_now();
+  int w;
+
+  for(w = 0; w < EXS_WL_COUNT; w++) {
+    if(!r->needed[w])
+      continue;
+    tested = true;
+    if(r->failed[w]) {
+      any_failed = true;
+      if(out->error[w].transient)
+        transient = true;
+    }
+  }
+  /* transient failures count against the 10 x 5 minutes budget; when it
+   * is spent they become permanent (SPEC.md 4) */
+  if(transient) {
+    m->transient_failures++;
+    if(m->transient_failures > max_retries) {
+      for(w = 0; w < EXS_WL_COUNT; w++) {
+        if(r->failed[w] && out->error[w].transient) {
+          size_t l = strlen(out->error[w].message);
+          out->error[w].transient = false;
+          snprintf(out->error[w].message + l, sizeof(out->error[w].message) - l,
+                   " (still failing after %d retries)", max_retries);
+        }
+      }
+      transient = false;
+      m->retry_at = 0;
+    }
+    else {
+      m->retry_at = now + interval;
+      out->retry_scheduled = true;
+    }
+  }
+  for(w = 0; w < EXS_WL_COUNT; w++) {
+    if(!r->needed[w]) {
+      m->status[w] = EXS_STATUS_NOT_RUN;
+      continue;
+    }
+    if(!r->failed[w]) {
+      m->status[w] = EXS_STATUS_SUCCESS;
+      m->enabled[w] = true;
+      continue;
+    }
+    m->status[w] = EXS_STATUS_FAILURE;
+    if(!out->error[w].transient)
+      m->enabled[w] = false; /* permanent: disable at once */
+    add_alert(out, out->error[w].transient ? EXS_SEV_WARNING : EXS_SEV_ERROR, &out->error[w]);
+  }
+  if(tested && !any_failed) {
+    struct exs_error ok;
+    exs_error_clear(&ok);
+    ok.category = EXS_CAT_TEST_OK;
+    snprintf(ok.message, sizeof(ok.message),
+             "Mailbox %s was tested and enabled for every workload that uses server-side "
+             "synchronization", m->address);
+    snprintf(ok.step, sizeof(ok.step), "done");
+    add_alert(out, EXS_SEV_INFORMATION, &ok);
+    m->transient_failures = 0;
+    m->retry_at = 0;
+    m->last_error_count = 0;
+  }
+  if(tested) {
+    m->test_completed_on = now;
+    m->retry_count++;
+  }
+  if(any_failed && out->n_alerts) {
+    const struct exs_error *e = &out->alerts[0].error;
+    snprintf(m->last_error_code, sizeof(m->last_error_code), "%s",
+             exs_category_name(e->category));
+    snprintf(m->last_error, sizeof(m->last_error), "%s", e->message);
+    m->last_error_count++;
+    m->last_error_time = now;
+  }
+  for(w = 0; w < EXS_WL_COUNT; w++) {
+    out->status[w] = m->status[w];
+    out->enabled[w] = m->enabled[w];
+  }
+  return any_failed ? 1 : 0;
+}
+
+int exs_testenable_mailbox(const struct exs_org *org, const struct exs_profile *p,
+                           struct exs_mailbox *m, const struct exs_te_options *opt,
+                           struct exs_te_result *out)
+{
+  static const struct exs_te_options no_options;
+  struct te_run r;
+  int64_t start = exs_monotonic_ms();
+  int w;
+  int result;
+
+  memset(out, 0, sizeof(*out));
+  memset(&r, 0, sizeof(r));
+  snprintf(out->address, sizeof(out->address), "%s", m->address);
+  snprintf(r.address, sizeof(r.address), "%s", m->address);
+  r.org = org;
+  r.p = p;
+  r.m = m;
+  r.opt = opt ? opt : &no_options;
+  r.out = out;
+  for(w = 0; w < EXS_WL_COUNT; w++)
+    r.needed[w] = exs_mailbox_uses_ssync(m, (enum exs_workload)w);
+
+  if(any_left(&r))
+    step_preconditions(&r);
+  if(any_left(&r))
+    step_credentials(&r);
+  if(any_left(&r))
+    step_location(&r);
+  if(any_left(&r))
+    step_connect(&r);
+  if(r.needed[EXS_WL_INCOMING] && !r.failed[EXS_WL_INCOMING])
+    step_incoming(&r);
+  if(r.needed[EXS_WL_OUTGOING] && !r.failed[EXS_WL_OUTGOING])
+    step_outgoing(&r);
+  if(r.needed[EXS_WL_ACT] && !r.failed[EXS_WL_ACT])
+    step_act(&r);
+
+  result = apply_outcome(&r);
+  exs_ews_free(r.ews);
+  exs_http_free(r.http);
+  out->elapsed_ms = (long)(exs_monotonic_ms() - start);
+  return result;
+}

@@ -1,0 +1,34 @@
+/* testenable_act.h - the EWS conversations of Test & Enable's workload steps
+ * (private to core). Each returns 0 or -1 with err filled (category, codes,
+ * url); url is the EWS URL, used to fill err->url. */
+#ifndef EXSYNC_TESTENABLE_ACT_H
+#define EXSYNC_TESTENABLE_ACT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "exsync/ews.h"
+#include "exsync/http.h"
+
+/* Find the EWS URL of address by Autodiscover; final_address gets the
+ * address Autodiscover finally answered for (after redirectAddr), detail a
+ * one-line summary. */
+int te_autodiscover(const char *address, const struct exs_http_options *ho, char *url,
+                    size_t urllen, char *final_address, size_t addrlen, char *detail,
+                    size_t detaillen, struct exs_error *err);
+
+/* GetFolder(inbox) + FindItem(first page) as, or on behalf of, the mailbox. */
+int te_read_inbox(struct exs_ews *ews, const char *delegate_mailbox, const char *url,
+                  long *items, struct exs_error *err);
+
+/* SendOnly a marked message to address, poll the inbox for it for at most
+ * timeout_ms, then hard-delete it. */
+int te_send_to_self(struct exs_ews *ews, const char *address, const char *delegate_mailbox,
+                    const char *url, long timeout_ms, struct exs_error *err);
+
+/* Calendar, contacts and tasks access plus the organization identity check
+ * and update (exsync.OrgId / exsync.LastSync on msgfolderroot). */
+int te_check_act(struct exs_ews *ews, const char *org_id, bool take_over, const char *url,
+                 char *detail, size_t detaillen, struct exs_error *err);
+
+#endif

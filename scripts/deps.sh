@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Install the Debian packages exsync builds and tests with (idempotent).
+set -euo pipefail
+packages=(build-essential cmake pkg-config libcurl4-openssl-dev libxml2-dev libxml2-utils
+          libssl-dev libevent-dev libsqlite3-dev check libsubunit-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
