@@ -58,8 +58,8 @@ int te_read_inbox(struct exs_ews *ews, const char *delegate_mailbox, const char 
 
 /* Look for the marked message in the inbox; returns 1 found (id copied),
  * 0 not found, -1 error. */
-static int find_marked(struct exs_ews *ews, const char *delegate_mailbox, const char *marker,
-                       char *id, size_t idlen, struct exs_error *err)
+static int find_marked(struct exs_ews *ews, const char *folder, const char *delegate_mailbox,
+                       const char *marker, char *id, size_t idlen, struct exs_error *err)
 {
   struct exs_ews_restriction r = {EXS_EWS_IS_EQUAL_TO, NULL, &marker_prop, marker};
   struct exs_ews_find_item_req req;
@@ -67,7 +67,7 @@ static int find_marked(struct exs_ews *ews, const char *delegate_mailbox, const 
   int found = 0;
 
   memset(&req, 0, sizeof(req));
-  req.parent.distinguished = "inbox";
+  req.parent.distinguished = folder;
   req.parent.mailbox = delegate_mailbox;
   req.max_entries = 5;
   req.restrictions = &r;
@@ -99,6 +99,7 @@ int te_send_to_self(struct exs_ews *ews, const char *address, const char *delega
   int64_t deadline;
   bool fate_unknown = false;
   const char *del[1];
+  struct exs_ews_folder_ref sent_items = {"sentitems", NULL, delegate_mailbox};
   int found = 0;
   size_t i;
 
@@ -121,6 +122,12 @@ int te_send_to_self(struct exs_ews *ews, const char *address, const char *delega
   msg.from = delegate_mailbox; /* delegation: sent on behalf of the mailbox */
   memset(&req, 0, sizeof(req));
   req.disposition = "SendOnly";
+  if(delegate_mailbox) {
+    /* a delegate's send is staged in the principal's mailbox: keep the copy
+     * in its Sent Items (removed below) rather than in the service account's */
+    req.disposition = "SendAndSaveCopy";
+    req.saved_folder = &sent_items;
+  }
   req.items = &msg;
   req.n = 1;
   exs_error_clear(&send_err);
@@ -143,7 +150,7 @@ int te_send_to_self(struct exs_ews *ews, const char *address, const char *delega
   }
   deadline = exs_monotonic_ms() + timeout_ms;
   for(;;) {
-    found = find_marked(ews, delegate_mailbox, marker, id, sizeof(id), err);
+    found = find_marked(ews, "inbox", delegate_mailbox, marker, id, sizeof(id), err);
     if(found != 0 || exs_monotonic_ms() >= deadline)
       break;
     exs_sleep_ms(100); /* polling the server: the delivery has no event to wait on */
@@ -168,6 +175,12 @@ int te_send_to_self(struct exs_ews *ews, const char *address, const char *delega
     *err = res.err;
     snprintf(err->url, sizeof(err->url), "%s", url);
     return -1;
+  }
+  /* nothing is left behind: the delegate's Sent Items copy goes too */
+  if(delegate_mailbox &&
+     find_marked(ews, "sentitems", delegate_mailbox, marker, id, sizeof(id), err) == 1) {
+    if(exs_ews_delete_item(ews, "HardDelete", del, 1, &res, err))
+      return -1;
   }
   return 0;
 }

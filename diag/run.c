@@ -163,25 +163,8 @@ struct exs_store *diag_open_store(struct diag_ctx *ctx)
 
 int diag_import_org(struct exs_store *st, struct exs_orgfile *f, struct exs_error *err)
 {
-  size_t i;
-
-  if(exs_store_begin(st, err))
-    return -1;
-  if(exs_store_org_put(st, &f->org, err))
-    goto fail;
-  for(i = 0; i < f->n_profiles; i++)
-    if(exs_store_profile_put(st, &f->profiles[i], err))
-      goto fail;
-  for(i = 0; i < f->n_mailboxes; i++)
-    if(exs_store_mailbox_put(st, &f->mailboxes[i], err))
-      goto fail;
-  return exs_store_commit(st, err);
-fail:
-  {
-    struct exs_error ignored;
-    exs_store_rollback(st, &ignored);
-  }
-  return -1;
+  return exs_store_import(st, &f->org, f->profiles, f->n_profiles, f->mailboxes,
+                          f->n_mailboxes, err);
 }
 
 struct exs_orgfile *diag_load_orgfile(const char *path, unsigned flags)

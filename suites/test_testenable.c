@@ -103,6 +103,12 @@ static size_t requests_total(void)
 
 static void assert_statuses(const struct exs_te_result *r, int in, int out, int act)
 {
+  int w;
+
+  for(w = 0; w < EXS_WL_COUNT; w++)
+    if(r->status[w] == EXS_STATUS_FAILURE)
+      fprintf(stderr, "%s %s: %s %s\n", r->address, exs_workload_name((enum exs_workload)w),
+              exs_category_name(r->error[w].category), r->error[w].message);
   ck_assert_int_eq(r->status[EXS_WL_INCOMING], in);
   ck_assert_int_eq(r->status[EXS_WL_OUTGOING], out);
   ck_assert_int_eq(r->status[EXS_WL_ACT], act);
@@ -471,9 +477,15 @@ START_TEST(delegation_fails_act_before_any_act_request)
   struct emu_journal_entry *e;
   size_t n, i;
 
+  long sent_before;
+
   profile.impersonation = false;
   mailbox(&m, "alice@contoso.com");
+  sent_before = emu_folder_count(emu, "alice@contoso.com", "sentitems");
   ck_assert_int_eq(exs_testenable_mailbox(&org, &profile, &m, &opt, &r), 1);
+  /* sent on alice's behalf, and nothing left behind in her mailbox */
+  ck_assert_int_eq(emu_folder_count(emu, "alice@contoso.com", "sentitems"), sent_before);
+  ck_assert_int_eq(emu_folder_count(emu, "alice@contoso.com", "inbox"), 2);
   assert_statuses(&r, EXS_STATUS_SUCCESS, EXS_STATUS_SUCCESS, EXS_STATUS_FAILURE);
   ck_assert_int_eq(r.error[EXS_WL_ACT].category, EXS_CAT_ACT_DELEGATION);
   n = emu_journal_count(emu);
