@@ -11,6 +11,9 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs"
 
+echo "== fuzz targets (libFuzzer, a short run each)"
+bash scripts/fuzz.sh
+
 echo "== sanitizer build (ASan + UBSan)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DEXSYNC_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$jobs"
