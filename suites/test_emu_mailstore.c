@@ -577,6 +577,50 @@ START_TEST(resolve_names)
 }
 END_TEST
 
+/* contoso.xml: one mailbox per failure class, as svc-crm impersonating it */
+static const struct {
+  const char *mailbox;
+  long status;
+  const char *code; /* fault or ResponseCode; NULL: not SOAP */
+} classes[] = {
+  {"alice@contoso.com", 200, "NoError"},
+  {"bob@contoso.com", 200, "NoError"},
+  {"carol@contoso.com", 200, "NoError"},
+  {"dave@contoso.com", 500, "ErrorImpersonateUserDenied"},
+  {"ghost@contoso.com", 500, "ErrorNonExistentMailbox"},
+  {"erin@contoso.com", 200, "ErrorAccessDenied"},
+  {"frank@contoso.com", 500, "ErrorServerBusy"},
+  {"grace@contoso.com", 200, "NoError"},
+  {"henry@contoso.com", 500, NULL},
+};
+
+START_TEST(contoso_failure_classes)
+{
+  struct ec_resp r;
+  xmlNodePtr msgs[2];
+  char code[64];
+
+  ec_post(url, SVC,
+          ec_soap("Exchange2013_SP1", classes[_i].mailbox,
+                  "<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape>"
+                  "<m:FolderIds><t:DistinguishedFolderId Id=\"inbox\"/></m:FolderIds>"
+                  "</m:GetFolder>"),
+          &r);
+  ck_assert_int_eq(r.status, classes[_i].status);
+  if(!classes[_i].code) {
+    ck_assert_ptr_nonnull(strstr(r.body.data, "<html>"));
+  } else if(r.status == 500) {
+    ec_validate(&r);
+    ck_assert_str_eq(ec_fault(&r, code, sizeof(code)), classes[_i].code);
+  } else {
+    ec_validate(&r);
+    ck_assert_uint_eq(ec_messages(&r, msgs, 2), 1);
+    ck_assert_str_eq(ec_code(msgs[0], code, sizeof(code)), classes[_i].code);
+  }
+  ec_free(&r);
+}
+END_TEST
+
 int main(void)
 {
   Suite *s = suite_create("emu_mailstore");
@@ -598,6 +642,7 @@ int main(void)
   tcase_add_test(tc, sync_folder_hierarchy_initial_then_incremental);
   tcase_add_test(tc, findfolder_and_createfolder_conflict);
   tcase_add_test(tc, resolve_names);
+  tcase_add_loop_test(tc, contoso_failure_classes, 0, sizeof(classes) / sizeof(classes[0]));
   suite_add_tcase(s, tc);
   {
     int rc = tu_run(s);
