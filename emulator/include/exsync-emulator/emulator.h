@@ -99,4 +99,25 @@ void emu_clear_faults(struct emu *emu);
  * "inbox"), or -1 when the mailbox or folder does not exist. */
 long emu_folder_count(struct emu *emu, const char *smtp, const char *folder);
 
+/* ---- additions (emulator branch) ---- */
+
+/* Deliver a message to the inbox of the emulated mailbox to (as if received
+ * from the outside): from defaults to "sender@example.com", subject to "".
+ * body is the plain-text body. Returns 0 or -1 with err (unknown mailbox). */
+int emu_deliver_message(struct emu *emu, const char *from, const char *to, const char *subject,
+                        const char *body, char *err, size_t errlen);
+
+/* Set a String extended property (DistinguishedPropertySetId PublicStrings,
+ * PropertyName name) on a mailbox folder (distinguished name such as
+ * "msgfolderroot"), e.g. exsync.OrgId. value NULL deletes it. 0 or -1. */
+int emu_set_folder_property(struct emu *emu, const char *smtp, const char *folder,
+                            const char *name, const char *value, char *err, size_t errlen);
+/* Read such a property into out. Returns 0, 1 when absent (out ""), -1 when
+ * the mailbox or folder does not exist. */
+int emu_get_folder_property(struct emu *emu, const char *smtp, const char *folder,
+                            const char *name, char *out, size_t outlen);
+
+/* Reload the last scenario loaded (if any), clear faults and journal. */
+int emu_reset(struct emu *emu, char *err, size_t errlen);
+
 #endif

@@ -1,0 +1,149 @@
+/* admin.c - the admin API under /_emulator/ (no authentication: bind the
+ * emulator to loopback). JSON answers.
+ *
+ *   GET    /_emulator/health             {"status":"ok",...}
+ *   POST   /_emulator/reset              reload the scenario (if any), clear journal and faults
+ *   POST   /_emulator/load               body: a scenario file path
+ *   GET    /_emulator/journal            every journal entry
+ *   POST   /_emulator/faults             body: a fault spec -> {"id":N}
+ *   DELETE /_emulator/faults  (or POST /_emulator/faults/clear)
+ *   POST   /_emulator/deliver?from=A&to=B&subject=S   body: the message text
+ *
+ * Takes emu->lock through the public API; called without it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "emu_internal.h"
+
+static void json_str(struct exs_buf *o, const char *s)
+{
+  exs_buf_adds(o, "\"");
+  for(const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+    if(*p == '"' || *p == '\\')
+      exs_buf_addf(o, "\\%c", *p);
+    else if(*p < 0x20)
+      exs_buf_addf(o, "\\u%04x", *p);
+    else
+      exs_buf_add(o, p, 1);
+  }
+  exs_buf_adds(o, "\"");
+}
+
+static int error(struct exs_buf *o, int status, const char *msg)
+{
+  exs_buf_reset(o);
+  exs_buf_adds(o, "{\"error\":");
+  json_str(o, msg);
+  exs_buf_adds(o, "}");
+  return status;
+}
+
+int emu_admin_handle(struct emu *emu, const char *method, const char *path, const char *query,
+                     const char *body, size_t len, struct exs_buf *out)
+{
+  char err[1024];
+  const char *p = path + strlen("/_emulator");
+  bool post = strcmp(method, "POST") == 0, get = strcmp(method, "GET") == 0;
+
+  if(strcmp(p, "/health") == 0 && get) {
+    size_t nm, nu;
+    pthread_mutex_lock(&emu->lock);
+    nm = emu->nmailboxes;
+    nu = emu->nusers;
+    pthread_mutex_unlock(&emu->lock);
+    exs_buf_addf(out, "{\"status\":\"ok\",\"users\":%zu,\"mailboxes\":%zu,\"journal\":%zu}", nu,
+                 nm, emu_journal_count(emu));
+    return 200;
+  }
+  if(strcmp(p, "/reset") == 0 && post) {
+    if(emu_reset(emu, err, sizeof(err)) != 0)
+      return error(out, 500, err);
+    exs_buf_adds(out, "{\"status\":\"ok\"}");
+    return 200;
+  }
+  if(strcmp(p, "/load") == 0 && post) {
+    char file[4096];
+    snprintf(file, sizeof(file), "%.*s", (int)(len < sizeof(file) ? len : sizeof(file) - 1), body);
+    file[strcspn(file, "\r\n")] = '\0';
+    if(emu_load_scenario(emu, file, err, sizeof(err)) != 0)
+      return error(out, 400, err);
+    exs_buf_adds(out, "{\"status\":\"ok\"}");
+    return 200;
+  }
+  if(strcmp(p, "/journal") == 0 && get) {
+    size_t n = emu_journal_count(emu);
+    struct emu_journal_entry *e = calloc(n ? n : 1, sizeof(*e));
+    if(!e)
+      return error(out, 500, "out of memory");
+    n = emu_journal_get(emu, 0, e, n);
+    exs_buf_adds(out, "[");
+    for(size_t i = 0; i < n; i++) {
+      exs_buf_addf(out, "%s{\"seq\":%llu,\"time_ms\":%lld,\"host\":", i ? "," : "",
+                   (unsigned long long)e[i].seq, (long long)e[i].time_ms);
+      json_str(out, e[i].host);
+      exs_buf_adds(out, ",\"method\":");
+      json_str(out, e[i].method);
+      exs_buf_adds(out, ",\"path\":");
+      json_str(out, e[i].path);
+      exs_buf_adds(out, ",\"operation\":");
+      json_str(out, e[i].operation);
+      exs_buf_adds(out, ",\"auth_user\":");
+      json_str(out, e[i].auth_user);
+      exs_buf_adds(out, ",\"mailbox\":");
+      json_str(out, e[i].mailbox);
+      exs_buf_adds(out, ",\"impersonated\":");
+      json_str(out, e[i].impersonated);
+      exs_buf_adds(out, ",\"response_code\":");
+      json_str(out, e[i].response_code);
+      exs_buf_addf(out, ",\"status\":%d,\"in_flight\":%d}", e[i].status, e[i].in_flight);
+    }
+    exs_buf_adds(out, "]");
+    free(e);
+    return 200;
+  }
+  if(strcmp(p, "/faults") == 0 && post) {
+    char spec[2048];
+    int id;
+    snprintf(spec, sizeof(spec), "%.*s", (int)(len < sizeof(spec) ? len : sizeof(spec) - 1), body);
+    id = emu_add_fault(emu, spec, err, sizeof(err));
+    if(id < 0)
+      return error(out, 400, err);
+    exs_buf_addf(out, "{\"id\":%d}", id);
+    return 200;
+  }
+  if((strcmp(p, "/faults") == 0 && strcmp(method, "DELETE") == 0) ||
+     (strcmp(p, "/faults/clear") == 0 && post)) {
+    emu_clear_faults(emu);
+    exs_buf_adds(out, "{\"status\":\"ok\"}");
+    return 200;
+  }
+  if(strcmp(p, "/deliver") == 0 && post) {
+    struct evkeyvalq q;
+    char *text;
+    int rc;
+    memset(&q, 0, sizeof(q));
+    if(!query || evhttp_parse_query_str(query, &q) != 0)
+      return error(out, 400, "deliver needs ?to=ADDRESS[&from=A&subject=S]");
+    text = malloc(len + 1);
+    if(!text) {
+      evhttp_clear_headers(&q);
+      return error(out, 500, "out of memory");
+    }
+    memcpy(text, body, len);
+    text[len] = '\0';
+    rc = emu_deliver_message(emu, evhttp_find_header(&q, "from"), evhttp_find_header(&q, "to"),
+                             evhttp_find_header(&q, "subject"), text, err, sizeof(err));
+    free(text);
+    evhttp_clear_headers(&q);
+    if(rc != 0)
+      return error(out, 400, err);
+    exs_buf_adds(out, "{\"status\":\"ok\"}");
+    return 200;
+  }
+  return error(out, 404, "unknown admin path");
+}

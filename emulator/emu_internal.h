@@ -1,0 +1,318 @@
+/* emu_internal.h - private state of the emulator, shared by its modules.
+ *
+ * Ownership: struct emu owns everything reachable from it (users, mailboxes,
+ * folders, items, hosts, faults, journal). All of it is guarded by emu->lock;
+ * the loop thread takes the lock once per request, the public API once per
+ * call. Strings in these structs are malloc'd and owned by their struct.
+ *
+ * Module map (one file each): server.c (listeners, loop, routing), auth.c
+ * (Basic; NTLM/Negotiate hook), ews.c + ews_folder.c + ews_item.c (SOAP
+ * dispatch and operations), xw.c (streaming writer helpers), mailstore.c,
+ * scenario.c, faults.c, journal.c, autodiscover.c, admin.c.
+ */
+#ifndef EMU_INTERNAL_H
+#define EMU_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <openssl/ssl.h>
+
+#include "exsync-emulator/emulator.h"
+#include "exsync/buf.h"
+
+#define EMU_NS_SOAP "http://schemas.xmlsoap.org/soap/envelope/"
+#define EMU_NS_M "http://schemas.microsoft.com/exchange/services/2006/messages"
+#define EMU_NS_T "http://schemas.microsoft.com/exchange/services/2006/types"
+#define EMU_NS_E "http://schemas.microsoft.com/exchange/services/2006/errors"
+
+#define EMU_MAX_BODY (16u * 1024u * 1024u)  /* request and answer cap */
+#define EMU_JOURNAL_CAP 4096
+
+/* ---- mailstore ---- */
+
+/* An extended property: the URI attributes as given, plus the value. The
+ * key (set/name/id/tag, case-folded) identifies it; type is echoed. */
+struct emu_prop {
+  char *dset;  /* DistinguishedPropertySetId or NULL */
+  char *pset;  /* PropertySetId or NULL */
+  char *tag;   /* PropertyTag or NULL */
+  char *name;  /* PropertyName or NULL */
+  char *pid;   /* PropertyId or NULL */
+  char *type;  /* PropertyType */
+  char *value;
+  struct emu_prop *next;
+};
+
+struct emu_folder;
+
+struct emu_item {
+  uint64_t num;        /* unique in the emulator; the Id encodes it */
+  unsigned ck;         /* change counter, the ChangeKey encodes it */
+  struct emu_folder *folder;
+  char *item_class;    /* "IPM.Note" */
+  char *subject;
+  char *body;
+  bool body_html;
+  char *mime;          /* raw RFC 822 bytes or NULL */
+  size_t mime_len;
+  char *from;          /* smtp */
+  char **to;
+  size_t nto;
+  char **cc;
+  size_t ncc;
+  char **categories;
+  size_t ncat;
+  char *message_id;
+  time_t received, sent, created;
+  bool is_read;
+  bool is_draft;
+  struct emu_prop *props;
+};
+
+struct emu_folder {
+  uint64_t num;
+  unsigned ck;
+  struct emu_mailbox *mbx;
+  struct emu_folder *parent;  /* NULL for root */
+  char *distinguished;        /* "inbox" or NULL */
+  char *name;
+  char *folder_class;         /* "IPF.Note" */
+  bool access_denied;         /* every access answers ErrorAccessDenied */
+  struct emu_prop *props;
+  struct emu_item **items;
+  size_t nitems, capitems;
+};
+
+struct emu_mailbox {
+  size_t index;               /* position in emu->mailboxes */
+  char *smtp;
+  char *display;
+  char *owner;                /* login of the owning user or NULL */
+  char **delegates;           /* logins with delegate access */
+  size_t ndelegates;
+  struct emu_folder **folders;
+  size_t nfolders, capfolders;
+};
+
+struct emu_user {
+  char *login;
+  char *password;
+  char *domain;
+  char *smtp;                 /* own mailbox address, or NULL */
+  bool impersonate_all;
+  char **impersonate;         /* smtp addresses it may impersonate */
+  size_t nimpersonate;
+  int in_flight;
+};
+
+/* ---- virtual hosts ---- */
+enum emu_ad_action { EMU_AD_SETTINGS, EMU_AD_REDIRECT_ADDR, EMU_AD_REDIRECT_URL, EMU_AD_ERROR };
+
+struct emu_host {
+  char *name;                 /* lower case, no port; "*" = any other host */
+  bool ews;
+  bool pox;
+  bool soap;
+  bool basic, ntlm, negotiate;
+  int redirect_status;        /* 0 or 301/302/307 for GET autodiscover.xml */
+  char *redirect_location;
+  char *ews_url;              /* advertised EwsUrl, NULL: derived */
+  enum emu_ad_action ad_action;
+  char *ad_target;            /* redirect address / url */
+  char *tls_variant;          /* "expired", "wrong-name", "untrusted" or NULL (for tlscert) */
+};
+
+/* ---- faults ---- */
+enum emu_fault_kind {
+  EMU_FAULT_EWS, EMU_FAULT_HTTP, EMU_FAULT_DELAY, EMU_FAULT_RESET, EMU_FAULT_TRUNCATED,
+  EMU_FAULT_MALFORMED, EMU_FAULT_SERVER_ERROR
+};
+
+struct emu_fault {
+  int id;
+  char *host, *mailbox, *operation, *user;  /* scope, NULL = any */
+  enum emu_fault_kind kind;
+  char *ews_code;
+  long backoff_ms;            /* -1: none */
+  int http_status;
+  long delay_ms;
+  long delay_max_ms;          /* random delay in [delay_ms, delay_max_ms] when > delay_ms */
+  long times;                 /* 0: unlimited */
+  long every;                 /* 0: every request */
+  double probability;         /* 1.0: always */
+  long seen;                  /* matching requests so far */
+  long fired;
+  uint64_t rng;               /* the fault's own generator (seed=N) */
+  long cur_delay_ms;          /* delay chosen at the last firing */
+};
+
+/* ---- journal ---- */
+struct emu_journal {
+  struct emu_journal_entry *ring;
+  size_t cap, start, count;
+  uint64_t next_seq;
+  char (*max_users)[128];     /* per-user in-flight maxima */
+  int *max_values;
+  size_t nmax;
+  int max_any;
+};
+
+struct emu_listener {
+  struct evhttp_bound_socket *handle;
+  bool tls;
+  char bound[64];
+};
+
+struct answer;
+
+struct emu_side {
+  struct emu *emu;
+  bool tls;
+};
+
+struct emu {
+  pthread_mutex_t lock;
+  struct emu_side side_plain, side_tls;
+  struct event_base *base;
+  struct evhttp *http;        /* plain listeners */
+  struct evhttp *https;       /* TLS listeners (created at first TLS listen) */
+  SSL_CTX *ssl_ctx;
+  char *cert_file, *key_file;
+  char *scenario_path;        /* last scenario loaded, for emu_reset */
+  struct event *sigint_ev, *sigterm_ev;
+  pthread_t thread;
+  bool thread_running;
+  pthread_cond_t started_cond;
+  bool loop_started;
+  struct answer *pending;     /* answers waiting for a delay timer (server.c) */
+
+  struct emu_user **users;
+  size_t nusers;
+  struct emu_mailbox **mailboxes;
+  size_t nmailboxes;
+  struct emu_host **hosts;
+  size_t nhosts;
+  struct emu_fault **faults;
+  size_t nfaults;
+  int next_fault_id;
+  uint64_t rng;               /* xorshift64* state, seeded */
+  uint64_t next_num;          /* folder and item numbers */
+  struct emu_journal journal;
+  struct emu_listener listeners[16];
+  size_t nlisteners;
+};
+
+/* mailstore.c */
+void emu_store_clear(struct emu *emu);
+struct emu_user *emu_user_find(struct emu *emu, const char *login);
+struct emu_user *emu_user_add(struct emu *emu, const char *login, const char *password,
+                              const char *domain, const char *smtp);
+struct emu_mailbox *emu_mailbox_find(struct emu *emu, const char *smtp);
+struct emu_mailbox *emu_mailbox_add(struct emu *emu, const char *smtp, const char *display,
+                                    const char *owner);
+struct emu_folder *emu_folder_distinguished(struct emu_mailbox *m, const char *name);
+struct emu_folder *emu_folder_add(struct emu *emu, struct emu_mailbox *m, struct emu_folder *parent,
+                                  const char *distinguished, const char *name, const char *cls);
+struct emu_folder *emu_folder_by_num(struct emu *emu, uint64_t num);
+struct emu_item *emu_item_new(struct emu *emu, struct emu_folder *f);
+void emu_item_free(struct emu_item *it);
+void emu_item_detach(struct emu_item *it);
+int emu_item_attach(struct emu_folder *f, struct emu_item *it);
+struct emu_item *emu_item_by_num(struct emu *emu, uint64_t num);
+struct emu_item *emu_item_copy(struct emu *emu, const struct emu_item *src, struct emu_folder *f);
+bool emu_mailbox_is_delegate(const struct emu_mailbox *m, const char *login);
+bool emu_user_may_impersonate(const struct emu_user *u, const char *smtp);
+/* Deliver a copy of item to the inbox of every emulated recipient. */
+void emu_deliver(struct emu *emu, const struct emu_item *msg);
+void emu_prop_free_list(struct emu_prop *p);
+struct emu_prop *emu_prop_find(struct emu_prop *list, const struct emu_prop *key);
+/* Set (insert or replace) a property in *list; takes a copy of key's fields. */
+int emu_prop_set(struct emu_prop **list, const struct emu_prop *key, const char *value);
+char *emu_strdup(const char *s);
+char *emu_strdup_lower(const char *s);
+const char *emu_strcasestr(const char *hay, const char *needle);
+int emu_strv_add(char ***v, size_t *n, const char *s);
+void emu_strv_free(char **v, size_t n);
+
+/* Ids: printable tokens encoding kind + number, and change keys. */
+void emu_id_encode(char kind, uint64_t num, char *out, size_t outlen);
+int emu_id_decode(const char *id, char *kind, uint64_t *num);
+void emu_ck_encode(char kind, unsigned ck, char *out, size_t outlen);
+
+/* hosts (server.c) */
+struct emu_host *emu_host_find(struct emu *emu, const char *name);
+struct emu_host *emu_host_add(struct emu *emu, const char *name);
+void emu_hosts_clear(struct emu *emu);
+
+/* faults.c */
+/* Parse spec into a new fault (not added). */
+struct emu_fault *emu_fault_parse(const char *spec, char *err, size_t errlen);
+void emu_fault_free(struct emu_fault *f);
+int emu_fault_add_locked(struct emu *emu, struct emu_fault *f);
+void emu_faults_clear_locked(struct emu *emu);
+/* First fault matching the request that fires now (counters advance). */
+struct emu_fault *emu_fault_match(struct emu *emu, const char *host, const char *mailbox,
+                                  const char *operation, const char *user);
+uint64_t emu_rand(struct emu *emu);
+
+/* journal.c */
+int emu_journal_init(struct emu_journal *j, size_t cap);
+void emu_journal_destroy(struct emu_journal *j);
+void emu_journal_add_locked(struct emu *emu, const struct emu_journal_entry *e);
+void emu_journal_clear_locked(struct emu *emu);
+
+/* scenario.c */
+int emu_scenario_load_locked(struct emu *emu, const char *path, char *err, size_t errlen);
+
+/* One EWS request as the dispatcher sees it. */
+struct emu_ews_ctx {
+  struct emu *emu;
+  struct emu_user *user;          /* authenticated caller */
+  struct emu_mailbox *acting;     /* impersonated or own mailbox; may be NULL */
+  const char *effective_login;    /* whose rights apply (impersonated owner or caller) */
+  const char *host;
+  char operation[64];
+  char mailbox[256];              /* the mailbox acted on (journal) */
+  char impersonated[256];
+  char response_code[64];         /* first ResponseCode / fault code */
+  int status;                     /* HTTP status */
+  struct exs_buf *out;
+  /* transport-level fault chosen for this request (server.c applies it) */
+  enum emu_fault_kind fault_kind;
+  bool has_fault;
+  long delay_ms;                  /* delay before answering, 0: none */
+};
+
+/* ews.c: handle one SOAP body; fills out (complete HTTP body) and ctx fields. */
+void emu_ews_handle(struct emu_ews_ctx *ctx, const char *body, size_t len);
+/* Write a SOAP fault with HTTP 500 into ctx. backoff_ms < 0: no MessageXml. */
+void emu_ews_fault(struct emu_ews_ctx *ctx, const char *code, const char *text, long backoff_ms,
+                   const char *smtp);
+
+/* autodiscover.c: POX (pox=true) or SOAP body -> answer in out; returns HTTP status. */
+int emu_autodiscover_handle(struct emu *emu, struct emu_host *host, bool pox, bool tls,
+                            const char *hosthdr, const char *body, size_t len, struct exs_buf *out, char *mailbox,
+                            size_t mblen, char *code, size_t codelen);
+
+/* auth.c */
+enum emu_auth_result { EMU_AUTH_OK, EMU_AUTH_NONE, EMU_AUTH_BAD, EMU_AUTH_CONTINUE };
+/* Check the Authorization header; on OK *user is set. For CONTINUE the
+ * challenge token to send back is written to challenge. */
+enum emu_auth_result emu_auth_check(struct emu *emu, const struct emu_host *host,
+                                    const char *authorization, struct evhttp_connection *conn,
+                                    struct emu_user **user, char *challenge, size_t chlen);
+/* Add the WWW-Authenticate headers for host to headers. */
+void emu_auth_challenge_headers(const struct emu_host *host, const char *hostname,
+                                struct evkeyvalq *headers);
+
+/* admin.c: /_emulator/... ; returns HTTP status and fills out. */
+int emu_admin_handle(struct emu *emu, const char *method, const char *path, const char *query,
+                     const char *body, size_t len, struct exs_buf *out);
+
+#endif

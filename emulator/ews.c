@@ -1,0 +1,315 @@
+/* ews.c - SOAP envelope, request-level checks and dispatch of EWS operations.
+ *
+ * The request is parsed with the shared safe parser (exs_xml_parse); the
+ * answer is written straight into ctx->out with the streaming helpers of
+ * ews_write.h, in schema order. Request-level problems (version,
+ * impersonation, injected EWS faults) become SOAP faults with HTTP 500;
+ * per-id problems become ResponseClass="Error" messages. Runs under emu->lock.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ews_ops.h"
+#include "emu_internal.h"
+#include "exsync/xml.h"
+
+static const char *const known_versions[] = {
+  "Exchange2007", "Exchange2007_SP1", "Exchange2009", "Exchange2010", "Exchange2010_SP1",
+  "Exchange2010_SP2", "Exchange2012", "Exchange2013", "Exchange2013_SP1", "Exchange2015",
+  "Exchange2016", "V2015_10_05", "V2016_01_06", "V2016_04_13", "V2016_07_13", "V2016_10_10",
+  "V2017_01_07", "V2017_04_14", "V2017_07_11", "V2017_10_09", "V2018_01_08",
+};
+
+void ews_envelope_begin(struct exs_buf *o)
+{
+  exs_buf_adds(o, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+                  "<s:Envelope xmlns:s=\"" EMU_NS_SOAP "\"><s:Header>"
+                  "<h:ServerVersionInfo xmlns:h=\"" EMU_NS_T "\" MajorVersion=\"15\" "
+                  "MinorVersion=\"1\" MajorBuildNumber=\"2507\" MinorBuildNumber=\"6\" "
+                  "Version=\"V2017_07_11\"/></s:Header><s:Body>");
+}
+
+void ews_envelope_end(struct exs_buf *o)
+{
+  exs_buf_adds(o, "</s:Body></s:Envelope>");
+}
+
+void emu_ews_fault(struct emu_ews_ctx *ctx, const char *code, const char *text, long backoff_ms,
+                   const char *smtp)
+{
+  struct exs_buf *o = ctx->out;
+
+  exs_buf_reset(o);
+  ews_envelope_begin(o);
+  exs_buf_addf(o, "<s:Fault><faultcode xmlns:a=\"" EMU_NS_T "\">a:%s</faultcode>"
+                  "<faultstring xml:lang=\"en-US\">",
+               code);
+  exs_buf_add_xml(o, text);
+  exs_buf_addf(o, "</faultstring><detail><e:ResponseCode xmlns:e=\"" EMU_NS_E "\">%s"
+                  "</e:ResponseCode><e:Message xmlns:e=\"" EMU_NS_E "\">",
+               code);
+  exs_buf_add_xml(o, text);
+  exs_buf_adds(o, "</e:Message>");
+  if(backoff_ms >= 0 || smtp) {
+    exs_buf_adds(o, "<t:MessageXml xmlns:t=\"" EMU_NS_T "\">");
+    if(backoff_ms >= 0)
+      exs_buf_addf(o, "<t:Value Name=\"BackOffMilliseconds\">%ld</t:Value>", backoff_ms);
+    if(smtp) {
+      exs_buf_adds(o, "<t:Value Name=\"SmtpAddress\">");
+      exs_buf_add_xml(o, smtp);
+      exs_buf_adds(o, "</t:Value>");
+    }
+    exs_buf_adds(o, "</t:MessageXml>");
+  }
+  exs_buf_adds(o, "</detail></s:Fault>");
+  ews_envelope_end(o);
+  ctx->status = 500;
+  snprintf(ctx->response_code, sizeof(ctx->response_code), "%s", code);
+}
+
+static const char *fault_text(const char *code)
+{
+  static const struct {
+    const char *code, *text;
+  } texts[] = {
+    {"ErrorServerBusy", "The server cannot service this request right now. Try again later."},
+    {"ErrorImpersonateUserDenied",
+     "The account does not have permission to impersonate the requested user."},
+    {"ErrorNonExistentMailbox", "The SMTP address has no mailbox associated with it."},
+    {"ErrorInvalidServerVersion", "The specified server version is invalid."},
+    {"ErrorMailboxMoveInProgress", "The mailbox is being moved. Try again later."},
+    {"ErrorMailboxStoreUnavailable", "The mailbox database is temporarily unavailable."},
+    {"ErrorInternalServerError", "An internal server error occurred. The operation failed."},
+    {"ErrorAccessDenied", "Access is denied. Check credentials and try again."},
+  };
+
+  for(size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+    if(strcmp(texts[i].code, code) == 0)
+      return texts[i].text;
+  return "The request failed.";
+}
+
+/* ---- response message helpers ---- */
+
+void ews_response_begin(struct emu_ews_ctx *ctx, const char *op)
+{
+  exs_buf_addf(ctx->out, "<m:%sResponse xmlns:m=\"" EMU_NS_M "\" xmlns:t=\"" EMU_NS_T
+                         "\"><m:ResponseMessages>",
+               op);
+}
+
+void ews_response_end(struct emu_ews_ctx *ctx, const char *op)
+{
+  exs_buf_addf(ctx->out, "</m:ResponseMessages></m:%sResponse>", op);
+  if(!ctx->response_code[0])
+    snprintf(ctx->response_code, sizeof(ctx->response_code), "NoError");
+}
+
+void ews_msg_ok(struct emu_ews_ctx *ctx, const char *op)
+{
+  exs_buf_addf(ctx->out, "<m:%sResponseMessage ResponseClass=\"Success\">"
+                         "<m:ResponseCode>NoError</m:ResponseCode>",
+               op);
+}
+
+void ews_msg_error(struct emu_ews_ctx *ctx, const char *op, const char *code)
+{
+  const char *text = ews_code_text(code);
+
+  exs_buf_addf(ctx->out, "<m:%sResponseMessage ResponseClass=\"Error\"><m:MessageText>", op);
+  exs_buf_add_xml(ctx->out, text);
+  exs_buf_addf(ctx->out, "</m:MessageText><m:ResponseCode>%s</m:ResponseCode>"
+                         "<m:DescriptiveLinkKey>0</m:DescriptiveLinkKey>",
+               code);
+  if(!ctx->response_code[0] || strcmp(ctx->response_code, "NoError") == 0)
+    snprintf(ctx->response_code, sizeof(ctx->response_code), "%s", code);
+}
+
+void ews_msg_end(struct emu_ews_ctx *ctx, const char *op)
+{
+  exs_buf_addf(ctx->out, "</m:%sResponseMessage>", op);
+}
+
+const char *ews_code_text(const char *code)
+{
+  static const struct {
+    const char *code, *text;
+  } texts[] = {
+    {"ErrorFolderNotFound", "The specified folder could not be found in the store."},
+    {"ErrorItemNotFound", "The specified object was not found in the store."},
+    {"ErrorAccessDenied", "Access is denied. Check credentials and try again."},
+    {"ErrorNonExistentMailbox", "The SMTP address has no mailbox associated with it."},
+    {"ErrorInvalidIdMalformed", "Id is malformed."},
+    {"ErrorInvalidSyncStateData", "Synchronization state data is corrupt or otherwise invalid."},
+    {"ErrorFolderExists", "A folder with the specified name already exists."},
+    {"ErrorInvalidOperation", "The operation is not valid."},
+    {"ErrorInvalidRecipients", "At least one recipient isn't valid."},
+  };
+
+  for(size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+    if(strcmp(texts[i].code, code) == 0)
+      return texts[i].text;
+  return "The request failed.";
+}
+
+/* ---- dispatch ---- */
+
+static const struct {
+  const char *name;
+  void (*fn)(struct emu_ews_ctx *, xmlNodePtr);
+} ops[] = {
+  {"GetFolder", ews_get_folder},
+  {"FindFolder", ews_find_folder},
+  {"CreateFolder", ews_create_folder},
+  {"UpdateFolder", ews_update_folder},
+  {"SyncFolderHierarchy", ews_sync_folder_hierarchy},
+  {"FindItem", ews_find_item},
+  {"GetItem", ews_get_item},
+  {"CreateItem", ews_create_item},
+  {"DeleteItem", ews_delete_item},
+  {"MoveItem", ews_move_item},
+  {"ResolveNames", ews_resolve_names},
+};
+
+/* First t:Mailbox/t:EmailAddress under a folder id in the operation: the
+ * mailbox a delegate request acts on (for the journal and fault scopes). */
+static void find_delegate_target(xmlNodePtr n, char *out, size_t len, int depth)
+{
+  for(xmlNodePtr c = n ? n->children : NULL; c && !out[0] && depth < 8; c = c->next) {
+    if(c->type != XML_ELEMENT_NODE)
+      continue;
+    if(exs_xml_is(c, EMU_NS_T, "Mailbox") && c->parent &&
+       (exs_xml_is(c->parent, EMU_NS_T, "DistinguishedFolderId"))) {
+      exs_xml_text(exs_xml_child(c, EMU_NS_T, "EmailAddress"), out, len);
+      return;
+    }
+    find_delegate_target(c, out, len, depth + 1);
+  }
+}
+
+void emu_ews_handle(struct emu_ews_ctx *ctx, const char *body, size_t len)
+{
+  char err[512], buf[256];
+  xmlDocPtr doc = NULL;
+  xmlNodePtr env, header, sbody, op, n;
+  struct emu *emu = ctx->emu;
+  struct emu_fault *fault;
+
+  doc = exs_xml_parse(body, len, "request", err, sizeof(err));
+  env = doc ? xmlDocGetRootElement(doc) : NULL;
+  if(!env || !exs_xml_is(env, EMU_NS_SOAP, "Envelope")) {
+    emu_ews_fault(ctx, "ErrorSchemaValidation",
+                  "The request failed schema validation: not a SOAP 1.1 envelope.", -1, NULL);
+    goto out;
+  }
+  header = exs_xml_child(env, EMU_NS_SOAP, "Header");
+  sbody = exs_xml_child(env, EMU_NS_SOAP, "Body");
+  op = sbody ? exs_xml_first_element(sbody) : NULL;
+  if(!op || !op->ns || !op->ns->href || strcmp((const char *)op->ns->href, EMU_NS_M) != 0) {
+    emu_ews_fault(ctx, "ErrorInvalidRequest", "The request is invalid.", -1, NULL);
+    goto out;
+  }
+  snprintf(ctx->operation, sizeof(ctx->operation), "%s", (const char *)op->name);
+
+  /* RequestServerVersion */
+  n = header ? exs_xml_child(header, EMU_NS_T, "RequestServerVersion") : NULL;
+  if(n) {
+    bool ok = false;
+    exs_xml_attr(n, "Version", buf, sizeof(buf));
+    for(size_t i = 0; i < sizeof(known_versions) / sizeof(known_versions[0]); i++)
+      if(strcmp(buf, known_versions[i]) == 0)
+        ok = true;
+    if(!ok) {
+      emu_ews_fault(ctx, "ErrorInvalidServerVersion", fault_text("ErrorInvalidServerVersion"), -1,
+                    NULL);
+      goto out;
+    }
+  }
+
+  /* Acting mailbox: the caller's own, or the impersonated one. */
+  ctx->acting = ctx->user->smtp ? emu_mailbox_find(emu, ctx->user->smtp) : NULL;
+  n = header ? exs_xml_child(header, EMU_NS_T, "ExchangeImpersonation") : NULL;
+  if(n) {
+    xmlNodePtr sid = exs_xml_child(n, EMU_NS_T, "ConnectingSID");
+    xmlNodePtr v = NULL;
+    struct emu_mailbox *target = NULL;
+    if(sid) {
+      v = exs_xml_child(sid, EMU_NS_T, "PrimarySmtpAddress");
+      if(!v)
+        v = exs_xml_child(sid, EMU_NS_T, "SmtpAddress");
+      if(!v)
+        v = exs_xml_child(sid, EMU_NS_T, "PrincipalName");
+    }
+    exs_xml_text(v, ctx->impersonated, sizeof(ctx->impersonated));
+    snprintf(ctx->mailbox, sizeof(ctx->mailbox), "%s", ctx->impersonated);
+    if(!ctx->impersonated[0]) {
+      emu_ews_fault(ctx, "ErrorInvalidExchangeImpersonationHeaderData",
+                    "The impersonation header is missing or empty.", -1, NULL);
+      goto out;
+    }
+    target = emu_mailbox_find(emu, ctx->impersonated);
+    if(!target && !strchr(ctx->impersonated, '@')) {
+      /* PrincipalName: a login */
+      struct emu_user *u = emu_user_find(emu, ctx->impersonated);
+      if(u && u->smtp)
+        target = emu_mailbox_find(emu, u->smtp);
+    }
+    if(!target) {
+      emu_ews_fault(ctx, "ErrorNonExistentMailbox", fault_text("ErrorNonExistentMailbox"), -1,
+                    ctx->impersonated);
+      goto out;
+    }
+    if(!emu_user_may_impersonate(ctx->user, target->smtp)) {
+      emu_ews_fault(ctx, "ErrorImpersonateUserDenied", fault_text("ErrorImpersonateUserDenied"),
+                    -1, NULL);
+      goto out;
+    }
+    ctx->acting = target;
+    ctx->effective_login = target->owner;
+  } else {
+    ctx->effective_login = ctx->user->login;
+    find_delegate_target(op, ctx->mailbox, sizeof(ctx->mailbox), 0);
+    if(!ctx->mailbox[0] && ctx->acting)
+      snprintf(ctx->mailbox, sizeof(ctx->mailbox), "%s", ctx->acting->smtp);
+  }
+
+  /* Injected faults, now that operation and mailbox are known. */
+  fault = emu_fault_match(emu, ctx->host, ctx->mailbox, ctx->operation, ctx->user->login);
+  if(fault) {
+    ctx->delay_ms = fault->cur_delay_ms;
+    if(fault->kind == EMU_FAULT_EWS) {
+      emu_ews_fault(ctx, fault->ews_code, fault_text(fault->ews_code), fault->backoff_ms, NULL);
+      goto out;
+    }
+    if(fault->kind == EMU_FAULT_HTTP) {
+      ctx->has_fault = true;
+      ctx->fault_kind = EMU_FAULT_HTTP;
+      ctx->status = fault->http_status;
+      exs_buf_reset(ctx->out);
+      exs_buf_addf(ctx->out, "<html><head><title>Server Error</title></head><body>"
+                             "<h1>HTTP %d</h1><p>Runtime Error</p></body></html>",
+                   fault->http_status);
+      snprintf(ctx->response_code, sizeof(ctx->response_code), "HTTP%d", fault->http_status);
+      goto out;
+    }
+    if(fault->kind != EMU_FAULT_DELAY) {
+      ctx->has_fault = true;
+      ctx->fault_kind = fault->kind;
+    }
+  }
+
+  for(size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+    if(strcmp(ops[i].name, ctx->operation) == 0) {
+      ews_envelope_begin(ctx->out);
+      ops[i].fn(ctx, op);
+      ews_envelope_end(ctx->out);
+      goto out;
+    }
+  }
+  emu_ews_fault(ctx, "ErrorInvalidRequest", "The request is invalid.", -1, NULL);
+out:
+  if(doc)
+    xmlFreeDoc(doc);
+}

@@ -1,0 +1,867 @@
+/* ews_item.c - item operations: FindItem (paging, restrictions, sort),
+ * GetItem, CreateItem (messages, with delivery between emulated mailboxes),
+ * DeleteItem, MoveItem, ResolveNames. Answers go to ctx->out in schema
+ * order; runs under emu->lock.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ews_ops.h"
+#include "exsync/clock.h"
+#include "exsync/xml.h"
+
+/* ---- writing ---- */
+
+void ews_write_item_id(struct exs_buf *o, const struct emu_item *it)
+{
+  char id[128], ck[64];
+
+  emu_id_encode('I', it->num, id, sizeof(id));
+  emu_ck_encode('I', it->ck, ck, sizeof(ck));
+  exs_buf_addf(o, "<t:ItemId Id=\"%s\" ChangeKey=\"%s\"/>", id, ck);
+}
+
+static void write_text(struct exs_buf *o, const char *elem, const char *v)
+{
+  exs_buf_addf(o, "<t:%s>", elem);
+  exs_buf_add_xml(o, v ? v : "");
+  exs_buf_addf(o, "</t:%s>", elem);
+}
+
+static void write_time(struct exs_buf *o, const char *elem, time_t t)
+{
+  char b[32];
+
+  exs_buf_addf(o, "<t:%s>%s</t:%s>", elem, exs_time_iso(t, b, sizeof(b)), elem);
+}
+
+static void write_mailbox(struct emu_ews_ctx *ctx, const char *smtp)
+{
+  struct emu_mailbox *m = emu_mailbox_find(ctx->emu, smtp);
+  struct exs_buf *o = ctx->out;
+
+  exs_buf_adds(o, "<t:Mailbox><t:Name>");
+  exs_buf_add_xml(o, m ? m->display : smtp);
+  exs_buf_adds(o, "</t:Name><t:EmailAddress>");
+  exs_buf_add_xml(o, smtp);
+  exs_buf_adds(o, "</t:EmailAddress><t:RoutingType>SMTP</t:RoutingType>"
+                  "<t:MailboxType>Mailbox</t:MailboxType></t:Mailbox>");
+}
+
+static void write_recipients(struct emu_ews_ctx *ctx, const char *elem, char **v, size_t n)
+{
+  if(!n)
+    return;
+  exs_buf_addf(ctx->out, "<t:%s>", elem);
+  for(size_t i = 0; i < n; i++)
+    write_mailbox(ctx, v[i]);
+  exs_buf_addf(ctx->out, "</t:%s>", elem);
+}
+
+static void rfc2822_date(time_t t, char *buf, size_t len)
+{
+  struct tm tm;
+
+  gmtime_r(&t, &tm);
+  strftime(buf, len, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+}
+
+/* The stored MIME, or one generated from the fields. */
+static void item_mime(const struct emu_item *it, struct exs_buf *mime)
+{
+  char date[64];
+
+  if(it->mime) {
+    exs_buf_add(mime, it->mime, it->mime_len);
+    return;
+  }
+  rfc2822_date(it->sent, date, sizeof(date));
+  exs_buf_addf(mime, "From: %s\r\n", it->from ? it->from : "");
+  if(it->nto) {
+    exs_buf_adds(mime, "To: ");
+    for(size_t i = 0; i < it->nto; i++)
+      exs_buf_addf(mime, "%s%s", i ? ", " : "", it->to[i]);
+    exs_buf_adds(mime, "\r\n");
+  }
+  if(it->ncc) {
+    exs_buf_adds(mime, "Cc: ");
+    for(size_t i = 0; i < it->ncc; i++)
+      exs_buf_addf(mime, "%s%s", i ? ", " : "", it->cc[i]);
+    exs_buf_adds(mime, "\r\n");
+  }
+  exs_buf_addf(mime, "Subject: %s\r\nDate: %s\r\n", it->subject ? it->subject : "", date);
+  if(it->message_id)
+    exs_buf_addf(mime, "Message-ID: %s\r\n", it->message_id);
+  exs_buf_addf(mime, "MIME-Version: 1.0\r\nContent-Type: %s; charset=\"utf-8\"\r\n\r\n%s\r\n",
+               it->body_html ? "text/html" : "text/plain", it->body ? it->body : "");
+}
+
+static bool is_message(const struct emu_item *it)
+{
+  return !it->item_class || strncmp(it->item_class, "IPM.Note", 8) == 0 ||
+         strncmp(it->item_class, "REPORT", 6) == 0;
+}
+
+static void strip_tags(const char *in, struct exs_buf *out)
+{
+  bool tag = false;
+
+  for(const char *p = in; p && *p; p++) {
+    if(*p == '<')
+      tag = true;
+    else if(*p == '>')
+      tag = false;
+    else if(!tag)
+      exs_buf_add(out, p, 1);
+  }
+}
+
+void ews_write_item(struct emu_ews_ctx *ctx, const struct emu_item *it, const struct ews_shape *s,
+                    bool find)
+{
+  struct exs_buf *o = ctx->out;
+  bool dflt = s->base >= 1, all = s->base == 2;
+  bool msg = is_message(it);
+  const char *elem = msg ? "Message" : "Item";
+  unsigned long f = s->fields;
+
+  exs_buf_addf(o, "<t:%s>", elem);
+  if(s->mime && !find) {
+    struct exs_buf mime;
+    exs_buf_init(&mime, EMU_MAX_BODY / 2);
+    item_mime(it, &mime);
+    exs_buf_adds(o, "<t:MimeContent CharacterSet=\"UTF-8\">");
+    exs_base64_encode(o, (const unsigned char *)(mime.data ? mime.data : ""), mime.len);
+    exs_buf_adds(o, "</t:MimeContent>");
+    exs_buf_free(&mime);
+  }
+  ews_write_item_id(o, it);
+  if((dflt || (f & EI_PARENT)) && it->folder)
+    ews_write_folder_id(o, "ParentFolderId", it->folder);
+  if(dflt || (f & EI_CLASS))
+    write_text(o, "ItemClass", it->item_class ? it->item_class : "IPM.Note");
+  if(dflt || (f & EI_SUBJECT))
+    write_text(o, "Subject", it->subject);
+  if(!find && (all || (f & EI_BODY))) {
+    if(it->body_html && s->body_text) {
+      struct exs_buf plain;
+      exs_buf_init(&plain, EMU_MAX_BODY / 2);
+      strip_tags(it->body, &plain);
+      exs_buf_adds(o, "<t:Body BodyType=\"Text\">");
+      exs_buf_add_xml(o, plain.data ? plain.data : "");
+      exs_buf_adds(o, "</t:Body>");
+      exs_buf_free(&plain);
+    } else {
+      exs_buf_addf(o, "<t:Body BodyType=\"%s\">", it->body_html ? "HTML" : "Text");
+      exs_buf_add_xml(o, it->body ? it->body : "");
+      exs_buf_adds(o, "</t:Body>");
+    }
+  }
+  if(dflt || (f & EI_RECEIVED))
+    write_time(o, "DateTimeReceived", it->received);
+  if(dflt || (f & EI_SIZE))
+    exs_buf_addf(o, "<t:Size>%zu</t:Size>",
+                 it->mime_len + (it->body ? strlen(it->body) : 0) + 200);
+  if((all || (f & EI_CATEGORIES)) && it->ncat) {
+    exs_buf_adds(o, "<t:Categories>");
+    for(size_t i = 0; i < it->ncat; i++)
+      write_text(o, "String", it->categories[i]);
+    exs_buf_adds(o, "</t:Categories>");
+  }
+  if(all || (f & EI_IS_DRAFT))
+    exs_buf_addf(o, "<t:IsDraft>%s</t:IsDraft>", it->is_draft ? "true" : "false");
+  if(dflt || (f & EI_SENT))
+    write_time(o, "DateTimeSent", it->sent);
+  if(dflt || (f & EI_CREATED))
+    write_time(o, "DateTimeCreated", it->created);
+  if(dflt || (f & EI_HAS_ATTACH))
+    exs_buf_adds(o, "<t:HasAttachments>false</t:HasAttachments>");
+  for(const struct emu_prop *want = s->ext; want; want = want->next) {
+    struct emu_prop *p = emu_prop_find(it->props, want);
+    if(p)
+      ews_write_ext(o, p);
+  }
+  if(msg) {
+    if((dflt || (f & EM_SENDER)) && it->from) {
+      exs_buf_adds(o, "<t:Sender>");
+      write_mailbox(ctx, it->from);
+      exs_buf_adds(o, "</t:Sender>");
+    }
+    if(!find && (all || (f & EM_TO)))
+      write_recipients(ctx, "ToRecipients", it->to, it->nto);
+    if(!find && (all || (f & EM_CC)))
+      write_recipients(ctx, "CcRecipients", it->cc, it->ncc);
+    if((dflt || (f & EM_FROM)) && it->from) {
+      exs_buf_adds(o, "<t:From>");
+      write_mailbox(ctx, it->from);
+      exs_buf_adds(o, "</t:From>");
+    }
+    if((all || (f & EM_MSGID)) && it->message_id)
+      write_text(o, "InternetMessageId", it->message_id);
+    if(dflt || (f & EM_IS_READ))
+      exs_buf_addf(o, "<t:IsRead>%s</t:IsRead>", it->is_read ? "true" : "false");
+  }
+  exs_buf_addf(o, "</t:%s>", elem);
+}
+
+/* ---- restrictions ---- */
+
+/* The value of a field of it as text; *is_time when it is a date. Returns
+ * false when the item has no such value. */
+static bool item_value(const struct emu_item *it, xmlNodePtr uri, char *buf, size_t len,
+                       bool *is_time)
+{
+  char name[128];
+
+  *is_time = false;
+  buf[0] = '\0';
+  if(exs_xml_is(uri, EMU_NS_T, "ExtendedFieldURI")) {
+    char scratch[6][256];
+    struct emu_prop key, *p;
+    if(ews_ext_uri(uri, &key, scratch) != 0)
+      return false;
+    p = emu_prop_find(it->props, &key);
+    if(!p)
+      return false;
+    snprintf(buf, len, "%s", p->value);
+    *is_time = key.type && strcmp(key.type, "SystemTime") == 0;
+    return true;
+  }
+  if(!exs_xml_is(uri, EMU_NS_T, "FieldURI"))
+    return false;
+  exs_xml_attr(uri, "FieldURI", name, sizeof(name));
+  if(strcmp(name, "item:Subject") == 0)
+    snprintf(buf, len, "%s", it->subject ? it->subject : "");
+  else if(strcmp(name, "item:ItemClass") == 0)
+    snprintf(buf, len, "%s", it->item_class ? it->item_class : "IPM.Note");
+  else if(strcmp(name, "item:Body") == 0)
+    snprintf(buf, len, "%s", it->body ? it->body : "");
+  else if(strcmp(name, "message:InternetMessageId") == 0)
+    snprintf(buf, len, "%s", it->message_id ? it->message_id : "");
+  else if(strcmp(name, "message:IsRead") == 0)
+    snprintf(buf, len, "%s", it->is_read ? "true" : "false");
+  else if(strcmp(name, "message:From") == 0 || strcmp(name, "message:Sender") == 0)
+    snprintf(buf, len, "%s", it->from ? it->from : "");
+  else if(strcmp(name, "item:Categories") == 0)
+    snprintf(buf, len, "%s", it->ncat ? it->categories[0] : "");
+  else if(strcmp(name, "item:DateTimeReceived") == 0 || strcmp(name, "item:DateTimeSent") == 0 ||
+          strcmp(name, "item:DateTimeCreated") == 0) {
+    time_t t = strcmp(name, "item:DateTimeReceived") == 0 ? it->received
+               : strcmp(name, "item:DateTimeSent") == 0   ? it->sent
+                                                          : it->created;
+    exs_time_iso(t, buf, len);
+    *is_time = true;
+  } else
+    return false;
+  return true;
+}
+
+static int compare_values(const char *a, const char *b, bool is_time)
+{
+  time_t ta, tb;
+  char *ea, *eb;
+  double da, db;
+
+  if(is_time && exs_time_parse(a, &ta) == 0 && exs_time_parse(b, &tb) == 0)
+    return ta < tb ? -1 : ta > tb ? 1 : 0;
+  da = strtod(a, &ea);
+  db = strtod(b, &eb);
+  if(*a && *b && !*ea && !*eb)
+    return da < db ? -1 : da > db ? 1 : 0;
+  return strcasecmp(a, b);
+}
+
+static bool contains(const char *hay, const char *needle, const char *mode, bool ignore_case)
+{
+  size_t hl = strlen(hay), nl = strlen(needle);
+
+  if(strcmp(mode, "FullString") == 0)
+    return ignore_case ? strcasecmp(hay, needle) == 0 : strcmp(hay, needle) == 0;
+  if(strcmp(mode, "Prefixed") == 0)
+    return hl >= nl &&
+           (ignore_case ? strncasecmp(hay, needle, nl) == 0 : strncmp(hay, needle, nl) == 0);
+  return ignore_case ? emu_strcasestr(hay, needle) != NULL : strstr(hay, needle) != NULL;
+}
+
+static bool restr_eval(const struct emu_item *it, xmlNodePtr r, int depth)
+{
+  char have[2048], want[2048];
+  bool is_time;
+  xmlNodePtr uri;
+
+  if(!r || depth > 32)
+    return true;
+  if(exs_xml_is(r, EMU_NS_T, "And") || exs_xml_is(r, EMU_NS_T, "Or")) {
+    bool is_and = exs_xml_is(r, EMU_NS_T, "And");
+    for(xmlNodePtr c = r->children; c; c = c->next) {
+      if(c->type != XML_ELEMENT_NODE)
+        continue;
+      bool v = restr_eval(it, c, depth + 1);
+      if(is_and && !v)
+        return false;
+      if(!is_and && v)
+        return true;
+    }
+    return is_and;
+  }
+  if(exs_xml_is(r, EMU_NS_T, "Not"))
+    return !restr_eval(it, exs_xml_first_element(r), depth + 1);
+  uri = exs_xml_first_element(r);
+  if(exs_xml_is(r, EMU_NS_T, "Exists"))
+    return item_value(it, uri, have, sizeof(have), &is_time);
+  if(exs_xml_is(r, EMU_NS_T, "Contains") || exs_xml_is(r, EMU_NS_T, "Excludes")) {
+    char mode[32], cmp[64];
+    bool ok;
+    exs_xml_attr(exs_xml_child(r, EMU_NS_T, "Constant"), "Value", want, sizeof(want));
+    if(!exs_xml_attr(r, "ContainmentMode", mode, sizeof(mode)))
+      snprintf(mode, sizeof(mode), "Substring");
+    exs_xml_attr(r, "ContainmentComparison", cmp, sizeof(cmp));
+    if(!item_value(it, uri, have, sizeof(have), &is_time))
+      return exs_xml_is(r, EMU_NS_T, "Excludes");
+    ok = contains(have, want, mode, strstr(cmp, "IgnoreCase") || strstr(cmp, "Loose"));
+    return exs_xml_is(r, EMU_NS_T, "Excludes") ? !ok : ok;
+  }
+  {
+    xmlNodePtr c = exs_xml_path(r, EMU_NS_T, "FieldURIOrConstant/Constant");
+    int cmpv;
+    if(!c || !item_value(it, uri, have, sizeof(have), &is_time))
+      return exs_xml_is(r, EMU_NS_T, "IsNotEqualTo");
+    exs_xml_attr(c, "Value", want, sizeof(want));
+    cmpv = compare_values(have, want, is_time);
+    if(exs_xml_is(r, EMU_NS_T, "IsEqualTo"))
+      return cmpv == 0;
+    if(exs_xml_is(r, EMU_NS_T, "IsNotEqualTo"))
+      return cmpv != 0;
+    if(exs_xml_is(r, EMU_NS_T, "IsGreaterThan"))
+      return cmpv > 0;
+    if(exs_xml_is(r, EMU_NS_T, "IsGreaterThanOrEqualTo"))
+      return cmpv >= 0;
+    if(exs_xml_is(r, EMU_NS_T, "IsLessThan"))
+      return cmpv < 0;
+    if(exs_xml_is(r, EMU_NS_T, "IsLessThanOrEqualTo"))
+      return cmpv <= 0;
+  }
+  return true;
+}
+
+/* ---- FindItem ---- */
+
+static _Thread_local xmlNodePtr sort_uri;
+static _Thread_local bool sort_desc;
+
+static int sort_cmp(const void *pa, const void *pb)
+{
+  const struct emu_item *a = *(const struct emu_item *const *)pa;
+  const struct emu_item *b = *(const struct emu_item *const *)pb;
+  char va[512], vb[512];
+  bool ta, tb;
+  int c;
+
+  item_value(a, sort_uri, va, sizeof(va), &ta);
+  item_value(b, sort_uri, vb, sizeof(vb), &tb);
+  c = compare_values(va, vb, ta && tb);
+  if(c == 0)
+    c = a->num < b->num ? -1 : a->num > b->num ? 1 : 0;
+  return sort_desc ? -c : c;
+}
+
+void ews_find_item(struct emu_ews_ctx *ctx, xmlNodePtr op)
+{
+  struct ews_shape shape;
+  xmlNodePtr ids = exs_xml_child(op, EMU_NS_M, "ParentFolderIds");
+  xmlNodePtr restr = exs_xml_child(op, EMU_NS_M, "Restriction");
+  xmlNodePtr view = exs_xml_child(op, EMU_NS_M, "IndexedPageItemView");
+  xmlNodePtr order = exs_xml_path(op, EMU_NS_M, "SortOrder");
+  long max = 1000, offset = 0;
+  bool from_end = false;
+  char buf[64];
+
+  if(view) {
+    if(exs_xml_attr(view, "MaxEntriesReturned", buf, sizeof(buf)))
+      max = strtol(buf, NULL, 10);
+    if(exs_xml_attr(view, "Offset", buf, sizeof(buf)))
+      offset = strtol(buf, NULL, 10);
+    exs_xml_attr(view, "BasePoint", buf, sizeof(buf));
+    from_end = strcmp(buf, "End") == 0;
+  }
+  if(max <= 0 || max > 1000)
+    max = 1000;
+  if(offset < 0)
+    offset = 0;
+  ews_shape_parse(exs_xml_child(op, EMU_NS_M, "ItemShape"), &shape);
+  ews_response_begin(ctx, "FindItem");
+  for(xmlNodePtr id = ids ? ids->children : NULL; id; id = id->next) {
+    const char *code;
+    struct emu_folder *f;
+    struct emu_item **sel;
+    size_t n = 0, start, end;
+    if(id->type != XML_ELEMENT_NODE)
+      continue;
+    f = ews_resolve_folder(ctx, id, &code);
+    if(!f) {
+      ews_msg_error(ctx, "FindItem", code);
+      ews_msg_end(ctx, "FindItem");
+      continue;
+    }
+    sel = malloc((f->nitems + 1) * sizeof(*sel));
+    if(!sel) {
+      ews_msg_error(ctx, "FindItem", "ErrorInternalServerError");
+      ews_msg_end(ctx, "FindItem");
+      continue;
+    }
+    for(size_t i = 0; i < f->nitems; i++)
+      if(!restr || restr_eval(f->items[i], exs_xml_first_element(restr), 0))
+        sel[n++] = f->items[i];
+    if(order) {
+      xmlNodePtr fo = exs_xml_child(order, EMU_NS_T, "FieldOrder");
+      if(fo) {
+        exs_xml_attr(fo, "Order", buf, sizeof(buf));
+        sort_desc = strcmp(buf, "Descending") == 0;
+        sort_uri = exs_xml_first_element(fo);
+        qsort(sel, n, sizeof(*sel), sort_cmp);
+      }
+    }
+    if(from_end) {
+      end = (size_t)offset >= n ? 0 : n - (size_t)offset;
+      start = end > (size_t)max ? end - (size_t)max : 0;
+    } else {
+      start = (size_t)offset > n ? n : (size_t)offset;
+      end = start + (size_t)max > n ? n : start + (size_t)max;
+    }
+    ews_msg_ok(ctx, "FindItem");
+    exs_buf_addf(ctx->out, "<m:RootFolder IndexedPagingOffset=\"%zu\" TotalItemsInView=\"%zu\" "
+                           "IncludesLastItemInRange=\"%s\"><t:Items>",
+                 from_end ? n - start : end, n,
+                 (from_end ? start == 0 : end >= n) ? "true" : "false");
+    for(size_t i = start; i < end; i++)
+      ews_write_item(ctx, sel[i], &shape, true);
+    exs_buf_adds(ctx->out, "</t:Items></m:RootFolder>");
+    ews_msg_end(ctx, "FindItem");
+    free(sel);
+  }
+  ews_response_end(ctx, "FindItem");
+  ews_shape_free(&shape);
+}
+
+/* ---- item ids ---- */
+
+static struct emu_item *resolve_item(struct emu_ews_ctx *ctx, xmlNodePtr id, const char **code)
+{
+  char buf[256], kind;
+  uint64_t num;
+  struct emu_item *it;
+
+  exs_xml_attr(id, "Id", buf, sizeof(buf));
+  if(emu_id_decode(buf, &kind, &num) != 0 || kind != 'I') {
+    *code = "ErrorInvalidIdMalformed";
+    return NULL;
+  }
+  it = emu_item_by_num(ctx->emu, num);
+  if(!it || !it->folder) {
+    *code = "ErrorItemNotFound";
+    return NULL;
+  }
+  if((*code = ews_check_mailbox(ctx, it->folder->mbx)) != NULL)
+    return NULL;
+  if(it->folder->access_denied) {
+    *code = "ErrorAccessDenied";
+    return NULL;
+  }
+  return it;
+}
+
+/* ---- GetItem ---- */
+
+void ews_get_item(struct emu_ews_ctx *ctx, xmlNodePtr op)
+{
+  struct ews_shape shape;
+  xmlNodePtr ids = exs_xml_child(op, EMU_NS_M, "ItemIds");
+
+  ews_shape_parse(exs_xml_child(op, EMU_NS_M, "ItemShape"), &shape);
+  ews_response_begin(ctx, "GetItem");
+  for(xmlNodePtr id = ids ? ids->children : NULL; id; id = id->next) {
+    const char *code;
+    struct emu_item *it;
+    if(id->type != XML_ELEMENT_NODE)
+      continue;
+    it = resolve_item(ctx, id, &code);
+    if(!it) {
+      ews_msg_error(ctx, "GetItem", code);
+      exs_buf_adds(ctx->out, "<m:Items/>");
+    } else {
+      ews_msg_ok(ctx, "GetItem");
+      exs_buf_adds(ctx->out, "<m:Items>");
+      ews_write_item(ctx, it, &shape, false);
+      exs_buf_adds(ctx->out, "</m:Items>");
+    }
+    ews_msg_end(ctx, "GetItem");
+  }
+  ews_response_end(ctx, "GetItem");
+  ews_shape_free(&shape);
+}
+
+/* ---- CreateItem ---- */
+
+/* "Name <addr>" or "addr" -> addr into out. */
+static void addr_only(const char *s, char *out, size_t len)
+{
+  const char *lt = strchr(s, '<'), *gt;
+
+  while(*s == ' ' || *s == '\t')
+    s++;
+  if(lt && (gt = strchr(lt, '>')) != NULL) {
+    snprintf(out, len, "%.*s", (int)(gt - lt - 1), lt + 1);
+    return;
+  }
+  snprintf(out, len, "%s", s);
+  for(char *e = out + strlen(out); e > out && isspace((unsigned char)e[-1]); e--)
+    e[-1] = '\0';
+}
+
+static void add_addr_list(char ***v, size_t *n, const char *list)
+{
+  char *copy = strdup(list), *save = NULL;
+
+  if(!copy)
+    return;
+  for(char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+    char a[256];
+    addr_only(t, a, sizeof(a));
+    if(a[0])
+      emu_strv_add(v, n, a);
+  }
+  free(copy);
+}
+
+/* Fill the item's header fields from its MIME where the XML gave none. */
+static void parse_mime(struct emu_item *it)
+{
+  const char *p = it->mime, *end = it->mime + it->mime_len;
+
+  while(p < end) {
+    const char *eol = memchr(p, '\n', (size_t)(end - p));
+    size_t l = eol ? (size_t)(eol - p) : (size_t)(end - p);
+    char line[1024];
+    if(l && p[l - 1] == '\r')
+      l--;
+    if(l == 0) {
+      const char *body = eol ? eol + 1 : end;
+      if(!it->body)
+        it->body = strndup(body, (size_t)(end - body));
+      break;
+    }
+    snprintf(line, sizeof(line), "%.*s", (int)l, p);
+    if(!strncasecmp(line, "Subject:", 8) && !it->subject)
+      it->subject = strdup(line + 8 + (line[8] == ' '));
+    else if(!strncasecmp(line, "From:", 5) && !it->from) {
+      char a[256];
+      addr_only(line + 5, a, sizeof(a));
+      it->from = strdup(a);
+    } else if(!strncasecmp(line, "To:", 3) && !it->nto)
+      add_addr_list(&it->to, &it->nto, line + 3);
+    else if(!strncasecmp(line, "Cc:", 3) && !it->ncc)
+      add_addr_list(&it->cc, &it->ncc, line + 3);
+    else if(!strncasecmp(line, "Message-ID:", 11) && !it->message_id) {
+      char a[256];
+      addr_only(line + 11, a, sizeof(a));
+      char b[260];
+      snprintf(b, sizeof(b), "<%s>", a);
+      it->message_id = strdup(b);
+    }
+    p = eol ? eol + 1 : end;
+  }
+}
+
+static void read_recipients(xmlNodePtr list, char ***v, size_t *n)
+{
+  for(xmlNodePtr m = list ? list->children : NULL; m; m = m->next) {
+    char a[256];
+    if(!exs_xml_is(m, EMU_NS_T, "Mailbox"))
+      continue;
+    exs_xml_text(exs_xml_child(m, EMU_NS_T, "EmailAddress"), a, sizeof(a));
+    if(a[0])
+      emu_strv_add(v, n, a);
+  }
+}
+
+/* Build an unattached item from a t:Message element. NULL with *code. */
+static struct emu_item *item_from_xml(struct emu_ews_ctx *ctx, xmlNodePtr x, const char **code)
+{
+  struct emu_item *it = emu_item_new(ctx->emu, NULL);
+  char buf[512];
+  xmlNodePtr n;
+
+  if(!it) {
+    *code = "ErrorInternalServerError";
+    return NULL;
+  }
+  if((n = exs_xml_child(x, EMU_NS_T, "MimeContent")) != NULL) {
+    char *b64 = (char *)xmlNodeGetContent(n);
+    struct exs_buf d;
+    exs_buf_init(&d, EMU_MAX_BODY);
+    if(!b64 || exs_base64_decode(&d, b64, strlen(b64)) != 0) {
+      xmlFree(b64);
+      exs_buf_free(&d);
+      emu_item_free(it);
+      *code = "ErrorMimeContentInvalidBase64String";
+      return NULL;
+    }
+    xmlFree(b64);
+    it->mime_len = d.len;
+    it->mime = exs_buf_steal(&d);
+  }
+  if((n = exs_xml_child(x, EMU_NS_T, "ItemClass")) != NULL)
+    it->item_class = strdup(exs_xml_text(n, buf, sizeof(buf)));
+  else
+    it->item_class = strdup("IPM.Note");
+  if((n = exs_xml_child(x, EMU_NS_T, "Subject")) != NULL) {
+    char *s = (char *)xmlNodeGetContent(n);
+    it->subject = strdup(s ? s : "");
+    xmlFree(s);
+  }
+  if((n = exs_xml_child(x, EMU_NS_T, "Body")) != NULL) {
+    char *s = (char *)xmlNodeGetContent(n);
+    it->body = strdup(s ? s : "");
+    xmlFree(s);
+    exs_xml_attr(n, "BodyType", buf, sizeof(buf));
+    it->body_html = strcmp(buf, "HTML") == 0;
+  }
+  if((n = exs_xml_child(x, EMU_NS_T, "Categories")) != NULL)
+    for(xmlNodePtr s = n->children; s; s = s->next)
+      if(exs_xml_is(s, EMU_NS_T, "String"))
+        emu_strv_add(&it->categories, &it->ncat, exs_xml_text(s, buf, sizeof(buf)));
+  for(n = exs_xml_child(x, EMU_NS_T, "ExtendedProperty"); n;
+      n = exs_xml_next(n, EMU_NS_T, "ExtendedProperty")) {
+    char scratch[6][256];
+    struct emu_prop key;
+    xmlNodePtr v = exs_xml_child(n, EMU_NS_T, "Value");
+    char *s;
+    if(ews_ext_uri(exs_xml_child(n, EMU_NS_T, "ExtendedFieldURI"), &key, scratch) != 0)
+      continue;
+    s = v ? (char *)xmlNodeGetContent(v) : NULL;
+    emu_prop_set(&it->props, &key, s ? s : "");
+    xmlFree(s);
+  }
+  read_recipients(exs_xml_child(x, EMU_NS_T, "ToRecipients"), &it->to, &it->nto);
+  read_recipients(exs_xml_child(x, EMU_NS_T, "CcRecipients"), &it->cc, &it->ncc);
+  if((n = exs_xml_path(x, EMU_NS_T, "From/Mailbox/EmailAddress")) != NULL)
+    it->from = strdup(exs_xml_text(n, buf, sizeof(buf)));
+  if((n = exs_xml_child(x, EMU_NS_T, "InternetMessageId")) != NULL)
+    it->message_id = strdup(exs_xml_text(n, buf, sizeof(buf)));
+  if((n = exs_xml_child(x, EMU_NS_T, "IsRead")) != NULL)
+    it->is_read = strcmp(exs_xml_text(n, buf, sizeof(buf)), "true") == 0;
+  if(it->mime)
+    parse_mime(it);
+  if(!it->from && ctx->acting)
+    it->from = strdup(ctx->acting->smtp);
+  if(!it->message_id) {
+    snprintf(buf, sizeof(buf), "<%llu.exsync@%s>", (unsigned long long)it->num,
+             ctx->host && *ctx->host ? ctx->host : "emulator");
+    it->message_id = strdup(buf);
+  }
+  return it;
+}
+
+void ews_create_item(struct emu_ews_ctx *ctx, xmlNodePtr op)
+{
+  char disp[32];
+  xmlNodePtr sf = exs_xml_child(op, EMU_NS_M, "SavedItemFolderId");
+  xmlNodePtr items = exs_xml_child(op, EMU_NS_M, "Items");
+  struct emu_folder *saved = NULL;
+  const char *fcode = NULL;
+  bool send, save;
+
+  exs_xml_attr(op, "MessageDisposition", disp, sizeof(disp));
+  send = strcmp(disp, "SendOnly") == 0 || strcmp(disp, "SendAndSaveCopy") == 0;
+  save = strcmp(disp, "SendOnly") != 0;
+  if(sf)
+    saved = ews_resolve_folder(ctx, exs_xml_first_element(sf), &fcode);
+  else if(save) {
+    fcode = ews_check_mailbox(ctx, ctx->acting);
+    if(!fcode)
+      saved = emu_folder_distinguished(ctx->acting, send ? "sentitems" : "drafts");
+    if(!saved && !fcode)
+      fcode = "ErrorFolderNotFound";
+  }
+  ews_response_begin(ctx, "CreateItem");
+  for(xmlNodePtr x = items ? items->children : NULL; x; x = x->next) {
+    const char *code = NULL;
+    struct emu_item *it;
+    if(x->type != XML_ELEMENT_NODE)
+      continue;
+    if(!exs_xml_is(x, EMU_NS_T, "Message")) {
+      ews_msg_error(ctx, "CreateItem", "ErrorInvalidItemForOperation");
+      exs_buf_adds(ctx->out, "<m:Items/>");
+      ews_msg_end(ctx, "CreateItem");
+      continue;
+    }
+    if(save && !saved) {
+      ews_msg_error(ctx, "CreateItem", fcode ? fcode : "ErrorFolderNotFound");
+      exs_buf_adds(ctx->out, "<m:Items/>");
+      ews_msg_end(ctx, "CreateItem");
+      continue;
+    }
+    if(!disp[0] || (!send && !save)) {
+      ews_msg_error(ctx, "CreateItem", "ErrorInvalidOperation");
+      exs_buf_adds(ctx->out, "<m:Items/>");
+      ews_msg_end(ctx, "CreateItem");
+      continue;
+    }
+    if(send && !ctx->acting && !sf) {
+      ews_msg_error(ctx, "CreateItem", "ErrorNonExistentMailbox");
+      exs_buf_adds(ctx->out, "<m:Items/>");
+      ews_msg_end(ctx, "CreateItem");
+      continue;
+    }
+    it = item_from_xml(ctx, x, &code);
+    if(!it) {
+      ews_msg_error(ctx, "CreateItem", code);
+      exs_buf_adds(ctx->out, "<m:Items/>");
+      ews_msg_end(ctx, "CreateItem");
+      continue;
+    }
+    if(send && it->nto + it->ncc == 0) {
+      emu_item_free(it);
+      ews_msg_error(ctx, "CreateItem", "ErrorInvalidRecipients");
+      exs_buf_adds(ctx->out, "<m:Items/>");
+      ews_msg_end(ctx, "CreateItem");
+      continue;
+    }
+    it->is_draft = !send;
+    it->is_read = true;
+    if(send)
+      emu_deliver(ctx->emu, it);
+    ews_msg_ok(ctx, "CreateItem");
+    if(save) {
+      emu_item_attach(saved, it);
+      if(send) {
+        exs_buf_adds(ctx->out, "<m:Items/>");
+      } else {
+        exs_buf_adds(ctx->out, "<m:Items><t:Message>");
+        ews_write_item_id(ctx->out, it);
+        exs_buf_adds(ctx->out, "</t:Message></m:Items>");
+      }
+    } else {
+      emu_item_free(it);
+      exs_buf_adds(ctx->out, "<m:Items/>");
+    }
+    ews_msg_end(ctx, "CreateItem");
+  }
+  ews_response_end(ctx, "CreateItem");
+}
+
+/* ---- DeleteItem / MoveItem ---- */
+
+void ews_delete_item(struct emu_ews_ctx *ctx, xmlNodePtr op)
+{
+  char type[32];
+  xmlNodePtr ids = exs_xml_child(op, EMU_NS_M, "ItemIds");
+
+  exs_xml_attr(op, "DeleteType", type, sizeof(type));
+  ews_response_begin(ctx, "DeleteItem");
+  for(xmlNodePtr id = ids ? ids->children : NULL; id; id = id->next) {
+    const char *code;
+    struct emu_item *it;
+    if(id->type != XML_ELEMENT_NODE)
+      continue;
+    it = resolve_item(ctx, id, &code);
+    if(!it) {
+      ews_msg_error(ctx, "DeleteItem", code);
+    } else {
+      struct emu_folder *del = emu_folder_distinguished(it->folder->mbx, "deleteditems");
+      if(strcmp(type, "MoveToDeletedItems") == 0 && del && it->folder != del) {
+        emu_item_detach(it);
+        it->num = ++ctx->emu->next_num;
+        it->ck++;
+        emu_item_attach(del, it);
+      } else {
+        emu_item_detach(it);
+        emu_item_free(it);
+      }
+      ews_msg_ok(ctx, "DeleteItem");
+    }
+    ews_msg_end(ctx, "DeleteItem");
+  }
+  ews_response_end(ctx, "DeleteItem");
+}
+
+void ews_move_item(struct emu_ews_ctx *ctx, xmlNodePtr op)
+{
+  xmlNodePtr to = exs_xml_child(op, EMU_NS_M, "ToFolderId");
+  xmlNodePtr ids = exs_xml_child(op, EMU_NS_M, "ItemIds");
+  const char *fcode = "ErrorFolderNotFound";
+  struct emu_folder *dest = to ? ews_resolve_folder(ctx, exs_xml_first_element(to), &fcode) : NULL;
+
+  ews_response_begin(ctx, "MoveItem");
+  for(xmlNodePtr id = ids ? ids->children : NULL; id; id = id->next) {
+    const char *code = fcode;
+    struct emu_item *it = NULL;
+    if(id->type != XML_ELEMENT_NODE)
+      continue;
+    if(dest)
+      it = resolve_item(ctx, id, &code);
+    if(!it) {
+      ews_msg_error(ctx, "MoveItem", code);
+      exs_buf_adds(ctx->out, "<m:Items/>");
+    } else {
+      emu_item_detach(it);
+      it->num = ++ctx->emu->next_num;  /* ids change when an item changes folder */
+      it->ck++;
+      emu_item_attach(dest, it);
+      ews_msg_ok(ctx, "MoveItem");
+      exs_buf_addf(ctx->out, "<m:Items><t:%s>", is_message(it) ? "Message" : "Item");
+      ews_write_item_id(ctx->out, it);
+      exs_buf_addf(ctx->out, "</t:%s></m:Items>", is_message(it) ? "Message" : "Item");
+    }
+    ews_msg_end(ctx, "MoveItem");
+  }
+  ews_response_end(ctx, "MoveItem");
+}
+
+/* ---- ResolveNames ---- */
+
+void ews_resolve_names(struct emu_ews_ctx *ctx, xmlNodePtr op)
+{
+  char want[256];
+  struct emu_mailbox *found[100];
+  size_t n = 0;
+  const char *w;
+
+  exs_xml_text(exs_xml_child(op, EMU_NS_M, "UnresolvedEntry"), want, sizeof(want));
+  w = strncasecmp(want, "smtp:", 5) == 0 ? want + 5 : want;
+  for(size_t i = 0; i < ctx->emu->nmailboxes && n < 100; i++) {
+    struct emu_mailbox *m = ctx->emu->mailboxes[i];
+    if(*w && (strcasecmp(m->smtp, w) == 0 || strncasecmp(m->smtp, w, strlen(w)) == 0 ||
+              emu_strcasestr(m->display, w)))
+      found[n++] = m;
+  }
+  ews_response_begin(ctx, "ResolveNames");
+  if(n == 0) {
+    ews_msg_error(ctx, "ResolveNames", "ErrorNameResolutionNoResults");
+  } else {
+    if(n > 1) {
+      exs_buf_adds(ctx->out, "<m:ResolveNamesResponseMessage ResponseClass=\"Warning\">"
+                             "<m:MessageText>Multiple results were found.</m:MessageText>"
+                             "<m:ResponseCode>ErrorNameResolutionMultipleResults</m:ResponseCode>"
+                             "<m:DescriptiveLinkKey>0</m:DescriptiveLinkKey>");
+      snprintf(ctx->response_code, sizeof(ctx->response_code),
+               "ErrorNameResolutionMultipleResults");
+    } else {
+      ews_msg_ok(ctx, "ResolveNames");
+    }
+    exs_buf_addf(ctx->out, "<m:ResolutionSet TotalItemsInView=\"%zu\" "
+                           "IncludesLastItemInRange=\"true\">",
+                 n);
+    for(size_t i = 0; i < n; i++) {
+      exs_buf_adds(ctx->out, "<t:Resolution>");
+      write_mailbox(ctx, found[i]->smtp);
+      exs_buf_adds(ctx->out, "</t:Resolution>");
+    }
+    exs_buf_adds(ctx->out, "</m:ResolutionSet>");
+  }
+  ews_msg_end(ctx, "ResolveNames");
+  ews_response_end(ctx, "ResolveNames");
+}

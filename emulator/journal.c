@@ -1,0 +1,132 @@
+/* journal.c - bounded ring of answered requests plus per-user in-flight maxima.
+ *
+ * The ring holds the newest EMU_JOURNAL_CAP entries; the oldest are dropped
+ * first. Callers of the *_locked functions hold emu->lock.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "emu_internal.h"
+
+int emu_journal_init(struct emu_journal *j, size_t cap)
+{
+  memset(j, 0, sizeof(*j));
+  j->ring = calloc(cap, sizeof(*j->ring));
+  if(!j->ring)
+    return -1;
+  j->cap = cap;
+  j->next_seq = 1;
+  return 0;
+}
+
+void emu_journal_destroy(struct emu_journal *j)
+{
+  free(j->ring);
+  free(j->max_users);
+  free(j->max_values);
+  memset(j, 0, sizeof(*j));
+}
+
+static void note_max(struct emu_journal *j, const char *user, int v)
+{
+  if(v > j->max_any)
+    j->max_any = v;
+  if(!user || !*user)
+    return;
+  for(size_t i = 0; i < j->nmax; i++) {
+    if(strcmp(j->max_users[i], user) == 0) {
+      if(v > j->max_values[i])
+        j->max_values[i] = v;
+      return;
+    }
+  }
+  {
+    char(*nu)[128] = realloc(j->max_users, (j->nmax + 1) * sizeof(*nu));
+    int *nv;
+    if(!nu)
+      return;
+    j->max_users = nu;
+    nv = realloc(j->max_values, (j->nmax + 1) * sizeof(*nv));
+    if(!nv)
+      return;
+    j->max_values = nv;
+    strncpy(j->max_users[j->nmax], user, 127);
+    j->max_users[j->nmax][127] = '\0';
+    j->max_values[j->nmax] = v;
+    j->nmax++;
+  }
+}
+
+void emu_journal_add_locked(struct emu *emu, const struct emu_journal_entry *e)
+{
+  struct emu_journal *j = &emu->journal;
+  size_t slot;
+
+  if(!j->cap)
+    return;
+  if(j->count == j->cap) {
+    slot = j->start;
+    j->start = (j->start + 1) % j->cap;
+  } else {
+    slot = (j->start + j->count) % j->cap;
+    j->count++;
+  }
+  j->ring[slot] = *e;
+  j->ring[slot].seq = j->next_seq++;
+  note_max(j, e->auth_user, e->in_flight);
+}
+
+void emu_journal_clear_locked(struct emu *emu)
+{
+  struct emu_journal *j = &emu->journal;
+
+  j->start = j->count = 0;
+  j->nmax = 0;
+  j->max_any = 0;
+}
+
+size_t emu_journal_count(struct emu *emu)
+{
+  size_t n;
+
+  pthread_mutex_lock(&emu->lock);
+  n = emu->journal.count;
+  pthread_mutex_unlock(&emu->lock);
+  return n;
+}
+
+size_t emu_journal_get(struct emu *emu, size_t from, struct emu_journal_entry *out, size_t max)
+{
+  struct emu_journal *j = &emu->journal;
+  size_t n = 0;
+
+  pthread_mutex_lock(&emu->lock);
+  for(size_t i = from; i < j->count && n < max; i++, n++)
+    out[n] = j->ring[(j->start + i) % j->cap];
+  pthread_mutex_unlock(&emu->lock);
+  return n;
+}
+
+void emu_journal_clear(struct emu *emu)
+{
+  pthread_mutex_lock(&emu->lock);
+  emu_journal_clear_locked(emu);
+  pthread_mutex_unlock(&emu->lock);
+}
+
+int emu_journal_max_in_flight(struct emu *emu, const char *login)
+{
+  struct emu_journal *j = &emu->journal;
+  int v = 0;
+
+  pthread_mutex_lock(&emu->lock);
+  if(!login || !*login) {
+    v = j->max_any;
+  } else {
+    for(size_t i = 0; i < j->nmax; i++)
+      if(strcmp(j->max_users[i], login) == 0)
+        v = j->max_values[i];
+  }
+  pthread_mutex_unlock(&emu->lock);
+  return v;
+}

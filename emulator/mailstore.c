@@ -1,0 +1,665 @@
+/* mailstore.c - users, mailboxes, folders, items and mail delivery.
+ *
+ * Plain C structs (never libxml2 trees). Every function here expects the
+ * caller to hold emu->lock. Folder and item numbers are unique across the
+ * emulator and never reused, so an id stays invalid once its object is gone.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "emu_internal.h"
+
+char *emu_strdup(const char *s)
+{
+  return s ? strdup(s) : NULL;
+}
+
+char *emu_strdup_lower(const char *s)
+{
+  char *d = emu_strdup(s);
+
+  for(char *p = d; p && *p; p++)
+    *p = (char)tolower((unsigned char)*p);
+  return d;
+}
+
+int emu_strv_add(char ***v, size_t *n, const char *s)
+{
+  char **nv = realloc(*v, (*n + 1) * sizeof(*nv));
+
+  if(!nv)
+    return -1;
+  *v = nv;
+  nv[*n] = strdup(s);
+  if(!nv[*n])
+    return -1;
+  (*n)++;
+  return 0;
+}
+
+void emu_strv_free(char **v, size_t n)
+{
+  for(size_t i = 0; i < n; i++)
+    free(v[i]);
+  free(v);
+}
+
+/* ---- ids ---- */
+
+void emu_id_encode(char kind, uint64_t num, char *out, size_t outlen)
+{
+  char raw[64];
+  struct exs_buf b;
+
+  snprintf(raw, sizeof(raw), "exsync:%c:%016llx", kind, (unsigned long long)num);
+  exs_buf_init(&b, 256);
+  if(exs_base64_encode(&b, (const unsigned char *)raw, strlen(raw)) == 0)
+    snprintf(out, outlen, "AAMk%s", b.data);
+  else
+    snprintf(out, outlen, "invalid");
+  exs_buf_free(&b);
+}
+
+int emu_id_decode(const char *id, char *kind, uint64_t *num)
+{
+  struct exs_buf b;
+  unsigned long long n;
+  char k;
+  int result = -1;
+
+  if(!id || strncmp(id, "AAMk", 4) != 0)
+    return -1;
+  exs_buf_init(&b, 256);
+  if(exs_base64_decode(&b, id + 4, strlen(id + 4)) != 0 || !b.data)
+    goto out;
+  if(b.len != 25 || sscanf(b.data, "exsync:%c:%16llx", &k, &n) != 2)
+    goto out;
+  *kind = k;
+  *num = n;
+  result = 0;
+out:
+  exs_buf_free(&b);
+  return result;
+}
+
+void emu_ck_encode(char kind, unsigned ck, char *out, size_t outlen)
+{
+  char raw[32];
+  struct exs_buf b;
+
+  snprintf(raw, sizeof(raw), "ck:%c:%08x", kind, ck);
+  exs_buf_init(&b, 128);
+  if(exs_base64_encode(&b, (const unsigned char *)raw, strlen(raw)) == 0)
+    snprintf(out, outlen, "%s", b.data);
+  else
+    snprintf(out, outlen, "AAAA");
+  exs_buf_free(&b);
+}
+
+/* ---- properties ---- */
+
+void emu_prop_free_list(struct emu_prop *p)
+{
+  while(p) {
+    struct emu_prop *next = p->next;
+    free(p->dset);
+    free(p->pset);
+    free(p->tag);
+    free(p->name);
+    free(p->pid);
+    free(p->type);
+    free(p->value);
+    free(p);
+    p = next;
+  }
+}
+
+static bool str_eq_ci(const char *a, const char *b)
+{
+  if(!a || !b)
+    return a == b;
+  return strcasecmp(a, b) == 0;
+}
+
+static bool tag_eq(const char *a, const char *b)
+{
+  if(!a || !b)
+    return a == b;
+  return strtoul(a, NULL, 0) == strtoul(b, NULL, 0);
+}
+
+struct emu_prop *emu_prop_find(struct emu_prop *list, const struct emu_prop *key)
+{
+  for(struct emu_prop *p = list; p; p = p->next) {
+    if(str_eq_ci(p->dset, key->dset) && str_eq_ci(p->pset, key->pset) && tag_eq(p->tag, key->tag) &&
+       (p->name && key->name ? strcmp(p->name, key->name) == 0 : p->name == key->name) &&
+       tag_eq(p->pid, key->pid))
+      return p;
+  }
+  return NULL;
+}
+
+int emu_prop_set(struct emu_prop **list, const struct emu_prop *key, const char *value)
+{
+  struct emu_prop *p = emu_prop_find(*list, key);
+  char *v = strdup(value ? value : "");
+
+  if(!v)
+    return -1;
+  if(p) {
+    free(p->value);
+    p->value = v;
+    free(p->type);
+    p->type = emu_strdup(key->type ? key->type : "String");
+    return 0;
+  }
+  p = calloc(1, sizeof(*p));
+  if(!p) {
+    free(v);
+    return -1;
+  }
+  p->dset = emu_strdup(key->dset);
+  p->pset = emu_strdup(key->pset);
+  p->tag = emu_strdup(key->tag);
+  p->name = emu_strdup(key->name);
+  p->pid = emu_strdup(key->pid);
+  p->type = emu_strdup(key->type ? key->type : "String");
+  p->value = v;
+  /* append: keep insertion order for stable answers */
+  struct emu_prop **tail = list;
+  while(*tail)
+    tail = &(*tail)->next;
+  *tail = p;
+  return 0;
+}
+
+/* ---- items ---- */
+
+void emu_item_free(struct emu_item *it)
+{
+  if(!it)
+    return;
+  free(it->item_class);
+  free(it->subject);
+  free(it->body);
+  free(it->mime);
+  free(it->from);
+  emu_strv_free(it->to, it->nto);
+  emu_strv_free(it->cc, it->ncc);
+  emu_strv_free(it->categories, it->ncat);
+  free(it->message_id);
+  emu_prop_free_list(it->props);
+  free(it);
+}
+
+int emu_item_attach(struct emu_folder *f, struct emu_item *it)
+{
+  if(f->nitems == f->capitems) {
+    size_t ncap = f->capitems ? f->capitems * 2 : 8;
+    struct emu_item **n = realloc(f->items, ncap * sizeof(*n));
+    if(!n)
+      return -1;
+    f->items = n;
+    f->capitems = ncap;
+  }
+  f->items[f->nitems++] = it;
+  it->folder = f;
+  f->ck++;
+  return 0;
+}
+
+void emu_item_detach(struct emu_item *it)
+{
+  struct emu_folder *f = it->folder;
+
+  if(!f)
+    return;
+  for(size_t i = 0; i < f->nitems; i++) {
+    if(f->items[i] == it) {
+      memmove(&f->items[i], &f->items[i + 1], (f->nitems - i - 1) * sizeof(f->items[0]));
+      f->nitems--;
+      break;
+    }
+  }
+  f->ck++;
+  it->folder = NULL;
+}
+
+struct emu_item *emu_item_new(struct emu *emu, struct emu_folder *f)
+{
+  struct emu_item *it = calloc(1, sizeof(*it));
+
+  if(!it)
+    return NULL;
+  it->num = ++emu->next_num;
+  it->ck = 1;
+  it->created = it->received = it->sent = time(NULL);
+  if(f && emu_item_attach(f, it) != 0) {
+    free(it);
+    return NULL;
+  }
+  return it;
+}
+
+struct emu_item *emu_item_by_num(struct emu *emu, uint64_t num)
+{
+  for(size_t m = 0; m < emu->nmailboxes; m++) {
+    struct emu_mailbox *mb = emu->mailboxes[m];
+    for(size_t f = 0; f < mb->nfolders; f++) {
+      struct emu_folder *fo = mb->folders[f];
+      for(size_t i = 0; i < fo->nitems; i++)
+        if(fo->items[i]->num == num)
+          return fo->items[i];
+    }
+  }
+  return NULL;
+}
+
+static int strv_copy(char ***dst, size_t *ndst, char *const *src, size_t n)
+{
+  for(size_t i = 0; i < n; i++)
+    if(emu_strv_add(dst, ndst, src[i]) != 0)
+      return -1;
+  return 0;
+}
+
+struct emu_item *emu_item_copy(struct emu *emu, const struct emu_item *src, struct emu_folder *f)
+{
+  struct emu_item *it = emu_item_new(emu, NULL);
+
+  if(!it)
+    return NULL;
+  it->item_class = emu_strdup(src->item_class);
+  it->subject = emu_strdup(src->subject);
+  it->body = emu_strdup(src->body);
+  it->body_html = src->body_html;
+  if(src->mime) {
+    it->mime = malloc(src->mime_len + 1);
+    if(it->mime) {
+      memcpy(it->mime, src->mime, src->mime_len);
+      it->mime[src->mime_len] = '\0';
+      it->mime_len = src->mime_len;
+    }
+  }
+  it->from = emu_strdup(src->from);
+  strv_copy(&it->to, &it->nto, src->to, src->nto);
+  strv_copy(&it->cc, &it->ncc, src->cc, src->ncc);
+  strv_copy(&it->categories, &it->ncat, src->categories, src->ncat);
+  it->message_id = emu_strdup(src->message_id);
+  it->received = src->received;
+  it->sent = src->sent;
+  it->created = src->created;
+  it->is_read = src->is_read;
+  for(const struct emu_prop *p = src->props; p; p = p->next)
+    emu_prop_set(&it->props, p, p->value);
+  if(f && emu_item_attach(f, it) != 0) {
+    emu_item_free(it);
+    return NULL;
+  }
+  return it;
+}
+
+/* ---- folders ---- */
+
+static void folder_free(struct emu_folder *f)
+{
+  for(size_t i = 0; i < f->nitems; i++)
+    emu_item_free(f->items[i]);
+  free(f->items);
+  free(f->distinguished);
+  free(f->name);
+  free(f->folder_class);
+  emu_prop_free_list(f->props);
+  free(f);
+}
+
+struct emu_folder *emu_folder_add(struct emu *emu, struct emu_mailbox *m, struct emu_folder *parent,
+                                  const char *distinguished, const char *name, const char *cls)
+{
+  struct emu_folder *f = calloc(1, sizeof(*f));
+
+  if(!f)
+    return NULL;
+  if(m->nfolders == m->capfolders) {
+    size_t ncap = m->capfolders ? m->capfolders * 2 : 16;
+    struct emu_folder **n = realloc(m->folders, ncap * sizeof(*n));
+    if(!n) {
+      free(f);
+      return NULL;
+    }
+    m->folders = n;
+    m->capfolders = ncap;
+  }
+  f->num = ++emu->next_num;
+  f->ck = 1;
+  f->mbx = m;
+  f->parent = parent;
+  f->distinguished = emu_strdup(distinguished);
+  f->name = emu_strdup(name);
+  f->folder_class = emu_strdup(cls ? cls : "IPF.Note");
+  m->folders[m->nfolders++] = f;
+  return f;
+}
+
+struct emu_folder *emu_folder_distinguished(struct emu_mailbox *m, const char *name)
+{
+  if(!m || !name)
+    return NULL;
+  for(size_t i = 0; i < m->nfolders; i++)
+    if(m->folders[i]->distinguished && strcasecmp(m->folders[i]->distinguished, name) == 0)
+      return m->folders[i];
+  return NULL;
+}
+
+struct emu_folder *emu_folder_by_num(struct emu *emu, uint64_t num)
+{
+  for(size_t m = 0; m < emu->nmailboxes; m++) {
+    struct emu_mailbox *mb = emu->mailboxes[m];
+    for(size_t f = 0; f < mb->nfolders; f++)
+      if(mb->folders[f]->num == num)
+        return mb->folders[f];
+  }
+  return NULL;
+}
+
+/* ---- mailboxes and users ---- */
+
+static const struct {
+  const char *id, *name, *cls;
+  bool under_root;
+} std_folders[] = {
+  {"msgfolderroot", "Top of Information Store", "IPF.Note", false},
+  {"inbox", "Inbox", "IPF.Note", true},
+  {"sentitems", "Sent Items", "IPF.Note", true},
+  {"drafts", "Drafts", "IPF.Note", true},
+  {"outbox", "Outbox", "IPF.Note", true},
+  {"deleteditems", "Deleted Items", "IPF.Note", true},
+  {"junkemail", "Junk Email", "IPF.Note", true},
+  {"calendar", "Calendar", "IPF.Appointment", true},
+  {"contacts", "Contacts", "IPF.Contact", true},
+  {"tasks", "Tasks", "IPF.Task", true},
+};
+
+static void mailbox_free(struct emu_mailbox *m)
+{
+  for(size_t i = 0; i < m->nfolders; i++)
+    folder_free(m->folders[i]);
+  free(m->folders);
+  free(m->smtp);
+  free(m->display);
+  free(m->owner);
+  emu_strv_free(m->delegates, m->ndelegates);
+  free(m);
+}
+
+struct emu_mailbox *emu_mailbox_find(struct emu *emu, const char *smtp)
+{
+  if(!smtp)
+    return NULL;
+  for(size_t i = 0; i < emu->nmailboxes; i++)
+    if(strcasecmp(emu->mailboxes[i]->smtp, smtp) == 0)
+      return emu->mailboxes[i];
+  return NULL;
+}
+
+struct emu_mailbox *emu_mailbox_add(struct emu *emu, const char *smtp, const char *display,
+                                    const char *owner)
+{
+  struct emu_mailbox *m;
+  struct emu_mailbox **n;
+  struct emu_folder *root = NULL;
+
+  m = emu_mailbox_find(emu, smtp);
+  if(m)
+    return m;
+  n = realloc(emu->mailboxes, (emu->nmailboxes + 1) * sizeof(*n));
+  if(!n)
+    return NULL;
+  emu->mailboxes = n;
+  m = calloc(1, sizeof(*m));
+  if(!m)
+    return NULL;
+  m->smtp = emu_strdup_lower(smtp);
+  m->display = emu_strdup(display ? display : smtp);
+  m->owner = emu_strdup(owner);
+  m->index = emu->nmailboxes;
+  for(size_t i = 0; i < sizeof(std_folders) / sizeof(std_folders[0]); i++) {
+    struct emu_folder *f = emu_folder_add(emu, m, std_folders[i].under_root ? root : NULL,
+                                          std_folders[i].id, std_folders[i].name, std_folders[i].cls);
+    if(!f) {
+      mailbox_free(m);
+      return NULL;
+    }
+    if(!root)
+      root = f;
+  }
+  emu->mailboxes[emu->nmailboxes++] = m;
+  return m;
+}
+
+bool emu_mailbox_is_delegate(const struct emu_mailbox *m, const char *login)
+{
+  if(!login)
+    return false;
+  if(m->owner && strcasecmp(m->owner, login) == 0)
+    return true;
+  for(size_t i = 0; i < m->ndelegates; i++)
+    if(strcasecmp(m->delegates[i], login) == 0)
+      return true;
+  return false;
+}
+
+struct emu_user *emu_user_find(struct emu *emu, const char *login)
+{
+  if(!login)
+    return NULL;
+  for(size_t i = 0; i < emu->nusers; i++)
+    if(strcasecmp(emu->users[i]->login, login) == 0)
+      return emu->users[i];
+  return NULL;
+}
+
+struct emu_user *emu_user_add(struct emu *emu, const char *login, const char *password,
+                              const char *domain, const char *smtp)
+{
+  struct emu_user *u = emu_user_find(emu, login);
+  struct emu_user **n;
+
+  if(u) {
+    free(u->password);
+    u->password = emu_strdup(password);
+    return u;
+  }
+  n = realloc(emu->users, (emu->nusers + 1) * sizeof(*n));
+  if(!n)
+    return NULL;
+  emu->users = n;
+  u = calloc(1, sizeof(*u));
+  if(!u)
+    return NULL;
+  u->login = emu_strdup(login);
+  u->password = emu_strdup(password ? password : "");
+  u->domain = emu_strdup(domain ? domain : "");
+  u->smtp = emu_strdup_lower(smtp);
+  emu->users[emu->nusers++] = u;
+  return u;
+}
+
+bool emu_user_may_impersonate(const struct emu_user *u, const char *smtp)
+{
+  if(u->impersonate_all)
+    return true;
+  for(size_t i = 0; i < u->nimpersonate; i++)
+    if(strcasecmp(u->impersonate[i], smtp) == 0)
+      return true;
+  return false;
+}
+
+static void user_free(struct emu_user *u)
+{
+  free(u->login);
+  free(u->password);
+  free(u->domain);
+  free(u->smtp);
+  emu_strv_free(u->impersonate, u->nimpersonate);
+  free(u);
+}
+
+void emu_store_clear(struct emu *emu)
+{
+  for(size_t i = 0; i < emu->nmailboxes; i++)
+    mailbox_free(emu->mailboxes[i]);
+  free(emu->mailboxes);
+  emu->mailboxes = NULL;
+  emu->nmailboxes = 0;
+  for(size_t i = 0; i < emu->nusers; i++)
+    user_free(emu->users[i]);
+  free(emu->users);
+  emu->users = NULL;
+  emu->nusers = 0;
+}
+
+void emu_deliver(struct emu *emu, const struct emu_item *msg)
+{
+  char **rcpt[2] = {msg->to, msg->cc};
+  size_t nrcpt[2] = {msg->nto, msg->ncc};
+
+  for(int k = 0; k < 2; k++) {
+    for(size_t i = 0; i < nrcpt[k]; i++) {
+      struct emu_mailbox *m = emu_mailbox_find(emu, rcpt[k][i]);
+      struct emu_folder *inbox = emu_folder_distinguished(m, "inbox");
+      struct emu_item *copy;
+      if(!inbox)
+        continue;
+      copy = emu_item_copy(emu, msg, inbox);
+      if(copy) {
+        copy->is_read = false;
+        copy->is_draft = false;
+        copy->received = time(NULL);
+      }
+    }
+  }
+}
+
+long emu_folder_count(struct emu *emu, const char *smtp, const char *folder)
+{
+  long result = -1;
+  struct emu_folder *f;
+
+  pthread_mutex_lock(&emu->lock);
+  f = emu_folder_distinguished(emu_mailbox_find(emu, smtp), folder);
+  if(f)
+    result = (long)f->nitems;
+  pthread_mutex_unlock(&emu->lock);
+  return result;
+}
+
+int emu_deliver_message(struct emu *emu, const char *from, const char *to, const char *subject,
+                        const char *body, char *err, size_t errlen)
+{
+  struct emu_item *it;
+  char mid[128];
+  int result = -1;
+
+  pthread_mutex_lock(&emu->lock);
+  if(!emu_folder_distinguished(emu_mailbox_find(emu, to), "inbox")) {
+    snprintf(err, errlen, "no mailbox %s", to ? to : "(none)");
+    goto out;
+  }
+  it = emu_item_new(emu, NULL);
+  if(!it) {
+    snprintf(err, errlen, "out of memory");
+    goto out;
+  }
+  it->item_class = strdup("IPM.Note");
+  it->from = strdup(from && *from ? from : "sender@example.com");
+  it->subject = strdup(subject ? subject : "");
+  it->body = strdup(body ? body : "");
+  snprintf(mid, sizeof(mid), "<%llu.deliver@exsync.invalid>", (unsigned long long)it->num);
+  it->message_id = strdup(mid);
+  emu_strv_add(&it->to, &it->nto, to);
+  emu_deliver(emu, it);
+  emu_item_free(it);
+  result = 0;
+out:
+  pthread_mutex_unlock(&emu->lock);
+  return result;
+}
+
+int emu_set_folder_property(struct emu *emu, const char *smtp, const char *folder,
+                            const char *name, const char *value, char *err, size_t errlen)
+{
+  struct emu_folder *f;
+  struct emu_prop key;
+  int result = -1;
+
+  memset(&key, 0, sizeof(key));
+  key.dset = (char *)"PublicStrings";
+  key.name = (char *)name;
+  key.type = (char *)"String";
+  pthread_mutex_lock(&emu->lock);
+  f = emu_folder_distinguished(emu_mailbox_find(emu, smtp), folder);
+  if(!f) {
+    snprintf(err, errlen, "no folder %s in mailbox %s", folder, smtp);
+    goto out;
+  }
+  if(!value) {
+    for(struct emu_prop **pp = &f->props; *pp; pp = &(*pp)->next) {
+      if(*pp == emu_prop_find(f->props, &key)) {
+        struct emu_prop *victim = *pp;
+        *pp = victim->next;
+        victim->next = NULL;
+        emu_prop_free_list(victim);
+        break;
+      }
+    }
+    result = 0;
+    goto out;
+  }
+  if(emu_prop_set(&f->props, &key, value) != 0) {
+    snprintf(err, errlen, "out of memory");
+    goto out;
+  }
+  f->ck++;
+  result = 0;
+out:
+  pthread_mutex_unlock(&emu->lock);
+  return result;
+}
+
+int emu_get_folder_property(struct emu *emu, const char *smtp, const char *folder,
+                            const char *name, char *out, size_t outlen)
+{
+  struct emu_folder *f;
+  struct emu_prop key, *p;
+  int result = -1;
+
+  memset(&key, 0, sizeof(key));
+  key.dset = (char *)"PublicStrings";
+  key.name = (char *)name;
+  out[0] = '\0';
+  pthread_mutex_lock(&emu->lock);
+  f = emu_folder_distinguished(emu_mailbox_find(emu, smtp), folder);
+  if(!f)
+    goto out;
+  p = emu_prop_find(f->props, &key);
+  if(p)
+    snprintf(out, outlen, "%s", p->value);
+  result = p ? 0 : 1;
+out:
+  pthread_mutex_unlock(&emu->lock);
+  return result;
+}
+
+const char *emu_strcasestr(const char *hay, const char *needle)
+{
+  size_t n = strlen(needle);
+
+  for(; hay && *hay; hay++)
+    if(strncasecmp(hay, needle, n) == 0)
+      return hay;
+  return n == 0 ? hay : NULL;
+}

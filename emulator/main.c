@@ -1,0 +1,176 @@
+/* main.c - the exsync-emulator daemon: a fake Exchange in one command.
+ *
+ *   exsync-emulator [--listen ADDR:PORT]... [--tls-listen ADDR:PORT]...
+ *                   [--scenario FILE] [--user LOGIN:PASSWORD@DOMAIN]...
+ *                   [--impersonator LOGIN]... [--cert FILE --key FILE]
+ *                   [--ca-out FILE] [--help] [--version]
+ *
+ * Prints "listening http|https ADDR:PORT" per listener (stdout, flushed),
+ * runs until SIGINT/SIGTERM. Exit 0 on a clean stop, 2 on usage or
+ * configuration errors, 1 on runtime failure.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exsync-emulator/emulator.h"
+
+#ifndef EXSYNC_VERSION
+#define EXSYNC_VERSION "0"
+#endif
+
+static void usage(FILE *f)
+{
+  fprintf(f,
+          "usage: exsync-emulator [--listen ADDR:PORT]... [--tls-listen ADDR:PORT]...\n"
+          "                       [--scenario FILE] [--user LOGIN:PASSWORD@DOMAIN]...\n"
+          "                       [--impersonator LOGIN]... [--cert FILE --key FILE]\n"
+          "                       [--ca-out FILE] [--help] [--version]\n"
+          "A fake Exchange server (EWS + Autodiscover). Without --listen it listens on\n"
+          "127.0.0.1:0 (an ephemeral port). Prints one 'listening http|https ADDR:PORT'\n"
+          "line per listener; stops cleanly on SIGINT or SIGTERM.\n");
+}
+
+/* "ADDR:PORT" or "[V6]:PORT" -> addr, port. */
+static int split_addr(const char *s, char *addr, size_t len, int *port)
+{
+  const char *colon = strrchr(s, ':');
+  char *end;
+  long p;
+
+  if(!colon)
+    return -1;
+  p = strtol(colon + 1, &end, 10);
+  if(*end || p < 0 || p > 65535 || colon == s)
+    return -1;
+  if(s[0] == '[' && colon[-1] == ']')
+    snprintf(addr, len, "%.*s", (int)(colon - s - 2), s + 1);
+  else
+    snprintf(addr, len, "%.*s", (int)(colon - s), s);
+  *port = (int)p;
+  return 0;
+}
+
+struct listen_spec {
+  const char *spec;
+  bool tls;
+};
+
+int main(int argc, char **argv)
+{
+  struct emu *emu = NULL;
+  struct listen_spec listens[32];
+  const char *users[64], *imps[64];
+  size_t nlistens = 0, nusers = 0, nimps = 0;
+  const char *scenario = NULL, *ca_out = NULL, *cert = NULL, *key = NULL;
+  char err[1024];
+  int result = 2;
+
+  for(int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if(!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      usage(stdout);
+      return 0;
+    }
+    if(!strcmp(a, "--version")) {
+      printf("exsync-emulator %s\n", EXSYNC_VERSION);
+      return 0;
+    }
+    if(!v) {
+      fprintf(stderr, "exsync-emulator: %s: unknown option or missing value\n", a);
+      usage(stderr);
+      return 2;
+    }
+    if((!strcmp(a, "--listen") || !strcmp(a, "--tls-listen")) && nlistens < 32) {
+      listens[nlistens].spec = v;
+      listens[nlistens++].tls = !strcmp(a, "--tls-listen");
+    } else if(!strcmp(a, "--scenario")) {
+      scenario = v;
+    } else if(!strcmp(a, "--user") && nusers < 64) {
+      users[nusers++] = v;
+    } else if(!strcmp(a, "--impersonator") && nimps < 64) {
+      imps[nimps++] = v;
+    } else if(!strcmp(a, "--ca-out")) {
+      ca_out = v;
+    } else if(!strcmp(a, "--cert")) {
+      cert = v;
+    } else if(!strcmp(a, "--key")) {
+      key = v;
+    } else {
+      fprintf(stderr, "exsync-emulator: %s: unknown option\n", a);
+      usage(stderr);
+      return 2;
+    }
+    i++;
+  }
+  emu = emu_new();
+  if(!emu) {
+    fprintf(stderr, "exsync-emulator: out of memory\n");
+    return 1;
+  }
+  if(scenario && emu_load_scenario(emu, scenario, err, sizeof(err)) != 0) {
+    fprintf(stderr, "exsync-emulator: %s\n", err);
+    goto out;
+  }
+  for(size_t i = 0; i < nusers; i++) {
+    /* LOGIN:PASSWORD@DOMAIN; the password may contain ':' but not '@' after it */
+    char buf[1024], *colon, *at;
+    snprintf(buf, sizeof(buf), "%s", users[i]);
+    colon = strchr(buf, ':');
+    at = strrchr(buf, '@');
+    if(!colon || !at || at < colon) {
+      fprintf(stderr, "exsync-emulator: --user %s: expected LOGIN:PASSWORD@DOMAIN\n", users[i]);
+      goto out;
+    }
+    *colon = '\0';
+    *at = '\0';
+    if(emu_add_user(emu, buf, colon + 1, at + 1, err, sizeof(err)) != 0) {
+      fprintf(stderr, "exsync-emulator: --user: %s\n", err);
+      goto out;
+    }
+  }
+  for(size_t i = 0; i < nimps; i++) {
+    if(emu_add_impersonator(emu, imps[i], err, sizeof(err)) != 0) {
+      fprintf(stderr, "exsync-emulator: --impersonator: %s\n", err);
+      goto out;
+    }
+  }
+  if((cert != NULL) != (key != NULL)) {
+    fprintf(stderr, "exsync-emulator: --cert and --key go together\n");
+    goto out;
+  }
+  if(cert && emu_set_certificate(emu, cert, key, err, sizeof(err)) != 0) {
+    fprintf(stderr, "exsync-emulator: %s\n", err);
+    goto out;
+  }
+  if(nlistens == 0) {
+    listens[0].spec = "127.0.0.1:0";
+    listens[0].tls = false;
+    nlistens = 1;
+  }
+  for(size_t i = 0; i < nlistens; i++) {
+    char addr[256], bound[128];
+    int port;
+    if(split_addr(listens[i].spec, addr, sizeof(addr), &port) != 0) {
+      fprintf(stderr, "exsync-emulator: %s: expected ADDR:PORT\n", listens[i].spec);
+      goto out;
+    }
+    if(emu_listen(emu, addr, port, listens[i].tls, bound, sizeof(bound), err, sizeof(err)) < 0) {
+      fprintf(stderr, "exsync-emulator: %s\n", err);
+      result = 1;
+      goto out;
+    }
+    printf("listening %s %s\n", listens[i].tls ? "https" : "http", bound);
+    fflush(stdout);
+  }
+  if(ca_out && emu_write_ca(emu, ca_out, err, sizeof(err)) != 0) {
+    fprintf(stderr, "exsync-emulator: --ca-out: %s\n", err);
+    goto out;
+  }
+  result = emu_run(emu, true) == 0 ? 0 : 1;
+out:
+  emu_free(emu);
+  return result;
+}

@@ -1,0 +1,847 @@
+/* server.c - the emulator's listeners, event loop and request routing.
+ *
+ * One event_base runs every listener. Plain listeners share one evhttp,
+ * TLS listeners another whose bufferevents are OpenSSL ones. Requests are
+ * answered on the loop thread under emu->lock; an answer delayed by a fault
+ * is kept in a struct answer until its timer fires (the lock is not held
+ * while waiting). Listening sockets are created here (not by evhttp) so
+ * TCP_NODELAY can be set on them and inherited by accepted sockets (Linux),
+ * and it is set again on each request's socket for other systems.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/thread.h>
+#include <openssl/err.h>
+
+#include "emu_internal.h"
+#include "exsync/clock.h"
+
+/* The host used when the scenario names none that matches: serves
+ * everything and accepts every scheme. */
+static struct emu_host default_host = {
+  .name = (char *)"*", .ews = true, .pox = true, .soap = true,
+  .basic = true, .ntlm = true, .negotiate = true,
+};
+
+static pthread_once_t evthread_once = PTHREAD_ONCE_INIT;
+static void init_evthread(void)
+{
+  evthread_use_pthreads();
+  signal(SIGPIPE, SIG_IGN);
+}
+
+/* ---- hosts ---- */
+
+struct emu_host *emu_host_find(struct emu *emu, const char *name)
+{
+  struct emu_host *star = NULL;
+
+  for(size_t i = 0; i < emu->nhosts; i++) {
+    if(name && strcasecmp(emu->hosts[i]->name, name) == 0)
+      return emu->hosts[i];
+    if(strcmp(emu->hosts[i]->name, "*") == 0)
+      star = emu->hosts[i];
+  }
+  return star ? star : &default_host;
+}
+
+struct emu_host *emu_host_add(struct emu *emu, const char *name)
+{
+  struct emu_host **n;
+  struct emu_host *h;
+
+  for(size_t i = 0; i < emu->nhosts; i++)
+    if(strcasecmp(emu->hosts[i]->name, name) == 0)
+      return emu->hosts[i];
+  n = realloc(emu->hosts, (emu->nhosts + 1) * sizeof(*n));
+  if(!n)
+    return NULL;
+  emu->hosts = n;
+  h = calloc(1, sizeof(*h));
+  if(!h)
+    return NULL;
+  *h = default_host;
+  h->name = emu_strdup_lower(name);
+  emu->hosts[emu->nhosts++] = h;
+  return h;
+}
+
+void emu_hosts_clear(struct emu *emu)
+{
+  for(size_t i = 0; i < emu->nhosts; i++) {
+    struct emu_host *h = emu->hosts[i];
+    free(h->name);
+    free(h->redirect_location);
+    free(h->ews_url);
+    free(h->ad_target);
+    free(h->tls_variant);
+    free(h);
+  }
+  free(emu->hosts);
+  emu->hosts = NULL;
+  emu->nhosts = 0;
+}
+
+/* ---- answers ---- */
+
+struct answer {
+  struct emu *emu;
+  struct evhttp_request *req;
+  struct event *timer;
+  struct exs_buf body;
+  int status;
+  const char *content_type;
+  enum emu_fault_kind fault_kind;
+  bool has_fault;
+  struct emu_user *user;      /* in-flight accounting, NULL when none */
+  char extra_name[6][40];
+  char extra_value[6][512];
+  int nextra;
+  struct answer *prev, *next;  /* in emu->pending while a timer runs */
+};
+
+static const char *reason(int status)
+{
+  switch(status) {
+  case 200: return "OK";
+  case 301: return "Moved Permanently";
+  case 302: return "Found";
+  case 307: return "Temporary Redirect";
+  case 400: return "Bad Request";
+  case 401: return "Unauthorized";
+  case 403: return "Forbidden";
+  case 404: return "Not Found";
+  case 405: return "Method Not Allowed";
+  case 500: return "Internal Server Error";
+  case 502: return "Bad Gateway";
+  case 503: return "Service Unavailable";
+  case 504: return "Gateway Timeout";
+  default: return "Status";
+  }
+}
+
+static void set_nodelay(struct evhttp_request *req)
+{
+  struct evhttp_connection *conn = evhttp_request_get_connection(req);
+  struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+  int fd = bev ? (int)bufferevent_getfd(bev) : -1;
+  int one = 1;
+
+  if(fd >= 0)
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+static void answer_unlink(struct answer *a)
+{
+  if(!a->timer)
+    return;
+  pthread_mutex_lock(&a->emu->lock);
+  if(a->prev)
+    a->prev->next = a->next;
+  else if(a->emu->pending == a)
+    a->emu->pending = a->next;
+  if(a->next)
+    a->next->prev = a->prev;
+  pthread_mutex_unlock(&a->emu->lock);
+}
+
+static void answer_free(struct answer *a)
+{
+  answer_unlink(a);
+  if(a->timer)
+    event_free(a->timer);
+  exs_buf_free(&a->body);
+  free(a);
+}
+
+/* Send (or sabotage) the answer; frees a. */
+static void answer_send(struct answer *a)
+{
+  struct evhttp_request *req = a->req;
+  struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
+  struct evbuffer *eb = evhttp_request_get_output_buffer(req);
+  const char *data = a->body.data ? a->body.data : "";
+  size_t len = a->body.len;
+
+  if(a->user) {
+    pthread_mutex_lock(&a->emu->lock);
+    if(a->user->in_flight > 0)
+      a->user->in_flight--;
+    pthread_mutex_unlock(&a->emu->lock);
+  }
+  if(a->has_fault && a->fault_kind == EMU_FAULT_RESET) {
+    struct evhttp_connection *conn = evhttp_request_get_connection(req);
+    struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+    int fd = bev ? (int)bufferevent_getfd(bev) : -1;
+    if(fd >= 0) {
+      struct linger lg = {1, 0};
+      setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+      shutdown(fd, SHUT_RDWR);
+    }
+    evhttp_add_header(oh, "Connection", "close");
+    evhttp_send_reply(req, 500, reason(500), NULL);
+    answer_free(a);
+    return;
+  }
+  for(int i = 0; i < a->nextra; i++)
+    evhttp_add_header(oh, a->extra_name[i], a->extra_value[i]);
+  if(a->content_type)
+    evhttp_add_header(oh, "Content-Type", a->content_type);
+  if(a->has_fault && a->fault_kind == EMU_FAULT_TRUNCATED) {
+    char cl[32];
+    size_t half = len / 2;
+    snprintf(cl, sizeof(cl), "%zu", len);
+    evhttp_add_header(oh, "Content-Length", cl);
+    evhttp_add_header(oh, "Connection", "close");
+    evbuffer_add(eb, data, half);
+    evhttp_send_reply(req, a->status, reason(a->status), NULL);
+    answer_free(a);
+    return;
+  }
+  if(a->has_fault && a->fault_kind == EMU_FAULT_MALFORMED) {
+    static const char junk[] = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+                               "<s:Envelope xmlns:s=\"" EMU_NS_SOAP "\"><s:Body><m:Get";
+    evbuffer_add(eb, junk, sizeof(junk) - 1);
+    evhttp_send_reply(req, 200, reason(200), NULL);
+    answer_free(a);
+    return;
+  }
+  evbuffer_add(eb, data, len);
+  evhttp_send_reply(req, a->status, reason(a->status), NULL);
+  answer_free(a);
+}
+
+static void answer_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+  answer_send(arg);
+}
+
+static void answer_dispatch(struct answer *a, long delay_ms)
+{
+  if(delay_ms > 0) {
+    struct timeval tv = {delay_ms / 1000, (delay_ms % 1000) * 1000};
+    a->timer = evtimer_new(a->emu->base, answer_timer_cb, a);
+    if(a->timer && evtimer_add(a->timer, &tv) == 0) {
+      pthread_mutex_lock(&a->emu->lock);
+      a->next = a->emu->pending;
+      if(a->next)
+        a->next->prev = a;
+      a->emu->pending = a;
+      pthread_mutex_unlock(&a->emu->lock);
+      return;
+    }
+  }
+  answer_send(a);
+}
+
+static void answer_header(struct answer *a, const char *name, const char *value)
+{
+  if(a->nextra >= 6)
+    return;
+  snprintf(a->extra_name[a->nextra], sizeof(a->extra_name[0]), "%s", name);
+  snprintf(a->extra_value[a->nextra], sizeof(a->extra_value[0]), "%s", value);
+  a->nextra++;
+}
+
+/* ---- request routing ---- */
+
+static void copy_lower(char *dst, size_t n, const char *src)
+{
+  size_t i = 0;
+
+  for(; src && src[i] && i + 1 < n; i++)
+    dst[i] = (char)tolower((unsigned char)src[i]);
+  dst[i] = '\0';
+}
+
+static void host_of(struct evhttp_request *req, char *out, size_t n)
+{
+  const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Host");
+  char *colon;
+
+  copy_lower(out, n, h ? h : "");
+  if(out[0] == '[') { /* IPv6 literal */
+    char *end = strchr(out, ']');
+    if(end)
+      end[1] = '\0';
+    return;
+  }
+  colon = strchr(out, ':');
+  if(colon)
+    *colon = '\0';
+}
+
+static const char *method_name(enum evhttp_cmd_type t)
+{
+  switch(t) {
+  case EVHTTP_REQ_GET: return "GET";
+  case EVHTTP_REQ_POST: return "POST";
+  case EVHTTP_REQ_HEAD: return "HEAD";
+  case EVHTTP_REQ_PUT: return "PUT";
+  case EVHTTP_REQ_DELETE: return "DELETE";
+  case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+  default: return "OTHER";
+  }
+}
+
+static void record(struct emu *emu, struct emu_journal_entry *e)
+{
+  e->time_ms = (int64_t)exs_now() * 1000;
+  emu_journal_add_locked(emu, e);
+}
+
+static void handle_request(struct evhttp_request *req, void *arg)
+{
+  struct emu_side *side = arg;
+  struct emu *emu = side->emu;
+  struct answer *a;
+  struct emu_journal_entry je;
+  struct emu_host *host;
+  struct evbuffer *in = evhttp_request_get_input_buffer(req);
+  const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+  const char *rawpath = uri ? evhttp_uri_get_path(uri) : NULL;
+  const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+  enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+  char path[256];
+  char *body = NULL;
+  size_t blen = evbuffer_get_length(in);
+  long delay_ms = 0;
+  bool is_ews, is_pox, is_soapad, is_admin;
+
+  set_nodelay(req);
+  a = calloc(1, sizeof(*a));
+  if(!a) {
+    evhttp_send_error(req, 500, NULL);
+    return;
+  }
+  a->emu = emu;
+  a->req = req;
+  a->status = 200;
+  exs_buf_init(&a->body, EMU_MAX_BODY);
+  memset(&je, 0, sizeof(je));
+  copy_lower(path, sizeof(path), rawpath ? rawpath : "/");
+  snprintf(je.path, sizeof(je.path), "%s", rawpath ? rawpath : "/");
+  snprintf(je.method, sizeof(je.method), "%s", method_name(cmd));
+  host_of(req, je.host, sizeof(je.host));
+
+  if(blen > EMU_MAX_BODY) {
+    a->status = 413;
+    goto send;
+  }
+  body = malloc(blen + 1);
+  if(!body) {
+    a->status = 500;
+    goto send;
+  }
+  evbuffer_copyout(in, body, blen);
+  body[blen] = '\0';
+
+  pthread_mutex_lock(&emu->lock);
+  host = emu_host_find(emu, je.host);
+  is_admin = strncmp(path, "/_emulator/", 11) == 0 || strcmp(path, "/_emulator") == 0;
+  is_ews = strcmp(path, "/ews/exchange.asmx") == 0;
+  is_pox = strcmp(path, "/autodiscover/autodiscover.xml") == 0;
+  is_soapad = strcmp(path, "/autodiscover/autodiscover.svc") == 0;
+
+  if(is_admin) {
+    snprintf(je.operation, sizeof(je.operation), "admin");
+    pthread_mutex_unlock(&emu->lock);
+    /* admin takes the lock itself (it calls the public API) */
+    a->status = emu_admin_handle(emu, je.method, path, query, body, blen, &a->body);
+    a->content_type = "application/json";
+    pthread_mutex_lock(&emu->lock);
+    goto journal;
+  }
+  if(is_pox && cmd == EVHTTP_REQ_GET && host->redirect_status) {
+    snprintf(je.operation, sizeof(je.operation), "autodiscover-redirect");
+    a->status = host->redirect_status;
+    answer_header(a, "Location", host->redirect_location ? host->redirect_location : "/");
+    goto journal;
+  }
+  if((is_pox && !host->pox) || (is_soapad && !host->soap) || (is_ews && !host->ews) ||
+     (!is_ews && !is_pox && !is_soapad)) {
+    a->status = 404;
+    a->content_type = "text/html";
+    exs_buf_adds(&a->body, "<html><body>404 Not Found</body></html>");
+    goto journal;
+  }
+  {
+    struct emu_user *user = NULL;
+    char challenge[1024];
+    const char *authz =
+        evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    enum emu_auth_result ar = emu_auth_check(emu, host, authz, evhttp_request_get_connection(req),
+                                             &user, challenge, sizeof(challenge));
+
+    if(is_ews)
+      snprintf(je.operation, sizeof(je.operation), "%s", "");
+    else
+      snprintf(je.operation, sizeof(je.operation), "autodiscover");
+    if(ar != EMU_AUTH_OK) {
+      struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
+      a->status = 401;
+      a->content_type = "text/html";
+      if(ar == EMU_AUTH_CONTINUE) {
+        evhttp_add_header(oh, "WWW-Authenticate", challenge);
+      } else {
+        emu_auth_challenge_headers(host, je.host, oh);
+      }
+      if((is_pox || is_soapad) && host->soap) {
+        answer_header(a, "X-SOAP-Enabled", "True");
+        answer_header(a, "X-WSSecurity-Enabled", "True");
+        answer_header(a, "X-OAuth-Enabled", "True");
+      }
+      exs_buf_adds(&a->body, "<html><body>401 Unauthorized</body></html>");
+      goto journal;
+    }
+    snprintf(je.auth_user, sizeof(je.auth_user), "%s", user->login);
+    user->in_flight++;
+    je.in_flight = user->in_flight;
+    a->user = user;
+    if(cmd != EVHTTP_REQ_POST) {
+      if(is_ews) {
+        a->content_type = "text/html";
+        exs_buf_adds(&a->body, "<html><body>You have created a service.</body></html>");
+      } else {
+        a->status = 405;
+      }
+      goto journal;
+    }
+    if(is_ews) {
+      struct emu_ews_ctx ctx;
+      memset(&ctx, 0, sizeof(ctx));
+      ctx.emu = emu;
+      ctx.user = user;
+      ctx.host = je.host;
+      ctx.out = &a->body;
+      ctx.status = 200;
+      emu_ews_handle(&ctx, body, blen);
+      snprintf(je.operation, sizeof(je.operation), "%s", ctx.operation);
+      snprintf(je.mailbox, sizeof(je.mailbox), "%s", ctx.mailbox);
+      snprintf(je.impersonated, sizeof(je.impersonated), "%s", ctx.impersonated);
+      snprintf(je.response_code, sizeof(je.response_code), "%s", ctx.response_code);
+      a->status = ctx.status;
+      a->has_fault = ctx.has_fault;
+      a->fault_kind = ctx.fault_kind;
+      delay_ms = ctx.delay_ms;
+      a->content_type = a->has_fault && a->fault_kind == EMU_FAULT_HTTP
+                            ? "text/html"
+                            : "text/xml; charset=utf-8";
+    } else {
+      char mb[256] = "", code[64] = "";
+      const char *hh = evhttp_find_header(evhttp_request_get_input_headers(req), "Host");
+      a->status = emu_autodiscover_handle(emu, host, is_pox, side->tls, hh ? hh : je.host, body,
+                                          blen, &a->body,
+                                          mb, sizeof(mb), code, sizeof(code));
+      snprintf(je.mailbox, sizeof(je.mailbox), "%s", mb);
+      snprintf(je.response_code, sizeof(je.response_code), "%s", code);
+      a->content_type = "text/xml; charset=utf-8";
+      {
+        struct emu_fault *f = emu_fault_match(emu, je.host, mb, "autodiscover", user->login);
+        if(f)
+          delay_ms = f->cur_delay_ms;
+        if(f && f->kind == EMU_FAULT_DELAY) {
+          /* delay only */
+        } else if(f && f->kind == EMU_FAULT_HTTP) {
+          a->status = f->http_status;
+          exs_buf_reset(&a->body);
+          exs_buf_addf(&a->body, "<html><body>%d %s</body></html>", f->http_status,
+                       reason(f->http_status));
+          a->content_type = "text/html";
+        } else if(f) {
+          a->has_fault = true;
+          a->fault_kind = f->kind;
+        }
+      }
+    }
+  }
+journal:
+  je.status = a->has_fault && a->fault_kind == EMU_FAULT_RESET ? 0 : a->status;
+  record(emu, &je);
+  pthread_mutex_unlock(&emu->lock);
+send:
+  free(body);
+  answer_dispatch(a, delay_ms);
+}
+
+/* ---- TLS ---- */
+
+static struct bufferevent *tls_bevcb(struct event_base *base, void *arg)
+{
+  struct emu *emu = arg;
+  SSL *ssl = SSL_new(emu->ssl_ctx);
+
+  if(!ssl)
+    return NULL;
+  return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                        BEV_OPT_CLOSE_ON_FREE);
+}
+
+static int tls_setup(struct emu *emu, char *err, size_t errlen)
+{
+  SSL_CTX *ctx;
+
+  if(emu->ssl_ctx)
+    return 0;
+  if(!emu->cert_file || !emu->key_file) {
+    /* The generated throwaway CA (emulator/tlscert.c) hooks in here. */
+    snprintf(err, errlen, "TLS listener needs a certificate: call emu_set_certificate "
+                          "(no generated certificates in this build)");
+    return -1;
+  }
+  ctx = SSL_CTX_new(TLS_server_method());
+  if(!ctx) {
+    snprintf(err, errlen, "SSL_CTX_new failed");
+    return -1;
+  }
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  if(SSL_CTX_use_certificate_chain_file(ctx, emu->cert_file) != 1 ||
+     SSL_CTX_use_PrivateKey_file(ctx, emu->key_file, SSL_FILETYPE_PEM) != 1 ||
+     SSL_CTX_check_private_key(ctx) != 1) {
+    char e[256];
+    ERR_error_string_n(ERR_get_error(), e, sizeof(e));
+    snprintf(err, errlen, "cannot load certificate %s / key %s: %s", emu->cert_file,
+             emu->key_file, e);
+    SSL_CTX_free(ctx);
+    return -1;
+  }
+  emu->ssl_ctx = ctx;
+  return 0;
+}
+
+int emu_set_certificate(struct emu *emu, const char *cert_pem_file, const char *key_pem_file,
+                        char *err, size_t errlen)
+{
+  int result = -1;
+
+  pthread_mutex_lock(&emu->lock);
+  if(access(cert_pem_file, R_OK) != 0 || access(key_pem_file, R_OK) != 0) {
+    snprintf(err, errlen, "cannot read %s or %s: %s", cert_pem_file, key_pem_file,
+             strerror(errno));
+    goto out;
+  }
+  free(emu->cert_file);
+  free(emu->key_file);
+  free(emu->scenario_path);
+  emu->cert_file = strdup(cert_pem_file);
+  emu->key_file = strdup(key_pem_file);
+  if(emu->ssl_ctx) {
+    SSL_CTX_free(emu->ssl_ctx);
+    emu->ssl_ctx = NULL;
+  }
+  result = 0;
+out:
+  pthread_mutex_unlock(&emu->lock);
+  return result;
+}
+
+int emu_write_ca(struct emu *emu, const char *path, char *err, size_t errlen)
+{
+  /* The throwaway CA comes with emulator/tlscert.c; until then there is
+   * only the caller's own certificate, which is what a client must trust. */
+  FILE *in, *out;
+  char buf[4096];
+  size_t n;
+  int result = -1;
+
+  pthread_mutex_lock(&emu->lock);
+  if(!emu->cert_file) {
+    snprintf(err, errlen, "no CA: certificate generation is not available in this build");
+    pthread_mutex_unlock(&emu->lock);
+    return -1;
+  }
+  in = fopen(emu->cert_file, "rb");
+  pthread_mutex_unlock(&emu->lock);
+  if(!in) {
+    snprintf(err, errlen, "cannot read certificate: %s", strerror(errno));
+    return -1;
+  }
+  out = fopen(path, "wb");
+  if(!out) {
+    snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    fclose(in);
+    return -1;
+  }
+  while((n = fread(buf, 1, sizeof(buf), in)) > 0)
+    fwrite(buf, 1, n, out);
+  result = fclose(out) == 0 ? 0 : -1;
+  if(result != 0)
+    snprintf(err, errlen, "%s: write failed", path);
+  fclose(in);
+  return result;
+}
+
+/* ---- lifecycle ---- */
+
+struct emu *emu_new(void)
+{
+  struct emu *emu;
+
+  pthread_once(&evthread_once, init_evthread);
+  emu = calloc(1, sizeof(*emu));
+  if(!emu)
+    return NULL;
+  pthread_mutex_init(&emu->lock, NULL);
+  pthread_cond_init(&emu->started_cond, NULL);
+  emu->side_plain.emu = emu;
+  emu->side_tls.emu = emu;
+  emu->side_tls.tls = true;
+  emu->rng = 0x9e3779b97f4a7c15ull;
+  emu->next_fault_id = 1;
+  emu->base = event_base_new();
+  if(!emu->base || emu_journal_init(&emu->journal, EMU_JOURNAL_CAP) != 0)
+    goto fail;
+  emu->http = evhttp_new(emu->base);
+  if(!emu->http)
+    goto fail;
+  evhttp_set_gencb(emu->http, handle_request, &emu->side_plain);
+  evhttp_set_max_body_size(emu->http, EMU_MAX_BODY);
+  evhttp_set_allowed_methods(emu->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                                            EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT);
+  return emu;
+fail:
+  emu_free(emu);
+  return NULL;
+}
+
+void emu_free(struct emu *emu)
+{
+  if(!emu)
+    return;
+  emu_stop(emu);
+  /* answers still waiting for their delay: their requests die with evhttp */
+  while(emu->pending) {
+    struct answer *a = emu->pending;
+    emu->pending = a->next;
+    event_free(a->timer);
+    exs_buf_free(&a->body);
+    free(a);
+  }
+  if(emu->http)
+    evhttp_free(emu->http);
+  if(emu->https)
+    evhttp_free(emu->https);
+  if(emu->sigint_ev)
+    event_free(emu->sigint_ev);
+  if(emu->sigterm_ev)
+    event_free(emu->sigterm_ev);
+  if(emu->base)
+    event_base_free(emu->base);
+  if(emu->ssl_ctx)
+    SSL_CTX_free(emu->ssl_ctx);
+  free(emu->cert_file);
+  free(emu->key_file);
+  free(emu->scenario_path);
+  emu_store_clear(emu);
+  emu_hosts_clear(emu);
+  emu_faults_clear_locked(emu);
+  emu_journal_destroy(&emu->journal);
+  pthread_cond_destroy(&emu->started_cond);
+  pthread_mutex_destroy(&emu->lock);
+  free(emu);
+}
+
+static int make_listen_socket(const char *addr, int port, char *bound, size_t boundlen,
+                              int *outport, char *err, size_t errlen)
+{
+  struct addrinfo hints, *res = NULL;
+  char portstr[16];
+  int fd = -1, one = 1, rc;
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof(ss);
+  char host[INET6_ADDRSTRLEN];
+
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  snprintf(portstr, sizeof(portstr), "%d", port);
+  rc = getaddrinfo(addr && *addr ? addr : NULL, portstr, &hints, &res);
+  if(rc != 0) {
+    snprintf(err, errlen, "%s: %s", addr ? addr : "*", gai_strerror(rc));
+    return -1;
+  }
+  fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, res->ai_protocol);
+  if(fd < 0)
+    goto fail;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  if(bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 511) != 0)
+    goto fail;
+  if(evutil_make_socket_nonblocking(fd) != 0)
+    goto fail;
+  if(getsockname(fd, (struct sockaddr *)&ss, &sl) != 0)
+    goto fail;
+  if(ss.ss_family == AF_INET6) {
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+    inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+    *outport = ntohs(s6->sin6_port);
+    snprintf(bound, boundlen, "[%s]:%d", host, *outport);
+  } else {
+    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+    inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+    *outport = ntohs(s4->sin_port);
+    snprintf(bound, boundlen, "%s:%d", host, *outport);
+  }
+  freeaddrinfo(res);
+  return fd;
+fail:
+  snprintf(err, errlen, "listen %s:%d: %s", addr ? addr : "*", port, strerror(errno));
+  if(fd >= 0)
+    close(fd);
+  freeaddrinfo(res);
+  return -1;
+}
+
+int emu_listen(struct emu *emu, const char *addr, int port, bool tls, char *bound,
+               size_t boundlen, char *err, size_t errlen)
+{
+  int fd, result = -1, outport = 0;
+  char b[64];
+  struct evhttp *http;
+  struct evhttp_bound_socket *h;
+
+  pthread_mutex_lock(&emu->lock);
+  if(emu->nlisteners >= sizeof(emu->listeners) / sizeof(emu->listeners[0])) {
+    snprintf(err, errlen, "too many listeners");
+    goto out;
+  }
+  if(tls) {
+    if(tls_setup(emu, err, errlen) != 0)
+      goto out;
+    if(!emu->https) {
+      emu->https = evhttp_new(emu->base);
+      if(!emu->https) {
+        snprintf(err, errlen, "evhttp_new failed");
+        goto out;
+      }
+      evhttp_set_gencb(emu->https, handle_request, &emu->side_tls);
+      evhttp_set_bevcb(emu->https, tls_bevcb, emu);
+      evhttp_set_max_body_size(emu->https, EMU_MAX_BODY);
+      evhttp_set_allowed_methods(emu->https, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+                                                 EVHTTP_REQ_HEAD | EVHTTP_REQ_DELETE |
+                                                 EVHTTP_REQ_PUT);
+    }
+  }
+  http = tls ? emu->https : emu->http;
+  fd = make_listen_socket(addr, port, b, sizeof(b), &outport, err, errlen);
+  if(fd < 0)
+    goto out;
+  h = evhttp_accept_socket_with_handle(http, fd);
+  if(!h) {
+    close(fd);
+    snprintf(err, errlen, "evhttp_accept_socket failed");
+    goto out;
+  }
+  emu->listeners[emu->nlisteners].handle = h;
+  emu->listeners[emu->nlisteners].tls = tls;
+  snprintf(emu->listeners[emu->nlisteners].bound, sizeof(emu->listeners[0].bound), "%s", b);
+  emu->nlisteners++;
+  if(bound)
+    snprintf(bound, boundlen, "%s", b);
+  result = outport;
+out:
+  pthread_mutex_unlock(&emu->lock);
+  return result;
+}
+
+static void started_cb(evutil_socket_t fd, short what, void *arg)
+{
+  struct emu *emu = arg;
+
+  pthread_mutex_lock(&emu->lock);
+  emu->loop_started = true;
+  pthread_cond_broadcast(&emu->started_cond);
+  pthread_mutex_unlock(&emu->lock);
+}
+
+static void *loop_thread(void *arg)
+{
+  struct emu *emu = arg;
+
+  event_base_loop(emu->base, EVLOOP_NO_EXIT_ON_EMPTY);
+  return NULL;
+}
+
+int emu_start(struct emu *emu, char *err, size_t errlen)
+{
+  if(emu->thread_running) {
+    snprintf(err, errlen, "already running");
+    return -1;
+  }
+  struct timeval zero = {0, 0};
+
+  emu->loop_started = false;
+  if(event_base_once(emu->base, -1, EV_TIMEOUT, started_cb, emu, &zero) != 0) {
+    snprintf(err, errlen, "event_base_once failed");
+    return -1;
+  }
+  if(pthread_create(&emu->thread, NULL, loop_thread, emu) != 0) {
+    snprintf(err, errlen, "pthread_create: %s", strerror(errno));
+    return -1;
+  }
+  emu->thread_running = true;
+  /* wait until the loop runs, so that a later emu_stop cannot be lost */
+  pthread_mutex_lock(&emu->lock);
+  while(!emu->loop_started)
+    pthread_cond_wait(&emu->started_cond, &emu->lock);
+  pthread_mutex_unlock(&emu->lock);
+  return 0;
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+  struct emu *emu = arg;
+
+  event_base_loopbreak(emu->base);
+}
+
+int emu_run(struct emu *emu, bool handle_signals)
+{
+  int rc;
+
+  if(handle_signals) {
+    if(!emu->sigint_ev)
+      emu->sigint_ev = evsignal_new(emu->base, SIGINT, signal_cb, emu);
+    if(!emu->sigterm_ev)
+      emu->sigterm_ev = evsignal_new(emu->base, SIGTERM, signal_cb, emu);
+    if(!emu->sigint_ev || !emu->sigterm_ev)
+      return -1;
+    evsignal_add(emu->sigint_ev, NULL);
+    evsignal_add(emu->sigterm_ev, NULL);
+  }
+  rc = event_base_loop(emu->base, EVLOOP_NO_EXIT_ON_EMPTY);
+  if(handle_signals) {
+    evsignal_del(emu->sigint_ev);
+    evsignal_del(emu->sigterm_ev);
+  }
+  return rc < 0 ? -1 : 0;
+}
+
+void emu_stop(struct emu *emu)
+{
+  if(!emu || !emu->base)
+    return;
+  event_base_loopbreak(emu->base);
+  if(emu->thread_running) {
+    pthread_join(emu->thread, NULL);
+    emu->thread_running = false;
+  }
+}
