@@ -11,6 +11,7 @@
 
 #include "exsync/clock.h"
 #include "exsync/xml.h"
+#include "ews_internal.h"
 
 struct exs_ews {
   struct exs_http *http;
@@ -165,22 +166,28 @@ int exs_ews_parse_envelope(const char *body, size_t len, long http_status, const
   soap_body = exs_xml_is(root, EXS_NS_SOAP, "Envelope") ? exs_xml_child(root, EXS_NS_SOAP, "Body")
                                                          : NULL;
   if(!soap_body) {
-    exs_error_set(err, EXS_CAT_PROTOCOL, "%s answer is not a SOAP envelope (HTTP %ld)", op,
-                  http_status);
+    if(http_status >= 500)
+      exs_error_set(err, EXS_CAT_SERVER, "Exchange answered HTTP %ld without a SOAP body",
+                    http_status);
+    else
+      exs_error_set(err, EXS_CAT_PROTOCOL, "%s answer is not a SOAP envelope (HTTP %ld)", op,
+                    http_status);
     return -1;
   }
   if(exs_xml_child(soap_body, EXS_NS_SOAP, "Fault"))
     return parse_fault(exs_xml_child(soap_body, EXS_NS_SOAP, "Fault"), err);
+  if(http_status != 200) {
+    /* a SOAP body without a fault on an HTTP error: the status decides */
+    exs_error_set(err, http_status >= 500 ? EXS_CAT_SERVER : EXS_CAT_PROTOCOL,
+                  "%s answered HTTP %ld", op, http_status);
+    return -1;
+  }
   snprintf(name, sizeof(name), "%sResponse", op);
   resp = exs_xml_child(soap_body, EXS_NS_MSG, name);
   *messages = exs_xml_child(resp, EXS_NS_MSG, "ResponseMessages");
   if(!*messages) {
     exs_error_set(err, EXS_CAT_PROTOCOL, "%s answer has no %s/ResponseMessages (HTTP %ld)", op,
                   name, http_status);
-    return -1;
-  }
-  if(http_status != 200) {
-    exs_error_set(err, EXS_CAT_SERVER, "%s answered HTTP %ld", op, http_status);
     return -1;
   }
   return 0;
@@ -202,7 +209,7 @@ int exs_ews_message_status(struct _xmlNode *msg, struct exs_error *err)
   return -1;
 }
 
-static long long_child(xmlNodePtr node, const char *name)
+long exs_ews__long_child(xmlNodePtr node, const char *name)
 {
   char text[32];
   xmlNodePtr c = exs_xml_child(node, EXS_NS_TYPES, name);
@@ -212,23 +219,95 @@ static long long_child(xmlNodePtr node, const char *name)
   return strtol(exs_xml_text(c, text, sizeof(text)), NULL, 10);
 }
 
-static void parse_folder(xmlNodePtr folders, struct exs_ews_folder *f)
+long exs_ews__long_attr(xmlNodePtr node, const char *name)
 {
-  xmlNodePtr node = exs_xml_first_element(folders);
-  xmlNodePtr id;
+  char text[32];
 
+  if(!exs_xml_attr(node, name, text, sizeof(text)))
+    return -1;
+  return strtol(text, NULL, 10);
+}
+
+bool exs_ews__bool_text(xmlNodePtr node)
+{
+  char text[16];
+
+  exs_xml_text(node, text, sizeof(text));
+  return !strcmp(text, "true") || !strcmp(text, "1");
+}
+
+char *exs_ews__text(xmlNodePtr node, const char *name, char *buf, size_t len)
+{
+  return exs_xml_text(exs_xml_child(node, EXS_NS_TYPES, name), buf, len);
+}
+
+void exs_ews__parse_extvalue(xmlNodePtr ext, struct exs_ews_extvalue *v)
+{
+  xmlNodePtr uri = exs_xml_child(ext, EXS_NS_TYPES, "ExtendedFieldURI");
+  xmlNodePtr values;
+
+  memset(v, 0, sizeof(*v));
+  exs_xml_attr(uri, "DistinguishedPropertySetId", v->set_id, sizeof(v->set_id));
+  if(!v->set_id[0])
+    exs_xml_attr(uri, "PropertySetId", v->set_id, sizeof(v->set_id));
+  exs_xml_attr(uri, "PropertyName", v->name, sizeof(v->name));
+  if(!v->name[0])
+    exs_xml_attr(uri, "PropertyId", v->name, sizeof(v->name));
+  exs_xml_attr(uri, "PropertyTag", v->tag, sizeof(v->tag));
+  exs_xml_attr(uri, "PropertyType", v->type, sizeof(v->type));
+  if((values = exs_xml_child(ext, EXS_NS_TYPES, "Values")) != NULL) {
+    /* multi-valued: keep the first value */
+    exs_xml_text(exs_xml_child(values, EXS_NS_TYPES, "Value"), v->value, sizeof(v->value));
+  }
+  else {
+    exs_xml_text(exs_xml_child(ext, EXS_NS_TYPES, "Value"), v->value, sizeof(v->value));
+  }
+}
+
+const struct exs_ews_extvalue *exs_ews_extvalue_find(const struct exs_ews_extvalue *v, size_t n,
+                                                     const struct exs_ews_extprop *p)
+{
+  size_t i;
+
+  for(i = 0; i < n; i++) {
+    if(p->tag) {
+      if(!strcasecmp(v[i].tag, p->tag))
+        return &v[i];
+    }
+    else if(p->name && !strcmp(v[i].name, p->name) &&
+            (!p->set_id || !strcmp(v[i].set_id, p->set_id))) {
+      return &v[i];
+    }
+  }
+  return NULL;
+}
+
+void exs_ews__parse_folder_node(xmlNodePtr node, struct exs_ews_folder *f)
+{
+  xmlNodePtr id, c;
+
+  f->total_count = f->unread_count = f->child_folder_count = -1;
   if(!node)
     return;
   snprintf(f->kind, sizeof(f->kind), "%s", (const char *)node->name);
   id = exs_xml_child(node, EXS_NS_TYPES, "FolderId");
   exs_xml_attr(id, "Id", f->id, sizeof(f->id));
   exs_xml_attr(id, "ChangeKey", f->change_key, sizeof(f->change_key));
-  exs_xml_text(exs_xml_child(node, EXS_NS_TYPES, "DisplayName"), f->display_name,
-               sizeof(f->display_name));
-  exs_xml_text(exs_xml_child(node, EXS_NS_TYPES, "FolderClass"), f->folder_class,
-               sizeof(f->folder_class));
-  f->total_count = long_child(node, "TotalCount");
-  f->unread_count = long_child(node, "UnreadCount");
+  exs_xml_attr(exs_xml_child(node, EXS_NS_TYPES, "ParentFolderId"), "Id", f->parent_id,
+               sizeof(f->parent_id));
+  exs_ews__text(node, "DisplayName", f->display_name, sizeof(f->display_name));
+  exs_ews__text(node, "FolderClass", f->folder_class, sizeof(f->folder_class));
+  f->total_count = exs_ews__long_child(node, "TotalCount");
+  f->unread_count = exs_ews__long_child(node, "UnreadCount");
+  f->child_folder_count = exs_ews__long_child(node, "ChildFolderCount");
+  for(c = exs_xml_child(node, EXS_NS_TYPES, "ExtendedProperty"); c && f->n_ext < EXS_EWS_MAX_EXT;
+      c = exs_xml_next(c, EXS_NS_TYPES, "ExtendedProperty"))
+    exs_ews__parse_extvalue(c, &f->ext[f->n_ext++]);
+}
+
+static void parse_folder(xmlNodePtr folders, struct exs_ews_folder *f)
+{
+  exs_ews__parse_folder_node(exs_xml_first_element(folders), f);
 }
 
 int exs_ews_parse_get_folder(const char *body, size_t len, long http_status,
@@ -246,7 +325,7 @@ int exs_ews_parse_get_folder(const char *body, size_t len, long http_status,
       msg = exs_xml_next(msg, EXS_NS_MSG, "GetFolderResponseMessage"), i++) {
     struct exs_error merr;
     exs_error_clear(&merr);
-    out[i].total_count = out[i].unread_count = -1;
+    out[i].total_count = out[i].unread_count = out[i].child_folder_count = -1;
     exs_xml_text(exs_xml_child(msg, EXS_NS_MSG, "ResponseCode"), out[i].response_code,
                  sizeof(out[i].response_code));
     if(exs_ews_message_status(msg, &merr)) {
@@ -310,6 +389,16 @@ static struct exs_ews_context client_ctx(const struct exs_ews *ews)
 {
   struct exs_ews_context ctx = {ews->server_version, ews->impersonate};
   return ctx;
+}
+
+struct exs_ews_context exs_ews__ctx(const struct exs_ews *ews)
+{
+  return client_ctx(ews);
+}
+
+const char *exs_ews_url(const struct exs_ews *ews)
+{
+  return ews ? ews->url : NULL;
 }
 
 /* Classify an HTTP-level answer. Returns 1 when the caller should retry
@@ -445,4 +534,35 @@ out:
   exs_buf_free(&req);
   exs_http_response_free(&resp);
   return result;
+}
+
+int exs_ews__send(struct exs_ews *ews, const char *op, int build_rc, const struct exs_buf *req,
+                  struct exs_http_response *resp, struct exs_error *err)
+{
+  if(build_rc) {
+    snprintf(err->url, sizeof(err->url), "%s", ews->url);
+    exs_error_set(err, EXS_CAT_PROTOCOL, "%s request too large", op);
+    return -1;
+  }
+  return exs_ews_call(ews, op, req, resp, err);
+}
+
+int exs_ews__first_message(const char *body, size_t len, long http_status, const char *op,
+                           bool single, xmlDocPtr *doc, xmlNodePtr *msg, struct exs_error *err)
+{
+  xmlNodePtr messages;
+  char name[96];
+
+  *msg = NULL;
+  if(exs_ews_parse_envelope(body, len, http_status, op, doc, &messages, err))
+    return -1;
+  snprintf(name, sizeof(name), "%sResponseMessage", op);
+  *msg = exs_xml_child(messages, EXS_NS_MSG, name);
+  if(!*msg) {
+    exs_error_set(err, EXS_CAT_PROTOCOL, "%s answer has no %s", op, name);
+    return -1;
+  }
+  if(single && exs_ews_message_status(*msg, err))
+    return -1;
+  return 0;
 }

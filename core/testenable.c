@@ -29,15 +29,6 @@ struct te_run {
   struct exs_ews *ews;
 };
 
-const char *exs_severity_name(int severity)
-{
-  switch(severity) {
-  case EXS_SEV_ERROR: return "error";
-  case EXS_SEV_WARNING: return "warning";
-  default: return "information";
-  }
-}
-
 char *exs_testenable_credential_key(const struct exs_profile *p, const struct exs_mailbox *m,
                                     char *buf, size_t len)
 {

@@ -145,7 +145,8 @@ int exs_mailbox_validate(const struct exs_mailbox *m, struct exs_invalid *inv);
 void exs_profile_wipe(struct exs_profile *p);
 void exs_mailbox_wipe(struct exs_mailbox *m);
 
-/* Names of codes as the org file spells them, and back (-1 when unknown). */
+/* Names of codes as the org file spells them, and back (-1 when unknown).
+ * The _name functions return static strings; an unknown code gives "unknown". */
 const char *exs_retrieval_name(int code);          /* "user", "profile", "windows", "anonymous" */
 int exs_retrieval_parse(const char *s);
 const char *exs_protocol_name(int code);           /* "autodetect", "negotiate", "ntlm", "basic" */
@@ -163,5 +164,46 @@ const char *exs_workload_name(enum exs_workload w); /* "incoming", "outgoing", "
 
 /* Whether workload w of m uses server-side sync (else it is "Not Run"). */
 bool exs_mailbox_uses_ssync(const struct exs_mailbox *m, enum exs_workload w);
+
+/* --- additions (store branch) --- */
+
+/* Mailbox name limit (the product's mailbox name is String(200)). */
+#define EXS_MAILBOX_NAME_MAX 200
+#define EXS_TRACKING_PREFIX_MAX 20
+
+/* Validate org settings (delivery codes, lengths, default-profile name).
+ * Returns 0 or -1 with the first violation in inv (field = org-file
+ * attribute name, e.g. "default-profile"). */
+int exs_org_validate(const struct exs_org *org, struct exs_invalid *inv);
+
+/* Email address syntax: local@domain, local part of atext and single dots
+ * (1..64), domain of letters/digits/hyphen labels (1..63 each, no leading or
+ * trailing hyphen), at most EXS_ADDRESS_MAX characters in all. */
+bool exs_address_valid(const char *address);
+
+/* A URL acceptable as a server location: "http://" or "https://" (any case)
+ * followed by a non-empty host, no spaces or control characters, at most
+ * EXS_URL_MAX characters. */
+bool exs_url_valid(const char *url);
+
+/* The deployment-property rules for plain HTTP (SPEC.md section 2), for the
+ * EWS URL the profile p will use (url, NULL: p->incoming_url):
+ * - an http:// URL is refused unless org->allow_non_ssl;
+ * - credentials (retrieval user or profile) over http:// are refused unless
+ *   org->allow_credentials_non_secure;
+ * - explicit Basic over http:// is refused unless org->allow_basic_non_secure.
+ * Returns 0 (https, or allowed), or -1 with err set to INSECURE_CHANNEL
+ * (permanent; url filled, the message names the deployment property). No
+ * secret is ever put in err. */
+struct exs_error;
+int exs_check_channel(const struct exs_org *org, const struct exs_profile *p, const char *url,
+                      struct exs_error *err);
+
+/* Names of the remaining codes, as the org file spells them (-1 unknown). */
+const char *exs_track_name(int code);              /* "responses", "all" */
+int exs_track_parse(const char *s);
+int exs_status_parse(const char *s);               /* "Not Run", "Success", "Failure" */
+/* "yes"/"no" (also "true"/"false", "1"/"0"): 1, 0, or -1 when neither. */
+int exs_bool_parse(const char *s);
 
 #endif

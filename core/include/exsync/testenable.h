@@ -15,11 +15,10 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "exsync/alerts.h"
 #include "exsync/error.h"
 #include "exsync/http.h"
 #include "exsync/model.h"
-
-enum exs_severity { EXS_SEV_ERROR = 0, EXS_SEV_WARNING = 1, EXS_SEV_INFORMATION = 2 };
 
 enum exs_step_status { EXS_STEP_OK = 0, EXS_STEP_FAILED = 1, EXS_STEP_SKIPPED = 2 };
 
@@ -73,9 +72,6 @@ struct exs_te_options {
 int exs_testenable_mailbox(const struct exs_org *org, const struct exs_profile *p,
                            struct exs_mailbox *m, const struct exs_te_options *opt,
                            struct exs_te_result *out);
-
-/* Severity name as reports spell it: "error", "warning", "information". */
-const char *exs_severity_name(int severity);
 
 /* The key that max concurrent connections applies to for this mailbox
  * (SPEC.md 3: per mailbox with the mailbox's credentials, per profile

@@ -1,0 +1,40 @@
+/* ews_internal.h - helpers shared by ews.c and ews_*.c (not public). */
+#ifndef EXSYNC_EWS_INTERNAL_H
+#define EXSYNC_EWS_INTERNAL_H
+
+#include <libxml/tree.h>
+
+#include "exsync/ews.h"
+
+/* Size cap of a request body we build. */
+#define EXS_EWS_REQUEST_MAX (64u * 1024u * 1024u)
+
+/* The header context of requests made by this client. */
+struct exs_ews_context exs_ews__ctx(const struct exs_ews *ews);
+
+/* Build result check + exs_ews_call: when build_rc is not 0 sets a PROTOCOL
+ * "request too large" error. Returns 0 or -1 with err (url set). */
+int exs_ews__send(struct exs_ews *ews, const char *op, int build_rc, const struct exs_buf *req,
+                  struct exs_http_response *resp, struct exs_error *err);
+
+/* Fill f from a t:Folder-like element (FolderId, ParentFolderId,
+ * DisplayName, FolderClass, counts, ExtendedProperty). */
+void exs_ews__parse_folder_node(xmlNodePtr node, struct exs_ews_folder *f);
+
+/* Copy one t:ExtendedProperty into v. */
+void exs_ews__parse_extvalue(xmlNodePtr ext, struct exs_ews_extvalue *v);
+
+/* Parse the envelope of op and return its first ResponseMessage in *msg.
+ * When single is true an Error message is returned as -1 with err. */
+int exs_ews__first_message(const char *body, size_t len, long http_status, const char *op,
+                           bool single, xmlDocPtr *doc, xmlNodePtr *msg, struct exs_error *err);
+
+/* Text of child name (t: namespace) into buf. */
+char *exs_ews__text(xmlNodePtr node, const char *name, char *buf, size_t len);
+/* Long value of a child / attribute, -1 when absent. */
+long exs_ews__long_child(xmlNodePtr node, const char *name);
+long exs_ews__long_attr(xmlNodePtr node, const char *name);
+/* "true"/"1" */
+bool exs_ews__bool_text(xmlNodePtr node);
+
+#endif

@@ -1,0 +1,203 @@
+/* exsync/store.h - persistence of the org, profiles, mailboxes, alerts,
+ * jobs, email activities and sync states.
+ *
+ * One opaque handle, struct exs_store, behind a narrow interface: callers
+ * never see SQL, so a PostgreSQL backend can be added later without touching
+ * them. The embedded backend is SQLite: WAL journal, foreign keys on, a busy
+ * timeout of 10 s, a versioned schema (PRAGMA user_version plus a
+ * schema_migrations table) migrated in one transaction when the store is
+ * opened; a database newer than this build is refused.
+ *
+ * Invariants:
+ * - every multi-row change runs in one transaction (each call that writes
+ *   several rows opens its own, or joins the caller's exs_store_begin as a
+ *   savepoint): after a crash either all of it or none of it is there;
+ * - passwords go to the database only sealed by secret.h (AES-256-GCM under
+ *   the key file); the store never writes a plaintext password;
+ * - mailbox addresses are compared case-insensitively.
+ *
+ * Results: 0 on success; EXS_STORE_NOT_FOUND (1) from the _get/_delete
+ * calls when there is no such row (err then says which); -1 on error with
+ * err filled (category CONFIG: the message names the database file or the
+ * violated constraint, never a secret).
+ *
+ * A handle is not thread-safe: use one per thread (SQLite serialises writers
+ * across handles and processes).
+ */
+#ifndef EXSYNC_STORE_H
+#define EXSYNC_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "exsync/alerts.h"
+#include "exsync/error.h"
+#include "exsync/model.h"
+
+#define EXS_STORE_NOT_FOUND 1
+/* Schema version this build writes. */
+#define EXS_STORE_SCHEMA_VERSION 2
+
+struct exs_store;
+
+/* Open (creating when missing) the store at path and the key file at
+ * key_file (created 0600 when missing, secret.h). Applies pending schema
+ * migrations. Returns a handle (close with exs_store_close) or NULL with err. */
+struct exs_store *exs_store_open(const char *path, const char *key_file, struct exs_error *err);
+/* For tests and tools: like exs_store_open but migrates only up to version
+ * (1..EXS_STORE_SCHEMA_VERSION). The entity calls expect the latest schema. */
+struct exs_store *exs_store_open_version(const char *path, const char *key_file, int version,
+                                         struct exs_error *err);
+/* Close; rolls back an open transaction. NULL is a no-op. */
+void exs_store_close(struct exs_store *st);
+/* The schema version of the open database. */
+int exs_store_schema_version(struct exs_store *st);
+/* PRAGMA integrity_check and foreign_key_check: 0 when both are clean, else
+ * -1 with the first problem in err. */
+int exs_store_check(struct exs_store *st, struct exs_error *err);
+
+/* Explicit transactions for callers that batch (BEGIN IMMEDIATE). Calls made
+ * in between join it. Nested begin is an error. */
+int exs_store_begin(struct exs_store *st, struct exs_error *err);
+int exs_store_commit(struct exs_store *st, struct exs_error *err);
+int exs_store_rollback(struct exs_store *st, struct exs_error *err);
+
+/* --- organization settings (one row) --- */
+/* Fills org; the product's defaults (exs_org_defaults) when never stored. */
+int exs_store_org_get(struct exs_store *st, struct exs_org *org, struct exs_error *err);
+int exs_store_org_put(struct exs_store *st, const struct exs_org *org, struct exs_error *err);
+
+/* --- email server profiles, keyed by name --- */
+/* Insert or update by name (the whole struct, password included: "" stores
+ * no password). Sets p->id. */
+int exs_store_profile_put(struct exs_store *st, struct exs_profile *p, struct exs_error *err);
+/* Fill p (password decrypted: wipe p when done). */
+int exs_store_profile_get(struct exs_store *st, const char *name, struct exs_profile *p,
+                          struct exs_error *err);
+/* All profiles ordered by name, passwords not decrypted (password ""). *out
+ * is a malloc'd array of *n entries; caller frees with free(). */
+int exs_store_profile_list(struct exs_store *st, struct exs_profile **out, size_t *n,
+                           struct exs_error *err);
+/* Delete; mailboxes of the profile are left without a profile. */
+int exs_store_profile_delete(struct exs_store *st, const char *name, struct exs_error *err);
+
+/* --- mailboxes, keyed by address --- */
+#define EXS_STORE_WITH_SECRETS 1u /* list: decrypt passwords too */
+/* Insert or update by address (every field, Test & Enable results and sync
+ * runtime fields included; "" password stores none; m->profile must name a
+ * stored profile or be ""). Sets m->id. */
+int exs_store_mailbox_put(struct exs_store *st, struct exs_mailbox *m, struct exs_error *err);
+/* Fill m (password decrypted: wipe m when done). */
+int exs_store_mailbox_get(struct exs_store *st, const char *address, struct exs_mailbox *m,
+                          struct exs_error *err);
+/* Mailboxes ordered by address: all (profile NULL) or those of one profile,
+ * read with one prepared statement. Passwords only with
+ * EXS_STORE_WITH_SECRETS (then wipe each entry before freeing). *out is a
+ * malloc'd array of *n entries (NULL when 0); caller frees with free(). */
+int exs_store_mailbox_list(struct exs_store *st, const char *profile, unsigned flags,
+                           struct exs_mailbox **out, size_t *n, struct exs_error *err);
+/* Callback form for large lists: cb is called once per mailbox (m borrowed
+ * for the call); a non-zero return from cb stops and is returned. */
+typedef int (*exs_store_mailbox_cb)(void *ctx, const struct exs_mailbox *m);
+int exs_store_mailbox_each(struct exs_store *st, const char *profile, unsigned flags,
+                           exs_store_mailbox_cb cb, void *ctx, struct exs_error *err);
+/* Delete a mailbox with its activities and sync states (its alerts stay). */
+int exs_store_mailbox_delete(struct exs_store *st, const char *address, struct exs_error *err);
+
+/* Write the result of one Test & Enable in ONE transaction: the mailbox's
+ * status[], enabled[], ews_url, autodiscovered_on, test_completed_on,
+ * retry_count, transient_failures, retry_at, last_error_* fields (looked up
+ * by m->address; its other fields are left alone), and the n alerts (all of
+ * them: filter with exs_alert_wanted first if the wall should obey the org
+ * flags). NOT_FOUND when the mailbox is not stored (nothing written). */
+int exs_store_save_test_result(struct exs_store *st, const struct exs_mailbox *m,
+                               const struct exs_alert *alerts, size_t n, struct exs_error *err);
+
+/* --- alerts --- */
+/* Add one alert; sets a->id. */
+int exs_store_alert_add(struct exs_store *st, struct exs_alert *a, struct exs_error *err);
+/* Alerts in the order they were written: all (mailbox NULL) or one
+ * mailbox's; at most limit of the newest (0: all). *out malloc'd, caller
+ * frees with free(). */
+int exs_store_alert_list(struct exs_store *st, const char *mailbox, size_t limit,
+                         struct exs_alert **out, size_t *n, struct exs_error *err);
+
+/* --- jobs (profile Test & Enable runs in the background) --- */
+enum exs_job_state { EXS_JOB_QUEUED = 0, EXS_JOB_RUNNING, EXS_JOB_DONE, EXS_JOB_FAILED };
+struct exs_job {
+  int64_t id;
+  char kind[32];                        /* e.g. "test-enable" */
+  char profile[EXS_NAME_MAX + 1];       /* "" for none */
+  enum exs_job_state state;
+  int total;
+  int done;
+  time_t created, started, finished;    /* 0: not yet */
+  char summary[1024];
+};
+/* "queued", "running", "done", "failed"; parse gives -1 when unknown. */
+const char *exs_job_state_name(enum exs_job_state s);
+int exs_job_state_parse(const char *s);
+/* Create a queued job; *id receives its id. */
+int exs_store_job_create(struct exs_store *st, const char *kind, const char *profile, int total,
+                         int64_t *id, struct exs_error *err);
+/* Record progress: done items; the job becomes running (started = now the
+ * first time). */
+int exs_store_job_progress(struct exs_store *st, int64_t id, int done, struct exs_error *err);
+/* Finish: state done (ok) or failed, finished = now, summary copied. */
+int exs_store_job_finish(struct exs_store *st, int64_t id, bool ok, const char *summary,
+                         struct exs_error *err);
+int exs_store_job_get(struct exs_store *st, int64_t id, struct exs_job *job,
+                      struct exs_error *err);
+/* All jobs, oldest first. *out malloc'd, caller frees with free(). */
+int exs_store_job_list(struct exs_store *st, struct exs_job **out, size_t *n,
+                       struct exs_error *err);
+
+/* --- email activities (sync engine) --- */
+enum exs_direction { EXS_DIR_INCOMING = 0, EXS_DIR_OUTGOING = 1 };
+/* Activity states (text in the store). */
+#define EXS_ACT_STATE_RECEIVED "received"
+#define EXS_ACT_STATE_PENDING_SEND "pending-send"
+#define EXS_ACT_STATE_SENT "sent"
+#define EXS_ACT_STATE_FAILED "failed"
+struct exs_activity {
+  int64_t id;
+  char mailbox[EXS_ADDRESS_MAX + 1];
+  enum exs_direction direction;
+  char state[32];
+  char exchange_item_id[512];           /* "" until known */
+  char internet_message_id[512];        /* "" until known */
+  char *subject;                        /* owned; NULL for none */
+  char *sender;
+  char *recipients;                     /* comma-separated */
+  char *body;
+  time_t created, received, sent, modified;
+};
+/* Free the owned strings and zero a (NULL is a no-op). */
+void exs_activity_clear(struct exs_activity *a);
+/* Add an activity once: EXS_STORE_DUPLICATE (2) when the mailbox already has
+ * one with the same Exchange item id or Internet message id (nothing written;
+ * *id then receives the existing row's id). Sets a->id on insert. */
+#define EXS_STORE_DUPLICATE 2
+int exs_store_activity_add(struct exs_store *st, struct exs_activity *a, struct exs_error *err);
+/* Fill a (free with exs_activity_clear). */
+int exs_store_activity_get(struct exs_store *st, int64_t id, struct exs_activity *a,
+                           struct exs_error *err);
+/* Set state (and exchange_item_id when not NULL, sent = now for "sent"). */
+int exs_store_activity_set_state(struct exs_store *st, int64_t id, const char *state,
+                                 const char *exchange_item_id, struct exs_error *err);
+/* Activities of a mailbox (NULL: all) in a state (NULL: any), oldest first.
+ * *out malloc'd; free each with exs_activity_clear, then free(*out). */
+int exs_store_activity_list(struct exs_store *st, const char *mailbox, const char *state,
+                            struct exs_activity **out, size_t *n, struct exs_error *err);
+
+/* --- sync states (per mailbox and folder) --- */
+/* *state receives a malloc'd copy (caller frees with free()); NOT_FOUND when
+ * none is stored (*state NULL). */
+int exs_store_syncstate_get(struct exs_store *st, const char *mailbox, const char *folder,
+                            char **state, struct exs_error *err);
+int exs_store_syncstate_put(struct exs_store *st, const char *mailbox, const char *folder,
+                            const char *state, struct exs_error *err);
+
+#endif

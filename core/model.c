@@ -1,0 +1,482 @@
+/* model.c - the CRM-side model: defaults, validation and code names.
+ *
+ * Invariants: every rejection names the org-file attribute (struct
+ * exs_invalid.field) and the rule, in the words of SPEC.md section 2. The
+ * code tables below are the only place the product's integer codes meet
+ * their org-file spellings.
+ */
+#include "exsync/model.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+
+#include "exsync/error.h"
+
+/* ---- code <-> name tables ---------------------------------------------- */
+
+struct code_name {
+  int code;
+  const char *name;
+};
+
+static const struct code_name retrieval_names[] = {
+  {EXS_RETRIEVAL_USER, "user"},
+  {EXS_RETRIEVAL_PROFILE, "profile"},
+  {EXS_RETRIEVAL_WINDOWS, "windows"},
+  {EXS_RETRIEVAL_ANONYMOUS, "anonymous"},
+  {0, NULL}};
+static const struct code_name protocol_names[] = {
+  {EXS_AUTH_AUTODETECT, "autodetect"},
+  {EXS_AUTH_NEGOTIATE, "negotiate"},
+  {EXS_AUTH_NTLM, "ntlm"},
+  {EXS_AUTH_BASIC, "basic"},
+  {0, NULL}};
+static const struct code_name incoming_names[] = {
+  {EXS_IN_NONE, "none"},
+  {EXS_IN_OUTLOOK, "outlook"},
+  {EXS_IN_SSYNC, "ssync"},
+  {EXS_IN_FORWARD, "forward"},
+  {0, NULL}};
+static const struct code_name outgoing_names[] = {
+  {EXS_OUT_NONE, "none"}, {EXS_OUT_OUTLOOK, "outlook"}, {EXS_OUT_SSYNC, "ssync"}, {0, NULL}};
+static const struct code_name act_names[] = {
+  {EXS_ACT_OUTLOOK, "outlook"}, {EXS_ACT_SSYNC, "ssync"}, {EXS_ACT_NONE, "none"}, {0, NULL}};
+static const struct code_name approval_names[] = {
+  {EXS_APPROVAL_EMPTY, "empty"},
+  {EXS_APPROVAL_APPROVED, "approved"},
+  {EXS_APPROVAL_PENDING, "pending"},
+  {EXS_APPROVAL_REJECTED, "rejected"},
+  {0, NULL}};
+static const struct code_name status_names[] = {{EXS_STATUS_NOT_RUN, "Not Run"},
+                                                {EXS_STATUS_SUCCESS, "Success"},
+                                                {EXS_STATUS_FAILURE, "Failure"},
+                                                {0, NULL}};
+static const struct code_name track_names[] = {
+  {EXS_TRACK_RESPONSES, "responses"}, {EXS_TRACK_ALL, "all"}, {0, NULL}};
+
+static const char *table_name(const struct code_name *t, int code)
+{
+  for(; t->name; t++)
+    if(t->code == code)
+      return t->name;
+  return "unknown";
+}
+
+static int table_parse(const struct code_name *t, const char *s)
+{
+  if(!s)
+    return -1;
+  for(; t->name; t++)
+    if(!strcmp(t->name, s))
+      return t->code;
+  return -1;
+}
+
+static bool table_has(const struct code_name *t, int code)
+{
+  for(; t->name; t++)
+    if(t->code == code)
+      return true;
+  return false;
+}
+
+const char *exs_retrieval_name(int code)
+{
+  return table_name(retrieval_names, code);
+}
+int exs_retrieval_parse(const char *s)
+{
+  return table_parse(retrieval_names, s);
+}
+const char *exs_protocol_name(int code)
+{
+  return table_name(protocol_names, code);
+}
+int exs_protocol_parse(const char *s)
+{
+  return table_parse(protocol_names, s);
+}
+const char *exs_incoming_name(int code)
+{
+  return table_name(incoming_names, code);
+}
+int exs_incoming_parse(const char *s)
+{
+  return table_parse(incoming_names, s);
+}
+const char *exs_outgoing_name(int code)
+{
+  return table_name(outgoing_names, code);
+}
+int exs_outgoing_parse(const char *s)
+{
+  return table_parse(outgoing_names, s);
+}
+const char *exs_act_name(int code)
+{
+  return table_name(act_names, code);
+}
+int exs_act_parse(const char *s)
+{
+  return table_parse(act_names, s);
+}
+const char *exs_approval_name(int code)
+{
+  return table_name(approval_names, code);
+}
+int exs_approval_parse(const char *s)
+{
+  return table_parse(approval_names, s);
+}
+const char *exs_status_name(int code)
+{
+  return table_name(status_names, code);
+}
+int exs_status_parse(const char *s)
+{
+  return table_parse(status_names, s);
+}
+const char *exs_track_name(int code)
+{
+  return table_name(track_names, code);
+}
+int exs_track_parse(const char *s)
+{
+  return table_parse(track_names, s);
+}
+
+const char *exs_workload_name(enum exs_workload w)
+{
+  switch(w) {
+  case EXS_WL_INCOMING:
+    return "incoming";
+  case EXS_WL_OUTGOING:
+    return "outgoing";
+  case EXS_WL_ACT:
+    return "act";
+  default:
+    return "unknown";
+  }
+}
+
+int exs_bool_parse(const char *s)
+{
+  if(!s)
+    return -1;
+  if(!strcmp(s, "yes") || !strcmp(s, "true") || !strcmp(s, "1"))
+    return 1;
+  if(!strcmp(s, "no") || !strcmp(s, "false") || !strcmp(s, "0"))
+    return 0;
+  return -1;
+}
+
+/* ---- defaults ------------------------------------------------------------ */
+
+void exs_org_defaults(struct exs_org *org)
+{
+  memset(org, 0, sizeof(*org));
+  org->default_incoming = EXS_IN_SSYNC;
+  org->default_outgoing = EXS_OUT_SSYNC;
+  org->default_act = EXS_ACT_SSYNC;
+  org->approve_users = true;
+  org->approve_queues = true;
+  org->alerts_errors = true;
+  org->alerts_warnings = false;
+  org->alerts_information = true;
+  org->notify_owners = false;
+  org->ignore_internal = false;
+  snprintf(org->tracking_prefix, sizeof(org->tracking_prefix), "%s", "CRM:");
+}
+
+void exs_profile_defaults(struct exs_profile *p)
+{
+  memset(p, 0, sizeof(*p));
+  p->autodiscover = false;
+  p->same_outgoing = true;
+  p->retrieval = EXS_RETRIEVAL_PROFILE;
+  p->impersonation = false;
+  p->protocol = EXS_AUTH_AUTODETECT;
+  p->poll_minutes = 0;
+  p->max_connections = 10;
+  p->move_undeliverable = false;
+  p->timeout_enabled = true;
+  p->timeout_ms = 100000;
+}
+
+void exs_mailbox_defaults(struct exs_mailbox *m)
+{
+  memset(m, 0, sizeof(*m));
+  m->active = true;
+  m->incoming = EXS_IN_SSYNC;
+  m->outgoing = EXS_OUT_SSYNC;
+  m->act = EXS_ACT_SSYNC;
+  m->approval = EXS_APPROVAL_EMPTY;
+  m->allow_credentials = false;
+  m->track = EXS_TRACK_RESPONSES;
+  /* Test & Enable results: Not Run, not enabled (SPEC.md section 3). */
+}
+
+/* ---- syntax checks ------------------------------------------------------- */
+
+static bool atext(int c)
+{
+  return isalnum(c) || (c && strchr("!#$%&'*+-/=?^_`{|}~", c));
+}
+
+bool exs_address_valid(const char *a)
+{
+  const char *at, *p, *label;
+  size_t n;
+
+  if(!a || !*a || strlen(a) > EXS_ADDRESS_MAX)
+    return false;
+  at = strchr(a, '@');
+  if(!at || strchr(at + 1, '@'))
+    return false;
+  n = (size_t)(at - a);
+  if(n < 1 || n > 64 || a[0] == '.' || at[-1] == '.')
+    return false;
+  for(p = a; p < at; p++) {
+    if(*p == '.') {
+      if(p[1] == '.')
+        return false;
+    }
+    else if(!atext((unsigned char)*p))
+      return false;
+  }
+  p = at + 1;
+  if(!*p || strlen(p) > 255)
+    return false;
+  label = p;
+  for(;; p++) {
+    if(*p == '.' || !*p) {
+      n = (size_t)(p - label);
+      if(n < 1 || n > 63 || label[0] == '-' || p[-1] == '-')
+        return false;
+      if(!*p)
+        break;
+      label = p + 1;
+    }
+    else if(!isalnum((unsigned char)*p) && *p != '-')
+      return false;
+  }
+  return true;
+}
+
+bool exs_url_valid(const char *url)
+{
+  const char *p;
+
+  if(!url || strlen(url) > EXS_URL_MAX)
+    return false;
+  if(!strncasecmp(url, "https://", 8))
+    p = url + 8;
+  else if(!strncasecmp(url, "http://", 7))
+    p = url + 7;
+  else
+    return false;
+  if(!*p || *p == '/' || *p == ':' || *p == '?' || *p == '#')
+    return false;
+  for(; *p; p++)
+    if((unsigned char)*p <= ' ' || *p == 0x7f)
+      return false;
+  return true;
+}
+
+/* ---- validation ---------------------------------------------------------- */
+
+static int invalid(struct exs_invalid *inv, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int invalid(struct exs_invalid *inv, const char *field, const char *fmt, ...)
+{
+  va_list ap;
+
+  if(inv) {
+    snprintf(inv->field, sizeof(inv->field), "%s", field);
+    va_start(ap, fmt);
+    vsnprintf(inv->rule, sizeof(inv->rule), fmt, ap);
+    va_end(ap);
+  }
+  return -1;
+}
+
+/* Length of a fixed field, bounded by its buffer (unterminated counts as too long). */
+#define FIELD_LEN(f) strnlen((f), sizeof(f))
+
+static int check_len(struct exs_invalid *inv, const char *field, size_t len, size_t max)
+{
+  if(len > max)
+    return invalid(inv, field, "must be at most %zu characters", max);
+  return 0;
+}
+
+static int check_range(struct exs_invalid *inv, const char *field, long v, long lo, long hi)
+{
+  if(v < lo || v > hi)
+    return invalid(inv, field, "must be between %ld and %ld", lo, hi);
+  return 0;
+}
+
+static int check_url(struct exs_invalid *inv, const char *field, const char *url, size_t len)
+{
+  if(check_len(inv, field, len, EXS_URL_MAX))
+    return -1;
+  if(*url && !exs_url_valid(url))
+    return invalid(inv, field, "must be an http:// or https:// URL");
+  return 0;
+}
+
+int exs_org_validate(const struct exs_org *org, struct exs_invalid *inv)
+{
+  if(check_len(inv, "id", FIELD_LEN(org->id), sizeof(org->id) - 1))
+    return -1;
+  if(check_len(inv, "default-profile", FIELD_LEN(org->default_profile), EXS_NAME_MAX))
+    return -1;
+  if(!table_has(incoming_names, org->default_incoming))
+    return invalid(inv, "default-incoming", "must be none, outlook, ssync or forward");
+  if(!table_has(outgoing_names, org->default_outgoing))
+    return invalid(inv, "default-outgoing", "must be none, outlook or ssync");
+  if(!table_has(act_names, org->default_act))
+    return invalid(inv, "default-act", "must be outlook, ssync or none");
+  if(check_len(inv, "tracking-prefix", FIELD_LEN(org->tracking_prefix), EXS_TRACKING_PREFIX_MAX))
+    return -1;
+  return 0;
+}
+
+int exs_profile_validate(struct exs_profile *p, struct exs_invalid *inv)
+{
+  size_t in_len, out_len;
+
+  if(!p->name[0])
+    return invalid(inv, "name", "is required");
+  if(check_len(inv, "name", FIELD_LEN(p->name), EXS_NAME_MAX) ||
+     check_len(inv, "description", FIELD_LEN(p->description), EXS_DESCRIPTION_MAX))
+    return -1;
+  in_len = FIELD_LEN(p->incoming_url);
+  if(check_url(inv, "incoming-url", p->incoming_url, in_len))
+    return -1;
+  if(p->same_outgoing && in_len <= EXS_URL_MAX)
+    memcpy(p->outgoing_url, p->incoming_url, in_len + 1);
+  out_len = FIELD_LEN(p->outgoing_url);
+  if(check_url(inv, "outgoing-url", p->outgoing_url, out_len))
+    return -1;
+  if(!p->autodiscover) {
+    if(!p->incoming_url[0])
+      return invalid(inv, "incoming-url", "is required when autodiscover is no");
+    if(!p->outgoing_url[0])
+      return invalid(inv, "outgoing-url", "is required when autodiscover is no");
+  }
+  if(p->retrieval == EXS_RETRIEVAL_ANONYMOUS)
+    return invalid(inv, "authenticate-using",
+                   "anonymous (4) is not a valid setting for an Exchange profile");
+  if(p->retrieval != EXS_RETRIEVAL_USER && p->retrieval != EXS_RETRIEVAL_PROFILE &&
+     p->retrieval != EXS_RETRIEVAL_WINDOWS)
+    return invalid(inv, "authenticate-using", "must be user, profile or windows");
+  if(check_len(inv, "user", FIELD_LEN(p->user), EXS_USER_MAX) ||
+     check_len(inv, "password", FIELD_LEN(p->password), EXS_PASSWORD_MAX))
+    return -1;
+  if(!table_has(protocol_names, p->protocol))
+    return invalid(inv, "protocol", "must be autodetect, negotiate, ntlm or basic");
+  if(check_range(inv, "poll-minutes", p->poll_minutes, 0, 1440) ||
+     check_range(inv, "max-connections", p->max_connections, 1, 300) ||
+     check_range(inv, "timeout-ms", p->timeout_ms, 0, 100000))
+    return -1;
+  if(FIELD_LEN(p->owner) > EXS_ADDRESS_MAX || (p->owner[0] && !exs_address_valid(p->owner)))
+    return invalid(inv, "owner", "must be an email address (local@domain)");
+  return 0;
+}
+
+int exs_mailbox_validate(const struct exs_mailbox *m, struct exs_invalid *inv)
+{
+  if(!m->address[0])
+    return invalid(inv, "address", "is required");
+  if(FIELD_LEN(m->address) > EXS_ADDRESS_MAX || !exs_address_valid(m->address))
+    return invalid(inv, "address", "must be an email address (local@domain)");
+  if(check_len(inv, "name", FIELD_LEN(m->name), EXS_MAILBOX_NAME_MAX) ||
+     check_len(inv, "profile", FIELD_LEN(m->profile), EXS_NAME_MAX))
+    return -1;
+  if(!table_has(incoming_names, m->incoming))
+    return invalid(inv, "incoming", "must be none, outlook, ssync or forward");
+  if(!table_has(outgoing_names, m->outgoing))
+    return invalid(inv, "outgoing", "must be none, outlook or ssync");
+  if(!table_has(act_names, m->act))
+    return invalid(inv, "act", "must be outlook, ssync or none");
+  if(!table_has(approval_names, m->approval))
+    return invalid(inv, "approval", "must be approved, pending, rejected or empty");
+  if(!table_has(track_names, m->track))
+    return invalid(inv, "track", "must be all or responses");
+  if(check_len(inv, "user", FIELD_LEN(m->user), EXS_USER_MAX) ||
+     check_len(inv, "password", FIELD_LEN(m->password), EXS_PASSWORD_MAX))
+    return -1;
+  return 0;
+}
+
+bool exs_mailbox_uses_ssync(const struct exs_mailbox *m, enum exs_workload w)
+{
+  switch(w) {
+  case EXS_WL_INCOMING:
+    return m->incoming == EXS_IN_SSYNC;
+  case EXS_WL_OUTGOING:
+    return m->outgoing == EXS_OUT_SSYNC;
+  case EXS_WL_ACT:
+    return m->act == EXS_ACT_SSYNC;
+  default:
+    return false;
+  }
+}
+
+int exs_check_channel(const struct exs_org *org, const struct exs_profile *p, const char *url,
+                      struct exs_error *err)
+{
+  if(!url)
+    url = p->incoming_url;
+  if(strncasecmp(url, "http://", 7))
+    return 0;
+  if(!org->allow_non_ssl) {
+    exs_error_set(err, EXS_CAT_INSECURE_CHANNEL,
+                  "plain-HTTP EWS location refused: the deployment property AllowNonSSLEmail "
+                  "(allow-non-ssl) is off");
+    goto fail;
+  }
+  if((p->retrieval == EXS_RETRIEVAL_USER || p->retrieval == EXS_RETRIEVAL_PROFILE) &&
+     !org->allow_credentials_non_secure) {
+    exs_error_set(err, EXS_CAT_INSECURE_CHANNEL,
+                  "credentials over plain HTTP refused: the deployment property "
+                  "AllowCredentialsEntryViaNonSecureChannels (allow-credentials-non-secure) "
+                  "is off");
+    goto fail;
+  }
+  if(p->protocol == EXS_AUTH_BASIC && !org->allow_basic_non_secure) {
+    exs_error_set(err, EXS_CAT_INSECURE_CHANNEL,
+                  "Basic authentication over plain HTTP refused: the deployment property "
+                  "AllowBasicAuthenticationOnNonSecureChannel (allow-basic-non-secure) is off");
+    goto fail;
+  }
+  return 0;
+fail:
+  if(err) {
+    err->transient = false;
+    snprintf(err->url, sizeof(err->url), "%s", url);
+  }
+  return -1;
+}
+
+/* ---- wiping -------------------------------------------------------------- */
+
+void exs_profile_wipe(struct exs_profile *p)
+{
+  if(p)
+    OPENSSL_cleanse(p->password, sizeof(p->password));
+}
+
+void exs_mailbox_wipe(struct exs_mailbox *m)
+{
+  if(m)
+    OPENSSL_cleanse(m->password, sizeof(m->password));
+}

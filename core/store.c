@@ -1,0 +1,1712 @@
+/* store.c - the SQLite backend of store.h.
+ *
+ * Layout: the schema is a list of migrations (one SQL script each, applied in
+ * one transaction at open, recorded in schema_migrations and PRAGMA
+ * user_version). Entities with many columns (profiles, mailboxes, org) are
+ * described by field tables (column name, C type, offset in the struct) that
+ * generate the SQL and drive binding and reading, so a new field is one line.
+ * Statements are prepared once per handle and reset after every use, so no
+ * read transaction stays open between calls.
+ */
+#include "exsync/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <sqlite3.h>
+
+#include "exsync/buf.h"
+#include "exsync/clock.h"
+#include "exsync/secret.h"
+
+/* ---- schema ------------------------------------------------------------- */
+
+static const char *const migrations[EXS_STORE_SCHEMA_VERSION] = {
+  /* 1: org, profiles, mailboxes (configuration and Test & Enable), alerts */
+  "CREATE TABLE schema_migrations(version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);"
+  "CREATE TABLE org("
+  " id INTEGER PRIMARY KEY CHECK(id = 1), org_id TEXT, default_profile TEXT,"
+  " default_incoming INTEGER NOT NULL DEFAULT 2 CHECK(default_incoming BETWEEN 0 AND 3),"
+  " default_outgoing INTEGER NOT NULL DEFAULT 2 CHECK(default_outgoing BETWEEN 0 AND 2),"
+  " default_act INTEGER NOT NULL DEFAULT 1 CHECK(default_act BETWEEN 0 AND 2),"
+  " approve_users INTEGER NOT NULL DEFAULT 1, approve_queues INTEGER NOT NULL DEFAULT 1,"
+  " alerts_errors INTEGER NOT NULL DEFAULT 1, alerts_warnings INTEGER NOT NULL DEFAULT 0,"
+  " alerts_information INTEGER NOT NULL DEFAULT 1, notify_owners INTEGER NOT NULL DEFAULT 0,"
+  " ignore_internal INTEGER NOT NULL DEFAULT 0, tracking_prefix TEXT,"
+  " allow_credentials_non_secure INTEGER NOT NULL DEFAULT 0,"
+  " allow_basic_non_secure INTEGER NOT NULL DEFAULT 0,"
+  " allow_non_ssl INTEGER NOT NULL DEFAULT 0);"
+  "CREATE TABLE profiles("
+  " id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, description TEXT,"
+  " autodiscover INTEGER NOT NULL DEFAULT 0, incoming_url TEXT, outgoing_url TEXT,"
+  " same_outgoing INTEGER NOT NULL DEFAULT 1,"
+  " retrieval INTEGER NOT NULL DEFAULT 1 CHECK(retrieval IN (0, 1, 3)),"
+  " impersonation INTEGER NOT NULL DEFAULT 0, user_name TEXT,"
+  " password_enc TEXT CHECK(password_enc IS NULL OR password_enc LIKE 'v1:%'),"
+  " protocol INTEGER NOT NULL DEFAULT 0 CHECK(protocol BETWEEN 0 AND 3),"
+  " process_from INTEGER,"
+  " poll_minutes INTEGER NOT NULL DEFAULT 0 CHECK(poll_minutes BETWEEN 0 AND 1440),"
+  " max_connections INTEGER NOT NULL DEFAULT 10 CHECK(max_connections BETWEEN 1 AND 300),"
+  " move_undeliverable INTEGER NOT NULL DEFAULT 0, timeout_enabled INTEGER NOT NULL DEFAULT 1,"
+  " timeout_ms INTEGER NOT NULL DEFAULT 100000 CHECK(timeout_ms BETWEEN 0 AND 100000),"
+  " owner TEXT);"
+  "CREATE TABLE mailboxes("
+  " id INTEGER PRIMARY KEY, address TEXT NOT NULL UNIQUE COLLATE NOCASE, name TEXT,"
+  " is_queue INTEGER NOT NULL DEFAULT 0, active INTEGER NOT NULL DEFAULT 1,"
+  " profile TEXT REFERENCES profiles(name) ON UPDATE CASCADE ON DELETE SET NULL,"
+  " incoming INTEGER NOT NULL DEFAULT 2 CHECK(incoming BETWEEN 0 AND 3),"
+  " outgoing INTEGER NOT NULL DEFAULT 2 CHECK(outgoing BETWEEN 0 AND 2),"
+  " act INTEGER NOT NULL DEFAULT 1 CHECK(act BETWEEN 0 AND 2),"
+  " approval INTEGER NOT NULL DEFAULT 0 CHECK(approval BETWEEN 0 AND 3),"
+  " allow_credentials INTEGER NOT NULL DEFAULT 0, user_name TEXT,"
+  " password_enc TEXT CHECK(password_enc IS NULL OR password_enc LIKE 'v1:%'),"
+  " sync_org_only INTEGER NOT NULL DEFAULT 0, track INTEGER NOT NULL DEFAULT 0,"
+  " process_from INTEGER,"
+  " status_incoming INTEGER NOT NULL DEFAULT 0 CHECK(status_incoming BETWEEN 0 AND 2),"
+  " status_outgoing INTEGER NOT NULL DEFAULT 0 CHECK(status_outgoing BETWEEN 0 AND 2),"
+  " status_act INTEGER NOT NULL DEFAULT 0 CHECK(status_act BETWEEN 0 AND 2),"
+  " enabled_incoming INTEGER NOT NULL DEFAULT 0, enabled_outgoing INTEGER NOT NULL DEFAULT 0,"
+  " enabled_act INTEGER NOT NULL DEFAULT 0, ews_url TEXT, autodiscovered_on INTEGER,"
+  " test_completed_on INTEGER, retry_count INTEGER NOT NULL DEFAULT 0,"
+  " transient_failures INTEGER NOT NULL DEFAULT 0, retry_at INTEGER, last_error_code TEXT,"
+  " last_error TEXT, last_error_count INTEGER NOT NULL DEFAULT 0, last_error_time INTEGER);"
+  "CREATE INDEX mailboxes_profile ON mailboxes(profile);"
+  "CREATE TABLE alerts("
+  " id INTEGER PRIMARY KEY, time INTEGER NOT NULL, mailbox TEXT COLLATE NOCASE, profile TEXT,"
+  " severity TEXT NOT NULL CHECK(severity IN ('error', 'warning', 'information')),"
+  " category TEXT NOT NULL, transient INTEGER NOT NULL DEFAULT 0, message TEXT NOT NULL,"
+  " hint TEXT, ews_code TEXT, http_status INTEGER, url TEXT);"
+  "CREATE INDEX alerts_mailbox ON alerts(mailbox, id);",
+
+  /* 2: sync runtime fields of mailboxes, jobs, activities, sync states */
+  "ALTER TABLE mailboxes ADD COLUMN postponed_until INTEGER;"
+  "ALTER TABLE mailboxes ADD COLUMN last_sync_start INTEGER;"
+  "ALTER TABLE mailboxes ADD COLUMN last_sync_success INTEGER;"
+  "ALTER TABLE mailboxes ADD COLUMN items_processed INTEGER NOT NULL DEFAULT 0;"
+  "ALTER TABLE mailboxes ADD COLUMN items_failed INTEGER NOT NULL DEFAULT 0;"
+  "ALTER TABLE mailboxes ADD COLUMN processing_host TEXT;"
+  "CREATE TABLE jobs("
+  " id INTEGER PRIMARY KEY, kind TEXT NOT NULL, profile TEXT,"
+  " state TEXT NOT NULL CHECK(state IN ('queued', 'running', 'done', 'failed')),"
+  " total INTEGER NOT NULL DEFAULT 0, done INTEGER NOT NULL DEFAULT 0,"
+  " created INTEGER NOT NULL, started INTEGER, finished INTEGER, summary TEXT);"
+  "CREATE TABLE activities("
+  " id INTEGER PRIMARY KEY,"
+  " mailbox TEXT NOT NULL COLLATE NOCASE"
+  "  REFERENCES mailboxes(address) ON UPDATE CASCADE ON DELETE CASCADE,"
+  " direction TEXT NOT NULL CHECK(direction IN ('incoming', 'outgoing')),"
+  " state TEXT NOT NULL, exchange_item_id TEXT, internet_message_id TEXT,"
+  " subject TEXT, sender TEXT, recipients TEXT, body TEXT,"
+  " created INTEGER NOT NULL, received INTEGER, sent INTEGER, modified INTEGER,"
+  " UNIQUE(mailbox, exchange_item_id), UNIQUE(mailbox, internet_message_id));"
+  "CREATE INDEX activities_state ON activities(mailbox, state, id);"
+  "CREATE TABLE sync_states("
+  " mailbox TEXT NOT NULL COLLATE NOCASE"
+  "  REFERENCES mailboxes(address) ON UPDATE CASCADE ON DELETE CASCADE,"
+  " folder TEXT NOT NULL, state TEXT NOT NULL, updated INTEGER NOT NULL,"
+  " PRIMARY KEY(mailbox, folder));",
+};
+
+/* ---- field tables -------------------------------------------------------- */
+
+enum ftype { F_TEXT, F_INT, F_BOOL, F_TIME };
+#define F_RESULT 1u /* written by exs_store_save_test_result */
+
+struct field {
+  const char *col;
+  enum ftype type;
+  size_t off;
+  size_t size; /* F_TEXT: buffer size */
+  unsigned flags;
+};
+
+#define FTEXT(S, c, m, fl) {c, F_TEXT, offsetof(struct S, m), sizeof(((struct S *)0)->m), fl}
+#define FINT(S, c, m, fl) {c, F_INT, offsetof(struct S, m), 0, fl}
+#define FBOOL(S, c, m, fl) {c, F_BOOL, offsetof(struct S, m), 0, fl}
+#define FTIME(S, c, m, fl) {c, F_TIME, offsetof(struct S, m), 0, fl}
+#define FIDX(S, t, c, m, i, fl) {c, t, offsetof(struct S, m) + (i) * sizeof(((struct S *)0)->m[0]), 0, fl}
+
+static const struct field org_fields[] = {
+  FTEXT(exs_org, "org_id", id, 0),
+  FTEXT(exs_org, "default_profile", default_profile, 0),
+  FINT(exs_org, "default_incoming", default_incoming, 0),
+  FINT(exs_org, "default_outgoing", default_outgoing, 0),
+  FINT(exs_org, "default_act", default_act, 0),
+  FBOOL(exs_org, "approve_users", approve_users, 0),
+  FBOOL(exs_org, "approve_queues", approve_queues, 0),
+  FBOOL(exs_org, "alerts_errors", alerts_errors, 0),
+  FBOOL(exs_org, "alerts_warnings", alerts_warnings, 0),
+  FBOOL(exs_org, "alerts_information", alerts_information, 0),
+  FBOOL(exs_org, "notify_owners", notify_owners, 0),
+  FBOOL(exs_org, "ignore_internal", ignore_internal, 0),
+  FTEXT(exs_org, "tracking_prefix", tracking_prefix, 0),
+  FBOOL(exs_org, "allow_credentials_non_secure", allow_credentials_non_secure, 0),
+  FBOOL(exs_org, "allow_basic_non_secure", allow_basic_non_secure, 0),
+  FBOOL(exs_org, "allow_non_ssl", allow_non_ssl, 0),
+};
+
+/* The key column comes first. */
+static const struct field profile_fields[] = {
+  FTEXT(exs_profile, "name", name, 0),
+  FTEXT(exs_profile, "description", description, 0),
+  FBOOL(exs_profile, "autodiscover", autodiscover, 0),
+  FTEXT(exs_profile, "incoming_url", incoming_url, 0),
+  FTEXT(exs_profile, "outgoing_url", outgoing_url, 0),
+  FBOOL(exs_profile, "same_outgoing", same_outgoing, 0),
+  FINT(exs_profile, "retrieval", retrieval, 0),
+  FBOOL(exs_profile, "impersonation", impersonation, 0),
+  FTEXT(exs_profile, "user_name", user, 0),
+  FINT(exs_profile, "protocol", protocol, 0),
+  FTIME(exs_profile, "process_from", process_from, 0),
+  FINT(exs_profile, "poll_minutes", poll_minutes, 0),
+  FINT(exs_profile, "max_connections", max_connections, 0),
+  FBOOL(exs_profile, "move_undeliverable", move_undeliverable, 0),
+  FBOOL(exs_profile, "timeout_enabled", timeout_enabled, 0),
+  FINT(exs_profile, "timeout_ms", timeout_ms, 0),
+  FTEXT(exs_profile, "owner", owner, 0),
+};
+
+static const struct field mailbox_fields[] = {
+  FTEXT(exs_mailbox, "address", address, 0),
+  FTEXT(exs_mailbox, "name", name, 0),
+  FBOOL(exs_mailbox, "is_queue", is_queue, 0),
+  FBOOL(exs_mailbox, "active", active, 0),
+  FTEXT(exs_mailbox, "profile", profile, 0),
+  FINT(exs_mailbox, "incoming", incoming, 0),
+  FINT(exs_mailbox, "outgoing", outgoing, 0),
+  FINT(exs_mailbox, "act", act, 0),
+  FINT(exs_mailbox, "approval", approval, 0),
+  FBOOL(exs_mailbox, "allow_credentials", allow_credentials, 0),
+  FTEXT(exs_mailbox, "user_name", user, 0),
+  FBOOL(exs_mailbox, "sync_org_only", sync_org_only, 0),
+  FINT(exs_mailbox, "track", track, 0),
+  FTIME(exs_mailbox, "process_from", process_from, 0),
+  FIDX(exs_mailbox, F_INT, "status_incoming", status, EXS_WL_INCOMING, F_RESULT),
+  FIDX(exs_mailbox, F_INT, "status_outgoing", status, EXS_WL_OUTGOING, F_RESULT),
+  FIDX(exs_mailbox, F_INT, "status_act", status, EXS_WL_ACT, F_RESULT),
+  FIDX(exs_mailbox, F_BOOL, "enabled_incoming", enabled, EXS_WL_INCOMING, F_RESULT),
+  FIDX(exs_mailbox, F_BOOL, "enabled_outgoing", enabled, EXS_WL_OUTGOING, F_RESULT),
+  FIDX(exs_mailbox, F_BOOL, "enabled_act", enabled, EXS_WL_ACT, F_RESULT),
+  FTEXT(exs_mailbox, "ews_url", ews_url, F_RESULT),
+  FTIME(exs_mailbox, "autodiscovered_on", autodiscovered_on, F_RESULT),
+  FTIME(exs_mailbox, "test_completed_on", test_completed_on, F_RESULT),
+  FINT(exs_mailbox, "retry_count", retry_count, F_RESULT),
+  FINT(exs_mailbox, "transient_failures", transient_failures, F_RESULT),
+  FTIME(exs_mailbox, "retry_at", retry_at, F_RESULT),
+  FTEXT(exs_mailbox, "last_error_code", last_error_code, F_RESULT),
+  FTEXT(exs_mailbox, "last_error", last_error, F_RESULT),
+  FINT(exs_mailbox, "last_error_count", last_error_count, F_RESULT),
+  FTIME(exs_mailbox, "last_error_time", last_error_time, F_RESULT),
+  FTIME(exs_mailbox, "postponed_until", postponed_until, 0),
+  FTIME(exs_mailbox, "last_sync_start", last_sync_start, 0),
+  FTIME(exs_mailbox, "last_sync_success", last_sync_success, 0),
+  FINT(exs_mailbox, "items_processed", items_processed, 0),
+  FINT(exs_mailbox, "items_failed", items_failed, 0),
+  FTEXT(exs_mailbox, "processing_host", processing_host, 0),
+};
+
+#define NF(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- handle -------------------------------------------------------------- */
+
+enum stmt_id {
+  S_ORG_GET,
+  S_ORG_PUT,
+  S_PROFILE_PUT,
+  S_PROFILE_GET,
+  S_PROFILE_DELETE,
+  S_MAILBOX_PUT,
+  S_MAILBOX_GET,
+  S_MAILBOX_DELETE,
+  S_MAILBOX_RESULT,
+  S_ALERT_ADD,
+  S_JOB_CREATE,
+  S_JOB_PROGRESS,
+  S_JOB_FINISH,
+  S_JOB_GET,
+  S_ACTIVITY_ADD,
+  S_ACTIVITY_FIND,
+  S_ACTIVITY_GET,
+  S_ACTIVITY_STATE,
+  S_SYNC_GET,
+  S_SYNC_PUT,
+  S_COUNT
+};
+
+struct exs_store {
+  sqlite3 *db;
+  struct exs_secret *secret;
+  char path[1024];
+  sqlite3_stmt *stmts[S_COUNT];
+  char *sql[S_COUNT]; /* generated SQL (NULL: static) */
+  bool in_explicit;   /* exs_store_begin was called */
+};
+
+static const char *static_sql[S_COUNT] = {
+  [S_PROFILE_DELETE] = "DELETE FROM profiles WHERE name = ?",
+  [S_MAILBOX_DELETE] = "DELETE FROM mailboxes WHERE address = ?",
+  [S_ALERT_ADD] = "INSERT INTO alerts(time, mailbox, profile, severity, category, transient, "
+                  "message, hint, ews_code, http_status, url) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+  [S_JOB_CREATE] = "INSERT INTO jobs(kind, profile, state, total, done, created) "
+                   "VALUES(?, ?, 'queued', ?, 0, ?)",
+  [S_JOB_PROGRESS] = "UPDATE jobs SET done = ?, state = 'running', started = COALESCE(started, ?) "
+                     "WHERE id = ?",
+  [S_JOB_FINISH] = "UPDATE jobs SET state = ?, summary = ?, finished = ?, "
+                   "started = COALESCE(started, ?) WHERE id = ?",
+  [S_JOB_GET] = "SELECT id, kind, profile, state, total, done, created, started, finished, summary "
+                "FROM jobs WHERE id = ?",
+  [S_ACTIVITY_ADD] =
+    "INSERT INTO activities(mailbox, direction, state, exchange_item_id, internet_message_id, "
+    "subject, sender, recipients, body, created, received, sent, modified) "
+    "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING RETURNING id",
+  [S_ACTIVITY_FIND] = "SELECT id FROM activities WHERE mailbox = ?1 AND "
+                      "(exchange_item_id = ?2 OR internet_message_id = ?3) ORDER BY id LIMIT 1",
+  [S_ACTIVITY_GET] = "SELECT id, mailbox, direction, state, exchange_item_id, internet_message_id, "
+                     "subject, sender, recipients, body, created, received, sent, modified "
+                     "FROM activities WHERE id = ?",
+  [S_ACTIVITY_STATE] = "UPDATE activities SET state = ?1, "
+                       "exchange_item_id = COALESCE(?2, exchange_item_id), modified = ?3, "
+                       "sent = CASE WHEN ?1 = 'sent' THEN ?3 ELSE sent END WHERE id = ?4",
+  [S_SYNC_GET] = "SELECT state FROM sync_states WHERE mailbox = ? AND folder = ?",
+  [S_SYNC_PUT] = "INSERT INTO sync_states(mailbox, folder, state, updated) VALUES(?,?,?,?) "
+                 "ON CONFLICT(mailbox, folder) DO UPDATE SET state = excluded.state, "
+                 "updated = excluded.updated",
+};
+
+static int db_fail(struct exs_store *st, struct exs_error *err, const char *what)
+{
+  exs_error_set(err, EXS_CAT_CONFIG, "store %s: %s: %s", st->path, what, sqlite3_errmsg(st->db));
+  return -1;
+}
+
+static int exec(struct exs_store *st, const char *sql, struct exs_error *err)
+{
+  if(sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+    return db_fail(st, err, "statement failed");
+  return 0;
+}
+
+/* Get a cached statement, reset and with bindings cleared. */
+static sqlite3_stmt *prep(struct exs_store *st, enum stmt_id id, struct exs_error *err)
+{
+  sqlite3_stmt *s = st->stmts[id];
+
+  if(s) {
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return s;
+  }
+  if(sqlite3_prepare_v3(st->db, st->sql[id] ? st->sql[id] : static_sql[id], -1,
+                        SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
+    db_fail(st, err, "cannot prepare a statement");
+    return NULL;
+  }
+  st->stmts[id] = s;
+  return s;
+}
+
+static void done(sqlite3_stmt *s)
+{
+  if(s) {
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+  }
+}
+
+/* Bind text, NULL when empty. */
+static void bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+  if(v && *v)
+    sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+  else
+    sqlite3_bind_null(s, i);
+}
+
+static void bind_time(sqlite3_stmt *s, int i, time_t t)
+{
+  if(t)
+    sqlite3_bind_int64(s, i, (sqlite3_int64)t);
+  else
+    sqlite3_bind_null(s, i);
+}
+
+static void col_text(sqlite3_stmt *s, int i, char *buf, size_t len)
+{
+  const unsigned char *v = sqlite3_column_text(s, i);
+
+  snprintf(buf, len, "%s", v ? (const char *)v : "");
+}
+
+static char *col_dup(sqlite3_stmt *s, int i)
+{
+  const unsigned char *v = sqlite3_column_text(s, i);
+
+  return v ? strdup((const char *)v) : NULL;
+}
+
+/* Bind the fields of obj with the given flags mask (0: all) from index first;
+ * returns the next index. */
+static int bind_fields(sqlite3_stmt *s, const struct field *f, size_t n, const void *obj,
+                       unsigned mask, int first)
+{
+  const char *base = obj;
+  size_t i;
+
+  for(i = 0; i < n; i++) {
+    const void *p = base + f[i].off;
+    if(mask && !(f[i].flags & mask))
+      continue;
+    switch(f[i].type) {
+    case F_TEXT: {
+      char tmp[EXS_URL_MAX + 1];
+      size_t len = strnlen(p, f[i].size);
+      if(len >= sizeof(tmp))
+        len = sizeof(tmp) - 1;
+      memcpy(tmp, p, len); /* a full buffer may lack its terminator */
+      tmp[len] = 0;
+      bind_text(s, first, tmp);
+      break;
+    }
+    case F_INT:
+      sqlite3_bind_int(s, first, *(const int *)p);
+      break;
+    case F_BOOL:
+      sqlite3_bind_int(s, first, *(const bool *)p ? 1 : 0);
+      break;
+    case F_TIME:
+      bind_time(s, first, *(const time_t *)p);
+      break;
+    }
+    first++;
+  }
+  return first;
+}
+
+static int read_fields(sqlite3_stmt *s, const struct field *f, size_t n, void *obj, int first)
+{
+  char *base = obj;
+  size_t i;
+
+  for(i = 0; i < n; i++, first++) {
+    void *p = base + f[i].off;
+    switch(f[i].type) {
+    case F_TEXT:
+      col_text(s, first, p, f[i].size);
+      break;
+    case F_INT:
+      *(int *)p = sqlite3_column_int(s, first);
+      break;
+    case F_BOOL:
+      *(bool *)p = sqlite3_column_int(s, first) != 0;
+      break;
+    case F_TIME:
+      *(time_t *)p = (time_t)sqlite3_column_int64(s, first);
+      break;
+    }
+  }
+  return first;
+}
+
+static void add_cols(struct exs_buf *b, const struct field *f, size_t n, const char *fmt)
+{
+  size_t i;
+
+  for(i = 0; i < n; i++) {
+    if(i)
+      exs_buf_adds(b, ", ");
+    exs_buf_addf(b, fmt, f[i].col, f[i].col);
+  }
+}
+
+/* "INSERT INTO t(cols, password_enc) VALUES(?...) ON CONFLICT(key) DO UPDATE SET ... RETURNING id" */
+static char *upsert_sql(const char *table, const struct field *f, size_t n, bool password)
+{
+  struct exs_buf b;
+  size_t i;
+
+  exs_buf_init(&b, 16384);
+  exs_buf_addf(&b, "INSERT INTO %s(", table);
+  add_cols(&b, f, n, "%s");
+  exs_buf_adds(&b, password ? ", password_enc) VALUES(" : ") VALUES(");
+  for(i = 0; i < n + (password ? 1 : 0); i++)
+    exs_buf_adds(&b, i ? ", ?" : "?");
+  exs_buf_addf(&b, ") ON CONFLICT(%s) DO UPDATE SET ", f[0].col);
+  add_cols(&b, f, n, "%s = excluded.%s");
+  if(password)
+    exs_buf_adds(&b, ", password_enc = excluded.password_enc");
+  exs_buf_adds(&b, " RETURNING id");
+  return exs_buf_steal(&b);
+}
+
+static char *select_sql(const char *table, const struct field *f, size_t n, const char *where)
+{
+  struct exs_buf b;
+
+  exs_buf_init(&b, 16384);
+  exs_buf_adds(&b, "SELECT id, ");
+  add_cols(&b, f, n, "%s");
+  exs_buf_addf(&b, ", password_enc FROM %s %s", table, where);
+  return exs_buf_steal(&b);
+}
+
+static int generate_sql(struct exs_store *st)
+{
+  struct exs_buf b;
+  size_t i;
+  bool first = true;
+
+  exs_buf_init(&b, 16384);
+  exs_buf_adds(&b, "INSERT INTO org(id, ");
+  add_cols(&b, org_fields, NF(org_fields), "%s");
+  exs_buf_adds(&b, ") VALUES(1");
+  for(i = 0; i < NF(org_fields); i++)
+    exs_buf_adds(&b, ", ?");
+  exs_buf_adds(&b, ") ON CONFLICT(id) DO UPDATE SET ");
+  add_cols(&b, org_fields, NF(org_fields), "%s = excluded.%s");
+  st->sql[S_ORG_PUT] = exs_buf_steal(&b);
+
+  exs_buf_adds(&b, "SELECT ");
+  add_cols(&b, org_fields, NF(org_fields), "%s");
+  exs_buf_adds(&b, " FROM org WHERE id = 1");
+  st->sql[S_ORG_GET] = exs_buf_steal(&b);
+
+  st->sql[S_PROFILE_PUT] = upsert_sql("profiles", profile_fields, NF(profile_fields), true);
+  st->sql[S_PROFILE_GET] =
+    select_sql("profiles", profile_fields, NF(profile_fields), "WHERE name = ?");
+  st->sql[S_MAILBOX_PUT] = upsert_sql("mailboxes", mailbox_fields, NF(mailbox_fields), true);
+  st->sql[S_MAILBOX_GET] =
+    select_sql("mailboxes", mailbox_fields, NF(mailbox_fields), "WHERE address = ?");
+
+  exs_buf_adds(&b, "UPDATE mailboxes SET ");
+  for(i = 0; i < NF(mailbox_fields); i++) {
+    if(!(mailbox_fields[i].flags & F_RESULT))
+      continue;
+    exs_buf_addf(&b, "%s%s = ?", first ? "" : ", ", mailbox_fields[i].col);
+    first = false;
+  }
+  exs_buf_adds(&b, " WHERE address = ?");
+  st->sql[S_MAILBOX_RESULT] = exs_buf_steal(&b);
+
+  for(i = 0; i < S_COUNT; i++)
+    if(!st->sql[i] && !static_sql[i])
+      return -1;
+  return 0;
+}
+
+/* ---- transactions -------------------------------------------------------- */
+
+/* Start a unit of work: BEGIN IMMEDIATE when none is open, else a savepoint
+ * inside the caller's transaction. */
+static int tx_begin(struct exs_store *st, bool *own, struct exs_error *err)
+{
+  *own = sqlite3_get_autocommit(st->db) != 0;
+  return exec(st, *own ? "BEGIN IMMEDIATE" : "SAVEPOINT exs_unit", err);
+}
+
+static int tx_end(struct exs_store *st, bool own, int ok, struct exs_error *err)
+{
+  if(ok == 0) {
+    if(exec(st, own ? "COMMIT" : "RELEASE exs_unit", err) == 0)
+      return 0;
+  }
+  if(own) {
+    if(!sqlite3_get_autocommit(st->db))
+      sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+  }
+  else
+    sqlite3_exec(st->db, "ROLLBACK TO exs_unit; RELEASE exs_unit", NULL, NULL, NULL);
+  return -1;
+}
+
+int exs_store_begin(struct exs_store *st, struct exs_error *err)
+{
+  if(!sqlite3_get_autocommit(st->db)) {
+    exs_error_set(err, EXS_CAT_CONFIG, "store %s: a transaction is already open", st->path);
+    return -1;
+  }
+  if(exec(st, "BEGIN IMMEDIATE", err))
+    return -1;
+  st->in_explicit = true;
+  return 0;
+}
+
+int exs_store_commit(struct exs_store *st, struct exs_error *err)
+{
+  st->in_explicit = false;
+  if(sqlite3_get_autocommit(st->db)) {
+    exs_error_set(err, EXS_CAT_CONFIG, "store %s: no transaction to commit", st->path);
+    return -1;
+  }
+  if(exec(st, "COMMIT", err)) {
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+  }
+  return 0;
+}
+
+int exs_store_rollback(struct exs_store *st, struct exs_error *err)
+{
+  st->in_explicit = false;
+  if(sqlite3_get_autocommit(st->db))
+    return 0;
+  return exec(st, "ROLLBACK", err);
+}
+
+/* ---- open / close / migrate ---------------------------------------------- */
+
+static int user_version(struct exs_store *st)
+{
+  sqlite3_stmt *s = NULL;
+  int v = -1;
+
+  if(sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK &&
+     sqlite3_step(s) == SQLITE_ROW)
+    v = sqlite3_column_int(s, 0);
+  sqlite3_finalize(s);
+  return v;
+}
+
+int exs_store_schema_version(struct exs_store *st)
+{
+  return user_version(st);
+}
+
+static int migrate(struct exs_store *st, int target, struct exs_error *err)
+{
+  int cur, v, result = -1;
+  char sql[128];
+
+  if(exec(st, "BEGIN IMMEDIATE", err))
+    return -1;
+  cur = user_version(st);
+  if(cur < 0) {
+    db_fail(st, err, "cannot read the schema version");
+    goto out;
+  }
+  if(cur > EXS_STORE_SCHEMA_VERSION) {
+    exs_error_set(err, EXS_CAT_CONFIG,
+                  "store %s: schema version %d is newer than this exsync knows (%d): upgrade "
+                  "exsync",
+                  st->path, cur, EXS_STORE_SCHEMA_VERSION);
+    goto out;
+  }
+  for(v = cur + 1; v <= target; v++) {
+    if(exec(st, migrations[v - 1], err))
+      goto out;
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO schema_migrations(version, applied_at) VALUES(%d, %lld)", v,
+             (long long)exs_now());
+    if(exec(st, sql, err))
+      goto out;
+  }
+  if(target > cur) {
+    snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", target);
+    if(exec(st, sql, err))
+      goto out;
+  }
+  result = 0;
+out:
+  return tx_end(st, true, result, err);
+}
+
+struct exs_store *exs_store_open_version(const char *path, const char *key_file, int version,
+                                         struct exs_error *err)
+{
+  struct exs_store *st = NULL;
+  sqlite3_stmt *s = NULL;
+  int fd;
+
+  if(version < 1 || version > EXS_STORE_SCHEMA_VERSION) {
+    exs_error_set(err, EXS_CAT_CONFIG, "store: no schema version %d", version);
+    return NULL;
+  }
+  st = calloc(1, sizeof(*st));
+  if(!st) {
+    exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
+    return NULL;
+  }
+  snprintf(st->path, sizeof(st->path), "%s", path);
+  st->secret = exs_secret_open(key_file, err);
+  if(!st->secret)
+    goto fail;
+  /* The database holds sealed secrets and addresses: private by default. */
+  if(strcmp(path, ":memory:")) {
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if(fd < 0) {
+      exs_error_set(err, EXS_CAT_CONFIG, "store %s: cannot open: %s", path, strerror(errno));
+      goto fail;
+    }
+    close(fd);
+  }
+  if(sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+     SQLITE_OK) {
+    db_fail(st, err, "cannot open the database");
+    goto fail;
+  }
+  sqlite3_extended_result_codes(st->db, 1);
+  sqlite3_busy_timeout(st->db, 10000);
+  if(sqlite3_prepare_v2(st->db, "PRAGMA journal_mode = WAL", -1, &s, NULL) != SQLITE_OK ||
+     sqlite3_step(s) != SQLITE_ROW) {
+    db_fail(st, err, "cannot use the database (not an SQLite file?)");
+    goto fail;
+  }
+  sqlite3_finalize(s);
+  s = NULL;
+  if(exec(st, "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL", err))
+    goto fail;
+  if(migrate(st, version, err))
+    goto fail;
+  if(generate_sql(st)) {
+    exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
+    goto fail;
+  }
+  return st;
+fail:
+  sqlite3_finalize(s);
+  exs_store_close(st);
+  return NULL;
+}
+
+struct exs_store *exs_store_open(const char *path, const char *key_file, struct exs_error *err)
+{
+  return exs_store_open_version(path, key_file, EXS_STORE_SCHEMA_VERSION, err);
+}
+
+void exs_store_close(struct exs_store *st)
+{
+  int i;
+
+  if(!st)
+    return;
+  for(i = 0; i < S_COUNT; i++) {
+    sqlite3_finalize(st->stmts[i]);
+    free(st->sql[i]);
+  }
+  if(st->db) {
+    if(!sqlite3_get_autocommit(st->db))
+      sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close_v2(st->db);
+  }
+  exs_secret_free(st->secret);
+  free(st);
+}
+
+int exs_store_check(struct exs_store *st, struct exs_error *err)
+{
+  sqlite3_stmt *s = NULL;
+  int result = -1, rc;
+
+  if(sqlite3_prepare_v2(st->db, "PRAGMA integrity_check", -1, &s, NULL) != SQLITE_OK) {
+    db_fail(st, err, "integrity check");
+    goto out;
+  }
+  rc = sqlite3_step(s);
+  if(rc != SQLITE_ROW || strcmp((const char *)sqlite3_column_text(s, 0), "ok")) {
+    exs_error_set(err, EXS_CAT_CONFIG, "store %s: integrity check failed: %s", st->path,
+                  rc == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0)
+                                   : sqlite3_errmsg(st->db));
+    goto out;
+  }
+  sqlite3_finalize(s);
+  if(sqlite3_prepare_v2(st->db, "PRAGMA foreign_key_check", -1, &s, NULL) != SQLITE_OK) {
+    db_fail(st, err, "foreign key check");
+    goto out;
+  }
+  rc = sqlite3_step(s);
+  if(rc == SQLITE_ROW) {
+    exs_error_set(err, EXS_CAT_CONFIG, "store %s: foreign key check failed in table %s",
+                  st->path, (const char *)sqlite3_column_text(s, 0));
+    goto out;
+  }
+  if(rc != SQLITE_DONE) {
+    db_fail(st, err, "foreign key check");
+    goto out;
+  }
+  result = 0;
+out:
+  sqlite3_finalize(s);
+  return result;
+}
+
+/* ---- secrets ------------------------------------------------------------- */
+
+/* Bind a sealed copy of password (NULL when empty). */
+static int bind_password(struct exs_store *st, sqlite3_stmt *s, int i, const char *password,
+                         size_t size, struct exs_error *err)
+{
+  char plain[EXS_PASSWORD_MAX + 1];
+  char *blob = NULL;
+  size_t len = strnlen(password, size);
+  int result = -1;
+
+  if(len == 0) {
+    sqlite3_bind_null(s, i);
+    return 0;
+  }
+  if(len > EXS_PASSWORD_MAX) {
+    exs_error_set(err, EXS_CAT_CONFIG, "password longer than %d characters", EXS_PASSWORD_MAX);
+    return -1;
+  }
+  memcpy(plain, password, len);
+  plain[len] = 0;
+  if(exs_secret_encrypt(st->secret, plain, &blob, err))
+    goto out;
+  sqlite3_bind_text(s, i, blob, -1, free);
+  result = 0;
+out:
+  OPENSSL_cleanse(plain, sizeof(plain));
+  return result;
+}
+
+static int read_password(struct exs_store *st, sqlite3_stmt *s, int i, char *out, size_t len,
+                         struct exs_error *err)
+{
+  const unsigned char *blob = sqlite3_column_text(s, i);
+
+  memset(out, 0, len);
+  if(!blob)
+    return 0;
+  return exs_secret_decrypt(st->secret, (const char *)blob, out, len, err);
+}
+
+/* ---- org ----------------------------------------------------------------- */
+
+int exs_store_org_get(struct exs_store *st, struct exs_org *org, struct exs_error *err)
+{
+  sqlite3_stmt *s = prep(st, S_ORG_GET, err);
+  int rc, result = -1;
+
+  exs_org_defaults(org);
+  if(!s)
+    return -1;
+  rc = sqlite3_step(s);
+  if(rc == SQLITE_ROW)
+    read_fields(s, org_fields, NF(org_fields), org, 0);
+  else if(rc != SQLITE_DONE) {
+    db_fail(st, err, "cannot read the org settings");
+    goto out;
+  }
+  result = 0;
+out:
+  done(s);
+  return result;
+}
+
+int exs_store_org_put(struct exs_store *st, const struct exs_org *org, struct exs_error *err)
+{
+  sqlite3_stmt *s = prep(st, S_ORG_PUT, err);
+  int result = -1;
+
+  if(!s)
+    return -1;
+  bind_fields(s, org_fields, NF(org_fields), org, 0, 1);
+  if(sqlite3_step(s) != SQLITE_DONE) {
+    db_fail(st, err, "cannot write the org settings");
+    goto out;
+  }
+  result = 0;
+out:
+  done(s);
+  return result;
+}
+
+/* ---- profiles ------------------------------------------------------------ */
+
+int exs_store_profile_put(struct exs_store *st, struct exs_profile *p, struct exs_error *err)
+{
+  sqlite3_stmt *s;
+  int i, result = -1;
+
+  if(!p->name[0]) {
+    exs_error_set(err, EXS_CAT_CONFIG, "profile: attribute 'name': is required");
+    return -1;
+  }
+  s = prep(st, S_PROFILE_PUT, err);
+  if(!s)
+    return -1;
+  i = bind_fields(s, profile_fields, NF(profile_fields), p, 0, 1);
+  if(bind_password(st, s, i, p->password, sizeof(p->password), err))
+    goto out;
+  if(sqlite3_step(s) != SQLITE_ROW) {
+    db_fail(st, err, "cannot write the profile");
+    goto out;
+  }
+  p->id = sqlite3_column_int64(s, 0);
+  result = 0;
+out:
+  done(s);
+  return result;
+}
+
+static int read_profile(struct exs_store *st, sqlite3_stmt *s, struct exs_profile *p,
+                        bool secrets, struct exs_error *err)
+{
+  int i;
+
+  memset(p, 0, sizeof(*p));
+  p->id = sqlite3_column_int64(s, 0);
+  i = read_fields(s, profile_fields, NF(profile_fields), p, 1);
+  if(secrets && read_password(st, s, i, p->password, sizeof(p->password), err)) {
+    if(err)
+      snprintf(err->message + strlen(err->message),
+             sizeof(err->message) - strlen(err->message), " (password of profile '%s')",
+             p->name);
+    return -1;
+  }
+  return 0;
+}
+
+int exs_store_profile_get(struct exs_store *st, const char *name, struct exs_profile *p,
+                          struct exs_error *err)
+{
+  sqlite3_stmt *s = prep(st, S_PROFILE_GET, err);
+  int rc, result = -1;
+
+  if(!s)
+    return -1;
+  bind_text(s, 1, name);
+  rc = sqlite3_step(s);
+  if(rc == SQLITE_DONE) {
+    exs_error_set(err, EXS_CAT_CONFIG, "no profile named '%s'", name);
+    result = EXS_STORE_NOT_FOUND;
+    goto out;
+  }
+  if(rc != SQLITE_ROW) {
+    db_fail(st, err, "cannot read the profile");
+    goto out;
+  }
+  result = read_profile(st, s, p, true, err);
+out:
+  done(s);
+  return result;
+}
+
+/* Grow *arr (of elem-size items) to hold at least n+1. */
+static int grow(void **arr, size_t *cap, size_t n, size_t elem)
+{
+  void *p;
+  size_t nc;
+
+  if(n < *cap)
+    return 0;
+  nc = *cap ? *cap * 2 : 16;
+  p = realloc(*arr, nc * elem);
+  if(!p)
+    return -1;
+  *arr = p;
+  *cap = nc;
+  return 0;
+}
+
+int exs_store_profile_list(struct exs_store *st, struct exs_profile **out, size_t *n,
+                           struct exs_error *err)
+{
+  sqlite3_stmt *s = NULL;
+  struct exs_profile *arr = NULL;
+  size_t cnt = 0, cap = 0;
+  char *sql = select_sql("profiles", profile_fields, NF(profile_fields), "ORDER BY name");
+  int rc, result = -1;
+
+  *out = NULL;
+  *n = 0;
+  if(!sql || sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+    db_fail(st, err, "cannot list profiles");
+    goto out;
+  }
+  while((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    if(grow((void **)&arr, &cap, cnt, sizeof(*arr))) {
+      exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
+      goto out;
+    }
+    read_profile(st, s, &arr[cnt++], false, err);
+  }
+  if(rc != SQLITE_DONE) {
+    db_fail(st, err, "cannot list profiles");
+    goto out;
+  }
+  *out = arr;
+  *n = cnt;
+  arr = NULL;
+  result = 0;
+out:
+  free(arr);
+  free(sql);
+  sqlite3_finalize(s);
+  return result;
+}
+
+static int delete_by_key(struct exs_store *st, enum stmt_id id, const char *key, const char *what,
+                         struct exs_error *err)
+{
+  sqlite3_stmt *s = prep(st, id, err);
+  int result = -1;
+
+  if(!s)
+    return -1;
+  bind_text(s, 1, key);
+  if(sqlite3_step(s) != SQLITE_DONE) {
+    db_fail(st, err, "cannot delete");
+    goto out;
+  }
+  if(sqlite3_changes(st->db) == 0) {
+    exs_error_set(err, EXS_CAT_CONFIG, "no %s '%s'", what, key);
+    result = EXS_STORE_NOT_FOUND;
+    goto out;
+  }
+  result = 0;
+out:
+  done(s);
+  return result;
+}
+
+int exs_store_profile_delete(struct exs_store *st, const char *name, struct exs_error *err)
+{
+  return delete_by_key(st, S_PROFILE_DELETE, name, "profile named", err);
+}
+
+/* ---- mailboxes ----------------------------------------------------------- */
+
+int exs_store_mailbox_put(struct exs_store *st, struct exs_mailbox *m, struct exs_error *err)
+{
+  sqlite3_stmt *s;
+  int i, rc, result = -1;
+
+  if(!m->address[0]) {
+    exs_error_set(err, EXS_CAT_CONFIG, "mailbox: attribute 'address': is required");
+    return -1;
+  }
+  s = prep(st, S_MAILBOX_PUT, err);
+  if(!s)
+    return -1;
+  i = bind_fields(s, mailbox_fields, NF(mailbox_fields), m, 0, 1);
+  if(bind_password(st, s, i, m->password, sizeof(m->password), err))
+    goto out;
+  rc = sqlite3_step(s);
+  if(rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
+    exs_error_set(err, EXS_CAT_CONFIG, "mailbox %s: profile '%s' does not exist", m->address,
+                  m->profile);
+    goto out;
+  }
+  if(rc != SQLITE_ROW) {
+    db_fail(st, err, "cannot write the mailbox");
+    goto out;
+  }
+  m->id = sqlite3_column_int64(s, 0);
+  result = 0;
+out:
+  done(s);
+  return result;
+}
+
+static int read_mailbox(struct exs_store *st, sqlite3_stmt *s, struct exs_mailbox *m,
+                        bool secrets, struct exs_error *err)
+{
+  int i;
+
+  memset(m, 0, sizeof(*m));
+  m->id = sqlite3_column_int64(s, 0);
+  i = read_fields(s, mailbox_fields, NF(mailbox_fields), m, 1);
+  if(secrets && read_password(st, s, i, m->password, sizeof(m->password), err)) {
+    if(err)
+      snprintf(err->message + strlen(err->message),
+             sizeof(err->message) - strlen(err->message), " (password of mailbox %s)",
+             m->address);
+    return -1;
+  }
+  return 0;
+}
+
+int exs_store_mailbox_get(struct exs_store *st, const char *address, struct exs_mailbox *m,
+                          struct exs_error *err)
+{
+  sqlite3_stmt *s = prep(st, S_MAILBOX_GET, err);
+  int rc, result = -1;
+
+  if(!s)
+    return -1;
+  bind_text(s, 1, address);
+  rc = sqlite3_step(s);
+  if(rc == SQLITE_DONE) {
+    exs_error_set(err, EXS_CAT_CONFIG, "no mailbox %s", address);
+    result = EXS_STORE_NOT_FOUND;
+    goto out;
+  }
+  if(rc != SQLITE_ROW) {
+    db_fail(st, err, "cannot read the mailbox");
+    goto out;
+  }
+  result = read_mailbox(st, s, m, true, err);
+out:
+  done(s);
+  return result;
+}
+
+int exs_store_mailbox_each(struct exs_store *st, const char *profile, unsigned flags,
+                           exs_store_mailbox_cb cb, void *ctx, struct exs_error *err)
+{
+  sqlite3_stmt *s = NULL;
+  struct exs_mailbox *m = NULL;
+  char *sql = select_sql("mailboxes", mailbox_fields, NF(mailbox_fields),
+                         profile ? "WHERE profile = ? ORDER BY address" : "ORDER BY address");
+  int rc, result = -1;
+
+  /* A statement of its own, so cb may call the store. */
+  if(!sql || sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+    db_fail(st, err, "cannot list mailboxes");
+    goto out;
+  }
+  m = malloc(sizeof(*m));
+  if(!m) {
+    exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
+    goto out;
+  }
+  if(profile)
+    bind_text(s, 1, profile);
+  while((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    if(read_mailbox(st, s, m, (flags & EXS_STORE_WITH_SECRETS) != 0, err))
+      goto out;
+    rc = cb(ctx, m);
+    exs_mailbox_wipe(m);
+    if(rc) {
+      result = rc;
+      goto out;
+    }
+  }
+  if(rc != SQLITE_DONE) {
+    db_fail(st, err, "cannot list mailboxes");
+    goto out;
+  }
+  result = 0;
+out:
+  if(m) {
+    exs_mailbox_wipe(m);
+    free(m);
+  }
+  free(sql);
+  sqlite3_finalize(s);
+  return result;
+}
+
+struct collect {
+  struct exs_mailbox *arr;
+  size_t n, cap;
+};
+
+static int collect_cb(void *ctx, const struct exs_mailbox *m)
+{
+  struct collect *c = ctx;
+
+  if(grow((void **)&c->arr, &c->cap, c->n, sizeof(*c->arr)))
+    return -2;
+  c->arr[c->n++] = *m;
+  return 0;
+}
+
+int exs_store_mailbox_list(struct exs_store *st, const char *profile, unsigned flags,
+                           struct exs_mailbox **out, size_t *n, struct exs_error *err)
+{
+  struct collect c = {NULL, 0, 0};
+  int rc;
+  size_t i;
+
+  *out = NULL;
+  *n = 0;
+  rc = exs_store_mailbox_each(st, profile, flags, collect_cb, &c, err);
+  if(rc) {
+    if(rc == -2)
+      exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
+    for(i = 0; i < c.n; i++)
+      exs_mailbox_wipe(&c.arr[i]);
+    free(c.arr);
+    return -1;
+  }
+  *out = c.arr;
+  *n = c.n;
+  return 0;
+}
+
+int exs_store_mailbox_delete(struct exs_store *st, const char *address, struct exs_error *err)
+{
+  return delete_by_key(st, S_MAILBOX_DELETE, address, "mailbox", err);
+}
+
+/* ---- alerts -------------------------------------------------------------- */
+
+static int alert_insert(struct exs_store *st, struct exs_alert *a, struct exs_error *err)
+{
+  sqlite3_stmt *s = prep(st, S_ALERT_ADD, err);
+  int result = -1;
+
+  if(!s)
+    return -1;
+  sqlite3_bind_int64(s, 1, (sqlite3_int64)(a->time ? a->time : exs_now()));
+  bind_text(s, 2, a->mailbox);
+  bind_text(s, 3, a->profile);
+  if(exs_severity_parse(exs_severity_name(a->severity)) >= 0)
+    sqlite3_bind_text(s, 4, exs_severity_name(a->severity), -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(s, 4); /* refused by the NOT NULL constraint */
+  sqlite3_bind_text(s, 5, exs_category_name(a->category), -1, SQLITE_STATIC);
+  sqlite3_bind_int(s, 6, a->transient ? 1 : 0);
+  sqlite3_bind_text(s, 7, a->message, -1, SQLITE_TRANSIENT);
+  bind_text(s, 8, a->hint);
+  bind_text(s, 9, a->ews_code);
+  if(a->http_status)
+    sqlite3_bind_int64(s, 10, a->http_status);
+  bind_text(s, 11, a->url);
+  if(sqlite3_step(s) != SQLITE_DONE) {
+    db_fail(st, err, "cannot write an alert");
+    goto out;
+  }
+  a->id = sqlite3_last_insert_rowid(st->db);
+  result = 0;
+out:
+  done(s);
+  return result;
+}
+
+int exs_store_alert_add(struct exs_store *st, struct exs_alert *a, struct exs_error *err)
+{
+  return alert_insert(st, a, err);
+}
+
+int exs_store_alert_list(struct exs_store *st, const char *mailbox, size_t limit,
+                         struct exs_alert **out, size_t *n, struct exs_error *err)
+{
+  sqlite3_stmt *s = NULL;
+  struct exs_alert *arr = NULL;
+  size_t cnt = 0, cap = 0;
+  char sql[512];
+  int rc, result = -1;
+
+  *out = NULL;
+  *n = 0;
+  snprintf(sql, sizeof(sql),
+           "SELECT * FROM (SELECT id, time, mailbox, profile, severity, category, transient, "
+           "message, hint, ews_code, http_status, url FROM alerts %s ORDER BY id DESC LIMIT ?) "
+           "ORDER BY id",
+           mailbox ? "WHERE mailbox = ?" : "");
+  if(sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+    db_fail(st, err, "cannot list alerts");
+    goto out;
+  }
+  if(mailbox)
+    bind_text(s, 1, mailbox);
+  sqlite3_bind_int64(s, mailbox ? 2 : 1, limit ? (sqlite3_int64)limit : -1);
+  while((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    struct exs_alert *a;
+    int sev;
+    if(grow((void **)&arr, &cap, cnt, sizeof(*arr))) {
+      exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
+      goto out;
+    }
+    a = &arr[cnt++];
+    memset(a, 0, sizeof(*a));
+    a->id = sqlite3_column_int64(s, 0);
+    a->time = (time_t)sqlite3_column_int64(s, 1);
+    col_text(s, 2, a->mailbox, sizeof(a->mailbox));
+    col_text(s, 3, a->profile, sizeof(a->profile));
+    sev = exs_severity_parse((const char *)sqlite3_column_text(s, 4));
+    a->severity = sev < 0 ? EXS_SEV_ERROR : (enum exs_severity)sev;
+    a->category = exs_category_from_name((const char *)sqlite3_column_text(s, 5));
+    a->transient = sqlite3_column_int(s, 6) != 0;
+    col_text(s, 7, a->message, sizeof(a->message));
+    col_text(s, 8, a->hint, sizeof(a->hint));
+    col_text(s, 9, a->ews_code, sizeof(a->ews_code));
+    a->http_status = (long)sqlite3_column_int64(s, 10);
+    col_text(s, 11, a->url, sizeof(a->url));
+  }
+  if(rc != SQLITE_DONE) {
+    db_fail(st, err, "cannot list alerts");
+    goto out;
+  }
+  *out = arr;
+  *n = cnt;
+  arr = NULL;
+  result = 0;
+out:
+  free(arr);
+  sqlite3_finalize(s);
+  return result;
+}
+
+/* ---- Test & Enable results ---------------------------------------------- */
+
+int exs_store_save_test_result(struct exs_store *st, const struct exs_mailbox *m,
+                               const struct exs_alert *alerts, size_t n, struct exs_error *err)
+{
+  sqlite3_stmt *s;
+  struct exs_alert a;
+  bool own;
+  size_t k;
+  int i, result = -1;
+
+  if(tx_begin(st, &own, err))
+    return -1;
+  s = prep(st, S_MAILBOX_RESULT, err);
+  if(!s)
+    goto out;
+  i = bind_fields(s, mailbox_fields, NF(mailbox_fields), m, F_RESULT, 1);
+  bind_text(s, i, m->address);
+  if(sqlite3_step(s) != SQLITE_DONE) {
+    db_fail(st, err, "cannot write the test result");
+    done(s);
+    goto out;
+  }
+  done(s);
+  if(sqlite3_changes(st->db) == 0) {
+    exs_error_set(err, EXS_CAT_CONFIG, "no mailbox %s", m->address);
+    result = EXS_STORE_NOT_FOUND;
+    goto out;
+  }
+  for(k = 0; k < n; k++) {
+    a = alerts[k];
+    if(alert_insert(st, &a, err))
+      goto out;
+  }
+  result = 0;
+out:
+  if(tx_end(st, own, result == 0 ? 0 : -1, err) && result == 0)
+    result = -1;
+  return result;
+}
+
+/* ---- jobs ---------------------------------------------------------------- */
+
+static const char *const job_states[] = {"queued", "running", "done", "failed"};
+
+const char *exs_job_state_name(enum exs_job_state s)
+{
+  if((int)s < 0 || (int)s > EXS_JOB_FAILED)
+    return "unknown";
+  return job_states[s];
+}
+
+int exs_job_state_parse(const char *s)
+{
+  int i;
+
+  for(i = 0; s && i <= EXS_JOB_FAILED; i++)
+    if(!strcmp(s, job_states[i]))
+      return i;
+  return -1;
+}
+
+int exs_store_job_create(struct exs_store *st, const char *kind, const char *profile, int total,
+                         int64_t *id, struct exs_error *err)
+{
+  sqlite3_stmt *s = prep(st, S_JOB_CREATE, err);
+  int result = -1;
+
+  if(!s)
+    return -1;
+  sqlite3_bind_text(s, 1, kind, -1, SQLITE_TRANSIENT);
+  bind_text(s, 2, profile);
+  sqlite3_bind_int(s, 3, total);
+  sqlite3_bind_int64(s, 4, (sqlite3_int64)exs_now());
+  if(sqlite3_step(s) != SQLITE_DONE) {
+    db_fail(st, err, "cannot create a job");
+    goto out;
+  }
+  *id = sqlite3_last_insert_rowid(st->db);
+  result = 0;
+out:
+  done(s);
+  return result;
+}
+
+static int job_changed(struct exs_store *st, int64_t id, struct exs_error *err)
+{
+  if(sqlite3_changes(st->db) == 0) {
+    exs_error_set(err, EXS_CAT_CONFIG, "no job %lld", (long long)id);
+    return EXS_STORE_NOT_FOUND;
+  }
+  return 0;
+}
+
+int exs_store_job_progress(struct exs_store *st, int64_t id, int done_items,
+                           struct exs_error *err)
+{
+  sqlite3_stmt *s = prep(st, S_JOB_PROGRESS, err);
+  int result = -1;
+
+  if(!s)
+    return -1;
+  sqlite3_bind_int(s, 1, done_items);
+  sqlite3_bind_int64(s, 2, (sqlite3_int64)exs_now());
+  sqlite3_bind_int64(s, 3, id);
+  if(sqlite3_step(s) != SQLITE_DONE) {
+    db_fail(st, err, "cannot update the job");
+    goto out;
+  }
+  result = job_changed(st, id, err);
+out:
+  done(s);
+  return result;
+}
+
+int exs_store_job_finish(struct exs_store *st, int64_t id, bool ok, const char *summary,
+                         struct exs_error *err)
+{
+  sqlite3_stmt *s = prep(st, S_JOB_FINISH, err);
+  time_t now = exs_now();
+  int result = -1;
+
+  if(!s)
+    return -1;
+  sqlite3_bind_text(s, 1, ok ? "done" : "failed", -1, SQLITE_STATIC);
+  bind_text(s, 2, summary);
+  sqlite3_bind_int64(s, 3, (sqlite3_int64)now);
+  sqlite3_bind_int64(s, 4, (sqlite3_int64)now);
+  sqlite3_bind_int64(s, 5, id);
+  if(sqlite3_step(s) != SQLITE_DONE) {
+    db_fail(st, err, "cannot finish the job");
+    goto out;
+  }
+  result = job_changed(st, id, err);
+out:
+  done(s);
+  return result;
+}
+
+static void read_job(sqlite3_stmt *s, struct exs_job *j)
+{
+  int state;
+
+  memset(j, 0, sizeof(*j));
+  j->id = sqlite3_column_int64(s, 0);
+  col_text(s, 1, j->kind, sizeof(j->kind));
+  col_text(s, 2, j->profile, sizeof(j->profile));
+  state = exs_job_state_parse((const char *)sqlite3_column_text(s, 3));
+  j->state = state < 0 ? EXS_JOB_FAILED : (enum exs_job_state)state;
+  j->total = sqlite3_column_int(s, 4);
+  j->done = sqlite3_column_int(s, 5);
+  j->created = (time_t)sqlite3_column_int64(s, 6);
+  j->started = (time_t)sqlite3_column_int64(s, 7);
+  j->finished = (time_t)sqlite3_column_int64(s, 8);
+  col_text(s, 9, j->summary, sizeof(j->summary));
+}
+
+int exs_store_job_get(struct exs_store *st, int64_t id, struct exs_job *job,
+                      struct exs_error *err)
+{
+  sqlite3_stmt *s = prep(st, S_JOB_GET, err);
+  int rc, result = -1;
+
+  if(!s)
+    return -1;
+  sqlite3_bind_int64(s, 1, id);
+  rc = sqlite3_step(s);
+  if(rc == SQLITE_ROW) {
+    read_job(s, job);
+    result = 0;
+  }
+  else if(rc == SQLITE_DONE) {
+    exs_error_set(err, EXS_CAT_CONFIG, "no job %lld", (long long)id);
+    result = EXS_STORE_NOT_FOUND;
+  }
+  else
+    db_fail(st, err, "cannot read the job");
+  done(s);
+  return result;
+}
+
+int exs_store_job_list(struct exs_store *st, struct exs_job **out, size_t *n,
+                       struct exs_error *err)
+{
+  sqlite3_stmt *s = NULL;
+  struct exs_job *arr = NULL;
+  size_t cnt = 0, cap = 0;
+  int rc, result = -1;
+
+  *out = NULL;
+  *n = 0;
+  if(sqlite3_prepare_v2(st->db,
+                        "SELECT id, kind, profile, state, total, done, created, started, "
+                        "finished, summary FROM jobs ORDER BY id",
+                        -1, &s, NULL) != SQLITE_OK) {
+    db_fail(st, err, "cannot list jobs");
+    goto out;
+  }
+  while((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    if(grow((void **)&arr, &cap, cnt, sizeof(*arr))) {
+      exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
+      goto out;
+    }
+    read_job(s, &arr[cnt++]);
+  }
+  if(rc != SQLITE_DONE) {
+    db_fail(st, err, "cannot list jobs");
+    goto out;
+  }
+  *out = arr;
+  *n = cnt;
+  arr = NULL;
+  result = 0;
+out:
+  free(arr);
+  sqlite3_finalize(s);
+  return result;
+}
+
+/* ---- activities ---------------------------------------------------------- */
+
+void exs_activity_clear(struct exs_activity *a)
+{
+  if(!a)
+    return;
+  free(a->subject);
+  free(a->sender);
+  free(a->recipients);
+  free(a->body);
+  memset(a, 0, sizeof(*a));
+}
+
+static const char *direction_name(enum exs_direction d)
+{
+  return d == EXS_DIR_OUTGOING ? "outgoing" : "incoming";
+}
+
+int exs_store_activity_add(struct exs_store *st, struct exs_activity *a, struct exs_error *err)
+{
+  sqlite3_stmt *s = prep(st, S_ACTIVITY_ADD, err);
+  time_t now = exs_now();
+  int rc, result = -1;
+
+  if(!s)
+    return -1;
+  bind_text(s, 1, a->mailbox);
+  sqlite3_bind_text(s, 2, direction_name(a->direction), -1, SQLITE_STATIC);
+  bind_text(s, 3, a->state);
+  bind_text(s, 4, a->exchange_item_id);
+  bind_text(s, 5, a->internet_message_id);
+  bind_text(s, 6, a->subject);
+  bind_text(s, 7, a->sender);
+  bind_text(s, 8, a->recipients);
+  bind_text(s, 9, a->body);
+  sqlite3_bind_int64(s, 10, (sqlite3_int64)(a->created ? a->created : now));
+  bind_time(s, 11, a->received);
+  bind_time(s, 12, a->sent);
+  bind_time(s, 13, a->modified ? a->modified : now);
+  rc = sqlite3_step(s);
+  if(rc == SQLITE_ROW) {
+    a->id = sqlite3_column_int64(s, 0);
+    result = 0;
+    goto out;
+  }
+  if(rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
+    exs_error_set(err, EXS_CAT_CONFIG, "activity: no mailbox %s", a->mailbox);
+    goto out;
+  }
+  if(rc != SQLITE_DONE) {
+    db_fail(st, err, "cannot write the activity");
+    goto out;
+  }
+  /* DO NOTHING: a duplicate. Report the existing row. */
+  done(s);
+  s = prep(st, S_ACTIVITY_FIND, err);
+  if(!s)
+    return -1;
+  bind_text(s, 1, a->mailbox);
+  bind_text(s, 2, a->exchange_item_id);
+  bind_text(s, 3, a->internet_message_id);
+  if(sqlite3_step(s) == SQLITE_ROW)
+    a->id = sqlite3_column_int64(s, 0);
+  result = EXS_STORE_DUPLICATE;
+out:
+  done(s);
+  return result;
+}
+
+static int read_activity(sqlite3_stmt *s, struct exs_activity *a)
+{
+  memset(a, 0, sizeof(*a));
+  a->id = sqlite3_column_int64(s, 0);
+  col_text(s, 1, a->mailbox, sizeof(a->mailbox));
+  a->direction = !strcmp((const char *)sqlite3_column_text(s, 2), "outgoing") ? EXS_DIR_OUTGOING
+                                                                                : EXS_DIR_INCOMING;
+  col_text(s, 3, a->state, sizeof(a->state));
+  col_text(s, 4, a->exchange_item_id, sizeof(a->exchange_item_id));
+  col_text(s, 5, a->internet_message_id, sizeof(a->internet_message_id));
+  a->subject = col_dup(s, 6);
+  a->sender = col_dup(s, 7);
+  a->recipients = col_dup(s, 8);
+  a->body = col_dup(s, 9);
+  a->created = (time_t)sqlite3_column_int64(s, 10);
+  a->received = (time_t)sqlite3_column_int64(s, 11);
+  a->sent = (time_t)sqlite3_column_int64(s, 12);
+  a->modified = (time_t)sqlite3_column_int64(s, 13);
+  if((sqlite3_column_type(s, 6) != SQLITE_NULL && !a->subject) ||
+     (sqlite3_column_type(s, 7) != SQLITE_NULL && !a->sender) ||
+     (sqlite3_column_type(s, 8) != SQLITE_NULL && !a->recipients) ||
+     (sqlite3_column_type(s, 9) != SQLITE_NULL && !a->body)) {
+    exs_activity_clear(a);
+    return -1;
+  }
+  return 0;
+}
+
+int exs_store_activity_get(struct exs_store *st, int64_t id, struct exs_activity *a,
+                           struct exs_error *err)
+{
+  sqlite3_stmt *s = prep(st, S_ACTIVITY_GET, err);
+  int rc, result = -1;
+
+  memset(a, 0, sizeof(*a));
+  if(!s)
+    return -1;
+  sqlite3_bind_int64(s, 1, id);
+  rc = sqlite3_step(s);
+  if(rc == SQLITE_ROW) {
+    if(read_activity(s, a))
+      exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
+    else
+      result = 0;
+  }
+  else if(rc == SQLITE_DONE) {
+    exs_error_set(err, EXS_CAT_CONFIG, "no activity %lld", (long long)id);
+    result = EXS_STORE_NOT_FOUND;
+  }
+  else
+    db_fail(st, err, "cannot read the activity");
+  done(s);
+  return result;
+}
+
+int exs_store_activity_set_state(struct exs_store *st, int64_t id, const char *state,
+                                 const char *exchange_item_id, struct exs_error *err)
+{
+  sqlite3_stmt *s = prep(st, S_ACTIVITY_STATE, err);
+  int result = -1;
+
+  if(!s)
+    return -1;
+  sqlite3_bind_text(s, 1, state, -1, SQLITE_TRANSIENT);
+  bind_text(s, 2, exchange_item_id);
+  sqlite3_bind_int64(s, 3, (sqlite3_int64)exs_now());
+  sqlite3_bind_int64(s, 4, id);
+  if(sqlite3_step(s) != SQLITE_DONE) {
+    db_fail(st, err, "cannot update the activity");
+    goto out;
+  }
+  if(sqlite3_changes(st->db) == 0) {
+    exs_error_set(err, EXS_CAT_CONFIG, "no activity %lld", (long long)id);
+    result = EXS_STORE_NOT_FOUND;
+    goto out;
+  }
+  result = 0;
+out:
+  done(s);
+  return result;
+}
+
+int exs_store_activity_list(struct exs_store *st, const char *mailbox, const char *state,
+                            struct exs_activity **out, size_t *n, struct exs_error *err)
+{
+  sqlite3_stmt *s = NULL;
+  struct exs_activity *arr = NULL;
+  size_t cnt = 0, cap = 0, k;
+  int rc, result = -1;
+
+  *out = NULL;
+  *n = 0;
+  if(sqlite3_prepare_v2(st->db,
+                        "SELECT id, mailbox, direction, state, exchange_item_id, "
+                        "internet_message_id, subject, sender, recipients, body, created, "
+                        "received, sent, modified FROM activities "
+                        "WHERE (?1 IS NULL OR mailbox = ?1) AND (?2 IS NULL OR state = ?2) "
+                        "ORDER BY id",
+                        -1, &s, NULL) != SQLITE_OK) {
+    db_fail(st, err, "cannot list activities");
+    goto out;
+  }
+  bind_text(s, 1, mailbox);
+  bind_text(s, 2, state);
+  while((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    if(grow((void **)&arr, &cap, cnt, sizeof(*arr)) || read_activity(s, &arr[cnt])) {
+      exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
+      goto out;
+    }
+    cnt++;
+  }
+  if(rc != SQLITE_DONE) {
+    db_fail(st, err, "cannot list activities");
+    goto out;
+  }
+  *out = arr;
+  *n = cnt;
+  arr = NULL;
+  result = 0;
+out:
+  if(arr) {
+    for(k = 0; k < cnt; k++)
+      exs_activity_clear(&arr[k]);
+    free(arr);
+  }
+  sqlite3_finalize(s);
+  return result;
+}
+
+/* ---- sync states --------------------------------------------------------- */
+
+int exs_store_syncstate_get(struct exs_store *st, const char *mailbox, const char *folder,
+                            char **state, struct exs_error *err)
+{
+  sqlite3_stmt *s = prep(st, S_SYNC_GET, err);
+  int rc, result = -1;
+
+  *state = NULL;
+  if(!s)
+    return -1;
+  bind_text(s, 1, mailbox);
+  bind_text(s, 2, folder);
+  rc = sqlite3_step(s);
+  if(rc == SQLITE_ROW) {
+    *state = col_dup(s, 0);
+    if(*state)
+      result = 0;
+    else
+      exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
+  }
+  else if(rc == SQLITE_DONE) {
+    exs_error_set(err, EXS_CAT_CONFIG, "no sync state for %s folder %s", mailbox, folder);
+    result = EXS_STORE_NOT_FOUND;
+  }
+  else
+    db_fail(st, err, "cannot read the sync state");
+  done(s);
+  return result;
+}
+
+int exs_store_syncstate_put(struct exs_store *st, const char *mailbox, const char *folder,
+                            const char *state, struct exs_error *err)
+{
+  sqlite3_stmt *s = prep(st, S_SYNC_PUT, err);
+  int rc, result = -1;
+
+  if(!s)
+    return -1;
+  bind_text(s, 1, mailbox);
+  bind_text(s, 2, folder);
+  sqlite3_bind_text(s, 3, state ? state : "", -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(s, 4, (sqlite3_int64)exs_now());
+  rc = sqlite3_step(s);
+  if(rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
+    exs_error_set(err, EXS_CAT_CONFIG, "sync state: no mailbox %s", mailbox);
+    goto out;
+  }
+  if(rc != SQLITE_DONE) {
+    db_fail(st, err, "cannot write the sync state");
+    goto out;
+  }
+  result = 0;
+out:
+  done(s);
+  return result;
+}

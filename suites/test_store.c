@@ -1,0 +1,904 @@
+/* test_store.c - the SQLite store: round trips, transactions, migrations,
+ * crash consistency, secrets at rest. */
+#define _GNU_SOURCE /* memmem */
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "exsync/store.h"
+#include "testutil.h"
+
+static char dir[256], dbpath[300], keypath[300];
+
+static void setup(void)
+{
+  snprintf(dir, sizeof(dir), "/tmp/exsync-store-XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  snprintf(dbpath, sizeof(dbpath), "%s/exsync.db", dir);
+  snprintf(keypath, sizeof(keypath), "%s/key", dir);
+}
+
+static void teardown(void)
+{
+  char cmd[300];
+
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+  ck_assert_int_eq(system(cmd), 0);
+}
+
+static struct exs_store *open_store(void)
+{
+  struct exs_error e;
+  struct exs_store *st;
+
+  exs_error_clear(&e);
+  st = exs_store_open(dbpath, keypath, &e);
+  ck_assert_msg(st != NULL, "%s", e.message);
+  return st;
+}
+
+static void full_profile(struct exs_profile *p, const char *name)
+{
+  memset(p, 0, sizeof(*p));
+  exs_profile_defaults(p);
+  snprintf(p->name, sizeof(p->name), "%s", name);
+  strcpy(p->description, "Contoso on-premises Exchange 2016");
+  p->autodiscover = true;
+  strcpy(p->incoming_url, "https://mail.contoso.com/EWS/Exchange.asmx");
+  strcpy(p->outgoing_url, "https://out.contoso.com/EWS/Exchange.asmx");
+  p->same_outgoing = false;
+  p->retrieval = EXS_RETRIEVAL_PROFILE;
+  p->impersonation = true;
+  strcpy(p->user, "CONTOSO\\svc-crm");
+  strcpy(p->password, "Canary-Profile-Pw-5150");
+  p->protocol = EXS_AUTH_NTLM;
+  p->process_from = 1767225600;
+  p->poll_minutes = 7;
+  p->max_connections = 42;
+  p->move_undeliverable = true;
+  p->timeout_enabled = false;
+  p->timeout_ms = 12345;
+  strcpy(p->owner, "admin@contoso.com");
+}
+
+static void full_mailbox(struct exs_mailbox *m, const char *address, const char *profile)
+{
+  memset(m, 0, sizeof(*m));
+  exs_mailbox_defaults(m);
+  snprintf(m->address, sizeof(m->address), "%s", address);
+  strcpy(m->name, "Alice Example");
+  m->is_queue = true;
+  m->active = false;
+  snprintf(m->profile, sizeof(m->profile), "%s", profile);
+  m->incoming = EXS_IN_FORWARD;
+  m->outgoing = EXS_OUT_OUTLOOK;
+  m->act = EXS_ACT_NONE;
+  m->approval = EXS_APPROVAL_REJECTED;
+  m->allow_credentials = true;
+  strcpy(m->user, "alice");
+  strcpy(m->password, "Canary-Mailbox-Pw-8086");
+  m->sync_org_only = true;
+  m->track = EXS_TRACK_ALL;
+  m->process_from = 1767225601;
+  m->status[EXS_WL_INCOMING] = EXS_STATUS_SUCCESS;
+  m->status[EXS_WL_OUTGOING] = EXS_STATUS_FAILURE;
+  m->status[EXS_WL_ACT] = EXS_STATUS_NOT_RUN;
+  m->enabled[EXS_WL_INCOMING] = true;
+  m->enabled[EXS_WL_OUTGOING] = false;
+  m->enabled[EXS_WL_ACT] = true;
+  strcpy(m->ews_url, "https://mail.contoso.com/EWS/Exchange.asmx");
+  m->autodiscovered_on = 1767225602;
+  m->test_completed_on = 1767225603;
+  m->retry_count = 3;
+  m->transient_failures = 2;
+  m->retry_at = 1767225604;
+  strcpy(m->last_error_code, "THROTTLED");
+  strcpy(m->last_error, "ErrorServerBusy after 3 retries");
+  m->last_error_count = 4;
+  m->last_error_time = 1767225605;
+  m->postponed_until = 1767225606;
+  m->last_sync_start = 1767225607;
+  m->last_sync_success = 1767225608;
+  m->items_processed = 17;
+  m->items_failed = 1;
+  strcpy(m->processing_host, "worker-1");
+}
+
+START_TEST(org_defaults_then_round_trip)
+{
+  struct exs_store *st = open_store();
+  struct exs_error e;
+  struct exs_org o, d, got;
+
+  ck_assert_int_eq(exs_store_org_get(st, &got, &e), 0);
+  exs_org_defaults(&d);
+  ck_assert_mem_eq(&got, &d, sizeof(d));
+
+  memset(&o, 0, sizeof(o));
+  strcpy(o.id, "6f1c2a9e-0d4b-4c55-9a51-2f3e8d7b1c10");
+  strcpy(o.default_profile, "Exchange");
+  o.default_incoming = EXS_IN_FORWARD;
+  o.default_outgoing = EXS_OUT_NONE;
+  o.default_act = EXS_ACT_OUTLOOK;
+  o.approve_users = false;
+  o.approve_queues = true;
+  o.alerts_errors = false;
+  o.alerts_warnings = true;
+  o.alerts_information = false;
+  o.notify_owners = true;
+  o.ignore_internal = true;
+  strcpy(o.tracking_prefix, "TRK:");
+  o.allow_credentials_non_secure = true;
+  o.allow_basic_non_secure = true;
+  o.allow_non_ssl = true;
+  ck_assert_int_eq(exs_store_org_put(st, &o, &e), 0);
+  ck_assert_int_eq(exs_store_org_get(st, &got, &e), 0);
+  ck_assert_mem_eq(&got, &o, sizeof(o));
+  o.allow_non_ssl = false;
+  ck_assert_int_eq(exs_store_org_put(st, &o, &e), 0);
+  exs_store_close(st);
+  st = open_store();
+  ck_assert_int_eq(exs_store_org_get(st, &got, &e), 0);
+  ck_assert_mem_eq(&got, &o, sizeof(o));
+  exs_store_close(st);
+}
+END_TEST
+
+START_TEST(profile_round_trip_every_field)
+{
+  struct exs_store *st = open_store();
+  struct exs_error e;
+  struct exs_profile p, got;
+
+  full_profile(&p, "Exchange");
+  ck_assert_int_eq(exs_store_profile_put(st, &p, &e), 0);
+  ck_assert_int_gt(p.id, 0);
+  memset(&got, 0x5a, sizeof(got));
+  ck_assert_int_eq(exs_store_profile_get(st, "Exchange", &got, &e), 0);
+  ck_assert_str_eq(got.password, "Canary-Profile-Pw-5150");
+  ck_assert_str_eq(got.user, "CONTOSO\\svc-crm");
+  ck_assert_int_eq(got.max_connections, 42);
+  ck_assert_mem_eq(&got, &p, sizeof(p));
+
+  /* update by name keeps the id; empty password stores none */
+  p.max_connections = 300;
+  p.password[0] = 0;
+  {
+    int64_t id = p.id;
+    ck_assert_int_eq(exs_store_profile_put(st, &p, &e), 0);
+    ck_assert_int_eq(p.id, id);
+  }
+  ck_assert_int_eq(exs_store_profile_get(st, "Exchange", &got, &e), 0);
+  ck_assert_int_eq(got.max_connections, 300);
+  ck_assert_str_eq(got.password, "");
+  ck_assert_int_eq(exs_store_profile_get(st, "Nope", &got, &e), EXS_STORE_NOT_FOUND);
+  ck_assert_ptr_nonnull(strstr(e.message, "Nope"));
+  exs_profile_wipe(&got);
+  exs_store_close(st);
+}
+END_TEST
+
+START_TEST(mailbox_round_trip_every_field)
+{
+  struct exs_store *st = open_store();
+  struct exs_error e;
+  struct exs_profile p;
+  struct exs_mailbox m, got;
+
+  full_profile(&p, "Exchange");
+  ck_assert_int_eq(exs_store_profile_put(st, &p, &e), 0);
+  full_mailbox(&m, "alice@contoso.com", "Exchange");
+  ck_assert_int_eq(exs_store_mailbox_put(st, &m, &e), 0);
+  ck_assert_int_gt(m.id, 0);
+  memset(&got, 0x5a, sizeof(got));
+  ck_assert_int_eq(exs_store_mailbox_get(st, "alice@contoso.com", &got, &e), 0);
+  ck_assert_str_eq(got.password, "Canary-Mailbox-Pw-8086");
+  ck_assert_str_eq(got.processing_host, "worker-1");
+  ck_assert_int_eq(got.status[EXS_WL_OUTGOING], EXS_STATUS_FAILURE);
+  ck_assert_mem_eq(&got, &m, sizeof(m));
+
+  /* addresses compare case-insensitively; an update keeps the row */
+  ck_assert_int_eq(exs_store_mailbox_get(st, "ALICE@Contoso.COM", &got, &e), 0);
+  ck_assert_int_eq(got.id, m.id);
+  strcpy(m.address, "Alice@Contoso.com");
+  m.items_processed = 99;
+  ck_assert_int_eq(exs_store_mailbox_put(st, &m, &e), 0);
+  ck_assert_int_eq(m.id, got.id);
+  ck_assert_int_eq(exs_store_mailbox_get(st, "alice@contoso.com", &got, &e), 0);
+  ck_assert_int_eq(got.items_processed, 99);
+
+  /* an unknown profile is refused with its name */
+  full_mailbox(&m, "bob@contoso.com", "Missing");
+  ck_assert_int_eq(exs_store_mailbox_put(st, &m, &e), -1);
+  ck_assert_ptr_nonnull(strstr(e.message, "Missing"));
+  ck_assert_int_eq(exs_store_mailbox_get(st, "bob@contoso.com", &got, &e), EXS_STORE_NOT_FOUND);
+  exs_mailbox_wipe(&got);
+  exs_store_close(st);
+}
+END_TEST
+
+START_TEST(list_and_delete)
+{
+  struct exs_store *st = open_store();
+  struct exs_error e;
+  struct exs_profile p, *profiles;
+  struct exs_mailbox m, *list;
+  size_t n, i;
+  char addr[64];
+
+  full_profile(&p, "B-profile");
+  ck_assert_int_eq(exs_store_profile_put(st, &p, &e), 0);
+  full_profile(&p, "A-profile");
+  ck_assert_int_eq(exs_store_profile_put(st, &p, &e), 0);
+  ck_assert_int_eq(exs_store_begin(st, &e), 0);
+  for(i = 0; i < 2000; i++) {
+    snprintf(addr, sizeof(addr), "user%04zu@contoso.com", 1999 - i);
+    full_mailbox(&m, addr, i % 2 ? "A-profile" : "B-profile");
+    if(i % 3 == 0)
+      m.password[0] = 0;
+    ck_assert_int_eq(exs_store_mailbox_put(st, &m, &e), 0);
+  }
+  ck_assert_int_eq(exs_store_commit(st, &e), 0);
+
+  ck_assert_int_eq(exs_store_profile_list(st, &profiles, &n, &e), 0);
+  ck_assert_uint_eq(n, 2);
+  ck_assert_str_eq(profiles[0].name, "A-profile");
+  ck_assert_str_eq(profiles[0].password, ""); /* not decrypted in lists */
+  free(profiles);
+
+  ck_assert_int_eq(exs_store_mailbox_list(st, NULL, 0, &list, &n, &e), 0);
+  ck_assert_uint_eq(n, 2000);
+  ck_assert_str_eq(list[0].address, "user0000@contoso.com");
+  ck_assert_str_eq(list[1999].address, "user1999@contoso.com");
+  ck_assert_str_eq(list[5].password, "");
+  free(list);
+
+  ck_assert_int_eq(exs_store_mailbox_list(st, "A-profile", EXS_STORE_WITH_SECRETS, &list, &n, &e),
+                   0);
+  ck_assert_uint_eq(n, 1000);
+  for(i = 0; i < n; i++) {
+    ck_assert_str_eq(list[i].profile, "A-profile");
+    exs_mailbox_wipe(&list[i]);
+  }
+  free(list);
+
+  /* deleting a profile leaves its mailboxes without one */
+  ck_assert_int_eq(exs_store_profile_delete(st, "A-profile", &e), 0);
+  ck_assert_int_eq(exs_store_profile_delete(st, "A-profile", &e), EXS_STORE_NOT_FOUND);
+  ck_assert_int_eq(exs_store_mailbox_list(st, "A-profile", 0, &list, &n, &e), 0);
+  ck_assert_uint_eq(n, 0);
+  free(list);
+  ck_assert_int_eq(exs_store_mailbox_get(st, "user0000@contoso.com", &m, &e), 0);
+  ck_assert_str_eq(m.profile, "");
+
+  ck_assert_int_eq(exs_store_mailbox_delete(st, "user0000@contoso.com", &e), 0);
+  ck_assert_int_eq(exs_store_mailbox_delete(st, "user0000@contoso.com", &e), EXS_STORE_NOT_FOUND);
+  ck_assert_int_eq(exs_store_check(st, &e), 0);
+  exs_store_close(st);
+}
+END_TEST
+
+static void make_alert(struct exs_alert *a, const char *mailbox, enum exs_severity sev,
+                       enum exs_category cat)
+{
+  memset(a, 0, sizeof(*a));
+  a->time = 1767225700;
+  if(mailbox)
+    strcpy(a->mailbox, mailbox);
+  a->severity = sev;
+  a->category = cat;
+  a->transient = sev == EXS_SEV_WARNING;
+  strcpy(a->message, "something happened");
+}
+
+START_TEST(alerts_round_trip)
+{
+  struct exs_store *st = open_store();
+  struct exs_error e;
+  struct exs_alert a, b, *list;
+  size_t n;
+
+  memset(&a, 0, sizeof(a));
+  a.time = 1767225700;
+  strcpy(a.mailbox, "alice@contoso.com");
+  strcpy(a.profile, "Exchange");
+  a.severity = EXS_SEV_WARNING;
+  a.category = EXS_CAT_THROTTLED;
+  a.transient = true;
+  strcpy(a.message, "Exchange is busy");
+  strcpy(a.hint, "lower max-connections");
+  strcpy(a.ews_code, "ErrorServerBusy");
+  a.http_status = 503;
+  strcpy(a.url, "https://mail.contoso.com/EWS/Exchange.asmx");
+  ck_assert_int_eq(exs_store_alert_add(st, &a, &e), 0);
+  ck_assert_int_gt(a.id, 0);
+  make_alert(&b, NULL, EXS_SEV_INFORMATION, EXS_CAT_TEST_OK);
+  ck_assert_int_eq(exs_store_alert_add(st, &b, &e), 0);
+  make_alert(&b, "bob@contoso.com", EXS_SEV_ERROR, EXS_CAT_CREDENTIALS);
+  ck_assert_int_eq(exs_store_alert_add(st, &b, &e), 0);
+
+  ck_assert_int_eq(exs_store_alert_list(st, NULL, 0, &list, &n, &e), 0);
+  ck_assert_uint_eq(n, 3);
+  ck_assert_mem_eq(&list[0], &a, sizeof(a));
+  ck_assert_str_eq(list[1].mailbox, "");
+  ck_assert_int_eq(list[1].http_status, 0);
+  ck_assert_int_eq(list[1].category, EXS_CAT_TEST_OK);
+  ck_assert_int_eq(list[1].severity, EXS_SEV_INFORMATION);
+  free(list);
+  ck_assert_int_eq(exs_store_alert_list(st, "ALICE@contoso.com", 0, &list, &n, &e), 0);
+  ck_assert_uint_eq(n, 1);
+  ck_assert_str_eq(list[0].ews_code, "ErrorServerBusy");
+  free(list);
+  ck_assert_int_eq(exs_store_alert_list(st, NULL, 2, &list, &n, &e), 0);
+  ck_assert_uint_eq(n, 2); /* the two newest, oldest first */
+  ck_assert_int_eq(list[1].category, EXS_CAT_CREDENTIALS);
+  free(list);
+  exs_store_close(st);
+}
+END_TEST
+
+START_TEST(jobs_lifecycle)
+{
+  struct exs_store *st = open_store();
+  struct exs_error e;
+  struct exs_job j, *list;
+  int64_t id, id2;
+  size_t n;
+
+  ck_assert_int_eq(exs_store_job_create(st, "test-enable", "Exchange", 10, &id, &e), 0);
+  ck_assert_int_eq(exs_store_job_get(st, id, &j, &e), 0);
+  ck_assert_int_eq(j.state, EXS_JOB_QUEUED);
+  ck_assert_int_eq(j.total, 10);
+  ck_assert_int_eq(j.started, 0);
+  ck_assert_int_gt(j.created, 0);
+  ck_assert_int_eq(exs_store_job_progress(st, id, 4, &e), 0);
+  ck_assert_int_eq(exs_store_job_get(st, id, &j, &e), 0);
+  ck_assert_int_eq(j.state, EXS_JOB_RUNNING);
+  ck_assert_int_eq(j.done, 4);
+  ck_assert_int_gt(j.started, 0);
+  ck_assert_int_eq(exs_store_job_finish(st, id, true, "10 mailboxes: 9 success, 1 failure", &e),
+                   0);
+  ck_assert_int_eq(exs_store_job_get(st, id, &j, &e), 0);
+  ck_assert_int_eq(j.state, EXS_JOB_DONE);
+  ck_assert_str_eq(j.summary, "10 mailboxes: 9 success, 1 failure");
+  ck_assert_int_gt(j.finished, 0);
+  ck_assert_str_eq(j.kind, "test-enable");
+  ck_assert_str_eq(j.profile, "Exchange");
+
+  ck_assert_int_eq(exs_store_job_create(st, "import", NULL, 0, &id2, &e), 0);
+  ck_assert_int_eq(exs_store_job_finish(st, id2, false, "bad file", &e), 0);
+  ck_assert_int_eq(exs_store_job_list(st, &list, &n, &e), 0);
+  ck_assert_uint_eq(n, 2);
+  ck_assert_int_eq(list[1].state, EXS_JOB_FAILED);
+  ck_assert_str_eq(list[1].profile, "");
+  free(list);
+  ck_assert_int_eq(exs_store_job_get(st, 999, &j, &e), EXS_STORE_NOT_FOUND);
+  ck_assert_int_eq(exs_store_job_progress(st, 999, 1, &e), EXS_STORE_NOT_FOUND);
+  ck_assert_str_eq(exs_job_state_name(EXS_JOB_RUNNING), "running");
+  ck_assert_int_eq(exs_job_state_parse("failed"), EXS_JOB_FAILED);
+  exs_store_close(st);
+}
+END_TEST
+
+START_TEST(activities_once_and_sync_states)
+{
+  struct exs_store *st = open_store();
+  struct exs_error e;
+  struct exs_mailbox m;
+  struct exs_activity a, got, *list;
+  char *state;
+  size_t n, i;
+
+  full_mailbox(&m, "alice@contoso.com", "");
+  ck_assert_int_eq(exs_store_mailbox_put(st, &m, &e), 0);
+  full_mailbox(&m, "bob@contoso.com", "");
+  ck_assert_int_eq(exs_store_mailbox_put(st, &m, &e), 0);
+
+  memset(&a, 0, sizeof(a));
+  strcpy(a.mailbox, "alice@contoso.com");
+  a.direction = EXS_DIR_INCOMING;
+  strcpy(a.state, EXS_ACT_STATE_RECEIVED);
+  strcpy(a.exchange_item_id, "AAMkAD-1");
+  strcpy(a.internet_message_id, "<1@contoso.com>");
+  a.subject = strdup("Hello CRM:0001001");
+  a.sender = strdup("carol@fabrikam.com");
+  a.recipients = strdup("alice@contoso.com");
+  a.body = strdup("body text");
+  a.received = 1767225800;
+  ck_assert_int_eq(exs_store_activity_add(st, &a, &e), 0);
+  ck_assert_int_gt(a.id, 0);
+  {
+    int64_t first = a.id;
+    /* same item id: duplicate, reports the first row */
+    a.id = 0;
+    strcpy(a.internet_message_id, "<other@contoso.com>");
+    ck_assert_int_eq(exs_store_activity_add(st, &a, &e), EXS_STORE_DUPLICATE);
+    ck_assert_int_eq(a.id, first);
+    /* same message id, other item id: duplicate too */
+    strcpy(a.exchange_item_id, "AAMkAD-2");
+    strcpy(a.internet_message_id, "<1@contoso.com>");
+    ck_assert_int_eq(exs_store_activity_add(st, &a, &e), EXS_STORE_DUPLICATE);
+    /* the same ids in another mailbox are a different activity */
+    strcpy(a.mailbox, "bob@contoso.com");
+    strcpy(a.exchange_item_id, "AAMkAD-1");
+    ck_assert_int_eq(exs_store_activity_add(st, &a, &e), 0);
+    ck_assert_int_ne(a.id, first);
+    /* unknown mailbox */
+    strcpy(a.mailbox, "nobody@contoso.com");
+    ck_assert_int_eq(exs_store_activity_add(st, &a, &e), -1);
+
+    ck_assert_int_eq(exs_store_activity_get(st, first, &got, &e), 0);
+    ck_assert_str_eq(got.subject, "Hello CRM:0001001");
+    ck_assert_str_eq(got.body, "body text");
+    ck_assert_str_eq(got.exchange_item_id, "AAMkAD-1");
+    ck_assert_int_eq(got.received, 1767225800);
+    exs_activity_clear(&got);
+    ck_assert_int_eq(exs_store_activity_set_state(st, first, EXS_ACT_STATE_SENT, NULL, &e), 0);
+    ck_assert_int_eq(exs_store_activity_get(st, first, &got, &e), 0);
+    ck_assert_str_eq(got.state, "sent");
+    ck_assert_int_gt(got.sent, 0);
+    exs_activity_clear(&got);
+  }
+  exs_activity_clear(&a);
+  ck_assert_int_eq(exs_store_activity_list(st, "alice@contoso.com", NULL, &list, &n, &e), 0);
+  ck_assert_uint_eq(n, 1);
+  for(i = 0; i < n; i++)
+    exs_activity_clear(&list[i]);
+  free(list);
+  ck_assert_int_eq(exs_store_activity_list(st, NULL, "received", &list, &n, &e), 0);
+  ck_assert_uint_eq(n, 1);
+  ck_assert_str_eq(list[0].mailbox, "bob@contoso.com");
+  exs_activity_clear(&list[0]);
+  free(list);
+
+  ck_assert_int_eq(exs_store_syncstate_get(st, "alice@contoso.com", "inbox", &state, &e),
+                   EXS_STORE_NOT_FOUND);
+  ck_assert_int_eq(exs_store_syncstate_put(st, "alice@contoso.com", "inbox", "H4sI-1", &e), 0);
+  ck_assert_int_eq(exs_store_syncstate_put(st, "alice@contoso.com", "inbox", "H4sI-2", &e), 0);
+  ck_assert_int_eq(exs_store_syncstate_get(st, "alice@contoso.com", "inbox", &state, &e), 0);
+  ck_assert_str_eq(state, "H4sI-2");
+  free(state);
+  ck_assert_int_eq(exs_store_syncstate_put(st, "nobody@contoso.com", "inbox", "x", &e), -1);
+
+  /* deleting a mailbox takes its activities and sync states along */
+  ck_assert_int_eq(exs_store_mailbox_delete(st, "alice@contoso.com", &e), 0);
+  ck_assert_int_eq(exs_store_activity_list(st, "alice@contoso.com", NULL, &list, &n, &e), 0);
+  ck_assert_uint_eq(n, 0);
+  free(list);
+  ck_assert_int_eq(exs_store_syncstate_get(st, "alice@contoso.com", "inbox", &state, &e),
+                   EXS_STORE_NOT_FOUND);
+  ck_assert_int_eq(exs_store_check(st, &e), 0);
+  exs_store_close(st);
+}
+END_TEST
+
+START_TEST(save_test_result_is_one_transaction)
+{
+  struct exs_store *st = open_store();
+  struct exs_error e;
+  struct exs_mailbox m, r, got;
+  struct exs_alert al[3], *list;
+  size_t n;
+
+  exs_mailbox_defaults(&m);
+  strcpy(m.address, "carol@contoso.com");
+  strcpy(m.name, "Carol");
+  strcpy(m.password, "Canary-Carol");
+  ck_assert_int_eq(exs_store_mailbox_put(st, &m, &e), 0);
+
+  r = m;
+  r.name[0] = 0; /* not a result field: must not be written */
+  r.status[EXS_WL_INCOMING] = EXS_STATUS_SUCCESS;
+  r.status[EXS_WL_OUTGOING] = EXS_STATUS_FAILURE;
+  r.enabled[EXS_WL_INCOMING] = true;
+  r.test_completed_on = 1767225900;
+  r.retry_count = 1;
+  strcpy(r.last_error_code, "CREDENTIALS");
+  strcpy(r.last_error, "401");
+  r.last_error_count = 1;
+  make_alert(&al[0], "carol@contoso.com", EXS_SEV_ERROR, EXS_CAT_CREDENTIALS);
+  make_alert(&al[1], "carol@contoso.com", EXS_SEV_INFORMATION, EXS_CAT_TEST_OK);
+  ck_assert_int_eq(exs_store_save_test_result(st, &r, al, 2, &e), 0);
+  ck_assert_int_eq(exs_store_mailbox_get(st, "carol@contoso.com", &got, &e), 0);
+  ck_assert_str_eq(got.name, "Carol");
+  ck_assert_str_eq(got.password, "Canary-Carol");
+  ck_assert_int_eq(got.status[EXS_WL_INCOMING], EXS_STATUS_SUCCESS);
+  ck_assert_int_eq(got.status[EXS_WL_OUTGOING], EXS_STATUS_FAILURE);
+  ck_assert(got.enabled[EXS_WL_INCOMING]);
+  ck_assert_int_eq(got.retry_count, 1);
+  ck_assert_str_eq(got.last_error_code, "CREDENTIALS");
+  ck_assert_int_eq(exs_store_alert_list(st, "carol@contoso.com", 0, &list, &n, &e), 0);
+  ck_assert_uint_eq(n, 2);
+  free(list);
+
+  /* the third alert is refused (bad severity) after the mailbox row and two
+   * alerts were written: nothing of it stays */
+  r.retry_count = 2;
+  r.status[EXS_WL_ACT] = EXS_STATUS_FAILURE;
+  al[2] = al[0];
+  al[2].severity = (enum exs_severity)7;
+  ck_assert_int_eq(exs_store_save_test_result(st, &r, al, 3, &e), -1);
+  ck_assert_int_eq(exs_store_mailbox_get(st, "carol@contoso.com", &got, &e), 0);
+  ck_assert_int_eq(got.retry_count, 1);
+  ck_assert_int_eq(got.status[EXS_WL_ACT], EXS_STATUS_NOT_RUN);
+  ck_assert_int_eq(exs_store_alert_list(st, NULL, 0, &list, &n, &e), 0);
+  ck_assert_uint_eq(n, 2);
+  free(list);
+
+  /* unknown mailbox: NOT_FOUND and no alert written */
+  strcpy(r.address, "nobody@contoso.com");
+  ck_assert_int_eq(exs_store_save_test_result(st, &r, al, 1, &e), EXS_STORE_NOT_FOUND);
+  ck_assert_int_eq(exs_store_alert_list(st, NULL, 0, &list, &n, &e), 0);
+  ck_assert_uint_eq(n, 2);
+  free(list);
+
+  /* inside a caller's transaction it joins it, and rolls back with it */
+  ck_assert_int_eq(exs_store_begin(st, &e), 0);
+  ck_assert_int_eq(exs_store_begin(st, &e), -1); /* no nesting */
+  strcpy(r.address, "carol@contoso.com");
+  ck_assert_int_eq(exs_store_save_test_result(st, &r, al, 2, &e), 0);
+  ck_assert_int_eq(exs_store_rollback(st, &e), 0);
+  ck_assert_int_eq(exs_store_mailbox_get(st, "carol@contoso.com", &got, &e), 0);
+  ck_assert_int_eq(got.retry_count, 1);
+  exs_mailbox_wipe(&got);
+  exs_store_close(st);
+}
+END_TEST
+
+START_TEST(batch_failing_midway_leaves_nothing)
+{
+  struct exs_store *st = open_store();
+  struct exs_error e;
+  struct exs_profile p;
+  struct exs_mailbox m, *list;
+  size_t n;
+
+  ck_assert_int_eq(exs_store_begin(st, &e), 0);
+  full_profile(&p, "Exchange");
+  ck_assert_int_eq(exs_store_profile_put(st, &p, &e), 0);
+  full_mailbox(&m, "alice@contoso.com", "Exchange");
+  ck_assert_int_eq(exs_store_mailbox_put(st, &m, &e), 0);
+  full_mailbox(&m, "bob@contoso.com", "NoSuchProfile");
+  ck_assert_int_eq(exs_store_mailbox_put(st, &m, &e), -1);
+  ck_assert_int_eq(exs_store_rollback(st, &e), 0);
+  ck_assert_int_eq(exs_store_profile_get(st, "Exchange", &p, &e), EXS_STORE_NOT_FOUND);
+  ck_assert_int_eq(exs_store_mailbox_list(st, NULL, 0, &list, &n, &e), 0);
+  ck_assert_uint_eq(n, 0);
+  free(list);
+
+  /* closing with an open transaction rolls it back */
+  ck_assert_int_eq(exs_store_begin(st, &e), 0);
+  full_profile(&p, "Exchange");
+  ck_assert_int_eq(exs_store_profile_put(st, &p, &e), 0);
+  exs_store_close(st);
+  st = open_store();
+  ck_assert_int_eq(exs_store_profile_get(st, "Exchange", &p, &e), EXS_STORE_NOT_FOUND);
+  exs_store_close(st);
+}
+END_TEST
+
+static int count_rows(const char *table)
+{
+  sqlite3 *db;
+  sqlite3_stmt *s;
+  char sql[128];
+  int n = -1;
+
+  snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
+  ck_assert_int_eq(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+  if(sqlite3_step(s) == SQLITE_ROW)
+    n = sqlite3_column_int(s, 0);
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  return n;
+}
+
+static void raw_exec(const char *sql)
+{
+  sqlite3 *db;
+  char *msg = NULL;
+
+  ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+  ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK, "%s", msg ? msg : "");
+  sqlite3_close(db);
+}
+
+START_TEST(migrates_an_older_file)
+{
+  struct exs_error e;
+  struct exs_store *st;
+  struct exs_mailbox m;
+  struct exs_activity a;
+
+  st = exs_store_open_version(dbpath, keypath, 1, &e);
+  ck_assert_msg(st != NULL, "%s", e.message);
+  ck_assert_int_eq(exs_store_schema_version(st), 1);
+  exs_store_close(st);
+  /* a version-1 database with data written by a version-1 program */
+  raw_exec("INSERT INTO profiles(name, incoming_url) VALUES('Exchange', 'https://m/EWS');"
+           "INSERT INTO mailboxes(address, name, profile, approval, status_incoming, "
+           "enabled_incoming, retry_count) VALUES('alice@contoso.com', 'Alice', 'Exchange', 1, "
+           "1, 1, 5);");
+  ck_assert_int_eq(count_rows("schema_migrations"), 1);
+
+  st = open_store();
+  ck_assert_int_eq(exs_store_schema_version(st), EXS_STORE_SCHEMA_VERSION);
+  ck_assert_int_eq(exs_store_mailbox_get(st, "alice@contoso.com", &m, &e), 0);
+  ck_assert_str_eq(m.name, "Alice");
+  ck_assert_str_eq(m.profile, "Exchange");
+  ck_assert_int_eq(m.approval, EXS_APPROVAL_APPROVED);
+  ck_assert_int_eq(m.status[EXS_WL_INCOMING], EXS_STATUS_SUCCESS);
+  ck_assert(m.enabled[EXS_WL_INCOMING]);
+  ck_assert_int_eq(m.retry_count, 5);
+  ck_assert_int_eq(m.items_processed, 0); /* a column added by version 2 */
+  ck_assert_str_eq(m.processing_host, "");
+  memset(&a, 0, sizeof(a));
+  strcpy(a.mailbox, "alice@contoso.com");
+  strcpy(a.state, "received");
+  strcpy(a.exchange_item_id, "X");
+  ck_assert_int_eq(exs_store_activity_add(st, &a, &e), 0);
+  ck_assert_int_eq(exs_store_check(st, &e), 0);
+  exs_store_close(st);
+  ck_assert_int_eq(count_rows("schema_migrations"), EXS_STORE_SCHEMA_VERSION);
+
+  /* reopening applies nothing twice */
+  st = open_store();
+  exs_store_close(st);
+  ck_assert_int_eq(count_rows("schema_migrations"), EXS_STORE_SCHEMA_VERSION);
+}
+END_TEST
+
+START_TEST(newer_schema_refused)
+{
+  struct exs_error e;
+  struct exs_store *st = open_store();
+
+  exs_store_close(st);
+  raw_exec("PRAGMA user_version = 99");
+  exs_error_clear(&e);
+  ck_assert_ptr_null(exs_store_open(dbpath, keypath, &e));
+  ck_assert_ptr_nonnull(strstr(e.message, "newer"));
+  ck_assert_int_eq(e.category, EXS_CAT_CONFIG);
+}
+END_TEST
+
+START_TEST(not_a_database_refused)
+{
+  struct exs_error e;
+  FILE *f = fopen(dbpath, "w");
+
+  fputs("this is not an SQLite database, just some text that is long enough to matter..........."
+        "................................................................................",
+        f);
+  fclose(f);
+  exs_error_clear(&e);
+  ck_assert_ptr_null(exs_store_open(dbpath, keypath, &e));
+  ck_assert_ptr_nonnull(strstr(e.message, dbpath));
+}
+END_TEST
+
+/* A writer killed with SIGKILL at an arbitrary point inside a run of
+ * multi-row transactions leaves a consistent database: every batch is there
+ * completely or not at all. */
+#define BATCH 50
+
+static void writer(int fd, bool commit_forever)
+{
+  struct exs_error e;
+  struct exs_store *st = exs_store_open(dbpath, keypath, &e);
+  struct exs_alert a;
+  struct exs_mailbox m;
+  int b, i;
+  char c = 'x';
+
+  if(!st)
+    _exit(2);
+  for(b = 0;; b++) {
+    if(exs_store_begin(st, &e))
+      _exit(3);
+    for(i = 0; i < BATCH; i++) {
+      memset(&a, 0, sizeof(a));
+      a.time = 1767225600;
+      snprintf(a.mailbox, sizeof(a.mailbox), "batch%d@contoso.com", b);
+      a.severity = EXS_SEV_WARNING;
+      a.category = EXS_CAT_SERVER;
+      snprintf(a.message, sizeof(a.message), "row %d of batch %d", i, b);
+      if(exs_store_alert_add(st, &a, &e))
+        _exit(4);
+      if(i == BATCH / 2) {
+        exs_mailbox_defaults(&m);
+        snprintf(m.address, sizeof(m.address), "batch%d@contoso.com", b);
+        strcpy(m.password, "Canary-Kill");
+        if(exs_store_mailbox_put(st, &m, &e))
+          _exit(5);
+        if(!commit_forever && write(fd, &c, 1) != 1) /* mid-transaction: tell the parent */
+          _exit(6);
+      }
+    }
+    if(!commit_forever) {
+      pause(); /* wait to be killed with the transaction open */
+      _exit(7);
+    }
+    if(exs_store_commit(st, &e))
+      _exit(8);
+    if(write(fd, &c, 1) != 1)
+      _exit(6);
+  }
+}
+
+static void kill_writer(bool commit_forever, int commits_before_kill)
+{
+  struct exs_error e;
+  struct exs_store *st;
+  struct exs_alert *list;
+  struct exs_mailbox *mbx;
+  size_t n, nm;
+  int fds[2], status, k;
+  pid_t pid;
+  char c;
+
+  ck_assert_int_eq(pipe(fds), 0);
+  pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if(pid == 0) {
+    close(fds[0]);
+    writer(fds[1], commit_forever);
+  }
+  close(fds[1]);
+  for(k = 0; k < commits_before_kill; k++)
+    ck_assert_int_eq(read(fds[0], &c, 1), 1);
+  ck_assert_int_eq(kill(pid, SIGKILL), 0);
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  close(fds[0]);
+
+  st = open_store();
+  ck_assert_msg(exs_store_check(st, &e) == 0, "%s", e.message);
+  ck_assert_int_eq(exs_store_alert_list(st, NULL, 0, &list, &n, &e), 0);
+  ck_assert_int_eq(exs_store_mailbox_list(st, NULL, 0, &mbx, &nm, &e), 0);
+  ck_assert_msg(n % BATCH == 0, "%zu alerts: a batch was torn", n);
+  ck_assert_uint_eq(n / BATCH, nm);
+  if(!commit_forever)
+    ck_assert_uint_eq(n, 0);
+  else
+    ck_assert_uint_ge(nm, (size_t)commits_before_kill);
+  free(list);
+  free(mbx);
+  exs_store_close(st);
+}
+
+START_TEST(sigkill_mid_transaction_leaves_none)
+{
+  kill_writer(false, 1);
+}
+END_TEST
+
+START_TEST(sigkill_during_commits_leaves_whole_batches)
+{
+  kill_writer(true, 3 + _i * 7);
+}
+END_TEST
+
+static bool file_contains(const char *path, const char *needle)
+{
+  FILE *f = fopen(path, "rb");
+  char *data;
+  size_t n;
+  long len;
+  bool found;
+
+  if(!f)
+    return false;
+  fseek(f, 0, SEEK_END);
+  len = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  data = malloc((size_t)len + 1);
+  n = fread(data, 1, (size_t)len, f);
+  fclose(f);
+  found = memmem(data, n, needle, strlen(needle)) != NULL;
+  free(data);
+  return found;
+}
+
+START_TEST(password_never_in_plaintext_on_disk)
+{
+  struct exs_store *st = open_store();
+  struct exs_error e;
+  struct exs_profile p;
+  struct exs_mailbox m;
+  char wal[320];
+  struct stat sb;
+  sqlite3 *db;
+  sqlite3_stmt *s;
+
+  full_profile(&p, "Exchange");
+  strcpy(p.password, "Canary-Plain-9431");
+  ck_assert_int_eq(exs_store_profile_put(st, &p, &e), 0);
+  full_mailbox(&m, "alice@contoso.com", "Exchange");
+  strcpy(m.password, "Canary-Plain-9431");
+  ck_assert_int_eq(exs_store_mailbox_put(st, &m, &e), 0);
+  /* while open, the WAL holds the pages */
+  snprintf(wal, sizeof(wal), "%s-wal", dbpath);
+  ck_assert(!file_contains(wal, "Canary-Plain"));
+  ck_assert(!file_contains(dbpath, "Canary-Plain"));
+  exs_store_close(st);
+  ck_assert(!file_contains(dbpath, "Canary-Plain"));
+  ck_assert(!file_contains(wal, "Canary-Plain"));
+  ck_assert(file_contains(dbpath, "alice@contoso.com")); /* the search itself works */
+
+  /* the column holds a sealed value, and the file is private */
+  ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+  ck_assert_int_eq(
+    sqlite3_prepare_v2(db, "SELECT password_enc FROM profiles", -1, &s, NULL), SQLITE_OK);
+  ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+  ck_assert_int_eq(strncmp((const char *)sqlite3_column_text(s, 0), "v1:", 3), 0);
+  sqlite3_finalize(s);
+  /* and a plaintext written around the store is refused by the schema */
+  ck_assert_int_ne(
+    sqlite3_exec(db, "UPDATE profiles SET password_enc = 'plain'", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+  ck_assert_int_eq(stat(dbpath, &sb), 0);
+  ck_assert_int_eq(sb.st_mode & 077, 0);
+}
+END_TEST
+
+START_TEST(wrong_key_file_is_a_clear_error)
+{
+  struct exs_store *st = open_store();
+  struct exs_error e;
+  struct exs_mailbox m;
+  char other[320];
+
+  full_mailbox(&m, "alice@contoso.com", "");
+  ck_assert_int_eq(exs_store_mailbox_put(st, &m, &e), 0);
+  exs_store_close(st);
+  snprintf(other, sizeof(other), "%s/other-key", dir);
+  st = exs_store_open(dbpath, other, &e);
+  ck_assert_ptr_nonnull(st);
+  exs_error_clear(&e);
+  ck_assert_int_eq(exs_store_mailbox_get(st, "alice@contoso.com", &m, &e), -1);
+  ck_assert_ptr_nonnull(strstr(e.message, "wrong key"));
+  ck_assert_ptr_nonnull(strstr(e.message, "alice@contoso.com"));
+  ck_assert_ptr_null(strstr(e.message, "Canary"));
+  ck_assert_str_eq(m.password, "");
+  exs_store_close(st);
+  exs_store_close(NULL);
+}
+END_TEST
+
+static Suite *store_suite(void)
+{
+  Suite *s = suite_create("store");
+  TCase *tc = tcase_create("core");
+
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_test(tc, org_defaults_then_round_trip);
+  tcase_add_test(tc, profile_round_trip_every_field);
+  tcase_add_test(tc, mailbox_round_trip_every_field);
+  tcase_add_test(tc, list_and_delete);
+  tcase_add_test(tc, alerts_round_trip);
+  tcase_add_test(tc, jobs_lifecycle);
+  tcase_add_test(tc, activities_once_and_sync_states);
+  tcase_add_test(tc, save_test_result_is_one_transaction);
+  tcase_add_test(tc, batch_failing_midway_leaves_nothing);
+  tcase_add_test(tc, migrates_an_older_file);
+  tcase_add_test(tc, newer_schema_refused);
+  tcase_add_test(tc, not_a_database_refused);
+  tcase_add_test(tc, sigkill_mid_transaction_leaves_none);
+  tcase_add_loop_test(tc, sigkill_during_commits_leaves_whole_batches, 0, 4);
+  tcase_add_test(tc, password_never_in_plaintext_on_disk);
+  tcase_add_test(tc, wrong_key_file_is_a_clear_error);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void)
+{
+  return tu_run(store_suite());
+}
