@@ -2,7 +2,8 @@
 # Install the Debian packages exsync builds and tests with (idempotent).
 set -euo pipefail
 packages=(build-essential cmake pkg-config libcurl4-openssl-dev libxml2-dev libxml2-utils
-          libssl-dev libevent-dev libsqlite3-dev check libsubunit-dev)
+          libssl-dev libevent-dev libsqlite3-dev check libsubunit-dev
+          python3-exchangelib python3-requests-ntlm nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -48,7 +48,7 @@ extern char **environ;
 #define SVC "svc"
 #define SVC_PW "Svc-pw3"
 #define SEED_SUBJECT "interop seed"
-#define CLIENT_DEADLINE_MS 240000
+#define CLIENT_DEADLINE_MS 150000
 #define OUT_CAP (512 * 1024)
 
 enum client { CL_EXCHANGELIB, CL_EWSJS };
@@ -604,7 +604,7 @@ static Suite *interop_suite(void)
   TCase *tc = tcase_create("clients");
 
   tcase_add_checked_fixture(tc, setup, teardown);
-  tcase_set_timeout(tc, 300);
+  tcase_set_timeout(tc, 200);
   tcase_add_test(tc, exchangelib_basic);
   tcase_add_test(tc, exchangelib_ntlm);
   tcase_add_test(tc, ewsjs_basic);
