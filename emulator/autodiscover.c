@@ -24,8 +24,15 @@
 static void ews_url_for(struct emu_host *host, bool tls, const char *hosthdr, char *out,
                         size_t len)
 {
+  const char *colon = hosthdr ? strrchr(hosthdr, ':') : NULL;
+
+  if(colon && strchr(colon, ']'))
+    colon = NULL; /* an IPv6 literal without port */
   if(host->ews_url)
     snprintf(out, len, "%s", host->ews_url);
+  else if(host->ews_host)
+    snprintf(out, len, "%s://%s%s/EWS/Exchange.asmx", tls ? "https" : "http", host->ews_host,
+             colon ? colon : "");
   else
     snprintf(out, len, "%s://%s/EWS/Exchange.asmx", tls ? "https" : "http",
              hosthdr && *hosthdr ? hosthdr : "localhost");

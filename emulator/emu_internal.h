@@ -123,6 +123,7 @@ struct emu_host {
   int redirect_status;        /* 0 or 301/302/307 for GET autodiscover.xml */
   char *redirect_location;
   char *ews_url;              /* advertised EwsUrl, NULL: derived */
+  char *ews_host;             /* host name for the derived EwsUrl, NULL: the request's */
   enum emu_ad_action ad_action;
   char *ad_target;            /* redirect address / url */
   char *tls_variant;          /* "expired", "wrong-name", "untrusted" or NULL (for tlscert) */

@@ -62,6 +62,8 @@ static int load_host(struct emu *emu, xmlNodePtr n, const char *path, char *err,
   }
   free(h->ews_url);
   h->ews_url = attr_dup(n, "ews-url");
+  free(h->ews_host);
+  h->ews_host = attr_dup(n, "ews-host");
   exs_xml_attr(n, "autodiscover", b, sizeof(b));
   h->ad_action = strcmp(b, "redirect-addr") == 0  ? EMU_AD_REDIRECT_ADDR
                  : strcmp(b, "redirect-url") == 0 ? EMU_AD_REDIRECT_URL

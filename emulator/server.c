@@ -90,6 +90,7 @@ void emu_hosts_clear(struct emu *emu)
     free(h->name);
     free(h->redirect_location);
     free(h->ews_url);
+    free(h->ews_host);
     free(h->ad_target);
     free(h->tls_variant);
     free(h);

@@ -33,7 +33,7 @@ struct ec_resp {
 
 static struct exs_schema *ec_ews_schema;
 
-static void ec_load_schema(void)
+static inline void ec_load_schema(void)
 {
   char err[512];
 
@@ -47,12 +47,12 @@ static void ec_load_schema(void)
   }
 }
 
-static size_t ec_write(char *p, size_t size, size_t n, void *arg)
+static inline size_t ec_write(char *p, size_t size, size_t n, void *arg)
 {
   return exs_buf_add(arg, p, size * n) == 0 ? size * n : 0;
 }
 
-static void ec_free(struct ec_resp *r)
+static inline void ec_free(struct ec_resp *r)
 {
   exs_buf_free(&r->body);
   exs_buf_free(&r->headers);
@@ -63,7 +63,7 @@ static void ec_free(struct ec_resp *r)
 
 /* Validate the ServerVersionInfo header element and the element inside
  * soap:Body (unless it is a soap:Fault, which is not in the EWS schema). */
-static void ec_validate(struct ec_resp *r)
+static inline void ec_validate(struct ec_resp *r)
 {
   char err[1024];
   xmlNodePtr env, hdr, svi, body, op;
@@ -88,12 +88,15 @@ static void ec_validate(struct ec_resp *r)
   r->validated++;
 }
 
-/* POST body to url with Basic credentials (userpwd NULL: none). */
-static void ec_post(const char *url, const char *userpwd, const char *body, struct ec_resp *r)
+/* One request: method "GET"/"POST"/..., Basic credentials (userpwd NULL:
+ * none), a Host header override (host NULL: from the URL), a body (NULL:
+ * none). Returns the curl result; r is filled as far as it got. */
+static inline CURLcode ec_request(const char *method, const char *url, const char *userpwd,
+                           const char *host, const char *body, struct ec_resp *r)
 {
   CURL *c = curl_easy_init();
   struct curl_slist *h = NULL;
-  char err[256];
+  char err[256], hh[300];
   CURLcode rc;
 
   memset(r, 0, sizeof(*r));
@@ -101,8 +104,13 @@ static void ec_post(const char *url, const char *userpwd, const char *body, stru
   exs_buf_init(&r->headers, 1u << 20);
   ck_assert_ptr_nonnull(c);
   h = curl_slist_append(h, "Content-Type: text/xml; charset=utf-8");
+  if(host) {
+    snprintf(hh, sizeof(hh), "Host: %s", host);
+    h = curl_slist_append(h, hh);
+  }
   curl_easy_setopt(c, CURLOPT_URL, url);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
   if(body)
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
   if(userpwd) {
@@ -116,17 +124,25 @@ static void ec_post(const char *url, const char *userpwd, const char *body, stru
   curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
   curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
   rc = curl_easy_perform(c);
-  ck_assert_msg(rc == CURLE_OK, "curl: %s", curl_easy_strerror(rc));
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
   curl_slist_free_all(h);
   curl_easy_cleanup(c);
-  if(r->body.len && r->body.data[0] == '<')
+  if(rc == CURLE_OK && r->body.len && r->body.data[0] == '<')
     r->doc = exs_xml_parse(r->body.data, r->body.len, "answer", err, sizeof(err));
+  return rc;
+}
+
+/* POST body to url with Basic credentials (userpwd NULL: none). */
+static inline void ec_post(const char *url, const char *userpwd, const char *body, struct ec_resp *r)
+{
+  CURLcode rc = ec_request("POST", url, userpwd, NULL, body, r);
+
+  ck_assert_msg(rc == CURLE_OK, "curl: %s", curl_easy_strerror(rc));
 }
 
 /* A SOAP request around op (the m: operation element text), with optional
  * impersonation. The result is static: use it before the next call. */
-static const char *ec_soap(const char *version, const char *impersonate, const char *op)
+static inline const char *ec_soap(const char *version, const char *impersonate, const char *op)
 {
   static struct exs_buf b;
 
@@ -146,7 +162,7 @@ static const char *ec_soap(const char *version, const char *impersonate, const c
 }
 
 /* The ResponseMessage elements of the answer, in order. */
-static size_t ec_messages(struct ec_resp *r, xmlNodePtr *out, size_t max)
+static inline size_t ec_messages(struct ec_resp *r, xmlNodePtr *out, size_t max)
 {
   xmlNodePtr env = xmlDocGetRootElement(r->doc);
   xmlNodePtr op = exs_xml_first_element(exs_xml_child(env, EC_NS_SOAP, "Body"));
@@ -159,13 +175,13 @@ static size_t ec_messages(struct ec_resp *r, xmlNodePtr *out, size_t max)
   return n;
 }
 
-static const char *ec_code(xmlNodePtr msg, char *buf, size_t len)
+static inline const char *ec_code(xmlNodePtr msg, char *buf, size_t len)
 {
   return exs_xml_text(exs_xml_child(msg, EC_NS_M, "ResponseCode"), buf, len);
 }
 
 /* faultcode text of a SOAP fault answer ("" when not a fault) */
-static const char *ec_fault(struct ec_resp *r, char *buf, size_t len)
+static inline const char *ec_fault(struct ec_resp *r, char *buf, size_t len)
 {
   xmlNodePtr env = r->doc ? xmlDocGetRootElement(r->doc) : NULL;
   xmlNodePtr f = env ? exs_xml_path(env, EC_NS_SOAP, "Body/Fault") : NULL;

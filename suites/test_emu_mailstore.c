@@ -1,0 +1,608 @@
+/* test_emu_mailstore.c - the emulator's mailbox operations as Test & Enable
+ * uses them, on the contoso scenario: FindItem paging and restrictions,
+ * GetItem with MIME and extended properties, CreateItem delivery, DeleteItem,
+ * UpdateFolder / GetFolder of the organization identity, SyncFolderHierarchy,
+ * impersonation rights, delegate access and per-folder ErrorAccessDenied.
+ * Every answer is validated against the official EWS schema.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "emu_client.h"
+
+static struct emu *emu;
+static char url[256];
+
+#define SVC "CONTOSO\\svc-crm:svc-pw"
+
+static void setup(void)
+{
+  char err[512], bound[64];
+  int port;
+
+  emu = emu_new();
+  ck_assert_ptr_nonnull(emu);
+  ck_assert_msg(emu_load_scenario(emu, tu_path("fixtures/scenarios/contoso.xml"), err,
+                                  sizeof(err)) == 0,
+                "%s", err);
+  port = emu_listen(emu, "127.0.0.1", 0, false, bound, sizeof(bound), err, sizeof(err));
+  ck_assert_msg(port > 0, "%s", err);
+  ck_assert_int_eq(emu_start(emu, err, sizeof(err)), 0);
+  snprintf(url, sizeof(url), "http://%s/EWS/Exchange.asmx", bound);
+}
+
+static void teardown(void)
+{
+  emu_free(emu);
+  emu = NULL;
+}
+
+/* Send op as svc-crm impersonating who (NULL: no impersonation); validate;
+ * expect HTTP status. */
+static void call(const char *who, const char *op, long status, struct ec_resp *r)
+{
+  ec_post(url, SVC, ec_soap("Exchange2013_SP1", who, op), r);
+  ck_assert_msg(r->status == status, "HTTP %ld, wanted %ld: %.2000s", r->status, status,
+                r->body.data);
+  ec_validate(r);
+}
+
+static xmlNodePtr root_folder(xmlNodePtr msg)
+{
+  return exs_xml_child(msg, EC_NS_M, "RootFolder");
+}
+
+static long attr_long(xmlNodePtr n, const char *name)
+{
+  char b[32];
+
+  ck_assert_ptr_nonnull(exs_xml_attr(n, name, b, sizeof(b)));
+  return strtol(b, NULL, 10);
+}
+
+static size_t count_children(xmlNodePtr n)
+{
+  size_t c = 0;
+
+  for(xmlNodePtr k = n ? n->children : NULL; k; k = k->next)
+    if(k->type == XML_ELEMENT_NODE)
+      c++;
+  return c;
+}
+
+START_TEST(finditem_pages_until_the_last_item)
+{
+  char err[256], op[2048], b[16];
+  struct {
+    long offset, returned, next;
+    const char *last;
+  } pages[] = {{0, 10, 10, "false"}, {10, 10, 20, "false"}, {20, 5, 25, "true"}};
+
+  for(int i = 0; i < 25; i++) {
+    char subj[32];
+    snprintf(subj, sizeof(subj), "bulk %02d", i);
+    ck_assert_int_eq(emu_deliver_message(emu, "x@fabrikam.com", "bob@contoso.com", subj, "hi",
+                                         err, sizeof(err)),
+                     0);
+  }
+  ck_assert_int_eq(emu_folder_count(emu, "bob@contoso.com", "inbox"), 25);
+  for(size_t p = 0; p < 3; p++) {
+    struct ec_resp r;
+    xmlNodePtr msgs[2], rf;
+    snprintf(op, sizeof(op),
+             "<m:FindItem Traversal=\"Shallow\"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>"
+             "<t:AdditionalProperties><t:FieldURI FieldURI=\"item:Subject\"/>"
+             "<t:FieldURI FieldURI=\"item:DateTimeReceived\"/></t:AdditionalProperties>"
+             "</m:ItemShape><m:IndexedPageItemView MaxEntriesReturned=\"10\" Offset=\"%ld\" "
+             "BasePoint=\"Beginning\"/><m:ParentFolderIds><t:DistinguishedFolderId Id=\"inbox\"/>"
+             "</m:ParentFolderIds></m:FindItem>",
+             pages[p].offset);
+    call("bob@contoso.com", op, 200, &r);
+    ck_assert_uint_eq(ec_messages(&r, msgs, 2), 1);
+    rf = root_folder(msgs[0]);
+    ck_assert_ptr_nonnull(rf);
+    ck_assert_int_eq(attr_long(rf, "TotalItemsInView"), 25);
+    ck_assert_int_eq(attr_long(rf, "IndexedPagingOffset"), pages[p].next);
+    ck_assert_str_eq(exs_xml_attr(rf, "IncludesLastItemInRange", b, sizeof(b)), pages[p].last);
+    ck_assert_uint_eq(count_children(exs_xml_child(rf, EC_NS_T, "Items")),
+                      (size_t)pages[p].returned);
+    ec_free(&r);
+  }
+}
+END_TEST
+
+static const struct {
+  const char *restriction;
+  size_t hits;
+} restrictions[] = {
+  {"<t:IsEqualTo><t:FieldURI FieldURI=\"item:Subject\"/><t:FieldURIOrConstant>"
+   "<t:Constant Value=\"Order 1001\"/></t:FieldURIOrConstant></t:IsEqualTo>",
+   1},
+  {"<t:Contains ContainmentMode=\"Substring\" ContainmentComparison=\"IgnoreCase\">"
+   "<t:FieldURI FieldURI=\"item:Subject\"/><t:Constant Value=\"case cas-\"/></t:Contains>",
+   1},
+  {"<t:IsGreaterThan><t:FieldURI FieldURI=\"item:DateTimeReceived\"/><t:FieldURIOrConstant>"
+   "<t:Constant Value=\"2026-01-06T00:00:00Z\"/></t:FieldURIOrConstant></t:IsGreaterThan>",
+   1},
+  {"<t:IsGreaterThan><t:FieldURI FieldURI=\"item:DateTimeReceived\"/><t:FieldURIOrConstant>"
+   "<t:Constant Value=\"2026-01-01T00:00:00Z\"/></t:FieldURIOrConstant></t:IsGreaterThan>",
+   2},
+  {"<t:IsEqualTo><t:FieldURI FieldURI=\"message:IsRead\"/><t:FieldURIOrConstant>"
+   "<t:Constant Value=\"false\"/></t:FieldURIOrConstant></t:IsEqualTo>",
+   1},
+  {"<t:And><t:Contains ContainmentMode=\"Substring\" ContainmentComparison=\"IgnoreCase\">"
+   "<t:FieldURI FieldURI=\"item:Subject\"/><t:Constant Value=\"order\"/></t:Contains>"
+   "<t:IsLessThan><t:FieldURI FieldURI=\"item:DateTimeReceived\"/><t:FieldURIOrConstant>"
+   "<t:Constant Value=\"2026-01-06T00:00:00Z\"/></t:FieldURIOrConstant></t:IsLessThan></t:And>",
+   1},
+  {"<t:IsEqualTo><t:ExtendedFieldURI DistinguishedPropertySetId=\"PublicStrings\" "
+   "PropertyName=\"crmtrackingid\" PropertyType=\"String\"/><t:FieldURIOrConstant>"
+   "<t:Constant Value=\"0001234\"/></t:FieldURIOrConstant></t:IsEqualTo>",
+   0},
+};
+
+START_TEST(finditem_restrictions)
+{
+  struct ec_resp r;
+  xmlNodePtr msgs[2], rf;
+  char op[4096];
+
+  snprintf(op, sizeof(op),
+           "<m:FindItem Traversal=\"Shallow\"><m:ItemShape><t:BaseShape>Default</t:BaseShape>"
+           "</m:ItemShape><m:IndexedPageItemView MaxEntriesReturned=\"50\" Offset=\"0\" "
+           "BasePoint=\"Beginning\"/><m:Restriction>%s</m:Restriction><m:SortOrder>"
+           "<t:FieldOrder Order=\"Ascending\"><t:FieldURI FieldURI=\"item:DateTimeReceived\"/>"
+           "</t:FieldOrder></m:SortOrder><m:ParentFolderIds>"
+           "<t:DistinguishedFolderId Id=\"inbox\"/></m:ParentFolderIds></m:FindItem>",
+           restrictions[_i].restriction);
+  call("alice@contoso.com", op, 200, &r);
+  ck_assert_uint_eq(ec_messages(&r, msgs, 2), 1);
+  rf = root_folder(msgs[0]);
+  ck_assert_int_eq(attr_long(rf, "TotalItemsInView"), (long)restrictions[_i].hits);
+  ck_assert_uint_eq(count_children(exs_xml_child(rf, EC_NS_T, "Items")), restrictions[_i].hits);
+  ec_free(&r);
+}
+END_TEST
+
+static const char *draft_with_prop =
+    "<m:CreateItem MessageDisposition=\"SaveOnly\"><m:SavedItemFolderId>"
+    "<t:DistinguishedFolderId Id=\"drafts\"/></m:SavedItemFolderId><m:Items><t:Message>"
+    "<t:Subject>Draft &amp; more</t:Subject><t:Body BodyType=\"Text\">Body text</t:Body>"
+    "<t:Categories><t:String>Tracked to Dynamics 365</t:String></t:Categories>"
+    "<t:ExtendedProperty><t:ExtendedFieldURI DistinguishedPropertySetId=\"PublicStrings\" "
+    "PropertyName=\"crmtrackingid\" PropertyType=\"String\"/><t:Value>0001234</t:Value>"
+    "</t:ExtendedProperty><t:ToRecipients><t:Mailbox><t:EmailAddress>bob@contoso.com"
+    "</t:EmailAddress></t:Mailbox></t:ToRecipients></t:Message></m:Items></m:CreateItem>";
+
+/* Create the draft, return its ItemId Id into id. */
+static void create_draft(char *id, size_t len)
+{
+  struct ec_resp r;
+  xmlNodePtr msgs[2], iid;
+  char code[64];
+
+  call("alice@contoso.com", draft_with_prop, 200, &r);
+  ck_assert_uint_eq(ec_messages(&r, msgs, 2), 1);
+  ck_assert_str_eq(ec_code(msgs[0], code, sizeof(code)), "NoError");
+  iid = exs_xml_path(msgs[0], EC_NS_T, "Items/Message/ItemId");
+  if(!iid)
+    iid = exs_xml_child(exs_xml_first_element(exs_xml_child(msgs[0], EC_NS_M, "Items")), EC_NS_T,
+                        "ItemId");
+  ck_assert_ptr_nonnull(iid);
+  ck_assert_ptr_nonnull(exs_xml_attr(iid, "Id", id, len));
+  ec_free(&r);
+}
+
+START_TEST(getitem_returns_mime_and_extended_properties)
+{
+  char id[256], op[4096], buf[512];
+  struct ec_resp r;
+  xmlNodePtr msgs[2], m, ep;
+  struct exs_buf mime;
+  char *b64;
+
+  create_draft(id, sizeof(id));
+  ck_assert_int_eq(emu_folder_count(emu, "alice@contoso.com", "drafts"), 1);
+  snprintf(op, sizeof(op),
+           "<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>"
+           "<t:IncludeMimeContent>true</t:IncludeMimeContent><t:AdditionalProperties>"
+           "<t:FieldURI FieldURI=\"item:Subject\"/><t:FieldURI FieldURI=\"item:Body\"/>"
+           "<t:FieldURI FieldURI=\"item:Categories\"/>"
+           "<t:FieldURI FieldURI=\"message:ToRecipients\"/><t:FieldURI FieldURI=\"message:From\"/>"
+           "<t:FieldURI FieldURI=\"message:InternetMessageId\"/>"
+           "<t:ExtendedFieldURI DistinguishedPropertySetId=\"PublicStrings\" "
+           "PropertyName=\"crmtrackingid\" PropertyType=\"String\"/>"
+           "</t:AdditionalProperties></m:ItemShape><m:ItemIds><t:ItemId Id=\"%s\"/>"
+           "<t:ItemId Id=\"AAMkZXhzeW5jOkk6MDAwMDAwMDAwMDAwZmZmZg==\"/><t:ItemId Id=\"junk\"/>"
+           "</m:ItemIds></m:GetItem>",
+           id);
+  call("alice@contoso.com", op, 200, &r);
+  ck_assert_uint_eq(ec_messages(&r, msgs, 2), 2); /* capped at 2 by the caller */
+  m = exs_xml_first_element(exs_xml_child(msgs[0], EC_NS_M, "Items"));
+  ck_assert(exs_xml_is(m, EC_NS_T, "Message"));
+  ck_assert_str_eq(exs_xml_text(exs_xml_child(m, EC_NS_T, "Subject"), buf, sizeof(buf)),
+                   "Draft & more");
+  ck_assert_str_eq(exs_xml_text(exs_xml_path(m, EC_NS_T, "Categories/String"), buf, sizeof(buf)),
+                   "Tracked to Dynamics 365");
+  ep = exs_xml_child(m, EC_NS_T, "ExtendedProperty");
+  ck_assert_str_eq(exs_xml_text(exs_xml_child(ep, EC_NS_T, "Value"), buf, sizeof(buf)),
+                   "0001234");
+  ck_assert_str_eq(exs_xml_text(exs_xml_path(m, EC_NS_T, "From/Mailbox/EmailAddress"), buf,
+                                sizeof(buf)),
+                   "alice@contoso.com");
+  b64 = (char *)xmlNodeGetContent(exs_xml_child(m, EC_NS_T, "MimeContent"));
+  exs_buf_init(&mime, 1 << 20);
+  ck_assert_int_eq(exs_base64_decode(&mime, b64, strlen(b64)), 0);
+  ck_assert_ptr_nonnull(strstr(mime.data, "Subject: Draft & more\r\n"));
+  ck_assert_ptr_nonnull(strstr(mime.data, "To: bob@contoso.com\r\n"));
+  ck_assert_ptr_nonnull(strstr(mime.data, "\r\n\r\nBody text"));
+  exs_buf_free(&mime);
+  xmlFree(b64);
+  ec_free(&r);
+  {
+    xmlNodePtr all[4];
+    ec_post(url, SVC, ec_soap("Exchange2013_SP1", "alice@contoso.com", op), &r);
+    ck_assert_uint_eq(ec_messages(&r, all, 4), 3);
+    ck_assert_str_eq(ec_code(all[1], buf, sizeof(buf)), "ErrorItemNotFound");
+    ck_assert_str_eq(ec_code(all[2], buf, sizeof(buf)), "ErrorInvalidIdMalformed");
+    ec_free(&r);
+  }
+}
+END_TEST
+
+static const char *send_fmt =
+    "<m:CreateItem MessageDisposition=\"%s\"><m:Items><t:Message><t:Subject>%s</t:Subject>"
+    "<t:Body BodyType=\"HTML\">&lt;p&gt;Hello&lt;/p&gt;</t:Body><t:ToRecipients><t:Mailbox>"
+    "<t:EmailAddress>bob@contoso.com</t:EmailAddress></t:Mailbox><t:Mailbox>"
+    "<t:EmailAddress>outside@fabrikam.com</t:EmailAddress></t:Mailbox></t:ToRecipients>"
+    "</t:Message></m:Items></m:CreateItem>";
+
+START_TEST(createitem_send_delivers_between_mailboxes)
+{
+  static const struct {
+    const char *disp;
+    long bob_inbox, alice_sent, alice_drafts;
+  } steps[] = {
+    {"SendAndSaveCopy", 1, 1, 0}, {"SendOnly", 2, 1, 0}, {"SaveOnly", 2, 1, 1}};
+  char op[2048], code[64];
+
+  for(size_t i = 0; i < 3; i++) {
+    struct ec_resp r;
+    xmlNodePtr msgs[2];
+    snprintf(op, sizeof(op), send_fmt, steps[i].disp, steps[i].disp);
+    call("alice@contoso.com", op, 200, &r);
+    ck_assert_uint_eq(ec_messages(&r, msgs, 2), 1);
+    ck_assert_str_eq(ec_code(msgs[0], code, sizeof(code)), "NoError");
+    /* sends answer with an empty Items, SaveOnly with the new id */
+    ck_assert_uint_eq(count_children(exs_xml_child(msgs[0], EC_NS_M, "Items")),
+                      strcmp(steps[i].disp, "SaveOnly") == 0 ? 1 : 0);
+    ec_free(&r);
+    ck_assert_int_eq(emu_folder_count(emu, "bob@contoso.com", "inbox"), steps[i].bob_inbox);
+    ck_assert_int_eq(emu_folder_count(emu, "alice@contoso.com", "sentitems"),
+                     steps[i].alice_sent);
+    ck_assert_int_eq(emu_folder_count(emu, "alice@contoso.com", "drafts"),
+                     steps[i].alice_drafts);
+  }
+  /* the delivered copy names the sender and the subject */
+  {
+    struct ec_resp r;
+    xmlNodePtr msgs[2], items;
+    char buf[256];
+    call("bob@contoso.com",
+         "<m:FindItem Traversal=\"Shallow\"><m:ItemShape><t:BaseShape>Default</t:BaseShape>"
+         "</m:ItemShape><m:Restriction><t:IsEqualTo><t:FieldURI FieldURI=\"item:Subject\"/>"
+         "<t:FieldURIOrConstant><t:Constant Value=\"SendOnly\"/></t:FieldURIOrConstant>"
+         "</t:IsEqualTo></m:Restriction><m:ParentFolderIds>"
+         "<t:DistinguishedFolderId Id=\"inbox\"/></m:ParentFolderIds></m:FindItem>",
+         200, &r);
+    ck_assert_uint_eq(ec_messages(&r, msgs, 2), 1);
+    items = exs_xml_path(msgs[0], EC_NS_M, "RootFolder");
+    items = exs_xml_child(items, EC_NS_T, "Items");
+    ck_assert_uint_eq(count_children(items), 1);
+    ck_assert_str_eq(exs_xml_text(exs_xml_path(exs_xml_first_element(items), EC_NS_T,
+                                               "From/Mailbox/EmailAddress"),
+                                  buf, sizeof(buf)),
+                     "alice@contoso.com");
+    ec_free(&r);
+  }
+}
+END_TEST
+
+START_TEST(deleteitem_kinds)
+{
+  static const struct {
+    const char *type;
+    long drafts, deleted;
+  } kinds[] = {{"MoveToDeletedItems", 0, 1}, {"SoftDelete", 0, 0}, {"HardDelete", 0, 0}};
+  char id[256], op[1024], code[64];
+  struct ec_resp r;
+  xmlNodePtr msgs[2];
+
+  create_draft(id, sizeof(id));
+  snprintf(op, sizeof(op),
+           "<m:DeleteItem DeleteType=\"%s\"><m:ItemIds><t:ItemId Id=\"%s\"/></m:ItemIds>"
+           "</m:DeleteItem>",
+           kinds[_i].type, id);
+  call("alice@contoso.com", op, 200, &r);
+  ck_assert_uint_eq(ec_messages(&r, msgs, 2), 1);
+  ck_assert_str_eq(ec_code(msgs[0], code, sizeof(code)), "NoError");
+  ec_free(&r);
+  ck_assert_int_eq(emu_folder_count(emu, "alice@contoso.com", "drafts"), kinds[_i].drafts);
+  ck_assert_int_eq(emu_folder_count(emu, "alice@contoso.com", "deleteditems"),
+                   kinds[_i].deleted);
+  /* the old id is gone either way */
+  call("alice@contoso.com", op, 200, &r);
+  ec_messages(&r, msgs, 2);
+  ck_assert_str_eq(ec_code(msgs[0], code, sizeof(code)), "ErrorItemNotFound");
+  ec_free(&r);
+}
+END_TEST
+
+static const char *get_identity =
+    "<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>"
+    "<t:ExtendedFieldURI DistinguishedPropertySetId=\"PublicStrings\" PropertyName=\"exsync.OrgId\" "
+    "PropertyType=\"String\"/><t:ExtendedFieldURI DistinguishedPropertySetId=\"PublicStrings\" "
+    "PropertyName=\"exsync.LastSync\" PropertyType=\"SystemTime\"/></t:AdditionalProperties>"
+    "</m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id=\"msgfolderroot\"/></m:FolderIds>"
+    "</m:GetFolder>";
+
+static size_t identity_values(struct ec_resp *r, char vals[2][128])
+{
+  xmlNodePtr msgs[2], f;
+  size_t n = 0;
+
+  ck_assert_uint_eq(ec_messages(r, msgs, 2), 1);
+  f = exs_xml_first_element(exs_xml_child(msgs[0], EC_NS_M, "Folders"));
+  for(xmlNodePtr ep = exs_xml_child(f, EC_NS_T, "ExtendedProperty"); ep && n < 2;
+      ep = exs_xml_next(ep, EC_NS_T, "ExtendedProperty"))
+    exs_xml_text(exs_xml_child(ep, EC_NS_T, "Value"), vals[n++], 128);
+  return n;
+}
+
+START_TEST(org_identity_is_written_and_read_back)
+{
+  struct ec_resp r;
+  char vals[2][128], out[128], code[64];
+  xmlNodePtr msgs[2];
+
+  call("alice@contoso.com", get_identity, 200, &r);
+  ck_assert_uint_eq(identity_values(&r, vals), 0);
+  ec_free(&r);
+  call("alice@contoso.com",
+       "<m:UpdateFolder><m:FolderChanges><t:FolderChange>"
+       "<t:DistinguishedFolderId Id=\"msgfolderroot\"/><t:Updates><t:SetFolderField>"
+       "<t:ExtendedFieldURI DistinguishedPropertySetId=\"PublicStrings\" "
+       "PropertyName=\"exsync.OrgId\" PropertyType=\"String\"/><t:Folder><t:ExtendedProperty>"
+       "<t:ExtendedFieldURI DistinguishedPropertySetId=\"PublicStrings\" "
+       "PropertyName=\"exsync.OrgId\" PropertyType=\"String\"/>"
+       "<t:Value>6f1c2a9e-0d4b-4c55-9a51-2f3e8d7b1c10</t:Value></t:ExtendedProperty></t:Folder>"
+       "</t:SetFolderField><t:SetFolderField><t:ExtendedFieldURI "
+       "DistinguishedPropertySetId=\"PublicStrings\" PropertyName=\"exsync.LastSync\" "
+       "PropertyType=\"SystemTime\"/><t:Folder><t:ExtendedProperty><t:ExtendedFieldURI "
+       "DistinguishedPropertySetId=\"PublicStrings\" PropertyName=\"exsync.LastSync\" "
+       "PropertyType=\"SystemTime\"/><t:Value>2026-11-29T19:00:00Z</t:Value>"
+       "</t:ExtendedProperty></t:Folder></t:SetFolderField></t:Updates></t:FolderChange>"
+       "</m:FolderChanges></m:UpdateFolder>",
+       200, &r);
+  ck_assert_uint_eq(ec_messages(&r, msgs, 2), 1);
+  ck_assert_str_eq(ec_code(msgs[0], code, sizeof(code)), "NoError");
+  ec_free(&r);
+  call("alice@contoso.com", get_identity, 200, &r);
+  ck_assert_uint_eq(identity_values(&r, vals), 2);
+  ck_assert_str_eq(vals[0], "6f1c2a9e-0d4b-4c55-9a51-2f3e8d7b1c10");
+  ck_assert_str_eq(vals[1], "2026-11-29T19:00:00Z");
+  ec_free(&r);
+  ck_assert_int_eq(emu_get_folder_property(emu, "alice@contoso.com", "msgfolderroot",
+                                           "exsync.OrgId", out, sizeof(out)),
+                   0);
+  ck_assert_str_eq(out, "6f1c2a9e-0d4b-4c55-9a51-2f3e8d7b1c10");
+  /* grace's root carries another org's identity from the scenario */
+  call("grace@contoso.com", get_identity, 200, &r);
+  ck_assert_uint_eq(identity_values(&r, vals), 2);
+  ck_assert_str_eq(vals[0], "0b5c8a3e-7d21-4f6a-9c3b-5e8f1a2d4c60");
+  ec_free(&r);
+}
+END_TEST
+
+static const struct {
+  const char *login, *target;
+  long status;
+  const char *fault; /* "" when success */
+} imp_cases[] = {
+  {SVC, "alice@contoso.com", 200, ""},
+  {SVC, "ALICE@contoso.com", 200, ""},
+  {SVC, "dave@contoso.com", 500, "ErrorImpersonateUserDenied"},
+  {SVC, "ghost@contoso.com", 500, "ErrorNonExistentMailbox"},
+  {"alice:alice-pw", "bob@contoso.com", 500, "ErrorImpersonateUserDenied"},
+};
+
+START_TEST(impersonation_rights)
+{
+  struct ec_resp r;
+  char code[64];
+  struct emu_journal_entry e;
+
+  emu_journal_clear(emu);
+  ec_post(url, imp_cases[_i].login,
+          ec_soap("Exchange2013_SP1", imp_cases[_i].target,
+                  "<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape>"
+                  "<m:FolderIds><t:DistinguishedFolderId Id=\"inbox\"/></m:FolderIds>"
+                  "</m:GetFolder>"),
+          &r);
+  ck_assert_int_eq(r.status, imp_cases[_i].status);
+  ec_validate(&r);
+  ck_assert_str_eq(ec_fault(&r, code, sizeof(code)), imp_cases[_i].fault);
+  ec_free(&r);
+  ck_assert_uint_eq(emu_journal_get(emu, 0, &e, 1), 1);
+  ck_assert_str_eq(e.impersonated, imp_cases[_i].target);
+  ck_assert_str_eq(e.response_code, imp_cases[_i].fault[0] ? imp_cases[_i].fault : "NoError");
+}
+END_TEST
+
+static const struct {
+  const char *mailbox;
+  const char *code;
+} delegate_cases[] = {
+  {"alice@contoso.com", "NoError"},
+  {"dave@contoso.com", "ErrorAccessDenied"},
+  {"ghost@contoso.com", "ErrorNonExistentMailbox"},
+};
+
+START_TEST(delegate_access_by_mailbox_element)
+{
+  struct ec_resp r;
+  xmlNodePtr msgs[2];
+  char op[1024], code[64];
+
+  snprintf(op, sizeof(op),
+           "<m:GetFolder><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape>"
+           "<m:FolderIds><t:DistinguishedFolderId Id=\"inbox\"><t:Mailbox><t:EmailAddress>%s"
+           "</t:EmailAddress></t:Mailbox></t:DistinguishedFolderId></m:FolderIds></m:GetFolder>",
+           delegate_cases[_i].mailbox);
+  call(NULL, op, 200, &r);
+  ck_assert_uint_eq(ec_messages(&r, msgs, 2), 1);
+  ck_assert_str_eq(ec_code(msgs[0], code, sizeof(code)), delegate_cases[_i].code);
+  ec_free(&r);
+}
+END_TEST
+
+START_TEST(access_denied_folder)
+{
+  struct ec_resp r;
+  xmlNodePtr msgs[3];
+  char code[64];
+
+  call("erin@contoso.com",
+       "<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape>"
+       "<m:FolderIds><t:DistinguishedFolderId Id=\"inbox\"/>"
+       "<t:DistinguishedFolderId Id=\"calendar\"/></m:FolderIds></m:GetFolder>",
+       200, &r);
+  ck_assert_uint_eq(ec_messages(&r, msgs, 3), 2);
+  ck_assert_str_eq(ec_code(msgs[0], code, sizeof(code)), "ErrorAccessDenied");
+  ck_assert_str_eq(ec_code(msgs[1], code, sizeof(code)), "NoError");
+  ec_free(&r);
+}
+END_TEST
+
+START_TEST(sync_folder_hierarchy_initial_then_incremental)
+{
+  static const char *fmt =
+      "<m:SyncFolderHierarchy><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape>"
+      "<t:AdditionalProperties><t:FieldURI FieldURI=\"folder:DisplayName\"/>"
+      "<t:FieldURI FieldURI=\"folder:ParentFolderId\"/></t:AdditionalProperties></m:FolderShape>"
+      "<m:SyncFolderId><t:DistinguishedFolderId Id=\"msgfolderroot\"/></m:SyncFolderId>%s"
+      "</m:SyncFolderHierarchy>";
+  char op[2048], state[256], tmp[300], code[64];
+  struct ec_resp r;
+  xmlNodePtr msgs[2];
+
+  snprintf(op, sizeof(op), fmt, "");
+  call("carol@contoso.com", op, 200, &r);
+  ec_messages(&r, msgs, 2);
+  ck_assert_uint_eq(count_children(exs_xml_child(msgs[0], EC_NS_M, "Changes")), 9);
+  exs_xml_text(exs_xml_child(msgs[0], EC_NS_M, "SyncState"), state, sizeof(state));
+  ck_assert(state[0]);
+  ec_free(&r);
+  call("carol@contoso.com",
+       "<m:CreateFolder><m:ParentFolderId><t:DistinguishedFolderId Id=\"inbox\"/>"
+       "</m:ParentFolderId><m:Folders><t:Folder><t:DisplayName>Undeliverable</t:DisplayName>"
+       "</t:Folder></m:Folders></m:CreateFolder>",
+       200, &r);
+  ec_messages(&r, msgs, 2);
+  ck_assert_str_eq(ec_code(msgs[0], code, sizeof(code)), "NoError");
+  ec_free(&r);
+  snprintf(tmp, sizeof(tmp), "<m:SyncState>%s</m:SyncState>", state);
+  snprintf(op, sizeof(op), fmt, tmp);
+  call("carol@contoso.com", op, 200, &r);
+  ec_messages(&r, msgs, 2);
+  ck_assert_uint_eq(count_children(exs_xml_child(msgs[0], EC_NS_M, "Changes")), 1);
+  ec_free(&r);
+  snprintf(op, sizeof(op), fmt, "<m:SyncState>bm90IGEgc3RhdGU=</m:SyncState>");
+  call("carol@contoso.com", op, 200, &r);
+  ec_messages(&r, msgs, 2);
+  ck_assert_str_eq(ec_code(msgs[0], code, sizeof(code)), "ErrorInvalidSyncStateData");
+  ec_free(&r);
+}
+END_TEST
+
+START_TEST(findfolder_and_createfolder_conflict)
+{
+  static const char *create =
+      "<m:CreateFolder><m:ParentFolderId><t:DistinguishedFolderId Id=\"inbox\"/>"
+      "</m:ParentFolderId><m:Folders><t:Folder><t:DisplayName>Undeliverable</t:DisplayName>"
+      "</t:Folder></m:Folders></m:CreateFolder>";
+  struct ec_resp r;
+  xmlNodePtr msgs[2], rf;
+  char code[64];
+
+  call("bob@contoso.com", create, 200, &r);
+  ec_free(&r);
+  call("bob@contoso.com", create, 200, &r);
+  ec_messages(&r, msgs, 2);
+  ck_assert_str_eq(ec_code(msgs[0], code, sizeof(code)), "ErrorFolderExists");
+  ec_free(&r);
+  call("bob@contoso.com",
+       "<m:FindFolder Traversal=\"Shallow\"><m:FolderShape><t:BaseShape>Default</t:BaseShape>"
+       "</m:FolderShape><m:Restriction><t:IsEqualTo><t:FieldURI FieldURI=\"folder:DisplayName\"/>"
+       "<t:FieldURIOrConstant><t:Constant Value=\"undeliverable\"/></t:FieldURIOrConstant>"
+       "</t:IsEqualTo></m:Restriction><m:ParentFolderIds>"
+       "<t:DistinguishedFolderId Id=\"inbox\"/></m:ParentFolderIds></m:FindFolder>",
+       200, &r);
+  ec_messages(&r, msgs, 2);
+  rf = exs_xml_child(msgs[0], EC_NS_M, "RootFolder");
+  ck_assert_int_eq(attr_long(rf, "TotalItemsInView"), 1);
+  ec_free(&r);
+}
+END_TEST
+
+START_TEST(resolve_names)
+{
+  struct ec_resp r;
+  xmlNodePtr msgs[2];
+  char code[64];
+
+  call(NULL, "<m:ResolveNames ReturnFullContactData=\"false\"><m:UnresolvedEntry>"
+             "alice@contoso.com</m:UnresolvedEntry></m:ResolveNames>",
+       200, &r);
+  ec_messages(&r, msgs, 2);
+  ck_assert_str_eq(ec_code(msgs[0], code, sizeof(code)), "NoError");
+  ec_free(&r);
+  call(NULL, "<m:ResolveNames ReturnFullContactData=\"false\"><m:UnresolvedEntry>"
+             "ghost@contoso.com</m:UnresolvedEntry></m:ResolveNames>",
+       200, &r);
+  ec_messages(&r, msgs, 2);
+  ck_assert_str_eq(ec_code(msgs[0], code, sizeof(code)), "ErrorNameResolutionNoResults");
+  ec_free(&r);
+}
+END_TEST
+
+int main(void)
+{
+  Suite *s = suite_create("emu_mailstore");
+  TCase *tc = tcase_create("contoso");
+
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  ec_load_schema();
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_test(tc, finditem_pages_until_the_last_item);
+  tcase_add_loop_test(tc, finditem_restrictions, 0, sizeof(restrictions) / sizeof(restrictions[0]));
+  tcase_add_test(tc, getitem_returns_mime_and_extended_properties);
+  tcase_add_test(tc, createitem_send_delivers_between_mailboxes);
+  tcase_add_loop_test(tc, deleteitem_kinds, 0, 3);
+  tcase_add_test(tc, org_identity_is_written_and_read_back);
+  tcase_add_loop_test(tc, impersonation_rights, 0, sizeof(imp_cases) / sizeof(imp_cases[0]));
+  tcase_add_loop_test(tc, delegate_access_by_mailbox_element, 0,
+                      sizeof(delegate_cases) / sizeof(delegate_cases[0]));
+  tcase_add_test(tc, access_denied_folder);
+  tcase_add_test(tc, sync_folder_hierarchy_initial_then_incremental);
+  tcase_add_test(tc, findfolder_and_createfolder_conflict);
+  tcase_add_test(tc, resolve_names);
+  suite_add_tcase(s, tc);
+  {
+    int rc = tu_run(s);
+    exs_schema_free(ec_ews_schema);
+    curl_global_cleanup();
+    return rc;
+  }
+}
