@@ -558,18 +558,21 @@ static void run_client(enum client cl, const char *auth)
               client_names[cl], auth, steps[s], gap, word, detail);
     } else {
       unexpected++;
-      rl += (size_t)snprintf(report + rl, sizeof(report) - rl, "  %s: %s %s\n", steps[s], word,
+      rl += (size_t)snprintf(report + rl, sizeof(report) - rl, "  %s: %s %.200s\n", steps[s], word,
                              detail);
     }
     if(rl >= sizeof(report))
       rl = sizeof(report) - 1;
   }
-  if(missing || unexpected || closed)
-    ck_abort_msg("%s/%s: %d unexpected failures, %d missing steps, %d closed gaps:\n%s"
-                 "client exit %d; stdout:\n%s\nstderr (tail):\n%s",
-                 client_names[cl], auth, unexpected, missing, closed, report,
-                 WEXITSTATUS(co.status), co.out,
-                 co.errlen > 4000 ? co.err + co.errlen - 4000 : co.err);
+  if(missing || unexpected || closed) {
+    /* the whole output on stderr; Check's message stays short (it travels
+     * through a bounded pipe from the forked case) */
+    fprintf(stderr, "---- %s/%s client exit %d; stdout:\n%s---- stderr (tail):\n%s\n----\n",
+            client_names[cl], auth, WEXITSTATUS(co.status), co.out,
+            co.errlen > 4000 ? co.err + co.errlen - 4000 : co.err);
+    ck_abort_msg("%s/%s: %d unexpected failures, %d missing steps, %d closed gaps:\n%.3000s",
+                 client_names[cl], auth, unexpected, missing, closed, report);
+  }
   check_journal(cl, auth, passed);
   child_free(&co);
 }
