@@ -78,7 +78,8 @@ function check(cond, detail) {
 }
 
 function errText(e) {
-  if (!e) return String(e);
+  if (e === undefined || e === null)
+    return `promise rejected with ${e} (ews-javascript-api dropped the underlying HTTP/XHR error)`;
   let t = `${e.constructor ? e.constructor.name : 'Error'}: ${e.message || e.Message || ''}`;
   let code;
   try { code = e.ErrorCode; } catch (x) { code = undefined; }
