@@ -171,6 +171,8 @@ static const struct {
   {"DeleteItem", ews_delete_item},
   {"MoveItem", ews_move_item},
   {"ResolveNames", ews_resolve_names},
+  {"UpdateItem", ews_update_item},
+  {"SyncFolderItems", ews_sync_folder_items},
 };
 
 /* First t:Mailbox/t:EmailAddress under a folder id in the operation: the

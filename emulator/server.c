@@ -540,7 +540,6 @@ int emu_set_certificate(struct emu *emu, const char *cert_pem_file, const char *
   }
   free(emu->cert_file);
   free(emu->key_file);
-  free(emu->scenario_path);
   emu->cert_file = strdup(cert_pem_file);
   emu->key_file = strdup(key_pem_file);
   if(emu->ssl_ctx) {
@@ -639,6 +638,11 @@ void emu_free(struct emu *emu)
     evhttp_free(emu->http);
   if(emu->https)
     evhttp_free(emu->https);
+  /* let deferred bufferevent frees (TLS connections cut mid-handshake)
+   * run before the base goes away */
+  if(emu->base)
+    for(int i = 0; i < 4; i++)
+      event_base_loop(emu->base, EVLOOP_NONBLOCK);
   if(emu->sigint_ev)
     event_free(emu->sigint_ev);
   if(emu->sigterm_ev)
