@@ -71,8 +71,6 @@ static const struct {
   {NULL, NULL, "calendar", "CreateItem accepts only t:Message: CalendarItem -> ErrorInvalidItemForOperation"},
   {NULL, NULL, "contact", "CreateItem accepts only t:Message: Contact -> ErrorInvalidItemForOperation"},
   {NULL, NULL, "task", "CreateItem accepts only t:Message: Task -> ErrorInvalidItemForOperation"},
-  {NULL, NULL, "sync_initial", "SyncFolderItems not implemented: SOAP fault ErrorInvalidRequest, HTTP 500"},
-  {NULL, NULL, "sync_incremental", "needs sync_initial (SyncFolderItems not implemented)"},
 };
 #define NGAPS (sizeof(KNOWN_GAPS) / sizeof(KNOWN_GAPS[0]))
 
