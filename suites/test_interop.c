@@ -56,7 +56,7 @@ static const char *const client_names[] = {"exchangelib", "ewsjs"};
 
 /* Steps every script runs, in order. */
 static const char *const steps[] = {
-  "autodiscover", "getfolder_inbox", "finditem", "getitem", "send", "sent_items",
+  "autodiscover", "server_version", "getfolder_inbox", "finditem", "getitem", "send", "sent_items",
   "recipient_inbox", "calendar", "contact", "task", "sync_initial", "sync_incremental",
   "createfolder", "moveitem", "impersonation",
 };
@@ -68,6 +68,9 @@ static const struct {
   const char *client, *auth, *step, *gap;
 } KNOWN_GAPS[] = {
   {NULL, "ntlm", "*", "NTLM not wired: emulator/auth.c auth_ntlm() refuses every NTLM/Negotiate token"},
+  {"exchangelib", NULL, "server_version",
+   "ConvertId not implemented: exchangelib's version probe gets SOAP fault ErrorInvalidRequest "
+   "at every RequestServerVersion and falls back to Exchange2007"},
   {NULL, NULL, "calendar", "CreateItem accepts only t:Message: CalendarItem -> ErrorInvalidItemForOperation"},
   {NULL, NULL, "contact", "CreateItem accepts only t:Message: Contact -> ErrorInvalidItemForOperation"},
   {NULL, NULL, "task", "CreateItem accepts only t:Message: Task -> ErrorInvalidItemForOperation"},

@@ -21,7 +21,7 @@
 'use strict';
 
 const STEPS = [
-  'autodiscover', 'getfolder_inbox', 'finditem', 'getitem', 'send', 'sent_items',
+  'autodiscover', 'server_version', 'getfolder_inbox', 'finditem', 'getitem', 'send', 'sent_items',
   'recipient_inbox', 'calendar', 'contact', 'task', 'sync_initial', 'sync_incremental',
   'createfolder', 'moveitem', 'impersonation',
 ];
@@ -156,6 +156,15 @@ class Runner {
     check(url && String(url).toLowerCase() === this.ewsUrl.toLowerCase(),
       `EwsUrl ${JSON.stringify(url)}, expected ${this.ewsUrl}; settings ${JSON.stringify(r.Settings)}`);
     return `ews_url=${url}`;
+  }
+
+  async step_server_version() {
+    // ServerVersionInfo of an answer becomes ExchangeService.ServerInfo.
+    await ews.Folder.Bind(this.svc, ews.WellKnownFolderName.MsgFolderRoot);
+    const si = this.svc.ServerInfo;
+    check(si, 'no ServerInfo after GetFolder');
+    check(si.MajorVersion === 15 && si.MinorVersion === 1, `ServerInfo ${si.MajorVersion}.${si.MinorVersion}`);
+    return `version=${si.MajorVersion}.${si.MinorVersion}.${si.MajorBuildNumber}.${si.MinorBuildNumber} ${si.VersionString}`;
   }
 
   async step_getfolder_inbox() {

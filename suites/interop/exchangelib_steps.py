@@ -33,7 +33,7 @@ import traceback
 import uuid
 
 STEPS = [
-    "autodiscover", "getfolder_inbox", "finditem", "getitem", "send", "sent_items",
+    "autodiscover", "server_version", "getfolder_inbox", "finditem", "getitem", "send", "sent_items",
     "recipient_inbox", "calendar", "contact", "task", "sync_initial", "sync_incremental",
     "createfolder", "moveitem", "impersonation",
 ]
@@ -80,7 +80,7 @@ try:
     from exchangelib.autodiscover import autodiscover_cache
     from exchangelib.autodiscover.protocol import AutodiscoverProtocol
     from exchangelib.indexed_properties import EmailAddress
-    from exchangelib.protocol import BaseProtocol
+    from exchangelib.protocol import BaseProtocol, CachingProtocol
 except ImportError as e:  # the test reports this as a missing client
     out(f"STEP import FAIL exchangelib not importable: {e}")
     sys.exit(2)
@@ -142,6 +142,21 @@ class Runner:
         got = acct.protocol.service_endpoint
         check(got.lower() == self.ews_url.lower(), f"EwsUrl {got!r}, expected {self.ews_url!r}")
         return f"ews_url={got}"
+
+    def step_server_version(self):
+        # Without Autodiscover, exchangelib learns the server version by
+        # probing with ConvertId (newest RequestServerVersion first) and
+        # reading ServerVersionInfo; a 15.1 server must come out as Exchange2016.
+        # Forget the version Autodiscover taught (Protocol objects are cached
+        # per endpoint and credentials) so the probe really runs.
+        CachingProtocol.clear_cache()
+        self.state.pop("acct", None)
+        v = self.acct.version
+        check(v.build is not None and (v.build.major_version, v.build.minor_version) == (15, 1),
+              f"build {v.build}")
+        check(v.api_version == "Exchange2016",
+              f"exchangelib settled on API version {v.api_version} (build {v.build}); expected Exchange2016")
+        return f"api_version={v.api_version} build={v.build}"
 
     def step_getfolder_inbox(self):
         inbox = self.acct.inbox
