@@ -187,7 +187,10 @@ class Runner {
       new ews.PropertySet(ews.BasePropertySet.FirstClassProperties));
     check(m.Subject === this.a['seed-subject'], `subject ${JSON.stringify(m.Subject)}`);
     check(m.Body && m.Body.Text !== undefined, 'no body');
-    return `subject=${JSON.stringify(m.Subject)} from=${m.From ? m.From.Address : null}`;
+    const from = m.From ? m.From.Address : null;
+    const sender = m.Sender ? m.Sender.Address : null;
+    check(from && sender, `From ${JSON.stringify(from)} Sender ${JSON.stringify(sender)}: both expected`);
+    return `subject=${JSON.stringify(m.Subject)} from=${from} sender=${sender}`;
   }
 
   async step_send() {

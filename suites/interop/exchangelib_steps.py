@@ -178,7 +178,11 @@ class Runner:
         it = items[0]
         check(it.subject == self.a.seed_subject, f"subject {it.subject!r}")
         check(it.body is not None, "no body")
-        return f"subject={it.subject!r} from={getattr(it.sender, 'email_address', None)}"
+        # exchangelib reads both t:Sender and t:From (author)
+        snd = getattr(it.sender, "email_address", None)
+        frm = getattr(it.author, "email_address", None)
+        check(snd and frm, f"Sender {snd!r} From {frm!r}: both expected")
+        return f"subject={it.subject!r} sender={snd} from={frm}"
 
     def step_send(self):
         self.need("peer-email")
