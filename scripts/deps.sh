@@ -3,7 +3,13 @@
 set -euo pipefail
 packages=(build-essential cmake pkg-config libcurl4-openssl-dev libxml2-dev libxml2-utils
           libssl-dev libevent-dev libsqlite3-dev check libsubunit-dev
-          python3-exchangelib python3-requests-ntlm nodejs npm)
+          python3-exchangelib python3-requests-ntlm)
+# The interop suite's JavaScript client needs node and npm. Ask Debian for
+# them only when they are missing: a NodeSource nodejs already provides npm
+# and conflicts with Debian's npm package.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  packages+=(nodejs npm)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
