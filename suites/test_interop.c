@@ -56,9 +56,10 @@ static const char *const client_names[] = {"exchangelib", "ewsjs"};
 
 /* Steps every script runs, in order. */
 static const char *const steps[] = {
-  "autodiscover", "server_version", "getfolder_inbox", "finditem", "getitem", "send", "sent_items",
-  "recipient_inbox", "calendar", "contact", "task", "sync_initial", "sync_incremental",
-  "createfolder", "moveitem", "impersonation",
+    "autodiscover",  "server_version", "getfolder_inbox",  "finditem",     "getitem",
+    "send",          "sent_items",     "recipient_inbox",  "calendar",     "contact",
+    "task",          "sync_initial",   "sync_incremental", "createfolder", "moveitem",
+    "impersonation",
 };
 #define NSTEPS (sizeof(steps) / sizeof(steps[0]))
 
@@ -67,13 +68,16 @@ static const char *const steps[] = {
 static const struct {
   const char *client, *auth, *step, *gap;
 } KNOWN_GAPS[] = {
-  {NULL, "ntlm", "*", "NTLM not wired: emulator/auth.c auth_ntlm() refuses every NTLM/Negotiate token"},
-  {"exchangelib", NULL, "server_version",
-   "ConvertId not implemented: exchangelib's version probe gets SOAP fault ErrorInvalidRequest "
-   "at every RequestServerVersion and falls back to Exchange2007"},
-  {NULL, NULL, "calendar", "CreateItem accepts only t:Message: CalendarItem -> ErrorInvalidItemForOperation"},
-  {NULL, NULL, "contact", "CreateItem accepts only t:Message: Contact -> ErrorInvalidItemForOperation"},
-  {NULL, NULL, "task", "CreateItem accepts only t:Message: Task -> ErrorInvalidItemForOperation"},
+    {NULL, "ntlm", "*",
+     "NTLM not wired: emulator/auth.c auth_ntlm() refuses every NTLM/Negotiate token"},
+    {"exchangelib", NULL, "server_version",
+     "ConvertId not implemented: exchangelib's version probe gets SOAP fault ErrorInvalidRequest "
+     "at every RequestServerVersion and falls back to Exchange2007"},
+    {NULL, NULL, "calendar",
+     "CreateItem accepts only t:Message: CalendarItem -> ErrorInvalidItemForOperation"},
+    {NULL, NULL, "contact",
+     "CreateItem accepts only t:Message: Contact -> ErrorInvalidItemForOperation"},
+    {NULL, NULL, "task", "CreateItem accepts only t:Message: Task -> ErrorInvalidItemForOperation"},
 };
 #define NGAPS (sizeof(KNOWN_GAPS) / sizeof(KNOWN_GAPS[0]))
 
@@ -84,14 +88,24 @@ static const struct {
   const char *step, *operation;
   int who;
 } evidence[] = {
-  {"autodiscover", "autodiscover", 0}, {"getfolder_inbox", "GetFolder", 0},
-  {"finditem", "FindItem", 0},         {"getitem", "GetItem", 0},
-  {"send", "CreateItem", 0},           {"sent_items", "FindItem", 0},
-  {"recipient_inbox", "FindItem", 1},  {"calendar", "CreateItem", 0},
-  {"calendar", "GetItem", 0},          {"contact", "CreateItem", 0},
-  {"task", "CreateItem", 0},           {"sync_initial", "SyncFolderItems", 0},
-  {"sync_incremental", "SyncFolderItems", 0}, {"createfolder", "CreateFolder", 0},
-  {"moveitem", "MoveItem", 0},         {"impersonation", "FindItem", 2},
+    {"autodiscover", "autodiscover", 0},
+    {"getfolder_inbox", "GetFolder", 0},
+    {"finditem", "FindItem", 0},
+    {"getitem", "GetItem", 0},
+    {"send", "CreateItem", 0},
+    {"sent_items", "FindItem", 0},
+    {"recipient_inbox", "FindItem", 1},
+    {"calendar", "CreateItem", 0},
+    {"calendar", "GetItem", 0},
+    {"contact", "CreateItem", 0},
+    {"contact", "GetItem", 0},
+    {"task", "GetItem", 0},
+    {"task", "CreateItem", 0},
+    {"sync_initial", "SyncFolderItems", 0},
+    {"sync_incremental", "SyncFolderItems", 0},
+    {"createfolder", "CreateFolder", 0},
+    {"moveitem", "MoveItem", 0},
+    {"impersonation", "FindItem", 2},
 };
 
 static struct emu *emu;
@@ -171,7 +185,8 @@ static void setup(void)
   port = emu_listen(emu, "127.0.0.1", 0, true, bound, sizeof(bound), err, sizeof(err));
   if(port > 0) {
     ck_assert_msg(emu_write_ca(emu, ca_file, err, sizeof(err)) == 0, "emu_write_ca: %s", err);
-  } else {
+  }
+  else {
     fprintf(stderr, "interop: emulator has no generated certificate (%s); using the suite's\n",
             err);
     make_certificate();
@@ -213,7 +228,7 @@ static void teardown(void)
 struct child_out {
   char *out, *err;
   size_t outlen, errlen;
-  int status;     /* waitpid status */
+  int status; /* waitpid status */
   bool timed_out;
 };
 
@@ -295,7 +310,8 @@ static void run_child(char *const argv[], char *const extra_env[], struct child_
   ck_assert_msg(rc == 0, "cannot start %s: %s", argv[0], strerror(rc));
 
   while(out_open || err_open) {
-    struct pollfd pf[2] = {{out_open ? outp[0] : -1, POLLIN, 0}, {err_open ? errp[0] : -1, POLLIN, 0}};
+    struct pollfd pf[2] = {{out_open ? outp[0] : -1, POLLIN, 0},
+                           {err_open ? errp[0] : -1, POLLIN, 0}};
     int64_t left = deadline - now_ms();
     char buf[8192];
 
@@ -316,7 +332,8 @@ static void run_child(char *const argv[], char *const extra_env[], struct child_
           append(&co->out, &co->outlen, buf, (size_t)n);
         else
           append(&co->err, &co->errlen, buf, (size_t)n);
-      } else if(n == 0 || errno != EINTR) {
+      }
+      else if(n == 0 || errno != EINTR) {
         if(i == 0)
           out_open = false;
         else
@@ -478,7 +495,8 @@ static void run_client(enum client cl, const char *auth)
   if(cl == CL_EXCHANGELIB) {
     snprintf(script, sizeof(script), "%s", tu_path("suites/interop/exchangelib_steps.py"));
     argv[ac++] = python_path();
-  } else {
+  }
+  else {
     snprintf(script, sizeof(script), "%s", tu_path("suites/interop/ewsjs_steps.js"));
     snprintf(nodemods, sizeof(nodemods), "%s",
              tu_path("suites/interop/node_modules/ews-javascript-api/package.json"));
@@ -526,19 +544,18 @@ static void run_client(enum client cl, const char *auth)
 
   run_child((char *const *)argv, envv, &co);
   if(verbose && *verbose)
-    fprintf(stderr, "---- %s %s stdout:\n%s---- stderr:\n%s----\n", client_names[cl], auth,
-            co.out, co.err);
-  ck_assert_msg(!co.timed_out, "%s/%s: client killed after %d s; output:\n%s\n%s",
-                client_names[cl], auth, CLIENT_DEADLINE_MS / 1000, co.out, co.err);
+    fprintf(stderr, "---- %s %s stdout:\n%s---- stderr:\n%s----\n", client_names[cl], auth, co.out,
+            co.err);
+  ck_assert_msg(!co.timed_out, "%s/%s: client killed after %d s; output:\n%s\n%s", client_names[cl],
+                auth, CLIENT_DEADLINE_MS / 1000, co.out, co.err);
   ck_assert_msg(WIFEXITED(co.status), "%s/%s: client died (status %d); output:\n%s\n%s",
                 client_names[cl], auth, co.status, co.out, co.err);
   if(WEXITSTATUS(co.status) == 2 || WEXITSTATUS(co.status) == 127)
     ck_abort_msg("%s is not installed or cannot start (exit %d): %s%s -- install it: %s",
                  client_names[cl], WEXITSTATUS(co.status), co.out, co.err,
-                 cl == CL_EXCHANGELIB
-                     ? "apt-get install python3-exchangelib python3-requests-ntlm "
-                       "(scripts/deps.sh)"
-                     : "npm ci in suites/interop (scripts/test.sh)");
+                 cl == CL_EXCHANGELIB ? "apt-get install python3-exchangelib python3-requests-ntlm "
+                                        "(scripts/deps.sh)"
+                                      : "npm ci in suites/interop (scripts/test.sh)");
 
   for(size_t s = 0; s < NSTEPS; s++) {
     const char *gap = gap_for(cl, auth, steps[s]);
@@ -546,20 +563,23 @@ static void run_client(enum client cl, const char *auth)
       missing++;
       rl += (size_t)snprintf(report + rl, sizeof(report) - rl > 0 ? sizeof(report) - rl : 0,
                              "  %s: no STEP line\n", steps[s]);
-    } else if(strcmp(word, "ok") == 0) {
+    }
+    else if(strcmp(word, "ok") == 0) {
       passed[s] = true;
       if(gap) {
         closed++;
-        rl += (size_t)snprintf(report + rl, sizeof(report) - rl,
-                               "  %s: passes now: remove its KNOWN_GAPS entry (%s)\n", steps[s],
-                               gap);
+        rl +=
+            (size_t)snprintf(report + rl, sizeof(report) - rl,
+                             "  %s: passes now: remove its KNOWN_GAPS entry (%s)\n", steps[s], gap);
       }
-    } else if(gap) {
+    }
+    else if(gap) {
       /* one line per gap (a "*" gap covers every step) */
       if(s == 0 || gap != gap_for(cl, auth, steps[s - 1]))
         fprintf(stderr, "interop %s/%s: KNOWN GAP %s: %s -- client said: %s %.300s\n",
                 client_names[cl], auth, steps[s], gap, word, detail);
-    } else {
+    }
+    else {
       unexpected++;
       rl += (size_t)snprintf(report + rl, sizeof(report) - rl, "  %s: %s %.200s\n", steps[s], word,
                              detail);
