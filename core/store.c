@@ -1136,6 +1136,95 @@ int exs_store_mailbox_delete(struct exs_store *st, const char *address, struct e
   return delete_by_key(st, S_MAILBOX_DELETE, address, "mailbox", err);
 }
 
+/* ---- import -------------------------------------------------------------- */
+
+/* Copy the Test & Enable results and sync runtime fields of old into m. */
+static void keep_results(struct exs_mailbox *m, const struct exs_mailbox *old)
+{
+  memcpy(m->status, old->status, sizeof(m->status));
+  memcpy(m->enabled, old->enabled, sizeof(m->enabled));
+  memcpy(m->ews_url, old->ews_url, sizeof(m->ews_url));
+  m->autodiscovered_on = old->autodiscovered_on;
+  m->test_completed_on = old->test_completed_on;
+  m->retry_count = old->retry_count;
+  m->transient_failures = old->transient_failures;
+  m->retry_at = old->retry_at;
+  memcpy(m->last_error_code, old->last_error_code, sizeof(m->last_error_code));
+  memcpy(m->last_error, old->last_error, sizeof(m->last_error));
+  m->last_error_count = old->last_error_count;
+  m->last_error_time = old->last_error_time;
+  m->postponed_until = old->postponed_until;
+  m->last_sync_start = old->last_sync_start;
+  m->last_sync_success = old->last_sync_success;
+  m->items_processed = old->items_processed;
+  m->items_failed = old->items_failed;
+  memcpy(m->processing_host, old->processing_host, sizeof(m->processing_host));
+}
+
+int exs_store_import(struct exs_store *st, const struct exs_org *org,
+                     const struct exs_profile *profiles, size_t n_profiles,
+                     const struct exs_mailbox *mailboxes, size_t n_mailboxes,
+                     struct exs_error *err)
+{
+  struct exs_profile *p = NULL, *oldp = NULL;
+  struct exs_mailbox *m = NULL, *oldm = NULL;
+  bool own;
+  size_t i;
+  int rc, result = -1;
+
+  p = malloc(sizeof(*p));
+  oldp = malloc(sizeof(*oldp));
+  m = malloc(sizeof(*m));
+  oldm = malloc(sizeof(*oldm));
+  if(!p || !oldp || !m || !oldm) {
+    exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
+    goto done_mem;
+  }
+  if(tx_begin(st, &own, err))
+    goto done_mem;
+  if(org && exs_store_org_put(st, org, err))
+    goto out;
+  for(i = 0; i < n_profiles; i++) {
+    *p = profiles[i];
+    if(!p->password[0]) {
+      rc = exs_store_profile_get(st, p->name, oldp, err);
+      if(rc < 0)
+        goto out;
+      if(rc == 0)
+        memcpy(p->password, oldp->password, sizeof(p->password));
+    }
+    if(exs_store_profile_put(st, p, err))
+      goto out;
+  }
+  for(i = 0; i < n_mailboxes; i++) {
+    *m = mailboxes[i];
+    rc = exs_store_mailbox_get(st, m->address, oldm, err);
+    if(rc < 0)
+      goto out;
+    if(rc == 0) {
+      keep_results(m, oldm);
+      if(!m->password[0])
+        memcpy(m->password, oldm->password, sizeof(m->password));
+    }
+    if(exs_store_mailbox_put(st, m, err))
+      goto out;
+  }
+  result = 0;
+out:
+  if(tx_end(st, own, result, err))
+    result = -1;
+done_mem:
+  exs_profile_wipe(p);
+  exs_profile_wipe(oldp);
+  exs_mailbox_wipe(m);
+  exs_mailbox_wipe(oldm);
+  free(p);
+  free(oldp);
+  free(m);
+  free(oldm);
+  return result;
+}
+
 /* ---- alerts -------------------------------------------------------------- */
 
 static int alert_insert(struct exs_store *st, struct exs_alert *a, struct exs_error *err)

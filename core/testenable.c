@@ -25,6 +25,7 @@ struct te_run {
   const char *delegate_mailbox;    /* profile credentials + delegation */
   bool mailbox_credentials;
   char url[EXS_URL_MAX + 1];
+  char address[EXS_ADDRESS_MAX + 1]; /* the address EWS calls act on */
   struct exs_http *http;
   struct exs_ews *ews;
 };
@@ -186,9 +187,9 @@ static void step_credentials(struct te_run *r)
     r->user = r->p->user;
     r->password = r->p->password;
     if(r->p->impersonation)
-      r->impersonate = r->m->address;
+      r->impersonate = r->address;
     else
-      r->delegate_mailbox = r->m->address;
+      r->delegate_mailbox = r->address;
     step_end(s, EXS_STEP_OK, "the profile's credentials (user %s), %s %s", r->user,
              r->impersonate ? "impersonating" : "as a delegate of", r->m->address);
     return;
@@ -196,9 +197,9 @@ static void step_credentials(struct te_run *r)
     r->user = ""; /* the running identity: Negotiate/NTLM with default credentials */
     r->password = "";
     if(r->p->impersonation)
-      r->impersonate = r->m->address;
+      r->impersonate = r->address;
     else
-      r->delegate_mailbox = r->m->address;
+      r->delegate_mailbox = r->address;
     step_end(s, EXS_STEP_OK, "Windows integrated authentication");
     return;
   default:
@@ -246,8 +247,8 @@ static void step_location(struct te_run *r)
   exs_error_step(&err, "location");
   http_options(r, &ho);
   if(r->p->autodiscover) {
-    if(te_autodiscover(r->m->address, &ho, r->url, sizeof(r->url), s->detail,
-                       sizeof(s->detail), &err)) {
+    if(te_autodiscover(r->m->address, &ho, r->url, sizeof(r->url), r->address,
+                       sizeof(r->address), s->detail, sizeof(s->detail), &err)) {
       fail_all(r, &err);
       step_end(s, EXS_STEP_FAILED, "%s", err.message);
       return;
@@ -295,7 +296,7 @@ static void step_connect(struct te_run *r)
   memset(&eo, 0, sizeof(eo));
   eo.url = r->url;
   eo.ctx.impersonate = r->impersonate;
-  eo.anchor_mailbox = r->m->address;
+  eo.anchor_mailbox = r->address;
   eo.mailbox_credentials = r->mailbox_credentials;
   eo.max_throttle_wait_ms = r->opt->throttle_max_wait_ms;
   r->ews = r->http ? exs_ews_new(r->http, &eo) : NULL;
@@ -351,13 +352,13 @@ static void step_outgoing(struct te_run *r)
   long ms = r->opt->delivery_timeout_ms > 0 ? r->opt->delivery_timeout_ms : 30000;
 
   exs_error_clear(&err);
-  if(te_send_to_self(r->ews, r->m->address, r->delegate_mailbox, r->url, ms, &err)) {
+  if(te_send_to_self(r->ews, r->address, r->delegate_mailbox, r->url, ms, &err)) {
     exs_error_step(&err, "outgoing");
     fail_one(r, EXS_WL_OUTGOING, &err);
     step_end(s, EXS_STEP_FAILED, "%s", err.message);
     return;
   }
-  step_end(s, EXS_STEP_OK, "test message sent to %s, delivered and removed", r->m->address);
+  step_end(s, EXS_STEP_OK, "test message sent to %s, delivered and removed", r->address);
 }
 
 /* Step 8: calendar, contacts and tasks, and the organization identity. */
@@ -504,6 +505,7 @@ int exs_testenable_mailbox(const struct exs_org *org, const struct exs_profile *
   memset(out, 0, sizeof(*out));
   memset(&r, 0, sizeof(r));
   snprintf(out->address, sizeof(out->address), "%s", m->address);
+  snprintf(r.address, sizeof(r.address), "%s", m->address);
   r.org = org;
   r.p = p;
   r.m = m;

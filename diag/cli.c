@@ -14,6 +14,13 @@ static const struct {
 } commands[] = {
   {"demo", diag_cmd_demo, "start the built-in emulator and Test & Enable its mailboxes"},
   {"test-enable", diag_cmd_test_enable, "store-less Test & Enable of an org file (--config)"},
+  {"import", diag_cmd_admin, "import org settings, profiles and mailboxes from an org file"},
+  {"org", diag_cmd_admin, "show or set the org's email settings"},
+  {"profile", diag_cmd_admin, "create, set, show, list, delete, test-enable email server profiles"},
+  {"mailbox", diag_cmd_admin, "add, import, list, show, set, approve, reject, test-enable mailboxes"},
+  {"autodiscover", diag_cmd_autodiscover, "step-by-step Autodiscover troubleshooting"},
+  {"alerts", diag_cmd_admin, "the alert wall (all, or one mailbox's)"},
+  {"job", diag_cmd_admin, "list, show or wait for background jobs"},
 };
 
 static int usage(FILE *f)

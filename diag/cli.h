@@ -40,5 +40,8 @@ const char *diag_data_path(const char *relative);
 /* Commands: argc/argv start at the command name. */
 int diag_cmd_demo(struct diag_ctx *ctx, int argc, char **argv);
 int diag_cmd_test_enable(struct diag_ctx *ctx, int argc, char **argv);
+int diag_cmd_autodiscover(struct diag_ctx *ctx, int argc, char **argv);
+/* import, org, profile, mailbox, alerts, job */
+int diag_cmd_admin(struct diag_ctx *ctx, int argc, char **argv);
 
 #endif

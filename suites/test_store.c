@@ -582,6 +582,63 @@ START_TEST(batch_failing_midway_leaves_nothing)
 }
 END_TEST
 
+START_TEST(import_keeps_results_and_passwords)
+{
+  struct exs_store *st = open_store();
+  struct exs_error e;
+  struct exs_org o;
+  struct exs_profile p[2], got;
+  struct exs_mailbox m[2], gm;
+
+  exs_org_defaults(&o);
+  strcpy(o.id, "org-1");
+  full_profile(&p[0], "Exchange");
+  full_mailbox(&m[0], "alice@contoso.com", "Exchange");
+  ck_assert_int_eq(exs_store_import(st, &o, p, 1, m, 1, &e), 0);
+
+  /* Test & Enable ran in between */
+  ck_assert_int_eq(exs_store_mailbox_get(st, "alice@contoso.com", &gm, &e), 0);
+  gm.retry_count = 9;
+  gm.enabled[EXS_WL_ACT] = true;
+  ck_assert_int_eq(exs_store_save_test_result(st, &gm, NULL, 0, &e), 0);
+
+  /* re-import without passwords, with a changed configuration */
+  full_profile(&p[0], "Exchange");
+  p[0].password[0] = 0;
+  p[0].max_connections = 5;
+  full_mailbox(&m[0], "alice@contoso.com", "Exchange");
+  exs_mailbox_defaults(&m[0]);
+  strcpy(m[0].address, "alice@contoso.com");
+  strcpy(m[0].profile, "Exchange");
+  m[0].approval = EXS_APPROVAL_APPROVED;
+  full_mailbox(&m[1], "new@contoso.com", "Exchange");
+  ck_assert_int_eq(exs_store_import(st, NULL, p, 1, m, 2, &e), 0);
+  ck_assert_int_eq(exs_store_profile_get(st, "Exchange", &got, &e), 0);
+  ck_assert_int_eq(got.max_connections, 5);
+  ck_assert_str_eq(got.password, "Canary-Profile-Pw-5150");
+  ck_assert_int_eq(exs_store_mailbox_get(st, "alice@contoso.com", &gm, &e), 0);
+  ck_assert_int_eq(gm.approval, EXS_APPROVAL_APPROVED);
+  ck_assert_int_eq(gm.retry_count, 9);
+  ck_assert(gm.enabled[EXS_WL_ACT]);
+  ck_assert_str_eq(gm.password, "Canary-Mailbox-Pw-8086");
+  ck_assert_str_eq(gm.processing_host, "worker-1");
+
+  /* one bad mailbox: nothing of the import stays */
+  full_profile(&p[1], "Second");
+  full_mailbox(&m[0], "third@contoso.com", "Second");
+  full_mailbox(&m[1], "fourth@contoso.com", "Missing");
+  ck_assert_int_eq(exs_store_import(st, NULL, &p[1], 1, m, 2, &e), -1);
+  ck_assert_ptr_nonnull(strstr(e.message, "Missing"));
+  ck_assert_int_eq(exs_store_profile_get(st, "Second", &got, &e), EXS_STORE_NOT_FOUND);
+  ck_assert_int_eq(exs_store_mailbox_get(st, "third@contoso.com", &gm, &e), EXS_STORE_NOT_FOUND);
+  ck_assert_int_eq(exs_store_org_get(st, &o, &e), 0);
+  ck_assert_str_eq(o.id, "org-1");
+  exs_profile_wipe(&got);
+  exs_mailbox_wipe(&gm);
+  exs_store_close(st);
+}
+END_TEST
+
 static int count_rows(const char *table)
 {
   sqlite3 *db;
@@ -887,6 +944,7 @@ static Suite *store_suite(void)
   tcase_add_test(tc, activities_once_and_sync_states);
   tcase_add_test(tc, save_test_result_is_one_transaction);
   tcase_add_test(tc, batch_failing_midway_leaves_nothing);
+  tcase_add_test(tc, import_keeps_results_and_passwords);
   tcase_add_test(tc, migrates_an_older_file);
   tcase_add_test(tc, newer_schema_refused);
   tcase_add_test(tc, not_a_database_refused);

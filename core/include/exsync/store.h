@@ -115,6 +115,17 @@ int exs_store_mailbox_delete(struct exs_store *st, const char *address, struct e
 int exs_store_save_test_result(struct exs_store *st, const struct exs_mailbox *m,
                                const struct exs_alert *alerts, size_t n, struct exs_error *err);
 
+/* Import configuration in ONE transaction (exsync import, mailbox import):
+ * org (NULL: left alone), then profiles and mailboxes inserted or updated by
+ * name / address. For rows that exist, only configuration is replaced: a
+ * mailbox keeps its Test & Enable results and sync runtime fields, and a
+ * profile or mailbox given without a password keeps its stored password.
+ * On any error nothing is written. */
+int exs_store_import(struct exs_store *st, const struct exs_org *org,
+                     const struct exs_profile *profiles, size_t n_profiles,
+                     const struct exs_mailbox *mailboxes, size_t n_mailboxes,
+                     struct exs_error *err);
+
 /* --- alerts --- */
 /* Add one alert; sets a->id. */
 int exs_store_alert_add(struct exs_store *st, struct exs_alert *a, struct exs_error *err);

@@ -1,0 +1,1162 @@
+/* orgfile.c - load the org configuration file and CSV mailbox lists.
+ *
+ * Flow: read the file, parse it safely, validate it against org.xsd
+ * (rewriting libxml2's message into "FILE:LINE: attribute 'NAME': rule"),
+ * then apply each attribute through a descriptor table and check the result
+ * with the model's rules. Attribute lines: libxml2 knows only the line of an
+ * element, so the loader finds the attribute in the source text of the start
+ * tag to point at the exact line.
+ */
+#include "exsync/orgfile.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libxml/tree.h>
+#include <openssl/crypto.h>
+
+#include "exsync/clock.h"
+#include "exsync/xml.h"
+
+#define ORG_NS "urn:exsync:org:1"
+#define MAX_FILE_BYTES (64u * 1024u * 1024u)
+
+/* ---- attribute descriptors (shared by the XML and CSV loaders) ---------- */
+
+enum atype { A_TEXT, A_BOOL, A_INT, A_TIME, A_ENUM, A_KIND, A_SECRET };
+
+struct attr_desc {
+  const char *name;
+  enum atype type;
+  size_t off;
+  size_t size;              /* A_TEXT, A_SECRET: buffer size */
+  size_t max;               /* A_TEXT: the model's length limit */
+  int (*parse)(const char *); /* A_ENUM */
+  const char *choices;      /* A_ENUM: for the message */
+};
+
+#define D_TEXT(S, n, m, max) {n, A_TEXT, offsetof(struct S, m), sizeof(((struct S *)0)->m), max, NULL, NULL}
+#define D_BOOL(S, n, m) {n, A_BOOL, offsetof(struct S, m), 0, 0, NULL, NULL}
+#define D_INT(S, n, m) {n, A_INT, offsetof(struct S, m), 0, 0, NULL, NULL}
+#define D_TIME(S, n, m) {n, A_TIME, offsetof(struct S, m), 0, 0, NULL, NULL}
+#define D_ENUM(S, n, m, f, c) {n, A_ENUM, offsetof(struct S, m), 0, 0, f, c}
+#define D_SECRET(S, n, m) {n, A_SECRET, offsetof(struct S, m), sizeof(((struct S *)0)->m), 0, NULL, NULL}
+
+static const struct attr_desc settings_attrs[] = {
+  D_BOOL(exs_org, "approve-users", approve_users),
+  D_BOOL(exs_org, "approve-queues", approve_queues),
+  D_TEXT(exs_org, "default-profile", default_profile, EXS_NAME_MAX),
+  D_BOOL(exs_org, "alerts-errors", alerts_errors),
+  D_BOOL(exs_org, "alerts-warnings", alerts_warnings),
+  D_BOOL(exs_org, "alerts-information", alerts_information),
+  D_BOOL(exs_org, "allow-credentials-non-secure", allow_credentials_non_secure),
+  D_BOOL(exs_org, "allow-basic-non-secure", allow_basic_non_secure),
+  D_BOOL(exs_org, "allow-non-ssl", allow_non_ssl),
+  D_BOOL(exs_org, "notify-owners", notify_owners),
+  D_BOOL(exs_org, "ignore-internal", ignore_internal),
+  D_TEXT(exs_org, "tracking-prefix", tracking_prefix, EXS_TRACKING_PREFIX_MAX),
+  D_ENUM(exs_org, "default-incoming", default_incoming, exs_incoming_parse,
+         "none, outlook, ssync or forward"),
+  D_ENUM(exs_org, "default-outgoing", default_outgoing, exs_outgoing_parse,
+         "none, outlook or ssync"),
+  D_ENUM(exs_org, "default-act", default_act, exs_act_parse, "none, outlook or ssync"),
+  {NULL, A_TEXT, 0, 0, 0, NULL, NULL}};
+
+static const struct attr_desc profile_attrs[] = {
+  D_TEXT(exs_profile, "name", name, EXS_NAME_MAX),
+  D_TEXT(exs_profile, "description", description, EXS_DESCRIPTION_MAX),
+  D_BOOL(exs_profile, "autodiscover", autodiscover),
+  D_TEXT(exs_profile, "incoming-url", incoming_url, EXS_URL_MAX),
+  D_TEXT(exs_profile, "outgoing-url", outgoing_url, EXS_URL_MAX),
+  D_BOOL(exs_profile, "same-outgoing", same_outgoing),
+  D_ENUM(exs_profile, "authenticate-using", retrieval, exs_retrieval_parse,
+         "user, profile or windows"),
+  D_BOOL(exs_profile, "impersonation", impersonation),
+  D_ENUM(exs_profile, "protocol", protocol, exs_protocol_parse,
+         "autodetect, negotiate, ntlm or basic"),
+  D_TEXT(exs_profile, "user", user, EXS_USER_MAX),
+  D_SECRET(exs_profile, "password-env", password),
+  D_SECRET(exs_profile, "password-file", password),
+  D_SECRET(exs_profile, "password", password),
+  D_TIME(exs_profile, "process-from", process_from),
+  D_INT(exs_profile, "poll-minutes", poll_minutes),
+  D_INT(exs_profile, "max-connections", max_connections),
+  D_BOOL(exs_profile, "move-undeliverable", move_undeliverable),
+  D_BOOL(exs_profile, "timeout-enabled", timeout_enabled),
+  D_INT(exs_profile, "timeout-ms", timeout_ms),
+  D_TEXT(exs_profile, "owner", owner, EXS_ADDRESS_MAX),
+  {NULL, A_TEXT, 0, 0, 0, NULL, NULL}};
+
+static const struct attr_desc mailbox_attrs[] = {
+  D_TEXT(exs_mailbox, "address", address, EXS_ADDRESS_MAX),
+  D_TEXT(exs_mailbox, "name", name, EXS_MAILBOX_NAME_MAX),
+  {"kind", A_KIND, offsetof(struct exs_mailbox, is_queue), 0, 0, NULL, NULL},
+  D_BOOL(exs_mailbox, "active", active),
+  D_TEXT(exs_mailbox, "profile", profile, EXS_NAME_MAX),
+  D_ENUM(exs_mailbox, "incoming", incoming, exs_incoming_parse,
+         "none, outlook, ssync or forward"),
+  D_ENUM(exs_mailbox, "outgoing", outgoing, exs_outgoing_parse, "none, outlook or ssync"),
+  D_ENUM(exs_mailbox, "act", act, exs_act_parse, "none, outlook or ssync"),
+  D_ENUM(exs_mailbox, "approval", approval, exs_approval_parse,
+         "approved, pending, rejected or empty"),
+  D_BOOL(exs_mailbox, "allow-credentials", allow_credentials),
+  D_BOOL(exs_mailbox, "sync-org-only", sync_org_only),
+  D_ENUM(exs_mailbox, "track", track, exs_track_parse, "all or responses"),
+  D_TIME(exs_mailbox, "process-from", process_from),
+  D_TEXT(exs_mailbox, "user", user, EXS_USER_MAX),
+  D_SECRET(exs_mailbox, "password-env", password),
+  D_SECRET(exs_mailbox, "password-file", password),
+  D_SECRET(exs_mailbox, "password", password),
+  {NULL, A_TEXT, 0, 0, 0, NULL, NULL}};
+
+static const struct attr_desc *find_attr(const struct attr_desc *t, const char *name)
+{
+  for(; t->name; t++)
+    if(!strcmp(t->name, name))
+      return t;
+  return NULL;
+}
+
+/* Apply a non-secret value. Returns 0, or -1 with the rule in rule. */
+static int apply_value(const struct attr_desc *d, void *obj, const char *value, char *rule,
+                       size_t rlen)
+{
+  char *p = (char *)obj + d->off;
+  size_t n;
+  int v;
+
+  switch(d->type) {
+  case A_TEXT:
+    n = strlen(value);
+    if(n > d->max || n >= d->size) {
+      snprintf(rule, rlen, "must be at most %zu characters", d->max < d->size ? d->max : d->size - 1);
+      return -1;
+    }
+    memcpy(p, value, n + 1);
+    return 0;
+  case A_BOOL:
+    if(!strcmp(value, "yes") || !strcmp(value, "no")) {
+      *(bool *)p = value[0] == 'y';
+      return 0;
+    }
+    snprintf(rule, rlen, "must be yes or no");
+    return -1;
+  case A_KIND:
+    if(!strcmp(value, "user") || !strcmp(value, "queue")) {
+      *(bool *)p = value[0] == 'q';
+      return 0;
+    }
+    snprintf(rule, rlen, "must be user or queue");
+    return -1;
+  case A_INT: {
+    char *end;
+    long long ll;
+    errno = 0;
+    ll = strtoll(value, &end, 10);
+    if(!*value || *end || (errno && errno != ERANGE)) {
+      snprintf(rule, rlen, "must be an integer");
+      return -1;
+    }
+    /* out-of-range values are clamped so the model's range rule names them */
+    if(ll > INT_MAX)
+      ll = INT_MAX;
+    if(ll < INT_MIN)
+      ll = INT_MIN;
+    *(int *)p = (int)ll;
+    return 0;
+  }
+  case A_TIME:
+    if(exs_time_parse(value, (time_t *)p)) {
+      snprintf(rule, rlen, "must be a date and time such as 2026-01-01T00:00:00Z");
+      return -1;
+    }
+    return 0;
+  case A_ENUM:
+    v = d->parse(value);
+    if(v < 0) {
+      snprintf(rule, rlen, "must be %s", d->choices);
+      return -1;
+    }
+    *(int *)p = v;
+    return 0;
+  case A_SECRET:
+    break;
+  }
+  snprintf(rule, rlen, "cannot be set here");
+  return -1;
+}
+
+/* Read a password from its source into out. group_other_readable reports a
+ * password file that is readable by group or others. Returns 0 or -1 with
+ * rule (never containing the password). */
+static int read_secret(const char *attr, const char *value, const char *basedir, char *out,
+                       size_t outlen, char *rule, size_t rlen, bool *loose_file)
+{
+  char path[4096];
+  char line[1024];
+  FILE *f = NULL;
+  struct stat st;
+  const char *s;
+  size_t n;
+  int result = -1;
+
+  *loose_file = false;
+  memset(out, 0, outlen);
+  memset(line, 0, sizeof(line));
+  if(!strcmp(attr, "password-env")) {
+    s = getenv(value);
+    if(!s) {
+      snprintf(rule, rlen, "environment variable %s is not set", value);
+      return -1;
+    }
+    if(!*s) {
+      snprintf(rule, rlen, "environment variable %s is empty", value);
+      return -1;
+    }
+  }
+  else if(!strcmp(attr, "password-file")) {
+    if(value[0] == '/' || !basedir || !*basedir)
+      snprintf(path, sizeof(path), "%s", value);
+    else
+      snprintf(path, sizeof(path), "%s/%s", basedir, value);
+    f = fopen(path, "r");
+    if(!f) {
+      snprintf(rule, rlen, "cannot read %s: %s", path, strerror(errno));
+      return -1;
+    }
+    if(fstat(fileno(f), &st) == 0 && (st.st_mode & 044))
+      *loose_file = true;
+    if(!fgets(line, sizeof(line), f)) {
+      snprintf(rule, rlen, "%s is empty", path);
+      goto out;
+    }
+    line[strcspn(line, "\r\n")] = 0;
+    if(!line[0]) {
+      snprintf(rule, rlen, "the first line of %s is empty", path);
+      goto out;
+    }
+    s = line;
+  }
+  else
+    s = value;
+  n = strlen(s);
+  if(n > EXS_PASSWORD_MAX || n >= outlen) {
+    snprintf(rule, rlen, "the password must be at most %d characters", EXS_PASSWORD_MAX);
+    goto out;
+  }
+  memcpy(out, s, n + 1);
+  result = 0;
+out:
+  OPENSSL_cleanse(line, sizeof(line));
+  if(f)
+    fclose(f);
+  return result;
+}
+
+/* ---- XML loader ---------------------------------------------------------- */
+
+struct loader {
+  const char *path;
+  const char *src;
+  size_t len;
+  char dir[4096];
+  bool file_loose; /* the org file is readable by group or others */
+  unsigned flags;
+  struct exs_orgfile *f;
+  struct exs_error *err;
+};
+
+/* The line of attribute attr in the start tag of element elem that libxml2
+ * placed at elem_line (the line where the start tag ends); the line where
+ * the tag starts when attr is NULL or absent; elem_line when the tag cannot
+ * be found. */
+static int attr_line(const struct loader *L, int elem_line, const char *elem, const char *attr)
+{
+  const char *src = L->src, *end = L->src + L->len, *p, *q, *start = NULL;
+  size_t an = attr ? strlen(attr) : 0, en = strlen(elem);
+  int line = 1, tag_line;
+  char quote = 0;
+
+  if(elem_line <= 0)
+    return elem_line;
+  /* end of elem_line */
+  for(p = src; p < end && line < elem_line; p++)
+    if(*p == '\n')
+      line++;
+  while(p < end && *p != '\n')
+    p++;
+  /* the last "<[prefix:]elem" starting at or before it */
+  for(size_t back = (size_t)(p - src) + 1; back-- > 0;) {
+    const char *name, *ne;
+    q = src + back;
+    if(*q != '<')
+      continue;
+    name = q + 1;
+    for(ne = name; ne < end && (isalnum((unsigned char)*ne) || strchr(":-_.", *ne)); ne++)
+      ;
+    {
+      const char *local = name, *c;
+      for(c = name; c < ne; c++)
+        if(*c == ':')
+          local = c + 1;
+      if((size_t)(ne - local) == en && !strncmp(local, elem, en)) {
+        start = ne;
+        break;
+      }
+    }
+  }
+  if(!start)
+    return elem_line;
+  line = 1;
+  for(p = src; p < start; p++)
+    if(*p == '\n')
+      line++;
+  tag_line = line;
+  if(!attr)
+    return tag_line;
+  for(p = start; p < end; p++) {
+    if(quote) {
+      if(*p == quote)
+        quote = 0;
+    }
+    else if(*p == '"' || *p == '\'')
+      quote = *p;
+    else if(*p == '>')
+      break;
+    else if(isspace((unsigned char)p[-1]) && (size_t)(end - p) > an && !strncmp(p, attr, an) &&
+            (p[an] == '=' || isspace((unsigned char)p[an])))
+      return line;
+    if(*p == '\n')
+      line++;
+  }
+  return tag_line; /* absent: point at the start of the tag */
+}
+
+static const char *local_name(xmlNodePtr n)
+{
+  return n ? (const char *)n->name : "";
+}
+
+static int fail_at(struct loader *L, xmlNodePtr node, const char *attr, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int fail_at(struct loader *L, xmlNodePtr node, const char *attr, const char *fmt, ...)
+{
+  char rule[768];
+  va_list ap;
+  int line = node ? (int)xmlGetLineNo(node) : 0;
+
+  va_start(ap, fmt);
+  vsnprintf(rule, sizeof(rule), fmt, ap);
+  va_end(ap);
+  if(attr)
+    exs_error_set(L->err, EXS_CAT_CONFIG, "%s:%d: attribute '%s': %s", L->path,
+                  attr_line(L, line, local_name(node), attr), attr, rule);
+  else
+    exs_error_set(L->err, EXS_CAT_CONFIG, "%s:%d: element '%s': %s", L->path,
+                  attr_line(L, line, local_name(node), NULL), local_name(node), rule);
+  return -1;
+}
+
+static int warn_at(struct loader *L, xmlNodePtr node, const char *attr, const char *text)
+{
+  char buf[1024];
+  char **w;
+  int line = attr_line(L, (int)xmlGetLineNo(node), local_name(node), attr);
+
+  snprintf(buf, sizeof(buf), "%s:%d: attribute '%s': %s", L->path, line, attr, text);
+  w = realloc(L->f->warnings, (L->f->n_warnings + 1) * sizeof(*w));
+  if(!w)
+    return -1;
+  L->f->warnings = w;
+  w[L->f->n_warnings] = strdup(buf);
+  if(!w[L->f->n_warnings])
+    return -1;
+  L->f->n_warnings++;
+  return 0;
+}
+
+/* Rewrite libxml2's "Element '{ns}x', attribute 'a': msg" into our format. */
+static void schema_message(struct loader *L, const char *raw)
+{
+  const char *p = raw, *msg, *el, *ee, *at, *ae;
+  char elem[64] = "", attr[64] = "", rest[512];
+  size_t plen = strlen(L->path);
+  int line = 0;
+
+  if(!strncmp(p, L->path, plen) && p[plen] == ':') {
+    p += plen + 1;
+    line = atoi(p);
+    msg = strchr(p, ':');
+    msg = msg ? msg + 1 : p;
+    while(*msg == ' ')
+      msg++;
+  }
+  else
+    msg = p;
+  if(!strncmp(msg, "Element '", 9)) {
+    el = msg + 9;
+    ee = strchr(el, '\'');
+    if(ee) {
+      const char *close = memchr(el, '}', (size_t)(ee - el));
+      if(close)
+        el = close + 1;
+      snprintf(elem, sizeof(elem), "%.*s", (int)(ee - el), el);
+      msg = ee + 1;
+      if(!strncmp(msg, ", attribute '", 13)) {
+        at = msg + 13;
+        ae = strchr(at, '\'');
+        if(ae) {
+          snprintf(attr, sizeof(attr), "%.*s", (int)(ae - at), at);
+          msg = ae + 1;
+        }
+      }
+      if(*msg == ':')
+        msg++;
+      while(*msg == ' ')
+        msg++;
+    }
+  }
+  if(!strncmp(msg, "[facet '", 8) && strstr(msg, "] "))
+    msg = strstr(msg, "] ") + 2;
+  snprintf(rest, sizeof(rest), "%s", msg);
+  rest[strcspn(rest, "\n")] = 0;
+  if(!attr[0] && (at = strstr(rest, "The attribute '")) && strstr(rest, "is required")) {
+    at += 15;
+    ae = strchr(at, '\'');
+    if(ae) {
+      snprintf(attr, sizeof(attr), "%.*s", (int)(ae - at), at);
+      snprintf(rest, sizeof(rest), "is required");
+    }
+  }
+  if(attr[0])
+    exs_error_set(L->err, EXS_CAT_CONFIG, "%s:%d: attribute '%s': %s", L->path,
+                  elem[0] ? attr_line(L, line, elem, attr) : line, attr, rest);
+  else if(elem[0])
+    exs_error_set(L->err, EXS_CAT_CONFIG, "%s:%d: element '%s': %s", L->path,
+                  attr_line(L, line, elem, NULL), elem, rest);
+  else
+    exs_error_set(L->err, EXS_CAT_CONFIG, "%s:%d: %s", L->path, line, rest);
+}
+
+/* Apply every attribute of node through table t onto obj. */
+static int apply_attrs(struct loader *L, xmlNodePtr node, const struct attr_desc *t, void *obj)
+{
+  xmlAttrPtr a;
+  const char *secret_attr = NULL;
+  char rule[512];
+  int result = -1;
+
+  for(a = node->properties; a; a = a->next) {
+    const char *name = (const char *)a->name;
+    const struct attr_desc *d = find_attr(t, name);
+    xmlChar *v;
+
+    if(a->ns) {
+      fail_at(L, node, name, "attributes in a namespace are not allowed");
+      goto out;
+    }
+    if(!d) { /* the XSD refuses these first; this is a second line */
+      fail_at(L, node, name, "unknown attribute");
+      goto out;
+    }
+    v = xmlNodeListGetString(node->doc, a->children, 1);
+    if(!v)
+      v = xmlStrdup((const xmlChar *)"");
+    if(!v) {
+      fail_at(L, node, name, "out of memory");
+      goto out;
+    }
+    if(d->type == A_SECRET) {
+      bool loose = false;
+      if(secret_attr) {
+        xmlFree(v);
+        fail_at(L, node, name, "only one of password, password-env and password-file may be "
+                               "given (%s is given too)", secret_attr);
+        goto out;
+      }
+      secret_attr = d->name;
+      if(read_secret(name, (const char *)v, L->dir, (char *)obj + d->off, d->size, rule,
+                     sizeof(rule), &loose)) {
+        OPENSSL_cleanse(v, (size_t)xmlStrlen(v));
+        xmlFree(v);
+        fail_at(L, node, name, "%s", rule);
+        goto out;
+      }
+      if(!strcmp(name, "password")) {
+        OPENSSL_cleanse(v, (size_t)xmlStrlen(v));
+        if(L->file_loose &&
+           warn_at(L, node, name, "a literal password in a file readable by group or others: "
+                                  "use password-env or password-file, or chmod 600 the file"))
+          goto oom;
+      }
+      else if(loose && warn_at(L, node, name,
+                               "the password file is readable by group or others: chmod 600 it"))
+        goto oom;
+      xmlFree(v);
+      continue;
+    oom:
+      xmlFree(v);
+      fail_at(L, node, name, "out of memory");
+      goto out;
+    }
+    if(apply_value(d, obj, (const char *)v, rule, sizeof(rule))) {
+      xmlFree(v);
+      fail_at(L, node, name, "%s", rule);
+      goto out;
+    }
+    xmlFree(v);
+  }
+  result = 0;
+out:
+  return result;
+}
+
+static bool has_profile(const struct exs_orgfile *f, const char *name)
+{
+  size_t i;
+
+  for(i = 0; i < f->n_profiles; i++)
+    if(!strcmp(f->profiles[i].name, name))
+      return true;
+  return false;
+}
+
+static int load_profile(struct loader *L, xmlNodePtr node)
+{
+  struct exs_orgfile *f = L->f;
+  struct exs_profile *p, *arr;
+  struct exs_invalid inv;
+
+  arr = realloc(f->profiles, (f->n_profiles + 1) * sizeof(*arr));
+  if(!arr)
+    return fail_at(L, node, NULL, "out of memory");
+  f->profiles = arr;
+  p = &arr[f->n_profiles++];
+  exs_profile_defaults(p);
+  if(apply_attrs(L, node, profile_attrs, p))
+    return -1;
+  if(exs_profile_validate(p, &inv))
+    return fail_at(L, node, inv.field, "%s", inv.rule);
+  if(f->n_profiles > 1) {
+    size_t i;
+    for(i = 0; i + 1 < f->n_profiles; i++)
+      if(!strcmp(f->profiles[i].name, p->name))
+        return fail_at(L, node, "name", "a profile named '%s' is already defined", p->name);
+  }
+  return 0;
+}
+
+static int load_mailbox(struct loader *L, xmlNodePtr node)
+{
+  struct exs_orgfile *f = L->f;
+  struct exs_mailbox *m, *arr;
+  struct exs_invalid inv;
+  int *lines;
+
+  arr = realloc(f->mailboxes, (f->n_mailboxes + 1) * sizeof(*arr));
+  if(!arr)
+    return fail_at(L, node, NULL, "out of memory");
+  f->mailboxes = arr;
+  lines = realloc(f->mailbox_lines, (f->n_mailboxes + 1) * sizeof(*lines));
+  if(!lines)
+    return fail_at(L, node, NULL, "out of memory");
+  f->mailbox_lines = lines;
+  lines[f->n_mailboxes] = attr_line(L, (int)xmlGetLineNo(node), "mailbox", NULL);
+  m = &arr[f->n_mailboxes++];
+  exs_mailbox_defaults(m);
+  m->incoming = f->org.default_incoming;
+  m->outgoing = f->org.default_outgoing;
+  m->act = f->org.default_act;
+  snprintf(m->profile, sizeof(m->profile), "%s", f->org.default_profile);
+  if(apply_attrs(L, node, mailbox_attrs, m))
+    return -1;
+  if(exs_mailbox_validate(m, &inv))
+    return fail_at(L, node, inv.field, "%s", inv.rule);
+  if(m->profile[0] && !(L->flags & EXS_ORGFILE_EXTERNAL_PROFILES) && !has_profile(f, m->profile))
+    return fail_at(L, node, xmlHasProp(node, (const xmlChar *)"profile") ? "profile" : "address",
+                   "no profile named '%s' in this file", m->profile);
+  return 0;
+}
+
+struct addr_ix {
+  const char *address;
+  size_t i;
+};
+
+static int addr_cmp(const void *a, const void *b)
+{
+  const struct addr_ix *x = a, *y = b;
+  int c = strcasecmp(x->address, y->address);
+
+  return c ? c : (x->i < y->i ? -1 : x->i > y->i);
+}
+
+static int check_duplicates(struct loader *L, xmlNodePtr root)
+{
+  struct exs_orgfile *f = L->f;
+  struct addr_ix *ix;
+  size_t i, dup = (size_t)-1;
+
+  if(f->n_mailboxes < 2)
+    return 0;
+  ix = malloc(f->n_mailboxes * sizeof(*ix));
+  if(!ix)
+    return fail_at(L, root, NULL, "out of memory");
+  for(i = 0; i < f->n_mailboxes; i++) {
+    ix[i].address = f->mailboxes[i].address;
+    ix[i].i = i;
+  }
+  qsort(ix, f->n_mailboxes, sizeof(*ix), addr_cmp);
+  for(i = 1; i < f->n_mailboxes; i++)
+    if(!strcasecmp(ix[i - 1].address, ix[i].address) && (dup == (size_t)-1 || ix[i].i < dup))
+      dup = ix[i].i;
+  free(ix);
+  if(dup != (size_t)-1) {
+    exs_error_set(L->err, EXS_CAT_CONFIG, "%s:%d: attribute 'address': mailbox %s is already "
+                  "defined", L->path, attr_line(L, f->mailbox_lines[dup], "mailbox", "address"),
+                  f->mailboxes[dup].address);
+    return -1;
+  }
+  return 0;
+}
+
+const char *exs_orgfile_schema_path(char *buf, size_t len)
+{
+  const char *dir = getenv("EXSYNC_DATA_DIR");
+
+  snprintf(buf, len, "%s/schema/org.xsd", dir && *dir ? dir : EXSYNC_DEFAULT_DATA_DIR);
+  return buf;
+}
+
+static char *read_all(const char *path, size_t *len, struct exs_error *err)
+{
+  FILE *f = fopen(path, "rb");
+  char *data = NULL;
+  long size;
+
+  if(!f) {
+    exs_error_set(err, EXS_CAT_CONFIG, "%s: cannot open: %s", path, strerror(errno));
+    return NULL;
+  }
+  if(fseek(f, 0, SEEK_END) || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
+    exs_error_set(err, EXS_CAT_CONFIG, "%s: cannot read", path);
+    goto out;
+  }
+  if((unsigned long)size > MAX_FILE_BYTES) {
+    exs_error_set(err, EXS_CAT_CONFIG, "%s: larger than %u bytes", path, MAX_FILE_BYTES);
+    goto out;
+  }
+  data = malloc((size_t)size + 1);
+  if(!data || fread(data, 1, (size_t)size, f) != (size_t)size) {
+    exs_error_set(err, EXS_CAT_CONFIG, "%s: cannot read", path);
+    free(data);
+    data = NULL;
+    goto out;
+  }
+  data[size] = 0;
+  *len = (size_t)size;
+out:
+  fclose(f);
+  return data;
+}
+
+static void set_dir(char *dir, size_t len, const char *path)
+{
+  const char *slash = strrchr(path, '/');
+
+  if(!slash)
+    snprintf(dir, len, ".");
+  else if(slash == path)
+    snprintf(dir, len, "/");
+  else
+    snprintf(dir, len, "%.*s", (int)(slash - path), path);
+}
+
+/* Load from src (len bytes, NUL-terminated, borrowed) named path. */
+static int load_source(const char *path, const char *src, size_t len, bool file_loose,
+                       const char *schema_path, unsigned flags, struct exs_orgfile **out,
+                       struct exs_error *err)
+{
+  struct loader L;
+  struct exs_schema *schema = NULL;
+  xmlDocPtr doc = NULL;
+  xmlNodePtr root, n;
+  struct exs_invalid inv;
+  char xsd[4096], msg[1024];
+  int result = -1;
+
+  *out = NULL;
+  memset(&L, 0, sizeof(L));
+  L.path = path;
+  L.src = src;
+  L.len = len;
+  L.file_loose = file_loose;
+  L.flags = flags;
+  L.err = err;
+  set_dir(L.dir, sizeof(L.dir), path);
+  if(!schema_path)
+    schema_path = exs_orgfile_schema_path(xsd, sizeof(xsd));
+  L.f = calloc(1, sizeof(*L.f));
+  if(!L.f) {
+    exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
+    return -1;
+  }
+  exs_org_defaults(&L.f->org);
+  doc = exs_xml_parse(src, len, path, msg, sizeof(msg));
+  if(!doc) {
+    exs_error_set(err, EXS_CAT_CONFIG, "%s", msg);
+    goto out;
+  }
+  if(access(schema_path, R_OK)) {
+    exs_error_set(err, EXS_CAT_CONFIG,
+                  "cannot load the org file schema %s: %s (set EXSYNC_DATA_DIR to the directory "
+                  "holding schema/org.xsd)",
+                  schema_path, strerror(errno));
+    goto out;
+  }
+  schema = exs_schema_load(schema_path, msg, sizeof(msg));
+  if(!schema) {
+    exs_error_set(err, EXS_CAT_CONFIG, "cannot load the org file schema: %s (set EXSYNC_DATA_DIR)",
+                  msg);
+    goto out;
+  }
+  if(exs_schema_validate(schema, doc, NULL, path, msg, sizeof(msg))) {
+    schema_message(&L, msg);
+    goto out;
+  }
+  root = xmlDocGetRootElement(doc);
+  if(!exs_xml_is(root, ORG_NS, "org")) {
+    fail_at(&L, root, NULL, "the root element must be org in namespace " ORG_NS);
+    goto out;
+  }
+  if(exs_xml_attr(root, "id", msg, sizeof(msg))) {
+    if(strlen(msg) >= sizeof(L.f->org.id)) {
+      fail_at(&L, root, "id", "must be at most %zu characters", sizeof(L.f->org.id) - 1);
+      goto out;
+    }
+    snprintf(L.f->org.id, sizeof(L.f->org.id), "%s", msg);
+  }
+  n = exs_xml_child(root, ORG_NS, "settings");
+  if(n) {
+    if(apply_attrs(&L, n, settings_attrs, &L.f->org))
+      goto out;
+    if(exs_org_validate(&L.f->org, &inv)) {
+      fail_at(&L, n, inv.field, "%s", inv.rule);
+      goto out;
+    }
+  }
+  for(n = exs_xml_child(root, ORG_NS, "profile"); n; n = exs_xml_next(n, ORG_NS, "profile"))
+    if(load_profile(&L, n))
+      goto out;
+  for(n = exs_xml_child(root, ORG_NS, "mailbox"); n; n = exs_xml_next(n, ORG_NS, "mailbox"))
+    if(load_mailbox(&L, n))
+      goto out;
+  if(check_duplicates(&L, root))
+    goto out;
+  n = exs_xml_child(root, ORG_NS, "settings");
+  if(n && L.f->org.default_profile[0] && !(flags & EXS_ORGFILE_EXTERNAL_PROFILES) &&
+     !has_profile(L.f, L.f->org.default_profile)) {
+    fail_at(&L, n, "default-profile", "no profile named '%s' in this file",
+            L.f->org.default_profile);
+    goto out;
+  }
+  *out = L.f;
+  L.f = NULL;
+  result = 0;
+out:
+  exs_orgfile_free(L.f);
+  exs_schema_free(schema);
+  if(doc)
+    xmlFreeDoc(doc);
+  return result;
+}
+
+int exs_orgfile_load(const char *path, const char *schema_path, unsigned flags,
+                     struct exs_orgfile **out, struct exs_error *err)
+{
+  struct stat st;
+  size_t len = 0;
+  char *src;
+  int result;
+
+  *out = NULL;
+  src = read_all(path, &len, err);
+  if(!src)
+    return -1;
+  result = load_source(path, src, len, stat(path, &st) == 0 && (st.st_mode & 044), schema_path,
+                       flags, out, err);
+  OPENSSL_cleanse(src, len); /* it may hold literal passwords */
+  free(src);
+  return result;
+}
+
+int exs_orgfile_load_buffer(const char *data, size_t len, const char *name,
+                            const char *schema_path, unsigned flags, struct exs_orgfile **out,
+                            struct exs_error *err)
+{
+  char *src;
+  int result;
+
+  *out = NULL;
+  if(len > MAX_FILE_BYTES) {
+    exs_error_set(err, EXS_CAT_CONFIG, "%s: larger than %u bytes", name, MAX_FILE_BYTES);
+    return -1;
+  }
+  /* a terminated copy: the line finder reads it as a string */
+  src = malloc(len + 1);
+  if(!src) {
+    exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
+    return -1;
+  }
+  memcpy(src, data, len);
+  src[len] = 0;
+  result = load_source(name, src, len, false, schema_path, flags, out, err);
+  OPENSSL_cleanse(src, len);
+  free(src);
+  return result;
+}
+
+void exs_orgfile_free(struct exs_orgfile *f)
+{
+  size_t i;
+
+  if(!f)
+    return;
+  for(i = 0; i < f->n_profiles; i++)
+    exs_profile_wipe(&f->profiles[i]);
+  for(i = 0; i < f->n_mailboxes; i++)
+    exs_mailbox_wipe(&f->mailboxes[i]);
+  for(i = 0; i < f->n_warnings; i++)
+    free(f->warnings[i]);
+  free(f->profiles);
+  free(f->mailboxes);
+  free(f->mailbox_lines);
+  free(f->warnings);
+  free(f);
+}
+
+/* ---- CSV ----------------------------------------------------------------- */
+
+#define CSV_MAX_COLS 32
+
+/* Split one line into fields in place. Returns the count, or -1 with the
+ * 1-based column of an unterminated or malformed quote in *badcol. */
+static int csv_split(char *line, char **fields, int max, int *badcol)
+{
+  char *r = line, *w;
+  int n = 0;
+
+  for(;;) {
+    if(n == max) {
+      *badcol = n + 1;
+      return -1;
+    }
+    fields[n++] = w = r;
+    if(*r == '"') {
+      r++;
+      for(;;) {
+        if(!*r) {
+          *badcol = n;
+          return -1;
+        }
+        if(*r == '"') {
+          if(r[1] == '"') {
+            *w++ = '"';
+            r += 2;
+            continue;
+          }
+          r++;
+          break;
+        }
+        *w++ = *r++;
+      }
+      if(*r && *r != ',') {
+        *badcol = n;
+        return -1;
+      }
+    }
+    else {
+      while(*r && *r != ',')
+        *w++ = *r++;
+    }
+    if(!*r) {
+      *w = 0;
+      return n;
+    }
+    *w = 0;
+    r++;
+  }
+}
+
+static void trim(char *s)
+{
+  size_t n = strlen(s), i = 0;
+
+  while(n && isspace((unsigned char)s[n - 1]))
+    s[--n] = 0;
+  while(isspace((unsigned char)s[i]))
+    i++;
+  if(i)
+    memmove(s, s + i, n - i + 1);
+}
+
+int exs_csv_load_mailboxes(const char *path, const struct exs_org *defaults,
+                           struct exs_mailbox **out, size_t *n, struct exs_error *err)
+{
+  FILE *f;
+  char *line = NULL, *fields[CSV_MAX_COLS], dir[4096], rule[512];
+  const struct attr_desc *cols[CSV_MAX_COLS];
+  size_t cap = 0, cnt = 0, mcap = 0, k;
+  struct exs_mailbox *arr = NULL, *m;
+  struct exs_org org;
+  struct exs_invalid inv;
+  ssize_t got;
+  int lineno = 0, ncols = 0, nf, badcol, c, addr_col = -1, result = -1;
+
+  *out = NULL;
+  *n = 0;
+  if(defaults)
+    org = *defaults;
+  else
+    exs_org_defaults(&org);
+  set_dir(dir, sizeof(dir), path);
+  f = fopen(path, "r");
+  if(!f) {
+    exs_error_set(err, EXS_CAT_CONFIG, "%s: cannot open: %s", path, strerror(errno));
+    return -1;
+  }
+  while((got = getline(&line, &cap, f)) >= 0) {
+    lineno++;
+    line[strcspn(line, "\r\n")] = 0;
+    if(lineno == 1 && !strncmp(line, "\xef\xbb\xbf", 3)) /* UTF-8 BOM */
+      memmove(line, line + 3, strlen(line + 3) + 1);
+    {
+      char *t = line;
+      while(isspace((unsigned char)*t))
+        t++;
+      if(!*t || *t == '#')
+        continue;
+    }
+    nf = csv_split(line, fields, CSV_MAX_COLS, &badcol);
+    if(nf < 0) {
+      exs_error_set(err, EXS_CAT_CONFIG, "%s:%d:%d: malformed quoted field or too many columns",
+                    path, lineno, badcol);
+      goto out;
+    }
+    if(!ncols) {
+      /* the header */
+      for(c = 0; c < nf; c++) {
+        trim(fields[c]);
+        cols[c] = find_attr(mailbox_attrs, fields[c]);
+        if(!cols[c] || !strcmp(fields[c], "password")) {
+          exs_error_set(err, EXS_CAT_CONFIG, "%s:%d:%d: column '%s': unknown column%s", path,
+                        lineno, c + 1, fields[c],
+                        cols[c] ? " (no literal passwords in CSV: use password-env or "
+                                  "password-file)"
+                                : "");
+          goto out;
+        }
+        for(k = 0; k < (size_t)c; k++)
+          if(cols[k] == cols[c]) {
+            exs_error_set(err, EXS_CAT_CONFIG, "%s:%d:%d: column '%s': given twice", path,
+                          lineno, c + 1, fields[c]);
+            goto out;
+          }
+        if(!strcmp(fields[c], "address"))
+          addr_col = c;
+      }
+      if(addr_col < 0) {
+        exs_error_set(err, EXS_CAT_CONFIG, "%s:%d:1: column 'address': is required in the header",
+                      path, lineno);
+        goto out;
+      }
+      ncols = nf;
+      continue;
+    }
+    if(nf != ncols) {
+      exs_error_set(err, EXS_CAT_CONFIG, "%s:%d:%d: %d columns where the header has %d", path,
+                    lineno, nf < ncols ? nf + 1 : ncols + 1, nf, ncols);
+      goto out;
+    }
+    if(cnt == mcap) {
+      size_t nc = mcap ? mcap * 2 : 64;
+      struct exs_mailbox *na = realloc(arr, nc * sizeof(*na));
+      if(!na) {
+        exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
+        goto out;
+      }
+      arr = na;
+      mcap = nc;
+    }
+    m = &arr[cnt++];
+    exs_mailbox_defaults(m);
+    m->incoming = org.default_incoming;
+    m->outgoing = org.default_outgoing;
+    m->act = org.default_act;
+    snprintf(m->profile, sizeof(m->profile), "%s", org.default_profile);
+    for(c = 0; c < nf; c++) {
+      const struct attr_desc *d = cols[c];
+      int rc;
+      trim(fields[c]);
+      if(!fields[c][0])
+        continue;
+      if(d->type == A_SECRET) {
+        bool loose;
+        rc = read_secret(d->name, fields[c], dir, m->password, sizeof(m->password), rule,
+                         sizeof(rule), &loose);
+      }
+      else
+        rc = apply_value(d, m, fields[c], rule, sizeof(rule));
+      if(rc) {
+        exs_error_set(err, EXS_CAT_CONFIG, "%s:%d:%d: column '%s': %s", path, lineno, c + 1,
+                      d->name, rule);
+        goto out;
+      }
+    }
+    if(exs_mailbox_validate(m, &inv)) {
+      for(c = 0; c < nf && strcmp(cols[c]->name, inv.field); c++)
+        ;
+      exs_error_set(err, EXS_CAT_CONFIG, "%s:%d:%d: column '%s': %s", path, lineno,
+                    c < nf ? c + 1 : addr_col + 1, inv.field, inv.rule);
+      goto out;
+    }
+    for(k = 0; k + 1 < cnt; k++)
+      if(!strcasecmp(arr[k].address, m->address)) {
+        exs_error_set(err, EXS_CAT_CONFIG, "%s:%d:%d: column 'address': mailbox %s is already "
+                      "listed", path, lineno, addr_col + 1, m->address);
+        goto out;
+      }
+  }
+  if(!ncols) {
+    exs_error_set(err, EXS_CAT_CONFIG, "%s:1:1: no header line", path);
+    goto out;
+  }
+  *out = arr;
+  *n = cnt;
+  arr = NULL;
+  result = 0;
+out:
+  if(arr) {
+    for(k = 0; k < cnt; k++)
+      exs_mailbox_wipe(&arr[k]);
+    free(arr);
+  }
+  if(line) {
+    OPENSSL_cleanse(line, cap);
+    free(line);
+  }
+  fclose(f);
+  return result;
+}
+
+/* ---- KEY=VALUE access for the command line (org set, profile set, ...) ---- */
+
+static int set_attr(const struct attr_desc *table, void *obj, const char *what, const char *name,
+                    const char *value, struct exs_error *err)
+{
+  const struct attr_desc *d = find_attr(table, name);
+  char rule[160];
+
+  if(!d) {
+    exs_error_set(err, EXS_CAT_CONFIG, "%s has no setting '%s'", what, name);
+    return -1;
+  }
+  if(d->type == A_SECRET) {
+    exs_error_set(err, EXS_CAT_CONFIG,
+                  "passwords are not set as %s=VALUE: use --password-env VAR, "
+                  "--password-file FILE or the prompt", name);
+    return -1;
+  }
+  if(apply_value(d, obj, value, rule, sizeof(rule))) {
+    exs_error_set(err, EXS_CAT_CONFIG, "%s '%s': %s", what, name, rule);
+    return -1;
+  }
+  return 0;
+}
+
+int exs_orgfile_set_org(struct exs_org *org, const char *name, const char *value,
+                        struct exs_error *err)
+{
+  return set_attr(settings_attrs, org, "the org settings", name, value, err);
+}
+
+int exs_orgfile_set_profile(struct exs_profile *p, const char *name, const char *value,
+                            struct exs_error *err)
+{
+  return set_attr(profile_attrs, p, "a profile", name, value, err);
+}
+
+int exs_orgfile_set_mailbox(struct exs_mailbox *m, const char *name, const char *value,
+                            struct exs_error *err)
+{
+  return set_attr(mailbox_attrs, m, "a mailbox", name, value, err);
+}
+
+static void print_attrs(FILE *f, const struct attr_desc *t, const void *obj)
+{
+  const char *p;
+  char when[32];
+
+  for(; t->name; t++) {
+    p = (const char *)obj + t->off;
+    switch(t->type) {
+    case A_TEXT: fprintf(f, "%-29s %s\n", t->name, p); break;
+    case A_BOOL: fprintf(f, "%-29s %s\n", t->name, *(const bool *)p ? "yes" : "no"); break;
+    case A_KIND: fprintf(f, "%-29s %s\n", t->name, *(const bool *)p ? "queue" : "user"); break;
+    case A_INT: fprintf(f, "%-29s %d\n", t->name, *(const int *)p); break;
+    case A_TIME:
+      fprintf(f, "%-29s %s\n", t->name,
+              *(const time_t *)p ? exs_time_iso(*(const time_t *)p, when, sizeof(when)) : "");
+      break;
+    case A_ENUM: {
+      int v = *(const int *)p;
+      const char *name = "?";
+      /* the parse functions have matching _name functions; find by trying */
+      static const struct {
+        int (*parse)(const char *);
+        const char *(*name)(int);
+      } names[] = {{exs_incoming_parse, exs_incoming_name}, {exs_outgoing_parse, exs_outgoing_name},
+                   {exs_act_parse, exs_act_name}, {exs_approval_parse, exs_approval_name},
+                   {exs_retrieval_parse, exs_retrieval_name},
+                   {exs_protocol_parse, exs_protocol_name}, {exs_track_parse, exs_track_name}};
+      size_t i;
+      for(i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if(names[i].parse == t->parse)
+          name = names[i].name(v);
+      fprintf(f, "%-29s %s\n", t->name, name);
+      break;
+    }
+    case A_SECRET:
+      /* one line for the three password sources: whether one is stored */
+      if(!strcmp(t->name, "password"))
+        fprintf(f, "%-29s %s\n", "password", *p ? "(set, encrypted)" : "(not set)");
+      break;
+    }
+  }
+}
+
+void exs_orgfile_print_org(FILE *f, const struct exs_org *org)
+{
+  fprintf(f, "%-29s %s\n", "id", org->id);
+  print_attrs(f, settings_attrs, org);
+}
+
+void exs_orgfile_print_profile(FILE *f, const struct exs_profile *p)
+{
+  print_attrs(f, profile_attrs, p);
+}
+
+void exs_orgfile_print_mailbox(FILE *f, const struct exs_mailbox *m)
+{
+  print_attrs(f, mailbox_attrs, m);
+}

@@ -1,0 +1,234 @@
+/* cmd_autodiscover.c - `exsync autodiscover ADDRESS`: every candidate tried,
+ * what came back and why the search moved on, as a tree of steps in the
+ * style of the Remote Connectivity Analyzer. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "exsync/autodiscover.h"
+#include "exsync/model.h"
+
+static int help(void)
+{
+  printf("usage: exsync autodiscover ADDRESS [--user USER] [PASSWORD] [--protocol P]\n"
+         "                           [--allow-non-ssl]\n\n"
+         "Find the EWS URL of ADDRESS the way Exchange clients do (SPEC.md section 6):\n"
+         "https://DOMAIN/autodiscover, https://autodiscover.DOMAIN/autodiscover, the HTTP\n"
+         "redirect on port 80, DNS SRV; POX and SOAP; redirectAddr and redirectUrl up to 10\n"
+         "hops. Prints every step with what came back and why the search moved on.\n\n"
+         "  --user USER            credentials for the Autodiscover endpoints\n"
+         "  --password-env VAR | --password-file FILE | --password-prompt\n"
+         "  --protocol P           autodetect (default), negotiate, ntlm or basic\n"
+         "  --allow-non-ssl        allow plain-HTTP endpoints (deployment property)\n\n"
+         "Exit codes: 0 an EWS URL was found, 1 not found, 2 usage error.\n");
+  return 0;
+}
+
+static const char *mark(enum exs_ad_outcome o)
+{
+  switch(o) {
+  case EXS_AD_SUCCESS: return "[ok]  ";
+  case EXS_AD_WARNING: return "[warn]";
+  case EXS_AD_ERROR: return "[fail]";
+  default: return "[skip]";
+  }
+}
+
+static void json_string(FILE *f, const char *s)
+{
+  fputc('"', f);
+  for(; s && *s; s++) {
+    if(*s == '"' || *s == '\\')
+      fprintf(f, "\\%c", *s);
+    else if((unsigned char)*s < 0x20)
+      fprintf(f, "\\u%04x", (unsigned char)*s);
+    else
+      fputc(*s, f);
+  }
+  fputc('"', f);
+}
+
+static void print_text(const char *address, const struct exs_autodiscover_result *r, bool ok,
+                       const struct exs_error *err)
+{
+  size_t i;
+  int hop = -1;
+
+  printf("Autodiscover for %s\n", address);
+  for(i = 0; i < r->n_steps; i++) {
+    const struct exs_autodiscover_step *s = &r->steps[i];
+    if(s->hop != hop) {
+      hop = s->hop;
+      printf("%s hop %d: searching for %s\n", hop ? "|" : "+", hop, s->address);
+    }
+    printf("|   %s %-8s %s", mark(s->outcome), exs_ad_method_name(s->method), s->url);
+    if(s->http_status)
+      printf("  (HTTP %ld, %ld ms)", s->http_status, s->elapsed_ms);
+    else
+      printf("  (%ld ms)", s->elapsed_ms);
+    printf("\n");
+    if(s->got[0])
+      printf("|            got: %s\n", s->got);
+    if(s->why[0])
+      printf("|            %s\n", s->why);
+  }
+  if(ok) {
+    printf("Result: success - EWS URL %s\n", r->ews_url);
+    printf("        found by %s at %s", exs_ad_method_name(r->method), r->endpoint);
+    if(r->hops)
+      printf(" after %d redirect%s", r->hops, r->hops == 1 ? "" : "s");
+    printf("\n");
+    if(strcasecmp(r->address, address))
+      printf("        redirected to %s: EWS calls use that address\n", r->address);
+  }
+  else {
+    printf("Result: failure - %s %s\n", exs_category_name(err->category), err->message);
+    if(err->hint[0])
+      printf("        fix: %s\n", err->hint);
+  }
+}
+
+static void print_json(const char *address, const struct exs_autodiscover_result *r, bool ok,
+                       const struct exs_error *err)
+{
+  size_t i;
+
+  fputs("{\"address\": ", stdout);
+  json_string(stdout, address);
+  printf(", \"result\": \"%s\", \"ews_url\": ", ok ? "success" : "failure");
+  if(ok)
+    json_string(stdout, r->ews_url);
+  else
+    fputs("null", stdout);
+  fputs(", \"final_address\": ", stdout);
+  json_string(stdout, ok ? r->address : address);
+  printf(", \"hops\": %d, \"error\": ", r->hops);
+  if(ok) {
+    fputs("null", stdout);
+  }
+  else {
+    printf("{\"category\": \"%s\", \"message\": ", exs_category_name(err->category));
+    json_string(stdout, err->message);
+    printf(", \"http_status\": %ld, \"ews_code\": ", err->http_status);
+    json_string(stdout, err->ews_code);
+    fputs("}", stdout);
+  }
+  fputs(", \"steps\": [", stdout);
+  for(i = 0; i < r->n_steps; i++) {
+    const struct exs_autodiscover_step *s = &r->steps[i];
+    printf("%s\n  {\"hop\": %d, \"method\": \"%s\", \"outcome\": \"%s\", \"url\": ", i ? "," : "",
+           s->hop, exs_ad_method_name(s->method), exs_ad_outcome_name(s->outcome));
+    json_string(stdout, s->url);
+    printf(", \"http_status\": %ld, \"ms\": %ld, \"got\": ", s->http_status, s->elapsed_ms);
+    json_string(stdout, s->got);
+    fputs(", \"why\": ", stdout);
+    json_string(stdout, s->why);
+    fputs("}", stdout);
+  }
+  fputs("\n]}\n", stdout);
+}
+
+int diag_cmd_autodiscover(struct diag_ctx *ctx, int argc, char **argv)
+{
+  struct exs_autodiscover_options ao;
+  struct exs_autodiscover_result res;
+  struct exs_autodiscover *ad = NULL;
+  struct exs_error err;
+  const char *address = NULL, *user = NULL, *pw_env = NULL, *pw_file = NULL;
+  char password[EXS_PASSWORD_MAX + 1] = "";
+  bool prompt = false;
+  int result = 2, i, rc;
+
+  memset(&ao, 0, sizeof(ao));
+  for(i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if(!strcmp(a, "--help") || !strcmp(a, "-h"))
+      return help();
+    if(!strcmp(a, "--allow-non-ssl")) {
+      ao.http.allow_non_ssl = true;
+      ao.http.allow_credentials_non_secure = true;
+    }
+    else if(!strcmp(a, "--password-prompt")) {
+      prompt = true;
+    }
+    else if(i + 1 < argc && !strcmp(a, "--user")) {
+      user = argv[++i];
+    }
+    else if(i + 1 < argc && !strcmp(a, "--password-env")) {
+      pw_env = argv[++i];
+    }
+    else if(i + 1 < argc && !strcmp(a, "--password-file")) {
+      pw_file = argv[++i];
+    }
+    else if(i + 1 < argc && !strcmp(a, "--protocol")) {
+      int p = exs_protocol_parse(argv[++i]);
+      if(p < 0)
+        return diag_fail("--protocol: '%s' is not autodetect, negotiate, ntlm or basic", argv[i]);
+      ao.http.auth = (enum exs_auth_protocol)p;
+    }
+    else if(a[0] != '-' && !address) {
+      address = a;
+    }
+    else {
+      return diag_fail("autodiscover: unexpected argument '%s' (see exsync autodiscover --help)",
+                       a);
+    }
+  }
+  if(!address || !exs_address_valid(address))
+    return diag_fail(address ? "autodiscover: '%s' is not an email address"
+                             : "autodiscover needs an email ADDRESS%s", address ? address : "");
+  if(pw_env || pw_file || prompt) {
+    FILE *f = NULL;
+    const char *v = pw_env ? getenv(pw_env) : NULL;
+    if(pw_env && (!v || !*v))
+      return diag_fail("the environment variable %s is not set", pw_env);
+    if(v)
+      snprintf(password, sizeof(password), "%s", v);
+    if(pw_file) {
+      f = fopen(pw_file, "r");
+      if(!f || !fgets(password, sizeof(password), f)) {
+        if(f)
+          fclose(f);
+        return diag_fail("cannot read the password file %s", pw_file);
+      }
+      fclose(f);
+    }
+    if(prompt) {
+      fputs("Password: ", stderr);
+      if(!fgets(password, sizeof(password), stdin))
+        password[0] = '\0';
+    }
+    password[strcspn(password, "\r\n")] = '\0';
+  }
+  ao.http.user = user;
+  ao.http.password = password[0] ? password : NULL;
+  ao.http.cacert = ctx->cacert;
+  ao.http.resolve = ctx->resolve;
+  ao.http.n_resolve = ctx->n_resolve;
+  ao.http.connect_to = ctx->connect_to;
+  ao.http.n_connect_to = ctx->n_connect_to;
+  if(ctx->trace) {
+    ao.http.trace = diag_trace_cb;
+    ao.http.trace_ctx = ctx;
+  }
+  memset(&res, 0, sizeof(res));
+  exs_error_clear(&err);
+  ad = exs_autodiscover_new(&ao);
+  if(!ad) {
+    result = diag_fail("out of memory");
+    goto out;
+  }
+  rc = exs_autodiscover_run(ad, address, &res, &err);
+  if(ctx->format == DIAG_FORMAT_JSON)
+    print_json(address, &res, rc == 0, &err);
+  else
+    print_text(address, &res, rc == 0, &err);
+  result = rc == 0 ? 0 : 1;
+out:
+  memset(password, 0, sizeof(password));
+  exs_autodiscover_result_free(&res);
+  exs_autodiscover_free(ad);
+  return result;
+}

@@ -1,0 +1,259 @@
+/* cmd_demo.c - `exsync demo`: the built-in emulator with the "contoso"
+ * world, an org imported into a temporary store, approval, Test & Enable of
+ * every mailbox, and the status table. Zero configuration. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "exsync-emulator/emulator.h"
+#include "exsync/orgfile.h"
+#include "exsync/store.h"
+#include "run.h"
+
+/* The password of the emulated service account CONTOSO\svc-crm in
+ * fixtures/scenarios/contoso.xml; the org file reads it from this variable. */
+#define DEMO_PASSWORD_ENV "EXSYNC_PROFILE_PASSWORD"
+#define DEMO_PASSWORD "svc-pw"
+
+struct expectation {
+  char address[EXS_ADDRESS_MAX + 1];
+  char status[EXS_WL_COUNT][16];
+  char category[32];
+};
+
+static int help(void)
+{
+  printf("usage: exsync demo [--keep]\n\n"
+         "Start the built-in Exchange emulator with the 'contoso' world (healthy mailboxes\n"
+         "and one mailbox per failure class), import fixtures/orgs/contoso.xml into a\n"
+         "temporary store, approve the mailboxes, run Test & Enable for all of them and\n"
+         "print the status table with each failure's fix.\n\n"
+         "  --keep    keep the temporary directory (store, CA certificate) and print it\n\n"
+         "Exits 0 when every mailbox ends as fixtures/demo/expected.csv says.\n");
+  return 0;
+}
+
+/* Read fixtures/demo/expected.csv: address,incoming,outgoing,act,category. */
+static int load_expectations(const char *path, struct expectation **out, size_t *n)
+{
+  FILE *f = fopen(path, "r");
+  char line[512];
+  size_t cap = 0;
+
+  *out = NULL;
+  *n = 0;
+  if(!f)
+    return diag_fail("cannot read %s: %s", path, strerror(errno));
+  while(fgets(line, sizeof(line), f)) {
+    struct expectation e;
+    line[strcspn(line, "\r\n")] = '\0';
+    if(!line[0] || line[0] == '#')
+      continue;
+    memset(&e, 0, sizeof(e));
+    if(sscanf(line, "%320[^,],%15[^,],%15[^,],%15[^,],%31s", e.address, e.status[0],
+              e.status[1], e.status[2], e.category) != 5) {
+      fclose(f);
+      free(*out);
+      return diag_fail("%s: bad line '%s'", path, line);
+    }
+    if(*n == cap) {
+      struct expectation *p = realloc(*out, (cap = cap ? cap * 2 : 16) * sizeof(*p));
+      if(!p) {
+        fclose(f);
+        free(*out);
+        return diag_fail("out of memory");
+      }
+      *out = p;
+    }
+    (*out)[(*n)++] = e;
+  }
+  fclose(f);
+  return 0;
+}
+
+static const char *first_category(const struct exs_te_result *r)
+{
+  return r->n_alerts ? exs_category_name(r->alerts[0].error.category) : "NONE";
+}
+
+/* Compare results with the expectations; print each mismatch. */
+static int check_expectations(const struct expectation *e, size_t ne,
+                              const struct exs_te_result *results, size_t n)
+{
+  size_t i, j;
+  int mismatches = 0;
+
+  for(i = 0; i < ne; i++) {
+    const struct exs_te_result *r = NULL;
+    for(j = 0; j < n; j++)
+      if(!strcasecmp(results[j].address, e[i].address))
+        r = &results[j];
+    if(!r) {
+      fprintf(stderr, "demo: %s was not tested\n", e[i].address);
+      mismatches++;
+      continue;
+    }
+    for(j = 0; j < EXS_WL_COUNT; j++) {
+      if(strcmp(exs_status_name(r->status[j]), e[i].status[j])) {
+        fprintf(stderr, "demo: %s %s is %s, expected %s\n", r->address,
+                exs_workload_name((enum exs_workload)j), exs_status_name(r->status[j]),
+                e[i].status[j]);
+        mismatches++;
+      }
+    }
+    if(strcmp(first_category(r), e[i].category)) {
+      fprintf(stderr, "demo: %s alert is %s, expected %s\n", r->address, first_category(r),
+              e[i].category);
+      mismatches++;
+    }
+  }
+  return mismatches;
+}
+
+static void remove_tree(const char *dir)
+{
+  static const char *const files[] = {"exsync.db", "exsync.db-wal", "exsync.db-shm",
+                                      "exsync.db.key", "ca.pem"};
+  char path[4200];
+  size_t i;
+
+  for(i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+    snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+    unlink(path);
+  }
+  rmdir(dir);
+}
+
+int diag_cmd_demo(struct diag_ctx *ctx, int argc, char **argv)
+{
+  char dir[] = "/tmp/exsync-demo-XXXXXX";
+  char path[4200], ca[4200], bound[64], emsg[512];
+  char ct_mail[128], ct_auto[128];
+  struct diag_ctx demo_ctx = *ctx;
+  struct diag_te_flags flags;
+  struct exs_error err;
+  struct emu *emu = NULL;
+  struct exs_orgfile *f = NULL;
+  struct exs_store *st = NULL;
+  struct exs_org org;
+  struct exs_profile *profiles = NULL;
+  struct exs_mailbox *mailboxes = NULL;
+  struct exs_te_result *results = NULL;
+  struct expectation *expect = NULL;
+  size_t np = 0, nm = 0, ne = 0, i;
+  bool keep = false, have_dir = false;
+  long elapsed = 0;
+  int port, result = 2;
+
+  for(i = 1; i < (size_t)argc; i++) {
+    if(!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+      return help();
+    if(!strcmp(argv[i], "--keep"))
+      keep = true;
+    else
+      return diag_fail("demo: unexpected argument '%s' (see exsync demo --help)", argv[i]);
+  }
+  exs_error_clear(&err);
+  if(load_expectations(diag_data_path("demo/expected.csv"), &expect, &ne))
+    return 2;
+  if(!mkdtemp(dir)) {
+    result = diag_fail("cannot create a temporary directory: %s", strerror(errno));
+    goto out;
+  }
+  have_dir = true;
+
+  /* 1. the emulator, in-process, HTTPS on an ephemeral port */
+  emu = emu_new();
+  if(!emu || emu_load_scenario(emu, diag_data_path("scenarios/contoso.xml"), emsg,
+                               sizeof(emsg))) {
+    result = diag_fail("emulator: %s", emu ? emsg : "out of memory");
+    goto out;
+  }
+  port = emu_listen(emu, "127.0.0.1", 0, true, bound, sizeof(bound), emsg, sizeof(emsg));
+  snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+  if(port < 0 || emu_write_ca(emu, ca, emsg, sizeof(emsg)) ||
+     emu_start(emu, emsg, sizeof(emsg))) {
+    result = diag_fail("emulator: %s", emsg);
+    goto out;
+  }
+  fprintf(stderr, "demo: emulator listening on https://%s (contoso.com)\n", bound);
+
+  /* 2. import the org into a fresh store */
+  setenv(DEMO_PASSWORD_ENV, DEMO_PASSWORD, 1);
+  f = diag_load_orgfile(diag_data_path("orgs/contoso.xml"), 0);
+  if(!f)
+    goto out;
+  snprintf(path, sizeof(path), "%s/exsync.db", dir);
+  demo_ctx.db = path;
+  demo_ctx.key_file = NULL;
+  st = diag_open_store(&demo_ctx);
+  if(!st)
+    goto out;
+  if(diag_import_org(st, f, &err)) {
+    result = diag_fail("import: %s", err.message);
+    goto out;
+  }
+
+  /* 3. approve every mailbox awaiting approval (rejected ones stay rejected) */
+  if(exs_store_mailbox_list(st, NULL, EXS_STORE_WITH_SECRETS, &mailboxes, &nm, &err) ||
+     diag_load_profiles(st, &profiles, &np, &err) || exs_store_org_get(st, &org, &err) < 0) {
+    result = diag_fail("store: %s", err.message);
+    goto out;
+  }
+  for(i = 0; i < nm; i++) {
+    if(mailboxes[i].approval == EXS_APPROVAL_PENDING ||
+       mailboxes[i].approval == EXS_APPROVAL_EMPTY) {
+      mailboxes[i].approval = EXS_APPROVAL_APPROVED;
+      if(exs_store_mailbox_put(st, &mailboxes[i], &err)) {
+        result = diag_fail("approve: %s", err.message);
+        goto out;
+      }
+    }
+  }
+
+  /* 4. Test & Enable every mailbox, the contoso hosts pointed at the emulator */
+  memset(&flags, 0, sizeof(flags));
+  snprintf(ct_mail, sizeof(ct_mail), "mail.contoso.com:443:127.0.0.1:%d", port);
+  snprintf(ct_auto, sizeof(ct_auto), "autodiscover.contoso.com:443:127.0.0.1:%d", port);
+  flags.extra_connect_to[0] = ct_mail;
+  flags.extra_connect_to[1] = ct_auto;
+  flags.n_extra_connect_to = 2;
+  flags.cacert = ca;
+  flags.delivery_timeout_ms = 10000;
+  if(diag_run_batch(ctx, &org, profiles, np, mailboxes, nm, &flags, &results, &elapsed)) {
+    result = diag_fail("out of memory");
+    goto out;
+  }
+  if(diag_save_results(st, &org, mailboxes, results, nm, &err)) {
+    result = diag_fail("store: %s", err.message);
+    goto out;
+  }
+  diag_report_write(stdout, ctx->format, results, nm, elapsed);
+  result = check_expectations(expect, ne, results, nm) ? 1 : 0;
+  fprintf(stderr, "demo: %s\n",
+          result ? "some mailboxes did not end as the contoso world expects"
+                 : "every mailbox ended as the contoso world expects");
+  if(keep)
+    fprintf(stderr, "demo: store and CA kept in %s\n", dir);
+out:
+  for(i = 0; mailboxes && i < nm; i++)
+    exs_mailbox_wipe(&mailboxes[i]);
+  for(i = 0; profiles && i < np; i++)
+    exs_profile_wipe(&profiles[i]);
+  free(mailboxes);
+  free(profiles);
+  free(results);
+  free(expect);
+  exs_store_close(st);
+  exs_orgfile_free(f);
+  if(emu) {
+    emu_stop(emu);
+    emu_free(emu);
+  }
+  if(have_dir && !keep)
+    remove_tree(dir);
+  return result;
+}

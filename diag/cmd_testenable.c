@@ -1,0 +1,105 @@
+/* cmd_testenable.c - `exsync test-enable --config ORG.xml`: the store-less
+ * one-shot check for CI and pre-deployment. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cli.h"
+#include "exsync/orgfile.h"
+#include "run.h"
+
+static int help(void)
+{
+  printf("usage: exsync test-enable --config ORG.xml [--mailbox ADDRESS]... [options]\n\n"
+         "Test & Enable the mailboxes of an org file without a store: nothing is saved.\n"
+         "The report goes to stdout in the --format chosen (text, json, junit).\n\n"
+         "Options:\n"
+         "  --config ORG.xml       the org file (urn:exsync:org:1)\n"
+         "  --mailbox ADDRESS      test only this mailbox (repeatable)\n%s\n"
+         "Exit codes: 0 all tested workloads succeeded, 1 some failed, 2 usage or\n"
+         "configuration error.\n",
+         diag_te_flags_help);
+  return 0;
+}
+
+int diag_cmd_test_enable(struct diag_ctx *ctx, int argc, char **argv)
+{
+  struct diag_te_flags flags;
+  const char *config = NULL;
+  const char *only[256];
+  size_t n_only = 0;
+  struct exs_orgfile *f = NULL;
+  struct exs_mailbox *chosen = NULL;
+  struct exs_te_result *results = NULL;
+  size_t n = 0, i, j;
+  long elapsed = 0;
+  int result = 2;
+
+  memset(&flags, 0, sizeof(flags));
+  for(i = 1; i < (size_t)argc; i++) {
+    int ii = (int)i;
+    int t = diag_te_flag(&flags, argc, argv, &ii);
+    i = (size_t)ii;
+    if(t < 0)
+      return 2;
+    if(t > 0)
+      continue;
+    if(!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+      return help();
+    if(!strcmp(argv[i], "--config") && i + 1 < (size_t)argc) {
+      config = argv[++i];
+    }
+    else if(!strcmp(argv[i], "--mailbox") && i + 1 < (size_t)argc) {
+      if(n_only >= sizeof(only) / sizeof(only[0]))
+        return diag_fail("too many --mailbox options");
+      only[n_only++] = argv[++i];
+    }
+    else {
+      return diag_fail("test-enable: unexpected argument '%s' (see exsync test-enable --help)",
+                       argv[i]);
+    }
+  }
+  if(!config)
+    return diag_fail("test-enable needs --config ORG.xml (or use 'exsync mailbox test-enable' "
+                     "with a store)");
+  f = diag_load_orgfile(config, 0);
+  if(!f)
+    return 2;
+  chosen = calloc(f->n_mailboxes ? f->n_mailboxes : 1, sizeof(*chosen));
+  if(!chosen) {
+    result = diag_fail("out of memory");
+    goto out;
+  }
+  for(i = 0; i < f->n_mailboxes; i++) {
+    bool take = n_only == 0;
+    for(j = 0; j < n_only; j++)
+      if(!strcasecmp(only[j], f->mailboxes[i].address))
+        take = true;
+    if(take)
+      chosen[n++] = f->mailboxes[i];
+  }
+  for(j = 0; j < n_only; j++) {
+    bool found = false;
+    for(i = 0; i < n; i++)
+      if(!strcasecmp(only[j], chosen[i].address))
+        found = true;
+    if(!found) {
+      result = diag_fail("%s: no mailbox %s in this file", config, only[j]);
+      goto out;
+    }
+  }
+  if(diag_run_batch(ctx, &f->org, f->profiles, f->n_profiles, chosen, n, &flags, &results,
+                    &elapsed)) {
+    result = diag_fail("out of memory");
+    goto out;
+  }
+  diag_report_write(stdout, ctx->format, results, n, elapsed);
+  result = diag_report_exit_code(results, n);
+out:
+  for(i = 0; chosen && i < n; i++)
+    exs_mailbox_wipe(&chosen[i]);
+  free(chosen);
+  free(results);
+  exs_orgfile_free(f);
+  return result;
+}

@@ -1,0 +1,62 @@
+/* run.h - running Test & Enable from the command line: options shared by
+ * every test-enable command, the batch with progress and trace, and saving
+ * results to the store. */
+#ifndef EXSYNC_DIAG_RUN_H
+#define EXSYNC_DIAG_RUN_H
+
+#include <stdbool.h>
+
+#include "cli.h"
+#include "exsync/store.h"
+#include "exsync/testenable.h"
+
+struct diag_te_flags {
+  bool this_org_only;
+  long delivery_timeout_ms;
+  long retry_interval_s;
+  int max_retries;
+  bool wait_retries;
+  const char *extra_connect_to[8]; /* the demo points contoso's hosts at the emulator */
+  size_t n_extra_connect_to;
+  const char *cacert;              /* overrides ctx->cacert (demo) */
+  struct exs_store *job_store;     /* a profile job: progress is written here */
+  int64_t job_id;
+};
+
+/* Take one test-enable option at argv[*i]. Returns 1 taken, 0 not one, -1
+ * error (printed). */
+int diag_te_flag(struct diag_te_flags *f, int argc, char **argv, int *i);
+/* Help text of those options. */
+extern const char diag_te_flags_help[];
+
+/* Test & Enable mailboxes[0..n-1] (updated in place). *results is malloc'd
+ * (caller frees). Returns 0 or -1 (out of memory). */
+int diag_run_batch(struct diag_ctx *ctx, const struct exs_org *org,
+                   const struct exs_profile *profiles, size_t np, struct exs_mailbox *mailboxes,
+                   size_t n, const struct diag_te_flags *flags, struct exs_te_result **results,
+                   long *elapsed_ms);
+
+/* Save each mailbox's result and its alerts (filtered by the org's alert
+ * flags) to the store, one transaction per mailbox. */
+int diag_save_results(struct exs_store *st, const struct exs_org *org,
+                      const struct exs_mailbox *mailboxes, const struct exs_te_result *results,
+                      size_t n, struct exs_error *err);
+
+/* Open the store of ctx (--db, --key-file). NULL with a message printed. */
+struct exs_store *diag_open_store(struct diag_ctx *ctx);
+
+#endif
+
+struct exs_orgfile;
+/* Write an org file's settings, profiles and mailboxes into the store in one
+ * transaction (insert or update by name / address). */
+int diag_import_org(struct exs_store *st, struct exs_orgfile *f, struct exs_error *err);
+
+/* Load an org file with the shipped schema; prints warnings to stderr.
+ * NULL with the error printed. */
+struct exs_orgfile *diag_load_orgfile(const char *path, unsigned flags);
+
+/* Every stored profile with its password decrypted (for Test & Enable).
+ * *out malloc'd: wipe each entry, then free(). */
+int diag_load_profiles(struct exs_store *st, struct exs_profile **out, size_t *n,
+                       struct exs_error *err);
