@@ -110,7 +110,8 @@ static const struct {
 
 static struct emu *emu;
 static char base_url[128];
-static char tmpdir[256];
+static char basedir[128]; /* per run, made and removed by the parent */
+static char tmpdir[256];  /* per case, inside basedir */
 static char ca_file[300];
 
 /* ---- TLS material ----
@@ -173,8 +174,8 @@ static void setup(void)
   char err[512], bound[64];
   int port;
 
-  snprintf(tmpdir, sizeof(tmpdir), "/tmp/exsync-interop-XXXXXX");
-  ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+  snprintf(tmpdir, sizeof(tmpdir), "%s/case-XXXXXX", basedir);
+  ck_assert_msg(basedir[0] && mkdtemp(tmpdir), "mkdtemp %s: %s", tmpdir, strerror(errno));
   snprintf(ca_file, sizeof(ca_file), "%s/ca.pem", tmpdir);
   emu = emu_new();
   ck_assert_ptr_nonnull(emu);
@@ -204,23 +205,33 @@ static void setup(void)
                 "%s", err);
 }
 
-static void rm_tree(const char *dir)
-{
-  char cmd[400];
-
-  /* only the directory mkdtemp made above */
-  if(strncmp(dir, "/tmp/exsync-interop-", 20) != 0)
-    return;
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-  if(system(cmd) != 0)
-    fprintf(stderr, "interop: could not remove %s\n", dir);
-}
-
 static void teardown(void)
 {
   emu_free(emu);
   emu = NULL;
-  rm_tree(tmpdir);
+}
+
+/* The per-run directory lives in the parent (unchecked fixture), so it is
+ * removed even when a case fails and its forked child exits early. */
+static void run_setup(void)
+{
+  snprintf(basedir, sizeof(basedir), "/tmp/exsync-interop-XXXXXX");
+  if(!mkdtemp(basedir)) {
+    fprintf(stderr, "interop: mkdtemp %s: %s\n", basedir, strerror(errno));
+    basedir[0] = '\0';
+  }
+}
+
+static void run_teardown(void)
+{
+  char cmd[200];
+
+  /* only the directory mkdtemp made above */
+  if(strncmp(basedir, "/tmp/exsync-interop-", 20) != 0 || strchr(basedir, '\''))
+    return;
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", basedir);
+  if(system(cmd) != 0)
+    fprintf(stderr, "interop: could not remove %s\n", basedir);
 }
 
 /* ---- child processes ---- */
@@ -629,6 +640,7 @@ static Suite *interop_suite(void)
   Suite *s = suite_create("interop");
   TCase *tc = tcase_create("clients");
 
+  tcase_add_unchecked_fixture(tc, run_setup, run_teardown);
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_set_timeout(tc, 200);
   tcase_add_test(tc, exchangelib_basic);
