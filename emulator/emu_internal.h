@@ -198,6 +198,8 @@ struct emu {
   SSL_CTX *ssl_ctx;
   char *cert_file, *key_file;
   char *scenario_path;        /* last scenario loaded, for emu_reset */
+  struct exs_schema *ews_schema;  /* request validation (process-wide cache, not owned) */
+  char *ews_schema_dir;       /* directory of Services.wsdl, messages.xsd, types.xsd */
   struct event *sigint_ev, *sigterm_ev;
   pthread_t thread;
   bool thread_running;

@@ -230,6 +230,25 @@ void emu_ews_handle(struct emu_ews_ctx *ctx, const char *body, size_t len)
     }
   }
 
+  /* Schema validation of the operation and the EWS header elements. */
+  if(emu->ews_schema) {
+    xmlNodePtr check[8];
+    size_t nc = 0;
+    check[nc++] = op;
+    for(xmlNodePtr h = header ? header->children : NULL; h && nc < 8; h = h->next)
+      if(h->type == XML_ELEMENT_NODE && h->ns && h->ns->href &&
+         strcmp((const char *)h->ns->href, EMU_NS_T) == 0)
+        check[nc++] = h;
+    for(size_t i = 0; i < nc; i++) {
+      if(exs_schema_validate(emu->ews_schema, doc, check[i], "request", err, sizeof(err)) != 0) {
+        char text[700];
+        snprintf(text, sizeof(text), "The request failed schema validation: %s", err);
+        emu_ews_fault(ctx, "ErrorSchemaValidation", text, -1, NULL);
+        goto out;
+      }
+    }
+  }
+
   /* Acting mailbox: the caller's own, or the impersonated one. */
   ctx->acting = ctx->user->smtp ? emu_mailbox_find(emu, ctx->user->smtp) : NULL;
   n = header ? exs_xml_child(header, EMU_NS_T, "ExchangeImpersonation") : NULL;

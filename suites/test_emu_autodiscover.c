@@ -28,6 +28,7 @@ static void setup_with(const char *scenario)
   ck_assert_msg(emu_load_scenario(emu, tu_path(scenario), err, sizeof(err)) == 0, "%s", err);
   port = emu_listen(emu, "127.0.0.1", 0, false, bound, sizeof(bound), err, sizeof(err));
   ck_assert_msg(port > 0, "%s", err);
+  ec_strict(emu);
   ck_assert_int_eq(emu_start(emu, err, sizeof(err)), 0);
   snprintf(base, sizeof(base), "http://%s", bound);
 }

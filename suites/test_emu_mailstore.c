@@ -28,6 +28,7 @@ static void setup(void)
                 "%s", err);
   port = emu_listen(emu, "127.0.0.1", 0, false, bound, sizeof(bound), err, sizeof(err));
   ck_assert_msg(port > 0, "%s", err);
+  ec_strict(emu);
   ck_assert_int_eq(emu_start(emu, err, sizeof(err)), 0);
   snprintf(url, sizeof(url), "http://%s/EWS/Exchange.asmx", bound);
 }

@@ -74,6 +74,7 @@ static void setup(void)
                                   sizeof(err)) == 0,
                 "%s", err);
   ck_assert_msg(emu_set_certificate(emu, cert_path, key_path, err, sizeof(err)) == 0, "%s", err);
+  ec_strict(emu);
   ck_assert_int_eq(emu_start(emu, err, sizeof(err)), 0);
   /* listeners added while the loop runs */
   tls_port = emu_listen(emu, "127.0.0.1", 0, true, bound, sizeof(bound), err, sizeof(err));
