@@ -3,8 +3,15 @@
 # AddressSanitizer + UndefinedBehaviorSanitizer build. Ends with ctest's summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/deps.sh
+bash scripts/deps.sh --test
 jobs=$(nproc)
+
+# The interop suite drives the emulator with real clients: ews-javascript-api
+# comes from npm (versions pinned in suites/interop/package-lock.json).
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  echo "== npm ci (suites/interop)"
+  (cd suites/interop && npm ci --no-audit --no-fund --loglevel=error)
+fi
 
 echo "== plain build"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
