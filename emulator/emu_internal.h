@@ -51,6 +51,17 @@ struct emu_prop {
 
 struct emu_folder;
 
+enum { EMU_KIND_MESSAGE, EMU_KIND_CALENDAR, EMU_KIND_CONTACT, EMU_KIND_TASK, EMU_KIND_ITEM };
+
+/* A field kept verbatim from a request (serialized with the t: prefix),
+ * answered at its schema position. */
+struct emu_frag {
+  char *name;   /* local name, e.g. "Start" */
+  int order;    /* emu_field_order */
+  char *xml;
+  struct emu_frag *next;
+};
+
 struct emu_item {
   uint64_t num;        /* unique in the emulator; the Id encodes it */
   unsigned ck;         /* change counter, the ChangeKey encodes it */
@@ -73,6 +84,8 @@ struct emu_item {
   bool is_read;
   bool is_draft;
   struct emu_prop *props;
+  int kind;              /* EMU_KIND_* */
+  struct emu_frag *frags;  /* type-specific fields, in schema order */
   uint64_t created_seq;  /* mailbox change sequence when it entered its folder */
   uint64_t mod_seq;      /* ... when it last changed */
 };
@@ -256,6 +269,12 @@ char *emu_strdup_lower(const char *s);
 const char *emu_strcasestr(const char *hay, const char *needle);
 int emu_strv_add(char ***v, size_t *n, const char *s);
 void emu_strv_free(char **v, size_t n);
+
+/* item_types.c: schema position of an item field for a kind, -1 unknown. */
+int emu_field_order(int kind, const char *name);
+/* Store (replace) a verbatim field; xml NULL removes it. 0 or -1. */
+int emu_frag_set(struct emu_item *it, const char *name, int order, const char *xml);
+void emu_frag_free_list(struct emu_frag *f);
 
 /* Ids: printable tokens encoding kind + number, and change keys. */
 void emu_id_encode(char kind, uint64_t num, char *out, size_t outlen);

@@ -108,7 +108,24 @@ static const char *apply_item_change(struct emu_item *it, xmlNodePtr upd)
     free(it->message_id);
     it->message_id = content_dup(exs_xml_child(item, EMU_NS_T, "InternetMessageId"));
   } else {
-    return "ErrorInvalidPropertyRequest";
+    /* calendar, contact and task fields are kept verbatim */
+    const char *local = strchr(uri, ':') ? strchr(uri, ':') + 1 : uri;
+    int order = emu_field_order(it->kind, local);
+    xmlNodePtr v;
+    struct exs_buf frag;
+    int rc;
+    if(order < 0 || it->kind == EMU_KIND_MESSAGE)
+      return "ErrorInvalidPropertyRequest";
+    if(del)
+      return emu_frag_set(it, local, order, NULL) == 0 ? NULL : "ErrorInternalServerError";
+    v = item ? exs_xml_child(item, EMU_NS_T, local) : NULL;
+    if(!v)
+      return "ErrorInvalidPropertySet";
+    exs_buf_init(&frag, EMU_MAX_BODY / 4);
+    ews_serialize(&frag, v);
+    rc = emu_frag_set(it, local, order, frag.data ? frag.data : "");
+    exs_buf_free(&frag);
+    return rc == 0 ? NULL : "ErrorInternalServerError";
   }
   return NULL;
 }
@@ -150,10 +167,11 @@ void ews_update_item(struct emu_ews_ctx *ctx, xmlNodePtr op)
     } else {
       emu_item_touch(it);
       ews_msg_ok(ctx, "UpdateItem");
-      exs_buf_adds(ctx->out, "<m:Items><t:Message>");
+      exs_buf_addf(ctx->out, "<m:Items><t:%s>", ews_item_elem(it));
       ews_write_item_id(ctx->out, it);
-      exs_buf_adds(ctx->out, "</t:Message></m:Items><m:ConflictResults><t:Count>0</t:Count>"
-                             "</m:ConflictResults>");
+      exs_buf_addf(ctx->out, "</t:%s></m:Items><m:ConflictResults><t:Count>0</t:Count>"
+                             "</m:ConflictResults>",
+                   ews_item_elem(it));
     }
     ews_msg_end(ctx, "UpdateItem");
   }

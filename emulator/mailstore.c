@@ -192,7 +192,56 @@ void emu_item_free(struct emu_item *it)
   emu_strv_free(it->categories, it->ncat);
   free(it->message_id);
   emu_prop_free_list(it->props);
+  emu_frag_free_list(it->frags);
   free(it);
+}
+
+void emu_frag_free_list(struct emu_frag *f)
+{
+  while(f) {
+    struct emu_frag *next = f->next;
+    free(f->name);
+    free(f->xml);
+    free(f);
+    f = next;
+  }
+}
+
+int emu_frag_set(struct emu_item *it, const char *name, int order, const char *xml)
+{
+  struct emu_frag **pp = &it->frags, *f;
+
+  for(; *pp; pp = &(*pp)->next) {
+    if(strcmp((*pp)->name, name) == 0) {
+      f = *pp;
+      if(!xml) {
+        *pp = f->next;
+        f->next = NULL;
+        emu_frag_free_list(f);
+        return 0;
+      }
+      char *x = strdup(xml);
+      if(!x)
+        return -1;
+      free(f->xml);
+      f->xml = x;
+      return 0;
+    }
+  }
+  if(!xml)
+    return 0;
+  f = calloc(1, sizeof(*f));
+  if(!f || !(f->name = strdup(name)) || !(f->xml = strdup(xml))) {
+    emu_frag_free_list(f);
+    return -1;
+  }
+  f->order = order;
+  /* keep the list sorted by schema order */
+  for(pp = &it->frags; *pp && (*pp)->order <= order; pp = &(*pp)->next)
+    ;
+  f->next = *pp;
+  *pp = f;
+  return 0;
 }
 
 int emu_item_attach(struct emu_folder *f, struct emu_item *it)
@@ -312,6 +361,9 @@ struct emu_item *emu_item_copy(struct emu *emu, const struct emu_item *src, stru
   strv_copy(&it->cc, &it->ncc, src->cc, src->ncc);
   strv_copy(&it->categories, &it->ncat, src->categories, src->ncat);
   it->message_id = emu_strdup(src->message_id);
+  it->kind = src->kind;
+  for(const struct emu_frag *fr = src->frags; fr; fr = fr->next)
+    emu_frag_set(it, fr->name, fr->order, fr->xml);
   it->received = src->received;
   it->sent = src->sent;
   it->created = src->created;

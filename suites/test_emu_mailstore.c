@@ -704,6 +704,116 @@ START_TEST(sync_folder_items_creates_updates_deletes)
 }
 END_TEST
 
+/* Calendar items, contacts and tasks: created, read back in schema order,
+ * updated, and seen by SyncFolderItems. */
+static const struct {
+  const char *folder, *elem, *create, *field, *value, *update_uri, *update_item, *updated;
+} typed[] = {
+  {"calendar", "CalendarItem",
+   "<m:CreateItem SendMeetingInvitations=\"SendToNone\"><m:SavedItemFolderId>"
+   "<t:DistinguishedFolderId Id=\"calendar\"/></m:SavedItemFolderId><m:Items><t:CalendarItem>"
+   "<t:Subject>Product demo</t:Subject><t:Body BodyType=\"Text\">Agenda</t:Body>"
+   "<t:ReminderMinutesBeforeStart>15</t:ReminderMinutesBeforeStart>"
+   "<t:Start>2024-05-02T14:00:00Z</t:Start><t:End>2024-05-02T15:00:00Z</t:End>"
+   "<t:IsAllDayEvent>false</t:IsAllDayEvent><t:LegacyFreeBusyStatus>Busy</t:LegacyFreeBusyStatus>"
+   "<t:Location>Room 1</t:Location><t:RequiredAttendees><t:Attendee><t:Mailbox>"
+   "<t:EmailAddress>alice@fabrikam.com</t:EmailAddress></t:Mailbox></t:Attendee>"
+   "</t:RequiredAttendees></t:CalendarItem></m:Items></m:CreateItem>",
+   "Location", "Room 1", "calendar:Location", "<t:CalendarItem><t:Location>Room 2</t:Location>"
+   "</t:CalendarItem>", "Room 2"},
+  {"contacts", "Contact",
+   "<m:CreateItem><m:SavedItemFolderId><t:DistinguishedFolderId Id=\"contacts\"/>"
+   "</m:SavedItemFolderId><m:Items><t:Contact><t:FileAs>Smith, Alice</t:FileAs>"
+   "<t:GivenName>Alice</t:GivenName><t:CompanyName>Fabrikam</t:CompanyName>"
+   "<t:EmailAddresses><t:Entry Key=\"EmailAddress1\">alice@fabrikam.com</t:Entry>"
+   "</t:EmailAddresses><t:PhoneNumbers><t:Entry Key=\"BusinessPhone\">+1 425 555 0100"
+   "</t:Entry></t:PhoneNumbers><t:JobTitle>Buyer</t:JobTitle><t:Surname>Smith</t:Surname>"
+   "</t:Contact></m:Items></m:CreateItem>",
+   "GivenName", "Alice", "contacts:JobTitle", "<t:Contact><t:JobTitle>Manager</t:JobTitle>"
+   "</t:Contact>", NULL},
+  {"tasks", "Task",
+   "<m:CreateItem MessageDisposition=\"SaveOnly\"><m:SavedItemFolderId>"
+   "<t:DistinguishedFolderId Id=\"tasks\"/></m:SavedItemFolderId><m:Items><t:Task>"
+   "<t:Subject>Call back Alice</t:Subject><t:Body BodyType=\"Text\">About order 1001</t:Body>"
+   "<t:DueDate>2024-05-03T17:00:00Z</t:DueDate><t:StartDate>2024-05-02T09:00:00Z</t:StartDate>"
+   "<t:Status>NotStarted</t:Status></t:Task></m:Items></m:CreateItem>",
+   "Status", "NotStarted", "task:Status", "<t:Task><t:Status>Completed</t:Status></t:Task>",
+   "Completed"},
+};
+
+START_TEST(calendar_contact_task_round_trip)
+{
+  struct ec_resp r;
+  xmlNodePtr msgs[2], item;
+  char id[256], op[4096], buf[256], code[64], state[512];
+
+  /* initial sync state of the folder */
+  snprintf(op, sizeof(op),
+           "<m:SyncFolderItems><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape>"
+           "<m:SyncFolderId><t:DistinguishedFolderId Id=\"%s\"/></m:SyncFolderId>"
+           "<m:MaxChangesReturned>512</m:MaxChangesReturned></m:SyncFolderItems>",
+           typed[_i].folder);
+  call("carol@contoso.com", op, 200, &r);
+  ec_messages(&r, msgs, 2);
+  exs_xml_text(exs_xml_child(msgs[0], EC_NS_M, "SyncState"), state, sizeof(state));
+  ec_free(&r);
+
+  call("carol@contoso.com", typed[_i].create, 200, &r);
+  ck_assert_uint_eq(ec_messages(&r, msgs, 2), 1);
+  ck_assert_str_eq(ec_code(msgs[0], code, sizeof(code)), "NoError");
+  item = exs_xml_first_element(exs_xml_child(msgs[0], EC_NS_M, "Items"));
+  ck_assert(exs_xml_is(item, EC_NS_T, typed[_i].elem));
+  exs_xml_attr(exs_xml_child(item, EC_NS_T, "ItemId"), "Id", id, sizeof(id));
+  ec_free(&r);
+  ck_assert_int_eq(emu_folder_count(emu, "carol@contoso.com", typed[_i].folder), 1);
+
+  snprintf(op, sizeof(op),
+           "<m:GetItem><m:ItemShape><t:BaseShape>AllProperties</t:BaseShape></m:ItemShape>"
+           "<m:ItemIds><t:ItemId Id=\"%s\"/></m:ItemIds></m:GetItem>",
+           id);
+  call("carol@contoso.com", op, 200, &r);
+  ec_messages(&r, msgs, 2);
+  item = exs_xml_first_element(exs_xml_child(msgs[0], EC_NS_M, "Items"));
+  ck_assert(exs_xml_is(item, EC_NS_T, typed[_i].elem));
+  ck_assert_str_eq(exs_xml_text(exs_xml_child(item, EC_NS_T, typed[_i].field), buf, sizeof(buf)),
+                   typed[_i].value);
+  ec_free(&r);
+
+  snprintf(op, sizeof(op),
+           "<m:UpdateItem ConflictResolution=\"AlwaysOverwrite\" MessageDisposition=\"SaveOnly\""
+           " SendMeetingInvitationsOrCancellations=\"SendToNone\"><m:ItemChanges><t:ItemChange>"
+           "<t:ItemId Id=\"%s\"/><t:Updates><t:SetItemField><t:FieldURI FieldURI=\"%s\"/>%s"
+           "</t:SetItemField></t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>",
+           id, typed[_i].update_uri, typed[_i].update_item);
+  call("carol@contoso.com", op, 200, &r);
+  ec_messages(&r, msgs, 2);
+  ck_assert_str_eq(ec_code(msgs[0], code, sizeof(code)), "NoError");
+  ec_free(&r);
+
+  /* the incremental sync sees one Create (created and changed since the state) */
+  snprintf(op, sizeof(op),
+           "<m:SyncFolderItems><m:ItemShape><t:BaseShape>Default</t:BaseShape></m:ItemShape>"
+           "<m:SyncFolderId><t:DistinguishedFolderId Id=\"%s\"/></m:SyncFolderId>"
+           "<m:SyncState>%s</m:SyncState><m:MaxChangesReturned>512</m:MaxChangesReturned>"
+           "</m:SyncFolderItems>",
+           typed[_i].folder, state);
+  call("carol@contoso.com", op, 200, &r);
+  ec_messages(&r, msgs, 2);
+  item = exs_xml_first_element(exs_xml_child(msgs[0], EC_NS_M, "Changes"));
+  ck_assert(exs_xml_is(item, EC_NS_T, "Create"));
+  item = exs_xml_first_element(item);
+  ck_assert(exs_xml_is(item, EC_NS_T, typed[_i].elem));
+  if(typed[_i].updated)
+    ck_assert_str_eq(exs_xml_text(exs_xml_child(item, EC_NS_T, typed[_i].field), buf,
+                                  sizeof(buf)),
+                     typed[_i].updated);
+  else
+    ck_assert_str_eq(exs_xml_text(exs_xml_child(item, EC_NS_T, "JobTitle"), buf, sizeof(buf)),
+                     "Manager");
+  ec_free(&r);
+}
+END_TEST
+
 /* contoso.xml: one mailbox per failure class, as svc-crm impersonating it */
 static const struct {
   const char *mailbox;
@@ -770,6 +880,7 @@ int main(void)
   tcase_add_test(tc, findfolder_and_createfolder_conflict);
   tcase_add_test(tc, resolve_names);
   tcase_add_test(tc, sync_folder_items_creates_updates_deletes);
+  tcase_add_loop_test(tc, calendar_contact_task_round_trip, 0, sizeof(typed) / sizeof(typed[0]));
   tcase_add_loop_test(tc, contoso_failure_classes, 0, sizeof(classes) / sizeof(classes[0]));
   suite_add_tcase(s, tc);
   {
