@@ -50,6 +50,15 @@ struct emu_prop {
 };
 
 struct emu_folder;
+struct emu;
+
+/* index.c: number (or address hash) -> object. */
+struct emu_index {
+  uint64_t *keys;  /* 0: empty slot */
+  void **vals;
+  size_t cap, n;
+  bool strings;    /* keys are address hashes: several entries may share one */
+};
 
 enum { EMU_KIND_MESSAGE, EMU_KIND_CALENDAR, EMU_KIND_CONTACT, EMU_KIND_TASK, EMU_KIND_ITEM };
 
@@ -114,6 +123,7 @@ struct emu_folder {
 };
 
 struct emu_mailbox {
+  struct emu *emu;
   size_t index;               /* position in emu->mailboxes */
   char *smtp;
   char *display;
@@ -231,6 +241,9 @@ struct emu {
   int next_fault_id;
   uint64_t rng;               /* xorshift64* state, seeded */
   uint64_t next_num;          /* folder and item numbers */
+  struct emu_index item_index;    /* attached items by number */
+  struct emu_index folder_index;  /* folders by number */
+  struct emu_index mailbox_index; /* mailboxes by address */
   struct emu_journal journal;
   struct emu_listener listeners[16];
   size_t nlisteners;
@@ -269,6 +282,13 @@ char *emu_strdup_lower(const char *s);
 const char *emu_strcasestr(const char *hay, const char *needle);
 int emu_strv_add(char ***v, size_t *n, const char *s);
 void emu_strv_free(char **v, size_t n);
+
+void emu_index_free(struct emu_index *ix);
+int emu_index_put(struct emu_index *ix, uint64_t num, void *val);
+void *emu_index_get(const struct emu_index *ix, uint64_t num);
+void emu_index_del(struct emu_index *ix, uint64_t num, const void *val);
+int emu_index_put_mailbox(struct emu_index *ix, struct emu_mailbox *m);
+struct emu_mailbox *emu_index_get_mailbox(const struct emu_index *ix, const char *smtp);
 
 /* item_types.c: schema position of an item field for a kind, -1 unknown. */
 int emu_field_order(int kind, const char *name);

@@ -254,6 +254,8 @@ int emu_item_attach(struct emu_folder *f, struct emu_item *it)
     f->items = n;
     f->capitems = ncap;
   }
+  if(emu_index_put(&f->mbx->emu->item_index, it->num, it) != 0)
+    return -1;
   f->items[f->nitems++] = it;
   it->folder = f;
   f->ck++;
@@ -274,6 +276,7 @@ void emu_item_detach(struct emu_item *it)
 
   if(!f)
     return;
+  emu_index_del(&f->mbx->emu->item_index, it->num, it);
   for(size_t i = 0; i < f->nitems; i++) {
     if(f->items[i] == it) {
       memmove(&f->items[i], &f->items[i + 1], (f->nitems - i - 1) * sizeof(f->items[0]));
@@ -318,16 +321,7 @@ struct emu_item *emu_item_new(struct emu *emu, struct emu_folder *f)
 
 struct emu_item *emu_item_by_num(struct emu *emu, uint64_t num)
 {
-  for(size_t m = 0; m < emu->nmailboxes; m++) {
-    struct emu_mailbox *mb = emu->mailboxes[m];
-    for(size_t f = 0; f < mb->nfolders; f++) {
-      struct emu_folder *fo = mb->folders[f];
-      for(size_t i = 0; i < fo->nitems; i++)
-        if(fo->items[i]->num == num)
-          return fo->items[i];
-    }
-  }
-  return NULL;
+  return emu_index_get(&emu->item_index, num);
 }
 
 static int strv_copy(char ***dst, size_t *ndst, char *const *src, size_t n)
@@ -381,8 +375,13 @@ struct emu_item *emu_item_copy(struct emu *emu, const struct emu_item *src, stru
 
 static void folder_free(struct emu_folder *f)
 {
-  for(size_t i = 0; i < f->nitems; i++)
+  struct emu *emu = f->mbx->emu;
+
+  emu_index_del(&emu->folder_index, f->num, f);
+  for(size_t i = 0; i < f->nitems; i++) {
+    emu_index_del(&emu->item_index, f->items[i]->num, f->items[i]);
     emu_item_free(f->items[i]);
+  }
   free(f->items);
   free(f->tombs);
   free(f->distinguished);
@@ -410,6 +409,10 @@ struct emu_folder *emu_folder_add(struct emu *emu, struct emu_mailbox *m, struct
     m->capfolders = ncap;
   }
   f->num = ++emu->next_num;
+  if(emu_index_put(&emu->folder_index, f->num, f) != 0) {
+    free(f);
+    return NULL;
+  }
   f->ck = 1;
   f->mbx = m;
   f->parent = parent;
@@ -432,13 +435,7 @@ struct emu_folder *emu_folder_distinguished(struct emu_mailbox *m, const char *n
 
 struct emu_folder *emu_folder_by_num(struct emu *emu, uint64_t num)
 {
-  for(size_t m = 0; m < emu->nmailboxes; m++) {
-    struct emu_mailbox *mb = emu->mailboxes[m];
-    for(size_t f = 0; f < mb->nfolders; f++)
-      if(mb->folders[f]->num == num)
-        return mb->folders[f];
-  }
-  return NULL;
+  return emu_index_get(&emu->folder_index, num);
 }
 
 /* ---- mailboxes and users ---- */
@@ -473,12 +470,7 @@ static void mailbox_free(struct emu_mailbox *m)
 
 struct emu_mailbox *emu_mailbox_find(struct emu *emu, const char *smtp)
 {
-  if(!smtp)
-    return NULL;
-  for(size_t i = 0; i < emu->nmailboxes; i++)
-    if(strcasecmp(emu->mailboxes[i]->smtp, smtp) == 0)
-      return emu->mailboxes[i];
-  return NULL;
+  return emu_index_get_mailbox(&emu->mailbox_index, smtp);
 }
 
 struct emu_mailbox *emu_mailbox_add(struct emu *emu, const char *smtp, const char *display,
@@ -498,6 +490,7 @@ struct emu_mailbox *emu_mailbox_add(struct emu *emu, const char *smtp, const cha
   m = calloc(1, sizeof(*m));
   if(!m)
     return NULL;
+  m->emu = emu;
   m->smtp = emu_strdup_lower(smtp);
   m->display = emu_strdup(display ? display : smtp);
   m->owner = emu_strdup(owner);
@@ -511,6 +504,10 @@ struct emu_mailbox *emu_mailbox_add(struct emu *emu, const char *smtp, const cha
     }
     if(!root)
       root = f;
+  }
+  if(emu_index_put_mailbox(&emu->mailbox_index, m) != 0) {
+    mailbox_free(m);
+    return NULL;
   }
   emu->mailboxes[emu->nmailboxes++] = m;
   return m;
@@ -591,6 +588,9 @@ void emu_store_clear(struct emu *emu)
   free(emu->mailboxes);
   emu->mailboxes = NULL;
   emu->nmailboxes = 0;
+  emu_index_free(&emu->item_index);
+  emu_index_free(&emu->folder_index);
+  emu_index_free(&emu->mailbox_index);
   for(size_t i = 0; i < emu->nusers; i++)
     user_free(emu->users[i]);
   free(emu->users);

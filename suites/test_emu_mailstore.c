@@ -814,6 +814,59 @@ START_TEST(calendar_contact_task_round_trip)
 }
 END_TEST
 
+START_TEST(many_items_lookups_after_deletes)
+{
+  enum { N = 300 };
+  char err[256], code[64];
+  static char ids[N][128];
+  struct ec_resp r;
+  xmlNodePtr msgs[2], items;
+  struct exs_buf op;
+  size_t n = 0;
+
+  for(int i = 0; i < N; i++)
+    ck_assert_int_eq(emu_deliver_message(emu, NULL, "bob@contoso.com", "m", "b", err,
+                                         sizeof(err)),
+                     0);
+  call("bob@contoso.com",
+       "<m:FindItem Traversal=\"Shallow\"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>"
+       "</m:ItemShape><m:ParentFolderIds><t:DistinguishedFolderId Id=\"inbox\"/>"
+       "</m:ParentFolderIds></m:FindItem>",
+       200, &r);
+  ec_messages(&r, msgs, 2);
+  items = exs_xml_child(exs_xml_child(msgs[0], EC_NS_M, "RootFolder"), EC_NS_T, "Items");
+  for(xmlNodePtr m = items->children; m; m = m->next)
+    if(m->type == XML_ELEMENT_NODE && n < N)
+      exs_xml_attr(exs_xml_child(m, EC_NS_T, "ItemId"), "Id", ids[n++], sizeof(ids[0]));
+  ec_free(&r);
+  ck_assert_uint_eq(n, N);
+  exs_buf_init(&op, 1 << 20);
+  exs_buf_adds(&op, "<m:DeleteItem DeleteType=\"HardDelete\"><m:ItemIds>");
+  for(size_t i = 0; i < N; i += 3)
+    exs_buf_addf(&op, "<t:ItemId Id=\"%s\"/>", ids[i]);
+  exs_buf_adds(&op, "</m:ItemIds></m:DeleteItem>");
+  call("bob@contoso.com", op.data, 200, &r);
+  ec_free(&r);
+  ck_assert_int_eq(emu_folder_count(emu, "bob@contoso.com", "inbox"), N - (N + 2) / 3);
+  exs_buf_reset(&op);
+  exs_buf_adds(&op, "<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape>"
+                    "<m:ItemIds>");
+  for(size_t i = 0; i < N; i++)
+    exs_buf_addf(&op, "<t:ItemId Id=\"%s\"/>", ids[i]);
+  exs_buf_adds(&op, "</m:ItemIds></m:GetItem>");
+  call("bob@contoso.com", op.data, 200, &r);
+  {
+    xmlNodePtr all[N];
+    ck_assert_uint_eq(ec_messages(&r, all, N), N);
+    for(size_t i = 0; i < N; i++)
+      ck_assert_str_eq(ec_code(all[i], code, sizeof(code)),
+                       i % 3 == 0 ? "ErrorItemNotFound" : "NoError");
+  }
+  ec_free(&r);
+  exs_buf_free(&op);
+}
+END_TEST
+
 /* contoso.xml: one mailbox per failure class, as svc-crm impersonating it */
 static const struct {
   const char *mailbox;
@@ -880,6 +933,7 @@ int main(void)
   tcase_add_test(tc, findfolder_and_createfolder_conflict);
   tcase_add_test(tc, resolve_names);
   tcase_add_test(tc, sync_folder_items_creates_updates_deletes);
+  tcase_add_test(tc, many_items_lookups_after_deletes);
   tcase_add_loop_test(tc, calendar_contact_task_round_trip, 0, sizeof(typed) / sizeof(typed[0]));
   tcase_add_loop_test(tc, contoso_failure_classes, 0, sizeof(classes) / sizeof(classes[0]));
   suite_add_tcase(s, tc);
