@@ -261,6 +261,8 @@ struct emu_folder *emu_folder_distinguished(struct emu_mailbox *m, const char *n
 struct emu_folder *emu_folder_add(struct emu *emu, struct emu_mailbox *m, struct emu_folder *parent,
                                   const char *distinguished, const char *name, const char *cls);
 struct emu_folder *emu_folder_by_num(struct emu *emu, uint64_t num);
+/* Remove and free a folder with its items and subfolders. */
+void emu_folder_remove(struct emu_folder *f);
 struct emu_item *emu_item_new(struct emu *emu, struct emu_folder *f);
 void emu_item_free(struct emu_item *it);
 void emu_item_detach(struct emu_item *it);

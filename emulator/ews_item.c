@@ -482,6 +482,26 @@ static bool restr_eval(const struct emu_item *it, xmlNodePtr r, int depth)
 
 /* ---- FindItem ---- */
 
+/* A date kept verbatim in a frag ("<t:Start>2024-05-02T14:00:00Z</t:Start>"). */
+static bool frag_time(const struct emu_item *it, const char *name, time_t *t)
+{
+  for(const struct emu_frag *f = it->frags; f; f = f->next) {
+    const char *gt, *lt;
+    char v[64];
+    if(strcmp(f->name, name) != 0)
+      continue;
+    gt = strchr(f->xml, '>');
+    lt = gt ? strchr(gt, '<') : NULL;
+    if(!lt || lt - gt - 1 >= (long)sizeof(v))
+      return false;
+    snprintf(v, sizeof(v), "%.*s", (int)(lt - gt - 1), gt + 1);
+    return exs_time_parse(v, t) == 0;
+  }
+  return false;
+}
+
+static _Thread_local bool by_start;
+
 static _Thread_local xmlNodePtr sort_uri;
 static _Thread_local bool sort_desc;
 
@@ -493,6 +513,12 @@ static int sort_cmp(const void *pa, const void *pb)
   bool ta, tb;
   int c;
 
+  if(by_start) {
+    time_t sa = 0, sb = 0;
+    frag_time(a, "Start", &sa);
+    frag_time(b, "Start", &sb);
+    return sa < sb ? -1 : sa > sb ? 1 : a->num < b->num ? -1 : a->num > b->num ? 1 : 0;
+  }
   item_value(a, sort_uri, va, sizeof(va), &ta);
   item_value(b, sort_uri, vb, sizeof(vb), &tb);
   c = compare_values(va, vb, ta && tb);
@@ -508,9 +534,20 @@ void ews_find_item(struct emu_ews_ctx *ctx, xmlNodePtr op)
   xmlNodePtr restr = exs_xml_child(op, EMU_NS_M, "Restriction");
   xmlNodePtr view = exs_xml_child(op, EMU_NS_M, "IndexedPageItemView");
   xmlNodePtr order = exs_xml_path(op, EMU_NS_M, "SortOrder");
+  xmlNodePtr cview = exs_xml_child(op, EMU_NS_M, "CalendarView");
   long max = 1000, offset = 0;
   bool from_end = false;
   char buf[64];
+  time_t vstart = 0, vend = 0;
+
+  if(cview) {
+    if(exs_xml_attr(cview, "MaxEntriesReturned", buf, sizeof(buf)))
+      max = strtol(buf, NULL, 10);
+    exs_xml_attr(cview, "StartDate", buf, sizeof(buf));
+    exs_time_parse(buf, &vstart);
+    exs_xml_attr(cview, "EndDate", buf, sizeof(buf));
+    exs_time_parse(buf, &vend);
+  }
 
   if(view) {
     if(exs_xml_attr(view, "MaxEntriesReturned", buf, sizeof(buf)))
@@ -545,10 +582,26 @@ void ews_find_item(struct emu_ews_ctx *ctx, xmlNodePtr op)
       ews_msg_end(ctx, "FindItem");
       continue;
     }
-    for(size_t i = 0; i < f->nitems; i++)
-      if(!restr || restr_eval(f->items[i], exs_xml_first_element(restr), 0))
-        sel[n++] = f->items[i];
-    if(order) {
+    for(size_t i = 0; i < f->nitems; i++) {
+      struct emu_item *it = f->items[i];
+      if(cview) {
+        /* CalendarView: calendar items overlapping [StartDate, EndDate) */
+        time_t s0, e0;
+        if(it->kind != EMU_KIND_CALENDAR || !frag_time(it, "Start", &s0))
+          continue;
+        if(!frag_time(it, "End", &e0))
+          e0 = s0;
+        if(!(s0 < vend && e0 > vstart) && !(s0 == e0 && s0 >= vstart && s0 < vend))
+          continue;
+      }
+      if(!restr || restr_eval(it, exs_xml_first_element(restr), 0))
+        sel[n++] = it;
+    }
+    if(cview) {
+      by_start = true;
+      qsort(sel, n, sizeof(*sel), sort_cmp);
+      by_start = false;
+    } else if(order) {
       xmlNodePtr fo = exs_xml_child(order, EMU_NS_T, "FieldOrder");
       if(fo) {
         exs_xml_attr(fo, "Order", buf, sizeof(buf));

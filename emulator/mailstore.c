@@ -423,6 +423,31 @@ struct emu_folder *emu_folder_add(struct emu *emu, struct emu_mailbox *m, struct
   return f;
 }
 
+void emu_folder_remove(struct emu_folder *f)
+{
+  struct emu_mailbox *m = f->mbx;
+
+  /* children first (they come later in the array, but any order works) */
+  for(size_t i = 0; i < m->nfolders;) {
+    if(m->folders[i]->parent == f) {
+      emu_folder_remove(m->folders[i]);
+      i = 0;
+      continue;
+    }
+    i++;
+  }
+  for(size_t i = 0; i < m->nfolders; i++) {
+    if(m->folders[i] == f) {
+      memmove(&m->folders[i], &m->folders[i + 1], (m->nfolders - i - 1) * sizeof(m->folders[0]));
+      m->nfolders--;
+      break;
+    }
+  }
+  if(f->parent)
+    f->parent->ck++;
+  folder_free(f);
+}
+
 struct emu_folder *emu_folder_distinguished(struct emu_mailbox *m, const char *name)
 {
   if(!m || !name)

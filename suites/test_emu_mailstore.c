@@ -867,6 +867,124 @@ START_TEST(many_items_lookups_after_deletes)
 }
 END_TEST
 
+START_TEST(convert_id_round_trip_names_the_owner)
+{
+  struct ec_resp r;
+  xmlNodePtr msgs[3], alt;
+  char root[256], hex[256], back[256], op[2048], code[64], mbx[128];
+
+  /* the root folder id of alice, read as svc-crm impersonating her */
+  call("alice@contoso.com",
+       "<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape>"
+       "<m:FolderIds><t:DistinguishedFolderId Id=\"msgfolderroot\"/></m:FolderIds>"
+       "</m:GetFolder>",
+       200, &r);
+  ec_messages(&r, msgs, 2);
+  exs_xml_attr(exs_xml_child(exs_xml_first_element(exs_xml_child(msgs[0], EC_NS_M, "Folders")),
+                             EC_NS_T, "FolderId"),
+               "Id", root, sizeof(root));
+  ec_free(&r);
+  snprintf(op, sizeof(op),
+           "<m:ConvertId DestinationFormat=\"HexEntryId\"><m:SourceIds>"
+           "<t:AlternateId Format=\"EwsId\" Id=\"%s\" Mailbox=\"someone@contoso.com\"/>"
+           "<t:AlternateId Format=\"EwsId\" Id=\"junk\" Mailbox=\"someone@contoso.com\"/>"
+           "</m:SourceIds></m:ConvertId>",
+           root);
+  call(NULL, op, 200, &r);
+  ck_assert_uint_eq(ec_messages(&r, msgs, 3), 2);
+  alt = exs_xml_child(msgs[0], EC_NS_M, "AlternateId");
+  exs_xml_attr(alt, "Id", hex, sizeof(hex));
+  exs_xml_attr(alt, "Mailbox", mbx, sizeof(mbx));
+  ck_assert_str_eq(mbx, "alice@contoso.com"); /* DavMail learns the address this way */
+  ck_assert_str_eq(ec_code(msgs[1], code, sizeof(code)), "ErrorInvalidIdMalformed");
+  ec_free(&r);
+  snprintf(op, sizeof(op),
+           "<m:ConvertId DestinationFormat=\"EwsId\"><m:SourceIds>"
+           "<t:AlternateId Format=\"HexEntryId\" Id=\"%s\" Mailbox=\"alice@contoso.com\"/>"
+           "</m:SourceIds></m:ConvertId>",
+           hex);
+  call(NULL, op, 200, &r);
+  ec_messages(&r, msgs, 2);
+  exs_xml_attr(exs_xml_child(msgs[0], EC_NS_M, "AlternateId"), "Id", back, sizeof(back));
+  ck_assert_str_eq(back, root);
+  ec_free(&r);
+}
+END_TEST
+
+START_TEST(delete_folder)
+{
+  struct ec_resp r;
+  xmlNodePtr msgs[3], f;
+  char id[256], op[1024], code[64];
+
+  call("bob@contoso.com",
+       "<m:CreateFolder><m:ParentFolderId><t:DistinguishedFolderId Id=\"inbox\"/>"
+       "</m:ParentFolderId><m:Folders><t:Folder><t:DisplayName>Old</t:DisplayName></t:Folder>"
+       "</m:Folders></m:CreateFolder>",
+       200, &r);
+  ec_messages(&r, msgs, 2);
+  f = exs_xml_first_element(exs_xml_child(msgs[0], EC_NS_M, "Folders"));
+  exs_xml_attr(exs_xml_child(f, EC_NS_T, "FolderId"), "Id", id, sizeof(id));
+  ec_free(&r);
+  snprintf(op, sizeof(op),
+           "<m:DeleteFolder DeleteType=\"HardDelete\"><m:FolderIds><t:FolderId Id=\"%s\"/>"
+           "<t:DistinguishedFolderId Id=\"inbox\"/></m:FolderIds></m:DeleteFolder>",
+           id);
+  call("bob@contoso.com", op, 200, &r);
+  ck_assert_uint_eq(ec_messages(&r, msgs, 3), 2);
+  ck_assert_str_eq(ec_code(msgs[0], code, sizeof(code)), "NoError");
+  ck_assert_str_eq(ec_code(msgs[1], code, sizeof(code)), "ErrorDeleteDistinguishedFolder");
+  ec_free(&r);
+  snprintf(op, sizeof(op),
+           "<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape>"
+           "<m:FolderIds><t:FolderId Id=\"%s\"/></m:FolderIds></m:GetFolder>",
+           id);
+  call("bob@contoso.com", op, 200, &r);
+  ec_messages(&r, msgs, 2);
+  ck_assert_str_eq(ec_code(msgs[0], code, sizeof(code)), "ErrorFolderNotFound");
+  ec_free(&r);
+}
+END_TEST
+
+START_TEST(calendar_view)
+{
+  static const char *times[][2] = {{"2026-03-01T09:00:00Z", "2026-03-01T10:00:00Z"},
+                                   {"2026-03-02T09:00:00Z", "2026-03-02T10:00:00Z"},
+                                   {"2026-04-01T09:00:00Z", "2026-04-01T10:00:00Z"}};
+  struct ec_resp r;
+  xmlNodePtr msgs[2], rf;
+  char op[2048], buf[64];
+
+  for(int i = 2; i >= 0; i--) {
+    snprintf(op, sizeof(op),
+             "<m:CreateItem SendMeetingInvitations=\"SendToNone\"><m:Items><t:CalendarItem>"
+             "<t:Subject>m%d</t:Subject><t:Start>%s</t:Start><t:End>%s</t:End>"
+             "</t:CalendarItem></m:Items></m:CreateItem>",
+             i, times[i][0], times[i][1]);
+    call("carol@contoso.com", op, 200, &r);
+    ec_free(&r);
+  }
+  call("carol@contoso.com",
+       "<m:FindItem Traversal=\"Shallow\"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>"
+       "<t:AdditionalProperties><t:FieldURI FieldURI=\"item:Subject\"/>"
+       "<t:FieldURI FieldURI=\"calendar:Start\"/></t:AdditionalProperties></m:ItemShape>"
+       "<m:CalendarView StartDate=\"2026-03-01T00:00:00Z\" EndDate=\"2026-03-31T00:00:00Z\"/>"
+       "<m:ParentFolderIds><t:DistinguishedFolderId Id=\"calendar\"/></m:ParentFolderIds>"
+       "</m:FindItem>",
+       200, &r);
+  ec_messages(&r, msgs, 2);
+  rf = exs_xml_child(exs_xml_child(msgs[0], EC_NS_M, "RootFolder"), EC_NS_T, "Items");
+  ck_assert_uint_eq(count_children(rf), 2);
+  ck_assert_str_eq(exs_xml_text(exs_xml_child(exs_xml_first_element(rf), EC_NS_T, "Subject"), buf,
+                                sizeof(buf)),
+                   "m0");
+  ck_assert_str_eq(exs_xml_text(exs_xml_child(exs_xml_first_element(rf), EC_NS_T, "Start"), buf,
+                                sizeof(buf)),
+                   "2026-03-01T09:00:00Z");
+  ec_free(&r);
+}
+END_TEST
+
 /* contoso.xml: one mailbox per failure class, as svc-crm impersonating it */
 static const struct {
   const char *mailbox;
@@ -934,6 +1052,9 @@ int main(void)
   tcase_add_test(tc, resolve_names);
   tcase_add_test(tc, sync_folder_items_creates_updates_deletes);
   tcase_add_test(tc, many_items_lookups_after_deletes);
+  tcase_add_test(tc, convert_id_round_trip_names_the_owner);
+  tcase_add_test(tc, delete_folder);
+  tcase_add_test(tc, calendar_view);
   tcase_add_loop_test(tc, calendar_contact_task_round_trip, 0, sizeof(typed) / sizeof(typed[0]));
   tcase_add_loop_test(tc, contoso_failure_classes, 0, sizeof(classes) / sizeof(classes[0]));
   suite_add_tcase(s, tc);
