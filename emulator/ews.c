@@ -177,6 +177,7 @@ static const struct {
   {"ResolveNames", ews_resolve_names},
   {"UpdateItem", ews_update_item},
   {"ConvertId", ews_convert_id},
+  {"GetUserConfiguration", ews_get_user_configuration},
   {"DeleteFolder", ews_delete_folder},
   {"SyncFolderItems", ews_sync_folder_items},
 };

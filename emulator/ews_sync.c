@@ -457,3 +457,32 @@ void ews_delete_folder(struct emu_ews_ctx *ctx, xmlNodePtr op)
   }
   ews_response_end(ctx, "DeleteFolder");
 }
+
+/* ---- GetUserConfiguration ---- */
+
+/* Only OWA.UserOptions exists (DavMail reads its timezone): a dictionary
+ * with timezone = UTC. Other names: ErrorItemNotFound. */
+void ews_get_user_configuration(struct emu_ews_ctx *ctx, xmlNodePtr op)
+{
+  xmlNodePtr name = exs_xml_child(op, EMU_NS_M, "UserConfigurationName");
+  xmlNodePtr fid = name ? exs_xml_first_element(name) : NULL;
+  const char *code = NULL;
+  char n[128];
+
+  exs_xml_attr(name, "Name", n, sizeof(n));
+  ews_response_begin(ctx, "GetUserConfiguration");
+  if(!fid || !ews_resolve_folder(ctx, fid, &code) || strcmp(n, "OWA.UserOptions") != 0) {
+    ews_msg_error(ctx, "GetUserConfiguration", code ? code : "ErrorItemNotFound");
+  } else {
+    ews_msg_ok(ctx, "GetUserConfiguration");
+    exs_buf_adds(ctx->out, "<m:UserConfiguration><t:UserConfigurationName Name=\"OWA.UserOptions\">");
+    ews_serialize(ctx->out, fid);
+    exs_buf_adds(ctx->out, "</t:UserConfigurationName><t:Dictionary><t:DictionaryEntry>"
+                           "<t:DictionaryKey><t:Type>String</t:Type><t:Value>timezone</t:Value>"
+                           "</t:DictionaryKey><t:DictionaryValue><t:Type>String</t:Type>"
+                           "<t:Value>UTC</t:Value></t:DictionaryValue></t:DictionaryEntry>"
+                           "</t:Dictionary></m:UserConfiguration>");
+  }
+  ews_msg_end(ctx, "GetUserConfiguration");
+  ews_response_end(ctx, "GetUserConfiguration");
+}

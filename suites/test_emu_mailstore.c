@@ -985,6 +985,36 @@ START_TEST(calendar_view)
 }
 END_TEST
 
+START_TEST(owa_user_options)
+{
+  struct ec_resp r;
+  xmlNodePtr msgs[2];
+  char code[64], buf[64];
+
+  call("alice@contoso.com",
+       "<m:GetUserConfiguration><m:UserConfigurationName Name=\"OWA.UserOptions\">"
+       "<t:DistinguishedFolderId Id=\"root\"/></m:UserConfigurationName>"
+       "<m:UserConfigurationProperties>All</m:UserConfigurationProperties>"
+       "</m:GetUserConfiguration>",
+       200, &r);
+  ec_messages(&r, msgs, 2);
+  ck_assert_str_eq(ec_code(msgs[0], code, sizeof(code)), "NoError");
+  ck_assert_str_eq(exs_xml_text(exs_xml_path(msgs[0], EC_NS_M, "UserConfiguration"), buf,
+                                sizeof(buf)),
+                   "StringtimezoneStringUTC");
+  ec_free(&r);
+  call("alice@contoso.com",
+       "<m:GetUserConfiguration><m:UserConfigurationName Name=\"Other.Config\">"
+       "<t:DistinguishedFolderId Id=\"root\"/></m:UserConfigurationName>"
+       "<m:UserConfigurationProperties>All</m:UserConfigurationProperties>"
+       "</m:GetUserConfiguration>",
+       200, &r);
+  ec_messages(&r, msgs, 2);
+  ck_assert_str_eq(ec_code(msgs[0], code, sizeof(code)), "ErrorItemNotFound");
+  ec_free(&r);
+}
+END_TEST
+
 /* contoso.xml: one mailbox per failure class, as svc-crm impersonating it */
 static const struct {
   const char *mailbox;
@@ -1055,6 +1085,7 @@ int main(void)
   tcase_add_test(tc, convert_id_round_trip_names_the_owner);
   tcase_add_test(tc, delete_folder);
   tcase_add_test(tc, calendar_view);
+  tcase_add_test(tc, owa_user_options);
   tcase_add_loop_test(tc, calendar_contact_task_round_trip, 0, sizeof(typed) / sizeof(typed[0]));
   tcase_add_loop_test(tc, contoso_failure_classes, 0, sizeof(classes) / sizeof(classes[0]));
   suite_add_tcase(s, tc);
