@@ -33,9 +33,8 @@ static char ca_file[128], cert_file[128];
 
 static void pki_setup(void)
 {
-  static const char *const names[] = {"contoso.com", "autodiscover.contoso.com",
-                                      "mail.contoso.com", "fabrikam.com",
-                                      "autodiscover.fabrikam.com"};
+  static const char *const names[] = {"contoso.com", "autodiscover.contoso.com", "mail.contoso.com",
+                                      "fabrikam.com", "autodiscover.fabrikam.com"};
   struct emu_tls_ca *ca;
   struct emu_tls_leaf *leaf;
   struct exs_buf pem;
@@ -91,18 +90,17 @@ struct world {
   struct exs_autodiscover *ad;
 };
 
-#define USERS                                                                                  \
-  "<user login='alice' password='alice-pw' domain='CONTOSO' mailbox='alice@contoso.com'/>"     \
-  "<mailbox address='alice@contoso.com' display-name='Alice' owner='alice'/>"                 \
-  "<user login='bob' password='bob-pw' domain='FABRIKAM' mailbox='bob@fabrikam.com'/>"         \
+#define USERS                                                                                      \
+  "<user login='alice' password='alice-pw' domain='CONTOSO' mailbox='alice@contoso.com'/>"         \
+  "<mailbox address='alice@contoso.com' display-name='Alice' owner='alice'/>"                      \
+  "<user login='bob' password='bob-pw' domain='FABRIKAM' mailbox='bob@fabrikam.com'/>"             \
   "<mailbox address='bob@fabrikam.com' display-name='Bob' owner='bob'/>"
 
 static void world_start(struct world *w, const char *hosts)
 {
   char path[160], err[512], bound[64];
-  static const char *const names[] = {"contoso.com", "autodiscover.contoso.com",
-                                      "mail.contoso.com", "fabrikam.com",
-                                      "autodiscover.fabrikam.com"};
+  static const char *const names[] = {"contoso.com", "autodiscover.contoso.com", "mail.contoso.com",
+                                      "fabrikam.com", "autodiscover.fabrikam.com"};
   struct exs_autodiscover_options o;
   FILE *f;
   size_t i, n = 0;
@@ -123,8 +121,7 @@ static void world_start(struct world *w, const char *hosts)
   ck_assert_msg(emu_load_scenario(w->emu, path, err, sizeof(err)) == 0, "%s", err);
   w->tls_port = emu_listen(w->emu, "127.0.0.1", 0, true, bound, sizeof(bound), err, sizeof(err));
   ck_assert_msg(w->tls_port > 0, "%s", err);
-  w->http_port = emu_listen(w->emu, "127.0.0.1", 0, false, bound, sizeof(bound), err,
-                            sizeof(err));
+  w->http_port = emu_listen(w->emu, "127.0.0.1", 0, false, bound, sizeof(bound), err, sizeof(err));
   ck_assert_msg(w->http_port > 0, "%s", err);
   ck_assert_int_eq(emu_start(w->emu, err, sizeof(err)), 0);
   for(i = 0; i < 5; i++) {
@@ -165,7 +162,8 @@ START_TEST(emu_root_domain_pox)
   struct emu_journal_entry je[8];
   size_t n;
 
-  world_start(&w, "<host name='contoso.com' ews-url='https://mail.contoso.com/EWS/Exchange.asmx'/>");
+  world_start(&w,
+              "<host name='contoso.com' ews-url='https://mail.contoso.com/EWS/Exchange.asmx'/>");
   exs_error_clear(&err);
   ck_assert_msg(exs_autodiscover_run(w.ad, "alice@contoso.com", &res, &err) == 0, "%s",
                 err.message);
@@ -233,8 +231,9 @@ START_TEST(emu_redirect_addr)
   struct exs_autodiscover_result res;
   struct exs_error err;
 
-  world_start(&w, "<host name='contoso.com' autodiscover='redirect-addr' target='bob@fabrikam.com'/>"
-                  "<host name='fabrikam.com' ews-url='https://mail.contoso.com/EWS/Exchange.asmx'/>");
+  world_start(&w,
+              "<host name='contoso.com' autodiscover='redirect-addr' target='bob@fabrikam.com'/>"
+              "<host name='fabrikam.com' ews-url='https://mail.contoso.com/EWS/Exchange.asmx'/>");
   exs_error_clear(&err);
   ck_assert_msg(exs_autodiscover_run(w.ad, "alice@contoso.com", &res, &err) == 0, "%s",
                 err.message);
@@ -271,8 +270,9 @@ START_TEST(emu_address_loop)
   struct exs_autodiscover_result res;
   struct exs_error err;
 
-  world_start(&w, "<host name='contoso.com' autodiscover='redirect-addr' target='bob@fabrikam.com'/>"
-                  "<host name='fabrikam.com' autodiscover='redirect-addr' target='alice@contoso.com'/>");
+  world_start(
+      &w, "<host name='contoso.com' autodiscover='redirect-addr' target='bob@fabrikam.com'/>"
+          "<host name='fabrikam.com' autodiscover='redirect-addr' target='alice@contoso.com'/>");
   exs_error_clear(&err);
   ck_assert_int_eq(exs_autodiscover_run(w.ad, "alice@contoso.com", &res, &err), -1);
   ck_assert_int_eq(err.category, EXS_CAT_AUTODISCOVER);

@@ -17,13 +17,13 @@ static struct emu *emu;
 static char url[128];
 static char scenario[64];
 
-#define SCENARIO                                                                               \
-  "<scenario xmlns='urn:exsync:scenario:1' name='ews'>"                                        \
-  "<user login='svc' password='svc-pw' domain='CONTOSO' impersonate-all='yes'/>"              \
-  "<user login='alice' password='alice-pw' domain='CONTOSO' mailbox='alice@contoso.com'/>"     \
-  "<mailbox address='alice@contoso.com' display-name='Alice' owner='alice'/>"                 \
-  "<user login='bob' password='bob-pw' domain='CONTOSO' mailbox='bob@contoso.com'/>"           \
-  "<mailbox address='bob@contoso.com' display-name='Bob' owner='bob'/>"                       \
+#define SCENARIO                                                                                   \
+  "<scenario xmlns='urn:exsync:scenario:1' name='ews'>"                                            \
+  "<user login='svc' password='svc-pw' domain='CONTOSO' impersonate-all='yes'/>"                   \
+  "<user login='alice' password='alice-pw' domain='CONTOSO' mailbox='alice@contoso.com'/>"         \
+  "<mailbox address='alice@contoso.com' display-name='Alice' owner='alice'/>"                      \
+  "<user login='bob' password='bob-pw' domain='CONTOSO' mailbox='bob@contoso.com'/>"               \
+  "<mailbox address='bob@contoso.com' display-name='Bob' owner='bob'/>"                            \
   "</scenario>\n"
 
 static void setup(void)
@@ -88,8 +88,7 @@ static void client_close(struct client *c)
 
 static const struct exs_ews_folder_ref root = {"msgfolderroot", NULL, NULL};
 static const struct exs_ews_folder_ref inbox = {"inbox", NULL, NULL};
-static const struct exs_ews_extprop marker = {"PublicStrings", "exsync.TestMarker", NULL,
-                                              "String"};
+static const struct exs_ews_extprop marker = {"PublicStrings", "exsync.TestMarker", NULL, "String"};
 
 START_TEST(identity_roundtrip)
 {
@@ -98,8 +97,8 @@ START_TEST(identity_roundtrip)
   struct exs_error err;
   struct exs_ews_extprop props[] = {exs_ews_prop_org_id, exs_ews_prop_last_sync};
   struct exs_ews_extprop_set sets[] = {
-    {exs_ews_prop_org_id, "6f1c2a9e-0d4b-4c55-9a51-2f3e8d7b1c10"},
-    {exs_ews_prop_last_sync, "2026-01-01T00:00:00Z"},
+      {exs_ews_prop_org_id, "6f1c2a9e-0d4b-4c55-9a51-2f3e8d7b1c10"},
+      {exs_ews_prop_last_sync, "2026-01-01T00:00:00Z"},
   };
   const struct exs_ews_extvalue *v;
   char out[128];
@@ -114,7 +113,8 @@ START_TEST(identity_roundtrip)
                 err.message);
   ck_assert(f.ok);
   ck_assert_int_eq(emu_get_folder_property(emu, "alice@contoso.com", "msgfolderroot",
-                                           "exsync.OrgId", out, sizeof(out)), 0);
+                                           "exsync.OrgId", out, sizeof(out)),
+                   0);
   ck_assert_str_eq(out, "6f1c2a9e-0d4b-4c55-9a51-2f3e8d7b1c10");
   ck_assert_int_eq(exs_ews_get_folder_ext(c.ews, &root, 1, props, 2, &f, &err), 0);
   v = exs_ews_extvalue_find(f.ext, f.n_ext, &exs_ews_prop_org_id);
@@ -138,8 +138,8 @@ START_TEST(send_to_self_find_and_hard_delete)
   struct exs_ews_item_result r;
   struct exs_ews_restriction rs[] = {{EXS_EWS_IS_EQUAL_TO, NULL, &marker, "marker-42"}};
   static const char *const fields[] = {"item:Subject", "item:DateTimeReceived"};
-  struct exs_ews_find_item_req freq = {inbox, fields, 2, &marker, 1, 10, 0, rs, 1,
-                                       "item:DateTimeReceived", true};
+  struct exs_ews_find_item_req freq = {
+      inbox, fields, 2, &marker, 1, 10, 0, rs, 1, "item:DateTimeReceived", true};
   struct exs_ews_item_page page;
   const char *ids[1];
   static const char *const gfields[] = {"item:Subject", "item:Body", "message:From",
@@ -200,8 +200,9 @@ START_TEST(undeliverable_folder_and_move)
   const char *ids[1];
   char err_text[256];
 
-  ck_assert_int_eq(emu_deliver_message(emu, "x@fabrikam.com", "bob@contoso.com", "lost",
-                                       "body", err_text, sizeof(err_text)), 0);
+  ck_assert_int_eq(emu_deliver_message(emu, "x@fabrikam.com", "bob@contoso.com", "lost", "body",
+                                       err_text, sizeof(err_text)),
+                   0);
   client_open(&c, "bob", "bob-pw", NULL);
   exs_error_clear(&err);
   ck_assert_int_eq(exs_ews_find_folder(c.ews, &freq, &page, &err), 0);
@@ -235,16 +236,15 @@ START_TEST(find_item_paging)
   struct client c;
   struct exs_error err;
   static const char *const fields[] = {"item:Subject"};
-  struct exs_ews_find_item_req req = {inbox, fields, 1, NULL, 0, 2, 0, NULL, 0,
-                                      "item:DateTimeReceived", false};
+  struct exs_ews_find_item_req req = {
+      inbox, fields, 1, NULL, 0, 2, 0, NULL, 0, "item:DateTimeReceived", false};
   struct exs_ews_item_page page;
   char e[256], subj[32];
   int i, seen = 0, pages = 0;
 
   for(i = 0; i < 5; i++) {
     snprintf(subj, sizeof(subj), "msg %d", i);
-    ck_assert_int_eq(emu_deliver_message(emu, NULL, "bob@contoso.com", subj, "b", e, sizeof(e)),
-                     0);
+    ck_assert_int_eq(emu_deliver_message(emu, NULL, "bob@contoso.com", subj, "b", e, sizeof(e)), 0);
   }
   client_open(&c, "svc", "svc-pw", "bob@contoso.com");
   for(;;) {
@@ -305,16 +305,16 @@ static const struct {
   const char *code;
   long status;
 } failures[] = {
-  {"svc", "wrong", "alice@contoso.com", NULL, EXS_CAT_CREDENTIALS, false, "", 401},
-  {"bob", "bob-pw", "alice@contoso.com", NULL, EXS_CAT_IMPERSONATION, false,
-   "ErrorImpersonateUserDenied", 500},
-  {"svc", "svc-pw", "ghost@contoso.com", NULL, EXS_CAT_MAILBOX_NOT_FOUND, false,
-   "ErrorNonExistentMailbox", 500},
-  {"svc", "svc-pw", "alice@contoso.com",
-   "operation=GetFolder ews-code=ErrorServerBusy backoff-ms=30", EXS_CAT_THROTTLED, true,
-   "ErrorServerBusy", 500},
-  {"svc", "svc-pw", "alice@contoso.com", "operation=GetFolder http-status=503",
-   EXS_CAT_THROTTLED, true, "", 503},
+    {"svc", "wrong", "alice@contoso.com", NULL, EXS_CAT_CREDENTIALS, false, "", 401},
+    {"bob", "bob-pw", "alice@contoso.com", NULL, EXS_CAT_IMPERSONATION, false,
+     "ErrorImpersonateUserDenied", 500},
+    {"svc", "svc-pw", "ghost@contoso.com", NULL, EXS_CAT_MAILBOX_NOT_FOUND, false,
+     "ErrorNonExistentMailbox", 500},
+    {"svc", "svc-pw", "alice@contoso.com",
+     "operation=GetFolder ews-code=ErrorServerBusy backoff-ms=30", EXS_CAT_THROTTLED, true,
+     "ErrorServerBusy", 500},
+    {"svc", "svc-pw", "alice@contoso.com", "operation=GetFolder http-status=503", EXS_CAT_THROTTLED,
+     true, "", 503},
 };
 
 START_TEST(error_categories)
@@ -348,8 +348,11 @@ START_TEST(throttled_once_then_ok)
   struct exs_ews_folder f;
   char e[256];
 
-  ck_assert_int_gt(emu_add_fault(emu, "operation=GetFolder ews-code=ErrorServerBusy "
-                                      "backoff-ms=20 times=1", e, sizeof(e)), 0);
+  ck_assert_int_gt(emu_add_fault(emu,
+                                 "operation=GetFolder ews-code=ErrorServerBusy "
+                                 "backoff-ms=20 times=1",
+                                 e, sizeof(e)),
+                   0);
   client_open(&c, "svc", "svc-pw", "alice@contoso.com");
   exs_error_clear(&err);
   ck_assert_msg(exs_ews_get_folder(c.ews, &inbox, 1, &f, &err) == 0, "%s", err.message);

@@ -6,7 +6,8 @@
  * Build (clang only), from the repository root:
  *   cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DEXSYNC_FUZZ=ON \
  *         -DCMAKE_C_FLAGS=-Wno-unknown-warning-option \
- *         -DCMAKE_BUILD_TYPE=Debug && cmake --build build-fuzz -j2 --target fuzz_autodiscover_response
+ *         -DCMAKE_BUILD_TYPE=Debug && cmake --build build-fuzz -j2 --target
+ * fuzz_autodiscover_response
  *   mkdir -p /tmp/ad-corpus && ./build-fuzz/suites/fuzz_autodiscover_response \
  *     -max_total_time=60 /tmp/ad-corpus fixtures/autodiscover
  * or by hand:
