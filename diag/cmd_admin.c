@@ -23,6 +23,17 @@ static bool is_help(const char *a)
   return !strcmp(a, "--help") || !strcmp(a, "-h");
 }
 
+/* --help anywhere after the command ("mailbox test-enable --help"). */
+static bool wants_help(int argc, char **argv)
+{
+  int i;
+
+  for(i = 1; i < argc; i++)
+    if(is_help(argv[i]))
+      return true;
+  return false;
+}
+
 /* Read a password from --password-env, --password-file, or the terminal
  * without echo. Returns 1 when one was read, 0 when no source was given, -1
  * on error (printed). */
@@ -356,7 +367,7 @@ static int cmd_profile(struct diag_ctx *ctx, int argc, char **argv)
   size_t i;
 
   memset(&p, 0, sizeof(p));
-  if(argc < 2 || is_help(argv[1]))
+  if(argc < 2 || wants_help(argc, argv))
     return argc < 2 ? (profile_help(), 2) : profile_help();
   sub = argv[1];
   exs_error_clear(&err);
@@ -630,7 +641,7 @@ static int cmd_mailbox(struct diag_ctx *ctx, int argc, char **argv)
   int result = 2, rc;
 
   memset(&m, 0, sizeof(m));
-  if(argc < 2 || is_help(argv[1]))
+  if(argc < 2 || wants_help(argc, argv))
     return argc < 2 ? (mailbox_help(), 2) : mailbox_help();
   sub = argv[1];
   exs_error_clear(&err);
