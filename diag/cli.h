@@ -43,5 +43,7 @@ int diag_cmd_test_enable(struct diag_ctx *ctx, int argc, char **argv);
 int diag_cmd_autodiscover(struct diag_ctx *ctx, int argc, char **argv);
 /* import, org, profile, mailbox, alerts, job */
 int diag_cmd_admin(struct diag_ctx *ctx, int argc, char **argv);
+/* sync, status, activity, email (cmd_sync.c) */
+int diag_cmd_sync(struct diag_ctx *ctx, int argc, char **argv);
 
 #endif
