@@ -388,6 +388,13 @@ struct run {
   char last_code[64];
   char last_url[EXS_AD_URL_MAX];
   char last_what[320];
+  /* the last answer that carried an Autodiscover error code: it wins over
+   * later plain HTTP failures (404, 401, 5xx) of other candidates */
+  bool have_code;
+  long code_status;
+  char code[64];
+  char code_url[EXS_AD_URL_MAX];
+  char code_what[320];
   bool fatal;                     /* loop or too many hops */
   char fatal_msg[400];
   size_t n_401;
@@ -484,6 +491,13 @@ static void note_answer(struct run *r, long status, const char *code, const char
   snprintf(r->last_code, sizeof(r->last_code), "%s", code ? code : "");
   snprintf(r->last_url, sizeof(r->last_url), "%s", url);
   snprintf(r->last_what, sizeof(r->last_what), "%s", what);
+  if(code && *code) {
+    r->have_code = true;
+    r->code_status = status;
+    snprintf(r->code, sizeof(r->code), "%s", code);
+    snprintf(r->code_url, sizeof(r->code_url), "%s", url);
+    snprintf(r->code_what, sizeof(r->code_what), "%s", what);
+  }
 }
 
 /* Count a redirect; false (and fatal) when over the limit. */
@@ -1007,6 +1021,12 @@ int exs_autodiscover_run(struct exs_autodiscover *ad, const char *address,
     goto out;
   }
   /* failure */
+  if(r->have_code && !r->fatal) {
+    r->last_status = r->code_status;
+    snprintf(r->last_code, sizeof(r->last_code), "%s", r->code);
+    snprintf(r->last_url, sizeof(r->last_url), "%s", r->code_url);
+    snprintf(r->last_what, sizeof(r->last_what), "%s", r->code_what);
+  }
   err->http_status = r->last_status;
   snprintf(err->ews_code, sizeof(err->ews_code), "%s", r->last_code);
   snprintf(err->url, sizeof(err->url), "%s", r->last_url);

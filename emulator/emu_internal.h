@@ -73,6 +73,15 @@ struct emu_item {
   bool is_read;
   bool is_draft;
   struct emu_prop *props;
+  uint64_t created_seq;  /* mailbox change sequence when it entered its folder */
+  uint64_t mod_seq;      /* ... when it last changed */
+};
+
+/* An item that left a folder, for SyncFolderItems deletes. */
+struct emu_tombstone {
+  uint64_t num;
+  unsigned ck;
+  uint64_t created_seq, seq;
 };
 
 struct emu_folder {
@@ -87,6 +96,8 @@ struct emu_folder {
   struct emu_prop *props;
   struct emu_item **items;
   size_t nitems, capitems;
+  struct emu_tombstone *tombs;
+  size_t ntombs, captombs;
 };
 
 struct emu_mailbox {
@@ -98,6 +109,7 @@ struct emu_mailbox {
   size_t ndelegates;
   struct emu_folder **folders;
   size_t nfolders, capfolders;
+  uint64_t change_seq;        /* bumped by every item change in the mailbox */
 };
 
 struct emu_user {
@@ -186,6 +198,8 @@ struct emu {
   SSL_CTX *ssl_ctx;
   char *cert_file, *key_file;
   char *scenario_path;        /* last scenario loaded, for emu_reset */
+  struct exs_schema *ews_schema;  /* request validation (process-wide cache, not owned) */
+  char *ews_schema_dir;       /* directory of Services.wsdl, messages.xsd, types.xsd */
   struct event *sigint_ev, *sigterm_ev;
   pthread_t thread;
   bool thread_running;
@@ -224,6 +238,8 @@ struct emu_folder *emu_folder_by_num(struct emu *emu, uint64_t num);
 struct emu_item *emu_item_new(struct emu *emu, struct emu_folder *f);
 void emu_item_free(struct emu_item *it);
 void emu_item_detach(struct emu_item *it);
+/* Record a change of it (change key and sync sequence). */
+void emu_item_touch(struct emu_item *it);
 int emu_item_attach(struct emu_folder *f, struct emu_item *it);
 struct emu_item *emu_item_by_num(struct emu *emu, uint64_t num);
 struct emu_item *emu_item_copy(struct emu *emu, const struct emu_item *src, struct emu_folder *f);

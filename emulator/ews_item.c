@@ -448,7 +448,7 @@ void ews_find_item(struct emu_ews_ctx *ctx, xmlNodePtr op)
 
 /* ---- item ids ---- */
 
-static struct emu_item *resolve_item(struct emu_ews_ctx *ctx, xmlNodePtr id, const char **code)
+struct emu_item *ews_resolve_item(struct emu_ews_ctx *ctx, xmlNodePtr id, const char **code)
 {
   char buf[256], kind;
   uint64_t num;
@@ -487,7 +487,7 @@ void ews_get_item(struct emu_ews_ctx *ctx, xmlNodePtr op)
     struct emu_item *it;
     if(id->type != XML_ELEMENT_NODE)
       continue;
-    it = resolve_item(ctx, id, &code);
+    it = ews_resolve_item(ctx, id, &code);
     if(!it) {
       ews_msg_error(ctx, "GetItem", code);
       exs_buf_adds(ctx->out, "<m:Items/>");
@@ -767,7 +767,7 @@ void ews_delete_item(struct emu_ews_ctx *ctx, xmlNodePtr op)
     struct emu_item *it;
     if(id->type != XML_ELEMENT_NODE)
       continue;
-    it = resolve_item(ctx, id, &code);
+    it = ews_resolve_item(ctx, id, &code);
     if(!it) {
       ews_msg_error(ctx, "DeleteItem", code);
     } else {
@@ -802,7 +802,7 @@ void ews_move_item(struct emu_ews_ctx *ctx, xmlNodePtr op)
     if(id->type != XML_ELEMENT_NODE)
       continue;
     if(dest)
-      it = resolve_item(ctx, id, &code);
+      it = ews_resolve_item(ctx, id, &code);
     if(!it) {
       ews_msg_error(ctx, "MoveItem", code);
       exs_buf_adds(ctx->out, "<m:Items/>");

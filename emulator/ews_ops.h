@@ -72,5 +72,9 @@ void ews_create_item(struct emu_ews_ctx *ctx, xmlNodePtr op);
 void ews_delete_item(struct emu_ews_ctx *ctx, xmlNodePtr op);
 void ews_move_item(struct emu_ews_ctx *ctx, xmlNodePtr op);
 void ews_resolve_names(struct emu_ews_ctx *ctx, xmlNodePtr op);
+void ews_update_item(struct emu_ews_ctx *ctx, xmlNodePtr op);
+void ews_sync_folder_items(struct emu_ews_ctx *ctx, xmlNodePtr op);
+/* Resolve a t:ItemId to an item the caller may use, else NULL + *code. */
+struct emu_item *ews_resolve_item(struct emu_ews_ctx *ctx, xmlNodePtr id, const char **code);
 
 #endif

@@ -208,7 +208,15 @@ int emu_item_attach(struct emu_folder *f, struct emu_item *it)
   f->items[f->nitems++] = it;
   it->folder = f;
   f->ck++;
+  it->created_seq = it->mod_seq = ++f->mbx->change_seq;
   return 0;
+}
+
+void emu_item_touch(struct emu_item *it)
+{
+  it->ck++;
+  if(it->folder)
+    it->mod_seq = ++it->folder->mbx->change_seq;
 }
 
 void emu_item_detach(struct emu_item *it)
@@ -225,6 +233,21 @@ void emu_item_detach(struct emu_item *it)
     }
   }
   f->ck++;
+  if(f->ntombs == f->captombs) {
+    size_t ncap = f->captombs ? f->captombs * 2 : 8;
+    struct emu_tombstone *n = realloc(f->tombs, ncap * sizeof(*n));
+    if(n) {
+      f->tombs = n;
+      f->captombs = ncap;
+    }
+  }
+  if(f->ntombs < f->captombs) {
+    struct emu_tombstone *t = &f->tombs[f->ntombs++];
+    t->num = it->num;
+    t->ck = it->ck;
+    t->created_seq = it->created_seq;
+    t->seq = ++f->mbx->change_seq;
+  }
   it->folder = NULL;
 }
 
@@ -309,6 +332,7 @@ static void folder_free(struct emu_folder *f)
   for(size_t i = 0; i < f->nitems; i++)
     emu_item_free(f->items[i]);
   free(f->items);
+  free(f->tombs);
   free(f->distinguished);
   free(f->name);
   free(f->folder_class);

@@ -620,6 +620,44 @@ START_TEST(not_found_pox_500)
 }
 END_TEST
 
+/* An Autodiscover error code is not hidden by a later plain HTTP failure. */
+START_TEST(not_found_then_404)
+{
+  static const struct route routes[] = {
+    {"POST", D_XML, 200, "pox_error_500.xml", NULL, NULL},
+    {"POST", A_XML, 404, NULL, "<html/>", NULL},
+    {"POST", A_SVC, 503, NULL, NULL, NULL},
+  };
+  struct world w = {routes, 3, 0, {{0}}, {0}, 0, NULL, 0};
+  struct exs_autodiscover_result res;
+  struct exs_error err;
+
+  ck_assert_int_eq(run_world(&w, "ghost@contoso.com", 0, &res, &err), -1);
+  ck_assert_int_eq(err.http_status, 200);
+  ck_assert_str_eq(err.ews_code, "500");
+  ck_assert_str_eq(err.url, D_XML);
+  exs_autodiscover_result_free(&res);
+}
+END_TEST
+
+START_TEST(only_http_failures)
+{
+  static const struct route routes[] = {
+    {"POST", A_XML, 404, NULL, "<html/>", NULL},
+    {"POST", A_SVC, 503, NULL, NULL, NULL},
+  };
+  struct world w = {routes, 2, 0, {{0}}, {0}, 0, NULL, 0};
+  struct exs_autodiscover_result res;
+  struct exs_error err;
+
+  ck_assert_int_eq(run_world(&w, "ghost@contoso.com", 0, &res, &err), -1);
+  ck_assert_int_eq(err.http_status, 503);
+  ck_assert_str_eq(err.ews_code, "");
+  ck_assert_str_eq(err.url, A_SVC);
+  exs_autodiscover_result_free(&res);
+}
+END_TEST
+
 START_TEST(nothing_answers)
 {
   struct world w = {NULL, 0, 0, {{0}}, {0}, 0, NULL, 0};
@@ -753,6 +791,8 @@ int main(void)
   tcase_add_test(ts, too_many_hops);
   tcase_add_test(ts, not_found_invalid_user);
   tcase_add_test(ts, not_found_pox_500);
+  tcase_add_test(ts, not_found_then_404);
+  tcase_add_test(ts, only_http_failures);
   tcase_add_test(ts, nothing_answers);
   tcase_add_test(ts, credentials_refused_everywhere);
   tcase_add_test(ts, cache_per_domain);

@@ -28,6 +28,7 @@ static void setup(void)
                 "%s", err);
   port = emu_listen(emu, "127.0.0.1", 0, false, bound, sizeof(bound), err, sizeof(err));
   ck_assert_msg(port > 0, "%s", err);
+  ec_strict(emu);
   ck_assert_int_eq(emu_start(emu, err, sizeof(err)), 0);
   snprintf(url, sizeof(url), "http://%s/EWS/Exchange.asmx", bound);
 }
@@ -577,6 +578,176 @@ START_TEST(resolve_names)
 }
 END_TEST
 
+/* SyncFolderItems on bob's inbox: state S, max M -> counts of each change kind. */
+struct sync_result {
+  size_t creates, updates, deletes;
+  char last[8];
+  char state[512];
+  char first_id[256];
+};
+
+static void sync_items(const char *state, int max, struct sync_result *out, const char *code)
+{
+  char op[2048], tmp[600], c[64];
+  struct ec_resp r;
+  xmlNodePtr msgs[2], changes;
+
+  memset(out, 0, sizeof(*out));
+  tmp[0] = '\0';
+  if(state)
+    snprintf(tmp, sizeof(tmp), "<m:SyncState>%s</m:SyncState>", state);
+  snprintf(op, sizeof(op),
+           "<m:SyncFolderItems><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>"
+           "<t:AdditionalProperties><t:FieldURI FieldURI=\"item:Subject\"/>"
+           "<t:FieldURI FieldURI=\"message:IsRead\"/></t:AdditionalProperties></m:ItemShape>"
+           "<m:SyncFolderId><t:DistinguishedFolderId Id=\"inbox\"/></m:SyncFolderId>%s"
+           "<m:MaxChangesReturned>%d</m:MaxChangesReturned>"
+           "<m:SyncScope>NormalItems</m:SyncScope></m:SyncFolderItems>",
+           tmp, max);
+  call("bob@contoso.com", op, 200, &r);
+  ck_assert_uint_eq(ec_messages(&r, msgs, 2), 1);
+  ck_assert_str_eq(ec_code(msgs[0], c, sizeof(c)), code);
+  exs_xml_text(exs_xml_child(msgs[0], EC_NS_M, "SyncState"), out->state, sizeof(out->state));
+  exs_xml_text(exs_xml_child(msgs[0], EC_NS_M, "IncludesLastItemInRange"), out->last,
+               sizeof(out->last));
+  changes = exs_xml_child(msgs[0], EC_NS_M, "Changes");
+  for(xmlNodePtr k = changes ? changes->children : NULL; k; k = k->next) {
+    xmlNodePtr id;
+    if(exs_xml_is(k, EC_NS_T, "Create"))
+      out->creates++;
+    else if(exs_xml_is(k, EC_NS_T, "Update"))
+      out->updates++;
+    else if(exs_xml_is(k, EC_NS_T, "Delete"))
+      out->deletes++;
+    id = exs_xml_is(k, EC_NS_T, "Delete") ? exs_xml_child(k, EC_NS_T, "ItemId")
+                                          : exs_xml_child(exs_xml_first_element(k), EC_NS_T,
+                                                          "ItemId");
+    if(!out->first_id[0] && id)
+      exs_xml_attr(id, "Id", out->first_id, sizeof(out->first_id));
+  }
+  ec_free(&r);
+}
+
+START_TEST(sync_folder_items_creates_updates_deletes)
+{
+  char err[256], op[2048], code[64], s1[512];
+  struct sync_result a, b;
+  struct ec_resp r;
+  xmlNodePtr msgs[2];
+
+  for(int i = 0; i < 3; i++)
+    ck_assert_int_eq(emu_deliver_message(emu, NULL, "bob@contoso.com", "s", "b", err,
+                                         sizeof(err)),
+                     0);
+  sync_items(NULL, 2, &a, "NoError");
+  ck_assert_uint_eq(a.creates, 2);
+  ck_assert_str_eq(a.last, "false");
+  sync_items(a.state, 2, &b, "NoError");
+  ck_assert_uint_eq(b.creates, 1);
+  ck_assert_str_eq(b.last, "true");
+  snprintf(s1, sizeof(s1), "%s", b.state);
+
+  /* update the first item: read flag, category, extended property */
+  snprintf(op, sizeof(op),
+           "<m:UpdateItem MessageDisposition=\"SaveOnly\" ConflictResolution=\"AutoResolve\">"
+           "<m:ItemChanges><t:ItemChange><t:ItemId Id=\"%s\"/><t:Updates><t:SetItemField>"
+           "<t:FieldURI FieldURI=\"item:Categories\"/><t:Message><t:Categories>"
+           "<t:String>Tracked to Dynamics 365</t:String></t:Categories></t:Message>"
+           "</t:SetItemField><t:SetItemField><t:ExtendedFieldURI "
+           "DistinguishedPropertySetId=\"PublicStrings\" PropertyName=\"crmid\" "
+           "PropertyType=\"String\"/><t:Message><t:ExtendedProperty><t:ExtendedFieldURI "
+           "DistinguishedPropertySetId=\"PublicStrings\" PropertyName=\"crmid\" "
+           "PropertyType=\"String\"/><t:Value>{42}</t:Value></t:ExtendedProperty></t:Message>"
+           "</t:SetItemField><t:SetItemField><t:FieldURI FieldURI=\"message:IsRead\"/>"
+           "<t:Message><t:IsRead>true</t:IsRead></t:Message></t:SetItemField></t:Updates>"
+           "</t:ItemChange></m:ItemChanges></m:UpdateItem>",
+           a.first_id);
+  call("bob@contoso.com", op, 200, &r);
+  ec_messages(&r, msgs, 2);
+  ck_assert_str_eq(ec_code(msgs[0], code, sizeof(code)), "NoError");
+  ec_free(&r);
+  sync_items(s1, 100, &b, "NoError");
+  ck_assert_uint_eq(b.creates, 0);
+  ck_assert_uint_eq(b.updates, 1);
+  ck_assert_str_eq(b.first_id, a.first_id);
+  snprintf(s1, sizeof(s1), "%s", b.state);
+
+  /* a stale change key is a conflict unless AlwaysOverwrite */
+  snprintf(op, sizeof(op),
+           "<m:UpdateItem MessageDisposition=\"SaveOnly\" ConflictResolution=\"%s\">"
+           "<m:ItemChanges><t:ItemChange><t:ItemId Id=\"%s\" ChangeKey=\"Y2s6STowMDAwMDAwMQ==\"/>"
+           "<t:Updates><t:SetItemField><t:FieldURI FieldURI=\"item:Subject\"/><t:Message>"
+           "<t:Subject>changed</t:Subject></t:Message></t:SetItemField></t:Updates>"
+           "</t:ItemChange></m:ItemChanges></m:UpdateItem>",
+           "AutoResolve", a.first_id);
+  call("bob@contoso.com", op, 200, &r);
+  ec_messages(&r, msgs, 2);
+  ck_assert_str_eq(ec_code(msgs[0], code, sizeof(code)), "ErrorIrresolvableConflict");
+  ec_free(&r);
+
+  /* delete it: a Delete with the same id */
+  snprintf(op, sizeof(op),
+           "<m:DeleteItem DeleteType=\"HardDelete\"><m:ItemIds><t:ItemId Id=\"%s\"/>"
+           "</m:ItemIds></m:DeleteItem>",
+           a.first_id);
+  call("bob@contoso.com", op, 200, &r);
+  ec_free(&r);
+  sync_items(s1, 100, &b, "NoError");
+  ck_assert_uint_eq(b.deletes, 1);
+  ck_assert_uint_eq(b.creates + b.updates, 0);
+  ck_assert_str_eq(b.first_id, a.first_id);
+  snprintf(s1, sizeof(s1), "%s", b.state);
+  sync_items(s1, 100, &b, "NoError");
+  ck_assert_uint_eq(b.creates + b.updates + b.deletes, 0);
+  ck_assert_str_eq(b.last, "true");
+  sync_items("bm90IGEgc3RhdGU=", 100, &b, "ErrorInvalidSyncStateData");
+}
+END_TEST
+
+/* contoso.xml: one mailbox per failure class, as svc-crm impersonating it */
+static const struct {
+  const char *mailbox;
+  long status;
+  const char *code; /* fault or ResponseCode; NULL: not SOAP */
+} classes[] = {
+  {"alice@contoso.com", 200, "NoError"},
+  {"bob@contoso.com", 200, "NoError"},
+  {"carol@contoso.com", 200, "NoError"},
+  {"dave@contoso.com", 500, "ErrorImpersonateUserDenied"},
+  {"ghost@contoso.com", 500, "ErrorNonExistentMailbox"},
+  {"erin@contoso.com", 200, "ErrorAccessDenied"},
+  {"frank@contoso.com", 500, "ErrorServerBusy"},
+  {"grace@contoso.com", 200, "NoError"},
+  {"henry@contoso.com", 500, NULL},
+};
+
+START_TEST(contoso_failure_classes)
+{
+  struct ec_resp r;
+  xmlNodePtr msgs[2];
+  char code[64];
+
+  ec_post(url, SVC,
+          ec_soap("Exchange2013_SP1", classes[_i].mailbox,
+                  "<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape>"
+                  "<m:FolderIds><t:DistinguishedFolderId Id=\"inbox\"/></m:FolderIds>"
+                  "</m:GetFolder>"),
+          &r);
+  ck_assert_int_eq(r.status, classes[_i].status);
+  if(!classes[_i].code) {
+    ck_assert_ptr_nonnull(strstr(r.body.data, "<html>"));
+  } else if(r.status == 500) {
+    ec_validate(&r);
+    ck_assert_str_eq(ec_fault(&r, code, sizeof(code)), classes[_i].code);
+  } else {
+    ec_validate(&r);
+    ck_assert_uint_eq(ec_messages(&r, msgs, 2), 1);
+    ck_assert_str_eq(ec_code(msgs[0], code, sizeof(code)), classes[_i].code);
+  }
+  ec_free(&r);
+}
+END_TEST
+
 int main(void)
 {
   Suite *s = suite_create("emu_mailstore");
@@ -598,6 +769,8 @@ int main(void)
   tcase_add_test(tc, sync_folder_hierarchy_initial_then_incremental);
   tcase_add_test(tc, findfolder_and_createfolder_conflict);
   tcase_add_test(tc, resolve_names);
+  tcase_add_test(tc, sync_folder_items_creates_updates_deletes);
+  tcase_add_loop_test(tc, contoso_failure_classes, 0, sizeof(classes) / sizeof(classes[0]));
   suite_add_tcase(s, tc);
   {
     int rc = tu_run(s);

@@ -25,10 +25,16 @@
  * connect timeout of its own. Authenticated requests go to https:// only;
  * the anonymous GET probe is the one plain-HTTP request.
  *
- * Errors: category AUTODISCOVER, http_status = the status of the last HTTP
- * answer received (200 when the error was inside the XML, 0 when nothing
- * answered), ews_code = the Autodiscover error code of that answer
- * ("InvalidUser", "500", ...; "" when none), url = the URL that gave it.
+ * Errors: category AUTODISCOVER, http_status = the status of the last answer
+ * (200 when the error was inside the XML, 0 when nothing answered), ews_code
+ * = the Autodiscover error code of that answer ("InvalidUser", "500", ...;
+ * "" when none), url = the URL that gave it. "The last answer" is the last
+ * one that carried an Autodiscover error code when there was one (a later
+ * 404 / 401 / 5xx from another candidate, which is not an Autodiscover
+ * answer, does not hide "The e-mail address cannot be found."), else the
+ * last HTTP answer of any kind (ours: SPEC.md 3 says "last answer"). The
+ * anonymous GET probe's answer never counts (it is expected to be 401). For
+ * a redirect loop or too many hops the answer that caused it is reported.
  *
  * A handle is not thread-safe: use one per worker.
  */
