@@ -205,6 +205,10 @@ int main(void)
   TCase *tc = tcase_create("cli");
 
   signal(SIGPIPE, SIG_IGN);
+  /* No fork per test unless asked (CK_FORK=yes): forking a sanitizer build
+   * with the EWS schema loaded costs seconds per test. Every test starts its
+   * own emulator in a checked fixture, so tests stay independent. */
+  setenv("CK_FORK", "no", 0);
   curl_global_init(CURL_GLOBAL_DEFAULT);
   ec_load_schema();
   tcase_add_loop_test(tc, one_line_exchange_then_clean_stop, 0, 2);

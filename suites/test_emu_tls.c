@@ -215,6 +215,10 @@ int main(void)
   Suite *s = suite_create("emu_tls");
   TCase *tc = tcase_create("tls");
 
+  /* No fork per test unless asked (CK_FORK=yes): forking a sanitizer build
+   * with the EWS schema loaded costs seconds per test. Every test starts its
+   * own emulator in a checked fixture, so tests stay independent. */
+  setenv("CK_FORK", "no", 0);
   curl_global_init(CURL_GLOBAL_DEFAULT);
   ec_load_schema();
   tcase_add_checked_fixture(tc, setup, teardown);
