@@ -118,7 +118,8 @@ void emu_auth_challenge_headers(const struct emu_host *host, const char *hostnam
   if(host->ntlm)
     evhttp_add_header(headers, "WWW-Authenticate", "NTLM");
   if(host->basic) {
-    snprintf(basic, sizeof(basic), "Basic realm=\"%s\"", hostname && *hostname ? hostname : "exsync");
+    snprintf(basic, sizeof(basic), "Basic realm=\"%s\"",
+             hostname && *hostname ? hostname : "exsync");
     evhttp_add_header(headers, "WWW-Authenticate", basic);
   }
 }

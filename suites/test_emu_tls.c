@@ -70,9 +70,9 @@ static void setup(void)
   snprintf(key_path, sizeof(key_path), "%s/key.pem", dir);
   make_cert();
   emu = emu_new();
-  ck_assert_msg(emu_load_scenario(emu, tu_path("fixtures/scenarios/contoso.xml"), err,
-                                  sizeof(err)) == 0,
-                "%s", err);
+  ck_assert_msg(
+      emu_load_scenario(emu, tu_path("fixtures/scenarios/contoso.xml"), err, sizeof(err)) == 0,
+      "%s", err);
   ck_assert_msg(emu_set_certificate(emu, cert_path, key_path, err, sizeof(err)) == 0, "%s", err);
   ec_strict(emu);
   ck_assert_int_eq(emu_start(emu, err, sizeof(err)), 0);
