@@ -225,7 +225,12 @@ struct emu {
   struct evhttp *https; /* TLS listeners (created at first TLS listen) */
   SSL_CTX *ssl_ctx;
   char *cert_file, *key_file;
-  char *scenario_path;           /* last scenario loaded, for emu_reset */
+  char *scenario_path; /* last scenario loaded, for emu_reset */
+  struct emu_host_cert {
+    char *host;
+    SSL_CTX *ctx;
+  } * host_certs; /* per-host certificates chosen by SNI */
+  size_t nhost_certs;
   struct exs_schema *ews_schema; /* request validation (process-wide cache, not owned) */
   char *ews_schema_dir;          /* directory of Services.wsdl, messages.xsd, types.xsd */
   struct event *sigint_ev, *sigterm_ev;

@@ -552,6 +552,89 @@ static struct bufferevent *tls_bevcb(struct event_base *base, void *arg)
                                         BEV_OPT_CLOSE_ON_FREE);
 }
 
+/* A server context for cert/key files, or NULL with err. */
+static SSL_CTX *tls_ctx_new(const char *cert, const char *key, char *err, size_t errlen)
+{
+  SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+  if(!ctx) {
+    snprintf(err, errlen, "SSL_CTX_new failed");
+    return NULL;
+  }
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  if(SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
+     SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+     SSL_CTX_check_private_key(ctx) != 1) {
+    char e[256];
+    ERR_error_string_n(ERR_get_error(), e, sizeof(e));
+    ERR_clear_error();
+    snprintf(err, errlen, "cannot load certificate %s / key %s: %s", cert, key, e);
+    SSL_CTX_free(ctx);
+    return NULL;
+  }
+  return ctx;
+}
+
+/* SNI: switch to the host's own certificate when it has one. */
+static int sni_cb(SSL *ssl, int *alert, void *arg)
+{
+  struct emu *emu = arg;
+  const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+
+  if(!name)
+    return SSL_TLSEXT_ERR_OK;
+  pthread_mutex_lock(&emu->lock);
+  for(size_t i = 0; i < emu->nhost_certs; i++) {
+    if(strcasecmp(emu->host_certs[i].host, name) == 0) {
+      SSL_set_SSL_CTX(ssl, emu->host_certs[i].ctx);
+      break;
+    }
+  }
+  pthread_mutex_unlock(&emu->lock);
+  return SSL_TLSEXT_ERR_OK;
+}
+
+int emu_set_host_certificate(struct emu *emu, const char *host, const char *cert_pem_file,
+                             const char *key_pem_file, char *err, size_t errlen)
+{
+  SSL_CTX *ctx = tls_ctx_new(cert_pem_file, key_pem_file, err, errlen);
+  struct emu_host_cert *n;
+  char *h;
+  int result = -1;
+
+  if(!ctx)
+    return -1;
+  pthread_mutex_lock(&emu->lock);
+  for(size_t i = 0; i < emu->nhost_certs; i++) {
+    if(strcasecmp(emu->host_certs[i].host, host) == 0) {
+      /* SSL_set_SSL_CTX took its own reference: handshakes using the old
+       * context keep it alive */
+      SSL_CTX_free(emu->host_certs[i].ctx);
+      emu->host_certs[i].ctx = ctx;
+      result = 0;
+      goto out;
+    }
+  }
+  n = realloc(emu->host_certs, (emu->nhost_certs + 1) * sizeof(*n));
+  h = strdup(host);
+  if(!n || !h) {
+    if(n)
+      emu->host_certs = n;
+    free(h);
+    SSL_CTX_free(ctx);
+    snprintf(err, errlen, "out of memory");
+    goto out;
+  }
+  emu->host_certs = n;
+  n[emu->nhost_certs].host = h;
+  n[emu->nhost_certs].ctx = ctx;
+  emu->nhost_certs++;
+  result = 0;
+out:
+  pthread_mutex_unlock(&emu->lock);
+  return result;
+}
+
 static int tls_setup(struct emu *emu, char *err, size_t errlen)
 {
   SSL_CTX *ctx;
@@ -565,22 +648,11 @@ static int tls_setup(struct emu *emu, char *err, size_t errlen)
              "(no generated certificates in this build)");
     return -1;
   }
-  ctx = SSL_CTX_new(TLS_server_method());
-  if(!ctx) {
-    snprintf(err, errlen, "SSL_CTX_new failed");
+  ctx = tls_ctx_new(emu->cert_file, emu->key_file, err, errlen);
+  if(!ctx)
     return -1;
-  }
-  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  if(SSL_CTX_use_certificate_chain_file(ctx, emu->cert_file) != 1 ||
-     SSL_CTX_use_PrivateKey_file(ctx, emu->key_file, SSL_FILETYPE_PEM) != 1 ||
-     SSL_CTX_check_private_key(ctx) != 1) {
-    char e[256];
-    ERR_error_string_n(ERR_get_error(), e, sizeof(e));
-    snprintf(err, errlen, "cannot load certificate %s / key %s: %s", emu->cert_file, emu->key_file,
-             e);
-    SSL_CTX_free(ctx);
-    return -1;
-  }
+  SSL_CTX_set_tlsext_servername_callback(ctx, sni_cb);
+  SSL_CTX_set_tlsext_servername_arg(ctx, emu);
   emu->ssl_ctx = ctx;
   return 0;
 }
@@ -708,6 +780,11 @@ void emu_free(struct emu *emu)
     event_base_free(emu->base);
   if(emu->ssl_ctx)
     SSL_CTX_free(emu->ssl_ctx);
+  for(size_t i = 0; i < emu->nhost_certs; i++) {
+    SSL_CTX_free(emu->host_certs[i].ctx);
+    free(emu->host_certs[i].host);
+  }
+  free(emu->host_certs);
   free(emu->cert_file);
   free(emu->key_file);
   free(emu->scenario_path);
