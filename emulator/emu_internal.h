@@ -231,8 +231,9 @@ struct emu {
     SSL_CTX *ctx;
   } * host_certs; /* per-host certificates chosen by SNI */
   size_t nhost_certs;
-  struct exs_schema *ews_schema; /* request validation (process-wide cache, not owned) */
-  char *ews_schema_dir;          /* directory of Services.wsdl, messages.xsd, types.xsd */
+  struct emu_conn_auth *conn_auth; /* auth.c */
+  struct exs_schema *ews_schema;   /* request validation (process-wide cache, not owned) */
+  char *ews_schema_dir;            /* directory of Services.wsdl, messages.xsd, types.xsd */
   struct event *sigint_ev, *sigterm_ev;
   pthread_t thread;
   bool thread_running;
@@ -375,6 +376,19 @@ enum emu_auth_result { EMU_AUTH_OK, EMU_AUTH_NONE, EMU_AUTH_BAD, EMU_AUTH_CONTIN
 enum emu_auth_result emu_auth_check(struct emu *emu, const struct emu_host *host,
                                     const char *authorization, struct evhttp_connection *conn,
                                     struct emu_user **user, char *challenge, size_t chlen);
+/* Per-connection authentication state (NTLM and Negotiate authenticate the
+ * TCP connection, not the request). Created on demand, freed when evhttp
+ * closes the connection. Callers hold emu->lock. */
+struct emu_conn_auth {
+  struct evhttp_connection *conn;
+  char login[128]; /* user authenticated on this connection, "" none */
+  void *ntlm;      /* ntlm.c's handshake state (challenge ...) */
+  void (*ntlm_free)(void *);
+  struct emu_conn_auth *next;
+};
+struct emu_conn_auth *emu_conn_auth_get(struct emu *emu, struct evhttp_connection *conn,
+                                        bool create);
+void emu_conn_auth_clear(struct emu *emu);
 /* Add the WWW-Authenticate headers for host to headers. */
 void emu_auth_challenge_headers(const struct emu_host *host, const char *hostname,
                                 struct evkeyvalq *headers);

@@ -767,6 +767,7 @@ void emu_free(struct emu *emu)
     evhttp_free(emu->http);
   if(emu->https)
     evhttp_free(emu->https);
+  emu_conn_auth_clear(emu); /* normally emptied by the close callbacks */
   /* let deferred bufferevent frees (TLS connections cut mid-handshake)
    * run before the base goes away */
   if(emu->base)
