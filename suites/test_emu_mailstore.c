@@ -984,6 +984,48 @@ START_TEST(calendar_view)
 }
 END_TEST
 
+START_TEST(createitem_from_mime)
+{
+  static const char mime[] = "From: Alice <alice@contoso.com>\r\nTo: Bob <bob@contoso.com>, "
+                             "x@fabrikam.com\r\nSubject: From MIME\r\nMessage-ID: <m1@x>\r\n"
+                             "\r\nMIME body\r\n";
+  struct exs_buf b64;
+  char op[2048], buf[256], code[64];
+  struct ec_resp r;
+  xmlNodePtr msgs[2], m;
+
+  exs_buf_init(&b64, 4096);
+  exs_base64_encode(&b64, (const unsigned char *)mime, strlen(mime));
+  snprintf(op, sizeof(op),
+           "<m:CreateItem MessageDisposition=\"SendOnly\"><m:Items><t:Message>"
+           "<t:MimeContent CharacterSet=\"UTF-8\">%s</t:MimeContent></t:Message></m:Items>"
+           "</m:CreateItem>",
+           b64.data);
+  exs_buf_free(&b64);
+  call("alice@contoso.com", op, 200, &r);
+  ec_messages(&r, msgs, 2);
+  ck_assert_str_eq(ec_code(msgs[0], code, sizeof(code)), "NoError");
+  ec_free(&r);
+  ck_assert_int_eq(emu_folder_count(emu, "bob@contoso.com", "inbox"), 1);
+  call("bob@contoso.com",
+       "<m:FindItem Traversal=\"Shallow\"><m:ItemShape><t:BaseShape>AllProperties</t:BaseShape>"
+       "</m:ItemShape><m:ParentFolderIds><t:DistinguishedFolderId Id=\"inbox\"/>"
+       "</m:ParentFolderIds></m:FindItem>",
+       200, &r);
+  ec_messages(&r, msgs, 2);
+  m = exs_xml_first_element(
+      exs_xml_child(exs_xml_child(msgs[0], EC_NS_M, "RootFolder"), EC_NS_T, "Items"));
+  ck_assert_str_eq(exs_xml_text(exs_xml_child(m, EC_NS_T, "Subject"), buf, sizeof(buf)),
+                   "From MIME");
+  ck_assert_str_eq(exs_xml_text(exs_xml_child(m, EC_NS_T, "InternetMessageId"), buf, sizeof(buf)),
+                   "<m1@x>");
+  ck_assert_str_eq(
+      exs_xml_text(exs_xml_path(m, EC_NS_T, "From/Mailbox/EmailAddress"), buf, sizeof(buf)),
+      "alice@contoso.com");
+  ec_free(&r);
+}
+END_TEST
+
 START_TEST(owa_user_options)
 {
   struct ec_resp r;
@@ -1091,6 +1133,7 @@ int main(void)
   tcase_add_test(tc, delete_folder);
   tcase_add_test(tc, calendar_view);
   tcase_add_test(tc, owa_user_options);
+  tcase_add_test(tc, createitem_from_mime);
   tcase_add_loop_test(tc, calendar_contact_task_round_trip, 0, sizeof(typed) / sizeof(typed[0]));
   tcase_add_loop_test(tc, contoso_failure_classes, 0, sizeof(classes) / sizeof(classes[0]));
   suite_add_tcase(s, tc);
