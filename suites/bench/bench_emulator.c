@@ -52,11 +52,11 @@ struct emud {
 };
 
 static const char SOAP_HEAD[] =
-  "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
-  "<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\" "
-  "xmlns:m=\"http://schemas.microsoft.com/exchange/services/2006/messages\" "
-  "xmlns:t=\"http://schemas.microsoft.com/exchange/services/2006/types\"><soap:Header>"
-  "<t:RequestServerVersion Version=\"Exchange2013_SP1\"/></soap:Header><soap:Body>";
+    "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+    "<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\" "
+    "xmlns:m=\"http://schemas.microsoft.com/exchange/services/2006/messages\" "
+    "xmlns:t=\"http://schemas.microsoft.com/exchange/services/2006/types\"><soap:Header>"
+    "<t:RequestServerVersion Version=\"Exchange2013_SP1\"/></soap:Header><soap:Body>";
 static const char SOAP_TAIL[] = "</soap:Body></soap:Envelope>";
 
 static void soap(char *out, size_t len, const char *op)
@@ -86,8 +86,8 @@ static void find_item_body(char *out, size_t len, int n)
 
 /* ---- the daemon ---- */
 
-static int emud_start(struct emud *d, const struct opts *o, const char *scenario,
-                      const char *dir, bool tls, char *err, size_t errlen)
+static int emud_start(struct emud *d, const struct opts *o, const char *scenario, const char *dir,
+                      bool tls, char *err, size_t errlen)
 {
   char cert[4096], key[4096], line[256];
   char *argv[16];
@@ -195,11 +195,11 @@ static int post(const char *url, const char *body, struct grow *out, char *err, 
 /* ---- throughput ---- */
 
 struct load_case {
-  const char *name;      /* "GetFolder", "FindItem (20 items)", ... */
-  const char *file;      /* answer file name under the nginx root */
-  char body[4096];       /* request body */
+  const char *name; /* "GetFolder", "FindItem (20 items)", ... */
+  const char *file; /* answer file name under the nginx root */
+  char body[4096];  /* request body */
   size_t answer_len;
-  char script[4096];     /* wrk Lua script */
+  char script[4096]; /* wrk Lua script */
 };
 
 /* One target measured over several rounds; the figure is the round with
@@ -208,7 +208,7 @@ struct load_case {
 #define MAX_ROUNDS 20
 struct run {
   bool ok;
-  struct bench_wrk_result r;     /* the median round */
+  struct bench_wrk_result r; /* the median round */
   struct bench_wrk_result rounds[MAX_ROUNDS];
   int n;
 };
@@ -224,15 +224,16 @@ static void wrk_one(const struct opts *o, const char *url, const char *script, i
     return;
   }
   if(r.non2xx || r.socket_errors)
-    fprintf(stderr, "bench_emulator: %s: %ld non-2xx answers, %ld socket errors\n", url,
-            r.non2xx, r.socket_errors);
+    fprintf(stderr, "bench_emulator: %s: %ld non-2xx answers, %ld socket errors\n", url, r.non2xx,
+            r.socket_errors);
   if(out->n < MAX_ROUNDS)
     out->rounds[out->n++] = r;
 }
 
 static int by_rps(const void *a, const void *b)
 {
-  double x = ((const struct bench_wrk_result *)a)->rps, y = ((const struct bench_wrk_result *)b)->rps;
+  double x = ((const struct bench_wrk_result *)a)->rps,
+         y = ((const struct bench_wrk_result *)b)->rps;
   return x < y ? -1 : x > y;
 }
 
@@ -257,8 +258,8 @@ static void print_ratio(const char *what, const struct run *emu, const struct ru
     return;
   }
   if(!base->ok) {
-    printf("%-40s %9.0f req/s (no %s baseline; target >= %.1fx)\n", what, emu->r.rps,
-           base_name, target);
+    printf("%-40s %9.0f req/s (no %s baseline; target >= %.1fx)\n", what, emu->r.rps, base_name,
+           target);
     return;
   }
   printf("%-40s %9.0f req/s = %.2fx %s (%.0f req/s) (target >= %.1fx) %s\n", what, emu->r.rps,
@@ -333,7 +334,8 @@ static int throughput(const struct opts *o, const char *dir, bool *all_ok)
         fprintf(stderr, "bench_emulator: %s\n", err);
         goto out;
       }
-    } else if(post(url, cases[i].body, &g, err, sizeof(err)) != 0) {
+    }
+    else if(post(url, cases[i].body, &g, err, sizeof(err)) != 0) {
       fprintf(stderr, "bench_emulator: %s\n", err);
       goto out;
     }
@@ -358,7 +360,8 @@ static int throughput(const struct opts *o, const char *dir, bool *all_ok)
       bench_write_file(path, g.data, g.len);
       free(g.data);
     }
-  } else {
+  }
+  else {
     fprintf(stderr, "bench_emulator: no nginx baseline: %s\n", err);
   }
 
@@ -382,8 +385,7 @@ static int throughput(const struct opts *o, const char *dir, bool *all_ok)
         snprintf(surl, sizeof(surl), "https://%s/EWS/Exchange.asmx", d.https);
         wrk_one(o, surl, cases[i].script, o->connections, &emu_https[i]);
         if(have_nginx) {
-          snprintf(nurl, sizeof(nurl), "https://127.0.0.1:%d/%s", ng.https_port,
-                   cases[i].file);
+          snprintf(nurl, sizeof(nurl), "https://127.0.0.1:%d/%s", ng.https_port, cases[i].file);
           wrk_one(o, nurl, cases[i].script, o->connections, &ng_https[i]);
         }
       }
@@ -506,12 +508,10 @@ static int memory(const struct opts *o, const char *dir)
   printf("%zu mailboxes x %zu items (%.1f MB of scenario XML): loaded and listening in "
          "%.0f ms (an empty world: %.0f ms)\n",
          o->mailboxes, o->items, (double)full.file_bytes / 1e6, full.ready_ms, base.ready_ms);
-  printf("peak RSS (VmHWM) with %zu x %zu loaded: %s; resident now (VmRSS): %s\n",
-         o->mailboxes, o->items, bench_kib(full.hwm_kb, a, sizeof(a)),
-         bench_kib(full.rss_kb, b, sizeof(b)));
-  printf("peak RSS: empty world %s, %zu empty mailboxes %s\n",
-         bench_kib(base.hwm_kb, a, sizeof(a)), o->mailboxes,
-         bench_kib(empty.hwm_kb, b, sizeof(b)));
+  printf("peak RSS (VmHWM) with %zu x %zu loaded: %s; resident now (VmRSS): %s\n", o->mailboxes,
+         o->items, bench_kib(full.hwm_kb, a, sizeof(a)), bench_kib(full.rss_kb, b, sizeof(b)));
+  printf("peak RSS: empty world %s, %zu empty mailboxes %s\n", bench_kib(base.hwm_kb, a, sizeof(a)),
+         o->mailboxes, bench_kib(empty.hwm_kb, b, sizeof(b)));
   per_mb_kb = (double)(empty.rss_kb - base.rss_kb) / (double)o->mailboxes;
   per_item_b = o->items ? (double)(full.rss_kb - empty.rss_kb) * 1024.0 /
                               (double)(o->mailboxes * o->items + o->items)
@@ -570,8 +570,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
     i++;
   }
   if(o->seconds < 1 || o->seconds > 120 || o->connections < 1 || o->connections > 1000 ||
-     o->rounds < 1 || o->rounds > 20 ||
-     o->mailboxes < 1 || o->mailboxes > 100000 || o->items > 1000)
+     o->rounds < 1 || o->rounds > 20 || o->mailboxes < 1 || o->mailboxes > 100000 ||
+     o->items > 1000)
     return -1;
   return 0;
 }
@@ -586,9 +586,10 @@ int main(int argc, char **argv)
   memset(&o, 0, sizeof(o));
   setvbuf(stdout, NULL, _IOLBF, 0);
   if(parse_args(argc, argv, &o) != 0) {
-    fprintf(stderr, "usage: bench_emulator [--emulator PATH] [--wrk PATH] [--nginx PATH] "
-                    "[--seconds 1..120] [--rounds 1..20] [--connections N] [--mailboxes N] [--items N] "
-                    "[--skip-memory]\n");
+    fprintf(stderr,
+            "usage: bench_emulator [--emulator PATH] [--wrk PATH] [--nginx PATH] "
+            "[--seconds 1..120] [--rounds 1..20] [--connections N] [--mailboxes N] [--items N] "
+            "[--skip-memory]\n");
     return 2;
   }
   if(!o.wrk) {

@@ -65,13 +65,13 @@ struct opts {
 struct figures {
   bool ok;
   size_t mailboxes;
-  size_t succeeded;          /* all three workloads Success */
+  size_t succeeded; /* all three workloads Success */
   double seconds;
-  long client_maxrss_kb;     /* the Test & Enable process (or the Python peer) */
-  long emu_hwm_kb;           /* the emulator daemon's VmHWM */
-  long requests;             /* journal sequence delta */
-  int max_in_flight;         /* largest in_flight among the journal's last entries */
-  char mix[512];             /* operation counts in the journal's last entries */
+  long client_maxrss_kb; /* the Test & Enable process (or the Python peer) */
+  long emu_hwm_kb;       /* the emulator daemon's VmHWM */
+  long requests;         /* journal sequence delta */
+  int max_in_flight;     /* largest in_flight among the journal's last entries */
+  char mix[512];         /* operation counts in the journal's last entries */
 };
 
 /* ---- the daemon and its admin API ---- */
@@ -84,8 +84,8 @@ struct emud {
 static int emud_start(struct emud *d, const struct opts *o, const char *scenario, char *err,
                       size_t errlen)
 {
-  char *argv[] = {(char *)o->emulator, "--listen", "127.0.0.1:0", "--scenario",
-                  (char *)scenario, NULL};
+  char *argv[] = {(char *)o->emulator, "--listen",       "127.0.0.1:0",
+                  "--scenario",        (char *)scenario, NULL};
   char line[256];
 
   memset(d, 0, sizeof(*d));
@@ -349,7 +349,8 @@ static void te_run(const struct opts *o, const char *scenario, int max_conn, str
     f->succeeded = rep.succeeded;
     f->seconds = rep.seconds;
     f->client_maxrss_kb = ru.ru_maxrss;
-  } else {
+  }
+  else {
     fprintf(stderr, "bench_testenable: the Test & Enable run failed or timed out\n");
   }
   close(fds[0]);
@@ -380,9 +381,25 @@ static void peer_run(const struct opts *o, const char *scenario, struct figures 
   snprintf(stride, sizeof(stride), "%zu", o->mailboxes / o->peer_mailboxes);
   measure_journal_before(&d, &before);
   {
-    char *argv[] = {(char *)o->python, (char *)o->peer_script, "--url", url, "--user", LOGIN,
-                    "--password-env", "BENCH_PEER_PASSWORD", "--domain", DOMAIN, "--prefix",
-                    PREFIX, "--mailboxes", n, "--connections", c, "--stride", stride, NULL};
+    char *argv[] = {(char *)o->python,
+                    (char *)o->peer_script,
+                    "--url",
+                    url,
+                    "--user",
+                    LOGIN,
+                    "--password-env",
+                    "BENCH_PEER_PASSWORD",
+                    "--domain",
+                    DOMAIN,
+                    "--prefix",
+                    PREFIX,
+                    "--mailboxes",
+                    n,
+                    "--connections",
+                    c,
+                    "--stride",
+                    stride,
+                    NULL};
     setenv("BENCH_PEER_PASSWORD", PASSWORD, 1);
     if(bench_spawn(&py, argv, false, err, sizeof(err)) != 0) {
       fprintf(stderr, "bench_testenable: %s\n", err);
@@ -474,7 +491,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
       }
       if(!o->nconnections)
         return -1;
-    } else
+    }
+    else
       return -1;
     i++;
   }
@@ -539,7 +557,8 @@ int main(int argc, char **argv)
     if(!peer.ok) {
       printf("python3-exchangelib peer: not measured\n");
       all_ok = false;
-    } else {
+    }
+    else {
       double prate = (double)peer.mailboxes / peer.seconds;
       print_run("python3-exchangelib peer", o.peer_connections, &peer);
       for(int i = 0; i < o.nconnections; i++) {

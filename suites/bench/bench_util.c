@@ -188,7 +188,8 @@ int bench_proc_mem(pid_t pid, long *hwm_kb, long *rss_kb)
     if(!strncmp(line, "VmHWM:", 6)) {
       *hwm_kb = strtol(line + 6, NULL, 10);
       found++;
-    } else if(!strncmp(line, "VmRSS:", 6)) {
+    }
+    else if(!strncmp(line, "VmRSS:", 6)) {
       *rss_kb = strtol(line + 6, NULL, 10);
       found++;
     }
@@ -243,7 +244,8 @@ int bench_run_capture(char *const argv[], int timeout_ms, size_t cap, char **out
       continue;
     if(n < cap) {
       k = read(c.out_fd, buf + n, cap - n);
-    } else {
+    }
+    else {
       char sink[4096];
       k = read(c.out_fd, sink, sizeof(sink));
     }
@@ -294,10 +296,25 @@ int bench_make_cert(const char *dir, char *err, size_t errlen)
   snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
   snprintf(key, sizeof(key), "%s/key.pem", dir);
   {
-    char *argv[] = {openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1", "-days", "1",
-                    "-keyout", key, "-out", cert, NULL};
+    char *argv[] = {openssl,
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "ec",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:P-256",
+                    "-nodes",
+                    "-subj",
+                    "/CN=127.0.0.1",
+                    "-addext",
+                    "subjectAltName=IP:127.0.0.1",
+                    "-days",
+                    "1",
+                    "-keyout",
+                    key,
+                    "-out",
+                    cert,
+                    NULL};
     rc = bench_run_capture(argv, 30000, 8192, &o);
   }
   if(rc != 0)

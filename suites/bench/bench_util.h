@@ -31,8 +31,8 @@ int bench_write_file(const char *path, const void *data, size_t len);
 /* A child process whose stdout is a pipe we read. */
 struct bench_child {
   pid_t pid;
-  int out_fd;          /* read end of its stdout, -1 when closed */
-  char buf[4096];      /* pending bytes not yet returned as lines */
+  int out_fd;     /* read end of its stdout, -1 when closed */
+  char buf[4096]; /* pending bytes not yet returned as lines */
   size_t nbuf;
 };
 
