@@ -603,6 +603,7 @@ int main(int argc, char **argv)
     perror("bench_emulator: mkdtemp");
     return 1;
   }
+  bench_signals_install();
   curl_global_init(CURL_GLOBAL_DEFAULT);
   printf("# bench_emulator: %s, %ld online CPUs\n", o.emulator, sysconf(_SC_NPROCESSORS_ONLN));
   if(throughput(&o, dir, &all_ok) != 0)

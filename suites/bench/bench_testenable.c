@@ -318,7 +318,7 @@ static void te_run(const struct opts *o, const char *scenario, int max_conn, str
   struct rusage ru;
   char err[1024], url[256];
   long before = 0, rss = 0;
-  int fds[2];
+  int fds[2], status;
   pid_t pid;
 
   memset(f, 0, sizeof(*f));
@@ -333,6 +333,7 @@ static void te_run(const struct opts *o, const char *scenario, int max_conn, str
   fflush(NULL);
   pid = fork();
   if(pid == 0) {
+    bench_signals_default();
     close(fds[0]);
     te_child(o, url, max_conn, fds[1]);
   }
@@ -341,9 +342,11 @@ static void te_run(const struct opts *o, const char *scenario, int max_conn, str
     close(fds[0]);
     goto out;
   }
+  bench_child_register(pid);
   memset(&ru, 0, sizeof(ru));
-  if(wait_child(pid, RUN_TIMEOUT_MS, &ru) == 0 &&
-     read(fds[0], &rep, sizeof(rep)) == (ssize_t)sizeof(rep)) {
+  status = wait_child(pid, RUN_TIMEOUT_MS, &ru);
+  bench_child_forget(pid);
+  if(status == 0 && read(fds[0], &rep, sizeof(rep)) == (ssize_t)sizeof(rep)) {
     f->ok = true;
     f->mailboxes = o->mailboxes;
     f->succeeded = rep.succeeded;
@@ -420,6 +423,7 @@ static void peer_run(const struct opts *o, const char *scenario, struct figures 
   memset(&ru, 0, sizeof(ru));
   if(wait_child(py.pid, 30000, &ru) != 0)
     f->ok = false;
+  bench_child_forget(py.pid);
   close(py.out_fd);
   f->client_maxrss_kb = ru.ru_maxrss;
   bench_proc_mem(d.child.pid, &f->emu_hwm_kb, &rss);
@@ -526,6 +530,7 @@ int main(int argc, char **argv)
     perror("bench_testenable: mkdtemp");
     return 1;
   }
+  bench_signals_install();
   curl_global_init(CURL_GLOBAL_DEFAULT);
   w = (struct bench_world){o.mailboxes, 0, DOMAIN, PREFIX, LOGIN, PASSWORD};
   snprintf(scen, sizeof(scen), "%s/te-world.xml", dir);
