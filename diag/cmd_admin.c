@@ -717,6 +717,16 @@ static int cmd_mailbox(struct diag_ctx *ctx, int argc, char **argv)
       printf("%-29s %s\n", "retry-at", m.retry_at ? exs_time_iso(m.retry_at, t2, sizeof(t2)) : "");
       printf("%-29s %s %s\n", "last-error", m.last_error_code, m.last_error);
       printf("%-29s %d\n", "last-error-count", m.last_error_count);
+      /* sync runtime fields (sync engine) */
+      printf("%-29s %s\n", "last-sync-start",
+             m.last_sync_start ? exs_time_iso(m.last_sync_start, t1, sizeof(t1)) : "");
+      printf("%-29s %s\n", "last-sync-success",
+             m.last_sync_success ? exs_time_iso(m.last_sync_success, t2, sizeof(t2)) : "");
+      printf("%-29s %d\n", "items-processed", m.items_processed);
+      printf("%-29s %d\n", "items-failed", m.items_failed);
+      printf("%-29s %s\n", "postponed-until",
+             m.postponed_until ? exs_time_iso(m.postponed_until, t1, sizeof(t1)) : "");
+      printf("%-29s %s\n", "processing-host", m.processing_host);
       result = 0;
       goto out;
     }
