@@ -380,8 +380,9 @@ static void map_curl_error(struct exs_http *h, CURLcode rc, const char *url,
     if(verify == X509_V_ERR_CERT_HAS_EXPIRED || verify == X509_V_ERR_CERT_NOT_YET_VALID)
       exs_error_set(err, EXS_CAT_TLS_EXPIRED, "the certificate of %s has expired: %s", url,
                     err->transport);
-    else if(verify == X509_V_ERR_HOSTNAME_MISMATCH ||
-            (verify == X509_V_OK && strstr(err->transport, "name")))
+    else if(verify == X509_V_ERR_HOSTNAME_MISMATCH || strstr(err->transport, "subject name") ||
+            strstr(err->transport, "host name"))
+      /* curl checks the name itself after a verified chain: its text says so */
       exs_error_set(err, EXS_CAT_TLS_NAME, "the certificate of %s does not match its host: %s",
                     url, err->transport);
     else
