@@ -96,6 +96,12 @@ int diag_recording_write(const struct diag_recording *r, struct exs_buf *out);
 int diag_recording_save(const struct diag_recording *r, const char *path, char *err,
                         size_t errlen);
 
+/* Rewrite only the <expect> element of the file at path with r's report
+ * and exit code, keeping everything else (comments, layout) as it is; a
+ * file without one is written whole. 0 or -1 with err. */
+int diag_recording_save_expect(const struct diag_recording *r, const char *path, char *err,
+                               size_t errlen);
+
 /* Append a copy of x (strings duplicated) to r. 0 or -1 (no memory). */
 int diag_recording_add(struct diag_recording *r, const struct diag_rec_exchange *x);
 

@@ -626,7 +626,8 @@ int diag_cmd_replay(struct diag_ctx *ctx, int argc, char **argv)
         goto out;
       }
     }
-    if(diag_recording_save(rec, file, err, sizeof(err))) {
+    if((rp.added ? diag_recording_save(rec, file, err, sizeof(err))
+                 : diag_recording_save_expect(rec, file, err, sizeof(err)))) {
       result = diag_fail("%s", err);
       goto out;
     }
