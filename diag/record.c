@@ -145,6 +145,18 @@ int diag_report_mask(const char *s, struct exs_buf *out)
         hit = true;
       }
     }
+    /* column padding depends on the longest address, which anonymising
+     * changes: a run of spaces inside a line compares as two */
+    if(!hit && s[i] == ' ' && i + 1 < len && s[i + 1] == ' ' && i > 0 && s[i - 1] != ' ' &&
+       s[i - 1] != '\n') {
+      size_t j = i;
+      while(j < len && s[j] == ' ')
+        j++;
+      if(exs_buf_adds(out, "  "))
+        return -1;
+      i = j;
+      hit = true;
+    }
     if(!hit) {
       if(exs_buf_add(out, s + i, 1))
         return -1;

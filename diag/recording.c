@@ -359,7 +359,7 @@ static int load_exchange(struct diag_recording *r, xmlNodePtr e, const char *nam
                          size_t errlen)
 {
   struct diag_rec_exchange x;
-  char method[16], url[2048], op[64], keys_attr[1024], num[32], host[256];
+  char method[16], url[2048], op[64], keys_attr[1024], num[32], host[256], cat[64];
   xmlNodePtr req = exs_xml_child(e, REC_NS, "request");
   xmlNodePtr resp = exs_xml_child(e, REC_NS, "response");
   xmlNodePtr fail = exs_xml_child(e, REC_NS, "failure");
@@ -441,7 +441,6 @@ static int load_exchange(struct diag_recording *r, xmlNodePtr e, const char *nam
       goto out;
   }
   else if(fail) {
-    char cat[64];
     exs_xml_attr(fail, "category", cat, sizeof(cat));
     x.failure = cat;
   }

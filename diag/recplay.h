@@ -39,7 +39,7 @@ int diag_record(struct diag_ctx *ctx, const struct diag_record_options *opt,
 
 /* Timing-free form of a report for comparison: values of "ms",
  * "elapsed_ms" (JSON), time="..." (JUnit) and "N ms)" (text step trees)
- * become 0. Appends to out. */
+ * become 0, and runs of spaces inside a line (table padding) become two. Appends to out. */
 int diag_report_mask(const char *report, struct exs_buf *out);
 
 #endif

@@ -326,7 +326,7 @@ static int run(const char *const *args)
 START_TEST(record_and_replay_contoso)
 {
   char dir[] = "/tmp/exsync-test-record-XXXXXX";
-  char err[512], bound[64], ct_mail[128], ct_auto[128], rec[600];
+  char err[512], bound[64], ct_mail[128], ct_auto[128], rec[600], anon[600];
   struct emu *emu = emu_new();
   struct diag_recording *r = NULL;
   char *org;
@@ -353,9 +353,33 @@ START_TEST(record_and_replay_contoso)
     rc = run(args);
     ck_assert_msg(rc == 1, "record exit %d", rc);
   }
+  /* the same world recorded anonymised, with an extra scrub rule */
+  snprintf(anon, sizeof(anon), "%s/contoso-anon.xml", dir);
+  {
+    const char *args[] = {"--connect-to", ct_mail, "record", "--anonymize", "--scrub",
+                          "V2017_07_11=EXCHANGE-VERSION", "--out", anon, "--",
+                          "test-enable", "--config", org, "--mailbox", "alice@contoso.com",
+                          "--mailbox", "dave@contoso.com", "--delivery-timeout", "5", NULL};
+    rc = run(args);
+    ck_assert_msg(rc == 1, "record --anonymize exit %d", rc);
+  }
   emu_stop(emu);
   emu_free(emu);
   unsetenv("EXSYNC_PROFILE_PASSWORD");
+  {
+    size_t len;
+    char *text = tu_read_file(anon, &len);
+    ck_assert_msg(!strstr(text, "contoso.com") && !strstr(text, "Version=\"V2017_07_11\""),
+                  "the anonymised recording names contoso.com or the version");
+    ck_assert_msg(strstr(text, "user1@anon1.invalid") != NULL, "no placeholder");
+    free(text);
+  }
+  {
+    const char *args[] = {"replay", anon, NULL};
+    rc = run(args);
+    ck_assert_msg(rc == 0, "replay of the anonymised recording: exit %d", rc);
+  }
+  unlink(anon);
   ck_assert_msg(diag_recording_load(rec, tu_path("fixtures/schema/recording.xsd"), &r, err,
                                     sizeof(err)) == 0, "%s", err);
   ck_assert_int_eq(r->exit_code, 1);
