@@ -189,6 +189,26 @@ static int walk_keys(xmlNodePtr node, struct exs_buf *keys)
         return -1;
       continue;
     }
+    if(!strcmp(name, "Restriction")) {
+      /* what the restriction is on: the incoming poll (DateTimeReceived)
+       * and the test-message search (an extended property) differ here */
+      xmlNodePtr f = c;
+      while(f && (f = exs_xml_first_element(f)) != NULL) {
+        if(exs_xml_attr(f, "FieldURI", buf, sizeof(buf)) ||
+           exs_xml_attr(f, "PropertyName", buf, sizeof(buf))) {
+          if(add_key(keys, "restriction", buf))
+            return -1;
+          break;
+        }
+      }
+      continue;
+    }
+    if((!strcmp(name, "IndexedPageItemView") || !strcmp(name, "IndexedPageFolderView")) &&
+       exs_xml_attr(c, "Offset", buf, sizeof(buf))) {
+      if(add_key(keys, "offset", buf))
+        return -1;
+      continue;
+    }
     if(walk_keys(c, keys))
       return -1;
   }

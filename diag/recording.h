@@ -15,8 +15,9 @@
  * child of soap:Body, or the POX root) and the recorded match keys agree;
  * the keys are drawn from the normalised body: the ExchangeImpersonation
  * address, DistinguishedFolderId ids (with their mailbox), ItemShape and
- * FolderShape base shapes, Autodiscover mailbox, message disposition and
- * delete type. Every recorded key must be present in the live request
+ * FolderShape base shapes, the field a Restriction is on, the paging
+ * offset, the Autodiscover mailbox, message disposition, delete type and
+ * traversal. Every recorded key must be present in the live request
  * (hand-written cases may give fewer keys). The first unused exchange in
  * recorded order that matches wins (order-aware: repeated requests get
  * the answers in the order they were recorded).
