@@ -295,8 +295,9 @@ static int attr_line(const struct loader *L, int elem_line, const char *elem, co
   while(p < end && *p != '\n')
     p++;
   /* the last "<[prefix:]elem" starting at or before it */
-  for(q = p; q >= src; q--) {
+  for(size_t back = (size_t)(p - src) + 1; back-- > 0;) {
     const char *name, *ne;
+    q = src + back;
     if(*q != '<')
       continue;
     name = q + 1;
@@ -681,22 +682,25 @@ static void set_dir(char *dir, size_t len, const char *path)
     snprintf(dir, len, "%.*s", (int)(slash - path), path);
 }
 
-int exs_orgfile_load(const char *path, const char *schema_path, unsigned flags,
-                     struct exs_orgfile **out, struct exs_error *err)
+/* Load from src (len bytes, NUL-terminated, borrowed) named path. */
+static int load_source(const char *path, const char *src, size_t len, bool file_loose,
+                       const char *schema_path, unsigned flags, struct exs_orgfile **out,
+                       struct exs_error *err)
 {
   struct loader L;
   struct exs_schema *schema = NULL;
   xmlDocPtr doc = NULL;
   xmlNodePtr root, n;
-  struct stat st;
   struct exs_invalid inv;
   char xsd[4096], msg[1024];
-  char *src = NULL;
   int result = -1;
 
   *out = NULL;
   memset(&L, 0, sizeof(L));
   L.path = path;
+  L.src = src;
+  L.len = len;
+  L.file_loose = file_loose;
   L.flags = flags;
   L.err = err;
   set_dir(L.dir, sizeof(L.dir), path);
@@ -708,13 +712,7 @@ int exs_orgfile_load(const char *path, const char *schema_path, unsigned flags,
     return -1;
   }
   exs_org_defaults(&L.f->org);
-  src = read_all(path, &L.len, err);
-  if(!src)
-    goto out;
-  L.src = src;
-  if(stat(path, &st) == 0 && (st.st_mode & 044))
-    L.file_loose = true;
-  doc = exs_xml_parse(src, L.len, path, msg, sizeof(msg));
+  doc = exs_xml_parse(src, len, path, msg, sizeof(msg));
   if(!doc) {
     exs_error_set(err, EXS_CAT_CONFIG, "%s", msg);
     goto out;
@@ -780,10 +778,51 @@ out:
   exs_schema_free(schema);
   if(doc)
     xmlFreeDoc(doc);
-  if(src) {
-    OPENSSL_cleanse(src, L.len); /* it may hold literal passwords */
-    free(src);
+  return result;
+}
+
+int exs_orgfile_load(const char *path, const char *schema_path, unsigned flags,
+                     struct exs_orgfile **out, struct exs_error *err)
+{
+  struct stat st;
+  size_t len = 0;
+  char *src;
+  int result;
+
+  *out = NULL;
+  src = read_all(path, &len, err);
+  if(!src)
+    return -1;
+  result = load_source(path, src, len, stat(path, &st) == 0 && (st.st_mode & 044), schema_path,
+                       flags, out, err);
+  OPENSSL_cleanse(src, len); /* it may hold literal passwords */
+  free(src);
+  return result;
+}
+
+int exs_orgfile_load_buffer(const char *data, size_t len, const char *name,
+                            const char *schema_path, unsigned flags, struct exs_orgfile **out,
+                            struct exs_error *err)
+{
+  char *src;
+  int result;
+
+  *out = NULL;
+  if(len > MAX_FILE_BYTES) {
+    exs_error_set(err, EXS_CAT_CONFIG, "%s: larger than %u bytes", name, MAX_FILE_BYTES);
+    return -1;
   }
+  /* a terminated copy: the line finder reads it as a string */
+  src = malloc(len + 1);
+  if(!src) {
+    exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
+    return -1;
+  }
+  memcpy(src, data, len);
+  src[len] = 0;
+  result = load_source(name, src, len, false, schema_path, flags, out, err);
+  OPENSSL_cleanse(src, len);
+  free(src);
   return result;
 }
 

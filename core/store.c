@@ -111,6 +111,24 @@ static const char *const migrations[EXS_STORE_SCHEMA_VERSION] = {
   "  REFERENCES mailboxes(address) ON UPDATE CASCADE ON DELETE CASCADE,"
   " folder TEXT NOT NULL, state TEXT NOT NULL, updated INTEGER NOT NULL,"
   " PRIMARY KEY(mailbox, folder));",
+
+  /* 3 (sync branch): outgoing attempts and reasons, tracking tokens, ACT items */
+  "ALTER TABLE activities ADD COLUMN tracking_token TEXT;"
+  "ALTER TABLE activities ADD COLUMN reason TEXT;"
+  "ALTER TABLE activities ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;"
+  "CREATE INDEX activities_pending ON activities(state, mailbox, id);"
+  "CREATE TABLE act_items("
+  " id INTEGER PRIMARY KEY,"
+  " mailbox TEXT NOT NULL COLLATE NOCASE"
+  "  REFERENCES mailboxes(address) ON UPDATE CASCADE ON DELETE CASCADE,"
+  " kind TEXT NOT NULL CHECK(kind IN ('appointment', 'contact', 'task')),"
+  " exchange_id TEXT, change_key TEXT, subject TEXT, body TEXT, start TEXT, end TEXT,"
+  " location TEXT, status TEXT, given_name TEXT, surname TEXT, company TEXT, email TEXT,"
+  " crm_modified INTEGER NOT NULL DEFAULT 0, exchange_modified INTEGER NOT NULL DEFAULT 0,"
+  " synced_at INTEGER NOT NULL DEFAULT 0, dirty INTEGER NOT NULL DEFAULT 0,"
+  " deleted INTEGER NOT NULL DEFAULT 0, conflict TEXT,"
+  " UNIQUE(mailbox, exchange_id));"
+  "CREATE INDEX act_items_dirty ON act_items(mailbox, dirty);",
 };
 
 /* ---- field tables -------------------------------------------------------- */
@@ -1798,4 +1816,461 @@ int exs_store_syncstate_put(struct exs_store *st, const char *mailbox, const cha
 out:
   done(s);
   return result;
+}
+
+/* ==========================================================================
+ * Additions for the sync engine (sync branch). Self-contained: statements
+ * are prepared per call (sqlite3 caches the schema, the cost is small next
+ * to the EWS round trips they accompany).
+ * ========================================================================== */
+
+#include <signal.h>
+
+/* Prepare sql or fail with err. */
+static sqlite3_stmt *sx_prep(struct exs_store *st, const char *sql, struct exs_error *err)
+{
+  sqlite3_stmt *s = NULL;
+
+  if(sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+    db_fail(st, err, "cannot prepare a statement");
+    sqlite3_finalize(s);
+    return NULL;
+  }
+  return s;
+}
+
+/* Step a write statement that must change one row (NOT_FOUND otherwise). */
+static int sx_write_one(struct exs_store *st, sqlite3_stmt *s, int64_t id, const char *what,
+                        struct exs_error *err)
+{
+  int result = -1;
+
+  if(sqlite3_step(s) != SQLITE_DONE) {
+    db_fail(st, err, what);
+    goto out;
+  }
+  if(sqlite3_changes(st->db) == 0) {
+    exs_error_set(err, EXS_CAT_CONFIG, "%s: no row %lld", what, (long long)id);
+    result = EXS_STORE_NOT_FOUND;
+    goto out;
+  }
+  result = 0;
+out:
+  sqlite3_finalize(s);
+  return result;
+}
+
+int exs_store_activity_extra_get(struct exs_store *st, int64_t id, struct exs_activity_extra *x,
+                                 struct exs_error *err)
+{
+  sqlite3_stmt *s = sx_prep(st, "SELECT tracking_token, reason, attempts FROM activities "
+                                "WHERE id = ?", err);
+  int rc, result = -1;
+
+  memset(x, 0, sizeof(*x));
+  if(!s)
+    return -1;
+  sqlite3_bind_int64(s, 1, id);
+  rc = sqlite3_step(s);
+  if(rc == SQLITE_ROW) {
+    col_text(s, 0, x->tracking_token, sizeof(x->tracking_token));
+    col_text(s, 1, x->reason, sizeof(x->reason));
+    x->attempts = sqlite3_column_int(s, 2);
+    result = 0;
+  }
+  else if(rc == SQLITE_DONE) {
+    exs_error_set(err, EXS_CAT_CONFIG, "no activity %lld", (long long)id);
+    result = EXS_STORE_NOT_FOUND;
+  }
+  else
+    db_fail(st, err, "cannot read the activity");
+  sqlite3_finalize(s);
+  return result;
+}
+
+int exs_store_activity_set_token(struct exs_store *st, int64_t id, const char *token,
+                                 struct exs_error *err)
+{
+  sqlite3_stmt *s = sx_prep(st, "UPDATE activities SET tracking_token = ? WHERE id = ?", err);
+
+  if(!s)
+    return -1;
+  bind_text(s, 1, token);
+  sqlite3_bind_int64(s, 2, id);
+  return sx_write_one(st, s, id, "cannot set the tracking token", err);
+}
+
+int exs_store_activity_begin_send(struct exs_store *st, int64_t id, struct exs_error *err)
+{
+  sqlite3_stmt *s = sx_prep(st, "UPDATE activities SET state = '" EXS_ACT_STATE_SENDING "', "
+                                "attempts = attempts + 1, reason = NULL, modified = ? "
+                                "WHERE id = ?", err);
+
+  if(!s)
+    return -1;
+  sqlite3_bind_int64(s, 1, (sqlite3_int64)exs_now());
+  sqlite3_bind_int64(s, 2, id);
+  return sx_write_one(st, s, id, "cannot record the send attempt", err);
+}
+
+int exs_store_activity_set_pending(struct exs_store *st, int64_t id, const char *reason,
+                                   struct exs_error *err)
+{
+  sqlite3_stmt *s = sx_prep(st, "UPDATE activities SET state = '" EXS_ACT_STATE_PENDING_SEND
+                                "', reason = ?, modified = ? WHERE id = ?", err);
+
+  if(!s)
+    return -1;
+  bind_text(s, 1, reason);
+  sqlite3_bind_int64(s, 2, (sqlite3_int64)exs_now());
+  sqlite3_bind_int64(s, 3, id);
+  return sx_write_one(st, s, id, "cannot update the activity", err);
+}
+
+int exs_store_activity_known(struct exs_store *st, const char *mailbox, const char *item_id,
+                             const char *message_id, int64_t *id, struct exs_error *err)
+{
+  sqlite3_stmt *s = sx_prep(st, "SELECT id FROM activities WHERE mailbox = ?1 AND "
+                                "((?2 IS NOT NULL AND exchange_item_id = ?2) OR "
+                                "(?3 IS NOT NULL AND internet_message_id = ?3)) LIMIT 1", err);
+  int rc, result = -1;
+
+  if(!s)
+    return -1;
+  bind_text(s, 1, mailbox);
+  bind_text(s, 2, item_id);
+  bind_text(s, 3, message_id);
+  rc = sqlite3_step(s);
+  if(rc == SQLITE_ROW) {
+    if(id)
+      *id = sqlite3_column_int64(s, 0);
+    result = 1;
+  }
+  else if(rc == SQLITE_DONE)
+    result = 0;
+  else
+    db_fail(st, err, "cannot look up the activity");
+  sqlite3_finalize(s);
+  return result;
+}
+
+long exs_store_activity_count(struct exs_store *st, const char *mailbox, const char *state,
+                              struct exs_error *err)
+{
+  sqlite3_stmt *s = sx_prep(st, "SELECT count(*) FROM activities WHERE "
+                                "(?1 IS NULL OR mailbox = ?1) AND (?2 IS NULL OR state = ?2)",
+                            err);
+  long n = -1;
+
+  if(!s)
+    return -1;
+  bind_text(s, 1, mailbox);
+  bind_text(s, 2, state);
+  if(sqlite3_step(s) == SQLITE_ROW)
+    n = (long)sqlite3_column_int64(s, 0);
+  else
+    db_fail(st, err, "cannot count activities");
+  sqlite3_finalize(s);
+  return n;
+}
+
+/* Whether host ("HOSTNAME:PID") names a process of this host that is gone. */
+static bool sx_holder_dead(const char *holder, const char *me)
+{
+  const char *hc = strrchr(holder, ':'), *mc = strrchr(me, ':');
+  long pid;
+  char *end;
+
+  if(!hc || !mc || hc - holder != mc - me || strncmp(holder, me, (size_t)(hc - holder)))
+    return false;
+  pid = strtol(hc + 1, &end, 10);
+  if(*end || pid <= 0)
+    return false;
+  return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+int exs_store_mailbox_claim(struct exs_store *st, const char *address, const char *host,
+                            long lease_s, int *claimed, struct exs_error *err)
+{
+  sqlite3_stmt *s = NULL;
+  char holder[128] = "";
+  time_t now = exs_now(), started = 0;
+  bool own = false;
+  int rc, result = -1;
+
+  *claimed = 0;
+  if(tx_begin(st, &own, err))
+    return -1;
+  s = sx_prep(st, "SELECT processing_host, last_sync_start FROM mailboxes WHERE address = ?",
+              err);
+  if(!s)
+    goto out;
+  bind_text(s, 1, address);
+  rc = sqlite3_step(s);
+  if(rc == SQLITE_DONE) {
+    exs_error_set(err, EXS_CAT_CONFIG, "no mailbox %s", address);
+    result = EXS_STORE_NOT_FOUND;
+    goto out;
+  }
+  if(rc != SQLITE_ROW) {
+    db_fail(st, err, "cannot read the mailbox");
+    goto out;
+  }
+  col_text(s, 0, holder, sizeof(holder));
+  started = (time_t)sqlite3_column_int64(s, 1);
+  sqlite3_finalize(s);
+  s = NULL;
+  if(holder[0] && strcmp(holder, host) && started + lease_s > now &&
+     !sx_holder_dead(holder, host)) {
+    result = 0; /* someone else is on it */
+    goto out;
+  }
+  s = sx_prep(st, "UPDATE mailboxes SET processing_host = ?, last_sync_start = ? "
+                  "WHERE address = ?", err);
+  if(!s)
+    goto out;
+  bind_text(s, 1, host);
+  sqlite3_bind_int64(s, 2, (sqlite3_int64)now);
+  bind_text(s, 3, address);
+  if(sqlite3_step(s) != SQLITE_DONE) {
+    db_fail(st, err, "cannot claim the mailbox");
+    goto out;
+  }
+  *claimed = 1;
+  result = 0;
+out:
+  sqlite3_finalize(s);
+  if(tx_end(st, own, result < 0 ? -1 : 0, err))
+    return -1;
+  return result;
+}
+
+int exs_store_mailbox_save_runtime(struct exs_store *st, const struct exs_mailbox *m,
+                                   struct exs_error *err)
+{
+  sqlite3_stmt *s = sx_prep(
+      st,
+      "UPDATE mailboxes SET postponed_until = ?1, last_sync_start = ?2, last_sync_success = ?3,"
+      " items_processed = ?4, items_failed = ?5, processing_host = ?6,"
+      " transient_failures = ?7, retry_at = ?8, last_error_code = ?9, last_error = ?10,"
+      " last_error_count = ?11, last_error_time = ?12, status_incoming = ?13,"
+      " status_outgoing = ?14, status_act = ?15, enabled_incoming = ?16,"
+      " enabled_outgoing = ?17, enabled_act = ?18 WHERE address = ?19",
+      err);
+
+  if(!s)
+    return -1;
+  bind_time(s, 1, m->postponed_until);
+  bind_time(s, 2, m->last_sync_start);
+  bind_time(s, 3, m->last_sync_success);
+  sqlite3_bind_int(s, 4, m->items_processed);
+  sqlite3_bind_int(s, 5, m->items_failed);
+  bind_text(s, 6, m->processing_host);
+  sqlite3_bind_int(s, 7, m->transient_failures);
+  bind_time(s, 8, m->retry_at);
+  bind_text(s, 9, m->last_error_code);
+  bind_text(s, 10, m->last_error);
+  sqlite3_bind_int(s, 11, m->last_error_count);
+  bind_time(s, 12, m->last_error_time);
+  for(int w = 0; w < EXS_WL_COUNT; w++) {
+    sqlite3_bind_int(s, 13 + w, m->status[w]);
+    sqlite3_bind_int(s, 16 + w, m->enabled[w] ? 1 : 0);
+  }
+  bind_text(s, 19, m->address);
+  return sx_write_one(st, s, m->id, "cannot save the mailbox's sync fields", err);
+}
+
+/* ---- ACT items ---- */
+
+static const char *const act_kinds[] = {"appointment", "contact", "task"};
+
+const char *exs_act_kind_name(int kind)
+{
+  return kind >= 0 && kind < 3 ? act_kinds[kind] : "unknown";
+}
+
+int exs_act_kind_parse(const char *s)
+{
+  for(int i = 0; i < 3; i++)
+    if(s && !strcmp(s, act_kinds[i]))
+      return i;
+  return -1;
+}
+
+#define ACT_COLS                                                                              \
+  "id, mailbox, kind, exchange_id, change_key, subject, body, start, end, location, status, " \
+  "given_name, surname, company, email, crm_modified, exchange_modified, synced_at, dirty, "   \
+  "deleted, conflict"
+
+static void act_read(sqlite3_stmt *s, struct exs_act_item *a)
+{
+  char kind[16];
+
+  memset(a, 0, sizeof(*a));
+  a->id = sqlite3_column_int64(s, 0);
+  col_text(s, 1, a->mailbox, sizeof(a->mailbox));
+  col_text(s, 2, kind, sizeof(kind));
+  a->kind = exs_act_kind_parse(kind);
+  col_text(s, 3, a->exchange_id, sizeof(a->exchange_id));
+  col_text(s, 4, a->change_key, sizeof(a->change_key));
+  col_text(s, 5, a->subject, sizeof(a->subject));
+  col_text(s, 6, a->body, sizeof(a->body));
+  col_text(s, 7, a->start, sizeof(a->start));
+  col_text(s, 8, a->end, sizeof(a->end));
+  col_text(s, 9, a->location, sizeof(a->location));
+  col_text(s, 10, a->status, sizeof(a->status));
+  col_text(s, 11, a->given_name, sizeof(a->given_name));
+  col_text(s, 12, a->surname, sizeof(a->surname));
+  col_text(s, 13, a->company, sizeof(a->company));
+  col_text(s, 14, a->email, sizeof(a->email));
+  a->crm_modified = (time_t)sqlite3_column_int64(s, 15);
+  a->exchange_modified = (time_t)sqlite3_column_int64(s, 16);
+  a->synced_at = (time_t)sqlite3_column_int64(s, 17);
+  a->dirty = sqlite3_column_int(s, 18) != 0;
+  a->deleted = sqlite3_column_int(s, 19) != 0;
+  col_text(s, 20, a->conflict, sizeof(a->conflict));
+}
+
+int exs_store_act_put(struct exs_store *st, struct exs_act_item *a, struct exs_error *err)
+{
+  sqlite3_stmt *s;
+  int rc, result = -1;
+
+  if(a->id)
+    s = sx_prep(st, "UPDATE act_items SET mailbox=?1, kind=?2, exchange_id=?3, change_key=?4,"
+                    " subject=?5, body=?6, start=?7, end=?8, location=?9, status=?10,"
+                    " given_name=?11, surname=?12, company=?13, email=?14, crm_modified=?15,"
+                    " exchange_modified=?16, synced_at=?17, dirty=?18, deleted=?19,"
+                    " conflict=?20 WHERE id=?21", err);
+  else
+    s = sx_prep(st, "INSERT INTO act_items(mailbox, kind, exchange_id, change_key, subject,"
+                    " body, start, end, location, status, given_name, surname, company, email,"
+                    " crm_modified, exchange_modified, synced_at, dirty, deleted, conflict)"
+                    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,"
+                    "?19,?20)", err);
+  if(!s)
+    return -1;
+  bind_text(s, 1, a->mailbox);
+  sqlite3_bind_text(s, 2, exs_act_kind_name(a->kind), -1, SQLITE_STATIC);
+  bind_text(s, 3, a->exchange_id);
+  bind_text(s, 4, a->change_key);
+  bind_text(s, 5, a->subject);
+  bind_text(s, 6, a->body);
+  bind_text(s, 7, a->start);
+  bind_text(s, 8, a->end);
+  bind_text(s, 9, a->location);
+  bind_text(s, 10, a->status);
+  bind_text(s, 11, a->given_name);
+  bind_text(s, 12, a->surname);
+  bind_text(s, 13, a->company);
+  bind_text(s, 14, a->email);
+  sqlite3_bind_int64(s, 15, (sqlite3_int64)a->crm_modified);
+  sqlite3_bind_int64(s, 16, (sqlite3_int64)a->exchange_modified);
+  sqlite3_bind_int64(s, 17, (sqlite3_int64)a->synced_at);
+  sqlite3_bind_int(s, 18, a->dirty ? 1 : 0);
+  sqlite3_bind_int(s, 19, a->deleted ? 1 : 0);
+  bind_text(s, 20, a->conflict);
+  if(a->id)
+    sqlite3_bind_int64(s, 21, a->id);
+  rc = sqlite3_step(s);
+  if(rc != SQLITE_DONE) {
+    db_fail(st, err, "cannot write the ACT item");
+    goto out;
+  }
+  if(!a->id)
+    a->id = sqlite3_last_insert_rowid(st->db);
+  result = 0;
+out:
+  sqlite3_finalize(s);
+  return result;
+}
+
+static int act_get_one(struct exs_store *st, sqlite3_stmt *s, struct exs_act_item *a,
+                       struct exs_error *err)
+{
+  int rc = sqlite3_step(s), result = -1;
+
+  if(rc == SQLITE_ROW) {
+    act_read(s, a);
+    result = 0;
+  }
+  else if(rc == SQLITE_DONE) {
+    exs_error_set(err, EXS_CAT_CONFIG, "no such ACT item");
+    result = EXS_STORE_NOT_FOUND;
+  }
+  else
+    db_fail(st, err, "cannot read the ACT item");
+  sqlite3_finalize(s);
+  return result;
+}
+
+int exs_store_act_find(struct exs_store *st, const char *mailbox, const char *exchange_id,
+                       struct exs_act_item *a, struct exs_error *err)
+{
+  sqlite3_stmt *s = sx_prep(st, "SELECT " ACT_COLS " FROM act_items WHERE mailbox = ? AND "
+                                "exchange_id = ?", err);
+
+  if(!s)
+    return -1;
+  bind_text(s, 1, mailbox);
+  bind_text(s, 2, exchange_id);
+  return act_get_one(st, s, a, err);
+}
+
+int exs_store_act_get(struct exs_store *st, int64_t id, struct exs_act_item *a,
+                      struct exs_error *err)
+{
+  sqlite3_stmt *s = sx_prep(st, "SELECT " ACT_COLS " FROM act_items WHERE id = ?", err);
+
+  if(!s)
+    return -1;
+  sqlite3_bind_int64(s, 1, id);
+  return act_get_one(st, s, a, err);
+}
+
+int exs_store_act_list(struct exs_store *st, const char *mailbox, bool dirty_only,
+                       struct exs_act_item **out, size_t *n, struct exs_error *err)
+{
+  sqlite3_stmt *s = sx_prep(st, "SELECT " ACT_COLS " FROM act_items WHERE "
+                                "(?1 IS NULL OR mailbox = ?1) AND (?2 = 0 OR dirty = 1) "
+                                "ORDER BY id", err);
+  struct exs_act_item *arr = NULL;
+  size_t cnt = 0, cap = 0;
+  int rc, result = -1;
+
+  *out = NULL;
+  *n = 0;
+  if(!s)
+    return -1;
+  bind_text(s, 1, mailbox);
+  sqlite3_bind_int(s, 2, dirty_only ? 1 : 0);
+  while((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    if(grow((void **)&arr, &cap, cnt, sizeof(*arr))) {
+      exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
+      goto out;
+    }
+    act_read(s, &arr[cnt++]);
+  }
+  if(rc != SQLITE_DONE) {
+    db_fail(st, err, "cannot list ACT items");
+    goto out;
+  }
+  *out = arr;
+  *n = cnt;
+  arr = NULL;
+  result = 0;
+out:
+  free(arr);
+  sqlite3_finalize(s);
+  return result;
+}
+
+int exs_store_act_delete(struct exs_store *st, int64_t id, struct exs_error *err)
+{
+  sqlite3_stmt *s = sx_prep(st, "DELETE FROM act_items WHERE id = ?", err);
+
+  if(!s)
+    return -1;
+  sqlite3_bind_int64(s, 1, id);
+  return sx_write_one(st, s, id, "cannot delete the ACT item", err);
 }

@@ -21,6 +21,10 @@ static const struct {
   {"autodiscover", diag_cmd_autodiscover, "step-by-step Autodiscover troubleshooting"},
   {"alerts", diag_cmd_admin, "the alert wall (all, or one mailbox's)"},
   {"job", diag_cmd_admin, "list, show or wait for background jobs"},
+  {"sync", diag_cmd_sync, "synchronize mailboxes (a service; --once for one pass)"},
+  {"status", diag_cmd_sync, "one-screen health summary of server-side synchronization"},
+  {"activity", diag_cmd_sync, "list tracked and outgoing email activities"},
+  {"email", diag_cmd_sync, "queue an outgoing email (email send)"},
   {"record", diag_cmd_record, "run a command and record its HTTP conversation, secrets scrubbed"},
   {"replay", diag_cmd_replay, "rerun a recording offline and compare the report"},
 };

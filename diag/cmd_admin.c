@@ -23,6 +23,17 @@ static bool is_help(const char *a)
   return !strcmp(a, "--help") || !strcmp(a, "-h");
 }
 
+/* --help anywhere after the command ("mailbox test-enable --help"). */
+static bool wants_help(int argc, char **argv)
+{
+  int i;
+
+  for(i = 1; i < argc; i++)
+    if(is_help(argv[i]))
+      return true;
+  return false;
+}
+
 /* Read a password from --password-env, --password-file, or the terminal
  * without echo. Returns 1 when one was read, 0 when no source was given, -1
  * on error (printed). */
@@ -356,7 +367,7 @@ static int cmd_profile(struct diag_ctx *ctx, int argc, char **argv)
   size_t i;
 
   memset(&p, 0, sizeof(p));
-  if(argc < 2 || is_help(argv[1]))
+  if(argc < 2 || wants_help(argc, argv))
     return argc < 2 ? (profile_help(), 2) : profile_help();
   sub = argv[1];
   exs_error_clear(&err);
@@ -630,7 +641,7 @@ static int cmd_mailbox(struct diag_ctx *ctx, int argc, char **argv)
   int result = 2, rc;
 
   memset(&m, 0, sizeof(m));
-  if(argc < 2 || is_help(argv[1]))
+  if(argc < 2 || wants_help(argc, argv))
     return argc < 2 ? (mailbox_help(), 2) : mailbox_help();
   sub = argv[1];
   exs_error_clear(&err);
@@ -706,6 +717,16 @@ static int cmd_mailbox(struct diag_ctx *ctx, int argc, char **argv)
       printf("%-29s %s\n", "retry-at", m.retry_at ? exs_time_iso(m.retry_at, t2, sizeof(t2)) : "");
       printf("%-29s %s %s\n", "last-error", m.last_error_code, m.last_error);
       printf("%-29s %d\n", "last-error-count", m.last_error_count);
+      /* sync runtime fields (sync engine) */
+      printf("%-29s %s\n", "last-sync-start",
+             m.last_sync_start ? exs_time_iso(m.last_sync_start, t1, sizeof(t1)) : "");
+      printf("%-29s %s\n", "last-sync-success",
+             m.last_sync_success ? exs_time_iso(m.last_sync_success, t2, sizeof(t2)) : "");
+      printf("%-29s %d\n", "items-processed", m.items_processed);
+      printf("%-29s %d\n", "items-failed", m.items_failed);
+      printf("%-29s %s\n", "postponed-until",
+             m.postponed_until ? exs_time_iso(m.postponed_until, t1, sizeof(t1)) : "");
+      printf("%-29s %s\n", "processing-host", m.processing_host);
       result = 0;
       goto out;
     }

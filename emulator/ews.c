@@ -144,6 +144,10 @@ const char *ews_code_text(const char *code)
     {"ErrorInvalidIdMalformed", "Id is malformed."},
     {"ErrorInvalidSyncStateData", "Synchronization state data is corrupt or otherwise invalid."},
     {"ErrorFolderExists", "A folder with the specified name already exists."},
+    {"ErrorDeleteDistinguishedFolder", "Distinguished folders cannot be deleted."},
+    {"ErrorIrresolvableConflict", "The send or update operation could not be performed because "
+                                  "the change key passed in the request does not match the "
+                                  "current change key for the item."},
     {"ErrorInvalidOperation", "The operation is not valid."},
     {"ErrorInvalidRecipients", "At least one recipient isn't valid."},
   };
@@ -171,6 +175,11 @@ static const struct {
   {"DeleteItem", ews_delete_item},
   {"MoveItem", ews_move_item},
   {"ResolveNames", ews_resolve_names},
+  {"UpdateItem", ews_update_item},
+  {"ConvertId", ews_convert_id},
+  {"GetUserConfiguration", ews_get_user_configuration},
+  {"DeleteFolder", ews_delete_folder},
+  {"SyncFolderItems", ews_sync_folder_items},
 };
 
 /* First t:Mailbox/t:EmailAddress under a folder id in the operation: the
@@ -225,6 +234,25 @@ void emu_ews_handle(struct emu_ews_ctx *ctx, const char *body, size_t len)
       emu_ews_fault(ctx, "ErrorInvalidServerVersion", fault_text("ErrorInvalidServerVersion"), -1,
                     NULL);
       goto out;
+    }
+  }
+
+  /* Schema validation of the operation and the EWS header elements. */
+  if(emu->ews_schema) {
+    xmlNodePtr check[8];
+    size_t nc = 0;
+    check[nc++] = op;
+    for(xmlNodePtr h = header ? header->children : NULL; h && nc < 8; h = h->next)
+      if(h->type == XML_ELEMENT_NODE && h->ns && h->ns->href &&
+         strcmp((const char *)h->ns->href, EMU_NS_T) == 0)
+        check[nc++] = h;
+    for(size_t i = 0; i < nc; i++) {
+      if(exs_schema_validate(emu->ews_schema, doc, check[i], "request", err, sizeof(err)) != 0) {
+        char text[700];
+        snprintf(text, sizeof(text), "The request failed schema validation: %s", err);
+        emu_ews_fault(ctx, "ErrorSchemaValidation", text, -1, NULL);
+        goto out;
+      }
     }
   }
 

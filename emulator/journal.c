@@ -50,8 +50,7 @@ static void note_max(struct emu_journal *j, const char *user, int v)
     if(!nv)
       return;
     j->max_values = nv;
-    strncpy(j->max_users[j->nmax], user, 127);
-    j->max_users[j->nmax][127] = '\0';
+    snprintf(j->max_users[j->nmax], 128, "%s", user);
     j->max_values[j->nmax] = v;
     j->nmax++;
   }

@@ -443,3 +443,49 @@ out:
   pthread_mutex_unlock(&emu->lock);
   return result;
 }
+
+/* One compiled EWS schema per process, shared read-only by every emulator
+ * (libxml2 validation contexts are per call). Kept until exit. */
+static pthread_mutex_t schema_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static char schema_cache_path[4096];
+static struct exs_schema *schema_cache;
+
+int emu_set_ews_schema(struct emu *emu, const char *xsd_path, char *err, size_t errlen)
+{
+  struct exs_schema *s = NULL;
+  char *dir = NULL, *slash;
+
+  if(xsd_path) {
+    pthread_mutex_lock(&schema_cache_lock);
+    if(!schema_cache || strcmp(schema_cache_path, xsd_path) != 0) {
+      char e[512];
+      s = exs_schema_load(xsd_path, e, sizeof(e));
+      if(!s) {
+        pthread_mutex_unlock(&schema_cache_lock);
+        snprintf(err, errlen, "%s", e);
+        return -1;
+      }
+      /* an older cached schema may still be used by another emulator: keep it */
+      schema_cache = s;
+      snprintf(schema_cache_path, sizeof(schema_cache_path), "%s", xsd_path);
+    }
+    s = schema_cache;
+    pthread_mutex_unlock(&schema_cache_lock);
+    dir = strdup(xsd_path);
+    if(!dir) {
+      snprintf(err, errlen, "out of memory");
+      return -1;
+    }
+    slash = strrchr(dir, '/');
+    if(slash)
+      *slash = '\0';
+    else
+      snprintf(dir, strlen(dir) + 1, ".");
+  }
+  pthread_mutex_lock(&emu->lock);
+  emu->ews_schema = s;
+  free(emu->ews_schema_dir);
+  emu->ews_schema_dir = dir;
+  pthread_mutex_unlock(&emu->lock);
+  return 0;
+}

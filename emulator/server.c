@@ -324,7 +324,7 @@ static void handle_request(struct evhttp_request *req, void *arg)
   char *body = NULL;
   size_t blen = evbuffer_get_length(in);
   long delay_ms = 0;
-  bool is_ews, is_pox, is_soapad, is_admin;
+  bool is_ews, is_pox, is_soapad, is_admin, is_wsdl;
 
   set_nodelay(req);
   a = calloc(1, sizeof(*a));
@@ -360,6 +360,8 @@ static void handle_request(struct evhttp_request *req, void *arg)
   is_ews = strcmp(path, "/ews/exchange.asmx") == 0;
   is_pox = strcmp(path, "/autodiscover/autodiscover.xml") == 0;
   is_soapad = strcmp(path, "/autodiscover/autodiscover.svc") == 0;
+  is_wsdl = strcmp(path, "/ews/services.wsdl") == 0 || strcmp(path, "/ews/messages.xsd") == 0 ||
+            strcmp(path, "/ews/types.xsd") == 0;
 
   if(is_admin) {
     snprintf(je.operation, sizeof(je.operation), "admin");
@@ -376,8 +378,10 @@ static void handle_request(struct evhttp_request *req, void *arg)
     answer_header(a, "Location", host->redirect_location ? host->redirect_location : "/");
     goto journal;
   }
+  if(is_wsdl && (!host->ews || !emu->ews_schema_dir))
+    is_wsdl = false;
   if((is_pox && !host->pox) || (is_soapad && !host->soap) || (is_ews && !host->ews) ||
-     (!is_ews && !is_pox && !is_soapad)) {
+     (!is_ews && !is_pox && !is_soapad && !is_wsdl)) {
     a->status = 404;
     a->content_type = "text/html";
     exs_buf_adds(&a->body, "<html><body>404 Not Found</body></html>");
@@ -416,6 +420,30 @@ static void handle_request(struct evhttp_request *req, void *arg)
     user->in_flight++;
     je.in_flight = user->in_flight;
     a->user = user;
+    if(is_wsdl) {
+      /* the schema files Exchange publishes beside the EWS endpoint */
+      static const char *const names[] = {"Services.wsdl", "messages.xsd", "types.xsd"};
+      char file[4200];
+      FILE *fp;
+      const char *name = strstr(path, "wsdl") ? names[0] : strstr(path, "messages") ? names[1]
+                                                                                    : names[2];
+      snprintf(je.operation, sizeof(je.operation), "wsdl");
+      snprintf(file, sizeof(file), "%s/%s", emu->ews_schema_dir, name);
+      fp = fopen(file, "rb");
+      if(!fp) {
+        a->status = 404;
+        goto journal;
+      }
+      {
+        char chunk[8192];
+        size_t n;
+        while((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+          exs_buf_add(&a->body, chunk, n);
+      }
+      fclose(fp);
+      a->content_type = "text/xml";
+      goto journal;
+    }
     if(cmd != EVHTTP_REQ_POST) {
       if(is_ews) {
         a->content_type = "text/html";
@@ -540,7 +568,6 @@ int emu_set_certificate(struct emu *emu, const char *cert_pem_file, const char *
   }
   free(emu->cert_file);
   free(emu->key_file);
-  free(emu->scenario_path);
   emu->cert_file = strdup(cert_pem_file);
   emu->key_file = strdup(key_pem_file);
   if(emu->ssl_ctx) {
@@ -639,6 +666,11 @@ void emu_free(struct emu *emu)
     evhttp_free(emu->http);
   if(emu->https)
     evhttp_free(emu->https);
+  /* let deferred bufferevent frees (TLS connections cut mid-handshake)
+   * run before the base goes away */
+  if(emu->base)
+    for(int i = 0; i < 4; i++)
+      event_base_loop(emu->base, EVLOOP_NONBLOCK);
   if(emu->sigint_ev)
     event_free(emu->sigint_ev);
   if(emu->sigterm_ev)
@@ -650,6 +682,7 @@ void emu_free(struct emu *emu)
   free(emu->cert_file);
   free(emu->key_file);
   free(emu->scenario_path);
+  free(emu->ews_schema_dir);
   emu_store_clear(emu);
   emu_hosts_clear(emu);
   emu_faults_clear_locked(emu);

@@ -1,8 +1,21 @@
 #!/usr/bin/env bash
-# Install the Debian packages exsync builds and tests with (idempotent).
+# Install the Debian packages exsync needs (idempotent).
+#   deps.sh         what building and running exsync needs
+#   deps.sh --test  plus what the test suite needs: Check, clang for the fuzz
+#                   targets, and the real EWS clients of the interop suite
 set -euo pipefail
 packages=(build-essential cmake pkg-config libcurl4-openssl-dev libxml2-dev libxml2-utils
-          libssl-dev libevent-dev libsqlite3-dev check libsubunit-dev)
+          libssl-dev libevent-dev libsqlite3-dev)
+if [ "${1:-}" = "--test" ]; then
+  packages+=(check libsubunit-dev clang libclang-rt-14-dev
+             python3-exchangelib python3-requests-ntlm)
+  # The interop suite's JavaScript client needs node and npm. Ask Debian for
+  # them only when they are missing: a NodeSource nodejs already provides npm
+  # and conflicts with Debian's npm package.
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    packages+=(nodejs npm)
+  fi
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -3,13 +3,23 @@
 # AddressSanitizer + UndefinedBehaviorSanitizer build. Ends with ctest's summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/deps.sh
+bash scripts/deps.sh --test
 jobs=$(nproc)
 
+# The interop suite drives the emulator with real clients: ews-javascript-api
+# comes from npm (versions pinned in suites/interop/package-lock.json).
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  echo "== npm ci (suites/interop)"
+  (cd suites/interop && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
 echo "== plain build"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEXSYNC_TESTS=ON -DEXSYNC_SANITIZE=OFF >/dev/null
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs"
+
+echo "== fuzz targets (libFuzzer, a short run each)"
+bash scripts/fuzz.sh
 
 echo "== sanitizer build (ASan + UBSan)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DEXSYNC_SANITIZE=ON >/dev/null

@@ -45,6 +45,26 @@ static inline void ec_load_schema(void)
     fprintf(stderr, "cannot load EWS schema: %s\n", err);
     exit(1);
   }
+  {
+    /* compile the emulator's request schema once, before the suites fork */
+    struct emu *e = emu_new();
+    if(!e || emu_set_ews_schema(e, tu_path("../shared/ews-schema/ews-validate.xsd"), err,
+                                sizeof(err)) != 0) {
+      fprintf(stderr, "cannot load the emulator's EWS schema: %s\n", err);
+      exit(1);
+    }
+    emu_free(e);
+  }
+}
+
+/* Make emulator e validate every request against the EWS schema. */
+static inline void ec_strict(struct emu *e)
+{
+  char err[512];
+
+  ck_assert_msg(emu_set_ews_schema(e, tu_path("../shared/ews-schema/ews-validate.xsd"), err,
+                                   sizeof(err)) == 0,
+                "%s", err);
 }
 
 static inline size_t ec_write(char *p, size_t size, size_t n, void *arg)

@@ -24,6 +24,7 @@ static void setup(void)
                 "%s", err);
   port = emu_listen(emu, "127.0.0.1", 0, false, bound, sizeof(bound), err, sizeof(err));
   ck_assert_msg(port > 0, "%s", err);
+  ec_strict(emu);
   ck_assert_int_eq(emu_start(emu, err, sizeof(err)), 0);
   snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
   snprintf(url, sizeof(url), "%s/EWS/Exchange.asmx", base);
@@ -323,6 +324,54 @@ START_TEST(tls_without_certificate_is_a_clear_error)
 }
 END_TEST
 
+START_TEST(schema_invalid_requests_get_schema_validation_faults)
+{
+  static const char *bad[] = {
+    /* FolderIds before FolderShape */
+    "<m:GetFolder><m:FolderIds><t:DistinguishedFolderId Id=\"inbox\"/></m:FolderIds>"
+    "<m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape></m:GetFolder>",
+    /* unknown distinguished folder */
+    "<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape>"
+    "<m:FolderIds><t:DistinguishedFolderId Id=\"nope\"/></m:FolderIds></m:GetFolder>",
+    /* MaxChangesReturned out of range */
+    "<m:SyncFolderItems><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape>"
+    "<m:SyncFolderId><t:DistinguishedFolderId Id=\"inbox\"/></m:SyncFolderId>"
+    "<m:MaxChangesReturned>513</m:MaxChangesReturned></m:SyncFolderItems>",
+  };
+  char code[64];
+
+  for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    struct ec_resp r;
+    ec_post(url, "alice:alice-pw", ec_soap("Exchange2016", NULL, bad[i]), &r);
+    ck_assert_int_eq(r.status, 500);
+    ec_validate(&r);
+    ck_assert_str_eq(ec_fault(&r, code, sizeof(code)), "ErrorSchemaValidation");
+    ec_free(&r);
+  }
+}
+END_TEST
+
+START_TEST(wsdl_is_served)
+{
+  struct ec_resp r;
+  char u[300];
+
+  snprintf(u, sizeof(u), "%s/EWS/Services.wsdl", base);
+  ck_assert_int_eq(ec_request("GET", u, NULL, NULL, NULL, &r), CURLE_OK);
+  ck_assert_int_eq(r.status, 401);
+  ec_free(&r);
+  ck_assert_int_eq(ec_request("GET", u, "alice:alice-pw", NULL, NULL, &r), CURLE_OK);
+  ck_assert_int_eq(r.status, 200);
+  ck_assert_ptr_nonnull(strstr(r.body.data, "wsdl:definitions"));
+  ec_free(&r);
+  snprintf(u, sizeof(u), "%s/ews/types.xsd", base);
+  ck_assert_int_eq(ec_request("GET", u, "alice:alice-pw", NULL, NULL, &r), CURLE_OK);
+  ck_assert_int_eq(r.status, 200);
+  ck_assert_ptr_nonnull(strstr(r.body.data, "ExchangeVersionType"));
+  ec_free(&r);
+}
+END_TEST
+
 START_TEST(stop_and_free_are_prompt_and_idempotent)
 {
   emu_stop(emu);
@@ -353,6 +402,8 @@ int main(void)
                       sizeof(bad_scenarios) / sizeof(bad_scenarios[0]));
   tcase_add_test(tc, add_user_makes_a_working_mailbox);
   tcase_add_test(tc, tls_without_certificate_is_a_clear_error);
+  tcase_add_test(tc, schema_invalid_requests_get_schema_validation_faults);
+  tcase_add_test(tc, wsdl_is_served);
   tcase_add_test(tc, stop_and_free_are_prompt_and_idempotent);
   suite_add_tcase(s, tc);
   {

@@ -64,6 +64,13 @@ const char *exs_orgfile_schema_path(char *buf, size_t len);
  * NULL. */
 int exs_orgfile_load(const char *path, const char *schema_path, unsigned flags,
                      struct exs_orgfile **out, struct exs_error *err);
+/* The same from memory: data (len bytes, borrowed) stands for a file named
+ * name (used in messages; relative password-file paths resolve against its
+ * directory; no literal-password warning is made since there is no file
+ * mode). For fuzzing and tests. */
+int exs_orgfile_load_buffer(const char *data, size_t len, const char *name,
+                            const char *schema_path, unsigned flags, struct exs_orgfile **out,
+                            struct exs_error *err);
 /* Wipe every password and free. NULL is a no-op. */
 void exs_orgfile_free(struct exs_orgfile *f);
 

@@ -38,7 +38,7 @@
 
 #define EXS_STORE_NOT_FOUND 1
 /* Schema version this build writes. */
-#define EXS_STORE_SCHEMA_VERSION 2
+#define EXS_STORE_SCHEMA_VERSION 3
 
 struct exs_store;
 
@@ -210,5 +210,92 @@ int exs_store_syncstate_get(struct exs_store *st, const char *mailbox, const cha
                             char **state, struct exs_error *err);
 int exs_store_syncstate_put(struct exs_store *st, const char *mailbox, const char *folder,
                             const char *state, struct exs_error *err);
+
+/* ======================================================================
+ * Additions for the sync engine (sync branch; schema migration 3).
+ * ====================================================================== */
+
+/* An outgoing email whose send request may have reached Exchange: the
+ * attempt was recorded before the request, the outcome is not yet known. */
+#define EXS_ACT_STATE_SENDING "sending"
+
+/* Activity columns of migration 3, read and written apart from struct
+ * exs_activity so that struct stays as it is. */
+struct exs_activity_extra {
+  char tracking_token[64];              /* "" for none */
+  char reason[512];                     /* why an email is still pending, "" for none */
+  int attempts;                         /* send attempts recorded before each request */
+};
+int exs_store_activity_extra_get(struct exs_store *st, int64_t id, struct exs_activity_extra *x,
+                                 struct exs_error *err);
+/* Set the tracking token (NULL or "": none). */
+int exs_store_activity_set_token(struct exs_store *st, int64_t id, const char *token,
+                                 struct exs_error *err);
+/* Record a send attempt BEFORE the request: state "sending", attempts + 1,
+ * reason cleared. */
+int exs_store_activity_begin_send(struct exs_store *st, int64_t id, struct exs_error *err);
+/* Back to pending-send with a reason (a send known not to have happened). */
+int exs_store_activity_set_pending(struct exs_store *st, int64_t id, const char *reason,
+                                   struct exs_error *err);
+/* Whether the mailbox already has an activity with this Exchange item id or
+ * Internet message id ("" / NULL ignored): 1 yes (*id set when id not NULL),
+ * 0 no, -1 error. */
+int exs_store_activity_known(struct exs_store *st, const char *mailbox, const char *item_id,
+                             const char *message_id, int64_t *id, struct exs_error *err);
+/* Count activities of a mailbox (NULL: all) in a state (NULL: any); -1 on error. */
+long exs_store_activity_count(struct exs_store *st, const char *mailbox, const char *state,
+                              struct exs_error *err);
+
+/* Claim a mailbox for one worker (one worker per mailbox, across processes):
+ * succeeds when nobody holds it, when the holder's lease (lease_s seconds
+ * after its last_sync_start) ran out, or when the holder is a dead process of
+ * this host (host strings are "HOSTNAME:PID"). Sets processing_host = host
+ * and last_sync_start = now. *claimed is 1 or 0. */
+int exs_store_mailbox_claim(struct exs_store *st, const char *address, const char *host,
+                            long lease_s, int *claimed, struct exs_error *err);
+/* Write the sync runtime fields of m (postponed_until, last_sync_start,
+ * last_sync_success, items_processed, items_failed, processing_host ("":
+ * released)), the error fields (transient_failures, retry_at, last_error_*)
+ * and status[] / enabled[] in one statement; other fields are left alone. */
+int exs_store_mailbox_save_runtime(struct exs_store *st, const struct exs_mailbox *m,
+                                   struct exs_error *err);
+
+/* ACT items (appointments, contacts, tasks) mirrored between the store and
+ * Exchange. Strings are copied (truncated). */
+enum exs_act_kind { EXS_ACT_APPOINTMENT = 0, EXS_ACT_CONTACT = 1, EXS_ACT_TASK = 2 };
+struct exs_act_item {
+  int64_t id;
+  char mailbox[EXS_ADDRESS_MAX + 1];
+  int kind;                             /* enum exs_act_kind */
+  char exchange_id[512];                /* "" until created in Exchange */
+  char change_key[128];
+  char subject[512];
+  char body[2048];
+  char start[40], end[40];              /* appointment start/end, task start/due */
+  char location[256];
+  char status[32];                      /* task status */
+  char given_name[128], surname[128], company[256], email[EXS_ADDRESS_MAX + 1];
+  time_t crm_modified;                  /* last change made on the CRM side */
+  time_t exchange_modified;             /* last change seen in Exchange */
+  time_t synced_at;
+  bool dirty;                           /* CRM change not yet written to Exchange */
+  bool deleted;                         /* deleted on the CRM side (dirty) or in Exchange */
+  char conflict[512];                   /* the losing side of the last conflict, "" none */
+};
+const char *exs_act_kind_name(int kind);  /* "appointment", "contact", "task" */
+int exs_act_kind_parse(const char *s);    /* -1 when unknown */
+/* Insert (a->id 0) or update by id. Sets a->id. */
+int exs_store_act_put(struct exs_store *st, struct exs_act_item *a, struct exs_error *err);
+/* Find by Exchange id: 0 found, EXS_STORE_NOT_FOUND, -1 error. */
+int exs_store_act_find(struct exs_store *st, const char *mailbox, const char *exchange_id,
+                       struct exs_act_item *a, struct exs_error *err);
+int exs_store_act_get(struct exs_store *st, int64_t id, struct exs_act_item *a,
+                      struct exs_error *err);
+/* Items of a mailbox (NULL: all), only dirty ones when dirty_only. *out
+ * malloc'd, caller frees with free(). */
+int exs_store_act_list(struct exs_store *st, const char *mailbox, bool dirty_only,
+                       struct exs_act_item **out, size_t *n, struct exs_error *err);
+/* Remove the row (after a delete reached both sides). */
+int exs_store_act_delete(struct exs_store *st, int64_t id, struct exs_error *err);
 
 #endif

@@ -117,6 +117,16 @@ int emu_set_folder_property(struct emu *emu, const char *smtp, const char *folde
 int emu_get_folder_property(struct emu *emu, const char *smtp, const char *folder,
                             const char *name, char *out, size_t outlen);
 
+/* Validate every EWS request against the official schema, as Exchange does:
+ * xsd_path is ews-validate.xsd (shared/ews-schema); the operation element and
+ * the SOAP header elements are checked, and a request that fails gets an
+ * ErrorSchemaValidation fault (HTTP 500) naming the violation. The WSDL and
+ * XSDs in the same directory are then served (authenticated) at
+ * /EWS/Services.wsdl, /EWS/messages.xsd and /EWS/types.xsd. The compiled
+ * schema is cached per process (compiling takes a fraction of a second).
+ * NULL turns validation off. Returns 0 or -1 with err. */
+int emu_set_ews_schema(struct emu *emu, const char *xsd_path, char *err, size_t errlen);
+
 /* Reload the last scenario loaded (if any), clear faults and journal. */
 int emu_reset(struct emu *emu, char *err, size_t errlen);
 

@@ -1,0 +1,435 @@
+/* sync.c - one mailbox's sync cycle: session set-up (credentials, URLs,
+ * transport), the workloads in order, and the outcome rules of SPEC.md
+ * section 4 applied to the mailbox record. */
+#include "exsync/sync.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exsync/alerts.h"
+#include "exsync/clock.h"
+#include "sync_internal.h"
+
+const struct exs_ews_extprop exs_sync_marker_prop = {"PublicStrings", "exsync.ActivityId", NULL,
+                                                     "String"};
+
+void exs_sync_stats_add(struct exs_sync_stats *a, const struct exs_sync_stats *b)
+{
+  a->mailboxes += b->mailboxes;
+  a->busy += b->busy;
+  a->received += b->received;
+  a->duplicates += b->duplicates;
+  a->untracked += b->untracked;
+  a->failed += b->failed;
+  a->moved += b->moved;
+  a->sent += b->sent;
+  a->reconciled += b->reconciled;
+  a->act_changes += b->act_changes;
+  a->act_conflicts += b->act_conflicts;
+  a->errors += b->errors;
+  a->pages += b->pages;
+  a->requests += b->requests;
+}
+
+bool sync_stopping(const struct sync_session *s)
+{
+  return s->opt->stop && *s->opt->stop;
+}
+
+void sync_log(const struct sync_session *s, const char *fmt, ...)
+{
+  char line[1024];
+  va_list ap;
+
+  if(!s->opt->log)
+    return;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof(line), fmt, ap);
+  va_end(ap);
+  s->opt->log(s->opt->log_ctx, line);
+}
+
+void sync_item_error(struct exs_error *err, const struct exs_error *item, const char *url)
+{
+  *err = *item;
+  if(!err->http_status)
+    err->http_status = 200;
+  if(!err->url[0])
+    snprintf(err->url, sizeof(err->url), "%s", url);
+}
+
+int sync_meta_get(struct sync_session *s, const char *key, char *out, size_t len)
+{
+  struct exs_error err;
+  char *v = NULL;
+
+  out[0] = '\0';
+  exs_error_clear(&err);
+  if(exs_store_syncstate_get(s->st, s->m->address, key, &v, &err) != 0)
+    return -1;
+  snprintf(out, len, "%s", v);
+  free(v);
+  return 0;
+}
+
+int sync_meta_put(struct sync_session *s, const char *key, const char *value,
+                  struct exs_error *err)
+{
+  return exs_store_syncstate_put(s->st, s->m->address, key, value, err);
+}
+
+long exs_sync_postponement(const struct exs_profile *p, int no_email_count,
+                           const struct exs_sync_options *opt)
+{
+  long min = opt && opt->min_interval_s > 0 ? opt->min_interval_s : 300;
+  long step = opt && opt->empty_backoff_s > 0 ? opt->empty_backoff_s : 60;
+  long cap = opt && opt->max_backoff_s > 0 ? opt->max_backoff_s : 900;
+  long poll = p ? (long)p->poll_minutes * 60 : 0;
+  long backoff = (long)no_email_count * step;
+  long v = min;
+
+  /* the polling interval is a floor; tests shrink minutes to seconds with
+   * min_interval_s, so it only counts when the product's 5 minutes do */
+  if(!(opt && opt->min_interval_s > 0) && poll > v)
+    v = poll;
+  if(backoff > cap)
+    backoff = cap;
+  if(min + backoff > v)
+    v = min + backoff;
+  return v;
+}
+
+bool exs_sync_find_token(const char *subject, const char *prefix, char *token, size_t len)
+{
+  const char *p;
+  size_t pl;
+
+  if(!subject || !prefix || !*prefix)
+    return false;
+  pl = strlen(prefix);
+  for(p = strstr(subject, prefix); p; p = strstr(p + 1, prefix)) {
+    const char *d = p + pl;
+    size_t n = 0;
+    while(isdigit((unsigned char)d[n]))
+      n++;
+    if(n > 0 && n < 32) {
+      snprintf(token, len, "%.*s", (int)(pl + n), p);
+      return true;
+    }
+  }
+  return false;
+}
+
+/* ---- session ---- */
+
+int sync_session_open(struct sync_session *s, struct exs_error *err)
+{
+  const struct exs_profile *p = s->p;
+  struct exs_mailbox *m = s->m;
+  struct exs_http_options ho;
+  struct exs_ews_options eo;
+  const char *user = NULL, *password = NULL;
+  bool mailbox_credentials = false;
+
+  exs_error_step(err, "connect");
+  if(!p) {
+    exs_error_set(err, EXS_CAT_CONFIG, "mailbox %s has no email server profile", m->address);
+    return -1;
+  }
+  switch(p->retrieval) {
+  case EXS_RETRIEVAL_USER:
+    mailbox_credentials = true;
+    if(!m->allow_credentials || !m->user[0] || !m->password[0]) {
+      exs_error_set(err, EXS_CAT_MBX_CREDENTIALS,
+                    "mailbox %s has no usable credentials of its own", m->address);
+      return -1;
+    }
+    user = m->user;
+    password = m->password;
+    break;
+  case EXS_RETRIEVAL_PROFILE:
+  case EXS_RETRIEVAL_WINDOWS:
+    if(p->retrieval == EXS_RETRIEVAL_PROFILE && (!p->user[0] || !p->password[0])) {
+      exs_error_set(err, EXS_CAT_CREDENTIALS, "email server profile '%s' has no user name and "
+                    "password", p->name);
+      return -1;
+    }
+    user = p->retrieval == EXS_RETRIEVAL_PROFILE ? p->user : "";
+    password = p->retrieval == EXS_RETRIEVAL_PROFILE ? p->password : "";
+    if(p->impersonation)
+      s->impersonate = m->address;
+    else
+      s->delegate = m->address;
+    break;
+  default:
+    exs_error_set(err, EXS_CAT_CONFIG, "authenticate-using '%s' is not a valid setting",
+                  exs_retrieval_name(p->retrieval));
+    return -1;
+  }
+  if(p->autodiscover) {
+    if(!m->ews_url[0]) {
+      exs_error_set(err, EXS_CAT_AUTODISCOVER, "mailbox %s has no EWS URL yet: run Test & "
+                    "Enable (it runs Autodiscover)", m->address);
+      return -1;
+    }
+    snprintf(s->url, sizeof(s->url), "%s", m->ews_url);
+    snprintf(s->out_url, sizeof(s->out_url), "%s", m->ews_url);
+  }
+  else {
+    snprintf(s->url, sizeof(s->url), "%s", p->incoming_url);
+    snprintf(s->out_url, sizeof(s->out_url), "%s",
+             p->outgoing_url[0] && !p->same_outgoing ? p->outgoing_url : p->incoming_url);
+  }
+  memset(&ho, 0, sizeof(ho));
+  ho.cacert = s->opt->cacert;
+  ho.resolve = s->opt->resolve;
+  ho.n_resolve = s->opt->n_resolve;
+  ho.connect_to = s->opt->connect_to;
+  ho.n_connect_to = s->opt->n_connect_to;
+  ho.auth = (enum exs_auth_protocol)p->protocol;
+  if(p->retrieval == EXS_RETRIEVAL_WINDOWS)
+    ho.auth = EXS_AUTH_NEGOTIATE;
+  ho.user = user;
+  ho.password = password;
+  ho.allow_credentials_non_secure = s->org->allow_credentials_non_secure;
+  ho.allow_basic_non_secure = s->org->allow_basic_non_secure;
+  ho.allow_non_ssl = s->org->allow_non_ssl;
+  ho.trace = s->opt->trace;
+  ho.trace_ctx = s->opt->trace_ctx;
+  if(p->timeout_enabled && p->timeout_ms > 0) {
+    ho.timeout_ms = p->timeout_ms;
+    ho.connect_timeout_ms = p->timeout_ms < 10000 ? p->timeout_ms : 10000;
+  }
+  if(exs_http_check_channel(&ho, s->url, err) || exs_http_check_channel(&ho, s->out_url, err))
+    return -1;
+  s->ho = ho;
+  s->http = exs_http_new(&ho);
+  memset(&eo, 0, sizeof(eo));
+  eo.url = s->url;
+  eo.ctx.impersonate = s->impersonate;
+  eo.anchor_mailbox = m->address;
+  eo.mailbox_credentials = mailbox_credentials;
+  eo.max_throttle_wait_ms = s->opt->throttle_max_wait_ms;
+  s->eo = eo;
+  s->eo.url = s->out_url;
+  s->ews = s->http ? exs_ews_new(s->http, &eo) : NULL;
+  if(s->ews && strcmp(s->url, s->out_url)) {
+    eo.url = s->out_url;
+    s->ews_out = exs_ews_new(s->http, &eo);
+  }
+  else
+    s->ews_out = s->ews;
+  if(!s->ews || !s->ews_out) {
+    exs_error_set(err, EXS_CAT_PROTOCOL, "out of memory");
+    return -1;
+  }
+  return 0;
+}
+
+struct exs_ews *sync_fresh_client(struct sync_session *s, struct exs_http **http)
+{
+  struct exs_ews *ews;
+
+  *http = exs_http_new(&s->ho);
+  ews = *http ? exs_ews_new(*http, &s->eo) : NULL;
+  if(!ews) {
+    exs_http_free(*http);
+    *http = NULL;
+  }
+  return ews;
+}
+
+void sync_fresh_free(struct exs_ews *ews, struct exs_http *http)
+{
+  exs_ews_free(ews);
+  exs_http_free(http);
+}
+
+void sync_session_close(struct sync_session *s)
+{
+  if(s->ews_out != s->ews)
+    exs_ews_free(s->ews_out);
+  exs_ews_free(s->ews);
+  exs_http_free(s->http);
+  s->ews = s->ews_out = NULL;
+  s->http = NULL;
+}
+
+/* ---- outcome (SPEC.md 4) ---- */
+
+static bool wants(const struct exs_org *org, const struct exs_mailbox *m, enum exs_workload w)
+{
+  bool approval = m->is_queue ? org->approve_queues : org->approve_users;
+
+  if(!m->active || !m->enabled[w] || !exs_mailbox_uses_ssync(m, w))
+    return false;
+  if(w != EXS_WL_ACT && approval && m->approval != EXS_APPROVAL_APPROVED)
+    return false;
+  return true;
+}
+
+static int write_alert(struct sync_session *s, const struct exs_error *e, struct exs_error *err)
+{
+  struct exs_alert a;
+
+  exs_alert_from_error(&a, e, exs_now(), s->m->address, s->p ? s->p->name : NULL);
+  if(!exs_alert_wanted(s->org, a.severity))
+    return 0;
+  return exs_store_alert_add(s->st, &a, err);
+}
+
+/* Record a failure of workload w (or of every wanted one when w < 0). */
+static void fail_workload(struct sync_session *s, int w, struct exs_error *e, bool *transient,
+                          bool *permanent)
+{
+  struct exs_mailbox *m = s->m;
+  int k;
+
+  exs_error_step(e, w < 0 ? "connect" : exs_workload_name((enum exs_workload)w));
+  for(k = 0; k < EXS_WL_COUNT; k++) {
+    if(w >= 0 && k != w)
+      continue;
+    if(w < 0 && !wants(s->org, m, (enum exs_workload)k))
+      continue;
+    if(e->transient) {
+      *transient = true;
+    }
+    else {
+      *permanent = true;
+      m->enabled[k] = false;
+      m->status[k] = EXS_STATUS_FAILURE;
+    }
+  }
+  snprintf(m->last_error_code, sizeof(m->last_error_code), "%s",
+           exs_category_name(e->category));
+  snprintf(m->last_error, sizeof(m->last_error), "%s", e->message);
+  m->last_error_count++;
+  m->last_error_time = exs_now();
+}
+
+int exs_sync_mailbox(struct exs_store *st, const struct exs_org *org,
+                     const struct exs_profile *p, struct exs_mailbox *m,
+                     const struct exs_sync_options *opt, struct exs_sync_stats *stats,
+                     struct exs_error *err)
+{
+  static const struct exs_sync_options no_options;
+  struct exs_sync_stats scratch;
+  struct sync_session s;
+  struct exs_error e[EXS_WL_COUNT + 1];
+  bool failed[EXS_WL_COUNT + 1] = {false, false, false, false};
+  bool transient = false, permanent = false;
+  int max_retries, w, result = 0;
+  long interval;
+  time_t now = exs_now();
+  char buf[32];
+  int no_email;
+
+  memset(&scratch, 0, sizeof(scratch));
+  memset(&s, 0, sizeof(s));
+  s.st = st;
+  s.org = org;
+  s.p = p;
+  s.m = m;
+  s.opt = opt ? opt : &no_options;
+  s.stats = stats ? stats : &scratch;
+  max_retries = s.opt->max_transient_retries > 0 ? s.opt->max_transient_retries : 10;
+  interval = s.opt->retry_interval_s > 0 ? s.opt->retry_interval_s : 300;
+  for(w = 0; w <= EXS_WL_COUNT; w++)
+    exs_error_clear(&e[w]);
+
+  m->last_sync_start = now;
+  if(!wants(org, m, EXS_WL_INCOMING) && !wants(org, m, EXS_WL_OUTGOING) &&
+     !wants(org, m, EXS_WL_ACT)) {
+    m->postponed_until = now + exs_sync_postponement(p, 0, s.opt);
+    goto save;
+  }
+  s.stats->mailboxes++;
+  if(sync_session_open(&s, &e[EXS_WL_COUNT])) {
+    failed[EXS_WL_COUNT] = true;
+    fail_workload(&s, -1, &e[EXS_WL_COUNT], &transient, &permanent);
+  }
+  else {
+    if(wants(org, m, EXS_WL_INCOMING) && sync_incoming(&s, &e[EXS_WL_INCOMING])) {
+      failed[EXS_WL_INCOMING] = true;
+      fail_workload(&s, EXS_WL_INCOMING, &e[EXS_WL_INCOMING], &transient, &permanent);
+    }
+    if(!sync_stopping(&s) && wants(org, m, EXS_WL_OUTGOING) &&
+       sync_outgoing(&s, &e[EXS_WL_OUTGOING])) {
+      failed[EXS_WL_OUTGOING] = true;
+      fail_workload(&s, EXS_WL_OUTGOING, &e[EXS_WL_OUTGOING], &transient, &permanent);
+    }
+    if(!sync_stopping(&s) && wants(org, m, EXS_WL_ACT) && sync_act(&s, &e[EXS_WL_ACT])) {
+      failed[EXS_WL_ACT] = true;
+      fail_workload(&s, EXS_WL_ACT, &e[EXS_WL_ACT], &transient, &permanent);
+    }
+  }
+  sync_session_close(&s);
+
+  /* transient failures count against the retry budget (SPEC.md 4) */
+  if(transient && !permanent) {
+    m->transient_failures++;
+    if(m->transient_failures > max_retries) {
+      for(w = 0; w <= EXS_WL_COUNT; w++) {
+        if(!failed[w] || !e[w].transient)
+          continue;
+        e[w].transient = false;
+        size_t l = strlen(e[w].message);
+        snprintf(e[w].message + l, sizeof(e[w].message) - l,
+                 " (still failing after %d retries)", max_retries);
+        if(w < EXS_WL_COUNT) {
+          m->enabled[w] = false;
+          m->status[w] = EXS_STATUS_FAILURE;
+        }
+        else {
+          for(int k = 0; k < EXS_WL_COUNT; k++)
+            if(wants(org, m, (enum exs_workload)k)) {
+              m->enabled[k] = false;
+              m->status[k] = EXS_STATUS_FAILURE;
+            }
+        }
+      }
+      m->transient_failures = 0;
+      m->retry_at = 0;
+    }
+    else
+      m->retry_at = now + interval;
+  }
+  if(!transient && !permanent) {
+    m->transient_failures = 0;
+    m->retry_at = 0;
+    m->last_error_count = 0;
+    m->last_sync_success = exs_now();
+  }
+  for(w = 0; w <= EXS_WL_COUNT; w++) {
+    if(!failed[w])
+      continue;
+    s.stats->errors++;
+    result = 1;
+    sync_log(&s, "%s: %s %s: %s", m->address,
+             w < EXS_WL_COUNT ? exs_workload_name((enum exs_workload)w) : "connect",
+             exs_category_name(e[w].category), e[w].message);
+    if(write_alert(&s, &e[w], err))
+      return -1;
+  }
+  m->items_processed = s.items;
+  m->items_failed = s.failed;
+
+  /* back-off for empty cycles: the count lives with the sync states */
+  no_email = sync_meta_get(&s, "@noemail", buf, sizeof(buf)) == 0 ? atoi(buf) : 0;
+  no_email = s.items > 0 || result ? 0 : no_email + 1;
+  snprintf(buf, sizeof(buf), "%d", no_email);
+  if(sync_meta_put(&s, "@noemail", buf, err))
+    return -1;
+  if(m->retry_at)
+    m->postponed_until = m->retry_at;
+  else
+    m->postponed_until = exs_now() + exs_sync_postponement(p, no_email, s.opt);
+save:
+  m->processing_host[0] = '\0';
+  if(exs_store_mailbox_save_runtime(st, m, err))
+    return -1;
+  return result;
+}

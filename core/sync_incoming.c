@@ -1,0 +1,462 @@
+/* sync_incoming.c - incoming email: new mail of the Inbox becomes email
+ * activities exactly once.
+ *
+ * Per page: SyncFolderItems (from the saved state) lists the changes with
+ * the few properties the track rule needs; the tracked new messages are read
+ * in one GetItem; messages that cannot become activities are moved to the
+ * Undeliverable folder (when the profile says so) BEFORE the page commits;
+ * then ONE transaction stores the page's activities and the new sync state.
+ * A kill before the commit replays the page; after it, nothing is redone.
+ * Servers without SyncFolderItems are read with FindItem, sorted by
+ * DateTimeReceived, from a received-time watermark kept as the state
+ * ("fi:EPOCH"); the same transaction rule holds.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "exsync/buf.h"
+#include "exsync/clock.h"
+#include "sync_internal.h"
+
+#define INBOX_KEY "inbox"
+#define UNDELIVERABLE_KEY "@undeliverable"
+#define UNDELIVERABLE_NAME "Undeliverable"
+
+static const char *const list_fields[] = {"item:ItemClass", "item:Subject",
+                                          "item:DateTimeReceived", "message:InternetMessageId"};
+static const char *const get_fields[] = {"item:Subject", "item:Body", "item:DateTimeReceived",
+                                         "message:From", "message:ToRecipients",
+                                         "message:InternetMessageId"};
+
+/* A new message of the page that the track rule takes. */
+struct candidate {
+  const struct exs_ews_item *listed;  /* borrowed from the page */
+  struct exs_ews_item full;           /* GetItem answer (owned) */
+  char token[64];
+  bool failed;                        /* cannot become an activity */
+  char reason[256];
+};
+
+static time_t cutoff_of(const struct sync_session *s)
+{
+  time_t a = s->p->process_from, b = s->m->process_from;
+  return a > b ? a : b;
+}
+
+static bool is_message(const struct exs_ews_item *it)
+{
+  if(!strcmp(it->kind, "Message"))
+    return true;
+  return it->item_class[0] && !strncasecmp(it->item_class, "IPM.Note", 8);
+}
+
+/* The track rule of the mailbox (SPEC.md 8: all, or responses found by
+ * tracking token). */
+static bool tracked(const struct sync_session *s, const struct exs_ews_item *it, char *token,
+                    size_t len)
+{
+  const char *prefix = s->org->tracking_prefix[0] ? s->org->tracking_prefix : "CRM:";
+  bool has_token = exs_sync_find_token(it->subject, prefix, token, len);
+
+  if(!has_token)
+    token[0] = '\0';
+  return s->m->track == EXS_TRACK_ALL || has_token;
+}
+
+/* The Undeliverable folder's id: remembered, found, or created. */
+static int undeliverable_folder(struct sync_session *s, char *id, size_t len,
+                                struct exs_error *err)
+{
+  struct exs_ews_find_folder_req fr;
+  struct exs_ews_folder_page page;
+  struct exs_ews_folder created;
+  struct exs_ews_folder_ref inbox = {"inbox", NULL, s->delegate};
+  int tries;
+
+  if(sync_meta_get(s, UNDELIVERABLE_KEY, id, len) == 0 && id[0])
+    return 0;
+  for(tries = 0; tries < 2; tries++) {
+    memset(&fr, 0, sizeof(fr));
+    fr.parent = inbox;
+    fr.display_name = UNDELIVERABLE_NAME;
+    memset(&page, 0, sizeof(page));
+    s->stats->requests++;
+    if(exs_ews_find_folder(s->ews, &fr, &page, err))
+      return -1;
+    if(page.n > 0) {
+      snprintf(id, len, "%s", page.folders[0].id);
+      exs_ews_folder_page_free(&page);
+      return sync_meta_put(s, UNDELIVERABLE_KEY, id, err);
+    }
+    exs_ews_folder_page_free(&page);
+    s->stats->requests++;
+    if(exs_ews_create_folder(s->ews, &inbox, UNDELIVERABLE_NAME, NULL, &created, err) == 0) {
+      snprintf(id, len, "%s", created.id);
+      sync_log(s, "%s: created the %s folder", s->m->address, UNDELIVERABLE_NAME);
+      return sync_meta_put(s, UNDELIVERABLE_KEY, id, err);
+    }
+    if(strcmp(err->ews_code, "ErrorFolderExists"))
+      return -1;
+    /* made meanwhile by someone else: find it again */
+  }
+  return -1;
+}
+
+/* Move the failed candidates out of the Inbox. Failures to move are logged
+ * and counted, never fatal: the message stays where it is. */
+static void move_failed(struct sync_session *s, struct candidate *c, size_t n)
+{
+  char folder[EXS_EWS_ID_MAX];
+  const char **ids = calloc(n ? n : 1, sizeof(*ids));
+  struct exs_ews_item_result *res = calloc(n ? n : 1, sizeof(*res));
+  struct exs_ews_folder_ref to = {NULL, folder, NULL};
+  struct exs_error err;
+  size_t k = 0, i;
+  int attempt;
+
+  exs_error_clear(&err);
+  if(!ids || !res)
+    goto out;
+  for(i = 0; i < n; i++)
+    if(c[i].failed)
+      ids[k++] = c[i].listed->id;
+  if(!k)
+    goto out;
+  for(attempt = 0; attempt < 2; attempt++) {
+    if(undeliverable_folder(s, folder, sizeof(folder), &err)) {
+      sync_log(s, "%s: no %s folder: %s", s->m->address, UNDELIVERABLE_NAME, err.message);
+      goto out;
+    }
+    s->stats->requests++;
+    if(exs_ews_move_item(s->ews, &to, ids, k, res, &err)) {
+      sync_log(s, "%s: cannot move to %s: %s", s->m->address, UNDELIVERABLE_NAME, err.message);
+      goto out;
+    }
+    /* a remembered folder that is gone: forget it and make it again */
+    if(!res[0].ok && !strcmp(res[0].err.ews_code, "ErrorFolderNotFound") && attempt == 0) {
+      if(sync_meta_put(s, UNDELIVERABLE_KEY, "", &err))
+        goto out;
+      continue;
+    }
+    break;
+  }
+  for(i = 0; i < k; i++) {
+    if(res[i].ok)
+      s->stats->moved++;
+    else
+      sync_log(s, "%s: cannot move a message to %s: %s", s->m->address, UNDELIVERABLE_NAME,
+               res[i].err.message);
+  }
+out:
+  free(ids);
+  free(res);
+}
+
+static char *join_recipients(const struct exs_ews_item *it)
+{
+  struct exs_buf b;
+  size_t i;
+
+  exs_buf_init(&b, 64 * 1024);
+  for(i = 0; i < it->n_to; i++) {
+    if(i)
+      exs_buf_adds(&b, ",");
+    exs_buf_adds(&b, it->to[i].email);
+  }
+  return exs_buf_steal(&b);
+}
+
+/* Process one page of listed items and commit it with new_state. */
+static int process_page(struct sync_session *s, const struct exs_ews_item *const *items,
+                        size_t n, const char *new_state, struct exs_error *err)
+{
+  struct candidate *c = calloc(n ? n : 1, sizeof(*c));
+  const char **ids = calloc(n ? n : 1, sizeof(*ids));
+  struct exs_ews_item *got = NULL;
+  size_t nc = 0, i, max_body = s->opt->max_body ? s->opt->max_body : 4u << 20;
+  time_t cutoff = cutoff_of(s);
+  bool in_tx = false;
+  int result = -1;
+
+  if(!c || !ids) {
+    exs_error_set(err, EXS_CAT_PROTOCOL, "out of memory");
+    goto out;
+  }
+  for(i = 0; i < n; i++) {
+    const struct exs_ews_item *it = items[i];
+    int known;
+    if(!is_message(it) || (cutoff && it->received && it->received <= cutoff))
+      continue;
+    if(!tracked(s, it, c[nc].token, sizeof(c[nc].token))) {
+      s->stats->untracked++;
+      continue;
+    }
+    known = exs_store_activity_known(s->st, s->m->address, it->id, it->internet_message_id,
+                                     NULL, err);
+    if(known < 0)
+      goto out;
+    if(known) {
+      s->stats->duplicates++;
+      continue;
+    }
+    c[nc].listed = it;
+    ids[nc] = it->id;
+    nc++;
+  }
+  if(nc) {
+    struct exs_ews_get_item_req gr;
+    memset(&gr, 0, sizeof(gr));
+    gr.ids = ids;
+    gr.n_ids = nc;
+    gr.body_type = "Text";
+    gr.fields = get_fields;
+    gr.n_fields = sizeof(get_fields) / sizeof(get_fields[0]);
+    got = calloc(nc, sizeof(*got));
+    if(!got) {
+      exs_error_set(err, EXS_CAT_PROTOCOL, "out of memory");
+      goto out;
+    }
+    s->stats->requests++;
+    if(exs_ews_get_item(s->ews, &gr, got, err))
+      goto out;
+    for(i = 0; i < nc; i++) {
+      c[i].full = got[i];
+      memset(&got[i], 0, sizeof(got[i]));
+      if(!c[i].full.ok) {
+        if(!strcmp(c[i].full.err.ews_code, "ErrorItemNotFound")) {
+          c[i].listed = NULL; /* gone since it was listed */
+          continue;
+        }
+        c[i].failed = true;
+        snprintf(c[i].reason, sizeof(c[i].reason), "%s", c[i].full.err.message);
+      }
+      else if(c[i].full.body && strlen(c[i].full.body) > max_body) {
+        c[i].failed = true;
+        snprintf(c[i].reason, sizeof(c[i].reason), "the body is larger than %zu bytes",
+                 max_body);
+      }
+    }
+  }
+  /* messages that cannot be tracked leave the Inbox before the state moves */
+  for(i = 0; i < nc; i++) {
+    if(!c[i].failed)
+      continue;
+    s->failed++;
+    s->stats->failed++;
+    sync_log(s, "%s: message '%s' cannot be tracked: %s", s->m->address,
+             c[i].listed->subject, c[i].reason);
+  }
+  if(s->p->move_undeliverable)
+    move_failed(s, c, nc);
+
+  if(exs_store_begin(s->st, err))
+    goto out;
+  in_tx = true;
+  for(i = 0; i < nc; i++) {
+    struct exs_activity a;
+    const struct exs_ews_item *f = &c[i].full;
+    int rc;
+    if(!c[i].listed || c[i].failed)
+      continue;
+    memset(&a, 0, sizeof(a));
+    snprintf(a.mailbox, sizeof(a.mailbox), "%s", s->m->address);
+    a.direction = EXS_DIR_INCOMING;
+    snprintf(a.state, sizeof(a.state), "%s", EXS_ACT_STATE_RECEIVED);
+    snprintf(a.exchange_item_id, sizeof(a.exchange_item_id), "%s", c[i].listed->id);
+    snprintf(a.internet_message_id, sizeof(a.internet_message_id), "%s",
+             f->internet_message_id[0] ? f->internet_message_id
+                                       : c[i].listed->internet_message_id);
+    a.subject = (char *)(f->subject[0] ? f->subject : c[i].listed->subject);
+    a.sender = (char *)f->from.email;
+    a.recipients = join_recipients(f);
+    a.body = f->body;
+    a.received = f->received ? f->received : c[i].listed->received;
+    rc = exs_store_activity_add(s->st, &a, err);
+    free(a.recipients);
+    if(rc < 0)
+      goto out;
+    if(rc == EXS_STORE_DUPLICATE) {
+      s->stats->duplicates++;
+      continue;
+    }
+    if(c[i].token[0] && exs_store_activity_set_token(s->st, a.id, c[i].token, err))
+      goto out;
+    s->items++;
+    s->stats->received++;
+  }
+  if(exs_store_syncstate_put(s->st, s->m->address, INBOX_KEY, new_state, err))
+    goto out;
+  if(exs_store_commit(s->st, err))
+    goto out;
+  in_tx = false;
+  s->stats->pages++;
+  result = 0;
+out:
+  if(in_tx) {
+    struct exs_error ignored;
+    exs_store_rollback(s->st, &ignored);
+  }
+  if(c)
+    for(i = 0; i < nc; i++)
+      exs_ews_item_clear(&c[i].full);
+  free(got);
+  free(c);
+  free(ids);
+  return result;
+}
+
+/* FindItem reading for servers without SyncFolderItems. */
+static int incoming_find(struct sync_session *s, const char *state, struct exs_error *err)
+{
+  struct exs_ews_find_item_req req;
+  struct exs_ews_restriction r;
+  struct exs_ews_item_page page;
+  const struct exs_ews_item **items = NULL;
+  time_t wm = 0, cutoff = cutoff_of(s), from;
+  char iso[32], next_state[48];
+  int offset = 0, result = -1;
+  size_t i;
+
+  if(state && !strncmp(state, "fi:", 3))
+    wm = (time_t)strtoll(state + 3, NULL, 10);
+  from = wm > cutoff ? wm : cutoff;
+  exs_time_iso(from, iso, sizeof(iso));
+  for(;;) {
+    time_t page_wm = wm;
+    if(sync_stopping(s))
+      break;
+    memset(&req, 0, sizeof(req));
+    req.parent.distinguished = "inbox";
+    req.parent.mailbox = s->delegate;
+    req.fields = list_fields;
+    req.n_fields = sizeof(list_fields) / sizeof(list_fields[0]);
+    req.max_entries = s->opt->page_size > 0 ? s->opt->page_size : 512;
+    req.offset = offset;
+    req.sort_field = "item:DateTimeReceived";
+    if(from) {
+      r.op = EXS_EWS_IS_GREATER_THAN_OR_EQUAL_TO;
+      r.field_uri = "item:DateTimeReceived";
+      r.ext = NULL;
+      r.value = iso;
+      req.restrictions = &r;
+      req.n_restrictions = 1;
+    }
+    memset(&page, 0, sizeof(page));
+    s->stats->requests++;
+    if(exs_ews_find_item(s->ews, &req, &page, err))
+      goto out;
+    free(items);
+    items = calloc(page.n ? page.n : 1, sizeof(*items));
+    if(!items) {
+      exs_ews_item_page_free(&page);
+      exs_error_set(err, EXS_CAT_PROTOCOL, "out of memory");
+      goto out;
+    }
+    for(i = 0; i < page.n; i++) {
+      items[i] = &page.items[i];
+      if(page.items[i].received > page_wm)
+        page_wm = page.items[i].received;
+    }
+    snprintf(next_state, sizeof(next_state), "fi:%lld", (long long)page_wm);
+    if(process_page(s, items, page.n, next_state, err)) {
+      exs_ews_item_page_free(&page);
+      goto out;
+    }
+    wm = page_wm;
+    offset = page.next_offset > offset ? (int)page.next_offset : offset + (int)page.n;
+    if(page.includes_last || page.n == 0) {
+      exs_ews_item_page_free(&page);
+      break;
+    }
+    exs_ews_item_page_free(&page);
+  }
+  result = 0;
+out:
+  free(items);
+  return result;
+}
+
+int sync_incoming(struct sync_session *s, struct exs_error *err)
+{
+  static const char *const fields[] = {"item:ItemClass", "item:Subject", "item:DateTimeReceived",
+                                       "message:InternetMessageId"};
+  struct exs_ews_sync_items_req req;
+  struct exs_ews_item_sync sync;
+  const struct exs_ews_item **items = NULL;
+  char *state = NULL;
+  bool reset = false;
+  int result = -1, rc;
+  size_t i, n;
+
+  rc = exs_store_syncstate_get(s->st, s->m->address, INBOX_KEY, &state, err);
+  if(rc < 0)
+    return -1;
+  if(state && !strncmp(state, "fi:", 3)) {
+    result = incoming_find(s, state, err);
+    goto out;
+  }
+  for(;;) {
+    if(sync_stopping(s))
+      break;
+    memset(&req, 0, sizeof(req));
+    req.folder.distinguished = "inbox";
+    req.folder.mailbox = s->delegate;
+    req.sync_state = state && state[0] ? state : NULL;
+    req.max_changes = s->opt->page_size > 0 ? s->opt->page_size : 512;
+    req.fields = fields;
+    req.n_fields = sizeof(fields) / sizeof(fields[0]);
+    memset(&sync, 0, sizeof(sync));
+    s->stats->requests++;
+    if(exs_ews_sync_folder_items(s->ews, &req, &sync, err)) {
+      if(!strcmp(err->ews_code, "ErrorInvalidSyncStateData") && !reset) {
+        /* start over: the unique keys make the replay add nothing */
+        sync_log(s, "%s: the Inbox sync state was refused; synchronizing again from the start",
+                 s->m->address);
+        reset = true;
+        free(state);
+        state = NULL;
+        if(exs_store_syncstate_put(s->st, s->m->address, INBOX_KEY, "", err))
+          goto out;
+        exs_error_clear(err);
+        continue;
+      }
+      if(!strcmp(err->ews_code, "ErrorInvalidRequest") ||
+         !strcmp(err->ews_code, "ErrorInvalidOperation")) {
+        sync_log(s, "%s: no SyncFolderItems on this server: reading the Inbox with FindItem",
+                 s->m->address);
+        exs_error_clear(err);
+        result = incoming_find(s, NULL, err);
+        goto out;
+      }
+      goto out;
+    }
+    free(items);
+    items = calloc(sync.n ? sync.n : 1, sizeof(*items));
+    if(!items) {
+      exs_ews_item_sync_free(&sync);
+      exs_error_set(err, EXS_CAT_PROTOCOL, "out of memory");
+      goto out;
+    }
+    for(i = 0, n = 0; i < sync.n; i++)
+      if(sync.changes[i].kind == EXS_EWS_CHANGE_CREATE)
+        items[n++] = &sync.changes[i].item;
+    if(process_page(s, items, n, sync.sync_state ? sync.sync_state : "", err)) {
+      exs_ews_item_sync_free(&sync);
+      goto out;
+    }
+    free(state);
+    state = strdup(sync.sync_state ? sync.sync_state : "");
+    if(!state || sync.includes_last) {
+      exs_ews_item_sync_free(&sync);
+      break;
+    }
+    exs_ews_item_sync_free(&sync);
+  }
+  result = 0;
+out:
+  free(items);
+  free(state);
+  return result;
+}

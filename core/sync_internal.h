@@ -1,0 +1,59 @@
+/* sync_internal.h - what the sync modules share: one mailbox's session. */
+#ifndef EXSYNC_SYNC_INTERNAL_H
+#define EXSYNC_SYNC_INTERNAL_H
+
+#include "exsync/ews.h"
+#include "exsync/sync.h"
+
+/* One mailbox being synchronized. Everything is borrowed except http/ews
+ * (owned, freed by sync_session_close). */
+struct sync_session {
+  struct exs_store *st;
+  const struct exs_org *org;
+  const struct exs_profile *p;
+  struct exs_mailbox *m;
+  const struct exs_sync_options *opt;
+  struct exs_sync_stats *stats;
+  const char *impersonate;       /* profile credentials + impersonation */
+  const char *delegate;          /* profile credentials + delegation: folders name the mailbox */
+  struct exs_http *http;
+  struct exs_ews *ews;           /* incoming URL */
+  struct exs_ews *ews_out;       /* outgoing URL (== ews when the same) */
+  struct exs_http_options ho;    /* for fresh connections (strings borrowed) */
+  struct exs_ews_options eo;
+  char url[EXS_URL_MAX + 1];
+  char out_url[EXS_URL_MAX + 1];
+  int items;                     /* items handled in this cycle (activities, emails, ACT) */
+  int failed;                    /* items that failed in this cycle */
+};
+
+/* Connect (credentials, URLs, transport). -1 with err (CONFIG/MBX_CREDENTIALS...). */
+int sync_session_open(struct sync_session *s, struct exs_error *err);
+void sync_session_close(struct sync_session *s);
+
+/* The workloads. 0 or -1 with err (a mailbox-level failure). */
+int sync_incoming(struct sync_session *s, struct exs_error *err);
+int sync_outgoing(struct sync_session *s, struct exs_error *err);
+int sync_act(struct sync_session *s, struct exs_error *err);
+
+/* A client on a NEW connection to the outgoing URL, for requests that
+ * change state: libcurl silently repeats a request whose reused connection
+ * died before any answer byte, which would send an email twice. Free both
+ * with sync_fresh_free. NULL on no memory. */
+struct exs_ews *sync_fresh_client(struct sync_session *s, struct exs_http **http);
+void sync_fresh_free(struct exs_ews *ews, struct exs_http *http);
+
+/* Whether stop was asked for. */
+bool sync_stopping(const struct sync_session *s);
+/* Log a line through opt->log (printf-style). */
+void sync_log(const struct sync_session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* A per-item error (batch result) into a mailbox-level one, with url. */
+void sync_item_error(struct exs_error *err, const struct exs_error *item, const char *url);
+
+/* Small per-mailbox values kept in the sync_states table under '@' keys. */
+int sync_meta_get(struct sync_session *s, const char *key, char *out, size_t len);
+int sync_meta_put(struct sync_session *s, const char *key, const char *value,
+                  struct exs_error *err);
+
+#endif

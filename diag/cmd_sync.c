@@ -1,0 +1,621 @@
+/* cmd_sync.c - the sync engine from the command line: exsync sync [--once],
+ * exsync status, exsync activity list, exsync email send. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cli.h"
+#include "exsync/clock.h"
+#include "exsync/store.h"
+#include "exsync/sync.h"
+#include "run.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+  (void)sig;
+  stop_requested = 1;
+}
+
+static void json_str(FILE *f, const char *s)
+{
+  fputc('"', f);
+  for(; s && *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    switch(c) {
+    case '"': fputs("\\\"", f); break;
+    case '\\': fputs("\\\\", f); break;
+    case '\n': fputs("\\n", f); break;
+    case '\r': fputs("\\r", f); break;
+    case '\t': fputs("\\t", f); break;
+    default:
+      if(c < 0x20)
+        fprintf(f, "\\u%04x", c);
+      else
+        fputc(c, f);
+    }
+  }
+  fputc('"', f);
+}
+
+static void json_str_or_null(FILE *f, const char *s)
+{
+  if(s && *s)
+    json_str(f, s);
+  else
+    fputs("null", f);
+}
+
+static void json_time(FILE *f, time_t t)
+{
+  char buf[32];
+
+  if(t)
+    json_str(f, exs_time_iso(t, buf, sizeof(buf)));
+  else
+    fputs("null", f);
+}
+
+static const char *iso_or_dash(time_t t, char *buf, size_t len)
+{
+  return t ? exs_time_iso(t, buf, len) : "-";
+}
+
+static bool is_help(const char *a)
+{
+  return !strcmp(a, "--help") || !strcmp(a, "-h");
+}
+
+static void key_file_of(struct diag_ctx *ctx, char *buf, size_t len)
+{
+  if(ctx->key_file)
+    snprintf(buf, len, "%s", ctx->key_file);
+  else
+    snprintf(buf, len, "%s.key", ctx->db);
+}
+
+/* ---- exsync sync ---- */
+
+static const char sync_help[] =
+    "usage: exsync sync [--once] [--all] [--mailbox ADDRESS] [options]\n"
+    "Synchronize every due mailbox: incoming email, outgoing email, and appointments,\n"
+    "contacts and tasks. Without --once it runs until SIGINT/SIGTERM, finishing the page\n"
+    "in hand before it stops.\n"
+    "  --once               one pass over the due mailboxes, then exit (1 when one failed)\n"
+    "  --all                every enabled mailbox, due or not\n"
+    "  --mailbox ADDRESS    only this mailbox\n"
+    "  --interval S         wait after a cycle, seconds (default 300; $EXSYNC_SYNC_INTERVAL)\n"
+    "  --backoff S          extra wait per empty cycle (default 60; $EXSYNC_SYNC_BACKOFF)\n"
+    "  --max-backoff S      cap of that wait (default 900; $EXSYNC_SYNC_MAX_BACKOFF)\n"
+    "  --retry-interval S   retry after a transient failure (default 300;\n"
+    "                       $EXSYNC_SYNC_RETRY_INTERVAL)\n"
+    "  --max-retries N      transient failures before disabling (default 10)\n"
+    "  --page-size N        changes per SyncFolderItems page (default 512)\n"
+    "  --send-batch N       emails per CreateItem (default 16)\n"
+    "  --workers N          worker threads (default 16)\n"
+    "  --idle S             longest sleep between passes (default 60)\n"
+    "  --quiet              no per-pass lines\n";
+
+static void log_line(void *ctx, const char *line)
+{
+  (void)ctx;
+  fprintf(stderr, "exsync: %s\n", line);
+}
+
+static int num_arg(const char *name, const char *v, long lo, long hi, long *out)
+{
+  char *end;
+  long n;
+
+  errno = 0;
+  n = strtol(v ? v : "", &end, 10);
+  if(!v || !*v || *end || errno || n < lo || n > hi) {
+    diag_fail("%s wants a number from %ld to %ld", name, lo, hi);
+    return -1;
+  }
+  *out = n;
+  return 0;
+}
+
+static long env_seconds(const char *name)
+{
+  const char *v = getenv(name);
+  return v && *v ? strtol(v, NULL, 10) : 0;
+}
+
+static void print_stats(struct diag_ctx *ctx, const struct exs_sync_stats *s, long ms)
+{
+  if(ctx->format == DIAG_FORMAT_JSON) {
+    printf("{\"mailboxes\": %zu, \"busy\": %zu, \"received\": %zu, \"duplicates\": %zu, "
+           "\"untracked\": %zu, \"failed\": %zu, \"moved\": %zu, \"sent\": %zu, "
+           "\"reconciled\": %zu, \"act_changes\": %zu, \"act_conflicts\": %zu, "
+           "\"errors\": %zu, \"requests\": %zu, \"elapsed_ms\": %ld}\n",
+           s->mailboxes, s->busy, s->received, s->duplicates, s->untracked, s->failed, s->moved,
+           s->sent, s->reconciled, s->act_changes, s->act_conflicts, s->errors, s->requests, ms);
+    return;
+  }
+  printf("sync: %zu mailboxes, %zu received, %zu sent (%zu found already sent), %zu ACT "
+         "changes, %zu failed items, %zu moved to Undeliverable, %zu mailbox errors, %zu "
+         "requests, %ld ms\n",
+         s->mailboxes, s->received, s->sent, s->reconciled, s->act_changes, s->failed,
+         s->moved, s->errors, s->requests, ms);
+}
+
+static int cmd_sync(struct diag_ctx *ctx, int argc, char **argv)
+{
+  struct exs_sync_options opt;
+  struct exs_sync_stats stats;
+  struct exs_error err;
+  struct sigaction sa;
+  char key[4096];
+  bool once = false, quiet = false;
+  long v, idle = 60;
+  int64_t start;
+  int i, result;
+
+  memset(&opt, 0, sizeof(opt));
+  opt.min_interval_s = env_seconds("EXSYNC_SYNC_INTERVAL");
+  opt.empty_backoff_s = env_seconds("EXSYNC_SYNC_BACKOFF");
+  opt.max_backoff_s = env_seconds("EXSYNC_SYNC_MAX_BACKOFF");
+  opt.retry_interval_s = env_seconds("EXSYNC_SYNC_RETRY_INTERVAL");
+  for(i = 1; i < argc; i++) {
+    const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+    if(is_help(a)) {
+      fputs(sync_help, stdout);
+      return 0;
+    }
+    if(!strcmp(a, "--once"))
+      once = true;
+    else if(!strcmp(a, "--all"))
+      opt.ignore_schedule = true;
+    else if(!strcmp(a, "--quiet"))
+      quiet = true;
+    else if(!strcmp(a, "--mailbox") && val) {
+      opt.only_mailbox = val;
+      i++;
+    }
+    else {
+      static const char *const nums[] = {"--interval", "--backoff", "--max-backoff",
+                                         "--retry-interval", "--max-retries", "--page-size",
+                                         "--send-batch", "--workers", "--idle"};
+      size_t k;
+      for(k = 0; k < sizeof(nums) / sizeof(nums[0]); k++)
+        if(!strcmp(a, nums[k]))
+          break;
+      if(k == sizeof(nums) / sizeof(nums[0]))
+        return diag_fail("sync: unknown option '%s' (see exsync sync --help)", a);
+      if(num_arg(a, val, k == 5 ? 1 : 0, k == 5 ? 512 : 100000000L, &v))
+        return 2;
+      i++;
+      switch(k) {
+      case 0: opt.min_interval_s = v; break;
+      case 1: opt.empty_backoff_s = v; break;
+      case 2: opt.max_backoff_s = v; break;
+      case 3: opt.retry_interval_s = v; break;
+      case 4: opt.max_transient_retries = (int)v; break;
+      case 5: opt.page_size = (int)v; break;
+      case 6: opt.send_batch = (int)v; break;
+      case 7: opt.max_workers = (size_t)v; break;
+      default: idle = v; break;
+      }
+    }
+  }
+  opt.cacert = ctx->cacert;
+  opt.resolve = ctx->resolve;
+  opt.n_resolve = ctx->n_resolve;
+  opt.connect_to = ctx->connect_to;
+  opt.n_connect_to = ctx->n_connect_to;
+  if(ctx->trace) {
+    opt.trace = diag_trace_cb;
+    opt.trace_ctx = ctx;
+  }
+  opt.stop = &stop_requested;
+  opt.log = log_line;
+  key_file_of(ctx, key, sizeof(key));
+
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+
+  exs_error_clear(&err);
+  memset(&stats, 0, sizeof(stats));
+  start = exs_monotonic_ms();
+  if(once) {
+    if(exs_sync_pass(ctx->db, key, &opt, &stats, NULL, &err))
+      return diag_fail("%s", err.message);
+    if(!quiet)
+      print_stats(ctx, &stats, (long)(exs_monotonic_ms() - start));
+    return stats.errors ? 1 : 0;
+  }
+  if(!quiet)
+    fprintf(stderr, "exsync: synchronizing (SIGINT or SIGTERM stops)\n");
+  for(;;) {
+    struct exs_sync_options one = opt;
+    struct exs_sync_stats pass_stats;
+    time_t due = 0, until;
+    if(stop_requested)
+      break;
+    memset(&pass_stats, 0, sizeof(pass_stats));
+    start = exs_monotonic_ms();
+    result = exs_sync_pass(ctx->db, key, &one, &pass_stats, &due, &err);
+    if(result)
+      return diag_fail("%s", err.message);
+    exs_sync_stats_add(&stats, &pass_stats);
+    if(!quiet && (pass_stats.mailboxes || pass_stats.errors))
+      print_stats(ctx, &pass_stats, (long)(exs_monotonic_ms() - start));
+    fflush(stdout);
+    opt.ignore_schedule = false; /* --all is for the first pass */
+    until = exs_now() + idle;
+    if(due && due < until)
+      until = due;
+    if(until < exs_now() + 1)
+      until = exs_now() + 1;
+    while(!stop_requested && exs_now() < until)
+      exs_sleep_ms(100);
+  }
+  if(!quiet)
+    fprintf(stderr, "exsync: stopped cleanly\n");
+  return 0;
+}
+
+/* ---- exsync status ---- */
+
+struct counts {
+  long received, pending, sending, sent, failed;
+};
+
+static void count_mailbox(struct exs_store *st, const char *address, struct counts *c)
+{
+  struct exs_error err;
+
+  c->received = exs_store_activity_count(st, address, EXS_ACT_STATE_RECEIVED, &err);
+  c->pending = exs_store_activity_count(st, address, EXS_ACT_STATE_PENDING_SEND, &err);
+  c->sending = exs_store_activity_count(st, address, EXS_ACT_STATE_SENDING, &err);
+  c->sent = exs_store_activity_count(st, address, EXS_ACT_STATE_SENT, &err);
+  c->failed = exs_store_activity_count(st, address, EXS_ACT_STATE_FAILED, &err);
+}
+
+static const char *workload_cell(const struct exs_mailbox *m, int w)
+{
+  if(!exs_mailbox_uses_ssync(m, (enum exs_workload)w))
+    return "-";
+  if(m->enabled[w])
+    return "on";
+  return m->status[w] == EXS_STATUS_FAILURE ? "FAIL" : "off";
+}
+
+static int cmd_status(struct diag_ctx *ctx, int argc, char **argv)
+{
+  struct exs_store *st;
+  struct exs_mailbox *m = NULL;
+  struct exs_error err;
+  size_t n = 0, i;
+  long enabled = 0, failing = 0, processing = 0, postponed = 0;
+  struct counts total = {0, 0, 0, 0, 0};
+  time_t now = exs_now();
+  int result = 2;
+
+  if(argc > 1 && is_help(argv[1])) {
+    puts("usage: exsync status [--format json]\n"
+         "One screen on the health of server-side synchronization: per mailbox the\n"
+         "workloads (on, off, FAIL, - not server-side sync), last successful sync, next\n"
+         "sync, items of the last sync, activities, and the last error.");
+    return 0;
+  }
+  st = diag_open_store(ctx);
+  if(!st)
+    return 2;
+  exs_error_clear(&err);
+  if(exs_store_mailbox_list(st, NULL, 0, &m, &n, &err)) {
+    diag_fail("%s", err.message);
+    goto out;
+  }
+  if(ctx->format == DIAG_FORMAT_JSON)
+    printf("{\"time\": ");
+  if(ctx->format == DIAG_FORMAT_JSON) {
+    json_time(stdout, now);
+    printf(", \"mailboxes\": [");
+  }
+  else {
+    printf("%-28s %-4s %-4s %-4s %-20s %-20s %7s %7s %6s %s\n", "MAILBOX", "IN", "OUT", "ACT",
+           "LAST SUCCESS", "NEXT SYNC", "ITEMS", "FAILED", "QUEUED", "LAST ERROR");
+  }
+  for(i = 0; i < n; i++) {
+    struct counts c;
+    char t1[32], t2[32];
+    bool any = m[i].enabled[0] || m[i].enabled[1] || m[i].enabled[2];
+    bool fail = m[i].status[0] == EXS_STATUS_FAILURE || m[i].status[1] == EXS_STATUS_FAILURE ||
+                m[i].status[2] == EXS_STATUS_FAILURE || m[i].last_error_count > 0;
+    count_mailbox(st, m[i].address, &c);
+    enabled += any;
+    failing += fail;
+    processing += m[i].processing_host[0] != '\0';
+    postponed += m[i].postponed_until > now;
+    total.received += c.received;
+    total.pending += c.pending;
+    total.sending += c.sending;
+    total.sent += c.sent;
+    total.failed += c.failed;
+    if(ctx->format == DIAG_FORMAT_JSON) {
+      printf("%s\n  {\"address\": ", i ? "," : "");
+      json_str(stdout, m[i].address);
+      printf(", \"enabled\": {\"incoming\": %s, \"outgoing\": %s, \"act\": %s}",
+             m[i].enabled[0] ? "true" : "false", m[i].enabled[1] ? "true" : "false",
+             m[i].enabled[2] ? "true" : "false");
+      printf(", \"status\": {\"incoming\": \"%s\", \"outgoing\": \"%s\", \"act\": \"%s\"}",
+             exs_status_name(m[i].status[0]), exs_status_name(m[i].status[1]),
+             exs_status_name(m[i].status[2]));
+      printf(", \"last_sync_start\": ");
+      json_time(stdout, m[i].last_sync_start);
+      printf(", \"last_sync_success\": ");
+      json_time(stdout, m[i].last_sync_success);
+      printf(", \"postponed_until\": ");
+      json_time(stdout, m[i].postponed_until);
+      printf(", \"processing_host\": ");
+      json_str_or_null(stdout, m[i].processing_host);
+      printf(", \"items_processed\": %d, \"items_failed\": %d", m[i].items_processed,
+             m[i].items_failed);
+      printf(", \"activities\": {\"received\": %ld, \"pending_send\": %ld, \"sending\": %ld, "
+             "\"sent\": %ld, \"failed\": %ld}",
+             c.received, c.pending, c.sending, c.sent, c.failed);
+      printf(", \"transient_failures\": %d, \"last_error\": ", m[i].transient_failures);
+      if(m[i].last_error_code[0]) {
+        printf("{\"code\": ");
+        json_str(stdout, m[i].last_error_code);
+        printf(", \"message\": ");
+        json_str(stdout, m[i].last_error);
+        printf(", \"count\": %d, \"time\": ", m[i].last_error_count);
+        json_time(stdout, m[i].last_error_time);
+        printf("}");
+      }
+      else
+        printf("null");
+      printf("}");
+    }
+    else {
+      char err_cell[64];
+      snprintf(err_cell, sizeof(err_cell), "%s%s%.40s", m[i].last_error_code,
+               m[i].last_error_code[0] ? ": " : "", m[i].last_error);
+      printf("%-28.28s %-4s %-4s %-4s %-20s %-20s %7d %7d %6ld %s\n", m[i].address,
+             workload_cell(&m[i], 0), workload_cell(&m[i], 1), workload_cell(&m[i], 2),
+             iso_or_dash(m[i].last_sync_success, t1, sizeof(t1)),
+             m[i].processing_host[0] ? "(syncing now)"
+                                     : iso_or_dash(m[i].postponed_until, t2, sizeof(t2)),
+             m[i].items_processed, m[i].items_failed, c.pending + c.sending,
+             m[i].last_error_code[0] ? err_cell : "-");
+    }
+  }
+  if(ctx->format == DIAG_FORMAT_JSON) {
+    printf("%s], \"summary\": {\"mailboxes\": %zu, \"enabled\": %ld, \"failing\": %ld, "
+           "\"processing\": %ld, \"postponed\": %ld, \"received\": %ld, \"pending_send\": %ld, "
+           "\"sending\": %ld, \"sent\": %ld, \"failed\": %ld}}\n",
+           n ? "\n" : "", n, enabled, failing, processing, postponed, total.received,
+           total.pending, total.sending, total.sent, total.failed);
+  }
+  else {
+    printf("\n%zu mailboxes: %ld enabled, %ld with failures, %ld syncing now, %ld waiting; "
+           "activities: %ld received, %ld sent, %ld queued to send (%ld in flight), %ld "
+           "failed\n",
+           n, enabled, failing, processing, postponed, total.received, total.sent,
+           total.pending + total.sending, total.sending, total.failed);
+  }
+  result = 0;
+out:
+  free(m);
+  exs_store_close(st);
+  return result;
+}
+
+/* ---- exsync activity list ---- */
+
+static int cmd_activity(struct diag_ctx *ctx, int argc, char **argv)
+{
+  struct exs_store *st;
+  struct exs_activity *a = NULL;
+  struct exs_error err;
+  const char *mailbox = NULL, *state = NULL;
+  size_t n = 0, i;
+  int result = 2, k;
+
+  if(argc < 2 || is_help(argv[1]) || strcmp(argv[1], "list")) {
+    puts("usage: exsync activity list [--mailbox ADDRESS] [--state STATE] [--format json]\n"
+         "Tracked (received) and outgoing email activities; STATE is received,\n"
+         "pending-send, sending, sent or failed.");
+    return argc >= 2 && is_help(argv[1]) ? 0 : 2;
+  }
+  for(k = 2; k < argc; k++) {
+    if(!strcmp(argv[k], "--mailbox") && k + 1 < argc)
+      mailbox = argv[++k];
+    else if(!strcmp(argv[k], "--state") && k + 1 < argc)
+      state = argv[++k];
+    else
+      return diag_fail("activity list: unknown option '%s'", argv[k]);
+  }
+  st = diag_open_store(ctx);
+  if(!st)
+    return 2;
+  exs_error_clear(&err);
+  if(exs_store_activity_list(st, mailbox, state, &a, &n, &err)) {
+    diag_fail("%s", err.message);
+    goto out;
+  }
+  if(ctx->format == DIAG_FORMAT_JSON)
+    printf("[");
+  else
+    printf("%-6s %-26s %-8s %-12s %-20s %-14s %s\n", "ID", "MAILBOX", "DIR", "STATE", "TIME",
+           "TOKEN", "SUBJECT");
+  for(i = 0; i < n; i++) {
+    struct exs_activity_extra x;
+    char t[32];
+    time_t when = a[i].direction == EXS_DIR_OUTGOING ? a[i].sent : a[i].received;
+    if(exs_store_activity_extra_get(st, a[i].id, &x, &err))
+      memset(&x, 0, sizeof(x));
+    if(ctx->format == DIAG_FORMAT_JSON) {
+      printf("%s\n  {\"id\": %lld, \"mailbox\": ", i ? "," : "", (long long)a[i].id);
+      json_str(stdout, a[i].mailbox);
+      printf(", \"direction\": \"%s\", \"state\": ",
+             a[i].direction == EXS_DIR_OUTGOING ? "outgoing" : "incoming");
+      json_str(stdout, a[i].state);
+      printf(", \"subject\": ");
+      json_str_or_null(stdout, a[i].subject);
+      printf(", \"from\": ");
+      json_str_or_null(stdout, a[i].sender);
+      printf(", \"to\": ");
+      json_str_or_null(stdout, a[i].recipients);
+      printf(", \"received\": ");
+      json_time(stdout, a[i].received);
+      printf(", \"sent\": ");
+      json_time(stdout, a[i].sent);
+      printf(", \"exchange_item_id\": ");
+      json_str_or_null(stdout, a[i].exchange_item_id);
+      printf(", \"internet_message_id\": ");
+      json_str_or_null(stdout, a[i].internet_message_id);
+      printf(", \"tracking_token\": ");
+      json_str_or_null(stdout, x.tracking_token);
+      printf(", \"attempts\": %d, \"reason\": ", x.attempts);
+      json_str_or_null(stdout, x.reason);
+      printf("}");
+    }
+    else {
+      printf("%-6lld %-26.26s %-8s %-12s %-20s %-14s %s%s%s\n", (long long)a[i].id,
+             a[i].mailbox, a[i].direction == EXS_DIR_OUTGOING ? "out" : "in", a[i].state,
+             iso_or_dash(when, t, sizeof(t)), x.tracking_token[0] ? x.tracking_token : "-",
+             a[i].subject ? a[i].subject : "", x.reason[0] ? "  -- " : "", x.reason);
+    }
+  }
+  if(ctx->format == DIAG_FORMAT_JSON)
+    printf("%s]\n", n ? "\n" : "");
+  else
+    printf("\n%zu activities\n", n);
+  result = 0;
+out:
+  for(i = 0; i < n; i++)
+    exs_activity_clear(&a[i]);
+  free(a);
+  exs_store_close(st);
+  return result;
+}
+
+/* ---- exsync email send ---- */
+
+static char *read_body(const char *path)
+{
+  FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+  char *data = NULL;
+  size_t len = 0, cap = 0, got;
+
+  if(!f)
+    return NULL;
+  for(;;) {
+    if(len + 4096 + 1 > cap) {
+      char *p;
+      cap = cap ? cap * 2 : 8192;
+      if(cap > (32u << 20) || !(p = realloc(data, cap))) {
+        free(data);
+        data = NULL;
+        break;
+      }
+      data = p;
+    }
+    got = fread(data + len, 1, 4096, f);
+    len += got;
+    if(got < 4096)
+      break;
+  }
+  if(data)
+    data[len] = '\0';
+  if(f != stdin)
+    fclose(f);
+  return data;
+}
+
+static int cmd_email(struct diag_ctx *ctx, int argc, char **argv)
+{
+  const char *from = NULL, *subject = NULL, *body_file = NULL;
+  char to[4096] = "";
+  struct exs_store *st = NULL;
+  struct exs_mailbox m;
+  struct exs_activity a;
+  struct exs_error err;
+  char *body = NULL;
+  int k, rc, result = 2;
+
+  if(argc < 2 || is_help(argv[1]) || strcmp(argv[1], "send")) {
+    puts("usage: exsync email send --from ADDRESS --to ADDRESS[,ADDRESS...] --subject S\n"
+         "                         --body-file FILE|-\n"
+         "Queue an outgoing email activity (Pending Send) of mailbox ADDRESS; exsync sync\n"
+         "sends it when the mailbox is enabled for outgoing email. --to may be repeated.");
+    return argc >= 2 && is_help(argv[1]) ? 0 : 2;
+  }
+  for(k = 2; k < argc; k++) {
+    const char *v = k + 1 < argc ? argv[k + 1] : NULL;
+    if(!v)
+      return diag_fail("email send: %s needs a value", argv[k]);
+    if(!strcmp(argv[k], "--from"))
+      from = v;
+    else if(!strcmp(argv[k], "--to")) {
+      size_t l = strlen(to);
+      snprintf(to + l, sizeof(to) - l, "%s%s", l ? "," : "", v);
+    }
+    else if(!strcmp(argv[k], "--subject"))
+      subject = v;
+    else if(!strcmp(argv[k], "--body-file"))
+      body_file = v;
+    else
+      return diag_fail("email send: unknown option '%s'", argv[k]);
+    k++;
+  }
+  if(!from || !to[0] || !subject || !body_file)
+    return diag_fail("email send needs --from, --to, --subject and --body-file");
+  body = read_body(body_file);
+  if(!body)
+    return diag_fail("cannot read the body file %s", body_file);
+  st = diag_open_store(ctx);
+  if(!st)
+    goto out;
+  exs_error_clear(&err);
+  rc = exs_store_mailbox_get(st, from, &m, &err);
+  exs_mailbox_wipe(&m);
+  if(rc) {
+    diag_fail("no mailbox %s in the store", from);
+    goto out;
+  }
+  memset(&a, 0, sizeof(a));
+  snprintf(a.mailbox, sizeof(a.mailbox), "%s", m.address);
+  a.direction = EXS_DIR_OUTGOING;
+  snprintf(a.state, sizeof(a.state), "%s", EXS_ACT_STATE_PENDING_SEND);
+  a.subject = (char *)subject;
+  a.sender = m.address;
+  a.recipients = to;
+  a.body = body;
+  if(exs_store_activity_add(st, &a, &err)) {
+    diag_fail("%s", err.message);
+    goto out;
+  }
+  if(ctx->format == DIAG_FORMAT_JSON)
+    printf("{\"id\": %lld, \"state\": \"%s\"}\n", (long long)a.id, EXS_ACT_STATE_PENDING_SEND);
+  else
+    printf("email %lld queued (Pending Send) from %s to %s\n", (long long)a.id, m.address, to);
+  result = 0;
+out:
+  free(body);
+  exs_store_close(st);
+  return result;
+}
+
+int diag_cmd_sync(struct diag_ctx *ctx, int argc, char **argv)
+{
+  if(!strcmp(argv[0], "status"))
+    return cmd_status(ctx, argc, argv);
+  if(!strcmp(argv[0], "activity"))
+    return cmd_activity(ctx, argc, argv);
+  if(!strcmp(argv[0], "email"))
+    return cmd_email(ctx, argc, argv);
+  return cmd_sync(ctx, argc, argv);
+}

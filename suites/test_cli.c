@@ -1,0 +1,333 @@
+#define _GNU_SOURCE /* memmem */
+/* test_cli.c - the exsync command line end to end: exit codes, the admin
+ * steps on a store, reports in three formats, and the canary password that
+ * must never reach a trace, a report, the logs or the store. Each command
+ * runs in a forked child (diag_main) with its output captured; the emulator
+ * runs in-process on port 0. */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "exsync-emulator/emulator.h"
+#include "exsync/buf.h"
+#include "exsync/xml.h"
+#include "testutil.h"
+
+#define CANARY "Canary-Pa55w0rd-7Qx"
+
+static struct emu *emu;
+static int port;
+static char dir[64];
+static char org_path[128], db_path[128];
+static char connect_to[128];
+
+/* Run exsync with the given arguments (NULL-terminated); stdout and stderr
+ * go to *out (malloc'd, caller frees). Returns the exit code. */
+static int run(char **out, ...)
+{
+  char *argv[64];
+  char outfile[160];
+  va_list ap;
+  int argc = 0, status = 0, fd;
+  pid_t pid;
+
+  argv[argc++] = "exsync";
+  va_start(ap, out);
+  while(argc < 63 && (argv[argc] = va_arg(ap, char *)) != NULL)
+    argc++;
+  va_end(ap);
+  argv[argc] = NULL;
+  snprintf(outfile, sizeof(outfile), "%s/out.txt", dir);
+  fflush(NULL);
+  pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if(pid == 0) {
+    fd = open(outfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if(fd < 0)
+      _exit(99);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    close(fd);
+    close(0); /* no terminal: no prompts */
+    status = diag_main(argc, argv);
+    fflush(NULL); /* _exit skips stdio's buffers */
+    _exit(status & 0xff);
+  }
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert_msg(WIFEXITED(status), "exsync %s died", argv[1]);
+  *out = tu_read_file(outfile, NULL);
+  return WEXITSTATUS(status);
+}
+
+/* Write the contoso org with plain HTTP allowed and the emulator's port. */
+static void write_org(const char *protocol)
+{
+  size_t len;
+  char *src = tu_read_file(tu_path("fixtures/orgs/contoso.xml"), &len);
+  struct exs_buf b;
+  char url[128];
+  const char *p = src;
+  FILE *f;
+
+  exs_buf_init(&b, 1 << 20);
+  snprintf(url, sizeof(url), "http://mail.contoso.com:%d/EWS", port);
+  while(*p) {
+    if(!strncmp(p, "https://mail.contoso.com/EWS", 28)) {
+      exs_buf_adds(&b, url);
+      p += 28;
+    }
+    else if(!strncmp(p, "=\"no\" allow-basic-non-secure=\"no\" allow-non-ssl=\"no\"", 52)) {
+      exs_buf_adds(&b, "=\"yes\" allow-basic-non-secure=\"yes\" allow-non-ssl=\"yes\"");
+      p += 52;
+    }
+    else if(!strncmp(p, "protocol=\"autodetect\"", 21)) {
+      exs_buf_addf(&b, "protocol=\"%s\"", protocol);
+      p += 21;
+    }
+    else {
+      exs_buf_add(&b, p++, 1);
+    }
+  }
+  f = fopen(org_path, "w");
+  ck_assert_ptr_nonnull(f);
+  fwrite(b.data, 1, b.len, f);
+  fclose(f);
+  chmod(org_path, 0600);
+  exs_buf_free(&b);
+  free(src);
+}
+
+static void setup(void)
+{
+  char err[512], bound[64];
+
+  snprintf(dir, sizeof(dir), "/tmp/exsync-cli-XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  snprintf(org_path, sizeof(org_path), "%s/org.xml", dir);
+  snprintf(db_path, sizeof(db_path), "%s/exsync.db", dir);
+  emu = emu_new();
+  ck_assert_msg(emu_load_scenario(emu, tu_path("fixtures/scenarios/contoso.xml"), err,
+                                  sizeof(err)) == 0, "%s", err);
+  port = emu_listen(emu, "127.0.0.1", 0, false, bound, sizeof(bound), err, sizeof(err));
+  ck_assert_msg(port > 0, "%s", err);
+  ck_assert_msg(emu_start(emu, err, sizeof(err)) == 0, "%s", err);
+  snprintf(connect_to, sizeof(connect_to), "mail.contoso.com:%d:127.0.0.1:%d", port, port);
+  setenv("EXSYNC_PROFILE_PASSWORD", "svc-pw", 1);
+  write_org("basic");
+}
+
+static void teardown(void)
+{
+  char cmd[128];
+
+  emu_stop(emu);
+  emu_free(emu);
+  snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+  ck_assert_int_eq(system(cmd), 0);
+}
+
+START_TEST(version_help_and_usage_errors)
+{
+  char *out;
+
+  ck_assert_int_eq(run(&out, "--version", NULL), 0);
+  ck_assert_ptr_nonnull(strstr(out, "exsync "));
+  free(out);
+  ck_assert_int_eq(run(&out, "--help", NULL), 0);
+  ck_assert_ptr_nonnull(strstr(out, "test-enable"));
+  free(out);
+  ck_assert_int_eq(run(&out, "frobnicate", NULL), 2);
+  ck_assert_ptr_nonnull(strstr(out, "unknown command"));
+  free(out);
+  ck_assert_int_eq(run(&out, "--format", "yaml", "demo", NULL), 2);
+  free(out);
+  ck_assert_int_eq(run(&out, "test-enable", NULL), 2);
+  ck_assert_ptr_nonnull(strstr(out, "--config"));
+  free(out);
+  ck_assert_int_eq(run(&out, "mailbox", "test-enable", "--help", NULL), 0);
+  free(out);
+}
+END_TEST
+
+START_TEST(bad_org_file_names_file_line_attribute)
+{
+  char *out;
+
+  ck_assert_int_eq(run(&out, "--db", db_path, "import",
+                       tu_path("fixtures/orgs/bad-anonymous.xml"), NULL), 2);
+  ck_assert_ptr_nonnull(strstr(out, "bad-anonymous.xml:"));
+  ck_assert_ptr_nonnull(strstr(out, "authenticate-using"));
+  free(out);
+  ck_assert_int_eq(run(&out, "test-enable", "--config",
+                       tu_path("fixtures/orgs/bad-max-connections.xml"), NULL), 2);
+  ck_assert_ptr_nonnull(strstr(out, "max-connections"));
+  free(out);
+}
+END_TEST
+
+START_TEST(store_less_test_enable_in_three_formats)
+{
+  char *out, err[256];
+  xmlDocPtr doc;
+
+  ck_assert_int_eq(run(&out, "test-enable", "--config", org_path, "--connect-to", connect_to,
+                       "--mailbox", "alice@contoso.com", NULL), 0);
+  ck_assert_ptr_nonnull(strstr(out, "Incoming Email Status"));
+  ck_assert_ptr_nonnull(strstr(out, "alice@contoso.com  Success                Success"));
+  free(out);
+  /* global options after the command, failures exit 1 */
+  ck_assert_int_eq(run(&out, "test-enable", "--config", org_path, "--mailbox", "dave@contoso.com",
+                       "--format", "json", "--connect-to", connect_to, NULL), 1);
+  ck_assert_ptr_nonnull(strstr(out, "\"category\": \"IMPERSONATION\""));
+  ck_assert_ptr_nonnull(strstr(out, "\"summary\": {\"mailboxes\": 1, \"success\": 0, "
+                                    "\"failure\": 1, \"not_run\": 0"));
+  free(out);
+  ck_assert_int_eq(run(&out, "--format", "junit", "--connect-to", connect_to, "test-enable",
+                       "--config", org_path, "--mailbox", "dave@contoso.com", "--mailbox",
+                       "alice@contoso.com", NULL), 1);
+  doc = exs_xml_parse(out, strlen(out), "junit", err, sizeof(err));
+  ck_assert_msg(doc != NULL, "%s", err);
+  ck_assert_ptr_nonnull(strstr(out, "tests=\"6\" failures=\"3\""));
+  ck_assert_ptr_nonnull(strstr(out, "<failure type=\"IMPERSONATION\""));
+  xmlFreeDoc(doc);
+  free(out);
+  ck_assert_int_eq(run(&out, "test-enable", "--config", org_path, "--mailbox", "nobody@x.com",
+                       NULL), 2);
+  free(out);
+}
+END_TEST
+
+START_TEST(admin_steps_from_empty_store_to_report)
+{
+  char *out;
+
+  ck_assert_int_eq(run(&out, "--db", db_path, "import", org_path, NULL), 0);
+  ck_assert_ptr_nonnull(strstr(out, "1 profile, 11 mailboxes"));
+  free(out);
+  ck_assert_int_eq(run(&out, "--db", db_path, "mailbox", "test-enable", "ivan@contoso.com",
+                       "--connect-to", connect_to, NULL), 1);
+  ck_assert_ptr_nonnull(strstr(out, "NOT_APPROVED"));
+  free(out);
+  ck_assert_int_eq(run(&out, "--db", db_path, "mailbox", "approve", "ivan@contoso.com", NULL),
+                   0);
+  free(out);
+  ck_assert_int_eq(run(&out, "--db", db_path, "mailbox", "test-enable", "alice@contoso.com",
+                       "bob@contoso.com", "--connect-to", connect_to, NULL), 0);
+  free(out);
+  ck_assert_int_eq(run(&out, "--db", db_path, "mailbox", "show", "alice@contoso.com", NULL), 0);
+  ck_assert_ptr_nonnull(strstr(out, "Success / Success / Success"));
+  ck_assert_ptr_nonnull(strstr(out, "yes / yes / yes"));
+  free(out);
+  ck_assert_int_eq(run(&out, "--db", db_path, "alerts", "alice@contoso.com", NULL), 0);
+  ck_assert_ptr_nonnull(strstr(out, "TEST_OK"));
+  free(out);
+  ck_assert_int_eq(run(&out, "--db", db_path, "profile", "test-enable", "Exchange",
+                       "--connect-to", connect_to, "--format", "json", NULL), 1);
+  ck_assert_ptr_nonnull(strstr(out, "\"mailboxes\": 11"));
+  free(out);
+  ck_assert_int_eq(run(&out, "--db", db_path, "job", "list", NULL), 0);
+  ck_assert_ptr_nonnull(strstr(out, "job 1  test-enable  profile 'Exchange'  failed  11/11"));
+  free(out);
+  ck_assert_int_eq(run(&out, "--db", db_path, "job", "wait", "1", NULL), 1);
+  free(out);
+  ck_assert_int_eq(run(&out, "--db", db_path, "profile", "set", "Exchange",
+                       "max-connections=0", NULL), 2);
+  ck_assert_ptr_nonnull(strstr(out, "max-connections"));
+  free(out);
+  ck_assert_int_eq(run(&out, "--db", db_path, "profile", "set", "Exchange", "password=x", NULL),
+                   2);
+  ck_assert_ptr_nonnull(strstr(out, "never taken on the command line"));
+  free(out);
+  ck_assert_int_eq(run(&out, "--db", db_path, "org", "set", "allow-non-ssl=maybe", NULL), 2);
+  free(out);
+  ck_assert_int_eq(run(&out, "--db", db_path, "mailbox", "show", "nobody@contoso.com", NULL), 2);
+  free(out);
+}
+END_TEST
+
+/* Does hay contain needle in any of the encodings a leak could take? */
+static const char *leak_of(const char *hay, size_t len, const char *secret, const char *user)
+{
+  static char forms[4][256];
+  struct exs_buf b;
+  char pair[200];
+  size_t i, j;
+
+  snprintf(forms[0], sizeof(forms[0]), "%s", secret);
+  exs_buf_init(&b, 255);
+  exs_base64_encode(&b, (const unsigned char *)secret, strlen(secret));
+  snprintf(forms[1], sizeof(forms[1]), "%s", b.data ? b.data : "");
+  exs_buf_reset(&b);
+  snprintf(pair, sizeof(pair), "%s:%s", user, secret);
+  exs_base64_encode(&b, (const unsigned char *)pair, strlen(pair));
+  snprintf(forms[2], sizeof(forms[2]), "%s", b.data);
+  exs_buf_free(&b);
+  for(i = 0; secret[i] && i < 100; i++)
+    snprintf(forms[3] + 2 * i, 3, "%02x", (unsigned char)secret[i]);
+  for(j = 0; j < 4; j++)
+    if(forms[j][0] && memmem(hay, len, forms[j], strlen(forms[j])))
+      return forms[j];
+  return NULL;
+}
+
+START_TEST(canary_password_never_leaks)
+{
+  static const char *const files[] = {"trace.txt", "exsync.db", "exsync.db-wal", "out.txt"};
+  char trace[160], path[200], *out, *data;
+  size_t i, len;
+
+  /* the canary is the profile's password: the emulator refuses it, so it
+   * travels in every attempt, and is stored (sealed) by the import */
+  setenv("EXSYNC_PROFILE_PASSWORD", CANARY, 1);
+  snprintf(trace, sizeof(trace), "%s/trace.txt", dir);
+  ck_assert_int_eq(run(&out, "--db", db_path, "import", org_path, NULL), 0);
+  free(out);
+  ck_assert_int_eq(run(&out, "--db", db_path, "--trace", trace, "--format", "json", "mailbox",
+                       "test-enable", "alice@contoso.com", "--connect-to", connect_to, NULL), 1);
+  ck_assert_ptr_nonnull(strstr(out, "CREDENTIALS"));
+  ck_assert_ptr_null(leak_of(out, strlen(out), CANARY, "CONTOSO\\svc-crm"));
+  free(out);
+  ck_assert_int_eq(run(&out, "--db", db_path, "alerts", NULL), 0);
+  ck_assert_ptr_null(leak_of(out, strlen(out), CANARY, "CONTOSO\\svc-crm"));
+  free(out);
+  ck_assert_int_eq(run(&out, "--db", db_path, "profile", "show", "Exchange", NULL), 0);
+  ck_assert_ptr_nonnull(strstr(out, "(set, encrypted)"));
+  free(out);
+  for(i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+    const char *hit;
+    snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+    if(access(path, R_OK))
+      continue;
+    data = tu_read_file(path, &len);
+    hit = leak_of(data, len, CANARY, "CONTOSO\\svc-crm");
+    ck_assert_msg(hit == NULL, "%s contains the canary as '%s'", files[i], hit);
+    if(!strcmp(files[i], "trace.txt")) {
+      ck_assert_ptr_nonnull(strstr(data, "Authorization: Basic <redacted>"));
+      ck_assert_ptr_nonnull(strstr(data, "GetFolder"));
+    }
+    free(data);
+  }
+}
+END_TEST
+
+int main(void)
+{
+  Suite *s = suite_create("cli");
+  TCase *tc = tcase_create("cli");
+
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, version_help_and_usage_errors);
+  tcase_add_test(tc, bad_org_file_names_file_line_attribute);
+  tcase_add_test(tc, store_less_test_enable_in_three_formats);
+  tcase_add_test(tc, admin_steps_from_empty_store_to_report);
+  tcase_add_test(tc, canary_password_never_leaks);
+  suite_add_tcase(s, tc);
+  return tu_run(s);
+}
