@@ -379,11 +379,11 @@ static void print_diff(FILE *f, const char *label, char *a, char *b)
       i++;
       j++;
     }
-    else if(j < nb && (i == na || T(i, j + 1) >= T(i + 1, j))) {
-      fprintf(f, "+%s\n", lb[j++]);
+    else if(i < na && (j == nb || T(i + 1, j) >= T(i, j + 1))) {
+      fprintf(f, "-%s\n", la[i++]);
     }
     else {
-      fprintf(f, "-%s\n", la[i++]);
+      fprintf(f, "+%s\n", lb[j++]);
     }
   }
 #undef T
