@@ -35,8 +35,16 @@ void ews_serialize(struct exs_buf *o, xmlNodePtr n)
   for(xmlNodePtr c = n->children; c; c = c->next) {
     if(c->type == XML_ELEMENT_NODE)
       ews_serialize(o, c);
-    else if(c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE)
-      exs_buf_add_xml(o, (const char *)c->content);
+    else if(c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) {
+      /* Exchange answers date-times in UTC whatever offset a client wrote
+       * (the EWS Managed API cannot read back its own "+00:00" form) */
+      time_t t;
+      char iso[32];
+      if(strchr((const char *)c->content, 'T') && exs_time_parse((const char *)c->content, &t) == 0)
+        exs_buf_adds(o, exs_time_iso(t, iso, sizeof(iso)));
+      else
+        exs_buf_add_xml(o, (const char *)c->content);
+    }
   }
   exs_buf_addf(o, "</%s%s>", pfx, (const char *)n->name);
 }
@@ -154,6 +162,14 @@ static bool shape_names(const struct ews_shape *s, const char *name)
   return false;
 }
 
+static bool has_frag(const struct emu_item *it, const char *name)
+{
+  for(const struct emu_frag *fr = it->frags; fr; fr = fr->next)
+    if(strcmp(fr->name, name) == 0)
+      return true;
+  return false;
+}
+
 /* Calendar items, contacts, tasks: generated fields merged with the fields
  * kept verbatim, all in schema order. */
 static void write_typed_item(struct emu_ews_ctx *ctx, const struct emu_item *it,
@@ -162,7 +178,8 @@ static void write_typed_item(struct emu_ews_ctx *ctx, const struct emu_item *it,
   static const char *const gen[] = {
       "ItemId",       "ParentFolderId",   "ItemClass",      "Subject",
       "Body",         "DateTimeReceived", "Size",           "Categories",
-      "DateTimeSent", "DateTimeCreated",  "HasAttachments", "ExtendedProperty"};
+      "DateTimeSent", "DateTimeCreated",  "HasAttachments", "ExtendedProperty",
+      "StartTimeZone", "EndTimeZone", "Status"};
   struct exs_buf *o = ctx->out;
   bool dflt = s->base >= 1, all = s->base == 2;
   unsigned long f = s->fields;
@@ -172,6 +189,8 @@ static void write_typed_item(struct emu_ews_ctx *ctx, const struct emu_item *it,
   exs_buf_addf(o, "<t:%s>", elem);
   for(size_t g = 0; g <= sizeof(gen) / sizeof(gen[0]); g++) {
     int order = g < sizeof(gen) / sizeof(gen[0]) ? emu_field_order(it->kind, gen[g]) : 1 << 30;
+    if(order < 0)
+      continue; /* a calendar field of another kind of item */
     for(; fr && fr->order < order; fr = fr->next)
       if(dflt || shape_names(s, fr->name))
         exs_buf_adds(o, fr->xml);
@@ -234,6 +253,18 @@ static void write_typed_item(struct emu_ews_ctx *ctx, const struct emu_item *it,
         if(p)
           ews_write_ext(o, p);
       }
+      break;
+    case 12:
+    case 13:
+      /* clients that did not send a time zone get UTC: the EWS Managed API
+       * reads Start/End through them */
+      if((all || shape_names(s, gen[g])) && !has_frag(it, gen[g]))
+        exs_buf_addf(o, "<t:%s Id=\"UTC\" Name=\"(UTC) Coordinated Universal Time\"/>", gen[g]);
+      break;
+    case 14:
+      /* a task always has a status; a new one has not started */
+      if((dflt || shape_names(s, "Status")) && !has_frag(it, "Status"))
+        exs_buf_adds(o, "<t:Status>NotStarted</t:Status>");
       break;
     }
   }

@@ -68,13 +68,9 @@ static const char *const steps[] = {
 static const struct {
   const char *client, *auth, *step, *gap;
 } KNOWN_GAPS[] = {
-    {"ewsjs", NULL, "calendar",
-     "Appointment.Bind with AllProperties: ews-javascript-api says Start was requested but not "
-     "returned (the emulator answers the stored Start; the API likely also wants "
-     "StartTimeZone/EndTimeZone)"},
-    {"ewsjs", NULL, "task",
-     "Task.Bind with AllProperties: ews-javascript-api says a requested property was not "
-     "returned (same cause as calendar)"},
+    /* none left: every step passes with both clients and both schemes. The
+     * list stays so a future emulator gap is named, not hidden. */
+    {"", "", "", ""},
 };
 #define NGAPS (sizeof(KNOWN_GAPS) / sizeof(KNOWN_GAPS[0]))
 
@@ -382,6 +378,8 @@ static const char *gap_for(enum client cl, const char *auth, const char *step)
   if(strict && *strict && strcmp(strict, "0") != 0)
     return NULL;
   for(size_t i = 0; i < NGAPS; i++) {
+    if(!KNOWN_GAPS[i].step[0])
+      continue; /* the empty placeholder */
     if(KNOWN_GAPS[i].client && strcmp(KNOWN_GAPS[i].client, client_names[cl]) != 0)
       continue;
     if(KNOWN_GAPS[i].auth && strcmp(KNOWN_GAPS[i].auth, auth) != 0)
