@@ -36,7 +36,7 @@ static char url[256], connect_to[128];
 static const char *ct[1];
 static char dir[256], db[300], keyf[300], exsync_bin[4096];
 static struct exs_store *st;
-static unsigned seed;
+static unsigned seed, seed0;
 
 static void add_mailbox(const char *address)
 {
@@ -67,6 +67,7 @@ static void world_up(void)
   const char *env_seed = getenv("EXSYNC_KILL_SEED");
 
   seed = env_seed && *env_seed ? (unsigned)strtoul(env_seed, NULL, 10) : 20261129u;
+  seed0 = seed;
   n = readlink("/proc/self/exe", self, sizeof(self) - 1);
   ck_assert(n > 0);
   self[n] = '\0';
@@ -158,7 +159,7 @@ static int run_until_done(const char *mailbox, long max_delay_ms, int max_runs)
      * complete one takes on this machine */
     long window = max_delay_ms + (long)runs * max_delay_ms / 10;
     long delay = 5 + (long)(rand_r(&seed) % (unsigned)window);
-    ck_assert_msg(++runs <= max_runs, "no run completed in %d runs (seed %u)", max_runs, seed);
+    ck_assert_msg(++runs <= max_runs, "no run completed in %d runs (EXSYNC_KILL_SEED=%u)", max_runs, seed0);
     rc = run_child(mailbox, delay);
     if(rc == -SIGKILL) {
       kills++;
@@ -193,7 +194,7 @@ START_TEST(incoming_2000_killed_at_random)
                                   sizeof(e)) == 0);
   }
   kills = run_until_done("alice@contoso.com", 250, 400);
-  fprintf(stderr, "incoming: %d kills (seed %u)\n", kills, seed);
+  fprintf(stderr, "incoming: %d kills (EXSYNC_KILL_SEED=%u)\n", kills, seed0);
   ck_assert_int_ge(kills, 3);
   /* one more complete run finds nothing new */
   ck_assert_int_eq(run_child("alice@contoso.com", 0), 0);
@@ -282,13 +283,13 @@ START_TEST(outgoing_500_killed_at_random)
     ck_assert(exs_store_activity_add(st, &a, &err) == 0);
   }
   kills = run_until_done("alice@contoso.com", 250, 400);
-  fprintf(stderr, "outgoing: %d kills (seed %u)\n", kills, seed);
+  fprintf(stderr, "outgoing: %d kills (EXSYNC_KILL_SEED=%u)\n", kills, seed0);
   ck_assert_int_ge(kills, 3);
   ck_assert_int_eq(count("alice@contoso.com", EXS_ACT_STATE_SENT), 500);
   memset(per, 0, sizeof(per));
   delivered(per, 500);
   for(k = 0; k < 500; k++)
-    ck_assert_msg(per[k] == 1, "email %d delivered %d times (seed %u)", k, per[k], seed);
+    ck_assert_msg(per[k] == 1, "email %d delivered %d times (EXSYNC_KILL_SEED=%u)", k, per[k], seed0);
   ck_assert_int_eq(emu_folder_count(emu, "alice@contoso.com", "sentitems"), 500);
 }
 END_TEST
