@@ -26,11 +26,16 @@
 const char *exs_ad_method_name(enum exs_ad_method m)
 {
   switch(m) {
-  case EXS_AD_POX: return "POX";
-  case EXS_AD_SOAP: return "SOAP";
-  case EXS_AD_REDIRECT: return "redirect";
-  case EXS_AD_SRV: return "SRV";
-  case EXS_AD_CACHE: return "cache";
+  case EXS_AD_POX:
+    return "POX";
+  case EXS_AD_SOAP:
+    return "SOAP";
+  case EXS_AD_REDIRECT:
+    return "redirect";
+  case EXS_AD_SRV:
+    return "SRV";
+  case EXS_AD_CACHE:
+    return "cache";
   }
   return "?";
 }
@@ -38,10 +43,14 @@ const char *exs_ad_method_name(enum exs_ad_method m)
 const char *exs_ad_outcome_name(enum exs_ad_outcome o)
 {
   switch(o) {
-  case EXS_AD_SUCCESS: return "success";
-  case EXS_AD_WARNING: return "warning";
-  case EXS_AD_ERROR: return "error";
-  case EXS_AD_SKIPPED: return "skipped";
+  case EXS_AD_SUCCESS:
+    return "success";
+  case EXS_AD_WARNING:
+    return "warning";
+  case EXS_AD_ERROR:
+    return "error";
+  case EXS_AD_SKIPPED:
+    return "skipped";
   }
   return "?";
 }
@@ -70,8 +79,8 @@ int exs_autodiscover_build_pox(struct exs_buf *b, const char *address)
 
 int exs_autodiscover_build_soap(struct exs_buf *b, const char *address, const char *url)
 {
-  static const char *const settings[] = {"UserDisplayName", "UserDN", "InternalEwsUrl",
-                                         "ExternalEwsUrl", "CasVersion", "EwsSupportedSchemas"};
+  static const char *const settings[] = {"UserDisplayName", "UserDN",     "InternalEwsUrl",
+                                         "ExternalEwsUrl",  "CasVersion", "EwsSupportedSchemas"};
   size_t i;
   int r = 0;
 
@@ -106,8 +115,7 @@ static void pox_error(xmlNodePtr error, struct exs_autodiscover_answer *a)
 {
   a->action = EXS_AD_ACTION_ERROR;
   exs_xml_text(exs_xml_child(error, NULL, "ErrorCode"), a->error_code, sizeof(a->error_code));
-  exs_xml_text(exs_xml_child(error, NULL, "Message"), a->error_message,
-               sizeof(a->error_message));
+  exs_xml_text(exs_xml_child(error, NULL, "Message"), a->error_message, sizeof(a->error_message));
   if(!a->error_code[0])
     snprintf(a->error_code, sizeof(a->error_code), "Error");
 }
@@ -200,8 +208,8 @@ int exs_autodiscover_parse_soap(const char *body, size_t len, struct exs_autodis
     return -1;
   }
   root = xmlDocGetRootElement(doc);
-  sbody = exs_xml_is(root, NS_SOAP_ENV, "Envelope") ? exs_xml_child(root, NS_SOAP_ENV, "Body")
-                                                     : NULL;
+  sbody =
+      exs_xml_is(root, NS_SOAP_ENV, "Envelope") ? exs_xml_child(root, NS_SOAP_ENV, "Body") : NULL;
   if(!sbody) {
     exs_error_set(err, EXS_CAT_PROTOCOL, "the answer is not a SOAP envelope");
     goto out;
@@ -283,8 +291,7 @@ out:
 
 /* ---- SRV through the system resolver ---- */
 
-int exs_srv_lookup(void *ctx, const char *name, struct exs_srv_record *out, size_t max,
-                   size_t *n)
+int exs_srv_lookup(void *ctx, const char *name, struct exs_srv_record *out, size_t max, size_t *n)
 {
   unsigned char ans[NS_PACKETSZ * 4];
   ns_msg msg;
@@ -302,8 +309,7 @@ int exs_srv_lookup(void *ctx, const char *name, struct exs_srv_record *out, size
     ns_rr rr;
     const unsigned char *rd;
     struct exs_srv_record *r = &out[*n];
-    if(ns_parserr(&msg, ns_s_an, i, &rr) < 0 || ns_rr_type(rr) != ns_t_srv ||
-       ns_rr_rdlen(rr) < 7)
+    if(ns_parserr(&msg, ns_s_an, i, &rr) < 0 || ns_rr_type(rr) != ns_t_srv || ns_rr_rdlen(rr) < 7)
       continue;
     rd = ns_rr_rdata(rr);
     r->priority = ns_get16(rd);
@@ -325,7 +331,7 @@ struct cache_entry {
 };
 
 struct exs_autodiscover {
-  struct exs_http *http;          /* NULL with an injected transport */
+  struct exs_http *http; /* NULL with an injected transport */
   exs_autodiscover_transport_fn transport;
   void *transport_ctx;
   exs_autodiscover_srv_fn srv;
@@ -348,8 +354,8 @@ struct exs_autodiscover *exs_autodiscover_new(const struct exs_autodiscover_opti
   ad->transport_ctx = opt->transport_ctx;
   if(!ad->transport) {
     struct exs_http_options ho = opt->http;
-    ho.connect_timeout_ms = opt->candidate_connect_timeout_ms > 0 ? opt->candidate_connect_timeout_ms
-                                                                  : 3000;
+    ho.connect_timeout_ms =
+        opt->candidate_connect_timeout_ms > 0 ? opt->candidate_connect_timeout_ms : 3000;
     ho.timeout_ms = opt->candidate_timeout_ms > 0 ? opt->candidate_timeout_ms : 20000;
     ad->http = exs_http_new(&ho);
     if(!ad->http) {
@@ -395,15 +401,14 @@ struct run {
   char code[64];
   char code_url[EXS_AD_URL_MAX];
   char code_what[320];
-  bool fatal;                     /* loop or too many hops */
+  bool fatal; /* loop or too many hops */
   char fatal_msg[400];
   size_t n_401;
 };
 
 enum try_result { TRY_NEXT = 0, TRY_DONE, TRY_RESTART, TRY_FATAL };
 
-static struct exs_autodiscover_step *add_step(struct run *r, const char *url,
-                                              enum exs_ad_method m)
+static struct exs_autodiscover_step *add_step(struct run *r, const char *url, enum exs_ad_method m)
 {
   struct exs_autodiscover_result *res = r->res;
   struct exs_autodiscover_step *s, *grown;
@@ -421,10 +426,10 @@ static struct exs_autodiscover_step *add_step(struct run *r, const char *url,
   return s;
 }
 
-#define STEP_SET(s, field, ...)                            \
-  do {                                                     \
-    if(s)                                                  \
-      snprintf((s)->field, sizeof((s)->field), __VA_ARGS__); \
+#define STEP_SET(s, field, ...)                                                                    \
+  do {                                                                                             \
+    if(s)                                                                                          \
+      snprintf((s)->field, sizeof((s)->field), __VA_ARGS__);                                       \
   } while(0)
 
 static bool seen_url(struct run *r, const char *url)
@@ -505,8 +510,8 @@ static bool count_hop(struct run *r, struct exs_autodiscover_step *s)
 {
   if(r->hops >= r->ad->max_hops) {
     r->fatal = true;
-    snprintf(r->fatal_msg, sizeof(r->fatal_msg),
-             "more than %d Autodiscover redirects for %s", r->ad->max_hops, r->address);
+    snprintf(r->fatal_msg, sizeof(r->fatal_msg), "more than %d Autodiscover redirects for %s",
+             r->ad->max_hops, r->address);
     STEP_SET(s, why, "too many redirects (limit %d): search stopped", r->ad->max_hops);
     return false;
   }
@@ -605,7 +610,8 @@ static enum try_result try_endpoint(struct run *r, const char *start_url, enum e
       note_answer(r, resp.status, "", url, "HTTP redirect");
       if(s) {
         s->outcome = EXS_AD_WARNING;
-        STEP_SET(s, got, "HTTP %ld to %s", resp.status, resp.location[0] ? resp.location : "(none)");
+        STEP_SET(s, got, "HTTP %ld to %s", resp.status,
+                 resp.location[0] ? resp.location : "(none)");
       }
       if(!resp.location[0] || !is_https(resp.location)) {
         STEP_SET(s, why, "redirect target is not https: refused");
@@ -639,8 +645,9 @@ static enum try_result try_endpoint(struct run *r, const char *start_url, enum e
                    resp.www_authenticate[0] ? resp.www_authenticate : "no scheme");
         else
           STEP_SET(s, got, "HTTP %ld", resp.status);
-        STEP_SET(s, why, resp.status == 401 ? "credentials refused here: trying the next candidate"
-                                            : "not an Autodiscover answer: trying the next candidate");
+        STEP_SET(s, why,
+                 resp.status == 401 ? "credentials refused here: trying the next candidate"
+                                    : "not an Autodiscover answer: trying the next candidate");
       }
       exs_http_response_free(&resp);
       return TRY_NEXT;
@@ -676,7 +683,8 @@ static enum try_result try_endpoint(struct run *r, const char *start_url, enum e
         s->outcome = is_https(a.ews_url) ? EXS_AD_SUCCESS : EXS_AD_WARNING;
         STEP_SET(s, got, "EWS URL %s", a.ews_url);
         if(!is_https(a.ews_url))
-          STEP_SET(s, why, "the EWS URL is plain HTTP: it is refused unless the deployment allows it");
+          STEP_SET(s, why,
+                   "the EWS URL is plain HTTP: it is refused unless the deployment allows it");
         else if(r->hops)
           STEP_SET(s, why, "EWS calls will use %s, the address Autodiscover finally answered for",
                    r->address);
@@ -1039,11 +1047,12 @@ int exs_autodiscover_run(struct exs_autodiscover *ad, const char *address,
   else if(r->n_401 && r->last_status == 401)
     exs_error_set(err, EXS_CAT_AUTODISCOVER,
                   "Autodiscover found no EWS URL for %s: the credentials were refused (HTTP "
-                  "401) by %zu candidate(s)", r->address, r->n_401);
+                  "401) by %zu candidate(s)",
+                  r->address, r->n_401);
   else
     exs_error_set(err, EXS_CAT_AUTODISCOVER,
-                  "Autodiscover found no EWS URL for %s; last answer: HTTP %ld from %s",
-                  r->address, r->last_status, r->last_url);
+                  "Autodiscover found no EWS URL for %s; last answer: HTTP %ld from %s", r->address,
+                  r->last_status, r->last_url);
   if(r->last_code[0] && !r->fatal) {
     size_t l = strlen(err->message);
     snprintf(err->message + l, sizeof(err->message) - l, ", Autodiscover error %s%s%s",

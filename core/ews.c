@@ -28,13 +28,12 @@ int exs_ews_envelope_begin(struct exs_buf *b, const struct exs_ews_context *ctx)
 {
   int r = 0;
 
-  r |= exs_buf_adds(b,
-                    "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
-                    "<soap:Envelope xmlns:soap=\"" EXS_NS_SOAP "\" xmlns:m=\"" EXS_NS_MSG
-                    "\" xmlns:t=\"" EXS_NS_TYPES "\"><soap:Header>");
+  r |= exs_buf_adds(b, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+                       "<soap:Envelope xmlns:soap=\"" EXS_NS_SOAP "\" xmlns:m=\"" EXS_NS_MSG
+                       "\" xmlns:t=\"" EXS_NS_TYPES "\"><soap:Header>");
   r |= exs_buf_adds(b, "<t:RequestServerVersion Version=\"");
-  r |= exs_buf_add_xml(b, ctx && ctx->server_version ? ctx->server_version
-                                                      : EXS_EWS_DEFAULT_VERSION);
+  r |= exs_buf_add_xml(b,
+                       ctx && ctx->server_version ? ctx->server_version : EXS_EWS_DEFAULT_VERSION);
   r |= exs_buf_adds(b, "\"/>");
   if(ctx && ctx->impersonate) {
     r |= exs_buf_adds(b, "<t:ExchangeImpersonation><t:ConnectingSID><t:PrimarySmtpAddress>");
@@ -140,8 +139,7 @@ static int parse_fault(xmlNodePtr fault, struct exs_error *err)
 }
 
 int exs_ews_parse_envelope(const char *body, size_t len, long http_status, const char *op,
-                           struct _xmlDoc **docp, struct _xmlNode **messages,
-                           struct exs_error *err)
+                           struct _xmlDoc **docp, struct _xmlNode **messages, struct exs_error *err)
 {
   char errbuf[256];
   char name[96];
@@ -157,14 +155,14 @@ int exs_ews_parse_envelope(const char *body, size_t len, long http_status, const
       exs_error_set(err, EXS_CAT_SERVER, "Exchange answered HTTP %ld without a SOAP body",
                     http_status);
     else
-      exs_error_set(err, EXS_CAT_PROTOCOL, "%s answer is not XML (HTTP %ld): %s", op,
-                    http_status, errbuf);
+      exs_error_set(err, EXS_CAT_PROTOCOL, "%s answer is not XML (HTTP %ld): %s", op, http_status,
+                    errbuf);
     return -1;
   }
   *docp = doc;
   root = xmlDocGetRootElement(doc);
-  soap_body = exs_xml_is(root, EXS_NS_SOAP, "Envelope") ? exs_xml_child(root, EXS_NS_SOAP, "Body")
-                                                         : NULL;
+  soap_body =
+      exs_xml_is(root, EXS_NS_SOAP, "Envelope") ? exs_xml_child(root, EXS_NS_SOAP, "Body") : NULL;
   if(!soap_body) {
     if(http_status >= 500)
       exs_error_set(err, EXS_CAT_SERVER, "Exchange answered HTTP %ld without a SOAP body",
@@ -336,8 +334,7 @@ int exs_ews_parse_get_folder(const char *body, size_t len, long http_status,
     parse_folder(exs_xml_child(msg, EXS_NS_MSG, "Folders"), &out[i]);
   }
   if(i < n) {
-    exs_error_set(err, EXS_CAT_PROTOCOL, "GetFolder answered %zu folders for %zu requested", i,
-                  n);
+    exs_error_set(err, EXS_CAT_PROTOCOL, "GetFolder answered %zu folders for %zu requested", i, n);
     goto out;
   }
   result = 0;
@@ -359,8 +356,8 @@ struct exs_ews *exs_ews_new(struct exs_http *http, const struct exs_ews_options 
     return NULL;
   ews->http = http;
   ews->url = dup_or_null(opt->url);
-  ews->server_version = dup_or_null(opt->ctx.server_version ? opt->ctx.server_version
-                                                            : EXS_EWS_DEFAULT_VERSION);
+  ews->server_version =
+      dup_or_null(opt->ctx.server_version ? opt->ctx.server_version : EXS_EWS_DEFAULT_VERSION);
   ews->impersonate = dup_or_null(opt->ctx.impersonate);
   ews->anchor = dup_or_null(opt->anchor_mailbox ? opt->anchor_mailbox : opt->ctx.impersonate);
   ews->mailbox_credentials = opt->mailbox_credentials;
@@ -401,6 +398,49 @@ const char *exs_ews_url(const struct exs_ews *ews)
   return ews ? ews->url : NULL;
 }
 
+/* True when a 200 answer's every ResponseMessage is an ErrorServerBusy
+ * error: the server processed none of it, so the request may be repeated
+ * (ews-protocol.md 5.1: real servers also throttle this way). Fills err and
+ * *wait_ms (the largest BackOffMilliseconds, 0 if none). */
+static bool all_messages_busy(const char *op, struct exs_http_response *resp, long *wait_ms,
+                              struct exs_error *err)
+{
+  xmlDocPtr doc = NULL;
+  xmlNodePtr messages, msg;
+  struct exs_error merr, first;
+  size_t n = 0;
+  bool busy = true;
+
+  if(!resp->body.data || !strstr(resp->body.data, "ErrorServerBusy"))
+    return false;
+  exs_error_clear(&merr);
+  exs_error_clear(&first);
+  if(exs_ews_parse_envelope(resp->body.data, resp->body.len, resp->status, op, &doc, &messages,
+                            &merr)) {
+    xmlFreeDoc(doc);
+    return false;
+  }
+  *wait_ms = 0;
+  for(msg = exs_xml_first_element(messages); msg && busy; msg = msg->next) {
+    if(msg->type != XML_ELEMENT_NODE)
+      continue;
+    exs_error_clear(&merr);
+    busy = exs_ews_message_status(msg, &merr) != 0 && !strcmp(merr.ews_code, "ErrorServerBusy");
+    if(busy && !n++)
+      first = merr;
+    if(busy && merr.backoff_ms > *wait_ms)
+      *wait_ms = merr.backoff_ms;
+  }
+  xmlFreeDoc(doc);
+  if(!busy || !n)
+    return false;
+  first.http_status = resp->status;
+  snprintf(first.url, sizeof(first.url), "%s", err->url);
+  first.backoff_ms = *wait_ms;
+  *err = first;
+  return true;
+}
+
 /* Classify an HTTP-level answer. Returns 1 when the caller should retry
  * after *wait_ms, 0 when the answer is for the parser, -1 on failure. */
 static int classify(struct exs_ews *ews, const char *op, struct exs_http_response *resp,
@@ -409,7 +449,7 @@ static int classify(struct exs_ews *ews, const char *op, struct exs_http_respons
   err->http_status = resp->status;
   snprintf(err->url, sizeof(err->url), "%s", ews->url);
   if(resp->status == 200)
-    return 0;
+    return all_messages_busy(op, resp, wait_ms, err) ? 1 : 0;
   if(resp->status == 401) {
     exs_error_set(err, ews->mailbox_credentials ? EXS_CAT_MBX_CREDENTIALS : EXS_CAT_CREDENTIALS,
                   "Exchange refused the %s credentials (HTTP 401, offered: %s)",
@@ -432,8 +472,8 @@ static int classify(struct exs_ews *ews, const char *op, struct exs_http_respons
     struct exs_error ferr;
     exs_error_clear(&ferr);
     /* a SOAP fault: throttling is retried here, the rest is the parser's */
-    if(exs_ews_parse_envelope(resp->body.data, resp->body.len, resp->status, op, &doc,
-                              &messages, &ferr) &&
+    if(exs_ews_parse_envelope(resp->body.data, resp->body.len, resp->status, op, &doc, &messages,
+                              &ferr) &&
        ferr.category == EXS_CAT_THROTTLED) {
       xmlFreeDoc(doc);
       *err = ferr;

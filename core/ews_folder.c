@@ -87,8 +87,9 @@ int exs_ews_get_folder_ext(struct exs_ews *ews, const struct exs_ews_folder_ref 
 
   exs_buf_init(&req, EXS_EWS_REQUEST_MAX);
   exs_http_response_init(&resp);
-  if(exs_ews__send(ews, "GetFolder", exs_ews_build_get_folder_ext(&req, &ctx, refs, n, props, n_props),
-                   &req, &resp, err))
+  if(exs_ews__send(ews, "GetFolder",
+                   exs_ews_build_get_folder_ext(&req, &ctx, refs, n, props, n_props), &req, &resp,
+                   err))
     goto out;
   result = exs_ews_parse_get_folder(resp.body.data, resp.body.len, resp.status, out, n, err);
   if(result)
@@ -226,8 +227,8 @@ out:
 /* ---- CreateFolder ---- */
 
 int exs_ews_build_create_folder(struct exs_buf *b, const struct exs_ews_context *ctx,
-                                const struct exs_ews_folder_ref *parent,
-                                const char *display_name, const char *folder_class)
+                                const struct exs_ews_folder_ref *parent, const char *display_name,
+                                const char *folder_class)
 {
   int r = 0;
 
@@ -262,8 +263,7 @@ static int parse_one_folder(const char *op, const char *body, size_t len, long h
     goto out;
   }
   out->ok = true;
-  exs_ews__parse_folder_node(exs_xml_first_element(exs_xml_child(msg, EXS_NS_MSG, "Folders")),
-                             out);
+  exs_ews__parse_folder_node(exs_xml_first_element(exs_xml_child(msg, EXS_NS_MSG, "Folders")), out);
   result = 0;
 out:
   xmlFreeDoc(doc);
@@ -339,8 +339,8 @@ int exs_ews_parse_update_folder(const char *body, size_t len, long http_status,
 }
 
 int exs_ews_update_folder(struct exs_ews *ews, const struct exs_ews_folder_ref *folder,
-                          const char *folder_kind, const struct exs_ews_extprop_set *sets,
-                          size_t n, struct exs_ews_folder *out, struct exs_error *err)
+                          const char *folder_kind, const struct exs_ews_extprop_set *sets, size_t n,
+                          struct exs_ews_folder *out, struct exs_error *err)
 {
   struct exs_ews_context ctx = exs_ews__ctx(ews);
   struct exs_buf b;
@@ -435,12 +435,11 @@ int exs_ews_parse_sync_folder_hierarchy(const char *body, size_t len, long http_
   int result = -1;
 
   memset(out, 0, sizeof(*out));
-  if(exs_ews__first_message(body, len, http_status, "SyncFolderHierarchy", true, &doc, &msg,
-                            err))
+  if(exs_ews__first_message(body, len, http_status, "SyncFolderHierarchy", true, &doc, &msg, err))
     goto out;
   out->sync_state = dup_text(exs_xml_child(msg, EXS_NS_MSG, "SyncState"));
   out->includes_last =
-    exs_ews__bool_text(exs_xml_child(msg, EXS_NS_MSG, "IncludesLastFolderInRange"));
+      exs_ews__bool_text(exs_xml_child(msg, EXS_NS_MSG, "IncludesLastFolderInRange"));
   changes = exs_xml_child(msg, EXS_NS_MSG, "Changes");
   n = count_elements(changes);
   if(!out->sync_state || (n && !(out->changes = calloc(n, sizeof(*out->changes))))) {
@@ -490,8 +489,8 @@ int exs_ews_sync_folder_hierarchy(struct exs_ews *ews, const struct exs_ews_fold
                    exs_ews_build_sync_folder_hierarchy(&b, &ctx, sync_folder, sync_state), &b,
                    &resp, err))
     goto out;
-  result = exs_ews_parse_sync_folder_hierarchy(resp.body.data, resp.body.len, resp.status, out,
-                                               err);
+  result =
+      exs_ews_parse_sync_folder_hierarchy(resp.body.data, resp.body.len, resp.status, out, err);
   if(result)
     snprintf(err->url, sizeof(err->url), "%s", exs_ews_url(ews));
 out:

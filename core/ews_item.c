@@ -13,11 +13,16 @@
 const char *exs_ews_item_kind_name(enum exs_ews_item_kind k)
 {
   switch(k) {
-  case EXS_EWS_ITEM_MESSAGE: return "Message";
-  case EXS_EWS_ITEM_CALENDAR: return "CalendarItem";
-  case EXS_EWS_ITEM_CONTACT: return "Contact";
-  case EXS_EWS_ITEM_TASK: return "Task";
-  default: return "Item";
+  case EXS_EWS_ITEM_MESSAGE:
+    return "Message";
+  case EXS_EWS_ITEM_CALENDAR:
+    return "CalendarItem";
+  case EXS_EWS_ITEM_CONTACT:
+    return "Contact";
+  case EXS_EWS_ITEM_TASK:
+    return "Task";
+  default:
+    return "Item";
   }
 }
 
@@ -152,7 +157,8 @@ static void parse_item_node(xmlNodePtr node, struct exs_ews_item *it)
     else if(!strcmp(n, "Categories")) {
       xmlNodePtr s;
       for(s = exs_xml_child(c, EXS_NS_TYPES, "String");
-          s && it->n_categories < EXS_EWS_MAX_CATEGORIES; s = exs_xml_next(s, EXS_NS_TYPES, "String"))
+          s && it->n_categories < EXS_EWS_MAX_CATEGORIES;
+          s = exs_xml_next(s, EXS_NS_TYPES, "String"))
         exs_xml_text(s, it->categories[it->n_categories++], sizeof(it->categories[0]));
     }
     else if(!strcmp(n, "Body")) {
@@ -181,7 +187,8 @@ static void parse_item_node(xmlNodePtr node, struct exs_ews_item *it)
     else if(!strcmp(n, "EmailAddresses")) {
       xmlNodePtr e;
       char key[32];
-      for(e = exs_xml_child(c, EXS_NS_TYPES, "Entry"); e; e = exs_xml_next(e, EXS_NS_TYPES, "Entry"))
+      for(e = exs_xml_child(c, EXS_NS_TYPES, "Entry"); e;
+          e = exs_xml_next(e, EXS_NS_TYPES, "Entry"))
         if(exs_xml_attr(e, "Key", key, sizeof(key)) && !strcmp(key, "EmailAddress1"))
           exs_xml_text(e, it->email1, sizeof(it->email1));
     }
@@ -205,9 +212,9 @@ static size_t count_elements(xmlNodePtr parent)
  * Success/Warning message into slot i. */
 typedef void (*msg_fn)(xmlNodePtr msg, void *slot);
 
-static int parse_batch(const char *op, const char *body, size_t len, long http_status,
-                       void *out, size_t elem_size, size_t n, size_t ok_off, size_t err_off,
-                       msg_fn fn, struct exs_error *err)
+static int parse_batch(const char *op, const char *body, size_t len, long http_status, void *out,
+                       size_t elem_size, size_t n, size_t ok_off, size_t err_off, msg_fn fn,
+                       struct exs_error *err)
 {
   xmlDocPtr doc = NULL;
   xmlNodePtr messages, msg;
@@ -395,12 +402,18 @@ static int write_mailbox(struct exs_buf *b, const char *address)
 static const char *restrict_name(enum exs_ews_restrict_op op)
 {
   switch(op) {
-  case EXS_EWS_IS_NOT_EQUAL_TO: return "IsNotEqualTo";
-  case EXS_EWS_IS_GREATER_THAN: return "IsGreaterThan";
-  case EXS_EWS_IS_GREATER_THAN_OR_EQUAL_TO: return "IsGreaterThanOrEqualTo";
-  case EXS_EWS_IS_LESS_THAN: return "IsLessThan";
-  case EXS_EWS_CONTAINS: return "Contains";
-  default: return "IsEqualTo";
+  case EXS_EWS_IS_NOT_EQUAL_TO:
+    return "IsNotEqualTo";
+  case EXS_EWS_IS_GREATER_THAN:
+    return "IsGreaterThan";
+  case EXS_EWS_IS_GREATER_THAN_OR_EQUAL_TO:
+    return "IsGreaterThanOrEqualTo";
+  case EXS_EWS_IS_LESS_THAN:
+    return "IsLessThan";
+  case EXS_EWS_CONTAINS:
+    return "Contains";
+  default:
+    return "IsEqualTo";
   }
 }
 
@@ -516,16 +529,16 @@ int exs_ews_build_get_item(struct exs_buf *b, const struct exs_ews_context *ctx,
 
   r |= exs_ews_envelope_begin(b, ctx);
   r |= exs_buf_adds(b, "<m:GetItem>");
-  r |= write_shape(b, "ItemShape", req->mime, req->body_type, req->fields, req->n_fields,
-                   req->ext, req->n_ext);
+  r |= write_shape(b, "ItemShape", req->mime, req->body_type, req->fields, req->n_fields, req->ext,
+                   req->n_ext);
   r |= write_item_ids(b, req->ids, req->n_ids);
   r |= exs_buf_adds(b, "</m:GetItem>");
   r |= exs_ews_envelope_end(b);
   return r ? -1 : 0;
 }
 
-int exs_ews_parse_get_item(const char *body, size_t len, long http_status,
-                           struct exs_ews_item *out, size_t n, struct exs_error *err)
+int exs_ews_parse_get_item(const char *body, size_t len, long http_status, struct exs_ews_item *out,
+                           size_t n, struct exs_error *err)
 {
   size_t i;
   int result;
@@ -789,8 +802,7 @@ int exs_ews_build_sync_folder_items(struct exs_buf *b, const struct exs_ews_cont
   r |= exs_ews_envelope_begin(b, ctx);
   r |= exs_buf_adds(b, "<m:SyncFolderItems>");
   if(req->fields || req->ext)
-    r |= write_shape(b, "ItemShape", false, NULL, req->fields, req->n_fields, req->ext,
-                     req->n_ext);
+    r |= write_shape(b, "ItemShape", false, NULL, req->fields, req->n_fields, req->ext, req->n_ext);
   else
     r |= write_shape(b, "ItemShape", false, NULL, default_fields, 2, NULL, 0);
   r |= exs_buf_adds(b, "<m:SyncFolderId>");
@@ -801,8 +813,10 @@ int exs_ews_build_sync_folder_items(struct exs_buf *b, const struct exs_ews_cont
     r |= exs_buf_add_xml(b, req->sync_state);
     r |= exs_buf_adds(b, "</m:SyncState>");
   }
-  r |= exs_buf_addf(b, "<m:MaxChangesReturned>%d</m:MaxChangesReturned>"
-                       "<m:SyncScope>NormalItems</m:SyncScope></m:SyncFolderItems>", max);
+  r |= exs_buf_addf(b,
+                    "<m:MaxChangesReturned>%d</m:MaxChangesReturned>"
+                    "<m:SyncScope>NormalItems</m:SyncScope></m:SyncFolderItems>",
+                    max);
   r |= exs_ews_envelope_end(b);
   return r ? -1 : 0;
 }
@@ -825,7 +839,7 @@ int exs_ews_parse_sync_folder_items(const char *body, size_t len, long http_stat
     xmlFree(s);
   }
   out->includes_last =
-    exs_ews__bool_text(exs_xml_child(msg, EXS_NS_MSG, "IncludesLastItemInRange"));
+      exs_ews__bool_text(exs_xml_child(msg, EXS_NS_MSG, "IncludesLastItemInRange"));
   changes = exs_xml_child(msg, EXS_NS_MSG, "Changes");
   n = count_elements(changes);
   if(!out->sync_state || (n && !(out->changes = calloc(n, sizeof(*out->changes))))) {
@@ -864,22 +878,22 @@ out:
 
 /* ---- clients ---- */
 
-#define CLIENT_BEGIN(op, build)                                      \
-  struct exs_ews_context ctx = exs_ews__ctx(ews);                    \
-  struct exs_buf b;                                                  \
-  struct exs_http_response resp;                                     \
-  int result = -1;                                                   \
-  exs_buf_init(&b, EXS_EWS_REQUEST_MAX);                             \
-  exs_http_response_init(&resp);                                     \
-  if(exs_ews__send(ews, op, (build), &b, &resp, err))                \
+#define CLIENT_BEGIN(op, build)                                                                    \
+  struct exs_ews_context ctx = exs_ews__ctx(ews);                                                  \
+  struct exs_buf b;                                                                                \
+  struct exs_http_response resp;                                                                   \
+  int result = -1;                                                                                 \
+  exs_buf_init(&b, EXS_EWS_REQUEST_MAX);                                                           \
+  exs_http_response_init(&resp);                                                                   \
+  if(exs_ews__send(ews, op, (build), &b, &resp, err))                                              \
     goto out;
 
-#define CLIENT_END                                                   \
-  if(result)                                                         \
-    snprintf(err->url, sizeof(err->url), "%s", exs_ews_url(ews));    \
-out:                                                                 \
-  exs_buf_free(&b);                                                  \
-  exs_http_response_free(&resp);                                     \
+#define CLIENT_END                                                                                 \
+  if(result)                                                                                       \
+    snprintf(err->url, sizeof(err->url), "%s", exs_ews_url(ews));                                  \
+  out:                                                                                             \
+  exs_buf_free(&b);                                                                                \
+  exs_http_response_free(&resp);                                                                   \
   return result;
 
 int exs_ews_find_item(struct exs_ews *ews, const struct exs_ews_find_item_req *req,
@@ -899,8 +913,8 @@ int exs_ews_get_item(struct exs_ews *ews, const struct exs_ews_get_item_req *req
   memset(out, 0, req->n_ids * sizeof(*out));
   {
     CLIENT_BEGIN("GetItem", exs_ews_build_get_item(&b, &ctx, req))
-    result = exs_ews_parse_get_item(resp.body.data, resp.body.len, resp.status, out, req->n_ids,
-                                    err);
+    result =
+        exs_ews_parse_get_item(resp.body.data, resp.body.len, resp.status, out, req->n_ids, err);
     CLIENT_END
   }
 }

@@ -82,8 +82,8 @@ out:
 /* ---- ConvertId ---- */
 
 int exs_ews_build_convert_id(struct exs_buf *b, const struct exs_ews_context *ctx,
-                             const char *destination_format,
-                             const struct exs_ews_alternate_id *ids, size_t n)
+                             const char *destination_format, const struct exs_ews_alternate_id *ids,
+                             size_t n)
 {
   size_t i;
   int r = 0;

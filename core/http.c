@@ -27,7 +27,20 @@ struct exs_http {
   char *password;
   struct exs_http_response *cur; /* response being filled */
   char errbuf[CURL_ERROR_SIZE];
+  bool capture;                  /* the exchange hook is set for this request */
+  struct exs_buf xreq;           /* request headers of the last leg */
+  struct exs_buf xresp;          /* response headers of the last answer */
+  int legs;
 };
+
+static exs_http_exchange_fn exchange_hook;
+static void *exchange_hook_ctx;
+
+void exs_http_set_exchange_hook(exs_http_exchange_fn fn, void *ctx)
+{
+  exchange_hook_ctx = ctx;
+  exchange_hook = fn;
+}
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 
@@ -224,6 +237,13 @@ static int debug_cb(CURL *c, curl_infotype type, char *data, size_t size, void *
   struct exs_http *h = ud;
 
   (void)c;
+  if(h->capture && type == CURLINFO_HEADER_OUT) {
+    exs_buf_reset(&h->xreq);
+    exs_buf_add(&h->xreq, data, size);
+    h->legs++;
+  }
+  if(!h->opt.trace)
+    return 0;
   switch(type) {
   case CURLINFO_TEXT: trace_emit(h, EXS_TRACE_INFO, data, size); break;
   case CURLINFO_HEADER_OUT: trace_emit(h, EXS_TRACE_REQ_HEADERS, data, size); break;
@@ -264,6 +284,11 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ud)
   memcpy(line, p, l);
   line[l] = '\0';
   line[strcspn(line, "\r\n")] = '\0';
+  if(h->capture) {
+    if(!strncmp(line, "HTTP/", 5))
+      exs_buf_reset(&h->xresp);
+    exs_buf_add(&h->xresp, p, len);
+  }
   if(!strncmp(line, "HTTP/", 5)) {
     /* a new response (after a 401 or 100): forget the previous headers */
     r->www_authenticate[0] = '\0';
@@ -361,6 +386,33 @@ static void map_curl_error(struct exs_http *h, CURLcode rc, const char *url,
   }
 }
 
+static void report_exchange(struct exs_http *h, const struct exs_http_request *req,
+                            const struct exs_http_response *resp, const struct exs_error *err)
+{
+  struct exs_http_exchange x;
+  exs_http_exchange_fn fn = exchange_hook;
+
+  if(!fn)
+    return;
+  memset(&x, 0, sizeof(x));
+  x.method = req->method ? req->method : "GET";
+  x.url = req->url;
+  x.req_headers = h->xreq.data ? h->xreq.data : "";
+  x.req_headers_len = h->xreq.len;
+  x.req_body = req->body ? req->body : "";
+  x.req_body_len = req->body ? req->body_len : 0;
+  x.status = err ? 0 : resp->status;
+  x.resp_headers = h->xresp.data ? h->xresp.data : "";
+  x.resp_headers_len = h->xresp.len;
+  x.resp_body = resp->body.data ? resp->body.data : "";
+  x.resp_body_len = resp->body.len;
+  x.elapsed_ms = resp->elapsed_ms;
+  x.legs = h->legs;
+  x.password = h->password;
+  x.error = err;
+  fn(exchange_hook_ctx, &x);
+}
+
 int exs_http_perform(struct exs_http *h, const struct exs_http_request *req,
                      struct exs_http_response *resp, struct exs_error *err)
 {
@@ -409,7 +461,13 @@ int exs_http_perform(struct exs_http *h, const struct exs_http_request *req,
   curl_easy_setopt(c, CURLOPT_HEADERDATA, h);
   curl_easy_setopt(c, CURLOPT_USERAGENT, "exsync/" EXSYNC_VERSION);
   curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
-  if(h->opt.trace) {
+  h->capture = exchange_hook != NULL;
+  h->legs = 0;
+  if(h->capture) {
+    exs_buf_init(&h->xreq, 256 * 1024);
+    exs_buf_init(&h->xresp, 256 * 1024);
+  }
+  if(h->opt.trace || h->capture) {
     curl_easy_setopt(c, CURLOPT_VERBOSE, 1L);
     curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, debug_cb);
     curl_easy_setopt(c, CURLOPT_DEBUGDATA, h);
@@ -445,6 +503,8 @@ int exs_http_perform(struct exs_http *h, const struct exs_http_request *req,
   resp->elapsed_ms = (long)(exs_monotonic_ms() - start);
   if(rc != CURLE_OK) {
     map_curl_error(h, rc, req->url, err);
+    if(h->capture)
+      report_exchange(h, req, resp, err);
     goto out;
   }
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
@@ -453,8 +513,17 @@ int exs_http_perform(struct exs_http *h, const struct exs_http_request *req,
     curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &t);
     snprintf(resp->content_type, sizeof(resp->content_type), "%s", t ? t : "");
   }
+  if(h->capture)
+    report_exchange(h, req, resp, NULL);
   result = 0;
 out:
+  if(h->capture) {
+    if(h->xreq.data)
+      OPENSSL_cleanse(h->xreq.data, h->xreq.len);
+    exs_buf_free(&h->xreq);
+    exs_buf_free(&h->xresp);
+    h->capture = false;
+  }
   /* curl keeps a pointer to the header list only for this transfer */
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
   curl_slist_free_all(headers);

@@ -41,6 +41,9 @@ const char *diag_data_path(const char *relative);
 int diag_cmd_demo(struct diag_ctx *ctx, int argc, char **argv);
 int diag_cmd_test_enable(struct diag_ctx *ctx, int argc, char **argv);
 int diag_cmd_autodiscover(struct diag_ctx *ctx, int argc, char **argv);
+/* record --out FILE -- COMMAND... / replay FILE (diag/record.c, diag/replay.c) */
+int diag_cmd_record(struct diag_ctx *ctx, int argc, char **argv);
+int diag_cmd_replay(struct diag_ctx *ctx, int argc, char **argv);
 /* import, org, profile, mailbox, alerts, job */
 int diag_cmd_admin(struct diag_ctx *ctx, int argc, char **argv);
 /* sync, status, activity, email (cmd_sync.c) */

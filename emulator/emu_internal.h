@@ -50,6 +50,26 @@ struct emu_prop {
 };
 
 struct emu_folder;
+struct emu;
+
+/* index.c: number (or address hash) -> object. */
+struct emu_index {
+  uint64_t *keys;  /* 0: empty slot */
+  void **vals;
+  size_t cap, n;
+  bool strings;    /* keys are address hashes: several entries may share one */
+};
+
+enum { EMU_KIND_MESSAGE, EMU_KIND_CALENDAR, EMU_KIND_CONTACT, EMU_KIND_TASK, EMU_KIND_ITEM };
+
+/* A field kept verbatim from a request (serialized with the t: prefix),
+ * answered at its schema position. */
+struct emu_frag {
+  char *name;   /* local name, e.g. "Start" */
+  int order;    /* emu_field_order */
+  char *xml;
+  struct emu_frag *next;
+};
 
 struct emu_item {
   uint64_t num;        /* unique in the emulator; the Id encodes it */
@@ -73,6 +93,8 @@ struct emu_item {
   bool is_read;
   bool is_draft;
   struct emu_prop *props;
+  int kind;              /* EMU_KIND_* */
+  struct emu_frag *frags;  /* type-specific fields, in schema order */
   uint64_t created_seq;  /* mailbox change sequence when it entered its folder */
   uint64_t mod_seq;      /* ... when it last changed */
 };
@@ -101,6 +123,7 @@ struct emu_folder {
 };
 
 struct emu_mailbox {
+  struct emu *emu;
   size_t index;               /* position in emu->mailboxes */
   char *smtp;
   char *display;
@@ -218,6 +241,9 @@ struct emu {
   int next_fault_id;
   uint64_t rng;               /* xorshift64* state, seeded */
   uint64_t next_num;          /* folder and item numbers */
+  struct emu_index item_index;    /* attached items by number */
+  struct emu_index folder_index;  /* folders by number */
+  struct emu_index mailbox_index; /* mailboxes by address */
   struct emu_journal journal;
   struct emu_listener listeners[16];
   size_t nlisteners;
@@ -235,6 +261,8 @@ struct emu_folder *emu_folder_distinguished(struct emu_mailbox *m, const char *n
 struct emu_folder *emu_folder_add(struct emu *emu, struct emu_mailbox *m, struct emu_folder *parent,
                                   const char *distinguished, const char *name, const char *cls);
 struct emu_folder *emu_folder_by_num(struct emu *emu, uint64_t num);
+/* Remove and free a folder with its items and subfolders. */
+void emu_folder_remove(struct emu_folder *f);
 struct emu_item *emu_item_new(struct emu *emu, struct emu_folder *f);
 void emu_item_free(struct emu_item *it);
 void emu_item_detach(struct emu_item *it);
@@ -256,6 +284,19 @@ char *emu_strdup_lower(const char *s);
 const char *emu_strcasestr(const char *hay, const char *needle);
 int emu_strv_add(char ***v, size_t *n, const char *s);
 void emu_strv_free(char **v, size_t n);
+
+void emu_index_free(struct emu_index *ix);
+int emu_index_put(struct emu_index *ix, uint64_t num, void *val);
+void *emu_index_get(const struct emu_index *ix, uint64_t num);
+void emu_index_del(struct emu_index *ix, uint64_t num, const void *val);
+int emu_index_put_mailbox(struct emu_index *ix, struct emu_mailbox *m);
+struct emu_mailbox *emu_index_get_mailbox(const struct emu_index *ix, const char *smtp);
+
+/* item_types.c: schema position of an item field for a kind, -1 unknown. */
+int emu_field_order(int kind, const char *name);
+/* Store (replace) a verbatim field; xml NULL removes it. 0 or -1. */
+int emu_frag_set(struct emu_item *it, const char *name, int order, const char *xml);
+void emu_frag_free_list(struct emu_frag *f);
 
 /* Ids: printable tokens encoding kind + number, and change keys. */
 void emu_id_encode(char kind, uint64_t num, char *out, size_t outlen);

@@ -144,6 +144,10 @@ const char *ews_code_text(const char *code)
     {"ErrorInvalidIdMalformed", "Id is malformed."},
     {"ErrorInvalidSyncStateData", "Synchronization state data is corrupt or otherwise invalid."},
     {"ErrorFolderExists", "A folder with the specified name already exists."},
+    {"ErrorDeleteDistinguishedFolder", "Distinguished folders cannot be deleted."},
+    {"ErrorIrresolvableConflict", "The send or update operation could not be performed because "
+                                  "the change key passed in the request does not match the "
+                                  "current change key for the item."},
     {"ErrorInvalidOperation", "The operation is not valid."},
     {"ErrorInvalidRecipients", "At least one recipient isn't valid."},
   };
@@ -172,6 +176,9 @@ static const struct {
   {"MoveItem", ews_move_item},
   {"ResolveNames", ews_resolve_names},
   {"UpdateItem", ews_update_item},
+  {"ConvertId", ews_convert_id},
+  {"GetUserConfiguration", ews_get_user_configuration},
+  {"DeleteFolder", ews_delete_folder},
   {"SyncFolderItems", ews_sync_folder_items},
 };
 

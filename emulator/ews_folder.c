@@ -73,8 +73,12 @@ void ews_shape_parse(xmlNodePtr shape, struct ews_shape *out)
       continue;
     if(exs_xml_is(c, EMU_NS_T, "FieldURI")) {
       char uri[128];
+      unsigned long bit;
       exs_xml_attr(c, "FieldURI", uri, sizeof(uri));
-      out->fields |= ews_field_bit(uri);
+      bit = ews_field_bit(uri);
+      out->fields |= bit;
+      if(!bit && strchr(uri, ':') && out->nnames < 32)
+        snprintf(out->names[out->nnames++], sizeof(out->names[0]), "%s", strchr(uri, ':') + 1);
     } else if(exs_xml_is(c, EMU_NS_T, "ExtendedFieldURI")) {
       char scratch[6][256];
       struct emu_prop key;

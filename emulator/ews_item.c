@@ -15,6 +15,44 @@
 
 /* ---- writing ---- */
 
+void ews_serialize(struct exs_buf *o, xmlNodePtr n)
+{
+  const char *pfx = n->ns && n->ns->href && strcmp((const char *)n->ns->href, EMU_NS_T) == 0
+                        ? "t:"
+                        : "";
+
+  exs_buf_addf(o, "<%s%s", pfx, (const char *)n->name);
+  for(xmlAttrPtr a = n->properties; a; a = a->next) {
+    char *v;
+    if(a->ns)
+      continue;
+    v = (char *)xmlNodeGetContent((xmlNodePtr)a);
+    exs_buf_addf(o, " %s=\"", (const char *)a->name);
+    exs_buf_add_xml(o, v ? v : "");
+    exs_buf_adds(o, "\"");
+    xmlFree(v);
+  }
+  exs_buf_adds(o, ">");
+  for(xmlNodePtr c = n->children; c; c = c->next) {
+    if(c->type == XML_ELEMENT_NODE)
+      ews_serialize(o, c);
+    else if(c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE)
+      exs_buf_add_xml(o, (const char *)c->content);
+  }
+  exs_buf_addf(o, "</%s%s>", pfx, (const char *)n->name);
+}
+
+const char *ews_item_elem(const struct emu_item *it)
+{
+  switch(it->kind) {
+  case EMU_KIND_CALENDAR: return "CalendarItem";
+  case EMU_KIND_CONTACT: return "Contact";
+  case EMU_KIND_TASK: return "Task";
+  case EMU_KIND_ITEM: return "Item";
+  default: return "Message";
+  }
+}
+
 void ews_write_item_id(struct exs_buf *o, const struct emu_item *it)
 {
   char id[128], ck[64];
@@ -101,8 +139,98 @@ static void item_mime(const struct emu_item *it, struct exs_buf *mime)
 
 static bool is_message(const struct emu_item *it)
 {
-  return !it->item_class || strncmp(it->item_class, "IPM.Note", 8) == 0 ||
-         strncmp(it->item_class, "REPORT", 6) == 0;
+  return it->kind == EMU_KIND_MESSAGE;
+}
+
+static bool shape_names(const struct ews_shape *s, const char *name)
+{
+  for(int i = 0; i < s->nnames; i++)
+    if(strcmp(s->names[i], name) == 0)
+      return true;
+  return false;
+}
+
+/* Calendar items, contacts, tasks: generated fields merged with the fields
+ * kept verbatim, all in schema order. */
+static void write_typed_item(struct emu_ews_ctx *ctx, const struct emu_item *it,
+                             const struct ews_shape *s)
+{
+  static const char *const gen[] = {"ItemId", "ParentFolderId", "ItemClass", "Subject", "Body",
+                                    "DateTimeReceived", "Size", "Categories", "DateTimeSent",
+                                    "DateTimeCreated", "HasAttachments", "ExtendedProperty"};
+  struct exs_buf *o = ctx->out;
+  bool dflt = s->base >= 1, all = s->base == 2;
+  unsigned long f = s->fields;
+  const struct emu_frag *fr = it->frags;
+  const char *elem = ews_item_elem(it);
+
+  exs_buf_addf(o, "<t:%s>", elem);
+  for(size_t g = 0; g <= sizeof(gen) / sizeof(gen[0]); g++) {
+    int order = g < sizeof(gen) / sizeof(gen[0]) ? emu_field_order(it->kind, gen[g]) : 1 << 30;
+    for(; fr && fr->order < order; fr = fr->next)
+      if(dflt || shape_names(s, fr->name))
+        exs_buf_adds(o, fr->xml);
+    if(g == sizeof(gen) / sizeof(gen[0]))
+      break;
+    switch(g) {
+    case 0: ews_write_item_id(o, it); break;
+    case 1:
+      if((dflt || (f & EI_PARENT)) && it->folder)
+        ews_write_folder_id(o, "ParentFolderId", it->folder);
+      break;
+    case 2:
+      if(dflt || (f & EI_CLASS))
+        write_text(o, "ItemClass", it->item_class);
+      break;
+    case 3:
+      if(dflt || (f & EI_SUBJECT))
+        write_text(o, "Subject", it->subject);
+      break;
+    case 4:
+      if((all || (f & EI_BODY)) && it->body) {
+        exs_buf_addf(o, "<t:Body BodyType=\"%s\">", it->body_html ? "HTML" : "Text");
+        exs_buf_add_xml(o, it->body);
+        exs_buf_adds(o, "</t:Body>");
+      }
+      break;
+    case 5:
+      if(dflt || (f & EI_RECEIVED))
+        write_time(o, "DateTimeReceived", it->received);
+      break;
+    case 6:
+      if(dflt || (f & EI_SIZE))
+        exs_buf_addf(o, "<t:Size>%zu</t:Size>", (it->body ? strlen(it->body) : 0) + 200);
+      break;
+    case 7:
+      if((all || (f & EI_CATEGORIES)) && it->ncat) {
+        exs_buf_adds(o, "<t:Categories>");
+        for(size_t i = 0; i < it->ncat; i++)
+          write_text(o, "String", it->categories[i]);
+        exs_buf_adds(o, "</t:Categories>");
+      }
+      break;
+    case 8:
+      if(dflt || (f & EI_SENT))
+        write_time(o, "DateTimeSent", it->sent);
+      break;
+    case 9:
+      if(dflt || (f & EI_CREATED))
+        write_time(o, "DateTimeCreated", it->created);
+      break;
+    case 10:
+      if(dflt || (f & EI_HAS_ATTACH))
+        exs_buf_adds(o, "<t:HasAttachments>false</t:HasAttachments>");
+      break;
+    case 11:
+      for(const struct emu_prop *want = s->ext; want; want = want->next) {
+        struct emu_prop *p = emu_prop_find(it->props, want);
+        if(p)
+          ews_write_ext(o, p);
+      }
+      break;
+    }
+  }
+  exs_buf_addf(o, "</t:%s>", elem);
 }
 
 static void strip_tags(const char *in, struct exs_buf *out)
@@ -125,8 +253,13 @@ void ews_write_item(struct emu_ews_ctx *ctx, const struct emu_item *it, const st
   struct exs_buf *o = ctx->out;
   bool dflt = s->base >= 1, all = s->base == 2;
   bool msg = is_message(it);
-  const char *elem = msg ? "Message" : "Item";
+  const char *elem = ews_item_elem(it);
   unsigned long f = s->fields;
+
+  if(!msg) {
+    write_typed_item(ctx, it, s);
+    return;
+  }
 
   exs_buf_addf(o, "<t:%s>", elem);
   if(s->mime && !find) {
@@ -349,6 +482,26 @@ static bool restr_eval(const struct emu_item *it, xmlNodePtr r, int depth)
 
 /* ---- FindItem ---- */
 
+/* A date kept verbatim in a frag ("<t:Start>2024-05-02T14:00:00Z</t:Start>"). */
+static bool frag_time(const struct emu_item *it, const char *name, time_t *t)
+{
+  for(const struct emu_frag *f = it->frags; f; f = f->next) {
+    const char *gt, *lt;
+    char v[64];
+    if(strcmp(f->name, name) != 0)
+      continue;
+    gt = strchr(f->xml, '>');
+    lt = gt ? strchr(gt, '<') : NULL;
+    if(!lt || lt - gt - 1 >= (long)sizeof(v))
+      return false;
+    snprintf(v, sizeof(v), "%.*s", (int)(lt - gt - 1), gt + 1);
+    return exs_time_parse(v, t) == 0;
+  }
+  return false;
+}
+
+static _Thread_local bool by_start;
+
 static _Thread_local xmlNodePtr sort_uri;
 static _Thread_local bool sort_desc;
 
@@ -360,6 +513,12 @@ static int sort_cmp(const void *pa, const void *pb)
   bool ta, tb;
   int c;
 
+  if(by_start) {
+    time_t sa = 0, sb = 0;
+    frag_time(a, "Start", &sa);
+    frag_time(b, "Start", &sb);
+    return sa < sb ? -1 : sa > sb ? 1 : a->num < b->num ? -1 : a->num > b->num ? 1 : 0;
+  }
   item_value(a, sort_uri, va, sizeof(va), &ta);
   item_value(b, sort_uri, vb, sizeof(vb), &tb);
   c = compare_values(va, vb, ta && tb);
@@ -375,9 +534,20 @@ void ews_find_item(struct emu_ews_ctx *ctx, xmlNodePtr op)
   xmlNodePtr restr = exs_xml_child(op, EMU_NS_M, "Restriction");
   xmlNodePtr view = exs_xml_child(op, EMU_NS_M, "IndexedPageItemView");
   xmlNodePtr order = exs_xml_path(op, EMU_NS_M, "SortOrder");
+  xmlNodePtr cview = exs_xml_child(op, EMU_NS_M, "CalendarView");
   long max = 1000, offset = 0;
   bool from_end = false;
   char buf[64];
+  time_t vstart = 0, vend = 0;
+
+  if(cview) {
+    if(exs_xml_attr(cview, "MaxEntriesReturned", buf, sizeof(buf)))
+      max = strtol(buf, NULL, 10);
+    exs_xml_attr(cview, "StartDate", buf, sizeof(buf));
+    exs_time_parse(buf, &vstart);
+    exs_xml_attr(cview, "EndDate", buf, sizeof(buf));
+    exs_time_parse(buf, &vend);
+  }
 
   if(view) {
     if(exs_xml_attr(view, "MaxEntriesReturned", buf, sizeof(buf)))
@@ -412,10 +582,26 @@ void ews_find_item(struct emu_ews_ctx *ctx, xmlNodePtr op)
       ews_msg_end(ctx, "FindItem");
       continue;
     }
-    for(size_t i = 0; i < f->nitems; i++)
-      if(!restr || restr_eval(f->items[i], exs_xml_first_element(restr), 0))
-        sel[n++] = f->items[i];
-    if(order) {
+    for(size_t i = 0; i < f->nitems; i++) {
+      struct emu_item *it = f->items[i];
+      if(cview) {
+        /* CalendarView: calendar items overlapping [StartDate, EndDate) */
+        time_t s0, e0;
+        if(it->kind != EMU_KIND_CALENDAR || !frag_time(it, "Start", &s0))
+          continue;
+        if(!frag_time(it, "End", &e0))
+          e0 = s0;
+        if(!(s0 < vend && e0 > vstart) && !(s0 == e0 && s0 >= vstart && s0 < vend))
+          continue;
+      }
+      if(!restr || restr_eval(it, exs_xml_first_element(restr), 0))
+        sel[n++] = it;
+    }
+    if(cview) {
+      by_start = true;
+      qsort(sel, n, sizeof(*sel), sort_cmp);
+      by_start = false;
+    } else if(order) {
       xmlNodePtr fo = exs_xml_child(order, EMU_NS_T, "FieldOrder");
       if(fo) {
         exs_xml_attr(fo, "Order", buf, sizeof(buf));
@@ -653,6 +839,42 @@ static struct emu_item *item_from_xml(struct emu_ews_ctx *ctx, xmlNodePtr x, con
     it->message_id = strdup(exs_xml_text(n, buf, sizeof(buf)));
   if((n = exs_xml_child(x, EMU_NS_T, "IsRead")) != NULL)
     it->is_read = strcmp(exs_xml_text(n, buf, sizeof(buf)), "true") == 0;
+  it->kind = exs_xml_is(x, EMU_NS_T, "CalendarItem") ? EMU_KIND_CALENDAR
+             : exs_xml_is(x, EMU_NS_T, "Contact")    ? EMU_KIND_CONTACT
+             : exs_xml_is(x, EMU_NS_T, "Task")       ? EMU_KIND_TASK
+             : exs_xml_is(x, EMU_NS_T, "Message")    ? EMU_KIND_MESSAGE
+                                                     : EMU_KIND_ITEM;
+  if(it->kind != EMU_KIND_MESSAGE) {
+    static const char *const handled[] = {"MimeContent", "ItemId", "ParentFolderId", "ItemClass",
+                                          "Subject", "Body", "Categories", "ExtendedProperty",
+                                          "DateTimeReceived", "Size", "DateTimeSent",
+                                          "DateTimeCreated", "HasAttachments"};
+    for(xmlNodePtr c = x->children; c; c = c->next) {
+      bool skip = false;
+      int order;
+      struct exs_buf frag;
+      if(c->type != XML_ELEMENT_NODE)
+        continue;
+      for(size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
+        if(strcmp((const char *)c->name, handled[i]) == 0)
+          skip = true;
+      order = emu_field_order(it->kind, (const char *)c->name);
+      if(skip || order < 0)
+        continue;
+      exs_buf_init(&frag, EMU_MAX_BODY / 4);
+      ews_serialize(&frag, c);
+      emu_frag_set(it, (const char *)c->name, order, frag.data ? frag.data : "");
+      exs_buf_free(&frag);
+    }
+    if(!exs_xml_child(x, EMU_NS_T, "ItemClass")) {
+      free(it->item_class);
+      it->item_class = strdup(it->kind == EMU_KIND_CALENDAR  ? "IPM.Appointment"
+                              : it->kind == EMU_KIND_CONTACT ? "IPM.Contact"
+                              : it->kind == EMU_KIND_TASK    ? "IPM.Task"
+                                                             : "IPM.Note");
+    }
+    return it;
+  }
   if(it->mime)
     parse_mime(it);
   if(!it->from && ctx->acting)
@@ -693,8 +915,30 @@ void ews_create_item(struct emu_ews_ctx *ctx, xmlNodePtr op)
     if(x->type != XML_ELEMENT_NODE)
       continue;
     if(!exs_xml_is(x, EMU_NS_T, "Message")) {
-      ews_msg_error(ctx, "CreateItem", "ErrorInvalidItemForOperation");
-      exs_buf_adds(ctx->out, "<m:Items/>");
+      /* calendar items, contacts, tasks: stored in SavedItemFolderId or
+       * the kind's standard folder; nothing is sent */
+      struct emu_folder *dest = sf ? saved : NULL;
+      const char *dcode = fcode;
+      if(!sf) {
+        const char *std = exs_xml_is(x, EMU_NS_T, "CalendarItem") ? "calendar"
+                          : exs_xml_is(x, EMU_NS_T, "Contact")    ? "contacts"
+                          : exs_xml_is(x, EMU_NS_T, "Task")       ? "tasks"
+                                                                  : "drafts";
+        dcode = ews_check_mailbox(ctx, ctx->acting);
+        dest = dcode ? NULL : emu_folder_distinguished(ctx->acting, std);
+      }
+      it = dest ? item_from_xml(ctx, x, &code) : NULL;
+      if(!it) {
+        ews_msg_error(ctx, "CreateItem", dest ? code : dcode ? dcode : "ErrorFolderNotFound");
+        exs_buf_adds(ctx->out, "<m:Items/>");
+        ews_msg_end(ctx, "CreateItem");
+        continue;
+      }
+      emu_item_attach(dest, it);
+      ews_msg_ok(ctx, "CreateItem");
+      exs_buf_addf(ctx->out, "<m:Items><t:%s>", ews_item_elem(it));
+      ews_write_item_id(ctx->out, it);
+      exs_buf_addf(ctx->out, "</t:%s></m:Items>", ews_item_elem(it));
       ews_msg_end(ctx, "CreateItem");
       continue;
     }
@@ -812,9 +1056,9 @@ void ews_move_item(struct emu_ews_ctx *ctx, xmlNodePtr op)
       it->ck++;
       emu_item_attach(dest, it);
       ews_msg_ok(ctx, "MoveItem");
-      exs_buf_addf(ctx->out, "<m:Items><t:%s>", is_message(it) ? "Message" : "Item");
+      exs_buf_addf(ctx->out, "<m:Items><t:%s>", ews_item_elem(it));
       ews_write_item_id(ctx->out, it);
-      exs_buf_addf(ctx->out, "</t:%s></m:Items>", is_message(it) ? "Message" : "Item");
+      exs_buf_addf(ctx->out, "</t:%s></m:Items>", ews_item_elem(it));
     }
     ews_msg_end(ctx, "MoveItem");
   }

@@ -36,6 +36,8 @@ struct ews_shape {
   bool body_text;           /* BodyType Text */
   unsigned long fields;     /* EF_ / EI_ / EM_ bits from AdditionalProperties */
   struct emu_prop *ext;     /* requested extended properties (owned) */
+  char names[32][64];       /* other requested fields, local names ("Start") */
+  int nnames;
 };
 
 /* Parse a FolderShape / ItemShape element (NULL: IdOnly). Free with
@@ -47,6 +49,10 @@ void ews_shape_free(struct ews_shape *s);
 int ews_ext_uri(xmlNodePtr uri, struct emu_prop *key, char scratch[6][256]);
 unsigned long ews_field_bit(const char *field_uri);
 void ews_write_ext(struct exs_buf *o, const struct emu_prop *p);
+/* Serialize element n (EWS types namespace) with the t: prefix. */
+void ews_serialize(struct exs_buf *o, xmlNodePtr n);
+/* "Message", "CalendarItem", "Contact", "Task" or "Item". */
+const char *ews_item_elem(const struct emu_item *it);
 
 /* Resolve a t:FolderId / t:DistinguishedFolderId element to a folder the
  * caller may use. Returns NULL and sets *code on failure. */
@@ -73,6 +79,9 @@ void ews_delete_item(struct emu_ews_ctx *ctx, xmlNodePtr op);
 void ews_move_item(struct emu_ews_ctx *ctx, xmlNodePtr op);
 void ews_resolve_names(struct emu_ews_ctx *ctx, xmlNodePtr op);
 void ews_update_item(struct emu_ews_ctx *ctx, xmlNodePtr op);
+void ews_convert_id(struct emu_ews_ctx *ctx, xmlNodePtr op);
+void ews_get_user_configuration(struct emu_ews_ctx *ctx, xmlNodePtr op);
+void ews_delete_folder(struct emu_ews_ctx *ctx, xmlNodePtr op);
 void ews_sync_folder_items(struct emu_ews_ctx *ctx, xmlNodePtr op);
 /* Resolve a t:ItemId to an item the caller may use, else NULL + *code. */
 struct emu_item *ews_resolve_item(struct emu_ews_ctx *ctx, xmlNodePtr id, const char **code);

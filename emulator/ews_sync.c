@@ -108,7 +108,24 @@ static const char *apply_item_change(struct emu_item *it, xmlNodePtr upd)
     free(it->message_id);
     it->message_id = content_dup(exs_xml_child(item, EMU_NS_T, "InternetMessageId"));
   } else {
-    return "ErrorInvalidPropertyRequest";
+    /* calendar, contact and task fields are kept verbatim */
+    const char *local = strchr(uri, ':') ? strchr(uri, ':') + 1 : uri;
+    int order = emu_field_order(it->kind, local);
+    xmlNodePtr v;
+    struct exs_buf frag;
+    int rc;
+    if(order < 0 || it->kind == EMU_KIND_MESSAGE)
+      return "ErrorInvalidPropertyRequest";
+    if(del)
+      return emu_frag_set(it, local, order, NULL) == 0 ? NULL : "ErrorInternalServerError";
+    v = item ? exs_xml_child(item, EMU_NS_T, local) : NULL;
+    if(!v)
+      return "ErrorInvalidPropertySet";
+    exs_buf_init(&frag, EMU_MAX_BODY / 4);
+    ews_serialize(&frag, v);
+    rc = emu_frag_set(it, local, order, frag.data ? frag.data : "");
+    exs_buf_free(&frag);
+    return rc == 0 ? NULL : "ErrorInternalServerError";
   }
   return NULL;
 }
@@ -150,10 +167,11 @@ void ews_update_item(struct emu_ews_ctx *ctx, xmlNodePtr op)
     } else {
       emu_item_touch(it);
       ews_msg_ok(ctx, "UpdateItem");
-      exs_buf_adds(ctx->out, "<m:Items><t:Message>");
+      exs_buf_addf(ctx->out, "<m:Items><t:%s>", ews_item_elem(it));
       ews_write_item_id(ctx->out, it);
-      exs_buf_adds(ctx->out, "</t:Message></m:Items><m:ConflictResults><t:Count>0</t:Count>"
-                             "</m:ConflictResults>");
+      exs_buf_addf(ctx->out, "</t:%s></m:Items><m:ConflictResults><t:Count>0</t:Count>"
+                             "</m:ConflictResults>",
+                   ews_item_elem(it));
     }
     ews_msg_end(ctx, "UpdateItem");
   }
@@ -304,4 +322,167 @@ done:
   ews_msg_end(ctx, "SyncFolderItems");
   ews_response_end(ctx, "SyncFolderItems");
   ews_shape_free(&shape);
+}
+
+/* ---- ConvertId ---- */
+
+/* Id formats: EwsId, EwsLegacyId and OwaId are the emulator's id string;
+ * EntryId and StoreId the base64 of its raw bytes, HexEntryId their hex. */
+static int id_from_format(const char *fmt, const char *id, char *kind, uint64_t *num)
+{
+  char ews[256];
+
+  if(!strcmp(fmt, "EwsId") || !strcmp(fmt, "EwsLegacyId") || !strcmp(fmt, "OwaId"))
+    return emu_id_decode(id, kind, num);
+  if(!strcmp(fmt, "EntryId") || !strcmp(fmt, "StoreId")) {
+    snprintf(ews, sizeof(ews), "AAMk%s", id);
+    return emu_id_decode(ews, kind, num);
+  }
+  if(!strcmp(fmt, "HexEntryId")) {
+    unsigned char raw[64];
+    size_t n = strlen(id) / 2;
+    struct exs_buf b;
+    int rc;
+    if(n >= sizeof(raw) || strlen(id) % 2)
+      return -1;
+    for(size_t i = 0; i < n; i++) {
+      unsigned v;
+      if(sscanf(id + 2 * i, "%2x", &v) != 1)
+        return -1;
+      raw[i] = (unsigned char)v;
+    }
+    exs_buf_init(&b, 256);
+    exs_base64_encode(&b, raw, n);
+    snprintf(ews, sizeof(ews), "AAMk%s", b.data ? b.data : "");
+    exs_buf_free(&b);
+    rc = emu_id_decode(ews, kind, num);
+    return rc;
+  }
+  return -1;
+}
+
+static void id_to_format(const char *fmt, char kind, uint64_t num, char *out, size_t len)
+{
+  char ews[256];
+
+  emu_id_encode(kind, num, ews, sizeof(ews));
+  if(!strcmp(fmt, "EntryId") || !strcmp(fmt, "StoreId")) {
+    snprintf(out, len, "%s", ews + 4);
+  } else if(!strcmp(fmt, "HexEntryId")) {
+    struct exs_buf b;
+    size_t o = 0;
+    exs_buf_init(&b, 256);
+    exs_base64_decode(&b, ews + 4, strlen(ews + 4));
+    for(size_t i = 0; i < b.len && o + 3 < len; i++, o += 2)
+      snprintf(out + o, len - o, "%02X", (unsigned char)b.data[i]);
+    out[o] = '\0';
+    exs_buf_free(&b);
+  } else {
+    snprintf(out, len, "%s", ews);
+  }
+}
+
+void ews_convert_id(struct emu_ews_ctx *ctx, xmlNodePtr op)
+{
+  xmlNodePtr ids = exs_xml_child(op, EMU_NS_M, "SourceIds");
+  char dest[32];
+
+  exs_xml_attr(op, "DestinationFormat", dest, sizeof(dest));
+  ews_response_begin(ctx, "ConvertId");
+  for(xmlNodePtr a = ids ? ids->children : NULL; a; a = a->next) {
+    char fmt[32], id[256], mbx[256], out[256], kind;
+    uint64_t num;
+    struct emu_mailbox *owner = NULL;
+    if(a->type != XML_ELEMENT_NODE)
+      continue;
+    exs_xml_attr(a, "Format", fmt, sizeof(fmt));
+    exs_xml_attr(a, "Id", id, sizeof(id));
+    exs_xml_attr(a, "Mailbox", mbx, sizeof(mbx));
+    if(id_from_format(fmt, id, &kind, &num) != 0 || (kind != 'I' && kind != 'F')) {
+      ews_msg_error(ctx, "ConvertId", "ErrorInvalidIdMalformed");
+      ews_msg_end(ctx, "ConvertId");
+      continue;
+    }
+    if(kind == 'F') {
+      struct emu_folder *f = emu_folder_by_num(ctx->emu, num);
+      owner = f ? f->mbx : NULL;
+    } else {
+      struct emu_item *it = emu_item_by_num(ctx->emu, num);
+      owner = it && it->folder ? it->folder->mbx : NULL;
+    }
+    id_to_format(dest, kind, num, out, sizeof(out));
+    ews_msg_ok(ctx, "ConvertId");
+    exs_buf_addf(ctx->out, "<m:AlternateId xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+                           "xsi:type=\"t:AlternateIdType\" Format=\"%s\" Id=\"",
+                 dest);
+    exs_buf_add_xml(ctx->out, out);
+    exs_buf_adds(ctx->out, "\" Mailbox=\"");
+    exs_buf_add_xml(ctx->out, owner ? owner->smtp : mbx);
+    exs_buf_adds(ctx->out, "\"/>");
+    ews_msg_end(ctx, "ConvertId");
+  }
+  ews_response_end(ctx, "ConvertId");
+}
+
+/* ---- DeleteFolder ---- */
+
+void ews_delete_folder(struct emu_ews_ctx *ctx, xmlNodePtr op)
+{
+  xmlNodePtr ids = exs_xml_child(op, EMU_NS_M, "FolderIds");
+  char type[32];
+
+  exs_xml_attr(op, "DeleteType", type, sizeof(type));
+  ews_response_begin(ctx, "DeleteFolder");
+  for(xmlNodePtr id = ids ? ids->children : NULL; id; id = id->next) {
+    const char *code = NULL;
+    struct emu_folder *f;
+    if(id->type != XML_ELEMENT_NODE)
+      continue;
+    f = ews_resolve_folder(ctx, id, &code);
+    if(f && f->distinguished)
+      code = "ErrorDeleteDistinguishedFolder";
+    if(!f || code) {
+      ews_msg_error(ctx, "DeleteFolder", code);
+    } else {
+      struct emu_folder *del = emu_folder_distinguished(f->mbx, "deleteditems");
+      if(strcmp(type, "MoveToDeletedItems") == 0 && del && f->parent != del) {
+        f->parent = del;
+        f->ck++;
+      } else {
+        emu_folder_remove(f);
+      }
+      ews_msg_ok(ctx, "DeleteFolder");
+    }
+    ews_msg_end(ctx, "DeleteFolder");
+  }
+  ews_response_end(ctx, "DeleteFolder");
+}
+
+/* ---- GetUserConfiguration ---- */
+
+/* Only OWA.UserOptions exists (DavMail reads its timezone): a dictionary
+ * with timezone = UTC. Other names: ErrorItemNotFound. */
+void ews_get_user_configuration(struct emu_ews_ctx *ctx, xmlNodePtr op)
+{
+  xmlNodePtr name = exs_xml_child(op, EMU_NS_M, "UserConfigurationName");
+  xmlNodePtr fid = name ? exs_xml_first_element(name) : NULL;
+  const char *code = NULL;
+  char n[128];
+
+  exs_xml_attr(name, "Name", n, sizeof(n));
+  ews_response_begin(ctx, "GetUserConfiguration");
+  if(!fid || !ews_resolve_folder(ctx, fid, &code) || strcmp(n, "OWA.UserOptions") != 0) {
+    ews_msg_error(ctx, "GetUserConfiguration", code ? code : "ErrorItemNotFound");
+  } else {
+    ews_msg_ok(ctx, "GetUserConfiguration");
+    exs_buf_adds(ctx->out, "<m:UserConfiguration><t:UserConfigurationName Name=\"OWA.UserOptions\">");
+    ews_serialize(ctx->out, fid);
+    exs_buf_adds(ctx->out, "</t:UserConfigurationName><t:Dictionary><t:DictionaryEntry>"
+                           "<t:DictionaryKey><t:Type>String</t:Type><t:Value>timezone</t:Value>"
+                           "</t:DictionaryKey><t:DictionaryValue><t:Type>String</t:Type>"
+                           "<t:Value>UTC</t:Value></t:DictionaryValue></t:DictionaryEntry>"
+                           "</t:Dictionary></m:UserConfiguration>");
+  }
+  ews_msg_end(ctx, "GetUserConfiguration");
+  ews_response_end(ctx, "GetUserConfiguration");
 }

@@ -192,7 +192,56 @@ void emu_item_free(struct emu_item *it)
   emu_strv_free(it->categories, it->ncat);
   free(it->message_id);
   emu_prop_free_list(it->props);
+  emu_frag_free_list(it->frags);
   free(it);
+}
+
+void emu_frag_free_list(struct emu_frag *f)
+{
+  while(f) {
+    struct emu_frag *next = f->next;
+    free(f->name);
+    free(f->xml);
+    free(f);
+    f = next;
+  }
+}
+
+int emu_frag_set(struct emu_item *it, const char *name, int order, const char *xml)
+{
+  struct emu_frag **pp = &it->frags, *f;
+
+  for(; *pp; pp = &(*pp)->next) {
+    if(strcmp((*pp)->name, name) == 0) {
+      f = *pp;
+      if(!xml) {
+        *pp = f->next;
+        f->next = NULL;
+        emu_frag_free_list(f);
+        return 0;
+      }
+      char *x = strdup(xml);
+      if(!x)
+        return -1;
+      free(f->xml);
+      f->xml = x;
+      return 0;
+    }
+  }
+  if(!xml)
+    return 0;
+  f = calloc(1, sizeof(*f));
+  if(!f || !(f->name = strdup(name)) || !(f->xml = strdup(xml))) {
+    emu_frag_free_list(f);
+    return -1;
+  }
+  f->order = order;
+  /* keep the list sorted by schema order */
+  for(pp = &it->frags; *pp && (*pp)->order <= order; pp = &(*pp)->next)
+    ;
+  f->next = *pp;
+  *pp = f;
+  return 0;
 }
 
 int emu_item_attach(struct emu_folder *f, struct emu_item *it)
@@ -205,6 +254,8 @@ int emu_item_attach(struct emu_folder *f, struct emu_item *it)
     f->items = n;
     f->capitems = ncap;
   }
+  if(emu_index_put(&f->mbx->emu->item_index, it->num, it) != 0)
+    return -1;
   f->items[f->nitems++] = it;
   it->folder = f;
   f->ck++;
@@ -225,6 +276,7 @@ void emu_item_detach(struct emu_item *it)
 
   if(!f)
     return;
+  emu_index_del(&f->mbx->emu->item_index, it->num, it);
   for(size_t i = 0; i < f->nitems; i++) {
     if(f->items[i] == it) {
       memmove(&f->items[i], &f->items[i + 1], (f->nitems - i - 1) * sizeof(f->items[0]));
@@ -269,16 +321,7 @@ struct emu_item *emu_item_new(struct emu *emu, struct emu_folder *f)
 
 struct emu_item *emu_item_by_num(struct emu *emu, uint64_t num)
 {
-  for(size_t m = 0; m < emu->nmailboxes; m++) {
-    struct emu_mailbox *mb = emu->mailboxes[m];
-    for(size_t f = 0; f < mb->nfolders; f++) {
-      struct emu_folder *fo = mb->folders[f];
-      for(size_t i = 0; i < fo->nitems; i++)
-        if(fo->items[i]->num == num)
-          return fo->items[i];
-    }
-  }
-  return NULL;
+  return emu_index_get(&emu->item_index, num);
 }
 
 static int strv_copy(char ***dst, size_t *ndst, char *const *src, size_t n)
@@ -312,6 +355,9 @@ struct emu_item *emu_item_copy(struct emu *emu, const struct emu_item *src, stru
   strv_copy(&it->cc, &it->ncc, src->cc, src->ncc);
   strv_copy(&it->categories, &it->ncat, src->categories, src->ncat);
   it->message_id = emu_strdup(src->message_id);
+  it->kind = src->kind;
+  for(const struct emu_frag *fr = src->frags; fr; fr = fr->next)
+    emu_frag_set(it, fr->name, fr->order, fr->xml);
   it->received = src->received;
   it->sent = src->sent;
   it->created = src->created;
@@ -329,8 +375,13 @@ struct emu_item *emu_item_copy(struct emu *emu, const struct emu_item *src, stru
 
 static void folder_free(struct emu_folder *f)
 {
-  for(size_t i = 0; i < f->nitems; i++)
+  struct emu *emu = f->mbx->emu;
+
+  emu_index_del(&emu->folder_index, f->num, f);
+  for(size_t i = 0; i < f->nitems; i++) {
+    emu_index_del(&emu->item_index, f->items[i]->num, f->items[i]);
     emu_item_free(f->items[i]);
+  }
   free(f->items);
   free(f->tombs);
   free(f->distinguished);
@@ -358,6 +409,10 @@ struct emu_folder *emu_folder_add(struct emu *emu, struct emu_mailbox *m, struct
     m->capfolders = ncap;
   }
   f->num = ++emu->next_num;
+  if(emu_index_put(&emu->folder_index, f->num, f) != 0) {
+    free(f);
+    return NULL;
+  }
   f->ck = 1;
   f->mbx = m;
   f->parent = parent;
@@ -366,6 +421,31 @@ struct emu_folder *emu_folder_add(struct emu *emu, struct emu_mailbox *m, struct
   f->folder_class = emu_strdup(cls ? cls : "IPF.Note");
   m->folders[m->nfolders++] = f;
   return f;
+}
+
+void emu_folder_remove(struct emu_folder *f)
+{
+  struct emu_mailbox *m = f->mbx;
+
+  /* children first (they come later in the array, but any order works) */
+  for(size_t i = 0; i < m->nfolders;) {
+    if(m->folders[i]->parent == f) {
+      emu_folder_remove(m->folders[i]);
+      i = 0;
+      continue;
+    }
+    i++;
+  }
+  for(size_t i = 0; i < m->nfolders; i++) {
+    if(m->folders[i] == f) {
+      memmove(&m->folders[i], &m->folders[i + 1], (m->nfolders - i - 1) * sizeof(m->folders[0]));
+      m->nfolders--;
+      break;
+    }
+  }
+  if(f->parent)
+    f->parent->ck++;
+  folder_free(f);
 }
 
 struct emu_folder *emu_folder_distinguished(struct emu_mailbox *m, const char *name)
@@ -380,13 +460,7 @@ struct emu_folder *emu_folder_distinguished(struct emu_mailbox *m, const char *n
 
 struct emu_folder *emu_folder_by_num(struct emu *emu, uint64_t num)
 {
-  for(size_t m = 0; m < emu->nmailboxes; m++) {
-    struct emu_mailbox *mb = emu->mailboxes[m];
-    for(size_t f = 0; f < mb->nfolders; f++)
-      if(mb->folders[f]->num == num)
-        return mb->folders[f];
-  }
-  return NULL;
+  return emu_index_get(&emu->folder_index, num);
 }
 
 /* ---- mailboxes and users ---- */
@@ -421,12 +495,7 @@ static void mailbox_free(struct emu_mailbox *m)
 
 struct emu_mailbox *emu_mailbox_find(struct emu *emu, const char *smtp)
 {
-  if(!smtp)
-    return NULL;
-  for(size_t i = 0; i < emu->nmailboxes; i++)
-    if(strcasecmp(emu->mailboxes[i]->smtp, smtp) == 0)
-      return emu->mailboxes[i];
-  return NULL;
+  return emu_index_get_mailbox(&emu->mailbox_index, smtp);
 }
 
 struct emu_mailbox *emu_mailbox_add(struct emu *emu, const char *smtp, const char *display,
@@ -446,6 +515,7 @@ struct emu_mailbox *emu_mailbox_add(struct emu *emu, const char *smtp, const cha
   m = calloc(1, sizeof(*m));
   if(!m)
     return NULL;
+  m->emu = emu;
   m->smtp = emu_strdup_lower(smtp);
   m->display = emu_strdup(display ? display : smtp);
   m->owner = emu_strdup(owner);
@@ -459,6 +529,10 @@ struct emu_mailbox *emu_mailbox_add(struct emu *emu, const char *smtp, const cha
     }
     if(!root)
       root = f;
+  }
+  if(emu_index_put_mailbox(&emu->mailbox_index, m) != 0) {
+    mailbox_free(m);
+    return NULL;
   }
   emu->mailboxes[emu->nmailboxes++] = m;
   return m;
@@ -539,6 +613,9 @@ void emu_store_clear(struct emu *emu)
   free(emu->mailboxes);
   emu->mailboxes = NULL;
   emu->nmailboxes = 0;
+  emu_index_free(&emu->item_index);
+  emu_index_free(&emu->folder_index);
+  emu_index_free(&emu->mailbox_index);
   for(size_t i = 0; i < emu->nusers; i++)
     user_free(emu->users[i]);
   free(emu->users);

@@ -36,27 +36,32 @@ START_TEST(build_pox_and_soap)
   ck_assert_ptr_nonnull(doc);
   root = xmlDocGetRootElement(doc);
   ck_assert(exs_xml_is(root, EXS_NS_AD_POX_REQ, "Autodiscover"));
-  ck_assert_str_eq(exs_xml_text(exs_xml_path(root, EXS_NS_AD_POX_REQ, "Request/EMailAddress"),
-                                text, sizeof(text)), "o'brien&co@contoso.com");
-  ck_assert_str_eq(exs_xml_text(exs_xml_path(root, EXS_NS_AD_POX_REQ,
-                                             "Request/AcceptableResponseSchema"), text,
-                                sizeof(text)), EXS_NS_AD_POX_RESP);
+  ck_assert_str_eq(exs_xml_text(exs_xml_path(root, EXS_NS_AD_POX_REQ, "Request/EMailAddress"), text,
+                                sizeof(text)),
+                   "o'brien&co@contoso.com");
+  ck_assert_str_eq(
+      exs_xml_text(exs_xml_path(root, EXS_NS_AD_POX_REQ, "Request/AcceptableResponseSchema"), text,
+                   sizeof(text)),
+      EXS_NS_AD_POX_RESP);
   xmlFreeDoc(doc);
 
   exs_buf_reset(&b);
   ck_assert_int_eq(exs_autodiscover_build_soap(&b, "queue@contoso.com",
-                                               "https://contoso.com/autodiscover/autodiscover.svc"), 0);
+                                               "https://contoso.com/autodiscover/autodiscover.svc"),
+                   0);
   doc = exs_xml_parse(b.data, b.len, "soap", err, sizeof(err));
   ck_assert_ptr_nonnull(doc);
   root = xmlDocGetRootElement(doc);
-  ck_assert_str_eq(exs_xml_text(exs_xml_path(root, EXS_NS_AD_SOAP,
-                                             "Body/GetUserSettingsRequestMessage/Request/Users/User/Mailbox"),
-                                text, sizeof(text)), "");
+  ck_assert_str_eq(
+      exs_xml_text(exs_xml_path(root, EXS_NS_AD_SOAP,
+                                "Body/GetUserSettingsRequestMessage/Request/Users/User/Mailbox"),
+                   text, sizeof(text)),
+      "");
   /* Body is in the SOAP namespace: walk by hand */
   {
     xmlNodePtr body = exs_xml_child(root, "http://schemas.xmlsoap.org/soap/envelope/", "Body");
-    xmlNodePtr mbx = exs_xml_path(exs_xml_first_element(body), EXS_NS_AD_SOAP,
-                                  "Request/Users/User/Mailbox");
+    xmlNodePtr mbx =
+        exs_xml_path(exs_xml_first_element(body), EXS_NS_AD_SOAP, "Request/Users/User/Mailbox");
     xmlNodePtr hdr = exs_xml_child(root, "http://schemas.xmlsoap.org/soap/envelope/", "Header");
     ck_assert_str_eq(exs_xml_text(mbx, text, sizeof(text)), "queue@contoso.com");
     ck_assert_str_eq(exs_xml_text(exs_xml_child(hdr, EXS_NS_WSA, "To"), text, sizeof(text)),
@@ -80,27 +85,27 @@ static const struct {
   const char *redirect;
   const char *code;
 } answers[] = {
-  {"pox_settings.xml", false, 0, EXS_AD_ACTION_SETTINGS,
-   "https://mail.contoso.com/EWS/Exchange.asmx", "", ""},
-  {"pox_settings_split.xml", false, 0, EXS_AD_ACTION_SETTINGS,
-   "https://mail.contoso.com/EWS/Exchange.asmx", "", ""},
-  {"pox_redirect_addr.xml", false, 0, EXS_AD_ACTION_REDIRECT_ADDR, "", "elvin@mail.contoso.com",
-   ""},
-  {"pox_redirect_url.xml", false, 0, EXS_AD_ACTION_REDIRECT_URL, "",
-   "https://autodiscover.mail.contoso.com/autodiscover/autodiscover.xml", ""},
-  {"pox_error_600.xml", false, 0, EXS_AD_ACTION_ERROR, "", "", "600"},
-  {"pox_error_500.xml", false, 0, EXS_AD_ACTION_ERROR, "", "", "500"},
-  {"soap_settings.xml", true, 0, EXS_AD_ACTION_SETTINGS,
-   "https://mail.contoso.com/EWS/Exchange.asmx", "", ""},
-  {"soap_redirect_address.xml", true, 0, EXS_AD_ACTION_REDIRECT_ADDR, "",
-   "User1@mail.contoso.com", ""},
-  {"soap_redirect_url.xml", true, 0, EXS_AD_ACTION_REDIRECT_URL, "",
-   "https://autodiscover.mail.contoso.com/autodiscover/autodiscover.svc", ""},
-  {"soap_invalid_user.xml", true, 0, EXS_AD_ACTION_ERROR, "", "", "InvalidUser"},
-  {"soap_server_busy.xml", true, 0, EXS_AD_ACTION_ERROR, "", "", "ServerBusy"},
-  /* the wrong parser for the document */
-  {"soap_settings.xml", false, -1, 0, "", "", ""},
-  {"pox_settings.xml", true, -1, 0, "", "", ""},
+    {"pox_settings.xml", false, 0, EXS_AD_ACTION_SETTINGS,
+     "https://mail.contoso.com/EWS/Exchange.asmx", "", ""},
+    {"pox_settings_split.xml", false, 0, EXS_AD_ACTION_SETTINGS,
+     "https://mail.contoso.com/EWS/Exchange.asmx", "", ""},
+    {"pox_redirect_addr.xml", false, 0, EXS_AD_ACTION_REDIRECT_ADDR, "", "elvin@mail.contoso.com",
+     ""},
+    {"pox_redirect_url.xml", false, 0, EXS_AD_ACTION_REDIRECT_URL, "",
+     "https://autodiscover.mail.contoso.com/autodiscover/autodiscover.xml", ""},
+    {"pox_error_600.xml", false, 0, EXS_AD_ACTION_ERROR, "", "", "600"},
+    {"pox_error_500.xml", false, 0, EXS_AD_ACTION_ERROR, "", "", "500"},
+    {"soap_settings.xml", true, 0, EXS_AD_ACTION_SETTINGS,
+     "https://mail.contoso.com/EWS/Exchange.asmx", "", ""},
+    {"soap_redirect_address.xml", true, 0, EXS_AD_ACTION_REDIRECT_ADDR, "",
+     "User1@mail.contoso.com", ""},
+    {"soap_redirect_url.xml", true, 0, EXS_AD_ACTION_REDIRECT_URL, "",
+     "https://autodiscover.mail.contoso.com/autodiscover/autodiscover.svc", ""},
+    {"soap_invalid_user.xml", true, 0, EXS_AD_ACTION_ERROR, "", "", "InvalidUser"},
+    {"soap_server_busy.xml", true, 0, EXS_AD_ACTION_ERROR, "", "", "ServerBusy"},
+    /* the wrong parser for the document */
+    {"soap_settings.xml", false, -1, 0, "", "", ""},
+    {"pox_settings.xml", true, -1, 0, "", "", ""},
 };
 
 START_TEST(parse_answers)
@@ -155,13 +160,15 @@ END_TEST
 START_TEST(parse_hostile)
 {
   static const char *const bad[] = {
-    "", "not xml", "<Autodiscover/>",
-    "<?xml version='1.0'?><!DOCTYPE a [<!ENTITY x 'y'>]><Autodiscover xmlns='"
-    EXS_NS_AD_RESP "'><Response/></Autodiscover>",
-    "<Autodiscover xmlns='" EXS_NS_AD_RESP "'><Response xmlns='" EXS_NS_AD_POX_RESP
-    "'><Account><Action>bogus</Action></Account></Response></Autodiscover>",
-    "<Autodiscover xmlns='" EXS_NS_AD_RESP "'><Response xmlns='" EXS_NS_AD_POX_RESP
-    "'><Account><Action>settin",
+      "",
+      "not xml",
+      "<Autodiscover/>",
+      "<?xml version='1.0'?><!DOCTYPE a [<!ENTITY x 'y'>]><Autodiscover xmlns='" EXS_NS_AD_RESP
+      "'><Response/></Autodiscover>",
+      "<Autodiscover xmlns='" EXS_NS_AD_RESP "'><Response xmlns='" EXS_NS_AD_POX_RESP
+      "'><Account><Action>bogus</Action></Account></Response></Autodiscover>",
+      "<Autodiscover xmlns='" EXS_NS_AD_RESP "'><Response xmlns='" EXS_NS_AD_POX_RESP
+      "'><Account><Action>settin",
   };
   struct exs_autodiscover_answer a;
   struct exs_error err;
@@ -179,11 +186,11 @@ END_TEST
 /* ---- the search over a fake world ---- */
 
 struct route {
-  const char *method;    /* "POST" or "GET" */
+  const char *method; /* "POST" or "GET" */
   const char *url;
-  long status;           /* 0: transport failure */
-  const char *fixture;   /* body file, or NULL */
-  const char *body;      /* inline body */
+  long status;         /* 0: transport failure */
+  const char *fixture; /* body file, or NULL */
+  const char *body;    /* inline body */
   const char *location;
 };
 
@@ -192,7 +199,7 @@ struct route {
 struct world {
   const struct route *routes;
   size_t n_routes;
-  int chain_to;          /* >0: https://hN.contoso.com redirects to hN+1 up to this N */
+  int chain_to; /* >0: https://hN.contoso.com redirects to hN+1 up to this N */
   char calls[MAX_CALLS][256];
   bool anonymous[MAX_CALLS];
   size_t n_calls;
@@ -203,9 +210,9 @@ struct world {
 static char *redirect_url_body(const char *url)
 {
   static const char fmt[] =
-    "<Autodiscover xmlns='" EXS_NS_AD_RESP "'><Response xmlns='" EXS_NS_AD_POX_RESP "'>"
-    "<Account><Action>redirectUrl</Action><RedirectUrl>%s</RedirectUrl></Account></Response>"
-    "</Autodiscover>";
+      "<Autodiscover xmlns='" EXS_NS_AD_RESP "'><Response xmlns='" EXS_NS_AD_POX_RESP "'>"
+      "<Account><Action>redirectUrl</Action><RedirectUrl>%s</RedirectUrl></Account></Response>"
+      "</Autodiscover>";
   char *b = malloc(strlen(fmt) + strlen(url) + 1);
   sprintf(b, fmt, url);
   return b;
@@ -261,8 +268,7 @@ static int fake_transport(void *ctx, const struct exs_http_request *req,
   return -1;
 }
 
-static int fake_srv(void *ctx, const char *name, struct exs_srv_record *out, size_t max,
-                    size_t *n)
+static int fake_srv(void *ctx, const char *name, struct exs_srv_record *out, size_t max, size_t *n)
 {
   struct world *w = ctx;
   size_t i;
@@ -333,10 +339,10 @@ END_TEST
 START_TEST(autodiscover_prefix_soap)
 {
   static const struct route routes[] = {
-    {"POST", D_XML, 0, NULL, NULL, NULL},            /* TLS failure */
-    {"POST", D_SVC, 404, NULL, "<html/>", NULL},
-    {"POST", A_XML, 401, NULL, NULL, NULL},
-    {"POST", A_SVC, 200, "soap_settings.xml", NULL, NULL},
+      {"POST", D_XML, 0, NULL, NULL, NULL}, /* TLS failure */
+      {"POST", D_SVC, 404, NULL, "<html/>", NULL},
+      {"POST", A_XML, 401, NULL, NULL, NULL},
+      {"POST", A_SVC, 200, "soap_settings.xml", NULL, NULL},
   };
   struct world w = {routes, 4, 0, {{0}}, {0}, 0, NULL, 0};
   struct exs_autodiscover_result res;
@@ -360,9 +366,10 @@ END_TEST
 START_TEST(http_redirect_probe)
 {
   static const struct route routes[] = {
-    {"GET", HTTP_PROBE, 302, NULL, NULL, "https://mail.contoso.com/autodiscover/autodiscover.xml"},
-    {"POST", "https://mail.contoso.com/autodiscover/autodiscover.xml", 200, "pox_settings.xml",
-     NULL, NULL},
+      {"GET", HTTP_PROBE, 302, NULL, NULL,
+       "https://mail.contoso.com/autodiscover/autodiscover.xml"},
+      {"POST", "https://mail.contoso.com/autodiscover/autodiscover.xml", 200, "pox_settings.xml",
+       NULL, NULL},
   };
   struct world w = {routes, 2, 0, {{0}}, {0}, 0, NULL, 0};
   struct exs_autodiscover_result res;
@@ -373,7 +380,7 @@ START_TEST(http_redirect_probe)
   ck_assert_int_eq(res.hops, 1);
   ck_assert_uint_eq(w.n_calls, 6);
   ck_assert_str_eq(w.calls[4], "GET " HTTP_PROBE);
-  ck_assert(w.anonymous[4]);   /* the probe carries no credentials */
+  ck_assert(w.anonymous[4]); /* the probe carries no credentials */
   ck_assert(!w.anonymous[5]);
   ck_assert_int_eq(res.steps[4].method, EXS_AD_REDIRECT);
   ck_assert_int_eq(res.steps[4].outcome, EXS_AD_WARNING);
@@ -385,18 +392,18 @@ static const struct {
   long status;
   const char *location;
 } bad_probes[] = {
-  {301, "http://mail.contoso.com/autodiscover/autodiscover.xml"}, /* not https */
-  {200, NULL},                                                    /* not a redirect */
-  {308, "https://mail.contoso.com/autodiscover/autodiscover.xml"}, /* only 301/302/307 */
-  {302, NULL},                                                    /* no Location */
+    {301, "http://mail.contoso.com/autodiscover/autodiscover.xml"},  /* not https */
+    {200, NULL},                                                     /* not a redirect */
+    {308, "https://mail.contoso.com/autodiscover/autodiscover.xml"}, /* only 301/302/307 */
+    {302, NULL},                                                     /* no Location */
 };
 
 START_TEST(http_redirect_probe_refused)
 {
   struct route routes[] = {
-    {"GET", HTTP_PROBE, bad_probes[_i].status, NULL, NULL, bad_probes[_i].location},
-    {"POST", "https://mail.contoso.com/autodiscover/autodiscover.xml", 200, "pox_settings.xml",
-     NULL, NULL},
+      {"GET", HTTP_PROBE, bad_probes[_i].status, NULL, NULL, bad_probes[_i].location},
+      {"POST", "https://mail.contoso.com/autodiscover/autodiscover.xml", 200, "pox_settings.xml",
+       NULL, NULL},
   };
   struct world w = {routes, 2, 0, {{0}}, {0}, 0, NULL, 0};
   struct exs_autodiscover_result res;
@@ -413,15 +420,15 @@ END_TEST
 START_TEST(dns_srv)
 {
   static const struct exs_srv_record recs[] = {
-    {10, 0, 443, "late.contoso.com."},
-    {0, 100, 8443, "odd-port.contoso.com."},
-    {5, 10, 443, "ad.contoso.com."},
-    {5, 50, 443, "heavy.contoso.com."},
+      {10, 0, 443, "late.contoso.com."},
+      {0, 100, 8443, "odd-port.contoso.com."},
+      {5, 10, 443, "ad.contoso.com."},
+      {5, 50, 443, "heavy.contoso.com."},
   };
   static const struct route routes[] = {
-    {"POST", "https://heavy.contoso.com/autodiscover/autodiscover.xml", 500, NULL, "x", NULL},
-    {"POST", "https://ad.contoso.com/autodiscover/autodiscover.svc", 200, "soap_settings.xml",
-     NULL, NULL},
+      {"POST", "https://heavy.contoso.com/autodiscover/autodiscover.xml", 500, NULL, "x", NULL},
+      {"POST", "https://ad.contoso.com/autodiscover/autodiscover.svc", 200, "soap_settings.xml",
+       NULL, NULL},
   };
   struct world w = {routes, 2, 0, {{0}}, {0}, 0, recs, 4};
   struct exs_autodiscover_result res;
@@ -448,9 +455,9 @@ END_TEST
 START_TEST(redirect_addr_restarts)
 {
   static const struct route routes[] = {
-    {"POST", D_XML, 200, "pox_redirect_addr.xml", NULL, NULL},
-    {"POST", "https://mail.contoso.com/autodiscover/autodiscover.xml", 200, "pox_settings.xml",
-     NULL, NULL},
+      {"POST", D_XML, 200, "pox_redirect_addr.xml", NULL, NULL},
+      {"POST", "https://mail.contoso.com/autodiscover/autodiscover.xml", 200, "pox_settings.xml",
+       NULL, NULL},
   };
   struct world w = {routes, 2, 0, {{0}}, {0}, 0, NULL, 0};
   struct exs_autodiscover_result res;
@@ -471,9 +478,9 @@ END_TEST
 START_TEST(redirect_url_followed)
 {
   static const struct route routes[] = {
-    {"POST", D_XML, 200, "pox_redirect_url.xml", NULL, NULL},
-    {"POST", "https://autodiscover.mail.contoso.com/autodiscover/autodiscover.xml", 200,
-     "pox_settings.xml", NULL, NULL},
+      {"POST", D_XML, 200, "pox_redirect_url.xml", NULL, NULL},
+      {"POST", "https://autodiscover.mail.contoso.com/autodiscover/autodiscover.xml", 200,
+       "pox_settings.xml", NULL, NULL},
   };
   struct world w = {routes, 2, 0, {{0}}, {0}, 0, NULL, 0};
   struct exs_autodiscover_result res;
@@ -491,11 +498,11 @@ END_TEST
 START_TEST(soap_redirect_url_and_post_redirect)
 {
   static const struct route routes[] = {
-    {"POST", D_XML, 302, NULL, NULL, "https://contoso.com/autodiscover/autodiscover.svc?x=1"},
-    {"POST", "https://contoso.com/autodiscover/autodiscover.svc?x=1", 200,
-     "soap_redirect_url.xml", NULL, NULL},
-    {"POST", "https://autodiscover.mail.contoso.com/autodiscover/autodiscover.svc", 200,
-     "soap_settings.xml", NULL, NULL},
+      {"POST", D_XML, 302, NULL, NULL, "https://contoso.com/autodiscover/autodiscover.svc?x=1"},
+      {"POST", "https://contoso.com/autodiscover/autodiscover.svc?x=1", 200,
+       "soap_redirect_url.xml", NULL, NULL},
+      {"POST", "https://autodiscover.mail.contoso.com/autodiscover/autodiscover.svc", 200,
+       "soap_settings.xml", NULL, NULL},
   };
   struct world w = {routes, 3, 0, {{0}}, {0}, 0, NULL, 0};
   struct exs_autodiscover_result res;
@@ -511,14 +518,16 @@ END_TEST
 START_TEST(address_loop_fails)
 {
   static const struct route routes[] = {
-    {"POST", D_XML, 200, NULL,
-     "<Autodiscover xmlns='" EXS_NS_AD_RESP "'><Response xmlns='" EXS_NS_AD_POX_RESP "'><Account>"
-     "<Action>redirectAddr</Action><RedirectAddr>bob@fabrikam.com</RedirectAddr></Account>"
-     "</Response></Autodiscover>", NULL},
-    {"POST", "https://fabrikam.com/autodiscover/autodiscover.xml", 200, NULL,
-     "<Autodiscover xmlns='" EXS_NS_AD_RESP "'><Response xmlns='" EXS_NS_AD_POX_RESP "'><Account>"
-     "<Action>redirectAddr</Action><RedirectAddr>MARA@contoso.com</RedirectAddr></Account>"
-     "</Response></Autodiscover>", NULL},
+      {"POST", D_XML, 200, NULL,
+       "<Autodiscover xmlns='" EXS_NS_AD_RESP "'><Response xmlns='" EXS_NS_AD_POX_RESP "'><Account>"
+       "<Action>redirectAddr</Action><RedirectAddr>bob@fabrikam.com</RedirectAddr></Account>"
+       "</Response></Autodiscover>",
+       NULL},
+      {"POST", "https://fabrikam.com/autodiscover/autodiscover.xml", 200, NULL,
+       "<Autodiscover xmlns='" EXS_NS_AD_RESP "'><Response xmlns='" EXS_NS_AD_POX_RESP "'><Account>"
+       "<Action>redirectAddr</Action><RedirectAddr>MARA@contoso.com</RedirectAddr></Account>"
+       "</Response></Autodiscover>",
+       NULL},
   };
   struct world w = {routes, 2, 0, {{0}}, {0}, 0, NULL, 0};
   struct exs_autodiscover_result res;
@@ -537,11 +546,12 @@ END_TEST
 START_TEST(url_loop_refused_then_next)
 {
   static const struct route routes[] = {
-    {"POST", D_XML, 200, NULL,
-     "<Autodiscover xmlns='" EXS_NS_AD_RESP "'><Response xmlns='" EXS_NS_AD_POX_RESP "'><Account>"
-     "<Action>redirectUrl</Action><RedirectUrl>" D_XML "</RedirectUrl></Account>"
-     "</Response></Autodiscover>", NULL},
-    {"POST", D_SVC, 200, "soap_settings.xml", NULL, NULL},
+      {"POST", D_XML, 200, NULL,
+       "<Autodiscover xmlns='" EXS_NS_AD_RESP "'><Response xmlns='" EXS_NS_AD_POX_RESP "'><Account>"
+       "<Action>redirectUrl</Action><RedirectUrl>" D_XML "</RedirectUrl></Account>"
+       "</Response></Autodiscover>",
+       NULL},
+      {"POST", D_SVC, 200, "soap_settings.xml", NULL, NULL},
   };
   struct world w = {routes, 2, 0, {{0}}, {0}, 0, NULL, 0};
   struct exs_autodiscover_result res;
@@ -559,10 +569,11 @@ END_TEST
 START_TEST(too_many_hops)
 {
   static const struct route routes[] = {
-    {"POST", D_XML, 200, NULL,
-     "<Autodiscover xmlns='" EXS_NS_AD_RESP "'><Response xmlns='" EXS_NS_AD_POX_RESP "'><Account>"
-     "<Action>redirectUrl</Action><RedirectUrl>https://h1.contoso.com/autodiscover/"
-     "autodiscover.xml</RedirectUrl></Account></Response></Autodiscover>", NULL},
+      {"POST", D_XML, 200, NULL,
+       "<Autodiscover xmlns='" EXS_NS_AD_RESP "'><Response xmlns='" EXS_NS_AD_POX_RESP "'><Account>"
+       "<Action>redirectUrl</Action><RedirectUrl>https://h1.contoso.com/autodiscover/"
+       "autodiscover.xml</RedirectUrl></Account></Response></Autodiscover>",
+       NULL},
   };
   struct world w = {routes, 1, 100, {{0}}, {0}, 0, NULL, 0};
   struct exs_autodiscover_result res;
@@ -580,8 +591,8 @@ END_TEST
 START_TEST(not_found_invalid_user)
 {
   static const struct route routes[] = {
-    {"POST", D_XML, 200, "pox_error_500.xml", NULL, NULL},
-    {"POST", D_SVC, 200, "soap_invalid_user.xml", NULL, NULL},
+      {"POST", D_XML, 200, "pox_error_500.xml", NULL, NULL},
+      {"POST", D_SVC, 200, "soap_invalid_user.xml", NULL, NULL},
   };
   struct world w = {routes, 2, 0, {{0}}, {0}, 0, NULL, 0};
   struct exs_autodiscover_result res;
@@ -606,8 +617,8 @@ END_TEST
 START_TEST(not_found_pox_500)
 {
   static const struct route routes[] = {
-    {"POST", D_XML, 200, "pox_error_500.xml", NULL, NULL},
-    {"POST", D_SVC, 0, NULL, NULL, NULL},
+      {"POST", D_XML, 200, "pox_error_500.xml", NULL, NULL},
+      {"POST", D_SVC, 0, NULL, NULL, NULL},
   };
   struct world w = {routes, 2, 0, {{0}}, {0}, 0, NULL, 0};
   struct exs_autodiscover_result res;
@@ -624,9 +635,9 @@ END_TEST
 START_TEST(not_found_then_404)
 {
   static const struct route routes[] = {
-    {"POST", D_XML, 200, "pox_error_500.xml", NULL, NULL},
-    {"POST", A_XML, 404, NULL, "<html/>", NULL},
-    {"POST", A_SVC, 503, NULL, NULL, NULL},
+      {"POST", D_XML, 200, "pox_error_500.xml", NULL, NULL},
+      {"POST", A_XML, 404, NULL, "<html/>", NULL},
+      {"POST", A_SVC, 503, NULL, NULL, NULL},
   };
   struct world w = {routes, 3, 0, {{0}}, {0}, 0, NULL, 0};
   struct exs_autodiscover_result res;
@@ -643,8 +654,8 @@ END_TEST
 START_TEST(only_http_failures)
 {
   static const struct route routes[] = {
-    {"POST", A_XML, 404, NULL, "<html/>", NULL},
-    {"POST", A_SVC, 503, NULL, NULL, NULL},
+      {"POST", A_XML, 404, NULL, "<html/>", NULL},
+      {"POST", A_SVC, 503, NULL, NULL, NULL},
   };
   struct world w = {routes, 2, 0, {{0}}, {0}, 0, NULL, 0};
   struct exs_autodiscover_result res;
@@ -676,8 +687,10 @@ END_TEST
 START_TEST(credentials_refused_everywhere)
 {
   static const struct route routes[] = {
-    {"POST", D_XML, 401, NULL, NULL, NULL}, {"POST", D_SVC, 401, NULL, NULL, NULL},
-    {"POST", A_XML, 401, NULL, NULL, NULL}, {"POST", A_SVC, 401, NULL, NULL, NULL},
+      {"POST", D_XML, 401, NULL, NULL, NULL},
+      {"POST", D_SVC, 401, NULL, NULL, NULL},
+      {"POST", A_XML, 401, NULL, NULL, NULL},
+      {"POST", A_SVC, 401, NULL, NULL, NULL},
   };
   struct world w = {routes, 4, 0, {{0}}, {0}, 0, NULL, 0};
   struct exs_autodiscover_result res;
@@ -693,8 +706,8 @@ END_TEST
 START_TEST(cache_per_domain)
 {
   struct route routes[] = {
-    {"POST", D_XML, 0, NULL, NULL, NULL},
-    {"POST", D_SVC, 200, "soap_settings.xml", NULL, NULL},
+      {"POST", D_XML, 0, NULL, NULL, NULL},
+      {"POST", D_SVC, 200, "soap_settings.xml", NULL, NULL},
   };
   struct world w = {routes, 2, 0, {{0}}, {0}, 0, NULL, 0};
   struct exs_autodiscover *ad = make_ad(&w, 0);
@@ -734,10 +747,11 @@ END_TEST
 START_TEST(plain_http_ews_url_is_a_warning)
 {
   static const struct route routes[] = {
-    {"POST", D_XML, 200, NULL,
-     "<Autodiscover xmlns='" EXS_NS_AD_RESP "'><Response xmlns='" EXS_NS_AD_POX_RESP "'><Account>"
-     "<Action>settings</Action><Protocol><Type>EXCH</Type><EwsUrl>http://mail.contoso.com/EWS/"
-     "Exchange.asmx</EwsUrl></Protocol></Account></Response></Autodiscover>", NULL},
+      {"POST", D_XML, 200, NULL,
+       "<Autodiscover xmlns='" EXS_NS_AD_RESP "'><Response xmlns='" EXS_NS_AD_POX_RESP "'><Account>"
+       "<Action>settings</Action><Protocol><Type>EXCH</Type><EwsUrl>http://mail.contoso.com/EWS/"
+       "Exchange.asmx</EwsUrl></Protocol></Account></Response></Autodiscover>",
+       NULL},
   };
   struct world w = {routes, 1, 0, {{0}}, {0}, 0, NULL, 0};
   struct exs_autodiscover_result res;
@@ -781,7 +795,8 @@ int main(void)
   tcase_add_test(ts, root_domain_pox);
   tcase_add_test(ts, autodiscover_prefix_soap);
   tcase_add_test(ts, http_redirect_probe);
-  tcase_add_loop_test(ts, http_redirect_probe_refused, 0, sizeof(bad_probes) / sizeof(bad_probes[0]));
+  tcase_add_loop_test(ts, http_redirect_probe_refused, 0,
+                      sizeof(bad_probes) / sizeof(bad_probes[0]));
   tcase_add_test(ts, dns_srv);
   tcase_add_test(ts, redirect_addr_restarts);
   tcase_add_test(ts, redirect_url_followed);

@@ -704,6 +704,317 @@ START_TEST(sync_folder_items_creates_updates_deletes)
 }
 END_TEST
 
+/* Calendar items, contacts and tasks: created, read back in schema order,
+ * updated, and seen by SyncFolderItems. */
+static const struct {
+  const char *folder, *elem, *create, *field, *value, *update_uri, *update_item, *updated;
+} typed[] = {
+  {"calendar", "CalendarItem",
+   "<m:CreateItem SendMeetingInvitations=\"SendToNone\"><m:SavedItemFolderId>"
+   "<t:DistinguishedFolderId Id=\"calendar\"/></m:SavedItemFolderId><m:Items><t:CalendarItem>"
+   "<t:Subject>Product demo</t:Subject><t:Body BodyType=\"Text\">Agenda</t:Body>"
+   "<t:ReminderMinutesBeforeStart>15</t:ReminderMinutesBeforeStart>"
+   "<t:Start>2024-05-02T14:00:00Z</t:Start><t:End>2024-05-02T15:00:00Z</t:End>"
+   "<t:IsAllDayEvent>false</t:IsAllDayEvent><t:LegacyFreeBusyStatus>Busy</t:LegacyFreeBusyStatus>"
+   "<t:Location>Room 1</t:Location><t:RequiredAttendees><t:Attendee><t:Mailbox>"
+   "<t:EmailAddress>alice@fabrikam.com</t:EmailAddress></t:Mailbox></t:Attendee>"
+   "</t:RequiredAttendees></t:CalendarItem></m:Items></m:CreateItem>",
+   "Location", "Room 1", "calendar:Location", "<t:CalendarItem><t:Location>Room 2</t:Location>"
+   "</t:CalendarItem>", "Room 2"},
+  {"contacts", "Contact",
+   "<m:CreateItem><m:SavedItemFolderId><t:DistinguishedFolderId Id=\"contacts\"/>"
+   "</m:SavedItemFolderId><m:Items><t:Contact><t:FileAs>Smith, Alice</t:FileAs>"
+   "<t:GivenName>Alice</t:GivenName><t:CompanyName>Fabrikam</t:CompanyName>"
+   "<t:EmailAddresses><t:Entry Key=\"EmailAddress1\">alice@fabrikam.com</t:Entry>"
+   "</t:EmailAddresses><t:PhoneNumbers><t:Entry Key=\"BusinessPhone\">+1 425 555 0100"
+   "</t:Entry></t:PhoneNumbers><t:JobTitle>Buyer</t:JobTitle><t:Surname>Smith</t:Surname>"
+   "</t:Contact></m:Items></m:CreateItem>",
+   "GivenName", "Alice", "contacts:JobTitle", "<t:Contact><t:JobTitle>Manager</t:JobTitle>"
+   "</t:Contact>", NULL},
+  {"tasks", "Task",
+   "<m:CreateItem MessageDisposition=\"SaveOnly\"><m:SavedItemFolderId>"
+   "<t:DistinguishedFolderId Id=\"tasks\"/></m:SavedItemFolderId><m:Items><t:Task>"
+   "<t:Subject>Call back Alice</t:Subject><t:Body BodyType=\"Text\">About order 1001</t:Body>"
+   "<t:DueDate>2024-05-03T17:00:00Z</t:DueDate><t:StartDate>2024-05-02T09:00:00Z</t:StartDate>"
+   "<t:Status>NotStarted</t:Status></t:Task></m:Items></m:CreateItem>",
+   "Status", "NotStarted", "task:Status", "<t:Task><t:Status>Completed</t:Status></t:Task>",
+   "Completed"},
+};
+
+START_TEST(calendar_contact_task_round_trip)
+{
+  struct ec_resp r;
+  xmlNodePtr msgs[2], item;
+  char id[256], op[4096], buf[256], code[64], state[512];
+
+  /* initial sync state of the folder */
+  snprintf(op, sizeof(op),
+           "<m:SyncFolderItems><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape>"
+           "<m:SyncFolderId><t:DistinguishedFolderId Id=\"%s\"/></m:SyncFolderId>"
+           "<m:MaxChangesReturned>512</m:MaxChangesReturned></m:SyncFolderItems>",
+           typed[_i].folder);
+  call("carol@contoso.com", op, 200, &r);
+  ec_messages(&r, msgs, 2);
+  exs_xml_text(exs_xml_child(msgs[0], EC_NS_M, "SyncState"), state, sizeof(state));
+  ec_free(&r);
+
+  call("carol@contoso.com", typed[_i].create, 200, &r);
+  ck_assert_uint_eq(ec_messages(&r, msgs, 2), 1);
+  ck_assert_str_eq(ec_code(msgs[0], code, sizeof(code)), "NoError");
+  item = exs_xml_first_element(exs_xml_child(msgs[0], EC_NS_M, "Items"));
+  ck_assert(exs_xml_is(item, EC_NS_T, typed[_i].elem));
+  exs_xml_attr(exs_xml_child(item, EC_NS_T, "ItemId"), "Id", id, sizeof(id));
+  ec_free(&r);
+  ck_assert_int_eq(emu_folder_count(emu, "carol@contoso.com", typed[_i].folder), 1);
+
+  snprintf(op, sizeof(op),
+           "<m:GetItem><m:ItemShape><t:BaseShape>AllProperties</t:BaseShape></m:ItemShape>"
+           "<m:ItemIds><t:ItemId Id=\"%s\"/></m:ItemIds></m:GetItem>",
+           id);
+  call("carol@contoso.com", op, 200, &r);
+  ec_messages(&r, msgs, 2);
+  item = exs_xml_first_element(exs_xml_child(msgs[0], EC_NS_M, "Items"));
+  ck_assert(exs_xml_is(item, EC_NS_T, typed[_i].elem));
+  ck_assert_str_eq(exs_xml_text(exs_xml_child(item, EC_NS_T, typed[_i].field), buf, sizeof(buf)),
+                   typed[_i].value);
+  ec_free(&r);
+
+  snprintf(op, sizeof(op),
+           "<m:UpdateItem ConflictResolution=\"AlwaysOverwrite\" MessageDisposition=\"SaveOnly\""
+           " SendMeetingInvitationsOrCancellations=\"SendToNone\"><m:ItemChanges><t:ItemChange>"
+           "<t:ItemId Id=\"%s\"/><t:Updates><t:SetItemField><t:FieldURI FieldURI=\"%s\"/>%s"
+           "</t:SetItemField></t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>",
+           id, typed[_i].update_uri, typed[_i].update_item);
+  call("carol@contoso.com", op, 200, &r);
+  ec_messages(&r, msgs, 2);
+  ck_assert_str_eq(ec_code(msgs[0], code, sizeof(code)), "NoError");
+  ec_free(&r);
+
+  /* the incremental sync sees one Create (created and changed since the state) */
+  snprintf(op, sizeof(op),
+           "<m:SyncFolderItems><m:ItemShape><t:BaseShape>Default</t:BaseShape></m:ItemShape>"
+           "<m:SyncFolderId><t:DistinguishedFolderId Id=\"%s\"/></m:SyncFolderId>"
+           "<m:SyncState>%s</m:SyncState><m:MaxChangesReturned>512</m:MaxChangesReturned>"
+           "</m:SyncFolderItems>",
+           typed[_i].folder, state);
+  call("carol@contoso.com", op, 200, &r);
+  ec_messages(&r, msgs, 2);
+  item = exs_xml_first_element(exs_xml_child(msgs[0], EC_NS_M, "Changes"));
+  ck_assert(exs_xml_is(item, EC_NS_T, "Create"));
+  item = exs_xml_first_element(item);
+  ck_assert(exs_xml_is(item, EC_NS_T, typed[_i].elem));
+  if(typed[_i].updated)
+    ck_assert_str_eq(exs_xml_text(exs_xml_child(item, EC_NS_T, typed[_i].field), buf,
+                                  sizeof(buf)),
+                     typed[_i].updated);
+  else
+    ck_assert_str_eq(exs_xml_text(exs_xml_child(item, EC_NS_T, "JobTitle"), buf, sizeof(buf)),
+                     "Manager");
+  ec_free(&r);
+}
+END_TEST
+
+START_TEST(many_items_lookups_after_deletes)
+{
+  enum { N = 300 };
+  char err[256], code[64];
+  static char ids[N][128];
+  struct ec_resp r;
+  xmlNodePtr msgs[2], items;
+  struct exs_buf op;
+  size_t n = 0;
+
+  for(int i = 0; i < N; i++)
+    ck_assert_int_eq(emu_deliver_message(emu, NULL, "bob@contoso.com", "m", "b", err,
+                                         sizeof(err)),
+                     0);
+  call("bob@contoso.com",
+       "<m:FindItem Traversal=\"Shallow\"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>"
+       "</m:ItemShape><m:ParentFolderIds><t:DistinguishedFolderId Id=\"inbox\"/>"
+       "</m:ParentFolderIds></m:FindItem>",
+       200, &r);
+  ec_messages(&r, msgs, 2);
+  items = exs_xml_child(exs_xml_child(msgs[0], EC_NS_M, "RootFolder"), EC_NS_T, "Items");
+  for(xmlNodePtr m = items->children; m; m = m->next)
+    if(m->type == XML_ELEMENT_NODE && n < N)
+      exs_xml_attr(exs_xml_child(m, EC_NS_T, "ItemId"), "Id", ids[n++], sizeof(ids[0]));
+  ec_free(&r);
+  ck_assert_uint_eq(n, N);
+  exs_buf_init(&op, 1 << 20);
+  exs_buf_adds(&op, "<m:DeleteItem DeleteType=\"HardDelete\"><m:ItemIds>");
+  for(size_t i = 0; i < N; i += 3)
+    exs_buf_addf(&op, "<t:ItemId Id=\"%s\"/>", ids[i]);
+  exs_buf_adds(&op, "</m:ItemIds></m:DeleteItem>");
+  call("bob@contoso.com", op.data, 200, &r);
+  ec_free(&r);
+  ck_assert_int_eq(emu_folder_count(emu, "bob@contoso.com", "inbox"), N - (N + 2) / 3);
+  exs_buf_reset(&op);
+  exs_buf_adds(&op, "<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape>"
+                    "<m:ItemIds>");
+  for(size_t i = 0; i < N; i++)
+    exs_buf_addf(&op, "<t:ItemId Id=\"%s\"/>", ids[i]);
+  exs_buf_adds(&op, "</m:ItemIds></m:GetItem>");
+  call("bob@contoso.com", op.data, 200, &r);
+  {
+    xmlNodePtr all[N];
+    ck_assert_uint_eq(ec_messages(&r, all, N), N);
+    for(size_t i = 0; i < N; i++)
+      ck_assert_str_eq(ec_code(all[i], code, sizeof(code)),
+                       i % 3 == 0 ? "ErrorItemNotFound" : "NoError");
+  }
+  ec_free(&r);
+  exs_buf_free(&op);
+}
+END_TEST
+
+START_TEST(convert_id_round_trip_names_the_owner)
+{
+  struct ec_resp r;
+  xmlNodePtr msgs[3], alt;
+  char root[256], hex[256], back[256], op[2048], code[64], mbx[128];
+
+  /* the root folder id of alice, read as svc-crm impersonating her */
+  call("alice@contoso.com",
+       "<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape>"
+       "<m:FolderIds><t:DistinguishedFolderId Id=\"msgfolderroot\"/></m:FolderIds>"
+       "</m:GetFolder>",
+       200, &r);
+  ec_messages(&r, msgs, 2);
+  exs_xml_attr(exs_xml_child(exs_xml_first_element(exs_xml_child(msgs[0], EC_NS_M, "Folders")),
+                             EC_NS_T, "FolderId"),
+               "Id", root, sizeof(root));
+  ec_free(&r);
+  snprintf(op, sizeof(op),
+           "<m:ConvertId DestinationFormat=\"HexEntryId\"><m:SourceIds>"
+           "<t:AlternateId Format=\"EwsId\" Id=\"%s\" Mailbox=\"someone@contoso.com\"/>"
+           "<t:AlternateId Format=\"EwsId\" Id=\"junk\" Mailbox=\"someone@contoso.com\"/>"
+           "</m:SourceIds></m:ConvertId>",
+           root);
+  call(NULL, op, 200, &r);
+  ck_assert_uint_eq(ec_messages(&r, msgs, 3), 2);
+  alt = exs_xml_child(msgs[0], EC_NS_M, "AlternateId");
+  exs_xml_attr(alt, "Id", hex, sizeof(hex));
+  exs_xml_attr(alt, "Mailbox", mbx, sizeof(mbx));
+  ck_assert_str_eq(mbx, "alice@contoso.com"); /* DavMail learns the address this way */
+  ck_assert_str_eq(ec_code(msgs[1], code, sizeof(code)), "ErrorInvalidIdMalformed");
+  ec_free(&r);
+  snprintf(op, sizeof(op),
+           "<m:ConvertId DestinationFormat=\"EwsId\"><m:SourceIds>"
+           "<t:AlternateId Format=\"HexEntryId\" Id=\"%s\" Mailbox=\"alice@contoso.com\"/>"
+           "</m:SourceIds></m:ConvertId>",
+           hex);
+  call(NULL, op, 200, &r);
+  ec_messages(&r, msgs, 2);
+  exs_xml_attr(exs_xml_child(msgs[0], EC_NS_M, "AlternateId"), "Id", back, sizeof(back));
+  ck_assert_str_eq(back, root);
+  ec_free(&r);
+}
+END_TEST
+
+START_TEST(delete_folder)
+{
+  struct ec_resp r;
+  xmlNodePtr msgs[3], f;
+  char id[256], op[1024], code[64];
+
+  call("bob@contoso.com",
+       "<m:CreateFolder><m:ParentFolderId><t:DistinguishedFolderId Id=\"inbox\"/>"
+       "</m:ParentFolderId><m:Folders><t:Folder><t:DisplayName>Old</t:DisplayName></t:Folder>"
+       "</m:Folders></m:CreateFolder>",
+       200, &r);
+  ec_messages(&r, msgs, 2);
+  f = exs_xml_first_element(exs_xml_child(msgs[0], EC_NS_M, "Folders"));
+  exs_xml_attr(exs_xml_child(f, EC_NS_T, "FolderId"), "Id", id, sizeof(id));
+  ec_free(&r);
+  snprintf(op, sizeof(op),
+           "<m:DeleteFolder DeleteType=\"HardDelete\"><m:FolderIds><t:FolderId Id=\"%s\"/>"
+           "<t:DistinguishedFolderId Id=\"inbox\"/></m:FolderIds></m:DeleteFolder>",
+           id);
+  call("bob@contoso.com", op, 200, &r);
+  ck_assert_uint_eq(ec_messages(&r, msgs, 3), 2);
+  ck_assert_str_eq(ec_code(msgs[0], code, sizeof(code)), "NoError");
+  ck_assert_str_eq(ec_code(msgs[1], code, sizeof(code)), "ErrorDeleteDistinguishedFolder");
+  ec_free(&r);
+  snprintf(op, sizeof(op),
+           "<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape>"
+           "<m:FolderIds><t:FolderId Id=\"%s\"/></m:FolderIds></m:GetFolder>",
+           id);
+  call("bob@contoso.com", op, 200, &r);
+  ec_messages(&r, msgs, 2);
+  ck_assert_str_eq(ec_code(msgs[0], code, sizeof(code)), "ErrorFolderNotFound");
+  ec_free(&r);
+}
+END_TEST
+
+START_TEST(calendar_view)
+{
+  static const char *times[][2] = {{"2026-03-01T09:00:00Z", "2026-03-01T10:00:00Z"},
+                                   {"2026-03-02T09:00:00Z", "2026-03-02T10:00:00Z"},
+                                   {"2026-04-01T09:00:00Z", "2026-04-01T10:00:00Z"}};
+  struct ec_resp r;
+  xmlNodePtr msgs[2], rf;
+  char op[2048], buf[64];
+
+  for(int i = 2; i >= 0; i--) {
+    snprintf(op, sizeof(op),
+             "<m:CreateItem SendMeetingInvitations=\"SendToNone\"><m:Items><t:CalendarItem>"
+             "<t:Subject>m%d</t:Subject><t:Start>%s</t:Start><t:End>%s</t:End>"
+             "</t:CalendarItem></m:Items></m:CreateItem>",
+             i, times[i][0], times[i][1]);
+    call("carol@contoso.com", op, 200, &r);
+    ec_free(&r);
+  }
+  call("carol@contoso.com",
+       "<m:FindItem Traversal=\"Shallow\"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>"
+       "<t:AdditionalProperties><t:FieldURI FieldURI=\"item:Subject\"/>"
+       "<t:FieldURI FieldURI=\"calendar:Start\"/></t:AdditionalProperties></m:ItemShape>"
+       "<m:CalendarView StartDate=\"2026-03-01T00:00:00Z\" EndDate=\"2026-03-31T00:00:00Z\"/>"
+       "<m:ParentFolderIds><t:DistinguishedFolderId Id=\"calendar\"/></m:ParentFolderIds>"
+       "</m:FindItem>",
+       200, &r);
+  ec_messages(&r, msgs, 2);
+  rf = exs_xml_child(exs_xml_child(msgs[0], EC_NS_M, "RootFolder"), EC_NS_T, "Items");
+  ck_assert_uint_eq(count_children(rf), 2);
+  ck_assert_str_eq(exs_xml_text(exs_xml_child(exs_xml_first_element(rf), EC_NS_T, "Subject"), buf,
+                                sizeof(buf)),
+                   "m0");
+  ck_assert_str_eq(exs_xml_text(exs_xml_child(exs_xml_first_element(rf), EC_NS_T, "Start"), buf,
+                                sizeof(buf)),
+                   "2026-03-01T09:00:00Z");
+  ec_free(&r);
+}
+END_TEST
+
+START_TEST(owa_user_options)
+{
+  struct ec_resp r;
+  xmlNodePtr msgs[2];
+  char code[64], buf[64];
+
+  call("alice@contoso.com",
+       "<m:GetUserConfiguration><m:UserConfigurationName Name=\"OWA.UserOptions\">"
+       "<t:DistinguishedFolderId Id=\"root\"/></m:UserConfigurationName>"
+       "<m:UserConfigurationProperties>All</m:UserConfigurationProperties>"
+       "</m:GetUserConfiguration>",
+       200, &r);
+  ec_messages(&r, msgs, 2);
+  ck_assert_str_eq(ec_code(msgs[0], code, sizeof(code)), "NoError");
+  ck_assert_str_eq(exs_xml_text(exs_xml_path(msgs[0], EC_NS_M, "UserConfiguration"), buf,
+                                sizeof(buf)),
+                   "StringtimezoneStringUTC");
+  ec_free(&r);
+  call("alice@contoso.com",
+       "<m:GetUserConfiguration><m:UserConfigurationName Name=\"Other.Config\">"
+       "<t:DistinguishedFolderId Id=\"root\"/></m:UserConfigurationName>"
+       "<m:UserConfigurationProperties>All</m:UserConfigurationProperties>"
+       "</m:GetUserConfiguration>",
+       200, &r);
+  ec_messages(&r, msgs, 2);
+  ck_assert_str_eq(ec_code(msgs[0], code, sizeof(code)), "ErrorItemNotFound");
+  ec_free(&r);
+}
+END_TEST
+
 /* contoso.xml: one mailbox per failure class, as svc-crm impersonating it */
 static const struct {
   const char *mailbox;
@@ -770,6 +1081,12 @@ int main(void)
   tcase_add_test(tc, findfolder_and_createfolder_conflict);
   tcase_add_test(tc, resolve_names);
   tcase_add_test(tc, sync_folder_items_creates_updates_deletes);
+  tcase_add_test(tc, many_items_lookups_after_deletes);
+  tcase_add_test(tc, convert_id_round_trip_names_the_owner);
+  tcase_add_test(tc, delete_folder);
+  tcase_add_test(tc, calendar_view);
+  tcase_add_test(tc, owa_user_options);
+  tcase_add_loop_test(tc, calendar_contact_task_round_trip, 0, sizeof(typed) / sizeof(typed[0]));
   tcase_add_loop_test(tc, contoso_failure_classes, 0, sizeof(classes) / sizeof(classes[0]));
   suite_add_tcase(s, tc);
   {

@@ -69,8 +69,8 @@ static int b_create_folder(struct exs_buf *b)
 static int b_update_folder(struct exs_buf *b)
 {
   struct exs_ews_extprop_set sets[] = {
-    {exs_ews_prop_org_id, "6f1c2a9e-0d4b-4c55-9a51-2f3e8d7b1c10"},
-    {exs_ews_prop_last_sync, "2026-01-01T00:00:00Z"},
+      {exs_ews_prop_org_id, "6f1c2a9e-0d4b-4c55-9a51-2f3e8d7b1c10"},
+      {exs_ews_prop_last_sync, "2026-01-01T00:00:00Z"},
   };
   return exs_ews_build_update_folder(b, &ctx_imp, &root, NULL, sets, 2);
 }
@@ -95,21 +95,21 @@ static int b_find_item(struct exs_buf *b)
 {
   static const char *const fields[] = {"item:DateTimeReceived", "item:ItemClass", "item:Subject",
                                        "item:Categories"};
-  struct exs_ews_restriction rs[] = {{EXS_EWS_IS_GREATER_THAN, "item:DateTimeReceived", NULL,
-                                      "2024-05-01T08:00:00Z"}};
-  struct exs_ews_find_item_req req = {inbox, fields, 4, &marker, 1, 50, 0, rs, 1,
-                                      "item:DateTimeReceived", false};
+  struct exs_ews_restriction rs[] = {
+      {EXS_EWS_IS_GREATER_THAN, "item:DateTimeReceived", NULL, "2024-05-01T08:00:00Z"}};
+  struct exs_ews_find_item_req req = {
+      inbox, fields, 4, &marker, 1, 50, 0, rs, 1, "item:DateTimeReceived", false};
   return exs_ews_build_find_item(b, &ctx_imp, &req);
 }
 
 static int b_find_item_and(struct exs_buf *b)
 {
   struct exs_ews_restriction rs[] = {
-    {EXS_EWS_IS_EQUAL_TO, NULL, &marker, "marker-123"},
-    {EXS_EWS_CONTAINS, "item:Subject", NULL, "exsync test"},
-    {EXS_EWS_IS_GREATER_THAN_OR_EQUAL_TO, "item:DateTimeReceived", NULL, "2024-05-01T08:00:00Z"},
+      {EXS_EWS_IS_EQUAL_TO, NULL, &marker, "marker-123"},
+      {EXS_EWS_CONTAINS, "item:Subject", NULL, "exsync test"},
+      {EXS_EWS_IS_GREATER_THAN_OR_EQUAL_TO, "item:DateTimeReceived", NULL, "2024-05-01T08:00:00Z"},
   };
-  struct exs_ews_find_item_req req = {delegate_inbox, NULL, 0, NULL, 0, 0, 100, rs, 3,
+  struct exs_ews_find_item_req req = {delegate_inbox,          NULL, 0, NULL, 0, 0, 100, rs, 3,
                                       "item:DateTimeReceived", true};
   return exs_ews_build_find_item(b, &ctx_plain, &req);
 }
@@ -124,9 +124,9 @@ static int b_find_item_contains_ext(struct exs_buf *b)
 static int b_get_item(struct exs_buf *b)
 {
   static const char *const ids[] = {"AAMkAGRmMsg1==", "AAMkAGRmMsg2=="};
-  static const char *const fields[] = {"item:Subject", "item:DateTimeReceived", "item:Body",
-                                       "message:From", "message:ToRecipients",
-                                       "message:InternetMessageId", "message:IsRead"};
+  static const char *const fields[] = {
+      "item:Subject",         "item:DateTimeReceived",     "item:Body",     "message:From",
+      "message:ToRecipients", "message:InternetMessageId", "message:IsRead"};
   struct exs_ews_extprop ext[] = {marker, tagged};
   struct exs_ews_get_item_req req = {ids, 2, true, "Text", fields, 7, ext, 2};
   return exs_ews_build_get_item(b, &ctx_imp, &req);
@@ -164,9 +164,18 @@ static int b_create_message(const char *disposition, struct exs_buf *b)
   return exs_ews_build_create_item(b, &ctx_imp, &req);
 }
 
-static int b_create_send_only(struct exs_buf *b) { return b_create_message("SendOnly", b); }
-static int b_create_save_only(struct exs_buf *b) { return b_create_message("SaveOnly", b); }
-static int b_create_send_save(struct exs_buf *b) { return b_create_message("SendAndSaveCopy", b); }
+static int b_create_send_only(struct exs_buf *b)
+{
+  return b_create_message("SendOnly", b);
+}
+static int b_create_save_only(struct exs_buf *b)
+{
+  return b_create_message("SaveOnly", b);
+}
+static int b_create_send_save(struct exs_buf *b)
+{
+  return b_create_message("SendAndSaveCopy", b);
+}
 
 static int b_create_mime(struct exs_buf *b)
 {
@@ -232,23 +241,22 @@ static int b_create_task(struct exs_buf *b)
 static int b_update_message(struct exs_buf *b)
 {
   struct exs_ews_field_set sets[] = {
-    {"item:Categories", NULL, "Tracked to Dynamics 365\nOther"},
-    {NULL, &marker, "{8D2A3C0E-0000-0000-0000-000000000001}"},
-    {"message:IsRead", NULL, "true"},
-    {"item:Subject", NULL, "new subject"},
+      {"item:Categories", NULL, "Tracked to Dynamics 365\nOther"},
+      {NULL, &marker, "{8D2A3C0E-0000-0000-0000-000000000001}"},
+      {"message:IsRead", NULL, "true"},
+      {"item:Subject", NULL, "new subject"},
   };
-  struct exs_ews_item_change ch = {"AAMkAGRmMsg2==", "CQAAABYAAAB2", EXS_EWS_ITEM_MESSAGE, sets,
-                                   4};
+  struct exs_ews_item_change ch = {"AAMkAGRmMsg2==", "CQAAABYAAAB2", EXS_EWS_ITEM_MESSAGE, sets, 4};
   return exs_ews_build_update_item(b, &ctx_imp, NULL, &ch, 1);
 }
 
 static int b_update_calendar(struct exs_buf *b)
 {
   struct exs_ews_field_set sets[] = {
-    {"calendar:Location", NULL, "Room 2"},
-    {"calendar:Start", NULL, "2024-05-02T15:00:00Z"},
-    {"item:Categories", NULL, NULL},
-    {"item:Body", NULL, "moved"},
+      {"calendar:Location", NULL, "Room 2"},
+      {"calendar:Start", NULL, "2024-05-02T15:00:00Z"},
+      {"item:Categories", NULL, NULL},
+      {"item:Body", NULL, "moved"},
   };
   struct exs_ews_item_change ch = {"AAMkAGRmAppt1==", NULL, EXS_EWS_ITEM_CALENDAR, sets, 4};
   return exs_ews_build_update_item(b, &ctx_imp, "AlwaysOverwrite", &ch, 1);
@@ -274,9 +282,18 @@ static int b_delete(const char *type, struct exs_buf *b)
   static const char *const ids[] = {"AAMkAGRmMsg1==", "AAMkAGRmAppt1=="};
   return exs_ews_build_delete_item(b, &ctx_imp, type, ids, 2);
 }
-static int b_delete_hard(struct exs_buf *b) { return b_delete("HardDelete", b); }
-static int b_delete_soft(struct exs_buf *b) { return b_delete("SoftDelete", b); }
-static int b_delete_move(struct exs_buf *b) { return b_delete("MoveToDeletedItems", b); }
+static int b_delete_hard(struct exs_buf *b)
+{
+  return b_delete("HardDelete", b);
+}
+static int b_delete_soft(struct exs_buf *b)
+{
+  return b_delete("SoftDelete", b);
+}
+static int b_delete_move(struct exs_buf *b)
+{
+  return b_delete("MoveToDeletedItems", b);
+}
 
 static int b_sync_items_first(struct exs_buf *b)
 {
@@ -287,8 +304,8 @@ static int b_sync_items_first(struct exs_buf *b)
 static int b_sync_items_next(struct exs_buf *b)
 {
   static const char *const fields[] = {"item:Subject", "item:LastModifiedTime"};
-  struct exs_ews_sync_items_req req = {by_id, "H4sIAAAAAAAEAO29B2AcSZY=", 1000, fields, 2,
-                                       &marker, 1};
+  struct exs_ews_sync_items_req req = {by_id, "H4sIAAAAAAAEAO29B2AcSZY=", 1000, fields, 2, &marker,
+                                       1};
   return exs_ews_build_sync_folder_items(b, &ctx_imp, &req);
 }
 
@@ -309,38 +326,38 @@ static const struct {
   int (*build)(struct exs_buf *b);
   bool impersonated;
 } builders[] = {
-  {"GetFolder", b_get_folder, true},
-  {"GetFolder", b_get_folder_ext, true},
-  {"FindFolder", b_find_folder, false},
-  {"FindFolder", b_find_folder_all, false},
-  {"CreateFolder", b_create_folder, true},
-  {"UpdateFolder", b_update_folder, true},
-  {"UpdateFolder", b_update_folder_delete, true},
-  {"SyncFolderHierarchy", b_sync_hierarchy_first, true},
-  {"SyncFolderHierarchy", b_sync_hierarchy_next, true},
-  {"FindItem", b_find_item, true},
-  {"FindItem", b_find_item_and, false},
-  {"FindItem", b_find_item_contains_ext, false},
-  {"GetItem", b_get_item, true},
-  {"GetItem", b_get_item_bare, false},
-  {"CreateItem", b_create_send_only, true},
-  {"CreateItem", b_create_save_only, true},
-  {"CreateItem", b_create_send_save, true},
-  {"CreateItem", b_create_mime, false},
-  {"CreateItem", b_create_calendar, true},
-  {"CreateItem", b_create_contact, true},
-  {"CreateItem", b_create_task, true},
-  {"UpdateItem", b_update_message, true},
-  {"UpdateItem", b_update_calendar, true},
-  {"UpdateItem", b_update_task_contact, false},
-  {"MoveItem", b_move_item, true},
-  {"DeleteItem", b_delete_hard, true},
-  {"DeleteItem", b_delete_soft, true},
-  {"DeleteItem", b_delete_move, true},
-  {"SyncFolderItems", b_sync_items_first, true},
-  {"SyncFolderItems", b_sync_items_next, true},
-  {"ResolveNames", b_resolve_names, true},
-  {"ConvertId", b_convert_id, false},
+    {"GetFolder", b_get_folder, true},
+    {"GetFolder", b_get_folder_ext, true},
+    {"FindFolder", b_find_folder, false},
+    {"FindFolder", b_find_folder_all, false},
+    {"CreateFolder", b_create_folder, true},
+    {"UpdateFolder", b_update_folder, true},
+    {"UpdateFolder", b_update_folder_delete, true},
+    {"SyncFolderHierarchy", b_sync_hierarchy_first, true},
+    {"SyncFolderHierarchy", b_sync_hierarchy_next, true},
+    {"FindItem", b_find_item, true},
+    {"FindItem", b_find_item_and, false},
+    {"FindItem", b_find_item_contains_ext, false},
+    {"GetItem", b_get_item, true},
+    {"GetItem", b_get_item_bare, false},
+    {"CreateItem", b_create_send_only, true},
+    {"CreateItem", b_create_save_only, true},
+    {"CreateItem", b_create_send_save, true},
+    {"CreateItem", b_create_mime, false},
+    {"CreateItem", b_create_calendar, true},
+    {"CreateItem", b_create_contact, true},
+    {"CreateItem", b_create_task, true},
+    {"UpdateItem", b_update_message, true},
+    {"UpdateItem", b_update_calendar, true},
+    {"UpdateItem", b_update_task_contact, false},
+    {"MoveItem", b_move_item, true},
+    {"DeleteItem", b_delete_hard, true},
+    {"DeleteItem", b_delete_soft, true},
+    {"DeleteItem", b_delete_move, true},
+    {"SyncFolderItems", b_sync_items_first, true},
+    {"SyncFolderItems", b_sync_items_next, true},
+    {"ResolveNames", b_resolve_names, true},
+    {"ConvertId", b_convert_id, false},
 };
 
 START_TEST(builder_is_schema_valid)
@@ -382,9 +399,9 @@ END_TEST
 START_TEST(schema_rejects_wrong_order)
 {
   static const char bad[] =
-    "<m:FindItem xmlns:m='" EXS_NS_MSG "' xmlns:t='" EXS_NS_TYPES "' Traversal='Shallow'>"
-    "<m:ParentFolderIds><t:DistinguishedFolderId Id='inbox'/></m:ParentFolderIds>"
-    "<m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape></m:FindItem>";
+      "<m:FindItem xmlns:m='" EXS_NS_MSG "' xmlns:t='" EXS_NS_TYPES "' Traversal='Shallow'>"
+      "<m:ParentFolderIds><t:DistinguishedFolderId Id='inbox'/></m:ParentFolderIds>"
+      "<m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape></m:FindItem>";
   char err[512];
   xmlDocPtr doc = exs_xml_parse(bad, sizeof(bad) - 1, "bad", err, sizeof(err));
 
@@ -724,7 +741,7 @@ END_TEST
 /* ---- request-level failures ---- */
 
 static const struct {
-  const char *file;        /* fixture, or NULL for inline */
+  const char *file; /* fixture, or NULL for inline */
   const char *inline_body;
   long http_status;
   enum exs_category cat;
@@ -732,31 +749,33 @@ static const struct {
   const char *ews_code;
   long backoff_ms;
 } failures[] = {
-  {"fault_server_busy.xml", NULL, 500, EXS_CAT_THROTTLED, true, "ErrorServerBusy", 297749},
-  {"fault_impersonate_denied.xml", NULL, 500, EXS_CAT_IMPERSONATION, false,
-   "ErrorImpersonateUserDenied", 0},
-  {"fault_nonexistent_mailbox.xml", NULL, 500, EXS_CAT_MAILBOX_NOT_FOUND, false,
-   "ErrorNonExistentMailbox", 0},
-  {"fault_schema_validation.xml", NULL, 500, EXS_CAT_PROTOCOL, false, "ErrorSchemaValidation", 0},
-  {"iis_500.html", NULL, 500, EXS_CAT_SERVER, true, "", 0},
-  {"entity_bomb.xml", NULL, 200, EXS_CAT_PROTOCOL, false, "", 0},
-  {NULL, "<s:Envelope xmlns:s='http://schemas.xmlsoap.org/soap/envelope/'><s:Body><m:GetFolderRe",
-   200, EXS_CAT_PROTOCOL, false, "", 0},
-  {NULL, "", 200, EXS_CAT_PROTOCOL, false, "", 0},
-  {NULL, "<html><body>Sign in</body></html>", 200, EXS_CAT_PROTOCOL, false, "", 0},
-  {NULL, "<s:Envelope xmlns:s='http://schemas.xmlsoap.org/soap/envelope/'><s:Body/></s:Envelope>",
-   200, EXS_CAT_PROTOCOL, false, "", 0},
-  {"get_folder.xml", NULL, 502, EXS_CAT_SERVER, true, "", 0},
-  {NULL, "<s:Envelope xmlns:s='http://schemas.xmlsoap.org/soap/envelope/'><s:Body><s:Fault>"
-         "<faultcode>s:Client</faultcode><faultstring>bad</faultstring></s:Fault></s:Body>"
-         "</s:Envelope>", 500, EXS_CAT_PROTOCOL, false, "Client", 0},
+    {"fault_server_busy.xml", NULL, 500, EXS_CAT_THROTTLED, true, "ErrorServerBusy", 297749},
+    {"fault_impersonate_denied.xml", NULL, 500, EXS_CAT_IMPERSONATION, false,
+     "ErrorImpersonateUserDenied", 0},
+    {"fault_nonexistent_mailbox.xml", NULL, 500, EXS_CAT_MAILBOX_NOT_FOUND, false,
+     "ErrorNonExistentMailbox", 0},
+    {"fault_schema_validation.xml", NULL, 500, EXS_CAT_PROTOCOL, false, "ErrorSchemaValidation", 0},
+    {"iis_500.html", NULL, 500, EXS_CAT_SERVER, true, "", 0},
+    {"entity_bomb.xml", NULL, 200, EXS_CAT_PROTOCOL, false, "", 0},
+    {NULL, "<s:Envelope xmlns:s='http://schemas.xmlsoap.org/soap/envelope/'><s:Body><m:GetFolderRe",
+     200, EXS_CAT_PROTOCOL, false, "", 0},
+    {NULL, "", 200, EXS_CAT_PROTOCOL, false, "", 0},
+    {NULL, "<html><body>Sign in</body></html>", 200, EXS_CAT_PROTOCOL, false, "", 0},
+    {NULL, "<s:Envelope xmlns:s='http://schemas.xmlsoap.org/soap/envelope/'><s:Body/></s:Envelope>",
+     200, EXS_CAT_PROTOCOL, false, "", 0},
+    {"get_folder.xml", NULL, 502, EXS_CAT_SERVER, true, "", 0},
+    {NULL,
+     "<s:Envelope xmlns:s='http://schemas.xmlsoap.org/soap/envelope/'><s:Body><s:Fault>"
+     "<faultcode>s:Client</faultcode><faultstring>bad</faultstring></s:Fault></s:Body>"
+     "</s:Envelope>",
+     500, EXS_CAT_PROTOCOL, false, "Client", 0},
 };
 
 START_TEST(request_level_failures)
 {
   size_t len;
-  char *body = failures[_i].file ? fixture(failures[_i].file, &len)
-                                 : strdup(failures[_i].inline_body);
+  char *body =
+      failures[_i].file ? fixture(failures[_i].file, &len) : strdup(failures[_i].inline_body);
   struct exs_ews_folder f;
   struct exs_ews_item_page page;
   struct exs_error err;

@@ -16,25 +16,26 @@
 
 static const struct {
   const char *in;
-  const char *must_keep;   /* still visible */
-  const char *must_drop;   /* gone */
+  const char *must_keep; /* still visible */
+  const char *must_drop; /* gone */
 } redactions[] = {
-  {"POST /EWS/Exchange.asmx HTTP/1.1\r\nAuthorization: Basic dTpTM2NyZXQhcHctNDI=\r\n\r\n",
-   "Authorization: Basic <redacted>", "dTpTM2NyZXQhcHctNDI="},
-  {"Authorization: NTLM TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAKAGFKAAAADw==\r\n",
-   "Authorization: NTLM <redacted>", "TlRMTVNTUAAB"},
-  {"Authorization: Negotiate YIIGhgYGKwYBBQUCoIIGejCCBnagMDAuBgkqhkiC9xIBAgIGCSqGSIb3EgECAgYK\r\n",
-   "Authorization: Negotiate <redacted>", "YIIGhgYG"},
-  {"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: NTLM TlRMTVNTUAACAAAADAAMADgAAAA=\r\n",
-   "WWW-Authenticate: NTLM <redacted>", "TlRMTVNTUAACAAAA"},
-  {"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Negotiate\r\nWWW-Authenticate: NTLM\r\n",
-   "WWW-Authenticate: Negotiate\r\nWWW-Authenticate: NTLM\r\n", "<redacted>"},
-  {"Proxy-Authorization: Basic cHJveHk6cHc=\r\n", "Proxy-Authorization: Basic <redacted>",
-   "cHJveHk6cHc="},
-  {"Cookie: X-BackEndCookie=abc123; ASP.NET_SessionId=xyz\r\n", "Cookie: <redacted>", "abc123"},
-  {"Set-Cookie: exchangecookie=deadbeef; path=/\r\n", "Set-Cookie: <redacted>", "deadbeef"},
-  {"X-Echo: user said " PASSWORD " here\r\n", "X-Echo: user said", PASSWORD},
-  {"authorization: basic Zm9vOmJhcg==\n", "authorization: basic <redacted>", "Zm9vOmJhcg=="},
+    {"POST /EWS/Exchange.asmx HTTP/1.1\r\nAuthorization: Basic dTpTM2NyZXQhcHctNDI=\r\n\r\n",
+     "Authorization: Basic <redacted>", "dTpTM2NyZXQhcHctNDI="},
+    {"Authorization: NTLM TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAKAGFKAAAADw==\r\n",
+     "Authorization: NTLM <redacted>", "TlRMTVNTUAAB"},
+    {"Authorization: Negotiate "
+     "YIIGhgYGKwYBBQUCoIIGejCCBnagMDAuBgkqhkiC9xIBAgIGCSqGSIb3EgECAgYK\r\n",
+     "Authorization: Negotiate <redacted>", "YIIGhgYG"},
+    {"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: NTLM TlRMTVNTUAACAAAADAAMADgAAAA=\r\n",
+     "WWW-Authenticate: NTLM <redacted>", "TlRMTVNTUAACAAAA"},
+    {"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Negotiate\r\nWWW-Authenticate: NTLM\r\n",
+     "WWW-Authenticate: Negotiate\r\nWWW-Authenticate: NTLM\r\n", "<redacted>"},
+    {"Proxy-Authorization: Basic cHJveHk6cHc=\r\n", "Proxy-Authorization: Basic <redacted>",
+     "cHJveHk6cHc="},
+    {"Cookie: X-BackEndCookie=abc123; ASP.NET_SessionId=xyz\r\n", "Cookie: <redacted>", "abc123"},
+    {"Set-Cookie: exchangecookie=deadbeef; path=/\r\n", "Set-Cookie: <redacted>", "deadbeef"},
+    {"X-Echo: user said " PASSWORD " here\r\n", "X-Echo: user said", PASSWORD},
+    {"authorization: basic Zm9vOmJhcg==\n", "authorization: basic <redacted>", "Zm9vOmJhcg=="},
 };
 
 START_TEST(redacts_secret_headers)
@@ -42,8 +43,8 @@ START_TEST(redacts_secret_headers)
   struct exs_buf out;
 
   exs_buf_init(&out, 1 << 16);
-  ck_assert_int_eq(exs_http_redact_headers(redactions[_i].in, strlen(redactions[_i].in), PASSWORD,
-                                           &out), 0);
+  ck_assert_int_eq(
+      exs_http_redact_headers(redactions[_i].in, strlen(redactions[_i].in), PASSWORD, &out), 0);
   ck_assert_msg(strstr(out.data, redactions[_i].must_keep) != NULL, "case %d: %s", _i, out.data);
   ck_assert_msg(strstr(out.data, redactions[_i].must_drop) == NULL, "case %d: %s", _i, out.data);
   exs_buf_free(&out);
@@ -59,18 +60,18 @@ static const struct {
   enum exs_auth_protocol auth;
   int expect;
 } channels[] = {
-  {"https://mail.contoso.com/EWS/Exchange.asmx", false, false, false, "u", EXS_AUTH_BASIC, 0},
-  {"HTTPS://mail.contoso.com/EWS/Exchange.asmx", false, false, false, NULL, EXS_AUTH_NTLM, 0},
-  {"http://mail.contoso.com/EWS/Exchange.asmx", false, false, false, NULL, EXS_AUTH_NTLM, -1},
-  {"http://mail.contoso.com/EWS/Exchange.asmx", false, true, true, "u", EXS_AUTH_NTLM, -1},
-  {"http://mail.contoso.com/EWS/Exchange.asmx", true, false, false, NULL, EXS_AUTH_NTLM, 0},
-  {"http://mail.contoso.com/EWS/Exchange.asmx", true, false, false, "u", EXS_AUTH_NTLM, -1},
-  {"http://mail.contoso.com/EWS/Exchange.asmx", true, true, false, "u", EXS_AUTH_NTLM, 0},
-  {"http://mail.contoso.com/EWS/Exchange.asmx", true, true, false, "u", EXS_AUTH_AUTODETECT, 0},
-  {"http://mail.contoso.com/EWS/Exchange.asmx", true, true, false, "u", EXS_AUTH_BASIC, -1},
-  {"http://mail.contoso.com/EWS/Exchange.asmx", true, false, true, "u", EXS_AUTH_BASIC, -1},
-  {"http://mail.contoso.com/EWS/Exchange.asmx", true, true, true, "u", EXS_AUTH_BASIC, 0},
-  {"Http://mail.contoso.com/EWS/Exchange.asmx", false, false, false, NULL, EXS_AUTH_NTLM, -1},
+    {"https://mail.contoso.com/EWS/Exchange.asmx", false, false, false, "u", EXS_AUTH_BASIC, 0},
+    {"HTTPS://mail.contoso.com/EWS/Exchange.asmx", false, false, false, NULL, EXS_AUTH_NTLM, 0},
+    {"http://mail.contoso.com/EWS/Exchange.asmx", false, false, false, NULL, EXS_AUTH_NTLM, -1},
+    {"http://mail.contoso.com/EWS/Exchange.asmx", false, true, true, "u", EXS_AUTH_NTLM, -1},
+    {"http://mail.contoso.com/EWS/Exchange.asmx", true, false, false, NULL, EXS_AUTH_NTLM, 0},
+    {"http://mail.contoso.com/EWS/Exchange.asmx", true, false, false, "u", EXS_AUTH_NTLM, -1},
+    {"http://mail.contoso.com/EWS/Exchange.asmx", true, true, false, "u", EXS_AUTH_NTLM, 0},
+    {"http://mail.contoso.com/EWS/Exchange.asmx", true, true, false, "u", EXS_AUTH_AUTODETECT, 0},
+    {"http://mail.contoso.com/EWS/Exchange.asmx", true, true, false, "u", EXS_AUTH_BASIC, -1},
+    {"http://mail.contoso.com/EWS/Exchange.asmx", true, false, true, "u", EXS_AUTH_BASIC, -1},
+    {"http://mail.contoso.com/EWS/Exchange.asmx", true, true, true, "u", EXS_AUTH_BASIC, 0},
+    {"Http://mail.contoso.com/EWS/Exchange.asmx", false, false, false, NULL, EXS_AUTH_NTLM, -1},
 };
 
 START_TEST(plain_http_rules)
@@ -231,8 +232,8 @@ START_TEST(trace_is_redacted)
 {
   struct ts_server srv;
   static const char *const answers[] = {
-    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nSet-Cookie: sess=cookievalue42\r\n"
-    "Connection: close\r\nContent-Length: 27\r\n\r\nyour password: " PASSWORD};
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nSet-Cookie: sess=cookievalue42\r\n"
+      "Connection: close\r\nContent-Length: 27\r\n\r\nyour password: " PASSWORD};
   struct exs_http_options o = {0};
   struct exs_http *h;
   struct exs_http_request req = {0};
@@ -276,37 +277,52 @@ END_TEST
 
 /* ---- EWS client HTTP classification and throttling ---- */
 
-#define SOAP_OK                                                                              \
-  "<s:Envelope xmlns:s='http://schemas.xmlsoap.org/soap/envelope/'><s:Body>"               \
-  "<m:GetFolderResponse xmlns:m='" EXS_NS_MSG "' xmlns:t='" EXS_NS_TYPES "'>"              \
-  "<m:ResponseMessages><m:GetFolderResponseMessage ResponseClass='Success'>"                \
-  "<m:ResponseCode>NoError</m:ResponseCode><m:Folders><t:Folder>"                           \
-  "<t:FolderId Id='INBOX' ChangeKey='CK'/><t:DisplayName>Inbox</t:DisplayName></t:Folder>" \
-  "</m:Folders></m:GetFolderResponseMessage></m:ResponseMessages></m:GetFolderResponse>"   \
+#define SOAP_OK                                                                                    \
+  "<s:Envelope xmlns:s='http://schemas.xmlsoap.org/soap/envelope/'><s:Body>"                       \
+  "<m:GetFolderResponse xmlns:m='" EXS_NS_MSG "' xmlns:t='" EXS_NS_TYPES "'>"                      \
+  "<m:ResponseMessages><m:GetFolderResponseMessage ResponseClass='Success'>"                       \
+  "<m:ResponseCode>NoError</m:ResponseCode><m:Folders><t:Folder>"                                  \
+  "<t:FolderId Id='INBOX' ChangeKey='CK'/><t:DisplayName>Inbox</t:DisplayName></t:Folder>"         \
+  "</m:Folders></m:GetFolderResponseMessage></m:ResponseMessages></m:GetFolderResponse>"           \
   "</s:Body></s:Envelope>"
 
-#define BUSY_FAULT                                                                          \
-  "<s:Envelope xmlns:s='http://schemas.xmlsoap.org/soap/envelope/'><s:Body><s:Fault>"      \
-  "<faultcode xmlns:a='" EXS_NS_TYPES "'>a:ErrorServerBusy</faultcode>"                     \
-  "<faultstring>busy</faultstring><detail>"                                                 \
-  "<e:ResponseCode xmlns:e='" EXS_NS_ERRORS "'>ErrorServerBusy</e:ResponseCode>"            \
-  "<t:MessageXml xmlns:t='" EXS_NS_TYPES "'><t:Value Name='BackOffMilliseconds'>20</t:Value>" \
+#define BUSY_FAULT                                                                                 \
+  "<s:Envelope xmlns:s='http://schemas.xmlsoap.org/soap/envelope/'><s:Body><s:Fault>"              \
+  "<faultcode xmlns:a='" EXS_NS_TYPES "'>a:ErrorServerBusy</faultcode>"                            \
+  "<faultstring>busy</faultstring><detail>"                                                        \
+  "<e:ResponseCode xmlns:e='" EXS_NS_ERRORS "'>ErrorServerBusy</e:ResponseCode>"                   \
+  "<t:MessageXml xmlns:t='" EXS_NS_TYPES "'><t:Value Name='BackOffMilliseconds'>20</t:Value>"      \
   "</t:MessageXml></detail></s:Fault></s:Body></s:Envelope>"
 
-static char ans_ok[2048], ans_busy[2048];
+#define BUSY_MESSAGE                                                                               \
+  "<s:Envelope xmlns:s='http://schemas.xmlsoap.org/soap/envelope/'><s:Body>"                       \
+  "<m:GetFolderResponse xmlns:m='" EXS_NS_MSG "' xmlns:t='" EXS_NS_TYPES "'>"                      \
+  "<m:ResponseMessages><m:GetFolderResponseMessage ResponseClass='Error'>"                         \
+  "<m:MessageText>busy</m:MessageText><m:ResponseCode>ErrorServerBusy</m:ResponseCode>"            \
+  "<m:MessageXml><t:Value Name='BackOffMilliseconds'>15</t:Value></m:MessageXml>"                  \
+  "</m:GetFolderResponseMessage></m:ResponseMessages></m:GetFolderResponse>"                       \
+  "</s:Body></s:Envelope>"
+
+static char ans_ok[2048], ans_busy[2048], ans_busy_msg[2048];
 
 static void make_answers(void)
 {
   snprintf(ans_ok, sizeof(ans_ok),
            "HTTP/1.1 200 OK\r\nContent-Type: text/xml; charset=utf-8\r\nConnection: close\r\n"
-           "Content-Length: %zu\r\n\r\n%s", strlen(SOAP_OK), SOAP_OK);
+           "Content-Length: %zu\r\n\r\n%s",
+           strlen(SOAP_OK), SOAP_OK);
   snprintf(ans_busy, sizeof(ans_busy),
            "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/xml; charset=utf-8\r\n"
-           "Connection: close\r\nContent-Length: %zu\r\n\r\n%s", strlen(BUSY_FAULT), BUSY_FAULT);
+           "Connection: close\r\nContent-Length: %zu\r\n\r\n%s",
+           strlen(BUSY_FAULT), BUSY_FAULT);
+  snprintf(ans_busy_msg, sizeof(ans_busy_msg),
+           "HTTP/1.1 200 OK\r\nContent-Type: text/xml; charset=utf-8\r\nConnection: close\r\n"
+           "Content-Length: %zu\r\n\r\n%s",
+           strlen(BUSY_MESSAGE), BUSY_MESSAGE);
 }
 
-static int ews_get_inbox(const char *const *answers, size_t n, int retries,
-                         struct ts_server *srv, struct exs_ews_folder *f, struct exs_error *err)
+static int ews_get_inbox(const char *const *answers, size_t n, int retries, struct ts_server *srv,
+                         struct exs_ews_folder *f, struct exs_error *err)
 {
   struct exs_http_options ho = {0};
   struct exs_ews_options eo = {0};
@@ -368,23 +384,58 @@ START_TEST(ews_throttled_gives_up)
 }
 END_TEST
 
+/* ErrorServerBusy in every ResponseMessage of a 200: nothing was processed,
+ * so it is retried like the fault. */
+START_TEST(ews_busy_message_retried)
+{
+  const char *answers[] = {ans_busy_msg, ans_ok};
+  struct ts_server srv;
+  struct exs_ews_folder f;
+  struct exs_error err;
+
+  make_answers();
+  ck_assert_int_eq(ews_get_inbox(answers, 2, 3, &srv, &f, &err), 0);
+  ck_assert_uint_eq(srv.served, 2);
+  ck_assert(f.ok);
+}
+END_TEST
+
+START_TEST(ews_busy_message_gives_up)
+{
+  const char *answers[] = {ans_busy_msg, ans_busy_msg};
+  struct ts_server srv;
+  struct exs_ews_folder f;
+  struct exs_error err;
+
+  make_answers();
+  ck_assert_int_eq(ews_get_inbox(answers, 2, 1, &srv, &f, &err), -1);
+  ck_assert_int_eq(err.category, EXS_CAT_THROTTLED);
+  ck_assert_str_eq(err.ews_code, "ErrorServerBusy");
+  ck_assert_int_eq(err.backoff_ms, 15);
+  ck_assert_int_eq(err.http_status, 200);
+}
+END_TEST
+
 static const struct {
   const char *answer;
   enum exs_category cat;
   bool transient;
 } http_classes[] = {
-  {"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Negotiate\r\nWWW-Authenticate: NTLM\r\n"
-   "Connection: close\r\nContent-Length: 0\r\n\r\n", EXS_CAT_CREDENTIALS, false},
-  {"HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
-   EXS_CAT_ACCESS_DENIED, false},
-  {"HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", EXS_CAT_CONFIG,
-   false},
-  {"HTTP/1.1 302 Found\r\nLocation: https://login.contoso.com/\r\nConnection: close\r\n"
-   "Content-Length: 0\r\n\r\n", EXS_CAT_PROTOCOL, false},
-  {"HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", EXS_CAT_SERVER,
-   true},
-  {"HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/html\r\nConnection: close\r\n"
-   "Content-Length: 24\r\n\r\n<html><b>oops</b></html>", EXS_CAT_SERVER, true},
+    {"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Negotiate\r\nWWW-Authenticate: NTLM\r\n"
+     "Connection: close\r\nContent-Length: 0\r\n\r\n",
+     EXS_CAT_CREDENTIALS, false},
+    {"HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+     EXS_CAT_ACCESS_DENIED, false},
+    {"HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", EXS_CAT_CONFIG,
+     false},
+    {"HTTP/1.1 302 Found\r\nLocation: https://login.contoso.com/\r\nConnection: close\r\n"
+     "Content-Length: 0\r\n\r\n",
+     EXS_CAT_PROTOCOL, false},
+    {"HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", EXS_CAT_SERVER,
+     true},
+    {"HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/html\r\nConnection: close\r\n"
+     "Content-Length: 24\r\n\r\n<html><b>oops</b></html>",
+     EXS_CAT_SERVER, true},
 };
 
 START_TEST(ews_http_classification)
@@ -419,7 +470,10 @@ int main(void)
   tcase_add_test(tc, trace_is_redacted);
   tcase_add_test(tc, ews_throttled_then_ok);
   tcase_add_test(tc, ews_throttled_gives_up);
-  tcase_add_loop_test(tc, ews_http_classification, 0, sizeof(http_classes) / sizeof(http_classes[0]));
+  tcase_add_test(tc, ews_busy_message_retried);
+  tcase_add_test(tc, ews_busy_message_gives_up);
+  tcase_add_loop_test(tc, ews_http_classification, 0,
+                      sizeof(http_classes) / sizeof(http_classes[0]));
   suite_add_tcase(s, tc);
   return tu_run(s);
 }

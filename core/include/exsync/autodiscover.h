@@ -51,18 +51,20 @@
 #define EXS_AD_URL_MAX 1024
 #define EXS_AD_ADDR_MAX 320
 
-#define EXS_NS_AD_POX_REQ "http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"
-#define EXS_NS_AD_POX_RESP "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a"
+#define EXS_NS_AD_POX_REQ                                                                          \
+  "http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"
+#define EXS_NS_AD_POX_RESP                                                                         \
+  "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a"
 #define EXS_NS_AD_RESP "http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006"
 #define EXS_NS_AD_SOAP "http://schemas.microsoft.com/exchange/2010/Autodiscover"
 #define EXS_NS_WSA "http://www.w3.org/2005/08/addressing"
 
 enum exs_ad_method {
-  EXS_AD_POX = 0,      /* POST .../autodiscover.xml */
-  EXS_AD_SOAP,         /* POST .../autodiscover.svc GetUserSettings */
-  EXS_AD_REDIRECT,     /* unauthenticated GET http://autodiscover.DOMAIN/... */
-  EXS_AD_SRV,          /* DNS SRV lookup */
-  EXS_AD_CACHE         /* cache lookup */
+  EXS_AD_POX = 0,  /* POST .../autodiscover.xml */
+  EXS_AD_SOAP,     /* POST .../autodiscover.svc GetUserSettings */
+  EXS_AD_REDIRECT, /* unauthenticated GET http://autodiscover.DOMAIN/... */
+  EXS_AD_SRV,      /* DNS SRV lookup */
+  EXS_AD_CACHE     /* cache lookup */
 };
 
 enum exs_ad_outcome { EXS_AD_SUCCESS = 0, EXS_AD_WARNING, EXS_AD_ERROR, EXS_AD_SKIPPED };
@@ -79,9 +81,9 @@ struct exs_autodiscover_step {
   char url[EXS_AD_URL_MAX];          /* candidate URL (SRV: the record name) */
   enum exs_ad_method method;
   enum exs_ad_outcome outcome;
-  long http_status;                  /* 0: no HTTP answer */
-  char got[320];                     /* what came back */
-  char why[320];                     /* what we concluded / why we moved on */
+  long http_status; /* 0: no HTTP answer */
+  char got[320];    /* what came back */
+  char why[320];    /* what we concluded / why we moved on */
   long elapsed_ms;
 };
 
@@ -92,11 +94,11 @@ struct exs_autodiscover_result {
   char ews_url[EXS_AD_URL_MAX];          /* the EWS URL to use */
   char internal_ews_url[EXS_AD_URL_MAX]; /* as answered ("" when absent) */
   char external_ews_url[EXS_AD_URL_MAX];
-  char address[EXS_AD_ADDR_MAX + 1];     /* the address finally answered for (after redirectAddr) */
-  char endpoint[EXS_AD_URL_MAX];         /* the Autodiscover URL that answered */
-  enum exs_ad_method method;             /* POX or SOAP */
+  char address[EXS_AD_ADDR_MAX + 1]; /* the address finally answered for (after redirectAddr) */
+  char endpoint[EXS_AD_URL_MAX];     /* the Autodiscover URL that answered */
+  enum exs_ad_method method;         /* POX or SOAP */
   bool from_cache;
-  int hops;                              /* redirects followed */
+  int hops; /* redirects followed */
   struct exs_autodiscover_step *steps;
   size_t n_steps;
 };
@@ -151,23 +153,21 @@ struct exs_srv_record {
 typedef int (*exs_autodiscover_srv_fn)(void *ctx, const char *name, struct exs_srv_record *out,
                                        size_t max, size_t *n);
 /* The system resolver (res_query). */
-int exs_srv_lookup(void *ctx, const char *name, struct exs_srv_record *out, size_t max,
-                   size_t *n);
+int exs_srv_lookup(void *ctx, const char *name, struct exs_srv_record *out, size_t max, size_t *n);
 
 /* A transport with exs_http_perform's contract (for tests: a fake). */
 typedef int (*exs_autodiscover_transport_fn)(void *ctx, const struct exs_http_request *req,
-                                             struct exs_http_response *resp,
-                                             struct exs_error *err);
+                                             struct exs_http_response *resp, struct exs_error *err);
 
 /* ---- the search ---- */
 
 struct exs_autodiscover_options {
-  struct exs_http_options http;        /* credentials, CA, --resolve, --connect-to, deployment
-                                          properties; copied by exs_http_new */
-  long candidate_connect_timeout_ms;   /* 0: 3000 */
-  long candidate_timeout_ms;           /* 0: 20000 */
-  int max_hops;                        /* 0: 10 */
-  exs_autodiscover_srv_fn srv;         /* NULL: exs_srv_lookup */
+  struct exs_http_options http;      /* credentials, CA, --resolve, --connect-to, deployment
+                                        properties; copied by exs_http_new */
+  long candidate_connect_timeout_ms; /* 0: 3000 */
+  long candidate_timeout_ms;         /* 0: 20000 */
+  int max_hops;                      /* 0: 10 */
+  exs_autodiscover_srv_fn srv;       /* NULL: exs_srv_lookup */
   void *srv_ctx;
   exs_autodiscover_transport_fn transport; /* NULL: exs_http built from http */
   void *transport_ctx;

@@ -43,9 +43,9 @@ struct exs_ews_folder_ref {
  * strings borrowed. type is the EWS PropertyType ("String", "SystemTime",
  * "Integer", "Boolean"); NULL means "String". */
 struct exs_ews_extprop {
-  const char *set_id;  /* DistinguishedPropertySetId, e.g. "PublicStrings" */
-  const char *name;    /* PropertyName (with set_id) */
-  const char *tag;     /* PropertyTag "0x1042" (instead of set_id + name) */
+  const char *set_id; /* DistinguishedPropertySetId, e.g. "PublicStrings" */
+  const char *name;   /* PropertyName (with set_id) */
+  const char *tag;    /* PropertyTag "0x1042" (instead of set_id + name) */
   const char *type;
 };
 
@@ -73,19 +73,19 @@ const struct exs_ews_extvalue *exs_ews_extvalue_find(const struct exs_ews_extval
 
 /* One GetFolder answer. */
 struct exs_ews_folder {
-  bool ok;                 /* ResponseClass Success */
-  char response_code[64];  /* NoError or the error code */
+  bool ok;                /* ResponseClass Success */
+  char response_code[64]; /* NoError or the error code */
   char message[256];
-  char kind[32];           /* Folder, CalendarFolder, ContactsFolder, TasksFolder, SearchFolder */
+  char kind[32]; /* Folder, CalendarFolder, ContactsFolder, TasksFolder, SearchFolder */
   char id[512];
   char change_key[128];
   char display_name[256];
   char folder_class[64];
-  long total_count;        /* -1 when absent */
-  long unread_count;       /* -1 when absent */
+  long total_count;  /* -1 when absent */
+  long unread_count; /* -1 when absent */
   /* added for FindFolder / SyncFolderHierarchy / extended properties */
-  char parent_id[512];     /* ParentFolderId when asked for, "" otherwise */
-  long child_folder_count; /* -1 when absent */
+  char parent_id[512];                          /* ParentFolderId when asked for, "" otherwise */
+  long child_folder_count;                      /* -1 when absent */
   struct exs_ews_extvalue ext[EXS_EWS_MAX_EXT]; /* ExtendedProperty values returned */
   size_t n_ext;
 };
@@ -114,8 +114,7 @@ int exs_ews_build_get_folder(struct exs_buf *b, const struct exs_ews_context *ct
 struct _xmlDoc;
 struct _xmlNode;
 int exs_ews_parse_envelope(const char *body, size_t len, long http_status, const char *op,
-                           struct _xmlDoc **doc, struct _xmlNode **messages,
-                           struct exs_error *err);
+                           struct _xmlDoc **doc, struct _xmlNode **messages, struct exs_error *err);
 
 /* Fill the error of one ResponseMessage whose ResponseClass is Error: code,
  * message, category, BackOffMilliseconds. Returns 0 when the message is a
@@ -134,12 +133,12 @@ int exs_ews_parse_get_folder(const char *body, size_t len, long http_status,
 struct exs_ews;
 
 struct exs_ews_options {
-  const char *url;              /* EWS endpoint */
-  struct exs_ews_context ctx;   /* copied */
-  const char *anchor_mailbox;   /* X-AnchorMailbox; NULL: impersonated address if any */
-  bool mailbox_credentials;     /* 401 means MBX_CREDENTIALS rather than CREDENTIALS */
-  int max_throttle_retries;     /* 0: 3 (SPEC.md 3) */
-  long max_throttle_wait_ms;    /* 0: 30000 */
+  const char *url;            /* EWS endpoint */
+  struct exs_ews_context ctx; /* copied */
+  const char *anchor_mailbox; /* X-AnchorMailbox; NULL: impersonated address if any */
+  bool mailbox_credentials;   /* 401 means MBX_CREDENTIALS rather than CREDENTIALS */
+  int max_throttle_retries;   /* 0: 3 (SPEC.md 3) */
+  long max_throttle_wait_ms;  /* 0: 30000 */
 };
 
 /* Create a client over a borrowed transport (which must outlive it). */
@@ -190,7 +189,7 @@ int exs_ews_get_folder(struct exs_ews *ews, const struct exs_ews_folder_ref *ref
 struct exs_ews_find_folder_req {
   struct exs_ews_folder_ref parent;
   const char *display_name;
-  int max_entries;             /* 0: 100 */
+  int max_entries; /* 0: 100 */
   int offset;
 };
 
@@ -198,9 +197,9 @@ struct exs_ews_find_folder_req {
 struct exs_ews_folder_page {
   struct exs_ews_folder *folders;
   size_t n;
-  long next_offset;            /* IndexedPagingOffset, -1 when absent */
-  long total;                  /* TotalItemsInView, -1 when absent */
-  bool includes_last;          /* IncludesLastItemInRange */
+  long next_offset;   /* IndexedPagingOffset, -1 when absent */
+  long total;         /* TotalItemsInView, -1 when absent */
+  bool includes_last; /* IncludesLastItemInRange */
 };
 void exs_ews_folder_page_free(struct exs_ews_folder_page *p);
 
@@ -216,8 +215,8 @@ int exs_ews_find_folder(struct exs_ews *ews, const struct exs_ews_find_folder_re
 /* folder_class NULL: "IPF.Note". A name clash answers ErrorFolderExists
  * (returned as -1 with err.ews_code "ErrorFolderExists"). out gets the new id. */
 int exs_ews_build_create_folder(struct exs_buf *b, const struct exs_ews_context *ctx,
-                                const struct exs_ews_folder_ref *parent,
-                                const char *display_name, const char *folder_class);
+                                const struct exs_ews_folder_ref *parent, const char *display_name,
+                                const char *folder_class);
 int exs_ews_parse_create_folder(const char *body, size_t len, long http_status,
                                 struct exs_ews_folder *out, struct exs_error *err);
 int exs_ews_create_folder(struct exs_ews *ews, const struct exs_ews_folder_ref *parent,
@@ -236,8 +235,8 @@ int exs_ews_build_update_folder(struct exs_buf *b, const struct exs_ews_context 
 int exs_ews_parse_update_folder(const char *body, size_t len, long http_status,
                                 struct exs_ews_folder *out, struct exs_error *err);
 int exs_ews_update_folder(struct exs_ews *ews, const struct exs_ews_folder_ref *folder,
-                          const char *folder_kind, const struct exs_ews_extprop_set *sets,
-                          size_t n, struct exs_ews_folder *out, struct exs_error *err);
+                          const char *folder_kind, const struct exs_ews_extprop_set *sets, size_t n,
+                          struct exs_ews_folder *out, struct exs_error *err);
 
 /* ---- GetFolder with extended properties ---- */
 
@@ -252,8 +251,9 @@ int exs_ews_get_folder_ext(struct exs_ews *ews, const struct exs_ews_folder_ref 
                            struct exs_ews_folder *out, struct exs_error *err);
 
 /* The org identity properties of SPEC.md section 3 step 8. */
-extern const struct exs_ews_extprop exs_ews_prop_org_id;    /* PublicStrings exsync.OrgId String */
-extern const struct exs_ews_extprop exs_ews_prop_last_sync; /* PublicStrings exsync.LastSync SystemTime */
+extern const struct exs_ews_extprop exs_ews_prop_org_id; /* PublicStrings exsync.OrgId String */
+extern const struct exs_ews_extprop
+    exs_ews_prop_last_sync; /* PublicStrings exsync.LastSync SystemTime */
 
 /* ---- SyncFolderHierarchy / SyncFolderItems ---- */
 
@@ -272,8 +272,8 @@ struct exs_ews_folder_change {
 /* Owned by the caller after a successful parse; free with
  * exs_ews_folder_sync_free. */
 struct exs_ews_folder_sync {
-  char *sync_state;            /* new SyncState (malloc'd), "" when none */
-  bool includes_last;          /* IncludesLastFolderInRange */
+  char *sync_state;   /* new SyncState (malloc'd), "" when none */
+  bool includes_last; /* IncludesLastFolderInRange */
   struct exs_ews_folder_change *changes;
   size_t n;
 };
@@ -296,7 +296,7 @@ enum exs_ews_item_kind {
   EXS_EWS_ITEM_CALENDAR,
   EXS_EWS_ITEM_CONTACT,
   EXS_EWS_ITEM_TASK,
-  EXS_EWS_ITEM_GENERIC         /* t:Item */
+  EXS_EWS_ITEM_GENERIC /* t:Item */
 };
 /* "Message", "CalendarItem", "Contact", "Task", "Item". */
 const char *exs_ews_item_kind_name(enum exs_ews_item_kind k);
@@ -316,32 +316,32 @@ struct exs_ews_mailbox {
  * exs_ews_item_clear (or exs_ews_items_free for an array). Absent
  * properties are "" / -1 / NULL. */
 struct exs_ews_item {
-  bool ok;                           /* batch results: ResponseClass not Error */
-  struct exs_error err;              /* when !ok */
-  char kind[24];                     /* Message, CalendarItem, Contact, Task, Item, ... */
+  bool ok;              /* batch results: ResponseClass not Error */
+  struct exs_error err; /* when !ok */
+  char kind[24];        /* Message, CalendarItem, Contact, Task, Item, ... */
   char id[EXS_EWS_ID_MAX];
   char change_key[128];
   char parent_folder_id[EXS_EWS_ID_MAX];
   char item_class[64];
   char subject[512];
-  char date_received[40];            /* xs:dateTime text */
-  time_t received;                   /* parsed, 0 when absent */
+  char date_received[40]; /* xs:dateTime text */
+  time_t received;        /* parsed, 0 when absent */
   char last_modified[40];
   char internet_message_id[512];
-  int is_read;                       /* 1, 0, or -1 when absent */
-  int has_attachments;               /* 1, 0, or -1 */
+  int is_read;         /* 1, 0, or -1 when absent */
+  int has_attachments; /* 1, 0, or -1 */
   struct exs_ews_mailbox from;
   struct exs_ews_mailbox to[EXS_EWS_MAX_RECIPIENTS];
-  size_t n_to;                       /* ToRecipients (calendar: RequiredAttendees) */
+  size_t n_to; /* ToRecipients (calendar: RequiredAttendees) */
   char categories[EXS_EWS_MAX_CATEGORIES][128];
   size_t n_categories;
-  char body_type[8];                 /* "Text" or "HTML" */
-  char *body;                        /* owned, NULL when absent */
-  unsigned char *mime;               /* owned, decoded MimeContent (NUL-terminated), NULL when absent */
+  char body_type[8];   /* "Text" or "HTML" */
+  char *body;          /* owned, NULL when absent */
+  unsigned char *mime; /* owned, decoded MimeContent (NUL-terminated), NULL when absent */
   size_t mime_len;
-  char start[40], end[40];           /* calendar Start/End; task StartDate/DueDate */
+  char start[40], end[40]; /* calendar Start/End; task StartDate/DueDate */
   char location[256];
-  char status[32];                   /* task Status */
+  char status[32];                                                                /* task Status */
   char given_name[128], surname[128], company[256], email1[EXS_EWS_ADDR_MAX + 1]; /* contact */
   struct exs_ews_extvalue ext[EXS_EWS_MAX_EXT];
   size_t n_ext;
@@ -353,11 +353,11 @@ void exs_ews_items_free(struct exs_ews_item *items, size_t n);
 /* A result of a batch write (CreateItem, UpdateItem, MoveItem, DeleteItem). */
 struct exs_ews_item_result {
   bool ok;
-  struct exs_error err;              /* when !ok */
-  char kind[24];                     /* element of the returned item, "" when none */
-  char id[EXS_EWS_ID_MAX];           /* new / moved id; "" for SendOnly, SendAndSaveCopy, DeleteItem */
+  struct exs_error err;    /* when !ok */
+  char kind[24];           /* element of the returned item, "" when none */
+  char id[EXS_EWS_ID_MAX]; /* new / moved id; "" for SendOnly, SendAndSaveCopy, DeleteItem */
   char change_key[128];
-  long conflicts;                    /* UpdateItem ConflictResults/Count, -1 when absent */
+  long conflicts; /* UpdateItem ConflictResults/Count, -1 when absent */
 };
 
 /* ---- FindItem ---- */
@@ -368,13 +368,13 @@ enum exs_ews_restrict_op {
   EXS_EWS_IS_GREATER_THAN,
   EXS_EWS_IS_GREATER_THAN_OR_EQUAL_TO,
   EXS_EWS_IS_LESS_THAN,
-  EXS_EWS_CONTAINS                   /* Substring, IgnoreCase */
+  EXS_EWS_CONTAINS /* Substring, IgnoreCase */
 };
 
 /* One comparison of a property with a constant. */
 struct exs_ews_restriction {
   enum exs_ews_restrict_op op;
-  const char *field_uri;             /* "item:DateTimeReceived"; NULL: ext */
+  const char *field_uri; /* "item:DateTimeReceived"; NULL: ext */
   const struct exs_ews_extprop *ext;
   const char *value;
 };
@@ -383,15 +383,15 @@ struct exs_ews_restriction {
  * an optional restriction (several are joined with t:And) and sort order. */
 struct exs_ews_find_item_req {
   struct exs_ews_folder_ref parent;
-  const char *const *fields;         /* FieldURIs, e.g. "item:Subject" */
+  const char *const *fields; /* FieldURIs, e.g. "item:Subject" */
   size_t n_fields;
   const struct exs_ews_extprop *ext; /* ExtendedFieldURIs */
   size_t n_ext;
-  int max_entries;                   /* 0: 100 */
+  int max_entries; /* 0: 100 */
   int offset;
   const struct exs_ews_restriction *restrictions;
   size_t n_restrictions;
-  const char *sort_field;            /* FieldURI, NULL: no SortOrder */
+  const char *sort_field; /* FieldURI, NULL: no SortOrder */
   bool sort_descending;
 };
 
@@ -400,8 +400,8 @@ struct exs_ews_find_item_req {
 struct exs_ews_item_page {
   struct exs_ews_item *items;
   size_t n;
-  long next_offset;                  /* IndexedPagingOffset, -1 when absent */
-  long total;                        /* TotalItemsInView, -1 when absent */
+  long next_offset; /* IndexedPagingOffset, -1 when absent */
+  long total;       /* TotalItemsInView, -1 when absent */
   bool includes_last;
 };
 void exs_ews_item_page_free(struct exs_ews_item_page *p);
@@ -416,11 +416,11 @@ int exs_ews_find_item(struct exs_ews *ews, const struct exs_ews_find_item_req *r
 /* ---- GetItem ---- */
 
 struct exs_ews_get_item_req {
-  const char *const *ids;            /* ItemIds */
+  const char *const *ids; /* ItemIds */
   size_t n_ids;
-  bool mime;                         /* IncludeMimeContent */
-  const char *body_type;             /* "Text", "HTML", "Best"; NULL: no BodyType */
-  const char *const *fields;         /* FieldURIs: item:Subject, item:Body, message:From, ... */
+  bool mime;                 /* IncludeMimeContent */
+  const char *body_type;     /* "Text", "HTML", "Best"; NULL: no BodyType */
+  const char *const *fields; /* FieldURIs: item:Subject, item:Body, message:From, ... */
   size_t n_fields;
   const struct exs_ews_extprop *ext;
   size_t n_ext;
@@ -430,8 +430,8 @@ struct exs_ews_get_item_req {
  * with exs_ews_item_clear. */
 int exs_ews_build_get_item(struct exs_buf *b, const struct exs_ews_context *ctx,
                            const struct exs_ews_get_item_req *req);
-int exs_ews_parse_get_item(const char *body, size_t len, long http_status,
-                           struct exs_ews_item *out, size_t n, struct exs_error *err);
+int exs_ews_parse_get_item(const char *body, size_t len, long http_status, struct exs_ews_item *out,
+                           size_t n, struct exs_error *err);
 int exs_ews_get_item(struct exs_ews *ews, const struct exs_ews_get_item_req *req,
                      struct exs_ews_item *out, struct exs_error *err);
 
@@ -442,19 +442,19 @@ struct exs_ews_new_item {
   enum exs_ews_item_kind kind;
   const char *subject;
   const char *body;
-  const char *body_type;             /* "Text" (default) or "HTML" */
-  const char *mime;                  /* Message only: raw RFC 822 bytes, base64-encoded here */
+  const char *body_type; /* "Text" (default) or "HTML" */
+  const char *mime;      /* Message only: raw RFC 822 bytes, base64-encoded here */
   size_t mime_len;
   const char *const *categories;
   size_t n_categories;
   const struct exs_ews_extprop_set *ext; /* e.g. the test message's marker */
   size_t n_ext;
-  const char *const *to;             /* Message ToRecipients / CalendarItem RequiredAttendees */
+  const char *const *to; /* Message ToRecipients / CalendarItem RequiredAttendees */
   size_t n_to;
-  const char *from;                  /* Message From (send on behalf) */
-  const char *start, *end;           /* CalendarItem Start/End; Task StartDate/DueDate */
-  const char *location;              /* CalendarItem */
-  const char *status;                /* Task: NotStarted, InProgress, Completed, ... */
+  const char *from;        /* Message From (send on behalf) */
+  const char *start, *end; /* CalendarItem Start/End; Task StartDate/DueDate */
+  const char *location;    /* CalendarItem */
+  const char *status;      /* Task: NotStarted, InProgress, Completed, ... */
   const char *given_name, *surname, *company, *email; /* Contact */
 };
 
@@ -492,8 +492,8 @@ struct exs_ews_field_set {
 
 struct exs_ews_item_change {
   const char *id;
-  const char *change_key;            /* NULL: none (AlwaysOverwrite) */
-  enum exs_ews_item_kind kind;       /* element inside SetItemField */
+  const char *change_key;      /* NULL: none (AlwaysOverwrite) */
+  enum exs_ews_item_kind kind; /* element inside SetItemField */
   const struct exs_ews_field_set *sets;
   size_t n_sets;
 };
@@ -533,13 +533,13 @@ int exs_ews_delete_item(struct exs_ews *ews, const char *delete_type, const char
 
 struct exs_ews_item_sync_change {
   enum exs_ews_change_kind kind;
-  struct exs_ews_item item;          /* Delete / ReadFlagChange: id, change_key, is_read */
+  struct exs_ews_item item; /* Delete / ReadFlagChange: id, change_key, is_read */
 };
 
 /* Owned; free with exs_ews_item_sync_free. */
 struct exs_ews_item_sync {
-  char *sync_state;                  /* malloc'd, "" when none */
-  bool includes_last;                /* IncludesLastItemInRange */
+  char *sync_state;   /* malloc'd, "" when none */
+  bool includes_last; /* IncludesLastItemInRange */
   struct exs_ews_item_sync_change *changes;
   size_t n;
 };
@@ -570,12 +570,12 @@ int exs_ews_sync_folder_items(struct exs_ews *ews, const struct exs_ews_sync_ite
 
 struct exs_ews_resolution {
   struct exs_ews_mailbox mailbox;
-  char display_name[256];            /* Contact/DisplayName when returned */
+  char display_name[256]; /* Contact/DisplayName when returned */
 };
 
 struct exs_ews_resolve {
-  bool multiple;                     /* Warning ErrorNameResolutionMultipleResults */
-  long total;                        /* TotalItemsInView, -1 when absent */
+  bool multiple; /* Warning ErrorNameResolutionMultipleResults */
+  long total;    /* TotalItemsInView, -1 when absent */
   struct exs_ews_resolution r[EXS_EWS_MAX_RESOLUTIONS];
   size_t n;
 };
@@ -595,7 +595,7 @@ int exs_ews_resolve_names(struct exs_ews *ews, const char *entry, struct exs_ews
 struct exs_ews_alternate_id {
   const char *format;
   const char *id;
-  const char *mailbox;               /* required by Exchange */
+  const char *mailbox; /* required by Exchange */
 };
 
 struct exs_ews_converted_id {
@@ -607,8 +607,8 @@ struct exs_ews_converted_id {
 };
 
 int exs_ews_build_convert_id(struct exs_buf *b, const struct exs_ews_context *ctx,
-                             const char *destination_format,
-                             const struct exs_ews_alternate_id *ids, size_t n);
+                             const char *destination_format, const struct exs_ews_alternate_id *ids,
+                             size_t n);
 int exs_ews_parse_convert_id(const char *body, size_t len, long http_status,
                              struct exs_ews_converted_id *out, size_t n, struct exs_error *err);
 int exs_ews_convert_id(struct exs_ews *ews, const char *destination_format,

@@ -105,6 +105,38 @@ int exs_http_perform(struct exs_http *h, const struct exs_http_request *req,
 int exs_http_check_channel(const struct exs_http_options *opt, const char *url,
                            struct exs_error *err);
 
+/* ---- exchange hook (record and replay) ----
+ * Process-wide: when set, every exs_http_perform calls fn once when it
+ * completes (answered or failed), from the calling thread, with the whole
+ * exchange: the request headers and body of the last leg sent (after any
+ * 401 authentication legs), the final status, response headers and body,
+ * and the elapsed time. THE HOOK SEES SECRETS (Authorization values, the
+ * password given in password): it must pass everything through the
+ * normaliser (exsync/normalize.h) before storing or printing it. Every
+ * pointer is borrowed for the call only. fn must be thread-safe when
+ * several workers perform requests. */
+struct exs_http_exchange {
+  const char *method;
+  const char *url;
+  const char *req_headers;      /* raw block of the last leg, CRLF lines */
+  size_t req_headers_len;
+  const char *req_body;
+  size_t req_body_len;
+  long status;                  /* 0 when no answer arrived */
+  const char *resp_headers;     /* raw block of the final answer, status line first */
+  size_t resp_headers_len;
+  const char *resp_body;
+  size_t resp_body_len;
+  long elapsed_ms;
+  int legs;                     /* HTTP requests sent (authentication legs included) */
+  const char *password;         /* the handle's password, NULL if none: scrub it */
+  const struct exs_error *error; /* transport failure, NULL when answered */
+};
+typedef void (*exs_http_exchange_fn)(void *ctx, const struct exs_http_exchange *x);
+/* Install (fn != NULL) or remove (NULL) the hook. Not to be called while
+ * requests are in flight. */
+void exs_http_set_exchange_hook(exs_http_exchange_fn fn, void *ctx);
+
 /* Redact secrets in one HTTP header block (CRLF separated) into out.
  * Exposed for tests and for the recorder. */
 int exs_http_redact_headers(const char *in, size_t len, const char *password,

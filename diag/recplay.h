@@ -1,0 +1,44 @@
+/* recplay.h - what `exsync record` and `exsync replay` share: running an
+ * exsync command in-process with its report captured, and the recorder. */
+#ifndef EXSYNC_DIAG_RECPLAY_H
+#define EXSYNC_DIAG_RECPLAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cli.h"
+#include "exsync/normalize.h"
+#include "recording.h"
+
+/* Run `exsync GLOBALS... ARGS...` in this process (diag_main) with its
+ * stdout captured: *out is malloc'd (caller frees), *exit_code the code it
+ * returned. globals and args are borrowed. Returns 0 or -1 (the capture
+ * could not be set up; message printed). */
+int diag_run_captured(const char *argv0, const char *const *globals, size_t n_globals,
+                      const char *const *args, size_t n_args, char **out, int *exit_code);
+
+/* The globals of ctx as command-line words (--connect-to, --resolve,
+ * --cacert, --db, --key-file, --format, --trace) into words[0..max-1];
+ * returns the number written. Strings borrowed from ctx. */
+size_t diag_ctx_globals(const struct diag_ctx *ctx, const char **words, size_t max);
+
+struct diag_record_options {
+  const char *out;                 /* recording file to write */
+  const char *name;                /* <info><name>, may be NULL */
+  const char *const *rules;        /* --scrub REGEX=REPLACEMENT */
+  size_t n_rules;
+  bool anonymize;
+  bool quiet;                      /* do not echo the report to stdout */
+};
+
+/* Record `exsync ARGS...` (args[0] is the command name) with the globals of
+ * ctx into opt->out. Returns the command's exit code (0 or 1), or 2 when
+ * the recording could not be made (message printed). */
+int diag_record(struct diag_ctx *ctx, const struct diag_record_options *opt,
+                const char *const *args, size_t n_args);
+
+/* Timing-free form of a report for comparison: values of "ms",
+ * "elapsed_ms" (JSON) and time="..." (JUnit) become 0. Appends to out. */
+int diag_report_mask(const char *report, struct exs_buf *out);
+
+#endif

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# bench.sh - run the benchmarks of suites/bench (issues 3 and 5) and print
+# their figures.
+#
+#   scripts/bench.sh                 install, build (Release), run both
+#   BENCH_NO_INSTALL=1 scripts/bench.sh     skip apt-get
+#   BUILD=dir  EMULATOR_ARGS="--seconds 5"  TESTENABLE_ARGS="--mailboxes 2000"
+#
+# Installs with apt-get what the benchmarks need when it is missing (the
+# build's packages through scripts/deps.sh, then wrk, nginx-light, openssl,
+# python3-exchangelib),
+# builds in Release into $BUILD (default build-bench, tests off), then runs
+# bench_emulator and bench_testenable, each bounded by `timeout`. Everything
+# runs on 127.0.0.1. Targets are printed beside the figures, never asserted:
+# the exit status is 0 when every figure was measured, 1 otherwise.
+# About 5 minutes on a 2-core machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build-bench}
+
+if [ "${BENCH_NO_INSTALL:-0}" != 1 ]; then
+  bash scripts/deps.sh  # the build's own packages
+  missing=()
+  for p in wrk openssl python3-exchangelib; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+  if [ ${#missing[@]} -gt 0 ]; then
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    echo "bench.sh: installing ${missing[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+fi
+
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DEXSYNC_TESTS=OFF >/dev/null
+cmake --build "$BUILD" -j2 --target exsync-emulator bench_emulator bench_testenable >/dev/null
+
+status=0
+echo "== bench_emulator (issue 3) $(date -u +%FT%TZ)"
+# shellcheck disable=SC2086
+timeout 600 "$BUILD/suites/bench/bench_emulator" ${EMULATOR_ARGS:-} || status=1
+echo
+echo "== bench_testenable (issue 5) $(date -u +%FT%TZ)"
+# shellcheck disable=SC2086
+timeout 900 "$BUILD/suites/bench/bench_testenable" ${TESTENABLE_ARGS:-} || status=1
+echo
+echo "bench.sh: done $(date -u +%FT%TZ), exit $status"
+exit $status
