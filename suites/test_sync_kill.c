@@ -282,7 +282,10 @@ START_TEST(outgoing_500_killed_at_random)
     a.body = (char *)"exactly once, please";
     ck_assert(exs_store_activity_add(st, &a, &err) == 0);
   }
-  kills = run_until_done("alice@contoso.com", 250, 400);
+  /* each send takes a little while, so that kills land inside the pass */
+  ck_assert(emu_add_fault(emu, "operation=CreateItem delay-ms=4", subject, sizeof(subject)) > 0);
+  kills = run_until_done("alice@contoso.com", 200, 400);
+  emu_clear_faults(emu);
   fprintf(stderr, "outgoing: %d kills (EXSYNC_KILL_SEED=%u)\n", kills, seed0);
   ck_assert_int_ge(kills, 3);
   ck_assert_int_eq(count("alice@contoso.com", EXS_ACT_STATE_SENT), 500);
@@ -291,6 +294,55 @@ START_TEST(outgoing_500_killed_at_random)
   for(k = 0; k < 500; k++)
     ck_assert_msg(per[k] == 1, "email %d delivered %d times (EXSYNC_KILL_SEED=%u)", k, per[k], seed0);
   ck_assert_int_eq(emu_folder_count(emu, "alice@contoso.com", "sentitems"), 500);
+}
+END_TEST
+
+
+/* The service stops cleanly on SIGTERM and SIGINT: exit 0, the mailbox
+ * released, nothing half-done (every stored page complete). */
+START_TEST(service_stops_cleanly_on_signals)
+{
+  static const int sigs[] = {SIGTERM, SIGINT};
+  char subject[64], e[256];
+  struct exs_mailbox m;
+  struct exs_error err;
+  int i, k;
+
+  for(i = 0; i < 600; i++) {
+    snprintf(subject, sizeof(subject), "Service %04d", i);
+    ck_assert(emu_deliver_message(emu, "c@fabrikam.com", "alice@contoso.com", subject, "x", e,
+                                  sizeof(e)) == 0);
+  }
+  for(k = 0; k < 2; k++) {
+    char *argv[] = {exsync_bin, "--db", db, "--key-file", keyf, "--connect-to", connect_to,
+                    "sync", "--all", "--quiet", "--mailbox", "alice@contoso.com",
+                    "--page-size", "50", "--interval", "1", NULL};
+    posix_spawn_file_actions_t fa;
+    pid_t pid;
+    int status = 0;
+    int64_t deadline;
+
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+    ck_assert_int_eq(posix_spawn(&pid, exsync_bin, &fa, NULL, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    exs_sleep_ms(150 + 100 * k); /* mid-pass the first time, idle the second */
+    kill(pid, sigs[k]);
+    deadline = exs_monotonic_ms() + 20000;
+    while(waitpid(pid, &status, WNOHANG) == 0) {
+      ck_assert_msg(exs_monotonic_ms() < deadline, "exsync sync did not stop");
+      exs_sleep_ms(10);
+    }
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+    ck_assert(exs_store_mailbox_get(st, "alice@contoso.com", &m, &err) == 0);
+    exs_mailbox_wipe(&m);
+    ck_assert_str_eq(m.processing_host, "");
+    /* never more than what was delivered */
+    ck_assert_int_le(count("alice@contoso.com", NULL), 602);
+  }
+  /* a final pass completes without duplicates */
+  ck_assert_int_eq(run_child("alice@contoso.com", 0), 0);
+  ck_assert_int_eq(count("alice@contoso.com", NULL), 602);
 }
 END_TEST
 
@@ -303,6 +355,7 @@ static Suite *suite(void)
   tcase_set_timeout(tc, 240);
   tcase_add_test(tc, incoming_2000_killed_at_random);
   tcase_add_test(tc, outgoing_500_killed_at_random);
+  tcase_add_test(tc, service_stops_cleanly_on_signals);
   suite_add_tcase(s, tc);
   return s;
 }
