@@ -33,7 +33,7 @@ static const char *const get_fields[] = {"item:Subject", "item:Body", "item:Date
 /* A new message of the page that the track rule takes. */
 struct candidate {
   const struct exs_ews_item *listed;  /* borrowed from the page */
-  struct exs_ews_item full;           /* GetItem answer (owned) */
+  struct exs_ews_item *full;          /* GetItem answer (in the page's array) */
   char token[64];
   bool failed;                        /* cannot become an activity */
   char reason[256];
@@ -213,7 +213,7 @@ static int process_page(struct sync_session *s, const struct exs_ews_item *const
     gr.body_type = "Text";
     gr.fields = get_fields;
     gr.n_fields = sizeof(get_fields) / sizeof(get_fields[0]);
-    got = calloc(nc, sizeof(*got));
+    got = calloc(nc, sizeof(*got)); /* freed with exs_ews_items_free */
     if(!got) {
       exs_error_set(err, EXS_CAT_PROTOCOL, "out of memory");
       goto out;
@@ -222,17 +222,16 @@ static int process_page(struct sync_session *s, const struct exs_ews_item *const
     if(exs_ews_get_item(s->ews, &gr, got, err))
       goto out;
     for(i = 0; i < nc; i++) {
-      c[i].full = got[i];
-      memset(&got[i], 0, sizeof(got[i]));
-      if(!c[i].full.ok) {
-        if(!strcmp(c[i].full.err.ews_code, "ErrorItemNotFound")) {
+      c[i].full = &got[i];
+      if(!c[i].full->ok) {
+        if(!strcmp(c[i].full->err.ews_code, "ErrorItemNotFound")) {
           c[i].listed = NULL; /* gone since it was listed */
           continue;
         }
         c[i].failed = true;
-        snprintf(c[i].reason, sizeof(c[i].reason), "%s", c[i].full.err.message);
+        snprintf(c[i].reason, sizeof(c[i].reason), "%s", c[i].full->err.message);
       }
-      else if(c[i].full.body && strlen(c[i].full.body) > max_body) {
+      else if(c[i].full->body && strlen(c[i].full->body) > max_body) {
         c[i].failed = true;
         snprintf(c[i].reason, sizeof(c[i].reason), "the body is larger than %zu bytes",
                  max_body);
@@ -256,7 +255,7 @@ static int process_page(struct sync_session *s, const struct exs_ews_item *const
   in_tx = true;
   for(i = 0; i < nc; i++) {
     struct exs_activity a;
-    const struct exs_ews_item *f = &c[i].full;
+    const struct exs_ews_item *f = c[i].full;
     int rc;
     if(!c[i].listed || c[i].failed)
       continue;
@@ -298,10 +297,7 @@ out:
     struct exs_error ignored;
     exs_store_rollback(s->st, &ignored);
   }
-  if(c)
-    for(i = 0; i < nc; i++)
-      exs_ews_item_clear(&c[i].full);
-  free(got);
+  exs_ews_items_free(got, got ? nc : 0);
   free(c);
   free(ids);
   return result;
