@@ -315,24 +315,42 @@ START_TEST(service_stops_cleanly_on_signals)
   }
   for(k = 0; k < 2; k++) {
     char *argv[] = {exsync_bin, "--db", db, "--key-file", keyf, "--connect-to", connect_to,
-                    "sync", "--all", "--quiet", "--mailbox", "alice@contoso.com",
+                    "sync", "--all", "--mailbox", "alice@contoso.com",
                     "--page-size", "50", "--interval", "1", NULL};
     posix_spawn_file_actions_t fa;
     pid_t pid;
-    int status = 0;
+    int status = 0, pfd[2];
     int64_t deadline;
+    char buf[256];
+    size_t got = 0;
 
+    ck_assert_int_eq(pipe(pfd), 0);
     posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, pfd[1], STDERR_FILENO);
+    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addclose(&fa, pfd[0]);
     ck_assert_int_eq(posix_spawn(&pid, exsync_bin, &fa, NULL, argv, environ), 0);
     posix_spawn_file_actions_destroy(&fa);
-    exs_sleep_ms(150 + 100 * k); /* mid-pass the first time, idle the second */
+    close(pfd[1]);
+    /* the service says when its signal handlers are in place */
+    while(got < sizeof(buf) - 1) {
+      ssize_t r = read(pfd[0], buf + got, 1);
+      if(r <= 0)
+        break;
+      got++;
+      buf[got] = '\0';
+      if(strstr(buf, "synchronizing"))
+        break;
+    }
+    ck_assert_msg(strstr(buf, "synchronizing") != NULL, "no start line: %s", buf);
+    exs_sleep_ms(20 + 200 * k); /* mid-pass the first time, idle the second */
     kill(pid, sigs[k]);
     deadline = exs_monotonic_ms() + 20000;
     while(waitpid(pid, &status, WNOHANG) == 0) {
       ck_assert_msg(exs_monotonic_ms() < deadline, "exsync sync did not stop");
       exs_sleep_ms(10);
     }
+    close(pfd[0]);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
     ck_assert(exs_store_mailbox_get(st, "alice@contoso.com", &m, &err) == 0);
     exs_mailbox_wipe(&m);
