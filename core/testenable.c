@@ -247,7 +247,8 @@ static void step_location(struct te_run *r)
   exs_error_step(&err, "location");
   http_options(r, &ho);
   if(r->p->autodiscover) {
-    if(te_autodiscover(r->m->address, &ho, r->url, sizeof(r->url), r->address,
+    if(te_autodiscover(r->m->address, &ho, r->opt->srv, r->opt->srv_ctx, r->url, sizeof(r->url),
+                       r->address,
                        sizeof(r->address), s->detail, sizeof(s->detail), &err)) {
       fail_all(r, &err);
       step_end(s, EXS_STEP_FAILED, "%s", err.message);

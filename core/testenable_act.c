@@ -244,9 +244,10 @@ int te_check_act(struct exs_ews *ews, const char *org_id, bool take_over, const 
   return 0;
 }
 
-int te_autodiscover(const char *address, const struct exs_http_options *ho, char *url,
-                    size_t urllen, char *final_address, size_t addrlen, char *detail,
-                    size_t detaillen, struct exs_error *err)
+int te_autodiscover(const char *address, const struct exs_http_options *ho,
+                    exs_autodiscover_srv_fn srv, void *srv_ctx, char *url, size_t urllen,
+                    char *final_address, size_t addrlen, char *detail, size_t detaillen,
+                    struct exs_error *err)
 {
   struct exs_autodiscover_options ao;
   struct exs_autodiscover_result res;
@@ -255,6 +256,8 @@ int te_autodiscover(const char *address, const struct exs_http_options *ho, char
 
   memset(&ao, 0, sizeof(ao));
   ao.http = *ho;
+  ao.srv = srv;
+  ao.srv_ctx = srv_ctx;
   memset(&res, 0, sizeof(res));
   ad = exs_autodiscover_new(&ao);
   if(!ad) {

@@ -7,15 +7,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "exsync/autodiscover.h"
 #include "exsync/ews.h"
 #include "exsync/http.h"
 
 /* Find the EWS URL of address by Autodiscover; final_address gets the
  * address Autodiscover finally answered for (after redirectAddr), detail a
  * one-line summary. */
-int te_autodiscover(const char *address, const struct exs_http_options *ho, char *url,
-                    size_t urllen, char *final_address, size_t addrlen, char *detail,
-                    size_t detaillen, struct exs_error *err);
+int te_autodiscover(const char *address, const struct exs_http_options *ho,
+                    exs_autodiscover_srv_fn srv, void *srv_ctx, char *url, size_t urllen,
+                    char *final_address, size_t addrlen, char *detail, size_t detaillen,
+                    struct exs_error *err);
 
 /* GetFolder(inbox) + FindItem(first page) as, or on behalf of, the mailbox. */
 int te_read_inbox(struct exs_ews *ews, const char *delegate_mailbox, const char *url,

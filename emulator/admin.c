@@ -56,8 +56,8 @@ int emu_admin_handle(struct emu *emu, const char *method, const char *path, cons
     nm = emu->nmailboxes;
     nu = emu->nusers;
     pthread_mutex_unlock(&emu->lock);
-    exs_buf_addf(out, "{\"status\":\"ok\",\"users\":%zu,\"mailboxes\":%zu,\"journal\":%zu}", nu,
-                 nm, emu_journal_count(emu));
+    exs_buf_addf(out, "{\"status\":\"ok\",\"users\":%zu,\"mailboxes\":%zu,\"journal\":%zu}", nu, nm,
+                 emu_journal_count(emu));
     return 200;
   }
   if(strcmp(p, "/reset") == 0 && post) {

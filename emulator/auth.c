@@ -12,6 +12,7 @@
  * "login@domain" may also be the user's mailbox address.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -74,13 +75,72 @@ out:
   return result;
 }
 
+/* ---- per-connection state ---- */
+
+static void conn_closed(struct evhttp_connection *conn, void *arg)
+{
+  struct emu *emu = arg;
+
+  pthread_mutex_lock(&emu->lock);
+  for(struct emu_conn_auth **pp = &emu->conn_auth; *pp; pp = &(*pp)->next) {
+    if((*pp)->conn == conn) {
+      struct emu_conn_auth *ca = *pp;
+      *pp = ca->next;
+      if(ca->ntlm && ca->ntlm_free)
+        ca->ntlm_free(ca->ntlm);
+      free(ca);
+      break;
+    }
+  }
+  pthread_mutex_unlock(&emu->lock);
+}
+
+struct emu_conn_auth *emu_conn_auth_get(struct emu *emu, struct evhttp_connection *conn,
+                                        bool create)
+{
+  struct emu_conn_auth *ca;
+
+  if(!conn)
+    return NULL;
+  for(ca = emu->conn_auth; ca; ca = ca->next)
+    if(ca->conn == conn)
+      return ca;
+  if(!create)
+    return NULL;
+  ca = calloc(1, sizeof(*ca));
+  if(!ca)
+    return NULL;
+  ca->conn = conn;
+  ca->next = emu->conn_auth;
+  emu->conn_auth = ca;
+  evhttp_connection_set_closecb(conn, conn_closed, emu);
+  return ca;
+}
+
+void emu_conn_auth_clear(struct emu *emu)
+{
+  while(emu->conn_auth) {
+    struct emu_conn_auth *ca = emu->conn_auth;
+    emu->conn_auth = ca->next;
+    if(ca->ntlm && ca->ntlm_free)
+      ca->ntlm_free(ca->ntlm);
+    free(ca);
+  }
+}
+
 /* NTLM / Negotiate hook. The server side of MS-NLMP lives in ntlm.c (another
- * engineer's module); it is expected to provide, per connection, "take a
- * type 1 message, give a type 2 challenge" and "take a type 3 message, verify
- * the NTLMv2 response against the user's password, give the login". The
- * call goes here: on a type 1 return EMU_AUTH_CONTINUE with
- * "NTLM <base64 challenge>" (or "Negotiate ...") in challenge; on a valid
- * type 3 set *user and return EMU_AUTH_OK. For now: refused. */
+ * engineer's module); it is expected to provide "take a type 1 message, give
+ * a type 2 challenge (and handshake state)" and "take a type 3 message and
+ * that state, verify the NTLMv2 response against the user's password, give
+ * the login". Wiring, here:
+ *   struct emu_conn_auth *ca = emu_conn_auth_get(emu, conn, true);
+ *   type 1: ca->ntlm = <state>, ca->ntlm_free = <its destructor>; write
+ *           "NTLM <base64 type 2>" (or "Negotiate ...") into challenge;
+ *           return EMU_AUTH_CONTINUE (the server answers 401 with it);
+ *   type 3: verify with ca->ntlm; on success copy the login into ca->login,
+ *           set *user = emu_user_find(emu, login), return EMU_AUTH_OK.
+ * Later requests on the same connection are then authenticated without an
+ * Authorization header (see emu_auth_check). Until ntlm.c lands: refused. */
 static enum emu_auth_result auth_ntlm(struct emu *emu, const char *scheme, const char *token,
                                       struct evhttp_connection *conn, struct emu_user **user,
                                       char *challenge, size_t chlen)
@@ -93,8 +153,13 @@ enum emu_auth_result emu_auth_check(struct emu *emu, const struct emu_host *host
                                     struct emu_user **user, char *challenge, size_t chlen)
 {
   *user = NULL;
-  if(!authorization || !*authorization)
+  if(!authorization || !*authorization) {
+    /* a connection authenticated by NTLM/Negotiate stays authenticated */
+    struct emu_conn_auth *ca = emu_conn_auth_get(emu, conn, false);
+    if(ca && ca->login[0] && (*user = emu_user_find(emu, ca->login)) != NULL)
+      return EMU_AUTH_OK;
     return EMU_AUTH_NONE;
+  }
   if(prefix_ci(authorization, "Basic ")) {
     if(!host->basic)
       return EMU_AUTH_BAD;
@@ -118,7 +183,8 @@ void emu_auth_challenge_headers(const struct emu_host *host, const char *hostnam
   if(host->ntlm)
     evhttp_add_header(headers, "WWW-Authenticate", "NTLM");
   if(host->basic) {
-    snprintf(basic, sizeof(basic), "Basic realm=\"%s\"", hostname && *hostname ? hostname : "exsync");
+    snprintf(basic, sizeof(basic), "Basic realm=\"%s\"",
+             hostname && *hostname ? hostname : "exsync");
     evhttp_add_header(headers, "WWW-Authenticate", basic);
   }
 }

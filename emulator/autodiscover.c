@@ -16,13 +16,13 @@
 
 #define NS_POX_REQ "http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"
 #define NS_POX_RESP "http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006"
-#define NS_POX_RESPA "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a"
+#define NS_POX_RESPA                                                                               \
+  "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a"
 #define NS_AD "http://schemas.microsoft.com/exchange/2010/Autodiscover"
 #define NS_WSA "http://www.w3.org/2005/08/addressing"
 #define NOT_FOUND "The e-mail address cannot be found."
 
-static void ews_url_for(struct emu_host *host, bool tls, const char *hosthdr, char *out,
-                        size_t len)
+static void ews_url_for(struct emu_host *host, bool tls, const char *hosthdr, char *out, size_t len)
 {
   const char *colon = hosthdr ? strrchr(hosthdr, ':') : NULL;
 
@@ -49,9 +49,8 @@ static void pox_error(struct exs_buf *out, const char *code, const char *msg)
   exs_buf_adds(out, "</Message><DebugData /></Error></Response></Autodiscover>");
 }
 
-static int pox(struct emu *emu, struct emu_host *host, bool tls, const char *hosthdr,
-               xmlDocPtr doc, struct exs_buf *out, char *mailbox, size_t mblen, char *code,
-               size_t codelen)
+static int pox(struct emu *emu, struct emu_host *host, bool tls, const char *hosthdr, xmlDocPtr doc,
+               struct exs_buf *out, char *mailbox, size_t mblen, char *code, size_t codelen)
 {
   xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
   xmlNodePtr addr = root ? exs_xml_path(root, NS_POX_REQ, "Request/EMailAddress") : NULL;
@@ -67,8 +66,9 @@ static int pox(struct emu *emu, struct emu_host *host, bool tls, const char *hos
   m = emu_mailbox_find(emu, mailbox);
   if(host->ad_action == EMU_AD_REDIRECT_ADDR || host->ad_action == EMU_AD_REDIRECT_URL) {
     bool is_addr = host->ad_action == EMU_AD_REDIRECT_ADDR;
-    exs_buf_adds(out, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<Autodiscover xmlns=\"" NS_POX_RESP
-                      "\"><Response xmlns=\"" NS_POX_RESPA "\"><Account><Action>");
+    exs_buf_adds(out,
+                 "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<Autodiscover xmlns=\"" NS_POX_RESP
+                 "\"><Response xmlns=\"" NS_POX_RESPA "\"><Account><Action>");
     exs_buf_adds(out, is_addr ? "redirectAddr</Action><RedirectAddr>"
                               : "redirectUrl</Action><RedirectUrl>");
     exs_buf_add_xml(out, host->ad_target ? host->ad_target : "");
@@ -112,16 +112,16 @@ static int pox(struct emu *emu, struct emu_host *host, bool tls, const char *hos
 
 static void soap_begin(struct exs_buf *out)
 {
-  exs_buf_adds(out,
-               "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<s:Envelope xmlns:s=\"" EMU_NS_SOAP
-               "\" xmlns:a=\"" NS_WSA "\"><s:Header><a:Action s:mustUnderstand=\"1\">" NS_AD
-               "/Autodiscover/GetUserSettingsResponse</a:Action><h:ServerVersionInfo xmlns:h=\"" NS_AD
-               "\" xmlns:i=\"http://www.w3.org/2001/XMLSchema-instance\"><h:MajorVersion>15"
-               "</h:MajorVersion><h:MinorVersion>1</h:MinorVersion><h:MajorBuildNumber>2507"
-               "</h:MajorBuildNumber><h:MinorBuildNumber>6</h:MinorBuildNumber><h:Version>"
-               "Exchange2015</h:Version></h:ServerVersionInfo></s:Header><s:Body>"
-               "<GetUserSettingsResponseMessage xmlns=\"" NS_AD "\"><Response xmlns:i=\""
-               "http://www.w3.org/2001/XMLSchema-instance\">");
+  exs_buf_adds(
+      out, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<s:Envelope xmlns:s=\"" EMU_NS_SOAP
+           "\" xmlns:a=\"" NS_WSA "\"><s:Header><a:Action s:mustUnderstand=\"1\">" NS_AD
+           "/Autodiscover/GetUserSettingsResponse</a:Action><h:ServerVersionInfo xmlns:h=\"" NS_AD
+           "\" xmlns:i=\"http://www.w3.org/2001/XMLSchema-instance\"><h:MajorVersion>15"
+           "</h:MajorVersion><h:MinorVersion>1</h:MinorVersion><h:MajorBuildNumber>2507"
+           "</h:MajorBuildNumber><h:MinorBuildNumber>6</h:MinorBuildNumber><h:Version>"
+           "Exchange2015</h:Version></h:ServerVersionInfo></s:Header><s:Body>"
+           "<GetUserSettingsResponseMessage xmlns=\"" NS_AD "\"><Response xmlns:i=\""
+           "http://www.w3.org/2001/XMLSchema-instance\">");
 }
 
 static void setting(struct exs_buf *out, const char *name, const char *value)
@@ -174,13 +174,15 @@ static int soap(struct emu *emu, struct emu_host *host, bool tls, const char *ho
       exs_buf_adds(out, "</RedirectTarget><UserSettingErrors /><UserSettings />");
       if(!code[0])
         snprintf(code, codelen, "%s", is_addr ? "RedirectAddress" : "RedirectUrl");
-    } else if(host->ad_action == EMU_AD_ERROR || !m) {
+    }
+    else if(host->ad_action == EMU_AD_ERROR || !m) {
       exs_buf_adds(out, "<ErrorCode>InvalidUser</ErrorCode><ErrorMessage>" NOT_FOUND
                         "</ErrorMessage><RedirectTarget i:nil=\"true\"/><UserSettingErrors />"
                         "<UserSettings />");
       if(!code[0])
         snprintf(code, codelen, "InvalidUser");
-    } else {
+    }
+    else {
       exs_buf_adds(out, "<ErrorCode>NoError</ErrorCode><ErrorMessage>No error.</ErrorMessage>"
                         "<RedirectTarget i:nil=\"true\"/><UserSettingErrors>");
       for(xmlNodePtr s = settings ? settings->children : NULL; s; s = s->next) {
@@ -206,8 +208,10 @@ static int soap(struct emu *emu, struct emu_host *host, bool tls, const char *ho
         if(!exs_xml_is(s, NS_AD, "Setting"))
           continue;
         exs_xml_text(s, name, sizeof(name));
-        snprintf(dn, sizeof(dn), "/o=Emulated Organization/ou=Exchange Administrative Group "
-                                 "(FYDIBOHF23SPDLT)/cn=Recipients/cn=%s", m->smtp);
+        snprintf(dn, sizeof(dn),
+                 "/o=Emulated Organization/ou=Exchange Administrative Group "
+                 "(FYDIBOHF23SPDLT)/cn=Recipients/cn=%s",
+                 m->smtp);
         if(!strcmp(name, "UserDisplayName"))
           setting(out, name, m->display);
         else if(!strcmp(name, "UserDN"))
@@ -219,9 +223,10 @@ static int soap(struct emu *emu, struct emu_host *host, bool tls, const char *ho
         else if(!strcmp(name, "CasVersion"))
           setting(out, name, "15.01.2507.006");
         else if(!strcmp(name, "EwsSupportedSchemas"))
-          setting(out, name, "Exchange2007, Exchange2007_SP1, Exchange2010, Exchange2010_SP1, "
-                             "Exchange2010_SP2, Exchange2013, Exchange2013_SP1, Exchange2015, "
-                             "Exchange2016");
+          setting(out, name,
+                  "Exchange2007, Exchange2007_SP1, Exchange2010, Exchange2010_SP1, "
+                  "Exchange2010_SP2, Exchange2013, Exchange2013_SP1, Exchange2015, "
+                  "Exchange2016");
         else if(!strcmp(name, "InternalMailboxServer"))
           setting(out, name, "mbx01.exsync.invalid");
       }

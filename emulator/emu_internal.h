@@ -31,7 +31,7 @@
 #define EMU_NS_T "http://schemas.microsoft.com/exchange/services/2006/types"
 #define EMU_NS_E "http://schemas.microsoft.com/exchange/services/2006/errors"
 
-#define EMU_MAX_BODY (16u * 1024u * 1024u)  /* request and answer cap */
+#define EMU_MAX_BODY (16u * 1024u * 1024u) /* request and answer cap */
 #define EMU_JOURNAL_CAP 4096
 
 /* ---- mailstore ---- */
@@ -39,12 +39,12 @@
 /* An extended property: the URI attributes as given, plus the value. The
  * key (set/name/id/tag, case-folded) identifies it; type is echoed. */
 struct emu_prop {
-  char *dset;  /* DistinguishedPropertySetId or NULL */
-  char *pset;  /* PropertySetId or NULL */
-  char *tag;   /* PropertyTag or NULL */
-  char *name;  /* PropertyName or NULL */
-  char *pid;   /* PropertyId or NULL */
-  char *type;  /* PropertyType */
+  char *dset; /* DistinguishedPropertySetId or NULL */
+  char *pset; /* PropertySetId or NULL */
+  char *tag;  /* PropertyTag or NULL */
+  char *name; /* PropertyName or NULL */
+  char *pid;  /* PropertyId or NULL */
+  char *type; /* PropertyType */
   char *value;
   struct emu_prop *next;
 };
@@ -54,10 +54,10 @@ struct emu;
 
 /* index.c: number (or address hash) -> object. */
 struct emu_index {
-  uint64_t *keys;  /* 0: empty slot */
+  uint64_t *keys; /* 0: empty slot */
   void **vals;
   size_t cap, n;
-  bool strings;    /* keys are address hashes: several entries may share one */
+  bool strings; /* keys are address hashes: several entries may share one */
 };
 
 enum { EMU_KIND_MESSAGE, EMU_KIND_CALENDAR, EMU_KIND_CONTACT, EMU_KIND_TASK, EMU_KIND_ITEM };
@@ -65,23 +65,23 @@ enum { EMU_KIND_MESSAGE, EMU_KIND_CALENDAR, EMU_KIND_CONTACT, EMU_KIND_TASK, EMU
 /* A field kept verbatim from a request (serialized with the t: prefix),
  * answered at its schema position. */
 struct emu_frag {
-  char *name;   /* local name, e.g. "Start" */
-  int order;    /* emu_field_order */
+  char *name; /* local name, e.g. "Start" */
+  int order;  /* emu_field_order */
   char *xml;
   struct emu_frag *next;
 };
 
 struct emu_item {
-  uint64_t num;        /* unique in the emulator; the Id encodes it */
-  unsigned ck;         /* change counter, the ChangeKey encodes it */
+  uint64_t num; /* unique in the emulator; the Id encodes it */
+  unsigned ck;  /* change counter, the ChangeKey encodes it */
   struct emu_folder *folder;
-  char *item_class;    /* "IPM.Note" */
+  char *item_class; /* "IPM.Note" */
   char *subject;
   char *body;
   bool body_html;
-  char *mime;          /* raw RFC 822 bytes or NULL */
+  char *mime; /* raw RFC 822 bytes or NULL */
   size_t mime_len;
-  char *from;          /* smtp */
+  char *from; /* smtp */
   char **to;
   size_t nto;
   char **cc;
@@ -93,10 +93,10 @@ struct emu_item {
   bool is_read;
   bool is_draft;
   struct emu_prop *props;
-  int kind;              /* EMU_KIND_* */
-  struct emu_frag *frags;  /* type-specific fields, in schema order */
-  uint64_t created_seq;  /* mailbox change sequence when it entered its folder */
-  uint64_t mod_seq;      /* ... when it last changed */
+  int kind;               /* EMU_KIND_* */
+  struct emu_frag *frags; /* type-specific fields, in schema order */
+  uint64_t created_seq;   /* mailbox change sequence when it entered its folder */
+  uint64_t mod_seq;       /* ... when it last changed */
 };
 
 /* An item that left a folder, for SyncFolderItems deletes. */
@@ -110,11 +110,11 @@ struct emu_folder {
   uint64_t num;
   unsigned ck;
   struct emu_mailbox *mbx;
-  struct emu_folder *parent;  /* NULL for root */
-  char *distinguished;        /* "inbox" or NULL */
+  struct emu_folder *parent; /* NULL for root */
+  char *distinguished;       /* "inbox" or NULL */
   char *name;
-  char *folder_class;         /* "IPF.Note" */
-  bool access_denied;         /* every access answers ErrorAccessDenied */
+  char *folder_class; /* "IPF.Note" */
+  bool access_denied; /* every access answers ErrorAccessDenied */
   struct emu_prop *props;
   struct emu_item **items;
   size_t nitems, capitems;
@@ -124,24 +124,24 @@ struct emu_folder {
 
 struct emu_mailbox {
   struct emu *emu;
-  size_t index;               /* position in emu->mailboxes */
+  size_t index; /* position in emu->mailboxes */
   char *smtp;
   char *display;
-  char *owner;                /* login of the owning user or NULL */
-  char **delegates;           /* logins with delegate access */
+  char *owner;      /* login of the owning user or NULL */
+  char **delegates; /* logins with delegate access */
   size_t ndelegates;
   struct emu_folder **folders;
   size_t nfolders, capfolders;
-  uint64_t change_seq;        /* bumped by every item change in the mailbox */
+  uint64_t change_seq; /* bumped by every item change in the mailbox */
 };
 
 struct emu_user {
   char *login;
   char *password;
   char *domain;
-  char *smtp;                 /* own mailbox address, or NULL */
+  char *smtp; /* own mailbox address, or NULL */
   bool impersonate_all;
-  char **impersonate;         /* smtp addresses it may impersonate */
+  char **impersonate; /* smtp addresses it may impersonate */
   size_t nimpersonate;
   int in_flight;
 };
@@ -150,42 +150,47 @@ struct emu_user {
 enum emu_ad_action { EMU_AD_SETTINGS, EMU_AD_REDIRECT_ADDR, EMU_AD_REDIRECT_URL, EMU_AD_ERROR };
 
 struct emu_host {
-  char *name;                 /* lower case, no port; "*" = any other host */
+  char *name; /* lower case, no port; "*" = any other host */
   bool ews;
   bool pox;
   bool soap;
   bool basic, ntlm, negotiate;
-  int redirect_status;        /* 0 or 301/302/307 for GET autodiscover.xml */
+  int redirect_status; /* 0 or 301/302/307 for GET autodiscover.xml */
   char *redirect_location;
-  char *ews_url;              /* advertised EwsUrl, NULL: derived */
-  char *ews_host;             /* host name for the derived EwsUrl, NULL: the request's */
+  char *ews_url;  /* advertised EwsUrl, NULL: derived */
+  char *ews_host; /* host name for the derived EwsUrl, NULL: the request's */
   enum emu_ad_action ad_action;
-  char *ad_target;            /* redirect address / url */
-  char *tls_variant;          /* "expired", "wrong-name", "untrusted" or NULL (for tlscert) */
+  char *ad_target;   /* redirect address / url */
+  char *tls_variant; /* "expired", "wrong-name", "untrusted" or NULL (for tlscert) */
 };
 
 /* ---- faults ---- */
 enum emu_fault_kind {
-  EMU_FAULT_EWS, EMU_FAULT_HTTP, EMU_FAULT_DELAY, EMU_FAULT_RESET, EMU_FAULT_TRUNCATED,
-  EMU_FAULT_MALFORMED, EMU_FAULT_SERVER_ERROR
+  EMU_FAULT_EWS,
+  EMU_FAULT_HTTP,
+  EMU_FAULT_DELAY,
+  EMU_FAULT_RESET,
+  EMU_FAULT_TRUNCATED,
+  EMU_FAULT_MALFORMED,
+  EMU_FAULT_SERVER_ERROR
 };
 
 struct emu_fault {
   int id;
-  char *host, *mailbox, *operation, *user;  /* scope, NULL = any */
+  char *host, *mailbox, *operation, *user; /* scope, NULL = any */
   enum emu_fault_kind kind;
   char *ews_code;
-  long backoff_ms;            /* -1: none */
+  long backoff_ms; /* -1: none */
   int http_status;
   long delay_ms;
-  long delay_max_ms;          /* random delay in [delay_ms, delay_max_ms] when > delay_ms */
-  long times;                 /* 0: unlimited */
-  long every;                 /* 0: every request */
-  double probability;         /* 1.0: always */
-  long seen;                  /* matching requests so far */
+  long delay_max_ms;  /* random delay in [delay_ms, delay_max_ms] when > delay_ms */
+  long times;         /* 0: unlimited */
+  long every;         /* 0: every request */
+  double probability; /* 1.0: always */
+  long seen;          /* matching requests so far */
   long fired;
-  uint64_t rng;               /* the fault's own generator (seed=N) */
-  long cur_delay_ms;          /* delay chosen at the last firing */
+  uint64_t rng;      /* the fault's own generator (seed=N) */
+  long cur_delay_ms; /* delay chosen at the last firing */
 };
 
 /* ---- journal ---- */
@@ -193,7 +198,7 @@ struct emu_journal {
   struct emu_journal_entry *ring;
   size_t cap, start, count;
   uint64_t next_seq;
-  char (*max_users)[128];     /* per-user in-flight maxima */
+  char (*max_users)[128]; /* per-user in-flight maxima */
   int *max_values;
   size_t nmax;
   int max_any;
@@ -216,19 +221,25 @@ struct emu {
   pthread_mutex_t lock;
   struct emu_side side_plain, side_tls;
   struct event_base *base;
-  struct evhttp *http;        /* plain listeners */
-  struct evhttp *https;       /* TLS listeners (created at first TLS listen) */
+  struct evhttp *http;  /* plain listeners */
+  struct evhttp *https; /* TLS listeners (created at first TLS listen) */
   SSL_CTX *ssl_ctx;
   char *cert_file, *key_file;
-  char *scenario_path;        /* last scenario loaded, for emu_reset */
-  struct exs_schema *ews_schema;  /* request validation (process-wide cache, not owned) */
-  char *ews_schema_dir;       /* directory of Services.wsdl, messages.xsd, types.xsd */
+  char *scenario_path; /* last scenario loaded, for emu_reset */
+  struct emu_host_cert {
+    char *host;
+    SSL_CTX *ctx;
+  } * host_certs; /* per-host certificates chosen by SNI */
+  size_t nhost_certs;
+  struct emu_conn_auth *conn_auth; /* auth.c */
+  struct exs_schema *ews_schema;   /* request validation (process-wide cache, not owned) */
+  char *ews_schema_dir;            /* directory of Services.wsdl, messages.xsd, types.xsd */
   struct event *sigint_ev, *sigterm_ev;
   pthread_t thread;
   bool thread_running;
   pthread_cond_t started_cond;
   bool loop_started;
-  struct answer *pending;     /* answers waiting for a delay timer (server.c) */
+  struct answer *pending; /* answers waiting for a delay timer (server.c) */
 
   struct emu_user **users;
   size_t nusers;
@@ -239,8 +250,8 @@ struct emu {
   struct emu_fault **faults;
   size_t nfaults;
   int next_fault_id;
-  uint64_t rng;               /* xorshift64* state, seeded */
-  uint64_t next_num;          /* folder and item numbers */
+  uint64_t rng;                   /* xorshift64* state, seeded */
+  uint64_t next_num;              /* folder and item numbers */
   struct emu_index item_index;    /* attached items by number */
   struct emu_index folder_index;  /* folders by number */
   struct emu_index mailbox_index; /* mailboxes by address */
@@ -331,20 +342,20 @@ int emu_scenario_load_locked(struct emu *emu, const char *path, char *err, size_
 /* One EWS request as the dispatcher sees it. */
 struct emu_ews_ctx {
   struct emu *emu;
-  struct emu_user *user;          /* authenticated caller */
-  struct emu_mailbox *acting;     /* impersonated or own mailbox; may be NULL */
-  const char *effective_login;    /* whose rights apply (impersonated owner or caller) */
+  struct emu_user *user;       /* authenticated caller */
+  struct emu_mailbox *acting;  /* impersonated or own mailbox; may be NULL */
+  const char *effective_login; /* whose rights apply (impersonated owner or caller) */
   const char *host;
   char operation[64];
-  char mailbox[256];              /* the mailbox acted on (journal) */
+  char mailbox[256]; /* the mailbox acted on (journal) */
   char impersonated[256];
-  char response_code[64];         /* first ResponseCode / fault code */
-  int status;                     /* HTTP status */
+  char response_code[64]; /* first ResponseCode / fault code */
+  int status;             /* HTTP status */
   struct exs_buf *out;
   /* transport-level fault chosen for this request (server.c applies it) */
   enum emu_fault_kind fault_kind;
   bool has_fault;
-  long delay_ms;                  /* delay before answering, 0: none */
+  long delay_ms; /* delay before answering, 0: none */
 };
 
 /* ews.c: handle one SOAP body; fills out (complete HTTP body) and ctx fields. */
@@ -355,8 +366,8 @@ void emu_ews_fault(struct emu_ews_ctx *ctx, const char *code, const char *text, 
 
 /* autodiscover.c: POX (pox=true) or SOAP body -> answer in out; returns HTTP status. */
 int emu_autodiscover_handle(struct emu *emu, struct emu_host *host, bool pox, bool tls,
-                            const char *hosthdr, const char *body, size_t len, struct exs_buf *out, char *mailbox,
-                            size_t mblen, char *code, size_t codelen);
+                            const char *hosthdr, const char *body, size_t len, struct exs_buf *out,
+                            char *mailbox, size_t mblen, char *code, size_t codelen);
 
 /* auth.c */
 enum emu_auth_result { EMU_AUTH_OK, EMU_AUTH_NONE, EMU_AUTH_BAD, EMU_AUTH_CONTINUE };
@@ -365,6 +376,19 @@ enum emu_auth_result { EMU_AUTH_OK, EMU_AUTH_NONE, EMU_AUTH_BAD, EMU_AUTH_CONTIN
 enum emu_auth_result emu_auth_check(struct emu *emu, const struct emu_host *host,
                                     const char *authorization, struct evhttp_connection *conn,
                                     struct emu_user **user, char *challenge, size_t chlen);
+/* Per-connection authentication state (NTLM and Negotiate authenticate the
+ * TCP connection, not the request). Created on demand, freed when evhttp
+ * closes the connection. Callers hold emu->lock. */
+struct emu_conn_auth {
+  struct evhttp_connection *conn;
+  char login[128]; /* user authenticated on this connection, "" none */
+  void *ntlm;      /* ntlm.c's handshake state (challenge ...) */
+  void (*ntlm_free)(void *);
+  struct emu_conn_auth *next;
+};
+struct emu_conn_auth *emu_conn_auth_get(struct emu *emu, struct evhttp_connection *conn,
+                                        bool create);
+void emu_conn_auth_clear(struct emu *emu);
 /* Add the WWW-Authenticate headers for host to headers. */
 void emu_auth_challenge_headers(const struct emu_host *host, const char *hostname,
                                 struct evkeyvalq *headers);

@@ -16,10 +16,11 @@
 #include "exsync/xml.h"
 
 static const char *const known_versions[] = {
-  "Exchange2007", "Exchange2007_SP1", "Exchange2009", "Exchange2010", "Exchange2010_SP1",
-  "Exchange2010_SP2", "Exchange2012", "Exchange2013", "Exchange2013_SP1", "Exchange2015",
-  "Exchange2016", "V2015_10_05", "V2016_01_06", "V2016_04_13", "V2016_07_13", "V2016_10_10",
-  "V2017_01_07", "V2017_04_14", "V2017_07_11", "V2017_10_09", "V2018_01_08",
+    "Exchange2007",     "Exchange2007_SP1", "Exchange2009", "Exchange2010",     "Exchange2010_SP1",
+    "Exchange2010_SP2", "Exchange2012",     "Exchange2013", "Exchange2013_SP1", "Exchange2015",
+    "Exchange2016",     "V2015_10_05",      "V2016_01_06",  "V2016_04_13",      "V2016_07_13",
+    "V2016_10_10",      "V2017_01_07",      "V2017_04_14",  "V2017_07_11",      "V2017_10_09",
+    "V2018_01_08",
 };
 
 void ews_envelope_begin(struct exs_buf *o)
@@ -43,12 +44,14 @@ void emu_ews_fault(struct emu_ews_ctx *ctx, const char *code, const char *text, 
 
   exs_buf_reset(o);
   ews_envelope_begin(o);
-  exs_buf_addf(o, "<s:Fault><faultcode xmlns:a=\"" EMU_NS_T "\">a:%s</faultcode>"
-                  "<faultstring xml:lang=\"en-US\">",
+  exs_buf_addf(o,
+               "<s:Fault><faultcode xmlns:a=\"" EMU_NS_T "\">a:%s</faultcode>"
+               "<faultstring xml:lang=\"en-US\">",
                code);
   exs_buf_add_xml(o, text);
-  exs_buf_addf(o, "</faultstring><detail><e:ResponseCode xmlns:e=\"" EMU_NS_E "\">%s"
-                  "</e:ResponseCode><e:Message xmlns:e=\"" EMU_NS_E "\">",
+  exs_buf_addf(o,
+               "</faultstring><detail><e:ResponseCode xmlns:e=\"" EMU_NS_E "\">%s"
+               "</e:ResponseCode><e:Message xmlns:e=\"" EMU_NS_E "\">",
                code);
   exs_buf_add_xml(o, text);
   exs_buf_adds(o, "</e:Message>");
@@ -74,15 +77,15 @@ static const char *fault_text(const char *code)
   static const struct {
     const char *code, *text;
   } texts[] = {
-    {"ErrorServerBusy", "The server cannot service this request right now. Try again later."},
-    {"ErrorImpersonateUserDenied",
-     "The account does not have permission to impersonate the requested user."},
-    {"ErrorNonExistentMailbox", "The SMTP address has no mailbox associated with it."},
-    {"ErrorInvalidServerVersion", "The specified server version is invalid."},
-    {"ErrorMailboxMoveInProgress", "The mailbox is being moved. Try again later."},
-    {"ErrorMailboxStoreUnavailable", "The mailbox database is temporarily unavailable."},
-    {"ErrorInternalServerError", "An internal server error occurred. The operation failed."},
-    {"ErrorAccessDenied", "Access is denied. Check credentials and try again."},
+      {"ErrorServerBusy", "The server cannot service this request right now. Try again later."},
+      {"ErrorImpersonateUserDenied",
+       "The account does not have permission to impersonate the requested user."},
+      {"ErrorNonExistentMailbox", "The SMTP address has no mailbox associated with it."},
+      {"ErrorInvalidServerVersion", "The specified server version is invalid."},
+      {"ErrorMailboxMoveInProgress", "The mailbox is being moved. Try again later."},
+      {"ErrorMailboxStoreUnavailable", "The mailbox database is temporarily unavailable."},
+      {"ErrorInternalServerError", "An internal server error occurred. The operation failed."},
+      {"ErrorAccessDenied", "Access is denied. Check credentials and try again."},
   };
 
   for(size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
@@ -95,9 +98,9 @@ static const char *fault_text(const char *code)
 
 void ews_response_begin(struct emu_ews_ctx *ctx, const char *op)
 {
-  exs_buf_addf(ctx->out, "<m:%sResponse xmlns:m=\"" EMU_NS_M "\" xmlns:t=\"" EMU_NS_T
-                         "\"><m:ResponseMessages>",
-               op);
+  exs_buf_addf(
+      ctx->out,
+      "<m:%sResponse xmlns:m=\"" EMU_NS_M "\" xmlns:t=\"" EMU_NS_T "\"><m:ResponseMessages>", op);
 }
 
 void ews_response_end(struct emu_ews_ctx *ctx, const char *op)
@@ -109,8 +112,9 @@ void ews_response_end(struct emu_ews_ctx *ctx, const char *op)
 
 void ews_msg_ok(struct emu_ews_ctx *ctx, const char *op)
 {
-  exs_buf_addf(ctx->out, "<m:%sResponseMessage ResponseClass=\"Success\">"
-                         "<m:ResponseCode>NoError</m:ResponseCode>",
+  exs_buf_addf(ctx->out,
+               "<m:%sResponseMessage ResponseClass=\"Success\">"
+               "<m:ResponseCode>NoError</m:ResponseCode>",
                op);
 }
 
@@ -120,8 +124,9 @@ void ews_msg_error(struct emu_ews_ctx *ctx, const char *op, const char *code)
 
   exs_buf_addf(ctx->out, "<m:%sResponseMessage ResponseClass=\"Error\"><m:MessageText>", op);
   exs_buf_add_xml(ctx->out, text);
-  exs_buf_addf(ctx->out, "</m:MessageText><m:ResponseCode>%s</m:ResponseCode>"
-                         "<m:DescriptiveLinkKey>0</m:DescriptiveLinkKey>",
+  exs_buf_addf(ctx->out,
+               "</m:MessageText><m:ResponseCode>%s</m:ResponseCode>"
+               "<m:DescriptiveLinkKey>0</m:DescriptiveLinkKey>",
                code);
   if(!ctx->response_code[0] || strcmp(ctx->response_code, "NoError") == 0)
     snprintf(ctx->response_code, sizeof(ctx->response_code), "%s", code);
@@ -137,19 +142,19 @@ const char *ews_code_text(const char *code)
   static const struct {
     const char *code, *text;
   } texts[] = {
-    {"ErrorFolderNotFound", "The specified folder could not be found in the store."},
-    {"ErrorItemNotFound", "The specified object was not found in the store."},
-    {"ErrorAccessDenied", "Access is denied. Check credentials and try again."},
-    {"ErrorNonExistentMailbox", "The SMTP address has no mailbox associated with it."},
-    {"ErrorInvalidIdMalformed", "Id is malformed."},
-    {"ErrorInvalidSyncStateData", "Synchronization state data is corrupt or otherwise invalid."},
-    {"ErrorFolderExists", "A folder with the specified name already exists."},
-    {"ErrorDeleteDistinguishedFolder", "Distinguished folders cannot be deleted."},
-    {"ErrorIrresolvableConflict", "The send or update operation could not be performed because "
-                                  "the change key passed in the request does not match the "
-                                  "current change key for the item."},
-    {"ErrorInvalidOperation", "The operation is not valid."},
-    {"ErrorInvalidRecipients", "At least one recipient isn't valid."},
+      {"ErrorFolderNotFound", "The specified folder could not be found in the store."},
+      {"ErrorItemNotFound", "The specified object was not found in the store."},
+      {"ErrorAccessDenied", "Access is denied. Check credentials and try again."},
+      {"ErrorNonExistentMailbox", "The SMTP address has no mailbox associated with it."},
+      {"ErrorInvalidIdMalformed", "Id is malformed."},
+      {"ErrorInvalidSyncStateData", "Synchronization state data is corrupt or otherwise invalid."},
+      {"ErrorFolderExists", "A folder with the specified name already exists."},
+      {"ErrorDeleteDistinguishedFolder", "Distinguished folders cannot be deleted."},
+      {"ErrorIrresolvableConflict", "The send or update operation could not be performed because "
+                                    "the change key passed in the request does not match the "
+                                    "current change key for the item."},
+      {"ErrorInvalidOperation", "The operation is not valid."},
+      {"ErrorInvalidRecipients", "At least one recipient isn't valid."},
   };
 
   for(size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
@@ -164,22 +169,22 @@ static const struct {
   const char *name;
   void (*fn)(struct emu_ews_ctx *, xmlNodePtr);
 } ops[] = {
-  {"GetFolder", ews_get_folder},
-  {"FindFolder", ews_find_folder},
-  {"CreateFolder", ews_create_folder},
-  {"UpdateFolder", ews_update_folder},
-  {"SyncFolderHierarchy", ews_sync_folder_hierarchy},
-  {"FindItem", ews_find_item},
-  {"GetItem", ews_get_item},
-  {"CreateItem", ews_create_item},
-  {"DeleteItem", ews_delete_item},
-  {"MoveItem", ews_move_item},
-  {"ResolveNames", ews_resolve_names},
-  {"UpdateItem", ews_update_item},
-  {"ConvertId", ews_convert_id},
-  {"GetUserConfiguration", ews_get_user_configuration},
-  {"DeleteFolder", ews_delete_folder},
-  {"SyncFolderItems", ews_sync_folder_items},
+    {"GetFolder", ews_get_folder},
+    {"FindFolder", ews_find_folder},
+    {"CreateFolder", ews_create_folder},
+    {"UpdateFolder", ews_update_folder},
+    {"SyncFolderHierarchy", ews_sync_folder_hierarchy},
+    {"FindItem", ews_find_item},
+    {"GetItem", ews_get_item},
+    {"CreateItem", ews_create_item},
+    {"DeleteItem", ews_delete_item},
+    {"MoveItem", ews_move_item},
+    {"ResolveNames", ews_resolve_names},
+    {"UpdateItem", ews_update_item},
+    {"ConvertId", ews_convert_id},
+    {"GetUserConfiguration", ews_get_user_configuration},
+    {"DeleteFolder", ews_delete_folder},
+    {"SyncFolderItems", ews_sync_folder_items},
 };
 
 /* First t:Mailbox/t:EmailAddress under a folder id in the operation: the
@@ -290,13 +295,14 @@ void emu_ews_handle(struct emu_ews_ctx *ctx, const char *body, size_t len)
       goto out;
     }
     if(!emu_user_may_impersonate(ctx->user, target->smtp)) {
-      emu_ews_fault(ctx, "ErrorImpersonateUserDenied", fault_text("ErrorImpersonateUserDenied"),
-                    -1, NULL);
+      emu_ews_fault(ctx, "ErrorImpersonateUserDenied", fault_text("ErrorImpersonateUserDenied"), -1,
+                    NULL);
       goto out;
     }
     ctx->acting = target;
     ctx->effective_login = target->owner;
-  } else {
+  }
+  else {
     ctx->effective_login = ctx->user->login;
     find_delegate_target(op, ctx->mailbox, sizeof(ctx->mailbox), 0);
     if(!ctx->mailbox[0] && ctx->acting)
@@ -316,8 +322,9 @@ void emu_ews_handle(struct emu_ews_ctx *ctx, const char *body, size_t len)
       ctx->fault_kind = EMU_FAULT_HTTP;
       ctx->status = fault->http_status;
       exs_buf_reset(ctx->out);
-      exs_buf_addf(ctx->out, "<html><head><title>Server Error</title></head><body>"
-                             "<h1>HTTP %d</h1><p>Runtime Error</p></body></html>",
+      exs_buf_addf(ctx->out,
+                   "<html><head><title>Server Error</title></head><body>"
+                   "<h1>HTTP %d</h1><p>Runtime Error</p></body></html>",
                    fault->http_status);
       snprintf(ctx->response_code, sizeof(ctx->response_code), "HTTP%d", fault->http_status);
       goto out;

@@ -16,19 +16,32 @@ static const struct {
   const char *uri;
   unsigned long bit;
 } field_bits[] = {
-  {"folder:FolderId", EF_FOLDER_ID}, {"folder:ParentFolderId", EF_PARENT},
-  {"folder:FolderClass", EF_FOLDER_CLASS}, {"folder:DisplayName", EF_DISPLAY_NAME},
-  {"folder:TotalCount", EF_TOTAL}, {"folder:ChildFolderCount", EF_CHILDREN},
-  {"folder:UnreadCount", EF_UNREAD}, {"item:ItemId", EI_ITEM_ID},
-  {"item:ParentFolderId", EI_PARENT}, {"item:ItemClass", EI_CLASS},
-  {"item:Subject", EI_SUBJECT}, {"item:Body", EI_BODY},
-  {"item:DateTimeReceived", EI_RECEIVED}, {"item:Size", EI_SIZE},
-  {"item:Categories", EI_CATEGORIES}, {"item:IsDraft", EI_IS_DRAFT},
-  {"item:DateTimeSent", EI_SENT}, {"item:DateTimeCreated", EI_CREATED},
-  {"item:HasAttachments", EI_HAS_ATTACH}, {"item:MimeContent", EI_MIME},
-  {"message:Sender", EM_SENDER}, {"message:ToRecipients", EM_TO},
-  {"message:CcRecipients", EM_CC}, {"message:From", EM_FROM},
-  {"message:InternetMessageId", EM_MSGID}, {"message:IsRead", EM_IS_READ},
+    {"folder:FolderId", EF_FOLDER_ID},
+    {"folder:ParentFolderId", EF_PARENT},
+    {"folder:FolderClass", EF_FOLDER_CLASS},
+    {"folder:DisplayName", EF_DISPLAY_NAME},
+    {"folder:TotalCount", EF_TOTAL},
+    {"folder:ChildFolderCount", EF_CHILDREN},
+    {"folder:UnreadCount", EF_UNREAD},
+    {"item:ItemId", EI_ITEM_ID},
+    {"item:ParentFolderId", EI_PARENT},
+    {"item:ItemClass", EI_CLASS},
+    {"item:Subject", EI_SUBJECT},
+    {"item:Body", EI_BODY},
+    {"item:DateTimeReceived", EI_RECEIVED},
+    {"item:Size", EI_SIZE},
+    {"item:Categories", EI_CATEGORIES},
+    {"item:IsDraft", EI_IS_DRAFT},
+    {"item:DateTimeSent", EI_SENT},
+    {"item:DateTimeCreated", EI_CREATED},
+    {"item:HasAttachments", EI_HAS_ATTACH},
+    {"item:MimeContent", EI_MIME},
+    {"message:Sender", EM_SENDER},
+    {"message:ToRecipients", EM_TO},
+    {"message:CcRecipients", EM_CC},
+    {"message:From", EM_FROM},
+    {"message:InternetMessageId", EM_MSGID},
+    {"message:IsRead", EM_IS_READ},
 };
 
 unsigned long ews_field_bit(const char *uri)
@@ -79,7 +92,8 @@ void ews_shape_parse(xmlNodePtr shape, struct ews_shape *out)
       out->fields |= bit;
       if(!bit && strchr(uri, ':') && out->nnames < 32)
         snprintf(out->names[out->nnames++], sizeof(out->names[0]), "%s", strchr(uri, ':') + 1);
-    } else if(exs_xml_is(c, EMU_NS_T, "ExtendedFieldURI")) {
+    }
+    else if(exs_xml_is(c, EMU_NS_T, "ExtendedFieldURI")) {
       char scratch[6][256];
       struct emu_prop key;
       if(ews_ext_uri(c, &key, scratch) == 0)
@@ -141,7 +155,8 @@ struct emu_folder *ews_resolve_folder(struct emu_ews_ctx *ctx, xmlNodePtr id, co
     if(mbx) {
       exs_xml_text(exs_xml_child(mbx, EMU_NS_T, "EmailAddress"), buf, sizeof(buf));
       m = emu_mailbox_find(ctx->emu, buf);
-    } else {
+    }
+    else {
       m = ctx->acting;
     }
     if((*code = ews_check_mailbox(ctx, m)) != NULL)
@@ -150,7 +165,8 @@ struct emu_folder *ews_resolve_folder(struct emu_ews_ctx *ctx, xmlNodePtr id, co
     f = emu_folder_distinguished(m, buf);
     if(!f && strcmp(buf, "root") == 0)
       f = emu_folder_distinguished(m, "msgfolderroot");
-  } else if(exs_xml_is(id, EMU_NS_T, "FolderId")) {
+  }
+  else if(exs_xml_is(id, EMU_NS_T, "FolderId")) {
     char kind;
     uint64_t num;
     exs_xml_attr(id, "Id", buf, sizeof(buf));
@@ -161,7 +177,8 @@ struct emu_folder *ews_resolve_folder(struct emu_ews_ctx *ctx, xmlNodePtr id, co
     f = emu_folder_by_num(ctx->emu, num);
     if(f && (*code = ews_check_mailbox(ctx, f->mbx)) != NULL)
       return NULL;
-  } else {
+  }
+  else {
     *code = "ErrorInvalidIdMalformed";
     return NULL;
   }
@@ -265,7 +282,8 @@ void ews_get_folder(struct emu_ews_ctx *ctx, xmlNodePtr op)
     f = ews_resolve_folder(ctx, id, &code);
     if(!f) {
       ews_msg_error(ctx, "GetFolder", code);
-    } else {
+    }
+    else {
       ews_msg_ok(ctx, "GetFolder");
       exs_buf_adds(ctx->out, "<m:Folders>");
       ews_write_folder(ctx, f, &shape);
@@ -344,8 +362,9 @@ void ews_find_folder(struct emu_ews_ctx *ctx, xmlNodePtr op)
         n++;
     }
     ews_msg_ok(ctx, "FindFolder");
-    exs_buf_addf(ctx->out, "<m:RootFolder IndexedPagingOffset=\"%zu\" TotalItemsInView=\"%zu\" "
-                           "IncludesLastItemInRange=\"true\"><t:Folders>",
+    exs_buf_addf(ctx->out,
+                 "<m:RootFolder IndexedPagingOffset=\"%zu\" TotalItemsInView=\"%zu\" "
+                 "IncludesLastItemInRange=\"true\"><t:Folders>",
                  n, n);
     for(size_t i = 0; i < parent->mbx->nfolders; i++) {
       struct emu_folder *f = parent->mbx->folders[i];
@@ -504,7 +523,8 @@ void ews_update_folder(struct emu_ews_ctx *ctx, xmlNodePtr op)
         code = apply_folder_change(f, u);
     if(!f || code) {
       ews_msg_error(ctx, "UpdateFolder", code ? code : "ErrorFolderNotFound");
-    } else {
+    }
+    else {
       f->ck++;
       ews_msg_ok(ctx, "UpdateFolder");
       exs_buf_adds(ctx->out, "<m:Folders>");
@@ -535,7 +555,8 @@ void ews_sync_folder_hierarchy(struct emu_ews_ctx *ctx, xmlNodePtr op)
   ews_response_begin(ctx, "SyncFolderHierarchy");
   if(sid) {
     root = ews_resolve_folder(ctx, exs_xml_first_element(sid), &code);
-  } else {
+  }
+  else {
     code = ews_check_mailbox(ctx, ctx->acting);
     root = code ? NULL : emu_folder_distinguished(ctx->acting, "msgfolderroot");
     if(!root && !code)
@@ -561,9 +582,10 @@ void ews_sync_folder_hierarchy(struct emu_ews_ctx *ctx, xmlNodePtr op)
     char newstate[128];
     emu_id_encode('H', maxnum, newstate, sizeof(newstate));
     ews_msg_ok(ctx, "SyncFolderHierarchy");
-    exs_buf_addf(ctx->out, "<m:SyncState>%s</m:SyncState>"
-                           "<m:IncludesLastFolderInRange>true</m:IncludesLastFolderInRange>"
-                           "<m:Changes>",
+    exs_buf_addf(ctx->out,
+                 "<m:SyncState>%s</m:SyncState>"
+                 "<m:IncludesLastFolderInRange>true</m:IncludesLastFolderInRange>"
+                 "<m:Changes>",
                  newstate);
   }
   for(size_t i = 0; i < root->mbx->nfolders; i++) {

@@ -17,9 +17,8 @@
 
 void ews_serialize(struct exs_buf *o, xmlNodePtr n)
 {
-  const char *pfx = n->ns && n->ns->href && strcmp((const char *)n->ns->href, EMU_NS_T) == 0
-                        ? "t:"
-                        : "";
+  const char *pfx =
+      n->ns && n->ns->href && strcmp((const char *)n->ns->href, EMU_NS_T) == 0 ? "t:" : "";
 
   exs_buf_addf(o, "<%s%s", pfx, (const char *)n->name);
   for(xmlAttrPtr a = n->properties; a; a = a->next) {
@@ -45,11 +44,16 @@ void ews_serialize(struct exs_buf *o, xmlNodePtr n)
 const char *ews_item_elem(const struct emu_item *it)
 {
   switch(it->kind) {
-  case EMU_KIND_CALENDAR: return "CalendarItem";
-  case EMU_KIND_CONTACT: return "Contact";
-  case EMU_KIND_TASK: return "Task";
-  case EMU_KIND_ITEM: return "Item";
-  default: return "Message";
+  case EMU_KIND_CALENDAR:
+    return "CalendarItem";
+  case EMU_KIND_CONTACT:
+    return "Contact";
+  case EMU_KIND_TASK:
+    return "Task";
+  case EMU_KIND_ITEM:
+    return "Item";
+  default:
+    return "Message";
   }
 }
 
@@ -155,9 +159,10 @@ static bool shape_names(const struct ews_shape *s, const char *name)
 static void write_typed_item(struct emu_ews_ctx *ctx, const struct emu_item *it,
                              const struct ews_shape *s)
 {
-  static const char *const gen[] = {"ItemId", "ParentFolderId", "ItemClass", "Subject", "Body",
-                                    "DateTimeReceived", "Size", "Categories", "DateTimeSent",
-                                    "DateTimeCreated", "HasAttachments", "ExtendedProperty"};
+  static const char *const gen[] = {
+      "ItemId",       "ParentFolderId",   "ItemClass",      "Subject",
+      "Body",         "DateTimeReceived", "Size",           "Categories",
+      "DateTimeSent", "DateTimeCreated",  "HasAttachments", "ExtendedProperty"};
   struct exs_buf *o = ctx->out;
   bool dflt = s->base >= 1, all = s->base == 2;
   unsigned long f = s->fields;
@@ -173,7 +178,9 @@ static void write_typed_item(struct emu_ews_ctx *ctx, const struct emu_item *it,
     if(g == sizeof(gen) / sizeof(gen[0]))
       break;
     switch(g) {
-    case 0: ews_write_item_id(o, it); break;
+    case 0:
+      ews_write_item_id(o, it);
+      break;
     case 1:
       if((dflt || (f & EI_PARENT)) && it->folder)
         ews_write_folder_id(o, "ParentFolderId", it->folder);
@@ -287,7 +294,8 @@ void ews_write_item(struct emu_ews_ctx *ctx, const struct emu_item *it, const st
       exs_buf_add_xml(o, plain.data ? plain.data : "");
       exs_buf_adds(o, "</t:Body>");
       exs_buf_free(&plain);
-    } else {
+    }
+    else {
       exs_buf_addf(o, "<t:Body BodyType=\"%s\">", it->body_html ? "HTML" : "Text");
       exs_buf_add_xml(o, it->body ? it->body : "");
       exs_buf_adds(o, "</t:Body>");
@@ -296,8 +304,7 @@ void ews_write_item(struct emu_ews_ctx *ctx, const struct emu_item *it, const st
   if(dflt || (f & EI_RECEIVED))
     write_time(o, "DateTimeReceived", it->received);
   if(dflt || (f & EI_SIZE))
-    exs_buf_addf(o, "<t:Size>%zu</t:Size>",
-                 it->mime_len + (it->body ? strlen(it->body) : 0) + 200);
+    exs_buf_addf(o, "<t:Size>%zu</t:Size>", it->mime_len + (it->body ? strlen(it->body) : 0) + 200);
   if((all || (f & EI_CATEGORIES)) && it->ncat) {
     exs_buf_adds(o, "<t:Categories>");
     for(size_t i = 0; i < it->ncat; i++)
@@ -387,7 +394,8 @@ static bool item_value(const struct emu_item *it, xmlNodePtr uri, char *buf, siz
                                                           : it->created;
     exs_time_iso(t, buf, len);
     *is_time = true;
-  } else
+  }
+  else
     return false;
   return true;
 }
@@ -601,7 +609,8 @@ void ews_find_item(struct emu_ews_ctx *ctx, xmlNodePtr op)
       by_start = true;
       qsort(sel, n, sizeof(*sel), sort_cmp);
       by_start = false;
-    } else if(order) {
+    }
+    else if(order) {
       xmlNodePtr fo = exs_xml_child(order, EMU_NS_T, "FieldOrder");
       if(fo) {
         exs_xml_attr(fo, "Order", buf, sizeof(buf));
@@ -613,13 +622,15 @@ void ews_find_item(struct emu_ews_ctx *ctx, xmlNodePtr op)
     if(from_end) {
       end = (size_t)offset >= n ? 0 : n - (size_t)offset;
       start = end > (size_t)max ? end - (size_t)max : 0;
-    } else {
+    }
+    else {
       start = (size_t)offset > n ? n : (size_t)offset;
       end = start + (size_t)max > n ? n : start + (size_t)max;
     }
     ews_msg_ok(ctx, "FindItem");
-    exs_buf_addf(ctx->out, "<m:RootFolder IndexedPagingOffset=\"%zu\" TotalItemsInView=\"%zu\" "
-                           "IncludesLastItemInRange=\"%s\"><t:Items>",
+    exs_buf_addf(ctx->out,
+                 "<m:RootFolder IndexedPagingOffset=\"%zu\" TotalItemsInView=\"%zu\" "
+                 "IncludesLastItemInRange=\"%s\"><t:Items>",
                  from_end ? n - start : end, n,
                  (from_end ? start == 0 : end >= n) ? "true" : "false");
     for(size_t i = start; i < end; i++)
@@ -677,7 +688,8 @@ void ews_get_item(struct emu_ews_ctx *ctx, xmlNodePtr op)
     if(!it) {
       ews_msg_error(ctx, "GetItem", code);
       exs_buf_adds(ctx->out, "<m:Items/>");
-    } else {
+    }
+    else {
       ews_msg_ok(ctx, "GetItem");
       exs_buf_adds(ctx->out, "<m:Items>");
       ews_write_item(ctx, it, &shape, false);
@@ -746,7 +758,8 @@ static void parse_mime(struct emu_item *it)
       char a[256];
       addr_only(line + 5, a, sizeof(a));
       it->from = strdup(a);
-    } else if(!strncasecmp(line, "To:", 3) && !it->nto)
+    }
+    else if(!strncasecmp(line, "To:", 3) && !it->nto)
       add_addr_list(&it->to, &it->nto, line + 3);
     else if(!strncasecmp(line, "Cc:", 3) && !it->ncc)
       add_addr_list(&it->cc, &it->ncc, line + 3);
@@ -845,10 +858,10 @@ static struct emu_item *item_from_xml(struct emu_ews_ctx *ctx, xmlNodePtr x, con
              : exs_xml_is(x, EMU_NS_T, "Message")    ? EMU_KIND_MESSAGE
                                                      : EMU_KIND_ITEM;
   if(it->kind != EMU_KIND_MESSAGE) {
-    static const char *const handled[] = {"MimeContent", "ItemId", "ParentFolderId", "ItemClass",
-                                          "Subject", "Body", "Categories", "ExtendedProperty",
-                                          "DateTimeReceived", "Size", "DateTimeSent",
-                                          "DateTimeCreated", "HasAttachments"};
+    static const char *const handled[] = {
+        "MimeContent",  "ItemId",          "ParentFolderId",   "ItemClass",        "Subject",
+        "Body",         "Categories",      "ExtendedProperty", "DateTimeReceived", "Size",
+        "DateTimeSent", "DateTimeCreated", "HasAttachments"};
     for(xmlNodePtr c = x->children; c; c = c->next) {
       bool skip = false;
       int order;
@@ -983,12 +996,14 @@ void ews_create_item(struct emu_ews_ctx *ctx, xmlNodePtr op)
       emu_item_attach(saved, it);
       if(send) {
         exs_buf_adds(ctx->out, "<m:Items/>");
-      } else {
+      }
+      else {
         exs_buf_adds(ctx->out, "<m:Items><t:Message>");
         ews_write_item_id(ctx->out, it);
         exs_buf_adds(ctx->out, "</t:Message></m:Items>");
       }
-    } else {
+    }
+    else {
       emu_item_free(it);
       exs_buf_adds(ctx->out, "<m:Items/>");
     }
@@ -1014,14 +1029,16 @@ void ews_delete_item(struct emu_ews_ctx *ctx, xmlNodePtr op)
     it = ews_resolve_item(ctx, id, &code);
     if(!it) {
       ews_msg_error(ctx, "DeleteItem", code);
-    } else {
+    }
+    else {
       struct emu_folder *del = emu_folder_distinguished(it->folder->mbx, "deleteditems");
       if(strcmp(type, "MoveToDeletedItems") == 0 && del && it->folder != del) {
         emu_item_detach(it);
         it->num = ++ctx->emu->next_num;
         it->ck++;
         emu_item_attach(del, it);
-      } else {
+      }
+      else {
         emu_item_detach(it);
         emu_item_free(it);
       }
@@ -1050,9 +1067,10 @@ void ews_move_item(struct emu_ews_ctx *ctx, xmlNodePtr op)
     if(!it) {
       ews_msg_error(ctx, "MoveItem", code);
       exs_buf_adds(ctx->out, "<m:Items/>");
-    } else {
+    }
+    else {
       emu_item_detach(it);
-      it->num = ++ctx->emu->next_num;  /* ids change when an item changes folder */
+      it->num = ++ctx->emu->next_num; /* ids change when an item changes folder */
       it->ck++;
       emu_item_attach(dest, it);
       ews_msg_ok(ctx, "MoveItem");
@@ -1085,7 +1103,8 @@ void ews_resolve_names(struct emu_ews_ctx *ctx, xmlNodePtr op)
   ews_response_begin(ctx, "ResolveNames");
   if(n == 0) {
     ews_msg_error(ctx, "ResolveNames", "ErrorNameResolutionNoResults");
-  } else {
+  }
+  else {
     if(n > 1) {
       exs_buf_adds(ctx->out, "<m:ResolveNamesResponseMessage ResponseClass=\"Warning\">"
                              "<m:MessageText>Multiple results were found.</m:MessageText>"
@@ -1093,11 +1112,13 @@ void ews_resolve_names(struct emu_ews_ctx *ctx, xmlNodePtr op)
                              "<m:DescriptiveLinkKey>0</m:DescriptiveLinkKey>");
       snprintf(ctx->response_code, sizeof(ctx->response_code),
                "ErrorNameResolutionMultipleResults");
-    } else {
+    }
+    else {
       ews_msg_ok(ctx, "ResolveNames");
     }
-    exs_buf_addf(ctx->out, "<m:ResolutionSet TotalItemsInView=\"%zu\" "
-                           "IncludesLastItemInRange=\"true\">",
+    exs_buf_addf(ctx->out,
+                 "<m:ResolutionSet TotalItemsInView=\"%zu\" "
+                 "IncludesLastItemInRange=\"true\">",
                  n);
     for(size_t i = 0; i < n; i++) {
       exs_buf_adds(ctx->out, "<t:Resolution>");

@@ -21,22 +21,41 @@ const char *ews_code_text(const char *code);
 
 /* Field URIs we know, as bits of ews_shape.fields. */
 enum {
-  EF_FOLDER_ID = 1u << 0, EF_PARENT = 1u << 1, EF_FOLDER_CLASS = 1u << 2,
-  EF_DISPLAY_NAME = 1u << 3, EF_TOTAL = 1u << 4, EF_CHILDREN = 1u << 5, EF_UNREAD = 1u << 6,
-  EI_ITEM_ID = 1u << 7, EI_PARENT = 1u << 8, EI_CLASS = 1u << 9, EI_SUBJECT = 1u << 10,
-  EI_BODY = 1u << 11, EI_RECEIVED = 1u << 12, EI_SIZE = 1u << 13, EI_CATEGORIES = 1u << 14,
-  EI_IS_DRAFT = 1u << 15, EI_SENT = 1u << 16, EI_CREATED = 1u << 17, EI_HAS_ATTACH = 1u << 18,
-  EI_MIME = 1u << 19, EM_SENDER = 1u << 20, EM_TO = 1u << 21, EM_CC = 1u << 22,
-  EM_FROM = 1u << 23, EM_MSGID = 1u << 24, EM_IS_READ = 1u << 25,
+  EF_FOLDER_ID = 1u << 0,
+  EF_PARENT = 1u << 1,
+  EF_FOLDER_CLASS = 1u << 2,
+  EF_DISPLAY_NAME = 1u << 3,
+  EF_TOTAL = 1u << 4,
+  EF_CHILDREN = 1u << 5,
+  EF_UNREAD = 1u << 6,
+  EI_ITEM_ID = 1u << 7,
+  EI_PARENT = 1u << 8,
+  EI_CLASS = 1u << 9,
+  EI_SUBJECT = 1u << 10,
+  EI_BODY = 1u << 11,
+  EI_RECEIVED = 1u << 12,
+  EI_SIZE = 1u << 13,
+  EI_CATEGORIES = 1u << 14,
+  EI_IS_DRAFT = 1u << 15,
+  EI_SENT = 1u << 16,
+  EI_CREATED = 1u << 17,
+  EI_HAS_ATTACH = 1u << 18,
+  EI_MIME = 1u << 19,
+  EM_SENDER = 1u << 20,
+  EM_TO = 1u << 21,
+  EM_CC = 1u << 22,
+  EM_FROM = 1u << 23,
+  EM_MSGID = 1u << 24,
+  EM_IS_READ = 1u << 25,
 };
 
 struct ews_shape {
-  int base;                 /* 0 IdOnly, 1 Default, 2 AllProperties */
-  bool mime;                /* IncludeMimeContent */
-  bool body_text;           /* BodyType Text */
-  unsigned long fields;     /* EF_ / EI_ / EM_ bits from AdditionalProperties */
-  struct emu_prop *ext;     /* requested extended properties (owned) */
-  char names[32][64];       /* other requested fields, local names ("Start") */
+  int base;             /* 0 IdOnly, 1 Default, 2 AllProperties */
+  bool mime;            /* IncludeMimeContent */
+  bool body_text;       /* BodyType Text */
+  unsigned long fields; /* EF_ / EI_ / EM_ bits from AdditionalProperties */
+  struct emu_prop *ext; /* requested extended properties (owned) */
+  char names[32][64];   /* other requested fields, local names ("Start") */
   int nnames;
 };
 

@@ -31,8 +31,7 @@ static xmlNodePtr value_item(xmlNodePtr upd)
 {
   for(xmlNodePtr c = upd->children; c; c = c->next)
     if(c->type == XML_ELEMENT_NODE && !exs_xml_is(c, EMU_NS_T, "FieldURI") &&
-       !exs_xml_is(c, EMU_NS_T, "ExtendedFieldURI") &&
-       !exs_xml_is(c, EMU_NS_T, "IndexedFieldURI"))
+       !exs_xml_is(c, EMU_NS_T, "ExtendedFieldURI") && !exs_xml_is(c, EMU_NS_T, "IndexedFieldURI"))
       return c;
   return NULL;
 }
@@ -82,13 +81,15 @@ static const char *apply_item_change(struct emu_item *it, xmlNodePtr upd)
   if(strcmp(uri, "item:Subject") == 0) {
     free(it->subject);
     it->subject = del ? NULL : content_dup(exs_xml_child(item, EMU_NS_T, "Subject"));
-  } else if(strcmp(uri, "item:Body") == 0) {
+  }
+  else if(strcmp(uri, "item:Body") == 0) {
     xmlNodePtr b = item ? exs_xml_child(item, EMU_NS_T, "Body") : NULL;
     free(it->body);
     it->body = del ? NULL : content_dup(b);
     exs_xml_attr(b, "BodyType", buf, sizeof(buf));
     it->body_html = strcmp(buf, "HTML") == 0;
-  } else if(strcmp(uri, "item:Categories") == 0) {
+  }
+  else if(strcmp(uri, "item:Categories") == 0) {
     xmlNodePtr cats = item ? exs_xml_child(item, EMU_NS_T, "Categories") : NULL;
     if(!append) {
       emu_strv_free(it->categories, it->ncat);
@@ -98,16 +99,20 @@ static const char *apply_item_change(struct emu_item *it, xmlNodePtr upd)
     for(xmlNodePtr s = cats && !del ? cats->children : NULL; s; s = s->next)
       if(exs_xml_is(s, EMU_NS_T, "String"))
         emu_strv_add(&it->categories, &it->ncat, exs_xml_text(s, buf, sizeof(buf)));
-  } else if(strcmp(uri, "message:IsRead") == 0) {
+  }
+  else if(strcmp(uri, "message:IsRead") == 0) {
     exs_xml_text(item ? exs_xml_child(item, EMU_NS_T, "IsRead") : NULL, buf, sizeof(buf));
     it->is_read = !del && (strcmp(buf, "true") == 0 || strcmp(buf, "1") == 0);
-  } else if(strcmp(uri, "item:ItemClass") == 0 && !del) {
+  }
+  else if(strcmp(uri, "item:ItemClass") == 0 && !del) {
     free(it->item_class);
     it->item_class = content_dup(exs_xml_child(item, EMU_NS_T, "ItemClass"));
-  } else if(strcmp(uri, "message:InternetMessageId") == 0 && !del) {
+  }
+  else if(strcmp(uri, "message:InternetMessageId") == 0 && !del) {
     free(it->message_id);
     it->message_id = content_dup(exs_xml_child(item, EMU_NS_T, "InternetMessageId"));
-  } else {
+  }
+  else {
     /* calendar, contact and task fields are kept verbatim */
     const char *local = strchr(uri, ':') ? strchr(uri, ':') + 1 : uri;
     int order = emu_field_order(it->kind, local);
@@ -164,13 +169,15 @@ void ews_update_item(struct emu_ews_ctx *ctx, xmlNodePtr op)
     if(!it || code) {
       ews_msg_error(ctx, "UpdateItem", code ? code : "ErrorItemNotFound");
       exs_buf_adds(ctx->out, "<m:Items/>");
-    } else {
+    }
+    else {
       emu_item_touch(it);
       ews_msg_ok(ctx, "UpdateItem");
       exs_buf_addf(ctx->out, "<m:Items><t:%s>", ews_item_elem(it));
       ews_write_item_id(ctx->out, it);
-      exs_buf_addf(ctx->out, "</t:%s></m:Items><m:ConflictResults><t:Count>0</t:Count>"
-                             "</m:ConflictResults>",
+      exs_buf_addf(ctx->out,
+                   "</t:%s></m:Items><m:ConflictResults><t:Count>0</t:Count>"
+                   "</m:ConflictResults>",
                    ews_item_elem(it));
     }
     ews_msg_end(ctx, "UpdateItem");
@@ -212,7 +219,7 @@ static int state_decode(const char *s, uint64_t *folder, uint64_t *seq)
 
 struct change {
   uint64_t seq;
-  int kind;  /* 0 create, 1 update, 2 delete */
+  int kind; /* 0 create, 1 update, 2 delete */
   struct emu_item *it;
   const struct emu_tombstone *t;
 };
@@ -297,8 +304,9 @@ void ews_sync_folder_items(struct emu_ews_ctx *ctx, xmlNodePtr op)
   newseq = take == n ? f->mbx->change_seq : ch[take - 1].seq;
   state_encode(f->num, newseq, state, sizeof(state));
   ews_msg_ok(ctx, "SyncFolderItems");
-  exs_buf_addf(ctx->out, "<m:SyncState>%s</m:SyncState><m:IncludesLastItemInRange>%s"
-                         "</m:IncludesLastItemInRange><m:Changes>",
+  exs_buf_addf(ctx->out,
+               "<m:SyncState>%s</m:SyncState><m:IncludesLastItemInRange>%s"
+               "</m:IncludesLastItemInRange><m:Changes>",
                state, take == n ? "true" : "false");
   for(size_t i = 0; i < take; i++) {
     if(ch[i].kind == 2) {
@@ -368,7 +376,8 @@ static void id_to_format(const char *fmt, char kind, uint64_t num, char *out, si
   emu_id_encode(kind, num, ews, sizeof(ews));
   if(!strcmp(fmt, "EntryId") || !strcmp(fmt, "StoreId")) {
     snprintf(out, len, "%s", ews + 4);
-  } else if(!strcmp(fmt, "HexEntryId")) {
+  }
+  else if(!strcmp(fmt, "HexEntryId")) {
     struct exs_buf b;
     size_t o = 0;
     exs_buf_init(&b, 256);
@@ -377,7 +386,8 @@ static void id_to_format(const char *fmt, char kind, uint64_t num, char *out, si
       snprintf(out + o, len - o, "%02X", (unsigned char)b.data[i]);
     out[o] = '\0';
     exs_buf_free(&b);
-  } else {
+  }
+  else {
     snprintf(out, len, "%s", ews);
   }
 }
@@ -406,14 +416,16 @@ void ews_convert_id(struct emu_ews_ctx *ctx, xmlNodePtr op)
     if(kind == 'F') {
       struct emu_folder *f = emu_folder_by_num(ctx->emu, num);
       owner = f ? f->mbx : NULL;
-    } else {
+    }
+    else {
       struct emu_item *it = emu_item_by_num(ctx->emu, num);
       owner = it && it->folder ? it->folder->mbx : NULL;
     }
     id_to_format(dest, kind, num, out, sizeof(out));
     ews_msg_ok(ctx, "ConvertId");
-    exs_buf_addf(ctx->out, "<m:AlternateId xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
-                           "xsi:type=\"t:AlternateIdType\" Format=\"%s\" Id=\"",
+    exs_buf_addf(ctx->out,
+                 "<m:AlternateId xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+                 "xsi:type=\"t:AlternateIdType\" Format=\"%s\" Id=\"",
                  dest);
     exs_buf_add_xml(ctx->out, out);
     exs_buf_adds(ctx->out, "\" Mailbox=\"");
@@ -443,12 +455,14 @@ void ews_delete_folder(struct emu_ews_ctx *ctx, xmlNodePtr op)
       code = "ErrorDeleteDistinguishedFolder";
     if(!f || code) {
       ews_msg_error(ctx, "DeleteFolder", code);
-    } else {
+    }
+    else {
       struct emu_folder *del = emu_folder_distinguished(f->mbx, "deleteditems");
       if(strcmp(type, "MoveToDeletedItems") == 0 && del && f->parent != del) {
         f->parent = del;
         f->ck++;
-      } else {
+      }
+      else {
         emu_folder_remove(f);
       }
       ews_msg_ok(ctx, "DeleteFolder");
@@ -473,9 +487,11 @@ void ews_get_user_configuration(struct emu_ews_ctx *ctx, xmlNodePtr op)
   ews_response_begin(ctx, "GetUserConfiguration");
   if(!fid || !ews_resolve_folder(ctx, fid, &code) || strcmp(n, "OWA.UserOptions") != 0) {
     ews_msg_error(ctx, "GetUserConfiguration", code ? code : "ErrorItemNotFound");
-  } else {
+  }
+  else {
     ews_msg_ok(ctx, "GetUserConfiguration");
-    exs_buf_adds(ctx->out, "<m:UserConfiguration><t:UserConfigurationName Name=\"OWA.UserOptions\">");
+    exs_buf_adds(ctx->out,
+                 "<m:UserConfiguration><t:UserConfigurationName Name=\"OWA.UserOptions\">");
     ews_serialize(ctx->out, fid);
     exs_buf_adds(ctx->out, "</t:UserConfigurationName><t:Dictionary><t:DictionaryEntry>"
                            "<t:DictionaryKey><t:Type>String</t:Type><t:Value>timezone</t:Value>"

@@ -93,13 +93,16 @@ struct emu_fault *emu_fault_parse(const char *spec, char *err, size_t errlen)
       f->ews_code = emu_strdup(v);
       f->kind = EMU_FAULT_EWS;
       have_effect = true;
-    } else if(strcmp(tok, "backoff-ms") == 0 && parse_long(v, 0, 86400000L, &n) == 0) {
+    }
+    else if(strcmp(tok, "backoff-ms") == 0 && parse_long(v, 0, 86400000L, &n) == 0) {
       f->backoff_ms = n;
-    } else if(strcmp(tok, "http-status") == 0 && parse_long(v, 100, 599, &n) == 0) {
+    }
+    else if(strcmp(tok, "http-status") == 0 && parse_long(v, 100, 599, &n) == 0) {
       f->http_status = (int)n;
       f->kind = EMU_FAULT_HTTP;
       have_effect = true;
-    } else if(strcmp(tok, "delay-ms") == 0) {
+    }
+    else if(strcmp(tok, "delay-ms") == 0) {
       char *dash = strchr(v, '-');
       long lo, hi;
       if(dash) {
@@ -107,35 +110,44 @@ struct emu_fault *emu_fault_parse(const char *spec, char *err, size_t errlen)
         snprintf(lobuf, sizeof(lobuf), "%.*s", (int)(dash - v), v);
         if(parse_long(lobuf, 0, 600000, &lo) != 0 || parse_long(dash + 1, lo, 600000, &hi) != 0)
           goto bad;
-      } else {
+      }
+      else {
         if(parse_long(v, 0, 600000, &lo) != 0)
           goto bad;
         hi = lo;
       }
       f->delay_ms = lo;
       f->delay_max_ms = hi;
-    } else if(strcmp(tok, "reset") == 0 && (!eq || strcmp(v, "yes") == 0)) {
+    }
+    else if(strcmp(tok, "reset") == 0 && (!eq || strcmp(v, "yes") == 0)) {
       f->kind = EMU_FAULT_RESET;
       have_effect = true;
-    } else if(strcmp(tok, "truncated") == 0 && (!eq || strcmp(v, "yes") == 0)) {
+    }
+    else if(strcmp(tok, "truncated") == 0 && (!eq || strcmp(v, "yes") == 0)) {
       f->kind = EMU_FAULT_TRUNCATED;
       have_effect = true;
-    } else if(strcmp(tok, "malformed") == 0 && (!eq || strcmp(v, "yes") == 0)) {
+    }
+    else if(strcmp(tok, "malformed") == 0 && (!eq || strcmp(v, "yes") == 0)) {
       f->kind = EMU_FAULT_MALFORMED;
       have_effect = true;
-    } else if(strcmp(tok, "times") == 0 && parse_long(v, 1, 1000000000L, &n) == 0) {
+    }
+    else if(strcmp(tok, "times") == 0 && parse_long(v, 1, 1000000000L, &n) == 0) {
       f->times = n;
-    } else if(strcmp(tok, "every") == 0 && parse_long(v, 1, 1000000000L, &n) == 0) {
+    }
+    else if(strcmp(tok, "every") == 0 && parse_long(v, 1, 1000000000L, &n) == 0) {
       f->every = n;
-    } else if(strcmp(tok, "seed") == 0 && parse_long(v, 0, 2147483647L, &n) == 0) {
+    }
+    else if(strcmp(tok, "seed") == 0 && parse_long(v, 0, 2147483647L, &n) == 0) {
       f->rng = (uint64_t)n * 0x9e3779b97f4a7c15ull + 1;
-    } else if(strcmp(tok, "probability") == 0) {
+    }
+    else if(strcmp(tok, "probability") == 0) {
       char *end;
       double p = strtod(v, &end);
       if(end == v || *end || p < 0.0 || p > 1.0)
         goto bad;
       f->probability = p;
-    } else {
+    }
+    else {
       goto bad;
     }
     continue;
@@ -144,8 +156,9 @@ struct emu_fault *emu_fault_parse(const char *spec, char *err, size_t errlen)
     goto fail;
   }
   if(!have_effect && f->delay_max_ms == 0) {
-    snprintf(err, errlen, "fault has no effect (ews-code, http-status, delay-ms, reset, "
-                          "truncated or malformed)");
+    snprintf(err, errlen,
+             "fault has no effect (ews-code, http-status, delay-ms, reset, "
+             "truncated or malformed)");
     goto fail;
   }
   free(copy);

@@ -66,7 +66,8 @@ void emu_journal_add_locked(struct emu *emu, const struct emu_journal_entry *e)
   if(j->count == j->cap) {
     slot = j->start;
     j->start = (j->start + 1) % j->cap;
-  } else {
+  }
+  else {
     slot = (j->start + j->count) % j->cap;
     j->count++;
   }
@@ -121,7 +122,8 @@ int emu_journal_max_in_flight(struct emu *emu, const char *login)
   pthread_mutex_lock(&emu->lock);
   if(!login || !*login) {
     v = j->max_any;
-  } else {
+  }
+  else {
     for(size_t i = 0; i < j->nmax; i++)
       if(strcmp(j->max_users[i], login) == 0)
         v = j->max_values[i];

@@ -469,16 +469,16 @@ static const struct {
   const char *id, *name, *cls;
   bool under_root;
 } std_folders[] = {
-  {"msgfolderroot", "Top of Information Store", "IPF.Note", false},
-  {"inbox", "Inbox", "IPF.Note", true},
-  {"sentitems", "Sent Items", "IPF.Note", true},
-  {"drafts", "Drafts", "IPF.Note", true},
-  {"outbox", "Outbox", "IPF.Note", true},
-  {"deleteditems", "Deleted Items", "IPF.Note", true},
-  {"junkemail", "Junk Email", "IPF.Note", true},
-  {"calendar", "Calendar", "IPF.Appointment", true},
-  {"contacts", "Contacts", "IPF.Contact", true},
-  {"tasks", "Tasks", "IPF.Task", true},
+    {"msgfolderroot", "Top of Information Store", "IPF.Note", false},
+    {"inbox", "Inbox", "IPF.Note", true},
+    {"sentitems", "Sent Items", "IPF.Note", true},
+    {"drafts", "Drafts", "IPF.Note", true},
+    {"outbox", "Outbox", "IPF.Note", true},
+    {"deleteditems", "Deleted Items", "IPF.Note", true},
+    {"junkemail", "Junk Email", "IPF.Note", true},
+    {"calendar", "Calendar", "IPF.Appointment", true},
+    {"contacts", "Contacts", "IPF.Contact", true},
+    {"tasks", "Tasks", "IPF.Task", true},
 };
 
 static void mailbox_free(struct emu_mailbox *m)
@@ -521,8 +521,9 @@ struct emu_mailbox *emu_mailbox_add(struct emu *emu, const char *smtp, const cha
   m->owner = emu_strdup(owner);
   m->index = emu->nmailboxes;
   for(size_t i = 0; i < sizeof(std_folders) / sizeof(std_folders[0]); i++) {
-    struct emu_folder *f = emu_folder_add(emu, m, std_folders[i].under_root ? root : NULL,
-                                          std_folders[i].id, std_folders[i].name, std_folders[i].cls);
+    struct emu_folder *f =
+        emu_folder_add(emu, m, std_folders[i].under_root ? root : NULL, std_folders[i].id,
+                       std_folders[i].name, std_folders[i].cls);
     if(!f) {
       mailbox_free(m);
       return NULL;
@@ -690,8 +691,8 @@ out:
   return result;
 }
 
-int emu_set_folder_property(struct emu *emu, const char *smtp, const char *folder,
-                            const char *name, const char *value, char *err, size_t errlen)
+int emu_set_folder_property(struct emu *emu, const char *smtp, const char *folder, const char *name,
+                            const char *value, char *err, size_t errlen)
 {
   struct emu_folder *f;
   struct emu_prop key;
@@ -731,8 +732,8 @@ out:
   return result;
 }
 
-int emu_get_folder_property(struct emu *emu, const char *smtp, const char *folder,
-                            const char *name, char *out, size_t outlen)
+int emu_get_folder_property(struct emu *emu, const char *smtp, const char *folder, const char *name,
+                            char *out, size_t outlen)
 {
   struct emu_folder *f;
   struct emu_prop key, *p;

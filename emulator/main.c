@@ -22,14 +22,13 @@
 
 static void usage(FILE *f)
 {
-  fprintf(f,
-          "usage: exsync-emulator [--listen ADDR:PORT]... [--tls-listen ADDR:PORT]...\n"
-          "                       [--scenario FILE] [--user LOGIN:PASSWORD@DOMAIN]...\n"
-          "                       [--impersonator LOGIN]... [--cert FILE --key FILE]\n"
-          "                       [--ca-out FILE] [--help] [--version]\n"
-          "A fake Exchange server (EWS + Autodiscover). Without --listen it listens on\n"
-          "127.0.0.1:0 (an ephemeral port). Prints one 'listening http|https ADDR:PORT'\n"
-          "line per listener; stops cleanly on SIGINT or SIGTERM.\n");
+  fprintf(f, "usage: exsync-emulator [--listen ADDR:PORT]... [--tls-listen ADDR:PORT]...\n"
+             "                       [--scenario FILE] [--user LOGIN:PASSWORD@DOMAIN]...\n"
+             "                       [--impersonator LOGIN]... [--cert FILE --key FILE]\n"
+             "                       [--ca-out FILE] [--help] [--version]\n"
+             "A fake Exchange server (EWS + Autodiscover). Without --listen it listens on\n"
+             "127.0.0.1:0 (an ephemeral port). Prints one 'listening http|https ADDR:PORT'\n"
+             "line per listener; stops cleanly on SIGINT or SIGTERM.\n");
 }
 
 /* "ADDR:PORT" or "[V6]:PORT" -> addr, port. */
@@ -86,19 +85,26 @@ int main(int argc, char **argv)
     if((!strcmp(a, "--listen") || !strcmp(a, "--tls-listen")) && nlistens < 32) {
       listens[nlistens].spec = v;
       listens[nlistens++].tls = !strcmp(a, "--tls-listen");
-    } else if(!strcmp(a, "--scenario")) {
+    }
+    else if(!strcmp(a, "--scenario")) {
       scenario = v;
-    } else if(!strcmp(a, "--user") && nusers < 64) {
+    }
+    else if(!strcmp(a, "--user") && nusers < 64) {
       users[nusers++] = v;
-    } else if(!strcmp(a, "--impersonator") && nimps < 64) {
+    }
+    else if(!strcmp(a, "--impersonator") && nimps < 64) {
       imps[nimps++] = v;
-    } else if(!strcmp(a, "--ca-out")) {
+    }
+    else if(!strcmp(a, "--ca-out")) {
       ca_out = v;
-    } else if(!strcmp(a, "--cert")) {
+    }
+    else if(!strcmp(a, "--cert")) {
       cert = v;
-    } else if(!strcmp(a, "--key")) {
+    }
+    else if(!strcmp(a, "--key")) {
       key = v;
-    } else {
+    }
+    else {
       fprintf(stderr, "exsync-emulator: %s: unknown option\n", a);
       usage(stderr);
       return 2;

@@ -149,8 +149,8 @@ static int load_message(struct emu *emu, struct emu_mailbox *m, xmlNodePtr c, co
   exs_xml_attr(c, "folder", folder, sizeof(folder));
   f = folder_named(m, folder[0] ? folder : "inbox");
   if(!f) {
-    snprintf(err, errlen, "%s:%ld: message: mailbox %s has no folder \"%s\"", path,
-             xmlGetLineNo(c), m->smtp, folder);
+    snprintf(err, errlen, "%s:%ld: message: mailbox %s has no folder \"%s\"", path, xmlGetLineNo(c),
+             m->smtp, folder);
     return -1;
   }
   it = emu_item_new(emu, f);
@@ -172,8 +172,7 @@ static int load_message(struct emu *emu, struct emu_mailbox *m, xmlNodePtr c, co
   if(exs_xml_attr(c, "received", b, sizeof(b))) {
     time_t t;
     if(exs_time_parse(b, &t) != 0) {
-      snprintf(err, errlen, "%s:%ld: message: bad received time \"%s\"", path, xmlGetLineNo(c),
-               b);
+      snprintf(err, errlen, "%s:%ld: message: bad received time \"%s\"", path, xmlGetLineNo(c), b);
       return -1;
     }
     it->received = it->sent = it->created = t;
@@ -221,7 +220,8 @@ static int load_mailbox(struct emu *emu, xmlNodePtr n, const char *path, char *e
     if(exs_xml_is(c, NS_SCN, "delegate")) {
       exs_xml_attr(c, "login", b, sizeof(b));
       emu_strv_add(&m->delegates, &m->ndelegates, b);
-    } else if(exs_xml_is(c, NS_SCN, "folder")) {
+    }
+    else if(exs_xml_is(c, NS_SCN, "folder")) {
       struct emu_folder *f;
       if(exs_xml_attr(c, "distinguished", b, sizeof(b))) {
         f = emu_folder_distinguished(m, b);
@@ -230,14 +230,14 @@ static int load_mailbox(struct emu *emu, xmlNodePtr n, const char *path, char *e
                    xmlGetLineNo(c), b);
           return -1;
         }
-      } else if(exs_xml_attr(c, "name", b, sizeof(b)) && b[0]) {
+      }
+      else if(exs_xml_attr(c, "name", b, sizeof(b)) && b[0]) {
         char cls[64];
         struct emu_folder *parent;
         exs_xml_attr(c, "parent", b2, sizeof(b2));
         parent = folder_named(m, b2[0] ? b2 : "msgfolderroot");
         if(!parent) {
-          snprintf(err, errlen, "%s:%ld: folder: unknown parent \"%s\"", path, xmlGetLineNo(c),
-                   b2);
+          snprintf(err, errlen, "%s:%ld: folder: unknown parent \"%s\"", path, xmlGetLineNo(c), b2);
           return -1;
         }
         exs_xml_attr(c, "class", cls, sizeof(cls));
@@ -246,13 +246,14 @@ static int load_mailbox(struct emu *emu, xmlNodePtr n, const char *path, char *e
           snprintf(err, errlen, "%s:%ld: out of memory", path, xmlGetLineNo(c));
           return -1;
         }
-      } else {
-        snprintf(err, errlen, "%s:%ld: folder needs distinguished or name", path,
-                 xmlGetLineNo(c));
+      }
+      else {
+        snprintf(err, errlen, "%s:%ld: folder needs distinguished or name", path, xmlGetLineNo(c));
         return -1;
       }
       f->access_denied = yes(c, "access-denied", false);
-    } else if(exs_xml_is(c, NS_SCN, "property")) {
+    }
+    else if(exs_xml_is(c, NS_SCN, "property")) {
       char folder[256], set[64], name[256], type[64], *value;
       struct emu_folder *f;
       struct emu_prop key;
@@ -277,7 +278,8 @@ static int load_mailbox(struct emu *emu, xmlNodePtr n, const char *path, char *e
         return -1;
       }
       free(value);
-    } else if(exs_xml_is(c, NS_SCN, "message")) {
+    }
+    else if(exs_xml_is(c, NS_SCN, "message")) {
       if(load_message(emu, m, c, path, err, errlen) != 0)
         return -1;
     }
@@ -323,11 +325,9 @@ int emu_scenario_load_locked(struct emu *emu, const char *path, char *err, size_
     for(xmlNodePtr n = root->children; n; n = n->next) {
       if(n->type != XML_ELEMENT_NODE)
         continue;
-      if(pass == 0 && exs_xml_is(n, NS_SCN, "host") &&
-         load_host(emu, n, path, err, errlen) != 0)
+      if(pass == 0 && exs_xml_is(n, NS_SCN, "host") && load_host(emu, n, path, err, errlen) != 0)
         goto out;
-      if(pass == 0 && exs_xml_is(n, NS_SCN, "user") &&
-         load_user(emu, n, path, err, errlen) != 0)
+      if(pass == 0 && exs_xml_is(n, NS_SCN, "user") && load_user(emu, n, path, err, errlen) != 0)
         goto out;
       if(pass == 1 && exs_xml_is(n, NS_SCN, "mailbox") &&
          load_mailbox(emu, n, path, err, errlen) != 0)

@@ -36,8 +36,13 @@
 /* The host used when the scenario names none that matches: serves
  * everything and accepts every scheme. */
 static struct emu_host default_host = {
-  .name = (char *)"*", .ews = true, .pox = true, .soap = true,
-  .basic = true, .ntlm = true, .negotiate = true,
+    .name = (char *)"*",
+    .ews = true,
+    .pox = true,
+    .soap = true,
+    .basic = true,
+    .ntlm = true,
+    .negotiate = true,
 };
 
 static pthread_once_t evthread_once = PTHREAD_ONCE_INIT;
@@ -111,30 +116,44 @@ struct answer {
   const char *content_type;
   enum emu_fault_kind fault_kind;
   bool has_fault;
-  struct emu_user *user;      /* in-flight accounting, NULL when none */
+  struct emu_user *user; /* in-flight accounting, NULL when none */
   char extra_name[6][40];
   char extra_value[6][512];
   int nextra;
-  struct answer *prev, *next;  /* in emu->pending while a timer runs */
+  struct answer *prev, *next; /* in emu->pending while a timer runs */
 };
 
 static const char *reason(int status)
 {
   switch(status) {
-  case 200: return "OK";
-  case 301: return "Moved Permanently";
-  case 302: return "Found";
-  case 307: return "Temporary Redirect";
-  case 400: return "Bad Request";
-  case 401: return "Unauthorized";
-  case 403: return "Forbidden";
-  case 404: return "Not Found";
-  case 405: return "Method Not Allowed";
-  case 500: return "Internal Server Error";
-  case 502: return "Bad Gateway";
-  case 503: return "Service Unavailable";
-  case 504: return "Gateway Timeout";
-  default: return "Status";
+  case 200:
+    return "OK";
+  case 301:
+    return "Moved Permanently";
+  case 302:
+    return "Found";
+  case 307:
+    return "Temporary Redirect";
+  case 400:
+    return "Bad Request";
+  case 401:
+    return "Unauthorized";
+  case 403:
+    return "Forbidden";
+  case 404:
+    return "Not Found";
+  case 405:
+    return "Method Not Allowed";
+  case 500:
+    return "Internal Server Error";
+  case 502:
+    return "Bad Gateway";
+  case 503:
+    return "Service Unavailable";
+  case 504:
+    return "Gateway Timeout";
+  default:
+    return "Status";
   }
 }
 
@@ -292,13 +311,20 @@ static void host_of(struct evhttp_request *req, char *out, size_t n)
 static const char *method_name(enum evhttp_cmd_type t)
 {
   switch(t) {
-  case EVHTTP_REQ_GET: return "GET";
-  case EVHTTP_REQ_POST: return "POST";
-  case EVHTTP_REQ_HEAD: return "HEAD";
-  case EVHTTP_REQ_PUT: return "PUT";
-  case EVHTTP_REQ_DELETE: return "DELETE";
-  case EVHTTP_REQ_OPTIONS: return "OPTIONS";
-  default: return "OTHER";
+  case EVHTTP_REQ_GET:
+    return "GET";
+  case EVHTTP_REQ_POST:
+    return "POST";
+  case EVHTTP_REQ_HEAD:
+    return "HEAD";
+  case EVHTTP_REQ_PUT:
+    return "PUT";
+  case EVHTTP_REQ_DELETE:
+    return "DELETE";
+  case EVHTTP_REQ_OPTIONS:
+    return "OPTIONS";
+  default:
+    return "OTHER";
   }
 }
 
@@ -390,8 +416,7 @@ static void handle_request(struct evhttp_request *req, void *arg)
   {
     struct emu_user *user = NULL;
     char challenge[1024];
-    const char *authz =
-        evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    const char *authz = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
     enum emu_auth_result ar = emu_auth_check(emu, host, authz, evhttp_request_get_connection(req),
                                              &user, challenge, sizeof(challenge));
 
@@ -405,7 +430,8 @@ static void handle_request(struct evhttp_request *req, void *arg)
       a->content_type = "text/html";
       if(ar == EMU_AUTH_CONTINUE) {
         evhttp_add_header(oh, "WWW-Authenticate", challenge);
-      } else {
+      }
+      else {
         emu_auth_challenge_headers(host, je.host, oh);
       }
       if((is_pox || is_soapad) && host->soap) {
@@ -425,8 +451,9 @@ static void handle_request(struct evhttp_request *req, void *arg)
       static const char *const names[] = {"Services.wsdl", "messages.xsd", "types.xsd"};
       char file[4200];
       FILE *fp;
-      const char *name = strstr(path, "wsdl") ? names[0] : strstr(path, "messages") ? names[1]
-                                                                                    : names[2];
+      const char *name = strstr(path, "wsdl")       ? names[0]
+                         : strstr(path, "messages") ? names[1]
+                                                    : names[2];
       snprintf(je.operation, sizeof(je.operation), "wsdl");
       snprintf(file, sizeof(file), "%s/%s", emu->ews_schema_dir, name);
       fp = fopen(file, "rb");
@@ -448,7 +475,8 @@ static void handle_request(struct evhttp_request *req, void *arg)
       if(is_ews) {
         a->content_type = "text/html";
         exs_buf_adds(&a->body, "<html><body>You have created a service.</body></html>");
-      } else {
+      }
+      else {
         a->status = 405;
       }
       goto journal;
@@ -470,15 +498,14 @@ static void handle_request(struct evhttp_request *req, void *arg)
       a->has_fault = ctx.has_fault;
       a->fault_kind = ctx.fault_kind;
       delay_ms = ctx.delay_ms;
-      a->content_type = a->has_fault && a->fault_kind == EMU_FAULT_HTTP
-                            ? "text/html"
-                            : "text/xml; charset=utf-8";
-    } else {
+      a->content_type =
+          a->has_fault && a->fault_kind == EMU_FAULT_HTTP ? "text/html" : "text/xml; charset=utf-8";
+    }
+    else {
       char mb[256] = "", code[64] = "";
       const char *hh = evhttp_find_header(evhttp_request_get_input_headers(req), "Host");
       a->status = emu_autodiscover_handle(emu, host, is_pox, side->tls, hh ? hh : je.host, body,
-                                          blen, &a->body,
-                                          mb, sizeof(mb), code, sizeof(code));
+                                          blen, &a->body, mb, sizeof(mb), code, sizeof(code));
       snprintf(je.mailbox, sizeof(je.mailbox), "%s", mb);
       snprintf(je.response_code, sizeof(je.response_code), "%s", code);
       a->content_type = "text/xml; charset=utf-8";
@@ -488,13 +515,15 @@ static void handle_request(struct evhttp_request *req, void *arg)
           delay_ms = f->cur_delay_ms;
         if(f && f->kind == EMU_FAULT_DELAY) {
           /* delay only */
-        } else if(f && f->kind == EMU_FAULT_HTTP) {
+        }
+        else if(f && f->kind == EMU_FAULT_HTTP) {
           a->status = f->http_status;
           exs_buf_reset(&a->body);
           exs_buf_addf(&a->body, "<html><body>%d %s</body></html>", f->http_status,
                        reason(f->http_status));
           a->content_type = "text/html";
-        } else if(f) {
+        }
+        else if(f) {
           a->has_fault = true;
           a->fault_kind = f->kind;
         }
@@ -523,6 +552,89 @@ static struct bufferevent *tls_bevcb(struct event_base *base, void *arg)
                                         BEV_OPT_CLOSE_ON_FREE);
 }
 
+/* A server context for cert/key files, or NULL with err. */
+static SSL_CTX *tls_ctx_new(const char *cert, const char *key, char *err, size_t errlen)
+{
+  SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+  if(!ctx) {
+    snprintf(err, errlen, "SSL_CTX_new failed");
+    return NULL;
+  }
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  if(SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
+     SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+     SSL_CTX_check_private_key(ctx) != 1) {
+    char e[256];
+    ERR_error_string_n(ERR_get_error(), e, sizeof(e));
+    ERR_clear_error();
+    snprintf(err, errlen, "cannot load certificate %s / key %s: %s", cert, key, e);
+    SSL_CTX_free(ctx);
+    return NULL;
+  }
+  return ctx;
+}
+
+/* SNI: switch to the host's own certificate when it has one. */
+static int sni_cb(SSL *ssl, int *alert, void *arg)
+{
+  struct emu *emu = arg;
+  const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+
+  if(!name)
+    return SSL_TLSEXT_ERR_OK;
+  pthread_mutex_lock(&emu->lock);
+  for(size_t i = 0; i < emu->nhost_certs; i++) {
+    if(strcasecmp(emu->host_certs[i].host, name) == 0) {
+      SSL_set_SSL_CTX(ssl, emu->host_certs[i].ctx);
+      break;
+    }
+  }
+  pthread_mutex_unlock(&emu->lock);
+  return SSL_TLSEXT_ERR_OK;
+}
+
+int emu_set_host_certificate(struct emu *emu, const char *host, const char *cert_pem_file,
+                             const char *key_pem_file, char *err, size_t errlen)
+{
+  SSL_CTX *ctx = tls_ctx_new(cert_pem_file, key_pem_file, err, errlen);
+  struct emu_host_cert *n;
+  char *h;
+  int result = -1;
+
+  if(!ctx)
+    return -1;
+  pthread_mutex_lock(&emu->lock);
+  for(size_t i = 0; i < emu->nhost_certs; i++) {
+    if(strcasecmp(emu->host_certs[i].host, host) == 0) {
+      /* SSL_set_SSL_CTX took its own reference: handshakes using the old
+       * context keep it alive */
+      SSL_CTX_free(emu->host_certs[i].ctx);
+      emu->host_certs[i].ctx = ctx;
+      result = 0;
+      goto out;
+    }
+  }
+  n = realloc(emu->host_certs, (emu->nhost_certs + 1) * sizeof(*n));
+  h = strdup(host);
+  if(!n || !h) {
+    if(n)
+      emu->host_certs = n;
+    free(h);
+    SSL_CTX_free(ctx);
+    snprintf(err, errlen, "out of memory");
+    goto out;
+  }
+  emu->host_certs = n;
+  n[emu->nhost_certs].host = h;
+  n[emu->nhost_certs].ctx = ctx;
+  emu->nhost_certs++;
+  result = 0;
+out:
+  pthread_mutex_unlock(&emu->lock);
+  return result;
+}
+
 static int tls_setup(struct emu *emu, char *err, size_t errlen)
 {
   SSL_CTX *ctx;
@@ -531,26 +643,16 @@ static int tls_setup(struct emu *emu, char *err, size_t errlen)
     return 0;
   if(!emu->cert_file || !emu->key_file) {
     /* The generated throwaway CA (emulator/tlscert.c) hooks in here. */
-    snprintf(err, errlen, "TLS listener needs a certificate: call emu_set_certificate "
-                          "(no generated certificates in this build)");
+    snprintf(err, errlen,
+             "TLS listener needs a certificate: call emu_set_certificate "
+             "(no generated certificates in this build)");
     return -1;
   }
-  ctx = SSL_CTX_new(TLS_server_method());
-  if(!ctx) {
-    snprintf(err, errlen, "SSL_CTX_new failed");
+  ctx = tls_ctx_new(emu->cert_file, emu->key_file, err, errlen);
+  if(!ctx)
     return -1;
-  }
-  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  if(SSL_CTX_use_certificate_chain_file(ctx, emu->cert_file) != 1 ||
-     SSL_CTX_use_PrivateKey_file(ctx, emu->key_file, SSL_FILETYPE_PEM) != 1 ||
-     SSL_CTX_check_private_key(ctx) != 1) {
-    char e[256];
-    ERR_error_string_n(ERR_get_error(), e, sizeof(e));
-    snprintf(err, errlen, "cannot load certificate %s / key %s: %s", emu->cert_file,
-             emu->key_file, e);
-    SSL_CTX_free(ctx);
-    return -1;
-  }
+  SSL_CTX_set_tlsext_servername_callback(ctx, sni_cb);
+  SSL_CTX_set_tlsext_servername_arg(ctx, emu);
   emu->ssl_ctx = ctx;
   return 0;
 }
@@ -562,8 +664,7 @@ int emu_set_certificate(struct emu *emu, const char *cert_pem_file, const char *
 
   pthread_mutex_lock(&emu->lock);
   if(access(cert_pem_file, R_OK) != 0 || access(key_pem_file, R_OK) != 0) {
-    snprintf(err, errlen, "cannot read %s or %s: %s", cert_pem_file, key_pem_file,
-             strerror(errno));
+    snprintf(err, errlen, "cannot read %s or %s: %s", cert_pem_file, key_pem_file, strerror(errno));
     goto out;
   }
   free(emu->cert_file);
@@ -666,6 +767,7 @@ void emu_free(struct emu *emu)
     evhttp_free(emu->http);
   if(emu->https)
     evhttp_free(emu->https);
+  emu_conn_auth_clear(emu); /* normally emptied by the close callbacks */
   /* let deferred bufferevent frees (TLS connections cut mid-handshake)
    * run before the base goes away */
   if(emu->base)
@@ -679,6 +781,11 @@ void emu_free(struct emu *emu)
     event_base_free(emu->base);
   if(emu->ssl_ctx)
     SSL_CTX_free(emu->ssl_ctx);
+  for(size_t i = 0; i < emu->nhost_certs; i++) {
+    SSL_CTX_free(emu->host_certs[i].ctx);
+    free(emu->host_certs[i].host);
+  }
+  free(emu->host_certs);
   free(emu->cert_file);
   free(emu->key_file);
   free(emu->scenario_path);
@@ -728,7 +835,8 @@ static int make_listen_socket(const char *addr, int port, char *bound, size_t bo
     inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
     *outport = ntohs(s6->sin6_port);
     snprintf(bound, boundlen, "[%s]:%d", host, *outport);
-  } else {
+  }
+  else {
     struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
     inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
     *outport = ntohs(s4->sin_port);
@@ -744,8 +852,8 @@ fail:
   return -1;
 }
 
-int emu_listen(struct emu *emu, const char *addr, int port, bool tls, char *bound,
-               size_t boundlen, char *err, size_t errlen)
+int emu_listen(struct emu *emu, const char *addr, int port, bool tls, char *bound, size_t boundlen,
+               char *err, size_t errlen)
 {
   int fd, result = -1, outport = 0;
   char b[64];
@@ -769,9 +877,8 @@ int emu_listen(struct emu *emu, const char *addr, int port, bool tls, char *boun
       evhttp_set_gencb(emu->https, handle_request, &emu->side_tls);
       evhttp_set_bevcb(emu->https, tls_bevcb, emu);
       evhttp_set_max_body_size(emu->https, EMU_MAX_BODY);
-      evhttp_set_allowed_methods(emu->https, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-                                                 EVHTTP_REQ_HEAD | EVHTTP_REQ_DELETE |
-                                                 EVHTTP_REQ_PUT);
+      evhttp_set_allowed_methods(emu->https, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                                                 EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT);
     }
   }
   http = tls ? emu->https : emu->http;

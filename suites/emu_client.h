@@ -27,8 +27,8 @@ struct ec_resp {
   long status;
   struct exs_buf body;
   struct exs_buf headers;
-  xmlDocPtr doc;    /* parsed body when it is XML, else NULL */
-  int validated;    /* number of elements validated against the EWS schema */
+  xmlDocPtr doc; /* parsed body when it is XML, else NULL */
+  int validated; /* number of elements validated against the EWS schema */
 };
 
 static struct exs_schema *ec_ews_schema;
@@ -39,8 +39,8 @@ static inline void ec_load_schema(void)
 
   if(ec_ews_schema)
     return;
-  ec_ews_schema = exs_schema_load(tu_path("../shared/ews-schema/ews-validate.xsd"), err,
-                                  sizeof(err));
+  ec_ews_schema =
+      exs_schema_load(tu_path("../shared/ews-schema/ews-validate.xsd"), err, sizeof(err));
   if(!ec_ews_schema) {
     fprintf(stderr, "cannot load EWS schema: %s\n", err);
     exit(1);
@@ -94,9 +94,9 @@ static inline void ec_validate(struct ec_resp *r)
   hdr = exs_xml_child(env, EC_NS_SOAP, "Header");
   svi = hdr ? exs_xml_child(hdr, EC_NS_T, "ServerVersionInfo") : NULL;
   ck_assert_msg(svi != NULL, "no ServerVersionInfo header");
-  ck_assert_msg(exs_schema_validate(ec_ews_schema, r->doc, svi, "ServerVersionInfo", err,
-                                    sizeof(err)) == 0,
-                "%s", err);
+  ck_assert_msg(
+      exs_schema_validate(ec_ews_schema, r->doc, svi, "ServerVersionInfo", err, sizeof(err)) == 0,
+      "%s", err);
   r->validated++;
   body = exs_xml_child(env, EC_NS_SOAP, "Body");
   op = body ? exs_xml_first_element(body) : NULL;
@@ -112,7 +112,7 @@ static inline void ec_validate(struct ec_resp *r)
  * none), a Host header override (host NULL: from the URL), a body (NULL:
  * none). Returns the curl result; r is filled as far as it got. */
 static inline CURLcode ec_request(const char *method, const char *url, const char *userpwd,
-                           const char *host, const char *body, struct ec_resp *r)
+                                  const char *host, const char *body, struct ec_resp *r)
 {
   CURL *c = curl_easy_init();
   struct curl_slist *h = NULL;
@@ -153,7 +153,8 @@ static inline CURLcode ec_request(const char *method, const char *url, const cha
 }
 
 /* POST body to url with Basic credentials (userpwd NULL: none). */
-static inline void ec_post(const char *url, const char *userpwd, const char *body, struct ec_resp *r)
+static inline void ec_post(const char *url, const char *userpwd, const char *body,
+                           struct ec_resp *r)
 {
   CURLcode rc = ec_request("POST", url, userpwd, NULL, body, r);
 
@@ -174,8 +175,9 @@ static inline const char *ec_soap(const char *version, const char *impersonate, 
   if(version)
     exs_buf_addf(&b, "<t:RequestServerVersion Version=\"%s\"/>", version);
   if(impersonate)
-    exs_buf_addf(&b, "<t:ExchangeImpersonation><t:ConnectingSID><t:PrimarySmtpAddress>%s"
-                     "</t:PrimarySmtpAddress></t:ConnectingSID></t:ExchangeImpersonation>",
+    exs_buf_addf(&b,
+                 "<t:ExchangeImpersonation><t:ConnectingSID><t:PrimarySmtpAddress>%s"
+                 "</t:PrimarySmtpAddress></t:ConnectingSID></t:ExchangeImpersonation>",
                  impersonate);
   exs_buf_addf(&b, "</soap:Header><soap:Body>%s</soap:Body></soap:Envelope>", op);
   return b.data;

@@ -11,7 +11,7 @@
 
 #define NS_POX_REQ "http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"
 #define NS_POX_RESP "http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006"
-#define NS_POX_RESPA \
+#define NS_POX_RESPA                                                                               \
   "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a"
 #define NS_AD "http://schemas.microsoft.com/exchange/2010/Autodiscover"
 
@@ -97,9 +97,9 @@ START_TEST(pox_settings_point_at_the_ews_host)
   /* the port of the Host header carries over to the EwsUrl */
   snprintf(hh, sizeof(hh), "autodiscover.contoso.com:%d", port);
   snprintf(u, sizeof(u), "%s/Autodiscover/Autodiscover.xml", base);
-  ck_assert_int_eq(ec_request("POST", u, "CONTOSO\\alice:alice-pw", hh,
-                              pox_body("alice@contoso.com"), &r),
-                   CURLE_OK);
+  ck_assert_int_eq(
+      ec_request("POST", u, "CONTOSO\\alice:alice-pw", hh, pox_body("alice@contoso.com"), &r),
+      CURLE_OK);
   ck_assert_int_eq(r.status, 200);
   ck_assert(exs_xml_is(xmlDocGetRootElement(r.doc), NS_POX_RESP, "Autodiscover"));
   text_at(&r, NS_POX_RESPA, "Response/Account/Action", got, sizeof(got));
@@ -149,13 +149,13 @@ START_TEST(soap_settings_and_invalid_user)
 
   snprintf(hh, sizeof(hh), "autodiscover.contoso.com:%d", port);
   snprintf(u, sizeof(u), "%s/autodiscover/autodiscover.svc", base);
-  ck_assert_int_eq(ec_request("POST", u, "alice:alice-pw", hh, soap_body("alice@contoso.com"),
-                              &r),
+  ck_assert_int_eq(ec_request("POST", u, "alice:alice-pw", hh, soap_body("alice@contoso.com"), &r),
                    CURLE_OK);
   ck_assert_int_eq(r.status, 200);
   text_at(&r, EC_NS_SOAP, "Body", got, 1); /* asserts XML */
   resp = exs_xml_path(xmlDocGetRootElement(r.doc), EC_NS_SOAP, "Body");
-  resp = exs_xml_path(resp, NS_AD, "GetUserSettingsResponseMessage/Response/UserResponses/UserResponse");
+  resp = exs_xml_path(resp, NS_AD,
+                      "GetUserSettingsResponseMessage/Response/UserResponses/UserResponse");
   ck_assert_ptr_nonnull(resp);
   exs_xml_text(exs_xml_child(resp, NS_AD, "ErrorCode"), got, sizeof(got));
   ck_assert_str_eq(got, "NoError");
@@ -182,7 +182,8 @@ START_TEST(soap_settings_and_invalid_user)
                               soap_body("ghost@contoso.com"), &r),
                    CURLE_OK);
   resp = exs_xml_path(xmlDocGetRootElement(r.doc), EC_NS_SOAP, "Body");
-  resp = exs_xml_path(resp, NS_AD, "GetUserSettingsResponseMessage/Response/UserResponses/UserResponse");
+  resp = exs_xml_path(resp, NS_AD,
+                      "GetUserSettingsResponseMessage/Response/UserResponses/UserResponse");
   exs_xml_text(exs_xml_child(resp, NS_AD, "ErrorCode"), got, sizeof(got));
   ck_assert_str_eq(got, "InvalidUser");
   exs_xml_text(exs_xml_child(resp, NS_AD, "ErrorMessage"), got, sizeof(got));
@@ -211,12 +212,12 @@ static const struct {
   const char *host, *path;
   long status; /* with valid credentials */
 } routes[] = {
-  {"mail.contoso.com", "/EWS/Exchange.asmx", 200},
-  {"autodiscover.contoso.com", "/EWS/Exchange.asmx", 404},
-  {"contoso.com", "/autodiscover/autodiscover.xml", 404},
-  {"contoso.com", "/autodiscover/autodiscover.svc", 404},
-  {"mail.contoso.com", "/owa/", 404},
-  {"127.0.0.1", "/EWS/Exchange.asmx", 200},
+    {"mail.contoso.com", "/EWS/Exchange.asmx", 200},
+    {"autodiscover.contoso.com", "/EWS/Exchange.asmx", 404},
+    {"contoso.com", "/autodiscover/autodiscover.xml", 404},
+    {"contoso.com", "/autodiscover/autodiscover.svc", 404},
+    {"mail.contoso.com", "/owa/", 404},
+    {"127.0.0.1", "/EWS/Exchange.asmx", 200},
 };
 
 START_TEST(hosts_route_by_host_header)
@@ -243,16 +244,16 @@ END_TEST
 /* hosts.xml: answers per host */
 static const struct {
   const char *host;
-  const char *action;   /* POX Action, or "error" */
-  const char *value;    /* RedirectAddr / RedirectUrl / EwsUrl / error message */
+  const char *action; /* POX Action, or "error" */
+  const char *value;  /* RedirectAddr / RedirectUrl / EwsUrl / error message */
   const char *soap_code;
 } answers[] = {
-  {"autodiscover.fabrikam.com", "settings", "https://mail.fabrikam.com/EWS/Exchange.asmx",
-   "NoError"},
-  {"addr.fabrikam.com", "redirectAddr", "max@fabrikam.com", "RedirectAddress"},
-  {"url.fabrikam.com", "redirectUrl",
-   "https://autodiscover.fabrikam.com/autodiscover/autodiscover.xml", "RedirectUrl"},
-  {"error.fabrikam.com", "error", "The e-mail address cannot be found.", "InvalidUser"},
+    {"autodiscover.fabrikam.com", "settings", "https://mail.fabrikam.com/EWS/Exchange.asmx",
+     "NoError"},
+    {"addr.fabrikam.com", "redirectAddr", "max@fabrikam.com", "RedirectAddress"},
+    {"url.fabrikam.com", "redirectUrl",
+     "https://autodiscover.fabrikam.com/autodiscover/autodiscover.xml", "RedirectUrl"},
+    {"error.fabrikam.com", "error", "The e-mail address cannot be found.", "InvalidUser"},
 };
 
 START_TEST(autodiscover_answer_kinds)
@@ -262,28 +263,29 @@ START_TEST(autodiscover_answer_kinds)
   xmlNodePtr resp;
 
   snprintf(u, sizeof(u), "%s/autodiscover/autodiscover.xml", base);
-  ck_assert_int_eq(ec_request("POST", u, "max:max-pw", answers[_i].host,
-                              pox_body("max@fabrikam.com"), &r),
-                   CURLE_OK);
+  ck_assert_int_eq(
+      ec_request("POST", u, "max:max-pw", answers[_i].host, pox_body("max@fabrikam.com"), &r),
+      CURLE_OK);
   ck_assert_int_eq(r.status, 200);
   if(strcmp(answers[_i].action, "error") == 0) {
     text_at(&r, NS_POX_RESP, "Response/Error/Message", got, sizeof(got));
-  } else {
+  }
+  else {
     text_at(&r, NS_POX_RESPA, "Response/Account/Action", got, sizeof(got));
     ck_assert_str_eq(got, answers[_i].action);
     text_at(&r, NS_POX_RESPA,
-            strcmp(answers[_i].action, "settings") == 0 ? "Response/Account/Protocol/EwsUrl"
+            strcmp(answers[_i].action, "settings") == 0       ? "Response/Account/Protocol/EwsUrl"
             : strcmp(answers[_i].action, "redirectAddr") == 0 ? "Response/Account/RedirectAddr"
-                                                               : "Response/Account/RedirectUrl",
+                                                              : "Response/Account/RedirectUrl",
             got, sizeof(got));
   }
   ck_assert_str_eq(got, answers[_i].value);
   ec_free(&r);
 
   snprintf(u, sizeof(u), "%s/autodiscover/autodiscover.svc", base);
-  ck_assert_int_eq(ec_request("POST", u, "max:max-pw", answers[_i].host,
-                              soap_body("max@fabrikam.com"), &r),
-                   CURLE_OK);
+  ck_assert_int_eq(
+      ec_request("POST", u, "max:max-pw", answers[_i].host, soap_body("max@fabrikam.com"), &r),
+      CURLE_OK);
   resp = exs_xml_path(xmlDocGetRootElement(r.doc), EC_NS_SOAP, "Body");
   resp = exs_xml_path(resp, NS_AD,
                       "GetUserSettingsResponseMessage/Response/UserResponses/UserResponse");
@@ -298,11 +300,11 @@ static const struct {
   long status;
   const char *location;
 } redirects[] = {
-  {"autodiscover.fabrikam.com", 302,
-   "https://autodiscover.fabrikam.com/autodiscover/autodiscover.xml"},
-  {"redirect301.fabrikam.com", 301,
-   "https://autodiscover.fabrikam.com/autodiscover/autodiscover.xml"},
-  {"nowhere.fabrikam.com", 404, NULL},
+    {"autodiscover.fabrikam.com", 302,
+     "https://autodiscover.fabrikam.com/autodiscover/autodiscover.xml"},
+    {"redirect301.fabrikam.com", 301,
+     "https://autodiscover.fabrikam.com/autodiscover/autodiscover.xml"},
+    {"nowhere.fabrikam.com", 404, NULL},
 };
 
 START_TEST(http_redirect_on_get)
@@ -356,6 +358,10 @@ int main(void)
   TCase *c = tcase_create("contoso");
   TCase *h = tcase_create("hosts");
 
+  /* No fork per test unless asked (CK_FORK=yes): forking a sanitizer build
+   * with the EWS schema loaded costs seconds per test. Every test starts its
+   * own emulator in a checked fixture, so tests stay independent. */
+  setenv("CK_FORK", "no", 0);
   curl_global_init(CURL_GLOBAL_DEFAULT);
   ec_load_schema();
   tcase_add_checked_fixture(c, setup_contoso, teardown);

@@ -35,7 +35,7 @@ static void find_binary(void)
 
 struct proc {
   pid_t pid;
-  int out;   /* child's stdout+stderr */
+  int out; /* child's stdout+stderr */
   char text[4096];
   size_t len;
 };
@@ -111,9 +111,18 @@ static const int stop_signals[] = {SIGTERM, SIGINT};
 
 START_TEST(one_line_exchange_then_clean_stop)
 {
-  char *argv[] = {exe, "--listen", "127.0.0.1:0", "--listen", "127.0.0.1:0", "--user",
-                  "zoe:pw@example.com", "--user", "svc:svc-pw@example.com", "--impersonator",
-                  "svc", NULL};
+  char *argv[] = {exe,
+                  "--listen",
+                  "127.0.0.1:0",
+                  "--listen",
+                  "127.0.0.1:0",
+                  "--user",
+                  "zoe:pw@example.com",
+                  "--user",
+                  "svc:svc-pw@example.com",
+                  "--impersonator",
+                  "svc",
+                  NULL};
   struct proc p;
   char u[128], code[64];
   unsigned port = 0;
@@ -151,14 +160,14 @@ static const struct {
   int exit;
   const char *needle;
 } cli_cases[] = {
-  {{"--help"}, 0, "usage: exsync-emulator"},
-  {{"--version"}, 0, "exsync-emulator "},
-  {{"--bogus"}, 2, "--bogus"},
-  {{"--user", "nocolon"}, 2, "LOGIN:PASSWORD@DOMAIN"},
-  {{"--impersonator", "nobody"}, 2, "unknown user nobody"},
-  {{"--listen", "127.0.0.1"}, 2, "ADDR:PORT"},
-  {{"--scenario", "/nonexistent/scenario.xml"}, 2, "/nonexistent/scenario.xml"},
-  {{"--tls-listen", "127.0.0.1:0"}, 1, "certificate"},
+    {{"--help"}, 0, "usage: exsync-emulator"},
+    {{"--version"}, 0, "exsync-emulator "},
+    {{"--bogus"}, 2, "--bogus"},
+    {{"--user", "nocolon"}, 2, "LOGIN:PASSWORD@DOMAIN"},
+    {{"--impersonator", "nobody"}, 2, "unknown user nobody"},
+    {{"--listen", "127.0.0.1"}, 2, "ADDR:PORT"},
+    {{"--scenario", "/nonexistent/scenario.xml"}, 2, "/nonexistent/scenario.xml"},
+    {{"--tls-listen", "127.0.0.1:0"}, 1, "certificate"},
 };
 
 START_TEST(command_line_errors)
@@ -187,8 +196,7 @@ START_TEST(scenario_file_from_the_command_line)
   snprintf(path, sizeof(path), "%s", tu_path("fixtures/scenarios/contoso.xml"));
   argv[2] = path;
   spawn(&p, argv);
-  ck_assert_msg(read_until(&p, "listening http 127.0.0.1:") && read_until(&p, "\n"), "%s",
-                p.text);
+  ck_assert_msg(read_until(&p, "listening http 127.0.0.1:") && read_until(&p, "\n"), "%s", p.text);
   ck_assert_int_eq(sscanf(strstr(p.text, "listening"), "listening http 127.0.0.1:%u", &port), 1);
   snprintf(u, sizeof(u), "http://127.0.0.1:%u/_emulator/health", port);
   ck_assert_int_eq(ec_request("GET", u, NULL, NULL, NULL, &r), CURLE_OK);
@@ -205,6 +213,10 @@ int main(void)
   TCase *tc = tcase_create("cli");
 
   signal(SIGPIPE, SIG_IGN);
+  /* No fork per test unless asked (CK_FORK=yes): forking a sanitizer build
+   * with the EWS schema loaded costs seconds per test. Every test starts its
+   * own emulator in a checked fixture, so tests stay independent. */
+  setenv("CK_FORK", "no", 0);
   curl_global_init(CURL_GLOBAL_DEFAULT);
   ec_load_schema();
   tcase_add_loop_test(tc, one_line_exchange_then_clean_stop, 0, 2);

@@ -29,9 +29,9 @@ static void setup(void)
 
   emu = emu_new();
   ck_assert_ptr_nonnull(emu);
-  ck_assert_msg(emu_load_scenario(emu, tu_path("fixtures/scenarios/contoso.xml"), err,
-                                  sizeof(err)) == 0,
-                "%s", err);
+  ck_assert_msg(
+      emu_load_scenario(emu, tu_path("fixtures/scenarios/contoso.xml"), err, sizeof(err)) == 0,
+      "%s", err);
   port = emu_listen(emu, "127.0.0.1", 0, false, bound, sizeof(bound), err, sizeof(err));
   ck_assert_msg(port > 0, "%s", err);
   ec_strict(emu);
@@ -60,31 +60,31 @@ static const char *backoff_of(struct ec_resp *r, char *buf, size_t len)
 /* What a request under each fault must look like. */
 static const struct {
   const char *spec;
-  const char *who;      /* impersonated mailbox */
+  const char *who; /* impersonated mailbox */
   const char *op;
-  CURLcode curl;        /* transport result */
+  CURLcode curl; /* transport result */
   long status;
-  const char *fault;    /* EWS fault code, "" none, NULL: body not XML */
-  const char *backoff;  /* BackOffMilliseconds, "" none */
+  const char *fault;   /* EWS fault code, "" none, NULL: body not XML */
+  const char *backoff; /* BackOffMilliseconds, "" none */
 } cases[] = {
-  {"operation=GetFolder mailbox=bob@contoso.com ews-code=ErrorServerBusy backoff-ms=50",
-   "bob@contoso.com", NULL, CURLE_OK, 500, "ErrorServerBusy", "50"},
-  {"ews-code=ErrorMailboxMoveInProgress", "bob@contoso.com", NULL, CURLE_OK, 500,
-   "ErrorMailboxMoveInProgress", ""},
-  {"operation=FindItem ews-code=ErrorServerBusy", "bob@contoso.com", NULL, CURLE_OK, 200, "", ""},
-  {"mailbox=carol@contoso.com ews-code=ErrorServerBusy", "bob@contoso.com", NULL, CURLE_OK, 200,
-   "", ""},
-  {"user=alice ews-code=ErrorServerBusy", "bob@contoso.com", NULL, CURLE_OK, 200, "", ""},
-  {"user=svc-crm http-status=503", "bob@contoso.com", NULL, CURLE_OK, 503, NULL, ""},
-  {"host=127.0.0.1 http-status=502", "bob@contoso.com", NULL, CURLE_OK, 502, NULL, ""},
-  {"host=mail.contoso.com http-status=502", "bob@contoso.com", NULL, CURLE_OK, 200, "", ""},
-  {"reset", "bob@contoso.com", NULL, CURLE_GOT_NOTHING, 0, NULL, ""},
-  {"truncated", "bob@contoso.com", NULL, CURLE_PARTIAL_FILE, 200, NULL, ""},
-  {"malformed", "bob@contoso.com", NULL, CURLE_OK, 200, NULL, ""},
-  /* the contoso scenario's own faults */
-  {NULL, "frank@contoso.com", NULL, CURLE_OK, 500, "ErrorServerBusy", "20"},
-  {NULL, "henry@contoso.com", NULL, CURLE_OK, 500, NULL, ""},
-  {NULL, "frank@contoso.com", "finditem", CURLE_OK, 500, "ErrorServerBusy", "20"},
+    {"operation=GetFolder mailbox=bob@contoso.com ews-code=ErrorServerBusy backoff-ms=50",
+     "bob@contoso.com", NULL, CURLE_OK, 500, "ErrorServerBusy", "50"},
+    {"ews-code=ErrorMailboxMoveInProgress", "bob@contoso.com", NULL, CURLE_OK, 500,
+     "ErrorMailboxMoveInProgress", ""},
+    {"operation=FindItem ews-code=ErrorServerBusy", "bob@contoso.com", NULL, CURLE_OK, 200, "", ""},
+    {"mailbox=carol@contoso.com ews-code=ErrorServerBusy", "bob@contoso.com", NULL, CURLE_OK, 200,
+     "", ""},
+    {"user=alice ews-code=ErrorServerBusy", "bob@contoso.com", NULL, CURLE_OK, 200, "", ""},
+    {"user=svc-crm http-status=503", "bob@contoso.com", NULL, CURLE_OK, 503, NULL, ""},
+    {"host=127.0.0.1 http-status=502", "bob@contoso.com", NULL, CURLE_OK, 502, NULL, ""},
+    {"host=mail.contoso.com http-status=502", "bob@contoso.com", NULL, CURLE_OK, 200, "", ""},
+    {"reset", "bob@contoso.com", NULL, CURLE_GOT_NOTHING, 0, NULL, ""},
+    {"truncated", "bob@contoso.com", NULL, CURLE_PARTIAL_FILE, 200, NULL, ""},
+    {"malformed", "bob@contoso.com", NULL, CURLE_OK, 200, NULL, ""},
+    /* the contoso scenario's own faults */
+    {NULL, "frank@contoso.com", NULL, CURLE_OK, 500, "ErrorServerBusy", "20"},
+    {NULL, "henry@contoso.com", NULL, CURLE_OK, 500, NULL, ""},
+    {NULL, "frank@contoso.com", "finditem", CURLE_OK, 500, "ErrorServerBusy", "20"},
 };
 
 START_TEST(fault_list)
@@ -96,8 +96,7 @@ START_TEST(fault_list)
   if(cases[_i].spec)
     ck_assert_msg(emu_add_fault(emu, cases[_i].spec, err, sizeof(err)) > 0, "%s", err);
   rc = ec_request("POST", url, SVC, NULL,
-                  ec_soap("Exchange2013_SP1", cases[_i].who,
-                          cases[_i].op ? finditem : getfolder),
+                  ec_soap("Exchange2013_SP1", cases[_i].who, cases[_i].op ? finditem : getfolder),
                   &r);
   if(cases[_i].curl == CURLE_GOT_NOTHING)
     ck_assert_msg(rc == CURLE_GOT_NOTHING || rc == CURLE_RECV_ERROR, "curl %d", rc);
@@ -113,7 +112,8 @@ START_TEST(fault_list)
     ck_assert(!r.doc || !exs_xml_is(xmlDocGetRootElement(r.doc), EC_NS_SOAP, "Envelope"));
     if(cases[_i].status >= 500 && cases[_i].status != 200)
       ck_assert_ptr_nonnull(strstr(r.body.data, "<html>"));
-  } else {
+  }
+  else {
     ec_validate(&r);
     ck_assert_str_eq(ec_fault(&r, code, sizeof(code)), cases[_i].fault);
     ck_assert_str_eq(backoff_of(&r, bo, sizeof(bo)), cases[_i].backoff);
@@ -226,13 +226,13 @@ END_TEST
 static const struct {
   const char *spec, *needle;
 } bad_specs[] = {
-  {"", "no effect"},
-  {"mailbox=x@y.z", "no effect"},
-  {"ews-code=ErrorServerBusy times=0", "times=0"},
-  {"http-status=99", "http-status=99"},
-  {"probability=1.5 ews-code=X", "probability"},
-  {"delay-ms=50-10", "delay-ms"},
-  {"colour=blue reset", "colour"},
+    {"", "no effect"},
+    {"mailbox=x@y.z", "no effect"},
+    {"ews-code=ErrorServerBusy times=0", "times=0"},
+    {"http-status=99", "http-status=99"},
+    {"probability=1.5 ews-code=X", "probability"},
+    {"delay-ms=50-10", "delay-ms"},
+    {"colour=blue reset", "colour"},
 };
 
 START_TEST(bad_fault_specs_are_refused)
@@ -308,6 +308,10 @@ int main(void)
   Suite *s = suite_create("emu_faults");
   TCase *tc = tcase_create("faults");
 
+  /* No fork per test unless asked (CK_FORK=yes): forking a sanitizer build
+   * with the EWS schema loaded costs seconds per test. Every test starts its
+   * own emulator in a checked fixture, so tests stay independent. */
+  setenv("CK_FORK", "no", 0);
   curl_global_init(CURL_GLOBAL_DEFAULT);
   ec_load_schema();
   tcase_add_checked_fixture(tc, setup, teardown);

@@ -23,9 +23,9 @@ static void setup(void)
 
   emu = emu_new();
   ck_assert_ptr_nonnull(emu);
-  ck_assert_msg(emu_load_scenario(emu, tu_path("fixtures/scenarios/contoso.xml"), err,
-                                  sizeof(err)) == 0,
-                "%s", err);
+  ck_assert_msg(
+      emu_load_scenario(emu, tu_path("fixtures/scenarios/contoso.xml"), err, sizeof(err)) == 0,
+      "%s", err);
   port = emu_listen(emu, "127.0.0.1", 0, false, bound, sizeof(bound), err, sizeof(err));
   ck_assert_msg(port > 0, "%s", err);
   ec_strict(emu);
@@ -83,9 +83,9 @@ START_TEST(finditem_pages_until_the_last_item)
   for(int i = 0; i < 25; i++) {
     char subj[32];
     snprintf(subj, sizeof(subj), "bulk %02d", i);
-    ck_assert_int_eq(emu_deliver_message(emu, "x@fabrikam.com", "bob@contoso.com", subj, "hi",
-                                         err, sizeof(err)),
-                     0);
+    ck_assert_int_eq(
+        emu_deliver_message(emu, "x@fabrikam.com", "bob@contoso.com", subj, "hi", err, sizeof(err)),
+        0);
   }
   ck_assert_int_eq(emu_folder_count(emu, "bob@contoso.com", "inbox"), 25);
   for(size_t p = 0; p < 3; p++) {
@@ -117,30 +117,30 @@ static const struct {
   const char *restriction;
   size_t hits;
 } restrictions[] = {
-  {"<t:IsEqualTo><t:FieldURI FieldURI=\"item:Subject\"/><t:FieldURIOrConstant>"
-   "<t:Constant Value=\"Order 1001\"/></t:FieldURIOrConstant></t:IsEqualTo>",
-   1},
-  {"<t:Contains ContainmentMode=\"Substring\" ContainmentComparison=\"IgnoreCase\">"
-   "<t:FieldURI FieldURI=\"item:Subject\"/><t:Constant Value=\"case cas-\"/></t:Contains>",
-   1},
-  {"<t:IsGreaterThan><t:FieldURI FieldURI=\"item:DateTimeReceived\"/><t:FieldURIOrConstant>"
-   "<t:Constant Value=\"2026-01-06T00:00:00Z\"/></t:FieldURIOrConstant></t:IsGreaterThan>",
-   1},
-  {"<t:IsGreaterThan><t:FieldURI FieldURI=\"item:DateTimeReceived\"/><t:FieldURIOrConstant>"
-   "<t:Constant Value=\"2026-01-01T00:00:00Z\"/></t:FieldURIOrConstant></t:IsGreaterThan>",
-   2},
-  {"<t:IsEqualTo><t:FieldURI FieldURI=\"message:IsRead\"/><t:FieldURIOrConstant>"
-   "<t:Constant Value=\"false\"/></t:FieldURIOrConstant></t:IsEqualTo>",
-   1},
-  {"<t:And><t:Contains ContainmentMode=\"Substring\" ContainmentComparison=\"IgnoreCase\">"
-   "<t:FieldURI FieldURI=\"item:Subject\"/><t:Constant Value=\"order\"/></t:Contains>"
-   "<t:IsLessThan><t:FieldURI FieldURI=\"item:DateTimeReceived\"/><t:FieldURIOrConstant>"
-   "<t:Constant Value=\"2026-01-06T00:00:00Z\"/></t:FieldURIOrConstant></t:IsLessThan></t:And>",
-   1},
-  {"<t:IsEqualTo><t:ExtendedFieldURI DistinguishedPropertySetId=\"PublicStrings\" "
-   "PropertyName=\"crmtrackingid\" PropertyType=\"String\"/><t:FieldURIOrConstant>"
-   "<t:Constant Value=\"0001234\"/></t:FieldURIOrConstant></t:IsEqualTo>",
-   0},
+    {"<t:IsEqualTo><t:FieldURI FieldURI=\"item:Subject\"/><t:FieldURIOrConstant>"
+     "<t:Constant Value=\"Order 1001\"/></t:FieldURIOrConstant></t:IsEqualTo>",
+     1},
+    {"<t:Contains ContainmentMode=\"Substring\" ContainmentComparison=\"IgnoreCase\">"
+     "<t:FieldURI FieldURI=\"item:Subject\"/><t:Constant Value=\"case cas-\"/></t:Contains>",
+     1},
+    {"<t:IsGreaterThan><t:FieldURI FieldURI=\"item:DateTimeReceived\"/><t:FieldURIOrConstant>"
+     "<t:Constant Value=\"2026-01-06T00:00:00Z\"/></t:FieldURIOrConstant></t:IsGreaterThan>",
+     1},
+    {"<t:IsGreaterThan><t:FieldURI FieldURI=\"item:DateTimeReceived\"/><t:FieldURIOrConstant>"
+     "<t:Constant Value=\"2026-01-01T00:00:00Z\"/></t:FieldURIOrConstant></t:IsGreaterThan>",
+     2},
+    {"<t:IsEqualTo><t:FieldURI FieldURI=\"message:IsRead\"/><t:FieldURIOrConstant>"
+     "<t:Constant Value=\"false\"/></t:FieldURIOrConstant></t:IsEqualTo>",
+     1},
+    {"<t:And><t:Contains ContainmentMode=\"Substring\" ContainmentComparison=\"IgnoreCase\">"
+     "<t:FieldURI FieldURI=\"item:Subject\"/><t:Constant Value=\"order\"/></t:Contains>"
+     "<t:IsLessThan><t:FieldURI FieldURI=\"item:DateTimeReceived\"/><t:FieldURIOrConstant>"
+     "<t:Constant Value=\"2026-01-06T00:00:00Z\"/></t:FieldURIOrConstant></t:IsLessThan></t:And>",
+     1},
+    {"<t:IsEqualTo><t:ExtendedFieldURI DistinguishedPropertySetId=\"PublicStrings\" "
+     "PropertyName=\"crmtrackingid\" PropertyType=\"String\"/><t:FieldURIOrConstant>"
+     "<t:Constant Value=\"0001234\"/></t:FieldURIOrConstant></t:IsEqualTo>",
+     0},
 };
 
 START_TEST(finditem_restrictions)
@@ -227,11 +227,10 @@ START_TEST(getitem_returns_mime_and_extended_properties)
   ck_assert_str_eq(exs_xml_text(exs_xml_path(m, EC_NS_T, "Categories/String"), buf, sizeof(buf)),
                    "Tracked to Dynamics 365");
   ep = exs_xml_child(m, EC_NS_T, "ExtendedProperty");
-  ck_assert_str_eq(exs_xml_text(exs_xml_child(ep, EC_NS_T, "Value"), buf, sizeof(buf)),
-                   "0001234");
-  ck_assert_str_eq(exs_xml_text(exs_xml_path(m, EC_NS_T, "From/Mailbox/EmailAddress"), buf,
-                                sizeof(buf)),
-                   "alice@contoso.com");
+  ck_assert_str_eq(exs_xml_text(exs_xml_child(ep, EC_NS_T, "Value"), buf, sizeof(buf)), "0001234");
+  ck_assert_str_eq(
+      exs_xml_text(exs_xml_path(m, EC_NS_T, "From/Mailbox/EmailAddress"), buf, sizeof(buf)),
+      "alice@contoso.com");
   b64 = (char *)xmlNodeGetContent(exs_xml_child(m, EC_NS_T, "MimeContent"));
   exs_buf_init(&mime, 1 << 20);
   ck_assert_int_eq(exs_base64_decode(&mime, b64, strlen(b64)), 0);
@@ -264,8 +263,7 @@ START_TEST(createitem_send_delivers_between_mailboxes)
   static const struct {
     const char *disp;
     long bob_inbox, alice_sent, alice_drafts;
-  } steps[] = {
-    {"SendAndSaveCopy", 1, 1, 0}, {"SendOnly", 2, 1, 0}, {"SaveOnly", 2, 1, 1}};
+  } steps[] = {{"SendAndSaveCopy", 1, 1, 0}, {"SendOnly", 2, 1, 0}, {"SaveOnly", 2, 1, 1}};
   char op[2048], code[64];
 
   for(size_t i = 0; i < 3; i++) {
@@ -280,10 +278,8 @@ START_TEST(createitem_send_delivers_between_mailboxes)
                       strcmp(steps[i].disp, "SaveOnly") == 0 ? 1 : 0);
     ec_free(&r);
     ck_assert_int_eq(emu_folder_count(emu, "bob@contoso.com", "inbox"), steps[i].bob_inbox);
-    ck_assert_int_eq(emu_folder_count(emu, "alice@contoso.com", "sentitems"),
-                     steps[i].alice_sent);
-    ck_assert_int_eq(emu_folder_count(emu, "alice@contoso.com", "drafts"),
-                     steps[i].alice_drafts);
+    ck_assert_int_eq(emu_folder_count(emu, "alice@contoso.com", "sentitems"), steps[i].alice_sent);
+    ck_assert_int_eq(emu_folder_count(emu, "alice@contoso.com", "drafts"), steps[i].alice_drafts);
   }
   /* the delivered copy names the sender and the subject */
   {
@@ -330,8 +326,7 @@ START_TEST(deleteitem_kinds)
   ck_assert_str_eq(ec_code(msgs[0], code, sizeof(code)), "NoError");
   ec_free(&r);
   ck_assert_int_eq(emu_folder_count(emu, "alice@contoso.com", "drafts"), kinds[_i].drafts);
-  ck_assert_int_eq(emu_folder_count(emu, "alice@contoso.com", "deleteditems"),
-                   kinds[_i].deleted);
+  ck_assert_int_eq(emu_folder_count(emu, "alice@contoso.com", "deleteditems"), kinds[_i].deleted);
   /* the old id is gone either way */
   call("alice@contoso.com", op, 200, &r);
   ec_messages(&r, msgs, 2);
@@ -342,7 +337,8 @@ END_TEST
 
 static const char *get_identity =
     "<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>"
-    "<t:ExtendedFieldURI DistinguishedPropertySetId=\"PublicStrings\" PropertyName=\"exsync.OrgId\" "
+    "<t:ExtendedFieldURI DistinguishedPropertySetId=\"PublicStrings\" "
+    "PropertyName=\"exsync.OrgId\" "
     "PropertyType=\"String\"/><t:ExtendedFieldURI DistinguishedPropertySetId=\"PublicStrings\" "
     "PropertyName=\"exsync.LastSync\" PropertyType=\"SystemTime\"/></t:AdditionalProperties>"
     "</m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id=\"msgfolderroot\"/></m:FolderIds>"
@@ -411,11 +407,11 @@ static const struct {
   long status;
   const char *fault; /* "" when success */
 } imp_cases[] = {
-  {SVC, "alice@contoso.com", 200, ""},
-  {SVC, "ALICE@contoso.com", 200, ""},
-  {SVC, "dave@contoso.com", 500, "ErrorImpersonateUserDenied"},
-  {SVC, "ghost@contoso.com", 500, "ErrorNonExistentMailbox"},
-  {"alice:alice-pw", "bob@contoso.com", 500, "ErrorImpersonateUserDenied"},
+    {SVC, "alice@contoso.com", 200, ""},
+    {SVC, "ALICE@contoso.com", 200, ""},
+    {SVC, "dave@contoso.com", 500, "ErrorImpersonateUserDenied"},
+    {SVC, "ghost@contoso.com", 500, "ErrorNonExistentMailbox"},
+    {"alice:alice-pw", "bob@contoso.com", 500, "ErrorImpersonateUserDenied"},
 };
 
 START_TEST(impersonation_rights)
@@ -445,9 +441,9 @@ static const struct {
   const char *mailbox;
   const char *code;
 } delegate_cases[] = {
-  {"alice@contoso.com", "NoError"},
-  {"dave@contoso.com", "ErrorAccessDenied"},
-  {"ghost@contoso.com", "ErrorNonExistentMailbox"},
+    {"alice@contoso.com", "NoError"},
+    {"dave@contoso.com", "ErrorAccessDenied"},
+    {"ghost@contoso.com", "ErrorNonExistentMailbox"},
 };
 
 START_TEST(delegate_access_by_mailbox_element)
@@ -563,14 +559,16 @@ START_TEST(resolve_names)
   xmlNodePtr msgs[2];
   char code[64];
 
-  call(NULL, "<m:ResolveNames ReturnFullContactData=\"false\"><m:UnresolvedEntry>"
-             "alice@contoso.com</m:UnresolvedEntry></m:ResolveNames>",
+  call(NULL,
+       "<m:ResolveNames ReturnFullContactData=\"false\"><m:UnresolvedEntry>"
+       "alice@contoso.com</m:UnresolvedEntry></m:ResolveNames>",
        200, &r);
   ec_messages(&r, msgs, 2);
   ck_assert_str_eq(ec_code(msgs[0], code, sizeof(code)), "NoError");
   ec_free(&r);
-  call(NULL, "<m:ResolveNames ReturnFullContactData=\"false\"><m:UnresolvedEntry>"
-             "ghost@contoso.com</m:UnresolvedEntry></m:ResolveNames>",
+  call(NULL,
+       "<m:ResolveNames ReturnFullContactData=\"false\"><m:UnresolvedEntry>"
+       "ghost@contoso.com</m:UnresolvedEntry></m:ResolveNames>",
        200, &r);
   ec_messages(&r, msgs, 2);
   ck_assert_str_eq(ec_code(msgs[0], code, sizeof(code)), "ErrorNameResolutionNoResults");
@@ -619,9 +617,9 @@ static void sync_items(const char *state, int max, struct sync_result *out, cons
       out->updates++;
     else if(exs_xml_is(k, EC_NS_T, "Delete"))
       out->deletes++;
-    id = exs_xml_is(k, EC_NS_T, "Delete") ? exs_xml_child(k, EC_NS_T, "ItemId")
-                                          : exs_xml_child(exs_xml_first_element(k), EC_NS_T,
-                                                          "ItemId");
+    id = exs_xml_is(k, EC_NS_T, "Delete")
+             ? exs_xml_child(k, EC_NS_T, "ItemId")
+             : exs_xml_child(exs_xml_first_element(k), EC_NS_T, "ItemId");
     if(!out->first_id[0] && id)
       exs_xml_attr(id, "Id", out->first_id, sizeof(out->first_id));
   }
@@ -636,8 +634,7 @@ START_TEST(sync_folder_items_creates_updates_deletes)
   xmlNodePtr msgs[2];
 
   for(int i = 0; i < 3; i++)
-    ck_assert_int_eq(emu_deliver_message(emu, NULL, "bob@contoso.com", "s", "b", err,
-                                         sizeof(err)),
+    ck_assert_int_eq(emu_deliver_message(emu, NULL, "bob@contoso.com", "s", "b", err, sizeof(err)),
                      0);
   sync_items(NULL, 2, &a, "NoError");
   ck_assert_uint_eq(a.creates, 2);
@@ -709,36 +706,40 @@ END_TEST
 static const struct {
   const char *folder, *elem, *create, *field, *value, *update_uri, *update_item, *updated;
 } typed[] = {
-  {"calendar", "CalendarItem",
-   "<m:CreateItem SendMeetingInvitations=\"SendToNone\"><m:SavedItemFolderId>"
-   "<t:DistinguishedFolderId Id=\"calendar\"/></m:SavedItemFolderId><m:Items><t:CalendarItem>"
-   "<t:Subject>Product demo</t:Subject><t:Body BodyType=\"Text\">Agenda</t:Body>"
-   "<t:ReminderMinutesBeforeStart>15</t:ReminderMinutesBeforeStart>"
-   "<t:Start>2024-05-02T14:00:00Z</t:Start><t:End>2024-05-02T15:00:00Z</t:End>"
-   "<t:IsAllDayEvent>false</t:IsAllDayEvent><t:LegacyFreeBusyStatus>Busy</t:LegacyFreeBusyStatus>"
-   "<t:Location>Room 1</t:Location><t:RequiredAttendees><t:Attendee><t:Mailbox>"
-   "<t:EmailAddress>alice@fabrikam.com</t:EmailAddress></t:Mailbox></t:Attendee>"
-   "</t:RequiredAttendees></t:CalendarItem></m:Items></m:CreateItem>",
-   "Location", "Room 1", "calendar:Location", "<t:CalendarItem><t:Location>Room 2</t:Location>"
-   "</t:CalendarItem>", "Room 2"},
-  {"contacts", "Contact",
-   "<m:CreateItem><m:SavedItemFolderId><t:DistinguishedFolderId Id=\"contacts\"/>"
-   "</m:SavedItemFolderId><m:Items><t:Contact><t:FileAs>Smith, Alice</t:FileAs>"
-   "<t:GivenName>Alice</t:GivenName><t:CompanyName>Fabrikam</t:CompanyName>"
-   "<t:EmailAddresses><t:Entry Key=\"EmailAddress1\">alice@fabrikam.com</t:Entry>"
-   "</t:EmailAddresses><t:PhoneNumbers><t:Entry Key=\"BusinessPhone\">+1 425 555 0100"
-   "</t:Entry></t:PhoneNumbers><t:JobTitle>Buyer</t:JobTitle><t:Surname>Smith</t:Surname>"
-   "</t:Contact></m:Items></m:CreateItem>",
-   "GivenName", "Alice", "contacts:JobTitle", "<t:Contact><t:JobTitle>Manager</t:JobTitle>"
-   "</t:Contact>", NULL},
-  {"tasks", "Task",
-   "<m:CreateItem MessageDisposition=\"SaveOnly\"><m:SavedItemFolderId>"
-   "<t:DistinguishedFolderId Id=\"tasks\"/></m:SavedItemFolderId><m:Items><t:Task>"
-   "<t:Subject>Call back Alice</t:Subject><t:Body BodyType=\"Text\">About order 1001</t:Body>"
-   "<t:DueDate>2024-05-03T17:00:00Z</t:DueDate><t:StartDate>2024-05-02T09:00:00Z</t:StartDate>"
-   "<t:Status>NotStarted</t:Status></t:Task></m:Items></m:CreateItem>",
-   "Status", "NotStarted", "task:Status", "<t:Task><t:Status>Completed</t:Status></t:Task>",
-   "Completed"},
+    {"calendar", "CalendarItem",
+     "<m:CreateItem SendMeetingInvitations=\"SendToNone\"><m:SavedItemFolderId>"
+     "<t:DistinguishedFolderId Id=\"calendar\"/></m:SavedItemFolderId><m:Items><t:CalendarItem>"
+     "<t:Subject>Product demo</t:Subject><t:Body BodyType=\"Text\">Agenda</t:Body>"
+     "<t:ReminderMinutesBeforeStart>15</t:ReminderMinutesBeforeStart>"
+     "<t:Start>2024-05-02T14:00:00Z</t:Start><t:End>2024-05-02T15:00:00Z</t:End>"
+     "<t:IsAllDayEvent>false</t:IsAllDayEvent><t:LegacyFreeBusyStatus>Busy</t:LegacyFreeBusyStatus>"
+     "<t:Location>Room 1</t:Location><t:RequiredAttendees><t:Attendee><t:Mailbox>"
+     "<t:EmailAddress>alice@fabrikam.com</t:EmailAddress></t:Mailbox></t:Attendee>"
+     "</t:RequiredAttendees></t:CalendarItem></m:Items></m:CreateItem>",
+     "Location", "Room 1", "calendar:Location",
+     "<t:CalendarItem><t:Location>Room 2</t:Location>"
+     "</t:CalendarItem>",
+     "Room 2"},
+    {"contacts", "Contact",
+     "<m:CreateItem><m:SavedItemFolderId><t:DistinguishedFolderId Id=\"contacts\"/>"
+     "</m:SavedItemFolderId><m:Items><t:Contact><t:FileAs>Smith, Alice</t:FileAs>"
+     "<t:GivenName>Alice</t:GivenName><t:CompanyName>Fabrikam</t:CompanyName>"
+     "<t:EmailAddresses><t:Entry Key=\"EmailAddress1\">alice@fabrikam.com</t:Entry>"
+     "</t:EmailAddresses><t:PhoneNumbers><t:Entry Key=\"BusinessPhone\">+1 425 555 0100"
+     "</t:Entry></t:PhoneNumbers><t:JobTitle>Buyer</t:JobTitle><t:Surname>Smith</t:Surname>"
+     "</t:Contact></m:Items></m:CreateItem>",
+     "GivenName", "Alice", "contacts:JobTitle",
+     "<t:Contact><t:JobTitle>Manager</t:JobTitle>"
+     "</t:Contact>",
+     NULL},
+    {"tasks", "Task",
+     "<m:CreateItem MessageDisposition=\"SaveOnly\"><m:SavedItemFolderId>"
+     "<t:DistinguishedFolderId Id=\"tasks\"/></m:SavedItemFolderId><m:Items><t:Task>"
+     "<t:Subject>Call back Alice</t:Subject><t:Body BodyType=\"Text\">About order 1001</t:Body>"
+     "<t:DueDate>2024-05-03T17:00:00Z</t:DueDate><t:StartDate>2024-05-02T09:00:00Z</t:StartDate>"
+     "<t:Status>NotStarted</t:Status></t:Task></m:Items></m:CreateItem>",
+     "Status", "NotStarted", "task:Status", "<t:Task><t:Status>Completed</t:Status></t:Task>",
+     "Completed"},
 };
 
 START_TEST(calendar_contact_task_round_trip)
@@ -804,8 +805,7 @@ START_TEST(calendar_contact_task_round_trip)
   item = exs_xml_first_element(item);
   ck_assert(exs_xml_is(item, EC_NS_T, typed[_i].elem));
   if(typed[_i].updated)
-    ck_assert_str_eq(exs_xml_text(exs_xml_child(item, EC_NS_T, typed[_i].field), buf,
-                                  sizeof(buf)),
+    ck_assert_str_eq(exs_xml_text(exs_xml_child(item, EC_NS_T, typed[_i].field), buf, sizeof(buf)),
                      typed[_i].updated);
   else
     ck_assert_str_eq(exs_xml_text(exs_xml_child(item, EC_NS_T, "JobTitle"), buf, sizeof(buf)),
@@ -825,8 +825,7 @@ START_TEST(many_items_lookups_after_deletes)
   size_t n = 0;
 
   for(int i = 0; i < N; i++)
-    ck_assert_int_eq(emu_deliver_message(emu, NULL, "bob@contoso.com", "m", "b", err,
-                                         sizeof(err)),
+    ck_assert_int_eq(emu_deliver_message(emu, NULL, "bob@contoso.com", "m", "b", err, sizeof(err)),
                      0);
   call("bob@contoso.com",
        "<m:FindItem Traversal=\"Shallow\"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>"
@@ -975,12 +974,54 @@ START_TEST(calendar_view)
   ec_messages(&r, msgs, 2);
   rf = exs_xml_child(exs_xml_child(msgs[0], EC_NS_M, "RootFolder"), EC_NS_T, "Items");
   ck_assert_uint_eq(count_children(rf), 2);
-  ck_assert_str_eq(exs_xml_text(exs_xml_child(exs_xml_first_element(rf), EC_NS_T, "Subject"), buf,
-                                sizeof(buf)),
-                   "m0");
-  ck_assert_str_eq(exs_xml_text(exs_xml_child(exs_xml_first_element(rf), EC_NS_T, "Start"), buf,
-                                sizeof(buf)),
-                   "2026-03-01T09:00:00Z");
+  ck_assert_str_eq(
+      exs_xml_text(exs_xml_child(exs_xml_first_element(rf), EC_NS_T, "Subject"), buf, sizeof(buf)),
+      "m0");
+  ck_assert_str_eq(
+      exs_xml_text(exs_xml_child(exs_xml_first_element(rf), EC_NS_T, "Start"), buf, sizeof(buf)),
+      "2026-03-01T09:00:00Z");
+  ec_free(&r);
+}
+END_TEST
+
+START_TEST(createitem_from_mime)
+{
+  static const char mime[] = "From: Alice <alice@contoso.com>\r\nTo: Bob <bob@contoso.com>, "
+                             "x@fabrikam.com\r\nSubject: From MIME\r\nMessage-ID: <m1@x>\r\n"
+                             "\r\nMIME body\r\n";
+  struct exs_buf b64;
+  char op[2048], buf[256], code[64];
+  struct ec_resp r;
+  xmlNodePtr msgs[2], m;
+
+  exs_buf_init(&b64, 4096);
+  exs_base64_encode(&b64, (const unsigned char *)mime, strlen(mime));
+  snprintf(op, sizeof(op),
+           "<m:CreateItem MessageDisposition=\"SendOnly\"><m:Items><t:Message>"
+           "<t:MimeContent CharacterSet=\"UTF-8\">%s</t:MimeContent></t:Message></m:Items>"
+           "</m:CreateItem>",
+           b64.data);
+  exs_buf_free(&b64);
+  call("alice@contoso.com", op, 200, &r);
+  ec_messages(&r, msgs, 2);
+  ck_assert_str_eq(ec_code(msgs[0], code, sizeof(code)), "NoError");
+  ec_free(&r);
+  ck_assert_int_eq(emu_folder_count(emu, "bob@contoso.com", "inbox"), 1);
+  call("bob@contoso.com",
+       "<m:FindItem Traversal=\"Shallow\"><m:ItemShape><t:BaseShape>AllProperties</t:BaseShape>"
+       "</m:ItemShape><m:ParentFolderIds><t:DistinguishedFolderId Id=\"inbox\"/>"
+       "</m:ParentFolderIds></m:FindItem>",
+       200, &r);
+  ec_messages(&r, msgs, 2);
+  m = exs_xml_first_element(
+      exs_xml_child(exs_xml_child(msgs[0], EC_NS_M, "RootFolder"), EC_NS_T, "Items"));
+  ck_assert_str_eq(exs_xml_text(exs_xml_child(m, EC_NS_T, "Subject"), buf, sizeof(buf)),
+                   "From MIME");
+  ck_assert_str_eq(exs_xml_text(exs_xml_child(m, EC_NS_T, "InternetMessageId"), buf, sizeof(buf)),
+                   "<m1@x>");
+  ck_assert_str_eq(
+      exs_xml_text(exs_xml_path(m, EC_NS_T, "From/Mailbox/EmailAddress"), buf, sizeof(buf)),
+      "alice@contoso.com");
   ec_free(&r);
 }
 END_TEST
@@ -999,9 +1040,9 @@ START_TEST(owa_user_options)
        200, &r);
   ec_messages(&r, msgs, 2);
   ck_assert_str_eq(ec_code(msgs[0], code, sizeof(code)), "NoError");
-  ck_assert_str_eq(exs_xml_text(exs_xml_path(msgs[0], EC_NS_M, "UserConfiguration"), buf,
-                                sizeof(buf)),
-                   "StringtimezoneStringUTC");
+  ck_assert_str_eq(
+      exs_xml_text(exs_xml_path(msgs[0], EC_NS_M, "UserConfiguration"), buf, sizeof(buf)),
+      "StringtimezoneStringUTC");
   ec_free(&r);
   call("alice@contoso.com",
        "<m:GetUserConfiguration><m:UserConfigurationName Name=\"Other.Config\">"
@@ -1021,15 +1062,15 @@ static const struct {
   long status;
   const char *code; /* fault or ResponseCode; NULL: not SOAP */
 } classes[] = {
-  {"alice@contoso.com", 200, "NoError"},
-  {"bob@contoso.com", 200, "NoError"},
-  {"carol@contoso.com", 200, "NoError"},
-  {"dave@contoso.com", 500, "ErrorImpersonateUserDenied"},
-  {"ghost@contoso.com", 500, "ErrorNonExistentMailbox"},
-  {"erin@contoso.com", 200, "ErrorAccessDenied"},
-  {"frank@contoso.com", 500, "ErrorServerBusy"},
-  {"grace@contoso.com", 200, "NoError"},
-  {"henry@contoso.com", 500, NULL},
+    {"alice@contoso.com", 200, "NoError"},
+    {"bob@contoso.com", 200, "NoError"},
+    {"carol@contoso.com", 200, "NoError"},
+    {"dave@contoso.com", 500, "ErrorImpersonateUserDenied"},
+    {"ghost@contoso.com", 500, "ErrorNonExistentMailbox"},
+    {"erin@contoso.com", 200, "ErrorAccessDenied"},
+    {"frank@contoso.com", 500, "ErrorServerBusy"},
+    {"grace@contoso.com", 200, "NoError"},
+    {"henry@contoso.com", 500, NULL},
 };
 
 START_TEST(contoso_failure_classes)
@@ -1047,10 +1088,12 @@ START_TEST(contoso_failure_classes)
   ck_assert_int_eq(r.status, classes[_i].status);
   if(!classes[_i].code) {
     ck_assert_ptr_nonnull(strstr(r.body.data, "<html>"));
-  } else if(r.status == 500) {
+  }
+  else if(r.status == 500) {
     ec_validate(&r);
     ck_assert_str_eq(ec_fault(&r, code, sizeof(code)), classes[_i].code);
-  } else {
+  }
+  else {
     ec_validate(&r);
     ck_assert_uint_eq(ec_messages(&r, msgs, 2), 1);
     ck_assert_str_eq(ec_code(msgs[0], code, sizeof(code)), classes[_i].code);
@@ -1064,6 +1107,10 @@ int main(void)
   Suite *s = suite_create("emu_mailstore");
   TCase *tc = tcase_create("contoso");
 
+  /* No fork per test unless asked (CK_FORK=yes): forking a sanitizer build
+   * with the EWS schema loaded costs seconds per test. Every test starts its
+   * own emulator in a checked fixture, so tests stay independent. */
+  setenv("CK_FORK", "no", 0);
   curl_global_init(CURL_GLOBAL_DEFAULT);
   ec_load_schema();
   tcase_add_checked_fixture(tc, setup, teardown);
@@ -1086,6 +1133,7 @@ int main(void)
   tcase_add_test(tc, delete_folder);
   tcase_add_test(tc, calendar_view);
   tcase_add_test(tc, owa_user_options);
+  tcase_add_test(tc, createitem_from_mime);
   tcase_add_loop_test(tc, calendar_contact_task_round_trip, 0, sizeof(typed) / sizeof(typed[0]));
   tcase_add_loop_test(tc, contoso_failure_classes, 0, sizeof(classes) / sizeof(classes[0]));
   suite_add_tcase(s, tc);

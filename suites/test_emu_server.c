@@ -19,8 +19,8 @@ static void setup(void)
 
   emu = emu_new();
   ck_assert_ptr_nonnull(emu);
-  ck_assert_msg(emu_load_scenario(emu, tu_path("fixtures/scenarios/thin.xml"), err,
-                                  sizeof(err)) == 0,
+  ck_assert_msg(emu_load_scenario(emu, tu_path("fixtures/scenarios/thin.xml"), err, sizeof(err)) ==
+                    0,
                 "%s", err);
   port = emu_listen(emu, "127.0.0.1", 0, false, bound, sizeof(bound), err, sizeof(err));
   ck_assert_msg(port > 0, "%s", err);
@@ -54,12 +54,17 @@ START_TEST(getfolder_batch_answers_in_order)
   static const struct {
     const char *code, *elem, *name;
   } want[] = {
-    {"NoError", "Folder", "Top of Information Store"}, {"NoError", "Folder", "Inbox"},
-    {"ErrorFolderNotFound", NULL, NULL}, {"NoError", "Folder", "Sent Items"},
-    {"NoError", "Folder", "Drafts"}, {"NoError", "Folder", "Outbox"},
-    {"NoError", "Folder", "Deleted Items"}, {"NoError", "CalendarFolder", "Calendar"},
-    {"NoError", "ContactsFolder", "Contacts"}, {"NoError", "TasksFolder", "Tasks"},
-    {"NoError", "Folder", "Junk Email"},
+      {"NoError", "Folder", "Top of Information Store"},
+      {"NoError", "Folder", "Inbox"},
+      {"ErrorFolderNotFound", NULL, NULL},
+      {"NoError", "Folder", "Sent Items"},
+      {"NoError", "Folder", "Drafts"},
+      {"NoError", "Folder", "Outbox"},
+      {"NoError", "Folder", "Deleted Items"},
+      {"NoError", "CalendarFolder", "Calendar"},
+      {"NoError", "ContactsFolder", "Contacts"},
+      {"NoError", "TasksFolder", "Tasks"},
+      {"NoError", "Folder", "Junk Email"},
   };
   struct ec_resp r;
   xmlNodePtr msgs[16];
@@ -105,8 +110,7 @@ START_TEST(basic_accepts_each_user_form)
 }
 END_TEST
 
-static const char *bad_creds[] = {NULL, "alice:wrong", "nobody:alice-pw", "CONTOSO\\alice:",
-                                  ":"};
+static const char *bad_creds[] = {NULL, "alice:wrong", "nobody:alice-pw", "CONTOSO\\alice:", ":"};
 
 START_TEST(bad_credentials_get_401_with_challenges)
 {
@@ -127,9 +131,12 @@ START_TEST(garbage_authorization_is_401_not_a_crash)
   struct curl_slist *h = NULL;
   long status = 0;
   static const char *headers[] = {
-    "Authorization: Basic !!!!", "Authorization: Basic", "Authorization: Basic YWxpY2U=",
-    "Authorization: NTLM TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAKAGFKAAAADw==",
-    "Authorization: Negotiate YIIB", "Authorization: Bearer x",
+      "Authorization: Basic !!!!",
+      "Authorization: Basic",
+      "Authorization: Basic YWxpY2U=",
+      "Authorization: NTLM TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAKAGFKAAAADw==",
+      "Authorization: Negotiate YIIB",
+      "Authorization: Bearer x",
   };
 
   h = curl_slist_append(h, headers[_i]);
@@ -256,15 +263,15 @@ static const struct {
   const char *xml;
   const char *needle;
 } bad_scenarios[] = {
-  {"<scenario xmlns=\"urn:exsync:scenario:1\">\n<user login=\"a\"/>\n</scenario>\n", ":2: "},
-  {"<scenario xmlns=\"urn:exsync:scenario:1\">\n\n<bogus/>\n</scenario>\n", ":3: "},
-  {"<scenario xmlns=\"urn:exsync:scenario:1\">\n<mailbox address=\"a@b.c\">\n"
-   "<message folder=\"nowhere\"/>\n</mailbox>\n</scenario>\n",
-   ":3: message"},
-  {"<scenario xmlns=\"urn:exsync:scenario:1\">\n<fault spec=\"ews-code=X times=-1\"/>\n"
-   "</scenario>\n",
-   ":2: fault"},
-  {"<scenario xmlns=\"urn:exsync:scenario:1\"><unclosed>\n", ":"},
+    {"<scenario xmlns=\"urn:exsync:scenario:1\">\n<user login=\"a\"/>\n</scenario>\n", ":2: "},
+    {"<scenario xmlns=\"urn:exsync:scenario:1\">\n\n<bogus/>\n</scenario>\n", ":3: "},
+    {"<scenario xmlns=\"urn:exsync:scenario:1\">\n<mailbox address=\"a@b.c\">\n"
+     "<message folder=\"nowhere\"/>\n</mailbox>\n</scenario>\n",
+     ":3: message"},
+    {"<scenario xmlns=\"urn:exsync:scenario:1\">\n<fault spec=\"ews-code=X times=-1\"/>\n"
+     "</scenario>\n",
+     ":2: fault"},
+    {"<scenario xmlns=\"urn:exsync:scenario:1\"><unclosed>\n", ":"},
 };
 
 START_TEST(scenario_errors_name_file_and_line)
@@ -327,16 +334,16 @@ END_TEST
 START_TEST(schema_invalid_requests_get_schema_validation_faults)
 {
   static const char *bad[] = {
-    /* FolderIds before FolderShape */
-    "<m:GetFolder><m:FolderIds><t:DistinguishedFolderId Id=\"inbox\"/></m:FolderIds>"
-    "<m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape></m:GetFolder>",
-    /* unknown distinguished folder */
-    "<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape>"
-    "<m:FolderIds><t:DistinguishedFolderId Id=\"nope\"/></m:FolderIds></m:GetFolder>",
-    /* MaxChangesReturned out of range */
-    "<m:SyncFolderItems><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape>"
-    "<m:SyncFolderId><t:DistinguishedFolderId Id=\"inbox\"/></m:SyncFolderId>"
-    "<m:MaxChangesReturned>513</m:MaxChangesReturned></m:SyncFolderItems>",
+      /* FolderIds before FolderShape */
+      "<m:GetFolder><m:FolderIds><t:DistinguishedFolderId Id=\"inbox\"/></m:FolderIds>"
+      "<m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape></m:GetFolder>",
+      /* unknown distinguished folder */
+      "<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape>"
+      "<m:FolderIds><t:DistinguishedFolderId Id=\"nope\"/></m:FolderIds></m:GetFolder>",
+      /* MaxChangesReturned out of range */
+      "<m:SyncFolderItems><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape>"
+      "<m:SyncFolderId><t:DistinguishedFolderId Id=\"inbox\"/></m:SyncFolderId>"
+      "<m:MaxChangesReturned>513</m:MaxChangesReturned></m:SyncFolderItems>",
   };
   char code[64];
 
@@ -385,6 +392,10 @@ int main(void)
   Suite *s = suite_create("emu_server");
   TCase *tc = tcase_create("thin");
 
+  /* No fork per test unless asked (CK_FORK=yes): forking a sanitizer build
+   * with the EWS schema loaded costs seconds per test. Every test starts its
+   * own emulator in a checked fixture, so tests stay independent. */
+  setenv("CK_FORK", "no", 0);
   curl_global_init(CURL_GLOBAL_DEFAULT);
   ec_load_schema();
   tcase_add_checked_fixture(tc, setup, teardown);

@@ -499,6 +499,47 @@ START_TEST(delegation_fails_act_before_any_act_request)
 }
 END_TEST
 
+static int no_srv(void *ctx, const char *name, struct exs_srv_record *out, size_t max, size_t *n)
+{
+  (void)ctx;
+  (void)name;
+  (void)out;
+  (void)max;
+  *n = 0;
+  return 0;
+}
+
+START_TEST(autodiscover_finds_nothing)
+{
+  struct exs_mailbox m;
+  struct exs_te_result r;
+  struct exs_te_options o = opt;
+  char redirect[128];
+  const char *map[4];
+
+  /* the https candidates go to a closed port, the port-80 probe to the
+   * emulator (which answers 401, not a redirect), and SRV has no record */
+  snprintf(redirect, sizeof(redirect), "autodiscover.contoso.com:80:127.0.0.1:%d", port);
+  map[0] = "contoso.com:443:127.0.0.1:1";
+  map[1] = "autodiscover.contoso.com:443:127.0.0.1:1";
+  map[2] = redirect;
+  o.connect_to = map;
+  o.n_connect_to = 3;
+  o.srv = no_srv;
+  profile.autodiscover = true;
+  profile.incoming_url[0] = profile.outgoing_url[0] = '\0';
+  mailbox(&m, "alice@contoso.com");
+  ck_assert_int_eq(exs_testenable_mailbox(&org, &profile, &m, &o, &r), 1);
+  assert_statuses(&r, EXS_STATUS_FAILURE, EXS_STATUS_FAILURE, EXS_STATUS_FAILURE);
+  ck_assert_int_eq(first_alert(&r)->error.category, EXS_CAT_AUTODISCOVER);
+  ck_assert(!first_alert(&r)->error.transient);
+  ck_assert_str_eq(r.steps[2].name, "location");
+  ck_assert_int_eq(r.steps[2].status, EXS_STEP_FAILED);
+  ck_assert_uint_eq(requests_for("alice@contoso.com"), 0); /* no EWS request */
+  ck_assert_str_eq(m.ews_url, "");
+}
+END_TEST
+
 START_TEST(batch_never_exceeds_max_connections)
 {
   enum { N = 200 };
@@ -555,6 +596,7 @@ int main(void)
   tcase_add_test(tc, protocol_error_on_garbage);
   tcase_add_test(tc, act_other_org_and_take_over);
   tcase_add_test(tc, delegation_fails_act_before_any_act_request);
+  tcase_add_test(tc, autodiscover_finds_nothing);
   tcase_add_test(tc, batch_never_exceeds_max_connections);
   suite_add_tcase(s, tc);
   return tu_run(s);

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "exsync/alerts.h"
+#include "exsync/autodiscover.h"
 #include "exsync/error.h"
 #include "exsync/http.h"
 #include "exsync/model.h"
@@ -64,6 +65,8 @@ struct exs_te_options {
   long retry_interval_s;           /* 10 x N retry schedule; 0: 300 s */
   int max_transient_retries;       /* 0: 10 */
   long throttle_max_wait_ms;       /* 0: 30 s (SPEC.md 3) */
+  exs_autodiscover_srv_fn srv;     /* Autodiscover's DNS SRV lookup; NULL: the system resolver */
+  void *srv_ctx;
 };
 
 /* Run Test & Enable for mailbox m (updated in place) of profile p under org.

@@ -117,6 +117,13 @@ int emu_set_folder_property(struct emu *emu, const char *smtp, const char *folde
 int emu_get_folder_property(struct emu *emu, const char *smtp, const char *folder,
                             const char *name, char *out, size_t outlen);
 
+/* Serve a different certificate to TLS clients asking for host (SNI), e.g.
+ * an expired or wrong-name one for a failure scenario. The default
+ * certificate (emu_set_certificate or generated) still serves every other
+ * name and must exist for a TLS listener. Returns 0 or -1 with err. */
+int emu_set_host_certificate(struct emu *emu, const char *host, const char *cert_pem_file,
+                             const char *key_pem_file, char *err, size_t errlen);
+
 /* Validate every EWS request against the official schema, as Exchange does:
  * xsd_path is ews-validate.xsd (shared/ews-schema); the operation element and
  * the SOAP header elements are checked, and a request that fails gets an
