@@ -25,7 +25,8 @@
 #define UNDELIVERABLE_NAME "Undeliverable"
 
 static const char *const list_fields[] = {"item:ItemClass", "item:Subject",
-                                          "item:DateTimeReceived", "message:InternetMessageId"};
+                                          "item:DateTimeReceived", "message:InternetMessageId",
+                                          "message:From"};
 static const char *const get_fields[] = {"item:Subject", "item:Body", "item:DateTimeReceived",
                                          "message:From", "message:ToRecipients",
                                          "message:InternetMessageId"};
@@ -52,17 +53,44 @@ static bool is_message(const struct exs_ews_item *it)
   return it->item_class[0] && !strncasecmp(it->item_class, "IPM.Note", 8);
 }
 
-/* The track rule of the mailbox (SPEC.md 8: all, or responses found by
- * tracking token). */
-static bool tracked(const struct sync_session *s, const struct exs_ews_item *it, char *token,
-                    size_t len)
+/* The subject without reply and forward prefixes ("RE: FW: Quote" ->
+ * "Quote"), as smart matching compares them. */
+static const char *topic(const char *subject)
+{
+  static const char *const prefixes[] = {"re:", "fw:", "fwd:", "aw:", "wg:", "sv:", "antw:"};
+  const char *p = subject;
+  bool again = true;
+
+  while(again) {
+    again = false;
+    while(*p == ' ' || *p == '\t')
+      p++;
+    for(size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+      size_t n = strlen(prefixes[i]);
+      if(!strncasecmp(p, prefixes[i], n)) {
+        p += n;
+        again = true;
+        break;
+      }
+    }
+  }
+  return p;
+}
+
+/* The track rule of the mailbox (SPEC.md 8): all, or responses, found by
+ * the tracking token in the subject, else by the conversation: the same
+ * topic as an email the org sent to the sender. -1 on a store error. */
+static int tracked(const struct sync_session *s, const struct exs_ews_item *it, char *token,
+                   size_t len, struct exs_error *err)
 {
   const char *prefix = s->org->tracking_prefix[0] ? s->org->tracking_prefix : "CRM:";
   bool has_token = exs_sync_find_token(it->subject, prefix, token, len);
 
   if(!has_token)
     token[0] = '\0';
-  return s->m->track == EXS_TRACK_ALL || has_token;
+  if(s->m->track == EXS_TRACK_ALL || has_token)
+    return 1;
+  return exs_store_activity_correlate(s->st, topic(it->subject), it->from.email, NULL, err);
 }
 
 /* The Undeliverable folder's id: remembered, found, or created. */
@@ -189,7 +217,10 @@ static int process_page(struct sync_session *s, const struct exs_ews_item *const
     int known;
     if(!is_message(it) || (cutoff && it->received && it->received <= cutoff))
       continue;
-    if(!tracked(s, it, c[nc].token, sizeof(c[nc].token))) {
+    known = tracked(s, it, c[nc].token, sizeof(c[nc].token), err);
+    if(known < 0)
+      goto out;
+    if(!known) {
       s->stats->untracked++;
       continue;
     }
@@ -377,7 +408,7 @@ out:
 int sync_incoming(struct sync_session *s, struct exs_error *err)
 {
   static const char *const fields[] = {"item:ItemClass", "item:Subject", "item:DateTimeReceived",
-                                       "message:InternetMessageId"};
+                                       "message:InternetMessageId", "message:From"};
   struct exs_ews_sync_items_req req;
   struct exs_ews_item_sync sync;
   const struct exs_ews_item **items = NULL;
