@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>
@@ -315,6 +316,23 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ud)
   return len;
 }
 
+/* Whether a Kerberos credential cache exists for this user: $KRB5CCNAME
+ * (FILE: caches are checked, other cache types are trusted) or the default
+ * /tmp/krb5cc_UID. */
+static bool kerberos_ticket_available(void)
+{
+  const char *cc = getenv("KRB5CCNAME");
+  char path[64];
+
+  if(cc && *cc) {
+    if(!strncmp(cc, "FILE:", 5))
+      return access(cc + 5, R_OK) == 0;
+    return strchr(cc, ':') != NULL || access(cc, R_OK) == 0;
+  }
+  snprintf(path, sizeof(path), "/tmp/krb5cc_%u", (unsigned)getuid());
+  return access(path, R_OK) == 0;
+}
+
 static long curl_auth_mask(const struct exs_http *h, bool plain)
 {
   switch(h->opt.auth) {
@@ -322,12 +340,18 @@ static long curl_auth_mask(const struct exs_http *h, bool plain)
   case EXS_AUTH_NTLM: return CURLAUTH_NTLM;
   case EXS_AUTH_NEGOTIATE: return CURLAUTH_NEGOTIATE;
   case EXS_AUTH_AUTODETECT:
-  default:
-    /* strongest that works: curl picks Negotiate > NTLM > Basic among the
-     * offered schemes; Basic only over TLS unless allowed (SPEC.md 3). */
-    if(plain && !h->opt.allow_basic_non_secure)
-      return CURLAUTH_NTLM | CURLAUTH_NEGOTIATE;
-    return CURLAUTH_NTLM | CURLAUTH_NEGOTIATE | CURLAUTH_BASIC;
+  default: {
+    /* strongest that works (SPEC.md 3): curl picks Negotiate > NTLM > Basic
+     * among the offered schemes, but a Negotiate without a Kerberos ticket
+     * fails instead of falling back, so it is offered only with a ticket;
+     * Basic only over TLS unless allowed. */
+    long mask = CURLAUTH_NTLM;
+    if(kerberos_ticket_available())
+      mask |= CURLAUTH_NEGOTIATE;
+    if(!plain || h->opt.allow_basic_non_secure)
+      mask |= CURLAUTH_BASIC;
+    return mask;
+  }
   }
 }
 
@@ -356,8 +380,9 @@ static void map_curl_error(struct exs_http *h, CURLcode rc, const char *url,
     if(verify == X509_V_ERR_CERT_HAS_EXPIRED || verify == X509_V_ERR_CERT_NOT_YET_VALID)
       exs_error_set(err, EXS_CAT_TLS_EXPIRED, "the certificate of %s has expired: %s", url,
                     err->transport);
-    else if(verify == X509_V_ERR_HOSTNAME_MISMATCH ||
-            (verify == X509_V_OK && strstr(err->transport, "name")))
+    else if(verify == X509_V_ERR_HOSTNAME_MISMATCH || strstr(err->transport, "subject name") ||
+            strstr(err->transport, "host name"))
+      /* curl checks the name itself after a verified chain: its text says so */
       exs_error_set(err, EXS_CAT_TLS_NAME, "the certificate of %s does not match its host: %s",
                     url, err->transport);
     else

@@ -312,8 +312,8 @@ static void step_connect(struct te_run *r)
     /* the root is not readable: as for any folder, say why */
     snprintf(err.ews_code, sizeof(err.ews_code), "%s", folder.response_code);
     exs_error_set(&err, exs_category_from_ews_code(folder.response_code),
-                  "cannot open the mailbox %s: %s %s", r->m->address, folder.response_code,
-                  folder.message);
+                  "cannot open the mailbox %s: %s", r->m->address,
+                  folder.message[0] ? folder.message : folder.response_code);
     err.http_status = 200;
     snprintf(err.url, sizeof(err.url), "%s", r->url);
     goto fail;

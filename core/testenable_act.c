@@ -20,8 +20,8 @@ static void folder_error(const struct exs_ews_folder *f, const char *what, const
                          struct exs_error *err)
 {
   snprintf(err->ews_code, sizeof(err->ews_code), "%s", f->response_code);
-  exs_error_set(err, exs_category_from_ews_code(f->response_code), "cannot open %s: %s %s", what,
-                f->response_code, f->message);
+  exs_error_set(err, exs_category_from_ews_code(f->response_code), "cannot open %s: %s", what,
+                f->message[0] ? f->message : f->response_code);
   err->http_status = 200;
   snprintf(err->url, sizeof(err->url), "%s", url);
 }

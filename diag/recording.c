@@ -189,6 +189,26 @@ static int walk_keys(xmlNodePtr node, struct exs_buf *keys)
         return -1;
       continue;
     }
+    if(!strcmp(name, "Restriction")) {
+      /* what the restriction is on: the incoming poll (DateTimeReceived)
+       * and the test-message search (an extended property) differ here */
+      xmlNodePtr f = c;
+      while(f && (f = exs_xml_first_element(f)) != NULL) {
+        if(exs_xml_attr(f, "FieldURI", buf, sizeof(buf)) ||
+           exs_xml_attr(f, "PropertyName", buf, sizeof(buf))) {
+          if(add_key(keys, "restriction", buf))
+            return -1;
+          break;
+        }
+      }
+      continue;
+    }
+    if((!strcmp(name, "IndexedPageItemView") || !strcmp(name, "IndexedPageFolderView")) &&
+       exs_xml_attr(c, "Offset", buf, sizeof(buf))) {
+      if(add_key(keys, "offset", buf))
+        return -1;
+      continue;
+    }
     if(walk_keys(c, keys))
       return -1;
   }
@@ -359,7 +379,7 @@ static int load_exchange(struct diag_recording *r, xmlNodePtr e, const char *nam
                          size_t errlen)
 {
   struct diag_rec_exchange x;
-  char method[16], url[2048], op[64], keys_attr[1024], num[32], host[256];
+  char method[16], url[2048], op[64], keys_attr[1024], num[32], host[256], cat[64];
   xmlNodePtr req = exs_xml_child(e, REC_NS, "request");
   xmlNodePtr resp = exs_xml_child(e, REC_NS, "response");
   xmlNodePtr fail = exs_xml_child(e, REC_NS, "failure");
@@ -441,7 +461,6 @@ static int load_exchange(struct diag_recording *r, xmlNodePtr e, const char *nam
       goto out;
   }
   else if(fail) {
-    char cat[64];
     exs_xml_attr(fail, "category", cat, sizeof(cat));
     x.failure = cat;
   }
@@ -694,7 +713,8 @@ static bool xml_safe(const char *s, size_t n)
   return true;
 }
 
-static int add_text(struct exs_buf *o, const char *s, size_t n)
+/* Escape for XML: text keeps quotes readable, attributes escape them. */
+static int add_escaped(struct exs_buf *o, const char *s, size_t n, bool attr)
 {
   size_t i;
 
@@ -704,7 +724,7 @@ static int add_text(struct exs_buf *o, const char *s, size_t n)
     case '&': rc = exs_buf_adds(o, "&amp;"); break;
     case '<': rc = exs_buf_adds(o, "&lt;"); break;
     case '>': rc = exs_buf_adds(o, "&gt;"); break;
-    case '"': rc = exs_buf_adds(o, "&quot;"); break;
+    case '"': rc = attr ? exs_buf_adds(o, "&quot;") : exs_buf_add(o, s + i, 1); break;
     case '\r': rc = exs_buf_adds(o, "&#13;"); break;
     case '\t': rc = exs_buf_adds(o, "&#9;"); break;
     default: rc = exs_buf_add(o, s + i, 1); break;
@@ -713,6 +733,16 @@ static int add_text(struct exs_buf *o, const char *s, size_t n)
       return -1;
   }
   return 0;
+}
+
+static int add_text(struct exs_buf *o, const char *s, size_t n)
+{
+  return add_escaped(o, s, n, false);
+}
+
+static int add_attr(struct exs_buf *o, const char *s)
+{
+  return add_escaped(o, s, strlen(s), true);
 }
 
 static int add_elem(struct exs_buf *o, const char *indent, const char *tag, const char *s,
@@ -765,8 +795,7 @@ int diag_recording_write(const struct diag_recording *r, struct exs_buf *o)
       return -1;
   }
   for(i = 0; i < r->n_files; i++) {
-    if(exs_buf_adds(o, "  <file name=\"") || add_text(o, r->files[i].name,
-                                                       strlen(r->files[i].name)) ||
+    if(exs_buf_adds(o, "  <file name=\"") || add_attr(o, r->files[i].name) ||
        exs_buf_adds(o, "\">") ||
        add_text(o, r->files[i].content, strlen(r->files[i].content)) ||
        exs_buf_adds(o, "</file>\n"))
@@ -775,12 +804,12 @@ int diag_recording_write(const struct diag_recording *r, struct exs_buf *o)
   for(i = 0; i < r->n_x; i++) {
     const struct diag_rec_exchange *x = &r->x[i];
     if(exs_buf_addf(o, "  <exchange method=\"%s\" url=\"", x->method) ||
-       add_text(o, x->url, strlen(x->url)) || exs_buf_adds(o, "\""))
+       add_attr(o, x->url) || exs_buf_adds(o, "\""))
       return -1;
     if(x->operation && *x->operation && exs_buf_addf(o, " operation=\"%s\"", x->operation))
       return -1;
     if(!x->req_body && x->keys && *x->keys &&
-       (exs_buf_adds(o, " keys=\"") || add_text(o, x->keys, strlen(x->keys)) ||
+       (exs_buf_adds(o, " keys=\"") || add_attr(o, x->keys) ||
         exs_buf_adds(o, "\"")))
       return -1;
     if(exs_buf_addf(o, " elapsed-ms=\"%ld\"", x->elapsed_ms < 0 ? 0 : x->elapsed_ms))
@@ -821,12 +850,53 @@ int diag_recording_write(const struct diag_recording *r, struct exs_buf *o)
   return 0;
 }
 
+static int write_file_atomic(const char *path, const struct exs_buf *b, char *err,
+                             size_t errlen);
+
+int diag_recording_save_expect(const struct diag_recording *r, const char *path, char *err,
+                               size_t errlen)
+{
+  struct exs_buf old, b;
+  const char *start, *end;
+  char chunk[65536];
+  size_t n;
+  FILE *f = fopen(path, "rb");
+  int result = -1;
+
+  exs_buf_init(&old, EXS_XML_MAX_BYTES);
+  exs_buf_init(&b, EXS_XML_MAX_BYTES);
+  if(!f)
+    return diag_recording_save(r, path, err, errlen);
+  while((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+    if(exs_buf_add(&old, chunk, n))
+      break;
+  fclose(f);
+  start = old.data ? strstr(old.data, "<expect") : NULL;
+  end = start ? strstr(start, "</expect>") : NULL;
+  if(!start || !end) {
+    exs_buf_free(&old);
+    return diag_recording_save(r, path, err, errlen);
+  }
+  end += strlen("</expect>");
+  if(exs_buf_add(&b, old.data, (size_t)(start - old.data)) ||
+     exs_buf_addf(&b, "<expect exit=\"%d\">\n", r->exit_code) ||
+     add_elem(&b, "    ", "report", r->report ? r->report : "",
+              r->report ? strlen(r->report) : 0, false) ||
+     exs_buf_adds(&b, "  </expect>") || exs_buf_adds(&b, end)) {
+    snprintf(err, errlen, "%s: the recording is too large or memory ran out", path);
+    goto out;
+  }
+  result = write_file_atomic(path, &b, err, errlen);
+out:
+  exs_buf_free(&old);
+  exs_buf_free(&b);
+  return result;
+}
+
 int diag_recording_save(const struct diag_recording *r, const char *path, char *err,
                         size_t errlen)
 {
   struct exs_buf b;
-  char tmp[4200];
-  FILE *f;
   int result = -1;
 
   exs_buf_init(&b, EXS_XML_MAX_BYTES);
@@ -834,13 +904,27 @@ int diag_recording_save(const struct diag_recording *r, const char *path, char *
     snprintf(err, errlen, "%s: the recording is too large or memory ran out", path);
     goto out;
   }
+  result = write_file_atomic(path, &b, err, errlen);
+out:
+  exs_buf_free(&b);
+  return result;
+}
+
+static int write_file_atomic(const char *path, const struct exs_buf *bp, char *err,
+                             size_t errlen)
+{
+  const struct exs_buf *b = bp;
+  char tmp[4200];
+  FILE *f;
+  int result = -1;
+
   snprintf(tmp, sizeof(tmp), "%s.tmp", path);
   f = fopen(tmp, "wb");
   if(!f) {
     snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
     goto out;
   }
-  if(fwrite(b.data, 1, b.len, f) != b.len || fclose(f)) {
+  if(fwrite(b->data, 1, b->len, f) != b->len || fclose(f)) {
     snprintf(err, errlen, "%s: write error", tmp);
     unlink(tmp);
     goto out;
@@ -852,6 +936,5 @@ int diag_recording_save(const struct diag_recording *r, const char *path, char *
   }
   result = 0;
 out:
-  exs_buf_free(&b);
   return result;
 }

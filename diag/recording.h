@@ -15,8 +15,9 @@
  * child of soap:Body, or the POX root) and the recorded match keys agree;
  * the keys are drawn from the normalised body: the ExchangeImpersonation
  * address, DistinguishedFolderId ids (with their mailbox), ItemShape and
- * FolderShape base shapes, Autodiscover mailbox, message disposition and
- * delete type. Every recorded key must be present in the live request
+ * FolderShape base shapes, the field a Restriction is on, the paging
+ * offset, the Autodiscover mailbox, message disposition, delete type and
+ * traversal. Every recorded key must be present in the live request
  * (hand-written cases may give fewer keys). The first unused exchange in
  * recorded order that matches wins (order-aware: repeated requests get
  * the answers in the order they were recorded).
@@ -95,6 +96,12 @@ int diag_recording_write(const struct diag_recording *r, struct exs_buf *out);
 /* Write r to path atomically (path.tmp then rename). 0 or -1 with err. */
 int diag_recording_save(const struct diag_recording *r, const char *path, char *err,
                         size_t errlen);
+
+/* Rewrite only the <expect> element of the file at path with r's report
+ * and exit code, keeping everything else (comments, layout) as it is; a
+ * file without one is written whole. 0 or -1 with err. */
+int diag_recording_save_expect(const struct diag_recording *r, const char *path, char *err,
+                               size_t errlen);
 
 /* Append a copy of x (strings duplicated) to r. 0 or -1 (no memory). */
 int diag_recording_add(struct diag_recording *r, const struct diag_rec_exchange *x);

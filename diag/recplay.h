@@ -38,7 +38,8 @@ int diag_record(struct diag_ctx *ctx, const struct diag_record_options *opt,
                 const char *const *args, size_t n_args);
 
 /* Timing-free form of a report for comparison: values of "ms",
- * "elapsed_ms" (JSON) and time="..." (JUnit) become 0. Appends to out. */
+ * "elapsed_ms" (JSON), time="..." (JUnit) and "N ms)" (text step trees)
+ * become 0, and runs of spaces inside a line (table padding) become two. Appends to out. */
 int diag_report_mask(const char *report, struct exs_buf *out);
 
 #endif

@@ -35,6 +35,7 @@ struct replayer {
   struct diag_recording *rec;
   struct exs_normalizer *norm;
   enum mode mode;
+  const struct diag_ctx *ctx;  /* new_episodes: its --connect-to, --resolve, --cacert */
   char problems[MAX_PROBLEMS][512];
   size_t n_problems;
   size_t unmatched;
@@ -104,6 +105,31 @@ static bool has_header(const char *block, const char *name)
   return false;
 }
 
+/* The response header block of the forwarded request, through the
+ * transport's exchange hook (the replayed client is blocked waiting for
+ * this answer, so it performs nothing meanwhile). */
+static void capture_headers(void *ud, const struct exs_http_exchange *x)
+{
+  struct replayer *rp = ud;
+  const char *p = x->resp_headers, *end = x->resp_headers + x->resp_headers_len;
+  size_t o = 0;
+
+  rp->scratch_headers[0] = '\0';
+  while(p < end) {
+    const char *eol = memchr(p, '\n', (size_t)(end - p));
+    size_t n = eol ? (size_t)(eol - p) : (size_t)(end - p);
+    size_t vl = n && p[n - 1] == '\r' ? n - 1 : n;
+    if(vl && strncmp(p, "HTTP/", 5) && memchr(p, ':', vl) &&
+       o + vl + 2 < sizeof(rp->scratch_headers)) {
+      memcpy(rp->scratch_headers + o, p, vl);
+      o += vl;
+      rp->scratch_headers[o++] = '\n';
+      rp->scratch_headers[o] = '\0';
+    }
+    p += n + (eol ? 1 : 0);
+  }
+}
+
 /* new_episodes: send the request to the real server, answer with what it
  * said and append the exchange (normalised) to the recording. */
 static int forward(struct replayer *rp, const struct emu_replay_request *rq, const char *op,
@@ -123,7 +149,7 @@ static int forward(struct replayer *rp, const struct emu_replay_request *rq, con
   struct exs_buf nb, nh;
   size_t nhd = 0;
   char *p, *save = NULL;
-  int result = -1;
+  int rc, result = -1;
 
   memset(&o, 0, sizeof(o));
   memset(&req, 0, sizeof(req));
@@ -132,6 +158,11 @@ static int forward(struct replayer *rp, const struct emu_replay_request *rq, con
   exs_buf_init(&nh, 64 * 1024);
   exs_http_response_init(&resp);
   o.allow_non_ssl = true;
+  o.connect_to = rp->ctx->connect_to;
+  o.n_connect_to = rp->ctx->n_connect_to;
+  o.resolve = rp->ctx->resolve;
+  o.n_resolve = rp->ctx->n_resolve;
+  o.cacert = rp->ctx->cacert;
   h = exs_http_new(&o);
   if(!h || !copy)
     goto out;
@@ -162,17 +193,16 @@ static int forward(struct replayer *rp, const struct emu_replay_request *rq, con
     goto out;
   e.req_body = nb.len ? nb.data : NULL;
   e.req_body_len = nb.len;
-  if(exs_http_perform(h, &req, &resp, &err)) {
+  rp->scratch_headers[0] = '\0';
+  exs_http_set_exchange_hook(capture_headers, rp);
+  rc = exs_http_perform(h, &req, &resp, &err);
+  exs_http_set_exchange_hook(NULL, NULL);
+  if(rc) {
     e.failure = (char *)exs_category_name(err.category);
     ans->status = 0;
   }
   else {
     e.status = (int)resp.status;
-    if(resp.content_type[0])
-      snprintf(rp->scratch_headers, sizeof(rp->scratch_headers), "Content-Type: %s\n",
-               resp.content_type);
-    else
-      rp->scratch_headers[0] = '\0';
     if(exs_normalize_headers(rp->norm, rp->scratch_headers, strlen(rp->scratch_headers), &nh))
       goto out;
     e.resp_headers = nh.data ? nh.data : "";
@@ -349,11 +379,11 @@ static void print_diff(FILE *f, const char *label, char *a, char *b)
       i++;
       j++;
     }
-    else if(j < nb && (i == na || T(i, j + 1) >= T(i + 1, j))) {
-      fprintf(f, "+%s\n", lb[j++]);
+    else if(i < na && (j == nb || T(i + 1, j) >= T(i, j + 1))) {
+      fprintf(f, "-%s\n", la[i++]);
     }
     else {
-      fprintf(f, "-%s\n", la[i++]);
+      fprintf(f, "+%s\n", lb[j++]);
     }
   }
 #undef T
@@ -368,15 +398,18 @@ out:
 static int help(void)
 {
   printf("usage: exsync replay FILE [--mode none|once|new_episodes|all] [--update]\n"
-         "                    [-- COMMAND...]\n\n"
+         "                    [--password-env VAR] [-- COMMAND...]\n\n"
          "Rerun a recording's command against its recorded answers, offline, with the\n"
          "recorded time frozen, and compare the report with the recorded one.\n\n"
          "  --mode none          only recorded answers (default; never touches the network)\n"
          "  --mode once          record COMMAND into FILE when FILE does not exist, else none\n"
          "  --mode new_episodes  recorded answers; requests without one go to the real server\n"
-         "                       and are added to FILE\n"
+         "                       (the global --connect-to/--resolve/--cacert apply) and are\n"
+         "                       added to FILE\n"
          "  --mode all           record COMMAND into FILE again\n"
-         "  --update             write the replayed report into FILE as the expected one\n\n"
+         "  --update             write the replayed report into FILE as the expected one\n"
+         "  --password-env VAR   the real password in place of {{secret:password}} (for\n"
+         "                       new_episodes against a real server)\n\n"
          "Exit codes: 0 the report is the recorded one, 1 it differs (a diff is printed),\n"
          "2 the file is unusable.\n");
   return 0;
@@ -394,6 +427,28 @@ static int write_file(const char *path, const char *content)
     return -1;
   }
   return fclose(f) ? -1 : 0;
+}
+
+/* A copy of text with every {{secret:password}} replaced by pw. */
+static char *with_password(const char *text, const char *pw)
+{
+  static const char ph[] = "{{secret:password}}";
+  struct exs_buf b;
+  const char *p = text, *hit;
+
+  exs_buf_init(&b, DIAG_REC_MAX_BODY);
+  while((hit = strstr(p, ph)) != NULL) {
+    if(exs_buf_add(&b, p, (size_t)(hit - p)) || exs_buf_adds(&b, pw)) {
+      exs_buf_free(&b);
+      return NULL;
+    }
+    p = hit + sizeof(ph) - 1;
+  }
+  if(exs_buf_adds(&b, p)) {
+    exs_buf_free(&b);
+    return NULL;
+  }
+  return exs_buf_steal(&b);
 }
 
 static char *substitute(const char *word, const char *dir)
@@ -431,6 +486,7 @@ int diag_cmd_replay(struct diag_ctx *ctx, int argc, char **argv)
   size_t n_command = 0, neps = 0, ntls = 0, ng = 0, nargs = 0, i, j;
   enum mode mode = MODE_NONE;
   bool update = false, have_dir = false;
+  const char *password_env = NULL;
   int plain_port = 0, tls_port = 0, exit_code = 2, result = 2;
   char *report = NULL;
   struct exs_buf want, got, nrep;
@@ -450,6 +506,11 @@ int diag_cmd_replay(struct diag_ctx *ctx, int argc, char **argv)
       return help();
     if(!strcmp(argv[i], "--update")) {
       update = true;
+    }
+    else if(!strcmp(argv[i], "--password-env") && i + 1 < (size_t)argc) {
+      password_env = argv[++i];
+      if(!getenv(password_env))
+        return diag_fail("replay: the environment variable %s is not set", password_env);
     }
     else if(!strcmp(argv[i], "--mode") && i + 1 < (size_t)argc) {
       const char *m = argv[++i];
@@ -490,12 +551,15 @@ int diag_cmd_replay(struct diag_ctx *ctx, int argc, char **argv)
   }
   rp.rec = rec;
   rp.mode = mode;
+  rp.ctx = ctx;
   rp.norm = exs_normalizer_new();
   if(!rp.norm) {
     result = diag_fail("out of memory");
     goto out;
   }
   exs_normalizer_set_anonymize(rp.norm, rec->anonymize);
+  if(password_env)
+    exs_normalizer_add_secret(rp.norm, getenv(password_env));
   for(i = 0; i < rec->n_rules; i++)
     if(exs_normalizer_add_rule(rp.norm, rec->rules[i], err, sizeof(err))) {
       result = diag_fail("%s: %s", file, err);
@@ -536,14 +600,23 @@ int diag_cmd_replay(struct diag_ctx *ctx, int argc, char **argv)
   }
   have_dir = true;
   for(i = 0; i < rec->n_files; i++) {
+    char *content = password_env ? with_password(rec->files[i].content, getenv(password_env))
+                                  : strdup(rec->files[i].content);
+    int wrc;
+    if(!content) {
+      result = diag_fail("out of memory");
+      goto out;
+    }
     snprintf(fpath, sizeof(fpath), "%s/%s", dir, rec->files[i].name);
-    if(write_file(fpath, rec->files[i].content) || chmod(fpath, 0600)) {
+    wrc = write_file(fpath, content) || chmod(fpath, 0600);
+    free(content);
+    if(wrc) {
       result = diag_fail("cannot write %s", fpath);
       goto out;
     }
   }
   snprintf(fpath, sizeof(fpath), "%s/password", dir);
-  if(write_file(fpath, "{{secret:password}}\n")) {
+  if(write_file(fpath, password_env ? getenv(password_env) : "{{secret:password}}\n")) {
     result = diag_fail("cannot write %s", fpath);
     goto out;
   }
@@ -589,7 +662,7 @@ int diag_cmd_replay(struct diag_ctx *ctx, int argc, char **argv)
       goto out;
     }
     if(i > 0 && !strcmp(rec->argv[i - 1], "--password-env") && !getenv(rec->argv[i]))
-      setenv(rec->argv[i], "{{secret:password}}", 0);
+      setenv(rec->argv[i], password_env ? getenv(password_env) : "{{secret:password}}", 0);
     nargs++;
   }
   if(rec->frozen)
@@ -626,7 +699,8 @@ int diag_cmd_replay(struct diag_ctx *ctx, int argc, char **argv)
         goto out;
       }
     }
-    if(diag_recording_save(rec, file, err, sizeof(err))) {
+    if((rp.added ? diag_recording_save(rec, file, err, sizeof(err))
+                 : diag_recording_save_expect(rec, file, err, sizeof(err)))) {
       result = diag_fail("%s", err);
       goto out;
     }

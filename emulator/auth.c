@@ -1,11 +1,7 @@
 /* auth.c - HTTP authentication for the emulator.
  *
- * Basic is verified here. NTLM and Negotiate (NTLM inside SPNEGO) are a
- * hook: auth_ntlm() is where the server side of MS-NLMP (emulator/ntlm.c,
- * written separately) plugs in; it needs the per-connection state, which is
- * why the connection is passed down. Until it lands, an NTLM or Negotiate
- * attempt is answered with a plain 401 (the scheme is still advertised so
- * clients can see the host's configuration).
+ * Basic is verified here; NTLMv2 (under the NTLM or the Negotiate scheme)
+ * by ntlm.c, with its handshake state kept per connection.
  *
  * User names are accepted as "login", "DOMAIN\login" and "login@domain";
  * the domain part is not checked against the user's domain except that
@@ -19,6 +15,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "emu_internal.h"
+#include "ntlm.h"
 
 static bool prefix_ci(const char *s, const char *p)
 {
@@ -128,24 +125,66 @@ void emu_conn_auth_clear(struct emu *emu)
   }
 }
 
-/* NTLM / Negotiate hook. The server side of MS-NLMP lives in ntlm.c (another
- * engineer's module); it is expected to provide "take a type 1 message, give
- * a type 2 challenge (and handshake state)" and "take a type 3 message and
- * that state, verify the NTLMv2 response against the user's password, give
- * the login". Wiring, here:
- *   struct emu_conn_auth *ca = emu_conn_auth_get(emu, conn, true);
- *   type 1: ca->ntlm = <state>, ca->ntlm_free = <its destructor>; write
- *           "NTLM <base64 type 2>" (or "Negotiate ...") into challenge;
- *           return EMU_AUTH_CONTINUE (the server answers 401 with it);
- *   type 3: verify with ca->ntlm; on success copy the login into ca->login,
- *           set *user = emu_user_find(emu, login), return EMU_AUTH_OK.
- * Later requests on the same connection are then authenticated without an
- * Authorization header (see emu_auth_check). Until ntlm.c lands: refused. */
-static enum emu_auth_result auth_ntlm(struct emu *emu, const char *scheme, const char *token,
+/* NTLM and Negotiate (raw NTLMSSP tokens under either scheme, as curl,
+ * requests-ntlm and ews-javascript-api send them): the handshake state of
+ * ntlm.c lives with the connection, because NTLM authenticates a
+ * connection, not a request. Called with emu->lock held. */
+static int ntlm_lookup(void *arg, const char *user, const char *domain,
+                       struct emu_ntlm_secret *secret)
+{
+  struct emu_user *u = find_by_name(arg, user);
+
+  (void)domain; /* the NTLMv2 proof binds the domain the client sent */
+  if(!u)
+    return -1;
+  memset(secret, 0, sizeof(*secret));
+  secret->password = u->password;
+  return 0;
+}
+
+static void ntlm_state_free(void *state)
+{
+  emu_ntlm_conn_free(state);
+}
+
+static enum emu_auth_result auth_ntlm(struct emu *emu, const char *authorization,
                                       struct evhttp_connection *conn, struct emu_user **user,
                                       char *challenge, size_t chlen)
 {
-  return EMU_AUTH_BAD;
+  struct emu_conn_auth *ca = emu_conn_auth_get(emu, conn, true);
+  struct emu_ntlm_step_out out;
+
+  if(!ca)
+    return EMU_AUTH_BAD;
+  if(!ca->ntlm) {
+    struct emu_ntlm_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.target.nb_domain = "EXSYNC";
+    cfg.target.nb_computer = "EMULATOR";
+    cfg.target.dns_domain = "exsync.test";
+    cfg.target.dns_computer = "emulator.exsync.test";
+    cfg.lookup = ntlm_lookup;
+    cfg.lookup_arg = emu;
+    ca->ntlm = emu_ntlm_conn_new(&cfg);
+    if(!ca->ntlm)
+      return EMU_AUTH_BAD;
+    ca->ntlm_free = ntlm_state_free;
+  }
+  ca->login[0] = '\0'; /* a new handshake replaces the connection's logon */
+  emu_ntlm_conn_step(ca->ntlm, authorization, &out);
+  switch(out.action) {
+  case EMU_NTLM_SEND_CHALLENGE:
+    snprintf(challenge, chlen, "%s", out.www_authenticate);
+    return EMU_AUTH_CONTINUE;
+  case EMU_NTLM_AUTHENTICATED:
+    *user = find_by_name(emu, out.user);
+    if(!*user)
+      return EMU_AUTH_BAD;
+    snprintf(ca->login, sizeof(ca->login), "%s", (*user)->login);
+    return EMU_AUTH_OK;
+  default:
+    return EMU_AUTH_BAD;
+  }
 }
 
 enum emu_auth_result emu_auth_check(struct emu *emu, const struct emu_host *host,
@@ -165,10 +204,9 @@ enum emu_auth_result emu_auth_check(struct emu *emu, const struct emu_host *host
       return EMU_AUTH_BAD;
     return auth_basic(emu, authorization + 6, user);
   }
-  if(prefix_ci(authorization, "NTLM ") && host->ntlm)
-    return auth_ntlm(emu, "NTLM", authorization + 5, conn, user, challenge, chlen);
-  if(prefix_ci(authorization, "Negotiate ") && host->negotiate)
-    return auth_ntlm(emu, "Negotiate", authorization + 10, conn, user, challenge, chlen);
+  if((prefix_ci(authorization, "NTLM ") && host->ntlm) ||
+     (prefix_ci(authorization, "Negotiate ") && host->negotiate))
+    return auth_ntlm(emu, authorization, conn, user, challenge, chlen);
   return EMU_AUTH_BAD;
 }
 

@@ -224,6 +224,7 @@ struct emu {
   struct evhttp *http;  /* plain listeners */
   struct evhttp *https; /* TLS listeners (created at first TLS listen) */
   SSL_CTX *ssl_ctx;
+  struct emu_tls_ca *ca; /* the generated throwaway CA (no certificate files given) */
   char *cert_file, *key_file;
   char *scenario_path; /* last scenario loaded, for emu_reset */
   struct emu_host_cert {

@@ -90,8 +90,22 @@ void ews_shape_parse(xmlNodePtr shape, struct ews_shape *out)
       exs_xml_attr(c, "FieldURI", uri, sizeof(uri));
       bit = ews_field_bit(uri);
       out->fields |= bit;
-      if(!bit && strchr(uri, ':') && out->nnames < 32)
+      if(!bit && strchr(uri, ':') && out->nnames < (int)(sizeof(out->names) / sizeof(out->names[0])))
         snprintf(out->names[out->nnames++], sizeof(out->names[0]), "%s", strchr(uri, ':') + 1);
+    }
+    else if(exs_xml_is(c, EMU_NS_T, "IndexedFieldURI")) {
+      /* contacts:EmailAddress[EmailAddress1] and friends name one entry of
+       * a dictionary; the dictionary is answered whole */
+      static const char *const dicts[][2] = {{"contacts:EmailAddress", "EmailAddresses"},
+                                             {"contacts:PhysicalAddress", "PhysicalAddresses"},
+                                             {"contacts:PhoneNumber", "PhoneNumbers"},
+                                             {"contacts:ImAddress", "ImAddresses"}};
+      char uri[128];
+      exs_xml_attr(c, "FieldURI", uri, sizeof(uri));
+      for(size_t d = 0; d < sizeof(dicts) / sizeof(dicts[0]); d++)
+        if(!strncmp(uri, dicts[d][0], strlen(dicts[d][0])) &&
+           out->nnames < (int)(sizeof(out->names) / sizeof(out->names[0])))
+          snprintf(out->names[out->nnames++], sizeof(out->names[0]), "%s", dicts[d][1]);
     }
     else if(exs_xml_is(c, EMU_NS_T, "ExtendedFieldURI")) {
       char scratch[6][256];

@@ -55,7 +55,7 @@ struct ews_shape {
   bool body_text;       /* BodyType Text */
   unsigned long fields; /* EF_ / EI_ / EM_ bits from AdditionalProperties */
   struct emu_prop *ext; /* requested extended properties (owned) */
-  char names[32][64];   /* other requested fields, local names ("Start") */
+  char names[256][64];  /* other requested fields, local names ("Start"); exchangelib asks for ~200 */
   int nnames;
 };
 

@@ -31,6 +31,7 @@
 #include <openssl/err.h>
 
 #include "emu_internal.h"
+#include "tlscert.h"
 #include "exsync/clock.h"
 
 /* The host used when the scenario names none that matches: serves
@@ -575,31 +576,101 @@ static SSL_CTX *tls_ctx_new(const char *cert, const char *key, char *err, size_t
   return ctx;
 }
 
-/* SNI: switch to the host's own certificate when it has one. */
+/* A context presenting a certificate for names[0..n-1] issued by the
+ * generated CA, of the kind a scenario asks for (tls="expired", ...). */
+static SSL_CTX *generated_ctx(struct emu *emu, const char *variant, const char *const *names,
+                              size_t n)
+{
+  enum emu_tls_leaf_kind kind = EMU_TLS_LEAF_VALID;
+  struct emu_tls_leaf *leaf;
+  SSL_CTX *ctx;
+
+  if(variant && !strcmp(variant, "expired"))
+    kind = EMU_TLS_LEAF_EXPIRED;
+  else if(variant && !strcmp(variant, "wrong-name"))
+    kind = EMU_TLS_LEAF_WRONG_NAME;
+  else if(variant && !strcmp(variant, "untrusted"))
+    kind = EMU_TLS_LEAF_UNTRUSTED;
+  leaf = emu_tls_leaf_new(emu->ca, kind, names, n, NULL);
+  if(!leaf)
+    return NULL;
+  ctx = emu_tls_server_ctx(leaf, NULL);
+  emu_tls_leaf_free(leaf);
+  return ctx;
+}
+
+static int host_cert_add_locked(struct emu *emu, const char *host, SSL_CTX *ctx)
+{
+  struct emu_host_cert *n = realloc(emu->host_certs, (emu->nhost_certs + 1) * sizeof(*n));
+  char *h = strdup(host);
+
+  if(n)
+    emu->host_certs = n;
+  if(!n || !h) {
+    free(h);
+    return -1;
+  }
+  n[emu->nhost_certs].host = h;
+  n[emu->nhost_certs].ctx = ctx;
+  emu->nhost_certs++;
+  return 0;
+}
+
+/* SNI: switch to the host's own certificate. With generated certificates
+ * every name gets one on first use, so any virtual host (and any variant a
+ * scenario asks for) works without knowing the names in advance. */
 static int sni_cb(SSL *ssl, int *alert, void *arg)
 {
   struct emu *emu = arg;
   const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  SSL_CTX *ctx = NULL;
 
+  (void)alert;
   if(!name)
     return SSL_TLSEXT_ERR_OK;
   pthread_mutex_lock(&emu->lock);
   for(size_t i = 0; i < emu->nhost_certs; i++) {
     if(strcasecmp(emu->host_certs[i].host, name) == 0) {
-      SSL_set_SSL_CTX(ssl, emu->host_certs[i].ctx);
+      ctx = emu->host_certs[i].ctx;
       break;
     }
   }
+  if(!ctx && emu->ca && strlen(name) < 256) {
+    const char *variant = NULL;
+    for(size_t i = 0; i < emu->nhosts; i++)
+      if(strcasecmp(emu->hosts[i]->name, name) == 0)
+        variant = emu->hosts[i]->tls_variant;
+    ctx = generated_ctx(emu, variant, &name, 1);
+    if(ctx && host_cert_add_locked(emu, name, ctx)) {
+      SSL_CTX_free(ctx);
+      ctx = NULL;
+    }
+  }
+  if(ctx)
+    SSL_set_SSL_CTX(ssl, ctx);
   pthread_mutex_unlock(&emu->lock);
   return SSL_TLSEXT_ERR_OK;
+}
+
+/* The throwaway CA, made on first need. Caller holds the lock. */
+static int ensure_ca_locked(struct emu *emu, char *err, size_t errlen)
+{
+  int rc = 0;
+
+  if(emu->ca)
+    return 0;
+  emu->ca = emu_tls_ca_new("exsync emulator test CA", &rc);
+  if(!emu->ca) {
+    snprintf(err, errlen, "cannot generate the emulator's CA (%s)", emu_tls_strerror(rc));
+    return -1;
+  }
+  return 0;
 }
 
 int emu_set_host_certificate(struct emu *emu, const char *host, const char *cert_pem_file,
                              const char *key_pem_file, char *err, size_t errlen)
 {
   SSL_CTX *ctx = tls_ctx_new(cert_pem_file, key_pem_file, err, errlen);
-  struct emu_host_cert *n;
-  char *h;
   int result = -1;
 
   if(!ctx)
@@ -615,20 +686,11 @@ int emu_set_host_certificate(struct emu *emu, const char *host, const char *cert
       goto out;
     }
   }
-  n = realloc(emu->host_certs, (emu->nhost_certs + 1) * sizeof(*n));
-  h = strdup(host);
-  if(!n || !h) {
-    if(n)
-      emu->host_certs = n;
-    free(h);
+  if(host_cert_add_locked(emu, host, ctx)) {
     SSL_CTX_free(ctx);
     snprintf(err, errlen, "out of memory");
     goto out;
   }
-  emu->host_certs = n;
-  n[emu->nhost_certs].host = h;
-  n[emu->nhost_certs].ctx = ctx;
-  emu->nhost_certs++;
   result = 0;
 out:
   pthread_mutex_unlock(&emu->lock);
@@ -642,15 +704,21 @@ static int tls_setup(struct emu *emu, char *err, size_t errlen)
   if(emu->ssl_ctx)
     return 0;
   if(!emu->cert_file || !emu->key_file) {
-    /* The generated throwaway CA (emulator/tlscert.c) hooks in here. */
-    snprintf(err, errlen,
-             "TLS listener needs a certificate: call emu_set_certificate "
-             "(no generated certificates in this build)");
-    return -1;
+    /* no files given: a throwaway CA and certificates (emu_write_ca) */
+    static const char *const names[] = {"localhost", "127.0.0.1"};
+    if(ensure_ca_locked(emu, err, errlen))
+      return -1;
+    ctx = generated_ctx(emu, NULL, names, 2);
+    if(!ctx) {
+      snprintf(err, errlen, "cannot generate the emulator's server certificate");
+      return -1;
+    }
   }
-  ctx = tls_ctx_new(emu->cert_file, emu->key_file, err, errlen);
-  if(!ctx)
-    return -1;
+  else {
+    ctx = tls_ctx_new(emu->cert_file, emu->key_file, err, errlen);
+    if(!ctx)
+      return -1;
+  }
   SSL_CTX_set_tlsext_servername_callback(ctx, sni_cb);
   SSL_CTX_set_tlsext_servername_arg(ctx, emu);
   emu->ssl_ctx = ctx;
@@ -683,8 +751,6 @@ out:
 
 int emu_write_ca(struct emu *emu, const char *path, char *err, size_t errlen)
 {
-  /* The throwaway CA comes with emulator/tlscert.c; until then there is
-   * only the caller's own certificate, which is what a client must trust. */
   FILE *in, *out;
   char buf[4096];
   size_t n;
@@ -692,9 +758,14 @@ int emu_write_ca(struct emu *emu, const char *path, char *err, size_t errlen)
 
   pthread_mutex_lock(&emu->lock);
   if(!emu->cert_file) {
-    snprintf(err, errlen, "no CA: certificate generation is not available in this build");
+    /* the generated CA: its certificate only, never its key */
+    result = ensure_ca_locked(emu, err, errlen);
+    if(result == 0 && emu_tls_ca_write_pem(emu->ca, path) != 0) {
+      snprintf(err, errlen, "%s: cannot write the CA certificate: %s", path, strerror(errno));
+      result = -1;
+    }
     pthread_mutex_unlock(&emu->lock);
-    return -1;
+    return result;
   }
   in = fopen(emu->cert_file, "rb");
   pthread_mutex_unlock(&emu->lock);
@@ -781,6 +852,7 @@ void emu_free(struct emu *emu)
     event_base_free(emu->base);
   if(emu->ssl_ctx)
     SSL_CTX_free(emu->ssl_ctx);
+  emu_tls_ca_free(emu->ca);
   for(size_t i = 0; i < emu->nhost_certs; i++) {
     SSL_CTX_free(emu->host_certs[i].ctx);
     free(emu->host_certs[i].host);

@@ -167,7 +167,8 @@ static const struct {
     {{"--impersonator", "nobody"}, 2, "unknown user nobody"},
     {{"--listen", "127.0.0.1"}, 2, "ADDR:PORT"},
     {{"--scenario", "/nonexistent/scenario.xml"}, 2, "/nonexistent/scenario.xml"},
-    {{"--tls-listen", "127.0.0.1:0"}, 1, "certificate"},
+    {{"--tls-listen", "127.0.0.1:0", "--ca-out", "/nonexistent/dir/ca.pem"}, 2,
+     "/nonexistent/dir/ca.pem"},
 };
 
 START_TEST(command_line_errors)
@@ -200,7 +201,7 @@ START_TEST(scenario_file_from_the_command_line)
   ck_assert_int_eq(sscanf(strstr(p.text, "listening"), "listening http 127.0.0.1:%u", &port), 1);
   snprintf(u, sizeof(u), "http://127.0.0.1:%u/_emulator/health", port);
   ck_assert_int_eq(ec_request("GET", u, NULL, NULL, NULL, &r), CURLE_OK);
-  ck_assert_ptr_nonnull(strstr(r.body.data, "\"mailboxes\":8"));
+  ck_assert_ptr_nonnull(strstr(r.body.data, "\"mailboxes\":10"));
   ec_free(&r);
   kill(p.pid, SIGTERM);
   ck_assert_int_eq(wait_exit(&p), 0);

@@ -321,13 +321,22 @@ START_TEST(add_user_makes_a_working_mailbox)
 }
 END_TEST
 
-START_TEST(tls_without_certificate_is_a_clear_error)
+START_TEST(tls_without_certificate_generates_a_ca)
 {
-  char err[256] = "", bound[64];
+  char err[256] = "", bound[64], path[] = "/tmp/exsync-ca-XXXXXX";
+  char *pem;
 
-  ck_assert_int_eq(emu_listen(emu, "127.0.0.1", 0, true, bound, sizeof(bound), err, sizeof(err)),
-                   -1);
-  ck_assert_ptr_nonnull(strstr(err, "certificate"));
+  ck_assert_msg(emu_listen(emu, "127.0.0.1", 0, true, bound, sizeof(bound), err, sizeof(err)) > 0,
+                "%s", err);
+  close(mkstemp(path));
+  ck_assert_msg(emu_write_ca(emu, path, err, sizeof(err)) == 0, "%s", err);
+  pem = tu_read_file(path, NULL);
+  ck_assert_ptr_nonnull(strstr(pem, "-----BEGIN CERTIFICATE-----"));
+  ck_assert_ptr_null(strstr(pem, "PRIVATE KEY")); /* the CA's key never leaves */
+  free(pem);
+  unlink(path);
+  ck_assert_int_eq(emu_write_ca(emu, "/nonexistent/dir/ca.pem", err, sizeof(err)), -1);
+  ck_assert_ptr_nonnull(strstr(err, "/nonexistent/dir/ca.pem"));
 }
 END_TEST
 
@@ -412,7 +421,7 @@ int main(void)
   tcase_add_loop_test(tc, scenario_errors_name_file_and_line, 0,
                       sizeof(bad_scenarios) / sizeof(bad_scenarios[0]));
   tcase_add_test(tc, add_user_makes_a_working_mailbox);
-  tcase_add_test(tc, tls_without_certificate_is_a_clear_error);
+  tcase_add_test(tc, tls_without_certificate_generates_a_ca);
   tcase_add_test(tc, schema_invalid_requests_get_schema_validation_faults);
   tcase_add_test(tc, wsdl_is_served);
   tcase_add_test(tc, stop_and_free_are_prompt_and_idempotent);

@@ -326,7 +326,7 @@ static int run(const char *const *args)
 START_TEST(record_and_replay_contoso)
 {
   char dir[] = "/tmp/exsync-test-record-XXXXXX";
-  char err[512], bound[64], ct_mail[128], ct_auto[128], rec[600];
+  char err[512], bound[64], ct_mail[128], ct_auto[128], rec[600], anon[600];
   struct emu *emu = emu_new();
   struct diag_recording *r = NULL;
   char *org;
@@ -353,9 +353,33 @@ START_TEST(record_and_replay_contoso)
     rc = run(args);
     ck_assert_msg(rc == 1, "record exit %d", rc);
   }
+  /* the same world recorded anonymised, with an extra scrub rule */
+  snprintf(anon, sizeof(anon), "%s/contoso-anon.xml", dir);
+  {
+    const char *args[] = {"--connect-to", ct_mail, "record", "--anonymize", "--scrub",
+                          "V2017_07_11=EXCHANGE-VERSION", "--out", anon, "--",
+                          "test-enable", "--config", org, "--mailbox", "alice@contoso.com",
+                          "--mailbox", "dave@contoso.com", "--delivery-timeout", "5", NULL};
+    rc = run(args);
+    ck_assert_msg(rc == 1, "record --anonymize exit %d", rc);
+  }
   emu_stop(emu);
   emu_free(emu);
   unsetenv("EXSYNC_PROFILE_PASSWORD");
+  {
+    size_t len;
+    char *text = tu_read_file(anon, &len);
+    ck_assert_msg(!strstr(text, "contoso.com") && !strstr(text, "Version=\"V2017_07_11\""),
+                  "the anonymised recording names contoso.com or the version");
+    ck_assert_msg(strstr(text, "user1@anon1.invalid") != NULL, "no placeholder");
+    free(text);
+  }
+  {
+    const char *args[] = {"replay", anon, NULL};
+    rc = run(args);
+    ck_assert_msg(rc == 0, "replay of the anonymised recording: exit %d", rc);
+  }
+  unlink(anon);
   ck_assert_msg(diag_recording_load(rec, tu_path("fixtures/schema/recording.xsd"), &r, err,
                                     sizeof(err)) == 0, "%s", err);
   ck_assert_int_eq(r->exit_code, 1);
@@ -563,6 +587,85 @@ START_TEST(canary_emulator_basic)
 }
 END_TEST
 
+
+/* new_episodes: exchanges missing from a recording are fetched from the
+ * real server (the emulator here) and added; offline replay then passes */
+START_TEST(new_episodes_fills_gaps)
+{
+  char dir[] = "/tmp/exsync-test-episodes-XXXXXX";
+  char err[512], bound[64], ct_mail[128], rec[600];
+  struct emu *emu = emu_new();
+  struct diag_recording *r = NULL;
+  char *org, *text, *cut;
+  const char *a, *b;
+  size_t len, n_before;
+  int port, rc;
+  FILE *f;
+
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  ck_assert_msg(emu_load_scenario(emu, tu_path("fixtures/scenarios/contoso.xml"), err,
+                                  sizeof(err)) == 0, "%s", err);
+  port = emu_listen(emu, "127.0.0.1", 0, false, bound, sizeof(bound), err, sizeof(err));
+  ck_assert_msg(port > 0, "%s", err);
+  ck_assert_msg(emu_start(emu, err, sizeof(err)) == 0, "%s", err);
+  snprintf(ct_mail, sizeof(ct_mail), "mail.contoso.com:80:127.0.0.1:%d", port);
+  org = org_file(dir, "basic");
+  setenv("EXSYNC_PROFILE_PASSWORD", "svc-pw", 1);
+  snprintf(rec, sizeof(rec), "%s/alice.xml", dir);
+  {
+    const char *args[] = {"--connect-to", ct_mail, "record", "--out", rec, "--", "test-enable",
+                          "--config", org, "--mailbox", "alice@contoso.com",
+                          "--delivery-timeout", "5", NULL};
+    ck_assert_int_eq(run(args), 0);
+  }
+  ck_assert_int_eq(diag_recording_load(rec, NULL, &r, err, sizeof(err)), 0);
+  n_before = r->n_x;
+  diag_recording_free(r);
+  /* cut the third exchange out */
+  text = tu_read_file(rec, &len);
+  a = strstr(text, "<exchange ");
+  a = a ? strstr(a + 1, "<exchange ") : NULL;
+  a = a ? strstr(a + 1, "<exchange ") : NULL;
+  b = a ? strstr(a, "</exchange>") : NULL;
+  ck_assert_ptr_nonnull(b);
+  cut = calloc(1, len + 1);
+  memcpy(cut, text, (size_t)(a - text));
+  strcat(cut, b + strlen("</exchange>"));
+  f = fopen(rec, "w");
+  fputs(cut, f);
+  fclose(f);
+  free(text);
+  free(cut);
+  {
+    const char *args[] = {"replay", rec, NULL};
+    ck_assert_int_eq(run(args), 1); /* offline: a request has no answer */
+  }
+  {
+    const char *args[] = {"--connect-to", ct_mail, "replay", rec, "--mode", "new_episodes",
+                          "--password-env", "EXSYNC_PROFILE_PASSWORD", NULL};
+    rc = run(args);
+    ck_assert_msg(rc == 0, "new_episodes exit %d", rc);
+  }
+  emu_stop(emu);
+  emu_free(emu);
+  unsetenv("EXSYNC_PROFILE_PASSWORD");
+  ck_assert_int_eq(diag_recording_load(rec, NULL, &r, err, sizeof(err)), 0);
+  ck_assert_uint_eq(r->n_x, n_before);
+  diag_recording_free(r);
+  text = tu_read_file(rec, &len);
+  assert_clean(text, "svc-pw", "new_episodes");
+  free(text);
+  {
+    const char *args[] = {"replay", rec, NULL};
+    ck_assert_int_eq(run(args), 0);
+  }
+  unlink(rec);
+  unlink(org);
+  free(org);
+  rmdir(dir);
+}
+END_TEST
+
 static Suite *suite(void)
 {
   Suite *s = suite_create("record");
@@ -582,6 +685,7 @@ static Suite *suite(void)
   tcase_add_test(t, record_and_replay_contoso);
   tcase_add_test(t, canary_ntlm_cookie);
   tcase_add_test(t, canary_emulator_basic);
+  tcase_add_test(t, new_episodes_fills_gaps);
   suite_add_tcase(s, t);
   return s;
 }

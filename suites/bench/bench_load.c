@@ -72,8 +72,8 @@ static void parse_wrk(const char *out, struct bench_wrk_result *r)
     r->non2xx = strtol(p + 26, NULL, 10);
   if((p = strstr(out, "Socket errors:"))) {
     long c = 0, rd = 0, w = 0, t = 0;
-    if(sscanf(p, "Socket errors: connect %ld, read %ld, write %ld, timeout %ld", &c, &rd, &w,
-              &t) == 4)
+    if(sscanf(p, "Socket errors: connect %ld, read %ld, write %ld, timeout %ld", &c, &rd, &w, &t) ==
+       4)
       r->socket_errors = c + rd + w + t;
   }
 }
@@ -82,8 +82,8 @@ int bench_wrk_run(const char *wrk, const char *url, const char *script, int thre
                   int secs, struct bench_wrk_result *r, char *err, size_t errlen)
 {
   char t[16], c[16], d[16], *out = NULL;
-  char *argv[] = {(char *)wrk, "-t", t, "-c", c, "-d", d, "--latency", "-s", (char *)script,
-                  (char *)url, NULL};
+  char *argv[] = {(char *)wrk, "-t",        t,    "-c",           c,           "-d",
+                  d,           "--latency", "-s", (char *)script, (char *)url, NULL};
   int rc, result = -1;
 
   memset(r, 0, sizeof(*r));
@@ -146,8 +146,8 @@ bool bench_port_ready(int port, int timeout_ms)
   return false;
 }
 
-int bench_nginx_start(struct bench_nginx *n, const char *nginx, const char *dir,
-                      const char *cert, const char *key, char *err, size_t errlen)
+int bench_nginx_start(struct bench_nginx *n, const char *nginx, const char *dir, const char *cert,
+                      const char *key, char *err, size_t errlen)
 {
   char conf[4096], tmp[4096];
   FILE *f;
@@ -186,11 +186,13 @@ int bench_nginx_start(struct bench_nginx *n, const char *nginx, const char *dir,
           "  server {\n    listen 127.0.0.1:%d;\n",
           dir, dir, tmp, tmp, tmp, tmp, tmp, n->http_port);
   if(n->https_port)
-    fprintf(f, "    listen 127.0.0.1:%d ssl;\n    ssl_certificate %s;\n"
-               "    ssl_certificate_key %s;\n",
+    fprintf(f,
+            "    listen 127.0.0.1:%d ssl;\n    ssl_certificate %s;\n"
+            "    ssl_certificate_key %s;\n",
             n->https_port, cert, key);
-  fprintf(f, "    root %s;\n    default_type \"text/xml; charset=utf-8\";\n"
-             "    location / { error_page 405 =200 $uri; }\n  }\n}\n",
+  fprintf(f,
+          "    root %s;\n    default_type \"text/xml; charset=utf-8\";\n"
+          "    location / { error_page 405 =200 $uri; }\n  }\n}\n",
           n->root);
   if(fclose(f) != 0) {
     snprintf(err, errlen, "%s: write failed", conf);

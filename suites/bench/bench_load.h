@@ -17,12 +17,12 @@
 /* ---- wrk ---- */
 
 struct bench_wrk_result {
-  double rps;          /* Requests/sec */
-  double p50_ms;       /* latency distribution */
+  double rps;    /* Requests/sec */
+  double p50_ms; /* latency distribution */
   double p99_ms;
-  long requests;       /* completed in the run */
-  long non2xx;         /* "Non-2xx or 3xx responses" */
-  long socket_errors;  /* connect + read + write + timeout */
+  long requests;      /* completed in the run */
+  long non2xx;        /* "Non-2xx or 3xx responses" */
+  long socket_errors; /* connect + read + write + timeout */
 };
 
 /* Write a wrk Lua script to path sending POST body with Content-Type
@@ -39,8 +39,8 @@ int bench_wrk_run(const char *wrk, const char *url, const char *script, int thre
 struct bench_nginx {
   struct bench_child child;
   int http_port;
-  int https_port;      /* 0 when started without TLS */
-  char root[4096];     /* document root: put the answer files here */
+  int https_port;  /* 0 when started without TLS */
+  char root[4096]; /* document root: put the answer files here */
 };
 
 /* A free TCP port on 127.0.0.1 (bound then released), or -1. */
@@ -50,8 +50,8 @@ int bench_free_port(void);
  * process, access log off, keep-alive unlimited, serving dir/www for GET and
  * POST (POST gets the file through error_page 405 =200). cert/key NULL: no
  * HTTPS listener. Waits until the HTTP port accepts (10 s). 0 or -1. */
-int bench_nginx_start(struct bench_nginx *n, const char *nginx, const char *dir,
-                      const char *cert, const char *key, char *err, size_t errlen);
+int bench_nginx_start(struct bench_nginx *n, const char *nginx, const char *dir, const char *cert,
+                      const char *key, char *err, size_t errlen);
 void bench_nginx_stop(struct bench_nginx *n);
 
 /* Can a TCP connection to 127.0.0.1:port be made within timeout_ms? */

@@ -3,8 +3,7 @@
 
 #include <stdio.h>
 
-const char *bench_scenario_address(const struct bench_world *w, size_t i, char *out,
-                                   size_t len)
+const char *bench_scenario_address(const struct bench_world *w, size_t i, char *out, size_t len)
 {
   snprintf(out, len, "%s%05zu@%s", w->prefix, i, w->domain);
   return out;
@@ -24,11 +23,12 @@ long bench_scenario_write(const char *path, const struct bench_world *w)
 
   if(!f)
     return -1;
-  fprintf(f, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
-             "<scenario xmlns=\"urn:exsync:scenario:1\" name=\"bench\" seed=\"1\">\n"
-             "<user login=\"%s\" password=\"%s\" domain=\"BENCH\" mailbox=\"%s@%s\" "
-             "impersonate-all=\"yes\"/>\n"
-             "<mailbox address=\"%s@%s\" display-name=\"Service\" owner=\"%s\">\n",
+  fprintf(f,
+          "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+          "<scenario xmlns=\"urn:exsync:scenario:1\" name=\"bench\" seed=\"1\">\n"
+          "<user login=\"%s\" password=\"%s\" domain=\"BENCH\" mailbox=\"%s@%s\" "
+          "impersonate-all=\"yes\"/>\n"
+          "<mailbox address=\"%s@%s\" display-name=\"Service\" owner=\"%s\">\n",
           w->login, w->password, w->login, w->domain, w->login, w->domain, w->login);
   items(f, w->items);
   fprintf(f, "</mailbox>\n");

@@ -15,11 +15,11 @@
 #include <stddef.h>
 
 struct bench_world {
-  size_t mailboxes;          /* impersonated mailboxes */
-  size_t items;              /* messages per mailbox (inbox) */
-  const char *domain;        /* e.g. "bench.example" */
-  const char *prefix;        /* e.g. "mb" */
-  const char *login;         /* service user, e.g. "svc" */
+  size_t mailboxes;   /* impersonated mailboxes */
+  size_t items;       /* messages per mailbox (inbox) */
+  const char *domain; /* e.g. "bench.example" */
+  const char *prefix; /* e.g. "mb" */
+  const char *login;  /* service user, e.g. "svc" */
   const char *password;
 };
 
@@ -27,7 +27,6 @@ struct bench_world {
 long bench_scenario_write(const char *path, const struct bench_world *w);
 
 /* The address of mailbox i into out. */
-const char *bench_scenario_address(const struct bench_world *w, size_t i, char *out,
-                                   size_t len);
+const char *bench_scenario_address(const struct bench_world *w, size_t i, char *out, size_t len);
 
 #endif

@@ -17,6 +17,55 @@
 
 extern char **environ;
 
+/* Live children, for the signal handler (async-signal-safe reads only). */
+#define MAX_CHILDREN 16
+static volatile sig_atomic_t children[MAX_CHILDREN];
+
+void bench_child_register(pid_t pid)
+{
+  for(int i = 0; i < MAX_CHILDREN; i++)
+    if(children[i] == 0) {
+      children[i] = (sig_atomic_t)pid;
+      return;
+    }
+}
+
+void bench_child_forget(pid_t pid)
+{
+  for(int i = 0; i < MAX_CHILDREN; i++)
+    if(children[i] == (sig_atomic_t)pid)
+      children[i] = 0;
+}
+
+static void on_signal(int sig)
+{
+  for(int i = 0; i < MAX_CHILDREN; i++)
+    if(children[i] > 0)
+      kill((pid_t)children[i], SIGTERM);
+  _exit(128 + sig);
+}
+
+void bench_signals_install(void)
+{
+  struct sigaction sa;
+
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGHUP, &sa, NULL);
+}
+
+void bench_signals_default(void)
+{
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+  signal(SIGHUP, SIG_DFL);
+  for(int i = 0; i < MAX_CHILDREN; i++)
+    children[i] = 0;
+}
+
 double bench_now_ms(void)
 {
   struct timespec ts;
@@ -99,6 +148,7 @@ int bench_spawn(struct bench_child *c, char *const argv[], bool quiet_stderr, ch
     goto out;
   }
   c->out_fd = fds[0];
+  bench_child_register(c->pid);
   result = 0;
 out:
   return result;
@@ -165,6 +215,7 @@ int bench_child_stop(struct bench_child *c, int timeout_ms)
   }
   if(c->out_fd >= 0)
     close(c->out_fd);
+  bench_child_forget(c->pid);
   c->out_fd = -1;
   c->pid = -1;
   return status;
@@ -188,7 +239,8 @@ int bench_proc_mem(pid_t pid, long *hwm_kb, long *rss_kb)
     if(!strncmp(line, "VmHWM:", 6)) {
       *hwm_kb = strtol(line + 6, NULL, 10);
       found++;
-    } else if(!strncmp(line, "VmRSS:", 6)) {
+    }
+    else if(!strncmp(line, "VmRSS:", 6)) {
       *rss_kb = strtol(line + 6, NULL, 10);
       found++;
     }
@@ -230,6 +282,7 @@ int bench_run_capture(char *const argv[], int timeout_ms, size_t cap, char **out
     posix_spawn_file_actions_destroy(&fa);
     close(fds[1]);
     c.out_fd = fds[0];
+    bench_child_register(c.pid);
   }
   for(;;) {
     struct pollfd p = {.fd = c.out_fd, .events = POLLIN};
@@ -243,7 +296,8 @@ int bench_run_capture(char *const argv[], int timeout_ms, size_t cap, char **out
       continue;
     if(n < cap) {
       k = read(c.out_fd, buf + n, cap - n);
-    } else {
+    }
+    else {
       char sink[4096];
       k = read(c.out_fd, sink, sizeof(sink));
     }
@@ -254,6 +308,7 @@ int bench_run_capture(char *const argv[], int timeout_ms, size_t cap, char **out
   }
   close(c.out_fd);
   r = waitpid(c.pid, &status, 0);
+  bench_child_forget(c.pid);
   buf[n] = '\0';
   *out = buf;
   buf = NULL;
@@ -294,10 +349,25 @@ int bench_make_cert(const char *dir, char *err, size_t errlen)
   snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
   snprintf(key, sizeof(key), "%s/key.pem", dir);
   {
-    char *argv[] = {openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1", "-days", "1",
-                    "-keyout", key, "-out", cert, NULL};
+    char *argv[] = {openssl,
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "ec",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:P-256",
+                    "-nodes",
+                    "-subj",
+                    "/CN=127.0.0.1",
+                    "-addext",
+                    "subjectAltName=IP:127.0.0.1",
+                    "-days",
+                    "1",
+                    "-keyout",
+                    key,
+                    "-out",
+                    cert,
+                    NULL};
     rc = bench_run_capture(argv, 30000, 8192, &o);
   }
   if(rc != 0)

@@ -31,8 +31,8 @@ int bench_write_file(const char *path, const void *data, size_t len);
 /* A child process whose stdout is a pipe we read. */
 struct bench_child {
   pid_t pid;
-  int out_fd;          /* read end of its stdout, -1 when closed */
-  char buf[4096];      /* pending bytes not yet returned as lines */
+  int out_fd;     /* read end of its stdout, -1 when closed */
+  char buf[4096]; /* pending bytes not yet returned as lines */
   size_t nbuf;
 };
 
@@ -40,6 +40,16 @@ struct bench_child {
  * unless quiet_stderr (then /dev/null). 0 or -1 with err. */
 int bench_spawn(struct bench_child *c, char *const argv[], bool quiet_stderr, char *err,
                 size_t errlen);
+/* Remember pid as ours (bench_spawn does it for its children; a forked
+ * child is registered by its parent), or forget it once reaped. */
+void bench_child_register(pid_t pid);
+void bench_child_forget(pid_t pid);
+/* On SIGINT, SIGTERM or SIGHUP (e.g. from `timeout`), send SIGTERM to every
+ * registered child (nginx, the emulator, a forked run) and exit 128+signal,
+ * so an interrupted benchmark leaves no server behind. In a forked child,
+ * call bench_signals_default() to drop the handlers. */
+void bench_signals_install(void);
+void bench_signals_default(void);
 /* Read one line (without the newline) of the child's stdout into line,
  * waiting at most timeout_ms. 0, or -1 on timeout / EOF. */
 int bench_child_line(struct bench_child *c, char *line, size_t len, int timeout_ms);
