@@ -1954,6 +1954,38 @@ int exs_store_activity_known(struct exs_store *st, const char *mailbox, const ch
   return result;
 }
 
+int exs_store_activity_correlate(struct exs_store *st, const char *subject, const char *address,
+                                 int64_t *id, struct exs_error *err)
+{
+  sqlite3_stmt *s = sx_prep(st, "SELECT id FROM activities WHERE direction = 'outgoing' AND "
+                                "state IN ('" EXS_ACT_STATE_SENT "', '" EXS_ACT_STATE_SENDING
+                                "') AND subject = ?1 COLLATE NOCASE AND "
+                                "',' || replace(lower(recipients), ' ', '') || ',' LIKE "
+                                "'%,' || lower(?2) || ',%' ORDER BY id DESC LIMIT 1", err);
+  int rc, result = -1;
+
+  if(!s)
+    return -1;
+  if(!subject || !*subject || !address || !*address) {
+    sqlite3_finalize(s);
+    return 0;
+  }
+  sqlite3_bind_text(s, 1, subject, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(s, 2, address, -1, SQLITE_TRANSIENT);
+  rc = sqlite3_step(s);
+  if(rc == SQLITE_ROW) {
+    if(id)
+      *id = sqlite3_column_int64(s, 0);
+    result = 1;
+  }
+  else if(rc == SQLITE_DONE)
+    result = 0;
+  else
+    db_fail(st, err, "cannot correlate the email");
+  sqlite3_finalize(s);
+  return result;
+}
+
 long exs_store_activity_count(struct exs_store *st, const char *mailbox, const char *state,
                               struct exs_error *err)
 {

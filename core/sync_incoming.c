@@ -25,7 +25,8 @@
 #define UNDELIVERABLE_NAME "Undeliverable"
 
 static const char *const list_fields[] = {"item:ItemClass", "item:Subject",
-                                          "item:DateTimeReceived", "message:InternetMessageId"};
+                                          "item:DateTimeReceived", "message:InternetMessageId",
+                                          "message:From"};
 static const char *const get_fields[] = {"item:Subject", "item:Body", "item:DateTimeReceived",
                                          "message:From", "message:ToRecipients",
                                          "message:InternetMessageId"};
@@ -33,7 +34,7 @@ static const char *const get_fields[] = {"item:Subject", "item:Body", "item:Date
 /* A new message of the page that the track rule takes. */
 struct candidate {
   const struct exs_ews_item *listed;  /* borrowed from the page */
-  struct exs_ews_item full;           /* GetItem answer (owned) */
+  struct exs_ews_item *full;          /* GetItem answer (in the page's array) */
   char token[64];
   bool failed;                        /* cannot become an activity */
   char reason[256];
@@ -52,17 +53,44 @@ static bool is_message(const struct exs_ews_item *it)
   return it->item_class[0] && !strncasecmp(it->item_class, "IPM.Note", 8);
 }
 
-/* The track rule of the mailbox (SPEC.md 8: all, or responses found by
- * tracking token). */
-static bool tracked(const struct sync_session *s, const struct exs_ews_item *it, char *token,
-                    size_t len)
+/* The subject without reply and forward prefixes ("RE: FW: Quote" ->
+ * "Quote"), as smart matching compares them. */
+static const char *topic(const char *subject)
+{
+  static const char *const prefixes[] = {"re:", "fw:", "fwd:", "aw:", "wg:", "sv:", "antw:"};
+  const char *p = subject;
+  bool again = true;
+
+  while(again) {
+    again = false;
+    while(*p == ' ' || *p == '\t')
+      p++;
+    for(size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+      size_t n = strlen(prefixes[i]);
+      if(!strncasecmp(p, prefixes[i], n)) {
+        p += n;
+        again = true;
+        break;
+      }
+    }
+  }
+  return p;
+}
+
+/* The track rule of the mailbox (SPEC.md 8): all, or responses, found by
+ * the tracking token in the subject, else by the conversation: the same
+ * topic as an email the org sent to the sender. -1 on a store error. */
+static int tracked(const struct sync_session *s, const struct exs_ews_item *it, char *token,
+                   size_t len, struct exs_error *err)
 {
   const char *prefix = s->org->tracking_prefix[0] ? s->org->tracking_prefix : "CRM:";
   bool has_token = exs_sync_find_token(it->subject, prefix, token, len);
 
   if(!has_token)
     token[0] = '\0';
-  return s->m->track == EXS_TRACK_ALL || has_token;
+  if(s->m->track == EXS_TRACK_ALL || has_token)
+    return 1;
+  return exs_store_activity_correlate(s->st, topic(it->subject), it->from.email, NULL, err);
 }
 
 /* The Undeliverable folder's id: remembered, found, or created. */
@@ -189,7 +217,10 @@ static int process_page(struct sync_session *s, const struct exs_ews_item *const
     int known;
     if(!is_message(it) || (cutoff && it->received && it->received <= cutoff))
       continue;
-    if(!tracked(s, it, c[nc].token, sizeof(c[nc].token))) {
+    known = tracked(s, it, c[nc].token, sizeof(c[nc].token), err);
+    if(known < 0)
+      goto out;
+    if(!known) {
       s->stats->untracked++;
       continue;
     }
@@ -213,7 +244,7 @@ static int process_page(struct sync_session *s, const struct exs_ews_item *const
     gr.body_type = "Text";
     gr.fields = get_fields;
     gr.n_fields = sizeof(get_fields) / sizeof(get_fields[0]);
-    got = calloc(nc, sizeof(*got));
+    got = calloc(nc, sizeof(*got)); /* freed with exs_ews_items_free */
     if(!got) {
       exs_error_set(err, EXS_CAT_PROTOCOL, "out of memory");
       goto out;
@@ -222,17 +253,16 @@ static int process_page(struct sync_session *s, const struct exs_ews_item *const
     if(exs_ews_get_item(s->ews, &gr, got, err))
       goto out;
     for(i = 0; i < nc; i++) {
-      c[i].full = got[i];
-      memset(&got[i], 0, sizeof(got[i]));
-      if(!c[i].full.ok) {
-        if(!strcmp(c[i].full.err.ews_code, "ErrorItemNotFound")) {
+      c[i].full = &got[i];
+      if(!c[i].full->ok) {
+        if(!strcmp(c[i].full->err.ews_code, "ErrorItemNotFound")) {
           c[i].listed = NULL; /* gone since it was listed */
           continue;
         }
         c[i].failed = true;
-        snprintf(c[i].reason, sizeof(c[i].reason), "%s", c[i].full.err.message);
+        snprintf(c[i].reason, sizeof(c[i].reason), "%s", c[i].full->err.message);
       }
-      else if(c[i].full.body && strlen(c[i].full.body) > max_body) {
+      else if(c[i].full->body && strlen(c[i].full->body) > max_body) {
         c[i].failed = true;
         snprintf(c[i].reason, sizeof(c[i].reason), "the body is larger than %zu bytes",
                  max_body);
@@ -256,7 +286,7 @@ static int process_page(struct sync_session *s, const struct exs_ews_item *const
   in_tx = true;
   for(i = 0; i < nc; i++) {
     struct exs_activity a;
-    const struct exs_ews_item *f = &c[i].full;
+    const struct exs_ews_item *f = c[i].full;
     int rc;
     if(!c[i].listed || c[i].failed)
       continue;
@@ -298,10 +328,7 @@ out:
     struct exs_error ignored;
     exs_store_rollback(s->st, &ignored);
   }
-  if(c)
-    for(i = 0; i < nc; i++)
-      exs_ews_item_clear(&c[i].full);
-  free(got);
+  exs_ews_items_free(got, got ? nc : 0);
   free(c);
   free(ids);
   return result;
@@ -381,7 +408,7 @@ out:
 int sync_incoming(struct sync_session *s, struct exs_error *err)
 {
   static const char *const fields[] = {"item:ItemClass", "item:Subject", "item:DateTimeReceived",
-                                       "message:InternetMessageId"};
+                                       "message:InternetMessageId", "message:From"};
   struct exs_ews_sync_items_req req;
   struct exs_ews_item_sync sync;
   const struct exs_ews_item **items = NULL;

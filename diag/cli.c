@@ -25,6 +25,7 @@ static const struct {
   {"status", diag_cmd_sync, "one-screen health summary of server-side synchronization"},
   {"activity", diag_cmd_sync, "list tracked and outgoing email activities"},
   {"email", diag_cmd_sync, "queue an outgoing email (email send)"},
+  {"act", diag_cmd_sync, "appointments, contacts and tasks on the CRM side (list, add, set, delete)"},
   {"record", diag_cmd_record, "run a command and record its HTTP conversation, secrets scrubbed"},
   {"replay", diag_cmd_replay, "rerun a recording offline and compare the report"},
 };

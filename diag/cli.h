@@ -46,7 +46,7 @@ int diag_cmd_record(struct diag_ctx *ctx, int argc, char **argv);
 int diag_cmd_replay(struct diag_ctx *ctx, int argc, char **argv);
 /* import, org, profile, mailbox, alerts, job */
 int diag_cmd_admin(struct diag_ctx *ctx, int argc, char **argv);
-/* sync, status, activity, email (cmd_sync.c) */
+/* sync, status, activity, email, act (cmd_sync.c) */
 int diag_cmd_sync(struct diag_ctx *ctx, int argc, char **argv);
 
 #endif

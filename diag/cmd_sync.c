@@ -1,6 +1,7 @@
 /* cmd_sync.c - the sync engine from the command line: exsync sync [--once],
  * exsync status, exsync activity list, exsync email send. */
 #include <errno.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -609,6 +610,201 @@ out:
   return result;
 }
 
+/* ---- exsync act ---- */
+
+static const char act_help[] =
+    "usage: exsync act list [--mailbox ADDRESS] [--format json]\n"
+    "       exsync act add --mailbox ADDRESS --kind appointment|contact|task [FIELD=VALUE...]\n"
+    "       exsync act set ID FIELD=VALUE...\n"
+    "       exsync act delete ID\n"
+    "Appointments, contacts and tasks on the CRM side; exsync sync writes changes to\n"
+    "Exchange and reads Exchange's back (the newer change wins; the other is shown as\n"
+    "the conflict). FIELD is subject, body, start, end (ISO 8601; a task's due date),\n"
+    "location, status (task: NotStarted, InProgress, Completed, ...), given-name,\n"
+    "surname, company, email.\n";
+
+static int act_field(struct exs_act_item *a, const char *kv)
+{
+  static const struct {
+    const char *name;
+    size_t off, size;
+  } f[] = {
+#define F(n, m) {n, offsetof(struct exs_act_item, m), sizeof(((struct exs_act_item *)0)->m)}
+    F("subject", subject),   F("body", body),         F("start", start),
+    F("end", end),           F("location", location), F("status", status),
+    F("given-name", given_name), F("surname", surname), F("company", company),
+    F("email", email),
+#undef F
+  };
+  const char *eq = strchr(kv, '=');
+  size_t i;
+
+  if(!eq)
+    return diag_fail("act: '%s' is not FIELD=VALUE", kv);
+  for(i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+    if(strlen(f[i].name) == (size_t)(eq - kv) && !strncmp(kv, f[i].name, (size_t)(eq - kv))) {
+      if(strlen(eq + 1) >= f[i].size)
+        return diag_fail("act: %s is longer than %zu characters", f[i].name, f[i].size - 1);
+      snprintf((char *)a + f[i].off, f[i].size, "%s", eq + 1);
+      return 0;
+    }
+  }
+  return diag_fail("act: unknown field '%.*s' (see exsync act --help)", (int)(eq - kv), kv);
+}
+
+static void act_print_json(const struct exs_act_item *a, bool first)
+{
+  char t[32];
+
+  printf("%s\n  {\"id\": %lld, \"mailbox\": ", first ? "" : ",", (long long)a->id);
+  json_str(stdout, a->mailbox);
+  printf(", \"kind\": \"%s\", \"exchange_id\": ", exs_act_kind_name(a->kind));
+  json_str_or_null(stdout, a->exchange_id);
+  printf(", \"subject\": ");
+  json_str_or_null(stdout, a->subject);
+  printf(", \"start\": ");
+  json_str_or_null(stdout, a->start);
+  printf(", \"end\": ");
+  json_str_or_null(stdout, a->end);
+  printf(", \"location\": ");
+  json_str_or_null(stdout, a->location);
+  printf(", \"status\": ");
+  json_str_or_null(stdout, a->status);
+  printf(", \"given_name\": ");
+  json_str_or_null(stdout, a->given_name);
+  printf(", \"surname\": ");
+  json_str_or_null(stdout, a->surname);
+  printf(", \"company\": ");
+  json_str_or_null(stdout, a->company);
+  printf(", \"pending\": %s, \"deleted\": %s, \"synced_at\": ", a->dirty ? "true" : "false",
+         a->deleted ? "true" : "false");
+  if(a->synced_at > 0)
+    json_str(stdout, exs_time_iso(a->synced_at, t, sizeof(t)));
+  else
+    fputs("null", stdout);
+  printf(", \"conflict\": ");
+  json_str_or_null(stdout, a->conflict);
+  printf("}");
+}
+
+static int cmd_act(struct diag_ctx *ctx, int argc, char **argv)
+{
+  struct exs_store *st = NULL;
+  struct exs_act_item a, *rows = NULL;
+  struct exs_error err;
+  const char *sub = argc > 1 ? argv[1] : "";
+  size_t n = 0, i;
+  int k, result = 2;
+
+  if(argc < 2 || is_help(sub)) {
+    fputs(act_help, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  exs_error_clear(&err);
+  memset(&a, 0, sizeof(a));
+  if(!strcmp(sub, "list")) {
+    const char *mailbox = NULL;
+    for(k = 2; k < argc; k++) {
+      if(!strcmp(argv[k], "--mailbox") && k + 1 < argc)
+        mailbox = argv[++k];
+      else
+        return diag_fail("act list: unknown option '%s'", argv[k]);
+    }
+    st = diag_open_store(ctx);
+    if(!st)
+      return 2;
+    if(exs_store_act_list(st, mailbox, false, &rows, &n, &err)) {
+      diag_fail("%s", err.message);
+      goto out;
+    }
+    if(ctx->format == DIAG_FORMAT_JSON)
+      printf("[");
+    else
+      printf("%-5s %-24s %-12s %-8s %-40s %s\n", "ID", "MAILBOX", "KIND", "STATE", "SUBJECT",
+             "CONFLICT");
+    for(i = 0; i < n; i++) {
+      const struct exs_act_item *r = &rows[i];
+      char title[300];
+      if(ctx->format == DIAG_FORMAT_JSON) {
+        act_print_json(r, i == 0);
+        continue;
+      }
+      if(r->kind == EXS_ACT_CONTACT)
+        snprintf(title, sizeof(title), "%s %s (%s)", r->given_name, r->surname, r->company);
+      else
+        snprintf(title, sizeof(title), "%s%s%s", r->subject, r->start[0] ? " @ " : "", r->start);
+      printf("%-5lld %-24.24s %-12s %-8s %-40.40s %s\n", (long long)r->id, r->mailbox,
+             exs_act_kind_name(r->kind),
+             r->deleted ? (r->dirty ? "deleting" : "deleted") : r->dirty ? "pending" : "synced",
+             title, r->conflict[0] ? r->conflict : "-");
+    }
+    if(ctx->format == DIAG_FORMAT_JSON)
+      printf("%s]\n", n ? "\n" : "");
+    result = 0;
+    goto out;
+  }
+  if(!strcmp(sub, "add")) {
+    struct exs_mailbox m;
+    for(k = 2; k < argc; k++) {
+      if(!strcmp(argv[k], "--mailbox") && k + 1 < argc)
+        snprintf(a.mailbox, sizeof(a.mailbox), "%s", argv[++k]);
+      else if(!strcmp(argv[k], "--kind") && k + 1 < argc) {
+        a.kind = exs_act_kind_parse(argv[++k]);
+        if(a.kind < 0)
+          return diag_fail("act add: --kind is appointment, contact or task");
+      }
+      else if(act_field(&a, argv[k]))
+        return 2;
+    }
+    if(!a.mailbox[0])
+      return diag_fail("act add needs --mailbox");
+    st = diag_open_store(ctx);
+    if(!st)
+      return 2;
+    if(exs_store_mailbox_get(st, a.mailbox, &m, &err)) {
+      diag_fail("no mailbox %s in the store", a.mailbox);
+      goto out;
+    }
+    exs_mailbox_wipe(&m);
+    snprintf(a.mailbox, sizeof(a.mailbox), "%s", m.address);
+  }
+  else if(!strcmp(sub, "set") || !strcmp(sub, "delete")) {
+    char *end;
+    long long id = argc > 2 ? strtoll(argv[2], &end, 10) : 0;
+    if(argc < 3 || *end || id <= 0)
+      return diag_fail("act %s needs an ID", sub);
+    st = diag_open_store(ctx);
+    if(!st)
+      return 2;
+    if(exs_store_act_get(st, id, &a, &err)) {
+      diag_fail("no ACT item %lld", id);
+      goto out;
+    }
+    if(!strcmp(sub, "delete"))
+      a.deleted = true;
+    else
+      for(k = 3; k < argc; k++)
+        if(act_field(&a, argv[k]))
+          goto out;
+  }
+  else
+    return diag_fail("act: unknown subcommand '%s' (list, add, set, delete)", sub);
+  a.dirty = true;
+  a.crm_modified = exs_now();
+  if(exs_store_act_put(st, &a, &err)) {
+    diag_fail("%s", err.message);
+    goto out;
+  }
+  printf("%s %lld %s (sent to Exchange by the next exsync sync)\n", exs_act_kind_name(a.kind),
+         (long long)a.id, !strcmp(sub, "add") ? "added" : !strcmp(sub, "set") ? "changed"
+                                                                              : "deleted");
+  result = 0;
+out:
+  free(rows);
+  exs_store_close(st);
+  return result;
+}
+
 int diag_cmd_sync(struct diag_ctx *ctx, int argc, char **argv)
 {
   if(!strcmp(argv[0], "status"))
@@ -617,5 +813,7 @@ int diag_cmd_sync(struct diag_ctx *ctx, int argc, char **argv)
     return cmd_activity(ctx, argc, argv);
   if(!strcmp(argv[0], "email"))
     return cmd_email(ctx, argc, argv);
+  if(!strcmp(argv[0], "act"))
+    return cmd_act(ctx, argc, argv);
   return cmd_sync(ctx, argc, argv);
 }

@@ -589,6 +589,29 @@ START_TEST(outgoing_faults_no_duplicates)
 }
 END_TEST
 
+START_TEST(incoming_responses_by_conversation)
+{
+  struct exs_sync_stats s;
+  char e[256];
+
+  add_mailbox("alice@contoso.com", EXS_TRACK_RESPONSES);
+  queue_email("alice@contoso.com", "customer@fabrikam.com, buyer@fabrikam.com", "Proposal");
+  s = pass();
+  ck_assert_uint_eq(s.sent, 1);
+  /* an answer without the token, from a recipient, on the same topic */
+  ck_assert(emu_deliver_message(emu, "Buyer@Fabrikam.com", "alice@contoso.com",
+                                "RE: Fw: proposal", "yes", e, sizeof(e)) == 0);
+  /* not answers: someone else, or another topic */
+  ck_assert(emu_deliver_message(emu, "stranger@example.com", "alice@contoso.com",
+                                "RE: Proposal", "?", e, sizeof(e)) == 0);
+  ck_assert(emu_deliver_message(emu, "buyer@fabrikam.com", "alice@contoso.com",
+                                "RE: Another thing", "?", e, sizeof(e)) == 0);
+  s = pass();
+  ck_assert_uint_eq(s.received, 1);
+  ck_assert_int_eq(count("alice@contoso.com", EXS_ACT_STATE_RECEIVED), 1);
+}
+END_TEST
+
 START_TEST(outgoing_permanent_disables)
 {
   struct exs_mailbox m;
@@ -783,6 +806,7 @@ static Suite *suite(void)
   tcase_add_test(tc, incoming_undeliverable);
   tcase_add_test(tc, outgoing_exactly_once);
   tcase_add_test(tc, outgoing_reply_is_tracked);
+  tcase_add_test(tc, incoming_responses_by_conversation);
   tcase_add_test(tc, outgoing_faults_no_duplicates);
   tcase_add_test(tc, outgoing_permanent_disables);
   tcase_add_test(tc, transient_retries_then_disable);

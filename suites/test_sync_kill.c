@@ -36,7 +36,7 @@ static char url[256], connect_to[128];
 static const char *ct[1];
 static char dir[256], db[300], keyf[300], exsync_bin[4096];
 static struct exs_store *st;
-static unsigned seed;
+static unsigned seed, seed0;
 
 static void add_mailbox(const char *address)
 {
@@ -67,6 +67,7 @@ static void world_up(void)
   const char *env_seed = getenv("EXSYNC_KILL_SEED");
 
   seed = env_seed && *env_seed ? (unsigned)strtoul(env_seed, NULL, 10) : 20261129u;
+  seed0 = seed;
   n = readlink("/proc/self/exe", self, sizeof(self) - 1);
   ck_assert(n > 0);
   self[n] = '\0';
@@ -158,7 +159,7 @@ static int run_until_done(const char *mailbox, long max_delay_ms, int max_runs)
      * complete one takes on this machine */
     long window = max_delay_ms + (long)runs * max_delay_ms / 10;
     long delay = 5 + (long)(rand_r(&seed) % (unsigned)window);
-    ck_assert_msg(++runs <= max_runs, "no run completed in %d runs (seed %u)", max_runs, seed);
+    ck_assert_msg(++runs <= max_runs, "no run completed in %d runs (EXSYNC_KILL_SEED=%u)", max_runs, seed0);
     rc = run_child(mailbox, delay);
     if(rc == -SIGKILL) {
       kills++;
@@ -193,7 +194,7 @@ START_TEST(incoming_2000_killed_at_random)
                                   sizeof(e)) == 0);
   }
   kills = run_until_done("alice@contoso.com", 250, 400);
-  fprintf(stderr, "incoming: %d kills (seed %u)\n", kills, seed);
+  fprintf(stderr, "incoming: %d kills (EXSYNC_KILL_SEED=%u)\n", kills, seed0);
   ck_assert_int_ge(kills, 3);
   /* one more complete run finds nothing new */
   ck_assert_int_eq(run_child("alice@contoso.com", 0), 0);
@@ -281,15 +282,85 @@ START_TEST(outgoing_500_killed_at_random)
     a.body = (char *)"exactly once, please";
     ck_assert(exs_store_activity_add(st, &a, &err) == 0);
   }
-  kills = run_until_done("alice@contoso.com", 250, 400);
-  fprintf(stderr, "outgoing: %d kills (seed %u)\n", kills, seed);
+  /* each send takes a little while, so that kills land inside the pass */
+  ck_assert(emu_add_fault(emu, "operation=CreateItem delay-ms=4", subject, sizeof(subject)) > 0);
+  kills = run_until_done("alice@contoso.com", 200, 400);
+  emu_clear_faults(emu);
+  fprintf(stderr, "outgoing: %d kills (EXSYNC_KILL_SEED=%u)\n", kills, seed0);
   ck_assert_int_ge(kills, 3);
   ck_assert_int_eq(count("alice@contoso.com", EXS_ACT_STATE_SENT), 500);
   memset(per, 0, sizeof(per));
   delivered(per, 500);
   for(k = 0; k < 500; k++)
-    ck_assert_msg(per[k] == 1, "email %d delivered %d times (seed %u)", k, per[k], seed);
+    ck_assert_msg(per[k] == 1, "email %d delivered %d times (EXSYNC_KILL_SEED=%u)", k, per[k], seed0);
   ck_assert_int_eq(emu_folder_count(emu, "alice@contoso.com", "sentitems"), 500);
+}
+END_TEST
+
+
+/* The service stops cleanly on SIGTERM and SIGINT: exit 0, the mailbox
+ * released, nothing half-done (every stored page complete). */
+START_TEST(service_stops_cleanly_on_signals)
+{
+  static const int sigs[] = {SIGTERM, SIGINT};
+  char subject[64], e[256];
+  struct exs_mailbox m;
+  struct exs_error err;
+  int i, k;
+
+  for(i = 0; i < 600; i++) {
+    snprintf(subject, sizeof(subject), "Service %04d", i);
+    ck_assert(emu_deliver_message(emu, "c@fabrikam.com", "alice@contoso.com", subject, "x", e,
+                                  sizeof(e)) == 0);
+  }
+  for(k = 0; k < 2; k++) {
+    char *argv[] = {exsync_bin, "--db", db, "--key-file", keyf, "--connect-to", connect_to,
+                    "sync", "--all", "--mailbox", "alice@contoso.com",
+                    "--page-size", "50", "--interval", "1", NULL};
+    posix_spawn_file_actions_t fa;
+    pid_t pid;
+    int status = 0, pfd[2];
+    int64_t deadline;
+    char buf[256];
+    size_t got = 0;
+
+    ck_assert_int_eq(pipe(pfd), 0);
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, pfd[1], STDERR_FILENO);
+    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addclose(&fa, pfd[0]);
+    ck_assert_int_eq(posix_spawn(&pid, exsync_bin, &fa, NULL, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    close(pfd[1]);
+    /* the service says when its signal handlers are in place */
+    while(got < sizeof(buf) - 1) {
+      ssize_t r = read(pfd[0], buf + got, 1);
+      if(r <= 0)
+        break;
+      got++;
+      buf[got] = '\0';
+      if(strstr(buf, "synchronizing"))
+        break;
+    }
+    ck_assert_msg(strstr(buf, "synchronizing") != NULL, "no start line: %s", buf);
+    exs_sleep_ms(20 + 200 * k); /* mid-pass the first time, idle the second */
+    kill(pid, sigs[k]);
+    deadline = exs_monotonic_ms() + 20000;
+    while(waitpid(pid, &status, WNOHANG) == 0) {
+      ck_assert_msg(exs_monotonic_ms() < deadline, "exsync sync did not stop");
+      exs_sleep_ms(10);
+    }
+    close(pfd[0]);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+    ck_assert(exs_store_mailbox_get(st, "alice@contoso.com", &m, &err) == 0);
+    exs_mailbox_wipe(&m);
+    ck_assert_str_eq(m.processing_host, "");
+    /* never more than what was delivered */
+    ck_assert_int_le(count("alice@contoso.com", NULL), 602);
+  }
+  /* a final pass completes without duplicates */
+  ck_assert_int_eq(run_child("alice@contoso.com", 0), 0);
+  ck_assert_int_eq(count("alice@contoso.com", NULL), 602);
 }
 END_TEST
 
@@ -302,6 +373,7 @@ static Suite *suite(void)
   tcase_set_timeout(tc, 240);
   tcase_add_test(tc, incoming_2000_killed_at_random);
   tcase_add_test(tc, outgoing_500_killed_at_random);
+  tcase_add_test(tc, service_stops_cleanly_on_signals);
   suite_add_tcase(s, tc);
   return s;
 }

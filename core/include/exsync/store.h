@@ -242,6 +242,12 @@ int exs_store_activity_set_pending(struct exs_store *st, int64_t id, const char 
  * 0 no, -1 error. */
 int exs_store_activity_known(struct exs_store *st, const char *mailbox, const char *item_id,
                              const char *message_id, int64_t *id, struct exs_error *err);
+/* Correlation of an answer with an email the org sent (any mailbox): an
+ * outgoing activity, sent or being sent, whose subject equals subject
+ * (case-insensitive) and whose recipients include address. 1 found (*id set
+ * when id not NULL), 0 none, -1 error. */
+int exs_store_activity_correlate(struct exs_store *st, const char *subject, const char *address,
+                                 int64_t *id, struct exs_error *err);
 /* Count activities of a mailbox (NULL: all) in a state (NULL: any); -1 on error. */
 long exs_store_activity_count(struct exs_store *st, const char *mailbox, const char *state,
                               struct exs_error *err);
