@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 
 #include "cli.h"
+#include "json.h"
 #include "exsync/clock.h"
 #include "exsync/orgfile.h"
 #include "exsync/store.h"
@@ -132,21 +133,13 @@ static void print_alert_json(FILE *f, const struct exs_alert *a, bool first)
 
   fprintf(f, "%s\n    {\"time\": \"%s\", \"mailbox\": ", first ? "" : ",",
           exs_time_iso(a->time, when, sizeof(when)));
-  fprintf(f, a->mailbox[0] ? "\"%s\"" : "null", a->mailbox);
+  diag_json_str_or_null(f, a->mailbox);
   fprintf(f, ", \"severity\": \"%s\", \"category\": \"%s\", \"transient\": %s, \"message\": ",
           exs_severity_name(a->severity), exs_category_name(a->category),
           a->transient ? "true" : "false");
-  {
-    const char *s;
-    fputc('"', f);
-    for(s = a->message; *s; s++) {
-      if(*s == '"' || *s == '\\')
-        fputc('\\', f);
-      if((unsigned char)*s >= 0x20)
-        fputc(*s, f);
-    }
-    fputc('"', f);
-  }
+  diag_json_str(f, a->message);
+  fputs(", \"hint\": ", f);
+  diag_json_str_or_null(f, a->hint);
   fputs("}", f);
 }
 

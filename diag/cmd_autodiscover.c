@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "json.h"
 #include "exsync/autodiscover.h"
 #include "exsync/model.h"
 
@@ -34,20 +35,6 @@ static const char *mark(enum exs_ad_outcome o)
   case EXS_AD_ERROR: return "[fail]";
   default: return "[skip]";
   }
-}
-
-static void json_string(FILE *f, const char *s)
-{
-  fputc('"', f);
-  for(; s && *s; s++) {
-    if(*s == '"' || *s == '\\')
-      fprintf(f, "\\%c", *s);
-    else if((unsigned char)*s < 0x20)
-      fprintf(f, "\\u%04x", (unsigned char)*s);
-    else
-      fputc(*s, f);
-  }
-  fputc('"', f);
 }
 
 static void print_text(const char *address, const struct exs_autodiscover_result *r, bool ok,
@@ -96,23 +83,23 @@ static void print_json(const char *address, const struct exs_autodiscover_result
   size_t i;
 
   fputs("{\"address\": ", stdout);
-  json_string(stdout, address);
+  diag_json_str(stdout, address);
   printf(", \"result\": \"%s\", \"ews_url\": ", ok ? "success" : "failure");
   if(ok)
-    json_string(stdout, r->ews_url);
+    diag_json_str(stdout, r->ews_url);
   else
     fputs("null", stdout);
   fputs(", \"final_address\": ", stdout);
-  json_string(stdout, ok ? r->address : address);
+  diag_json_str(stdout, ok ? r->address : address);
   printf(", \"hops\": %d, \"error\": ", r->hops);
   if(ok) {
     fputs("null", stdout);
   }
   else {
     printf("{\"category\": \"%s\", \"message\": ", exs_category_name(err->category));
-    json_string(stdout, err->message);
+    diag_json_str(stdout, err->message);
     printf(", \"http_status\": %ld, \"ews_code\": ", err->http_status);
-    json_string(stdout, err->ews_code);
+    diag_json_str(stdout, err->ews_code);
     fputs("}", stdout);
   }
   fputs(", \"steps\": [", stdout);
@@ -120,11 +107,11 @@ static void print_json(const char *address, const struct exs_autodiscover_result
     const struct exs_autodiscover_step *s = &r->steps[i];
     printf("%s\n  {\"hop\": %d, \"method\": \"%s\", \"outcome\": \"%s\", \"url\": ", i ? "," : "",
            s->hop, exs_ad_method_name(s->method), exs_ad_outcome_name(s->outcome));
-    json_string(stdout, s->url);
+    diag_json_str(stdout, s->url);
     printf(", \"http_status\": %ld, \"ms\": %ld, \"got\": ", s->http_status, s->elapsed_ms);
-    json_string(stdout, s->got);
+    diag_json_str(stdout, s->got);
     fputs(", \"why\": ", stdout);
-    json_string(stdout, s->why);
+    diag_json_str(stdout, s->why);
     fputs("}", stdout);
   }
   fputs("\n]}\n", stdout);

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "cli.h"
+#include "json.h"
 #include "exsync/clock.h"
 #include "exsync/store.h"
 #include "exsync/sync.h"
@@ -22,41 +23,13 @@ static void on_signal(int sig)
   stop_requested = 1;
 }
 
-static void json_str(FILE *f, const char *s)
-{
-  fputc('"', f);
-  for(; s && *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    switch(c) {
-    case '"': fputs("\\\"", f); break;
-    case '\\': fputs("\\\\", f); break;
-    case '\n': fputs("\\n", f); break;
-    case '\r': fputs("\\r", f); break;
-    case '\t': fputs("\\t", f); break;
-    default:
-      if(c < 0x20)
-        fprintf(f, "\\u%04x", c);
-      else
-        fputc(c, f);
-    }
-  }
-  fputc('"', f);
-}
-
-static void json_str_or_null(FILE *f, const char *s)
-{
-  if(s && *s)
-    json_str(f, s);
-  else
-    fputs("null", f);
-}
 
 static void json_time(FILE *f, time_t t)
 {
   char buf[32];
 
   if(t)
-    json_str(f, exs_time_iso(t, buf, sizeof(buf)));
+    diag_json_str(f, exs_time_iso(t, buf, sizeof(buf)));
   else
     fputs("null", f);
 }
@@ -345,7 +318,7 @@ static int cmd_status(struct diag_ctx *ctx, int argc, char **argv)
     total.failed += c.failed;
     if(ctx->format == DIAG_FORMAT_JSON) {
       printf("%s\n  {\"address\": ", i ? "," : "");
-      json_str(stdout, m[i].address);
+      diag_json_str(stdout, m[i].address);
       printf(", \"enabled\": {\"incoming\": %s, \"outgoing\": %s, \"act\": %s}",
              m[i].enabled[0] ? "true" : "false", m[i].enabled[1] ? "true" : "false",
              m[i].enabled[2] ? "true" : "false");
@@ -359,7 +332,7 @@ static int cmd_status(struct diag_ctx *ctx, int argc, char **argv)
       printf(", \"postponed_until\": ");
       json_time(stdout, m[i].postponed_until);
       printf(", \"processing_host\": ");
-      json_str_or_null(stdout, m[i].processing_host);
+      diag_json_str_or_null(stdout, m[i].processing_host);
       printf(", \"items_processed\": %d, \"items_failed\": %d", m[i].items_processed,
              m[i].items_failed);
       printf(", \"activities\": {\"received\": %ld, \"pending_send\": %ld, \"sending\": %ld, "
@@ -368,9 +341,9 @@ static int cmd_status(struct diag_ctx *ctx, int argc, char **argv)
       printf(", \"transient_failures\": %d, \"last_error\": ", m[i].transient_failures);
       if(m[i].last_error_code[0]) {
         printf("{\"code\": ");
-        json_str(stdout, m[i].last_error_code);
+        diag_json_str(stdout, m[i].last_error_code);
         printf(", \"message\": ");
-        json_str(stdout, m[i].last_error);
+        diag_json_str(stdout, m[i].last_error);
         printf(", \"count\": %d, \"time\": ", m[i].last_error_count);
         json_time(stdout, m[i].last_error_time);
         printf("}");
@@ -459,28 +432,28 @@ static int cmd_activity(struct diag_ctx *ctx, int argc, char **argv)
       memset(&x, 0, sizeof(x));
     if(ctx->format == DIAG_FORMAT_JSON) {
       printf("%s\n  {\"id\": %lld, \"mailbox\": ", i ? "," : "", (long long)a[i].id);
-      json_str(stdout, a[i].mailbox);
+      diag_json_str(stdout, a[i].mailbox);
       printf(", \"direction\": \"%s\", \"state\": ",
              a[i].direction == EXS_DIR_OUTGOING ? "outgoing" : "incoming");
-      json_str(stdout, a[i].state);
+      diag_json_str(stdout, a[i].state);
       printf(", \"subject\": ");
-      json_str_or_null(stdout, a[i].subject);
+      diag_json_str_or_null(stdout, a[i].subject);
       printf(", \"from\": ");
-      json_str_or_null(stdout, a[i].sender);
+      diag_json_str_or_null(stdout, a[i].sender);
       printf(", \"to\": ");
-      json_str_or_null(stdout, a[i].recipients);
+      diag_json_str_or_null(stdout, a[i].recipients);
       printf(", \"received\": ");
       json_time(stdout, a[i].received);
       printf(", \"sent\": ");
       json_time(stdout, a[i].sent);
       printf(", \"exchange_item_id\": ");
-      json_str_or_null(stdout, a[i].exchange_item_id);
+      diag_json_str_or_null(stdout, a[i].exchange_item_id);
       printf(", \"internet_message_id\": ");
-      json_str_or_null(stdout, a[i].internet_message_id);
+      diag_json_str_or_null(stdout, a[i].internet_message_id);
       printf(", \"tracking_token\": ");
-      json_str_or_null(stdout, x.tracking_token);
+      diag_json_str_or_null(stdout, x.tracking_token);
       printf(", \"attempts\": %d, \"reason\": ", x.attempts);
-      json_str_or_null(stdout, x.reason);
+      diag_json_str_or_null(stdout, x.reason);
       printf("}");
     }
     else {
@@ -657,33 +630,33 @@ static void act_print_json(const struct exs_act_item *a, bool first)
   char t[32];
 
   printf("%s\n  {\"id\": %lld, \"mailbox\": ", first ? "" : ",", (long long)a->id);
-  json_str(stdout, a->mailbox);
+  diag_json_str(stdout, a->mailbox);
   printf(", \"kind\": \"%s\", \"exchange_id\": ", exs_act_kind_name(a->kind));
-  json_str_or_null(stdout, a->exchange_id);
+  diag_json_str_or_null(stdout, a->exchange_id);
   printf(", \"subject\": ");
-  json_str_or_null(stdout, a->subject);
+  diag_json_str_or_null(stdout, a->subject);
   printf(", \"start\": ");
-  json_str_or_null(stdout, a->start);
+  diag_json_str_or_null(stdout, a->start);
   printf(", \"end\": ");
-  json_str_or_null(stdout, a->end);
+  diag_json_str_or_null(stdout, a->end);
   printf(", \"location\": ");
-  json_str_or_null(stdout, a->location);
+  diag_json_str_or_null(stdout, a->location);
   printf(", \"status\": ");
-  json_str_or_null(stdout, a->status);
+  diag_json_str_or_null(stdout, a->status);
   printf(", \"given_name\": ");
-  json_str_or_null(stdout, a->given_name);
+  diag_json_str_or_null(stdout, a->given_name);
   printf(", \"surname\": ");
-  json_str_or_null(stdout, a->surname);
+  diag_json_str_or_null(stdout, a->surname);
   printf(", \"company\": ");
-  json_str_or_null(stdout, a->company);
+  diag_json_str_or_null(stdout, a->company);
   printf(", \"pending\": %s, \"deleted\": %s, \"synced_at\": ", a->dirty ? "true" : "false",
          a->deleted ? "true" : "false");
   if(a->synced_at > 0)
-    json_str(stdout, exs_time_iso(a->synced_at, t, sizeof(t)));
+    diag_json_str(stdout, exs_time_iso(a->synced_at, t, sizeof(t)));
   else
     fputs("null", stdout);
   printf(", \"conflict\": ");
-  json_str_or_null(stdout, a->conflict);
+  diag_json_str_or_null(stdout, a->conflict);
   printf("}");
 }
 

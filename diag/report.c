@@ -1,5 +1,6 @@
 /* report.c - text, JSON and JUnit renderings of Test & Enable results. */
 #include "report.h"
+#include "json.h"
 
 #include <string.h>
 
@@ -89,34 +90,6 @@ static void write_text(FILE *f, const struct exs_te_result *results, size_t n,
           sum.success, sum.failure, sum.not_run);
 }
 
-static void json_str(FILE *f, const char *s)
-{
-  fputc('"', f);
-  for(; s && *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    switch(c) {
-    case '"': fputs("\\\"", f); break;
-    case '\\': fputs("\\\\", f); break;
-    case '\n': fputs("\\n", f); break;
-    case '\r': fputs("\\r", f); break;
-    case '\t': fputs("\\t", f); break;
-    default:
-      if(c < 0x20)
-        fprintf(f, "\\u%04x", c);
-      else
-        fputc(c, f);
-    }
-  }
-  fputc('"', f);
-}
-
-static void json_str_or_null(FILE *f, const char *s)
-{
-  if(s && *s)
-    json_str(f, s);
-  else
-    fputs("null", f);
-}
 
 static void write_json(FILE *f, const struct exs_te_result *results, size_t n, long elapsed_ms)
 {
@@ -128,7 +101,7 @@ static void write_json(FILE *f, const struct exs_te_result *results, size_t n, l
     const struct exs_te_result *r = &results[i];
     fputs(i ? ",\n    {" : "\n    {", f);
     fputs("\"address\": ", f);
-    json_str(f, r->address);
+    diag_json_str(f, r->address);
     fprintf(f, ", \"incoming\": \"%s\", \"outgoing\": \"%s\", \"act\": \"%s\",",
             exs_status_name(r->status[EXS_WL_INCOMING]),
             exs_status_name(r->status[EXS_WL_OUTGOING]), exs_status_name(r->status[EXS_WL_ACT]));
@@ -144,18 +117,18 @@ static void write_json(FILE *f, const struct exs_te_result *results, size_t n, l
       fprintf(f, "\"severity\": \"%s\", \"category\": \"%s\", \"transient\": %s, \"message\": ",
               exs_severity_name(r->alerts[j].severity), exs_category_name(e->category),
               ok ? "null" : (e->transient ? "true" : "false"));
-      json_str(f, e->message);
+      diag_json_str(f, e->message);
       fputs(", \"hint\": ", f);
-      json_str_or_null(f, e->hint);
+      diag_json_str_or_null(f, e->hint);
       fputs(", \"ews_code\": ", f);
-      json_str_or_null(f, e->ews_code);
+      diag_json_str_or_null(f, e->ews_code);
       fputs(", \"http_status\": ", f);
       if(e->http_status)
         fprintf(f, "%ld", e->http_status);
       else
         fputs("null", f);
       fputs(", \"url\": ", f);
-      json_str_or_null(f, e->url);
+      diag_json_str_or_null(f, e->url);
       fputs("}", f);
     }
     fputs("],\n     \"steps\": [", f);
@@ -164,9 +137,9 @@ static void write_json(FILE *f, const struct exs_te_result *results, size_t n, l
       const struct exs_te_step *s = &r->steps[j];
       fputs(j ? ", {" : "{", f);
       fputs("\"name\": ", f);
-      json_str(f, s->name);
+      diag_json_str(f, s->name);
       fprintf(f, ", \"status\": \"%s\", \"ms\": %ld, \"detail\": ", st[s->status % 3], s->ms);
-      json_str(f, s->detail);
+      diag_json_str(f, s->detail);
       fputs("}", f);
     }
     fputs("]}", f);

@@ -1,0 +1,13 @@
+/* json.h - the JSON string writer every report of diag shares. */
+#ifndef EXSYNC_DIAG_JSON_H
+#define EXSYNC_DIAG_JSON_H
+
+#include <stdio.h>
+
+/* Write s as a JSON string literal (quotes, escapes, control characters as
+ * \u00XX; bytes >= 0x80 pass through, the input is UTF-8). NULL writes "". */
+void diag_json_str(FILE *f, const char *s);
+/* The same, or null when s is NULL or empty. */
+void diag_json_str_or_null(FILE *f, const char *s);
+
+#endif
