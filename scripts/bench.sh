@@ -35,7 +35,8 @@ if [ "${BENCH_NO_INSTALL:-0}" != 1 ]; then
 fi
 
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DEXSYNC_TESTS=OFF >/dev/null
-cmake --build "$BUILD" -j2 --target exsync-emulator bench_emulator bench_testenable >/dev/null
+cmake --build "$BUILD" -j2 --target exsync-emulator bench_emulator bench_testenable \
+  bench_sync >/dev/null
 
 status=0
 echo "== bench_emulator (issue 3) $(date -u +%FT%TZ)"
@@ -45,6 +46,12 @@ echo
 echo "== bench_testenable (issue 5) $(date -u +%FT%TZ)"
 # shellcheck disable=SC2086
 timeout 900 "$BUILD/suites/bench/bench_testenable" ${TESTENABLE_ARGS:-} || status=1
+echo
+echo "== bench_sync (issue 6) $(date -u +%FT%TZ)"
+# the issue's size (1,000 mailboxes x 100 messages, 10,000 emails) by default;
+# SYNC_ARGS="--mailboxes 100" for a quick look
+# shellcheck disable=SC2086
+timeout 1800 "$BUILD/suites/bench/bench_sync" ${SYNC_ARGS:-} || status=1
 echo
 echo "bench.sh: done $(date -u +%FT%TZ), exit $status"
 exit $status
