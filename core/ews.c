@@ -503,6 +503,21 @@ static int classify(struct exs_ews *ews, const char *op, struct exs_http_respons
   return -1;
 }
 
+/* Operations whose repetition would change Exchange twice (a second send,
+ * a second item): never let the transport repeat them behind our back. */
+static bool changes_state(const char *op)
+{
+  static const char *const ops[] = {"CreateItem", "SendItem", "UpdateItem", "DeleteItem",
+                                    "MoveItem", "CopyItem", "CreateFolder", "UpdateFolder",
+                                    "DeleteFolder", "MoveFolder"};
+  size_t i;
+
+  for(i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+    if(!strcmp(op, ops[i]))
+      return true;
+  return false;
+}
+
 int exs_ews_call(struct exs_ews *ews, const char *op, const struct exs_buf *request,
                  struct exs_http_response *resp, struct exs_error *err)
 {
@@ -528,6 +543,7 @@ int exs_ews_call(struct exs_ews *ews, const char *op, const struct exs_buf *requ
   req.body_len = request->len;
   req.headers = headers;
   req.n_headers = nh;
+  req.fresh_connection = changes_state(op);
 
   for(attempt = 0;; attempt++) {
     long wait_ms = 0;

@@ -480,6 +480,8 @@ int exs_http_perform(struct exs_http *h, const struct exs_http_request *req,
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->opt.connect_timeout_ms);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->opt.timeout_ms);
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+  if(req->fresh_connection)
+    curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, h);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);

@@ -446,6 +446,35 @@ START_TEST(protocol_error_on_garbage)
 }
 END_TEST
 
+/* The test message's answer is lost after Exchange took it: the send is not
+ * repeated (neither by us nor by libcurl behind our back); the message is
+ * found by its marker and removed, so nothing is left behind. */
+START_TEST(lost_send_answer_is_looked_up_not_resent)
+{
+  struct exs_mailbox m;
+  struct exs_te_result r;
+  struct emu_journal_entry *e;
+  size_t n, i, creates = 0;
+  char err[256];
+
+  mailbox(&m, "bob@contoso.com");
+  m.act = EXS_ACT_NONE;
+  ck_assert_int_gt(emu_add_fault(emu, "mailbox=bob@contoso.com operation=CreateItem reset times=1",
+                                 err, sizeof(err)), 0);
+  ck_assert_int_eq(exs_testenable_mailbox(&org, &profile, &m, &opt, &r), 0);
+  ck_assert_int_eq(r.status[EXS_WL_OUTGOING], EXS_STATUS_SUCCESS);
+  ck_assert_int_eq(emu_folder_count(emu, "bob@contoso.com", "inbox"), 0);
+  n = emu_journal_count(emu);
+  e = calloc(n, sizeof(*e));
+  n = emu_journal_get(emu, 0, e, n);
+  for(i = 0; i < n; i++)
+    if(!strcmp(e[i].operation, "CreateItem"))
+      creates++;
+  free(e);
+  ck_assert_uint_eq(creates, 1);
+}
+END_TEST
+
 START_TEST(act_other_org_and_take_over)
 {
   struct exs_mailbox m;
@@ -594,6 +623,7 @@ int main(void)
   tcase_add_test(tc, timeout_is_transient);
   tcase_add_test(tc, connect_and_dns_failures);
   tcase_add_test(tc, protocol_error_on_garbage);
+  tcase_add_test(tc, lost_send_answer_is_looked_up_not_resent);
   tcase_add_test(tc, act_other_org_and_take_over);
   tcase_add_test(tc, delegation_fails_act_before_any_act_request);
   tcase_add_test(tc, autodiscover_finds_nothing);

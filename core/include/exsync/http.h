@@ -70,6 +70,9 @@ struct exs_http_request {
   size_t n_headers;
   bool anonymous;              /* send no credentials (Autodiscover redirect probe);
                                   plain http is then allowed */
+  bool fresh_connection;       /* use a new connection: libcurl silently resends a request
+                                  whose reused connection died before any answer byte, which
+                                  must never happen to one that changes state */
 };
 
 struct exs_http_response {
