@@ -4,7 +4,10 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <openssl/crypto.h>
 
 #include "exsync/clock.h"
 #include "exsync/ews.h"
@@ -29,6 +32,80 @@ struct te_run {
   struct exs_http *http;
   struct exs_ews *ews;
 };
+
+struct exs_te_connection {
+  struct exs_http *http;
+  struct exs_http_options opt; /* as created; strings below are owned copies */
+  char *user, *password, *cacert;
+};
+
+struct exs_te_connection *exs_te_connection_new(void)
+{
+  return calloc(1, sizeof(struct exs_te_connection));
+}
+
+static void connection_clear(struct exs_te_connection *c)
+{
+  exs_http_free(c->http);
+  if(c->password) {
+    OPENSSL_cleanse(c->password, strlen(c->password));
+    free(c->password);
+  }
+  free(c->user);
+  free(c->cacert);
+  memset(c, 0, sizeof(*c));
+}
+
+void exs_te_connection_free(struct exs_te_connection *c)
+{
+  if(!c)
+    return;
+  connection_clear(c);
+  free(c);
+}
+
+static bool same_str(const char *a, const char *b)
+{
+  return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+/* Whether the kept transport was made for exactly these settings (the
+ * override lists and trace hook are the same for a whole batch). */
+static bool connection_matches(const struct exs_te_connection *c,
+                               const struct exs_http_options *o)
+{
+  return c->http && same_str(c->user, o->user) && same_str(c->password, o->password) &&
+         same_str(c->cacert, o->cacert) && c->opt.auth == o->auth &&
+         c->opt.timeout_ms == o->timeout_ms && c->opt.connect_timeout_ms == o->connect_timeout_ms &&
+         c->opt.allow_non_ssl == o->allow_non_ssl &&
+         c->opt.allow_credentials_non_secure == o->allow_credentials_non_secure &&
+         c->opt.allow_basic_non_secure == o->allow_basic_non_secure &&
+         c->opt.n_resolve == o->n_resolve && c->opt.n_connect_to == o->n_connect_to &&
+         c->opt.trace == o->trace && c->opt.trace_ctx == o->trace_ctx;
+}
+
+/* The transport for ho: the kept one when it matches, else a new one (kept
+ * in c when c is given). Returns NULL on no memory. */
+static struct exs_http *connection_take(struct exs_te_connection *c,
+                                        const struct exs_http_options *ho)
+{
+  if(!c)
+    return exs_http_new(ho);
+  if(connection_matches(c, ho))
+    return c->http;
+  connection_clear(c);
+  c->http = exs_http_new(ho);
+  c->opt = *ho;
+  c->user = ho->user ? strdup(ho->user) : NULL;
+  c->password = ho->password ? strdup(ho->password) : NULL;
+  c->cacert = ho->cacert ? strdup(ho->cacert) : NULL;
+  if(!c->http || (ho->user && !c->user) || (ho->password && !c->password) ||
+     (ho->cacert && !c->cacert)) {
+    connection_clear(c);
+    return NULL;
+  }
+  return c->http;
+}
 
 char *exs_testenable_credential_key(const struct exs_profile *p, const struct exs_mailbox *m,
                                     char *buf, size_t len)
@@ -293,7 +370,7 @@ static void step_connect(struct te_run *r)
   exs_error_clear(&err);
   exs_error_step(&err, "connect");
   http_options(r, &ho);
-  r->http = exs_http_new(&ho);
+  r->http = connection_take(r->opt->reuse, &ho);
   memset(&eo, 0, sizeof(eo));
   eo.url = r->url;
   eo.ctx.impersonate = r->impersonate;
@@ -532,7 +609,8 @@ int exs_testenable_mailbox(const struct exs_org *org, const struct exs_profile *
 
   result = apply_outcome(&r);
   exs_ews_free(r.ews);
-  exs_http_free(r.http);
+  if(!r.opt->reuse)
+    exs_http_free(r.http); /* a kept transport stays open for the next test */
   out->elapsed_ms = (long)(exs_monotonic_ms() - start);
   return result;
 }

@@ -15,6 +15,11 @@ struct slot {
   char key[KEY_MAX];
   int in_use;
   int limit;
+  /* idle transports of this credential, reused by the next test: never
+   * more than limit exist, since each is held by a test in flight */
+  struct exs_te_connection **idle;
+  int n_idle;
+  bool keep;           /* profile credentials: worth keeping between tests */
 };
 
 struct batch {
@@ -59,6 +64,28 @@ static struct slot *slot_for(struct batch *b, const char *key, int limit)
   return &b->slots[b->n_slots++];
 }
 
+/* Under the batch lock: an idle transport of slot s, or a new one. */
+static struct exs_te_connection *conn_take(struct slot *s)
+{
+  if(s->n_idle > 0)
+    return s->idle[--s->n_idle];
+  return exs_te_connection_new();
+}
+
+/* Under the batch lock: give a transport back (or close it). */
+static void conn_give(struct slot *s, struct exs_te_connection *c)
+{
+  if(!c)
+    return;
+  if(s->keep && !s->idle)
+    s->idle = calloc((size_t)s->limit, sizeof(*s->idle));
+  if(s->keep && s->idle && s->n_idle < s->limit) {
+    s->idle[s->n_idle++] = c;
+    return;
+  }
+  exs_te_connection_free(c);
+}
+
 static void *worker(void *arg)
 {
   struct batch *b = arg;
@@ -67,6 +94,8 @@ static void *worker(void *arg)
     const struct exs_profile *p;
     struct exs_mailbox *m;
     struct slot *s;
+    struct exs_te_options te;
+    struct exs_te_connection *conn;
     char key[KEY_MAX];
     size_t idx;
 
@@ -80,14 +109,19 @@ static void *worker(void *arg)
     p = find_profile(b, m->profile);
     exs_testenable_credential_key(p, m, key, sizeof(key));
     s = slot_for(b, key, p ? p->max_connections : 1);
+    s->keep = p && p->retrieval != EXS_RETRIEVAL_USER;
     while(s->in_use >= s->limit)
       pthread_cond_wait(&b->freed, &b->lock);
     s->in_use++;
+    conn = conn_take(s);
     pthread_mutex_unlock(&b->lock);
 
-    exs_testenable_mailbox(b->org, p, m, &b->opt->te, &b->results[idx]);
+    te = b->opt->te;
+    te.reuse = conn;
+    exs_testenable_mailbox(b->org, p, m, &te, &b->results[idx]);
 
     pthread_mutex_lock(&b->lock);
+    conn_give(s, conn);
     s->in_use--;
     b->total_done++;
     if(b->opt->progress)
@@ -176,6 +210,11 @@ int exs_testenable_batch(const struct exs_org *org, const struct exs_profile *pr
     for(int w = 0; w < EXS_WL_COUNT; w++)
       if(results[i].status[w] == EXS_STATUS_FAILURE)
         result = 1;
+  for(i = 0; i < b.n_slots; i++) {
+    while(b.slots[i].n_idle > 0)
+      exs_te_connection_free(b.slots[i].idle[--b.slots[i].n_idle]);
+    free(b.slots[i].idle);
+  }
   pthread_cond_destroy(&b.freed);
   pthread_mutex_destroy(&b.lock);
   free(b.todo);

@@ -163,6 +163,42 @@ START_TEST(autodiscover_finds_ews_and_stores_it)
 }
 END_TEST
 
+/* Many tests of one credential share its connections: with NTLM every new
+ * connection costs 401 handshakes, so the journal counts them. */
+START_TEST(batch_reuses_connections_per_credential)
+{
+  enum { N = 20 };
+  struct exs_mailbox m[N];
+  struct exs_te_result *r = calloc(N, sizeof(*r));
+  struct exs_te_batch_options bo;
+  struct emu_journal_entry *e;
+  size_t n, i, challenges = 0;
+
+  profile.max_connections = 2;
+  for(i = 0; i < N; i++) {
+    nina(&m[i]);
+    m[i].outgoing = EXS_OUT_NONE;
+    m[i].act = EXS_ACT_NONE;
+  }
+  memset(&bo, 0, sizeof(bo));
+  bo.te = opt;
+  ck_assert_int_eq(exs_testenable_batch(&org, &profile, 1, m, N, &bo, r), 0);
+  n = emu_journal_count(emu);
+  e = calloc(n, sizeof(*e));
+  n = emu_journal_get(emu, 0, e, n);
+  for(i = 0; i < n; i++)
+    if(e[i].status == 401)
+      challenges++;
+  /* two connections at most, each authenticated once (a probe and an NTLM
+   * challenge): not two handshakes per mailbox */
+  ck_assert_uint_ge(n, 3 * N);
+  ck_assert_msg(challenges <= 4, "%zu NTLM handshakes answered for %d mailboxes", challenges, N);
+  ck_assert_int_le(emu_journal_max_in_flight(emu, "svc"), 2);
+  free(e);
+  free(r);
+}
+END_TEST
+
 int main(void)
 {
   Suite *s = suite_create("testenable_tls");
@@ -175,6 +211,7 @@ int main(void)
                       sizeof(broken) / sizeof(broken[0]));
   tcase_add_test(tc, untrusted_ca_without_cacert);
   tcase_add_test(tc, autodiscover_finds_ews_and_stores_it);
+  tcase_add_test(tc, batch_reuses_connections_per_credential);
   suite_add_tcase(s, tc);
   return tu_run(s);
 }

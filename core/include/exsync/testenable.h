@@ -52,6 +52,15 @@ struct exs_te_result {
   long elapsed_ms;
 };
 
+/* A transport kept from one test to the next of the same credential, so
+ * Test & Enable of many mailboxes reuses connections (and their NTLM or TLS
+ * handshakes) instead of opening one per mailbox. Not thread-safe: one test
+ * uses it at a time. */
+struct exs_te_connection;
+struct exs_te_connection *exs_te_connection_new(void);
+/* Close the connection. NULL is a no-op. */
+void exs_te_connection_free(struct exs_te_connection *c);
+
 struct exs_te_options {
   const char *cacert;
   const char *const *resolve;
@@ -67,6 +76,8 @@ struct exs_te_options {
   long throttle_max_wait_ms;       /* 0: 30 s (SPEC.md 3) */
   exs_autodiscover_srv_fn srv;     /* Autodiscover's DNS SRV lookup; NULL: the system resolver */
   void *srv_ctx;
+  struct exs_te_connection *reuse; /* borrowed: reused when its credential and settings match
+                                      this test's, else replaced; NULL: a new one per test */
 };
 
 /* Run Test & Enable for mailbox m (updated in place) of profile p under org.
