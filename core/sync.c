@@ -205,7 +205,6 @@ int sync_session_open(struct sync_session *s, struct exs_error *err)
   }
   if(exs_http_check_channel(&ho, s->url, err) || exs_http_check_channel(&ho, s->out_url, err))
     return -1;
-  s->ho = ho;
   s->http = exs_http_new(&ho);
   memset(&eo, 0, sizeof(eo));
   eo.url = s->url;
@@ -213,8 +212,6 @@ int sync_session_open(struct sync_session *s, struct exs_error *err)
   eo.anchor_mailbox = m->address;
   eo.mailbox_credentials = mailbox_credentials;
   eo.max_throttle_wait_ms = s->opt->throttle_max_wait_ms;
-  s->eo = eo;
-  s->eo.url = s->out_url;
   s->ews = s->http ? exs_ews_new(s->http, &eo) : NULL;
   if(s->ews && strcmp(s->url, s->out_url)) {
     eo.url = s->out_url;
@@ -227,25 +224,6 @@ int sync_session_open(struct sync_session *s, struct exs_error *err)
     return -1;
   }
   return 0;
-}
-
-struct exs_ews *sync_fresh_client(struct sync_session *s, struct exs_http **http)
-{
-  struct exs_ews *ews;
-
-  *http = exs_http_new(&s->ho);
-  ews = *http ? exs_ews_new(*http, &s->eo) : NULL;
-  if(!ews) {
-    exs_http_free(*http);
-    *http = NULL;
-  }
-  return ews;
-}
-
-void sync_fresh_free(struct exs_ews *ews, struct exs_http *http)
-{
-  exs_ews_free(ews);
-  exs_http_free(http);
 }
 
 void sync_session_close(struct sync_session *s)

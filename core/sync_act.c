@@ -283,8 +283,6 @@ static int push_create(struct sync_session *s, const struct act_folder *f,
   struct exs_ews_item_result res;
   struct exs_ews_extprop_set mark;
   char marker[128];
-  struct exs_ews *fresh;
-  struct exs_http *fresh_http = NULL;
   int found, rc;
 
   if(a->synced_at < 0) {
@@ -329,13 +327,7 @@ static int push_create(struct sync_session *s, const struct act_folder *f,
     struct exs_ews_folder_ref folder = {f->distinguished, NULL, NULL};
     req.saved_folder = &folder;
     s->stats->requests++;
-    fresh = sync_fresh_client(s, &fresh_http);
-    if(!fresh) {
-      exs_error_set(err, EXS_CAT_PROTOCOL, "out of memory");
-      return -1;
-    }
-    rc = exs_ews_create_item(fresh, &req, &res, err);
-    sync_fresh_free(fresh, fresh_http);
+    rc = exs_ews_create_item(s->ews_out, &req, &res, err);
   }
   if(rc)
     return -1; /* synced_at stays -1: the marker decides next time */

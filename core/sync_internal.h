@@ -19,8 +19,6 @@ struct sync_session {
   struct exs_http *http;
   struct exs_ews *ews;           /* incoming URL */
   struct exs_ews *ews_out;       /* outgoing URL (== ews when the same) */
-  struct exs_http_options ho;    /* for fresh connections (strings borrowed) */
-  struct exs_ews_options eo;
   char url[EXS_URL_MAX + 1];
   char out_url[EXS_URL_MAX + 1];
   int items;                     /* items handled in this cycle (activities, emails, ACT) */
@@ -36,12 +34,6 @@ int sync_incoming(struct sync_session *s, struct exs_error *err);
 int sync_outgoing(struct sync_session *s, struct exs_error *err);
 int sync_act(struct sync_session *s, struct exs_error *err);
 
-/* A client on a NEW connection to the outgoing URL, for requests that
- * change state: libcurl silently repeats a request whose reused connection
- * died before any answer byte, which would send an email twice. Free both
- * with sync_fresh_free. NULL on no memory. */
-struct exs_ews *sync_fresh_client(struct sync_session *s, struct exs_http **http);
-void sync_fresh_free(struct exs_ews *ews, struct exs_http *http);
 
 /* Whether stop was asked for. */
 bool sync_stopping(const struct sync_session *s);

@@ -145,8 +145,6 @@ static int send_batch(struct sync_session *s, struct exs_activity *a, size_t n,
   struct exs_ews_create_item_req req;
   struct exs_error mbx_err, call_err;
   bool mbx_failed = false, in_tx = false;
-  struct exs_ews *fresh;
-  struct exs_http *fresh_http = NULL;
   int result = -1, rc;
   size_t i;
 
@@ -203,14 +201,8 @@ static int send_batch(struct sync_session *s, struct exs_activity *a, size_t n,
   req.items = items;
   req.n = n;
   s->stats->requests++;
-  fresh = sync_fresh_client(s, &fresh_http);
-  if(!fresh) {
-    exs_error_set(&call_err, EXS_CAT_CONFIG, "out of memory");
-    rc = -1;
-  }
-  else
-    rc = exs_ews_create_item(fresh, &req, res, &call_err);
-  sync_fresh_free(fresh, fresh_http);
+  /* CreateItem goes on a fresh connection (exs_ews_call): never resent */
+  rc = exs_ews_create_item(s->ews_out, &req, res, &call_err);
   if(rc) {
     if(!request_not_processed(&call_err)) {
       /* stays "sending": the next cycle looks in Sent Items first */
