@@ -1,7 +1,7 @@
 /* item_types.c - schema order of item fields (types.xsd ItemType and its
  * CalendarItem, Contact and Task extensions), so that fields stored verbatim
  * from a request are answered in schema order. Generated from
- * shared/ews-schema/types.xsd; data only.
+ * fixtures/schema/ews/types.xsd; data only.
  */
 #include <string.h>
 

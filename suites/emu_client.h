@@ -1,7 +1,7 @@
 /* emu_client.h - test-side helpers for the emulator suites (test_emu_*.c):
  * a raw libcurl client (deliberately not core's ews/http modules: the
  * emulator is checked independently of the client), SOAP request building,
- * and validation of every answer against ../shared/ews-schema.
+ * and validation of every answer against fixtures/schema/ews.
  *
  * Header-only (static functions) so each suite stays one file; include it
  * once per suite. Answers are owned by struct ec_resp; free with ec_free.
@@ -40,7 +40,7 @@ static inline void ec_load_schema(void)
   if(ec_ews_schema)
     return;
   ec_ews_schema =
-      exs_schema_load(tu_path("../shared/ews-schema/ews-validate.xsd"), err, sizeof(err));
+      exs_schema_load(tu_path("fixtures/schema/ews/ews-validate.xsd"), err, sizeof(err));
   if(!ec_ews_schema) {
     fprintf(stderr, "cannot load EWS schema: %s\n", err);
     exit(1);
@@ -48,7 +48,7 @@ static inline void ec_load_schema(void)
   {
     /* compile the emulator's request schema once, before the suites fork */
     struct emu *e = emu_new();
-    if(!e || emu_set_ews_schema(e, tu_path("../shared/ews-schema/ews-validate.xsd"), err,
+    if(!e || emu_set_ews_schema(e, tu_path("fixtures/schema/ews/ews-validate.xsd"), err,
                                 sizeof(err)) != 0) {
       fprintf(stderr, "cannot load the emulator's EWS schema: %s\n", err);
       exit(1);
@@ -62,7 +62,7 @@ static inline void ec_strict(struct emu *e)
 {
   char err[512];
 
-  ck_assert_msg(emu_set_ews_schema(e, tu_path("../shared/ews-schema/ews-validate.xsd"), err,
+  ck_assert_msg(emu_set_ews_schema(e, tu_path("fixtures/schema/ews/ews-validate.xsd"), err,
                                    sizeof(err)) == 0,
                 "%s", err);
 }

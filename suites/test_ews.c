@@ -16,7 +16,7 @@ static void schema_setup(void)
 {
   char err[512];
 
-  schema = exs_schema_load(tu_path("../shared/ews-schema/ews-validate.xsd"), err, sizeof(err));
+  schema = exs_schema_load(tu_path("fixtures/schema/ews/ews-validate.xsd"), err, sizeof(err));
   ck_assert_msg(schema != NULL, "schema: %s", err);
 }
 

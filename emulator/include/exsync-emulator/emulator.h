@@ -125,7 +125,7 @@ int emu_set_host_certificate(struct emu *emu, const char *host, const char *cert
                              const char *key_pem_file, char *err, size_t errlen);
 
 /* Validate every EWS request against the official schema, as Exchange does:
- * xsd_path is ews-validate.xsd (shared/ews-schema); the operation element and
+ * xsd_path is fixtures/schema/ews/ews-validate.xsd; the operation element and
  * the SOAP header elements are checked, and a request that fails gets an
  * ErrorSchemaValidation fault (HTTP 500) naming the violation. The WSDL and
  * XSDs in the same directory are then served (authenticated) at
