@@ -3,12 +3,16 @@
 #   deps.sh         what building and running exsync needs
 #   deps.sh --test  plus what the test suite needs: Check, clang for the fuzz
 #                   targets, and the real EWS clients of the interop suite
+#                   (exchangelib, ews-javascript-api's node, DavMail)
 set -euo pipefail
 packages=(build-essential cmake pkg-config libcurl4-openssl-dev libxml2-dev libxml2-utils
           libssl-dev libevent-dev libsqlite3-dev)
 if [ "${1:-}" = "--test" ]; then
   packages+=(check libsubunit-dev clang libclang-rt-14-dev
-             python3-exchangelib python3-requests-ntlm)
+             python3-exchangelib python3-requests-ntlm
+             davmail-server curl)
+  # davmail-server (Java; Debian pulls in a JRE) is the IMAP/CalDAV gateway
+  # the interop suite drives (started by the suite on free ports)
   # The interop suite's JavaScript client needs node and npm. Ask Debian for
   # them only when they are missing: a NodeSource nodejs already provides npm
   # and conflicts with Debian's npm package.
