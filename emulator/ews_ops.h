@@ -83,6 +83,9 @@ char *ews_ext_read_value(xmlNodePtr ext_property);
 int ews_item_set_prop(struct emu_item *it, const struct emu_prop *key, const char *value);
 /* The item's MIME: stored, else generated (iCalendar for calendar items). */
 void ews_item_mime(const struct emu_item *it, struct exs_buf *mime);
+/* The text of a field kept verbatim ("<t:Start>...</t:Start>"); its time. */
+bool ews_frag_text(const struct emu_item *it, const char *name, char *buf, size_t len);
+bool ews_frag_time(const struct emu_item *it, const char *name, time_t *t);
 /* Serialize element n (EWS types namespace) with the t: prefix. */
 void ews_serialize(struct exs_buf *o, xmlNodePtr n);
 /* "Message", "CalendarItem", "Contact", "Task" or "Item". */

@@ -1,4 +1,5 @@
-/* ews_props.c - extended (MAPI) properties of items and folders.
+/* ews_props.c - what Exchange derives from an item or folder: extended
+ * (MAPI) properties and an item's MIME content.
  *
  * A property a client set is stored on the object and answered as given.
  * Exchange also answers, for any object, the MAPI properties it derives from
@@ -6,16 +7,150 @@
  * counts ...): gateways such as DavMail read messages through them only
  * (PR_INTERNET_ARTICLE_NUMBER is its IMAP UID). Those are computed here, so
  * they are always current. Values are text; an array is one value a line.
- * Runs under emu->lock.
+ * The MIME of an item without stored MIME is generated: RFC 822 for
+ * messages, iCalendar for calendar items. Runs under emu->lock.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "ews_ops.h"
 #include "exsync/clock.h"
 #include "exsync/xml.h"
+
+static void rfc2822_date(time_t t, char *buf, size_t len)
+{
+  struct tm tm;
+
+  gmtime_r(&t, &tm);
+  strftime(buf, len, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+}
+
+/* The text of a field kept verbatim ("<t:Start>2024-05-02T14:00:00Z</t:Start>"). */
+bool ews_frag_text(const struct emu_item *it, const char *name, char *buf, size_t len)
+{
+  for(const struct emu_frag *f = it->frags; f; f = f->next) {
+    const char *gt, *lt;
+    if(strcmp(f->name, name) != 0)
+      continue;
+    gt = strchr(f->xml, '>');
+    lt = gt ? strchr(gt, '<') : NULL;
+    if(!lt || gt[-1] == '/')
+      return false;
+    snprintf(buf, len, "%.*s", (int)(lt - gt - 1), gt + 1);
+    return true;
+  }
+  return false;
+}
+
+/* A date kept verbatim in a frag ("<t:Start>2024-05-02T14:00:00Z</t:Start>"). */
+bool ews_frag_time(const struct emu_item *it, const char *name, time_t *t)
+{
+  char v[64];
+
+  return ews_frag_text(it, name, v, sizeof(v)) && exs_time_parse(v, t) == 0;
+}
+
+static void ical_time(struct exs_buf *o, const char *prop, time_t t)
+{
+  struct tm tm;
+  char b[32];
+
+  gmtime_r(&t, &tm);
+  strftime(b, sizeof(b), "%Y%m%dT%H%M%SZ", &tm);
+  exs_buf_addf(o, "%s:%s\r\n", prop, b);
+}
+
+/* iCalendar text: CR, LF, ',', ';' and '\\' escaped (RFC 5545 3.3.11). */
+static void ical_text(struct exs_buf *o, const char *prop, const char *v)
+{
+  exs_buf_addf(o, "%s:", prop);
+  for(const char *p = v ? v : ""; *p; p++) {
+    if(*p == '\r')
+      continue;
+    if(*p == '\n')
+      exs_buf_adds(o, "\\n");
+    else if(*p == ',' || *p == ';' || *p == '\\')
+      exs_buf_addf(o, "\\%c", *p);
+    else
+      exs_buf_add(o, p, 1);
+  }
+  exs_buf_adds(o, "\r\n");
+}
+
+/* A calendar item as Exchange exports it: an iCalendar object whose
+ * VTIMEZONE is the item's start time zone (clients learn the mailbox's time
+ * zone this way). The emulator keeps times in UTC, so the zone has no
+ * offset. */
+static void calendar_mime(const struct emu_item *it, struct exs_buf *o)
+{
+  char tz[128] = "UTC", uid[256];
+  time_t start = it->created, end;
+  const struct emu_frag *f;
+
+  for(f = it->frags; f; f = f->next) {
+    const char *id;
+    if(strcmp(f->name, "StartTimeZone") != 0 || !(id = strstr(f->xml, " Id=\"")))
+      continue;
+    snprintf(tz, sizeof(tz), "%.*s", (int)strcspn(id + 5, "\""), id + 5);
+  }
+  ews_frag_time(it, "Start", &start);
+  if(!ews_frag_time(it, "End", &end))
+    end = start;
+  if(!ews_frag_text(it, "UID", uid, sizeof(uid)))
+    snprintf(uid, sizeof(uid), "exsync-%llu", (unsigned long long)it->num);
+  exs_buf_adds(o, "BEGIN:VCALENDAR\r\nMETHOD:PUBLISH\r\n"
+                  "PRODID:-//exsync//emulator//EN\r\nVERSION:2.0\r\n");
+  ical_text(o, "BEGIN:VTIMEZONE\r\nTZID", tz);
+  exs_buf_adds(o, "BEGIN:STANDARD\r\nDTSTART:16010101T000000\r\nTZOFFSETFROM:+0000\r\n"
+                  "TZOFFSETTO:+0000\r\nEND:STANDARD\r\nBEGIN:DAYLIGHT\r\n"
+                  "DTSTART:16010101T000000\r\nTZOFFSETFROM:+0000\r\nTZOFFSETTO:+0000\r\n"
+                  "END:DAYLIGHT\r\nEND:VTIMEZONE\r\nBEGIN:VEVENT\r\n");
+  ical_text(o, "UID", uid);
+  ical_text(o, "SUMMARY", it->subject);
+  if(it->body && *it->body)
+    ical_text(o, "DESCRIPTION", it->body);
+  ical_time(o, "DTSTART", start);
+  ical_time(o, "DTEND", end);
+  ical_time(o, "DTSTAMP", it->created);
+  exs_buf_adds(o, "END:VEVENT\r\nEND:VCALENDAR\r\n");
+}
+
+/* The stored MIME, or one generated from the fields. */
+void ews_item_mime(const struct emu_item *it, struct exs_buf *mime)
+{
+  char date[64];
+
+  if(it->mime) {
+    exs_buf_add(mime, it->mime, it->mime_len);
+    return;
+  }
+  if(it->kind == EMU_KIND_CALENDAR) {
+    calendar_mime(it, mime);
+    return;
+  }
+  rfc2822_date(it->sent, date, sizeof(date));
+  exs_buf_addf(mime, "From: %s\r\n", it->from ? it->from : "");
+  if(it->nto) {
+    exs_buf_adds(mime, "To: ");
+    for(size_t i = 0; i < it->nto; i++)
+      exs_buf_addf(mime, "%s%s", i ? ", " : "", it->to[i]);
+    exs_buf_adds(mime, "\r\n");
+  }
+  if(it->ncc) {
+    exs_buf_adds(mime, "Cc: ");
+    for(size_t i = 0; i < it->ncc; i++)
+      exs_buf_addf(mime, "%s%s", i ? ", " : "", it->cc[i]);
+    exs_buf_adds(mime, "\r\n");
+  }
+  exs_buf_addf(mime, "Subject: %s\r\nDate: %s\r\n", it->subject ? it->subject : "", date);
+  if(it->message_id)
+    exs_buf_addf(mime, "Message-ID: %s\r\n", it->message_id);
+  exs_buf_addf(mime, "MIME-Version: 1.0\r\nContent-Type: %s; charset=\"utf-8\"\r\n\r\n%s\r\n",
+               it->body_html ? "text/html" : "text/plain", it->body ? it->body : "");
+}
 
 /* MAPI property tags derived from the object. */
 enum {
