@@ -5,7 +5,7 @@
 install(TARGETS exsync exsync-emulator RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 # libexsync.a needs libexsync_base.a (buffers, XML, time): both are installed.
 install(TARGETS exsync_core exsync_base ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
-install(DIRECTORY ${CMAKE_SOURCE_DIR}/core/include/exsync
+install(DIRECTORY ${CMAKE_SOURCE_DIR}/core/include/exsync ${CMAKE_SOURCE_DIR}/core/base/include/exsync
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 file(RELATIVE_PATH EXSYNC_PC_TO_PREFIX ${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig
      ${CMAKE_INSTALL_PREFIX})
