@@ -3,7 +3,9 @@
  *   exsync-emulator [--listen ADDR:PORT]... [--tls-listen ADDR:PORT]...
  *                   [--scenario FILE] [--user LOGIN:PASSWORD@DOMAIN]...
  *                   [--impersonator LOGIN]... [--cert FILE --key FILE]
- *                   [--ca-out FILE] [--help] [--version]
+ *                   [--ca-out FILE] [--scenario-dir DIR] [--max-connections N]
+ *                   [--idle-timeout MS] [--request-timeout MS]
+ *                   [--max-header-bytes N] [--help] [--version]
  *
  * Prints "listening http|https ADDR:PORT" per listener (stdout, flushed),
  * runs until SIGINT/SIGTERM. Exit 0 on a clean stop, 2 on usage or
@@ -25,10 +27,21 @@ static void usage(FILE *f)
   fprintf(f, "usage: exsync-emulator [--listen ADDR:PORT]... [--tls-listen ADDR:PORT]...\n"
              "                       [--scenario FILE] [--user LOGIN:PASSWORD@DOMAIN]...\n"
              "                       [--impersonator LOGIN]... [--cert FILE --key FILE]\n"
-             "                       [--ca-out FILE] [--help] [--version]\n"
+             "                       [--ca-out FILE] [--scenario-dir DIR]\n"
+             "                       [--max-connections N] [--idle-timeout MS]\n"
+             "                       [--request-timeout MS] [--max-header-bytes N]\n"
+             "                       [--help] [--version]\n"
              "A fake Exchange server (EWS + Autodiscover). Without --listen it listens on\n"
              "127.0.0.1:0 (an ephemeral port). Prints one 'listening http|https ADDR:PORT'\n"
-             "line per listener; stops cleanly on SIGINT or SIGTERM.\n");
+             "line per listener; stops cleanly on SIGINT or SIGTERM.\n\n"
+             "  --scenario-dir DIR      POST /_emulator/load reads scenario files from DIR\n"
+             "                          only (by file name); without it load is off\n"
+             "  --max-connections N     beyond N open connections the oldest idle one is\n"
+             "                          closed (default 1024, within the fd limit)\n"
+             "  --idle-timeout MS       close a connection idle this long (default 120000)\n"
+             "  --request-timeout MS    a request must arrive whole this long after its\n"
+             "                          first byte (default 30000; slowloris)\n"
+             "  --max-header-bytes N    refuse larger request headers (default 65536)\n");
 }
 
 /* "ADDR:PORT" or "[V6]:PORT" -> addr, port. */
@@ -63,9 +76,12 @@ int main(int argc, char **argv)
   const char *users[64], *imps[64];
   size_t nlistens = 0, nusers = 0, nimps = 0;
   const char *scenario = NULL, *ca_out = NULL, *cert = NULL, *key = NULL;
+  const char *scenario_dir = NULL;
+  struct emu_limits limits;
   char err[1024];
   int result = 2;
 
+  memset(&limits, 0, sizeof(limits));
   for(int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -104,6 +120,26 @@ int main(int argc, char **argv)
     else if(!strcmp(a, "--key")) {
       key = v;
     }
+    else if(!strcmp(a, "--scenario-dir")) {
+      scenario_dir = v;
+    }
+    else if(!strcmp(a, "--max-connections") || !strcmp(a, "--idle-timeout") ||
+            !strcmp(a, "--request-timeout") || !strcmp(a, "--max-header-bytes")) {
+      char *end;
+      long n = strtol(v, &end, 10);
+      if(*end || n <= 0 || n > 100000000) {
+        fprintf(stderr, "exsync-emulator: %s: '%s' is not a positive number\n", a, v);
+        return 2;
+      }
+      if(!strcmp(a, "--max-connections"))
+        limits.max_connections = n;
+      else if(!strcmp(a, "--idle-timeout"))
+        limits.idle_timeout_ms = n;
+      else if(!strcmp(a, "--request-timeout"))
+        limits.request_timeout_ms = n;
+      else
+        limits.max_header_bytes = n;
+    }
     else {
       fprintf(stderr, "exsync-emulator: %s: unknown option\n", a);
       usage(stderr);
@@ -115,6 +151,11 @@ int main(int argc, char **argv)
   if(!emu) {
     fprintf(stderr, "exsync-emulator: out of memory\n");
     return 1;
+  }
+  emu_set_limits(emu, &limits);
+  if(scenario_dir && emu_set_scenario_dir(emu, scenario_dir, err, sizeof(err)) != 0) {
+    fprintf(stderr, "exsync-emulator: --scenario-dir: %s\n", err);
+    goto out;
   }
   if(scenario && emu_load_scenario(emu, scenario, err, sizeof(err)) != 0) {
     fprintf(stderr, "exsync-emulator: %s\n", err);
