@@ -1,5 +1,5 @@
 /* recording.c - load, write and match recordings (recording.h). */
-#include "recording.h"
+#include "exsync-diag/recording.h"
 
 #include <errno.h>
 #include <stdio.h>

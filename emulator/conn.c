@@ -52,9 +52,9 @@ static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct reg {
   struct evconnlistener *lev;
   struct emu *emu;
-  size_t slot;
-} reg[64];
-static size_t nreg;
+  struct event *resume; /* accepts paused at the fd limit */
+} *reg;
+static size_t nreg, reg_cap;
 
 static void arm(struct emu_conn *c, long ms)
 {
@@ -159,7 +159,8 @@ static void closed_cb(struct evhttp_connection *evcon, void *arg)
     emu->conns.newest = c->older;
   emu->conns.stats.open--;
   pthread_mutex_unlock(&emu->lock);
-  emu_conn_auth_forget(emu, evcon);
+  if(emu->conns.on_close)
+    emu->conns.on_close(emu, evcon);
   free(c);
 }
 
@@ -314,7 +315,8 @@ static void accept_error_cb(struct evconnlistener *lev, void *unused)
 {
   int err = EVUTIL_SOCKET_ERROR();
   struct emu *emu = NULL;
-  size_t slot = 0, i, open, skipped = 0;
+  struct event *resume = NULL;
+  size_t i, open, skipped = 0;
   int64_t now = exs_monotonic_ms();
   bool log = false;
   long pause;
@@ -324,7 +326,7 @@ static void accept_error_cb(struct evconnlistener *lev, void *unused)
   for(i = 0; i < nreg; i++)
     if(reg[i].lev == lev) {
       emu = reg[i].emu;
-      slot = reg[i].slot;
+      resume = reg[i].resume;
     }
   pthread_mutex_unlock(&reg_lock);
   if(!emu)
@@ -359,31 +361,36 @@ static void accept_error_cb(struct evconnlistener *lev, void *unused)
                       "logged at most once a minute\n",
               strerror(err), open, pause);
   }
-  if(slot < sizeof(emu->conns.resume) / sizeof(emu->conns.resume[0])) {
+  {
     struct timeval tv = {pause / 1000, (pause % 1000) * 1000};
-    if(!emu->conns.resume[slot])
-      emu->conns.resume[slot] = evtimer_new(emu->base, resume_cb, lev);
-    if(emu->conns.resume[slot])
-      evtimer_add(emu->conns.resume[slot], &tv);
-    else
-      evconnlistener_enable(lev);
+    evtimer_add(resume, &tv);
   }
 }
 
-void emu_conn_listener_added(struct emu *emu, size_t slot, struct evhttp_bound_socket *h)
+void emu_conn_listener_added(struct emu *emu, struct evhttp_bound_socket *h)
 {
   struct evconnlistener *lev = evhttp_bound_socket_get_listener(h);
+  struct event *resume = lev ? evtimer_new(emu->base, resume_cb, lev) : NULL;
 
-  if(!lev)
-    return;
+  if(!resume)
+    return; /* no memory: libevent's own handling (a warning per failure) */
   pthread_mutex_lock(&reg_lock);
-  if(nreg < sizeof(reg) / sizeof(reg[0])) {
-    reg[nreg].lev = lev;
-    reg[nreg].emu = emu;
-    reg[nreg].slot = slot;
-    nreg++;
-    evconnlistener_set_error_cb(lev, accept_error_cb);
+  if(nreg == reg_cap) {
+    size_t cap = reg_cap ? 2 * reg_cap : 8;
+    struct reg *n = realloc(reg, cap * sizeof(*n));
+    if(!n) {
+      pthread_mutex_unlock(&reg_lock);
+      event_free(resume);
+      return;
+    }
+    reg = n;
+    reg_cap = cap;
   }
+  reg[nreg].lev = lev;
+  reg[nreg].emu = emu;
+  reg[nreg].resume = resume;
+  nreg++;
+  evconnlistener_set_error_cb(lev, accept_error_cb);
   pthread_mutex_unlock(&reg_lock);
 }
 
@@ -393,15 +400,18 @@ void emu_conns_destroy(struct emu *emu)
 
   pthread_mutex_lock(&reg_lock);
   while(i < nreg) {
-    if(reg[i].emu == emu)
+    if(reg[i].emu == emu) {
+      event_free(reg[i].resume);
       reg[i] = reg[--nreg];
-    else
+    }
+    else {
       i++;
+    }
+  }
+  if(!nreg) {
+    free(reg);
+    reg = NULL;
+    reg_cap = 0;
   }
   pthread_mutex_unlock(&reg_lock);
-  for(i = 0; i < sizeof(emu->conns.resume) / sizeof(emu->conns.resume[0]); i++)
-    if(emu->conns.resume[i]) {
-      event_free(emu->conns.resume[i]);
-      emu->conns.resume[i] = NULL;
-    }
 }

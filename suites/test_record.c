@@ -7,11 +7,11 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "exsync-diag/emu.h"
 #include "exsync-emulator/emulator.h"
 #include "exsync-emulator/replay.h"
 #include "exsync/normalize.h"
-#include "recording.h"
+#include "exsync-diag/recording.h"
 #include "testutil.h"
 
 #define CANARY_PASSWORD "Canary-P@ss w0rd!"
@@ -320,7 +320,7 @@ static int run(const char *const *args)
     argc++;
   }
   argv[argc] = NULL;
-  return diag_main(argc, argv);
+  return diag_emu_main(argc, argv);
 }
 
 START_TEST(record_and_replay_contoso)
