@@ -22,7 +22,7 @@
 
 #include "exsync/clock.h"
 #include "exsync/faultpoint.h"
-#include "sync_internal.h"
+#include "sync_workloads.h"
 
 static const struct exs_ews_extprop act_marker = {"PublicStrings", "exsync.ActItemId", NULL,
                                                   "String"};

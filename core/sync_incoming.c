@@ -19,7 +19,7 @@
 #include "exsync/buf.h"
 #include "exsync/clock.h"
 #include "exsync/faultpoint.h"
-#include "sync_internal.h"
+#include "sync_workloads.h"
 
 #define INBOX_KEY "inbox"
 #define UNDELIVERABLE_KEY "@undeliverable"

@@ -13,7 +13,7 @@
 
 #include "exsync/clock.h"
 #include "exsync/faultpoint.h"
-#include "sync_internal.h"
+#include "sync_workloads.h"
 
 static void marker_of(const struct sync_session *s, int64_t id, char *buf, size_t len)
 {

@@ -31,79 +31,14 @@
 #include <openssl/err.h>
 
 #include "emu_internal.h"
-#include "tlscert.h"
+#include "exsync-emulator/tlscert.h"
 #include "exsync/clock.h"
-
-/* The host used when the scenario names none that matches: serves
- * everything and accepts every scheme. */
-static struct emu_host default_host = {
-    .name = (char *)"*",
-    .ews = true,
-    .pox = true,
-    .soap = true,
-    .basic = true,
-    .ntlm = true,
-    .negotiate = true,
-};
 
 static pthread_once_t evthread_once = PTHREAD_ONCE_INIT;
 static void init_evthread(void)
 {
   evthread_use_pthreads();
   signal(SIGPIPE, SIG_IGN);
-}
-
-/* ---- hosts ---- */
-
-struct emu_host *emu_host_find(struct emu *emu, const char *name)
-{
-  struct emu_host *star = NULL;
-
-  for(size_t i = 0; i < emu->nhosts; i++) {
-    if(name && strcasecmp(emu->hosts[i]->name, name) == 0)
-      return emu->hosts[i];
-    if(strcmp(emu->hosts[i]->name, "*") == 0)
-      star = emu->hosts[i];
-  }
-  return star ? star : &default_host;
-}
-
-struct emu_host *emu_host_add(struct emu *emu, const char *name)
-{
-  struct emu_host **n;
-  struct emu_host *h;
-
-  for(size_t i = 0; i < emu->nhosts; i++)
-    if(strcasecmp(emu->hosts[i]->name, name) == 0)
-      return emu->hosts[i];
-  n = realloc(emu->hosts, (emu->nhosts + 1) * sizeof(*n));
-  if(!n)
-    return NULL;
-  emu->hosts = n;
-  h = calloc(1, sizeof(*h));
-  if(!h)
-    return NULL;
-  *h = default_host;
-  h->name = emu_strdup_lower(name);
-  emu->hosts[emu->nhosts++] = h;
-  return h;
-}
-
-void emu_hosts_clear(struct emu *emu)
-{
-  for(size_t i = 0; i < emu->nhosts; i++) {
-    struct emu_host *h = emu->hosts[i];
-    free(h->name);
-    free(h->redirect_location);
-    free(h->ews_url);
-    free(h->ews_host);
-    free(h->ad_target);
-    free(h->tls_variant);
-    free(h);
-  }
-  free(emu->hosts);
-  emu->hosts = NULL;
-  emu->nhosts = 0;
 }
 
 /* ---- answers ---- */
@@ -862,6 +797,7 @@ void emu_free(struct emu *emu)
   free(emu->key_file);
   free(emu->scenario_path);
   free(emu->ews_schema_dir);
+  free(emu->listeners);
   emu_store_clear(emu);
   emu_hosts_clear(emu);
   emu_faults_clear_locked(emu);
@@ -933,9 +869,15 @@ int emu_listen(struct emu *emu, const char *addr, int port, bool tls, char *boun
   struct evhttp_bound_socket *h;
 
   pthread_mutex_lock(&emu->lock);
-  if(emu->nlisteners >= sizeof(emu->listeners) / sizeof(emu->listeners[0])) {
-    snprintf(err, errlen, "too many listeners");
-    goto out;
+  if(emu->nlisteners == emu->listeners_cap) {
+    size_t cap = emu->listeners_cap ? 2 * emu->listeners_cap : 4;
+    struct emu_listener *l = realloc(emu->listeners, cap * sizeof(*l));
+    if(!l) {
+      snprintf(err, errlen, "out of memory");
+      goto out;
+    }
+    emu->listeners = l;
+    emu->listeners_cap = cap;
   }
   if(tls) {
     if(tls_setup(emu, err, errlen) != 0)
@@ -1039,6 +981,13 @@ int emu_run(struct emu *emu, bool handle_signals)
       return -1;
     evsignal_add(emu->sigint_ev, NULL);
     evsignal_add(emu->sigterm_ev, NULL);
+    /* a caller that blocked them until now (exsync-emulator, from before its
+     * "listening" lines) gets any signal already sent as a clean stop */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
   }
   rc = event_base_loop(emu->base, EVLOOP_NO_EXIT_ON_EMPTY);
   if(handle_signals) {
