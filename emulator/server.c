@@ -31,7 +31,7 @@
 #include <openssl/err.h>
 
 #include "emu_internal.h"
-#include "tlscert.h"
+#include "exsync-emulator/tlscert.h"
 #include "exsync/clock.h"
 
 /* The host used when the scenario names none that matches: serves
