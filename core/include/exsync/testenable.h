@@ -118,7 +118,8 @@ struct exs_te_batch_options {
  * test making one at a time) in flight per credential than the profile's
  * max_connections (SPEC.md 3). mailboxes[] are updated in place, results[i]
  * belongs to mailboxes[i]. Returns 0 when every tested workload succeeded,
- * 1 otherwise. */
+ * 1 otherwise, -1 when the batch could not run (out of memory): the results
+ * are then incomplete and must not be reported as a run. */
 int exs_testenable_batch(const struct exs_org *org, const struct exs_profile *profiles,
                          size_t np, struct exs_mailbox *mailboxes, size_t n,
                          const struct exs_te_batch_options *opt, struct exs_te_result *results);
