@@ -1,4 +1,4 @@
-/* test_sync_kill.c - durability (SPEC.md 5): `exsync sync --once` is run as a
+/* test_sync_kill.c - durability (docs/sync.md): `exsync sync --once` is run as a
  * child process against the in-process emulator and killed with SIGKILL at
  * random (seeded) moments, then run again, until a run finishes. Then every
  * message must be tracked exactly once (incoming, 2,000 messages) and every

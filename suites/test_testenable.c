@@ -1,5 +1,5 @@
 /* test_testenable.c - Test & Enable against the in-process emulator: one
- * test per error category of SPEC.md section 4 that a plain-HTTP world can
+ * test per error category of docs/test-enable.md, Errors that a plain-HTTP world can
  * produce, the precise rules of section 3, retries, concurrency limits. */
 #include <stdint.h>
 #include <stdio.h>
