@@ -25,10 +25,12 @@ static void usage(FILE *f)
   fprintf(f, "usage: exsync-emulator [--listen ADDR:PORT]... [--tls-listen ADDR:PORT]...\n"
              "                       [--scenario FILE] [--user LOGIN:PASSWORD@DOMAIN]...\n"
              "                       [--impersonator LOGIN]... [--cert FILE --key FILE]\n"
-             "                       [--ca-out FILE] [--help] [--version]\n"
+             "                       [--ca-out FILE] [--keytab FILE] [--help] [--version]\n"
              "A fake Exchange server (EWS + Autodiscover). Without --listen it listens on\n"
              "127.0.0.1:0 (an ephemeral port). Prints one 'listening http|https ADDR:PORT'\n"
-             "line per listener; stops cleanly on SIGINT or SIGTERM.\n");
+             "line per listener; stops cleanly on SIGINT or SIGTERM.\n"
+             "--keytab FILE  accept Kerberos under Negotiate with the HTTP/<host> keys of FILE\n"
+             "               (client principal user@REALM maps to the scenario user)\n");
 }
 
 /* "ADDR:PORT" or "[V6]:PORT" -> addr, port. */
@@ -62,7 +64,7 @@ int main(int argc, char **argv)
   struct listen_spec listens[32];
   const char *users[64], *imps[64];
   size_t nlistens = 0, nusers = 0, nimps = 0;
-  const char *scenario = NULL, *ca_out = NULL, *cert = NULL, *key = NULL;
+  const char *scenario = NULL, *ca_out = NULL, *cert = NULL, *key = NULL, *keytab = NULL;
   char err[1024];
   int result = 2;
 
@@ -97,6 +99,9 @@ int main(int argc, char **argv)
     }
     else if(!strcmp(a, "--ca-out")) {
       ca_out = v;
+    }
+    else if(!strcmp(a, "--keytab")) {
+      keytab = v;
     }
     else if(!strcmp(a, "--cert")) {
       cert = v;
@@ -142,6 +147,10 @@ int main(int argc, char **argv)
       fprintf(stderr, "exsync-emulator: --impersonator: %s\n", err);
       goto out;
     }
+  }
+  if(keytab && emu_set_keytab(emu, keytab, err, sizeof(err)) != 0) {
+    fprintf(stderr, "exsync-emulator: --keytab: %s\n", err);
+    goto out;
   }
   if((cert != NULL) != (key != NULL)) {
     fprintf(stderr, "exsync-emulator: --cert and --key go together\n");
