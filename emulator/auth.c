@@ -15,8 +15,8 @@
 #include <event2/keyvalq_struct.h>
 
 #include "emu_internal.h"
+#include "exsync-emulator/ntlm.h"
 #include "krb.h"
-#include "ntlm.h"
 
 static bool prefix_ci(const char *s, const char *p)
 {

@@ -31,8 +31,8 @@
 #include <openssl/err.h>
 
 #include "emu_internal.h"
+#include "exsync-emulator/tlscert.h"
 #include "krb.h"
-#include "tlscert.h"
 #include "exsync/clock.h"
 
 /* The host used when the scenario names none that matches: serves
