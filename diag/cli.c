@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "exsync/clock.h"
+#include "exsync/datadir.h"
 
 static const struct {
   const char *name;
@@ -71,13 +72,8 @@ const char *diag_data_path(const char *relative)
 {
   static char ring[4][4096];
   static int next;
-  const char *dir = getenv("EXSYNC_DATA_DIR");
-  char *buf = ring[next++ % 4];
 
-  if(!dir || !*dir)
-    dir = EXSYNC_DEFAULT_DATA_DIR;
-  snprintf(buf, sizeof(ring[0]), "%s/%s", dir, relative);
-  return buf;
+  return exs_data_path(relative, ring[next++ % 4], sizeof(ring[0]));
 }
 
 void diag_trace_cb(void *ud, enum exs_trace_kind kind, const char *data, size_t len)

@@ -41,8 +41,8 @@ int diag_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The trace hook writing the redacted conversation to ctx->trace. */
 void diag_trace_cb(void *ctx, enum exs_trace_kind kind, const char *data, size_t len);
 
-/* Path of a shipped data file ("schema/org.xsd"): $EXSYNC_DATA_DIR or the
- * build's fixtures directory. Static ring buffer: copy to keep. */
+/* Path of a shipped data file ("schema/org.xsd") in the data directory
+ * (exsync/datadir.h). Static ring buffer: copy to keep. */
 const char *diag_data_path(const char *relative);
 
 /* Commands: argc/argv start at the command name. demo and replay start the
