@@ -6,9 +6,9 @@
 #                   (exchangelib, ews-javascript-api's node, DavMail)
 set -euo pipefail
 packages=(build-essential cmake pkg-config libcurl4-openssl-dev libxml2-dev libxml2-utils
-          libssl-dev libevent-dev libsqlite3-dev)
+          libssl-dev libevent-dev libsqlite3-dev libkrb5-dev)
 if [ "${1:-}" = "--test" ]; then
-  packages+=(check libsubunit-dev clang libclang-rt-14-dev
+  packages+=(check libsubunit-dev clang libclang-rt-14-dev krb5-kdc krb5-admin-server
              python3-exchangelib python3-requests-ntlm
              davmail-server curl)
   # davmail-server (Java; Debian pulls in a JRE) is the IMAP/CalDAV gateway
