@@ -2,6 +2,7 @@
 #ifndef EXSYNC_DIAG_CLI_H
 #define EXSYNC_DIAG_CLI_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "report.h"
@@ -13,25 +14,50 @@ struct diag_ctx {
   const char *db;                 /* --db PATH; default ./exsync.db or $EXSYNC_DB */
   const char *key_file;           /* --key-file PATH; default DB + ".key" */
   enum diag_format format;        /* --format */
-  const char *trace_path;         /* --trace FILE */
+  const char *trace_path;         /* --trace FILE ("-": stderr) */
   const char *cacert;             /* --cacert FILE */
   const char *resolve[DIAG_MAX_OVERRIDES];
   size_t n_resolve;
   const char *connect_to[DIAG_MAX_OVERRIDES];
   size_t n_connect_to;
+  const char *proxy;              /* --proxy URL ("" none: ignore the environment) */
+  const char *noproxy;            /* --noproxy LIST */
+  const char *output;             /* -o FILE: the report, written atomically */
+  bool failures_only;             /* --failures-only: reports list failing mailboxes only */
+  bool no_progress;               /* --no-progress */
+  bool color;                     /* stdout is a terminal that takes colour */
   FILE *trace;                    /* open trace file, NULL when none */
   const char *argv0;
+  const char *command;            /* the command run ("mailbox test-enable") */
 };
+
+/* Formats a command takes (diag_formats). */
+#define DIAG_F_TEXT (1u << DIAG_FORMAT_TEXT)
+#define DIAG_F_JSON (1u << DIAG_FORMAT_JSON)
+#define DIAG_F_JUNIT (1u << DIAG_FORMAT_JUNIT)
+#define DIAG_F_HTML (1u << DIAG_FORMAT_HTML)
+#define DIAG_F_REPORT (DIAG_F_TEXT | DIAG_F_JSON | DIAG_F_JUNIT | DIAG_F_HTML)
 
 /* Run the exsync command line; returns the process exit code
  * (0 success, 1 some tested workload failed, 2 usage or configuration error). */
 int diag_main(int argc, char **argv);
 
-/* Print "exsync: " + message to stderr; returns 2 (usage/configuration). */
+/* Print "exsync: " + message to stderr; returns 2 (usage/configuration).
+ * The last message is kept for the error report (diag_last_error). */
 int diag_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The last diag_fail message ("" when none). */
+const char *diag_last_error(void);
 
-/* The trace hook writing the redacted conversation to ctx->trace. */
+/* 0 when ctx->format is one of mask, else 2 with "CMD: --format F is not
+ * supported here (text, json)" printed. */
+int diag_formats(const struct diag_ctx *ctx, const char *cmd, unsigned mask);
+
+/* The trace hook writing the redacted conversation to ctx->trace, each line
+ * after a time stamp. */
 void diag_trace_cb(void *ctx, enum exs_trace_kind kind, const char *data, size_t len);
+/* A separator line in the trace ("=== alice@contoso.com: Failure ==="). */
+void diag_trace_mark(struct diag_ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Path of a shipped data file ("schema/org.xsd"): $EXSYNC_DATA_DIR or the
  * build's fixtures directory. Static ring buffer: copy to keep. */
