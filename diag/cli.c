@@ -10,12 +10,12 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
-#include <event2/event.h>
 #include <libxml/xmlversion.h>
 #include <openssl/crypto.h>
 #include <sqlite3.h>
 
 #include "exsync/clock.h"
+#include "exsync/datadir.h"
 #include "opt.h"
 #include "progress.h"
 
@@ -24,7 +24,7 @@ static const struct {
   int (*run)(struct diag_ctx *, int, char **);
   const char *summary;
 } commands[] = {
-  {"demo", diag_cmd_demo, "start the built-in emulator and Test & Enable its mailboxes"},
+  {"demo", NULL, "start the built-in emulator and Test & Enable its mailboxes"},
   {"test-enable", diag_cmd_test_enable, "store-less Test & Enable of an org file (--config)"},
   {"import", diag_cmd_admin, "import org settings, profiles and mailboxes from an org file"},
   {"org", diag_cmd_admin, "show or set the org's email settings"},
@@ -39,7 +39,7 @@ static const struct {
   {"email", diag_cmd_sync, "queue an outgoing email (email send)"},
   {"act", diag_cmd_sync, "appointments, contacts and tasks on the CRM side (list, add, set, delete)"},
   {"record", diag_cmd_record, "run a command and record its HTTP conversation, secrets scrubbed"},
-  {"replay", diag_cmd_replay, "rerun a recording offline and compare the report"},
+  {"replay", NULL, "rerun a recording offline and compare the report"},
 };
 
 enum {
@@ -64,8 +64,6 @@ static const struct diag_opt global_opts[] = {
   {"--no-progress", false, G_NO_PROGRESS},
   {NULL, false, 0},
 };
-
-static char last_error[1024];
 
 static int usage(FILE *f)
 {
@@ -105,6 +103,13 @@ static int usage(FILE *f)
   return f == stdout ? 0 : 2;
 }
 
+static const char *extra_versions;
+
+void diag_set_extra_versions(const char *lines)
+{
+  extra_versions = lines;
+}
+
 static int version(void)
 {
   const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
@@ -114,113 +119,14 @@ static int version(void)
   printf("OpenSSL %s\n", OpenSSL_version(OPENSSL_VERSION));
   printf("libxml2 %s\n", LIBXML_DOTTED_VERSION);
   printf("SQLite %s\n", sqlite3_libversion());
-  printf("libevent %s\n", event_get_version());
+  if(extra_versions)
+    fputs(extra_versions, stdout);
   printf("Authentication: Basic%s%s%s%s\n", cv->features & CURL_VERSION_NTLM ? " NTLM" : "",
          cv->features & CURL_VERSION_SPNEGO ? " Negotiate" : "",
          cv->features & CURL_VERSION_GSSAPI ? " GSS-API" : "",
          cv->features & CURL_VERSION_KERBEROS5 ? " Kerberos" : "");
   printf("Proxy: %s\n", cv->features & CURL_VERSION_HTTPS_PROXY ? "HTTP, HTTPS" : "HTTP");
   return 0;
-}
-
-int diag_fail(const char *fmt, ...)
-{
-  va_list ap;
-
-  va_start(ap, fmt);
-  vsnprintf(last_error, sizeof(last_error), fmt, ap);
-  va_end(ap);
-  fprintf(stderr, "exsync: %s\n", last_error);
-  return 2;
-}
-
-const char *diag_last_error(void)
-{
-  return last_error;
-}
-
-int diag_formats(const struct diag_ctx *ctx, const char *cmd, unsigned mask)
-{
-  static const char *const names[] = {"text", "json", "junit", "html"};
-  char list[64] = "";
-  size_t i;
-
-  if(mask & (1u << ctx->format))
-    return 0;
-  for(i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-    if(mask & (1u << i))
-      snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", list[0] ? ", " : "",
-               names[i]);
-  return diag_fail("%s: --format %s is not supported here (%s)", cmd, names[ctx->format], list);
-}
-
-const char *diag_data_path(const char *relative)
-{
-  static char ring[4][4096];
-  static int next;
-  const char *dir = getenv("EXSYNC_DATA_DIR");
-  char *buf = ring[next++ % 4];
-
-  if(!dir || !*dir)
-    dir = EXSYNC_DEFAULT_DATA_DIR;
-  snprintf(buf, sizeof(ring[0]), "%s/%s", dir, relative);
-  return buf;
-}
-
-/* "12:03:04.217 " in UTC: traces of several runs line up with server logs. */
-static void stamp(FILE *f)
-{
-  struct timespec ts;
-  struct tm tm;
-
-  clock_gettime(CLOCK_REALTIME, &ts);
-  gmtime_r(&ts.tv_sec, &tm);
-  fprintf(f, "%02d:%02d:%02d.%03ld ", tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
-}
-
-void diag_trace_cb(void *ud, enum exs_trace_kind kind, const char *data, size_t len)
-{
-  struct diag_ctx *ctx = ud;
-  static const char *const marks[] = {"* ", "> ", "> ", "< ", "< "};
-
-  if(!ctx->trace)
-    return;
-  if(kind == EXS_TRACE_REQ_BODY || kind == EXS_TRACE_RESP_BODY) {
-    stamp(ctx->trace);
-    fprintf(ctx->trace, "%s%zu bytes\n", marks[kind], len);
-    fwrite(data, 1, len, ctx->trace);
-    if(len && data[len - 1] != '\n')
-      fputc('\n', ctx->trace);
-  }
-  else {
-    size_t i = 0;
-    while(i < len) {
-      size_t j = i;
-      while(j < len && data[j] != '\n')
-        j++;
-      stamp(ctx->trace);
-      fputs(marks[kind], ctx->trace);
-      fwrite(data + i, 1, j - i, ctx->trace);
-      fputc('\n', ctx->trace);
-      i = j + 1;
-    }
-  }
-  fflush(ctx->trace);
-}
-
-void diag_trace_mark(struct diag_ctx *ctx, const char *fmt, ...)
-{
-  va_list ap;
-
-  if(!ctx->trace)
-    return;
-  stamp(ctx->trace);
-  fputs("=== ", ctx->trace);
-  va_start(ap, fmt);
-  vfprintf(ctx->trace, fmt, ap);
-  va_end(ap);
-  fputs(" ===\n", ctx->trace);
-  fflush(ctx->trace);
 }
 
 /* Apply global option o with value v. 0 or -1 (printed). */
@@ -322,18 +228,24 @@ static bool use_color(void)
 
 int diag_main(int argc, char **argv)
 {
+  return diag_main_with(argc, argv, NULL, 0);
+}
+
+int diag_main_with(int argc, char **argv, const struct diag_command *extra, size_t n_extra)
+{
   struct diag_ctx ctx;
   char **rest = calloc((size_t)argc + 2, sizeof(char *));
   char tmp_out[4200] = "", cmdname[64];
   int nrest = 0, saved_out = -1;
   int result = 2;
   int i;
-  size_t c;
+  size_t c, e;
+  int (*run)(struct diag_ctx *, int, char **);
   bool passthrough = false, report_cmd;
 
   memset(&ctx, 0, sizeof(ctx));
   ctx.argv0 = argv[0];
-  last_error[0] = '\0';
+  diag_clear_last_error();
   if(!rest)
     return diag_fail("out of memory");
   /* globals may stand before or after the command; "--" ends them (record) */
@@ -382,6 +294,14 @@ int diag_main(int argc, char **argv)
     result = diag_fail("unknown command '%s' (see exsync --help)", rest[0]);
     goto out;
   }
+  run = commands[c].run;
+  for(e = 0; !run && e < n_extra; e++)
+    if(!strcmp(rest[0], extra[e].name))
+      run = extra[e].run;
+  if(!run) {
+    result = diag_fail("command '%s' is not built into this program", rest[0]);
+    goto out;
+  }
   snprintf(cmdname, sizeof(cmdname), "%s%s%s", rest[0],
            nrest > 1 && rest[1][0] != '-' && strcmp(rest[0], "replay") &&
                    strcmp(rest[0], "autodiscover") && strcmp(rest[0], "alerts")
@@ -418,10 +338,11 @@ int diag_main(int argc, char **argv)
     close(fd);
   }
   diag_report_reset_emitted();
-  result = commands[c].run(&ctx, nrest, rest);
+  result = run(&ctx, nrest, rest);
   if(result == 2 && report_cmd && ctx.format != DIAG_FORMAT_TEXT && !diag_report_emitted())
     diag_report_write_error(stdout, ctx.format, ctx.command,
-                            last_error[0] ? last_error : "usage or configuration error");
+                            diag_last_error()[0] ? diag_last_error()
+                                                 : "usage or configuration error");
 out:
   if(saved_out >= 0) {
     struct stat sb;

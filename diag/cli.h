@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "exsync-diag/diag.h"
 #include "report.h"
 
 #define DIAG_MAX_OVERRIDES 32
@@ -38,15 +39,26 @@ struct diag_ctx {
 #define DIAG_F_HTML (1u << DIAG_FORMAT_HTML)
 #define DIAG_F_REPORT (DIAG_F_TEXT | DIAG_F_JSON | DIAG_F_JUNIT | DIAG_F_HTML)
 
-/* Run the exsync command line; returns the process exit code
- * (0 success, 1 some tested workload failed, 2 usage or configuration error). */
-int diag_main(int argc, char **argv);
+/* A command implemented outside this library (diag/emu: demo, replay). */
+struct diag_command {
+  const char *name;
+  int (*run)(struct diag_ctx *ctx, int argc, char **argv);
+};
+
+/* diag_main (exsync-diag/diag.h) with the commands extra[0..n_extra-1] on
+ * top of the built-in ones; a command listed in --help but in neither is
+ * "not built into this program" (exit 2). */
+int diag_main_with(int argc, char **argv, const struct diag_command *extra, size_t n_extra);
+/* Lines --version adds for libraries linked outside exsync_diag ("libevent
+ * 2.1.12-stable\n", from diag/emu). */
+void diag_set_extra_versions(const char *lines);
 
 /* Print "exsync: " + message to stderr; returns 2 (usage/configuration).
  * The last message is kept for the error report (diag_last_error). */
 int diag_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* The last diag_fail message ("" when none). */
+/* The last diag_fail message ("" when none); cleared by diag_main. */
 const char *diag_last_error(void);
+void diag_clear_last_error(void);
 
 /* 0 when ctx->format is one of mask, else 2 with "CMD: --format F is not
  * supported here (text, json)" printed. */
@@ -59,11 +71,12 @@ void diag_trace_cb(void *ctx, enum exs_trace_kind kind, const char *data, size_t
 void diag_trace_mark(struct diag_ctx *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Path of a shipped data file ("schema/org.xsd"): $EXSYNC_DATA_DIR or the
- * build's fixtures directory. Static ring buffer: copy to keep. */
+/* Path of a shipped data file ("schema/org.xsd") in the data directory
+ * (exsync/datadir.h). Static ring buffer: copy to keep. */
 const char *diag_data_path(const char *relative);
 
-/* Commands: argc/argv start at the command name. */
+/* Commands: argc/argv start at the command name. demo and replay start the
+ * emulator and live in diag/emu (library exsync_diag_emu). */
 int diag_cmd_demo(struct diag_ctx *ctx, int argc, char **argv);
 int diag_cmd_test_enable(struct diag_ctx *ctx, int argc, char **argv);
 int diag_cmd_autodiscover(struct diag_ctx *ctx, int argc, char **argv);

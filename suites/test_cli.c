@@ -15,7 +15,7 @@
 
 #include <libxml/xmlschemas.h>
 
-#include "cli.h"
+#include "exsync-diag/emu.h"
 #include "exsync-emulator/emulator.h"
 #include "exsync/buf.h"
 #include "exsync/xml.h"
@@ -65,7 +65,7 @@ static int run(char **out, ...)
     dup2(fd, 2);
     close(fd);
     close(0); /* no terminal: no prompts */
-    status = diag_main(argc, argv);
+    status = diag_emu_main(argc, argv);
     fflush(NULL); /* _exit skips stdio's buffers */
     _exit(status & 0xff);
   }
