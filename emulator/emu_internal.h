@@ -5,10 +5,12 @@
  * the loop thread takes the lock once per request, the public API once per
  * call. Strings in these structs are malloc'd and owned by their struct.
  *
- * Module map (one file each): server.c (listeners, loop, routing), auth.c
- * (Basic; NTLM/Negotiate hook), ews.c + ews_folder.c + ews_item.c (SOAP
- * dispatch and operations), xw.c (streaming writer helpers), mailstore.c,
- * scenario.c, faults.c, journal.c, autodiscover.c, admin.c.
+ * Module map (one file each): server.c (listeners, loop, routing), hosts.c
+ * (virtual hosts), auth.c + ntlm.c (Basic, NTLM/Negotiate), tlscert.c
+ * (throwaway PKI), ews.c (SOAP checks and dispatch) + ews_folder.c +
+ * ews_item.c + ews_sync.c (operations, ews_ops.h) + ews_write.c (streaming
+ * answer helpers), item_types.c, mailstore.c + index.c, scenario.c,
+ * faults.c, journal.c, autodiscover.c, admin.c, replay.c.
  */
 #ifndef EMU_INTERNAL_H
 #define EMU_INTERNAL_H
@@ -212,6 +214,36 @@ struct emu_listener {
 
 struct answer;
 
+/* conn.c: every accepted connection, tracked from the event loop thread
+ * (the list is changed only there, under emu->lock). */
+struct emu_conn;
+struct emu_conns {
+  struct emu_limits limits;  /* defaults filled in */
+  bool explicit_max;         /* max_connections set by the caller */
+  struct emu_conn *oldest, *newest;
+  uint64_t next_id;
+  struct emu_conn_stats stats;
+  int64_t last_log_ms;
+  size_t unlogged_pauses;
+  /* per-connection state kept elsewhere (auth.c's NTLM handshakes) */
+  void (*on_close)(struct emu *emu, struct evhttp_connection *evcon);
+};
+void emu_conns_init(struct emu *emu);
+/* Body and header size limits and the backstop timeout of one evhttp. */
+void emu_conn_http_limits(struct emu *emu, struct evhttp *http);
+void emu_conns_destroy(struct emu *emu);
+/* The bufferevent a new connection gets (evhttp's bevcb): tracked. */
+struct bufferevent *emu_conn_adopt(struct emu *emu, struct bufferevent *bev);
+/* A listener was added: pause accepts on errors instead of spinning. */
+void emu_conn_listener_added(struct emu *emu, struct evhttp_bound_socket *h);
+/* A request of evcon entered the handler: its timeouts stop. Returns an id
+ * for emu_conn_request_done (0 when the connection is not tracked). */
+uint64_t emu_conn_request_start(struct emu *emu, struct evhttp_connection *evcon);
+/* Its answer was handed to evhttp: the idle timeout runs again. */
+void emu_conn_request_done(struct emu *emu, uint64_t id);
+/* True when evcon is tracked (its close is seen). Loop thread. */
+bool emu_conn_tracked(struct emu *emu, struct evhttp_connection *evcon);
+
 struct emu_side {
   struct emu *emu;
   bool tls;
@@ -259,6 +291,8 @@ struct emu {
   struct emu_journal journal;
   struct emu_listener *listeners; /* grown as needed: no cap on listeners */
   size_t nlisteners, listeners_cap;
+  char *scenario_dir;     /* admin /load reads only here (NULL: nothing) */
+  struct emu_conns conns; /* conn.c */
 };
 
 /* mailstore.c */
@@ -315,7 +349,7 @@ void emu_id_encode(char kind, uint64_t num, char *out, size_t outlen);
 int emu_id_decode(const char *id, char *kind, uint64_t *num);
 void emu_ck_encode(char kind, unsigned ck, char *out, size_t outlen);
 
-/* hosts (server.c) */
+/* hosts.c */
 struct emu_host *emu_host_find(struct emu *emu, const char *name);
 struct emu_host *emu_host_add(struct emu *emu, const char *name);
 void emu_hosts_clear(struct emu *emu);
@@ -361,7 +395,7 @@ struct emu_ews_ctx {
 
 /* ews.c: handle one SOAP body; fills out (complete HTTP body) and ctx fields. */
 void emu_ews_handle(struct emu_ews_ctx *ctx, const char *body, size_t len);
-/* Write a SOAP fault with HTTP 500 into ctx. backoff_ms < 0: no MessageXml. */
+/* ews_write.c: write a SOAP fault with HTTP 500 into ctx. backoff_ms < 0: no MessageXml. */
 void emu_ews_fault(struct emu_ews_ctx *ctx, const char *code, const char *text, long backoff_ms,
                    const char *smtp);
 
@@ -390,6 +424,8 @@ struct emu_conn_auth {
 struct emu_conn_auth *emu_conn_auth_get(struct emu *emu, struct evhttp_connection *conn,
                                         bool create);
 void emu_conn_auth_clear(struct emu *emu);
+/* Called (conns.on_close) when evhttp closes conn; takes emu->lock. */
+void emu_conn_auth_forget(struct emu *emu, struct evhttp_connection *conn);
 /* Add the WWW-Authenticate headers for host to headers. */
 void emu_auth_challenge_headers(const struct emu_host *host, const char *hostname,
                                 struct evkeyvalq *headers);

@@ -34,76 +34,11 @@
 #include "exsync-emulator/tlscert.h"
 #include "exsync/clock.h"
 
-/* The host used when the scenario names none that matches: serves
- * everything and accepts every scheme. */
-static struct emu_host default_host = {
-    .name = (char *)"*",
-    .ews = true,
-    .pox = true,
-    .soap = true,
-    .basic = true,
-    .ntlm = true,
-    .negotiate = true,
-};
-
 static pthread_once_t evthread_once = PTHREAD_ONCE_INIT;
 static void init_evthread(void)
 {
   evthread_use_pthreads();
   signal(SIGPIPE, SIG_IGN);
-}
-
-/* ---- hosts ---- */
-
-struct emu_host *emu_host_find(struct emu *emu, const char *name)
-{
-  struct emu_host *star = NULL;
-
-  for(size_t i = 0; i < emu->nhosts; i++) {
-    if(name && strcasecmp(emu->hosts[i]->name, name) == 0)
-      return emu->hosts[i];
-    if(strcmp(emu->hosts[i]->name, "*") == 0)
-      star = emu->hosts[i];
-  }
-  return star ? star : &default_host;
-}
-
-struct emu_host *emu_host_add(struct emu *emu, const char *name)
-{
-  struct emu_host **n;
-  struct emu_host *h;
-
-  for(size_t i = 0; i < emu->nhosts; i++)
-    if(strcasecmp(emu->hosts[i]->name, name) == 0)
-      return emu->hosts[i];
-  n = realloc(emu->hosts, (emu->nhosts + 1) * sizeof(*n));
-  if(!n)
-    return NULL;
-  emu->hosts = n;
-  h = calloc(1, sizeof(*h));
-  if(!h)
-    return NULL;
-  *h = default_host;
-  h->name = emu_strdup_lower(name);
-  emu->hosts[emu->nhosts++] = h;
-  return h;
-}
-
-void emu_hosts_clear(struct emu *emu)
-{
-  for(size_t i = 0; i < emu->nhosts; i++) {
-    struct emu_host *h = emu->hosts[i];
-    free(h->name);
-    free(h->redirect_location);
-    free(h->ews_url);
-    free(h->ews_host);
-    free(h->ad_target);
-    free(h->tls_variant);
-    free(h);
-  }
-  free(emu->hosts);
-  emu->hosts = NULL;
-  emu->nhosts = 0;
 }
 
 /* ---- answers ---- */
@@ -118,6 +53,7 @@ struct answer {
   enum emu_fault_kind fault_kind;
   bool has_fault;
   struct emu_user *user; /* in-flight accounting, NULL when none */
+  uint64_t conn_id;      /* conn.c's record of the connection, 0 none */
   char extra_name[6][40];
   char extra_value[6][512];
   int nextra;
@@ -186,6 +122,7 @@ static void answer_unlink(struct answer *a)
 static void answer_free(struct answer *a)
 {
   answer_unlink(a);
+  emu_conn_request_done(a->emu, a->conn_id);
   if(a->timer)
     event_free(a->timer);
   exs_buf_free(&a->body);
@@ -362,6 +299,7 @@ static void handle_request(struct evhttp_request *req, void *arg)
   a->emu = emu;
   a->req = req;
   a->status = 200;
+  a->conn_id = emu_conn_request_start(emu, evhttp_request_get_connection(req));
   exs_buf_init(&a->body, EMU_MAX_BODY);
   memset(&je, 0, sizeof(je));
   copy_lower(path, sizeof(path), rawpath ? rawpath : "/");
@@ -549,8 +487,13 @@ static struct bufferevent *tls_bevcb(struct event_base *base, void *arg)
 
   if(!ssl)
     return NULL;
-  return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                        BEV_OPT_CLOSE_ON_FREE);
+  return emu_conn_adopt(emu, bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                        BEV_OPT_CLOSE_ON_FREE));
+}
+
+static struct bufferevent *plain_bevcb(struct event_base *base, void *arg)
+{
+  return emu_conn_adopt(arg, bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE));
 }
 
 /* A server context for cert/key files, or NULL with err. */
@@ -812,7 +755,9 @@ struct emu *emu_new(void)
   if(!emu->http)
     goto fail;
   evhttp_set_gencb(emu->http, handle_request, &emu->side_plain);
-  evhttp_set_max_body_size(emu->http, EMU_MAX_BODY);
+  evhttp_set_bevcb(emu->http, plain_bevcb, emu);
+  emu_conns_init(emu); /* and the limits of emu->http */
+  emu->conns.on_close = emu_conn_auth_forget;
   evhttp_set_allowed_methods(emu->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                             EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT);
   return emu;
@@ -834,6 +779,7 @@ void emu_free(struct emu *emu)
     exs_buf_free(&a->body);
     free(a);
   }
+  emu_conns_destroy(emu);
   if(emu->http)
     evhttp_free(emu->http);
   if(emu->https)
@@ -862,6 +808,7 @@ void emu_free(struct emu *emu)
   free(emu->key_file);
   free(emu->scenario_path);
   free(emu->ews_schema_dir);
+  free(emu->scenario_dir);
   free(emu->listeners);
   emu_store_clear(emu);
   emu_hosts_clear(emu);
@@ -955,7 +902,7 @@ int emu_listen(struct emu *emu, const char *addr, int port, bool tls, char *boun
       }
       evhttp_set_gencb(emu->https, handle_request, &emu->side_tls);
       evhttp_set_bevcb(emu->https, tls_bevcb, emu);
-      evhttp_set_max_body_size(emu->https, EMU_MAX_BODY);
+      emu_conn_http_limits(emu, emu->https);
       evhttp_set_allowed_methods(emu->https, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                                  EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT);
     }
@@ -970,6 +917,7 @@ int emu_listen(struct emu *emu, const char *addr, int port, bool tls, char *boun
     snprintf(err, errlen, "evhttp_accept_socket failed");
     goto out;
   }
+  emu_conn_listener_added(emu, h);
   emu->listeners[emu->nlisteners].handle = h;
   emu->listeners[emu->nlisteners].tls = tls;
   snprintf(emu->listeners[emu->nlisteners].bound, sizeof(emu->listeners[0].bound), "%s", b);
