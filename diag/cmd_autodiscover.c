@@ -14,7 +14,7 @@
 static int help(void)
 {
   printf("usage: exsync autodiscover ADDRESS [--user USER] [PASSWORD] [--protocol P]\n"
-         "                           [--allow-non-ssl]\n\n"
+         "                           [--allow-non-ssl] [--ldap URI [--site NAME]]\n\n"
          "Find the EWS URL of ADDRESS the way Exchange clients do:\n"
          "https://DOMAIN/autodiscover, https://autodiscover.DOMAIN/autodiscover, the HTTP\n"
          "redirect on port 80, DNS SRV; POX and SOAP; redirectAddr and redirectUrl up to 10\n"
@@ -22,7 +22,12 @@ static int help(void)
          "  --user USER            credentials for the Autodiscover endpoints\n"
          "  --password-env VAR | --password-file FILE | --password-prompt\n"
          "  --protocol P           autodetect (default), negotiate, ntlm or basic\n"
-         "  --allow-non-ssl        allow plain-HTTP endpoints (deployment property)\n\n"
+         "  --allow-non-ssl        allow plain-HTTP endpoints (deployment property)\n"
+         "  --ldap URI             domain-joined: first the Autodiscover service connection\n"
+         "                         points of this directory (ldap://dc.contoso.com)\n"
+         "  --site NAME            this machine's AD site: its SCP entries come first\n"
+         "  --ldap-user DN         bind as DN (or user@domain); anonymous without it\n"
+         "  --ldap-password-env VAR  the bind password, from the environment\n\n"
          "Exit codes: 0 an EWS URL was found, 1 not found, 2 usage error.\n");
   return 0;
 }
@@ -124,11 +129,13 @@ int diag_cmd_autodiscover(struct diag_ctx *ctx, int argc, char **argv)
   struct exs_autodiscover *ad = NULL;
   struct exs_error err;
   const char *address = NULL, *user = NULL, *pw_env = NULL, *pw_file = NULL;
+  struct exs_scp_options scp;
   char password[EXS_PASSWORD_MAX + 1] = "";
   bool prompt = false;
   int result = 2, i, rc;
 
   memset(&ao, 0, sizeof(ao));
+  memset(&scp, 0, sizeof(scp));
   for(i = 1; i < argc; i++) {
     const char *a = argv[i];
     if(!strcmp(a, "--help") || !strcmp(a, "-h"))
@@ -154,6 +161,21 @@ int diag_cmd_autodiscover(struct diag_ctx *ctx, int argc, char **argv)
       if(p < 0)
         return diag_fail("--protocol: '%s' is not autodetect, negotiate, ntlm or basic", argv[i]);
       ao.http.auth = (enum exs_auth_protocol)p;
+    }
+    else if(i + 1 < argc && !strcmp(a, "--ldap")) {
+      scp.uri = argv[++i];
+      ao.scp = &scp;
+    }
+    else if(i + 1 < argc && !strcmp(a, "--site")) {
+      scp.site = argv[++i];
+    }
+    else if(i + 1 < argc && !strcmp(a, "--ldap-user")) {
+      scp.user = argv[++i];
+    }
+    else if(i + 1 < argc && !strcmp(a, "--ldap-password-env")) {
+      scp.password = getenv(argv[++i]);
+      if(!scp.password)
+        return diag_fail("the environment variable %s is not set", argv[i]);
     }
     else if(a[0] != '-' && !address) {
       address = a;
