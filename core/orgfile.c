@@ -25,6 +25,7 @@
 #include <openssl/crypto.h>
 
 #include "exsync/clock.h"
+#include "exsync/datadir.h"
 #include "exsync/xml.h"
 
 #define ORG_NS "urn:exsync:org:1"
@@ -682,10 +683,7 @@ static int check_duplicates(struct loader *L, xmlNodePtr root)
 
 const char *exs_orgfile_schema_path(char *buf, size_t len)
 {
-  const char *dir = getenv("EXSYNC_DATA_DIR");
-
-  snprintf(buf, len, "%s/schema/org.xsd", dir && *dir ? dir : EXSYNC_DEFAULT_DATA_DIR);
-  return buf;
+  return exs_data_path("schema/org.xsd", buf, len);
 }
 
 static char *read_all(const char *path, size_t *len, struct exs_error *err)

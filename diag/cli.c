@@ -6,13 +6,14 @@
 #include <string.h>
 
 #include "exsync/clock.h"
+#include "exsync/datadir.h"
 
 static const struct {
   const char *name;
   int (*run)(struct diag_ctx *, int, char **);
   const char *summary;
 } commands[] = {
-  {"demo", diag_cmd_demo, "start the built-in emulator and Test & Enable its mailboxes"},
+  {"demo", NULL, "start the built-in emulator and Test & Enable its mailboxes"},
   {"test-enable", diag_cmd_test_enable, "store-less Test & Enable of an org file (--config)"},
   {"import", diag_cmd_admin, "import org settings, profiles and mailboxes from an org file"},
   {"org", diag_cmd_admin, "show or set the org's email settings"},
@@ -27,7 +28,7 @@ static const struct {
   {"email", diag_cmd_sync, "queue an outgoing email (email send)"},
   {"act", diag_cmd_sync, "appointments, contacts and tasks on the CRM side (list, add, set, delete)"},
   {"record", diag_cmd_record, "run a command and record its HTTP conversation, secrets scrubbed"},
-  {"replay", diag_cmd_replay, "rerun a recording offline and compare the report"},
+  {"replay", NULL, "rerun a recording offline and compare the report"},
 };
 
 static int usage(FILE *f)
@@ -71,13 +72,8 @@ const char *diag_data_path(const char *relative)
 {
   static char ring[4][4096];
   static int next;
-  const char *dir = getenv("EXSYNC_DATA_DIR");
-  char *buf = ring[next++ % 4];
 
-  if(!dir || !*dir)
-    dir = EXSYNC_DEFAULT_DATA_DIR;
-  snprintf(buf, sizeof(ring[0]), "%s/%s", dir, relative);
-  return buf;
+  return exs_data_path(relative, ring[next++ % 4], sizeof(ring[0]));
 }
 
 void diag_trace_cb(void *ud, enum exs_trace_kind kind, const char *data, size_t len)
@@ -168,6 +164,11 @@ static int take_global(struct diag_ctx *ctx, int argc, char **argv, int *i)
 
 int diag_main(int argc, char **argv)
 {
+  return diag_main_with(argc, argv, NULL, 0);
+}
+
+int diag_main_with(int argc, char **argv, const struct diag_command *extra, size_t n_extra)
+{
   struct diag_ctx ctx;
   char **rest = calloc((size_t)argc + 1, sizeof(char *));
   int nrest = 0;
@@ -216,7 +217,15 @@ int diag_main(int argc, char **argv)
   }
   for(c = 0; c < sizeof(commands) / sizeof(commands[0]); c++) {
     if(!strcmp(rest[0], commands[c].name)) {
-      result = commands[c].run(&ctx, nrest, rest);
+      int (*run)(struct diag_ctx *, int, char **) = commands[c].run;
+      size_t e;
+      for(e = 0; !run && e < n_extra; e++)
+        if(!strcmp(rest[0], extra[e].name))
+          run = extra[e].run;
+      if(!run)
+        result = diag_fail("command '%s' is not built into this program", rest[0]);
+      else
+        result = run(&ctx, nrest, rest);
       goto out;
     }
   }

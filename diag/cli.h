@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 
+#include "exsync-diag/diag.h"
 #include "report.h"
 
 #define DIAG_MAX_OVERRIDES 32
@@ -23,9 +24,16 @@ struct diag_ctx {
   const char *argv0;
 };
 
-/* Run the exsync command line; returns the process exit code
- * (0 success, 1 some tested workload failed, 2 usage or configuration error). */
-int diag_main(int argc, char **argv);
+/* A command implemented outside this library (diag/emu: demo, replay). */
+struct diag_command {
+  const char *name;
+  int (*run)(struct diag_ctx *ctx, int argc, char **argv);
+};
+
+/* diag_main (exsync-diag/diag.h) with the commands extra[0..n_extra-1] on
+ * top of the built-in ones; a command listed in --help but in neither is
+ * "not built into this program" (exit 2). */
+int diag_main_with(int argc, char **argv, const struct diag_command *extra, size_t n_extra);
 
 /* Print "exsync: " + message to stderr; returns 2 (usage/configuration). */
 int diag_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -33,11 +41,12 @@ int diag_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The trace hook writing the redacted conversation to ctx->trace. */
 void diag_trace_cb(void *ctx, enum exs_trace_kind kind, const char *data, size_t len);
 
-/* Path of a shipped data file ("schema/org.xsd"): $EXSYNC_DATA_DIR or the
- * build's fixtures directory. Static ring buffer: copy to keep. */
+/* Path of a shipped data file ("schema/org.xsd") in the data directory
+ * (exsync/datadir.h). Static ring buffer: copy to keep. */
 const char *diag_data_path(const char *relative);
 
-/* Commands: argc/argv start at the command name. */
+/* Commands: argc/argv start at the command name. demo and replay start the
+ * emulator and live in diag/emu (library exsync_diag_emu). */
 int diag_cmd_demo(struct diag_ctx *ctx, int argc, char **argv);
 int diag_cmd_test_enable(struct diag_ctx *ctx, int argc, char **argv);
 int diag_cmd_autodiscover(struct diag_ctx *ctx, int argc, char **argv);

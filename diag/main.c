@@ -1,7 +1,7 @@
 /* main.c - the exsync command. */
-#include "cli.h"
+#include "exsync-diag/emu.h"
 
 int main(int argc, char **argv)
 {
-  return diag_main(argc, argv);
+  return diag_emu_main(argc, argv);
 }

@@ -445,6 +445,11 @@ int diag_record(struct diag_ctx *ctx, const struct diag_record_options *opt,
     diag_fail("record: more than %d command words", DIAG_REC_MAX_ARGS);
     goto out;
   }
+  /* record only what replay will run */
+  if(diag_recording_check_command(NULL, args, n_args, NULL, NULL, err, sizeof(err))) {
+    diag_fail("record: %s", err);
+    goto out;
+  }
   /* the command, with the files it reads embedded and their passwords
    * replaced; a password given on the command line is a secret too */
   for(i = 0; i < n_args; i++) {
@@ -562,7 +567,7 @@ static int help(void)
 {
   printf("usage: exsync record --out FILE [--scrub REGEX=REPLACEMENT]... [--anonymize]\n"
          "                     [--name NAME] -- COMMAND [ARGS...]\n\n"
-         "Run an exsync command (test-enable --config, autodiscover, ...) and write every\n"
+         "Run a store-less exsync command (test-enable --config, autodiscover) and write every\n"
          "HTTP exchange it made, the files it read, its report and exit code into one\n"
          "recording (fixtures/schema/recording.xsd) that `exsync replay` reruns offline.\n"
          "Secrets are scrubbed before anything is written: Authorization values, NTLM and\n"
@@ -572,6 +577,8 @@ static int help(void)
          "  --anonymize               replace addresses and host names with placeholders,\n"
          "                            the same input always giving the same placeholder\n"
          "  --name NAME               a name for the case\n\n"
+         "The command may carry --format, --cacert, --connect-to and --resolve (replay\n"
+         "points every host at its own server); --db, --key-file and --trace are refused.\n\n"
          "Exit code: the command's (0 or 1), 2 when nothing could be recorded.\n");
   return 0;
 }
@@ -613,7 +620,5 @@ int diag_cmd_record(struct diag_ctx *ctx, int argc, char **argv)
     return diag_fail("record needs --out FILE");
   if(i >= argc)
     return diag_fail("record needs the command to run after '--'");
-  if(!strcmp(argv[i], "record") || !strcmp(argv[i], "replay"))
-    return diag_fail("record: cannot record '%s'", argv[i]);
   return diag_record(ctx, &opt, (const char *const *)argv + i, (size_t)(argc - i));
 }

@@ -1,5 +1,5 @@
 /* recording.c - load, write and match recordings (recording.h). */
-#include "recording.h"
+#include "exsync-diag/recording.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -938,3 +938,176 @@ static int write_file_atomic(const char *path, const struct exs_buf *bp, char *e
 out:
   return result;
 }
+
+/* ---- what a recording may run ---- */
+
+/* The length of the option name when a is one of names, alone or as
+ * NAME=VALUE (*inline_value then points after '='); 0 when it is none. */
+static size_t option_in(const char *a, const char *const *names, size_t n,
+                        const char **inline_value)
+{
+  size_t k;
+
+  *inline_value = NULL;
+  for(k = 0; k < n; k++) {
+    size_t l = strlen(names[k]);
+    if(!strncmp(a, names[k], l) && (!a[l] || a[l] == '=')) {
+      if(a[l] == '=')
+        *inline_value = a + l + 1;
+      return l;
+    }
+  }
+  return 0;
+}
+
+/* A file value: at record time any path (the recorder embeds the file);
+ * at replay exactly {{file:NAME}} with NAME one of the recording's files
+ * (or "password" when password is set). */
+static bool file_value_ok(const struct diag_recording *r, const char *v, bool password)
+{
+  const char *name, *end;
+  size_t len, i;
+
+  if(!r)
+    return *v != '\0';
+  if(strncmp(v, "{{file:", 7))
+    return false;
+  name = v + 7;
+  end = strstr(name, "}}");
+  if(!end || end[2] || end == name)
+    return false;
+  len = (size_t)(end - name);
+  if(password && len == 8 && !strncmp(name, "password", 8))
+    return true;
+  for(i = 0; i < r->n_files; i++)
+    if(strlen(r->files[i].name) == len && !strncmp(r->files[i].name, name, len) &&
+       strcmp(r->files[i].name, "password") && strcmp(r->files[i].name, "replay-ca.pem"))
+      return true;
+  return false;
+}
+
+static bool env_name_ok(const char *v)
+{
+  size_t i;
+
+  if(!((v[0] >= 'A' && v[0] <= 'Z') || (v[0] >= 'a' && v[0] <= 'z') || v[0] == '_'))
+    return false;
+  for(i = 1; v[i]; i++)
+    if(!((v[i] >= 'A' && v[i] <= 'Z') || (v[i] >= 'a' && v[i] <= 'z') ||
+         (v[i] >= '0' && v[i] <= '9') || v[i] == '_'))
+      return false;
+  return i <= 64;
+}
+
+#define REFUSE(...)                                                                                \
+  do {                                                                                             \
+    snprintf(err, errlen, __VA_ARGS__);                                                            \
+    goto out;                                                                                      \
+  } while(0)
+
+int diag_recording_check_command(const struct diag_recording *r, const char *const *argv,
+                                 size_t argc, const char **kept, size_t *n_kept, char *err,
+                                 size_t errlen)
+{
+  static const char *const dropped[] = {"--cacert", "--connect-to", "--resolve"};
+  static const char *const refused[] = {"--db", "--key-file", "--trace"};
+  static const char *const te_flags[] = {"--this-org-only", "--wait-retries", "--help", "-h"};
+  static const char *const te_values[] = {"--delivery-timeout", "--retry-interval",
+                                          "--max-retries", "--mailbox"};
+  static const char *const ad_flags[] = {"--allow-non-ssl", "--password-prompt", "--help", "-h"};
+  static const char *const ad_values[] = {"--user", "--protocol"};
+  const char **rest = calloc(argc + 1, sizeof(char *));
+  size_t *pos = calloc(argc + 1, sizeof(size_t));
+  size_t nrest = 0, nk = 0, i;
+  const char *iv;
+  bool te, have_address = false;
+  int result = -1;
+
+  if(!rest || !pos)
+    REFUSE("out of memory");
+  /* pass 1, as diag_main: global options wherever they stand */
+  for(i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    if(!strcmp(a, "--"))
+      REFUSE("argument %zu '--': a recorded command holds no second '--'", i + 1);
+    if(option_in(a, refused, 3, &iv))
+      REFUSE("argument %zu '%s': a recording may not name a store, key or trace file "
+             "(give such options to replay itself)", i + 1, a);
+    if(option_in(a, dropped, 3, &iv) || option_in(a, (const char *const[]){"--format"}, 1, &iv)) {
+      bool keep = !strncmp(a, "--format", 8);
+      if(!iv && i + 1 >= argc)
+        REFUSE("argument %zu '%s' needs a value", i + 1, a);
+      if(keep && kept) {
+        kept[nk++] = a;
+        if(!iv)
+          kept[nk++] = argv[i + 1];
+      }
+      if(!iv)
+        i++;
+      continue;
+    }
+    pos[nrest] = i + 1;
+    rest[nrest++] = a;
+  }
+  if(!nrest)
+    REFUSE("the recorded command is empty");
+  /* pass 2: the command and its own options */
+  te = !strcmp(rest[0], "test-enable");
+  if(!te && strcmp(rest[0], "autodiscover"))
+    REFUSE("argument %zu '%s': a recording may only run test-enable or autodiscover", pos[0],
+           rest[0]);
+  for(i = 1; i < nrest; i++) {
+    const char *a = rest[i], *v = i + 1 < nrest ? rest[i + 1] : NULL;
+    if(r && strstr(a, "{{file:"))
+      REFUSE("argument %zu '%s': a file reference outside --config/--password-file", pos[i], a);
+    if(option_in(a, te ? te_flags : ad_flags, 4, &iv) && !iv)
+      continue;
+    if(option_in(a, te ? te_values : ad_values, te ? 4 : 2, &iv) && !iv) {
+      if(!v)
+        REFUSE("argument %zu '%s' needs a value", pos[i], a);
+      if(r && strstr(v, "{{file:"))
+        REFUSE("argument %zu '%s': a file reference outside --config/--password-file",
+               pos[i + 1], v);
+      i++;
+      continue;
+    }
+    if(te && !strcmp(a, "--config")) {
+      if(!v || !file_value_ok(r, v, false))
+        REFUSE("argument %zu '%s': --config must name one of the recording's files "
+               "({{file:NAME}})", pos[i] + (v ? 1 : 0), v ? v : a);
+      i++;
+      continue;
+    }
+    if(!te && !strcmp(a, "--password-file")) {
+      if(!v || !file_value_ok(r, v, true))
+        REFUSE("argument %zu '%s': --password-file must be {{file:password}}",
+               pos[i] + (v ? 1 : 0), v ? v : a);
+      i++;
+      continue;
+    }
+    if(!te && !strcmp(a, "--password-env")) {
+      if(!v || !env_name_ok(v))
+        REFUSE("argument %zu '%s': --password-env wants a variable name", pos[i] + (v ? 1 : 0),
+               v ? v : a);
+      i++;
+      continue;
+    }
+    if(!te && a[0] != '-' && !have_address) {
+      have_address = true;
+      continue;
+    }
+    REFUSE("argument %zu '%s': not an option a recording may give to %s", pos[i], a, rest[0]);
+  }
+  if(kept) {
+    /* the command words in their order, the kept globals before them */
+    for(i = 0; i < nrest; i++)
+      kept[nk++] = rest[i];
+    *n_kept = nk;
+  }
+  result = 0;
+out:
+  free(rest);
+  free(pos);
+  return result;
+}
+#undef REFUSE

@@ -8,7 +8,7 @@
 
 #include "cli.h"
 #include "exsync/normalize.h"
-#include "recording.h"
+#include "exsync-diag/recording.h"
 
 /* Run `exsync GLOBALS... ARGS...` in this process (diag_main) with its
  * stdout captured: *out is malloc'd (caller frees), *exit_code the code it

@@ -15,7 +15,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "emu_internal.h"
-#include "ntlm.h"
+#include "exsync-emulator/ntlm.h"
 
 static bool prefix_ci(const char *s, const char *p)
 {

@@ -257,8 +257,8 @@ struct emu {
   struct emu_index folder_index;  /* folders by number */
   struct emu_index mailbox_index; /* mailboxes by address */
   struct emu_journal journal;
-  struct emu_listener listeners[16];
-  size_t nlisteners;
+  struct emu_listener *listeners; /* grown as needed: no cap on listeners */
+  size_t nlisteners, listeners_cap;
 };
 
 /* mailstore.c */

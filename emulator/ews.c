@@ -13,6 +13,7 @@
 
 #include "ews_ops.h"
 #include "emu_internal.h"
+#include "exsync-emulator/emulator_test.h"
 #include "exsync/xml.h"
 
 static const char *const known_versions[] = {
@@ -347,4 +348,28 @@ void emu_ews_handle(struct emu_ews_ctx *ctx, const char *body, size_t len)
 out:
   if(doc)
     xmlFreeDoc(doc);
+}
+
+int emu_test_ews_request(struct emu *emu, const char *login, const char *host,
+                         const char *body, size_t len)
+{
+  struct emu_ews_ctx ctx;
+  struct exs_buf out;
+  int result = -1;
+
+  exs_buf_init(&out, EMU_MAX_BODY);
+  memset(&ctx, 0, sizeof(ctx));
+  pthread_mutex_lock(&emu->lock);
+  ctx.emu = emu;
+  ctx.user = emu_user_find(emu, login);
+  ctx.host = host;
+  ctx.out = &out;
+  ctx.status = 200;
+  if(ctx.user) {
+    emu_ews_handle(&ctx, body, len);
+    result = ctx.status;
+  }
+  pthread_mutex_unlock(&emu->lock);
+  exs_buf_free(&out);
+  return result;
 }

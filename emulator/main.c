@@ -9,12 +9,15 @@
  * runs until SIGINT/SIGTERM. Exit 0 on a clean stop, 2 on usage or
  * configuration errors, 1 on runtime failure.
  */
+#include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "exsync-emulator/emulator.h"
+#include "exsync/datadir.h"
 
 #ifndef EXSYNC_VERSION
 #define EXSYNC_VERSION "0"
@@ -28,7 +31,12 @@ static void usage(FILE *f)
              "                       [--ca-out FILE] [--help] [--version]\n"
              "A fake Exchange server (EWS + Autodiscover). Without --listen it listens on\n"
              "127.0.0.1:0 (an ephemeral port). Prints one 'listening http|https ADDR:PORT'\n"
-             "line per listener; stops cleanly on SIGINT or SIGTERM.\n");
+             "line per listener; stops cleanly on SIGINT or SIGTERM. --listen, --tls-listen,\n"
+             "--user and --impersonator may be repeated (no limit).\n"
+             "Every EWS request is validated against the EWS schema, as Exchange does\n"
+             "(ErrorSchemaValidation); the schema and scenario schema are read from the data\n"
+             "directory: $EXSYNC_DATA_DIR, else PREFIX/share/exsync beside PREFIX/bin.\n"
+             "See exsync-emulator(1).\n");
 }
 
 /* "ADDR:PORT" or "[V6]:PORT" -> addr, port. */
@@ -59,40 +67,50 @@ struct listen_spec {
 int main(int argc, char **argv)
 {
   struct emu *emu = NULL;
-  struct listen_spec listens[32];
-  const char *users[64], *imps[64];
+  /* every option takes a value, so argc bounds each list: no cap to enforce */
+  struct listen_spec *listens = calloc((size_t)argc + 1, sizeof(*listens));
+  const char **users = calloc((size_t)argc, sizeof(*users));
+  const char **imps = calloc((size_t)argc, sizeof(*imps));
   size_t nlistens = 0, nusers = 0, nimps = 0;
   const char *scenario = NULL, *ca_out = NULL, *cert = NULL, *key = NULL;
-  char err[1024];
+  char err[1024], xsd[4096];
+  sigset_t stop;
   int result = 2;
 
+  if(!listens || !users || !imps) {
+    fprintf(stderr, "exsync-emulator: out of memory\n");
+    result = 1;
+    goto out;
+  }
   for(int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     if(!strcmp(a, "--help") || !strcmp(a, "-h")) {
       usage(stdout);
-      return 0;
+      result = 0;
+      goto out;
     }
     if(!strcmp(a, "--version")) {
       printf("exsync-emulator %s\n", EXSYNC_VERSION);
-      return 0;
+      result = 0;
+      goto out;
     }
     if(!v) {
       fprintf(stderr, "exsync-emulator: %s: unknown option or missing value\n", a);
       usage(stderr);
-      return 2;
+      goto out;
     }
-    if((!strcmp(a, "--listen") || !strcmp(a, "--tls-listen")) && nlistens < 32) {
+    if(!strcmp(a, "--listen") || !strcmp(a, "--tls-listen")) {
       listens[nlistens].spec = v;
       listens[nlistens++].tls = !strcmp(a, "--tls-listen");
     }
     else if(!strcmp(a, "--scenario")) {
       scenario = v;
     }
-    else if(!strcmp(a, "--user") && nusers < 64) {
+    else if(!strcmp(a, "--user")) {
       users[nusers++] = v;
     }
-    else if(!strcmp(a, "--impersonator") && nimps < 64) {
+    else if(!strcmp(a, "--impersonator")) {
       imps[nimps++] = v;
     }
     else if(!strcmp(a, "--ca-out")) {
@@ -107,14 +125,30 @@ int main(int argc, char **argv)
     else {
       fprintf(stderr, "exsync-emulator: %s: unknown option\n", a);
       usage(stderr);
-      return 2;
+      goto out;
     }
     i++;
   }
+  /* SIGINT/SIGTERM wait (blocked) until emu_run handles them: a stop sent
+   * right after a "listening" line is a clean stop, not a kill */
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, NULL);
   emu = emu_new();
   if(!emu) {
     fprintf(stderr, "exsync-emulator: out of memory\n");
-    return 1;
+    result = 1;
+    goto out;
+  }
+  /* requests are checked against the EWS schema, as Exchange does */
+  exs_data_path("schema/ews/ews-validate.xsd", xsd, sizeof(xsd));
+  if(emu_set_ews_schema(emu, xsd, err, sizeof(err)) != 0) {
+    fprintf(stderr,
+            "exsync-emulator: cannot load the EWS schema %s: %s (set EXSYNC_DATA_DIR to the "
+            "directory holding schema/ews)\n",
+            xsd, err);
+    goto out;
   }
   if(scenario && emu_load_scenario(emu, scenario, err, sizeof(err)) != 0) {
     fprintf(stderr, "exsync-emulator: %s\n", err);
@@ -178,5 +212,8 @@ int main(int argc, char **argv)
   result = emu_run(emu, true) == 0 ? 0 : 1;
 out:
   emu_free(emu);
+  free(listens);
+  free(users);
+  free(imps);
   return result;
 }

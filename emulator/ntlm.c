@@ -1,5 +1,5 @@
 /* ntlm.c - server side of NTLM ([MS-NLMP]); see ntlm.h for the invariants. */
-#include "ntlm.h"
+#include "exsync-emulator/ntlm.h"
 
 #include <stdio.h>
 #include <pthread.h>

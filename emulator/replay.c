@@ -26,8 +26,8 @@
 #include <openssl/ssl.h>
 
 #include "exsync/buf.h"
-#include "ntlm.h"
-#include "tlscert.h"
+#include "exsync-emulator/ntlm.h"
+#include "exsync-emulator/tlscert.h"
 
 #define REPLAY_MAX_BODY (32u * 1024u * 1024u)
 

@@ -13,15 +13,14 @@
 
 #include "emu_internal.h"
 #include "exsync/clock.h"
+#include "exsync/datadir.h"
 #include "exsync/xml.h"
 
 #define NS_SCN "urn:exsync:scenario:1"
 
 static void schema_path(char *out, size_t len)
 {
-  const char *dir = getenv("EXSYNC_DATA_DIR");
-
-  snprintf(out, len, "%s/schema/scenario.xsd", dir && *dir ? dir : EXSYNC_DEFAULT_DATA_DIR);
+  exs_data_path("schema/scenario.xsd", out, len);
 }
 
 static bool yes(xmlNodePtr n, const char *attr, bool dflt)

@@ -31,7 +31,7 @@
 #include <openssl/err.h>
 
 #include "emu_internal.h"
-#include "tlscert.h"
+#include "exsync-emulator/tlscert.h"
 #include "exsync/clock.h"
 
 /* The host used when the scenario names none that matches: serves
@@ -863,6 +863,7 @@ void emu_free(struct emu *emu)
   free(emu->key_file);
   free(emu->scenario_path);
   free(emu->ews_schema_dir);
+  free(emu->listeners);
   emu_store_clear(emu);
   emu_hosts_clear(emu);
   emu_faults_clear_locked(emu);
@@ -934,9 +935,15 @@ int emu_listen(struct emu *emu, const char *addr, int port, bool tls, char *boun
   struct evhttp_bound_socket *h;
 
   pthread_mutex_lock(&emu->lock);
-  if(emu->nlisteners >= sizeof(emu->listeners) / sizeof(emu->listeners[0])) {
-    snprintf(err, errlen, "too many listeners");
-    goto out;
+  if(emu->nlisteners == emu->listeners_cap) {
+    size_t cap = emu->listeners_cap ? 2 * emu->listeners_cap : 4;
+    struct emu_listener *l = realloc(emu->listeners, cap * sizeof(*l));
+    if(!l) {
+      snprintf(err, errlen, "out of memory");
+      goto out;
+    }
+    emu->listeners = l;
+    emu->listeners_cap = cap;
   }
   if(tls) {
     if(tls_setup(emu, err, errlen) != 0)
@@ -1040,6 +1047,13 @@ int emu_run(struct emu *emu, bool handle_signals)
       return -1;
     evsignal_add(emu->sigint_ev, NULL);
     evsignal_add(emu->sigterm_ev, NULL);
+    /* a caller that blocked them until now (exsync-emulator, from before its
+     * "listening" lines) gets any signal already sent as a clean stop */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
   }
   rc = event_base_loop(emu->base, EVLOOP_NO_EXIT_ON_EMPTY);
   if(handle_signals) {

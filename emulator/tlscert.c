@@ -1,5 +1,5 @@
 /* tlscert.c - throwaway CA and server certificates; see tlscert.h. */
-#include "tlscert.h"
+#include "exsync-emulator/tlscert.h"
 
 #include <pthread.h>
 #include <stdbool.h>

@@ -11,7 +11,7 @@
 #include "exsync/autodiscover.h"
 #include "exsync-emulator/emulator.h"
 #include "testutil.h"
-#include "../emulator/tlscert.h" /* test-only: throwaway PKI */
+#include "exsync-emulator/tlscert.h"
 
 /* The emulator frees its evhttp listeners and then the event base without
  * letting the loop run once more, so a TLS connection the client closed just

@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "exsync-diag/diag.h"
 #include "exsync-emulator/emulator.h"
 #include "exsync/buf.h"
 #include "exsync/xml.h"

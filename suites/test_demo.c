@@ -8,7 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "exsync-diag/emu.h"
 #include "testutil.h"
 
 /* Run exsync with argv in a child; stdout to out_path, stderr to err_path. */
@@ -27,7 +27,7 @@ static int run_exsync(int argc, char **argv, const char *out_path, const char *e
       _exit(99);
     dup2(o, 1);
     dup2(e, 2);
-    status = diag_main(argc, argv);
+    status = diag_emu_main(argc, argv);
     fflush(NULL);
     _exit(status & 0xff);
   }

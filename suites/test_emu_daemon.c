@@ -81,6 +81,35 @@ static bool read_until(struct proc *p, const char *needle)
   return strstr(p->text, needle) != NULL;
 }
 
+static size_t count_of(const char *text, const char *needle)
+{
+  size_t n = 0;
+
+  for(const char *at = text; (at = strstr(at, needle)) != NULL; at++)
+    n++;
+  return n;
+}
+
+/* Read output until needle shows up count times or the child closes it
+ * (deadline 20 s). */
+static bool read_count(struct proc *p, const char *needle, size_t count)
+{
+  int64_t deadline = exs_monotonic_ms() + 20000;
+
+  while(count_of(p->text, needle) < count && exs_monotonic_ms() < deadline) {
+    struct pollfd pfd = {p->out, POLLIN, 0};
+    ssize_t n;
+    if(poll(&pfd, 1, 100) <= 0)
+      continue;
+    n = read(p->out, p->text + p->len, sizeof(p->text) - 1 - p->len);
+    if(n <= 0)
+      break;
+    p->len += (size_t)n;
+    p->text[p->len] = '\0';
+  }
+  return count_of(p->text, needle) >= count;
+}
+
 static int wait_exit(struct proc *p)
 {
   int status = 0;
@@ -208,6 +237,90 @@ START_TEST(scenario_file_from_the_command_line)
 }
 END_TEST
 
+/* The daemon validates requests with no option and no EXSYNC_DATA_DIR: the
+ * schema is found from the program's own place (here: its build tree). */
+START_TEST(requests_are_schema_validated_out_of_the_box)
+{
+  char *argv[] = {exe, "--user", "zoe:pw@example.com", NULL};
+  struct proc p;
+  char u[128], code[64];
+  unsigned port = 0;
+  struct ec_resp r;
+  char *saved = getenv("EXSYNC_DATA_DIR") ? strdup(getenv("EXSYNC_DATA_DIR")) : NULL;
+
+  unsetenv("EXSYNC_DATA_DIR");
+  spawn(&p, argv);
+  if(saved)
+    setenv("EXSYNC_DATA_DIR", saved, 1);
+  free(saved);
+  ck_assert_msg(read_until(&p, "listening http 127.0.0.1:") && read_until(&p, "\n"), "%s", p.text);
+  ck_assert_int_eq(sscanf(strstr(p.text, "listening"), "listening http 127.0.0.1:%u", &port), 1);
+  snprintf(u, sizeof(u), "http://127.0.0.1:%u/EWS/Exchange.asmx", port);
+  /* FolderIds before FolderShape: the schema forbids that order */
+  ec_post(u, "zoe:pw",
+          ec_soap("Exchange2016", NULL,
+                  "<m:GetFolder><m:FolderIds><t:DistinguishedFolderId Id=\"inbox\"/>"
+                  "</m:FolderIds><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape>"
+                  "</m:FolderShape></m:GetFolder>"),
+          &r);
+  ck_assert_int_eq(r.status, 500);
+  ck_assert_str_eq(ec_fault(&r, code, sizeof(code)), "ErrorSchemaValidation");
+  ec_free(&r);
+  kill(p.pid, SIGTERM);
+  ck_assert_int_eq(wait_exit(&p), 0);
+}
+END_TEST
+
+/* Without its schema the daemon refuses to start and names what is missing. */
+START_TEST(missing_schema_is_named)
+{
+  char *argv[] = {exe, NULL};
+  struct proc p;
+
+  setenv("EXSYNC_DATA_DIR", "/nonexistent/exsync-data", 1);
+  spawn(&p, argv);
+  unsetenv("EXSYNC_DATA_DIR");
+  ck_assert_int_eq(wait_exit(&p), 2);
+  ck_assert_msg(strstr(p.text, "EWS schema /nonexistent/exsync-data/schema/ews/ews-validate.xsd") &&
+                    strstr(p.text, "EXSYNC_DATA_DIR"),
+                "output: %s", p.text);
+}
+END_TEST
+
+/* --user, --impersonator and --listen take any number of values (there used
+ * to be caps of 64 and 32, and past them "unknown option"). */
+START_TEST(no_cap_on_repeated_options)
+{
+  enum { USERS = 100, LISTENS = 40 };
+  char *argv[1 + 4 * USERS + 2 * LISTENS + 1];
+  char users[USERS][48], logins[USERS][16];
+  struct proc p;
+  int n = 0;
+
+  argv[n++] = exe;
+  for(int i = 0; i < USERS; i++) {
+    snprintf(logins[i], sizeof(logins[i]), "u%d", i);
+    snprintf(users[i], sizeof(users[i]), "u%d:pw%d@example.com", i, i);
+    argv[n++] = "--user";
+    argv[n++] = users[i];
+  }
+  for(int i = 0; i < USERS; i++) {
+    argv[n++] = "--impersonator";
+    argv[n++] = logins[i];
+  }
+  for(int i = 0; i < LISTENS; i++) {
+    argv[n++] = "--listen";
+    argv[n++] = "127.0.0.1:0";
+  }
+  argv[n] = NULL;
+  spawn(&p, argv);
+  /* every listener is announced, the last one too */
+  ck_assert_msg(read_count(&p, "listening http 127.0.0.1:", LISTENS), "%s", p.text);
+  kill(p.pid, SIGTERM);
+  ck_assert_int_eq(wait_exit(&p), 0);
+}
+END_TEST
+
 int main(void)
 {
   Suite *s = suite_create("emu_daemon");
@@ -223,6 +336,9 @@ int main(void)
   tcase_add_loop_test(tc, one_line_exchange_then_clean_stop, 0, 2);
   tcase_add_loop_test(tc, command_line_errors, 0, sizeof(cli_cases) / sizeof(cli_cases[0]));
   tcase_add_test(tc, scenario_file_from_the_command_line);
+  tcase_add_test(tc, requests_are_schema_validated_out_of_the_box);
+  tcase_add_test(tc, missing_schema_is_named);
+  tcase_add_test(tc, no_cap_on_repeated_options);
   suite_add_tcase(s, tc);
   {
     int rc = tu_run(s);

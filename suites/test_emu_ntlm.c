@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../emulator/ntlm.h"
+#include "exsync-emulator/ntlm.h"
 #include "exsync/buf.h"
 #include "testutil.h"
 

@@ -11,7 +11,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "../emulator/tlscert.h"
+#include "exsync-emulator/tlscert.h"
 #include "testutil.h"
 
 static const char *const names[] = {"mail.contoso.com", "autodiscover.contoso.com"};

@@ -35,7 +35,7 @@
 #include <unistd.h>
 
 #include "exsync-emulator/emulator.h"
-#include "../emulator/tlscert.h"
+#include "exsync-emulator/tlscert.h"
 #include "testutil.h"
 
 extern char **environ;

@@ -7,11 +7,11 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "exsync-diag/emu.h"
 #include "exsync-emulator/emulator.h"
 #include "exsync-emulator/replay.h"
 #include "exsync/normalize.h"
-#include "recording.h"
+#include "exsync-diag/recording.h"
 #include "testutil.h"
 
 #define CANARY_PASSWORD "Canary-P@ss w0rd!"
@@ -320,7 +320,7 @@ static int run(const char *const *args)
     argc++;
   }
   argv[argc] = NULL;
-  return diag_main(argc, argv);
+  return diag_emu_main(argc, argv);
 }
 
 START_TEST(record_and_replay_contoso)
@@ -666,6 +666,165 @@ START_TEST(new_episodes_fills_gaps)
 }
 END_TEST
 
+
+/* ---- hostile recordings: replay runs only what a recording may hold ---- */
+
+/* Run `exsync replay path` with stderr captured into err. */
+static int replay_captured(const char *path, char *err, size_t errlen)
+{
+  char tmpl[] = "/tmp/exsync-test-stderr-XXXXXX";
+  int fd = mkstemp(tmpl), saved, rc;
+  ssize_t n;
+  const char *args[] = {"replay", path, NULL};
+
+  ck_assert_int_ge(fd, 0);
+  unlink(tmpl);
+  fflush(stderr);
+  saved = dup(STDERR_FILENO);
+  dup2(fd, STDERR_FILENO);
+  rc = run(args);
+  fflush(stderr);
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  lseek(fd, 0, SEEK_SET);
+  n = read(fd, err, errlen - 1);
+  err[n > 0 ? n : 0] = '\0';
+  close(fd);
+  return rc;
+}
+
+START_TEST(hostile_recordings_refused)
+{
+  /* each command is what an edited recording says; the word that must be
+   * named in the refusal follows it */
+  static const struct {
+    const char *args[12];
+    const char *named;
+  } cases[] = {
+    {{"--db", "@victim.db", "mailbox", "reject", "alice@contoso.com"}, "--db"},
+    {{"mailbox", "reject", "alice@contoso.com"}, "'mailbox'"},
+    {{"record", "--out", "@victim.db", "--", "--trace", "@trace.txt", "test-enable", "--config",
+      "{{file:org.xml}}"}, "'--'"},
+    {{"record", "--out", "@victim.db", "test-enable"}, "'record'"},
+    {{"replay", "{{file:org.xml}}"}, "'replay'"},
+    {{"sync", "--once"}, "'sync'"},
+    {{"test-enable", "--config", "{{file:org.xml}}", "--trace", "@trace.txt"}, "--trace"},
+    {{"--trace=@trace.txt", "test-enable", "--config", "{{file:org.xml}}"}, "--trace"},
+    {{"--key-file", "@victim.db", "test-enable", "--config", "{{file:org.xml}}"}, "--key-file"},
+    {{"test-enable", "--config", "@victim.db"}, "victim.db"},
+    {{"test-enable", "--config", "{{file:../../etc/passwd}}"}, "{{file:../../etc/passwd}}"},
+    {{"test-enable", "--config", "{{file:org.xml}}", "-o", "@trace.txt"}, "'-o'"},
+    {{"test-enable", "--config", "{{file:org.xml}}", "--out", "@trace.txt"}, "'--out'"},
+    {{"test-enable", "--mailbox", "{{file:org.xml}}", "--config", "{{file:org.xml}}"},
+     "a file reference"},
+    {{"autodiscover", "a@contoso.com", "--password-file", "@victim.db"}, "--password-file"},
+    {{"autodiscover", "a@contoso.com", "--password-env", "A=B"}, "'A=B'"},
+  };
+  char dir[] = "/tmp/exsync-test-hostile-XXXXXX";
+  char victim[600], trace[600], rec[600], err[4096];
+  size_t i, k;
+
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  snprintf(victim, sizeof(victim), "%s/victim.db", dir);
+  snprintf(trace, sizeof(trace), "%s/trace.txt", dir);
+  snprintf(rec, sizeof(rec), "%s/case.xml", dir);
+  for(i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    FILE *f = fopen(rec, "w");
+    int rc;
+    ck_assert_ptr_nonnull(f);
+    fputs("<?xml version=\"1.0\"?>\n<recording xmlns=\"urn:exsync:recording:1\" version=\"1\">\n"
+          "  <command>", f);
+    for(k = 0; cases[i].args[k]; k++) {
+      const char *a = cases[i].args[k];
+      /* "@NAME" stands for a file of the test directory */
+      if(a[0] == '@')
+        fprintf(f, "<arg>%s/%s</arg>", dir, a + 1);
+      else
+        fprintf(f, "<arg>%s</arg>", a);
+    }
+    fputs("</command>\n  <file name=\"org.xml\">not an org file</file>\n", f);
+    fputs(good_tail, f);
+    fclose(f);
+    rc = replay_captured(rec, err, sizeof(err));
+    ck_assert_msg(rc == 2, "case %zu: replay exit %d: %s", i, rc, err);
+    ck_assert_msg(strstr(err, "refused") && strstr(err, cases[i].named),
+                  "case %zu: the refusal does not name %s: %s", i, cases[i].named, err);
+    ck_assert_msg(access(victim, F_OK) != 0 && access(trace, F_OK) != 0,
+                  "case %zu: a file outside the replay was written", i);
+  }
+  /* record refuses to make what replay would refuse */
+  {
+    const char *args[] = {"record", "--out", rec, "--", "--db", victim, "mailbox", "list", NULL};
+    unlink(rec);
+    ck_assert_int_eq(run(args), 2);
+    ck_assert_msg(access(rec, F_OK) != 0 && access(victim, F_OK) != 0, "record ran it");
+  }
+  {
+    const char *args[] = {"record", "--out", rec, "--", "test-enable", "--config", victim,
+                          "--trace", trace, NULL};
+    ck_assert_int_eq(run(args), 2);
+    ck_assert_msg(access(rec, F_OK) != 0 && access(trace, F_OK) != 0, "record ran it");
+  }
+  rmdir(dir);
+}
+END_TEST
+
+/* Global options after "--" (SPEC 8): the recorded --cacert/--connect-to
+ * are the recorder's; replay drops them for its own and replays. */
+START_TEST(record_globals_after_dashdash)
+{
+  char dir[] = "/tmp/exsync-test-dashdash-XXXXXX";
+  char err[512], bound[64], ct[128], ca[600], org[600], rec[600];
+  struct emu *emu = emu_new();
+  int port, rc;
+  FILE *f;
+
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  ck_assert_msg(emu_load_scenario(emu, tu_path("fixtures/scenarios/tls.xml"), err,
+                                  sizeof(err)) == 0, "%s", err);
+  port = emu_listen(emu, "127.0.0.1", 0, true, bound, sizeof(bound), err, sizeof(err));
+  ck_assert_msg(port > 0, "%s", err);
+  snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+  ck_assert_msg(emu_write_ca(emu, ca, err, sizeof(err)) == 0, "%s", err);
+  ck_assert_msg(emu_start(emu, err, sizeof(err)) == 0, "%s", err);
+  snprintf(ct, sizeof(ct), "mail.tailspin.com:443:127.0.0.1:%d", port);
+  snprintf(org, sizeof(org), "%s/org.xml", dir);
+  f = fopen(org, "w");
+  ck_assert_ptr_nonnull(f);
+  fputs("<?xml version=\"1.0\"?>\n<org xmlns=\"urn:exsync:org:1\" "
+        "id=\"0c3e1f7a-2b4d-4e6f-8a9b-1c2d3e4f5a6b\">\n"
+        "  <settings default-profile=\"Tailspin\"/>\n"
+        "  <profile name=\"Tailspin\" autodiscover=\"no\" "
+        "incoming-url=\"https://mail.tailspin.com/EWS/Exchange.asmx\" "
+        "authenticate-using=\"profile\" impersonation=\"yes\" protocol=\"basic\" "
+        "user=\"TAILSPIN\\svc\" password-env=\"EXSYNC_DASHDASH_PW\"/>\n"
+        "  <mailbox address=\"nina@tailspin.com\" name=\"Nina\" kind=\"user\" "
+        "profile=\"Tailspin\" incoming=\"ssync\" outgoing=\"none\" act=\"ssync\" "
+        "approval=\"approved\"/>\n</org>\n", f);
+  fclose(f);
+  setenv("EXSYNC_DASHDASH_PW", "svc-pw", 1);
+  snprintf(rec, sizeof(rec), "%s/c.xml", dir);
+  {
+    const char *args[] = {"record", "--out", rec, "--", "--cacert", ca, "--connect-to", ct,
+                          "test-enable", "--config", org, NULL};
+    rc = run(args);
+    ck_assert_msg(rc == 0, "record exit %d", rc);
+  }
+  unsetenv("EXSYNC_DASHDASH_PW");
+  emu_stop(emu);
+  emu_free(emu);
+  unlink(ca);
+  {
+    const char *args[] = {"replay", rec, NULL};
+    rc = run(args);
+    ck_assert_msg(rc == 0, "replay of a recording with globals after '--': exit %d", rc);
+  }
+  unlink(rec);
+  unlink(org);
+  rmdir(dir);
+}
+END_TEST
+
 static Suite *suite(void)
 {
   Suite *s = suite_create("record");
@@ -686,6 +845,8 @@ static Suite *suite(void)
   tcase_add_test(t, canary_ntlm_cookie);
   tcase_add_test(t, canary_emulator_basic);
   tcase_add_test(t, new_episodes_fills_gaps);
+  tcase_add_test(t, hostile_recordings_refused);
+  tcase_add_test(t, record_globals_after_dashdash);
   suite_add_tcase(s, t);
   return s;
 }

@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "emu_internal.h"
 #include "exsync-emulator/emulator.h"
+#include "exsync-emulator/emulator_test.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -39,24 +39,12 @@ static void world(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-  struct emu_ews_ctx ctx;
-  struct exs_buf out;
   char err[256];
 
   if(!emu)
     world();
   if(++runs % 500 == 0)
     emu_reset(emu, err, sizeof(err));
-  exs_buf_init(&out, EMU_MAX_BODY);
-  memset(&ctx, 0, sizeof(ctx));
-  pthread_mutex_lock(&emu->lock);
-  ctx.emu = emu;
-  ctx.user = emu_user_find(emu, "svc-crm");
-  ctx.host = "mail.contoso.com";
-  ctx.out = &out;
-  ctx.status = 200;
-  emu_ews_handle(&ctx, (const char *)data, size);
-  pthread_mutex_unlock(&emu->lock);
-  exs_buf_free(&out);
+  emu_test_ews_request(emu, "svc-crm", "mail.contoso.com", (const char *)data, size);
   return 0;
 }

@@ -14,7 +14,7 @@
  *     -max_len=65536 /tmp/ews-corpus fixtures/ews   (new units go to the first dir)
  * or by hand:
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_POSIX_C_SOURCE=200809L \
- *     -D_DEFAULT_SOURCE -DEXSYNC_VERSION='"fuzz"' -Icore/include -Icore $(pkg-config \
+ *     -D_DEFAULT_SOURCE -DEXSYNC_VERSION='"fuzz"' -Icore/include -Icore/base/include -Icore $(pkg-config \
  *     --cflags libxml-2.0) suites/fuzz/fuzz_ews_response.c core/ews.c core/ews_folder.c \
  *     core/ews_item.c core/ews_util.c core/error.c \
  *     core/http.c core/base/buf.c core/base/clock.c core/base/xml.c \

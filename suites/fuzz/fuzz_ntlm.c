@@ -14,7 +14,7 @@
  *     /tmp/ntlm-corpus suites/fuzz/corpus_ntlm   (new units go to the first dir)
  * or by hand:
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_DEFAULT_SOURCE \
- *     -Icore/include -Iemulator suites/fuzz/fuzz_ntlm.c emulator/ntlm.c \
+ *     -Icore/base/include -Iemulator/include suites/fuzz/fuzz_ntlm.c emulator/ntlm.c \
  *     core/base/buf.c core/base/clock.c -lcrypto -o fuzz_ntlm
  */
 #include <stdint.h>
@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "exsync/buf.h"
-#include "ntlm.h"
+#include "exsync-emulator/ntlm.h"
 
 static const uint8_t challenge[8] = {1, 2, 3, 4, 5, 6, 7, 8};
 

@@ -53,9 +53,9 @@ struct exs_orgfile {
   size_t n_warnings;
 };
 
-/* Where the shipped org.xsd is: $EXSYNC_DATA_DIR/schema/org.xsd when that
- * variable is set, else EXSYNC_DEFAULT_DATA_DIR "/schema/org.xsd". Writes
- * into buf and returns it. */
+/* Where the shipped org.xsd is: schema/org.xsd in the data directory
+ * (exsync/datadir.h: $EXSYNC_DATA_DIR, else found from the program's path).
+ * Writes into buf and returns it. */
 const char *exs_orgfile_schema_path(char *buf, size_t len);
 
 /* Load path, validating against the XSD at schema_path (NULL: the default

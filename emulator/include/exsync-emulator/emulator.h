@@ -54,7 +54,8 @@ int emu_listen(struct emu *emu, const char *addr, int port, bool tls, char *boun
 /* Run the event loop on a background thread; returns once it is running. */
 int emu_start(struct emu *emu, char *err, size_t errlen);
 /* Run the event loop in this thread until emu_stop (or SIGINT/SIGTERM when
- * handle_signals is true). Returns 0 on a clean stop. */
+ * handle_signals is true; they are then unblocked, so a caller may block them
+ * before announcing its listeners and lose none). Returns 0 on a clean stop. */
 int emu_run(struct emu *emu, bool handle_signals);
 /* Ask the loop to stop and wait for the background thread if any. */
 void emu_stop(struct emu *emu);

@@ -5,7 +5,7 @@
  * 127.0.0.1 port 0 (plain HTTP, and HTTPS with a throwaway CA whose
  * certificates name the recorded hosts), and calls the caller's answer
  * function for every request. It knows nothing about recordings, EWS or
- * the normaliser: the matching lives with the caller (diag/replay.c), so the
+ * the normaliser: the matching lives with the caller (diag/emu/replay.c), so the
  * emulator keeps away from core's protocol code (DESIGN.md).
  *
  * Authentication legs are answered here, without asking the caller, so a

@@ -3,6 +3,7 @@
  * with the recorded time frozen, and compare its report with the recorded
  * one (exit 0 same, 1 different with a diff, 2 unusable file). */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@ enum mode { MODE_NONE, MODE_ONCE, MODE_NEW_EPISODES, MODE_ALL };
 
 #define MAX_HOSTS 64
 #define MAX_PROBLEMS 32
+#define REPLAY_PW_VAR "EXSYNC_REPLAY_PASSWORD"
 
 struct endpoint {
   char host[256];
@@ -410,8 +412,13 @@ static int help(void)
          "  --update             write the replayed report into FILE as the expected one\n"
          "  --password-env VAR   the real password in place of {{secret:password}} (for\n"
          "                       new_episodes against a real server)\n\n"
+         "A recording may only run test-enable --config or autodiscover (with their own\n"
+         "options, --format, and --cacert/--connect-to/--resolve, which replay replaces);\n"
+         "anything else, --db, --key-file, --trace or a file that is not embedded in the\n"
+         "recording is refused with exit 2 naming the argument. The command runs in a\n"
+         "private temporary directory holding the recording's files.\n\n"
          "Exit codes: 0 the report is the recorded one, 1 it differs (a diff is printed),\n"
-         "2 the file is unusable.\n");
+         "2 the file is unusable or refused.\n");
   return 0;
 }
 
@@ -478,6 +485,10 @@ int diag_cmd_replay(struct diag_ctx *ctx, int argc, char **argv)
   const char *tls_hosts[MAX_HOSTS];
   const char *globals[3 * MAX_HOSTS + 16];
   char *args[DIAG_REC_MAX_ARGS];
+  const char *words[DIAG_REC_MAX_ARGS];
+  size_t n_words = 0;
+  char trace_abs[4200];
+  int cwd_fd = -1, rc;
   char connect[MAX_HOSTS + 3][320];
   char dir[] = "/tmp/exsync-replay-XXXXXX";
   char err[1024], ca[4200] = "", fpath[4200];
@@ -547,6 +558,14 @@ int diag_cmd_replay(struct diag_ctx *ctx, int argc, char **argv)
   if(diag_recording_load(file, diag_data_path("schema/recording.xsd"), &rec, err,
                          sizeof(err))) {
     result = diag_fail("%s", err);
+    goto out;
+  }
+  /* a recording is shared data: run only what one may hold */
+  if(rec->argc > DIAG_REC_MAX_ARGS ||
+     diag_recording_check_command(rec, (const char *const *)rec->argv, rec->argc, words,
+                                  &n_words, err, sizeof(err))) {
+    result = diag_fail("replay: %s: refused: %s", file,
+                       rec->argc > DIAG_REC_MAX_ARGS ? "too many command words" : err);
     goto out;
   }
   rp.rec = rec;
@@ -655,24 +674,48 @@ int diag_cmd_replay(struct diag_ctx *ctx, int argc, char **argv)
   ng++;
   globals[ng++] = "--trace";
   globals[ng++] = ctx->trace_path ? ctx->trace_path : "/dev/null";
-  for(i = 0; i < rec->argc; i++) {
-    args[nargs] = substitute(rec->argv[i], dir);
+  /* the password a recorded --password-env names comes from a variable of
+   * replay's own, never from one the recording chose */
+  setenv(REPLAY_PW_VAR, password_env ? getenv(password_env) : "{{secret:password}}", 1);
+  for(i = 0; i < n_words; i++) {
+    if(i > 0 && !strcmp(words[i - 1], "--password-env"))
+      args[nargs] = strdup(REPLAY_PW_VAR);
+    else
+      args[nargs] = substitute(words[i], dir);
     if(!args[nargs]) {
       result = diag_fail("out of memory");
       goto out;
     }
-    if(i > 0 && !strcmp(rec->argv[i - 1], "--password-env") && !getenv(rec->argv[i]))
-      setenv(rec->argv[i], password_env ? getenv(password_env) : "{{secret:password}}", 0);
     nargs++;
+  }
+  /* the run's working directory is the private one: a relative path the
+   * command might still open lands there */
+  if(ctx->trace_path && ctx->trace_path[0] != '/') {
+    char cwd[3000];
+    if(!getcwd(cwd, sizeof(cwd))) {
+      result = diag_fail("cannot read the working directory: %s", strerror(errno));
+      goto out;
+    }
+    snprintf(trace_abs, sizeof(trace_abs), "%s/%s", cwd, ctx->trace_path);
+    globals[ng - 1] = trace_abs;
+  }
+  cwd_fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if(cwd_fd < 0 || chdir(dir)) {
+    result = diag_fail("cannot enter %s: %s", dir, strerror(errno));
+    goto out;
   }
   if(rec->frozen)
     exs_clock_freeze(rec->frozen);
-  if(diag_run_captured(ctx->argv0, globals, ng, (const char *const *)args, nargs, &report,
-                       &exit_code)) {
-    exs_clock_freeze(0);
+  rc = diag_run_captured(ctx->argv0, globals, ng, (const char *const *)args, nargs, &report,
+                         &exit_code);
+  exs_clock_freeze(0);
+  if(fchdir(cwd_fd)) {
+    result = diag_fail("cannot return to the working directory: %s", strerror(errno));
     goto out;
   }
-  exs_clock_freeze(0);
+  unsetenv(REPLAY_PW_VAR);
+  if(rc)
+    goto out;
   emu_replay_free(srv);
   srv = NULL;
 
@@ -727,6 +770,9 @@ int diag_cmd_replay(struct diag_ctx *ctx, int argc, char **argv)
     result = 1;
   }
 out:
+  if(cwd_fd >= 0)
+    close(cwd_fd);
+  unsetenv(REPLAY_PW_VAR);
   emu_replay_free(srv);
   exs_clock_freeze(0);
   for(i = 0; i < nargs; i++)

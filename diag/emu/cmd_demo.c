@@ -172,6 +172,13 @@ int diag_cmd_demo(struct diag_ctx *ctx, int argc, char **argv)
     result = diag_fail("emulator: %s", emu ? emsg : "out of memory");
     goto out;
   }
+  /* the emulator checks every request exsync sends against the EWS schema */
+  if(emu_set_ews_schema(emu, diag_data_path("schema/ews/ews-validate.xsd"), emsg, sizeof(emsg))) {
+    result = diag_fail("emulator: cannot load the EWS schema: %s (set EXSYNC_DATA_DIR to the "
+                       "directory holding schema/ews)",
+                       emsg);
+    goto out;
+  }
   port = emu_listen(emu, "127.0.0.1", 0, true, bound, sizeof(bound), emsg, sizeof(emsg));
   snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
   if(port < 0 || emu_write_ca(emu, ca, emsg, sizeof(emsg)) ||

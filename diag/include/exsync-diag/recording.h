@@ -118,4 +118,24 @@ bool diag_operation_known(const char *op);
 /* True when every "k=v" of want is in have. */
 bool diag_keys_subset(const char *want, const char *have);
 
+/* What a recording may hold (recordings are shared with support, so a
+ * replay must not be a way to run anything): the store-less commands
+ * `test-enable --config {{file:NAME}}` and `autodiscover ADDRESS`, with
+ * their own options, and the globals --format, --cacert, --connect-to and
+ * --resolve (the last three are dropped: replay points every host at its
+ * own server). --db, --key-file, --trace, a second "--", any other command
+ * or option, and a file reference that is not one of the recording's
+ * files ({{file:NAME}}, NAME a plain name of r's files, or "password" for
+ * --password-file) are refused. argv is checked as diag_main would parse
+ * it (a global option is taken wherever it stands).
+ *
+ * r NULL checks a command about to be recorded: file values are then real
+ * paths (the recorder embeds them). On success returns 0 and, when kept is
+ * not NULL, puts the words to run (argv minus the dropped globals,
+ * borrowed) into kept[0..*n_kept-1] (room for argc). On refusal returns -1
+ * with a message naming the offending argument in err. */
+int diag_recording_check_command(const struct diag_recording *r, const char *const *argv,
+                                 size_t argc, const char **kept, size_t *n_kept, char *err,
+                                 size_t errlen);
+
 #endif
