@@ -3,18 +3,13 @@
  * section 4 applied to the mailbox record. */
 #include "exsync/sync.h"
 
-#include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "exsync/alerts.h"
 #include "exsync/clock.h"
-#include "sync_internal.h"
-
-const struct exs_ews_extprop exs_sync_marker_prop = {"PublicStrings", "exsync.ActivityId", NULL,
-                                                     "String"};
+#include "sync_workloads.h"
 
 void exs_sync_stats_add(struct exs_sync_stats *a, const struct exs_sync_stats *b)
 {
@@ -32,53 +27,6 @@ void exs_sync_stats_add(struct exs_sync_stats *a, const struct exs_sync_stats *b
   a->errors += b->errors;
   a->pages += b->pages;
   a->requests += b->requests;
-}
-
-bool sync_stopping(const struct sync_session *s)
-{
-  return s->opt->stop && *s->opt->stop;
-}
-
-void sync_log(const struct sync_session *s, const char *fmt, ...)
-{
-  char line[1024];
-  va_list ap;
-
-  if(!s->opt->log)
-    return;
-  va_start(ap, fmt);
-  vsnprintf(line, sizeof(line), fmt, ap);
-  va_end(ap);
-  s->opt->log(s->opt->log_ctx, line);
-}
-
-void sync_item_error(struct exs_error *err, const struct exs_error *item, const char *url)
-{
-  *err = *item;
-  if(!err->http_status)
-    err->http_status = 200;
-  if(!err->url[0])
-    snprintf(err->url, sizeof(err->url), "%s", url);
-}
-
-int sync_meta_get(struct sync_session *s, const char *key, char *out, size_t len)
-{
-  struct exs_error err;
-  char *v = NULL;
-
-  out[0] = '\0';
-  exs_error_clear(&err);
-  if(exs_store_syncstate_get(s->st, s->m->address, key, &v, &err) != 0)
-    return -1;
-  snprintf(out, len, "%s", v);
-  free(v);
-  return 0;
-}
-
-int sync_meta_put(struct sync_session *s, const char *key, const char *value,
-                  struct exs_error *err)
-{
-  return exs_store_syncstate_put(s->st, s->m->address, key, value, err);
 }
 
 long exs_sync_postponement(const struct exs_profile *p, int no_email_count,
@@ -102,29 +50,9 @@ long exs_sync_postponement(const struct exs_profile *p, int no_email_count,
   return v;
 }
 
-bool exs_sync_find_token(const char *subject, const char *prefix, char *token, size_t len)
-{
-  const char *p;
-  size_t pl;
-
-  if(!subject || !prefix || !*prefix)
-    return false;
-  pl = strlen(prefix);
-  for(p = strstr(subject, prefix); p; p = strstr(p + 1, prefix)) {
-    const char *d = p + pl;
-    size_t n = 0;
-    while(isdigit((unsigned char)d[n]))
-      n++;
-    if(n > 0 && n < 32) {
-      snprintf(token, len, "%.*s", (int)(pl + n), p);
-      return true;
-    }
-  }
-  return false;
-}
-
 /* ---- session ---- */
 
+<<<<<<< HEAD
 static void session_http_options(const struct sync_session *s, const struct exs_access *a,
                                  struct exs_http_options *ho)
 {
@@ -166,6 +94,10 @@ static struct exs_ews *session_ews(const struct sync_session *s, struct exs_http
 }
 
 int sync_session_open(struct sync_session *s, struct exs_error *err)
+=======
+/* Connect (credentials, URLs, transport). -1 with err (CONFIG/MBX_CREDENTIALS...). */
+static int sync_session_open(struct sync_session *s, struct exs_error *err)
+>>>>>>> main
 {
   const struct exs_profile *p = s->p;
   struct exs_mailbox *m = s->m;
@@ -223,7 +155,7 @@ int sync_session_open(struct sync_session *s, struct exs_error *err)
   return 0;
 }
 
-void sync_session_close(struct sync_session *s)
+static void sync_session_close(struct sync_session *s)
 {
   if(s->ews_out != s->ews)
     exs_ews_free(s->ews_out);

@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "exsync/clock.h"
-#include "sync_internal.h"
+#include "sync_workloads.h"
 
 static const struct exs_ews_extprop act_marker = {"PublicStrings", "exsync.ActItemId", NULL,
                                                   "String"};

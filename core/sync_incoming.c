@@ -18,7 +18,7 @@
 
 #include "exsync/buf.h"
 #include "exsync/clock.h"
-#include "sync_internal.h"
+#include "sync_workloads.h"
 
 #define INBOX_KEY "inbox"
 #define UNDELIVERABLE_KEY "@undeliverable"

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "exsync/clock.h"
-#include "sync_internal.h"
+#include "sync_workloads.h"
 
 static void marker_of(const struct sync_session *s, int64_t id, char *buf, size_t len)
 {

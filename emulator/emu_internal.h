@@ -5,10 +5,12 @@
  * the loop thread takes the lock once per request, the public API once per
  * call. Strings in these structs are malloc'd and owned by their struct.
  *
- * Module map (one file each): server.c (listeners, loop, routing), auth.c
- * (Basic; NTLM/Negotiate hook), ews.c + ews_folder.c + ews_item.c (SOAP
- * dispatch and operations), xw.c (streaming writer helpers), mailstore.c,
- * scenario.c, faults.c, journal.c, autodiscover.c, admin.c.
+ * Module map (one file each): server.c (listeners, loop, routing), hosts.c
+ * (virtual hosts), auth.c + ntlm.c (Basic, NTLM/Negotiate), tlscert.c
+ * (throwaway PKI), ews.c (SOAP checks and dispatch) + ews_folder.c +
+ * ews_item.c + ews_sync.c (operations, ews_ops.h) + ews_write.c (streaming
+ * answer helpers), item_types.c, mailstore.c + index.c, scenario.c,
+ * faults.c, journal.c, autodiscover.c, admin.c, replay.c.
  */
 #ifndef EMU_INTERNAL_H
 #define EMU_INTERNAL_H
@@ -315,7 +317,7 @@ void emu_id_encode(char kind, uint64_t num, char *out, size_t outlen);
 int emu_id_decode(const char *id, char *kind, uint64_t *num);
 void emu_ck_encode(char kind, unsigned ck, char *out, size_t outlen);
 
-/* hosts (server.c) */
+/* hosts.c */
 struct emu_host *emu_host_find(struct emu *emu, const char *name);
 struct emu_host *emu_host_add(struct emu *emu, const char *name);
 void emu_hosts_clear(struct emu *emu);
@@ -361,7 +363,7 @@ struct emu_ews_ctx {
 
 /* ews.c: handle one SOAP body; fills out (complete HTTP body) and ctx fields. */
 void emu_ews_handle(struct emu_ews_ctx *ctx, const char *body, size_t len);
-/* Write a SOAP fault with HTTP 500 into ctx. backoff_ms < 0: no MessageXml. */
+/* ews_write.c: write a SOAP fault with HTTP 500 into ctx. backoff_ms < 0: no MessageXml. */
 void emu_ews_fault(struct emu_ews_ctx *ctx, const char *code, const char *text, long backoff_ms,
                    const char *smtp);
 

@@ -1,12 +1,15 @@
-/* sync_internal.h - what the sync modules share: one mailbox's session. */
-#ifndef EXSYNC_SYNC_INTERNAL_H
-#define EXSYNC_SYNC_INTERNAL_H
+/* sync_common.h - what the sync workloads share (sync_common.c): one
+ * mailbox's session and the helpers that act on it. sync.c opens the
+ * session and runs the workloads (sync_workloads.h); the workloads call
+ * only these helpers, never back into sync.c. */
+#ifndef EXSYNC_SYNC_COMMON_H
+#define EXSYNC_SYNC_COMMON_H
 
 #include "exsync/ews.h"
 #include "exsync/sync.h"
 
 /* One mailbox being synchronized. Everything is borrowed except http/ews
- * (owned, freed by sync_session_close). */
+ * (owned, freed when sync.c closes the session). */
 struct sync_session {
   struct exs_store *st;
   const struct exs_org *org;
@@ -27,16 +30,6 @@ struct sync_session {
   int items;                     /* items handled in this cycle (activities, emails, ACT) */
   int failed;                    /* items that failed in this cycle */
 };
-
-/* Connect (credentials, URLs, transport). -1 with err (CONFIG/MBX_CREDENTIALS...). */
-int sync_session_open(struct sync_session *s, struct exs_error *err);
-void sync_session_close(struct sync_session *s);
-
-/* The workloads. 0 or -1 with err (a mailbox-level failure). */
-int sync_incoming(struct sync_session *s, struct exs_error *err);
-int sync_outgoing(struct sync_session *s, struct exs_error *err);
-int sync_act(struct sync_session *s, struct exs_error *err);
-
 
 /* Whether stop was asked for. */
 bool sync_stopping(const struct sync_session *s);
