@@ -52,7 +52,6 @@ long exs_sync_postponement(const struct exs_profile *p, int no_email_count,
 
 /* ---- session ---- */
 
-<<<<<<< HEAD
 static void session_http_options(const struct sync_session *s, const struct exs_access *a,
                                  struct exs_http_options *ho)
 {
@@ -93,11 +92,8 @@ static struct exs_ews *session_ews(const struct sync_session *s, struct exs_http
   return http ? exs_ews_new(http, &eo) : NULL;
 }
 
-int sync_session_open(struct sync_session *s, struct exs_error *err)
-=======
 /* Connect (credentials, URLs, transport). -1 with err (CONFIG/MBX_CREDENTIALS...). */
 static int sync_session_open(struct sync_session *s, struct exs_error *err)
->>>>>>> main
 {
   const struct exs_profile *p = s->p;
   struct exs_mailbox *m = s->m;
