@@ -13,6 +13,8 @@
 static bool opt_color, opt_failures_only, emitted;
 static time_t run_started;
 static char run_org_id[64];
+static struct exs_te_profile_result *run_profiles;
+static size_t n_run_profiles;
 
 struct trace_excerpt {
   char address[EXS_ADDRESS_MAX + 1];
@@ -61,6 +63,27 @@ void diag_report_begin(const char *org_id)
   snprintf(run_org_id, sizeof(run_org_id), "%s", org_id ? org_id : "");
 }
 
+void diag_report_set_profiles(const struct exs_te_profile_result *p, size_t n)
+{
+  size_t i, k = 0;
+
+  free(run_profiles);
+  run_profiles = NULL;
+  n_run_profiles = 0;
+  if(!p || !n || !(run_profiles = calloc(n, sizeof(*run_profiles))))
+    return;
+  for(i = 0; i < n; i++)
+    if(p[i].mailboxes) /* the profiles of the run, not every stored one */
+      run_profiles[k++] = p[i];
+  n_run_profiles = k;
+}
+
+const struct exs_te_profile_result *diag_report_profiles(size_t *n)
+{
+  *n = n_run_profiles;
+  return run_profiles;
+}
+
 void diag_report_add_trace(const char *address, const char *text, size_t len)
 {
   struct trace_excerpt *p = realloc(traces, (n_traces + 1) * sizeof(*p));
@@ -91,12 +114,9 @@ const char *diag_report_trace_of(const char *address)
 
 int diag_alert_workload(const struct exs_te_alert *a)
 {
-  int w;
-
-  for(w = 0; w < EXS_WL_COUNT; w++)
-    if(!strcmp(a->error.step, exs_workload_name((enum exs_workload)w)))
-      return w;
-  return -1;
+  /* Test & Enable says which workloads an alert failed: one, or several
+   * through a shared step (-1) */
+  return a->workload >= 0 && a->workload < EXS_WL_COUNT ? a->workload : -1;
 }
 
 static int mailbox_state(const struct exs_te_result *r)
@@ -210,6 +230,17 @@ static void write_text(FILE *f, const struct exs_te_result *results, size_t n,
   diag_summarize(results, n, elapsed_ms, &sum);
   if(opt_failures_only && !shown)
     fprintf(f, "(no mailbox failed)\n");
+  for(i = 0; i < n_run_profiles; i++) {
+    /* profile-level alerts: the profile check failed for many mailboxes at once */
+    size_t k;
+    for(k = 0; k < run_profiles[i].n_alerts; k++) {
+      const struct exs_te_alert *al = &run_profiles[i].alerts[k];
+      fprintf(f, "profile %s: %s %s: %s\n", run_profiles[i].name, exs_severity_name(al->severity),
+              exs_category_name(al->error.category), al->error.message);
+      if(al->error.hint[0])
+        fprintf(f, "    fix: %s\n", al->error.hint);
+    }
+  }
   fprintf(f, "\n%zu mailboxes: %zu success, %zu failure, %zu not run\n", sum.mailboxes,
           sum.success, sum.failure, sum.not_run);
   fputs("by workload:", f);
@@ -254,6 +285,66 @@ static void write_summary_json(FILE *f, const struct diag_summary *sum)
   fputs("}}\n", f);
 }
 
+static void write_alert_json(FILE *f, const struct exs_te_alert *a, bool first)
+{
+  const struct exs_error *e = &a->error;
+  bool ok = e->category == EXS_CAT_TEST_OK;
+  int wl = diag_alert_workload(a);
+
+  fputs(first ? "{" : ", {", f);
+  fprintf(f, "\"severity\": \"%s\", \"category\": \"%s\", \"transient\": %s, \"workload\": ",
+          exs_severity_name(a->severity), exs_category_name(e->category),
+          ok ? "null" : (e->transient ? "true" : "false"));
+  if(wl < 0)
+    fputs("null", f);
+  else
+    fprintf(f, "\"%s\"", exs_workload_name((enum exs_workload)wl));
+  fputs(", \"message\": ", f);
+  diag_json_str(f, e->message);
+  fputs(", \"hint\": ", f);
+  diag_json_str_or_null(f, e->hint);
+  fputs(", \"ews_code\": ", f);
+  diag_json_str_or_null(f, e->ews_code);
+  fputs(", \"http_status\": ", f);
+  if(e->http_status)
+    fprintf(f, "%ld", e->http_status);
+  else
+    fputs("null", f);
+  fputs(", \"url\": ", f);
+  diag_json_str_or_null(f, e->url);
+  fputs("}", f);
+}
+
+static void host_name(char *buf, size_t len);
+
+/* "profiles" and "meta" of the JSON report (docs/report.md). */
+static void write_profiles_meta_json(FILE *f)
+{
+  char host[256], when[32];
+  size_t i, j;
+
+  fputs("  \"profiles\": [", f);
+  for(i = 0; i < n_run_profiles; i++) {
+    fputs(i ? ",\n    {\"name\": " : "\n    {\"name\": ", f);
+    diag_json_str(f, run_profiles[i].name);
+    fputs(", \"alerts\": [", f);
+    for(j = 0; j < run_profiles[i].n_alerts; j++)
+      write_alert_json(f, &run_profiles[i].alerts[j], j == 0);
+    fputs("]}", f);
+  }
+  fputs(n_run_profiles ? "\n  ],\n" : "],\n", f);
+  host_name(host, sizeof(host));
+  fputs("  \"meta\": {\"version\": ", f);
+  diag_json_str(f, EXSYNC_VERSION);
+  fputs(", \"started_at\": ", f);
+  diag_json_str(f, exs_time_iso(run_started ? run_started : exs_now(), when, sizeof(when)));
+  fputs(", \"host\": ", f);
+  diag_json_str(f, host);
+  fputs(", \"org_id\": ", f);
+  diag_json_str_or_null(f, run_org_id);
+  fputs("},\n", f);
+}
+
 static void write_json(FILE *f, const struct exs_te_result *results, size_t n, long elapsed_ms)
 {
   struct diag_summary sum;
@@ -275,27 +366,8 @@ static void write_json(FILE *f, const struct exs_te_result *results, size_t n, l
             r->enabled[EXS_WL_OUTGOING] ? "true" : "false",
             r->enabled[EXS_WL_ACT] ? "true" : "false");
     fputs("\n     \"alerts\": [", f);
-    for(j = 0; j < r->n_alerts; j++) {
-      const struct exs_error *e = &r->alerts[j].error;
-      bool ok = e->category == EXS_CAT_TEST_OK;
-      fputs(j ? ", {" : "{", f);
-      fprintf(f, "\"severity\": \"%s\", \"category\": \"%s\", \"transient\": %s, \"message\": ",
-              exs_severity_name(r->alerts[j].severity), exs_category_name(e->category),
-              ok ? "null" : (e->transient ? "true" : "false"));
-      diag_json_str(f, e->message);
-      fputs(", \"hint\": ", f);
-      diag_json_str_or_null(f, e->hint);
-      fputs(", \"ews_code\": ", f);
-      diag_json_str_or_null(f, e->ews_code);
-      fputs(", \"http_status\": ", f);
-      if(e->http_status)
-        fprintf(f, "%ld", e->http_status);
-      else
-        fputs("null", f);
-      fputs(", \"url\": ", f);
-      diag_json_str_or_null(f, e->url);
-      fputs("}", f);
-    }
+    for(j = 0; j < r->n_alerts; j++)
+      write_alert_json(f, &r->alerts[j], j == 0);
     fputs("],\n     \"steps\": [", f);
     for(j = 0; j < r->n_steps; j++) {
       static const char *const st[] = {"success", "failure", "skipped"};
@@ -311,6 +383,7 @@ static void write_json(FILE *f, const struct exs_te_result *results, size_t n, l
   }
   diag_summarize(results, n, elapsed_ms, &sum);
   fputs("\n  ],\n", f);
+  write_profiles_meta_json(f);
   write_summary_json(f, &sum);
   fputs("}\n", f);
 }
