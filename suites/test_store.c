@@ -623,7 +623,7 @@ START_TEST(import_keeps_results_and_passwords)
   ck_assert_str_eq(gm.password, "Canary-Mailbox-Pw-8086");
   ck_assert_str_eq(gm.processing_host, "worker-1");
 
-  /* a changed delivery method re-opens that workload's verdict (SPEC.md 4) */
+  /* a changed delivery method re-opens that workload's verdict (docs/test-enable.md, Alerts, retry and disable) */
   m[0].act = EXS_ACT_SSYNC;
   ck_assert_int_eq(exs_store_import(st, NULL, p, 1, m, 1, &e), 0);
   ck_assert_int_eq(exs_store_mailbox_get(st, "alice@contoso.com", &gm, &e), 0);

@@ -212,7 +212,7 @@ int exs_check_channel(const struct exs_org *org, const struct exs_profile *p, co
                       struct exs_error *err);
 
 /* How one workload of a mailbox reaches Exchange: THE decision of whose
- * credentials, which location and which protocol (SPEC.md 3, steps 2, 3
+ * credentials, which location and which protocol (docs/test-enable.md, steps 2, 3
  * and 7), used by Test & Enable, the profile check and the sync engine.
  * Incoming and ACT use the profile's incoming settings, outgoing its
  * outgoing settings. Strings are borrowed from p and m. */
@@ -237,7 +237,7 @@ int exs_access_for(const struct exs_profile *p, const struct exs_mailbox *m, enu
  * password is not in the key (a hash of it is). */
 void exs_access_key(const struct exs_access *a, const char *url, char *buf, size_t len);
 
-/* What a change re-opens (SPEC.md 4): a bit per workload (1u << w). */
+/* What a change re-opens (docs/test-enable.md, Alerts, retry and disable): a bit per workload (1u << w). */
 #define EXS_WL_BIT(w) (1u << (w))
 #define EXS_WL_ALL (EXS_WL_BIT(EXS_WL_INCOMING) | EXS_WL_BIT(EXS_WL_OUTGOING) | EXS_WL_BIT(EXS_WL_ACT))
 /* The workloads of a mailbox that the change from old to m re-opens: its

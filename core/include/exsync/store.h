@@ -159,7 +159,7 @@ int exs_store_alert_add(struct exs_store *st, struct exs_alert *a, struct exs_er
 int exs_store_alert_list(struct exs_store *st, const char *mailbox, size_t limit,
                          struct exs_alert **out, size_t *n, struct exs_error *err);
 
-/* The alert wall of WHO (SPEC.md 4), oldest first, at most limit of the
+/* The alert wall of WHO (docs/test-enable.md, Alerts, retry and disable), oldest first, at most limit of the
  * newest (0: all): the alerts of mailbox WHO; every alert of a profile WHO
  * owns (its mailboxes' errors and warnings and its profile-level alerts;
  * the success information is for the mailbox owner only); and, when the
