@@ -11,7 +11,7 @@
 
 #include "exsync/clock.h"
 #include "exsync/ews.h"
-#include "testenable_act.h"
+#include "testenable_steps.h"
 
 /* One run's working state. */
 struct te_run {

@@ -45,8 +45,6 @@ int diag_save_results(struct exs_store *st, const struct exs_org *org,
 /* Open the store of ctx (--db, --key-file). NULL with a message printed. */
 struct exs_store *diag_open_store(struct diag_ctx *ctx);
 
-#endif
-
 struct exs_orgfile;
 /* Write an org file's settings, profiles and mailboxes into the store in one
  * transaction (insert or update by name / address). */
@@ -60,3 +58,5 @@ struct exs_orgfile *diag_load_orgfile(const char *path, unsigned flags);
  * *out malloc'd: wipe each entry, then free(). */
 int diag_load_profiles(struct exs_store *st, struct exs_profile **out, size_t *n,
                        struct exs_error *err);
+
+#endif

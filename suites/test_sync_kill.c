@@ -275,7 +275,7 @@ START_TEST(outgoing_500_killed_at_random)
     memset(&a, 0, sizeof(a));
     snprintf(a.mailbox, sizeof(a.mailbox), "alice@contoso.com");
     a.direction = EXS_DIR_OUTGOING;
-    snprintf(a.state, sizeof(a.state), "%s", EXS_ACT_STATE_PENDING_SEND);
+    snprintf(a.state, sizeof(a.state), "%s", EXS_ACTIVITY_PENDING_SEND);
     snprintf(subject, sizeof(subject), "Kill mail %03d", k);
     a.subject = subject;
     a.recipients = (char *)"bob@contoso.com";
@@ -288,7 +288,7 @@ START_TEST(outgoing_500_killed_at_random)
   emu_clear_faults(emu);
   fprintf(stderr, "outgoing: %d kills (EXSYNC_KILL_SEED=%u)\n", kills, seed0);
   ck_assert_int_ge(kills, 3);
-  ck_assert_int_eq(count("alice@contoso.com", EXS_ACT_STATE_SENT), 500);
+  ck_assert_int_eq(count("alice@contoso.com", EXS_ACTIVITY_SENT), 500);
   memset(per, 0, sizeof(per));
   delivered(per, 500);
   for(k = 0; k < 500; k++)

@@ -93,10 +93,6 @@ int exs_testenable_mailbox(const struct exs_org *org, const struct exs_profile *
 char *exs_testenable_credential_key(const struct exs_profile *p, const struct exs_mailbox *m,
                                     char *buf, size_t len);
 
-#endif
-
-#ifndef EXSYNC_TESTENABLE_BATCH
-#define EXSYNC_TESTENABLE_BATCH
 /* ---- many mailboxes at once (a profile job, --all, a list) ---- */
 
 /* Called after each mailbox finishes (from a worker thread, serialised by
