@@ -1,6 +1,7 @@
 /* test_store.c - the SQLite store: round trips, transactions, migrations,
  * crash consistency, secrets at rest. */
 #define _GNU_SOURCE /* memmem */
+#include <fcntl.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -929,6 +930,90 @@ START_TEST(wrong_key_file_is_a_clear_error)
 }
 END_TEST
 
+/* The root of issue 12's corruption: a second handle opened and closed in
+ * the same process must leave the first handle's lock on the database file
+ * in place (closing any descriptor of a file drops all of a process's POSIX
+ * locks on it), or another process may checkpoint the WAL under it. A child
+ * process looks for the lock with F_GETLK. */
+static int lock_seen_by_child(void)
+{
+  pid_t pid = fork();
+  int status = 0;
+
+  ck_assert_int_ge(pid, 0);
+  if(pid == 0) {
+    struct flock fl;
+    int fd = open(dbpath, O_RDONLY);
+    memset(&fl, 0, sizeof(fl));
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET; /* the whole file */
+    if(fd < 0 || fcntl(fd, F_GETLK, &fl))
+      _exit(2);
+    _exit(fl.l_type == F_UNLCK ? 0 : 1);
+  }
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert(WIFEXITED(status));
+  return WEXITSTATUS(status);
+}
+
+START_TEST(another_handle_keeps_the_locks)
+{
+  struct exs_store *a = open_store(), *b;
+  struct exs_error e;
+
+  ck_assert_int_eq(exs_store_org_get(a, &(struct exs_org){0}, &e), 0);
+  ck_assert_int_eq(lock_seen_by_child(), 1);
+  for(int i = 0; i < 3; i++) {
+    b = open_store();
+    exs_store_close(b);
+    ck_assert_msg(lock_seen_by_child() == 1, "handle %d dropped the first handle's lock", i);
+  }
+  exs_store_close(a);
+}
+END_TEST
+
+/* The store file is private: created 0600 whatever the umask, an existing
+ * looser one (and its WAL) tightened, a symbolic link refused. */
+START_TEST(store_file_private_and_no_symlink)
+{
+  struct exs_store *st;
+  struct exs_error e;
+  struct stat sb;
+  char wal[320], link_path[320];
+  mode_t old = umask(0);
+
+  st = open_store();
+  umask(old);
+  ck_assert_int_eq(stat(dbpath, &sb), 0);
+  ck_assert_int_eq(sb.st_mode & 0777, 0600);
+  exs_store_close(st);
+
+  ck_assert_int_eq(chmod(dbpath, 0644), 0);
+  snprintf(wal, sizeof(wal), "%s-wal", dbpath);
+  ck_assert_int_eq(close(open(wal, O_WRONLY | O_CREAT, 0666)), 0);
+  ck_assert_int_eq(chmod(wal, 0666), 0);
+  st = open_store();
+  ck_assert_int_eq(stat(dbpath, &sb), 0);
+  ck_assert_int_eq(sb.st_mode & 0777, 0600);
+  ck_assert_int_eq(stat(wal, &sb), 0);
+  ck_assert_int_eq(sb.st_mode & 077, 0);
+  exs_store_close(st);
+
+  snprintf(link_path, sizeof(link_path), "%s/link.db", dir);
+  ck_assert_int_eq(symlink(dbpath, link_path), 0);
+  exs_error_clear(&e);
+  ck_assert_ptr_null(exs_store_open(link_path, keypath, &e));
+  ck_assert_msg(strstr(e.message, "symbolic link") != NULL, "%s", e.message);
+  ck_assert_ptr_nonnull(strstr(e.message, link_path));
+  /* a dangling one is not followed to create a file elsewhere */
+  snprintf(wal, sizeof(wal), "%s/elsewhere.db", dir);
+  ck_assert_int_eq(unlink(link_path), 0);
+  ck_assert_int_eq(symlink(wal, link_path), 0);
+  ck_assert_ptr_null(exs_store_open(link_path, keypath, &e));
+  ck_assert_int_ne(access(wal, F_OK), 0);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
   Suite *s = suite_create("store");
@@ -952,6 +1037,8 @@ static Suite *store_suite(void)
   tcase_add_loop_test(tc, sigkill_during_commits_leaves_whole_batches, 0, 4);
   tcase_add_test(tc, password_never_in_plaintext_on_disk);
   tcase_add_test(tc, wrong_key_file_is_a_clear_error);
+  tcase_add_test(tc, another_handle_keeps_the_locks);
+  tcase_add_test(tc, store_file_private_and_no_symlink);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -21,8 +21,32 @@
  * err filled (category CONFIG: the message names the database file or the
  * violated constraint, never a secret).
  *
- * A handle is not thread-safe: use one per thread (SQLite serialises writers
- * across handles and processes).
+ * Concurrency contract (issue 12):
+ * - Who opens it: only this module, and only through SQLite. Nothing else
+ *   (in this process or another exsync process) may open() and close() the
+ *   database file or its -wal / -shm files: on POSIX, closing any descriptor
+ *   of a file drops all the process's record locks on it, those of SQLite's
+ *   other connections included, and another process may then checkpoint or
+ *   reset the WAL under them (rows vanish from indexes, then "database disk
+ *   image is malformed"). Creation and permission checks use a temporary
+ *   file linked into place and O_PATH descriptors, which hold no locks.
+ * - How many: any number of processes on one host (the sync service, its
+ *   --once runs, admin commands) and any number of handles per process, on a
+ *   local filesystem (SQLite's WAL needs shared memory: not NFS).
+ * - One handle per thread: a handle is not thread-safe and is never shared;
+ *   each sync worker opens its own.
+ * - What is locked: SQLite's WAL locks. Readers never block and see the last
+ *   commit; one writer at a time across all processes. Every call that
+ *   writes takes the write lock up front (BEGIN IMMEDIATE, or a single
+ *   autocommit statement) and waits up to the busy timeout (10 s) for it, so
+ *   concurrent processes wait rather than fail. No call keeps a read
+ *   transaction open between calls (statements are reset), so a later
+ *   write cannot fail with a stale snapshot; for the same reason do not
+ *   write through the handle from an exs_store_mailbox_each callback.
+ * - Mailboxes: one worker per mailbox across processes, by a lease in the
+ *   store (exs_store_mailbox_claim), not by a lock.
+ * - The file: a regular file, mode 0600 (created so, tightened when looser),
+ *   never a symbolic link (refused).
  */
 #ifndef EXSYNC_STORE_H
 #define EXSYNC_STORE_H
