@@ -341,7 +341,7 @@ static long curl_auth_mask(const struct exs_http *h, bool plain)
   case EXS_AUTH_NEGOTIATE: return CURLAUTH_NEGOTIATE;
   case EXS_AUTH_AUTODETECT:
   default: {
-    /* strongest that works (SPEC.md 3): curl picks Negotiate > NTLM > Basic
+    /* strongest that works (docs/test-enable.md): curl picks Negotiate > NTLM > Basic
      * among the offered schemes, but a Negotiate without a Kerberos ticket
      * fails instead of falling back, so it is offered only with a ticket;
      * Basic only over TLS unless allowed. */

@@ -1,5 +1,5 @@
-/* testenable.c - Test & Enable for one mailbox: the steps of SPEC.md
- * section 3 and the outcome rules of section 4. */
+/* testenable.c - Test & Enable for one mailbox: the steps and the
+ * outcome rules of docs/test-enable.md. */
 #include "exsync/testenable.h"
 
 #include <stdarg.h>
@@ -481,7 +481,7 @@ static void add_alert(struct exs_te_result *out, int severity, const struct exs_
   out->n_alerts++;
 }
 
-/* Apply SPEC.md section 4 to the mailbox record and build the alerts. */
+/* Apply docs/test-enable.md, Errors to the mailbox record and build the alerts. */
 static int apply_outcome(struct te_run *r)
 {
   struct exs_mailbox *m = r->m;
@@ -503,7 +503,7 @@ static int apply_outcome(struct te_run *r)
     }
   }
   /* transient failures count against the 10 x 5 minutes budget; when it
-   * is spent they become permanent (SPEC.md 4) */
+   * is spent they become permanent (docs/test-enable.md, Errors) */
   if(transient) {
     m->transient_failures++;
     if(m->transient_failures > max_retries) {

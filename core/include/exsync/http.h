@@ -8,7 +8,7 @@
  *  - TLS peer and host verification are always on.
  *  - An http:// URL is refused unless allow_non_ssl; credentials over http://
  *    are refused unless allow_credentials_non_secure; Basic over http:// is
- *    refused unless allow_basic_non_secure (deployment properties, SPEC.md 2).
+ *    refused unless allow_basic_non_secure (deployment properties, docs/org-file.md).
  *  - Traces never see Authorization, NTLM/Negotiate blobs, cookies or the
  *    password: they are replaced by "<redacted>" before the hook runs.
  */

@@ -1,6 +1,6 @@
 /* exsync/model.h - the CRM-side model: org email settings, deployment
  * properties, email server profiles and mailboxes, with the product's
- * integer codes (SPEC.md section 2, reference/sss-semantics.md section 1).
+ * integer codes (docs/org-file.md).
  *
  * Plain value structs: the caller owns them, they hold no pointers, so they
  * can be copied with '='. Password fields hold plaintext only while a struct
