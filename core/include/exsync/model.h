@@ -197,7 +197,7 @@ bool exs_address_valid(const char *address);
 bool exs_url_valid(const char *url);
 
 /* How one workload of a mailbox reaches Exchange: THE decision of whose
- * credentials, which location and which protocol (SPEC.md 3, steps 2, 3
+ * credentials, which location and which protocol (docs/test-enable.md, steps 2, 3
  * and 7), used by Test & Enable, the profile check and the sync engine.
  * Incoming and ACT use the profile's incoming settings, outgoing its
  * outgoing settings. Strings are borrowed from p and m. */
