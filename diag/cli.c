@@ -7,6 +7,7 @@
 
 #include "exsync/clock.h"
 #include "exsync/datadir.h"
+#include "exsync/privfile.h"
 
 static const struct {
   const char *name;
@@ -209,9 +210,10 @@ int diag_main_with(int argc, char **argv, const struct diag_command *extra, size
     goto out;
   }
   if(ctx.trace_path) {
-    ctx.trace = fopen(ctx.trace_path, "w");
+    char why[4200];
+    ctx.trace = exs_privfile_open(ctx.trace_path, why, sizeof(why));
     if(!ctx.trace) {
-      result = diag_fail("cannot write the trace file %s", ctx.trace_path);
+      result = diag_fail("cannot write the trace file %s", why);
       goto out;
     }
   }
