@@ -10,6 +10,7 @@
 #include <libxml/tree.h>
 
 #include "exsync/clock.h"
+#include "exsync/faultpoint.h"
 #include "exsync/xml.h"
 #include "ews_internal.h"
 
@@ -548,8 +549,10 @@ int exs_ews_call(struct exs_ews *ews, const char *op, const struct exs_buf *requ
   for(attempt = 0;; attempt++) {
     long wait_ms = 0;
     int c;
+    EXS_FAULT_POINT("ews.request"); /* before it leaves */
     if(exs_http_perform(ews->http, &req, resp, err))
       return -1;
+    EXS_FAULT_POINT("ews.response"); /* answered, not yet read */
     c = classify(ews, op, resp, &wait_ms, err);
     if(c <= 0)
       return c;

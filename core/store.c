@@ -27,6 +27,7 @@
 
 #include "exsync/buf.h"
 #include "exsync/clock.h"
+#include "exsync/faultpoint.h"
 #include "exsync/secret.h"
 
 /* ---- schema ------------------------------------------------------------- */
@@ -523,6 +524,15 @@ static int generate_sql(struct exs_store *st)
 
 /* ---- transactions -------------------------------------------------------- */
 
+#ifdef EXSYNC_FAULT_POINTS
+/* Every commit, explicit or of a single statement, before it lands. */
+static int commit_fault_point(void *unused)
+{
+  EXS_FAULT_POINT("store.commit");
+  return 0;
+}
+#endif
+
 /* Start a unit of work: BEGIN IMMEDIATE when none is open, else a savepoint
  * inside the caller's transaction. */
 static int tx_begin(struct exs_store *st, bool *own, struct exs_error *err)
@@ -854,6 +864,9 @@ struct exs_store *exs_store_open_version(const char *path, const char *key_file,
     exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
     goto fail;
   }
+#ifdef EXSYNC_FAULT_POINTS
+  sqlite3_commit_hook(st->db, commit_fault_point, NULL);
+#endif
   return st;
 fail:
   sqlite3_finalize(s);

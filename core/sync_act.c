@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "exsync/clock.h"
+#include "exsync/faultpoint.h"
 #include "sync_workloads.h"
 
 static const struct exs_ews_extprop act_marker = {"PublicStrings", "exsync.ActItemId", NULL,
@@ -216,6 +217,7 @@ static int pull(struct sync_session *s, const struct act_folder *f, struct exs_e
         exs_ews_item_sync_free(&sync);
         goto out;
       }
+    EXS_FAULT_POINT("act.page"); /* the page applied, its state not yet */
     if(exs_store_syncstate_put(s->st, s->m->address, f->state_key,
                                sync.sync_state ? sync.sync_state : "", err) ||
        exs_store_commit(s->st, err)) {
@@ -329,6 +331,7 @@ static int push_create(struct sync_session *s, const struct act_folder *f,
     s->stats->requests++;
     rc = exs_ews_create_item(s->ews_out, &req, &res, err);
   }
+  EXS_FAULT_POINT("act.push"); /* Exchange changed, the row not yet */
   if(rc)
     return -1; /* synced_at stays -1: the marker decides next time */
   if(!res.ok) {
@@ -390,6 +393,7 @@ static int push_update(struct sync_session *s, const struct act_folder *f,
   s->stats->requests++;
   if(exs_ews_update_item(s->ews, "AlwaysOverwrite", &ch, 1, &res, err))
     return -1;
+  EXS_FAULT_POINT("act.push");
   if(!res.ok) {
     if(!strcmp(res.err.ews_code, "ErrorItemNotFound")) {
       a->exchange_id[0] = '\0'; /* gone meanwhile: create it again */
@@ -416,6 +420,7 @@ static int push_delete(struct sync_session *s, struct exs_act_item *a, struct ex
     s->stats->requests++;
     if(exs_ews_delete_item(s->ews, "MoveToDeletedItems", ids, 1, &res, err))
       return -1;
+    EXS_FAULT_POINT("act.push");
     if(!res.ok && strcmp(res.err.ews_code, "ErrorItemNotFound")) {
       sync_item_error(err, &res.err, exs_ews_url(s->ews));
       return -1;

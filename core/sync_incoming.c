@@ -18,6 +18,7 @@
 
 #include "exsync/buf.h"
 #include "exsync/clock.h"
+#include "exsync/faultpoint.h"
 #include "sync_workloads.h"
 
 #define INBOX_KEY "inbox"
@@ -316,6 +317,7 @@ static int process_page(struct sync_session *s, const struct exs_ews_item *const
     s->items++;
     s->stats->received++;
   }
+  EXS_FAULT_POINT("incoming.page"); /* the page stored, its state not yet */
   if(exs_store_syncstate_put(s->st, s->m->address, INBOX_KEY, new_state, err))
     goto out;
   if(exs_store_commit(s->st, err))

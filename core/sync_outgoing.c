@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "exsync/clock.h"
+#include "exsync/faultpoint.h"
 #include "sync_workloads.h"
 
 static void marker_of(const struct sync_session *s, int64_t id, char *buf, size_t len)
@@ -203,6 +204,7 @@ static int send_batch(struct sync_session *s, struct exs_activity *a, size_t n,
   s->stats->requests++;
   /* CreateItem goes on a fresh connection (exs_ews_call): never resent */
   rc = exs_ews_create_item(s->ews_out, &req, res, &call_err);
+  EXS_FAULT_POINT("send.created"); /* sent, not yet marked Sent */
   if(rc) {
     if(!request_not_processed(&call_err)) {
       /* stays "sending": the next cycle looks in Sent Items first */

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "json.h"
 #include "exsync/clock.h"
+#include "exsync/faultpoint.h"
 #include "exsync/store.h"
 #include "exsync/sync.h"
 #include "run.h"
@@ -225,6 +226,7 @@ static int cmd_sync(struct diag_ctx *ctx, int argc, char **argv)
       print_stats(ctx, &pass_stats, (long)(exs_monotonic_ms() - start));
     fflush(stdout);
     opt.ignore_schedule = false; /* --all is for the first pass */
+    EXS_FAULT_POINT("sync.idle"); /* a pass done, the wait not begun */
     until = exs_now() + idle;
     if(due && due < until)
       until = due;

@@ -3,7 +3,7 @@
  *
  *   GET    /_emulator/health             {"status":"ok",...}
  *   POST   /_emulator/reset              reload the scenario (if any), clear journal and faults
- *   POST   /_emulator/load               body: a scenario file path
+ *   POST   /_emulator/load               body: a file name of the --scenario-dir
  *   GET    /_emulator/journal            every journal entry
  *   POST   /_emulator/faults             body: a fault spec -> {"id":N}
  *   DELETE /_emulator/faults  (or POST /_emulator/faults/clear)
@@ -11,9 +11,11 @@
  *
  * Takes emu->lock through the public API; called without it.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -43,6 +45,79 @@ static int error(struct exs_buf *o, int status, const char *msg)
   return status;
 }
 
+int emu_set_scenario_dir(struct emu *emu, const char *dir, char *err, size_t errlen)
+{
+  char *real = realpath(dir, NULL);
+  struct stat st;
+
+  if(!real || stat(real, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    snprintf(err, errlen, "%s: not a directory", dir);
+    free(real);
+    return -1;
+  }
+  pthread_mutex_lock(&emu->lock);
+  free(emu->scenario_dir);
+  emu->scenario_dir = real;
+  pthread_mutex_unlock(&emu->lock);
+  return 0;
+}
+
+/* POST /_emulator/load: body is the name of a file of the scenario
+ * directory. Messages name the file as asked and never quote it (a parse
+ * error goes to the emulator's log, not to the caller), and a name
+ * resolving outside the directory is "not there", like one that is absent. */
+static int load_from_dir(struct emu *emu, const char *body, size_t len, char *name,
+                         size_t namelen, char *err, size_t errlen)
+{
+  char path[4200], detail[1024];
+  char *real = NULL, *dir;
+  size_t n = strcspn(body, "\r\n"), dl, i;
+  int status = 404;
+
+  if(n > len)
+    n = len;
+  if(n == 0 || n >= namelen) {
+    snprintf(err, errlen, "load needs the name of a scenario file (at most %zu bytes)",
+             namelen - 1);
+    return 400;
+  }
+  memcpy(name, body, n);
+  name[n] = '\0';
+  for(i = 0; i < n; i++)
+    if(!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
+         (name[i] >= '0' && name[i] <= '9') || name[i] == '.' || name[i] == '_' ||
+         name[i] == '-') || name[0] == '.') {
+      snprintf(err, errlen, "load: a scenario is named by a plain file name of the scenario "
+                            "directory (letters, digits, '.', '_', '-')");
+      return 400;
+    }
+  pthread_mutex_lock(&emu->lock);
+  dir = emu->scenario_dir ? strdup(emu->scenario_dir) : NULL;
+  pthread_mutex_unlock(&emu->lock);
+  if(!dir) {
+    snprintf(err, errlen, "load is off: the emulator was started without --scenario-dir");
+    return 403;
+  }
+  snprintf(path, sizeof(path), "%s/%s", dir, name);
+  real = realpath(path, NULL);
+  dl = strlen(dir);
+  if(!real || strncmp(real, dir, dl) || real[dl] != '/') {
+    snprintf(err, errlen, "no scenario '%s' in the scenario directory", name);
+    goto out;
+  }
+  if(emu_load_scenario(emu, real, detail, sizeof(detail)) != 0) {
+    fprintf(stderr, "exsync-emulator: load: %s\n", detail);
+    snprintf(err, errlen, "'%s' is not a usable scenario (the emulator's log says why)", name);
+    status = 400;
+    goto out;
+  }
+  status = 200;
+out:
+  free(real);
+  free(dir);
+  return status;
+}
+
 int emu_admin_handle(struct emu *emu, const char *method, const char *path, const char *query,
                      const char *body, size_t len, struct exs_buf *out)
 {
@@ -67,11 +142,10 @@ int emu_admin_handle(struct emu *emu, const char *method, const char *path, cons
     return 200;
   }
   if(strcmp(p, "/load") == 0 && post) {
-    char file[4096];
-    snprintf(file, sizeof(file), "%.*s", (int)(len < sizeof(file) ? len : sizeof(file) - 1), body);
-    file[strcspn(file, "\r\n")] = '\0';
-    if(emu_load_scenario(emu, file, err, sizeof(err)) != 0)
-      return error(out, 400, err);
+    char name[256];
+    int status = load_from_dir(emu, body, len, name, sizeof(name), err, sizeof(err));
+    if(status != 200)
+      return error(out, status, err);
     exs_buf_adds(out, "{\"status\":\"ok\"}");
     return 200;
   }

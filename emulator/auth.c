@@ -74,10 +74,8 @@ out:
 
 /* ---- per-connection state ---- */
 
-static void conn_closed(struct evhttp_connection *conn, void *arg)
+void emu_conn_auth_forget(struct emu *emu, struct evhttp_connection *conn)
 {
-  struct emu *emu = arg;
-
   pthread_mutex_lock(&emu->lock);
   for(struct emu_conn_auth **pp = &emu->conn_auth; *pp; pp = &(*pp)->next) {
     if((*pp)->conn == conn) {
@@ -102,7 +100,9 @@ struct emu_conn_auth *emu_conn_auth_get(struct emu *emu, struct evhttp_connectio
   for(ca = emu->conn_auth; ca; ca = ca->next)
     if(ca->conn == conn)
       return ca;
-  if(!create)
+  /* state is kept only for a connection whose close conn.c sees, so a
+   * later connection at the same address never inherits it */
+  if(!create || !emu_conn_tracked(emu, conn))
     return NULL;
   ca = calloc(1, sizeof(*ca));
   if(!ca)
@@ -110,7 +110,6 @@ struct emu_conn_auth *emu_conn_auth_get(struct emu *emu, struct evhttp_connectio
   ca->conn = conn;
   ca->next = emu->conn_auth;
   emu->conn_auth = ca;
-  evhttp_connection_set_closecb(conn, conn_closed, emu);
   return ca;
 }
 

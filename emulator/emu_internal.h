@@ -214,6 +214,36 @@ struct emu_listener {
 
 struct answer;
 
+/* conn.c: every accepted connection, tracked from the event loop thread
+ * (the list is changed only there, under emu->lock). */
+struct emu_conn;
+struct emu_conns {
+  struct emu_limits limits;  /* defaults filled in */
+  bool explicit_max;         /* max_connections set by the caller */
+  struct emu_conn *oldest, *newest;
+  uint64_t next_id;
+  struct emu_conn_stats stats;
+  int64_t last_log_ms;
+  size_t unlogged_pauses;
+  /* per-connection state kept elsewhere (auth.c's NTLM handshakes) */
+  void (*on_close)(struct emu *emu, struct evhttp_connection *evcon);
+};
+void emu_conns_init(struct emu *emu);
+/* Body and header size limits and the backstop timeout of one evhttp. */
+void emu_conn_http_limits(struct emu *emu, struct evhttp *http);
+void emu_conns_destroy(struct emu *emu);
+/* The bufferevent a new connection gets (evhttp's bevcb): tracked. */
+struct bufferevent *emu_conn_adopt(struct emu *emu, struct bufferevent *bev);
+/* A listener was added: pause accepts on errors instead of spinning. */
+void emu_conn_listener_added(struct emu *emu, struct evhttp_bound_socket *h);
+/* A request of evcon entered the handler: its timeouts stop. Returns an id
+ * for emu_conn_request_done (0 when the connection is not tracked). */
+uint64_t emu_conn_request_start(struct emu *emu, struct evhttp_connection *evcon);
+/* Its answer was handed to evhttp: the idle timeout runs again. */
+void emu_conn_request_done(struct emu *emu, uint64_t id);
+/* True when evcon is tracked (its close is seen). Loop thread. */
+bool emu_conn_tracked(struct emu *emu, struct evhttp_connection *evcon);
+
 struct emu_side {
   struct emu *emu;
   bool tls;
@@ -261,6 +291,8 @@ struct emu {
   struct emu_journal journal;
   struct emu_listener *listeners; /* grown as needed: no cap on listeners */
   size_t nlisteners, listeners_cap;
+  char *scenario_dir;     /* admin /load reads only here (NULL: nothing) */
+  struct emu_conns conns; /* conn.c */
 };
 
 /* mailstore.c */
@@ -392,6 +424,8 @@ struct emu_conn_auth {
 struct emu_conn_auth *emu_conn_auth_get(struct emu *emu, struct evhttp_connection *conn,
                                         bool create);
 void emu_conn_auth_clear(struct emu *emu);
+/* Called (conns.on_close) when evhttp closes conn; takes emu->lock. */
+void emu_conn_auth_forget(struct emu *emu, struct evhttp_connection *conn);
 /* Add the WWW-Authenticate headers for host to headers. */
 void emu_auth_challenge_headers(const struct emu_host *host, const char *hostname,
                                 struct evkeyvalq *headers);

@@ -3,7 +3,9 @@
  *   exsync-emulator [--listen ADDR:PORT]... [--tls-listen ADDR:PORT]...
  *                   [--scenario FILE] [--user LOGIN:PASSWORD@DOMAIN]...
  *                   [--impersonator LOGIN]... [--cert FILE --key FILE]
- *                   [--ca-out FILE] [--help] [--version]
+ *                   [--ca-out FILE] [--scenario-dir DIR] [--max-connections N]
+ *                   [--idle-timeout MS] [--request-timeout MS]
+ *                   [--max-header-bytes N] [--help] [--version]
  *
  * Prints "listening http|https ADDR:PORT" per listener (stdout, flushed),
  * runs until SIGINT/SIGTERM. Exit 0 on a clean stop, 2 on usage or
@@ -28,7 +30,10 @@ static void usage(FILE *f)
   fprintf(f, "usage: exsync-emulator [--listen ADDR:PORT]... [--tls-listen ADDR:PORT]...\n"
              "                       [--scenario FILE] [--user LOGIN:PASSWORD@DOMAIN]...\n"
              "                       [--impersonator LOGIN]... [--cert FILE --key FILE]\n"
-             "                       [--ca-out FILE] [--help] [--version]\n"
+             "                       [--ca-out FILE] [--scenario-dir DIR]\n"
+             "                       [--max-connections N] [--idle-timeout MS]\n"
+             "                       [--request-timeout MS] [--max-header-bytes N]\n"
+             "                       [--help] [--version]\n"
              "A fake Exchange server (EWS + Autodiscover). Without --listen it listens on\n"
              "127.0.0.1:0 (an ephemeral port). Prints one 'listening http|https ADDR:PORT'\n"
              "line per listener; stops cleanly on SIGINT or SIGTERM. --listen, --tls-listen,\n"
@@ -36,7 +41,15 @@ static void usage(FILE *f)
              "Every EWS request is validated against the EWS schema, as Exchange does\n"
              "(ErrorSchemaValidation); the schema and scenario schema are read from the data\n"
              "directory: $EXSYNC_DATA_DIR, else PREFIX/share/exsync beside PREFIX/bin.\n"
-             "See exsync-emulator(1).\n");
+             "See exsync-emulator(1).\n\n"
+             "  --scenario-dir DIR      POST /_emulator/load reads scenario files from DIR\n"
+             "                          only (by file name); without it load is off\n"
+             "  --max-connections N     beyond N open connections the oldest idle one is\n"
+             "                          closed (default 1024, within the fd limit)\n"
+             "  --idle-timeout MS       close a connection idle this long (default 120000)\n"
+             "  --request-timeout MS    a request must arrive whole this long after its\n"
+             "                          first byte (default 30000; slowloris)\n"
+             "  --max-header-bytes N    refuse larger request headers (default 65536)\n");
 }
 
 /* "ADDR:PORT" or "[V6]:PORT" -> addr, port. */
@@ -73,10 +86,13 @@ int main(int argc, char **argv)
   const char **imps = calloc((size_t)argc, sizeof(*imps));
   size_t nlistens = 0, nusers = 0, nimps = 0;
   const char *scenario = NULL, *ca_out = NULL, *cert = NULL, *key = NULL;
+  const char *scenario_dir = NULL;
+  struct emu_limits limits;
   char err[1024], xsd[4096];
   sigset_t stop;
   int result = 2;
 
+  memset(&limits, 0, sizeof(limits));
   if(!listens || !users || !imps) {
     fprintf(stderr, "exsync-emulator: out of memory\n");
     result = 1;
@@ -122,6 +138,26 @@ int main(int argc, char **argv)
     else if(!strcmp(a, "--key")) {
       key = v;
     }
+    else if(!strcmp(a, "--scenario-dir")) {
+      scenario_dir = v;
+    }
+    else if(!strcmp(a, "--max-connections") || !strcmp(a, "--idle-timeout") ||
+            !strcmp(a, "--request-timeout") || !strcmp(a, "--max-header-bytes")) {
+      char *end;
+      long n = strtol(v, &end, 10);
+      if(*end || n <= 0 || n > 100000000) {
+        fprintf(stderr, "exsync-emulator: %s: '%s' is not a positive number\n", a, v);
+        goto out;
+      }
+      if(!strcmp(a, "--max-connections"))
+        limits.max_connections = n;
+      else if(!strcmp(a, "--idle-timeout"))
+        limits.idle_timeout_ms = n;
+      else if(!strcmp(a, "--request-timeout"))
+        limits.request_timeout_ms = n;
+      else
+        limits.max_header_bytes = n;
+    }
     else {
       fprintf(stderr, "exsync-emulator: %s: unknown option\n", a);
       usage(stderr);
@@ -148,6 +184,11 @@ int main(int argc, char **argv)
             "exsync-emulator: cannot load the EWS schema %s: %s (set EXSYNC_DATA_DIR to the "
             "directory holding schema/ews)\n",
             xsd, err);
+    goto out;
+  }
+  emu_set_limits(emu, &limits);
+  if(scenario_dir && emu_set_scenario_dir(emu, scenario_dir, err, sizeof(err)) != 0) {
+    fprintf(stderr, "exsync-emulator: --scenario-dir: %s\n", err);
     goto out;
   }
   if(scenario && emu_load_scenario(emu, scenario, err, sizeof(err)) != 0) {

@@ -53,6 +53,7 @@ struct answer {
   enum emu_fault_kind fault_kind;
   bool has_fault;
   struct emu_user *user; /* in-flight accounting, NULL when none */
+  uint64_t conn_id;      /* conn.c's record of the connection, 0 none */
   char extra_name[6][40];
   char extra_value[6][512];
   int nextra;
@@ -121,6 +122,7 @@ static void answer_unlink(struct answer *a)
 static void answer_free(struct answer *a)
 {
   answer_unlink(a);
+  emu_conn_request_done(a->emu, a->conn_id);
   if(a->timer)
     event_free(a->timer);
   exs_buf_free(&a->body);
@@ -297,6 +299,7 @@ static void handle_request(struct evhttp_request *req, void *arg)
   a->emu = emu;
   a->req = req;
   a->status = 200;
+  a->conn_id = emu_conn_request_start(emu, evhttp_request_get_connection(req));
   exs_buf_init(&a->body, EMU_MAX_BODY);
   memset(&je, 0, sizeof(je));
   copy_lower(path, sizeof(path), rawpath ? rawpath : "/");
@@ -484,8 +487,13 @@ static struct bufferevent *tls_bevcb(struct event_base *base, void *arg)
 
   if(!ssl)
     return NULL;
-  return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                        BEV_OPT_CLOSE_ON_FREE);
+  return emu_conn_adopt(emu, bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                        BEV_OPT_CLOSE_ON_FREE));
+}
+
+static struct bufferevent *plain_bevcb(struct event_base *base, void *arg)
+{
+  return emu_conn_adopt(arg, bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE));
 }
 
 /* A server context for cert/key files, or NULL with err. */
@@ -747,7 +755,9 @@ struct emu *emu_new(void)
   if(!emu->http)
     goto fail;
   evhttp_set_gencb(emu->http, handle_request, &emu->side_plain);
-  evhttp_set_max_body_size(emu->http, EMU_MAX_BODY);
+  evhttp_set_bevcb(emu->http, plain_bevcb, emu);
+  emu_conns_init(emu); /* and the limits of emu->http */
+  emu->conns.on_close = emu_conn_auth_forget;
   evhttp_set_allowed_methods(emu->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                             EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT);
   return emu;
@@ -769,6 +779,7 @@ void emu_free(struct emu *emu)
     exs_buf_free(&a->body);
     free(a);
   }
+  emu_conns_destroy(emu);
   if(emu->http)
     evhttp_free(emu->http);
   if(emu->https)
@@ -797,6 +808,7 @@ void emu_free(struct emu *emu)
   free(emu->key_file);
   free(emu->scenario_path);
   free(emu->ews_schema_dir);
+  free(emu->scenario_dir);
   free(emu->listeners);
   emu_store_clear(emu);
   emu_hosts_clear(emu);
@@ -890,7 +902,7 @@ int emu_listen(struct emu *emu, const char *addr, int port, bool tls, char *boun
       }
       evhttp_set_gencb(emu->https, handle_request, &emu->side_tls);
       evhttp_set_bevcb(emu->https, tls_bevcb, emu);
-      evhttp_set_max_body_size(emu->https, EMU_MAX_BODY);
+      emu_conn_http_limits(emu, emu->https);
       evhttp_set_allowed_methods(emu->https, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                                  EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT);
     }
@@ -905,6 +917,7 @@ int emu_listen(struct emu *emu, const char *addr, int port, bool tls, char *boun
     snprintf(err, errlen, "evhttp_accept_socket failed");
     goto out;
   }
+  emu_conn_listener_added(emu, h);
   emu->listeners[emu->nlisteners].handle = h;
   emu->listeners[emu->nlisteners].tls = tls;
   snprintf(emu->listeners[emu->nlisteners].bound, sizeof(emu->listeners[0].bound), "%s", b);

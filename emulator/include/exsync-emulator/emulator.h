@@ -138,4 +138,39 @@ int emu_set_ews_schema(struct emu *emu, const char *xsd_path, char *err, size_t 
 /* Reload the last scenario loaded (if any), clear faults and journal. */
 int emu_reset(struct emu *emu, char *err, size_t errlen);
 
+/* ---- connection limits (a server that holds under abuse) ----
+ * A connection waiting for a request is closed after idle_timeout_ms; once
+ * bytes of a request arrived, the whole request (headers and body) must
+ * be in within request_timeout_ms (slowloris). Request headers over
+ * max_header_bytes are refused. Beyond max_connections open connections,
+ * the oldest one not inside a request is closed for each new one. When
+ * accept() fails (the fd limit), accepts pause for accept_pause_ms and the
+ * oldest idle connections (up to 16) are closed; one line goes to stderr per episode
+ * (then at most one a minute). A zero field keeps the default: idle 120 s,
+ * request 30 s, headers 64 KiB, connections 1024 (and never more than the
+ * fd limit minus 32 unless set explicitly), pause 100 ms. */
+struct emu_limits {
+  long idle_timeout_ms;
+  long request_timeout_ms;
+  long max_header_bytes;
+  long max_connections;
+  long accept_pause_ms;
+};
+/* Takes effect for connections accepted afterwards. */
+void emu_set_limits(struct emu *emu, const struct emu_limits *limits);
+
+struct emu_conn_stats {
+  size_t open;          /* connections open now */
+  size_t accepted;      /* since emu_new */
+  size_t timed_out;     /* closed by the idle or request timeout */
+  size_t evicted;       /* closed for the connection cap or the fd limit */
+  size_t accept_pauses; /* accept() failures (fd limit) */
+};
+void emu_conn_stats(struct emu *emu, struct emu_conn_stats *out);
+
+/* Let POST /_emulator/load read scenario files from dir only (the daemon's
+ * --scenario-dir); without it the admin API loads nothing. 0 or -1 with err
+ * (dir not a directory). */
+int emu_set_scenario_dir(struct emu *emu, const char *dir, char *err, size_t errlen);
+
 #endif

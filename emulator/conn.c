@@ -1,0 +1,417 @@
+/* conn.c - the emulator's connections under abuse: a cap, an idle and a
+ * request (slowloris) timeout, and accepts paused at the fd limit.
+ *
+ * evhttp (libevent 2.1) tells nothing about the connections it accepts, so
+ * each one is adopted through the bevcb: the bufferevent made for it is
+ * held (incref) until a one-shot event, run right after evhttp attached it
+ * to its evhttp_connection, reads that connection back from the
+ * bufferevent's callback argument and installs a close callback (a
+ * connection freed meanwhile has its callbacks cleared: it is dropped).
+ * From then on the close callback is the only place the record goes away.
+ * All of it runs on the loop thread; emu->lock guards the list and the
+ * counters for readers on other threads.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+
+#include "emu_internal.h"
+#include "exsync/clock.h"
+
+#define DEF_IDLE_MS 120000
+#define DEF_REQUEST_MS 30000
+#define DEF_HEADER_BYTES (64 * 1024)
+#define DEF_MAX_CONNECTIONS 1024
+#define DEF_PAUSE_MS 100
+#define FD_RESERVE 32            /* fds kept for listeners, files, the journal */
+#define LOG_INTERVAL_MS 60000
+#define EVICT_AT_FD_LIMIT 16     /* idle connections closed per accept() failure */
+
+struct emu_conn {
+  struct emu *emu;
+  struct bufferevent *bev;
+  struct evhttp_connection *evcon; /* NULL until adopted */
+  struct event *hook;              /* the one-shot adoption event */
+  struct event *deadline;
+  struct evbuffer_cb_entry *incb;  /* first bytes of a request */
+  uint64_t id;
+  bool busy;      /* a request is in the handler */
+  bool receiving; /* bytes of the next request arrived */
+  struct emu_conn *older, *newer;
+};
+
+/* accept() error callbacks get evhttp's pointer, not ours: listeners are
+ * found here by their evconnlistener */
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct reg {
+  struct evconnlistener *lev;
+  struct emu *emu;
+  struct event *resume; /* accepts paused at the fd limit */
+} *reg;
+static size_t nreg, reg_cap;
+
+static void arm(struct emu_conn *c, long ms)
+{
+  struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+  if(c->deadline)
+    evtimer_add(c->deadline, &tv);
+}
+
+static long max_connections(struct emu *emu)
+{
+  struct rlimit rl;
+  long max = emu->conns.limits.max_connections;
+
+  if(!emu->conns.explicit_max && getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+     rl.rlim_cur != RLIM_INFINITY && (long)rl.rlim_cur - FD_RESERVE < max)
+    max = (long)rl.rlim_cur - FD_RESERVE > 1 ? (long)rl.rlim_cur - FD_RESERVE : 1;
+  return max;
+}
+
+void emu_conn_http_limits(struct emu *emu, struct evhttp *http)
+{
+  const struct emu_limits *d = &emu->conns.limits;
+  /* evhttp's own read/write timeout is the backstop (a client that stops
+   * reading an answer); the deadlines here come first */
+  long ms = d->idle_timeout_ms + d->request_timeout_ms;
+  struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+  evhttp_set_max_body_size(http, EMU_MAX_BODY);
+  evhttp_set_max_headers_size(http, d->max_header_bytes);
+  evhttp_set_timeout_tv(http, &tv);
+}
+
+void emu_set_limits(struct emu *emu, const struct emu_limits *l)
+{
+  struct emu_limits *d = &emu->conns.limits;
+
+  pthread_mutex_lock(&emu->lock);
+  d->idle_timeout_ms = l->idle_timeout_ms > 0 ? l->idle_timeout_ms : DEF_IDLE_MS;
+  d->request_timeout_ms = l->request_timeout_ms > 0 ? l->request_timeout_ms : DEF_REQUEST_MS;
+  d->max_header_bytes = l->max_header_bytes > 0 ? l->max_header_bytes : DEF_HEADER_BYTES;
+  d->max_connections = l->max_connections > 0 ? l->max_connections : DEF_MAX_CONNECTIONS;
+  d->accept_pause_ms = l->accept_pause_ms > 0 ? l->accept_pause_ms : DEF_PAUSE_MS;
+  emu->conns.explicit_max = l->max_connections > 0;
+  if(emu->http)
+    emu_conn_http_limits(emu, emu->http);
+  if(emu->https)
+    emu_conn_http_limits(emu, emu->https);
+  pthread_mutex_unlock(&emu->lock);
+}
+
+void emu_conn_stats(struct emu *emu, struct emu_conn_stats *out)
+{
+  pthread_mutex_lock(&emu->lock);
+  *out = emu->conns.stats;
+  pthread_mutex_unlock(&emu->lock);
+}
+
+void emu_conns_init(struct emu *emu)
+{
+  struct emu_limits zero;
+
+  memset(&zero, 0, sizeof(zero));
+  emu_set_limits(emu, &zero);
+}
+
+/* Close the oldest connection that is not inside a request (not keep);
+ * false when there is none. */
+static bool evict_oldest(struct emu *emu, struct emu_conn *keep)
+{
+  struct emu_conn *c;
+
+  for(c = emu->conns.oldest; c; c = c->newer)
+    if(c != keep && !c->busy && c->evcon)
+      break;
+  if(!c)
+    return false;
+  pthread_mutex_lock(&emu->lock);
+  emu->conns.stats.evicted++;
+  pthread_mutex_unlock(&emu->lock);
+  evhttp_connection_free(c->evcon); /* closed_cb frees c */
+  return true;
+}
+
+static void closed_cb(struct evhttp_connection *evcon, void *arg)
+{
+  struct emu_conn *c = arg;
+  struct emu *emu = c->emu;
+
+  if(c->incb)
+    evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->incb);
+  if(c->deadline)
+    event_free(c->deadline);
+  pthread_mutex_lock(&emu->lock);
+  if(c->older)
+    c->older->newer = c->newer;
+  else
+    emu->conns.oldest = c->newer;
+  if(c->newer)
+    c->newer->older = c->older;
+  else
+    emu->conns.newest = c->older;
+  emu->conns.stats.open--;
+  pthread_mutex_unlock(&emu->lock);
+  if(emu->conns.on_close)
+    emu->conns.on_close(emu, evcon);
+  free(c);
+}
+
+static void deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+  struct emu_conn *c = arg;
+
+  (void)fd;
+  (void)what;
+  if(c->busy)
+    return;
+  pthread_mutex_lock(&c->emu->lock);
+  c->emu->conns.stats.timed_out++;
+  pthread_mutex_unlock(&c->emu->lock);
+  evhttp_connection_free(c->evcon); /* closed_cb frees c */
+}
+
+/* The first bytes of a request: from now on the request timeout. */
+static void input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+  struct emu_conn *c = arg;
+
+  (void)buf;
+  if(info->n_added && !c->busy && !c->receiving) {
+    c->receiving = true;
+    arm(c, c->emu->conns.limits.request_timeout_ms);
+  }
+}
+
+static void adopt_cb(evutil_socket_t fd, short what, void *arg)
+{
+  struct emu_conn *c = arg;
+  struct emu *emu = c->emu;
+  void *cbarg = NULL;
+  bool over;
+
+  (void)fd;
+  (void)what;
+  event_free(c->hook);
+  c->hook = NULL;
+  bufferevent_getcb(c->bev, NULL, NULL, NULL, &cbarg);
+  if(!cbarg || evhttp_connection_get_bufferevent(cbarg) != c->bev) {
+    bufferevent_decref(c->bev); /* evhttp dropped it already */
+    free(c);
+    return;
+  }
+  c->evcon = cbarg;
+  c->deadline = evtimer_new(emu->base, deadline_cb, c);
+  c->incb = evbuffer_add_cb(bufferevent_get_input(c->bev), input_cb, c);
+  evhttp_connection_set_closecb(c->evcon, closed_cb, c);
+  pthread_mutex_lock(&emu->lock);
+  c->id = ++emu->conns.next_id;
+  c->older = emu->conns.newest;
+  if(c->older)
+    c->older->newer = c;
+  else
+    emu->conns.oldest = c;
+  emu->conns.newest = c;
+  emu->conns.stats.open++;
+  emu->conns.stats.accepted++;
+  over = (long)emu->conns.stats.open > max_connections(emu);
+  pthread_mutex_unlock(&emu->lock);
+  bufferevent_decref(c->bev);
+  arm(c, emu->conns.limits.idle_timeout_ms);
+  if(over && !evict_oldest(emu, c)) {
+    /* every other connection is inside a request: this one goes */
+    pthread_mutex_lock(&emu->lock);
+    emu->conns.stats.evicted++;
+    pthread_mutex_unlock(&emu->lock);
+    evhttp_connection_free(c->evcon);
+  }
+}
+
+struct bufferevent *emu_conn_adopt(struct emu *emu, struct bufferevent *bev)
+{
+  struct emu_conn *c;
+
+  if(!bev)
+    return NULL;
+  c = calloc(1, sizeof(*c));
+  if(!c)
+    return bev; /* untracked: it works, without NTLM state */
+  c->emu = emu;
+  c->bev = bev;
+  c->hook = event_new(bufferevent_get_base(bev), -1, 0, adopt_cb, c);
+  if(!c->hook) {
+    free(c);
+    return bev;
+  }
+  bufferevent_incref(bev);
+  event_active(c->hook, EV_TIMEOUT, 1);
+  return bev;
+}
+
+static struct emu_conn *find_id(struct emu *emu, uint64_t id)
+{
+  struct emu_conn *c;
+
+  for(c = emu->conns.newest; c; c = c->older)
+    if(c->id == id)
+      return c;
+  return NULL;
+}
+
+uint64_t emu_conn_request_start(struct emu *emu, struct evhttp_connection *evcon)
+{
+  struct emu_conn *c;
+
+  for(c = emu->conns.newest; c; c = c->older)
+    if(c->evcon == evcon)
+      break;
+  if(!c)
+    return 0;
+  c->busy = true;
+  c->receiving = false;
+  if(c->deadline)
+    evtimer_del(c->deadline);
+  return c->id;
+}
+
+void emu_conn_request_done(struct emu *emu, uint64_t id)
+{
+  struct emu_conn *c = id ? find_id(emu, id) : NULL;
+
+  if(!c)
+    return;
+  c->busy = false;
+  c->receiving = false;
+  arm(c, emu->conns.limits.idle_timeout_ms);
+}
+
+bool emu_conn_tracked(struct emu *emu, struct evhttp_connection *evcon)
+{
+  struct emu_conn *c;
+
+  for(c = emu->conns.newest; c; c = c->older)
+    if(c->evcon == evcon)
+      return true;
+  return false;
+}
+
+/* ---- accepts at the fd limit ---- */
+
+static void resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+  (void)fd;
+  (void)what;
+  evconnlistener_enable(arg);
+}
+
+static void accept_error_cb(struct evconnlistener *lev, void *unused)
+{
+  int err = EVUTIL_SOCKET_ERROR();
+  struct emu *emu = NULL;
+  struct event *resume = NULL;
+  size_t i, open, skipped = 0;
+  int64_t now = exs_monotonic_ms();
+  bool log = false;
+  long pause;
+
+  (void)unused;
+  pthread_mutex_lock(&reg_lock);
+  for(i = 0; i < nreg; i++)
+    if(reg[i].lev == lev) {
+      emu = reg[i].emu;
+      resume = reg[i].resume;
+    }
+  pthread_mutex_unlock(&reg_lock);
+  if(!emu)
+    return;
+  /* not accepting for a moment stops the spin (the listening socket stays
+   * readable); closing an idle connection gives the next client an fd */
+  evconnlistener_disable(lev);
+  for(i = 0; i < EVICT_AT_FD_LIMIT && evict_oldest(emu, NULL); i++)
+    ;
+  pthread_mutex_lock(&emu->lock);
+  pause = emu->conns.limits.accept_pause_ms;
+  emu->conns.stats.accept_pauses++;
+  open = emu->conns.stats.open;
+  if(!emu->conns.last_log_ms || now - emu->conns.last_log_ms >= LOG_INTERVAL_MS) {
+    log = true;
+    skipped = emu->conns.unlogged_pauses;
+    emu->conns.unlogged_pauses = 0;
+    emu->conns.last_log_ms = now;
+  }
+  else {
+    emu->conns.unlogged_pauses++;
+  }
+  pthread_mutex_unlock(&emu->lock);
+  if(log) {
+    if(skipped)
+      fprintf(stderr, "exsync-emulator: accept: %s (%zu connections open): accepts paused "
+                      "for %ld ms, %zu more pauses since the last message\n",
+              strerror(err), open, pause, skipped);
+    else
+      fprintf(stderr, "exsync-emulator: accept: %s (%zu connections open): accepts paused "
+                      "for %ld ms, idle connections closed first; further pauses are counted, "
+                      "logged at most once a minute\n",
+              strerror(err), open, pause);
+  }
+  {
+    struct timeval tv = {pause / 1000, (pause % 1000) * 1000};
+    evtimer_add(resume, &tv);
+  }
+}
+
+void emu_conn_listener_added(struct emu *emu, struct evhttp_bound_socket *h)
+{
+  struct evconnlistener *lev = evhttp_bound_socket_get_listener(h);
+  struct event *resume = lev ? evtimer_new(emu->base, resume_cb, lev) : NULL;
+
+  if(!resume)
+    return; /* no memory: libevent's own handling (a warning per failure) */
+  pthread_mutex_lock(&reg_lock);
+  if(nreg == reg_cap) {
+    size_t cap = reg_cap ? 2 * reg_cap : 8;
+    struct reg *n = realloc(reg, cap * sizeof(*n));
+    if(!n) {
+      pthread_mutex_unlock(&reg_lock);
+      event_free(resume);
+      return;
+    }
+    reg = n;
+    reg_cap = cap;
+  }
+  reg[nreg].lev = lev;
+  reg[nreg].emu = emu;
+  reg[nreg].resume = resume;
+  nreg++;
+  evconnlistener_set_error_cb(lev, accept_error_cb);
+  pthread_mutex_unlock(&reg_lock);
+}
+
+void emu_conns_destroy(struct emu *emu)
+{
+  size_t i = 0;
+
+  pthread_mutex_lock(&reg_lock);
+  while(i < nreg) {
+    if(reg[i].emu == emu) {
+      event_free(reg[i].resume);
+      reg[i] = reg[--nreg];
+    }
+    else {
+      i++;
+    }
+  }
+  if(!nreg) {
+    free(reg);
+    reg = NULL;
+    reg_cap = 0;
+  }
+  pthread_mutex_unlock(&reg_lock);
+}
