@@ -401,7 +401,7 @@ const char *exs_ews_url(const struct exs_ews *ews)
 
 /* True when a 200 answer's every ResponseMessage is an ErrorServerBusy
  * error: the server processed none of it, so the request may be repeated
- * (ews-protocol.md 5.1: real servers also throttle this way). Fills err and
+ * (real servers also throttle this way). Fills err and
  * *wait_ms (the largest BackOffMilliseconds, 0 if none). */
 static bool all_messages_busy(const char *op, struct exs_http_response *resp, long *wait_ms,
                               struct exs_error *err)

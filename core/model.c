@@ -1,7 +1,7 @@
 /* model.c - the CRM-side model: defaults, validation and code names.
  *
  * Invariants: every rejection names the org-file attribute (struct
- * exs_invalid.field) and the rule, in the words of SPEC.md section 2. The
+ * exs_invalid.field) and the rule, in the words of docs/org-file.md. The
  * code tables below are the only place the product's integer codes meet
  * their org-file spellings.
  */
@@ -218,7 +218,7 @@ void exs_mailbox_defaults(struct exs_mailbox *m)
   m->approval = EXS_APPROVAL_EMPTY;
   m->allow_credentials = false;
   m->track = EXS_TRACK_RESPONSES;
-  /* Test & Enable results: Not Run, not enabled (SPEC.md section 3). */
+  /* Test & Enable results: Not Run, not enabled (docs/test-enable.md). */
 }
 
 /* ---- syntax checks ------------------------------------------------------- */

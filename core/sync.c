@@ -1,6 +1,6 @@
 /* sync.c - one mailbox's sync cycle: session set-up (credentials, URLs,
- * transport), the workloads in order, and the outcome rules of SPEC.md
- * section 4 applied to the mailbox record. */
+ * transport), the workloads in order, and the outcome rules of
+ * docs/test-enable.md (Errors) applied to the mailbox record. */
 #include "exsync/sync.h"
 
 #include <stdio.h>
@@ -164,7 +164,7 @@ static void sync_session_close(struct sync_session *s)
   s->http = NULL;
 }
 
-/* ---- outcome (SPEC.md 4) ---- */
+/* ---- outcome (docs/test-enable.md, Errors) ---- */
 
 static bool wants(const struct exs_org *org, const struct exs_mailbox *m, enum exs_workload w)
 {
@@ -274,7 +274,7 @@ int exs_sync_mailbox(struct exs_store *st, const struct exs_org *org,
   }
   sync_session_close(&s);
 
-  /* transient failures count against the retry budget (SPEC.md 4) */
+  /* transient failures count against the retry budget (docs/test-enable.md, Errors) */
   if(transient && !permanent) {
     m->transient_failures++;
     if(m->transient_failures > max_retries) {

@@ -13,7 +13,7 @@
  *     again by its marker before any second create), UpdateItem
  *     (AlwaysOverwrite: the conflict was settled in step 2), DeleteItem.
  * Before anything: no ACT by delegation (ACT_DELEGATION) and the org
- * identity on the mailbox root must be ours (ACT_OTHER_ORG, SPEC.md 3);
+ * identity on the mailbox root must be ours (ACT_OTHER_ORG, docs/test-enable.md);
  * after a successful cycle exsync.LastSync is refreshed.
  */
 #include <stdio.h>
@@ -461,7 +461,7 @@ out:
   return result;
 }
 
-/* The org identity of SPEC.md 3 on the mailbox root: ours, or taken over
+/* The org identity of docs/test-enable.md on the mailbox root: ours, or taken over
  * with sync-org-only; write_last refreshes exsync.LastSync. */
 static int identity(struct sync_session *s, bool write_last, struct exs_error *err)
 {

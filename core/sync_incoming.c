@@ -78,7 +78,7 @@ static const char *topic(const char *subject)
   return p;
 }
 
-/* The track rule of the mailbox (SPEC.md 8): all, or responses, found by
+/* The track rule of the mailbox (docs/org-file.md): all, or responses, found by
  * the tracking token in the subject, else by the conversation: the same
  * topic as an email the org sent to the sender. -1 on a store error. */
 static int tracked(const struct sync_session *s, const struct exs_ews_item *it, char *token,

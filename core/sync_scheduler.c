@@ -5,7 +5,7 @@
  * mailboxes, keeps those that have a workload enabled and are due
  * (postponed_until reached), and hands them to worker threads. A worker
  * takes the next mailbox whose credential has a free slot (max concurrent
- * connections per credential, SPEC.md 5; each worker makes one EWS request
+ * connections per credential, docs/sync.md; each worker makes one EWS request
  * at a time, so slots bound requests in flight), claims it in the store
  * (one worker per mailbox, across processes), syncs it and releases it.
  * Each worker has its own store handle (handles are not thread-safe).

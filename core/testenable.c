@@ -1,5 +1,5 @@
-/* testenable.c - Test & Enable for one mailbox: the steps of SPEC.md
- * section 3 and the outcome rules of section 4. */
+/* testenable.c - Test & Enable for one mailbox: the steps and the
+ * outcome rules of docs/test-enable.md. */
 #include "exsync/testenable.h"
 
 #include <stdarg.h>
@@ -395,9 +395,13 @@ static void step_connect(struct te_run *r)
     snprintf(err.url, sizeof(err.url), "%s", r->url);
     goto fail;
   }
-  step_end(s, EXS_STEP_OK, "connected and authenticated to %s as %s%s%s", r->url,
-           r->user[0] ? r->user : "the running identity",
-           r->impersonate ? ", impersonating " : "", r->impersonate ? r->impersonate : "");
+  {
+    const char *scheme = exs_http_auth_scheme(r->http);
+    step_end(s, EXS_STEP_OK, "connected and authenticated to %s as %s%s%s%s%s", r->url,
+             r->user[0] ? r->user : "the running identity",
+             r->impersonate ? ", impersonating " : "", r->impersonate ? r->impersonate : "",
+             scheme ? " with " : "", scheme ? scheme : "");
+  }
   return;
 fail:
   exs_error_step(&err, "connect");
@@ -481,7 +485,7 @@ static void add_alert(struct exs_te_result *out, int severity, const struct exs_
   out->n_alerts++;
 }
 
-/* Apply SPEC.md section 4 to the mailbox record and build the alerts. */
+/* Apply docs/test-enable.md, Errors to the mailbox record and build the alerts. */
 static int apply_outcome(struct te_run *r)
 {
   struct exs_mailbox *m = r->m;
@@ -503,7 +507,7 @@ static int apply_outcome(struct te_run *r)
     }
   }
   /* transient failures count against the 10 x 5 minutes budget; when it
-   * is spent they become permanent (SPEC.md 4) */
+   * is spent they become permanent (docs/test-enable.md, Errors) */
   if(transient) {
     m->transient_failures++;
     if(m->transient_failures > max_retries) {

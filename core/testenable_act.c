@@ -11,7 +11,7 @@
 #include "exsync/autodiscover.h"
 #include "exsync/clock.h"
 
-/* The marker that finds our test message again (ours, SPEC.md 3 step 7). */
+/* The marker that finds our test message again (ours, docs/test-enable.md step 7). */
 static const struct exs_ews_extprop marker_prop = {"PublicStrings", "exsync.TestMarker", NULL,
                                                    "String"};
 
@@ -133,7 +133,7 @@ int te_send_to_self(struct exs_ews *ews, const char *address, const char *delega
   exs_error_clear(&send_err);
   if(exs_ews_create_item(ews, &req, &res, &send_err)) {
     /* connection lost mid-answer or timed out: the send may have happened,
-     * so look for it instead of sending again (SPEC.md 3) */
+     * so look for it instead of sending again (docs/test-enable.md) */
     if(send_err.category == EXS_CAT_TIMEOUT || send_err.category == EXS_CAT_CONNECT) {
       fate_unknown = true;
     }

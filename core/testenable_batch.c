@@ -185,10 +185,11 @@ int exs_testenable_batch(const struct exs_org *org, const struct exs_profile *pr
   for(i = 0; i < n; i++)
     b.todo[i] = i;
   b.n_todo = n;
-  run_pass(&b);
+  if(run_pass(&b) < 0)
+    result = -1;
 
   /* transient failures: rerun on their schedule until settled */
-  while(opt->wait_retries) {
+  while(result == 0 && opt->wait_retries) {
     time_t earliest = 0;
     b.n_todo = 0;
     for(i = 0; i < n; i++) {
@@ -203,10 +204,11 @@ int exs_testenable_batch(const struct exs_org *org, const struct exs_profile *pr
     if(earliest > exs_now())
       exs_sleep_ms((int64_t)(earliest - exs_now()) * 1000);
     b.total += b.n_todo;
-    run_pass(&b);
+    if(run_pass(&b) < 0)
+      result = -1;
   }
 
-  for(i = 0; i < n; i++)
+  for(i = 0; result >= 0 && i < n; i++)
     for(int w = 0; w < EXS_WL_COUNT; w++)
       if(results[i].status[w] == EXS_STATUS_FAILURE)
         result = 1;

@@ -53,7 +53,10 @@ static int usage(FILE *f)
         "  --connect-to H:P:H2:P2  send connections for H:P to H2:P2 (as curl --connect-to)\n"
         "  --help, --version\n\n"
         "Exit codes: 0 all tested workloads succeeded, 1 some failed, 2 usage or configuration\n"
-        "error (nothing tested). 'exsync COMMAND --help' describes a command.\n", f);
+        "error or internal failure (nothing tested). 'exsync COMMAND --help' describes a\n"
+        "command; man exsync and man 5 exsync-org document more. Schemas and the demo's\n"
+        "files are read from $EXSYNC_DATA_DIR, else PREFIX/share/exsync beside PREFIX/bin.\n",
+        f);
   return f == stdout ? 0 : 2;
 }
 

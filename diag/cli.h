@@ -9,7 +9,7 @@
 
 #define DIAG_MAX_OVERRIDES 32
 
-/* Global options, accepted before or after the command (SPEC.md 8). */
+/* Global options, accepted before or after the command. */
 struct diag_ctx {
   const char *db;                 /* --db PATH; default ./exsync.db or $EXSYNC_DB */
   const char *key_file;           /* --key-file PATH; default DB + ".key" */

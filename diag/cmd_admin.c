@@ -276,7 +276,9 @@ static int run_stored(struct diag_ctx *ctx, struct exs_store *st, struct exs_mai
     jf.job_id = job;
   }
   if(diag_run_batch(ctx, &org, profiles, np, m, n, &jf, &results, &elapsed)) {
-    diag_fail("out of memory");
+    diag_fail("test-enable could not run: out of memory");
+    if(job > 0) /* the job ends as failed, never left running */
+      exs_store_job_finish(st, job, false, "test-enable could not run: out of memory", &err);
     goto out;
   }
   if(diag_save_results(st, &org, m, results, n, &err)) {

@@ -15,7 +15,7 @@ static int help(void)
 {
   printf("usage: exsync autodiscover ADDRESS [--user USER] [PASSWORD] [--protocol P]\n"
          "                           [--allow-non-ssl]\n\n"
-         "Find the EWS URL of ADDRESS the way Exchange clients do (SPEC.md section 6):\n"
+         "Find the EWS URL of ADDRESS the way Exchange clients do:\n"
          "https://DOMAIN/autodiscover, https://autodiscover.DOMAIN/autodiscover, the HTTP\n"
          "redirect on port 80, DNS SRV; POX and SOAP; redirectAddr and redirectUrl up to 10\n"
          "hops. Prints every step with what came back and why the search moved on.\n\n"

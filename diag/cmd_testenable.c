@@ -90,7 +90,7 @@ int diag_cmd_test_enable(struct diag_ctx *ctx, int argc, char **argv)
   }
   if(diag_run_batch(ctx, &f->org, f->profiles, f->n_profiles, chosen, n, &flags, &results,
                     &elapsed)) {
-    result = diag_fail("out of memory");
+    result = diag_fail("test-enable could not run: out of memory");
     goto out;
   }
   diag_report_write(stdout, ctx->format, results, n, elapsed);

@@ -569,7 +569,7 @@ static int help(void)
          "                     [--name NAME] -- COMMAND [ARGS...]\n\n"
          "Run a store-less exsync command (test-enable --config, autodiscover) and write every\n"
          "HTTP exchange it made, the files it read, its report and exit code into one\n"
-         "recording (fixtures/schema/recording.xsd) that `exsync replay` reruns offline.\n"
+         "recording (schema/recording.xsd of the data directory) that `exsync replay` reruns.\n"
          "Secrets are scrubbed before anything is written: Authorization values, NTLM and\n"
          "Negotiate blobs, cookies, the run's passwords (plain, base64, hex, URL-encoded).\n\n"
          "  --out FILE                the recording to write\n"

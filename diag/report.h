@@ -16,7 +16,7 @@ struct diag_summary {
   long elapsed_ms;
 };
 
-/* Count results per SPEC.md 8: success when at least one workload was tested
+/* Count results (docs/report.md): success when at least one workload was tested
  * and all succeeded, failure when any failed, not_run when none was tested. */
 void diag_summarize(const struct exs_te_result *results, size_t n, long elapsed_ms,
                     struct diag_summary *sum);

@@ -124,7 +124,13 @@ int diag_run_batch(struct diag_ctx *ctx, const struct exs_org *org,
   pc.flags = flags;
   bo.progress = on_progress;
   bo.progress_ctx = &pc;
-  exs_testenable_batch(org, profiles, np, mailboxes, n, &bo, *results);
+  if(exs_testenable_batch(org, profiles, np, mailboxes, n, &bo, *results) < 0) {
+    /* an internal failure is never a run whose workloads were "Not Run" */
+    diag_progress_done(&pc.bar);
+    free(*results);
+    *results = NULL;
+    return -1;
+  }
   diag_progress_done(&pc.bar);
   *elapsed_ms = (long)(exs_monotonic_ms() - start);
   return 0;

@@ -30,7 +30,9 @@ int diag_te_flag(struct diag_te_flags *f, int argc, char **argv, int *i);
 extern const char diag_te_flags_help[];
 
 /* Test & Enable mailboxes[0..n-1] (updated in place). *results is malloc'd
- * (caller frees). Returns 0 or -1 (out of memory). */
+ * (caller frees). Returns 0, or -1 when the batch could not run (out of
+ * memory; *results is then NULL): the caller fails with a message and a
+ * non-zero exit. */
 int diag_run_batch(struct diag_ctx *ctx, const struct exs_org *org,
                    const struct exs_profile *profiles, size_t np, struct exs_mailbox *mailboxes,
                    size_t n, const struct diag_te_flags *flags, struct exs_te_result **results,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # check_layering.sh SOURCE_DIR [ARCHIVE...] - the layering rules of
-# DESIGN.md, checked on the sources and on the built libraries (ctest
+# the README's Architecture section, checked on the sources and on the built libraries (ctest
 # "layering"). Fails (exit 1) with one line per violation:
 #  - the emulator includes a core header other than exsync_base's
 #    (core/base/include/exsync/), or anything by a relative path;

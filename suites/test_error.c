@@ -5,7 +5,7 @@
 #include "exsync/error.h"
 #include "testutil.h"
 
-/* SPEC.md section 4: which categories are transient. */
+/* docs/test-enable.md, Errors: which categories are transient. */
 static const struct {
   enum exs_category cat;
   const char *name;

@@ -1,5 +1,5 @@
 /* test_ews.c - EWS builders (validated against the official schema) and
- * parsers (the samples of ews-protocol.md, faults, per-item errors, hostile
+ * parsers (the documented samples, faults, per-item errors, hostile
  * input). No sockets. */
 #include <stdlib.h>
 #include <string.h>

@@ -51,7 +51,7 @@ START_TEST(redacts_secret_headers)
 }
 END_TEST
 
-/* ---- plain-HTTP rules (SPEC.md 2, 3) ---- */
+/* ---- plain-HTTP rules (docs/org-file.md, docs/test-enable.md) ---- */
 
 static const struct {
   const char *url;

@@ -1,6 +1,6 @@
 /* test_sync.c - the sync engine against the in-process emulator: incoming
  * exactly once, sync states after items, Undeliverable, outgoing exactly
- * once, the faults of SPEC.md section 4, scheduling and claims. */
+ * once, the faults of docs/test-enable.md, Errors, scheduling and claims. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

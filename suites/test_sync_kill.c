@@ -1,4 +1,4 @@
-/* test_sync_kill.c - durability (SPEC.md 5): "a crash or kill at any point
+/* test_sync_kill.c - durability (docs/sync.md): "a crash or kill at any point
  * loses nothing and duplicates nothing".
  *
  * `exsync sync --once` runs as a child process against the in-process

@@ -1,6 +1,7 @@
 /* test_testenable.c - Test & Enable against the in-process emulator: one
- * test per error category of SPEC.md section 4 that a plain-HTTP world can
+ * test per error category of docs/test-enable.md, Errors that a plain-HTTP world can
  * produce, the precise rules of section 3, retries, concurrency limits. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -598,10 +599,40 @@ START_TEST(batch_never_exceeds_max_connections)
 }
 END_TEST
 
+/* A batch that cannot run (out of memory) returns -1, never a run whose
+ * workloads all look "Not Run" (diag turns -1 into a message and exit 2). A
+ * mailbox count no allocator can satisfy makes the failure without a hook. */
+START_TEST(batch_that_cannot_run_says_so)
+{
+  struct exs_org o;
+  struct exs_te_batch_options bo;
+  struct exs_mailbox m[1];
+  struct exs_te_result r[1];
+
+  exs_org_defaults(&o);
+  memset(&bo, 0, sizeof(bo));
+  memset(m, 0, sizeof(m));
+  memset(r, 0, sizeof(r));
+  ck_assert_int_eq(exs_testenable_batch(&o, NULL, 0, m, SIZE_MAX / 4, &bo, r), -1);
+}
+END_TEST
+
+/* The test above asks for an impossible allocation: under AddressSanitizer it
+ * must get NULL back, as from the real allocator, not a report. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+  return "allocator_may_return_null=1";
+}
+
 int main(void)
 {
   Suite *s = suite_create("testenable");
   TCase *tc = tcase_create("emulator");
+  TCase *internal = tcase_create("internal");
+
+  tcase_add_test(internal, batch_that_cannot_run_says_so);
+  suite_add_tcase(s, internal);
 
   tcase_add_checked_fixture(tc, world_up, world_down);
   tcase_set_timeout(tc, 120);

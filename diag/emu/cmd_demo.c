@@ -28,11 +28,13 @@ static int help(void)
 {
   printf("usage: exsync demo [--keep]\n\n"
          "Start the built-in Exchange emulator with the 'contoso' world (healthy mailboxes\n"
-         "and one mailbox per failure class), import fixtures/orgs/contoso.xml into a\n"
+         "and one mailbox per failure class), import its org (orgs/contoso.xml) into a\n"
          "temporary store, approve the mailboxes, run Test & Enable for all of them and\n"
          "print the status table with each failure's fix.\n\n"
          "  --keep    keep the temporary directory (store, CA certificate) and print it\n\n"
-         "Exits 0 when every mailbox ends as fixtures/demo/expected.csv says.\n");
+         "Exits 0 when every mailbox ends as demo/expected.csv says. Those files, the\n"
+         "scenario and the schemas are read from the data directory: $EXSYNC_DATA_DIR,\n"
+         "else PREFIX/share/exsync beside PREFIX/bin.\n");
   return 0;
 }
 

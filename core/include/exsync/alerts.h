@@ -38,8 +38,8 @@ const char *exs_severity_name(enum exs_severity s);
 int exs_severity_parse(const char *s);
 
 /* Fill a from err: category, transient, message, hint, ews_code, http_status,
- * url; severity Warning for a transient error, Error otherwise (SPEC.md
- * section 4); time = t; mailbox and profile copied when not NULL. */
+ * url; severity Warning for a transient error, Error otherwise
+ * (docs/test-enable.md, Errors); time = t; mailbox and profile copied when not NULL. */
 void exs_alert_from_error(struct exs_alert *a, const struct exs_error *err, time_t t,
                           const char *mailbox, const char *profile);
 

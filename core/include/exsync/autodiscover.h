@@ -1,5 +1,5 @@
 /* exsync/autodiscover.h - find a mailbox's EWS URL the way Exchange clients
- * do (SPEC.md section 6, ews-protocol.md section 6).
+ * do (docs/test-enable.md, Autodiscover).
  *
  * Search order for ADDRESS at DOMAIN (ours where Microsoft leaves it open):
  *   0. the per-domain cache of this handle (an endpoint that answered before);
@@ -32,7 +32,7 @@
  * one that carried an Autodiscover error code when there was one (a later
  * 404 / 401 / 5xx from another candidate, which is not an Autodiscover
  * answer, does not hide "The e-mail address cannot be found."), else the
- * last HTTP answer of any kind (ours: SPEC.md 3 says "last answer"). The
+ * last HTTP answer of any kind (ours: docs/test-enable.md says "last answer"). The
  * anonymous GET probe's answer never counts (it is expected to be 401). For
  * a redirect loop or too many hops the answer that caused it is reported.
  *

@@ -1,7 +1,7 @@
 /* exsync/error.h - the one error type of libexsync.
  *
  * Every failure Test & Enable or sync can meet is described by a struct
- * exs_error: a category from SPEC.md section 4, whether it is transient, its
+ * exs_error: a category from docs/test-enable.md, Errors, whether it is transient, its
  * scope, the protocol facts (EWS response code, HTTP status, transport error,
  * URL, step) and a message plus a fix hint for the administrator. Functions
  * return 0 on success or a negative value and fill a caller-provided error.
@@ -34,6 +34,7 @@ enum exs_category {
   EXS_CAT_PROTOCOL,
   EXS_CAT_ACT_OTHER_ORG,
   EXS_CAT_ACT_DELEGATION,
+  EXS_CAT_KERBEROS,
   EXS_CAT_TEST_OK,
   EXS_CAT_COUNT
 };
@@ -68,7 +69,7 @@ void exs_error_step(struct exs_error *err, const char *step);
 const char *exs_category_name(enum exs_category cat);
 /* Parse a name; returns EXS_CAT_NONE when unknown. */
 enum exs_category exs_category_from_name(const char *name);
-/* Whether a category is transient by default (SPEC.md section 4). */
+/* Whether a category is transient by default (docs/test-enable.md, Errors). */
 bool exs_category_transient(enum exs_category cat);
 /* The default fix hint of a category (never NULL). */
 const char *exs_category_hint(enum exs_category cat);

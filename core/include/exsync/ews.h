@@ -5,7 +5,7 @@
  * parsers (exs_ews_parse_*) read an answer from bytes: neither does I/O, so
  * both are tested without sockets. The client (struct exs_ews) joins them to
  * an exs_http transport, adds X-AnchorMailbox, retries throttled requests per
- * SPEC.md section 3 and maps every failure to an exs_error.
+ * docs/test-enable.md and maps every failure to an exs_error.
  */
 #ifndef EXSYNC_EWS_H
 #define EXSYNC_EWS_H
@@ -137,7 +137,7 @@ struct exs_ews_options {
   struct exs_ews_context ctx; /* copied */
   const char *anchor_mailbox; /* X-AnchorMailbox; NULL: impersonated address if any */
   bool mailbox_credentials;   /* 401 means MBX_CREDENTIALS rather than CREDENTIALS */
-  int max_throttle_retries;   /* 0: 3 (SPEC.md 3) */
+  int max_throttle_retries;   /* 0: 3 (docs/test-enable.md) */
   long max_throttle_wait_ms;  /* 0: 30000 */
 };
 
@@ -242,7 +242,7 @@ int exs_ews_update_folder(struct exs_ews *ews, const struct exs_ews_folder_ref *
 
 /* As exs_ews_build_get_folder plus one AdditionalProperties ExtendedFieldURI
  * per props[i]; the values come back in out[i].ext (parsed by
- * exs_ews_parse_get_folder). Used for the org identity of SPEC.md 3 step 8. */
+ * exs_ews_parse_get_folder). Used for the org identity of docs/test-enable.md, step 8. */
 int exs_ews_build_get_folder_ext(struct exs_buf *b, const struct exs_ews_context *ctx,
                                  const struct exs_ews_folder_ref *refs, size_t n,
                                  const struct exs_ews_extprop *props, size_t n_props);
@@ -250,7 +250,7 @@ int exs_ews_get_folder_ext(struct exs_ews *ews, const struct exs_ews_folder_ref 
                            const struct exs_ews_extprop *props, size_t n_props,
                            struct exs_ews_folder *out, struct exs_error *err);
 
-/* The org identity properties of SPEC.md section 3 step 8. */
+/* The org identity properties of docs/test-enable.md, step 8. */
 extern const struct exs_ews_extprop exs_ews_prop_org_id; /* PublicStrings exsync.OrgId String */
 extern const struct exs_ews_extprop
     exs_ews_prop_last_sync; /* PublicStrings exsync.LastSync SystemTime */

@@ -8,7 +8,7 @@
  *  - TLS peer and host verification are always on.
  *  - An http:// URL is refused unless allow_non_ssl; credentials over http://
  *    are refused unless allow_credentials_non_secure; Basic over http:// is
- *    refused unless allow_basic_non_secure (deployment properties, SPEC.md 2).
+ *    refused unless allow_basic_non_secure (deployment properties, docs/org-file.md).
  *  - Traces never see Authorization, NTLM/Negotiate blobs, cookies or the
  *    password: they are replaced by "<redacted>" before the hook runs.
  */
@@ -99,9 +99,16 @@ void exs_http_response_free(struct exs_http_response *r);
 /* Perform one request. Returns 0 when an HTTP answer was received (any
  * status, including 401 and 500), or -1 with err filled: INSECURE_CHANNEL /
  * CONFIG (refused before sending), DNS, CONNECT, TIMEOUT, TLS_TRUST,
- * TLS_NAME, TLS_EXPIRED, PROTOCOL (answer too large). */
+ * TLS_NAME, TLS_EXPIRED, PROTOCOL (answer too large), KERBEROS or
+ * CREDENTIALS (Negotiate: no ticket could be had, see exsync/kerberos.h, or
+ * the server answered 401 to a valid Kerberos ticket). */
 int exs_http_perform(struct exs_http *h, const struct exs_http_request *req,
                      struct exs_http_response *resp, struct exs_error *err);
+
+/* The authentication scheme the last answered request of h used:
+ * "Kerberos (Negotiate)", "NTLM", "Basic", or NULL when none was needed.
+ * Static string. */
+const char *exs_http_auth_scheme(const struct exs_http *h);
 
 /* Check the plain-HTTP rules for url without sending anything. Returns 0 or
  * -1 with an INSECURE_CHANNEL error. */

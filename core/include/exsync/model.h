@@ -1,6 +1,6 @@
 /* exsync/model.h - the CRM-side model: org email settings, deployment
  * properties, email server profiles and mailboxes, with the product's
- * integer codes (SPEC.md section 2, reference/sss-semantics.md section 1).
+ * integer codes (docs/org-file.md).
  *
  * Plain value structs: the caller owns them, they hold no pointers, so they
  * can be copied with '='. Password fields hold plaintext only while a struct
@@ -186,7 +186,7 @@ bool exs_address_valid(const char *address);
  * EXS_URL_MAX characters. */
 bool exs_url_valid(const char *url);
 
-/* The deployment-property rules for plain HTTP (SPEC.md section 2), for the
+/* The deployment-property rules for plain HTTP (docs/org-file.md), for the
  * EWS URL the profile p will use (url, NULL: p->incoming_url):
  * - an http:// URL is refused unless org->allow_non_ssl;
  * - credentials (retrieval user or profile) over http:// are refused unless

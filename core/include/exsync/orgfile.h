@@ -1,11 +1,11 @@
-/* exsync/orgfile.h - the org configuration file (SPEC.md section 8) and CSV
+/* exsync/orgfile.h - the org configuration file (docs/org-file.md) and CSV
  * mailbox lists.
  *
  * The org file is XML in namespace urn:exsync:org:1:
  *   <org id=GUID> <settings .../>? (<profile .../> | <mailbox .../>)* </org>
  * It is parsed safely (xml.h), validated against fixtures/schema/org.xsd
  * (structure, attribute names, enumerations), then every value goes through
- * the model's rules (model.h). Attributes beyond those of SPEC.md:
+ * the model's rules (model.h). Attributes beyond the product's:
  *   settings: notify-owners, ignore-internal, tracking-prefix,
  *             default-incoming, default-outgoing, default-act
  *   profile:  description, password-file, password, timeout-enabled

@@ -1,5 +1,5 @@
 /* exsync/sync.h - the sync engine: incoming email, outgoing email,
- * appointments/contacts/tasks, and the scheduler (SPEC.md section 5).
+ * appointments/contacts/tasks, and the scheduler (docs/sync.md).
  *
  * Invariants (what makes a kill at any point safe):
  *  - incoming: one store transaction per page of changes holds the page's new
@@ -16,7 +16,7 @@
  *    maximum concurrent connections (each worker makes one request at a time
  *    and holds one of the credential's slots while it works).
  *
- * Errors follow SPEC.md section 4: a permanent mailbox-level failure disables
+ * Errors follow docs/test-enable.md, Errors: a permanent mailbox-level failure disables
  * the workload (enabled[w] = false, status Failure, Error alert); a transient
  * one is retried retry_interval_s later, at most max_transient_retries times
  * before it counts as permanent; a success resets the count. An email that

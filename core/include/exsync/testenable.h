@@ -1,6 +1,6 @@
-/* exsync/testenable.h - Test & Enable for one mailbox (SPEC.md section 3).
+/* exsync/testenable.h - Test & Enable for one mailbox (docs/test-enable.md).
  *
- * exs_testenable_mailbox runs the steps of SPEC.md section 3 for one mailbox
+ * exs_testenable_mailbox runs the steps of docs/test-enable.md for one mailbox
  * against Exchange and applies the outcome to the mailbox record in memory:
  * statuses, enabled flags, completed-on, retry count, the transient-failure
  * counter of the 10 x 5 minutes rule, the last error. Persisting the record
@@ -73,7 +73,7 @@ struct exs_te_options {
   long delivery_timeout_ms;        /* outgoing test: wait for the inbox copy; 0: 30 s */
   long retry_interval_s;           /* 10 x N retry schedule; 0: 300 s */
   int max_transient_retries;       /* 0: 10 */
-  long throttle_max_wait_ms;       /* 0: 30 s (SPEC.md 3) */
+  long throttle_max_wait_ms;       /* 0: 30 s (docs/test-enable.md) */
   exs_autodiscover_srv_fn srv;     /* Autodiscover's DNS SRV lookup; NULL: the system resolver */
   void *srv_ctx;
   struct exs_te_connection *reuse; /* borrowed: reused when its credential and settings match
@@ -88,7 +88,7 @@ int exs_testenable_mailbox(const struct exs_org *org, const struct exs_profile *
                            struct exs_te_result *out);
 
 /* The key that max concurrent connections applies to for this mailbox
- * (SPEC.md 3: per mailbox with the mailbox's credentials, per profile
+ * (docs/test-enable.md: per mailbox with the mailbox's credentials, per profile
  * otherwise), written into buf. */
 char *exs_testenable_credential_key(const struct exs_profile *p, const struct exs_mailbox *m,
                                     char *buf, size_t len);
@@ -116,9 +116,10 @@ struct exs_te_batch_options {
 /* Test & Enable n mailboxes in parallel. Each mailbox's profile is looked up
  * by name in profiles[0..np-1]. Never more tests (hence EWS requests, each
  * test making one at a time) in flight per credential than the profile's
- * max_connections (SPEC.md 3). mailboxes[] are updated in place, results[i]
+ * max_connections (docs/test-enable.md). mailboxes[] are updated in place, results[i]
  * belongs to mailboxes[i]. Returns 0 when every tested workload succeeded,
- * 1 otherwise. */
+ * 1 otherwise, -1 when the batch could not run (out of memory): the results
+ * are then incomplete and must not be reported as a run. */
 int exs_testenable_batch(const struct exs_org *org, const struct exs_profile *profiles,
                          size_t np, struct exs_mailbox *mailboxes, size_t n,
                          const struct exs_te_batch_options *opt, struct exs_te_result *results);

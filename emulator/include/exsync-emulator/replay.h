@@ -6,7 +6,7 @@
  * certificates name the recorded hosts), and calls the caller's answer
  * function for every request. It knows nothing about recordings, EWS or
  * the normaliser: the matching lives with the caller (diag/emu/replay.c), so the
- * emulator keeps away from core's protocol code (DESIGN.md).
+ * emulator keeps away from core's protocol code (the README's Architecture section).
  *
  * Authentication legs are answered here, without asking the caller, so a
  * recording made with NTLM replays: a request whose Authorization carries
