@@ -8,21 +8,29 @@
 
 #include "cli.h"
 #include "json.h"
+#include "opt.h"
 #include "exsync/autodiscover.h"
 #include "exsync/model.h"
 
 static int help(void)
 {
   printf("usage: exsync autodiscover ADDRESS [--user USER] [PASSWORD] [--protocol P]\n"
-         "                           [--allow-non-ssl]\n\n"
-         "Find the EWS URL of ADDRESS the way Exchange clients do:\n"
-         "https://DOMAIN/autodiscover, https://autodiscover.DOMAIN/autodiscover, the HTTP\n"
+         "                           [--allow-non-ssl] [--ldap URI [--site NAME]]\n\n"
+         "Find the EWS URL of ADDRESS the way Exchange clients do: with --ldap, the\n"
+         "service connection points in Active Directory first; then https://DOMAIN/autodiscover, https://autodiscover.DOMAIN/autodiscover, the HTTP\n"
          "redirect on port 80, DNS SRV; POX and SOAP; redirectAddr and redirectUrl up to 10\n"
          "hops. Prints every step with what came back and why the search moved on.\n\n"
          "  --user USER            credentials for the Autodiscover endpoints\n"
          "  --password-env VAR | --password-file FILE | --password-prompt\n"
          "  --protocol P           autodetect (default), negotiate, ntlm or basic\n"
-         "  --allow-non-ssl        allow plain-HTTP endpoints (deployment property)\n\n"
+         "  --allow-non-ssl        allow plain-HTTP endpoints (deployment property)\n"
+         "  --ldap URI             domain-joined: the Autodiscover service connection points\n"
+         "                         of this directory first (ldap://dc.contoso.com)\n"
+         "  --site NAME            this machine's AD site: its SCP entries come first\n"
+         "  --ldap-user DN         bind as DN (or user@domain); anonymous without it\n"
+         "  --ldap-password-env VAR  the bind password, from the environment\n"
+         "With --protocol negotiate, --trace shows the Kerberos exchange (principals,\n"
+         "realm, KDC, enctype; never a key or ticket).\n\n"
          "Exit codes: 0 an EWS URL was found, 1 not found, 2 usage error.\n");
   return 0;
 }
@@ -117,52 +125,89 @@ static void print_json(const char *address, const struct exs_autodiscover_result
   fputs("\n]}\n", stdout);
 }
 
+enum {
+  OPT_ALLOW_NON_SSL = 1,
+  OPT_PROMPT,
+  OPT_USER,
+  OPT_PW_ENV,
+  OPT_PW_FILE,
+  OPT_PROTOCOL,
+  OPT_LDAP,
+  OPT_SITE,
+  OPT_LDAP_USER,
+  OPT_LDAP_PW_ENV
+};
+
+static const struct diag_opt opts[] = {
+  {"--allow-non-ssl", false, OPT_ALLOW_NON_SSL},
+  {"--password-prompt", false, OPT_PROMPT},
+  {"--user", true, OPT_USER},
+  {"--password-env", true, OPT_PW_ENV},
+  {"--password-file", true, OPT_PW_FILE},
+  {"--protocol", true, OPT_PROTOCOL},
+  {"--ldap", true, OPT_LDAP},
+  {"--site", true, OPT_SITE},
+  {"--ldap-user", true, OPT_LDAP_USER},
+  {"--ldap-password-env", true, OPT_LDAP_PW_ENV},
+  {NULL, false, 0},
+};
+
 int diag_cmd_autodiscover(struct diag_ctx *ctx, int argc, char **argv)
 {
+  struct diag_optp p;
   struct exs_autodiscover_options ao;
   struct exs_autodiscover_result res;
   struct exs_autodiscover *ad = NULL;
   struct exs_error err;
   const char *address = NULL, *user = NULL, *pw_env = NULL, *pw_file = NULL;
+  struct exs_scp_options scp;
   char password[EXS_PASSWORD_MAX + 1] = "";
   bool prompt = false;
-  int result = 2, i, rc;
+  int result = 2, rc, id;
 
   memset(&ao, 0, sizeof(ao));
-  for(i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if(!strcmp(a, "--help") || !strcmp(a, "-h"))
-      return help();
-    if(!strcmp(a, "--allow-non-ssl")) {
+  memset(&scp, 0, sizeof(scp));
+  diag_opt_init(&p, "autodiscover", opts, NULL, argc, argv, 1);
+  while((id = diag_opt_next(&p)) != DIAG_OPT_END) {
+    switch(id) {
+    case DIAG_OPT_HELP: return help();
+    case DIAG_OPT_ERR: return 2;
+    case DIAG_OPT_ARG:
+      if(address)
+        return diag_opt_unexpected(&p);
+      address = p.value;
+      break;
+    case OPT_ALLOW_NON_SSL:
       ao.http.allow_non_ssl = true;
       ao.http.allow_credentials_non_secure = true;
+      break;
+    case OPT_PROMPT: prompt = true; break;
+    case OPT_USER: user = p.value; break;
+    case OPT_PW_ENV: pw_env = p.value; break;
+    case OPT_PW_FILE: pw_file = p.value; break;
+    case OPT_PROTOCOL: {
+      int pr = exs_protocol_parse(p.value);
+      if(pr < 0)
+        return diag_fail("--protocol: '%s' is not autodetect, negotiate, ntlm or basic", p.value);
+      ao.http.auth = (enum exs_auth_protocol)pr;
+      break;
     }
-    else if(!strcmp(a, "--password-prompt")) {
-      prompt = true;
-    }
-    else if(i + 1 < argc && !strcmp(a, "--user")) {
-      user = argv[++i];
-    }
-    else if(i + 1 < argc && !strcmp(a, "--password-env")) {
-      pw_env = argv[++i];
-    }
-    else if(i + 1 < argc && !strcmp(a, "--password-file")) {
-      pw_file = argv[++i];
-    }
-    else if(i + 1 < argc && !strcmp(a, "--protocol")) {
-      int p = exs_protocol_parse(argv[++i]);
-      if(p < 0)
-        return diag_fail("--protocol: '%s' is not autodetect, negotiate, ntlm or basic", argv[i]);
-      ao.http.auth = (enum exs_auth_protocol)p;
-    }
-    else if(a[0] != '-' && !address) {
-      address = a;
-    }
-    else {
-      return diag_fail("autodiscover: unexpected argument '%s' (see exsync autodiscover --help)",
-                       a);
+    case OPT_LDAP:
+      scp.uri = p.value;
+      ao.scp = &scp;
+      break;
+    case OPT_SITE: scp.site = p.value; break;
+    case OPT_LDAP_USER: scp.user = p.value; break;
+    case OPT_LDAP_PW_ENV:
+      scp.password = getenv(p.value);
+      if(!scp.password)
+        return diag_fail("the environment variable %s is not set", p.value);
+      break;
+    default: break;
     }
   }
+  if(diag_formats(ctx, "autodiscover", DIAG_F_TEXT | DIAG_F_JSON | DIAG_F_HTML))
+    return 2;
   if(!address || !exs_address_valid(address))
     return diag_fail(address ? "autodiscover: '%s' is not an email address"
                              : "autodiscover needs an email ADDRESS%s", address ? address : "");
@@ -210,8 +255,11 @@ int diag_cmd_autodiscover(struct diag_ctx *ctx, int argc, char **argv)
   rc = exs_autodiscover_run(ad, address, &res, &err);
   if(ctx->format == DIAG_FORMAT_JSON)
     print_json(address, &res, rc == 0, &err);
+  else if(ctx->format == DIAG_FORMAT_HTML)
+    diag_ad_write_html(stdout, address, &res, rc == 0, &err);
   else
     print_text(address, &res, rc == 0, &err);
+  diag_report_mark_emitted();
   result = rc == 0 ? 0 : 1;
 out:
   memset(password, 0, sizeof(password));
