@@ -396,6 +396,10 @@ struct emu_ews_ctx {
 
 /* ews.c: handle one SOAP body; fills out (complete HTTP body) and ctx fields. */
 void emu_ews_handle(struct emu_ews_ctx *ctx, const char *body, size_t len);
+/* The same for a request parsed already (outside emu->lock; NULL with the
+ * parser's message in parse_err when it failed). Frees doc. */
+struct _xmlDoc;
+void emu_ews_handle_doc(struct emu_ews_ctx *ctx, struct _xmlDoc *doc, const char *parse_err);
 /* ews_write.c: write a SOAP fault with HTTP 500 into ctx. backoff_ms < 0: no MessageXml. */
 void emu_ews_fault(struct emu_ews_ctx *ctx, const char *code, const char *text, long backoff_ms,
                    const char *smtp);

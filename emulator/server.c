@@ -34,6 +34,7 @@
 #include "exsync-emulator/tlscert.h"
 #include "krb.h"
 #include "exsync/clock.h"
+#include "exsync/xml.h"
 
 static pthread_once_t evthread_once = PTHREAD_ONCE_INIT;
 static void init_evthread(void)
@@ -286,7 +287,8 @@ static void handle_request(struct evhttp_request *req, void *arg)
   const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
   enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
   char path[256];
-  char *body = NULL;
+  char *body = NULL, parse_err[512] = "";
+  xmlDocPtr doc = NULL;
   size_t blen = evbuffer_get_length(in);
   long delay_ms = 0;
   bool is_ews, is_pox, is_soapad, is_admin, is_wsdl;
@@ -319,6 +321,10 @@ static void handle_request(struct evhttp_request *req, void *arg)
   }
   evbuffer_copyout(in, body, blen);
   body[blen] = '\0';
+  /* an EWS request is parsed before the lock is taken (the parse is
+   * bounded: exs_xml_parse) */
+  if(cmd == EVHTTP_REQ_POST && strcmp(path, "/ews/exchange.asmx") == 0)
+    doc = exs_xml_parse(body, blen, "request", parse_err, sizeof(parse_err));
 
   pthread_mutex_lock(&emu->lock);
   host = emu_host_find(emu, je.host);
@@ -438,7 +444,8 @@ static void handle_request(struct evhttp_request *req, void *arg)
       ctx.host = je.host;
       ctx.out = &a->body;
       ctx.status = 200;
-      emu_ews_handle(&ctx, body, blen);
+      emu_ews_handle_doc(&ctx, doc, parse_err);
+      doc = NULL;
       snprintf(je.operation, sizeof(je.operation), "%s", ctx.operation);
       snprintf(je.mailbox, sizeof(je.mailbox), "%s", ctx.mailbox);
       snprintf(je.impersonated, sizeof(je.impersonated), "%s", ctx.impersonated);
@@ -484,6 +491,8 @@ journal:
   record(emu, &je);
   pthread_mutex_unlock(&emu->lock);
 send:
+  if(doc)
+    xmlFreeDoc(doc);
   free(body);
   answer_dispatch(a, delay_ms);
 }
