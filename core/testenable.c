@@ -636,7 +636,7 @@ static int apply_outcome(struct te_run *r)
              "synchronization", m->address);
     snprintf(ok.step, sizeof(ok.step), "done");
     add_alert(out, EXS_SEV_INFORMATION, &ok, -1);
-    /* a success closes the record of the last failure (SPEC.md 4) */
+    /* a success closes the record of the last failure (docs/test-enable.md, Errors) */
     m->transient_failures = 0;
     m->retry_at = 0;
     m->last_error_count = 0;
