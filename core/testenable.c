@@ -336,6 +336,8 @@ static void http_options(const struct te_run *r, int d, struct exs_http_options 
   ho->n_resolve = r->opt->n_resolve;
   ho->connect_to = r->opt->connect_to;
   ho->n_connect_to = r->opt->n_connect_to;
+  ho->proxy = r->opt->proxy;
+  ho->noproxy = r->opt->noproxy;
   ho->auth = a->auth;
   ho->user = a->user;
   ho->password = a->password;

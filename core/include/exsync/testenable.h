@@ -68,6 +68,7 @@ struct exs_te_options {
   size_t n_resolve;
   const char *const *connect_to;
   size_t n_connect_to;
+  const char *proxy, *noproxy;     /* as exs_http_options */
   exs_http_trace_fn trace;         /* redacted trace of every HTTP exchange */
   void *trace_ctx;
   bool this_org_only;              /* --this-org-only: overwrite another org's ACT identity */
