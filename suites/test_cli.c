@@ -269,6 +269,36 @@ START_TEST(admin_steps_from_empty_store_to_report)
   free(out);
   ck_assert_int_eq(run(&out, "--db", db_path, "mailbox", "show", "nobody@contoso.com", NULL), 2);
   free(out);
+  /* the key file gone: no new key for a store with sealed passwords */
+  {
+    char key[160], moved[170];
+    snprintf(key, sizeof(key), "%s.key", db_path);
+    snprintf(moved, sizeof(moved), "%s.saved", key);
+    ck_assert_int_eq(rename(key, moved), 0);
+    ck_assert_int_eq(run(&out, "--db", db_path, "mailbox", "show", "alice@contoso.com", NULL),
+                     2);
+    ck_assert_ptr_nonnull(strstr(out, key));
+    ck_assert_ptr_nonnull(strstr(out, "missing"));
+    free(out);
+    ck_assert_int_ne(access(key, F_OK), 0);
+    ck_assert_int_eq(rename(moved, key), 0);
+    ck_assert_int_eq(run(&out, "--db", db_path, "mailbox", "show", "alice@contoso.com", NULL),
+                     0);
+    free(out);
+  }
+  /* a trace file is never written through a symbolic link */
+  {
+    char link_path[160];
+    snprintf(link_path, sizeof(link_path), "%s/trace-link", dir);
+    ck_assert_int_eq(symlink(org_path, link_path), 0);
+    ck_assert_int_eq(run(&out, "--db", db_path, "--trace", link_path, "mailbox", "show",
+                         "alice@contoso.com", NULL), 2);
+    ck_assert_ptr_nonnull(strstr(out, "symbolic link"));
+    free(out);
+    out = tu_read_file(org_path, NULL);
+    ck_assert_ptr_nonnull(strstr(out, "<org"));
+    free(out);
+  }
 }
 END_TEST
 
