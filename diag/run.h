@@ -56,8 +56,6 @@ struct exs_store *diag_open_store(struct diag_ctx *ctx, bool create);
 /* 0 when the store of ctx exists, else 2 with that message printed. */
 int diag_store_exists(const struct diag_ctx *ctx);
 
-#endif
-
 struct exs_orgfile;
 /* Write an org file's settings, profiles and mailboxes into the store in one
  * transaction (insert or update by name / address). */
@@ -80,3 +78,5 @@ int diag_load_profiles(struct exs_store *st, struct exs_profile **out, size_t *n
  * retried mailboxes still failed. 0, or -1 with the error printed. */
 int diag_retry_due(struct diag_ctx *ctx, const char *only, bool quiet, time_t *next,
                    size_t *failed);
+
+#endif
