@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "exsync/testenable.h"
 
@@ -48,6 +49,14 @@ const char *diag_report_trace_of(const char *address);
 /* Which workload an alert belongs to (from its step), or -1 for a shared
  * step (preconditions, credentials, location, connect). */
 int diag_alert_workload(const struct exs_te_alert *a);
+
+/* The settings and the run, as set above (report_base.c). */
+bool diag_report_color(void);
+bool diag_report_failures_only(void);
+time_t diag_report_started(void);
+const char *diag_report_org_id(void);
+/* A mailbox's outcome: EXS_STATUS_SUCCESS, _FAILURE or _NOT_RUN. */
+int diag_mailbox_state(const struct exs_te_result *r);
 
 /* Whether a mailbox is listed under --failures-only. */
 bool diag_report_listed(const struct exs_te_result *r);

@@ -99,6 +99,8 @@ struct emu_item {
   struct emu_frag *frags; /* type-specific fields, in schema order */
   uint64_t created_seq;   /* mailbox change sequence when it entered its folder */
   uint64_t mod_seq;       /* ... when it last changed */
+  uint32_t art;           /* PR_INTERNET_ARTICLE_NUMBER: its number in its folder */
+  int64_t mtime_ms;       /* last change (PR_LAST_MODIFICATION_TIME), strictly increasing */
 };
 
 /* An item that left a folder, for SyncFolderItems deletes. */
@@ -122,6 +124,8 @@ struct emu_folder {
   size_t nitems, capitems;
   struct emu_tombstone *tombs;
   size_t ntombs, captombs;
+  uint32_t next_art; /* next article number: grows with every arrival, never reused */
+  int64_t mtime_ms;  /* last change of its contents (the ctag DavMail polls) */
 };
 
 struct emu_mailbox {
@@ -321,6 +325,8 @@ void emu_item_free(struct emu_item *it);
 void emu_item_detach(struct emu_item *it);
 /* Record a change of it (change key and sync sequence). */
 void emu_item_touch(struct emu_item *it);
+/* A modification time (ms, whole seconds) after prev: strictly increasing. */
+int64_t emu_stamp_ms(int64_t prev);
 int emu_item_attach(struct emu_folder *f, struct emu_item *it);
 struct emu_item *emu_item_by_num(struct emu *emu, uint64_t num);
 struct emu_item *emu_item_copy(struct emu *emu, const struct emu_item *src, struct emu_folder *f);

@@ -62,6 +62,7 @@ static const struct {
     {"CreateItem", ews_create_item},
     {"DeleteItem", ews_delete_item},
     {"MoveItem", ews_move_item},
+    {"CopyItem", ews_copy_item},
     {"ResolveNames", ews_resolve_names},
     {"UpdateItem", ews_update_item},
     {"ConvertId", ews_convert_id},

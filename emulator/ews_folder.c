@@ -124,27 +124,6 @@ void ews_shape_free(struct ews_shape *s)
   s->ext = NULL;
 }
 
-void ews_write_ext(struct exs_buf *o, const struct emu_prop *p)
-{
-  exs_buf_adds(o, "<t:ExtendedProperty><t:ExtendedFieldURI");
-#define ATTR(name, field)                                                                          \
-  if(p->field) {                                                                                   \
-    exs_buf_adds(o, " " name "=\"");                                                               \
-    exs_buf_add_xml(o, p->field);                                                                  \
-    exs_buf_adds(o, "\"");                                                                         \
-  }
-  ATTR("DistinguishedPropertySetId", dset)
-  ATTR("PropertySetId", pset)
-  ATTR("PropertyTag", tag)
-  ATTR("PropertyName", name)
-  ATTR("PropertyId", pid)
-  ATTR("PropertyType", type)
-#undef ATTR
-  exs_buf_adds(o, "/><t:Value>");
-  exs_buf_add_xml(o, p->value);
-  exs_buf_adds(o, "</t:Value></t:ExtendedProperty>");
-}
-
 /* ---- ids and access ---- */
 
 const char *ews_check_mailbox(struct emu_ews_ctx *ctx, struct emu_mailbox *m)
@@ -264,11 +243,7 @@ void ews_write_folder(struct emu_ews_ctx *ctx, const struct emu_folder *f,
     exs_buf_addf(o, "<t:TotalCount>%zu</t:TotalCount>", f->nitems);
   if(dflt || (s->fields & EF_CHILDREN))
     exs_buf_addf(o, "<t:ChildFolderCount>%zu</t:ChildFolderCount>", child_count(f));
-  for(const struct emu_prop *want = s->ext; want; want = want->next) {
-    struct emu_prop *p = emu_prop_find(f->props, want);
-    if(p)
-      ews_write_ext(o, p);
-  }
+  ews_write_folder_props(o, f, s);
   if((dflt || (s->fields & EF_UNREAD)) &&
      (strcmp(elem, "Folder") == 0 || strcmp(elem, "TasksFolder") == 0)) {
     for(size_t i = 0; i < f->nitems; i++)
@@ -486,14 +461,13 @@ static const char *apply_folder_change(struct emu_folder *f, xmlNodePtr upd)
     /* the value sits in Folder/ExtendedProperty/Value */
     {
       xmlNodePtr ep = folder ? exs_xml_child(folder, EMU_NS_T, "ExtendedProperty") : NULL;
-      xmlNodePtr val = ep ? exs_xml_child(ep, EMU_NS_T, "Value") : NULL;
       char *v;
       int rc;
-      if(!val)
+      if(!ep)
         return "ErrorInvalidPropertySet";
-      v = (char *)xmlNodeGetContent(val);
-      rc = emu_prop_set(&f->props, &key, v ? v : "");
-      xmlFree(v);
+      v = ews_ext_read_value(ep);
+      rc = v ? emu_prop_set(&f->props, &key, v) : -1;
+      free(v);
       return rc == 0 ? NULL : "ErrorInternalServerError";
     }
   }
