@@ -55,7 +55,8 @@ static const char css[] =
   ".legend span{display:inline-block;margin-right:14px}"
   ".legend i{display:inline-block;width:12px;height:12px;margin-right:4px;"
   "vertical-align:-1px;border-radius:2px}"
-  "footer{margin-top:30px;color:#8a8f98;font-size:12px}";
+  "footer{margin-top:30px;color:#8a8f98;font-size:12px}"
+  "pre .add{color:#8fe39a}pre .del{color:#ff9a9a}";
 
 /* Text into HTML: the five characters that matter, escaped. */
 static void html(FILE *f, const char *s)
@@ -475,5 +476,38 @@ void diag_status_write_html(FILE *f, const struct exs_mailbox *m, size_t n)
     fputs("</td></tr>\n", f);
   }
   fputs("</table>\n", f);
+  page_close(f);
+}
+
+void diag_replay_write_html(FILE *f, const struct diag_replay_verdict *v)
+{
+  const char *p = v->text ? v->text : "";
+
+  page_open(f, "exsync replay");
+  fprintf(f, "<div class=\"cards\"><div class=\"card %s\" id=\"result\"><b>%s</b>", 
+          v->same ? "success" : "failure", v->same ? "Same" : "Differs");
+  html(f, v->file);
+  fprintf(f, "</div><div class=\"card\"><b>%d</b>exit code (recorded %d)</div>"
+             "<div class=\"card\"><b>%zu</b>exchanges recorded</div></div>\n<h2>Details</h2>\n<pre>",
+          v->exit_code, v->recorded_exit_code, v->exchanges);
+  while(*p) {
+    size_t len = strcspn(p, "\n");
+    char line[4096];
+    snprintf(line, sizeof(line), "%.*s", (int)(len < sizeof(line) ? len : sizeof(line) - 1), p);
+    /* a diff's lines: + added in the replay, - missing from it */
+    if((line[0] == '+' || line[0] == '-') && strncmp(line, "+++", 3) && strncmp(line, "---", 3)) {
+      fprintf(f, "<span class=\"%s\">", line[0] == '+' ? "add" : "del");
+      html(f, line);
+      fputs("</span>\n", f);
+    }
+    else {
+      html(f, line);
+      fputc('\n', f);
+    }
+    p += len;
+    if(*p)
+      p++;
+  }
+  fputs("</pre>\n", f);
   page_close(f);
 }
