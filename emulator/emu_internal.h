@@ -125,6 +125,8 @@ struct emu_folder {
   struct emu_tombstone *tombs;
   size_t ntombs, captombs;
   uint32_t next_art; /* next article number: grows with every arrival, never reused */
+  uint64_t created_hseq; /* mailbox hierarchy sequence when it was created */
+  uint64_t hseq;         /* ... when it last changed (name, properties, parent) */
   int64_t mtime_ms;  /* last change of its contents (the ctag DavMail polls) */
 };
 
@@ -139,6 +141,9 @@ struct emu_mailbox {
   struct emu_folder **folders;
   size_t nfolders, capfolders;
   uint64_t change_seq; /* bumped by every item change in the mailbox */
+  uint64_t hier_seq;   /* bumped by every folder creation, change or removal */
+  struct emu_tombstone *ftombs; /* removed folders, for SyncFolderHierarchy deletes */
+  size_t nftombs, capftombs;
 };
 
 struct emu_user {
@@ -320,6 +325,8 @@ struct emu_folder *emu_folder_add(struct emu *emu, struct emu_mailbox *m, struct
 struct emu_folder *emu_folder_by_num(struct emu *emu, uint64_t num);
 /* Remove and free a folder with its items and subfolders. */
 void emu_folder_remove(struct emu_folder *f);
+/* Record a change of f's own properties (change key, hierarchy sequence). */
+void emu_folder_touch(struct emu_folder *f);
 struct emu_item *emu_item_new(struct emu *emu, struct emu_folder *f);
 void emu_item_free(struct emu_item *it);
 void emu_item_detach(struct emu_item *it);
@@ -421,6 +428,11 @@ void emu_ews_fault(struct emu_ews_ctx *ctx, const char *code, const char *text, 
 int emu_autodiscover_handle(struct emu *emu, struct emu_host *host, bool pox, bool tls,
                             const char *hosthdr, const char *body, size_t len, struct exs_buf *out,
                             char *mailbox, size_t mblen, char *code, size_t codelen);
+
+/* autodiscover.c: answer an injected EWS error code the Autodiscover way
+ * (POX ErrorCode 500, SOAP ErrorCode ServerBusy/InvalidUser/...). */
+void emu_autodiscover_fault(bool is_pox, const char *ews_code, struct exs_buf *out, char *code,
+                            size_t codelen);
 
 /* auth.c */
 enum emu_auth_result { EMU_AUTH_OK, EMU_AUTH_NONE, EMU_AUTH_BAD, EMU_AUTH_CONTINUE };

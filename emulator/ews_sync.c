@@ -459,7 +459,7 @@ void ews_delete_folder(struct emu_ews_ctx *ctx, xmlNodePtr op)
       struct emu_folder *del = emu_folder_distinguished(f->mbx, "deleteditems");
       if(strcmp(type, "MoveToDeletedItems") == 0 && del && f->parent != del) {
         f->parent = del;
-        f->ck++;
+        emu_folder_touch(f);
       }
       else {
         emu_folder_remove(f);

@@ -440,8 +440,15 @@ struct emu_folder *emu_folder_add(struct emu *emu, struct emu_mailbox *m, struct
   f->distinguished = emu_strdup(distinguished);
   f->name = emu_strdup(name);
   f->folder_class = emu_strdup(cls ? cls : "IPF.Note");
+  f->created_hseq = f->hseq = ++m->hier_seq;
   m->folders[m->nfolders++] = f;
   return f;
+}
+
+void emu_folder_touch(struct emu_folder *f)
+{
+  f->ck++;
+  f->hseq = ++f->mbx->hier_seq;
 }
 
 void emu_folder_remove(struct emu_folder *f)
@@ -466,6 +473,21 @@ void emu_folder_remove(struct emu_folder *f)
   }
   if(f->parent)
     f->parent->ck++;
+  if(m->nftombs == m->capftombs) {
+    size_t ncap = m->capftombs ? m->capftombs * 2 : 8;
+    struct emu_tombstone *n = realloc(m->ftombs, ncap * sizeof(*n));
+    if(n) {
+      m->ftombs = n;
+      m->capftombs = ncap;
+    }
+  }
+  if(m->nftombs < m->capftombs) {
+    struct emu_tombstone *t = &m->ftombs[m->nftombs++];
+    t->num = f->num;
+    t->ck = f->ck;
+    t->created_seq = f->created_hseq;
+    t->seq = ++m->hier_seq;
+  }
   folder_free(f);
 }
 
@@ -507,6 +529,7 @@ static void mailbox_free(struct emu_mailbox *m)
   for(size_t i = 0; i < m->nfolders; i++)
     folder_free(m->folders[i]);
   free(m->folders);
+  free(m->ftombs);
   free(m->smtp);
   free(m->display);
   free(m->owner);
@@ -746,7 +769,7 @@ int emu_set_folder_property(struct emu *emu, const char *smtp, const char *folde
     snprintf(err, errlen, "out of memory");
     goto out;
   }
-  f->ck++;
+  emu_folder_touch(f);
   result = 0;
 out:
   pthread_mutex_unlock(&emu->lock);

@@ -337,7 +337,7 @@ static const char *method_name(enum evhttp_cmd_type t)
 
 static void record(struct emu *emu, struct emu_journal_entry *e)
 {
-  e->time_ms = (int64_t)exs_now() * 1000;
+  e->time_ms = exs_now_ms();
   emu_journal_add_locked(emu, e);
 }
 
@@ -550,6 +550,12 @@ static void handle_request(struct evhttp_request *req, void *arg)
           exs_buf_addf(&a->body, "<html><body>%d %s</body></html>", f->http_status,
                        reason(f->http_status));
           a->content_type = "text/html";
+        }
+        else if(f && f->kind == EMU_FAULT_EWS) {
+          /* an EWS error code becomes the Autodiscover protocol's own error */
+          a->status = 200;
+          emu_autodiscover_fault(is_pox, f->ews_code, &a->body, je.response_code,
+                                 sizeof(je.response_code));
         }
         else if(f) {
           a->has_fault = true;

@@ -572,6 +572,38 @@ START_TEST(trace_to_stderr_with_separators_and_time)
 }
 END_TEST
 
+
+START_TEST(proxy_named_in_errors_and_bypassed)
+{
+  char *out;
+
+  /* a proxy from the environment that refuses: the error names it (not
+   * Exchange), without its password */
+  setenv("http_proxy", "http://someone:" CANARY "@127.0.0.1:1", 1);
+  ck_assert_int_eq(run(&out, "--format", "json", "--connect-to", connect_to, "test-enable",
+                       "--config", org_path, "--mailbox", "alice@contoso.com", NULL), 1);
+  ck_assert_ptr_nonnull(strstr(last_stdout, "(through the proxy http://127.0.0.1:1, from http_proxy)"));
+  ck_assert_ptr_nonnull(strstr(last_stdout, "--noproxy"));
+  ck_assert_ptr_null(strstr(out, CANARY));
+  free(out);
+  /* --noproxy HOST and --proxy '' go direct */
+  ck_assert_int_eq(run(&out, "--noproxy", "mail.contoso.com", "--connect-to", connect_to,
+                       "test-enable", "--config", org_path, "--mailbox", "alice@contoso.com",
+                       NULL), 0);
+  free(out);
+  ck_assert_int_eq(run(&out, "--proxy=", "--connect-to", connect_to, "test-enable", "--config",
+                       org_path, "--mailbox", "alice@contoso.com", NULL), 0);
+  free(out);
+  unsetenv("http_proxy");
+  /* --proxy URL names itself */
+  ck_assert_int_eq(run(&out, "--format", "json", "--proxy", "http://127.0.0.1:1", "--connect-to",
+                       connect_to, "test-enable", "--config", org_path, "--mailbox",
+                       "alice@contoso.com", NULL), 1);
+  ck_assert_ptr_nonnull(strstr(last_stdout, "(through the proxy http://127.0.0.1:1, from --proxy)"));
+  free(out);
+}
+END_TEST
+
 /* Does hay contain needle in any of the encodings a leak could take? */
 static const char *leak_of(const char *hay, size_t len, const char *secret, const char *user)
 {
@@ -665,6 +697,7 @@ int main(void)
   tcase_add_test(tc, formats_for_every_list_and_show);
   tcase_add_test(tc, junit_report_for_ci);
   tcase_add_test(tc, html_reports);
+  tcase_add_test(tc, proxy_named_in_errors_and_bypassed);
   tcase_add_test(tc, replay_in_every_format);
   tcase_add_test(tc, trace_to_stderr_with_separators_and_time);
   suite_add_tcase(s, tc);

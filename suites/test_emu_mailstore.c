@@ -490,9 +490,9 @@ START_TEST(sync_folder_hierarchy_initial_then_incremental)
       "<t:FieldURI FieldURI=\"folder:ParentFolderId\"/></t:AdditionalProperties></m:FolderShape>"
       "<m:SyncFolderId><t:DistinguishedFolderId Id=\"msgfolderroot\"/></m:SyncFolderId>%s"
       "</m:SyncFolderHierarchy>";
-  char op[2048], state[256], tmp[300], code[64];
+  char op[2048], state[256], tmp[300], code[64], fid[256], gone[256];
   struct ec_resp r;
-  xmlNodePtr msgs[2];
+  xmlNodePtr msgs[2], ch;
 
   snprintf(op, sizeof(op), fmt, "");
   call("carol@contoso.com", op, 200, &r);
@@ -508,12 +508,54 @@ START_TEST(sync_folder_hierarchy_initial_then_incremental)
        200, &r);
   ec_messages(&r, msgs, 2);
   ck_assert_str_eq(ec_code(msgs[0], code, sizeof(code)), "NoError");
+  exs_xml_attr(exs_xml_path(exs_xml_child(msgs[0], EC_NS_M, "Folders"), EC_NS_T, "Folder/FolderId"),
+               "Id", fid, sizeof(fid));
   ec_free(&r);
   snprintf(tmp, sizeof(tmp), "<m:SyncState>%s</m:SyncState>", state);
   snprintf(op, sizeof(op), fmt, tmp);
   call("carol@contoso.com", op, 200, &r);
   ec_messages(&r, msgs, 2);
-  ck_assert_uint_eq(count_children(exs_xml_child(msgs[0], EC_NS_M, "Changes")), 1);
+  ch = exs_xml_child(msgs[0], EC_NS_M, "Changes");
+  ck_assert_uint_eq(count_children(ch), 1);
+  ck_assert(exs_xml_is(exs_xml_first_element(ch), EC_NS_T, "Create"));
+  exs_xml_text(exs_xml_child(msgs[0], EC_NS_M, "SyncState"), state, sizeof(state));
+  ec_free(&r);
+
+  /* a rename is an Update, a removal a Delete of the same id */
+  snprintf(op, sizeof(op),
+           "<m:UpdateFolder><m:FolderChanges><t:FolderChange><t:FolderId Id=\"%s\"/><t:Updates>"
+           "<t:SetFolderField><t:FieldURI FieldURI=\"folder:DisplayName\"/><t:Folder>"
+           "<t:DisplayName>Undeliverable mail</t:DisplayName></t:Folder></t:SetFolderField>"
+           "</t:Updates></t:FolderChange></m:FolderChanges></m:UpdateFolder>",
+           fid);
+  call("carol@contoso.com", op, 200, &r);
+  ec_free(&r);
+  snprintf(tmp, sizeof(tmp), "<m:SyncState>%s</m:SyncState>", state);
+  snprintf(op, sizeof(op), fmt, tmp);
+  call("carol@contoso.com", op, 200, &r);
+  ec_messages(&r, msgs, 2);
+  ch = exs_xml_child(msgs[0], EC_NS_M, "Changes");
+  ck_assert_uint_eq(count_children(ch), 1);
+  ck_assert(exs_xml_is(exs_xml_first_element(ch), EC_NS_T, "Update"));
+  ck_assert_str_eq(exs_xml_text(exs_xml_path(ch, EC_NS_T, "Update/Folder/DisplayName"), tmp,
+                                sizeof(tmp)),
+                   "Undeliverable mail");
+  exs_xml_text(exs_xml_child(msgs[0], EC_NS_M, "SyncState"), state, sizeof(state));
+  ec_free(&r);
+  snprintf(op, sizeof(op),
+           "<m:DeleteFolder DeleteType=\"HardDelete\"><m:FolderIds><t:FolderId Id=\"%s\"/>"
+           "</m:FolderIds></m:DeleteFolder>",
+           fid);
+  call("carol@contoso.com", op, 200, &r);
+  ec_free(&r);
+  snprintf(tmp, sizeof(tmp), "<m:SyncState>%s</m:SyncState>", state);
+  snprintf(op, sizeof(op), fmt, tmp);
+  call("carol@contoso.com", op, 200, &r);
+  ec_messages(&r, msgs, 2);
+  ch = exs_xml_child(msgs[0], EC_NS_M, "Changes");
+  ck_assert_uint_eq(count_children(ch), 1);
+  exs_xml_attr(exs_xml_path(ch, EC_NS_T, "Delete/FolderId"), "Id", gone, sizeof(gone));
+  ck_assert_str_eq(gone, fid);
   ec_free(&r);
   snprintf(op, sizeof(op), fmt, "<m:SyncState>bm90IGEgc3RhdGU=</m:SyncState>");
   call("carol@contoso.com", op, 200, &r);
