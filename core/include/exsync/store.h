@@ -62,7 +62,7 @@
 
 #define EXS_STORE_NOT_FOUND 1
 /* Schema version this build writes. */
-#define EXS_STORE_SCHEMA_VERSION 4
+#define EXS_STORE_SCHEMA_VERSION 5
 
 struct exs_store;
 
@@ -159,6 +159,19 @@ int exs_store_alert_add(struct exs_store *st, struct exs_alert *a, struct exs_er
 int exs_store_alert_list(struct exs_store *st, const char *mailbox, size_t limit,
                          struct exs_alert **out, size_t *n, struct exs_error *err);
 
+/* The alert wall of WHO (docs/test-enable.md, Alerts, retry and disable), oldest first, at most limit of the
+ * newest (0: all): the alerts of mailbox WHO; every alert of a profile WHO
+ * owns (its mailboxes' errors and warnings and its profile-level alerts;
+ * the success information is for the mailbox owner only); and, when the
+ * org's notify-owners is on, the profile-level alerts of the profile of
+ * mailbox WHO. Walls are computed when read, from the alerts as written
+ * (one row per alert). *out malloc'd, caller frees with free(). */
+int exs_store_alert_wall(struct exs_store *st, const char *who, size_t limit,
+                         struct exs_alert **out, size_t *n, struct exs_error *err);
+/* A profile's own wall: its profile-level alerts (no mailbox). */
+int exs_store_alert_profile_wall(struct exs_store *st, const char *profile, size_t limit,
+                                 struct exs_alert **out, size_t *n, struct exs_error *err);
+
 /* --- jobs (profile Test & Enable runs in the background) --- */
 enum exs_job_state { EXS_JOB_QUEUED = 0, EXS_JOB_RUNNING, EXS_JOB_DONE, EXS_JOB_FAILED };
 struct exs_job {
@@ -192,10 +205,10 @@ int exs_store_job_list(struct exs_store *st, struct exs_job **out, size_t *n,
 /* --- email activities (sync engine) --- */
 enum exs_direction { EXS_DIR_INCOMING = 0, EXS_DIR_OUTGOING = 1 };
 /* Activity states (text in the store). */
-#define EXS_ACT_STATE_RECEIVED "received"
-#define EXS_ACT_STATE_PENDING_SEND "pending-send"
-#define EXS_ACT_STATE_SENT "sent"
-#define EXS_ACT_STATE_FAILED "failed"
+#define EXS_ACTIVITY_RECEIVED "received"
+#define EXS_ACTIVITY_PENDING_SEND "pending-send"
+#define EXS_ACTIVITY_SENT "sent"
+#define EXS_ACTIVITY_FAILED "failed"
 struct exs_activity {
   int64_t id;
   char mailbox[EXS_ADDRESS_MAX + 1];
@@ -236,12 +249,12 @@ int exs_store_syncstate_put(struct exs_store *st, const char *mailbox, const cha
                             const char *state, struct exs_error *err);
 
 /* ======================================================================
- * Additions for the sync engine (sync branch; schema migration 3).
+ * The sync engine's tables (schema migration 3).
  * ====================================================================== */
 
 /* An outgoing email whose send request may have reached Exchange: the
  * attempt was recorded before the request, the outcome is not yet known. */
-#define EXS_ACT_STATE_SENDING "sending"
+#define EXS_ACTIVITY_SENDING "sending"
 
 /* Activity columns of migration 3, read and written apart from struct
  * exs_activity so that struct stays as it is. */
@@ -292,7 +305,7 @@ int exs_store_mailbox_save_runtime(struct exs_store *st, const struct exs_mailbo
 
 /* ACT items (appointments, contacts, tasks) mirrored between the store and
  * Exchange. Strings are copied (truncated). */
-enum exs_act_kind { EXS_ACT_APPOINTMENT = 0, EXS_ACT_CONTACT = 1, EXS_ACT_TASK = 2 };
+enum exs_act_kind { EXS_ACT_KIND_APPOINTMENT = 0, EXS_ACT_KIND_CONTACT = 1, EXS_ACT_KIND_TASK = 2 };
 struct exs_act_item {
   int64_t id;
   char mailbox[EXS_ADDRESS_MAX + 1];
