@@ -368,6 +368,7 @@ out:
   }
   if(ctx.trace && ctx.trace != stderr)
     fclose(ctx.trace);
+  diag_report_clear_traces();
   free(rest);
   return result;
 }

@@ -716,6 +716,19 @@ START_TEST(terminal_colour_and_progress)
 }
 END_TEST
 
+
+START_TEST(demo_junit_validates_for_jenkins)
+{
+  char *out;
+
+  ck_assert_int_eq(run(&out, "--format", "junit", "demo", NULL), 0);
+  assert_valid_junit(last_stdout, strlen(last_stdout));
+  ck_assert_ptr_nonnull(strstr(last_stdout, "<testsuites name=\"exsync test-enable\" tests=\"33\""));
+  ck_assert_ptr_nonnull(strstr(last_stdout, "<testsuite name=\"dave@contoso.com\""));
+  free(out);
+}
+END_TEST
+
 /* Does hay contain needle in any of the encodings a leak could take? */
 static const char *leak_of(const char *hay, size_t len, const char *secret, const char *user)
 {
@@ -809,6 +822,7 @@ int main(void)
   tcase_add_test(tc, formats_for_every_list_and_show);
   tcase_add_test(tc, junit_report_for_ci);
   tcase_add_test(tc, html_reports);
+  tcase_add_test(tc, demo_junit_validates_for_jenkins);
   tcase_add_test(tc, terminal_colour_and_progress);
   tcase_add_test(tc, proxy_named_in_errors_and_bypassed);
   tcase_add_test(tc, replay_in_every_format);
