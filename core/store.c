@@ -152,6 +152,10 @@ static const char *const migrations[EXS_STORE_SCHEMA_VERSION] = {
    * so the sync service retries on it (0: the product's 5 minutes, 10 tries) */
   "ALTER TABLE mailboxes ADD COLUMN retry_interval_s INTEGER NOT NULL DEFAULT 0;"
   "ALTER TABLE mailboxes ADD COLUMN retry_max INTEGER NOT NULL DEFAULT 0;",
+
+  /* 6 (kerberos branch): the directory for Autodiscover's SCP lookup */
+  "ALTER TABLE org ADD COLUMN ldap TEXT;"
+  "ALTER TABLE org ADD COLUMN ldap_site TEXT;",
 };
 
 /* ---- field tables -------------------------------------------------------- */
@@ -187,6 +191,8 @@ static const struct field org_fields[] = {
   FBOOL(exs_org, "notify_owners", notify_owners, 0),
   FBOOL(exs_org, "ignore_internal", ignore_internal, 0),
   FTEXT(exs_org, "tracking_prefix", tracking_prefix, 0),
+  FTEXT(exs_org, "ldap", ldap, 0),
+  FTEXT(exs_org, "ldap_site", ldap_site, 0),
   FBOOL(exs_org, "allow_credentials_non_secure", allow_credentials_non_secure, 0),
   FBOOL(exs_org, "allow_basic_non_secure", allow_basic_non_secure, 0),
   FBOOL(exs_org, "allow_non_ssl", allow_non_ssl, 0),

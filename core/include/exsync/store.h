@@ -62,7 +62,7 @@
 
 #define EXS_STORE_NOT_FOUND 1
 /* Schema version this build writes. */
-#define EXS_STORE_SCHEMA_VERSION 5
+#define EXS_STORE_SCHEMA_VERSION 6
 
 struct exs_store;
 
