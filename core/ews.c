@@ -1,5 +1,7 @@
-/* ews.c - SOAP envelope, generic call with throttling retries, answer and
- * fault parsing, GetFolder. Other operations live in ews_*.c beside it. */
+/* ews.c - the SOAP envelope and folder references every request uses, the
+ * answer and fault parsing every parser uses, and GetFolder's parser. No
+ * I/O: the client (ews_client.c) sends what the builders of ews*.c write
+ * and hands the answers to their parsers. */
 #include "exsync/ews.h"
 
 #include <stdio.h>
@@ -9,21 +11,8 @@
 
 #include <libxml/tree.h>
 
-#include "exsync/clock.h"
-#include "exsync/faultpoint.h"
 #include "exsync/xml.h"
 #include "ews_internal.h"
-
-struct exs_ews {
-  struct exs_http *http;
-  char *url;
-  char *server_version;
-  char *impersonate;
-  char *anchor;
-  bool mailbox_credentials;
-  int max_retries;
-  long max_wait_ms;
-};
 
 int exs_ews_envelope_begin(struct exs_buf *b, const struct exs_ews_context *ctx)
 {
@@ -69,27 +58,6 @@ int exs_ews_write_folder_ref(struct exs_buf *b, const struct exs_ews_folder_ref 
   else {
     r |= exs_buf_adds(b, "\"/>");
   }
-  return r ? -1 : 0;
-}
-
-int exs_ews_build_get_folder(struct exs_buf *b, const struct exs_ews_context *ctx,
-                             const struct exs_ews_folder_ref *refs, size_t n)
-{
-  size_t i;
-  int r = 0;
-
-  r |= exs_ews_envelope_begin(b, ctx);
-  r |= exs_buf_adds(b, "<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape>"
-                       "<t:AdditionalProperties>"
-                       "<t:FieldURI FieldURI=\"folder:DisplayName\"/>"
-                       "<t:FieldURI FieldURI=\"folder:FolderClass\"/>"
-                       "<t:FieldURI FieldURI=\"folder:TotalCount\"/>"
-                       "<t:FieldURI FieldURI=\"folder:UnreadCount\"/>"
-                       "</t:AdditionalProperties></m:FolderShape><m:FolderIds>");
-  for(i = 0; i < n; i++)
-    r |= exs_ews_write_folder_ref(b, &refs[i]);
-  r |= exs_buf_adds(b, "</m:FolderIds></m:GetFolder>");
-  r |= exs_ews_envelope_end(b);
   return r ? -1 : 0;
 }
 
@@ -344,268 +312,6 @@ out:
   return result;
 }
 
-static char *dup_or_null(const char *s)
-{
-  return s ? strdup(s) : NULL;
-}
-
-struct exs_ews *exs_ews_new(struct exs_http *http, const struct exs_ews_options *opt)
-{
-  struct exs_ews *ews = calloc(1, sizeof(*ews));
-
-  if(!ews)
-    return NULL;
-  ews->http = http;
-  ews->url = dup_or_null(opt->url);
-  ews->server_version =
-      dup_or_null(opt->ctx.server_version ? opt->ctx.server_version : EXS_EWS_DEFAULT_VERSION);
-  ews->impersonate = dup_or_null(opt->ctx.impersonate);
-  ews->anchor = dup_or_null(opt->anchor_mailbox ? opt->anchor_mailbox : opt->ctx.impersonate);
-  ews->mailbox_credentials = opt->mailbox_credentials;
-  ews->max_retries = opt->max_throttle_retries > 0 ? opt->max_throttle_retries : 3;
-  ews->max_wait_ms = opt->max_throttle_wait_ms > 0 ? opt->max_throttle_wait_ms : 30000;
-  if(!ews->url || !ews->server_version) {
-    exs_ews_free(ews);
-    return NULL;
-  }
-  return ews;
-}
-
-void exs_ews_free(struct exs_ews *ews)
-{
-  if(!ews)
-    return;
-  free(ews->url);
-  free(ews->server_version);
-  free(ews->impersonate);
-  free(ews->anchor);
-  free(ews);
-}
-
-/* The context a request of this client is built with. */
-static struct exs_ews_context client_ctx(const struct exs_ews *ews)
-{
-  struct exs_ews_context ctx = {ews->server_version, ews->impersonate};
-  return ctx;
-}
-
-struct exs_ews_context exs_ews__ctx(const struct exs_ews *ews)
-{
-  return client_ctx(ews);
-}
-
-const char *exs_ews_url(const struct exs_ews *ews)
-{
-  return ews ? ews->url : NULL;
-}
-
-/* True when a 200 answer's every ResponseMessage is an ErrorServerBusy
- * error: the server processed none of it, so the request may be repeated
- * (real servers also throttle this way). Fills err and
- * *wait_ms (the largest BackOffMilliseconds, 0 if none). */
-static bool all_messages_busy(const char *op, struct exs_http_response *resp, long *wait_ms,
-                              struct exs_error *err)
-{
-  xmlDocPtr doc = NULL;
-  xmlNodePtr messages, msg;
-  struct exs_error merr, first;
-  size_t n = 0;
-  bool busy = true;
-
-  if(!resp->body.data || !strstr(resp->body.data, "ErrorServerBusy"))
-    return false;
-  exs_error_clear(&merr);
-  exs_error_clear(&first);
-  if(exs_ews_parse_envelope(resp->body.data, resp->body.len, resp->status, op, &doc, &messages,
-                            &merr)) {
-    xmlFreeDoc(doc);
-    return false;
-  }
-  *wait_ms = 0;
-  for(msg = exs_xml_first_element(messages); msg && busy; msg = msg->next) {
-    if(msg->type != XML_ELEMENT_NODE)
-      continue;
-    exs_error_clear(&merr);
-    busy = exs_ews_message_status(msg, &merr) != 0 && !strcmp(merr.ews_code, "ErrorServerBusy");
-    if(busy && !n++)
-      first = merr;
-    if(busy && merr.backoff_ms > *wait_ms)
-      *wait_ms = merr.backoff_ms;
-  }
-  xmlFreeDoc(doc);
-  if(!busy || !n)
-    return false;
-  first.http_status = resp->status;
-  snprintf(first.url, sizeof(first.url), "%s", err->url);
-  first.backoff_ms = *wait_ms;
-  *err = first;
-  return true;
-}
-
-/* Classify an HTTP-level answer. Returns 1 when the caller should retry
- * after *wait_ms, 0 when the answer is for the parser, -1 on failure. */
-static int classify(struct exs_ews *ews, const char *op, struct exs_http_response *resp,
-                    long *wait_ms, struct exs_error *err)
-{
-  err->http_status = resp->status;
-  snprintf(err->url, sizeof(err->url), "%s", ews->url);
-  if(resp->status == 200)
-    return all_messages_busy(op, resp, wait_ms, err) ? 1 : 0;
-  if(resp->status == 401) {
-    exs_error_set(err, ews->mailbox_credentials ? EXS_CAT_MBX_CREDENTIALS : EXS_CAT_CREDENTIALS,
-                  "Exchange refused the %s credentials (HTTP 401, offered: %s)",
-                  ews->mailbox_credentials ? "mailbox's" : "profile's",
-                  resp->www_authenticate[0] ? resp->www_authenticate : "no scheme");
-    return -1;
-  }
-  if(resp->status == 403) {
-    exs_error_set(err, EXS_CAT_ACCESS_DENIED, "Exchange forbade %s (HTTP 403)", op);
-    return -1;
-  }
-  if(resp->status == 503) {
-    exs_error_set(err, EXS_CAT_THROTTLED, "Exchange is busy (HTTP 503) for %s", op);
-    *wait_ms = 0;
-    return 1;
-  }
-  if(resp->status == 500) {
-    xmlDocPtr doc = NULL;
-    xmlNodePtr messages;
-    struct exs_error ferr;
-    exs_error_clear(&ferr);
-    /* a SOAP fault: throttling is retried here, the rest is the parser's */
-    if(exs_ews_parse_envelope(resp->body.data, resp->body.len, resp->status, op, &doc, &messages,
-                              &ferr) &&
-       ferr.category == EXS_CAT_THROTTLED) {
-      xmlFreeDoc(doc);
-      *err = ferr;
-      snprintf(err->url, sizeof(err->url), "%s", ews->url);
-      *wait_ms = ferr.backoff_ms;
-      return 1;
-    }
-    xmlFreeDoc(doc);
-    return 0;
-  }
-  if(resp->status >= 300 && resp->status < 400) {
-    exs_error_set(err, EXS_CAT_PROTOCOL,
-                  "Exchange redirected the EWS request (HTTP %ld to %s): a proxy or login "
-                  "page is in the way",
-                  resp->status, resp->location[0] ? resp->location : "nowhere");
-    return -1;
-  }
-  if(resp->status == 404) {
-    exs_error_set(err, EXS_CAT_CONFIG, "no EWS endpoint at %s (HTTP 404)", ews->url);
-    return -1;
-  }
-  if(resp->status >= 500) {
-    exs_error_set(err, EXS_CAT_SERVER, "Exchange answered HTTP %ld to %s", resp->status, op);
-    return -1;
-  }
-  exs_error_set(err, EXS_CAT_PROTOCOL, "unexpected HTTP %ld to %s", resp->status, op);
-  return -1;
-}
-
-/* Operations whose repetition would change Exchange twice (a second send,
- * a second item): never let the transport repeat them behind our back. */
-static bool changes_state(const char *op)
-{
-  static const char *const ops[] = {"CreateItem", "SendItem", "UpdateItem", "DeleteItem",
-                                    "MoveItem", "CopyItem", "CreateFolder", "UpdateFolder",
-                                    "DeleteFolder", "MoveFolder"};
-  size_t i;
-
-  for(i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
-    if(!strcmp(op, ops[i]))
-      return true;
-  return false;
-}
-
-int exs_ews_call(struct exs_ews *ews, const char *op, const struct exs_buf *request,
-                 struct exs_http_response *resp, struct exs_error *err)
-{
-  char soapaction[160];
-  char anchor[300];
-  const char *headers[2];
-  size_t nh = 0;
-  struct exs_http_request req = {0};
-  long waited = 0;
-  long next_wait = 1000;
-  int attempt;
-
-  snprintf(soapaction, sizeof(soapaction), "SOAPAction: \"%s/%s\"", EXS_NS_MSG, op);
-  headers[nh++] = soapaction;
-  if(ews->anchor) {
-    snprintf(anchor, sizeof(anchor), "X-AnchorMailbox: %s", ews->anchor);
-    headers[nh++] = anchor;
-  }
-  req.method = "POST";
-  req.url = ews->url;
-  req.content_type = "text/xml; charset=utf-8";
-  req.body = request->data;
-  req.body_len = request->len;
-  req.headers = headers;
-  req.n_headers = nh;
-  req.fresh_connection = changes_state(op);
-
-  for(attempt = 0;; attempt++) {
-    long wait_ms = 0;
-    int c;
-    EXS_FAULT_POINT("ews.request"); /* before it leaves */
-    if(exs_http_perform(ews->http, &req, resp, err))
-      return -1;
-    EXS_FAULT_POINT("ews.response"); /* answered, not yet read */
-    c = classify(ews, op, resp, &wait_ms, err);
-    if(c <= 0)
-      return c;
-    /* throttled: the server did not process it, so repeating is safe */
-    if(wait_ms <= 0) {
-      wait_ms = next_wait;
-      next_wait *= 2;
-    }
-    if(attempt >= ews->max_retries || waited + wait_ms > ews->max_wait_ms) {
-      err->backoff_ms = wait_ms;
-      return -1;
-    }
-    exs_sleep_ms(wait_ms);
-    waited += wait_ms;
-  }
-}
-
-int exs_ews_get_folder(struct exs_ews *ews, const struct exs_ews_folder_ref *refs, size_t n,
-                       struct exs_ews_folder *out, struct exs_error *err)
-{
-  struct exs_ews_context ctx = client_ctx(ews);
-  struct exs_buf req;
-  struct exs_http_response resp;
-  int result = -1;
-
-  exs_buf_init(&req, 1024 * 1024);
-  exs_http_response_init(&resp);
-  if(exs_ews_build_get_folder(&req, &ctx, refs, n)) {
-    exs_error_set(err, EXS_CAT_PROTOCOL, "GetFolder request too large");
-    goto out;
-  }
-  if(exs_ews_call(ews, "GetFolder", &req, &resp, err))
-    goto out;
-  result = exs_ews_parse_get_folder(resp.body.data, resp.body.len, resp.status, out, n, err);
-  if(result)
-    snprintf(err->url, sizeof(err->url), "%s", ews->url);
-out:
-  exs_buf_free(&req);
-  exs_http_response_free(&resp);
-  return result;
-}
-
-int exs_ews__send(struct exs_ews *ews, const char *op, int build_rc, const struct exs_buf *req,
-                  struct exs_http_response *resp, struct exs_error *err)
-{
-  if(build_rc) {
-    snprintf(err->url, sizeof(err->url), "%s", ews->url);
-    exs_error_set(err, EXS_CAT_PROTOCOL, "%s request too large", op);
-    return -1;
-  }
-  return exs_ews_call(ews, op, req, resp, err);
-}
-
 int exs_ews__first_message(const char *body, size_t len, long http_status, const char *op,
                            bool single, xmlDocPtr *doc, xmlNodePtr *msg, struct exs_error *err)
 {
@@ -623,5 +329,43 @@ int exs_ews__first_message(const char *body, size_t len, long http_status, const
   }
   if(single && exs_ews_message_status(*msg, err))
     return -1;
+  return 0;
+}
+
+size_t exs_ews__count_elements(xmlNodePtr parent)
+{
+  size_t n = 0;
+  xmlNodePtr c;
+
+  for(c = parent ? parent->children : NULL; c; c = c->next)
+    if(c->type == XML_ELEMENT_NODE)
+      n++;
+  return n;
+}
+
+int exs_ews__find_root(const char *body, size_t len, long http_status, const char *op,
+                       const char *list_name, xmlDocPtr *doc, struct exs_ews__page *page,
+                       xmlNodePtr *list, size_t *n, struct exs_error *err)
+{
+  xmlNodePtr msg, root;
+  char t[8];
+
+  page->next_offset = page->total = -1;
+  page->includes_last = false;
+  *list = NULL;
+  *n = 0;
+  if(exs_ews__first_message(body, len, http_status, op, true, doc, &msg, err))
+    return -1;
+  root = exs_xml_child(msg, EXS_NS_MSG, "RootFolder");
+  if(!root) {
+    exs_error_set(err, EXS_CAT_PROTOCOL, "%s answer has no RootFolder", op);
+    return -1;
+  }
+  page->next_offset = exs_ews__long_attr(root, "IndexedPagingOffset");
+  page->total = exs_ews__long_attr(root, "TotalItemsInView");
+  exs_xml_attr(root, "IncludesLastItemInRange", t, sizeof(t));
+  page->includes_last = !strcmp(t, "true") || !strcmp(t, "1");
+  *list = exs_xml_child(root, EXS_NS_TYPES, list_name);
+  *n = exs_ews__count_elements(*list);
   return 0;
 }

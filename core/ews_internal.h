@@ -1,4 +1,5 @@
-/* ews_internal.h - helpers shared by ews.c and ews_*.c (not public). */
+/* ews_internal.h - parsing helpers shared by ews.c and ews_*.c, and the
+ * request size cap of the client (not public). */
 #ifndef EXSYNC_EWS_INTERNAL_H
 #define EXSYNC_EWS_INTERNAL_H
 
@@ -6,16 +7,8 @@
 
 #include "exsync/ews.h"
 
-/* Size cap of a request body we build. */
+/* Size cap of every request body the client builds (ews_client.c). */
 #define EXS_EWS_REQUEST_MAX (64u * 1024u * 1024u)
-
-/* The header context of requests made by this client. */
-struct exs_ews_context exs_ews__ctx(const struct exs_ews *ews);
-
-/* Build result check + exs_ews_call: when build_rc is not 0 sets a PROTOCOL
- * "request too large" error. Returns 0 or -1 with err (url set). */
-int exs_ews__send(struct exs_ews *ews, const char *op, int build_rc, const struct exs_buf *req,
-                  struct exs_http_response *resp, struct exs_error *err);
 
 /* Fill f from a t:Folder-like element (FolderId, ParentFolderId,
  * DisplayName, FolderClass, counts, ExtendedProperty). */
@@ -28,6 +21,24 @@ void exs_ews__parse_extvalue(xmlNodePtr ext, struct exs_ews_extvalue *v);
  * When single is true an Error message is returned as -1 with err. */
 int exs_ews__first_message(const char *body, size_t len, long http_status, const char *op,
                            bool single, xmlDocPtr *doc, xmlNodePtr *msg, struct exs_error *err);
+
+/* Paging attributes of an m:RootFolder (FindFolder, FindItem). */
+struct exs_ews__page {
+  long next_offset; /* IndexedPagingOffset, -1 when absent */
+  long total;       /* TotalItemsInView, -1 when absent */
+  bool includes_last;
+};
+
+/* Parse op's single answer message down to its m:RootFolder: the paging
+ * attributes into *page, its child t:list_name (Folders, Items) into *list
+ * (NULL when absent) and that child's number of elements into *n. Returns 0
+ * or -1 with err; *doc is the caller's to free either way. */
+int exs_ews__find_root(const char *body, size_t len, long http_status, const char *op,
+                       const char *list_name, xmlDocPtr *doc, struct exs_ews__page *page,
+                       xmlNodePtr *list, size_t *n, struct exs_error *err);
+
+/* Number of element children of parent (NULL: 0). */
+size_t exs_ews__count_elements(xmlNodePtr parent);
 
 /* Text of child name (t: namespace) into buf. */
 char *exs_ews__text(xmlNodePtr node, const char *name, char *buf, size_t len);

@@ -197,17 +197,6 @@ static void parse_item_node(xmlNodePtr node, struct exs_ews_item *it)
   }
 }
 
-static size_t count_elements(xmlNodePtr parent)
-{
-  size_t n = 0;
-  xmlNodePtr c;
-
-  for(c = parent ? parent->children : NULL; c; c = c->next)
-    if(c->type == XML_ELEMENT_NODE)
-      n++;
-  return n;
-}
-
 /* Walk the ResponseMessages of op into per-entry slots; fn parses one
  * Success/Warning message into slot i. */
 typedef void (*msg_fn)(xmlNodePtr msg, void *slot);
@@ -480,28 +469,19 @@ int exs_ews_parse_find_item(const char *body, size_t len, long http_status,
                             struct exs_ews_item_page *out, struct exs_error *err)
 {
   xmlDocPtr doc = NULL;
-  xmlNodePtr msg, root, items, c;
+  xmlNodePtr items, c;
+  struct exs_ews__page page;
   size_t n;
   int result = -1;
 
   memset(out, 0, sizeof(*out));
   out->next_offset = out->total = -1;
-  if(exs_ews__first_message(body, len, http_status, "FindItem", true, &doc, &msg, err))
+  if(exs_ews__find_root(body, len, http_status, "FindItem", "Items", &doc, &page, &items, &n,
+                        err))
     goto out;
-  root = exs_xml_child(msg, EXS_NS_MSG, "RootFolder");
-  if(!root) {
-    exs_error_set(err, EXS_CAT_PROTOCOL, "FindItem answer has no RootFolder");
-    goto out;
-  }
-  out->next_offset = exs_ews__long_attr(root, "IndexedPagingOffset");
-  out->total = exs_ews__long_attr(root, "TotalItemsInView");
-  {
-    char t[8];
-    exs_xml_attr(root, "IncludesLastItemInRange", t, sizeof(t));
-    out->includes_last = !strcmp(t, "true") || !strcmp(t, "1");
-  }
-  items = exs_xml_child(root, EXS_NS_TYPES, "Items");
-  n = count_elements(items);
+  out->next_offset = page.next_offset;
+  out->total = page.total;
+  out->includes_last = page.includes_last;
   if(n && !(out->items = calloc(n, sizeof(*out->items)))) {
     exs_error_set(err, EXS_CAT_PROTOCOL, "out of memory");
     goto out;
@@ -841,7 +821,7 @@ int exs_ews_parse_sync_folder_items(const char *body, size_t len, long http_stat
   out->includes_last =
       exs_ews__bool_text(exs_xml_child(msg, EXS_NS_MSG, "IncludesLastItemInRange"));
   changes = exs_xml_child(msg, EXS_NS_MSG, "Changes");
-  n = count_elements(changes);
+  n = exs_ews__count_elements(changes);
   if(!out->sync_state || (n && !(out->changes = calloc(n, sizeof(*out->changes))))) {
     exs_error_set(err, EXS_CAT_PROTOCOL, "out of memory");
     goto out;
@@ -874,92 +854,4 @@ out:
     exs_ews_item_sync_free(out);
   xmlFreeDoc(doc);
   return result;
-}
-
-/* ---- clients ---- */
-
-#define CLIENT_BEGIN(op, build)                                                                    \
-  struct exs_ews_context ctx = exs_ews__ctx(ews);                                                  \
-  struct exs_buf b;                                                                                \
-  struct exs_http_response resp;                                                                   \
-  int result = -1;                                                                                 \
-  exs_buf_init(&b, EXS_EWS_REQUEST_MAX);                                                           \
-  exs_http_response_init(&resp);                                                                   \
-  if(exs_ews__send(ews, op, (build), &b, &resp, err))                                              \
-    goto out;
-
-#define CLIENT_END                                                                                 \
-  if(result)                                                                                       \
-    snprintf(err->url, sizeof(err->url), "%s", exs_ews_url(ews));                                  \
-  out:                                                                                             \
-  exs_buf_free(&b);                                                                                \
-  exs_http_response_free(&resp);                                                                   \
-  return result;
-
-int exs_ews_find_item(struct exs_ews *ews, const struct exs_ews_find_item_req *req,
-                      struct exs_ews_item_page *out, struct exs_error *err)
-{
-  memset(out, 0, sizeof(*out));
-  {
-    CLIENT_BEGIN("FindItem", exs_ews_build_find_item(&b, &ctx, req))
-    result = exs_ews_parse_find_item(resp.body.data, resp.body.len, resp.status, out, err);
-    CLIENT_END
-  }
-}
-
-int exs_ews_get_item(struct exs_ews *ews, const struct exs_ews_get_item_req *req,
-                     struct exs_ews_item *out, struct exs_error *err)
-{
-  memset(out, 0, req->n_ids * sizeof(*out));
-  {
-    CLIENT_BEGIN("GetItem", exs_ews_build_get_item(&b, &ctx, req))
-    result =
-        exs_ews_parse_get_item(resp.body.data, resp.body.len, resp.status, out, req->n_ids, err);
-    CLIENT_END
-  }
-}
-
-int exs_ews_create_item(struct exs_ews *ews, const struct exs_ews_create_item_req *req,
-                        struct exs_ews_item_result *out, struct exs_error *err)
-{
-  CLIENT_BEGIN("CreateItem", exs_ews_build_create_item(&b, &ctx, req))
-  result = exs_ews_parse_create_item(resp.body.data, resp.body.len, resp.status, out, req->n, err);
-  CLIENT_END
-}
-
-int exs_ews_update_item(struct exs_ews *ews, const char *conflict_resolution,
-                        const struct exs_ews_item_change *changes, size_t n,
-                        struct exs_ews_item_result *out, struct exs_error *err)
-{
-  CLIENT_BEGIN("UpdateItem", exs_ews_build_update_item(&b, &ctx, conflict_resolution, changes, n))
-  result = exs_ews_parse_update_item(resp.body.data, resp.body.len, resp.status, out, n, err);
-  CLIENT_END
-}
-
-int exs_ews_move_item(struct exs_ews *ews, const struct exs_ews_folder_ref *to,
-                      const char *const *ids, size_t n, struct exs_ews_item_result *out,
-                      struct exs_error *err)
-{
-  CLIENT_BEGIN("MoveItem", exs_ews_build_move_item(&b, &ctx, to, ids, n))
-  result = exs_ews_parse_move_item(resp.body.data, resp.body.len, resp.status, out, n, err);
-  CLIENT_END
-}
-
-int exs_ews_delete_item(struct exs_ews *ews, const char *delete_type, const char *const *ids,
-                        size_t n, struct exs_ews_item_result *out, struct exs_error *err)
-{
-  CLIENT_BEGIN("DeleteItem", exs_ews_build_delete_item(&b, &ctx, delete_type, ids, n))
-  result = exs_ews_parse_delete_item(resp.body.data, resp.body.len, resp.status, out, n, err);
-  CLIENT_END
-}
-
-int exs_ews_sync_folder_items(struct exs_ews *ews, const struct exs_ews_sync_items_req *req,
-                              struct exs_ews_item_sync *out, struct exs_error *err)
-{
-  memset(out, 0, sizeof(*out));
-  {
-    CLIENT_BEGIN("SyncFolderItems", exs_ews_build_sync_folder_items(&b, &ctx, req))
-    result = exs_ews_parse_sync_folder_items(resp.body.data, resp.body.len, resp.status, out, err);
-    CLIENT_END
-  }
 }
