@@ -471,6 +471,7 @@ static void step_connect(struct te_run *r, int d)
   eo.ctx.impersonate = t->impersonate;
   eo.anchor_mailbox = r->address;
   eo.mailbox_credentials = t->acc.mailbox_credentials;
+  eo.running_identity = t->acc.retrieval == EXS_RETRIEVAL_WINDOWS;
   eo.max_throttle_wait_ms = r->opt->throttle_max_wait_ms;
   t->ews = t->http ? exs_ews_new(t->http, &eo) : NULL;
   if(!t->ews) {
@@ -753,6 +754,7 @@ int exs_testenable_check_access(const struct exs_org *org, const struct exs_prof
   eo.url = r.dir[d].acc.url;
   eo.ctx.impersonate = r.dir[d].acc.impersonation ? m->address : NULL;
   eo.anchor_mailbox = m->address;
+  eo.running_identity = r.dir[d].acc.retrieval == EXS_RETRIEVAL_WINDOWS;
   eo.max_throttle_wait_ms = r.opt->throttle_max_wait_ms;
   ews = http ? exs_ews_new(http, &eo) : NULL;
   if(!ews) {
