@@ -160,6 +160,10 @@ static const char *const migrations[EXS_STORE_SCHEMA_VERSION] = {
    * AES-GCM additional data names them, secret.h); no SQL: reseal_all()
    * re-seals the values in the same transaction. */
   "",
+
+  /* 7 (issue 17): the directory for Autodiscover's SCP lookup */
+  "ALTER TABLE org ADD COLUMN ldap TEXT;"
+  "ALTER TABLE org ADD COLUMN ldap_site TEXT;",
 };
 
 /* From this schema version on, sealed values are bound to their place. */
@@ -209,6 +213,8 @@ static const struct field org_fields[] = {
   FBOOL(exs_org, "notify_owners", notify_owners, 0),
   FBOOL(exs_org, "ignore_internal", ignore_internal, 0),
   FTEXT(exs_org, "tracking_prefix", tracking_prefix, 0),
+  FTEXT(exs_org, "ldap", ldap, 0),
+  FTEXT(exs_org, "ldap_site", ldap_site, 0),
   FBOOL(exs_org, "allow_credentials_non_secure", allow_credentials_non_secure, 0),
   FBOOL(exs_org, "allow_basic_non_secure", allow_basic_non_secure, 0),
   FBOOL(exs_org, "allow_non_ssl", allow_non_ssl, 0),
