@@ -5,13 +5,16 @@
  * user_version). Entities with many columns (profiles, mailboxes, org) are
  * described by field tables (column name, C type, offset in the struct) that
  * generate the SQL and drive binding and reading, so a new field is one line.
- * Statements are prepared once per handle and reset after every use, so no
- * read transaction stays open between calls.
+ * Every statement of the entity calls, generated, static or written in
+ * place, goes through one path (stmt() / done()): prepared once per handle,
+ * cached by its SQL text, reset after every use, so no read transaction
+ * stays open between calls.
  */
 /* O_PATH (Linux): a descriptor whose close leaves POSIX locks alone. */
 #define _GNU_SOURCE
 #include "exsync/store.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -152,6 +155,29 @@ static const char *const migrations[EXS_STORE_SCHEMA_VERSION] = {
    * so the sync service retries on it (0: the product's 5 minutes, 10 tries) */
   "ALTER TABLE mailboxes ADD COLUMN retry_interval_s INTEGER NOT NULL DEFAULT 0;"
   "ALTER TABLE mailboxes ADD COLUMN retry_max INTEGER NOT NULL DEFAULT 0;",
+
+  /* 6 (issue 12): every sealed password bound to its row and column (the
+   * AES-GCM additional data names them, secret.h); no SQL: reseal_all()
+   * re-seals the values in the same transaction. */
+  "",
+
+  /* 7 (issue 17): the directory for Autodiscover's SCP lookup */
+  "ALTER TABLE org ADD COLUMN ldap TEXT;"
+  "ALTER TABLE org ADD COLUMN ldap_site TEXT;",
+};
+
+/* From this schema version on, sealed values are bound to their place. */
+#define BOUND_SECRETS_VERSION 6
+
+/* Every sealed column, the key column its values are bound to, and the
+ * schema version that added it. */
+static const struct sealed_col {
+  const char *table, *key, *col;
+  int since;
+} sealed_cols[] = {
+  {"profiles", "name", "password_enc", 1},
+  {"profiles", "name", "out_password_enc", 4},
+  {"mailboxes", "address", "password_enc", 1},
 };
 
 /* ---- field tables -------------------------------------------------------- */
@@ -187,6 +213,8 @@ static const struct field org_fields[] = {
   FBOOL(exs_org, "notify_owners", notify_owners, 0),
   FBOOL(exs_org, "ignore_internal", ignore_internal, 0),
   FTEXT(exs_org, "tracking_prefix", tracking_prefix, 0),
+  FTEXT(exs_org, "ldap", ldap, 0),
+  FTEXT(exs_org, "ldap_site", ldap_site, 0),
   FBOOL(exs_org, "allow_credentials_non_secure", allow_credentials_non_secure, 0),
   FBOOL(exs_org, "allow_basic_non_secure", allow_basic_non_secure, 0),
   FBOOL(exs_org, "allow_non_ssl", allow_non_ssl, 0),
@@ -286,13 +314,21 @@ enum stmt_id {
   S_COUNT
 };
 
+struct cached {
+  char *sql;
+  sqlite3_stmt *s;
+  bool in_use; /* handed out by stmt(), not yet given back */
+};
+
 struct exs_store {
   sqlite3 *db;
   struct exs_secret *secret;
   char path[1024];
-  sqlite3_stmt *stmts[S_COUNT];
+  struct cached *cache; /* stmt(): prepared statements by SQL text */
+  size_t n_cache, cap_cache;
   char *sql[S_COUNT]; /* generated SQL (NULL: static) */
   bool in_explicit;   /* exs_store_begin was called */
+  bool bound;         /* sealed values bound to their row (BOUND_SECRETS_VERSION) */
 };
 
 static const char *static_sql[S_COUNT] = {
@@ -339,31 +375,79 @@ static int exec(struct exs_store *st, const char *sql, struct exs_error *err)
   return 0;
 }
 
-/* Get a cached statement, reset and with bindings cleared. */
-static sqlite3_stmt *prep(struct exs_store *st, enum stmt_id id, struct exs_error *err)
+/* The one prepared-statement path. Every statement of the entity calls
+ * comes from stmt() and goes back with done(): prepared once per handle
+ * (SQLITE_PREPARE_PERSISTENT) and kept in the handle's cache by its SQL
+ * text; reset with no bindings when handed out and when given back, so no
+ * read transaction outlives a call. A statement still in use further up
+ * the stack (a callback calling the store) is not handed out twice: the
+ * nested caller gets a fresh one, finalized by done(). One-off statements
+ * of open (PRAGMAs, migrations) are prepared and finalized in place. */
+static sqlite3_stmt *stmt(struct exs_store *st, const char *sql, struct exs_error *err)
 {
-  sqlite3_stmt *s = st->stmts[id];
+  struct cached *c = NULL;
+  sqlite3_stmt *s = NULL;
+  size_t i;
 
-  if(s) {
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return s;
+  for(i = 0; i < st->n_cache && !c; i++)
+    if(st->cache[i].sql == sql || !strcmp(st->cache[i].sql, sql))
+      c = &st->cache[i];
+  if(c && !c->in_use) {
+    c->in_use = true;
+    return c->s;
   }
-  if(sqlite3_prepare_v3(st->db, st->sql[id] ? st->sql[id] : static_sql[id], -1,
-                        SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
+  if(!c && st->n_cache == st->cap_cache) {
+    size_t cap = st->cap_cache ? 2 * st->cap_cache : 64;
+    struct cached *more = realloc(st->cache, cap * sizeof(*more));
+    if(!more) {
+      exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
+      return NULL;
+    }
+    st->cache = more;
+    st->cap_cache = cap;
+  }
+  if(sqlite3_prepare_v3(st->db, sql, -1, c ? 0 : SQLITE_PREPARE_PERSISTENT, &s, NULL) !=
+     SQLITE_OK) {
     db_fail(st, err, "cannot prepare a statement");
+    sqlite3_finalize(s);
     return NULL;
   }
-  st->stmts[id] = s;
+  if(c)
+    return s; /* nested use: not cached */
+  c = &st->cache[st->n_cache];
+  c->sql = strdup(sql);
+  if(!c->sql) {
+    sqlite3_finalize(s);
+    exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
+    return NULL;
+  }
+  c->s = s;
+  c->in_use = true;
+  st->n_cache++;
   return s;
 }
 
-static void done(sqlite3_stmt *s)
+/* Give a statement from stmt() back (NULL is a no-op). */
+static void done(struct exs_store *st, sqlite3_stmt *s)
 {
-  if(s) {
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-  }
+  size_t i;
+
+  if(!s)
+    return;
+  for(i = 0; i < st->n_cache; i++)
+    if(st->cache[i].s == s) {
+      sqlite3_reset(s);
+      sqlite3_clear_bindings(s);
+      st->cache[i].in_use = false;
+      return;
+    }
+  sqlite3_finalize(s);
+}
+
+/* The statement of a generated or static SQL text by id. */
+static sqlite3_stmt *prep(struct exs_store *st, enum stmt_id id, struct exs_error *err)
+{
+  return stmt(st, st->sql[id] ? st->sql[id] : static_sql[id], err);
 }
 
 /* Bind text, NULL when empty. */
@@ -644,6 +728,105 @@ int exs_store_schema_version(struct exs_store *st)
   return user_version(st);
 }
 
+static const char *seal_context(struct exs_store *st, const char *table, const char *col,
+                                const char *key, char *buf, size_t len);
+
+/* One sealed value to re-seal (migration BOUND_SECRETS_VERSION). */
+struct reseal_row {
+  sqlite3_int64 rowid;
+  char key[EXS_ADDRESS_MAX + 1];
+  char *blob;
+};
+
+/* Re-seal every value of one sealed column, unbound -> bound to its row. */
+static int reseal_col(struct exs_store *st, const struct sealed_col *c, struct exs_error *err)
+{
+  struct reseal_row *rows = NULL;
+  size_t n = 0, cap = 0, i;
+  sqlite3_stmt *s = NULL;
+  char sql[256], ctx[EXS_ADDRESS_MAX + 64], plain[EXS_SECRET_MAX_PLAIN + 1];
+  char *blob = NULL;
+  int rc, result = -1;
+
+  /* read all first: no table is changed while a statement reads it */
+  snprintf(sql, sizeof(sql), "SELECT rowid, %s, %s FROM %s WHERE %s IS NOT NULL", c->key,
+           c->col, c->table, c->col);
+  if(sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+    db_fail(st, err, "cannot read the sealed passwords");
+    goto out;
+  }
+  while((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    if(n == cap) {
+      struct reseal_row *more = realloc(rows, (cap = cap ? 2 * cap : 16) * sizeof(*rows));
+      if(!more) {
+        exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
+        goto out;
+      }
+      rows = more;
+    }
+    rows[n].rowid = sqlite3_column_int64(s, 0);
+    col_text(s, 1, rows[n].key, sizeof(rows[n].key));
+    rows[n].blob = strdup((const char *)sqlite3_column_text(s, 2));
+    if(!rows[n++].blob) {
+      exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
+      goto out;
+    }
+  }
+  if(rc != SQLITE_DONE) {
+    db_fail(st, err, "cannot read the sealed passwords");
+    goto out;
+  }
+  sqlite3_finalize(s);
+  s = NULL;
+  snprintf(sql, sizeof(sql), "UPDATE %s SET %s = ? WHERE rowid = ?", c->table, c->col);
+  if(sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+    db_fail(st, err, "cannot re-seal the passwords");
+    goto out;
+  }
+  for(i = 0; i < n; i++) {
+    if(exs_secret_decrypt(st->secret, rows[i].blob, plain, sizeof(plain), err) ||
+       exs_secret_encrypt_for(st->secret, plain,
+                              seal_context(st, c->table, c->col, rows[i].key, ctx, sizeof(ctx)),
+                              &blob, err)) {
+      if(err)
+        snprintf(err->message + strlen(err->message),
+                 sizeof(err->message) - strlen(err->message),
+                 " (store %s, migration %d: %s.%s of '%s'; is this the store's key file?)",
+                 st->path, BOUND_SECRETS_VERSION, c->table, c->col, rows[i].key);
+      goto out;
+    }
+    sqlite3_reset(s);
+    sqlite3_bind_text(s, 1, blob, -1, free);
+    blob = NULL;
+    sqlite3_bind_int64(s, 2, rows[i].rowid);
+    if(sqlite3_step(s) != SQLITE_DONE) {
+      db_fail(st, err, "cannot re-seal the passwords");
+      goto out;
+    }
+  }
+  result = 0;
+out:
+  OPENSSL_cleanse(plain, sizeof(plain));
+  sqlite3_finalize(s);
+  for(i = 0; i < n; i++)
+    free(rows[i].blob);
+  free(rows);
+  return result;
+}
+
+/* Migration BOUND_SECRETS_VERSION: every sealed value bound to its row. */
+static int reseal_all(struct exs_store *st, struct exs_error *err)
+{
+  size_t i;
+  int result = 0;
+
+  st->bound = true;
+  for(i = 0; i < sizeof(sealed_cols) / sizeof(sealed_cols[0]) && result == 0; i++)
+    result = reseal_col(st, &sealed_cols[i], err);
+  st->bound = false; /* the caller sets it from the version reached */
+  return result;
+}
+
 static int migrate(struct exs_store *st, int target, struct exs_error *err)
 {
   int cur, v, result = -1;
@@ -665,6 +848,8 @@ static int migrate(struct exs_store *st, int target, struct exs_error *err)
   }
   for(v = cur + 1; v <= target; v++) {
     if(exec(st, migrations[v - 1], err))
+      goto out;
+    if(v == BOUND_SECRETS_VERSION && reseal_all(st, err))
       goto out;
     snprintf(sql, sizeof(sql),
              "INSERT INTO schema_migrations(version, applied_at) VALUES(%d, %lld)", v,
@@ -813,12 +998,21 @@ static int holds_secrets(struct exs_store *st, struct exs_error *err)
   sqlite3_stmt *s = NULL;
   int rc;
 
-  if(user_version(st) < 1)
+  struct exs_buf sql;
+  int version = user_version(st);
+  size_t i;
+
+  if(version < 1)
     return 0; /* a new database */
-  if(sqlite3_prepare_v2(st->db,
-                        "SELECT 1 FROM profiles WHERE password_enc IS NOT NULL UNION ALL "
-                        "SELECT 1 FROM mailboxes WHERE password_enc IS NOT NULL LIMIT 1",
-                        -1, &s, NULL) != SQLITE_OK)
+  exs_buf_init(&sql, 4096);
+  for(i = 0; i < sizeof(sealed_cols) / sizeof(sealed_cols[0]); i++)
+    if(sealed_cols[i].since <= version)
+      exs_buf_addf(&sql, "%sSELECT 1 FROM %s WHERE %s IS NOT NULL", sql.len ? " UNION ALL " : "",
+                   sealed_cols[i].table, sealed_cols[i].col);
+  exs_buf_adds(&sql, " LIMIT 1");
+  rc = sql.data ? sqlite3_prepare_v2(st->db, sql.data, -1, &s, NULL) : SQLITE_NOMEM;
+  exs_buf_free(&sql);
+  if(rc != SQLITE_OK)
     return db_fail(st, err, "cannot look for sealed passwords");
   rc = sqlite3_step(s);
   sqlite3_finalize(s);
@@ -895,6 +1089,7 @@ struct exs_store *exs_store_open_version(const char *path, const char *key_file,
     goto fail;
   if(migrate(st, version, err))
     goto fail;
+  st->bound = version >= BOUND_SECRETS_VERSION;
   if(generate_sql(st)) {
     exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
     goto fail;
@@ -920,10 +1115,13 @@ void exs_store_close(struct exs_store *st)
 
   if(!st)
     return;
-  for(i = 0; i < S_COUNT; i++) {
-    sqlite3_finalize(st->stmts[i]);
+  for(i = 0; i < S_COUNT; i++)
     free(st->sql[i]);
+  for(size_t k = 0; k < st->n_cache; k++) {
+    sqlite3_finalize(st->cache[k].s);
+    free(st->cache[k].sql);
   }
+  free(st->cache);
   if(st->db) {
     if(!sqlite3_get_autocommit(st->db))
       sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
@@ -972,10 +1170,31 @@ out:
 
 /* ---- secrets ------------------------------------------------------------- */
 
-/* Bind a sealed copy of password (NULL when empty). */
-static int bind_password(struct exs_store *st, sqlite3_stmt *s, int i, const char *password,
-                         size_t size, struct exs_error *err)
+/* The context a sealed value is bound to: "table:column:key" (addresses
+ * lower-cased: they are compared case-insensitively and may be rewritten
+ * in another case). NULL for a store older than BOUND_SECRETS_VERSION. */
+static const char *seal_context(struct exs_store *st, const char *table, const char *col,
+                                const char *key, char *buf, size_t len)
 {
+  bool lower = !strcmp(table, "mailboxes");
+  size_t n;
+
+  if(!st->bound)
+    return NULL;
+  n = (size_t)snprintf(buf, len, "%s:%s:", table, col);
+  for(; n + 1 < len && *key; key++)
+    buf[n++] = lower ? (char)tolower((unsigned char)*key) : *key;
+  buf[n < len ? n : len - 1] = 0;
+  return buf;
+}
+
+/* Bind a sealed copy of password (NULL when empty), bound to table, col
+ * and the row's key. */
+static int bind_password(struct exs_store *st, sqlite3_stmt *s, int i, const char *password,
+                         size_t size, const char *table, const char *col, const char *key,
+                         struct exs_error *err)
+{
+  char ctx[EXS_ADDRESS_MAX + 64];
   char plain[EXS_PASSWORD_MAX + 1];
   char *blob = NULL;
   size_t len = strnlen(password, size);
@@ -991,7 +1210,8 @@ static int bind_password(struct exs_store *st, sqlite3_stmt *s, int i, const cha
   }
   memcpy(plain, password, len);
   plain[len] = 0;
-  if(exs_secret_encrypt(st->secret, plain, &blob, err))
+  if(exs_secret_encrypt_for(st->secret, plain, seal_context(st, table, col, key, ctx, sizeof(ctx)),
+                            &blob, err))
     goto out;
   sqlite3_bind_text(s, i, blob, -1, free);
   result = 0;
@@ -1001,14 +1221,18 @@ out:
 }
 
 static int read_password(struct exs_store *st, sqlite3_stmt *s, int i, char *out, size_t len,
+                         const char *table, const char *col, const char *key,
                          struct exs_error *err)
 {
   const unsigned char *blob = sqlite3_column_text(s, i);
+  char ctx[EXS_ADDRESS_MAX + 64];
 
   memset(out, 0, len);
   if(!blob)
     return 0;
-  return exs_secret_decrypt(st->secret, (const char *)blob, out, len, err);
+  return exs_secret_decrypt_for(st->secret, (const char *)blob,
+                                seal_context(st, table, col, key, ctx, sizeof(ctx)), out, len,
+                                err);
 }
 
 /* ---- org ----------------------------------------------------------------- */
@@ -1030,7 +1254,7 @@ int exs_store_org_get(struct exs_store *st, struct exs_org *org, struct exs_erro
   }
   result = 0;
 out:
-  done(s);
+  done(st, s);
   return result;
 }
 
@@ -1048,7 +1272,7 @@ int exs_store_org_put(struct exs_store *st, const struct exs_org *org, struct ex
   }
   result = 0;
 out:
-  done(s);
+  done(st, s);
   return result;
 }
 
@@ -1067,8 +1291,10 @@ int exs_store_profile_put(struct exs_store *st, struct exs_profile *p, struct ex
   if(!s)
     return -1;
   i = bind_fields(s, profile_fields, NF(profile_fields), p, 0, 1);
-  if(bind_password(st, s, i, p->password, sizeof(p->password), err) ||
-     bind_password(st, s, i + 1, p->out_password, sizeof(p->out_password), err))
+  if(bind_password(st, s, i, p->password, sizeof(p->password), "profiles", "password_enc",
+                   p->name, err) ||
+     bind_password(st, s, i + 1, p->out_password, sizeof(p->out_password), "profiles",
+                   "out_password_enc", p->name, err))
     goto out;
   if(sqlite3_step(s) != SQLITE_ROW) {
     db_fail(st, err, "cannot write the profile");
@@ -1077,7 +1303,7 @@ int exs_store_profile_put(struct exs_store *st, struct exs_profile *p, struct ex
   p->id = sqlite3_column_int64(s, 0);
   result = 0;
 out:
-  done(s);
+  done(st, s);
   return result;
 }
 
@@ -1089,8 +1315,10 @@ static int read_profile(struct exs_store *st, sqlite3_stmt *s, struct exs_profil
   memset(p, 0, sizeof(*p));
   p->id = sqlite3_column_int64(s, 0);
   i = read_fields(s, profile_fields, NF(profile_fields), p, 1);
-  if(secrets && (read_password(st, s, i, p->password, sizeof(p->password), err) ||
-                 read_password(st, s, i + 1, p->out_password, sizeof(p->out_password), err))) {
+  if(secrets && (read_password(st, s, i, p->password, sizeof(p->password), "profiles",
+                               "password_enc", p->name, err) ||
+                 read_password(st, s, i + 1, p->out_password, sizeof(p->out_password),
+                               "profiles", "out_password_enc", p->name, err))) {
     if(err)
       snprintf(err->message + strlen(err->message),
              sizeof(err->message) - strlen(err->message), " (password of profile '%s')",
@@ -1129,7 +1357,7 @@ int exs_store_profile_get(struct exs_store *st, const char *name, struct exs_pro
   }
   result = read_profile(st, s, p, true, err);
 out:
-  done(s);
+  done(st, s);
   return result;
 }
 
@@ -1161,7 +1389,7 @@ int exs_store_profile_list(struct exs_store *st, struct exs_profile **out, size_
 
   *out = NULL;
   *n = 0;
-  if(!sql || sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+  if(!sql || !(s = stmt(st, sql, err))) {
     db_fail(st, err, "cannot list profiles");
     goto out;
   }
@@ -1183,7 +1411,7 @@ int exs_store_profile_list(struct exs_store *st, struct exs_profile **out, size_
 out:
   free(arr);
   free(sql);
-  sqlite3_finalize(s);
+  done(st, s);
   return result;
 }
 
@@ -1207,7 +1435,7 @@ static int delete_by_key(struct exs_store *st, enum stmt_id id, const char *key,
   }
   result = 0;
 out:
-  done(s);
+  done(st, s);
   return result;
 }
 
@@ -1231,7 +1459,8 @@ int exs_store_mailbox_put(struct exs_store *st, struct exs_mailbox *m, struct ex
   if(!s)
     return -1;
   i = bind_fields(s, mailbox_fields, NF(mailbox_fields), m, 0, 1);
-  if(bind_password(st, s, i, m->password, sizeof(m->password), err))
+  if(bind_password(st, s, i, m->password, sizeof(m->password), "mailboxes", "password_enc",
+                   m->address, err))
     goto out;
   rc = sqlite3_step(s);
   if(rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
@@ -1246,7 +1475,7 @@ int exs_store_mailbox_put(struct exs_store *st, struct exs_mailbox *m, struct ex
   m->id = sqlite3_column_int64(s, 0);
   result = 0;
 out:
-  done(s);
+  done(st, s);
   return result;
 }
 
@@ -1258,7 +1487,8 @@ static int read_mailbox(struct exs_store *st, sqlite3_stmt *s, struct exs_mailbo
   memset(m, 0, sizeof(*m));
   m->id = sqlite3_column_int64(s, 0);
   i = read_fields(s, mailbox_fields, NF(mailbox_fields), m, 1);
-  if(secrets && read_password(st, s, i, m->password, sizeof(m->password), err)) {
+  if(secrets && read_password(st, s, i, m->password, sizeof(m->password), "mailboxes",
+                              "password_enc", m->address, err)) {
     if(err)
       snprintf(err->message + strlen(err->message),
              sizeof(err->message) - strlen(err->message), " (password of mailbox %s)",
@@ -1289,7 +1519,7 @@ int exs_store_mailbox_get(struct exs_store *st, const char *address, struct exs_
   }
   result = read_mailbox(st, s, m, true, err);
 out:
-  done(s);
+  done(st, s);
   return result;
 }
 
@@ -1302,8 +1532,8 @@ int exs_store_mailbox_each(struct exs_store *st, const char *profile, unsigned f
                          profile ? "WHERE profile = ? ORDER BY address" : "ORDER BY address");
   int rc, result = -1;
 
-  /* A statement of its own, so cb may call the store. */
-  if(!sql || sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+  /* cb may call the store: a nested call gets a statement of its own (stmt) */
+  if(!sql || !(s = stmt(st, sql, err))) {
     db_fail(st, err, "cannot list mailboxes");
     goto out;
   }
@@ -1335,7 +1565,7 @@ out:
     free(m);
   }
   free(sql);
-  sqlite3_finalize(s);
+  done(st, s);
   return result;
 }
 
@@ -1409,6 +1639,29 @@ static void keep_results(struct exs_mailbox *m, const struct exs_mailbox *old)
   memcpy(m->processing_host, old->processing_host, sizeof(m->processing_host));
 }
 
+/* A changed profile re-opens the verdicts of its mailboxes (mask of
+ * workloads; joins the caller's transaction). */
+static int reopen_mailboxes_of(struct exs_store *st, const char *profile, unsigned mask,
+                               struct exs_error *err)
+{
+  struct exs_mailbox *m = NULL;
+  size_t n = 0, i;
+  int result = 0;
+
+  if(!mask)
+    return 0;
+  if(exs_store_mailbox_list(st, profile, EXS_STORE_WITH_SECRETS, &m, &n, err))
+    return -1;
+  for(i = 0; i < n && !result; i++) {
+    exs_mailbox_reset(&m[i], mask);
+    result = exs_store_mailbox_put(st, &m[i], err);
+  }
+  for(i = 0; i < n; i++)
+    exs_mailbox_wipe(&m[i]);
+  free(m);
+  return result ? -1 : 0;
+}
+
 int exs_store_import(struct exs_store *st, const struct exs_org *org,
                      const struct exs_profile *profiles, size_t n_profiles,
                      const struct exs_mailbox *mailboxes, size_t n_mailboxes,
@@ -1433,24 +1686,21 @@ int exs_store_import(struct exs_store *st, const struct exs_org *org,
   if(org && exs_store_org_put(st, org, err))
     goto out;
   for(i = 0; i < n_profiles; i++) {
+    bool existed;
     *p = profiles[i];
-    if(!p->password[0]) {
-      rc = exs_store_profile_get(st, p->name, oldp, err);
-      if(rc < 0)
-        goto out;
-      if(rc == 0)
-        memcpy(p->password, oldp->password, sizeof(p->password));
-    }
+    rc = exs_store_profile_get(st, p->name, oldp, err);
+    if(rc < 0)
+      goto out;
+    existed = rc == 0;
+    if(!p->password[0] && existed)
+      memcpy(p->password, oldp->password, sizeof(p->password));
     if(p->same_outgoing)
       memcpy(p->out_password, p->password, sizeof(p->out_password));
-    else if(!p->out_password[0]) {
-      rc = exs_store_profile_get(st, p->name, oldp, err);
-      if(rc < 0)
-        goto out;
-      if(rc == 0)
-        memcpy(p->out_password, oldp->out_password, sizeof(p->out_password));
-    }
+    else if(!p->out_password[0] && existed)
+      memcpy(p->out_password, oldp->out_password, sizeof(p->out_password));
     if(exs_store_profile_put(st, p, err))
+      goto out;
+    if(existed && reopen_mailboxes_of(st, p->name, exs_profile_reopens(oldp, p), err))
       goto out;
   }
   for(i = 0; i < n_mailboxes; i++) {
@@ -1514,7 +1764,7 @@ static int alert_insert(struct exs_store *st, struct exs_alert *a, struct exs_er
   a->id = sqlite3_last_insert_rowid(st->db);
   result = 0;
 out:
-  done(s);
+  done(st, s);
   return result;
 }
 
@@ -1541,7 +1791,7 @@ static int alert_query(struct exs_store *st, const char *where, const char *key,
            "message, hint, ews_code, http_status, url FROM alerts a %s ORDER BY id DESC "
            "LIMIT ?2) ORDER BY id",
            where);
-  if(sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+  if(!(s = stmt(st, sql, err))) {
     db_fail(st, err, "cannot list alerts");
     goto out;
   }
@@ -1581,7 +1831,7 @@ static int alert_query(struct exs_store *st, const char *where, const char *key,
   result = 0;
 out:
   free(arr);
-  sqlite3_finalize(s);
+  done(st, s);
   return result;
 }
 
@@ -1634,10 +1884,10 @@ int exs_store_save_test_result(struct exs_store *st, const struct exs_mailbox *m
   bind_text(s, i, m->address);
   if(sqlite3_step(s) != SQLITE_DONE) {
     db_fail(st, err, "cannot write the test result");
-    done(s);
+    done(st, s);
     goto out;
   }
-  done(s);
+  done(st, s);
   if(sqlite3_changes(st->db) == 0) {
     exs_error_set(err, EXS_CAT_CONFIG, "no mailbox %s", m->address);
     result = EXS_STORE_NOT_FOUND;
@@ -1695,7 +1945,7 @@ int exs_store_job_create(struct exs_store *st, const char *kind, const char *pro
   *id = sqlite3_last_insert_rowid(st->db);
   result = 0;
 out:
-  done(s);
+  done(st, s);
   return result;
 }
 
@@ -1725,7 +1975,7 @@ int exs_store_job_progress(struct exs_store *st, int64_t id, int done_items,
   }
   result = job_changed(st, id, err);
 out:
-  done(s);
+  done(st, s);
   return result;
 }
 
@@ -1749,7 +1999,7 @@ int exs_store_job_finish(struct exs_store *st, int64_t id, bool ok, const char *
   }
   result = job_changed(st, id, err);
 out:
-  done(s);
+  done(st, s);
   return result;
 }
 
@@ -1791,7 +2041,7 @@ int exs_store_job_get(struct exs_store *st, int64_t id, struct exs_job *job,
   }
   else
     db_fail(st, err, "cannot read the job");
-  done(s);
+  done(st, s);
   return result;
 }
 
@@ -1805,10 +2055,8 @@ int exs_store_job_list(struct exs_store *st, struct exs_job **out, size_t *n,
 
   *out = NULL;
   *n = 0;
-  if(sqlite3_prepare_v2(st->db,
-                        "SELECT id, kind, profile, state, total, done, created, started, "
-                        "finished, summary FROM jobs ORDER BY id",
-                        -1, &s, NULL) != SQLITE_OK) {
+  if(!(s = stmt(st, "SELECT id, kind, profile, state, total, done, created, started, "
+                        "finished, summary FROM jobs ORDER BY id", err))) {
     db_fail(st, err, "cannot list jobs");
     goto out;
   }
@@ -1829,7 +2077,7 @@ int exs_store_job_list(struct exs_store *st, struct exs_job **out, size_t *n,
   result = 0;
 out:
   free(arr);
-  sqlite3_finalize(s);
+  done(st, s);
   return result;
 }
 
@@ -1887,7 +2135,7 @@ int exs_store_activity_add(struct exs_store *st, struct exs_activity *a, struct 
     goto out;
   }
   /* DO NOTHING: a duplicate. Report the existing row. */
-  done(s);
+  done(st, s);
   s = prep(st, S_ACTIVITY_FIND, err);
   if(!s)
     return -1;
@@ -1898,7 +2146,7 @@ int exs_store_activity_add(struct exs_store *st, struct exs_activity *a, struct 
     a->id = sqlite3_column_int64(s, 0);
   result = EXS_STORE_DUPLICATE;
 out:
-  done(s);
+  done(st, s);
   return result;
 }
 
@@ -1953,7 +2201,7 @@ int exs_store_activity_get(struct exs_store *st, int64_t id, struct exs_activity
   }
   else
     db_fail(st, err, "cannot read the activity");
-  done(s);
+  done(st, s);
   return result;
 }
 
@@ -1980,7 +2228,7 @@ int exs_store_activity_set_state(struct exs_store *st, int64_t id, const char *s
   }
   result = 0;
 out:
-  done(s);
+  done(st, s);
   return result;
 }
 
@@ -1994,13 +2242,11 @@ int exs_store_activity_list(struct exs_store *st, const char *mailbox, const cha
 
   *out = NULL;
   *n = 0;
-  if(sqlite3_prepare_v2(st->db,
-                        "SELECT id, mailbox, direction, state, exchange_item_id, "
+  if(!(s = stmt(st, "SELECT id, mailbox, direction, state, exchange_item_id, "
                         "internet_message_id, subject, sender, recipients, body, created, "
                         "received, sent, modified FROM activities "
                         "WHERE (?1 IS NULL OR mailbox = ?1) AND (?2 IS NULL OR state = ?2) "
-                        "ORDER BY id",
-                        -1, &s, NULL) != SQLITE_OK) {
+                        "ORDER BY id", err))) {
     db_fail(st, err, "cannot list activities");
     goto out;
   }
@@ -2027,7 +2273,7 @@ out:
       exs_activity_clear(&arr[k]);
     free(arr);
   }
-  sqlite3_finalize(s);
+  done(st, s);
   return result;
 }
 
@@ -2058,7 +2304,7 @@ int exs_store_syncstate_get(struct exs_store *st, const char *mailbox, const cha
   }
   else
     db_fail(st, err, "cannot read the sync state");
-  done(s);
+  done(st, s);
   return result;
 }
 
@@ -2085,7 +2331,7 @@ int exs_store_syncstate_put(struct exs_store *st, const char *mailbox, const cha
   }
   result = 0;
 out:
-  done(s);
+  done(st, s);
   return result;
 }
 
@@ -2098,17 +2344,6 @@ out:
 #include <signal.h>
 
 /* Prepare sql or fail with err. */
-static sqlite3_stmt *sx_prep(struct exs_store *st, const char *sql, struct exs_error *err)
-{
-  sqlite3_stmt *s = NULL;
-
-  if(sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
-    db_fail(st, err, "cannot prepare a statement");
-    sqlite3_finalize(s);
-    return NULL;
-  }
-  return s;
-}
 
 /* Step a write statement that must change one row (NOT_FOUND otherwise). */
 static int sx_write_one(struct exs_store *st, sqlite3_stmt *s, int64_t id, const char *what,
@@ -2127,14 +2362,14 @@ static int sx_write_one(struct exs_store *st, sqlite3_stmt *s, int64_t id, const
   }
   result = 0;
 out:
-  sqlite3_finalize(s);
+  done(st, s);
   return result;
 }
 
 int exs_store_activity_extra_get(struct exs_store *st, int64_t id, struct exs_activity_extra *x,
                                  struct exs_error *err)
 {
-  sqlite3_stmt *s = sx_prep(st, "SELECT tracking_token, reason, attempts FROM activities "
+  sqlite3_stmt *s = stmt(st, "SELECT tracking_token, reason, attempts FROM activities "
                                 "WHERE id = ?", err);
   int rc, result = -1;
 
@@ -2155,14 +2390,14 @@ int exs_store_activity_extra_get(struct exs_store *st, int64_t id, struct exs_ac
   }
   else
     db_fail(st, err, "cannot read the activity");
-  sqlite3_finalize(s);
+  done(st, s);
   return result;
 }
 
 int exs_store_activity_set_token(struct exs_store *st, int64_t id, const char *token,
                                  struct exs_error *err)
 {
-  sqlite3_stmt *s = sx_prep(st, "UPDATE activities SET tracking_token = ? WHERE id = ?", err);
+  sqlite3_stmt *s = stmt(st, "UPDATE activities SET tracking_token = ? WHERE id = ?", err);
 
   if(!s)
     return -1;
@@ -2173,7 +2408,7 @@ int exs_store_activity_set_token(struct exs_store *st, int64_t id, const char *t
 
 int exs_store_activity_begin_send(struct exs_store *st, int64_t id, struct exs_error *err)
 {
-  sqlite3_stmt *s = sx_prep(st, "UPDATE activities SET state = '" EXS_ACTIVITY_SENDING "', "
+  sqlite3_stmt *s = stmt(st, "UPDATE activities SET state = '" EXS_ACTIVITY_SENDING "', "
                                 "attempts = attempts + 1, reason = NULL, modified = ? "
                                 "WHERE id = ?", err);
 
@@ -2187,7 +2422,7 @@ int exs_store_activity_begin_send(struct exs_store *st, int64_t id, struct exs_e
 int exs_store_activity_set_pending(struct exs_store *st, int64_t id, const char *reason,
                                    struct exs_error *err)
 {
-  sqlite3_stmt *s = sx_prep(st, "UPDATE activities SET state = '" EXS_ACTIVITY_PENDING_SEND
+  sqlite3_stmt *s = stmt(st, "UPDATE activities SET state = '" EXS_ACTIVITY_PENDING_SEND
                                 "', reason = ?, modified = ? WHERE id = ?", err);
 
   if(!s)
@@ -2201,7 +2436,7 @@ int exs_store_activity_set_pending(struct exs_store *st, int64_t id, const char 
 int exs_store_activity_known(struct exs_store *st, const char *mailbox, const char *item_id,
                              const char *message_id, int64_t *id, struct exs_error *err)
 {
-  sqlite3_stmt *s = sx_prep(st, "SELECT id FROM activities WHERE mailbox = ?1 AND "
+  sqlite3_stmt *s = stmt(st, "SELECT id FROM activities WHERE mailbox = ?1 AND "
                                 "((?2 IS NOT NULL AND exchange_item_id = ?2) OR "
                                 "(?3 IS NOT NULL AND internet_message_id = ?3)) LIMIT 1", err);
   int rc, result = -1;
@@ -2221,14 +2456,14 @@ int exs_store_activity_known(struct exs_store *st, const char *mailbox, const ch
     result = 0;
   else
     db_fail(st, err, "cannot look up the activity");
-  sqlite3_finalize(s);
+  done(st, s);
   return result;
 }
 
 int exs_store_activity_correlate(struct exs_store *st, const char *subject, const char *address,
                                  int64_t *id, struct exs_error *err)
 {
-  sqlite3_stmt *s = sx_prep(st, "SELECT id FROM activities WHERE direction = 'outgoing' AND "
+  sqlite3_stmt *s = stmt(st, "SELECT id FROM activities WHERE direction = 'outgoing' AND "
                                 "state IN ('" EXS_ACTIVITY_SENT "', '" EXS_ACTIVITY_SENDING
                                 "') AND subject = ?1 COLLATE NOCASE AND "
                                 "',' || replace(lower(recipients), ' ', '') || ',' LIKE "
@@ -2238,7 +2473,7 @@ int exs_store_activity_correlate(struct exs_store *st, const char *subject, cons
   if(!s)
     return -1;
   if(!subject || !*subject || !address || !*address) {
-    sqlite3_finalize(s);
+    done(st, s);
     return 0;
   }
   sqlite3_bind_text(s, 1, subject, -1, SQLITE_TRANSIENT);
@@ -2253,14 +2488,14 @@ int exs_store_activity_correlate(struct exs_store *st, const char *subject, cons
     result = 0;
   else
     db_fail(st, err, "cannot correlate the email");
-  sqlite3_finalize(s);
+  done(st, s);
   return result;
 }
 
 long exs_store_activity_count(struct exs_store *st, const char *mailbox, const char *state,
                               struct exs_error *err)
 {
-  sqlite3_stmt *s = sx_prep(st, "SELECT count(*) FROM activities WHERE "
+  sqlite3_stmt *s = stmt(st, "SELECT count(*) FROM activities WHERE "
                                 "(?1 IS NULL OR mailbox = ?1) AND (?2 IS NULL OR state = ?2)",
                             err);
   long n = -1;
@@ -2273,7 +2508,7 @@ long exs_store_activity_count(struct exs_store *st, const char *mailbox, const c
     n = (long)sqlite3_column_int64(s, 0);
   else
     db_fail(st, err, "cannot count activities");
-  sqlite3_finalize(s);
+  done(st, s);
   return n;
 }
 
@@ -2304,7 +2539,7 @@ int exs_store_mailbox_claim(struct exs_store *st, const char *address, const cha
   *claimed = 0;
   if(tx_begin(st, &own, err))
     return -1;
-  s = sx_prep(st, "SELECT processing_host, last_sync_start FROM mailboxes WHERE address = ?",
+  s = stmt(st, "SELECT processing_host, last_sync_start FROM mailboxes WHERE address = ?",
               err);
   if(!s)
     goto out;
@@ -2321,14 +2556,14 @@ int exs_store_mailbox_claim(struct exs_store *st, const char *address, const cha
   }
   col_text(s, 0, holder, sizeof(holder));
   started = (time_t)sqlite3_column_int64(s, 1);
-  sqlite3_finalize(s);
+  done(st, s);
   s = NULL;
   if(holder[0] && strcmp(holder, host) && started + lease_s > now &&
      !sx_holder_dead(holder, host)) {
     result = 0; /* someone else is on it */
     goto out;
   }
-  s = sx_prep(st, "UPDATE mailboxes SET processing_host = ?, last_sync_start = ? "
+  s = stmt(st, "UPDATE mailboxes SET processing_host = ?, last_sync_start = ? "
                   "WHERE address = ?", err);
   if(!s)
     goto out;
@@ -2342,7 +2577,7 @@ int exs_store_mailbox_claim(struct exs_store *st, const char *address, const cha
   *claimed = 1;
   result = 0;
 out:
-  sqlite3_finalize(s);
+  done(st, s);
   if(tx_end(st, own, result < 0 ? -1 : 0, err))
     return -1;
   return result;
@@ -2351,7 +2586,7 @@ out:
 int exs_store_mailbox_save_runtime(struct exs_store *st, const struct exs_mailbox *m,
                                    struct exs_error *err)
 {
-  sqlite3_stmt *s = sx_prep(
+  sqlite3_stmt *s = stmt(
       st,
       "UPDATE mailboxes SET postponed_until = ?1, last_sync_start = ?2, last_sync_success = ?3,"
       " items_processed = ?4, items_failed = ?5, processing_host = ?6,"
@@ -2440,13 +2675,13 @@ int exs_store_act_put(struct exs_store *st, struct exs_act_item *a, struct exs_e
   int rc, result = -1;
 
   if(a->id)
-    s = sx_prep(st, "UPDATE act_items SET mailbox=?1, kind=?2, exchange_id=?3, change_key=?4,"
+    s = stmt(st, "UPDATE act_items SET mailbox=?1, kind=?2, exchange_id=?3, change_key=?4,"
                     " subject=?5, body=?6, start=?7, end=?8, location=?9, status=?10,"
                     " given_name=?11, surname=?12, company=?13, email=?14, crm_modified=?15,"
                     " exchange_modified=?16, synced_at=?17, dirty=?18, deleted=?19,"
                     " conflict=?20 WHERE id=?21", err);
   else
-    s = sx_prep(st, "INSERT INTO act_items(mailbox, kind, exchange_id, change_key, subject,"
+    s = stmt(st, "INSERT INTO act_items(mailbox, kind, exchange_id, change_key, subject,"
                     " body, start, end, location, status, given_name, surname, company, email,"
                     " crm_modified, exchange_modified, synced_at, dirty, deleted, conflict)"
                     " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,"
@@ -2484,7 +2719,7 @@ int exs_store_act_put(struct exs_store *st, struct exs_act_item *a, struct exs_e
     a->id = sqlite3_last_insert_rowid(st->db);
   result = 0;
 out:
-  sqlite3_finalize(s);
+  done(st, s);
   return result;
 }
 
@@ -2503,14 +2738,14 @@ static int act_get_one(struct exs_store *st, sqlite3_stmt *s, struct exs_act_ite
   }
   else
     db_fail(st, err, "cannot read the ACT item");
-  sqlite3_finalize(s);
+  done(st, s);
   return result;
 }
 
 int exs_store_act_find(struct exs_store *st, const char *mailbox, const char *exchange_id,
                        struct exs_act_item *a, struct exs_error *err)
 {
-  sqlite3_stmt *s = sx_prep(st, "SELECT " ACT_COLS " FROM act_items WHERE mailbox = ? AND "
+  sqlite3_stmt *s = stmt(st, "SELECT " ACT_COLS " FROM act_items WHERE mailbox = ? AND "
                                 "exchange_id = ?", err);
 
   if(!s)
@@ -2523,7 +2758,7 @@ int exs_store_act_find(struct exs_store *st, const char *mailbox, const char *ex
 int exs_store_act_get(struct exs_store *st, int64_t id, struct exs_act_item *a,
                       struct exs_error *err)
 {
-  sqlite3_stmt *s = sx_prep(st, "SELECT " ACT_COLS " FROM act_items WHERE id = ?", err);
+  sqlite3_stmt *s = stmt(st, "SELECT " ACT_COLS " FROM act_items WHERE id = ?", err);
 
   if(!s)
     return -1;
@@ -2534,7 +2769,7 @@ int exs_store_act_get(struct exs_store *st, int64_t id, struct exs_act_item *a,
 int exs_store_act_list(struct exs_store *st, const char *mailbox, bool dirty_only,
                        struct exs_act_item **out, size_t *n, struct exs_error *err)
 {
-  sqlite3_stmt *s = sx_prep(st, "SELECT " ACT_COLS " FROM act_items WHERE "
+  sqlite3_stmt *s = stmt(st, "SELECT " ACT_COLS " FROM act_items WHERE "
                                 "(?1 IS NULL OR mailbox = ?1) AND (?2 = 0 OR dirty = 1) "
                                 "ORDER BY id", err);
   struct exs_act_item *arr = NULL;
@@ -2564,13 +2799,13 @@ int exs_store_act_list(struct exs_store *st, const char *mailbox, bool dirty_onl
   result = 0;
 out:
   free(arr);
-  sqlite3_finalize(s);
+  done(st, s);
   return result;
 }
 
 int exs_store_act_delete(struct exs_store *st, int64_t id, struct exs_error *err)
 {
-  sqlite3_stmt *s = sx_prep(st, "DELETE FROM act_items WHERE id = ?", err);
+  sqlite3_stmt *s = stmt(st, "DELETE FROM act_items WHERE id = ?", err);
 
   if(!s)
     return -1;

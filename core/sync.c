@@ -39,14 +39,14 @@ long exs_sync_postponement(const struct exs_profile *p, int no_email_count,
   long backoff = (long)no_email_count * step;
   long v = min;
 
-  /* the polling interval is a floor; tests shrink minutes to seconds with
-   * min_interval_s, so it only counts when the product's 5 minutes do */
-  if(!(opt && opt->min_interval_s > 0) && poll > v)
-    v = poll;
   if(backoff > cap)
     backoff = cap;
   if(min + backoff > v)
     v = min + backoff;
+  /* the profile's minimum polling interval is a floor no --interval
+   * undercuts (docs/sync.md) */
+  if(poll > v)
+    v = poll;
   return v;
 }
 
@@ -90,6 +90,7 @@ static struct exs_ews *session_ews(const struct sync_session *s, struct exs_http
   eo.ctx.impersonate = a->impersonation && !a->mailbox_credentials ? s->m->address : NULL;
   eo.anchor_mailbox = s->m->address;
   eo.mailbox_credentials = a->mailbox_credentials;
+  eo.running_identity = a->retrieval == EXS_RETRIEVAL_WINDOWS;
   eo.max_throttle_wait_ms = s->opt->throttle_max_wait_ms;
   return http ? exs_ews_new(http, &eo) : NULL;
 }
