@@ -1639,6 +1639,29 @@ static void keep_results(struct exs_mailbox *m, const struct exs_mailbox *old)
   memcpy(m->processing_host, old->processing_host, sizeof(m->processing_host));
 }
 
+/* A changed profile re-opens the verdicts of its mailboxes (mask of
+ * workloads; joins the caller's transaction). */
+static int reopen_mailboxes_of(struct exs_store *st, const char *profile, unsigned mask,
+                               struct exs_error *err)
+{
+  struct exs_mailbox *m = NULL;
+  size_t n = 0, i;
+  int result = 0;
+
+  if(!mask)
+    return 0;
+  if(exs_store_mailbox_list(st, profile, EXS_STORE_WITH_SECRETS, &m, &n, err))
+    return -1;
+  for(i = 0; i < n && !result; i++) {
+    exs_mailbox_reset(&m[i], mask);
+    result = exs_store_mailbox_put(st, &m[i], err);
+  }
+  for(i = 0; i < n; i++)
+    exs_mailbox_wipe(&m[i]);
+  free(m);
+  return result ? -1 : 0;
+}
+
 int exs_store_import(struct exs_store *st, const struct exs_org *org,
                      const struct exs_profile *profiles, size_t n_profiles,
                      const struct exs_mailbox *mailboxes, size_t n_mailboxes,
@@ -1663,24 +1686,21 @@ int exs_store_import(struct exs_store *st, const struct exs_org *org,
   if(org && exs_store_org_put(st, org, err))
     goto out;
   for(i = 0; i < n_profiles; i++) {
+    bool existed;
     *p = profiles[i];
-    if(!p->password[0]) {
-      rc = exs_store_profile_get(st, p->name, oldp, err);
-      if(rc < 0)
-        goto out;
-      if(rc == 0)
-        memcpy(p->password, oldp->password, sizeof(p->password));
-    }
+    rc = exs_store_profile_get(st, p->name, oldp, err);
+    if(rc < 0)
+      goto out;
+    existed = rc == 0;
+    if(!p->password[0] && existed)
+      memcpy(p->password, oldp->password, sizeof(p->password));
     if(p->same_outgoing)
       memcpy(p->out_password, p->password, sizeof(p->out_password));
-    else if(!p->out_password[0]) {
-      rc = exs_store_profile_get(st, p->name, oldp, err);
-      if(rc < 0)
-        goto out;
-      if(rc == 0)
-        memcpy(p->out_password, oldp->out_password, sizeof(p->out_password));
-    }
+    else if(!p->out_password[0] && existed)
+      memcpy(p->out_password, oldp->out_password, sizeof(p->out_password));
     if(exs_store_profile_put(st, p, err))
+      goto out;
+    if(existed && reopen_mailboxes_of(st, p->name, exs_profile_reopens(oldp, p), err))
       goto out;
   }
   for(i = 0; i < n_mailboxes; i++) {

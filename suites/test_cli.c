@@ -3,7 +3,7 @@
  * steps on a store, reports in three formats, and the canary password that
  * must never reach a trace, a report, the logs or the store. Each command
  * runs in a forked child (diag_main) with its output captured; the emulator
- * runs in-process on port 0. */
+ * runs in-process on cw_port 0. */
 #include <fcntl.h>
 #include <pty.h>
 #include <stdarg.h>
@@ -413,6 +413,12 @@ START_TEST(junit_report_for_ci)
                    2);
   ck_assert_int_ne(access(report, F_OK), 0);
   free(out);
+  {
+    /* and no temporary file either */
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "ls %s | grep -q 't.xml.tmp'", cw_dir);
+    ck_assert_int_ne(system(cmd), 0);
+  }
 }
 END_TEST
 
@@ -486,8 +492,8 @@ START_TEST(trace_to_stderr_with_separators_and_time)
                           "erin@contoso.com", NULL),
                    1);
   ck_assert_int_ne(access("-", F_OK), 0); /* no file named '-' */
-  ck_assert_ptr_nonnull(
-      strstr(cw_last_stderr, "=== exsync " EXSYNC_VERSION ": Test & Enable of 2 mailboxes ==="));
+  ck_assert_ptr_nonnull(strstr(cw_last_stderr, "=== exsync " EXSYNC_VERSION ": Test & Enable of 2 mailboxes ==="));
+  ck_assert_ptr_nonnull(strstr(cw_last_stderr, "=== mailbox alice@contoso.com (profile 'Exchange') ==="));
   ck_assert_ptr_nonnull(strstr(cw_last_stderr, "=== end of alice@contoso.com: incoming Success"));
   ck_assert_ptr_nonnull(strstr(cw_last_stderr, "=== end of erin@contoso.com: incoming Failure"));
   p = strstr(cw_last_stderr, "> POST /EWS");
