@@ -3,7 +3,7 @@
  * steps on a store, reports in three formats, and the canary password that
  * must never reach a trace, a report, the logs or the store. Each command
  * runs in a forked child (diag_main) with its output captured; the emulator
- * runs in-process on cw_port 0. */
+ * runs in-process on port 0 (cliworld.c). */
 #include <fcntl.h>
 #include <pty.h>
 #include <stdarg.h>
@@ -620,6 +620,18 @@ START_TEST(terminal_colour_and_progress)
                 "--mailbox", "erin@contoso.com", NULL);
   ck_assert_msg(strchr(out, '\033') == NULL, "escape codes with TERM=dumb:\n%s", out);
   free(out);
+  {
+    /* -o FILE on a terminal: the file gets no escape code */
+    char report[160], *data;
+    snprintf(report, sizeof(report), "%s/tty.txt", cw_dir);
+    out = run_tty("xterm", NULL, "-o", report, "--connect-to", cw_connect_to, "test-enable",
+                  "--config", cw_org_path, "--mailbox", "erin@contoso.com", NULL);
+    free(out);
+    data = tu_read_file(report, NULL);
+    ck_assert_ptr_nonnull(strstr(data, "Failure"));
+    ck_assert_msg(strchr(data, '\033') == NULL, "escape codes in the -o file:\n%s", data);
+    free(data);
+  }
   out = run_tty("xterm", NULL, "--no-progress", "--connect-to", cw_connect_to, "test-enable",
                 "--config", cw_org_path, "--mailbox", "erin@contoso.com", NULL);
   ck_assert_msg(strstr(out, "test-enable [") == NULL, "progress despite --no-progress:\n%s", out);
