@@ -716,6 +716,18 @@ START_TEST(terminal_colour_and_progress)
                 "--mailbox", "erin@contoso.com", NULL);
   ck_assert_msg(strchr(out, '\033') == NULL, "escape codes with TERM=dumb:\n%s", out);
   free(out);
+  {
+    /* -o FILE on a terminal: the file gets no escape code */
+    char report[160], *data;
+    snprintf(report, sizeof(report), "%s/tty.txt", dir);
+    out = run_tty("xterm", NULL, "-o", report, "--connect-to", connect_to, "test-enable",
+                  "--config", org_path, "--mailbox", "erin@contoso.com", NULL);
+    free(out);
+    data = tu_read_file(report, NULL);
+    ck_assert_ptr_nonnull(strstr(data, "Failure"));
+    ck_assert_msg(strchr(data, '\033') == NULL, "escape codes in the -o file:\n%s", data);
+    free(data);
+  }
   out = run_tty("xterm", NULL, "--no-progress", "--connect-to", connect_to, "test-enable",
                 "--config", org_path, "--mailbox", "erin@contoso.com", NULL);
   ck_assert_msg(strstr(out, "test-enable [") == NULL, "progress despite --no-progress:\n%s", out);
