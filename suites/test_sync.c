@@ -528,6 +528,51 @@ START_TEST(outgoing_exactly_once)
 }
 END_TEST
 
+/* Separate outgoing settings: the engine sends with them (here as alice
+ * herself, no impersonation) and reads with the incoming ones. */
+START_TEST(outgoing_sends_with_the_outgoing_settings)
+{
+  struct exs_sync_stats s;
+  struct exs_error e;
+  size_t n, i;
+  struct emu_journal_entry *j;
+  bool sent_as_alice = false, read_as_svc = false, create_as_svc = false;
+  struct exs_profile p;
+
+  exs_error_clear(&e);
+  ck_assert_msg(exs_store_profile_get(st, "Exchange", &p, &e) == 0, "%s", e.message);
+  p.same_outgoing = false;
+  p.out_retrieval = EXS_RETRIEVAL_PROFILE;
+  snprintf(p.out_user, sizeof(p.out_user), "CONTOSO\\alice");
+  snprintf(p.out_password, sizeof(p.out_password), "alice-pw");
+  p.out_impersonation = false;
+  p.out_protocol = EXS_AUTH_NTLM;
+  ck_assert_msg(exs_store_profile_put(st, &p, &e) == 0, "%s", e.message);
+  exs_profile_wipe(&p);
+  add_mailbox("alice@contoso.com", EXS_TRACK_RESPONSES);
+  queue_email("alice@contoso.com", "bob@contoso.com", "Sent as alice");
+  emu_journal_clear(emu);
+  s = pass();
+  ck_assert_uint_eq(s.errors, 0);
+  ck_assert_uint_eq(s.sent, 1);
+  n = emu_journal_count(emu);
+  j = calloc(n ? n : 1, sizeof(*j));
+  n = emu_journal_get(emu, 0, j, n);
+  for(i = 0; i < n; i++) {
+    if(!strcmp(j[i].operation, "CreateItem") && !strcmp(j[i].auth_user, "alice"))
+      sent_as_alice = true;
+    if(!strcmp(j[i].operation, "CreateItem") && !strcmp(j[i].auth_user, "svc-crm"))
+      create_as_svc = true;
+    if(!strcmp(j[i].operation, "SyncFolderItems") && !strcmp(j[i].auth_user, "svc-crm"))
+      read_as_svc = true;
+  }
+  free(j);
+  ck_assert(sent_as_alice);
+  ck_assert(!create_as_svc);
+  ck_assert(read_as_svc);
+}
+END_TEST
+
 START_TEST(outgoing_reply_is_tracked)
 {
   struct exs_activity_extra x;
@@ -821,6 +866,7 @@ static Suite *suite(void)
   tcase_add_test(tc, incoming_resync_after_invalid_state);
   tcase_add_test(tc, incoming_undeliverable);
   tcase_add_test(tc, outgoing_exactly_once);
+  tcase_add_test(tc, outgoing_sends_with_the_outgoing_settings);
   tcase_add_test(tc, outgoing_reply_is_tracked);
   tcase_add_test(tc, incoming_responses_by_conversation);
   tcase_add_test(tc, outgoing_faults_no_duplicates);
