@@ -235,7 +235,7 @@ START_TEST(concurrent_requests_are_counted_in_flight)
   struct curl_slist *h = curl_slist_append(NULL, "Content-Type: text/xml");
   const char *body = ec_soap("Exchange2016", "bob@contoso.com", getfolder);
   int running = 1;
-  int64_t deadline = exs_monotonic_ms() + 20000;
+  int64_t deadline = exs_monotonic_ms() + 90000;
 
   ck_assert_int_gt(emu_add_fault(emu, "delay-ms=300", err, sizeof(err)), 0);
   emu_journal_clear(emu);
