@@ -9,6 +9,7 @@
 
 #include "exsync-emulator/emulator.h"
 #include "exsync/testenable.h"
+#include "emu_release.h"
 #include "testutil.h"
 
 #define ORG_ID "6f1c2a9e-0d4b-4c55-9a51-2f3e8d7b1c10"
@@ -576,11 +577,16 @@ START_TEST(batch_never_exceeds_max_connections)
   struct exs_mailbox *m = calloc(N, sizeof(*m));
   struct exs_te_result *r = calloc(N, sizeof(*r));
   struct exs_te_batch_options bo;
+  struct tu_releaser *rel;
   char err[256];
   int i;
 
-  ck_assert_msg(emu_add_fault(emu, "operation=GetFolder delay-ms=5", err, sizeof(err)) > 0,
+  /* the first three GetFolder answers are held until three are in flight
+   * together: all three connections used, on any machine */
+  ck_assert_msg(emu_add_fault(emu, "operation=GetFolder delay-ms=600000 times=3", err,
+                              sizeof(err)) > 0,
                 "%s", err);
+  rel = tu_release_when_delayed(emu, 3);
   for(i = 0; i < N; i++)
     mailbox(&m[i], i % 2 ? "alice@contoso.com" : "bob@contoso.com");
   for(i = 0; i < N; i++) {
@@ -590,6 +596,7 @@ START_TEST(batch_never_exceeds_max_connections)
   memset(&bo, 0, sizeof(bo));
   bo.te = opt;
   ck_assert_int_eq(exs_testenable_batch(&org, &profile, 1, m, N, &bo, r), 0);
+  ck_assert_msg(tu_releaser_join(rel), "the batch never had three requests in flight");
   ck_assert_int_le(emu_journal_max_in_flight(emu, "svc-crm"), 3);
   ck_assert_int_eq(emu_journal_max_in_flight(emu, "svc-crm"), 3); /* and it was used */
   for(i = 0; i < N; i++)
