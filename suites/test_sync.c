@@ -307,7 +307,7 @@ START_TEST(incoming_faults_recover)
     "operation=SyncFolderItems ews-code=ErrorServerBusy backoff-ms=30 times=1",
     "operation=SyncFolderItems ews-code=ErrorInvalidSyncStateData times=1",
     "operation=FindItem ews-code=ErrorServerBusy backoff-ms=30 times=1",
-    "operation=GetItem delay-ms=2500 times=1",
+    "operation=GetItem delay-ms=600000 times=1", /* held: the 2 s timeout fires first */
   };
   int i, round = 0, expected = 0;
   char e[256];
@@ -554,7 +554,7 @@ START_TEST(outgoing_faults_no_duplicates)
     "operation=CreateItem truncated times=1",
     "operation=CreateItem http-status=503 times=1",
     "operation=CreateItem ews-code=ErrorServerBusy backoff-ms=30 times=2",
-    "operation=CreateItem delay-ms=3000 times=1", /* longer than the 2 s timeout */
+    "operation=CreateItem delay-ms=600000 times=1", /* held: the 2 s timeout fires first */
     "operation=CreateItem http-status=500 times=1",
   };
   char subject[64], e[256];
