@@ -65,6 +65,9 @@ static const struct {
   [EXS_CAT_ACT_DELEGATION] = {"ACT_DELEGATION", false,
     "Appointments, contacts and tasks need impersonation: set use impersonation = yes on the "
     "profile, or use the mailbox's own credentials."},
+  [EXS_CAT_KERBEROS] = {"KERBEROS", false,
+    "Kerberos failed for a reason named in the message (SPN, clock skew, KDC, service "
+    "ticket): fix it in the domain, or use the NTLM protocol."},
   [EXS_CAT_TEST_OK] = {"TEST_OK", false, ""},
 };
 

@@ -15,6 +15,9 @@
 #include <openssl/x509_vfy.h>
 
 #include "exsync/clock.h"
+#include "exsync/kerberos.h"
+
+#include <gssapi/gssapi_krb5.h>
 
 #define DEFAULT_MAX_BODY (32u * 1024u * 1024u)
 
@@ -32,6 +35,11 @@ struct exs_http {
   struct exs_buf xreq;           /* request headers of the last leg */
   struct exs_buf xresp;          /* response headers of the last answer */
   int legs;
+  char offered[64];              /* schemes offered by the 401s of this request */
+  const char *scheme;            /* the scheme the last answered request used */
+  struct exs_krb *krb;           /* Kerberos identity, when Negotiate is used */
+  bool krb_tried;                /* auto-detect: Kerberos was tried (and is krb or not) */
+  char krb_host[256];            /* the host krb holds a service ticket for */
 };
 
 static exs_http_exchange_fn exchange_hook;
@@ -99,6 +107,7 @@ void exs_http_free(struct exs_http *h)
     curl_easy_cleanup(h->curl);
   curl_slist_free_all(h->resolve);
   curl_slist_free_all(h->connect_to);
+  exs_krb_free(h->krb);
   if(h->password) {
     OPENSSL_cleanse(h->password, strlen(h->password));
     free(h->password);
@@ -301,8 +310,10 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ud)
     char scheme[32];
     while(*v == ' ')
       v++;
-    if(sscanf(v, "%31[A-Za-z]", scheme) == 1)
+    if(sscanf(v, "%31[A-Za-z]", scheme) == 1) {
       append_scheme(r->www_authenticate, sizeof(r->www_authenticate), scheme);
+      append_scheme(h->offered, sizeof(h->offered), scheme);
+    }
   }
   else if(!strncasecmp(line, "location:", 9)) {
     char *v = line + 9;
@@ -316,24 +327,84 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ud)
   return len;
 }
 
-/* Whether a Kerberos credential cache exists for this user: $KRB5CCNAME
- * (FILE: caches are checked, other cache types are trusted) or the default
- * /tmp/krb5cc_UID. */
-static bool kerberos_ticket_available(void)
+/* The host of url ("mail.contoso.com"), for the service principal. */
+static void url_host(const char *url, char *out, size_t len)
 {
-  const char *cc = getenv("KRB5CCNAME");
-  char path[64];
+  const char *p = strstr(url, "://");
+  size_t n;
 
-  if(cc && *cc) {
-    if(!strncmp(cc, "FILE:", 5))
-      return access(cc + 5, R_OK) == 0;
-    return strchr(cc, ':') != NULL || access(cc, R_OK) == 0;
+  p = p ? p + 3 : url;
+  if(*p == '[') {
+    p++;
+    n = strcspn(p, "]");
   }
-  snprintf(path, sizeof(path), "/tmp/krb5cc_%u", (unsigned)getuid());
-  return access(path, R_OK) == 0;
+  else {
+    n = strcspn(p, ":/?#");
+  }
+  snprintf(out, len, "%.*s", (int)n, p);
 }
 
-static long curl_auth_mask(const struct exs_http *h, bool plain)
+static void krb_trace(void *ctx, const char *line)
+{
+  struct exs_http *h = ctx;
+
+  if(h->opt.trace)
+    h->opt.trace(h->opt.trace_ctx, EXS_TRACE_INFO, line, strlen(line));
+}
+
+/* Kerberos for a request to url: the identity (the profile's credentials,
+ * or the running identity when the user name is empty) and a service
+ * ticket for HTTP/<host>, fetched before the request so that a failure is
+ * named. Returns 1 when Negotiate can go with Kerberos, 0 when Kerberos is
+ * not for this request (another protocol; auto-detect without a realm for
+ * the user, or failing for another reason than the credential), -1 with
+ * err when the request must fail. */
+static int kerberos_prepare(struct exs_http *h, const char *url, struct exs_error *err)
+{
+  bool required = h->opt.auth == EXS_AUTH_NEGOTIATE;
+  bool running_identity = !h->user[0];
+  struct exs_error kerr;
+  char host[256];
+
+  if(h->opt.auth != EXS_AUTH_NEGOTIATE && h->opt.auth != EXS_AUTH_AUTODETECT)
+    return 0;
+  exs_error_clear(&kerr);
+  if(!h->krb) {
+    if(!required && h->krb_tried)
+      return 0;
+    h->krb_tried = true;
+    if(!required && !exs_krb_configured(running_identity ? NULL : h->user))
+      return 0;
+    if(running_identity ? exs_krb_login_default(krb_trace, h, &h->krb, &kerr)
+                        : exs_krb_login_password(h->user, h->password ? h->password : "",
+                                                 krb_trace, h, &h->krb, &kerr))
+      goto failed;
+  }
+  url_host(url, host, sizeof(host));
+  if(strcmp(host, h->krb_host)) {
+    if(exs_krb_service_ticket(h->krb, host, url, &kerr))
+      goto failed;
+    snprintf(h->krb_host, sizeof(h->krb_host), "%s", host);
+  }
+  return 1;
+failed:
+  snprintf(kerr.url, sizeof(kerr.url), "%s", url);
+  /* a refused password is never presented again through another scheme */
+  if(required || kerr.category == EXS_CAT_CREDENTIALS) {
+    *err = kerr;
+    return -1;
+  }
+  if(h->opt.trace) {
+    char line[700];
+    snprintf(line, sizeof(line), "auto-detect: not using Kerberos: %s", kerr.message);
+    krb_trace(h, line);
+  }
+  exs_krb_free(h->krb);
+  h->krb = NULL;
+  return 0;
+}
+
+static long curl_auth_mask(const struct exs_http *h, bool plain, bool kerberos)
 {
   switch(h->opt.auth) {
   case EXS_AUTH_BASIC: return CURLAUTH_BASIC;
@@ -343,16 +414,34 @@ static long curl_auth_mask(const struct exs_http *h, bool plain)
   default: {
     /* strongest that works (docs/test-enable.md): curl picks Negotiate > NTLM > Basic
      * among the offered schemes, but a Negotiate without a Kerberos ticket
-     * fails instead of falling back, so it is offered only with a ticket;
+     * fails instead of falling back, so it is offered only with one;
      * Basic only over TLS unless allowed. */
     long mask = CURLAUTH_NTLM;
-    if(kerberos_ticket_available())
+    if(kerberos)
       mask |= CURLAUTH_NEGOTIATE;
     if(!plain || h->opt.allow_basic_non_secure)
       mask |= CURLAUTH_BASIC;
     return mask;
   }
   }
+}
+
+/* What curl chose among the offered schemes (its order: Negotiate, NTLM,
+ * Basic); NULL when no 401 told. */
+static const char *scheme_used(long mask, const char *offered)
+{
+  if((mask & CURLAUTH_NEGOTIATE) && strstr(offered, "Negotiate"))
+    return "Kerberos (Negotiate)";
+  if((mask & CURLAUTH_NTLM) && strstr(offered, "NTLM"))
+    return "NTLM";
+  if((mask & CURLAUTH_BASIC) && strstr(offered, "Basic"))
+    return "Basic";
+  return NULL;
+}
+
+const char *exs_http_auth_scheme(const struct exs_http *h)
+{
+  return h->scheme;
 }
 
 static void map_curl_error(struct exs_http *h, CURLcode rc, const char *url,
@@ -448,6 +537,8 @@ int exs_http_perform(struct exs_http *h, const struct exs_http_request *req,
   int64_t start = exs_monotonic_ms();
   char *ct = NULL;
   int result = -1;
+  bool gss_cache_set = false;
+  long mask = 0;
   size_t i;
 
   if(!req->anonymous && exs_http_check_channel(&h->opt, req->url, err))
@@ -499,8 +590,19 @@ int exs_http_perform(struct exs_http *h, const struct exs_http_request *req,
     curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, debug_cb);
     curl_easy_setopt(c, CURLOPT_DEBUGDATA, h);
   }
+  h->offered[0] = '\0';
   if(!req->anonymous && h->user) {
-    curl_easy_setopt(c, CURLOPT_HTTPAUTH, curl_auth_mask(h, plain));
+    int krb = kerberos_prepare(h, req->url, err);
+    if(krb < 0)
+      goto out;
+    if(krb) {
+      OM_uint32 minor;
+      /* libcurl's GSS-API calls run in this thread: point them at our cache */
+      gss_krb5_ccache_name(&minor, exs_krb_ccache(h->krb), NULL);
+      gss_cache_set = true;
+    }
+    mask = curl_auth_mask(h, plain, krb == 1);
+    curl_easy_setopt(c, CURLOPT_HTTPAUTH, mask);
     curl_easy_setopt(c, CURLOPT_USERNAME, h->user);
     curl_easy_setopt(c, CURLOPT_PASSWORD, h->password ? h->password : "");
   }
@@ -540,10 +642,28 @@ int exs_http_perform(struct exs_http *h, const struct exs_http_request *req,
     curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &t);
     snprintf(resp->content_type, sizeof(resp->content_type), "%s", t ? t : "");
   }
+  if(mask) {
+    const char *used = scheme_used(mask, h->offered);
+    if(used)
+      h->scheme = used;
+  }
   if(h->capture)
     report_exchange(h, req, resp, NULL);
+  if(resp->status == 401 && h->krb && (mask & CURLAUTH_NEGOTIATE) &&
+     strstr(h->offered, "Negotiate")) {
+    /* the KDC gave us a ticket for this server, and the server refused it */
+    char host[256];
+    url_host(req->url, host, sizeof(host));
+    exs_krb_rejected(h->krb, host, req->url, err);
+    err->http_status = 401;
+    goto out;
+  }
   result = 0;
 out:
+  if(gss_cache_set) {
+    OM_uint32 minor;
+    gss_krb5_ccache_name(&minor, NULL, NULL);
+  }
   if(h->capture) {
     if(h->xreq.data)
       OPENSSL_cleanse(h->xreq.data, h->xreq.len);

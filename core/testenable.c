@@ -395,9 +395,13 @@ static void step_connect(struct te_run *r)
     snprintf(err.url, sizeof(err.url), "%s", r->url);
     goto fail;
   }
-  step_end(s, EXS_STEP_OK, "connected and authenticated to %s as %s%s%s", r->url,
-           r->user[0] ? r->user : "the running identity",
-           r->impersonate ? ", impersonating " : "", r->impersonate ? r->impersonate : "");
+  {
+    const char *scheme = exs_http_auth_scheme(r->http);
+    step_end(s, EXS_STEP_OK, "connected and authenticated to %s as %s%s%s%s%s", r->url,
+             r->user[0] ? r->user : "the running identity",
+             r->impersonate ? ", impersonating " : "", r->impersonate ? r->impersonate : "",
+             scheme ? " with " : "", scheme ? scheme : "");
+  }
   return;
 fail:
   exs_error_step(&err, "connect");

@@ -1,12 +1,23 @@
 /* cli.c - global options and command dispatch. */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <libxml/xmlversion.h>
+#include <openssl/crypto.h>
+#include <sqlite3.h>
 
 #include "exsync/clock.h"
 #include "exsync/datadir.h"
+#include "opt.h"
+#include "progress.h"
 
 static const struct {
   const char *name;
@@ -31,26 +42,62 @@ static const struct {
   {"replay", NULL, "rerun a recording offline and compare the report"},
 };
 
+enum {
+  G_DB = 1, G_KEY_FILE, G_FORMAT, G_TRACE, G_CACERT, G_RESOLVE, G_CONNECT_TO, G_PROXY,
+  G_NOPROXY, G_OUTPUT, G_FAILURES_ONLY, G_NO_PROGRESS
+};
+
+/* Taken anywhere on the line, before or after the command (SPEC.md 8). */
+static const struct diag_opt global_opts[] = {
+  {"--db", true, G_DB},
+  {"--key-file", true, G_KEY_FILE},
+  {"--format", true, G_FORMAT},
+  {"--trace", true, G_TRACE},
+  {"--cacert", true, G_CACERT},
+  {"--resolve", true, G_RESOLVE},
+  {"--connect-to", true, G_CONNECT_TO},
+  {"--proxy", true, G_PROXY},
+  {"--noproxy", true, G_NOPROXY},
+  {"-o", true, G_OUTPUT},
+  {"--output", true, G_OUTPUT},
+  {"--failures-only", false, G_FAILURES_ONLY},
+  {"--no-progress", false, G_NO_PROGRESS},
+  {NULL, false, 0},
+};
+
 static int usage(FILE *f)
 {
   size_t i;
 
-  fputs("usage: exsync [--db PATH] [--key-file PATH] [--format text|json|junit] [--trace FILE]\n"
-        "              [--cacert FILE] [--resolve HOST:PORT:ADDR]... [--connect-to H:P:H2:P2]...\n"
+  fputs("usage: exsync [--db PATH] [--key-file PATH] [--format text|json|junit|html]\n"
+        "              [--trace FILE|-] [-o FILE] [--cacert FILE] [--resolve HOST:PORT:ADDR]...\n"
+        "              [--connect-to H:P:H2:P2]... [--proxy URL] [--noproxy LIST]\n"
         "              COMMAND [ARGS...]\n\n"
         "Test and enable Exchange mailboxes for CRM server-side synchronization.\n\n"
         "Commands:\n", f);
   for(i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
     fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
-  fputs("\nGlobal options (before or after the command):\n"
-        "  --db PATH            the store (default ./exsync.db, or $EXSYNC_DB)\n"
+  fputs("\nGlobal options (before or after the command; --opt=VALUE or --opt VALUE):\n"
+        "  --db PATH            the store (default ./exsync.db, or $EXSYNC_DB); only import,\n"
+        "                       profile create, mailbox add|import and the demo create one\n"
         "  --key-file PATH      credential key (default: the store path + .key, made 0600)\n"
-        "  --format FORMAT      report format: text (default), json, junit\n"
-        "  --trace FILE         write the HTTP/SOAP conversation, secrets redacted\n"
+        "  --format FORMAT      text (default), json; junit for test-enable and replay; html\n"
+        "                       for test-enable, demo, replay, autodiscover and status\n"
+        "  -o, --output FILE    write the report to FILE (atomically: a temporary file, renamed)\n"
+        "  --failures-only      reports list only the mailboxes with a failure\n"
+        "  --trace FILE|-       write the HTTP/SOAP conversation, secrets redacted, time-stamped\n"
+        "                       and separated per mailbox ('-': standard error)\n"
         "  --cacert FILE        trust this CA bundle for TLS\n"
         "  --resolve H:P:ADDR   connect to ADDR for H:P (as curl --resolve)\n"
         "  --connect-to H:P:H2:P2  send connections for H:P to H2:P2 (as curl --connect-to)\n"
-        "  --help, --version\n\n"
+        "  --proxy URL          HTTP(S) proxy for every request ('' for none; default: the\n"
+        "                       https_proxy / http_proxy environment, as curl)\n"
+        "  --noproxy LIST       hosts reached directly (comma-separated, as curl --noproxy)\n"
+        "  --no-progress        no progress line on the terminal\n"
+        "  -h, --help           this help; 'exsync help COMMAND' or 'exsync COMMAND --help'\n"
+        "  -V, --version        version, library versions and authentication features\n\n"
+        "Colour: Failure is shown in red on a terminal, never when NO_COLOR is set or\n"
+        "TERM=dumb.\n"
         "Exit codes: 0 all tested workloads succeeded, 1 some failed, 2 usage or configuration\n"
         "error or internal failure (nothing tested). 'exsync COMMAND --help' describes a\n"
         "command; man exsync and man 5 exsync-org document more. Schemas and the demo's\n"
@@ -59,110 +106,127 @@ static int usage(FILE *f)
   return f == stdout ? 0 : 2;
 }
 
-int diag_fail(const char *fmt, ...)
-{
-  va_list ap;
+static const char *extra_versions;
 
-  fputs("exsync: ", stderr);
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fputc('\n', stderr);
-  return 2;
+void diag_set_extra_versions(const char *lines)
+{
+  extra_versions = lines;
 }
 
-const char *diag_data_path(const char *relative)
+static int version(void)
 {
-  static char ring[4][4096];
-  static int next;
+  const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
 
-  return exs_data_path(relative, ring[next++ % 4], sizeof(ring[0]));
+  printf("exsync %s\n", EXSYNC_VERSION);
+  printf("libcurl %s (%s)\n", cv->version, cv->ssl_version ? cv->ssl_version : "no TLS");
+  printf("OpenSSL %s\n", OpenSSL_version(OPENSSL_VERSION));
+  printf("libxml2 %s\n", LIBXML_DOTTED_VERSION);
+  printf("SQLite %s\n", sqlite3_libversion());
+  if(extra_versions)
+    fputs(extra_versions, stdout);
+  printf("Authentication: Basic%s%s%s%s\n", cv->features & CURL_VERSION_NTLM ? " NTLM" : "",
+         cv->features & CURL_VERSION_SPNEGO ? " Negotiate" : "",
+         cv->features & CURL_VERSION_GSSAPI ? " GSS-API" : "",
+         cv->features & CURL_VERSION_KERBEROS5 ? " Kerberos" : "");
+  printf("Proxy: %s\n", cv->features & CURL_VERSION_HTTPS_PROXY ? "HTTP, HTTPS" : "HTTP");
+  return 0;
 }
 
-void diag_trace_cb(void *ud, enum exs_trace_kind kind, const char *data, size_t len)
+/* Apply global option o with value v. 0 or -1 (printed). */
+static int set_global(struct diag_ctx *ctx, int id, const char *name, const char *v)
 {
-  struct diag_ctx *ctx = ud;
-  static const char *const marks[] = {"* ", "> ", "> ", "< ", "< "};
+  int f;
 
-  if(!ctx->trace)
-    return;
-  if(kind == EXS_TRACE_REQ_BODY || kind == EXS_TRACE_RESP_BODY) {
-    fwrite(data, 1, len, ctx->trace);
-    if(len && data[len - 1] != '\n')
-      fputc('\n', ctx->trace);
-  }
-  else {
-    size_t i = 0;
-    while(i < len) {
-      size_t j = i;
-      while(j < len && data[j] != '\n')
-        j++;
-      fputs(marks[kind], ctx->trace);
-      fwrite(data + i, 1, j - i, ctx->trace);
-      fputc('\n', ctx->trace);
-      i = j + 1;
+  switch(id) {
+  case G_DB: ctx->db = v; break;
+  case G_KEY_FILE: ctx->key_file = v; break;
+  case G_FORMAT:
+    f = diag_format_parse(v);
+    if(f < 0) {
+      diag_fail("unknown format '%s' (text, json, junit or html)", v);
+      return -1;
     }
+    ctx->format = (enum diag_format)f;
+    break;
+  case G_TRACE: ctx->trace_path = v; break;
+  case G_CACERT: ctx->cacert = v; break;
+  case G_RESOLVE:
+    if(ctx->n_resolve >= DIAG_MAX_OVERRIDES || !strchr(v, ':')) {
+      diag_fail("--resolve wants HOST:PORT:ADDR (at most %d)", DIAG_MAX_OVERRIDES);
+      return -1;
+    }
+    ctx->resolve[ctx->n_resolve++] = v;
+    break;
+  case G_CONNECT_TO:
+    if(ctx->n_connect_to >= DIAG_MAX_OVERRIDES || !strchr(v, ':')) {
+      diag_fail("--connect-to wants HOST:PORT:HOST2:PORT2 (at most %d)", DIAG_MAX_OVERRIDES);
+      return -1;
+    }
+    ctx->connect_to[ctx->n_connect_to++] = v;
+    break;
+  case G_PROXY: ctx->proxy = v; break;
+  case G_NOPROXY: ctx->noproxy = v; break;
+  case G_OUTPUT:
+    if(!*v) {
+      diag_fail("option %s needs a file name", name);
+      return -1;
+    }
+    ctx->output = v;
+    break;
+  case G_FAILURES_ONLY: ctx->failures_only = true; break;
+  case G_NO_PROGRESS: ctx->no_progress = true; break;
+  default: break;
   }
-  fflush(ctx->trace);
+  return 0;
 }
 
 /* Take one global option at argv[*i] if it is one. Returns 1 taken, 0 not a
  * global option, -1 error (message printed). */
 static int take_global(struct diag_ctx *ctx, int argc, char **argv, int *i)
 {
-  const char *a = argv[*i];
-  const char *v;
+  const struct diag_opt *o = diag_opt_match(global_opts, argv[*i]);
+  const char *eq = strchr(argv[*i], '=');
+  const char *v = NULL;
 
-  static const char *const with_value[] = {"--db", "--key-file", "--format", "--trace",
-                                           "--cacert", "--resolve", "--connect-to"};
-  size_t k;
-  for(k = 0; k < sizeof(with_value) / sizeof(with_value[0]); k++) {
-    size_t n = strlen(with_value[k]);
-    if(strncmp(a, with_value[k], n) || (a[n] && a[n] != '='))
-      continue;
-    if(a[n] == '=') {
-      v = a + n + 1;
+  if(!o)
+    return 0;
+  if(o->value) {
+    if(eq) {
+      v = eq + 1;
     }
     else {
-      if(*i + 1 >= argc) {
-        diag_fail("option %s needs a value", with_value[k]);
+      if(*i + 1 >= argc || !strncmp(argv[*i + 1], "--", 2)) {
+        diag_fail("option %s needs a value", o->name);
         return -1;
       }
       v = argv[++*i];
     }
-    switch(k) {
-    case 0: ctx->db = v; break;
-    case 1: ctx->key_file = v; break;
-    case 2: {
-      int f = diag_format_parse(v);
-      if(f < 0) {
-        diag_fail("unknown format '%s' (text, json or junit)", v);
-        return -1;
-      }
-      ctx->format = (enum diag_format)f;
-      break;
-    }
-    case 3: ctx->trace_path = v; break;
-    case 4: ctx->cacert = v; break;
-    case 5:
-      if(ctx->n_resolve >= DIAG_MAX_OVERRIDES || !strchr(v, ':')) {
-        diag_fail("--resolve wants HOST:PORT:ADDR (at most %d)", DIAG_MAX_OVERRIDES);
-        return -1;
-      }
-      ctx->resolve[ctx->n_resolve++] = v;
-      break;
-    case 6:
-      if(ctx->n_connect_to >= DIAG_MAX_OVERRIDES || !strchr(v, ':')) {
-        diag_fail("--connect-to wants HOST:PORT:HOST2:PORT2 (at most %d)", DIAG_MAX_OVERRIDES);
-        return -1;
-      }
-      ctx->connect_to[ctx->n_connect_to++] = v;
-      break;
-    default: break;
-    }
-    return 1;
   }
-  return 0;
+  else if(eq) {
+    diag_fail("option %s takes no value", o->name);
+    return -1;
+  }
+  return set_global(ctx, o->id, o->name, v) ? -1 : 1;
+}
+
+static bool is_report_command(char **rest, int nrest)
+{
+  static const char *const top[] = {"test-enable", "demo", "replay", "autodiscover"};
+  size_t k;
+
+  for(k = 0; k < sizeof(top) / sizeof(top[0]); k++)
+    if(!strcmp(rest[0], top[k]))
+      return true;
+  return nrest > 1 && (!strcmp(rest[0], "mailbox") || !strcmp(rest[0], "profile")) &&
+         (!strcmp(rest[1], "test-enable") || !strcmp(rest[1], "apply-defaults"));
+}
+
+static bool use_color(void)
+{
+  const char *term = getenv("TERM");
+  const char *nc = getenv("NO_COLOR");
+
+  return isatty(STDOUT_FILENO) && !(nc && *nc) && term && *term && strcmp(term, "dumb");
 }
 
 int diag_main(int argc, char **argv)
@@ -173,15 +237,18 @@ int diag_main(int argc, char **argv)
 int diag_main_with(int argc, char **argv, const struct diag_command *extra, size_t n_extra)
 {
   struct diag_ctx ctx;
-  char **rest = calloc((size_t)argc + 1, sizeof(char *));
-  int nrest = 0;
+  char **rest = calloc((size_t)argc + 2, sizeof(char *));
+  char tmp_out[4200] = "", cmdname[64];
+  int nrest = 0, saved_out = -1;
   int result = 2;
   int i;
-  size_t c;
-  bool passthrough = false;
+  size_t c, e;
+  int (*run)(struct diag_ctx *, int, char **);
+  bool passthrough = false, report_cmd;
 
   memset(&ctx, 0, sizeof(ctx));
   ctx.argv0 = argv[0];
+  diag_clear_last_error();
   if(!rest)
     return diag_fail("out of memory");
   /* globals may stand before or after the command; "--" ends them (record) */
@@ -198,43 +265,105 @@ int diag_main_with(int argc, char **argv, const struct diag_command *extra, size
   }
   if(!ctx.db)
     ctx.db = getenv("EXSYNC_DB") && *getenv("EXSYNC_DB") ? getenv("EXSYNC_DB") : "exsync.db";
+  ctx.color = use_color();
+  diag_progress_configure(!ctx.no_progress);
+  diag_report_configure(ctx.color, ctx.failures_only);
   if(nrest == 0) {
     result = usage(stderr);
     goto out;
   }
-  if(!strcmp(rest[0], "--version") || !strcmp(rest[0], "version")) {
-    printf("exsync %s\n", EXSYNC_VERSION);
-    result = 0;
+  if(!strcmp(rest[0], "--version") || !strcmp(rest[0], "-V") || !strcmp(rest[0], "version")) {
+    result = version();
     goto out;
   }
-  if(!strcmp(rest[0], "--help") || !strcmp(rest[0], "-h") || !strcmp(rest[0], "help")) {
+  if(!strcmp(rest[0], "--help") || !strcmp(rest[0], "-h") ||
+     (!strcmp(rest[0], "help") && nrest == 1)) {
     result = usage(stdout);
     goto out;
   }
+  if(!strcmp(rest[0], "help")) {
+    /* exsync help CMD [SUB] is exsync CMD [SUB] --help */
+    memmove(rest, rest + 1, (size_t)(nrest - 1) * sizeof(char *));
+    rest[nrest - 1] = "--help";
+  }
+  else if(rest[0][0] == '-') {
+    result = diag_fail("unknown option '%s' (see exsync --help)", rest[0]);
+    goto out;
+  }
+  for(c = 0; c < sizeof(commands) / sizeof(commands[0]); c++)
+    if(!strcmp(rest[0], commands[c].name))
+      break;
+  if(c == sizeof(commands) / sizeof(commands[0])) {
+    result = diag_fail("unknown command '%s' (see exsync --help)", rest[0]);
+    goto out;
+  }
+  run = commands[c].run;
+  for(e = 0; !run && e < n_extra; e++)
+    if(!strcmp(rest[0], extra[e].name))
+      run = extra[e].run;
+  if(!run) {
+    result = diag_fail("command '%s' is not built into this program", rest[0]);
+    goto out;
+  }
+  snprintf(cmdname, sizeof(cmdname), "%s%s%s", rest[0],
+           nrest > 1 && rest[1][0] != '-' && strcmp(rest[0], "replay") &&
+                   strcmp(rest[0], "autodiscover") && strcmp(rest[0], "alerts")
+               ? " "
+               : "",
+           nrest > 1 && rest[1][0] != '-' && strcmp(rest[0], "replay") &&
+                   strcmp(rest[0], "autodiscover") && strcmp(rest[0], "alerts")
+               ? rest[1]
+               : "");
+  ctx.command = cmdname;
+  report_cmd = is_report_command(rest, nrest);
   if(ctx.trace_path) {
-    ctx.trace = fopen(ctx.trace_path, "w");
+    ctx.trace = strcmp(ctx.trace_path, "-") ? fopen(ctx.trace_path, "w") : stderr;
     if(!ctx.trace) {
-      result = diag_fail("cannot write the trace file %s", ctx.trace_path);
+      result = diag_fail("cannot write the trace file %s: %s", ctx.trace_path, strerror(errno));
       goto out;
     }
   }
-  for(c = 0; c < sizeof(commands) / sizeof(commands[0]); c++) {
-    if(!strcmp(rest[0], commands[c].name)) {
-      int (*run)(struct diag_ctx *, int, char **) = commands[c].run;
-      size_t e;
-      for(e = 0; !run && e < n_extra; e++)
-        if(!strcmp(rest[0], extra[e].name))
-          run = extra[e].run;
-      if(!run)
-        result = diag_fail("command '%s' is not built into this program", rest[0]);
-      else
-        result = run(&ctx, nrest, rest);
+  if(ctx.output) {
+    /* the report goes to a temporary file next to FILE, renamed at the end:
+     * a reader never sees half a report */
+    int fd;
+    snprintf(tmp_out, sizeof(tmp_out), "%s.tmp.XXXXXX", ctx.output);
+    fd = mkstemp(tmp_out);
+    if(fd < 0) {
+      result = diag_fail("cannot write %s: %s", ctx.output, strerror(errno));
+      tmp_out[0] = '\0';
       goto out;
     }
+    fchmod(fd, 0644);
+    fflush(stdout);
+    saved_out = dup(STDOUT_FILENO);
+    dup2(fd, STDOUT_FILENO);
+    close(fd);
   }
-  result = diag_fail("unknown command '%s' (see exsync --help)", rest[0]);
+  diag_report_reset_emitted();
+  result = run(&ctx, nrest, rest);
+  if(result == 2 && report_cmd && ctx.format != DIAG_FORMAT_TEXT && !diag_report_emitted())
+    diag_report_write_error(stdout, ctx.format, ctx.command,
+                            diag_last_error()[0] ? diag_last_error()
+                                                 : "usage or configuration error");
 out:
-  if(ctx.trace)
+  if(saved_out >= 0) {
+    struct stat sb;
+    bool keep;
+    fflush(stdout);
+    keep = fstat(STDOUT_FILENO, &sb) == 0 && (sb.st_size > 0 || result != 2);
+    fsync(STDOUT_FILENO);
+    dup2(saved_out, STDOUT_FILENO);
+    close(saved_out);
+    if(!keep) {
+      unlink(tmp_out);
+    }
+    else if(rename(tmp_out, ctx.output)) {
+      unlink(tmp_out);
+      result = diag_fail("cannot write %s: %s", ctx.output, strerror(errno));
+    }
+  }
+  if(ctx.trace && ctx.trace != stderr)
     fclose(ctx.trace);
   free(rest);
   return result;

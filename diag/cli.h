@@ -2,6 +2,7 @@
 #ifndef EXSYNC_DIAG_CLI_H
 #define EXSYNC_DIAG_CLI_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "exsync-diag/diag.h"
@@ -14,15 +15,29 @@ struct diag_ctx {
   const char *db;                 /* --db PATH; default ./exsync.db or $EXSYNC_DB */
   const char *key_file;           /* --key-file PATH; default DB + ".key" */
   enum diag_format format;        /* --format */
-  const char *trace_path;         /* --trace FILE */
+  const char *trace_path;         /* --trace FILE ("-": stderr) */
   const char *cacert;             /* --cacert FILE */
   const char *resolve[DIAG_MAX_OVERRIDES];
   size_t n_resolve;
   const char *connect_to[DIAG_MAX_OVERRIDES];
   size_t n_connect_to;
+  const char *proxy;              /* --proxy URL ("" none: ignore the environment) */
+  const char *noproxy;            /* --noproxy LIST */
+  const char *output;             /* -o FILE: the report, written atomically */
+  bool failures_only;             /* --failures-only: reports list failing mailboxes only */
+  bool no_progress;               /* --no-progress */
+  bool color;                     /* stdout is a terminal that takes colour */
   FILE *trace;                    /* open trace file, NULL when none */
   const char *argv0;
+  const char *command;            /* the command run ("mailbox test-enable") */
 };
+
+/* Formats a command takes (diag_formats). */
+#define DIAG_F_TEXT (1u << DIAG_FORMAT_TEXT)
+#define DIAG_F_JSON (1u << DIAG_FORMAT_JSON)
+#define DIAG_F_JUNIT (1u << DIAG_FORMAT_JUNIT)
+#define DIAG_F_HTML (1u << DIAG_FORMAT_HTML)
+#define DIAG_F_REPORT (DIAG_F_TEXT | DIAG_F_JSON | DIAG_F_JUNIT | DIAG_F_HTML)
 
 /* A command implemented outside this library (diag/emu: demo, replay). */
 struct diag_command {
@@ -34,12 +49,27 @@ struct diag_command {
  * top of the built-in ones; a command listed in --help but in neither is
  * "not built into this program" (exit 2). */
 int diag_main_with(int argc, char **argv, const struct diag_command *extra, size_t n_extra);
+/* Lines --version adds for libraries linked outside exsync_diag ("libevent
+ * 2.1.12-stable\n", from diag/emu). */
+void diag_set_extra_versions(const char *lines);
 
-/* Print "exsync: " + message to stderr; returns 2 (usage/configuration). */
+/* Print "exsync: " + message to stderr; returns 2 (usage/configuration).
+ * The last message is kept for the error report (diag_last_error). */
 int diag_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The last diag_fail message ("" when none); cleared by diag_main. */
+const char *diag_last_error(void);
+void diag_clear_last_error(void);
 
-/* The trace hook writing the redacted conversation to ctx->trace. */
+/* 0 when ctx->format is one of mask, else 2 with "CMD: --format F is not
+ * supported here (text, json)" printed. */
+int diag_formats(const struct diag_ctx *ctx, const char *cmd, unsigned mask);
+
+/* The trace hook writing the redacted conversation to ctx->trace, each line
+ * after a time stamp. */
 void diag_trace_cb(void *ctx, enum exs_trace_kind kind, const char *data, size_t len);
+/* A separator line in the trace ("=== alice@contoso.com: Failure ==="). */
+void diag_trace_mark(struct diag_ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Path of a shipped data file ("schema/org.xsd") in the data directory
  * (exsync/datadir.h). Static ring buffer: copy to keep. */

@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "json.h"
+#include "opt.h"
 #include "exsync/clock.h"
 #include "exsync/orgfile.h"
 #include "exsync/store.h"
@@ -19,20 +20,22 @@
 
 /* ---- small helpers ---- */
 
-static bool is_help(const char *a)
+/* Collect the arguments of a command that takes no options but -h. Returns
+ * the number collected into args, -1 on error (printed), -2 for help. */
+static int plain_args(const char *cmd, int argc, char **argv, int first, char **args)
 {
-  return !strcmp(a, "--help") || !strcmp(a, "-h");
-}
+  struct diag_optp p;
+  int id, n = 0;
 
-/* --help anywhere after the command ("mailbox test-enable --help"). */
-static bool wants_help(int argc, char **argv)
-{
-  int i;
-
-  for(i = 1; i < argc; i++)
-    if(is_help(argv[i]))
-      return true;
-  return false;
+  diag_opt_init(&p, cmd, NULL, NULL, argc, argv, first);
+  while((id = diag_opt_next(&p)) != DIAG_OPT_END) {
+    if(id == DIAG_OPT_HELP)
+      return -2;
+    if(id == DIAG_OPT_ERR)
+      return -1;
+    args[n++] = (char *)p.value;
+  }
+  return n;
 }
 
 /* Read a password from --password-env, --password-file, or the terminal
@@ -100,31 +103,144 @@ struct pw_opts {
   bool prompt;
 };
 
-/* Take --password-env/--password-file/--password-prompt at argv[*i]. */
-static int take_pw(struct pw_opts *pw, int argc, char **argv, int *i)
+enum { PW_ENV = 50, PW_FILE, PW_PROMPT, PW_LITERAL };
+
+/* The password options of the commands that take one. */
+static const struct diag_opt pw_opts[] = {
+  {"--password-env", true, PW_ENV},
+  {"--password-file", true, PW_FILE},
+  {"--password-prompt", false, PW_PROMPT},
+  {NULL, false, 0},
+};
+
+/* Passwords never on the command line, in any spelling. */
+static int refuse_literal_password(int argc, char **argv, int from)
 {
-  if(!strcmp(argv[*i], "--password-prompt")) {
-    pw->prompt = true;
-    return 1;
-  }
-  if((!strcmp(argv[*i], "--password-env") || !strcmp(argv[*i], "--password-file"))) {
-    if(*i + 1 >= argc) {
-      diag_fail("%s needs a value", argv[*i]);
-      return -1;
-    }
-    if(argv[*i][11] == 'e')
-      pw->env = argv[++*i];
-    else
-      pw->file = argv[++*i];
-    return 1;
-  }
-  if(!strcmp(argv[*i], "--password") || !strncmp(argv[*i], "--password=", 11) ||
-     !strncmp(argv[*i], "password=", 9)) {
-    diag_fail("passwords are never taken on the command line: use --password-env VAR, "
-              "--password-file FILE or --password-prompt");
-    return -1;
-  }
+  int i;
+
+  for(i = from; i < argc; i++)
+    if(!strcmp(argv[i], "--password") || !strncmp(argv[i], "--password=", 11) ||
+       !strncmp(argv[i], "password=", 9))
+      return diag_fail("passwords are never taken on the command line: use --password-env VAR, "
+                       "--password-file FILE or --password-prompt");
   return 0;
+}
+
+static int take_pw(struct pw_opts *pw, const struct diag_optp *p, int id)
+{
+  switch(id) {
+  case PW_ENV: pw->env = p->value; return 1;
+  case PW_FILE: pw->file = p->value; return 1;
+  case PW_PROMPT: pw->prompt = true; return 1;
+  default: return 0;
+  }
+}
+
+/* Print a job as JSON. */
+static void print_job_json(FILE *f, const struct exs_job *j)
+{
+  char t[32];
+
+  fprintf(f, "{\"id\": %lld, \"kind\": ", (long long)j->id);
+  diag_json_str(f, j->kind);
+  fputs(", \"profile\": ", f);
+  diag_json_str(f, j->profile);
+  fprintf(f, ", \"state\": \"%s\", \"done\": %d, \"total\": %d, \"created\": ",
+          exs_job_state_name(j->state), j->done, j->total);
+  if(j->created)
+    diag_json_str(f, exs_time_iso(j->created, t, sizeof(t)));
+  else
+    fputs("null", f);
+  fputs(", \"summary\": ", f);
+  diag_json_str_or_null(f, j->summary);
+  fputs("}", f);
+}
+
+/* The attributes printed by print(obj) as JSON members (json.c). */
+static void attrs_json(FILE *f, void (*print)(FILE *, const void *), const void *obj)
+{
+  char *text = NULL;
+  size_t len = 0;
+  FILE *mem = open_memstream(&text, &len);
+
+  if(!mem)
+    return;
+  print(mem, obj);
+  fclose(mem);
+  diag_json_attrs(f, text);
+  free(text);
+}
+
+static void print_org_v(FILE *f, const void *o)
+{
+  exs_orgfile_print_org(f, o);
+}
+
+static void print_profile_v(FILE *f, const void *o)
+{
+  exs_orgfile_print_profile(f, o);
+}
+
+static void print_mailbox_v(FILE *f, const void *o)
+{
+  exs_orgfile_print_mailbox(f, o);
+}
+
+static void json_time_or_null(FILE *f, time_t t)
+{
+  char buf[32];
+
+  if(t)
+    diag_json_str(f, exs_time_iso(t, buf, sizeof(buf)));
+  else
+    fputs("null", f);
+}
+
+/* A stored mailbox as JSON: its org-file attributes, then its state. */
+static void print_mailbox_json(FILE *f, const struct exs_mailbox *m, bool runtime)
+{
+  static const char *const wl[] = {"incoming", "outgoing", "act"};
+  int w;
+
+  fputs("{", f);
+  attrs_json(f, print_mailbox_v, m);
+  fputs(", \"status\": {", f);
+  for(w = 0; w < 3; w++)
+    fprintf(f, "%s\"%s\": \"%s\"", w ? ", " : "", wl[w], exs_status_name(m->status[w]));
+  fputs("}, \"enabled\": {", f);
+  for(w = 0; w < 3; w++)
+    fprintf(f, "%s\"%s\": %s", w ? ", " : "", wl[w], m->enabled[w] ? "true" : "false");
+  fputs("}", f);
+  if(runtime) {
+    fputs(", \"ews_url\": ", f);
+    diag_json_str_or_null(f, m->ews_url);
+    fputs(", \"test_completed_on\": ", f);
+    json_time_or_null(f, m->test_completed_on);
+    fprintf(f, ", \"test_retry_count\": %d, \"transient_failures\": %d, \"retry_at\": ",
+            m->retry_count, m->transient_failures);
+    json_time_or_null(f, m->retry_at);
+    fputs(", \"last_error\": ", f);
+    if(m->last_error_code[0]) {
+      fputs("{\"code\": ", f);
+      diag_json_str(f, m->last_error_code);
+      fputs(", \"message\": ", f);
+      diag_json_str(f, m->last_error);
+      fprintf(f, ", \"count\": %d}", m->last_error_count);
+    }
+    else {
+      fputs("null", f);
+    }
+    fputs(", \"last_sync_start\": ", f);
+    json_time_or_null(f, m->last_sync_start);
+    fputs(", \"last_sync_success\": ", f);
+    json_time_or_null(f, m->last_sync_success);
+    fprintf(f, ", \"items_processed\": %d, \"items_failed\": %d, \"postponed_until\": ",
+            m->items_processed, m->items_failed);
+    json_time_or_null(f, m->postponed_until);
+    fputs(", \"processing_host\": ", f);
+    diag_json_str_or_null(f, m->processing_host);
+  }
+  fputs("}", f);
 }
 
 static void print_alert_json(FILE *f, const struct exs_alert *a, bool first)
@@ -145,26 +261,38 @@ static void print_alert_json(FILE *f, const struct exs_alert *a, bool first)
 
 /* ---- import ---- */
 
+static int import_help(FILE *f)
+{
+  fprintf(f, "usage: exsync import ORG.xml\n\nImport org settings, profiles and mailboxes from an "
+             "org file (urn:exsync:org:1) into the store,\nin one transaction (the store is "
+             "created when missing). Existing entries are updated\nby name / address.\n");
+  return f == stdout ? 0 : 2;
+}
+
 static int cmd_import(struct diag_ctx *ctx, int argc, char **argv)
 {
   struct exs_orgfile *f;
   struct exs_store *st;
   struct exs_error err;
-  int result = 2;
+  char *args[2];
+  int result = 2, n;
 
-  if(argc != 2 || is_help(argv[1])) {
-    printf("usage: exsync import ORG.xml\n\nImport org settings, profiles and mailboxes from an "
-           "org file (urn:exsync:org:1) into the store,\nin one transaction. Existing entries "
-           "are updated by name / address.\n");
-    return argc == 2 ? 0 : 2;
-  }
+  n = argc <= 3 ? plain_args("import", argc, argv, 1, args) : 2;
+  if(n == -2)
+    return import_help(stdout);
+  if(n == -1)
+    return 2;
+  if(n != 1)
+    return import_help(stderr);
+  if(diag_formats(ctx, "import", DIAG_F_TEXT))
+    return 2;
   exs_error_clear(&err);
-  f = diag_load_orgfile(argv[1], EXS_ORGFILE_EXTERNAL_PROFILES);
+  f = diag_load_orgfile(args[0], EXS_ORGFILE_EXTERNAL_PROFILES);
   if(!f)
     return 2;
-  st = diag_open_store(ctx);
+  st = diag_open_store(ctx, true);
   if(st && diag_import_org(st, f, &err) == 0) {
-    printf("imported %s: org settings, %zu profile%s, %zu mailbox%s\n", argv[1], f->n_profiles,
+    printf("imported %s: org settings, %zu profile%s, %zu mailbox%s\n", args[0], f->n_profiles,
            f->n_profiles == 1 ? "" : "s", f->n_mailboxes, f->n_mailboxes == 1 ? "" : "es");
     result = 0;
   }
@@ -178,46 +306,80 @@ static int cmd_import(struct diag_ctx *ctx, int argc, char **argv)
 
 /* ---- org ---- */
 
+static int org_help(FILE *f)
+{
+  fprintf(f, "usage: exsync org show\n       exsync org set KEY=VALUE...   (keys as in the org "
+             "file's <settings>, and id)\n\nshow prints text or, with --format json, an object "
+             "of the settings (docs/json/org.md).\n");
+  return f == stdout ? 0 : 2;
+}
+
 static int cmd_org(struct diag_ctx *ctx, int argc, char **argv)
 {
   struct exs_store *st;
   struct exs_error err;
   struct exs_org org;
   struct exs_invalid inv;
-  int result = 2, i;
+  char **args = calloc((size_t)argc + 1, sizeof(char *));
+  bool show;
+  int result = 2, i, n;
 
-  if(argc < 2 || is_help(argv[1])) {
-    printf("usage: exsync org show\n       exsync org set KEY=VALUE...   (keys as in the org "
-           "file's <settings>, and id)\n");
-    return argc >= 2 ? 0 : 2;
+  if(!args)
+    return diag_fail("out of memory");
+  n = plain_args("org", argc, argv, 1, args);
+  if(n == -2 || n == -1 || n == 0) {
+    free(args);
+    return n == -2 ? org_help(stdout) : n == -1 ? 2 : org_help(stderr);
   }
-  if(strcmp(argv[1], "show") && strcmp(argv[1], "set"))
-    return diag_fail("org: unknown subcommand '%s' (show or set)", argv[1]);
-  exs_error_clear(&err);
-  st = diag_open_store(ctx);
-  if(!st)
+  if(strcmp(args[0], "show") && strcmp(args[0], "set")) {
+    diag_fail("org: unknown subcommand '%s' (show or set)", args[0]);
+    free(args);
     return 2;
+  }
+  show = !strcmp(args[0], "show");
+  if(diag_formats(ctx, show ? "org show" : "org set", show ? DIAG_F_TEXT | DIAG_F_JSON
+                                                           : DIAG_F_TEXT)) {
+    free(args);
+    return 2;
+  }
+  exs_error_clear(&err);
+  st = diag_open_store(ctx, false);
+  if(!st) {
+    free(args);
+    return 2;
+  }
   if(exs_store_org_get(st, &org, &err) < 0) {
     diag_fail("%s", err.message);
     goto out;
   }
-  if(!strcmp(argv[1], "show")) {
-    exs_orgfile_print_org(stdout, &org);
+  if(show) {
+    if(n > 1) {
+      diag_fail("org show: unexpected argument '%s'", args[1]);
+      goto out;
+    }
+    if(ctx->format == DIAG_FORMAT_JSON) {
+      fputs("{", stdout);
+      attrs_json(stdout, print_org_v, &org);
+      fputs("}\n", stdout);
+    }
+    else {
+      exs_orgfile_print_org(stdout, &org);
+    }
     result = 0;
     goto out;
   }
-  if(argc < 3) {
+  if(n < 2) {
     diag_fail("org set needs KEY=VALUE");
     goto out;
   }
-  for(i = 2; i < argc; i++) {
+  for(i = 1; i < n; i++) {
     char key[64];
-    const char *eq = strchr(argv[i], '=');
-    if(!eq || eq == argv[i] || (size_t)(eq - argv[i]) >= sizeof(key)) {
-      diag_fail("org set: '%s' is not KEY=VALUE", argv[i]);
+    const char *eq = strchr(args[i], '=');
+    if(!eq || eq == args[i] || (size_t)(eq - args[i]) >= sizeof(key)) {
+      diag_fail("org set: '%s' is not KEY=VALUE", args[i]);
       goto out;
     }
-    snprintf(key, sizeof(key), "%.*s", (int)(eq - argv[i]), argv[i]);
+    snprintf(key, sizeof(key), "%.*s", (int)(eq - args[i]), args[i]);
     if(!strcmp(key, "id")) {
       snprintf(org.id, sizeof(org.id), "%s", eq + 1);
       continue;
@@ -237,6 +399,7 @@ static int cmd_org(struct diag_ctx *ctx, int argc, char **argv)
   }
   result = 0;
 out:
+  free(args);
   exs_store_close(st);
   return result;
 }
@@ -304,43 +467,40 @@ out:
 
 /* ---- profile ---- */
 
-static int profile_help(void)
+static int profile_help(FILE *f)
 {
-  printf("usage: exsync profile create NAME [KEY=VALUE...] [PASSWORD]\n"
-         "       exsync profile set NAME KEY=VALUE... [PASSWORD]\n"
-         "       exsync profile show NAME | list | delete NAME\n"
-         "       exsync profile test-enable NAME [--detach] [options]\n\n"
-         "KEY is an attribute of the org file's <profile>: autodiscover, incoming-url,\n"
-         "outgoing-url, same-outgoing, authenticate-using, impersonation, protocol, user,\n"
-         "process-from, poll-minutes, max-connections, move-undeliverable, timeout-ms, owner...\n"
-         "PASSWORD: --password-env VAR | --password-file FILE | --password-prompt\n\n"
-         "test-enable runs a background job over every mailbox of the profile (see\n"
-         "exsync job); it waits and prints the report unless --detach.\n%s",
-         diag_te_flags_help);
-  return 0;
+  fprintf(f,
+          "usage: exsync profile create NAME [KEY=VALUE...] [PASSWORD]\n"
+          "       exsync profile set NAME KEY=VALUE... [PASSWORD]\n"
+          "       exsync profile show NAME | list | delete NAME\n"
+          "       exsync profile test-enable NAME [--detach] [options]\n\n"
+          "KEY is an attribute of the org file's <profile>: autodiscover, incoming-url,\n"
+          "outgoing-url, same-outgoing, authenticate-using, impersonation, protocol, user,\n"
+          "process-from, poll-minutes, max-connections, move-undeliverable, timeout-ms, owner...\n"
+          "PASSWORD: --password-env VAR | --password-file FILE | --password-prompt\n\n"
+          "create makes the store when missing; the others need one. show and list print\n"
+          "text or --format json (docs/json/profile.md).\n\n"
+          "test-enable runs a background job over every mailbox of the profile (see\n"
+          "exsync job); it waits and prints the report (--format text, json, junit, html)\n"
+          "unless --detach.\n%s",
+          diag_te_flags_help);
+  return f == stdout ? 0 : 2;
 }
 
-static int apply_pairs(int argc, char **argv, int from, void *obj, bool profile,
-                       struct pw_opts *pw)
+static int apply_pairs(char **args, int n, int from, void *obj, bool profile)
 {
   struct exs_error err;
   int i;
 
   exs_error_clear(&err);
-  for(i = from; i < argc; i++) {
+  for(i = from; i < n; i++) {
     char key[64];
-    const char *eq;
-    int t = take_pw(pw, argc, argv, &i);
-    if(t < 0)
-      return -1;
-    if(t > 0)
-      continue;
-    eq = strchr(argv[i], '=');
-    if(!eq || eq == argv[i] || (size_t)(eq - argv[i]) >= sizeof(key)) {
-      diag_fail("'%s' is not KEY=VALUE", argv[i]);
+    const char *eq = strchr(args[i], '=');
+    if(!eq || eq == args[i] || (size_t)(eq - args[i]) >= sizeof(key)) {
+      diag_fail("'%s' is not KEY=VALUE", args[i]);
       return -1;
     }
-    snprintf(key, sizeof(key), "%.*s", (int)(eq - argv[i]), argv[i]);
+    snprintf(key, sizeof(key), "%.*s", (int)(eq - args[i]), args[i]);
     if(profile ? exs_orgfile_set_profile(obj, key, eq + 1, &err)
                : exs_orgfile_set_mailbox(obj, key, eq + 1, &err)) {
       diag_fail("%s", err.message);
@@ -350,6 +510,13 @@ static int apply_pairs(int argc, char **argv, int from, void *obj, bool profile,
   return 0;
 }
 
+enum { OPT_DETACH = 1, OPT_PROFILE, OPT_ALL, OPT_NO_TEST, OPT_TIMEOUT };
+
+static const struct diag_opt detach_opts[] = {
+  {"--detach", false, OPT_DETACH},
+  {NULL, false, 0},
+};
+
 static int cmd_profile(struct diag_ctx *ctx, int argc, char **argv)
 {
   struct exs_store *st = NULL;
@@ -357,55 +524,116 @@ static int cmd_profile(struct diag_ctx *ctx, int argc, char **argv)
   struct exs_profile p;
   struct exs_invalid inv;
   struct pw_opts pw = {NULL, NULL, false};
+  struct diag_te_flags flags;
+  struct diag_optp op;
+  char cmd[64];
+  char **args = NULL;
   const char *sub;
-  int result = 2, rc;
+  bool detach = false, te, list, show;
+  int result = 2, rc, id, n = 0;
   size_t i;
 
   memset(&p, 0, sizeof(p));
-  if(argc < 2 || wants_help(argc, argv))
-    return argc < 2 ? (profile_help(), 2) : profile_help();
+  memset(&flags, 0, sizeof(flags));
+  if(argc < 2)
+    return profile_help(stderr);
   sub = argv[1];
-  exs_error_clear(&err);
-  if(strcmp(sub, "list") && argc < 3)
-    return diag_fail("profile %s needs a profile NAME", sub);
-  st = diag_open_store(ctx);
-  if(!st)
+  if(!strcmp(sub, "-h") || !strcmp(sub, "--help"))
+    return profile_help(stdout);
+  te = !strcmp(sub, "test-enable");
+  list = !strcmp(sub, "list");
+  show = !strcmp(sub, "show");
+  if(!list && !show && !te && strcmp(sub, "create") && strcmp(sub, "set") &&
+     strcmp(sub, "delete"))
+    return diag_fail("profile: unknown subcommand '%s' (see exsync help profile)", sub);
+  snprintf(cmd, sizeof(cmd), "profile %s", sub);
+  if(refuse_literal_password(argc, argv, 2))
     return 2;
+  args = calloc((size_t)argc + 1, sizeof(char *));
+  if(!args)
+    return diag_fail("out of memory");
+  diag_opt_init(&op, cmd, te ? detach_opts : !strcmp(sub, "create") || !strcmp(sub, "set")
+                                                 ? pw_opts
+                                                 : NULL,
+                te ? diag_te_opts : NULL, argc, argv, 2);
+  while((id = diag_opt_next(&op)) != DIAG_OPT_END) {
+    if(id == DIAG_OPT_HELP) {
+      free(args);
+      return profile_help(stdout);
+    }
+    if(id == DIAG_OPT_ERR)
+      goto out;
+    if(id == DIAG_OPT_ARG)
+      args[n++] = (char *)op.value;
+    else if(id == OPT_DETACH)
+      detach = true;
+    else if(take_pw(&pw, &op, id) == 0 && diag_te_apply(&flags, &op, id) < 0)
+      goto out;
+  }
+  if(diag_formats(ctx, cmd, te ? DIAG_F_REPORT : list || show ? DIAG_F_TEXT | DIAG_F_JSON
+                                                               : DIAG_F_TEXT))
+    goto out;
+  exs_error_clear(&err);
+  if(list ? n > 0 : n < 1) {
+    diag_fail(list ? "profile list: unexpected argument '%s'" : "profile %s needs a profile NAME",
+              list ? args[0] : sub);
+    goto out;
+  }
+  if((show || te || !strcmp(sub, "delete")) && n > 1) {
+    diag_fail("%s: unexpected argument '%s' (see exsync help profile)", cmd, args[1]);
+    goto out;
+  }
+  st = diag_open_store(ctx, !strcmp(sub, "create"));
+  if(!st)
+    goto out;
 
-  if(!strcmp(sub, "list")) {
+  if(list) {
     struct exs_profile *all = NULL;
-    size_t n = 0;
-    if(exs_store_profile_list(st, &all, &n, &err)) {
+    size_t np = 0;
+    if(exs_store_profile_list(st, &all, &np, &err)) {
       diag_fail("%s", err.message);
       goto out;
     }
-    printf("%-24s %-11s %-6s %s\n", "Name", "Auth", "MaxCon", "Server location");
-    for(i = 0; i < n; i++) {
-      printf("%-24s %-11s %-6d %s\n", all[i].name, exs_retrieval_name(all[i].retrieval),
-             all[i].max_connections, all[i].autodiscover ? "(Autodiscover)" : all[i].incoming_url);
+    if(ctx->format == DIAG_FORMAT_JSON)
+      fputs("{\"profiles\": [", stdout);
+    else
+      printf("%-24s %-11s %-6s %s\n", "Name", "Auth", "MaxCon", "Server location");
+    for(i = 0; i < np; i++) {
+      if(ctx->format == DIAG_FORMAT_JSON) {
+        fputs(i ? ",\n  {" : "\n  {", stdout);
+        attrs_json(stdout, print_profile_v, &all[i]);
+        fputs("}", stdout);
+      }
+      else {
+        printf("%-24s %-11s %-6d %s\n", all[i].name, exs_retrieval_name(all[i].retrieval),
+               all[i].max_connections,
+               all[i].autodiscover ? "(Autodiscover)" : all[i].incoming_url);
+      }
       exs_profile_wipe(&all[i]);
     }
+    if(ctx->format == DIAG_FORMAT_JSON)
+      fputs(np ? "\n]}\n" : "]}\n", stdout);
     free(all);
     result = 0;
     goto out;
   }
   if(!strcmp(sub, "create") || !strcmp(sub, "set")) {
     bool create = !strcmp(sub, "create");
-    rc = exs_store_profile_get(st, argv[2], &p, &err);
+    rc = exs_store_profile_get(st, args[0], &p, &err);
     if(rc < 0 || (create && rc == 0) || (!create && rc == EXS_STORE_NOT_FOUND)) {
       diag_fail(rc < 0 ? "%s" : create ? "profile '%s' exists (use profile set)"
                                        : "no profile '%s' (use profile create)",
-                rc < 0 ? err.message : argv[2]);
+                rc < 0 ? err.message : args[0]);
       goto out;
     }
     if(create) {
       exs_profile_defaults(&p);
-      if(exs_orgfile_set_profile(&p, "name", argv[2], &err)) {
+      if(exs_orgfile_set_profile(&p, "name", args[0], &err)) {
         diag_fail("%s", err.message);
         goto out;
       }
     }
-    if(apply_pairs(argc, argv, 3, &p, true, &pw))
+    if(apply_pairs(args, n, 1, &p, true))
       goto out;
     if(read_password(pw.env, pw.file, pw.prompt, p.password, sizeof(p.password)) < 0)
       goto out;
@@ -424,54 +652,45 @@ static int cmd_profile(struct diag_ctx *ctx, int argc, char **argv)
     result = 0;
     goto out;
   }
-  if(!strcmp(sub, "show")) {
-    rc = exs_store_profile_get(st, argv[2], &p, &err);
+  if(show) {
+    rc = exs_store_profile_get(st, args[0], &p, &err);
     if(rc) {
-      diag_fail(rc < 0 ? "%s" : "no profile '%s'", rc < 0 ? err.message : argv[2]);
+      diag_fail(rc < 0 ? "%s" : "no profile '%s'", rc < 0 ? err.message : args[0]);
       goto out;
     }
-    exs_orgfile_print_profile(stdout, &p);
+    if(ctx->format == DIAG_FORMAT_JSON) {
+      fputs("{", stdout);
+      attrs_json(stdout, print_profile_v, &p);
+      fputs("}\n", stdout);
+    }
+    else {
+      exs_orgfile_print_profile(stdout, &p);
+    }
     result = 0;
     goto out;
   }
   if(!strcmp(sub, "delete")) {
-    rc = exs_store_profile_delete(st, argv[2], &err);
+    rc = exs_store_profile_delete(st, args[0], &err);
     if(rc) {
-      diag_fail(rc < 0 ? "%s" : "no profile '%s'", rc < 0 ? err.message : argv[2]);
+      diag_fail(rc < 0 ? "%s" : "no profile '%s'", rc < 0 ? err.message : args[0]);
       goto out;
     }
-    printf("profile '%s' deleted\n", argv[2]);
+    printf("profile '%s' deleted\n", args[0]);
     result = 0;
     goto out;
   }
-  if(!strcmp(sub, "test-enable")) {
-    struct diag_te_flags flags;
+  {
+    /* test-enable */
     struct exs_mailbox *m = NULL;
-    bool detach = false;
-    size_t n = 0;
+    size_t nm = 0;
     int64_t job = 0;
-    int k;
-    memset(&flags, 0, sizeof(flags));
-    for(k = 3; k < argc; k++) {
-      int t = diag_te_flag(&flags, argc, argv, &k);
-      if(t < 0)
-        goto out;
-      if(t > 0)
-        continue;
-      if(!strcmp(argv[k], "--detach")) {
-        detach = true;
-        continue;
-      }
-      diag_fail("profile test-enable: unexpected argument '%s'", argv[k]);
-      goto out;
-    }
-    rc = exs_store_profile_get(st, argv[2], &p, &err);
+    rc = exs_store_profile_get(st, args[0], &p, &err);
     if(rc) {
-      diag_fail(rc < 0 ? "%s" : "no profile '%s'", rc < 0 ? err.message : argv[2]);
+      diag_fail(rc < 0 ? "%s" : "no profile '%s'", rc < 0 ? err.message : args[0]);
       goto out;
     }
-    if(exs_store_mailbox_list(st, argv[2], EXS_STORE_WITH_SECRETS, &m, &n, &err) ||
-       exs_store_job_create(st, "test-enable", argv[2], (int)n, &job, &err)) {
+    if(exs_store_mailbox_list(st, args[0], EXS_STORE_WITH_SECRETS, &m, &nm, &err) ||
+       exs_store_job_create(st, "test-enable", args[0], (int)nm, &job, &err)) {
       diag_fail("%s", err.message);
       goto out;
     }
@@ -485,8 +704,8 @@ static int cmd_profile(struct diag_ctx *ctx, int argc, char **argv)
       }
       if(pid > 0) {
         printf("job %lld started: %zu mailboxes of profile '%s' (exsync job wait %lld)\n",
-               (long long)job, n, argv[2], (long long)job);
-        for(i = 0; i < n; i++)
+               (long long)job, nm, args[0], (long long)job);
+        for(i = 0; i < nm; i++)
           exs_mailbox_wipe(&m[i]);
         free(m);
         result = 0;
@@ -497,21 +716,20 @@ static int cmd_profile(struct diag_ctx *ctx, int argc, char **argv)
       if(!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
         _exit(2);
       exs_store_close(st);
-      st = diag_open_store(ctx);
+      st = diag_open_store(ctx, false);
       if(!st)
         _exit(2);
-      rc = run_stored(ctx, st, m, n, &flags, job);
+      rc = run_stored(ctx, st, m, nm, &flags, job);
       exs_store_close(st);
       _exit(rc);
     }
-    result = run_stored(ctx, st, m, n, &flags, job);
-    for(i = 0; i < n; i++)
+    result = run_stored(ctx, st, m, nm, &flags, job);
+    for(i = 0; i < nm; i++)
       exs_mailbox_wipe(&m[i]);
     free(m);
-    goto out;
   }
-  diag_fail("profile: unknown subcommand '%s' (see exsync profile --help)", sub);
 out:
+  free(args);
   exs_profile_wipe(&p);
   exs_store_close(st);
   return result;
@@ -519,62 +737,43 @@ out:
 
 /* ---- mailbox ---- */
 
-static int mailbox_help(void)
+static int mailbox_help(FILE *f)
 {
-  printf("usage: exsync mailbox add ADDRESS [KEY=VALUE...] [PASSWORD]\n"
-         "       exsync mailbox import FILE.csv\n"
-         "       exsync mailbox list [--profile NAME]\n"
-         "       exsync mailbox show ADDRESS\n"
-         "       exsync mailbox set ADDRESS KEY=VALUE... [PASSWORD]\n"
-         "       exsync mailbox apply-defaults (ADDRESS...|--all) [--no-test] [options]\n"
-         "       exsync mailbox approve (ADDRESS...|--all) | reject ADDRESS...\n"
-         "       exsync mailbox test-enable (ADDRESS...|--all) [options]\n\n"
-         "KEY is an attribute of the org file's <mailbox>: name, kind, profile, incoming,\n"
-         "outgoing, act, approval, allow-credentials, user, sync-org-only, track, process-from.\n"
-         "PASSWORD: --password-env VAR | --password-file FILE | --password-prompt\n\n"
-         "apply-defaults copies the org's default profile and delivery methods, then runs\n"
-         "Test & Enable on those mailboxes (unless --no-test), as the product does.\n\n"
-         "Options of test-enable and apply-defaults:\n%s",
-         diag_te_flags_help);
-  return 0;
+  fprintf(f,
+          "usage: exsync mailbox add ADDRESS [KEY=VALUE...] [PASSWORD]\n"
+          "       exsync mailbox import FILE.csv\n"
+          "       exsync mailbox list [--profile NAME]\n"
+          "       exsync mailbox show ADDRESS\n"
+          "       exsync mailbox set ADDRESS KEY=VALUE... [PASSWORD]\n"
+          "       exsync mailbox apply-defaults (ADDRESS...|--all) [--no-test] [options]\n"
+          "       exsync mailbox approve (ADDRESS...|--all) | reject ADDRESS...\n"
+          "       exsync mailbox test-enable (ADDRESS...|--all) [options]\n\n"
+          "KEY is an attribute of the org file's <mailbox>: name, kind, profile, incoming,\n"
+          "outgoing, act, approval, allow-credentials, user, sync-org-only, track, process-from.\n"
+          "PASSWORD: --password-env VAR | --password-file FILE | --password-prompt\n\n"
+          "add and import create the store when missing; the others need one. list and\n"
+          "show print text or --format json (docs/json/mailbox.md); test-enable and\n"
+          "apply-defaults print the report (--format text, json, junit, html).\n\n"
+          "apply-defaults copies the org's default profile and delivery methods, then runs\n"
+          "Test & Enable on those mailboxes (unless --no-test), as the product does.\n\n"
+          "Options of test-enable and apply-defaults:\n%s",
+          diag_te_flags_help);
+  return f == stdout ? 0 : 2;
 }
 
-/* Collect the mailboxes named in argv[from..] (or all with --all). Other
- * options are left to take_opt. */
-static int select_mailboxes(struct exs_store *st, int argc, char **argv, int from,
-                            struct exs_mailbox **out, size_t *n, struct diag_te_flags *flags,
-                            bool *no_test)
+/* The mailboxes named in args (or every one with all). */
+static int select_mailboxes(struct exs_store *st, char **args, int n_args, bool all,
+                            struct exs_mailbox **out, size_t *n)
 {
   struct exs_error err;
-  bool all = false;
-  int i, named = 0;
+  int i;
   size_t cap = 0;
 
   exs_error_clear(&err);
   *out = NULL;
   *n = 0;
-  for(i = from; i < argc; i++) {
-    int t = flags ? diag_te_flag(flags, argc, argv, &i) : 0;
-    if(t < 0)
-      return -1;
-    if(t > 0)
-      continue;
-    if(!strcmp(argv[i], "--all")) {
-      all = true;
-    }
-    else if(no_test && !strcmp(argv[i], "--no-test")) {
-      *no_test = true;
-    }
-    else if(argv[i][0] == '-') {
-      diag_fail("unexpected option '%s'", argv[i]);
-      return -1;
-    }
-    else {
-      named++;
-    }
-  }
   if(all) {
-    if(named) {
+    if(n_args) {
       diag_fail("give mailbox addresses or --all, not both");
       return -1;
     }
@@ -584,18 +783,12 @@ static int select_mailboxes(struct exs_store *st, int argc, char **argv, int fro
     }
     return 0;
   }
-  if(!named) {
+  if(!n_args) {
     diag_fail("name at least one mailbox ADDRESS, or --all");
     return -1;
   }
-  for(i = from; i < argc; i++) {
+  for(i = 0; i < n_args; i++) {
     int rc;
-    if(argv[i][0] == '-') {
-      if(!strcmp(argv[i], "--delivery-timeout") || !strcmp(argv[i], "--retry-interval") ||
-         !strcmp(argv[i], "--max-retries"))
-        i++;
-      continue;
-    }
     if(*n == cap) {
       struct exs_mailbox *p = realloc(*out, (cap = cap ? cap * 2 : 8) * sizeof(*p));
       if(!p) {
@@ -604,9 +797,9 @@ static int select_mailboxes(struct exs_store *st, int argc, char **argv, int fro
       }
       *out = p;
     }
-    rc = exs_store_mailbox_get(st, argv[i], &(*out)[*n], &err);
+    rc = exs_store_mailbox_get(st, args[i], &(*out)[*n], &err);
     if(rc) {
-      diag_fail(rc < 0 ? "%s" : "no mailbox %s in the store", rc < 0 ? err.message : argv[i]);
+      diag_fail(rc < 0 ? "%s" : "no mailbox %s in the store", rc < 0 ? err.message : args[i]);
       return -1;
     }
     ++*n;
@@ -623,6 +816,51 @@ static void free_mailboxes(struct exs_mailbox *m, size_t n)
   free(m);
 }
 
+static const struct diag_opt mailbox_list_opts[] = {
+  {"--profile", true, OPT_PROFILE},
+  {NULL, false, 0},
+};
+
+static const struct diag_opt mailbox_all_opts[] = {
+  {"--all", false, OPT_ALL},
+  {NULL, false, 0},
+};
+
+static const struct diag_opt mailbox_te_opts[] = {
+  {"--all", false, OPT_ALL},
+  {"--no-test", false, OPT_NO_TEST},
+  {NULL, false, 0},
+};
+
+static void print_mailbox_text(const struct exs_mailbox *m)
+{
+  char t1[32], t2[32];
+
+  exs_orgfile_print_mailbox(stdout, m);
+  printf("%-29s %s / %s / %s\n", "status (in/out/act)", exs_status_name(m->status[0]),
+         exs_status_name(m->status[1]), exs_status_name(m->status[2]));
+  printf("%-29s %s / %s / %s\n", "enabled (in/out/act)", m->enabled[0] ? "yes" : "no",
+         m->enabled[1] ? "yes" : "no", m->enabled[2] ? "yes" : "no");
+  printf("%-29s %s\n", "ews-url", m->ews_url);
+  printf("%-29s %s\n", "test-completed-on",
+         m->test_completed_on ? exs_time_iso(m->test_completed_on, t1, sizeof(t1)) : "");
+  printf("%-29s %d\n", "test-retry-count", m->retry_count);
+  printf("%-29s %d\n", "transient-failures", m->transient_failures);
+  printf("%-29s %s\n", "retry-at", m->retry_at ? exs_time_iso(m->retry_at, t2, sizeof(t2)) : "");
+  printf("%-29s %s %s\n", "last-error", m->last_error_code, m->last_error);
+  printf("%-29s %d\n", "last-error-count", m->last_error_count);
+  /* sync runtime fields (sync engine) */
+  printf("%-29s %s\n", "last-sync-start",
+         m->last_sync_start ? exs_time_iso(m->last_sync_start, t1, sizeof(t1)) : "");
+  printf("%-29s %s\n", "last-sync-success",
+         m->last_sync_success ? exs_time_iso(m->last_sync_success, t2, sizeof(t2)) : "");
+  printf("%-29s %d\n", "items-processed", m->items_processed);
+  printf("%-29s %d\n", "items-failed", m->items_failed);
+  printf("%-29s %s\n", "postponed-until",
+         m->postponed_until ? exs_time_iso(m->postponed_until, t1, sizeof(t1)) : "");
+  printf("%-29s %s\n", "processing-host", m->processing_host);
+}
+
 static int cmd_mailbox(struct diag_ctx *ctx, int argc, char **argv)
 {
   struct exs_store *st = NULL;
@@ -631,29 +869,107 @@ static int cmd_mailbox(struct diag_ctx *ctx, int argc, char **argv)
   struct exs_mailbox *list = NULL;
   struct exs_invalid inv;
   struct pw_opts pw = {NULL, NULL, false};
+  struct diag_te_flags flags;
+  struct diag_optp op;
+  const struct diag_opt *opts = NULL, *extra = NULL;
+  char **args = NULL;
+  char cmd[64];
+  const char *sub, *profile = NULL;
   size_t n = 0, i;
-  const char *sub;
-  int result = 2, rc;
+  bool all = false, no_test = false, te, writer, reader;
+  int result = 2, rc, id, na = 0;
 
   memset(&m, 0, sizeof(m));
-  if(argc < 2 || wants_help(argc, argv))
-    return argc < 2 ? (mailbox_help(), 2) : mailbox_help();
+  memset(&flags, 0, sizeof(flags));
+  if(argc < 2)
+    return mailbox_help(stderr);
   sub = argv[1];
-  exs_error_clear(&err);
-  st = diag_open_store(ctx);
-  if(!st)
+  if(!strcmp(sub, "-h") || !strcmp(sub, "--help"))
+    return mailbox_help(stdout);
+  te = !strcmp(sub, "test-enable") || !strcmp(sub, "apply-defaults");
+  reader = !strcmp(sub, "list") || !strcmp(sub, "show");
+  writer = !strcmp(sub, "add") || !strcmp(sub, "set");
+  if(!te && !reader && !writer && strcmp(sub, "import") && strcmp(sub, "approve") &&
+     strcmp(sub, "reject"))
+    return diag_fail("mailbox: unknown subcommand '%s' (see exsync help mailbox)", sub);
+  snprintf(cmd, sizeof(cmd), "mailbox %s", sub);
+  if(writer && refuse_literal_password(argc, argv, 2))
     return 2;
-
-  if(!strcmp(sub, "list")) {
-    const char *profile = NULL;
-    if(argc == 4 && !strcmp(argv[2], "--profile"))
-      profile = argv[3];
-    else if(argc != 2) {
-      diag_fail("usage: exsync mailbox list [--profile NAME]");
+  if(te) {
+    opts = mailbox_te_opts;
+    extra = diag_te_opts;
+  }
+  else if(!strcmp(sub, "list")) {
+    opts = mailbox_list_opts;
+  }
+  else if(writer) {
+    opts = pw_opts;
+  }
+  else if(!strcmp(sub, "approve")) {
+    opts = mailbox_all_opts;
+  }
+  args = calloc((size_t)argc + 1, sizeof(char *));
+  if(!args)
+    return diag_fail("out of memory");
+  diag_opt_init(&op, cmd, opts, extra, argc, argv, 2);
+  while((id = diag_opt_next(&op)) != DIAG_OPT_END) {
+    if(id == DIAG_OPT_HELP) {
+      free(args);
+      return mailbox_help(stdout);
+    }
+    if(id == DIAG_OPT_ERR)
+      goto out;
+    if(id == DIAG_OPT_ARG)
+      args[na++] = (char *)op.value;
+    else if(id == OPT_PROFILE)
+      profile = op.value;
+    else if(id == OPT_ALL)
+      all = true;
+    else if(id == OPT_NO_TEST && !strcmp(sub, "apply-defaults"))
+      no_test = true;
+    else if(id == OPT_NO_TEST) {
+      diag_fail("%s: unknown option '--no-test' (see exsync help mailbox)", cmd);
       goto out;
     }
+    else if(take_pw(&pw, &op, id) == 0 && diag_te_apply(&flags, &op, id) < 0)
+      goto out;
+  }
+  if(diag_formats(ctx, cmd, te ? DIAG_F_REPORT : reader ? DIAG_F_TEXT | DIAG_F_JSON : DIAG_F_TEXT))
+    goto out;
+  if(!strcmp(sub, "list") && na) {
+    diag_fail("mailbox list: unexpected argument '%s' (see exsync help mailbox)", args[0]);
+    goto out;
+  }
+  if(!strcmp(sub, "import") && na != 1) {
+    diag_fail("usage: exsync mailbox import FILE.csv");
+    goto out;
+  }
+  if((writer || !strcmp(sub, "show")) && na < 1) {
+    diag_fail("mailbox %s needs an ADDRESS", sub);
+    goto out;
+  }
+  if(!strcmp(sub, "show") && na > 1) {
+    diag_fail("mailbox show: unexpected argument '%s' (see exsync help mailbox)", args[1]);
+    goto out;
+  }
+  exs_error_clear(&err);
+  st = diag_open_store(ctx, !strcmp(sub, "add") || !strcmp(sub, "import"));
+  if(!st)
+    goto out;
+
+  if(!strcmp(sub, "list")) {
     if(exs_store_mailbox_list(st, profile, 0, &list, &n, &err)) {
       diag_fail("%s", err.message);
+      goto out;
+    }
+    if(ctx->format == DIAG_FORMAT_JSON) {
+      fputs("{\"mailboxes\": [", stdout);
+      for(i = 0; i < n; i++) {
+        fputs(i ? ",\n  " : "\n  ", stdout);
+        print_mailbox_json(stdout, &list[i], false);
+      }
+      fputs(n ? "\n]}\n" : "]}\n", stdout);
+      result = 0;
       goto out;
     }
     printf("%-32s %-16s %-9s %-8s %-8s %-8s %s\n", "Address", "Profile", "Approval", "Incoming",
@@ -669,66 +985,41 @@ static int cmd_mailbox(struct diag_ctx *ctx, int argc, char **argv)
   }
   if(!strcmp(sub, "import")) {
     struct exs_org org;
-    if(argc != 3) {
-      diag_fail("usage: exsync mailbox import FILE.csv");
-      goto out;
-    }
     if(exs_store_org_get(st, &org, &err) < 0 ||
-       exs_csv_load_mailboxes(argv[2], &org, &list, &n, &err) ||
+       exs_csv_load_mailboxes(args[0], &org, &list, &n, &err) ||
        exs_store_import(st, NULL, NULL, 0, list, n, &err)) {
       diag_fail("%s", err.message);
       goto out;
     }
-    printf("imported %zu mailbox%s from %s\n", n, n == 1 ? "" : "es", argv[2]);
+    printf("imported %zu mailbox%s from %s\n", n, n == 1 ? "" : "es", args[0]);
     result = 0;
     goto out;
   }
-  if(!strcmp(sub, "add") || !strcmp(sub, "set") || !strcmp(sub, "show")) {
-    if(argc < 3) {
-      diag_fail("mailbox %s needs an ADDRESS", sub);
-      goto out;
-    }
-    rc = exs_store_mailbox_get(st, argv[2], &m, &err);
+  if(writer || !strcmp(sub, "show")) {
+    rc = exs_store_mailbox_get(st, args[0], &m, &err);
     if(rc < 0) {
       diag_fail("%s", err.message);
       goto out;
     }
     if(!strcmp(sub, "show")) {
-      char t1[32], t2[32];
       if(rc) {
-        diag_fail("no mailbox %s in the store", argv[2]);
+        diag_fail("no mailbox %s in the store", args[0]);
         goto out;
       }
-      exs_orgfile_print_mailbox(stdout, &m);
-      printf("%-29s %s / %s / %s\n", "status (in/out/act)", exs_status_name(m.status[0]),
-             exs_status_name(m.status[1]), exs_status_name(m.status[2]));
-      printf("%-29s %s / %s / %s\n", "enabled (in/out/act)", m.enabled[0] ? "yes" : "no",
-             m.enabled[1] ? "yes" : "no", m.enabled[2] ? "yes" : "no");
-      printf("%-29s %s\n", "ews-url", m.ews_url);
-      printf("%-29s %s\n", "test-completed-on",
-             m.test_completed_on ? exs_time_iso(m.test_completed_on, t1, sizeof(t1)) : "");
-      printf("%-29s %d\n", "test-retry-count", m.retry_count);
-      printf("%-29s %d\n", "transient-failures", m.transient_failures);
-      printf("%-29s %s\n", "retry-at", m.retry_at ? exs_time_iso(m.retry_at, t2, sizeof(t2)) : "");
-      printf("%-29s %s %s\n", "last-error", m.last_error_code, m.last_error);
-      printf("%-29s %d\n", "last-error-count", m.last_error_count);
-      /* sync runtime fields (sync engine) */
-      printf("%-29s %s\n", "last-sync-start",
-             m.last_sync_start ? exs_time_iso(m.last_sync_start, t1, sizeof(t1)) : "");
-      printf("%-29s %s\n", "last-sync-success",
-             m.last_sync_success ? exs_time_iso(m.last_sync_success, t2, sizeof(t2)) : "");
-      printf("%-29s %d\n", "items-processed", m.items_processed);
-      printf("%-29s %d\n", "items-failed", m.items_failed);
-      printf("%-29s %s\n", "postponed-until",
-             m.postponed_until ? exs_time_iso(m.postponed_until, t1, sizeof(t1)) : "");
-      printf("%-29s %s\n", "processing-host", m.processing_host);
+      if(ctx->format == DIAG_FORMAT_JSON) {
+        print_mailbox_json(stdout, &m, true);
+        fputc('\n', stdout);
+      }
+      else {
+        print_mailbox_text(&m);
+      }
       result = 0;
       goto out;
     }
     if(!strcmp(sub, "add")) {
       struct exs_org org;
       if(rc == 0) {
-        diag_fail("mailbox %s exists (use mailbox set)", argv[2]);
+        diag_fail("mailbox %s exists (use mailbox set)", args[0]);
         goto out;
       }
       exs_mailbox_defaults(&m);
@@ -738,17 +1029,17 @@ static int cmd_mailbox(struct diag_ctx *ctx, int argc, char **argv)
         m.outgoing = org.default_outgoing;
         m.act = org.default_act;
       }
-      if(exs_orgfile_set_mailbox(&m, "address", argv[2], &err)) {
+      if(exs_orgfile_set_mailbox(&m, "address", args[0], &err)) {
         diag_fail("%s", err.message);
         goto out;
       }
-      snprintf(m.name, sizeof(m.name), "%s", argv[2]);
+      snprintf(m.name, sizeof(m.name), "%s", args[0]);
     }
     else if(rc) {
-      diag_fail("no mailbox %s in the store (use mailbox add)", argv[2]);
+      diag_fail("no mailbox %s in the store (use mailbox add)", args[0]);
       goto out;
     }
-    if(apply_pairs(argc, argv, 3, &m, false, &pw))
+    if(apply_pairs(args, na, 1, &m, false))
       goto out;
     if(read_password(pw.env, pw.file, pw.prompt, m.password, sizeof(m.password)) < 0)
       goto out;
@@ -766,7 +1057,7 @@ static int cmd_mailbox(struct diag_ctx *ctx, int argc, char **argv)
   }
   if(!strcmp(sub, "approve") || !strcmp(sub, "reject")) {
     bool approve = !strcmp(sub, "approve");
-    if(select_mailboxes(st, argc, argv, 2, &list, &n, NULL, NULL))
+    if(select_mailboxes(st, args, na, all, &list, &n))
       goto out;
     for(i = 0; i < n; i++) {
       list[i].approval = approve ? EXS_APPROVAL_APPROVED : EXS_APPROVAL_REJECTED;
@@ -779,41 +1070,35 @@ static int cmd_mailbox(struct diag_ctx *ctx, int argc, char **argv)
     result = 0;
     goto out;
   }
-  if(!strcmp(sub, "apply-defaults") || !strcmp(sub, "test-enable")) {
-    struct diag_te_flags flags;
-    bool no_test = false;
-    memset(&flags, 0, sizeof(flags));
-    if(select_mailboxes(st, argc, argv, 2, &list, &n, &flags,
-                        !strcmp(sub, "apply-defaults") ? &no_test : NULL))
+  /* apply-defaults, test-enable */
+  if(select_mailboxes(st, args, na, all, &list, &n))
+    goto out;
+  if(!strcmp(sub, "apply-defaults")) {
+    struct exs_org org;
+    if(exs_store_org_get(st, &org, &err) < 0) {
+      diag_fail("%s", err.message);
       goto out;
-    if(!strcmp(sub, "apply-defaults")) {
-      struct exs_org org;
-      if(exs_store_org_get(st, &org, &err) < 0) {
+    }
+    for(i = 0; i < n; i++) {
+      snprintf(list[i].profile, sizeof(list[i].profile), "%s", org.default_profile);
+      list[i].incoming = org.default_incoming;
+      list[i].outgoing = org.default_outgoing;
+      list[i].act = org.default_act;
+      if(exs_store_mailbox_put(st, &list[i], &err)) {
         diag_fail("%s", err.message);
         goto out;
       }
-      for(i = 0; i < n; i++) {
-        snprintf(list[i].profile, sizeof(list[i].profile), "%s", org.default_profile);
-        list[i].incoming = org.default_incoming;
-        list[i].outgoing = org.default_outgoing;
-        list[i].act = org.default_act;
-        if(exs_store_mailbox_put(st, &list[i], &err)) {
-          diag_fail("%s", err.message);
-          goto out;
-        }
-      }
-      fprintf(stderr, "exsync: default email settings applied to %zu mailbox%s\n", n,
-              n == 1 ? "" : "es");
-      if(no_test) {
-        result = 0;
-        goto out;
-      }
     }
-    result = run_stored(ctx, st, list, n, &flags, 0);
-    goto out;
+    fprintf(stderr, "exsync: default email settings applied to %zu mailbox%s\n", n,
+            n == 1 ? "" : "es");
+    if(no_test) {
+      result = 0;
+      goto out;
+    }
   }
-  diag_fail("mailbox: unknown subcommand '%s' (see exsync mailbox --help)", sub);
+  result = run_stored(ctx, st, list, n, &flags, 0);
 out:
+  free(args);
   free_mailboxes(list, n);
   exs_mailbox_wipe(&m);
   exs_store_close(st);
@@ -822,24 +1107,37 @@ out:
 
 /* ---- alerts ---- */
 
+static int alerts_help(FILE *f)
+{
+  fprintf(f, "usage: exsync alerts [ADDRESS]\n\nThe alert wall: every alert written, oldest "
+             "first (all, or one mailbox's);\n--format json for an object (docs/json/alerts.md).\n");
+  return f == stdout ? 0 : 2;
+}
+
 static int cmd_alerts(struct diag_ctx *ctx, int argc, char **argv)
 {
   struct exs_store *st;
   struct exs_error err;
   struct exs_alert *a = NULL;
+  char *args[2];
   size_t n = 0, i;
   const char *mailbox = NULL;
   char when[32];
+  int na;
 
-  if(argc > 2 || (argc == 2 && is_help(argv[1]))) {
-    printf("usage: exsync alerts [ADDRESS]\n\nThe alert wall: every alert written, oldest "
-           "first (all, or one mailbox's).\n");
-    return argc == 2 ? 0 : 2;
-  }
-  if(argc == 2)
-    mailbox = argv[1];
+  na = argc <= 3 ? plain_args("alerts", argc, argv, 1, args) : 2;
+  if(na == -2)
+    return alerts_help(stdout);
+  if(na == -1)
+    return 2;
+  if(na > 1)
+    return alerts_help(stderr);
+  if(diag_formats(ctx, "alerts", DIAG_F_TEXT | DIAG_F_JSON))
+    return 2;
+  if(na == 1)
+    mailbox = args[0];
   exs_error_clear(&err);
-  st = diag_open_store(ctx);
+  st = diag_open_store(ctx, false);
   if(!st)
     return 2;
   if(exs_store_alert_list(st, mailbox, 0, &a, &n, &err)) {
@@ -883,74 +1181,128 @@ static void print_job(const struct exs_job *j)
     printf("    %s\n", j->summary);
 }
 
+static int job_help(FILE *f)
+{
+  fprintf(f, "usage: exsync job list | job show ID | job wait ID [--timeout SECONDS]\n\n"
+             "wait follows a job until it ends (progress on a terminal) and exits 0 when every\n"
+             "tested workload succeeded, 1 when some failed. --format json prints the job(s)\n"
+             "as objects (docs/json/job.md).\n");
+  return f == stdout ? 0 : 2;
+}
+
+static const struct diag_opt job_opts[] = {
+  {"--timeout", true, OPT_TIMEOUT},
+  {NULL, false, 0},
+};
+
 static int cmd_job(struct diag_ctx *ctx, int argc, char **argv)
 {
-  struct exs_store *st;
+  struct exs_store *st = NULL;
   struct exs_error err;
   struct exs_job job;
-  int result = 2, rc;
+  struct diag_optp op;
+  char *args[4] = {NULL, NULL, NULL, NULL};
+  char cmd[32];
+  const char *sub;
+  long timeout_s = 3600;
+  int result = 2, rc, id, na = 0;
 
-  if(argc < 2 || is_help(argv[1])) {
-    printf("usage: exsync job list | job show ID | job wait ID [--timeout SECONDS]\n\n"
-           "wait follows a job until it ends (progress on a terminal) and exits 0 when every\n"
-           "tested workload succeeded, 1 when some failed.\n");
-    return argc < 2 ? 2 : 0;
+  if(argc < 2)
+    return job_help(stderr);
+  sub = argv[1];
+  if(!strcmp(sub, "-h") || !strcmp(sub, "--help"))
+    return job_help(stdout);
+  if(strcmp(sub, "list") && strcmp(sub, "show") && strcmp(sub, "wait"))
+    return diag_fail("job: unknown subcommand '%s' (list, show ID, wait ID)", sub);
+  snprintf(cmd, sizeof(cmd), "job %s", sub);
+  diag_opt_init(&op, cmd, !strcmp(sub, "wait") ? job_opts : NULL, NULL, argc, argv, 2);
+  while((id = diag_opt_next(&op)) != DIAG_OPT_END) {
+    if(id == DIAG_OPT_HELP)
+      return job_help(stdout);
+    if(id == DIAG_OPT_ERR)
+      return 2;
+    if(id == OPT_TIMEOUT) {
+      if(diag_opt_long(&op, 1, 86400 * 7, &timeout_s))
+        return 2;
+      continue;
+    }
+    if(na >= (!strcmp(sub, "list") ? 0 : 1))
+      return diag_opt_unexpected(&op);
+    args[na++] = (char *)op.value;
   }
+  if(strcmp(sub, "list") && na != 1)
+    return diag_fail("%s needs a job ID", cmd);
+  if(diag_formats(ctx, cmd, DIAG_F_TEXT | DIAG_F_JSON))
+    return 2;
   exs_error_clear(&err);
-  st = diag_open_store(ctx);
+  st = diag_open_store(ctx, false);
   if(!st)
     return 2;
-  if(!strcmp(argv[1], "list")) {
+  if(!strcmp(sub, "list")) {
     struct exs_job *jobs = NULL;
     size_t n = 0, i;
     if(exs_store_job_list(st, &jobs, &n, &err)) {
       diag_fail("%s", err.message);
       goto out;
     }
-    for(i = 0; i < n; i++)
-      print_job(&jobs[i]);
-    if(!n)
-      printf("no jobs\n");
+    if(ctx->format == DIAG_FORMAT_JSON) {
+      fputs("{\"jobs\": [", stdout);
+      for(i = 0; i < n; i++) {
+        fputs(i ? ",\n  " : "\n  ", stdout);
+        print_job_json(stdout, &jobs[i]);
+      }
+      fputs(n ? "\n]}\n" : "]}\n", stdout);
+    }
+    else {
+      for(i = 0; i < n; i++)
+        print_job(&jobs[i]);
+      if(!n)
+        printf("no jobs\n");
+    }
     free(jobs);
     result = 0;
     goto out;
   }
-  if((!strcmp(argv[1], "show") || !strcmp(argv[1], "wait")) && argc >= 3) {
+  {
     char *end;
-    long long id = strtoll(argv[2], &end, 10);
-    long timeout_s = 3600;
+    long long jid = strtoll(args[0], &end, 10);
     int64_t deadline;
     struct diag_progress bar;
-    if(*end || id <= 0) {
-      diag_fail("'%s' is not a job id", argv[2]);
+    bool wait = !strcmp(sub, "wait");
+    if(*end || jid <= 0) {
+      diag_fail("'%s' is not a job id", args[0]);
       goto out;
     }
-    if(argc == 5 && !strcmp(argv[3], "--timeout"))
-      timeout_s = strtol(argv[4], NULL, 10);
     deadline = exs_monotonic_ms() + timeout_s * 1000;
     diag_progress_init(&bar, "job");
     for(;;) {
-      rc = exs_store_job_get(st, id, &job, &err);
+      rc = exs_store_job_get(st, jid, &job, &err);
       if(rc) {
-        diag_fail(rc < 0 ? "%s" : "no job %s", rc < 0 ? err.message : argv[2]);
+        diag_progress_done(&bar);
+        diag_fail(rc < 0 ? "%s" : "no job %s", rc < 0 ? err.message : args[0]);
         goto out;
       }
-      if(!strcmp(argv[1], "show") || job.state == EXS_JOB_DONE || job.state == EXS_JOB_FAILED)
+      if(!wait || job.state == EXS_JOB_DONE || job.state == EXS_JOB_FAILED)
         break;
       if(exs_monotonic_ms() > deadline) {
         diag_progress_done(&bar);
-        diag_fail("job %lld still %s after %ld s", id, exs_job_state_name(job.state), timeout_s);
+        diag_fail("job %lld still %s after %ld s", jid, exs_job_state_name(job.state),
+                  timeout_s);
         goto out;
       }
       diag_progress_update(&bar, (size_t)job.done, (size_t)job.total);
       exs_sleep_ms(200); /* polling the store: the job runs in another process */
     }
     diag_progress_done(&bar);
-    print_job(&job);
-    result = !strcmp(argv[1], "show") ? 0 : job.state == EXS_JOB_DONE ? 0 : 1;
-    goto out;
+    if(ctx->format == DIAG_FORMAT_JSON) {
+      print_job_json(stdout, &job);
+      fputc('\n', stdout);
+    }
+    else {
+      print_job(&job);
+    }
+    result = !wait ? 0 : job.state == EXS_JOB_DONE ? 0 : 1;
   }
-  diag_fail("job: unknown subcommand (list, show ID, wait ID)");
 out:
   exs_store_close(st);
   return result;

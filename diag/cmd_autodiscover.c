@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "json.h"
+#include "opt.h"
 #include "exsync/autodiscover.h"
 #include "exsync/model.h"
 
@@ -117,8 +118,21 @@ static void print_json(const char *address, const struct exs_autodiscover_result
   fputs("\n]}\n", stdout);
 }
 
+enum { OPT_ALLOW_NON_SSL = 1, OPT_PROMPT, OPT_USER, OPT_PW_ENV, OPT_PW_FILE, OPT_PROTOCOL };
+
+static const struct diag_opt opts[] = {
+  {"--allow-non-ssl", false, OPT_ALLOW_NON_SSL},
+  {"--password-prompt", false, OPT_PROMPT},
+  {"--user", true, OPT_USER},
+  {"--password-env", true, OPT_PW_ENV},
+  {"--password-file", true, OPT_PW_FILE},
+  {"--protocol", true, OPT_PROTOCOL},
+  {NULL, false, 0},
+};
+
 int diag_cmd_autodiscover(struct diag_ctx *ctx, int argc, char **argv)
 {
+  struct diag_optp p;
   struct exs_autodiscover_options ao;
   struct exs_autodiscover_result res;
   struct exs_autodiscover *ad = NULL;
@@ -126,43 +140,39 @@ int diag_cmd_autodiscover(struct diag_ctx *ctx, int argc, char **argv)
   const char *address = NULL, *user = NULL, *pw_env = NULL, *pw_file = NULL;
   char password[EXS_PASSWORD_MAX + 1] = "";
   bool prompt = false;
-  int result = 2, i, rc;
+  int result = 2, rc, id;
 
   memset(&ao, 0, sizeof(ao));
-  for(i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if(!strcmp(a, "--help") || !strcmp(a, "-h"))
-      return help();
-    if(!strcmp(a, "--allow-non-ssl")) {
+  diag_opt_init(&p, "autodiscover", opts, NULL, argc, argv, 1);
+  while((id = diag_opt_next(&p)) != DIAG_OPT_END) {
+    switch(id) {
+    case DIAG_OPT_HELP: return help();
+    case DIAG_OPT_ERR: return 2;
+    case DIAG_OPT_ARG:
+      if(address)
+        return diag_opt_unexpected(&p);
+      address = p.value;
+      break;
+    case OPT_ALLOW_NON_SSL:
       ao.http.allow_non_ssl = true;
       ao.http.allow_credentials_non_secure = true;
+      break;
+    case OPT_PROMPT: prompt = true; break;
+    case OPT_USER: user = p.value; break;
+    case OPT_PW_ENV: pw_env = p.value; break;
+    case OPT_PW_FILE: pw_file = p.value; break;
+    case OPT_PROTOCOL: {
+      int pr = exs_protocol_parse(p.value);
+      if(pr < 0)
+        return diag_fail("--protocol: '%s' is not autodetect, negotiate, ntlm or basic", p.value);
+      ao.http.auth = (enum exs_auth_protocol)pr;
+      break;
     }
-    else if(!strcmp(a, "--password-prompt")) {
-      prompt = true;
-    }
-    else if(i + 1 < argc && !strcmp(a, "--user")) {
-      user = argv[++i];
-    }
-    else if(i + 1 < argc && !strcmp(a, "--password-env")) {
-      pw_env = argv[++i];
-    }
-    else if(i + 1 < argc && !strcmp(a, "--password-file")) {
-      pw_file = argv[++i];
-    }
-    else if(i + 1 < argc && !strcmp(a, "--protocol")) {
-      int p = exs_protocol_parse(argv[++i]);
-      if(p < 0)
-        return diag_fail("--protocol: '%s' is not autodetect, negotiate, ntlm or basic", argv[i]);
-      ao.http.auth = (enum exs_auth_protocol)p;
-    }
-    else if(a[0] != '-' && !address) {
-      address = a;
-    }
-    else {
-      return diag_fail("autodiscover: unexpected argument '%s' (see exsync autodiscover --help)",
-                       a);
+    default: break;
     }
   }
+  if(diag_formats(ctx, "autodiscover", DIAG_F_TEXT | DIAG_F_JSON | DIAG_F_HTML))
+    return 2;
   if(!address || !exs_address_valid(address))
     return diag_fail(address ? "autodiscover: '%s' is not an email address"
                              : "autodiscover needs an email ADDRESS%s", address ? address : "");
@@ -210,8 +220,11 @@ int diag_cmd_autodiscover(struct diag_ctx *ctx, int argc, char **argv)
   rc = exs_autodiscover_run(ad, address, &res, &err);
   if(ctx->format == DIAG_FORMAT_JSON)
     print_json(address, &res, rc == 0, &err);
+  else if(ctx->format == DIAG_FORMAT_HTML)
+    diag_ad_write_html(stdout, address, &res, rc == 0, &err);
   else
     print_text(address, &res, rc == 0, &err);
+  diag_report_mark_emitted();
   result = rc == 0 ? 0 : 1;
 out:
   memset(password, 0, sizeof(password));

@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "json.h"
+#include "opt.h"
 #include "exsync/clock.h"
 #include "exsync/faultpoint.h"
 #include "exsync/store.h"
@@ -40,9 +41,22 @@ static const char *iso_or_dash(time_t t, char *buf, size_t len)
   return t ? exs_time_iso(t, buf, len) : "-";
 }
 
-static bool is_help(const char *a)
+
+/* Arguments of a command without options: count, -1 error, -2 help. */
+static int plain_args(const char *cmd, int argc, char **argv, char **args)
 {
-  return !strcmp(a, "--help") || !strcmp(a, "-h");
+  struct diag_optp p;
+  int id, n = 0;
+
+  diag_opt_init(&p, cmd, NULL, NULL, argc, argv, 1);
+  while((id = diag_opt_next(&p)) != DIAG_OPT_END) {
+    if(id == DIAG_OPT_HELP)
+      return -2;
+    if(id == DIAG_OPT_ERR)
+      return -1;
+    args[n++] = (char *)p.value;
+  }
+  return n;
 }
 
 static void key_file_of(struct diag_ctx *ctx, char *buf, size_t len)
@@ -81,21 +95,6 @@ static void log_line(void *ctx, const char *line)
   fprintf(stderr, "exsync: %s\n", line);
 }
 
-static int num_arg(const char *name, const char *v, long lo, long hi, long *out)
-{
-  char *end;
-  long n;
-
-  errno = 0;
-  n = strtol(v ? v : "", &end, 10);
-  if(!v || !*v || *end || errno || n < lo || n > hi) {
-    diag_fail("%s wants a number from %ld to %ld", name, lo, hi);
-    return -1;
-  }
-  *out = n;
-  return 0;
-}
-
 static long env_seconds(const char *name)
 {
   const char *v = getenv(name);
@@ -120,8 +119,31 @@ static void print_stats(struct diag_ctx *ctx, const struct exs_sync_stats *s, lo
          s->moved, s->errors, s->requests, ms);
 }
 
+enum {
+  S_ONCE = 1, S_ALL, S_QUIET, S_MAILBOX, S_INTERVAL, S_BACKOFF, S_MAX_BACKOFF, S_RETRY_INTERVAL,
+  S_MAX_RETRIES, S_PAGE_SIZE, S_SEND_BATCH, S_WORKERS, S_IDLE
+};
+
+static const struct diag_opt sync_opts[] = {
+  {"--once", false, S_ONCE},
+  {"--all", false, S_ALL},
+  {"--quiet", false, S_QUIET},
+  {"--mailbox", true, S_MAILBOX},
+  {"--interval", true, S_INTERVAL},
+  {"--backoff", true, S_BACKOFF},
+  {"--max-backoff", true, S_MAX_BACKOFF},
+  {"--retry-interval", true, S_RETRY_INTERVAL},
+  {"--max-retries", true, S_MAX_RETRIES},
+  {"--page-size", true, S_PAGE_SIZE},
+  {"--send-batch", true, S_SEND_BATCH},
+  {"--workers", true, S_WORKERS},
+  {"--idle", true, S_IDLE},
+  {NULL, false, 0},
+};
+
 static int cmd_sync(struct diag_ctx *ctx, int argc, char **argv)
 {
+  struct diag_optp p;
   struct exs_sync_options opt;
   struct exs_sync_stats stats;
   struct exs_error err;
@@ -130,55 +152,41 @@ static int cmd_sync(struct diag_ctx *ctx, int argc, char **argv)
   bool once = false, quiet = false;
   long v, idle = 60;
   int64_t start;
-  int i, result;
+  int id, result;
 
   memset(&opt, 0, sizeof(opt));
   opt.min_interval_s = env_seconds("EXSYNC_SYNC_INTERVAL");
   opt.empty_backoff_s = env_seconds("EXSYNC_SYNC_BACKOFF");
   opt.max_backoff_s = env_seconds("EXSYNC_SYNC_MAX_BACKOFF");
   opt.retry_interval_s = env_seconds("EXSYNC_SYNC_RETRY_INTERVAL");
-  for(i = 1; i < argc; i++) {
-    const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-    if(is_help(a)) {
-      fputs(sync_help, stdout);
-      return 0;
-    }
-    if(!strcmp(a, "--once"))
-      once = true;
-    else if(!strcmp(a, "--all"))
-      opt.ignore_schedule = true;
-    else if(!strcmp(a, "--quiet"))
-      quiet = true;
-    else if(!strcmp(a, "--mailbox") && val) {
-      opt.only_mailbox = val;
-      i++;
-    }
-    else {
-      static const char *const nums[] = {"--interval", "--backoff", "--max-backoff",
-                                         "--retry-interval", "--max-retries", "--page-size",
-                                         "--send-batch", "--workers", "--idle"};
-      size_t k;
-      for(k = 0; k < sizeof(nums) / sizeof(nums[0]); k++)
-        if(!strcmp(a, nums[k]))
-          break;
-      if(k == sizeof(nums) / sizeof(nums[0]))
-        return diag_fail("sync: unknown option '%s' (see exsync sync --help)", a);
-      if(num_arg(a, val, k == 5 ? 1 : 0, k == 5 ? 512 : 100000000L, &v))
+  diag_opt_init(&p, "sync", sync_opts, NULL, argc, argv, 1);
+  while((id = diag_opt_next(&p)) != DIAG_OPT_END) {
+    switch(id) {
+    case DIAG_OPT_HELP: fputs(sync_help, stdout); return 0;
+    case DIAG_OPT_ERR: return 2;
+    case DIAG_OPT_ARG: return diag_opt_unexpected(&p);
+    case S_ONCE: once = true; break;
+    case S_ALL: opt.ignore_schedule = true; break;
+    case S_QUIET: quiet = true; break;
+    case S_MAILBOX: opt.only_mailbox = p.value; break;
+    default:
+      if(diag_opt_long(&p, id == S_PAGE_SIZE ? 1 : 0, id == S_PAGE_SIZE ? 512 : 100000000L, &v))
         return 2;
-      i++;
-      switch(k) {
-      case 0: opt.min_interval_s = v; break;
-      case 1: opt.empty_backoff_s = v; break;
-      case 2: opt.max_backoff_s = v; break;
-      case 3: opt.retry_interval_s = v; break;
-      case 4: opt.max_transient_retries = (int)v; break;
-      case 5: opt.page_size = (int)v; break;
-      case 6: opt.send_batch = (int)v; break;
-      case 7: opt.max_workers = (size_t)v; break;
+      switch(id) {
+      case S_INTERVAL: opt.min_interval_s = v; break;
+      case S_BACKOFF: opt.empty_backoff_s = v; break;
+      case S_MAX_BACKOFF: opt.max_backoff_s = v; break;
+      case S_RETRY_INTERVAL: opt.retry_interval_s = v; break;
+      case S_MAX_RETRIES: opt.max_transient_retries = (int)v; break;
+      case S_PAGE_SIZE: opt.page_size = (int)v; break;
+      case S_SEND_BATCH: opt.send_batch = (int)v; break;
+      case S_WORKERS: opt.max_workers = (size_t)v; break;
       default: idle = v; break;
       }
     }
   }
+  if(diag_formats(ctx, "sync", DIAG_F_TEXT | DIAG_F_JSON) || diag_store_exists(ctx))
+    return 2;
   opt.cacert = ctx->cacert;
   opt.resolve = ctx->resolve;
   opt.n_resolve = ctx->n_resolve;
@@ -277,19 +285,34 @@ static int cmd_status(struct diag_ctx *ctx, int argc, char **argv)
   time_t now = exs_now();
   int result = 2;
 
-  if(argc > 1 && is_help(argv[1])) {
-    puts("usage: exsync status [--format json]\n"
+  char *args[2];
+  int na = argc <= 3 ? plain_args("status", argc, argv, args) : 1;
+
+  if(na == -2) {
+    puts("usage: exsync status [--format text|json|html]\n"
          "One screen on the health of server-side synchronization: per mailbox the\n"
          "workloads (on, off, FAIL, - not server-side sync), last successful sync, next\n"
-         "sync, items of the last sync, activities, and the last error.");
+         "sync, items of the last sync, activities, and the last error. html is one\n"
+         "self-contained page (docs/json/status.md describes the JSON).");
     return 0;
   }
-  st = diag_open_store(ctx);
+  if(na == -1)
+    return 2;
+  if(na > 0)
+    return diag_fail("status: unexpected argument '%s' (see exsync help status)", argv[1]);
+  if(diag_formats(ctx, "status", DIAG_F_TEXT | DIAG_F_JSON | DIAG_F_HTML))
+    return 2;
+  st = diag_open_store(ctx, false);
   if(!st)
     return 2;
   exs_error_clear(&err);
   if(exs_store_mailbox_list(st, NULL, 0, &m, &n, &err)) {
     diag_fail("%s", err.message);
+    goto out;
+  }
+  if(ctx->format == DIAG_FORMAT_HTML) {
+    diag_status_write_html(stdout, m, n);
+    result = 0;
     goto out;
   }
   if(ctx->format == DIAG_FORMAT_JSON)
@@ -399,21 +422,40 @@ static int cmd_activity(struct diag_ctx *ctx, int argc, char **argv)
   size_t n = 0, i;
   int result = 2, k;
 
-  if(argc < 2 || is_help(argv[1]) || strcmp(argv[1], "list")) {
-    puts("usage: exsync activity list [--mailbox ADDRESS] [--state STATE] [--format json]\n"
-         "Tracked (received) and outgoing email activities; STATE is received,\n"
-         "pending-send, sending, sent or failed.");
-    return argc >= 2 && is_help(argv[1]) ? 0 : 2;
+  static const char usage_text[] =
+      "usage: exsync activity list [--mailbox ADDRESS] [--state STATE] [--format json]\n"
+      "Tracked (received) and outgoing email activities; STATE is received,\n"
+      "pending-send, sending, sent or failed.\n";
+  static const struct diag_opt opts[] = {
+    {"--mailbox", true, 1}, {"--state", true, 2}, {NULL, false, 0}};
+  struct diag_optp p;
+
+  if(argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+    fputs(usage_text, stdout);
+    return 0;
   }
-  for(k = 2; k < argc; k++) {
-    if(!strcmp(argv[k], "--mailbox") && k + 1 < argc)
-      mailbox = argv[++k];
-    else if(!strcmp(argv[k], "--state") && k + 1 < argc)
-      state = argv[++k];
+  if(argc < 2 || strcmp(argv[1], "list")) {
+    fputs(usage_text, stderr);
+    return 2;
+  }
+  diag_opt_init(&p, "activity list", opts, NULL, argc, argv, 2);
+  while((k = diag_opt_next(&p)) != DIAG_OPT_END) {
+    if(k == DIAG_OPT_HELP) {
+      fputs(usage_text, stdout);
+      return 0;
+    }
+    if(k == DIAG_OPT_ERR)
+      return 2;
+    if(k == DIAG_OPT_ARG)
+      return diag_opt_unexpected(&p);
+    if(k == 1)
+      mailbox = p.value;
     else
-      return diag_fail("activity list: unknown option '%s'", argv[k]);
+      state = p.value;
   }
-  st = diag_open_store(ctx);
+  if(diag_formats(ctx, "activity list", DIAG_F_TEXT | DIAG_F_JSON))
+    return 2;
+  st = diag_open_store(ctx, false);
   if(!st)
     return 2;
   exs_error_clear(&err);
@@ -522,37 +564,48 @@ static int cmd_email(struct diag_ctx *ctx, int argc, char **argv)
   char *body = NULL;
   int k, rc, result = 2;
 
-  if(argc < 2 || is_help(argv[1]) || strcmp(argv[1], "send")) {
-    puts("usage: exsync email send --from ADDRESS --to ADDRESS[,ADDRESS...] --subject S\n"
-         "                         --body-file FILE|-\n"
-         "Queue an outgoing email activity (Pending Send) of mailbox ADDRESS; exsync sync\n"
-         "sends it when the mailbox is enabled for outgoing email. --to may be repeated.");
-    return argc >= 2 && is_help(argv[1]) ? 0 : 2;
+  static const char usage_text[] =
+      "usage: exsync email send --from ADDRESS --to ADDRESS[,ADDRESS...] --subject S\n"
+      "                         --body-file FILE|-\n"
+      "Queue an outgoing email activity (Pending Send) of mailbox ADDRESS; exsync sync\n"
+      "sends it when the mailbox is enabled for outgoing email. --to may be repeated.\n";
+  static const struct diag_opt opts[] = {{"--from", true, 1}, {"--to", true, 2},
+                                         {"--subject", true, 3}, {"--body-file", true, 4},
+                                         {NULL, false, 0}};
+  struct diag_optp p;
+
+  if(argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+    fputs(usage_text, stdout);
+    return 0;
   }
-  for(k = 2; k < argc; k++) {
-    const char *v = k + 1 < argc ? argv[k + 1] : NULL;
-    if(!v)
-      return diag_fail("email send: %s needs a value", argv[k]);
-    if(!strcmp(argv[k], "--from"))
-      from = v;
-    else if(!strcmp(argv[k], "--to")) {
-      size_t l = strlen(to);
-      snprintf(to + l, sizeof(to) - l, "%s%s", l ? "," : "", v);
+  if(argc < 2 || strcmp(argv[1], "send")) {
+    fputs(usage_text, stderr);
+    return 2;
+  }
+  diag_opt_init(&p, "email send", opts, NULL, argc, argv, 2);
+  while((k = diag_opt_next(&p)) != DIAG_OPT_END) {
+    size_t l;
+    switch(k) {
+    case DIAG_OPT_HELP: fputs(usage_text, stdout); return 0;
+    case DIAG_OPT_ERR: return 2;
+    case DIAG_OPT_ARG: return diag_opt_unexpected(&p);
+    case 1: from = p.value; break;
+    case 2:
+      l = strlen(to);
+      snprintf(to + l, sizeof(to) - l, "%s%s", l ? "," : "", p.value);
+      break;
+    case 3: subject = p.value; break;
+    default: body_file = p.value; break;
     }
-    else if(!strcmp(argv[k], "--subject"))
-      subject = v;
-    else if(!strcmp(argv[k], "--body-file"))
-      body_file = v;
-    else
-      return diag_fail("email send: unknown option '%s'", argv[k]);
-    k++;
   }
+  if(diag_formats(ctx, "email send", DIAG_F_TEXT | DIAG_F_JSON))
+    return 2;
   if(!from || !to[0] || !subject || !body_file)
     return diag_fail("email send needs --from, --to, --subject and --body-file");
   body = read_body(body_file);
   if(!body)
     return diag_fail("cannot read the body file %s", body_file);
-  st = diag_open_store(ctx);
+  st = diag_open_store(ctx, false);
   if(!st)
     goto out;
   exs_error_clear(&err);
@@ -671,23 +724,63 @@ static int cmd_act(struct diag_ctx *ctx, int argc, char **argv)
   size_t n = 0, i;
   int k, result = 2;
 
-  if(argc < 2 || is_help(sub)) {
+  static const struct diag_opt opts[] = {
+    {"--mailbox", true, 1}, {"--kind", true, 2}, {NULL, false, 0}};
+  struct diag_optp p;
+  char **args = NULL, cmd[32];
+  const char *mailbox = NULL;
+  int na = 0;
+
+  if(argc < 2 || !strcmp(sub, "-h") || !strcmp(sub, "--help")) {
     fputs(act_help, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
   }
+  if(strcmp(sub, "list") && strcmp(sub, "add") && strcmp(sub, "set") && strcmp(sub, "delete"))
+    return diag_fail("act: unknown subcommand '%s' (list, add, set, delete)", sub);
   exs_error_clear(&err);
   memset(&a, 0, sizeof(a));
-  if(!strcmp(sub, "list")) {
-    const char *mailbox = NULL;
-    for(k = 2; k < argc; k++) {
-      if(!strcmp(argv[k], "--mailbox") && k + 1 < argc)
-        mailbox = argv[++k];
-      else
-        return diag_fail("act list: unknown option '%s'", argv[k]);
+  snprintf(cmd, sizeof(cmd), "act %s", sub);
+  args = calloc((size_t)argc + 1, sizeof(char *));
+  if(!args)
+    return diag_fail("out of memory");
+  diag_opt_init(&p, cmd, !strcmp(sub, "list") || !strcmp(sub, "add") ? opts : NULL, NULL, argc,
+                argv, 2);
+  while((k = diag_opt_next(&p)) != DIAG_OPT_END) {
+    if(k == DIAG_OPT_HELP) {
+      free(args);
+      fputs(act_help, stdout);
+      return 0;
     }
-    st = diag_open_store(ctx);
+    if(k == DIAG_OPT_ERR)
+      goto out;
+    if(k == DIAG_OPT_ARG) {
+      args[na++] = (char *)p.value;
+    }
+    else if(k == 1) {
+      mailbox = p.value;
+    }
+    else if(!strcmp(sub, "list")) {
+      diag_fail("act list: unknown option '--kind'");
+      goto out;
+    }
+    else {
+      a.kind = exs_act_kind_parse(p.value);
+      if(a.kind < 0) {
+        diag_fail("act add: --kind is appointment, contact or task");
+        goto out;
+      }
+    }
+  }
+  if(diag_formats(ctx, cmd, !strcmp(sub, "list") ? DIAG_F_TEXT | DIAG_F_JSON : DIAG_F_TEXT))
+    goto out;
+  if(!strcmp(sub, "list")) {
+    if(na) {
+      diag_fail("act list: unexpected argument '%s'", args[0]);
+      goto out;
+    }
+    st = diag_open_store(ctx, false);
     if(!st)
-      return 2;
+      goto out;
     if(exs_store_act_list(st, mailbox, false, &rows, &n, &err)) {
       diag_fail("%s", err.message);
       goto out;
@@ -720,22 +813,18 @@ static int cmd_act(struct diag_ctx *ctx, int argc, char **argv)
   }
   if(!strcmp(sub, "add")) {
     struct exs_mailbox m;
-    for(k = 2; k < argc; k++) {
-      if(!strcmp(argv[k], "--mailbox") && k + 1 < argc)
-        snprintf(a.mailbox, sizeof(a.mailbox), "%s", argv[++k]);
-      else if(!strcmp(argv[k], "--kind") && k + 1 < argc) {
-        a.kind = exs_act_kind_parse(argv[++k]);
-        if(a.kind < 0)
-          return diag_fail("act add: --kind is appointment, contact or task");
-      }
-      else if(act_field(&a, argv[k]))
-        return 2;
+    if(mailbox)
+      snprintf(a.mailbox, sizeof(a.mailbox), "%s", mailbox);
+    for(k = 0; k < na; k++)
+      if(act_field(&a, args[k]))
+        goto out;
+    if(!a.mailbox[0]) {
+      diag_fail("act add needs --mailbox");
+      goto out;
     }
-    if(!a.mailbox[0])
-      return diag_fail("act add needs --mailbox");
-    st = diag_open_store(ctx);
+    st = diag_open_store(ctx, false);
     if(!st)
-      return 2;
+      goto out;
     if(exs_store_mailbox_get(st, a.mailbox, &m, &err)) {
       diag_fail("no mailbox %s in the store", a.mailbox);
       goto out;
@@ -744,13 +833,19 @@ static int cmd_act(struct diag_ctx *ctx, int argc, char **argv)
     snprintf(a.mailbox, sizeof(a.mailbox), "%s", m.address);
   }
   else if(!strcmp(sub, "set") || !strcmp(sub, "delete")) {
-    char *end;
-    long long id = argc > 2 ? strtoll(argv[2], &end, 10) : 0;
-    if(argc < 3 || *end || id <= 0)
-      return diag_fail("act %s needs an ID", sub);
-    st = diag_open_store(ctx);
+    char *end = NULL;
+    long long id = na > 0 ? strtoll(args[0], &end, 10) : 0;
+    if(na < 1 || *end || id <= 0) {
+      diag_fail("act %s needs an ID", sub);
+      goto out;
+    }
+    if(!strcmp(sub, "delete") && na > 1) {
+      diag_fail("act delete: unexpected argument '%s'", args[1]);
+      goto out;
+    }
+    st = diag_open_store(ctx, false);
     if(!st)
-      return 2;
+      goto out;
     if(exs_store_act_get(st, id, &a, &err)) {
       diag_fail("no ACT item %lld", id);
       goto out;
@@ -758,12 +853,10 @@ static int cmd_act(struct diag_ctx *ctx, int argc, char **argv)
     if(!strcmp(sub, "delete"))
       a.deleted = true;
     else
-      for(k = 3; k < argc; k++)
-        if(act_field(&a, argv[k]))
+      for(k = 1; k < na; k++)
+        if(act_field(&a, args[k]))
           goto out;
   }
-  else
-    return diag_fail("act: unknown subcommand '%s' (list, add, set, delete)", sub);
   a.dirty = true;
   a.crm_modified = exs_now();
   if(exs_store_act_put(st, &a, &err)) {
@@ -775,6 +868,7 @@ static int cmd_act(struct diag_ctx *ctx, int argc, char **argv)
                                                                               : "deleted");
   result = 0;
 out:
+  free(args);
   free(rows);
   exs_store_close(st);
   return result;

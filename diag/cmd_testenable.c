@@ -6,13 +6,16 @@
 
 #include "cli.h"
 #include "exsync/orgfile.h"
+#include "opt.h"
 #include "run.h"
 
 static int help(void)
 {
   printf("usage: exsync test-enable --config ORG.xml [--mailbox ADDRESS]... [options]\n\n"
          "Test & Enable the mailboxes of an org file without a store: nothing is saved.\n"
-         "The report goes to stdout in the --format chosen (text, json, junit).\n\n"
+         "The report goes to stdout (or -o FILE) in the --format chosen: text, json, junit\n"
+         "or html. With json, junit or html, a configuration error still writes a report\n"
+         "that carries the error.\n\n"
          "Options:\n"
          "  --config ORG.xml       the org file (urn:exsync:org:1)\n"
          "  --mailbox ADDRESS      test only this mailbox (repeatable)\n%s\n"
@@ -22,8 +25,17 @@ static int help(void)
   return 0;
 }
 
+enum { OPT_CONFIG = 1, OPT_MAILBOX };
+
+static const struct diag_opt opts[] = {
+  {"--config", true, OPT_CONFIG},
+  {"--mailbox", true, OPT_MAILBOX},
+  {NULL, false, 0},
+};
+
 int diag_cmd_test_enable(struct diag_ctx *ctx, int argc, char **argv)
 {
+  struct diag_optp p;
   struct diag_te_flags flags;
   const char *config = NULL;
   const char *only[256];
@@ -33,32 +45,31 @@ int diag_cmd_test_enable(struct diag_ctx *ctx, int argc, char **argv)
   struct exs_te_result *results = NULL;
   size_t n = 0, i, j;
   long elapsed = 0;
-  int result = 2;
+  int result = 2, id;
 
   memset(&flags, 0, sizeof(flags));
-  for(i = 1; i < (size_t)argc; i++) {
-    int ii = (int)i;
-    int t = diag_te_flag(&flags, argc, argv, &ii);
-    i = (size_t)ii;
-    if(t < 0)
-      return 2;
-    if(t > 0)
-      continue;
-    if(!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+  diag_opt_init(&p, "test-enable", opts, diag_te_opts, argc, argv, 1);
+  while((id = diag_opt_next(&p)) != DIAG_OPT_END) {
+    if(id == DIAG_OPT_HELP)
       return help();
-    if(!strcmp(argv[i], "--config") && i + 1 < (size_t)argc) {
-      config = argv[++i];
+    if(id == DIAG_OPT_ERR)
+      return 2;
+    if(id == DIAG_OPT_ARG)
+      return diag_opt_unexpected(&p);
+    if(id == OPT_CONFIG) {
+      config = p.value;
     }
-    else if(!strcmp(argv[i], "--mailbox") && i + 1 < (size_t)argc) {
+    else if(id == OPT_MAILBOX) {
       if(n_only >= sizeof(only) / sizeof(only[0]))
         return diag_fail("too many --mailbox options");
-      only[n_only++] = argv[++i];
+      only[n_only++] = p.value;
     }
-    else {
-      return diag_fail("test-enable: unexpected argument '%s' (see exsync test-enable --help)",
-                       argv[i]);
+    else if(diag_te_apply(&flags, &p, id) < 0) {
+      return 2;
     }
   }
+  if(diag_formats(ctx, "test-enable", DIAG_F_REPORT))
+    return 2;
   if(!config)
     return diag_fail("test-enable needs --config ORG.xml (or use 'exsync mailbox test-enable' "
                      "with a store)");

@@ -1,6 +1,8 @@
 /* json.c - JSON string literals. */
 #include "json.h"
 
+#include <string.h>
+
 void diag_json_str(FILE *f, const char *s)
 {
   fputc('"', f);
@@ -28,4 +30,30 @@ void diag_json_str_or_null(FILE *f, const char *s)
     diag_json_str(f, s);
   else
     fputs("null", f);
+}
+
+size_t diag_json_attrs(FILE *f, const char *lines)
+{
+  size_t n = 0;
+  char name[64], value[1024];
+
+  while(lines && *lines) {
+    size_t len = strcspn(lines, "\n");
+    size_t k = strcspn(lines, " \n");
+    size_t v = k;
+    if(k > 0 && k < sizeof(name)) {
+      while(v < len && lines[v] == ' ')
+        v++;
+      snprintf(name, sizeof(name), "%.*s", (int)k, lines);
+      snprintf(value, sizeof(value), "%.*s", (int)(len - v), lines + v);
+      fputs(n++ ? ", " : "", f);
+      diag_json_str(f, name);
+      fputs(": ", f);
+      diag_json_str(f, value);
+    }
+    lines += len;
+    if(*lines == '\n')
+      lines++;
+  }
+  return n;
 }

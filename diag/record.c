@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "opt.h"
 #include "exsync/clock.h"
 #include "exsync/http.h"
 #include "exsync/normalize.h"
@@ -80,7 +81,7 @@ out:
 
 size_t diag_ctx_globals(const struct diag_ctx *ctx, const char **w, size_t max)
 {
-  static const char *const fmt_names[] = {"text", "json", "junit"};
+  static const char *const fmt_names[] = {"text", "json", "junit", "html"};
   size_t n = 0, i;
 
 #define PUT(a, b)                                                                                  \
@@ -394,7 +395,7 @@ static const char *base_name(const char *path, char *buf, size_t len)
 int diag_record(struct diag_ctx *ctx, const struct diag_record_options *opt,
                 const char *const *args, size_t n_args)
 {
-  static const char *const fmt_names[] = {"text", "json", "junit"};
+  static const char *const fmt_names[] = {"text", "json", "junit", "html"};
   struct recorder rc;
   const char *globals[4 * DIAG_MAX_OVERRIDES + 16];
   size_t ng, i;
@@ -585,37 +586,34 @@ static int help(void)
 
 int diag_cmd_record(struct diag_ctx *ctx, int argc, char **argv)
 {
+  static const struct diag_opt opts[] = {{"--anonymize", false, 1}, {"--out", true, 2},
+                                         {"--name", true, 3}, {"--scrub", true, 4},
+                                         {NULL, false, 0}};
   struct diag_record_options opt;
+  struct diag_optp p;
   const char *rules[64];
-  int i;
+  int i, id;
 
   memset(&opt, 0, sizeof(opt));
   opt.rules = rules;
-  for(i = 1; i < argc; i++) {
-    if(!strcmp(argv[i], "--")) {
-      i++;
-      break;
-    }
-    if(!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
-      return help();
-    if(!strcmp(argv[i], "--anonymize")) {
-      opt.anonymize = true;
-    }
-    else if(!strcmp(argv[i], "--out") && i + 1 < argc) {
-      opt.out = argv[++i];
-    }
-    else if(!strcmp(argv[i], "--name") && i + 1 < argc) {
-      opt.name = argv[++i];
-    }
-    else if(!strcmp(argv[i], "--scrub") && i + 1 < argc) {
+  diag_opt_init(&p, "record", opts, NULL, argc, argv, 1);
+  p.stop_at_dashdash = true;
+  while((id = diag_opt_next(&p)) != DIAG_OPT_END) {
+    switch(id) {
+    case DIAG_OPT_HELP: return help();
+    case DIAG_OPT_ERR: return 2;
+    case DIAG_OPT_ARG: return diag_opt_unexpected(&p);
+    case 1: opt.anonymize = true; break;
+    case 2: opt.out = p.value; break;
+    case 3: opt.name = p.value; break;
+    default:
       if(opt.n_rules >= sizeof(rules) / sizeof(rules[0]))
         return diag_fail("record: too many --scrub rules");
-      rules[opt.n_rules++] = argv[++i];
-    }
-    else {
-      return diag_fail("record: unexpected argument '%s' (see exsync record --help)", argv[i]);
+      rules[opt.n_rules++] = p.value;
+      break;
     }
   }
+  i = p.i;
   if(!opt.out)
     return diag_fail("record needs --out FILE");
   if(i >= argc)

@@ -2,9 +2,24 @@
 #include "report.h"
 #include "json.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "exsync/buf.h"
+#include "exsync/clock.h"
+
+static bool opt_color, opt_failures_only, emitted;
+static time_t run_started;
+static char run_org_id[64];
+
+struct trace_excerpt {
+  char address[EXS_ADDRESS_MAX + 1];
+  char *text;
+};
+static struct trace_excerpt *traces;
+static size_t n_traces;
 
 int diag_format_parse(const char *s)
 {
@@ -14,6 +29,73 @@ int diag_format_parse(const char *s)
     return DIAG_FORMAT_JSON;
   if(!strcmp(s, "junit"))
     return DIAG_FORMAT_JUNIT;
+  if(!strcmp(s, "html"))
+    return DIAG_FORMAT_HTML;
+  return -1;
+}
+
+void diag_report_configure(bool color, bool failures_only)
+{
+  opt_color = color;
+  opt_failures_only = failures_only;
+}
+
+void diag_report_reset_emitted(void)
+{
+  emitted = false;
+}
+
+bool diag_report_emitted(void)
+{
+  return emitted;
+}
+
+void diag_report_mark_emitted(void)
+{
+  emitted = true;
+}
+
+void diag_report_begin(const char *org_id)
+{
+  run_started = exs_now();
+  snprintf(run_org_id, sizeof(run_org_id), "%s", org_id ? org_id : "");
+}
+
+void diag_report_add_trace(const char *address, const char *text, size_t len)
+{
+  struct trace_excerpt *p = realloc(traces, (n_traces + 1) * sizeof(*p));
+  char *copy = malloc(len + 1);
+
+  if(!p || !copy) {
+    free(copy);
+    if(p)
+      traces = p;
+    return;
+  }
+  traces = p;
+  memcpy(copy, text, len);
+  copy[len] = '\0';
+  snprintf(traces[n_traces].address, sizeof(traces[n_traces].address), "%s", address);
+  traces[n_traces++].text = copy;
+}
+
+const char *diag_report_trace_of(const char *address)
+{
+  size_t i;
+
+  for(i = n_traces; i-- > 0;)
+    if(!strcmp(traces[i].address, address))
+      return traces[i].text;
+  return NULL;
+}
+
+int diag_alert_workload(const struct exs_te_alert *a)
+{
+  int w;
+
+  for(w = 0; w < EXS_WL_COUNT; w++)
+    if(!strcmp(a->error.step, exs_workload_name((enum exs_workload)w)))
+      return w;
   return -1;
 }
 
@@ -31,19 +113,38 @@ static int mailbox_state(const struct exs_te_result *r)
   return tested ? EXS_STATUS_SUCCESS : EXS_STATUS_NOT_RUN;
 }
 
+bool diag_report_listed(const struct exs_te_result *r)
+{
+  return !opt_failures_only || mailbox_state(r) == EXS_STATUS_FAILURE;
+}
+
 void diag_summarize(const struct exs_te_result *results, size_t n, long elapsed_ms,
                     struct diag_summary *sum)
 {
-  size_t i;
+  size_t i, a;
+  int w;
 
   memset(sum, 0, sizeof(*sum));
   sum->mailboxes = n;
   sum->elapsed_ms = elapsed_ms;
   for(i = 0; i < n; i++) {
+    bool seen[DIAG_MAX_CATEGORIES] = {false};
     switch(mailbox_state(&results[i])) {
     case EXS_STATUS_SUCCESS: sum->success++; break;
     case EXS_STATUS_FAILURE: sum->failure++; break;
     default: sum->not_run++; break;
+    }
+    for(w = 0; w < EXS_WL_COUNT; w++) {
+      int s = results[i].status[w];
+      sum->wl[w][s == EXS_STATUS_SUCCESS ? 0 : s == EXS_STATUS_FAILURE ? 1 : 2]++;
+    }
+    for(a = 0; a < results[i].n_alerts; a++) {
+      unsigned c = (unsigned)results[i].alerts[a].error.category;
+      if(results[i].alerts[a].severity == EXS_SEV_INFORMATION || c >= DIAG_MAX_CATEGORIES ||
+         seen[c])
+        continue;
+      seen[c] = true;
+      sum->by_category[c]++;
     }
   }
 }
@@ -58,12 +159,25 @@ int diag_report_exit_code(const struct exs_te_result *results, size_t n)
   return 0;
 }
 
+static const char *status_cell(int status, char *buf, size_t len, int width)
+{
+  const char *name = exs_status_name(status);
+
+  /* red Failure on a terminal; padding outside the escape codes */
+  if(opt_color && status == EXS_STATUS_FAILURE)
+    snprintf(buf, len, "\033[31m%s\033[0m%*s", name, width - (int)strlen(name), "");
+  else
+    snprintf(buf, len, "%-*s", width, name);
+  return buf;
+}
+
 static void write_text(FILE *f, const struct exs_te_result *results, size_t n,
                        long elapsed_ms)
 {
   struct diag_summary sum;
   size_t width = strlen("Mailbox");
-  size_t i, a;
+  size_t i, a, c, shown = 0;
+  int w;
 
   for(i = 0; i < n; i++)
     if(strlen(results[i].address) > width)
@@ -72,34 +186,85 @@ static void write_text(FILE *f, const struct exs_te_result *results, size_t n,
           "Outgoing Email Status", "Appointments, Contacts, and Tasks Status");
   for(i = 0; i < n; i++) {
     const struct exs_te_result *r = &results[i];
-    fprintf(f, "%-*s  %-21s  %-21s  %s\n", (int)width, r->address,
-            exs_status_name(r->status[EXS_WL_INCOMING]),
-            exs_status_name(r->status[EXS_WL_OUTGOING]), exs_status_name(r->status[EXS_WL_ACT]));
+    char c1[64], c2[64], c3[64];
+    if(!diag_report_listed(r))
+      continue;
+    shown++;
+    fprintf(f, "%-*s  %s  %s  %s\n", (int)width, r->address,
+            status_cell(r->status[EXS_WL_INCOMING], c1, sizeof(c1), 21),
+            status_cell(r->status[EXS_WL_OUTGOING], c2, sizeof(c2), 21),
+            status_cell(r->status[EXS_WL_ACT], c3, sizeof(c3), 0));
     for(a = 0; a < r->n_alerts; a++) {
       const struct exs_te_alert *al = &r->alerts[a];
+      int wl = diag_alert_workload(al);
       if(al->error.category == EXS_CAT_TEST_OK)
         continue;
-      fprintf(f, "  %s %s: %s\n", exs_severity_name(al->severity),
-              exs_category_name(al->error.category), al->error.message);
+      fprintf(f, "  %s %s (%s): %s\n", exs_severity_name(al->severity),
+              exs_category_name(al->error.category),
+              wl < 0 ? "all workloads" : exs_workload_name((enum exs_workload)wl),
+              al->error.message);
       if(al->error.hint[0])
         fprintf(f, "    fix: %s\n", al->error.hint);
     }
   }
   diag_summarize(results, n, elapsed_ms, &sum);
+  if(opt_failures_only && !shown)
+    fprintf(f, "(no mailbox failed)\n");
   fprintf(f, "\n%zu mailboxes: %zu success, %zu failure, %zu not run\n", sum.mailboxes,
           sum.success, sum.failure, sum.not_run);
+  fputs("by workload:", f);
+  for(w = 0; w < EXS_WL_COUNT; w++)
+    fprintf(f, "%s %s %zu success, %zu failure, %zu not run", w ? ";" : "",
+            exs_workload_name((enum exs_workload)w), sum.wl[w][0], sum.wl[w][1], sum.wl[w][2]);
+  fputc('\n', f);
+  if(sum.failure) {
+    bool first = true;
+    fputs("failures by category (mailboxes):", f);
+    for(c = 0; c < DIAG_MAX_CATEGORIES; c++)
+      if(sum.by_category[c]) {
+        fprintf(f, "%s %s %zu", first ? "" : ",", exs_category_name((enum exs_category)c),
+                sum.by_category[c]);
+        first = false;
+      }
+    fputc('\n', f);
+  }
 }
 
+static void write_summary_json(FILE *f, const struct diag_summary *sum)
+{
+  size_t c;
+  bool first = true;
+  int w;
+
+  fprintf(f,
+          "  \"summary\": {\"mailboxes\": %zu, \"success\": %zu, \"failure\": %zu, "
+          "\"not_run\": %zu, \"elapsed_ms\": %ld,\n    \"workloads\": {",
+          sum->mailboxes, sum->success, sum->failure, sum->not_run, sum->elapsed_ms);
+  for(w = 0; w < EXS_WL_COUNT; w++)
+    fprintf(f, "%s\"%s\": {\"success\": %zu, \"failure\": %zu, \"not_run\": %zu}",
+            w ? ", " : "", exs_workload_name((enum exs_workload)w), sum->wl[w][0],
+            sum->wl[w][1], sum->wl[w][2]);
+  fputs("},\n    \"categories\": {", f);
+  for(c = 0; c < DIAG_MAX_CATEGORIES; c++)
+    if(sum->by_category[c]) {
+      fprintf(f, "%s\"%s\": %zu", first ? "" : ", ", exs_category_name((enum exs_category)c),
+              sum->by_category[c]);
+      first = false;
+    }
+  fputs("}}\n", f);
+}
 
 static void write_json(FILE *f, const struct exs_te_result *results, size_t n, long elapsed_ms)
 {
   struct diag_summary sum;
-  size_t i, j;
+  size_t i, j, shown = 0;
 
   fputs("{\n  \"mailboxes\": [", f);
   for(i = 0; i < n; i++) {
     const struct exs_te_result *r = &results[i];
-    fputs(i ? ",\n    {" : "\n    {", f);
+    if(!diag_report_listed(r))
+      continue;
+    fputs(shown++ ? ",\n    {" : "\n    {", f);
     fputs("\"address\": ", f);
     diag_json_str(f, r->address);
     fprintf(f, ", \"incoming\": \"%s\", \"outgoing\": \"%s\", \"act\": \"%s\",",
@@ -145,10 +310,9 @@ static void write_json(FILE *f, const struct exs_te_result *results, size_t n, l
     fputs("]}", f);
   }
   diag_summarize(results, n, elapsed_ms, &sum);
-  fprintf(f,
-          "\n  ],\n  \"summary\": {\"mailboxes\": %zu, \"success\": %zu, \"failure\": %zu, "
-          "\"not_run\": %zu, \"elapsed_ms\": %ld}\n}\n",
-          sum.mailboxes, sum.success, sum.failure, sum.not_run, sum.elapsed_ms);
+  fputs("\n  ],\n", f);
+  write_summary_json(f, &sum);
+  fputs("}\n", f);
 }
 
 static void xml_text(FILE *f, const char *s)
@@ -161,38 +325,103 @@ static void xml_text(FILE *f, const char *s)
   exs_buf_free(&b);
 }
 
+static void host_name(char *buf, size_t len)
+{
+  if(gethostname(buf, len) || !buf[0])
+    snprintf(buf, len, "localhost");
+  buf[len - 1] = '\0';
+}
+
+/* <testsuite ...> opening with Jenkins' attributes, and its <properties>. */
+static void junit_suite_open(FILE *f, const char *name, size_t tests, size_t failures,
+                             size_t errors, size_t skipped, long elapsed_ms)
+{
+  char host[256], when[32];
+
+  host_name(host, sizeof(host));
+  fputs("  <testsuite name=\"", f);
+  xml_text(f, name);
+  fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" "
+             "skipped=\"%zu\" time=\"%.3f\" timestamp=\"%s\" hostname=\"",
+          tests, failures, errors, skipped, elapsed_ms / 1000.0,
+          exs_time_iso(run_started ? run_started : exs_now(), when, sizeof(when)));
+  xml_text(f, host);
+  fputs("\">\n    <properties>\n", f);
+  fprintf(f, "      <property name=\"exsync.version\" value=\"%s\"/>\n", EXSYNC_VERSION);
+  if(run_org_id[0]) {
+    fputs("      <property name=\"org.id\" value=\"", f);
+    xml_text(f, run_org_id);
+    fputs("\"/>\n", f);
+  }
+  fprintf(f, "      <property name=\"failures-only\" value=\"%s\"/>\n",
+          opt_failures_only ? "yes" : "no");
+  fputs("    </properties>\n", f);
+}
+
+/* A workload's own step time, plus an equal share of the steps every
+ * workload depends on: a mailbox's testcases add up to its test time. */
+static long workload_ms(const struct exs_te_result *r, int w)
+{
+  long own = 0, shared = 0;
+  size_t s;
+  int k, is_wl;
+
+  for(s = 0; s < r->n_steps; s++) {
+    is_wl = -1;
+    for(k = 0; k < EXS_WL_COUNT; k++)
+      if(!strcmp(r->steps[s].name, exs_workload_name((enum exs_workload)k)))
+        is_wl = k;
+    if(is_wl == w)
+      own += r->steps[s].ms;
+    else if(is_wl < 0)
+      shared += r->steps[s].ms;
+  }
+  return own + shared / EXS_WL_COUNT;
+}
+
+/* One <testsuite> per mailbox, one <testcase> per workload: Jenkins shows
+ * each mailbox with its three workloads, and the testcases of a suite add up
+ * to the mailbox's test time (mailboxes are tested in parallel, so the
+ * suites add up to more than the run). */
 static void write_junit(FILE *f, const struct exs_te_result *results, size_t n,
                         long elapsed_ms)
 {
   static const char *const names[EXS_WL_COUNT] = {"Incoming Email", "Outgoing Email",
                                                   "Appointments, Contacts, and Tasks"};
-  size_t tests = 0, failures = 0, skipped = 0;
+  size_t tests = 0, failures = 0;
   size_t i;
   int w;
 
-  for(i = 0; i < n; i++)
+  for(i = 0; i < n; i++) {
+    if(!diag_report_listed(&results[i]))
+      continue;
     for(w = 0; w < EXS_WL_COUNT; w++) {
       tests++;
-      if(results[i].status[w] == EXS_STATUS_FAILURE)
-        failures++;
-      else if(results[i].status[w] == EXS_STATUS_NOT_RUN)
-        skipped++;
+      failures += results[i].status[w] == EXS_STATUS_FAILURE;
     }
+  }
   fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", f);
   fprintf(f,
-          "<testsuites name=\"exsync test-enable\" tests=\"%zu\" failures=\"%zu\" "
-          "skipped=\"%zu\" time=\"%.3f\">\n",
-          tests, failures, skipped, elapsed_ms / 1000.0);
-  fprintf(f,
-          "  <testsuite name=\"test-enable\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" "
-          "skipped=\"%zu\" time=\"%.3f\">\n",
-          tests, failures, skipped, elapsed_ms / 1000.0);
+          "<testsuites name=\"exsync test-enable\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" "
+          "time=\"%.3f\">\n",
+          tests, failures, elapsed_ms / 1000.0);
   for(i = 0; i < n; i++) {
     const struct exs_te_result *r = &results[i];
+    size_t fails = 0, skips = 0;
+    long total = 0;
+    if(!diag_report_listed(r))
+      continue;
+    for(w = 0; w < EXS_WL_COUNT; w++) {
+      fails += r->status[w] == EXS_STATUS_FAILURE;
+      skips += r->status[w] == EXS_STATUS_NOT_RUN;
+      total += workload_ms(r, w);
+    }
+    junit_suite_open(f, r->address, EXS_WL_COUNT, fails, 0, skips,
+                     total > r->elapsed_ms ? total : r->elapsed_ms);
     for(w = 0; w < EXS_WL_COUNT; w++) {
       fputs("    <testcase classname=\"", f);
       xml_text(f, r->address);
-      fprintf(f, "\" name=\"%s\" time=\"%.3f\"", names[w], r->elapsed_ms / 1000.0);
+      fprintf(f, "\" name=\"%s\" time=\"%.3f\"", names[w], workload_ms(r, w) / 1000.0);
       if(r->status[w] == EXS_STATUS_SUCCESS) {
         fputs("/>\n", f);
       }
@@ -206,8 +435,13 @@ static void write_junit(FILE *f, const struct exs_te_result *results, size_t n,
                 exs_category_name(e->category), exs_category_name(e->category));
         xml_text(f, e->message);
         fputs("\">", f);
-        fprintf(f, "category: %s\ntransient: %s\n", exs_category_name(e->category),
-                e->transient ? "yes" : "no");
+        fprintf(f, "category: %s\nworkload: %s\ntransient: %s\n", exs_category_name(e->category),
+                exs_workload_name((enum exs_workload)w), e->transient ? "yes" : "no");
+        if(e->step[0]) {
+          fputs("step: ", f);
+          xml_text(f, e->step);
+          fputs("\n", f);
+        }
         if(e->ews_code[0]) {
           fputs("ews_code: ", f);
           xml_text(f, e->ews_code);
@@ -225,8 +459,42 @@ static void write_junit(FILE *f, const struct exs_te_result *results, size_t n,
         fputs("</failure>\n    </testcase>\n", f);
       }
     }
+    fputs("  </testsuite>\n", f);
   }
-  fputs("  </testsuite>\n</testsuites>\n", f);
+  fputs("</testsuites>\n", f);
+}
+
+void diag_report_write_error(FILE *f, enum diag_format format, const char *command,
+                             const char *message)
+{
+  switch(format) {
+  case DIAG_FORMAT_JSON:
+    fputs("{\n  \"error\": {\"category\": \"CONFIG\", \"command\": ", f);
+    diag_json_str(f, command);
+    fputs(", \"message\": ", f);
+    diag_json_str(f, message);
+    fputs("},\n  \"mailboxes\": [],\n  \"summary\": {\"mailboxes\": 0, \"success\": 0, "
+          "\"failure\": 0, \"not_run\": 0, \"elapsed_ms\": 0}\n}\n", f);
+    break;
+  case DIAG_FORMAT_JUNIT:
+    fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", f);
+    fputs("<testsuites name=\"exsync ", f);
+    xml_text(f, command);
+    fputs("\" tests=\"1\" failures=\"0\" errors=\"1\" time=\"0.000\">\n", f);
+    junit_suite_open(f, "configuration", 1, 0, 1, 0, 0);
+    fputs("    <testcase classname=\"exsync\" name=\"configuration\" time=\"0.000\">\n"
+          "      <error type=\"CONFIG\" message=\"", f);
+    xml_text(f, message);
+    fputs("\">exsync ", f);
+    xml_text(f, command);
+    fputs(" stopped before testing anything (exit 2): ", f);
+    xml_text(f, message);
+    fputs("</error>\n    </testcase>\n  </testsuite>\n</testsuites>\n", f);
+    break;
+  case DIAG_FORMAT_HTML: diag_report_write_html_error(f, command, message); break;
+  default: break;
+  }
+  emitted = true;
 }
 
 void diag_report_write(FILE *f, enum diag_format format, const struct exs_te_result *results,
@@ -235,6 +503,8 @@ void diag_report_write(FILE *f, enum diag_format format, const struct exs_te_res
   switch(format) {
   case DIAG_FORMAT_JSON: write_json(f, results, n, elapsed_ms); break;
   case DIAG_FORMAT_JUNIT: write_junit(f, results, n, elapsed_ms); break;
+  case DIAG_FORMAT_HTML: diag_report_write_html(f, results, n, elapsed_ms); break;
   default: write_text(f, results, n, elapsed_ms); break;
   }
+  emitted = true;
 }

@@ -3,9 +3,11 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "exsync/clock.h"
 #include "exsync/orgfile.h"
+#include "exsync/buf.h"
 #include "progress.h"
 
 const char diag_te_flags_help[] =
@@ -15,60 +17,75 @@ const char diag_te_flags_help[] =
   "  --max-retries N        transient failures before they count as permanent (10)\n"
   "  --wait-retries         keep retrying transient failures on schedule before reporting\n";
 
-static int long_value(int argc, char **argv, int *i, long min, long max, long *out)
+enum { TE_THIS_ORG = DIAG_TE_OPT_FIRST, TE_WAIT, TE_DELIVERY, TE_RETRY_INTERVAL, TE_MAX_RETRIES };
+
+const struct diag_opt diag_te_opts[] = {
+  {"--this-org-only", false, TE_THIS_ORG},
+  {"--wait-retries", false, TE_WAIT},
+  {"--delivery-timeout", true, TE_DELIVERY},
+  {"--retry-interval", true, TE_RETRY_INTERVAL},
+  {"--max-retries", true, TE_MAX_RETRIES},
+  {NULL, false, 0},
+};
+
+int diag_te_apply(struct diag_te_flags *f, const struct diag_optp *p, int id)
 {
-  char *end;
   long v;
 
-  if(*i + 1 >= argc)
-    return diag_fail("option %s needs a value", argv[*i]) ? -1 : -1;
-  v = strtol(argv[*i + 1], &end, 10);
-  if(*end || end == argv[*i + 1] || v < min || v > max) {
-    diag_fail("option %s: '%s' is not a number between %ld and %ld", argv[*i], argv[*i + 1],
-              min, max);
-    return -1;
-  }
-  ++*i;
-  *out = v;
-  return 1;
-}
-
-int diag_te_flag(struct diag_te_flags *f, int argc, char **argv, int *i)
-{
-  const char *a = argv[*i];
-  long v;
-  int r;
-
-  if(!strcmp(a, "--this-org-only")) {
-    f->this_org_only = true;
+  switch(id) {
+  case TE_THIS_ORG: f->this_org_only = true; return 1;
+  case TE_WAIT: f->wait_retries = true; return 1;
+  case TE_DELIVERY:
+    if(diag_opt_long(p, 1, 3600, &v))
+      return -1;
+    f->delivery_timeout_ms = v * 1000;
     return 1;
-  }
-  if(!strcmp(a, "--wait-retries")) {
-    f->wait_retries = true;
+  case TE_RETRY_INTERVAL:
+    if(diag_opt_long(p, 1, 86400, &v))
+      return -1;
+    f->retry_interval_s = v;
     return 1;
+  case TE_MAX_RETRIES:
+    if(diag_opt_long(p, 1, 1000, &v))
+      return -1;
+    f->max_retries = (int)v;
+    return 1;
+  default: return 0;
   }
-  if(!strcmp(a, "--delivery-timeout")) {
-    if((r = long_value(argc, argv, i, 1, 3600, &v)) > 0)
-      f->delivery_timeout_ms = v * 1000;
-    return r;
-  }
-  if(!strcmp(a, "--retry-interval")) {
-    if((r = long_value(argc, argv, i, 1, 86400, &v)) > 0)
-      f->retry_interval_s = v;
-    return r;
-  }
-  if(!strcmp(a, "--max-retries")) {
-    if((r = long_value(argc, argv, i, 1, 1000, &v)) > 0)
-      f->max_retries = (int)v;
-    return r;
-  }
-  return 0;
 }
 
 struct progress_ctx {
   struct diag_progress bar;
   const struct diag_te_flags *flags;
+  struct diag_ctx *ctx;
+  struct exs_buf trace; /* this mailbox's trace so far (one worker when tracing) */
 };
+
+/* The trace goes to the file and, per mailbox, to the HTML report. */
+static void batch_trace(void *ud, enum exs_trace_kind kind, const char *data, size_t len)
+{
+  struct progress_ctx *p = ud;
+  static const char *const marks[] = {"* ", "> ", "> ", "< ", "< "};
+
+  diag_trace_cb(p->ctx, kind, data, len);
+  if(kind == EXS_TRACE_REQ_BODY || kind == EXS_TRACE_RESP_BODY) {
+    exs_buf_add(&p->trace, data, len);
+    if(len && data[len - 1] != '\n')
+      exs_buf_adds(&p->trace, "\n");
+  }
+  else {
+    size_t i = 0;
+    while(i < len) {
+      size_t j = i;
+      while(j < len && data[j] != '\n')
+        j++;
+      exs_buf_adds(&p->trace, marks[kind]);
+      exs_buf_add(&p->trace, data + i, j - i);
+      exs_buf_adds(&p->trace, "\n");
+      i = j + 1;
+    }
+  }
+}
 
 /* Called by the batch with its lock held, so the store handle is used by
  * one thread at a time. */
@@ -76,8 +93,23 @@ static void on_progress(void *ud, size_t done, size_t total, const struct exs_te
 {
   struct progress_ctx *p = ud;
   size_t step = total / 100 ? total / 100 : 1;
+  int w;
 
-  (void)last;
+  if(last) {
+    for(w = 0; w < EXS_WL_COUNT; w++)
+      if(last->status[w] == EXS_STATUS_FAILURE) {
+        p->bar.failures++;
+        break;
+      }
+    if(p->ctx->trace) {
+      diag_trace_mark(p->ctx, "end of %s: incoming %s, outgoing %s, act %s (%ld ms)",
+                      last->address, exs_status_name(last->status[0]),
+                      exs_status_name(last->status[1]), exs_status_name(last->status[2]),
+                      last->elapsed_ms);
+      diag_report_add_trace(last->address, p->trace.data ? p->trace.data : "", p->trace.len);
+      exs_buf_reset(&p->trace);
+    }
+  }
   diag_progress_update(&p->bar, done, total);
   if(p->flags->job_store && (done % step == 0 || done == total)) {
     struct exs_error err;
@@ -110,11 +142,17 @@ int diag_run_batch(struct diag_ctx *ctx, const struct exs_org *org,
   bo.te.n_resolve = ctx->n_resolve;
   bo.te.connect_to = connect_to;
   bo.te.n_connect_to = nct;
+  memset(&pc, 0, sizeof(pc));
+  exs_buf_init(&pc.trace, 1 << 20);
+  pc.ctx = ctx;
   if(ctx->trace) {
-    bo.te.trace = diag_trace_cb;
-    bo.te.trace_ctx = ctx;
+    bo.te.trace = batch_trace;
+    bo.te.trace_ctx = &pc;
     bo.max_workers = 1; /* one conversation at a time keeps the trace readable */
+    diag_trace_mark(ctx, "exsync %s: Test & Enable of %zu mailbox%s", EXSYNC_VERSION, n,
+                    n == 1 ? "" : "es");
   }
+  diag_report_begin(org->id);
   bo.te.this_org_only = flags->this_org_only;
   bo.te.delivery_timeout_ms = flags->delivery_timeout_ms;
   bo.te.retry_interval_s = flags->retry_interval_s;
@@ -132,6 +170,7 @@ int diag_run_batch(struct diag_ctx *ctx, const struct exs_org *org,
     return -1;
   }
   diag_progress_done(&pc.bar);
+  exs_buf_free(&pc.trace);
   *elapsed_ms = (long)(exs_monotonic_ms() - start);
   return 0;
 }
@@ -160,12 +199,23 @@ int diag_save_results(struct exs_store *st, const struct exs_org *org,
   return 0;
 }
 
-struct exs_store *diag_open_store(struct diag_ctx *ctx)
+int diag_store_exists(const struct diag_ctx *ctx)
+{
+  if(access(ctx->db, F_OK) == 0)
+    return 0;
+  return diag_fail("no store at %s%s (use --db or EXSYNC_DB, or create one with exsync import)",
+                   strchr(ctx->db, '/') ? "" : "./", ctx->db);
+}
+
+struct exs_store *diag_open_store(struct diag_ctx *ctx, bool create)
 {
   struct exs_error err;
   struct exs_store *st;
   char key[4096];
 
+  /* checked here rather than in the store: opening one creates it */
+  if(!create && diag_store_exists(ctx))
+    return NULL;
   exs_error_clear(&err);
   if(ctx->key_file)
     snprintf(key, sizeof(key), "%s", ctx->key_file);

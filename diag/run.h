@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "cli.h"
+#include "opt.h"
 #include "exsync/store.h"
 #include "exsync/testenable.h"
 
@@ -23,9 +24,12 @@ struct diag_te_flags {
   int64_t job_id;
 };
 
-/* Take one test-enable option at argv[*i]. Returns 1 taken, 0 not one, -1
- * error (printed). */
-int diag_te_flag(struct diag_te_flags *f, int argc, char **argv, int *i);
+/* The options every test-enable command takes (ids DIAG_TE_OPT_FIRST..). */
+#define DIAG_TE_OPT_FIRST 100
+extern const struct diag_opt diag_te_opts[];
+/* Apply option id (from diag_te_opts) parsed by p. 1 taken, 0 not one of
+ * them, -1 error (printed). */
+int diag_te_apply(struct diag_te_flags *f, const struct diag_optp *p, int id);
 /* Help text of those options. */
 extern const char diag_te_flags_help[];
 
@@ -44,8 +48,13 @@ int diag_save_results(struct exs_store *st, const struct exs_org *org,
                       const struct exs_mailbox *mailboxes, const struct exs_te_result *results,
                       size_t n, struct exs_error *err);
 
-/* Open the store of ctx (--db, --key-file). NULL with a message printed. */
-struct exs_store *diag_open_store(struct diag_ctx *ctx);
+/* Open the store of ctx (--db, --key-file). Only commands that write
+ * create it (create true); the others get "no store at ./exsync.db (use
+ * --db or EXSYNC_DB, or create one with exsync import)". NULL with the
+ * message printed. */
+struct exs_store *diag_open_store(struct diag_ctx *ctx, bool create);
+/* 0 when the store of ctx exists, else 2 with that message printed. */
+int diag_store_exists(const struct diag_ctx *ctx);
 
 #endif
 

@@ -168,6 +168,8 @@ int emu_admin_handle(struct emu *emu, const char *method, const char *path, cons
       json_str(out, e[i].operation);
       exs_buf_adds(out, ",\"auth_user\":");
       json_str(out, e[i].auth_user);
+      exs_buf_adds(out, ",\"auth_scheme\":");
+      json_str(out, e[i].auth_scheme);
       exs_buf_adds(out, ",\"mailbox\":");
       json_str(out, e[i].mailbox);
       exs_buf_adds(out, ",\"impersonated\":");

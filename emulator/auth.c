@@ -16,6 +16,7 @@
 
 #include "emu_internal.h"
 #include "exsync-emulator/ntlm.h"
+#include "krb.h"
 
 static bool prefix_ci(const char *s, const char *p)
 {
@@ -83,6 +84,7 @@ void emu_conn_auth_forget(struct emu *emu, struct evhttp_connection *conn)
       *pp = ca->next;
       if(ca->ntlm && ca->ntlm_free)
         ca->ntlm_free(ca->ntlm);
+      emu_krb_ctx_free(ca->krb);
       free(ca);
       break;
     }
@@ -120,6 +122,7 @@ void emu_conn_auth_clear(struct emu *emu)
     emu->conn_auth = ca->next;
     if(ca->ntlm && ca->ntlm_free)
       ca->ntlm_free(ca->ntlm);
+    emu_krb_ctx_free(ca->krb);
     free(ca);
   }
 }
@@ -186,26 +189,105 @@ static enum emu_auth_result auth_ntlm(struct emu *emu, const char *authorization
   }
 }
 
+/* Kerberos under Negotiate (SPNEGO through GSS-API): the client principal
+ * "alice@CONTOSO.COM" is mapped to the scenario user alice. Like NTLM, the
+ * logon then holds for the connection (IIS's default for Kerberos). */
+static enum emu_auth_result auth_kerberos(struct emu *emu, const char *token,
+                                          struct evhttp_connection *conn, struct emu_user **user,
+                                          char *challenge, size_t chlen)
+{
+  struct emu_conn_auth *ca = emu_conn_auth_get(emu, conn, true);
+  char principal[256], out[8192], reason[512];
+  enum emu_krb_result kr;
+
+  if(!ca)
+    return EMU_AUTH_BAD;
+  ca->login[0] = '\0';
+  kr = emu_krb_accept(emu->krb, &ca->krb, token, principal, sizeof(principal), out, sizeof(out),
+                      reason, sizeof(reason));
+  if(out[0])
+    snprintf(challenge, chlen, "Negotiate %s", out);
+  if(kr == EMU_KRB_CONTINUE)
+    return EMU_AUTH_CONTINUE;
+  if(kr != EMU_KRB_OK) {
+    snprintf(ca->refusal, sizeof(ca->refusal), "kerberos: %s", reason);
+    challenge[0] = '\0';
+    return EMU_AUTH_BAD;
+  }
+  *user = find_by_name(emu, principal);
+  if(!*user) {
+    snprintf(ca->refusal, sizeof(ca->refusal), "kerberos: %s is no user here", principal);
+    challenge[0] = '\0';
+    return EMU_AUTH_BAD;
+  }
+  snprintf(ca->login, sizeof(ca->login), "%s", (*user)->login);
+  ca->scheme = "negotiate-kerberos";
+  return EMU_AUTH_OK;
+}
+
+/* Whether a Negotiate token is a raw NTLMSSP message ("NTLMSSP\0" in base64). */
+static bool negotiate_is_ntlm(const char *authorization)
+{
+  const char *v = authorization + strlen("Negotiate ");
+
+  while(*v == ' ')
+    v++;
+  return strncmp(v, "TlRMTVNTUA", 10) == 0;
+}
+
 enum emu_auth_result emu_auth_check(struct emu *emu, const struct emu_host *host,
                                     const char *authorization, struct evhttp_connection *conn,
-                                    struct emu_user **user, char *challenge, size_t chlen)
+                                    struct emu_user **user, const char **scheme, char *challenge,
+                                    size_t chlen)
 {
+  enum emu_auth_result r;
+
   *user = NULL;
+  *scheme = "";
+  challenge[0] = '\0';
+  {
+    struct emu_conn_auth *ca = emu_conn_auth_get(emu, conn, false);
+    if(ca)
+      ca->refusal[0] = '\0';
+  }
   if(!authorization || !*authorization) {
     /* a connection authenticated by NTLM/Negotiate stays authenticated */
     struct emu_conn_auth *ca = emu_conn_auth_get(emu, conn, false);
-    if(ca && ca->login[0] && (*user = emu_user_find(emu, ca->login)) != NULL)
+    if(ca && ca->login[0] && (*user = emu_user_find(emu, ca->login)) != NULL) {
+      *scheme = ca->scheme ? ca->scheme : "";
       return EMU_AUTH_OK;
+    }
     return EMU_AUTH_NONE;
   }
   if(prefix_ci(authorization, "Basic ")) {
     if(!host->basic)
       return EMU_AUTH_BAD;
+    *scheme = "basic";
     return auth_basic(emu, authorization + 6, user);
   }
+  if(prefix_ci(authorization, "Negotiate ") && host->negotiate &&
+     !negotiate_is_ntlm(authorization)) {
+    if(!emu->krb) {
+      struct emu_conn_auth *ca = emu_conn_auth_get(emu, conn, true);
+      if(ca)
+        snprintf(ca->refusal, sizeof(ca->refusal), "kerberos: no keytab (--keytab)");
+      return EMU_AUTH_BAD;
+    }
+    *scheme = "negotiate-kerberos";
+    return auth_kerberos(emu, authorization + 10, conn, user, challenge, chlen);
+  }
   if((prefix_ci(authorization, "NTLM ") && host->ntlm) ||
-     (prefix_ci(authorization, "Negotiate ") && host->negotiate))
-    return auth_ntlm(emu, authorization, conn, user, challenge, chlen);
+     (prefix_ci(authorization, "Negotiate ") && host->negotiate)) {
+    const char *s = prefix_ci(authorization, "NTLM ") ? "ntlm" : "negotiate-ntlm";
+    r = auth_ntlm(emu, authorization, conn, user, challenge, chlen);
+    if(r == EMU_AUTH_OK) {
+      struct emu_conn_auth *ca = emu_conn_auth_get(emu, conn, false);
+      if(ca)
+        ca->scheme = s;
+    }
+    *scheme = s;
+    return r;
+  }
   return EMU_AUTH_BAD;
 }
 
@@ -224,4 +306,17 @@ void emu_auth_challenge_headers(const struct emu_host *host, const char *hostnam
              hostname && *hostname ? hostname : "exsync");
     evhttp_add_header(headers, "WWW-Authenticate", basic);
   }
+}
+
+int emu_set_keytab(struct emu *emu, const char *keytab, char *err, size_t errlen)
+{
+  struct emu_krb *k = emu_krb_new(keytab, err, errlen);
+
+  if(!k)
+    return -1;
+  pthread_mutex_lock(&emu->lock);
+  emu_krb_free(emu->krb);
+  emu->krb = k;
+  pthread_mutex_unlock(&emu->lock);
+  return 0;
 }

@@ -265,6 +265,7 @@ struct emu {
   } * host_certs; /* per-host certificates chosen by SNI */
   size_t nhost_certs;
   struct emu_conn_auth *conn_auth; /* auth.c */
+  struct emu_krb *krb;             /* Kerberos acceptor (--keytab), NULL: none */
   struct exs_schema *ews_schema;   /* request validation (process-wide cache, not owned) */
   char *ews_schema_dir;            /* directory of Services.wsdl, messages.xsd, types.xsd */
   struct event *sigint_ev, *sigterm_ev;
@@ -406,11 +407,15 @@ int emu_autodiscover_handle(struct emu *emu, struct emu_host *host, bool pox, bo
 
 /* auth.c */
 enum emu_auth_result { EMU_AUTH_OK, EMU_AUTH_NONE, EMU_AUTH_BAD, EMU_AUTH_CONTINUE };
-/* Check the Authorization header; on OK *user is set. For CONTINUE the
- * challenge token to send back is written to challenge. */
+/* Check the Authorization header; on OK *user is set and *scheme names how
+ * ("basic", "ntlm", "negotiate-kerberos", "negotiate-ntlm"). For CONTINUE
+ * the challenge to send back is written to challenge; on OK challenge may
+ * hold a WWW-Authenticate value to send with the answer (Kerberos mutual
+ * authentication), else it is "". */
 enum emu_auth_result emu_auth_check(struct emu *emu, const struct emu_host *host,
                                     const char *authorization, struct evhttp_connection *conn,
-                                    struct emu_user **user, char *challenge, size_t chlen);
+                                    struct emu_user **user, const char **scheme, char *challenge,
+                                    size_t chlen);
 /* Per-connection authentication state (NTLM and Negotiate authenticate the
  * TCP connection, not the request). Created on demand, freed when evhttp
  * closes the connection. Callers hold emu->lock. */
@@ -419,6 +424,9 @@ struct emu_conn_auth {
   char login[128]; /* user authenticated on this connection, "" none */
   void *ntlm;      /* ntlm.c's handshake state (challenge ...) */
   void (*ntlm_free)(void *);
+  struct emu_krb_ctx *krb; /* krb.c's context between SPNEGO rounds */
+  const char *scheme;      /* how login was authenticated (static string) */
+  char refusal[160];       /* why the last token was refused ("kerberos: ..."), "" */
   struct emu_conn_auth *next;
 };
 struct emu_conn_auth *emu_conn_auth_get(struct emu *emu, struct evhttp_connection *conn,

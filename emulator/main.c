@@ -30,7 +30,7 @@ static void usage(FILE *f)
   fprintf(f, "usage: exsync-emulator [--listen ADDR:PORT]... [--tls-listen ADDR:PORT]...\n"
              "                       [--scenario FILE] [--user LOGIN:PASSWORD@DOMAIN]...\n"
              "                       [--impersonator LOGIN]... [--cert FILE --key FILE]\n"
-             "                       [--ca-out FILE] [--scenario-dir DIR]\n"
+             "                       [--ca-out FILE] [--scenario-dir DIR] [--keytab FILE]\n"
              "                       [--max-connections N] [--idle-timeout MS]\n"
              "                       [--request-timeout MS] [--max-header-bytes N]\n"
              "                       [--help] [--version]\n"
@@ -49,7 +49,9 @@ static void usage(FILE *f)
              "  --idle-timeout MS       close a connection idle this long (default 120000)\n"
              "  --request-timeout MS    a request must arrive whole this long after its\n"
              "                          first byte (default 30000; slowloris)\n"
-             "  --max-header-bytes N    refuse larger request headers (default 65536)\n");
+             "  --max-header-bytes N    refuse larger request headers (default 65536)\n"
+             "  --keytab FILE           accept Kerberos under Negotiate with the HTTP/<host>\n"
+             "                          keys of FILE (principal user@REALM = scenario user)\n");
 }
 
 /* "ADDR:PORT" or "[V6]:PORT" -> addr, port. */
@@ -85,7 +87,7 @@ int main(int argc, char **argv)
   const char **users = calloc((size_t)argc, sizeof(*users));
   const char **imps = calloc((size_t)argc, sizeof(*imps));
   size_t nlistens = 0, nusers = 0, nimps = 0;
-  const char *scenario = NULL, *ca_out = NULL, *cert = NULL, *key = NULL;
+  const char *scenario = NULL, *ca_out = NULL, *cert = NULL, *key = NULL, *keytab = NULL;
   const char *scenario_dir = NULL;
   struct emu_limits limits;
   char err[1024], xsd[4096];
@@ -131,6 +133,9 @@ int main(int argc, char **argv)
     }
     else if(!strcmp(a, "--ca-out")) {
       ca_out = v;
+    }
+    else if(!strcmp(a, "--keytab")) {
+      keytab = v;
     }
     else if(!strcmp(a, "--cert")) {
       cert = v;
@@ -217,6 +222,10 @@ int main(int argc, char **argv)
       fprintf(stderr, "exsync-emulator: --impersonator: %s\n", err);
       goto out;
     }
+  }
+  if(keytab && emu_set_keytab(emu, keytab, err, sizeof(err)) != 0) {
+    fprintf(stderr, "exsync-emulator: --keytab: %s\n", err);
+    goto out;
   }
   if((cert != NULL) != (key != NULL)) {
     fprintf(stderr, "exsync-emulator: --cert and --key go together\n");

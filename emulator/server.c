@@ -32,6 +32,7 @@
 
 #include "emu_internal.h"
 #include "exsync-emulator/tlscert.h"
+#include "krb.h"
 #include "exsync/clock.h"
 
 static pthread_once_t evthread_once = PTHREAD_ONCE_INIT;
@@ -377,8 +378,9 @@ static void handle_request(struct evhttp_request *req, void *arg)
     struct emu_user *user = NULL;
     char challenge[1024];
     const char *authz = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    const char *scheme = "";
     enum emu_auth_result ar = emu_auth_check(emu, host, authz, evhttp_request_get_connection(req),
-                                             &user, challenge, sizeof(challenge));
+                                             &user, &scheme, challenge, sizeof(challenge));
 
     if(is_ews)
       snprintf(je.operation, sizeof(je.operation), "%s", "");
@@ -392,6 +394,10 @@ static void handle_request(struct evhttp_request *req, void *arg)
         evhttp_add_header(oh, "WWW-Authenticate", challenge);
       }
       else {
+        struct emu_conn_auth *ca =
+            emu_conn_auth_get(emu, evhttp_request_get_connection(req), false);
+        if(ca && ca->refusal[0])
+          snprintf(je.response_code, sizeof(je.response_code), "%s", ca->refusal);
         emu_auth_challenge_headers(host, je.host, oh);
       }
       if((is_pox || is_soapad) && host->soap) {
@@ -403,6 +409,9 @@ static void handle_request(struct evhttp_request *req, void *arg)
       goto journal;
     }
     snprintf(je.auth_user, sizeof(je.auth_user), "%s", user->login);
+    snprintf(je.auth_scheme, sizeof(je.auth_scheme), "%s", scheme);
+    if(challenge[0]) /* Kerberos mutual authentication */
+      evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", challenge);
     user->in_flight++;
     je.in_flight = user->in_flight;
     a->user = user;
@@ -806,6 +815,7 @@ void emu_free(struct emu *emu)
   if(emu->https)
     evhttp_free(emu->https);
   emu_conn_auth_clear(emu); /* normally emptied by the close callbacks */
+  emu_krb_free(emu->krb);
   /* let deferred bufferevent frees (TLS connections cut mid-handshake)
    * run before the base goes away */
   if(emu->base)

@@ -13,7 +13,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "exsync-diag/diag.h"
+#include <libxml/xmlschemas.h>
+
+#include "exsync-diag/emu.h"
 #include "exsync-emulator/emulator.h"
 #include "exsync/buf.h"
 #include "exsync/xml.h"
@@ -22,6 +24,7 @@
 #define CANARY "Canary-Pa55w0rd-7Qx"
 
 static struct emu *emu;
+static char last_stdout[1 << 16], last_stderr[1 << 16];
 static int port;
 static char dir[64];
 static char org_path[128], db_path[128];
@@ -32,7 +35,9 @@ static char connect_to[128];
 static int run(char **out, ...)
 {
   char *argv[64];
-  char outfile[160];
+  char outfile[160], errfile[160];
+  char *o, *e;
+  size_t lo, le;
   va_list ap;
   int argc = 0, status = 0, fd;
   pid_t pid;
@@ -44,6 +49,7 @@ static int run(char **out, ...)
   va_end(ap);
   argv[argc] = NULL;
   snprintf(outfile, sizeof(outfile), "%s/out.txt", dir);
+  snprintf(errfile, sizeof(errfile), "%s/err.txt", dir);
   fflush(NULL);
   pid = fork();
   ck_assert_int_ge(pid, 0);
@@ -52,16 +58,30 @@ static int run(char **out, ...)
     if(fd < 0)
       _exit(99);
     dup2(fd, 1);
+    close(fd);
+    fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if(fd < 0)
+      _exit(99);
     dup2(fd, 2);
     close(fd);
     close(0); /* no terminal: no prompts */
-    status = diag_main(argc, argv);
+    status = diag_emu_main(argc, argv);
     fflush(NULL); /* _exit skips stdio's buffers */
     _exit(status & 0xff);
   }
   ck_assert_int_eq(waitpid(pid, &status, 0), pid);
   ck_assert_msg(WIFEXITED(status), "exsync %s died", argv[1]);
-  *out = tu_read_file(outfile, NULL);
+  /* *out is stdout then stderr; each is also kept apart */
+  o = tu_read_file(outfile, &lo);
+  e = tu_read_file(errfile, &le);
+  snprintf(last_stdout, sizeof(last_stdout), "%s", o);
+  snprintf(last_stderr, sizeof(last_stderr), "%s", e);
+  *out = malloc(lo + le + 1);
+  ck_assert_ptr_nonnull(*out);
+  memcpy(*out, o, lo);
+  memcpy(*out + lo, e, le + 1);
+  free(o);
+  free(e);
   return WEXITSTATUS(status);
 }
 
@@ -251,6 +271,228 @@ START_TEST(admin_steps_from_empty_store_to_report)
 }
 END_TEST
 
+
+/* Validate a JUnit report against the Jenkins schema kept in
+ * fixtures/schema/junit (its README says where it comes from). */
+static void assert_valid_junit(const char *xml, size_t len)
+{
+  xmlSchemaParserCtxtPtr pc = xmlSchemaNewParserCtxt(tu_path("fixtures/schema/junit/junit-10.xsd"));
+  xmlSchemaPtr schema = xmlSchemaParse(pc);
+  xmlSchemaValidCtxtPtr vc;
+  xmlDocPtr doc;
+  char err[256];
+
+  ck_assert_ptr_nonnull(schema);
+  doc = exs_xml_parse(xml, len, "junit", err, sizeof(err));
+  ck_assert_msg(doc != NULL, "%s", err);
+  vc = xmlSchemaNewValidCtxt(schema);
+  ck_assert_msg(xmlSchemaValidateDoc(vc, doc) == 0, "JUnit report not valid:\n%s", xml);
+  xmlSchemaFreeValidCtxt(vc);
+  xmlFreeDoc(doc);
+  xmlSchemaFree(schema);
+  xmlSchemaFreeParserCtxt(pc);
+}
+
+START_TEST(one_option_parser_for_every_command)
+{
+  char *out, opt[200];
+
+  /* --opt=value and --opt value alike */
+  snprintf(opt, sizeof(opt), "--config=%s", org_path);
+  ck_assert_int_eq(run(&out, "test-enable", opt, "--mailbox=alice@contoso.com",
+                       "--connect-to", connect_to, NULL), 0);
+  free(out);
+  ck_assert_int_eq(run(&out, "test-enable", "--config", NULL), 2);
+  ck_assert_ptr_nonnull(strstr(last_stderr, "option --config needs a value"));
+  free(out);
+  ck_assert_int_eq(run(&out, "test-enable", "--config", "--mailbox", "a@b.c", NULL), 2);
+  ck_assert_ptr_nonnull(strstr(last_stderr, "option --config needs a value"));
+  free(out);
+  ck_assert_int_eq(run(&out, "--db", NULL), 2);
+  ck_assert_ptr_nonnull(strstr(last_stderr, "option --db needs a value"));
+  free(out);
+  ck_assert_int_eq(run(&out, "mailbox", "list", "--bogus", NULL), 2);
+  ck_assert_ptr_nonnull(strstr(last_stderr, "unknown option '--bogus'"));
+  free(out);
+  ck_assert_int_eq(run(&out, "sync", "--once=yes", NULL), 2);
+  ck_assert_ptr_nonnull(strstr(last_stderr, "option --once takes no value"));
+  free(out);
+  /* help: -h, --help, exsync help CMD; usage errors on stderr, exit 2 */
+  ck_assert_int_eq(run(&out, "-h", NULL), 0);
+  ck_assert_ptr_nonnull(strstr(last_stdout, "Commands:"));
+  free(out);
+  ck_assert_int_eq(run(&out, "help", "test-enable", NULL), 0);
+  ck_assert_ptr_nonnull(strstr(last_stdout, "usage: exsync test-enable --config ORG.xml"));
+  free(out);
+  ck_assert_int_eq(run(&out, "help", "mailbox", NULL), 0);
+  ck_assert_ptr_nonnull(strstr(last_stdout, "usage: exsync mailbox add"));
+  free(out);
+  ck_assert_int_eq(run(&out, "autodiscover", "-h", NULL), 0);
+  free(out);
+  ck_assert_int_eq(run(&out, "mailbox", NULL), 2);
+  ck_assert_str_eq(last_stdout, "");
+  ck_assert_ptr_nonnull(strstr(last_stderr, "usage: exsync mailbox"));
+  free(out);
+  ck_assert_int_eq(run(&out, "job", NULL), 2);
+  ck_assert_str_eq(last_stdout, "");
+  free(out);
+  ck_assert_int_eq(run(&out, NULL), 2);
+  ck_assert_str_eq(last_stdout, "");
+  ck_assert_ptr_nonnull(strstr(last_stderr, "usage: exsync"));
+  free(out);
+  /* -V: the libraries and the authentication features */
+  ck_assert_int_eq(run(&out, "-V", NULL), 0);
+  ck_assert_ptr_nonnull(strstr(last_stdout, "exsync " EXSYNC_VERSION));
+  ck_assert_ptr_nonnull(strstr(last_stdout, "libcurl "));
+  ck_assert_ptr_nonnull(strstr(last_stdout, "OpenSSL "));
+  ck_assert_ptr_nonnull(strstr(last_stdout, "libxml2 "));
+  ck_assert_ptr_nonnull(strstr(last_stdout, "SQLite "));
+  ck_assert_ptr_nonnull(strstr(last_stdout, "libevent "));
+  ck_assert_ptr_nonnull(strstr(last_stdout, "Authentication: Basic"));
+  ck_assert_ptr_nonnull(strstr(last_stdout, "NTLM"));
+  free(out);
+}
+END_TEST
+
+START_TEST(read_only_commands_never_create_a_store)
+{
+  static const char *const cmds[][3] = {
+    {"status", NULL, NULL},        {"mailbox", "list", NULL}, {"job", "wait", "999"},
+    {"alerts", NULL, NULL},        {"org", "show", NULL},     {"profile", "list", NULL},
+    {"mailbox", "show", "a@b.c"},  {"sync", "--once", NULL},  {"activity", "list", NULL},
+  };
+  char key[160], *out;
+  size_t i;
+
+  snprintf(key, sizeof(key), "%s.key", db_path);
+  for(i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+    ck_assert_int_eq(run(&out, "--db", db_path, cmds[i][0], cmds[i][1], cmds[i][2], NULL), 2);
+    ck_assert_msg(strstr(last_stderr, "no store at ") &&
+                      strstr(last_stderr, "(use --db or EXSYNC_DB, or create one with exsync "
+                                          "import)"),
+                  "%s: %s", cmds[i][0], last_stderr);
+    ck_assert_msg(access(db_path, F_OK) != 0, "%s created the store", cmds[i][0]);
+    ck_assert_msg(access(key, F_OK) != 0, "%s created the key", cmds[i][0]);
+    free(out);
+  }
+  /* writers create it */
+  ck_assert_int_eq(run(&out, "--db", db_path, "mailbox", "add", "zoe@contoso.com", NULL), 0);
+  ck_assert_int_eq(access(db_path, F_OK), 0);
+  free(out);
+  ck_assert_int_eq(run(&out, "--db", db_path, "mailbox", "list", NULL), 0);
+  ck_assert_ptr_nonnull(strstr(out, "zoe@contoso.com"));
+  free(out);
+}
+END_TEST
+
+START_TEST(formats_for_every_list_and_show)
+{
+  char *out;
+
+  ck_assert_int_eq(run(&out, "--db", db_path, "import", org_path, NULL), 0);
+  free(out);
+  ck_assert_int_eq(run(&out, "--db", db_path, "--format", "json", "mailbox", "list", NULL), 0);
+  ck_assert_ptr_nonnull(strstr(out, "{\"mailboxes\": [\n  {\"address\": \"alice@contoso.com\""));
+  ck_assert_ptr_nonnull(strstr(out, "\"enabled\": {\"incoming\": false"));
+  free(out);
+  ck_assert_int_eq(run(&out, "--db", db_path, "mailbox", "show", "bob@contoso.com", "--format=json",
+                       NULL), 0);
+  ck_assert_ptr_nonnull(strstr(out, "{\"address\": \"bob@contoso.com\""));
+  ck_assert_ptr_nonnull(strstr(out, "\"last_error\": null"));
+  free(out);
+  ck_assert_int_eq(run(&out, "--db", db_path, "--format", "json", "profile", "list", NULL), 0);
+  ck_assert_ptr_nonnull(strstr(out, "{\"profiles\": [\n  {\"name\": \"Exchange\""));
+  free(out);
+  ck_assert_int_eq(run(&out, "--db", db_path, "--format", "json", "profile", "show", "Exchange",
+                       NULL), 0);
+  ck_assert_ptr_nonnull(strstr(out, "\"password\": \"(set, encrypted)\""));
+  free(out);
+  ck_assert_int_eq(run(&out, "--db", db_path, "--format", "json", "org", "show", NULL), 0);
+  ck_assert_ptr_nonnull(strstr(out, "\"default-profile\": \"Exchange\""));
+  free(out);
+  ck_assert_int_eq(run(&out, "--db", db_path, "--format", "json", "job", "list", NULL), 0);
+  ck_assert_str_eq(out, "{\"jobs\": []}\n");
+  free(out);
+  ck_assert_int_eq(run(&out, "--db", db_path, "--format", "json", "alerts", NULL), 0);
+  ck_assert_ptr_nonnull(strstr(out, "{\"alerts\": ["));
+  free(out);
+  /* an unsupported format is a usage error, never a silent text table */
+  ck_assert_int_eq(run(&out, "--db", db_path, "--format", "junit", "mailbox", "list", NULL), 2);
+  ck_assert_ptr_nonnull(strstr(last_stderr, "--format junit is not supported here"));
+  ck_assert_str_eq(last_stdout, "");
+  free(out);
+  ck_assert_int_eq(run(&out, "--format", "junit", "autodiscover", "alice@contoso.com", NULL), 2);
+  ck_assert_ptr_nonnull(strstr(last_stderr, "not supported"));
+  free(out);
+  ck_assert_int_eq(run(&out, "--db", db_path, "--format", "html", "job", "list", NULL), 2);
+  free(out);
+}
+END_TEST
+
+START_TEST(junit_report_for_ci)
+{
+  char *out, report[160], *xml, *p;
+  double suite = 0, sum = 0;
+  size_t len;
+
+  /* valid against Jenkins' schema, timestamp, hostname, properties,
+   * testcase times that add up to no more than the run */
+  snprintf(report, sizeof(report), "%s/t.xml", dir);
+  ck_assert_int_eq(run(&out, "--format", "junit", "-o", report, "--connect-to", connect_to,
+                       "test-enable", "--config", org_path, "--mailbox", "alice@contoso.com",
+                       "--mailbox", "erin@contoso.com", NULL), 1);
+  ck_assert_str_eq(last_stdout, "");
+  free(out);
+  xml = tu_read_file(report, &len);
+  assert_valid_junit(xml, len);
+  ck_assert_ptr_nonnull(strstr(xml, " timestamp=\""));
+  ck_assert_ptr_nonnull(strstr(xml, " hostname=\""));
+  ck_assert_ptr_nonnull(strstr(xml, "<property name=\"exsync.version\""));
+  ck_assert_ptr_nonnull(strstr(xml, "<property name=\"org.id\""));
+  ck_assert_ptr_nonnull(strstr(xml, "workload: incoming"));
+  /* one suite per mailbox: its testcases add up to its time */
+  for(p = strstr(xml, "<testsuite "); p; p = strstr(p + 1, "<testsuite ")) {
+    char *q, *next = strstr(p + 1, "<testsuite ");
+    suite = strtod(strstr(p, " time=\"") + 7, NULL);
+    sum = 0;
+    for(q = strstr(p, "<testcase "); q && (!next || q < next); q = strstr(q + 1, "<testcase "))
+      sum += strtod(strstr(q, " time=\"") + 7, NULL);
+    ck_assert_msg(sum <= suite + 0.002, "testcases add up to %.3f s, their suite took %.3f s",
+                  sum, suite);
+  }
+  free(xml);
+  /* --failures-only */
+  ck_assert_int_eq(run(&out, "--format", "json", "--failures-only", "--connect-to", connect_to,
+                       "test-enable", "--config", org_path, "--mailbox", "alice@contoso.com",
+                       "--mailbox", "erin@contoso.com", NULL), 1);
+  ck_assert_ptr_null(strstr(last_stdout, "\"address\": \"alice@contoso.com\""));
+  ck_assert_ptr_nonnull(strstr(last_stdout, "\"address\": \"erin@contoso.com\""));
+  ck_assert_ptr_nonnull(strstr(last_stdout, "\"mailboxes\": 2, \"success\": 1, \"failure\": 1"));
+  ck_assert_ptr_nonnull(strstr(last_stdout, "\"categories\": {\"ACCESS_DENIED\": 1}"));
+  free(out);
+  /* a configuration error still leaves a report carrying it */
+  ck_assert_int_eq(run(&out, "--format", "junit", "-o", report, "test-enable", "--config",
+                       tu_path("fixtures/orgs/bad-max-connections.xml"), NULL), 2);
+  free(out);
+  xml = tu_read_file(report, &len);
+  assert_valid_junit(xml, len);
+  ck_assert_ptr_nonnull(strstr(xml, "errors=\"1\""));
+  ck_assert_ptr_nonnull(strstr(xml, "<error type=\"CONFIG\" message=\""));
+  ck_assert_ptr_nonnull(strstr(xml, "max-connections"));
+  free(xml);
+  ck_assert_int_eq(run(&out, "--format", "json", "test-enable", "--config", "/nonexistent.xml",
+                       NULL), 2);
+  ck_assert_ptr_nonnull(strstr(last_stdout, "{\n  \"error\": {\"category\": \"CONFIG\""));
+  free(out);
+  /* text: nothing written, no empty file left behind */
+  unlink(report);
+  ck_assert_int_eq(run(&out, "-o", report, "test-enable", "--config", "/nonexistent.xml", NULL),
+                   2);
+  ck_assert_int_ne(access(report, F_OK), 0);
+  free(out);
+}
+END_TEST
+
 /* Does hay contain needle in any of the encodings a leak could take? */
 static const char *leak_of(const char *hay, size_t len, const char *secret, const char *user)
 {
@@ -328,6 +570,10 @@ int main(void)
   tcase_add_test(tc, store_less_test_enable_in_three_formats);
   tcase_add_test(tc, admin_steps_from_empty_store_to_report);
   tcase_add_test(tc, canary_password_never_leaks);
+  tcase_add_test(tc, one_option_parser_for_every_command);
+  tcase_add_test(tc, read_only_commands_never_create_a_store);
+  tcase_add_test(tc, formats_for_every_list_and_show);
+  tcase_add_test(tc, junit_report_for_ci);
   suite_add_tcase(s, tc);
   return tu_run(s);
 }

@@ -11,6 +11,7 @@
 #include "exsync-emulator/emulator.h"
 #include "exsync/orgfile.h"
 #include "exsync/store.h"
+#include "opt.h"
 #include "run.h"
 
 /* The password of the emulated service account CONTOSO\svc-crm in
@@ -129,8 +130,15 @@ static void remove_tree(const char *dir)
   rmdir(dir);
 }
 
+static const struct diag_opt opts[] = {
+  {"--keep", false, 1},
+  {NULL, false, 0},
+};
+
 int diag_cmd_demo(struct diag_ctx *ctx, int argc, char **argv)
 {
+  struct diag_optp p;
+  int id;
   char dir[] = "/tmp/exsync-demo-XXXXXX";
   char path[4200], ca[4200], bound[64], emsg[512];
   char ct_mail[128], ct_auto[128];
@@ -150,14 +158,18 @@ int diag_cmd_demo(struct diag_ctx *ctx, int argc, char **argv)
   long elapsed = 0;
   int port, result = 2;
 
-  for(i = 1; i < (size_t)argc; i++) {
-    if(!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+  diag_opt_init(&p, "demo", opts, NULL, argc, argv, 1);
+  while((id = diag_opt_next(&p)) != DIAG_OPT_END) {
+    if(id == DIAG_OPT_HELP)
       return help();
-    if(!strcmp(argv[i], "--keep"))
-      keep = true;
-    else
-      return diag_fail("demo: unexpected argument '%s' (see exsync demo --help)", argv[i]);
+    if(id == DIAG_OPT_ERR)
+      return 2;
+    if(id == DIAG_OPT_ARG)
+      return diag_opt_unexpected(&p);
+    keep = true;
   }
+  if(diag_formats(ctx, "demo", DIAG_F_REPORT))
+    return 2;
   exs_error_clear(&err);
   if(load_expectations(diag_data_path("demo/expected.csv"), &expect, &ne))
     return 2;
@@ -198,7 +210,7 @@ int diag_cmd_demo(struct diag_ctx *ctx, int argc, char **argv)
   snprintf(path, sizeof(path), "%s/exsync.db", dir);
   demo_ctx.db = path;
   demo_ctx.key_file = NULL;
-  st = diag_open_store(&demo_ctx);
+  st = diag_open_store(&demo_ctx, true);
   if(!st)
     goto out;
   if(diag_import_org(st, f, &err)) {

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "opt.h"
 #include "exsync-emulator/replay.h"
 #include "exsync/clock.h"
 #include "exsync/http.h"
@@ -477,7 +478,11 @@ static char *substitute(const char *word, const char *dir)
 
 int diag_cmd_replay(struct diag_ctx *ctx, int argc, char **argv)
 {
-  static const char *const fmt_flags[] = {"text", "json", "junit"};
+  static const char *const fmt_flags[] = {"text", "json", "junit", "html"};
+  static const struct diag_opt opts[] = {{"--update", false, 1}, {"--password-env", true, 2},
+                                         {"--mode", true, 3}, {NULL, false, 0}};
+  struct diag_optp p;
+  int id;
   struct replayer rp;
   struct diag_recording *rec = NULL;
   struct emu_replay *srv = NULL;
@@ -507,41 +512,40 @@ int diag_cmd_replay(struct diag_ctx *ctx, int argc, char **argv)
   exs_buf_init(&want, DIAG_REC_MAX_BODY);
   exs_buf_init(&got, DIAG_REC_MAX_BODY);
   exs_buf_init(&nrep, DIAG_REC_MAX_BODY);
-  for(i = 1; i < (size_t)argc; i++) {
-    if(!strcmp(argv[i], "--")) {
-      command = (const char *const *)argv + i + 1;
-      n_command = (size_t)argc - i - 1;
+  diag_opt_init(&p, "replay", opts, NULL, argc, argv, 1);
+  p.stop_at_dashdash = true;
+  while((id = diag_opt_next(&p)) != DIAG_OPT_END) {
+    switch(id) {
+    case DIAG_OPT_HELP: return help();
+    case DIAG_OPT_ERR: return 2;
+    case DIAG_OPT_ARG:
+      if(file)
+        return diag_opt_unexpected(&p);
+      file = p.value;
       break;
-    }
-    if(!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
-      return help();
-    if(!strcmp(argv[i], "--update")) {
-      update = true;
-    }
-    else if(!strcmp(argv[i], "--password-env") && i + 1 < (size_t)argc) {
-      password_env = argv[++i];
+    case 1: update = true; break;
+    case 2:
+      password_env = p.value;
       if(!getenv(password_env))
         return diag_fail("replay: the environment variable %s is not set", password_env);
-    }
-    else if(!strcmp(argv[i], "--mode") && i + 1 < (size_t)argc) {
-      const char *m = argv[++i];
-      if(!strcmp(m, "none"))
+      break;
+    default:
+      if(!strcmp(p.value, "none"))
         mode = MODE_NONE;
-      else if(!strcmp(m, "once"))
+      else if(!strcmp(p.value, "once"))
         mode = MODE_ONCE;
-      else if(!strcmp(m, "new_episodes"))
+      else if(!strcmp(p.value, "new_episodes"))
         mode = MODE_NEW_EPISODES;
-      else if(!strcmp(m, "all"))
+      else if(!strcmp(p.value, "all"))
         mode = MODE_ALL;
       else
-        return diag_fail("replay: unknown mode '%s' (none, once, new_episodes, all)", m);
+        return diag_fail("replay: unknown mode '%s' (none, once, new_episodes, all)", p.value);
+      break;
     }
-    else if(!file && argv[i][0] != '-') {
-      file = argv[i];
-    }
-    else {
-      return diag_fail("replay: unexpected argument '%s' (see exsync replay --help)", argv[i]);
-    }
+  }
+  if(p.saw_dashdash) {
+    command = (const char *const *)argv + p.i;
+    n_command = (size_t)(argc - p.i);
   }
   if(!file)
     return diag_fail("replay needs a recording FILE");
@@ -668,7 +672,7 @@ int diag_cmd_replay(struct diag_ctx *ctx, int argc, char **argv)
   globals[ng++] = ca;
   globals[ng++] = "--format";
   globals[ng] = "text";
-  for(i = 0; i < 3; i++)
+  for(i = 0; i < sizeof(fmt_flags) / sizeof(fmt_flags[0]); i++)
     if(rec->format && !strcmp(rec->format, fmt_flags[i]))
       globals[ng] = fmt_flags[i];
   ng++;

@@ -99,9 +99,16 @@ void exs_http_response_free(struct exs_http_response *r);
 /* Perform one request. Returns 0 when an HTTP answer was received (any
  * status, including 401 and 500), or -1 with err filled: INSECURE_CHANNEL /
  * CONFIG (refused before sending), DNS, CONNECT, TIMEOUT, TLS_TRUST,
- * TLS_NAME, TLS_EXPIRED, PROTOCOL (answer too large). */
+ * TLS_NAME, TLS_EXPIRED, PROTOCOL (answer too large), KERBEROS or
+ * CREDENTIALS (Negotiate: no ticket could be had, see exsync/kerberos.h, or
+ * the server answered 401 to a valid Kerberos ticket). */
 int exs_http_perform(struct exs_http *h, const struct exs_http_request *req,
                      struct exs_http_response *resp, struct exs_error *err);
+
+/* The authentication scheme the last answered request of h used:
+ * "Kerberos (Negotiate)", "NTLM", "Basic", or NULL when none was needed.
+ * Static string. */
+const char *exs_http_auth_scheme(const struct exs_http *h);
 
 /* Check the plain-HTTP rules for url without sending anything. Returns 0 or
  * -1 with an INSECURE_CHANNEL error. */

@@ -69,6 +69,7 @@ struct emu_journal_entry {
   char path[256];
   char operation[64];       /* SOAP operation or "autodiscover", "" if none */
   char auth_user[128];      /* authenticated login, "" if none */
+  char auth_scheme[24];     /* basic, ntlm, negotiate-kerberos, negotiate-ntlm; "" if none */
   char mailbox[256];        /* mailbox acted on */
   char impersonated[256];   /* ExchangeImpersonation address, "" if none */
   char response_code[64];   /* first EWS ResponseCode / fault code, "" if none */
@@ -142,6 +143,13 @@ int emu_set_host_certificate(struct emu *emu, const char *host, const char *cert
  * /EWS/Services.wsdl, /EWS/messages.xsd and /EWS/types.xsd. The compiled
  * schema is cached per process (compiling takes a fraction of a second).
  * NULL turns validation off. Returns 0 or -1 with err. */
+/* Accept Kerberos under Negotiate (SPNEGO) with the keys of keytab (the
+ * HTTP/<host> principals of a test KDC): hosts whose auth includes
+ * negotiate then take Kerberos tokens, map the client principal
+ * user@REALM to the scenario user, and keep taking NTLM inside Negotiate.
+ * Returns 0 or -1 with err. */
+int emu_set_keytab(struct emu *emu, const char *keytab, char *err, size_t errlen);
+
 int emu_set_ews_schema(struct emu *emu, const char *xsd_path, char *err, size_t errlen);
 
 /* Reload the last scenario loaded (if any), clear faults and journal. */
