@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include <libxml/tree.h>
+#include <openssl/crypto.h>
 
 #include "exsync/clock.h"
 #include "exsync/xml.h"
@@ -34,6 +35,8 @@ const char *exs_ad_method_name(enum exs_ad_method m)
     return "redirect";
   case EXS_AD_SRV:
     return "SRV";
+  case EXS_AD_SCP:
+    return "SCP";
   case EXS_AD_CACHE:
     return "cache";
   }
@@ -336,6 +339,9 @@ struct exs_autodiscover {
   void *transport_ctx;
   exs_autodiscover_srv_fn srv;
   void *srv_ctx;
+  bool use_scp;
+  struct exs_scp_options scp; /* strings below are owned copies */
+  char *scp_uri, *scp_user, *scp_password, *scp_site;
   int max_hops;
   struct cache_entry cache[MAX_CACHE];
   size_t n_cache;
@@ -352,6 +358,19 @@ struct exs_autodiscover *exs_autodiscover_new(const struct exs_autodiscover_opti
   ad->srv_ctx = opt->srv_ctx;
   ad->transport = opt->transport;
   ad->transport_ctx = opt->transport_ctx;
+  if(opt->scp && opt->scp->uri && *opt->scp->uri) {
+    ad->use_scp = true;
+    ad->scp = *opt->scp;
+    ad->scp.uri = ad->scp_uri = strdup(opt->scp->uri);
+    ad->scp.user = ad->scp_user = opt->scp->user ? strdup(opt->scp->user) : NULL;
+    ad->scp.password = ad->scp_password = opt->scp->password ? strdup(opt->scp->password) : NULL;
+    ad->scp.site = ad->scp_site = opt->scp->site ? strdup(opt->scp->site) : NULL;
+    if(!ad->scp_uri || (opt->scp->user && !ad->scp_user) ||
+       (opt->scp->password && !ad->scp_password) || (opt->scp->site && !ad->scp_site)) {
+      exs_autodiscover_free(ad);
+      return NULL;
+    }
+  }
   if(!ad->transport) {
     struct exs_http_options ho = opt->http;
     ho.connect_timeout_ms =
@@ -371,6 +390,13 @@ void exs_autodiscover_free(struct exs_autodiscover *ad)
   if(!ad)
     return;
   exs_http_free(ad->http);
+  free(ad->scp_uri);
+  free(ad->scp_user);
+  if(ad->scp_password) {
+    OPENSSL_cleanse(ad->scp_password, strlen(ad->scp_password));
+    free(ad->scp_password);
+  }
+  free(ad->scp_site);
   free(ad);
 }
 
@@ -404,6 +430,7 @@ struct run {
   bool fatal; /* loop or too many hops */
   char fatal_msg[400];
   size_t n_401;
+  bool scp_done; /* the directory is asked once per run */
 };
 
 enum try_result { TRY_NEXT = 0, TRY_DONE, TRY_RESTART, TRY_FATAL };
@@ -940,6 +967,45 @@ static int domain_of(const char *address, char *domain, size_t len)
   return 0;
 }
 
+/* Domain-joined clients ask the directory first: the SCP URLs, the
+ * client's site first. A directory that cannot be asked is a warning: the
+ * DNS-based candidates follow as for any client. */
+static enum try_result try_scp(struct run *r)
+{
+  struct exs_scp_entry entries[MAX_SRV];
+  struct exs_autodiscover_step *s;
+  struct exs_error err;
+  char detail[600];
+  size_t n = 0;
+  int64_t t0 = exs_monotonic_ms();
+  enum try_result t;
+  int rc;
+
+  r->scp_done = true;
+  exs_error_clear(&err);
+  s = add_step(r, r->ad->scp.uri, EXS_AD_SCP);
+  rc = exs_scp_lookup(&r->ad->scp, entries, MAX_SRV, &n, detail, sizeof(detail), &err);
+  if(s)
+    s->elapsed_ms = (long)(exs_monotonic_ms() - t0);
+  if(rc || n == 0) {
+    if(s) {
+      s->outcome = rc ? EXS_AD_WARNING : EXS_AD_ERROR;
+      STEP_SET(s, got, "%s", rc ? err.message : detail);
+      STEP_SET(s, why, "no SCP candidate: trying the DNS-based candidates");
+    }
+    return TRY_NEXT;
+  }
+  if(s) {
+    s->outcome = EXS_AD_SUCCESS;
+    STEP_SET(s, got, "%s; first %s", detail, entries[0].url);
+    STEP_SET(s, why, "trying the SCP URLs in order (this site's first)");
+  }
+  for(size_t i = 0; i < n; i++)
+    if((t = try_endpoint(r, entries[i].url, method_of_url(entries[i].url))) != TRY_NEXT)
+      return t;
+  return TRY_NEXT;
+}
+
 /* The candidates of the address currently searched. */
 static enum try_result search_address(struct run *r)
 {
@@ -954,6 +1020,8 @@ static enum try_result search_address(struct run *r)
     snprintf(r->fatal_msg, sizeof(r->fatal_msg), "'%s' is not an email address", r->address);
     return TRY_FATAL;
   }
+  if(r->ad->use_scp && !r->scp_done && (t = try_scp(r)) != TRY_NEXT)
+    return t;
   for(h = 0; h < 2; h++) {
     char host[300];
     snprintf(host, sizeof(host), hosts[h], domain);

@@ -15,15 +15,22 @@
 static int help(void)
 {
   printf("usage: exsync autodiscover ADDRESS [--user USER] [PASSWORD] [--protocol P]\n"
-         "                           [--allow-non-ssl]\n\n"
-         "Find the EWS URL of ADDRESS the way Exchange clients do:\n"
-         "https://DOMAIN/autodiscover, https://autodiscover.DOMAIN/autodiscover, the HTTP\n"
+         "                           [--allow-non-ssl] [--ldap URI [--site NAME]]\n\n"
+         "Find the EWS URL of ADDRESS the way Exchange clients do: with --ldap, the\n"
+         "service connection points in Active Directory first; then https://DOMAIN/autodiscover, https://autodiscover.DOMAIN/autodiscover, the HTTP\n"
          "redirect on port 80, DNS SRV; POX and SOAP; redirectAddr and redirectUrl up to 10\n"
          "hops. Prints every step with what came back and why the search moved on.\n\n"
          "  --user USER            credentials for the Autodiscover endpoints\n"
          "  --password-env VAR | --password-file FILE | --password-prompt\n"
          "  --protocol P           autodetect (default), negotiate, ntlm or basic\n"
-         "  --allow-non-ssl        allow plain-HTTP endpoints (deployment property)\n\n"
+         "  --allow-non-ssl        allow plain-HTTP endpoints (deployment property)\n"
+         "  --ldap URI             domain-joined: the Autodiscover service connection points\n"
+         "                         of this directory first (ldap://dc.contoso.com)\n"
+         "  --site NAME            this machine's AD site: its SCP entries come first\n"
+         "  --ldap-user DN         bind as DN (or user@domain); anonymous without it\n"
+         "  --ldap-password-env VAR  the bind password, from the environment\n"
+         "With --protocol negotiate, --trace shows the Kerberos exchange (principals,\n"
+         "realm, KDC, enctype; never a key or ticket).\n\n"
          "Exit codes: 0 an EWS URL was found, 1 not found, 2 usage error.\n");
   return 0;
 }
@@ -118,7 +125,18 @@ static void print_json(const char *address, const struct exs_autodiscover_result
   fputs("\n]}\n", stdout);
 }
 
-enum { OPT_ALLOW_NON_SSL = 1, OPT_PROMPT, OPT_USER, OPT_PW_ENV, OPT_PW_FILE, OPT_PROTOCOL };
+enum {
+  OPT_ALLOW_NON_SSL = 1,
+  OPT_PROMPT,
+  OPT_USER,
+  OPT_PW_ENV,
+  OPT_PW_FILE,
+  OPT_PROTOCOL,
+  OPT_LDAP,
+  OPT_SITE,
+  OPT_LDAP_USER,
+  OPT_LDAP_PW_ENV
+};
 
 static const struct diag_opt opts[] = {
   {"--allow-non-ssl", false, OPT_ALLOW_NON_SSL},
@@ -127,6 +145,10 @@ static const struct diag_opt opts[] = {
   {"--password-env", true, OPT_PW_ENV},
   {"--password-file", true, OPT_PW_FILE},
   {"--protocol", true, OPT_PROTOCOL},
+  {"--ldap", true, OPT_LDAP},
+  {"--site", true, OPT_SITE},
+  {"--ldap-user", true, OPT_LDAP_USER},
+  {"--ldap-password-env", true, OPT_LDAP_PW_ENV},
   {NULL, false, 0},
 };
 
@@ -138,11 +160,13 @@ int diag_cmd_autodiscover(struct diag_ctx *ctx, int argc, char **argv)
   struct exs_autodiscover *ad = NULL;
   struct exs_error err;
   const char *address = NULL, *user = NULL, *pw_env = NULL, *pw_file = NULL;
+  struct exs_scp_options scp;
   char password[EXS_PASSWORD_MAX + 1] = "";
   bool prompt = false;
   int result = 2, rc, id;
 
   memset(&ao, 0, sizeof(ao));
+  memset(&scp, 0, sizeof(scp));
   diag_opt_init(&p, "autodiscover", opts, NULL, argc, argv, 1);
   while((id = diag_opt_next(&p)) != DIAG_OPT_END) {
     switch(id) {
@@ -168,6 +192,17 @@ int diag_cmd_autodiscover(struct diag_ctx *ctx, int argc, char **argv)
       ao.http.auth = (enum exs_auth_protocol)pr;
       break;
     }
+    case OPT_LDAP:
+      scp.uri = p.value;
+      ao.scp = &scp;
+      break;
+    case OPT_SITE: scp.site = p.value; break;
+    case OPT_LDAP_USER: scp.user = p.value; break;
+    case OPT_LDAP_PW_ENV:
+      scp.password = getenv(p.value);
+      if(!scp.password)
+        return diag_fail("the environment variable %s is not set", p.value);
+      break;
     default: break;
     }
   }

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "emu_internal.h"
+#include "krb.h"
 #include "exsync/clock.h"
 #include "exsync/datadir.h"
 #include "exsync/xml.h"
@@ -318,6 +319,25 @@ int emu_scenario_load_locked(struct emu *emu, const char *path, char *err, size_
     char seed[32];
     if(exs_xml_attr(root, "seed", seed, sizeof(seed)))
       emu->rng = strtoull(seed, NULL, 10) * 0x9e3779b97f4a7c15ull + 1;
+  }
+  {
+    /* keytab="FILE": as --keytab, relative to the scenario file */
+    char kt[1024], full[2100], ke[512];
+    if(exs_xml_attr(root, "keytab", kt, sizeof(kt))) {
+      const char *slash = strrchr(path, '/');
+      struct emu_krb *k;
+      if(kt[0] == '/' || !slash)
+        snprintf(full, sizeof(full), "%s", kt);
+      else
+        snprintf(full, sizeof(full), "%.*s/%s", (int)(slash - path), path, kt);
+      k = emu_krb_new(full, ke, sizeof(ke));
+      if(!k) {
+        snprintf(err, errlen, "%s:%ld: keytab: %s", path, xmlGetLineNo(root), ke);
+        goto out;
+      }
+      emu_krb_free(emu->krb);
+      emu->krb = k;
+    }
   }
   /* users and hosts first, mailboxes next, faults last */
   for(int pass = 0; pass < 3; pass++) {

@@ -5,9 +5,9 @@
 #                   targets, and the real EWS clients of the interop suite
 set -euo pipefail
 packages=(build-essential cmake pkg-config libcurl4-openssl-dev libxml2-dev libxml2-utils
-          libssl-dev libevent-dev libsqlite3-dev libkrb5-dev)
+          libssl-dev libevent-dev libsqlite3-dev libkrb5-dev libldap-dev)
 if [ "${1:-}" = "--test" ]; then
-  packages+=(check libsubunit-dev clang libclang-rt-14-dev krb5-kdc krb5-admin-server
+  packages+=(check libsubunit-dev clang libclang-rt-14-dev krb5-kdc krb5-admin-server slapd ldap-utils
              python3-exchangelib python3-requests-ntlm)
   # The interop suite's JavaScript client needs node and npm. Ask Debian for
   # them only when they are missing: a NodeSource nodejs already provides npm

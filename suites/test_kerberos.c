@@ -86,16 +86,18 @@ static void realm_down(void)
   kdc = NULL;
 }
 
-static void world_up(void)
+/* The contoso world from scenario (the keytab given by the API when the
+ * scenario does not name one). */
+static void world_up_with(const char *scenario)
 {
   char err[512], bound[64];
 
   exs_krb_reset();
   emu = emu_new();
   ck_assert_ptr_nonnull(emu);
-  ck_assert_msg(emu_load_scenario(emu, tu_path("fixtures/scenarios/contoso.xml"), err,
-                                  sizeof(err)) == 0, "%s", err);
-  ck_assert_msg(emu_set_keytab(emu, http_keytab, err, sizeof(err)) == 0, "%s", err);
+  ck_assert_msg(emu_load_scenario(emu, scenario, err, sizeof(err)) == 0, "%s", err);
+  if(!strstr(scenario, "world.xml"))
+    ck_assert_msg(emu_set_keytab(emu, http_keytab, err, sizeof(err)) == 0, "%s", err);
   port = emu_listen(emu, "127.0.0.1", 0, false, bound, sizeof(bound), err, sizeof(err));
   ck_assert_msg(port > 0, "%s", err);
   ck_assert_msg(emu_start(emu, err, sizeof(err)) == 0, "%s", err);
@@ -129,6 +131,11 @@ static void world_up(void)
   opt.trace = trace;
   trace_len = 0;
   trace_text[0] = '\0';
+}
+
+static void world_up(void)
+{
+  world_up_with(tu_path("fixtures/scenarios/contoso.xml"));
 }
 
 static void world_down(void)
@@ -370,6 +377,38 @@ START_TEST(rejected_service_ticket_is_named)
 }
 END_TEST
 
+START_TEST(scenario_keytab_attribute)
+{
+  struct exs_mailbox m;
+  struct exs_te_result r;
+  char err[512], path[600], *text, *at, *out;
+  size_t len;
+  FILE *f;
+
+  /* the same world, its keytab named by the scenario file instead */
+  text = tu_read_file(tu_path("fixtures/scenarios/contoso.xml"), &len);
+  at = strstr(text, "<scenario ");
+  ck_assert_ptr_nonnull(at);
+  out = malloc(len + 1200);
+  snprintf(out, len + 1200, "%.*s<scenario keytab=\"%s\" %s", (int)(at - text), text,
+           http_keytab, at + strlen("<scenario "));
+  snprintf(path, sizeof(path), "%s/world.xml", krbtest_dir(kdc));
+  f = fopen(path, "w");
+  ck_assert_ptr_nonnull(f);
+  fputs(out, f);
+  fclose(f);
+  free(out);
+  free(text);
+  emu_stop(emu);
+  emu_free(emu);
+  world_up_with(path);
+  mailbox(&m, "alice@contoso.com");
+  ck_assert_int_eq(exs_testenable_mailbox(&org, &profile, &m, &opt, &r), 0);
+  ck_assert_uint_gt(journal_schemes("negotiate-kerberos", NULL), 0);
+  (void)err;
+}
+END_TEST
+
 START_TEST(ntlm_inside_negotiate_still_accepted)
 {
   struct exs_mailbox m;
@@ -400,6 +439,7 @@ static Suite *suite(void)
   tcase_add_test(tc, clock_skew_is_named);
   tcase_add_test(tc, kdc_down_is_named);
   tcase_add_test(tc, ntlm_inside_negotiate_still_accepted);
+  tcase_add_test(tc, scenario_keytab_attribute);
   tcase_add_test(tc, rejected_service_ticket_is_named);
   suite_add_tcase(s, tc);
   return s;

@@ -47,6 +47,7 @@
 #include "exsync/buf.h"
 #include "exsync/error.h"
 #include "exsync/http.h"
+#include "exsync/scp.h"
 
 #define EXS_AD_URL_MAX 1024
 #define EXS_AD_ADDR_MAX 320
@@ -64,6 +65,7 @@ enum exs_ad_method {
   EXS_AD_SOAP,     /* POST .../autodiscover.svc GetUserSettings */
   EXS_AD_REDIRECT, /* unauthenticated GET http://autodiscover.DOMAIN/... */
   EXS_AD_SRV,      /* DNS SRV lookup */
+  EXS_AD_SCP,      /* Active Directory service connection points (LDAP) */
   EXS_AD_CACHE     /* cache lookup */
 };
 
@@ -169,6 +171,8 @@ struct exs_autodiscover_options {
   int max_hops;                      /* 0: 10 */
   exs_autodiscover_srv_fn srv;       /* NULL: exs_srv_lookup */
   void *srv_ctx;
+  const struct exs_scp_options *scp; /* domain-joined: SCP URLs from the directory are tried
+                                        before the DNS-based candidates; NULL: none. Copied. */
   exs_autodiscover_transport_fn transport; /* NULL: exs_http built from http */
   void *transport_ctx;
 };
