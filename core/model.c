@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "exsync/error.h"
 
@@ -206,6 +207,9 @@ void exs_profile_defaults(struct exs_profile *p)
   p->move_undeliverable = false;
   p->timeout_enabled = true;
   p->timeout_ms = 100000;
+  p->out_retrieval = EXS_RETRIEVAL_PROFILE;
+  p->out_impersonation = false;
+  p->out_protocol = EXS_AUTH_AUTODETECT;
 }
 
 void exs_mailbox_defaults(struct exs_mailbox *m)
@@ -361,7 +365,9 @@ int exs_profile_validate(struct exs_profile *p, struct exs_invalid *inv)
   in_len = FIELD_LEN(p->incoming_url);
   if(check_url(inv, "incoming-url", p->incoming_url, in_len))
     return -1;
-  if(p->same_outgoing && in_len <= EXS_URL_MAX)
+  /* the outgoing location defaults to the incoming one; it is its own
+   * setting whatever same-outgoing says (SPEC.md 8) */
+  if(!p->outgoing_url[0] && in_len <= EXS_URL_MAX)
     memcpy(p->outgoing_url, p->incoming_url, in_len + 1);
   out_len = FIELD_LEN(p->outgoing_url);
   if(check_url(inv, "outgoing-url", p->outgoing_url, out_len))
@@ -383,6 +389,26 @@ int exs_profile_validate(struct exs_profile *p, struct exs_invalid *inv)
     return -1;
   if(!table_has(protocol_names, p->protocol))
     return invalid(inv, "protocol", "must be autodetect, negotiate, ntlm or basic");
+  if(p->same_outgoing) {
+    p->out_retrieval = p->retrieval;
+    p->out_impersonation = p->impersonation;
+    p->out_protocol = p->protocol;
+    memcpy(p->out_user, p->user, sizeof(p->out_user));
+    memcpy(p->out_password, p->password, sizeof(p->out_password));
+  }
+  else {
+    if(p->out_retrieval == EXS_RETRIEVAL_ANONYMOUS)
+      return invalid(inv, "outgoing-authenticate-using",
+                     "anonymous (4) is not a valid setting for an Exchange profile");
+    if(p->out_retrieval != EXS_RETRIEVAL_USER && p->out_retrieval != EXS_RETRIEVAL_PROFILE &&
+       p->out_retrieval != EXS_RETRIEVAL_WINDOWS)
+      return invalid(inv, "outgoing-authenticate-using", "must be user, profile or windows");
+    if(check_len(inv, "outgoing-user", FIELD_LEN(p->out_user), EXS_USER_MAX) ||
+       check_len(inv, "outgoing-password", FIELD_LEN(p->out_password), EXS_PASSWORD_MAX))
+      return -1;
+    if(!table_has(protocol_names, p->out_protocol))
+      return invalid(inv, "outgoing-protocol", "must be autodetect, negotiate, ntlm or basic");
+  }
   if(check_range(inv, "poll-minutes", p->poll_minutes, 0, 1440) ||
      check_range(inv, "max-connections", p->max_connections, 1, 300) ||
      check_range(inv, "timeout-ms", p->timeout_ms, 0, 100000))
@@ -467,12 +493,88 @@ fail:
   return -1;
 }
 
+/* ---- the access decision ------------------------------------------------- */
+
+int exs_access_for(const struct exs_profile *p, const struct exs_mailbox *m, enum exs_workload w,
+                   struct exs_access *a, struct exs_error *err)
+{
+  /* same settings for outgoing: the incoming ones, whatever out_* hold */
+  bool out = w == EXS_WL_OUTGOING && !p->same_outgoing;
+  int retrieval = out ? p->out_retrieval : p->retrieval;
+  const char *user = out ? p->out_user : p->user;
+  const char *password = out ? p->out_password : p->password;
+  const char *which = out ? "outgoing " : "";
+
+  memset(a, 0, sizeof(*a));
+  a->retrieval = retrieval;
+  a->auth = (enum exs_auth_protocol)(out ? p->out_protocol : p->protocol);
+  a->impersonation = out ? p->out_impersonation : p->impersonation;
+  a->url = p->autodiscover                                ? ""
+           : w == EXS_WL_OUTGOING && p->outgoing_url[0] ? p->outgoing_url
+                                                        : p->incoming_url;
+  exs_error_step(err, "credentials");
+  switch(retrieval) {
+  case EXS_RETRIEVAL_USER:
+    a->mailbox_credentials = true;
+    a->impersonation = false;
+    if(!m->allow_credentials) {
+      exs_error_set(err, EXS_CAT_MBX_CREDENTIALS,
+                    "the profile uses the mailbox's credentials but mailbox %s does not allow "
+                    "their use", m->address);
+      return -1;
+    }
+    if(!m->user[0] || !m->password[0]) {
+      exs_error_set(err, EXS_CAT_MBX_CREDENTIALS, "mailbox %s has no user name and password",
+                    m->address);
+      return -1;
+    }
+    a->user = m->user;
+    a->password = m->password;
+    return 0;
+  case EXS_RETRIEVAL_PROFILE:
+    if(!user[0] || !password[0]) {
+      exs_error_set(err, EXS_CAT_CREDENTIALS,
+                    "email server profile '%s' has no %suser name and password", p->name, which);
+      return -1;
+    }
+    a->user = user;
+    a->password = password;
+    return 0;
+  case EXS_RETRIEVAL_WINDOWS:
+    a->user = ""; /* the running identity: Negotiate/NTLM with default credentials */
+    a->password = "";
+    a->auth = EXS_AUTH_NEGOTIATE;
+    return 0;
+  default:
+    exs_error_set(err, EXS_CAT_CONFIG, "%sauthenticate-using '%s' is not a valid setting",
+                  which, exs_retrieval_name(retrieval));
+    return -1;
+  }
+}
+
+void exs_access_key(const struct exs_access *a, const char *url, char *buf, size_t len)
+{
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int mdlen = 0, i;
+  char hex[2 * 16 + 1] = "";
+
+  /* a digest, not the password: keys may end up in logs while debugging */
+  if(a->password && a->password[0] &&
+     EVP_Digest(a->password, strlen(a->password), md, &mdlen, EVP_sha256(), NULL) == 1)
+    for(i = 0; i < 16 && i < mdlen; i++)
+      snprintf(hex + 2 * i, 3, "%02x", md[i]);
+  snprintf(buf, len, "%s|%d|%d|%s|%s", url ? url : a->url, a->retrieval, (int)a->auth,
+           a->user ? a->user : "", hex);
+}
+
 /* ---- wiping -------------------------------------------------------------- */
 
 void exs_profile_wipe(struct exs_profile *p)
 {
-  if(p)
+  if(p) {
     OPENSSL_cleanse(p->password, sizeof(p->password));
+    OPENSSL_cleanse(p->out_password, sizeof(p->out_password));
+  }
 }
 
 void exs_mailbox_wipe(struct exs_mailbox *m)

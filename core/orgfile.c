@@ -95,7 +95,30 @@ static const struct attr_desc profile_attrs[] = {
   D_BOOL(exs_profile, "timeout-enabled", timeout_enabled),
   D_INT(exs_profile, "timeout-ms", timeout_ms),
   D_TEXT(exs_profile, "owner", owner, EXS_ADDRESS_MAX),
+  /* only with same-outgoing="no"; each defaults to its incoming counterpart */
+  D_ENUM(exs_profile, "outgoing-authenticate-using", out_retrieval, exs_retrieval_parse,
+         "user, profile or windows"),
+  D_BOOL(exs_profile, "outgoing-impersonation", out_impersonation),
+  D_ENUM(exs_profile, "outgoing-protocol", out_protocol, exs_protocol_parse,
+         "autodetect, negotiate, ntlm or basic"),
+  D_TEXT(exs_profile, "outgoing-user", out_user, EXS_USER_MAX),
+  D_SECRET(exs_profile, "outgoing-password-env", out_password),
+  D_SECRET(exs_profile, "outgoing-password-file", out_password),
+  D_SECRET(exs_profile, "outgoing-password", out_password),
   {NULL, A_TEXT, 0, 0, 0, NULL, NULL}};
+
+/* The outgoing counterpart of an incoming profile setting (same-outgoing="no"). */
+static const struct {
+  const char *in, *out;
+} outgoing_pairs[] = {{"authenticate-using", "outgoing-authenticate-using"},
+                      {"impersonation", "outgoing-impersonation"},
+                      {"protocol", "outgoing-protocol"},
+                      {"user", "outgoing-user"}};
+
+static bool outgoing_only(const char *name)
+{
+  return !strncmp(name, "outgoing-", 9) && strcmp(name, "outgoing-url");
+}
 
 static const struct attr_desc mailbox_attrs[] = {
   D_TEXT(exs_mailbox, "address", address, EXS_ADDRESS_MAX),
@@ -453,7 +476,7 @@ static void schema_message(struct loader *L, const char *raw)
 static int apply_attrs(struct loader *L, xmlNodePtr node, const struct attr_desc *t, void *obj)
 {
   xmlAttrPtr a;
-  const char *secret_attr = NULL;
+  const char *secret_attr = NULL, *out_secret_attr = NULL;
   char rule[512];
   int result = -1;
 
@@ -479,21 +502,24 @@ static int apply_attrs(struct loader *L, xmlNodePtr node, const struct attr_desc
     }
     if(d->type == A_SECRET) {
       bool loose = false;
-      if(secret_attr) {
+      bool out = outgoing_only(name);
+      const char **given = out ? &out_secret_attr : &secret_attr;
+      if(*given) {
         xmlFree(v);
-        fail_at(L, node, name, "only one of password, password-env and password-file may be "
-                               "given (%s is given too)", secret_attr);
+        fail_at(L, node, name, "only one of %spassword, %spassword-env and %spassword-file may "
+                               "be given (%s is given too)", out ? "outgoing-" : "",
+                out ? "outgoing-" : "", out ? "outgoing-" : "", *given);
         goto out;
       }
-      secret_attr = d->name;
-      if(read_secret(name, (const char *)v, L->dir, (char *)obj + d->off, d->size, rule,
-                     sizeof(rule), &loose)) {
+      *given = d->name;
+      if(read_secret(out ? name + 9 : name, (const char *)v, L->dir, (char *)obj + d->off,
+                     d->size, rule, sizeof(rule), &loose)) {
         OPENSSL_cleanse(v, (size_t)xmlStrlen(v));
         xmlFree(v);
         fail_at(L, node, name, "%s", rule);
         goto out;
       }
-      if(!strcmp(name, "password")) {
+      if(!strcmp(name, "password") || !strcmp(name, "outgoing-password")) {
         OPENSSL_cleanse(v, (size_t)xmlStrlen(v));
         if(L->file_loose &&
            warn_at(L, node, name, "a literal password in a file readable by group or others: "
@@ -546,6 +572,30 @@ static int load_profile(struct loader *L, xmlNodePtr node)
   exs_profile_defaults(p);
   if(apply_attrs(L, node, profile_attrs, p))
     return -1;
+  if(p->same_outgoing) {
+    xmlAttrPtr a;
+    for(a = node->properties; a; a = a->next)
+      if(outgoing_only((const char *)a->name))
+        return fail_at(L, node, (const char *)a->name,
+                       "is only allowed with same-outgoing=\"no\" (same-outgoing=\"yes\" uses "
+                       "the incoming settings for outgoing)");
+  }
+  else {
+    /* each outgoing setting not given defaults to its incoming counterpart */
+    size_t k;
+    for(k = 0; k < sizeof(outgoing_pairs) / sizeof(outgoing_pairs[0]); k++) {
+      const struct attr_desc *din = find_attr(profile_attrs, outgoing_pairs[k].in);
+      const struct attr_desc *dout = find_attr(profile_attrs, outgoing_pairs[k].out);
+      if(xmlHasProp(node, (const xmlChar *)outgoing_pairs[k].out))
+        continue;
+      memcpy((char *)p + dout->off, (char *)p + din->off,
+             din->type == A_TEXT ? din->size : din->type == A_BOOL ? sizeof(bool) : sizeof(int));
+    }
+    if(!xmlHasProp(node, (const xmlChar *)"outgoing-password-env") &&
+       !xmlHasProp(node, (const xmlChar *)"outgoing-password-file") &&
+       !xmlHasProp(node, (const xmlChar *)"outgoing-password"))
+      memcpy(p->out_password, p->password, sizeof(p->out_password));
+  }
   if(exs_profile_validate(p, &inv))
     return fail_at(L, node, inv.field, "%s", inv.rule);
   if(f->n_profiles > 1) {
@@ -1100,12 +1150,14 @@ int exs_orgfile_set_mailbox(struct exs_mailbox *m, const char *name, const char 
   return set_attr(mailbox_attrs, m, "a mailbox", name, value, err);
 }
 
-static void print_attrs(FILE *f, const struct attr_desc *t, const void *obj)
+static void print_attrs(FILE *f, const struct attr_desc *t, const void *obj, bool skip_outgoing)
 {
   const char *p;
   char when[32];
 
   for(; t->name; t++) {
+    if(skip_outgoing && outgoing_only(t->name))
+      continue;
     p = (const char *)obj + t->off;
     switch(t->type) {
     case A_TEXT: fprintf(f, "%-29s %s\n", t->name, p); break;
@@ -1136,8 +1188,8 @@ static void print_attrs(FILE *f, const struct attr_desc *t, const void *obj)
     }
     case A_SECRET:
       /* one line for the three password sources: whether one is stored */
-      if(!strcmp(t->name, "password"))
-        fprintf(f, "%-29s %s\n", "password", *p ? "(set, encrypted)" : "(not set)");
+      if(!strcmp(t->name, "password") || !strcmp(t->name, "outgoing-password"))
+        fprintf(f, "%-29s %s\n", t->name, *p ? "(set, encrypted)" : "(not set)");
       break;
     }
   }
@@ -1146,15 +1198,15 @@ static void print_attrs(FILE *f, const struct attr_desc *t, const void *obj)
 void exs_orgfile_print_org(FILE *f, const struct exs_org *org)
 {
   fprintf(f, "%-29s %s\n", "id", org->id);
-  print_attrs(f, settings_attrs, org);
+  print_attrs(f, settings_attrs, org, false);
 }
 
 void exs_orgfile_print_profile(FILE *f, const struct exs_profile *p)
 {
-  print_attrs(f, profile_attrs, p);
+  print_attrs(f, profile_attrs, p, p->same_outgoing);
 }
 
 void exs_orgfile_print_mailbox(FILE *f, const struct exs_mailbox *m)
 {
-  print_attrs(f, mailbox_attrs, m);
+  print_attrs(f, mailbox_attrs, m, false);
 }

@@ -134,6 +134,19 @@ static const char *const migrations[EXS_STORE_SCHEMA_VERSION] = {
   " deleted INTEGER NOT NULL DEFAULT 0, conflict TEXT,"
   " UNIQUE(mailbox, exchange_id));"
   "CREATE INDEX act_items_dirty ON act_items(mailbox, dirty);",
+
+  /* 4 (verdicts branch): the profile's own outgoing settings, copied from
+   * the incoming ones for existing profiles (same settings for outgoing) */
+  "ALTER TABLE profiles ADD COLUMN out_retrieval INTEGER NOT NULL DEFAULT 1"
+  " CHECK(out_retrieval IN (0, 1, 3));"
+  "ALTER TABLE profiles ADD COLUMN out_impersonation INTEGER NOT NULL DEFAULT 0;"
+  "ALTER TABLE profiles ADD COLUMN out_user_name TEXT;"
+  "ALTER TABLE profiles ADD COLUMN out_password_enc TEXT"
+  " CHECK(out_password_enc IS NULL OR out_password_enc LIKE 'v1:%');"
+  "ALTER TABLE profiles ADD COLUMN out_protocol INTEGER NOT NULL DEFAULT 0"
+  " CHECK(out_protocol BETWEEN 0 AND 3);"
+  "UPDATE profiles SET out_retrieval = retrieval, out_impersonation = impersonation,"
+  " out_user_name = user_name, out_password_enc = password_enc, out_protocol = protocol;",
 };
 
 /* ---- field tables -------------------------------------------------------- */
@@ -193,6 +206,10 @@ static const struct field profile_fields[] = {
   FBOOL(exs_profile, "timeout_enabled", timeout_enabled, 0),
   FINT(exs_profile, "timeout_ms", timeout_ms, 0),
   FTEXT(exs_profile, "owner", owner, 0),
+  FINT(exs_profile, "out_retrieval", out_retrieval, 0),
+  FBOOL(exs_profile, "out_impersonation", out_impersonation, 0),
+  FTEXT(exs_profile, "out_user_name", out_user, 0),
+  FINT(exs_profile, "out_protocol", out_protocol, 0),
 };
 
 static const struct field mailbox_fields[] = {
@@ -447,22 +464,33 @@ static void add_cols(struct exs_buf *b, const struct field *f, size_t n, const c
   }
 }
 
-/* "INSERT INTO t(cols, password_enc) VALUES(?...) ON CONFLICT(key) DO UPDATE SET ... RETURNING id" */
+/* Sealed columns after the field table's: every table has password_enc,
+ * profiles also out_password_enc (their outgoing password). */
+static const char *secret_cols(const char *table)
+{
+  return strcmp(table, "profiles") ? "password_enc" : "password_enc, out_password_enc";
+}
+
+/* "INSERT INTO t(cols, secrets) VALUES(?...) ON CONFLICT(key) DO UPDATE SET ... RETURNING id" */
 static char *upsert_sql(const char *table, const struct field *f, size_t n, bool password)
 {
   struct exs_buf b;
-  size_t i;
+  size_t i, ns = !password ? 0 : strcmp(table, "profiles") ? 1 : 2;
 
   exs_buf_init(&b, 16384);
   exs_buf_addf(&b, "INSERT INTO %s(", table);
   add_cols(&b, f, n, "%s");
-  exs_buf_adds(&b, password ? ", password_enc) VALUES(" : ") VALUES(");
-  for(i = 0; i < n + (password ? 1 : 0); i++)
+  if(password)
+    exs_buf_addf(&b, ", %s", secret_cols(table));
+  exs_buf_adds(&b, ") VALUES(");
+  for(i = 0; i < n + ns; i++)
     exs_buf_adds(&b, i ? ", ?" : "?");
   exs_buf_addf(&b, ") ON CONFLICT(%s) DO UPDATE SET ", f[0].col);
   add_cols(&b, f, n, "%s = excluded.%s");
   if(password)
     exs_buf_adds(&b, ", password_enc = excluded.password_enc");
+  if(ns == 2)
+    exs_buf_adds(&b, ", out_password_enc = excluded.out_password_enc");
   exs_buf_adds(&b, " RETURNING id");
   return exs_buf_steal(&b);
 }
@@ -474,7 +502,7 @@ static char *select_sql(const char *table, const struct field *f, size_t n, cons
   exs_buf_init(&b, 16384);
   exs_buf_adds(&b, "SELECT id, ");
   add_cols(&b, f, n, "%s");
-  exs_buf_addf(&b, ", password_enc FROM %s %s", table, where);
+  exs_buf_addf(&b, ", %s FROM %s %s", secret_cols(table), table, where);
   return exs_buf_steal(&b);
 }
 
@@ -988,7 +1016,8 @@ int exs_store_profile_put(struct exs_store *st, struct exs_profile *p, struct ex
   if(!s)
     return -1;
   i = bind_fields(s, profile_fields, NF(profile_fields), p, 0, 1);
-  if(bind_password(st, s, i, p->password, sizeof(p->password), err))
+  if(bind_password(st, s, i, p->password, sizeof(p->password), err) ||
+     bind_password(st, s, i + 1, p->out_password, sizeof(p->out_password), err))
     goto out;
   if(sqlite3_step(s) != SQLITE_ROW) {
     db_fail(st, err, "cannot write the profile");
@@ -1009,12 +1038,21 @@ static int read_profile(struct exs_store *st, sqlite3_stmt *s, struct exs_profil
   memset(p, 0, sizeof(*p));
   p->id = sqlite3_column_int64(s, 0);
   i = read_fields(s, profile_fields, NF(profile_fields), p, 1);
-  if(secrets && read_password(st, s, i, p->password, sizeof(p->password), err)) {
+  if(secrets && (read_password(st, s, i, p->password, sizeof(p->password), err) ||
+                 read_password(st, s, i + 1, p->out_password, sizeof(p->out_password), err))) {
     if(err)
       snprintf(err->message + strlen(err->message),
              sizeof(err->message) - strlen(err->message), " (password of profile '%s')",
              p->name);
     return -1;
+  }
+  if(p->same_outgoing) {
+    /* one set of settings for both directions, whatever the columns say */
+    p->out_retrieval = p->retrieval;
+    p->out_impersonation = p->impersonation;
+    p->out_protocol = p->protocol;
+    memcpy(p->out_user, p->user, sizeof(p->out_user));
+    memcpy(p->out_password, p->password, sizeof(p->out_password));
   }
   return 0;
 }
@@ -1349,6 +1387,15 @@ int exs_store_import(struct exs_store *st, const struct exs_org *org,
         goto out;
       if(rc == 0)
         memcpy(p->password, oldp->password, sizeof(p->password));
+    }
+    if(p->same_outgoing)
+      memcpy(p->out_password, p->password, sizeof(p->out_password));
+    else if(!p->out_password[0]) {
+      rc = exs_store_profile_get(st, p->name, oldp, err);
+      if(rc < 0)
+        goto out;
+      if(rc == 0)
+        memcpy(p->out_password, oldp->out_password, sizeof(p->out_password));
     }
     if(exs_store_profile_put(st, p, err))
       goto out;

@@ -52,51 +52,73 @@ long exs_sync_postponement(const struct exs_profile *p, int no_email_count,
 
 /* ---- session ---- */
 
+static void session_http_options(const struct sync_session *s, const struct exs_access *a,
+                                 struct exs_http_options *ho)
+{
+  const struct exs_profile *p = s->p;
+
+  memset(ho, 0, sizeof(*ho));
+  ho->cacert = s->opt->cacert;
+  ho->resolve = s->opt->resolve;
+  ho->n_resolve = s->opt->n_resolve;
+  ho->connect_to = s->opt->connect_to;
+  ho->n_connect_to = s->opt->n_connect_to;
+  ho->auth = a->auth;
+  ho->user = a->user;
+  ho->password = a->password;
+  ho->allow_credentials_non_secure = s->org->allow_credentials_non_secure;
+  ho->allow_basic_non_secure = s->org->allow_basic_non_secure;
+  ho->allow_non_ssl = s->org->allow_non_ssl;
+  ho->trace = s->opt->trace;
+  ho->trace_ctx = s->opt->trace_ctx;
+  if(p->timeout_enabled && p->timeout_ms > 0) {
+    ho->timeout_ms = p->timeout_ms;
+    ho->connect_timeout_ms = p->timeout_ms < 10000 ? p->timeout_ms : 10000;
+  }
+}
+
+/* Open an EWS handle for access a at url (on http). */
+static struct exs_ews *session_ews(const struct sync_session *s, struct exs_http *http,
+                                   const struct exs_access *a, const char *url)
+{
+  struct exs_ews_options eo;
+
+  memset(&eo, 0, sizeof(eo));
+  eo.url = url;
+  eo.ctx.impersonate = a->impersonation && !a->mailbox_credentials ? s->m->address : NULL;
+  eo.anchor_mailbox = s->m->address;
+  eo.mailbox_credentials = a->mailbox_credentials;
+  eo.max_throttle_wait_ms = s->opt->throttle_max_wait_ms;
+  return http ? exs_ews_new(http, &eo) : NULL;
+}
+
 /* Connect (credentials, URLs, transport). -1 with err (CONFIG/MBX_CREDENTIALS...). */
 static int sync_session_open(struct sync_session *s, struct exs_error *err)
 {
   const struct exs_profile *p = s->p;
   struct exs_mailbox *m = s->m;
-  struct exs_http_options ho;
-  struct exs_ews_options eo;
-  const char *user = NULL, *password = NULL;
-  bool mailbox_credentials = false;
+  struct exs_http_options ho, ho_out;
+  struct exs_access in, out;
+  bool same;
 
   exs_error_step(err, "connect");
   if(!p) {
     exs_error_set(err, EXS_CAT_CONFIG, "mailbox %s has no email server profile", m->address);
     return -1;
   }
-  switch(p->retrieval) {
-  case EXS_RETRIEVAL_USER:
-    mailbox_credentials = true;
-    if(!m->allow_credentials || !m->user[0] || !m->password[0]) {
-      exs_error_set(err, EXS_CAT_MBX_CREDENTIALS,
-                    "mailbox %s has no usable credentials of its own", m->address);
-      return -1;
-    }
-    user = m->user;
-    password = m->password;
-    break;
-  case EXS_RETRIEVAL_PROFILE:
-  case EXS_RETRIEVAL_WINDOWS:
-    if(p->retrieval == EXS_RETRIEVAL_PROFILE && (!p->user[0] || !p->password[0])) {
-      exs_error_set(err, EXS_CAT_CREDENTIALS, "email server profile '%s' has no user name and "
-                    "password", p->name);
-      return -1;
-    }
-    user = p->retrieval == EXS_RETRIEVAL_PROFILE ? p->user : "";
-    password = p->retrieval == EXS_RETRIEVAL_PROFILE ? p->password : "";
-    if(p->impersonation)
+  /* the one decision of whose credentials, where and how (model.h) */
+  if(exs_access_for(p, m, EXS_WL_INCOMING, &in, err) ||
+     exs_access_for(p, m, EXS_WL_OUTGOING, &out, err)) {
+    exs_error_step(err, "connect");
+    return -1;
+  }
+  if(!in.mailbox_credentials) {
+    if(in.impersonation)
       s->impersonate = m->address;
     else
       s->delegate = m->address;
-    break;
-  default:
-    exs_error_set(err, EXS_CAT_CONFIG, "authenticate-using '%s' is not a valid setting",
-                  exs_retrieval_name(p->retrieval));
-    return -1;
   }
+  s->out_delegate = !out.mailbox_credentials && !out.impersonation ? m->address : NULL;
   if(p->autodiscover) {
     if(!m->ews_url[0]) {
       exs_error_set(err, EXS_CAT_AUTODISCOVER, "mailbox %s has no EWS URL yet: run Test & "
@@ -107,46 +129,21 @@ static int sync_session_open(struct sync_session *s, struct exs_error *err)
     snprintf(s->out_url, sizeof(s->out_url), "%s", m->ews_url);
   }
   else {
-    snprintf(s->url, sizeof(s->url), "%s", p->incoming_url);
-    snprintf(s->out_url, sizeof(s->out_url), "%s",
-             p->outgoing_url[0] && !p->same_outgoing ? p->outgoing_url : p->incoming_url);
+    snprintf(s->url, sizeof(s->url), "%s", in.url);
+    snprintf(s->out_url, sizeof(s->out_url), "%s", out.url);
   }
-  memset(&ho, 0, sizeof(ho));
-  ho.cacert = s->opt->cacert;
-  ho.resolve = s->opt->resolve;
-  ho.n_resolve = s->opt->n_resolve;
-  ho.connect_to = s->opt->connect_to;
-  ho.n_connect_to = s->opt->n_connect_to;
-  ho.auth = (enum exs_auth_protocol)p->protocol;
-  if(p->retrieval == EXS_RETRIEVAL_WINDOWS)
-    ho.auth = EXS_AUTH_NEGOTIATE;
-  ho.user = user;
-  ho.password = password;
-  ho.allow_credentials_non_secure = s->org->allow_credentials_non_secure;
-  ho.allow_basic_non_secure = s->org->allow_basic_non_secure;
-  ho.allow_non_ssl = s->org->allow_non_ssl;
-  ho.trace = s->opt->trace;
-  ho.trace_ctx = s->opt->trace_ctx;
-  if(p->timeout_enabled && p->timeout_ms > 0) {
-    ho.timeout_ms = p->timeout_ms;
-    ho.connect_timeout_ms = p->timeout_ms < 10000 ? p->timeout_ms : 10000;
-  }
-  if(exs_http_check_channel(&ho, s->url, err) || exs_http_check_channel(&ho, s->out_url, err))
+  session_http_options(s, &in, &ho);
+  session_http_options(s, &out, &ho_out);
+  if(exs_http_check_channel(&ho, s->url, err) || exs_http_check_channel(&ho_out, s->out_url, err))
     return -1;
+  same = in.retrieval == out.retrieval && in.auth == out.auth &&
+         in.impersonation == out.impersonation && !strcmp(in.user, out.user) &&
+         !strcmp(in.password, out.password);
   s->http = exs_http_new(&ho);
-  memset(&eo, 0, sizeof(eo));
-  eo.url = s->url;
-  eo.ctx.impersonate = s->impersonate;
-  eo.anchor_mailbox = m->address;
-  eo.mailbox_credentials = mailbox_credentials;
-  eo.max_throttle_wait_ms = s->opt->throttle_max_wait_ms;
-  s->ews = s->http ? exs_ews_new(s->http, &eo) : NULL;
-  if(s->ews && strcmp(s->url, s->out_url)) {
-    eo.url = s->out_url;
-    s->ews_out = exs_ews_new(s->http, &eo);
-  }
-  else
-    s->ews_out = s->ews;
+  s->http_out = same ? s->http : exs_http_new(&ho_out);
+  s->ews = session_ews(s, s->http, &in, s->url);
+  s->ews_out = same && !strcmp(s->url, s->out_url) ? s->ews
+                                                   : session_ews(s, s->http_out, &out, s->out_url);
   if(!s->ews || !s->ews_out) {
     exs_error_set(err, EXS_CAT_PROTOCOL, "out of memory");
     return -1;
@@ -159,9 +156,11 @@ static void sync_session_close(struct sync_session *s)
   if(s->ews_out != s->ews)
     exs_ews_free(s->ews_out);
   exs_ews_free(s->ews);
+  if(s->http_out != s->http)
+    exs_http_free(s->http_out);
   exs_http_free(s->http);
   s->ews = s->ews_out = NULL;
-  s->http = NULL;
+  s->http = s->http_out = NULL;
 }
 
 /* ---- outcome (docs/test-enable.md, Errors) ---- */

@@ -329,7 +329,7 @@ static int push_create(struct sync_session *s, const struct act_folder *f,
     struct exs_ews_folder_ref folder = {f->distinguished, NULL, NULL};
     req.saved_folder = &folder;
     s->stats->requests++;
-    rc = exs_ews_create_item(s->ews_out, &req, &res, err);
+    rc = exs_ews_create_item(s->ews, &req, &res, err);
   }
   EXS_FAULT_POINT("act.push"); /* Exchange changed, the row not yet */
   if(rc)

@@ -32,7 +32,7 @@ static int find_sent(struct sync_session *s, int64_t id, struct exs_error *err)
   marker_of(s, id, marker, sizeof(marker));
   memset(&req, 0, sizeof(req));
   req.parent.distinguished = "sentitems";
-  req.parent.mailbox = s->delegate;
+  req.parent.mailbox = s->out_delegate;
   req.max_entries = 2;
   req.restrictions = &r;
   req.n_restrictions = 1;
@@ -142,7 +142,7 @@ static int send_batch(struct sync_session *s, struct exs_activity *a, size_t n,
   char (*tokens)[64] = calloc(n, sizeof(*tokens));
   char **rcpt = calloc(n, sizeof(*rcpt));
   const char *(*to)[EXS_EWS_MAX_RECIPIENTS] = calloc(n, sizeof(*to));
-  struct exs_ews_folder_ref sent = {"sentitems", NULL, s->delegate};
+  struct exs_ews_folder_ref sent = {"sentitems", NULL, s->out_delegate};
   struct exs_ews_create_item_req req;
   struct exs_error mbx_err, call_err;
   bool mbx_failed = false, in_tx = false;
@@ -181,7 +181,7 @@ static int send_batch(struct sync_session *s, struct exs_activity *a, size_t n,
     items[i].n_to = split_recipients(rcpt[i], to[i], EXS_EWS_MAX_RECIPIENTS);
     items[i].ext = &marks[i];
     items[i].n_ext = 1;
-    items[i].from = s->delegate; /* delegation: sent on behalf of the mailbox */
+    items[i].from = s->out_delegate; /* delegation: sent on behalf of the mailbox */
   }
 
   /* the attempt is on record before the request leaves */
@@ -198,7 +198,7 @@ static int send_batch(struct sync_session *s, struct exs_activity *a, size_t n,
 
   memset(&req, 0, sizeof(req));
   req.disposition = "SendAndSaveCopy";
-  req.saved_folder = s->delegate ? &sent : NULL;
+  req.saved_folder = s->out_delegate ? &sent : NULL;
   req.items = items;
   req.n = n;
   s->stats->requests++;

@@ -13,6 +13,23 @@
 #include "exsync/ews.h"
 #include "testenable_act.h"
 
+/* The two directions a test reaches Exchange in: incoming (also ACT) with
+ * the profile's incoming settings, outgoing with its outgoing settings. */
+enum { DIR_IN = 0, DIR_OUT = 1 };
+
+/* How one direction reaches Exchange during this run. */
+struct te_dir {
+  bool wanted;                     /* a workload of this direction is tested */
+  bool failed;                     /* its settings, location or connection failed */
+  struct exs_access acc;           /* from exs_access_for: the one decision */
+  const char *impersonate;         /* profile credentials + impersonation */
+  const char *delegate_mailbox;    /* profile credentials + delegation */
+  char url[EXS_URL_MAX + 1];
+  struct exs_http *http;
+  struct exs_ews *ews;
+  bool shared;                     /* outgoing uses the incoming transport and EWS handle */
+};
+
 /* One run's working state. */
 struct te_run {
   const struct exs_org *org;
@@ -22,21 +39,19 @@ struct te_run {
   struct exs_te_result *out;
   bool needed[EXS_WL_COUNT];       /* workload uses server-side sync */
   bool failed[EXS_WL_COUNT];
-  const char *user;
-  const char *password;
-  const char *impersonate;         /* profile credentials + impersonation */
-  const char *delegate_mailbox;    /* profile credentials + delegation */
-  bool mailbox_credentials;
-  char url[EXS_URL_MAX + 1];
+  struct te_dir dir[2];
   char address[EXS_ADDRESS_MAX + 1]; /* the address EWS calls act on */
-  struct exs_http *http;
-  struct exs_ews *ews;
 };
 
-struct exs_te_connection {
+/* One kept transport. */
+struct te_conn_one {
   struct exs_http *http;
   struct exs_http_options opt; /* as created; strings below are owned copies */
   char *user, *password, *cacert;
+};
+
+struct exs_te_connection {
+  struct te_conn_one one[2]; /* incoming, outgoing (when its settings differ) */
 };
 
 struct exs_te_connection *exs_te_connection_new(void)
@@ -44,7 +59,7 @@ struct exs_te_connection *exs_te_connection_new(void)
   return calloc(1, sizeof(struct exs_te_connection));
 }
 
-static void connection_clear(struct exs_te_connection *c)
+static void connection_clear(struct te_conn_one *c)
 {
   exs_http_free(c->http);
   if(c->password) {
@@ -60,7 +75,8 @@ void exs_te_connection_free(struct exs_te_connection *c)
 {
   if(!c)
     return;
-  connection_clear(c);
+  connection_clear(&c->one[0]);
+  connection_clear(&c->one[1]);
   free(c);
 }
 
@@ -71,8 +87,7 @@ static bool same_str(const char *a, const char *b)
 
 /* Whether the kept transport was made for exactly these settings (the
  * override lists and trace hook are the same for a whole batch). */
-static bool connection_matches(const struct exs_te_connection *c,
-                               const struct exs_http_options *o)
+static bool connection_matches(const struct te_conn_one *c, const struct exs_http_options *o)
 {
   return c->http && same_str(c->user, o->user) && same_str(c->password, o->password) &&
          same_str(c->cacert, o->cacert) && c->opt.auth == o->auth &&
@@ -86,8 +101,7 @@ static bool connection_matches(const struct exs_te_connection *c,
 
 /* The transport for ho: the kept one when it matches, else a new one (kept
  * in c when c is given). Returns NULL on no memory. */
-static struct exs_http *connection_take(struct exs_te_connection *c,
-                                        const struct exs_http_options *ho)
+static struct exs_http *connection_take(struct te_conn_one *c, const struct exs_http_options *ho)
 {
   if(!c)
     return exs_http_new(ho);
@@ -169,6 +183,43 @@ static void fail_one(struct te_run *r, enum exs_workload w, const struct exs_err
   fail_workloads(r, mask, err);
 }
 
+/* The workloads a direction serves: incoming and ACT, or outgoing. */
+static void dir_mask(int d, bool mask[EXS_WL_COUNT])
+{
+  mask[EXS_WL_INCOMING] = d == DIR_IN;
+  mask[EXS_WL_ACT] = d == DIR_IN;
+  mask[EXS_WL_OUTGOING] = d == DIR_OUT;
+}
+
+/* Fail direction d (and the outgoing direction too when it shares d's
+ * transport). */
+static void fail_dir(struct te_run *r, int d, const struct exs_error *err)
+{
+  bool mask[EXS_WL_COUNT];
+
+  r->dir[d].failed = true;
+  dir_mask(d, mask);
+  if(d == DIR_IN && r->dir[DIR_OUT].shared) {
+    r->dir[DIR_OUT].failed = true;
+    mask[EXS_WL_OUTGOING] = true;
+  }
+  fail_workloads(r, mask, err);
+}
+
+static bool dir_left(const struct te_run *r, int d)
+{
+  bool mask[EXS_WL_COUNT];
+  int w;
+
+  if(!r->dir[d].wanted || r->dir[d].failed)
+    return false;
+  dir_mask(d, mask);
+  for(w = 0; w < EXS_WL_COUNT; w++)
+    if(mask[w] && r->needed[w] && !r->failed[w])
+      return true;
+  return false;
+}
+
 static bool any_left(const struct te_run *r)
 {
   int w;
@@ -229,79 +280,65 @@ fail:
   step_end(s, EXS_STEP_FAILED, "%s", err.message);
 }
 
-/* Step 2: whose credentials, impersonating whom. */
+/* Step 2: whose credentials, impersonating whom, for each direction. */
 static void step_credentials(struct te_run *r)
 {
   struct exs_te_step *s = step_begin(r, "credentials");
-  struct exs_error err;
+  char detail[sizeof(s->detail)] = "";
+  bool failed = false;
+  int d;
 
-  exs_error_clear(&err);
-  exs_error_step(&err, "credentials");
-  switch(r->p->retrieval) {
-  case EXS_RETRIEVAL_USER:
-    r->mailbox_credentials = true;
-    if(!r->m->allow_credentials) {
-      exs_error_set(&err, EXS_CAT_MBX_CREDENTIALS,
-                    "the profile uses the mailbox's credentials but mailbox %s does not allow "
-                    "their use", r->m->address);
-      goto fail;
+  for(d = DIR_IN; d <= DIR_OUT; d++) {
+    struct te_dir *t = &r->dir[d];
+    struct exs_error err;
+    size_t l = strlen(detail);
+    if(!dir_left(r, d))
+      continue;
+    exs_error_clear(&err);
+    if(exs_access_for(r->p, r->m, d == DIR_IN ? EXS_WL_INCOMING : EXS_WL_OUTGOING, &t->acc,
+                      &err)) {
+      fail_dir(r, d, &err);
+      snprintf(detail + l, sizeof(detail) - l, "%s%s", l ? "; " : "", err.message);
+      failed = true;
+      continue;
     }
-    if(!r->m->user[0] || !r->m->password[0]) {
-      exs_error_set(&err, EXS_CAT_MBX_CREDENTIALS,
-                    "mailbox %s has no user name and password", r->m->address);
-      goto fail;
+    if(!t->acc.mailbox_credentials) {
+      if(t->acc.impersonation)
+        t->impersonate = r->address;
+      else
+        t->delegate_mailbox = r->address;
     }
-    r->user = r->m->user;
-    r->password = r->m->password;
-    step_end(s, EXS_STEP_OK, "the mailbox's own credentials (user %s)", r->user);
-    return;
-  case EXS_RETRIEVAL_PROFILE:
-    if(!r->p->user[0] || !r->p->password[0]) {
-      exs_error_set(&err, EXS_CAT_CREDENTIALS, "email server profile '%s' has no user name "
-                    "and password", r->p->name);
-      goto fail;
-    }
-    r->user = r->p->user;
-    r->password = r->p->password;
-    if(r->p->impersonation)
-      r->impersonate = r->address;
-    else
-      r->delegate_mailbox = r->address;
-    step_end(s, EXS_STEP_OK, "the profile's credentials (user %s), %s %s", r->user,
-             r->impersonate ? "impersonating" : "as a delegate of", r->m->address);
-    return;
-  case EXS_RETRIEVAL_WINDOWS:
-    r->user = ""; /* the running identity: Negotiate/NTLM with default credentials */
-    r->password = "";
-    if(r->p->impersonation)
-      r->impersonate = r->address;
-    else
-      r->delegate_mailbox = r->address;
-    step_end(s, EXS_STEP_OK, "Windows integrated authentication");
-    return;
-  default:
-    exs_error_set(&err, EXS_CAT_CONFIG, "authenticate-using '%s' is not a valid setting",
-                  exs_retrieval_name(r->p->retrieval));
-    goto fail;
+    if(d == DIR_OUT && r->dir[DIR_IN].wanted && r->p->same_outgoing)
+      continue; /* said once */
+    snprintf(detail + l, sizeof(detail) - l, "%s%s%s", l ? "; " : "",
+             d == DIR_OUT && !r->p->same_outgoing ? "outgoing: " : "",
+             t->acc.mailbox_credentials ? "the mailbox's own credentials"
+             : t->acc.retrieval == EXS_RETRIEVAL_WINDOWS ? "Windows integrated authentication"
+                                                          : "the profile's credentials");
+    l = strlen(detail);
+    if(t->acc.user[0])
+      snprintf(detail + l, sizeof(detail) - l, " (user %s)", t->acc.user);
+    l = strlen(detail);
+    if(!t->acc.mailbox_credentials)
+      snprintf(detail + l, sizeof(detail) - l, ", %s %s",
+               t->impersonate ? "impersonating" : "as a delegate of", r->m->address);
   }
-fail:
-  fail_all(r, &err);
-  step_end(s, EXS_STEP_FAILED, "%s", err.message);
+  step_end(s, failed ? EXS_STEP_FAILED : EXS_STEP_OK, "%s", detail);
 }
 
-static void http_options(const struct te_run *r, struct exs_http_options *ho)
+static void http_options(const struct te_run *r, int d, struct exs_http_options *ho)
 {
+  const struct exs_access *a = &r->dir[d].acc;
+
   memset(ho, 0, sizeof(*ho));
   ho->cacert = r->opt->cacert;
   ho->resolve = r->opt->resolve;
   ho->n_resolve = r->opt->n_resolve;
   ho->connect_to = r->opt->connect_to;
   ho->n_connect_to = r->opt->n_connect_to;
-  ho->auth = (enum exs_auth_protocol)r->p->protocol;
-  if(r->p->retrieval == EXS_RETRIEVAL_WINDOWS)
-    ho->auth = EXS_AUTH_NEGOTIATE;
-  ho->user = r->user;
-  ho->password = r->password;
+  ho->auth = a->auth;
+  ho->user = a->user;
+  ho->password = a->password;
   ho->allow_credentials_non_secure = r->org->allow_credentials_non_secure;
   ho->allow_basic_non_secure = r->org->allow_basic_non_secure;
   ho->allow_non_ssl = r->org->allow_non_ssl;
@@ -313,54 +350,85 @@ static void http_options(const struct te_run *r, struct exs_http_options *ho)
   }
 }
 
-/* Step 3: where is EWS. */
+/* Step 3: where is EWS, for each direction. */
 static void step_location(struct te_run *r)
 {
   struct exs_te_step *s = step_begin(r, "location");
   struct exs_error err;
   struct exs_http_options ho;
+  char found[sizeof(s->detail)] = "";
+  char detail[sizeof(s->detail)] = "";
+  int first = dir_left(r, DIR_IN) ? DIR_IN : DIR_OUT;
+  int d;
 
   exs_error_clear(&err);
   exs_error_step(&err, "location");
-  http_options(r, &ho);
   if(r->p->autodiscover) {
-    if(te_autodiscover(r->m->address, &ho, r->opt->srv, r->opt->srv_ctx, r->url, sizeof(r->url),
-                       r->address,
-                       sizeof(r->address), s->detail, sizeof(s->detail), &err)) {
+    /* one Autodiscover for the mailbox; both directions use its answer */
+    http_options(r, first, &ho);
+    if(te_autodiscover(r->m->address, &ho, r->opt->srv, r->opt->srv_ctx, r->dir[first].url,
+                       sizeof(r->dir[first].url), r->address, sizeof(r->address), found,
+                       sizeof(found), &err)) {
       fail_all(r, &err);
       step_end(s, EXS_STEP_FAILED, "%s", err.message);
       return;
     }
-    snprintf(r->m->ews_url, sizeof(r->m->ews_url), "%s", r->url);
+    snprintf(r->m->ews_url, sizeof(r->m->ews_url), "%s", r->dir[first].url);
     r->m->autodiscovered_on = exs_now();
+    snprintf(r->dir[DIR_IN].url, sizeof(r->dir[DIR_IN].url), "%s", r->m->ews_url);
+    snprintf(r->dir[DIR_OUT].url, sizeof(r->dir[DIR_OUT].url), "%s", r->m->ews_url);
   }
-  else {
-    snprintf(r->url, sizeof(r->url), "%s", r->p->incoming_url);
+  for(d = DIR_IN; d <= DIR_OUT; d++) {
+    struct te_dir *t = &r->dir[d];
+    if(!dir_left(r, d))
+      continue;
+    if(!r->p->autodiscover)
+      snprintf(t->url, sizeof(t->url), "%s", t->acc.url);
+    http_options(r, d, &ho);
+    /* the plain-HTTP rules hold for a discovered URL as for a configured one */
+    if(exs_http_check_channel(&ho, t->url, &err)) {
+      exs_error_step(&err, "location");
+      fail_dir(r, d, &err);
+      snprintf(detail, sizeof(detail), "%s", err.message);
+      step_end(s, EXS_STEP_FAILED, "%s", detail);
+      continue;
+    }
   }
-  /* the plain-HTTP rules hold for a discovered URL as for a configured one */
-  if(exs_http_check_channel(&ho, r->url, &err) ||
-     (!r->p->autodiscover && r->p->outgoing_url[0] &&
-      exs_http_check_channel(&ho, r->p->outgoing_url, &err))) {
-    exs_error_step(&err, "location");
-    fail_all(r, &err);
-    step_end(s, EXS_STEP_FAILED, "%s", err.message);
+  if(s->status == EXS_STEP_FAILED)
     return;
-  }
-  if(r->p->autodiscover) {
-    char detail[sizeof(s->detail)];
-    snprintf(detail, sizeof(detail), "%s", s->detail);
-    step_end(s, EXS_STEP_OK, "Autodiscover: %s%s%s", r->url, detail[0] ? "; " : "", detail);
-  }
-  else {
-    step_end(s, EXS_STEP_OK, "EWS URL %s (fixed in the profile)", r->url);
-  }
+  if(r->p->autodiscover)
+    snprintf(detail, sizeof(detail), "Autodiscover: %s%s%s", r->m->ews_url, found[0] ? "; " : "",
+             found);
+  else if(dir_left(r, DIR_IN) && dir_left(r, DIR_OUT) &&
+          strcmp(r->dir[DIR_IN].url, r->dir[DIR_OUT].url))
+    snprintf(detail, sizeof(detail), "EWS URL %s, outgoing %s (fixed in the profile)",
+             r->dir[DIR_IN].url, r->dir[DIR_OUT].url);
+  else
+    snprintf(detail, sizeof(detail), "EWS URL %s (fixed in the profile)",
+             r->dir[first].url);
+  step_end(s, EXS_STEP_OK, "%s", detail);
 }
 
-/* Steps 4 and 5: transport, TLS and authentication, proved by opening the
- * mailbox's root folder. */
-static void step_connect(struct te_run *r)
+/* Whether outgoing can use the incoming transport: same location, same
+ * credential, same protocol and the same way of acting for the mailbox. */
+static bool same_access(const struct te_run *r)
 {
-  struct exs_te_step *s = step_begin(r, "connect");
+  const struct te_dir *i = &r->dir[DIR_IN], *o = &r->dir[DIR_OUT];
+
+  return i->wanted && !strcmp(i->url, o->url) &&
+         i->acc.retrieval == o->acc.retrieval && i->acc.auth == o->acc.auth &&
+         i->acc.impersonation == o->acc.impersonation && same_str(i->acc.user, o->acc.user) &&
+         same_str(i->acc.password, o->acc.password);
+}
+
+/* Steps 4 and 5 for direction d: transport, TLS and authentication, proved
+ * by opening the mailbox's root folder (at the outgoing location with the
+ * outgoing settings for outgoing). */
+static void step_connect(struct te_run *r, int d)
+{
+  struct te_dir *t = &r->dir[d];
+  struct exs_te_step *s =
+    step_begin(r, d == DIR_IN || !r->dir[DIR_IN].wanted ? "connect" : "connect-outgoing");
   struct exs_http_options ho;
   struct exs_ews_options eo;
   struct exs_ews_folder_ref ref = {"msgfolderroot", NULL, NULL};
@@ -369,21 +437,27 @@ static void step_connect(struct te_run *r)
 
   exs_error_clear(&err);
   exs_error_step(&err, "connect");
-  http_options(r, &ho);
-  r->http = connection_take(r->opt->reuse, &ho);
+  if(r->opt->shared_failure[d]) {
+    /* the profile check already failed this location or credential: no
+     * request, so a refused password is not presented again */
+    err = *r->opt->shared_failure[d];
+    goto fail;
+  }
+  http_options(r, d, &ho);
+  t->http = connection_take(r->opt->reuse ? &r->opt->reuse->one[d] : NULL, &ho);
   memset(&eo, 0, sizeof(eo));
-  eo.url = r->url;
-  eo.ctx.impersonate = r->impersonate;
+  eo.url = t->url;
+  eo.ctx.impersonate = t->impersonate;
   eo.anchor_mailbox = r->address;
-  eo.mailbox_credentials = r->mailbox_credentials;
+  eo.mailbox_credentials = t->acc.mailbox_credentials;
   eo.max_throttle_wait_ms = r->opt->throttle_max_wait_ms;
-  r->ews = r->http ? exs_ews_new(r->http, &eo) : NULL;
-  if(!r->ews) {
+  t->ews = t->http ? exs_ews_new(t->http, &eo) : NULL;
+  if(!t->ews) {
     exs_error_set(&err, EXS_CAT_PROTOCOL, "out of memory");
     goto fail;
   }
-  ref.mailbox = r->delegate_mailbox;
-  if(exs_ews_get_folder(r->ews, &ref, 1, &folder, &err))
+  ref.mailbox = t->delegate_mailbox;
+  if(exs_ews_get_folder(t->ews, &ref, 1, &folder, &err))
     goto fail;
   if(!folder.ok) {
     /* the root is not readable: as for any folder, say why */
@@ -392,20 +466,20 @@ static void step_connect(struct te_run *r)
                   "cannot open the mailbox %s: %s", r->m->address,
                   folder.message[0] ? folder.message : folder.response_code);
     err.http_status = 200;
-    snprintf(err.url, sizeof(err.url), "%s", r->url);
+    snprintf(err.url, sizeof(err.url), "%s", t->url);
     goto fail;
   }
   {
-    const char *scheme = exs_http_auth_scheme(r->http);
-    step_end(s, EXS_STEP_OK, "connected and authenticated to %s as %s%s%s%s%s", r->url,
-             r->user[0] ? r->user : "the running identity",
-             r->impersonate ? ", impersonating " : "", r->impersonate ? r->impersonate : "",
+    const char *scheme = exs_http_auth_scheme(t->http);
+    step_end(s, EXS_STEP_OK, "connected and authenticated to %s as %s%s%s%s%s", t->url,
+             t->acc.user[0] ? t->acc.user : "the running identity",
+             t->impersonate ? ", impersonating " : "", t->impersonate ? t->impersonate : "",
              scheme ? " with " : "", scheme ? scheme : "");
   }
   return;
 fail:
   exs_error_step(&err, "connect");
-  fail_all(r, &err);
+  fail_dir(r, d, &err);
   step_end(s, EXS_STEP_FAILED, "%s", err.message);
 }
 
@@ -417,7 +491,8 @@ static void step_incoming(struct te_run *r)
   long items = 0;
 
   exs_error_clear(&err);
-  if(te_read_inbox(r->ews, r->delegate_mailbox, r->url, &items, &err)) {
+  if(te_read_inbox(r->dir[DIR_IN].ews, r->dir[DIR_IN].delegate_mailbox, r->dir[DIR_IN].url,
+                   &items, &err)) {
     exs_error_step(&err, "incoming");
     fail_one(r, EXS_WL_INCOMING, &err);
     step_end(s, EXS_STEP_FAILED, "%s", err.message);
@@ -434,13 +509,16 @@ static void step_outgoing(struct te_run *r)
   long ms = r->opt->delivery_timeout_ms > 0 ? r->opt->delivery_timeout_ms : 30000;
 
   exs_error_clear(&err);
-  if(te_send_to_self(r->ews, r->address, r->delegate_mailbox, r->url, ms, &err)) {
+  struct te_dir *t = &r->dir[DIR_OUT];
+
+  if(te_send_to_self(t->ews, r->address, t->delegate_mailbox, t->url, ms, &err)) {
     exs_error_step(&err, "outgoing");
     fail_one(r, EXS_WL_OUTGOING, &err);
     step_end(s, EXS_STEP_FAILED, "%s", err.message);
     return;
   }
-  step_end(s, EXS_STEP_OK, "test message sent to %s, delivered and removed", r->address);
+  step_end(s, EXS_STEP_OK, "test message sent to %s%s%s, delivered and removed", r->address,
+           t->shared ? "" : " through ", t->shared ? "" : t->url);
 }
 
 /* Step 8: calendar, contacts and tasks, and the organization identity. */
@@ -452,14 +530,15 @@ static void step_act(struct te_run *r)
 
   exs_error_clear(&err);
   exs_error_step(&err, "act");
-  if(r->delegate_mailbox) {
+  if(r->dir[DIR_IN].delegate_mailbox) {
     /* decided before any ACT request: nothing is read or written */
     exs_error_set(&err, EXS_CAT_ACT_DELEGATION,
                   "appointments, contacts and tasks cannot be synchronized by delegation "
                   "(profile '%s' has use impersonation = no)", r->p->name);
     goto fail;
   }
-  if(te_check_act(r->ews, r->org->id, r->m->sync_org_only || r->opt->this_org_only, r->url,
+  if(te_check_act(r->dir[DIR_IN].ews, r->org->id, r->m->sync_org_only || r->opt->this_org_only,
+                  r->dir[DIR_IN].url,
                   detail, sizeof(detail), &err))
     goto fail;
   step_end(s, EXS_STEP_OK, "%s", detail);
@@ -470,18 +549,24 @@ fail:
   step_end(s, EXS_STEP_FAILED, "%s", err.message);
 }
 
-static void add_alert(struct exs_te_result *out, int severity, const struct exs_error *err)
+/* Add an alert of workload w (-1: none). */
+static void add_alert(struct exs_te_result *out, int severity, const struct exs_error *err, int w)
 {
   size_t i;
 
   for(i = 0; i < out->n_alerts; i++)
     if(out->alerts[i].error.category == err->category &&
-       !strcmp(out->alerts[i].error.message, err->message))
-      return; /* one shared failure is one alert */
+       !strcmp(out->alerts[i].error.message, err->message)) {
+      /* one shared failure is one alert, of no single workload */
+      if(out->alerts[i].workload != w)
+        out->alerts[i].workload = -1;
+      return;
+    }
   if(out->n_alerts >= EXS_TE_MAX_ALERTS)
     return;
   out->alerts[out->n_alerts].severity = severity;
   out->alerts[out->n_alerts].error = *err;
+  out->alerts[out->n_alerts].workload = w;
   out->n_alerts++;
 }
 
@@ -540,7 +625,7 @@ static int apply_outcome(struct te_run *r)
     m->status[w] = EXS_STATUS_FAILURE;
     if(!out->error[w].transient)
       m->enabled[w] = false; /* permanent: disable at once */
-    add_alert(out, out->error[w].transient ? EXS_SEV_WARNING : EXS_SEV_ERROR, &out->error[w]);
+    add_alert(out, out->error[w].transient ? EXS_SEV_WARNING : EXS_SEV_ERROR, &out->error[w], w);
   }
   if(tested && !any_failed) {
     struct exs_error ok;
@@ -550,10 +635,14 @@ static int apply_outcome(struct te_run *r)
              "Mailbox %s was tested and enabled for every workload that uses server-side "
              "synchronization", m->address);
     snprintf(ok.step, sizeof(ok.step), "done");
-    add_alert(out, EXS_SEV_INFORMATION, &ok);
+    add_alert(out, EXS_SEV_INFORMATION, &ok, -1);
+    /* a success closes the record of the last failure (SPEC.md 4) */
     m->transient_failures = 0;
     m->retry_at = 0;
     m->last_error_count = 0;
+    m->last_error_code[0] = '\0';
+    m->last_error[0] = '\0';
+    m->last_error_time = 0;
   }
   if(tested) {
     m->test_completed_on = now;
@@ -572,6 +661,84 @@ static int apply_outcome(struct te_run *r)
     out->enabled[w] = m->enabled[w];
   }
   return any_failed ? 1 : 0;
+}
+
+bool exs_testenable_shared_category(enum exs_category c)
+{
+  switch(c) {
+  case EXS_CAT_DNS:
+  case EXS_CAT_CONNECT:
+  case EXS_CAT_TLS_TRUST:
+  case EXS_CAT_TLS_NAME:
+  case EXS_CAT_TLS_EXPIRED:
+  case EXS_CAT_CREDENTIALS:
+    return true;
+  default:
+    return false;
+  }
+}
+
+int exs_testenable_check_access(const struct exs_org *org, const struct exs_profile *p,
+                                const struct exs_mailbox *m, enum exs_workload w,
+                                const struct exs_te_options *opt, struct exs_error *err)
+{
+  static const struct exs_te_options no_options;
+  struct te_run r;
+  struct exs_te_result scratch;
+  struct exs_http_options ho;
+  struct exs_ews_options eo;
+  struct exs_ews_folder_ref ref = {"msgfolderroot", NULL, NULL};
+  struct exs_ews_folder folder;
+  struct exs_http *http;
+  struct exs_ews *ews;
+  int d = w == EXS_WL_OUTGOING ? DIR_OUT : DIR_IN;
+  int result = 0;
+
+  memset(&r, 0, sizeof(r));
+  r.org = org;
+  r.p = p;
+  r.m = (struct exs_mailbox *)m; /* http_options reads it only */
+  r.opt = opt ? opt : &no_options;
+  r.out = &scratch;
+  exs_error_clear(err);
+  if(p->autodiscover || exs_access_for(p, m, w, &r.dir[d].acc, err) ||
+     r.dir[d].acc.mailbox_credentials) {
+    exs_error_clear(err); /* nothing shared to check: each mailbox finds out alone */
+    return 0;
+  }
+  http_options(&r, d, &ho);
+  if(exs_http_check_channel(&ho, r.dir[d].acc.url, err)) {
+    exs_error_clear(err); /* refused without a byte sent: the mailbox test says so */
+    return 0;
+  }
+  http = connection_take(r.opt->reuse ? &r.opt->reuse->one[d] : NULL, &ho);
+  memset(&eo, 0, sizeof(eo));
+  eo.url = r.dir[d].acc.url;
+  eo.ctx.impersonate = r.dir[d].acc.impersonation ? m->address : NULL;
+  eo.anchor_mailbox = m->address;
+  eo.max_throttle_wait_ms = r.opt->throttle_max_wait_ms;
+  ews = http ? exs_ews_new(http, &eo) : NULL;
+  if(!ews) {
+    exs_error_set(err, EXS_CAT_PROTOCOL, "out of memory");
+    result = 1;
+    goto out;
+  }
+  ref.mailbox = r.dir[d].acc.impersonation ? NULL : m->address;
+  /* one authenticated request; only the location and the credential are
+   * judged here, whatever the answer says about the mailbox */
+  if(exs_ews_get_folder(ews, &ref, 1, &folder, err) &&
+     exs_testenable_shared_category(err->category)) {
+    exs_error_step(err, "connect");
+    result = 1;
+  }
+  else {
+    exs_error_clear(err);
+  }
+out:
+  exs_ews_free(ews);
+  if(!r.opt->reuse)
+    exs_http_free(http);
+  return result;
 }
 
 int exs_testenable_mailbox(const struct exs_org *org, const struct exs_profile *p,
@@ -595,6 +762,8 @@ int exs_testenable_mailbox(const struct exs_org *org, const struct exs_profile *
   r.out = out;
   for(w = 0; w < EXS_WL_COUNT; w++)
     r.needed[w] = exs_mailbox_uses_ssync(m, (enum exs_workload)w);
+  r.dir[DIR_IN].wanted = r.needed[EXS_WL_INCOMING] || r.needed[EXS_WL_ACT];
+  r.dir[DIR_OUT].wanted = r.needed[EXS_WL_OUTGOING];
 
   if(any_left(&r))
     step_preconditions(&r);
@@ -602,8 +771,14 @@ int exs_testenable_mailbox(const struct exs_org *org, const struct exs_profile *
     step_credentials(&r);
   if(any_left(&r))
     step_location(&r);
-  if(any_left(&r))
-    step_connect(&r);
+  /* one connection proves both directions when they reach Exchange alike */
+  r.dir[DIR_OUT].shared = dir_left(&r, DIR_IN) && dir_left(&r, DIR_OUT) && same_access(&r);
+  if(dir_left(&r, DIR_IN))
+    step_connect(&r, DIR_IN);
+  if(r.dir[DIR_OUT].shared)
+    r.dir[DIR_OUT].ews = r.dir[DIR_IN].ews;
+  else if(dir_left(&r, DIR_OUT))
+    step_connect(&r, DIR_OUT);
   if(r.needed[EXS_WL_INCOMING] && !r.failed[EXS_WL_INCOMING])
     step_incoming(&r);
   if(r.needed[EXS_WL_OUTGOING] && !r.failed[EXS_WL_OUTGOING])
@@ -612,9 +787,12 @@ int exs_testenable_mailbox(const struct exs_org *org, const struct exs_profile *
     step_act(&r);
 
   result = apply_outcome(&r);
-  exs_ews_free(r.ews);
-  if(!r.opt->reuse)
-    exs_http_free(r.http); /* a kept transport stays open for the next test */
+  for(w = DIR_IN; w <= DIR_OUT; w++) {
+    if(!r.dir[w].shared)
+      exs_ews_free(r.dir[w].ews);
+    if(!r.opt->reuse)
+      exs_http_free(r.dir[w].http); /* a kept transport stays open for the next test */
+  }
   out->elapsed_ms = (long)(exs_monotonic_ms() - start);
   return result;
 }

@@ -22,6 +22,18 @@ struct slot {
   bool keep;           /* profile credentials: worth keeping between tests */
 };
 
+/* One distinct (location, credential) of the run: the profile check. */
+struct check {
+  char key[EXS_URL_MAX + EXS_USER_MAX + 128];
+  size_t profile;      /* index in profiles[] */
+  size_t first;        /* the first mailbox using it (the check acts on it) */
+  enum exs_workload w; /* incoming (also ACT) or outgoing settings */
+  size_t dependents;
+  bool failed;         /* set once, under the batch lock, after err is written */
+  bool alerted;
+  struct exs_error err;
+};
+
 struct batch {
   const struct exs_org *org;
   const struct exs_profile *profiles;
@@ -37,6 +49,9 @@ struct batch {
   size_t total;
   struct slot *slots;  /* one per distinct credential key */
   size_t n_slots;
+  struct check *checks;
+  size_t n_checks;
+  size_t (*uses)[2];   /* per mailbox: check index + 1 of its incoming and outgoing, 0: none */
   pthread_mutex_t lock;
   pthread_cond_t freed;
 };
@@ -86,6 +101,134 @@ static void conn_give(struct slot *s, struct exs_te_connection *c)
   exs_te_connection_free(c);
 }
 
+/* Under the batch lock: a location or credential that failed in mailbox
+ * idx's own test (after a passing check) fails every later test using it,
+ * so a credential refused mid-run is not presented again. */
+static void note_refusal(struct batch *b, size_t idx)
+{
+  const struct exs_te_result *r = &b->results[idx];
+  int d;
+
+  for(d = 0; d < 2; d++) {
+    size_t c = b->uses[idx][d];
+    enum exs_workload w = d ? EXS_WL_OUTGOING : EXS_WL_INCOMING;
+    const struct exs_error *e;
+    if(!c || b->checks[c - 1].failed)
+      continue;
+    if(!d && r->status[w] != EXS_STATUS_FAILURE)
+      w = EXS_WL_ACT;
+    if(r->status[w] != EXS_STATUS_FAILURE)
+      continue;
+    e = &r->error[w];
+    if(strcmp(e->step, "connect") || !exs_testenable_shared_category(e->category))
+      continue;
+    b->checks[c - 1].err = *e;
+    b->checks[c - 1].failed = true;
+  }
+}
+
+/* Whether mailbox m tests a workload of direction d (0 incoming/ACT, 1 outgoing). */
+static bool wants_dir(const struct exs_mailbox *m, int d)
+{
+  if(d)
+    return exs_mailbox_uses_ssync(m, EXS_WL_OUTGOING);
+  return exs_mailbox_uses_ssync(m, EXS_WL_INCOMING) || exs_mailbox_uses_ssync(m, EXS_WL_ACT);
+}
+
+/* The profile check (SPEC.md 3): find the distinct (location, profile
+ * credential) pairs of the run and try each once, before any mailbox. */
+static int profile_check(struct batch *b)
+{
+  size_t i, k;
+  int d;
+
+  b->uses = calloc(b->total ? b->total : 1, sizeof(*b->uses));
+  b->checks = calloc(2 * (b->total ? b->total : 1), sizeof(*b->checks));
+  if(!b->uses || !b->checks)
+    return -1;
+  for(i = 0; i < b->total; i++) {
+    const struct exs_mailbox *m = &b->mailboxes[i];
+    const struct exs_profile *p = find_profile(b, m->profile);
+    for(d = 0; p && !p->autodiscover && d < 2; d++) {
+      enum exs_workload w = d ? EXS_WL_OUTGOING : EXS_WL_INCOMING;
+      struct exs_access a;
+      struct exs_error e;
+      char key[sizeof(b->checks[0].key)];
+      exs_error_clear(&e);
+      if(!wants_dir(m, d) || exs_access_for(p, m, w, &a, &e) || a.mailbox_credentials)
+        continue;
+      exs_access_key(&a, NULL, key, sizeof(key));
+      for(k = 0; k < b->n_checks; k++)
+        if(!strcmp(b->checks[k].key, key))
+          break;
+      if(k == b->n_checks) {
+        struct check *c = &b->checks[b->n_checks++];
+        snprintf(c->key, sizeof(c->key), "%s", key);
+        c->profile = (size_t)(p - b->profiles);
+        c->first = i;
+        c->w = w;
+      }
+      if(!(d && b->uses[i][0] == k + 1))
+        b->checks[k].dependents++; /* mailboxes, not directions */
+      b->uses[i][d] = k + 1;
+    }
+  }
+  for(k = 0; k < b->n_checks; k++) {
+    struct check *c = &b->checks[k];
+    const struct exs_profile *p = &b->profiles[c->profile];
+    const struct exs_mailbox *m = &b->mailboxes[c->first];
+    struct exs_te_options te = b->opt->te;
+    char skey[KEY_MAX];
+    struct slot *s;
+    exs_testenable_credential_key(p, m, skey, sizeof(skey));
+    s = slot_for(b, skey, p->max_connections);
+    s->keep = true; /* the checked connection serves the mailboxes that follow */
+    te.reuse = conn_take(s);
+    c->failed = exs_testenable_check_access(b->org, p, m, c->w, &te, &c->err) == 1;
+    conn_give(s, te.reuse);
+  }
+  return 0;
+}
+
+/* One profile-level alert per failed check, on its profile's result. */
+static void profile_alerts(struct batch *b)
+{
+  struct exs_te_profile_result *pr = b->opt->profile_results;
+  size_t i, k;
+
+  if(!pr)
+    return;
+  for(i = 0; i < b->np; i++) {
+    memset(&pr[i], 0, sizeof(pr[i]));
+    snprintf(pr[i].name, sizeof(pr[i].name), "%s", b->profiles[i].name);
+  }
+  for(i = 0; i < b->total; i++) {
+    const struct exs_profile *p = find_profile(b, b->mailboxes[i].profile);
+    if(p)
+      pr[p - b->profiles].mailboxes++;
+  }
+  for(k = 0; k < b->n_checks; k++) {
+    struct check *c = &b->checks[k];
+    struct exs_te_profile_result *r = &pr[c->profile];
+    struct exs_te_alert *a;
+    if(!c->failed || r->n_alerts >= EXS_TE_MAX_ALERTS)
+      continue;
+    a = &r->alerts[r->n_alerts++];
+    a->severity = c->err.transient ? EXS_SEV_WARNING : EXS_SEV_ERROR;
+    a->workload = -1;
+    a->error = c->err;
+    {
+      /* the profile's words first: a long transport message must not hide them */
+      char msg[sizeof(a->error.message)];
+      snprintf(msg, sizeof(msg), "profile check of '%s'%s: %zu mailbox%s failed without "
+               "being tried: %s", b->profiles[c->profile].name,
+               c->w == EXS_WL_OUTGOING ? " (outgoing settings)" : "", c->dependents,
+               c->dependents == 1 ? "" : "es", c->err.message);
+      memcpy(a->error.message, msg, sizeof(msg));
+    }
+  }
+}
+
 static void *worker(void *arg)
 {
   struct batch *b = arg;
@@ -114,13 +257,20 @@ static void *worker(void *arg)
       pthread_cond_wait(&b->freed, &b->lock);
     s->in_use++;
     conn = conn_take(s);
-    pthread_mutex_unlock(&b->lock);
 
     te = b->opt->te;
     te.reuse = conn;
+    for(int d = 0; d < 2; d++) {
+      size_t c = b->uses[idx][d];
+      if(c && b->checks[c - 1].failed)
+        te.shared_failure[d] = &b->checks[c - 1].err;
+    }
+    pthread_mutex_unlock(&b->lock);
+
     exs_testenable_mailbox(b->org, p, m, &te, &b->results[idx]);
 
     pthread_mutex_lock(&b->lock);
+    note_refusal(b, idx);
     conn_give(s, conn);
     s->in_use--;
     b->total_done++;
@@ -185,6 +335,10 @@ int exs_testenable_batch(const struct exs_org *org, const struct exs_profile *pr
   for(i = 0; i < n; i++)
     b.todo[i] = i;
   b.n_todo = n;
+  if(profile_check(&b)) {
+    result = -1;
+    goto out;
+  }
   if(run_pass(&b) < 0)
     result = -1;
 
@@ -208,10 +362,12 @@ int exs_testenable_batch(const struct exs_org *org, const struct exs_profile *pr
       result = -1;
   }
 
+  profile_alerts(&b);
   for(i = 0; result >= 0 && i < n; i++)
     for(int w = 0; w < EXS_WL_COUNT; w++)
       if(results[i].status[w] == EXS_STATUS_FAILURE)
         result = 1;
+out:
   for(i = 0; i < b.n_slots; i++) {
     while(b.slots[i].n_idle > 0)
       exs_te_connection_free(b.slots[i].idle[--b.slots[i].n_idle]);
@@ -221,5 +377,7 @@ int exs_testenable_batch(const struct exs_org *org, const struct exs_profile *pr
   pthread_mutex_destroy(&b.lock);
   free(b.todo);
   free(b.slots);
+  free(b.checks);
+  free(b.uses);
   return result;
 }

@@ -174,6 +174,7 @@ int emu_admin_handle(struct emu *emu, const char *method, const char *path, cons
       json_str(out, e[i].mailbox);
       exs_buf_adds(out, ",\"impersonated\":");
       json_str(out, e[i].impersonated);
+      exs_buf_addf(out, ",\"auth_failed\":%s", e[i].auth_failed ? "true" : "false");
       exs_buf_adds(out, ",\"response_code\":");
       json_str(out, e[i].response_code);
       exs_buf_addf(out, ",\"status\":%d,\"in_flight\":%d}", e[i].status, e[i].in_flight);

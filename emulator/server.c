@@ -390,6 +390,7 @@ static void handle_request(struct evhttp_request *req, void *arg)
       struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
       a->status = 401;
       a->content_type = "text/html";
+      je.auth_failed = ar == EMU_AUTH_BAD;
       if(ar == EMU_AUTH_CONTINUE) {
         evhttp_add_header(oh, "WWW-Authenticate", challenge);
       }

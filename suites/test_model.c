@@ -208,7 +208,7 @@ static const struct {
   {"http url is valid (refused at test time)", p_http_ok, NULL, NULL},
   {"no url, autodiscover no", p_nourl, "incoming-url", "required when autodiscover is no"},
   {"no url, autodiscover yes", p_nourl_ad, NULL, NULL},
-  {"no outgoing url", p_noout, "outgoing-url", "required when autodiscover is no"},
+  {"no outgoing url: defaults to incoming", p_noout, NULL, NULL},
   {"bad outgoing url", p_badout, "outgoing-url", "URL"},
   {"anonymous", p_anon, "authenticate-using", "not a valid setting"},
   {"retrieval 2", p_retr2, "authenticate-using", "must be"},
@@ -256,16 +256,103 @@ START_TEST(same_outgoing_copies_incoming)
   struct exs_profile p;
   struct exs_invalid inv;
 
+  /* the outgoing location is its own setting; it defaults to the incoming one */
   good_profile(&p);
-  strcpy(p.outgoing_url, "https://other.contoso.com/EWS/Exchange.asmx");
-  ck_assert_int_eq(exs_profile_validate(&p, &inv), 0);
-  ck_assert_str_eq(p.outgoing_url, p.incoming_url);
-
-  good_profile(&p);
-  p.same_outgoing = false;
   strcpy(p.outgoing_url, "https://other.contoso.com/EWS/Exchange.asmx");
   ck_assert_int_eq(exs_profile_validate(&p, &inv), 0);
   ck_assert_str_eq(p.outgoing_url, "https://other.contoso.com/EWS/Exchange.asmx");
+  good_profile(&p);
+  p.outgoing_url[0] = '\0';
+  ck_assert_int_eq(exs_profile_validate(&p, &inv), 0);
+  ck_assert_str_eq(p.outgoing_url, p.incoming_url);
+
+  /* same-outgoing: the outgoing credentials, impersonation and protocol are the incoming ones */
+  good_profile(&p);
+  strcpy(p.user, "CONTOSO\\svc-crm");
+  strcpy(p.password, "pw");
+  p.impersonation = true;
+  p.protocol = EXS_AUTH_NTLM;
+  strcpy(p.out_user, "CONTOSO\\other");
+  ck_assert_int_eq(exs_profile_validate(&p, &inv), 0);
+  ck_assert_str_eq(p.out_user, "CONTOSO\\svc-crm");
+  ck_assert_str_eq(p.out_password, "pw");
+  ck_assert(p.out_impersonation);
+  ck_assert_int_eq(p.out_protocol, EXS_AUTH_NTLM);
+
+  /* not the same: each its own, checked under its own name */
+  p.same_outgoing = false;
+  strcpy(p.out_user, "CONTOSO\\sender");
+  p.out_protocol = EXS_AUTH_BASIC;
+  ck_assert_int_eq(exs_profile_validate(&p, &inv), 0);
+  ck_assert_str_eq(p.out_user, "CONTOSO\\sender");
+  ck_assert_str_eq(p.user, "CONTOSO\\svc-crm");
+  p.out_retrieval = EXS_RETRIEVAL_ANONYMOUS;
+  ck_assert_int_eq(exs_profile_validate(&p, &inv), -1);
+  ck_assert_str_eq(inv.field, "outgoing-authenticate-using");
+}
+END_TEST
+
+/* The one access decision: incoming and ACT use the incoming settings,
+ * outgoing its own (or the incoming ones with same-outgoing). */
+START_TEST(access_per_workload)
+{
+  struct exs_profile p;
+  struct exs_mailbox m;
+  struct exs_access a;
+  struct exs_error err;
+  struct exs_invalid inv;
+  char k1[256], k2[256];
+
+  good_profile(&p);
+  exs_mailbox_defaults(&m);
+  strcpy(m.address, "alice@contoso.com");
+  p.retrieval = EXS_RETRIEVAL_PROFILE;
+  strcpy(p.user, "svc-in");
+  strcpy(p.password, "in-pw");
+  p.impersonation = true;
+  strcpy(p.outgoing_url, "https://smtp.contoso.com/EWS/Exchange.asmx");
+  ck_assert_int_eq(exs_profile_validate(&p, &inv), 0);
+  exs_error_clear(&err);
+  ck_assert_int_eq(exs_access_for(&p, &m, EXS_WL_OUTGOING, &a, &err), 0);
+  ck_assert_str_eq(a.user, "svc-in");
+  ck_assert_str_eq(a.url, "https://smtp.contoso.com/EWS/Exchange.asmx");
+  ck_assert(a.impersonation);
+  ck_assert_int_eq(exs_access_for(&p, &m, EXS_WL_ACT, &a, &err), 0);
+  ck_assert_str_eq(a.url, p.incoming_url);
+  exs_access_key(&a, NULL, k1, sizeof(k1));
+  ck_assert_ptr_null(strstr(k1, "in-pw")); /* the key never holds the password */
+
+  p.same_outgoing = false;
+  strcpy(p.out_user, "svc-out");
+  strcpy(p.out_password, "out-pw");
+  p.out_impersonation = false;
+  p.out_protocol = EXS_AUTH_BASIC;
+  ck_assert_int_eq(exs_access_for(&p, &m, EXS_WL_OUTGOING, &a, &err), 0);
+  ck_assert_str_eq(a.user, "svc-out");
+  ck_assert_str_eq(a.password, "out-pw");
+  ck_assert(!a.impersonation);
+  ck_assert_int_eq(a.auth, EXS_AUTH_BASIC);
+  exs_access_key(&a, p.incoming_url, k2, sizeof(k2));
+  ck_assert_str_ne(k1, k2);
+  ck_assert_int_eq(exs_access_for(&p, &m, EXS_WL_INCOMING, &a, &err), 0);
+  ck_assert_str_eq(a.user, "svc-in");
+
+  /* a profile without its outgoing password: CREDENTIALS for outgoing only */
+  p.out_password[0] = '\0';
+  ck_assert_int_eq(exs_access_for(&p, &m, EXS_WL_OUTGOING, &a, &err), -1);
+  ck_assert_int_eq(err.category, EXS_CAT_CREDENTIALS);
+  ck_assert_ptr_nonnull(strstr(err.message, "outgoing"));
+  ck_assert_int_eq(exs_access_for(&p, &m, EXS_WL_INCOMING, &a, &err), 0);
+
+  /* the mailbox's own credentials need its permission */
+  p.retrieval = EXS_RETRIEVAL_USER;
+  ck_assert_int_eq(exs_access_for(&p, &m, EXS_WL_INCOMING, &a, &err), -1);
+  ck_assert_int_eq(err.category, EXS_CAT_MBX_CREDENTIALS);
+  /* Windows: the running identity over Negotiate */
+  p.retrieval = EXS_RETRIEVAL_WINDOWS;
+  ck_assert_int_eq(exs_access_for(&p, &m, EXS_WL_INCOMING, &a, &err), 0);
+  ck_assert_str_eq(a.user, "");
+  ck_assert_int_eq(a.auth, EXS_AUTH_NEGOTIATE);
 }
 END_TEST
 
@@ -555,6 +642,7 @@ static Suite *model_suite(void)
   tcase_add_test(tc, defaults_are_the_products);
   tcase_add_loop_test(tc, profile_validation, 0, N(profile_cases));
   tcase_add_test(tc, same_outgoing_copies_incoming);
+  tcase_add_test(tc, access_per_workload);
   tcase_add_loop_test(tc, address_syntax, 0, N(address_cases));
   tcase_add_loop_test(tc, mailbox_validation, 0, N(mailbox_cases));
   tcase_add_test(tc, org_validation);

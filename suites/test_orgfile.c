@@ -240,6 +240,67 @@ START_TEST(password_sources_and_warnings)
 }
 END_TEST
 
+/* Separate outgoing settings (SPEC.md 8): outgoing-url defaults to
+ * incoming-url; with same-outgoing="no" each outgoing setting defaults to
+ * its incoming counterpart; with same-outgoing="yes" they are an error
+ * naming the attribute. */
+START_TEST(outgoing_settings)
+{
+  static const char head[] =
+    "<?xml version=\"1.0\"?>\n<org xmlns=\"urn:exsync:org:1\" id=\"x\">\n"
+    "<settings default-profile=\"P\"/>\n";
+  char text[2048];
+  struct exs_orgfile *f = NULL;
+  struct exs_error e;
+  const struct exs_profile *p;
+  const char *path;
+
+  setenv("EXSYNC_OUT_PW", "Out-Canary-Pw-7", 1);
+  snprintf(text, sizeof(text),
+           "%s<profile name=\"P\" incoming-url=\"https://mail.contoso.com/EWS/Exchange.asmx\"\n"
+           "  user=\"CONTOSO\\svc-crm\" password-env=\"EXSYNC_PROFILE_PASSWORD\" "
+           "impersonation=\"yes\" protocol=\"ntlm\"/>\n</org>\n", head);
+  path = put_file("same.xml", text, 0600);
+  ck_assert_msg(exs_orgfile_load(path, xsd(), 0, &f, &e) == 0, "%s", e.message);
+  p = &f->profiles[0];
+  ck_assert_str_eq(p->outgoing_url, "https://mail.contoso.com/EWS/Exchange.asmx");
+  ck_assert_str_eq(p->out_user, "CONTOSO\\svc-crm");
+  ck_assert_str_eq(p->out_password, "Env-Canary-Pw-31");
+  ck_assert(p->out_impersonation);
+  exs_orgfile_free(f);
+
+  snprintf(text, sizeof(text),
+           "%s<profile name=\"P\" incoming-url=\"https://mail.contoso.com/EWS/Exchange.asmx\"\n"
+           "  outgoing-url=\"https://smtp.contoso.com/EWS/Exchange.asmx\" same-outgoing=\"no\"\n"
+           "  user=\"CONTOSO\\svc-crm\" password-env=\"EXSYNC_PROFILE_PASSWORD\" "
+           "impersonation=\"yes\" protocol=\"ntlm\"\n"
+           "  outgoing-user=\"CONTOSO\\svc-send\" outgoing-password-env=\"EXSYNC_OUT_PW\"\n"
+           "  outgoing-protocol=\"basic\"/>\n</org>\n", head);
+  path = put_file("own.xml", text, 0600);
+  ck_assert_msg(exs_orgfile_load(path, xsd(), 0, &f, &e) == 0, "%s", e.message);
+  p = &f->profiles[0];
+  ck_assert_str_eq(p->outgoing_url, "https://smtp.contoso.com/EWS/Exchange.asmx");
+  ck_assert_str_eq(p->out_user, "CONTOSO\\svc-send");
+  ck_assert_str_eq(p->out_password, "Out-Canary-Pw-7");
+  ck_assert_int_eq(p->out_protocol, EXS_AUTH_BASIC);
+  ck_assert(p->out_impersonation);                      /* defaulted to impersonation */
+  ck_assert_int_eq(p->out_retrieval, EXS_RETRIEVAL_PROFILE);
+  ck_assert_str_eq(p->user, "CONTOSO\\svc-crm");       /* incoming untouched */
+  ck_assert_int_eq(p->protocol, EXS_AUTH_NTLM);
+  exs_orgfile_free(f);
+
+  /* outgoing-* with same-outgoing="yes" (the default): an error naming it */
+  snprintf(text, sizeof(text),
+           "%s<profile name=\"P\" incoming-url=\"https://mail.contoso.com/EWS/Exchange.asmx\"\n"
+           "  outgoing-user=\"CONTOSO\\svc-send\"/>\n</org>\n", head);
+  path = put_file("bad.xml", text, 0600);
+  ck_assert_int_eq(exs_orgfile_load(path, xsd(), 0, &f, &e), -1);
+  ck_assert_msg(strstr(e.message, ":5: attribute 'outgoing-user'") != NULL, "%s", e.message);
+  ck_assert_msg(strstr(e.message, "same-outgoing") != NULL, "%s", e.message);
+  ck_assert_ptr_null(strstr(e.message, "Canary"));
+}
+END_TEST
+
 START_TEST(no_password_in_error_messages)
 {
   struct exs_orgfile *f = NULL;
@@ -509,6 +570,7 @@ static Suite *orgfile_suite(void)
   tcase_add_test(tc, contoso_without_the_env_variable);
   tcase_add_loop_test(tc, bad_files_name_file_line_attribute, 0, N(bad_cases));
   tcase_add_test(tc, password_sources_and_warnings);
+  tcase_add_test(tc, outgoing_settings);
   tcase_add_test(tc, no_password_in_error_messages);
   tcase_add_test(tc, external_profiles_flag);
   tcase_add_test(tc, schema_path_and_missing_schema);

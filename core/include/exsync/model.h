@@ -70,8 +70,8 @@ struct exs_profile {
   char description[EXS_DESCRIPTION_MAX + 1];
   bool autodiscover;                    /* default false */
   char incoming_url[EXS_URL_MAX + 1];
-  char outgoing_url[EXS_URL_MAX + 1];
-  bool same_outgoing;                   /* default true: outgoing copies incoming */
+  char outgoing_url[EXS_URL_MAX + 1];   /* "" defaults to incoming_url */
+  bool same_outgoing;                   /* default true: the out_* settings copy incoming's */
   int retrieval;                        /* enum exs_retrieval */
   bool impersonation;                   /* default false (delegation) */
   char user[EXS_USER_MAX + 1];
@@ -84,6 +84,15 @@ struct exs_profile {
   bool timeout_enabled;                 /* default true */
   int timeout_ms;                       /* 0..100000, default 100000 */
   char owner[EXS_ADDRESS_MAX + 1];
+  /* The outgoing settings (the product's outgoingcredentialretrieval,
+   * outgoingusername, outgoingpassword, outgoinguseimpersonation,
+   * outgoingauthenticationprotocol). exs_profile_validate copies the
+   * incoming ones here when same_outgoing is true. */
+  int out_retrieval;                    /* enum exs_retrieval */
+  bool out_impersonation;
+  char out_user[EXS_USER_MAX + 1];
+  char out_password[EXS_PASSWORD_MAX + 1]; /* plaintext while in use */
+  int out_protocol;                     /* enum exs_auth_protocol */
 };
 
 struct exs_mailbox {
@@ -136,7 +145,8 @@ void exs_org_defaults(struct exs_org *org);
 void exs_profile_defaults(struct exs_profile *p);
 void exs_mailbox_defaults(struct exs_mailbox *m);
 
-/* Validate; apply same_outgoing (copies incoming_url to outgoing_url).
+/* Validate; an empty outgoing_url becomes incoming_url, and with
+ * same_outgoing the out_* settings become copies of the incoming ones.
  * Return 0 or -1 with the first violation in inv. */
 int exs_profile_validate(struct exs_profile *p, struct exs_invalid *inv);
 int exs_mailbox_validate(const struct exs_mailbox *m, struct exs_invalid *inv);
@@ -198,6 +208,32 @@ bool exs_url_valid(const char *url);
 struct exs_error;
 int exs_check_channel(const struct exs_org *org, const struct exs_profile *p, const char *url,
                       struct exs_error *err);
+
+/* How one workload of a mailbox reaches Exchange: THE decision of whose
+ * credentials, which location and which protocol (SPEC.md 3, steps 2, 3
+ * and 7), used by Test & Enable, the profile check and the sync engine.
+ * Incoming and ACT use the profile's incoming settings, outgoing its
+ * outgoing settings. Strings are borrowed from p and m. */
+struct exs_access {
+  int retrieval;              /* enum exs_retrieval */
+  const char *user;           /* "" for the running identity (windows) */
+  const char *password;
+  bool mailbox_credentials;   /* retrieval user: the mailbox's own */
+  bool impersonation;         /* impersonate the mailbox; false with profile or windows
+                                 credentials: delegation */
+  enum exs_auth_protocol auth;/* windows: Negotiate */
+  const char *url;            /* the fixed location; "" with Autodiscover */
+};
+/* Fill a for workload w of m under p. Returns 0, or -1 with err set (no
+ * network is needed to decide): MBX_CREDENTIALS when the mailbox's own
+ * credentials are not allowed or missing, CREDENTIALS when the profile has
+ * none, CONFIG for an invalid retrieval. err's step is "credentials". */
+int exs_access_for(const struct exs_profile *p, const struct exs_mailbox *m, enum exs_workload w,
+                   struct exs_access *a, struct exs_error *err);
+/* A key naming a's (location, credential) pair, for the profile check:
+ * equal keys mean the same request would authenticate the same way. The
+ * password is not in the key (a hash of it is). */
+void exs_access_key(const struct exs_access *a, const char *url, char *buf, size_t len);
 
 /* Names of the remaining codes, as the org file spells them (-1 unknown). */
 const char *exs_track_name(int code);              /* "responses", "all" */

@@ -62,7 +62,7 @@
 
 #define EXS_STORE_NOT_FOUND 1
 /* Schema version this build writes. */
-#define EXS_STORE_SCHEMA_VERSION 3
+#define EXS_STORE_SCHEMA_VERSION 4
 
 struct exs_store;
 

@@ -36,6 +36,7 @@ struct exs_te_step {
 /* An alert as the report shows it (every alert, whatever the org's filters). */
 struct exs_te_alert {
   int severity;        /* enum exs_severity */
+  int workload;        /* enum exs_workload, -1 for a shared step (or none) */
   struct exs_error error; /* category, transient, message, hint, codes, url */
 };
 
@@ -78,6 +79,10 @@ struct exs_te_options {
   void *srv_ctx;
   struct exs_te_connection *reuse; /* borrowed: reused when its credential and settings match
                                       this test's, else replaced; NULL: a new one per test */
+  /* The profile check's verdict on this mailbox's incoming [0] and outgoing
+   * [1] (location, credential), borrowed; non-NULL: that direction fails
+   * with this error and no request is made for it. */
+  const struct exs_error *shared_failure[2];
 };
 
 /* Run Test & Enable for mailbox m (updated in place) of profile p under org.
@@ -93,6 +98,21 @@ int exs_testenable_mailbox(const struct exs_org *org, const struct exs_profile *
 char *exs_testenable_credential_key(const struct exs_profile *p, const struct exs_mailbox *m,
                                     char *buf, size_t len);
 
+/* Whether an error of category c is about the location or the credential
+ * (DNS, TCP, TLS, a refused credential) and so holds for every mailbox that
+ * reaches Exchange the same way (SPEC.md 3, the profile check). */
+bool exs_testenable_shared_category(enum exs_category c);
+
+/* The profile check of one (location, credential): the settings workload w
+ * of mailbox m uses under p, tried with ONE authenticated request (GetFolder
+ * of m's root folder). Returns 1 when the location or the credential failed
+ * (err: the error every mailbox using them gets), 0 otherwise (also when
+ * there is nothing shared to check: Autodiscover, the mailbox's own
+ * credentials, settings refused without the network). */
+int exs_testenable_check_access(const struct exs_org *org, const struct exs_profile *p,
+                                const struct exs_mailbox *m, enum exs_workload w,
+                                const struct exs_te_options *opt, struct exs_error *err);
+
 #endif
 
 #ifndef EXSYNC_TESTENABLE_BATCH
@@ -104,8 +124,18 @@ char *exs_testenable_credential_key(const struct exs_profile *p, const struct ex
 typedef void (*exs_te_progress_fn)(void *ctx, size_t done, size_t total,
                                    const struct exs_te_result *last);
 
+/* Profile-level outcome of a batch: the alerts of the profile check. */
+struct exs_te_profile_result {
+  char name[EXS_NAME_MAX + 1];
+  size_t mailboxes;                /* mailboxes of the run using the profile */
+  struct exs_te_alert alerts[EXS_TE_MAX_ALERTS];
+  size_t n_alerts;
+};
+
 struct exs_te_batch_options {
   struct exs_te_options te;        /* per-mailbox options */
+  struct exs_te_profile_result *profile_results; /* NULL, or np entries filled by the batch
+                                      (profiles[i] -> profile_results[i]) */
   exs_te_progress_fn progress;
   void *progress_ctx;
   bool wait_retries;               /* rerun transient failures on their schedule until
@@ -114,7 +144,12 @@ struct exs_te_batch_options {
 };
 
 /* Test & Enable n mailboxes in parallel. Each mailbox's profile is looked up
- * by name in profiles[0..np-1]. Never more tests (hence EWS requests, each
+ * by name in profiles[0..np-1]. First the profile check (SPEC.md 3): each
+ * distinct (location, profile credential) of the run is tried once; when
+ * it fails, every mailbox using it fails with that error and no further
+ * request is made with it (a refused password is presented once, and a
+ * credential refused later in the run is not presented again), and the
+ * profile gets one profile-level alert. Never more tests (hence EWS requests, each
  * test making one at a time) in flight per credential than the profile's
  * max_connections (docs/test-enable.md). mailboxes[] are updated in place, results[i]
  * belongs to mailboxes[i]. Returns 0 when every tested workload succeeded,

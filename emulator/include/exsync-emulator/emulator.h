@@ -75,6 +75,8 @@ struct emu_journal_entry {
   char response_code[64];   /* first EWS ResponseCode / fault code, "" if none */
   int status;               /* HTTP status sent */
   int in_flight;            /* requests of this auth user in flight when it arrived, itself included */
+  int auth_failed;          /* 1: a credential was presented and refused (a failed logon, as
+                               Active Directory counts them toward lockout) */
 };
 
 /* Number of entries recorded since the last reset (bounded by the journal's
