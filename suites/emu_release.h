@@ -1,9 +1,10 @@
 /* emu_release.h - concurrency without clocks, for the suites that run the
  * emulator in-process: beside a call that blocks (a batch, a sync pass), a
  * thread that, once n answers are held together by a long delay fault
- * ("delay-ms=600000 times=n"), releases them (emu_release_delayed); after
- * 60 s in vain it releases them anyway so that the call ends and the test
- * fails instead of hanging.
+ * ("delay-ms=600000 times=n"), releases them (emu_release_delayed) and
+ * whatever is held after them, until joined. After 60 s without n held
+ * together it releases everything anyway, so that the call ends and the
+ * test fails instead of hanging.
  *
  * Header-only (static functions), like emu_client.h.
  */
@@ -12,6 +13,7 @@
 
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "exsync-emulator/emulator.h"
@@ -21,7 +23,8 @@
 struct tu_releaser {
   struct emu *emu;
   size_t n;
-  int held; /* the n answers were held together */
+  _Atomic int held; /* the n answers were held together */
+  _Atomic int stop;
   pthread_t thread;
 };
 
@@ -30,9 +33,13 @@ static inline void *tu_releaser_main(void *arg)
   struct tu_releaser *r = arg;
   int64_t deadline = exs_monotonic_ms() + 60000;
 
-  while(!(r->held = emu_delayed(r->emu) >= r->n) && exs_monotonic_ms() < deadline)
+  while(!r->stop) {
+    if(!r->held && emu_delayed(r->emu) >= r->n)
+      r->held = 1;
+    if(r->held || exs_monotonic_ms() >= deadline)
+      emu_release_delayed(r->emu);
     poll(NULL, 0, 5); /* polling the emulator, with a deadline */
-  emu_release_delayed(r->emu);
+  }
   return NULL;
 }
 
@@ -54,6 +61,7 @@ static inline int tu_releaser_join(struct tu_releaser *r)
 {
   int held;
 
+  r->stop = 1;
   pthread_join(r->thread, NULL);
   held = r->held;
   free(r);

@@ -582,9 +582,10 @@ START_TEST(batch_never_exceeds_max_connections)
   char err[256];
   int i;
 
-  /* the first three GetFolder answers are held until three are in flight
-   * together: all three connections used, on any machine */
-  ck_assert_msg(emu_add_fault(emu, "operation=GetFolder delay-ms=600000 times=3", err,
+  /* the first three FindItem answers (mailbox tests, not the profile check)
+   * are held until three are in flight together: all three connections
+   * used, on any machine */
+  ck_assert_msg(emu_add_fault(emu, "operation=FindItem delay-ms=600000 times=3", err,
                               sizeof(err)) > 0,
                 "%s", err);
   rel = tu_release_when_delayed(emu, 3);
