@@ -25,6 +25,7 @@ struct exs_http {
   CURL *curl;
   struct curl_slist *resolve;
   struct curl_slist *connect_to;
+  char *proxy, *noproxy;
   struct exs_http_options opt; /* strings below are owned copies */
   char *cacert;
   char *user;
@@ -76,6 +77,10 @@ struct exs_http *exs_http_new(const struct exs_http_options *opt)
   h->cacert = dup_or_null(opt->cacert);
   h->user = dup_or_null(opt->user);
   h->password = dup_or_null(opt->password);
+  h->proxy = dup_or_null(opt->proxy);
+  h->noproxy = dup_or_null(opt->noproxy);
+  h->opt.proxy = h->proxy;
+  h->opt.noproxy = h->noproxy;
   h->opt.cacert = h->cacert;
   h->opt.user = h->user;
   h->opt.password = h->password;
@@ -92,7 +97,8 @@ struct exs_http *exs_http_new(const struct exs_http_options *opt)
   if(!h->opt.max_body)
     h->opt.max_body = DEFAULT_MAX_BODY;
   h->curl = curl_easy_init();
-  if(!h->curl || (opt->user && !h->user) || (opt->password && !h->password)) {
+  if(!h->curl || (opt->user && !h->user) || (opt->password && !h->password) ||
+     (opt->proxy && !h->proxy) || (opt->noproxy && !h->noproxy)) {
     exs_http_free(h);
     return NULL;
   }
@@ -107,6 +113,8 @@ void exs_http_free(struct exs_http *h)
     curl_easy_cleanup(h->curl);
   curl_slist_free_all(h->resolve);
   curl_slist_free_all(h->connect_to);
+  free(h->proxy);
+  free(h->noproxy);
   exs_krb_free(h->krb);
   if(h->password) {
     OPENSSL_cleanse(h->password, strlen(h->password));
@@ -444,9 +452,78 @@ const char *exs_http_auth_scheme(const struct exs_http *h)
   return h->scheme;
 }
 
+/* The proxy a request to url goes through, as libcurl picks it: --proxy,
+ * else the environment (lower case first, as curl; http_proxy only in lower
+ * case), unless --noproxy or no_proxy names the host. Written without its
+ * user:password. Returns the variable it came from ("--proxy", "https_proxy"
+ * ...), or NULL when the request goes direct. */
+static const char *proxy_in_use(const struct exs_http *h, const char *url, char *buf, size_t len)
+{
+  static const char *const https_vars[] = {"https_proxy", "HTTPS_PROXY", "all_proxy",
+                                           "ALL_PROXY"};
+  static const char *const http_vars[] = {"http_proxy", "all_proxy", "ALL_PROXY"};
+  const char *const *vars = strncmp(url, "https:", 6) ? http_vars : https_vars;
+  size_t nvars = strncmp(url, "https:", 6) ? 3 : 4, i;
+  const char *from = NULL, *value = NULL, *no = h->noproxy, *at, *scheme_end;
+
+  if(h->proxy) {
+    if(!*h->proxy)
+      return NULL;
+    from = "--proxy";
+    value = h->proxy;
+  }
+  else {
+    for(i = 0; i < nvars && !value; i++) {
+      const char *v = getenv(vars[i]);
+      if(v && *v) {
+        from = vars[i];
+        value = v;
+      }
+    }
+    if(!value)
+      return NULL;
+    if(!no)
+      no = getenv("no_proxy") ? getenv("no_proxy") : getenv("NO_PROXY");
+  }
+  if(no && *no) {
+    /* the host of url against each comma-separated entry (suffix match) */
+    const char *host = strstr(url, "://");
+    char hostname[256];
+    size_t hl;
+    host = host ? host + 3 : url;
+    hl = strcspn(host, ":/?");
+    snprintf(hostname, sizeof(hostname), "%.*s", (int)hl, host);
+    if(!strcmp(no, "*"))
+      return NULL;
+    while(*no) {
+      size_t el = strcspn(no, ",");
+      const char *e = no;
+      while(el && *e == ' ')
+        e++, el--;
+      if(el && *e == '.')
+        e++, el--;
+      if(el && strlen(hostname) >= el && !strncasecmp(hostname + strlen(hostname) - el, e, el) &&
+         (strlen(hostname) == el || hostname[strlen(hostname) - el - 1] == '.'))
+        return NULL;
+      no += strcspn(no, ",");
+      if(*no == ',')
+        no++;
+    }
+  }
+  scheme_end = strstr(value, "://");
+  at = strrchr(value, '@');
+  if(at && (!scheme_end || at > scheme_end))
+    snprintf(buf, len, "%.*s%s", scheme_end ? (int)(scheme_end + 3 - value) : 0, value, at + 1);
+  else
+    snprintf(buf, len, "%s", value);
+  return from;
+}
+
 static void map_curl_error(struct exs_http *h, CURLcode rc, const char *url,
                            struct exs_error *err)
 {
+  char proxy[256];
+  const char *proxy_from = proxy_in_use(h, url, proxy, sizeof(proxy));
   long verify = 0;
 
   err->transport_code = (int)rc;
@@ -497,6 +574,18 @@ static void map_curl_error(struct exs_http *h, CURLcode rc, const char *url,
   default:
     exs_error_set(err, EXS_CAT_CONNECT, "connection to %s failed: %s", url, err->transport);
     break;
+  }
+  if(proxy_from && rc != CURLE_URL_MALFORMAT && rc != CURLE_UNSUPPORTED_PROTOCOL &&
+     rc != CURLE_WRITE_ERROR && rc != CURLE_SSL_CACERT_BADFILE) {
+    /* name the proxy: the failure may be the proxy's, not Exchange's */
+    char msg[sizeof(err->message)];
+    snprintf(msg, sizeof(msg), "%s (through the proxy %s, from %s)", err->message, proxy,
+             proxy_from);
+    snprintf(err->message, sizeof(err->message), "%s", msg);
+    snprintf(err->hint, sizeof(err->hint),
+             "The request went through the proxy %s (%s): check that the proxy is up and allows "
+             "this host, or bypass it with --noproxy HOST or --proxy ''.",
+             proxy, proxy_from);
   }
 }
 
@@ -568,6 +657,10 @@ int exs_http_perform(struct exs_http *h, const struct exs_http_request *req,
     curl_easy_setopt(c, CURLOPT_RESOLVE, h->resolve);
   if(h->connect_to)
     curl_easy_setopt(c, CURLOPT_CONNECT_TO, h->connect_to);
+  if(h->proxy)
+    curl_easy_setopt(c, CURLOPT_PROXY, h->proxy);
+  if(h->noproxy)
+    curl_easy_setopt(c, CURLOPT_NOPROXY, h->noproxy);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->opt.connect_timeout_ms);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->opt.timeout_ms);
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);

@@ -366,7 +366,7 @@ int exs_profile_validate(struct exs_profile *p, struct exs_invalid *inv)
   if(check_url(inv, "incoming-url", p->incoming_url, in_len))
     return -1;
   /* the outgoing location defaults to the incoming one; it is its own
-   * setting whatever same-outgoing says (SPEC.md 8) */
+   * setting whatever same-outgoing says (docs/org-file.md) */
   if(!p->outgoing_url[0] && in_len <= EXS_URL_MAX)
     memcpy(p->outgoing_url, p->incoming_url, in_len + 1);
   out_len = FIELD_LEN(p->outgoing_url);

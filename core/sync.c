@@ -63,6 +63,8 @@ static void session_http_options(const struct sync_session *s, const struct exs_
   ho->n_resolve = s->opt->n_resolve;
   ho->connect_to = s->opt->connect_to;
   ho->n_connect_to = s->opt->n_connect_to;
+  ho->proxy = s->opt->proxy;
+  ho->noproxy = s->opt->noproxy;
   ho->auth = a->auth;
   ho->user = a->user;
   ho->password = a->password;

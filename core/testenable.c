@@ -336,6 +336,8 @@ static void http_options(const struct te_run *r, int d, struct exs_http_options 
   ho->n_resolve = r->opt->n_resolve;
   ho->connect_to = r->opt->connect_to;
   ho->n_connect_to = r->opt->n_connect_to;
+  ho->proxy = r->opt->proxy;
+  ho->noproxy = r->opt->noproxy;
   ho->auth = a->auth;
   ho->user = a->user;
   ho->password = a->password;
@@ -636,7 +638,7 @@ static int apply_outcome(struct te_run *r)
              "synchronization", m->address);
     snprintf(ok.step, sizeof(ok.step), "done");
     add_alert(out, EXS_SEV_INFORMATION, &ok, -1);
-    /* a success closes the record of the last failure (SPEC.md 4) */
+    /* a success closes the record of the last failure (docs/test-enable.md, Errors) */
     m->transient_failures = 0;
     m->retry_at = 0;
     m->last_error_count = 0;

@@ -135,7 +135,7 @@ static bool wants_dir(const struct exs_mailbox *m, int d)
   return exs_mailbox_uses_ssync(m, EXS_WL_INCOMING) || exs_mailbox_uses_ssync(m, EXS_WL_ACT);
 }
 
-/* The profile check (SPEC.md 3): find the distinct (location, profile
+/* The profile check (docs/test-enable.md): find the distinct (location, profile
  * credential) pairs of the run and try each once, before any mailbox. */
 static int profile_check(struct batch *b)
 {

@@ -47,7 +47,7 @@ enum {
   G_NOPROXY, G_OUTPUT, G_FAILURES_ONLY, G_NO_PROGRESS
 };
 
-/* Taken anywhere on the line, before or after the command (SPEC.md 8). */
+/* Taken anywhere on the line, before or after the command. */
 static const struct diag_opt global_opts[] = {
   {"--db", true, G_DB},
   {"--key-file", true, G_KEY_FILE},

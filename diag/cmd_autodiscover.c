@@ -241,6 +241,8 @@ int diag_cmd_autodiscover(struct diag_ctx *ctx, int argc, char **argv)
   ao.http.n_resolve = ctx->n_resolve;
   ao.http.connect_to = ctx->connect_to;
   ao.http.n_connect_to = ctx->n_connect_to;
+  ao.http.proxy = ctx->proxy;
+  ao.http.noproxy = ctx->noproxy;
   if(ctx->trace) {
     ao.http.trace = diag_trace_cb;
     ao.http.trace_ctx = ctx;

@@ -192,6 +192,8 @@ static int cmd_sync(struct diag_ctx *ctx, int argc, char **argv)
   opt.n_resolve = ctx->n_resolve;
   opt.connect_to = ctx->connect_to;
   opt.n_connect_to = ctx->n_connect_to;
+  opt.proxy = ctx->proxy;
+  opt.noproxy = ctx->noproxy;
   if(ctx->trace) {
     opt.trace = diag_trace_cb;
     opt.trace_ctx = ctx;

@@ -10,161 +10,12 @@
 #include "exsync/buf.h"
 #include "exsync/clock.h"
 
-static bool opt_color, opt_failures_only, emitted;
-static time_t run_started;
-static char run_org_id[64];
-
-struct trace_excerpt {
-  char address[EXS_ADDRESS_MAX + 1];
-  char *text;
-};
-static struct trace_excerpt *traces;
-static size_t n_traces;
-
-int diag_format_parse(const char *s)
-{
-  if(!strcmp(s, "text"))
-    return DIAG_FORMAT_TEXT;
-  if(!strcmp(s, "json"))
-    return DIAG_FORMAT_JSON;
-  if(!strcmp(s, "junit"))
-    return DIAG_FORMAT_JUNIT;
-  if(!strcmp(s, "html"))
-    return DIAG_FORMAT_HTML;
-  return -1;
-}
-
-void diag_report_configure(bool color, bool failures_only)
-{
-  opt_color = color;
-  opt_failures_only = failures_only;
-}
-
-void diag_report_reset_emitted(void)
-{
-  emitted = false;
-}
-
-bool diag_report_emitted(void)
-{
-  return emitted;
-}
-
-void diag_report_mark_emitted(void)
-{
-  emitted = true;
-}
-
-void diag_report_begin(const char *org_id)
-{
-  run_started = exs_now();
-  snprintf(run_org_id, sizeof(run_org_id), "%s", org_id ? org_id : "");
-}
-
-void diag_report_add_trace(const char *address, const char *text, size_t len)
-{
-  struct trace_excerpt *p = realloc(traces, (n_traces + 1) * sizeof(*p));
-  char *copy = malloc(len + 1);
-
-  if(!p || !copy) {
-    free(copy);
-    if(p)
-      traces = p;
-    return;
-  }
-  traces = p;
-  memcpy(copy, text, len);
-  copy[len] = '\0';
-  snprintf(traces[n_traces].address, sizeof(traces[n_traces].address), "%s", address);
-  traces[n_traces++].text = copy;
-}
-
-const char *diag_report_trace_of(const char *address)
-{
-  size_t i;
-
-  for(i = n_traces; i-- > 0;)
-    if(!strcmp(traces[i].address, address))
-      return traces[i].text;
-  return NULL;
-}
-
-int diag_alert_workload(const struct exs_te_alert *a)
-{
-  int w;
-
-  for(w = 0; w < EXS_WL_COUNT; w++)
-    if(!strcmp(a->error.step, exs_workload_name((enum exs_workload)w)))
-      return w;
-  return -1;
-}
-
-static int mailbox_state(const struct exs_te_result *r)
-{
-  bool tested = false;
-  int w;
-
-  for(w = 0; w < EXS_WL_COUNT; w++) {
-    if(r->status[w] == EXS_STATUS_FAILURE)
-      return EXS_STATUS_FAILURE;
-    if(r->status[w] == EXS_STATUS_SUCCESS)
-      tested = true;
-  }
-  return tested ? EXS_STATUS_SUCCESS : EXS_STATUS_NOT_RUN;
-}
-
-bool diag_report_listed(const struct exs_te_result *r)
-{
-  return !opt_failures_only || mailbox_state(r) == EXS_STATUS_FAILURE;
-}
-
-void diag_summarize(const struct exs_te_result *results, size_t n, long elapsed_ms,
-                    struct diag_summary *sum)
-{
-  size_t i, a;
-  int w;
-
-  memset(sum, 0, sizeof(*sum));
-  sum->mailboxes = n;
-  sum->elapsed_ms = elapsed_ms;
-  for(i = 0; i < n; i++) {
-    bool seen[DIAG_MAX_CATEGORIES] = {false};
-    switch(mailbox_state(&results[i])) {
-    case EXS_STATUS_SUCCESS: sum->success++; break;
-    case EXS_STATUS_FAILURE: sum->failure++; break;
-    default: sum->not_run++; break;
-    }
-    for(w = 0; w < EXS_WL_COUNT; w++) {
-      int s = results[i].status[w];
-      sum->wl[w][s == EXS_STATUS_SUCCESS ? 0 : s == EXS_STATUS_FAILURE ? 1 : 2]++;
-    }
-    for(a = 0; a < results[i].n_alerts; a++) {
-      unsigned c = (unsigned)results[i].alerts[a].error.category;
-      if(results[i].alerts[a].severity == EXS_SEV_INFORMATION || c >= DIAG_MAX_CATEGORIES ||
-         seen[c])
-        continue;
-      seen[c] = true;
-      sum->by_category[c]++;
-    }
-  }
-}
-
-int diag_report_exit_code(const struct exs_te_result *results, size_t n)
-{
-  size_t i;
-
-  for(i = 0; i < n; i++)
-    if(mailbox_state(&results[i]) == EXS_STATUS_FAILURE)
-      return 1;
-  return 0;
-}
-
 static const char *status_cell(int status, char *buf, size_t len, int width)
 {
   const char *name = exs_status_name(status);
 
   /* red Failure on a terminal; padding outside the escape codes */
-  if(opt_color && status == EXS_STATUS_FAILURE)
+  if(diag_report_color() && status == EXS_STATUS_FAILURE)
     snprintf(buf, len, "\033[31m%s\033[0m%*s", name, width - (int)strlen(name), "");
   else
     snprintf(buf, len, "%-*s", width, name);
@@ -208,7 +59,7 @@ static void write_text(FILE *f, const struct exs_te_result *results, size_t n,
     }
   }
   diag_summarize(results, n, elapsed_ms, &sum);
-  if(opt_failures_only && !shown)
+  if(diag_report_failures_only() && !shown)
     fprintf(f, "(no mailbox failed)\n");
   fprintf(f, "\n%zu mailboxes: %zu success, %zu failure, %zu not run\n", sum.mailboxes,
           sum.success, sum.failure, sum.not_run);
@@ -344,17 +195,17 @@ static void junit_suite_open(FILE *f, const char *name, size_t tests, size_t fai
   fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" "
              "skipped=\"%zu\" time=\"%.3f\" timestamp=\"%s\" hostname=\"",
           tests, failures, errors, skipped, elapsed_ms / 1000.0,
-          exs_time_iso(run_started ? run_started : exs_now(), when, sizeof(when)));
+          exs_time_iso(diag_report_started() ? diag_report_started() : exs_now(), when, sizeof(when)));
   xml_text(f, host);
   fputs("\">\n    <properties>\n", f);
   fprintf(f, "      <property name=\"exsync.version\" value=\"%s\"/>\n", EXSYNC_VERSION);
-  if(run_org_id[0]) {
+  if(diag_report_org_id()[0]) {
     fputs("      <property name=\"org.id\" value=\"", f);
-    xml_text(f, run_org_id);
+    xml_text(f, diag_report_org_id());
     fputs("\"/>\n", f);
   }
   fprintf(f, "      <property name=\"failures-only\" value=\"%s\"/>\n",
-          opt_failures_only ? "yes" : "no");
+          diag_report_failures_only() ? "yes" : "no");
   fputs("    </properties>\n", f);
 }
 
@@ -494,7 +345,7 @@ void diag_report_write_error(FILE *f, enum diag_format format, const char *comma
   case DIAG_FORMAT_HTML: diag_report_write_html_error(f, command, message); break;
   default: break;
   }
-  emitted = true;
+  diag_report_mark_emitted();
 }
 
 void diag_report_write(FILE *f, enum diag_format format, const struct exs_te_result *results,
@@ -506,5 +357,5 @@ void diag_report_write(FILE *f, enum diag_format format, const struct exs_te_res
   case DIAG_FORMAT_HTML: diag_report_write_html(f, results, n, elapsed_ms); break;
   default: write_text(f, results, n, elapsed_ms); break;
   }
-  emitted = true;
+  diag_report_mark_emitted();
 }

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "exsync/testenable.h"
 
@@ -49,6 +50,14 @@ const char *diag_report_trace_of(const char *address);
  * step (preconditions, credentials, location, connect). */
 int diag_alert_workload(const struct exs_te_alert *a);
 
+/* The settings and the run, as set above (report_base.c). */
+bool diag_report_color(void);
+bool diag_report_failures_only(void);
+time_t diag_report_started(void);
+const char *diag_report_org_id(void);
+/* A mailbox's outcome: EXS_STATUS_SUCCESS, _FAILURE or _NOT_RUN. */
+int diag_mailbox_state(const struct exs_te_result *r);
+
 /* Whether a mailbox is listed under --failures-only. */
 bool diag_report_listed(const struct exs_te_result *r);
 
@@ -74,6 +83,21 @@ void diag_status_write_html(FILE *f, const struct exs_mailbox *m, size_t n);
 /* The Autodiscover chain as a tree. */
 void diag_ad_write_html(FILE *f, const char *address, const struct exs_autodiscover_result *r,
                         bool ok, const struct exs_error *err);
+
+/* The outcome of exsync replay (report_replay.c). */
+struct diag_replay_verdict {
+  const char *file;        /* the recording */
+  bool same;               /* same report and exit code, every request answered */
+  int exit_code, recorded_exit_code;
+  size_t exchanges;        /* recorded */
+  size_t unmatched;        /* requests without a recorded answer */
+  const char *text;        /* the verdict as text: problems, diff, last line */
+  long elapsed_ms;
+};
+/* The verdict as a page, the diff's lines coloured (report_html.c). */
+void diag_replay_write_html(FILE *f, const struct diag_replay_verdict *v);
+/* Write it in format (text: the text as is). */
+void diag_replay_write(FILE *f, enum diag_format format, const struct diag_replay_verdict *v);
 
 /* Exit code of a run: 0 when every tested workload succeeded, 1 otherwise. */
 int diag_report_exit_code(const struct exs_te_result *results, size_t n);

@@ -142,6 +142,8 @@ int diag_run_batch(struct diag_ctx *ctx, const struct exs_org *org,
   bo.te.n_resolve = ctx->n_resolve;
   bo.te.connect_to = connect_to;
   bo.te.n_connect_to = nct;
+  bo.te.proxy = ctx->proxy;
+  bo.te.noproxy = ctx->noproxy;
   memset(&pc, 0, sizeof(pc));
   exs_buf_init(&pc.trace, 1 << 20);
   pc.ctx = ctx;

@@ -259,3 +259,38 @@ int emu_autodiscover_handle(struct emu *emu, struct emu_host *host, bool is_pox,
     xmlFreeDoc(doc);
   return status;
 }
+
+/* An EWS error code injected on Autodiscover, as the protocol says it: a
+ * POX <Error> (500 for every server-side failure, as Exchange answers) or
+ * the SOAP response's top-level ErrorCode. */
+void emu_autodiscover_fault(bool is_pox, const char *ews_code, struct exs_buf *out, char *code,
+                            size_t codelen)
+{
+  static const struct {
+    const char *ews, *soap, *text;
+  } map[] = {
+      {"ErrorServerBusy", "ServerBusy", "The server is too busy to process the request."},
+      {"ErrorNonExistentMailbox", "InvalidUser", NOT_FOUND},
+      {"ErrorAccessDenied", "InvalidUser", "Access is denied."},
+      {"ErrorInvalidRequest", "InvalidRequest", "Invalid request."},
+  };
+  const char *soap_code = "InternalServerError", *text = "An internal server error occurred.";
+
+  for(size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+    if(strcmp(map[i].ews, ews_code) == 0) {
+      soap_code = map[i].soap;
+      text = map[i].text;
+    }
+  exs_buf_reset(out);
+  if(is_pox) {
+    pox_error(out, "500", text);
+    snprintf(code, codelen, "500");
+    return;
+  }
+  soap_begin(out);
+  exs_buf_addf(out, "<ErrorCode>%s</ErrorCode><ErrorMessage>", soap_code);
+  exs_buf_add_xml(out, text);
+  exs_buf_adds(out, "</ErrorMessage><UserResponses/></Response></GetUserSettingsResponseMessage>"
+                    "</s:Body></s:Envelope>");
+  snprintf(code, codelen, "%s", soap_code);
+}

@@ -99,6 +99,8 @@ struct emu_item {
   struct emu_frag *frags; /* type-specific fields, in schema order */
   uint64_t created_seq;   /* mailbox change sequence when it entered its folder */
   uint64_t mod_seq;       /* ... when it last changed */
+  uint32_t art;           /* PR_INTERNET_ARTICLE_NUMBER: its number in its folder */
+  int64_t mtime_ms;       /* last change (PR_LAST_MODIFICATION_TIME), strictly increasing */
 };
 
 /* An item that left a folder, for SyncFolderItems deletes. */
@@ -122,6 +124,10 @@ struct emu_folder {
   size_t nitems, capitems;
   struct emu_tombstone *tombs;
   size_t ntombs, captombs;
+  uint32_t next_art; /* next article number: grows with every arrival, never reused */
+  uint64_t created_hseq; /* mailbox hierarchy sequence when it was created */
+  uint64_t hseq;         /* ... when it last changed (name, properties, parent) */
+  int64_t mtime_ms;  /* last change of its contents (the ctag DavMail polls) */
 };
 
 struct emu_mailbox {
@@ -135,6 +141,9 @@ struct emu_mailbox {
   struct emu_folder **folders;
   size_t nfolders, capfolders;
   uint64_t change_seq; /* bumped by every item change in the mailbox */
+  uint64_t hier_seq;   /* bumped by every folder creation, change or removal */
+  struct emu_tombstone *ftombs; /* removed folders, for SyncFolderHierarchy deletes */
+  size_t nftombs, capftombs;
 };
 
 struct emu_user {
@@ -310,11 +319,15 @@ struct emu_folder *emu_folder_add(struct emu *emu, struct emu_mailbox *m, struct
 struct emu_folder *emu_folder_by_num(struct emu *emu, uint64_t num);
 /* Remove and free a folder with its items and subfolders. */
 void emu_folder_remove(struct emu_folder *f);
+/* Record a change of f's own properties (change key, hierarchy sequence). */
+void emu_folder_touch(struct emu_folder *f);
 struct emu_item *emu_item_new(struct emu *emu, struct emu_folder *f);
 void emu_item_free(struct emu_item *it);
 void emu_item_detach(struct emu_item *it);
 /* Record a change of it (change key and sync sequence). */
 void emu_item_touch(struct emu_item *it);
+/* A modification time (ms, whole seconds) after prev: strictly increasing. */
+int64_t emu_stamp_ms(int64_t prev);
 int emu_item_attach(struct emu_folder *f, struct emu_item *it);
 struct emu_item *emu_item_by_num(struct emu *emu, uint64_t num);
 struct emu_item *emu_item_copy(struct emu *emu, const struct emu_item *src, struct emu_folder *f);
@@ -396,6 +409,10 @@ struct emu_ews_ctx {
 
 /* ews.c: handle one SOAP body; fills out (complete HTTP body) and ctx fields. */
 void emu_ews_handle(struct emu_ews_ctx *ctx, const char *body, size_t len);
+/* The same for a request parsed already (outside emu->lock; NULL with the
+ * parser's message in parse_err when it failed). Frees doc. */
+struct _xmlDoc;
+void emu_ews_handle_doc(struct emu_ews_ctx *ctx, struct _xmlDoc *doc, const char *parse_err);
 /* ews_write.c: write a SOAP fault with HTTP 500 into ctx. backoff_ms < 0: no MessageXml. */
 void emu_ews_fault(struct emu_ews_ctx *ctx, const char *code, const char *text, long backoff_ms,
                    const char *smtp);
@@ -404,6 +421,11 @@ void emu_ews_fault(struct emu_ews_ctx *ctx, const char *code, const char *text, 
 int emu_autodiscover_handle(struct emu *emu, struct emu_host *host, bool pox, bool tls,
                             const char *hosthdr, const char *body, size_t len, struct exs_buf *out,
                             char *mailbox, size_t mblen, char *code, size_t codelen);
+
+/* autodiscover.c: answer an injected EWS error code the Autodiscover way
+ * (POX ErrorCode 500, SOAP ErrorCode ServerBusy/InvalidUser/...). */
+void emu_autodiscover_fault(bool is_pox, const char *ews_code, struct exs_buf *out, char *code,
+                            size_t codelen);
 
 /* auth.c */
 enum emu_auth_result { EMU_AUTH_OK, EMU_AUTH_NONE, EMU_AUTH_BAD, EMU_AUTH_CONTINUE };

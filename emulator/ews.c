@@ -62,6 +62,7 @@ static const struct {
     {"CreateItem", ews_create_item},
     {"DeleteItem", ews_delete_item},
     {"MoveItem", ews_move_item},
+    {"CopyItem", ews_copy_item},
     {"ResolveNames", ews_resolve_names},
     {"UpdateItem", ews_update_item},
     {"ConvertId", ews_convert_id},
@@ -88,14 +89,26 @@ static void find_delegate_target(xmlNodePtr n, char *out, size_t len, int depth)
 
 void emu_ews_handle(struct emu_ews_ctx *ctx, const char *body, size_t len)
 {
+  char err[512];
+  xmlDocPtr doc = exs_xml_parse(body, len, "request", err, sizeof(err));
+
+  emu_ews_handle_doc(ctx, doc, err);
+}
+
+void emu_ews_handle_doc(struct emu_ews_ctx *ctx, xmlDocPtr doc, const char *parse_err)
+{
   char err[512], buf[256];
-  xmlDocPtr doc = NULL;
   xmlNodePtr env, header, sbody, op, n;
   struct emu *emu = ctx->emu;
   struct emu_fault *fault;
 
-  doc = exs_xml_parse(body, len, "request", err, sizeof(err));
   env = doc ? xmlDocGetRootElement(doc) : NULL;
+  if(!doc) {
+    /* the parser's message names a line and a limit, never the content */
+    snprintf(err, sizeof(err), "The request failed schema validation: %s.", parse_err);
+    emu_ews_fault(ctx, "ErrorSchemaValidation", err, -1, NULL);
+    goto out;
+  }
   if(!env || !exs_xml_is(env, EMU_NS_SOAP, "Envelope")) {
     emu_ews_fault(ctx, "ErrorSchemaValidation",
                   "The request failed schema validation: not a SOAP 1.1 envelope.", -1, NULL);

@@ -124,27 +124,6 @@ void ews_shape_free(struct ews_shape *s)
   s->ext = NULL;
 }
 
-void ews_write_ext(struct exs_buf *o, const struct emu_prop *p)
-{
-  exs_buf_adds(o, "<t:ExtendedProperty><t:ExtendedFieldURI");
-#define ATTR(name, field)                                                                          \
-  if(p->field) {                                                                                   \
-    exs_buf_adds(o, " " name "=\"");                                                               \
-    exs_buf_add_xml(o, p->field);                                                                  \
-    exs_buf_adds(o, "\"");                                                                         \
-  }
-  ATTR("DistinguishedPropertySetId", dset)
-  ATTR("PropertySetId", pset)
-  ATTR("PropertyTag", tag)
-  ATTR("PropertyName", name)
-  ATTR("PropertyId", pid)
-  ATTR("PropertyType", type)
-#undef ATTR
-  exs_buf_adds(o, "/><t:Value>");
-  exs_buf_add_xml(o, p->value);
-  exs_buf_adds(o, "</t:Value></t:ExtendedProperty>");
-}
-
 /* ---- ids and access ---- */
 
 const char *ews_check_mailbox(struct emu_ews_ctx *ctx, struct emu_mailbox *m)
@@ -264,11 +243,7 @@ void ews_write_folder(struct emu_ews_ctx *ctx, const struct emu_folder *f,
     exs_buf_addf(o, "<t:TotalCount>%zu</t:TotalCount>", f->nitems);
   if(dflt || (s->fields & EF_CHILDREN))
     exs_buf_addf(o, "<t:ChildFolderCount>%zu</t:ChildFolderCount>", child_count(f));
-  for(const struct emu_prop *want = s->ext; want; want = want->next) {
-    struct emu_prop *p = emu_prop_find(f->props, want);
-    if(p)
-      ews_write_ext(o, p);
-  }
+  ews_write_folder_props(o, f, s);
   if((dflt || (s->fields & EF_UNREAD)) &&
      (strcmp(elem, "Folder") == 0 || strcmp(elem, "TasksFolder") == 0)) {
     for(size_t i = 0; i < f->nitems; i++)
@@ -486,14 +461,13 @@ static const char *apply_folder_change(struct emu_folder *f, xmlNodePtr upd)
     /* the value sits in Folder/ExtendedProperty/Value */
     {
       xmlNodePtr ep = folder ? exs_xml_child(folder, EMU_NS_T, "ExtendedProperty") : NULL;
-      xmlNodePtr val = ep ? exs_xml_child(ep, EMU_NS_T, "Value") : NULL;
       char *v;
       int rc;
-      if(!val)
+      if(!ep)
         return "ErrorInvalidPropertySet";
-      v = (char *)xmlNodeGetContent(val);
-      rc = emu_prop_set(&f->props, &key, v ? v : "");
-      xmlFree(v);
+      v = ews_ext_read_value(ep);
+      rc = v ? emu_prop_set(&f->props, &key, v) : -1;
+      free(v);
       return rc == 0 ? NULL : "ErrorInternalServerError";
     }
   }
@@ -539,7 +513,7 @@ void ews_update_folder(struct emu_ews_ctx *ctx, xmlNodePtr op)
       ews_msg_error(ctx, "UpdateFolder", code ? code : "ErrorFolderNotFound");
     }
     else {
-      f->ck++;
+      emu_folder_touch(f);
       ews_msg_ok(ctx, "UpdateFolder");
       exs_buf_adds(ctx->out, "<m:Folders>");
       ews_write_folder(ctx, f, &idonly);
@@ -552,9 +526,10 @@ void ews_update_folder(struct emu_ews_ctx *ctx, xmlNodePtr op)
 
 /* ---- SyncFolderHierarchy ---- */
 
-/* The sync state records the highest folder number seen: folders created
- * since are reported as Create. (Updates and deletes of folders are not
- * tracked yet.) */
+/* The sync state is the mailbox's hierarchy sequence: folders created
+ * since are reported as Create, folders whose own properties changed (name,
+ * extended properties, moved to Deleted Items) as Update, folders removed as
+ * Delete. A folder created and removed between two syncs is not reported. */
 void ews_sync_folder_hierarchy(struct emu_ews_ctx *ctx, xmlNodePtr op)
 {
   struct ews_shape shape;
@@ -562,7 +537,8 @@ void ews_sync_folder_hierarchy(struct emu_ews_ctx *ctx, xmlNodePtr op)
   char state[256];
   const char *code = NULL;
   struct emu_folder *root;
-  uint64_t since = 0, maxnum = 0;
+  struct emu_mailbox *m;
+  uint64_t since = 0;
 
   ews_shape_parse(exs_xml_child(op, EMU_NS_M, "FolderShape"), &shape);
   exs_xml_text(exs_xml_child(op, EMU_NS_M, "SyncState"), state, sizeof(state));
@@ -580,21 +556,17 @@ void ews_sync_folder_hierarchy(struct emu_ews_ctx *ctx, xmlNodePtr op)
     ews_msg_error(ctx, "SyncFolderHierarchy", code);
     goto done;
   }
+  m = root->mbx;
   if(state[0]) {
     char kind;
-    if(emu_id_decode(state, &kind, &since) != 0 || kind != 'H') {
+    if(emu_id_decode(state, &kind, &since) != 0 || kind != 'H' || since > m->hier_seq) {
       ews_msg_error(ctx, "SyncFolderHierarchy", "ErrorInvalidSyncStateData");
       goto done;
     }
   }
-  for(size_t i = 0; i < root->mbx->nfolders; i++)
-    if(root->mbx->folders[i]->num > maxnum)
-      maxnum = root->mbx->folders[i]->num;
-  if(maxnum < since)
-    maxnum = since;
   {
     char newstate[128];
-    emu_id_encode('H', maxnum, newstate, sizeof(newstate));
+    emu_id_encode('H', m->hier_seq, newstate, sizeof(newstate));
     ews_msg_ok(ctx, "SyncFolderHierarchy");
     exs_buf_addf(ctx->out,
                  "<m:SyncState>%s</m:SyncState>"
@@ -602,13 +574,24 @@ void ews_sync_folder_hierarchy(struct emu_ews_ctx *ctx, xmlNodePtr op)
                  "<m:Changes>",
                  newstate);
   }
-  for(size_t i = 0; i < root->mbx->nfolders; i++) {
-    struct emu_folder *f = root->mbx->folders[i];
-    if(f->num <= since || !is_under(f, root, true))
+  for(size_t i = 0; i < m->nfolders; i++) {
+    struct emu_folder *f = m->folders[i];
+    bool created = f->created_hseq > since;
+    if((!created && f->hseq <= since) || !is_under(f, root, true))
       continue;
-    exs_buf_adds(ctx->out, "<t:Create>");
+    exs_buf_adds(ctx->out, created ? "<t:Create>" : "<t:Update>");
     ews_write_folder(ctx, f, &shape);
-    exs_buf_adds(ctx->out, "</t:Create>");
+    exs_buf_adds(ctx->out, created ? "</t:Create>" : "</t:Update>");
+  }
+  for(size_t i = 0; since && i < m->nftombs; i++) {
+    const struct emu_tombstone *t = &m->ftombs[i];
+    char id[128], ck[64];
+    if(t->seq <= since || t->created_seq > since)
+      continue;
+    emu_id_encode('F', t->num, id, sizeof(id));
+    emu_ck_encode('F', t->ck, ck, sizeof(ck));
+    exs_buf_addf(ctx->out, "<t:Delete><t:FolderId Id=\"%s\" ChangeKey=\"%s\"/></t:Delete>", id,
+                 ck);
   }
   exs_buf_adds(ctx->out, "</m:Changes>");
 done:

@@ -111,44 +111,6 @@ static void write_recipients(struct emu_ews_ctx *ctx, const char *elem, char **v
   exs_buf_addf(ctx->out, "</t:%s>", elem);
 }
 
-static void rfc2822_date(time_t t, char *buf, size_t len)
-{
-  struct tm tm;
-
-  gmtime_r(&t, &tm);
-  strftime(buf, len, "%a, %d %b %Y %H:%M:%S +0000", &tm);
-}
-
-/* The stored MIME, or one generated from the fields. */
-static void item_mime(const struct emu_item *it, struct exs_buf *mime)
-{
-  char date[64];
-
-  if(it->mime) {
-    exs_buf_add(mime, it->mime, it->mime_len);
-    return;
-  }
-  rfc2822_date(it->sent, date, sizeof(date));
-  exs_buf_addf(mime, "From: %s\r\n", it->from ? it->from : "");
-  if(it->nto) {
-    exs_buf_adds(mime, "To: ");
-    for(size_t i = 0; i < it->nto; i++)
-      exs_buf_addf(mime, "%s%s", i ? ", " : "", it->to[i]);
-    exs_buf_adds(mime, "\r\n");
-  }
-  if(it->ncc) {
-    exs_buf_adds(mime, "Cc: ");
-    for(size_t i = 0; i < it->ncc; i++)
-      exs_buf_addf(mime, "%s%s", i ? ", " : "", it->cc[i]);
-    exs_buf_adds(mime, "\r\n");
-  }
-  exs_buf_addf(mime, "Subject: %s\r\nDate: %s\r\n", it->subject ? it->subject : "", date);
-  if(it->message_id)
-    exs_buf_addf(mime, "Message-ID: %s\r\n", it->message_id);
-  exs_buf_addf(mime, "MIME-Version: 1.0\r\nContent-Type: %s; charset=\"utf-8\"\r\n\r\n%s\r\n",
-               it->body_html ? "text/html" : "text/plain", it->body ? it->body : "");
-}
-
 static bool is_message(const struct emu_item *it)
 {
   return it->kind == EMU_KIND_MESSAGE;
@@ -172,8 +134,20 @@ static bool has_frag(const struct emu_item *it, const char *name)
 
 /* Calendar items, contacts, tasks: generated fields merged with the fields
  * kept verbatim, all in schema order. */
+static void write_mime(struct exs_buf *o, const struct emu_item *it)
+{
+  struct exs_buf mime;
+
+  exs_buf_init(&mime, EMU_MAX_BODY / 2);
+  ews_item_mime(it, &mime);
+  exs_buf_adds(o, "<t:MimeContent CharacterSet=\"UTF-8\">");
+  exs_base64_encode(o, (const unsigned char *)(mime.data ? mime.data : ""), mime.len);
+  exs_buf_adds(o, "</t:MimeContent>");
+  exs_buf_free(&mime);
+}
+
 static void write_typed_item(struct emu_ews_ctx *ctx, const struct emu_item *it,
-                             const struct ews_shape *s)
+                             const struct ews_shape *s, bool find)
 {
   static const char *const gen[] = {
       "ItemId",       "ParentFolderId",   "ItemClass",      "Subject",
@@ -187,6 +161,8 @@ static void write_typed_item(struct emu_ews_ctx *ctx, const struct emu_item *it,
   const char *elem = ews_item_elem(it);
 
   exs_buf_addf(o, "<t:%s>", elem);
+  if(s->mime && !find)
+    write_mime(o, it);
   for(size_t g = 0; g <= sizeof(gen) / sizeof(gen[0]); g++) {
     int order = g < sizeof(gen) / sizeof(gen[0]) ? emu_field_order(it->kind, gen[g]) : 1 << 30;
     if(order < 0)
@@ -248,11 +224,7 @@ static void write_typed_item(struct emu_ews_ctx *ctx, const struct emu_item *it,
         exs_buf_adds(o, "<t:HasAttachments>false</t:HasAttachments>");
       break;
     case 11:
-      for(const struct emu_prop *want = s->ext; want; want = want->next) {
-        struct emu_prop *p = emu_prop_find(it->props, want);
-        if(p)
-          ews_write_ext(o, p);
-      }
+      ews_write_item_props(o, it, s);
       break;
     case 12:
     case 13:
@@ -295,20 +267,13 @@ void ews_write_item(struct emu_ews_ctx *ctx, const struct emu_item *it, const st
   unsigned long f = s->fields;
 
   if(!msg) {
-    write_typed_item(ctx, it, s);
+    write_typed_item(ctx, it, s, find);
     return;
   }
 
   exs_buf_addf(o, "<t:%s>", elem);
-  if(s->mime && !find) {
-    struct exs_buf mime;
-    exs_buf_init(&mime, EMU_MAX_BODY / 2);
-    item_mime(it, &mime);
-    exs_buf_adds(o, "<t:MimeContent CharacterSet=\"UTF-8\">");
-    exs_base64_encode(o, (const unsigned char *)(mime.data ? mime.data : ""), mime.len);
-    exs_buf_adds(o, "</t:MimeContent>");
-    exs_buf_free(&mime);
-  }
+  if(s->mime && !find)
+    write_mime(o, it);
   ews_write_item_id(o, it);
   if((dflt || (f & EI_PARENT)) && it->folder)
     ews_write_folder_id(o, "ParentFolderId", it->folder);
@@ -350,11 +315,7 @@ void ews_write_item(struct emu_ews_ctx *ctx, const struct emu_item *it, const st
     write_time(o, "DateTimeCreated", it->created);
   if(dflt || (f & EI_HAS_ATTACH))
     exs_buf_adds(o, "<t:HasAttachments>false</t:HasAttachments>");
-  for(const struct emu_prop *want = s->ext; want; want = want->next) {
-    struct emu_prop *p = emu_prop_find(it->props, want);
-    if(p)
-      ews_write_ext(o, p);
-  }
+  ews_write_item_props(o, it, s);
   if(msg) {
     if((dflt || (f & EM_SENDER)) && it->from) {
       exs_buf_adds(o, "<t:Sender>");
@@ -380,6 +341,7 @@ void ews_write_item(struct emu_ews_ctx *ctx, const struct emu_item *it, const st
 
 /* ---- restrictions ---- */
 
+
 /* The value of a field of it as text; *is_time when it is a date. Returns
  * false when the item has no such value. */
 static bool item_value(const struct emu_item *it, xmlNodePtr uri, char *buf, size_t len,
@@ -391,15 +353,19 @@ static bool item_value(const struct emu_item *it, xmlNodePtr uri, char *buf, siz
   buf[0] = '\0';
   if(exs_xml_is(uri, EMU_NS_T, "ExtendedFieldURI")) {
     char scratch[6][256];
-    struct emu_prop key, *p;
+    struct emu_prop key;
+    struct exs_buf val;
+    bool has;
     if(ews_ext_uri(uri, &key, scratch) != 0)
       return false;
-    p = emu_prop_find(it->props, &key);
-    if(!p)
-      return false;
-    snprintf(buf, len, "%s", p->value);
+    exs_buf_init(&val, EMU_MAX_BODY);
+    has = ews_item_prop(it, &key, &val);
+    if(has) /* an array compares by its first value */
+      snprintf(buf, len, "%.*s", (int)strcspn(val.data ? val.data : "", "\n"),
+               val.data ? val.data : "");
+    exs_buf_free(&val);
     *is_time = key.type && strcmp(key.type, "SystemTime") == 0;
-    return true;
+    return has;
   }
   if(!exs_xml_is(uri, EMU_NS_T, "FieldURI"))
     return false;
@@ -426,8 +392,13 @@ static bool item_value(const struct emu_item *it, xmlNodePtr uri, char *buf, siz
     exs_time_iso(t, buf, len);
     *is_time = true;
   }
-  else
-    return false;
+  else {
+    /* calendar:Start, task:DueDate ...: a field kept verbatim */
+    const char *local = strchr(name, ':') ? strchr(name, ':') + 1 : name;
+    if(!ews_frag_text(it, local, buf, len))
+      return false;
+    *is_time = strchr(buf, 'T') && strlen(buf) >= 19 && buf[4] == '-';
+  }
   return true;
 }
 
@@ -521,24 +492,6 @@ static bool restr_eval(const struct emu_item *it, xmlNodePtr r, int depth)
 
 /* ---- FindItem ---- */
 
-/* A date kept verbatim in a frag ("<t:Start>2024-05-02T14:00:00Z</t:Start>"). */
-static bool frag_time(const struct emu_item *it, const char *name, time_t *t)
-{
-  for(const struct emu_frag *f = it->frags; f; f = f->next) {
-    const char *gt, *lt;
-    char v[64];
-    if(strcmp(f->name, name) != 0)
-      continue;
-    gt = strchr(f->xml, '>');
-    lt = gt ? strchr(gt, '<') : NULL;
-    if(!lt || lt - gt - 1 >= (long)sizeof(v))
-      return false;
-    snprintf(v, sizeof(v), "%.*s", (int)(lt - gt - 1), gt + 1);
-    return exs_time_parse(v, t) == 0;
-  }
-  return false;
-}
-
 static _Thread_local bool by_start;
 
 static _Thread_local xmlNodePtr sort_uri;
@@ -554,8 +507,8 @@ static int sort_cmp(const void *pa, const void *pb)
 
   if(by_start) {
     time_t sa = 0, sb = 0;
-    frag_time(a, "Start", &sa);
-    frag_time(b, "Start", &sb);
+    ews_frag_time(a, "Start", &sa);
+    ews_frag_time(b, "Start", &sb);
     return sa < sb ? -1 : sa > sb ? 1 : a->num < b->num ? -1 : a->num > b->num ? 1 : 0;
   }
   item_value(a, sort_uri, va, sizeof(va), &ta);
@@ -626,9 +579,9 @@ void ews_find_item(struct emu_ews_ctx *ctx, xmlNodePtr op)
       if(cview) {
         /* CalendarView: calendar items overlapping [StartDate, EndDate) */
         time_t s0, e0;
-        if(it->kind != EMU_KIND_CALENDAR || !frag_time(it, "Start", &s0))
+        if(it->kind != EMU_KIND_CALENDAR || !ews_frag_time(it, "Start", &s0))
           continue;
-        if(!frag_time(it, "End", &e0))
+        if(!ews_frag_time(it, "End", &e0))
           e0 = s0;
         if(!(s0 < vend && e0 > vstart) && !(s0 == e0 && s0 >= vstart && s0 < vend))
           continue;
@@ -867,13 +820,12 @@ static struct emu_item *item_from_xml(struct emu_ews_ctx *ctx, xmlNodePtr x, con
       n = exs_xml_next(n, EMU_NS_T, "ExtendedProperty")) {
     char scratch[6][256];
     struct emu_prop key;
-    xmlNodePtr v = exs_xml_child(n, EMU_NS_T, "Value");
     char *s;
     if(ews_ext_uri(exs_xml_child(n, EMU_NS_T, "ExtendedFieldURI"), &key, scratch) != 0)
       continue;
-    s = v ? (char *)xmlNodeGetContent(v) : NULL;
-    emu_prop_set(&it->props, &key, s ? s : "");
-    xmlFree(s);
+    s = ews_ext_read_value(n);
+    ews_item_set_prop(it, &key, s ? s : "");
+    free(s);
   }
   read_recipients(exs_xml_child(x, EMU_NS_T, "ToRecipients"), &it->to, &it->nto);
   read_recipients(exs_xml_child(x, EMU_NS_T, "CcRecipients"), &it->cc, &it->ncc);
@@ -1080,14 +1032,16 @@ void ews_delete_item(struct emu_ews_ctx *ctx, xmlNodePtr op)
   ews_response_end(ctx, "DeleteItem");
 }
 
-void ews_move_item(struct emu_ews_ctx *ctx, xmlNodePtr op)
+/* MoveItem and CopyItem: the item (or its copy) lands in the destination
+ * with a new id, as on Exchange. */
+static void move_or_copy(struct emu_ews_ctx *ctx, xmlNodePtr op, const char *opname, bool copy)
 {
   xmlNodePtr to = exs_xml_child(op, EMU_NS_M, "ToFolderId");
   xmlNodePtr ids = exs_xml_child(op, EMU_NS_M, "ItemIds");
   const char *fcode = "ErrorFolderNotFound";
   struct emu_folder *dest = to ? ews_resolve_folder(ctx, exs_xml_first_element(to), &fcode) : NULL;
 
-  ews_response_begin(ctx, "MoveItem");
+  ews_response_begin(ctx, opname);
   for(xmlNodePtr id = ids ? ids->children : NULL; id; id = id->next) {
     const char *code = fcode;
     struct emu_item *it = NULL;
@@ -1095,23 +1049,39 @@ void ews_move_item(struct emu_ews_ctx *ctx, xmlNodePtr op)
       continue;
     if(dest)
       it = ews_resolve_item(ctx, id, &code);
-    if(!it) {
-      ews_msg_error(ctx, "MoveItem", code);
-      exs_buf_adds(ctx->out, "<m:Items/>");
+    if(it && copy) {
+      it = emu_item_copy(ctx->emu, it, dest);
+      code = "ErrorInternalServerError";
     }
-    else {
+    else if(it) {
       emu_item_detach(it);
       it->num = ++ctx->emu->next_num; /* ids change when an item changes folder */
       it->ck++;
       emu_item_attach(dest, it);
-      ews_msg_ok(ctx, "MoveItem");
+    }
+    if(!it) {
+      ews_msg_error(ctx, opname, code);
+      exs_buf_adds(ctx->out, "<m:Items/>");
+    }
+    else {
+      ews_msg_ok(ctx, opname);
       exs_buf_addf(ctx->out, "<m:Items><t:%s>", ews_item_elem(it));
       ews_write_item_id(ctx->out, it);
       exs_buf_addf(ctx->out, "</t:%s></m:Items>", ews_item_elem(it));
     }
-    ews_msg_end(ctx, "MoveItem");
+    ews_msg_end(ctx, opname);
   }
-  ews_response_end(ctx, "MoveItem");
+  ews_response_end(ctx, opname);
+}
+
+void ews_move_item(struct emu_ews_ctx *ctx, xmlNodePtr op)
+{
+  move_or_copy(ctx, op, "MoveItem", false);
+}
+
+void ews_copy_item(struct emu_ews_ctx *ctx, xmlNodePtr op)
+{
+  move_or_copy(ctx, op, "CopyItem", true);
 }
 
 /* ---- ResolveNames ---- */

@@ -67,7 +67,25 @@ void ews_shape_free(struct ews_shape *s);
  * static scratch copy: use before the next call). Returns 0 or -1. */
 int ews_ext_uri(xmlNodePtr uri, struct emu_prop *key, char scratch[6][256]);
 unsigned long ews_field_bit(const char *field_uri);
-void ews_write_ext(struct exs_buf *o, const struct emu_prop *p);
+/* ews_props.c: extended properties, stored or derived from the object. */
+bool ews_item_prop(const struct emu_item *it, const struct emu_prop *key, struct exs_buf *val);
+bool ews_folder_prop(const struct emu_folder *f, const struct emu_prop *key, struct exs_buf *val);
+/* <t:ExtendedProperty> of key with val (array types: one t:Value a line). */
+void ews_write_ext_value(struct exs_buf *o, const struct emu_prop *key, const char *val);
+/* The properties of s->ext that it / f has, in request order. */
+void ews_write_item_props(struct exs_buf *o, const struct emu_item *it, const struct ews_shape *s);
+void ews_write_folder_props(struct exs_buf *o, const struct emu_folder *f,
+                            const struct ews_shape *s);
+/* The t:Value or t:Values of a t:ExtendedProperty as text (malloc'd). */
+char *ews_ext_read_value(xmlNodePtr ext_property);
+/* Set a property on it; those that are item fields (subject, body, class,
+ * keywords) set the field. 0 or -1. */
+int ews_item_set_prop(struct emu_item *it, const struct emu_prop *key, const char *value);
+/* The item's MIME: stored, else generated (iCalendar for calendar items). */
+void ews_item_mime(const struct emu_item *it, struct exs_buf *mime);
+/* The text of a field kept verbatim ("<t:Start>...</t:Start>"); its time. */
+bool ews_frag_text(const struct emu_item *it, const char *name, char *buf, size_t len);
+bool ews_frag_time(const struct emu_item *it, const char *name, time_t *t);
 /* Serialize element n (EWS types namespace) with the t: prefix. */
 void ews_serialize(struct exs_buf *o, xmlNodePtr n);
 /* "Message", "CalendarItem", "Contact", "Task" or "Item". */
@@ -96,6 +114,7 @@ void ews_get_item(struct emu_ews_ctx *ctx, xmlNodePtr op);
 void ews_create_item(struct emu_ews_ctx *ctx, xmlNodePtr op);
 void ews_delete_item(struct emu_ews_ctx *ctx, xmlNodePtr op);
 void ews_move_item(struct emu_ews_ctx *ctx, xmlNodePtr op);
+void ews_copy_item(struct emu_ews_ctx *ctx, xmlNodePtr op);
 void ews_resolve_names(struct emu_ews_ctx *ctx, xmlNodePtr op);
 void ews_update_item(struct emu_ews_ctx *ctx, xmlNodePtr op);
 void ews_convert_id(struct emu_ews_ctx *ctx, xmlNodePtr op);

@@ -64,13 +64,12 @@ static const char *apply_item_change(struct emu_item *it, xmlNodePtr upd)
     }
     {
       xmlNodePtr ep = item ? exs_xml_child(item, EMU_NS_T, "ExtendedProperty") : NULL;
-      xmlNodePtr val = ep ? exs_xml_child(ep, EMU_NS_T, "Value") : NULL;
       char *v;
       int rc;
-      if(!val)
+      if(!ep)
         return "ErrorInvalidPropertySet";
-      v = content_dup(val);
-      rc = v ? emu_prop_set(&it->props, &key, v) : -1;
+      v = ews_ext_read_value(ep);
+      rc = v ? ews_item_set_prop(it, &key, v) : -1;
       free(v);
       return rc == 0 ? NULL : "ErrorInternalServerError";
     }
@@ -460,7 +459,7 @@ void ews_delete_folder(struct emu_ews_ctx *ctx, xmlNodePtr op)
       struct emu_folder *del = emu_folder_distinguished(f->mbx, "deleteditems");
       if(strcmp(type, "MoveToDeletedItems") == 0 && del && f->parent != del) {
         f->parent = del;
-        f->ck++;
+        emu_folder_touch(f);
       }
       else {
         emu_folder_remove(f);

@@ -260,14 +260,32 @@ int emu_item_attach(struct emu_folder *f, struct emu_item *it)
   it->folder = f;
   f->ck++;
   it->created_seq = it->mod_seq = ++f->mbx->change_seq;
+  it->art = ++f->next_art;
+  it->mtime_ms = emu_stamp_ms(it->mtime_ms);
+  f->mtime_ms = emu_stamp_ms(f->mtime_ms);
   return 0;
+}
+
+int64_t emu_stamp_ms(int64_t prev)
+{
+  struct timespec ts;
+  int64_t now;
+
+  /* whole seconds: clients parse these times without fractions, and a
+   * change within the same second must still show as a new time */
+  clock_gettime(CLOCK_REALTIME, &ts);
+  now = (int64_t)ts.tv_sec * 1000;
+  return now > prev ? now : prev + 1000;
 }
 
 void emu_item_touch(struct emu_item *it)
 {
   it->ck++;
-  if(it->folder)
+  it->mtime_ms = emu_stamp_ms(it->mtime_ms);
+  if(it->folder) {
     it->mod_seq = ++it->folder->mbx->change_seq;
+    it->folder->mtime_ms = emu_stamp_ms(it->folder->mtime_ms);
+  }
 }
 
 void emu_item_detach(struct emu_item *it)
@@ -285,6 +303,7 @@ void emu_item_detach(struct emu_item *it)
     }
   }
   f->ck++;
+  f->mtime_ms = emu_stamp_ms(f->mtime_ms);
   if(f->ntombs == f->captombs) {
     size_t ncap = f->captombs ? f->captombs * 2 : 8;
     struct emu_tombstone *n = realloc(f->tombs, ncap * sizeof(*n));
@@ -362,6 +381,7 @@ struct emu_item *emu_item_copy(struct emu *emu, const struct emu_item *src, stru
   it->sent = src->sent;
   it->created = src->created;
   it->is_read = src->is_read;
+  it->is_draft = src->is_draft;
   for(const struct emu_prop *p = src->props; p; p = p->next)
     emu_prop_set(&it->props, p, p->value);
   if(f && emu_item_attach(f, it) != 0) {
@@ -414,13 +434,21 @@ struct emu_folder *emu_folder_add(struct emu *emu, struct emu_mailbox *m, struct
     return NULL;
   }
   f->ck = 1;
+  f->mtime_ms = emu_stamp_ms(0);
   f->mbx = m;
   f->parent = parent;
   f->distinguished = emu_strdup(distinguished);
   f->name = emu_strdup(name);
   f->folder_class = emu_strdup(cls ? cls : "IPF.Note");
+  f->created_hseq = f->hseq = ++m->hier_seq;
   m->folders[m->nfolders++] = f;
   return f;
+}
+
+void emu_folder_touch(struct emu_folder *f)
+{
+  f->ck++;
+  f->hseq = ++f->mbx->hier_seq;
 }
 
 void emu_folder_remove(struct emu_folder *f)
@@ -445,6 +473,21 @@ void emu_folder_remove(struct emu_folder *f)
   }
   if(f->parent)
     f->parent->ck++;
+  if(m->nftombs == m->capftombs) {
+    size_t ncap = m->capftombs ? m->capftombs * 2 : 8;
+    struct emu_tombstone *n = realloc(m->ftombs, ncap * sizeof(*n));
+    if(n) {
+      m->ftombs = n;
+      m->capftombs = ncap;
+    }
+  }
+  if(m->nftombs < m->capftombs) {
+    struct emu_tombstone *t = &m->ftombs[m->nftombs++];
+    t->num = f->num;
+    t->ck = f->ck;
+    t->created_seq = f->created_hseq;
+    t->seq = ++m->hier_seq;
+  }
   folder_free(f);
 }
 
@@ -486,6 +529,7 @@ static void mailbox_free(struct emu_mailbox *m)
   for(size_t i = 0; i < m->nfolders; i++)
     folder_free(m->folders[i]);
   free(m->folders);
+  free(m->ftombs);
   free(m->smtp);
   free(m->display);
   free(m->owner);
@@ -725,7 +769,7 @@ int emu_set_folder_property(struct emu *emu, const char *smtp, const char *folde
     snprintf(err, errlen, "out of memory");
     goto out;
   }
-  f->ck++;
+  emu_folder_touch(f);
   result = 0;
 out:
   pthread_mutex_unlock(&emu->lock);

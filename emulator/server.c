@@ -34,6 +34,7 @@
 #include "exsync-emulator/tlscert.h"
 #include "krb.h"
 #include "exsync/clock.h"
+#include "exsync/xml.h"
 
 static pthread_once_t evthread_once = PTHREAD_ONCE_INIT;
 static void init_evthread(void)
@@ -290,7 +291,7 @@ static const char *method_name(enum evhttp_cmd_type t)
 
 static void record(struct emu *emu, struct emu_journal_entry *e)
 {
-  e->time_ms = (int64_t)exs_now() * 1000;
+  e->time_ms = exs_now_ms();
   emu_journal_add_locked(emu, e);
 }
 
@@ -307,7 +308,8 @@ static void handle_request(struct evhttp_request *req, void *arg)
   const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
   enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
   char path[256];
-  char *body = NULL;
+  char *body = NULL, parse_err[512] = "";
+  xmlDocPtr doc = NULL;
   size_t blen = evbuffer_get_length(in);
   long delay_ms = 0;
   bool is_ews, is_pox, is_soapad, is_admin, is_wsdl;
@@ -340,6 +342,10 @@ static void handle_request(struct evhttp_request *req, void *arg)
   }
   evbuffer_copyout(in, body, blen);
   body[blen] = '\0';
+  /* an EWS request is parsed before the lock is taken (the parse is
+   * bounded: exs_xml_parse) */
+  if(cmd == EVHTTP_REQ_POST && strcmp(path, "/ews/exchange.asmx") == 0)
+    doc = exs_xml_parse(body, blen, "request", parse_err, sizeof(parse_err));
 
   pthread_mutex_lock(&emu->lock);
   host = emu_host_find(emu, je.host);
@@ -459,7 +465,8 @@ static void handle_request(struct evhttp_request *req, void *arg)
       ctx.host = je.host;
       ctx.out = &a->body;
       ctx.status = 200;
-      emu_ews_handle(&ctx, body, blen);
+      emu_ews_handle_doc(&ctx, doc, parse_err);
+      doc = NULL;
       snprintf(je.operation, sizeof(je.operation), "%s", ctx.operation);
       snprintf(je.mailbox, sizeof(je.mailbox), "%s", ctx.mailbox);
       snprintf(je.impersonated, sizeof(je.impersonated), "%s", ctx.impersonated);
@@ -493,6 +500,12 @@ static void handle_request(struct evhttp_request *req, void *arg)
                        reason(f->http_status));
           a->content_type = "text/html";
         }
+        else if(f && f->kind == EMU_FAULT_EWS) {
+          /* an EWS error code becomes the Autodiscover protocol's own error */
+          a->status = 200;
+          emu_autodiscover_fault(is_pox, f->ews_code, &a->body, je.response_code,
+                                 sizeof(je.response_code));
+        }
         else if(f) {
           a->has_fault = true;
           a->fault_kind = f->kind;
@@ -505,6 +518,8 @@ journal:
   record(emu, &je);
   pthread_mutex_unlock(&emu->lock);
 send:
+  if(doc)
+    xmlFreeDoc(doc);
   free(body);
   answer_dispatch(a, delay_ms);
 }

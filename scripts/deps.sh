@@ -2,13 +2,18 @@
 # Install the Debian packages exsync needs (idempotent).
 #   deps.sh         what building and running exsync needs
 #   deps.sh --test  plus what the test suite needs: Check, clang for the fuzz
-#                   targets, and the real EWS clients of the interop suite
+#                   targets, the real EWS clients of the interop suite
+#                   (exchangelib, ews-javascript-api's node, DavMail), and
+#                   Chromium (the HTML report is checked in headless Chromium)
 set -euo pipefail
 packages=(build-essential cmake pkg-config libcurl4-openssl-dev libxml2-dev libxml2-utils
           libssl-dev libevent-dev libsqlite3-dev libkrb5-dev libldap-dev)
 if [ "${1:-}" = "--test" ]; then
   packages+=(check libsubunit-dev clang libclang-rt-14-dev krb5-kdc krb5-admin-server slapd ldap-utils
-             python3-exchangelib python3-requests-ntlm)
+             python3-exchangelib python3-requests-ntlm chromium)
+  # DavMail (Java; Debian pulls in a JRE): the IMAP/CalDAV gateway the
+  # interop suite drives (started by the suite on free ports)
+  packages+=(davmail-server curl)
   # The interop suite's JavaScript client needs node and npm. Ask Debian for
   # them only when they are missing: a NodeSource nodejs already provides npm
   # and conflicts with Debian's npm package.

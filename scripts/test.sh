@@ -6,9 +6,10 @@ cd "$(dirname "$0")/.."
 
 # The repository is self-contained: no tracked file may refer to a directory
 # beside it (the contract directory next to the clone). Cheap: it runs first.
+# Nor to the contract documents that live there (docs/ has the project's own).
 if [ -e .git ] && command -v git >/dev/null; then
-  if git grep -n -E '(\.\./|/work/)share[d]\b' -- . ; then
-    echo "test.sh: the files above refer to a directory outside the repository" >&2
+  if git grep -n -E '(\.\./|/work/)share[d]\b|\b(SPEC|DESIGN|STYLE)[.]md\b' -- . ; then
+    echo "test.sh: the files above refer to files outside the repository" >&2
     exit 1
   fi
 fi

@@ -1,4 +1,5 @@
 /* test_base.c - buffers, base64, safe XML parsing, time. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,6 +99,90 @@ START_TEST(xml_depth_and_wellformedness)
 }
 END_TEST
 
+
+/* A document of one element with n attributes a0="v" a1="v" ... (the
+ * shape that makes libxml2's duplicate check quadratic). */
+static char *many_attrs(size_t n, const char *pre, size_t *len)
+{
+  struct exs_buf b;
+
+  exs_buf_init(&b, 64u << 20);
+  exs_buf_adds(&b, pre);
+  exs_buf_adds(&b, "<root");
+  for(size_t i = 0; i < n; i++)
+    exs_buf_addf(&b, " a%zu=\"v\"", i);
+  exs_buf_adds(&b, "/>");
+  *len = b.len;
+  return exs_buf_steal(&b);
+}
+
+START_TEST(xml_work_is_bounded)
+{
+  char err[256];
+  size_t len;
+  char *d;
+  xmlDocPtr doc;
+  int64_t t0;
+
+  /* 50,000 attributes (about 500 KB): refused before libxml2 parses */
+  d = many_attrs(50000, "<?xml version=\"1.0\"?>\n\n", &len);
+  t0 = exs_monotonic_ms();
+  ck_assert_ptr_null(exs_xml_parse(d, len, "attrs.xml", err, sizeof(err)));
+  fprintf(stderr, "50,000 attributes (%zu bytes) refused in %lld ms: %s\n", len,
+          (long long)(exs_monotonic_ms() - t0), err);
+  ck_assert_msg(strstr(err, "attrs.xml:3: an element with more than 256 attributes") != NULL,
+                "%s", err);
+  free(d);
+  /* the bound itself is fine, one more is not */
+  d = many_attrs(EXS_XML_MAX_ATTRS, "", &len);
+  doc = exs_xml_parse(d, len, "max", err, sizeof(err));
+  ck_assert_msg(doc != NULL, "%s", err);
+  xmlFreeDoc(doc);
+  free(d);
+  d = many_attrs(EXS_XML_MAX_ATTRS + 1, "", &len);
+  ck_assert_ptr_null(exs_xml_parse(d, len, "max+1", err, sizeof(err)));
+  free(d);
+  /* '=' in values, text, comments and CDATA is not an attribute */
+  {
+    struct exs_buf b;
+    exs_buf_init(&b, 1 << 20);
+    exs_buf_adds(&b, "<r a=\"");
+    for(int i = 0; i < 2000; i++)
+      exs_buf_adds(&b, "x=y ");
+    exs_buf_adds(&b, "\" b='=='><!-- ");
+    for(int i = 0; i < 2000; i++)
+      exs_buf_adds(&b, "<c d=1> ");
+    exs_buf_adds(&b, "--><![CDATA[");
+    for(int i = 0; i < 2000; i++)
+      exs_buf_adds(&b, "<e f=1>");
+    exs_buf_adds(&b, "]]>");
+    for(int i = 0; i < 2000; i++)
+      exs_buf_adds(&b, "k=v ");
+    exs_buf_adds(&b, "<?pi ");
+    for(int i = 0; i < 2000; i++)
+      exs_buf_adds(&b, "g=1 ");
+    exs_buf_adds(&b, "?></r>");
+    doc = exs_xml_parse(b.data, b.len, "equals", err, sizeof(err));
+    ck_assert_msg(doc != NULL, "%s", err);
+    xmlFreeDoc(doc);
+    exs_buf_free(&b);
+  }
+  /* nodes in all */
+  {
+    struct exs_buf b;
+    exs_buf_init(&b, 64u << 20);
+    exs_buf_adds(&b, "<r>");
+    for(unsigned i = 0; i < EXS_XML_MAX_NODES; i++)
+      exs_buf_adds(&b, "<b/>");
+    exs_buf_adds(&b, "</r>");
+    ck_assert_ptr_null(exs_xml_parse(b.data, b.len, "nodes", err, sizeof(err)));
+    ck_assert_msg(strstr(err, "nodes: more than 1000000 elements and attributes") != NULL,
+                  "%s", err);
+    exs_buf_free(&b);
+  }
+}
+END_TEST
+
 START_TEST(xml_lookup_helpers)
 {
   static const char doc[] = "<r xmlns='urn:x'><a k='v'><b>text</b></a><a k='w'/></r>";
@@ -147,6 +232,7 @@ int main(void)
   tcase_add_test(tc, xml_refuses_doctype_and_entities);
   tcase_add_test(tc, xml_depth_and_wellformedness);
   tcase_add_test(tc, xml_lookup_helpers);
+  tcase_add_test(tc, xml_work_is_bounded);
   tcase_add_test(tc, time_roundtrip);
   suite_add_tcase(s, tc);
   return tu_run(s);

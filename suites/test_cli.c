@@ -493,6 +493,117 @@ START_TEST(junit_report_for_ci)
 }
 END_TEST
 
+
+START_TEST(html_reports)
+{
+  char *out;
+
+  ck_assert_int_eq(run(&out, "--format", "html", "--connect-to", connect_to, "test-enable",
+                       "--config", org_path, "--mailbox", "alice@contoso.com", "--mailbox",
+                       "erin@contoso.com", NULL), 1);
+  ck_assert_ptr_nonnull(strstr(last_stdout, "<!DOCTYPE html>"));
+  ck_assert_ptr_nonnull(strstr(last_stdout, "<tr class=\"mailbox\" data-address=\"erin@contoso.com\">"));
+  ck_assert_ptr_nonnull(strstr(last_stdout, "<td class=\"outcome failure\" data-workload=\"incoming\">Failure</td>"));
+  ck_assert_ptr_nonnull(strstr(last_stdout, "data-category=\"ACCESS_DENIED\""));
+  ck_assert_ptr_nonnull(strstr(last_stdout, "<div class=\"fix\">"));
+  ck_assert_ptr_null(strstr(last_stdout, "<script"));
+  free(out);
+  /* Autodiscover: the chain as a tree */
+  ck_assert_int_eq(run(&out, "--format", "html", "--connect-to", ":443:127.0.0.1:1",
+                       "--connect-to", "::127.0.0.1:1", "autodiscover", "alice@contoso.com",
+                       NULL), 1);
+  ck_assert_ptr_nonnull(strstr(last_stdout, "<ul class=\"tree\" id=\"chain\">"));
+  ck_assert_ptr_nonnull(strstr(last_stdout, "<li class=\"hop\"><b>hop 0</b>"));
+  ck_assert_ptr_nonnull(strstr(last_stdout, "<span class=\"mark error\">"));
+  free(out);
+  /* status */
+  ck_assert_int_eq(run(&out, "--db", db_path, "import", org_path, NULL), 0);
+  free(out);
+  ck_assert_int_eq(run(&out, "--db", db_path, "--format", "html", "status", NULL), 0);
+  ck_assert_ptr_nonnull(strstr(last_stdout, "<table id=\"grid\">"));
+  ck_assert_ptr_nonnull(strstr(last_stdout, "data-address=\"judy@contoso.com\""));
+  free(out);
+}
+END_TEST
+
+START_TEST(replay_in_every_format)
+{
+  char *out;
+  const char *rec = tu_path("fixtures/recordings/ews_test_ok.xml");
+
+  ck_assert_int_eq(run(&out, "--format", "json", "replay", rec, NULL), 0);
+  ck_assert_ptr_nonnull(strstr(last_stdout, "\"result\": \"same\", \"exit_code\": 0"));
+  free(out);
+  ck_assert_int_eq(run(&out, "--format", "junit", "replay", rec, NULL), 0);
+  assert_valid_junit(last_stdout, strlen(last_stdout));
+  ck_assert_ptr_nonnull(strstr(last_stdout, "<testcase classname=\"replay\""));
+  free(out);
+  ck_assert_int_eq(run(&out, "--format", "html", "replay", rec, NULL), 0);
+  ck_assert_ptr_nonnull(strstr(last_stdout, "<b>Same</b>"));
+  free(out);
+  /* a configuration error of replay still gives a JUnit file */
+  ck_assert_int_eq(run(&out, "--format", "junit", "replay", "/nonexistent.xml", NULL), 2);
+  assert_valid_junit(last_stdout, strlen(last_stdout));
+  ck_assert_ptr_nonnull(strstr(last_stdout, "<error type=\"CONFIG\""));
+  free(out);
+}
+END_TEST
+
+START_TEST(trace_to_stderr_with_separators_and_time)
+{
+  char *out, *p;
+  int hh, mm, ss, ms;
+
+  ck_assert_int_eq(run(&out, "--trace", "-", "--connect-to", connect_to, "test-enable",
+                       "--config", org_path, "--mailbox", "alice@contoso.com", "--mailbox",
+                       "erin@contoso.com", NULL), 1);
+  ck_assert_int_ne(access("-", F_OK), 0); /* no file named '-' */
+  ck_assert_ptr_nonnull(strstr(last_stderr, "=== exsync " EXSYNC_VERSION ": Test & Enable of 2 mailboxes ==="));
+  ck_assert_ptr_nonnull(strstr(last_stderr, "=== end of alice@contoso.com: incoming Success"));
+  ck_assert_ptr_nonnull(strstr(last_stderr, "=== end of erin@contoso.com: incoming Failure"));
+  p = strstr(last_stderr, "> POST /EWS");
+  ck_assert_ptr_nonnull(p);
+  /* every line starts with a UTC time stamp */
+  while(p > last_stderr && p[-1] != '\n')
+    p--;
+  ck_assert_int_eq(sscanf(p, "%2d:%2d:%2d.%3d ", &hh, &mm, &ss, &ms), 4);
+  ck_assert_ptr_null(strstr(last_stdout, "> POST")); /* the report stays clean */
+  free(out);
+}
+END_TEST
+
+
+START_TEST(proxy_named_in_errors_and_bypassed)
+{
+  char *out;
+
+  /* a proxy from the environment that refuses: the error names it (not
+   * Exchange), without its password */
+  setenv("http_proxy", "http://someone:" CANARY "@127.0.0.1:1", 1);
+  ck_assert_int_eq(run(&out, "--format", "json", "--connect-to", connect_to, "test-enable",
+                       "--config", org_path, "--mailbox", "alice@contoso.com", NULL), 1);
+  ck_assert_ptr_nonnull(strstr(last_stdout, "(through the proxy http://127.0.0.1:1, from http_proxy)"));
+  ck_assert_ptr_nonnull(strstr(last_stdout, "--noproxy"));
+  ck_assert_ptr_null(strstr(out, CANARY));
+  free(out);
+  /* --noproxy HOST and --proxy '' go direct */
+  ck_assert_int_eq(run(&out, "--noproxy", "mail.contoso.com", "--connect-to", connect_to,
+                       "test-enable", "--config", org_path, "--mailbox", "alice@contoso.com",
+                       NULL), 0);
+  free(out);
+  ck_assert_int_eq(run(&out, "--proxy=", "--connect-to", connect_to, "test-enable", "--config",
+                       org_path, "--mailbox", "alice@contoso.com", NULL), 0);
+  free(out);
+  unsetenv("http_proxy");
+  /* --proxy URL names itself */
+  ck_assert_int_eq(run(&out, "--format", "json", "--proxy", "http://127.0.0.1:1", "--connect-to",
+                       connect_to, "test-enable", "--config", org_path, "--mailbox",
+                       "alice@contoso.com", NULL), 1);
+  ck_assert_ptr_nonnull(strstr(last_stdout, "(through the proxy http://127.0.0.1:1, from --proxy)"));
+  free(out);
+}
+END_TEST
+
 /* Does hay contain needle in any of the encodings a leak could take? */
 static const char *leak_of(const char *hay, size_t len, const char *secret, const char *user)
 {
@@ -520,8 +631,9 @@ static const char *leak_of(const char *hay, size_t len, const char *secret, cons
 
 START_TEST(canary_password_never_leaks)
 {
-  static const char *const files[] = {"trace.txt", "exsync.db", "exsync.db-wal", "out.txt"};
-  char trace[160], path[200], *out, *data;
+  static const char *const files[] = {"trace.txt", "exsync.db", "exsync.db-wal", "out.txt",
+                                      "err.txt", "report.html"};
+  char trace[160], path[200], html[160], *out, *data;
   size_t i, len;
 
   /* the canary is the profile's password: the emulator refuses it, so it
@@ -538,6 +650,16 @@ START_TEST(canary_password_never_leaks)
   ck_assert_int_eq(run(&out, "--db", db_path, "alerts", NULL), 0);
   ck_assert_ptr_null(leak_of(out, strlen(out), CANARY, "CONTOSO\\svc-crm"));
   free(out);
+  /* the HTML report carries the trace excerpt: redacted too */
+  snprintf(html, sizeof(html), "%s/report.html", dir);
+  ck_assert_int_eq(run(&out, "--db", db_path, "--trace", "-", "--format", "html", "-o", html,
+                       "mailbox", "test-enable", "alice@contoso.com", "--connect-to", connect_to,
+                       NULL), 1);
+  free(out);
+  data = tu_read_file(html, &len);
+  ck_assert_ptr_nonnull(strstr(data, "Trace excerpts (redacted)"));
+  ck_assert_ptr_nonnull(strstr(data, "Authorization: Basic &lt;redacted&gt;"));
+  free(data);
   ck_assert_int_eq(run(&out, "--db", db_path, "profile", "show", "Exchange", NULL), 0);
   ck_assert_ptr_nonnull(strstr(out, "(set, encrypted)"));
   free(out);
@@ -574,6 +696,10 @@ int main(void)
   tcase_add_test(tc, read_only_commands_never_create_a_store);
   tcase_add_test(tc, formats_for_every_list_and_show);
   tcase_add_test(tc, junit_report_for_ci);
+  tcase_add_test(tc, html_reports);
+  tcase_add_test(tc, proxy_named_in_errors_and_bypassed);
+  tcase_add_test(tc, replay_in_every_format);
+  tcase_add_test(tc, trace_to_stderr_with_separators_and_time);
   suite_add_tcase(s, tc);
   return tu_run(s);
 }

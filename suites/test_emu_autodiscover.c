@@ -192,6 +192,57 @@ START_TEST(soap_settings_and_invalid_user)
 }
 END_TEST
 
+/* Faults scoped to operation=autodiscover: an EWS error code is answered
+ * as Autodiscover's own error (POX 500, SOAP ServerBusy), an HTTP status as
+ * that status; times=N stops after N requests. */
+START_TEST(faults_apply_to_autodiscover)
+{
+  struct ec_resp r;
+  char u[300], got[256], err[256];
+  xmlNodePtr resp;
+
+  ck_assert_int_eq(emu_add_fault(emu, "operation=autodiscover ews-code=ErrorServerBusy times=2",
+                                 err, sizeof(err)) > 0,
+                   1);
+  snprintf(u, sizeof(u), "%s/autodiscover/autodiscover.xml", base);
+  ck_assert_int_eq(ec_request("POST", u, "alice:alice-pw", "autodiscover.contoso.com",
+                              pox_body("alice@contoso.com"), &r),
+                   CURLE_OK);
+  ck_assert_int_eq(r.status, 200);
+  text_at(&r, NS_POX_RESP, "Response/Error/ErrorCode", got, sizeof(got));
+  ck_assert_str_eq(got, "500");
+  ec_free(&r);
+  snprintf(u, sizeof(u), "%s/autodiscover/autodiscover.svc", base);
+  ck_assert_int_eq(ec_request("POST", u, "alice:alice-pw", "autodiscover.contoso.com",
+                              soap_body("alice@contoso.com"), &r),
+                   CURLE_OK);
+  ck_assert_int_eq(r.status, 200);
+  resp = exs_xml_path(xmlDocGetRootElement(r.doc), EC_NS_SOAP, "Body");
+  resp = exs_xml_path(resp, NS_AD, "GetUserSettingsResponseMessage/Response");
+  exs_xml_text(exs_xml_child(resp, NS_AD, "ErrorCode"), got, sizeof(got));
+  ck_assert_str_eq(got, "ServerBusy");
+  ec_free(&r);
+  /* the third request is past times=2: settings again */
+  ck_assert_int_eq(ec_request("POST", u, "alice:alice-pw", "autodiscover.contoso.com",
+                              soap_body("alice@contoso.com"), &r),
+                   CURLE_OK);
+  resp = exs_xml_path(xmlDocGetRootElement(r.doc), EC_NS_SOAP, "Body");
+  resp = exs_xml_path(resp, NS_AD, "GetUserSettingsResponseMessage/Response");
+  exs_xml_text(exs_xml_child(resp, NS_AD, "ErrorCode"), got, sizeof(got));
+  ck_assert_str_eq(got, "NoError");
+  ec_free(&r);
+  emu_clear_faults(emu);
+  ck_assert_int_eq(
+      emu_add_fault(emu, "operation=autodiscover http-status=503 times=1", err, sizeof(err)) > 0,
+      1);
+  ck_assert_int_eq(ec_request("POST", u, "alice:alice-pw", "autodiscover.contoso.com",
+                              soap_body("alice@contoso.com"), &r),
+                   CURLE_OK);
+  ck_assert_int_eq(r.status, 503);
+  ec_free(&r);
+}
+END_TEST
+
 START_TEST(unauthenticated_autodiscover_advertises_soap)
 {
   struct ec_resp r;
@@ -369,6 +420,7 @@ int main(void)
   tcase_add_test(c, pox_unknown_address_is_not_found);
   tcase_add_test(c, soap_settings_and_invalid_user);
   tcase_add_test(c, unauthenticated_autodiscover_advertises_soap);
+  tcase_add_test(c, faults_apply_to_autodiscover);
   tcase_add_loop_test(c, hosts_route_by_host_header, 0, sizeof(routes) / sizeof(routes[0]));
   suite_add_tcase(s, c);
   tcase_add_checked_fixture(h, setup_hosts, teardown);

@@ -215,6 +215,29 @@ START_TEST(command_line_errors)
 }
 END_TEST
 
+/* --help names every option main() takes, the fault spec words, each admin
+ * endpoint, and where the scenario format is described. */
+START_TEST(help_documents_everything)
+{
+  static const char *const needles[] = {
+      "--listen", "--tls-listen", "--scenario ", "--user", "--impersonator", "--cert",
+      "--key", "--ca-out", "--scenario-dir", "--keytab", "--max-connections",
+      "--idle-timeout", "--request-timeout", "--max-header-bytes", "--help", "--version",
+      "ews-code=", "http-status=", "delay-ms=", "times=", "every=", "probability=",
+      "mailbox=", "operation=", "/_emulator/health", "/_emulator/reset", "/_emulator/load",
+      "/_emulator/journal", "/_emulator/faults", "/_emulator/deliver", "docs/scenario-file.md",
+      "scenario.xsd"};
+  char *argv[] = {exe, "--help", NULL};
+  struct proc p;
+  size_t i;
+
+  spawn(&p, argv);
+  ck_assert_int_eq(wait_exit(&p), 0);
+  for(i = 0; i < sizeof(needles) / sizeof(needles[0]); i++)
+    ck_assert_msg(strstr(p.text, needles[i]) != NULL, "--help does not mention %s", needles[i]);
+}
+END_TEST
+
 START_TEST(scenario_file_from_the_command_line)
 {
   char *argv[] = {exe, "--scenario", NULL, "--listen", "127.0.0.1:0", NULL};
@@ -336,6 +359,7 @@ int main(void)
   tcase_add_loop_test(tc, one_line_exchange_then_clean_stop, 0, 2);
   tcase_add_loop_test(tc, command_line_errors, 0, sizeof(cli_cases) / sizeof(cli_cases[0]));
   tcase_add_test(tc, scenario_file_from_the_command_line);
+  tcase_add_test(tc, help_documents_everything);
   tcase_add_test(tc, requests_are_schema_validated_out_of_the_box);
   tcase_add_test(tc, missing_schema_is_named);
   tcase_add_test(tc, no_cap_on_repeated_options);

@@ -390,6 +390,39 @@ START_TEST(load_only_from_scenario_dir)
 }
 END_TEST
 
+
+/* A request of one element with 50,000 attributes: the emulator refuses
+ * it (a SOAP fault, not seconds of parsing under its lock) and answers
+ * the next GetFolder. */
+START_TEST(request_with_50000_attributes_refused)
+{
+  struct exs_buf body;
+  struct ec_resp r;
+  char url[128];
+  int port;
+  int64_t t0;
+  struct emu *e = start(NULL, &port);
+
+  exs_buf_init(&body, 8u << 20);
+  exs_buf_adds(&body, "<?xml version=\"1.0\"?><s:Envelope xmlns:s=\"" EC_NS_SOAP "\"><s:Body>"
+                      "<m:GetFolder xmlns:m=\"" EC_NS_M "\"");
+  for(int i = 0; i < 50000; i++)
+    exs_buf_addf(&body, " a%d=\"v\"", i);
+  exs_buf_adds(&body, "/></s:Body></s:Envelope>");
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/EWS/Exchange.asmx", port);
+  t0 = exs_monotonic_ms();
+  ec_post(url, "alice:alice-pw", body.data, &r);
+  fprintf(stderr, "emulator: a 50,000-attribute request (%zu bytes) answered %ld in %lld ms\n",
+          body.len, r.status, (long long)(exs_monotonic_ms() - t0));
+  ck_assert_int_eq(r.status, 500);
+  ck_assert_msg(strstr(r.body.data, "more than 256 attributes") != NULL, "%s", r.body.data);
+  ec_free(&r);
+  exs_buf_free(&body);
+  getfolder_answers(port);
+  emu_free(e);
+}
+END_TEST
+
 int main(void)
 {
   Suite *s = suite_create("emu_limits");
@@ -404,6 +437,7 @@ int main(void)
   tcase_add_test(tc, cap_closes_oldest_idle);
   tcase_add_test(tc, fd_limit_survived_with_one_log_line);
   tcase_add_test(tc, load_only_from_scenario_dir);
+  tcase_add_test(tc, request_with_50000_attributes_refused);
   suite_add_tcase(s, tc);
   return tu_run(s);
 }

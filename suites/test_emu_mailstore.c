@@ -490,9 +490,9 @@ START_TEST(sync_folder_hierarchy_initial_then_incremental)
       "<t:FieldURI FieldURI=\"folder:ParentFolderId\"/></t:AdditionalProperties></m:FolderShape>"
       "<m:SyncFolderId><t:DistinguishedFolderId Id=\"msgfolderroot\"/></m:SyncFolderId>%s"
       "</m:SyncFolderHierarchy>";
-  char op[2048], state[256], tmp[300], code[64];
+  char op[2048], state[256], tmp[300], code[64], fid[256], gone[256];
   struct ec_resp r;
-  xmlNodePtr msgs[2];
+  xmlNodePtr msgs[2], ch;
 
   snprintf(op, sizeof(op), fmt, "");
   call("carol@contoso.com", op, 200, &r);
@@ -508,12 +508,54 @@ START_TEST(sync_folder_hierarchy_initial_then_incremental)
        200, &r);
   ec_messages(&r, msgs, 2);
   ck_assert_str_eq(ec_code(msgs[0], code, sizeof(code)), "NoError");
+  exs_xml_attr(exs_xml_path(exs_xml_child(msgs[0], EC_NS_M, "Folders"), EC_NS_T, "Folder/FolderId"),
+               "Id", fid, sizeof(fid));
   ec_free(&r);
   snprintf(tmp, sizeof(tmp), "<m:SyncState>%s</m:SyncState>", state);
   snprintf(op, sizeof(op), fmt, tmp);
   call("carol@contoso.com", op, 200, &r);
   ec_messages(&r, msgs, 2);
-  ck_assert_uint_eq(count_children(exs_xml_child(msgs[0], EC_NS_M, "Changes")), 1);
+  ch = exs_xml_child(msgs[0], EC_NS_M, "Changes");
+  ck_assert_uint_eq(count_children(ch), 1);
+  ck_assert(exs_xml_is(exs_xml_first_element(ch), EC_NS_T, "Create"));
+  exs_xml_text(exs_xml_child(msgs[0], EC_NS_M, "SyncState"), state, sizeof(state));
+  ec_free(&r);
+
+  /* a rename is an Update, a removal a Delete of the same id */
+  snprintf(op, sizeof(op),
+           "<m:UpdateFolder><m:FolderChanges><t:FolderChange><t:FolderId Id=\"%s\"/><t:Updates>"
+           "<t:SetFolderField><t:FieldURI FieldURI=\"folder:DisplayName\"/><t:Folder>"
+           "<t:DisplayName>Undeliverable mail</t:DisplayName></t:Folder></t:SetFolderField>"
+           "</t:Updates></t:FolderChange></m:FolderChanges></m:UpdateFolder>",
+           fid);
+  call("carol@contoso.com", op, 200, &r);
+  ec_free(&r);
+  snprintf(tmp, sizeof(tmp), "<m:SyncState>%s</m:SyncState>", state);
+  snprintf(op, sizeof(op), fmt, tmp);
+  call("carol@contoso.com", op, 200, &r);
+  ec_messages(&r, msgs, 2);
+  ch = exs_xml_child(msgs[0], EC_NS_M, "Changes");
+  ck_assert_uint_eq(count_children(ch), 1);
+  ck_assert(exs_xml_is(exs_xml_first_element(ch), EC_NS_T, "Update"));
+  ck_assert_str_eq(exs_xml_text(exs_xml_path(ch, EC_NS_T, "Update/Folder/DisplayName"), tmp,
+                                sizeof(tmp)),
+                   "Undeliverable mail");
+  exs_xml_text(exs_xml_child(msgs[0], EC_NS_M, "SyncState"), state, sizeof(state));
+  ec_free(&r);
+  snprintf(op, sizeof(op),
+           "<m:DeleteFolder DeleteType=\"HardDelete\"><m:FolderIds><t:FolderId Id=\"%s\"/>"
+           "</m:FolderIds></m:DeleteFolder>",
+           fid);
+  call("carol@contoso.com", op, 200, &r);
+  ec_free(&r);
+  snprintf(tmp, sizeof(tmp), "<m:SyncState>%s</m:SyncState>", state);
+  snprintf(op, sizeof(op), fmt, tmp);
+  call("carol@contoso.com", op, 200, &r);
+  ec_messages(&r, msgs, 2);
+  ch = exs_xml_child(msgs[0], EC_NS_M, "Changes");
+  ck_assert_uint_eq(count_children(ch), 1);
+  exs_xml_attr(exs_xml_path(ch, EC_NS_T, "Delete/FolderId"), "Id", gone, sizeof(gone));
+  ck_assert_str_eq(gone, fid);
   ec_free(&r);
   snprintf(op, sizeof(op), fmt, "<m:SyncState>bm90IGEgc3RhdGU=</m:SyncState>");
   call("carol@contoso.com", op, 200, &r);
@@ -1102,6 +1144,166 @@ START_TEST(contoso_failure_classes)
 }
 END_TEST
 
+/* The value of the ExtendedProperty with PropertyTag tag under item/folder
+ * n, or NULL. */
+static const char *ext_tag(xmlNodePtr n, const char *tag, char *buf, size_t len)
+{
+  for(xmlNodePtr ep = exs_xml_child(n, EC_NS_T, "ExtendedProperty"); ep;
+      ep = exs_xml_next(ep, EC_NS_T, "ExtendedProperty")) {
+    char t[32];
+    if(exs_xml_attr(exs_xml_child(ep, EC_NS_T, "ExtendedFieldURI"), "PropertyTag", t, sizeof(t)) &&
+       strtoul(t, NULL, 0) == strtoul(tag, NULL, 0))
+      return exs_xml_text(exs_xml_child(ep, EC_NS_T, "Value"), buf, len);
+  }
+  return NULL;
+}
+
+/* What DavMail (an IMAP/CalDAV gateway) reads: MAPI properties derived
+ * from each item and folder (the article number is its IMAP UID),
+ * properties it set used in restrictions, the iCalendar MIME of a calendar
+ * item (its VTIMEZONE is how it learns the mailbox's zone), CopyItem. */
+START_TEST(davmail_mapi_properties)
+{
+  char err[256], op[4096], buf[512], id[256];
+  struct ec_resp r;
+  xmlNodePtr msgs[2], items, m, f;
+  unsigned long uid1, uid2;
+
+  for(int i = 0; i < 2; i++)
+    ck_assert_int_eq(emu_deliver_message(emu, "x@fabrikam.com", "alice@contoso.com",
+                                         i ? "second" : "first", "text", err, sizeof(err)),
+                     0);
+  /* FindItem as DavMail lists a folder (client-requests/davmail/0036) */
+  call("alice@contoso.com",
+       "<m:FindItem Traversal=\"Shallow\"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>"
+       "<t:AdditionalProperties><t:ExtendedFieldURI DistinguishedPropertySetId=\"PublicStrings\" "
+       "PropertyName=\"Keywords\" PropertyType=\"StringArray\"/>"
+       "<t:ExtendedFieldURI PropertyTag=\"0xe23\" PropertyType=\"Integer\"/>"
+       "<t:ExtendedFieldURI PropertyTag=\"0xe07\" PropertyType=\"Integer\"/>"
+       "<t:ExtendedFieldURI PropertyTag=\"0x3008\" PropertyType=\"SystemTime\"/>"
+       "<t:ExtendedFieldURI PropertyTag=\"0xe06\" PropertyType=\"SystemTime\"/>"
+       "<t:FieldURI FieldURI=\"message:IsRead\"/>"
+       "<t:ExtendedFieldURI PropertyTag=\"0xff9\" PropertyType=\"Binary\"/>"
+       "<t:ExtendedFieldURI PropertyTag=\"0xe08\" PropertyType=\"Integer\"/>"
+       "</t:AdditionalProperties></m:ItemShape>"
+       "<m:IndexedPageItemView MaxEntriesReturned=\"500\" Offset=\"0\" BasePoint=\"Beginning\"/>"
+       "<m:SortOrder><t:FieldOrder Order=\"Descending\"><t:ExtendedFieldURI PropertyTag=\"0xe23\" "
+       "PropertyType=\"Integer\"/></t:FieldOrder></m:SortOrder>"
+       "<m:ParentFolderIds><t:DistinguishedFolderId Id=\"inbox\"/></m:ParentFolderIds>"
+       "</m:FindItem>",
+       200, &r);
+  ck_assert_uint_eq(ec_messages(&r, msgs, 2), 1);
+  items = exs_xml_child(exs_xml_child(msgs[0], EC_NS_M, "RootFolder"), EC_NS_T, "Items");
+  m = exs_xml_first_element(items);
+  ck_assert_ptr_nonnull(ext_tag(m, "0xe23", buf, sizeof(buf)));
+  uid1 = strtoul(buf, NULL, 10);
+  ck_assert_ptr_nonnull(ext_tag(m, "0xe07", buf, sizeof(buf)));
+  ck_assert_str_eq(buf, "0"); /* unread, sent */
+  ck_assert_ptr_nonnull(ext_tag(m, "0xe08", buf, sizeof(buf)));
+  ck_assert_int_gt(atoi(buf), 50);
+  ck_assert_ptr_nonnull(ext_tag(m, "0x3008", buf, sizeof(buf)));
+  ck_assert_int_eq((int)strlen(buf), 20); /* whole seconds, no fraction */
+  ck_assert_ptr_nonnull(ext_tag(exs_xml_next(m, EC_NS_T, "Message"), "0xe23", buf, sizeof(buf)));
+  uid2 = strtoul(buf, NULL, 10);
+  ck_assert_uint_gt(uid1, uid2); /* descending */
+  ec_free(&r);
+
+  /* folder counters and the ctag */
+  call("alice@contoso.com",
+       "<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>"
+       "<t:ExtendedFieldURI PropertyTag=\"0x3602\" PropertyType=\"Integer\"/>"
+       "<t:ExtendedFieldURI PropertyTag=\"0x6751\" PropertyType=\"Integer\"/>"
+       "<t:ExtendedFieldURI PropertyTag=\"0x360a\" PropertyType=\"Boolean\"/>"
+       "<t:ExtendedFieldURI PropertyTag=\"0x670a\" PropertyType=\"SystemTime\"/>"
+       "<t:FieldURI FieldURI=\"folder:DisplayName\"/></t:AdditionalProperties></m:FolderShape>"
+       "<m:FolderIds><t:DistinguishedFolderId Id=\"inbox\"/></m:FolderIds></m:GetFolder>",
+       200, &r);
+  ck_assert_uint_eq(ec_messages(&r, msgs, 2), 1);
+  f = exs_xml_first_element(exs_xml_child(msgs[0], EC_NS_M, "Folders"));
+  ck_assert_int_eq(atol(ext_tag(f, "0x3602", buf, sizeof(buf))),
+                   emu_folder_count(emu, "alice@contoso.com", "inbox"));
+  ck_assert_uint_eq(strtoul(ext_tag(f, "0x6751", buf, sizeof(buf)), NULL, 10), uid1 + 1);
+  ck_assert_str_eq(ext_tag(f, "0x360a", buf, sizeof(buf)), "false");
+  ck_assert_ptr_nonnull(ext_tag(f, "0x670a", buf, sizeof(buf)));
+  ec_free(&r);
+
+  /* a contact found again by the file name DavMail gave it */
+  call("alice@contoso.com",
+       "<m:CreateItem><m:SavedItemFolderId><t:DistinguishedFolderId Id=\"contacts\"/>"
+       "</m:SavedItemFolderId><m:Items><t:Contact><t:ExtendedProperty><t:ExtendedFieldURI "
+       "PropertyTag=\"0x10f3\" PropertyType=\"String\"/><t:Value>jo.EML</t:Value>"
+       "</t:ExtendedProperty><t:ExtendedProperty><t:ExtendedFieldURI "
+       "DistinguishedPropertySetId=\"PublicStrings\" PropertyName=\"Keywords\" "
+       "PropertyType=\"StringArray\"/><t:Values><t:Value>a</t:Value><t:Value>b</t:Value>"
+       "</t:Values></t:ExtendedProperty><t:DisplayName>Jo</t:DisplayName></t:Contact>"
+       "</m:Items></m:CreateItem>",
+       200, &r);
+  ec_free(&r);
+  call("alice@contoso.com",
+       "<m:FindItem Traversal=\"Shallow\"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>"
+       "<t:AdditionalProperties><t:ExtendedFieldURI DistinguishedPropertySetId=\"PublicStrings\" "
+       "PropertyName=\"Keywords\" PropertyType=\"StringArray\"/></t:AdditionalProperties>"
+       "</m:ItemShape><m:Restriction><t:IsEqualTo><t:ExtendedFieldURI PropertyTag=\"0x10f3\" "
+       "PropertyType=\"String\"/><t:FieldURIOrConstant><t:Constant Value=\"jo.EML\"/>"
+       "</t:FieldURIOrConstant></t:IsEqualTo></m:Restriction><m:ParentFolderIds>"
+       "<t:DistinguishedFolderId Id=\"contacts\"/></m:ParentFolderIds></m:FindItem>",
+       200, &r);
+  ck_assert_uint_eq(ec_messages(&r, msgs, 2), 1);
+  m = exs_xml_first_element(
+      exs_xml_child(exs_xml_child(msgs[0], EC_NS_M, "RootFolder"), EC_NS_T, "Items"));
+  ck_assert(exs_xml_is(m, EC_NS_T, "Contact"));
+  ck_assert_str_eq(
+      exs_xml_text(exs_xml_path(m, EC_NS_T, "ExtendedProperty/Values/Value"), buf, sizeof(buf)),
+      "a");
+  ec_free(&r);
+
+  /* the time zone item: created with a StartTimeZone, read back as iCalendar */
+  call("alice@contoso.com",
+       "<m:CreateItem SendMeetingInvitations=\"SendToNone\"><m:SavedItemFolderId>"
+       "<t:DistinguishedFolderId Id=\"calendar\"/></m:SavedItemFolderId><m:Items>"
+       "<t:CalendarItem><t:Start>2026-12-07T06:00:00</t:Start><t:End>2026-12-08T06:00:00</t:End>"
+       "<t:StartTimeZone Id=\"UTC\"/></t:CalendarItem></m:Items></m:CreateItem>",
+       200, &r);
+  ck_assert_uint_eq(ec_messages(&r, msgs, 2), 1);
+  exs_xml_attr(exs_xml_path(exs_xml_child(msgs[0], EC_NS_M, "Items"), EC_NS_T, "CalendarItem/ItemId"),
+               "Id", id, sizeof(id));
+  ec_free(&r);
+  snprintf(op, sizeof(op),
+           "<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>"
+           "<t:IncludeMimeContent>true</t:IncludeMimeContent></m:ItemShape>"
+           "<m:ItemIds><t:ItemId Id=\"%s\"/></m:ItemIds></m:GetItem>",
+           id);
+  call("alice@contoso.com", op, 200, &r);
+  ck_assert_uint_eq(ec_messages(&r, msgs, 2), 1);
+  {
+    char *b64 = (char *)xmlNodeGetContent(
+        exs_xml_path(exs_xml_child(msgs[0], EC_NS_M, "Items"), EC_NS_T, "CalendarItem/MimeContent"));
+    struct exs_buf ics;
+    ck_assert_ptr_nonnull(b64);
+    exs_buf_init(&ics, 1 << 20);
+    ck_assert_int_eq(exs_base64_decode(&ics, b64, strlen(b64)), 0);
+    ck_assert_msg(strncmp(ics.data, "BEGIN:VCALENDAR\r\n", 17) == 0, "%s", ics.data);
+    ck_assert_ptr_nonnull(strstr(ics.data, "BEGIN:VTIMEZONE\r\nTZID:UTC\r\n"));
+    ck_assert_ptr_nonnull(strstr(ics.data, "DTSTART:20261207T060000Z\r\n"));
+    exs_buf_free(&ics);
+    xmlFree(b64);
+  }
+  ec_free(&r);
+
+  /* CopyItem: a second item with a new id; the original stays */
+  snprintf(op, sizeof(op),
+           "<m:CopyItem><m:ToFolderId><t:DistinguishedFolderId Id=\"drafts\"/></m:ToFolderId>"
+           "<m:ItemIds><t:ItemId Id=\"%s\"/></m:ItemIds></m:CopyItem>",
+           id);
+  call("alice@contoso.com", op, 200, &r);
+  ck_assert_uint_eq(ec_messages(&r, msgs, 2), 1);
+  ck_assert_str_eq(ec_code(msgs[0], buf, sizeof(buf)), "NoError");
+  ck_assert_int_eq(emu_folder_count(emu, "alice@contoso.com", "drafts"), 1);
+  ck_assert_int_eq(emu_folder_count(emu, "alice@contoso.com", "calendar"), 1);
+  ec_free(&r);
+}
+END_TEST
+
 int main(void)
 {
   Suite *s = suite_create("emu_mailstore");
@@ -1134,6 +1336,7 @@ int main(void)
   tcase_add_test(tc, calendar_view);
   tcase_add_test(tc, owa_user_options);
   tcase_add_test(tc, createitem_from_mime);
+  tcase_add_test(tc, davmail_mapi_properties);
   tcase_add_loop_test(tc, calendar_contact_task_round_trip, 0, sizeof(typed) / sizeof(typed[0]));
   tcase_add_loop_test(tc, contoso_failure_classes, 0, sizeof(classes) / sizeof(classes[0]));
   suite_add_tcase(s, tc);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "emu_client.h"
@@ -233,13 +234,16 @@ START_TEST(journal_records_requests)
 {
   struct ec_resp r;
   struct emu_journal_entry e[8];
+  struct timespec t0, t1;
   size_t n;
 
   emu_journal_clear(emu);
+  clock_gettime(CLOCK_REALTIME, &t0);
   ec_post(url, "alice:alice-pw", ec_soap("Exchange2016", NULL, all_folders), &r);
   ec_free(&r);
   ec_post(url, "alice:nope", ec_soap("Exchange2016", NULL, all_folders), &r);
   ec_free(&r);
+  clock_gettime(CLOCK_REALTIME, &t1);
   ck_assert_uint_eq(emu_journal_count(emu), 2);
   n = emu_journal_get(emu, 0, e, 8);
   ck_assert_uint_eq(n, 2);
@@ -254,6 +258,10 @@ START_TEST(journal_records_requests)
   ck_assert_int_eq(e[1].status, 401);
   ck_assert_str_eq(e[1].auth_user, "");
   ck_assert(e[1].seq > e[0].seq);
+  /* times in milliseconds, not whole seconds */
+  ck_assert_int_ge(e[0].time_ms, (int64_t)t0.tv_sec * 1000 + t0.tv_nsec / 1000000);
+  ck_assert_int_le(e[1].time_ms, (int64_t)t1.tv_sec * 1000 + t1.tv_nsec / 1000000);
+  ck_assert_int_ge(e[1].time_ms, e[0].time_ms);
   ck_assert_int_eq(emu_journal_max_in_flight(emu, "alice"), 1);
 }
 END_TEST

@@ -1,10 +1,12 @@
 /* test_http.c - the transport: redaction, plain-HTTP rules, curl error
  * mapping (DNS, CONNECT, TIMEOUT), traces, and the EWS client's HTTP-level
  * classification and throttling retries over a local canned server. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "exsync/buf.h"
+#include "exsync/clock.h"
 #include "exsync/ews.h"
 #include "exsync/http.h"
 #include "test_http_server.h"
@@ -416,6 +418,40 @@ START_TEST(ews_busy_message_gives_up)
 }
 END_TEST
 
+
+/* An answer of one element with 50,000 attributes: refused by the bounded
+ * parse before libxml2's quadratic duplicate check, with a clear error. */
+START_TEST(ews_answer_with_50000_attributes_refused)
+{
+  struct exs_buf body, ans;
+  const char *answers[1];
+  struct ts_server srv;
+  struct exs_ews_folder f;
+  struct exs_error err;
+  int64_t t0;
+
+  exs_buf_init(&body, 8u << 20);
+  exs_buf_init(&ans, 8u << 20);
+  exs_buf_adds(&body, "<?xml version=\"1.0\"?><s:Envelope xmlns:s=\"" EXS_NS_SOAP "\"><s:Body"
+                      "><m:GetFolderResponse xmlns:m=\"" EXS_NS_MSG "\"");
+  for(int i = 0; i < 50000; i++)
+    exs_buf_addf(&body, " a%d=\"v\"", i);
+  exs_buf_adds(&body, "/></s:Body></s:Envelope>");
+  exs_buf_addf(&ans, "HTTP/1.1 200 OK\r\nContent-Type: text/xml; charset=utf-8\r\n"
+                     "Connection: close\r\nContent-Length: %zu\r\n\r\n",
+               body.len);
+  exs_buf_add(&ans, body.data, body.len);
+  answers[0] = ans.data;
+  t0 = exs_monotonic_ms();
+  ck_assert_int_eq(ews_get_inbox(answers, 1, 0, &srv, &f, &err), -1);
+  fprintf(stderr, "client: a 50,000-attribute answer (%zu bytes) refused in %lld ms: %s\n",
+          body.len, (long long)(exs_monotonic_ms() - t0), err.message);
+  ck_assert_msg(strstr(err.message, "more than 256 attributes") != NULL, "%s", err.message);
+  exs_buf_free(&body);
+  exs_buf_free(&ans);
+}
+END_TEST
+
 static const struct {
   const char *answer;
   enum exs_category cat;
@@ -472,6 +508,7 @@ int main(void)
   tcase_add_test(tc, ews_throttled_gives_up);
   tcase_add_test(tc, ews_busy_message_retried);
   tcase_add_test(tc, ews_busy_message_gives_up);
+  tcase_add_test(tc, ews_answer_with_50000_attributes_refused);
   tcase_add_loop_test(tc, ews_http_classification, 0,
                       sizeof(http_classes) / sizeof(http_classes[0]));
   suite_add_tcase(s, tc);

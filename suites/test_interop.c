@@ -13,6 +13,17 @@
  * A client that is not installed fails the case with a message saying how
  * to install it; scripts/test.sh installs both.
  *
+ * DavMail (Debian davmail-server, a Java IMAP/SMTP/CalDAV/CardDAV gateway
+ * to EWS) is driven by suites/interop/davmail_steps.py: it starts DavMail
+ * with a generated properties file on free loopback ports, then uses
+ * imaplib, smtplib and curl as a mail and calendar client would. DavMail
+ * talks plain HTTP to the emulator (its Java trust store is not ours), which
+ * answers as two hosts (fixtures/scenarios/interop-hosts.xml): 127.0.0.1
+ * offers Basic only and localhost NTLM only, so each case gets the scheme
+ * it tests. Its requests are validated against the EWS schema. The DavMail
+ * cases are skipped, with a message, only when davmail-server is not
+ * installed (scripts/deps.sh --test installs it).
+ *
  * KNOWN_GAPS lists the steps that fail today because the emulator lacks
  * something. The scripts run every step (--keep-going); a step in
  * KNOWN_GAPS must still FAIL (when it passes, the case fails and asks for
@@ -51,17 +62,24 @@ extern char **environ;
 #define CLIENT_DEADLINE_MS 150000
 #define OUT_CAP (512 * 1024)
 
-enum client { CL_EXCHANGELIB, CL_EWSJS };
-static const char *const client_names[] = {"exchangelib", "ewsjs"};
+enum client { CL_EXCHANGELIB, CL_EWSJS, CL_DAVMAIL };
+static const char *const client_names[] = {"exchangelib", "ewsjs", "davmail"};
 
-/* Steps every script runs, in order. */
-static const char *const steps[] = {
+/* Steps the EWS client scripts run, in order. */
+static const char *const ews_steps[] = {
     "autodiscover",  "server_version", "getfolder_inbox",  "finditem",     "getitem",
     "send",          "sent_items",     "recipient_inbox",  "calendar",     "contact",
     "task",          "sync_initial",   "sync_incremental", "createfolder", "moveitem",
     "impersonation",
 };
-#define NSTEPS (sizeof(steps) / sizeof(steps[0]))
+/* Steps of davmail_steps.py: what a Thunderbird user does through DavMail. */
+static const char *const davmail_steps[] = {
+    "imap_login",   "imap_search_inbox", "imap_fetch",  "smtp_send", "imap_search_sent",
+    "caldav_event", "carddav_contact",   "caldav_task", "imap_move",
+};
+#define NSTEPS_MAX 16
+static const char *const *steps = ews_steps;
+static size_t NSTEPS = sizeof(ews_steps) / sizeof(ews_steps[0]);
 
 /* Steps that fail today because of an emulator gap. client/auth NULL: any;
  * step "*": every step. Each entry names the gap (see the interop report). */
@@ -99,6 +117,16 @@ static const struct {
     {"createfolder", "CreateFolder", 0},
     {"moveitem", "MoveItem", 0},
     {"impersonation", "FindItem", 2},
+    /* DavMail */
+    {"imap_search_inbox", "FindItem", 0},
+    {"imap_fetch", "GetItem", 0},
+    {"smtp_send", "CreateItem", 0},
+    {"caldav_event", "CreateItem", 0},
+    {"caldav_event", "GetUserConfiguration", 0},
+    {"carddav_contact", "CreateItem", 0},
+    {"caldav_task", "CreateItem", 0},
+    {"imap_move", "CreateFolder", 0},
+    {"imap_move", "MoveItem", 0},
 };
 
 static struct emu *emu;
@@ -434,7 +462,7 @@ static bool journal_has(const struct emu_journal_entry *j, size_t n, const char 
   return false;
 }
 
-static void check_journal(enum client cl, const char *auth, bool passed[NSTEPS])
+static void check_journal(enum client cl, const char *auth, bool passed[NSTEPS_MAX])
 {
   size_t n = emu_journal_count(emu), got;
   struct emu_journal_entry *j = calloc(n ? n : 1, sizeof(*j));
@@ -443,6 +471,13 @@ static void check_journal(enum client cl, const char *auth, bool passed[NSTEPS])
   got = emu_journal_get(emu, 0, j, n);
   for(size_t i = 0; i < got; i++) {
     /* every answered EWS request was authenticated, by a known user */
+    if(j[i].status == 200 && strcasecmp(j[i].path, "/EWS/Exchange.asmx") == 0 &&
+       strcmp(j[i].method, "POST") == 0)
+      ck_assert_msg(cl != CL_DAVMAIL ||
+                        strcmp(j[i].host, strcmp(auth, "ntlm") == 0 ? "localhost" : "127.0.0.1") == 0,
+                    "davmail/%s: journal entry %zu (%s) came to host %s, which offers another "
+                    "scheme",
+                    auth, i, j[i].operation, j[i].host);
     if(j[i].status == 200 && strcasecmp(j[i].path, "/EWS/Exchange.asmx") == 0 &&
        strcmp(j[i].method, "POST") == 0)
       ck_assert_msg(strcmp(j[i].auth_user, OWNER) == 0 || strcmp(j[i].auth_user, PEER) == 0 ||
@@ -464,8 +499,9 @@ static void check_journal(enum client cl, const char *auth, bool passed[NSTEPS])
                   imp ? " impersonating " : "", imp ? imp : "");
   }
   for(size_t s = 0; s < NSTEPS; s++) {
-    if(strcmp(steps[s], "send") == 0 && passed[s])
-      ck_assert_msg(emu_folder_count(emu, PEER "@" DOMAIN, "inbox") >= 2,
+    /* the EWS cases seeded one message for the peer, the DavMail ones none */
+    if((strcmp(steps[s], "send") == 0 || strcmp(steps[s], "smtp_send") == 0) && passed[s])
+      ck_assert_msg(emu_folder_count(emu, PEER "@" DOMAIN, "inbox") >= (cl == CL_DAVMAIL ? 1 : 2),
                     "%s/%s: send passed but %s's inbox holds %ld items", client_names[cl], auth,
                     PEER "@" DOMAIN, emu_folder_count(emu, PEER "@" DOMAIN, "inbox"));
   }
@@ -484,20 +520,93 @@ static const char *python_path(void)
   return access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
 }
 
-static void run_client(enum client cl, const char *auth)
+/* The client's STEP lines against the steps and KNOWN_GAPS, then the
+ * journal's evidence; frees co. */
+static void check_output(enum client cl, const char *auth, struct child_out *co_)
 {
-  char script[512], nodemods[512], tmpenv[300], caenv[320];
+  struct child_out co = *co_;
   char word[16], detail[1024];
-  const char *argv[32];
-  char *envv[8];
-  int ac = 0, ne = 0;
-  struct child_out co;
-  bool passed[NSTEPS] = {false};
+  bool passed[NSTEPS_MAX] = {false};
   const char *verbose = getenv("EXSYNC_INTEROP_VERBOSE");
   int missing = 0, unexpected = 0, closed = 0;
   char report[8192] = "";
   size_t rl = 0;
 
+  if(verbose && *verbose)
+    fprintf(stderr, "---- %s %s stdout:\n%s---- stderr:\n%s----\n", client_names[cl], auth, co.out,
+            co.err);
+  ck_assert_msg(!co.timed_out, "%s/%s: client killed after %d s; output:\n%s\n%s", client_names[cl],
+                auth, CLIENT_DEADLINE_MS / 1000, co.out, co.err);
+  ck_assert_msg(WIFEXITED(co.status), "%s/%s: client died (status %d); output:\n%s\n%s",
+                client_names[cl], auth, co.status, co.out, co.err);
+  if(WEXITSTATUS(co.status) == 2 || WEXITSTATUS(co.status) == 127)
+    ck_abort_msg("%s is not installed or cannot start (exit %d): %s%s -- install it: %s",
+                 client_names[cl], WEXITSTATUS(co.status), co.out, co.err,
+                 cl == CL_EXCHANGELIB ? "apt-get install python3-exchangelib python3-requests-ntlm "
+                                        "(scripts/deps.sh)"
+                 : cl == CL_DAVMAIL   ? "apt-get install davmail-server (scripts/deps.sh --test)"
+                                      : "npm ci in suites/interop (scripts/test.sh)");
+
+  for(size_t s = 0; s < NSTEPS; s++) {
+    const char *gap = gap_for(cl, auth, steps[s]);
+    if(!step_line(co.out, steps[s], word, sizeof(word), detail, sizeof(detail))) {
+      missing++;
+      rl += (size_t)snprintf(report + rl, sizeof(report) - rl > 0 ? sizeof(report) - rl : 0,
+                             "  %s: no STEP line\n", steps[s]);
+    }
+    else if(strcmp(word, "ok") == 0) {
+      passed[s] = true;
+      if(gap) {
+        closed++;
+        rl +=
+            (size_t)snprintf(report + rl, sizeof(report) - rl,
+                             "  %s: passes now: remove its KNOWN_GAPS entry (%s)\n", steps[s], gap);
+      }
+    }
+    else if(gap) {
+      /* one line per gap (a "*" gap covers every step) */
+      if(s == 0 || gap != gap_for(cl, auth, steps[s - 1]))
+        fprintf(stderr, "interop %s/%s: KNOWN GAP %s: %s -- client said: %s %.300s\n",
+                client_names[cl], auth, steps[s], gap, word, detail);
+    }
+    else {
+      unexpected++;
+      rl += (size_t)snprintf(report + rl, sizeof(report) - rl, "  %s: %s %.200s\n", steps[s], word,
+                             detail);
+    }
+    if(rl >= sizeof(report))
+      rl = sizeof(report) - 1;
+  }
+  if(missing || unexpected || closed) {
+    /* the whole output on stderr; Check's message stays short (it travels
+     * through a bounded pipe from the forked case) */
+    fprintf(stderr, "---- %s/%s client exit %d; stdout:\n%s---- stderr (tail):\n%s\n----\n",
+            client_names[cl], auth, WEXITSTATUS(co.status), co.out,
+            co.errlen > 4000 ? co.err + co.errlen - 4000 : co.err);
+    ck_abort_msg("%s/%s: %d unexpected failures, %d missing steps, %d closed gaps:\n%.3000s",
+                 client_names[cl], auth, unexpected, missing, closed, report);
+  }
+  check_journal(cl, auth, passed);
+  child_free(&co);
+  (void)co_;
+}
+
+static void run_davmail(const char *auth);
+
+static void run_client(enum client cl, const char *auth)
+{
+  char script[512], nodemods[512], tmpenv[300], caenv[320];
+  const char *argv[32];
+  char *envv[8];
+  int ac = 0, ne = 0;
+  struct child_out co;
+
+  if(cl == CL_DAVMAIL) {
+    run_davmail(auth);
+    return;
+  }
+  steps = ews_steps;
+  NSTEPS = sizeof(ews_steps) / sizeof(ews_steps[0]);
   if(cl == CL_EXCHANGELIB) {
     snprintf(script, sizeof(script), "%s", tu_path("suites/interop/exchangelib_steps.py"));
     argv[ac++] = python_path();
@@ -549,62 +658,128 @@ static void run_client(enum client cl, const char *auth)
   envv[ne] = NULL;
 
   run_child((char *const *)argv, envv, &co);
-  if(verbose && *verbose)
-    fprintf(stderr, "---- %s %s stdout:\n%s---- stderr:\n%s----\n", client_names[cl], auth, co.out,
-            co.err);
-  ck_assert_msg(!co.timed_out, "%s/%s: client killed after %d s; output:\n%s\n%s", client_names[cl],
-                auth, CLIENT_DEADLINE_MS / 1000, co.out, co.err);
-  ck_assert_msg(WIFEXITED(co.status), "%s/%s: client died (status %d); output:\n%s\n%s",
-                client_names[cl], auth, co.status, co.out, co.err);
-  if(WEXITSTATUS(co.status) == 2 || WEXITSTATUS(co.status) == 127)
-    ck_abort_msg("%s is not installed or cannot start (exit %d): %s%s -- install it: %s",
-                 client_names[cl], WEXITSTATUS(co.status), co.out, co.err,
-                 cl == CL_EXCHANGELIB ? "apt-get install python3-exchangelib python3-requests-ntlm "
-                                        "(scripts/deps.sh)"
-                                      : "npm ci in suites/interop (scripts/test.sh)");
-
-  for(size_t s = 0; s < NSTEPS; s++) {
-    const char *gap = gap_for(cl, auth, steps[s]);
-    if(!step_line(co.out, steps[s], word, sizeof(word), detail, sizeof(detail))) {
-      missing++;
-      rl += (size_t)snprintf(report + rl, sizeof(report) - rl > 0 ? sizeof(report) - rl : 0,
-                             "  %s: no STEP line\n", steps[s]);
-    }
-    else if(strcmp(word, "ok") == 0) {
-      passed[s] = true;
-      if(gap) {
-        closed++;
-        rl +=
-            (size_t)snprintf(report + rl, sizeof(report) - rl,
-                             "  %s: passes now: remove its KNOWN_GAPS entry (%s)\n", steps[s], gap);
-      }
-    }
-    else if(gap) {
-      /* one line per gap (a "*" gap covers every step) */
-      if(s == 0 || gap != gap_for(cl, auth, steps[s - 1]))
-        fprintf(stderr, "interop %s/%s: KNOWN GAP %s: %s -- client said: %s %.300s\n",
-                client_names[cl], auth, steps[s], gap, word, detail);
-    }
-    else {
-      unexpected++;
-      rl += (size_t)snprintf(report + rl, sizeof(report) - rl, "  %s: %s %.200s\n", steps[s], word,
-                             detail);
-    }
-    if(rl >= sizeof(report))
-      rl = sizeof(report) - 1;
-  }
-  if(missing || unexpected || closed) {
-    /* the whole output on stderr; Check's message stays short (it travels
-     * through a bounded pipe from the forked case) */
-    fprintf(stderr, "---- %s/%s client exit %d; stdout:\n%s---- stderr (tail):\n%s\n----\n",
-            client_names[cl], auth, WEXITSTATUS(co.status), co.out,
-            co.errlen > 4000 ? co.err + co.errlen - 4000 : co.err);
-    ck_abort_msg("%s/%s: %d unexpected failures, %d missing steps, %d closed gaps:\n%.3000s",
-                 client_names[cl], auth, unexpected, missing, closed, report);
-  }
-  check_journal(cl, auth, passed);
-  child_free(&co);
+  check_output(cl, auth, &co);
 }
+
+/* ---- DavMail ---- */
+
+static char http_port[16]; /* the plain listener of the DavMail cases */
+
+/* davmail-server on PATH, or NULL. */
+static const char *davmail_path(void)
+{
+  static char found[512];
+  const char *path = getenv("PATH");
+  char *copy, *save = NULL;
+
+  if(!path)
+    return NULL;
+  copy = strdup(path);
+  ck_assert_ptr_nonnull(copy);
+  found[0] = '\0';
+  for(char *d = strtok_r(copy, ":", &save); d && !found[0]; d = strtok_r(NULL, ":", &save)) {
+    snprintf(found, sizeof(found), "%s/davmail-server", d);
+    if(access(found, X_OK) != 0)
+      found[0] = '\0';
+  }
+  free(copy);
+  return found[0] ? found : NULL;
+}
+
+/* An emulator on plain HTTP answering as the two hosts of interop-hosts.xml,
+ * validating every request against the EWS schema, with a message in the
+ * owner's inbox. */
+static void davmail_setup(void)
+{
+  char err[512], bound[64];
+  int port;
+
+  snprintf(tmpdir, sizeof(tmpdir), "%s/case-XXXXXX", basedir);
+  ck_assert_msg(basedir[0] && mkdtemp(tmpdir), "mkdtemp %s: %s", tmpdir, strerror(errno));
+  emu = emu_new();
+  ck_assert_ptr_nonnull(emu);
+  ck_assert_msg(emu_load_scenario(emu, tu_path("fixtures/scenarios/interop-hosts.xml"), err,
+                                  sizeof(err)) == 0,
+                "%s", err);
+  ck_assert_msg(emu_set_ews_schema(emu, tu_path("fixtures/schema/ews/ews-validate.xsd"), err,
+                                   sizeof(err)) == 0,
+                "%s", err);
+  ck_assert_msg(emu_add_user(emu, OWNER, OWNER_PW, DOMAIN, err, sizeof(err)) == 0, "%s", err);
+  ck_assert_msg(emu_add_user(emu, PEER, PEER_PW, DOMAIN, err, sizeof(err)) == 0, "%s", err);
+  port = emu_listen(emu, "127.0.0.1", 0, false, bound, sizeof(bound), err, sizeof(err));
+  ck_assert_msg(port > 0, "listen: %s", err);
+  snprintf(http_port, sizeof(http_port), "%d", port);
+  ck_assert_int_eq(emu_start(emu, err, sizeof(err)), 0);
+  ck_assert_msg(emu_deliver_message(emu, "carol@example.org", OWNER "@" DOMAIN, SEED_SUBJECT,
+                                    "seeded by test_interop", err, sizeof(err)) == 0,
+                "%s", err);
+}
+
+static void run_davmail(const char *auth)
+{
+  char script[512], url[160], tmpenv[300];
+  const char *argv[32], *dm = davmail_path();
+  char *envv[4];
+  int ac = 0;
+  struct child_out co;
+  bool ntlm = strcmp(auth, "ntlm") == 0;
+
+  if(!dm) {
+    fprintf(stderr, "interop davmail/%s: SKIPPED: davmail-server is not installed "
+                    "(apt-get install davmail-server, or scripts/deps.sh --test)\n",
+            auth);
+    return;
+  }
+  steps = davmail_steps;
+  NSTEPS = sizeof(davmail_steps) / sizeof(davmail_steps[0]);
+  snprintf(script, sizeof(script), "%s", tu_path("suites/interop/davmail_steps.py"));
+  /* the host name picks the scheme (interop-hosts.xml) */
+  snprintf(url, sizeof(url), "http://%s:%s/EWS/Exchange.asmx", ntlm ? "localhost" : "127.0.0.1",
+           http_port);
+  argv[ac++] = python_path();
+  argv[ac++] = script;
+  argv[ac++] = "--ews-url";
+  argv[ac++] = url;
+  argv[ac++] = "--login";
+  /* NTLM: a bare login in DavMail's default domain; Basic: the address */
+  argv[ac++] = ntlm ? OWNER : OWNER "@" DOMAIN;
+  if(ntlm) {
+    argv[ac++] = "--domain";
+    argv[ac++] = "EXAMPLE";
+  }
+  argv[ac++] = "--password";
+  argv[ac++] = OWNER_PW;
+  argv[ac++] = "--email";
+  argv[ac++] = OWNER "@" DOMAIN;
+  argv[ac++] = "--peer-email";
+  argv[ac++] = PEER "@" DOMAIN;
+  argv[ac++] = "--seed-subject";
+  argv[ac++] = SEED_SUBJECT;
+  argv[ac++] = "--workdir";
+  argv[ac++] = tmpdir;
+  argv[ac++] = "--davmail";
+  argv[ac++] = dm;
+  argv[ac++] = "--keep-going";
+  argv[ac] = NULL;
+  snprintf(tmpenv, sizeof(tmpenv), "TMPDIR=%s", tmpdir);
+  envv[0] = tmpenv;
+  envv[1] = "PYTHONDONTWRITEBYTECODE=1";
+  envv[2] = NULL;
+  run_child((char *const *)argv, envv, &co);
+  check_output(CL_DAVMAIL, auth, &co);
+}
+
+START_TEST(davmail_basic)
+{
+  run_client(CL_DAVMAIL, "basic");
+}
+END_TEST
+
+START_TEST(davmail_ntlm)
+{
+  run_client(CL_DAVMAIL, "ntlm");
+}
+END_TEST
 
 START_TEST(exchangelib_basic)
 {
@@ -642,6 +817,14 @@ static Suite *interop_suite(void)
   tcase_add_test(tc, exchangelib_ntlm);
   tcase_add_test(tc, ewsjs_basic);
   tcase_add_test(tc, ewsjs_ntlm);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("davmail");
+  tcase_add_unchecked_fixture(tc, run_setup, run_teardown);
+  tcase_add_checked_fixture(tc, davmail_setup, teardown);
+  tcase_set_timeout(tc, 200);
+  tcase_add_test(tc, davmail_basic);
+  tcase_add_test(tc, davmail_ntlm);
   suite_add_tcase(s, tc);
   return s;
 }

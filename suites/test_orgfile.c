@@ -240,7 +240,7 @@ START_TEST(password_sources_and_warnings)
 }
 END_TEST
 
-/* Separate outgoing settings (SPEC.md 8): outgoing-url defaults to
+/* Separate outgoing settings (docs/org-file.md): outgoing-url defaults to
  * incoming-url; with same-outgoing="no" each outgoing setting defaults to
  * its incoming counterpart; with same-outgoing="yes" they are an error
  * naming the attribute. */

@@ -299,7 +299,7 @@ START_TEST(failed_location_fails_dependents_without_requests)
 }
 END_TEST
 
-/* A success closes the last error (SPEC.md 4). */
+/* A success closes the last error (docs/test-enable.md, Errors). */
 START_TEST(success_clears_the_last_error)
 {
   struct exs_mailbox m;

@@ -55,6 +55,93 @@ static xmlDocPtr check_doc(xmlParserCtxtPtr ctxt, xmlDocPtr doc, const char *nam
   return doc;
 }
 
+/* Skip from p to just past the terminator term (or to end). */
+static const char *skip_past(const char *p, const char *end, const char *term)
+{
+  size_t tl = strlen(term);
+
+  while(p + tl <= end) {
+    const char *hit = memchr(p, term[0], (size_t)(end - p));
+    if(!hit || hit + tl > end)
+      return end;
+    if(!memcmp(hit, term, tl))
+      return hit + tl;
+    p = hit + 1;
+  }
+  return end;
+}
+
+/* The work bound: one pass over the bytes, lexing only what decides where
+ * markup is (tags, quoted values, comments, CDATA, processing
+ * instructions, declarations). In a start tag every '=' outside quotes is
+ * counted: an element has at most that many attributes, so the count is
+ * an upper bound whatever libxml2 later makes of the document. */
+static int bounded(const char *data, size_t len, const char *name, char *errbuf, size_t errlen)
+{
+  const char *p = data, *end = data + len;
+  size_t nodes = 0;
+
+  while(p < end) {
+    const char *lt = memchr(p, '<', (size_t)(end - p));
+    const char *tag;
+    size_t attrs = 0;
+    char quote = 0;
+
+    if(!lt)
+      break;
+    p = lt + 1;
+    if(p < end && *p == '!') {
+      if(end - p >= 3 && !memcmp(p, "!--", 3))
+        p = skip_past(p + 3, end, "-->");
+      else if(end - p >= 8 && !memcmp(p, "![CDATA[", 8))
+        p = skip_past(p + 8, end, "]]>");
+      else
+        p = skip_past(p, end, ">"); /* a DOCTYPE: refused after parsing */
+      continue;
+    }
+    if(p < end && *p == '?') {
+      p = skip_past(p, end, "?>");
+      continue;
+    }
+    if(p < end && *p == '/') {
+      p = skip_past(p, end, ">");
+      continue;
+    }
+    tag = lt;
+    for(; p < end; p++) {
+      if(quote) {
+        if(*p == quote)
+          quote = 0;
+      }
+      else if(*p == '"' || *p == '\'') {
+        quote = *p;
+      }
+      else if(*p == '=') {
+        attrs++;
+      }
+      else if(*p == '>') {
+        p++;
+        break;
+      }
+    }
+    if(attrs > EXS_XML_MAX_ATTRS) {
+      long line = 1;
+      for(const char *q = data; q < tag; q++)
+        line += *q == '\n';
+      snprintf(errbuf, errlen, "%s:%ld: an element with more than %d attributes", name, line,
+               EXS_XML_MAX_ATTRS);
+      return 0;
+    }
+    nodes += 1 + attrs;
+    if(nodes > EXS_XML_MAX_NODES) {
+      snprintf(errbuf, errlen, "%s: more than %u elements and attributes", name,
+               EXS_XML_MAX_NODES);
+      return 0;
+    }
+  }
+  return 1;
+}
+
 xmlDocPtr exs_xml_parse(const char *data, size_t len, const char *name,
                         char *errbuf, size_t errlen)
 {
@@ -69,6 +156,8 @@ xmlDocPtr exs_xml_parse(const char *data, size_t len, const char *name,
     snprintf(errbuf, errlen, "%s: empty document", name);
     return NULL;
   }
+  if(!bounded(data, len, name, errbuf, errlen))
+    return NULL;
   ctxt = xmlNewParserCtxt();
   if(!ctxt) {
     snprintf(errbuf, errlen, "%s: out of memory", name);

@@ -482,6 +482,10 @@ int diag_cmd_replay(struct diag_ctx *ctx, int argc, char **argv)
   static const struct diag_opt opts[] = {{"--update", false, 1}, {"--password-env", true, 2},
                                          {"--mode", true, 3}, {NULL, false, 0}};
   struct diag_optp p;
+  FILE *verdict = NULL;
+  char *verdict_text = NULL;
+  size_t verdict_len = 0;
+  int64_t started = exs_monotonic_ms();
   int id;
   struct replayer rp;
   struct diag_recording *rec = NULL;
@@ -549,6 +553,8 @@ int diag_cmd_replay(struct diag_ctx *ctx, int argc, char **argv)
   }
   if(!file)
     return diag_fail("replay needs a recording FILE");
+  if(diag_formats(ctx, "replay", DIAG_F_REPORT))
+    return 2;
   /* once / all: (re)record the command given after "--" */
   if(mode == MODE_ALL || (mode == MODE_ONCE && access(file, F_OK) != 0)) {
     struct diag_record_options ro;
@@ -730,8 +736,14 @@ int diag_cmd_replay(struct diag_ctx *ctx, int argc, char **argv)
     result = diag_fail("out of memory");
     goto out;
   }
+  /* the verdict is written as text here, then rendered in --format */
+  verdict = open_memstream(&verdict_text, &verdict_len);
+  if(!verdict) {
+    result = diag_fail("out of memory");
+    goto out;
+  }
   for(i = 0; i < rp.n_problems; i++)
-    fprintf(stdout, "replay: %s\n", rp.problems[i]);
+    fprintf(verdict, "replay: %s\n", rp.problems[i]);
   for(i = 0; i < rec->n_x; i++)
     if(!rec->x[i].uses && rec->x[i].status != 401 && rec->x[i].status != 0)
       fprintf(stderr, "exsync: note: exchange %zu (line %d, %s %s) was not asked for\n", i + 1,
@@ -760,20 +772,38 @@ int diag_cmd_replay(struct diag_ctx *ctx, int argc, char **argv)
   }
   if(!strcmp(want.data ? want.data : "", got.data ? got.data : "") &&
      exit_code == rec->exit_code && rp.unmatched == 0) {
-    fprintf(stdout, "replay: %s: same report, exit %d (%zu exchanges)\n", file, exit_code,
+    fprintf(verdict, "replay: %s: same report, exit %d (%zu exchanges)\n", file, exit_code,
             rec->n_x);
     result = 0;
   }
   else {
     if(exit_code != rec->exit_code)
-      fprintf(stdout, "replay: exit code %d, recorded %d\n", exit_code, rec->exit_code);
+      fprintf(verdict, "replay: exit code %d, recorded %d\n", exit_code, rec->exit_code);
     if(strcmp(want.data ? want.data : "", got.data ? got.data : ""))
-      print_diff(stdout, file, want.data ? want.data : (char *)"",
+      print_diff(verdict, file, want.data ? want.data : (char *)"",
                  got.data ? got.data : (char *)"");
-    fprintf(stdout, "replay: %s: the replayed run differs from the recording\n", file);
+    fprintf(verdict, "replay: %s: the replayed run differs from the recording\n", file);
     result = 1;
   }
+  fclose(verdict);
+  verdict = NULL;
+  {
+    struct diag_replay_verdict v;
+    memset(&v, 0, sizeof(v));
+    v.file = file;
+    v.same = result == 0;
+    v.exit_code = exit_code;
+    v.recorded_exit_code = rec->exit_code;
+    v.exchanges = rec->n_x;
+    v.unmatched = rp.unmatched;
+    v.text = verdict_text;
+    v.elapsed_ms = (long)(exs_monotonic_ms() - started);
+    diag_replay_write(stdout, ctx->format, &v);
+  }
 out:
+  if(verdict)
+    fclose(verdict);
+  free(verdict_text);
   if(cwd_fd >= 0)
     close(cwd_fd);
   unsetenv(REPLAY_PW_VAR);

@@ -47,6 +47,9 @@ struct exs_http_options {
   size_t n_resolve;
   const char *const *connect_to;     /* "HOST:PORT:HOST2:PORT2", as curl --connect-to */
   size_t n_connect_to;
+  const char *proxy;                 /* --proxy URL; "" none; NULL: the environment's
+                                        (https_proxy, http_proxy, all_proxy), as curl */
+  const char *noproxy;               /* hosts reached directly, as curl --noproxy */
   long connect_timeout_ms;           /* 0: 10 s */
   long timeout_ms;                   /* whole request; 0: 100 s */
   enum exs_auth_protocol auth;

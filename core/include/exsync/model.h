@@ -210,7 +210,7 @@ int exs_check_channel(const struct exs_org *org, const struct exs_profile *p, co
                       struct exs_error *err);
 
 /* How one workload of a mailbox reaches Exchange: THE decision of whose
- * credentials, which location and which protocol (SPEC.md 3, steps 2, 3
+ * credentials, which location and which protocol (docs/test-enable.md, steps 2, 3
  * and 7), used by Test & Enable, the profile check and the sync engine.
  * Incoming and ACT use the profile's incoming settings, outgoing its
  * outgoing settings. Strings are borrowed from p and m. */

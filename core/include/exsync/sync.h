@@ -47,6 +47,7 @@ struct exs_sync_options {
   size_t n_resolve;
   const char *const *connect_to;
   size_t n_connect_to;
+  const char *proxy, *noproxy;  /* as exs_http_options */
   exs_http_trace_fn trace;
   void *trace_ctx;
   /* scheduling in seconds; 0 means the product's value (in brackets) */

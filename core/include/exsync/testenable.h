@@ -68,6 +68,7 @@ struct exs_te_options {
   size_t n_resolve;
   const char *const *connect_to;
   size_t n_connect_to;
+  const char *proxy, *noproxy;     /* as exs_http_options */
   exs_http_trace_fn trace;         /* redacted trace of every HTTP exchange */
   void *trace_ctx;
   bool this_org_only;              /* --this-org-only: overwrite another org's ACT identity */
@@ -100,7 +101,7 @@ char *exs_testenable_credential_key(const struct exs_profile *p, const struct ex
 
 /* Whether an error of category c is about the location or the credential
  * (DNS, TCP, TLS, a refused credential) and so holds for every mailbox that
- * reaches Exchange the same way (SPEC.md 3, the profile check). */
+ * reaches Exchange the same way (docs/test-enable.md, the profile check). */
 bool exs_testenable_shared_category(enum exs_category c);
 
 /* The profile check of one (location, credential): the settings workload w
@@ -144,7 +145,7 @@ struct exs_te_batch_options {
 };
 
 /* Test & Enable n mailboxes in parallel. Each mailbox's profile is looked up
- * by name in profiles[0..np-1]. First the profile check (SPEC.md 3): each
+ * by name in profiles[0..np-1]. First the profile check (docs/test-enable.md): each
  * distinct (location, profile credential) of the run is tried once; when
  * it fails, every mailbox using it fails with that error and no further
  * request is made with it (a refused password is presented once, and a

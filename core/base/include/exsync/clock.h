@@ -11,6 +11,8 @@ int64_t exs_monotonic_ms(void);
 /* Wall clock in seconds since the epoch; frozen when exs_clock_freeze was
  * called (replay) or when EXSYNC_FROZEN_TIME=ISO8601 is set. */
 time_t exs_now(void);
+/* The wall clock in milliseconds since the epoch (whole seconds when frozen). */
+int64_t exs_now_ms(void);
 /* Freeze the wall clock at t (0 unfreezes). */
 void exs_clock_freeze(time_t t);
 /* Format t as "2026-01-01T00:00:00Z" into buf (at least 21 bytes). */

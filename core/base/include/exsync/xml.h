@@ -2,7 +2,8 @@
  *
  * Everything that reads XML from outside (HTTP bodies, scenario, org and
  * recording files) goes through exs_xml_parse: no network access, no DTD, no
- * entity expansion, a size cap and a depth cap. Shared by core and emulator:
+ * entity expansion, a size cap, a depth cap, and caps on attributes per
+ * element and nodes in all checked in linear time before parsing. Shared by core and emulator:
  * it knows nothing about EWS.
  */
 #ifndef EXSYNC_XML_H
@@ -13,6 +14,12 @@
 
 #define EXS_XML_MAX_BYTES (64u * 1024u * 1024u)
 #define EXS_XML_MAX_DEPTH 64
+/* Work per document is bounded before libxml2 sees it (its duplicate
+ * attribute check is quadratic in the attributes of one element): a
+ * linear scan of the bytes refuses more attributes on one element, or
+ * more elements and attributes in all, than these. */
+#define EXS_XML_MAX_ATTRS 256
+#define EXS_XML_MAX_NODES 1000000u
 
 /* Parse len bytes. name is used in error messages (a file name or URL).
  * Returns a document (caller frees with xmlFreeDoc) or NULL with a message
