@@ -27,16 +27,18 @@ _exsync()
   local cur prev words cword
   _exsync_init || return
 
-  local globals="--db --key-file --format --trace --cacert --resolve --connect-to --help --version"
+  local globals="--db --key-file --format --output --failures-only --trace --cacert --resolve
+                 --connect-to --proxy --noproxy --no-progress --help --version"
   local commands="demo test-enable import org profile mailbox autodiscover alerts job sync
                   status activity email act record replay"
   case $prev in
-    --db | --key-file | --trace | --cacert | --config | --body-file | --out | --password-file)
+    --db | --key-file | --trace | --cacert | --config | --body-file | --out | --password-file | \
+      -o | --output)
       _exsync_files
       return
       ;;
     --format)
-      COMPREPLY=($(compgen -W "text json junit" -- "$cur"))
+      COMPREPLY=($(compgen -W "text json junit html" -- "$cur"))
       return
       ;;
     --protocol)
@@ -61,7 +63,8 @@ _exsync()
   local i cmd= sub=
   for ((i = 1; i < cword; i++)); do
     case ${words[i]} in
-      --db | --key-file | --format | --trace | --cacert | --resolve | --connect-to) ((i++)) ;;
+      --db | --key-file | --format | --trace | --cacert | --resolve | --connect-to | --proxy | \
+        --noproxy | -o | --output) ((i++)) ;;
       -*) ;;
       *)
         if [[ -z $cmd ]]; then cmd=${words[i]}; elif [[ -z $sub ]]; then sub=${words[i]}; fi

@@ -567,6 +567,61 @@ void exs_access_key(const struct exs_access *a, const char *url, char *buf, size
            a->user ? a->user : "", hex);
 }
 
+/* ---- what a change re-opens (docs/test-enable.md, Alerts, retry and disable) ---------------------------------- */
+
+void exs_mailbox_reset(struct exs_mailbox *m, unsigned mask)
+{
+  int w;
+
+  for(w = 0; w < EXS_WL_COUNT; w++) {
+    if(!(mask & EXS_WL_BIT(w)))
+      continue;
+    m->status[w] = EXS_STATUS_NOT_RUN;
+    m->enabled[w] = false;
+  }
+}
+
+unsigned exs_mailbox_reopen(const struct exs_mailbox *old, struct exs_mailbox *m)
+{
+  unsigned mask = 0;
+
+  if(strcasecmp(old->address, m->address)) {
+    mask = EXS_WL_ALL;
+    m->approval = EXS_APPROVAL_EMPTY; /* a new address is approved again */
+  }
+  if(strcmp(old->profile, m->profile) || old->allow_credentials != m->allow_credentials ||
+     strcmp(old->user, m->user) || strcmp(old->password, m->password))
+    mask = EXS_WL_ALL;
+  if(old->incoming != m->incoming)
+    mask |= EXS_WL_BIT(EXS_WL_INCOMING);
+  if(old->outgoing != m->outgoing)
+    mask |= EXS_WL_BIT(EXS_WL_OUTGOING);
+  if(old->act != m->act)
+    mask |= EXS_WL_BIT(EXS_WL_ACT);
+  exs_mailbox_reset(m, mask);
+  if(old->approval == EXS_APPROVAL_APPROVED && m->approval != EXS_APPROVAL_APPROVED) {
+    m->enabled[EXS_WL_INCOMING] = false;
+    m->enabled[EXS_WL_OUTGOING] = false;
+  }
+  return mask;
+}
+
+unsigned exs_profile_reopens(const struct exs_profile *old, const struct exs_profile *p)
+{
+  unsigned mask = 0;
+  bool ad = old->autodiscover != p->autodiscover;
+
+  if(ad || strcmp(old->incoming_url, p->incoming_url) || old->retrieval != p->retrieval ||
+     strcmp(old->user, p->user) || strcmp(old->password, p->password) ||
+     old->impersonation != p->impersonation || old->protocol != p->protocol)
+    mask |= EXS_WL_BIT(EXS_WL_INCOMING) | EXS_WL_BIT(EXS_WL_ACT);
+  if(ad || strcmp(old->outgoing_url, p->outgoing_url) || old->out_retrieval != p->out_retrieval ||
+     strcmp(old->out_user, p->out_user) || strcmp(old->out_password, p->out_password) ||
+     old->out_impersonation != p->out_impersonation || old->out_protocol != p->out_protocol)
+    mask |= EXS_WL_BIT(EXS_WL_OUTGOING);
+  return mask;
+}
+
 /* ---- wiping -------------------------------------------------------------- */
 
 void exs_profile_wipe(struct exs_profile *p)

@@ -147,6 +147,11 @@ static const char *const migrations[EXS_STORE_SCHEMA_VERSION] = {
   " CHECK(out_protocol BETWEEN 0 AND 3);"
   "UPDATE profiles SET out_retrieval = retrieval, out_impersonation = impersonation,"
   " out_user_name = user_name, out_password_enc = password_enc, out_protocol = protocol;",
+
+  /* 5 (verdicts branch): the retry schedule of the test that set retry_at,
+   * so the sync service retries on it (0: the product's 5 minutes, 10 tries) */
+  "ALTER TABLE mailboxes ADD COLUMN retry_interval_s INTEGER NOT NULL DEFAULT 0;"
+  "ALTER TABLE mailboxes ADD COLUMN retry_max INTEGER NOT NULL DEFAULT 0;",
 };
 
 /* ---- field tables -------------------------------------------------------- */
@@ -239,6 +244,8 @@ static const struct field mailbox_fields[] = {
   FINT(exs_mailbox, "retry_count", retry_count, F_RESULT),
   FINT(exs_mailbox, "transient_failures", transient_failures, F_RESULT),
   FTIME(exs_mailbox, "retry_at", retry_at, F_RESULT),
+  FINT(exs_mailbox, "retry_interval_s", retry_interval_s, F_RESULT),
+  FINT(exs_mailbox, "retry_max", retry_max, F_RESULT),
   FTEXT(exs_mailbox, "last_error_code", last_error_code, F_RESULT),
   FTEXT(exs_mailbox, "last_error", last_error, F_RESULT),
   FINT(exs_mailbox, "last_error_count", last_error_count, F_RESULT),
@@ -1344,6 +1351,8 @@ static void keep_results(struct exs_mailbox *m, const struct exs_mailbox *old)
   m->retry_count = old->retry_count;
   m->transient_failures = old->transient_failures;
   m->retry_at = old->retry_at;
+  m->retry_interval_s = old->retry_interval_s;
+  m->retry_max = old->retry_max;
   memcpy(m->last_error_code, old->last_error_code, sizeof(m->last_error_code));
   memcpy(m->last_error, old->last_error, sizeof(m->last_error));
   m->last_error_count = old->last_error_count;
@@ -1409,6 +1418,7 @@ int exs_store_import(struct exs_store *st, const struct exs_org *org,
       keep_results(m, oldm);
       if(!m->password[0])
         memcpy(m->password, oldm->password, sizeof(m->password));
+      exs_mailbox_reopen(oldm, m); /* a changed configuration re-opens its verdicts */
     }
     if(exs_store_mailbox_put(st, m, err))
       goto out;
@@ -1469,29 +1479,31 @@ int exs_store_alert_add(struct exs_store *st, struct exs_alert *a, struct exs_er
   return alert_insert(st, a, err);
 }
 
-int exs_store_alert_list(struct exs_store *st, const char *mailbox, size_t limit,
-                         struct exs_alert **out, size_t *n, struct exs_error *err)
+/* Alerts matching where ("" or "WHERE ..." naming its one parameter ?1)
+ * with ?1 = key, the newest limit of them in the order written. */
+static int alert_query(struct exs_store *st, const char *where, const char *key, size_t limit,
+                       struct exs_alert **out, size_t *n, struct exs_error *err)
 {
   sqlite3_stmt *s = NULL;
   struct exs_alert *arr = NULL;
   size_t cnt = 0, cap = 0;
-  char sql[512];
+  char sql[1024];
   int rc, result = -1;
 
   *out = NULL;
   *n = 0;
   snprintf(sql, sizeof(sql),
            "SELECT * FROM (SELECT id, time, mailbox, profile, severity, category, transient, "
-           "message, hint, ews_code, http_status, url FROM alerts %s ORDER BY id DESC LIMIT ?) "
-           "ORDER BY id",
-           mailbox ? "WHERE mailbox = ?" : "");
+           "message, hint, ews_code, http_status, url FROM alerts a %s ORDER BY id DESC "
+           "LIMIT ?2) ORDER BY id",
+           where);
   if(sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
     db_fail(st, err, "cannot list alerts");
     goto out;
   }
-  if(mailbox)
-    bind_text(s, 1, mailbox);
-  sqlite3_bind_int64(s, mailbox ? 2 : 1, limit ? (sqlite3_int64)limit : -1);
+  if(key)
+    bind_text(s, 1, key);
+  sqlite3_bind_int64(s, 2, limit ? (sqlite3_int64)limit : -1);
   while((rc = sqlite3_step(s)) == SQLITE_ROW) {
     struct exs_alert *a;
     int sev;
@@ -1527,6 +1539,35 @@ out:
   free(arr);
   sqlite3_finalize(s);
   return result;
+}
+
+int exs_store_alert_list(struct exs_store *st, const char *mailbox, size_t limit,
+                         struct exs_alert **out, size_t *n, struct exs_error *err)
+{
+  return alert_query(st, mailbox ? "WHERE mailbox = ?1" : "", mailbox, limit, out, n, err);
+}
+
+int exs_store_alert_wall(struct exs_store *st, const char *who, size_t limit,
+                         struct exs_alert **out, size_t *n, struct exs_error *err)
+{
+  /* the mailbox's own; every alert of a profile who owns but the success
+   * notes (they are for the mailbox owner); the profile-level alerts of the
+   * profiles of mailbox who when the org notifies mailbox owners */
+  return alert_query(st,
+                     "WHERE a.mailbox = ?1 COLLATE NOCASE"
+                     " OR (a.category != 'TEST_OK' AND a.profile IN"
+                     "  (SELECT name FROM profiles WHERE owner = ?1 COLLATE NOCASE))"
+                     " OR (a.mailbox IS NULL AND (SELECT notify_owners FROM org) = 1"
+                     "  AND a.profile IN (SELECT profile FROM mailboxes"
+                     "   WHERE address = ?1 COLLATE NOCASE))",
+                     who, limit, out, n, err);
+}
+
+int exs_store_alert_profile_wall(struct exs_store *st, const char *profile, size_t limit,
+                                 struct exs_alert **out, size_t *n, struct exs_error *err)
+{
+  return alert_query(st, "WHERE a.mailbox IS NULL AND a.profile = ?1", profile, limit, out, n,
+                     err);
 }
 
 /* ---- Test & Enable results ---------------------------------------------- */

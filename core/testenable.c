@@ -193,9 +193,17 @@ static void dir_mask(int d, bool mask[EXS_WL_COUNT])
 
 /* Fail direction d (and the outgoing direction too when it shares d's
  * transport). */
-static void fail_dir(struct te_run *r, int d, const struct exs_error *err)
+static void fail_dir(struct te_run *r, int d, const struct exs_error *e)
 {
   bool mask[EXS_WL_COUNT];
+  struct exs_error own = *e;
+  const struct exs_error *err = e;
+
+  if(d == DIR_OUT && r->dir[DIR_IN].wanted) {
+    /* outgoing's own settings or location failed: the outgoing workload's */
+    exs_error_step(&own, "outgoing");
+    err = &own;
+  }
 
   r->dir[d].failed = true;
   dir_mask(d, mask);
@@ -551,10 +559,16 @@ fail:
   step_end(s, EXS_STEP_FAILED, "%s", err.message);
 }
 
-/* Add an alert of workload w (-1: none). */
-static void add_alert(struct exs_te_result *out, int severity, const struct exs_error *err, int w)
+/* Add an alert; its workload is the one its step names (incoming,
+ * outgoing, act), none (-1) for a shared step or when it failed several. */
+static void add_alert(struct exs_te_result *out, int severity, const struct exs_error *err)
 {
   size_t i;
+  int w = -1, k;
+
+  for(k = 0; k < EXS_WL_COUNT; k++)
+    if(!strcmp(err->step, exs_workload_name((enum exs_workload)k)))
+      w = k;
 
   for(i = 0; i < out->n_alerts; i++)
     if(out->alerts[i].error.category == err->category &&
@@ -577,8 +591,14 @@ static int apply_outcome(struct te_run *r)
 {
   struct exs_mailbox *m = r->m;
   struct exs_te_result *out = r->out;
-  int max_retries = r->opt->max_transient_retries > 0 ? r->opt->max_transient_retries : 10;
-  long interval = r->opt->retry_interval_s > 0 ? r->opt->retry_interval_s : 300;
+  /* the schedule given to this test, else the one of the test that
+   * scheduled this retry (kept on the mailbox), else the product's */
+  int max_retries = r->opt->max_transient_retries > 0 ? r->opt->max_transient_retries
+                    : m->retry_max > 0                ? m->retry_max
+                                                      : 10;
+  long interval = r->opt->retry_interval_s > 0 ? r->opt->retry_interval_s
+                  : m->retry_interval_s > 0    ? m->retry_interval_s
+                                               : 300;
   bool tested = false, any_failed = false, transient = false;
   time_t now = exs_now();
   int w;
@@ -611,6 +631,8 @@ static int apply_outcome(struct te_run *r)
     }
     else {
       m->retry_at = now + interval;
+      m->retry_interval_s = (int)interval;
+      m->retry_max = max_retries;
       out->retry_scheduled = true;
     }
   }
@@ -627,7 +649,7 @@ static int apply_outcome(struct te_run *r)
     m->status[w] = EXS_STATUS_FAILURE;
     if(!out->error[w].transient)
       m->enabled[w] = false; /* permanent: disable at once */
-    add_alert(out, out->error[w].transient ? EXS_SEV_WARNING : EXS_SEV_ERROR, &out->error[w], w);
+    add_alert(out, out->error[w].transient ? EXS_SEV_WARNING : EXS_SEV_ERROR, &out->error[w]);
   }
   if(tested && !any_failed) {
     struct exs_error ok;
@@ -637,10 +659,12 @@ static int apply_outcome(struct te_run *r)
              "Mailbox %s was tested and enabled for every workload that uses server-side "
              "synchronization", m->address);
     snprintf(ok.step, sizeof(ok.step), "done");
-    add_alert(out, EXS_SEV_INFORMATION, &ok, -1);
+    add_alert(out, EXS_SEV_INFORMATION, &ok);
     /* a success closes the record of the last failure (docs/test-enable.md, Errors) */
     m->transient_failures = 0;
     m->retry_at = 0;
+    m->retry_interval_s = 0;
+    m->retry_max = 0;
     m->last_error_count = 0;
     m->last_error_code[0] = '\0';
     m->last_error[0] = '\0';

@@ -101,6 +101,23 @@ static void conn_give(struct slot *s, struct exs_te_connection *c)
   exs_te_connection_free(c);
 }
 
+/* Whether the connection step of direction d (0 incoming, 1 outgoing) failed. */
+static bool connect_failed(const struct exs_te_result *r, int d)
+{
+  bool own_out = false;
+  size_t i;
+
+  for(i = 0; i < r->n_steps; i++)
+    if(!strcmp(r->steps[i].name, "connect-outgoing"))
+      own_out = true;
+  for(i = 0; i < r->n_steps; i++) {
+    const char *want = d && own_out ? "connect-outgoing" : "connect";
+    if(!strcmp(r->steps[i].name, want))
+      return r->steps[i].status == EXS_STEP_FAILED;
+  }
+  return false;
+}
+
 /* Under the batch lock: a location or credential that failed in mailbox
  * idx's own test (after a passing check) fails every later test using it,
  * so a credential refused mid-run is not presented again. */
@@ -120,7 +137,7 @@ static void note_refusal(struct batch *b, size_t idx)
     if(r->status[w] != EXS_STATUS_FAILURE)
       continue;
     e = &r->error[w];
-    if(strcmp(e->step, "connect") || !exs_testenable_shared_category(e->category))
+    if(!connect_failed(r, d) || !exs_testenable_shared_category(e->category))
       continue;
     b->checks[c - 1].err = *e;
     b->checks[c - 1].failed = true;
@@ -146,7 +163,8 @@ static int profile_check(struct batch *b)
   b->checks = calloc(2 * (b->total ? b->total : 1), sizeof(*b->checks));
   if(!b->uses || !b->checks)
     return -1;
-  for(i = 0; i < b->total; i++) {
+  /* a run of one mailbox checks nothing apart: its own test is the check */
+  for(i = 0; b->total > 1 && i < b->total; i++) {
     const struct exs_mailbox *m = &b->mailboxes[i];
     const struct exs_profile *p = find_profile(b, m->profile);
     for(d = 0; p && !p->autodiscover && d < 2; d++) {
@@ -220,10 +238,10 @@ static void profile_alerts(struct batch *b)
     {
       /* the profile's words first: a long transport message must not hide them */
       char msg[sizeof(a->error.message)];
-      snprintf(msg, sizeof(msg), "profile check of '%s'%s: %zu mailbox%s failed without "
-               "being tried: %s", b->profiles[c->profile].name,
-               c->w == EXS_WL_OUTGOING ? " (outgoing settings)" : "", c->dependents,
-               c->dependents == 1 ? "" : "es", c->err.message);
+      snprintf(msg, sizeof(msg), "profile check of '%s'%s (%zu mailbox%s of the run use%s this "
+               "location and credential): %s", b->profiles[c->profile].name,
+               c->w == EXS_WL_OUTGOING ? ", outgoing settings" : "", c->dependents,
+               c->dependents == 1 ? "" : "es", c->dependents == 1 ? "s" : "", c->err.message);
       memcpy(a->error.message, msg, sizeof(msg));
     }
   }

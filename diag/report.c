@@ -61,6 +61,19 @@ static void write_text(FILE *f, const struct exs_te_result *results, size_t n,
   diag_summarize(results, n, elapsed_ms, &sum);
   if(diag_report_failures_only() && !shown)
     fprintf(f, "(no mailbox failed)\n");
+  {
+    /* profile-level alerts: the profile check failed for many mailboxes at once */
+    size_t np, k;
+    const struct exs_te_profile_result *pr = diag_report_profiles(&np);
+    for(i = 0; i < np; i++)
+      for(k = 0; k < pr[i].n_alerts; k++) {
+        const struct exs_te_alert *al = &pr[i].alerts[k];
+        fprintf(f, "profile %s: %s %s: %s\n", pr[i].name, exs_severity_name(al->severity),
+                exs_category_name(al->error.category), al->error.message);
+        if(al->error.hint[0])
+          fprintf(f, "    fix: %s\n", al->error.hint);
+      }
+  }
   fprintf(f, "\n%zu mailboxes: %zu success, %zu failure, %zu not run\n", sum.mailboxes,
           sum.success, sum.failure, sum.not_run);
   fputs("by workload:", f);
@@ -105,6 +118,69 @@ static void write_summary_json(FILE *f, const struct diag_summary *sum)
   fputs("}}\n", f);
 }
 
+static void write_alert_json(FILE *f, const struct exs_te_alert *a, bool first)
+{
+  const struct exs_error *e = &a->error;
+  bool ok = e->category == EXS_CAT_TEST_OK;
+  int wl = diag_alert_workload(a);
+
+  fputs(first ? "{" : ", {", f);
+  fprintf(f, "\"severity\": \"%s\", \"category\": \"%s\", \"transient\": %s, \"workload\": ",
+          exs_severity_name(a->severity), exs_category_name(e->category),
+          ok ? "null" : (e->transient ? "true" : "false"));
+  if(wl < 0)
+    fputs("null", f);
+  else
+    fprintf(f, "\"%s\"", exs_workload_name((enum exs_workload)wl));
+  fputs(", \"message\": ", f);
+  diag_json_str(f, e->message);
+  fputs(", \"hint\": ", f);
+  diag_json_str_or_null(f, e->hint);
+  fputs(", \"ews_code\": ", f);
+  diag_json_str_or_null(f, e->ews_code);
+  fputs(", \"http_status\": ", f);
+  if(e->http_status)
+    fprintf(f, "%ld", e->http_status);
+  else
+    fputs("null", f);
+  fputs(", \"url\": ", f);
+  diag_json_str_or_null(f, e->url);
+  fputs("}", f);
+}
+
+static void host_name(char *buf, size_t len);
+
+/* "profiles" and "meta" of the JSON report (docs/report.md). */
+static void write_profiles_meta_json(FILE *f)
+{
+  const struct exs_te_profile_result *pr;
+  char host[256], when[32];
+  time_t started = diag_report_started();
+  size_t i, j, np;
+
+  pr = diag_report_profiles(&np);
+  fputs("  \"profiles\": [", f);
+  for(i = 0; i < np; i++) {
+    fputs(i ? ",\n    {\"name\": " : "\n    {\"name\": ", f);
+    diag_json_str(f, pr[i].name);
+    fputs(", \"alerts\": [", f);
+    for(j = 0; j < pr[i].n_alerts; j++)
+      write_alert_json(f, &pr[i].alerts[j], j == 0);
+    fputs("]}", f);
+  }
+  fputs(np ? "\n  ],\n" : "],\n", f);
+  host_name(host, sizeof(host));
+  fputs("  \"meta\": {\"version\": ", f);
+  diag_json_str(f, EXSYNC_VERSION);
+  fputs(", \"started_at\": ", f);
+  diag_json_str(f, exs_time_iso(started ? started : exs_now(), when, sizeof(when)));
+  fputs(", \"host\": ", f);
+  diag_json_str(f, host);
+  fputs(", \"org_id\": ", f);
+  diag_json_str_or_null(f, diag_report_org_id());
+  fputs("},\n", f);
+}
+
 static void write_json(FILE *f, const struct exs_te_result *results, size_t n, long elapsed_ms)
 {
   struct diag_summary sum;
@@ -126,27 +202,8 @@ static void write_json(FILE *f, const struct exs_te_result *results, size_t n, l
             r->enabled[EXS_WL_OUTGOING] ? "true" : "false",
             r->enabled[EXS_WL_ACT] ? "true" : "false");
     fputs("\n     \"alerts\": [", f);
-    for(j = 0; j < r->n_alerts; j++) {
-      const struct exs_error *e = &r->alerts[j].error;
-      bool ok = e->category == EXS_CAT_TEST_OK;
-      fputs(j ? ", {" : "{", f);
-      fprintf(f, "\"severity\": \"%s\", \"category\": \"%s\", \"transient\": %s, \"message\": ",
-              exs_severity_name(r->alerts[j].severity), exs_category_name(e->category),
-              ok ? "null" : (e->transient ? "true" : "false"));
-      diag_json_str(f, e->message);
-      fputs(", \"hint\": ", f);
-      diag_json_str_or_null(f, e->hint);
-      fputs(", \"ews_code\": ", f);
-      diag_json_str_or_null(f, e->ews_code);
-      fputs(", \"http_status\": ", f);
-      if(e->http_status)
-        fprintf(f, "%ld", e->http_status);
-      else
-        fputs("null", f);
-      fputs(", \"url\": ", f);
-      diag_json_str_or_null(f, e->url);
-      fputs("}", f);
-    }
+    for(j = 0; j < r->n_alerts; j++)
+      write_alert_json(f, &r->alerts[j], j == 0);
     fputs("],\n     \"steps\": [", f);
     for(j = 0; j < r->n_steps; j++) {
       static const char *const st[] = {"success", "failure", "skipped"};
@@ -162,6 +219,7 @@ static void write_json(FILE *f, const struct exs_te_result *results, size_t n, l
   }
   diag_summarize(results, n, elapsed_ms, &sum);
   fputs("\n  ],\n", f);
+  write_profiles_meta_json(f);
   write_summary_json(f, &sum);
   fputs("}\n", f);
 }

@@ -41,13 +41,18 @@ void diag_report_configure(bool color, bool failures_only);
 /* The run being reported: its start (JUnit timestamp, meta) and org id.
  * Called when a Test & Enable run starts. */
 void diag_report_begin(const char *org_id);
+/* The profile-level outcome of the run (the profile check), copied: the
+ * JSON report's "profiles" lists those with mailboxes in the run. */
+void diag_report_set_profiles(const struct exs_te_profile_result *p, size_t n);
+/* That copy (NULL when none); *n receives its length. */
+const struct exs_te_profile_result *diag_report_profiles(size_t *n);
 /* The redacted trace of one mailbox's test (HTML report), copied. */
 void diag_report_add_trace(const char *address, const char *text, size_t len);
 /* That trace, or NULL. */
 const char *diag_report_trace_of(const char *address);
 
-/* Which workload an alert belongs to (from its step), or -1 for a shared
- * step (preconditions, credentials, location, connect). */
+/* Which workload an alert belongs to, or -1 when it failed several
+ * through a shared step (preconditions, credentials, location, connect). */
 int diag_alert_workload(const struct exs_te_alert *a);
 
 /* The settings and the run, as set above (report_base.c). */

@@ -11,6 +11,8 @@
 static bool opt_color, opt_failures_only, emitted;
 static time_t run_started;
 static char run_org_id[64];
+static struct exs_te_profile_result *run_profiles;
+static size_t n_run_profiles;
 
 struct trace_excerpt {
   char address[EXS_ADDRESS_MAX + 1];
@@ -89,12 +91,30 @@ const char *diag_report_trace_of(const char *address)
 
 int diag_alert_workload(const struct exs_te_alert *a)
 {
-  int w;
+  /* Test & Enable says which workload an alert failed: the one its step
+   * names, or none (-1) for a shared step or when it failed several */
+  return a->workload >= 0 && a->workload < EXS_WL_COUNT ? a->workload : -1;
+}
 
-  for(w = 0; w < EXS_WL_COUNT; w++)
-    if(!strcmp(a->error.step, exs_workload_name((enum exs_workload)w)))
-      return w;
-  return -1;
+void diag_report_set_profiles(const struct exs_te_profile_result *p, size_t n)
+{
+  size_t i, k = 0;
+
+  free(run_profiles);
+  run_profiles = NULL;
+  n_run_profiles = 0;
+  if(!p || !n || !(run_profiles = calloc(n, sizeof(*run_profiles))))
+    return;
+  for(i = 0; i < n; i++)
+    if(p[i].mailboxes) /* the profiles of the run, not every stored one */
+      run_profiles[k++] = p[i];
+  n_run_profiles = k;
+}
+
+const struct exs_te_profile_result *diag_report_profiles(size_t *n)
+{
+  *n = n_run_profiles;
+  return run_profiles;
 }
 
 int diag_mailbox_state(const struct exs_te_result *r)

@@ -164,13 +164,18 @@ int diag_run_batch(struct diag_ctx *ctx, const struct exs_org *org,
   pc.flags = flags;
   bo.progress = on_progress;
   bo.progress_ctx = &pc;
-  if(exs_testenable_batch(org, profiles, np, mailboxes, n, &bo, *results) < 0) {
+  bo.profile_results = calloc(np ? np : 1, sizeof(*bo.profile_results));
+  if(!bo.profile_results ||
+     exs_testenable_batch(org, profiles, np, mailboxes, n, &bo, *results) < 0) {
     /* an internal failure is never a run whose workloads were "Not Run" */
     diag_progress_done(&pc.bar);
+    free(bo.profile_results);
     free(*results);
     *results = NULL;
     return -1;
   }
+  diag_report_set_profiles(bo.profile_results, np);
+  free(bo.profile_results);
   diag_progress_done(&pc.bar);
   exs_buf_free(&pc.trace);
   *elapsed_ms = (long)(exs_monotonic_ms() - start);
@@ -197,6 +202,22 @@ int diag_save_results(struct exs_store *st, const struct exs_org *org,
     }
     if(exs_store_save_test_result(st, &mailboxes[i], alerts, na, err) < 0)
       return -1;
+  }
+  /* the profile-level alerts of the run (the profile check): the profile's
+   * wall, hence its owner's, and mailbox owners' with notify-owners */
+  {
+    size_t np;
+    const struct exs_te_profile_result *pr = diag_report_profiles(&np);
+    for(i = 0; pr && i < np; i++)
+      for(j = 0; j < pr[i].n_alerts; j++) {
+        struct exs_alert a;
+        if(!exs_alert_wanted(org, (enum exs_severity)pr[i].alerts[j].severity))
+          continue;
+        exs_alert_from_error(&a, &pr[i].alerts[j].error, exs_now(), NULL, pr[i].name);
+        a.severity = (enum exs_severity)pr[i].alerts[j].severity;
+        if(exs_store_alert_add(st, &a, err))
+          return -1;
+      }
   }
   return 0;
 }

@@ -5,6 +5,7 @@
  * runs in a forked child (diag_main) with its output captured; the emulator
  * runs in-process on port 0. */
 #include <fcntl.h>
+#include <pty.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -604,6 +605,87 @@ START_TEST(proxy_named_in_errors_and_bypassed)
 }
 END_TEST
 
+
+/* Run exsync on a pseudo-terminal (stdout and stderr) with TERM and
+ * NO_COLOR as given (NULL: unset); everything it wrote, malloc'd. */
+static char *run_tty(const char *term, const char *no_color, ...)
+{
+  char *argv[32], buf[4096], *all = NULL;
+  size_t len = 0;
+  int argc = 0, fd, status;
+  ssize_t n;
+  va_list ap;
+  pid_t pid;
+
+  argv[argc++] = "exsync";
+  va_start(ap, no_color);
+  while(argc < 31 && (argv[argc] = va_arg(ap, char *)) != NULL)
+    argc++;
+  va_end(ap);
+  argv[argc] = NULL;
+  fflush(NULL);
+  pid = forkpty(&fd, NULL, NULL, NULL);
+  ck_assert_int_ge(pid, 0);
+  if(pid == 0) {
+    if(term)
+      setenv("TERM", term, 1);
+    else
+      unsetenv("TERM");
+    if(no_color)
+      setenv("NO_COLOR", no_color, 1);
+    else
+      unsetenv("NO_COLOR");
+    status = diag_emu_main(argc, argv);
+    fflush(NULL);
+    _exit(status & 0xff);
+  }
+  for(;;) {
+    n = read(fd, buf, sizeof(buf));
+    if(n <= 0)
+      break; /* EIO once the child is gone */
+    all = realloc(all, len + (size_t)n + 1);
+    ck_assert_ptr_nonnull(all);
+    memcpy(all + len, buf, (size_t)n);
+    len += (size_t)n;
+  }
+  close(fd);
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  if(!all)
+    all = calloc(1, 1);
+  else
+    all[len] = '\0';
+  return all;
+}
+
+START_TEST(terminal_colour_and_progress)
+{
+  char *out;
+
+  /* a terminal: Failure in red, the progress line with failures so far */
+  out = run_tty("xterm", NULL, "--connect-to", connect_to, "test-enable", "--config", org_path,
+                "--mailbox", "erin@contoso.com", "--mailbox", "alice@contoso.com", NULL);
+  ck_assert_msg(strstr(out, "\033[31mFailure\033[0m") != NULL, "no red Failure:\n%s", out);
+  ck_assert_msg(strstr(out, "test-enable [") && strstr(out, " failed"), "no progress:\n%s", out);
+  ck_assert_msg(strstr(out, "1/2, ") && strstr(out, ", ETA "), "no ETA:\n%s", out);
+  ck_assert_msg(strstr(out, "\033[K") != NULL, "no line clearing:\n%s", out);
+  free(out);
+  /* NO_COLOR, TERM=dumb: not one escape code; --no-progress: no progress */
+  out = run_tty("xterm", "1", "--connect-to", connect_to, "test-enable", "--config", org_path,
+                "--mailbox", "erin@contoso.com", NULL);
+  ck_assert_msg(strchr(out, '\033') == NULL, "escape codes with NO_COLOR:\n%s", out);
+  ck_assert_ptr_nonnull(strstr(out, "Failure"));
+  free(out);
+  out = run_tty("dumb", NULL, "--connect-to", connect_to, "test-enable", "--config", org_path,
+                "--mailbox", "erin@contoso.com", NULL);
+  ck_assert_msg(strchr(out, '\033') == NULL, "escape codes with TERM=dumb:\n%s", out);
+  free(out);
+  out = run_tty("xterm", NULL, "--no-progress", "--connect-to", connect_to, "test-enable",
+                "--config", org_path, "--mailbox", "erin@contoso.com", NULL);
+  ck_assert_msg(strstr(out, "test-enable [") == NULL, "progress despite --no-progress:\n%s", out);
+  free(out);
+}
+END_TEST
+
 /* Does hay contain needle in any of the encodings a leak could take? */
 static const char *leak_of(const char *hay, size_t len, const char *secret, const char *user)
 {
@@ -697,6 +779,7 @@ int main(void)
   tcase_add_test(tc, formats_for_every_list_and_show);
   tcase_add_test(tc, junit_report_for_ci);
   tcase_add_test(tc, html_reports);
+  tcase_add_test(tc, terminal_colour_and_progress);
   tcase_add_test(tc, proxy_named_in_errors_and_bypassed);
   tcase_add_test(tc, replay_in_every_format);
   tcase_add_test(tc, trace_to_stderr_with_separators_and_time);

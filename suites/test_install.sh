@@ -56,6 +56,25 @@ case $line in
   "listening http "*) ;;
   *) fail "exsync-emulator did not start: $line $(timeout 1 cat <&3)" ;;
 esac
+# ... and validates requests with it: FolderIds before FolderShape is refused
+if command -v curl >/dev/null; then
+  cat >bad.xml <<'XML'
+<?xml version="1.0" encoding="utf-8"?>
+<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"
+ xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"
+ xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types">
+<soap:Header><t:RequestServerVersion Version="Exchange2016"/></soap:Header>
+<soap:Body><m:GetFolder><m:FolderIds><t:DistinguishedFolderId Id="inbox"/></m:FolderIds>
+<m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape></m:GetFolder></soap:Body>
+</soap:Envelope>
+XML
+  answer=$(curl -s -u zoe:pw -H 'Content-Type: text/xml; charset=utf-8' --data-binary @bad.xml \
+    "http://${line#listening http }/EWS/Exchange.asmx") || fail "no answer from exsync-emulator"
+  case $answer in
+    *ErrorSchemaValidation*) ;;
+    *) fail "the installed exsync-emulator did not validate a request: $answer" ;;
+  esac
+fi
 kill "$emu_pid"
 wait "$emu_pid" || fail "exsync-emulator did not stop cleanly"
 emu_pid=

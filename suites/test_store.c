@@ -608,9 +608,8 @@ START_TEST(import_keeps_results_and_passwords)
   p[0].password[0] = 0;
   p[0].max_connections = 5;
   full_mailbox(&m[0], "alice@contoso.com", "Exchange");
-  exs_mailbox_defaults(&m[0]);
-  strcpy(m[0].address, "alice@contoso.com");
-  strcpy(m[0].profile, "Exchange");
+  m[0].password[0] = 0;                  /* not given: the stored one stays */
+  strcpy(m[0].name, "Alice Renamed");    /* a change that re-opens no verdict */
   m[0].approval = EXS_APPROVAL_APPROVED;
   full_mailbox(&m[1], "new@contoso.com", "Exchange");
   ck_assert_int_eq(exs_store_import(st, NULL, p, 1, m, 2, &e), 0);
@@ -623,6 +622,14 @@ START_TEST(import_keeps_results_and_passwords)
   ck_assert(gm.enabled[EXS_WL_ACT]);
   ck_assert_str_eq(gm.password, "Canary-Mailbox-Pw-8086");
   ck_assert_str_eq(gm.processing_host, "worker-1");
+
+  /* a changed delivery method re-opens that workload's verdict (docs/test-enable.md, Alerts, retry and disable) */
+  m[0].act = EXS_ACT_SSYNC;
+  ck_assert_int_eq(exs_store_import(st, NULL, p, 1, m, 1, &e), 0);
+  ck_assert_int_eq(exs_store_mailbox_get(st, "alice@contoso.com", &gm, &e), 0);
+  ck_assert(!gm.enabled[EXS_WL_ACT]);
+  ck_assert_int_eq(gm.status[EXS_WL_ACT], EXS_STATUS_NOT_RUN);
+  ck_assert_int_eq(gm.retry_count, 9);
 
   /* one bad mailbox: nothing of the import stays */
   full_profile(&p[1], "Second");

@@ -235,7 +235,7 @@ static void wrong_password_run(int protocol)
   ck_assert_uint_eq(pr.n_alerts, 1);
   ck_assert_int_eq(pr.alerts[0].error.category, EXS_CAT_CREDENTIALS);
   ck_assert_int_eq(pr.alerts[0].severity, EXS_SEV_ERROR);
-  ck_assert_ptr_nonnull(strstr(pr.alerts[0].error.message, "30 mailboxes"));
+  ck_assert_ptr_nonnull(strstr(pr.alerts[0].error.message, "30 mailboxes of the run"));
   ck_assert_ptr_null(strstr(pr.alerts[0].error.message, "wrong"));
 
   /* the right password: the check passes, every mailbox is tried, no failed logon */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "bench_scenario.h"
@@ -126,7 +127,17 @@ out:
   return result;
 }
 
-static double peer_seconds(const char *url, size_t n, int connections, long *fetched)
+static double cpu_now(void)
+{
+  struct rusage ru;
+
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+         ru.ru_stime.tv_usec / 1e6;
+}
+
+static double peer_seconds(const char *url, size_t n, int connections, long *fetched,
+                           double *cpu)
 {
   char nbuf[32], cbuf[32], line[256];
   char *argv[] = {"/usr/bin/python3", BENCH_SYNC_PEER_SCRIPT, "--url", (char *)url, "--user",
@@ -149,7 +160,7 @@ static double peer_seconds(const char *url, size_t n, int connections, long *fet
   if(bench_spawn(&py, argv, false, err, sizeof(err)) != 0)
     return -1;
   while(bench_child_line(&py, line, sizeof(line), 3600 * 1000) == 0)
-    if(sscanf(line, "fetched %ld seconds %lf", fetched, &seconds) == 2)
+    if(sscanf(line, "fetched %ld seconds %lf cpu %lf", fetched, &seconds, cpu) >= 2)
       break;
   bench_child_stop(&py, 5000);
   return seconds;
@@ -167,7 +178,7 @@ int main(int argc, char **argv)
   struct exs_sync_options opt;
   struct exs_sync_stats in, out;
   struct exs_error e;
-  double t0, t_in, t_out, peer;
+  double t0, t_in, t_out, peer, cpu0, cpu_in, peer_cpu = -1;
   long hwm_in = 0, hwm_out = 0, rss = 0, fetched = 0;
   char *emu_argv[] = {BENCH_EMULATOR_PATH, "--listen", "127.0.0.1:0", "--scenario", scenario,
                       NULL};
@@ -216,16 +227,18 @@ int main(int argc, char **argv)
   opt.ignore_schedule = true;
   opt.max_workers = (size_t)connections;
   memset(&in, 0, sizeof(in));
+  cpu0 = cpu_now();
   t0 = bench_now_ms();
   if(exs_sync_pass(db, key, &opt, &in, NULL, &e)) {
     fprintf(stderr, "bench_sync: %s\n", e.message);
     return 1;
   }
   t_in = (bench_now_ms() - t0) / 1000.0;
+  cpu_in = cpu_now() - cpu0; /* this process only: the emulator is a child */
   bench_proc_mem(0, &hwm_in, &rss);
 
   /* the peer reads the same messages before any email is sent */
-  peer = skip_peer ? -1 : peer_seconds(url, mailboxes, connections, &fetched);
+  peer = skip_peer ? -1 : peer_seconds(url, mailboxes, connections, &fetched, &peer_cpu);
 
   /* outgoing on its own: incoming has nothing left to do */
   if(queue_emails(db, key, mailboxes, emails))
@@ -241,20 +254,29 @@ int main(int argc, char **argv)
 
   printf("# bench_sync: %zu mailboxes x %zu messages, %zu emails, %d connections\n", mailboxes,
          items, emails, connections);
-  printf("incoming: %zu messages in %.2f s = %.0f messages/s (target >= 20000), %zu EWS "
+  printf("incoming: %zu messages in %.2f s = %.0f messages/s (target >= 20000) %s, %zu EWS "
          "requests = %.3f per message, %zu pages = %zu store transactions (%.1f messages "
          "each), %zu errors, peak RSS %ld KiB\n",
-         in.received, t_in, in.received / (t_in > 0 ? t_in : 1), in.requests,
+         in.received, t_in, in.received / (t_in > 0 ? t_in : 1),
+         in.received / (t_in > 0 ? t_in : 1) >= 20000 ? "met" : "NOT met", in.requests,
          in.received ? (double)in.requests / (double)in.received : 0.0, in.pages, in.pages,
          in.pages ? (double)in.received / (double)in.pages : 0.0, in.errors, hwm_in);
   printf("outgoing: %zu emails in %.2f s = %.0f emails/s, %zu EWS requests, %zu errors, peak "
          "RSS %ld KiB\n",
          out.sent, t_out, out.sent / (t_out > 0 ? t_out : 1), out.requests, out.errors,
          hwm_out);
-  if(peer > 0)
+  printf("incoming CPU (user + sys of the syncing process): %.2f s = %.1f us per message\n",
+         cpu_in, in.received ? cpu_in * 1e6 / (double)in.received : 0.0);
+  if(peer > 0) {
+    double rate = in.received / (t_in > 0 ? t_in : 1);
     printf("peer: python3-exchangelib fetched %ld messages in %.2f s = %.0f messages/s; "
-           "exsync is %.1fx (target >= 6x)\n",
-           fetched, peer, fetched / peer, (in.received / t_in) / (fetched / peer));
+           "exsync is %.1fx (target >= 6x) %s\n",
+           fetched, peer, fetched / peer, rate / (fetched / peer),
+           rate / (fetched / peer) >= 6 ? "met" : "NOT met");
+    if(peer_cpu > 0 && fetched > 0 && in.received)
+      printf("peer CPU: %.1f us per message = %.1fx exsync's\n", peer_cpu * 1e6 / (double)fetched,
+             (peer_cpu / (double)fetched) / (cpu_in / (double)in.received));
+  }
   else
     printf("peer: python3-exchangelib not run (%s)\n",
            skip_peer ? "--skip-peer" : "not installed: apt-get install python3-exchangelib");

@@ -42,6 +42,9 @@
 #ifndef BENCH_EMULATOR_PATH
 #define BENCH_EMULATOR_PATH "exsync-emulator"
 #endif
+#ifndef BENCH_LEAN_SCRIPT
+#define BENCH_LEAN_SCRIPT "te_lean.py"
+#endif
 #ifndef BENCH_PEER_SCRIPT
 #define BENCH_PEER_SCRIPT "te_exchangelib.py"
 #endif
@@ -54,7 +57,8 @@
 #define RUN_TIMEOUT_MS (300 * 1000)
 
 struct opts {
-  const char *emulator, *python, *peer_script;
+  const char *emulator, *python, *peer_script, *lean_script;
+  int lean_connections; /* threads of the standard-library peer */
   size_t mailboxes, peer_mailboxes;
   int connections[MAX_RUNS];
   int nconnections;
@@ -69,6 +73,7 @@ struct figures {
   size_t succeeded; /* all three workloads Success */
   double seconds;
   long client_maxrss_kb; /* the Test & Enable process (or the Python peer) */
+  double client_cpu_s;   /* its user + system CPU seconds */
   long emu_hwm_kb;       /* the emulator daemon's VmHWM */
   long requests;         /* journal sequence delta */
   int max_in_flight;     /* largest in_flight among the journal's last entries */
@@ -292,6 +297,12 @@ static int wait_child(pid_t pid, int timeout_ms, struct rusage *ru)
   }
 }
 
+static double cpu_seconds(const struct rusage *ru)
+{
+  return (double)ru->ru_utime.tv_sec + ru->ru_utime.tv_usec / 1e6 + (double)ru->ru_stime.tv_sec +
+         ru->ru_stime.tv_usec / 1e6;
+}
+
 static void measure_journal_before(const struct emud *d, long *seq)
 {
   char *j = journal(d);
@@ -353,6 +364,7 @@ static void te_run(const struct opts *o, const char *scenario, int max_conn, str
     f->succeeded = rep.succeeded;
     f->seconds = rep.seconds;
     f->client_maxrss_kb = ru.ru_maxrss;
+    f->client_cpu_s = cpu_seconds(&ru);
   }
   else {
     fprintf(stderr, "bench_testenable: the Test & Enable run failed or timed out\n");
@@ -366,7 +378,8 @@ out:
 
 /* ---- the exchangelib peer ---- */
 
-static void peer_run(const struct opts *o, const char *scenario, struct figures *f)
+static void peer_run(const struct opts *o, const char *scenario, const char *script, int conns,
+                     struct figures *f)
 {
   struct emud d;
   struct rusage ru;
@@ -381,12 +394,12 @@ static void peer_run(const struct opts *o, const char *scenario, struct figures 
   }
   snprintf(url, sizeof(url), "http://%s/EWS/Exchange.asmx", d.http);
   snprintf(n, sizeof(n), "%zu", o->peer_mailboxes);
-  snprintf(c, sizeof(c), "%d", o->peer_connections);
+  snprintf(c, sizeof(c), "%d", conns);
   snprintf(stride, sizeof(stride), "%zu", o->mailboxes / o->peer_mailboxes);
   measure_journal_before(&d, &before);
   {
     char *argv[] = {(char *)o->python,
-                    (char *)o->peer_script,
+                    (char *)script,
                     "--url",
                     url,
                     "--user",
@@ -427,6 +440,7 @@ static void peer_run(const struct opts *o, const char *scenario, struct figures 
   bench_child_forget(py.pid);
   close(py.out_fd);
   f->client_maxrss_kb = ru.ru_maxrss;
+  f->client_cpu_s = cpu_seconds(&ru);
   bench_proc_mem(d.child.pid, &f->emu_hwm_kb, &rss);
   measure_journal_after(&d, before, f);
 out:
@@ -434,6 +448,11 @@ out:
 }
 
 /* ---- output ---- */
+
+static double cpu_ms_per_mailbox(const struct figures *f)
+{
+  return f->mailboxes ? f->client_cpu_s * 1000.0 / (double)f->mailboxes : 0;
+}
 
 static void print_run(const char *who, int conns, const struct figures *f)
 {
@@ -450,6 +469,8 @@ static void print_run(const char *who, int conns, const struct figures *f)
   printf("  operations (newest journal entries): %s\n", f->mix);
   printf("  peak RSS: client %s (wait4 rusage), emulator %s (VmHWM of exsync-emulator)\n",
          bench_kib(f->client_maxrss_kb, a, sizeof(a)), bench_kib(f->emu_hwm_kb, b, sizeof(b)));
+  printf("  client CPU (user + sys, wait4 rusage): %.2f s = %.3f ms per mailbox\n",
+         f->client_cpu_s, cpu_ms_per_mailbox(f));
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)
@@ -457,6 +478,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
   o->emulator = BENCH_EMULATOR_PATH;
   o->python = "/usr/bin/python3"; /* Debian's python3-exchangelib lives there */
   o->peer_script = BENCH_PEER_SCRIPT;
+  o->lean_script = BENCH_LEAN_SCRIPT;
+  o->lean_connections = 16;
   o->mailboxes = 10000;
   o->peer_mailboxes = 500;
   o->connections[0] = 10;
@@ -512,7 +535,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 int main(int argc, char **argv)
 {
   struct opts o;
-  struct figures runs[MAX_RUNS], peer, peer_before;
+  struct figures runs[MAX_RUNS], peer, peer_before, lean;
   struct bench_world w;
   char dir[4096], scen[4096];
   bool all_ok = true;
@@ -521,6 +544,7 @@ int main(int argc, char **argv)
   memset(&o, 0, sizeof(o));
   memset(&peer, 0, sizeof(peer));
   memset(&peer_before, 0, sizeof(peer_before));
+  memset(&lean, 0, sizeof(lean));
   setvbuf(stdout, NULL, _IOLBF, 0);
   if(parse_args(argc, argv, &o) != 0) {
     fprintf(stderr, "usage: bench_testenable [--mailboxes N] [--connections 10,50] "
@@ -546,7 +570,7 @@ int main(int argc, char **argv)
   /* the peer runs before and after exsync: background load moves a lot on
    * a shared machine, and the faster of its two runs is the one compared */
   if(!o.skip_peer)
-    peer_run(&o, scen, &peer_before);
+    peer_run(&o, scen, o.peer_script, o.peer_connections, &peer_before);
   for(int i = 0; i < o.nconnections; i++) {
     te_run(&o, scen, o.connections[i], &runs[i]);
     if(!runs[i].ok) {
@@ -564,7 +588,7 @@ int main(int argc, char **argv)
     }
   }
   if(!o.skip_peer) {
-    peer_run(&o, scen, &peer);
+    peer_run(&o, scen, o.peer_script, o.peer_connections, &peer);
     if(peer_before.ok)
       print_run("python3-exchangelib peer (before exsync)", o.peer_connections, &peer_before);
     if(peer.ok)
@@ -588,6 +612,42 @@ int main(int argc, char **argv)
                o.connections[i], o.peer_connections, rate / prate,
                rate / prate >= 15 ? "met" : "NOT met");
       }
+    }
+  }
+  if(!o.skip_peer) {
+    /* the lean peer: standard-library Python, the same 9 calls, 16 threads */
+    peer_run(&o, scen, o.lean_script, o.lean_connections, &lean);
+    if(!lean.ok) {
+      printf("lean Python peer: not measured\n");
+      all_ok = false;
+    }
+    else {
+      double lrate = (double)lean.mailboxes / lean.seconds;
+      print_run("lean Python peer (stdlib, http.client, 16 threads)", o.lean_connections, &lean);
+      for(int i = 0; i < o.nconnections; i++) {
+        if(!runs[i].ok)
+          continue;
+        printf("exsync at %d connections / lean Python at %d threads: %.1fx mailboxes/s\n",
+               o.connections[i], o.lean_connections,
+               (double)runs[i].mailboxes / runs[i].seconds / lrate);
+      }
+    }
+    printf("\n== client CPU per mailbox (user + sys) ==\n");
+    for(int i = 0; i < o.nconnections; i++) {
+      double me;
+      if(!runs[i].ok)
+        continue;
+      me = cpu_ms_per_mailbox(&runs[i]);
+      printf("exsync at %d connections: %.3f ms per mailbox", o.connections[i], me);
+      if(lean.ok && me > 0)
+        printf("; lean Python %.3f ms = %.1fx exsync's (target >= 10x) %s",
+               cpu_ms_per_mailbox(&lean), cpu_ms_per_mailbox(&lean) / me,
+               cpu_ms_per_mailbox(&lean) / me >= 10 ? "met" : "NOT met");
+      if(peer.ok && me > 0)
+        printf("; exchangelib %.3f ms = %.1fx exsync's (target >= 30x) %s",
+               cpu_ms_per_mailbox(&peer), cpu_ms_per_mailbox(&peer) / me,
+               cpu_ms_per_mailbox(&peer) / me >= 30 ? "met" : "NOT met");
+      printf("\n");
     }
   }
   curl_global_cleanup();

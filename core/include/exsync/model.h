@@ -119,6 +119,8 @@ struct exs_mailbox {
   time_t autodiscovered_on;
   time_t test_completed_on;
   int retry_count;                      /* Test & Enable runs */
+  int retry_interval_s;                 /* the schedule of the test that set retry_at */
+  int retry_max;                        /* (0: the product's 300 s and 10 tries) */
   int transient_failures;               /* consecutive transient failures (10 x 5 min rule) */
   time_t retry_at;                      /* next scheduled retry, 0: none */
   char last_error_code[64];             /* category name */
@@ -234,6 +236,23 @@ int exs_access_for(const struct exs_profile *p, const struct exs_mailbox *m, enu
  * equal keys mean the same request would authenticate the same way. The
  * password is not in the key (a hash of it is). */
 void exs_access_key(const struct exs_access *a, const char *url, char *buf, size_t len);
+
+/* What a change re-opens (docs/test-enable.md, Alerts, retry and disable): a bit per workload (1u << w). */
+#define EXS_WL_BIT(w) (1u << (w))
+#define EXS_WL_ALL (EXS_WL_BIT(EXS_WL_INCOMING) | EXS_WL_BIT(EXS_WL_OUTGOING) | EXS_WL_BIT(EXS_WL_ACT))
+/* The workloads of a mailbox that the change from old to m re-opens: its
+ * address, profile or credentials (all), a workload's delivery method
+ * (that one). A new address also needs approval again (m->approval is set
+ * to empty); rejecting or un-approving the address disables the email
+ * workloads at once (their enabled flags, not their statuses). The re-opened
+ * ones are reset in m: Not Run, disabled. Returns the mask. */
+unsigned exs_mailbox_reopen(const struct exs_mailbox *old, struct exs_mailbox *m);
+/* The workloads of every mailbox of a profile that the change from old to
+ * p re-opens (both validated): its location, credentials, impersonation or
+ * protocol, incoming (incoming and ACT) and outgoing apart. */
+unsigned exs_profile_reopens(const struct exs_profile *old, const struct exs_profile *p);
+/* Reset the workloads in mask: Not Run, disabled. */
+void exs_mailbox_reset(struct exs_mailbox *m, unsigned mask);
 
 /* Names of the remaining codes, as the org file spells them (-1 unknown). */
 const char *exs_track_name(int code);              /* "responses", "all" */

@@ -62,7 +62,7 @@
 
 #define EXS_STORE_NOT_FOUND 1
 /* Schema version this build writes. */
-#define EXS_STORE_SCHEMA_VERSION 4
+#define EXS_STORE_SCHEMA_VERSION 5
 
 struct exs_store;
 
@@ -158,6 +158,19 @@ int exs_store_alert_add(struct exs_store *st, struct exs_alert *a, struct exs_er
  * frees with free(). */
 int exs_store_alert_list(struct exs_store *st, const char *mailbox, size_t limit,
                          struct exs_alert **out, size_t *n, struct exs_error *err);
+
+/* The alert wall of WHO (docs/test-enable.md, Alerts, retry and disable), oldest first, at most limit of the
+ * newest (0: all): the alerts of mailbox WHO; every alert of a profile WHO
+ * owns (its mailboxes' errors and warnings and its profile-level alerts;
+ * the success information is for the mailbox owner only); and, when the
+ * org's notify-owners is on, the profile-level alerts of the profile of
+ * mailbox WHO. Walls are computed when read, from the alerts as written
+ * (one row per alert). *out malloc'd, caller frees with free(). */
+int exs_store_alert_wall(struct exs_store *st, const char *who, size_t limit,
+                         struct exs_alert **out, size_t *n, struct exs_error *err);
+/* A profile's own wall: its profile-level alerts (no mailbox). */
+int exs_store_alert_profile_wall(struct exs_store *st, const char *profile, size_t limit,
+                                 struct exs_alert **out, size_t *n, struct exs_error *err);
 
 /* --- jobs (profile Test & Enable runs in the background) --- */
 enum exs_job_state { EXS_JOB_QUEUED = 0, EXS_JOB_RUNNING, EXS_JOB_DONE, EXS_JOB_FAILED };
