@@ -138,25 +138,3 @@ out:
   return result;
 }
 
-int exs_ews_convert_id(struct exs_ews *ews, const char *destination_format,
-                       const struct exs_ews_alternate_id *ids, size_t n,
-                       struct exs_ews_converted_id *out, struct exs_error *err)
-{
-  struct exs_ews_context ctx = exs_ews__ctx(ews);
-  struct exs_buf b;
-  struct exs_http_response resp;
-  int result = -1;
-
-  exs_buf_init(&b, EXS_EWS_REQUEST_MAX);
-  exs_http_response_init(&resp);
-  if(exs_ews__send(ews, "ConvertId", exs_ews_build_convert_id(&b, &ctx, destination_format, ids, n),
-                   &b, &resp, err))
-    goto out;
-  result = exs_ews_parse_convert_id(resp.body.data, resp.body.len, resp.status, out, n, err);
-  if(result)
-    snprintf(err->url, sizeof(err->url), "%s", exs_ews_url(ews));
-out:
-  exs_buf_free(&b);
-  exs_http_response_free(&resp);
-  return result;
-}

@@ -377,18 +377,18 @@ static int kerberos_prepare(struct exs_http *h, const char *url, struct exs_erro
   if(h->opt.auth != EXS_AUTH_NEGOTIATE && h->opt.auth != EXS_AUTH_AUTODETECT)
     return 0;
   exs_error_clear(&kerr);
+  url_host(url, host, sizeof(host));
   if(!h->krb) {
     if(!required && h->krb_tried)
       return 0;
     h->krb_tried = true;
-    if(!required && !exs_krb_configured(running_identity ? NULL : h->user))
+    if(!required && !exs_krb_configured(running_identity ? NULL : h->user, host))
       return 0;
     if(running_identity ? exs_krb_login_default(krb_trace, h, &h->krb, &kerr)
                         : exs_krb_login_password(h->user, h->password ? h->password : "",
                                                  krb_trace, h, &h->krb, &kerr))
       goto failed;
   }
-  url_host(url, host, sizeof(host));
   if(strcmp(host, h->krb_host)) {
     if(exs_krb_service_ticket(h->krb, host, url, &kerr))
       goto failed;

@@ -360,7 +360,34 @@ static int new_memory_cache(struct exs_krb *k, struct exs_error *err)
   return 0;
 }
 
-bool exs_krb_configured(const char *user)
+/* The realm krb5.conf's [domain_realm] names for host (exact host, then
+ * ".parent" and "parent" entries), "" when none does. */
+static void host_realm(profile_t prof, const char *host, char *realm, size_t len)
+{
+  const char *d = host;
+
+  realm[0] = '\0';
+  while(d && *d) {
+    char dotted[300];
+    const char *tries[2];
+    snprintf(dotted, sizeof(dotted), ".%s", d);
+    tries[0] = d == host ? host : dotted;
+    tries[1] = d == host ? NULL : d;
+    for(int i = 0; i < 2 && tries[i]; i++) {
+      char *v = NULL;
+      if(profile_get_string(prof, "domain_realm", tries[i], NULL, NULL, &v) == 0 && v) {
+        snprintf(realm, len, "%s", v);
+        profile_release_string(v);
+        return;
+      }
+    }
+    d = strchr(d, '.');
+    if(d)
+      d++;
+  }
+}
+
+bool exs_krb_configured(const char *user, const char *host)
 {
   krb5_context ctx = NULL;
   krb5_principal p = NULL;
@@ -371,6 +398,16 @@ bool exs_krb_configured(const char *user)
 
   if(krb5_init_context(&ctx))
     return false;
+  if(krb5_get_profile(ctx, &prof) || !prof)
+    goto out;
+  host_realm(prof, host, realm, sizeof(realm));
+  if(!realm[0])
+    goto out;
+  {
+    const char *names[] = {"realms", realm, "kdc", NULL};
+    if(profile_get_values(prof, names, &vals) || !vals || !vals[0])
+      goto out;
+  }
   if(!user) {
     krb5_ccache cc = NULL;
     krb5_keytab kt = NULL;
@@ -387,14 +424,12 @@ bool exs_krb_configured(const char *user)
   map_user(ctx, user, name, sizeof(name));
   if(krb5_parse_name(ctx, name, &p))
     goto out;
-  snprintf(realm, sizeof(realm), "%.*s", (int)p->realm.length, p->realm.data);
-  if(krb5_get_profile(ctx, &prof) == 0 && prof) {
-    const char *names[] = {"realms", realm, "kdc", NULL};
-    yes = profile_get_values(prof, names, &vals) == 0 && vals && vals[0];
-    profile_free_list(vals);
-    profile_release(prof);
-  }
+  yes = (size_t)p->realm.length == strlen(realm) &&
+        !strncmp(p->realm.data, realm, p->realm.length);
 out:
+  profile_free_list(vals);
+  if(prof)
+    profile_release(prof);
   if(p)
     krb5_free_principal(ctx, p);
   krb5_free_context(ctx);

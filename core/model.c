@@ -457,42 +457,6 @@ bool exs_mailbox_uses_ssync(const struct exs_mailbox *m, enum exs_workload w)
   }
 }
 
-int exs_check_channel(const struct exs_org *org, const struct exs_profile *p, const char *url,
-                      struct exs_error *err)
-{
-  if(!url)
-    url = p->incoming_url;
-  if(strncasecmp(url, "http://", 7))
-    return 0;
-  if(!org->allow_non_ssl) {
-    exs_error_set(err, EXS_CAT_INSECURE_CHANNEL,
-                  "plain-HTTP EWS location refused: the deployment property AllowNonSSLEmail "
-                  "(allow-non-ssl) is off");
-    goto fail;
-  }
-  if((p->retrieval == EXS_RETRIEVAL_USER || p->retrieval == EXS_RETRIEVAL_PROFILE) &&
-     !org->allow_credentials_non_secure) {
-    exs_error_set(err, EXS_CAT_INSECURE_CHANNEL,
-                  "credentials over plain HTTP refused: the deployment property "
-                  "AllowCredentialsEntryViaNonSecureChannels (allow-credentials-non-secure) "
-                  "is off");
-    goto fail;
-  }
-  if(p->protocol == EXS_AUTH_BASIC && !org->allow_basic_non_secure) {
-    exs_error_set(err, EXS_CAT_INSECURE_CHANNEL,
-                  "Basic authentication over plain HTTP refused: the deployment property "
-                  "AllowBasicAuthenticationOnNonSecureChannel (allow-basic-non-secure) is off");
-    goto fail;
-  }
-  return 0;
-fail:
-  if(err) {
-    err->transient = false;
-    snprintf(err->url, sizeof(err->url), "%s", url);
-  }
-  return -1;
-}
-
 /* ---- the access decision ------------------------------------------------- */
 
 int exs_access_for(const struct exs_profile *p, const struct exs_mailbox *m, enum exs_workload w,

@@ -267,11 +267,6 @@ size_t exs_normalizer_rule_count(const struct exs_normalizer *n)
   return n->n_rules;
 }
 
-const char *exs_normalizer_rule(const struct exs_normalizer *n, size_t i)
-{
-  return i < n->n_rules ? n->rules[i].spec : NULL;
-}
-
 void exs_normalizer_set_anonymize(struct exs_normalizer *n, bool on)
 {
   n->anonymize = on;

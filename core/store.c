@@ -2129,7 +2129,7 @@ int exs_store_activity_set_token(struct exs_store *st, int64_t id, const char *t
 
 int exs_store_activity_begin_send(struct exs_store *st, int64_t id, struct exs_error *err)
 {
-  sqlite3_stmt *s = sx_prep(st, "UPDATE activities SET state = '" EXS_ACT_STATE_SENDING "', "
+  sqlite3_stmt *s = sx_prep(st, "UPDATE activities SET state = '" EXS_ACTIVITY_SENDING "', "
                                 "attempts = attempts + 1, reason = NULL, modified = ? "
                                 "WHERE id = ?", err);
 
@@ -2143,7 +2143,7 @@ int exs_store_activity_begin_send(struct exs_store *st, int64_t id, struct exs_e
 int exs_store_activity_set_pending(struct exs_store *st, int64_t id, const char *reason,
                                    struct exs_error *err)
 {
-  sqlite3_stmt *s = sx_prep(st, "UPDATE activities SET state = '" EXS_ACT_STATE_PENDING_SEND
+  sqlite3_stmt *s = sx_prep(st, "UPDATE activities SET state = '" EXS_ACTIVITY_PENDING_SEND
                                 "', reason = ?, modified = ? WHERE id = ?", err);
 
   if(!s)
@@ -2185,7 +2185,7 @@ int exs_store_activity_correlate(struct exs_store *st, const char *subject, cons
                                  int64_t *id, struct exs_error *err)
 {
   sqlite3_stmt *s = sx_prep(st, "SELECT id FROM activities WHERE direction = 'outgoing' AND "
-                                "state IN ('" EXS_ACT_STATE_SENT "', '" EXS_ACT_STATE_SENDING
+                                "state IN ('" EXS_ACTIVITY_SENT "', '" EXS_ACTIVITY_SENDING
                                 "') AND subject = ?1 COLLATE NOCASE AND "
                                 "',' || replace(lower(recipients), ' ', '') || ',' LIKE "
                                 "'%,' || lower(?2) || ',%' ORDER BY id DESC LIMIT 1", err);

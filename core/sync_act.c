@@ -45,9 +45,9 @@ static const char *const task_fields[] = {"item:Subject", "item:Body", "item:Las
                                           "task:DueDate", "task:StartDate", "task:Status"};
 
 static const struct act_folder folders[] = {
-  {EXS_ACT_APPOINTMENT, "calendar", EXS_EWS_ITEM_CALENDAR, "act:calendar", cal_fields, 6},
-  {EXS_ACT_CONTACT, "contacts", EXS_EWS_ITEM_CONTACT, "act:contacts", con_fields, 6},
-  {EXS_ACT_TASK, "tasks", EXS_EWS_ITEM_TASK, "act:tasks", task_fields, 6},
+  {EXS_ACT_KIND_APPOINTMENT, "calendar", EXS_EWS_ITEM_CALENDAR, "act:calendar", cal_fields, 6},
+  {EXS_ACT_KIND_CONTACT, "contacts", EXS_EWS_ITEM_CONTACT, "act:contacts", con_fields, 6},
+  {EXS_ACT_KIND_TASK, "tasks", EXS_EWS_ITEM_TASK, "act:tasks", task_fields, 6},
 };
 
 static void marker_of(const struct sync_session *s, int64_t id, char *buf, size_t len)
@@ -305,18 +305,18 @@ static int push_create(struct sync_session *s, const struct act_folder *f,
   it.kind = f->ews_kind;
   it.ext = &mark;
   it.n_ext = 1;
-  if(f->kind != EXS_ACT_CONTACT) {
+  if(f->kind != EXS_ACT_KIND_CONTACT) {
     it.subject = a->subject;
     it.body = nz(a->body);
     it.body_type = "Text";
     it.start = nz(a->start);
     it.end = nz(a->end);
   }
-  if(f->kind == EXS_ACT_APPOINTMENT)
+  if(f->kind == EXS_ACT_KIND_APPOINTMENT)
     it.location = nz(a->location);
-  if(f->kind == EXS_ACT_TASK)
+  if(f->kind == EXS_ACT_KIND_TASK)
     it.status = nz(a->status);
-  if(f->kind == EXS_ACT_CONTACT) {
+  if(f->kind == EXS_ACT_KIND_CONTACT) {
     it.given_name = nz(a->given_name);
     it.surname = nz(a->surname);
     it.company = nz(a->company);
@@ -365,14 +365,14 @@ static int push_update(struct sync_session *s, const struct act_folder *f,
       n++;                                                                                    \
     }                                                                                         \
   } while(0)
-  if(f->kind == EXS_ACT_APPOINTMENT) {
+  if(f->kind == EXS_ACT_KIND_APPOINTMENT) {
     SET("item:Subject", a->subject);
     SET("item:Body", a->body);
     SET("calendar:Start", a->start);
     SET("calendar:End", a->end);
     SET("calendar:Location", a->location);
   }
-  else if(f->kind == EXS_ACT_TASK) {
+  else if(f->kind == EXS_ACT_KIND_TASK) {
     SET("item:Subject", a->subject);
     SET("item:Body", a->body);
     SET("task:StartDate", a->start);

@@ -294,7 +294,7 @@ static int process_page(struct sync_session *s, const struct exs_ews_item *const
     memset(&a, 0, sizeof(a));
     snprintf(a.mailbox, sizeof(a.mailbox), "%s", s->m->address);
     a.direction = EXS_DIR_INCOMING;
-    snprintf(a.state, sizeof(a.state), "%s", EXS_ACT_STATE_RECEIVED);
+    snprintf(a.state, sizeof(a.state), "%s", EXS_ACTIVITY_RECEIVED);
     snprintf(a.exchange_item_id, sizeof(a.exchange_item_id), "%s", c[i].listed->id);
     snprintf(a.internet_message_id, sizeof(a.internet_message_id), "%s",
              f->internet_message_id[0] ? f->internet_message_id

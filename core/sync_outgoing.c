@@ -92,7 +92,7 @@ static int reconcile(struct sync_session *s, struct exs_error *err)
   size_t n = 0, i;
   int result = -1, found;
 
-  if(exs_store_activity_list(s->st, s->m->address, EXS_ACT_STATE_SENDING, &list, &n, err))
+  if(exs_store_activity_list(s->st, s->m->address, EXS_ACTIVITY_SENDING, &list, &n, err))
     return -1;
   for(i = 0; i < n; i++) {
     if(sync_stopping(s))
@@ -101,7 +101,7 @@ static int reconcile(struct sync_session *s, struct exs_error *err)
     if(found < 0)
       goto out;
     if(found) {
-      if(exs_store_activity_set_state(s->st, list[i].id, EXS_ACT_STATE_SENT, NULL, err))
+      if(exs_store_activity_set_state(s->st, list[i].id, EXS_ACTIVITY_SENT, NULL, err))
         goto out;
       s->stats->reconciled++;
       s->stats->sent++;
@@ -232,7 +232,7 @@ static int send_batch(struct sync_session *s, struct exs_activity *a, size_t n,
   in_tx = true;
   for(i = 0; i < n; i++) {
     if(res[i].ok) {
-      if(exs_store_activity_set_state(s->st, a[i].id, EXS_ACT_STATE_SENT, NULL, err))
+      if(exs_store_activity_set_state(s->st, a[i].id, EXS_ACTIVITY_SENT, NULL, err))
         goto out;
       s->stats->sent++;
       s->items++;
@@ -247,7 +247,7 @@ static int send_batch(struct sync_session *s, struct exs_activity *a, size_t n,
       continue;
     }
     /* the email's own problem: it fails, the mailbox carries on */
-    if(exs_store_activity_set_state(s->st, a[i].id, EXS_ACT_STATE_FAILED, NULL, err))
+    if(exs_store_activity_set_state(s->st, a[i].id, EXS_ACTIVITY_FAILED, NULL, err))
       goto out;
     s->failed++;
     s->stats->failed++;
@@ -290,7 +290,7 @@ int sync_outgoing(struct sync_session *s, struct exs_error *err)
 
   if(reconcile(s, err))
     return -1;
-  if(exs_store_activity_list(s->st, s->m->address, EXS_ACT_STATE_PENDING_SEND, &list, &n, err))
+  if(exs_store_activity_list(s->st, s->m->address, EXS_ACTIVITY_PENDING_SEND, &list, &n, err))
     return -1;
   for(i = 0; i < n; i += batch) {
     size_t k = n - i < batch ? n - i : batch;

@@ -291,27 +291,3 @@ out:
   return result;
 }
 
-int exs_sync_run(const char *db_path, const char *key_file, const struct exs_sync_options *opt,
-                 long idle_max_s, struct exs_sync_stats *stats, struct exs_error *err)
-{
-  long idle = idle_max_s > 0 ? idle_max_s : 60;
-
-  for(;;) {
-    time_t due = 0, until;
-    if(opt->stop && *opt->stop)
-      return 0;
-    if(exs_sync_pass(db_path, key_file, opt, stats, &due, err))
-      return -1;
-    until = exs_now() + idle;
-    if(due && due < until)
-      until = due;
-    if(until < exs_now() + 1)
-      until = exs_now() + 1; /* mailboxes busy elsewhere: do not spin */
-    /* the service's idle wait: wake often enough to see a stop request */
-    while(exs_now() < until) {
-      if(opt->stop && *opt->stop)
-        return 0;
-      exs_sleep_ms(100);
-    }
-  }
-}

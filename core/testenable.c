@@ -11,7 +11,7 @@
 
 #include "exsync/clock.h"
 #include "exsync/ews.h"
-#include "testenable_act.h"
+#include "testenable_steps.h"
 
 /* The two directions a test reaches Exchange in: incoming (also ACT) with
  * the profile's incoming settings, outgoing with its outgoing settings. */

@@ -260,11 +260,11 @@ static void count_mailbox(struct exs_store *st, const char *address, struct coun
 {
   struct exs_error err;
 
-  c->received = exs_store_activity_count(st, address, EXS_ACT_STATE_RECEIVED, &err);
-  c->pending = exs_store_activity_count(st, address, EXS_ACT_STATE_PENDING_SEND, &err);
-  c->sending = exs_store_activity_count(st, address, EXS_ACT_STATE_SENDING, &err);
-  c->sent = exs_store_activity_count(st, address, EXS_ACT_STATE_SENT, &err);
-  c->failed = exs_store_activity_count(st, address, EXS_ACT_STATE_FAILED, &err);
+  c->received = exs_store_activity_count(st, address, EXS_ACTIVITY_RECEIVED, &err);
+  c->pending = exs_store_activity_count(st, address, EXS_ACTIVITY_PENDING_SEND, &err);
+  c->sending = exs_store_activity_count(st, address, EXS_ACTIVITY_SENDING, &err);
+  c->sent = exs_store_activity_count(st, address, EXS_ACTIVITY_SENT, &err);
+  c->failed = exs_store_activity_count(st, address, EXS_ACTIVITY_FAILED, &err);
 }
 
 static const char *workload_cell(const struct exs_mailbox *m, int w)
@@ -620,7 +620,7 @@ static int cmd_email(struct diag_ctx *ctx, int argc, char **argv)
   memset(&a, 0, sizeof(a));
   snprintf(a.mailbox, sizeof(a.mailbox), "%s", m.address);
   a.direction = EXS_DIR_OUTGOING;
-  snprintf(a.state, sizeof(a.state), "%s", EXS_ACT_STATE_PENDING_SEND);
+  snprintf(a.state, sizeof(a.state), "%s", EXS_ACTIVITY_PENDING_SEND);
   a.subject = (char *)subject;
   a.sender = m.address;
   a.recipients = to;
@@ -630,7 +630,7 @@ static int cmd_email(struct diag_ctx *ctx, int argc, char **argv)
     goto out;
   }
   if(ctx->format == DIAG_FORMAT_JSON)
-    printf("{\"id\": %lld, \"state\": \"%s\"}\n", (long long)a.id, EXS_ACT_STATE_PENDING_SEND);
+    printf("{\"id\": %lld, \"state\": \"%s\"}\n", (long long)a.id, EXS_ACTIVITY_PENDING_SEND);
   else
     printf("email %lld queued (Pending Send) from %s to %s\n", (long long)a.id, m.address, to);
   result = 0;
@@ -799,7 +799,7 @@ static int cmd_act(struct diag_ctx *ctx, int argc, char **argv)
         act_print_json(r, i == 0);
         continue;
       }
-      if(r->kind == EXS_ACT_CONTACT)
+      if(r->kind == EXS_ACT_KIND_CONTACT)
         snprintf(title, sizeof(title), "%s %s (%s)", r->given_name, r->surname, r->company);
       else
         snprintf(title, sizeof(title), "%s%s%s", r->subject, r->start[0] ? " @ " : "", r->start);

@@ -56,8 +56,6 @@ struct exs_store *diag_open_store(struct diag_ctx *ctx, bool create);
 /* 0 when the store of ctx exists, else 2 with that message printed. */
 int diag_store_exists(const struct diag_ctx *ctx);
 
-#endif
-
 struct exs_orgfile;
 /* Write an org file's settings, profiles and mailboxes into the store in one
  * transaction (insert or update by name / address). */
@@ -71,3 +69,5 @@ struct exs_orgfile *diag_load_orgfile(const char *path, unsigned flags);
  * *out malloc'd: wipe each entry, then free(). */
 int diag_load_profiles(struct exs_store *st, struct exs_profile **out, size_t *n,
                        struct exs_error *err);
+
+#endif

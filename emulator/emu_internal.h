@@ -377,7 +377,6 @@ void emu_faults_clear_locked(struct emu *emu);
 /* First fault matching the request that fires now (counters advance). */
 struct emu_fault *emu_fault_match(struct emu *emu, const char *host, const char *mailbox,
                                   const char *operation, const char *user);
-uint64_t emu_rand(struct emu *emu);
 
 /* journal.c */
 int emu_journal_init(struct emu_journal *j, size_t cap);

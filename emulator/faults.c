@@ -28,11 +28,6 @@ static uint64_t xorshift(uint64_t *s)
   return x * 0x2545f4914f6cdd1dull;
 }
 
-uint64_t emu_rand(struct emu *emu)
-{
-  return xorshift(&emu->rng);
-}
-
 void emu_fault_free(struct emu_fault *f)
 {
   if(!f)

@@ -735,47 +735,6 @@ out:
   return result;
 }
 
-int emu_set_folder_property(struct emu *emu, const char *smtp, const char *folder, const char *name,
-                            const char *value, char *err, size_t errlen)
-{
-  struct emu_folder *f;
-  struct emu_prop key;
-  int result = -1;
-
-  memset(&key, 0, sizeof(key));
-  key.dset = (char *)"PublicStrings";
-  key.name = (char *)name;
-  key.type = (char *)"String";
-  pthread_mutex_lock(&emu->lock);
-  f = emu_folder_distinguished(emu_mailbox_find(emu, smtp), folder);
-  if(!f) {
-    snprintf(err, errlen, "no folder %s in mailbox %s", folder, smtp);
-    goto out;
-  }
-  if(!value) {
-    for(struct emu_prop **pp = &f->props; *pp; pp = &(*pp)->next) {
-      if(*pp == emu_prop_find(f->props, &key)) {
-        struct emu_prop *victim = *pp;
-        *pp = victim->next;
-        victim->next = NULL;
-        emu_prop_free_list(victim);
-        break;
-      }
-    }
-    result = 0;
-    goto out;
-  }
-  if(emu_prop_set(&f->props, &key, value) != 0) {
-    snprintf(err, errlen, "out of memory");
-    goto out;
-  }
-  emu_folder_touch(f);
-  result = 0;
-out:
-  pthread_mutex_unlock(&emu->lock);
-  return result;
-}
-
 int emu_get_folder_property(struct emu *emu, const char *smtp, const char *folder, const char *name,
                             char *out, size_t outlen)
 {

@@ -6,7 +6,6 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +49,6 @@ struct emu_replay {
   struct side plain_side, tls_side;
   pthread_t thread;
   bool running;
-  atomic_size_t requests;
 };
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -257,7 +255,6 @@ static void handle(struct evhttp_request *req, void *arg)
   char *body = NULL;
   size_t blen = evbuffer_get_length(in);
 
-  atomic_fetch_add(&r->requests, 1);
   if(auth && answer_ntlm_negotiate(req, auth))
     return;
   if(host_hdr) {
@@ -410,7 +407,3 @@ int emu_replay_write_ca(struct emu_replay *r, const char *path, char *err, size_
   return 0;
 }
 
-size_t emu_replay_requests(struct emu_replay *r)
-{
-  return atomic_load(&r->requests);
-}

@@ -93,6 +93,8 @@ START_TEST(plain_http_rules)
     ck_assert_int_eq(err.category, EXS_CAT_INSECURE_CHANNEL);
     ck_assert(!err.transient);
     ck_assert_str_eq(err.url, channels[_i].url);
+    /* the message names the deployment property that refuses it */
+    ck_assert_ptr_nonnull(strstr(err.message, "Allow"));
     ck_assert_ptr_null(strstr(err.message, PASSWORD));
   }
 }

@@ -409,6 +409,32 @@ START_TEST(scenario_keytab_attribute)
 }
 END_TEST
 
+START_TEST(autodetect_never_guesses_a_kdc)
+{
+  char path[600];
+  FILE *f;
+
+  /* the test realm maps contoso.com: Kerberos for its own users only */
+  ck_assert(exs_krb_configured("CONTOSO\\svc-crm", "mail.contoso.com"));
+  ck_assert(exs_krb_configured("svc-crm@CONTOSO.COM", "mail.contoso.com"));
+  ck_assert(!exs_krb_configured("svc-crm@FABRIKAM.COM", "mail.contoso.com"));
+  ck_assert(!exs_krb_configured("CONTOSO\\svc-crm", "mail.fabrikam.com"));
+  /* a stock krb5.conf (a default realm with KDCs, no mapping for the
+   * Exchange host) must not send auto-detect to that realm's KDCs */
+  snprintf(path, sizeof(path), "%s/stock.conf", krbtest_dir(kdc));
+  f = fopen(path, "w");
+  ck_assert_ptr_nonnull(f);
+  fputs("[libdefaults]\n default_realm = ATHENA.MIT.EDU\n"
+        "[realms]\n ATHENA.MIT.EDU = {\n  kdc = kerberos.mit.edu\n }\n"
+        "[domain_realm]\n .mit.edu = ATHENA.MIT.EDU\n",
+        f);
+  fclose(f);
+  setenv("KRB5_CONFIG", path, 1);
+  ck_assert(!exs_krb_configured("alice", "mail.contoso.com"));
+  ck_assert(!exs_krb_configured("CONTOSO\\alice", "mail.contoso.com"));
+}
+END_TEST
+
 START_TEST(ntlm_inside_negotiate_still_accepted)
 {
   struct exs_mailbox m;
@@ -440,6 +466,7 @@ static Suite *suite(void)
   tcase_add_test(tc, kdc_down_is_named);
   tcase_add_test(tc, ntlm_inside_negotiate_still_accepted);
   tcase_add_test(tc, scenario_keytab_attribute);
+  tcase_add_test(tc, autodetect_never_guesses_a_kdc);
   tcase_add_test(tc, rejected_service_ticket_is_named);
   suite_add_tcase(s, tc);
   return s;

@@ -565,52 +565,6 @@ START_TEST(uses_ssync_per_workload)
 }
 END_TEST
 
-static const struct {
-  const char *url;
-  bool non_ssl, creds_non_secure, basic_non_secure;
-  int retrieval, protocol;
-  int rc;
-  const char *word;
-} channel_cases[] = {
-  {"https://m/EWS", false, false, false, 1, 0, 0, NULL},
-  {"http://m/EWS", false, false, false, 3, 0, -1, "AllowNonSSLEmail"},
-  {"HTTP://m/EWS", false, false, false, 3, 0, -1, "AllowNonSSLEmail"},
-  {"http://m/EWS", true, false, false, 3, 0, 0, NULL},
-  {"http://m/EWS", true, false, false, 1, 0, -1, "AllowCredentialsEntryViaNonSecureChannels"},
-  {"http://m/EWS", true, false, false, 0, 0, -1, "AllowCredentialsEntryViaNonSecureChannels"},
-  {"http://m/EWS", true, true, false, 1, 0, 0, NULL},
-  {"http://m/EWS", true, true, false, 1, 3, -1, "AllowBasicAuthenticationOnNonSecureChannel"},
-  {"http://m/EWS", true, true, true, 1, 3, 0, NULL},
-};
-
-START_TEST(plain_http_rules)
-{
-  struct exs_org o;
-  struct exs_profile p;
-  struct exs_error e;
-  int rc;
-
-  exs_org_defaults(&o);
-  good_profile(&p);
-  o.allow_non_ssl = channel_cases[_i].non_ssl;
-  o.allow_credentials_non_secure = channel_cases[_i].creds_non_secure;
-  o.allow_basic_non_secure = channel_cases[_i].basic_non_secure;
-  p.retrieval = channel_cases[_i].retrieval;
-  p.protocol = channel_cases[_i].protocol;
-  strcpy(p.password, "Canary-Secret-1");
-  exs_error_clear(&e);
-  rc = exs_check_channel(&o, &p, channel_cases[_i].url, &e);
-  ck_assert_int_eq(rc, channel_cases[_i].rc);
-  if(rc) {
-    ck_assert_int_eq(e.category, EXS_CAT_INSECURE_CHANNEL);
-    ck_assert(!e.transient);
-    ck_assert_str_eq(e.url, channel_cases[_i].url);
-    ck_assert_ptr_nonnull(strstr(e.message, channel_cases[_i].word));
-    ck_assert_ptr_null(strstr(e.message, "Canary"));
-  }
-}
-END_TEST
-
 START_TEST(wipe_clears_passwords)
 {
   struct exs_profile p;
@@ -649,7 +603,6 @@ static Suite *model_suite(void)
   tcase_add_loop_test(tc, code_tables, 0, N(code_cases));
   tcase_add_test(tc, code_tables_unknown);
   tcase_add_test(tc, uses_ssync_per_workload);
-  tcase_add_loop_test(tc, plain_http_rules, 0, N(channel_cases));
   tcase_add_test(tc, wipe_clears_passwords);
   suite_add_tcase(s, tc);
   return s;

@@ -403,7 +403,7 @@ START_TEST(activities_once_and_sync_states)
   memset(&a, 0, sizeof(a));
   strcpy(a.mailbox, "alice@contoso.com");
   a.direction = EXS_DIR_INCOMING;
-  strcpy(a.state, EXS_ACT_STATE_RECEIVED);
+  strcpy(a.state, EXS_ACTIVITY_RECEIVED);
   strcpy(a.exchange_item_id, "AAMkAD-1");
   strcpy(a.internet_message_id, "<1@contoso.com>");
   a.subject = strdup("Hello CRM:0001001");
@@ -439,7 +439,7 @@ START_TEST(activities_once_and_sync_states)
     ck_assert_str_eq(got.exchange_item_id, "AAMkAD-1");
     ck_assert_int_eq(got.received, 1767225800);
     exs_activity_clear(&got);
-    ck_assert_int_eq(exs_store_activity_set_state(st, first, EXS_ACT_STATE_SENT, NULL, &e), 0);
+    ck_assert_int_eq(exs_store_activity_set_state(st, first, EXS_ACTIVITY_SENT, NULL, &e), 0);
     ck_assert_int_eq(exs_store_activity_get(st, first, &got, &e), 0);
     ck_assert_str_eq(got.state, "sent");
     ck_assert_int_gt(got.sent, 0);

@@ -196,7 +196,7 @@ static void round_run(int r)
     memset(&a, 0, sizeof(a));
     snprintf(a.mailbox, sizeof(a.mailbox), "%s", mailboxes[k % N_MAILBOXES]);
     a.direction = EXS_DIR_OUTGOING;
-    snprintf(a.state, sizeof(a.state), "%s", EXS_ACT_STATE_PENDING_SEND);
+    snprintf(a.state, sizeof(a.state), "%s", EXS_ACTIVITY_PENDING_SEND);
     snprintf(subject, sizeof(subject), "Conc mail %03d-%02d", r, k);
     a.subject = subject;
     a.recipients = (char *)RECIPIENT;
@@ -253,8 +253,8 @@ START_TEST(three_syncers_and_an_admin_keep_the_store_intact)
     expect = base_in + (long)r * (OUT_PER_ROUND + (long)(N_MAILBOXES * IN_PER_MAILBOX));
     ck_assert_msg(count(NULL) == expect, "round %d: %ld activities, expected %ld", r,
                   count(NULL), expect);
-    ck_assert_msg(count(EXS_ACT_STATE_SENT) == (long)r * OUT_PER_ROUND,
-                  "round %d: %ld sent, expected %d", r, count(EXS_ACT_STATE_SENT),
+    ck_assert_msg(count(EXS_ACTIVITY_SENT) == (long)r * OUT_PER_ROUND,
+                  "round %d: %ld sent, expected %d", r, count(EXS_ACTIVITY_SENT),
                   r * OUT_PER_ROUND);
     ck_assert_int_eq(emu_folder_count(emu, RECIPIENT, "inbox"),
                      base_judy + (long)r * OUT_PER_ROUND);

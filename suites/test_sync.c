@@ -190,7 +190,7 @@ START_TEST(incoming_all_exactly_once)
   s = pass();
   ck_assert_uint_eq(s.errors, 0);
   /* the scenario's 2 messages and ours */
-  ck_assert_int_eq(count("alice@contoso.com", EXS_ACT_STATE_RECEIVED), 32);
+  ck_assert_int_eq(count("alice@contoso.com", EXS_ACTIVITY_RECEIVED), 32);
   ck_assert_uint_eq(s.received, 32);
   ck_assert_uint_ge(s.pages, 5);
   /* the state covers what was stored */
@@ -403,7 +403,7 @@ static int64_t queue_email(const char *from, const char *to, const char *subject
   memset(&a, 0, sizeof(a));
   snprintf(a.mailbox, sizeof(a.mailbox), "%s", from);
   a.direction = EXS_DIR_OUTGOING;
-  snprintf(a.state, sizeof(a.state), "%s", EXS_ACT_STATE_PENDING_SEND);
+  snprintf(a.state, sizeof(a.state), "%s", EXS_ACTIVITY_PENDING_SEND);
   a.subject = (char *)subject;
   a.sender = (char *)from;
   a.recipients = (char *)to;
@@ -510,7 +510,7 @@ START_TEST(outgoing_exactly_once)
   s = pass();
   ck_assert_uint_eq(s.errors, 0);
   ck_assert_uint_eq(s.sent, 20);
-  ck_assert_int_eq(count("alice@contoso.com", EXS_ACT_STATE_SENT), 20);
+  ck_assert_int_eq(count("alice@contoso.com", EXS_ACTIVITY_SENT), 20);
   ck_assert_uint_eq(journal_ops("CreateItem"), 4);
   ck_assert_int_eq(subjects_in("bob@contoso.com", "inbox", "Quote ", &distinct), 20);
   ck_assert_int_eq(distinct, 20);
@@ -543,7 +543,7 @@ START_TEST(outgoing_reply_is_tracked)
                                 "ok", subject, sizeof(subject)) == 0);
   s = pass();
   ck_assert_uint_eq(s.received, 1);
-  ck_assert_int_eq(count("alice@contoso.com", EXS_ACT_STATE_RECEIVED), 1);
+  ck_assert_int_eq(count("alice@contoso.com", EXS_ACTIVITY_RECEIVED), 1);
 }
 END_TEST
 
@@ -580,8 +580,8 @@ START_TEST(outgoing_faults_no_duplicates)
       s = pass();
     }
     ck_assert_msg(s.errors == 0, "fault %s", faults[f]);
-    ck_assert_msg(count("alice@contoso.com", EXS_ACT_STATE_SENT) == round, "fault %s: %ld sent",
-                  faults[f], count("alice@contoso.com", EXS_ACT_STATE_SENT));
+    ck_assert_msg(count("alice@contoso.com", EXS_ACTIVITY_SENT) == round, "fault %s: %ld sent",
+                  faults[f], count("alice@contoso.com", EXS_ACTIVITY_SENT));
     ck_assert_msg(subjects_in("bob@contoso.com", "inbox", "Fault mail", &distinct) == round,
                   "fault %s: %ld delivered", faults[f],
                   subjects_in("bob@contoso.com", "inbox", "Fault mail", NULL));
@@ -609,7 +609,7 @@ START_TEST(incoming_responses_by_conversation)
                                 "RE: Another thing", "?", e, sizeof(e)) == 0);
   s = pass();
   ck_assert_uint_eq(s.received, 1);
-  ck_assert_int_eq(count("alice@contoso.com", EXS_ACT_STATE_RECEIVED), 1);
+  ck_assert_int_eq(count("alice@contoso.com", EXS_ACTIVITY_RECEIVED), 1);
 }
 END_TEST
 
@@ -638,7 +638,7 @@ START_TEST(outgoing_permanent_disables)
   ck_assert_str_eq(m.last_error_code, "IMPERSONATION");
   ck_assert(exs_store_activity_list(st, "dave@contoso.com", NULL, &a, &n, &err) == 0);
   ck_assert_uint_eq(n, 1);
-  ck_assert_str_eq(a[0].state, EXS_ACT_STATE_PENDING_SEND);
+  ck_assert_str_eq(a[0].state, EXS_ACTIVITY_PENDING_SEND);
   ck_assert(exs_store_activity_extra_get(st, a[0].id, &x, &err) == 0);
   ck_assert(x.reason[0]);
   exs_activity_clear(&a[0]);

@@ -203,14 +203,14 @@ static int64_t crm_add(int kind, const char *subject)
   snprintf(a.mailbox, sizeof(a.mailbox), ALICE);
   a.kind = kind;
   snprintf(a.subject, sizeof(a.subject), "%s", subject);
-  if(kind == EXS_ACT_APPOINTMENT) {
+  if(kind == EXS_ACT_KIND_APPOINTMENT) {
     snprintf(a.start, sizeof(a.start), "2026-12-01T10:00:00Z");
     snprintf(a.end, sizeof(a.end), "2026-12-01T11:00:00Z");
     snprintf(a.location, sizeof(a.location), "Room 1");
   }
-  if(kind == EXS_ACT_TASK)
+  if(kind == EXS_ACT_KIND_TASK)
     snprintf(a.status, sizeof(a.status), "NotStarted");
-  if(kind == EXS_ACT_CONTACT) {
+  if(kind == EXS_ACT_KIND_CONTACT) {
     snprintf(a.given_name, sizeof(a.given_name), "Mara");
     snprintf(a.surname, sizeof(a.surname), "%s", subject);
     snprintf(a.company, sizeof(a.company), "Fabrikam");
@@ -256,18 +256,18 @@ START_TEST(exchange_to_store)
   ck_assert_uint_eq(n, 3);
   for(i = 0; i < n; i++) {
     ck_assert(rows[i].exchange_id[0] && !rows[i].dirty);
-    if(rows[i].kind == EXS_ACT_APPOINTMENT) {
+    if(rows[i].kind == EXS_ACT_KIND_APPOINTMENT) {
       cal = true;
       ck_assert_str_eq(rows[i].subject, "Planning");
       ck_assert_str_eq(rows[i].location, "Room 7");
       ck_assert_ptr_nonnull(strstr(rows[i].start, "2026-12-02T09:00:00"));
     }
-    if(rows[i].kind == EXS_ACT_CONTACT) {
+    if(rows[i].kind == EXS_ACT_KIND_CONTACT) {
       con = true;
       ck_assert_str_eq(rows[i].surname, "North");
       ck_assert_str_eq(rows[i].company, "Fabrikam");
     }
-    if(rows[i].kind == EXS_ACT_TASK) {
+    if(rows[i].kind == EXS_ACT_KIND_TASK) {
       task = true;
       ck_assert_str_eq(rows[i].status, "InProgress");
     }
@@ -291,9 +291,9 @@ START_TEST(store_to_exchange_once)
   int64_t id;
   char value[128];
 
-  id = crm_add(EXS_ACT_APPOINTMENT, "Demo for Fabrikam");
-  crm_add(EXS_ACT_CONTACT, "Miller");
-  crm_add(EXS_ACT_TASK, "Send the quote");
+  id = crm_add(EXS_ACT_KIND_APPOINTMENT, "Demo for Fabrikam");
+  crm_add(EXS_ACT_KIND_CONTACT, "Miller");
+  crm_add(EXS_ACT_KIND_TASK, "Send the quote");
   s = pass();
   ck_assert_uint_eq(s.errors, 0);
   ck_assert_int_eq(emu_folder_count(emu, ALICE, "calendar"), 1);
@@ -325,7 +325,7 @@ START_TEST(updates_and_deletes_both_ways)
   struct exs_ews_item got;
   int64_t id;
 
-  id = crm_add(EXS_ACT_APPOINTMENT, "Kick-off");
+  id = crm_add(EXS_ACT_KIND_APPOINTMENT, "Kick-off");
   pass();
   ck_assert(exs_store_act_get(st, id, &a, &err) == 0);
   /* Exchange -> store */
@@ -354,7 +354,7 @@ START_TEST(updates_and_deletes_both_ways)
   ck_assert_int_eq(emu_folder_count(emu, ALICE, "calendar"), 0);
   ck_assert_int_eq(exs_store_act_get(st, id, &a, &err), EXS_STORE_NOT_FOUND);
   /* delete in Exchange -> gone from the store */
-  id = crm_add(EXS_ACT_TASK, "Temporary");
+  id = crm_add(EXS_ACT_KIND_TASK, "Temporary");
   pass();
   ck_assert(exs_store_act_get(st, id, &a, &err) == 0);
   {
@@ -375,7 +375,7 @@ START_TEST(conflict_newer_wins)
   struct exs_sync_stats s;
   int64_t id;
 
-  id = crm_add(EXS_ACT_APPOINTMENT, "Review");
+  id = crm_add(EXS_ACT_KIND_APPOINTMENT, "Review");
   pass();
   /* both sides change; the CRM change is the newer one */
   ck_assert(exs_store_act_get(st, id, &a, &err) == 0);
@@ -420,7 +420,7 @@ START_TEST(lost_create_answer_is_not_created_twice)
   char e[256];
   int64_t id;
 
-  id = crm_add(EXS_ACT_TASK, "Exactly one task");
+  id = crm_add(EXS_ACT_KIND_TASK, "Exactly one task");
   ck_assert(emu_add_fault(emu, "operation=CreateItem reset times=1", e, sizeof(e)) > 0);
   s = pass();
   ck_assert_uint_eq(s.errors, 1);

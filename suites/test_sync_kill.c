@@ -126,13 +126,13 @@ static void crm_act_add(int kind, const char *subject)
   snprintf(a.mailbox, sizeof(a.mailbox), ALICE);
   a.kind = kind;
   snprintf(a.subject, sizeof(a.subject), "%s", subject);
-  if(kind == EXS_ACT_APPOINTMENT) {
+  if(kind == EXS_ACT_KIND_APPOINTMENT) {
     snprintf(a.start, sizeof(a.start), "2026-12-01T10:00:00Z");
     snprintf(a.end, sizeof(a.end), "2026-12-01T11:00:00Z");
   }
-  if(kind == EXS_ACT_TASK)
+  if(kind == EXS_ACT_KIND_TASK)
     snprintf(a.status, sizeof(a.status), "NotStarted");
-  if(kind == EXS_ACT_CONTACT) {
+  if(kind == EXS_ACT_KIND_CONTACT) {
     snprintf(a.given_name, sizeof(a.given_name), "Mara");
     snprintf(a.surname, sizeof(a.surname), "%s", subject);
   }
@@ -188,7 +188,7 @@ static void case_up(void)
     memset(&a, 0, sizeof(a));
     snprintf(a.mailbox, sizeof(a.mailbox), ALICE);
     a.direction = EXS_DIR_OUTGOING;
-    snprintf(a.state, sizeof(a.state), "%s", EXS_ACT_STATE_PENDING_SEND);
+    snprintf(a.state, sizeof(a.state), "%s", EXS_ACTIVITY_PENDING_SEND);
     snprintf(subject, sizeof(subject), "Kill mail %02d", i);
     a.subject = subject;
     a.recipients = (char *)BOB;
@@ -419,11 +419,11 @@ static void verify(const char *what)
   free(a);
   for(k = 0; k < N_IN; k++)
     ck_assert_msg(seen_in[k], "%s: message %d lost", what, k);
-  ck_assert_int_eq(count(EXS_ACT_STATE_RECEIVED), N_IN + N_IN_SCENARIO);
+  ck_assert_int_eq(count(EXS_ACTIVITY_RECEIVED), N_IN + N_IN_SCENARIO);
 
   /* outgoing: every email delivered once, a copy in Sent Items, marked Sent */
-  ck_assert_msg(count(EXS_ACT_STATE_SENT) == N_OUT, "%s: %ld of %d emails marked Sent", what,
-                count(EXS_ACT_STATE_SENT), N_OUT);
+  ck_assert_msg(count(EXS_ACTIVITY_SENT) == N_OUT, "%s: %ld of %d emails marked Sent", what,
+                count(EXS_ACTIVITY_SENT), N_OUT);
   delivered(per, N_OUT);
   for(k = 0; k < N_OUT; k++)
     ck_assert_msg(per[k] == 1, "%s: email %d delivered %d times", what, k, per[k]);
@@ -542,9 +542,9 @@ START_TEST(service_stops_cleanly_on_signals)
     exs_mailbox_wipe(&m);
     ck_assert_str_eq(m.processing_host, "");
     if(k == 0) /* stopped mid-pass: part of the inbox, and only whole pages */
-      ck_assert_int_lt(count(EXS_ACT_STATE_RECEIVED), N_IN + N_IN_SCENARIO);
+      ck_assert_int_lt(count(EXS_ACTIVITY_RECEIVED), N_IN + N_IN_SCENARIO);
     else
-      ck_assert_int_eq(count(EXS_ACT_STATE_RECEIVED), N_IN + N_IN_SCENARIO);
+      ck_assert_int_eq(count(EXS_ACTIVITY_RECEIVED), N_IN + N_IN_SCENARIO);
   }
   /* a final pass finds nothing new and duplicates nothing */
   run_to_completion("after the service");

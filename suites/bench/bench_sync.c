@@ -113,7 +113,7 @@ static int queue_emails(const char *db, const char *key, size_t n, size_t emails
     bench_scenario_address(&w, (k + 1) % n, to, sizeof(to));
     snprintf(a.mailbox, sizeof(a.mailbox), "%s", from);
     a.direction = EXS_DIR_OUTGOING;
-    snprintf(a.state, sizeof(a.state), "%s", EXS_ACT_STATE_PENDING_SEND);
+    snprintf(a.state, sizeof(a.state), "%s", EXS_ACTIVITY_PENDING_SEND);
     snprintf(subject, sizeof(subject), "Bench mail %zu", k);
     a.subject = subject;
     a.recipients = to;

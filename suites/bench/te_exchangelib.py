@@ -2,7 +2,7 @@
 """te_exchangelib.py - the python3-exchangelib peer of bench_testenable.
 
 Makes, for each of N impersonated mailboxes, the EWS calls exsync's Test &
-Enable makes (core/testenable.c, core/testenable_act.c), in the same order:
+Enable makes (core/testenable.c, core/testenable_steps.c), in the same order:
 
   GetFolder msgfolderroot                       connect + authenticate
   GetFolder inbox; FindItem inbox (1, newest)   incoming

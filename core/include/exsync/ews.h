@@ -611,9 +611,6 @@ int exs_ews_build_convert_id(struct exs_buf *b, const struct exs_ews_context *ct
                              size_t n);
 int exs_ews_parse_convert_id(const char *body, size_t len, long http_status,
                              struct exs_ews_converted_id *out, size_t n, struct exs_error *err);
-int exs_ews_convert_id(struct exs_ews *ews, const char *destination_format,
-                       const struct exs_ews_alternate_id *ids, size_t n,
-                       struct exs_ews_converted_id *out, struct exs_error *err);
 
 /* ---- shared writers (used by the builders; exposed for tests) ---- */
 

@@ -63,11 +63,13 @@ void exs_krb_rejected(const struct exs_krb *k, const char *host, const char *url
 const char *exs_krb_ccache(const struct exs_krb *k);
 const char *exs_krb_principal(const struct exs_krb *k);
 
-/* Whether Kerberos can be tried for user without guessing: its realm (from
- * "user@REALM", "DOMAIN\user" or the default realm) has KDCs named in
- * krb5.conf. NULL asks for the running identity: a ticket cache or a
- * client keytab exists. Auto-detect uses it; no network is touched. */
-bool exs_krb_configured(const char *user);
+/* Whether auto-detect may try Kerberos for user at host without guessing
+ * (and without asking some KDC the machine's default configuration names):
+ * krb5.conf maps host to a realm in [domain_realm], lists KDCs for that
+ * realm, and user ("user@REALM", "DOMAIN\\user" or "user") belongs to it.
+ * NULL user asks for the running identity: a ticket cache or a client
+ * keytab must exist. No network is touched. */
+bool exs_krb_configured(const char *user, const char *host);
 
 /* Free k (NULL: no-op). The shared cache stays for other handles. */
 void exs_krb_free(struct exs_krb *k);

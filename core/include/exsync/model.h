@@ -177,7 +177,7 @@ const char *exs_workload_name(enum exs_workload w); /* "incoming", "outgoing", "
 /* Whether workload w of m uses server-side sync (else it is "Not Run"). */
 bool exs_mailbox_uses_ssync(const struct exs_mailbox *m, enum exs_workload w);
 
-/* --- additions (store branch) --- */
+/* ---- limits and validation ---- */
 
 /* Mailbox name limit (the product's mailbox name is String(200)). */
 #define EXS_MAILBOX_NAME_MAX 200
@@ -197,19 +197,6 @@ bool exs_address_valid(const char *address);
  * followed by a non-empty host, no spaces or control characters, at most
  * EXS_URL_MAX characters. */
 bool exs_url_valid(const char *url);
-
-/* The deployment-property rules for plain HTTP (docs/org-file.md), for the
- * EWS URL the profile p will use (url, NULL: p->incoming_url):
- * - an http:// URL is refused unless org->allow_non_ssl;
- * - credentials (retrieval user or profile) over http:// are refused unless
- *   org->allow_credentials_non_secure;
- * - explicit Basic over http:// is refused unless org->allow_basic_non_secure.
- * Returns 0 (https, or allowed), or -1 with err set to INSECURE_CHANNEL
- * (permanent; url filled, the message names the deployment property). No
- * secret is ever put in err. */
-struct exs_error;
-int exs_check_channel(const struct exs_org *org, const struct exs_profile *p, const char *url,
-                      struct exs_error *err);
 
 /* How one workload of a mailbox reaches Exchange: THE decision of whose
  * credentials, which location and which protocol (docs/test-enable.md, steps 2, 3

@@ -55,9 +55,8 @@ int exs_normalizer_add_secret(struct exs_normalizer *n, const char *secret);
  * err (bad regex, no '='). */
 int exs_normalizer_add_rule(struct exs_normalizer *n, const char *spec, char *err,
                             size_t errlen);
-/* The rules as given, for saving them with a recording; i < count. */
+/* How many rules were added. */
 size_t exs_normalizer_rule_count(const struct exs_normalizer *n);
-const char *exs_normalizer_rule(const struct exs_normalizer *n, size_t i);
 
 void exs_normalizer_set_anonymize(struct exs_normalizer *n, bool on);
 bool exs_normalizer_anonymize(const struct exs_normalizer *n);

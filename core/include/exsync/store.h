@@ -205,10 +205,10 @@ int exs_store_job_list(struct exs_store *st, struct exs_job **out, size_t *n,
 /* --- email activities (sync engine) --- */
 enum exs_direction { EXS_DIR_INCOMING = 0, EXS_DIR_OUTGOING = 1 };
 /* Activity states (text in the store). */
-#define EXS_ACT_STATE_RECEIVED "received"
-#define EXS_ACT_STATE_PENDING_SEND "pending-send"
-#define EXS_ACT_STATE_SENT "sent"
-#define EXS_ACT_STATE_FAILED "failed"
+#define EXS_ACTIVITY_RECEIVED "received"
+#define EXS_ACTIVITY_PENDING_SEND "pending-send"
+#define EXS_ACTIVITY_SENT "sent"
+#define EXS_ACTIVITY_FAILED "failed"
 struct exs_activity {
   int64_t id;
   char mailbox[EXS_ADDRESS_MAX + 1];
@@ -249,12 +249,12 @@ int exs_store_syncstate_put(struct exs_store *st, const char *mailbox, const cha
                             const char *state, struct exs_error *err);
 
 /* ======================================================================
- * Additions for the sync engine (sync branch; schema migration 3).
+ * The sync engine's tables (schema migration 3).
  * ====================================================================== */
 
 /* An outgoing email whose send request may have reached Exchange: the
  * attempt was recorded before the request, the outcome is not yet known. */
-#define EXS_ACT_STATE_SENDING "sending"
+#define EXS_ACTIVITY_SENDING "sending"
 
 /* Activity columns of migration 3, read and written apart from struct
  * exs_activity so that struct stays as it is. */
@@ -305,7 +305,7 @@ int exs_store_mailbox_save_runtime(struct exs_store *st, const struct exs_mailbo
 
 /* ACT items (appointments, contacts, tasks) mirrored between the store and
  * Exchange. Strings are copied (truncated). */
-enum exs_act_kind { EXS_ACT_APPOINTMENT = 0, EXS_ACT_CONTACT = 1, EXS_ACT_TASK = 2 };
+enum exs_act_kind { EXS_ACT_KIND_APPOINTMENT = 0, EXS_ACT_KIND_CONTACT = 1, EXS_ACT_KIND_TASK = 2 };
 struct exs_act_item {
   int64_t id;
   char mailbox[EXS_ADDRESS_MAX + 1];

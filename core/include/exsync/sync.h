@@ -113,11 +113,6 @@ int exs_sync_mailbox(struct exs_store *st, const struct exs_org *org,
 int exs_sync_pass(const char *db_path, const char *key_file, const struct exs_sync_options *opt,
                   struct exs_sync_stats *stats, time_t *next_due, struct exs_error *err);
 
-/* The service: passes until *opt->stop is set, sleeping until the next
- * mailbox is due (at most idle_max_s, [60]). Returns 0 on a clean stop. */
-int exs_sync_run(const char *db_path, const char *key_file, const struct exs_sync_options *opt,
-                 long idle_max_s, struct exs_sync_stats *stats, struct exs_error *err);
-
 /* The postponement after a cycle: max(min interval, the profile's polling
  * interval, the empty-cycle back-off for no_email_count), in seconds. */
 long exs_sync_postponement(const struct exs_profile *p, int no_email_count,

@@ -114,10 +114,6 @@ int exs_testenable_check_access(const struct exs_org *org, const struct exs_prof
                                 const struct exs_mailbox *m, enum exs_workload w,
                                 const struct exs_te_options *opt, struct exs_error *err);
 
-#endif
-
-#ifndef EXSYNC_TESTENABLE_BATCH
-#define EXSYNC_TESTENABLE_BATCH
 /* ---- many mailboxes at once (a profile job, --all, a list) ---- */
 
 /* Called after each mailbox finishes (from a worker thread, serialised by

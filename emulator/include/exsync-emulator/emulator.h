@@ -112,7 +112,8 @@ void emu_release_delayed(struct emu *emu);
  * "inbox"), or -1 when the mailbox or folder does not exist. */
 long emu_folder_count(struct emu *emu, const char *smtp, const char *folder);
 
-/* ---- additions (emulator branch) ---- */
+/* ---- more of the world: mail from outside, folder properties, per-host
+ * certificates, schema checks ---- */
 
 /* Deliver a message to the inbox of the emulated mailbox to (as if received
  * from the outside): from defaults to "sender@example.com", subject to "".
@@ -120,13 +121,10 @@ long emu_folder_count(struct emu *emu, const char *smtp, const char *folder);
 int emu_deliver_message(struct emu *emu, const char *from, const char *to, const char *subject,
                         const char *body, char *err, size_t errlen);
 
-/* Set a String extended property (DistinguishedPropertySetId PublicStrings,
- * PropertyName name) on a mailbox folder (distinguished name such as
- * "msgfolderroot"), e.g. exsync.OrgId. value NULL deletes it. 0 or -1. */
-int emu_set_folder_property(struct emu *emu, const char *smtp, const char *folder,
-                            const char *name, const char *value, char *err, size_t errlen);
-/* Read such a property into out. Returns 0, 1 when absent (out ""), -1 when
- * the mailbox or folder does not exist. */
+/* Read a String extended property (DistinguishedPropertySetId PublicStrings,
+ * PropertyName name) of a mailbox folder (distinguished name such as
+ * "msgfolderroot"), e.g. exsync.OrgId, into out. Returns 0, 1 when absent
+ * (out ""), -1 when the mailbox or folder does not exist. */
 int emu_get_folder_property(struct emu *emu, const char *smtp, const char *folder,
                             const char *name, char *out, size_t outlen);
 

@@ -64,7 +64,4 @@ int emu_replay_start(struct emu_replay *r, int *plain_port, int *tls_port, char 
 /* Write the CA certificate of the HTTPS listener (PEM) to path. 0 or -1. */
 int emu_replay_write_ca(struct emu_replay *r, const char *path, char *err, size_t errlen);
 
-/* Requests answered so far (authentication legs included). */
-size_t emu_replay_requests(struct emu_replay *r);
-
 #endif

@@ -1,6 +1,6 @@
-/* testenable_act.c - the EWS conversations behind Test & Enable's workload
- * steps: read the Inbox, send to self, ACT access and org identity. */
-#include "testenable_act.h"
+/* testenable_steps.c - the conversations behind Test & Enable's steps:
+ * Autodiscover, read the Inbox, send to self, ACT access and org identity. */
+#include "testenable_steps.h"
 
 #include <stdio.h>
 #include <string.h>

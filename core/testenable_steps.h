@@ -1,8 +1,9 @@
-/* testenable_act.h - the EWS conversations of Test & Enable's workload steps
+/* testenable_steps.h - the conversations behind Test & Enable's steps:
+ * Autodiscover, read the Inbox, send to self, ACT access and org identity
  * (private to core). Each returns 0 or -1 with err filled (category, codes,
  * url); url is the EWS URL, used to fill err->url. */
-#ifndef EXSYNC_TESTENABLE_ACT_H
-#define EXSYNC_TESTENABLE_ACT_H
+#ifndef EXSYNC_TESTENABLE_STEPS_H
+#define EXSYNC_TESTENABLE_STEPS_H
 
 #include <stdbool.h>
 #include <stddef.h>
