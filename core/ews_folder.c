@@ -50,7 +50,7 @@ int exs_ews_write_extprop_value(struct exs_buf *b, const struct exs_ews_extprop 
   return r ? -1 : 0;
 }
 
-/* ---- GetFolder with extended properties ---- */
+/* ---- GetFolder (with or without extended properties) ---- */
 
 int exs_ews_build_get_folder_ext(struct exs_buf *b, const struct exs_ews_context *ctx,
                                  const struct exs_ews_folder_ref *refs, size_t n,
@@ -76,28 +76,10 @@ int exs_ews_build_get_folder_ext(struct exs_buf *b, const struct exs_ews_context
   return r ? -1 : 0;
 }
 
-int exs_ews_get_folder_ext(struct exs_ews *ews, const struct exs_ews_folder_ref *refs, size_t n,
-                           const struct exs_ews_extprop *props, size_t n_props,
-                           struct exs_ews_folder *out, struct exs_error *err)
+int exs_ews_build_get_folder(struct exs_buf *b, const struct exs_ews_context *ctx,
+                             const struct exs_ews_folder_ref *refs, size_t n)
 {
-  struct exs_ews_context ctx = exs_ews__ctx(ews);
-  struct exs_buf req;
-  struct exs_http_response resp;
-  int result = -1;
-
-  exs_buf_init(&req, EXS_EWS_REQUEST_MAX);
-  exs_http_response_init(&resp);
-  if(exs_ews__send(ews, "GetFolder",
-                   exs_ews_build_get_folder_ext(&req, &ctx, refs, n, props, n_props), &req, &resp,
-                   err))
-    goto out;
-  result = exs_ews_parse_get_folder(resp.body.data, resp.body.len, resp.status, out, n, err);
-  if(result)
-    snprintf(err->url, sizeof(err->url), "%s", exs_ews_url(ews));
-out:
-  exs_buf_free(&req);
-  exs_http_response_free(&resp);
-  return result;
+  return exs_ews_build_get_folder_ext(b, ctx, refs, n, NULL, 0);
 }
 
 /* ---- FindFolder ---- */
@@ -202,28 +184,6 @@ out:
   return result;
 }
 
-int exs_ews_find_folder(struct exs_ews *ews, const struct exs_ews_find_folder_req *req,
-                        struct exs_ews_folder_page *out, struct exs_error *err)
-{
-  struct exs_ews_context ctx = exs_ews__ctx(ews);
-  struct exs_buf b;
-  struct exs_http_response resp;
-  int result = -1;
-
-  memset(out, 0, sizeof(*out));
-  exs_buf_init(&b, EXS_EWS_REQUEST_MAX);
-  exs_http_response_init(&resp);
-  if(exs_ews__send(ews, "FindFolder", exs_ews_build_find_folder(&b, &ctx, req), &b, &resp, err))
-    goto out;
-  result = exs_ews_parse_find_folder(resp.body.data, resp.body.len, resp.status, out, err);
-  if(result)
-    snprintf(err->url, sizeof(err->url), "%s", exs_ews_url(ews));
-out:
-  exs_buf_free(&b);
-  exs_http_response_free(&resp);
-  return result;
-}
-
 /* ---- CreateFolder ---- */
 
 int exs_ews_build_create_folder(struct exs_buf *b, const struct exs_ews_context *ctx,
@@ -276,30 +236,6 @@ int exs_ews_parse_create_folder(const char *body, size_t len, long http_status,
   return parse_one_folder("CreateFolder", body, len, http_status, out, err);
 }
 
-int exs_ews_create_folder(struct exs_ews *ews, const struct exs_ews_folder_ref *parent,
-                          const char *display_name, const char *folder_class,
-                          struct exs_ews_folder *out, struct exs_error *err)
-{
-  struct exs_ews_context ctx = exs_ews__ctx(ews);
-  struct exs_buf b;
-  struct exs_http_response resp;
-  int result = -1;
-
-  exs_buf_init(&b, EXS_EWS_REQUEST_MAX);
-  exs_http_response_init(&resp);
-  if(exs_ews__send(ews, "CreateFolder",
-                   exs_ews_build_create_folder(&b, &ctx, parent, display_name, folder_class), &b,
-                   &resp, err))
-    goto out;
-  result = exs_ews_parse_create_folder(resp.body.data, resp.body.len, resp.status, out, err);
-  if(result)
-    snprintf(err->url, sizeof(err->url), "%s", exs_ews_url(ews));
-out:
-  exs_buf_free(&b);
-  exs_http_response_free(&resp);
-  return result;
-}
-
 /* ---- UpdateFolder ---- */
 
 int exs_ews_build_update_folder(struct exs_buf *b, const struct exs_ews_context *ctx,
@@ -336,30 +272,6 @@ int exs_ews_parse_update_folder(const char *body, size_t len, long http_status,
                                 struct exs_ews_folder *out, struct exs_error *err)
 {
   return parse_one_folder("UpdateFolder", body, len, http_status, out, err);
-}
-
-int exs_ews_update_folder(struct exs_ews *ews, const struct exs_ews_folder_ref *folder,
-                          const char *folder_kind, const struct exs_ews_extprop_set *sets, size_t n,
-                          struct exs_ews_folder *out, struct exs_error *err)
-{
-  struct exs_ews_context ctx = exs_ews__ctx(ews);
-  struct exs_buf b;
-  struct exs_http_response resp;
-  int result = -1;
-
-  exs_buf_init(&b, EXS_EWS_REQUEST_MAX);
-  exs_http_response_init(&resp);
-  if(exs_ews__send(ews, "UpdateFolder",
-                   exs_ews_build_update_folder(&b, &ctx, folder, folder_kind, sets, n), &b, &resp,
-                   err))
-    goto out;
-  result = exs_ews_parse_update_folder(resp.body.data, resp.body.len, resp.status, out, err);
-  if(result)
-    snprintf(err->url, sizeof(err->url), "%s", exs_ews_url(ews));
-out:
-  exs_buf_free(&b);
-  exs_http_response_free(&resp);
-  return result;
 }
 
 /* ---- SyncFolderHierarchy ---- */
@@ -473,28 +385,3 @@ out:
   return result;
 }
 
-int exs_ews_sync_folder_hierarchy(struct exs_ews *ews, const struct exs_ews_folder_ref *sync_folder,
-                                  const char *sync_state, struct exs_ews_folder_sync *out,
-                                  struct exs_error *err)
-{
-  struct exs_ews_context ctx = exs_ews__ctx(ews);
-  struct exs_buf b;
-  struct exs_http_response resp;
-  int result = -1;
-
-  memset(out, 0, sizeof(*out));
-  exs_buf_init(&b, EXS_EWS_REQUEST_MAX);
-  exs_http_response_init(&resp);
-  if(exs_ews__send(ews, "SyncFolderHierarchy",
-                   exs_ews_build_sync_folder_hierarchy(&b, &ctx, sync_folder, sync_state), &b,
-                   &resp, err))
-    goto out;
-  result =
-      exs_ews_parse_sync_folder_hierarchy(resp.body.data, resp.body.len, resp.status, out, err);
-  if(result)
-    snprintf(err->url, sizeof(err->url), "%s", exs_ews_url(ews));
-out:
-  exs_buf_free(&b);
-  exs_http_response_free(&resp);
-  return result;
-}

@@ -1,4 +1,5 @@
-/* ews_internal.h - helpers shared by ews.c and ews_*.c (not public). */
+/* ews_internal.h - parsing helpers shared by ews.c and ews_*.c, and the
+ * request size cap of the client (not public). */
 #ifndef EXSYNC_EWS_INTERNAL_H
 #define EXSYNC_EWS_INTERNAL_H
 
@@ -6,16 +7,8 @@
 
 #include "exsync/ews.h"
 
-/* Size cap of a request body we build. */
+/* Size cap of every request body the client builds (ews_client.c). */
 #define EXS_EWS_REQUEST_MAX (64u * 1024u * 1024u)
-
-/* The header context of requests made by this client. */
-struct exs_ews_context exs_ews__ctx(const struct exs_ews *ews);
-
-/* Build result check + exs_ews_call: when build_rc is not 0 sets a PROTOCOL
- * "request too large" error. Returns 0 or -1 with err (url set). */
-int exs_ews__send(struct exs_ews *ews, const char *op, int build_rc, const struct exs_buf *req,
-                  struct exs_http_response *resp, struct exs_error *err);
 
 /* Fill f from a t:Folder-like element (FolderId, ParentFolderId,
  * DisplayName, FolderClass, counts, ExtendedProperty). */

@@ -56,29 +56,6 @@ out:
   return result;
 }
 
-int exs_ews_resolve_names(struct exs_ews *ews, const char *entry, struct exs_ews_resolve *out,
-                          struct exs_error *err)
-{
-  struct exs_ews_context ctx = exs_ews__ctx(ews);
-  struct exs_buf b;
-  struct exs_http_response resp;
-  int result = -1;
-
-  memset(out, 0, sizeof(*out));
-  exs_buf_init(&b, EXS_EWS_REQUEST_MAX);
-  exs_http_response_init(&resp);
-  if(exs_ews__send(ews, "ResolveNames", exs_ews_build_resolve_names(&b, &ctx, entry), &b, &resp,
-                   err))
-    goto out;
-  result = exs_ews_parse_resolve_names(resp.body.data, resp.body.len, resp.status, out, err);
-  if(result)
-    snprintf(err->url, sizeof(err->url), "%s", exs_ews_url(ews));
-out:
-  exs_buf_free(&b);
-  exs_http_response_free(&resp);
-  return result;
-}
-
 /* ---- ConvertId ---- */
 
 int exs_ews_build_convert_id(struct exs_buf *b, const struct exs_ews_context *ctx,

@@ -169,6 +169,11 @@ out:
 
 struct exs_secret *exs_secret_open(const char *key_file, struct exs_error *err)
 {
+  return exs_secret_load(key_file, true, err);
+}
+
+struct exs_secret *exs_secret_load(const char *key_file, bool create, struct exs_error *err)
+{
   struct exs_secret *s = NULL;
   struct stat st;
   int attempt;
@@ -185,6 +190,10 @@ struct exs_secret *exs_secret_open(const char *key_file, struct exs_error *err)
   for(attempt = 0; attempt < 2; attempt++) {
     if(lstat(key_file, &st) == 0 || errno != ENOENT)
       break;
+    if(!create) {
+      exs_error_set(err, EXS_CAT_CONFIG, "key file %s is missing", key_file);
+      goto fail;
+    }
     if(create_key_file(key_file, err) < 0)
       goto fail;
   }

@@ -807,6 +807,51 @@ static int prepare_files(const char *path, struct exs_error *err)
   return 0;
 }
 
+/* Whether the database holds sealed passwords: 1 yes, 0 no, -1 error. */
+static int holds_secrets(struct exs_store *st, struct exs_error *err)
+{
+  sqlite3_stmt *s = NULL;
+  int rc;
+
+  if(user_version(st) < 1)
+    return 0; /* a new database */
+  if(sqlite3_prepare_v2(st->db,
+                        "SELECT 1 FROM profiles WHERE password_enc IS NOT NULL UNION ALL "
+                        "SELECT 1 FROM mailboxes WHERE password_enc IS NOT NULL LIMIT 1",
+                        -1, &s, NULL) != SQLITE_OK)
+    return db_fail(st, err, "cannot look for sealed passwords");
+  rc = sqlite3_step(s);
+  sqlite3_finalize(s);
+  if(rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return db_fail(st, err, "cannot look for sealed passwords");
+  return rc == SQLITE_ROW;
+}
+
+/* Open the key file; create it only for a store without sealed passwords: a
+ * new key cannot open them, and new passwords would be sealed under a second
+ * key. */
+static int open_key(struct exs_store *st, const char *key_file, struct exs_error *err)
+{
+  struct stat sb;
+  int sealed = 0;
+
+  if(key_file && *key_file && lstat(key_file, &sb) && errno == ENOENT) {
+    sealed = holds_secrets(st, err);
+    if(sealed < 0)
+      return -1;
+    if(sealed) {
+      exs_error_set(err, EXS_CAT_CONFIG,
+                    "key file %s is missing, and store %s holds passwords sealed under it: "
+                    "restore that key file (or name it with --key-file); a new key could not "
+                    "open them, so none is created",
+                    key_file, st->path);
+      return -1;
+    }
+  }
+  st->secret = exs_secret_load(key_file, !sealed, err);
+  return st->secret ? 0 : -1;
+}
+
 struct exs_store *exs_store_open_version(const char *path, const char *key_file, int version,
                                          struct exs_error *err)
 {
@@ -823,9 +868,6 @@ struct exs_store *exs_store_open_version(const char *path, const char *key_file,
     return NULL;
   }
   snprintf(st->path, sizeof(st->path), "%s", path);
-  st->secret = exs_secret_open(key_file, err);
-  if(!st->secret)
-    goto fail;
   /* The database holds sealed secrets and addresses: private, and only
    * ever opened by SQLite (see prepare_files). */
   if(strcmp(path, ":memory:") && prepare_files(path, err))
@@ -848,6 +890,8 @@ struct exs_store *exs_store_open_version(const char *path, const char *key_file,
   sqlite3_finalize(s);
   s = NULL;
   if(exec(st, "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL", err))
+    goto fail;
+  if(open_key(st, key_file, err))
     goto fail;
   if(migrate(st, version, err))
     goto fail;

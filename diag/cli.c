@@ -16,6 +16,7 @@
 
 #include "exsync/clock.h"
 #include "exsync/datadir.h"
+#include "exsync/privfile.h"
 #include "opt.h"
 #include "progress.h"
 
@@ -317,9 +318,11 @@ int diag_main_with(int argc, char **argv, const struct diag_command *extra, size
   ctx.command = cmdname;
   report_cmd = is_report_command(rest, nrest);
   if(ctx.trace_path) {
-    ctx.trace = strcmp(ctx.trace_path, "-") ? fopen(ctx.trace_path, "w") : stderr;
+    char why[4200] = "";
+    ctx.trace =
+      strcmp(ctx.trace_path, "-") ? exs_privfile_open(ctx.trace_path, why, sizeof(why)) : stderr;
     if(!ctx.trace) {
-      result = diag_fail("cannot write the trace file %s: %s", ctx.trace_path, strerror(errno));
+      result = diag_fail("cannot write the trace file %s", why);
       goto out;
     }
   }
@@ -365,6 +368,7 @@ out:
   }
   if(ctx.trace && ctx.trace != stderr)
     fclose(ctx.trace);
+  diag_report_clear_traces();
   free(rest);
   return result;
 }

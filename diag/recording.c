@@ -11,6 +11,7 @@
 #include <libxml/tree.h>
 
 #include "exsync/clock.h"
+#include "exsync/privfile.h"
 #include "exsync/xml.h"
 
 #define REC_NS "urn:exsync:recording:1"
@@ -910,33 +911,11 @@ out:
   return result;
 }
 
-static int write_file_atomic(const char *path, const struct exs_buf *bp, char *err,
+static int write_file_atomic(const char *path, const struct exs_buf *b, char *err,
                              size_t errlen)
 {
-  const struct exs_buf *b = bp;
-  char tmp[4200];
-  FILE *f;
-  int result = -1;
-
-  snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-  f = fopen(tmp, "wb");
-  if(!f) {
-    snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
-    goto out;
-  }
-  if(fwrite(b->data, 1, b->len, f) != b->len || fclose(f)) {
-    snprintf(err, errlen, "%s: write error", tmp);
-    unlink(tmp);
-    goto out;
-  }
-  if(rename(tmp, path)) {
-    snprintf(err, errlen, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-    unlink(tmp);
-    goto out;
-  }
-  result = 0;
-out:
-  return result;
+  /* 0600 and no symbolic links: recordings hold addresses and answers */
+  return exs_privfile_write(path, b->data ? b->data : "", b->len, err, errlen);
 }
 
 /* ---- what a recording may run ---- */

@@ -48,6 +48,8 @@ void diag_report_set_profiles(const struct exs_te_profile_result *p, size_t n);
 const struct exs_te_profile_result *diag_report_profiles(size_t *n);
 /* The redacted trace of one mailbox's test (HTML report), copied. */
 void diag_report_add_trace(const char *address, const char *text, size_t len);
+/* Forget every trace (end of a command). */
+void diag_report_clear_traces(void);
 /* That trace, or NULL. */
 const char *diag_report_trace_of(const char *address);
 

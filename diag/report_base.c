@@ -79,6 +79,17 @@ void diag_report_add_trace(const char *address, const char *text, size_t len)
   traces[n_traces++].text = copy;
 }
 
+void diag_report_clear_traces(void)
+{
+  size_t i;
+
+  for(i = 0; i < n_traces; i++)
+    free(traces[i].text);
+  free(traces);
+  traces = NULL;
+  n_traces = 0;
+}
+
 const char *diag_report_trace_of(const char *address)
 {
   size_t i;

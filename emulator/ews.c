@@ -67,6 +67,7 @@ static const struct {
     {"UpdateItem", ews_update_item},
     {"ConvertId", ews_convert_id},
     {"GetUserConfiguration", ews_get_user_configuration},
+    {"GetUserPhoto", ews_get_user_photo},
     {"DeleteFolder", ews_delete_folder},
     {"SyncFolderItems", ews_sync_folder_items},
 };

@@ -119,6 +119,7 @@ void ews_resolve_names(struct emu_ews_ctx *ctx, xmlNodePtr op);
 void ews_update_item(struct emu_ews_ctx *ctx, xmlNodePtr op);
 void ews_convert_id(struct emu_ews_ctx *ctx, xmlNodePtr op);
 void ews_get_user_configuration(struct emu_ews_ctx *ctx, xmlNodePtr op);
+void ews_get_user_photo(struct emu_ews_ctx *ctx, xmlNodePtr op);
 void ews_delete_folder(struct emu_ews_ctx *ctx, xmlNodePtr op);
 void ews_sync_folder_items(struct emu_ews_ctx *ctx, xmlNodePtr op);
 /* Resolve a t:ItemId to an item the caller may use, else NULL + *code. */

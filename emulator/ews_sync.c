@@ -501,3 +501,19 @@ void ews_get_user_configuration(struct emu_ews_ctx *ctx, xmlNodePtr op)
   ews_msg_end(ctx, "GetUserConfiguration");
   ews_response_end(ctx, "GetUserConfiguration");
 }
+
+/* ---- GetUserPhoto ---- */
+
+/* No mailbox has a photo: ErrorItemNotFound, HasChanged false (DavMail asks
+ * for the owner's photo when a CardDAV client lists contacts). */
+void ews_get_user_photo(struct emu_ews_ctx *ctx, xmlNodePtr op)
+{
+  (void)op;
+  exs_buf_adds(ctx->out, "<m:GetUserPhotoResponse xmlns:m=\"" EMU_NS_M "\" ResponseClass=\"Error\">"
+                         "<m:MessageText>");
+  exs_buf_add_xml(ctx->out, ews_code_text("ErrorItemNotFound"));
+  exs_buf_adds(ctx->out, "</m:MessageText><m:ResponseCode>ErrorItemNotFound</m:ResponseCode>"
+                         "<m:DescriptiveLinkKey>0</m:DescriptiveLinkKey>"
+                         "<m:HasChanged>false</m:HasChanged></m:GetUserPhotoResponse>");
+  snprintf(ctx->response_code, sizeof(ctx->response_code), "ErrorItemNotFound");
+}

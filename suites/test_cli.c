@@ -269,6 +269,36 @@ START_TEST(admin_steps_from_empty_store_to_report)
   free(out);
   ck_assert_int_eq(run(&out, "--db", db_path, "mailbox", "show", "nobody@contoso.com", NULL), 2);
   free(out);
+  /* the key file gone: no new key for a store with sealed passwords */
+  {
+    char key[160], moved[170];
+    snprintf(key, sizeof(key), "%s.key", db_path);
+    snprintf(moved, sizeof(moved), "%s.saved", key);
+    ck_assert_int_eq(rename(key, moved), 0);
+    ck_assert_int_eq(run(&out, "--db", db_path, "mailbox", "show", "alice@contoso.com", NULL),
+                     2);
+    ck_assert_ptr_nonnull(strstr(out, key));
+    ck_assert_ptr_nonnull(strstr(out, "missing"));
+    free(out);
+    ck_assert_int_ne(access(key, F_OK), 0);
+    ck_assert_int_eq(rename(moved, key), 0);
+    ck_assert_int_eq(run(&out, "--db", db_path, "mailbox", "show", "alice@contoso.com", NULL),
+                     0);
+    free(out);
+  }
+  /* a trace file is never written through a symbolic link */
+  {
+    char link_path[160];
+    snprintf(link_path, sizeof(link_path), "%s/trace-link", dir);
+    ck_assert_int_eq(symlink(org_path, link_path), 0);
+    ck_assert_int_eq(run(&out, "--db", db_path, "--trace", link_path, "mailbox", "show",
+                         "alice@contoso.com", NULL), 2);
+    ck_assert_ptr_nonnull(strstr(out, "symbolic link"));
+    free(out);
+    out = tu_read_file(org_path, NULL);
+    ck_assert_ptr_nonnull(strstr(out, "<org"));
+    free(out);
+  }
 }
 END_TEST
 
@@ -686,6 +716,19 @@ START_TEST(terminal_colour_and_progress)
 }
 END_TEST
 
+
+START_TEST(demo_junit_validates_for_jenkins)
+{
+  char *out;
+
+  ck_assert_int_eq(run(&out, "--format", "junit", "demo", NULL), 0);
+  assert_valid_junit(last_stdout, strlen(last_stdout));
+  ck_assert_ptr_nonnull(strstr(last_stdout, "<testsuites name=\"exsync test-enable\" tests=\"33\""));
+  ck_assert_ptr_nonnull(strstr(last_stdout, "<testsuite name=\"dave@contoso.com\""));
+  free(out);
+}
+END_TEST
+
 /* Does hay contain needle in any of the encodings a leak could take? */
 static const char *leak_of(const char *hay, size_t len, const char *secret, const char *user)
 {
@@ -779,6 +822,7 @@ int main(void)
   tcase_add_test(tc, formats_for_every_list_and_show);
   tcase_add_test(tc, junit_report_for_ci);
   tcase_add_test(tc, html_reports);
+  tcase_add_test(tc, demo_junit_validates_for_jenkins);
   tcase_add_test(tc, terminal_colour_and_progress);
   tcase_add_test(tc, proxy_named_in_errors_and_bypassed);
   tcase_add_test(tc, replay_in_every_format);

@@ -1301,6 +1301,14 @@ START_TEST(davmail_mapi_properties)
   ck_assert_int_eq(emu_folder_count(emu, "alice@contoso.com", "drafts"), 1);
   ck_assert_int_eq(emu_folder_count(emu, "alice@contoso.com", "calendar"), 1);
   ec_free(&r);
+
+  /* no photos: a schema-valid ErrorItemNotFound */
+  call("alice@contoso.com",
+       "<m:GetUserPhoto><m:Email>alice@contoso.com</m:Email><m:SizeRequested>HR96x96"
+       "</m:SizeRequested></m:GetUserPhoto>",
+       200, &r);
+  ck_assert_ptr_nonnull(strstr(r.body.data, "<m:ResponseCode>ErrorItemNotFound</m:ResponseCode>"));
+  ec_free(&r);
 }
 END_TEST
 

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "exsync/secret.h"
 #include "exsync/store.h"
 #include "testutil.h"
 
@@ -924,6 +925,15 @@ START_TEST(wrong_key_file_is_a_clear_error)
   ck_assert_int_eq(exs_store_mailbox_put(st, &m, &e), 0);
   exs_store_close(st);
   snprintf(other, sizeof(other), "%s/other-key", dir);
+  /* a missing key file is not created for a store with sealed passwords */
+  exs_error_clear(&e);
+  ck_assert_ptr_null(exs_store_open(dbpath, other, &e));
+  ck_assert_ptr_nonnull(strstr(e.message, other));
+  ck_assert_ptr_nonnull(strstr(e.message, "missing"));
+  ck_assert_int_eq(e.category, EXS_CAT_CONFIG);
+  ck_assert_int_ne(access(other, F_OK), 0);
+  /* another existing key: opens, but the passwords do not */
+  exs_secret_free(exs_secret_open(other, &e));
   st = exs_store_open(dbpath, other, &e);
   ck_assert_ptr_nonnull(st);
   exs_error_clear(&e);

@@ -22,6 +22,7 @@
 #ifndef EXSYNC_SECRET_H
 #define EXSYNC_SECRET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "exsync/error.h"
@@ -40,6 +41,9 @@ struct exs_secret;
  * exs_secret_free) or NULL with err set (CONFIG): permissions wider than
  * 0600, wrong size or contents, not a regular file, I/O errors. */
 struct exs_secret *exs_secret_open(const char *key_file, struct exs_error *err);
+/* Like exs_secret_open, but a missing key file is created only when create
+ * is true (else the error "key file K is missing"). */
+struct exs_secret *exs_secret_load(const char *key_file, bool create, struct exs_error *err);
 /* Wipe the key and free. NULL is a no-op. */
 void exs_secret_free(struct exs_secret *s);
 

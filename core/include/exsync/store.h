@@ -67,8 +67,10 @@
 struct exs_store;
 
 /* Open (creating when missing) the store at path and the key file at
- * key_file (created 0600 when missing, secret.h). Applies pending schema
- * migrations. Returns a handle (close with exs_store_close) or NULL with err. */
+ * key_file (created 0600 when missing, secret.h, but never for a store that
+ * already holds sealed passwords: then the error names the missing key
+ * file). Applies pending schema migrations. Returns a handle (close with
+ * exs_store_close) or NULL with err. */
 struct exs_store *exs_store_open(const char *path, const char *key_file, struct exs_error *err);
 /* For tests and tools: like exs_store_open but migrates only up to version
  * (1..EXS_STORE_SCHEMA_VERSION). The entity calls expect the latest schema. */
