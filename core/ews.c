@@ -331,3 +331,41 @@ int exs_ews__first_message(const char *body, size_t len, long http_status, const
     return -1;
   return 0;
 }
+
+size_t exs_ews__count_elements(xmlNodePtr parent)
+{
+  size_t n = 0;
+  xmlNodePtr c;
+
+  for(c = parent ? parent->children : NULL; c; c = c->next)
+    if(c->type == XML_ELEMENT_NODE)
+      n++;
+  return n;
+}
+
+int exs_ews__find_root(const char *body, size_t len, long http_status, const char *op,
+                       const char *list_name, xmlDocPtr *doc, struct exs_ews__page *page,
+                       xmlNodePtr *list, size_t *n, struct exs_error *err)
+{
+  xmlNodePtr msg, root;
+  char t[8];
+
+  page->next_offset = page->total = -1;
+  page->includes_last = false;
+  *list = NULL;
+  *n = 0;
+  if(exs_ews__first_message(body, len, http_status, op, true, doc, &msg, err))
+    return -1;
+  root = exs_xml_child(msg, EXS_NS_MSG, "RootFolder");
+  if(!root) {
+    exs_error_set(err, EXS_CAT_PROTOCOL, "%s answer has no RootFolder", op);
+    return -1;
+  }
+  page->next_offset = exs_ews__long_attr(root, "IndexedPagingOffset");
+  page->total = exs_ews__long_attr(root, "TotalItemsInView");
+  exs_xml_attr(root, "IncludesLastItemInRange", t, sizeof(t));
+  page->includes_last = !strcmp(t, "true") || !strcmp(t, "1");
+  *list = exs_xml_child(root, EXS_NS_TYPES, list_name);
+  *n = exs_ews__count_elements(*list);
+  return 0;
+}

@@ -124,43 +124,23 @@ int exs_ews_build_find_folder(struct exs_buf *b, const struct exs_ews_context *c
   return r ? -1 : 0;
 }
 
-static size_t count_elements(xmlNodePtr parent)
-{
-  size_t n = 0;
-  xmlNodePtr c;
-
-  for(c = parent ? parent->children : NULL; c; c = c->next)
-    if(c->type == XML_ELEMENT_NODE)
-      n++;
-  return n;
-}
-
 int exs_ews_parse_find_folder(const char *body, size_t len, long http_status,
                               struct exs_ews_folder_page *out, struct exs_error *err)
 {
   xmlDocPtr doc = NULL;
-  xmlNodePtr msg, root, folders, c;
+  xmlNodePtr folders, c;
+  struct exs_ews__page page;
   size_t n;
   int result = -1;
 
   memset(out, 0, sizeof(*out));
   out->next_offset = out->total = -1;
-  if(exs_ews__first_message(body, len, http_status, "FindFolder", true, &doc, &msg, err))
+  if(exs_ews__find_root(body, len, http_status, "FindFolder", "Folders", &doc, &page, &folders,
+                        &n, err))
     goto out;
-  root = exs_xml_child(msg, EXS_NS_MSG, "RootFolder");
-  if(!root) {
-    exs_error_set(err, EXS_CAT_PROTOCOL, "FindFolder answer has no RootFolder");
-    goto out;
-  }
-  out->next_offset = exs_ews__long_attr(root, "IndexedPagingOffset");
-  out->total = exs_ews__long_attr(root, "TotalItemsInView");
-  {
-    char t[8];
-    exs_xml_attr(root, "IncludesLastItemInRange", t, sizeof(t));
-    out->includes_last = !strcmp(t, "true") || !strcmp(t, "1");
-  }
-  folders = exs_xml_child(root, EXS_NS_TYPES, "Folders");
-  n = count_elements(folders);
+  out->next_offset = page.next_offset;
+  out->total = page.total;
+  out->includes_last = page.includes_last;
   if(n) {
     out->folders = calloc(n, sizeof(*out->folders));
     if(!out->folders) {
@@ -353,7 +333,7 @@ int exs_ews_parse_sync_folder_hierarchy(const char *body, size_t len, long http_
   out->includes_last =
       exs_ews__bool_text(exs_xml_child(msg, EXS_NS_MSG, "IncludesLastFolderInRange"));
   changes = exs_xml_child(msg, EXS_NS_MSG, "Changes");
-  n = count_elements(changes);
+  n = exs_ews__count_elements(changes);
   if(!out->sync_state || (n && !(out->changes = calloc(n, sizeof(*out->changes))))) {
     exs_error_set(err, EXS_CAT_PROTOCOL, "out of memory");
     goto out;

@@ -22,6 +22,24 @@ void exs_ews__parse_extvalue(xmlNodePtr ext, struct exs_ews_extvalue *v);
 int exs_ews__first_message(const char *body, size_t len, long http_status, const char *op,
                            bool single, xmlDocPtr *doc, xmlNodePtr *msg, struct exs_error *err);
 
+/* Paging attributes of an m:RootFolder (FindFolder, FindItem). */
+struct exs_ews__page {
+  long next_offset; /* IndexedPagingOffset, -1 when absent */
+  long total;       /* TotalItemsInView, -1 when absent */
+  bool includes_last;
+};
+
+/* Parse op's single answer message down to its m:RootFolder: the paging
+ * attributes into *page, its child t:list_name (Folders, Items) into *list
+ * (NULL when absent) and that child's number of elements into *n. Returns 0
+ * or -1 with err; *doc is the caller's to free either way. */
+int exs_ews__find_root(const char *body, size_t len, long http_status, const char *op,
+                       const char *list_name, xmlDocPtr *doc, struct exs_ews__page *page,
+                       xmlNodePtr *list, size_t *n, struct exs_error *err);
+
+/* Number of element children of parent (NULL: 0). */
+size_t exs_ews__count_elements(xmlNodePtr parent);
+
 /* Text of child name (t: namespace) into buf. */
 char *exs_ews__text(xmlNodePtr node, const char *name, char *buf, size_t len);
 /* Long value of a child / attribute, -1 when absent. */

@@ -197,17 +197,6 @@ static void parse_item_node(xmlNodePtr node, struct exs_ews_item *it)
   }
 }
 
-static size_t count_elements(xmlNodePtr parent)
-{
-  size_t n = 0;
-  xmlNodePtr c;
-
-  for(c = parent ? parent->children : NULL; c; c = c->next)
-    if(c->type == XML_ELEMENT_NODE)
-      n++;
-  return n;
-}
-
 /* Walk the ResponseMessages of op into per-entry slots; fn parses one
  * Success/Warning message into slot i. */
 typedef void (*msg_fn)(xmlNodePtr msg, void *slot);
@@ -480,28 +469,19 @@ int exs_ews_parse_find_item(const char *body, size_t len, long http_status,
                             struct exs_ews_item_page *out, struct exs_error *err)
 {
   xmlDocPtr doc = NULL;
-  xmlNodePtr msg, root, items, c;
+  xmlNodePtr items, c;
+  struct exs_ews__page page;
   size_t n;
   int result = -1;
 
   memset(out, 0, sizeof(*out));
   out->next_offset = out->total = -1;
-  if(exs_ews__first_message(body, len, http_status, "FindItem", true, &doc, &msg, err))
+  if(exs_ews__find_root(body, len, http_status, "FindItem", "Items", &doc, &page, &items, &n,
+                        err))
     goto out;
-  root = exs_xml_child(msg, EXS_NS_MSG, "RootFolder");
-  if(!root) {
-    exs_error_set(err, EXS_CAT_PROTOCOL, "FindItem answer has no RootFolder");
-    goto out;
-  }
-  out->next_offset = exs_ews__long_attr(root, "IndexedPagingOffset");
-  out->total = exs_ews__long_attr(root, "TotalItemsInView");
-  {
-    char t[8];
-    exs_xml_attr(root, "IncludesLastItemInRange", t, sizeof(t));
-    out->includes_last = !strcmp(t, "true") || !strcmp(t, "1");
-  }
-  items = exs_xml_child(root, EXS_NS_TYPES, "Items");
-  n = count_elements(items);
+  out->next_offset = page.next_offset;
+  out->total = page.total;
+  out->includes_last = page.includes_last;
   if(n && !(out->items = calloc(n, sizeof(*out->items)))) {
     exs_error_set(err, EXS_CAT_PROTOCOL, "out of memory");
     goto out;
@@ -841,7 +821,7 @@ int exs_ews_parse_sync_folder_items(const char *body, size_t len, long http_stat
   out->includes_last =
       exs_ews__bool_text(exs_xml_child(msg, EXS_NS_MSG, "IncludesLastItemInRange"));
   changes = exs_xml_child(msg, EXS_NS_MSG, "Changes");
-  n = count_elements(changes);
+  n = exs_ews__count_elements(changes);
   if(!out->sync_state || (n && !(out->changes = calloc(n, sizeof(*out->changes))))) {
     exs_error_set(err, EXS_CAT_PROTOCOL, "out of memory");
     goto out;

@@ -39,14 +39,14 @@ long exs_sync_postponement(const struct exs_profile *p, int no_email_count,
   long backoff = (long)no_email_count * step;
   long v = min;
 
-  /* the polling interval is a floor; tests shrink minutes to seconds with
-   * min_interval_s, so it only counts when the product's 5 minutes do */
-  if(!(opt && opt->min_interval_s > 0) && poll > v)
-    v = poll;
   if(backoff > cap)
     backoff = cap;
   if(min + backoff > v)
     v = min + backoff;
+  /* the profile's minimum polling interval is a floor no --interval
+   * undercuts (docs/sync.md) */
+  if(poll > v)
+    v = poll;
   return v;
 }
 

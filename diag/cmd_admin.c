@@ -250,6 +250,8 @@ static void print_alert_json(FILE *f, const struct exs_alert *a, bool first)
   fprintf(f, "%s\n    {\"time\": \"%s\", \"mailbox\": ", first ? "" : ",",
           exs_time_iso(a->time, when, sizeof(when)));
   diag_json_str_or_null(f, a->mailbox);
+  fputs(", \"profile\": ", f);
+  diag_json_str_or_null(f, a->profile);
   fprintf(f, ", \"severity\": \"%s\", \"category\": \"%s\", \"transient\": %s, \"message\": ",
           exs_severity_name(a->severity), exs_category_name(a->category),
           a->transient ? "true" : "false");
@@ -393,6 +395,18 @@ static int cmd_org(struct diag_ctx *ctx, int argc, char **argv)
     diag_fail("org setting '%s': %s", inv.field, inv.rule);
     goto out;
   }
+  if(org.default_profile[0]) {
+    /* the default profile must exist (docs/test-enable.md) */
+    struct exs_profile dp;
+    int rc = exs_store_profile_get(st, org.default_profile, &dp, &err);
+    exs_profile_wipe(&dp);
+    if(rc) {
+      diag_fail(rc < 0 ? "%s" : "org setting 'default-profile': no profile named '%s' (create it "
+                                "first: exsync profile create)",
+                rc < 0 ? err.message : org.default_profile);
+      goto out;
+    }
+  }
   if(exs_store_org_put(st, &org, &err)) {
     diag_fail("%s", err.message);
     goto out;
@@ -472,12 +486,21 @@ static int profile_help(FILE *f)
   fprintf(f,
           "usage: exsync profile create NAME [KEY=VALUE...] [PASSWORD]\n"
           "       exsync profile set NAME KEY=VALUE... [PASSWORD]\n"
-          "       exsync profile show NAME | list | delete NAME\n"
+          "       exsync profile show NAME | list | delete NAME [--force]\n"
           "       exsync profile test-enable NAME [--detach] [options]\n\n"
           "KEY is an attribute of the org file's <profile>: autodiscover, incoming-url,\n"
           "outgoing-url, same-outgoing, authenticate-using, impersonation, protocol, user,\n"
           "process-from, poll-minutes, max-connections, move-undeliverable, timeout-ms, owner...\n"
           "PASSWORD: --password-env VAR | --password-file FILE | --password-prompt\n\n"
+          "Outgoing: outgoing-url defaults to incoming-url. With same-outgoing=no the\n"
+          "profile has its own outgoing-authenticate-using, outgoing-user,\n"
+          "outgoing-impersonation and outgoing-protocol (each starting as its incoming\n"
+          "counterpart) and outgoing password: --outgoing-password-env VAR |\n"
+          "--outgoing-password-file FILE | --outgoing-password-prompt.\n\n"
+          "set re-opens the verdicts a change affects: a new location, credential,\n"
+          "impersonation or protocol sets the workloads using it to Not Run, disabled.\n"
+          "delete refuses a profile that mailboxes use (exit 2) unless --force, which\n"
+          "leaves them without a profile, Not Run and disabled.\n\n"
           "create makes the store when missing; the others need one. show and list print\n"
           "text or --format json (docs/json/profile.md).\n\n"
           "test-enable runs a background job over every mailbox of the profile (see\n"
@@ -510,12 +533,69 @@ static int apply_pairs(char **args, int n, int from, void *obj, bool profile)
   return 0;
 }
 
-enum { OPT_DETACH = 1, OPT_PROFILE, OPT_ALL, OPT_NO_TEST, OPT_TIMEOUT };
+enum { OPT_DETACH = 1, OPT_PROFILE, OPT_ALL, OPT_NO_TEST, OPT_TIMEOUT, OPT_FORCE,
+       OPT_OUT_PW_ENV, OPT_OUT_PW_FILE, OPT_OUT_PW_PROMPT };
 
 static const struct diag_opt detach_opts[] = {
   {"--detach", false, OPT_DETACH},
   {NULL, false, 0},
 };
+
+static const struct diag_opt force_opts[] = {
+  {"--force", false, OPT_FORCE},
+  {NULL, false, 0},
+};
+
+/* The outgoing password of a profile with same-outgoing=no. */
+static const struct diag_opt out_pw_opts[] = {
+  {"--outgoing-password-env", true, OPT_OUT_PW_ENV},
+  {"--outgoing-password-file", true, OPT_OUT_PW_FILE},
+  {"--outgoing-password-prompt", false, OPT_OUT_PW_PROMPT},
+  {NULL, false, 0},
+};
+
+/* Re-open the verdicts of every mailbox of profile name that mask names
+ * (docs/test-enable.md, Alerts, retry and disable); with detach, also take
+ * the mailboxes off the profile (a forced delete). Joins the caller's
+ * transaction. Returns the number of mailboxes changed, -1 on error. */
+static long reopen_profile_mailboxes(struct exs_store *st, const char *name, unsigned mask,
+                                     bool detach, struct exs_error *err)
+{
+  struct exs_mailbox *m = NULL;
+  size_t n = 0, i;
+  long changed = 0;
+
+  if(!mask && !detach)
+    return 0;
+  if(exs_store_mailbox_list(st, name, EXS_STORE_WITH_SECRETS, &m, &n, err))
+    return -1;
+  for(i = 0; i < n; i++) {
+    if(detach)
+      m[i].profile[0] = '\0';
+    exs_mailbox_reset(&m[i], mask);
+    if(exs_store_mailbox_put(st, &m[i], err)) {
+      changed = -1;
+      break;
+    }
+    changed++;
+  }
+  for(i = 0; i < n; i++)
+    exs_mailbox_wipe(&m[i]);
+  free(m);
+  return changed;
+}
+
+/* Outgoing settings given while same-outgoing is yes: the first one's
+ * name, else NULL. */
+static const char *outgoing_given(char **args, int n, bool out_pw)
+{
+  int i;
+
+  for(i = 1; i < n; i++)
+    if(!strncmp(args[i], "outgoing-", 9) && strncmp(args[i], "outgoing-url=", 13))
+      return args[i];
+  return out_pw ? "--outgoing-password-*" : NULL;
+}
 
 static int cmd_profile(struct diag_ctx *ctx, int argc, char **argv)
 {
@@ -523,13 +603,13 @@ static int cmd_profile(struct diag_ctx *ctx, int argc, char **argv)
   struct exs_error err;
   struct exs_profile p;
   struct exs_invalid inv;
-  struct pw_opts pw = {NULL, NULL, false};
+  struct pw_opts pw = {NULL, NULL, false}, out_pw = {NULL, NULL, false};
   struct diag_te_flags flags;
   struct diag_optp op;
   char cmd[64];
   char **args = NULL;
   const char *sub;
-  bool detach = false, te, list, show;
+  bool detach = false, force = false, te, list, show, writer;
   int result = 2, rc, id, n = 0;
   size_t i;
 
@@ -552,10 +632,10 @@ static int cmd_profile(struct diag_ctx *ctx, int argc, char **argv)
   args = calloc((size_t)argc + 1, sizeof(char *));
   if(!args)
     return diag_fail("out of memory");
-  diag_opt_init(&op, cmd, te ? detach_opts : !strcmp(sub, "create") || !strcmp(sub, "set")
-                                                 ? pw_opts
-                                                 : NULL,
-                te ? diag_te_opts : NULL, argc, argv, 2);
+  writer = !strcmp(sub, "create") || !strcmp(sub, "set");
+  diag_opt_init(&op, cmd, te ? detach_opts : writer ? pw_opts : !strcmp(sub, "delete") ? force_opts
+                                                                                      : NULL,
+                te ? diag_te_opts : writer ? out_pw_opts : NULL, argc, argv, 2);
   while((id = diag_opt_next(&op)) != DIAG_OPT_END) {
     if(id == DIAG_OPT_HELP) {
       free(args);
@@ -567,6 +647,14 @@ static int cmd_profile(struct diag_ctx *ctx, int argc, char **argv)
       args[n++] = (char *)op.value;
     else if(id == OPT_DETACH)
       detach = true;
+    else if(id == OPT_FORCE)
+      force = true;
+    else if(id == OPT_OUT_PW_ENV)
+      out_pw.env = op.value;
+    else if(id == OPT_OUT_PW_FILE)
+      out_pw.file = op.value;
+    else if(id == OPT_OUT_PW_PROMPT)
+      out_pw.prompt = true;
     else if(take_pw(&pw, &op, id) == 0 && diag_te_apply(&flags, &op, id) < 0)
       goto out;
   }
@@ -617,7 +705,7 @@ static int cmd_profile(struct diag_ctx *ctx, int argc, char **argv)
     result = 0;
     goto out;
   }
-  if(!strcmp(sub, "create") || !strcmp(sub, "set")) {
+  if(writer) {
     bool create = !strcmp(sub, "create");
     rc = exs_store_profile_get(st, args[0], &p, &err);
     if(rc < 0 || (create && rc == 0) || (!create && rc == EXS_STORE_NOT_FOUND)) {
@@ -633,22 +721,54 @@ static int cmd_profile(struct diag_ctx *ctx, int argc, char **argv)
         goto out;
       }
     }
+    struct exs_profile old = p;
+    const char *stray;
+    long reopened = 0;
     if(apply_pairs(args, n, 1, &p, true))
       goto out;
-    if(read_password(pw.env, pw.file, pw.prompt, p.password, sizeof(p.password)) < 0)
+    /* the outgoing location follows the incoming one it defaulted to */
+    if(!create && !strcmp(old.outgoing_url, old.incoming_url) &&
+       !strcmp(p.outgoing_url, old.outgoing_url))
+      snprintf(p.outgoing_url, sizeof(p.outgoing_url), "%s", p.incoming_url);
+    if(p.same_outgoing &&
+       (stray = outgoing_given(args, n, out_pw.env || out_pw.file || out_pw.prompt))) {
+      diag_fail("profile '%s': %.*s: only with same-outgoing=no (same-outgoing=yes uses the "
+                "incoming settings for outgoing)", p.name, (int)strcspn(stray, "="), stray);
+      goto out;
+    }
+    if(read_password(pw.env, pw.file, pw.prompt, p.password, sizeof(p.password)) < 0 ||
+       read_password(out_pw.env, out_pw.file, out_pw.prompt, p.out_password,
+                     sizeof(p.out_password)) < 0)
       goto out;
     if(p.retrieval == EXS_RETRIEVAL_PROFILE && p.user[0] && !p.password[0] &&
        isatty(STDIN_FILENO) && read_password(NULL, NULL, true, p.password, sizeof(p.password)) < 0)
       goto out;
+    if(!create && old.same_outgoing && !p.same_outgoing) {
+      /* each outgoing setting not given starts as its incoming counterpart */
+      if(!p.out_password[0])
+        memcpy(p.out_password, p.password, sizeof(p.out_password));
+    }
     if(exs_profile_validate(&p, &inv)) {
+      exs_profile_wipe(&old);
       diag_fail("profile '%s': %s %s", p.name, inv.field, inv.rule);
       goto out;
     }
-    if(exs_store_profile_put(st, &p, &err)) {
+    if(!create)
+      exs_profile_validate(&old, &inv); /* compare like with like */
+    if(exs_store_begin(st, &err) || exs_store_profile_put(st, &p, &err) ||
+       (!create && (reopened = reopen_profile_mailboxes(st, p.name, exs_profile_reopens(&old, &p),
+                                                        false, &err)) < 0) ||
+       exs_store_commit(st, &err)) {
+      exs_profile_wipe(&old);
+      exs_store_rollback(st, NULL);
       diag_fail("%s", err.message);
       goto out;
     }
+    exs_profile_wipe(&old);
     printf("profile '%s' %s\n", p.name, create ? "created" : "updated");
+    if(reopened > 0)
+      printf("%ld mailbox%s of profile '%s' set to Not Run and disabled until tested again\n",
+             reopened, reopened == 1 ? "" : "es", p.name);
     result = 0;
     goto out;
   }
@@ -670,12 +790,35 @@ static int cmd_profile(struct diag_ctx *ctx, int argc, char **argv)
     goto out;
   }
   if(!strcmp(sub, "delete")) {
-    rc = exs_store_profile_delete(st, args[0], &err);
-    if(rc) {
+    struct exs_mailbox *used = NULL;
+    size_t nu = 0;
+    long detached = 0;
+    if(exs_store_mailbox_list(st, args[0], 0, &used, &nu, &err)) {
+      diag_fail("%s", err.message);
+      goto out;
+    }
+    free(used);
+    if(nu && !force) {
+      diag_fail("profile '%s' is used by %zu mailbox%s: move them to another profile, or "
+                "--force to delete it and leave them without a profile (Not Run, disabled)",
+                args[0], nu, nu == 1 ? "" : "es");
+      goto out;
+    }
+    if(exs_store_begin(st, &err)) {
+      diag_fail("%s", err.message);
+      goto out;
+    }
+    detached = nu ? reopen_profile_mailboxes(st, args[0], EXS_WL_ALL, true, &err) : 0;
+    rc = detached < 0 ? -1 : exs_store_profile_delete(st, args[0], &err);
+    if(rc || exs_store_commit(st, &err)) {
+      exs_store_rollback(st, NULL);
       diag_fail(rc < 0 ? "%s" : "no profile '%s'", rc < 0 ? err.message : args[0]);
       goto out;
     }
     printf("profile '%s' deleted\n", args[0]);
+    if(detached)
+      printf("%ld mailbox%s left without a profile: Not Run and disabled\n", detached,
+             detached == 1 ? "" : "es");
     result = 0;
     goto out;
   }
@@ -744,13 +887,17 @@ static int mailbox_help(FILE *f)
           "       exsync mailbox import FILE.csv\n"
           "       exsync mailbox list [--profile NAME]\n"
           "       exsync mailbox show ADDRESS\n"
-          "       exsync mailbox set ADDRESS KEY=VALUE... [PASSWORD]\n"
+          "       exsync mailbox set ADDRESS... KEY=VALUE... [PASSWORD]\n"
           "       exsync mailbox apply-defaults (ADDRESS...|--all) [--no-test] [options]\n"
           "       exsync mailbox approve (ADDRESS...|--all) | reject ADDRESS...\n"
           "       exsync mailbox test-enable (ADDRESS...|--all) [options]\n\n"
           "KEY is an attribute of the org file's <mailbox>: name, kind, profile, incoming,\n"
           "outgoing, act, approval, allow-credentials, user, sync-org-only, track, process-from.\n"
           "PASSWORD: --password-env VAR | --password-file FILE | --password-prompt\n\n"
+          "set changes one or several mailboxes (all or none). A change re-opens what it\n"
+          "affects: a new profile or credentials set every workload to Not Run, disabled;\n"
+          "a new delivery method that workload. reject (or approval other than approved)\n"
+          "disables incoming and outgoing email at once.\n\n"
           "add and import create the store when missing; the others need one. list and\n"
           "show print text or --format json (docs/json/mailbox.md); test-enable and\n"
           "apply-defaults print the report (--format text, json, junit, html).\n\n"
@@ -995,6 +1142,59 @@ static int cmd_mailbox(struct diag_ctx *ctx, int argc, char **argv)
     result = 0;
     goto out;
   }
+  if(!strcmp(sub, "set") && na > 1 && !strchr(args[1], '=')) {
+    /* several mailboxes: ADDRESS... KEY=VALUE... ("change multiple records") */
+    int k, first_pair = 1;
+    while(first_pair < na && !strchr(args[first_pair], '='))
+      first_pair++;
+    if(first_pair == na) {
+      diag_fail("mailbox set needs KEY=VALUE after the addresses");
+      goto out;
+    }
+    if(exs_store_begin(st, &err)) {
+      diag_fail("%s", err.message);
+      goto out;
+    }
+    for(k = 0; k < first_pair; k++) {
+      struct exs_mailbox before;
+      char **pairs = args + first_pair - 1; /* apply_pairs skips index 0 */
+      rc = exs_store_mailbox_get(st, args[k], &m, &err);
+      if(rc) {
+        exs_store_rollback(st, NULL);
+        diag_fail(rc < 0 ? "%s" : "no mailbox %s in the store (nothing changed)",
+                  rc < 0 ? err.message : args[k]);
+        goto out;
+      }
+      before = m;
+      if(apply_pairs(pairs, na - first_pair + 1, 1, &m, false) ||
+         read_password(pw.env, pw.file, pw.prompt, m.password, sizeof(m.password)) < 0) {
+        exs_mailbox_wipe(&before);
+        exs_store_rollback(st, NULL);
+        goto out;
+      }
+      exs_mailbox_reopen(&before, &m);
+      exs_mailbox_wipe(&before);
+      if(exs_mailbox_validate(&m, &inv)) {
+        exs_store_rollback(st, NULL);
+        diag_fail("mailbox %s: %s %s (nothing changed)", m.address, inv.field, inv.rule);
+        goto out;
+      }
+      if(exs_store_mailbox_put(st, &m, &err)) {
+        exs_store_rollback(st, NULL);
+        diag_fail("%s", err.message);
+        goto out;
+      }
+      exs_mailbox_wipe(&m);
+    }
+    if(exs_store_commit(st, &err)) {
+      diag_fail("%s", err.message);
+      goto out;
+    }
+    for(k = 0; k < first_pair; k++)
+      printf("mailbox %s updated\n", args[k]);
+    result = 0;
+    goto out;
+  }
   if(writer || !strcmp(sub, "show")) {
     rc = exs_store_mailbox_get(st, args[0], &m, &err);
     if(rc < 0) {
@@ -1039,10 +1239,17 @@ static int cmd_mailbox(struct diag_ctx *ctx, int argc, char **argv)
       diag_fail("no mailbox %s in the store (use mailbox add)", args[0]);
       goto out;
     }
-    if(apply_pairs(args, na, 1, &m, false))
-      goto out;
-    if(read_password(pw.env, pw.file, pw.prompt, m.password, sizeof(m.password)) < 0)
-      goto out;
+    {
+      struct exs_mailbox before = m;
+      if(apply_pairs(args, na, 1, &m, false) ||
+         read_password(pw.env, pw.file, pw.prompt, m.password, sizeof(m.password)) < 0) {
+        exs_mailbox_wipe(&before);
+        goto out;
+      }
+      if(!strcmp(sub, "set"))
+        exs_mailbox_reopen(&before, &m); /* a change re-opens what it affects */
+      exs_mailbox_wipe(&before);
+    }
     if(exs_mailbox_validate(&m, &inv)) {
       diag_fail("mailbox %s: %s %s", m.address, inv.field, inv.rule);
       goto out;
@@ -1060,7 +1267,10 @@ static int cmd_mailbox(struct diag_ctx *ctx, int argc, char **argv)
     if(select_mailboxes(st, args, na, all, &list, &n))
       goto out;
     for(i = 0; i < n; i++) {
+      struct exs_mailbox before = list[i];
       list[i].approval = approve ? EXS_APPROVAL_APPROVED : EXS_APPROVAL_REJECTED;
+      exs_mailbox_reopen(&before, &list[i]); /* rejecting disables email at once */
+      exs_mailbox_wipe(&before);
       if(exs_store_mailbox_put(st, &list[i], &err)) {
         diag_fail("%s", err.message);
         goto out;
@@ -1109,38 +1319,70 @@ out:
 
 static int alerts_help(FILE *f)
 {
-  fprintf(f, "usage: exsync alerts [ADDRESS]\n\nThe alert wall: every alert written, oldest "
-             "first (all, or one mailbox's);\n--format json for an object (docs/json/alerts.md).\n");
+  fprintf(f, "usage: exsync alerts [WHO] [--profile NAME]\n\n"
+             "An alert wall, oldest first: every alert written (no argument); the wall of\n"
+             "WHO, a mailbox address or a person: the mailbox's alerts, the alerts of every\n"
+             "profile WHO owns (its mailboxes' errors and warnings, its profile-level\n"
+             "alerts), and, when the org's notify-owners is on, the profile-level alerts of\n"
+             "the profile of WHO's mailbox; or with --profile the profile's own wall (its\n"
+             "profile-level alerts). --format json for an object (docs/json/alerts.md).\n");
   return f == stdout ? 0 : 2;
 }
+
+static const struct diag_opt alerts_opts[] = {
+  {"--profile", true, OPT_PROFILE},
+  {NULL, false, 0},
+};
 
 static int cmd_alerts(struct diag_ctx *ctx, int argc, char **argv)
 {
   struct exs_store *st;
   struct exs_error err;
   struct exs_alert *a = NULL;
-  char *args[2];
+  struct diag_optp op;
   size_t n = 0, i;
-  const char *mailbox = NULL;
+  const char *who = NULL, *profile = NULL;
   char when[32];
-  int na;
+  int id, rc;
 
-  na = argc <= 3 ? plain_args("alerts", argc, argv, 1, args) : 2;
-  if(na == -2)
-    return alerts_help(stdout);
-  if(na == -1)
-    return 2;
-  if(na > 1)
-    return alerts_help(stderr);
+  diag_opt_init(&op, "alerts", alerts_opts, NULL, argc, argv, 1);
+  while((id = diag_opt_next(&op)) != DIAG_OPT_END) {
+    if(id == DIAG_OPT_HELP)
+      return alerts_help(stdout);
+    if(id == DIAG_OPT_ERR)
+      return 2;
+    if(id == OPT_PROFILE)
+      profile = op.value;
+    else if(!who)
+      who = op.value;
+    else
+      return diag_opt_unexpected(&op);
+  }
+  if(who && profile)
+    return diag_fail("alerts: give WHO or --profile NAME, not both");
   if(diag_formats(ctx, "alerts", DIAG_F_TEXT | DIAG_F_JSON))
     return 2;
-  if(na == 1)
-    mailbox = args[0];
   exs_error_clear(&err);
   st = diag_open_store(ctx, false);
   if(!st)
     return 2;
-  if(exs_store_alert_list(st, mailbox, 0, &a, &n, &err)) {
+  if(profile) {
+    struct exs_profile p;
+    rc = exs_store_profile_get(st, profile, &p, &err);
+    exs_profile_wipe(&p);
+    if(rc) {
+      exs_store_close(st);
+      return diag_fail(rc < 0 ? "%s" : "no profile '%s'", rc < 0 ? err.message : profile);
+    }
+    rc = exs_store_alert_profile_wall(st, profile, 0, &a, &n, &err);
+  }
+  else if(who) {
+    rc = exs_store_alert_wall(st, who, 0, &a, &n, &err);
+  }
+  else {
+    rc = exs_store_alert_list(st, NULL, 0, &a, &n, &err);
+  }
+  if(rc) {
     exs_store_close(st);
     return diag_fail("%s", err.message);
   }

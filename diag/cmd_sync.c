@@ -212,11 +212,16 @@ static int cmd_sync(struct diag_ctx *ctx, int argc, char **argv)
   memset(&stats, 0, sizeof(stats));
   start = exs_monotonic_ms();
   if(once) {
+    time_t next_retry;
+    size_t retry_failed;
+    /* the retry cycle first: a mailbox enabled by its retry syncs in this pass */
+    if(diag_retry_due(ctx, opt.only_mailbox, quiet, &next_retry, &retry_failed))
+      return 2;
     if(exs_sync_pass(ctx->db, key, &opt, &stats, NULL, &err))
       return diag_fail("%s", err.message);
     if(!quiet)
       print_stats(ctx, &stats, (long)(exs_monotonic_ms() - start));
-    return stats.errors ? 1 : 0;
+    return stats.errors || retry_failed ? 1 : 0;
   }
   if(!quiet)
     fprintf(stderr, "exsync: synchronizing (SIGINT or SIGTERM stops)\n");
@@ -226,9 +231,15 @@ static int cmd_sync(struct diag_ctx *ctx, int argc, char **argv)
     time_t due = 0, until;
     if(stop_requested)
       break;
+    time_t next_retry;
+    size_t retry_failed;
     memset(&pass_stats, 0, sizeof(pass_stats));
     start = exs_monotonic_ms();
+    if(diag_retry_due(ctx, opt.only_mailbox, quiet, &next_retry, &retry_failed))
+      return 2;
     result = exs_sync_pass(ctx->db, key, &one, &pass_stats, &due, &err);
+    if(next_retry && (!due || next_retry < due))
+      due = next_retry;
     if(result)
       return diag_fail("%s", err.message);
     exs_sync_stats_add(&stats, &pass_stats);

@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "exsync/clock.h"
@@ -294,4 +295,92 @@ int diag_load_profiles(struct exs_store *st, struct exs_profile **out, size_t *n
     }
   }
   return 0;
+}
+
+int diag_retry_due(struct diag_ctx *ctx, const char *only, bool quiet, time_t *next,
+                   size_t *failed)
+{
+  struct exs_store *st;
+  struct exs_org org;
+  struct exs_profile *profiles = NULL;
+  struct exs_mailbox *all = NULL, *due = NULL;
+  struct exs_te_result *results = NULL;
+  struct diag_te_flags flags;
+  struct exs_error err;
+  size_t np = 0, n = 0, nd = 0, i;
+  time_t now = exs_now();
+  long elapsed = 0;
+  int result = -1;
+
+  *next = 0;
+  *failed = 0;
+  exs_error_clear(&err);
+  st = diag_open_store(ctx, false);
+  if(!st)
+    return -1;
+  if(exs_store_org_get(st, &org, &err) < 0 ||
+     exs_store_mailbox_list(st, NULL, EXS_STORE_WITH_SECRETS, &all, &n, &err))
+    goto fail;
+  due = calloc(n ? n : 1, sizeof(*due));
+  if(!due) {
+    exs_error_set(&err, EXS_CAT_CONFIG, "out of memory");
+    goto fail;
+  }
+  for(i = 0; i < n; i++) {
+    /* a Test & Enable retry: scheduled by a test (its schedule is kept) of
+     * a mailbox it left failing; the sync engine's own retries are not */
+    bool te_retry = all[i].retry_at && all[i].retry_interval_s > 0 &&
+                    (all[i].status[0] == EXS_STATUS_FAILURE ||
+                     all[i].status[1] == EXS_STATUS_FAILURE ||
+                     all[i].status[2] == EXS_STATUS_FAILURE);
+    if(!te_retry || (only && strcasecmp(only, all[i].address)))
+      continue;
+    if(all[i].retry_at <= now)
+      due[nd++] = all[i];
+    else if(!*next || all[i].retry_at < *next)
+      *next = all[i].retry_at;
+  }
+  if(nd) {
+    /* no schedule given: each mailbox keeps the one of the test that
+     * scheduled its retry (stored with it) */
+    memset(&flags, 0, sizeof(flags));
+    if(diag_load_profiles(st, &profiles, &np, &err))
+      goto fail;
+    if(diag_run_batch(ctx, &org, profiles, np, due, nd, &flags, &results, &elapsed)) {
+      exs_error_set(&err, EXS_CAT_CONFIG, "the retry of Test & Enable could not run");
+      goto fail;
+    }
+    if(diag_save_results(st, &org, due, results, nd, &err))
+      goto fail;
+    for(i = 0; i < nd; i++) {
+      bool bad = diag_report_exit_code(&results[i], 1) != 0;
+      char when[32];
+      if(bad)
+        ++*failed;
+      if(due[i].retry_at && (!*next || due[i].retry_at < *next))
+        *next = due[i].retry_at;
+      if(!quiet)
+        fprintf(stderr, "exsync: Test & Enable of %s retried: %s%s%s\n", due[i].address,
+                bad ? "still failing" : "enabled",
+                due[i].retry_at ? ", next retry at " : "",
+                due[i].retry_at ? exs_time_iso(due[i].retry_at, when, sizeof(when)) : "");
+    }
+  }
+  result = 0;
+  goto out;
+fail:
+  diag_fail("%s", err.message);
+out:
+  for(i = 0; profiles && i < np; i++)
+    exs_profile_wipe(&profiles[i]);
+  free(profiles);
+  for(i = 0; all && i < n; i++)
+    exs_mailbox_wipe(&all[i]);
+  for(i = 0; due && i < nd; i++)
+    exs_mailbox_wipe(&due[i]);
+  free(all);
+  free(due);
+  free(results);
+  exs_store_close(st);
+  return result;
 }

@@ -70,4 +70,13 @@ struct exs_orgfile *diag_load_orgfile(const char *path, unsigned flags);
 int diag_load_profiles(struct exs_store *st, struct exs_profile **out, size_t *n,
                        struct exs_error *err);
 
+/* The retry cycle of the sync service (docs/test-enable.md, Alerts, retry
+ * and disable): re-run Test & Enable of every stored mailbox (only: just
+ * that address) whose retry is due, on the schedule of the test that
+ * scheduled it, enabling it on success, and save the results. *next
+ * receives the earliest retry still ahead (0: none), *failed how many
+ * retried mailboxes still failed. 0, or -1 with the error printed. */
+int diag_retry_due(struct diag_ctx *ctx, const char *only, bool quiet, time_t *next,
+                   size_t *failed);
+
 #endif

@@ -277,6 +277,9 @@ struct emu {
   struct emu_krb *krb;             /* Kerberos acceptor (--keytab), NULL: none */
   struct exs_schema *ews_schema;   /* request validation (process-wide cache, not owned) */
   char *ews_schema_dir;            /* directory of Services.wsdl, messages.xsd, types.xsd */
+  bool check_answers;              /* validate answers too (emu_check_answers) */
+  size_t invalid_answers;
+  char first_invalid[512];
   struct event *sigint_ev, *sigterm_ev;
   pthread_t thread;
   bool thread_running;

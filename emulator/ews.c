@@ -88,6 +88,29 @@ static void find_delegate_target(xmlNodePtr n, char *out, size_t len, int depth)
   }
 }
 
+/* emu_check_answers: validate the answer in ctx->out, count a failure. */
+static void check_answer(struct emu_ews_ctx *ctx)
+{
+  struct emu *emu = ctx->emu;
+  char err[400];
+  xmlDocPtr doc;
+  xmlNodePtr env, body, op;
+
+  if(!ctx->out->data || ctx->status != 200)
+    return; /* faults and HTTP errors are not in the EWS schema */
+  doc = exs_xml_parse(ctx->out->data, ctx->out->len, "answer", err, sizeof(err));
+  env = doc ? xmlDocGetRootElement(doc) : NULL;
+  body = env ? exs_xml_child(env, EMU_NS_SOAP, "Body") : NULL;
+  op = body ? exs_xml_first_element(body) : NULL;
+  if(!op || exs_schema_validate(emu->ews_schema, doc, op, "answer", err, sizeof(err)) != 0) {
+    if(!emu->invalid_answers++)
+      snprintf(emu->first_invalid, sizeof(emu->first_invalid), "%s: %s", ctx->operation,
+               op ? err : "not a SOAP answer");
+  }
+  if(doc)
+    xmlFreeDoc(doc);
+}
+
 void emu_ews_handle(struct emu_ews_ctx *ctx, const char *body, size_t len)
 {
   char err[512];
@@ -244,6 +267,26 @@ void emu_ews_handle_doc(struct emu_ews_ctx *ctx, xmlDocPtr doc, const char *pars
 out:
   if(doc)
     xmlFreeDoc(doc);
+  if(emu->check_answers && emu->ews_schema)
+    check_answer(ctx);
+}
+
+void emu_check_answers(struct emu *emu, bool on)
+{
+  pthread_mutex_lock(&emu->lock);
+  emu->check_answers = on;
+  pthread_mutex_unlock(&emu->lock);
+}
+
+size_t emu_invalid_answers(struct emu *emu, char *err, size_t errlen)
+{
+  size_t n;
+
+  pthread_mutex_lock(&emu->lock);
+  n = emu->invalid_answers;
+  snprintf(err, errlen, "%s", emu->first_invalid);
+  pthread_mutex_unlock(&emu->lock);
+  return n;
 }
 
 int emu_test_ews_request(struct emu *emu, const char *login, const char *host,

@@ -20,7 +20,8 @@
  * talks plain HTTP to the emulator (its Java trust store is not ours), which
  * answers as two hosts (fixtures/scenarios/interop-hosts.xml): 127.0.0.1
  * offers Basic only and localhost NTLM only, so each case gets the scheme
- * it tests. Its requests are validated against the EWS schema. The DavMail
+ * it tests. Its requests and the emulator's answers are validated against
+ * the EWS schema. The DavMail
  * cases are skipped, with a message, only when davmail-server is not
  * installed (scripts/deps.sh --test installs it).
  *
@@ -704,6 +705,7 @@ static void davmail_setup(void)
   ck_assert_msg(emu_set_ews_schema(emu, tu_path("fixtures/schema/ews/ews-validate.xsd"), err,
                                    sizeof(err)) == 0,
                 "%s", err);
+  emu_check_answers(emu, true);
   ck_assert_msg(emu_add_user(emu, OWNER, OWNER_PW, DOMAIN, err, sizeof(err)) == 0, "%s", err);
   ck_assert_msg(emu_add_user(emu, PEER, PEER_PW, DOMAIN, err, sizeof(err)) == 0, "%s", err);
   port = emu_listen(emu, "127.0.0.1", 0, false, bound, sizeof(bound), err, sizeof(err));
@@ -767,6 +769,12 @@ static void run_davmail(const char *auth)
   envv[2] = NULL;
   run_child((char *const *)argv, envv, &co);
   check_output(CL_DAVMAIL, auth, &co);
+  {
+    char first[512];
+    size_t bad = emu_invalid_answers(emu, first, sizeof(first));
+    ck_assert_msg(bad == 0, "davmail/%s: %zu emulator answers failed the EWS schema; first: %s",
+                  auth, bad, first);
+  }
 }
 
 START_TEST(davmail_basic)

@@ -722,6 +722,11 @@ START_TEST(postponement_rules)
   o.max_backoff_s = 5;
   ck_assert_int_eq(exs_sync_postponement(&p, 0, &o), 2);
   ck_assert_int_eq(exs_sync_postponement(&p, 10, &o), 7);
+  /* a shorter --interval never undercuts the profile's minimum polling interval */
+  p.poll_minutes = 30;
+  ck_assert_int_eq(exs_sync_postponement(&p, 0, &o), 1800);
+  o.min_interval_s = 3600;
+  ck_assert_int_eq(exs_sync_postponement(&p, 0, &o), 3600);
 }
 END_TEST
 

@@ -135,6 +135,15 @@ int emu_get_folder_property(struct emu *emu, const char *smtp, const char *folde
 int emu_set_host_certificate(struct emu *emu, const char *host, const char *cert_pem_file,
                              const char *key_pem_file, char *err, size_t errlen);
 
+/* Check every EWS answer as well (for test suites driving real clients):
+ * the element inside soap:Body (faults excepted) is validated against the
+ * schema set with emu_set_ews_schema; failures are counted and the first is
+ * kept. Off by default (it costs a parse per answer). */
+void emu_check_answers(struct emu *emu, bool on);
+/* Number of answers that failed the check; the first failure (operation and
+ * violation) into err. */
+size_t emu_invalid_answers(struct emu *emu, char *err, size_t errlen);
+
 /* Validate every EWS request against the official schema, as Exchange does:
  * xsd_path is fixtures/schema/ews/ews-validate.xsd; the operation element and
  * the SOAP header elements are checked, and a request that fails gets an
