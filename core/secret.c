@@ -19,6 +19,22 @@
 #define KEY_HEX_LEN (2 * EXS_SECRET_KEY_LEN)
 static const unsigned char aad[] = "exsync-secret-v1";
 
+/* The additional data: the constant, then (bound values) a NUL and the
+ * context, so a value only opens in the place it was sealed for. */
+static int add_aad(EVP_CIPHER_CTX *ctx, const char *context, int encrypt)
+{
+  int len;
+  int (*update)(EVP_CIPHER_CTX *, unsigned char *, int *, const unsigned char *, int) =
+    encrypt ? EVP_EncryptUpdate : EVP_DecryptUpdate;
+
+  if(update(ctx, NULL, &len, aad, context ? (int)sizeof(aad) : (int)sizeof(aad) - 1) != 1)
+    return -1;
+  if(context && *context &&
+     update(ctx, NULL, &len, (const unsigned char *)context, (int)strlen(context)) != 1)
+    return -1;
+  return 0;
+}
+
 struct exs_secret {
   unsigned char key[EXS_SECRET_KEY_LEN];
 };
@@ -221,6 +237,12 @@ int exs_secret_is_sealed(const char *s)
 int exs_secret_encrypt(struct exs_secret *s, const char *plaintext, char **out,
                        struct exs_error *err)
 {
+  return exs_secret_encrypt_for(s, plaintext, NULL, out, err);
+}
+
+int exs_secret_encrypt_for(struct exs_secret *s, const char *plaintext, const char *context,
+                           char **out, struct exs_error *err)
+{
   EVP_CIPHER_CTX *ctx = NULL;
   unsigned char *raw = NULL;
   struct exs_buf b;
@@ -246,7 +268,7 @@ int exs_secret_encrypt(struct exs_secret *s, const char *plaintext, char **out,
      EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, EXS_SECRET_NONCE_LEN, NULL) != 1 ||
      EVP_EncryptInit_ex(ctx, NULL, NULL, s->key, raw) != 1 ||
-     EVP_EncryptUpdate(ctx, NULL, &len, aad, (int)sizeof(aad) - 1) != 1 ||
+     add_aad(ctx, context, 1) ||
      EVP_EncryptUpdate(ctx, raw + EXS_SECRET_NONCE_LEN, &len, (const unsigned char *)plaintext,
                        (int)n) != 1 ||
      EVP_EncryptFinal_ex(ctx, raw + EXS_SECRET_NONCE_LEN + len, &len) != 1 ||
@@ -274,6 +296,12 @@ out:
 
 int exs_secret_decrypt(struct exs_secret *s, const char *blob, char *out, size_t outlen,
                        struct exs_error *err)
+{
+  return exs_secret_decrypt_for(s, blob, NULL, out, outlen, err);
+}
+
+int exs_secret_decrypt_for(struct exs_secret *s, const char *blob, const char *context,
+                           char *out, size_t outlen, struct exs_error *err)
 {
   EVP_CIPHER_CTX *ctx = NULL;
   unsigned char *plain = NULL;
@@ -311,7 +339,7 @@ int exs_secret_decrypt(struct exs_secret *s, const char *blob, char *out, size_t
   if(EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, EXS_SECRET_NONCE_LEN, NULL) != 1 ||
      EVP_DecryptInit_ex(ctx, NULL, NULL, s->key, raw) != 1 ||
-     EVP_DecryptUpdate(ctx, NULL, &len, aad, (int)sizeof(aad) - 1) != 1 ||
+     add_aad(ctx, context, 0) ||
      EVP_DecryptUpdate(ctx, plain, &len, raw + EXS_SECRET_NONCE_LEN, (int)n) != 1 ||
      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, EXS_SECRET_TAG_LEN,
                          (void *)(raw + EXS_SECRET_NONCE_LEN + n)) != 1) {
@@ -321,7 +349,7 @@ int exs_secret_decrypt(struct exs_secret *s, const char *blob, char *out, size_t
   if(EVP_DecryptFinal_ex(ctx, plain + len, &len) != 1) {
     exs_error_set(err, EXS_CAT_CONFIG,
                   "cannot decrypt a stored secret: authentication failed (wrong key file, or "
-                  "the stored value was altered)");
+                  "the stored value was altered or moved from another row)");
     goto out;
   }
   if(memchr(plain, 0, n)) {

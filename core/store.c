@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include "exsync/store.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -152,6 +153,25 @@ static const char *const migrations[EXS_STORE_SCHEMA_VERSION] = {
    * so the sync service retries on it (0: the product's 5 minutes, 10 tries) */
   "ALTER TABLE mailboxes ADD COLUMN retry_interval_s INTEGER NOT NULL DEFAULT 0;"
   "ALTER TABLE mailboxes ADD COLUMN retry_max INTEGER NOT NULL DEFAULT 0;",
+
+  /* 6 (issue 12): every sealed password bound to its row and column (the
+   * AES-GCM additional data names them, secret.h); no SQL: reseal_all()
+   * re-seals the values in the same transaction. */
+  "",
+};
+
+/* From this schema version on, sealed values are bound to their place. */
+#define BOUND_SECRETS_VERSION 6
+
+/* Every sealed column, the key column its values are bound to, and the
+ * schema version that added it. */
+static const struct sealed_col {
+  const char *table, *key, *col;
+  int since;
+} sealed_cols[] = {
+  {"profiles", "name", "password_enc", 1},
+  {"profiles", "name", "out_password_enc", 4},
+  {"mailboxes", "address", "password_enc", 1},
 };
 
 /* ---- field tables -------------------------------------------------------- */
@@ -293,6 +313,7 @@ struct exs_store {
   sqlite3_stmt *stmts[S_COUNT];
   char *sql[S_COUNT]; /* generated SQL (NULL: static) */
   bool in_explicit;   /* exs_store_begin was called */
+  bool bound;         /* sealed values bound to their row (BOUND_SECRETS_VERSION) */
 };
 
 static const char *static_sql[S_COUNT] = {
@@ -644,6 +665,105 @@ int exs_store_schema_version(struct exs_store *st)
   return user_version(st);
 }
 
+static const char *seal_context(struct exs_store *st, const char *table, const char *col,
+                                const char *key, char *buf, size_t len);
+
+/* One sealed value to re-seal (migration BOUND_SECRETS_VERSION). */
+struct reseal_row {
+  sqlite3_int64 rowid;
+  char key[EXS_ADDRESS_MAX + 1];
+  char *blob;
+};
+
+/* Re-seal every value of one sealed column, unbound -> bound to its row. */
+static int reseal_col(struct exs_store *st, const struct sealed_col *c, struct exs_error *err)
+{
+  struct reseal_row *rows = NULL;
+  size_t n = 0, cap = 0, i;
+  sqlite3_stmt *s = NULL;
+  char sql[256], ctx[EXS_ADDRESS_MAX + 64], plain[EXS_SECRET_MAX_PLAIN + 1];
+  char *blob = NULL;
+  int rc, result = -1;
+
+  /* read all first: no table is changed while a statement reads it */
+  snprintf(sql, sizeof(sql), "SELECT rowid, %s, %s FROM %s WHERE %s IS NOT NULL", c->key,
+           c->col, c->table, c->col);
+  if(sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+    db_fail(st, err, "cannot read the sealed passwords");
+    goto out;
+  }
+  while((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    if(n == cap) {
+      struct reseal_row *more = realloc(rows, (cap = cap ? 2 * cap : 16) * sizeof(*rows));
+      if(!more) {
+        exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
+        goto out;
+      }
+      rows = more;
+    }
+    rows[n].rowid = sqlite3_column_int64(s, 0);
+    col_text(s, 1, rows[n].key, sizeof(rows[n].key));
+    rows[n].blob = strdup((const char *)sqlite3_column_text(s, 2));
+    if(!rows[n++].blob) {
+      exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
+      goto out;
+    }
+  }
+  if(rc != SQLITE_DONE) {
+    db_fail(st, err, "cannot read the sealed passwords");
+    goto out;
+  }
+  sqlite3_finalize(s);
+  s = NULL;
+  snprintf(sql, sizeof(sql), "UPDATE %s SET %s = ? WHERE rowid = ?", c->table, c->col);
+  if(sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+    db_fail(st, err, "cannot re-seal the passwords");
+    goto out;
+  }
+  for(i = 0; i < n; i++) {
+    if(exs_secret_decrypt(st->secret, rows[i].blob, plain, sizeof(plain), err) ||
+       exs_secret_encrypt_for(st->secret, plain,
+                              seal_context(st, c->table, c->col, rows[i].key, ctx, sizeof(ctx)),
+                              &blob, err)) {
+      if(err)
+        snprintf(err->message + strlen(err->message),
+                 sizeof(err->message) - strlen(err->message),
+                 " (store %s, migration %d: %s.%s of '%s'; is this the store's key file?)",
+                 st->path, BOUND_SECRETS_VERSION, c->table, c->col, rows[i].key);
+      goto out;
+    }
+    sqlite3_reset(s);
+    sqlite3_bind_text(s, 1, blob, -1, free);
+    blob = NULL;
+    sqlite3_bind_int64(s, 2, rows[i].rowid);
+    if(sqlite3_step(s) != SQLITE_DONE) {
+      db_fail(st, err, "cannot re-seal the passwords");
+      goto out;
+    }
+  }
+  result = 0;
+out:
+  OPENSSL_cleanse(plain, sizeof(plain));
+  sqlite3_finalize(s);
+  for(i = 0; i < n; i++)
+    free(rows[i].blob);
+  free(rows);
+  return result;
+}
+
+/* Migration BOUND_SECRETS_VERSION: every sealed value bound to its row. */
+static int reseal_all(struct exs_store *st, struct exs_error *err)
+{
+  size_t i;
+  int result = 0;
+
+  st->bound = true;
+  for(i = 0; i < sizeof(sealed_cols) / sizeof(sealed_cols[0]) && result == 0; i++)
+    result = reseal_col(st, &sealed_cols[i], err);
+  st->bound = false; /* the caller sets it from the version reached */
+  return result;
+}
+
 static int migrate(struct exs_store *st, int target, struct exs_error *err)
 {
   int cur, v, result = -1;
@@ -665,6 +785,8 @@ static int migrate(struct exs_store *st, int target, struct exs_error *err)
   }
   for(v = cur + 1; v <= target; v++) {
     if(exec(st, migrations[v - 1], err))
+      goto out;
+    if(v == BOUND_SECRETS_VERSION && reseal_all(st, err))
       goto out;
     snprintf(sql, sizeof(sql),
              "INSERT INTO schema_migrations(version, applied_at) VALUES(%d, %lld)", v,
@@ -813,12 +935,21 @@ static int holds_secrets(struct exs_store *st, struct exs_error *err)
   sqlite3_stmt *s = NULL;
   int rc;
 
-  if(user_version(st) < 1)
+  struct exs_buf sql;
+  int version = user_version(st);
+  size_t i;
+
+  if(version < 1)
     return 0; /* a new database */
-  if(sqlite3_prepare_v2(st->db,
-                        "SELECT 1 FROM profiles WHERE password_enc IS NOT NULL UNION ALL "
-                        "SELECT 1 FROM mailboxes WHERE password_enc IS NOT NULL LIMIT 1",
-                        -1, &s, NULL) != SQLITE_OK)
+  exs_buf_init(&sql, 4096);
+  for(i = 0; i < sizeof(sealed_cols) / sizeof(sealed_cols[0]); i++)
+    if(sealed_cols[i].since <= version)
+      exs_buf_addf(&sql, "%sSELECT 1 FROM %s WHERE %s IS NOT NULL", sql.len ? " UNION ALL " : "",
+                   sealed_cols[i].table, sealed_cols[i].col);
+  exs_buf_adds(&sql, " LIMIT 1");
+  rc = sql.data ? sqlite3_prepare_v2(st->db, sql.data, -1, &s, NULL) : SQLITE_NOMEM;
+  exs_buf_free(&sql);
+  if(rc != SQLITE_OK)
     return db_fail(st, err, "cannot look for sealed passwords");
   rc = sqlite3_step(s);
   sqlite3_finalize(s);
@@ -895,6 +1026,7 @@ struct exs_store *exs_store_open_version(const char *path, const char *key_file,
     goto fail;
   if(migrate(st, version, err))
     goto fail;
+  st->bound = version >= BOUND_SECRETS_VERSION;
   if(generate_sql(st)) {
     exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
     goto fail;
@@ -972,10 +1104,31 @@ out:
 
 /* ---- secrets ------------------------------------------------------------- */
 
-/* Bind a sealed copy of password (NULL when empty). */
-static int bind_password(struct exs_store *st, sqlite3_stmt *s, int i, const char *password,
-                         size_t size, struct exs_error *err)
+/* The context a sealed value is bound to: "table:column:key" (addresses
+ * lower-cased: they are compared case-insensitively and may be rewritten
+ * in another case). NULL for a store older than BOUND_SECRETS_VERSION. */
+static const char *seal_context(struct exs_store *st, const char *table, const char *col,
+                                const char *key, char *buf, size_t len)
 {
+  bool lower = !strcmp(table, "mailboxes");
+  size_t n;
+
+  if(!st->bound)
+    return NULL;
+  n = (size_t)snprintf(buf, len, "%s:%s:", table, col);
+  for(; n + 1 < len && *key; key++)
+    buf[n++] = lower ? (char)tolower((unsigned char)*key) : *key;
+  buf[n < len ? n : len - 1] = 0;
+  return buf;
+}
+
+/* Bind a sealed copy of password (NULL when empty), bound to table, col
+ * and the row's key. */
+static int bind_password(struct exs_store *st, sqlite3_stmt *s, int i, const char *password,
+                         size_t size, const char *table, const char *col, const char *key,
+                         struct exs_error *err)
+{
+  char ctx[EXS_ADDRESS_MAX + 64];
   char plain[EXS_PASSWORD_MAX + 1];
   char *blob = NULL;
   size_t len = strnlen(password, size);
@@ -991,7 +1144,8 @@ static int bind_password(struct exs_store *st, sqlite3_stmt *s, int i, const cha
   }
   memcpy(plain, password, len);
   plain[len] = 0;
-  if(exs_secret_encrypt(st->secret, plain, &blob, err))
+  if(exs_secret_encrypt_for(st->secret, plain, seal_context(st, table, col, key, ctx, sizeof(ctx)),
+                            &blob, err))
     goto out;
   sqlite3_bind_text(s, i, blob, -1, free);
   result = 0;
@@ -1001,14 +1155,18 @@ out:
 }
 
 static int read_password(struct exs_store *st, sqlite3_stmt *s, int i, char *out, size_t len,
+                         const char *table, const char *col, const char *key,
                          struct exs_error *err)
 {
   const unsigned char *blob = sqlite3_column_text(s, i);
+  char ctx[EXS_ADDRESS_MAX + 64];
 
   memset(out, 0, len);
   if(!blob)
     return 0;
-  return exs_secret_decrypt(st->secret, (const char *)blob, out, len, err);
+  return exs_secret_decrypt_for(st->secret, (const char *)blob,
+                                seal_context(st, table, col, key, ctx, sizeof(ctx)), out, len,
+                                err);
 }
 
 /* ---- org ----------------------------------------------------------------- */
@@ -1067,8 +1225,10 @@ int exs_store_profile_put(struct exs_store *st, struct exs_profile *p, struct ex
   if(!s)
     return -1;
   i = bind_fields(s, profile_fields, NF(profile_fields), p, 0, 1);
-  if(bind_password(st, s, i, p->password, sizeof(p->password), err) ||
-     bind_password(st, s, i + 1, p->out_password, sizeof(p->out_password), err))
+  if(bind_password(st, s, i, p->password, sizeof(p->password), "profiles", "password_enc",
+                   p->name, err) ||
+     bind_password(st, s, i + 1, p->out_password, sizeof(p->out_password), "profiles",
+                   "out_password_enc", p->name, err))
     goto out;
   if(sqlite3_step(s) != SQLITE_ROW) {
     db_fail(st, err, "cannot write the profile");
@@ -1089,8 +1249,10 @@ static int read_profile(struct exs_store *st, sqlite3_stmt *s, struct exs_profil
   memset(p, 0, sizeof(*p));
   p->id = sqlite3_column_int64(s, 0);
   i = read_fields(s, profile_fields, NF(profile_fields), p, 1);
-  if(secrets && (read_password(st, s, i, p->password, sizeof(p->password), err) ||
-                 read_password(st, s, i + 1, p->out_password, sizeof(p->out_password), err))) {
+  if(secrets && (read_password(st, s, i, p->password, sizeof(p->password), "profiles",
+                               "password_enc", p->name, err) ||
+                 read_password(st, s, i + 1, p->out_password, sizeof(p->out_password),
+                               "profiles", "out_password_enc", p->name, err))) {
     if(err)
       snprintf(err->message + strlen(err->message),
              sizeof(err->message) - strlen(err->message), " (password of profile '%s')",
@@ -1231,7 +1393,8 @@ int exs_store_mailbox_put(struct exs_store *st, struct exs_mailbox *m, struct ex
   if(!s)
     return -1;
   i = bind_fields(s, mailbox_fields, NF(mailbox_fields), m, 0, 1);
-  if(bind_password(st, s, i, m->password, sizeof(m->password), err))
+  if(bind_password(st, s, i, m->password, sizeof(m->password), "mailboxes", "password_enc",
+                   m->address, err))
     goto out;
   rc = sqlite3_step(s);
   if(rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
@@ -1258,7 +1421,8 @@ static int read_mailbox(struct exs_store *st, sqlite3_stmt *s, struct exs_mailbo
   memset(m, 0, sizeof(*m));
   m->id = sqlite3_column_int64(s, 0);
   i = read_fields(s, mailbox_fields, NF(mailbox_fields), m, 1);
-  if(secrets && read_password(st, s, i, m->password, sizeof(m->password), err)) {
+  if(secrets && read_password(st, s, i, m->password, sizeof(m->password), "mailboxes",
+                              "password_enc", m->address, err)) {
     if(err)
       snprintf(err->message + strlen(err->message),
              sizeof(err->message) - strlen(err->message), " (password of mailbox %s)",

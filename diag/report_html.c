@@ -245,6 +245,40 @@ static void failures(FILE *f, const struct exs_te_result *results, size_t n)
   fputs("</div>\n", f);
 }
 
+/* Profile-level alerts (the profile check), when a profile had any. */
+static void profile_alerts(FILE *f)
+{
+  size_t np = 0, i, a;
+  const struct exs_te_profile_result *pr = diag_report_profiles(&np);
+  bool any = false;
+
+  for(i = 0; pr && i < np; i++) {
+    for(a = 0; a < pr[i].n_alerts; a++) {
+      const struct exs_te_alert *al = &pr[i].alerts[a];
+      if(al->severity == EXS_SEV_INFORMATION)
+        continue;
+      if(!any)
+        fputs("<h2>Profiles</h2>\n<div id=\"profiles\">\n", f);
+      any = true;
+      fprintf(f, "<div class=\"category%s\" data-category=\"%s\"><h3>profile ",
+              al->severity == EXS_SEV_WARNING ? " warning" : "",
+              exs_category_name(al->error.category));
+      html(f, pr[i].name);
+      fprintf(f, ": %s</h3><p>", exs_category_name(al->error.category));
+      html(f, al->error.message);
+      fputs("</p>", f);
+      if(al->error.hint[0]) {
+        fputs("<div class=\"fix\"><b>Fix:</b> ", f);
+        html(f, al->error.hint);
+        fputs("</div>", f);
+      }
+      fputs("</div>\n", f);
+    }
+  }
+  if(any)
+    fputs("</div>\n", f);
+}
+
 /* Each mailbox's steps as bars scaled to the slowest step of the run. */
 static void timings(FILE *f, const struct exs_te_result *results, size_t n)
 {
@@ -335,6 +369,7 @@ void diag_report_write_html(FILE *f, const struct exs_te_result *results, size_t
   page_open(f, "exsync Test & Enable report");
   summary_cards(f, &sum);
   grid(f, results, n);
+  profile_alerts(f);
   failures(f, results, n);
   timings(f, results, n);
   traces(f, results, n);

@@ -115,6 +115,37 @@ START_TEST(two_encryptions_differ)
 }
 END_TEST
 
+/* A value bound to a context opens only with that context. */
+START_TEST(bound_values_open_only_in_their_place)
+{
+  struct exs_error e;
+  struct exs_secret *s = exs_secret_open(kpath("key"), &e);
+  char *bound = NULL, *plain = NULL;
+  char out[64];
+
+  ck_assert_ptr_nonnull(s);
+  ck_assert_int_eq(exs_secret_encrypt_for(s, "Canary-Pw-9", "mailboxes:password_enc:a@x", &bound,
+                                          &e), 0);
+  ck_assert_int_eq(exs_secret_decrypt_for(s, bound, "mailboxes:password_enc:a@x", out,
+                                          sizeof(out), &e), 0);
+  ck_assert_str_eq(out, "Canary-Pw-9");
+  ck_assert_int_eq(exs_secret_decrypt_for(s, bound, "mailboxes:password_enc:b@x", out,
+                                          sizeof(out), &e), -1);
+  ck_assert_ptr_nonnull(strstr(e.message, "moved"));
+  ck_assert_str_eq(out, "");
+  ck_assert_int_eq(exs_secret_decrypt(s, bound, out, sizeof(out), &e), -1);
+  ck_assert_int_eq(exs_secret_decrypt_for(s, bound, "", out, sizeof(out), &e), -1);
+  ck_assert_int_eq(exs_secret_encrypt(s, "Canary-Pw-9", &plain, &e), 0);
+  ck_assert_int_eq(exs_secret_decrypt_for(s, plain, "mailboxes:password_enc:a@x", out,
+                                          sizeof(out), &e), -1);
+  ck_assert_int_eq(exs_secret_decrypt_for(s, plain, NULL, out, sizeof(out), &e), 0);
+  ck_assert_str_eq(out, "Canary-Pw-9");
+  free(bound);
+  free(plain);
+  exs_secret_free(s);
+}
+END_TEST
+
 START_TEST(wrong_key_fails_cleanly)
 {
   struct exs_error e;
@@ -324,6 +355,7 @@ static Suite *secret_suite(void)
   tcase_add_test(tc, good_key_file_without_newline);
   tcase_add_test(tc, missing_directory_is_clear_error);
   tcase_add_test(tc, concurrent_creation_agrees);
+  tcase_add_test(tc, bound_values_open_only_in_their_place);
   suite_add_tcase(s, tc);
   return s;
 }

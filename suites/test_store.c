@@ -720,6 +720,124 @@ START_TEST(migrates_an_older_file)
 }
 END_TEST
 
+static char *raw_text(const char *sql)
+{
+  sqlite3 *db;
+  sqlite3_stmt *s;
+  char *v = NULL;
+
+  ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+  ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+  if(sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
+    v = strdup((const char *)sqlite3_column_text(s, 0));
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  ck_assert_ptr_nonnull(v);
+  return v;
+}
+
+/* Issue 12: a sealed password is bound to its row and column (AES-GCM
+ * additional data), so one copied into another row or column no longer
+ * opens; the migration re-seals the values an older store holds. */
+START_TEST(sealed_values_bound_to_their_row)
+{
+  struct exs_error e;
+  struct exs_store *st;
+  struct exs_profile p;
+  struct exs_mailbox m;
+  char *before, *after;
+
+  st = exs_store_open_version(dbpath, keypath, 5, &e);
+  ck_assert_msg(st != NULL, "%s", e.message);
+  full_profile(&p, "Exchange");
+  strcpy(p.password, "Canary-In-Pw-1");
+  p.same_outgoing = false;
+  strcpy(p.out_password, "Canary-Out-Pw-2");
+  ck_assert_msg(exs_store_profile_put(st, &p, &e) == 0, "%s", e.message);
+  full_mailbox(&m, "alice@contoso.com", "Exchange");
+  strcpy(m.password, "Canary-Alice-Pw-3");
+  ck_assert_msg(exs_store_mailbox_put(st, &m, &e) == 0, "%s", e.message);
+  full_mailbox(&m, "bob@contoso.com", "Exchange");
+  strcpy(m.password, "Canary-Bob-Pw-4");
+  ck_assert_int_eq(exs_store_mailbox_put(st, &m, &e), 0);
+  exs_store_close(st);
+  before = raw_text("SELECT password_enc FROM mailboxes WHERE address = 'alice@contoso.com'");
+
+  /* the migration re-seals: new blobs, same passwords */
+  st = open_store();
+  ck_assert_int_eq(exs_store_schema_version(st), EXS_STORE_SCHEMA_VERSION);
+  after = raw_text("SELECT password_enc FROM mailboxes WHERE address = 'alice@contoso.com'");
+  ck_assert_str_ne(before, after);
+  free(before);
+  free(after);
+  ck_assert_int_eq(exs_store_mailbox_get(st, "alice@contoso.com", &m, &e), 0);
+  ck_assert_str_eq(m.password, "Canary-Alice-Pw-3");
+  ck_assert_int_eq(exs_store_mailbox_get(st, "bob@contoso.com", &m, &e), 0);
+  ck_assert_str_eq(m.password, "Canary-Bob-Pw-4");
+  ck_assert_msg(exs_store_profile_get(st, "Exchange", &p, &e) == 0, "%s", e.message);
+  ck_assert_str_eq(p.password, "Canary-In-Pw-1");
+  ck_assert_str_eq(p.out_password, "Canary-Out-Pw-2");
+  /* an address written in another case keeps its password */
+  full_mailbox(&m, "BOB@Contoso.com", "Exchange");
+  strcpy(m.password, "Canary-Bob-Pw-5");
+  ck_assert_int_eq(exs_store_mailbox_put(st, &m, &e), 0);
+  ck_assert_int_eq(exs_store_mailbox_get(st, "bob@contoso.com", &m, &e), 0);
+  ck_assert_str_eq(m.password, "Canary-Bob-Pw-5");
+  exs_store_close(st);
+
+  /* someone who can write the store swaps values: they no longer open */
+  raw_exec("UPDATE mailboxes SET password_enc = (SELECT password_enc FROM mailboxes WHERE "
+           "address = 'BOB@Contoso.com') WHERE address = 'alice@contoso.com';"
+           "UPDATE profiles SET out_password_enc = password_enc;");
+  st = open_store();
+  exs_error_clear(&e);
+  ck_assert_int_eq(exs_store_mailbox_get(st, "alice@contoso.com", &m, &e), -1);
+  ck_assert_ptr_nonnull(strstr(e.message, "alice@contoso.com"));
+  ck_assert_ptr_null(strstr(e.message, "Canary"));
+  ck_assert_str_eq(m.password, "");
+  exs_error_clear(&e);
+  ck_assert_int_eq(exs_store_profile_get(st, "Exchange", &p, &e), -1);
+  ck_assert_ptr_nonnull(strstr(e.message, "Exchange"));
+  ck_assert_int_eq(exs_store_mailbox_get(st, "bob@contoso.com", &m, &e), 0);
+  ck_assert_str_eq(m.password, "Canary-Bob-Pw-5");
+  exs_store_close(st);
+}
+END_TEST
+
+/* The migration needs the store's own key: with another one it stops with
+ * a clear error and changes nothing. */
+START_TEST(reseal_with_wrong_key_refused)
+{
+  struct exs_error e;
+  struct exs_store *st;
+  struct exs_mailbox m;
+  char other[320], *before, *after;
+
+  st = exs_store_open_version(dbpath, keypath, 5, &e);
+  ck_assert_msg(st != NULL, "%s", e.message);
+  full_mailbox(&m, "alice@contoso.com", "");
+  ck_assert_int_eq(exs_store_mailbox_put(st, &m, &e), 0);
+  exs_store_close(st);
+  before = raw_text("SELECT password_enc FROM mailboxes");
+  snprintf(other, sizeof(other), "%s/other-key", dir);
+  exs_secret_free(exs_secret_open(other, &e));
+  exs_error_clear(&e);
+  ck_assert_ptr_null(exs_store_open(dbpath, other, &e));
+  ck_assert_ptr_nonnull(strstr(e.message, "alice@contoso.com"));
+  ck_assert_ptr_nonnull(strstr(e.message, "key file"));
+  ck_assert_ptr_null(strstr(e.message, "Canary"));
+  after = raw_text("SELECT password_enc FROM mailboxes");
+  ck_assert_str_eq(before, after);
+  free(before);
+  free(after);
+  ck_assert_int_eq(count_rows("schema_migrations"), 5);
+  st = open_store();
+  ck_assert_int_eq(exs_store_mailbox_get(st, "alice@contoso.com", &m, &e), 0);
+  ck_assert_str_eq(m.password, "Canary-Mailbox-Pw-8086");
+  exs_store_close(st);
+}
+END_TEST
+
 START_TEST(newer_schema_refused)
 {
   struct exs_error e;
@@ -1048,6 +1166,8 @@ static Suite *store_suite(void)
   tcase_add_test(tc, batch_failing_midway_leaves_nothing);
   tcase_add_test(tc, import_keeps_results_and_passwords);
   tcase_add_test(tc, migrates_an_older_file);
+  tcase_add_test(tc, sealed_values_bound_to_their_row);
+  tcase_add_test(tc, reseal_with_wrong_key_refused);
   tcase_add_test(tc, newer_schema_refused);
   tcase_add_test(tc, not_a_database_refused);
   tcase_add_test(tc, sigkill_mid_transaction_leaves_none);

@@ -12,9 +12,12 @@
  *
  * A sealed secret is a printable string:
  *   "v1:" base64(nonce[12] | ciphertext[n] | tag[16])
- * with a fresh random 96-bit nonce for every encryption and the constant
- * additional data "exsync-secret-v1". Two encryptions of the same text
- * therefore differ.
+ * with a fresh random 96-bit nonce for every encryption. The additional
+ * data is the constant "exsync-secret-v1", followed for a bound value (the
+ * _for calls) by a NUL byte and a context string naming where the value
+ * lives (the store uses "table:column:key"): a bound value opens only with
+ * the same context, so sealed values cannot be swapped between rows or
+ * columns. Two encryptions of the same text differ.
  *
  * Secrets never appear in error texts: messages name the key file and what is
  * wrong with it, never key bytes or plaintext. Errors use EXS_CAT_CONFIG.
@@ -60,6 +63,12 @@ int exs_secret_encrypt(struct exs_secret *s, const char *plaintext, char **out,
  * intermediate plaintext copies are wiped. */
 int exs_secret_decrypt(struct exs_secret *s, const char *blob, char *out, size_t outlen,
                        struct exs_error *err);
+
+/* The same, bound to context (see above; NULL: the unbound form). */
+int exs_secret_encrypt_for(struct exs_secret *s, const char *plaintext, const char *context,
+                           char **out, struct exs_error *err);
+int exs_secret_decrypt_for(struct exs_secret *s, const char *blob, const char *context,
+                           char *out, size_t outlen, struct exs_error *err);
 
 /* Whether s looks like a sealed secret ("v1:" prefix). */
 int exs_secret_is_sealed(const char *s);

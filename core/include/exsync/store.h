@@ -13,7 +13,10 @@
  *   several rows opens its own, or joins the caller's exs_store_begin as a
  *   savepoint): after a crash either all of it or none of it is there;
  * - passwords go to the database only sealed by secret.h (AES-256-GCM under
- *   the key file); the store never writes a plaintext password;
+ *   the key file), each bound to its place ("table:column:key", addresses
+ *   lower-cased; schema 6 re-sealed older values), so a value copied to
+ *   another row or column does not open; the store never writes a
+ *   plaintext password;
  * - mailbox addresses are compared case-insensitively.
  *
  * Results: 0 on success; EXS_STORE_NOT_FOUND (1) from the _get/_delete
@@ -62,7 +65,7 @@
 
 #define EXS_STORE_NOT_FOUND 1
 /* Schema version this build writes. */
-#define EXS_STORE_SCHEMA_VERSION 5
+#define EXS_STORE_SCHEMA_VERSION 6
 
 struct exs_store;
 
