@@ -343,6 +343,7 @@ struct exs_autodiscover {
   struct exs_scp_options scp; /* strings below are owned copies */
   char *scp_uri, *scp_user, *scp_password, *scp_site;
   int max_hops;
+  bool no_credentials; /* no user given: a 401 means credentials are missing */
   struct cache_entry cache[MAX_CACHE];
   size_t n_cache;
 };
@@ -354,6 +355,7 @@ struct exs_autodiscover *exs_autodiscover_new(const struct exs_autodiscover_opti
   if(!ad)
     return NULL;
   ad->max_hops = opt->max_hops > 0 ? opt->max_hops : 10;
+  ad->no_credentials = !opt->http.user;
   ad->srv = opt->srv ? opt->srv : exs_srv_lookup;
   ad->srv_ctx = opt->srv_ctx;
   ad->transport = opt->transport;
@@ -1112,6 +1114,16 @@ int exs_autodiscover_run(struct exs_autodiscover *ad, const char *address,
     exs_error_set(err, EXS_CAT_AUTODISCOVER,
                   "Autodiscover found no EWS URL for %s: no candidate answered (%zu steps)",
                   r->address, res->n_steps);
+  else if(r->n_401 && r->last_status == 401 && r->ad->no_credentials) {
+    exs_error_set(err, EXS_CAT_AUTODISCOVER,
+                  "Autodiscover found no EWS URL for %s: %zu candidate(s) asked for credentials "
+                  "(HTTP 401) and none were given",
+                  r->address, r->n_401);
+    snprintf(err->hint, sizeof(err->hint),
+             "Autodiscover needs credentials: give exsync autodiscover --user USER with "
+             "--password-env VAR, --password-file FILE or --password-prompt (Test & Enable uses "
+             "the profile's or the mailbox's).");
+  }
   else if(r->n_401 && r->last_status == 401)
     exs_error_set(err, EXS_CAT_AUTODISCOVER,
                   "Autodiscover found no EWS URL for %s: the credentials were refused (HTTP "

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pwd.h>
+#include <unistd.h>
 
 #include <libxml/tree.h>
 
@@ -24,6 +26,7 @@ struct exs_ews {
   char *impersonate;
   char *anchor;
   bool mailbox_credentials;
+  bool running_identity;
   int max_retries;
   long max_wait_ms;
 };
@@ -46,6 +49,7 @@ struct exs_ews *exs_ews_new(struct exs_http *http, const struct exs_ews_options 
   ews->impersonate = dup_or_null(opt->ctx.impersonate);
   ews->anchor = dup_or_null(opt->anchor_mailbox ? opt->anchor_mailbox : opt->ctx.impersonate);
   ews->mailbox_credentials = opt->mailbox_credentials;
+  ews->running_identity = opt->running_identity;
   ews->max_retries = opt->max_throttle_retries > 0 ? opt->max_throttle_retries : 3;
   ews->max_wait_ms = opt->max_throttle_wait_ms > 0 ? opt->max_throttle_wait_ms : 30000;
   if(!ews->url || !ews->server_version) {
@@ -130,6 +134,20 @@ static int classify(struct exs_ews *ews, const char *op, struct exs_http_respons
   snprintf(err->url, sizeof(err->url), "%s", ews->url);
   if(resp->status == 200)
     return all_messages_busy(op, resp, wait_ms, err) ? 1 : 0;
+  if(resp->status == 401 && ews->running_identity) {
+    /* Windows integrated: no credential of the profile was used */
+    struct passwd *pw = getpwuid(geteuid());
+    exs_error_set(err, EXS_CAT_CREDENTIALS,
+                  "Exchange refused the running identity (%s, Windows integrated "
+                  "authentication; HTTP 401, offered: %s)",
+                  pw && pw->pw_name ? pw->pw_name : "this process's user",
+                  resp->www_authenticate[0] ? resp->www_authenticate : "no scheme");
+    snprintf(err->hint, sizeof(err->hint),
+             "Windows integrated authentication uses the identity exsync runs as: run it as the "
+             "service account Exchange expects (with a Kerberos ticket or client keytab for "
+             "Negotiate), or give the profile credentials (authenticate-using=profile).");
+    return -1;
+  }
   if(resp->status == 401) {
     exs_error_set(err, ews->mailbox_credentials ? EXS_CAT_MBX_CREDENTIALS : EXS_CAT_CREDENTIALS,
                   "Exchange refused the %s credentials (HTTP 401, offered: %s)",

@@ -519,6 +519,87 @@ static const char *proxy_in_use(const struct exs_http *h, const char *url, char 
   return from;
 }
 
+/* The value of certinfo line "Key:value" when it starts with key. */
+static const char *cert_field(const struct curl_slist *l, const char *key)
+{
+  size_t n = strlen(key);
+
+  for(; l; l = l->next)
+    if(!strncmp(l->data, key, n) && l->data[n] == ':')
+      return l->data + n + 1;
+  return NULL;
+}
+
+/* What the server's certificate says, for a TLS failure: a second,
+ * unverified handshake that sends no request (CONNECT_ONLY) and no
+ * credential, only to read the certificate. Writes "subject ..., issuer
+ * ..., SAN ..., valid FROM to TO (N days left)" into out ("" when it
+ * cannot be read). */
+static void peer_certificate(struct exs_http *h, const char *url, char *out, size_t len)
+{
+  CURL *c = curl_easy_init();
+  struct curl_certinfo *ci = NULL;
+  const char *subject, *issuer, *san, *start, *expire;
+
+  out[0] = '\0';
+  if(!c)
+    return;
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+  curl_easy_setopt(c, CURLOPT_CONNECT_ONLY, 1L);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+  curl_easy_setopt(c, CURLOPT_CERTINFO, 1L);
+  if(h->resolve)
+    curl_easy_setopt(c, CURLOPT_RESOLVE, h->resolve);
+  if(h->connect_to)
+    curl_easy_setopt(c, CURLOPT_CONNECT_TO, h->connect_to);
+  if(h->proxy)
+    curl_easy_setopt(c, CURLOPT_PROXY, h->proxy);
+  if(h->noproxy)
+    curl_easy_setopt(c, CURLOPT_NOPROXY, h->noproxy);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                   h->opt.connect_timeout_ms > 0 ? h->opt.connect_timeout_ms : 10000L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+  if(curl_easy_perform(c) == CURLE_OK && curl_easy_getinfo(c, CURLINFO_CERTINFO, &ci) == CURLE_OK &&
+     ci && ci->num_of_certs > 0) {
+    const struct curl_slist *l = ci->certinfo[0];
+    time_t t_exp;
+    subject = cert_field(l, "Subject");
+    issuer = cert_field(l, "Issuer");
+    san = cert_field(l, "X509v3 Subject Alternative Name");
+    start = cert_field(l, "Start date");
+    expire = cert_field(l, "Expire date");
+    t_exp = expire ? curl_getdate(expire, NULL) : -1;
+    snprintf(out, len, "subject %s, issuer %s, SAN %s, valid %s to %s", subject ? subject : "?",
+             issuer ? issuer : "?", san ? san : "none", start ? start : "?",
+             expire ? expire : "?");
+    if(t_exp != -1) {
+      size_t l2 = strlen(out);
+      long days = (long)((t_exp - exs_now()) / 86400);
+      snprintf(out + l2, len - l2, " (%ld day%s %s)", days < 0 ? -days : days,
+               (days == 1 || days == -1) ? "" : "s", days < 0 ? "ago" : "left");
+    }
+  }
+  curl_easy_cleanup(c);
+}
+
+/* Add what the certificate says and the CA bundle used to a TLS error. */
+static void describe_tls_failure(struct exs_http *h, const char *url, struct exs_error *err)
+{
+  char cert[640], msg[sizeof(err->message)];
+  char *def = NULL;
+  const char *bundle = h->cacert;
+
+  if(!bundle && curl_easy_getinfo(h->curl, CURLINFO_CAINFO, &def) == CURLE_OK && def)
+    bundle = def;
+  peer_certificate(h, url, cert, sizeof(cert));
+  snprintf(msg, sizeof(msg), "%s; %s%sCA bundle %s%s", err->message, cert, cert[0] ? "; " : "",
+           bundle ? bundle : "(the system's)", h->cacert ? " (--cacert)" : "");
+  snprintf(err->message, sizeof(err->message), "%s", msg);
+}
+
 static void map_curl_error(struct exs_http *h, CURLcode rc, const char *url,
                            struct exs_error *err)
 {
@@ -558,6 +639,19 @@ static void map_curl_error(struct exs_http *h, CURLcode rc, const char *url,
   case CURLE_SSL_CONNECT_ERROR:
     exs_error_set(err, EXS_CAT_TLS_TRUST, "TLS handshake with %s failed: %s", url,
                   err->transport);
+    break;
+  default:
+    break;
+  }
+  if(rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CONNECT_ERROR)
+    describe_tls_failure(h, url, err);
+  switch(rc) {
+  case CURLE_COULDNT_RESOLVE_HOST:
+  case CURLE_COULDNT_RESOLVE_PROXY:
+  case CURLE_COULDNT_CONNECT:
+  case CURLE_OPERATION_TIMEDOUT:
+  case CURLE_PEER_FAILED_VERIFICATION:
+  case CURLE_SSL_CONNECT_ERROR:
     break;
   case CURLE_SSL_CACERT_BADFILE:
     exs_error_set(err, EXS_CAT_CONFIG, "cannot use the CA bundle %s: %s",

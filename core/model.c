@@ -350,6 +350,11 @@ int exs_org_validate(const struct exs_org *org, struct exs_invalid *inv)
     return invalid(inv, "default-act", "must be outlook, ssync or none");
   if(check_len(inv, "tracking-prefix", FIELD_LEN(org->tracking_prefix), EXS_TRACKING_PREFIX_MAX))
     return -1;
+  if(check_len(inv, "ldap", FIELD_LEN(org->ldap), EXS_URL_MAX) ||
+     check_len(inv, "ldap-site", FIELD_LEN(org->ldap_site), EXS_NAME_MAX))
+    return -1;
+  if(org->ldap[0] && strncasecmp(org->ldap, "ldap://", 7) && strncasecmp(org->ldap, "ldaps://", 8))
+    return invalid(inv, "ldap", "must be an ldap:// or ldaps:// URI");
   return 0;
 }
 

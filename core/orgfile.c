@@ -70,6 +70,8 @@ static const struct attr_desc settings_attrs[] = {
   D_ENUM(exs_org, "default-outgoing", default_outgoing, exs_outgoing_parse,
          "none, outlook or ssync"),
   D_ENUM(exs_org, "default-act", default_act, exs_act_parse, "none, outlook or ssync"),
+  D_TEXT(exs_org, "ldap", ldap, EXS_URL_MAX),
+  D_TEXT(exs_org, "ldap-site", ldap_site, EXS_NAME_MAX),
   {NULL, A_TEXT, 0, 0, 0, NULL, NULL}};
 
 static const struct attr_desc profile_attrs[] = {

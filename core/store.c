@@ -5,8 +5,10 @@
  * user_version). Entities with many columns (profiles, mailboxes, org) are
  * described by field tables (column name, C type, offset in the struct) that
  * generate the SQL and drive binding and reading, so a new field is one line.
- * Statements are prepared once per handle and reset after every use, so no
- * read transaction stays open between calls.
+ * Every statement of the entity calls, generated, static or written in
+ * place, goes through one path (stmt() / done()): prepared once per handle,
+ * cached by its SQL text, reset after every use, so no read transaction
+ * stays open between calls.
  */
 /* O_PATH (Linux): a descriptor whose close leaves POSIX locks alone. */
 #define _GNU_SOURCE
@@ -158,6 +160,10 @@ static const char *const migrations[EXS_STORE_SCHEMA_VERSION] = {
    * AES-GCM additional data names them, secret.h); no SQL: reseal_all()
    * re-seals the values in the same transaction. */
   "",
+
+  /* 7 (issue 17): the directory for Autodiscover's SCP lookup */
+  "ALTER TABLE org ADD COLUMN ldap TEXT;"
+  "ALTER TABLE org ADD COLUMN ldap_site TEXT;",
 };
 
 /* From this schema version on, sealed values are bound to their place. */
@@ -207,6 +213,8 @@ static const struct field org_fields[] = {
   FBOOL(exs_org, "notify_owners", notify_owners, 0),
   FBOOL(exs_org, "ignore_internal", ignore_internal, 0),
   FTEXT(exs_org, "tracking_prefix", tracking_prefix, 0),
+  FTEXT(exs_org, "ldap", ldap, 0),
+  FTEXT(exs_org, "ldap_site", ldap_site, 0),
   FBOOL(exs_org, "allow_credentials_non_secure", allow_credentials_non_secure, 0),
   FBOOL(exs_org, "allow_basic_non_secure", allow_basic_non_secure, 0),
   FBOOL(exs_org, "allow_non_ssl", allow_non_ssl, 0),
@@ -306,11 +314,18 @@ enum stmt_id {
   S_COUNT
 };
 
+struct cached {
+  char *sql;
+  sqlite3_stmt *s;
+  bool in_use; /* handed out by stmt(), not yet given back */
+};
+
 struct exs_store {
   sqlite3 *db;
   struct exs_secret *secret;
   char path[1024];
-  sqlite3_stmt *stmts[S_COUNT];
+  struct cached *cache; /* stmt(): prepared statements by SQL text */
+  size_t n_cache, cap_cache;
   char *sql[S_COUNT]; /* generated SQL (NULL: static) */
   bool in_explicit;   /* exs_store_begin was called */
   bool bound;         /* sealed values bound to their row (BOUND_SECRETS_VERSION) */
@@ -360,31 +375,79 @@ static int exec(struct exs_store *st, const char *sql, struct exs_error *err)
   return 0;
 }
 
-/* Get a cached statement, reset and with bindings cleared. */
-static sqlite3_stmt *prep(struct exs_store *st, enum stmt_id id, struct exs_error *err)
+/* The one prepared-statement path. Every statement of the entity calls
+ * comes from stmt() and goes back with done(): prepared once per handle
+ * (SQLITE_PREPARE_PERSISTENT) and kept in the handle's cache by its SQL
+ * text; reset with no bindings when handed out and when given back, so no
+ * read transaction outlives a call. A statement still in use further up
+ * the stack (a callback calling the store) is not handed out twice: the
+ * nested caller gets a fresh one, finalized by done(). One-off statements
+ * of open (PRAGMAs, migrations) are prepared and finalized in place. */
+static sqlite3_stmt *stmt(struct exs_store *st, const char *sql, struct exs_error *err)
 {
-  sqlite3_stmt *s = st->stmts[id];
+  struct cached *c = NULL;
+  sqlite3_stmt *s = NULL;
+  size_t i;
 
-  if(s) {
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return s;
+  for(i = 0; i < st->n_cache && !c; i++)
+    if(st->cache[i].sql == sql || !strcmp(st->cache[i].sql, sql))
+      c = &st->cache[i];
+  if(c && !c->in_use) {
+    c->in_use = true;
+    return c->s;
   }
-  if(sqlite3_prepare_v3(st->db, st->sql[id] ? st->sql[id] : static_sql[id], -1,
-                        SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
+  if(!c && st->n_cache == st->cap_cache) {
+    size_t cap = st->cap_cache ? 2 * st->cap_cache : 64;
+    struct cached *more = realloc(st->cache, cap * sizeof(*more));
+    if(!more) {
+      exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
+      return NULL;
+    }
+    st->cache = more;
+    st->cap_cache = cap;
+  }
+  if(sqlite3_prepare_v3(st->db, sql, -1, c ? 0 : SQLITE_PREPARE_PERSISTENT, &s, NULL) !=
+     SQLITE_OK) {
     db_fail(st, err, "cannot prepare a statement");
+    sqlite3_finalize(s);
     return NULL;
   }
-  st->stmts[id] = s;
+  if(c)
+    return s; /* nested use: not cached */
+  c = &st->cache[st->n_cache];
+  c->sql = strdup(sql);
+  if(!c->sql) {
+    sqlite3_finalize(s);
+    exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
+    return NULL;
+  }
+  c->s = s;
+  c->in_use = true;
+  st->n_cache++;
   return s;
 }
 
-static void done(sqlite3_stmt *s)
+/* Give a statement from stmt() back (NULL is a no-op). */
+static void done(struct exs_store *st, sqlite3_stmt *s)
 {
-  if(s) {
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-  }
+  size_t i;
+
+  if(!s)
+    return;
+  for(i = 0; i < st->n_cache; i++)
+    if(st->cache[i].s == s) {
+      sqlite3_reset(s);
+      sqlite3_clear_bindings(s);
+      st->cache[i].in_use = false;
+      return;
+    }
+  sqlite3_finalize(s);
+}
+
+/* The statement of a generated or static SQL text by id. */
+static sqlite3_stmt *prep(struct exs_store *st, enum stmt_id id, struct exs_error *err)
+{
+  return stmt(st, st->sql[id] ? st->sql[id] : static_sql[id], err);
 }
 
 /* Bind text, NULL when empty. */
@@ -1052,10 +1115,13 @@ void exs_store_close(struct exs_store *st)
 
   if(!st)
     return;
-  for(i = 0; i < S_COUNT; i++) {
-    sqlite3_finalize(st->stmts[i]);
+  for(i = 0; i < S_COUNT; i++)
     free(st->sql[i]);
+  for(size_t k = 0; k < st->n_cache; k++) {
+    sqlite3_finalize(st->cache[k].s);
+    free(st->cache[k].sql);
   }
+  free(st->cache);
   if(st->db) {
     if(!sqlite3_get_autocommit(st->db))
       sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
@@ -1188,7 +1254,7 @@ int exs_store_org_get(struct exs_store *st, struct exs_org *org, struct exs_erro
   }
   result = 0;
 out:
-  done(s);
+  done(st, s);
   return result;
 }
 
@@ -1206,7 +1272,7 @@ int exs_store_org_put(struct exs_store *st, const struct exs_org *org, struct ex
   }
   result = 0;
 out:
-  done(s);
+  done(st, s);
   return result;
 }
 
@@ -1237,7 +1303,7 @@ int exs_store_profile_put(struct exs_store *st, struct exs_profile *p, struct ex
   p->id = sqlite3_column_int64(s, 0);
   result = 0;
 out:
-  done(s);
+  done(st, s);
   return result;
 }
 
@@ -1291,7 +1357,7 @@ int exs_store_profile_get(struct exs_store *st, const char *name, struct exs_pro
   }
   result = read_profile(st, s, p, true, err);
 out:
-  done(s);
+  done(st, s);
   return result;
 }
 
@@ -1323,7 +1389,7 @@ int exs_store_profile_list(struct exs_store *st, struct exs_profile **out, size_
 
   *out = NULL;
   *n = 0;
-  if(!sql || sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+  if(!sql || !(s = stmt(st, sql, err))) {
     db_fail(st, err, "cannot list profiles");
     goto out;
   }
@@ -1345,7 +1411,7 @@ int exs_store_profile_list(struct exs_store *st, struct exs_profile **out, size_
 out:
   free(arr);
   free(sql);
-  sqlite3_finalize(s);
+  done(st, s);
   return result;
 }
 
@@ -1369,7 +1435,7 @@ static int delete_by_key(struct exs_store *st, enum stmt_id id, const char *key,
   }
   result = 0;
 out:
-  done(s);
+  done(st, s);
   return result;
 }
 
@@ -1409,7 +1475,7 @@ int exs_store_mailbox_put(struct exs_store *st, struct exs_mailbox *m, struct ex
   m->id = sqlite3_column_int64(s, 0);
   result = 0;
 out:
-  done(s);
+  done(st, s);
   return result;
 }
 
@@ -1453,7 +1519,7 @@ int exs_store_mailbox_get(struct exs_store *st, const char *address, struct exs_
   }
   result = read_mailbox(st, s, m, true, err);
 out:
-  done(s);
+  done(st, s);
   return result;
 }
 
@@ -1466,8 +1532,8 @@ int exs_store_mailbox_each(struct exs_store *st, const char *profile, unsigned f
                          profile ? "WHERE profile = ? ORDER BY address" : "ORDER BY address");
   int rc, result = -1;
 
-  /* A statement of its own, so cb may call the store. */
-  if(!sql || sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+  /* cb may call the store: a nested call gets a statement of its own (stmt) */
+  if(!sql || !(s = stmt(st, sql, err))) {
     db_fail(st, err, "cannot list mailboxes");
     goto out;
   }
@@ -1499,7 +1565,7 @@ out:
     free(m);
   }
   free(sql);
-  sqlite3_finalize(s);
+  done(st, s);
   return result;
 }
 
@@ -1678,7 +1744,7 @@ static int alert_insert(struct exs_store *st, struct exs_alert *a, struct exs_er
   a->id = sqlite3_last_insert_rowid(st->db);
   result = 0;
 out:
-  done(s);
+  done(st, s);
   return result;
 }
 
@@ -1705,7 +1771,7 @@ static int alert_query(struct exs_store *st, const char *where, const char *key,
            "message, hint, ews_code, http_status, url FROM alerts a %s ORDER BY id DESC "
            "LIMIT ?2) ORDER BY id",
            where);
-  if(sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+  if(!(s = stmt(st, sql, err))) {
     db_fail(st, err, "cannot list alerts");
     goto out;
   }
@@ -1745,7 +1811,7 @@ static int alert_query(struct exs_store *st, const char *where, const char *key,
   result = 0;
 out:
   free(arr);
-  sqlite3_finalize(s);
+  done(st, s);
   return result;
 }
 
@@ -1798,10 +1864,10 @@ int exs_store_save_test_result(struct exs_store *st, const struct exs_mailbox *m
   bind_text(s, i, m->address);
   if(sqlite3_step(s) != SQLITE_DONE) {
     db_fail(st, err, "cannot write the test result");
-    done(s);
+    done(st, s);
     goto out;
   }
-  done(s);
+  done(st, s);
   if(sqlite3_changes(st->db) == 0) {
     exs_error_set(err, EXS_CAT_CONFIG, "no mailbox %s", m->address);
     result = EXS_STORE_NOT_FOUND;
@@ -1859,7 +1925,7 @@ int exs_store_job_create(struct exs_store *st, const char *kind, const char *pro
   *id = sqlite3_last_insert_rowid(st->db);
   result = 0;
 out:
-  done(s);
+  done(st, s);
   return result;
 }
 
@@ -1889,7 +1955,7 @@ int exs_store_job_progress(struct exs_store *st, int64_t id, int done_items,
   }
   result = job_changed(st, id, err);
 out:
-  done(s);
+  done(st, s);
   return result;
 }
 
@@ -1913,7 +1979,7 @@ int exs_store_job_finish(struct exs_store *st, int64_t id, bool ok, const char *
   }
   result = job_changed(st, id, err);
 out:
-  done(s);
+  done(st, s);
   return result;
 }
 
@@ -1955,7 +2021,7 @@ int exs_store_job_get(struct exs_store *st, int64_t id, struct exs_job *job,
   }
   else
     db_fail(st, err, "cannot read the job");
-  done(s);
+  done(st, s);
   return result;
 }
 
@@ -1969,10 +2035,8 @@ int exs_store_job_list(struct exs_store *st, struct exs_job **out, size_t *n,
 
   *out = NULL;
   *n = 0;
-  if(sqlite3_prepare_v2(st->db,
-                        "SELECT id, kind, profile, state, total, done, created, started, "
-                        "finished, summary FROM jobs ORDER BY id",
-                        -1, &s, NULL) != SQLITE_OK) {
+  if(!(s = stmt(st, "SELECT id, kind, profile, state, total, done, created, started, "
+                        "finished, summary FROM jobs ORDER BY id", err))) {
     db_fail(st, err, "cannot list jobs");
     goto out;
   }
@@ -1993,7 +2057,7 @@ int exs_store_job_list(struct exs_store *st, struct exs_job **out, size_t *n,
   result = 0;
 out:
   free(arr);
-  sqlite3_finalize(s);
+  done(st, s);
   return result;
 }
 
@@ -2051,7 +2115,7 @@ int exs_store_activity_add(struct exs_store *st, struct exs_activity *a, struct 
     goto out;
   }
   /* DO NOTHING: a duplicate. Report the existing row. */
-  done(s);
+  done(st, s);
   s = prep(st, S_ACTIVITY_FIND, err);
   if(!s)
     return -1;
@@ -2062,7 +2126,7 @@ int exs_store_activity_add(struct exs_store *st, struct exs_activity *a, struct 
     a->id = sqlite3_column_int64(s, 0);
   result = EXS_STORE_DUPLICATE;
 out:
-  done(s);
+  done(st, s);
   return result;
 }
 
@@ -2117,7 +2181,7 @@ int exs_store_activity_get(struct exs_store *st, int64_t id, struct exs_activity
   }
   else
     db_fail(st, err, "cannot read the activity");
-  done(s);
+  done(st, s);
   return result;
 }
 
@@ -2144,7 +2208,7 @@ int exs_store_activity_set_state(struct exs_store *st, int64_t id, const char *s
   }
   result = 0;
 out:
-  done(s);
+  done(st, s);
   return result;
 }
 
@@ -2158,13 +2222,11 @@ int exs_store_activity_list(struct exs_store *st, const char *mailbox, const cha
 
   *out = NULL;
   *n = 0;
-  if(sqlite3_prepare_v2(st->db,
-                        "SELECT id, mailbox, direction, state, exchange_item_id, "
+  if(!(s = stmt(st, "SELECT id, mailbox, direction, state, exchange_item_id, "
                         "internet_message_id, subject, sender, recipients, body, created, "
                         "received, sent, modified FROM activities "
                         "WHERE (?1 IS NULL OR mailbox = ?1) AND (?2 IS NULL OR state = ?2) "
-                        "ORDER BY id",
-                        -1, &s, NULL) != SQLITE_OK) {
+                        "ORDER BY id", err))) {
     db_fail(st, err, "cannot list activities");
     goto out;
   }
@@ -2191,7 +2253,7 @@ out:
       exs_activity_clear(&arr[k]);
     free(arr);
   }
-  sqlite3_finalize(s);
+  done(st, s);
   return result;
 }
 
@@ -2222,7 +2284,7 @@ int exs_store_syncstate_get(struct exs_store *st, const char *mailbox, const cha
   }
   else
     db_fail(st, err, "cannot read the sync state");
-  done(s);
+  done(st, s);
   return result;
 }
 
@@ -2249,7 +2311,7 @@ int exs_store_syncstate_put(struct exs_store *st, const char *mailbox, const cha
   }
   result = 0;
 out:
-  done(s);
+  done(st, s);
   return result;
 }
 
@@ -2262,17 +2324,6 @@ out:
 #include <signal.h>
 
 /* Prepare sql or fail with err. */
-static sqlite3_stmt *sx_prep(struct exs_store *st, const char *sql, struct exs_error *err)
-{
-  sqlite3_stmt *s = NULL;
-
-  if(sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
-    db_fail(st, err, "cannot prepare a statement");
-    sqlite3_finalize(s);
-    return NULL;
-  }
-  return s;
-}
 
 /* Step a write statement that must change one row (NOT_FOUND otherwise). */
 static int sx_write_one(struct exs_store *st, sqlite3_stmt *s, int64_t id, const char *what,
@@ -2291,14 +2342,14 @@ static int sx_write_one(struct exs_store *st, sqlite3_stmt *s, int64_t id, const
   }
   result = 0;
 out:
-  sqlite3_finalize(s);
+  done(st, s);
   return result;
 }
 
 int exs_store_activity_extra_get(struct exs_store *st, int64_t id, struct exs_activity_extra *x,
                                  struct exs_error *err)
 {
-  sqlite3_stmt *s = sx_prep(st, "SELECT tracking_token, reason, attempts FROM activities "
+  sqlite3_stmt *s = stmt(st, "SELECT tracking_token, reason, attempts FROM activities "
                                 "WHERE id = ?", err);
   int rc, result = -1;
 
@@ -2319,14 +2370,14 @@ int exs_store_activity_extra_get(struct exs_store *st, int64_t id, struct exs_ac
   }
   else
     db_fail(st, err, "cannot read the activity");
-  sqlite3_finalize(s);
+  done(st, s);
   return result;
 }
 
 int exs_store_activity_set_token(struct exs_store *st, int64_t id, const char *token,
                                  struct exs_error *err)
 {
-  sqlite3_stmt *s = sx_prep(st, "UPDATE activities SET tracking_token = ? WHERE id = ?", err);
+  sqlite3_stmt *s = stmt(st, "UPDATE activities SET tracking_token = ? WHERE id = ?", err);
 
   if(!s)
     return -1;
@@ -2337,7 +2388,7 @@ int exs_store_activity_set_token(struct exs_store *st, int64_t id, const char *t
 
 int exs_store_activity_begin_send(struct exs_store *st, int64_t id, struct exs_error *err)
 {
-  sqlite3_stmt *s = sx_prep(st, "UPDATE activities SET state = '" EXS_ACTIVITY_SENDING "', "
+  sqlite3_stmt *s = stmt(st, "UPDATE activities SET state = '" EXS_ACTIVITY_SENDING "', "
                                 "attempts = attempts + 1, reason = NULL, modified = ? "
                                 "WHERE id = ?", err);
 
@@ -2351,7 +2402,7 @@ int exs_store_activity_begin_send(struct exs_store *st, int64_t id, struct exs_e
 int exs_store_activity_set_pending(struct exs_store *st, int64_t id, const char *reason,
                                    struct exs_error *err)
 {
-  sqlite3_stmt *s = sx_prep(st, "UPDATE activities SET state = '" EXS_ACTIVITY_PENDING_SEND
+  sqlite3_stmt *s = stmt(st, "UPDATE activities SET state = '" EXS_ACTIVITY_PENDING_SEND
                                 "', reason = ?, modified = ? WHERE id = ?", err);
 
   if(!s)
@@ -2365,7 +2416,7 @@ int exs_store_activity_set_pending(struct exs_store *st, int64_t id, const char 
 int exs_store_activity_known(struct exs_store *st, const char *mailbox, const char *item_id,
                              const char *message_id, int64_t *id, struct exs_error *err)
 {
-  sqlite3_stmt *s = sx_prep(st, "SELECT id FROM activities WHERE mailbox = ?1 AND "
+  sqlite3_stmt *s = stmt(st, "SELECT id FROM activities WHERE mailbox = ?1 AND "
                                 "((?2 IS NOT NULL AND exchange_item_id = ?2) OR "
                                 "(?3 IS NOT NULL AND internet_message_id = ?3)) LIMIT 1", err);
   int rc, result = -1;
@@ -2385,14 +2436,14 @@ int exs_store_activity_known(struct exs_store *st, const char *mailbox, const ch
     result = 0;
   else
     db_fail(st, err, "cannot look up the activity");
-  sqlite3_finalize(s);
+  done(st, s);
   return result;
 }
 
 int exs_store_activity_correlate(struct exs_store *st, const char *subject, const char *address,
                                  int64_t *id, struct exs_error *err)
 {
-  sqlite3_stmt *s = sx_prep(st, "SELECT id FROM activities WHERE direction = 'outgoing' AND "
+  sqlite3_stmt *s = stmt(st, "SELECT id FROM activities WHERE direction = 'outgoing' AND "
                                 "state IN ('" EXS_ACTIVITY_SENT "', '" EXS_ACTIVITY_SENDING
                                 "') AND subject = ?1 COLLATE NOCASE AND "
                                 "',' || replace(lower(recipients), ' ', '') || ',' LIKE "
@@ -2402,7 +2453,7 @@ int exs_store_activity_correlate(struct exs_store *st, const char *subject, cons
   if(!s)
     return -1;
   if(!subject || !*subject || !address || !*address) {
-    sqlite3_finalize(s);
+    done(st, s);
     return 0;
   }
   sqlite3_bind_text(s, 1, subject, -1, SQLITE_TRANSIENT);
@@ -2417,14 +2468,14 @@ int exs_store_activity_correlate(struct exs_store *st, const char *subject, cons
     result = 0;
   else
     db_fail(st, err, "cannot correlate the email");
-  sqlite3_finalize(s);
+  done(st, s);
   return result;
 }
 
 long exs_store_activity_count(struct exs_store *st, const char *mailbox, const char *state,
                               struct exs_error *err)
 {
-  sqlite3_stmt *s = sx_prep(st, "SELECT count(*) FROM activities WHERE "
+  sqlite3_stmt *s = stmt(st, "SELECT count(*) FROM activities WHERE "
                                 "(?1 IS NULL OR mailbox = ?1) AND (?2 IS NULL OR state = ?2)",
                             err);
   long n = -1;
@@ -2437,7 +2488,7 @@ long exs_store_activity_count(struct exs_store *st, const char *mailbox, const c
     n = (long)sqlite3_column_int64(s, 0);
   else
     db_fail(st, err, "cannot count activities");
-  sqlite3_finalize(s);
+  done(st, s);
   return n;
 }
 
@@ -2468,7 +2519,7 @@ int exs_store_mailbox_claim(struct exs_store *st, const char *address, const cha
   *claimed = 0;
   if(tx_begin(st, &own, err))
     return -1;
-  s = sx_prep(st, "SELECT processing_host, last_sync_start FROM mailboxes WHERE address = ?",
+  s = stmt(st, "SELECT processing_host, last_sync_start FROM mailboxes WHERE address = ?",
               err);
   if(!s)
     goto out;
@@ -2485,14 +2536,14 @@ int exs_store_mailbox_claim(struct exs_store *st, const char *address, const cha
   }
   col_text(s, 0, holder, sizeof(holder));
   started = (time_t)sqlite3_column_int64(s, 1);
-  sqlite3_finalize(s);
+  done(st, s);
   s = NULL;
   if(holder[0] && strcmp(holder, host) && started + lease_s > now &&
      !sx_holder_dead(holder, host)) {
     result = 0; /* someone else is on it */
     goto out;
   }
-  s = sx_prep(st, "UPDATE mailboxes SET processing_host = ?, last_sync_start = ? "
+  s = stmt(st, "UPDATE mailboxes SET processing_host = ?, last_sync_start = ? "
                   "WHERE address = ?", err);
   if(!s)
     goto out;
@@ -2506,7 +2557,7 @@ int exs_store_mailbox_claim(struct exs_store *st, const char *address, const cha
   *claimed = 1;
   result = 0;
 out:
-  sqlite3_finalize(s);
+  done(st, s);
   if(tx_end(st, own, result < 0 ? -1 : 0, err))
     return -1;
   return result;
@@ -2515,7 +2566,7 @@ out:
 int exs_store_mailbox_save_runtime(struct exs_store *st, const struct exs_mailbox *m,
                                    struct exs_error *err)
 {
-  sqlite3_stmt *s = sx_prep(
+  sqlite3_stmt *s = stmt(
       st,
       "UPDATE mailboxes SET postponed_until = ?1, last_sync_start = ?2, last_sync_success = ?3,"
       " items_processed = ?4, items_failed = ?5, processing_host = ?6,"
@@ -2604,13 +2655,13 @@ int exs_store_act_put(struct exs_store *st, struct exs_act_item *a, struct exs_e
   int rc, result = -1;
 
   if(a->id)
-    s = sx_prep(st, "UPDATE act_items SET mailbox=?1, kind=?2, exchange_id=?3, change_key=?4,"
+    s = stmt(st, "UPDATE act_items SET mailbox=?1, kind=?2, exchange_id=?3, change_key=?4,"
                     " subject=?5, body=?6, start=?7, end=?8, location=?9, status=?10,"
                     " given_name=?11, surname=?12, company=?13, email=?14, crm_modified=?15,"
                     " exchange_modified=?16, synced_at=?17, dirty=?18, deleted=?19,"
                     " conflict=?20 WHERE id=?21", err);
   else
-    s = sx_prep(st, "INSERT INTO act_items(mailbox, kind, exchange_id, change_key, subject,"
+    s = stmt(st, "INSERT INTO act_items(mailbox, kind, exchange_id, change_key, subject,"
                     " body, start, end, location, status, given_name, surname, company, email,"
                     " crm_modified, exchange_modified, synced_at, dirty, deleted, conflict)"
                     " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,"
@@ -2648,7 +2699,7 @@ int exs_store_act_put(struct exs_store *st, struct exs_act_item *a, struct exs_e
     a->id = sqlite3_last_insert_rowid(st->db);
   result = 0;
 out:
-  sqlite3_finalize(s);
+  done(st, s);
   return result;
 }
 
@@ -2667,14 +2718,14 @@ static int act_get_one(struct exs_store *st, sqlite3_stmt *s, struct exs_act_ite
   }
   else
     db_fail(st, err, "cannot read the ACT item");
-  sqlite3_finalize(s);
+  done(st, s);
   return result;
 }
 
 int exs_store_act_find(struct exs_store *st, const char *mailbox, const char *exchange_id,
                        struct exs_act_item *a, struct exs_error *err)
 {
-  sqlite3_stmt *s = sx_prep(st, "SELECT " ACT_COLS " FROM act_items WHERE mailbox = ? AND "
+  sqlite3_stmt *s = stmt(st, "SELECT " ACT_COLS " FROM act_items WHERE mailbox = ? AND "
                                 "exchange_id = ?", err);
 
   if(!s)
@@ -2687,7 +2738,7 @@ int exs_store_act_find(struct exs_store *st, const char *mailbox, const char *ex
 int exs_store_act_get(struct exs_store *st, int64_t id, struct exs_act_item *a,
                       struct exs_error *err)
 {
-  sqlite3_stmt *s = sx_prep(st, "SELECT " ACT_COLS " FROM act_items WHERE id = ?", err);
+  sqlite3_stmt *s = stmt(st, "SELECT " ACT_COLS " FROM act_items WHERE id = ?", err);
 
   if(!s)
     return -1;
@@ -2698,7 +2749,7 @@ int exs_store_act_get(struct exs_store *st, int64_t id, struct exs_act_item *a,
 int exs_store_act_list(struct exs_store *st, const char *mailbox, bool dirty_only,
                        struct exs_act_item **out, size_t *n, struct exs_error *err)
 {
-  sqlite3_stmt *s = sx_prep(st, "SELECT " ACT_COLS " FROM act_items WHERE "
+  sqlite3_stmt *s = stmt(st, "SELECT " ACT_COLS " FROM act_items WHERE "
                                 "(?1 IS NULL OR mailbox = ?1) AND (?2 = 0 OR dirty = 1) "
                                 "ORDER BY id", err);
   struct exs_act_item *arr = NULL;
@@ -2728,13 +2779,13 @@ int exs_store_act_list(struct exs_store *st, const char *mailbox, bool dirty_onl
   result = 0;
 out:
   free(arr);
-  sqlite3_finalize(s);
+  done(st, s);
   return result;
 }
 
 int exs_store_act_delete(struct exs_store *st, int64_t id, struct exs_error *err)
 {
-  sqlite3_stmt *s = sx_prep(st, "DELETE FROM act_items WHERE id = ?", err);
+  sqlite3_stmt *s = stmt(st, "DELETE FROM act_items WHERE id = ?", err);
 
   if(!s)
     return -1;

@@ -90,6 +90,7 @@ static struct exs_ews *session_ews(const struct sync_session *s, struct exs_http
   eo.ctx.impersonate = a->impersonation && !a->mailbox_credentials ? s->m->address : NULL;
   eo.anchor_mailbox = s->m->address;
   eo.mailbox_credentials = a->mailbox_credentials;
+  eo.running_identity = a->retrieval == EXS_RETRIEVAL_WINDOWS;
   eo.max_throttle_wait_ms = s->opt->throttle_max_wait_ms;
   return http ? exs_ews_new(http, &eo) : NULL;
 }

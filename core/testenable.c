@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/crypto.h>
 
@@ -375,8 +376,18 @@ static void step_location(struct te_run *r)
   exs_error_step(&err, "location");
   if(r->p->autodiscover) {
     /* one Autodiscover for the mailbox; both directions use its answer */
+    struct exs_scp_options scp;
     http_options(r, first, &ho);
-    if(te_autodiscover(r->m->address, &ho, r->opt->srv, r->opt->srv_ctx, r->dir[first].url,
+    memset(&scp, 0, sizeof(scp));
+    scp.uri = r->org->ldap;
+    scp.site = r->org->ldap_site[0] ? r->org->ldap_site : NULL;
+    /* a password goes to the directory only over TLS; else anonymous */
+    if(!strncasecmp(r->org->ldap, "ldaps://", 8) && ho.user && ho.user[0]) {
+      scp.user = ho.user;
+      scp.password = ho.password;
+    }
+    if(te_autodiscover(r->m->address, &ho, r->opt->srv, r->opt->srv_ctx,
+                       r->org->ldap[0] ? &scp : NULL, r->dir[first].url,
                        sizeof(r->dir[first].url), r->address, sizeof(r->address), found,
                        sizeof(found), &err)) {
       fail_all(r, &err);
@@ -460,6 +471,7 @@ static void step_connect(struct te_run *r, int d)
   eo.ctx.impersonate = t->impersonate;
   eo.anchor_mailbox = r->address;
   eo.mailbox_credentials = t->acc.mailbox_credentials;
+  eo.running_identity = t->acc.retrieval == EXS_RETRIEVAL_WINDOWS;
   eo.max_throttle_wait_ms = r->opt->throttle_max_wait_ms;
   t->ews = t->http ? exs_ews_new(t->http, &eo) : NULL;
   if(!t->ews) {
@@ -742,6 +754,7 @@ int exs_testenable_check_access(const struct exs_org *org, const struct exs_prof
   eo.url = r.dir[d].acc.url;
   eo.ctx.impersonate = r.dir[d].acc.impersonation ? m->address : NULL;
   eo.anchor_mailbox = m->address;
+  eo.running_identity = r.dir[d].acc.retrieval == EXS_RETRIEVAL_WINDOWS;
   eo.max_throttle_wait_ms = r.opt->throttle_max_wait_ms;
   ews = http ? exs_ews_new(http, &eo) : NULL;
   if(!ews) {

@@ -283,6 +283,8 @@ static void *worker(void *arg)
       if(c && b->checks[c - 1].failed)
         te.shared_failure[d] = &b->checks[c - 1].err;
     }
+    if(b->opt->started)
+      b->opt->started(b->opt->progress_ctx, m);
     pthread_mutex_unlock(&b->lock);
 
     exs_testenable_mailbox(b->org, p, m, &te, &b->results[idx]);

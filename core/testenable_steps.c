@@ -245,7 +245,8 @@ int te_check_act(struct exs_ews *ews, const char *org_id, bool take_over, const 
 }
 
 int te_autodiscover(const char *address, const struct exs_http_options *ho,
-                    exs_autodiscover_srv_fn srv, void *srv_ctx, char *url, size_t urllen,
+                    exs_autodiscover_srv_fn srv, void *srv_ctx,
+                    const struct exs_scp_options *scp, char *url, size_t urllen,
                     char *final_address, size_t addrlen, char *detail, size_t detaillen,
                     struct exs_error *err)
 {
@@ -258,6 +259,7 @@ int te_autodiscover(const char *address, const struct exs_http_options *ho,
   ao.http = *ho;
   ao.srv = srv;
   ao.srv_ctx = srv_ctx;
+  ao.scp = scp;
   memset(&res, 0, sizeof(res));
   ad = exs_autodiscover_new(&ao);
   if(!ad) {

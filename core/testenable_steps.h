@@ -12,11 +12,13 @@
 #include "exsync/ews.h"
 #include "exsync/http.h"
 
-/* Find the EWS URL of address by Autodiscover; final_address gets the
- * address Autodiscover finally answered for (after redirectAddr), detail a
+/* Find the EWS URL of address by Autodiscover (the SCP entries of scp's
+ * directory first when scp is not NULL); final_address gets the address
+ * Autodiscover finally answered for (after redirectAddr), detail a
  * one-line summary. */
 int te_autodiscover(const char *address, const struct exs_http_options *ho,
-                    exs_autodiscover_srv_fn srv, void *srv_ctx, char *url, size_t urllen,
+                    exs_autodiscover_srv_fn srv, void *srv_ctx,
+                    const struct exs_scp_options *scp, char *url, size_t urllen,
                     char *final_address, size_t addrlen, char *detail, size_t detaillen,
                     struct exs_error *err);
 

@@ -245,13 +245,21 @@ int diag_main_with(int argc, char **argv, const struct diag_command *extra, size
   int i;
   size_t c, e;
   int (*run)(struct diag_ctx *, int, char **);
-  bool passthrough = false, report_cmd;
+  bool passthrough = false, report_cmd, froze = false;
+  const char *frozen = getenv("EXSYNC_FROZEN_TIME");
+  time_t frozen_t;
 
   memset(&ctx, 0, sizeof(ctx));
   ctx.argv0 = argv[0];
   diag_clear_last_error();
   if(!rest)
     return diag_fail("out of memory");
+  /* a fixed wall clock for tests, read here once (exs_now never reads the
+   * environment: a getenv per call would race with setenv on a thread) */
+  if(frozen && *frozen && exs_time_parse(frozen, &frozen_t) == 0) {
+    exs_clock_freeze(frozen_t);
+    froze = true;
+  }
   /* globals may stand before or after the command; "--" ends them (record) */
   for(i = 1; i < argc; i++) {
     int t = 0;
@@ -369,6 +377,8 @@ out:
   if(ctx.trace && ctx.trace != stderr)
     fclose(ctx.trace);
   diag_report_clear_traces();
+  if(froze)
+    exs_clock_freeze(0);
   free(rest);
   return result;
 }

@@ -88,6 +88,14 @@ static void batch_trace(void *ud, enum exs_trace_kind kind, const char *data, si
   }
 }
 
+/* A mailbox's test begins: its separator in the trace. */
+static void on_start(void *ud, const struct exs_mailbox *m)
+{
+  struct progress_ctx *p = ud;
+
+  diag_trace_mark(p->ctx, "mailbox %s (profile '%s')", m->address, m->profile);
+}
+
 /* Called by the batch with its lock held, so the store handle is used by
  * one thread at a time. */
 static void on_progress(void *ud, size_t done, size_t total, const struct exs_te_result *last)
@@ -152,6 +160,7 @@ int diag_run_batch(struct diag_ctx *ctx, const struct exs_org *org,
     bo.te.trace = batch_trace;
     bo.te.trace_ctx = &pc;
     bo.max_workers = 1; /* one conversation at a time keeps the trace readable */
+    bo.started = on_start;
     diag_trace_mark(ctx, "exsync %s: Test & Enable of %zu mailbox%s", EXSYNC_VERSION, n,
                     n == 1 ? "" : "es");
   }

@@ -292,6 +292,11 @@ void emu_conn_request_done(struct emu *emu, uint64_t id)
   arm(c, emu->conns.limits.idle_timeout_ms);
 }
 
+bool emu_conn_alive(struct emu *emu, uint64_t id)
+{
+  return id && find_id(emu, id) != NULL;
+}
+
 bool emu_conn_tracked(struct emu *emu, struct evhttp_connection *evcon)
 {
   struct emu_conn *c;

@@ -183,7 +183,9 @@ enum emu_fault_kind {
   EMU_FAULT_RESET,
   EMU_FAULT_TRUNCATED,
   EMU_FAULT_MALFORMED,
-  EMU_FAULT_SERVER_ERROR
+  EMU_FAULT_SERVER_ERROR,
+  EMU_FAULT_CUT, /* the answer's first cut_after body bytes, then the connection closes */
+  EMU_FAULT_DRIP /* the answer drip_bytes at a time, one piece per drip_ms */
 };
 
 struct emu_fault {
@@ -202,6 +204,8 @@ struct emu_fault {
   long fired;
   uint64_t rng;      /* the fault's own generator (seed=N) */
   long cur_delay_ms; /* delay chosen at the last firing */
+  long cut_after;    /* EMU_FAULT_CUT */
+  long drip_bytes, drip_ms; /* EMU_FAULT_DRIP */
 };
 
 /* ---- journal ---- */
@@ -250,6 +254,8 @@ void emu_conn_listener_added(struct emu *emu, struct evhttp_bound_socket *h);
 uint64_t emu_conn_request_start(struct emu *emu, struct evhttp_connection *evcon);
 /* Its answer was handed to evhttp: the idle timeout runs again. */
 void emu_conn_request_done(struct emu *emu, uint64_t id);
+/* True while the connection of id (emu_conn_request_start) is open. */
+bool emu_conn_alive(struct emu *emu, uint64_t id);
 /* True when evcon is tracked (its close is seen). Loop thread. */
 bool emu_conn_tracked(struct emu *emu, struct evhttp_connection *evcon);
 
@@ -407,6 +413,7 @@ struct emu_ews_ctx {
   enum emu_fault_kind fault_kind;
   bool has_fault;
   long delay_ms; /* delay before answering, 0: none */
+  const struct emu_fault *fault; /* the fault fired (cut/drip parameters), NULL none */
 };
 
 /* ews.c: handle one SOAP body; fills out (complete HTTP body) and ctx fields. */

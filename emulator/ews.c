@@ -252,6 +252,7 @@ void emu_ews_handle_doc(struct emu_ews_ctx *ctx, xmlDocPtr doc, const char *pars
     if(fault->kind != EMU_FAULT_DELAY) {
       ctx->has_fault = true;
       ctx->fault_kind = fault->kind;
+      ctx->fault = fault;
     }
   }
 

@@ -4,7 +4,11 @@
  * A spec is space-separated key=value words:
  *   scope:   host=H mailbox=SMTP operation=OP user=LOGIN   (absent: any)
  *   effect:  ews-code=CODE [backoff-ms=N] | http-status=N | reset | truncated |
- *            malformed | delay-ms=N or delay-ms=MIN-MAX (may accompany an effect)
+ *            malformed | cut-after=N (N bytes of the answer's body, then the
+ *            connection closes) | drip-bytes=N and/or drip-ms=M (the answer
+ *            sent N bytes at a time, one piece every M ms; defaults 64 and 10) |
+ *            delay-ms=N or delay-ms=MIN-MAX, alias stall-ms (a stall before
+ *            answering; may accompany an effect)
  *   when:    times=N (first N matches) every=N (every Nth match)
  *            probability=P (0..1, from the fault's seeded generator) seed=N
  * Callers hold emu->lock for the *_locked functions and emu_fault_match.
@@ -97,7 +101,22 @@ struct emu_fault *emu_fault_parse(const char *spec, char *err, size_t errlen)
       f->kind = EMU_FAULT_HTTP;
       have_effect = true;
     }
-    else if(strcmp(tok, "delay-ms") == 0) {
+    else if(strcmp(tok, "cut-after") == 0 && parse_long(v, 0, 1000000000L, &n) == 0) {
+      f->cut_after = n;
+      f->kind = EMU_FAULT_CUT;
+      have_effect = true;
+    }
+    else if(strcmp(tok, "drip-bytes") == 0 && parse_long(v, 1, 1000000L, &n) == 0) {
+      f->drip_bytes = n;
+      f->kind = EMU_FAULT_DRIP;
+      have_effect = true;
+    }
+    else if(strcmp(tok, "drip-ms") == 0 && parse_long(v, 0, 60000L, &n) == 0) {
+      f->drip_ms = n;
+      f->kind = EMU_FAULT_DRIP;
+      have_effect = true;
+    }
+    else if(strcmp(tok, "delay-ms") == 0 || strcmp(tok, "stall-ms") == 0) {
       char *dash = strchr(v, '-');
       long lo, hi;
       if(dash) {
@@ -153,8 +172,14 @@ struct emu_fault *emu_fault_parse(const char *spec, char *err, size_t errlen)
   if(!have_effect && f->delay_max_ms == 0) {
     snprintf(err, errlen,
              "fault has no effect (ews-code, http-status, delay-ms, reset, "
-             "truncated or malformed)");
+             "truncated, malformed, cut-after, drip-bytes or drip-ms)");
     goto fail;
+  }
+  if(f->kind == EMU_FAULT_DRIP) {
+    if(!f->drip_bytes)
+      f->drip_bytes = 64;
+    if(!f->drip_ms && !strstr(spec, "drip-ms="))
+      f->drip_ms = 10;
   }
   free(copy);
   return f;

@@ -56,6 +56,9 @@ struct answer {
   bool has_fault;
   struct emu_user *user; /* in-flight accounting, NULL when none */
   uint64_t conn_id;      /* conn.c's record of the connection, 0 none */
+  long cut_after;        /* EMU_FAULT_CUT: body bytes sent before the close */
+  long drip_bytes, drip_ms; /* EMU_FAULT_DRIP */
+  size_t drip_off;       /* body bytes dripped so far */
   char extra_name[6][40];
   char extra_value[6][512];
   int nextra;
@@ -131,6 +134,8 @@ static void answer_free(struct answer *a)
   free(a);
 }
 
+static void drip_cb(evutil_socket_t fd, short what, void *arg);
+
 /* Send (or sabotage) the answer; frees a. */
 static void answer_send(struct answer *a)
 {
@@ -164,9 +169,20 @@ static void answer_send(struct answer *a)
     evhttp_add_header(oh, a->extra_name[i], a->extra_value[i]);
   if(a->content_type)
     evhttp_add_header(oh, "Content-Type", a->content_type);
-  if(a->has_fault && a->fault_kind == EMU_FAULT_TRUNCATED) {
+  if(a->has_fault && a->fault_kind == EMU_FAULT_DRIP && a->conn_id) {
     char cl[32];
-    size_t half = len / 2;
+    snprintf(cl, sizeof(cl), "%zu", len);
+    evhttp_add_header(oh, "Content-Length", cl);
+    evhttp_send_reply_start(req, a->status, reason(a->status));
+    drip_cb(-1, 0, a);
+    return;
+  }
+  if(a->has_fault && (a->fault_kind == EMU_FAULT_TRUNCATED || a->fault_kind == EMU_FAULT_CUT)) {
+    char cl[32];
+    size_t half = a->fault_kind == EMU_FAULT_CUT ? (size_t)a->cut_after : len / 2;
+
+    if(half > len)
+      half = len;
     snprintf(cl, sizeof(cl), "%zu", len);
     evhttp_add_header(oh, "Content-Length", cl);
     evhttp_add_header(oh, "Connection", "close");
@@ -191,6 +207,57 @@ static void answer_send(struct answer *a)
 static void answer_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
   answer_send(arg);
+}
+
+/* Run cb on a after ms, keeping a in emu->pending (emu_free frees it). */
+static int answer_rearm(struct answer *a, event_callback_fn cb, long ms)
+{
+  struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+  struct event *ev = evtimer_new(a->emu->base, cb, a);
+
+  if(!ev)
+    return -1;
+  if(a->timer) {
+    event_free(a->timer); /* still linked */
+  }
+  else {
+    pthread_mutex_lock(&a->emu->lock);
+    a->next = a->emu->pending;
+    if(a->next)
+      a->next->prev = a;
+    a->emu->pending = a;
+    pthread_mutex_unlock(&a->emu->lock);
+  }
+  a->timer = ev;
+  return evtimer_add(ev, &tv);
+}
+
+/* One piece of a dripped answer per call; the last one ends the reply. */
+static void drip_cb(evutil_socket_t fd, short what, void *arg)
+{
+  struct answer *a = arg;
+  size_t n = a->body.len - a->drip_off;
+  struct evbuffer *piece;
+
+  (void)fd;
+  (void)what;
+  if(!emu_conn_alive(a->emu, a->conn_id)) {
+    answer_free(a); /* the client left: its request went with the connection */
+    return;
+  }
+  if(n > (size_t)a->drip_bytes)
+    n = (size_t)a->drip_bytes;
+  piece = evbuffer_new();
+  if(piece && n) {
+    evbuffer_add(piece, a->body.data + a->drip_off, n);
+    evhttp_send_reply_chunk(a->req, piece);
+    a->drip_off += n;
+  }
+  evbuffer_free(piece);
+  if(!piece || a->drip_off >= a->body.len || answer_rearm(a, drip_cb, a->drip_ms)) {
+    evhttp_send_reply_end(a->req);
+    answer_free(a);
+  }
 }
 
 static void answer_dispatch(struct answer *a, long delay_ms)
@@ -474,6 +541,11 @@ static void handle_request(struct evhttp_request *req, void *arg)
       a->status = ctx.status;
       a->has_fault = ctx.has_fault;
       a->fault_kind = ctx.fault_kind;
+      if(ctx.fault) {
+        a->cut_after = ctx.fault->cut_after;
+        a->drip_bytes = ctx.fault->drip_bytes;
+        a->drip_ms = ctx.fault->drip_ms;
+      }
       delay_ms = ctx.delay_ms;
       a->content_type =
           a->has_fault && a->fault_kind == EMU_FAULT_HTTP ? "text/html" : "text/xml; charset=utf-8";
@@ -509,6 +581,9 @@ static void handle_request(struct evhttp_request *req, void *arg)
         else if(f) {
           a->has_fault = true;
           a->fault_kind = f->kind;
+          a->cut_after = f->cut_after;
+          a->drip_bytes = f->drip_bytes;
+          a->drip_ms = f->drip_ms;
         }
       }
     }

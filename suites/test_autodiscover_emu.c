@@ -370,6 +370,34 @@ START_TEST(emu_wrong_password)
 }
 END_TEST
 
+/* No credentials at all: the 401s say credentials are missing, not refused. */
+START_TEST(emu_no_credentials)
+{
+  struct world w;
+  struct exs_autodiscover_result res;
+  struct exs_error err;
+  struct exs_autodiscover_options o;
+  struct exs_autodiscover *ad;
+
+  world_start(&w, "<host name='contoso.com'/><host name='autodiscover.contoso.com'/>");
+  memset(&o, 0, sizeof(o));
+  o.http.cacert = ca_file;
+  o.http.connect_to = w.connect_ptrs;
+  o.http.n_connect_to = w.n_connect;
+  o.srv = no_srv;
+  ad = exs_autodiscover_new(&o);
+  exs_error_clear(&err);
+  ck_assert_int_eq(exs_autodiscover_run(ad, "alice@contoso.com", &res, &err), -1);
+  ck_assert_int_eq(err.category, EXS_CAT_AUTODISCOVER);
+  ck_assert_int_eq(err.http_status, 401);
+  ck_assert_msg(strstr(err.message, "none were given") != NULL, "%s", err.message);
+  ck_assert_ptr_nonnull(strstr(err.hint, "--user"));
+  exs_autodiscover_result_free(&res);
+  exs_autodiscover_free(ad);
+  world_stop(&w);
+}
+END_TEST
+
 int main(void)
 {
   Suite *s = suite_create("autodiscover_emu");
@@ -386,6 +414,7 @@ int main(void)
   tcase_add_test(tc, emu_not_found);
   tcase_add_test(tc, emu_not_found_error_code);
   tcase_add_test(tc, emu_wrong_password);
+  tcase_add_test(tc, emu_no_credentials);
   suite_add_tcase(s, tc);
   return tu_run(s);
 }

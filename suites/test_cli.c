@@ -521,6 +521,12 @@ START_TEST(junit_report_for_ci)
                    2);
   ck_assert_int_ne(access(report, F_OK), 0);
   free(out);
+  {
+    /* and no temporary file either */
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "ls %s | grep -q 't.xml.tmp'", dir);
+    ck_assert_int_ne(system(cmd), 0);
+  }
 }
 END_TEST
 
@@ -590,6 +596,7 @@ START_TEST(trace_to_stderr_with_separators_and_time)
                        "erin@contoso.com", NULL), 1);
   ck_assert_int_ne(access("-", F_OK), 0); /* no file named '-' */
   ck_assert_ptr_nonnull(strstr(last_stderr, "=== exsync " EXSYNC_VERSION ": Test & Enable of 2 mailboxes ==="));
+  ck_assert_ptr_nonnull(strstr(last_stderr, "=== mailbox alice@contoso.com (profile 'Exchange') ==="));
   ck_assert_ptr_nonnull(strstr(last_stderr, "=== end of alice@contoso.com: incoming Success"));
   ck_assert_ptr_nonnull(strstr(last_stderr, "=== end of erin@contoso.com: incoming Failure"));
   p = strstr(last_stderr, "> POST /EWS");

@@ -80,6 +80,8 @@ static const struct {
     {"host=mail.contoso.com http-status=502", "bob@contoso.com", NULL, CURLE_OK, 200, "", ""},
     {"reset", "bob@contoso.com", NULL, CURLE_GOT_NOTHING, 0, NULL, ""},
     {"truncated", "bob@contoso.com", NULL, CURLE_PARTIAL_FILE, 200, NULL, ""},
+    {"cut-after=100", "bob@contoso.com", NULL, CURLE_PARTIAL_FILE, 200, NULL, ""},
+    {"cut-after=0", "bob@contoso.com", NULL, CURLE_PARTIAL_FILE, 200, NULL, ""},
     {"malformed", "bob@contoso.com", NULL, CURLE_OK, 200, NULL, ""},
     /* the contoso scenario's own faults */
     {NULL, "frank@contoso.com", NULL, CURLE_OK, 500, "ErrorServerBusy", "20"},
@@ -128,7 +130,7 @@ static void pattern(int n, char *out)
   for(int i = 0; i < n; i++) {
     struct ec_resp r;
     ec_post(url, SVC, ec_soap("Exchange2016", "bob@contoso.com", getfolder), &r);
-    out[i] = r.status == 500 ? 'F' : '.';
+    out[i] = r.status >= 500 ? 'F' : '.';
     ec_free(&r);
   }
   out[n] = '\0';
@@ -158,6 +160,53 @@ START_TEST(times_every_and_probability)
   for(size_t i = 0; i < 40; i++)
     faults += p1[i] == 'F';
   ck_assert_msg(faults > 5 && faults < 35, "pattern %s", p1);
+}
+END_TEST
+
+/* A dripped answer is the whole answer, in many pieces; cut-after=N sends
+ * exactly N bytes of the body; 503 at random repeats with its seed. */
+START_TEST(drip_cut_and_random_503)
+{
+  char err[256], p1[64], p2[64];
+  struct ec_resp whole, r;
+  const char *body = ec_soap("Exchange2016", "bob@contoso.com", getfolder);
+  char *copy = strdup(body);
+  size_t faults = 0;
+
+  ec_post(url, SVC, copy, &whole);
+  ck_assert_int_eq(whole.status, 200);
+  ck_assert_int_gt(emu_add_fault(emu, "operation=GetFolder drip-bytes=7 drip-ms=0 times=1", err,
+                                 sizeof(err)), 0);
+  ec_post(url, SVC, copy, &r);
+  ck_assert_int_eq(r.status, 200);
+  ck_assert_uint_eq(r.body.len, whole.body.len);
+  ck_assert(!memcmp(r.body.data, whole.body.data, whole.body.len));
+  ec_validate(&r);
+  ec_free(&r);
+  emu_clear_faults(emu);
+  ck_assert_int_gt(emu_add_fault(emu, "cut-after=123 times=1", err, sizeof(err)), 0);
+  ck_assert_int_eq(ec_request("POST", url, SVC, NULL, copy, &r), CURLE_PARTIAL_FILE);
+  ck_assert_uint_eq(r.body.len, 123);
+  ck_assert(!memcmp(r.body.data, whole.body.data, 123));
+  ec_free(&r);
+  /* the next request (times=1) is whole again */
+  ec_post(url, SVC, copy, &r);
+  ck_assert_uint_eq(r.body.len, whole.body.len);
+  ec_free(&r);
+  emu_clear_faults(emu);
+  ck_assert_int_gt(
+      emu_add_fault(emu, "http-status=503 probability=0.3 seed=11", err, sizeof(err)), 0);
+  pattern(40, p1);
+  emu_clear_faults(emu);
+  ck_assert_int_gt(
+      emu_add_fault(emu, "http-status=503 probability=0.3 seed=11", err, sizeof(err)), 0);
+  pattern(40, p2);
+  ck_assert_str_eq(p1, p2);
+  for(size_t i = 0; i < 40; i++)
+    faults += p1[i] == 'F';
+  ck_assert_msg(faults > 2 && faults < 30, "pattern %s", p1);
+  ec_free(&whole);
+  free(copy);
 }
 END_TEST
 
@@ -241,6 +290,8 @@ static const struct {
     {"probability=1.5 ews-code=X", "probability"},
     {"delay-ms=50-10", "delay-ms"},
     {"colour=blue reset", "colour"},
+    {"drip-bytes=0", "drip-bytes=0"},
+    {"cut-after=-1", "cut-after=-1"},
 };
 
 START_TEST(bad_fault_specs_are_refused)
@@ -326,6 +377,7 @@ int main(void)
   tcase_add_loop_test(tc, fault_list, 0, sizeof(cases) / sizeof(cases[0]));
   tcase_add_test(tc, times_every_and_probability);
   tcase_add_test(tc, delay_holds_the_answer);
+  tcase_add_test(tc, drip_cut_and_random_503);
   tcase_add_test(tc, concurrent_requests_are_counted_in_flight);
   tcase_add_loop_test(tc, bad_fault_specs_are_refused, 0, sizeof(bad_specs) / sizeof(bad_specs[0]));
   tcase_add_test(tc, admin_api);

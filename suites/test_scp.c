@@ -5,6 +5,7 @@
  * that does not answer leave the DNS-based search as it was. Every
  * DNS-based candidate is pointed at a closed loopback port, so nothing
  * leaves the machine. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 
 #include "exsync-emulator/emulator.h"
 #include "exsync/autodiscover.h"
+#include "exsync/testenable.h"
 #include "ldaptest.h"
 #include "testutil.h"
 
@@ -208,6 +210,56 @@ START_TEST(directory_down_is_a_warning)
 }
 END_TEST
 
+START_TEST(test_enable_uses_the_orgs_directory)
+{
+  struct exs_org org;
+  struct exs_profile profile;
+  struct exs_mailbox m;
+  struct exs_te_options opt;
+  struct exs_te_result r;
+  char ldif[2048] = "";
+  bool said = false;
+
+  scp_entry(ldif, sizeof(ldif), "EX01", "HQ", "mail");
+  directory(ldif);
+  exs_org_defaults(&org);
+  snprintf(org.id, sizeof(org.id), "6f1c2a9e-0d4b-4c55-9a51-2f3e8d7b1c10");
+  snprintf(org.ldap, sizeof(org.ldap), "%s", ldaptest_uri(dir));
+  snprintf(org.ldap_site, sizeof(org.ldap_site), "HQ");
+  exs_profile_defaults(&profile);
+  snprintf(profile.name, sizeof(profile.name), "Exchange");
+  profile.autodiscover = true;
+  profile.retrieval = EXS_RETRIEVAL_PROFILE;
+  profile.impersonation = true;
+  profile.protocol = EXS_AUTH_BASIC;
+  snprintf(profile.user, sizeof(profile.user), "CONTOSO\\svc-crm");
+  snprintf(profile.password, sizeof(profile.password), "svc-pw");
+  {
+    struct exs_invalid inv;
+    ck_assert_int_eq(exs_profile_validate(&profile, &inv), 0);
+  }
+  exs_mailbox_defaults(&m);
+  snprintf(m.address, sizeof(m.address), "alice@contoso.com");
+  snprintf(m.profile, sizeof(m.profile), "Exchange");
+  m.incoming = EXS_IN_SSYNC;
+  m.outgoing = EXS_OUT_NONE;
+  m.act = EXS_ACT_NONE;
+  m.approval = EXS_APPROVAL_APPROVED;
+  memset(&opt, 0, sizeof(opt));
+  opt.cacert = ca_file;
+  opt.connect_to = ct;
+  opt.n_connect_to = 5;
+  opt.srv = no_srv;
+  ck_assert_int_eq(exs_testenable_mailbox(&org, &profile, &m, &opt, &r), 0);
+  ck_assert_int_eq(r.status[EXS_WL_INCOMING], EXS_STATUS_SUCCESS);
+  ck_assert_ptr_nonnull(strstr(m.ews_url, "https://mail.contoso.com"));
+  for(size_t i = 0; i < r.n_steps; i++)
+    if(!strcmp(r.steps[i].name, "location") && strstr(r.steps[i].detail, "mail.contoso.com"))
+      said = true;
+  ck_assert(said);
+}
+END_TEST
+
 int main(void)
 {
   Suite *s = suite_create("scp");
@@ -220,6 +272,7 @@ int main(void)
   tcase_add_test(tc, no_scp_falls_back_to_dns);
   tcase_add_test(tc, dead_scp_url_then_dns);
   tcase_add_test(tc, directory_down_is_a_warning);
+  tcase_add_test(tc, test_enable_uses_the_orgs_directory);
   suite_add_tcase(s, tc);
   return tu_run(s);
 }

@@ -838,6 +838,73 @@ START_TEST(reseal_with_wrong_key_refused)
 }
 END_TEST
 
+/* The one statement path (issue 16): a callback may call the store again,
+ * the same query included, and no call leaves a read transaction open
+ * (another connection can checkpoint the whole WAL right after). */
+struct nested {
+  struct exs_store *st;
+  int seen, inner;
+};
+
+static int nested_cb(void *ctx, const struct exs_mailbox *m)
+{
+  struct nested *n = ctx;
+  struct exs_mailbox *all = NULL, one;
+  struct exs_error e;
+  size_t k = 0;
+
+  ck_assert_int_eq(exs_store_mailbox_list(n->st, NULL, 0, &all, &k, &e), 0);
+  n->inner += (int)k;
+  free(all);
+  ck_assert_int_eq(exs_store_mailbox_get(n->st, m->address, &one, &e), 0);
+  ck_assert_str_eq(one.address, m->address);
+  exs_mailbox_wipe(&one);
+  n->seen++;
+  return 0;
+}
+
+START_TEST(nested_calls_and_no_lingering_reads)
+{
+  struct exs_store *st = open_store();
+  struct nested n = {st, 0, 0};
+  struct exs_mailbox m, *all = NULL;
+  struct exs_profile p;
+  struct exs_error e;
+  sqlite3 *db;
+  sqlite3_stmt *s;
+  size_t k = 0;
+  int i;
+
+  full_profile(&p, "Exchange");
+  ck_assert_int_eq(exs_store_profile_put(st, &p, &e), 0);
+  for(i = 0; i < 3; i++) {
+    char a[64];
+    snprintf(a, sizeof(a), "user%d@contoso.com", i);
+    full_mailbox(&m, a, "Exchange");
+    ck_assert_int_eq(exs_store_mailbox_put(st, &m, &e), 0);
+  }
+  ck_assert_int_eq(exs_store_mailbox_each(st, NULL, EXS_STORE_WITH_SECRETS, nested_cb, &n, &e),
+                   0);
+  ck_assert_int_eq(n.seen, 3);
+  ck_assert_int_eq(n.inner, 9);
+  ck_assert_int_eq(exs_store_mailbox_list(st, "Exchange", 0, &all, &k, &e), 0);
+  ck_assert_uint_eq(k, 3);
+  free(all);
+  ck_assert_int_eq(exs_store_profile_get(st, "Exchange", &p, &e), 0);
+
+  ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+  ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO jobs(kind, state, created) VALUES('x', "
+                                    "'queued', 0)", NULL, NULL, NULL), SQLITE_OK);
+  ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA wal_checkpoint(TRUNCATE)", -1, &s, NULL),
+                   SQLITE_OK);
+  ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+  ck_assert_msg(sqlite3_column_int(s, 0) == 0, "a reader of the store still holds the WAL");
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  exs_store_close(st);
+}
+END_TEST
+
 START_TEST(newer_schema_refused)
 {
   struct exs_error e;
@@ -1168,6 +1235,7 @@ static Suite *store_suite(void)
   tcase_add_test(tc, migrates_an_older_file);
   tcase_add_test(tc, sealed_values_bound_to_their_row);
   tcase_add_test(tc, reseal_with_wrong_key_refused);
+  tcase_add_test(tc, nested_calls_and_no_lingering_reads);
   tcase_add_test(tc, newer_schema_refused);
   tcase_add_test(tc, not_a_database_refused);
   tcase_add_test(tc, sigkill_mid_transaction_leaves_none);

@@ -308,6 +308,13 @@ START_TEST(incoming_faults_recover)
     "operation=SyncFolderItems ews-code=ErrorInvalidSyncStateData times=1",
     "operation=FindItem ews-code=ErrorServerBusy backoff-ms=30 times=1",
     "operation=GetItem delay-ms=600000 times=1", /* held: the 2 s timeout fires first */
+    /* answers cut after N bytes, dripped, or 503 at random (seeded): each
+     * picks its requests by count, never by the clock */
+    "operation=GetItem cut-after=300 times=1",
+    "operation=SyncFolderItems cut-after=0 times=1",
+    "operation=SyncFolderItems drip-bytes=97 drip-ms=1 times=2",
+    "operation=GetItem drip-bytes=501 drip-ms=0 every=2",
+    "http-status=503 probability=0.3 seed=5 times=3",
   };
   int i, round = 0, expected = 0;
   char e[256];
@@ -556,6 +563,10 @@ START_TEST(outgoing_faults_no_duplicates)
     "operation=CreateItem ews-code=ErrorServerBusy backoff-ms=30 times=2",
     "operation=CreateItem delay-ms=600000 times=1", /* held: the 2 s timeout fires first */
     "operation=CreateItem http-status=500 times=1",
+    /* the mail was made but the answer is lost after N bytes: no duplicate */
+    "operation=CreateItem cut-after=150 times=1",
+    "operation=CreateItem drip-bytes=40 drip-ms=1 times=2",
+    "operation=CreateItem http-status=503 probability=0.4 seed=9 times=2",
   };
   char subject[64], e[256];
   long distinct = 0;

@@ -132,6 +132,15 @@ START_TEST(broken_certificates_are_permanent_tls_failures)
   ck_assert(!r.alerts[0].error.transient);
   ck_assert_int_eq(r.alerts[0].severity, EXS_SEV_ERROR);
   ck_assert_uint_eq(emu_journal_count(emu), 0); /* no request got through */
+  /* the failure names what the certificate says and the CA bundle used */
+  ck_assert_ptr_nonnull(strstr(r.alerts[0].error.message, "subject "));
+  ck_assert_ptr_nonnull(strstr(r.alerts[0].error.message, "issuer "));
+  ck_assert_ptr_nonnull(strstr(r.alerts[0].error.message, "SAN "));
+  ck_assert_ptr_nonnull(strstr(r.alerts[0].error.message, " valid "));
+  ck_assert_ptr_nonnull(broken[_i].cat == EXS_CAT_TLS_EXPIRED
+                          ? strstr(r.alerts[0].error.message, " ago)")
+                          : strstr(r.alerts[0].error.message, " left)"));
+  ck_assert_ptr_nonnull(strstr(r.alerts[0].error.message, "CA bundle "));
 }
 END_TEST
 

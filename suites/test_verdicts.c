@@ -319,6 +319,27 @@ START_TEST(success_clears_the_last_error)
 }
 END_TEST
 
+/* Windows integrated authentication refused: the message speaks of the
+ * identity exsync runs as, not of the profile's credentials. */
+START_TEST(windows_integrated_failure_names_the_running_identity)
+{
+  struct exs_mailbox m;
+  struct exs_te_result r;
+  const struct exs_error *e;
+
+  profile.retrieval = EXS_RETRIEVAL_WINDOWS;
+  profile.user[0] = profile.password[0] = '\0';
+  validate(&profile);
+  mailbox(&m, "alice@contoso.com");
+  ck_assert_int_eq(exs_testenable_mailbox(&org, &profile, &m, &opt, &r), 1);
+  e = &r.error[EXS_WL_INCOMING];
+  ck_assert_msg(strstr(e->message, "running identity") != NULL, "%s: %s",
+                exs_category_name(e->category), e->message);
+  ck_assert_ptr_null(strstr(e->message, "profile's credentials"));
+  ck_assert_ptr_null(strstr(e->hint, "password of the email server profile"));
+}
+END_TEST
+
 int main(void)
 {
   Suite *s = suite_create("verdicts");
@@ -332,6 +353,7 @@ int main(void)
   tcase_add_test(tc, wrong_password_ntlm_presented_once);
   tcase_add_test(tc, failed_location_fails_dependents_without_requests);
   tcase_add_test(tc, success_clears_the_last_error);
+  tcase_add_test(tc, windows_integrated_failure_names_the_running_identity);
   suite_add_tcase(s, tc);
   return tu_run(s);
 }

@@ -24,15 +24,8 @@ void exs_clock_freeze(time_t t)
 time_t exs_now(void)
 {
   int64_t f = atomic_load(&frozen_time);
-  const char *env;
-  time_t t;
 
-  if(f)
-    return (time_t)f;
-  env = getenv("EXSYNC_FROZEN_TIME");
-  if(env && *env && exs_time_parse(env, &t) == 0)
-    return t;
-  return time(NULL);
+  return f ? (time_t)f : time(NULL);
 }
 
 int64_t exs_now_ms(void)

@@ -650,6 +650,10 @@ int diag_cmd_replay(struct diag_ctx *ctx, int argc, char **argv)
     goto out;
   }
   chmod(fpath, 0600);
+  /* the password a recorded --password-env names comes from a variable of
+   * replay's own, never from one the recording chose; set before the
+   * server's thread starts (setenv is not safe beside a thread's getenv) */
+  setenv(REPLAY_PW_VAR, password_env ? getenv(password_env) : "{{secret:password}}", 1);
   srv = emu_replay_new(answer, &rp, tls_hosts, ntls);
   if(!srv || emu_replay_start(srv, &plain_port, &tls_port, err, sizeof(err))) {
     result = diag_fail("replay server: %s", srv ? err : "out of memory");
@@ -684,9 +688,6 @@ int diag_cmd_replay(struct diag_ctx *ctx, int argc, char **argv)
   ng++;
   globals[ng++] = "--trace";
   globals[ng++] = ctx->trace_path ? ctx->trace_path : "/dev/null";
-  /* the password a recorded --password-env names comes from a variable of
-   * replay's own, never from one the recording chose */
-  setenv(REPLAY_PW_VAR, password_env ? getenv(password_env) : "{{secret:password}}", 1);
   for(i = 0; i < n_words; i++) {
     if(i > 0 && !strcmp(words[i - 1], "--password-env"))
       args[nargs] = strdup(REPLAY_PW_VAR);
@@ -723,11 +724,11 @@ int diag_cmd_replay(struct diag_ctx *ctx, int argc, char **argv)
     result = diag_fail("cannot return to the working directory: %s", strerror(errno));
     goto out;
   }
-  unsetenv(REPLAY_PW_VAR);
   if(rc)
     goto out;
   emu_replay_free(srv);
   srv = NULL;
+  unsetenv(REPLAY_PW_VAR); /* the server's thread has ended */
 
   /* compare */
   if(exs_normalize_text(rp.norm, report, strlen(report), &nrep) ||
@@ -806,8 +807,8 @@ out:
   free(verdict_text);
   if(cwd_fd >= 0)
     close(cwd_fd);
-  unsetenv(REPLAY_PW_VAR);
   emu_replay_free(srv);
+  unsetenv(REPLAY_PW_VAR);
   exs_clock_freeze(0);
   for(i = 0; i < nargs; i++)
     free(args[i]);

@@ -137,6 +137,7 @@ struct exs_ews_options {
   struct exs_ews_context ctx; /* copied */
   const char *anchor_mailbox; /* X-AnchorMailbox; NULL: impersonated address if any */
   bool mailbox_credentials;   /* 401 means MBX_CREDENTIALS rather than CREDENTIALS */
+  bool running_identity;      /* Windows integrated: a 401 refused the identity exsync runs as */
   int max_throttle_retries;   /* 0: 3 (docs/test-enable.md) */
   long max_throttle_wait_ms;  /* 0: 30000 */
 };

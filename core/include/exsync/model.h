@@ -62,6 +62,10 @@ struct exs_org {
   bool allow_credentials_non_secure;
   bool allow_basic_non_secure;
   bool allow_non_ssl;
+  /* domain-joined Autodiscover: the directory whose service connection
+   * points are asked first ("" none), and this machine's AD site */
+  char ldap[EXS_URL_MAX + 1];
+  char ldap_site[EXS_NAME_MAX + 1];
 };
 
 struct exs_profile {

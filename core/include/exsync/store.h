@@ -65,7 +65,7 @@
 
 #define EXS_STORE_NOT_FOUND 1
 /* Schema version this build writes. */
-#define EXS_STORE_SCHEMA_VERSION 6
+#define EXS_STORE_SCHEMA_VERSION 7
 
 struct exs_store;
 

@@ -134,7 +134,10 @@ struct exs_te_batch_options {
   struct exs_te_profile_result *profile_results; /* NULL, or np entries filled by the batch
                                       (profiles[i] -> profile_results[i]) */
   exs_te_progress_fn progress;
-  void *progress_ctx;
+  void *progress_ctx;              /* also given to started */
+  /* Called as a mailbox's test begins (serialised like progress): a trace
+   * marks where each mailbox's conversation starts. NULL: none. */
+  void (*started)(void *ctx, const struct exs_mailbox *m);
   bool wait_retries;               /* rerun transient failures on their schedule until
                                       they succeed or become permanent */
   size_t max_workers;              /* 0: 64 */

@@ -9,7 +9,8 @@
 /* Monotonic milliseconds, for durations and deadlines. */
 int64_t exs_monotonic_ms(void);
 /* Wall clock in seconds since the epoch; frozen when exs_clock_freeze was
- * called (replay) or when EXSYNC_FROZEN_TIME=ISO8601 is set. */
+ * called (replay; the exsync command also freezes it at
+ * EXSYNC_FROZEN_TIME=ISO8601 when that is set). Never reads the environment. */
 time_t exs_now(void);
 /* The wall clock in milliseconds since the epoch (whole seconds when frozen). */
 int64_t exs_now_ms(void);
