@@ -95,6 +95,8 @@ static struct exs_ews *session_ews(const struct sync_session *s, struct exs_http
   return http ? exs_ews_new(http, &eo) : NULL;
 }
 
+static bool wants(const struct exs_org *org, const struct exs_mailbox *m, enum exs_workload w);
+
 /* Connect (credentials, URLs, transport). -1 with err (CONFIG/MBX_CREDENTIALS...). */
 static int sync_session_open(struct sync_session *s, struct exs_error *err)
 {
@@ -110,8 +112,14 @@ static int sync_session_open(struct sync_session *s, struct exs_error *err)
     return -1;
   }
   /* the one decision of whose credentials, where and how (model.h) */
-  if(exs_access_for(p, m, EXS_WL_INCOMING, &in, err) ||
-     exs_access_for(p, m, EXS_WL_OUTGOING, &out, err)) {
+  if(exs_access_for(p, m, EXS_WL_INCOMING, &in, err)) {
+    exs_error_step(err, "connect");
+    return -1;
+  }
+  /* outgoing's own settings matter only when outgoing is synchronized: a
+   * mailbox whose outgoing failed its test still syncs incoming */
+  if(wants(s->org, m, EXS_WL_OUTGOING) ? exs_access_for(p, m, EXS_WL_OUTGOING, &out, err)
+                                       : (out = in, 0)) {
     exs_error_step(err, "connect");
     return -1;
   }

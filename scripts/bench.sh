@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench.sh - run the benchmarks of suites/bench (issues 3 and 5) and print
+# bench.sh - run the benchmarks of suites/bench (issues 3, 5, 6 and 15) and print
 # their figures.
 #
 #   scripts/bench.sh                 install, build (Release), run both

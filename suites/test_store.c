@@ -631,6 +631,15 @@ START_TEST(import_keeps_results_and_passwords)
   ck_assert(!gm.enabled[EXS_WL_ACT]);
   ck_assert_int_eq(gm.status[EXS_WL_ACT], EXS_STATUS_NOT_RUN);
   ck_assert_int_eq(gm.retry_count, 9);
+  /* so does a profile's new protocol, for every mailbox of the profile */
+  gm.enabled[EXS_WL_INCOMING] = true;
+  gm.status[EXS_WL_INCOMING] = EXS_STATUS_SUCCESS;
+  ck_assert_int_eq(exs_store_save_test_result(st, &gm, NULL, 0, &e), 0);
+  p[0].protocol = EXS_AUTH_BASIC;
+  ck_assert_int_eq(exs_store_import(st, NULL, p, 1, NULL, 0, &e), 0);
+  ck_assert_int_eq(exs_store_mailbox_get(st, "alice@contoso.com", &gm, &e), 0);
+  ck_assert(!gm.enabled[EXS_WL_INCOMING]);
+  ck_assert_int_eq(gm.status[EXS_WL_INCOMING], EXS_STATUS_NOT_RUN);
 
   /* one bad mailbox: nothing of the import stays */
   full_profile(&p[1], "Second");

@@ -14,6 +14,7 @@
 #include "exsync/sync.h"
 #include "emu_release.h"
 #include "testutil.h"
+#include "world.h"
 
 #define ORG_ID "6f1c2a9e-0d4b-4c55-9a51-2f3e8d7b1c10"
 
@@ -31,14 +32,7 @@ static void add_mailbox(const char *address, int track)
   struct exs_mailbox m;
   struct exs_error err;
 
-  exs_mailbox_defaults(&m);
-  snprintf(m.address, sizeof(m.address), "%s", address);
-  snprintf(m.name, sizeof(m.name), "%s", address);
-  snprintf(m.profile, sizeof(m.profile), "Exchange");
-  m.incoming = EXS_IN_SSYNC;
-  m.outgoing = EXS_OUT_SSYNC;
-  m.act = EXS_ACT_SSYNC;
-  m.approval = EXS_APPROVAL_APPROVED;
+  tw_mailbox(&m, address);
   m.track = track;
   for(int w = 0; w < EXS_WL_COUNT; w++) {
     m.enabled[w] = true; /* as a successful Test & Enable leaves it */
@@ -51,20 +45,11 @@ static void add_mailbox(const char *address, int track)
 
 static void world_up(void)
 {
-  char err[512], bound[64];
   struct exs_org org;
   struct exs_profile p;
   struct exs_error e;
 
-  emu = emu_new();
-  ck_assert_ptr_nonnull(emu);
-  ck_assert_msg(emu_load_scenario(emu, tu_path("fixtures/scenarios/contoso.xml"), err,
-                                  sizeof(err)) == 0, "%s", err);
-  port = emu_listen(emu, "127.0.0.1", 0, false, bound, sizeof(bound), err, sizeof(err));
-  ck_assert_msg(port > 0, "%s", err);
-  ck_assert_msg(emu_start(emu, err, sizeof(err)) == 0, "%s", err);
-  snprintf(url, sizeof(url), "http://mail.contoso.com:%d/EWS/Exchange.asmx", port);
-  snprintf(connect_to, sizeof(connect_to), "mail.contoso.com:%d:127.0.0.1:%d", port, port);
+  port = tw_start(&emu, url, connect_to);
   ct[0] = connect_to;
 
   snprintf(dir, sizeof(dir), "/tmp/exsync-sync-XXXXXX");
@@ -74,22 +59,11 @@ static void world_up(void)
   st = exs_store_open(db, keyf, &e);
   ck_assert_msg(st != NULL, "%s", e.message);
 
-  exs_org_defaults(&org);
-  snprintf(org.id, sizeof(org.id), "%s", ORG_ID);
-  org.allow_non_ssl = true;
-  org.allow_credentials_non_secure = true;
-  org.allow_basic_non_secure = true;
+  tw_org(&org, ORG_ID);
   org.alerts_warnings = true;
   ck_assert(exs_store_org_put(st, &org, &e) == 0);
 
-  exs_profile_defaults(&p);
-  snprintf(p.name, sizeof(p.name), "Exchange");
-  snprintf(p.incoming_url, sizeof(p.incoming_url), "%s", url);
-  p.retrieval = EXS_RETRIEVAL_PROFILE;
-  p.impersonation = true;
-  p.protocol = EXS_AUTH_BASIC;
-  snprintf(p.user, sizeof(p.user), "CONTOSO\\svc-crm");
-  snprintf(p.password, sizeof(p.password), "svc-pw");
+  tw_profile(&p, url);
   p.max_connections = 2;
   p.timeout_ms = 2000;
   ck_assert_msg(exs_profile_validate(&p, NULL) == 0 || 1, "profile");
@@ -529,6 +503,51 @@ START_TEST(outgoing_exactly_once)
 }
 END_TEST
 
+/* Separate outgoing settings: the engine sends with them (here as alice
+ * herself, no impersonation) and reads with the incoming ones. */
+START_TEST(outgoing_sends_with_the_outgoing_settings)
+{
+  struct exs_sync_stats s;
+  struct exs_error e;
+  size_t n, i;
+  struct emu_journal_entry *j;
+  bool sent_as_alice = false, read_as_svc = false, create_as_svc = false;
+  struct exs_profile p;
+
+  exs_error_clear(&e);
+  ck_assert_msg(exs_store_profile_get(st, "Exchange", &p, &e) == 0, "%s", e.message);
+  p.same_outgoing = false;
+  p.out_retrieval = EXS_RETRIEVAL_PROFILE;
+  snprintf(p.out_user, sizeof(p.out_user), "CONTOSO\\alice");
+  snprintf(p.out_password, sizeof(p.out_password), "alice-pw");
+  p.out_impersonation = false;
+  p.out_protocol = EXS_AUTH_NTLM;
+  ck_assert_msg(exs_store_profile_put(st, &p, &e) == 0, "%s", e.message);
+  exs_profile_wipe(&p);
+  add_mailbox("alice@contoso.com", EXS_TRACK_RESPONSES);
+  queue_email("alice@contoso.com", "bob@contoso.com", "Sent as alice");
+  emu_journal_clear(emu);
+  s = pass();
+  ck_assert_uint_eq(s.errors, 0);
+  ck_assert_uint_eq(s.sent, 1);
+  n = emu_journal_count(emu);
+  j = calloc(n ? n : 1, sizeof(*j));
+  n = emu_journal_get(emu, 0, j, n);
+  for(i = 0; i < n; i++) {
+    if(!strcmp(j[i].operation, "CreateItem") && !strcmp(j[i].auth_user, "alice"))
+      sent_as_alice = true;
+    if(!strcmp(j[i].operation, "CreateItem") && !strcmp(j[i].auth_user, "svc-crm"))
+      create_as_svc = true;
+    if(!strcmp(j[i].operation, "SyncFolderItems") && !strcmp(j[i].auth_user, "svc-crm"))
+      read_as_svc = true;
+  }
+  free(j);
+  ck_assert(sent_as_alice);
+  ck_assert(!create_as_svc);
+  ck_assert(read_as_svc);
+}
+END_TEST
+
 START_TEST(outgoing_reply_is_tracked)
 {
   struct exs_activity_extra x;
@@ -830,6 +849,7 @@ static Suite *suite(void)
   tcase_add_test(tc, incoming_resync_after_invalid_state);
   tcase_add_test(tc, incoming_undeliverable);
   tcase_add_test(tc, outgoing_exactly_once);
+  tcase_add_test(tc, outgoing_sends_with_the_outgoing_settings);
   tcase_add_test(tc, outgoing_reply_is_tracked);
   tcase_add_test(tc, incoming_responses_by_conversation);
   tcase_add_test(tc, outgoing_faults_no_duplicates);

@@ -147,7 +147,9 @@ int exs_store_save_test_result(struct exs_store *st, const struct exs_mailbox *m
 /* Import configuration in ONE transaction (exsync import, mailbox import):
  * org (NULL: left alone), then profiles and mailboxes inserted or updated by
  * name / address. For rows that exist, only configuration is replaced: a
- * mailbox keeps its Test & Enable results and sync runtime fields, and a
+ * mailbox keeps its Test & Enable results and sync runtime fields (but a
+ * change re-opens the verdicts it affects, exs_mailbox_reopen and
+ * exs_profile_reopens: those workloads become Not Run, disabled), and a
  * profile or mailbox given without a password keeps its stored password.
  * On any error nothing is written. */
 int exs_store_import(struct exs_store *st, const struct exs_org *org,

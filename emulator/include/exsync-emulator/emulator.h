@@ -170,8 +170,9 @@ int emu_reset(struct emu *emu, char *err, size_t errlen);
  * be in within request_timeout_ms (slowloris). Request headers over
  * max_header_bytes are refused. Beyond max_connections open connections,
  * the oldest one not inside a request is closed for each new one. When
- * accept() fails (the fd limit), accepts pause for accept_pause_ms and the
- * oldest idle connections (up to 16) are closed; one line goes to stderr per episode
+ * accept() fails (the fd limit), the oldest idle connections (up to 16) are
+ * closed and accepts pause until the loop has closed them (accept_pause_ms
+ * when none is idle); one line goes to stderr per episode
  * (then at most one a minute). A zero field keeps the default: idle 120 s,
  * request 30 s, headers 64 KiB, connections 1024 (and never more than the
  * fd limit minus 32 unless set explicitly), pause 100 ms. */
