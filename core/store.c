@@ -317,13 +317,13 @@ static const char *static_sql[S_COUNT] = {
 
 int sq_fail(struct exs_store *st, struct exs_error *err, const char *what)
 {
-  exs_error_set(err, EXS_CAT_CONFIG, "store %s: %s: %s", st->path, what, sqlite3_errmsg(st->db));
+  exs_error_set(err, EXS_CAT_CONFIG, "store %s: %s: %s", SQ(st)->path, what, sqlite3_errmsg(SQ(st)->db));
   return -1;
 }
 
 int sq_exec(struct exs_store *st, const char *sql, struct exs_error *err)
 {
-  if(sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+  if(sqlite3_exec(SQ(st)->db, sql, NULL, NULL, NULL) != SQLITE_OK)
     return sq_fail(st, err, "statement failed");
   return 0;
 }
@@ -342,24 +342,24 @@ sqlite3_stmt *sq_stmt(struct exs_store *st, const char *sql, struct exs_error *e
   sqlite3_stmt *s = NULL;
   size_t i;
 
-  for(i = 0; i < st->n_cache && !c; i++)
-    if(st->cache[i].sql == sql || !strcmp(st->cache[i].sql, sql))
-      c = &st->cache[i];
+  for(i = 0; i < SQ(st)->n_cache && !c; i++)
+    if(SQ(st)->cache[i].sql == sql || !strcmp(SQ(st)->cache[i].sql, sql))
+      c = &SQ(st)->cache[i];
   if(c && !c->in_use) {
     c->in_use = true;
     return c->s;
   }
-  if(!c && st->n_cache == st->cap_cache) {
-    size_t cap = st->cap_cache ? 2 * st->cap_cache : 64;
-    struct cached *more = realloc(st->cache, cap * sizeof(*more));
+  if(!c && SQ(st)->n_cache == SQ(st)->cap_cache) {
+    size_t cap = SQ(st)->cap_cache ? 2 * SQ(st)->cap_cache : 64;
+    struct cached *more = realloc(SQ(st)->cache, cap * sizeof(*more));
     if(!more) {
       exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
       return NULL;
     }
-    st->cache = more;
-    st->cap_cache = cap;
+    SQ(st)->cache = more;
+    SQ(st)->cap_cache = cap;
   }
-  if(sqlite3_prepare_v3(st->db, sql, -1, c ? 0 : SQLITE_PREPARE_PERSISTENT, &s, NULL) !=
+  if(sqlite3_prepare_v3(SQ(st)->db, sql, -1, c ? 0 : SQLITE_PREPARE_PERSISTENT, &s, NULL) !=
      SQLITE_OK) {
     sq_fail(st, err, "cannot prepare a statement");
     sqlite3_finalize(s);
@@ -367,7 +367,7 @@ sqlite3_stmt *sq_stmt(struct exs_store *st, const char *sql, struct exs_error *e
   }
   if(c)
     return s; /* nested use: not cached */
-  c = &st->cache[st->n_cache];
+  c = &SQ(st)->cache[SQ(st)->n_cache];
   c->sql = strdup(sql);
   if(!c->sql) {
     sqlite3_finalize(s);
@@ -376,7 +376,7 @@ sqlite3_stmt *sq_stmt(struct exs_store *st, const char *sql, struct exs_error *e
   }
   c->s = s;
   c->in_use = true;
-  st->n_cache++;
+  SQ(st)->n_cache++;
   return s;
 }
 
@@ -387,11 +387,11 @@ void sq_done(struct exs_store *st, sqlite3_stmt *s)
 
   if(!s)
     return;
-  for(i = 0; i < st->n_cache; i++)
-    if(st->cache[i].s == s) {
+  for(i = 0; i < SQ(st)->n_cache; i++)
+    if(SQ(st)->cache[i].s == s) {
       sqlite3_reset(s);
       sqlite3_clear_bindings(s);
-      st->cache[i].in_use = false;
+      SQ(st)->cache[i].in_use = false;
       return;
     }
   sqlite3_finalize(s);
@@ -400,7 +400,7 @@ void sq_done(struct exs_store *st, sqlite3_stmt *s)
 /* The statement of a generated or static SQL text by id. */
 sqlite3_stmt *sq_prep(struct exs_store *st, enum stmt_id id, struct exs_error *err)
 {
-  return sq_stmt(st, st->sql[id] ? st->sql[id] : static_sql[id], err);
+  return sq_stmt(st, SQ(st)->sql[id] ? SQ(st)->sql[id] : static_sql[id], err);
 }
 
 /* Bind text, NULL when empty. */
@@ -564,18 +564,18 @@ static int generate_sql(struct exs_store *st)
     exs_buf_adds(&b, ", ?");
   exs_buf_adds(&b, ") ON CONFLICT(id) DO UPDATE SET ");
   add_cols(&b, org_fields, NF(org_fields), "%s = excluded.%s");
-  st->sql[S_ORG_PUT] = exs_buf_steal(&b);
+  SQ(st)->sql[S_ORG_PUT] = exs_buf_steal(&b);
 
   exs_buf_adds(&b, "SELECT ");
   add_cols(&b, org_fields, NF(org_fields), "%s");
   exs_buf_adds(&b, " FROM org WHERE id = 1");
-  st->sql[S_ORG_GET] = exs_buf_steal(&b);
+  SQ(st)->sql[S_ORG_GET] = exs_buf_steal(&b);
 
-  st->sql[S_PROFILE_PUT] = upsert_sql("profiles", profile_fields, NF(profile_fields), true);
-  st->sql[S_PROFILE_GET] =
+  SQ(st)->sql[S_PROFILE_PUT] = upsert_sql("profiles", profile_fields, NF(profile_fields), true);
+  SQ(st)->sql[S_PROFILE_GET] =
     select_sql("profiles", profile_fields, NF(profile_fields), "WHERE name = ?");
-  st->sql[S_MAILBOX_PUT] = upsert_sql("mailboxes", sq_mailbox_fields, NF(sq_mailbox_fields), true);
-  st->sql[S_MAILBOX_GET] =
+  SQ(st)->sql[S_MAILBOX_PUT] = upsert_sql("mailboxes", sq_mailbox_fields, NF(sq_mailbox_fields), true);
+  SQ(st)->sql[S_MAILBOX_GET] =
     select_sql("mailboxes", sq_mailbox_fields, NF(sq_mailbox_fields), "WHERE address = ?");
 
   exs_buf_adds(&b, "UPDATE mailboxes SET ");
@@ -586,10 +586,10 @@ static int generate_sql(struct exs_store *st)
     first = false;
   }
   exs_buf_adds(&b, " WHERE address = ?");
-  st->sql[S_MAILBOX_RESULT] = exs_buf_steal(&b);
+  SQ(st)->sql[S_MAILBOX_RESULT] = exs_buf_steal(&b);
 
   for(i = 0; i < S_COUNT; i++)
-    if(!st->sql[i] && !static_sql[i])
+    if(!SQ(st)->sql[i] && !static_sql[i])
       return -1;
   return 0;
 }
@@ -609,7 +609,7 @@ static int commit_fault_point(void *unused)
  * inside the caller's transaction. */
 int sq_tx_begin(struct exs_store *st, bool *own, struct exs_error *err)
 {
-  *own = sqlite3_get_autocommit(st->db) != 0;
+  *own = sqlite3_get_autocommit(SQ(st)->db) != 0;
   return sq_exec(st, *own ? "BEGIN IMMEDIATE" : "SAVEPOINT exs_unit", err);
 }
 
@@ -620,44 +620,44 @@ int sq_tx_end(struct exs_store *st, bool own, int ok, struct exs_error *err)
       return 0;
   }
   if(own) {
-    if(!sqlite3_get_autocommit(st->db))
-      sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    if(!sqlite3_get_autocommit(SQ(st)->db))
+      sqlite3_exec(SQ(st)->db, "ROLLBACK", NULL, NULL, NULL);
   }
   else
-    sqlite3_exec(st->db, "ROLLBACK TO exs_unit; RELEASE exs_unit", NULL, NULL, NULL);
+    sqlite3_exec(SQ(st)->db, "ROLLBACK TO exs_unit; RELEASE exs_unit", NULL, NULL, NULL);
   return -1;
 }
 
-int exs_store_begin(struct exs_store *st, struct exs_error *err)
+int sq_begin(struct exs_store *st, struct exs_error *err)
 {
-  if(!sqlite3_get_autocommit(st->db)) {
-    exs_error_set(err, EXS_CAT_CONFIG, "store %s: a transaction is already open", st->path);
+  if(!sqlite3_get_autocommit(SQ(st)->db)) {
+    exs_error_set(err, EXS_CAT_CONFIG, "store %s: a transaction is already open", SQ(st)->path);
     return -1;
   }
   if(sq_exec(st, "BEGIN IMMEDIATE", err))
     return -1;
-  st->in_explicit = true;
+  SQ(st)->in_explicit = true;
   return 0;
 }
 
-int exs_store_commit(struct exs_store *st, struct exs_error *err)
+int sq_commit(struct exs_store *st, struct exs_error *err)
 {
-  st->in_explicit = false;
-  if(sqlite3_get_autocommit(st->db)) {
-    exs_error_set(err, EXS_CAT_CONFIG, "store %s: no transaction to commit", st->path);
+  SQ(st)->in_explicit = false;
+  if(sqlite3_get_autocommit(SQ(st)->db)) {
+    exs_error_set(err, EXS_CAT_CONFIG, "store %s: no transaction to commit", SQ(st)->path);
     return -1;
   }
   if(sq_exec(st, "COMMIT", err)) {
-    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_exec(SQ(st)->db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
   }
   return 0;
 }
 
-int exs_store_rollback(struct exs_store *st, struct exs_error *err)
+int sq_rollback(struct exs_store *st, struct exs_error *err)
 {
-  st->in_explicit = false;
-  if(sqlite3_get_autocommit(st->db))
+  SQ(st)->in_explicit = false;
+  if(sqlite3_get_autocommit(SQ(st)->db))
     return 0;
   return sq_exec(st, "ROLLBACK", err);
 }
@@ -669,14 +669,14 @@ static int user_version(struct exs_store *st)
   sqlite3_stmt *s = NULL;
   int v = -1;
 
-  if(sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK &&
+  if(sqlite3_prepare_v2(SQ(st)->db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK &&
      sqlite3_step(s) == SQLITE_ROW)
     v = sqlite3_column_int(s, 0);
   sqlite3_finalize(s);
   return v;
 }
 
-int exs_store_schema_version(struct exs_store *st)
+int sq_schema_version(struct exs_store *st)
 {
   return user_version(st);
 }
@@ -704,7 +704,7 @@ static int reseal_col(struct exs_store *st, const struct sealed_col *c, struct e
   /* read all first: no table is changed while a statement reads it */
   snprintf(sql, sizeof(sql), "SELECT rowid, %s, %s FROM %s WHERE %s IS NOT NULL", c->key,
            c->col, c->table, c->col);
-  if(sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+  if(sqlite3_prepare_v2(SQ(st)->db, sql, -1, &s, NULL) != SQLITE_OK) {
     sq_fail(st, err, "cannot read the sealed passwords");
     goto out;
   }
@@ -732,20 +732,20 @@ static int reseal_col(struct exs_store *st, const struct sealed_col *c, struct e
   sqlite3_finalize(s);
   s = NULL;
   snprintf(sql, sizeof(sql), "UPDATE %s SET %s = ? WHERE rowid = ?", c->table, c->col);
-  if(sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+  if(sqlite3_prepare_v2(SQ(st)->db, sql, -1, &s, NULL) != SQLITE_OK) {
     sq_fail(st, err, "cannot re-seal the passwords");
     goto out;
   }
   for(i = 0; i < n; i++) {
-    if(exs_secret_decrypt(st->secret, rows[i].blob, plain, sizeof(plain), err) ||
-       exs_secret_encrypt_for(st->secret, plain,
+    if(exs_secret_decrypt(SQ(st)->secret, rows[i].blob, plain, sizeof(plain), err) ||
+       exs_secret_encrypt_for(SQ(st)->secret, plain,
                               seal_context(st, c->table, c->col, rows[i].key, ctx, sizeof(ctx)),
                               &blob, err)) {
       if(err)
         snprintf(err->message + strlen(err->message),
                  sizeof(err->message) - strlen(err->message),
                  " (store %s, migration %d: %s.%s of '%s'; is this the store's key file?)",
-                 st->path, BOUND_SECRETS_VERSION, c->table, c->col, rows[i].key);
+                 SQ(st)->path, BOUND_SECRETS_VERSION, c->table, c->col, rows[i].key);
       goto out;
     }
     sqlite3_reset(s);
@@ -773,10 +773,10 @@ static int reseal_all(struct exs_store *st, struct exs_error *err)
   size_t i;
   int result = 0;
 
-  st->bound = true;
+  SQ(st)->bound = true;
   for(i = 0; i < sizeof(sealed_cols) / sizeof(sealed_cols[0]) && result == 0; i++)
     result = reseal_col(st, &sealed_cols[i], err);
-  st->bound = false; /* the caller sets it from the version reached */
+  SQ(st)->bound = false; /* the caller sets it from the version reached */
   return result;
 }
 
@@ -796,7 +796,7 @@ static int migrate(struct exs_store *st, int target, struct exs_error *err)
     exs_error_set(err, EXS_CAT_CONFIG,
                   "store %s: schema version %d is newer than this exsync knows (%d): upgrade "
                   "exsync",
-                  st->path, cur, EXS_STORE_SCHEMA_VERSION);
+                  SQ(st)->path, cur, EXS_STORE_SCHEMA_VERSION);
     goto out;
   }
   for(v = cur + 1; v <= target; v++) {
@@ -963,7 +963,7 @@ static int holds_secrets(struct exs_store *st, struct exs_error *err)
       exs_buf_addf(&sql, "%sSELECT 1 FROM %s WHERE %s IS NOT NULL", sql.len ? " UNION ALL " : "",
                    sealed_cols[i].table, sealed_cols[i].col);
   exs_buf_adds(&sql, " LIMIT 1");
-  rc = sql.data ? sqlite3_prepare_v2(st->db, sql.data, -1, &s, NULL) : SQLITE_NOMEM;
+  rc = sql.data ? sqlite3_prepare_v2(SQ(st)->db, sql.data, -1, &s, NULL) : SQLITE_NOMEM;
   exs_buf_free(&sql);
   if(rc != SQLITE_OK)
     return sq_fail(st, err, "cannot look for sealed passwords");
@@ -991,16 +991,16 @@ static int open_key(struct exs_store *st, const char *key_file, struct exs_error
                     "key file %s is missing, and store %s holds passwords sealed under it: "
                     "restore that key file (or name it with --key-file); a new key could not "
                     "open them, so none is created",
-                    key_file, st->path);
+                    key_file, SQ(st)->path);
       return -1;
     }
   }
-  st->secret = exs_secret_load(key_file, !sealed, err);
-  return st->secret ? 0 : -1;
+  SQ(st)->secret = exs_secret_load(key_file, !sealed, err);
+  return SQ(st)->secret ? 0 : -1;
 }
 
-struct exs_store *exs_store_open_version(const char *path, const char *key_file, int version,
-                                         struct exs_error *err)
+struct exs_store *sq_open(const char *path, const char *key_file, int version,
+                          struct exs_error *err)
 {
   struct exs_store *st = NULL;
   sqlite3_stmt *s = NULL;
@@ -1009,17 +1009,17 @@ struct exs_store *exs_store_open_version(const char *path, const char *key_file,
     exs_error_set(err, EXS_CAT_CONFIG, "store: no schema version %d", version);
     return NULL;
   }
-  st = calloc(1, sizeof(*st));
+  st = calloc(1, sizeof(struct sq_store));
   if(!st) {
     exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
     return NULL;
   }
-  snprintf(st->path, sizeof(st->path), "%s", path);
+  snprintf(SQ(st)->path, sizeof(SQ(st)->path), "%s", path);
   /* The database holds sealed secrets and addresses: private, and only
    * ever opened by SQLite (see prepare_files). */
   if(strcmp(path, ":memory:") && prepare_files(path, err))
     goto fail;
-  if(sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+  if(sqlite3_open_v2(path, &SQ(st)->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
      SQLITE_OK) {
     sq_fail(st, err, "cannot open the database");
     goto fail;
@@ -1027,9 +1027,9 @@ struct exs_store *exs_store_open_version(const char *path, const char *key_file,
   /* created by SQLite (no hard links here), or swapped in meanwhile */
   if(strcmp(path, ":memory:") && tighten_file(path, true, err))
     goto fail;
-  sqlite3_extended_result_codes(st->db, 1);
-  sqlite3_busy_timeout(st->db, 10000);
-  if(sqlite3_prepare_v2(st->db, "PRAGMA journal_mode = WAL", -1, &s, NULL) != SQLITE_OK ||
+  sqlite3_extended_result_codes(SQ(st)->db, 1);
+  sqlite3_busy_timeout(SQ(st)->db, 10000);
+  if(sqlite3_prepare_v2(SQ(st)->db, "PRAGMA journal_mode = WAL", -1, &s, NULL) != SQLITE_OK ||
      sqlite3_step(s) != SQLITE_ROW) {
     sq_fail(st, err, "cannot use the database (not an SQLite file?)");
     goto fail;
@@ -1042,73 +1042,68 @@ struct exs_store *exs_store_open_version(const char *path, const char *key_file,
     goto fail;
   if(migrate(st, version, err))
     goto fail;
-  st->bound = version >= BOUND_SECRETS_VERSION;
+  SQ(st)->bound = version >= BOUND_SECRETS_VERSION;
   if(generate_sql(st)) {
     exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
     goto fail;
   }
 #ifdef EXSYNC_FAULT_POINTS
-  sqlite3_commit_hook(st->db, commit_fault_point, NULL);
+  sqlite3_commit_hook(SQ(st)->db, commit_fault_point, NULL);
 #endif
   return st;
 fail:
   sqlite3_finalize(s);
-  exs_store_close(st);
+  sq_close(st);
   return NULL;
 }
 
-struct exs_store *exs_store_open(const char *path, const char *key_file, struct exs_error *err)
-{
-  return exs_store_open_version(path, key_file, EXS_STORE_SCHEMA_VERSION, err);
-}
-
-void exs_store_close(struct exs_store *st)
+void sq_close(struct exs_store *st)
 {
   int i;
 
   if(!st)
     return;
   for(i = 0; i < S_COUNT; i++)
-    free(st->sql[i]);
-  for(size_t k = 0; k < st->n_cache; k++) {
-    sqlite3_finalize(st->cache[k].s);
-    free(st->cache[k].sql);
+    free(SQ(st)->sql[i]);
+  for(size_t k = 0; k < SQ(st)->n_cache; k++) {
+    sqlite3_finalize(SQ(st)->cache[k].s);
+    free(SQ(st)->cache[k].sql);
   }
-  free(st->cache);
-  if(st->db) {
-    if(!sqlite3_get_autocommit(st->db))
-      sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-    sqlite3_close_v2(st->db);
+  free(SQ(st)->cache);
+  if(SQ(st)->db) {
+    if(!sqlite3_get_autocommit(SQ(st)->db))
+      sqlite3_exec(SQ(st)->db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close_v2(SQ(st)->db);
   }
-  exs_secret_free(st->secret);
+  exs_secret_free(SQ(st)->secret);
   free(st);
 }
 
-int exs_store_check(struct exs_store *st, struct exs_error *err)
+int sq_check(struct exs_store *st, struct exs_error *err)
 {
   sqlite3_stmt *s = NULL;
   int result = -1, rc;
 
-  if(sqlite3_prepare_v2(st->db, "PRAGMA integrity_check", -1, &s, NULL) != SQLITE_OK) {
+  if(sqlite3_prepare_v2(SQ(st)->db, "PRAGMA integrity_check", -1, &s, NULL) != SQLITE_OK) {
     sq_fail(st, err, "integrity check");
     goto out;
   }
   rc = sqlite3_step(s);
   if(rc != SQLITE_ROW || strcmp((const char *)sqlite3_column_text(s, 0), "ok")) {
-    exs_error_set(err, EXS_CAT_CONFIG, "store %s: integrity check failed: %s", st->path,
+    exs_error_set(err, EXS_CAT_CONFIG, "store %s: integrity check failed: %s", SQ(st)->path,
                   rc == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0)
-                                   : sqlite3_errmsg(st->db));
+                                   : sqlite3_errmsg(SQ(st)->db));
     goto out;
   }
   sqlite3_finalize(s);
-  if(sqlite3_prepare_v2(st->db, "PRAGMA foreign_key_check", -1, &s, NULL) != SQLITE_OK) {
+  if(sqlite3_prepare_v2(SQ(st)->db, "PRAGMA foreign_key_check", -1, &s, NULL) != SQLITE_OK) {
     sq_fail(st, err, "foreign key check");
     goto out;
   }
   rc = sqlite3_step(s);
   if(rc == SQLITE_ROW) {
     exs_error_set(err, EXS_CAT_CONFIG, "store %s: foreign key check failed in table %s",
-                  st->path, (const char *)sqlite3_column_text(s, 0));
+                  SQ(st)->path, (const char *)sqlite3_column_text(s, 0));
     goto out;
   }
   if(rc != SQLITE_DONE) {
@@ -1132,7 +1127,7 @@ static const char *seal_context(struct exs_store *st, const char *table, const c
   bool lower = !strcmp(table, "mailboxes");
   size_t n;
 
-  if(!st->bound)
+  if(!SQ(st)->bound)
     return NULL;
   n = (size_t)snprintf(buf, len, "%s:%s:", table, col);
   for(; n + 1 < len && *key; key++)
@@ -1163,7 +1158,7 @@ static int bind_password(struct exs_store *st, sqlite3_stmt *s, int i, const cha
   }
   memcpy(plain, password, len);
   plain[len] = 0;
-  if(exs_secret_encrypt_for(st->secret, plain, seal_context(st, table, col, key, ctx, sizeof(ctx)),
+  if(exs_secret_encrypt_for(SQ(st)->secret, plain, seal_context(st, table, col, key, ctx, sizeof(ctx)),
                             &blob, err))
     goto out;
   sqlite3_bind_text(s, i, blob, -1, free);
@@ -1183,14 +1178,14 @@ static int read_password(struct exs_store *st, sqlite3_stmt *s, int i, char *out
   memset(out, 0, len);
   if(!blob)
     return 0;
-  return exs_secret_decrypt_for(st->secret, (const char *)blob,
+  return exs_secret_decrypt_for(SQ(st)->secret, (const char *)blob,
                                 seal_context(st, table, col, key, ctx, sizeof(ctx)), out, len,
                                 err);
 }
 
 /* ---- org ----------------------------------------------------------------- */
 
-int exs_store_org_get(struct exs_store *st, struct exs_org *org, struct exs_error *err)
+int sq_org_get(struct exs_store *st, struct exs_org *org, struct exs_error *err)
 {
   sqlite3_stmt *s = sq_prep(st, S_ORG_GET, err);
   int rc, result = -1;
@@ -1211,7 +1206,7 @@ out:
   return result;
 }
 
-int exs_store_org_put(struct exs_store *st, const struct exs_org *org, struct exs_error *err)
+int sq_org_put(struct exs_store *st, const struct exs_org *org, struct exs_error *err)
 {
   sqlite3_stmt *s = sq_prep(st, S_ORG_PUT, err);
   int result = -1;
@@ -1231,7 +1226,7 @@ out:
 
 /* ---- profiles ------------------------------------------------------------ */
 
-int exs_store_profile_put(struct exs_store *st, struct exs_profile *p, struct exs_error *err)
+int sq_profile_put(struct exs_store *st, struct exs_profile *p, struct exs_error *err)
 {
   sqlite3_stmt *s;
   int i, result = -1;
@@ -1289,7 +1284,7 @@ static int read_profile(struct exs_store *st, sqlite3_stmt *s, struct exs_profil
   return 0;
 }
 
-int exs_store_profile_get(struct exs_store *st, const char *name, struct exs_profile *p,
+int sq_profile_get(struct exs_store *st, const char *name, struct exs_profile *p,
                           struct exs_error *err)
 {
   sqlite3_stmt *s = sq_prep(st, S_PROFILE_GET, err);
@@ -1331,7 +1326,7 @@ int sq_grow(void **arr, size_t *cap, size_t n, size_t elem)
   return 0;
 }
 
-int exs_store_profile_list(struct exs_store *st, struct exs_profile **out, size_t *n,
+int sq_profile_list(struct exs_store *st, struct exs_profile **out, size_t *n,
                            struct exs_error *err)
 {
   sqlite3_stmt *s = NULL;
@@ -1381,7 +1376,7 @@ static int delete_by_key(struct exs_store *st, enum stmt_id id, const char *key,
     sq_fail(st, err, "cannot delete");
     goto out;
   }
-  if(sqlite3_changes(st->db) == 0) {
+  if(sqlite3_changes(SQ(st)->db) == 0) {
     exs_error_set(err, EXS_CAT_CONFIG, "no %s '%s'", what, key);
     result = EXS_STORE_NOT_FOUND;
     goto out;
@@ -1392,14 +1387,14 @@ out:
   return result;
 }
 
-int exs_store_profile_delete(struct exs_store *st, const char *name, struct exs_error *err)
+int sq_profile_delete(struct exs_store *st, const char *name, struct exs_error *err)
 {
   return delete_by_key(st, S_PROFILE_DELETE, name, "profile named", err);
 }
 
 /* ---- mailboxes ----------------------------------------------------------- */
 
-int exs_store_mailbox_put(struct exs_store *st, struct exs_mailbox *m, struct exs_error *err)
+int sq_mailbox_put(struct exs_store *st, struct exs_mailbox *m, struct exs_error *err)
 {
   sqlite3_stmt *s;
   int i, rc, result = -1;
@@ -1451,7 +1446,7 @@ static int read_mailbox(struct exs_store *st, sqlite3_stmt *s, struct exs_mailbo
   return 0;
 }
 
-int exs_store_mailbox_get(struct exs_store *st, const char *address, struct exs_mailbox *m,
+int sq_mailbox_get(struct exs_store *st, const char *address, struct exs_mailbox *m,
                           struct exs_error *err)
 {
   sqlite3_stmt *s = sq_prep(st, S_MAILBOX_GET, err);
@@ -1476,7 +1471,7 @@ out:
   return result;
 }
 
-int exs_store_mailbox_each(struct exs_store *st, const char *profile, unsigned flags,
+int sq_mailbox_each(struct exs_store *st, const char *profile, unsigned flags,
                            exs_store_mailbox_cb cb, void *ctx, struct exs_error *err)
 {
   sqlite3_stmt *s = NULL;
@@ -1537,7 +1532,7 @@ static int collect_cb(void *ctx, const struct exs_mailbox *m)
   return 0;
 }
 
-int exs_store_mailbox_list(struct exs_store *st, const char *profile, unsigned flags,
+int sq_mailbox_list(struct exs_store *st, const char *profile, unsigned flags,
                            struct exs_mailbox **out, size_t *n, struct exs_error *err)
 {
   struct collect c = {NULL, 0, 0};
@@ -1546,7 +1541,7 @@ int exs_store_mailbox_list(struct exs_store *st, const char *profile, unsigned f
 
   *out = NULL;
   *n = 0;
-  rc = exs_store_mailbox_each(st, profile, flags, collect_cb, &c, err);
+  rc = sq_mailbox_each(st, profile, flags, collect_cb, &c, err);
   if(rc) {
     if(rc == -2)
       exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
@@ -1560,7 +1555,7 @@ int exs_store_mailbox_list(struct exs_store *st, const char *profile, unsigned f
   return 0;
 }
 
-int exs_store_mailbox_delete(struct exs_store *st, const char *address, struct exs_error *err)
+int sq_mailbox_delete(struct exs_store *st, const char *address, struct exs_error *err)
 {
   return delete_by_key(st, S_MAILBOX_DELETE, address, "mailbox", err);
 }
@@ -1603,11 +1598,11 @@ static int reopen_mailboxes_of(struct exs_store *st, const char *profile, unsign
 
   if(!mask)
     return 0;
-  if(exs_store_mailbox_list(st, profile, EXS_STORE_WITH_SECRETS, &m, &n, err))
+  if(sq_mailbox_list(st, profile, EXS_STORE_WITH_SECRETS, &m, &n, err))
     return -1;
   for(i = 0; i < n && !result; i++) {
     exs_mailbox_reset(&m[i], mask);
-    result = exs_store_mailbox_put(st, &m[i], err);
+    result = sq_mailbox_put(st, &m[i], err);
   }
   for(i = 0; i < n; i++)
     exs_mailbox_wipe(&m[i]);
@@ -1615,7 +1610,7 @@ static int reopen_mailboxes_of(struct exs_store *st, const char *profile, unsign
   return result ? -1 : 0;
 }
 
-int exs_store_import(struct exs_store *st, const struct exs_org *org,
+int sq_import(struct exs_store *st, const struct exs_org *org,
                      const struct exs_profile *profiles, size_t n_profiles,
                      const struct exs_mailbox *mailboxes, size_t n_mailboxes,
                      struct exs_error *err)
@@ -1636,12 +1631,12 @@ int exs_store_import(struct exs_store *st, const struct exs_org *org,
   }
   if(sq_tx_begin(st, &own, err))
     goto done_mem;
-  if(org && exs_store_org_put(st, org, err))
+  if(org && sq_org_put(st, org, err))
     goto out;
   for(i = 0; i < n_profiles; i++) {
     bool existed;
     *p = profiles[i];
-    rc = exs_store_profile_get(st, p->name, oldp, err);
+    rc = sq_profile_get(st, p->name, oldp, err);
     if(rc < 0)
       goto out;
     existed = rc == 0;
@@ -1651,14 +1646,14 @@ int exs_store_import(struct exs_store *st, const struct exs_org *org,
       memcpy(p->out_password, p->password, sizeof(p->out_password));
     else if(!p->out_password[0] && existed)
       memcpy(p->out_password, oldp->out_password, sizeof(p->out_password));
-    if(exs_store_profile_put(st, p, err))
+    if(sq_profile_put(st, p, err))
       goto out;
     if(existed && reopen_mailboxes_of(st, p->name, exs_profile_reopens(oldp, p), err))
       goto out;
   }
   for(i = 0; i < n_mailboxes; i++) {
     *m = mailboxes[i];
-    rc = exs_store_mailbox_get(st, m->address, oldm, err);
+    rc = sq_mailbox_get(st, m->address, oldm, err);
     if(rc < 0)
       goto out;
     if(rc == 0) {
@@ -1667,7 +1662,7 @@ int exs_store_import(struct exs_store *st, const struct exs_org *org,
         memcpy(m->password, oldm->password, sizeof(m->password));
       exs_mailbox_reopen(oldm, m); /* a changed configuration re-opens its verdicts */
     }
-    if(exs_store_mailbox_put(st, m, err))
+    if(sq_mailbox_put(st, m, err))
       goto out;
   }
   result = 0;
@@ -1685,4 +1680,3 @@ done_mem:
   free(oldm);
   return result;
 }
-

@@ -61,7 +61,7 @@ static void act_read(sqlite3_stmt *s, struct exs_act_item *a)
   sq_col_text(s, 20, a->conflict, sizeof(a->conflict));
 }
 
-int exs_store_act_put(struct exs_store *st, struct exs_act_item *a, struct exs_error *err)
+int sq_act_put(struct exs_store *st, struct exs_act_item *a, struct exs_error *err)
 {
   sqlite3_stmt *s;
   int rc, result = -1;
@@ -108,7 +108,7 @@ int exs_store_act_put(struct exs_store *st, struct exs_act_item *a, struct exs_e
     goto out;
   }
   if(!a->id)
-    a->id = sqlite3_last_insert_rowid(st->db);
+    a->id = sqlite3_last_insert_rowid(SQ(st)->db);
   result = 0;
 out:
   sq_done(st, s);
@@ -134,7 +134,7 @@ static int act_get_one(struct exs_store *st, sqlite3_stmt *s, struct exs_act_ite
   return result;
 }
 
-int exs_store_act_find(struct exs_store *st, const char *mailbox, const char *exchange_id,
+int sq_act_find(struct exs_store *st, const char *mailbox, const char *exchange_id,
                        struct exs_act_item *a, struct exs_error *err)
 {
   sqlite3_stmt *s = sq_stmt(st, "SELECT " ACT_COLS " FROM act_items WHERE mailbox = ? AND "
@@ -147,7 +147,7 @@ int exs_store_act_find(struct exs_store *st, const char *mailbox, const char *ex
   return act_get_one(st, s, a, err);
 }
 
-int exs_store_act_get(struct exs_store *st, int64_t id, struct exs_act_item *a,
+int sq_act_get(struct exs_store *st, int64_t id, struct exs_act_item *a,
                       struct exs_error *err)
 {
   sqlite3_stmt *s = sq_stmt(st, "SELECT " ACT_COLS " FROM act_items WHERE id = ?", err);
@@ -158,7 +158,7 @@ int exs_store_act_get(struct exs_store *st, int64_t id, struct exs_act_item *a,
   return act_get_one(st, s, a, err);
 }
 
-int exs_store_act_list(struct exs_store *st, const char *mailbox, bool dirty_only,
+int sq_act_list(struct exs_store *st, const char *mailbox, bool dirty_only,
                        struct exs_act_item **out, size_t *n, struct exs_error *err)
 {
   sqlite3_stmt *s = sq_stmt(st, "SELECT " ACT_COLS " FROM act_items WHERE "
@@ -195,7 +195,7 @@ out:
   return result;
 }
 
-int exs_store_act_delete(struct exs_store *st, int64_t id, struct exs_error *err)
+int sq_act_delete(struct exs_store *st, int64_t id, struct exs_error *err)
 {
   sqlite3_stmt *s = sq_stmt(st, "DELETE FROM act_items WHERE id = ?", err);
 

@@ -38,14 +38,14 @@ static int alert_insert(struct exs_store *st, struct exs_alert *a, struct exs_er
     sq_fail(st, err, "cannot write an alert");
     goto out;
   }
-  a->id = sqlite3_last_insert_rowid(st->db);
+  a->id = sqlite3_last_insert_rowid(SQ(st)->db);
   result = 0;
 out:
   sq_done(st, s);
   return result;
 }
 
-int exs_store_alert_add(struct exs_store *st, struct exs_alert *a, struct exs_error *err)
+int sq_alert_add(struct exs_store *st, struct exs_alert *a, struct exs_error *err)
 {
   return alert_insert(st, a, err);
 }
@@ -112,13 +112,13 @@ out:
   return result;
 }
 
-int exs_store_alert_list(struct exs_store *st, const char *mailbox, size_t limit,
+int sq_alert_list(struct exs_store *st, const char *mailbox, size_t limit,
                          struct exs_alert **out, size_t *n, struct exs_error *err)
 {
   return alert_query(st, mailbox ? "WHERE mailbox = ?1" : "", mailbox, limit, out, n, err);
 }
 
-int exs_store_alert_wall(struct exs_store *st, const char *who, size_t limit,
+int sq_alert_wall(struct exs_store *st, const char *who, size_t limit,
                          struct exs_alert **out, size_t *n, struct exs_error *err)
 {
   /* the mailbox's own; every alert of a profile who owns but the success
@@ -134,7 +134,7 @@ int exs_store_alert_wall(struct exs_store *st, const char *who, size_t limit,
                      who, limit, out, n, err);
 }
 
-int exs_store_alert_profile_wall(struct exs_store *st, const char *profile, size_t limit,
+int sq_alert_profile_wall(struct exs_store *st, const char *profile, size_t limit,
                                  struct exs_alert **out, size_t *n, struct exs_error *err)
 {
   return alert_query(st, "WHERE a.mailbox IS NULL AND a.profile = ?1", profile, limit, out, n,
@@ -143,7 +143,7 @@ int exs_store_alert_profile_wall(struct exs_store *st, const char *profile, size
 
 /* ---- Test & Enable results ---------------------------------------------- */
 
-int exs_store_save_test_result(struct exs_store *st, const struct exs_mailbox *m,
+int sq_save_test_result(struct exs_store *st, const struct exs_mailbox *m,
                                const struct exs_alert *alerts, size_t n, struct exs_error *err)
 {
   sqlite3_stmt *s;
@@ -165,7 +165,7 @@ int exs_store_save_test_result(struct exs_store *st, const struct exs_mailbox *m
     goto out;
   }
   sq_done(st, s);
-  if(sqlite3_changes(st->db) == 0) {
+  if(sqlite3_changes(SQ(st)->db) == 0) {
     exs_error_set(err, EXS_CAT_CONFIG, "no mailbox %s", m->address);
     result = EXS_STORE_NOT_FOUND;
     goto out;
@@ -203,7 +203,7 @@ int exs_job_state_parse(const char *s)
   return -1;
 }
 
-int exs_store_job_create(struct exs_store *st, const char *kind, const char *profile, int total,
+int sq_job_create(struct exs_store *st, const char *kind, const char *profile, int total,
                          int64_t *id, struct exs_error *err)
 {
   sqlite3_stmt *s = sq_prep(st, S_JOB_CREATE, err);
@@ -219,7 +219,7 @@ int exs_store_job_create(struct exs_store *st, const char *kind, const char *pro
     sq_fail(st, err, "cannot create a job");
     goto out;
   }
-  *id = sqlite3_last_insert_rowid(st->db);
+  *id = sqlite3_last_insert_rowid(SQ(st)->db);
   result = 0;
 out:
   sq_done(st, s);
@@ -228,14 +228,14 @@ out:
 
 static int job_changed(struct exs_store *st, int64_t id, struct exs_error *err)
 {
-  if(sqlite3_changes(st->db) == 0) {
+  if(sqlite3_changes(SQ(st)->db) == 0) {
     exs_error_set(err, EXS_CAT_CONFIG, "no job %lld", (long long)id);
     return EXS_STORE_NOT_FOUND;
   }
   return 0;
 }
 
-int exs_store_job_progress(struct exs_store *st, int64_t id, int done_items,
+int sq_job_progress(struct exs_store *st, int64_t id, int done_items,
                            struct exs_error *err)
 {
   sqlite3_stmt *s = sq_prep(st, S_JOB_PROGRESS, err);
@@ -256,7 +256,7 @@ out:
   return result;
 }
 
-int exs_store_job_finish(struct exs_store *st, int64_t id, bool ok, const char *summary,
+int sq_job_finish(struct exs_store *st, int64_t id, bool ok, const char *summary,
                          struct exs_error *err)
 {
   sqlite3_stmt *s = sq_prep(st, S_JOB_FINISH, err);
@@ -298,7 +298,7 @@ static void read_job(sqlite3_stmt *s, struct exs_job *j)
   sq_col_text(s, 9, j->summary, sizeof(j->summary));
 }
 
-int exs_store_job_get(struct exs_store *st, int64_t id, struct exs_job *job,
+int sq_job_get(struct exs_store *st, int64_t id, struct exs_job *job,
                       struct exs_error *err)
 {
   sqlite3_stmt *s = sq_prep(st, S_JOB_GET, err);
@@ -322,7 +322,7 @@ int exs_store_job_get(struct exs_store *st, int64_t id, struct exs_job *job,
   return result;
 }
 
-int exs_store_job_list(struct exs_store *st, struct exs_job **out, size_t *n,
+int sq_job_list(struct exs_store *st, struct exs_job **out, size_t *n,
                        struct exs_error *err)
 {
   sqlite3_stmt *s = NULL;

@@ -4,8 +4,9 @@
  * file, the statement path, transactions, secrets; org, profiles, mailboxes,
  * import), store_results.c (alerts, Test & Enable results, jobs),
  * store_sync.c (activities, sync states, the sync engine's calls),
- * store_act.c (ACT items). They share the handle, the field tables and the
- * helpers declared here; nothing outside core/store*.c includes this file.
+ * store_act.c (ACT items), store_sqlite.c (the operations table). They
+ * share the handle, the field tables and the helpers declared here;
+ * nothing outside core/store*.c includes this file.
  */
 #ifndef EXSYNC_STORE_SQLITE_H
 #define EXSYNC_STORE_SQLITE_H
@@ -18,6 +19,7 @@
 #include <sqlite3.h>
 
 #include "exsync/store.h"
+#include "store_backend.h"
 
 /* ---- field tables: a field is one line (column, C type, offset) ---- */
 
@@ -31,7 +33,6 @@ struct field {
   size_t size; /* F_TEXT: buffer size */
   unsigned flags;
 };
-
 
 /* The mailbox columns (the key column first). */
 extern const struct field sq_mailbox_fields[];
@@ -69,7 +70,8 @@ struct cached {
   bool in_use; /* handed out by sq_stmt(), not yet given back */
 };
 
-struct exs_store {
+struct sq_store {
+  struct exs_store base; /* first: the operations table */
   sqlite3 *db;
   struct exs_secret *secret;
   char path[1024];
@@ -79,6 +81,91 @@ struct exs_store {
   bool in_explicit;   /* exs_store_begin was called */
   bool bound;         /* sealed values bound to their row (BOUND_SECRETS_VERSION) */
 };
+
+/* The SQLite state behind a handle (st is always an sq_store). */
+#define SQ(st) ((struct sq_store *)(st))
+
+/* The operations (store.h's calls, same meaning), and their table. */
+void sq_close(struct exs_store *st);
+int sq_schema_version(struct exs_store *st);
+int sq_check(struct exs_store *st, struct exs_error *err);
+int sq_begin(struct exs_store *st, struct exs_error *err);
+int sq_commit(struct exs_store *st, struct exs_error *err);
+int sq_rollback(struct exs_store *st, struct exs_error *err);
+int sq_org_get(struct exs_store *st, struct exs_org *org, struct exs_error *err);
+int sq_org_put(struct exs_store *st, const struct exs_org *org, struct exs_error *err);
+int sq_profile_put(struct exs_store *st, struct exs_profile *p, struct exs_error *err);
+int sq_profile_get(struct exs_store *st, const char *name, struct exs_profile *p,
+                   struct exs_error *err);
+int sq_profile_list(struct exs_store *st, struct exs_profile **out, size_t *n,
+                    struct exs_error *err);
+int sq_profile_delete(struct exs_store *st, const char *name, struct exs_error *err);
+int sq_mailbox_put(struct exs_store *st, struct exs_mailbox *m, struct exs_error *err);
+int sq_mailbox_get(struct exs_store *st, const char *address, struct exs_mailbox *m,
+                   struct exs_error *err);
+int sq_mailbox_list(struct exs_store *st, const char *profile, unsigned flags,
+                    struct exs_mailbox **out, size_t *n, struct exs_error *err);
+int sq_mailbox_each(struct exs_store *st, const char *profile, unsigned flags,
+                    exs_store_mailbox_cb cb, void *ctx, struct exs_error *err);
+int sq_mailbox_delete(struct exs_store *st, const char *address, struct exs_error *err);
+int sq_save_test_result(struct exs_store *st, const struct exs_mailbox *m,
+                        const struct exs_alert *alerts, size_t n, struct exs_error *err);
+int sq_import(struct exs_store *st, const struct exs_org *org, const struct exs_profile *profiles,
+              size_t n_profiles, const struct exs_mailbox *mailboxes, size_t n_mailboxes,
+              struct exs_error *err);
+int sq_alert_add(struct exs_store *st, struct exs_alert *a, struct exs_error *err);
+int sq_alert_list(struct exs_store *st, const char *mailbox, size_t limit, struct exs_alert **out,
+                  size_t *n, struct exs_error *err);
+int sq_alert_wall(struct exs_store *st, const char *who, size_t limit, struct exs_alert **out,
+                  size_t *n, struct exs_error *err);
+int sq_alert_profile_wall(struct exs_store *st, const char *profile, size_t limit,
+                          struct exs_alert **out, size_t *n, struct exs_error *err);
+int sq_job_create(struct exs_store *st, const char *kind, const char *profile, int total,
+                  int64_t *id, struct exs_error *err);
+int sq_job_progress(struct exs_store *st, int64_t id, int done, struct exs_error *err);
+int sq_job_finish(struct exs_store *st, int64_t id, bool ok, const char *summary,
+                  struct exs_error *err);
+int sq_job_get(struct exs_store *st, int64_t id, struct exs_job *job, struct exs_error *err);
+int sq_job_list(struct exs_store *st, struct exs_job **out, size_t *n, struct exs_error *err);
+int sq_activity_add(struct exs_store *st, struct exs_activity *a, struct exs_error *err);
+int sq_activity_get(struct exs_store *st, int64_t id, struct exs_activity *a,
+                    struct exs_error *err);
+int sq_activity_set_state(struct exs_store *st, int64_t id, const char *state,
+                          const char *exchange_item_id, struct exs_error *err);
+int sq_activity_list(struct exs_store *st, const char *mailbox, const char *state,
+                     struct exs_activity **out, size_t *n, struct exs_error *err);
+int sq_syncstate_get(struct exs_store *st, const char *mailbox, const char *folder, char **state,
+                     struct exs_error *err);
+int sq_syncstate_put(struct exs_store *st, const char *mailbox, const char *folder,
+                     const char *state, struct exs_error *err);
+int sq_activity_extra_get(struct exs_store *st, int64_t id, struct exs_activity_extra *x,
+                          struct exs_error *err);
+int sq_activity_set_token(struct exs_store *st, int64_t id, const char *token,
+                          struct exs_error *err);
+int sq_activity_begin_send(struct exs_store *st, int64_t id, struct exs_error *err);
+int sq_activity_set_pending(struct exs_store *st, int64_t id, const char *reason,
+                            struct exs_error *err);
+int sq_activity_known(struct exs_store *st, const char *mailbox, const char *item_id,
+                      const char *message_id, int64_t *id, struct exs_error *err);
+int sq_activity_correlate(struct exs_store *st, const char *subject, const char *address,
+                          int64_t *id, struct exs_error *err);
+long sq_activity_count(struct exs_store *st, const char *mailbox, const char *state,
+                       struct exs_error *err);
+int sq_mailbox_claim(struct exs_store *st, const char *address, const char *host, long lease_s,
+                     int *claimed, struct exs_error *err);
+int sq_mailbox_save_runtime(struct exs_store *st, const struct exs_mailbox *m,
+                            struct exs_error *err);
+int sq_act_put(struct exs_store *st, struct exs_act_item *a, struct exs_error *err);
+int sq_act_find(struct exs_store *st, const char *mailbox, const char *exchange_id,
+                struct exs_act_item *a, struct exs_error *err);
+int sq_act_get(struct exs_store *st, int64_t id, struct exs_act_item *a, struct exs_error *err);
+int sq_act_list(struct exs_store *st, const char *mailbox, bool dirty_only,
+                struct exs_act_item **out, size_t *n, struct exs_error *err);
+int sq_act_delete(struct exs_store *st, int64_t id, struct exs_error *err);
+extern const struct exs_store_ops sq_ops;
+/* Open the SQLite store (store.c); exs_store_sqlite_open sets its ops. */
+struct exs_store *sq_open(const char *path, const char *key_file, int version,
+                          struct exs_error *err);
 
 /* ---- helpers (store.c) ---- */
 
@@ -99,8 +186,8 @@ void sq_col_text(sqlite3_stmt *s, int i, char *buf, size_t len);
 char *sq_col_dup(sqlite3_stmt *s, int i);
 /* Bind / read the fields of obj (bind: only those in mask, 0 all) from
  * parameter / column first on; return the next index. */
-int sq_bind_fields(sqlite3_stmt *s, const struct field *f, size_t n, const void *obj,
-                   unsigned mask, int first);
+int sq_bind_fields(sqlite3_stmt *s, const struct field *f, size_t n, const void *obj, unsigned mask,
+                   int first);
 int sq_read_fields(sqlite3_stmt *s, const struct field *f, size_t n, void *obj, int first);
 /* A unit of work: BEGIN IMMEDIATE, or a savepoint inside the caller's
  * transaction (*own false); sq_tx_end commits (ok 0) or rolls back. */

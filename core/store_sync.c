@@ -31,7 +31,7 @@ static const char *direction_name(enum exs_direction d)
   return d == EXS_DIR_OUTGOING ? "outgoing" : "incoming";
 }
 
-int exs_store_activity_add(struct exs_store *st, struct exs_activity *a, struct exs_error *err)
+int sq_activity_add(struct exs_store *st, struct exs_activity *a, struct exs_error *err)
 {
   sqlite3_stmt *s = sq_prep(st, S_ACTIVITY_ADD, err);
   time_t now = exs_now();
@@ -110,7 +110,7 @@ static int read_activity(sqlite3_stmt *s, struct exs_activity *a)
   return 0;
 }
 
-int exs_store_activity_get(struct exs_store *st, int64_t id, struct exs_activity *a,
+int sq_activity_get(struct exs_store *st, int64_t id, struct exs_activity *a,
                     struct exs_error *err)
 {
   sqlite3_stmt *s = sq_prep(st, S_ACTIVITY_GET, err);
@@ -137,7 +137,7 @@ int exs_store_activity_get(struct exs_store *st, int64_t id, struct exs_activity
   return result;
 }
 
-int exs_store_activity_set_state(struct exs_store *st, int64_t id, const char *state,
+int sq_activity_set_state(struct exs_store *st, int64_t id, const char *state,
                                  const char *exchange_item_id, struct exs_error *err)
 {
   sqlite3_stmt *s = sq_prep(st, S_ACTIVITY_STATE, err);
@@ -153,7 +153,7 @@ int exs_store_activity_set_state(struct exs_store *st, int64_t id, const char *s
     sq_fail(st, err, "cannot update the activity");
     goto out;
   }
-  if(sqlite3_changes(st->db) == 0) {
+  if(sqlite3_changes(SQ(st)->db) == 0) {
     exs_error_set(err, EXS_CAT_CONFIG, "no activity %lld", (long long)id);
     result = EXS_STORE_NOT_FOUND;
     goto out;
@@ -164,7 +164,7 @@ out:
   return result;
 }
 
-int exs_store_activity_list(struct exs_store *st, const char *mailbox, const char *state,
+int sq_activity_list(struct exs_store *st, const char *mailbox, const char *state,
                             struct exs_activity **out, size_t *n, struct exs_error *err)
 {
   sqlite3_stmt *s = NULL;
@@ -211,7 +211,7 @@ out:
 
 /* ---- sync states --------------------------------------------------------- */
 
-int exs_store_syncstate_get(struct exs_store *st, const char *mailbox, const char *folder,
+int sq_syncstate_get(struct exs_store *st, const char *mailbox, const char *folder,
                             char **state, struct exs_error *err)
 {
   sqlite3_stmt *s = sq_prep(st, S_SYNC_GET, err);
@@ -240,7 +240,7 @@ int exs_store_syncstate_get(struct exs_store *st, const char *mailbox, const cha
   return result;
 }
 
-int exs_store_syncstate_put(struct exs_store *st, const char *mailbox, const char *folder,
+int sq_syncstate_put(struct exs_store *st, const char *mailbox, const char *folder,
                             const char *state, struct exs_error *err)
 {
   sqlite3_stmt *s = sq_prep(st, S_SYNC_PUT, err);
@@ -287,7 +287,7 @@ int sq_write_one(struct exs_store *st, sqlite3_stmt *s, int64_t id, const char *
     sq_fail(st, err, what);
     goto out;
   }
-  if(sqlite3_changes(st->db) == 0) {
+  if(sqlite3_changes(SQ(st)->db) == 0) {
     exs_error_set(err, EXS_CAT_CONFIG, "%s: no row %lld", what, (long long)id);
     result = EXS_STORE_NOT_FOUND;
     goto out;
@@ -298,7 +298,7 @@ out:
   return result;
 }
 
-int exs_store_activity_extra_get(struct exs_store *st, int64_t id, struct exs_activity_extra *x,
+int sq_activity_extra_get(struct exs_store *st, int64_t id, struct exs_activity_extra *x,
                           struct exs_error *err)
 {
   sqlite3_stmt *s = sq_stmt(st, "SELECT tracking_token, reason, attempts FROM activities "
@@ -326,7 +326,7 @@ int exs_store_activity_extra_get(struct exs_store *st, int64_t id, struct exs_ac
   return result;
 }
 
-int exs_store_activity_set_token(struct exs_store *st, int64_t id, const char *token,
+int sq_activity_set_token(struct exs_store *st, int64_t id, const char *token,
                           struct exs_error *err)
 {
   sqlite3_stmt *s = sq_stmt(st, "UPDATE activities SET tracking_token = ? WHERE id = ?", err);
@@ -338,7 +338,7 @@ int exs_store_activity_set_token(struct exs_store *st, int64_t id, const char *t
   return sq_write_one(st, s, id, "cannot set the tracking token", err);
 }
 
-int exs_store_activity_begin_send(struct exs_store *st, int64_t id, struct exs_error *err)
+int sq_activity_begin_send(struct exs_store *st, int64_t id, struct exs_error *err)
 {
   sqlite3_stmt *s = sq_stmt(st, "UPDATE activities SET state = '" EXS_ACTIVITY_SENDING "', "
                                 "attempts = attempts + 1, reason = NULL, modified = ? "
@@ -351,7 +351,7 @@ int exs_store_activity_begin_send(struct exs_store *st, int64_t id, struct exs_e
   return sq_write_one(st, s, id, "cannot record the send attempt", err);
 }
 
-int exs_store_activity_set_pending(struct exs_store *st, int64_t id, const char *reason,
+int sq_activity_set_pending(struct exs_store *st, int64_t id, const char *reason,
                             struct exs_error *err)
 {
   sqlite3_stmt *s = sq_stmt(st, "UPDATE activities SET state = '" EXS_ACTIVITY_PENDING_SEND
@@ -365,7 +365,7 @@ int exs_store_activity_set_pending(struct exs_store *st, int64_t id, const char 
   return sq_write_one(st, s, id, "cannot update the activity", err);
 }
 
-int exs_store_activity_known(struct exs_store *st, const char *mailbox, const char *item_id,
+int sq_activity_known(struct exs_store *st, const char *mailbox, const char *item_id,
                              const char *message_id, int64_t *id, struct exs_error *err)
 {
   sqlite3_stmt *s = sq_stmt(st, "SELECT id FROM activities WHERE mailbox = ?1 AND "
@@ -392,7 +392,7 @@ int exs_store_activity_known(struct exs_store *st, const char *mailbox, const ch
   return result;
 }
 
-int exs_store_activity_correlate(struct exs_store *st, const char *subject, const char *address,
+int sq_activity_correlate(struct exs_store *st, const char *subject, const char *address,
                                  int64_t *id, struct exs_error *err)
 {
   sqlite3_stmt *s = sq_stmt(st, "SELECT id FROM activities WHERE direction = 'outgoing' AND "
@@ -424,7 +424,7 @@ int exs_store_activity_correlate(struct exs_store *st, const char *subject, cons
   return result;
 }
 
-long exs_store_activity_count(struct exs_store *st, const char *mailbox, const char *state,
+long sq_activity_count(struct exs_store *st, const char *mailbox, const char *state,
                        struct exs_error *err)
 {
   sqlite3_stmt *s = sq_stmt(st, "SELECT count(*) FROM activities WHERE "
@@ -459,7 +459,7 @@ static bool sx_holder_dead(const char *holder, const char *me)
   return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
-int exs_store_mailbox_claim(struct exs_store *st, const char *address, const char *host,
+int sq_mailbox_claim(struct exs_store *st, const char *address, const char *host,
                             long lease_s, int *claimed, struct exs_error *err)
 {
   sqlite3_stmt *s = NULL;
@@ -515,7 +515,7 @@ out:
   return result;
 }
 
-int exs_store_mailbox_save_runtime(struct exs_store *st, const struct exs_mailbox *m,
+int sq_mailbox_save_runtime(struct exs_store *st, const struct exs_mailbox *m,
                             struct exs_error *err)
 {
   sqlite3_stmt *s = sq_stmt(
