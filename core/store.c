@@ -317,7 +317,8 @@ static const char *static_sql[S_COUNT] = {
 
 int sq_fail(struct exs_store *st, struct exs_error *err, const char *what)
 {
-  exs_error_set(err, EXS_CAT_CONFIG, "store %s: %s: %s", SQ(st)->path, what, sqlite3_errmsg(SQ(st)->db));
+  exs_error_set(err, EXS_CAT_CONFIG, "store %s: %s: %s", SQ(st)->path, what,
+                sqlite3_errmsg(SQ(st)->db));
   return -1;
 }
 
@@ -573,10 +574,11 @@ static int generate_sql(struct exs_store *st)
 
   SQ(st)->sql[S_PROFILE_PUT] = upsert_sql("profiles", profile_fields, NF(profile_fields), true);
   SQ(st)->sql[S_PROFILE_GET] =
-    select_sql("profiles", profile_fields, NF(profile_fields), "WHERE name = ?");
-  SQ(st)->sql[S_MAILBOX_PUT] = upsert_sql("mailboxes", sq_mailbox_fields, NF(sq_mailbox_fields), true);
+      select_sql("profiles", profile_fields, NF(profile_fields), "WHERE name = ?");
+  SQ(st)->sql[S_MAILBOX_PUT] =
+      upsert_sql("mailboxes", sq_mailbox_fields, NF(sq_mailbox_fields), true);
   SQ(st)->sql[S_MAILBOX_GET] =
-    select_sql("mailboxes", sq_mailbox_fields, NF(sq_mailbox_fields), "WHERE address = ?");
+      select_sql("mailboxes", sq_mailbox_fields, NF(sq_mailbox_fields), "WHERE address = ?");
 
   exs_buf_adds(&b, "UPDATE mailboxes SET ");
   for(i = 0; i < NF(sq_mailbox_fields); i++) {
@@ -742,8 +744,7 @@ static int reseal_col(struct exs_store *st, const struct sealed_col *c, struct e
                               seal_context(st, c->table, c->col, rows[i].key, ctx, sizeof(ctx)),
                               &blob, err)) {
       if(err)
-        snprintf(err->message + strlen(err->message),
-                 sizeof(err->message) - strlen(err->message),
+        snprintf(err->message + strlen(err->message), sizeof(err->message) - strlen(err->message),
                  " (store %s, migration %d: %s.%s of '%s'; is this the store's key file?)",
                  SQ(st)->path, BOUND_SECRETS_VERSION, c->table, c->col, rows[i].key);
       goto out;
@@ -1158,8 +1159,8 @@ static int bind_password(struct exs_store *st, sqlite3_stmt *s, int i, const cha
   }
   memcpy(plain, password, len);
   plain[len] = 0;
-  if(exs_secret_encrypt_for(SQ(st)->secret, plain, seal_context(st, table, col, key, ctx, sizeof(ctx)),
-                            &blob, err))
+  if(exs_secret_encrypt_for(SQ(st)->secret, plain,
+                            seal_context(st, table, col, key, ctx, sizeof(ctx)), &blob, err))
     goto out;
   sqlite3_bind_text(s, i, blob, -1, free);
   result = 0;
@@ -1179,8 +1180,7 @@ static int read_password(struct exs_store *st, sqlite3_stmt *s, int i, char *out
   if(!blob)
     return 0;
   return exs_secret_decrypt_for(SQ(st)->secret, (const char *)blob,
-                                seal_context(st, table, col, key, ctx, sizeof(ctx)), out, len,
-                                err);
+                                seal_context(st, table, col, key, ctx, sizeof(ctx)), out, len, err);
 }
 
 /* ---- org ----------------------------------------------------------------- */
@@ -1285,7 +1285,7 @@ static int read_profile(struct exs_store *st, sqlite3_stmt *s, struct exs_profil
 }
 
 int sq_profile_get(struct exs_store *st, const char *name, struct exs_profile *p,
-                          struct exs_error *err)
+                   struct exs_error *err)
 {
   sqlite3_stmt *s = sq_prep(st, S_PROFILE_GET, err);
   int rc, result = -1;
@@ -1327,7 +1327,7 @@ int sq_grow(void **arr, size_t *cap, size_t n, size_t elem)
 }
 
 int sq_profile_list(struct exs_store *st, struct exs_profile **out, size_t *n,
-                           struct exs_error *err)
+                    struct exs_error *err)
 {
   sqlite3_stmt *s = NULL;
   struct exs_profile *arr = NULL;
@@ -1447,7 +1447,7 @@ static int read_mailbox(struct exs_store *st, sqlite3_stmt *s, struct exs_mailbo
 }
 
 int sq_mailbox_get(struct exs_store *st, const char *address, struct exs_mailbox *m,
-                          struct exs_error *err)
+                   struct exs_error *err)
 {
   sqlite3_stmt *s = sq_prep(st, S_MAILBOX_GET, err);
   int rc, result = -1;
@@ -1472,7 +1472,7 @@ out:
 }
 
 int sq_mailbox_each(struct exs_store *st, const char *profile, unsigned flags,
-                           exs_store_mailbox_cb cb, void *ctx, struct exs_error *err)
+                    exs_store_mailbox_cb cb, void *ctx, struct exs_error *err)
 {
   sqlite3_stmt *s = NULL;
   struct exs_mailbox *m = NULL;
@@ -1533,7 +1533,7 @@ static int collect_cb(void *ctx, const struct exs_mailbox *m)
 }
 
 int sq_mailbox_list(struct exs_store *st, const char *profile, unsigned flags,
-                           struct exs_mailbox **out, size_t *n, struct exs_error *err)
+                    struct exs_mailbox **out, size_t *n, struct exs_error *err)
 {
   struct collect c = {NULL, 0, 0};
   int rc;
@@ -1610,10 +1610,9 @@ static int reopen_mailboxes_of(struct exs_store *st, const char *profile, unsign
   return result ? -1 : 0;
 }
 
-int sq_import(struct exs_store *st, const struct exs_org *org,
-                     const struct exs_profile *profiles, size_t n_profiles,
-                     const struct exs_mailbox *mailboxes, size_t n_mailboxes,
-                     struct exs_error *err)
+int sq_import(struct exs_store *st, const struct exs_org *org, const struct exs_profile *profiles,
+              size_t n_profiles, const struct exs_mailbox *mailboxes, size_t n_mailboxes,
+              struct exs_error *err)
 {
   struct exs_profile *p = NULL, *oldp = NULL;
   struct exs_mailbox *m = NULL, *oldm = NULL;

@@ -65,18 +65,9 @@ static void session_http_options(const struct sync_session *s, const struct exs_
   ho->n_connect_to = s->opt->n_connect_to;
   ho->proxy = s->opt->proxy;
   ho->noproxy = s->opt->noproxy;
-  ho->auth = a->auth;
-  ho->user = a->user;
-  ho->password = a->password;
-  ho->allow_credentials_non_secure = s->org->allow_credentials_non_secure;
-  ho->allow_basic_non_secure = s->org->allow_basic_non_secure;
-  ho->allow_non_ssl = s->org->allow_non_ssl;
   ho->trace = s->opt->trace;
   ho->trace_ctx = s->opt->trace_ctx;
-  if(p->timeout_enabled && p->timeout_ms > 0) {
-    ho->timeout_ms = p->timeout_ms;
-    ho->connect_timeout_ms = p->timeout_ms < 10000 ? p->timeout_ms : 10000;
-  }
+  exs_access_http_options(a, s->org, p, ho);
 }
 
 /* Open an EWS handle for access a at url (on http). */
