@@ -135,7 +135,7 @@ static int act_get_one(struct exs_store *st, sqlite3_stmt *s, struct exs_act_ite
 }
 
 int sq_act_find(struct exs_store *st, const char *mailbox, const char *exchange_id,
-                       struct exs_act_item *a, struct exs_error *err)
+                struct exs_act_item *a, struct exs_error *err)
 {
   sqlite3_stmt *s = sq_stmt(st, "SELECT " ACT_COLS " FROM act_items WHERE mailbox = ? AND "
                                 "exchange_id = ?", err);
@@ -147,8 +147,7 @@ int sq_act_find(struct exs_store *st, const char *mailbox, const char *exchange_
   return act_get_one(st, s, a, err);
 }
 
-int sq_act_get(struct exs_store *st, int64_t id, struct exs_act_item *a,
-                      struct exs_error *err)
+int sq_act_get(struct exs_store *st, int64_t id, struct exs_act_item *a, struct exs_error *err)
 {
   sqlite3_stmt *s = sq_stmt(st, "SELECT " ACT_COLS " FROM act_items WHERE id = ?", err);
 
@@ -159,7 +158,7 @@ int sq_act_get(struct exs_store *st, int64_t id, struct exs_act_item *a,
 }
 
 int sq_act_list(struct exs_store *st, const char *mailbox, bool dirty_only,
-                       struct exs_act_item **out, size_t *n, struct exs_error *err)
+                struct exs_act_item **out, size_t *n, struct exs_error *err)
 {
   sqlite3_stmt *s = sq_stmt(st, "SELECT " ACT_COLS " FROM act_items WHERE "
                                 "(?1 IS NULL OR mailbox = ?1) AND (?2 = 0 OR dirty = 1) "

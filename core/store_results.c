@@ -112,14 +112,14 @@ out:
   return result;
 }
 
-int sq_alert_list(struct exs_store *st, const char *mailbox, size_t limit,
-                         struct exs_alert **out, size_t *n, struct exs_error *err)
+int sq_alert_list(struct exs_store *st, const char *mailbox, size_t limit, struct exs_alert **out,
+                  size_t *n, struct exs_error *err)
 {
   return alert_query(st, mailbox ? "WHERE mailbox = ?1" : "", mailbox, limit, out, n, err);
 }
 
-int sq_alert_wall(struct exs_store *st, const char *who, size_t limit,
-                         struct exs_alert **out, size_t *n, struct exs_error *err)
+int sq_alert_wall(struct exs_store *st, const char *who, size_t limit, struct exs_alert **out,
+                  size_t *n, struct exs_error *err)
 {
   /* the mailbox's own; every alert of a profile who owns but the success
    * notes (they are for the mailbox owner); the profile-level alerts of the
@@ -135,7 +135,7 @@ int sq_alert_wall(struct exs_store *st, const char *who, size_t limit,
 }
 
 int sq_alert_profile_wall(struct exs_store *st, const char *profile, size_t limit,
-                                 struct exs_alert **out, size_t *n, struct exs_error *err)
+                          struct exs_alert **out, size_t *n, struct exs_error *err)
 {
   return alert_query(st, "WHERE a.mailbox IS NULL AND a.profile = ?1", profile, limit, out, n,
                      err);
@@ -144,7 +144,7 @@ int sq_alert_profile_wall(struct exs_store *st, const char *profile, size_t limi
 /* ---- Test & Enable results ---------------------------------------------- */
 
 int sq_save_test_result(struct exs_store *st, const struct exs_mailbox *m,
-                               const struct exs_alert *alerts, size_t n, struct exs_error *err)
+                        const struct exs_alert *alerts, size_t n, struct exs_error *err)
 {
   sqlite3_stmt *s;
   struct exs_alert a;
@@ -204,7 +204,7 @@ int exs_job_state_parse(const char *s)
 }
 
 int sq_job_create(struct exs_store *st, const char *kind, const char *profile, int total,
-                         int64_t *id, struct exs_error *err)
+                  int64_t *id, struct exs_error *err)
 {
   sqlite3_stmt *s = sq_prep(st, S_JOB_CREATE, err);
   int result = -1;
@@ -235,8 +235,7 @@ static int job_changed(struct exs_store *st, int64_t id, struct exs_error *err)
   return 0;
 }
 
-int sq_job_progress(struct exs_store *st, int64_t id, int done_items,
-                           struct exs_error *err)
+int sq_job_progress(struct exs_store *st, int64_t id, int done_items, struct exs_error *err)
 {
   sqlite3_stmt *s = sq_prep(st, S_JOB_PROGRESS, err);
   int result = -1;
@@ -257,7 +256,7 @@ out:
 }
 
 int sq_job_finish(struct exs_store *st, int64_t id, bool ok, const char *summary,
-                         struct exs_error *err)
+                  struct exs_error *err)
 {
   sqlite3_stmt *s = sq_prep(st, S_JOB_FINISH, err);
   time_t now = exs_now();
@@ -298,8 +297,7 @@ static void read_job(sqlite3_stmt *s, struct exs_job *j)
   sq_col_text(s, 9, j->summary, sizeof(j->summary));
 }
 
-int sq_job_get(struct exs_store *st, int64_t id, struct exs_job *job,
-                      struct exs_error *err)
+int sq_job_get(struct exs_store *st, int64_t id, struct exs_job *job, struct exs_error *err)
 {
   sqlite3_stmt *s = sq_prep(st, S_JOB_GET, err);
   int rc, result = -1;
@@ -322,8 +320,7 @@ int sq_job_get(struct exs_store *st, int64_t id, struct exs_job *job,
   return result;
 }
 
-int sq_job_list(struct exs_store *st, struct exs_job **out, size_t *n,
-                       struct exs_error *err)
+int sq_job_list(struct exs_store *st, struct exs_job **out, size_t *n, struct exs_error *err)
 {
   sqlite3_stmt *s = NULL;
   struct exs_job *arr = NULL;

@@ -110,8 +110,7 @@ static int read_activity(sqlite3_stmt *s, struct exs_activity *a)
   return 0;
 }
 
-int sq_activity_get(struct exs_store *st, int64_t id, struct exs_activity *a,
-                    struct exs_error *err)
+int sq_activity_get(struct exs_store *st, int64_t id, struct exs_activity *a, struct exs_error *err)
 {
   sqlite3_stmt *s = sq_prep(st, S_ACTIVITY_GET, err);
   int rc, result = -1;
@@ -138,7 +137,7 @@ int sq_activity_get(struct exs_store *st, int64_t id, struct exs_activity *a,
 }
 
 int sq_activity_set_state(struct exs_store *st, int64_t id, const char *state,
-                                 const char *exchange_item_id, struct exs_error *err)
+                          const char *exchange_item_id, struct exs_error *err)
 {
   sqlite3_stmt *s = sq_prep(st, S_ACTIVITY_STATE, err);
   int result = -1;
@@ -165,7 +164,7 @@ out:
 }
 
 int sq_activity_list(struct exs_store *st, const char *mailbox, const char *state,
-                            struct exs_activity **out, size_t *n, struct exs_error *err)
+                     struct exs_activity **out, size_t *n, struct exs_error *err)
 {
   sqlite3_stmt *s = NULL;
   struct exs_activity *arr = NULL;
@@ -211,8 +210,8 @@ out:
 
 /* ---- sync states --------------------------------------------------------- */
 
-int sq_syncstate_get(struct exs_store *st, const char *mailbox, const char *folder,
-                            char **state, struct exs_error *err)
+int sq_syncstate_get(struct exs_store *st, const char *mailbox, const char *folder, char **state,
+                     struct exs_error *err)
 {
   sqlite3_stmt *s = sq_prep(st, S_SYNC_GET, err);
   int rc, result = -1;
@@ -241,7 +240,7 @@ int sq_syncstate_get(struct exs_store *st, const char *mailbox, const char *fold
 }
 
 int sq_syncstate_put(struct exs_store *st, const char *mailbox, const char *folder,
-                            const char *state, struct exs_error *err)
+                     const char *state, struct exs_error *err)
 {
   sqlite3_stmt *s = sq_prep(st, S_SYNC_PUT, err);
   int rc, result = -1;
@@ -366,7 +365,7 @@ int sq_activity_set_pending(struct exs_store *st, int64_t id, const char *reason
 }
 
 int sq_activity_known(struct exs_store *st, const char *mailbox, const char *item_id,
-                             const char *message_id, int64_t *id, struct exs_error *err)
+                      const char *message_id, int64_t *id, struct exs_error *err)
 {
   sqlite3_stmt *s = sq_stmt(st, "SELECT id FROM activities WHERE mailbox = ?1 AND "
                                 "((?2 IS NOT NULL AND exchange_item_id = ?2) OR "
@@ -393,7 +392,7 @@ int sq_activity_known(struct exs_store *st, const char *mailbox, const char *ite
 }
 
 int sq_activity_correlate(struct exs_store *st, const char *subject, const char *address,
-                                 int64_t *id, struct exs_error *err)
+                          int64_t *id, struct exs_error *err)
 {
   sqlite3_stmt *s = sq_stmt(st, "SELECT id FROM activities WHERE direction = 'outgoing' AND "
                                 "state IN ('" EXS_ACTIVITY_SENT "', '" EXS_ACTIVITY_SENDING
@@ -459,8 +458,8 @@ static bool sx_holder_dead(const char *holder, const char *me)
   return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
-int sq_mailbox_claim(struct exs_store *st, const char *address, const char *host,
-                            long lease_s, int *claimed, struct exs_error *err)
+int sq_mailbox_claim(struct exs_store *st, const char *address, const char *host, long lease_s,
+                     int *claimed, struct exs_error *err)
 {
   sqlite3_stmt *s = NULL;
   char holder[128] = "";

@@ -12,6 +12,7 @@
 #include "exsync/ews.h"
 #include "exsync/store.h"
 #include "exsync/sync.h"
+#include "emu_release.h"
 #include "testutil.h"
 #include "world.h"
 
@@ -280,7 +281,7 @@ START_TEST(incoming_faults_recover)
     "operation=SyncFolderItems ews-code=ErrorServerBusy backoff-ms=30 times=1",
     "operation=SyncFolderItems ews-code=ErrorInvalidSyncStateData times=1",
     "operation=FindItem ews-code=ErrorServerBusy backoff-ms=30 times=1",
-    "operation=GetItem delay-ms=2500 times=1",
+    "operation=GetItem delay-ms=600000 times=1", /* held: the 2 s timeout fires first */
     /* answers cut after N bytes, dripped, or 503 at random (seeded): each
      * picks its requests by count, never by the clock */
     "operation=GetItem cut-after=300 times=1",
@@ -579,7 +580,7 @@ START_TEST(outgoing_faults_no_duplicates)
     "operation=CreateItem truncated times=1",
     "operation=CreateItem http-status=503 times=1",
     "operation=CreateItem ews-code=ErrorServerBusy backoff-ms=30 times=2",
-    "operation=CreateItem delay-ms=3000 times=1", /* longer than the 2 s timeout */
+    "operation=CreateItem delay-ms=600000 times=1", /* held: the 2 s timeout fires first */
     "operation=CreateItem http-status=500 times=1",
     /* the mail was made but the answer is lost after N bytes: no duplicate */
     "operation=CreateItem cut-after=150 times=1",
@@ -763,14 +764,17 @@ START_TEST(schedule_due_and_postponed)
 {
   struct exs_sync_stats s;
   struct exs_mailbox m;
+  time_t t0 = exs_now();
 
   add_mailbox("alice@contoso.com", EXS_TRACK_ALL);
   opt.ignore_schedule = false;
   opt.min_interval_s = 3600;
+  exs_clock_freeze(t0); /* the postponement is exact, however long the pass takes */
   s = pass();
+  exs_clock_freeze(0);
   ck_assert_uint_eq(s.mailboxes, 1);
   get_mailbox("alice@contoso.com", &m);
-  ck_assert(m.postponed_until >= exs_now() + 3500);
+  ck_assert_int_eq((long long)m.postponed_until, (long long)t0 + 3600);
   /* not due: left alone */
   deliver("alice@contoso.com", "Later %d", 1);
   s = pass();
@@ -807,6 +811,7 @@ START_TEST(max_connections_per_credential)
 {
   static const char *const boxes[] = {"alice@contoso.com", "bob@contoso.com",
                                       "carol@contoso.com"};
+  struct tu_releaser *rel;
   char e[256];
   int i;
 
@@ -815,12 +820,16 @@ START_TEST(max_connections_per_credential)
     for(i = 0; i < 20; i++)
       deliver(boxes[b], "Mail %d", i);
   }
-  /* slow answers so that workers overlap */
-  ck_assert(emu_add_fault(emu, "delay-ms=20", e, sizeof(e)) > 0);
+  /* the first two answers are held until two requests are in flight
+   * together: the limit is reached on any machine, never passed */
+  ck_assert(emu_add_fault(emu, "delay-ms=600000 times=2", e, sizeof(e)) > 0);
+  rel = tu_release_when_delayed(emu, 2);
   opt.max_workers = 8;
   pass();
+  ck_assert_msg(tu_releaser_join(rel), "never two requests in flight");
   emu_clear_faults(emu);
   ck_assert_int_le(emu_journal_max_in_flight(emu, "svc-crm"), 2);
+  ck_assert_int_eq(emu_journal_max_in_flight(emu, "svc-crm"), 2);
   ck_assert_int_eq(count(NULL, NULL), 62);
 }
 END_TEST

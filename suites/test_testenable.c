@@ -9,6 +9,7 @@
 
 #include "exsync-emulator/emulator.h"
 #include "exsync/testenable.h"
+#include "emu_release.h"
 #include "testutil.h"
 #include "world.h"
 
@@ -372,7 +373,8 @@ START_TEST(timeout_is_transient)
 
   profile.timeout_ms = 300;
   mailbox(&m, "alice@contoso.com");
-  ck_assert_int_gt(emu_add_fault(emu, "mailbox=alice@contoso.com delay-ms=2000", err,
+  /* held (never answered in time): the 300 ms timeout fires first on any machine */
+  ck_assert_int_gt(emu_add_fault(emu, "mailbox=alice@contoso.com delay-ms=600000", err,
                                  sizeof(err)), 0);
   ck_assert_int_eq(exs_testenable_mailbox(&org, &profile, &m, &opt, &r), 1);
   ck_assert_int_eq(first_alert(&r)->error.category, EXS_CAT_TIMEOUT);
@@ -545,11 +547,17 @@ START_TEST(batch_never_exceeds_max_connections)
   struct exs_mailbox *m = calloc(N, sizeof(*m));
   struct exs_te_result *r = calloc(N, sizeof(*r));
   struct exs_te_batch_options bo;
+  struct tu_releaser *rel;
   char err[256];
   int i;
 
-  ck_assert_msg(emu_add_fault(emu, "operation=GetFolder delay-ms=5", err, sizeof(err)) > 0,
+  /* the first three FindItem answers (mailbox tests, not the profile check)
+   * are held until three are in flight together: all three connections
+   * used, on any machine */
+  ck_assert_msg(emu_add_fault(emu, "operation=FindItem delay-ms=600000 times=3", err,
+                              sizeof(err)) > 0,
                 "%s", err);
+  rel = tu_release_when_delayed(emu, 3);
   for(i = 0; i < N; i++)
     mailbox(&m[i], i % 2 ? "alice@contoso.com" : "bob@contoso.com");
   for(i = 0; i < N; i++) {
@@ -559,6 +567,7 @@ START_TEST(batch_never_exceeds_max_connections)
   memset(&bo, 0, sizeof(bo));
   bo.te = opt;
   ck_assert_int_eq(exs_testenable_batch(&org, &profile, 1, m, N, &bo, r), 0);
+  ck_assert_msg(tu_releaser_join(rel), "the batch never had three requests in flight");
   ck_assert_int_le(emu_journal_max_in_flight(emu, "svc-crm"), 3);
   ck_assert_int_eq(emu_journal_max_in_flight(emu, "svc-crm"), 3); /* and it was used */
   for(i = 0; i < N; i++)

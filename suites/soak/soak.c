@@ -27,6 +27,7 @@
  *   soak --exsync PATH [--mailboxes N] [--rounds R | --seconds S] [--seed S]
  *        [--memory-passes P] [--memory-limit-kb K (0: report only)] [--keep]
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -673,13 +674,19 @@ int main(int argc, char **argv)
   emu_free(emu);
   free(mbs);
   if(!keep && !fails) {
+    /* everything in the work directory (the store may leave temporary
+     * files of a process killed while it opened the store) */
+    DIR *d = opendir(dir);
+    struct dirent *e;
     char p[600];
-    const char *names[] = {"soak.db", "soak.db-wal", "soak.db-shm", "soak.db.key", "org.xml",
-                           "body.txt", "counts", "service.log"};
-    for(size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-      snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
+    while(d && (e = readdir(d)) != NULL) {
+      if(!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+        continue;
+      snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
       unlink(p);
     }
+    if(d)
+      closedir(d);
     rmdir(dir);
   }
   printf("soak: %s\n", fails ? "FAILED" : "every check holds");

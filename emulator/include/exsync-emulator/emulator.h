@@ -98,6 +98,15 @@ int emu_journal_max_in_flight(struct emu *emu, const char *login);
 int emu_add_fault(struct emu *emu, const char *spec, char *err, size_t errlen);
 void emu_clear_faults(struct emu *emu);
 
+/* Concurrency tests without clocks: a delay fault long enough to hold the
+ * answers ("delay-ms=600000"), emu_delayed() polled (with a deadline) until
+ * the client has the requests wanted in flight together, then
+ * emu_release_delayed(). Both are thread-safe.
+ * The number of answers a delay fault is holding now. */
+size_t emu_delayed(struct emu *emu);
+/* Answer now every answer a delay fault is holding. */
+void emu_release_delayed(struct emu *emu);
+
 /* ---- mailbox inspection for tests ---- */
 /* Number of items in a mailbox's folder (distinguished name such as
  * "inbox"), or -1 when the mailbox or folder does not exist. */
