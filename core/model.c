@@ -606,3 +606,18 @@ void exs_mailbox_wipe(struct exs_mailbox *m)
   if(m)
     OPENSSL_cleanse(m->password, sizeof(m->password));
 }
+
+void exs_access_http_options(const struct exs_access *a, const struct exs_org *org,
+                             const struct exs_profile *p, struct exs_http_options *ho)
+{
+  ho->auth = a->auth;
+  ho->user = a->user;
+  ho->password = a->password;
+  ho->allow_credentials_non_secure = org->allow_credentials_non_secure;
+  ho->allow_basic_non_secure = org->allow_basic_non_secure;
+  ho->allow_non_ssl = org->allow_non_ssl;
+  if(p->timeout_enabled && p->timeout_ms > 0) {
+    ho->timeout_ms = p->timeout_ms;
+    ho->connect_timeout_ms = p->timeout_ms < 10000 ? p->timeout_ms : 10000;
+  }
+}

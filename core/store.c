@@ -1,4 +1,7 @@
-/* store.c - the SQLite backend of store.h.
+/* store.c - the SQLite backend of store.h: open, migrations, the database
+ * file, the statement path, transactions, secrets; org, profiles, mailboxes
+ * and import. The other entities are in store_results.c, store_sync.c and
+ * store_act.c (store_sqlite.h says what they share).
  *
  * Layout: the schema is a list of migrations (one SQL script each, applied in
  * one transaction at open, recorded in schema_migrations and PRAGMA
@@ -6,7 +9,7 @@
  * described by field tables (column name, C type, offset in the struct) that
  * generate the SQL and drive binding and reading, so a new field is one line.
  * Every statement of the entity calls, generated, static or written in
- * place, goes through one path (stmt() / done()): prepared once per handle,
+ * place, goes through one path (sq_stmt() / sq_done()): prepared once per handle,
  * cached by its SQL text, reset after every use, so no read transaction
  * stays open between calls.
  */
@@ -32,6 +35,7 @@
 #include "exsync/clock.h"
 #include "exsync/faultpoint.h"
 #include "exsync/secret.h"
+#include "store_sqlite.h"
 
 /* ---- schema ------------------------------------------------------------- */
 
@@ -182,17 +186,6 @@ static const struct sealed_col {
 
 /* ---- field tables -------------------------------------------------------- */
 
-enum ftype { F_TEXT, F_INT, F_BOOL, F_TIME };
-#define F_RESULT 1u /* written by exs_store_save_test_result */
-
-struct field {
-  const char *col;
-  enum ftype type;
-  size_t off;
-  size_t size; /* F_TEXT: buffer size */
-  unsigned flags;
-};
-
 #define FTEXT(S, c, m, fl) {c, F_TEXT, offsetof(struct S, m), sizeof(((struct S *)0)->m), fl}
 #define FINT(S, c, m, fl) {c, F_INT, offsetof(struct S, m), 0, fl}
 #define FBOOL(S, c, m, fl) {c, F_BOOL, offsetof(struct S, m), 0, fl}
@@ -245,7 +238,7 @@ static const struct field profile_fields[] = {
   FINT(exs_profile, "out_protocol", out_protocol, 0),
 };
 
-static const struct field mailbox_fields[] = {
+const struct field sq_mailbox_fields[] = {
   FTEXT(exs_mailbox, "address", address, 0),
   FTEXT(exs_mailbox, "name", name, 0),
   FBOOL(exs_mailbox, "is_queue", is_queue, 0),
@@ -287,49 +280,9 @@ static const struct field mailbox_fields[] = {
 };
 
 #define NF(a) (sizeof(a) / sizeof((a)[0]))
+const size_t sq_n_mailbox_fields = NF(sq_mailbox_fields);
 
-/* ---- handle -------------------------------------------------------------- */
-
-enum stmt_id {
-  S_ORG_GET,
-  S_ORG_PUT,
-  S_PROFILE_PUT,
-  S_PROFILE_GET,
-  S_PROFILE_DELETE,
-  S_MAILBOX_PUT,
-  S_MAILBOX_GET,
-  S_MAILBOX_DELETE,
-  S_MAILBOX_RESULT,
-  S_ALERT_ADD,
-  S_JOB_CREATE,
-  S_JOB_PROGRESS,
-  S_JOB_FINISH,
-  S_JOB_GET,
-  S_ACTIVITY_ADD,
-  S_ACTIVITY_FIND,
-  S_ACTIVITY_GET,
-  S_ACTIVITY_STATE,
-  S_SYNC_GET,
-  S_SYNC_PUT,
-  S_COUNT
-};
-
-struct cached {
-  char *sql;
-  sqlite3_stmt *s;
-  bool in_use; /* handed out by stmt(), not yet given back */
-};
-
-struct exs_store {
-  sqlite3 *db;
-  struct exs_secret *secret;
-  char path[1024];
-  struct cached *cache; /* stmt(): prepared statements by SQL text */
-  size_t n_cache, cap_cache;
-  char *sql[S_COUNT]; /* generated SQL (NULL: static) */
-  bool in_explicit;   /* exs_store_begin was called */
-  bool bound;         /* sealed values bound to their row (BOUND_SECRETS_VERSION) */
-};
+/* ---- statements ---------------------------------------------------------- */
 
 static const char *static_sql[S_COUNT] = {
   [S_PROFILE_DELETE] = "DELETE FROM profiles WHERE name = ?",
@@ -362,59 +315,60 @@ static const char *static_sql[S_COUNT] = {
                  "updated = excluded.updated",
 };
 
-static int db_fail(struct exs_store *st, struct exs_error *err, const char *what)
+int sq_fail(struct exs_store *st, struct exs_error *err, const char *what)
 {
-  exs_error_set(err, EXS_CAT_CONFIG, "store %s: %s: %s", st->path, what, sqlite3_errmsg(st->db));
+  exs_error_set(err, EXS_CAT_CONFIG, "store %s: %s: %s", SQ(st)->path, what,
+                sqlite3_errmsg(SQ(st)->db));
   return -1;
 }
 
-static int exec(struct exs_store *st, const char *sql, struct exs_error *err)
+int sq_exec(struct exs_store *st, const char *sql, struct exs_error *err)
 {
-  if(sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-    return db_fail(st, err, "statement failed");
+  if(sqlite3_exec(SQ(st)->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+    return sq_fail(st, err, "statement failed");
   return 0;
 }
 
 /* The one prepared-statement path. Every statement of the entity calls
- * comes from stmt() and goes back with done(): prepared once per handle
+ * comes from sq_stmt() and goes back with sq_done(): prepared once per handle
  * (SQLITE_PREPARE_PERSISTENT) and kept in the handle's cache by its SQL
  * text; reset with no bindings when handed out and when given back, so no
  * read transaction outlives a call. A statement still in use further up
  * the stack (a callback calling the store) is not handed out twice: the
- * nested caller gets a fresh one, finalized by done(). One-off statements
+ * nested caller gets a fresh one, finalized by sq_done(). One-off statements
  * of open (PRAGMAs, migrations) are prepared and finalized in place. */
-static sqlite3_stmt *stmt(struct exs_store *st, const char *sql, struct exs_error *err)
+sqlite3_stmt *sq_stmt(struct exs_store *st, const char *sql, struct exs_error *err)
 {
   struct cached *c = NULL;
   sqlite3_stmt *s = NULL;
   size_t i;
 
-  for(i = 0; i < st->n_cache && !c; i++)
-    if(st->cache[i].sql == sql || !strcmp(st->cache[i].sql, sql))
-      c = &st->cache[i];
+  for(i = 0; i < SQ(st)->n_cache && !c; i++)
+    if(SQ(st)->cache[i].sql == sql || !strcmp(SQ(st)->cache[i].sql, sql))
+      c = &SQ(st)->cache[i];
   if(c && !c->in_use) {
     c->in_use = true;
     return c->s;
   }
-  if(!c && st->n_cache == st->cap_cache) {
-    size_t cap = st->cap_cache ? 2 * st->cap_cache : 64;
-    struct cached *more = realloc(st->cache, cap * sizeof(*more));
+  if(!c && SQ(st)->n_cache == SQ(st)->cap_cache) {
+    size_t cap = SQ(st)->cap_cache ? 2 * SQ(st)->cap_cache : 64;
+    struct cached *more = realloc(SQ(st)->cache, cap * sizeof(*more));
     if(!more) {
       exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
       return NULL;
     }
-    st->cache = more;
-    st->cap_cache = cap;
+    SQ(st)->cache = more;
+    SQ(st)->cap_cache = cap;
   }
-  if(sqlite3_prepare_v3(st->db, sql, -1, c ? 0 : SQLITE_PREPARE_PERSISTENT, &s, NULL) !=
+  if(sqlite3_prepare_v3(SQ(st)->db, sql, -1, c ? 0 : SQLITE_PREPARE_PERSISTENT, &s, NULL) !=
      SQLITE_OK) {
-    db_fail(st, err, "cannot prepare a statement");
+    sq_fail(st, err, "cannot prepare a statement");
     sqlite3_finalize(s);
     return NULL;
   }
   if(c)
     return s; /* nested use: not cached */
-  c = &st->cache[st->n_cache];
+  c = &SQ(st)->cache[SQ(st)->n_cache];
   c->sql = strdup(sql);
   if(!c->sql) {
     sqlite3_finalize(s);
@@ -423,35 +377,35 @@ static sqlite3_stmt *stmt(struct exs_store *st, const char *sql, struct exs_erro
   }
   c->s = s;
   c->in_use = true;
-  st->n_cache++;
+  SQ(st)->n_cache++;
   return s;
 }
 
-/* Give a statement from stmt() back (NULL is a no-op). */
-static void done(struct exs_store *st, sqlite3_stmt *s)
+/* Give a statement from sq_stmt() back (NULL is a no-op). */
+void sq_done(struct exs_store *st, sqlite3_stmt *s)
 {
   size_t i;
 
   if(!s)
     return;
-  for(i = 0; i < st->n_cache; i++)
-    if(st->cache[i].s == s) {
+  for(i = 0; i < SQ(st)->n_cache; i++)
+    if(SQ(st)->cache[i].s == s) {
       sqlite3_reset(s);
       sqlite3_clear_bindings(s);
-      st->cache[i].in_use = false;
+      SQ(st)->cache[i].in_use = false;
       return;
     }
   sqlite3_finalize(s);
 }
 
 /* The statement of a generated or static SQL text by id. */
-static sqlite3_stmt *prep(struct exs_store *st, enum stmt_id id, struct exs_error *err)
+sqlite3_stmt *sq_prep(struct exs_store *st, enum stmt_id id, struct exs_error *err)
 {
-  return stmt(st, st->sql[id] ? st->sql[id] : static_sql[id], err);
+  return sq_stmt(st, SQ(st)->sql[id] ? SQ(st)->sql[id] : static_sql[id], err);
 }
 
 /* Bind text, NULL when empty. */
-static void bind_text(sqlite3_stmt *s, int i, const char *v)
+void sq_bind_text(sqlite3_stmt *s, int i, const char *v)
 {
   if(v && *v)
     sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
@@ -459,7 +413,7 @@ static void bind_text(sqlite3_stmt *s, int i, const char *v)
     sqlite3_bind_null(s, i);
 }
 
-static void bind_time(sqlite3_stmt *s, int i, time_t t)
+void sq_bind_time(sqlite3_stmt *s, int i, time_t t)
 {
   if(t)
     sqlite3_bind_int64(s, i, (sqlite3_int64)t);
@@ -467,14 +421,14 @@ static void bind_time(sqlite3_stmt *s, int i, time_t t)
     sqlite3_bind_null(s, i);
 }
 
-static void col_text(sqlite3_stmt *s, int i, char *buf, size_t len)
+void sq_col_text(sqlite3_stmt *s, int i, char *buf, size_t len)
 {
   const unsigned char *v = sqlite3_column_text(s, i);
 
   snprintf(buf, len, "%s", v ? (const char *)v : "");
 }
 
-static char *col_dup(sqlite3_stmt *s, int i)
+char *sq_col_dup(sqlite3_stmt *s, int i)
 {
   const unsigned char *v = sqlite3_column_text(s, i);
 
@@ -483,8 +437,8 @@ static char *col_dup(sqlite3_stmt *s, int i)
 
 /* Bind the fields of obj with the given flags mask (0: all) from index first;
  * returns the next index. */
-static int bind_fields(sqlite3_stmt *s, const struct field *f, size_t n, const void *obj,
-                       unsigned mask, int first)
+int sq_bind_fields(sqlite3_stmt *s, const struct field *f, size_t n, const void *obj,
+                   unsigned mask, int first)
 {
   const char *base = obj;
   size_t i;
@@ -501,7 +455,7 @@ static int bind_fields(sqlite3_stmt *s, const struct field *f, size_t n, const v
         len = sizeof(tmp) - 1;
       memcpy(tmp, p, len); /* a full buffer may lack its terminator */
       tmp[len] = 0;
-      bind_text(s, first, tmp);
+      sq_bind_text(s, first, tmp);
       break;
     }
     case F_INT:
@@ -511,7 +465,7 @@ static int bind_fields(sqlite3_stmt *s, const struct field *f, size_t n, const v
       sqlite3_bind_int(s, first, *(const bool *)p ? 1 : 0);
       break;
     case F_TIME:
-      bind_time(s, first, *(const time_t *)p);
+      sq_bind_time(s, first, *(const time_t *)p);
       break;
     }
     first++;
@@ -519,7 +473,7 @@ static int bind_fields(sqlite3_stmt *s, const struct field *f, size_t n, const v
   return first;
 }
 
-static int read_fields(sqlite3_stmt *s, const struct field *f, size_t n, void *obj, int first)
+int sq_read_fields(sqlite3_stmt *s, const struct field *f, size_t n, void *obj, int first)
 {
   char *base = obj;
   size_t i;
@@ -528,7 +482,7 @@ static int read_fields(sqlite3_stmt *s, const struct field *f, size_t n, void *o
     void *p = base + f[i].off;
     switch(f[i].type) {
     case F_TEXT:
-      col_text(s, first, p, f[i].size);
+      sq_col_text(s, first, p, f[i].size);
       break;
     case F_INT:
       *(int *)p = sqlite3_column_int(s, first);
@@ -555,45 +509,99 @@ static void add_cols(struct exs_buf *b, const struct field *f, size_t n, const c
   }
 }
 
-/* Sealed columns after the field table's: every table has password_enc,
- * profiles also out_password_enc (their outgoing password). */
-static const char *secret_cols(const char *table)
-{
-  return strcmp(table, "profiles") ? "password_enc" : "password_enc, out_password_enc";
-}
+/* ---- entities: a table described once ----------------------------------- *
+ *
+ * Profiles and mailboxes are written and read by one path: their field
+ * table (the key column first), their sealed columns (where the plaintext
+ * lives in the struct) and their statements. */
 
-/* "INSERT INTO t(cols, secrets) VALUES(?...) ON CONFLICT(key) DO UPDATE SET ... RETURNING id" */
-static char *upsert_sql(const char *table, const struct field *f, size_t n, bool password)
+struct sealed_field {
+  const char *col;
+  size_t off, size;
+};
+
+struct entity {
+  const char *table, *noun; /* "profiles", "profile" */
+  const struct field *f;    /* key column first */
+  size_t nf;
+  const struct sealed_field *sealed;
+  size_t ns;
+  size_t id_off, size; /* the struct's id member, the struct's size */
+  const char *pw_fmt;  /* appended to a password error, with the key */
+  enum stmt_id put, get;
+};
+
+#define MSIZE(S, m) sizeof(((struct S *)0)->m)
+static const struct sealed_field profile_sealed[] = {
+    {"password_enc", offsetof(struct exs_profile, password), MSIZE(exs_profile, password)},
+    {"out_password_enc", offsetof(struct exs_profile, out_password),
+     MSIZE(exs_profile, out_password)},
+};
+static const struct sealed_field mailbox_sealed[] = {
+    {"password_enc", offsetof(struct exs_mailbox, password), MSIZE(exs_mailbox, password)},
+};
+
+static const struct entity profile_entity = {
+    .table = "profiles",
+    .noun = "profile",
+    .f = profile_fields,
+    .nf = NF(profile_fields),
+    .sealed = profile_sealed,
+    .ns = NF(profile_sealed),
+    .id_off = offsetof(struct exs_profile, id),
+    .size = sizeof(struct exs_profile),
+    .pw_fmt = " (password of profile '%s')",
+    .put = S_PROFILE_PUT,
+    .get = S_PROFILE_GET,
+};
+static const struct entity mailbox_entity = {
+    .table = "mailboxes",
+    .noun = "mailbox",
+    .f = sq_mailbox_fields,
+    .nf = NF(sq_mailbox_fields),
+    .sealed = mailbox_sealed,
+    .ns = NF(mailbox_sealed),
+    .id_off = offsetof(struct exs_mailbox, id),
+    .size = sizeof(struct exs_mailbox),
+    .pw_fmt = " (password of mailbox %s)",
+    .put = S_MAILBOX_PUT,
+    .get = S_MAILBOX_GET,
+};
+
+/* "INSERT INTO t(cols, sealed) VALUES(?...) ON CONFLICT(key) DO UPDATE SET ... RETURNING id" */
+static char *upsert_sql(const struct entity *e)
 {
   struct exs_buf b;
-  size_t i, ns = !password ? 0 : strcmp(table, "profiles") ? 1 : 2;
+  size_t i;
 
   exs_buf_init(&b, 16384);
-  exs_buf_addf(&b, "INSERT INTO %s(", table);
-  add_cols(&b, f, n, "%s");
-  if(password)
-    exs_buf_addf(&b, ", %s", secret_cols(table));
+  exs_buf_addf(&b, "INSERT INTO %s(", e->table);
+  add_cols(&b, e->f, e->nf, "%s");
+  for(i = 0; i < e->ns; i++)
+    exs_buf_addf(&b, ", %s", e->sealed[i].col);
   exs_buf_adds(&b, ") VALUES(");
-  for(i = 0; i < n + ns; i++)
+  for(i = 0; i < e->nf + e->ns; i++)
     exs_buf_adds(&b, i ? ", ?" : "?");
-  exs_buf_addf(&b, ") ON CONFLICT(%s) DO UPDATE SET ", f[0].col);
-  add_cols(&b, f, n, "%s = excluded.%s");
-  if(password)
-    exs_buf_adds(&b, ", password_enc = excluded.password_enc");
-  if(ns == 2)
-    exs_buf_adds(&b, ", out_password_enc = excluded.out_password_enc");
+  exs_buf_addf(&b, ") ON CONFLICT(%s) DO UPDATE SET ", e->f[0].col);
+  add_cols(&b, e->f, e->nf, "%s = excluded.%s");
+  for(i = 0; i < e->ns; i++)
+    exs_buf_addf(&b, ", %s = excluded.%s", e->sealed[i].col, e->sealed[i].col);
   exs_buf_adds(&b, " RETURNING id");
   return exs_buf_steal(&b);
 }
 
-static char *select_sql(const char *table, const struct field *f, size_t n, const char *where)
+/* "SELECT id, cols, sealed FROM t WHERE/ORDER ..." */
+static char *select_sql(const struct entity *e, const char *where)
 {
   struct exs_buf b;
+  size_t i;
 
   exs_buf_init(&b, 16384);
   exs_buf_adds(&b, "SELECT id, ");
-  add_cols(&b, f, n, "%s");
-  exs_buf_addf(&b, ", %s FROM %s %s", secret_cols(table), table, where);
+  add_cols(&b, e->f, e->nf, "%s");
+  for(i = 0; i < e->ns; i++)
+    exs_buf_addf(&b, ", %s", e->sealed[i].col);
+  exs_buf_addf(&b, " FROM %s %s", e->table, where);
   return exs_buf_steal(&b);
 }
 
@@ -611,32 +619,30 @@ static int generate_sql(struct exs_store *st)
     exs_buf_adds(&b, ", ?");
   exs_buf_adds(&b, ") ON CONFLICT(id) DO UPDATE SET ");
   add_cols(&b, org_fields, NF(org_fields), "%s = excluded.%s");
-  st->sql[S_ORG_PUT] = exs_buf_steal(&b);
+  SQ(st)->sql[S_ORG_PUT] = exs_buf_steal(&b);
 
   exs_buf_adds(&b, "SELECT ");
   add_cols(&b, org_fields, NF(org_fields), "%s");
   exs_buf_adds(&b, " FROM org WHERE id = 1");
-  st->sql[S_ORG_GET] = exs_buf_steal(&b);
+  SQ(st)->sql[S_ORG_GET] = exs_buf_steal(&b);
 
-  st->sql[S_PROFILE_PUT] = upsert_sql("profiles", profile_fields, NF(profile_fields), true);
-  st->sql[S_PROFILE_GET] =
-    select_sql("profiles", profile_fields, NF(profile_fields), "WHERE name = ?");
-  st->sql[S_MAILBOX_PUT] = upsert_sql("mailboxes", mailbox_fields, NF(mailbox_fields), true);
-  st->sql[S_MAILBOX_GET] =
-    select_sql("mailboxes", mailbox_fields, NF(mailbox_fields), "WHERE address = ?");
+  SQ(st)->sql[S_PROFILE_PUT] = upsert_sql(&profile_entity);
+  SQ(st)->sql[S_PROFILE_GET] = select_sql(&profile_entity, "WHERE name = ?");
+  SQ(st)->sql[S_MAILBOX_PUT] = upsert_sql(&mailbox_entity);
+  SQ(st)->sql[S_MAILBOX_GET] = select_sql(&mailbox_entity, "WHERE address = ?");
 
   exs_buf_adds(&b, "UPDATE mailboxes SET ");
-  for(i = 0; i < NF(mailbox_fields); i++) {
-    if(!(mailbox_fields[i].flags & F_RESULT))
+  for(i = 0; i < NF(sq_mailbox_fields); i++) {
+    if(!(sq_mailbox_fields[i].flags & F_RESULT))
       continue;
-    exs_buf_addf(&b, "%s%s = ?", first ? "" : ", ", mailbox_fields[i].col);
+    exs_buf_addf(&b, "%s%s = ?", first ? "" : ", ", sq_mailbox_fields[i].col);
     first = false;
   }
   exs_buf_adds(&b, " WHERE address = ?");
-  st->sql[S_MAILBOX_RESULT] = exs_buf_steal(&b);
+  SQ(st)->sql[S_MAILBOX_RESULT] = exs_buf_steal(&b);
 
   for(i = 0; i < S_COUNT; i++)
-    if(!st->sql[i] && !static_sql[i])
+    if(!SQ(st)->sql[i] && !static_sql[i])
       return -1;
   return 0;
 }
@@ -654,59 +660,59 @@ static int commit_fault_point(void *unused)
 
 /* Start a unit of work: BEGIN IMMEDIATE when none is open, else a savepoint
  * inside the caller's transaction. */
-static int tx_begin(struct exs_store *st, bool *own, struct exs_error *err)
+int sq_tx_begin(struct exs_store *st, bool *own, struct exs_error *err)
 {
-  *own = sqlite3_get_autocommit(st->db) != 0;
-  return exec(st, *own ? "BEGIN IMMEDIATE" : "SAVEPOINT exs_unit", err);
+  *own = sqlite3_get_autocommit(SQ(st)->db) != 0;
+  return sq_exec(st, *own ? "BEGIN IMMEDIATE" : "SAVEPOINT exs_unit", err);
 }
 
-static int tx_end(struct exs_store *st, bool own, int ok, struct exs_error *err)
+int sq_tx_end(struct exs_store *st, bool own, int ok, struct exs_error *err)
 {
   if(ok == 0) {
-    if(exec(st, own ? "COMMIT" : "RELEASE exs_unit", err) == 0)
+    if(sq_exec(st, own ? "COMMIT" : "RELEASE exs_unit", err) == 0)
       return 0;
   }
   if(own) {
-    if(!sqlite3_get_autocommit(st->db))
-      sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    if(!sqlite3_get_autocommit(SQ(st)->db))
+      sqlite3_exec(SQ(st)->db, "ROLLBACK", NULL, NULL, NULL);
   }
   else
-    sqlite3_exec(st->db, "ROLLBACK TO exs_unit; RELEASE exs_unit", NULL, NULL, NULL);
+    sqlite3_exec(SQ(st)->db, "ROLLBACK TO exs_unit; RELEASE exs_unit", NULL, NULL, NULL);
   return -1;
 }
 
-int exs_store_begin(struct exs_store *st, struct exs_error *err)
+int sq_begin(struct exs_store *st, struct exs_error *err)
 {
-  if(!sqlite3_get_autocommit(st->db)) {
-    exs_error_set(err, EXS_CAT_CONFIG, "store %s: a transaction is already open", st->path);
+  if(!sqlite3_get_autocommit(SQ(st)->db)) {
+    exs_error_set(err, EXS_CAT_CONFIG, "store %s: a transaction is already open", SQ(st)->path);
     return -1;
   }
-  if(exec(st, "BEGIN IMMEDIATE", err))
+  if(sq_exec(st, "BEGIN IMMEDIATE", err))
     return -1;
-  st->in_explicit = true;
+  SQ(st)->in_explicit = true;
   return 0;
 }
 
-int exs_store_commit(struct exs_store *st, struct exs_error *err)
+int sq_commit(struct exs_store *st, struct exs_error *err)
 {
-  st->in_explicit = false;
-  if(sqlite3_get_autocommit(st->db)) {
-    exs_error_set(err, EXS_CAT_CONFIG, "store %s: no transaction to commit", st->path);
+  SQ(st)->in_explicit = false;
+  if(sqlite3_get_autocommit(SQ(st)->db)) {
+    exs_error_set(err, EXS_CAT_CONFIG, "store %s: no transaction to commit", SQ(st)->path);
     return -1;
   }
-  if(exec(st, "COMMIT", err)) {
-    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+  if(sq_exec(st, "COMMIT", err)) {
+    sqlite3_exec(SQ(st)->db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
   }
   return 0;
 }
 
-int exs_store_rollback(struct exs_store *st, struct exs_error *err)
+int sq_rollback(struct exs_store *st, struct exs_error *err)
 {
-  st->in_explicit = false;
-  if(sqlite3_get_autocommit(st->db))
+  SQ(st)->in_explicit = false;
+  if(sqlite3_get_autocommit(SQ(st)->db))
     return 0;
-  return exec(st, "ROLLBACK", err);
+  return sq_exec(st, "ROLLBACK", err);
 }
 
 /* ---- open / close / migrate ---------------------------------------------- */
@@ -716,14 +722,14 @@ static int user_version(struct exs_store *st)
   sqlite3_stmt *s = NULL;
   int v = -1;
 
-  if(sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK &&
+  if(sqlite3_prepare_v2(SQ(st)->db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK &&
      sqlite3_step(s) == SQLITE_ROW)
     v = sqlite3_column_int(s, 0);
   sqlite3_finalize(s);
   return v;
 }
 
-int exs_store_schema_version(struct exs_store *st)
+int sq_schema_version(struct exs_store *st)
 {
   return user_version(st);
 }
@@ -751,8 +757,8 @@ static int reseal_col(struct exs_store *st, const struct sealed_col *c, struct e
   /* read all first: no table is changed while a statement reads it */
   snprintf(sql, sizeof(sql), "SELECT rowid, %s, %s FROM %s WHERE %s IS NOT NULL", c->key,
            c->col, c->table, c->col);
-  if(sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
-    db_fail(st, err, "cannot read the sealed passwords");
+  if(sqlite3_prepare_v2(SQ(st)->db, sql, -1, &s, NULL) != SQLITE_OK) {
+    sq_fail(st, err, "cannot read the sealed passwords");
     goto out;
   }
   while((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -765,7 +771,7 @@ static int reseal_col(struct exs_store *st, const struct sealed_col *c, struct e
       rows = more;
     }
     rows[n].rowid = sqlite3_column_int64(s, 0);
-    col_text(s, 1, rows[n].key, sizeof(rows[n].key));
+    sq_col_text(s, 1, rows[n].key, sizeof(rows[n].key));
     rows[n].blob = strdup((const char *)sqlite3_column_text(s, 2));
     if(!rows[n++].blob) {
       exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
@@ -773,26 +779,25 @@ static int reseal_col(struct exs_store *st, const struct sealed_col *c, struct e
     }
   }
   if(rc != SQLITE_DONE) {
-    db_fail(st, err, "cannot read the sealed passwords");
+    sq_fail(st, err, "cannot read the sealed passwords");
     goto out;
   }
   sqlite3_finalize(s);
   s = NULL;
   snprintf(sql, sizeof(sql), "UPDATE %s SET %s = ? WHERE rowid = ?", c->table, c->col);
-  if(sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
-    db_fail(st, err, "cannot re-seal the passwords");
+  if(sqlite3_prepare_v2(SQ(st)->db, sql, -1, &s, NULL) != SQLITE_OK) {
+    sq_fail(st, err, "cannot re-seal the passwords");
     goto out;
   }
   for(i = 0; i < n; i++) {
-    if(exs_secret_decrypt(st->secret, rows[i].blob, plain, sizeof(plain), err) ||
-       exs_secret_encrypt_for(st->secret, plain,
+    if(exs_secret_decrypt(SQ(st)->secret, rows[i].blob, plain, sizeof(plain), err) ||
+       exs_secret_encrypt_for(SQ(st)->secret, plain,
                               seal_context(st, c->table, c->col, rows[i].key, ctx, sizeof(ctx)),
                               &blob, err)) {
       if(err)
-        snprintf(err->message + strlen(err->message),
-                 sizeof(err->message) - strlen(err->message),
+        snprintf(err->message + strlen(err->message), sizeof(err->message) - strlen(err->message),
                  " (store %s, migration %d: %s.%s of '%s'; is this the store's key file?)",
-                 st->path, BOUND_SECRETS_VERSION, c->table, c->col, rows[i].key);
+                 SQ(st)->path, BOUND_SECRETS_VERSION, c->table, c->col, rows[i].key);
       goto out;
     }
     sqlite3_reset(s);
@@ -800,7 +805,7 @@ static int reseal_col(struct exs_store *st, const struct sealed_col *c, struct e
     blob = NULL;
     sqlite3_bind_int64(s, 2, rows[i].rowid);
     if(sqlite3_step(s) != SQLITE_DONE) {
-      db_fail(st, err, "cannot re-seal the passwords");
+      sq_fail(st, err, "cannot re-seal the passwords");
       goto out;
     }
   }
@@ -820,10 +825,10 @@ static int reseal_all(struct exs_store *st, struct exs_error *err)
   size_t i;
   int result = 0;
 
-  st->bound = true;
+  SQ(st)->bound = true;
   for(i = 0; i < sizeof(sealed_cols) / sizeof(sealed_cols[0]) && result == 0; i++)
     result = reseal_col(st, &sealed_cols[i], err);
-  st->bound = false; /* the caller sets it from the version reached */
+  SQ(st)->bound = false; /* the caller sets it from the version reached */
   return result;
 }
 
@@ -832,39 +837,39 @@ static int migrate(struct exs_store *st, int target, struct exs_error *err)
   int cur, v, result = -1;
   char sql[128];
 
-  if(exec(st, "BEGIN IMMEDIATE", err))
+  if(sq_exec(st, "BEGIN IMMEDIATE", err))
     return -1;
   cur = user_version(st);
   if(cur < 0) {
-    db_fail(st, err, "cannot read the schema version");
+    sq_fail(st, err, "cannot read the schema version");
     goto out;
   }
   if(cur > EXS_STORE_SCHEMA_VERSION) {
     exs_error_set(err, EXS_CAT_CONFIG,
                   "store %s: schema version %d is newer than this exsync knows (%d): upgrade "
                   "exsync",
-                  st->path, cur, EXS_STORE_SCHEMA_VERSION);
+                  SQ(st)->path, cur, EXS_STORE_SCHEMA_VERSION);
     goto out;
   }
   for(v = cur + 1; v <= target; v++) {
-    if(exec(st, migrations[v - 1], err))
+    if(sq_exec(st, migrations[v - 1], err))
       goto out;
     if(v == BOUND_SECRETS_VERSION && reseal_all(st, err))
       goto out;
     snprintf(sql, sizeof(sql),
              "INSERT INTO schema_migrations(version, applied_at) VALUES(%d, %lld)", v,
              (long long)exs_now());
-    if(exec(st, sql, err))
+    if(sq_exec(st, sql, err))
       goto out;
   }
   if(target > cur) {
     snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", target);
-    if(exec(st, sql, err))
+    if(sq_exec(st, sql, err))
       goto out;
   }
   result = 0;
 out:
-  return tx_end(st, true, result, err);
+  return sq_tx_end(st, true, result, err);
 }
 
 /* ---- the database file -------------------------------------------------- *
@@ -1010,14 +1015,14 @@ static int holds_secrets(struct exs_store *st, struct exs_error *err)
       exs_buf_addf(&sql, "%sSELECT 1 FROM %s WHERE %s IS NOT NULL", sql.len ? " UNION ALL " : "",
                    sealed_cols[i].table, sealed_cols[i].col);
   exs_buf_adds(&sql, " LIMIT 1");
-  rc = sql.data ? sqlite3_prepare_v2(st->db, sql.data, -1, &s, NULL) : SQLITE_NOMEM;
+  rc = sql.data ? sqlite3_prepare_v2(SQ(st)->db, sql.data, -1, &s, NULL) : SQLITE_NOMEM;
   exs_buf_free(&sql);
   if(rc != SQLITE_OK)
-    return db_fail(st, err, "cannot look for sealed passwords");
+    return sq_fail(st, err, "cannot look for sealed passwords");
   rc = sqlite3_step(s);
   sqlite3_finalize(s);
   if(rc != SQLITE_ROW && rc != SQLITE_DONE)
-    return db_fail(st, err, "cannot look for sealed passwords");
+    return sq_fail(st, err, "cannot look for sealed passwords");
   return rc == SQLITE_ROW;
 }
 
@@ -1038,16 +1043,16 @@ static int open_key(struct exs_store *st, const char *key_file, struct exs_error
                     "key file %s is missing, and store %s holds passwords sealed under it: "
                     "restore that key file (or name it with --key-file); a new key could not "
                     "open them, so none is created",
-                    key_file, st->path);
+                    key_file, SQ(st)->path);
       return -1;
     }
   }
-  st->secret = exs_secret_load(key_file, !sealed, err);
-  return st->secret ? 0 : -1;
+  SQ(st)->secret = exs_secret_load(key_file, !sealed, err);
+  return SQ(st)->secret ? 0 : -1;
 }
 
-struct exs_store *exs_store_open_version(const char *path, const char *key_file, int version,
-                                         struct exs_error *err)
+struct exs_store *sq_open(const char *path, const char *key_file, int version,
+                          struct exs_error *err)
 {
   struct exs_store *st = NULL;
   sqlite3_stmt *s = NULL;
@@ -1056,110 +1061,105 @@ struct exs_store *exs_store_open_version(const char *path, const char *key_file,
     exs_error_set(err, EXS_CAT_CONFIG, "store: no schema version %d", version);
     return NULL;
   }
-  st = calloc(1, sizeof(*st));
+  st = calloc(1, sizeof(struct sq_store));
   if(!st) {
     exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
     return NULL;
   }
-  snprintf(st->path, sizeof(st->path), "%s", path);
+  snprintf(SQ(st)->path, sizeof(SQ(st)->path), "%s", path);
   /* The database holds sealed secrets and addresses: private, and only
    * ever opened by SQLite (see prepare_files). */
   if(strcmp(path, ":memory:") && prepare_files(path, err))
     goto fail;
-  if(sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+  if(sqlite3_open_v2(path, &SQ(st)->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
      SQLITE_OK) {
-    db_fail(st, err, "cannot open the database");
+    sq_fail(st, err, "cannot open the database");
     goto fail;
   }
   /* created by SQLite (no hard links here), or swapped in meanwhile */
   if(strcmp(path, ":memory:") && tighten_file(path, true, err))
     goto fail;
-  sqlite3_extended_result_codes(st->db, 1);
-  sqlite3_busy_timeout(st->db, 10000);
-  if(sqlite3_prepare_v2(st->db, "PRAGMA journal_mode = WAL", -1, &s, NULL) != SQLITE_OK ||
+  sqlite3_extended_result_codes(SQ(st)->db, 1);
+  sqlite3_busy_timeout(SQ(st)->db, 10000);
+  if(sqlite3_prepare_v2(SQ(st)->db, "PRAGMA journal_mode = WAL", -1, &s, NULL) != SQLITE_OK ||
      sqlite3_step(s) != SQLITE_ROW) {
-    db_fail(st, err, "cannot use the database (not an SQLite file?)");
+    sq_fail(st, err, "cannot use the database (not an SQLite file?)");
     goto fail;
   }
   sqlite3_finalize(s);
   s = NULL;
-  if(exec(st, "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL", err))
+  if(sq_exec(st, "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL", err))
     goto fail;
   if(open_key(st, key_file, err))
     goto fail;
   if(migrate(st, version, err))
     goto fail;
-  st->bound = version >= BOUND_SECRETS_VERSION;
+  SQ(st)->bound = version >= BOUND_SECRETS_VERSION;
   if(generate_sql(st)) {
     exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
     goto fail;
   }
 #ifdef EXSYNC_FAULT_POINTS
-  sqlite3_commit_hook(st->db, commit_fault_point, NULL);
+  sqlite3_commit_hook(SQ(st)->db, commit_fault_point, NULL);
 #endif
   return st;
 fail:
   sqlite3_finalize(s);
-  exs_store_close(st);
+  sq_close(st);
   return NULL;
 }
 
-struct exs_store *exs_store_open(const char *path, const char *key_file, struct exs_error *err)
-{
-  return exs_store_open_version(path, key_file, EXS_STORE_SCHEMA_VERSION, err);
-}
-
-void exs_store_close(struct exs_store *st)
+void sq_close(struct exs_store *st)
 {
   int i;
 
   if(!st)
     return;
   for(i = 0; i < S_COUNT; i++)
-    free(st->sql[i]);
-  for(size_t k = 0; k < st->n_cache; k++) {
-    sqlite3_finalize(st->cache[k].s);
-    free(st->cache[k].sql);
+    free(SQ(st)->sql[i]);
+  for(size_t k = 0; k < SQ(st)->n_cache; k++) {
+    sqlite3_finalize(SQ(st)->cache[k].s);
+    free(SQ(st)->cache[k].sql);
   }
-  free(st->cache);
-  if(st->db) {
-    if(!sqlite3_get_autocommit(st->db))
-      sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-    sqlite3_close_v2(st->db);
+  free(SQ(st)->cache);
+  if(SQ(st)->db) {
+    if(!sqlite3_get_autocommit(SQ(st)->db))
+      sqlite3_exec(SQ(st)->db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close_v2(SQ(st)->db);
   }
-  exs_secret_free(st->secret);
+  exs_secret_free(SQ(st)->secret);
   free(st);
 }
 
-int exs_store_check(struct exs_store *st, struct exs_error *err)
+int sq_check(struct exs_store *st, struct exs_error *err)
 {
   sqlite3_stmt *s = NULL;
   int result = -1, rc;
 
-  if(sqlite3_prepare_v2(st->db, "PRAGMA integrity_check", -1, &s, NULL) != SQLITE_OK) {
-    db_fail(st, err, "integrity check");
+  if(sqlite3_prepare_v2(SQ(st)->db, "PRAGMA integrity_check", -1, &s, NULL) != SQLITE_OK) {
+    sq_fail(st, err, "integrity check");
     goto out;
   }
   rc = sqlite3_step(s);
   if(rc != SQLITE_ROW || strcmp((const char *)sqlite3_column_text(s, 0), "ok")) {
-    exs_error_set(err, EXS_CAT_CONFIG, "store %s: integrity check failed: %s", st->path,
+    exs_error_set(err, EXS_CAT_CONFIG, "store %s: integrity check failed: %s", SQ(st)->path,
                   rc == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0)
-                                   : sqlite3_errmsg(st->db));
+                                   : sqlite3_errmsg(SQ(st)->db));
     goto out;
   }
   sqlite3_finalize(s);
-  if(sqlite3_prepare_v2(st->db, "PRAGMA foreign_key_check", -1, &s, NULL) != SQLITE_OK) {
-    db_fail(st, err, "foreign key check");
+  if(sqlite3_prepare_v2(SQ(st)->db, "PRAGMA foreign_key_check", -1, &s, NULL) != SQLITE_OK) {
+    sq_fail(st, err, "foreign key check");
     goto out;
   }
   rc = sqlite3_step(s);
   if(rc == SQLITE_ROW) {
     exs_error_set(err, EXS_CAT_CONFIG, "store %s: foreign key check failed in table %s",
-                  st->path, (const char *)sqlite3_column_text(s, 0));
+                  SQ(st)->path, (const char *)sqlite3_column_text(s, 0));
     goto out;
   }
   if(rc != SQLITE_DONE) {
-    db_fail(st, err, "foreign key check");
+    sq_fail(st, err, "foreign key check");
     goto out;
   }
   result = 0;
@@ -1179,7 +1179,7 @@ static const char *seal_context(struct exs_store *st, const char *table, const c
   bool lower = !strcmp(table, "mailboxes");
   size_t n;
 
-  if(!st->bound)
+  if(!SQ(st)->bound)
     return NULL;
   n = (size_t)snprintf(buf, len, "%s:%s:", table, col);
   for(; n + 1 < len && *key; key++)
@@ -1210,8 +1210,8 @@ static int bind_password(struct exs_store *st, sqlite3_stmt *s, int i, const cha
   }
   memcpy(plain, password, len);
   plain[len] = 0;
-  if(exs_secret_encrypt_for(st->secret, plain, seal_context(st, table, col, key, ctx, sizeof(ctx)),
-                            &blob, err))
+  if(exs_secret_encrypt_for(SQ(st)->secret, plain,
+                            seal_context(st, table, col, key, ctx, sizeof(ctx)), &blob, err))
     goto out;
   sqlite3_bind_text(s, i, blob, -1, free);
   result = 0;
@@ -1230,16 +1230,15 @@ static int read_password(struct exs_store *st, sqlite3_stmt *s, int i, char *out
   memset(out, 0, len);
   if(!blob)
     return 0;
-  return exs_secret_decrypt_for(st->secret, (const char *)blob,
-                                seal_context(st, table, col, key, ctx, sizeof(ctx)), out, len,
-                                err);
+  return exs_secret_decrypt_for(SQ(st)->secret, (const char *)blob,
+                                seal_context(st, table, col, key, ctx, sizeof(ctx)), out, len, err);
 }
 
 /* ---- org ----------------------------------------------------------------- */
 
-int exs_store_org_get(struct exs_store *st, struct exs_org *org, struct exs_error *err)
+int sq_org_get(struct exs_store *st, struct exs_org *org, struct exs_error *err)
 {
-  sqlite3_stmt *s = prep(st, S_ORG_GET, err);
+  sqlite3_stmt *s = sq_prep(st, S_ORG_GET, err);
   int rc, result = -1;
 
   exs_org_defaults(org);
@@ -1247,122 +1246,166 @@ int exs_store_org_get(struct exs_store *st, struct exs_org *org, struct exs_erro
     return -1;
   rc = sqlite3_step(s);
   if(rc == SQLITE_ROW)
-    read_fields(s, org_fields, NF(org_fields), org, 0);
+    sq_read_fields(s, org_fields, NF(org_fields), org, 0);
   else if(rc != SQLITE_DONE) {
-    db_fail(st, err, "cannot read the org settings");
+    sq_fail(st, err, "cannot read the org settings");
     goto out;
   }
   result = 0;
 out:
-  done(st, s);
+  sq_done(st, s);
   return result;
 }
 
-int exs_store_org_put(struct exs_store *st, const struct exs_org *org, struct exs_error *err)
+int sq_org_put(struct exs_store *st, const struct exs_org *org, struct exs_error *err)
 {
-  sqlite3_stmt *s = prep(st, S_ORG_PUT, err);
+  sqlite3_stmt *s = sq_prep(st, S_ORG_PUT, err);
   int result = -1;
 
   if(!s)
     return -1;
-  bind_fields(s, org_fields, NF(org_fields), org, 0, 1);
+  sq_bind_fields(s, org_fields, NF(org_fields), org, 0, 1);
   if(sqlite3_step(s) != SQLITE_DONE) {
-    db_fail(st, err, "cannot write the org settings");
+    sq_fail(st, err, "cannot write the org settings");
     goto out;
   }
   result = 0;
 out:
-  done(st, s);
+  sq_done(st, s);
   return result;
 }
 
 /* ---- profiles ------------------------------------------------------------ */
 
-int exs_store_profile_put(struct exs_store *st, struct exs_profile *p, struct exs_error *err)
+/* Insert or update obj (an e->size struct) by its key, its sealed columns
+ * bound to it; sets its id. *rc gets SQLite's code of a failed write. */
+static int entity_put(struct exs_store *st, const struct entity *e, void *obj, int *rc,
+                      struct exs_error *err)
 {
+  char *base = obj;
+  const char *key = base + e->f[0].off;
   sqlite3_stmt *s;
+  size_t k;
   int i, result = -1;
 
-  if(!p->name[0]) {
-    exs_error_set(err, EXS_CAT_CONFIG, "profile: attribute 'name': is required");
+  *rc = SQLITE_OK;
+  if(!key[0]) {
+    exs_error_set(err, EXS_CAT_CONFIG, "%s: attribute '%s': is required", e->noun, e->f[0].col);
     return -1;
   }
-  s = prep(st, S_PROFILE_PUT, err);
+  s = sq_prep(st, e->put, err);
   if(!s)
     return -1;
-  i = bind_fields(s, profile_fields, NF(profile_fields), p, 0, 1);
-  if(bind_password(st, s, i, p->password, sizeof(p->password), "profiles", "password_enc",
-                   p->name, err) ||
-     bind_password(st, s, i + 1, p->out_password, sizeof(p->out_password), "profiles",
-                   "out_password_enc", p->name, err))
-    goto out;
-  if(sqlite3_step(s) != SQLITE_ROW) {
-    db_fail(st, err, "cannot write the profile");
+  i = sq_bind_fields(s, e->f, e->nf, obj, 0, 1);
+  for(k = 0; k < e->ns; k++)
+    if(bind_password(st, s, i + (int)k, base + e->sealed[k].off, e->sealed[k].size, e->table,
+                     e->sealed[k].col, key, err))
+      goto out;
+  *rc = sqlite3_step(s);
+  if(*rc != SQLITE_ROW) {
+    char what[64];
+    snprintf(what, sizeof(what), "cannot write the %s", e->noun);
+    sq_fail(st, err, what);
     goto out;
   }
-  p->id = sqlite3_column_int64(s, 0);
+  *(int64_t *)(void *)(base + e->id_off) = sqlite3_column_int64(s, 0);
   result = 0;
 out:
-  done(st, s);
+  sq_done(st, s);
   return result;
 }
 
-static int read_profile(struct exs_store *st, sqlite3_stmt *s, struct exs_profile *p,
-                        bool secrets, struct exs_error *err)
+/* Fill obj from a row of select_sql(e); sealed columns opened when secrets. */
+static int entity_read(struct exs_store *st, const struct entity *e, sqlite3_stmt *s, void *obj,
+                       bool secrets, struct exs_error *err)
 {
+  char *base = obj;
+  size_t k;
   int i;
 
-  memset(p, 0, sizeof(*p));
-  p->id = sqlite3_column_int64(s, 0);
-  i = read_fields(s, profile_fields, NF(profile_fields), p, 1);
-  if(secrets && (read_password(st, s, i, p->password, sizeof(p->password), "profiles",
-                               "password_enc", p->name, err) ||
-                 read_password(st, s, i + 1, p->out_password, sizeof(p->out_password),
-                               "profiles", "out_password_enc", p->name, err))) {
-    if(err)
-      snprintf(err->message + strlen(err->message),
-             sizeof(err->message) - strlen(err->message), " (password of profile '%s')",
-             p->name);
-    return -1;
-  }
-  if(p->same_outgoing) {
-    /* one set of settings for both directions, whatever the columns say */
-    p->out_retrieval = p->retrieval;
-    p->out_impersonation = p->impersonation;
-    p->out_protocol = p->protocol;
-    memcpy(p->out_user, p->user, sizeof(p->out_user));
-    memcpy(p->out_password, p->password, sizeof(p->out_password));
-  }
+  memset(obj, 0, e->size);
+  *(int64_t *)(void *)(base + e->id_off) = sqlite3_column_int64(s, 0);
+  i = sq_read_fields(s, e->f, e->nf, obj, 1);
+  for(k = 0; secrets && k < e->ns; k++)
+    if(read_password(st, s, i + (int)k, base + e->sealed[k].off, e->sealed[k].size, e->table,
+                     e->sealed[k].col, base + e->f[0].off, err)) {
+      if(err)
+        snprintf(err->message + strlen(err->message), sizeof(err->message) - strlen(err->message),
+                 e->pw_fmt, base + e->f[0].off);
+      return -1;
+    }
   return 0;
 }
 
-int exs_store_profile_get(struct exs_store *st, const char *name, struct exs_profile *p,
-                          struct exs_error *err)
+/* Read the row with this key into obj. */
+static int entity_get(struct exs_store *st, const struct entity *e, const char *key, void *obj,
+                      const char *not_found_fmt, struct exs_error *err)
 {
-  sqlite3_stmt *s = prep(st, S_PROFILE_GET, err);
+  sqlite3_stmt *s = sq_prep(st, e->get, err);
   int rc, result = -1;
 
   if(!s)
     return -1;
-  bind_text(s, 1, name);
+  sq_bind_text(s, 1, key);
   rc = sqlite3_step(s);
   if(rc == SQLITE_DONE) {
-    exs_error_set(err, EXS_CAT_CONFIG, "no profile named '%s'", name);
+    exs_error_set(err, EXS_CAT_CONFIG, not_found_fmt, key);
     result = EXS_STORE_NOT_FOUND;
     goto out;
   }
   if(rc != SQLITE_ROW) {
-    db_fail(st, err, "cannot read the profile");
+    char what[64];
+    snprintf(what, sizeof(what), "cannot read the %s", e->noun);
+    sq_fail(st, err, what);
     goto out;
   }
-  result = read_profile(st, s, p, true, err);
+  result = entity_read(st, e, s, obj, true, err);
 out:
-  done(st, s);
+  sq_done(st, s);
+  return result;
+}
+
+int sq_profile_put(struct exs_store *st, struct exs_profile *p, struct exs_error *err)
+{
+  int rc;
+
+  return entity_put(st, &profile_entity, p, &rc, err);
+}
+
+/* One set of settings for both directions when same_outgoing, whatever the
+ * outgoing columns say. */
+static void profile_fix(struct exs_profile *p)
+{
+  if(!p->same_outgoing)
+    return;
+  p->out_retrieval = p->retrieval;
+  p->out_impersonation = p->impersonation;
+  p->out_protocol = p->protocol;
+  memcpy(p->out_user, p->user, sizeof(p->out_user));
+  memcpy(p->out_password, p->password, sizeof(p->out_password));
+}
+
+static int read_profile(struct exs_store *st, sqlite3_stmt *s, struct exs_profile *p, bool secrets,
+                        struct exs_error *err)
+{
+  if(entity_read(st, &profile_entity, s, p, secrets, err))
+    return -1;
+  profile_fix(p);
+  return 0;
+}
+
+int sq_profile_get(struct exs_store *st, const char *name, struct exs_profile *p,
+                   struct exs_error *err)
+{
+  int result = entity_get(st, &profile_entity, name, p, "no profile named '%s'", err);
+
+  if(result == 0)
+    profile_fix(p);
   return result;
 }
 
 /* Grow *arr (of elem-size items) to hold at least n+1. */
-static int grow(void **arr, size_t *cap, size_t n, size_t elem)
+int sq_grow(void **arr, size_t *cap, size_t n, size_t elem)
 {
   void *p;
   size_t nc;
@@ -1378,30 +1421,30 @@ static int grow(void **arr, size_t *cap, size_t n, size_t elem)
   return 0;
 }
 
-int exs_store_profile_list(struct exs_store *st, struct exs_profile **out, size_t *n,
-                           struct exs_error *err)
+int sq_profile_list(struct exs_store *st, struct exs_profile **out, size_t *n,
+                    struct exs_error *err)
 {
   sqlite3_stmt *s = NULL;
   struct exs_profile *arr = NULL;
   size_t cnt = 0, cap = 0;
-  char *sql = select_sql("profiles", profile_fields, NF(profile_fields), "ORDER BY name");
+  char *sql = select_sql(&profile_entity, "ORDER BY name");
   int rc, result = -1;
 
   *out = NULL;
   *n = 0;
-  if(!sql || !(s = stmt(st, sql, err))) {
-    db_fail(st, err, "cannot list profiles");
+  if(!sql || !(s = sq_stmt(st, sql, err))) {
+    sq_fail(st, err, "cannot list profiles");
     goto out;
   }
   while((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    if(grow((void **)&arr, &cap, cnt, sizeof(*arr))) {
+    if(sq_grow((void **)&arr, &cap, cnt, sizeof(*arr))) {
       exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
       goto out;
     }
     read_profile(st, s, &arr[cnt++], false, err);
   }
   if(rc != SQLITE_DONE) {
-    db_fail(st, err, "cannot list profiles");
+    sq_fail(st, err, "cannot list profiles");
     goto out;
   }
   *out = arr;
@@ -1411,130 +1454,77 @@ int exs_store_profile_list(struct exs_store *st, struct exs_profile **out, size_
 out:
   free(arr);
   free(sql);
-  done(st, s);
+  sq_done(st, s);
   return result;
 }
 
 static int delete_by_key(struct exs_store *st, enum stmt_id id, const char *key, const char *what,
                          struct exs_error *err)
 {
-  sqlite3_stmt *s = prep(st, id, err);
+  sqlite3_stmt *s = sq_prep(st, id, err);
   int result = -1;
 
   if(!s)
     return -1;
-  bind_text(s, 1, key);
+  sq_bind_text(s, 1, key);
   if(sqlite3_step(s) != SQLITE_DONE) {
-    db_fail(st, err, "cannot delete");
+    sq_fail(st, err, "cannot delete");
     goto out;
   }
-  if(sqlite3_changes(st->db) == 0) {
+  if(sqlite3_changes(SQ(st)->db) == 0) {
     exs_error_set(err, EXS_CAT_CONFIG, "no %s '%s'", what, key);
     result = EXS_STORE_NOT_FOUND;
     goto out;
   }
   result = 0;
 out:
-  done(st, s);
+  sq_done(st, s);
   return result;
 }
 
-int exs_store_profile_delete(struct exs_store *st, const char *name, struct exs_error *err)
+int sq_profile_delete(struct exs_store *st, const char *name, struct exs_error *err)
 {
   return delete_by_key(st, S_PROFILE_DELETE, name, "profile named", err);
 }
 
 /* ---- mailboxes ----------------------------------------------------------- */
 
-int exs_store_mailbox_put(struct exs_store *st, struct exs_mailbox *m, struct exs_error *err)
+int sq_mailbox_put(struct exs_store *st, struct exs_mailbox *m, struct exs_error *err)
 {
-  sqlite3_stmt *s;
-  int i, rc, result = -1;
+  int rc;
 
-  if(!m->address[0]) {
-    exs_error_set(err, EXS_CAT_CONFIG, "mailbox: attribute 'address': is required");
-    return -1;
-  }
-  s = prep(st, S_MAILBOX_PUT, err);
-  if(!s)
-    return -1;
-  i = bind_fields(s, mailbox_fields, NF(mailbox_fields), m, 0, 1);
-  if(bind_password(st, s, i, m->password, sizeof(m->password), "mailboxes", "password_enc",
-                   m->address, err))
-    goto out;
-  rc = sqlite3_step(s);
-  if(rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
+  if(entity_put(st, &mailbox_entity, m, &rc, err) == 0)
+    return 0;
+  if(rc == SQLITE_CONSTRAINT_FOREIGNKEY)
     exs_error_set(err, EXS_CAT_CONFIG, "mailbox %s: profile '%s' does not exist", m->address,
                   m->profile);
-    goto out;
-  }
-  if(rc != SQLITE_ROW) {
-    db_fail(st, err, "cannot write the mailbox");
-    goto out;
-  }
-  m->id = sqlite3_column_int64(s, 0);
-  result = 0;
-out:
-  done(st, s);
-  return result;
+  return -1;
 }
 
 static int read_mailbox(struct exs_store *st, sqlite3_stmt *s, struct exs_mailbox *m,
                         bool secrets, struct exs_error *err)
 {
-  int i;
-
-  memset(m, 0, sizeof(*m));
-  m->id = sqlite3_column_int64(s, 0);
-  i = read_fields(s, mailbox_fields, NF(mailbox_fields), m, 1);
-  if(secrets && read_password(st, s, i, m->password, sizeof(m->password), "mailboxes",
-                              "password_enc", m->address, err)) {
-    if(err)
-      snprintf(err->message + strlen(err->message),
-             sizeof(err->message) - strlen(err->message), " (password of mailbox %s)",
-             m->address);
-    return -1;
-  }
-  return 0;
+  return entity_read(st, &mailbox_entity, s, m, secrets, err);
 }
 
-int exs_store_mailbox_get(struct exs_store *st, const char *address, struct exs_mailbox *m,
-                          struct exs_error *err)
+int sq_mailbox_get(struct exs_store *st, const char *address, struct exs_mailbox *m,
+                   struct exs_error *err)
 {
-  sqlite3_stmt *s = prep(st, S_MAILBOX_GET, err);
-  int rc, result = -1;
-
-  if(!s)
-    return -1;
-  bind_text(s, 1, address);
-  rc = sqlite3_step(s);
-  if(rc == SQLITE_DONE) {
-    exs_error_set(err, EXS_CAT_CONFIG, "no mailbox %s", address);
-    result = EXS_STORE_NOT_FOUND;
-    goto out;
-  }
-  if(rc != SQLITE_ROW) {
-    db_fail(st, err, "cannot read the mailbox");
-    goto out;
-  }
-  result = read_mailbox(st, s, m, true, err);
-out:
-  done(st, s);
-  return result;
+  return entity_get(st, &mailbox_entity, address, m, "no mailbox %s", err);
 }
 
-int exs_store_mailbox_each(struct exs_store *st, const char *profile, unsigned flags,
-                           exs_store_mailbox_cb cb, void *ctx, struct exs_error *err)
+int sq_mailbox_each(struct exs_store *st, const char *profile, unsigned flags,
+                    exs_store_mailbox_cb cb, void *ctx, struct exs_error *err)
 {
   sqlite3_stmt *s = NULL;
   struct exs_mailbox *m = NULL;
-  char *sql = select_sql("mailboxes", mailbox_fields, NF(mailbox_fields),
+  char *sql = select_sql(&mailbox_entity,
                          profile ? "WHERE profile = ? ORDER BY address" : "ORDER BY address");
   int rc, result = -1;
 
   /* cb may call the store: a nested call gets a statement of its own (stmt) */
-  if(!sql || !(s = stmt(st, sql, err))) {
-    db_fail(st, err, "cannot list mailboxes");
+  if(!sql || !(s = sq_stmt(st, sql, err))) {
+    sq_fail(st, err, "cannot list mailboxes");
     goto out;
   }
   m = malloc(sizeof(*m));
@@ -1543,7 +1533,7 @@ int exs_store_mailbox_each(struct exs_store *st, const char *profile, unsigned f
     goto out;
   }
   if(profile)
-    bind_text(s, 1, profile);
+    sq_bind_text(s, 1, profile);
   while((rc = sqlite3_step(s)) == SQLITE_ROW) {
     if(read_mailbox(st, s, m, (flags & EXS_STORE_WITH_SECRETS) != 0, err))
       goto out;
@@ -1555,7 +1545,7 @@ int exs_store_mailbox_each(struct exs_store *st, const char *profile, unsigned f
     }
   }
   if(rc != SQLITE_DONE) {
-    db_fail(st, err, "cannot list mailboxes");
+    sq_fail(st, err, "cannot list mailboxes");
     goto out;
   }
   result = 0;
@@ -1565,7 +1555,7 @@ out:
     free(m);
   }
   free(sql);
-  done(st, s);
+  sq_done(st, s);
   return result;
 }
 
@@ -1578,14 +1568,14 @@ static int collect_cb(void *ctx, const struct exs_mailbox *m)
 {
   struct collect *c = ctx;
 
-  if(grow((void **)&c->arr, &c->cap, c->n, sizeof(*c->arr)))
+  if(sq_grow((void **)&c->arr, &c->cap, c->n, sizeof(*c->arr)))
     return -2;
   c->arr[c->n++] = *m;
   return 0;
 }
 
-int exs_store_mailbox_list(struct exs_store *st, const char *profile, unsigned flags,
-                           struct exs_mailbox **out, size_t *n, struct exs_error *err)
+int sq_mailbox_list(struct exs_store *st, const char *profile, unsigned flags,
+                    struct exs_mailbox **out, size_t *n, struct exs_error *err)
 {
   struct collect c = {NULL, 0, 0};
   int rc;
@@ -1593,7 +1583,7 @@ int exs_store_mailbox_list(struct exs_store *st, const char *profile, unsigned f
 
   *out = NULL;
   *n = 0;
-  rc = exs_store_mailbox_each(st, profile, flags, collect_cb, &c, err);
+  rc = sq_mailbox_each(st, profile, flags, collect_cb, &c, err);
   if(rc) {
     if(rc == -2)
       exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
@@ -1607,7 +1597,7 @@ int exs_store_mailbox_list(struct exs_store *st, const char *profile, unsigned f
   return 0;
 }
 
-int exs_store_mailbox_delete(struct exs_store *st, const char *address, struct exs_error *err)
+int sq_mailbox_delete(struct exs_store *st, const char *address, struct exs_error *err)
 {
   return delete_by_key(st, S_MAILBOX_DELETE, address, "mailbox", err);
 }
@@ -1650,11 +1640,11 @@ static int reopen_mailboxes_of(struct exs_store *st, const char *profile, unsign
 
   if(!mask)
     return 0;
-  if(exs_store_mailbox_list(st, profile, EXS_STORE_WITH_SECRETS, &m, &n, err))
+  if(sq_mailbox_list(st, profile, EXS_STORE_WITH_SECRETS, &m, &n, err))
     return -1;
   for(i = 0; i < n && !result; i++) {
     exs_mailbox_reset(&m[i], mask);
-    result = exs_store_mailbox_put(st, &m[i], err);
+    result = sq_mailbox_put(st, &m[i], err);
   }
   for(i = 0; i < n; i++)
     exs_mailbox_wipe(&m[i]);
@@ -1662,10 +1652,9 @@ static int reopen_mailboxes_of(struct exs_store *st, const char *profile, unsign
   return result ? -1 : 0;
 }
 
-int exs_store_import(struct exs_store *st, const struct exs_org *org,
-                     const struct exs_profile *profiles, size_t n_profiles,
-                     const struct exs_mailbox *mailboxes, size_t n_mailboxes,
-                     struct exs_error *err)
+int sq_import(struct exs_store *st, const struct exs_org *org, const struct exs_profile *profiles,
+              size_t n_profiles, const struct exs_mailbox *mailboxes, size_t n_mailboxes,
+              struct exs_error *err)
 {
   struct exs_profile *p = NULL, *oldp = NULL;
   struct exs_mailbox *m = NULL, *oldm = NULL;
@@ -1681,14 +1670,14 @@ int exs_store_import(struct exs_store *st, const struct exs_org *org,
     exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
     goto done_mem;
   }
-  if(tx_begin(st, &own, err))
+  if(sq_tx_begin(st, &own, err))
     goto done_mem;
-  if(org && exs_store_org_put(st, org, err))
+  if(org && sq_org_put(st, org, err))
     goto out;
   for(i = 0; i < n_profiles; i++) {
     bool existed;
     *p = profiles[i];
-    rc = exs_store_profile_get(st, p->name, oldp, err);
+    rc = sq_profile_get(st, p->name, oldp, err);
     if(rc < 0)
       goto out;
     existed = rc == 0;
@@ -1698,14 +1687,14 @@ int exs_store_import(struct exs_store *st, const struct exs_org *org,
       memcpy(p->out_password, p->password, sizeof(p->out_password));
     else if(!p->out_password[0] && existed)
       memcpy(p->out_password, oldp->out_password, sizeof(p->out_password));
-    if(exs_store_profile_put(st, p, err))
+    if(sq_profile_put(st, p, err))
       goto out;
     if(existed && reopen_mailboxes_of(st, p->name, exs_profile_reopens(oldp, p), err))
       goto out;
   }
   for(i = 0; i < n_mailboxes; i++) {
     *m = mailboxes[i];
-    rc = exs_store_mailbox_get(st, m->address, oldm, err);
+    rc = sq_mailbox_get(st, m->address, oldm, err);
     if(rc < 0)
       goto out;
     if(rc == 0) {
@@ -1714,12 +1703,12 @@ int exs_store_import(struct exs_store *st, const struct exs_org *org,
         memcpy(m->password, oldm->password, sizeof(m->password));
       exs_mailbox_reopen(oldm, m); /* a changed configuration re-opens its verdicts */
     }
-    if(exs_store_mailbox_put(st, m, err))
+    if(sq_mailbox_put(st, m, err))
       goto out;
   }
   result = 0;
 out:
-  if(tx_end(st, own, result, err))
+  if(sq_tx_end(st, own, result, err))
     result = -1;
 done_mem:
   exs_profile_wipe(p);
@@ -1731,1084 +1720,4 @@ done_mem:
   free(m);
   free(oldm);
   return result;
-}
-
-/* ---- alerts -------------------------------------------------------------- */
-
-static int alert_insert(struct exs_store *st, struct exs_alert *a, struct exs_error *err)
-{
-  sqlite3_stmt *s = prep(st, S_ALERT_ADD, err);
-  int result = -1;
-
-  if(!s)
-    return -1;
-  sqlite3_bind_int64(s, 1, (sqlite3_int64)(a->time ? a->time : exs_now()));
-  bind_text(s, 2, a->mailbox);
-  bind_text(s, 3, a->profile);
-  if(exs_severity_parse(exs_severity_name(a->severity)) >= 0)
-    sqlite3_bind_text(s, 4, exs_severity_name(a->severity), -1, SQLITE_STATIC);
-  else
-    sqlite3_bind_null(s, 4); /* refused by the NOT NULL constraint */
-  sqlite3_bind_text(s, 5, exs_category_name(a->category), -1, SQLITE_STATIC);
-  sqlite3_bind_int(s, 6, a->transient ? 1 : 0);
-  sqlite3_bind_text(s, 7, a->message, -1, SQLITE_TRANSIENT);
-  bind_text(s, 8, a->hint);
-  bind_text(s, 9, a->ews_code);
-  if(a->http_status)
-    sqlite3_bind_int64(s, 10, a->http_status);
-  bind_text(s, 11, a->url);
-  if(sqlite3_step(s) != SQLITE_DONE) {
-    db_fail(st, err, "cannot write an alert");
-    goto out;
-  }
-  a->id = sqlite3_last_insert_rowid(st->db);
-  result = 0;
-out:
-  done(st, s);
-  return result;
-}
-
-int exs_store_alert_add(struct exs_store *st, struct exs_alert *a, struct exs_error *err)
-{
-  return alert_insert(st, a, err);
-}
-
-/* Alerts matching where ("" or "WHERE ..." naming its one parameter ?1)
- * with ?1 = key, the newest limit of them in the order written. */
-static int alert_query(struct exs_store *st, const char *where, const char *key, size_t limit,
-                       struct exs_alert **out, size_t *n, struct exs_error *err)
-{
-  sqlite3_stmt *s = NULL;
-  struct exs_alert *arr = NULL;
-  size_t cnt = 0, cap = 0;
-  char sql[1024];
-  int rc, result = -1;
-
-  *out = NULL;
-  *n = 0;
-  snprintf(sql, sizeof(sql),
-           "SELECT * FROM (SELECT id, time, mailbox, profile, severity, category, transient, "
-           "message, hint, ews_code, http_status, url FROM alerts a %s ORDER BY id DESC "
-           "LIMIT ?2) ORDER BY id",
-           where);
-  if(!(s = stmt(st, sql, err))) {
-    db_fail(st, err, "cannot list alerts");
-    goto out;
-  }
-  if(key)
-    bind_text(s, 1, key);
-  sqlite3_bind_int64(s, 2, limit ? (sqlite3_int64)limit : -1);
-  while((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    struct exs_alert *a;
-    int sev;
-    if(grow((void **)&arr, &cap, cnt, sizeof(*arr))) {
-      exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
-      goto out;
-    }
-    a = &arr[cnt++];
-    memset(a, 0, sizeof(*a));
-    a->id = sqlite3_column_int64(s, 0);
-    a->time = (time_t)sqlite3_column_int64(s, 1);
-    col_text(s, 2, a->mailbox, sizeof(a->mailbox));
-    col_text(s, 3, a->profile, sizeof(a->profile));
-    sev = exs_severity_parse((const char *)sqlite3_column_text(s, 4));
-    a->severity = sev < 0 ? EXS_SEV_ERROR : (enum exs_severity)sev;
-    a->category = exs_category_from_name((const char *)sqlite3_column_text(s, 5));
-    a->transient = sqlite3_column_int(s, 6) != 0;
-    col_text(s, 7, a->message, sizeof(a->message));
-    col_text(s, 8, a->hint, sizeof(a->hint));
-    col_text(s, 9, a->ews_code, sizeof(a->ews_code));
-    a->http_status = (long)sqlite3_column_int64(s, 10);
-    col_text(s, 11, a->url, sizeof(a->url));
-  }
-  if(rc != SQLITE_DONE) {
-    db_fail(st, err, "cannot list alerts");
-    goto out;
-  }
-  *out = arr;
-  *n = cnt;
-  arr = NULL;
-  result = 0;
-out:
-  free(arr);
-  done(st, s);
-  return result;
-}
-
-int exs_store_alert_list(struct exs_store *st, const char *mailbox, size_t limit,
-                         struct exs_alert **out, size_t *n, struct exs_error *err)
-{
-  return alert_query(st, mailbox ? "WHERE mailbox = ?1" : "", mailbox, limit, out, n, err);
-}
-
-int exs_store_alert_wall(struct exs_store *st, const char *who, size_t limit,
-                         struct exs_alert **out, size_t *n, struct exs_error *err)
-{
-  /* the mailbox's own; every alert of a profile who owns but the success
-   * notes (they are for the mailbox owner); the profile-level alerts of the
-   * profiles of mailbox who when the org notifies mailbox owners */
-  return alert_query(st,
-                     "WHERE a.mailbox = ?1 COLLATE NOCASE"
-                     " OR (a.category != 'TEST_OK' AND a.profile IN"
-                     "  (SELECT name FROM profiles WHERE owner = ?1 COLLATE NOCASE))"
-                     " OR (a.mailbox IS NULL AND (SELECT notify_owners FROM org) = 1"
-                     "  AND a.profile IN (SELECT profile FROM mailboxes"
-                     "   WHERE address = ?1 COLLATE NOCASE))",
-                     who, limit, out, n, err);
-}
-
-int exs_store_alert_profile_wall(struct exs_store *st, const char *profile, size_t limit,
-                                 struct exs_alert **out, size_t *n, struct exs_error *err)
-{
-  return alert_query(st, "WHERE a.mailbox IS NULL AND a.profile = ?1", profile, limit, out, n,
-                     err);
-}
-
-/* ---- Test & Enable results ---------------------------------------------- */
-
-int exs_store_save_test_result(struct exs_store *st, const struct exs_mailbox *m,
-                               const struct exs_alert *alerts, size_t n, struct exs_error *err)
-{
-  sqlite3_stmt *s;
-  struct exs_alert a;
-  bool own;
-  size_t k;
-  int i, result = -1;
-
-  if(tx_begin(st, &own, err))
-    return -1;
-  s = prep(st, S_MAILBOX_RESULT, err);
-  if(!s)
-    goto out;
-  i = bind_fields(s, mailbox_fields, NF(mailbox_fields), m, F_RESULT, 1);
-  bind_text(s, i, m->address);
-  if(sqlite3_step(s) != SQLITE_DONE) {
-    db_fail(st, err, "cannot write the test result");
-    done(st, s);
-    goto out;
-  }
-  done(st, s);
-  if(sqlite3_changes(st->db) == 0) {
-    exs_error_set(err, EXS_CAT_CONFIG, "no mailbox %s", m->address);
-    result = EXS_STORE_NOT_FOUND;
-    goto out;
-  }
-  for(k = 0; k < n; k++) {
-    a = alerts[k];
-    if(alert_insert(st, &a, err))
-      goto out;
-  }
-  result = 0;
-out:
-  if(tx_end(st, own, result == 0 ? 0 : -1, err) && result == 0)
-    result = -1;
-  return result;
-}
-
-/* ---- jobs ---------------------------------------------------------------- */
-
-static const char *const job_states[] = {"queued", "running", "done", "failed"};
-
-const char *exs_job_state_name(enum exs_job_state s)
-{
-  if((int)s < 0 || (int)s > EXS_JOB_FAILED)
-    return "unknown";
-  return job_states[s];
-}
-
-int exs_job_state_parse(const char *s)
-{
-  int i;
-
-  for(i = 0; s && i <= EXS_JOB_FAILED; i++)
-    if(!strcmp(s, job_states[i]))
-      return i;
-  return -1;
-}
-
-int exs_store_job_create(struct exs_store *st, const char *kind, const char *profile, int total,
-                         int64_t *id, struct exs_error *err)
-{
-  sqlite3_stmt *s = prep(st, S_JOB_CREATE, err);
-  int result = -1;
-
-  if(!s)
-    return -1;
-  sqlite3_bind_text(s, 1, kind, -1, SQLITE_TRANSIENT);
-  bind_text(s, 2, profile);
-  sqlite3_bind_int(s, 3, total);
-  sqlite3_bind_int64(s, 4, (sqlite3_int64)exs_now());
-  if(sqlite3_step(s) != SQLITE_DONE) {
-    db_fail(st, err, "cannot create a job");
-    goto out;
-  }
-  *id = sqlite3_last_insert_rowid(st->db);
-  result = 0;
-out:
-  done(st, s);
-  return result;
-}
-
-static int job_changed(struct exs_store *st, int64_t id, struct exs_error *err)
-{
-  if(sqlite3_changes(st->db) == 0) {
-    exs_error_set(err, EXS_CAT_CONFIG, "no job %lld", (long long)id);
-    return EXS_STORE_NOT_FOUND;
-  }
-  return 0;
-}
-
-int exs_store_job_progress(struct exs_store *st, int64_t id, int done_items,
-                           struct exs_error *err)
-{
-  sqlite3_stmt *s = prep(st, S_JOB_PROGRESS, err);
-  int result = -1;
-
-  if(!s)
-    return -1;
-  sqlite3_bind_int(s, 1, done_items);
-  sqlite3_bind_int64(s, 2, (sqlite3_int64)exs_now());
-  sqlite3_bind_int64(s, 3, id);
-  if(sqlite3_step(s) != SQLITE_DONE) {
-    db_fail(st, err, "cannot update the job");
-    goto out;
-  }
-  result = job_changed(st, id, err);
-out:
-  done(st, s);
-  return result;
-}
-
-int exs_store_job_finish(struct exs_store *st, int64_t id, bool ok, const char *summary,
-                         struct exs_error *err)
-{
-  sqlite3_stmt *s = prep(st, S_JOB_FINISH, err);
-  time_t now = exs_now();
-  int result = -1;
-
-  if(!s)
-    return -1;
-  sqlite3_bind_text(s, 1, ok ? "done" : "failed", -1, SQLITE_STATIC);
-  bind_text(s, 2, summary);
-  sqlite3_bind_int64(s, 3, (sqlite3_int64)now);
-  sqlite3_bind_int64(s, 4, (sqlite3_int64)now);
-  sqlite3_bind_int64(s, 5, id);
-  if(sqlite3_step(s) != SQLITE_DONE) {
-    db_fail(st, err, "cannot finish the job");
-    goto out;
-  }
-  result = job_changed(st, id, err);
-out:
-  done(st, s);
-  return result;
-}
-
-static void read_job(sqlite3_stmt *s, struct exs_job *j)
-{
-  int state;
-
-  memset(j, 0, sizeof(*j));
-  j->id = sqlite3_column_int64(s, 0);
-  col_text(s, 1, j->kind, sizeof(j->kind));
-  col_text(s, 2, j->profile, sizeof(j->profile));
-  state = exs_job_state_parse((const char *)sqlite3_column_text(s, 3));
-  j->state = state < 0 ? EXS_JOB_FAILED : (enum exs_job_state)state;
-  j->total = sqlite3_column_int(s, 4);
-  j->done = sqlite3_column_int(s, 5);
-  j->created = (time_t)sqlite3_column_int64(s, 6);
-  j->started = (time_t)sqlite3_column_int64(s, 7);
-  j->finished = (time_t)sqlite3_column_int64(s, 8);
-  col_text(s, 9, j->summary, sizeof(j->summary));
-}
-
-int exs_store_job_get(struct exs_store *st, int64_t id, struct exs_job *job,
-                      struct exs_error *err)
-{
-  sqlite3_stmt *s = prep(st, S_JOB_GET, err);
-  int rc, result = -1;
-
-  if(!s)
-    return -1;
-  sqlite3_bind_int64(s, 1, id);
-  rc = sqlite3_step(s);
-  if(rc == SQLITE_ROW) {
-    read_job(s, job);
-    result = 0;
-  }
-  else if(rc == SQLITE_DONE) {
-    exs_error_set(err, EXS_CAT_CONFIG, "no job %lld", (long long)id);
-    result = EXS_STORE_NOT_FOUND;
-  }
-  else
-    db_fail(st, err, "cannot read the job");
-  done(st, s);
-  return result;
-}
-
-int exs_store_job_list(struct exs_store *st, struct exs_job **out, size_t *n,
-                       struct exs_error *err)
-{
-  sqlite3_stmt *s = NULL;
-  struct exs_job *arr = NULL;
-  size_t cnt = 0, cap = 0;
-  int rc, result = -1;
-
-  *out = NULL;
-  *n = 0;
-  if(!(s = stmt(st, "SELECT id, kind, profile, state, total, done, created, started, "
-                        "finished, summary FROM jobs ORDER BY id", err))) {
-    db_fail(st, err, "cannot list jobs");
-    goto out;
-  }
-  while((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    if(grow((void **)&arr, &cap, cnt, sizeof(*arr))) {
-      exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
-      goto out;
-    }
-    read_job(s, &arr[cnt++]);
-  }
-  if(rc != SQLITE_DONE) {
-    db_fail(st, err, "cannot list jobs");
-    goto out;
-  }
-  *out = arr;
-  *n = cnt;
-  arr = NULL;
-  result = 0;
-out:
-  free(arr);
-  done(st, s);
-  return result;
-}
-
-/* ---- activities ---------------------------------------------------------- */
-
-void exs_activity_clear(struct exs_activity *a)
-{
-  if(!a)
-    return;
-  free(a->subject);
-  free(a->sender);
-  free(a->recipients);
-  free(a->body);
-  memset(a, 0, sizeof(*a));
-}
-
-static const char *direction_name(enum exs_direction d)
-{
-  return d == EXS_DIR_OUTGOING ? "outgoing" : "incoming";
-}
-
-int exs_store_activity_add(struct exs_store *st, struct exs_activity *a, struct exs_error *err)
-{
-  sqlite3_stmt *s = prep(st, S_ACTIVITY_ADD, err);
-  time_t now = exs_now();
-  int rc, result = -1;
-
-  if(!s)
-    return -1;
-  bind_text(s, 1, a->mailbox);
-  sqlite3_bind_text(s, 2, direction_name(a->direction), -1, SQLITE_STATIC);
-  bind_text(s, 3, a->state);
-  bind_text(s, 4, a->exchange_item_id);
-  bind_text(s, 5, a->internet_message_id);
-  bind_text(s, 6, a->subject);
-  bind_text(s, 7, a->sender);
-  bind_text(s, 8, a->recipients);
-  bind_text(s, 9, a->body);
-  sqlite3_bind_int64(s, 10, (sqlite3_int64)(a->created ? a->created : now));
-  bind_time(s, 11, a->received);
-  bind_time(s, 12, a->sent);
-  bind_time(s, 13, a->modified ? a->modified : now);
-  rc = sqlite3_step(s);
-  if(rc == SQLITE_ROW) {
-    a->id = sqlite3_column_int64(s, 0);
-    result = 0;
-    goto out;
-  }
-  if(rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
-    exs_error_set(err, EXS_CAT_CONFIG, "activity: no mailbox %s", a->mailbox);
-    goto out;
-  }
-  if(rc != SQLITE_DONE) {
-    db_fail(st, err, "cannot write the activity");
-    goto out;
-  }
-  /* DO NOTHING: a duplicate. Report the existing row. */
-  done(st, s);
-  s = prep(st, S_ACTIVITY_FIND, err);
-  if(!s)
-    return -1;
-  bind_text(s, 1, a->mailbox);
-  bind_text(s, 2, a->exchange_item_id);
-  bind_text(s, 3, a->internet_message_id);
-  if(sqlite3_step(s) == SQLITE_ROW)
-    a->id = sqlite3_column_int64(s, 0);
-  result = EXS_STORE_DUPLICATE;
-out:
-  done(st, s);
-  return result;
-}
-
-static int read_activity(sqlite3_stmt *s, struct exs_activity *a)
-{
-  memset(a, 0, sizeof(*a));
-  a->id = sqlite3_column_int64(s, 0);
-  col_text(s, 1, a->mailbox, sizeof(a->mailbox));
-  a->direction = !strcmp((const char *)sqlite3_column_text(s, 2), "outgoing") ? EXS_DIR_OUTGOING
-                                                                                : EXS_DIR_INCOMING;
-  col_text(s, 3, a->state, sizeof(a->state));
-  col_text(s, 4, a->exchange_item_id, sizeof(a->exchange_item_id));
-  col_text(s, 5, a->internet_message_id, sizeof(a->internet_message_id));
-  a->subject = col_dup(s, 6);
-  a->sender = col_dup(s, 7);
-  a->recipients = col_dup(s, 8);
-  a->body = col_dup(s, 9);
-  a->created = (time_t)sqlite3_column_int64(s, 10);
-  a->received = (time_t)sqlite3_column_int64(s, 11);
-  a->sent = (time_t)sqlite3_column_int64(s, 12);
-  a->modified = (time_t)sqlite3_column_int64(s, 13);
-  if((sqlite3_column_type(s, 6) != SQLITE_NULL && !a->subject) ||
-     (sqlite3_column_type(s, 7) != SQLITE_NULL && !a->sender) ||
-     (sqlite3_column_type(s, 8) != SQLITE_NULL && !a->recipients) ||
-     (sqlite3_column_type(s, 9) != SQLITE_NULL && !a->body)) {
-    exs_activity_clear(a);
-    return -1;
-  }
-  return 0;
-}
-
-int exs_store_activity_get(struct exs_store *st, int64_t id, struct exs_activity *a,
-                           struct exs_error *err)
-{
-  sqlite3_stmt *s = prep(st, S_ACTIVITY_GET, err);
-  int rc, result = -1;
-
-  memset(a, 0, sizeof(*a));
-  if(!s)
-    return -1;
-  sqlite3_bind_int64(s, 1, id);
-  rc = sqlite3_step(s);
-  if(rc == SQLITE_ROW) {
-    if(read_activity(s, a))
-      exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
-    else
-      result = 0;
-  }
-  else if(rc == SQLITE_DONE) {
-    exs_error_set(err, EXS_CAT_CONFIG, "no activity %lld", (long long)id);
-    result = EXS_STORE_NOT_FOUND;
-  }
-  else
-    db_fail(st, err, "cannot read the activity");
-  done(st, s);
-  return result;
-}
-
-int exs_store_activity_set_state(struct exs_store *st, int64_t id, const char *state,
-                                 const char *exchange_item_id, struct exs_error *err)
-{
-  sqlite3_stmt *s = prep(st, S_ACTIVITY_STATE, err);
-  int result = -1;
-
-  if(!s)
-    return -1;
-  sqlite3_bind_text(s, 1, state, -1, SQLITE_TRANSIENT);
-  bind_text(s, 2, exchange_item_id);
-  sqlite3_bind_int64(s, 3, (sqlite3_int64)exs_now());
-  sqlite3_bind_int64(s, 4, id);
-  if(sqlite3_step(s) != SQLITE_DONE) {
-    db_fail(st, err, "cannot update the activity");
-    goto out;
-  }
-  if(sqlite3_changes(st->db) == 0) {
-    exs_error_set(err, EXS_CAT_CONFIG, "no activity %lld", (long long)id);
-    result = EXS_STORE_NOT_FOUND;
-    goto out;
-  }
-  result = 0;
-out:
-  done(st, s);
-  return result;
-}
-
-int exs_store_activity_list(struct exs_store *st, const char *mailbox, const char *state,
-                            struct exs_activity **out, size_t *n, struct exs_error *err)
-{
-  sqlite3_stmt *s = NULL;
-  struct exs_activity *arr = NULL;
-  size_t cnt = 0, cap = 0, k;
-  int rc, result = -1;
-
-  *out = NULL;
-  *n = 0;
-  if(!(s = stmt(st, "SELECT id, mailbox, direction, state, exchange_item_id, "
-                        "internet_message_id, subject, sender, recipients, body, created, "
-                        "received, sent, modified FROM activities "
-                        "WHERE (?1 IS NULL OR mailbox = ?1) AND (?2 IS NULL OR state = ?2) "
-                        "ORDER BY id", err))) {
-    db_fail(st, err, "cannot list activities");
-    goto out;
-  }
-  bind_text(s, 1, mailbox);
-  bind_text(s, 2, state);
-  while((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    if(grow((void **)&arr, &cap, cnt, sizeof(*arr)) || read_activity(s, &arr[cnt])) {
-      exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
-      goto out;
-    }
-    cnt++;
-  }
-  if(rc != SQLITE_DONE) {
-    db_fail(st, err, "cannot list activities");
-    goto out;
-  }
-  *out = arr;
-  *n = cnt;
-  arr = NULL;
-  result = 0;
-out:
-  if(arr) {
-    for(k = 0; k < cnt; k++)
-      exs_activity_clear(&arr[k]);
-    free(arr);
-  }
-  done(st, s);
-  return result;
-}
-
-/* ---- sync states --------------------------------------------------------- */
-
-int exs_store_syncstate_get(struct exs_store *st, const char *mailbox, const char *folder,
-                            char **state, struct exs_error *err)
-{
-  sqlite3_stmt *s = prep(st, S_SYNC_GET, err);
-  int rc, result = -1;
-
-  *state = NULL;
-  if(!s)
-    return -1;
-  bind_text(s, 1, mailbox);
-  bind_text(s, 2, folder);
-  rc = sqlite3_step(s);
-  if(rc == SQLITE_ROW) {
-    *state = col_dup(s, 0);
-    if(*state)
-      result = 0;
-    else
-      exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
-  }
-  else if(rc == SQLITE_DONE) {
-    exs_error_set(err, EXS_CAT_CONFIG, "no sync state for %s folder %s", mailbox, folder);
-    result = EXS_STORE_NOT_FOUND;
-  }
-  else
-    db_fail(st, err, "cannot read the sync state");
-  done(st, s);
-  return result;
-}
-
-int exs_store_syncstate_put(struct exs_store *st, const char *mailbox, const char *folder,
-                            const char *state, struct exs_error *err)
-{
-  sqlite3_stmt *s = prep(st, S_SYNC_PUT, err);
-  int rc, result = -1;
-
-  if(!s)
-    return -1;
-  bind_text(s, 1, mailbox);
-  bind_text(s, 2, folder);
-  sqlite3_bind_text(s, 3, state ? state : "", -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int64(s, 4, (sqlite3_int64)exs_now());
-  rc = sqlite3_step(s);
-  if(rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
-    exs_error_set(err, EXS_CAT_CONFIG, "sync state: no mailbox %s", mailbox);
-    goto out;
-  }
-  if(rc != SQLITE_DONE) {
-    db_fail(st, err, "cannot write the sync state");
-    goto out;
-  }
-  result = 0;
-out:
-  done(st, s);
-  return result;
-}
-
-/* ==========================================================================
- * Additions for the sync engine (sync branch). Self-contained: statements
- * are prepared per call (sqlite3 caches the schema, the cost is small next
- * to the EWS round trips they accompany).
- * ========================================================================== */
-
-#include <signal.h>
-
-/* Prepare sql or fail with err. */
-
-/* Step a write statement that must change one row (NOT_FOUND otherwise). */
-static int sx_write_one(struct exs_store *st, sqlite3_stmt *s, int64_t id, const char *what,
-                        struct exs_error *err)
-{
-  int result = -1;
-
-  if(sqlite3_step(s) != SQLITE_DONE) {
-    db_fail(st, err, what);
-    goto out;
-  }
-  if(sqlite3_changes(st->db) == 0) {
-    exs_error_set(err, EXS_CAT_CONFIG, "%s: no row %lld", what, (long long)id);
-    result = EXS_STORE_NOT_FOUND;
-    goto out;
-  }
-  result = 0;
-out:
-  done(st, s);
-  return result;
-}
-
-int exs_store_activity_extra_get(struct exs_store *st, int64_t id, struct exs_activity_extra *x,
-                                 struct exs_error *err)
-{
-  sqlite3_stmt *s = stmt(st, "SELECT tracking_token, reason, attempts FROM activities "
-                                "WHERE id = ?", err);
-  int rc, result = -1;
-
-  memset(x, 0, sizeof(*x));
-  if(!s)
-    return -1;
-  sqlite3_bind_int64(s, 1, id);
-  rc = sqlite3_step(s);
-  if(rc == SQLITE_ROW) {
-    col_text(s, 0, x->tracking_token, sizeof(x->tracking_token));
-    col_text(s, 1, x->reason, sizeof(x->reason));
-    x->attempts = sqlite3_column_int(s, 2);
-    result = 0;
-  }
-  else if(rc == SQLITE_DONE) {
-    exs_error_set(err, EXS_CAT_CONFIG, "no activity %lld", (long long)id);
-    result = EXS_STORE_NOT_FOUND;
-  }
-  else
-    db_fail(st, err, "cannot read the activity");
-  done(st, s);
-  return result;
-}
-
-int exs_store_activity_set_token(struct exs_store *st, int64_t id, const char *token,
-                                 struct exs_error *err)
-{
-  sqlite3_stmt *s = stmt(st, "UPDATE activities SET tracking_token = ? WHERE id = ?", err);
-
-  if(!s)
-    return -1;
-  bind_text(s, 1, token);
-  sqlite3_bind_int64(s, 2, id);
-  return sx_write_one(st, s, id, "cannot set the tracking token", err);
-}
-
-int exs_store_activity_begin_send(struct exs_store *st, int64_t id, struct exs_error *err)
-{
-  sqlite3_stmt *s = stmt(st, "UPDATE activities SET state = '" EXS_ACTIVITY_SENDING "', "
-                                "attempts = attempts + 1, reason = NULL, modified = ? "
-                                "WHERE id = ?", err);
-
-  if(!s)
-    return -1;
-  sqlite3_bind_int64(s, 1, (sqlite3_int64)exs_now());
-  sqlite3_bind_int64(s, 2, id);
-  return sx_write_one(st, s, id, "cannot record the send attempt", err);
-}
-
-int exs_store_activity_set_pending(struct exs_store *st, int64_t id, const char *reason,
-                                   struct exs_error *err)
-{
-  sqlite3_stmt *s = stmt(st, "UPDATE activities SET state = '" EXS_ACTIVITY_PENDING_SEND
-                                "', reason = ?, modified = ? WHERE id = ?", err);
-
-  if(!s)
-    return -1;
-  bind_text(s, 1, reason);
-  sqlite3_bind_int64(s, 2, (sqlite3_int64)exs_now());
-  sqlite3_bind_int64(s, 3, id);
-  return sx_write_one(st, s, id, "cannot update the activity", err);
-}
-
-int exs_store_activity_known(struct exs_store *st, const char *mailbox, const char *item_id,
-                             const char *message_id, int64_t *id, struct exs_error *err)
-{
-  sqlite3_stmt *s = stmt(st, "SELECT id FROM activities WHERE mailbox = ?1 AND "
-                                "((?2 IS NOT NULL AND exchange_item_id = ?2) OR "
-                                "(?3 IS NOT NULL AND internet_message_id = ?3)) LIMIT 1", err);
-  int rc, result = -1;
-
-  if(!s)
-    return -1;
-  bind_text(s, 1, mailbox);
-  bind_text(s, 2, item_id);
-  bind_text(s, 3, message_id);
-  rc = sqlite3_step(s);
-  if(rc == SQLITE_ROW) {
-    if(id)
-      *id = sqlite3_column_int64(s, 0);
-    result = 1;
-  }
-  else if(rc == SQLITE_DONE)
-    result = 0;
-  else
-    db_fail(st, err, "cannot look up the activity");
-  done(st, s);
-  return result;
-}
-
-int exs_store_activity_correlate(struct exs_store *st, const char *subject, const char *address,
-                                 int64_t *id, struct exs_error *err)
-{
-  sqlite3_stmt *s = stmt(st, "SELECT id FROM activities WHERE direction = 'outgoing' AND "
-                                "state IN ('" EXS_ACTIVITY_SENT "', '" EXS_ACTIVITY_SENDING
-                                "') AND subject = ?1 COLLATE NOCASE AND "
-                                "',' || replace(lower(recipients), ' ', '') || ',' LIKE "
-                                "'%,' || lower(?2) || ',%' ORDER BY id DESC LIMIT 1", err);
-  int rc, result = -1;
-
-  if(!s)
-    return -1;
-  if(!subject || !*subject || !address || !*address) {
-    done(st, s);
-    return 0;
-  }
-  sqlite3_bind_text(s, 1, subject, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(s, 2, address, -1, SQLITE_TRANSIENT);
-  rc = sqlite3_step(s);
-  if(rc == SQLITE_ROW) {
-    if(id)
-      *id = sqlite3_column_int64(s, 0);
-    result = 1;
-  }
-  else if(rc == SQLITE_DONE)
-    result = 0;
-  else
-    db_fail(st, err, "cannot correlate the email");
-  done(st, s);
-  return result;
-}
-
-long exs_store_activity_count(struct exs_store *st, const char *mailbox, const char *state,
-                              struct exs_error *err)
-{
-  sqlite3_stmt *s = stmt(st, "SELECT count(*) FROM activities WHERE "
-                                "(?1 IS NULL OR mailbox = ?1) AND (?2 IS NULL OR state = ?2)",
-                            err);
-  long n = -1;
-
-  if(!s)
-    return -1;
-  bind_text(s, 1, mailbox);
-  bind_text(s, 2, state);
-  if(sqlite3_step(s) == SQLITE_ROW)
-    n = (long)sqlite3_column_int64(s, 0);
-  else
-    db_fail(st, err, "cannot count activities");
-  done(st, s);
-  return n;
-}
-
-/* Whether host ("HOSTNAME:PID") names a process of this host that is gone. */
-static bool sx_holder_dead(const char *holder, const char *me)
-{
-  const char *hc = strrchr(holder, ':'), *mc = strrchr(me, ':');
-  long pid;
-  char *end;
-
-  if(!hc || !mc || hc - holder != mc - me || strncmp(holder, me, (size_t)(hc - holder)))
-    return false;
-  pid = strtol(hc + 1, &end, 10);
-  if(*end || pid <= 0)
-    return false;
-  return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
-}
-
-int exs_store_mailbox_claim(struct exs_store *st, const char *address, const char *host,
-                            long lease_s, int *claimed, struct exs_error *err)
-{
-  sqlite3_stmt *s = NULL;
-  char holder[128] = "";
-  time_t now = exs_now(), started = 0;
-  bool own = false;
-  int rc, result = -1;
-
-  *claimed = 0;
-  if(tx_begin(st, &own, err))
-    return -1;
-  s = stmt(st, "SELECT processing_host, last_sync_start FROM mailboxes WHERE address = ?",
-              err);
-  if(!s)
-    goto out;
-  bind_text(s, 1, address);
-  rc = sqlite3_step(s);
-  if(rc == SQLITE_DONE) {
-    exs_error_set(err, EXS_CAT_CONFIG, "no mailbox %s", address);
-    result = EXS_STORE_NOT_FOUND;
-    goto out;
-  }
-  if(rc != SQLITE_ROW) {
-    db_fail(st, err, "cannot read the mailbox");
-    goto out;
-  }
-  col_text(s, 0, holder, sizeof(holder));
-  started = (time_t)sqlite3_column_int64(s, 1);
-  done(st, s);
-  s = NULL;
-  if(holder[0] && strcmp(holder, host) && started + lease_s > now &&
-     !sx_holder_dead(holder, host)) {
-    result = 0; /* someone else is on it */
-    goto out;
-  }
-  s = stmt(st, "UPDATE mailboxes SET processing_host = ?, last_sync_start = ? "
-                  "WHERE address = ?", err);
-  if(!s)
-    goto out;
-  bind_text(s, 1, host);
-  sqlite3_bind_int64(s, 2, (sqlite3_int64)now);
-  bind_text(s, 3, address);
-  if(sqlite3_step(s) != SQLITE_DONE) {
-    db_fail(st, err, "cannot claim the mailbox");
-    goto out;
-  }
-  *claimed = 1;
-  result = 0;
-out:
-  done(st, s);
-  if(tx_end(st, own, result < 0 ? -1 : 0, err))
-    return -1;
-  return result;
-}
-
-int exs_store_mailbox_save_runtime(struct exs_store *st, const struct exs_mailbox *m,
-                                   struct exs_error *err)
-{
-  sqlite3_stmt *s = stmt(
-      st,
-      "UPDATE mailboxes SET postponed_until = ?1, last_sync_start = ?2, last_sync_success = ?3,"
-      " items_processed = ?4, items_failed = ?5, processing_host = ?6,"
-      " transient_failures = ?7, retry_at = ?8, last_error_code = ?9, last_error = ?10,"
-      " last_error_count = ?11, last_error_time = ?12, status_incoming = ?13,"
-      " status_outgoing = ?14, status_act = ?15, enabled_incoming = ?16,"
-      " enabled_outgoing = ?17, enabled_act = ?18 WHERE address = ?19",
-      err);
-
-  if(!s)
-    return -1;
-  bind_time(s, 1, m->postponed_until);
-  bind_time(s, 2, m->last_sync_start);
-  bind_time(s, 3, m->last_sync_success);
-  sqlite3_bind_int(s, 4, m->items_processed);
-  sqlite3_bind_int(s, 5, m->items_failed);
-  bind_text(s, 6, m->processing_host);
-  sqlite3_bind_int(s, 7, m->transient_failures);
-  bind_time(s, 8, m->retry_at);
-  bind_text(s, 9, m->last_error_code);
-  bind_text(s, 10, m->last_error);
-  sqlite3_bind_int(s, 11, m->last_error_count);
-  bind_time(s, 12, m->last_error_time);
-  for(int w = 0; w < EXS_WL_COUNT; w++) {
-    sqlite3_bind_int(s, 13 + w, m->status[w]);
-    sqlite3_bind_int(s, 16 + w, m->enabled[w] ? 1 : 0);
-  }
-  bind_text(s, 19, m->address);
-  return sx_write_one(st, s, m->id, "cannot save the mailbox's sync fields", err);
-}
-
-/* ---- ACT items ---- */
-
-static const char *const act_kinds[] = {"appointment", "contact", "task"};
-
-const char *exs_act_kind_name(int kind)
-{
-  return kind >= 0 && kind < 3 ? act_kinds[kind] : "unknown";
-}
-
-int exs_act_kind_parse(const char *s)
-{
-  for(int i = 0; i < 3; i++)
-    if(s && !strcmp(s, act_kinds[i]))
-      return i;
-  return -1;
-}
-
-#define ACT_COLS                                                                              \
-  "id, mailbox, kind, exchange_id, change_key, subject, body, start, end, location, status, " \
-  "given_name, surname, company, email, crm_modified, exchange_modified, synced_at, dirty, "   \
-  "deleted, conflict"
-
-static void act_read(sqlite3_stmt *s, struct exs_act_item *a)
-{
-  char kind[16];
-
-  memset(a, 0, sizeof(*a));
-  a->id = sqlite3_column_int64(s, 0);
-  col_text(s, 1, a->mailbox, sizeof(a->mailbox));
-  col_text(s, 2, kind, sizeof(kind));
-  a->kind = exs_act_kind_parse(kind);
-  col_text(s, 3, a->exchange_id, sizeof(a->exchange_id));
-  col_text(s, 4, a->change_key, sizeof(a->change_key));
-  col_text(s, 5, a->subject, sizeof(a->subject));
-  col_text(s, 6, a->body, sizeof(a->body));
-  col_text(s, 7, a->start, sizeof(a->start));
-  col_text(s, 8, a->end, sizeof(a->end));
-  col_text(s, 9, a->location, sizeof(a->location));
-  col_text(s, 10, a->status, sizeof(a->status));
-  col_text(s, 11, a->given_name, sizeof(a->given_name));
-  col_text(s, 12, a->surname, sizeof(a->surname));
-  col_text(s, 13, a->company, sizeof(a->company));
-  col_text(s, 14, a->email, sizeof(a->email));
-  a->crm_modified = (time_t)sqlite3_column_int64(s, 15);
-  a->exchange_modified = (time_t)sqlite3_column_int64(s, 16);
-  a->synced_at = (time_t)sqlite3_column_int64(s, 17);
-  a->dirty = sqlite3_column_int(s, 18) != 0;
-  a->deleted = sqlite3_column_int(s, 19) != 0;
-  col_text(s, 20, a->conflict, sizeof(a->conflict));
-}
-
-int exs_store_act_put(struct exs_store *st, struct exs_act_item *a, struct exs_error *err)
-{
-  sqlite3_stmt *s;
-  int rc, result = -1;
-
-  if(a->id)
-    s = stmt(st, "UPDATE act_items SET mailbox=?1, kind=?2, exchange_id=?3, change_key=?4,"
-                    " subject=?5, body=?6, start=?7, end=?8, location=?9, status=?10,"
-                    " given_name=?11, surname=?12, company=?13, email=?14, crm_modified=?15,"
-                    " exchange_modified=?16, synced_at=?17, dirty=?18, deleted=?19,"
-                    " conflict=?20 WHERE id=?21", err);
-  else
-    s = stmt(st, "INSERT INTO act_items(mailbox, kind, exchange_id, change_key, subject,"
-                    " body, start, end, location, status, given_name, surname, company, email,"
-                    " crm_modified, exchange_modified, synced_at, dirty, deleted, conflict)"
-                    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,"
-                    "?19,?20)", err);
-  if(!s)
-    return -1;
-  bind_text(s, 1, a->mailbox);
-  sqlite3_bind_text(s, 2, exs_act_kind_name(a->kind), -1, SQLITE_STATIC);
-  bind_text(s, 3, a->exchange_id);
-  bind_text(s, 4, a->change_key);
-  bind_text(s, 5, a->subject);
-  bind_text(s, 6, a->body);
-  bind_text(s, 7, a->start);
-  bind_text(s, 8, a->end);
-  bind_text(s, 9, a->location);
-  bind_text(s, 10, a->status);
-  bind_text(s, 11, a->given_name);
-  bind_text(s, 12, a->surname);
-  bind_text(s, 13, a->company);
-  bind_text(s, 14, a->email);
-  sqlite3_bind_int64(s, 15, (sqlite3_int64)a->crm_modified);
-  sqlite3_bind_int64(s, 16, (sqlite3_int64)a->exchange_modified);
-  sqlite3_bind_int64(s, 17, (sqlite3_int64)a->synced_at);
-  sqlite3_bind_int(s, 18, a->dirty ? 1 : 0);
-  sqlite3_bind_int(s, 19, a->deleted ? 1 : 0);
-  bind_text(s, 20, a->conflict);
-  if(a->id)
-    sqlite3_bind_int64(s, 21, a->id);
-  rc = sqlite3_step(s);
-  if(rc != SQLITE_DONE) {
-    db_fail(st, err, "cannot write the ACT item");
-    goto out;
-  }
-  if(!a->id)
-    a->id = sqlite3_last_insert_rowid(st->db);
-  result = 0;
-out:
-  done(st, s);
-  return result;
-}
-
-static int act_get_one(struct exs_store *st, sqlite3_stmt *s, struct exs_act_item *a,
-                       struct exs_error *err)
-{
-  int rc = sqlite3_step(s), result = -1;
-
-  if(rc == SQLITE_ROW) {
-    act_read(s, a);
-    result = 0;
-  }
-  else if(rc == SQLITE_DONE) {
-    exs_error_set(err, EXS_CAT_CONFIG, "no such ACT item");
-    result = EXS_STORE_NOT_FOUND;
-  }
-  else
-    db_fail(st, err, "cannot read the ACT item");
-  done(st, s);
-  return result;
-}
-
-int exs_store_act_find(struct exs_store *st, const char *mailbox, const char *exchange_id,
-                       struct exs_act_item *a, struct exs_error *err)
-{
-  sqlite3_stmt *s = stmt(st, "SELECT " ACT_COLS " FROM act_items WHERE mailbox = ? AND "
-                                "exchange_id = ?", err);
-
-  if(!s)
-    return -1;
-  bind_text(s, 1, mailbox);
-  bind_text(s, 2, exchange_id);
-  return act_get_one(st, s, a, err);
-}
-
-int exs_store_act_get(struct exs_store *st, int64_t id, struct exs_act_item *a,
-                      struct exs_error *err)
-{
-  sqlite3_stmt *s = stmt(st, "SELECT " ACT_COLS " FROM act_items WHERE id = ?", err);
-
-  if(!s)
-    return -1;
-  sqlite3_bind_int64(s, 1, id);
-  return act_get_one(st, s, a, err);
-}
-
-int exs_store_act_list(struct exs_store *st, const char *mailbox, bool dirty_only,
-                       struct exs_act_item **out, size_t *n, struct exs_error *err)
-{
-  sqlite3_stmt *s = stmt(st, "SELECT " ACT_COLS " FROM act_items WHERE "
-                                "(?1 IS NULL OR mailbox = ?1) AND (?2 = 0 OR dirty = 1) "
-                                "ORDER BY id", err);
-  struct exs_act_item *arr = NULL;
-  size_t cnt = 0, cap = 0;
-  int rc, result = -1;
-
-  *out = NULL;
-  *n = 0;
-  if(!s)
-    return -1;
-  bind_text(s, 1, mailbox);
-  sqlite3_bind_int(s, 2, dirty_only ? 1 : 0);
-  while((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    if(grow((void **)&arr, &cap, cnt, sizeof(*arr))) {
-      exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
-      goto out;
-    }
-    act_read(s, &arr[cnt++]);
-  }
-  if(rc != SQLITE_DONE) {
-    db_fail(st, err, "cannot list ACT items");
-    goto out;
-  }
-  *out = arr;
-  *n = cnt;
-  arr = NULL;
-  result = 0;
-out:
-  free(arr);
-  done(st, s);
-  return result;
-}
-
-int exs_store_act_delete(struct exs_store *st, int64_t id, struct exs_error *err)
-{
-  sqlite3_stmt *s = stmt(st, "DELETE FROM act_items WHERE id = ?", err);
-
-  if(!s)
-    return -1;
-  sqlite3_bind_int64(s, 1, id);
-  return sx_write_one(st, s, id, "cannot delete the ACT item", err);
 }

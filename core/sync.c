@@ -65,18 +65,9 @@ static void session_http_options(const struct sync_session *s, const struct exs_
   ho->n_connect_to = s->opt->n_connect_to;
   ho->proxy = s->opt->proxy;
   ho->noproxy = s->opt->noproxy;
-  ho->auth = a->auth;
-  ho->user = a->user;
-  ho->password = a->password;
-  ho->allow_credentials_non_secure = s->org->allow_credentials_non_secure;
-  ho->allow_basic_non_secure = s->org->allow_basic_non_secure;
-  ho->allow_non_ssl = s->org->allow_non_ssl;
   ho->trace = s->opt->trace;
   ho->trace_ctx = s->opt->trace_ctx;
-  if(p->timeout_enabled && p->timeout_ms > 0) {
-    ho->timeout_ms = p->timeout_ms;
-    ho->connect_timeout_ms = p->timeout_ms < 10000 ? p->timeout_ms : 10000;
-  }
+  exs_access_http_options(a, s->org, p, ho);
 }
 
 /* Open an EWS handle for access a at url (on http). */
@@ -95,6 +86,8 @@ static struct exs_ews *session_ews(const struct sync_session *s, struct exs_http
   return http ? exs_ews_new(http, &eo) : NULL;
 }
 
+static bool wants(const struct exs_org *org, const struct exs_mailbox *m, enum exs_workload w);
+
 /* Connect (credentials, URLs, transport). -1 with err (CONFIG/MBX_CREDENTIALS...). */
 static int sync_session_open(struct sync_session *s, struct exs_error *err)
 {
@@ -110,8 +103,14 @@ static int sync_session_open(struct sync_session *s, struct exs_error *err)
     return -1;
   }
   /* the one decision of whose credentials, where and how (model.h) */
-  if(exs_access_for(p, m, EXS_WL_INCOMING, &in, err) ||
-     exs_access_for(p, m, EXS_WL_OUTGOING, &out, err)) {
+  if(exs_access_for(p, m, EXS_WL_INCOMING, &in, err)) {
+    exs_error_step(err, "connect");
+    return -1;
+  }
+  /* outgoing's own settings matter only when outgoing is synchronized: a
+   * mailbox whose outgoing failed its test still syncs incoming */
+  if(wants(s->org, m, EXS_WL_OUTGOING) ? exs_access_for(p, m, EXS_WL_OUTGOING, &out, err)
+                                       : (out = in, 0)) {
     exs_error_step(err, "connect");
     return -1;
   }

@@ -347,18 +347,9 @@ static void http_options(const struct te_run *r, int d, struct exs_http_options 
   ho->n_connect_to = r->opt->n_connect_to;
   ho->proxy = r->opt->proxy;
   ho->noproxy = r->opt->noproxy;
-  ho->auth = a->auth;
-  ho->user = a->user;
-  ho->password = a->password;
-  ho->allow_credentials_non_secure = r->org->allow_credentials_non_secure;
-  ho->allow_basic_non_secure = r->org->allow_basic_non_secure;
-  ho->allow_non_ssl = r->org->allow_non_ssl;
   ho->trace = r->opt->trace;
   ho->trace_ctx = r->opt->trace_ctx;
-  if(r->p->timeout_enabled && r->p->timeout_ms > 0) {
-    ho->timeout_ms = r->p->timeout_ms;
-    ho->connect_timeout_ms = r->p->timeout_ms < 10000 ? r->p->timeout_ms : 10000;
-  }
+  exs_access_http_options(a, r->org, r->p, ho);
 }
 
 /* Step 3: where is EWS, for each direction. */

@@ -274,7 +274,7 @@ int diag_main_with(int argc, char **argv, const struct diag_command *extra, size
   }
   if(!ctx.db)
     ctx.db = getenv("EXSYNC_DB") && *getenv("EXSYNC_DB") ? getenv("EXSYNC_DB") : "exsync.db";
-  ctx.color = use_color();
+  ctx.color = !ctx.output && use_color(); /* -o FILE: never escape codes in a file */
   diag_progress_configure(!ctx.no_progress);
   diag_report_configure(ctx.color, ctx.failures_only);
   if(nrest == 0) {

@@ -47,13 +47,12 @@ static void write_text(FILE *f, const struct exs_te_result *results, size_t n,
             status_cell(r->status[EXS_WL_ACT], c3, sizeof(c3), 0));
     for(a = 0; a < r->n_alerts; a++) {
       const struct exs_te_alert *al = &r->alerts[a];
-      int wl = diag_alert_workload(al);
+      char wls[64];
       if(al->error.category == EXS_CAT_TEST_OK)
         continue;
       fprintf(f, "  %s %s (%s): %s\n", exs_severity_name(al->severity),
               exs_category_name(al->error.category),
-              wl < 0 ? "all workloads" : exs_workload_name((enum exs_workload)wl),
-              al->error.message);
+              diag_alert_workloads_label(r, al, wls, sizeof(wls)), al->error.message);
       if(al->error.hint[0])
         fprintf(f, "    fix: %s\n", al->error.hint);
     }

@@ -56,6 +56,12 @@ const char *diag_report_trace_of(const char *address);
 /* Which workload an alert belongs to, or -1 when it failed several
  * through a shared step (preconditions, credentials, location, connect). */
 int diag_alert_workload(const struct exs_te_alert *a);
+/* The workloads an alert of r speaks for, for people: "incoming", or for a
+ * shared step the workloads that failed with its category ("incoming,
+ * outgoing"; approval gates email only), "all workloads" when every one
+ * did. Written into buf, which is returned. */
+const char *diag_alert_workloads_label(const struct exs_te_result *r,
+                                       const struct exs_te_alert *a, char *buf, size_t len);
 
 /* The settings and the run, as set above (report_base.c). */
 bool diag_report_color(void);

@@ -107,6 +107,32 @@ int diag_alert_workload(const struct exs_te_alert *a)
   return a->workload >= 0 && a->workload < EXS_WL_COUNT ? a->workload : -1;
 }
 
+const char *diag_alert_workloads_label(const struct exs_te_result *r,
+                                       const struct exs_te_alert *a, char *buf, size_t len)
+{
+  int wl = diag_alert_workload(a), n = 0;
+  size_t used = 0;
+
+  if(wl >= 0) {
+    snprintf(buf, len, "%s", exs_workload_name((enum exs_workload)wl));
+    return buf;
+  }
+  buf[0] = '\0';
+  for(int w = 0; w < EXS_WL_COUNT; w++) {
+    if(r->status[w] != EXS_STATUS_FAILURE || r->error[w].category != a->error.category)
+      continue;
+    int k = snprintf(buf + used, len - used, "%s%s", n ? ", " : "",
+                     exs_workload_name((enum exs_workload)w));
+    if(k < 0 || (size_t)k >= len - used)
+      break;
+    used += (size_t)k;
+    n++;
+  }
+  if(n == 0 || n == EXS_WL_COUNT)
+    snprintf(buf, len, "all workloads");
+  return buf;
+}
+
 void diag_report_set_profiles(const struct exs_te_profile_result *p, size_t n)
 {
   size_t i, k = 0;

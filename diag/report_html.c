@@ -207,7 +207,7 @@ static void failures(FILE *f, const struct exs_te_result *results, size_t n)
         continue;
       for(a = 0; a < r->n_alerts; a++) {
         const struct exs_te_alert *al = &r->alerts[a];
-        int wl;
+        char wls[64];
         if((int)al->error.category != c || al->severity == EXS_SEV_INFORMATION)
           continue;
         if(!open) {
@@ -218,11 +218,9 @@ static void failures(FILE *f, const struct exs_te_result *results, size_t n)
           open = true;
           any = true;
         }
-        wl = diag_alert_workload(al);
         fputs("<li><b>", f);
         html(f, r->address);
-        fprintf(f, "</b> (%s, %s): ",
-                wl < 0 ? "all workloads" : exs_workload_name((enum exs_workload)wl),
+        fprintf(f, "</b> (%s, %s): ", diag_alert_workloads_label(r, al, wls, sizeof(wls)),
                 exs_severity_name(al->severity));
         html(f, al->error.message);
         fputs("</li>\n", f);

@@ -337,12 +337,13 @@ static void accept_error_cb(struct evconnlistener *lev, void *unused)
   if(!emu)
     return;
   /* not accepting for a moment stops the spin (the listening socket stays
-   * readable); closing an idle connection gives the next client an fd */
+   * readable); closing idle connections gives the next clients fds, and
+   * then the moment is only until the loop has closed them */
   evconnlistener_disable(lev);
   for(i = 0; i < EVICT_AT_FD_LIMIT && evict_oldest(emu, NULL); i++)
     ;
   pthread_mutex_lock(&emu->lock);
-  pause = emu->conns.limits.accept_pause_ms;
+  pause = i ? 0 : emu->conns.limits.accept_pause_ms;
   emu->conns.stats.accept_pauses++;
   open = emu->conns.stats.open;
   if(!emu->conns.last_log_ms || now - emu->conns.last_log_ms >= LOG_INTERVAL_MS) {
@@ -357,14 +358,14 @@ static void accept_error_cb(struct evconnlistener *lev, void *unused)
   pthread_mutex_unlock(&emu->lock);
   if(log) {
     if(skipped)
-      fprintf(stderr, "exsync-emulator: accept: %s (%zu connections open): accepts paused "
-                      "for %ld ms, %zu more pauses since the last message\n",
-              strerror(err), open, pause, skipped);
+      fprintf(stderr, "exsync-emulator: accept: %s (%zu connections open): %zu more accept "
+                      "pauses since the last message\n",
+              strerror(err), open, skipped);
     else
-      fprintf(stderr, "exsync-emulator: accept: %s (%zu connections open): accepts paused "
-                      "for %ld ms, idle connections closed first; further pauses are counted, "
-                      "logged at most once a minute\n",
-              strerror(err), open, pause);
+      fprintf(stderr, "exsync-emulator: accept: %s (%zu connections open): the oldest idle "
+                      "connections are closed, accepts pause (up to %ld ms when none is idle); "
+                      "further pauses are counted, logged at most once a minute\n",
+              strerror(err), open, emu->conns.limits.accept_pause_ms);
   }
   {
     struct timeval tv = {pause / 1000, (pause % 1000) * 1000};

@@ -108,6 +108,11 @@ void emu_replay_free(struct emu_replay *r)
     evhttp_free(r->http);
   if(r->https)
     evhttp_free(r->https);
+  /* let deferred bufferevent frees (TLS connections cut mid-handshake) run
+   * before the base goes away, as emu_free does */
+  if(r->base)
+    for(i = 0; i < 4; i++)
+      event_base_loop(r->base, EVLOOP_NONBLOCK);
   if(r->base)
     event_base_free(r->base);
   if(r->ssl_ctx)

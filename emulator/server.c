@@ -278,6 +278,27 @@ static void answer_dispatch(struct answer *a, long delay_ms)
   answer_send(a);
 }
 
+size_t emu_delayed(struct emu *emu)
+{
+  size_t n = 0;
+
+  pthread_mutex_lock(&emu->lock);
+  for(struct answer *a = emu->pending; a; a = a->next)
+    n++;
+  pthread_mutex_unlock(&emu->lock);
+  return n;
+}
+
+void emu_release_delayed(struct emu *emu)
+{
+  /* under the lock no pending answer can be freed; the loop thread runs
+   * the timers' callbacks (answer_send) as soon as it can */
+  pthread_mutex_lock(&emu->lock);
+  for(struct answer *a = emu->pending; a; a = a->next)
+    event_active(a->timer, EV_TIMEOUT, 1);
+  pthread_mutex_unlock(&emu->lock);
+}
+
 static void answer_header(struct answer *a, const char *name, const char *value)
 {
   if(a->nextra >= 6)

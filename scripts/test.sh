@@ -31,6 +31,9 @@ ctest --test-dir build --output-on-failure -j"$jobs"
 echo "== fuzz targets (libFuzzer, a short run each)"
 bash scripts/fuzz.sh
 
+echo "== Debian packages (scripts/deb.sh: built, then the packaged demo run)"
+bash scripts/deb.sh build-deb
+
 echo "== sanitizer build (ASan + UBSan)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DEXSYNC_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$jobs"

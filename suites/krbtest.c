@@ -119,7 +119,7 @@ int krbtest_kdc_up(struct krbtest *k)
 {
   char *const argv[] = {"krb5kdc", "-n", NULL};
   posix_spawn_file_actions_t fa;
-  int64_t deadline = exs_monotonic_ms() + 30000;
+  int64_t deadline = exs_monotonic_ms() + 90000;
   int before = krbtest_log_count(k, "commencing operation");
 
   posix_spawn_file_actions_init(&fa);

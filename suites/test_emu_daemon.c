@@ -62,10 +62,11 @@ static void spawn(struct proc *p, char *const argv[])
   p->text[0] = '\0';
 }
 
-/* Read output until needle shows up or the child closes it (deadline 20 s). */
+/* Read output until needle shows up or the child closes it (deadline 90 s:
+ * a bound for a hang, not a speed requirement). */
 static bool read_until(struct proc *p, const char *needle)
 {
-  int64_t deadline = exs_monotonic_ms() + 20000;
+  int64_t deadline = exs_monotonic_ms() + 90000;
 
   while(!strstr(p->text, needle) && exs_monotonic_ms() < deadline) {
     struct pollfd pfd = {p->out, POLLIN, 0};
@@ -91,10 +92,10 @@ static size_t count_of(const char *text, const char *needle)
 }
 
 /* Read output until needle shows up count times or the child closes it
- * (deadline 20 s). */
+ * (deadline 90 s: a bound for a hang, not a speed requirement). */
 static bool read_count(struct proc *p, const char *needle, size_t count)
 {
-  int64_t deadline = exs_monotonic_ms() + 20000;
+  int64_t deadline = exs_monotonic_ms() + 90000;
 
   while(count_of(p->text, needle) < count && exs_monotonic_ms() < deadline) {
     struct pollfd pfd = {p->out, POLLIN, 0};
@@ -113,7 +114,7 @@ static bool read_count(struct proc *p, const char *needle, size_t count)
 static int wait_exit(struct proc *p)
 {
   int status = 0;
-  int64_t deadline = exs_monotonic_ms() + 20000;
+  int64_t deadline = exs_monotonic_ms() + 90000;
   pid_t r;
 
   while((r = waitpid(p->pid, &status, WNOHANG)) == 0 && exs_monotonic_ms() < deadline) {

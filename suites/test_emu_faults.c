@@ -235,9 +235,12 @@ START_TEST(concurrent_requests_are_counted_in_flight)
   struct curl_slist *h = curl_slist_append(NULL, "Content-Type: text/xml");
   const char *body = ec_soap("Exchange2016", "bob@contoso.com", getfolder);
   int running = 1;
-  int64_t deadline = exs_monotonic_ms() + 20000;
+  bool released = false;
+  int64_t deadline = exs_monotonic_ms() + 90000;
 
-  ck_assert_int_gt(emu_add_fault(emu, "delay-ms=300", err, sizeof(err)), 0);
+  /* the answers are held until all three requests are in, then released:
+   * in flight together however slow the machine is */
+  ck_assert_int_gt(emu_add_fault(emu, "delay-ms=600000", err, sizeof(err)), 0);
   emu_journal_clear(emu);
   for(int i = 0; i < 3; i++) {
     e[i] = curl_easy_init();
@@ -253,9 +256,14 @@ START_TEST(concurrent_requests_are_counted_in_flight)
   }
   while(running && exs_monotonic_ms() < deadline) {
     curl_multi_perform(m, &running);
+    if(!released && emu_delayed(emu) == 3) {
+      emu_release_delayed(emu);
+      released = true;
+    }
     if(running)
-      curl_multi_poll(m, NULL, 0, 100, NULL);
+      curl_multi_poll(m, NULL, 0, 10, NULL);
   }
+  ck_assert_msg(released, "the three requests were never in flight together");
   ck_assert_int_eq(running, 0);
   for(int i = 0; i < 3; i++) {
     long st = 0;

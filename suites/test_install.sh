@@ -94,7 +94,8 @@ if command -v man >/dev/null; then
   done
 fi
 
-# libexsync through pkg-config
+# libexsync through pkg-config: every object of the two archives is linked
+# (--whole-archive), so the file must name every library they need
 cat >use.c <<'C'
 #include <stdio.h>
 #include "exsync/datadir.h"
@@ -102,7 +103,10 @@ int main(void) { return puts(exs_data_dir()) < 0; }
 C
 san=
 [ "$sanitize" = no ] || san=-fsanitize=address,undefined # the library was built with them
-cc $san use.c -o use $(PKG_CONFIG_PATH=$P/lib/pkgconfig pkg-config --cflags --libs exsync) ||
+export PKG_CONFIG_PATH=$P/lib/pkgconfig
+cc $san use.c -o use $(pkg-config --cflags exsync) \
+  -Wl,--whole-archive "$P/lib/libexsync.a" "$P/lib/libexsync_base.a" -Wl,--no-whole-archive \
+  $(pkg-config --libs exsync) ||
   fail "cannot build against libexsync"
 ./use >/dev/null || fail "program built against libexsync failed"
 echo "test_install: ok ($P)"

@@ -12,7 +12,9 @@
 #include "exsync/ews.h"
 #include "exsync/store.h"
 #include "exsync/sync.h"
+#include "emu_release.h"
 #include "testutil.h"
+#include "world.h"
 
 #define ORG_ID "6f1c2a9e-0d4b-4c55-9a51-2f3e8d7b1c10"
 
@@ -30,14 +32,7 @@ static void add_mailbox(const char *address, int track)
   struct exs_mailbox m;
   struct exs_error err;
 
-  exs_mailbox_defaults(&m);
-  snprintf(m.address, sizeof(m.address), "%s", address);
-  snprintf(m.name, sizeof(m.name), "%s", address);
-  snprintf(m.profile, sizeof(m.profile), "Exchange");
-  m.incoming = EXS_IN_SSYNC;
-  m.outgoing = EXS_OUT_SSYNC;
-  m.act = EXS_ACT_SSYNC;
-  m.approval = EXS_APPROVAL_APPROVED;
+  tw_mailbox(&m, address);
   m.track = track;
   for(int w = 0; w < EXS_WL_COUNT; w++) {
     m.enabled[w] = true; /* as a successful Test & Enable leaves it */
@@ -50,20 +45,11 @@ static void add_mailbox(const char *address, int track)
 
 static void world_up(void)
 {
-  char err[512], bound[64];
   struct exs_org org;
   struct exs_profile p;
   struct exs_error e;
 
-  emu = emu_new();
-  ck_assert_ptr_nonnull(emu);
-  ck_assert_msg(emu_load_scenario(emu, tu_path("fixtures/scenarios/contoso.xml"), err,
-                                  sizeof(err)) == 0, "%s", err);
-  port = emu_listen(emu, "127.0.0.1", 0, false, bound, sizeof(bound), err, sizeof(err));
-  ck_assert_msg(port > 0, "%s", err);
-  ck_assert_msg(emu_start(emu, err, sizeof(err)) == 0, "%s", err);
-  snprintf(url, sizeof(url), "http://mail.contoso.com:%d/EWS/Exchange.asmx", port);
-  snprintf(connect_to, sizeof(connect_to), "mail.contoso.com:%d:127.0.0.1:%d", port, port);
+  port = tw_start(&emu, url, connect_to);
   ct[0] = connect_to;
 
   snprintf(dir, sizeof(dir), "/tmp/exsync-sync-XXXXXX");
@@ -73,22 +59,11 @@ static void world_up(void)
   st = exs_store_open(db, keyf, &e);
   ck_assert_msg(st != NULL, "%s", e.message);
 
-  exs_org_defaults(&org);
-  snprintf(org.id, sizeof(org.id), "%s", ORG_ID);
-  org.allow_non_ssl = true;
-  org.allow_credentials_non_secure = true;
-  org.allow_basic_non_secure = true;
+  tw_org(&org, ORG_ID);
   org.alerts_warnings = true;
   ck_assert(exs_store_org_put(st, &org, &e) == 0);
 
-  exs_profile_defaults(&p);
-  snprintf(p.name, sizeof(p.name), "Exchange");
-  snprintf(p.incoming_url, sizeof(p.incoming_url), "%s", url);
-  p.retrieval = EXS_RETRIEVAL_PROFILE;
-  p.impersonation = true;
-  p.protocol = EXS_AUTH_BASIC;
-  snprintf(p.user, sizeof(p.user), "CONTOSO\\svc-crm");
-  snprintf(p.password, sizeof(p.password), "svc-pw");
+  tw_profile(&p, url);
   p.max_connections = 2;
   p.timeout_ms = 2000;
   ck_assert_msg(exs_profile_validate(&p, NULL) == 0 || 1, "profile");
@@ -306,7 +281,7 @@ START_TEST(incoming_faults_recover)
     "operation=SyncFolderItems ews-code=ErrorServerBusy backoff-ms=30 times=1",
     "operation=SyncFolderItems ews-code=ErrorInvalidSyncStateData times=1",
     "operation=FindItem ews-code=ErrorServerBusy backoff-ms=30 times=1",
-    "operation=GetItem delay-ms=2500 times=1",
+    "operation=GetItem delay-ms=600000 times=1", /* held: the 2 s timeout fires first */
     /* answers cut after N bytes, dripped, or 503 at random (seeded): each
      * picks its requests by count, never by the clock */
     "operation=GetItem cut-after=300 times=1",
@@ -528,6 +503,51 @@ START_TEST(outgoing_exactly_once)
 }
 END_TEST
 
+/* Separate outgoing settings: the engine sends with them (here as alice
+ * herself, no impersonation) and reads with the incoming ones. */
+START_TEST(outgoing_sends_with_the_outgoing_settings)
+{
+  struct exs_sync_stats s;
+  struct exs_error e;
+  size_t n, i;
+  struct emu_journal_entry *j;
+  bool sent_as_alice = false, read_as_svc = false, create_as_svc = false;
+  struct exs_profile p;
+
+  exs_error_clear(&e);
+  ck_assert_msg(exs_store_profile_get(st, "Exchange", &p, &e) == 0, "%s", e.message);
+  p.same_outgoing = false;
+  p.out_retrieval = EXS_RETRIEVAL_PROFILE;
+  snprintf(p.out_user, sizeof(p.out_user), "CONTOSO\\alice");
+  snprintf(p.out_password, sizeof(p.out_password), "alice-pw");
+  p.out_impersonation = false;
+  p.out_protocol = EXS_AUTH_NTLM;
+  ck_assert_msg(exs_store_profile_put(st, &p, &e) == 0, "%s", e.message);
+  exs_profile_wipe(&p);
+  add_mailbox("alice@contoso.com", EXS_TRACK_RESPONSES);
+  queue_email("alice@contoso.com", "bob@contoso.com", "Sent as alice");
+  emu_journal_clear(emu);
+  s = pass();
+  ck_assert_uint_eq(s.errors, 0);
+  ck_assert_uint_eq(s.sent, 1);
+  n = emu_journal_count(emu);
+  j = calloc(n ? n : 1, sizeof(*j));
+  n = emu_journal_get(emu, 0, j, n);
+  for(i = 0; i < n; i++) {
+    if(!strcmp(j[i].operation, "CreateItem") && !strcmp(j[i].auth_user, "alice"))
+      sent_as_alice = true;
+    if(!strcmp(j[i].operation, "CreateItem") && !strcmp(j[i].auth_user, "svc-crm"))
+      create_as_svc = true;
+    if(!strcmp(j[i].operation, "SyncFolderItems") && !strcmp(j[i].auth_user, "svc-crm"))
+      read_as_svc = true;
+  }
+  free(j);
+  ck_assert(sent_as_alice);
+  ck_assert(!create_as_svc);
+  ck_assert(read_as_svc);
+}
+END_TEST
+
 START_TEST(outgoing_reply_is_tracked)
 {
   struct exs_activity_extra x;
@@ -560,7 +580,7 @@ START_TEST(outgoing_faults_no_duplicates)
     "operation=CreateItem truncated times=1",
     "operation=CreateItem http-status=503 times=1",
     "operation=CreateItem ews-code=ErrorServerBusy backoff-ms=30 times=2",
-    "operation=CreateItem delay-ms=3000 times=1", /* longer than the 2 s timeout */
+    "operation=CreateItem delay-ms=600000 times=1", /* held: the 2 s timeout fires first */
     "operation=CreateItem http-status=500 times=1",
     /* the mail was made but the answer is lost after N bytes: no duplicate */
     "operation=CreateItem cut-after=150 times=1",
@@ -744,14 +764,17 @@ START_TEST(schedule_due_and_postponed)
 {
   struct exs_sync_stats s;
   struct exs_mailbox m;
+  time_t t0 = exs_now();
 
   add_mailbox("alice@contoso.com", EXS_TRACK_ALL);
   opt.ignore_schedule = false;
   opt.min_interval_s = 3600;
+  exs_clock_freeze(t0); /* the postponement is exact, however long the pass takes */
   s = pass();
+  exs_clock_freeze(0);
   ck_assert_uint_eq(s.mailboxes, 1);
   get_mailbox("alice@contoso.com", &m);
-  ck_assert(m.postponed_until >= exs_now() + 3500);
+  ck_assert_int_eq((long long)m.postponed_until, (long long)t0 + 3600);
   /* not due: left alone */
   deliver("alice@contoso.com", "Later %d", 1);
   s = pass();
@@ -788,6 +811,7 @@ START_TEST(max_connections_per_credential)
 {
   static const char *const boxes[] = {"alice@contoso.com", "bob@contoso.com",
                                       "carol@contoso.com"};
+  struct tu_releaser *rel;
   char e[256];
   int i;
 
@@ -796,12 +820,16 @@ START_TEST(max_connections_per_credential)
     for(i = 0; i < 20; i++)
       deliver(boxes[b], "Mail %d", i);
   }
-  /* slow answers so that workers overlap */
-  ck_assert(emu_add_fault(emu, "delay-ms=20", e, sizeof(e)) > 0);
+  /* the first two answers are held until two requests are in flight
+   * together: the limit is reached on any machine, never passed */
+  ck_assert(emu_add_fault(emu, "delay-ms=600000 times=2", e, sizeof(e)) > 0);
+  rel = tu_release_when_delayed(emu, 2);
   opt.max_workers = 8;
   pass();
+  ck_assert_msg(tu_releaser_join(rel), "never two requests in flight");
   emu_clear_faults(emu);
   ck_assert_int_le(emu_journal_max_in_flight(emu, "svc-crm"), 2);
+  ck_assert_int_eq(emu_journal_max_in_flight(emu, "svc-crm"), 2);
   ck_assert_int_eq(count(NULL, NULL), 62);
 }
 END_TEST
@@ -821,6 +849,7 @@ static Suite *suite(void)
   tcase_add_test(tc, incoming_resync_after_invalid_state);
   tcase_add_test(tc, incoming_undeliverable);
   tcase_add_test(tc, outgoing_exactly_once);
+  tcase_add_test(tc, outgoing_sends_with_the_outgoing_settings);
   tcase_add_test(tc, outgoing_reply_is_tracked);
   tcase_add_test(tc, incoming_responses_by_conversation);
   tcase_add_test(tc, outgoing_faults_no_duplicates);

@@ -13,6 +13,7 @@
 #include "exsync/store.h"
 #include "exsync/sync.h"
 #include "testutil.h"
+#include "world.h"
 
 #define ORG_ID "6f1c2a9e-0d4b-4c55-9a51-2f3e8d7b1c10"
 #define ALICE "alice@contoso.com"
@@ -32,14 +33,9 @@ static void add_mailbox(const char *address, bool sync_org_only)
   struct exs_mailbox m;
   struct exs_error err;
 
-  exs_mailbox_defaults(&m);
-  snprintf(m.address, sizeof(m.address), "%s", address);
-  snprintf(m.name, sizeof(m.name), "%s", address);
-  snprintf(m.profile, sizeof(m.profile), "Exchange");
+  tw_mailbox(&m, address);
   m.incoming = EXS_IN_NONE;
   m.outgoing = EXS_OUT_NONE;
-  m.act = EXS_ACT_SSYNC;
-  m.approval = EXS_APPROVAL_APPROVED;
   m.sync_org_only = sync_org_only;
   m.enabled[EXS_WL_ACT] = true;
   m.status[EXS_WL_ACT] = EXS_STATUS_SUCCESS;
@@ -59,21 +55,13 @@ static void set_impersonation(bool on)
 
 static void world_up(void)
 {
-  char err[512], bound[64];
   struct exs_org org;
   struct exs_profile p;
   struct exs_error e;
   struct exs_http_options ho;
   struct exs_ews_options eo;
 
-  emu = emu_new();
-  ck_assert_msg(emu_load_scenario(emu, tu_path("fixtures/scenarios/contoso.xml"), err,
-                                  sizeof(err)) == 0, "%s", err);
-  port = emu_listen(emu, "127.0.0.1", 0, false, bound, sizeof(bound), err, sizeof(err));
-  ck_assert_msg(port > 0, "%s", err);
-  ck_assert_msg(emu_start(emu, err, sizeof(err)) == 0, "%s", err);
-  snprintf(url, sizeof(url), "http://mail.contoso.com:%d/EWS/Exchange.asmx", port);
-  snprintf(connect_to, sizeof(connect_to), "mail.contoso.com:%d:127.0.0.1:%d", port, port);
+  port = tw_start(&emu, url, connect_to);
   ct[0] = connect_to;
   snprintf(dir, sizeof(dir), "/tmp/exsync-act-XXXXXX");
   ck_assert_ptr_nonnull(mkdtemp(dir));
@@ -81,18 +69,9 @@ static void world_up(void)
   snprintf(keyf, sizeof(keyf), "%s/a.key", dir);
   st = exs_store_open(db, keyf, &e);
   ck_assert_msg(st != NULL, "%s", e.message);
-  exs_org_defaults(&org);
-  snprintf(org.id, sizeof(org.id), "%s", ORG_ID);
-  org.allow_non_ssl = org.allow_credentials_non_secure = org.allow_basic_non_secure = true;
+  tw_org(&org, ORG_ID);
   ck_assert(exs_store_org_put(st, &org, &e) == 0);
-  exs_profile_defaults(&p);
-  snprintf(p.name, sizeof(p.name), "Exchange");
-  snprintf(p.incoming_url, sizeof(p.incoming_url), "%s", url);
-  p.retrieval = EXS_RETRIEVAL_PROFILE;
-  p.impersonation = true;
-  p.protocol = EXS_AUTH_BASIC;
-  snprintf(p.user, sizeof(p.user), "CONTOSO\\svc-crm");
-  snprintf(p.password, sizeof(p.password), "svc-pw");
+  tw_profile(&p, url);
   ck_assert_msg(exs_store_profile_put(st, &p, &e) == 0, "%s", e.message);
   add_mailbox(ALICE, false);
 

@@ -9,7 +9,9 @@
 
 #include "exsync-emulator/emulator.h"
 #include "exsync/testenable.h"
+#include "emu_release.h"
 #include "testutil.h"
+#include "world.h"
 
 #define ORG_ID "6f1c2a9e-0d4b-4c55-9a51-2f3e8d7b1c10"
 #define OTHER_ORG "0b5c8a3e-7d21-4f6a-9c3b-5e8f1a2d4c60"
@@ -25,35 +27,10 @@ static struct exs_te_options opt;
 
 static void world_up(void)
 {
-  char err[512], bound[64];
-
-  emu = emu_new();
-  ck_assert_ptr_nonnull(emu);
-  ck_assert_msg(emu_load_scenario(emu, tu_path("fixtures/scenarios/contoso.xml"), err,
-                                  sizeof(err)) == 0, "%s", err);
-  port = emu_listen(emu, "127.0.0.1", 0, false, bound, sizeof(bound), err, sizeof(err));
-  ck_assert_msg(port > 0, "%s", err);
-  ck_assert_msg(emu_start(emu, err, sizeof(err)) == 0, "%s", err);
-  /* the profile names the real host; --connect-to sends it to the emulator */
-  snprintf(url, sizeof(url), "http://mail.contoso.com:%d/EWS/Exchange.asmx", port);
-  snprintf(connect_to, sizeof(connect_to), "mail.contoso.com:%d:127.0.0.1:%d", port, port);
+  port = tw_start(&emu, url, connect_to);
   ct[0] = connect_to;
-
-  exs_org_defaults(&org);
-  snprintf(org.id, sizeof(org.id), "%s", ORG_ID);
-  /* plain HTTP is allowed explicitly in this world (TLS has its own suite) */
-  org.allow_non_ssl = true;
-  org.allow_credentials_non_secure = true;
-  org.allow_basic_non_secure = true;
-
-  exs_profile_defaults(&profile);
-  snprintf(profile.name, sizeof(profile.name), "Exchange");
-  snprintf(profile.incoming_url, sizeof(profile.incoming_url), "%s", url);
-  profile.retrieval = EXS_RETRIEVAL_PROFILE;
-  profile.impersonation = true;
-  profile.protocol = EXS_AUTH_BASIC;
-  snprintf(profile.user, sizeof(profile.user), "CONTOSO\\svc-crm");
-  snprintf(profile.password, sizeof(profile.password), "svc-pw");
+  tw_org(&org, ORG_ID);
+  tw_profile(&profile, url);
   profile.max_connections = 3;
 
   memset(&opt, 0, sizeof(opt));
@@ -72,14 +49,7 @@ static void world_down(void)
 
 static void mailbox(struct exs_mailbox *m, const char *address)
 {
-  exs_mailbox_defaults(m);
-  snprintf(m->address, sizeof(m->address), "%s", address);
-  snprintf(m->name, sizeof(m->name), "%s", address);
-  snprintf(m->profile, sizeof(m->profile), "Exchange");
-  m->incoming = EXS_IN_SSYNC;
-  m->outgoing = EXS_OUT_SSYNC;
-  m->act = EXS_ACT_SSYNC;
-  m->approval = EXS_APPROVAL_APPROVED;
+  tw_mailbox(m, address);
 }
 
 /* Requests the emulator journal holds for a mailbox (any role). */
@@ -403,7 +373,8 @@ START_TEST(timeout_is_transient)
 
   profile.timeout_ms = 300;
   mailbox(&m, "alice@contoso.com");
-  ck_assert_int_gt(emu_add_fault(emu, "mailbox=alice@contoso.com delay-ms=2000", err,
+  /* held (never answered in time): the 300 ms timeout fires first on any machine */
+  ck_assert_int_gt(emu_add_fault(emu, "mailbox=alice@contoso.com delay-ms=600000", err,
                                  sizeof(err)), 0);
   ck_assert_int_eq(exs_testenable_mailbox(&org, &profile, &m, &opt, &r), 1);
   ck_assert_int_eq(first_alert(&r)->error.category, EXS_CAT_TIMEOUT);
@@ -576,11 +547,17 @@ START_TEST(batch_never_exceeds_max_connections)
   struct exs_mailbox *m = calloc(N, sizeof(*m));
   struct exs_te_result *r = calloc(N, sizeof(*r));
   struct exs_te_batch_options bo;
+  struct tu_releaser *rel;
   char err[256];
   int i;
 
-  ck_assert_msg(emu_add_fault(emu, "operation=GetFolder delay-ms=5", err, sizeof(err)) > 0,
+  /* the first three FindItem answers (mailbox tests, not the profile check)
+   * are held until three are in flight together: all three connections
+   * used, on any machine */
+  ck_assert_msg(emu_add_fault(emu, "operation=FindItem delay-ms=600000 times=3", err,
+                              sizeof(err)) > 0,
                 "%s", err);
+  rel = tu_release_when_delayed(emu, 3);
   for(i = 0; i < N; i++)
     mailbox(&m[i], i % 2 ? "alice@contoso.com" : "bob@contoso.com");
   for(i = 0; i < N; i++) {
@@ -590,6 +567,7 @@ START_TEST(batch_never_exceeds_max_connections)
   memset(&bo, 0, sizeof(bo));
   bo.te = opt;
   ck_assert_int_eq(exs_testenable_batch(&org, &profile, 1, m, N, &bo, r), 0);
+  ck_assert_msg(tu_releaser_join(rel), "the batch never had three requests in flight");
   ck_assert_int_le(emu_journal_max_in_flight(emu, "svc-crm"), 3);
   ck_assert_int_eq(emu_journal_max_in_flight(emu, "svc-crm"), 3); /* and it was used */
   for(i = 0; i < N; i++)

@@ -10,6 +10,7 @@
 #include "exsync-emulator/emulator.h"
 #include "exsync/testenable.h"
 #include "testutil.h"
+#include "world.h"
 
 #define ORG_ID "6f1c2a9e-0d4b-4c55-9a51-2f3e8d7b1c10"
 
@@ -24,33 +25,10 @@ static struct exs_te_options opt;
 
 static void world_up(void)
 {
-  char err[512], bound[64];
-
-  emu = emu_new();
-  ck_assert_ptr_nonnull(emu);
-  ck_assert_msg(emu_load_scenario(emu, tu_path("fixtures/scenarios/contoso.xml"), err,
-                                  sizeof(err)) == 0, "%s", err);
-  port = emu_listen(emu, "127.0.0.1", 0, false, bound, sizeof(bound), err, sizeof(err));
-  ck_assert_msg(port > 0, "%s", err);
-  ck_assert_msg(emu_start(emu, err, sizeof(err)) == 0, "%s", err);
-  snprintf(url, sizeof(url), "http://mail.contoso.com:%d/EWS/Exchange.asmx", port);
-  snprintf(connect_to, sizeof(connect_to), "mail.contoso.com:%d:127.0.0.1:%d", port, port);
+  port = tw_start(&emu, url, connect_to);
   ct[0] = connect_to;
-
-  exs_org_defaults(&org);
-  snprintf(org.id, sizeof(org.id), "%s", ORG_ID);
-  org.allow_non_ssl = true;
-  org.allow_credentials_non_secure = true;
-  org.allow_basic_non_secure = true;
-
-  exs_profile_defaults(&profile);
-  snprintf(profile.name, sizeof(profile.name), "Exchange");
-  snprintf(profile.incoming_url, sizeof(profile.incoming_url), "%s", url);
-  profile.retrieval = EXS_RETRIEVAL_PROFILE;
-  profile.impersonation = true;
-  profile.protocol = EXS_AUTH_BASIC;
-  snprintf(profile.user, sizeof(profile.user), "CONTOSO\\svc-crm");
-  snprintf(profile.password, sizeof(profile.password), "svc-pw");
+  tw_org(&org, ORG_ID);
+  tw_profile(&profile, url);
   profile.max_connections = 4;
 
   memset(&opt, 0, sizeof(opt));

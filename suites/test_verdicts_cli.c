@@ -17,156 +17,28 @@
 #include "exsync-diag/emu.h"
 #include "exsync-emulator/emulator.h"
 #include "exsync/buf.h"
+#include "cliworld.h"
 #include "testutil.h"
 
-static struct emu *emu;
-static char last_stdout[1 << 16], last_stderr[1 << 16];
-static int port;
-static char dir[64];
-static char org_path[128], db_path[128];
-static char connect_to[128];
-
-/* Run exsync with the given arguments (NULL-terminated); stdout and stderr
- * go to *out (malloc'd, caller frees). Returns the exit code. */
-static int run(char **out, ...)
-{
-  char *argv[64];
-  char outfile[160], errfile[160];
-  char *o, *e;
-  size_t lo, le;
-  va_list ap;
-  int argc = 0, status = 0, fd;
-  pid_t pid;
-
-  argv[argc++] = "exsync";
-  va_start(ap, out);
-  while(argc < 63 && (argv[argc] = va_arg(ap, char *)) != NULL)
-    argc++;
-  va_end(ap);
-  argv[argc] = NULL;
-  snprintf(outfile, sizeof(outfile), "%s/out.txt", dir);
-  snprintf(errfile, sizeof(errfile), "%s/err.txt", dir);
-  fflush(NULL);
-  pid = fork();
-  ck_assert_int_ge(pid, 0);
-  if(pid == 0) {
-    fd = open(outfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if(fd < 0)
-      _exit(99);
-    dup2(fd, 1);
-    close(fd);
-    fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if(fd < 0)
-      _exit(99);
-    dup2(fd, 2);
-    close(fd);
-    close(0); /* no terminal: no prompts */
-    status = diag_emu_main(argc, argv);
-    fflush(NULL); /* _exit skips stdio's buffers */
-    _exit(status & 0xff);
-  }
-  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-  ck_assert_msg(WIFEXITED(status), "exsync %s died", argv[1]);
-  /* *out is stdout then stderr; each is also kept apart */
-  o = tu_read_file(outfile, &lo);
-  e = tu_read_file(errfile, &le);
-  snprintf(last_stdout, sizeof(last_stdout), "%s", o);
-  snprintf(last_stderr, sizeof(last_stderr), "%s", e);
-  *out = malloc(lo + le + 1);
-  ck_assert_ptr_nonnull(*out);
-  memcpy(*out, o, lo);
-  memcpy(*out + lo, e, le + 1);
-  free(o);
-  free(e);
-  return WEXITSTATUS(status);
-}
-
-/* Write the contoso org with plain HTTP allowed and the emulator's port. */
-static void write_org(const char *protocol)
-{
-  size_t len;
-  char *src = tu_read_file(tu_path("fixtures/orgs/contoso.xml"), &len);
-  struct exs_buf b;
-  char url[128];
-  const char *p = src;
-  FILE *f;
-
-  exs_buf_init(&b, 1 << 20);
-  snprintf(url, sizeof(url), "http://mail.contoso.com:%d/EWS", port);
-  while(*p) {
-    if(!strncmp(p, "https://mail.contoso.com/EWS", 28)) {
-      exs_buf_adds(&b, url);
-      p += 28;
-    }
-    else if(!strncmp(p, "=\"no\" allow-basic-non-secure=\"no\" allow-non-ssl=\"no\"", 52)) {
-      exs_buf_adds(&b, "=\"yes\" allow-basic-non-secure=\"yes\" allow-non-ssl=\"yes\"");
-      p += 52;
-    }
-    else if(!strncmp(p, "protocol=\"autodetect\"", 21)) {
-      exs_buf_addf(&b, "protocol=\"%s\"", protocol);
-      p += 21;
-    }
-    else {
-      exs_buf_add(&b, p++, 1);
-    }
-  }
-  f = fopen(org_path, "w");
-  ck_assert_ptr_nonnull(f);
-  fwrite(b.data, 1, b.len, f);
-  fclose(f);
-  chmod(org_path, 0600);
-  exs_buf_free(&b);
-  free(src);
-}
-
-static void setup(void)
-{
-  char err[512], bound[64];
-
-  snprintf(dir, sizeof(dir), "/tmp/exsync-cli-XXXXXX");
-  ck_assert_ptr_nonnull(mkdtemp(dir));
-  snprintf(org_path, sizeof(org_path), "%s/org.xml", dir);
-  snprintf(db_path, sizeof(db_path), "%s/exsync.db", dir);
-  emu = emu_new();
-  ck_assert_msg(emu_load_scenario(emu, tu_path("fixtures/scenarios/contoso.xml"), err,
-                                  sizeof(err)) == 0, "%s", err);
-  port = emu_listen(emu, "127.0.0.1", 0, false, bound, sizeof(bound), err, sizeof(err));
-  ck_assert_msg(port > 0, "%s", err);
-  ck_assert_msg(emu_start(emu, err, sizeof(err)) == 0, "%s", err);
-  snprintf(connect_to, sizeof(connect_to), "mail.contoso.com:%d:127.0.0.1:%d", port, port);
-  setenv("EXSYNC_PROFILE_PASSWORD", "svc-pw", 1);
-  write_org("basic");
-}
-
-static void teardown(void)
-{
-  char cmd[128];
-
-  emu_stop(emu);
-  emu_free(emu);
-  snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-  ck_assert_int_eq(system(cmd), 0);
-}
-
-#define RUN(code, ...)                                                                   \
-  do {                                                                                   \
-    char *o_;                                                                            \
-    int rc_ = run(&o_, "--db", db_path, "--connect-to", connect_to, __VA_ARGS__, NULL);  \
-    ck_assert_msg(rc_ == (code), "exit %d, want %d:\n%s", rc_, (code), o_);              \
-    free(o_);                                                                            \
+#define RUN(code, ...)                                                                             \
+  do {                                                                                             \
+    char *o_;                                                                                      \
+    int rc_ = cw_run(&o_, "--db", cw_db_path, "--connect-to", cw_connect_to, __VA_ARGS__, NULL);   \
+    ck_assert_msg(rc_ == (code), "exit %d, want %d:\n%s", rc_, (code), o_);                        \
+    free(o_);                                                                                      \
   } while(0)
 
 static bool out_has(const char *s)
 {
-  return strstr(last_stdout, s) || strstr(last_stderr, s);
+  return strstr(cw_last_stdout, s) || strstr(cw_last_stderr, s);
 }
 
 static size_t failed_logons(void)
 {
-  size_t n = emu_journal_count(emu), i, k = 0;
+  size_t n = emu_journal_count(cw_emu), i, k = 0;
   struct emu_journal_entry *e = calloc(n ? n : 1, sizeof(*e));
 
-  n = emu_journal_get(emu, 0, e, n);
+  n = emu_journal_get(cw_emu, 0, e, n);
   for(i = 0; i < n; i++)
     k += e[i].auth_failed ? 1 : 0;
   free(e);
@@ -177,7 +49,7 @@ static size_t failed_logons(void)
  * mailbox set of several addresses. */
 START_TEST(changes_reopen_verdicts)
 {
-  RUN(0, "import", org_path);
+  RUN(0, "import", cw_org_path);
   RUN(0, "mailbox", "test-enable", "alice@contoso.com", "bob@contoso.com");
   RUN(0, "mailbox", "set", "alice@contoso.com", "outgoing=none");
   RUN(0, "mailbox", "show", "alice@contoso.com");
@@ -222,8 +94,9 @@ START_TEST(outgoing_settings_from_the_cli)
   char bad[160], good[160];
 
   snprintf(bad, sizeof(bad), "outgoing-url=http://127.0.0.1:1/EWS/Exchange.asmx");
-  snprintf(good, sizeof(good), "outgoing-url=http://mail.contoso.com:%d/EWS/Exchange.asmx", port);
-  RUN(0, "import", org_path);
+  snprintf(good, sizeof(good), "outgoing-url=http://mail.contoso.com:%d/EWS/Exchange.asmx",
+           cw_port);
+  RUN(0, "import", cw_org_path);
   RUN(0, "profile", "set", "Exchange", bad);
   RUN(1, "mailbox", "test-enable", "alice@contoso.com");
   RUN(0, "mailbox", "show", "alice@contoso.com");
@@ -237,14 +110,14 @@ START_TEST(outgoing_settings_from_the_cli)
   RUN(0, "profile", "show", "Exchange");
   ck_assert(out_has("outgoing-password             (set, encrypted)"));
   ck_assert(!out_has("alice-pw"));
-  emu_journal_clear(emu);
+  emu_journal_clear(cw_emu);
   RUN(0, "mailbox", "test-enable", "alice@contoso.com");
   {
     /* the test message went out as alice, the Inbox was read as svc-crm */
-    size_t n = emu_journal_count(emu), i;
+    size_t n = emu_journal_count(cw_emu), i;
     struct emu_journal_entry *e = calloc(n, sizeof(*e));
     bool sent_as_alice = false, read_as_svc = false;
-    n = emu_journal_get(emu, 0, e, n);
+    n = emu_journal_get(cw_emu, 0, e, n);
     for(i = 0; i < n; i++) {
       if(!strcmp(e[i].operation, "CreateItem") && !strcmp(e[i].auth_user, "alice"))
         sent_as_alice = true;
@@ -263,7 +136,7 @@ START_TEST(walls_and_profile_check)
 {
   char *o;
 
-  RUN(0, "import", org_path);
+  RUN(0, "import", cw_org_path);
   RUN(1, "mailbox", "test-enable", "alice@contoso.com", "dave@contoso.com");
   /* the profile owner sees dave's error, not alice's success note */
   RUN(0, "alerts", "admin@contoso.com");
@@ -273,15 +146,16 @@ START_TEST(walls_and_profile_check)
   ck_assert(out_has("TEST_OK"));
   /* a wrong profile password: presented at most twice for 11 mailboxes */
   setenv("EXSYNC_PROFILE_PASSWORD", "wrong-pw", 1);
-  RUN(0, "import", org_path);
-  emu_journal_clear(emu);
-  ck_assert_int_eq(run(&o, "--db", db_path, "--connect-to", connect_to, "--format", "json",
-                       "profile", "test-enable", "Exchange", NULL), 1);
+  RUN(0, "import", cw_org_path);
+  emu_journal_clear(cw_emu);
+  ck_assert_int_eq(cw_run(&o, "--db", cw_db_path, "--connect-to", cw_connect_to, "--format", "json",
+                          "profile", "test-enable", "Exchange", NULL),
+                   1);
   free(o);
   ck_assert_uint_le(failed_logons(), 2);
-  ck_assert(strstr(last_stdout, "\"profiles\": [\n    {\"name\": \"Exchange\", \"alerts\": [{"));
-  ck_assert(strstr(last_stdout, "\"meta\": {\"version\": "));
-  ck_assert(strstr(last_stdout, "\"workload\": null"));
+  ck_assert(strstr(cw_last_stdout, "\"profiles\": [\n    {\"name\": \"Exchange\", \"alerts\": [{"));
+  ck_assert(strstr(cw_last_stdout, "\"meta\": {\"version\": "));
+  ck_assert(strstr(cw_last_stdout, "\"workload\": null"));
   RUN(0, "alerts", "--profile", "Exchange");
   ck_assert(out_has("CREDENTIALS"));
   ck_assert(out_has("profile check of 'Exchange'"));
@@ -304,9 +178,12 @@ START_TEST(sync_runs_the_retry_cycle)
 {
   char err[256];
 
-  RUN(0, "import", org_path);
-  ck_assert_int_gt(emu_add_fault(emu, "mailbox=bob@contoso.com ews-code=ErrorServerBusy "
-                                      "backoff-ms=20 times=4", err, sizeof(err)), 0);
+  RUN(0, "import", cw_org_path);
+  ck_assert_int_gt(emu_add_fault(cw_emu,
+                                 "mailbox=bob@contoso.com ews-code=ErrorServerBusy "
+                                 "backoff-ms=20 times=4",
+                                 err, sizeof(err)),
+                   0);
   setenv("EXSYNC_FROZEN_TIME", "2026-06-01T00:00:00Z", 1);
   RUN(1, "mailbox", "test-enable", "bob@contoso.com", "--retry-interval", "60");
   ck_assert(out_has("THROTTLED"));
@@ -333,7 +210,7 @@ int main(void)
   Suite *s = suite_create("verdicts_cli");
   TCase *tc = tcase_create("cli");
 
-  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_checked_fixture(tc, cw_setup, cw_teardown);
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, changes_reopen_verdicts);
   tcase_add_test(tc, outgoing_settings_from_the_cli);

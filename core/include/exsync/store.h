@@ -2,8 +2,9 @@
  * jobs, email activities and sync states.
  *
  * One opaque handle, struct exs_store, behind a narrow interface: callers
- * never see SQL, so a PostgreSQL backend can be added later without touching
- * them. The embedded backend is SQLite: WAL journal, foreign keys on, a busy
+ * never see SQL. Every call goes through the handle's operations table
+ * (core/store_backend.h, private), so a PostgreSQL backend can be added
+ * without touching them. The embedded backend is SQLite: WAL journal, foreign keys on, a busy
  * timeout of 10 s, a versioned schema (PRAGMA user_version plus a
  * schema_migrations table) migrated in one transaction when the store is
  * opened; a database newer than this build is refused.

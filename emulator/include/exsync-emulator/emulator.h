@@ -98,6 +98,15 @@ int emu_journal_max_in_flight(struct emu *emu, const char *login);
 int emu_add_fault(struct emu *emu, const char *spec, char *err, size_t errlen);
 void emu_clear_faults(struct emu *emu);
 
+/* Concurrency tests without clocks: a delay fault long enough to hold the
+ * answers ("delay-ms=600000"), emu_delayed() polled (with a deadline) until
+ * the client has the requests wanted in flight together, then
+ * emu_release_delayed(). Both are thread-safe.
+ * The number of answers a delay fault is holding now. */
+size_t emu_delayed(struct emu *emu);
+/* Answer now every answer a delay fault is holding. */
+void emu_release_delayed(struct emu *emu);
+
 /* ---- mailbox inspection for tests ---- */
 /* Number of items in a mailbox's folder (distinguished name such as
  * "inbox"), or -1 when the mailbox or folder does not exist. */
@@ -161,8 +170,9 @@ int emu_reset(struct emu *emu, char *err, size_t errlen);
  * be in within request_timeout_ms (slowloris). Request headers over
  * max_header_bytes are refused. Beyond max_connections open connections,
  * the oldest one not inside a request is closed for each new one. When
- * accept() fails (the fd limit), accepts pause for accept_pause_ms and the
- * oldest idle connections (up to 16) are closed; one line goes to stderr per episode
+ * accept() fails (the fd limit), the oldest idle connections (up to 16) are
+ * closed and accepts pause until the loop has closed them (accept_pause_ms
+ * when none is idle); one line goes to stderr per episode
  * (then at most one a minute). A zero field keeps the default: idle 120 s,
  * request 30 s, headers 64 KiB, connections 1024 (and never more than the
  * fd limit minus 32 unless set explicitly), pause 100 ms. */

@@ -1,0 +1,203 @@
+/* store_sqlite.h - private to the SQLite backend of store.h (core/store*.c).
+ *
+ * The backend is split by concern: store.c (open, migrations, the database
+ * file, the statement path, transactions, secrets; org, profiles, mailboxes,
+ * import), store_results.c (alerts, Test & Enable results, jobs),
+ * store_sync.c (activities, sync states, the sync engine's calls),
+ * store_act.c (ACT items), store_sqlite.c (the operations table). They
+ * share the handle, the field tables and the helpers declared here;
+ * nothing outside core/store*.c includes this file.
+ */
+#ifndef EXSYNC_STORE_SQLITE_H
+#define EXSYNC_STORE_SQLITE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "exsync/store.h"
+#include "store_backend.h"
+
+/* ---- field tables: a field is one line (column, C type, offset) ---- */
+
+enum ftype { F_TEXT, F_INT, F_BOOL, F_TIME };
+#define F_RESULT 1u /* written by exs_store_save_test_result */
+
+struct field {
+  const char *col;
+  enum ftype type;
+  size_t off;
+  size_t size; /* F_TEXT: buffer size */
+  unsigned flags;
+};
+
+/* The mailbox columns (the key column first). */
+extern const struct field sq_mailbox_fields[];
+extern const size_t sq_n_mailbox_fields;
+
+/* ---- the handle ---- */
+
+enum stmt_id {
+  S_ORG_GET,
+  S_ORG_PUT,
+  S_PROFILE_PUT,
+  S_PROFILE_GET,
+  S_PROFILE_DELETE,
+  S_MAILBOX_PUT,
+  S_MAILBOX_GET,
+  S_MAILBOX_DELETE,
+  S_MAILBOX_RESULT,
+  S_ALERT_ADD,
+  S_JOB_CREATE,
+  S_JOB_PROGRESS,
+  S_JOB_FINISH,
+  S_JOB_GET,
+  S_ACTIVITY_ADD,
+  S_ACTIVITY_FIND,
+  S_ACTIVITY_GET,
+  S_ACTIVITY_STATE,
+  S_SYNC_GET,
+  S_SYNC_PUT,
+  S_COUNT
+};
+
+struct cached {
+  char *sql;
+  sqlite3_stmt *s;
+  bool in_use; /* handed out by sq_stmt(), not yet given back */
+};
+
+struct sq_store {
+  struct exs_store base; /* first: the operations table */
+  sqlite3 *db;
+  struct exs_secret *secret;
+  char path[1024];
+  struct cached *cache; /* sq_stmt(): prepared statements by SQL text */
+  size_t n_cache, cap_cache;
+  char *sql[S_COUNT]; /* generated SQL (NULL: static) */
+  bool in_explicit;   /* exs_store_begin was called */
+  bool bound;         /* sealed values bound to their row (BOUND_SECRETS_VERSION) */
+};
+
+/* The SQLite state behind a handle (st is always an sq_store). */
+#define SQ(st) ((struct sq_store *)(st))
+
+/* The operations (store.h's calls, same meaning), and their table. */
+void sq_close(struct exs_store *st);
+int sq_schema_version(struct exs_store *st);
+int sq_check(struct exs_store *st, struct exs_error *err);
+int sq_begin(struct exs_store *st, struct exs_error *err);
+int sq_commit(struct exs_store *st, struct exs_error *err);
+int sq_rollback(struct exs_store *st, struct exs_error *err);
+int sq_org_get(struct exs_store *st, struct exs_org *org, struct exs_error *err);
+int sq_org_put(struct exs_store *st, const struct exs_org *org, struct exs_error *err);
+int sq_profile_put(struct exs_store *st, struct exs_profile *p, struct exs_error *err);
+int sq_profile_get(struct exs_store *st, const char *name, struct exs_profile *p,
+                   struct exs_error *err);
+int sq_profile_list(struct exs_store *st, struct exs_profile **out, size_t *n,
+                    struct exs_error *err);
+int sq_profile_delete(struct exs_store *st, const char *name, struct exs_error *err);
+int sq_mailbox_put(struct exs_store *st, struct exs_mailbox *m, struct exs_error *err);
+int sq_mailbox_get(struct exs_store *st, const char *address, struct exs_mailbox *m,
+                   struct exs_error *err);
+int sq_mailbox_list(struct exs_store *st, const char *profile, unsigned flags,
+                    struct exs_mailbox **out, size_t *n, struct exs_error *err);
+int sq_mailbox_each(struct exs_store *st, const char *profile, unsigned flags,
+                    exs_store_mailbox_cb cb, void *ctx, struct exs_error *err);
+int sq_mailbox_delete(struct exs_store *st, const char *address, struct exs_error *err);
+int sq_save_test_result(struct exs_store *st, const struct exs_mailbox *m,
+                        const struct exs_alert *alerts, size_t n, struct exs_error *err);
+int sq_import(struct exs_store *st, const struct exs_org *org, const struct exs_profile *profiles,
+              size_t n_profiles, const struct exs_mailbox *mailboxes, size_t n_mailboxes,
+              struct exs_error *err);
+int sq_alert_add(struct exs_store *st, struct exs_alert *a, struct exs_error *err);
+int sq_alert_list(struct exs_store *st, const char *mailbox, size_t limit, struct exs_alert **out,
+                  size_t *n, struct exs_error *err);
+int sq_alert_wall(struct exs_store *st, const char *who, size_t limit, struct exs_alert **out,
+                  size_t *n, struct exs_error *err);
+int sq_alert_profile_wall(struct exs_store *st, const char *profile, size_t limit,
+                          struct exs_alert **out, size_t *n, struct exs_error *err);
+int sq_job_create(struct exs_store *st, const char *kind, const char *profile, int total,
+                  int64_t *id, struct exs_error *err);
+int sq_job_progress(struct exs_store *st, int64_t id, int done, struct exs_error *err);
+int sq_job_finish(struct exs_store *st, int64_t id, bool ok, const char *summary,
+                  struct exs_error *err);
+int sq_job_get(struct exs_store *st, int64_t id, struct exs_job *job, struct exs_error *err);
+int sq_job_list(struct exs_store *st, struct exs_job **out, size_t *n, struct exs_error *err);
+int sq_activity_add(struct exs_store *st, struct exs_activity *a, struct exs_error *err);
+int sq_activity_get(struct exs_store *st, int64_t id, struct exs_activity *a,
+                    struct exs_error *err);
+int sq_activity_set_state(struct exs_store *st, int64_t id, const char *state,
+                          const char *exchange_item_id, struct exs_error *err);
+int sq_activity_list(struct exs_store *st, const char *mailbox, const char *state,
+                     struct exs_activity **out, size_t *n, struct exs_error *err);
+int sq_syncstate_get(struct exs_store *st, const char *mailbox, const char *folder, char **state,
+                     struct exs_error *err);
+int sq_syncstate_put(struct exs_store *st, const char *mailbox, const char *folder,
+                     const char *state, struct exs_error *err);
+int sq_activity_extra_get(struct exs_store *st, int64_t id, struct exs_activity_extra *x,
+                          struct exs_error *err);
+int sq_activity_set_token(struct exs_store *st, int64_t id, const char *token,
+                          struct exs_error *err);
+int sq_activity_begin_send(struct exs_store *st, int64_t id, struct exs_error *err);
+int sq_activity_set_pending(struct exs_store *st, int64_t id, const char *reason,
+                            struct exs_error *err);
+int sq_activity_known(struct exs_store *st, const char *mailbox, const char *item_id,
+                      const char *message_id, int64_t *id, struct exs_error *err);
+int sq_activity_correlate(struct exs_store *st, const char *subject, const char *address,
+                          int64_t *id, struct exs_error *err);
+long sq_activity_count(struct exs_store *st, const char *mailbox, const char *state,
+                       struct exs_error *err);
+int sq_mailbox_claim(struct exs_store *st, const char *address, const char *host, long lease_s,
+                     int *claimed, struct exs_error *err);
+int sq_mailbox_save_runtime(struct exs_store *st, const struct exs_mailbox *m,
+                            struct exs_error *err);
+int sq_act_put(struct exs_store *st, struct exs_act_item *a, struct exs_error *err);
+int sq_act_find(struct exs_store *st, const char *mailbox, const char *exchange_id,
+                struct exs_act_item *a, struct exs_error *err);
+int sq_act_get(struct exs_store *st, int64_t id, struct exs_act_item *a, struct exs_error *err);
+int sq_act_list(struct exs_store *st, const char *mailbox, bool dirty_only,
+                struct exs_act_item **out, size_t *n, struct exs_error *err);
+int sq_act_delete(struct exs_store *st, int64_t id, struct exs_error *err);
+extern const struct exs_store_ops sq_ops;
+/* Open the SQLite store (store.c); exs_store_sqlite_open sets its ops. */
+struct exs_store *sq_open(const char *path, const char *key_file, int version,
+                          struct exs_error *err);
+
+/* ---- helpers (store.c) ---- */
+
+/* err = "store PATH: what: SQLite's message"; returns -1. */
+int sq_fail(struct exs_store *st, struct exs_error *err, const char *what);
+/* Run SQL without results. */
+int sq_exec(struct exs_store *st, const char *sql, struct exs_error *err);
+/* The one prepared-statement path: a statement for sql (cached per handle,
+ * reset, no bindings); give it back with sq_done. */
+sqlite3_stmt *sq_stmt(struct exs_store *st, const char *sql, struct exs_error *err);
+void sq_done(struct exs_store *st, sqlite3_stmt *s);
+/* sq_stmt of a generated or static statement by id. */
+sqlite3_stmt *sq_prep(struct exs_store *st, enum stmt_id id, struct exs_error *err);
+/* Text and times, NULL when empty / 0. */
+void sq_bind_text(sqlite3_stmt *s, int i, const char *v);
+void sq_bind_time(sqlite3_stmt *s, int i, time_t t);
+void sq_col_text(sqlite3_stmt *s, int i, char *buf, size_t len);
+char *sq_col_dup(sqlite3_stmt *s, int i);
+/* Bind / read the fields of obj (bind: only those in mask, 0 all) from
+ * parameter / column first on; return the next index. */
+int sq_bind_fields(sqlite3_stmt *s, const struct field *f, size_t n, const void *obj, unsigned mask,
+                   int first);
+int sq_read_fields(sqlite3_stmt *s, const struct field *f, size_t n, void *obj, int first);
+/* A unit of work: BEGIN IMMEDIATE, or a savepoint inside the caller's
+ * transaction (*own false); sq_tx_end commits (ok 0) or rolls back. */
+int sq_tx_begin(struct exs_store *st, bool *own, struct exs_error *err);
+int sq_tx_end(struct exs_store *st, bool own, int ok, struct exs_error *err);
+/* Step a write statement that must change one row, give it back;
+ * EXS_STORE_NOT_FOUND when it changed none (store_sync.c). */
+int sq_write_one(struct exs_store *st, sqlite3_stmt *s, int64_t id, const char *what,
+                 struct exs_error *err);
+/* Grow *arr (elem bytes each) to hold n + 1 entries. */
+int sq_grow(void **arr, size_t *cap, size_t n, size_t elem);
+
+#endif
