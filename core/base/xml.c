@@ -76,7 +76,8 @@ static const char *skip_past(const char *p, const char *end, const char *term)
  * instructions, declarations). In a start tag every '=' outside quotes is
  * counted: an element has at most that many attributes, so the count is
  * an upper bound whatever libxml2 later makes of the document. */
-static int bounded(const char *data, size_t len, const char *name, char *errbuf, size_t errlen)
+static int bounded(const char *data, size_t len, size_t max_nodes, const char *name,
+                   char *errbuf, size_t errlen)
 {
   const char *p = data, *end = data + len;
   size_t nodes = 0;
@@ -133,17 +134,16 @@ static int bounded(const char *data, size_t len, const char *name, char *errbuf,
       return 0;
     }
     nodes += 1 + attrs;
-    if(nodes > EXS_XML_MAX_NODES) {
-      snprintf(errbuf, errlen, "%s: more than %u elements and attributes", name,
-               EXS_XML_MAX_NODES);
+    if(nodes > max_nodes) {
+      snprintf(errbuf, errlen, "%s: more than %zu elements and attributes", name, max_nodes);
       return 0;
     }
   }
   return 1;
 }
 
-xmlDocPtr exs_xml_parse(const char *data, size_t len, const char *name,
-                        char *errbuf, size_t errlen)
+static xmlDocPtr parse(const char *data, size_t len, size_t max_nodes, const char *name,
+                       char *errbuf, size_t errlen)
 {
   xmlParserCtxtPtr ctxt;
   xmlDocPtr doc;
@@ -156,7 +156,7 @@ xmlDocPtr exs_xml_parse(const char *data, size_t len, const char *name,
     snprintf(errbuf, errlen, "%s: empty document", name);
     return NULL;
   }
-  if(!bounded(data, len, name, errbuf, errlen))
+  if(!bounded(data, len, max_nodes, name, errbuf, errlen))
     return NULL;
   ctxt = xmlNewParserCtxt();
   if(!ctxt) {
@@ -167,6 +167,12 @@ xmlDocPtr exs_xml_parse(const char *data, size_t len, const char *name,
   doc = check_doc(ctxt, doc, name, errbuf, errlen);
   xmlFreeParserCtxt(ctxt);
   return doc;
+}
+
+xmlDocPtr exs_xml_parse(const char *data, size_t len, const char *name,
+                        char *errbuf, size_t errlen)
+{
+  return parse(data, len, EXS_XML_MAX_NODES, name, errbuf, errlen);
 }
 
 xmlDocPtr exs_xml_parse_file(const char *path, char *errbuf, size_t errlen)
@@ -194,7 +200,7 @@ xmlDocPtr exs_xml_parse_file(const char *path, char *errbuf, size_t errlen)
     snprintf(errbuf, errlen, "%s: cannot read", path);
     goto out;
   }
-  doc = exs_xml_parse(data, (size_t)size, path, errbuf, errlen);
+  doc = parse(data, (size_t)size, EXS_XML_MAX_FILE_NODES, path, errbuf, errlen);
 out:
   free(data);
   fclose(f);

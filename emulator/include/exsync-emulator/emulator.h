@@ -144,6 +144,13 @@ void emu_check_answers(struct emu *emu, bool on);
  * violation) into err. */
 size_t emu_invalid_answers(struct emu *emu, char *err, size_t errlen);
 
+/* Accept Kerberos under Negotiate (SPNEGO) with the keys of keytab (the
+ * HTTP/<host> principals of a test KDC): hosts whose auth includes
+ * negotiate then take Kerberos tokens, map the client principal
+ * user@REALM to the scenario user, and keep taking NTLM inside Negotiate.
+ * Returns 0 or -1 with err. */
+int emu_set_keytab(struct emu *emu, const char *keytab, char *err, size_t errlen);
+
 /* Validate every EWS request against the official schema, as Exchange does:
  * xsd_path is fixtures/schema/ews/ews-validate.xsd; the operation element and
  * the SOAP header elements are checked, and a request that fails gets an
@@ -152,13 +159,6 @@ size_t emu_invalid_answers(struct emu *emu, char *err, size_t errlen);
  * /EWS/Services.wsdl, /EWS/messages.xsd and /EWS/types.xsd. The compiled
  * schema is cached per process (compiling takes a fraction of a second).
  * NULL turns validation off. Returns 0 or -1 with err. */
-/* Accept Kerberos under Negotiate (SPNEGO) with the keys of keytab (the
- * HTTP/<host> principals of a test KDC): hosts whose auth includes
- * negotiate then take Kerberos tokens, map the client principal
- * user@REALM to the scenario user, and keep taking NTLM inside Negotiate.
- * Returns 0 or -1 with err. */
-int emu_set_keytab(struct emu *emu, const char *keytab, char *err, size_t errlen);
-
 int emu_set_ews_schema(struct emu *emu, const char *xsd_path, char *err, size_t errlen);
 
 /* Reload the last scenario loaded (if any), clear faults and journal. */

@@ -20,6 +20,9 @@
  * more elements and attributes in all, than these. */
 #define EXS_XML_MAX_ATTRS 256
 #define EXS_XML_MAX_NODES 1000000u
+/* Files an operator names (scenario worlds, org files, recordings) may be
+ * larger worlds: still linear, still within EXS_XML_MAX_BYTES. */
+#define EXS_XML_MAX_FILE_NODES 16000000u
 
 /* Parse len bytes. name is used in error messages (a file name or URL).
  * Returns a document (caller frees with xmlFreeDoc) or NULL with a message
