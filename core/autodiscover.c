@@ -562,6 +562,221 @@ static void succeed(struct run *r, const char *endpoint, enum exs_ad_method m,
   res->method = m;
 }
 
+/* POST the request of method for r->address to url, timing it in step s.
+ * 0 with *resp filled (the caller frees it), or -1 when there is no answer
+ * (recorded in s; nothing to free). */
+static int post_candidate(struct run *r, struct exs_autodiscover_step *s, const char *url,
+                          enum exs_ad_method method, struct exs_http_response *resp)
+{
+  struct exs_http_request req = {0};
+  struct exs_error terr;
+  struct exs_buf body;
+  const char *headers[1];
+  char action_hdr[160];
+  int64_t t0 = exs_monotonic_ms();
+  int rc;
+
+  exs_buf_init(&body, 64 * 1024);
+  if(method == EXS_AD_SOAP)
+    rc = exs_autodiscover_build_soap(&body, r->address, url);
+  else
+    rc = exs_autodiscover_build_pox(&body, r->address);
+  if(rc) {
+    exs_buf_free(&body);
+    return -1;
+  }
+  req.method = "POST";
+  req.url = url;
+  req.content_type = "text/xml; charset=utf-8";
+  req.body = body.data;
+  req.body_len = body.len;
+  if(method == EXS_AD_SOAP) {
+    snprintf(action_hdr, sizeof(action_hdr), "SOAPAction: \"%s/Autodiscover/GetUserSettings\"",
+             EXS_NS_AD_SOAP);
+    headers[0] = action_hdr;
+    req.headers = headers;
+    req.n_headers = 1;
+  }
+  exs_http_response_init(resp);
+  exs_error_clear(&terr);
+  rc = do_request(r, &req, resp, &terr);
+  exs_buf_free(&body);
+  if(s)
+    s->elapsed_ms = (long)(exs_monotonic_ms() - t0);
+  if(rc) {
+    if(s) {
+      s->outcome = EXS_AD_ERROR;
+      STEP_SET(s, got, "%s: %s", exs_category_name(terr.category), terr.message);
+      STEP_SET(s, why, "no answer from this candidate: trying the next one");
+    }
+    exs_http_response_free(resp);
+    return -1;
+  }
+  if(s)
+    s->http_status = resp->status;
+  return 0;
+}
+
+/* An HTTP redirect (resp): true when it is followed (url and *method
+ * moved on), else false with *result TRY_NEXT or TRY_FATAL. */
+static bool follow_http_redirect(struct run *r, struct exs_autodiscover_step *s,
+                                 const struct exs_http_response *resp, char *url, size_t urllen,
+                                 enum exs_ad_method *method, enum try_result *result)
+{
+  bool follow = false;
+
+  *result = TRY_NEXT;
+  note_answer(r, resp->status, "", url, "HTTP redirect");
+  if(s) {
+    s->outcome = EXS_AD_WARNING;
+    STEP_SET(s, got, "HTTP %ld to %s", resp->status, resp->location[0] ? resp->location : "(none)");
+  }
+  if(!resp->location[0] || !is_https(resp->location)) {
+    STEP_SET(s, why, "redirect target is not https: refused");
+    if(s)
+      s->outcome = EXS_AD_ERROR;
+  }
+  else if(count_hop(r, s)) {
+    STEP_SET(s, why, "following the redirect");
+    snprintf(url, urllen, "%s", resp->location);
+    *method = method_of_url(url);
+    follow = true;
+  }
+  else {
+    if(s)
+      s->outcome = EXS_AD_ERROR;
+    *result = TRY_FATAL;
+  }
+  return follow;
+}
+
+/* An answer other than 200 or a redirect: the next candidate. */
+static enum try_result refuse_status(struct run *r, struct exs_autodiscover_step *s,
+                                     const struct exs_http_response *resp, const char *url)
+{
+  note_answer(r, resp->status, "", url, "HTTP error");
+  if(resp->status == 401)
+    r->n_401++;
+  if(s) {
+    s->outcome = EXS_AD_ERROR;
+    if(resp->status == 401)
+      STEP_SET(s, got, "HTTP 401 (offered: %s)",
+               resp->www_authenticate[0] ? resp->www_authenticate : "no scheme");
+    else
+      STEP_SET(s, got, "HTTP %ld", resp->status);
+    STEP_SET(s, why,
+             resp->status == 401 ? "credentials refused here: trying the next candidate"
+                                 : "not an Autodiscover answer: trying the next candidate");
+  }
+  return TRY_NEXT;
+}
+
+/* A parsed Autodiscover answer a from url: true when its redirectUrl is
+ * followed (url and *method moved on), else false with *result. */
+static bool take_answer(struct run *r, struct exs_autodiscover_step *s,
+                        const struct exs_autodiscover_answer *a, char *url, size_t urllen,
+                        enum exs_ad_method *method, enum try_result *result)
+{
+  switch(a->action) {
+  case EXS_AD_ACTION_SETTINGS:
+    if(!a->ews_url[0]) {
+      note_answer(r, 200, "", url, "settings without an EWS URL");
+      if(s) {
+        s->outcome = EXS_AD_ERROR;
+        STEP_SET(s, got, "settings without an EWS URL");
+        STEP_SET(s, why, "trying the next candidate");
+      }
+      *result = TRY_NEXT;
+      return false;
+    }
+    succeed(r, url, *method, a);
+    if(s) {
+      s->outcome = is_https(a->ews_url) ? EXS_AD_SUCCESS : EXS_AD_WARNING;
+      STEP_SET(s, got, "EWS URL %s", a->ews_url);
+      if(!is_https(a->ews_url))
+        STEP_SET(s, why,
+                 "the EWS URL is plain HTTP: it is refused unless the deployment allows it");
+      else if(r->hops)
+        STEP_SET(s, why, "EWS calls will use %s, the address Autodiscover finally answered for",
+                 r->address);
+      else
+        STEP_SET(s, why, "found");
+    }
+    *result = TRY_DONE;
+    return false;
+  case EXS_AD_ACTION_REDIRECT_ADDR:
+    if(s) {
+      s->outcome = EXS_AD_WARNING;
+      STEP_SET(s, got, "redirectAddr to %s", a->redirect);
+    }
+    if(!strchr(a->redirect, '@')) {
+      note_answer(r, 200, "", url, "redirectAddr without an address");
+      if(s)
+        s->outcome = EXS_AD_ERROR;
+      STEP_SET(s, why, "not an email address: trying the next candidate");
+      *result = TRY_NEXT;
+      return false;
+    }
+    if(seen_addr(r, a->redirect)) {
+      r->fatal = true;
+      snprintf(r->fatal_msg, sizeof(r->fatal_msg),
+               "Autodiscover redirect loop: %s was already searched", a->redirect);
+      if(s)
+        s->outcome = EXS_AD_ERROR;
+      STEP_SET(s, why, "address already searched: redirect loop, search stopped");
+      note_answer(r, 200, "", url, "redirect loop");
+      *result = TRY_FATAL;
+      return false;
+    }
+    if(!count_hop(r, s)) {
+      if(s)
+        s->outcome = EXS_AD_ERROR;
+      note_answer(r, 200, "", url, "too many redirects");
+      *result = TRY_FATAL;
+      return false;
+    }
+    STEP_SET(s, why, "restarting the search for %s", a->redirect);
+    set_address(r, a->redirect);
+    *result = TRY_RESTART;
+    return false;
+  case EXS_AD_ACTION_REDIRECT_URL:
+    if(s) {
+      s->outcome = EXS_AD_WARNING;
+      STEP_SET(s, got, "redirectUrl to %s", a->redirect);
+    }
+    if(!is_https(a->redirect)) {
+      note_answer(r, 200, "", url, "redirectUrl not https");
+      if(s)
+        s->outcome = EXS_AD_ERROR;
+      STEP_SET(s, why, "redirect target is not https: refused");
+      *result = TRY_NEXT;
+      return false;
+    }
+    if(!count_hop(r, s)) {
+      if(s)
+        s->outcome = EXS_AD_ERROR;
+      note_answer(r, 200, "", url, "too many redirects");
+      *result = TRY_FATAL;
+      return false;
+    }
+    STEP_SET(s, why, "re-sending the request there");
+    snprintf(url, urllen, "%s", a->redirect);
+    *method = method_of_url(url);
+    return true;
+  case EXS_AD_ACTION_ERROR:
+  default:
+    note_answer(r, 200, a->error_code, url, a->error_message);
+    if(s) {
+      s->outcome = EXS_AD_ERROR;
+      STEP_SET(s, got, "Autodiscover error %s: %s", a->error_code,
+               a->error_message[0] ? a->error_message : "(no message)");
+      STEP_SET(s, why, "this endpoint cannot answer for %s: trying the next candidate", r->address);
+    }
+    *result = TRY_NEXT;
+    return false;
+  }
+}
+
 /* POST to one endpoint, following redirectUrl / HTTP redirects. */
 static enum try_result try_endpoint(struct run *r, const char *start_url, enum exs_ad_method method)
 {
@@ -571,16 +786,11 @@ static enum try_result try_endpoint(struct run *r, const char *start_url, enum e
   snprintf(url, sizeof(url), "%s", start_url);
   for(;;) {
     struct exs_autodiscover_step *s = add_step(r, url, method);
-    struct exs_http_request req = {0};
     struct exs_http_response resp;
     struct exs_autodiscover_answer a;
     struct exs_error terr;
-    struct exs_buf body;
-    const char *headers[1];
-    char action_hdr[160];
-    int64_t t0 = exs_monotonic_ms();
+    bool follow;
     int rc;
-    bool follow = false;
 
     if(!is_https(url)) {
       if(s) {
@@ -597,89 +807,19 @@ static enum try_result try_endpoint(struct run *r, const char *start_url, enum e
       return TRY_NEXT;
     }
     mark_url(r, url);
-    exs_buf_init(&body, 64 * 1024);
-    if(method == EXS_AD_SOAP)
-      rc = exs_autodiscover_build_soap(&body, r->address, url);
-    else
-      rc = exs_autodiscover_build_pox(&body, r->address);
-    if(rc) {
-      exs_buf_free(&body);
+    if(post_candidate(r, s, url, method, &resp))
       return TRY_NEXT;
-    }
-    req.method = "POST";
-    req.url = url;
-    req.content_type = "text/xml; charset=utf-8";
-    req.body = body.data;
-    req.body_len = body.len;
-    if(method == EXS_AD_SOAP) {
-      snprintf(action_hdr, sizeof(action_hdr), "SOAPAction: \"%s/Autodiscover/GetUserSettings\"",
-               EXS_NS_AD_SOAP);
-      headers[0] = action_hdr;
-      req.headers = headers;
-      req.n_headers = 1;
-    }
-    exs_http_response_init(&resp);
-    exs_error_clear(&terr);
-    rc = do_request(r, &req, &resp, &terr);
-    exs_buf_free(&body);
-    if(s)
-      s->elapsed_ms = (long)(exs_monotonic_ms() - t0);
-    if(rc) {
-      if(s) {
-        s->outcome = EXS_AD_ERROR;
-        STEP_SET(s, got, "%s: %s", exs_category_name(terr.category), terr.message);
-        STEP_SET(s, why, "no answer from this candidate: trying the next one");
-      }
-      exs_http_response_free(&resp);
-      return TRY_NEXT;
-    }
-    if(s)
-      s->http_status = resp.status;
     if(resp.status == 301 || resp.status == 302 || resp.status == 307 || resp.status == 308) {
-      note_answer(r, resp.status, "", url, "HTTP redirect");
-      if(s) {
-        s->outcome = EXS_AD_WARNING;
-        STEP_SET(s, got, "HTTP %ld to %s", resp.status,
-                 resp.location[0] ? resp.location : "(none)");
-      }
-      if(!resp.location[0] || !is_https(resp.location)) {
-        STEP_SET(s, why, "redirect target is not https: refused");
-        if(s)
-          s->outcome = EXS_AD_ERROR;
-      }
-      else if(count_hop(r, s)) {
-        STEP_SET(s, why, "following the redirect");
-        snprintf(url, sizeof(url), "%s", resp.location);
-        method = method_of_url(url);
-        follow = true;
-      }
-      else {
-        if(s)
-          s->outcome = EXS_AD_ERROR;
-        result = TRY_FATAL;
-      }
+      follow = follow_http_redirect(r, s, &resp, url, sizeof(url), &method, &result);
       exs_http_response_free(&resp);
       if(follow)
         continue;
       return result;
     }
     if(resp.status != 200) {
-      note_answer(r, resp.status, "", url, "HTTP error");
-      if(resp.status == 401)
-        r->n_401++;
-      if(s) {
-        s->outcome = EXS_AD_ERROR;
-        if(resp.status == 401)
-          STEP_SET(s, got, "HTTP 401 (offered: %s)",
-                   resp.www_authenticate[0] ? resp.www_authenticate : "no scheme");
-        else
-          STEP_SET(s, got, "HTTP %ld", resp.status);
-        STEP_SET(s, why,
-                 resp.status == 401 ? "credentials refused here: trying the next candidate"
-                                    : "not an Autodiscover answer: trying the next candidate");
-      }
+      result = refuse_status(r, s, &resp, url);
       exs_http_response_free(&resp);
-      return TRY_NEXT;
+      return result;
     }
     exs_error_clear(&terr);
     if(method == EXS_AD_SOAP)
@@ -696,96 +836,8 @@ static enum try_result try_endpoint(struct run *r, const char *start_url, enum e
       }
       return TRY_NEXT;
     }
-    switch(a.action) {
-    case EXS_AD_ACTION_SETTINGS:
-      if(!a.ews_url[0]) {
-        note_answer(r, 200, "", url, "settings without an EWS URL");
-        if(s) {
-          s->outcome = EXS_AD_ERROR;
-          STEP_SET(s, got, "settings without an EWS URL");
-          STEP_SET(s, why, "trying the next candidate");
-        }
-        return TRY_NEXT;
-      }
-      succeed(r, url, method, &a);
-      if(s) {
-        s->outcome = is_https(a.ews_url) ? EXS_AD_SUCCESS : EXS_AD_WARNING;
-        STEP_SET(s, got, "EWS URL %s", a.ews_url);
-        if(!is_https(a.ews_url))
-          STEP_SET(s, why,
-                   "the EWS URL is plain HTTP: it is refused unless the deployment allows it");
-        else if(r->hops)
-          STEP_SET(s, why, "EWS calls will use %s, the address Autodiscover finally answered for",
-                   r->address);
-        else
-          STEP_SET(s, why, "found");
-      }
-      return TRY_DONE;
-    case EXS_AD_ACTION_REDIRECT_ADDR:
-      if(s) {
-        s->outcome = EXS_AD_WARNING;
-        STEP_SET(s, got, "redirectAddr to %s", a.redirect);
-      }
-      if(!strchr(a.redirect, '@')) {
-        note_answer(r, 200, "", url, "redirectAddr without an address");
-        if(s)
-          s->outcome = EXS_AD_ERROR;
-        STEP_SET(s, why, "not an email address: trying the next candidate");
-        return TRY_NEXT;
-      }
-      if(seen_addr(r, a.redirect)) {
-        r->fatal = true;
-        snprintf(r->fatal_msg, sizeof(r->fatal_msg),
-                 "Autodiscover redirect loop: %s was already searched", a.redirect);
-        if(s)
-          s->outcome = EXS_AD_ERROR;
-        STEP_SET(s, why, "address already searched: redirect loop, search stopped");
-        note_answer(r, 200, "", url, "redirect loop");
-        return TRY_FATAL;
-      }
-      if(!count_hop(r, s)) {
-        if(s)
-          s->outcome = EXS_AD_ERROR;
-        note_answer(r, 200, "", url, "too many redirects");
-        return TRY_FATAL;
-      }
-      STEP_SET(s, why, "restarting the search for %s", a.redirect);
-      set_address(r, a.redirect);
-      return TRY_RESTART;
-    case EXS_AD_ACTION_REDIRECT_URL:
-      if(s) {
-        s->outcome = EXS_AD_WARNING;
-        STEP_SET(s, got, "redirectUrl to %s", a.redirect);
-      }
-      if(!is_https(a.redirect)) {
-        note_answer(r, 200, "", url, "redirectUrl not https");
-        if(s)
-          s->outcome = EXS_AD_ERROR;
-        STEP_SET(s, why, "redirect target is not https: refused");
-        return TRY_NEXT;
-      }
-      if(!count_hop(r, s)) {
-        if(s)
-          s->outcome = EXS_AD_ERROR;
-        note_answer(r, 200, "", url, "too many redirects");
-        return TRY_FATAL;
-      }
-      STEP_SET(s, why, "re-sending the request there");
-      snprintf(url, sizeof(url), "%s", a.redirect);
-      method = method_of_url(url);
-      continue;
-    case EXS_AD_ACTION_ERROR:
-    default:
-      note_answer(r, 200, a.error_code, url, a.error_message);
-      if(s) {
-        s->outcome = EXS_AD_ERROR;
-        STEP_SET(s, got, "Autodiscover error %s: %s", a.error_code,
-                 a.error_message[0] ? a.error_message : "(no message)");
-        STEP_SET(s, why, "this endpoint cannot answer for %s: trying the next candidate",
-                 r->address);
-      }
-      return TRY_NEXT;
-    }
+    if(!take_answer(r, s, &a, url, sizeof(url), &method, &result))
+      return result;
   }
 }
 

@@ -509,45 +509,99 @@ static void add_cols(struct exs_buf *b, const struct field *f, size_t n, const c
   }
 }
 
-/* Sealed columns after the field table's: every table has password_enc,
- * profiles also out_password_enc (their outgoing password). */
-static const char *secret_cols(const char *table)
-{
-  return strcmp(table, "profiles") ? "password_enc" : "password_enc, out_password_enc";
-}
+/* ---- entities: a table described once ----------------------------------- *
+ *
+ * Profiles and mailboxes are written and read by one path: their field
+ * table (the key column first), their sealed columns (where the plaintext
+ * lives in the struct) and their statements. */
 
-/* "INSERT INTO t(cols, secrets) VALUES(?...) ON CONFLICT(key) DO UPDATE SET ... RETURNING id" */
-static char *upsert_sql(const char *table, const struct field *f, size_t n, bool password)
+struct sealed_field {
+  const char *col;
+  size_t off, size;
+};
+
+struct entity {
+  const char *table, *noun; /* "profiles", "profile" */
+  const struct field *f;    /* key column first */
+  size_t nf;
+  const struct sealed_field *sealed;
+  size_t ns;
+  size_t id_off, size; /* the struct's id member, the struct's size */
+  const char *pw_fmt;  /* appended to a password error, with the key */
+  enum stmt_id put, get;
+};
+
+#define MSIZE(S, m) sizeof(((struct S *)0)->m)
+static const struct sealed_field profile_sealed[] = {
+    {"password_enc", offsetof(struct exs_profile, password), MSIZE(exs_profile, password)},
+    {"out_password_enc", offsetof(struct exs_profile, out_password),
+     MSIZE(exs_profile, out_password)},
+};
+static const struct sealed_field mailbox_sealed[] = {
+    {"password_enc", offsetof(struct exs_mailbox, password), MSIZE(exs_mailbox, password)},
+};
+
+static const struct entity profile_entity = {
+    .table = "profiles",
+    .noun = "profile",
+    .f = profile_fields,
+    .nf = NF(profile_fields),
+    .sealed = profile_sealed,
+    .ns = NF(profile_sealed),
+    .id_off = offsetof(struct exs_profile, id),
+    .size = sizeof(struct exs_profile),
+    .pw_fmt = " (password of profile '%s')",
+    .put = S_PROFILE_PUT,
+    .get = S_PROFILE_GET,
+};
+static const struct entity mailbox_entity = {
+    .table = "mailboxes",
+    .noun = "mailbox",
+    .f = sq_mailbox_fields,
+    .nf = NF(sq_mailbox_fields),
+    .sealed = mailbox_sealed,
+    .ns = NF(mailbox_sealed),
+    .id_off = offsetof(struct exs_mailbox, id),
+    .size = sizeof(struct exs_mailbox),
+    .pw_fmt = " (password of mailbox %s)",
+    .put = S_MAILBOX_PUT,
+    .get = S_MAILBOX_GET,
+};
+
+/* "INSERT INTO t(cols, sealed) VALUES(?...) ON CONFLICT(key) DO UPDATE SET ... RETURNING id" */
+static char *upsert_sql(const struct entity *e)
 {
   struct exs_buf b;
-  size_t i, ns = !password ? 0 : strcmp(table, "profiles") ? 1 : 2;
+  size_t i;
 
   exs_buf_init(&b, 16384);
-  exs_buf_addf(&b, "INSERT INTO %s(", table);
-  add_cols(&b, f, n, "%s");
-  if(password)
-    exs_buf_addf(&b, ", %s", secret_cols(table));
+  exs_buf_addf(&b, "INSERT INTO %s(", e->table);
+  add_cols(&b, e->f, e->nf, "%s");
+  for(i = 0; i < e->ns; i++)
+    exs_buf_addf(&b, ", %s", e->sealed[i].col);
   exs_buf_adds(&b, ") VALUES(");
-  for(i = 0; i < n + ns; i++)
+  for(i = 0; i < e->nf + e->ns; i++)
     exs_buf_adds(&b, i ? ", ?" : "?");
-  exs_buf_addf(&b, ") ON CONFLICT(%s) DO UPDATE SET ", f[0].col);
-  add_cols(&b, f, n, "%s = excluded.%s");
-  if(password)
-    exs_buf_adds(&b, ", password_enc = excluded.password_enc");
-  if(ns == 2)
-    exs_buf_adds(&b, ", out_password_enc = excluded.out_password_enc");
+  exs_buf_addf(&b, ") ON CONFLICT(%s) DO UPDATE SET ", e->f[0].col);
+  add_cols(&b, e->f, e->nf, "%s = excluded.%s");
+  for(i = 0; i < e->ns; i++)
+    exs_buf_addf(&b, ", %s = excluded.%s", e->sealed[i].col, e->sealed[i].col);
   exs_buf_adds(&b, " RETURNING id");
   return exs_buf_steal(&b);
 }
 
-static char *select_sql(const char *table, const struct field *f, size_t n, const char *where)
+/* "SELECT id, cols, sealed FROM t WHERE/ORDER ..." */
+static char *select_sql(const struct entity *e, const char *where)
 {
   struct exs_buf b;
+  size_t i;
 
   exs_buf_init(&b, 16384);
   exs_buf_adds(&b, "SELECT id, ");
-  add_cols(&b, f, n, "%s");
-  exs_buf_addf(&b, ", %s FROM %s %s", secret_cols(table), table, where);
+  add_cols(&b, e->f, e->nf, "%s");
+  for(i = 0; i < e->ns; i++)
+    exs_buf_addf(&b, ", %s", e->sealed[i].col);
+  exs_buf_addf(&b, " FROM %s %s", e->table, where);
   return exs_buf_steal(&b);
 }
 
@@ -572,13 +626,10 @@ static int generate_sql(struct exs_store *st)
   exs_buf_adds(&b, " FROM org WHERE id = 1");
   SQ(st)->sql[S_ORG_GET] = exs_buf_steal(&b);
 
-  SQ(st)->sql[S_PROFILE_PUT] = upsert_sql("profiles", profile_fields, NF(profile_fields), true);
-  SQ(st)->sql[S_PROFILE_GET] =
-      select_sql("profiles", profile_fields, NF(profile_fields), "WHERE name = ?");
-  SQ(st)->sql[S_MAILBOX_PUT] =
-      upsert_sql("mailboxes", sq_mailbox_fields, NF(sq_mailbox_fields), true);
-  SQ(st)->sql[S_MAILBOX_GET] =
-      select_sql("mailboxes", sq_mailbox_fields, NF(sq_mailbox_fields), "WHERE address = ?");
+  SQ(st)->sql[S_PROFILE_PUT] = upsert_sql(&profile_entity);
+  SQ(st)->sql[S_PROFILE_GET] = select_sql(&profile_entity, "WHERE name = ?");
+  SQ(st)->sql[S_MAILBOX_PUT] = upsert_sql(&mailbox_entity);
+  SQ(st)->sql[S_MAILBOX_GET] = select_sql(&mailbox_entity, "WHERE address = ?");
 
   exs_buf_adds(&b, "UPDATE mailboxes SET ");
   for(i = 0; i < NF(sq_mailbox_fields); i++) {
@@ -1226,86 +1277,130 @@ out:
 
 /* ---- profiles ------------------------------------------------------------ */
 
-int sq_profile_put(struct exs_store *st, struct exs_profile *p, struct exs_error *err)
+/* Insert or update obj (an e->size struct) by its key, its sealed columns
+ * bound to it; sets its id. *rc gets SQLite's code of a failed write. */
+static int entity_put(struct exs_store *st, const struct entity *e, void *obj, int *rc,
+                      struct exs_error *err)
 {
+  char *base = obj;
+  const char *key = base + e->f[0].off;
   sqlite3_stmt *s;
+  size_t k;
   int i, result = -1;
 
-  if(!p->name[0]) {
-    exs_error_set(err, EXS_CAT_CONFIG, "profile: attribute 'name': is required");
+  *rc = SQLITE_OK;
+  if(!key[0]) {
+    exs_error_set(err, EXS_CAT_CONFIG, "%s: attribute '%s': is required", e->noun, e->f[0].col);
     return -1;
   }
-  s = sq_prep(st, S_PROFILE_PUT, err);
+  s = sq_prep(st, e->put, err);
   if(!s)
     return -1;
-  i = sq_bind_fields(s, profile_fields, NF(profile_fields), p, 0, 1);
-  if(bind_password(st, s, i, p->password, sizeof(p->password), "profiles", "password_enc",
-                   p->name, err) ||
-     bind_password(st, s, i + 1, p->out_password, sizeof(p->out_password), "profiles",
-                   "out_password_enc", p->name, err))
-    goto out;
-  if(sqlite3_step(s) != SQLITE_ROW) {
-    sq_fail(st, err, "cannot write the profile");
+  i = sq_bind_fields(s, e->f, e->nf, obj, 0, 1);
+  for(k = 0; k < e->ns; k++)
+    if(bind_password(st, s, i + (int)k, base + e->sealed[k].off, e->sealed[k].size, e->table,
+                     e->sealed[k].col, key, err))
+      goto out;
+  *rc = sqlite3_step(s);
+  if(*rc != SQLITE_ROW) {
+    char what[64];
+    snprintf(what, sizeof(what), "cannot write the %s", e->noun);
+    sq_fail(st, err, what);
     goto out;
   }
-  p->id = sqlite3_column_int64(s, 0);
+  *(int64_t *)(void *)(base + e->id_off) = sqlite3_column_int64(s, 0);
   result = 0;
 out:
   sq_done(st, s);
   return result;
 }
 
-static int read_profile(struct exs_store *st, sqlite3_stmt *s, struct exs_profile *p,
-                        bool secrets, struct exs_error *err)
+/* Fill obj from a row of select_sql(e); sealed columns opened when secrets. */
+static int entity_read(struct exs_store *st, const struct entity *e, sqlite3_stmt *s, void *obj,
+                       bool secrets, struct exs_error *err)
 {
+  char *base = obj;
+  size_t k;
   int i;
 
-  memset(p, 0, sizeof(*p));
-  p->id = sqlite3_column_int64(s, 0);
-  i = sq_read_fields(s, profile_fields, NF(profile_fields), p, 1);
-  if(secrets && (read_password(st, s, i, p->password, sizeof(p->password), "profiles",
-                               "password_enc", p->name, err) ||
-                 read_password(st, s, i + 1, p->out_password, sizeof(p->out_password),
-                               "profiles", "out_password_enc", p->name, err))) {
-    if(err)
-      snprintf(err->message + strlen(err->message),
-             sizeof(err->message) - strlen(err->message), " (password of profile '%s')",
-             p->name);
+  memset(obj, 0, e->size);
+  *(int64_t *)(void *)(base + e->id_off) = sqlite3_column_int64(s, 0);
+  i = sq_read_fields(s, e->f, e->nf, obj, 1);
+  for(k = 0; secrets && k < e->ns; k++)
+    if(read_password(st, s, i + (int)k, base + e->sealed[k].off, e->sealed[k].size, e->table,
+                     e->sealed[k].col, base + e->f[0].off, err)) {
+      if(err)
+        snprintf(err->message + strlen(err->message), sizeof(err->message) - strlen(err->message),
+                 e->pw_fmt, base + e->f[0].off);
+      return -1;
+    }
+  return 0;
+}
+
+/* Read the row with this key into obj. */
+static int entity_get(struct exs_store *st, const struct entity *e, const char *key, void *obj,
+                      const char *not_found_fmt, struct exs_error *err)
+{
+  sqlite3_stmt *s = sq_prep(st, e->get, err);
+  int rc, result = -1;
+
+  if(!s)
     return -1;
+  sq_bind_text(s, 1, key);
+  rc = sqlite3_step(s);
+  if(rc == SQLITE_DONE) {
+    exs_error_set(err, EXS_CAT_CONFIG, not_found_fmt, key);
+    result = EXS_STORE_NOT_FOUND;
+    goto out;
   }
-  if(p->same_outgoing) {
-    /* one set of settings for both directions, whatever the columns say */
-    p->out_retrieval = p->retrieval;
-    p->out_impersonation = p->impersonation;
-    p->out_protocol = p->protocol;
-    memcpy(p->out_user, p->user, sizeof(p->out_user));
-    memcpy(p->out_password, p->password, sizeof(p->out_password));
+  if(rc != SQLITE_ROW) {
+    char what[64];
+    snprintf(what, sizeof(what), "cannot read the %s", e->noun);
+    sq_fail(st, err, what);
+    goto out;
   }
+  result = entity_read(st, e, s, obj, true, err);
+out:
+  sq_done(st, s);
+  return result;
+}
+
+int sq_profile_put(struct exs_store *st, struct exs_profile *p, struct exs_error *err)
+{
+  int rc;
+
+  return entity_put(st, &profile_entity, p, &rc, err);
+}
+
+/* One set of settings for both directions when same_outgoing, whatever the
+ * outgoing columns say. */
+static void profile_fix(struct exs_profile *p)
+{
+  if(!p->same_outgoing)
+    return;
+  p->out_retrieval = p->retrieval;
+  p->out_impersonation = p->impersonation;
+  p->out_protocol = p->protocol;
+  memcpy(p->out_user, p->user, sizeof(p->out_user));
+  memcpy(p->out_password, p->password, sizeof(p->out_password));
+}
+
+static int read_profile(struct exs_store *st, sqlite3_stmt *s, struct exs_profile *p, bool secrets,
+                        struct exs_error *err)
+{
+  if(entity_read(st, &profile_entity, s, p, secrets, err))
+    return -1;
+  profile_fix(p);
   return 0;
 }
 
 int sq_profile_get(struct exs_store *st, const char *name, struct exs_profile *p,
                    struct exs_error *err)
 {
-  sqlite3_stmt *s = sq_prep(st, S_PROFILE_GET, err);
-  int rc, result = -1;
+  int result = entity_get(st, &profile_entity, name, p, "no profile named '%s'", err);
 
-  if(!s)
-    return -1;
-  sq_bind_text(s, 1, name);
-  rc = sqlite3_step(s);
-  if(rc == SQLITE_DONE) {
-    exs_error_set(err, EXS_CAT_CONFIG, "no profile named '%s'", name);
-    result = EXS_STORE_NOT_FOUND;
-    goto out;
-  }
-  if(rc != SQLITE_ROW) {
-    sq_fail(st, err, "cannot read the profile");
-    goto out;
-  }
-  result = read_profile(st, s, p, true, err);
-out:
-  sq_done(st, s);
+  if(result == 0)
+    profile_fix(p);
   return result;
 }
 
@@ -1332,7 +1427,7 @@ int sq_profile_list(struct exs_store *st, struct exs_profile **out, size_t *n,
   sqlite3_stmt *s = NULL;
   struct exs_profile *arr = NULL;
   size_t cnt = 0, cap = 0;
-  char *sql = select_sql("profiles", profile_fields, NF(profile_fields), "ORDER BY name");
+  char *sql = select_sql(&profile_entity, "ORDER BY name");
   int rc, result = -1;
 
   *out = NULL;
@@ -1396,79 +1491,26 @@ int sq_profile_delete(struct exs_store *st, const char *name, struct exs_error *
 
 int sq_mailbox_put(struct exs_store *st, struct exs_mailbox *m, struct exs_error *err)
 {
-  sqlite3_stmt *s;
-  int i, rc, result = -1;
+  int rc;
 
-  if(!m->address[0]) {
-    exs_error_set(err, EXS_CAT_CONFIG, "mailbox: attribute 'address': is required");
-    return -1;
-  }
-  s = sq_prep(st, S_MAILBOX_PUT, err);
-  if(!s)
-    return -1;
-  i = sq_bind_fields(s, sq_mailbox_fields, NF(sq_mailbox_fields), m, 0, 1);
-  if(bind_password(st, s, i, m->password, sizeof(m->password), "mailboxes", "password_enc",
-                   m->address, err))
-    goto out;
-  rc = sqlite3_step(s);
-  if(rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
+  if(entity_put(st, &mailbox_entity, m, &rc, err) == 0)
+    return 0;
+  if(rc == SQLITE_CONSTRAINT_FOREIGNKEY)
     exs_error_set(err, EXS_CAT_CONFIG, "mailbox %s: profile '%s' does not exist", m->address,
                   m->profile);
-    goto out;
-  }
-  if(rc != SQLITE_ROW) {
-    sq_fail(st, err, "cannot write the mailbox");
-    goto out;
-  }
-  m->id = sqlite3_column_int64(s, 0);
-  result = 0;
-out:
-  sq_done(st, s);
-  return result;
+  return -1;
 }
 
 static int read_mailbox(struct exs_store *st, sqlite3_stmt *s, struct exs_mailbox *m,
                         bool secrets, struct exs_error *err)
 {
-  int i;
-
-  memset(m, 0, sizeof(*m));
-  m->id = sqlite3_column_int64(s, 0);
-  i = sq_read_fields(s, sq_mailbox_fields, NF(sq_mailbox_fields), m, 1);
-  if(secrets && read_password(st, s, i, m->password, sizeof(m->password), "mailboxes",
-                              "password_enc", m->address, err)) {
-    if(err)
-      snprintf(err->message + strlen(err->message),
-             sizeof(err->message) - strlen(err->message), " (password of mailbox %s)",
-             m->address);
-    return -1;
-  }
-  return 0;
+  return entity_read(st, &mailbox_entity, s, m, secrets, err);
 }
 
 int sq_mailbox_get(struct exs_store *st, const char *address, struct exs_mailbox *m,
                    struct exs_error *err)
 {
-  sqlite3_stmt *s = sq_prep(st, S_MAILBOX_GET, err);
-  int rc, result = -1;
-
-  if(!s)
-    return -1;
-  sq_bind_text(s, 1, address);
-  rc = sqlite3_step(s);
-  if(rc == SQLITE_DONE) {
-    exs_error_set(err, EXS_CAT_CONFIG, "no mailbox %s", address);
-    result = EXS_STORE_NOT_FOUND;
-    goto out;
-  }
-  if(rc != SQLITE_ROW) {
-    sq_fail(st, err, "cannot read the mailbox");
-    goto out;
-  }
-  result = read_mailbox(st, s, m, true, err);
-out:
-  sq_done(st, s);
-  return result;
+  return entity_get(st, &mailbox_entity, address, m, "no mailbox %s", err);
 }
 
 int sq_mailbox_each(struct exs_store *st, const char *profile, unsigned flags,
@@ -1476,7 +1518,7 @@ int sq_mailbox_each(struct exs_store *st, const char *profile, unsigned flags,
 {
   sqlite3_stmt *s = NULL;
   struct exs_mailbox *m = NULL;
-  char *sql = select_sql("mailboxes", sq_mailbox_fields, NF(sq_mailbox_fields),
+  char *sql = select_sql(&mailbox_entity,
                          profile ? "WHERE profile = ? ORDER BY address" : "ORDER BY address");
   int rc, result = -1;
 

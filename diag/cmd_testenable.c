@@ -38,7 +38,7 @@ int diag_cmd_test_enable(struct diag_ctx *ctx, int argc, char **argv)
   struct diag_optp p;
   struct diag_te_flags flags;
   const char *config = NULL;
-  const char *only[256];
+  const char **only = NULL; /* every --mailbox takes a value: argc bounds them */
   size_t n_only = 0;
   struct exs_orgfile *f = NULL;
   struct exs_mailbox *chosen = NULL;
@@ -48,34 +48,41 @@ int diag_cmd_test_enable(struct diag_ctx *ctx, int argc, char **argv)
   int result = 2, id;
 
   memset(&flags, 0, sizeof(flags));
+  only = calloc((size_t)argc + 1, sizeof(*only));
+  if(!only)
+    return diag_fail("out of memory");
   diag_opt_init(&p, "test-enable", opts, diag_te_opts, argc, argv, 1);
   while((id = diag_opt_next(&p)) != DIAG_OPT_END) {
-    if(id == DIAG_OPT_HELP)
-      return help();
+    if(id == DIAG_OPT_HELP) {
+      result = help();
+      goto out;
+    }
     if(id == DIAG_OPT_ERR)
-      return 2;
-    if(id == DIAG_OPT_ARG)
-      return diag_opt_unexpected(&p);
+      goto out;
+    if(id == DIAG_OPT_ARG) {
+      result = diag_opt_unexpected(&p);
+      goto out;
+    }
     if(id == OPT_CONFIG) {
       config = p.value;
     }
     else if(id == OPT_MAILBOX) {
-      if(n_only >= sizeof(only) / sizeof(only[0]))
-        return diag_fail("too many --mailbox options");
       only[n_only++] = p.value;
     }
     else if(diag_te_apply(&flags, &p, id) < 0) {
-      return 2;
+      goto out;
     }
   }
   if(diag_formats(ctx, "test-enable", DIAG_F_REPORT))
-    return 2;
-  if(!config)
-    return diag_fail("test-enable needs --config ORG.xml (or use 'exsync mailbox test-enable' "
-                     "with a store)");
+    goto out;
+  if(!config) {
+    result = diag_fail("test-enable needs --config ORG.xml (or use 'exsync mailbox test-enable' "
+                       "with a store)");
+    goto out;
+  }
   f = diag_load_orgfile(config, 0);
   if(!f)
-    return 2;
+    goto out;
   chosen = calloc(f->n_mailboxes ? f->n_mailboxes : 1, sizeof(*chosen));
   if(!chosen) {
     result = diag_fail("out of memory");
@@ -111,6 +118,7 @@ out:
     exs_mailbox_wipe(&chosen[i]);
   free(chosen);
   free(results);
+  free(only);
   exs_orgfile_free(f);
   return result;
 }
