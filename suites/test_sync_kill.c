@@ -10,7 +10,9 @@
  * outcome does not depend on the machine's speed.
  *
  * Each point is swept: a run without kill counts its hits (the point must be
- * reached), then one case per chosen N spread over those hits: a fresh world,
+ * reached), then one case per chosen N (every hit of store.commit and of
+ * the rarer points, 10 spread over the EWS requests and answers;
+ * EXSYNC_KILL_EVERY_HIT=1 takes every hit of every point): a fresh world,
  * a run killed at the Nth hit, a run killed at the first hit of the recovery,
  * then runs until one completes. After each case: every message tracked
  * exactly once, every email delivered exactly once and marked Sent, every
