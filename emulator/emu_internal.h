@@ -302,7 +302,8 @@ struct emu {
   struct emu_fault **faults;
   size_t nfaults;
   int next_fault_id;
-  uint64_t rng;                   /* xorshift64* state, seeded */
+  uint64_t rng;                   /* the scenario's seed: the generator of its faults
+                                     that give no seed= of their own */
   uint64_t next_num;              /* folder and item numbers */
   struct emu_index item_index;    /* attached items by number */
   struct emu_index folder_index;  /* folders by number */

@@ -360,6 +360,12 @@ int emu_scenario_load_locked(struct emu *emu, const char *path, char *err, size_
           snprintf(err, errlen, "%s:%ld: fault: %s", path, xmlGetLineNo(n), fe);
           goto out;
         }
+        /* the scenario's seed drives the faults that name none of their own */
+        if(!strstr(spec, "seed=")) {
+          f->rng = emu->rng + (uint64_t)xmlGetLineNo(n) * 0x9e3779b97f4a7c15ull;
+          if(!f->rng)
+            f->rng = 1;
+        }
         if(emu_fault_add_locked(emu, f) < 0) {
           emu_fault_free(f);
           snprintf(err, errlen, "%s:%ld: out of memory", path, xmlGetLineNo(n));
