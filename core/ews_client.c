@@ -205,8 +205,8 @@ static int classify(struct exs_ews *ews, const char *op, struct exs_http_respons
  * a second item): never let the transport repeat them behind our back. */
 static bool changes_state(const char *op)
 {
-  static const char *const ops[] = {"CreateItem", "SendItem", "UpdateItem", "DeleteItem",
-                                    "MoveItem", "CopyItem", "CreateFolder", "UpdateFolder",
+  static const char *const ops[] = {"CreateItem",   "SendItem",  "UpdateItem",   "DeleteItem",
+                                    "MoveItem",     "CopyItem",  "CreateFolder", "UpdateFolder",
                                     "DeleteFolder", "MoveFolder"};
   size_t i;
 
@@ -325,8 +325,8 @@ int exs_ews_get_folder_ext(struct exs_ews *ews, const struct exs_ews_folder_ref 
   result = trip_send(ews, &t, "GetFolder",
                      exs_ews_build_get_folder_ext(&t.req, &t.ctx, refs, n, props, n_props), err);
   if(!result)
-    result = exs_ews_parse_get_folder(t.resp.body.data, t.resp.body.len, t.resp.status, out, n,
-                                      err);
+    result =
+        exs_ews_parse_get_folder(t.resp.body.data, t.resp.body.len, t.resp.status, out, n, err);
   return trip_end(ews, &t, result, err);
 }
 
@@ -375,9 +375,9 @@ int exs_ews_update_folder(struct exs_ews *ews, const struct exs_ews_folder_ref *
   int result;
 
   trip_begin(ews, &t);
-  result = trip_send(ews, &t, "UpdateFolder",
-                     exs_ews_build_update_folder(&t.req, &t.ctx, folder, folder_kind, sets, n),
-                     err);
+  result =
+      trip_send(ews, &t, "UpdateFolder",
+                exs_ews_build_update_folder(&t.req, &t.ctx, folder, folder_kind, sets, n), err);
   if(!result)
     result =
         exs_ews_parse_update_folder(t.resp.body.data, t.resp.body.len, t.resp.status, out, err);
@@ -393,9 +393,9 @@ int exs_ews_sync_folder_hierarchy(struct exs_ews *ews, const struct exs_ews_fold
 
   memset(out, 0, sizeof(*out));
   trip_begin(ews, &t);
-  result = trip_send(ews, &t, "SyncFolderHierarchy",
-                     exs_ews_build_sync_folder_hierarchy(&t.req, &t.ctx, sync_folder, sync_state),
-                     err);
+  result =
+      trip_send(ews, &t, "SyncFolderHierarchy",
+                exs_ews_build_sync_folder_hierarchy(&t.req, &t.ctx, sync_folder, sync_state), err);
   if(!result)
     result = exs_ews_parse_sync_folder_hierarchy(t.resp.body.data, t.resp.body.len, t.resp.status,
                                                  out, err);
@@ -453,12 +453,12 @@ int exs_ews_update_item(struct exs_ews *ews, const char *conflict_resolution,
   int result;
 
   trip_begin(ews, &t);
-  result = trip_send(ews, &t, "UpdateItem",
-                     exs_ews_build_update_item(&t.req, &t.ctx, conflict_resolution, changes, n),
-                     err);
+  result =
+      trip_send(ews, &t, "UpdateItem",
+                exs_ews_build_update_item(&t.req, &t.ctx, conflict_resolution, changes, n), err);
   if(!result)
-    result = exs_ews_parse_update_item(t.resp.body.data, t.resp.body.len, t.resp.status, out, n,
-                                       err);
+    result =
+        exs_ews_parse_update_item(t.resp.body.data, t.resp.body.len, t.resp.status, out, n, err);
   return trip_end(ews, &t, result, err);
 }
 
@@ -470,11 +470,9 @@ int exs_ews_move_item(struct exs_ews *ews, const struct exs_ews_folder_ref *to,
   int result;
 
   trip_begin(ews, &t);
-  result =
-      trip_send(ews, &t, "MoveItem", exs_ews_build_move_item(&t.req, &t.ctx, to, ids, n), err);
+  result = trip_send(ews, &t, "MoveItem", exs_ews_build_move_item(&t.req, &t.ctx, to, ids, n), err);
   if(!result)
-    result =
-        exs_ews_parse_move_item(t.resp.body.data, t.resp.body.len, t.resp.status, out, n, err);
+    result = exs_ews_parse_move_item(t.resp.body.data, t.resp.body.len, t.resp.status, out, n, err);
   return trip_end(ews, &t, result, err);
 }
 
@@ -504,8 +502,8 @@ int exs_ews_sync_folder_items(struct exs_ews *ews, const struct exs_ews_sync_ite
   result = trip_send(ews, &t, "SyncFolderItems",
                      exs_ews_build_sync_folder_items(&t.req, &t.ctx, req), err);
   if(!result)
-    result = exs_ews_parse_sync_folder_items(t.resp.body.data, t.resp.body.len, t.resp.status,
-                                             out, err);
+    result =
+        exs_ews_parse_sync_folder_items(t.resp.body.data, t.resp.body.len, t.resp.status, out, err);
   return trip_end(ews, &t, result, err);
 }
 

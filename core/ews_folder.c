@@ -135,8 +135,8 @@ int exs_ews_parse_find_folder(const char *body, size_t len, long http_status,
 
   memset(out, 0, sizeof(*out));
   out->next_offset = out->total = -1;
-  if(exs_ews__find_root(body, len, http_status, "FindFolder", "Folders", &doc, &page, &folders,
-                        &n, err))
+  if(exs_ews__find_root(body, len, http_status, "FindFolder", "Folders", &doc, &page, &folders, &n,
+                        err))
     goto out;
   out->next_offset = page.next_offset;
   out->total = page.total;
@@ -364,4 +364,3 @@ out:
   xmlFreeDoc(doc);
   return result;
 }
-

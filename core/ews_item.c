@@ -476,8 +476,7 @@ int exs_ews_parse_find_item(const char *body, size_t len, long http_status,
 
   memset(out, 0, sizeof(*out));
   out->next_offset = out->total = -1;
-  if(exs_ews__find_root(body, len, http_status, "FindItem", "Items", &doc, &page, &items, &n,
-                        err))
+  if(exs_ews__find_root(body, len, http_status, "FindItem", "Items", &doc, &page, &items, &n, err))
     goto out;
   out->next_offset = page.next_offset;
   out->total = page.total;

@@ -114,4 +114,3 @@ out:
   xmlFreeDoc(doc);
   return result;
 }
-

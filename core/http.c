@@ -32,15 +32,15 @@ struct exs_http {
   char *password;
   struct exs_http_response *cur; /* response being filled */
   char errbuf[CURL_ERROR_SIZE];
-  bool capture;                  /* the exchange hook is set for this request */
-  struct exs_buf xreq;           /* request headers of the last leg */
-  struct exs_buf xresp;          /* response headers of the last answer */
+  bool capture;         /* the exchange hook is set for this request */
+  struct exs_buf xreq;  /* request headers of the last leg */
+  struct exs_buf xresp; /* response headers of the last answer */
   int legs;
-  char offered[64];              /* schemes offered by the 401s of this request */
-  const char *scheme;            /* the scheme the last answered request used */
-  struct exs_krb *krb;           /* Kerberos identity, when Negotiate is used */
-  bool krb_tried;                /* auto-detect: Kerberos was tried (and is krb or not) */
-  char krb_host[256];            /* the host krb holds a service ticket for */
+  char offered[64];    /* schemes offered by the 401s of this request */
+  const char *scheme;  /* the scheme the last answered request used */
+  struct exs_krb *krb; /* Kerberos identity, when Negotiate is used */
+  bool krb_tried;      /* auto-detect: Kerberos was tried (and is krb or not) */
+  char krb_host[256];  /* the host krb holds a service ticket for */
 };
 
 static exs_http_exchange_fn exchange_hook;
@@ -156,13 +156,15 @@ int exs_http_check_channel(const struct exs_http_options *opt, const char *url,
   if(opt->user && !opt->allow_credentials_non_secure) {
     exs_error_set(err, EXS_CAT_INSECURE_CHANNEL,
                   "refusing to send credentials over plain HTTP to %s: "
-                  "AllowCredentialsEntryViaNonSecureChannels is 0", url);
+                  "AllowCredentialsEntryViaNonSecureChannels is 0",
+                  url);
     return -1;
   }
   if(opt->user && opt->auth == EXS_AUTH_BASIC && !opt->allow_basic_non_secure) {
     exs_error_set(err, EXS_CAT_INSECURE_CHANNEL,
                   "refusing Basic authentication over plain HTTP to %s: "
-                  "AllowBasicAuthenticationOnNonSecureChannel is 0", url);
+                  "AllowBasicAuthenticationOnNonSecureChannel is 0",
+                  url);
     return -1;
   }
   return 0;
@@ -170,12 +172,11 @@ int exs_http_check_channel(const struct exs_http_options *opt, const char *url,
 
 /* Replace the value of secret-bearing headers; keep the scheme name of
  * Authorization / WWW-Authenticate so traces still show what was used. */
-int exs_http_redact_headers(const char *in, size_t len, const char *password,
-                            struct exs_buf *out)
+int exs_http_redact_headers(const char *in, size_t len, const char *password, struct exs_buf *out)
 {
   static const char *const secret_headers[] = {
-    "authorization:", "proxy-authorization:", "www-authenticate:",
-    "proxy-authenticate:", "cookie:", "set-cookie:"};
+      "authorization:", "proxy-authorization:", "www-authenticate:", "proxy-authenticate:",
+      "cookie:",        "set-cookie:"};
   const char *p = in;
   const char *end = in + len;
 
@@ -197,8 +198,9 @@ int exs_http_redact_headers(const char *in, size_t len, const char *password,
         while(scheme_end < vend && isalpha((unsigned char)*scheme_end))
           scheme_end++;
         /* a bare scheme ("WWW-Authenticate: NTLM") carries no secret */
-        if(i >= 2 && i <= 3 && (scheme_end >= vend || *scheme_end == '\r' ||
-                                *scheme_end == '\n' || *scheme_end == ',')) {
+        if(i >= 2 && i <= 3 &&
+           (scheme_end >= vend || *scheme_end == '\r' || *scheme_end == '\n' ||
+            *scheme_end == ',')) {
           break;
         }
         if(exs_buf_add(out, p, (size_t)(v - p)))
@@ -228,8 +230,7 @@ int exs_http_redact_headers(const char *in, size_t len, const char *password,
   return 0;
 }
 
-static void trace_emit(struct exs_http *h, enum exs_trace_kind kind, const char *data,
-                       size_t len)
+static void trace_emit(struct exs_http *h, enum exs_trace_kind kind, const char *data, size_t len)
 {
   struct exs_buf b;
 
@@ -263,12 +264,23 @@ static int debug_cb(CURL *c, curl_infotype type, char *data, size_t size, void *
   if(!h->opt.trace)
     return 0;
   switch(type) {
-  case CURLINFO_TEXT: trace_emit(h, EXS_TRACE_INFO, data, size); break;
-  case CURLINFO_HEADER_OUT: trace_emit(h, EXS_TRACE_REQ_HEADERS, data, size); break;
-  case CURLINFO_DATA_OUT: trace_emit(h, EXS_TRACE_REQ_BODY, data, size); break;
-  case CURLINFO_HEADER_IN: trace_emit(h, EXS_TRACE_RESP_HEADERS, data, size); break;
-  case CURLINFO_DATA_IN: trace_emit(h, EXS_TRACE_RESP_BODY, data, size); break;
-  default: break;
+  case CURLINFO_TEXT:
+    trace_emit(h, EXS_TRACE_INFO, data, size);
+    break;
+  case CURLINFO_HEADER_OUT:
+    trace_emit(h, EXS_TRACE_REQ_HEADERS, data, size);
+    break;
+  case CURLINFO_DATA_OUT:
+    trace_emit(h, EXS_TRACE_REQ_BODY, data, size);
+    break;
+  case CURLINFO_HEADER_IN:
+    trace_emit(h, EXS_TRACE_RESP_HEADERS, data, size);
+    break;
+  case CURLINFO_DATA_IN:
+    trace_emit(h, EXS_TRACE_RESP_BODY, data, size);
+    break;
+  default:
+    break;
   }
   return 0;
 }
@@ -385,8 +397,8 @@ static int kerberos_prepare(struct exs_http *h, const char *url, struct exs_erro
     if(!required && !exs_krb_configured(running_identity ? NULL : h->user, host))
       return 0;
     if(running_identity ? exs_krb_login_default(krb_trace, h, &h->krb, &kerr)
-                        : exs_krb_login_password(h->user, h->password ? h->password : "",
-                                                 krb_trace, h, &h->krb, &kerr))
+                        : exs_krb_login_password(h->user, h->password ? h->password : "", krb_trace,
+                                                 h, &h->krb, &kerr))
       goto failed;
   }
   if(strcmp(host, h->krb_host)) {
@@ -415,9 +427,12 @@ failed:
 static long curl_auth_mask(const struct exs_http *h, bool plain, bool kerberos)
 {
   switch(h->opt.auth) {
-  case EXS_AUTH_BASIC: return CURLAUTH_BASIC;
-  case EXS_AUTH_NTLM: return CURLAUTH_NTLM;
-  case EXS_AUTH_NEGOTIATE: return CURLAUTH_NEGOTIATE;
+  case EXS_AUTH_BASIC:
+    return CURLAUTH_BASIC;
+  case EXS_AUTH_NTLM:
+    return CURLAUTH_NTLM;
+  case EXS_AUTH_NEGOTIATE:
+    return CURLAUTH_NEGOTIATE;
   case EXS_AUTH_AUTODETECT:
   default: {
     /* strongest that works (docs/test-enable.md): curl picks Negotiate > NTLM > Basic
@@ -459,8 +474,7 @@ const char *exs_http_auth_scheme(const struct exs_http *h)
  * ...), or NULL when the request goes direct. */
 static const char *proxy_in_use(const struct exs_http *h, const char *url, char *buf, size_t len)
 {
-  static const char *const https_vars[] = {"https_proxy", "HTTPS_PROXY", "all_proxy",
-                                           "ALL_PROXY"};
+  static const char *const https_vars[] = {"https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"};
   static const char *const http_vars[] = {"http_proxy", "all_proxy", "ALL_PROXY"};
   const char *const *vars = strncmp(url, "https:", 6) ? http_vars : https_vars;
   size_t nvars = strncmp(url, "https:", 6) ? 3 : 4, i;
@@ -573,8 +587,7 @@ static void peer_certificate(struct exs_http *h, const char *url, char *out, siz
     expire = cert_field(l, "Expire date");
     t_exp = expire ? curl_getdate(expire, NULL) : -1;
     snprintf(out, len, "subject %s, issuer %s, SAN %s, valid %s to %s", subject ? subject : "?",
-             issuer ? issuer : "?", san ? san : "none", start ? start : "?",
-             expire ? expire : "?");
+             issuer ? issuer : "?", san ? san : "none", start ? start : "?", expire ? expire : "?");
     if(t_exp != -1) {
       size_t l2 = strlen(out);
       long days = (long)((t_exp - exs_now()) / 86400);
@@ -600,8 +613,7 @@ static void describe_tls_failure(struct exs_http *h, const char *url, struct exs
   snprintf(err->message, sizeof(err->message), "%s", msg);
 }
 
-static void map_curl_error(struct exs_http *h, CURLcode rc, const char *url,
-                           struct exs_error *err)
+static void map_curl_error(struct exs_http *h, CURLcode rc, const char *url, struct exs_error *err)
 {
   char proxy[256];
   const char *proxy_from = proxy_in_use(h, url, proxy, sizeof(proxy));
@@ -630,15 +642,14 @@ static void map_curl_error(struct exs_http *h, CURLcode rc, const char *url,
     else if(verify == X509_V_ERR_HOSTNAME_MISMATCH || strstr(err->transport, "subject name") ||
             strstr(err->transport, "host name"))
       /* curl checks the name itself after a verified chain: its text says so */
-      exs_error_set(err, EXS_CAT_TLS_NAME, "the certificate of %s does not match its host: %s",
-                    url, err->transport);
+      exs_error_set(err, EXS_CAT_TLS_NAME, "the certificate of %s does not match its host: %s", url,
+                    err->transport);
     else
       exs_error_set(err, EXS_CAT_TLS_TRUST, "the certificate of %s is not trusted: %s", url,
                     err->transport);
     break;
   case CURLE_SSL_CONNECT_ERROR:
-    exs_error_set(err, EXS_CAT_TLS_TRUST, "TLS handshake with %s failed: %s", url,
-                  err->transport);
+    exs_error_set(err, EXS_CAT_TLS_TRUST, "TLS handshake with %s failed: %s", url, err->transport);
     break;
   default:
     break;

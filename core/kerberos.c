@@ -193,16 +193,16 @@ static void classify(struct exs_krb *k, krb5_error_code code, const krb5_error *
                   k->principal, kdcs);
     break;
   case KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN:
-    exs_error_set(err, EXS_CAT_CREDENTIALS, "the KDC (%s) does not know the account %s",
-                  kdcs, k->principal);
+    exs_error_set(err, EXS_CAT_CREDENTIALS, "the KDC (%s) does not know the account %s", kdcs,
+                  k->principal);
     break;
   case KRB5KDC_ERR_CLIENT_REVOKED:
-    exs_error_set(err, EXS_CAT_CREDENTIALS,
-                  "the account %s is disabled or locked out (KDC %s)", k->principal, kdcs);
+    exs_error_set(err, EXS_CAT_CREDENTIALS, "the account %s is disabled or locked out (KDC %s)",
+                  k->principal, kdcs);
     break;
   case KRB5KDC_ERR_KEY_EXP:
-    exs_error_set(err, EXS_CAT_CREDENTIALS, "the password of %s has expired (KDC %s)",
-                  k->principal, kdcs);
+    exs_error_set(err, EXS_CAT_CREDENTIALS, "the password of %s has expired (KDC %s)", k->principal,
+                  kdcs);
     break;
   case KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN:
     exs_error_set(err, EXS_CAT_KERBEROS,
@@ -229,8 +229,8 @@ static void classify(struct exs_krb *k, krb5_error_code code, const krb5_error *
   }
   case KRB5_KDC_UNREACH:
   case KRB5_REALM_CANT_RESOLVE:
-    exs_error_set(err, EXS_CAT_KERBEROS, "cannot reach the KDC of realm %s (%s): %s",
-                  k->realm, kdcs, text);
+    exs_error_set(err, EXS_CAT_KERBEROS, "cannot reach the KDC of realm %s (%s): %s", k->realm,
+                  kdcs, text);
     err->transient = true;
     snprintf(err->hint, sizeof(err->hint),
              "Check that %s answers on port 88 (UDP and TCP) from this machine and that "
@@ -239,8 +239,8 @@ static void classify(struct exs_krb *k, krb5_error_code code, const krb5_error *
     break;
   case KRB5_REALM_UNKNOWN:
   case KRB5_CONFIG_NODEFREALM:
-    exs_error_set(err, EXS_CAT_KERBEROS,
-                  "no Kerberos realm is configured for %s (krb5.conf): %s", k->principal, text);
+    exs_error_set(err, EXS_CAT_KERBEROS, "no Kerberos realm is configured for %s (krb5.conf): %s",
+                  k->principal, text);
     snprintf(err->hint, sizeof(err->hint),
              "Configure the domain's realm in krb5.conf (default_realm, [realms] kdc) or "
              "use the NTLM protocol.");
@@ -280,8 +280,8 @@ static int realm_of(struct exs_krb *k, krb5_principal p)
 }
 
 /* The AS exchange with a password, into k->cc. */
-static krb5_error_code as_password(struct exs_krb *k, krb5_principal princ,
-                                   const char *password, struct exs_error *err)
+static krb5_error_code as_password(struct exs_krb *k, krb5_principal princ, const char *password,
+                                   struct exs_error *err)
 {
   krb5_get_init_creds_opt *opt = NULL;
   krb5_init_creds_context icc = NULL;
@@ -424,8 +424,7 @@ bool exs_krb_configured(const char *user, const char *host)
   map_user(ctx, user, name, sizeof(name));
   if(krb5_parse_name(ctx, name, &p))
     goto out;
-  yes = (size_t)p->realm.length == strlen(realm) &&
-        !strncmp(p->realm.data, realm, p->realm.length);
+  yes = (size_t)p->realm.length == strlen(realm) && !strncmp(p->realm.data, realm, p->realm.length);
 out:
   profile_free_list(vals);
   if(prof)
@@ -472,8 +471,10 @@ int exs_krb_login_password(const char *user, const char *password, exs_krb_trace
   if(l && l->failed) {
     /* never present a refused password to the KDC twice (lockout) */
     *err = l->err;
-    trace(k, "kerberos: not asking the KDC again for %s: it refused this password earlier "
-             "in this run", k->principal);
+    trace(k,
+          "kerberos: not asking the KDC again for %s: it refused this password earlier "
+          "in this run",
+          k->principal);
     goto out;
   }
   if(l && open_cache(k, l->ccache, err) == 0) {

@@ -25,40 +25,36 @@ struct code_name {
   const char *name;
 };
 
-static const struct code_name retrieval_names[] = {
-  {EXS_RETRIEVAL_USER, "user"},
-  {EXS_RETRIEVAL_PROFILE, "profile"},
-  {EXS_RETRIEVAL_WINDOWS, "windows"},
-  {EXS_RETRIEVAL_ANONYMOUS, "anonymous"},
-  {0, NULL}};
-static const struct code_name protocol_names[] = {
-  {EXS_AUTH_AUTODETECT, "autodetect"},
-  {EXS_AUTH_NEGOTIATE, "negotiate"},
-  {EXS_AUTH_NTLM, "ntlm"},
-  {EXS_AUTH_BASIC, "basic"},
-  {0, NULL}};
-static const struct code_name incoming_names[] = {
-  {EXS_IN_NONE, "none"},
-  {EXS_IN_OUTLOOK, "outlook"},
-  {EXS_IN_SSYNC, "ssync"},
-  {EXS_IN_FORWARD, "forward"},
-  {0, NULL}};
+static const struct code_name retrieval_names[] = {{EXS_RETRIEVAL_USER, "user"},
+                                                   {EXS_RETRIEVAL_PROFILE, "profile"},
+                                                   {EXS_RETRIEVAL_WINDOWS, "windows"},
+                                                   {EXS_RETRIEVAL_ANONYMOUS, "anonymous"},
+                                                   {0, NULL}};
+static const struct code_name protocol_names[] = {{EXS_AUTH_AUTODETECT, "autodetect"},
+                                                  {EXS_AUTH_NEGOTIATE, "negotiate"},
+                                                  {EXS_AUTH_NTLM, "ntlm"},
+                                                  {EXS_AUTH_BASIC, "basic"},
+                                                  {0, NULL}};
+static const struct code_name incoming_names[] = {{EXS_IN_NONE, "none"},
+                                                  {EXS_IN_OUTLOOK, "outlook"},
+                                                  {EXS_IN_SSYNC, "ssync"},
+                                                  {EXS_IN_FORWARD, "forward"},
+                                                  {0, NULL}};
 static const struct code_name outgoing_names[] = {
-  {EXS_OUT_NONE, "none"}, {EXS_OUT_OUTLOOK, "outlook"}, {EXS_OUT_SSYNC, "ssync"}, {0, NULL}};
+    {EXS_OUT_NONE, "none"}, {EXS_OUT_OUTLOOK, "outlook"}, {EXS_OUT_SSYNC, "ssync"}, {0, NULL}};
 static const struct code_name act_names[] = {
-  {EXS_ACT_OUTLOOK, "outlook"}, {EXS_ACT_SSYNC, "ssync"}, {EXS_ACT_NONE, "none"}, {0, NULL}};
-static const struct code_name approval_names[] = {
-  {EXS_APPROVAL_EMPTY, "empty"},
-  {EXS_APPROVAL_APPROVED, "approved"},
-  {EXS_APPROVAL_PENDING, "pending"},
-  {EXS_APPROVAL_REJECTED, "rejected"},
-  {0, NULL}};
+    {EXS_ACT_OUTLOOK, "outlook"}, {EXS_ACT_SSYNC, "ssync"}, {EXS_ACT_NONE, "none"}, {0, NULL}};
+static const struct code_name approval_names[] = {{EXS_APPROVAL_EMPTY, "empty"},
+                                                  {EXS_APPROVAL_APPROVED, "approved"},
+                                                  {EXS_APPROVAL_PENDING, "pending"},
+                                                  {EXS_APPROVAL_REJECTED, "rejected"},
+                                                  {0, NULL}};
 static const struct code_name status_names[] = {{EXS_STATUS_NOT_RUN, "Not Run"},
                                                 {EXS_STATUS_SUCCESS, "Success"},
                                                 {EXS_STATUS_FAILURE, "Failure"},
                                                 {0, NULL}};
 static const struct code_name track_names[] = {
-  {EXS_TRACK_RESPONSES, "responses"}, {EXS_TRACK_ALL, "all"}, {0, NULL}};
+    {EXS_TRACK_RESPONSES, "responses"}, {EXS_TRACK_ALL, "all"}, {0, NULL}};
 
 static const char *table_name(const struct code_name *t, int code)
 {
@@ -478,7 +474,7 @@ int exs_access_for(const struct exs_profile *p, const struct exs_mailbox *m, enu
   a->retrieval = retrieval;
   a->auth = (enum exs_auth_protocol)(out ? p->out_protocol : p->protocol);
   a->impersonation = out ? p->out_impersonation : p->impersonation;
-  a->url = p->autodiscover                                ? ""
+  a->url = p->autodiscover                              ? ""
            : w == EXS_WL_OUTGOING && p->outgoing_url[0] ? p->outgoing_url
                                                         : p->incoming_url;
   exs_error_step(err, "credentials");
@@ -489,7 +485,8 @@ int exs_access_for(const struct exs_profile *p, const struct exs_mailbox *m, enu
     if(!m->allow_credentials) {
       exs_error_set(err, EXS_CAT_MBX_CREDENTIALS,
                     "the profile uses the mailbox's credentials but mailbox %s does not allow "
-                    "their use", m->address);
+                    "their use",
+                    m->address);
       return -1;
     }
     if(!m->user[0] || !m->password[0]) {
@@ -515,8 +512,8 @@ int exs_access_for(const struct exs_profile *p, const struct exs_mailbox *m, enu
     a->auth = EXS_AUTH_NEGOTIATE;
     return 0;
   default:
-    exs_error_set(err, EXS_CAT_CONFIG, "%sauthenticate-using '%s' is not a valid setting",
-                  which, exs_retrieval_name(retrieval));
+    exs_error_set(err, EXS_CAT_CONFIG, "%sauthenticate-using '%s' is not a valid setting", which,
+                  exs_retrieval_name(retrieval));
     return -1;
   }
 }
@@ -536,7 +533,8 @@ void exs_access_key(const struct exs_access *a, const char *url, char *buf, size
            a->user ? a->user : "", hex);
 }
 
-/* ---- what a change re-opens (docs/test-enable.md, Alerts, retry and disable) ---------------------------------- */
+/* ---- what a change re-opens (docs/test-enable.md, Alerts, retry and disable)
+ * ---------------------------------- */
 
 void exs_mailbox_reset(struct exs_mailbox *m, unsigned mask)
 {

@@ -11,14 +11,14 @@
 
 #include <openssl/crypto.h>
 
-#define MAX_FORMS 16     /* encodings per secret */
+#define MAX_FORMS 16 /* encodings per secret */
 #define MAX_SECRETS 32
 #define MAX_RULES 64
 #define MAX_MAP 4096
 
 struct pattern {
-  char *text;          /* a form of a secret */
-  const char *label;   /* placeholder kind */
+  char *text;        /* a form of a secret */
+  const char *label; /* placeholder kind */
 };
 
 struct rule {
@@ -28,7 +28,7 @@ struct rule {
 };
 
 struct mapping {
-  char *from;          /* lower case */
+  char *from; /* lower case */
   char *to;
 };
 
@@ -41,7 +41,7 @@ struct exs_normalizer {
   struct rule rules[MAX_RULES];
   size_t n_rules;
   bool anonymize;
-  struct mapping domains[MAX_MAP];   /* registrable domain -> anonN.invalid */
+  struct mapping domains[MAX_MAP]; /* registrable domain -> anonN.invalid */
   size_t n_domains;
   struct mapping addresses[MAX_MAP]; /* local@domain -> userN@anonM.invalid */
   size_t n_addresses;
@@ -220,8 +220,7 @@ out:
   return result;
 }
 
-int exs_normalizer_add_rule(struct exs_normalizer *n, const char *spec, char *err,
-                            size_t errlen)
+int exs_normalizer_add_rule(struct exs_normalizer *n, const char *spec, char *err, size_t errlen)
 {
   const char *eq = spec ? strrchr(spec, '=') : NULL;
   struct rule *r;
@@ -326,7 +325,8 @@ static const char *learn_domain(struct exs_normalizer *n, const char *d, size_t 
     return NULL;
   }
   for(i = 0; n->domains[n->n_domains].from[i]; i++)
-    n->domains[n->n_domains].from[i] = (char)tolower((unsigned char)n->domains[n->n_domains].from[i]);
+    n->domains[n->n_domains].from[i] =
+        (char)tolower((unsigned char)n->domains[n->n_domains].from[i]);
   return n->domains[n->n_domains++].to;
 }
 
@@ -437,8 +437,7 @@ static int anonymize(struct exs_normalizer *n, const char *in, size_t len, struc
 
 /* ---- text ---- */
 
-static int replace_forms(struct exs_normalizer *n, const char *in, size_t len,
-                         struct exs_buf *out)
+static int replace_forms(struct exs_normalizer *n, const char *in, size_t len, struct exs_buf *out)
 {
   size_t i = 0;
 
@@ -534,8 +533,7 @@ static bool header_is(const char *line, size_t len, const char *name)
   return len > nl && !strncasecmp(line, name, nl) && line[nl] == ':';
 }
 
-int exs_normalize_headers(struct exs_normalizer *n, const char *in, size_t len,
-                          struct exs_buf *out)
+int exs_normalize_headers(struct exs_normalizer *n, const char *in, size_t len, struct exs_buf *out)
 {
   struct exs_buf tmp;
   const char *p = in, *end = in + len;
@@ -561,12 +559,11 @@ int exs_normalize_headers(struct exs_normalizer *n, const char *in, size_t len,
       const char *se = v;
       while(se < vend && *se != ' ')
         se++;
-      if(exs_buf_add(&tmp, p, (size_t)(se - p)) ||
-         exs_buf_adds(&tmp, " {{secret:authorization}}"))
+      if(exs_buf_add(&tmp, p, (size_t)(se - p)) || exs_buf_adds(&tmp, " {{secret:authorization}}"))
         goto out;
     }
-    else if(v && (header_is(p, vlen, "www-authenticate") ||
-                  header_is(p, vlen, "proxy-authenticate"))) {
+    else if(v &&
+            (header_is(p, vlen, "www-authenticate") || header_is(p, vlen, "proxy-authenticate"))) {
       const char *se = v;
       while(se < vend && *se != ' ' && *se != ',')
         se++;
@@ -574,10 +571,8 @@ int exs_normalize_headers(struct exs_normalizer *n, const char *in, size_t len,
         if(exs_buf_add(&tmp, p, (size_t)(se - p)) || exs_buf_adds(&tmp, " {{secret:ntlm}}"))
           goto out;
       }
-      else if((size_t)(se - v) == 9 && !strncasecmp(v, "Negotiate", 9) && se < vend &&
-              *se == ' ') {
-        if(exs_buf_add(&tmp, p, (size_t)(se - p)) ||
-           exs_buf_adds(&tmp, " {{secret:negotiate}}"))
+      else if((size_t)(se - v) == 9 && !strncasecmp(v, "Negotiate", 9) && se < vend && *se == ' ') {
+        if(exs_buf_add(&tmp, p, (size_t)(se - p)) || exs_buf_adds(&tmp, " {{secret:negotiate}}"))
           goto out;
       }
       else if(exs_buf_add(&tmp, p, vlen)) {

@@ -39,75 +39,93 @@ struct attr_desc {
   const char *name;
   enum atype type;
   size_t off;
-  size_t size;              /* A_TEXT, A_SECRET: buffer size */
-  size_t max;               /* A_TEXT: the model's length limit */
+  size_t size;                /* A_TEXT, A_SECRET: buffer size */
+  size_t max;                 /* A_TEXT: the model's length limit */
   int (*parse)(const char *); /* A_ENUM */
-  const char *choices;      /* A_ENUM: for the message */
+  const char *choices;        /* A_ENUM: for the message */
 };
 
-#define D_TEXT(S, n, m, max) {n, A_TEXT, offsetof(struct S, m), sizeof(((struct S *)0)->m), max, NULL, NULL}
-#define D_BOOL(S, n, m) {n, A_BOOL, offsetof(struct S, m), 0, 0, NULL, NULL}
-#define D_INT(S, n, m) {n, A_INT, offsetof(struct S, m), 0, 0, NULL, NULL}
-#define D_TIME(S, n, m) {n, A_TIME, offsetof(struct S, m), 0, 0, NULL, NULL}
-#define D_ENUM(S, n, m, f, c) {n, A_ENUM, offsetof(struct S, m), 0, 0, f, c}
-#define D_SECRET(S, n, m) {n, A_SECRET, offsetof(struct S, m), sizeof(((struct S *)0)->m), 0, NULL, NULL}
+#define D_TEXT(S, n, m, max)                                                                       \
+  {                                                                                                \
+    n, A_TEXT, offsetof(struct S, m), sizeof(((struct S *)0)->m), max, NULL, NULL                  \
+  }
+#define D_BOOL(S, n, m)                                                                            \
+  {                                                                                                \
+    n, A_BOOL, offsetof(struct S, m), 0, 0, NULL, NULL                                             \
+  }
+#define D_INT(S, n, m)                                                                             \
+  {                                                                                                \
+    n, A_INT, offsetof(struct S, m), 0, 0, NULL, NULL                                              \
+  }
+#define D_TIME(S, n, m)                                                                            \
+  {                                                                                                \
+    n, A_TIME, offsetof(struct S, m), 0, 0, NULL, NULL                                             \
+  }
+#define D_ENUM(S, n, m, f, c)                                                                      \
+  {                                                                                                \
+    n, A_ENUM, offsetof(struct S, m), 0, 0, f, c                                                   \
+  }
+#define D_SECRET(S, n, m)                                                                          \
+  {                                                                                                \
+    n, A_SECRET, offsetof(struct S, m), sizeof(((struct S *)0)->m), 0, NULL, NULL                  \
+  }
 
 static const struct attr_desc settings_attrs[] = {
-  D_BOOL(exs_org, "approve-users", approve_users),
-  D_BOOL(exs_org, "approve-queues", approve_queues),
-  D_TEXT(exs_org, "default-profile", default_profile, EXS_NAME_MAX),
-  D_BOOL(exs_org, "alerts-errors", alerts_errors),
-  D_BOOL(exs_org, "alerts-warnings", alerts_warnings),
-  D_BOOL(exs_org, "alerts-information", alerts_information),
-  D_BOOL(exs_org, "allow-credentials-non-secure", allow_credentials_non_secure),
-  D_BOOL(exs_org, "allow-basic-non-secure", allow_basic_non_secure),
-  D_BOOL(exs_org, "allow-non-ssl", allow_non_ssl),
-  D_BOOL(exs_org, "notify-owners", notify_owners),
-  D_BOOL(exs_org, "ignore-internal", ignore_internal),
-  D_TEXT(exs_org, "tracking-prefix", tracking_prefix, EXS_TRACKING_PREFIX_MAX),
-  D_ENUM(exs_org, "default-incoming", default_incoming, exs_incoming_parse,
-         "none, outlook, ssync or forward"),
-  D_ENUM(exs_org, "default-outgoing", default_outgoing, exs_outgoing_parse,
-         "none, outlook or ssync"),
-  D_ENUM(exs_org, "default-act", default_act, exs_act_parse, "none, outlook or ssync"),
-  D_TEXT(exs_org, "ldap", ldap, EXS_URL_MAX),
-  D_TEXT(exs_org, "ldap-site", ldap_site, EXS_NAME_MAX),
-  {NULL, A_TEXT, 0, 0, 0, NULL, NULL}};
+    D_BOOL(exs_org, "approve-users", approve_users),
+    D_BOOL(exs_org, "approve-queues", approve_queues),
+    D_TEXT(exs_org, "default-profile", default_profile, EXS_NAME_MAX),
+    D_BOOL(exs_org, "alerts-errors", alerts_errors),
+    D_BOOL(exs_org, "alerts-warnings", alerts_warnings),
+    D_BOOL(exs_org, "alerts-information", alerts_information),
+    D_BOOL(exs_org, "allow-credentials-non-secure", allow_credentials_non_secure),
+    D_BOOL(exs_org, "allow-basic-non-secure", allow_basic_non_secure),
+    D_BOOL(exs_org, "allow-non-ssl", allow_non_ssl),
+    D_BOOL(exs_org, "notify-owners", notify_owners),
+    D_BOOL(exs_org, "ignore-internal", ignore_internal),
+    D_TEXT(exs_org, "tracking-prefix", tracking_prefix, EXS_TRACKING_PREFIX_MAX),
+    D_ENUM(exs_org, "default-incoming", default_incoming, exs_incoming_parse,
+           "none, outlook, ssync or forward"),
+    D_ENUM(exs_org, "default-outgoing", default_outgoing, exs_outgoing_parse,
+           "none, outlook or ssync"),
+    D_ENUM(exs_org, "default-act", default_act, exs_act_parse, "none, outlook or ssync"),
+    D_TEXT(exs_org, "ldap", ldap, EXS_URL_MAX),
+    D_TEXT(exs_org, "ldap-site", ldap_site, EXS_NAME_MAX),
+    {NULL, A_TEXT, 0, 0, 0, NULL, NULL}};
 
 static const struct attr_desc profile_attrs[] = {
-  D_TEXT(exs_profile, "name", name, EXS_NAME_MAX),
-  D_TEXT(exs_profile, "description", description, EXS_DESCRIPTION_MAX),
-  D_BOOL(exs_profile, "autodiscover", autodiscover),
-  D_TEXT(exs_profile, "incoming-url", incoming_url, EXS_URL_MAX),
-  D_TEXT(exs_profile, "outgoing-url", outgoing_url, EXS_URL_MAX),
-  D_BOOL(exs_profile, "same-outgoing", same_outgoing),
-  D_ENUM(exs_profile, "authenticate-using", retrieval, exs_retrieval_parse,
-         "user, profile or windows"),
-  D_BOOL(exs_profile, "impersonation", impersonation),
-  D_ENUM(exs_profile, "protocol", protocol, exs_protocol_parse,
-         "autodetect, negotiate, ntlm or basic"),
-  D_TEXT(exs_profile, "user", user, EXS_USER_MAX),
-  D_SECRET(exs_profile, "password-env", password),
-  D_SECRET(exs_profile, "password-file", password),
-  D_SECRET(exs_profile, "password", password),
-  D_TIME(exs_profile, "process-from", process_from),
-  D_INT(exs_profile, "poll-minutes", poll_minutes),
-  D_INT(exs_profile, "max-connections", max_connections),
-  D_BOOL(exs_profile, "move-undeliverable", move_undeliverable),
-  D_BOOL(exs_profile, "timeout-enabled", timeout_enabled),
-  D_INT(exs_profile, "timeout-ms", timeout_ms),
-  D_TEXT(exs_profile, "owner", owner, EXS_ADDRESS_MAX),
-  /* only with same-outgoing="no"; each defaults to its incoming counterpart */
-  D_ENUM(exs_profile, "outgoing-authenticate-using", out_retrieval, exs_retrieval_parse,
-         "user, profile or windows"),
-  D_BOOL(exs_profile, "outgoing-impersonation", out_impersonation),
-  D_ENUM(exs_profile, "outgoing-protocol", out_protocol, exs_protocol_parse,
-         "autodetect, negotiate, ntlm or basic"),
-  D_TEXT(exs_profile, "outgoing-user", out_user, EXS_USER_MAX),
-  D_SECRET(exs_profile, "outgoing-password-env", out_password),
-  D_SECRET(exs_profile, "outgoing-password-file", out_password),
-  D_SECRET(exs_profile, "outgoing-password", out_password),
-  {NULL, A_TEXT, 0, 0, 0, NULL, NULL}};
+    D_TEXT(exs_profile, "name", name, EXS_NAME_MAX),
+    D_TEXT(exs_profile, "description", description, EXS_DESCRIPTION_MAX),
+    D_BOOL(exs_profile, "autodiscover", autodiscover),
+    D_TEXT(exs_profile, "incoming-url", incoming_url, EXS_URL_MAX),
+    D_TEXT(exs_profile, "outgoing-url", outgoing_url, EXS_URL_MAX),
+    D_BOOL(exs_profile, "same-outgoing", same_outgoing),
+    D_ENUM(exs_profile, "authenticate-using", retrieval, exs_retrieval_parse,
+           "user, profile or windows"),
+    D_BOOL(exs_profile, "impersonation", impersonation),
+    D_ENUM(exs_profile, "protocol", protocol, exs_protocol_parse,
+           "autodetect, negotiate, ntlm or basic"),
+    D_TEXT(exs_profile, "user", user, EXS_USER_MAX),
+    D_SECRET(exs_profile, "password-env", password),
+    D_SECRET(exs_profile, "password-file", password),
+    D_SECRET(exs_profile, "password", password),
+    D_TIME(exs_profile, "process-from", process_from),
+    D_INT(exs_profile, "poll-minutes", poll_minutes),
+    D_INT(exs_profile, "max-connections", max_connections),
+    D_BOOL(exs_profile, "move-undeliverable", move_undeliverable),
+    D_BOOL(exs_profile, "timeout-enabled", timeout_enabled),
+    D_INT(exs_profile, "timeout-ms", timeout_ms),
+    D_TEXT(exs_profile, "owner", owner, EXS_ADDRESS_MAX),
+    /* only with same-outgoing="no"; each defaults to its incoming counterpart */
+    D_ENUM(exs_profile, "outgoing-authenticate-using", out_retrieval, exs_retrieval_parse,
+           "user, profile or windows"),
+    D_BOOL(exs_profile, "outgoing-impersonation", out_impersonation),
+    D_ENUM(exs_profile, "outgoing-protocol", out_protocol, exs_protocol_parse,
+           "autodetect, negotiate, ntlm or basic"),
+    D_TEXT(exs_profile, "outgoing-user", out_user, EXS_USER_MAX),
+    D_SECRET(exs_profile, "outgoing-password-env", out_password),
+    D_SECRET(exs_profile, "outgoing-password-file", out_password),
+    D_SECRET(exs_profile, "outgoing-password", out_password),
+    {NULL, A_TEXT, 0, 0, 0, NULL, NULL}};
 
 /* The outgoing counterpart of an incoming profile setting (same-outgoing="no"). */
 static const struct {
@@ -123,26 +141,26 @@ static bool outgoing_only(const char *name)
 }
 
 static const struct attr_desc mailbox_attrs[] = {
-  D_TEXT(exs_mailbox, "address", address, EXS_ADDRESS_MAX),
-  D_TEXT(exs_mailbox, "name", name, EXS_MAILBOX_NAME_MAX),
-  {"kind", A_KIND, offsetof(struct exs_mailbox, is_queue), 0, 0, NULL, NULL},
-  D_BOOL(exs_mailbox, "active", active),
-  D_TEXT(exs_mailbox, "profile", profile, EXS_NAME_MAX),
-  D_ENUM(exs_mailbox, "incoming", incoming, exs_incoming_parse,
-         "none, outlook, ssync or forward"),
-  D_ENUM(exs_mailbox, "outgoing", outgoing, exs_outgoing_parse, "none, outlook or ssync"),
-  D_ENUM(exs_mailbox, "act", act, exs_act_parse, "none, outlook or ssync"),
-  D_ENUM(exs_mailbox, "approval", approval, exs_approval_parse,
-         "approved, pending, rejected or empty"),
-  D_BOOL(exs_mailbox, "allow-credentials", allow_credentials),
-  D_BOOL(exs_mailbox, "sync-org-only", sync_org_only),
-  D_ENUM(exs_mailbox, "track", track, exs_track_parse, "all or responses"),
-  D_TIME(exs_mailbox, "process-from", process_from),
-  D_TEXT(exs_mailbox, "user", user, EXS_USER_MAX),
-  D_SECRET(exs_mailbox, "password-env", password),
-  D_SECRET(exs_mailbox, "password-file", password),
-  D_SECRET(exs_mailbox, "password", password),
-  {NULL, A_TEXT, 0, 0, 0, NULL, NULL}};
+    D_TEXT(exs_mailbox, "address", address, EXS_ADDRESS_MAX),
+    D_TEXT(exs_mailbox, "name", name, EXS_MAILBOX_NAME_MAX),
+    {"kind", A_KIND, offsetof(struct exs_mailbox, is_queue), 0, 0, NULL, NULL},
+    D_BOOL(exs_mailbox, "active", active),
+    D_TEXT(exs_mailbox, "profile", profile, EXS_NAME_MAX),
+    D_ENUM(exs_mailbox, "incoming", incoming, exs_incoming_parse,
+           "none, outlook, ssync or forward"),
+    D_ENUM(exs_mailbox, "outgoing", outgoing, exs_outgoing_parse, "none, outlook or ssync"),
+    D_ENUM(exs_mailbox, "act", act, exs_act_parse, "none, outlook or ssync"),
+    D_ENUM(exs_mailbox, "approval", approval, exs_approval_parse,
+           "approved, pending, rejected or empty"),
+    D_BOOL(exs_mailbox, "allow-credentials", allow_credentials),
+    D_BOOL(exs_mailbox, "sync-org-only", sync_org_only),
+    D_ENUM(exs_mailbox, "track", track, exs_track_parse, "all or responses"),
+    D_TIME(exs_mailbox, "process-from", process_from),
+    D_TEXT(exs_mailbox, "user", user, EXS_USER_MAX),
+    D_SECRET(exs_mailbox, "password-env", password),
+    D_SECRET(exs_mailbox, "password-file", password),
+    D_SECRET(exs_mailbox, "password", password),
+    {NULL, A_TEXT, 0, 0, 0, NULL, NULL}};
 
 static const struct attr_desc *find_attr(const struct attr_desc *t, const char *name)
 {
@@ -164,7 +182,8 @@ static int apply_value(const struct attr_desc *d, void *obj, const char *value, 
   case A_TEXT:
     n = strlen(value);
     if(n > d->max || n >= d->size) {
-      snprintf(rule, rlen, "must be at most %zu characters", d->max < d->size ? d->max : d->size - 1);
+      snprintf(rule, rlen, "must be at most %zu characters",
+               d->max < d->size ? d->max : d->size - 1);
       return -1;
     }
     memcpy(p, value, n + 1);
@@ -508,14 +527,15 @@ static int apply_attrs(struct loader *L, xmlNodePtr node, const struct attr_desc
       const char **given = out ? &out_secret_attr : &secret_attr;
       if(*given) {
         xmlFree(v);
-        fail_at(L, node, name, "only one of %spassword, %spassword-env and %spassword-file may "
-                               "be given (%s is given too)", out ? "outgoing-" : "",
-                out ? "outgoing-" : "", out ? "outgoing-" : "", *given);
+        fail_at(L, node, name,
+                "only one of %spassword, %spassword-env and %spassword-file may "
+                "be given (%s is given too)",
+                out ? "outgoing-" : "", out ? "outgoing-" : "", out ? "outgoing-" : "", *given);
         goto out;
       }
       *given = d->name;
-      if(read_secret(out ? name + 9 : name, (const char *)v, L->dir, (char *)obj + d->off,
-                     d->size, rule, sizeof(rule), &loose)) {
+      if(read_secret(out ? name + 9 : name, (const char *)v, L->dir, (char *)obj + d->off, d->size,
+                     rule, sizeof(rule), &loose)) {
         OPENSSL_cleanse(v, (size_t)xmlStrlen(v));
         xmlFree(v);
         fail_at(L, node, name, "%s", rule);
@@ -523,9 +543,9 @@ static int apply_attrs(struct loader *L, xmlNodePtr node, const struct attr_desc
       }
       if(!strcmp(name, "password") || !strcmp(name, "outgoing-password")) {
         OPENSSL_cleanse(v, (size_t)xmlStrlen(v));
-        if(L->file_loose &&
-           warn_at(L, node, name, "a literal password in a file readable by group or others: "
-                                  "use password-env or password-file, or chmod 600 the file"))
+        if(L->file_loose && warn_at(L, node, name,
+                                    "a literal password in a file readable by group or others: "
+                                    "use password-env or password-file, or chmod 600 the file"))
           goto oom;
       }
       else if(loose && warn_at(L, node, name,
@@ -591,7 +611,9 @@ static int load_profile(struct loader *L, xmlNodePtr node)
       if(xmlHasProp(node, (const xmlChar *)outgoing_pairs[k].out))
         continue;
       memcpy((char *)p + dout->off, (char *)p + din->off,
-             din->type == A_TEXT ? din->size : din->type == A_BOOL ? sizeof(bool) : sizeof(int));
+             din->type == A_TEXT   ? din->size
+             : din->type == A_BOOL ? sizeof(bool)
+                                   : sizeof(int));
     }
     if(!xmlHasProp(node, (const xmlChar *)"outgoing-password-env") &&
        !xmlHasProp(node, (const xmlChar *)"outgoing-password-file") &&
@@ -675,8 +697,10 @@ static int check_duplicates(struct loader *L, xmlNodePtr root)
       dup = ix[i].i;
   free(ix);
   if(dup != (size_t)-1) {
-    exs_error_set(L->err, EXS_CAT_CONFIG, "%s:%d: attribute 'address': mailbox %s is already "
-                  "defined", L->path, attr_line(L, f->mailbox_lines[dup], "mailbox", "address"),
+    exs_error_set(L->err, EXS_CAT_CONFIG,
+                  "%s:%d: attribute 'address': mailbox %s is already "
+                  "defined",
+                  L->path, attr_line(L, f->mailbox_lines[dup], "mailbox", "address"),
                   f->mailboxes[dup].address);
     return -1;
   }
@@ -850,9 +874,8 @@ int exs_orgfile_load(const char *path, const char *schema_path, unsigned flags,
   return result;
 }
 
-int exs_orgfile_load_buffer(const char *data, size_t len, const char *name,
-                            const char *schema_path, unsigned flags, struct exs_orgfile **out,
-                            struct exs_error *err)
+int exs_orgfile_load_buffer(const char *data, size_t len, const char *name, const char *schema_path,
+                            unsigned flags, struct exs_orgfile **out, struct exs_error *err)
 {
   char *src;
   int result;
@@ -1018,8 +1041,8 @@ int exs_csv_load_mailboxes(const char *path, const struct exs_org *defaults,
         }
         for(k = 0; k < (size_t)c; k++)
           if(cols[k] == cols[c]) {
-            exs_error_set(err, EXS_CAT_CONFIG, "%s:%d:%d: column '%s': given twice", path,
-                          lineno, c + 1, fields[c]);
+            exs_error_set(err, EXS_CAT_CONFIG, "%s:%d:%d: column '%s': given twice", path, lineno,
+                          c + 1, fields[c]);
             goto out;
           }
         if(!strcmp(fields[c], "address"))
@@ -1082,8 +1105,10 @@ int exs_csv_load_mailboxes(const char *path, const struct exs_org *defaults,
     }
     for(k = 0; k + 1 < cnt; k++)
       if(!strcasecmp(arr[k].address, m->address)) {
-        exs_error_set(err, EXS_CAT_CONFIG, "%s:%d:%d: column 'address': mailbox %s is already "
-                      "listed", path, lineno, addr_col + 1, m->address);
+        exs_error_set(err, EXS_CAT_CONFIG,
+                      "%s:%d:%d: column 'address': mailbox %s is already "
+                      "listed",
+                      path, lineno, addr_col + 1, m->address);
         goto out;
       }
   }
@@ -1124,7 +1149,8 @@ static int set_attr(const struct attr_desc *table, void *obj, const char *what, 
   if(d->type == A_SECRET) {
     exs_error_set(err, EXS_CAT_CONFIG,
                   "passwords are not set as %s=VALUE: use --password-env VAR, "
-                  "--password-file FILE or the prompt", name);
+                  "--password-file FILE or the prompt",
+                  name);
     return -1;
   }
   if(apply_value(d, obj, value, rule, sizeof(rule))) {
@@ -1162,10 +1188,18 @@ static void print_attrs(FILE *f, const struct attr_desc *t, const void *obj, boo
       continue;
     p = (const char *)obj + t->off;
     switch(t->type) {
-    case A_TEXT: fprintf(f, "%-29s %s\n", t->name, p); break;
-    case A_BOOL: fprintf(f, "%-29s %s\n", t->name, *(const bool *)p ? "yes" : "no"); break;
-    case A_KIND: fprintf(f, "%-29s %s\n", t->name, *(const bool *)p ? "queue" : "user"); break;
-    case A_INT: fprintf(f, "%-29s %d\n", t->name, *(const int *)p); break;
+    case A_TEXT:
+      fprintf(f, "%-29s %s\n", t->name, p);
+      break;
+    case A_BOOL:
+      fprintf(f, "%-29s %s\n", t->name, *(const bool *)p ? "yes" : "no");
+      break;
+    case A_KIND:
+      fprintf(f, "%-29s %s\n", t->name, *(const bool *)p ? "queue" : "user");
+      break;
+    case A_INT:
+      fprintf(f, "%-29s %d\n", t->name, *(const int *)p);
+      break;
     case A_TIME:
       fprintf(f, "%-29s %s\n", t->name,
               *(const time_t *)p ? exs_time_iso(*(const time_t *)p, when, sizeof(when)) : "");
@@ -1177,10 +1211,13 @@ static void print_attrs(FILE *f, const struct attr_desc *t, const void *obj, boo
       static const struct {
         int (*parse)(const char *);
         const char *(*name)(int);
-      } names[] = {{exs_incoming_parse, exs_incoming_name}, {exs_outgoing_parse, exs_outgoing_name},
-                   {exs_act_parse, exs_act_name}, {exs_approval_parse, exs_approval_name},
+      } names[] = {{exs_incoming_parse, exs_incoming_name},
+                   {exs_outgoing_parse, exs_outgoing_name},
+                   {exs_act_parse, exs_act_name},
+                   {exs_approval_parse, exs_approval_name},
                    {exs_retrieval_parse, exs_retrieval_name},
-                   {exs_protocol_parse, exs_protocol_name}, {exs_track_parse, exs_track_name}};
+                   {exs_protocol_parse, exs_protocol_name},
+                   {exs_track_parse, exs_track_name}};
       size_t i;
       for(i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if(names[i].parse == t->parse)

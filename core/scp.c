@@ -93,8 +93,8 @@ int exs_scp_lookup(const struct exs_scp_options *opt, struct exs_scp_entry *out,
                         NULL, NULL, NULL);
   if(rc == LDAP_INVALID_CREDENTIALS) {
     snprintf(err->url, sizeof(err->url), "%s", opt->uri);
-    exs_error_set(err, EXS_CAT_CREDENTIALS, "the directory %s refused the bind of %s",
-                  opt->uri, opt->user && *opt->user ? opt->user : "(anonymous)");
+    exs_error_set(err, EXS_CAT_CREDENTIALS, "the directory %s refused the bind of %s", opt->uri,
+                  opt->user && *opt->user ? opt->user : "(anonymous)");
     goto out;
   }
   if(rc != LDAP_SUCCESS) {
@@ -103,8 +103,8 @@ int exs_scp_lookup(const struct exs_scp_options *opt, struct exs_scp_entry *out,
       err->transient = true;
     goto out;
   }
-  rc = ldap_search_ext_s(ld, "", LDAP_SCOPE_BASE, "(objectClass=*)", root_attrs, 0, NULL, NULL,
-                         &tv, 1, &res);
+  rc = ldap_search_ext_s(ld, "", LDAP_SCOPE_BASE, "(objectClass=*)", root_attrs, 0, NULL, NULL, &tv,
+                         1, &res);
   e = rc == LDAP_SUCCESS ? ldap_first_entry(ld, res) : NULL;
   if(!e || first_value(ld, e, "configurationNamingContext", config_nc, sizeof(config_nc))) {
     snprintf(err->url, sizeof(err->url), "%s", opt->uri);

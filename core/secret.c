@@ -25,7 +25,7 @@ static int add_aad(EVP_CIPHER_CTX *ctx, const char *context, int encrypt)
 {
   int len;
   int (*update)(EVP_CIPHER_CTX *, unsigned char *, int *, const unsigned char *, int) =
-    encrypt ? EVP_EncryptUpdate : EVP_DecryptUpdate;
+      encrypt ? EVP_EncryptUpdate : EVP_DecryptUpdate;
 
   if(update(ctx, NULL, &len, aad, context ? (int)sizeof(aad) : (int)sizeof(aad) - 1) != 1)
     return -1;
@@ -170,8 +170,8 @@ static int read_key_file(const char *path, unsigned char *key, struct exs_error 
   for(i = 0; i < EXS_SECRET_KEY_LEN; i++) {
     int hi = hexval((unsigned char)buf[2 * i]), lo = hexval((unsigned char)buf[2 * i + 1]);
     if(hi < 0 || lo < 0) {
-      exs_error_set(err, EXS_CAT_CONFIG, "key file %s is malformed: expected %d hex digits",
-                    path, KEY_HEX_LEN);
+      exs_error_set(err, EXS_CAT_CONFIG, "key file %s is malformed: expected %d hex digits", path,
+                    KEY_HEX_LEN);
       goto out;
     }
     key[i] = (unsigned char)(hi << 4 | lo);
@@ -267,8 +267,7 @@ int exs_secret_encrypt_for(struct exs_secret *s, const char *plaintext, const ch
   if(RAND_bytes(raw, EXS_SECRET_NONCE_LEN) != 1 ||
      EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, EXS_SECRET_NONCE_LEN, NULL) != 1 ||
-     EVP_EncryptInit_ex(ctx, NULL, NULL, s->key, raw) != 1 ||
-     add_aad(ctx, context, 1) ||
+     EVP_EncryptInit_ex(ctx, NULL, NULL, s->key, raw) != 1 || add_aad(ctx, context, 1) ||
      EVP_EncryptUpdate(ctx, raw + EXS_SECRET_NONCE_LEN, &len, (const unsigned char *)plaintext,
                        (int)n) != 1 ||
      EVP_EncryptFinal_ex(ctx, raw + EXS_SECRET_NONCE_LEN + len, &len) != 1 ||
@@ -300,8 +299,8 @@ int exs_secret_decrypt(struct exs_secret *s, const char *blob, char *out, size_t
   return exs_secret_decrypt_for(s, blob, NULL, out, outlen, err);
 }
 
-int exs_secret_decrypt_for(struct exs_secret *s, const char *blob, const char *context,
-                           char *out, size_t outlen, struct exs_error *err)
+int exs_secret_decrypt_for(struct exs_secret *s, const char *blob, const char *context, char *out,
+                           size_t outlen, struct exs_error *err)
 {
   EVP_CIPHER_CTX *ctx = NULL;
   unsigned char *plain = NULL;
@@ -338,8 +337,7 @@ int exs_secret_decrypt_for(struct exs_secret *s, const char *blob, const char *c
   }
   if(EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, EXS_SECRET_NONCE_LEN, NULL) != 1 ||
-     EVP_DecryptInit_ex(ctx, NULL, NULL, s->key, raw) != 1 ||
-     add_aad(ctx, context, 0) ||
+     EVP_DecryptInit_ex(ctx, NULL, NULL, s->key, raw) != 1 || add_aad(ctx, context, 0) ||
      EVP_DecryptUpdate(ctx, plain, &len, raw + EXS_SECRET_NONCE_LEN, (int)n) != 1 ||
      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, EXS_SECRET_TAG_LEN,
                          (void *)(raw + EXS_SECRET_NONCE_LEN + n)) != 1) {

@@ -40,134 +40,134 @@
 /* ---- schema ------------------------------------------------------------- */
 
 static const char *const migrations[EXS_STORE_SCHEMA_VERSION] = {
-  /* 1: org, profiles, mailboxes (configuration and Test & Enable), alerts */
-  "CREATE TABLE schema_migrations(version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);"
-  "CREATE TABLE org("
-  " id INTEGER PRIMARY KEY CHECK(id = 1), org_id TEXT, default_profile TEXT,"
-  " default_incoming INTEGER NOT NULL DEFAULT 2 CHECK(default_incoming BETWEEN 0 AND 3),"
-  " default_outgoing INTEGER NOT NULL DEFAULT 2 CHECK(default_outgoing BETWEEN 0 AND 2),"
-  " default_act INTEGER NOT NULL DEFAULT 1 CHECK(default_act BETWEEN 0 AND 2),"
-  " approve_users INTEGER NOT NULL DEFAULT 1, approve_queues INTEGER NOT NULL DEFAULT 1,"
-  " alerts_errors INTEGER NOT NULL DEFAULT 1, alerts_warnings INTEGER NOT NULL DEFAULT 0,"
-  " alerts_information INTEGER NOT NULL DEFAULT 1, notify_owners INTEGER NOT NULL DEFAULT 0,"
-  " ignore_internal INTEGER NOT NULL DEFAULT 0, tracking_prefix TEXT,"
-  " allow_credentials_non_secure INTEGER NOT NULL DEFAULT 0,"
-  " allow_basic_non_secure INTEGER NOT NULL DEFAULT 0,"
-  " allow_non_ssl INTEGER NOT NULL DEFAULT 0);"
-  "CREATE TABLE profiles("
-  " id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, description TEXT,"
-  " autodiscover INTEGER NOT NULL DEFAULT 0, incoming_url TEXT, outgoing_url TEXT,"
-  " same_outgoing INTEGER NOT NULL DEFAULT 1,"
-  " retrieval INTEGER NOT NULL DEFAULT 1 CHECK(retrieval IN (0, 1, 3)),"
-  " impersonation INTEGER NOT NULL DEFAULT 0, user_name TEXT,"
-  " password_enc TEXT CHECK(password_enc IS NULL OR password_enc LIKE 'v1:%'),"
-  " protocol INTEGER NOT NULL DEFAULT 0 CHECK(protocol BETWEEN 0 AND 3),"
-  " process_from INTEGER,"
-  " poll_minutes INTEGER NOT NULL DEFAULT 0 CHECK(poll_minutes BETWEEN 0 AND 1440),"
-  " max_connections INTEGER NOT NULL DEFAULT 10 CHECK(max_connections BETWEEN 1 AND 300),"
-  " move_undeliverable INTEGER NOT NULL DEFAULT 0, timeout_enabled INTEGER NOT NULL DEFAULT 1,"
-  " timeout_ms INTEGER NOT NULL DEFAULT 100000 CHECK(timeout_ms BETWEEN 0 AND 100000),"
-  " owner TEXT);"
-  "CREATE TABLE mailboxes("
-  " id INTEGER PRIMARY KEY, address TEXT NOT NULL UNIQUE COLLATE NOCASE, name TEXT,"
-  " is_queue INTEGER NOT NULL DEFAULT 0, active INTEGER NOT NULL DEFAULT 1,"
-  " profile TEXT REFERENCES profiles(name) ON UPDATE CASCADE ON DELETE SET NULL,"
-  " incoming INTEGER NOT NULL DEFAULT 2 CHECK(incoming BETWEEN 0 AND 3),"
-  " outgoing INTEGER NOT NULL DEFAULT 2 CHECK(outgoing BETWEEN 0 AND 2),"
-  " act INTEGER NOT NULL DEFAULT 1 CHECK(act BETWEEN 0 AND 2),"
-  " approval INTEGER NOT NULL DEFAULT 0 CHECK(approval BETWEEN 0 AND 3),"
-  " allow_credentials INTEGER NOT NULL DEFAULT 0, user_name TEXT,"
-  " password_enc TEXT CHECK(password_enc IS NULL OR password_enc LIKE 'v1:%'),"
-  " sync_org_only INTEGER NOT NULL DEFAULT 0, track INTEGER NOT NULL DEFAULT 0,"
-  " process_from INTEGER,"
-  " status_incoming INTEGER NOT NULL DEFAULT 0 CHECK(status_incoming BETWEEN 0 AND 2),"
-  " status_outgoing INTEGER NOT NULL DEFAULT 0 CHECK(status_outgoing BETWEEN 0 AND 2),"
-  " status_act INTEGER NOT NULL DEFAULT 0 CHECK(status_act BETWEEN 0 AND 2),"
-  " enabled_incoming INTEGER NOT NULL DEFAULT 0, enabled_outgoing INTEGER NOT NULL DEFAULT 0,"
-  " enabled_act INTEGER NOT NULL DEFAULT 0, ews_url TEXT, autodiscovered_on INTEGER,"
-  " test_completed_on INTEGER, retry_count INTEGER NOT NULL DEFAULT 0,"
-  " transient_failures INTEGER NOT NULL DEFAULT 0, retry_at INTEGER, last_error_code TEXT,"
-  " last_error TEXT, last_error_count INTEGER NOT NULL DEFAULT 0, last_error_time INTEGER);"
-  "CREATE INDEX mailboxes_profile ON mailboxes(profile);"
-  "CREATE TABLE alerts("
-  " id INTEGER PRIMARY KEY, time INTEGER NOT NULL, mailbox TEXT COLLATE NOCASE, profile TEXT,"
-  " severity TEXT NOT NULL CHECK(severity IN ('error', 'warning', 'information')),"
-  " category TEXT NOT NULL, transient INTEGER NOT NULL DEFAULT 0, message TEXT NOT NULL,"
-  " hint TEXT, ews_code TEXT, http_status INTEGER, url TEXT);"
-  "CREATE INDEX alerts_mailbox ON alerts(mailbox, id);",
+    /* 1: org, profiles, mailboxes (configuration and Test & Enable), alerts */
+    "CREATE TABLE schema_migrations(version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);"
+    "CREATE TABLE org("
+    " id INTEGER PRIMARY KEY CHECK(id = 1), org_id TEXT, default_profile TEXT,"
+    " default_incoming INTEGER NOT NULL DEFAULT 2 CHECK(default_incoming BETWEEN 0 AND 3),"
+    " default_outgoing INTEGER NOT NULL DEFAULT 2 CHECK(default_outgoing BETWEEN 0 AND 2),"
+    " default_act INTEGER NOT NULL DEFAULT 1 CHECK(default_act BETWEEN 0 AND 2),"
+    " approve_users INTEGER NOT NULL DEFAULT 1, approve_queues INTEGER NOT NULL DEFAULT 1,"
+    " alerts_errors INTEGER NOT NULL DEFAULT 1, alerts_warnings INTEGER NOT NULL DEFAULT 0,"
+    " alerts_information INTEGER NOT NULL DEFAULT 1, notify_owners INTEGER NOT NULL DEFAULT 0,"
+    " ignore_internal INTEGER NOT NULL DEFAULT 0, tracking_prefix TEXT,"
+    " allow_credentials_non_secure INTEGER NOT NULL DEFAULT 0,"
+    " allow_basic_non_secure INTEGER NOT NULL DEFAULT 0,"
+    " allow_non_ssl INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE profiles("
+    " id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, description TEXT,"
+    " autodiscover INTEGER NOT NULL DEFAULT 0, incoming_url TEXT, outgoing_url TEXT,"
+    " same_outgoing INTEGER NOT NULL DEFAULT 1,"
+    " retrieval INTEGER NOT NULL DEFAULT 1 CHECK(retrieval IN (0, 1, 3)),"
+    " impersonation INTEGER NOT NULL DEFAULT 0, user_name TEXT,"
+    " password_enc TEXT CHECK(password_enc IS NULL OR password_enc LIKE 'v1:%'),"
+    " protocol INTEGER NOT NULL DEFAULT 0 CHECK(protocol BETWEEN 0 AND 3),"
+    " process_from INTEGER,"
+    " poll_minutes INTEGER NOT NULL DEFAULT 0 CHECK(poll_minutes BETWEEN 0 AND 1440),"
+    " max_connections INTEGER NOT NULL DEFAULT 10 CHECK(max_connections BETWEEN 1 AND 300),"
+    " move_undeliverable INTEGER NOT NULL DEFAULT 0, timeout_enabled INTEGER NOT NULL DEFAULT 1,"
+    " timeout_ms INTEGER NOT NULL DEFAULT 100000 CHECK(timeout_ms BETWEEN 0 AND 100000),"
+    " owner TEXT);"
+    "CREATE TABLE mailboxes("
+    " id INTEGER PRIMARY KEY, address TEXT NOT NULL UNIQUE COLLATE NOCASE, name TEXT,"
+    " is_queue INTEGER NOT NULL DEFAULT 0, active INTEGER NOT NULL DEFAULT 1,"
+    " profile TEXT REFERENCES profiles(name) ON UPDATE CASCADE ON DELETE SET NULL,"
+    " incoming INTEGER NOT NULL DEFAULT 2 CHECK(incoming BETWEEN 0 AND 3),"
+    " outgoing INTEGER NOT NULL DEFAULT 2 CHECK(outgoing BETWEEN 0 AND 2),"
+    " act INTEGER NOT NULL DEFAULT 1 CHECK(act BETWEEN 0 AND 2),"
+    " approval INTEGER NOT NULL DEFAULT 0 CHECK(approval BETWEEN 0 AND 3),"
+    " allow_credentials INTEGER NOT NULL DEFAULT 0, user_name TEXT,"
+    " password_enc TEXT CHECK(password_enc IS NULL OR password_enc LIKE 'v1:%'),"
+    " sync_org_only INTEGER NOT NULL DEFAULT 0, track INTEGER NOT NULL DEFAULT 0,"
+    " process_from INTEGER,"
+    " status_incoming INTEGER NOT NULL DEFAULT 0 CHECK(status_incoming BETWEEN 0 AND 2),"
+    " status_outgoing INTEGER NOT NULL DEFAULT 0 CHECK(status_outgoing BETWEEN 0 AND 2),"
+    " status_act INTEGER NOT NULL DEFAULT 0 CHECK(status_act BETWEEN 0 AND 2),"
+    " enabled_incoming INTEGER NOT NULL DEFAULT 0, enabled_outgoing INTEGER NOT NULL DEFAULT 0,"
+    " enabled_act INTEGER NOT NULL DEFAULT 0, ews_url TEXT, autodiscovered_on INTEGER,"
+    " test_completed_on INTEGER, retry_count INTEGER NOT NULL DEFAULT 0,"
+    " transient_failures INTEGER NOT NULL DEFAULT 0, retry_at INTEGER, last_error_code TEXT,"
+    " last_error TEXT, last_error_count INTEGER NOT NULL DEFAULT 0, last_error_time INTEGER);"
+    "CREATE INDEX mailboxes_profile ON mailboxes(profile);"
+    "CREATE TABLE alerts("
+    " id INTEGER PRIMARY KEY, time INTEGER NOT NULL, mailbox TEXT COLLATE NOCASE, profile TEXT,"
+    " severity TEXT NOT NULL CHECK(severity IN ('error', 'warning', 'information')),"
+    " category TEXT NOT NULL, transient INTEGER NOT NULL DEFAULT 0, message TEXT NOT NULL,"
+    " hint TEXT, ews_code TEXT, http_status INTEGER, url TEXT);"
+    "CREATE INDEX alerts_mailbox ON alerts(mailbox, id);",
 
-  /* 2: sync runtime fields of mailboxes, jobs, activities, sync states */
-  "ALTER TABLE mailboxes ADD COLUMN postponed_until INTEGER;"
-  "ALTER TABLE mailboxes ADD COLUMN last_sync_start INTEGER;"
-  "ALTER TABLE mailboxes ADD COLUMN last_sync_success INTEGER;"
-  "ALTER TABLE mailboxes ADD COLUMN items_processed INTEGER NOT NULL DEFAULT 0;"
-  "ALTER TABLE mailboxes ADD COLUMN items_failed INTEGER NOT NULL DEFAULT 0;"
-  "ALTER TABLE mailboxes ADD COLUMN processing_host TEXT;"
-  "CREATE TABLE jobs("
-  " id INTEGER PRIMARY KEY, kind TEXT NOT NULL, profile TEXT,"
-  " state TEXT NOT NULL CHECK(state IN ('queued', 'running', 'done', 'failed')),"
-  " total INTEGER NOT NULL DEFAULT 0, done INTEGER NOT NULL DEFAULT 0,"
-  " created INTEGER NOT NULL, started INTEGER, finished INTEGER, summary TEXT);"
-  "CREATE TABLE activities("
-  " id INTEGER PRIMARY KEY,"
-  " mailbox TEXT NOT NULL COLLATE NOCASE"
-  "  REFERENCES mailboxes(address) ON UPDATE CASCADE ON DELETE CASCADE,"
-  " direction TEXT NOT NULL CHECK(direction IN ('incoming', 'outgoing')),"
-  " state TEXT NOT NULL, exchange_item_id TEXT, internet_message_id TEXT,"
-  " subject TEXT, sender TEXT, recipients TEXT, body TEXT,"
-  " created INTEGER NOT NULL, received INTEGER, sent INTEGER, modified INTEGER,"
-  " UNIQUE(mailbox, exchange_item_id), UNIQUE(mailbox, internet_message_id));"
-  "CREATE INDEX activities_state ON activities(mailbox, state, id);"
-  "CREATE TABLE sync_states("
-  " mailbox TEXT NOT NULL COLLATE NOCASE"
-  "  REFERENCES mailboxes(address) ON UPDATE CASCADE ON DELETE CASCADE,"
-  " folder TEXT NOT NULL, state TEXT NOT NULL, updated INTEGER NOT NULL,"
-  " PRIMARY KEY(mailbox, folder));",
+    /* 2: sync runtime fields of mailboxes, jobs, activities, sync states */
+    "ALTER TABLE mailboxes ADD COLUMN postponed_until INTEGER;"
+    "ALTER TABLE mailboxes ADD COLUMN last_sync_start INTEGER;"
+    "ALTER TABLE mailboxes ADD COLUMN last_sync_success INTEGER;"
+    "ALTER TABLE mailboxes ADD COLUMN items_processed INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE mailboxes ADD COLUMN items_failed INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE mailboxes ADD COLUMN processing_host TEXT;"
+    "CREATE TABLE jobs("
+    " id INTEGER PRIMARY KEY, kind TEXT NOT NULL, profile TEXT,"
+    " state TEXT NOT NULL CHECK(state IN ('queued', 'running', 'done', 'failed')),"
+    " total INTEGER NOT NULL DEFAULT 0, done INTEGER NOT NULL DEFAULT 0,"
+    " created INTEGER NOT NULL, started INTEGER, finished INTEGER, summary TEXT);"
+    "CREATE TABLE activities("
+    " id INTEGER PRIMARY KEY,"
+    " mailbox TEXT NOT NULL COLLATE NOCASE"
+    "  REFERENCES mailboxes(address) ON UPDATE CASCADE ON DELETE CASCADE,"
+    " direction TEXT NOT NULL CHECK(direction IN ('incoming', 'outgoing')),"
+    " state TEXT NOT NULL, exchange_item_id TEXT, internet_message_id TEXT,"
+    " subject TEXT, sender TEXT, recipients TEXT, body TEXT,"
+    " created INTEGER NOT NULL, received INTEGER, sent INTEGER, modified INTEGER,"
+    " UNIQUE(mailbox, exchange_item_id), UNIQUE(mailbox, internet_message_id));"
+    "CREATE INDEX activities_state ON activities(mailbox, state, id);"
+    "CREATE TABLE sync_states("
+    " mailbox TEXT NOT NULL COLLATE NOCASE"
+    "  REFERENCES mailboxes(address) ON UPDATE CASCADE ON DELETE CASCADE,"
+    " folder TEXT NOT NULL, state TEXT NOT NULL, updated INTEGER NOT NULL,"
+    " PRIMARY KEY(mailbox, folder));",
 
-  /* 3 (sync branch): outgoing attempts and reasons, tracking tokens, ACT items */
-  "ALTER TABLE activities ADD COLUMN tracking_token TEXT;"
-  "ALTER TABLE activities ADD COLUMN reason TEXT;"
-  "ALTER TABLE activities ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;"
-  "CREATE INDEX activities_pending ON activities(state, mailbox, id);"
-  "CREATE TABLE act_items("
-  " id INTEGER PRIMARY KEY,"
-  " mailbox TEXT NOT NULL COLLATE NOCASE"
-  "  REFERENCES mailboxes(address) ON UPDATE CASCADE ON DELETE CASCADE,"
-  " kind TEXT NOT NULL CHECK(kind IN ('appointment', 'contact', 'task')),"
-  " exchange_id TEXT, change_key TEXT, subject TEXT, body TEXT, start TEXT, end TEXT,"
-  " location TEXT, status TEXT, given_name TEXT, surname TEXT, company TEXT, email TEXT,"
-  " crm_modified INTEGER NOT NULL DEFAULT 0, exchange_modified INTEGER NOT NULL DEFAULT 0,"
-  " synced_at INTEGER NOT NULL DEFAULT 0, dirty INTEGER NOT NULL DEFAULT 0,"
-  " deleted INTEGER NOT NULL DEFAULT 0, conflict TEXT,"
-  " UNIQUE(mailbox, exchange_id));"
-  "CREATE INDEX act_items_dirty ON act_items(mailbox, dirty);",
+    /* 3 (sync branch): outgoing attempts and reasons, tracking tokens, ACT items */
+    "ALTER TABLE activities ADD COLUMN tracking_token TEXT;"
+    "ALTER TABLE activities ADD COLUMN reason TEXT;"
+    "ALTER TABLE activities ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX activities_pending ON activities(state, mailbox, id);"
+    "CREATE TABLE act_items("
+    " id INTEGER PRIMARY KEY,"
+    " mailbox TEXT NOT NULL COLLATE NOCASE"
+    "  REFERENCES mailboxes(address) ON UPDATE CASCADE ON DELETE CASCADE,"
+    " kind TEXT NOT NULL CHECK(kind IN ('appointment', 'contact', 'task')),"
+    " exchange_id TEXT, change_key TEXT, subject TEXT, body TEXT, start TEXT, end TEXT,"
+    " location TEXT, status TEXT, given_name TEXT, surname TEXT, company TEXT, email TEXT,"
+    " crm_modified INTEGER NOT NULL DEFAULT 0, exchange_modified INTEGER NOT NULL DEFAULT 0,"
+    " synced_at INTEGER NOT NULL DEFAULT 0, dirty INTEGER NOT NULL DEFAULT 0,"
+    " deleted INTEGER NOT NULL DEFAULT 0, conflict TEXT,"
+    " UNIQUE(mailbox, exchange_id));"
+    "CREATE INDEX act_items_dirty ON act_items(mailbox, dirty);",
 
-  /* 4 (verdicts branch): the profile's own outgoing settings, copied from
-   * the incoming ones for existing profiles (same settings for outgoing) */
-  "ALTER TABLE profiles ADD COLUMN out_retrieval INTEGER NOT NULL DEFAULT 1"
-  " CHECK(out_retrieval IN (0, 1, 3));"
-  "ALTER TABLE profiles ADD COLUMN out_impersonation INTEGER NOT NULL DEFAULT 0;"
-  "ALTER TABLE profiles ADD COLUMN out_user_name TEXT;"
-  "ALTER TABLE profiles ADD COLUMN out_password_enc TEXT"
-  " CHECK(out_password_enc IS NULL OR out_password_enc LIKE 'v1:%');"
-  "ALTER TABLE profiles ADD COLUMN out_protocol INTEGER NOT NULL DEFAULT 0"
-  " CHECK(out_protocol BETWEEN 0 AND 3);"
-  "UPDATE profiles SET out_retrieval = retrieval, out_impersonation = impersonation,"
-  " out_user_name = user_name, out_password_enc = password_enc, out_protocol = protocol;",
+    /* 4 (verdicts branch): the profile's own outgoing settings, copied from
+     * the incoming ones for existing profiles (same settings for outgoing) */
+    "ALTER TABLE profiles ADD COLUMN out_retrieval INTEGER NOT NULL DEFAULT 1"
+    " CHECK(out_retrieval IN (0, 1, 3));"
+    "ALTER TABLE profiles ADD COLUMN out_impersonation INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE profiles ADD COLUMN out_user_name TEXT;"
+    "ALTER TABLE profiles ADD COLUMN out_password_enc TEXT"
+    " CHECK(out_password_enc IS NULL OR out_password_enc LIKE 'v1:%');"
+    "ALTER TABLE profiles ADD COLUMN out_protocol INTEGER NOT NULL DEFAULT 0"
+    " CHECK(out_protocol BETWEEN 0 AND 3);"
+    "UPDATE profiles SET out_retrieval = retrieval, out_impersonation = impersonation,"
+    " out_user_name = user_name, out_password_enc = password_enc, out_protocol = protocol;",
 
-  /* 5 (verdicts branch): the retry schedule of the test that set retry_at,
-   * so the sync service retries on it (0: the product's 5 minutes, 10 tries) */
-  "ALTER TABLE mailboxes ADD COLUMN retry_interval_s INTEGER NOT NULL DEFAULT 0;"
-  "ALTER TABLE mailboxes ADD COLUMN retry_max INTEGER NOT NULL DEFAULT 0;",
+    /* 5 (verdicts branch): the retry schedule of the test that set retry_at,
+     * so the sync service retries on it (0: the product's 5 minutes, 10 tries) */
+    "ALTER TABLE mailboxes ADD COLUMN retry_interval_s INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE mailboxes ADD COLUMN retry_max INTEGER NOT NULL DEFAULT 0;",
 
-  /* 6 (issue 12): every sealed password bound to its row and column (the
-   * AES-GCM additional data names them, secret.h); no SQL: reseal_all()
-   * re-seals the values in the same transaction. */
-  "",
+    /* 6 (issue 12): every sealed password bound to its row and column (the
+     * AES-GCM additional data names them, secret.h); no SQL: reseal_all()
+     * re-seals the values in the same transaction. */
+    "",
 
-  /* 7 (issue 17): the directory for Autodiscover's SCP lookup */
-  "ALTER TABLE org ADD COLUMN ldap TEXT;"
-  "ALTER TABLE org ADD COLUMN ldap_site TEXT;",
+    /* 7 (issue 17): the directory for Autodiscover's SCP lookup */
+    "ALTER TABLE org ADD COLUMN ldap TEXT;"
+    "ALTER TABLE org ADD COLUMN ldap_site TEXT;",
 };
 
 /* From this schema version on, sealed values are bound to their place. */
@@ -179,104 +179,119 @@ static const struct sealed_col {
   const char *table, *key, *col;
   int since;
 } sealed_cols[] = {
-  {"profiles", "name", "password_enc", 1},
-  {"profiles", "name", "out_password_enc", 4},
-  {"mailboxes", "address", "password_enc", 1},
+    {"profiles", "name", "password_enc", 1},
+    {"profiles", "name", "out_password_enc", 4},
+    {"mailboxes", "address", "password_enc", 1},
 };
 
 /* ---- field tables -------------------------------------------------------- */
 
-#define FTEXT(S, c, m, fl) {c, F_TEXT, offsetof(struct S, m), sizeof(((struct S *)0)->m), fl}
-#define FINT(S, c, m, fl) {c, F_INT, offsetof(struct S, m), 0, fl}
-#define FBOOL(S, c, m, fl) {c, F_BOOL, offsetof(struct S, m), 0, fl}
-#define FTIME(S, c, m, fl) {c, F_TIME, offsetof(struct S, m), 0, fl}
-#define FIDX(S, t, c, m, i, fl) {c, t, offsetof(struct S, m) + (i) * sizeof(((struct S *)0)->m[0]), 0, fl}
+#define FTEXT(S, c, m, fl)                                                                         \
+  {                                                                                                \
+    c, F_TEXT, offsetof(struct S, m), sizeof(((struct S *)0)->m), fl                               \
+  }
+#define FINT(S, c, m, fl)                                                                          \
+  {                                                                                                \
+    c, F_INT, offsetof(struct S, m), 0, fl                                                         \
+  }
+#define FBOOL(S, c, m, fl)                                                                         \
+  {                                                                                                \
+    c, F_BOOL, offsetof(struct S, m), 0, fl                                                        \
+  }
+#define FTIME(S, c, m, fl)                                                                         \
+  {                                                                                                \
+    c, F_TIME, offsetof(struct S, m), 0, fl                                                        \
+  }
+#define FIDX(S, t, c, m, i, fl)                                                                    \
+  {                                                                                                \
+    c, t, offsetof(struct S, m) + (i) * sizeof(((struct S *)0)->m[0]), 0, fl                       \
+  }
 
 static const struct field org_fields[] = {
-  FTEXT(exs_org, "org_id", id, 0),
-  FTEXT(exs_org, "default_profile", default_profile, 0),
-  FINT(exs_org, "default_incoming", default_incoming, 0),
-  FINT(exs_org, "default_outgoing", default_outgoing, 0),
-  FINT(exs_org, "default_act", default_act, 0),
-  FBOOL(exs_org, "approve_users", approve_users, 0),
-  FBOOL(exs_org, "approve_queues", approve_queues, 0),
-  FBOOL(exs_org, "alerts_errors", alerts_errors, 0),
-  FBOOL(exs_org, "alerts_warnings", alerts_warnings, 0),
-  FBOOL(exs_org, "alerts_information", alerts_information, 0),
-  FBOOL(exs_org, "notify_owners", notify_owners, 0),
-  FBOOL(exs_org, "ignore_internal", ignore_internal, 0),
-  FTEXT(exs_org, "tracking_prefix", tracking_prefix, 0),
-  FTEXT(exs_org, "ldap", ldap, 0),
-  FTEXT(exs_org, "ldap_site", ldap_site, 0),
-  FBOOL(exs_org, "allow_credentials_non_secure", allow_credentials_non_secure, 0),
-  FBOOL(exs_org, "allow_basic_non_secure", allow_basic_non_secure, 0),
-  FBOOL(exs_org, "allow_non_ssl", allow_non_ssl, 0),
+    FTEXT(exs_org, "org_id", id, 0),
+    FTEXT(exs_org, "default_profile", default_profile, 0),
+    FINT(exs_org, "default_incoming", default_incoming, 0),
+    FINT(exs_org, "default_outgoing", default_outgoing, 0),
+    FINT(exs_org, "default_act", default_act, 0),
+    FBOOL(exs_org, "approve_users", approve_users, 0),
+    FBOOL(exs_org, "approve_queues", approve_queues, 0),
+    FBOOL(exs_org, "alerts_errors", alerts_errors, 0),
+    FBOOL(exs_org, "alerts_warnings", alerts_warnings, 0),
+    FBOOL(exs_org, "alerts_information", alerts_information, 0),
+    FBOOL(exs_org, "notify_owners", notify_owners, 0),
+    FBOOL(exs_org, "ignore_internal", ignore_internal, 0),
+    FTEXT(exs_org, "tracking_prefix", tracking_prefix, 0),
+    FTEXT(exs_org, "ldap", ldap, 0),
+    FTEXT(exs_org, "ldap_site", ldap_site, 0),
+    FBOOL(exs_org, "allow_credentials_non_secure", allow_credentials_non_secure, 0),
+    FBOOL(exs_org, "allow_basic_non_secure", allow_basic_non_secure, 0),
+    FBOOL(exs_org, "allow_non_ssl", allow_non_ssl, 0),
 };
 
 /* The key column comes first. */
 static const struct field profile_fields[] = {
-  FTEXT(exs_profile, "name", name, 0),
-  FTEXT(exs_profile, "description", description, 0),
-  FBOOL(exs_profile, "autodiscover", autodiscover, 0),
-  FTEXT(exs_profile, "incoming_url", incoming_url, 0),
-  FTEXT(exs_profile, "outgoing_url", outgoing_url, 0),
-  FBOOL(exs_profile, "same_outgoing", same_outgoing, 0),
-  FINT(exs_profile, "retrieval", retrieval, 0),
-  FBOOL(exs_profile, "impersonation", impersonation, 0),
-  FTEXT(exs_profile, "user_name", user, 0),
-  FINT(exs_profile, "protocol", protocol, 0),
-  FTIME(exs_profile, "process_from", process_from, 0),
-  FINT(exs_profile, "poll_minutes", poll_minutes, 0),
-  FINT(exs_profile, "max_connections", max_connections, 0),
-  FBOOL(exs_profile, "move_undeliverable", move_undeliverable, 0),
-  FBOOL(exs_profile, "timeout_enabled", timeout_enabled, 0),
-  FINT(exs_profile, "timeout_ms", timeout_ms, 0),
-  FTEXT(exs_profile, "owner", owner, 0),
-  FINT(exs_profile, "out_retrieval", out_retrieval, 0),
-  FBOOL(exs_profile, "out_impersonation", out_impersonation, 0),
-  FTEXT(exs_profile, "out_user_name", out_user, 0),
-  FINT(exs_profile, "out_protocol", out_protocol, 0),
+    FTEXT(exs_profile, "name", name, 0),
+    FTEXT(exs_profile, "description", description, 0),
+    FBOOL(exs_profile, "autodiscover", autodiscover, 0),
+    FTEXT(exs_profile, "incoming_url", incoming_url, 0),
+    FTEXT(exs_profile, "outgoing_url", outgoing_url, 0),
+    FBOOL(exs_profile, "same_outgoing", same_outgoing, 0),
+    FINT(exs_profile, "retrieval", retrieval, 0),
+    FBOOL(exs_profile, "impersonation", impersonation, 0),
+    FTEXT(exs_profile, "user_name", user, 0),
+    FINT(exs_profile, "protocol", protocol, 0),
+    FTIME(exs_profile, "process_from", process_from, 0),
+    FINT(exs_profile, "poll_minutes", poll_minutes, 0),
+    FINT(exs_profile, "max_connections", max_connections, 0),
+    FBOOL(exs_profile, "move_undeliverable", move_undeliverable, 0),
+    FBOOL(exs_profile, "timeout_enabled", timeout_enabled, 0),
+    FINT(exs_profile, "timeout_ms", timeout_ms, 0),
+    FTEXT(exs_profile, "owner", owner, 0),
+    FINT(exs_profile, "out_retrieval", out_retrieval, 0),
+    FBOOL(exs_profile, "out_impersonation", out_impersonation, 0),
+    FTEXT(exs_profile, "out_user_name", out_user, 0),
+    FINT(exs_profile, "out_protocol", out_protocol, 0),
 };
 
 const struct field sq_mailbox_fields[] = {
-  FTEXT(exs_mailbox, "address", address, 0),
-  FTEXT(exs_mailbox, "name", name, 0),
-  FBOOL(exs_mailbox, "is_queue", is_queue, 0),
-  FBOOL(exs_mailbox, "active", active, 0),
-  FTEXT(exs_mailbox, "profile", profile, 0),
-  FINT(exs_mailbox, "incoming", incoming, 0),
-  FINT(exs_mailbox, "outgoing", outgoing, 0),
-  FINT(exs_mailbox, "act", act, 0),
-  FINT(exs_mailbox, "approval", approval, 0),
-  FBOOL(exs_mailbox, "allow_credentials", allow_credentials, 0),
-  FTEXT(exs_mailbox, "user_name", user, 0),
-  FBOOL(exs_mailbox, "sync_org_only", sync_org_only, 0),
-  FINT(exs_mailbox, "track", track, 0),
-  FTIME(exs_mailbox, "process_from", process_from, 0),
-  FIDX(exs_mailbox, F_INT, "status_incoming", status, EXS_WL_INCOMING, F_RESULT),
-  FIDX(exs_mailbox, F_INT, "status_outgoing", status, EXS_WL_OUTGOING, F_RESULT),
-  FIDX(exs_mailbox, F_INT, "status_act", status, EXS_WL_ACT, F_RESULT),
-  FIDX(exs_mailbox, F_BOOL, "enabled_incoming", enabled, EXS_WL_INCOMING, F_RESULT),
-  FIDX(exs_mailbox, F_BOOL, "enabled_outgoing", enabled, EXS_WL_OUTGOING, F_RESULT),
-  FIDX(exs_mailbox, F_BOOL, "enabled_act", enabled, EXS_WL_ACT, F_RESULT),
-  FTEXT(exs_mailbox, "ews_url", ews_url, F_RESULT),
-  FTIME(exs_mailbox, "autodiscovered_on", autodiscovered_on, F_RESULT),
-  FTIME(exs_mailbox, "test_completed_on", test_completed_on, F_RESULT),
-  FINT(exs_mailbox, "retry_count", retry_count, F_RESULT),
-  FINT(exs_mailbox, "transient_failures", transient_failures, F_RESULT),
-  FTIME(exs_mailbox, "retry_at", retry_at, F_RESULT),
-  FINT(exs_mailbox, "retry_interval_s", retry_interval_s, F_RESULT),
-  FINT(exs_mailbox, "retry_max", retry_max, F_RESULT),
-  FTEXT(exs_mailbox, "last_error_code", last_error_code, F_RESULT),
-  FTEXT(exs_mailbox, "last_error", last_error, F_RESULT),
-  FINT(exs_mailbox, "last_error_count", last_error_count, F_RESULT),
-  FTIME(exs_mailbox, "last_error_time", last_error_time, F_RESULT),
-  FTIME(exs_mailbox, "postponed_until", postponed_until, 0),
-  FTIME(exs_mailbox, "last_sync_start", last_sync_start, 0),
-  FTIME(exs_mailbox, "last_sync_success", last_sync_success, 0),
-  FINT(exs_mailbox, "items_processed", items_processed, 0),
-  FINT(exs_mailbox, "items_failed", items_failed, 0),
-  FTEXT(exs_mailbox, "processing_host", processing_host, 0),
+    FTEXT(exs_mailbox, "address", address, 0),
+    FTEXT(exs_mailbox, "name", name, 0),
+    FBOOL(exs_mailbox, "is_queue", is_queue, 0),
+    FBOOL(exs_mailbox, "active", active, 0),
+    FTEXT(exs_mailbox, "profile", profile, 0),
+    FINT(exs_mailbox, "incoming", incoming, 0),
+    FINT(exs_mailbox, "outgoing", outgoing, 0),
+    FINT(exs_mailbox, "act", act, 0),
+    FINT(exs_mailbox, "approval", approval, 0),
+    FBOOL(exs_mailbox, "allow_credentials", allow_credentials, 0),
+    FTEXT(exs_mailbox, "user_name", user, 0),
+    FBOOL(exs_mailbox, "sync_org_only", sync_org_only, 0),
+    FINT(exs_mailbox, "track", track, 0),
+    FTIME(exs_mailbox, "process_from", process_from, 0),
+    FIDX(exs_mailbox, F_INT, "status_incoming", status, EXS_WL_INCOMING, F_RESULT),
+    FIDX(exs_mailbox, F_INT, "status_outgoing", status, EXS_WL_OUTGOING, F_RESULT),
+    FIDX(exs_mailbox, F_INT, "status_act", status, EXS_WL_ACT, F_RESULT),
+    FIDX(exs_mailbox, F_BOOL, "enabled_incoming", enabled, EXS_WL_INCOMING, F_RESULT),
+    FIDX(exs_mailbox, F_BOOL, "enabled_outgoing", enabled, EXS_WL_OUTGOING, F_RESULT),
+    FIDX(exs_mailbox, F_BOOL, "enabled_act", enabled, EXS_WL_ACT, F_RESULT),
+    FTEXT(exs_mailbox, "ews_url", ews_url, F_RESULT),
+    FTIME(exs_mailbox, "autodiscovered_on", autodiscovered_on, F_RESULT),
+    FTIME(exs_mailbox, "test_completed_on", test_completed_on, F_RESULT),
+    FINT(exs_mailbox, "retry_count", retry_count, F_RESULT),
+    FINT(exs_mailbox, "transient_failures", transient_failures, F_RESULT),
+    FTIME(exs_mailbox, "retry_at", retry_at, F_RESULT),
+    FINT(exs_mailbox, "retry_interval_s", retry_interval_s, F_RESULT),
+    FINT(exs_mailbox, "retry_max", retry_max, F_RESULT),
+    FTEXT(exs_mailbox, "last_error_code", last_error_code, F_RESULT),
+    FTEXT(exs_mailbox, "last_error", last_error, F_RESULT),
+    FINT(exs_mailbox, "last_error_count", last_error_count, F_RESULT),
+    FTIME(exs_mailbox, "last_error_time", last_error_time, F_RESULT),
+    FTIME(exs_mailbox, "postponed_until", postponed_until, 0),
+    FTIME(exs_mailbox, "last_sync_start", last_sync_start, 0),
+    FTIME(exs_mailbox, "last_sync_success", last_sync_success, 0),
+    FINT(exs_mailbox, "items_processed", items_processed, 0),
+    FINT(exs_mailbox, "items_failed", items_failed, 0),
+    FTEXT(exs_mailbox, "processing_host", processing_host, 0),
 };
 
 #define NF(a) (sizeof(a) / sizeof((a)[0]))
@@ -285,34 +300,37 @@ const size_t sq_n_mailbox_fields = NF(sq_mailbox_fields);
 /* ---- statements ---------------------------------------------------------- */
 
 static const char *static_sql[S_COUNT] = {
-  [S_PROFILE_DELETE] = "DELETE FROM profiles WHERE name = ?",
-  [S_MAILBOX_DELETE] = "DELETE FROM mailboxes WHERE address = ?",
-  [S_ALERT_ADD] = "INSERT INTO alerts(time, mailbox, profile, severity, category, transient, "
-                  "message, hint, ews_code, http_status, url) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
-  [S_JOB_CREATE] = "INSERT INTO jobs(kind, profile, state, total, done, created) "
-                   "VALUES(?, ?, 'queued', ?, 0, ?)",
-  [S_JOB_PROGRESS] = "UPDATE jobs SET done = ?, state = 'running', started = COALESCE(started, ?) "
-                     "WHERE id = ?",
-  [S_JOB_FINISH] = "UPDATE jobs SET state = ?, summary = ?, finished = ?, "
-                   "started = COALESCE(started, ?) WHERE id = ?",
-  [S_JOB_GET] = "SELECT id, kind, profile, state, total, done, created, started, finished, summary "
-                "FROM jobs WHERE id = ?",
-  [S_ACTIVITY_ADD] =
-    "INSERT INTO activities(mailbox, direction, state, exchange_item_id, internet_message_id, "
-    "subject, sender, recipients, body, created, received, sent, modified) "
-    "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING RETURNING id",
-  [S_ACTIVITY_FIND] = "SELECT id FROM activities WHERE mailbox = ?1 AND "
-                      "(exchange_item_id = ?2 OR internet_message_id = ?3) ORDER BY id LIMIT 1",
-  [S_ACTIVITY_GET] = "SELECT id, mailbox, direction, state, exchange_item_id, internet_message_id, "
-                     "subject, sender, recipients, body, created, received, sent, modified "
-                     "FROM activities WHERE id = ?",
-  [S_ACTIVITY_STATE] = "UPDATE activities SET state = ?1, "
-                       "exchange_item_id = COALESCE(?2, exchange_item_id), modified = ?3, "
-                       "sent = CASE WHEN ?1 = 'sent' THEN ?3 ELSE sent END WHERE id = ?4",
-  [S_SYNC_GET] = "SELECT state FROM sync_states WHERE mailbox = ? AND folder = ?",
-  [S_SYNC_PUT] = "INSERT INTO sync_states(mailbox, folder, state, updated) VALUES(?,?,?,?) "
-                 "ON CONFLICT(mailbox, folder) DO UPDATE SET state = excluded.state, "
-                 "updated = excluded.updated",
+    [S_PROFILE_DELETE] = "DELETE FROM profiles WHERE name = ?",
+    [S_MAILBOX_DELETE] = "DELETE FROM mailboxes WHERE address = ?",
+    [S_ALERT_ADD] = "INSERT INTO alerts(time, mailbox, profile, severity, category, transient, "
+                    "message, hint, ews_code, http_status, url) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+    [S_JOB_CREATE] = "INSERT INTO jobs(kind, profile, state, total, done, created) "
+                     "VALUES(?, ?, 'queued', ?, 0, ?)",
+    [S_JOB_PROGRESS] =
+        "UPDATE jobs SET done = ?, state = 'running', started = COALESCE(started, ?) "
+        "WHERE id = ?",
+    [S_JOB_FINISH] = "UPDATE jobs SET state = ?, summary = ?, finished = ?, "
+                     "started = COALESCE(started, ?) WHERE id = ?",
+    [S_JOB_GET] =
+        "SELECT id, kind, profile, state, total, done, created, started, finished, summary "
+        "FROM jobs WHERE id = ?",
+    [S_ACTIVITY_ADD] =
+        "INSERT INTO activities(mailbox, direction, state, exchange_item_id, internet_message_id, "
+        "subject, sender, recipients, body, created, received, sent, modified) "
+        "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING RETURNING id",
+    [S_ACTIVITY_FIND] = "SELECT id FROM activities WHERE mailbox = ?1 AND "
+                        "(exchange_item_id = ?2 OR internet_message_id = ?3) ORDER BY id LIMIT 1",
+    [S_ACTIVITY_GET] =
+        "SELECT id, mailbox, direction, state, exchange_item_id, internet_message_id, "
+        "subject, sender, recipients, body, created, received, sent, modified "
+        "FROM activities WHERE id = ?",
+    [S_ACTIVITY_STATE] = "UPDATE activities SET state = ?1, "
+                         "exchange_item_id = COALESCE(?2, exchange_item_id), modified = ?3, "
+                         "sent = CASE WHEN ?1 = 'sent' THEN ?3 ELSE sent END WHERE id = ?4",
+    [S_SYNC_GET] = "SELECT state FROM sync_states WHERE mailbox = ? AND folder = ?",
+    [S_SYNC_PUT] = "INSERT INTO sync_states(mailbox, folder, state, updated) VALUES(?,?,?,?) "
+                   "ON CONFLICT(mailbox, folder) DO UPDATE SET state = excluded.state, "
+                   "updated = excluded.updated",
 };
 
 int sq_fail(struct exs_store *st, struct exs_error *err, const char *what)
@@ -437,8 +455,8 @@ char *sq_col_dup(sqlite3_stmt *s, int i)
 
 /* Bind the fields of obj with the given flags mask (0: all) from index first;
  * returns the next index. */
-int sq_bind_fields(sqlite3_stmt *s, const struct field *f, size_t n, const void *obj,
-                   unsigned mask, int first)
+int sq_bind_fields(sqlite3_stmt *s, const struct field *f, size_t n, const void *obj, unsigned mask,
+                   int first)
 {
   const char *base = obj;
   size_t i;
@@ -755,8 +773,8 @@ static int reseal_col(struct exs_store *st, const struct sealed_col *c, struct e
   int rc, result = -1;
 
   /* read all first: no table is changed while a statement reads it */
-  snprintf(sql, sizeof(sql), "SELECT rowid, %s, %s FROM %s WHERE %s IS NOT NULL", c->key,
-           c->col, c->table, c->col);
+  snprintf(sql, sizeof(sql), "SELECT rowid, %s, %s FROM %s WHERE %s IS NOT NULL", c->key, c->col,
+           c->table, c->col);
   if(sqlite3_prepare_v2(SQ(st)->db, sql, -1, &s, NULL) != SQLITE_OK) {
     sq_fail(st, err, "cannot read the sealed passwords");
     goto out;
@@ -949,8 +967,10 @@ static int tighten_file(const char *path, bool required, struct exs_error *err)
     goto out;
   }
   if(S_ISLNK(sb.st_mode)) { /* O_PATH | O_NOFOLLOW opens the link itself */
-    exs_error_set(err, EXS_CAT_CONFIG, "store %s is a symbolic link: refused (name the file "
-                  "itself)", path);
+    exs_error_set(err, EXS_CAT_CONFIG,
+                  "store %s is a symbolic link: refused (name the file "
+                  "itself)",
+                  path);
     goto out;
   }
   if(!S_ISREG(sb.st_mode)) {
@@ -963,8 +983,8 @@ static int tighten_file(const char *path, bool required, struct exs_error *err)
     snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
     if(chmod(self, sb.st_mode & 0700)) {
       exs_error_set(err, EXS_CAT_CONFIG,
-                    "store %s has mode %04o and cannot be made private (chmod 600 %s): %s",
-                    path, (unsigned)(sb.st_mode & 07777), path, strerror(errno));
+                    "store %s has mode %04o and cannot be made private (chmod 600 %s): %s", path,
+                    (unsigned)(sb.st_mode & 07777), path, strerror(errno));
       goto out;
     }
   }
@@ -1221,8 +1241,7 @@ out:
 }
 
 static int read_password(struct exs_store *st, sqlite3_stmt *s, int i, char *out, size_t len,
-                         const char *table, const char *col, const char *key,
-                         struct exs_error *err)
+                         const char *table, const char *col, const char *key, struct exs_error *err)
 {
   const unsigned char *blob = sqlite3_column_text(s, i);
   char ctx[EXS_ADDRESS_MAX + 64];
@@ -1501,8 +1520,8 @@ int sq_mailbox_put(struct exs_store *st, struct exs_mailbox *m, struct exs_error
   return -1;
 }
 
-static int read_mailbox(struct exs_store *st, sqlite3_stmt *s, struct exs_mailbox *m,
-                        bool secrets, struct exs_error *err)
+static int read_mailbox(struct exs_store *st, sqlite3_stmt *s, struct exs_mailbox *m, bool secrets,
+                        struct exs_error *err)
 {
   return entity_read(st, &mailbox_entity, s, m, secrets, err);
 }

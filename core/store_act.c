@@ -27,9 +27,9 @@ int exs_act_kind_parse(const char *s)
   return -1;
 }
 
-#define ACT_COLS                                                                              \
-  "id, mailbox, kind, exchange_id, change_key, subject, body, start, end, location, status, " \
-  "given_name, surname, company, email, crm_modified, exchange_modified, synced_at, dirty, "   \
+#define ACT_COLS                                                                                   \
+  "id, mailbox, kind, exchange_id, change_key, subject, body, start, end, location, status, "      \
+  "given_name, surname, company, email, crm_modified, exchange_modified, synced_at, dirty, "       \
   "deleted, conflict"
 
 static void act_read(sqlite3_stmt *s, struct exs_act_item *a)
@@ -67,17 +67,21 @@ int sq_act_put(struct exs_store *st, struct exs_act_item *a, struct exs_error *e
   int rc, result = -1;
 
   if(a->id)
-    s = sq_stmt(st, "UPDATE act_items SET mailbox=?1, kind=?2, exchange_id=?3, change_key=?4,"
-                    " subject=?5, body=?6, start=?7, end=?8, location=?9, status=?10,"
-                    " given_name=?11, surname=?12, company=?13, email=?14, crm_modified=?15,"
-                    " exchange_modified=?16, synced_at=?17, dirty=?18, deleted=?19,"
-                    " conflict=?20 WHERE id=?21", err);
+    s = sq_stmt(st,
+                "UPDATE act_items SET mailbox=?1, kind=?2, exchange_id=?3, change_key=?4,"
+                " subject=?5, body=?6, start=?7, end=?8, location=?9, status=?10,"
+                " given_name=?11, surname=?12, company=?13, email=?14, crm_modified=?15,"
+                " exchange_modified=?16, synced_at=?17, dirty=?18, deleted=?19,"
+                " conflict=?20 WHERE id=?21",
+                err);
   else
-    s = sq_stmt(st, "INSERT INTO act_items(mailbox, kind, exchange_id, change_key, subject,"
-                    " body, start, end, location, status, given_name, surname, company, email,"
-                    " crm_modified, exchange_modified, synced_at, dirty, deleted, conflict)"
-                    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,"
-                    "?19,?20)", err);
+    s = sq_stmt(st,
+                "INSERT INTO act_items(mailbox, kind, exchange_id, change_key, subject,"
+                " body, start, end, location, status, given_name, surname, company, email,"
+                " crm_modified, exchange_modified, synced_at, dirty, deleted, conflict)"
+                " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,"
+                "?19,?20)",
+                err);
   if(!s)
     return -1;
   sq_bind_text(s, 1, a->mailbox);
@@ -137,8 +141,10 @@ static int act_get_one(struct exs_store *st, sqlite3_stmt *s, struct exs_act_ite
 int sq_act_find(struct exs_store *st, const char *mailbox, const char *exchange_id,
                 struct exs_act_item *a, struct exs_error *err)
 {
-  sqlite3_stmt *s = sq_stmt(st, "SELECT " ACT_COLS " FROM act_items WHERE mailbox = ? AND "
-                                "exchange_id = ?", err);
+  sqlite3_stmt *s = sq_stmt(st,
+                            "SELECT " ACT_COLS " FROM act_items WHERE mailbox = ? AND "
+                            "exchange_id = ?",
+                            err);
 
   if(!s)
     return -1;
@@ -160,9 +166,11 @@ int sq_act_get(struct exs_store *st, int64_t id, struct exs_act_item *a, struct 
 int sq_act_list(struct exs_store *st, const char *mailbox, bool dirty_only,
                 struct exs_act_item **out, size_t *n, struct exs_error *err)
 {
-  sqlite3_stmt *s = sq_stmt(st, "SELECT " ACT_COLS " FROM act_items WHERE "
-                                "(?1 IS NULL OR mailbox = ?1) AND (?2 = 0 OR dirty = 1) "
-                                "ORDER BY id", err);
+  sqlite3_stmt *s = sq_stmt(st,
+                            "SELECT " ACT_COLS " FROM act_items WHERE "
+                            "(?1 IS NULL OR mailbox = ?1) AND (?2 = 0 OR dirty = 1) "
+                            "ORDER BY id",
+                            err);
   struct exs_act_item *arr = NULL;
   size_t cnt = 0, cap = 0;
   int rc, result = -1;

@@ -137,8 +137,7 @@ int sq_alert_wall(struct exs_store *st, const char *who, size_t limit, struct ex
 int sq_alert_profile_wall(struct exs_store *st, const char *profile, size_t limit,
                           struct exs_alert **out, size_t *n, struct exs_error *err)
 {
-  return alert_query(st, "WHERE a.mailbox IS NULL AND a.profile = ?1", profile, limit, out, n,
-                     err);
+  return alert_query(st, "WHERE a.mailbox IS NULL AND a.profile = ?1", profile, limit, out, n, err);
 }
 
 /* ---- Test & Enable results ---------------------------------------------- */
@@ -329,8 +328,10 @@ int sq_job_list(struct exs_store *st, struct exs_job **out, size_t *n, struct ex
 
   *out = NULL;
   *n = 0;
-  if(!(s = sq_stmt(st, "SELECT id, kind, profile, state, total, done, created, started, "
-                        "finished, summary FROM jobs ORDER BY id", err))) {
+  if(!(s = sq_stmt(st,
+                   "SELECT id, kind, profile, state, total, done, created, started, "
+                   "finished, summary FROM jobs ORDER BY id",
+                   err))) {
     sq_fail(st, err, "cannot list jobs");
     goto out;
   }

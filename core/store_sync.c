@@ -88,7 +88,7 @@ static int read_activity(sqlite3_stmt *s, struct exs_activity *a)
   a->id = sqlite3_column_int64(s, 0);
   sq_col_text(s, 1, a->mailbox, sizeof(a->mailbox));
   a->direction = !strcmp((const char *)sqlite3_column_text(s, 2), "outgoing") ? EXS_DIR_OUTGOING
-                                                                                : EXS_DIR_INCOMING;
+                                                                              : EXS_DIR_INCOMING;
   sq_col_text(s, 3, a->state, sizeof(a->state));
   sq_col_text(s, 4, a->exchange_item_id, sizeof(a->exchange_item_id));
   sq_col_text(s, 5, a->internet_message_id, sizeof(a->internet_message_id));
@@ -173,11 +173,13 @@ int sq_activity_list(struct exs_store *st, const char *mailbox, const char *stat
 
   *out = NULL;
   *n = 0;
-  if(!(s = sq_stmt(st, "SELECT id, mailbox, direction, state, exchange_item_id, "
-                        "internet_message_id, subject, sender, recipients, body, created, "
-                        "received, sent, modified FROM activities "
-                        "WHERE (?1 IS NULL OR mailbox = ?1) AND (?2 IS NULL OR state = ?2) "
-                        "ORDER BY id", err))) {
+  if(!(s = sq_stmt(st,
+                   "SELECT id, mailbox, direction, state, exchange_item_id, "
+                   "internet_message_id, subject, sender, recipients, body, created, "
+                   "received, sent, modified FROM activities "
+                   "WHERE (?1 IS NULL OR mailbox = ?1) AND (?2 IS NULL OR state = ?2) "
+                   "ORDER BY id",
+                   err))) {
     sq_fail(st, err, "cannot list activities");
     goto out;
   }
@@ -300,8 +302,10 @@ out:
 int sq_activity_extra_get(struct exs_store *st, int64_t id, struct exs_activity_extra *x,
                           struct exs_error *err)
 {
-  sqlite3_stmt *s = sq_stmt(st, "SELECT tracking_token, reason, attempts FROM activities "
-                                "WHERE id = ?", err);
+  sqlite3_stmt *s = sq_stmt(st,
+                            "SELECT tracking_token, reason, attempts FROM activities "
+                            "WHERE id = ?",
+                            err);
   int rc, result = -1;
 
   memset(x, 0, sizeof(*x));
@@ -339,9 +343,11 @@ int sq_activity_set_token(struct exs_store *st, int64_t id, const char *token,
 
 int sq_activity_begin_send(struct exs_store *st, int64_t id, struct exs_error *err)
 {
-  sqlite3_stmt *s = sq_stmt(st, "UPDATE activities SET state = '" EXS_ACTIVITY_SENDING "', "
-                                "attempts = attempts + 1, reason = NULL, modified = ? "
-                                "WHERE id = ?", err);
+  sqlite3_stmt *s = sq_stmt(st,
+                            "UPDATE activities SET state = '" EXS_ACTIVITY_SENDING "', "
+                            "attempts = attempts + 1, reason = NULL, modified = ? "
+                            "WHERE id = ?",
+                            err);
 
   if(!s)
     return -1;
@@ -353,8 +359,10 @@ int sq_activity_begin_send(struct exs_store *st, int64_t id, struct exs_error *e
 int sq_activity_set_pending(struct exs_store *st, int64_t id, const char *reason,
                             struct exs_error *err)
 {
-  sqlite3_stmt *s = sq_stmt(st, "UPDATE activities SET state = '" EXS_ACTIVITY_PENDING_SEND
-                                "', reason = ?, modified = ? WHERE id = ?", err);
+  sqlite3_stmt *s = sq_stmt(st,
+                            "UPDATE activities SET state = '" EXS_ACTIVITY_PENDING_SEND
+                            "', reason = ?, modified = ? WHERE id = ?",
+                            err);
 
   if(!s)
     return -1;
@@ -367,9 +375,11 @@ int sq_activity_set_pending(struct exs_store *st, int64_t id, const char *reason
 int sq_activity_known(struct exs_store *st, const char *mailbox, const char *item_id,
                       const char *message_id, int64_t *id, struct exs_error *err)
 {
-  sqlite3_stmt *s = sq_stmt(st, "SELECT id FROM activities WHERE mailbox = ?1 AND "
-                                "((?2 IS NOT NULL AND exchange_item_id = ?2) OR "
-                                "(?3 IS NOT NULL AND internet_message_id = ?3)) LIMIT 1", err);
+  sqlite3_stmt *s = sq_stmt(st,
+                            "SELECT id FROM activities WHERE mailbox = ?1 AND "
+                            "((?2 IS NOT NULL AND exchange_item_id = ?2) OR "
+                            "(?3 IS NOT NULL AND internet_message_id = ?3)) LIMIT 1",
+                            err);
   int rc, result = -1;
 
   if(!s)
@@ -394,11 +404,13 @@ int sq_activity_known(struct exs_store *st, const char *mailbox, const char *ite
 int sq_activity_correlate(struct exs_store *st, const char *subject, const char *address,
                           int64_t *id, struct exs_error *err)
 {
-  sqlite3_stmt *s = sq_stmt(st, "SELECT id FROM activities WHERE direction = 'outgoing' AND "
-                                "state IN ('" EXS_ACTIVITY_SENT "', '" EXS_ACTIVITY_SENDING
-                                "') AND subject = ?1 COLLATE NOCASE AND "
-                                "',' || replace(lower(recipients), ' ', '') || ',' LIKE "
-                                "'%,' || lower(?2) || ',%' ORDER BY id DESC LIMIT 1", err);
+  sqlite3_stmt *s = sq_stmt(st,
+                            "SELECT id FROM activities WHERE direction = 'outgoing' AND "
+                            "state IN ('" EXS_ACTIVITY_SENT "', '" EXS_ACTIVITY_SENDING
+                            "') AND subject = ?1 COLLATE NOCASE AND "
+                            "',' || replace(lower(recipients), ' ', '') || ',' LIKE "
+                            "'%,' || lower(?2) || ',%' ORDER BY id DESC LIMIT 1",
+                            err);
   int rc, result = -1;
 
   if(!s)
@@ -426,8 +438,9 @@ int sq_activity_correlate(struct exs_store *st, const char *subject, const char 
 long sq_activity_count(struct exs_store *st, const char *mailbox, const char *state,
                        struct exs_error *err)
 {
-  sqlite3_stmt *s = sq_stmt(st, "SELECT count(*) FROM activities WHERE "
-                                "(?1 IS NULL OR mailbox = ?1) AND (?2 IS NULL OR state = ?2)",
+  sqlite3_stmt *s = sq_stmt(st,
+                            "SELECT count(*) FROM activities WHERE "
+                            "(?1 IS NULL OR mailbox = ?1) AND (?2 IS NULL OR state = ?2)",
                             err);
   long n = -1;
 
@@ -470,8 +483,7 @@ int sq_mailbox_claim(struct exs_store *st, const char *address, const char *host
   *claimed = 0;
   if(sq_tx_begin(st, &own, err))
     return -1;
-  s = sq_stmt(st, "SELECT processing_host, last_sync_start FROM mailboxes WHERE address = ?",
-              err);
+  s = sq_stmt(st, "SELECT processing_host, last_sync_start FROM mailboxes WHERE address = ?", err);
   if(!s)
     goto out;
   sq_bind_text(s, 1, address);
@@ -494,8 +506,10 @@ int sq_mailbox_claim(struct exs_store *st, const char *address, const char *host
     result = 0; /* someone else is on it */
     goto out;
   }
-  s = sq_stmt(st, "UPDATE mailboxes SET processing_host = ?, last_sync_start = ? "
-                  "WHERE address = ?", err);
+  s = sq_stmt(st,
+              "UPDATE mailboxes SET processing_host = ?, last_sync_start = ? "
+              "WHERE address = ?",
+              err);
   if(!s)
     goto out;
   sq_bind_text(s, 1, host);

@@ -123,8 +123,10 @@ static int sync_session_open(struct sync_session *s, struct exs_error *err)
   s->out_delegate = !out.mailbox_credentials && !out.impersonation ? m->address : NULL;
   if(p->autodiscover) {
     if(!m->ews_url[0]) {
-      exs_error_set(err, EXS_CAT_AUTODISCOVER, "mailbox %s has no EWS URL yet: run Test & "
-                    "Enable (it runs Autodiscover)", m->address);
+      exs_error_set(err, EXS_CAT_AUTODISCOVER,
+                    "mailbox %s has no EWS URL yet: run Test & "
+                    "Enable (it runs Autodiscover)",
+                    m->address);
       return -1;
     }
     snprintf(s->url, sizeof(s->url), "%s", m->ews_url);
@@ -144,8 +146,8 @@ static int sync_session_open(struct sync_session *s, struct exs_error *err)
   s->http = exs_http_new(&ho);
   s->http_out = same ? s->http : exs_http_new(&ho_out);
   s->ews = session_ews(s, s->http, &in, s->url);
-  s->ews_out = same && !strcmp(s->url, s->out_url) ? s->ews
-                                                   : session_ews(s, s->http_out, &out, s->out_url);
+  s->ews_out =
+      same && !strcmp(s->url, s->out_url) ? s->ews : session_ews(s, s->http_out, &out, s->out_url);
   if(!s->ews || !s->ews_out) {
     exs_error_set(err, EXS_CAT_PROTOCOL, "out of memory");
     return -1;
@@ -210,17 +212,15 @@ static void fail_workload(struct sync_session *s, int w, struct exs_error *e, bo
       m->status[k] = EXS_STATUS_FAILURE;
     }
   }
-  snprintf(m->last_error_code, sizeof(m->last_error_code), "%s",
-           exs_category_name(e->category));
+  snprintf(m->last_error_code, sizeof(m->last_error_code), "%s", exs_category_name(e->category));
   snprintf(m->last_error, sizeof(m->last_error), "%s", e->message);
   m->last_error_count++;
   m->last_error_time = exs_now();
 }
 
-int exs_sync_mailbox(struct exs_store *st, const struct exs_org *org,
-                     const struct exs_profile *p, struct exs_mailbox *m,
-                     const struct exs_sync_options *opt, struct exs_sync_stats *stats,
-                     struct exs_error *err)
+int exs_sync_mailbox(struct exs_store *st, const struct exs_org *org, const struct exs_profile *p,
+                     struct exs_mailbox *m, const struct exs_sync_options *opt,
+                     struct exs_sync_stats *stats, struct exs_error *err)
 {
   static const struct exs_sync_options no_options;
   struct exs_sync_stats scratch;
@@ -284,8 +284,8 @@ int exs_sync_mailbox(struct exs_store *st, const struct exs_org *org,
           continue;
         e[w].transient = false;
         size_t l = strlen(e[w].message);
-        snprintf(e[w].message + l, sizeof(e[w].message) - l,
-                 " (still failing after %d retries)", max_retries);
+        snprintf(e[w].message + l, sizeof(e[w].message) - l, " (still failing after %d retries)",
+                 max_retries);
         if(w < EXS_WL_COUNT) {
           m->enabled[w] = false;
           m->status[w] = EXS_STATUS_FAILURE;

@@ -28,7 +28,7 @@ static const struct exs_ews_extprop act_marker = {"PublicStrings", "exsync.ActIt
                                                   "String"};
 
 struct act_folder {
-  int kind;                        /* enum exs_act_kind */
+  int kind; /* enum exs_act_kind */
   const char *distinguished;
   enum exs_ews_item_kind ews_kind;
   const char *state_key;
@@ -36,18 +36,18 @@ struct act_folder {
   size_t n_fields;
 };
 
-static const char *const cal_fields[] = {"item:Subject", "item:Body", "item:LastModifiedTime",
+static const char *const cal_fields[] = {"item:Subject",   "item:Body",    "item:LastModifiedTime",
                                          "calendar:Start", "calendar:End", "calendar:Location"};
-static const char *const con_fields[] = {"item:Subject", "item:LastModifiedTime",
-                                         "contacts:GivenName", "contacts:CompanyName",
-                                         "contacts:EmailAddresses", "contacts:Surname"};
-static const char *const task_fields[] = {"item:Subject", "item:Body", "item:LastModifiedTime",
+static const char *const con_fields[] = {
+    "item:Subject",         "item:LastModifiedTime",   "contacts:GivenName",
+    "contacts:CompanyName", "contacts:EmailAddresses", "contacts:Surname"};
+static const char *const task_fields[] = {"item:Subject", "item:Body",      "item:LastModifiedTime",
                                           "task:DueDate", "task:StartDate", "task:Status"};
 
 static const struct act_folder folders[] = {
-  {EXS_ACT_KIND_APPOINTMENT, "calendar", EXS_EWS_ITEM_CALENDAR, "act:calendar", cal_fields, 6},
-  {EXS_ACT_KIND_CONTACT, "contacts", EXS_EWS_ITEM_CONTACT, "act:contacts", con_fields, 6},
-  {EXS_ACT_KIND_TASK, "tasks", EXS_EWS_ITEM_TASK, "act:tasks", task_fields, 6},
+    {EXS_ACT_KIND_APPOINTMENT, "calendar", EXS_EWS_ITEM_CALENDAR, "act:calendar", cal_fields, 6},
+    {EXS_ACT_KIND_CONTACT, "contacts", EXS_EWS_ITEM_CONTACT, "act:contacts", con_fields, 6},
+    {EXS_ACT_KIND_TASK, "tasks", EXS_EWS_ITEM_TASK, "act:tasks", task_fields, 6},
 };
 
 static void marker_of(const struct sync_session *s, int64_t id, char *buf, size_t len)
@@ -277,8 +277,8 @@ static const char *nz(const char *v)
   return v && *v ? v : NULL;
 }
 
-static int push_create(struct sync_session *s, const struct act_folder *f,
-                       struct exs_act_item *a, struct exs_error *err)
+static int push_create(struct sync_session *s, const struct act_folder *f, struct exs_act_item *a,
+                       struct exs_error *err)
 {
   struct exs_ews_new_item it;
   struct exs_ews_create_item_req req;
@@ -348,22 +348,22 @@ created:
   return exs_store_act_put(s->st, a, err);
 }
 
-static int push_update(struct sync_session *s, const struct act_folder *f,
-                       struct exs_act_item *a, struct exs_error *err)
+static int push_update(struct sync_session *s, const struct act_folder *f, struct exs_act_item *a,
+                       struct exs_error *err)
 {
   struct exs_ews_field_set sets[8];
   struct exs_ews_item_change ch;
   struct exs_ews_item_result res;
   size_t n = 0;
 
-#define SET(uri, v)                                                                           \
-  do {                                                                                        \
-    if((v)[0]) {                                                                              \
-      sets[n].field_uri = (uri);                                                              \
-      sets[n].ext = NULL;                                                                     \
-      sets[n].value = (v);                                                                    \
-      n++;                                                                                    \
-    }                                                                                         \
+#define SET(uri, v)                                                                                \
+  do {                                                                                             \
+    if((v)[0]) {                                                                                   \
+      sets[n].field_uri = (uri);                                                                   \
+      sets[n].ext = NULL;                                                                          \
+      sets[n].value = (v);                                                                         \
+      n++;                                                                                         \
+    }                                                                                              \
   } while(0)
   if(f->kind == EXS_ACT_KIND_APPOINTMENT) {
     SET("item:Subject", a->subject);
@@ -478,15 +478,16 @@ static int identity(struct sync_session *s, bool write_last, struct exs_error *e
   if(!folder.ok) {
     CPY(err->ews_code, folder.response_code);
     exs_error_set(err, exs_category_from_ews_code(folder.response_code),
-                  "cannot open the root folder of %s: %s %s", s->m->address,
-                  folder.response_code, folder.message);
+                  "cannot open the root folder of %s: %s %s", s->m->address, folder.response_code,
+                  folder.message);
     return -1;
   }
   v = exs_ews_extvalue_find(folder.ext, folder.n_ext, &exs_ews_prop_org_id);
   if(v && v->value[0] && strcmp(v->value, s->org->id) && !s->m->sync_org_only) {
     exs_error_set(err, EXS_CAT_ACT_OTHER_ORG,
                   "mailbox %s synchronizes appointments, contacts and tasks with another "
-                  "organization (%s)", s->m->address, v->value);
+                  "organization (%s)",
+                  s->m->address, v->value);
     return -1;
   }
   if(!write_last && v && !strcmp(v->value, s->org->id))
@@ -506,7 +507,8 @@ int sync_act(struct sync_session *s, struct exs_error *err)
   if(s->delegate) {
     exs_error_set(err, EXS_CAT_ACT_DELEGATION,
                   "appointments, contacts and tasks cannot be synchronized by delegation "
-                  "(profile '%s' has use impersonation = no)", s->p->name);
+                  "(profile '%s' has use impersonation = no)",
+                  s->p->name);
     return -1;
   }
   if(identity(s, false, err))

@@ -53,8 +53,7 @@ int sync_meta_get(struct sync_session *s, const char *key, char *out, size_t len
   return 0;
 }
 
-int sync_meta_put(struct sync_session *s, const char *key, const char *value,
-                  struct exs_error *err)
+int sync_meta_put(struct sync_session *s, const char *key, const char *value, struct exs_error *err)
 {
   return exs_store_syncstate_put(s->st, s->m->address, key, value, err);
 }

@@ -17,18 +17,18 @@ struct sync_session {
   struct exs_mailbox *m;
   const struct exs_sync_options *opt;
   struct exs_sync_stats *stats;
-  const char *impersonate;       /* profile credentials + impersonation */
-  const char *delegate;          /* profile credentials + delegation: folders name the mailbox */
-  const char *out_delegate;      /* the same for the outgoing settings (delegation: sent on
-                                    behalf of the mailbox) */
+  const char *impersonate;  /* profile credentials + impersonation */
+  const char *delegate;     /* profile credentials + delegation: folders name the mailbox */
+  const char *out_delegate; /* the same for the outgoing settings (delegation: sent on
+                               behalf of the mailbox) */
   struct exs_http *http;
-  struct exs_http *http_out;     /* outgoing settings (== http when the same) */
-  struct exs_ews *ews;           /* incoming URL and settings */
-  struct exs_ews *ews_out;       /* outgoing URL and settings (== ews when the same) */
+  struct exs_http *http_out; /* outgoing settings (== http when the same) */
+  struct exs_ews *ews;       /* incoming URL and settings */
+  struct exs_ews *ews_out;   /* outgoing URL and settings (== ews when the same) */
   char url[EXS_URL_MAX + 1];
   char out_url[EXS_URL_MAX + 1];
-  int items;                     /* items handled in this cycle (activities, emails, ACT) */
-  int failed;                    /* items that failed in this cycle */
+  int items;  /* items handled in this cycle (activities, emails, ACT) */
+  int failed; /* items that failed in this cycle */
 };
 
 /* Whether stop was asked for. */

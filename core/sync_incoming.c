@@ -25,19 +25,18 @@
 #define UNDELIVERABLE_KEY "@undeliverable"
 #define UNDELIVERABLE_NAME "Undeliverable"
 
-static const char *const list_fields[] = {"item:ItemClass", "item:Subject",
-                                          "item:DateTimeReceived", "message:InternetMessageId",
-                                          "message:From"};
-static const char *const get_fields[] = {"item:Subject", "item:Body", "item:DateTimeReceived",
-                                         "message:From", "message:ToRecipients",
-                                         "message:InternetMessageId"};
+static const char *const list_fields[] = {"item:ItemClass", "item:Subject", "item:DateTimeReceived",
+                                          "message:InternetMessageId", "message:From"};
+static const char *const get_fields[] = {"item:Subject",          "item:Body",
+                                         "item:DateTimeReceived", "message:From",
+                                         "message:ToRecipients",  "message:InternetMessageId"};
 
 /* A new message of the page that the track rule takes. */
 struct candidate {
-  const struct exs_ews_item *listed;  /* borrowed from the page */
-  struct exs_ews_item *full;          /* GetItem answer (in the page's array) */
+  const struct exs_ews_item *listed; /* borrowed from the page */
+  struct exs_ews_item *full;         /* GetItem answer (in the page's array) */
   char token[64];
-  bool failed;                        /* cannot become an activity */
+  bool failed; /* cannot become an activity */
   char reason[256];
 };
 
@@ -95,8 +94,7 @@ static int tracked(const struct sync_session *s, const struct exs_ews_item *it, 
 }
 
 /* The Undeliverable folder's id: remembered, found, or created. */
-static int undeliverable_folder(struct sync_session *s, char *id, size_t len,
-                                struct exs_error *err)
+static int undeliverable_folder(struct sync_session *s, char *id, size_t len, struct exs_error *err)
 {
   struct exs_ews_find_folder_req fr;
   struct exs_ews_folder_page page;
@@ -198,8 +196,8 @@ static char *join_recipients(const struct exs_ews_item *it)
 }
 
 /* Process one page of listed items and commit it with new_state. */
-static int process_page(struct sync_session *s, const struct exs_ews_item *const *items,
-                        size_t n, const char *new_state, struct exs_error *err)
+static int process_page(struct sync_session *s, const struct exs_ews_item *const *items, size_t n,
+                        const char *new_state, struct exs_error *err)
 {
   struct candidate *c = calloc(n ? n : 1, sizeof(*c));
   const char **ids = calloc(n ? n : 1, sizeof(*ids));
@@ -225,8 +223,8 @@ static int process_page(struct sync_session *s, const struct exs_ews_item *const
       s->stats->untracked++;
       continue;
     }
-    known = exs_store_activity_known(s->st, s->m->address, it->id, it->internet_message_id,
-                                     NULL, err);
+    known =
+        exs_store_activity_known(s->st, s->m->address, it->id, it->internet_message_id, NULL, err);
     if(known < 0)
       goto out;
     if(known) {
@@ -265,8 +263,7 @@ static int process_page(struct sync_session *s, const struct exs_ews_item *const
       }
       else if(c[i].full->body && strlen(c[i].full->body) > max_body) {
         c[i].failed = true;
-        snprintf(c[i].reason, sizeof(c[i].reason), "the body is larger than %zu bytes",
-                 max_body);
+        snprintf(c[i].reason, sizeof(c[i].reason), "the body is larger than %zu bytes", max_body);
       }
     }
   }
@@ -276,8 +273,8 @@ static int process_page(struct sync_session *s, const struct exs_ews_item *const
       continue;
     s->failed++;
     s->stats->failed++;
-    sync_log(s, "%s: message '%s' cannot be tracked: %s", s->m->address,
-             c[i].listed->subject, c[i].reason);
+    sync_log(s, "%s: message '%s' cannot be tracked: %s", s->m->address, c[i].listed->subject,
+             c[i].reason);
   }
   if(s->p->move_undeliverable)
     move_failed(s, c, nc);
@@ -297,8 +294,7 @@ static int process_page(struct sync_session *s, const struct exs_ews_item *const
     snprintf(a.state, sizeof(a.state), "%s", EXS_ACTIVITY_RECEIVED);
     snprintf(a.exchange_item_id, sizeof(a.exchange_item_id), "%s", c[i].listed->id);
     snprintf(a.internet_message_id, sizeof(a.internet_message_id), "%s",
-             f->internet_message_id[0] ? f->internet_message_id
-                                       : c[i].listed->internet_message_id);
+             f->internet_message_id[0] ? f->internet_message_id : c[i].listed->internet_message_id);
     a.subject = (char *)(f->subject[0] ? f->subject : c[i].listed->subject);
     a.sender = (char *)f->from.email;
     a.recipients = join_recipients(f);

@@ -55,7 +55,7 @@ static bool request_not_processed(const struct exs_error *e)
   case EXS_CAT_PROTOCOL:
     return false; /* lost mid-way: the fate is unknown */
   default:
-    return true;  /* refused before doing anything: throttling, 401, TLS, ... */
+    return true; /* refused before doing anything: throttling, 401, TLS, ... */
   }
 }
 
@@ -137,9 +137,9 @@ static int send_batch(struct sync_session *s, struct exs_activity *a, size_t n,
   struct exs_ews_new_item *items = calloc(n, sizeof(*items));
   struct exs_ews_extprop_set *marks = calloc(n, sizeof(*marks));
   struct exs_ews_item_result *res = calloc(n, sizeof(*res));
-  char (*markers)[128] = calloc(n, sizeof(*markers));
-  char (*subjects)[600] = calloc(n, sizeof(*subjects));
-  char (*tokens)[64] = calloc(n, sizeof(*tokens));
+  char(*markers)[128] = calloc(n, sizeof(*markers));
+  char(*subjects)[600] = calloc(n, sizeof(*subjects));
+  char(*tokens)[64] = calloc(n, sizeof(*tokens));
   char **rcpt = calloc(n, sizeof(*rcpt));
   const char *(*to)[EXS_EWS_MAX_RECIPIENTS] = calloc(n, sizeof(*to));
   struct exs_ews_folder_ref sent = {"sentitems", NULL, s->out_delegate};
@@ -165,8 +165,7 @@ static int send_batch(struct sync_session *s, struct exs_activity *a, size_t n,
       snprintf(subjects[i], sizeof(subjects[i]), "%s", subject);
     else {
       snprintf(tokens[i], sizeof(tokens[i]), "%s%07lld", prefix, (long long)a[i].id);
-      snprintf(subjects[i], sizeof(subjects[i]), "%s%s%s", subject, *subject ? " " : "",
-               tokens[i]);
+      snprintf(subjects[i], sizeof(subjects[i]), "%s%s%s", subject, *subject ? " " : "", tokens[i]);
     }
     rcpt[i] = strdup(a[i].recipients ? a[i].recipients : "");
     if(!rcpt[i]) {

@@ -37,13 +37,13 @@ struct pass {
   struct exs_org org;
   struct exs_profile *profiles;
   size_t np;
-  struct exs_mailbox *mailboxes;   /* all loaded */
+  struct exs_mailbox *mailboxes; /* all loaded */
   size_t nm;
-  size_t *todo;                    /* indexes of due mailboxes */
+  size_t *todo; /* indexes of due mailboxes */
   bool *taken;
   size_t n_todo;
   size_t left;
-  struct slot *slots;              /* one per todo entry at most */
+  struct slot *slots; /* one per todo entry at most */
   size_t n_slots;
   pthread_mutex_t lock;
   pthread_cond_t freed;
@@ -136,17 +136,17 @@ static void *worker(void *arg)
     m = &ps->mailboxes[idx];
     memset(&local, 0, sizeof(local));
     exs_error_clear(&err);
-    if(exs_store_mailbox_claim(st, m->address, ps->host, ps->opt->lease_s > 0 ? ps->opt->lease_s
-                                                                               : 3600,
-                               &claimed, &err) < 0) {
+    if(exs_store_mailbox_claim(st, m->address, ps->host,
+                               ps->opt->lease_s > 0 ? ps->opt->lease_s : 3600, &claimed,
+                               &err) < 0) {
       if(ps->opt->log)
         ps->opt->log(ps->opt->log_ctx, err.message);
     }
     else if(!claimed) {
       local.busy++;
     }
-    else if(exs_sync_mailbox(st, &ps->org, find_profile(ps, m->profile), m, ps->opt, &local,
-                             &err) < 0) {
+    else if(exs_sync_mailbox(st, &ps->org, find_profile(ps, m->profile), m, ps->opt, &local, &err) <
+            0) {
       if(ps->opt->log)
         ps->opt->log(ps->opt->log_ctx, err.message);
       local.errors++;
@@ -290,4 +290,3 @@ out:
   unload(&ps);
   return result;
 }
-

@@ -20,15 +20,15 @@ enum { DIR_IN = 0, DIR_OUT = 1 };
 
 /* How one direction reaches Exchange during this run. */
 struct te_dir {
-  bool wanted;                     /* a workload of this direction is tested */
-  bool failed;                     /* its settings, location or connection failed */
-  struct exs_access acc;           /* from exs_access_for: the one decision */
-  const char *impersonate;         /* profile credentials + impersonation */
-  const char *delegate_mailbox;    /* profile credentials + delegation */
+  bool wanted;                  /* a workload of this direction is tested */
+  bool failed;                  /* its settings, location or connection failed */
+  struct exs_access acc;        /* from exs_access_for: the one decision */
+  const char *impersonate;      /* profile credentials + impersonation */
+  const char *delegate_mailbox; /* profile credentials + delegation */
   char url[EXS_URL_MAX + 1];
   struct exs_http *http;
   struct exs_ews *ews;
-  bool shared;                     /* outgoing uses the incoming transport and EWS handle */
+  bool shared; /* outgoing uses the incoming transport and EWS handle */
 };
 
 /* One run's working state. */
@@ -38,7 +38,7 @@ struct te_run {
   struct exs_mailbox *m;
   const struct exs_te_options *opt;
   struct exs_te_result *out;
-  bool needed[EXS_WL_COUNT];       /* workload uses server-side sync */
+  bool needed[EXS_WL_COUNT]; /* workload uses server-side sync */
   bool failed[EXS_WL_COUNT];
   struct te_dir dir[2];
   char address[EXS_ADDRESS_MAX + 1]; /* the address EWS calls act on */
@@ -259,15 +259,14 @@ static void step_preconditions(struct te_run *r)
     goto fail;
   }
   if(!r->p) {
-    exs_error_set(&err, EXS_CAT_CONFIG, "mailbox %s has no email server profile",
-                  r->m->address);
+    exs_error_set(&err, EXS_CAT_CONFIG, "mailbox %s has no email server profile", r->m->address);
     goto fail;
   }
   copy = *r->p;
   if(exs_profile_validate(&copy, &inv)) {
     exs_profile_wipe(&copy);
-    exs_error_set(&err, EXS_CAT_CONFIG, "email server profile '%s': %s %s", r->p->name,
-                  inv.field, inv.rule);
+    exs_error_set(&err, EXS_CAT_CONFIG, "email server profile '%s': %s %s", r->p->name, inv.field,
+                  inv.rule);
     goto fail;
   }
   exs_profile_wipe(&copy);
@@ -275,8 +274,8 @@ static void step_preconditions(struct te_run *r)
   if(requires_approval && r->m->approval != EXS_APPROVAL_APPROVED) {
     static const bool email[EXS_WL_COUNT] = {true, true, false};
     exs_error_set(&err, EXS_CAT_NOT_APPROVED,
-                  "the email address of mailbox %s is not approved (approval: %s)",
-                  r->m->address, exs_approval_name(r->m->approval));
+                  "the email address of mailbox %s is not approved (approval: %s)", r->m->address,
+                  exs_approval_name(r->m->approval));
     fail_workloads(r, email, &err);
     step_end(s, EXS_STEP_FAILED, "%s", err.message);
     return;
@@ -304,8 +303,7 @@ static void step_credentials(struct te_run *r)
     if(!dir_left(r, d))
       continue;
     exs_error_clear(&err);
-    if(exs_access_for(r->p, r->m, d == DIR_IN ? EXS_WL_INCOMING : EXS_WL_OUTGOING, &t->acc,
-                      &err)) {
+    if(exs_access_for(r->p, r->m, d == DIR_IN ? EXS_WL_INCOMING : EXS_WL_OUTGOING, &t->acc, &err)) {
       fail_dir(r, d, &err);
       snprintf(detail + l, sizeof(detail) - l, "%s%s", l ? "; " : "", err.message);
       failed = true;
@@ -321,9 +319,9 @@ static void step_credentials(struct te_run *r)
       continue; /* said once */
     snprintf(detail + l, sizeof(detail) - l, "%s%s%s", l ? "; " : "",
              d == DIR_OUT && !r->p->same_outgoing ? "outgoing: " : "",
-             t->acc.mailbox_credentials ? "the mailbox's own credentials"
+             t->acc.mailbox_credentials                  ? "the mailbox's own credentials"
              : t->acc.retrieval == EXS_RETRIEVAL_WINDOWS ? "Windows integrated authentication"
-                                                          : "the profile's credentials");
+                                                         : "the profile's credentials");
     l = strlen(detail);
     if(t->acc.user[0])
       snprintf(detail + l, sizeof(detail) - l, " (user %s)", t->acc.user);
@@ -378,9 +376,8 @@ static void step_location(struct te_run *r)
       scp.password = ho.password;
     }
     if(te_autodiscover(r->m->address, &ho, r->opt->srv, r->opt->srv_ctx,
-                       r->org->ldap[0] ? &scp : NULL, r->dir[first].url,
-                       sizeof(r->dir[first].url), r->address, sizeof(r->address), found,
-                       sizeof(found), &err)) {
+                       r->org->ldap[0] ? &scp : NULL, r->dir[first].url, sizeof(r->dir[first].url),
+                       r->address, sizeof(r->address), found, sizeof(found), &err)) {
       fail_all(r, &err);
       step_end(s, EXS_STEP_FAILED, "%s", err.message);
       return;
@@ -416,8 +413,7 @@ static void step_location(struct te_run *r)
     snprintf(detail, sizeof(detail), "EWS URL %s, outgoing %s (fixed in the profile)",
              r->dir[DIR_IN].url, r->dir[DIR_OUT].url);
   else
-    snprintf(detail, sizeof(detail), "EWS URL %s (fixed in the profile)",
-             r->dir[first].url);
+    snprintf(detail, sizeof(detail), "EWS URL %s (fixed in the profile)", r->dir[first].url);
   step_end(s, EXS_STEP_OK, "%s", detail);
 }
 
@@ -427,10 +423,9 @@ static bool same_access(const struct te_run *r)
 {
   const struct te_dir *i = &r->dir[DIR_IN], *o = &r->dir[DIR_OUT];
 
-  return i->wanted && !strcmp(i->url, o->url) &&
-         i->acc.retrieval == o->acc.retrieval && i->acc.auth == o->acc.auth &&
-         i->acc.impersonation == o->acc.impersonation && same_str(i->acc.user, o->acc.user) &&
-         same_str(i->acc.password, o->acc.password);
+  return i->wanted && !strcmp(i->url, o->url) && i->acc.retrieval == o->acc.retrieval &&
+         i->acc.auth == o->acc.auth && i->acc.impersonation == o->acc.impersonation &&
+         same_str(i->acc.user, o->acc.user) && same_str(i->acc.password, o->acc.password);
 }
 
 /* Steps 4 and 5 for direction d: transport, TLS and authentication, proved
@@ -440,7 +435,7 @@ static void step_connect(struct te_run *r, int d)
 {
   struct te_dir *t = &r->dir[d];
   struct exs_te_step *s =
-    step_begin(r, d == DIR_IN || !r->dir[DIR_IN].wanted ? "connect" : "connect-outgoing");
+      step_begin(r, d == DIR_IN || !r->dir[DIR_IN].wanted ? "connect" : "connect-outgoing");
   struct exs_http_options ho;
   struct exs_ews_options eo;
   struct exs_ews_folder_ref ref = {"msgfolderroot", NULL, NULL};
@@ -504,8 +499,8 @@ static void step_incoming(struct te_run *r)
   long items = 0;
 
   exs_error_clear(&err);
-  if(te_read_inbox(r->dir[DIR_IN].ews, r->dir[DIR_IN].delegate_mailbox, r->dir[DIR_IN].url,
-                   &items, &err)) {
+  if(te_read_inbox(r->dir[DIR_IN].ews, r->dir[DIR_IN].delegate_mailbox, r->dir[DIR_IN].url, &items,
+                   &err)) {
     exs_error_step(&err, "incoming");
     fail_one(r, EXS_WL_INCOMING, &err);
     step_end(s, EXS_STEP_FAILED, "%s", err.message);
@@ -547,12 +542,12 @@ static void step_act(struct te_run *r)
     /* decided before any ACT request: nothing is read or written */
     exs_error_set(&err, EXS_CAT_ACT_DELEGATION,
                   "appointments, contacts and tasks cannot be synchronized by delegation "
-                  "(profile '%s' has use impersonation = no)", r->p->name);
+                  "(profile '%s' has use impersonation = no)",
+                  r->p->name);
     goto fail;
   }
   if(te_check_act(r->dir[DIR_IN].ews, r->org->id, r->m->sync_org_only || r->opt->this_org_only,
-                  r->dir[DIR_IN].url,
-                  detail, sizeof(detail), &err))
+                  r->dir[DIR_IN].url, detail, sizeof(detail), &err))
     goto fail;
   step_end(s, EXS_STEP_OK, "%s", detail);
   return;
@@ -660,7 +655,8 @@ static int apply_outcome(struct te_run *r)
     ok.category = EXS_CAT_TEST_OK;
     snprintf(ok.message, sizeof(ok.message),
              "Mailbox %s was tested and enabled for every workload that uses server-side "
-             "synchronization", m->address);
+             "synchronization",
+             m->address);
     snprintf(ok.step, sizeof(ok.step), "done");
     add_alert(out, EXS_SEV_INFORMATION, &ok);
     /* a success closes the record of the last failure (docs/test-enable.md, Errors) */
@@ -679,8 +675,7 @@ static int apply_outcome(struct te_run *r)
   }
   if(any_failed && out->n_alerts) {
     const struct exs_error *e = &out->alerts[0].error;
-    snprintf(m->last_error_code, sizeof(m->last_error_code), "%s",
-             exs_category_name(e->category));
+    snprintf(m->last_error_code, sizeof(m->last_error_code), "%s", exs_category_name(e->category));
     snprintf(m->last_error, sizeof(m->last_error), "%s", e->message);
     m->last_error_count++;
     m->last_error_time = now;

@@ -19,7 +19,7 @@ struct slot {
    * more than limit exist, since each is held by a test in flight */
   struct exs_te_connection **idle;
   int n_idle;
-  bool keep;           /* profile credentials: worth keeping between tests */
+  bool keep; /* profile credentials: worth keeping between tests */
 };
 
 /* One distinct (location, credential) of the run: the profile check. */
@@ -29,7 +29,7 @@ struct check {
   size_t first;        /* the first mailbox using it (the check acts on it) */
   enum exs_workload w; /* incoming (also ACT) or outgoing settings */
   size_t dependents;
-  bool failed;         /* set once, under the batch lock, after err is written */
+  bool failed; /* set once, under the batch lock, after err is written */
   bool alerted;
   struct exs_error err;
 };
@@ -41,17 +41,17 @@ struct batch {
   struct exs_mailbox *mailboxes;
   struct exs_te_result *results;
   const struct exs_te_batch_options *opt;
-  size_t *todo;        /* indexes to run in this pass */
+  size_t *todo; /* indexes to run in this pass */
   size_t n_todo;
-  size_t next;         /* next todo position to hand out */
+  size_t next; /* next todo position to hand out */
   size_t done;
   size_t total_done;
   size_t total;
-  struct slot *slots;  /* one per distinct credential key */
+  struct slot *slots; /* one per distinct credential key */
   size_t n_slots;
   struct check *checks;
   size_t n_checks;
-  size_t (*uses)[2];   /* per mailbox: check index + 1 of its incoming and outgoing, 0: none */
+  size_t (*uses)[2]; /* per mailbox: check index + 1 of its incoming and outgoing, 0: none */
   pthread_mutex_t lock;
   pthread_cond_t freed;
 };
@@ -238,10 +238,12 @@ static void profile_alerts(struct batch *b)
     {
       /* the profile's words first: a long transport message must not hide them */
       char msg[sizeof(a->error.message)];
-      snprintf(msg, sizeof(msg), "profile check of '%s'%s (%zu mailbox%s of the run use%s this "
-               "location and credential): %s", b->profiles[c->profile].name,
-               c->w == EXS_WL_OUTGOING ? ", outgoing settings" : "", c->dependents,
-               c->dependents == 1 ? "" : "es", c->dependents == 1 ? "s" : "", c->err.message);
+      snprintf(msg, sizeof(msg),
+               "profile check of '%s'%s (%zu mailbox%s of the run use%s this "
+               "location and credential): %s",
+               b->profiles[c->profile].name, c->w == EXS_WL_OUTGOING ? ", outgoing settings" : "",
+               c->dependents, c->dependents == 1 ? "" : "es", c->dependents == 1 ? "s" : "",
+               c->err.message);
       memcpy(a->error.message, msg, sizeof(msg));
     }
   }
@@ -327,8 +329,8 @@ static int run_pass(struct batch *b)
   return 0;
 }
 
-int exs_testenable_batch(const struct exs_org *org, const struct exs_profile *profiles,
-                         size_t np, struct exs_mailbox *mailboxes, size_t n,
+int exs_testenable_batch(const struct exs_org *org, const struct exs_profile *profiles, size_t np,
+                         struct exs_mailbox *mailboxes, size_t n,
                          const struct exs_te_batch_options *opt, struct exs_te_result *results)
 {
   struct batch b;

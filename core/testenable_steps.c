@@ -26,8 +26,8 @@ static void folder_error(const struct exs_ews_folder *f, const char *what, const
   snprintf(err->url, sizeof(err->url), "%s", url);
 }
 
-int te_read_inbox(struct exs_ews *ews, const char *delegate_mailbox, const char *url,
-                  long *items, struct exs_error *err)
+int te_read_inbox(struct exs_ews *ews, const char *delegate_mailbox, const char *url, long *items,
+                  struct exs_error *err)
 {
   struct exs_ews_folder_ref inbox = {"inbox", NULL, delegate_mailbox};
   struct exs_ews_folder folder;
@@ -164,8 +164,8 @@ int te_send_to_self(struct exs_ews *ews, const char *address, const char *delega
     }
     snprintf(err->url, sizeof(err->url), "%s", url);
     exs_error_set(err, EXS_CAT_TIMEOUT,
-                  "the test message sent to %s did not arrive in its Inbox within %ld ms",
-                  address, timeout_ms);
+                  "the test message sent to %s did not arrive in its Inbox within %ld ms", address,
+                  timeout_ms);
     return -1;
   }
   del[0] = id;
@@ -189,8 +189,8 @@ int te_check_act(struct exs_ews *ews, const char *org_id, bool take_over, const 
                  char *detail, size_t detaillen, struct exs_error *err)
 {
   static const char *const names[] = {"calendar", "contacts", "tasks"};
-  struct exs_ews_folder_ref refs[3] = {{"calendar", NULL, NULL}, {"contacts", NULL, NULL},
-                                       {"tasks", NULL, NULL}};
+  struct exs_ews_folder_ref refs[3] = {
+      {"calendar", NULL, NULL}, {"contacts", NULL, NULL}, {"tasks", NULL, NULL}};
   struct exs_ews_folder folders[3];
   struct exs_ews_folder_ref root = {"msgfolderroot", NULL, NULL};
   struct exs_ews_folder rootf;
@@ -226,7 +226,8 @@ int te_check_act(struct exs_ews *ews, const char *org_id, bool take_over, const 
       err->http_status = 200;
       exs_error_set(err, EXS_CAT_ACT_OTHER_ORG,
                     "appointments, contacts and tasks of this mailbox are synchronized with "
-                    "another organization (%s)", held->value);
+                    "another organization (%s)",
+                    held->value);
       return -1;
     }
     overwrote = true;
@@ -245,10 +246,9 @@ int te_check_act(struct exs_ews *ews, const char *org_id, bool take_over, const 
 }
 
 int te_autodiscover(const char *address, const struct exs_http_options *ho,
-                    exs_autodiscover_srv_fn srv, void *srv_ctx,
-                    const struct exs_scp_options *scp, char *url, size_t urllen,
-                    char *final_address, size_t addrlen, char *detail, size_t detaillen,
-                    struct exs_error *err)
+                    exs_autodiscover_srv_fn srv, void *srv_ctx, const struct exs_scp_options *scp,
+                    char *url, size_t urllen, char *final_address, size_t addrlen, char *detail,
+                    size_t detaillen, struct exs_error *err)
 {
   struct exs_autodiscover_options ao;
   struct exs_autodiscover_result res;
@@ -273,8 +273,8 @@ int te_autodiscover(const char *address, const struct exs_http_options *ho,
   if(strcasecmp(res.address, address))
     snprintf(detail, detaillen,
              "redirected to %s: EWS calls use the address Autodiscover answered for (%s, %d "
-             "hop%s)", res.address, exs_ad_method_name(res.method), res.hops,
-             res.hops == 1 ? "" : "s");
+             "hop%s)",
+             res.address, exs_ad_method_name(res.method), res.hops, res.hops == 1 ? "" : "s");
   else
     snprintf(detail, detaillen, "answered by %s (%s)", res.endpoint,
              exs_ad_method_name(res.method));

@@ -17,14 +17,13 @@
  * Autodiscover finally answered for (after redirectAddr), detail a
  * one-line summary. */
 int te_autodiscover(const char *address, const struct exs_http_options *ho,
-                    exs_autodiscover_srv_fn srv, void *srv_ctx,
-                    const struct exs_scp_options *scp, char *url, size_t urllen,
-                    char *final_address, size_t addrlen, char *detail, size_t detaillen,
-                    struct exs_error *err);
+                    exs_autodiscover_srv_fn srv, void *srv_ctx, const struct exs_scp_options *scp,
+                    char *url, size_t urllen, char *final_address, size_t addrlen, char *detail,
+                    size_t detaillen, struct exs_error *err);
 
 /* GetFolder(inbox) + FindItem(first page) as, or on behalf of, the mailbox. */
-int te_read_inbox(struct exs_ews *ews, const char *delegate_mailbox, const char *url,
-                  long *items, struct exs_error *err);
+int te_read_inbox(struct exs_ews *ews, const char *delegate_mailbox, const char *url, long *items,
+                  struct exs_error *err);
 
 /* SendOnly a marked message to address, poll the inbox for it for at most
  * timeout_ms, then hard-delete it. */

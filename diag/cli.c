@@ -25,45 +25,58 @@ static const struct {
   int (*run)(struct diag_ctx *, int, char **);
   const char *summary;
 } commands[] = {
-  {"demo", NULL, "start the built-in emulator and Test & Enable its mailboxes"},
-  {"test-enable", diag_cmd_test_enable, "store-less Test & Enable of an org file (--config)"},
-  {"import", diag_cmd_admin, "import org settings, profiles and mailboxes from an org file"},
-  {"org", diag_cmd_admin, "show or set the org's email settings"},
-  {"profile", diag_cmd_admin, "create, set, show, list, delete, test-enable email server profiles"},
-  {"mailbox", diag_cmd_admin, "add, import, list, show, set, approve, reject, test-enable mailboxes"},
-  {"autodiscover", diag_cmd_autodiscover, "step-by-step Autodiscover troubleshooting"},
-  {"alerts", diag_cmd_admin, "the alert wall (all, or one mailbox's)"},
-  {"job", diag_cmd_admin, "list, show or wait for background jobs"},
-  {"sync", diag_cmd_sync, "synchronize mailboxes (a service; --once for one pass)"},
-  {"status", diag_cmd_sync, "one-screen health summary of server-side synchronization"},
-  {"activity", diag_cmd_sync, "list tracked and outgoing email activities"},
-  {"email", diag_cmd_sync, "queue an outgoing email (email send)"},
-  {"act", diag_cmd_sync, "appointments, contacts and tasks on the CRM side (list, add, set, delete)"},
-  {"record", diag_cmd_record, "run a command and record its HTTP conversation, secrets scrubbed"},
-  {"replay", NULL, "rerun a recording offline and compare the report"},
+    {"demo", NULL, "start the built-in emulator and Test & Enable its mailboxes"},
+    {"test-enable", diag_cmd_test_enable, "store-less Test & Enable of an org file (--config)"},
+    {"import", diag_cmd_admin, "import org settings, profiles and mailboxes from an org file"},
+    {"org", diag_cmd_admin, "show or set the org's email settings"},
+    {"profile", diag_cmd_admin,
+     "create, set, show, list, delete, test-enable email server profiles"},
+    {"mailbox", diag_cmd_admin,
+     "add, import, list, show, set, approve, reject, test-enable mailboxes"},
+    {"autodiscover", diag_cmd_autodiscover, "step-by-step Autodiscover troubleshooting"},
+    {"alerts", diag_cmd_admin, "the alert wall (all, or one mailbox's)"},
+    {"job", diag_cmd_admin, "list, show or wait for background jobs"},
+    {"sync", diag_cmd_sync, "synchronize mailboxes (a service; --once for one pass)"},
+    {"status", diag_cmd_sync, "one-screen health summary of server-side synchronization"},
+    {"activity", diag_cmd_sync, "list tracked and outgoing email activities"},
+    {"email", diag_cmd_sync, "queue an outgoing email (email send)"},
+    {"act", diag_cmd_sync,
+     "appointments, contacts and tasks on the CRM side (list, add, set, delete)"},
+    {"record", diag_cmd_record, "run a command and record its HTTP conversation, secrets scrubbed"},
+    {"replay", NULL, "rerun a recording offline and compare the report"},
 };
 
 enum {
-  G_DB = 1, G_KEY_FILE, G_FORMAT, G_TRACE, G_CACERT, G_RESOLVE, G_CONNECT_TO, G_PROXY,
-  G_NOPROXY, G_OUTPUT, G_FAILURES_ONLY, G_NO_PROGRESS
+  G_DB = 1,
+  G_KEY_FILE,
+  G_FORMAT,
+  G_TRACE,
+  G_CACERT,
+  G_RESOLVE,
+  G_CONNECT_TO,
+  G_PROXY,
+  G_NOPROXY,
+  G_OUTPUT,
+  G_FAILURES_ONLY,
+  G_NO_PROGRESS
 };
 
 /* Taken anywhere on the line, before or after the command. */
 static const struct diag_opt global_opts[] = {
-  {"--db", true, G_DB},
-  {"--key-file", true, G_KEY_FILE},
-  {"--format", true, G_FORMAT},
-  {"--trace", true, G_TRACE},
-  {"--cacert", true, G_CACERT},
-  {"--resolve", true, G_RESOLVE},
-  {"--connect-to", true, G_CONNECT_TO},
-  {"--proxy", true, G_PROXY},
-  {"--noproxy", true, G_NOPROXY},
-  {"-o", true, G_OUTPUT},
-  {"--output", true, G_OUTPUT},
-  {"--failures-only", false, G_FAILURES_ONLY},
-  {"--no-progress", false, G_NO_PROGRESS},
-  {NULL, false, 0},
+    {"--db", true, G_DB},
+    {"--key-file", true, G_KEY_FILE},
+    {"--format", true, G_FORMAT},
+    {"--trace", true, G_TRACE},
+    {"--cacert", true, G_CACERT},
+    {"--resolve", true, G_RESOLVE},
+    {"--connect-to", true, G_CONNECT_TO},
+    {"--proxy", true, G_PROXY},
+    {"--noproxy", true, G_NOPROXY},
+    {"-o", true, G_OUTPUT},
+    {"--output", true, G_OUTPUT},
+    {"--failures-only", false, G_FAILURES_ONLY},
+    {"--no-progress", false, G_NO_PROGRESS},
+    {NULL, false, 0},
 };
 
 static int usage(FILE *f)
@@ -75,7 +88,8 @@ static int usage(FILE *f)
         "              [--connect-to H:P:H2:P2]... [--proxy URL] [--noproxy LIST]\n"
         "              COMMAND [ARGS...]\n\n"
         "Test and enable Exchange mailboxes for CRM server-side synchronization.\n\n"
-        "Commands:\n", f);
+        "Commands:\n",
+        f);
   for(i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
     fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
   fputs("\nGlobal options (before or after the command; --opt=VALUE or --opt VALUE):\n"
@@ -139,8 +153,12 @@ static int set_global(struct diag_ctx *ctx, int id, const char *name, const char
   int f;
 
   switch(id) {
-  case G_DB: ctx->db = v; break;
-  case G_KEY_FILE: ctx->key_file = v; break;
+  case G_DB:
+    ctx->db = v;
+    break;
+  case G_KEY_FILE:
+    ctx->key_file = v;
+    break;
   case G_FORMAT:
     f = diag_format_parse(v);
     if(f < 0) {
@@ -149,8 +167,12 @@ static int set_global(struct diag_ctx *ctx, int id, const char *name, const char
     }
     ctx->format = (enum diag_format)f;
     break;
-  case G_TRACE: ctx->trace_path = v; break;
-  case G_CACERT: ctx->cacert = v; break;
+  case G_TRACE:
+    ctx->trace_path = v;
+    break;
+  case G_CACERT:
+    ctx->cacert = v;
+    break;
   case G_RESOLVE:
     if(ctx->n_resolve >= DIAG_MAX_OVERRIDES || !strchr(v, ':')) {
       diag_fail("--resolve wants HOST:PORT:ADDR (at most %d)", DIAG_MAX_OVERRIDES);
@@ -165,8 +187,12 @@ static int set_global(struct diag_ctx *ctx, int id, const char *name, const char
     }
     ctx->connect_to[ctx->n_connect_to++] = v;
     break;
-  case G_PROXY: ctx->proxy = v; break;
-  case G_NOPROXY: ctx->noproxy = v; break;
+  case G_PROXY:
+    ctx->proxy = v;
+    break;
+  case G_NOPROXY:
+    ctx->noproxy = v;
+    break;
   case G_OUTPUT:
     if(!*v) {
       diag_fail("option %s needs a file name", name);
@@ -174,9 +200,14 @@ static int set_global(struct diag_ctx *ctx, int id, const char *name, const char
     }
     ctx->output = v;
     break;
-  case G_FAILURES_ONLY: ctx->failures_only = true; break;
-  case G_NO_PROGRESS: ctx->no_progress = true; break;
-  default: break;
+  case G_FAILURES_ONLY:
+    ctx->failures_only = true;
+    break;
+  case G_NO_PROGRESS:
+    ctx->no_progress = true;
+    break;
+  default:
+    break;
   }
   return 0;
 }
@@ -328,7 +359,7 @@ int diag_main_with(int argc, char **argv, const struct diag_command *extra, size
   if(ctx.trace_path) {
     char why[4200] = "";
     ctx.trace =
-      strcmp(ctx.trace_path, "-") ? exs_privfile_open(ctx.trace_path, why, sizeof(why)) : stderr;
+        strcmp(ctx.trace_path, "-") ? exs_privfile_open(ctx.trace_path, why, sizeof(why)) : stderr;
     if(!ctx.trace) {
       result = diag_fail("cannot write the trace file %s", why);
       goto out;

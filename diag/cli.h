@@ -12,24 +12,24 @@
 
 /* Global options, accepted before or after the command. */
 struct diag_ctx {
-  const char *db;                 /* --db PATH; default ./exsync.db or $EXSYNC_DB */
-  const char *key_file;           /* --key-file PATH; default DB + ".key" */
-  enum diag_format format;        /* --format */
-  const char *trace_path;         /* --trace FILE ("-": stderr) */
-  const char *cacert;             /* --cacert FILE */
+  const char *db;          /* --db PATH; default ./exsync.db or $EXSYNC_DB */
+  const char *key_file;    /* --key-file PATH; default DB + ".key" */
+  enum diag_format format; /* --format */
+  const char *trace_path;  /* --trace FILE ("-": stderr) */
+  const char *cacert;      /* --cacert FILE */
   const char *resolve[DIAG_MAX_OVERRIDES];
   size_t n_resolve;
   const char *connect_to[DIAG_MAX_OVERRIDES];
   size_t n_connect_to;
-  const char *proxy;              /* --proxy URL ("" none: ignore the environment) */
-  const char *noproxy;            /* --noproxy LIST */
-  const char *output;             /* -o FILE: the report, written atomically */
-  bool failures_only;             /* --failures-only: reports list failing mailboxes only */
-  bool no_progress;               /* --no-progress */
-  bool color;                     /* stdout is a terminal that takes colour */
-  FILE *trace;                    /* open trace file, NULL when none */
+  const char *proxy;   /* --proxy URL ("" none: ignore the environment) */
+  const char *noproxy; /* --noproxy LIST */
+  const char *output;  /* -o FILE: the report, written atomically */
+  bool failures_only;  /* --failures-only: reports list failing mailboxes only */
+  bool no_progress;    /* --no-progress */
+  bool color;          /* stdout is a terminal that takes colour */
+  FILE *trace;         /* open trace file, NULL when none */
   const char *argv0;
-  const char *command;            /* the command run ("mailbox test-enable") */
+  const char *command; /* the command run ("mailbox test-enable") */
 };
 
 /* Formats a command takes (diag_formats). */

@@ -107,10 +107,10 @@ enum { PW_ENV = 50, PW_FILE, PW_PROMPT, PW_LITERAL };
 
 /* The password options of the commands that take one. */
 static const struct diag_opt pw_opts[] = {
-  {"--password-env", true, PW_ENV},
-  {"--password-file", true, PW_FILE},
-  {"--password-prompt", false, PW_PROMPT},
-  {NULL, false, 0},
+    {"--password-env", true, PW_ENV},
+    {"--password-file", true, PW_FILE},
+    {"--password-prompt", false, PW_PROMPT},
+    {NULL, false, 0},
 };
 
 /* Passwords never on the command line, in any spelling. */
@@ -129,10 +129,17 @@ static int refuse_literal_password(int argc, char **argv, int from)
 static int take_pw(struct pw_opts *pw, const struct diag_optp *p, int id)
 {
   switch(id) {
-  case PW_ENV: pw->env = p->value; return 1;
-  case PW_FILE: pw->file = p->value; return 1;
-  case PW_PROMPT: pw->prompt = true; return 1;
-  default: return 0;
+  case PW_ENV:
+    pw->env = p->value;
+    return 1;
+  case PW_FILE:
+    pw->file = p->value;
+    return 1;
+  case PW_PROMPT:
+    pw->prompt = true;
+    return 1;
+  default:
+    return 0;
   }
 }
 
@@ -339,8 +346,8 @@ static int cmd_org(struct diag_ctx *ctx, int argc, char **argv)
     return 2;
   }
   show = !strcmp(args[0], "show");
-  if(diag_formats(ctx, show ? "org show" : "org set", show ? DIAG_F_TEXT | DIAG_F_JSON
-                                                           : DIAG_F_TEXT)) {
+  if(diag_formats(ctx, show ? "org show" : "org set",
+                  show ? DIAG_F_TEXT | DIAG_F_JSON : DIAG_F_TEXT)) {
     free(args);
     return 2;
   }
@@ -401,8 +408,9 @@ static int cmd_org(struct diag_ctx *ctx, int argc, char **argv)
     int rc = exs_store_profile_get(st, org.default_profile, &dp, &err);
     exs_profile_wipe(&dp);
     if(rc) {
-      diag_fail(rc < 0 ? "%s" : "org setting 'default-profile': no profile named '%s' (create it "
-                                "first: exsync profile create)",
+      diag_fail(rc < 0 ? "%s"
+                       : "org setting 'default-profile': no profile named '%s' (create it "
+                         "first: exsync profile create)",
                 rc < 0 ? err.message : org.default_profile);
       goto out;
     }
@@ -441,8 +449,7 @@ static int run_stored(struct diag_ctx *ctx, struct exs_store *st, struct exs_mai
   char summary[256];
 
   exs_error_clear(&err);
-  if(exs_store_org_get(st, &org, &err) < 0 ||
-     diag_load_profiles(st, &profiles, &np, &err)) {
+  if(exs_store_org_get(st, &org, &err) < 0 || diag_load_profiles(st, &profiles, &np, &err)) {
     diag_fail("%s", err.message);
     goto out;
   }
@@ -533,25 +540,34 @@ static int apply_pairs(char **args, int n, int from, void *obj, bool profile)
   return 0;
 }
 
-enum { OPT_DETACH = 1, OPT_PROFILE, OPT_ALL, OPT_NO_TEST, OPT_TIMEOUT, OPT_FORCE,
-       OPT_OUT_PW_ENV, OPT_OUT_PW_FILE, OPT_OUT_PW_PROMPT };
+enum {
+  OPT_DETACH = 1,
+  OPT_PROFILE,
+  OPT_ALL,
+  OPT_NO_TEST,
+  OPT_TIMEOUT,
+  OPT_FORCE,
+  OPT_OUT_PW_ENV,
+  OPT_OUT_PW_FILE,
+  OPT_OUT_PW_PROMPT
+};
 
 static const struct diag_opt detach_opts[] = {
-  {"--detach", false, OPT_DETACH},
-  {NULL, false, 0},
+    {"--detach", false, OPT_DETACH},
+    {NULL, false, 0},
 };
 
 static const struct diag_opt force_opts[] = {
-  {"--force", false, OPT_FORCE},
-  {NULL, false, 0},
+    {"--force", false, OPT_FORCE},
+    {NULL, false, 0},
 };
 
 /* The outgoing password of a profile with same-outgoing=no. */
 static const struct diag_opt out_pw_opts[] = {
-  {"--outgoing-password-env", true, OPT_OUT_PW_ENV},
-  {"--outgoing-password-file", true, OPT_OUT_PW_FILE},
-  {"--outgoing-password-prompt", false, OPT_OUT_PW_PROMPT},
-  {NULL, false, 0},
+    {"--outgoing-password-env", true, OPT_OUT_PW_ENV},
+    {"--outgoing-password-file", true, OPT_OUT_PW_FILE},
+    {"--outgoing-password-prompt", false, OPT_OUT_PW_PROMPT},
+    {NULL, false, 0},
 };
 
 /* Re-open the verdicts of every mailbox of profile name that mask names
@@ -623,8 +639,7 @@ static int cmd_profile(struct diag_ctx *ctx, int argc, char **argv)
   te = !strcmp(sub, "test-enable");
   list = !strcmp(sub, "list");
   show = !strcmp(sub, "show");
-  if(!list && !show && !te && strcmp(sub, "create") && strcmp(sub, "set") &&
-     strcmp(sub, "delete"))
+  if(!list && !show && !te && strcmp(sub, "create") && strcmp(sub, "set") && strcmp(sub, "delete"))
     return diag_fail("profile: unknown subcommand '%s' (see exsync help profile)", sub);
   snprintf(cmd, sizeof(cmd), "profile %s", sub);
   if(refuse_literal_password(argc, argv, 2))
@@ -633,9 +648,15 @@ static int cmd_profile(struct diag_ctx *ctx, int argc, char **argv)
   if(!args)
     return diag_fail("out of memory");
   writer = !strcmp(sub, "create") || !strcmp(sub, "set");
-  diag_opt_init(&op, cmd, te ? detach_opts : writer ? pw_opts : !strcmp(sub, "delete") ? force_opts
-                                                                                      : NULL,
-                te ? diag_te_opts : writer ? out_pw_opts : NULL, argc, argv, 2);
+  diag_opt_init(&op, cmd,
+                te                       ? detach_opts
+                : writer                 ? pw_opts
+                : !strcmp(sub, "delete") ? force_opts
+                                         : NULL,
+                te       ? diag_te_opts
+                : writer ? out_pw_opts
+                         : NULL,
+                argc, argv, 2);
   while((id = diag_opt_next(&op)) != DIAG_OPT_END) {
     if(id == DIAG_OPT_HELP) {
       free(args);
@@ -658,8 +679,10 @@ static int cmd_profile(struct diag_ctx *ctx, int argc, char **argv)
     else if(take_pw(&pw, &op, id) == 0 && diag_te_apply(&flags, &op, id) < 0)
       goto out;
   }
-  if(diag_formats(ctx, cmd, te ? DIAG_F_REPORT : list || show ? DIAG_F_TEXT | DIAG_F_JSON
-                                                               : DIAG_F_TEXT))
+  if(diag_formats(ctx, cmd,
+                  te             ? DIAG_F_REPORT
+                  : list || show ? DIAG_F_TEXT | DIAG_F_JSON
+                                 : DIAG_F_TEXT))
     goto out;
   exs_error_clear(&err);
   if(list ? n > 0 : n < 1) {
@@ -709,8 +732,9 @@ static int cmd_profile(struct diag_ctx *ctx, int argc, char **argv)
     bool create = !strcmp(sub, "create");
     rc = exs_store_profile_get(st, args[0], &p, &err);
     if(rc < 0 || (create && rc == 0) || (!create && rc == EXS_STORE_NOT_FOUND)) {
-      diag_fail(rc < 0 ? "%s" : create ? "profile '%s' exists (use profile set)"
-                                       : "no profile '%s' (use profile create)",
+      diag_fail(rc < 0   ? "%s"
+                : create ? "profile '%s' exists (use profile set)"
+                         : "no profile '%s' (use profile create)",
                 rc < 0 ? err.message : args[0]);
       goto out;
     }
@@ -733,7 +757,8 @@ static int cmd_profile(struct diag_ctx *ctx, int argc, char **argv)
     if(p.same_outgoing &&
        (stray = outgoing_given(args, n, out_pw.env || out_pw.file || out_pw.prompt))) {
       diag_fail("profile '%s': %.*s: only with same-outgoing=no (same-outgoing=yes uses the "
-                "incoming settings for outgoing)", p.name, (int)strcspn(stray, "="), stray);
+                "incoming settings for outgoing)",
+                p.name, (int)strcspn(stray, "="), stray);
       goto out;
     }
     if(read_password(pw.env, pw.file, pw.prompt, p.password, sizeof(p.password)) < 0 ||
@@ -964,19 +989,19 @@ static void free_mailboxes(struct exs_mailbox *m, size_t n)
 }
 
 static const struct diag_opt mailbox_list_opts[] = {
-  {"--profile", true, OPT_PROFILE},
-  {NULL, false, 0},
+    {"--profile", true, OPT_PROFILE},
+    {NULL, false, 0},
 };
 
 static const struct diag_opt mailbox_all_opts[] = {
-  {"--all", false, OPT_ALL},
-  {NULL, false, 0},
+    {"--all", false, OPT_ALL},
+    {NULL, false, 0},
 };
 
 static const struct diag_opt mailbox_te_opts[] = {
-  {"--all", false, OPT_ALL},
-  {"--no-test", false, OPT_NO_TEST},
-  {NULL, false, 0},
+    {"--all", false, OPT_ALL},
+    {"--no-test", false, OPT_NO_TEST},
+    {NULL, false, 0},
 };
 
 static void print_mailbox_text(const struct exs_mailbox *m)
@@ -1330,8 +1355,8 @@ static int alerts_help(FILE *f)
 }
 
 static const struct diag_opt alerts_opts[] = {
-  {"--profile", true, OPT_PROFILE},
-  {NULL, false, 0},
+    {"--profile", true, OPT_PROFILE},
+    {NULL, false, 0},
 };
 
 static int cmd_alerts(struct diag_ctx *ctx, int argc, char **argv)
@@ -1433,8 +1458,8 @@ static int job_help(FILE *f)
 }
 
 static const struct diag_opt job_opts[] = {
-  {"--timeout", true, OPT_TIMEOUT},
-  {NULL, false, 0},
+    {"--timeout", true, OPT_TIMEOUT},
+    {NULL, false, 0},
 };
 
 static int cmd_job(struct diag_ctx *ctx, int argc, char **argv)
@@ -1528,8 +1553,7 @@ static int cmd_job(struct diag_ctx *ctx, int argc, char **argv)
         break;
       if(exs_monotonic_ms() > deadline) {
         diag_progress_done(&bar);
-        diag_fail("job %lld still %s after %ld s", jid, exs_job_state_name(job.state),
-                  timeout_s);
+        diag_fail("job %lld still %s after %ld s", jid, exs_job_state_name(job.state), timeout_s);
         goto out;
       }
       diag_progress_update(&bar, (size_t)job.done, (size_t)job.total);

@@ -17,7 +17,8 @@ static int help(void)
   printf("usage: exsync autodiscover ADDRESS [--user USER] [PASSWORD] [--protocol P]\n"
          "                           [--allow-non-ssl] [--ldap URI [--site NAME]]\n\n"
          "Find the EWS URL of ADDRESS the way Exchange clients do: with --ldap, the\n"
-         "service connection points in Active Directory first; then https://DOMAIN/autodiscover, https://autodiscover.DOMAIN/autodiscover, the HTTP\n"
+         "service connection points in Active Directory first; then https://DOMAIN/autodiscover, "
+         "https://autodiscover.DOMAIN/autodiscover, the HTTP\n"
          "redirect on port 80, DNS SRV; POX and SOAP; redirectAddr and redirectUrl up to 10\n"
          "hops. Prints every step with what came back and why the search moved on.\n\n"
          "  --user USER            credentials for the Autodiscover endpoints\n"
@@ -38,10 +39,14 @@ static int help(void)
 static const char *mark(enum exs_ad_outcome o)
 {
   switch(o) {
-  case EXS_AD_SUCCESS: return "[ok]  ";
-  case EXS_AD_WARNING: return "[warn]";
-  case EXS_AD_ERROR: return "[fail]";
-  default: return "[skip]";
+  case EXS_AD_SUCCESS:
+    return "[ok]  ";
+  case EXS_AD_WARNING:
+    return "[warn]";
+  case EXS_AD_ERROR:
+    return "[fail]";
+  default:
+    return "[skip]";
   }
 }
 
@@ -139,17 +144,17 @@ enum {
 };
 
 static const struct diag_opt opts[] = {
-  {"--allow-non-ssl", false, OPT_ALLOW_NON_SSL},
-  {"--password-prompt", false, OPT_PROMPT},
-  {"--user", true, OPT_USER},
-  {"--password-env", true, OPT_PW_ENV},
-  {"--password-file", true, OPT_PW_FILE},
-  {"--protocol", true, OPT_PROTOCOL},
-  {"--ldap", true, OPT_LDAP},
-  {"--site", true, OPT_SITE},
-  {"--ldap-user", true, OPT_LDAP_USER},
-  {"--ldap-password-env", true, OPT_LDAP_PW_ENV},
-  {NULL, false, 0},
+    {"--allow-non-ssl", false, OPT_ALLOW_NON_SSL},
+    {"--password-prompt", false, OPT_PROMPT},
+    {"--user", true, OPT_USER},
+    {"--password-env", true, OPT_PW_ENV},
+    {"--password-file", true, OPT_PW_FILE},
+    {"--protocol", true, OPT_PROTOCOL},
+    {"--ldap", true, OPT_LDAP},
+    {"--site", true, OPT_SITE},
+    {"--ldap-user", true, OPT_LDAP_USER},
+    {"--ldap-password-env", true, OPT_LDAP_PW_ENV},
+    {NULL, false, 0},
 };
 
 int diag_cmd_autodiscover(struct diag_ctx *ctx, int argc, char **argv)
@@ -170,8 +175,10 @@ int diag_cmd_autodiscover(struct diag_ctx *ctx, int argc, char **argv)
   diag_opt_init(&p, "autodiscover", opts, NULL, argc, argv, 1);
   while((id = diag_opt_next(&p)) != DIAG_OPT_END) {
     switch(id) {
-    case DIAG_OPT_HELP: return help();
-    case DIAG_OPT_ERR: return 2;
+    case DIAG_OPT_HELP:
+      return help();
+    case DIAG_OPT_ERR:
+      return 2;
     case DIAG_OPT_ARG:
       if(address)
         return diag_opt_unexpected(&p);
@@ -181,10 +188,18 @@ int diag_cmd_autodiscover(struct diag_ctx *ctx, int argc, char **argv)
       ao.http.allow_non_ssl = true;
       ao.http.allow_credentials_non_secure = true;
       break;
-    case OPT_PROMPT: prompt = true; break;
-    case OPT_USER: user = p.value; break;
-    case OPT_PW_ENV: pw_env = p.value; break;
-    case OPT_PW_FILE: pw_file = p.value; break;
+    case OPT_PROMPT:
+      prompt = true;
+      break;
+    case OPT_USER:
+      user = p.value;
+      break;
+    case OPT_PW_ENV:
+      pw_env = p.value;
+      break;
+    case OPT_PW_FILE:
+      pw_file = p.value;
+      break;
     case OPT_PROTOCOL: {
       int pr = exs_protocol_parse(p.value);
       if(pr < 0)
@@ -196,21 +211,27 @@ int diag_cmd_autodiscover(struct diag_ctx *ctx, int argc, char **argv)
       scp.uri = p.value;
       ao.scp = &scp;
       break;
-    case OPT_SITE: scp.site = p.value; break;
-    case OPT_LDAP_USER: scp.user = p.value; break;
+    case OPT_SITE:
+      scp.site = p.value;
+      break;
+    case OPT_LDAP_USER:
+      scp.user = p.value;
+      break;
     case OPT_LDAP_PW_ENV:
       scp.password = getenv(p.value);
       if(!scp.password)
         return diag_fail("the environment variable %s is not set", p.value);
       break;
-    default: break;
+    default:
+      break;
     }
   }
   if(diag_formats(ctx, "autodiscover", DIAG_F_TEXT | DIAG_F_JSON | DIAG_F_HTML))
     return 2;
   if(!address || !exs_address_valid(address))
     return diag_fail(address ? "autodiscover: '%s' is not an email address"
-                             : "autodiscover needs an email ADDRESS%s", address ? address : "");
+                             : "autodiscover needs an email ADDRESS%s",
+                     address ? address : "");
   if(pw_env || pw_file || prompt) {
     FILE *f = NULL;
     const char *v = pw_env ? getenv(pw_env) : NULL;

@@ -25,7 +25,6 @@ static void on_signal(int sig)
   stop_requested = 1;
 }
 
-
 static void json_time(FILE *f, time_t t)
 {
   char buf[32];
@@ -40,7 +39,6 @@ static const char *iso_or_dash(time_t t, char *buf, size_t len)
 {
   return t ? exs_time_iso(t, buf, len) : "-";
 }
-
 
 /* Arguments of a command without options: count, -1 error, -2 help. */
 static int plain_args(const char *cmd, int argc, char **argv, char **args)
@@ -115,30 +113,41 @@ static void print_stats(struct diag_ctx *ctx, const struct exs_sync_stats *s, lo
   printf("sync: %zu mailboxes, %zu received, %zu sent (%zu found already sent), %zu ACT "
          "changes, %zu failed items, %zu moved to Undeliverable, %zu mailbox errors, %zu "
          "requests, %ld ms\n",
-         s->mailboxes, s->received, s->sent, s->reconciled, s->act_changes, s->failed,
-         s->moved, s->errors, s->requests, ms);
+         s->mailboxes, s->received, s->sent, s->reconciled, s->act_changes, s->failed, s->moved,
+         s->errors, s->requests, ms);
 }
 
 enum {
-  S_ONCE = 1, S_ALL, S_QUIET, S_MAILBOX, S_INTERVAL, S_BACKOFF, S_MAX_BACKOFF, S_RETRY_INTERVAL,
-  S_MAX_RETRIES, S_PAGE_SIZE, S_SEND_BATCH, S_WORKERS, S_IDLE
+  S_ONCE = 1,
+  S_ALL,
+  S_QUIET,
+  S_MAILBOX,
+  S_INTERVAL,
+  S_BACKOFF,
+  S_MAX_BACKOFF,
+  S_RETRY_INTERVAL,
+  S_MAX_RETRIES,
+  S_PAGE_SIZE,
+  S_SEND_BATCH,
+  S_WORKERS,
+  S_IDLE
 };
 
 static const struct diag_opt sync_opts[] = {
-  {"--once", false, S_ONCE},
-  {"--all", false, S_ALL},
-  {"--quiet", false, S_QUIET},
-  {"--mailbox", true, S_MAILBOX},
-  {"--interval", true, S_INTERVAL},
-  {"--backoff", true, S_BACKOFF},
-  {"--max-backoff", true, S_MAX_BACKOFF},
-  {"--retry-interval", true, S_RETRY_INTERVAL},
-  {"--max-retries", true, S_MAX_RETRIES},
-  {"--page-size", true, S_PAGE_SIZE},
-  {"--send-batch", true, S_SEND_BATCH},
-  {"--workers", true, S_WORKERS},
-  {"--idle", true, S_IDLE},
-  {NULL, false, 0},
+    {"--once", false, S_ONCE},
+    {"--all", false, S_ALL},
+    {"--quiet", false, S_QUIET},
+    {"--mailbox", true, S_MAILBOX},
+    {"--interval", true, S_INTERVAL},
+    {"--backoff", true, S_BACKOFF},
+    {"--max-backoff", true, S_MAX_BACKOFF},
+    {"--retry-interval", true, S_RETRY_INTERVAL},
+    {"--max-retries", true, S_MAX_RETRIES},
+    {"--page-size", true, S_PAGE_SIZE},
+    {"--send-batch", true, S_SEND_BATCH},
+    {"--workers", true, S_WORKERS},
+    {"--idle", true, S_IDLE},
+    {NULL, false, 0},
 };
 
 static int cmd_sync(struct diag_ctx *ctx, int argc, char **argv)
@@ -162,26 +171,56 @@ static int cmd_sync(struct diag_ctx *ctx, int argc, char **argv)
   diag_opt_init(&p, "sync", sync_opts, NULL, argc, argv, 1);
   while((id = diag_opt_next(&p)) != DIAG_OPT_END) {
     switch(id) {
-    case DIAG_OPT_HELP: fputs(sync_help, stdout); return 0;
-    case DIAG_OPT_ERR: return 2;
-    case DIAG_OPT_ARG: return diag_opt_unexpected(&p);
-    case S_ONCE: once = true; break;
-    case S_ALL: opt.ignore_schedule = true; break;
-    case S_QUIET: quiet = true; break;
-    case S_MAILBOX: opt.only_mailbox = p.value; break;
+    case DIAG_OPT_HELP:
+      fputs(sync_help, stdout);
+      return 0;
+    case DIAG_OPT_ERR:
+      return 2;
+    case DIAG_OPT_ARG:
+      return diag_opt_unexpected(&p);
+    case S_ONCE:
+      once = true;
+      break;
+    case S_ALL:
+      opt.ignore_schedule = true;
+      break;
+    case S_QUIET:
+      quiet = true;
+      break;
+    case S_MAILBOX:
+      opt.only_mailbox = p.value;
+      break;
     default:
       if(diag_opt_long(&p, id == S_PAGE_SIZE ? 1 : 0, id == S_PAGE_SIZE ? 512 : 100000000L, &v))
         return 2;
       switch(id) {
-      case S_INTERVAL: opt.min_interval_s = v; break;
-      case S_BACKOFF: opt.empty_backoff_s = v; break;
-      case S_MAX_BACKOFF: opt.max_backoff_s = v; break;
-      case S_RETRY_INTERVAL: opt.retry_interval_s = v; break;
-      case S_MAX_RETRIES: opt.max_transient_retries = (int)v; break;
-      case S_PAGE_SIZE: opt.page_size = (int)v; break;
-      case S_SEND_BATCH: opt.send_batch = (int)v; break;
-      case S_WORKERS: opt.max_workers = (size_t)v; break;
-      default: idle = v; break;
+      case S_INTERVAL:
+        opt.min_interval_s = v;
+        break;
+      case S_BACKOFF:
+        opt.empty_backoff_s = v;
+        break;
+      case S_MAX_BACKOFF:
+        opt.max_backoff_s = v;
+        break;
+      case S_RETRY_INTERVAL:
+        opt.retry_interval_s = v;
+        break;
+      case S_MAX_RETRIES:
+        opt.max_transient_retries = (int)v;
+        break;
+      case S_PAGE_SIZE:
+        opt.page_size = (int)v;
+        break;
+      case S_SEND_BATCH:
+        opt.send_batch = (int)v;
+        break;
+      case S_WORKERS:
+        opt.max_workers = (size_t)v;
+        break;
+      default:
+        idle = v;
+        break;
       }
     }
   }
@@ -246,7 +285,7 @@ static int cmd_sync(struct diag_ctx *ctx, int argc, char **argv)
     if(!quiet && (pass_stats.mailboxes || pass_stats.errors))
       print_stats(ctx, &pass_stats, (long)(exs_monotonic_ms() - start));
     fflush(stdout);
-    opt.ignore_schedule = false; /* --all is for the first pass */
+    opt.ignore_schedule = false;  /* --all is for the first pass */
     EXS_FAULT_POINT("sync.idle"); /* a pass done, the wait not begun */
     until = exs_now() + idle;
     if(due && due < until)
@@ -407,8 +446,8 @@ static int cmd_status(struct diag_ctx *ctx, int argc, char **argv)
     printf("%s], \"summary\": {\"mailboxes\": %zu, \"enabled\": %ld, \"failing\": %ld, "
            "\"processing\": %ld, \"postponed\": %ld, \"received\": %ld, \"pending_send\": %ld, "
            "\"sending\": %ld, \"sent\": %ld, \"failed\": %ld}}\n",
-           n ? "\n" : "", n, enabled, failing, processing, postponed, total.received,
-           total.pending, total.sending, total.sent, total.failed);
+           n ? "\n" : "", n, enabled, failing, processing, postponed, total.received, total.pending,
+           total.sending, total.sent, total.failed);
   }
   else {
     printf("\n%zu mailboxes: %ld enabled, %ld with failures, %ld syncing now, %ld waiting; "
@@ -440,7 +479,7 @@ static int cmd_activity(struct diag_ctx *ctx, int argc, char **argv)
       "Tracked (received) and outgoing email activities; STATE is received,\n"
       "pending-send, sending, sent or failed.\n";
   static const struct diag_opt opts[] = {
-    {"--mailbox", true, 1}, {"--state", true, 2}, {NULL, false, 0}};
+      {"--mailbox", true, 1}, {"--state", true, 2}, {NULL, false, 0}};
   struct diag_optp p;
 
   if(argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
@@ -514,8 +553,8 @@ static int cmd_activity(struct diag_ctx *ctx, int argc, char **argv)
       printf("}");
     }
     else {
-      printf("%-6lld %-26.26s %-8s %-12s %-20s %-14s %s%s%s\n", (long long)a[i].id,
-             a[i].mailbox, a[i].direction == EXS_DIR_OUTGOING ? "out" : "in", a[i].state,
+      printf("%-6lld %-26.26s %-8s %-12s %-20s %-14s %s%s%s\n", (long long)a[i].id, a[i].mailbox,
+             a[i].direction == EXS_DIR_OUTGOING ? "out" : "in", a[i].state,
              iso_or_dash(when, t, sizeof(t)), x.tracking_token[0] ? x.tracking_token : "-",
              a[i].subject ? a[i].subject : "", x.reason[0] ? "  -- " : "", x.reason);
     }
@@ -582,8 +621,10 @@ static int cmd_email(struct diag_ctx *ctx, int argc, char **argv)
       "                         --body-file FILE|-\n"
       "Queue an outgoing email activity (Pending Send) of mailbox ADDRESS; exsync sync\n"
       "sends it when the mailbox is enabled for outgoing email. --to may be repeated.\n";
-  static const struct diag_opt opts[] = {{"--from", true, 1}, {"--to", true, 2},
-                                         {"--subject", true, 3}, {"--body-file", true, 4},
+  static const struct diag_opt opts[] = {{"--from", true, 1},
+                                         {"--to", true, 2},
+                                         {"--subject", true, 3},
+                                         {"--body-file", true, 4},
                                          {NULL, false, 0}};
   struct diag_optp p;
 
@@ -599,16 +640,26 @@ static int cmd_email(struct diag_ctx *ctx, int argc, char **argv)
   while((k = diag_opt_next(&p)) != DIAG_OPT_END) {
     size_t l;
     switch(k) {
-    case DIAG_OPT_HELP: fputs(usage_text, stdout); return 0;
-    case DIAG_OPT_ERR: return 2;
-    case DIAG_OPT_ARG: return diag_opt_unexpected(&p);
-    case 1: from = p.value; break;
+    case DIAG_OPT_HELP:
+      fputs(usage_text, stdout);
+      return 0;
+    case DIAG_OPT_ERR:
+      return 2;
+    case DIAG_OPT_ARG:
+      return diag_opt_unexpected(&p);
+    case 1:
+      from = p.value;
+      break;
     case 2:
       l = strlen(to);
       snprintf(to + l, sizeof(to) - l, "%s%s", l ? "," : "", p.value);
       break;
-    case 3: subject = p.value; break;
-    default: body_file = p.value; break;
+    case 3:
+      subject = p.value;
+      break;
+    default:
+      body_file = p.value;
+      break;
     }
   }
   if(diag_formats(ctx, "email send", DIAG_F_TEXT | DIAG_F_JSON))
@@ -671,10 +722,11 @@ static int act_field(struct exs_act_item *a, const char *kv)
     size_t off, size;
   } f[] = {
 #define F(n, m) {n, offsetof(struct exs_act_item, m), sizeof(((struct exs_act_item *)0)->m)}
-    F("subject", subject),   F("body", body),         F("start", start),
-    F("end", end),           F("location", location), F("status", status),
-    F("given-name", given_name), F("surname", surname), F("company", company),
-    F("email", email),
+      F("subject", subject),       F("body", body),
+      F("start", start),           F("end", end),
+      F("location", location),     F("status", status),
+      F("given-name", given_name), F("surname", surname),
+      F("company", company),       F("email", email),
 #undef F
   };
   const char *eq = strchr(kv, '=');
@@ -738,7 +790,7 @@ static int cmd_act(struct diag_ctx *ctx, int argc, char **argv)
   int k, result = 2;
 
   static const struct diag_opt opts[] = {
-    {"--mailbox", true, 1}, {"--kind", true, 2}, {NULL, false, 0}};
+      {"--mailbox", true, 1}, {"--kind", true, 2}, {NULL, false, 0}};
   struct diag_optp p;
   char **args = NULL, cmd[32];
   const char *mailbox = NULL;
@@ -816,7 +868,9 @@ static int cmd_act(struct diag_ctx *ctx, int argc, char **argv)
         snprintf(title, sizeof(title), "%s%s%s", r->subject, r->start[0] ? " @ " : "", r->start);
       printf("%-5lld %-24.24s %-12s %-8s %-40.40s %s\n", (long long)r->id, r->mailbox,
              exs_act_kind_name(r->kind),
-             r->deleted ? (r->dirty ? "deleting" : "deleted") : r->dirty ? "pending" : "synced",
+             r->deleted ? (r->dirty ? "deleting" : "deleted")
+             : r->dirty ? "pending"
+                        : "synced",
              title, r->conflict[0] ? r->conflict : "-");
     }
     if(ctx->format == DIAG_FORMAT_JSON)
@@ -877,8 +931,10 @@ static int cmd_act(struct diag_ctx *ctx, int argc, char **argv)
     goto out;
   }
   printf("%s %lld %s (sent to Exchange by the next exsync sync)\n", exs_act_kind_name(a.kind),
-         (long long)a.id, !strcmp(sub, "add") ? "added" : !strcmp(sub, "set") ? "changed"
-                                                                              : "deleted");
+         (long long)a.id,
+         !strcmp(sub, "add")   ? "added"
+         : !strcmp(sub, "set") ? "changed"
+                               : "deleted");
   result = 0;
 out:
   free(args);

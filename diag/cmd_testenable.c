@@ -28,9 +28,9 @@ static int help(void)
 enum { OPT_CONFIG = 1, OPT_MAILBOX };
 
 static const struct diag_opt opts[] = {
-  {"--config", true, OPT_CONFIG},
-  {"--mailbox", true, OPT_MAILBOX},
-  {NULL, false, 0},
+    {"--config", true, OPT_CONFIG},
+    {"--mailbox", true, OPT_MAILBOX},
+    {NULL, false, 0},
 };
 
 int diag_cmd_test_enable(struct diag_ctx *ctx, int argc, char **argv)

@@ -9,11 +9,21 @@ void diag_json_str(FILE *f, const char *s)
   for(; s && *s; s++) {
     unsigned char c = (unsigned char)*s;
     switch(c) {
-    case '"': fputs("\\\"", f); break;
-    case '\\': fputs("\\\\", f); break;
-    case '\n': fputs("\\n", f); break;
-    case '\r': fputs("\\r", f); break;
-    case '\t': fputs("\\t", f); break;
+    case '"':
+      fputs("\\\"", f);
+      break;
+    case '\\':
+      fputs("\\\\", f);
+      break;
+    case '\n':
+      fputs("\\n", f);
+      break;
+    case '\r':
+      fputs("\\r", f);
+      break;
+    case '\t':
+      fputs("\\t", f);
+      break;
     default:
       if(c < 0x20)
         fprintf(f, "\\u%04x", c);

@@ -99,6 +99,5 @@ int diag_opt_long(const struct diag_optp *p, long min, long max, long *out)
 
 int diag_opt_unexpected(const struct diag_optp *p)
 {
-  return diag_fail("%s: unexpected argument '%s' (see exsync help %s)", p->cmd, p->value,
-                   p->cmd);
+  return diag_fail("%s: unexpected argument '%s' (see exsync help %s)", p->cmd, p->value, p->cmd);
 }

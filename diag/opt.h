@@ -26,8 +26,8 @@ struct diag_optp {
   bool stop_at_dashdash;            /* "--" ends the parse (record, replay): the command
                                        to run starts at argv[i] */
   bool saw_dashdash;
-  const char *value;                /* the value of the option, or the argument */
-  const char *name;                 /* the option's name as in the table */
+  const char *value; /* the value of the option, or the argument */
+  const char *name;  /* the option's name as in the table */
 };
 
 /* Parse argv[first..argc-1] of command cmd with up to two option tables

@@ -8,11 +8,11 @@
 #include <stdint.h>
 
 struct diag_progress {
-  bool enabled;     /* stderr is a terminal and --no-progress was not given */
-  bool escapes;     /* the terminal takes escape codes (not TERM=dumb, no NO_COLOR) */
+  bool enabled; /* stderr is a terminal and --no-progress was not given */
+  bool escapes; /* the terminal takes escape codes (not TERM=dumb, no NO_COLOR) */
   const char *label;
   size_t last_drawn;
-  size_t failures;  /* set by the caller: shown as "N failed" */
+  size_t failures; /* set by the caller: shown as "N failed" */
   int64_t start_ms;
 };
 

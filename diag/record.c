@@ -134,8 +134,7 @@ int diag_report_mask(const char *s, struct exs_buf *out)
       }
     }
     /* step timings of the autodiscover tree: "(12 ms)", "(HTTP 200, 12 ms)" */
-    if(!hit && (s[i] == '(' || s[i] == ' ') && i + 1 < len && s[i + 1] >= '0' &&
-       s[i + 1] <= '9') {
+    if(!hit && (s[i] == '(' || s[i] == ' ') && i + 1 < len && s[i + 1] >= '0' && s[i + 1] <= '9') {
       size_t j = i + 1;
       while(j < len && s[j] >= '0' && s[j] <= '9')
         j++;
@@ -586,8 +585,10 @@ static int help(void)
 
 int diag_cmd_record(struct diag_ctx *ctx, int argc, char **argv)
 {
-  static const struct diag_opt opts[] = {{"--anonymize", false, 1}, {"--out", true, 2},
-                                         {"--name", true, 3}, {"--scrub", true, 4},
+  static const struct diag_opt opts[] = {{"--anonymize", false, 1},
+                                         {"--out", true, 2},
+                                         {"--name", true, 3},
+                                         {"--scrub", true, 4},
                                          {NULL, false, 0}};
   struct diag_record_options opt;
   struct diag_optp p;
@@ -600,12 +601,21 @@ int diag_cmd_record(struct diag_ctx *ctx, int argc, char **argv)
   p.stop_at_dashdash = true;
   while((id = diag_opt_next(&p)) != DIAG_OPT_END) {
     switch(id) {
-    case DIAG_OPT_HELP: return help();
-    case DIAG_OPT_ERR: return 2;
-    case DIAG_OPT_ARG: return diag_opt_unexpected(&p);
-    case 1: opt.anonymize = true; break;
-    case 2: opt.out = p.value; break;
-    case 3: opt.name = p.value; break;
+    case DIAG_OPT_HELP:
+      return help();
+    case DIAG_OPT_ERR:
+      return 2;
+    case DIAG_OPT_ARG:
+      return diag_opt_unexpected(&p);
+    case 1:
+      opt.anonymize = true;
+      break;
+    case 2:
+      opt.out = p.value;
+      break;
+    case 3:
+      opt.name = p.value;
+      break;
     default:
       if(opt.n_rules >= sizeof(rules) / sizeof(rules[0]))
         return diag_fail("record: too many --scrub rules");

@@ -18,10 +18,13 @@
 #define SOAP_NS "http://schemas.xmlsoap.org/soap/envelope/"
 
 static const char *const known_ops[] = {
-  "GetFolder", "FindFolder", "CreateFolder", "UpdateFolder", "DeleteFolder",
-  "SyncFolderHierarchy", "SyncFolderItems", "FindItem", "GetItem", "CreateItem",
-  "UpdateItem", "DeleteItem", "MoveItem", "CopyItem", "SendItem", "ResolveNames",
-  "ConvertId", "GetUserSettingsRequestMessage", "Autodiscover"};
+    "GetFolder",       "FindFolder",   "CreateFolder",
+    "UpdateFolder",    "DeleteFolder", "SyncFolderHierarchy",
+    "SyncFolderItems", "FindItem",     "GetItem",
+    "CreateItem",      "UpdateItem",   "DeleteItem",
+    "MoveItem",        "CopyItem",     "SendItem",
+    "ResolveNames",    "ConvertId",    "GetUserSettingsRequestMessage",
+    "Autodiscover"};
 
 bool diag_operation_known(const char *op)
 {
@@ -116,8 +119,8 @@ int diag_recording_add(struct diag_recording *r, const struct diag_rec_exchange 
   memset(c, 0, sizeof(*c));
   c->method = dup_n(x->method, x->method ? strlen(x->method) : 0, &oom);
   c->url = dup_n(x->url, x->url ? strlen(x->url) : 0, &oom);
-  c->operation = dup_n(x->operation ? x->operation : "", x->operation ? strlen(x->operation) : 0,
-                       &oom);
+  c->operation =
+      dup_n(x->operation ? x->operation : "", x->operation ? strlen(x->operation) : 0, &oom);
   c->keys = dup_n(x->keys ? x->keys : "", x->keys ? strlen(x->keys) : 0, &oom);
   c->req_headers = dup_n(x->req_headers, x->req_headers ? strlen(x->req_headers) : 0, &oom);
   c->req_body = dup_n(x->req_body, x->req_body_len, &oom);
@@ -177,8 +180,8 @@ static int walk_keys(xmlNodePtr node, struct exs_buf *keys)
     if(!strcmp(name, "BaseShape") && c->parent &&
        (!strcmp((const char *)c->parent->name, "ItemShape") ||
         !strcmp((const char *)c->parent->name, "FolderShape"))) {
-      if(add_key(keys, !strcmp((const char *)c->parent->name, "ItemShape") ? "itemshape"
-                                                                          : "foldershape",
+      if(add_key(keys,
+                 !strcmp((const char *)c->parent->name, "ItemShape") ? "itemshape" : "foldershape",
                  exs_xml_text(c, buf, sizeof(buf))))
         return -1;
       continue;
@@ -252,8 +255,7 @@ int diag_request_keys(const char *body, size_t len, char *op, size_t oplen, stru
                                              {"Traversal", "traversal"}};
       size_t a;
       for(a = 0; a < sizeof(attrs) / sizeof(attrs[0]); a++)
-        if(exs_xml_attr(first, attrs[a][0], buf, sizeof(buf)) &&
-           add_key(keys, attrs[a][1], buf))
+        if(exs_xml_attr(first, attrs[a][0], buf, sizeof(buf)) && add_key(keys, attrs[a][1], buf))
           goto out;
       if(walk_keys(first, keys))
         goto out;
@@ -398,8 +400,7 @@ static int load_exchange(struct diag_recording *r, xmlNodePtr e, const char *nam
   }
   if(!exs_xml_attr(e, "url", url, sizeof(url)) || !host_of(url, host, sizeof(host)) ||
      (strncasecmp(url, "http://", 7) && strncasecmp(url, "https://", 8))) {
-    snprintf(err, errlen, "%s:%ld: exchange: url must be an http:// or https:// URL", name,
-             line);
+    snprintf(err, errlen, "%s:%ld: exchange: url must be an http:// or https:// URL", name, line);
     goto out;
   }
   exs_xml_attr(e, "operation", op, sizeof(op));
@@ -431,8 +432,8 @@ static int load_exchange(struct diag_recording *r, xmlNodePtr e, const char *nam
       goto out;
     }
     if(!diag_operation_known(bop)) {
-      snprintf(err, errlen, "%s:%ld: exchange: unknown operation '%s' in the request body",
-               name, line, bop);
+      snprintf(err, errlen, "%s:%ld: exchange: unknown operation '%s' in the request body", name,
+               line, bop);
       goto out;
     }
     if(*op && strcmp(op, bop)) {
@@ -452,8 +453,7 @@ static int load_exchange(struct diag_recording *r, xmlNodePtr e, const char *nam
     xmlNodePtr b = exs_xml_child(resp, REC_NS, "body");
     x.status = exs_xml_attr(resp, "status", num, sizeof(num)) ? (int)strtol(num, NULL, 10) : 0;
     if(x.status < 100 || x.status > 599) {
-      snprintf(err, errlen, "%s:%ld: response: status must be 100..599", name,
-               xmlGetLineNo(resp));
+      snprintf(err, errlen, "%s:%ld: response: status must be 100..599", name, xmlGetLineNo(resp));
       goto out;
     }
     if(h && !(x.resp_headers = node_text(h, NULL, name, err, errlen, &bad)))
@@ -539,8 +539,7 @@ static int load_doc(xmlDocPtr doc, const char *name, const char *xsd_path,
       r->argc++;
     }
     if(!r->argc) {
-      snprintf(err, errlen, "%s:%ld: <command> needs at least one <arg>", name,
-               xmlGetLineNo(n));
+      snprintf(err, errlen, "%s:%ld: <command> needs at least one <arg>", name, xmlGetLineNo(n));
       goto out;
     }
   }
@@ -557,8 +556,8 @@ static int load_doc(xmlDocPtr doc, const char *name, const char *xsd_path,
     char v[16];
     xmlNodePtr s;
     size_t cnt = 0;
-    r->anonymize = exs_xml_attr(n, "anonymize", v, sizeof(v)) &&
-                   (!strcmp(v, "true") || !strcmp(v, "1"));
+    r->anonymize =
+        exs_xml_attr(n, "anonymize", v, sizeof(v)) && (!strcmp(v, "true") || !strcmp(v, "1"));
     for(s = exs_xml_child(n, REC_NS, "scrub"); s; s = exs_xml_next(s, REC_NS, "scrub"))
       cnt++;
     if(cnt) {
@@ -605,8 +604,8 @@ static int load_doc(xmlDocPtr doc, const char *name, const char *xsd_path,
     char ex[16];
     xmlNodePtr rep = exs_xml_child(n, REC_NS, "report");
     char *end;
-    if(!exs_xml_attr(n, "exit", ex, sizeof(ex)) || (r->exit_code = (int)strtol(ex, &end, 10),
-                                                    *end || end == ex)) {
+    if(!exs_xml_attr(n, "exit", ex, sizeof(ex)) ||
+       (r->exit_code = (int)strtol(ex, &end, 10), *end || end == ex)) {
       snprintf(err, errlen, "%s:%ld: <expect> needs exit=\"N\"", name, xmlGetLineNo(n));
       goto out;
     }
@@ -628,9 +627,8 @@ out:
   return result;
 }
 
-int diag_recording_load_mem(const char *data, size_t len, const char *name,
-                            const char *xsd_path, struct diag_recording **out, char *err,
-                            size_t errlen)
+int diag_recording_load_mem(const char *data, size_t len, const char *name, const char *xsd_path,
+                            struct diag_recording **out, char *err, size_t errlen)
 {
   xmlDocPtr doc;
   int result;
@@ -673,8 +671,7 @@ int diag_recording_load(const char *path, const char *xsd_path, struct diag_reco
     snprintf(err, errlen, "%s: read error", path);
     goto out;
   }
-  result = diag_recording_load_mem(b.data ? b.data : "", b.len, path, xsd_path, out, err,
-                                   errlen);
+  result = diag_recording_load_mem(b.data ? b.data : "", b.len, path, xsd_path, out, err, errlen);
 out:
   fclose(f);
   exs_buf_free(&b);
@@ -722,13 +719,27 @@ static int add_escaped(struct exs_buf *o, const char *s, size_t n, bool attr)
   for(i = 0; i < n; i++) {
     int rc;
     switch(s[i]) {
-    case '&': rc = exs_buf_adds(o, "&amp;"); break;
-    case '<': rc = exs_buf_adds(o, "&lt;"); break;
-    case '>': rc = exs_buf_adds(o, "&gt;"); break;
-    case '"': rc = attr ? exs_buf_adds(o, "&quot;") : exs_buf_add(o, s + i, 1); break;
-    case '\r': rc = exs_buf_adds(o, "&#13;"); break;
-    case '\t': rc = exs_buf_adds(o, "&#9;"); break;
-    default: rc = exs_buf_add(o, s + i, 1); break;
+    case '&':
+      rc = exs_buf_adds(o, "&amp;");
+      break;
+    case '<':
+      rc = exs_buf_adds(o, "&lt;");
+      break;
+    case '>':
+      rc = exs_buf_adds(o, "&gt;");
+      break;
+    case '"':
+      rc = attr ? exs_buf_adds(o, "&quot;") : exs_buf_add(o, s + i, 1);
+      break;
+    case '\r':
+      rc = exs_buf_adds(o, "&#13;");
+      break;
+    case '\t':
+      rc = exs_buf_adds(o, "&#9;");
+      break;
+    default:
+      rc = exs_buf_add(o, s + i, 1);
+      break;
     }
     if(rc)
       return -1;
@@ -746,8 +757,8 @@ static int add_attr(struct exs_buf *o, const char *s)
   return add_escaped(o, s, strlen(s), true);
 }
 
-static int add_elem(struct exs_buf *o, const char *indent, const char *tag, const char *s,
-                    size_t n, bool body)
+static int add_elem(struct exs_buf *o, const char *indent, const char *tag, const char *s, size_t n,
+                    bool body)
 {
   if(!s)
     return 0;
@@ -757,8 +768,7 @@ static int add_elem(struct exs_buf *o, const char *indent, const char *tag, cons
       return -1;
     return 0;
   }
-  if(exs_buf_addf(o, "%s<%s>", indent, tag) || add_text(o, s, n) ||
-     exs_buf_addf(o, "</%s>\n", tag))
+  if(exs_buf_addf(o, "%s<%s>", indent, tag) || add_text(o, s, n) || exs_buf_addf(o, "</%s>\n", tag))
     return -1;
   return 0;
 }
@@ -797,21 +807,19 @@ int diag_recording_write(const struct diag_recording *r, struct exs_buf *o)
   }
   for(i = 0; i < r->n_files; i++) {
     if(exs_buf_adds(o, "  <file name=\"") || add_attr(o, r->files[i].name) ||
-       exs_buf_adds(o, "\">") ||
-       add_text(o, r->files[i].content, strlen(r->files[i].content)) ||
+       exs_buf_adds(o, "\">") || add_text(o, r->files[i].content, strlen(r->files[i].content)) ||
        exs_buf_adds(o, "</file>\n"))
       return -1;
   }
   for(i = 0; i < r->n_x; i++) {
     const struct diag_rec_exchange *x = &r->x[i];
-    if(exs_buf_addf(o, "  <exchange method=\"%s\" url=\"", x->method) ||
-       add_attr(o, x->url) || exs_buf_adds(o, "\""))
+    if(exs_buf_addf(o, "  <exchange method=\"%s\" url=\"", x->method) || add_attr(o, x->url) ||
+       exs_buf_adds(o, "\""))
       return -1;
     if(x->operation && *x->operation && exs_buf_addf(o, " operation=\"%s\"", x->operation))
       return -1;
     if(!x->req_body && x->keys && *x->keys &&
-       (exs_buf_adds(o, " keys=\"") || add_attr(o, x->keys) ||
-        exs_buf_adds(o, "\"")))
+       (exs_buf_adds(o, " keys=\"") || add_attr(o, x->keys) || exs_buf_adds(o, "\"")))
       return -1;
     if(exs_buf_addf(o, " elapsed-ms=\"%ld\"", x->elapsed_ms < 0 ? 0 : x->elapsed_ms))
       return -1;
@@ -836,23 +844,21 @@ int diag_recording_write(const struct diag_recording *r, struct exs_buf *o)
         return -1;
     }
     else {
-      if(exs_buf_addf(o, "    <failure category=\"%s\"/>\n",
-                      x->failure ? x->failure : "CONNECT"))
+      if(exs_buf_addf(o, "    <failure category=\"%s\"/>\n", x->failure ? x->failure : "CONNECT"))
         return -1;
     }
     if(exs_buf_adds(o, "  </exchange>\n"))
       return -1;
   }
   if(exs_buf_addf(o, "  <expect exit=\"%d\">\n", r->exit_code) ||
-     add_elem(o, "    ", "report", r->report ? r->report : "",
-              r->report ? strlen(r->report) : 0, false) ||
+     add_elem(o, "    ", "report", r->report ? r->report : "", r->report ? strlen(r->report) : 0,
+              false) ||
      exs_buf_adds(o, "  </expect>\n</recording>\n"))
     return -1;
   return 0;
 }
 
-static int write_file_atomic(const char *path, const struct exs_buf *b, char *err,
-                             size_t errlen);
+static int write_file_atomic(const char *path, const struct exs_buf *b, char *err, size_t errlen);
 
 int diag_recording_save_expect(const struct diag_recording *r, const char *path, char *err,
                                size_t errlen)
@@ -881,8 +887,8 @@ int diag_recording_save_expect(const struct diag_recording *r, const char *path,
   end += strlen("</expect>");
   if(exs_buf_add(&b, old.data, (size_t)(start - old.data)) ||
      exs_buf_addf(&b, "<expect exit=\"%d\">\n", r->exit_code) ||
-     add_elem(&b, "    ", "report", r->report ? r->report : "",
-              r->report ? strlen(r->report) : 0, false) ||
+     add_elem(&b, "    ", "report", r->report ? r->report : "", r->report ? strlen(r->report) : 0,
+              false) ||
      exs_buf_adds(&b, "  </expect>") || exs_buf_adds(&b, end)) {
     snprintf(err, errlen, "%s: the recording is too large or memory ran out", path);
     goto out;
@@ -894,8 +900,7 @@ out:
   return result;
 }
 
-int diag_recording_save(const struct diag_recording *r, const char *path, char *err,
-                        size_t errlen)
+int diag_recording_save(const struct diag_recording *r, const char *path, char *err, size_t errlen)
 {
   struct exs_buf b;
   int result = -1;
@@ -911,8 +916,7 @@ out:
   return result;
 }
 
-static int write_file_atomic(const char *path, const struct exs_buf *b, char *err,
-                             size_t errlen)
+static int write_file_atomic(const char *path, const struct exs_buf *b, char *err, size_t errlen)
 {
   /* 0600 and no symbolic links: recordings hold addresses and answers */
   return exs_privfile_write(path, b->data ? b->data : "", b->len, err, errlen);
@@ -991,8 +995,8 @@ int diag_recording_check_command(const struct diag_recording *r, const char *con
   static const char *const dropped[] = {"--cacert", "--connect-to", "--resolve"};
   static const char *const refused[] = {"--db", "--key-file", "--trace"};
   static const char *const te_flags[] = {"--this-org-only", "--wait-retries", "--help", "-h"};
-  static const char *const te_values[] = {"--delivery-timeout", "--retry-interval",
-                                          "--max-retries", "--mailbox"};
+  static const char *const te_values[] = {"--delivery-timeout", "--retry-interval", "--max-retries",
+                                          "--mailbox"};
   static const char *const ad_flags[] = {"--allow-non-ssl", "--password-prompt", "--help", "-h"};
   static const char *const ad_values[] = {"--user", "--protocol"};
   const char **rest = calloc(argc + 1, sizeof(char *));
@@ -1011,7 +1015,8 @@ int diag_recording_check_command(const struct diag_recording *r, const char *con
       REFUSE("argument %zu '--': a recorded command holds no second '--'", i + 1);
     if(option_in(a, refused, 3, &iv))
       REFUSE("argument %zu '%s': a recording may not name a store, key or trace file "
-             "(give such options to replay itself)", i + 1, a);
+             "(give such options to replay itself)",
+             i + 1, a);
     if(option_in(a, dropped, 3, &iv) || option_in(a, (const char *const[]){"--format"}, 1, &iv)) {
       bool keep = !strncmp(a, "--format", 8);
       if(!iv && i + 1 >= argc)
@@ -1045,22 +1050,23 @@ int diag_recording_check_command(const struct diag_recording *r, const char *con
       if(!v)
         REFUSE("argument %zu '%s' needs a value", pos[i], a);
       if(r && strstr(v, "{{file:"))
-        REFUSE("argument %zu '%s': a file reference outside --config/--password-file",
-               pos[i + 1], v);
+        REFUSE("argument %zu '%s': a file reference outside --config/--password-file", pos[i + 1],
+               v);
       i++;
       continue;
     }
     if(te && !strcmp(a, "--config")) {
       if(!v || !file_value_ok(r, v, false))
         REFUSE("argument %zu '%s': --config must name one of the recording's files "
-               "({{file:NAME}})", pos[i] + (v ? 1 : 0), v ? v : a);
+               "({{file:NAME}})",
+               pos[i] + (v ? 1 : 0), v ? v : a);
       i++;
       continue;
     }
     if(!te && !strcmp(a, "--password-file")) {
       if(!v || !file_value_ok(r, v, true))
-        REFUSE("argument %zu '%s': --password-file must be {{file:password}}",
-               pos[i] + (v ? 1 : 0), v ? v : a);
+        REFUSE("argument %zu '%s': --password-file must be {{file:password}}", pos[i] + (v ? 1 : 0),
+               v ? v : a);
       i++;
       continue;
     }

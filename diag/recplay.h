@@ -23,12 +23,12 @@ int diag_run_captured(const char *argv0, const char *const *globals, size_t n_gl
 size_t diag_ctx_globals(const struct diag_ctx *ctx, const char **words, size_t max);
 
 struct diag_record_options {
-  const char *out;                 /* recording file to write */
-  const char *name;                /* <info><name>, may be NULL */
-  const char *const *rules;        /* --scrub REGEX=REPLACEMENT */
+  const char *out;          /* recording file to write */
+  const char *name;         /* <info><name>, may be NULL */
+  const char *const *rules; /* --scrub REGEX=REPLACEMENT */
   size_t n_rules;
   bool anonymize;
-  bool quiet;                      /* do not echo the report to stdout */
+  bool quiet; /* do not echo the report to stdout */
 };
 
 /* Record `exsync ARGS...` (args[0] is the command name) with the globals of

@@ -22,8 +22,7 @@ static const char *status_cell(int status, char *buf, size_t len, int width)
   return buf;
 }
 
-static void write_text(FILE *f, const struct exs_te_result *results, size_t n,
-                       long elapsed_ms)
+static void write_text(FILE *f, const struct exs_te_result *results, size_t n, long elapsed_ms)
 {
   struct diag_summary sum;
   size_t width = strlen("Mailbox");
@@ -73,8 +72,8 @@ static void write_text(FILE *f, const struct exs_te_result *results, size_t n,
           fprintf(f, "    fix: %s\n", al->error.hint);
       }
   }
-  fprintf(f, "\n%zu mailboxes: %zu success, %zu failure, %zu not run\n", sum.mailboxes,
-          sum.success, sum.failure, sum.not_run);
+  fprintf(f, "\n%zu mailboxes: %zu success, %zu failure, %zu not run\n", sum.mailboxes, sum.success,
+          sum.failure, sum.not_run);
   fputs("by workload:", f);
   for(w = 0; w < EXS_WL_COUNT; w++)
     fprintf(f, "%s %s %zu success, %zu failure, %zu not run", w ? ";" : "",
@@ -104,9 +103,8 @@ static void write_summary_json(FILE *f, const struct diag_summary *sum)
           "\"not_run\": %zu, \"elapsed_ms\": %ld,\n    \"workloads\": {",
           sum->mailboxes, sum->success, sum->failure, sum->not_run, sum->elapsed_ms);
   for(w = 0; w < EXS_WL_COUNT; w++)
-    fprintf(f, "%s\"%s\": {\"success\": %zu, \"failure\": %zu, \"not_run\": %zu}",
-            w ? ", " : "", exs_workload_name((enum exs_workload)w), sum->wl[w][0],
-            sum->wl[w][1], sum->wl[w][2]);
+    fprintf(f, "%s\"%s\": {\"success\": %zu, \"failure\": %zu, \"not_run\": %zu}", w ? ", " : "",
+            exs_workload_name((enum exs_workload)w), sum->wl[w][0], sum->wl[w][1], sum->wl[w][2]);
   fputs("},\n    \"categories\": {", f);
   for(c = 0; c < DIAG_MAX_CATEGORIES; c++)
     if(sum->by_category[c]) {
@@ -249,10 +247,12 @@ static void junit_suite_open(FILE *f, const char *name, size_t tests, size_t fai
   host_name(host, sizeof(host));
   fputs("  <testsuite name=\"", f);
   xml_text(f, name);
-  fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" "
-             "skipped=\"%zu\" time=\"%.3f\" timestamp=\"%s\" hostname=\"",
-          tests, failures, errors, skipped, elapsed_ms / 1000.0,
-          exs_time_iso(diag_report_started() ? diag_report_started() : exs_now(), when, sizeof(when)));
+  fprintf(
+      f,
+      "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" "
+      "skipped=\"%zu\" time=\"%.3f\" timestamp=\"%s\" hostname=\"",
+      tests, failures, errors, skipped, elapsed_ms / 1000.0,
+      exs_time_iso(diag_report_started() ? diag_report_started() : exs_now(), when, sizeof(when)));
   xml_text(f, host);
   fputs("\">\n    <properties>\n", f);
   fprintf(f, "      <property name=\"exsync.version\" value=\"%s\"/>\n", EXSYNC_VERSION);
@@ -291,8 +291,7 @@ static long workload_ms(const struct exs_te_result *r, int w)
  * each mailbox with its three workloads, and the testcases of a suite add up
  * to the mailbox's test time (mailboxes are tested in parallel, so the
  * suites add up to more than the run). */
-static void write_junit(FILE *f, const struct exs_te_result *results, size_t n,
-                        long elapsed_ms)
+static void write_junit(FILE *f, const struct exs_te_result *results, size_t n, long elapsed_ms)
 {
   static const char *const names[EXS_WL_COUNT] = {"Incoming Email", "Outgoing Email",
                                                   "Appointments, Contacts, and Tasks"};
@@ -335,12 +334,13 @@ static void write_junit(FILE *f, const struct exs_te_result *results, size_t n,
       }
       else if(r->status[w] == EXS_STATUS_NOT_RUN) {
         fputs(">\n      <skipped message=\"delivery method is not server-side synchronization\"/>\n"
-              "    </testcase>\n", f);
+              "    </testcase>\n",
+              f);
       }
       else {
         const struct exs_error *e = &r->error[w];
-        fprintf(f, ">\n      <failure type=\"%s\" message=\"%s: ",
-                exs_category_name(e->category), exs_category_name(e->category));
+        fprintf(f, ">\n      <failure type=\"%s\" message=\"%s: ", exs_category_name(e->category),
+                exs_category_name(e->category));
         xml_text(f, e->message);
         fputs("\">", f);
         fprintf(f, "category: %s\nworkload: %s\ntransient: %s\n", exs_category_name(e->category),
@@ -382,7 +382,8 @@ void diag_report_write_error(FILE *f, enum diag_format format, const char *comma
     fputs(", \"message\": ", f);
     diag_json_str(f, message);
     fputs("},\n  \"mailboxes\": [],\n  \"summary\": {\"mailboxes\": 0, \"success\": 0, "
-          "\"failure\": 0, \"not_run\": 0, \"elapsed_ms\": 0}\n}\n", f);
+          "\"failure\": 0, \"not_run\": 0, \"elapsed_ms\": 0}\n}\n",
+          f);
     break;
   case DIAG_FORMAT_JUNIT:
     fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", f);
@@ -391,7 +392,8 @@ void diag_report_write_error(FILE *f, enum diag_format format, const char *comma
     fputs("\" tests=\"1\" failures=\"0\" errors=\"1\" time=\"0.000\">\n", f);
     junit_suite_open(f, "configuration", 1, 0, 1, 0, 0);
     fputs("    <testcase classname=\"exsync\" name=\"configuration\" time=\"0.000\">\n"
-          "      <error type=\"CONFIG\" message=\"", f);
+          "      <error type=\"CONFIG\" message=\"",
+          f);
     xml_text(f, message);
     fputs("\">exsync ", f);
     xml_text(f, command);
@@ -399,8 +401,11 @@ void diag_report_write_error(FILE *f, enum diag_format format, const char *comma
     xml_text(f, message);
     fputs("</error>\n    </testcase>\n  </testsuite>\n</testsuites>\n", f);
     break;
-  case DIAG_FORMAT_HTML: diag_report_write_html_error(f, command, message); break;
-  default: break;
+  case DIAG_FORMAT_HTML:
+    diag_report_write_html_error(f, command, message);
+    break;
+  default:
+    break;
   }
   diag_report_mark_emitted();
 }
@@ -409,10 +414,18 @@ void diag_report_write(FILE *f, enum diag_format format, const struct exs_te_res
                        size_t n, long elapsed_ms)
 {
   switch(format) {
-  case DIAG_FORMAT_JSON: write_json(f, results, n, elapsed_ms); break;
-  case DIAG_FORMAT_JUNIT: write_junit(f, results, n, elapsed_ms); break;
-  case DIAG_FORMAT_HTML: diag_report_write_html(f, results, n, elapsed_ms); break;
-  default: write_text(f, results, n, elapsed_ms); break;
+  case DIAG_FORMAT_JSON:
+    write_json(f, results, n, elapsed_ms);
+    break;
+  case DIAG_FORMAT_JUNIT:
+    write_junit(f, results, n, elapsed_ms);
+    break;
+  case DIAG_FORMAT_HTML:
+    diag_report_write_html(f, results, n, elapsed_ms);
+    break;
+  default:
+    write_text(f, results, n, elapsed_ms);
+    break;
   }
   diag_report_mark_emitted();
 }

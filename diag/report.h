@@ -60,8 +60,8 @@ int diag_alert_workload(const struct exs_te_alert *a);
  * shared step the workloads that failed with its category ("incoming,
  * outgoing"; approval gates email only), "all workloads" when every one
  * did. Written into buf, which is returned. */
-const char *diag_alert_workloads_label(const struct exs_te_result *r,
-                                       const struct exs_te_alert *a, char *buf, size_t len);
+const char *diag_alert_workloads_label(const struct exs_te_result *r, const struct exs_te_alert *a,
+                                       char *buf, size_t len);
 
 /* The settings and the run, as set above (report_base.c). */
 bool diag_report_color(void);
@@ -99,12 +99,12 @@ void diag_ad_write_html(FILE *f, const char *address, const struct exs_autodisco
 
 /* The outcome of exsync replay (report_replay.c). */
 struct diag_replay_verdict {
-  const char *file;        /* the recording */
-  bool same;               /* same report and exit code, every request answered */
+  const char *file; /* the recording */
+  bool same;        /* same report and exit code, every request answered */
   int exit_code, recorded_exit_code;
-  size_t exchanges;        /* recorded */
-  size_t unmatched;        /* requests without a recorded answer */
-  const char *text;        /* the verdict as text: problems, diff, last line */
+  size_t exchanges; /* recorded */
+  size_t unmatched; /* requests without a recorded answer */
+  const char *text; /* the verdict as text: problems, diff, last line */
   long elapsed_ms;
 };
 /* The verdict as a page, the diff's lines coloured (report_html.c). */

@@ -107,8 +107,8 @@ int diag_alert_workload(const struct exs_te_alert *a)
   return a->workload >= 0 && a->workload < EXS_WL_COUNT ? a->workload : -1;
 }
 
-const char *diag_alert_workloads_label(const struct exs_te_result *r,
-                                       const struct exs_te_alert *a, char *buf, size_t len)
+const char *diag_alert_workloads_label(const struct exs_te_result *r, const struct exs_te_alert *a,
+                                       char *buf, size_t len)
 {
   int wl = diag_alert_workload(a), n = 0;
   size_t used = 0;
@@ -185,9 +185,15 @@ void diag_summarize(const struct exs_te_result *results, size_t n, long elapsed_
   for(i = 0; i < n; i++) {
     bool seen[DIAG_MAX_CATEGORIES] = {false};
     switch(diag_mailbox_state(&results[i])) {
-    case EXS_STATUS_SUCCESS: sum->success++; break;
-    case EXS_STATUS_FAILURE: sum->failure++; break;
-    default: sum->not_run++; break;
+    case EXS_STATUS_SUCCESS:
+      sum->success++;
+      break;
+    case EXS_STATUS_FAILURE:
+      sum->failure++;
+      break;
+    default:
+      sum->not_run++;
+      break;
     }
     for(w = 0; w < EXS_WL_COUNT; w++) {
       int s = results[i].status[w];

@@ -16,66 +16,77 @@
 #define C_WARNING "#b26a00"
 
 static const char css[] =
-  "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,Arial,sans-serif;"
-  "margin:24px;color:#1d2026;background:#f6f7f9}"
-  "h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 10px}"
-  "h3{font-size:15px;margin:14px 0 6px}"
-  ".meta{color:#5b606b;margin-bottom:18px}.meta span{margin-right:18px}"
-  ".cards{display:flex;gap:12px;flex-wrap:wrap}"
-  ".card{background:#fff;border:1px solid #dde0e5;border-radius:6px;padding:10px 16px;"
-  "min-width:110px}.card b{display:block;font-size:24px}"
-  ".card.success b{color:" C_SUCCESS "}.card.failure b{color:" C_FAILURE "}"
-  ".card.not-run b{color:" C_NOTRUN "}"
-  "table{border-collapse:collapse;background:#fff;border:1px solid #dde0e5}"
-  "th,td{padding:6px 12px;border-bottom:1px solid #e6e8ec;text-align:left;vertical-align:top}"
-  "th{background:#eef0f3;font-weight:600}"
-  "td.outcome{color:#fff;font-weight:600;text-align:center;min-width:90px;"
-  "border-left:2px solid #fff}"
-  "td.success{background:" C_SUCCESS "}td.failure{background:" C_FAILURE "}"
-  "td.not-run{background:" C_NOTRUN "}td.warning{background:" C_WARNING "}"
-  ".category{background:#fff;border:1px solid #dde0e5;border-left:5px solid " C_FAILURE ";"
-  "border-radius:4px;padding:8px 14px;margin-bottom:10px}"
-  ".category.warning{border-left-color:" C_WARNING "}"
-  ".fix{background:#eef6ee;border-radius:4px;padding:6px 10px;margin:6px 0}"
-  ".fix b{color:" C_SUCCESS "}"
-  "ul.affected{margin:4px 0;padding-left:20px}"
-  "details{background:#fff;border:1px solid #dde0e5;border-radius:4px;margin:6px 0;"
-  "padding:6px 12px}summary{cursor:pointer;font-weight:600}"
-  "pre{background:#1d2026;color:#e6e8ec;padding:10px;overflow:auto;max-height:420px;"
-  "font-size:12px;white-space:pre-wrap;word-break:break-all}"
-  "ul.tree,ul.tree ul{list-style:none;padding-left:22px;margin:4px 0}"
-  "ul.tree li{position:relative;margin:3px 0}"
-  "ul.tree li::before{content:'';position:absolute;left:-14px;top:0;bottom:0;"
-  "border-left:1px solid #c3c7ce}"
-  ".mark{display:inline-block;width:46px;text-align:center;border-radius:3px;color:#fff;"
-  "font-size:12px;font-weight:600;margin-right:6px}"
-  ".mark.success{background:" C_SUCCESS "}.mark.error{background:" C_FAILURE "}"
-  ".mark.warning{background:" C_WARNING "}.mark.skipped{background:" C_NOTRUN "}"
-  ".detail{color:#5b606b;font-size:13px;margin-left:58px}"
-  ".legend span{display:inline-block;margin-right:14px}"
-  ".legend i{display:inline-block;width:12px;height:12px;margin-right:4px;"
-  "vertical-align:-1px;border-radius:2px}"
-  "footer{margin-top:30px;color:#8a8f98;font-size:12px}"
-  "pre .add{color:#8fe39a}pre .del{color:#ff9a9a}";
+    "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,Arial,sans-serif;"
+    "margin:24px;color:#1d2026;background:#f6f7f9}"
+    "h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 10px}"
+    "h3{font-size:15px;margin:14px 0 6px}"
+    ".meta{color:#5b606b;margin-bottom:18px}.meta span{margin-right:18px}"
+    ".cards{display:flex;gap:12px;flex-wrap:wrap}"
+    ".card{background:#fff;border:1px solid #dde0e5;border-radius:6px;padding:10px 16px;"
+    "min-width:110px}.card b{display:block;font-size:24px}"
+    ".card.success b{color:" C_SUCCESS "}.card.failure b{color:" C_FAILURE "}"
+    ".card.not-run b{color:" C_NOTRUN "}"
+    "table{border-collapse:collapse;background:#fff;border:1px solid #dde0e5}"
+    "th,td{padding:6px 12px;border-bottom:1px solid #e6e8ec;text-align:left;vertical-align:top}"
+    "th{background:#eef0f3;font-weight:600}"
+    "td.outcome{color:#fff;font-weight:600;text-align:center;min-width:90px;"
+    "border-left:2px solid #fff}"
+    "td.success{background:" C_SUCCESS "}td.failure{background:" C_FAILURE "}"
+    "td.not-run{background:" C_NOTRUN "}td.warning{background:" C_WARNING "}"
+    ".category{background:#fff;border:1px solid #dde0e5;border-left:5px solid " C_FAILURE ";"
+    "border-radius:4px;padding:8px 14px;margin-bottom:10px}"
+    ".category.warning{border-left-color:" C_WARNING "}"
+    ".fix{background:#eef6ee;border-radius:4px;padding:6px 10px;margin:6px 0}"
+    ".fix b{color:" C_SUCCESS "}"
+    "ul.affected{margin:4px 0;padding-left:20px}"
+    "details{background:#fff;border:1px solid #dde0e5;border-radius:4px;margin:6px 0;"
+    "padding:6px 12px}summary{cursor:pointer;font-weight:600}"
+    "pre{background:#1d2026;color:#e6e8ec;padding:10px;overflow:auto;max-height:420px;"
+    "font-size:12px;white-space:pre-wrap;word-break:break-all}"
+    "ul.tree,ul.tree ul{list-style:none;padding-left:22px;margin:4px 0}"
+    "ul.tree li{position:relative;margin:3px 0}"
+    "ul.tree li::before{content:'';position:absolute;left:-14px;top:0;bottom:0;"
+    "border-left:1px solid #c3c7ce}"
+    ".mark{display:inline-block;width:46px;text-align:center;border-radius:3px;color:#fff;"
+    "font-size:12px;font-weight:600;margin-right:6px}"
+    ".mark.success{background:" C_SUCCESS "}.mark.error{background:" C_FAILURE "}"
+    ".mark.warning{background:" C_WARNING "}.mark.skipped{background:" C_NOTRUN "}"
+    ".detail{color:#5b606b;font-size:13px;margin-left:58px}"
+    ".legend span{display:inline-block;margin-right:14px}"
+    ".legend i{display:inline-block;width:12px;height:12px;margin-right:4px;"
+    "vertical-align:-1px;border-radius:2px}"
+    "footer{margin-top:30px;color:#8a8f98;font-size:12px}"
+    "pre .add{color:#8fe39a}pre .del{color:#ff9a9a}";
 
 /* Text into HTML: the five characters that matter, escaped. */
 static void html(FILE *f, const char *s)
 {
   for(; s && *s; s++) {
     switch(*s) {
-    case '&': fputs("&amp;", f); break;
-    case '<': fputs("&lt;", f); break;
-    case '>': fputs("&gt;", f); break;
-    case '"': fputs("&quot;", f); break;
-    case '\'': fputs("&#39;", f); break;
-    default: fputc(*s, f);
+    case '&':
+      fputs("&amp;", f);
+      break;
+    case '<':
+      fputs("&lt;", f);
+      break;
+    case '>':
+      fputs("&gt;", f);
+      break;
+    case '"':
+      fputs("&quot;", f);
+      break;
+    case '\'':
+      fputs("&#39;", f);
+      break;
+    default:
+      fputc(*s, f);
     }
   }
 }
 
 static const char *outcome_class(int status)
 {
-  return status == EXS_STATUS_SUCCESS ? "success"
+  return status == EXS_STATUS_SUCCESS   ? "success"
          : status == EXS_STATUS_FAILURE ? "failure"
                                         : "not-run";
 }
@@ -88,7 +99,8 @@ static void page_open(FILE *f, const char *title)
     snprintf(host, sizeof(host), "localhost");
   host[sizeof(host) - 1] = '\0';
   fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        "<meta name=\"generator\" content=\"exsync " EXSYNC_VERSION "\">\n<title>", f);
+        "<meta name=\"generator\" content=\"exsync " EXSYNC_VERSION "\">\n<title>",
+        f);
   html(f, title);
   fprintf(f, "</title>\n<style>%s</style>\n</head>\n<body>\n<h1>", css);
   html(f, title);
@@ -116,8 +128,7 @@ static void svg_split(FILE *f, size_t ok, size_t fail, size_t not_run)
   static const char *const colours[3] = {C_SUCCESS, C_FAILURE, C_NOTRUN};
   int i;
 
-  fputs("<svg class=\"split\" width=\"420\" height=\"18\" viewBox=\"0 0 420 18\" role=\"img\">",
-        f);
+  fputs("<svg class=\"split\" width=\"420\" height=\"18\" viewBox=\"0 0 420 18\" role=\"img\">", f);
   for(i = 0; i < 3 && total; i++) {
     w = 420.0 * (double)counts[i] / (double)total;
     if(counts[i])
@@ -153,8 +164,7 @@ static void summary_cards(FILE *f, const struct diag_summary *sum)
   }
   fputs("</table>\n<p class=\"legend\"><span><i style=\"background:" C_SUCCESS
         "\"></i>Success</span><span><i style=\"background:" C_FAILURE
-        "\"></i>Failure</span><span><i style=\"background:" C_NOTRUN
-        "\"></i>Not Run</span></p>\n",
+        "\"></i>Failure</span><span><i style=\"background:" C_NOTRUN "\"></i>Not Run</span></p>\n",
         f);
 }
 
@@ -211,8 +221,9 @@ static void failures(FILE *f, const struct exs_te_result *results, size_t n)
         if((int)al->error.category != c || al->severity == EXS_SEV_INFORMATION)
           continue;
         if(!open) {
-          fprintf(f, "<div class=\"category%s\" data-category=\"%s\">\n<h3>%s</h3>\n"
-                     "<ul class=\"affected\">\n",
+          fprintf(f,
+                  "<div class=\"category%s\" data-category=\"%s\">\n<h3>%s</h3>\n"
+                  "<ul class=\"affected\">\n",
                   warning ? " warning" : "", exs_category_name((enum exs_category)c),
                   exs_category_name((enum exs_category)c));
           open = true;
@@ -299,8 +310,9 @@ static void timings(FILE *f, const struct exs_te_result *results, size_t n)
     /* the failing ones open: that is where the time went wrong */
     fputs(failed ? "<details open><summary>" : "<details><summary>", f);
     html(f, r->address);
-    fprintf(f, " &#8212; %ld ms</summary>\n<svg width=\"640\" height=\"%d\" viewBox=\"0 0 640 %d\" "
-               "role=\"img\" font-size=\"12\">",
+    fprintf(f,
+            " &#8212; %ld ms</summary>\n<svg width=\"640\" height=\"%d\" viewBox=\"0 0 640 %d\" "
+            "role=\"img\" font-size=\"12\">",
             r->elapsed_ms, h, h);
     for(s = 0; s < r->n_steps; s++) {
       const struct exs_te_step *st = &r->steps[s];
@@ -310,8 +322,9 @@ static void timings(FILE *f, const struct exs_te_result *results, size_t n)
                                                            : C_NOTRUN;
       fprintf(f, "<text x=\"0\" y=\"%zu\">", s * 20 + 15);
       html(f, st->name);
-      fprintf(f, "</text><rect class=\"step\" x=\"110\" y=\"%zu\" width=\"%.1f\" height=\"14\" "
-                 "fill=\"%s\"><title>",
+      fprintf(f,
+              "</text><rect class=\"step\" x=\"110\" y=\"%zu\" width=\"%.1f\" height=\"14\" "
+              "fill=\"%s\"><title>",
               s * 20 + 3, w, colour);
       html(f, st->detail);
       fprintf(f, "</title></rect><text x=\"%.1f\" y=\"%zu\">%ld ms</text>", 116 + w, s * 20 + 15,
@@ -358,8 +371,7 @@ static void traces(FILE *f, const struct exs_te_result *results, size_t n)
     fputs("</div>\n", f);
 }
 
-void diag_report_write_html(FILE *f, const struct exs_te_result *results, size_t n,
-                            long elapsed_ms)
+void diag_report_write_html(FILE *f, const struct exs_te_result *results, size_t n, long elapsed_ms)
 {
   struct diag_summary sum;
 
@@ -388,10 +400,14 @@ void diag_report_write_html_error(FILE *f, const char *command, const char *mess
 static const char *ad_class(enum exs_ad_outcome o)
 {
   switch(o) {
-  case EXS_AD_SUCCESS: return "success";
-  case EXS_AD_WARNING: return "warning";
-  case EXS_AD_ERROR: return "error";
-  default: return "skipped";
+  case EXS_AD_SUCCESS:
+    return "success";
+  case EXS_AD_WARNING:
+    return "warning";
+  case EXS_AD_ERROR:
+    return "error";
+  default:
+    return "skipped";
   }
 }
 
@@ -517,11 +533,12 @@ void diag_replay_write_html(FILE *f, const struct diag_replay_verdict *v)
   const char *p = v->text ? v->text : "";
 
   page_open(f, "exsync replay");
-  fprintf(f, "<div class=\"cards\"><div class=\"card %s\" id=\"result\"><b>%s</b>", 
+  fprintf(f, "<div class=\"cards\"><div class=\"card %s\" id=\"result\"><b>%s</b>",
           v->same ? "success" : "failure", v->same ? "Same" : "Differs");
   html(f, v->file);
-  fprintf(f, "</div><div class=\"card\"><b>%d</b>exit code (recorded %d)</div>"
-             "<div class=\"card\"><b>%zu</b>exchanges recorded</div></div>\n<h2>Details</h2>\n<pre>",
+  fprintf(f,
+          "</div><div class=\"card\"><b>%d</b>exit code (recorded %d)</div>"
+          "<div class=\"card\"><b>%zu</b>exchanges recorded</div></div>\n<h2>Details</h2>\n<pre>",
           v->exit_code, v->recorded_exit_code, v->exchanges);
   while(*p) {
     size_t len = strcspn(p, "\n");

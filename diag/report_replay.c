@@ -40,11 +40,13 @@ static void write_junit(FILE *f, const struct diag_replay_verdict *v)
     snprintf(host, sizeof(host), "localhost");
   host[sizeof(host) - 1] = '\0';
   fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", f);
-  fprintf(f, "<testsuites name=\"exsync replay\" tests=\"1\" failures=\"%d\" errors=\"0\" "
-             "time=\"%.3f\">\n",
+  fprintf(f,
+          "<testsuites name=\"exsync replay\" tests=\"1\" failures=\"%d\" errors=\"0\" "
+          "time=\"%.3f\">\n",
           v->same ? 0 : 1, v->elapsed_ms / 1000.0);
-  fprintf(f, "  <testsuite name=\"replay\" tests=\"1\" failures=\"%d\" errors=\"0\" skipped=\"0\" "
-             "time=\"%.3f\" timestamp=\"%s\" hostname=\"",
+  fprintf(f,
+          "  <testsuite name=\"replay\" tests=\"1\" failures=\"%d\" errors=\"0\" skipped=\"0\" "
+          "time=\"%.3f\" timestamp=\"%s\" hostname=\"",
           v->same ? 0 : 1, v->elapsed_ms / 1000.0, exs_time_iso(exs_now(), when, sizeof(when)));
   xml(f, host);
   fputs("\">\n    <properties>\n      <property name=\"exsync.version\" value=\"" EXSYNC_VERSION
@@ -60,8 +62,9 @@ static void write_junit(FILE *f, const struct diag_replay_verdict *v)
     fputs("/>\n", f);
   }
   else {
-    fprintf(f, ">\n      <failure type=\"REPLAY\" message=\"the replayed run differs from the "
-               "recording (exit %d, recorded %d)\">",
+    fprintf(f,
+            ">\n      <failure type=\"REPLAY\" message=\"the replayed run differs from the "
+            "recording (exit %d, recorded %d)\">",
             v->exit_code, v->recorded_exit_code);
     xml(f, v->text);
     fputs("</failure>\n    </testcase>\n", f);
@@ -72,10 +75,18 @@ static void write_junit(FILE *f, const struct diag_replay_verdict *v)
 void diag_replay_write(FILE *f, enum diag_format format, const struct diag_replay_verdict *v)
 {
   switch(format) {
-  case DIAG_FORMAT_JSON: write_json(f, v); break;
-  case DIAG_FORMAT_JUNIT: write_junit(f, v); break;
-  case DIAG_FORMAT_HTML: diag_replay_write_html(f, v); break;
-  default: fputs(v->text ? v->text : "", f); break;
+  case DIAG_FORMAT_JSON:
+    write_json(f, v);
+    break;
+  case DIAG_FORMAT_JUNIT:
+    write_junit(f, v);
+    break;
+  case DIAG_FORMAT_HTML:
+    diag_replay_write_html(f, v);
+    break;
+  default:
+    fputs(v->text ? v->text : "", f);
+    break;
   }
   diag_report_mark_emitted();
 }

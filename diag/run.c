@@ -12,21 +12,18 @@
 #include "progress.h"
 
 const char diag_te_flags_help[] =
-  "  --this-org-only        take over a mailbox's ACT identity held by another org\n"
-  "  --delivery-timeout S   outgoing test: wait at most S seconds for the test message (30)\n"
-  "  --retry-interval S     seconds between retries of transient failures (300)\n"
-  "  --max-retries N        transient failures before they count as permanent (10)\n"
-  "  --wait-retries         keep retrying transient failures on schedule before reporting\n";
+    "  --this-org-only        take over a mailbox's ACT identity held by another org\n"
+    "  --delivery-timeout S   outgoing test: wait at most S seconds for the test message (30)\n"
+    "  --retry-interval S     seconds between retries of transient failures (300)\n"
+    "  --max-retries N        transient failures before they count as permanent (10)\n"
+    "  --wait-retries         keep retrying transient failures on schedule before reporting\n";
 
 enum { TE_THIS_ORG = DIAG_TE_OPT_FIRST, TE_WAIT, TE_DELIVERY, TE_RETRY_INTERVAL, TE_MAX_RETRIES };
 
 const struct diag_opt diag_te_opts[] = {
-  {"--this-org-only", false, TE_THIS_ORG},
-  {"--wait-retries", false, TE_WAIT},
-  {"--delivery-timeout", true, TE_DELIVERY},
-  {"--retry-interval", true, TE_RETRY_INTERVAL},
-  {"--max-retries", true, TE_MAX_RETRIES},
-  {NULL, false, 0},
+    {"--this-org-only", false, TE_THIS_ORG},   {"--wait-retries", false, TE_WAIT},
+    {"--delivery-timeout", true, TE_DELIVERY}, {"--retry-interval", true, TE_RETRY_INTERVAL},
+    {"--max-retries", true, TE_MAX_RETRIES},   {NULL, false, 0},
 };
 
 int diag_te_apply(struct diag_te_flags *f, const struct diag_optp *p, int id)
@@ -34,8 +31,12 @@ int diag_te_apply(struct diag_te_flags *f, const struct diag_optp *p, int id)
   long v;
 
   switch(id) {
-  case TE_THIS_ORG: f->this_org_only = true; return 1;
-  case TE_WAIT: f->wait_retries = true; return 1;
+  case TE_THIS_ORG:
+    f->this_org_only = true;
+    return 1;
+  case TE_WAIT:
+    f->wait_retries = true;
+    return 1;
   case TE_DELIVERY:
     if(diag_opt_long(p, 1, 3600, &v))
       return -1;
@@ -51,7 +52,8 @@ int diag_te_apply(struct diag_te_flags *f, const struct diag_optp *p, int id)
       return -1;
     f->max_retries = (int)v;
     return 1;
-  default: return 0;
+  default:
+    return 0;
   }
 }
 
@@ -111,10 +113,9 @@ static void on_progress(void *ud, size_t done, size_t total, const struct exs_te
         break;
       }
     if(p->ctx->trace) {
-      diag_trace_mark(p->ctx, "end of %s: incoming %s, outgoing %s, act %s (%ld ms)",
-                      last->address, exs_status_name(last->status[0]),
-                      exs_status_name(last->status[1]), exs_status_name(last->status[2]),
-                      last->elapsed_ms);
+      diag_trace_mark(p->ctx, "end of %s: incoming %s, outgoing %s, act %s (%ld ms)", last->address,
+                      exs_status_name(last->status[0]), exs_status_name(last->status[1]),
+                      exs_status_name(last->status[2]), last->elapsed_ms);
       diag_report_add_trace(last->address, p->trace.data ? p->trace.data : "", p->trace.len);
       exs_buf_reset(&p->trace);
     }
@@ -262,8 +263,8 @@ struct exs_store *diag_open_store(struct diag_ctx *ctx, bool create)
 
 int diag_import_org(struct exs_store *st, struct exs_orgfile *f, struct exs_error *err)
 {
-  return exs_store_import(st, &f->org, f->profiles, f->n_profiles, f->mailboxes,
-                          f->n_mailboxes, err);
+  return exs_store_import(st, &f->org, f->profiles, f->n_profiles, f->mailboxes, f->n_mailboxes,
+                          err);
 }
 
 struct exs_orgfile *diag_load_orgfile(const char *path, unsigned flags)
@@ -306,8 +307,7 @@ int diag_load_profiles(struct exs_store *st, struct exs_profile **out, size_t *n
   return 0;
 }
 
-int diag_retry_due(struct diag_ctx *ctx, const char *only, bool quiet, time_t *next,
-                   size_t *failed)
+int diag_retry_due(struct diag_ctx *ctx, const char *only, bool quiet, time_t *next, size_t *failed)
 {
   struct exs_store *st;
   struct exs_org org;
@@ -338,10 +338,10 @@ int diag_retry_due(struct diag_ctx *ctx, const char *only, bool quiet, time_t *n
   for(i = 0; i < n; i++) {
     /* a Test & Enable retry: scheduled by a test (its schedule is kept) of
      * a mailbox it left failing; the sync engine's own retries are not */
-    bool te_retry = all[i].retry_at && all[i].retry_interval_s > 0 &&
-                    (all[i].status[0] == EXS_STATUS_FAILURE ||
-                     all[i].status[1] == EXS_STATUS_FAILURE ||
-                     all[i].status[2] == EXS_STATUS_FAILURE);
+    bool te_retry =
+        all[i].retry_at && all[i].retry_interval_s > 0 &&
+        (all[i].status[0] == EXS_STATUS_FAILURE || all[i].status[1] == EXS_STATUS_FAILURE ||
+         all[i].status[2] == EXS_STATUS_FAILURE);
     if(!te_retry || (only && strcasecmp(only, all[i].address)))
       continue;
     if(all[i].retry_at <= now)
@@ -370,8 +370,7 @@ int diag_retry_due(struct diag_ctx *ctx, const char *only, bool quiet, time_t *n
         *next = due[i].retry_at;
       if(!quiet)
         fprintf(stderr, "exsync: Test & Enable of %s retried: %s%s%s\n", due[i].address,
-                bad ? "still failing" : "enabled",
-                due[i].retry_at ? ", next retry at " : "",
+                bad ? "still failing" : "enabled", due[i].retry_at ? ", next retry at " : "",
                 due[i].retry_at ? exs_time_iso(due[i].retry_at, when, sizeof(when)) : "");
     }
   }

@@ -66,8 +66,8 @@ int emu_set_scenario_dir(struct emu *emu, const char *dir, char *err, size_t err
  * directory. Messages name the file as asked and never quote it (a parse
  * error goes to the emulator's log, not to the caller), and a name
  * resolving outside the directory is "not there", like one that is absent. */
-static int load_from_dir(struct emu *emu, const char *body, size_t len, char *name,
-                         size_t namelen, char *err, size_t errlen)
+static int load_from_dir(struct emu *emu, const char *body, size_t len, char *name, size_t namelen,
+                         char *err, size_t errlen)
 {
   char path[4200], detail[1024];
   char *real = NULL, *dir;
@@ -86,9 +86,11 @@ static int load_from_dir(struct emu *emu, const char *body, size_t len, char *na
   for(i = 0; i < n; i++)
     if(!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
          (name[i] >= '0' && name[i] <= '9') || name[i] == '.' || name[i] == '_' ||
-         name[i] == '-') || name[0] == '.') {
-      snprintf(err, errlen, "load: a scenario is named by a plain file name of the scenario "
-                            "directory (letters, digits, '.', '_', '-')");
+         name[i] == '-') ||
+       name[0] == '.') {
+      snprintf(err, errlen,
+               "load: a scenario is named by a plain file name of the scenario "
+               "directory (letters, digits, '.', '_', '-')");
       return 400;
     }
   pthread_mutex_lock(&emu->lock);

@@ -29,9 +29,9 @@
 #define DEF_HEADER_BYTES (64 * 1024)
 #define DEF_MAX_CONNECTIONS 1024
 #define DEF_PAUSE_MS 100
-#define FD_RESERVE 32            /* fds kept for listeners, files, the journal */
+#define FD_RESERVE 32 /* fds kept for listeners, files, the journal */
 #define LOG_INTERVAL_MS 60000
-#define EVICT_AT_FD_LIMIT 16     /* idle connections closed per accept() failure */
+#define EVICT_AT_FD_LIMIT 16 /* idle connections closed per accept() failure */
 
 struct emu_conn {
   struct emu *emu;
@@ -39,7 +39,7 @@ struct emu_conn {
   struct evhttp_connection *evcon; /* NULL until adopted */
   struct event *hook;              /* the one-shot adoption event */
   struct event *deadline;
-  struct evbuffer_cb_entry *incb;  /* first bytes of a request */
+  struct evbuffer_cb_entry *incb; /* first bytes of a request */
   uint64_t id;
   bool busy;      /* a request is in the handler */
   bool receiving; /* bytes of the next request arrived */
@@ -53,7 +53,7 @@ static struct reg {
   struct evconnlistener *lev;
   struct emu *emu;
   struct event *resume; /* accepts paused at the fd limit */
-} *reg;
+} * reg;
 static size_t nreg, reg_cap;
 
 static void arm(struct emu_conn *c, long ms)
@@ -358,13 +358,15 @@ static void accept_error_cb(struct evconnlistener *lev, void *unused)
   pthread_mutex_unlock(&emu->lock);
   if(log) {
     if(skipped)
-      fprintf(stderr, "exsync-emulator: accept: %s (%zu connections open): %zu more accept "
-                      "pauses since the last message\n",
+      fprintf(stderr,
+              "exsync-emulator: accept: %s (%zu connections open): %zu more accept "
+              "pauses since the last message\n",
               strerror(err), open, skipped);
     else
-      fprintf(stderr, "exsync-emulator: accept: %s (%zu connections open): the oldest idle "
-                      "connections are closed, accepts pause (up to %ld ms when none is idle); "
-                      "further pauses are counted, logged at most once a minute\n",
+      fprintf(stderr,
+              "exsync-emulator: accept: %s (%zu connections open): the oldest idle "
+              "connections are closed, accepts pause (up to %ld ms when none is idle); "
+              "further pauses are counted, logged at most once a minute\n",
               strerror(err), open, emu->conns.limits.accept_pause_ms);
   }
   {

@@ -124,10 +124,10 @@ struct emu_folder {
   size_t nitems, capitems;
   struct emu_tombstone *tombs;
   size_t ntombs, captombs;
-  uint32_t next_art; /* next article number: grows with every arrival, never reused */
+  uint32_t next_art;     /* next article number: grows with every arrival, never reused */
   uint64_t created_hseq; /* mailbox hierarchy sequence when it was created */
   uint64_t hseq;         /* ... when it last changed (name, properties, parent) */
-  int64_t mtime_ms;  /* last change of its contents (the ctag DavMail polls) */
+  int64_t mtime_ms;      /* last change of its contents (the ctag DavMail polls) */
 };
 
 struct emu_mailbox {
@@ -140,8 +140,8 @@ struct emu_mailbox {
   size_t ndelegates;
   struct emu_folder **folders;
   size_t nfolders, capfolders;
-  uint64_t change_seq; /* bumped by every item change in the mailbox */
-  uint64_t hier_seq;   /* bumped by every folder creation, change or removal */
+  uint64_t change_seq;          /* bumped by every item change in the mailbox */
+  uint64_t hier_seq;            /* bumped by every folder creation, change or removal */
   struct emu_tombstone *ftombs; /* removed folders, for SyncFolderHierarchy deletes */
   size_t nftombs, capftombs;
 };
@@ -202,9 +202,9 @@ struct emu_fault {
   double probability; /* 1.0: always */
   long seen;          /* matching requests so far */
   long fired;
-  uint64_t rng;      /* the fault's own generator (seed=N) */
-  long cur_delay_ms; /* delay chosen at the last firing */
-  long cut_after;    /* EMU_FAULT_CUT */
+  uint64_t rng;             /* the fault's own generator (seed=N) */
+  long cur_delay_ms;        /* delay chosen at the last firing */
+  long cut_after;           /* EMU_FAULT_CUT */
   long drip_bytes, drip_ms; /* EMU_FAULT_DRIP */
 };
 
@@ -231,8 +231,8 @@ struct answer;
  * (the list is changed only there, under emu->lock). */
 struct emu_conn;
 struct emu_conns {
-  struct emu_limits limits;  /* defaults filled in */
-  bool explicit_max;         /* max_connections set by the caller */
+  struct emu_limits limits; /* defaults filled in */
+  bool explicit_max;        /* max_connections set by the caller */
   struct emu_conn *oldest, *newest;
   uint64_t next_id;
   struct emu_conn_stats stats;
@@ -413,7 +413,7 @@ struct emu_ews_ctx {
   /* transport-level fault chosen for this request (server.c applies it) */
   enum emu_fault_kind fault_kind;
   bool has_fault;
-  long delay_ms; /* delay before answering, 0: none */
+  long delay_ms;                 /* delay before answering, 0: none */
   const struct emu_fault *fault; /* the fault fired (cut/drip parameters), NULL none */
 };
 

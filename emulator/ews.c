@@ -290,8 +290,8 @@ size_t emu_invalid_answers(struct emu *emu, char *err, size_t errlen)
   return n;
 }
 
-int emu_test_ews_request(struct emu *emu, const char *login, const char *host,
-                         const char *body, size_t len)
+int emu_test_ews_request(struct emu *emu, const char *login, const char *host, const char *body,
+                         size_t len)
 {
   struct emu_ews_ctx ctx;
   struct exs_buf out;

@@ -90,7 +90,8 @@ void ews_shape_parse(xmlNodePtr shape, struct ews_shape *out)
       exs_xml_attr(c, "FieldURI", uri, sizeof(uri));
       bit = ews_field_bit(uri);
       out->fields |= bit;
-      if(!bit && strchr(uri, ':') && out->nnames < (int)(sizeof(out->names) / sizeof(out->names[0])))
+      if(!bit && strchr(uri, ':') &&
+         out->nnames < (int)(sizeof(out->names) / sizeof(out->names[0])))
         snprintf(out->names[out->nnames++], sizeof(out->names[0]), "%s", strchr(uri, ':') + 1);
     }
     else if(exs_xml_is(c, EMU_NS_T, "IndexedFieldURI")) {
@@ -590,8 +591,7 @@ void ews_sync_folder_hierarchy(struct emu_ews_ctx *ctx, xmlNodePtr op)
       continue;
     emu_id_encode('F', t->num, id, sizeof(id));
     emu_ck_encode('F', t->ck, ck, sizeof(ck));
-    exs_buf_addf(ctx->out, "<t:Delete><t:FolderId Id=\"%s\" ChangeKey=\"%s\"/></t:Delete>", id,
-                 ck);
+    exs_buf_addf(ctx->out, "<t:Delete><t:FolderId Id=\"%s\" ChangeKey=\"%s\"/></t:Delete>", id, ck);
   }
   exs_buf_adds(ctx->out, "</m:Changes>");
 done:

@@ -150,10 +150,10 @@ static void write_typed_item(struct emu_ews_ctx *ctx, const struct emu_item *it,
                              const struct ews_shape *s, bool find)
 {
   static const char *const gen[] = {
-      "ItemId",       "ParentFolderId",   "ItemClass",      "Subject",
-      "Body",         "DateTimeReceived", "Size",           "Categories",
-      "DateTimeSent", "DateTimeCreated",  "HasAttachments", "ExtendedProperty",
-      "StartTimeZone", "EndTimeZone", "Status"};
+      "ItemId",        "ParentFolderId",   "ItemClass",      "Subject",
+      "Body",          "DateTimeReceived", "Size",           "Categories",
+      "DateTimeSent",  "DateTimeCreated",  "HasAttachments", "ExtendedProperty",
+      "StartTimeZone", "EndTimeZone",      "Status"};
   struct exs_buf *o = ctx->out;
   bool dflt = s->base >= 1, all = s->base == 2;
   unsigned long f = s->fields;
@@ -340,7 +340,6 @@ void ews_write_item(struct emu_ews_ctx *ctx, const struct emu_item *it, const st
 }
 
 /* ---- restrictions ---- */
-
 
 /* The value of a field of it as text; *is_time when it is a date. Returns
  * false when the item has no such value. */

@@ -55,7 +55,8 @@ struct ews_shape {
   bool body_text;       /* BodyType Text */
   unsigned long fields; /* EF_ / EI_ / EM_ bits from AdditionalProperties */
   struct emu_prop *ext; /* requested extended properties (owned) */
-  char names[256][64];  /* other requested fields, local names ("Start"); exchangelib asks for ~200 */
+  char names[256]
+            [64]; /* other requested fields, local names ("Start"); exchangelib asks for ~200 */
   int nnames;
 };
 

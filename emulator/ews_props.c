@@ -340,7 +340,8 @@ bool ews_folder_prop(const struct emu_folder *f, const struct emu_prop *key, str
 
 static bool is_array(const struct emu_prop *key)
 {
-  return key->type && strlen(key->type) > 5 && strcmp(key->type + strlen(key->type) - 5, "Array") == 0;
+  return key->type && strlen(key->type) > 5 &&
+         strcmp(key->type + strlen(key->type) - 5, "Array") == 0;
 }
 
 void ews_write_ext_value(struct exs_buf *o, const struct emu_prop *key, const char *val)

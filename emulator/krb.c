@@ -120,8 +120,8 @@ enum emu_krb_result emu_krb_accept(struct emu_krb *k, struct emu_krb_ctx **ctxp,
   }
   itok.length = in.len;
   itok.value = in.data;
-  major = gss_accept_sec_context(&minor, &ctx->gss, k->cred, &itok, GSS_C_NO_CHANNEL_BINDINGS,
-                                 &src, NULL, &otok, NULL, NULL, NULL);
+  major = gss_accept_sec_context(&minor, &ctx->gss, k->cred, &itok, GSS_C_NO_CHANNEL_BINDINGS, &src,
+                                 NULL, &otok, NULL, NULL, NULL);
   if(otok.length) {
     if(exs_base64_encode(&enc, otok.value, otok.length) == 0 && enc.data)
       snprintf(out, outlen, "%s", enc.data);

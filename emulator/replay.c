@@ -128,23 +128,33 @@ void emu_replay_free(struct emu_replay *r)
 static const char *reason(int status)
 {
   switch(status) {
-  case 200: return "OK";
-  case 301: return "Moved Permanently";
-  case 302: return "Found";
-  case 307: return "Temporary Redirect";
-  case 401: return "Unauthorized";
-  case 403: return "Forbidden";
-  case 404: return "Not Found";
-  case 500: return "Internal Server Error";
-  case 503: return "Service Unavailable";
-  default: return "Status";
+  case 200:
+    return "OK";
+  case 301:
+    return "Moved Permanently";
+  case 302:
+    return "Found";
+  case 307:
+    return "Temporary Redirect";
+  case 401:
+    return "Unauthorized";
+  case 403:
+    return "Forbidden";
+  case 404:
+    return "Not Found";
+  case 500:
+    return "Internal Server Error";
+  case 503:
+    return "Service Unavailable";
+  default:
+    return "Status";
   }
 }
 
 static bool hop_by_hop(const char *name)
 {
   static const char *const names[] = {"content-length", "transfer-encoding", "connection",
-                                      "keep-alive", "content-encoding", "date"};
+                                      "keep-alive",     "content-encoding",  "date"};
   size_t i;
 
   for(i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -285,10 +295,18 @@ static void handle(struct evhttp_request *req, void *arg)
   memset(&rq, 0, sizeof(rq));
   rq.tls = side->tls;
   switch(evhttp_request_get_command(req)) {
-  case EVHTTP_REQ_GET: rq.method = "GET"; break;
-  case EVHTTP_REQ_POST: rq.method = "POST"; break;
-  case EVHTTP_REQ_HEAD: rq.method = "HEAD"; break;
-  default: rq.method = "OTHER"; break;
+  case EVHTTP_REQ_GET:
+    rq.method = "GET";
+    break;
+  case EVHTTP_REQ_POST:
+    rq.method = "POST";
+    break;
+  case EVHTTP_REQ_HEAD:
+    rq.method = "HEAD";
+    break;
+  default:
+    rq.method = "OTHER";
+    break;
   }
   rq.host = host;
   rq.uri = evhttp_request_get_uri(req);
@@ -372,8 +390,7 @@ static void *loop_thread(void *arg)
   return NULL;
 }
 
-int emu_replay_start(struct emu_replay *r, int *plain_port, int *tls_port, char *err,
-                     size_t errlen)
+int emu_replay_start(struct emu_replay *r, int *plain_port, int *tls_port, char *err, size_t errlen)
 {
   int rc = 0;
 
@@ -411,4 +428,3 @@ int emu_replay_write_ca(struct emu_replay *r, const char *path, char *err, size_
   }
   return 0;
 }
-

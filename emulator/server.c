@@ -54,11 +54,11 @@ struct answer {
   const char *content_type;
   enum emu_fault_kind fault_kind;
   bool has_fault;
-  struct emu_user *user; /* in-flight accounting, NULL when none */
-  uint64_t conn_id;      /* conn.c's record of the connection, 0 none */
-  long cut_after;        /* EMU_FAULT_CUT: body bytes sent before the close */
+  struct emu_user *user;    /* in-flight accounting, NULL when none */
+  uint64_t conn_id;         /* conn.c's record of the connection, 0 none */
+  long cut_after;           /* EMU_FAULT_CUT: body bytes sent before the close */
   long drip_bytes, drip_ms; /* EMU_FAULT_DRIP */
-  size_t drip_off;       /* body bytes dripped so far */
+  size_t drip_off;          /* body bytes dripped so far */
   char extra_name[6][40];
   char extra_value[6][512];
   int nextra;
@@ -608,8 +608,8 @@ static struct bufferevent *tls_bevcb(struct event_base *base, void *arg)
 
   if(!ssl)
     return NULL;
-  return emu_conn_adopt(emu, bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                        BEV_OPT_CLOSE_ON_FREE));
+  return emu_conn_adopt(emu, bufferevent_openssl_socket_new(
+                                 base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE));
 }
 
 static struct bufferevent *plain_bevcb(struct event_base *base, void *arg)

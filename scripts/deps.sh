@@ -9,7 +9,7 @@ set -euo pipefail
 packages=(build-essential cmake pkg-config libcurl4-openssl-dev libxml2-dev libxml2-utils
           libssl-dev libevent-dev libsqlite3-dev libkrb5-dev libldap-dev)
 if [ "${1:-}" = "--test" ]; then
-  packages+=(check libsubunit-dev clang libclang-rt-14-dev krb5-kdc krb5-admin-server slapd ldap-utils
+  packages+=(check libsubunit-dev clang clang-format libclang-rt-14-dev krb5-kdc krb5-admin-server slapd ldap-utils
              python3-exchangelib python3-requests-ntlm chromium)
   # DavMail (Java; Debian pulls in a JRE): the IMAP/CalDAV gateway the
   # interop suite drives (started by the suite on free ports)

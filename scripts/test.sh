@@ -16,6 +16,13 @@ fi
 bash scripts/deps.sh --test
 jobs=$(nproc)
 
+# House style: every C file as .clang-format says (scripts/check_format.sh --fix).
+# Only in a git checkout: the file list is git's.
+if [ -e .git ]; then
+  echo "== format (clang-format)"
+  bash scripts/check_format.sh
+fi
+
 # The interop suite drives the emulator with real clients: ews-javascript-api
 # comes from npm (versions pinned in suites/interop/package-lock.json).
 if command -v node >/dev/null && command -v npm >/dev/null; then

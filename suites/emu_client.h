@@ -62,9 +62,9 @@ static inline void ec_strict(struct emu *e)
 {
   char err[512];
 
-  ck_assert_msg(emu_set_ews_schema(e, tu_path("fixtures/schema/ews/ews-validate.xsd"), err,
-                                   sizeof(err)) == 0,
-                "%s", err);
+  ck_assert_msg(
+      emu_set_ews_schema(e, tu_path("fixtures/schema/ews/ews-validate.xsd"), err, sizeof(err)) == 0,
+      "%s", err);
 }
 
 static inline size_t ec_write(char *p, size_t size, size_t n, void *arg)

@@ -166,8 +166,8 @@ struct krbtest *krbtest_start(const char *realm, const char *domain, char *err, 
     snprintf(err, errlen, "out of memory");
     return NULL;
   }
-  snprintf(k->dir, sizeof(k->dir), "%s/exsync-kdc-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR")
-                                                                              : "/tmp");
+  snprintf(k->dir, sizeof(k->dir), "%s/exsync-kdc-XXXXXX",
+           getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
   if(!mkdtemp(k->dir)) {
     snprintf(err, errlen, "mkdtemp: %s", strerror(errno));
     free(k);

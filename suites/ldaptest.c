@@ -169,8 +169,7 @@ struct ldaptest *ldaptest_start(const char *base, const char *entries_ldif, char
   deadline = exs_monotonic_ms() + 90000;
   while(!port_open(l->port)) {
     if(waitpid(l->pid, &status, WNOHANG) == l->pid || exs_monotonic_ms() > deadline) {
-      snprintf(err, errlen, "slapd did not start on port %d (see %s/slapd.log)", l->port,
-               l->dir);
+      snprintf(err, errlen, "slapd did not start on port %d (see %s/slapd.log)", l->port, l->dir);
       goto fail;
     }
     poll(NULL, 0, 10);

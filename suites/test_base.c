@@ -35,8 +35,13 @@ static const struct {
   const char *plain;
   const char *encoded;
 } b64_cases[] = {
-  {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="},
-  {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"},
+    {"", ""},
+    {"f", "Zg=="},
+    {"fo", "Zm8="},
+    {"foo", "Zm9v"},
+    {"foob", "Zm9vYg=="},
+    {"fooba", "Zm9vYmE="},
+    {"foobar", "Zm9vYmFy"},
 };
 
 START_TEST(base64_rfc4648_vectors)
@@ -46,10 +51,10 @@ START_TEST(base64_rfc4648_vectors)
   exs_buf_init(&e, 64);
   exs_buf_init(&d, 64);
   ck_assert_int_eq(exs_base64_encode(&e, (const unsigned char *)b64_cases[_i].plain,
-                                     strlen(b64_cases[_i].plain)), 0);
-  ck_assert_str_eq(e.data ? e.data : "", b64_cases[_i].encoded);
-  ck_assert_int_eq(exs_base64_decode(&d, b64_cases[_i].encoded, strlen(b64_cases[_i].encoded)),
+                                     strlen(b64_cases[_i].plain)),
                    0);
+  ck_assert_str_eq(e.data ? e.data : "", b64_cases[_i].encoded);
+  ck_assert_int_eq(exs_base64_decode(&d, b64_cases[_i].encoded, strlen(b64_cases[_i].encoded)), 0);
   ck_assert_str_eq(d.data ? d.data : "", b64_cases[_i].plain);
   exs_buf_free(&e);
   exs_buf_free(&d);
@@ -70,10 +75,10 @@ END_TEST
 START_TEST(xml_refuses_doctype_and_entities)
 {
   static const char bomb[] =
-    "<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY a \"aaaaaaaa\"><!ENTITY b \"&a;&a;&a;\">]>"
-    "<x>&b;</x>";
+      "<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY a \"aaaaaaaa\"><!ENTITY b \"&a;&a;&a;\">]>"
+      "<x>&b;</x>";
   static const char external[] =
-    "<?xml version=\"1.0\"?><!DOCTYPE x SYSTEM \"http://127.0.0.1:1/x.dtd\"><x/>";
+      "<?xml version=\"1.0\"?><!DOCTYPE x SYSTEM \"http://127.0.0.1:1/x.dtd\"><x/>";
   char err[256];
 
   ck_assert_ptr_null(exs_xml_parse(bomb, sizeof(bomb) - 1, "bomb", err, sizeof(err)));
@@ -98,7 +103,6 @@ START_TEST(xml_depth_and_wellformedness)
   ck_assert_ptr_nonnull(strstr(err, "bad.xml:1:"));
 }
 END_TEST
-
 
 /* A document of one element with n attributes a0="v" a1="v" ... (the
  * shape that makes libxml2's duplicate check quadratic). */
@@ -130,8 +134,8 @@ START_TEST(xml_work_is_bounded)
   ck_assert_ptr_null(exs_xml_parse(d, len, "attrs.xml", err, sizeof(err)));
   fprintf(stderr, "50,000 attributes (%zu bytes) refused in %lld ms: %s\n", len,
           (long long)(exs_monotonic_ms() - t0), err);
-  ck_assert_msg(strstr(err, "attrs.xml:3: an element with more than 256 attributes") != NULL,
-                "%s", err);
+  ck_assert_msg(strstr(err, "attrs.xml:3: an element with more than 256 attributes") != NULL, "%s",
+                err);
   free(d);
   /* the bound itself is fine, one more is not */
   d = many_attrs(EXS_XML_MAX_ATTRS, "", &len);
@@ -176,8 +180,8 @@ START_TEST(xml_work_is_bounded)
       exs_buf_adds(&b, "<b/>");
     exs_buf_adds(&b, "</r>");
     ck_assert_ptr_null(exs_xml_parse(b.data, b.len, "nodes", err, sizeof(err)));
-    ck_assert_msg(strstr(err, "nodes: more than 1000000 elements and attributes") != NULL,
-                  "%s", err);
+    ck_assert_msg(strstr(err, "nodes: more than 1000000 elements and attributes") != NULL, "%s",
+                  err);
     exs_buf_free(&b);
   }
 }

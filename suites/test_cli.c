@@ -186,7 +186,6 @@ START_TEST(admin_steps_from_empty_store_to_report)
 }
 END_TEST
 
-
 /* Validate a JUnit report against the Jenkins schema kept in
  * fixtures/schema/junit (its README says where it comes from). */
 static void assert_valid_junit(const char *xml, size_t len)
@@ -273,9 +272,9 @@ END_TEST
 START_TEST(read_only_commands_never_create_a_store)
 {
   static const char *const cmds[][3] = {
-    {"status", NULL, NULL},        {"mailbox", "list", NULL}, {"job", "wait", "999"},
-    {"alerts", NULL, NULL},        {"org", "show", NULL},     {"profile", "list", NULL},
-    {"mailbox", "show", "a@b.c"},  {"sync", "--once", NULL},  {"activity", "list", NULL},
+      {"status", NULL, NULL},       {"mailbox", "list", NULL}, {"job", "wait", "999"},
+      {"alerts", NULL, NULL},       {"org", "show", NULL},     {"profile", "list", NULL},
+      {"mailbox", "show", "a@b.c"}, {"sync", "--once", NULL},  {"activity", "list", NULL},
   };
   char key[160], *out;
   size_t i;
@@ -378,8 +377,8 @@ START_TEST(junit_report_for_ci)
     sum = 0;
     for(q = strstr(p, "<testcase "); q && (!next || q < next); q = strstr(q + 1, "<testcase "))
       sum += strtod(strstr(q, " time=\"") + 7, NULL);
-    ck_assert_msg(sum <= suite + 0.002, "testcases add up to %.3f s, their suite took %.3f s",
-                  sum, suite);
+    ck_assert_msg(sum <= suite + 0.002, "testcases add up to %.3f s, their suite took %.3f s", sum,
+                  suite);
   }
   free(xml);
   /* --failures-only */
@@ -421,7 +420,6 @@ START_TEST(junit_report_for_ci)
   }
 }
 END_TEST
-
 
 START_TEST(html_reports)
 {
@@ -492,8 +490,10 @@ START_TEST(trace_to_stderr_with_separators_and_time)
                           "erin@contoso.com", NULL),
                    1);
   ck_assert_int_ne(access("-", F_OK), 0); /* no file named '-' */
-  ck_assert_ptr_nonnull(strstr(cw_last_stderr, "=== exsync " EXSYNC_VERSION ": Test & Enable of 2 mailboxes ==="));
-  ck_assert_ptr_nonnull(strstr(cw_last_stderr, "=== mailbox alice@contoso.com (profile 'Exchange') ==="));
+  ck_assert_ptr_nonnull(
+      strstr(cw_last_stderr, "=== exsync " EXSYNC_VERSION ": Test & Enable of 2 mailboxes ==="));
+  ck_assert_ptr_nonnull(
+      strstr(cw_last_stderr, "=== mailbox alice@contoso.com (profile 'Exchange') ==="));
   ck_assert_ptr_nonnull(strstr(cw_last_stderr, "=== end of alice@contoso.com: incoming Success"));
   ck_assert_ptr_nonnull(strstr(cw_last_stderr, "=== end of erin@contoso.com: incoming Failure"));
   p = strstr(cw_last_stderr, "> POST /EWS");
@@ -506,7 +506,6 @@ START_TEST(trace_to_stderr_with_separators_and_time)
   free(out);
 }
 END_TEST
-
 
 START_TEST(proxy_named_in_errors_and_bypassed)
 {
@@ -544,7 +543,6 @@ START_TEST(proxy_named_in_errors_and_bypassed)
   free(out);
 }
 END_TEST
-
 
 /* Run exsync on a pseudo-terminal (stdout and stderr) with TERM and
  * NO_COLOR as given (NULL: unset); everything it wrote, malloc'd. */
@@ -639,7 +637,6 @@ START_TEST(terminal_colour_and_progress)
 }
 END_TEST
 
-
 START_TEST(demo_junit_validates_for_jenkins)
 {
   char *out;
@@ -680,8 +677,8 @@ static const char *leak_of(const char *hay, size_t len, const char *secret, cons
 
 START_TEST(canary_password_never_leaks)
 {
-  static const char *const files[] = {"trace.txt", "exsync.db", "exsync.db-wal", "out.txt",
-                                      "err.txt", "report.html"};
+  static const char *const files[] = {"trace.txt", "exsync.db", "exsync.db-wal",
+                                      "out.txt",   "err.txt",   "report.html"};
   char trace[160], path[200], html[160], *out, *data;
   size_t i, len;
 

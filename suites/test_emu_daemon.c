@@ -197,7 +197,8 @@ static const struct {
     {{"--impersonator", "nobody"}, 2, "unknown user nobody"},
     {{"--listen", "127.0.0.1"}, 2, "ADDR:PORT"},
     {{"--scenario", "/nonexistent/scenario.xml"}, 2, "/nonexistent/scenario.xml"},
-    {{"--tls-listen", "127.0.0.1:0", "--ca-out", "/nonexistent/dir/ca.pem"}, 2,
+    {{"--tls-listen", "127.0.0.1:0", "--ca-out", "/nonexistent/dir/ca.pem"},
+     2,
      "/nonexistent/dir/ca.pem"},
 };
 
@@ -220,14 +221,38 @@ END_TEST
  * endpoint, and where the scenario format is described. */
 START_TEST(help_documents_everything)
 {
-  static const char *const needles[] = {
-      "--listen", "--tls-listen", "--scenario ", "--user", "--impersonator", "--cert",
-      "--key", "--ca-out", "--scenario-dir", "--keytab", "--max-connections",
-      "--idle-timeout", "--request-timeout", "--max-header-bytes", "--help", "--version",
-      "ews-code=", "http-status=", "delay-ms=", "times=", "every=", "probability=",
-      "mailbox=", "operation=", "/_emulator/health", "/_emulator/reset", "/_emulator/load",
-      "/_emulator/journal", "/_emulator/faults", "/_emulator/deliver", "docs/scenario-file.md",
-      "scenario.xsd"};
+  static const char *const needles[] = {"--listen",
+                                        "--tls-listen",
+                                        "--scenario ",
+                                        "--user",
+                                        "--impersonator",
+                                        "--cert",
+                                        "--key",
+                                        "--ca-out",
+                                        "--scenario-dir",
+                                        "--keytab",
+                                        "--max-connections",
+                                        "--idle-timeout",
+                                        "--request-timeout",
+                                        "--max-header-bytes",
+                                        "--help",
+                                        "--version",
+                                        "ews-code=",
+                                        "http-status=",
+                                        "delay-ms=",
+                                        "times=",
+                                        "every=",
+                                        "probability=",
+                                        "mailbox=",
+                                        "operation=",
+                                        "/_emulator/health",
+                                        "/_emulator/reset",
+                                        "/_emulator/load",
+                                        "/_emulator/journal",
+                                        "/_emulator/faults",
+                                        "/_emulator/deliver",
+                                        "docs/scenario-file.md",
+                                        "scenario.xsd"};
   char *argv[] = {exe, "--help", NULL};
   struct proc p;
   size_t i;

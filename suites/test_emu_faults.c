@@ -175,8 +175,9 @@ START_TEST(drip_cut_and_random_503)
 
   ec_post(url, SVC, copy, &whole);
   ck_assert_int_eq(whole.status, 200);
-  ck_assert_int_gt(emu_add_fault(emu, "operation=GetFolder drip-bytes=7 drip-ms=0 times=1", err,
-                                 sizeof(err)), 0);
+  ck_assert_int_gt(
+      emu_add_fault(emu, "operation=GetFolder drip-bytes=7 drip-ms=0 times=1", err, sizeof(err)),
+      0);
   ec_post(url, SVC, copy, &r);
   ck_assert_int_eq(r.status, 200);
   ck_assert_uint_eq(r.body.len, whole.body.len);
@@ -194,12 +195,12 @@ START_TEST(drip_cut_and_random_503)
   ck_assert_uint_eq(r.body.len, whole.body.len);
   ec_free(&r);
   emu_clear_faults(emu);
-  ck_assert_int_gt(
-      emu_add_fault(emu, "http-status=503 probability=0.3 seed=11", err, sizeof(err)), 0);
+  ck_assert_int_gt(emu_add_fault(emu, "http-status=503 probability=0.3 seed=11", err, sizeof(err)),
+                   0);
   pattern(40, p1);
   emu_clear_faults(emu);
-  ck_assert_int_gt(
-      emu_add_fault(emu, "http-status=503 probability=0.3 seed=11", err, sizeof(err)), 0);
+  ck_assert_int_gt(emu_add_fault(emu, "http-status=503 probability=0.3 seed=11", err, sizeof(err)),
+                   0);
   pattern(40, p2);
   ck_assert_str_eq(p1, p2);
   for(size_t i = 0; i < 40; i++)

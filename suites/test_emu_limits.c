@@ -33,8 +33,8 @@ static struct emu *start(const struct emu_limits *l, int *port)
   struct emu *e = emu_new();
 
   ck_assert_ptr_nonnull(e);
-  ck_assert_msg(emu_load_scenario(e, tu_path("fixtures/scenarios/thin.xml"), err, sizeof(err)) ==
-                    0, "%s", err);
+  ck_assert_msg(emu_load_scenario(e, tu_path("fixtures/scenarios/thin.xml"), err, sizeof(err)) == 0,
+                "%s", err);
   if(l)
     emu_set_limits(e, l);
   *port = emu_listen(e, "127.0.0.1", 0, false, bound, sizeof(bound), err, sizeof(err));
@@ -90,11 +90,11 @@ static void getfolder_answers(int port)
 #define WAIT_STATS(e, st, cond)                                                                    \
   do {                                                                                             \
     int64_t until_ = exs_monotonic_ms() + 60000;                                                   \
-    for(;;) {                                                                              \
+    for(;;) {                                                                                      \
       emu_conn_stats((e), &(st));                                                                  \
       if(cond)                                                                                     \
         break;                                                                                     \
-      ck_assert_msg(exs_monotonic_ms() < until_, "waited in vain for %s (open %zu)", #cond,    \
+      ck_assert_msg(exs_monotonic_ms() < until_, "waited in vain for %s (open %zu)", #cond,        \
                     (st).open);                                                                    \
       poll(NULL, 0, 5);                                                                            \
     }                                                                                              \
@@ -350,7 +350,7 @@ START_TEST(load_only_from_scenario_dir)
   ck_assert_int_eq(symlink("/etc/passwd", path), 0);
   {
     static const char *const names[] = {"/etc/passwd", "../../etc/passwd", "passwd-link.xml",
-                                        "absent.xml", "bad.xml", ".hidden"};
+                                        "absent.xml",  "bad.xml",          ".hidden"};
     for(size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
       ck_assert_int_eq(ec_request("POST", url, NULL, NULL, names[i], &r), CURLE_OK);
       ck_assert_msg(r.status >= 400, "%s loaded", names[i]);
@@ -393,7 +393,6 @@ START_TEST(load_only_from_scenario_dir)
   rmdir(dir);
 }
 END_TEST
-
 
 /* A request of one element with 50,000 attributes: the emulator refuses
  * it (a SOAP fault, not seconds of parsing under its lock) and answers

@@ -537,9 +537,9 @@ START_TEST(sync_folder_hierarchy_initial_then_incremental)
   ch = exs_xml_child(msgs[0], EC_NS_M, "Changes");
   ck_assert_uint_eq(count_children(ch), 1);
   ck_assert(exs_xml_is(exs_xml_first_element(ch), EC_NS_T, "Update"));
-  ck_assert_str_eq(exs_xml_text(exs_xml_path(ch, EC_NS_T, "Update/Folder/DisplayName"), tmp,
-                                sizeof(tmp)),
-                   "Undeliverable mail");
+  ck_assert_str_eq(
+      exs_xml_text(exs_xml_path(ch, EC_NS_T, "Update/Folder/DisplayName"), tmp, sizeof(tmp)),
+      "Undeliverable mail");
   exs_xml_text(exs_xml_child(msgs[0], EC_NS_M, "SyncState"), state, sizeof(state));
   ec_free(&r);
   snprintf(op, sizeof(op),
@@ -1265,8 +1265,9 @@ START_TEST(davmail_mapi_properties)
        "<t:StartTimeZone Id=\"UTC\"/></t:CalendarItem></m:Items></m:CreateItem>",
        200, &r);
   ck_assert_uint_eq(ec_messages(&r, msgs, 2), 1);
-  exs_xml_attr(exs_xml_path(exs_xml_child(msgs[0], EC_NS_M, "Items"), EC_NS_T, "CalendarItem/ItemId"),
-               "Id", id, sizeof(id));
+  exs_xml_attr(
+      exs_xml_path(exs_xml_child(msgs[0], EC_NS_M, "Items"), EC_NS_T, "CalendarItem/ItemId"), "Id",
+      id, sizeof(id));
   ec_free(&r);
   snprintf(op, sizeof(op),
            "<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>"
@@ -1276,8 +1277,8 @@ START_TEST(davmail_mapi_properties)
   call("alice@contoso.com", op, 200, &r);
   ck_assert_uint_eq(ec_messages(&r, msgs, 2), 1);
   {
-    char *b64 = (char *)xmlNodeGetContent(
-        exs_xml_path(exs_xml_child(msgs[0], EC_NS_M, "Items"), EC_NS_T, "CalendarItem/MimeContent"));
+    char *b64 = (char *)xmlNodeGetContent(exs_xml_path(exs_xml_child(msgs[0], EC_NS_M, "Items"),
+                                                       EC_NS_T, "CalendarItem/MimeContent"));
     struct exs_buf ics;
     ck_assert_ptr_nonnull(b64);
     exs_buf_init(&ics, 1 << 20);

@@ -420,7 +420,6 @@ START_TEST(ews_busy_message_gives_up)
 }
 END_TEST
 
-
 /* An answer of one element with 50,000 attributes: refused by the bounded
  * parse before libxml2's quadratic duplicate check, with a clear error. */
 START_TEST(ews_answer_with_50000_attributes_refused)
@@ -439,8 +438,9 @@ START_TEST(ews_answer_with_50000_attributes_refused)
   for(int i = 0; i < 50000; i++)
     exs_buf_addf(&body, " a%d=\"v\"", i);
   exs_buf_adds(&body, "/></s:Body></s:Envelope>");
-  exs_buf_addf(&ans, "HTTP/1.1 200 OK\r\nContent-Type: text/xml; charset=utf-8\r\n"
-                     "Connection: close\r\nContent-Length: %zu\r\n\r\n",
+  exs_buf_addf(&ans,
+               "HTTP/1.1 200 OK\r\nContent-Type: text/xml; charset=utf-8\r\n"
+               "Connection: close\r\nContent-Length: %zu\r\n\r\n",
                body.len);
   exs_buf_add(&ans, body.data, body.len);
   answers[0] = ans.data;

@@ -475,7 +475,8 @@ static void check_journal(enum client cl, const char *auth, bool passed[NSTEPS_M
     if(j[i].status == 200 && strcasecmp(j[i].path, "/EWS/Exchange.asmx") == 0 &&
        strcmp(j[i].method, "POST") == 0)
       ck_assert_msg(cl != CL_DAVMAIL ||
-                        strcmp(j[i].host, strcmp(auth, "ntlm") == 0 ? "localhost" : "127.0.0.1") == 0,
+                        strcmp(j[i].host, strcmp(auth, "ntlm") == 0 ? "localhost" : "127.0.0.1") ==
+                            0,
                     "davmail/%s: journal entry %zu (%s) came to host %s, which offers another "
                     "scheme",
                     auth, i, j[i].operation, j[i].host);
@@ -727,8 +728,9 @@ static void run_davmail(const char *auth)
   bool ntlm = strcmp(auth, "ntlm") == 0;
 
   if(!dm) {
-    fprintf(stderr, "interop davmail/%s: SKIPPED: davmail-server is not installed "
-                    "(apt-get install davmail-server, or scripts/deps.sh --test)\n",
+    fprintf(stderr,
+            "interop davmail/%s: SKIPPED: davmail-server is not installed "
+            "(apt-get install davmail-server, or scripts/deps.sh --test)\n",
             auth);
     return;
   }

@@ -102,8 +102,7 @@ static void world_up_with(const char *scenario)
   ck_assert_msg(port > 0, "%s", err);
   ck_assert_msg(emu_start(emu, err, sizeof(err)) == 0, "%s", err);
   snprintf(connect_to[0], sizeof(connect_to[0]), "mail.contoso.com:%d:127.0.0.1:%d", port, port);
-  snprintf(connect_to[1], sizeof(connect_to[1]), "stale.contoso.com:%d:127.0.0.1:%d", port,
-           port);
+  snprintf(connect_to[1], sizeof(connect_to[1]), "stale.contoso.com:%d:127.0.0.1:%d", port, port);
   ct[0] = connect_to[0];
   ct[1] = connect_to[1];
 
@@ -266,8 +265,8 @@ START_TEST(wrong_password_is_presented_once)
   struct exs_mailbox m[10];
   struct exs_te_result *r = calloc(10, sizeof(*r));
   struct exs_te_batch_options bo;
-  static const char *const names[] = {"alice", "bob", "carol", "erin", "frank",
-                                      "grace", "henry", "ivan",  "judy",  "alice"};
+  static const char *const names[] = {"alice", "bob",   "carol", "erin", "frank",
+                                      "grace", "henry", "ivan",  "judy", "alice"};
   int before = krbtest_log_count(kdc, "PREAUTH_FAILED");
 
   snprintf(profile.password, sizeof(profile.password), "not-the-password");
@@ -364,8 +363,7 @@ START_TEST(rejected_service_ticket_is_named)
 
   /* the directory has a newer key than the server's keytab (a reset
    * account, or the SPN moved to another account) */
-  ck_assert_int_eq(krbtest_kadmin(kdc, "cpw -randkey HTTP/stale.contoso.com", err, sizeof(err)),
-                   0);
+  ck_assert_int_eq(krbtest_kadmin(kdc, "cpw -randkey HTTP/stale.contoso.com", err, sizeof(err)), 0);
   snprintf(profile.incoming_url, sizeof(profile.incoming_url),
            "http://stale.contoso.com:%d/EWS/Exchange.asmx", port);
   mailbox(&m, "alice@contoso.com");
@@ -390,8 +388,8 @@ START_TEST(scenario_keytab_attribute)
   at = strstr(text, "<scenario ");
   ck_assert_ptr_nonnull(at);
   out = malloc(len + 1200);
-  snprintf(out, len + 1200, "%.*s<scenario keytab=\"%s\" %s", (int)(at - text), text,
-           http_keytab, at + strlen("<scenario "));
+  snprintf(out, len + 1200, "%.*s<scenario keytab=\"%s\" %s", (int)(at - text), text, http_keytab,
+           at + strlen("<scenario "));
   snprintf(path, sizeof(path), "%s/world.xml", krbtest_dir(kdc));
   f = fopen(path, "w");
   ck_assert_ptr_nonnull(f);

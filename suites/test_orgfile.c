@@ -73,14 +73,14 @@ START_TEST(contoso_loads)
   struct exs_error e;
   const struct exs_profile *p;
   const struct exs_mailbox *m;
-  static const char *ssync[] = {"alice", "bob", "carol", "dave", "ghost",
+  static const char *ssync[] = {"alice", "bob",   "carol", "dave", "ghost",
                                 "erin",  "frank", "grace", "henry"};
   char addr[64];
   size_t i;
 
   exs_error_clear(&e);
-  ck_assert_msg(exs_orgfile_load(tu_path("fixtures/orgs/contoso.xml"), xsd(), 0, &f, &e) == 0,
-                "%s", e.message);
+  ck_assert_msg(exs_orgfile_load(tu_path("fixtures/orgs/contoso.xml"), xsd(), 0, &f, &e) == 0, "%s",
+                e.message);
   ck_assert_str_eq(f->org.id, "6f1c2a9e-0d4b-4c55-9a51-2f3e8d7b1c10");
   ck_assert_str_eq(f->org.default_profile, "Exchange");
   ck_assert(f->org.approve_users && f->org.approve_queues);
@@ -154,20 +154,20 @@ static const struct {
   const char *attr; /* "attribute 'x'" or "element 'x'" */
   const char *rule_word;
 } bad_cases[] = {
-  {"bad-anonymous.xml", 5, "attribute 'authenticate-using'", "not a valid setting"},
-  {"bad-missing-url.xml", 3, "attribute 'incoming-url'", "required when autodiscover is no"},
-  {"bad-max-connections.xml", 6, "attribute 'max-connections'", "between 1 and 300"},
-  {"bad-unknown-attribute.xml", 6, "attribute 'colour'", "not allowed"},
-  {"bad-enum.xml", 5, "attribute 'incoming'", "'sync'"},
-  {"bad-address.xml", 4, "attribute 'address'", "email address"},
-  {"bad-unknown-profile.xml", 5, "attribute 'profile'", "no profile named 'Exchnage'"},
-  {"bad-duplicate-mailbox.xml", 5, "attribute 'address'", "already defined"},
-  {"bad-poll-minutes.xml", 3, "attribute 'poll-minutes'", "between 0 and 1440"},
-  {"bad-url.xml", 4, "attribute 'incoming-url'", "http:// or https:// URL"},
-  {"bad-two-passwords.xml", 5, "attribute 'password-file'", "only one of"},
-  {"bad-missing-env.xml", 4, "attribute 'password-env'", "EXSYNC_TEST_SURELY_UNSET_VARIABLE"},
-  {"bad-wrong-namespace.xml", 2, "element 'org'", "validation root"},
-  {"bad-not-xml.xml", 4, "", "well-formed"},
+    {"bad-anonymous.xml", 5, "attribute 'authenticate-using'", "not a valid setting"},
+    {"bad-missing-url.xml", 3, "attribute 'incoming-url'", "required when autodiscover is no"},
+    {"bad-max-connections.xml", 6, "attribute 'max-connections'", "between 1 and 300"},
+    {"bad-unknown-attribute.xml", 6, "attribute 'colour'", "not allowed"},
+    {"bad-enum.xml", 5, "attribute 'incoming'", "'sync'"},
+    {"bad-address.xml", 4, "attribute 'address'", "email address"},
+    {"bad-unknown-profile.xml", 5, "attribute 'profile'", "no profile named 'Exchnage'"},
+    {"bad-duplicate-mailbox.xml", 5, "attribute 'address'", "already defined"},
+    {"bad-poll-minutes.xml", 3, "attribute 'poll-minutes'", "between 0 and 1440"},
+    {"bad-url.xml", 4, "attribute 'incoming-url'", "http:// or https:// URL"},
+    {"bad-two-passwords.xml", 5, "attribute 'password-file'", "only one of"},
+    {"bad-missing-env.xml", 4, "attribute 'password-env'", "EXSYNC_TEST_SURELY_UNSET_VARIABLE"},
+    {"bad-wrong-namespace.xml", 2, "element 'org'", "validation root"},
+    {"bad-not-xml.xml", 4, "", "well-formed"},
 };
 
 START_TEST(bad_files_name_file_line_attribute)
@@ -209,9 +209,9 @@ START_TEST(password_sources_and_warnings)
   m = find_mailbox(f, "kate@contoso.com");
   ck_assert_str_eq(m->password, "Kate-File-Pw-2"); /* the first line only */
   ck_assert_str_eq(m->user, "CONTOSO\\kate");
-  ck_assert_str_eq(m->profile, "PerUser");          /* default-profile */
-  ck_assert_int_eq(m->act, EXS_ACT_NONE);           /* default-act */
-  ck_assert_int_eq(m->incoming, EXS_IN_SSYNC);      /* the org's default */
+  ck_assert_str_eq(m->profile, "PerUser");     /* default-profile */
+  ck_assert_int_eq(m->act, EXS_ACT_NONE);      /* default-act */
+  ck_assert_int_eq(m->incoming, EXS_IN_SSYNC); /* the org's default */
   ck_assert_int_eq(m->track, EXS_TRACK_ALL);
   ck_assert_int_eq(m->process_from, 1769904000);
   ck_assert(m->allow_credentials);
@@ -246,9 +246,8 @@ END_TEST
  * naming the attribute. */
 START_TEST(outgoing_settings)
 {
-  static const char head[] =
-    "<?xml version=\"1.0\"?>\n<org xmlns=\"urn:exsync:org:1\" id=\"x\">\n"
-    "<settings default-profile=\"P\"/>\n";
+  static const char head[] = "<?xml version=\"1.0\"?>\n<org xmlns=\"urn:exsync:org:1\" id=\"x\">\n"
+                             "<settings default-profile=\"P\"/>\n";
   char text[2048];
   struct exs_orgfile *f = NULL;
   struct exs_error e;
@@ -259,7 +258,8 @@ START_TEST(outgoing_settings)
   snprintf(text, sizeof(text),
            "%s<profile name=\"P\" incoming-url=\"https://mail.contoso.com/EWS/Exchange.asmx\"\n"
            "  user=\"CONTOSO\\svc-crm\" password-env=\"EXSYNC_PROFILE_PASSWORD\" "
-           "impersonation=\"yes\" protocol=\"ntlm\"/>\n</org>\n", head);
+           "impersonation=\"yes\" protocol=\"ntlm\"/>\n</org>\n",
+           head);
   path = put_file("same.xml", text, 0600);
   ck_assert_msg(exs_orgfile_load(path, xsd(), 0, &f, &e) == 0, "%s", e.message);
   p = &f->profiles[0];
@@ -275,7 +275,8 @@ START_TEST(outgoing_settings)
            "  user=\"CONTOSO\\svc-crm\" password-env=\"EXSYNC_PROFILE_PASSWORD\" "
            "impersonation=\"yes\" protocol=\"ntlm\"\n"
            "  outgoing-user=\"CONTOSO\\svc-send\" outgoing-password-env=\"EXSYNC_OUT_PW\"\n"
-           "  outgoing-protocol=\"basic\"/>\n</org>\n", head);
+           "  outgoing-protocol=\"basic\"/>\n</org>\n",
+           head);
   path = put_file("own.xml", text, 0600);
   ck_assert_msg(exs_orgfile_load(path, xsd(), 0, &f, &e) == 0, "%s", e.message);
   p = &f->profiles[0];
@@ -283,16 +284,17 @@ START_TEST(outgoing_settings)
   ck_assert_str_eq(p->out_user, "CONTOSO\\svc-send");
   ck_assert_str_eq(p->out_password, "Out-Canary-Pw-7");
   ck_assert_int_eq(p->out_protocol, EXS_AUTH_BASIC);
-  ck_assert(p->out_impersonation);                      /* defaulted to impersonation */
+  ck_assert(p->out_impersonation); /* defaulted to impersonation */
   ck_assert_int_eq(p->out_retrieval, EXS_RETRIEVAL_PROFILE);
-  ck_assert_str_eq(p->user, "CONTOSO\\svc-crm");       /* incoming untouched */
+  ck_assert_str_eq(p->user, "CONTOSO\\svc-crm"); /* incoming untouched */
   ck_assert_int_eq(p->protocol, EXS_AUTH_NTLM);
   exs_orgfile_free(f);
 
   /* outgoing-* with same-outgoing="yes" (the default): an error naming it */
   snprintf(text, sizeof(text),
            "%s<profile name=\"P\" incoming-url=\"https://mail.contoso.com/EWS/Exchange.asmx\"\n"
-           "  outgoing-user=\"CONTOSO\\svc-send\"/>\n</org>\n", head);
+           "  outgoing-user=\"CONTOSO\\svc-send\"/>\n</org>\n",
+           head);
   path = put_file("bad.xml", text, 0600);
   ck_assert_int_eq(exs_orgfile_load(path, xsd(), 0, &f, &e), -1);
   ck_assert_msg(strstr(e.message, ":5: attribute 'outgoing-user'") != NULL, "%s", e.message);
@@ -386,9 +388,9 @@ START_TEST(csv_loads)
 
   exs_org_defaults(&org);
   strcpy(org.default_profile, "Exchange");
-  ck_assert_msg(exs_csv_load_mailboxes(tu_path("fixtures/orgs/mailboxes.csv"), &org, &list, &n,
-                                       &e) == 0,
-                "%s", e.message);
+  ck_assert_msg(
+      exs_csv_load_mailboxes(tu_path("fixtures/orgs/mailboxes.csv"), &org, &list, &n, &e) == 0,
+      "%s", e.message);
   ck_assert_uint_eq(n, 3);
   ck_assert_str_eq(list[0].address, "alice@contoso.com");
   ck_assert_int_eq(list[0].approval, EXS_APPROVAL_APPROVED);
@@ -413,20 +415,20 @@ static const struct {
   const char *where; /* ":LINE:COL: column 'NAME'" */
   const char *word;
 } csv_bad[] = {
-  {"address,colour\na@contoso.com,blue\n", ":1:2: column 'colour'", "unknown column"},
-  {"address,password\na@contoso.com,x\n", ":1:2: column 'password'", "no literal passwords"},
-  {"name,kind\nA,user\n", ":1:1: column 'address'", "required"},
-  {"address,address\n", ":1:2: column 'address'", "twice"},
-  {"address,incoming\na@contoso.com,ssync\nb@contoso.com,sync\n", ":3:2: column 'incoming'",
-   "none, outlook, ssync or forward"},
-  {"address,name\na@contoso.com\n", ":2:2:", "columns where the header has 2"},
-  {"address,name\na@contoso.com,\"unterminated\n", ":2:2:", "malformed"},
-  {"# comment\n\naddress,kind\na@contoso.com,robot\n", ":4:2: column 'kind'", "user or queue"},
-  {"address\nnot-an-address\n", ":2:1: column 'address'", "email address"},
-  {"name,address\nA,a@contoso.com\nB,A@CONTOSO.COM\n", ":3:2: column 'address'", "already"},
-  {"address,password-env\na@contoso.com,EXSYNC_TEST_SURELY_UNSET_VARIABLE\n",
-   ":2:2: column 'password-env'", "not set"},
-  {"", ":1:1:", "no header"},
+    {"address,colour\na@contoso.com,blue\n", ":1:2: column 'colour'", "unknown column"},
+    {"address,password\na@contoso.com,x\n", ":1:2: column 'password'", "no literal passwords"},
+    {"name,kind\nA,user\n", ":1:1: column 'address'", "required"},
+    {"address,address\n", ":1:2: column 'address'", "twice"},
+    {"address,incoming\na@contoso.com,ssync\nb@contoso.com,sync\n", ":3:2: column 'incoming'",
+     "none, outlook, ssync or forward"},
+    {"address,name\na@contoso.com\n", ":2:2:", "columns where the header has 2"},
+    {"address,name\na@contoso.com,\"unterminated\n", ":2:2:", "malformed"},
+    {"# comment\n\naddress,kind\na@contoso.com,robot\n", ":4:2: column 'kind'", "user or queue"},
+    {"address\nnot-an-address\n", ":2:1: column 'address'", "email address"},
+    {"name,address\nA,a@contoso.com\nB,A@CONTOSO.COM\n", ":3:2: column 'address'", "already"},
+    {"address,password-env\na@contoso.com,EXSYNC_TEST_SURELY_UNSET_VARIABLE\n",
+     ":2:2: column 'password-env'", "not set"},
+    {"", ":1:1:", "no header"},
 };
 
 START_TEST(csv_errors_name_line_and_column)
@@ -451,10 +453,10 @@ START_TEST(csv_password_env)
   struct exs_mailbox *list = NULL;
   struct exs_error e;
   size_t n;
-  const char *path =
-    put_file("list.csv", "address,user,password-env,allow-credentials\r\n"
-                         "a@contoso.com,CONTOSO\\a,EXSYNC_PROFILE_PASSWORD,yes\r\n",
-             0600);
+  const char *path = put_file("list.csv",
+                              "address,user,password-env,allow-credentials\r\n"
+                              "a@contoso.com,CONTOSO\\a,EXSYNC_PROFILE_PASSWORD,yes\r\n",
+                              0600);
 
   ck_assert_msg(exs_csv_load_mailboxes(path, NULL, &list, &n, &e) == 0, "%s", e.message);
   ck_assert_uint_eq(n, 1);

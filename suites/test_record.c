@@ -42,17 +42,19 @@ START_TEST(normalize_headers)
   static const struct {
     const char *in, *out;
   } cases[] = {
-    {"Authorization: Basic dXNlcjpwdw==\r\n", "Authorization: Basic {{secret:authorization}}\r\n"},
-    {"authorization: NTLM TlRMTVNTUAADAAAA\n", "authorization: NTLM {{secret:authorization}}\n"},
-    {"Proxy-Authorization: Negotiate YII=\n",
-     "Proxy-Authorization: Negotiate {{secret:authorization}}\n"},
-    {"WWW-Authenticate: NTLM TlRMTVNTUAACAAAA\n", "WWW-Authenticate: NTLM {{secret:ntlm}}\n"},
-    {"WWW-Authenticate: Negotiate oYG2MIGz\n", "WWW-Authenticate: Negotiate {{secret:negotiate}}\n"},
-    {"WWW-Authenticate: NTLM\nWWW-Authenticate: Basic realm=\"x\"\n",
-     "WWW-Authenticate: NTLM\nWWW-Authenticate: Basic realm=\"x\"\n"},
-    {"Cookie: a=b; c=d\n", "Cookie: {{secret:cookie}}\n"},
-    {"Set-Cookie: X-BackEndCookie=abc; path=/\n", "Set-Cookie: {{secret:cookie}}\n"},
-    {"Content-Type: text/xml\n", "Content-Type: text/xml\n"},
+      {"Authorization: Basic dXNlcjpwdw==\r\n",
+       "Authorization: Basic {{secret:authorization}}\r\n"},
+      {"authorization: NTLM TlRMTVNTUAADAAAA\n", "authorization: NTLM {{secret:authorization}}\n"},
+      {"Proxy-Authorization: Negotiate YII=\n",
+       "Proxy-Authorization: Negotiate {{secret:authorization}}\n"},
+      {"WWW-Authenticate: NTLM TlRMTVNTUAACAAAA\n", "WWW-Authenticate: NTLM {{secret:ntlm}}\n"},
+      {"WWW-Authenticate: Negotiate oYG2MIGz\n",
+       "WWW-Authenticate: Negotiate {{secret:negotiate}}\n"},
+      {"WWW-Authenticate: NTLM\nWWW-Authenticate: Basic realm=\"x\"\n",
+       "WWW-Authenticate: NTLM\nWWW-Authenticate: Basic realm=\"x\"\n"},
+      {"Cookie: a=b; c=d\n", "Cookie: {{secret:cookie}}\n"},
+      {"Set-Cookie: X-BackEndCookie=abc; path=/\n", "Set-Cookie: {{secret:cookie}}\n"},
+      {"Content-Type: text/xml\n", "Content-Type: text/xml\n"},
   };
   struct exs_normalizer *n = exs_normalizer_new();
   size_t i;
@@ -70,16 +72,16 @@ START_TEST(normalize_secret_forms)
 {
   struct exs_normalizer *n = exs_normalizer_new();
   static const char *const forms[] = {
-    "plain: s3cr3t-pw!", "hex: 7333637233742d707721", "HEX: 7333637233742D707721",
-    "url: s3cr3t-pw%21", "b64: czNjcjN0LXB3IQ==", "b64 inside: dXNlcjpzM2NyM3QtcHch"};
+      "plain: s3cr3t-pw!", "hex: 7333637233742d707721", "HEX: 7333637233742D707721",
+      "url: s3cr3t-pw%21", "b64: czNjcjN0LXB3IQ==",     "b64 inside: dXNlcjpzM2NyM3QtcHch"};
   size_t i;
 
   exs_normalizer_add_secret(n, "s3cr3t-pw!");
   for(i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
     char *o = norm_text(n, forms[i]);
     ck_assert_msg(!strstr(o, "s3cr3t") && !strstr(o, "7333637233742d707721") &&
-                    !strstr(o, "7333637233742D707721") && !strstr(o, "czNjcjN0LXB3") &&
-                    !strstr(o, "M2NyM3QtcHch"),
+                      !strstr(o, "7333637233742D707721") && !strstr(o, "czNjcjN0LXB3") &&
+                      !strstr(o, "M2NyM3QtcHch"),
                   "case %zu leaks: '%s'", i, o);
     free(o);
   }
@@ -101,15 +103,14 @@ START_TEST(normalize_rules_and_anonymize)
   exs_normalizer_learn_host(n, "mail.contoso.com");
   a = norm_text(n, "ticket-42 alice@contoso.com at https://mail.contoso.com/EWS and "
                    "autodiscover.contoso.com, bob@contoso.com.");
-  ck_assert_msg(!strstr(a, "contoso") && !strstr(a, "alice") && !strstr(a, "ticket-42"), "%s",
-                a);
+  ck_assert_msg(!strstr(a, "contoso") && !strstr(a, "alice") && !strstr(a, "ticket-42"), "%s", a);
   ck_assert_msg(strstr(a, "TICKET") && strstr(a, "autodiscover.anon1.invalid") &&
-                  strstr(a, "mail.anon1.invalid/EWS"),
+                    strstr(a, "mail.anon1.invalid/EWS"),
                 "%s", a);
   /* same input, same placeholder; placeholders pass through */
   b = norm_text(n, "ALICE@contoso.com alice@contoso.com");
   ck_assert_msg(strstr(b, "user1@anon1.invalid user1@anon1.invalid") != NULL ||
-                  strstr(b, "user3@anon1.invalid user1@anon1.invalid") != NULL,
+                    strstr(b, "user3@anon1.invalid user1@anon1.invalid") != NULL,
                 "%s", b);
   free(b);
   b = norm_text(n, a);
@@ -123,9 +124,9 @@ END_TEST
 /* ---- loader ---- */
 
 static const char good_head[] =
-  "<?xml version=\"1.0\"?>\n"
-  "<recording xmlns=\"urn:exsync:recording:1\" version=\"1\">\n"
-  "  <command><arg>autodiscover</arg><arg>a@contoso.com</arg></command>\n";
+    "<?xml version=\"1.0\"?>\n"
+    "<recording xmlns=\"urn:exsync:recording:1\" version=\"1\">\n"
+    "  <command><arg>autodiscover</arg><arg>a@contoso.com</arg></command>\n";
 static const char good_tail[] = "  <expect exit=\"0\"><report>ok\n</report></expect>\n"
                                 "</recording>\n";
 
@@ -142,23 +143,30 @@ START_TEST(loader_errors)
     const char *raw;
     const char *want;
   } cases[] = {
-    {NULL, "", "case.xml:1: empty file"},
-    {NULL, "<?xml version=\"1.0\"?>\n<recording xmlns=\"urn:exsync:recording:1\" version=\"1\">\n"
-           "  <command><arg>x</arg>", "case.xml:"},
-    {NULL, "<recording xmlns=\"urn:other\"/>", "not a recording"},
-    {NULL, "<?xml version=\"1.0\"?><recording xmlns=\"urn:exsync:recording:1\" version=\"1\">"
-           "<expect exit=\"0\"><report/></expect></recording>", "case.xml:1"},
-    {"  <exchange method=\"POST\" url=\"http://h/EWS/Exchange.asmx\" operation=\"Frobnicate\">"
-     "<response status=\"200\"/></exchange>\n", NULL, "case.xml:4"},
-    {"  <exchange method=\"POST\" url=\"http://h/EWS/Exchange.asmx\"><request><body>"
-     "&lt;s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"&gt;&lt;s:Body&gt;"
-     "&lt;Frobnicate/&gt;&lt;/s:Body&gt;&lt;/s:Envelope&gt;</body></request>"
-     "<response status=\"200\"/></exchange>\n", NULL, "unknown operation 'Frobnicate'"},
-    {"  <exchange method=\"POST\" url=\"http://h/EWS/Exchange.asmx\"><request><body>"
-     "&lt;not-closed</body></request><response status=\"200\"/></exchange>\n", NULL,
-     "not well-formed"},
-    {"  <exchange method=\"POST\" url=\"http://h/x\"><response status=\"200\">"
-     "<body encoding=\"base64\">!!!</body></response></exchange>\n", NULL, "base64"},
+      {NULL, "", "case.xml:1: empty file"},
+      {NULL,
+       "<?xml version=\"1.0\"?>\n<recording xmlns=\"urn:exsync:recording:1\" version=\"1\">\n"
+       "  <command><arg>x</arg>",
+       "case.xml:"},
+      {NULL, "<recording xmlns=\"urn:other\"/>", "not a recording"},
+      {NULL,
+       "<?xml version=\"1.0\"?><recording xmlns=\"urn:exsync:recording:1\" version=\"1\">"
+       "<expect exit=\"0\"><report/></expect></recording>",
+       "case.xml:1"},
+      {"  <exchange method=\"POST\" url=\"http://h/EWS/Exchange.asmx\" operation=\"Frobnicate\">"
+       "<response status=\"200\"/></exchange>\n",
+       NULL, "case.xml:4"},
+      {"  <exchange method=\"POST\" url=\"http://h/EWS/Exchange.asmx\"><request><body>"
+       "&lt;s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"&gt;&lt;s:Body&gt;"
+       "&lt;Frobnicate/&gt;&lt;/s:Body&gt;&lt;/s:Envelope&gt;</body></request>"
+       "<response status=\"200\"/></exchange>\n",
+       NULL, "unknown operation 'Frobnicate'"},
+      {"  <exchange method=\"POST\" url=\"http://h/EWS/Exchange.asmx\"><request><body>"
+       "&lt;not-closed</body></request><response status=\"200\"/></exchange>\n",
+       NULL, "not well-formed"},
+      {"  <exchange method=\"POST\" url=\"http://h/x\"><response status=\"200\">"
+       "<body encoding=\"base64\">!!!</body></response></exchange>\n",
+       NULL, "base64"},
   };
   char err[1024];
   size_t i;
@@ -195,13 +203,14 @@ START_TEST(loader_huge_body)
   exs_buf_init(&b, big + 4096);
   ck_assert_int_eq(exs_buf_adds(&b, good_head), 0);
   ck_assert_int_eq(exs_buf_adds(&b, "  <exchange method=\"GET\" url=\"http://h/x\">"
-                                    "<response status=\"200\"><body>"), 0);
+                                    "<response status=\"200\"><body>"),
+                   0);
   while(b.len < big)
     ck_assert_int_eq(exs_buf_adds(&b, "0123456789abcdef0123456789abcdef"), 0);
   ck_assert_int_eq(exs_buf_adds(&b, "</body></response></exchange>\n"), 0);
   ck_assert_int_eq(exs_buf_adds(&b, good_tail), 0);
-  ck_assert_int_eq(diag_recording_load_mem(b.data, b.len, "big.xml", NULL, &r, err,
-                                           sizeof(err)), -1);
+  ck_assert_int_eq(diag_recording_load_mem(b.data, b.len, "big.xml", NULL, &r, err, sizeof(err)),
+                   -1);
   ck_assert_msg(strstr(err, "big.xml:4: body of") && strstr(err, "over the limit"), "%s", err);
   exs_buf_free(&b);
 }
@@ -243,7 +252,8 @@ START_TEST(roundtrip)
   ck_assert_int_eq(diag_recording_write(r, &out), 0);
   ck_assert_msg(diag_recording_load_mem(out.data, out.len, "rt.xml",
                                         tu_path("fixtures/schema/recording.xsd"), &back, err,
-                                        sizeof(err)) == 0, "%s\n%s", err, out.data);
+                                        sizeof(err)) == 0,
+                "%s\n%s", err, out.data);
   ck_assert_uint_eq(back->n_x, 2);
   ck_assert_str_eq(back->argv[1], "a&b@contoso.com");
   ck_assert_str_eq(back->x[0].operation, "Autodiscover");
@@ -332,12 +342,13 @@ START_TEST(record_and_replay_contoso)
   char *org;
   int port, rc;
   size_t i;
-  static const char *const demo[] = {"alice", "bob", "carol", "dave", "ghost", "erin",
+  static const char *const demo[] = {"alice", "bob",   "carol", "dave", "ghost", "erin",
                                      "frank", "grace", "henry", "ivan", "judy"};
 
   ck_assert_ptr_nonnull(mkdtemp(dir));
-  ck_assert_msg(emu_load_scenario(emu, tu_path("fixtures/scenarios/contoso.xml"), err,
-                                  sizeof(err)) == 0, "%s", err);
+  ck_assert_msg(
+      emu_load_scenario(emu, tu_path("fixtures/scenarios/contoso.xml"), err, sizeof(err)) == 0,
+      "%s", err);
   port = emu_listen(emu, "127.0.0.1", 0, false, bound, sizeof(bound), err, sizeof(err));
   ck_assert_msg(port > 0, "%s", err);
   ck_assert_msg(emu_start(emu, err, sizeof(err)) == 0, "%s", err);
@@ -347,19 +358,47 @@ START_TEST(record_and_replay_contoso)
   setenv("EXSYNC_PROFILE_PASSWORD", "svc-pw", 1);
   snprintf(rec, sizeof(rec), "%s/contoso.xml", dir);
   {
-    const char *args[] = {"--connect-to", ct_mail, "--connect-to", ct_auto, "--format", "json",
-                          "record", "--out", rec, "--", "test-enable", "--config", org,
-                          "--delivery-timeout", "5", NULL};
+    const char *args[] = {"--connect-to",
+                          ct_mail,
+                          "--connect-to",
+                          ct_auto,
+                          "--format",
+                          "json",
+                          "record",
+                          "--out",
+                          rec,
+                          "--",
+                          "test-enable",
+                          "--config",
+                          org,
+                          "--delivery-timeout",
+                          "5",
+                          NULL};
     rc = run(args);
     ck_assert_msg(rc == 1, "record exit %d", rc);
   }
   /* the same world recorded anonymised, with an extra scrub rule */
   snprintf(anon, sizeof(anon), "%s/contoso-anon.xml", dir);
   {
-    const char *args[] = {"--connect-to", ct_mail, "record", "--anonymize", "--scrub",
-                          "V2017_07_11=EXCHANGE-VERSION", "--out", anon, "--",
-                          "test-enable", "--config", org, "--mailbox", "alice@contoso.com",
-                          "--mailbox", "dave@contoso.com", "--delivery-timeout", "5", NULL};
+    const char *args[] = {"--connect-to",
+                          ct_mail,
+                          "record",
+                          "--anonymize",
+                          "--scrub",
+                          "V2017_07_11=EXCHANGE-VERSION",
+                          "--out",
+                          anon,
+                          "--",
+                          "test-enable",
+                          "--config",
+                          org,
+                          "--mailbox",
+                          "alice@contoso.com",
+                          "--mailbox",
+                          "dave@contoso.com",
+                          "--delivery-timeout",
+                          "5",
+                          NULL};
     rc = run(args);
     ck_assert_msg(rc == 1, "record --anonymize exit %d", rc);
   }
@@ -380,8 +419,9 @@ START_TEST(record_and_replay_contoso)
     ck_assert_msg(rc == 0, "replay of the anonymised recording: exit %d", rc);
   }
   unlink(anon);
-  ck_assert_msg(diag_recording_load(rec, tu_path("fixtures/schema/recording.xsd"), &r, err,
-                                    sizeof(err)) == 0, "%s", err);
+  ck_assert_msg(
+      diag_recording_load(rec, tu_path("fixtures/schema/recording.xsd"), &r, err, sizeof(err)) == 0,
+      "%s", err);
   ck_assert_int_eq(r->exit_code, 1);
   ck_assert(r->frozen != 0);
   ck_assert_uint_gt(r->n_x, 20);
@@ -407,14 +447,14 @@ END_TEST
 /* ---- canary: no secret of the run survives in the recording ---- */
 
 static const char canary_body_tmpl[] =
-  "<?xml version=\"1.0\" encoding=\"utf-8\"?>"
-  "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>"
-  "<m:GetFolderResponse xmlns:m=\"http://schemas.microsoft.com/exchange/services/2006/messages\""
-  " xmlns:t=\"http://schemas.microsoft.com/exchange/services/2006/types\"><m:ResponseMessages>"
-  "<m:GetFolderResponseMessage ResponseClass=\"Error\"><m:MessageText>echo %s %s %s %s"
-  "</m:MessageText><m:ResponseCode>ErrorAccessDenied</m:ResponseCode>"
-  "</m:GetFolderResponseMessage></m:ResponseMessages></m:GetFolderResponse></s:Body>"
-  "</s:Envelope>";
+    "<?xml version=\"1.0\" encoding=\"utf-8\"?>"
+    "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>"
+    "<m:GetFolderResponse xmlns:m=\"http://schemas.microsoft.com/exchange/services/2006/messages\""
+    " xmlns:t=\"http://schemas.microsoft.com/exchange/services/2006/types\"><m:ResponseMessages>"
+    "<m:GetFolderResponseMessage ResponseClass=\"Error\"><m:MessageText>echo %s %s %s %s"
+    "</m:MessageText><m:ResponseCode>ErrorAccessDenied</m:ResponseCode>"
+    "</m:GetFolderResponseMessage></m:ResponseMessages></m:GetFolderResponse></s:Body>"
+    "</s:Envelope>";
 
 static char canary_body[4096];
 
@@ -476,8 +516,7 @@ static void assert_clean(const char *text, const char *secret, const char *what)
 
   encodings(secret, forms, &n);
   for(i = 0; i < n; i++)
-    ck_assert_msg(strstr(text, forms[i]) == NULL, "%s leaks in form %zu: %s", what, i,
-                  forms[i]);
+    ck_assert_msg(strstr(text, forms[i]) == NULL, "%s leaks in form %zu: %s", what, i, forms[i]);
 }
 
 static void canary_run(const char *protocol, const char *dir, bool emulator)
@@ -502,8 +541,8 @@ static void canary_run(const char *protocol, const char *dir, bool emulator)
   if(emulator) {
     char bound[64];
     emu = emu_new();
-    ck_assert_int_eq(emu_add_user(emu, "svc-crm", CANARY_PASSWORD, "contoso.com", err,
-                                  sizeof(err)), 0);
+    ck_assert_int_eq(emu_add_user(emu, "svc-crm", CANARY_PASSWORD, "contoso.com", err, sizeof(err)),
+                     0);
     ck_assert_int_eq(emu_add_user(emu, "alice", "alice-pw", "contoso.com", err, sizeof(err)), 0);
     ck_assert_int_eq(emu_add_impersonator(emu, "svc-crm", err, sizeof(err)), 0);
     plain = emu_listen(emu, "127.0.0.1", 0, false, bound, sizeof(bound), err, sizeof(err));
@@ -536,8 +575,8 @@ static void canary_run(const char *protocol, const char *dir, bool emulator)
   setenv("EXSYNC_CANARY_PW", CANARY_PASSWORD, 1);
   snprintf(rec, sizeof(rec), "%s/canary-%s.xml", dir, protocol);
   {
-    const char *args[] = {"--connect-to", ct, "record", "--out", rec, "--", "test-enable",
-                          "--config", path, NULL};
+    const char *args[] = {"--connect-to", ct,         "record", "--out", rec, "--",
+                          "test-enable",  "--config", path,     NULL};
     rc = run(args);
     ck_assert_msg(rc == 0 || rc == 1, "record exit %d", rc);
   }
@@ -587,7 +626,6 @@ START_TEST(canary_emulator_basic)
 }
 END_TEST
 
-
 /* new_episodes: exchanges missing from a recording are fetched from the
  * real server (the emulator here) and added; offline replay then passes */
 START_TEST(new_episodes_fills_gaps)
@@ -603,8 +641,9 @@ START_TEST(new_episodes_fills_gaps)
   FILE *f;
 
   ck_assert_ptr_nonnull(mkdtemp(dir));
-  ck_assert_msg(emu_load_scenario(emu, tu_path("fixtures/scenarios/contoso.xml"), err,
-                                  sizeof(err)) == 0, "%s", err);
+  ck_assert_msg(
+      emu_load_scenario(emu, tu_path("fixtures/scenarios/contoso.xml"), err, sizeof(err)) == 0,
+      "%s", err);
   port = emu_listen(emu, "127.0.0.1", 0, false, bound, sizeof(bound), err, sizeof(err));
   ck_assert_msg(port > 0, "%s", err);
   ck_assert_msg(emu_start(emu, err, sizeof(err)) == 0, "%s", err);
@@ -613,9 +652,20 @@ START_TEST(new_episodes_fills_gaps)
   setenv("EXSYNC_PROFILE_PASSWORD", "svc-pw", 1);
   snprintf(rec, sizeof(rec), "%s/alice.xml", dir);
   {
-    const char *args[] = {"--connect-to", ct_mail, "record", "--out", rec, "--", "test-enable",
-                          "--config", org, "--mailbox", "alice@contoso.com",
-                          "--delivery-timeout", "5", NULL};
+    const char *args[] = {"--connect-to",
+                          ct_mail,
+                          "record",
+                          "--out",
+                          rec,
+                          "--",
+                          "test-enable",
+                          "--config",
+                          org,
+                          "--mailbox",
+                          "alice@contoso.com",
+                          "--delivery-timeout",
+                          "5",
+                          NULL};
     ck_assert_int_eq(run(args), 0);
   }
   ck_assert_int_eq(diag_recording_load(rec, NULL, &r, err, sizeof(err)), 0);
@@ -641,8 +691,15 @@ START_TEST(new_episodes_fills_gaps)
     ck_assert_int_eq(run(args), 1); /* offline: a request has no answer */
   }
   {
-    const char *args[] = {"--connect-to", ct_mail, "replay", rec, "--mode", "new_episodes",
-                          "--password-env", "EXSYNC_PROFILE_PASSWORD", NULL};
+    const char *args[] = {"--connect-to",
+                          ct_mail,
+                          "replay",
+                          rec,
+                          "--mode",
+                          "new_episodes",
+                          "--password-env",
+                          "EXSYNC_PROFILE_PASSWORD",
+                          NULL};
     rc = run(args);
     ck_assert_msg(rc == 0, "new_episodes exit %d", rc);
   }
@@ -665,7 +722,6 @@ START_TEST(new_episodes_fills_gaps)
   rmdir(dir);
 }
 END_TEST
-
 
 /* ---- hostile recordings: replay runs only what a recording may hold ---- */
 
@@ -701,24 +757,25 @@ START_TEST(hostile_recordings_refused)
     const char *args[12];
     const char *named;
   } cases[] = {
-    {{"--db", "@victim.db", "mailbox", "reject", "alice@contoso.com"}, "--db"},
-    {{"mailbox", "reject", "alice@contoso.com"}, "'mailbox'"},
-    {{"record", "--out", "@victim.db", "--", "--trace", "@trace.txt", "test-enable", "--config",
-      "{{file:org.xml}}"}, "'--'"},
-    {{"record", "--out", "@victim.db", "test-enable"}, "'record'"},
-    {{"replay", "{{file:org.xml}}"}, "'replay'"},
-    {{"sync", "--once"}, "'sync'"},
-    {{"test-enable", "--config", "{{file:org.xml}}", "--trace", "@trace.txt"}, "--trace"},
-    {{"--trace=@trace.txt", "test-enable", "--config", "{{file:org.xml}}"}, "--trace"},
-    {{"--key-file", "@victim.db", "test-enable", "--config", "{{file:org.xml}}"}, "--key-file"},
-    {{"test-enable", "--config", "@victim.db"}, "victim.db"},
-    {{"test-enable", "--config", "{{file:../../etc/passwd}}"}, "{{file:../../etc/passwd}}"},
-    {{"test-enable", "--config", "{{file:org.xml}}", "-o", "@trace.txt"}, "'-o'"},
-    {{"test-enable", "--config", "{{file:org.xml}}", "--out", "@trace.txt"}, "'--out'"},
-    {{"test-enable", "--mailbox", "{{file:org.xml}}", "--config", "{{file:org.xml}}"},
-     "a file reference"},
-    {{"autodiscover", "a@contoso.com", "--password-file", "@victim.db"}, "--password-file"},
-    {{"autodiscover", "a@contoso.com", "--password-env", "A=B"}, "'A=B'"},
+      {{"--db", "@victim.db", "mailbox", "reject", "alice@contoso.com"}, "--db"},
+      {{"mailbox", "reject", "alice@contoso.com"}, "'mailbox'"},
+      {{"record", "--out", "@victim.db", "--", "--trace", "@trace.txt", "test-enable", "--config",
+        "{{file:org.xml}}"},
+       "'--'"},
+      {{"record", "--out", "@victim.db", "test-enable"}, "'record'"},
+      {{"replay", "{{file:org.xml}}"}, "'replay'"},
+      {{"sync", "--once"}, "'sync'"},
+      {{"test-enable", "--config", "{{file:org.xml}}", "--trace", "@trace.txt"}, "--trace"},
+      {{"--trace=@trace.txt", "test-enable", "--config", "{{file:org.xml}}"}, "--trace"},
+      {{"--key-file", "@victim.db", "test-enable", "--config", "{{file:org.xml}}"}, "--key-file"},
+      {{"test-enable", "--config", "@victim.db"}, "victim.db"},
+      {{"test-enable", "--config", "{{file:../../etc/passwd}}"}, "{{file:../../etc/passwd}}"},
+      {{"test-enable", "--config", "{{file:org.xml}}", "-o", "@trace.txt"}, "'-o'"},
+      {{"test-enable", "--config", "{{file:org.xml}}", "--out", "@trace.txt"}, "'--out'"},
+      {{"test-enable", "--mailbox", "{{file:org.xml}}", "--config", "{{file:org.xml}}"},
+       "a file reference"},
+      {{"autodiscover", "a@contoso.com", "--password-file", "@victim.db"}, "--password-file"},
+      {{"autodiscover", "a@contoso.com", "--password-env", "A=B"}, "'A=B'"},
   };
   char dir[] = "/tmp/exsync-test-hostile-XXXXXX";
   char victim[600], trace[600], rec[600], err[4096];
@@ -733,7 +790,8 @@ START_TEST(hostile_recordings_refused)
     int rc;
     ck_assert_ptr_nonnull(f);
     fputs("<?xml version=\"1.0\"?>\n<recording xmlns=\"urn:exsync:recording:1\" version=\"1\">\n"
-          "  <command>", f);
+          "  <command>",
+          f);
     for(k = 0; cases[i].args[k]; k++) {
       const char *a = cases[i].args[k];
       /* "@NAME" stands for a file of the test directory */
@@ -760,8 +818,8 @@ START_TEST(hostile_recordings_refused)
     ck_assert_msg(access(rec, F_OK) != 0 && access(victim, F_OK) != 0, "record ran it");
   }
   {
-    const char *args[] = {"record", "--out", rec, "--", "test-enable", "--config", victim,
-                          "--trace", trace, NULL};
+    const char *args[] = {"record",   "--out", rec,       "--",  "test-enable",
+                          "--config", victim,  "--trace", trace, NULL};
     ck_assert_int_eq(run(args), 2);
     ck_assert_msg(access(rec, F_OK) != 0 && access(trace, F_OK) != 0, "record ran it");
   }
@@ -780,8 +838,9 @@ START_TEST(record_globals_after_dashdash)
   FILE *f;
 
   ck_assert_ptr_nonnull(mkdtemp(dir));
-  ck_assert_msg(emu_load_scenario(emu, tu_path("fixtures/scenarios/tls.xml"), err,
-                                  sizeof(err)) == 0, "%s", err);
+  ck_assert_msg(emu_load_scenario(emu, tu_path("fixtures/scenarios/tls.xml"), err, sizeof(err)) ==
+                    0,
+                "%s", err);
   port = emu_listen(emu, "127.0.0.1", 0, true, bound, sizeof(bound), err, sizeof(err));
   ck_assert_msg(port > 0, "%s", err);
   snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
@@ -800,13 +859,14 @@ START_TEST(record_globals_after_dashdash)
         "user=\"TAILSPIN\\svc\" password-env=\"EXSYNC_DASHDASH_PW\"/>\n"
         "  <mailbox address=\"nina@tailspin.com\" name=\"Nina\" kind=\"user\" "
         "profile=\"Tailspin\" incoming=\"ssync\" outgoing=\"none\" act=\"ssync\" "
-        "approval=\"approved\"/>\n</org>\n", f);
+        "approval=\"approved\"/>\n</org>\n",
+        f);
   fclose(f);
   setenv("EXSYNC_DASHDASH_PW", "svc-pw", 1);
   snprintf(rec, sizeof(rec), "%s/c.xml", dir);
   {
-    const char *args[] = {"record", "--out", rec, "--", "--cacert", ca, "--connect-to", ct,
-                          "test-enable", "--config", org, NULL};
+    const char *args[] = {"record",       "--out", rec,           "--",       "--cacert", ca,
+                          "--connect-to", ct,      "test-enable", "--config", org,        NULL};
     rc = run(args);
     ck_assert_msg(rc == 0, "record exit %d", rc);
   }

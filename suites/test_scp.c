@@ -45,8 +45,9 @@ static void world_up(void)
 
   emu = emu_new();
   ck_assert_ptr_nonnull(emu);
-  ck_assert_msg(emu_load_scenario(emu, tu_path("fixtures/scenarios/contoso.xml"), err,
-                                  sizeof(err)) == 0, "%s", err);
+  ck_assert_msg(
+      emu_load_scenario(emu, tu_path("fixtures/scenarios/contoso.xml"), err, sizeof(err)) == 0,
+      "%s", err);
   /* SCP URLs are https, as Autodiscover requires: a TLS listener and the
    * emulator's generated CA */
   port = emu_listen(emu, "127.0.0.1", 0, true, bound, sizeof(bound), err, sizeof(err));
@@ -90,8 +91,8 @@ static void scp_entry(char *buf, size_t len, const char *cn, const char *site, c
   size_t used = strlen(buf);
 
   snprintf(buf + used, len - used,
-           "dn: CN=%s,CN=Configuration," BASE "\nobjectClass: serviceConnectionPoint\ncn: %s\n"
-           SCP_KW "%s%s%s"
+           "dn: CN=%s,CN=Configuration," BASE
+           "\nobjectClass: serviceConnectionPoint\ncn: %s\n" SCP_KW "%s%s%s"
            "serviceBindingInformation: https://%s.contoso.com:%d/autodiscover/autodiscover.xml\n\n",
            cn, cn, site ? "keywords: Site=" : "", site ? site : "", site ? "\n" : "", host, port);
 }

@@ -124,20 +124,20 @@ START_TEST(bound_values_open_only_in_their_place)
   char out[64];
 
   ck_assert_ptr_nonnull(s);
-  ck_assert_int_eq(exs_secret_encrypt_for(s, "Canary-Pw-9", "mailboxes:password_enc:a@x", &bound,
-                                          &e), 0);
-  ck_assert_int_eq(exs_secret_decrypt_for(s, bound, "mailboxes:password_enc:a@x", out,
-                                          sizeof(out), &e), 0);
+  ck_assert_int_eq(
+      exs_secret_encrypt_for(s, "Canary-Pw-9", "mailboxes:password_enc:a@x", &bound, &e), 0);
+  ck_assert_int_eq(
+      exs_secret_decrypt_for(s, bound, "mailboxes:password_enc:a@x", out, sizeof(out), &e), 0);
   ck_assert_str_eq(out, "Canary-Pw-9");
-  ck_assert_int_eq(exs_secret_decrypt_for(s, bound, "mailboxes:password_enc:b@x", out,
-                                          sizeof(out), &e), -1);
+  ck_assert_int_eq(
+      exs_secret_decrypt_for(s, bound, "mailboxes:password_enc:b@x", out, sizeof(out), &e), -1);
   ck_assert_ptr_nonnull(strstr(e.message, "moved"));
   ck_assert_str_eq(out, "");
   ck_assert_int_eq(exs_secret_decrypt(s, bound, out, sizeof(out), &e), -1);
   ck_assert_int_eq(exs_secret_decrypt_for(s, bound, "", out, sizeof(out), &e), -1);
   ck_assert_int_eq(exs_secret_encrypt(s, "Canary-Pw-9", &plain, &e), 0);
-  ck_assert_int_eq(exs_secret_decrypt_for(s, plain, "mailboxes:password_enc:a@x", out,
-                                          sizeof(out), &e), -1);
+  ck_assert_int_eq(
+      exs_secret_decrypt_for(s, plain, "mailboxes:password_enc:a@x", out, sizeof(out), &e), -1);
   ck_assert_int_eq(exs_secret_decrypt_for(s, plain, NULL, out, sizeof(out), &e), 0);
   ck_assert_str_eq(out, "Canary-Pw-9");
   free(bound);
@@ -203,7 +203,12 @@ START_TEST(tampered_blob_fails)
   ck_assert_int_eq(exs_secret_decrypt(s, blob, out, sizeof(out), &e), 0);
   ck_assert_str_eq(out, "Canary-Pw-77");
 
-  static const char *corrupt[] = {"", "v1:", "v2:AAAA", "v1:!!!!", "v1:AAAA", "plaintext",
+  static const char *corrupt[] = {"",
+                                  "v1:",
+                                  "v2:AAAA",
+                                  "v1:!!!!",
+                                  "v1:AAAA",
+                                  "plaintext",
                                   "v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=="};
   for(i = 0; i < sizeof(corrupt) / sizeof(corrupt[0]); i++) {
     exs_error_clear(&e);
@@ -239,16 +244,16 @@ static const struct {
   mode_t mode;
   const char *word;
 } bad_keys[] = {
-  {"group readable", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n", 0640,
-   "0640"},
-  {"world readable", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n", 0604,
-   "group or others"},
-  {"short", "0011\n", 0600, "bytes"},
-  {"long", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff00\n", 0600, "bytes"},
-  {"not hex", "zz112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n", 0600,
-   "malformed"},
-  {"no newline but 65", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff0", 0600,
-   "malformed"},
+    {"group readable", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n", 0640,
+     "0640"},
+    {"world readable", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n", 0604,
+     "group or others"},
+    {"short", "0011\n", 0600, "bytes"},
+    {"long", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff00\n", 0600, "bytes"},
+    {"not hex", "zz112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n", 0600,
+     "malformed"},
+    {"no newline but 65", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff0", 0600,
+     "malformed"},
 };
 
 START_TEST(bad_key_file_refused)

@@ -363,8 +363,7 @@ START_TEST(jobs_lifecycle)
   ck_assert_int_eq(j.state, EXS_JOB_RUNNING);
   ck_assert_int_eq(j.done, 4);
   ck_assert_int_gt(j.started, 0);
-  ck_assert_int_eq(exs_store_job_finish(st, id, true, "10 mailboxes: 9 success, 1 failure", &e),
-                   0);
+  ck_assert_int_eq(exs_store_job_finish(st, id, true, "10 mailboxes: 9 success, 1 failure", &e), 0);
   ck_assert_int_eq(exs_store_job_get(st, id, &j, &e), 0);
   ck_assert_int_eq(j.state, EXS_JOB_DONE);
   ck_assert_str_eq(j.summary, "10 mailboxes: 9 success, 1 failure");
@@ -609,8 +608,8 @@ START_TEST(import_keeps_results_and_passwords)
   p[0].password[0] = 0;
   p[0].max_connections = 5;
   full_mailbox(&m[0], "alice@contoso.com", "Exchange");
-  m[0].password[0] = 0;                  /* not given: the stored one stays */
-  strcpy(m[0].name, "Alice Renamed");    /* a change that re-opens no verdict */
+  m[0].password[0] = 0;               /* not given: the stored one stays */
+  strcpy(m[0].name, "Alice Renamed"); /* a change that re-opens no verdict */
   m[0].approval = EXS_APPROVAL_APPROVED;
   full_mailbox(&m[1], "new@contoso.com", "Exchange");
   ck_assert_int_eq(exs_store_import(st, NULL, p, 1, m, 2, &e), 0);
@@ -624,7 +623,8 @@ START_TEST(import_keeps_results_and_passwords)
   ck_assert_str_eq(gm.password, "Canary-Mailbox-Pw-8086");
   ck_assert_str_eq(gm.processing_host, "worker-1");
 
-  /* a changed delivery method re-opens that workload's verdict (docs/test-enable.md, Alerts, retry and disable) */
+  /* a changed delivery method re-opens that workload's verdict (docs/test-enable.md, Alerts, retry
+   * and disable) */
   m[0].act = EXS_ACT_SSYNC;
   ck_assert_int_eq(exs_store_import(st, NULL, p, 1, m, 1, &e), 0);
   ck_assert_int_eq(exs_store_mailbox_get(st, "alice@contoso.com", &gm, &e), 0);
@@ -892,8 +892,7 @@ START_TEST(nested_calls_and_no_lingering_reads)
     full_mailbox(&m, a, "Exchange");
     ck_assert_int_eq(exs_store_mailbox_put(st, &m, &e), 0);
   }
-  ck_assert_int_eq(exs_store_mailbox_each(st, NULL, EXS_STORE_WITH_SECRETS, nested_cb, &n, &e),
-                   0);
+  ck_assert_int_eq(exs_store_mailbox_each(st, NULL, EXS_STORE_WITH_SECRETS, nested_cb, &n, &e), 0);
   ck_assert_int_eq(n.seen, 3);
   ck_assert_int_eq(n.inner, 9);
   ck_assert_int_eq(exs_store_mailbox_list(st, "Exchange", 0, &all, &k, &e), 0);
@@ -902,8 +901,11 @@ START_TEST(nested_calls_and_no_lingering_reads)
   ck_assert_int_eq(exs_store_profile_get(st, "Exchange", &p, &e), 0);
 
   ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
-  ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO jobs(kind, state, created) VALUES('x', "
-                                    "'queued', 0)", NULL, NULL, NULL), SQLITE_OK);
+  ck_assert_int_eq(sqlite3_exec(db,
+                                "INSERT INTO jobs(kind, state, created) VALUES('x', "
+                                "'queued', 0)",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
   ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA wal_checkpoint(TRUNCATE)", -1, &s, NULL),
                    SQLITE_OK);
   ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
@@ -1094,14 +1096,14 @@ START_TEST(password_never_in_plaintext_on_disk)
 
   /* the column holds a sealed value, and the file is private */
   ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
-  ck_assert_int_eq(
-    sqlite3_prepare_v2(db, "SELECT password_enc FROM profiles", -1, &s, NULL), SQLITE_OK);
+  ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT password_enc FROM profiles", -1, &s, NULL),
+                   SQLITE_OK);
   ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
   ck_assert_int_eq(strncmp((const char *)sqlite3_column_text(s, 0), "v1:", 3), 0);
   sqlite3_finalize(s);
   /* and a plaintext written around the store is refused by the schema */
-  ck_assert_int_ne(
-    sqlite3_exec(db, "UPDATE profiles SET password_enc = 'plain'", NULL, NULL, NULL), SQLITE_OK);
+  ck_assert_int_ne(sqlite3_exec(db, "UPDATE profiles SET password_enc = 'plain'", NULL, NULL, NULL),
+                   SQLITE_OK);
   sqlite3_close(db);
   ck_assert_int_eq(stat(dbpath, &sb), 0);
   ck_assert_int_eq(sb.st_mode & 077, 0);

@@ -30,8 +30,8 @@ extern char **environ;
 #define OUT_PER_ROUND 20 /* emails queued per round (5 per mailbox) */
 #define IN_PER_MAILBOX 2 /* messages delivered per mailbox per round */
 
-static const char *const mailboxes[] = {"alice@contoso.com", "bob@contoso.com",
-                                        "carol@contoso.com", "ivan@contoso.com"};
+static const char *const mailboxes[] = {"alice@contoso.com", "bob@contoso.com", "carol@contoso.com",
+                                        "ivan@contoso.com"};
 #define N_MAILBOXES (sizeof(mailboxes) / sizeof(mailboxes[0]))
 /* judy is in the emulator but not in the store: what is sent to her is
  * never tracked again as incoming, so the counts stay exact. */
@@ -76,8 +76,9 @@ static void world_up(void)
   ck_assert_msg(access(exsync_bin, X_OK) == 0, "no %s", exsync_bin);
 
   emu = emu_new();
-  ck_assert_msg(emu_load_scenario(emu, tu_path("fixtures/scenarios/contoso.xml"), err,
-                                  sizeof(err)) == 0, "%s", err);
+  ck_assert_msg(
+      emu_load_scenario(emu, tu_path("fixtures/scenarios/contoso.xml"), err, sizeof(err)) == 0,
+      "%s", err);
   port = emu_listen(emu, "127.0.0.1", 0, false, bound, sizeof(bound), err, sizeof(err));
   ck_assert_msg(port > 0, "%s", err);
   ck_assert_msg(emu_start(emu, err, sizeof(err)) == 0, "%s", err);
@@ -182,8 +183,8 @@ static long count(const char *state)
 /* One round: queue, deliver, run the processes together, wait for all. */
 static void round_run(int r)
 {
-  static char *const sync_args[] = {"sync", "--once", "--all", "--quiet", "--send-batch", "1",
-                                    "--retry-interval", "1"};
+  static char *const sync_args[] = {"sync", "--once",           "--all", "--quiet", "--send-batch",
+                                    "1",    "--retry-interval", "1"};
   static char *const show_args[] = {"mailbox", "show", "alice@contoso.com"};
   static char *const status_args[] = {"status"};
   pid_t pids[N_SYNCERS + 1];
@@ -251,8 +252,8 @@ START_TEST(three_syncers_and_an_admin_keep_the_store_intact)
     round_run(r);
     ck_assert_msg(exs_store_check(st, &err) == 0, "round %d: %s", r, err.message);
     expect = base_in + (long)r * (OUT_PER_ROUND + (long)(N_MAILBOXES * IN_PER_MAILBOX));
-    ck_assert_msg(count(NULL) == expect, "round %d: %ld activities, expected %ld", r,
-                  count(NULL), expect);
+    ck_assert_msg(count(NULL) == expect, "round %d: %ld activities, expected %ld", r, count(NULL),
+                  expect);
     ck_assert_msg(count(EXS_ACTIVITY_SENT) == (long)r * OUT_PER_ROUND,
                   "round %d: %ld sent, expected %d", r, count(EXS_ACTIVITY_SENT),
                   r * OUT_PER_ROUND);

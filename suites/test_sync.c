@@ -118,8 +118,9 @@ static void deliver(const char *to, const char *subject, int i)
 
   snprintf(s, sizeof(s), subject, i);
   snprintf(body, sizeof(body), "body %d", i);
-  ck_assert_msg(emu_deliver_message(emu, "customer@fabrikam.com", to, s, body, err,
-                                    sizeof(err)) == 0, "%s", err);
+  ck_assert_msg(emu_deliver_message(emu, "customer@fabrikam.com", to, s, body, err, sizeof(err)) ==
+                    0,
+                "%s", err);
 }
 
 static void get_mailbox(const char *address, struct exs_mailbox *m)
@@ -274,21 +275,21 @@ END_TEST
 START_TEST(incoming_faults_recover)
 {
   static const char *const faults[] = {
-    "operation=GetItem ews-code=ErrorServerBusy backoff-ms=30 times=2",
-    "operation=GetItem http-status=503 times=1",
-    "operation=GetItem reset times=1",
-    "operation=GetItem truncated times=1",
-    "operation=SyncFolderItems ews-code=ErrorServerBusy backoff-ms=30 times=1",
-    "operation=SyncFolderItems ews-code=ErrorInvalidSyncStateData times=1",
-    "operation=FindItem ews-code=ErrorServerBusy backoff-ms=30 times=1",
-    "operation=GetItem delay-ms=600000 times=1", /* held: the 2 s timeout fires first */
-    /* answers cut after N bytes, dripped, or 503 at random (seeded): each
-     * picks its requests by count, never by the clock */
-    "operation=GetItem cut-after=300 times=1",
-    "operation=SyncFolderItems cut-after=0 times=1",
-    "operation=SyncFolderItems drip-bytes=97 drip-ms=1 times=2",
-    "operation=GetItem drip-bytes=501 drip-ms=0 every=2",
-    "http-status=503 probability=0.3 seed=5 times=3",
+      "operation=GetItem ews-code=ErrorServerBusy backoff-ms=30 times=2",
+      "operation=GetItem http-status=503 times=1",
+      "operation=GetItem reset times=1",
+      "operation=GetItem truncated times=1",
+      "operation=SyncFolderItems ews-code=ErrorServerBusy backoff-ms=30 times=1",
+      "operation=SyncFolderItems ews-code=ErrorInvalidSyncStateData times=1",
+      "operation=FindItem ews-code=ErrorServerBusy backoff-ms=30 times=1",
+      "operation=GetItem delay-ms=600000 times=1", /* held: the 2 s timeout fires first */
+      /* answers cut after N bytes, dripped, or 503 at random (seeded): each
+       * picks its requests by count, never by the clock */
+      "operation=GetItem cut-after=300 times=1",
+      "operation=SyncFolderItems cut-after=0 times=1",
+      "operation=SyncFolderItems drip-bytes=97 drip-ms=1 times=2",
+      "operation=GetItem drip-bytes=501 drip-ms=0 every=2",
+      "http-status=503 probability=0.3 seed=5 times=3",
   };
   int i, round = 0, expected = 0;
   char e[256];
@@ -323,8 +324,7 @@ START_TEST(incoming_resync_after_invalid_state)
   pass();
   ck_assert_int_eq(count("alice@contoso.com", NULL), 12);
   /* a state the server no longer accepts: resync from scratch, no duplicates */
-  ck_assert(exs_store_syncstate_put(st, "alice@contoso.com", "inbox", "garbage-state", &err) ==
-            0);
+  ck_assert(exs_store_syncstate_put(st, "alice@contoso.com", "inbox", "garbage-state", &err) == 0);
   for(i = 0; i < 3; i++)
     deliver("alice@contoso.com", "After %d", i);
   pass();
@@ -395,8 +395,7 @@ static int64_t queue_email(const char *from, const char *to, const char *subject
 
 /* Messages in an emulated folder whose subject starts with prefix, read
  * through EWS as the service account. */
-static long subjects_in(const char *mailbox, const char *folder, const char *prefix,
-                        long *distinct)
+static long subjects_in(const char *mailbox, const char *folder, const char *prefix, long *distinct)
 {
   struct exs_http_options ho;
   struct exs_ews_options eo;
@@ -565,8 +564,8 @@ START_TEST(outgoing_reply_is_tracked)
   ck_assert_int_eq(x.attempts, 1);
   /* the customer answers: the token makes it a response */
   snprintf(subject, sizeof(subject), "RE: Your quote %s", x.tracking_token);
-  ck_assert(emu_deliver_message(emu, "customer@fabrikam.com", "alice@contoso.com", subject,
-                                "ok", subject, sizeof(subject)) == 0);
+  ck_assert(emu_deliver_message(emu, "customer@fabrikam.com", "alice@contoso.com", subject, "ok",
+                                subject, sizeof(subject)) == 0);
   s = pass();
   ck_assert_uint_eq(s.received, 1);
   ck_assert_int_eq(count("alice@contoso.com", EXS_ACTIVITY_RECEIVED), 1);
@@ -576,16 +575,16 @@ END_TEST
 START_TEST(outgoing_faults_no_duplicates)
 {
   static const char *const faults[] = {
-    "operation=CreateItem reset times=1",
-    "operation=CreateItem truncated times=1",
-    "operation=CreateItem http-status=503 times=1",
-    "operation=CreateItem ews-code=ErrorServerBusy backoff-ms=30 times=2",
-    "operation=CreateItem delay-ms=600000 times=1", /* held: the 2 s timeout fires first */
-    "operation=CreateItem http-status=500 times=1",
-    /* the mail was made but the answer is lost after N bytes: no duplicate */
-    "operation=CreateItem cut-after=150 times=1",
-    "operation=CreateItem drip-bytes=40 drip-ms=1 times=2",
-    "operation=CreateItem http-status=503 probability=0.4 seed=9 times=2",
+      "operation=CreateItem reset times=1",
+      "operation=CreateItem truncated times=1",
+      "operation=CreateItem http-status=503 times=1",
+      "operation=CreateItem ews-code=ErrorServerBusy backoff-ms=30 times=2",
+      "operation=CreateItem delay-ms=600000 times=1", /* held: the 2 s timeout fires first */
+      "operation=CreateItem http-status=500 times=1",
+      /* the mail was made but the answer is lost after N bytes: no duplicate */
+      "operation=CreateItem cut-after=150 times=1",
+      "operation=CreateItem drip-bytes=40 drip-ms=1 times=2",
+      "operation=CreateItem http-status=503 probability=0.4 seed=9 times=2",
   };
   char subject[64], e[256];
   long distinct = 0;
@@ -630,13 +629,13 @@ START_TEST(incoming_responses_by_conversation)
   s = pass();
   ck_assert_uint_eq(s.sent, 1);
   /* an answer without the token, from a recipient, on the same topic */
-  ck_assert(emu_deliver_message(emu, "Buyer@Fabrikam.com", "alice@contoso.com",
-                                "RE: Fw: proposal", "yes", e, sizeof(e)) == 0);
+  ck_assert(emu_deliver_message(emu, "Buyer@Fabrikam.com", "alice@contoso.com", "RE: Fw: proposal",
+                                "yes", e, sizeof(e)) == 0);
   /* not answers: someone else, or another topic */
-  ck_assert(emu_deliver_message(emu, "stranger@example.com", "alice@contoso.com",
-                                "RE: Proposal", "?", e, sizeof(e)) == 0);
-  ck_assert(emu_deliver_message(emu, "buyer@fabrikam.com", "alice@contoso.com",
-                                "RE: Another thing", "?", e, sizeof(e)) == 0);
+  ck_assert(emu_deliver_message(emu, "stranger@example.com", "alice@contoso.com", "RE: Proposal",
+                                "?", e, sizeof(e)) == 0);
+  ck_assert(emu_deliver_message(emu, "buyer@fabrikam.com", "alice@contoso.com", "RE: Another thing",
+                                "?", e, sizeof(e)) == 0);
   s = pass();
   ck_assert_uint_eq(s.received, 1);
   ck_assert_int_eq(count("alice@contoso.com", EXS_ACTIVITY_RECEIVED), 1);
@@ -718,8 +717,8 @@ START_TEST(success_resets_transient_count)
   char e[256];
 
   add_mailbox("carol@contoso.com", EXS_TRACK_ALL);
-  ck_assert(emu_add_fault(emu, "mailbox=carol@contoso.com http-status=502 times=1", e,
-                          sizeof(e)) > 0);
+  ck_assert(emu_add_fault(emu, "mailbox=carol@contoso.com http-status=502 times=1", e, sizeof(e)) >
+            0);
   pass();
   get_mailbox("carol@contoso.com", &m);
   ck_assert_int_eq(m.transient_failures, 1);
@@ -791,8 +790,8 @@ START_TEST(claim_one_worker_per_mailbox)
 
   add_mailbox("alice@contoso.com", EXS_TRACK_ALL);
   /* another live worker holds it */
-  ck_assert(exs_store_mailbox_claim(st, "alice@contoso.com", "otherhost:1", 3600, &claimed,
-                                    &err) == 0);
+  ck_assert(exs_store_mailbox_claim(st, "alice@contoso.com", "otherhost:1", 3600, &claimed, &err) ==
+            0);
   ck_assert_int_eq(claimed, 1);
   s = pass();
   ck_assert_uint_eq(s.busy, 1);
@@ -809,8 +808,7 @@ END_TEST
 
 START_TEST(max_connections_per_credential)
 {
-  static const char *const boxes[] = {"alice@contoso.com", "bob@contoso.com",
-                                      "carol@contoso.com"};
+  static const char *const boxes[] = {"alice@contoso.com", "bob@contoso.com", "carol@contoso.com"};
   struct tu_releaser *rel;
   char e[256];
   int i;

@@ -291,8 +291,9 @@ START_TEST(store_to_exchange_once)
   ck_assert_uint_eq(s.act_changes, 0);
   ck_assert_int_eq(emu_folder_count(emu, ALICE, "calendar"), 1);
   /* the org identity is ours and LastSync was written */
-  ck_assert_int_eq(emu_get_folder_property(emu, ALICE, "msgfolderroot", "exsync.OrgId", value,
-                                           sizeof(value)), 0);
+  ck_assert_int_eq(
+      emu_get_folder_property(emu, ALICE, "msgfolderroot", "exsync.OrgId", value, sizeof(value)),
+      0);
   ck_assert_str_eq(value, ORG_ID);
 }
 END_TEST
@@ -432,7 +433,8 @@ START_TEST(other_org_is_not_synced)
   s = pass();
   ck_assert_uint_eq(s.errors, 0);
   ck_assert_int_eq(emu_get_folder_property(emu, "grace@contoso.com", "msgfolderroot",
-                                           "exsync.OrgId", value, sizeof(value)), 0);
+                                           "exsync.OrgId", value, sizeof(value)),
+                   0);
   ck_assert_str_eq(value, ORG_ID);
 }
 END_TEST

@@ -107,7 +107,8 @@ START_TEST(healthy_mailbox_enables_everything)
   ck_assert(m.test_completed_on > 0);
   /* the org identity is written, and the test message is gone */
   ck_assert_int_eq(emu_get_folder_property(emu, "alice@contoso.com", "msgfolderroot",
-                                           "exsync.OrgId", value, sizeof(value)), 0);
+                                           "exsync.OrgId", value, sizeof(value)),
+                   0);
   ck_assert_str_eq(value, ORG_ID);
   ck_assert_int_eq(emu_folder_count(emu, "alice@contoso.com", "inbox"), 2);
   ck_assert_int_eq(emu_journal_max_in_flight(emu, "svc-crm"), 1);
@@ -326,8 +327,8 @@ START_TEST(transient_success_resets_the_count)
   char err[256];
 
   mailbox(&m, "bob@contoso.com");
-  ck_assert_int_gt(emu_add_fault(emu, "mailbox=bob@contoso.com http-status=503 times=4",
-                                 err, sizeof(err)), 0);
+  ck_assert_int_gt(
+      emu_add_fault(emu, "mailbox=bob@contoso.com http-status=503 times=4", err, sizeof(err)), 0);
   ck_assert_int_eq(exs_testenable_mailbox(&org, &profile, &m, &opt, &r), 1);
   ck_assert_int_eq(first_alert(&r)->error.category, EXS_CAT_THROTTLED);
   ck_assert_int_eq(first_alert(&r)->error.http_status, 503);
@@ -344,9 +345,11 @@ START_TEST(throttling_within_budget_is_invisible)
   char err[256];
 
   mailbox(&m, "carol@contoso.com");
-  ck_assert_int_gt(emu_add_fault(emu, "mailbox=carol@contoso.com operation=GetFolder "
-                                      "ews-code=ErrorServerBusy backoff-ms=30 times=2",
-                                 err, sizeof(err)), 0);
+  ck_assert_int_gt(emu_add_fault(emu,
+                                 "mailbox=carol@contoso.com operation=GetFolder "
+                                 "ews-code=ErrorServerBusy backoff-ms=30 times=2",
+                                 err, sizeof(err)),
+                   0);
   ck_assert_int_eq(exs_testenable_mailbox(&org, &profile, &m, &opt, &r), 0);
   assert_statuses(&r, EXS_STATUS_SUCCESS, EXS_STATUS_SUCCESS, EXS_STATUS_SUCCESS);
 }
@@ -374,8 +377,8 @@ START_TEST(timeout_is_transient)
   profile.timeout_ms = 300;
   mailbox(&m, "alice@contoso.com");
   /* held (never answered in time): the 300 ms timeout fires first on any machine */
-  ck_assert_int_gt(emu_add_fault(emu, "mailbox=alice@contoso.com delay-ms=600000", err,
-                                 sizeof(err)), 0);
+  ck_assert_int_gt(
+      emu_add_fault(emu, "mailbox=alice@contoso.com delay-ms=600000", err, sizeof(err)), 0);
   ck_assert_int_eq(exs_testenable_mailbox(&org, &profile, &m, &opt, &r), 1);
   ck_assert_int_eq(first_alert(&r)->error.category, EXS_CAT_TIMEOUT);
   ck_assert(first_alert(&r)->error.transient);
@@ -411,8 +414,7 @@ START_TEST(protocol_error_on_garbage)
   char err[256];
 
   mailbox(&m, "alice@contoso.com");
-  ck_assert_int_gt(emu_add_fault(emu, "mailbox=alice@contoso.com malformed", err, sizeof(err)),
-                   0);
+  ck_assert_int_gt(emu_add_fault(emu, "mailbox=alice@contoso.com malformed", err, sizeof(err)), 0);
   ck_assert_int_eq(exs_testenable_mailbox(&org, &profile, &m, &opt, &r), 1);
   ck_assert_int_eq(first_alert(&r)->error.category, EXS_CAT_PROTOCOL);
 }
@@ -432,7 +434,8 @@ START_TEST(lost_send_answer_is_looked_up_not_resent)
   mailbox(&m, "bob@contoso.com");
   m.act = EXS_ACT_NONE;
   ck_assert_int_gt(emu_add_fault(emu, "mailbox=bob@contoso.com operation=CreateItem reset times=1",
-                                 err, sizeof(err)), 0);
+                                 err, sizeof(err)),
+                   0);
   ck_assert_int_eq(exs_testenable_mailbox(&org, &profile, &m, &opt, &r), 0);
   ck_assert_int_eq(r.status[EXS_WL_OUTGOING], EXS_STATUS_SUCCESS);
   ck_assert_int_eq(emu_folder_count(emu, "bob@contoso.com", "inbox"), 0);
@@ -458,7 +461,8 @@ START_TEST(act_other_org_and_take_over)
   assert_statuses(&r, EXS_STATUS_SUCCESS, EXS_STATUS_SUCCESS, EXS_STATUS_FAILURE);
   ck_assert_int_eq(r.error[EXS_WL_ACT].category, EXS_CAT_ACT_OTHER_ORG);
   ck_assert_int_eq(emu_get_folder_property(emu, "grace@contoso.com", "msgfolderroot",
-                                           "exsync.OrgId", value, sizeof(value)), 0);
+                                           "exsync.OrgId", value, sizeof(value)),
+                   0);
   ck_assert_str_eq(value, OTHER_ORG); /* nothing overwritten */
   opt.this_org_only = true;
   ck_assert_int_eq(exs_testenable_mailbox(&org, &profile, &m, &opt, &r), 0);
@@ -466,7 +470,8 @@ START_TEST(act_other_org_and_take_over)
                           sizeof(value));
   ck_assert_str_eq(value, ORG_ID);
   ck_assert_int_eq(emu_get_folder_property(emu, "grace@contoso.com", "msgfolderroot",
-                                           "exsync.LastSync", value, sizeof(value)), 0);
+                                           "exsync.LastSync", value, sizeof(value)),
+                   0);
   ck_assert_str_ne(value, "2026-01-01T00:00:00Z");
 }
 END_TEST
@@ -554,8 +559,8 @@ START_TEST(batch_never_exceeds_max_connections)
   /* the first three FindItem answers (mailbox tests, not the profile check)
    * are held until three are in flight together: all three connections
    * used, on any machine */
-  ck_assert_msg(emu_add_fault(emu, "operation=FindItem delay-ms=600000 times=3", err,
-                              sizeof(err)) > 0,
+  ck_assert_msg(emu_add_fault(emu, "operation=FindItem delay-ms=600000 times=3", err, sizeof(err)) >
+                    0,
                 "%s", err);
   rel = tu_release_when_delayed(emu, 3);
   for(i = 0; i < N; i++)

@@ -32,14 +32,15 @@ static int no_srv(void *ctx, const char *name, struct exs_srv_record *out, size_
 
 static void setup(void)
 {
-  static const char *const hosts[] = {"mail", "autodiscover", "expired", "wrongname",
-                                      "untrusted", ""};
+  static const char *const hosts[] = {"mail",      "autodiscover", "expired",
+                                      "wrongname", "untrusted",    ""};
   char err[512], bound[64];
   int fd, i;
 
   emu = emu_new();
   ck_assert_msg(emu_load_scenario(emu, tu_path("fixtures/scenarios/tls.xml"), err, sizeof(err)) ==
-                    0, "%s", err);
+                    0,
+                "%s", err);
   port = emu_listen(emu, "127.0.0.1", 0, true, bound, sizeof(bound), err, sizeof(err));
   ck_assert_msg(port > 0, "%s", err);
   snprintf(ca_path, sizeof(ca_path), "/tmp/exsync-ca-XXXXXX");
@@ -111,9 +112,9 @@ static const struct {
   const char *host;
   enum exs_category cat;
 } broken[] = {
-  {"expired.tailspin.com", EXS_CAT_TLS_EXPIRED},
-  {"wrongname.tailspin.com", EXS_CAT_TLS_NAME},
-  {"untrusted.tailspin.com", EXS_CAT_TLS_TRUST},
+    {"expired.tailspin.com", EXS_CAT_TLS_EXPIRED},
+    {"wrongname.tailspin.com", EXS_CAT_TLS_NAME},
+    {"untrusted.tailspin.com", EXS_CAT_TLS_TRUST},
 };
 
 START_TEST(broken_certificates_are_permanent_tls_failures)
@@ -138,8 +139,8 @@ START_TEST(broken_certificates_are_permanent_tls_failures)
   ck_assert_ptr_nonnull(strstr(r.alerts[0].error.message, "SAN "));
   ck_assert_ptr_nonnull(strstr(r.alerts[0].error.message, " valid "));
   ck_assert_ptr_nonnull(broken[_i].cat == EXS_CAT_TLS_EXPIRED
-                          ? strstr(r.alerts[0].error.message, " ago)")
-                          : strstr(r.alerts[0].error.message, " left)"));
+                            ? strstr(r.alerts[0].error.message, " ago)")
+                            : strstr(r.alerts[0].error.message, " left)"));
   ck_assert_ptr_nonnull(strstr(r.alerts[0].error.message, "CA bundle "));
 }
 END_TEST

@@ -12,9 +12,9 @@ int tw_start(struct emu **emu, char *url, char *connect_to)
 
   *emu = emu_new();
   ck_assert_ptr_nonnull(*emu);
-  ck_assert_msg(emu_load_scenario(*emu, tu_path("fixtures/scenarios/contoso.xml"), err,
-                                  sizeof(err)) == 0,
-                "%s", err);
+  ck_assert_msg(
+      emu_load_scenario(*emu, tu_path("fixtures/scenarios/contoso.xml"), err, sizeof(err)) == 0,
+      "%s", err);
   port = emu_listen(*emu, "127.0.0.1", 0, false, bound, sizeof(bound), err, sizeof(err));
   ck_assert_msg(port > 0, "%s", err);
   ck_assert_msg(emu_start(*emu, err, sizeof(err)) == 0, "%s", err);

@@ -106,12 +106,23 @@ int exs_buf_add_xml(struct exs_buf *b, const char *s)
   for(; *s; s++) {
     const char *rep = NULL;
     switch(*s) {
-    case '&': rep = "&amp;"; break;
-    case '<': rep = "&lt;"; break;
-    case '>': rep = "&gt;"; break;
-    case '"': rep = "&quot;"; break;
-    case '\'': rep = "&apos;"; break;
-    default: break;
+    case '&':
+      rep = "&amp;";
+      break;
+    case '<':
+      rep = "&lt;";
+      break;
+    case '>':
+      rep = "&gt;";
+      break;
+    case '"':
+      rep = "&quot;";
+      break;
+    case '\'':
+      rep = "&apos;";
+      break;
+    default:
+      break;
     }
     if(rep) {
       if(exs_buf_add(b, run, (size_t)(s - run)) || exs_buf_adds(b, rep))
@@ -134,18 +145,15 @@ char *exs_buf_steal(struct exs_buf *b)
   return p;
 }
 
-static const char b64chars[] =
-  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 int exs_base64_encode(struct exs_buf *out, const unsigned char *in, size_t n)
 {
   size_t i;
 
   for(i = 0; i + 2 < n; i += 3) {
-    char q[4] = {b64chars[in[i] >> 2],
-                 b64chars[((in[i] & 3) << 4) | (in[i + 1] >> 4)],
-                 b64chars[((in[i + 1] & 15) << 2) | (in[i + 2] >> 6)],
-                 b64chars[in[i + 2] & 63]};
+    char q[4] = {b64chars[in[i] >> 2], b64chars[((in[i] & 3) << 4) | (in[i + 1] >> 4)],
+                 b64chars[((in[i + 1] & 15) << 2) | (in[i + 2] >> 6)], b64chars[in[i + 2] & 63]};
     if(exs_buf_add(out, q, 4))
       return -1;
   }
@@ -154,8 +162,7 @@ int exs_base64_encode(struct exs_buf *out, const unsigned char *in, size_t n)
     return exs_buf_add(out, q, 4);
   }
   if(n - i == 2) {
-    char q[4] = {b64chars[in[i] >> 2],
-                 b64chars[((in[i] & 3) << 4) | (in[i + 1] >> 4)],
+    char q[4] = {b64chars[in[i] >> 2], b64chars[((in[i] & 3) << 4) | (in[i + 1] >> 4)],
                  b64chars[(in[i + 1] & 15) << 2], '='};
     return exs_buf_add(out, q, 4);
   }
@@ -164,11 +171,16 @@ int exs_base64_encode(struct exs_buf *out, const unsigned char *in, size_t n)
 
 static int b64val(int c)
 {
-  if(c >= 'A' && c <= 'Z') return c - 'A';
-  if(c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if(c >= '0' && c <= '9') return c - '0' + 52;
-  if(c == '+') return 62;
-  if(c == '/') return 63;
+  if(c >= 'A' && c <= 'Z')
+    return c - 'A';
+  if(c >= 'a' && c <= 'z')
+    return c - 'a' + 26;
+  if(c >= '0' && c <= '9')
+    return c - '0' + 52;
+  if(c == '+')
+    return 62;
+  if(c == '/')
+    return 63;
   return -1;
 }
 

@@ -34,8 +34,8 @@ int64_t exs_now_ms(void)
   time_t t = exs_now();
 
   /* a frozen clock (far from the real one) stays on its whole second */
-  if(atomic_load(&frozen_time) || clock_gettime(CLOCK_REALTIME, &ts) != 0 ||
-     ts.tv_sec > t + 1 || ts.tv_sec < t - 1)
+  if(atomic_load(&frozen_time) || clock_gettime(CLOCK_REALTIME, &ts) != 0 || ts.tv_sec > t + 1 ||
+     ts.tv_sec < t - 1)
     return (int64_t)t * 1000;
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

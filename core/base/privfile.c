@@ -65,8 +65,7 @@ static int write_all(int fd, const char *p, size_t n)
   return 0;
 }
 
-int exs_privfile_write(const char *path, const void *data, size_t len, char *err,
-                       size_t errlen)
+int exs_privfile_write(const char *path, const void *data, size_t len, char *err, size_t errlen)
 {
   static atomic_uint seq;
   struct stat sb;
@@ -78,8 +77,8 @@ int exs_privfile_write(const char *path, const void *data, size_t len, char *err
     fail(err, errlen, path, "");
     return -1;
   }
-  if(snprintf(tmp, sizeof(tmp), "%s.tmp.%ld.%u", path, (long)getpid(),
-              atomic_fetch_add(&seq, 1)) >= (int)sizeof(tmp)) {
+  if(snprintf(tmp, sizeof(tmp), "%s.tmp.%ld.%u", path, (long)getpid(), atomic_fetch_add(&seq, 1)) >=
+     (int)sizeof(tmp)) {
     errno = ENAMETOOLONG;
     fail(err, errlen, path, "path too long");
     return -1;

@@ -25,13 +25,13 @@ static int depth_ok(xmlNodePtr node, int depth)
   return 1;
 }
 
-static xmlDocPtr check_doc(xmlParserCtxtPtr ctxt, xmlDocPtr doc, const char *name,
-                           char *errbuf, size_t errlen)
+static xmlDocPtr check_doc(xmlParserCtxtPtr ctxt, xmlDocPtr doc, const char *name, char *errbuf,
+                           size_t errlen)
 {
   if(!doc) {
     xmlErrorPtr e = xmlCtxtGetLastError(ctxt);
-    snprintf(errbuf, errlen, "%s:%d: not well-formed XML: %s", name,
-             e ? e->line : 0, e && e->message ? e->message : "parse error");
+    snprintf(errbuf, errlen, "%s:%d: not well-formed XML: %s", name, e ? e->line : 0,
+             e && e->message ? e->message : "parse error");
     /* libxml2 messages end with a newline; drop it */
     errbuf[strcspn(errbuf, "\n")] = '\0';
     return NULL;
@@ -47,8 +47,7 @@ static xmlDocPtr check_doc(xmlParserCtxtPtr ctxt, xmlDocPtr doc, const char *nam
     return NULL;
   }
   if(!depth_ok(xmlDocGetRootElement(doc), 1)) {
-    snprintf(errbuf, errlen, "%s: elements nested deeper than %d", name,
-             EXS_XML_MAX_DEPTH);
+    snprintf(errbuf, errlen, "%s: elements nested deeper than %d", name, EXS_XML_MAX_DEPTH);
     xmlFreeDoc(doc);
     return NULL;
   }
@@ -76,8 +75,8 @@ static const char *skip_past(const char *p, const char *end, const char *term)
  * instructions, declarations). In a start tag every '=' outside quotes is
  * counted: an element has at most that many attributes, so the count is
  * an upper bound whatever libxml2 later makes of the document. */
-static int bounded(const char *data, size_t len, size_t max_nodes, const char *name,
-                   char *errbuf, size_t errlen)
+static int bounded(const char *data, size_t len, size_t max_nodes, const char *name, char *errbuf,
+                   size_t errlen)
 {
   const char *p = data, *end = data + len;
   size_t nodes = 0;
@@ -169,8 +168,7 @@ static xmlDocPtr parse(const char *data, size_t len, size_t max_nodes, const cha
   return doc;
 }
 
-xmlDocPtr exs_xml_parse(const char *data, size_t len, const char *name,
-                        char *errbuf, size_t errlen)
+xmlDocPtr exs_xml_parse(const char *data, size_t len, const char *name, char *errbuf, size_t errlen)
 {
   return parse(data, len, EXS_XML_MAX_NODES, name, errbuf, errlen);
 }
@@ -322,8 +320,7 @@ static void schema_error_cb(void *ctx, xmlErrorPtr e)
 
   if(se->seen++)
     return; /* keep the first violation: later ones are usually knock-on */
-  snprintf(se->buf, se->len, "%s:%d: %s", se->name, e->line,
-           e->message ? e->message : "invalid");
+  snprintf(se->buf, se->len, "%s:%d: %s", se->name, e->line, e->message ? e->message : "invalid");
   se->buf[strcspn(se->buf, "\n")] = '\0';
 }
 
@@ -360,8 +357,8 @@ void exs_schema_free(struct exs_schema *s)
   free(s);
 }
 
-int exs_schema_validate(struct exs_schema *s, xmlDocPtr doc, xmlNodePtr node,
-                        const char *name, char *errbuf, size_t errlen)
+int exs_schema_validate(struct exs_schema *s, xmlDocPtr doc, xmlNodePtr node, const char *name,
+                        char *errbuf, size_t errlen)
 {
   xmlSchemaValidCtxtPtr vctxt;
   struct schema_err se = {errbuf, errlen, name, 0};

@@ -56,8 +56,8 @@ static int load_expectations(const char *path, struct expectation **out, size_t 
     if(!line[0] || line[0] == '#')
       continue;
     memset(&e, 0, sizeof(e));
-    if(sscanf(line, "%320[^,],%15[^,],%15[^,],%15[^,],%31s", e.address, e.status[0],
-              e.status[1], e.status[2], e.category) != 5) {
+    if(sscanf(line, "%320[^,],%15[^,],%15[^,],%15[^,],%31s", e.address, e.status[0], e.status[1],
+              e.status[2], e.category) != 5) {
       fclose(f);
       free(*out);
       return diag_fail("%s: bad line '%s'", path, line);
@@ -131,8 +131,8 @@ static void remove_tree(const char *dir)
 }
 
 static const struct diag_opt opts[] = {
-  {"--keep", false, 1},
-  {NULL, false, 0},
+    {"--keep", false, 1},
+    {NULL, false, 0},
 };
 
 int diag_cmd_demo(struct diag_ctx *ctx, int argc, char **argv)
@@ -181,8 +181,7 @@ int diag_cmd_demo(struct diag_ctx *ctx, int argc, char **argv)
 
   /* 1. the emulator, in-process, HTTPS on an ephemeral port */
   emu = emu_new();
-  if(!emu || emu_load_scenario(emu, diag_data_path("scenarios/contoso.xml"), emsg,
-                               sizeof(emsg))) {
+  if(!emu || emu_load_scenario(emu, diag_data_path("scenarios/contoso.xml"), emsg, sizeof(emsg))) {
     result = diag_fail("emulator: %s", emu ? emsg : "out of memory");
     goto out;
   }
@@ -195,8 +194,7 @@ int diag_cmd_demo(struct diag_ctx *ctx, int argc, char **argv)
   }
   port = emu_listen(emu, "127.0.0.1", 0, true, bound, sizeof(bound), emsg, sizeof(emsg));
   snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
-  if(port < 0 || emu_write_ca(emu, ca, emsg, sizeof(emsg)) ||
-     emu_start(emu, emsg, sizeof(emsg))) {
+  if(port < 0 || emu_write_ca(emu, ca, emsg, sizeof(emsg)) || emu_start(emu, emsg, sizeof(emsg))) {
     result = diag_fail("emulator: %s", emsg);
     goto out;
   }

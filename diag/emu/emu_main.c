@@ -11,8 +11,8 @@
 int diag_emu_main(int argc, char **argv)
 {
   static const struct diag_command cmds[] = {
-    {"demo", diag_cmd_demo},
-    {"replay", diag_cmd_replay},
+      {"demo", diag_cmd_demo},
+      {"replay", diag_cmd_replay},
   };
 
   static char versions[128];

@@ -38,13 +38,13 @@ struct replayer {
   struct diag_recording *rec;
   struct exs_normalizer *norm;
   enum mode mode;
-  const struct diag_ctx *ctx;  /* new_episodes: its --connect-to, --resolve, --cacert */
+  const struct diag_ctx *ctx; /* new_episodes: its --connect-to, --resolve, --cacert */
   char problems[MAX_PROBLEMS][512];
   size_t n_problems;
   size_t unmatched;
-  size_t added;              /* exchanges recorded by new_episodes */
+  size_t added; /* exchanges recorded by new_episodes */
   char scratch_headers[64 * 1024];
-  char *scratch_body;        /* answer of a forwarded request */
+  char *scratch_body; /* answer of a forwarded request */
 };
 
 static int parse_url(const char *url, struct endpoint *ep, char *path, size_t pathlen)
@@ -138,8 +138,9 @@ static void capture_headers(void *ud, const struct exs_http_exchange *x)
 static int forward(struct replayer *rp, const struct emu_replay_request *rq, const char *op,
                    const char *keys, struct emu_replay_answer *ans)
 {
-  static const char *const skip[] = {"host", "content-length", "content-type", "expect",
-                                     "accept-encoding", "connection", "user-agent"};
+  static const char *const skip[] = {"host",      "content-length",  "content-type",
+                                     "expect",    "accept-encoding", "connection",
+                                     "user-agent"};
   struct exs_http_options o;
   struct exs_http_request req;
   struct exs_http_response resp;
@@ -372,8 +373,9 @@ static void print_diff(FILE *f, const char *label, char *a, char *b)
 #define T(x, y) t[(x) * (nb + 1) + (y)]
   for(i = na; i-- > 0;)
     for(j = nb; j-- > 0;)
-      T(i, j) = !strcmp(la[i], lb[j]) ? (unsigned short)(T(i + 1, j + 1) + 1)
-                : T(i + 1, j) > T(i, j + 1) ? T(i + 1, j) : T(i, j + 1);
+      T(i, j) = !strcmp(la[i], lb[j])       ? (unsigned short)(T(i + 1, j + 1) + 1)
+                : T(i + 1, j) > T(i, j + 1) ? T(i + 1, j)
+                                            : T(i, j + 1);
   fprintf(f, "--- expected (%s)\n+++ actual (replayed)\n", label);
   i = j = 0;
   while(i < na || j < nb) {
@@ -471,16 +473,15 @@ static char *substitute(const char *word, const char *dir)
   n = strlen(word) + strlen(dir) + 2;
   out = malloc(n);
   if(out)
-    snprintf(out, n, "%.*s%s/%.*s%s", (int)(b - word), word, dir, (int)(e - b - 7), b + 7,
-             e + 2);
+    snprintf(out, n, "%.*s%s/%.*s%s", (int)(b - word), word, dir, (int)(e - b - 7), b + 7, e + 2);
   return out;
 }
 
 int diag_cmd_replay(struct diag_ctx *ctx, int argc, char **argv)
 {
   static const char *const fmt_flags[] = {"text", "json", "junit", "html"};
-  static const struct diag_opt opts[] = {{"--update", false, 1}, {"--password-env", true, 2},
-                                         {"--mode", true, 3}, {NULL, false, 0}};
+  static const struct diag_opt opts[] = {
+      {"--update", false, 1}, {"--password-env", true, 2}, {"--mode", true, 3}, {NULL, false, 0}};
   struct diag_optp p;
   FILE *verdict = NULL;
   char *verdict_text = NULL;
@@ -520,14 +521,18 @@ int diag_cmd_replay(struct diag_ctx *ctx, int argc, char **argv)
   p.stop_at_dashdash = true;
   while((id = diag_opt_next(&p)) != DIAG_OPT_END) {
     switch(id) {
-    case DIAG_OPT_HELP: return help();
-    case DIAG_OPT_ERR: return 2;
+    case DIAG_OPT_HELP:
+      return help();
+    case DIAG_OPT_ERR:
+      return 2;
     case DIAG_OPT_ARG:
       if(file)
         return diag_opt_unexpected(&p);
       file = p.value;
       break;
-    case 1: update = true; break;
+    case 1:
+      update = true;
+      break;
     case 2:
       password_env = p.value;
       if(!getenv(password_env))
@@ -565,15 +570,14 @@ int diag_cmd_replay(struct diag_ctx *ctx, int argc, char **argv)
     ro.out = file;
     return diag_record(ctx, &ro, command, n_command);
   }
-  if(diag_recording_load(file, diag_data_path("schema/recording.xsd"), &rec, err,
-                         sizeof(err))) {
+  if(diag_recording_load(file, diag_data_path("schema/recording.xsd"), &rec, err, sizeof(err))) {
     result = diag_fail("%s", err);
     goto out;
   }
   /* a recording is shared data: run only what one may hold */
   if(rec->argc > DIAG_REC_MAX_ARGS ||
-     diag_recording_check_command(rec, (const char *const *)rec->argv, rec->argc, words,
-                                  &n_words, err, sizeof(err))) {
+     diag_recording_check_command(rec, (const char *const *)rec->argv, rec->argc, words, &n_words,
+                                  err, sizeof(err))) {
     result = diag_fail("replay: %s: refused: %s", file,
                        rec->argc > DIAG_REC_MAX_ARGS ? "too many command words" : err);
     goto out;
@@ -630,7 +634,7 @@ int diag_cmd_replay(struct diag_ctx *ctx, int argc, char **argv)
   have_dir = true;
   for(i = 0; i < rec->n_files; i++) {
     char *content = password_env ? with_password(rec->files[i].content, getenv(password_env))
-                                  : strdup(rec->files[i].content);
+                                 : strdup(rec->files[i].content);
     int wrc;
     if(!content) {
       result = diag_fail("out of memory");
@@ -771,8 +775,8 @@ int diag_cmd_replay(struct diag_ctx *ctx, int argc, char **argv)
       goto out;
     }
   }
-  if(!strcmp(want.data ? want.data : "", got.data ? got.data : "") &&
-     exit_code == rec->exit_code && rp.unmatched == 0) {
+  if(!strcmp(want.data ? want.data : "", got.data ? got.data : "") && exit_code == rec->exit_code &&
+     rp.unmatched == 0) {
     fprintf(verdict, "replay: %s: same report, exit %d (%zu exchanges)\n", file, exit_code,
             rec->n_x);
     result = 0;

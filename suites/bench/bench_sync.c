@@ -30,8 +30,7 @@
 #define LOGIN "svc"
 #define PASSWORD "svc-bench-pw"
 
-static int setup_store(const char *db, const char *key, const char *url, size_t n,
-                       int connections)
+static int setup_store(const char *db, const char *key, const char *url, size_t n, int connections)
 {
   struct bench_world w = {n, 0, DOMAIN, PREFIX, LOGIN, PASSWORD};
   struct exs_store *st;
@@ -136,13 +135,26 @@ static double cpu_now(void)
          ru.ru_stime.tv_usec / 1e6;
 }
 
-static double peer_seconds(const char *url, size_t n, int connections, long *fetched,
-                           double *cpu)
+static double peer_seconds(const char *url, size_t n, int connections, long *fetched, double *cpu)
 {
   char nbuf[32], cbuf[32], line[256];
-  char *argv[] = {"/usr/bin/python3", BENCH_SYNC_PEER_SCRIPT, "--url", (char *)url, "--user",
-                  LOGIN, "--password-env", "BENCH_PEER_PASSWORD", "--domain", DOMAIN,
-                  "--prefix", PREFIX, "--mailboxes", nbuf, "--connections", cbuf, NULL};
+  char *argv[] = {"/usr/bin/python3",
+                  BENCH_SYNC_PEER_SCRIPT,
+                  "--url",
+                  (char *)url,
+                  "--user",
+                  LOGIN,
+                  "--password-env",
+                  "BENCH_PEER_PASSWORD",
+                  "--domain",
+                  DOMAIN,
+                  "--prefix",
+                  PREFIX,
+                  "--mailboxes",
+                  nbuf,
+                  "--connections",
+                  cbuf,
+                  NULL};
   char *probe[] = {"/usr/bin/python3", "-c", "import exchangelib", NULL};
   char *out = NULL;
   struct bench_child py;
@@ -180,8 +192,7 @@ int main(int argc, char **argv)
   struct exs_error e;
   double t0, t_in, t_out, peer, cpu0, cpu_in, peer_cpu = -1;
   long hwm_in = 0, hwm_out = 0, rss = 0, fetched = 0;
-  char *emu_argv[] = {BENCH_EMULATOR_PATH, "--listen", "127.0.0.1:0", "--scenario", scenario,
-                      NULL};
+  char *emu_argv[] = {BENCH_EMULATOR_PATH, "--listen", "127.0.0.1:0", "--scenario", scenario, NULL};
 
   for(int i = 1; i < argc; i++) {
     const char *v = i + 1 < argc ? argv[i + 1] : "0";
@@ -263,10 +274,9 @@ int main(int argc, char **argv)
          in.pages ? (double)in.received / (double)in.pages : 0.0, in.errors, hwm_in);
   printf("outgoing: %zu emails in %.2f s = %.0f emails/s, %zu EWS requests, %zu errors, peak "
          "RSS %ld KiB\n",
-         out.sent, t_out, out.sent / (t_out > 0 ? t_out : 1), out.requests, out.errors,
-         hwm_out);
-  printf("incoming CPU (user + sys of the syncing process): %.2f s = %.1f us per message\n",
-         cpu_in, in.received ? cpu_in * 1e6 / (double)in.received : 0.0);
+         out.sent, t_out, out.sent / (t_out > 0 ? t_out : 1), out.requests, out.errors, hwm_out);
+  printf("incoming CPU (user + sys of the syncing process): %.2f s = %.1f us per message\n", cpu_in,
+         in.received ? cpu_in * 1e6 / (double)in.received : 0.0);
   if(peer > 0) {
     double rate = in.received / (t_in > 0 ? t_in : 1);
     printf("peer: python3-exchangelib fetched %ld messages in %.2f s = %.0f messages/s; "

@@ -469,8 +469,8 @@ static void print_run(const char *who, int conns, const struct figures *f)
   printf("  operations (newest journal entries): %s\n", f->mix);
   printf("  peak RSS: client %s (wait4 rusage), emulator %s (VmHWM of exsync-emulator)\n",
          bench_kib(f->client_maxrss_kb, a, sizeof(a)), bench_kib(f->emu_hwm_kb, b, sizeof(b)));
-  printf("  client CPU (user + sys, wait4 rusage): %.2f s = %.3f ms per mailbox\n",
-         f->client_cpu_s, cpu_ms_per_mailbox(f));
+  printf("  client CPU (user + sys, wait4 rusage): %.2f s = %.3f ms per mailbox\n", f->client_cpu_s,
+         cpu_ms_per_mailbox(f));
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)

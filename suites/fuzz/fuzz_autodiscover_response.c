@@ -12,7 +12,8 @@
  *     -max_total_time=60 /tmp/ad-corpus fixtures/autodiscover
  * or by hand:
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_POSIX_C_SOURCE=200809L \
- *     -D_DEFAULT_SOURCE -DEXSYNC_VERSION='"fuzz"' -Icore/include -Icore/base/include $(pkg-config --cflags \
+ *     -D_DEFAULT_SOURCE -DEXSYNC_VERSION='"fuzz"' -Icore/include -Icore/base/include $(pkg-config
+ * --cflags \
  *     libxml-2.0) suites/fuzz/fuzz_autodiscover_response.c core/autodiscover.c \
  *     core/error.c core/http.c core/base/buf.c core/base/clock.c core/base/xml.c \
  *     $(pkg-config --libs libxml-2.0 libcurl \

@@ -1,6 +1,6 @@
 /* fuzz_ews_response.c - libFuzzer target for the EWS answer parsers of
- * core/ews.c, ews_folder.c, ews_item.c, ews_util.c: the envelope and SOAP fault parser and every operation's
- * answer parser, the input being the body of an HTTP 200 answer; then the
+ * core/ews.c, ews_folder.c, ews_item.c, ews_util.c: the envelope and SOAP fault parser and every
+ * operation's answer parser, the input being the body of an HTTP 200 answer; then the
  * envelope/fault path again with the HTTP status chosen by the last byte
  * (500, 302, 200 or 503: a fixture ending in '\n' or '>' stays 200).
  * Results are freed with their _free / _clear functions, so ASan also checks
@@ -14,7 +14,8 @@
  *     -max_len=65536 /tmp/ews-corpus fixtures/ews   (new units go to the first dir)
  * or by hand:
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_POSIX_C_SOURCE=200809L \
- *     -D_DEFAULT_SOURCE -DEXSYNC_VERSION='"fuzz"' -Icore/include -Icore/base/include -Icore $(pkg-config \
+ *     -D_DEFAULT_SOURCE -DEXSYNC_VERSION='"fuzz"' -Icore/include -Icore/base/include -Icore
+ * $(pkg-config \
  *     --cflags libxml-2.0) suites/fuzz/fuzz_ews_response.c core/ews.c core/ews_folder.c \
  *     core/ews_item.c core/ews_util.c core/error.c \
  *     core/base/buf.c core/base/clock.c core/base/xml.c \

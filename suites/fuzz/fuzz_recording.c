@@ -22,13 +22,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   struct diag_recording *r = NULL, *back = NULL;
   char err[1024];
 
-  if(diag_recording_load_mem((const char *)data, size, "fuzz.xml", NULL, &r, err,
-                             sizeof(err)) == 0) {
+  if(diag_recording_load_mem((const char *)data, size, "fuzz.xml", NULL, &r, err, sizeof(err)) ==
+     0) {
     struct exs_buf out;
     exs_buf_init(&out, 64u * 1024u * 1024u);
     if(diag_recording_write(r, &out) == 0 &&
-       diag_recording_load_mem(out.data, out.len, "rewritten.xml", NULL, &back, err,
-                               sizeof(err)) != 0)
+       diag_recording_load_mem(out.data, out.len, "rewritten.xml", NULL, &back, err, sizeof(err)) !=
+           0)
       __builtin_trap(); /* the writer produced something the loader refuses */
     exs_buf_free(&out);
   }

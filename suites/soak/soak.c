@@ -181,8 +181,8 @@ static void must(const char *const *args, const char *what)
 
 struct mb {
   char addr[64];
-  long inbox;     /* messages expected in its inbox */
-  long sent;      /* emails expected in its Sent Items */
+  long inbox;      /* messages expected in its inbox */
+  long sent;       /* emails expected in its Sent Items */
   long in_subject; /* "In" messages delivered to it */
 };
 static struct mb *mbs;
@@ -267,8 +267,10 @@ static size_t crm_act_ids(long long *ids, size_t max)
   if(sqlite3_open_v2(db, &s, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
     die("%s: %s", db, sqlite3_errmsg(s));
   sqlite3_busy_timeout(s, 10000);
-  if(sqlite3_prepare_v2(s, "SELECT id FROM act_items WHERE deleted = 0 AND kind = 'task' "
-                           "AND subject LIKE 'CRM %' ORDER BY id", -1, &q, NULL) == SQLITE_OK) {
+  if(sqlite3_prepare_v2(s,
+                        "SELECT id FROM act_items WHERE deleted = 0 AND kind = 'task' "
+                        "AND subject LIKE 'CRM %' ORDER BY id",
+                        -1, &q, NULL) == SQLITE_OK) {
     while(n < max && sqlite3_step(q) == SQLITE_ROW)
       ids[n++] = sqlite3_column_int64(q, 0);
     sqlite3_finalize(q);
@@ -294,8 +296,8 @@ static void traffic(struct emu *emu, int round)
   }
   for(i = 0; i < n_out; i++) {
     struct mb *a = &mbs[pick(n_mb)], *b = &mbs[pick(n_mb)];
-    const char *args[] = {"email", "send", "--from", a->addr, "--to", b->addr, "--subject",
-                          subject, "--body-file", bodyfile, NULL};
+    const char *args[] = {"email",     "send",  "--from",      a->addr,  "--to", b->addr,
+                          "--subject", subject, "--body-file", bodyfile, NULL};
     snprintf(subject, sizeof(subject), "Out %d.%zu", round, i);
     must(args, "email send");
     a->sent++;
@@ -342,8 +344,9 @@ static int service_round(long kill_at, long *requests)
 {
   char kill_env[128], counts_env[600], counts[540];
   const char *env[] = {kill_env, counts_env, NULL};
-  const char *args[] = {"sync", "--all", "--interval", "1", "--idle", "1", "--retry-interval",
-                        "1", "--max-retries", "1000000", "--quiet", NULL};
+  const char *args[] = {"sync",          "--all",   "--interval",       "1",
+                        "--idle",        "1",       "--retry-interval", "1",
+                        "--max-retries", "1000000", "--quiet",          NULL};
   int status;
   pid_t pid;
   FILE *f;
@@ -365,8 +368,7 @@ static int service_round(long kill_at, long *requests)
     fclose(f);
   }
   if(!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
-    die("the service ended without its fault point (status %d; see %s/service.log)", status,
-        dir);
+    die("the service ended without its fault point (status %d; see %s/service.log)", status, dir);
   return 1;
 }
 
@@ -394,8 +396,9 @@ static long memory_phase(struct emu *emu, int passes, int *round)
 {
   char stop_env[2048], kill_env[64];
   const char *env[] = {stop_env, kill_env, NULL};
-  const char *args[] = {"sync", "--all", "--interval", "1", "--idle", "1", "--retry-interval",
-                        "1", "--max-retries", "1000000", "--quiet", NULL};
+  const char *args[] = {"sync",          "--all",   "--interval",       "1",
+                        "--idle",        "1",       "--retry-interval", "1",
+                        "--max-retries", "1000000", "--quiet",          NULL};
   long first = -1, last = -1, peak = 0;
   size_t o;
   int status, i;
@@ -403,8 +406,8 @@ static long memory_phase(struct emu *emu, int passes, int *round)
 
   o = (size_t)snprintf(stop_env, sizeof(stop_env), "EXSYNC_FAULT_STOP=");
   for(i = 1; i < passes && o < sizeof(stop_env) - 32; i++)
-    o += (size_t)snprintf(stop_env + o, sizeof(stop_env) - o, "%ssync.idle:%d", i > 1 ? "," : "",
-                          i);
+    o +=
+        (size_t)snprintf(stop_env + o, sizeof(stop_env) - o, "%ssync.idle:%d", i > 1 ? "," : "", i);
   snprintf(kill_env, sizeof(kill_env), "EXSYNC_FAULT_KILL=sync.idle:%d", passes);
   pid = spawn(args, env, NULL);
   for(i = 1; i < passes; i++) {
@@ -461,26 +464,35 @@ static void final_checks(struct emu *emu, long mem_growth_kb)
   n = count_sql(s, "SELECT COUNT(*) FROM pragma_foreign_key_check", NULL);
   check(n == 0, "store: %ld foreign key violations", n);
   /* incoming: each message from outside tracked once, in its mailbox */
-  n = count_sql(s, "SELECT COUNT(*) FROM activities WHERE direction = 'incoming' "
-                   "AND subject LIKE 'In %'", NULL);
+  n = count_sql(s,
+                "SELECT COUNT(*) FROM activities WHERE direction = 'incoming' "
+                "AND subject LIKE 'In %'",
+                NULL);
   check(n == delivered, "incoming: %ld of %ld messages from outside tracked", n, delivered);
-  n = count_sql(s, "SELECT COUNT(*) FROM (SELECT mailbox, subject FROM activities "
-                   "WHERE direction = 'incoming' GROUP BY mailbox, subject HAVING COUNT(*) > 1)",
+  n = count_sql(s,
+                "SELECT COUNT(*) FROM (SELECT mailbox, subject FROM activities "
+                "WHERE direction = 'incoming' GROUP BY mailbox, subject HAVING COUNT(*) > 1)",
                 NULL);
   check(n == 0, "incoming: %ld messages tracked more than once", n);
   /* outgoing: each email sent once */
-  n = count_sql(s, "SELECT COUNT(*) FROM activities WHERE direction = 'outgoing' "
-                   "AND subject LIKE 'Out %' AND lower(state) = 'sent'", NULL);
+  n = count_sql(s,
+                "SELECT COUNT(*) FROM activities WHERE direction = 'outgoing' "
+                "AND subject LIKE 'Out %' AND lower(state) = 'sent'",
+                NULL);
   check(n == queued, "outgoing: %ld of %ld emails Sent in the store", n, queued);
-  n = count_sql(s, "SELECT COUNT(*) FROM activities WHERE direction = 'outgoing' "
-                   "AND lower(state) <> 'sent'", NULL);
+  n = count_sql(s,
+                "SELECT COUNT(*) FROM activities WHERE direction = 'outgoing' "
+                "AND lower(state) <> 'sent'",
+                NULL);
   check(n == 0, "outgoing: %ld emails not Sent", n);
   for(size_t i = 0; i < n_mb; i++) {
     struct mb *m = &mbs[i];
     long inbox = emu_folder_count(emu, m->addr, "inbox");
     long sent = emu_folder_count(emu, m->addr, "sentitems");
-    long tracked_in = count_sql(s, "SELECT COUNT(*) FROM activities WHERE mailbox = ?1 AND "
-                                   "direction = 'incoming' AND subject LIKE 'In %'", m->addr);
+    long tracked_in = count_sql(s,
+                                "SELECT COUNT(*) FROM activities WHERE mailbox = ?1 AND "
+                                "direction = 'incoming' AND subject LIKE 'In %'",
+                                m->addr);
     if(tracked_in != m->in_subject)
       bad_in++;
     if(inbox != m->inbox)
@@ -516,17 +528,22 @@ static void final_checks(struct emu *emu, long mem_growth_kb)
   check(bad_act == 0, "act: %ld mailbox folders differ between the CRM and Exchange", bad_act);
   n = count_sql(s, "SELECT COUNT(*) FROM act_items WHERE dirty <> 0 AND deleted = 0", NULL);
   check(n == 0, "act: %ld items still to push", n);
-  n = count_sql(s, "SELECT COUNT(*) FROM mailboxes WHERE enabled_incoming = 0 OR "
-                   "enabled_outgoing = 0 OR enabled_act = 0", NULL);
+  n = count_sql(s,
+                "SELECT COUNT(*) FROM mailboxes WHERE enabled_incoming = 0 OR "
+                "enabled_outgoing = 0 OR enabled_act = 0",
+                NULL);
   if(n >= 0)
     check(n == 0, "mailboxes: %ld with a workload disabled", n);
   sqlite3_close(s);
   if(mem_limit_kb)
-    check(mem_growth_kb <= mem_limit_kb, "memory: RSS grew %ld KiB over the memory phase "
-          "(limit %ld)", mem_growth_kb, mem_limit_kb);
+    check(mem_growth_kb <= mem_limit_kb,
+          "memory: RSS grew %ld KiB over the memory phase "
+          "(limit %ld)",
+          mem_growth_kb, mem_limit_kb);
   else
     printf("     memory: RSS grew %ld KiB over the memory phase (not checked: "
-           "--memory-limit-kb 0)\n", mem_growth_kb);
+           "--memory-limit-kb 0)\n",
+           mem_growth_kb);
 }
 
 int main(int argc, char **argv)

@@ -18,18 +18,18 @@
 enum exs_severity { EXS_SEV_ERROR = 0, EXS_SEV_WARNING = 1, EXS_SEV_INFORMATION = 2 };
 
 struct exs_alert {
-  int64_t id;                           /* store row id, 0 when not stored */
+  int64_t id; /* store row id, 0 when not stored */
   time_t time;
-  char mailbox[EXS_ADDRESS_MAX + 1];    /* mailbox address, "" for none */
-  char profile[EXS_NAME_MAX + 1];       /* profile name, "" for none */
+  char mailbox[EXS_ADDRESS_MAX + 1]; /* mailbox address, "" for none */
+  char profile[EXS_NAME_MAX + 1];    /* profile name, "" for none */
   enum exs_severity severity;
   enum exs_category category;
   bool transient;
   char message[512];
   char hint[384];
-  char ews_code[64];                    /* "" for none */
-  long http_status;                     /* 0 for none */
-  char url[512];                        /* "" for none */
+  char ews_code[64]; /* "" for none */
+  long http_status;  /* 0 for none */
+  char url[512];     /* "" for none */
 };
 
 /* "error", "warning", "information" ("unknown" for other values). */

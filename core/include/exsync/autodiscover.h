@@ -171,8 +171,8 @@ struct exs_autodiscover_options {
   int max_hops;                      /* 0: 10 */
   exs_autodiscover_srv_fn srv;       /* NULL: exs_srv_lookup */
   void *srv_ctx;
-  const struct exs_scp_options *scp; /* domain-joined: SCP URLs from the directory are tried
-                                        before the DNS-based candidates; NULL: none. Copied. */
+  const struct exs_scp_options *scp;       /* domain-joined: SCP URLs from the directory are tried
+                                              before the DNS-based candidates; NULL: none. Copied. */
   exs_autodiscover_transport_fn transport; /* NULL: exs_http built from http */
   void *transport_ctx;
 };

@@ -45,15 +45,15 @@ struct exs_error {
   enum exs_category category;
   bool transient;
   enum exs_scope scope;
-  char ews_code[64];     /* EWS ResponseCode / fault code, or Autodiscover code; "" if none */
-  long http_status;      /* 0 when no HTTP answer was received */
-  int transport_code;    /* libcurl CURLcode, 0 if none */
-  char transport[160];   /* libcurl's error text, "" if none */
-  char url[512];         /* the URL that failed, "" if none */
-  char step[48];         /* the Test & Enable or sync step */
-  char message[512];     /* what happened, for people */
-  char hint[384];        /* how to fix it */
-  long backoff_ms;       /* BackOffMilliseconds from the server, 0 if none */
+  char ews_code[64];   /* EWS ResponseCode / fault code, or Autodiscover code; "" if none */
+  long http_status;    /* 0 when no HTTP answer was received */
+  int transport_code;  /* libcurl CURLcode, 0 if none */
+  char transport[160]; /* libcurl's error text, "" if none */
+  char url[512];       /* the URL that failed, "" if none */
+  char step[48];       /* the Test & Enable or sync step */
+  char message[512];   /* what happened, for people */
+  char hint[384];      /* how to fix it */
+  long backoff_ms;     /* BackOffMilliseconds from the server, 0 if none */
 };
 
 /* Reset to "no error". */

@@ -42,16 +42,16 @@ typedef void (*exs_http_trace_fn)(void *ctx, enum exs_trace_kind kind, const cha
                                   size_t len);
 
 struct exs_http_options {
-  const char *cacert;                /* CA bundle file; NULL: system store */
-  const char *const *resolve;        /* "HOST:PORT:ADDR" entries, as curl --resolve */
+  const char *cacert;         /* CA bundle file; NULL: system store */
+  const char *const *resolve; /* "HOST:PORT:ADDR" entries, as curl --resolve */
   size_t n_resolve;
-  const char *const *connect_to;     /* "HOST:PORT:HOST2:PORT2", as curl --connect-to */
+  const char *const *connect_to; /* "HOST:PORT:HOST2:PORT2", as curl --connect-to */
   size_t n_connect_to;
-  const char *proxy;                 /* --proxy URL; "" none; NULL: the environment's
-                                        (https_proxy, http_proxy, all_proxy), as curl */
-  const char *noproxy;               /* hosts reached directly, as curl --noproxy */
-  long connect_timeout_ms;           /* 0: 10 s */
-  long timeout_ms;                   /* whole request; 0: 100 s */
+  const char *proxy;       /* --proxy URL; "" none; NULL: the environment's
+                              (https_proxy, http_proxy, all_proxy), as curl */
+  const char *noproxy;     /* hosts reached directly, as curl --noproxy */
+  long connect_timeout_ms; /* 0: 10 s */
+  long timeout_ms;         /* whole request; 0: 100 s */
   enum exs_auth_protocol auth;
   const char *user;                  /* NULL: no credentials */
   const char *password;              /* copied and wiped on free */
@@ -60,31 +60,31 @@ struct exs_http_options {
   bool allow_non_ssl;
   exs_http_trace_fn trace;
   void *trace_ctx;
-  size_t max_body;                   /* answer size cap; 0: 32 MiB */
+  size_t max_body; /* answer size cap; 0: 32 MiB */
 };
 
 struct exs_http_request {
-  const char *method;          /* "GET" or "POST" */
+  const char *method; /* "GET" or "POST" */
   const char *url;
-  const char *content_type;    /* POST only */
+  const char *content_type; /* POST only */
   const char *body;
   size_t body_len;
-  const char *const *headers;  /* extra "Name: value" lines */
+  const char *const *headers; /* extra "Name: value" lines */
   size_t n_headers;
-  bool anonymous;              /* send no credentials (Autodiscover redirect probe);
-                                  plain http is then allowed */
-  bool fresh_connection;       /* use a new connection: libcurl silently resends a request
-                                  whose reused connection died before any answer byte, which
-                                  must never happen to one that changes state */
+  bool anonymous;        /* send no credentials (Autodiscover redirect probe);
+                            plain http is then allowed */
+  bool fresh_connection; /* use a new connection: libcurl silently resends a request
+                            whose reused connection died before any answer byte, which
+                            must never happen to one that changes state */
 };
 
 struct exs_http_response {
   long status;
   struct exs_buf body;
   char content_type[128];
-  char location[1024];         /* Location header of a redirect */
-  char www_authenticate[512];  /* scheme names offered on a 401, e.g. "Negotiate,NTLM,Basic" */
-  bool soap_enabled;           /* X-SOAP-Enabled: True on a 401 (SOAP Autodiscover) */
+  char location[1024];        /* Location header of a redirect */
+  char www_authenticate[512]; /* scheme names offered on a 401, e.g. "Negotiate,NTLM,Basic" */
+  bool soap_enabled;          /* X-SOAP-Enabled: True on a 401 (SOAP Autodiscover) */
   long elapsed_ms;
 };
 
@@ -131,18 +131,18 @@ int exs_http_check_channel(const struct exs_http_options *opt, const char *url,
 struct exs_http_exchange {
   const char *method;
   const char *url;
-  const char *req_headers;      /* raw block of the last leg, CRLF lines */
+  const char *req_headers; /* raw block of the last leg, CRLF lines */
   size_t req_headers_len;
   const char *req_body;
   size_t req_body_len;
-  long status;                  /* 0 when no answer arrived */
-  const char *resp_headers;     /* raw block of the final answer, status line first */
+  long status;              /* 0 when no answer arrived */
+  const char *resp_headers; /* raw block of the final answer, status line first */
   size_t resp_headers_len;
   const char *resp_body;
   size_t resp_body_len;
   long elapsed_ms;
-  int legs;                     /* HTTP requests sent (authentication legs included) */
-  const char *password;         /* the handle's password, NULL if none: scrub it */
+  int legs;                      /* HTTP requests sent (authentication legs included) */
+  const char *password;          /* the handle's password, NULL if none: scrub it */
   const struct exs_error *error; /* transport failure, NULL when answered */
 };
 typedef void (*exs_http_exchange_fn)(void *ctx, const struct exs_http_exchange *x);
@@ -152,7 +152,6 @@ void exs_http_set_exchange_hook(exs_http_exchange_fn fn, void *ctx);
 
 /* Redact secrets in one HTTP header block (CRLF separated) into out.
  * Exposed for tests and for the recorder. */
-int exs_http_redact_headers(const char *in, size_t len, const char *password,
-                            struct exs_buf *out);
+int exs_http_redact_headers(const char *in, size_t len, const char *password, struct exs_buf *out);
 
 #endif

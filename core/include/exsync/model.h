@@ -18,18 +18,27 @@
 
 /* Credential retrieval ("authenticate using"). 2 and 5..7 are not used on premises. */
 enum exs_retrieval {
-  EXS_RETRIEVAL_USER = 0,      /* credentials specified by a user or queue */
-  EXS_RETRIEVAL_PROFILE = 1,   /* credentials specified in the profile */
-  EXS_RETRIEVAL_WINDOWS = 3,   /* Windows integrated authentication */
-  EXS_RETRIEVAL_ANONYMOUS = 4  /* rejected: not a valid setting */
+  EXS_RETRIEVAL_USER = 0,     /* credentials specified by a user or queue */
+  EXS_RETRIEVAL_PROFILE = 1,  /* credentials specified in the profile */
+  EXS_RETRIEVAL_WINDOWS = 3,  /* Windows integrated authentication */
+  EXS_RETRIEVAL_ANONYMOUS = 4 /* rejected: not a valid setting */
 };
 
-enum exs_incoming_delivery { EXS_IN_NONE = 0, EXS_IN_OUTLOOK = 1, EXS_IN_SSYNC = 2, EXS_IN_FORWARD = 3 };
+enum exs_incoming_delivery {
+  EXS_IN_NONE = 0,
+  EXS_IN_OUTLOOK = 1,
+  EXS_IN_SSYNC = 2,
+  EXS_IN_FORWARD = 3
+};
 enum exs_outgoing_delivery { EXS_OUT_NONE = 0, EXS_OUT_OUTLOOK = 1, EXS_OUT_SSYNC = 2 };
 /* ACT delivery has a different order in the product. */
 enum exs_act_delivery { EXS_ACT_OUTLOOK = 0, EXS_ACT_SSYNC = 1, EXS_ACT_NONE = 2 };
-enum exs_approval { EXS_APPROVAL_EMPTY = 0, EXS_APPROVAL_APPROVED = 1, EXS_APPROVAL_PENDING = 2,
-                    EXS_APPROVAL_REJECTED = 3 };
+enum exs_approval {
+  EXS_APPROVAL_EMPTY = 0,
+  EXS_APPROVAL_APPROVED = 1,
+  EXS_APPROVAL_PENDING = 2,
+  EXS_APPROVAL_REJECTED = 3
+};
 enum exs_status { EXS_STATUS_NOT_RUN = 0, EXS_STATUS_SUCCESS = 1, EXS_STATUS_FAILURE = 2 };
 enum exs_track { EXS_TRACK_RESPONSES = 0, EXS_TRACK_ALL = 1 };
 
@@ -45,19 +54,19 @@ enum exs_workload { EXS_WL_INCOMING = 0, EXS_WL_OUTGOING = 1, EXS_WL_ACT = 2, EX
 
 /* Organization email settings plus the deployment properties. */
 struct exs_org {
-  char id[64];                          /* organization id (GUID) */
+  char id[64]; /* organization id (GUID) */
   char default_profile[EXS_NAME_MAX + 1];
-  int default_incoming;                 /* enum exs_incoming_delivery, default SSYNC */
-  int default_outgoing;                 /* enum exs_outgoing_delivery, default SSYNC */
-  int default_act;                      /* enum exs_act_delivery, default SSYNC */
-  bool approve_users;                   /* default true */
-  bool approve_queues;                  /* default true */
-  bool alerts_errors;                   /* default true */
-  bool alerts_warnings;                 /* default false */
-  bool alerts_information;              /* default true */
-  bool notify_owners;                   /* profile-level alerts to mailbox owners; default false */
-  bool ignore_internal;                 /* default false */
-  char tracking_prefix[21];             /* default "CRM:" */
+  int default_incoming;     /* enum exs_incoming_delivery, default SSYNC */
+  int default_outgoing;     /* enum exs_outgoing_delivery, default SSYNC */
+  int default_act;          /* enum exs_act_delivery, default SSYNC */
+  bool approve_users;       /* default true */
+  bool approve_queues;      /* default true */
+  bool alerts_errors;       /* default true */
+  bool alerts_warnings;     /* default false */
+  bool alerts_information;  /* default true */
+  bool notify_owners;       /* profile-level alerts to mailbox owners; default false */
+  bool ignore_internal;     /* default false */
+  char tracking_prefix[21]; /* default "CRM:" */
   /* deployment properties (ServerSideSyncEmailSettings), all default false */
   bool allow_credentials_non_secure;
   bool allow_basic_non_secure;
@@ -69,65 +78,65 @@ struct exs_org {
 };
 
 struct exs_profile {
-  int64_t id;                           /* store row id, 0 when not stored */
+  int64_t id; /* store row id, 0 when not stored */
   char name[EXS_NAME_MAX + 1];
   char description[EXS_DESCRIPTION_MAX + 1];
-  bool autodiscover;                    /* default false */
+  bool autodiscover; /* default false */
   char incoming_url[EXS_URL_MAX + 1];
-  char outgoing_url[EXS_URL_MAX + 1];   /* "" defaults to incoming_url */
-  bool same_outgoing;                   /* default true: the out_* settings copy incoming's */
-  int retrieval;                        /* enum exs_retrieval */
-  bool impersonation;                   /* default false (delegation) */
+  char outgoing_url[EXS_URL_MAX + 1]; /* "" defaults to incoming_url */
+  bool same_outgoing;                 /* default true: the out_* settings copy incoming's */
+  int retrieval;                      /* enum exs_retrieval */
+  bool impersonation;                 /* default false (delegation) */
   char user[EXS_USER_MAX + 1];
-  char password[EXS_PASSWORD_MAX + 1];  /* plaintext while in use */
-  int protocol;                         /* enum exs_auth_protocol, default autodetect */
-  time_t process_from;                  /* 0: not set */
-  int poll_minutes;                     /* 0..1440 */
-  int max_connections;                  /* 1..300, default 10 */
-  bool move_undeliverable;              /* default false */
-  bool timeout_enabled;                 /* default true */
-  int timeout_ms;                       /* 0..100000, default 100000 */
+  char password[EXS_PASSWORD_MAX + 1]; /* plaintext while in use */
+  int protocol;                        /* enum exs_auth_protocol, default autodetect */
+  time_t process_from;                 /* 0: not set */
+  int poll_minutes;                    /* 0..1440 */
+  int max_connections;                 /* 1..300, default 10 */
+  bool move_undeliverable;             /* default false */
+  bool timeout_enabled;                /* default true */
+  int timeout_ms;                      /* 0..100000, default 100000 */
   char owner[EXS_ADDRESS_MAX + 1];
   /* The outgoing settings (the product's outgoingcredentialretrieval,
    * outgoingusername, outgoingpassword, outgoinguseimpersonation,
    * outgoingauthenticationprotocol). exs_profile_validate copies the
    * incoming ones here when same_outgoing is true. */
-  int out_retrieval;                    /* enum exs_retrieval */
+  int out_retrieval; /* enum exs_retrieval */
   bool out_impersonation;
   char out_user[EXS_USER_MAX + 1];
   char out_password[EXS_PASSWORD_MAX + 1]; /* plaintext while in use */
-  int out_protocol;                     /* enum exs_auth_protocol */
+  int out_protocol;                        /* enum exs_auth_protocol */
 };
 
 struct exs_mailbox {
   int64_t id;
   char name[256];
   char address[EXS_ADDRESS_MAX + 1];
-  bool is_queue;                        /* kind="queue" */
-  bool active;                          /* default true */
-  char profile[EXS_NAME_MAX + 1];       /* profile name, "" for none */
-  int incoming;                         /* enum exs_incoming_delivery */
-  int outgoing;                         /* enum exs_outgoing_delivery */
-  int act;                              /* enum exs_act_delivery */
-  int approval;                         /* enum exs_approval */
+  bool is_queue;                  /* kind="queue" */
+  bool active;                    /* default true */
+  char profile[EXS_NAME_MAX + 1]; /* profile name, "" for none */
+  int incoming;                   /* enum exs_incoming_delivery */
+  int outgoing;                   /* enum exs_outgoing_delivery */
+  int act;                        /* enum exs_act_delivery */
+  int approval;                   /* enum exs_approval */
   bool allow_credentials;
   char user[EXS_USER_MAX + 1];
-  char password[EXS_PASSWORD_MAX + 1];  /* plaintext while in use */
-  bool sync_org_only;                   /* "sync with Exchange from this org only" */
-  int track;                            /* enum exs_track */
-  time_t process_from;                  /* 0: not set */
+  char password[EXS_PASSWORD_MAX + 1]; /* plaintext while in use */
+  bool sync_org_only;                  /* "sync with Exchange from this org only" */
+  int track;                           /* enum exs_track */
+  time_t process_from;                 /* 0: not set */
   /* results of Test & Enable */
-  int status[EXS_WL_COUNT];             /* enum exs_status */
+  int status[EXS_WL_COUNT]; /* enum exs_status */
   bool enabled[EXS_WL_COUNT];
-  char ews_url[EXS_URL_MAX + 1];        /* last Autodiscover answer */
+  char ews_url[EXS_URL_MAX + 1]; /* last Autodiscover answer */
   time_t autodiscovered_on;
   time_t test_completed_on;
-  int retry_count;                      /* Test & Enable runs */
-  int retry_interval_s;                 /* the schedule of the test that set retry_at */
-  int retry_max;                        /* (0: the product's 300 s and 10 tries) */
-  int transient_failures;               /* consecutive transient failures (10 x 5 min rule) */
-  time_t retry_at;                      /* next scheduled retry, 0: none */
-  char last_error_code[64];             /* category name */
+  int retry_count;          /* Test & Enable runs */
+  int retry_interval_s;     /* the schedule of the test that set retry_at */
+  int retry_max;            /* (0: the product's 300 s and 10 tries) */
+  int transient_failures;   /* consecutive transient failures (10 x 5 min rule) */
+  time_t retry_at;          /* next scheduled retry, 0: none */
+  char last_error_code[64]; /* category name */
   char last_error[512];
   int last_error_count;
   time_t last_error_time;
@@ -142,8 +151,8 @@ struct exs_mailbox {
 
 /* A rejected value: which field and which rule. */
 struct exs_invalid {
-  char field[48];    /* the org-file attribute name, e.g. "max-connections" */
-  char rule[256];    /* e.g. "must be between 1 and 300" */
+  char field[48]; /* the org-file attribute name, e.g. "max-connections" */
+  char rule[256]; /* e.g. "must be between 1 and 300" */
 };
 
 /* Fill with the product's defaults. */
@@ -163,19 +172,19 @@ void exs_mailbox_wipe(struct exs_mailbox *m);
 
 /* Names of codes as the org file spells them, and back (-1 when unknown).
  * The _name functions return static strings; an unknown code gives "unknown". */
-const char *exs_retrieval_name(int code);          /* "user", "profile", "windows", "anonymous" */
+const char *exs_retrieval_name(int code); /* "user", "profile", "windows", "anonymous" */
 int exs_retrieval_parse(const char *s);
-const char *exs_protocol_name(int code);           /* "autodetect", "negotiate", "ntlm", "basic" */
+const char *exs_protocol_name(int code); /* "autodetect", "negotiate", "ntlm", "basic" */
 int exs_protocol_parse(const char *s);
-const char *exs_incoming_name(int code);           /* "none", "outlook", "ssync", "forward" */
+const char *exs_incoming_name(int code); /* "none", "outlook", "ssync", "forward" */
 int exs_incoming_parse(const char *s);
-const char *exs_outgoing_name(int code);           /* "none", "outlook", "ssync" */
+const char *exs_outgoing_name(int code); /* "none", "outlook", "ssync" */
 int exs_outgoing_parse(const char *s);
-const char *exs_act_name(int code);                /* "outlook", "ssync", "none" */
+const char *exs_act_name(int code); /* "outlook", "ssync", "none" */
 int exs_act_parse(const char *s);
-const char *exs_approval_name(int code);           /* "empty", "approved", "pending", "rejected" */
+const char *exs_approval_name(int code); /* "empty", "approved", "pending", "rejected" */
 int exs_approval_parse(const char *s);
-const char *exs_status_name(int code);             /* "Not Run", "Success", "Failure" */
+const char *exs_status_name(int code);              /* "Not Run", "Success", "Failure" */
 const char *exs_workload_name(enum exs_workload w); /* "incoming", "outgoing", "act" */
 
 /* Whether workload w of m uses server-side sync (else it is "Not Run"). */
@@ -208,14 +217,14 @@ bool exs_url_valid(const char *url);
  * Incoming and ACT use the profile's incoming settings, outgoing its
  * outgoing settings. Strings are borrowed from p and m. */
 struct exs_access {
-  int retrieval;              /* enum exs_retrieval */
-  const char *user;           /* "" for the running identity (windows) */
+  int retrieval;    /* enum exs_retrieval */
+  const char *user; /* "" for the running identity (windows) */
   const char *password;
-  bool mailbox_credentials;   /* retrieval user: the mailbox's own */
-  bool impersonation;         /* impersonate the mailbox; false with profile or windows
-                                 credentials: delegation */
-  enum exs_auth_protocol auth;/* windows: Negotiate */
-  const char *url;            /* the fixed location; "" with Autodiscover */
+  bool mailbox_credentials;    /* retrieval user: the mailbox's own */
+  bool impersonation;          /* impersonate the mailbox; false with profile or windows
+                                  credentials: delegation */
+  enum exs_auth_protocol auth; /* windows: Negotiate */
+  const char *url;             /* the fixed location; "" with Autodiscover */
 };
 /* Fill a for workload w of m under p. Returns 0, or -1 with err set (no
  * network is needed to decide): MBX_CREDENTIALS when the mailbox's own
@@ -234,9 +243,11 @@ void exs_access_key(const struct exs_access *a, const char *url, char *buf, size
 void exs_access_http_options(const struct exs_access *a, const struct exs_org *org,
                              const struct exs_profile *p, struct exs_http_options *ho);
 
-/* What a change re-opens (docs/test-enable.md, Alerts, retry and disable): a bit per workload (1u << w). */
+/* What a change re-opens (docs/test-enable.md, Alerts, retry and disable): a bit per workload (1u
+ * << w). */
 #define EXS_WL_BIT(w) (1u << (w))
-#define EXS_WL_ALL (EXS_WL_BIT(EXS_WL_INCOMING) | EXS_WL_BIT(EXS_WL_OUTGOING) | EXS_WL_BIT(EXS_WL_ACT))
+#define EXS_WL_ALL                                                                                 \
+  (EXS_WL_BIT(EXS_WL_INCOMING) | EXS_WL_BIT(EXS_WL_OUTGOING) | EXS_WL_BIT(EXS_WL_ACT))
 /* The workloads of a mailbox that the change from old to m re-opens: its
  * address, profile or credentials (all), a workload's delivery method
  * (that one). A new address also needs approval again (m->approval is set
@@ -252,9 +263,9 @@ unsigned exs_profile_reopens(const struct exs_profile *old, const struct exs_pro
 void exs_mailbox_reset(struct exs_mailbox *m, unsigned mask);
 
 /* Names of the remaining codes, as the org file spells them (-1 unknown). */
-const char *exs_track_name(int code);              /* "responses", "all" */
+const char *exs_track_name(int code); /* "responses", "all" */
 int exs_track_parse(const char *s);
-int exs_status_parse(const char *s);               /* "Not Run", "Success", "Failure" */
+int exs_status_parse(const char *s); /* "Not Run", "Success", "Failure" */
 /* "yes"/"no" (also "true"/"false", "1"/"0"): 1, 0, or -1 when neither. */
 int exs_bool_parse(const char *s);
 

@@ -53,8 +53,7 @@ int exs_normalizer_add_secret(struct exs_normalizer *n, const char *secret);
 /* Add a rule "REGEX=REPLACEMENT", split at the last '=' (so the regex may
  * contain '=', the replacement may not). Returns 0, or -1 with a message in
  * err (bad regex, no '='). */
-int exs_normalizer_add_rule(struct exs_normalizer *n, const char *spec, char *err,
-                            size_t errlen);
+int exs_normalizer_add_rule(struct exs_normalizer *n, const char *spec, char *err, size_t errlen);
 /* How many rules were added. */
 size_t exs_normalizer_rule_count(const struct exs_normalizer *n);
 

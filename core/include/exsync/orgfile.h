@@ -44,12 +44,12 @@
 /* A loaded org file. Plain data: arrays owned by the struct. */
 struct exs_orgfile {
   struct exs_org org;
-  struct exs_profile *profiles;  /* n_profiles, in file order */
+  struct exs_profile *profiles; /* n_profiles, in file order */
   size_t n_profiles;
   struct exs_mailbox *mailboxes; /* n_mailboxes, in file order */
   size_t n_mailboxes;
-  int *mailbox_lines;            /* the line of each <mailbox> element */
-  char **warnings;               /* n_warnings lines "FILE:LINE: attribute 'NAME': ..." */
+  int *mailbox_lines; /* the line of each <mailbox> element */
+  char **warnings;    /* n_warnings lines "FILE:LINE: attribute 'NAME': ..." */
   size_t n_warnings;
 };
 
@@ -68,9 +68,8 @@ int exs_orgfile_load(const char *path, const char *schema_path, unsigned flags,
  * name (used in messages; relative password-file paths resolve against its
  * directory; no literal-password warning is made since there is no file
  * mode). For fuzzing and tests. */
-int exs_orgfile_load_buffer(const char *data, size_t len, const char *name,
-                            const char *schema_path, unsigned flags, struct exs_orgfile **out,
-                            struct exs_error *err);
+int exs_orgfile_load_buffer(const char *data, size_t len, const char *name, const char *schema_path,
+                            unsigned flags, struct exs_orgfile **out, struct exs_error *err);
 /* Wipe every password and free. NULL is a no-op. */
 void exs_orgfile_free(struct exs_orgfile *f);
 

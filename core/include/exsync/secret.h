@@ -67,8 +67,8 @@ int exs_secret_decrypt(struct exs_secret *s, const char *blob, char *out, size_t
 /* The same, bound to context (see above; NULL: the unbound form). */
 int exs_secret_encrypt_for(struct exs_secret *s, const char *plaintext, const char *context,
                            char **out, struct exs_error *err);
-int exs_secret_decrypt_for(struct exs_secret *s, const char *blob, const char *context,
-                           char *out, size_t outlen, struct exs_error *err);
+int exs_secret_decrypt_for(struct exs_secret *s, const char *blob, const char *context, char *out,
+                           size_t outlen, struct exs_error *err);
 
 /* Whether s looks like a sealed secret ("v1:" prefix). */
 int exs_secret_is_sealed(const char *s);

@@ -167,13 +167,12 @@ int exs_store_alert_add(struct exs_store *st, struct exs_alert *a, struct exs_er
 int exs_store_alert_list(struct exs_store *st, const char *mailbox, size_t limit,
                          struct exs_alert **out, size_t *n, struct exs_error *err);
 
-/* The alert wall of WHO (docs/test-enable.md, Alerts, retry and disable), oldest first, at most limit of the
- * newest (0: all): the alerts of mailbox WHO; every alert of a profile WHO
- * owns (its mailboxes' errors and warnings and its profile-level alerts;
- * the success information is for the mailbox owner only); and, when the
- * org's notify-owners is on, the profile-level alerts of the profile of
- * mailbox WHO. Walls are computed when read, from the alerts as written
- * (one row per alert). *out malloc'd, caller frees with free(). */
+/* The alert wall of WHO (docs/test-enable.md, Alerts, retry and disable), oldest first, at most
+ * limit of the newest (0: all): the alerts of mailbox WHO; every alert of a profile WHO owns (its
+ * mailboxes' errors and warnings and its profile-level alerts; the success information is for the
+ * mailbox owner only); and, when the org's notify-owners is on, the profile-level alerts of the
+ * profile of mailbox WHO. Walls are computed when read, from the alerts as written (one row per
+ * alert). *out malloc'd, caller frees with free(). */
 int exs_store_alert_wall(struct exs_store *st, const char *who, size_t limit,
                          struct exs_alert **out, size_t *n, struct exs_error *err);
 /* A profile's own wall: its profile-level alerts (no mailbox). */
@@ -184,12 +183,12 @@ int exs_store_alert_profile_wall(struct exs_store *st, const char *profile, size
 enum exs_job_state { EXS_JOB_QUEUED = 0, EXS_JOB_RUNNING, EXS_JOB_DONE, EXS_JOB_FAILED };
 struct exs_job {
   int64_t id;
-  char kind[32];                        /* e.g. "test-enable" */
-  char profile[EXS_NAME_MAX + 1];       /* "" for none */
+  char kind[32];                  /* e.g. "test-enable" */
+  char profile[EXS_NAME_MAX + 1]; /* "" for none */
   enum exs_job_state state;
   int total;
   int done;
-  time_t created, started, finished;    /* 0: not yet */
+  time_t created, started, finished; /* 0: not yet */
   char summary[1024];
 };
 /* "queued", "running", "done", "failed"; parse gives -1 when unknown. */
@@ -204,8 +203,7 @@ int exs_store_job_progress(struct exs_store *st, int64_t id, int done, struct ex
 /* Finish: state done (ok) or failed, finished = now, summary copied. */
 int exs_store_job_finish(struct exs_store *st, int64_t id, bool ok, const char *summary,
                          struct exs_error *err);
-int exs_store_job_get(struct exs_store *st, int64_t id, struct exs_job *job,
-                      struct exs_error *err);
+int exs_store_job_get(struct exs_store *st, int64_t id, struct exs_job *job, struct exs_error *err);
 /* All jobs, oldest first. *out malloc'd, caller frees with free(). */
 int exs_store_job_list(struct exs_store *st, struct exs_job **out, size_t *n,
                        struct exs_error *err);
@@ -222,11 +220,11 @@ struct exs_activity {
   char mailbox[EXS_ADDRESS_MAX + 1];
   enum exs_direction direction;
   char state[32];
-  char exchange_item_id[512];           /* "" until known */
-  char internet_message_id[512];        /* "" until known */
-  char *subject;                        /* owned; NULL for none */
+  char exchange_item_id[512];    /* "" until known */
+  char internet_message_id[512]; /* "" until known */
+  char *subject;                 /* owned; NULL for none */
   char *sender;
-  char *recipients;                     /* comma-separated */
+  char *recipients; /* comma-separated */
   char *body;
   time_t created, received, sent, modified;
 };
@@ -267,9 +265,9 @@ int exs_store_syncstate_put(struct exs_store *st, const char *mailbox, const cha
 /* Activity columns of migration 3, read and written apart from struct
  * exs_activity so that struct stays as it is. */
 struct exs_activity_extra {
-  char tracking_token[64];              /* "" for none */
-  char reason[512];                     /* why an email is still pending, "" for none */
-  int attempts;                         /* send attempts recorded before each request */
+  char tracking_token[64]; /* "" for none */
+  char reason[512];        /* why an email is still pending, "" for none */
+  int attempts;            /* send attempts recorded before each request */
 };
 int exs_store_activity_extra_get(struct exs_store *st, int64_t id, struct exs_activity_extra *x,
                                  struct exs_error *err);
@@ -317,24 +315,24 @@ enum exs_act_kind { EXS_ACT_KIND_APPOINTMENT = 0, EXS_ACT_KIND_CONTACT = 1, EXS_
 struct exs_act_item {
   int64_t id;
   char mailbox[EXS_ADDRESS_MAX + 1];
-  int kind;                             /* enum exs_act_kind */
-  char exchange_id[512];                /* "" until created in Exchange */
+  int kind;              /* enum exs_act_kind */
+  char exchange_id[512]; /* "" until created in Exchange */
   char change_key[128];
   char subject[512];
   char body[2048];
-  char start[40], end[40];              /* appointment start/end, task start/due */
+  char start[40], end[40]; /* appointment start/end, task start/due */
   char location[256];
-  char status[32];                      /* task status */
+  char status[32]; /* task status */
   char given_name[128], surname[128], company[256], email[EXS_ADDRESS_MAX + 1];
-  time_t crm_modified;                  /* last change made on the CRM side */
-  time_t exchange_modified;             /* last change seen in Exchange */
+  time_t crm_modified;      /* last change made on the CRM side */
+  time_t exchange_modified; /* last change seen in Exchange */
   time_t synced_at;
-  bool dirty;                           /* CRM change not yet written to Exchange */
-  bool deleted;                         /* deleted on the CRM side (dirty) or in Exchange */
-  char conflict[512];                   /* the losing side of the last conflict, "" none */
+  bool dirty;         /* CRM change not yet written to Exchange */
+  bool deleted;       /* deleted on the CRM side (dirty) or in Exchange */
+  char conflict[512]; /* the losing side of the last conflict, "" none */
 };
-const char *exs_act_kind_name(int kind);  /* "appointment", "contact", "task" */
-int exs_act_kind_parse(const char *s);    /* -1 when unknown */
+const char *exs_act_kind_name(int kind); /* "appointment", "contact", "task" */
+int exs_act_kind_parse(const char *s);   /* -1 when unknown */
 /* Insert (a->id 0) or update by id. Sets a->id. */
 int exs_store_act_put(struct exs_store *st, struct exs_act_item *a, struct exs_error *err);
 /* Find by Exchange id: 0 found, EXS_STORE_NOT_FOUND, -1 error. */

@@ -47,47 +47,47 @@ struct exs_sync_options {
   size_t n_resolve;
   const char *const *connect_to;
   size_t n_connect_to;
-  const char *proxy, *noproxy;  /* as exs_http_options */
+  const char *proxy, *noproxy; /* as exs_http_options */
   exs_http_trace_fn trace;
   void *trace_ctx;
   /* scheduling in seconds; 0 means the product's value (in brackets) */
-  long min_interval_s;          /* postponement after a cycle [300] */
-  long empty_backoff_s;         /* extra wait per consecutive empty cycle [60] */
-  long max_backoff_s;           /* cap of that extra wait [900] */
-  long retry_interval_s;        /* transient failure retry interval [300] */
-  int max_transient_retries;    /* [10] */
-  long lease_s;                 /* a claim older than this is taken over [3600] */
-  long throttle_max_wait_ms;    /* per request throttling budget [30000] */
+  long min_interval_s;       /* postponement after a cycle [300] */
+  long empty_backoff_s;      /* extra wait per consecutive empty cycle [60] */
+  long max_backoff_s;        /* cap of that extra wait [900] */
+  long retry_interval_s;     /* transient failure retry interval [300] */
+  int max_transient_retries; /* [10] */
+  long lease_s;              /* a claim older than this is taken over [3600] */
+  long throttle_max_wait_ms; /* per request throttling budget [30000] */
   /* work sizes */
-  int page_size;                /* SyncFolderItems MaxChangesReturned [512] */
-  int send_batch;               /* emails per CreateItem [16] */
-  size_t max_workers;           /* worker threads of a pass [16] */
-  size_t max_body;              /* larger bodies cannot become activities [4 MiB] */
-  int max_sends;                /* stop a mailbox's outgoing after this many sends [0: no limit] */
+  int page_size;      /* SyncFolderItems MaxChangesReturned [512] */
+  int send_batch;     /* emails per CreateItem [16] */
+  size_t max_workers; /* worker threads of a pass [16] */
+  size_t max_body;    /* larger bodies cannot become activities [4 MiB] */
+  int max_sends;      /* stop a mailbox's outgoing after this many sends [0: no limit] */
   /* behaviour */
-  bool ignore_schedule;         /* process every enabled mailbox, due or not */
-  const char *only_mailbox;     /* process just this address (NULL: all) */
-  const char *host;             /* processing host "NAME:PID"; NULL: this process */
-  volatile sig_atomic_t *stop;  /* set (by a signal handler) to stop after the current page */
+  bool ignore_schedule;        /* process every enabled mailbox, due or not */
+  const char *only_mailbox;    /* process just this address (NULL: all) */
+  const char *host;            /* processing host "NAME:PID"; NULL: this process */
+  volatile sig_atomic_t *stop; /* set (by a signal handler) to stop after the current page */
   exs_sync_log_fn log;
   void *log_ctx;
 };
 
 struct exs_sync_stats {
-  size_t mailboxes;             /* mailboxes processed */
-  size_t busy;                  /* claimed by another worker: skipped */
-  size_t received;              /* incoming activities created */
-  size_t duplicates;            /* already tracked (replayed pages) */
-  size_t untracked;             /* new mail the track rule did not take */
-  size_t failed;                /* items that could not become activities / emails refused */
-  size_t moved;                 /* moved to the Undeliverable folder */
-  size_t sent;                  /* emails sent */
-  size_t reconciled;            /* emails of unknown fate found in Sent Items */
-  size_t act_changes;           /* ACT items written either way */
-  size_t act_conflicts;         /* conflicts resolved (newer change won) */
-  size_t errors;                /* mailbox-level failures */
-  size_t pages;                 /* incoming pages committed */
-  size_t requests;              /* EWS requests made */
+  size_t mailboxes;     /* mailboxes processed */
+  size_t busy;          /* claimed by another worker: skipped */
+  size_t received;      /* incoming activities created */
+  size_t duplicates;    /* already tracked (replayed pages) */
+  size_t untracked;     /* new mail the track rule did not take */
+  size_t failed;        /* items that could not become activities / emails refused */
+  size_t moved;         /* moved to the Undeliverable folder */
+  size_t sent;          /* emails sent */
+  size_t reconciled;    /* emails of unknown fate found in Sent Items */
+  size_t act_changes;   /* ACT items written either way */
+  size_t act_conflicts; /* conflicts resolved (newer change won) */
+  size_t errors;        /* mailbox-level failures */
+  size_t pages;         /* incoming pages committed */
+  size_t requests;      /* EWS requests made */
 };
 
 /* Add b into a. */
@@ -99,10 +99,9 @@ void exs_sync_stats_add(struct exs_sync_stats *a, const struct exs_sync_stats *b
  * and saved with its alerts; the caller has claimed it. Returns 0 when every
  * workload succeeded (or had nothing to do), 1 when some failed (m says
  * why), -1 on a store error (err). */
-int exs_sync_mailbox(struct exs_store *st, const struct exs_org *org,
-                     const struct exs_profile *p, struct exs_mailbox *m,
-                     const struct exs_sync_options *opt, struct exs_sync_stats *stats,
-                     struct exs_error *err);
+int exs_sync_mailbox(struct exs_store *st, const struct exs_org *org, const struct exs_profile *p,
+                     struct exs_mailbox *m, const struct exs_sync_options *opt,
+                     struct exs_sync_stats *stats, struct exs_error *err);
 
 /* One pass over every due mailbox of the store at db_path (key_file as for
  * exs_store_open): worker threads, one store handle each, the per-credential

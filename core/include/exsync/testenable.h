@@ -27,29 +27,29 @@ enum exs_step_status { EXS_STEP_OK = 0, EXS_STEP_FAILED = 1, EXS_STEP_SKIPPED = 
 #define EXS_TE_MAX_ALERTS 4
 
 struct exs_te_step {
-  char name[32];       /* preconditions, credentials, location, connect, incoming, outgoing, act */
-  int status;          /* enum exs_step_status */
+  char name[32]; /* preconditions, credentials, location, connect, incoming, outgoing, act */
+  int status;    /* enum exs_step_status */
   long ms;
   char detail[512];
 };
 
 /* An alert as the report shows it (every alert, whatever the org's filters). */
 struct exs_te_alert {
-  int severity;        /* enum exs_severity */
-  int workload;        /* enum exs_workload, -1 for a shared step (or none) */
+  int severity;           /* enum exs_severity */
+  int workload;           /* enum exs_workload, -1 for a shared step (or none) */
   struct exs_error error; /* category, transient, message, hint, codes, url */
 };
 
 struct exs_te_result {
   char address[EXS_ADDRESS_MAX + 1];
-  int status[EXS_WL_COUNT];      /* enum exs_status, as written to the mailbox */
+  int status[EXS_WL_COUNT]; /* enum exs_status, as written to the mailbox */
   bool enabled[EXS_WL_COUNT];
   struct exs_error error[EXS_WL_COUNT]; /* the failure of each failed workload */
   struct exs_te_step steps[EXS_TE_MAX_STEPS];
   size_t n_steps;
   struct exs_te_alert alerts[EXS_TE_MAX_ALERTS];
   size_t n_alerts;
-  bool retry_scheduled;          /* a transient failure scheduled a retry */
+  bool retry_scheduled; /* a transient failure scheduled a retry */
   long elapsed_ms;
 };
 
@@ -68,15 +68,15 @@ struct exs_te_options {
   size_t n_resolve;
   const char *const *connect_to;
   size_t n_connect_to;
-  const char *proxy, *noproxy;     /* as exs_http_options */
-  exs_http_trace_fn trace;         /* redacted trace of every HTTP exchange */
+  const char *proxy, *noproxy; /* as exs_http_options */
+  exs_http_trace_fn trace;     /* redacted trace of every HTTP exchange */
   void *trace_ctx;
-  bool this_org_only;              /* --this-org-only: overwrite another org's ACT identity */
-  long delivery_timeout_ms;        /* outgoing test: wait for the inbox copy; 0: 30 s */
-  long retry_interval_s;           /* 10 x N retry schedule; 0: 300 s */
-  int max_transient_retries;       /* 0: 10 */
-  long throttle_max_wait_ms;       /* 0: 30 s (docs/test-enable.md) */
-  exs_autodiscover_srv_fn srv;     /* Autodiscover's DNS SRV lookup; NULL: the system resolver */
+  bool this_org_only;          /* --this-org-only: overwrite another org's ACT identity */
+  long delivery_timeout_ms;    /* outgoing test: wait for the inbox copy; 0: 30 s */
+  long retry_interval_s;       /* 10 x N retry schedule; 0: 300 s */
+  int max_transient_retries;   /* 0: 10 */
+  long throttle_max_wait_ms;   /* 0: 30 s (docs/test-enable.md) */
+  exs_autodiscover_srv_fn srv; /* Autodiscover's DNS SRV lookup; NULL: the system resolver */
   void *srv_ctx;
   struct exs_te_connection *reuse; /* borrowed: reused when its credential and settings match
                                       this test's, else replaced; NULL: a new one per test */
@@ -124,23 +124,23 @@ typedef void (*exs_te_progress_fn)(void *ctx, size_t done, size_t total,
 /* Profile-level outcome of a batch: the alerts of the profile check. */
 struct exs_te_profile_result {
   char name[EXS_NAME_MAX + 1];
-  size_t mailboxes;                /* mailboxes of the run using the profile */
+  size_t mailboxes; /* mailboxes of the run using the profile */
   struct exs_te_alert alerts[EXS_TE_MAX_ALERTS];
   size_t n_alerts;
 };
 
 struct exs_te_batch_options {
-  struct exs_te_options te;        /* per-mailbox options */
+  struct exs_te_options te;                      /* per-mailbox options */
   struct exs_te_profile_result *profile_results; /* NULL, or np entries filled by the batch
                                       (profiles[i] -> profile_results[i]) */
   exs_te_progress_fn progress;
-  void *progress_ctx;              /* also given to started */
+  void *progress_ctx; /* also given to started */
   /* Called as a mailbox's test begins (serialised like progress): a trace
    * marks where each mailbox's conversation starts. NULL: none. */
   void (*started)(void *ctx, const struct exs_mailbox *m);
-  bool wait_retries;               /* rerun transient failures on their schedule until
-                                      they succeed or become permanent */
-  size_t max_workers;              /* 0: 64 */
+  bool wait_retries;  /* rerun transient failures on their schedule until
+                         they succeed or become permanent */
+  size_t max_workers; /* 0: 64 */
 };
 
 /* Test & Enable n mailboxes in parallel. Each mailbox's profile is looked up
@@ -155,7 +155,7 @@ struct exs_te_batch_options {
  * belongs to mailboxes[i]. Returns 0 when every tested workload succeeded,
  * 1 otherwise, -1 when the batch could not run (out of memory): the results
  * are then incomplete and must not be reported as a run. */
-int exs_testenable_batch(const struct exs_org *org, const struct exs_profile *profiles,
-                         size_t np, struct exs_mailbox *mailboxes, size_t n,
+int exs_testenable_batch(const struct exs_org *org, const struct exs_profile *profiles, size_t np,
+                         struct exs_mailbox *mailboxes, size_t n,
                          const struct exs_te_batch_options *opt, struct exs_te_result *results);
 #endif

@@ -36,22 +36,22 @@
 #define DIAG_REC_MAX_ARGS 64
 
 struct diag_rec_exchange {
-  char *method;           /* "GET" / "POST" */
+  char *method; /* "GET" / "POST" */
   char *url;
-  char *operation;        /* "" when none */
-  char *keys;             /* match keys, "k=v;k=v" ("" none) */
-  char *req_headers;      /* NULL when not recorded */
-  char *req_body;         /* NULL when not recorded */
+  char *operation;   /* "" when none */
+  char *keys;        /* match keys, "k=v;k=v" ("" none) */
+  char *req_headers; /* NULL when not recorded */
+  char *req_body;    /* NULL when not recorded */
   size_t req_body_len;
-  int status;             /* 0: no answer (failure) */
-  char *failure;          /* category of a failure, else NULL */
-  char *resp_headers;     /* "Name: value\n" lines, no status line; may be NULL */
-  char *resp_body;        /* may be NULL */
+  int status;         /* 0: no answer (failure) */
+  char *failure;      /* category of a failure, else NULL */
+  char *resp_headers; /* "Name: value\n" lines, no status line; may be NULL */
+  char *resp_body;    /* may be NULL */
   size_t resp_body_len;
   long elapsed_ms;
   int legs;
-  int line;               /* line in the file, for messages */
-  int uses;               /* replay: times served */
+  int line; /* line in the file, for messages */
+  int uses; /* replay: times served */
 };
 
 struct diag_rec_file {
@@ -60,20 +60,20 @@ struct diag_rec_file {
 };
 
 struct diag_recording {
-  char *name;                       /* info/name, may be NULL */
+  char *name; /* info/name, may be NULL */
   char *argv[DIAG_REC_MAX_ARGS];
   size_t argc;
-  char *format;                     /* "text", "json", "junit" */
-  time_t frozen;                    /* 0: not frozen */
+  char *format;  /* "text", "json", "junit" */
+  time_t frozen; /* 0: not frozen */
   bool anonymize;
-  char **rules;                     /* --scrub rules */
+  char **rules; /* --scrub rules */
   size_t n_rules;
   struct diag_rec_file files[DIAG_REC_MAX_FILES];
   size_t n_files;
   struct diag_rec_exchange *x;
   size_t n_x;
   size_t cap_x;
-  char *report;                     /* expected report */
+  char *report; /* expected report */
   int exit_code;
 };
 
@@ -87,15 +87,13 @@ void diag_recording_free(struct diag_recording *r);
  * 0 with *out (caller frees with diag_recording_free) or -1 with err. */
 int diag_recording_load(const char *path, const char *xsd_path, struct diag_recording **out,
                         char *err, size_t errlen);
-int diag_recording_load_mem(const char *data, size_t len, const char *name,
-                            const char *xsd_path, struct diag_recording **out, char *err,
-                            size_t errlen);
+int diag_recording_load_mem(const char *data, size_t len, const char *name, const char *xsd_path,
+                            struct diag_recording **out, char *err, size_t errlen);
 
 /* Serialise r into out (XML). 0 or -1 (no memory / cap). */
 int diag_recording_write(const struct diag_recording *r, struct exs_buf *out);
 /* Write r to path atomically (path.tmp then rename). 0 or -1 with err. */
-int diag_recording_save(const struct diag_recording *r, const char *path, char *err,
-                        size_t errlen);
+int diag_recording_save(const struct diag_recording *r, const char *path, char *err, size_t errlen);
 
 /* Rewrite only the <expect> element of the file at path with r's report
  * and exit code, keeping everything else (comments, layout) as it is; a

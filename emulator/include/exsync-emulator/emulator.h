@@ -48,8 +48,8 @@ int emu_write_ca(struct emu *emu, const char *path, char *err, size_t errlen);
 /* Listen on addr:port (port 0: ephemeral), plain HTTP or TLS. On success the
  * bound "ADDR:PORT" is written to bound and the port is returned; -1 with
  * err on failure. May be called before or after emu_start. */
-int emu_listen(struct emu *emu, const char *addr, int port, bool tls, char *bound,
-               size_t boundlen, char *err, size_t errlen);
+int emu_listen(struct emu *emu, const char *addr, int port, bool tls, char *bound, size_t boundlen,
+               char *err, size_t errlen);
 
 /* Run the event loop on a background thread; returns once it is running. */
 int emu_start(struct emu *emu, char *err, size_t errlen);
@@ -63,20 +63,20 @@ void emu_stop(struct emu *emu);
 /* ---- journal: one entry per HTTP request answered ---- */
 struct emu_journal_entry {
   uint64_t seq;
-  int64_t time_ms;          /* wall clock, ms since the epoch */
-  char host[128];           /* Host header, without port */
+  int64_t time_ms; /* wall clock, ms since the epoch */
+  char host[128];  /* Host header, without port */
   char method[8];
   char path[256];
-  char operation[64];       /* SOAP operation or "autodiscover", "" if none */
-  char auth_user[128];      /* authenticated login, "" if none */
-  char auth_scheme[24];     /* basic, ntlm, negotiate-kerberos, negotiate-ntlm; "" if none */
-  char mailbox[256];        /* mailbox acted on */
-  char impersonated[256];   /* ExchangeImpersonation address, "" if none */
-  char response_code[64];   /* first EWS ResponseCode / fault code, "" if none */
-  int status;               /* HTTP status sent */
-  int in_flight;            /* requests of this auth user in flight when it arrived, itself included */
-  int auth_failed;          /* 1: a credential was presented and refused (a failed logon, as
-                               Active Directory counts them toward lockout) */
+  char operation[64];     /* SOAP operation or "autodiscover", "" if none */
+  char auth_user[128];    /* authenticated login, "" if none */
+  char auth_scheme[24];   /* basic, ntlm, negotiate-kerberos, negotiate-ntlm; "" if none */
+  char mailbox[256];      /* mailbox acted on */
+  char impersonated[256]; /* ExchangeImpersonation address, "" if none */
+  char response_code[64]; /* first EWS ResponseCode / fault code, "" if none */
+  int status;             /* HTTP status sent */
+  int in_flight;   /* requests of this auth user in flight when it arrived, itself included */
+  int auth_failed; /* 1: a credential was presented and refused (a failed logon, as
+                      Active Directory counts them toward lockout) */
 };
 
 /* Number of entries recorded since the last reset (bounded by the journal's
@@ -125,8 +125,8 @@ int emu_deliver_message(struct emu *emu, const char *from, const char *to, const
  * PropertyName name) of a mailbox folder (distinguished name such as
  * "msgfolderroot"), e.g. exsync.OrgId, into out. Returns 0, 1 when absent
  * (out ""), -1 when the mailbox or folder does not exist. */
-int emu_get_folder_property(struct emu *emu, const char *smtp, const char *folder,
-                            const char *name, char *out, size_t outlen);
+int emu_get_folder_property(struct emu *emu, const char *smtp, const char *folder, const char *name,
+                            char *out, size_t outlen);
 
 /* Serve a different certificate to TLS clients asking for host (SNI), e.g.
  * an expired or wrong-name one for a failure scenario. The default

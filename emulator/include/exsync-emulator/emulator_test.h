@@ -11,7 +11,7 @@ struct emu;
  * authenticated user LOGIN on virtual host HOST, without the network. The
  * answer is discarded. Returns the HTTP status it would have sent, or -1
  * when LOGIN is unknown or memory ran out. Takes the emulator's lock. */
-int emu_test_ews_request(struct emu *emu, const char *login, const char *host,
-                         const char *body, size_t len);
+int emu_test_ews_request(struct emu *emu, const char *login, const char *host, const char *body,
+                         size_t len);
 
 #endif

@@ -28,18 +28,18 @@
 struct emu_replay;
 
 struct emu_replay_request {
-  bool tls;               /* arrived on the HTTPS listener */
-  const char *method;     /* "GET", "POST", ... */
-  const char *host;       /* Host header without the port, "" if none */
-  const char *uri;        /* path and query as sent */
-  const char *headers;    /* "Name: value\n" lines */
+  bool tls;            /* arrived on the HTTPS listener */
+  const char *method;  /* "GET", "POST", ... */
+  const char *host;    /* Host header without the port, "" if none */
+  const char *uri;     /* path and query as sent */
+  const char *headers; /* "Name: value\n" lines */
   const char *body;
   size_t body_len;
 };
 
 struct emu_replay_answer {
-  int status;             /* 0: close the connection without an answer */
-  const char *headers;    /* "Name: value\n" lines; hop-by-hop ones are dropped */
+  int status;          /* 0: close the connection without an answer */
+  const char *headers; /* "Name: value\n" lines; hop-by-hop ones are dropped */
   const char *body;
   size_t body_len;
 };

@@ -12,10 +12,10 @@
 #include <stddef.h>
 
 struct exs_buf {
-  char *data;  /* owned; NULL until the first append */
-  size_t len;  /* bytes used, not counting the terminating NUL */
-  size_t cap;  /* bytes allocated */
-  size_t max;  /* hard cap on len */
+  char *data; /* owned; NULL until the first append */
+  size_t len; /* bytes used, not counting the terminating NUL */
+  size_t cap; /* bytes allocated */
+  size_t max; /* hard cap on len */
 };
 
 /* Prepare an empty buffer that may grow to max bytes. No allocation. */
@@ -29,8 +29,7 @@ void exs_buf_reset(struct exs_buf *b);
  * ran out; on failure the buffer keeps its previous contents. */
 int exs_buf_add(struct exs_buf *b, const void *p, size_t n);
 int exs_buf_adds(struct exs_buf *b, const char *s);
-int exs_buf_addf(struct exs_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+int exs_buf_addf(struct exs_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int exs_buf_vaddf(struct exs_buf *b, const char *fmt, va_list ap);
 /* Append s with the five XML special characters escaped (text and attribute
  * safe). NULL appends nothing. */

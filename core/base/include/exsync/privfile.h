@@ -18,7 +18,6 @@ FILE *exs_privfile_open(const char *path, char *err, size_t errlen);
 /* Replace path with len bytes of data atomically: a new 0600 temporary
  * file beside it (O_EXCL | O_NOFOLLOW), written and synced, renamed over
  * path. A symbolic link at path is refused. 0, or -1 on error. */
-int exs_privfile_write(const char *path, const void *data, size_t len, char *err,
-                       size_t errlen);
+int exs_privfile_write(const char *path, const void *data, size_t len, char *err, size_t errlen);
 
 #endif

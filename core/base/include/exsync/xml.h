@@ -27,8 +27,8 @@
 /* Parse len bytes. name is used in error messages (a file name or URL).
  * Returns a document (caller frees with xmlFreeDoc) or NULL with a message
  * in errbuf naming the line. Documents with a DOCTYPE are refused. */
-xmlDocPtr exs_xml_parse(const char *data, size_t len, const char *name,
-                        char *errbuf, size_t errlen);
+xmlDocPtr exs_xml_parse(const char *data, size_t len, const char *name, char *errbuf,
+                        size_t errlen);
 /* Same for a file; the message names the file. */
 xmlDocPtr exs_xml_parse_file(const char *path, char *errbuf, size_t errlen);
 
@@ -57,7 +57,7 @@ struct exs_schema *exs_schema_load(const char *path, char *errbuf, size_t errlen
 void exs_schema_free(struct exs_schema *s);
 /* Validate a document or a subtree (node may be NULL for the root). Returns 0
  * when valid, else -1 with the first violation, as "name:line: message". */
-int exs_schema_validate(struct exs_schema *s, xmlDocPtr doc, xmlNodePtr node,
-                        const char *name, char *errbuf, size_t errlen);
+int exs_schema_validate(struct exs_schema *s, xmlDocPtr doc, xmlNodePtr node, const char *name,
+                        char *errbuf, size_t errlen);
 
 #endif
