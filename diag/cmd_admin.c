@@ -1640,17 +1640,86 @@ static const struct diag_opt job_opts[] = {
     {NULL, false, 0},
 };
 
+static int job_list(struct diag_ctx *ctx, struct exs_store *st)
+{
+  struct exs_error err;
+  struct exs_job *jobs = NULL;
+  size_t n = 0, i;
+
+  exs_error_clear(&err);
+  if(exs_store_job_list(st, &jobs, &n, &err))
+    return diag_fail("%s", err.message);
+  if(ctx->format == DIAG_FORMAT_JSON) {
+    fputs("{\"jobs\": [", stdout);
+    for(i = 0; i < n; i++) {
+      fputs(i ? ",\n  " : "\n  ", stdout);
+      print_job_json(stdout, &jobs[i]);
+    }
+    fputs(n ? "\n]}\n" : "]}\n", stdout);
+  }
+  else {
+    for(i = 0; i < n; i++)
+      print_job(&jobs[i]);
+    if(!n)
+      printf("no jobs\n");
+  }
+  free(jobs);
+  return 0;
+}
+
+/* show ID, and wait ID: the job once it ended (within timeout_s). */
+static int job_show(struct diag_ctx *ctx, struct exs_store *st, const char *arg, bool wait,
+                    long timeout_s)
+{
+  struct exs_error err;
+  struct exs_job job;
+  struct diag_progress bar;
+  char *end;
+  long long jid = strtoll(arg, &end, 10);
+  int64_t deadline;
+  int rc;
+
+  exs_error_clear(&err);
+  if(*end || jid <= 0)
+    return diag_fail("'%s' is not a job id", arg);
+  deadline = exs_monotonic_ms() + timeout_s * 1000;
+  diag_progress_init(&bar, "job");
+  for(;;) {
+    rc = exs_store_job_get(st, jid, &job, &err);
+    if(rc) {
+      diag_progress_done(&bar);
+      return diag_fail(rc < 0 ? "%s" : "no job %s", rc < 0 ? err.message : arg);
+    }
+    if(!wait || job.state == EXS_JOB_DONE || job.state == EXS_JOB_FAILED)
+      break;
+    if(exs_monotonic_ms() > deadline) {
+      diag_progress_done(&bar);
+      return diag_fail("job %lld still %s after %ld s", jid, exs_job_state_name(job.state),
+                       timeout_s);
+    }
+    diag_progress_update(&bar, (size_t)job.done, (size_t)job.total);
+    exs_sleep_ms(200); /* polling the store: the job runs in another process */
+  }
+  diag_progress_done(&bar);
+  if(ctx->format == DIAG_FORMAT_JSON) {
+    print_job_json(stdout, &job);
+    fputc('\n', stdout);
+  }
+  else {
+    print_job(&job);
+  }
+  return !wait ? 0 : job.state == EXS_JOB_DONE ? 0 : 1;
+}
+
 static int cmd_job(struct diag_ctx *ctx, int argc, char **argv)
 {
   struct exs_store *st = NULL;
-  struct exs_error err;
-  struct exs_job job;
   struct diag_optp op;
   char *args[4] = {NULL, NULL, NULL, NULL};
   char cmd[32];
   const char *sub;
   long timeout_s = 3600;
-  int result = 2, rc, id, na = 0;
+  int result, id, na = 0;
 
   if(argc < 2)
     return job_help(stderr);
@@ -1679,75 +1748,11 @@ static int cmd_job(struct diag_ctx *ctx, int argc, char **argv)
     return diag_fail("%s needs a job ID", cmd);
   if(diag_formats(ctx, cmd, DIAG_F_TEXT | DIAG_F_JSON))
     return 2;
-  exs_error_clear(&err);
   st = diag_open_store(ctx, false);
   if(!st)
     return 2;
-  if(!strcmp(sub, "list")) {
-    struct exs_job *jobs = NULL;
-    size_t n = 0, i;
-    if(exs_store_job_list(st, &jobs, &n, &err)) {
-      diag_fail("%s", err.message);
-      goto out;
-    }
-    if(ctx->format == DIAG_FORMAT_JSON) {
-      fputs("{\"jobs\": [", stdout);
-      for(i = 0; i < n; i++) {
-        fputs(i ? ",\n  " : "\n  ", stdout);
-        print_job_json(stdout, &jobs[i]);
-      }
-      fputs(n ? "\n]}\n" : "]}\n", stdout);
-    }
-    else {
-      for(i = 0; i < n; i++)
-        print_job(&jobs[i]);
-      if(!n)
-        printf("no jobs\n");
-    }
-    free(jobs);
-    result = 0;
-    goto out;
-  }
-  {
-    char *end;
-    long long jid = strtoll(args[0], &end, 10);
-    int64_t deadline;
-    struct diag_progress bar;
-    bool wait = !strcmp(sub, "wait");
-    if(*end || jid <= 0) {
-      diag_fail("'%s' is not a job id", args[0]);
-      goto out;
-    }
-    deadline = exs_monotonic_ms() + timeout_s * 1000;
-    diag_progress_init(&bar, "job");
-    for(;;) {
-      rc = exs_store_job_get(st, jid, &job, &err);
-      if(rc) {
-        diag_progress_done(&bar);
-        diag_fail(rc < 0 ? "%s" : "no job %s", rc < 0 ? err.message : args[0]);
-        goto out;
-      }
-      if(!wait || job.state == EXS_JOB_DONE || job.state == EXS_JOB_FAILED)
-        break;
-      if(exs_monotonic_ms() > deadline) {
-        diag_progress_done(&bar);
-        diag_fail("job %lld still %s after %ld s", jid, exs_job_state_name(job.state), timeout_s);
-        goto out;
-      }
-      diag_progress_update(&bar, (size_t)job.done, (size_t)job.total);
-      exs_sleep_ms(200); /* polling the store: the job runs in another process */
-    }
-    diag_progress_done(&bar);
-    if(ctx->format == DIAG_FORMAT_JSON) {
-      print_job_json(stdout, &job);
-      fputc('\n', stdout);
-    }
-    else {
-      print_job(&job);
-    }
-    result = !wait ? 0 : job.state == EXS_JOB_DONE ? 0 : 1;
-  }
-out:
+  result = !strcmp(sub, "list") ? job_list(ctx, st)
+                                : job_show(ctx, st, args[0], !strcmp(sub, "wait"), timeout_s);
   exs_store_close(st);
   return result;
 }
