@@ -613,293 +613,362 @@ static const char *outgoing_given(char **args, int n, bool out_pw)
   return out_pw ? "--outgoing-password-*" : NULL;
 }
 
-static int cmd_profile(struct diag_ctx *ctx, int argc, char **argv)
-{
-  struct exs_store *st = NULL;
-  struct exs_error err;
-  struct exs_profile p;
-  struct exs_invalid inv;
-  struct pw_opts pw = {NULL, NULL, false}, out_pw = {NULL, NULL, false};
-  struct diag_te_flags flags;
-  struct diag_optp op;
-  char cmd[64];
-  char **args = NULL;
+/* One profile subcommand's command line, parsed, and the store it works on. */
+struct profile_run {
+  struct diag_ctx *ctx;
+  struct exs_store *st;
   const char *sub;
-  bool detach = false, force = false, te, list, show, writer;
-  int result = 2, rc, id, n = 0;
-  size_t i;
+  char **args;
+  int n;
+  struct pw_opts pw, out_pw;
+  struct diag_te_flags flags;
+  bool detach, force;
+};
 
-  memset(&p, 0, sizeof(p));
-  memset(&flags, 0, sizeof(flags));
-  if(argc < 2)
-    return profile_help(stderr);
-  sub = argv[1];
-  if(!strcmp(sub, "-h") || !strcmp(sub, "--help"))
-    return profile_help(stdout);
-  te = !strcmp(sub, "test-enable");
-  list = !strcmp(sub, "list");
-  show = !strcmp(sub, "show");
-  if(!list && !show && !te && strcmp(sub, "create") && strcmp(sub, "set") && strcmp(sub, "delete"))
-    return diag_fail("profile: unknown subcommand '%s' (see exsync help profile)", sub);
-  snprintf(cmd, sizeof(cmd), "profile %s", sub);
-  if(refuse_literal_password(argc, argv, 2))
-    return 2;
-  args = calloc((size_t)argc + 1, sizeof(char *));
-  if(!args)
-    return diag_fail("out of memory");
-  writer = !strcmp(sub, "create") || !strcmp(sub, "set");
-  diag_opt_init(&op, cmd,
-                te                       ? detach_opts
-                : writer                 ? pw_opts
-                : !strcmp(sub, "delete") ? force_opts
-                                         : NULL,
-                te       ? diag_te_opts
-                : writer ? out_pw_opts
-                         : NULL,
-                argc, argv, 2);
-  while((id = diag_opt_next(&op)) != DIAG_OPT_END) {
-    if(id == DIAG_OPT_HELP) {
-      free(args);
-      return profile_help(stdout);
-    }
-    if(id == DIAG_OPT_ERR)
-      goto out;
-    if(id == DIAG_OPT_ARG)
-      args[n++] = (char *)op.value;
-    else if(id == OPT_DETACH)
-      detach = true;
-    else if(id == OPT_FORCE)
-      force = true;
-    else if(id == OPT_OUT_PW_ENV)
-      out_pw.env = op.value;
-    else if(id == OPT_OUT_PW_FILE)
-      out_pw.file = op.value;
-    else if(id == OPT_OUT_PW_PROMPT)
-      out_pw.prompt = true;
-    else if(take_pw(&pw, &op, id) == 0 && diag_te_apply(&flags, &op, id) < 0)
-      goto out;
-  }
-  if(diag_formats(ctx, cmd,
-                  te             ? DIAG_F_REPORT
-                  : list || show ? DIAG_F_TEXT | DIAG_F_JSON
-                                 : DIAG_F_TEXT))
-    goto out;
+static int profile_list(struct profile_run *r)
+{
+  struct exs_error err;
+  struct exs_profile *all = NULL;
+  bool json = r->ctx->format == DIAG_FORMAT_JSON;
+  size_t np = 0, i;
+
   exs_error_clear(&err);
-  if(list ? n > 0 : n < 1) {
-    diag_fail(list ? "profile list: unexpected argument '%s'" : "profile %s needs a profile NAME",
-              list ? args[0] : sub);
-    goto out;
-  }
-  if((show || te || !strcmp(sub, "delete")) && n > 1) {
-    diag_fail("%s: unexpected argument '%s' (see exsync help profile)", cmd, args[1]);
-    goto out;
-  }
-  st = diag_open_store(ctx, !strcmp(sub, "create"));
-  if(!st)
-    goto out;
-
-  if(list) {
-    struct exs_profile *all = NULL;
-    size_t np = 0;
-    if(exs_store_profile_list(st, &all, &np, &err)) {
-      diag_fail("%s", err.message);
-      goto out;
-    }
-    if(ctx->format == DIAG_FORMAT_JSON)
-      fputs("{\"profiles\": [", stdout);
-    else
-      printf("%-24s %-11s %-6s %s\n", "Name", "Auth", "MaxCon", "Server location");
-    for(i = 0; i < np; i++) {
-      if(ctx->format == DIAG_FORMAT_JSON) {
-        fputs(i ? ",\n  {" : "\n  {", stdout);
-        attrs_json(stdout, print_profile_v, &all[i]);
-        fputs("}", stdout);
-      }
-      else {
-        printf("%-24s %-11s %-6d %s\n", all[i].name, exs_retrieval_name(all[i].retrieval),
-               all[i].max_connections,
-               all[i].autodiscover ? "(Autodiscover)" : all[i].incoming_url);
-      }
-      exs_profile_wipe(&all[i]);
-    }
-    if(ctx->format == DIAG_FORMAT_JSON)
-      fputs(np ? "\n]}\n" : "]}\n", stdout);
-    free(all);
-    result = 0;
-    goto out;
-  }
-  if(writer) {
-    bool create = !strcmp(sub, "create");
-    rc = exs_store_profile_get(st, args[0], &p, &err);
-    if(rc < 0 || (create && rc == 0) || (!create && rc == EXS_STORE_NOT_FOUND)) {
-      diag_fail(rc < 0   ? "%s"
-                : create ? "profile '%s' exists (use profile set)"
-                         : "no profile '%s' (use profile create)",
-                rc < 0 ? err.message : args[0]);
-      goto out;
-    }
-    if(create) {
-      exs_profile_defaults(&p);
-      if(exs_orgfile_set_profile(&p, "name", args[0], &err)) {
-        diag_fail("%s", err.message);
-        goto out;
-      }
-    }
-    struct exs_profile old = p;
-    const char *stray;
-    long reopened = 0;
-    if(apply_pairs(args, n, 1, &p, true))
-      goto out;
-    /* the outgoing location follows the incoming one it defaulted to */
-    if(!create && !strcmp(old.outgoing_url, old.incoming_url) &&
-       !strcmp(p.outgoing_url, old.outgoing_url))
-      snprintf(p.outgoing_url, sizeof(p.outgoing_url), "%s", p.incoming_url);
-    if(p.same_outgoing &&
-       (stray = outgoing_given(args, n, out_pw.env || out_pw.file || out_pw.prompt))) {
-      diag_fail("profile '%s': %.*s: only with same-outgoing=no (same-outgoing=yes uses the "
-                "incoming settings for outgoing)",
-                p.name, (int)strcspn(stray, "="), stray);
-      goto out;
-    }
-    if(read_password(pw.env, pw.file, pw.prompt, p.password, sizeof(p.password)) < 0 ||
-       read_password(out_pw.env, out_pw.file, out_pw.prompt, p.out_password,
-                     sizeof(p.out_password)) < 0)
-      goto out;
-    if(p.retrieval == EXS_RETRIEVAL_PROFILE && p.user[0] && !p.password[0] &&
-       isatty(STDIN_FILENO) && read_password(NULL, NULL, true, p.password, sizeof(p.password)) < 0)
-      goto out;
-    if(!create && old.same_outgoing && !p.same_outgoing) {
-      /* each outgoing setting not given starts as its incoming counterpart */
-      if(!p.out_password[0])
-        memcpy(p.out_password, p.password, sizeof(p.out_password));
-    }
-    if(exs_profile_validate(&p, &inv)) {
-      exs_profile_wipe(&old);
-      diag_fail("profile '%s': %s %s", p.name, inv.field, inv.rule);
-      goto out;
-    }
-    if(!create)
-      exs_profile_validate(&old, &inv); /* compare like with like */
-    if(exs_store_begin(st, &err) || exs_store_profile_put(st, &p, &err) ||
-       (!create && (reopened = reopen_profile_mailboxes(st, p.name, exs_profile_reopens(&old, &p),
-                                                        false, &err)) < 0) ||
-       exs_store_commit(st, &err)) {
-      exs_profile_wipe(&old);
-      exs_store_rollback(st, NULL);
-      diag_fail("%s", err.message);
-      goto out;
-    }
-    exs_profile_wipe(&old);
-    printf("profile '%s' %s\n", p.name, create ? "created" : "updated");
-    if(reopened > 0)
-      printf("%ld mailbox%s of profile '%s' set to Not Run and disabled until tested again\n",
-             reopened, reopened == 1 ? "" : "es", p.name);
-    result = 0;
-    goto out;
-  }
-  if(show) {
-    rc = exs_store_profile_get(st, args[0], &p, &err);
-    if(rc) {
-      diag_fail(rc < 0 ? "%s" : "no profile '%s'", rc < 0 ? err.message : args[0]);
-      goto out;
-    }
-    if(ctx->format == DIAG_FORMAT_JSON) {
-      fputs("{", stdout);
-      attrs_json(stdout, print_profile_v, &p);
-      fputs("}\n", stdout);
+  if(exs_store_profile_list(r->st, &all, &np, &err))
+    return diag_fail("%s", err.message);
+  if(json)
+    fputs("{\"profiles\": [", stdout);
+  else
+    printf("%-24s %-11s %-6s %s\n", "Name", "Auth", "MaxCon", "Server location");
+  for(i = 0; i < np; i++) {
+    if(json) {
+      fputs(i ? ",\n  {" : "\n  {", stdout);
+      attrs_json(stdout, print_profile_v, &all[i]);
+      fputs("}", stdout);
     }
     else {
-      exs_orgfile_print_profile(stdout, &p);
+      printf("%-24s %-11s %-6d %s\n", all[i].name, exs_retrieval_name(all[i].retrieval),
+             all[i].max_connections, all[i].autodiscover ? "(Autodiscover)" : all[i].incoming_url);
     }
-    result = 0;
+    exs_profile_wipe(&all[i]);
+  }
+  if(json)
+    fputs(np ? "\n]}\n" : "]}\n", stdout);
+  free(all);
+  return 0;
+}
+
+static int profile_show(struct profile_run *r)
+{
+  struct exs_error err;
+  struct exs_profile p;
+  int rc, result = 2;
+
+  memset(&p, 0, sizeof(p));
+  exs_error_clear(&err);
+  rc = exs_store_profile_get(r->st, r->args[0], &p, &err);
+  if(rc) {
+    diag_fail(rc < 0 ? "%s" : "no profile '%s'", rc < 0 ? err.message : r->args[0]);
     goto out;
   }
-  if(!strcmp(sub, "delete")) {
-    struct exs_mailbox *used = NULL;
-    size_t nu = 0;
-    long detached = 0;
-    if(exs_store_mailbox_list(st, args[0], 0, &used, &nu, &err)) {
-      diag_fail("%s", err.message);
-      goto out;
-    }
-    free(used);
-    if(nu && !force) {
-      diag_fail("profile '%s' is used by %zu mailbox%s: move them to another profile, or "
-                "--force to delete it and leave them without a profile (Not Run, disabled)",
-                args[0], nu, nu == 1 ? "" : "es");
-      goto out;
-    }
-    if(exs_store_begin(st, &err)) {
-      diag_fail("%s", err.message);
-      goto out;
-    }
-    detached = nu ? reopen_profile_mailboxes(st, args[0], EXS_WL_ALL, true, &err) : 0;
-    rc = detached < 0 ? -1 : exs_store_profile_delete(st, args[0], &err);
-    if(rc || exs_store_commit(st, &err)) {
-      exs_store_rollback(st, NULL);
-      diag_fail(rc < 0 ? "%s" : "no profile '%s'", rc < 0 ? err.message : args[0]);
-      goto out;
-    }
-    printf("profile '%s' deleted\n", args[0]);
-    if(detached)
-      printf("%ld mailbox%s left without a profile: Not Run and disabled\n", detached,
-             detached == 1 ? "" : "es");
-    result = 0;
-    goto out;
+  if(r->ctx->format == DIAG_FORMAT_JSON) {
+    fputs("{", stdout);
+    attrs_json(stdout, print_profile_v, &p);
+    fputs("}\n", stdout);
   }
-  {
-    /* test-enable */
-    struct exs_mailbox *m = NULL;
-    size_t nm = 0;
-    int64_t job = 0;
-    rc = exs_store_profile_get(st, args[0], &p, &err);
-    if(rc) {
-      diag_fail(rc < 0 ? "%s" : "no profile '%s'", rc < 0 ? err.message : args[0]);
-      goto out;
-    }
-    if(exs_store_mailbox_list(st, args[0], EXS_STORE_WITH_SECRETS, &m, &nm, &err) ||
-       exs_store_job_create(st, "test-enable", args[0], (int)nm, &job, &err)) {
-      diag_fail("%s", err.message);
-      goto out;
-    }
-    if(detach) {
-      pid_t pid;
-      fflush(NULL);
-      pid = fork();
-      if(pid < 0) {
-        diag_fail("cannot start the background job: %s", strerror(errno));
-        goto out;
-      }
-      if(pid > 0) {
-        printf("job %lld started: %zu mailboxes of profile '%s' (exsync job wait %lld)\n",
-               (long long)job, nm, args[0], (long long)job);
-        for(i = 0; i < nm; i++)
-          exs_mailbox_wipe(&m[i]);
-        free(m);
-        result = 0;
-        goto out;
-      }
-      /* the job: a fresh store handle, no terminal */
-      setsid();
-      if(!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
-        _exit(2);
-      exs_store_close(st);
-      st = diag_open_store(ctx, false);
-      if(!st)
-        _exit(2);
-      rc = run_stored(ctx, st, m, nm, &flags, job);
-      exs_store_close(st);
-      _exit(rc);
-    }
-    result = run_stored(ctx, st, m, nm, &flags, job);
-    for(i = 0; i < nm; i++)
-      exs_mailbox_wipe(&m[i]);
-    free(m);
+  else {
+    exs_orgfile_print_profile(stdout, &p);
   }
+  result = 0;
 out:
-  free(args);
   exs_profile_wipe(&p);
-  exs_store_close(st);
+  return result;
+}
+
+/* The KEY=VALUE pairs and passwords of create and set into p (old: as
+ * stored before), then checked. 0, or -1 with the error printed. */
+static int profile_edit(struct profile_run *r, struct exs_profile *p, const struct exs_profile *old,
+                        bool create)
+{
+  struct exs_invalid inv;
+  const struct pw_opts *pw = &r->pw, *out_pw = &r->out_pw;
+  const char *stray;
+
+  if(apply_pairs(r->args, r->n, 1, p, true))
+    return -1;
+  /* the outgoing location follows the incoming one it defaulted to */
+  if(!create && !strcmp(old->outgoing_url, old->incoming_url) &&
+     !strcmp(p->outgoing_url, old->outgoing_url))
+    snprintf(p->outgoing_url, sizeof(p->outgoing_url), "%s", p->incoming_url);
+  if(p->same_outgoing &&
+     (stray = outgoing_given(r->args, r->n, out_pw->env || out_pw->file || out_pw->prompt))) {
+    diag_fail("profile '%s': %.*s: only with same-outgoing=no (same-outgoing=yes uses the "
+              "incoming settings for outgoing)",
+              p->name, (int)strcspn(stray, "="), stray);
+    return -1;
+  }
+  if(read_password(pw->env, pw->file, pw->prompt, p->password, sizeof(p->password)) < 0 ||
+     read_password(out_pw->env, out_pw->file, out_pw->prompt, p->out_password,
+                   sizeof(p->out_password)) < 0)
+    return -1;
+  if(p->retrieval == EXS_RETRIEVAL_PROFILE && p->user[0] && !p->password[0] &&
+     isatty(STDIN_FILENO) && read_password(NULL, NULL, true, p->password, sizeof(p->password)) < 0)
+    return -1;
+  if(!create && old->same_outgoing && !p->same_outgoing) {
+    /* each outgoing setting not given starts as its incoming counterpart */
+    if(!p->out_password[0])
+      memcpy(p->out_password, p->password, sizeof(p->out_password));
+  }
+  if(exs_profile_validate(p, &inv)) {
+    diag_fail("profile '%s': %s %s", p->name, inv.field, inv.rule);
+    return -1;
+  }
+  return 0;
+}
+
+/* Store p (create, or set over old) and re-open the mailboxes the change
+ * affects. */
+static int profile_put(struct profile_run *r, struct exs_profile *p, struct exs_profile *old,
+                       bool create)
+{
+  struct exs_error err;
+  struct exs_invalid inv;
+  long reopened = 0;
+
+  exs_error_clear(&err);
+  if(!create)
+    exs_profile_validate(old, &inv); /* compare like with like */
+  if(exs_store_begin(r->st, &err) || exs_store_profile_put(r->st, p, &err) ||
+     (!create && (reopened = reopen_profile_mailboxes(r->st, p->name, exs_profile_reopens(old, p),
+                                                      false, &err)) < 0) ||
+     exs_store_commit(r->st, &err)) {
+    exs_store_rollback(r->st, NULL);
+    return diag_fail("%s", err.message);
+  }
+  printf("profile '%s' %s\n", p->name, create ? "created" : "updated");
+  if(reopened > 0)
+    printf("%ld mailbox%s of profile '%s' set to Not Run and disabled until tested again\n",
+           reopened, reopened == 1 ? "" : "es", p->name);
+  return 0;
+}
+
+/* create and set */
+static int profile_write(struct profile_run *r)
+{
+  struct exs_error err;
+  struct exs_profile p, old;
+  bool create = !strcmp(r->sub, "create");
+  int rc, result = 2;
+
+  memset(&p, 0, sizeof(p));
+  memset(&old, 0, sizeof(old));
+  exs_error_clear(&err);
+  rc = exs_store_profile_get(r->st, r->args[0], &p, &err);
+  if(rc < 0 || (create && rc == 0) || (!create && rc == EXS_STORE_NOT_FOUND)) {
+    diag_fail(rc < 0   ? "%s"
+              : create ? "profile '%s' exists (use profile set)"
+                       : "no profile '%s' (use profile create)",
+              rc < 0 ? err.message : r->args[0]);
+    goto out;
+  }
+  if(create) {
+    exs_profile_defaults(&p);
+    if(exs_orgfile_set_profile(&p, "name", r->args[0], &err)) {
+      diag_fail("%s", err.message);
+      goto out;
+    }
+  }
+  old = p;
+  if(profile_edit(r, &p, &old, create))
+    goto out;
+  result = profile_put(r, &p, &old, create);
+out:
+  exs_profile_wipe(&old);
+  exs_profile_wipe(&p);
+  return result;
+}
+
+static int profile_delete(struct profile_run *r)
+{
+  struct exs_error err;
+  struct exs_mailbox *used = NULL;
+  const char *name = r->args[0];
+  size_t nu = 0;
+  long detached = 0;
+  int rc;
+
+  exs_error_clear(&err);
+  if(exs_store_mailbox_list(r->st, name, 0, &used, &nu, &err))
+    return diag_fail("%s", err.message);
+  free(used);
+  if(nu && !r->force)
+    return diag_fail("profile '%s' is used by %zu mailbox%s: move them to another profile, or "
+                     "--force to delete it and leave them without a profile (Not Run, disabled)",
+                     name, nu, nu == 1 ? "" : "es");
+  if(exs_store_begin(r->st, &err))
+    return diag_fail("%s", err.message);
+  detached = nu ? reopen_profile_mailboxes(r->st, name, EXS_WL_ALL, true, &err) : 0;
+  rc = detached < 0 ? -1 : exs_store_profile_delete(r->st, name, &err);
+  if(rc || exs_store_commit(r->st, &err)) {
+    exs_store_rollback(r->st, NULL);
+    return diag_fail(rc < 0 ? "%s" : "no profile '%s'", rc < 0 ? err.message : name);
+  }
+  printf("profile '%s' deleted\n", name);
+  if(detached)
+    printf("%ld mailbox%s left without a profile: Not Run and disabled\n", detached,
+           detached == 1 ? "" : "es");
+  return 0;
+}
+
+/* test-enable --detach: job runs in a child process with a fresh store
+ * handle and no terminal; the parent says which job and returns. */
+static int profile_detach(struct profile_run *r, struct exs_mailbox *m, size_t nm, int64_t job)
+{
+  pid_t pid;
+  int rc;
+
+  fflush(NULL);
+  pid = fork();
+  if(pid < 0)
+    return diag_fail("cannot start the background job: %s", strerror(errno));
+  if(pid > 0) {
+    printf("job %lld started: %zu mailboxes of profile '%s' (exsync job wait %lld)\n",
+           (long long)job, nm, r->args[0], (long long)job);
+    return 0;
+  }
+  setsid();
+  if(!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
+    _exit(2);
+  exs_store_close(r->st);
+  r->st = diag_open_store(r->ctx, false);
+  if(!r->st)
+    _exit(2);
+  rc = run_stored(r->ctx, r->st, m, nm, &r->flags, job);
+  exs_store_close(r->st);
+  _exit(rc);
+}
+
+static int profile_test_enable(struct profile_run *r)
+{
+  struct exs_error err;
+  struct exs_profile p;
+  struct exs_mailbox *m = NULL;
+  size_t nm = 0, i;
+  int64_t job = 0;
+  int rc, result = 2;
+
+  memset(&p, 0, sizeof(p));
+  exs_error_clear(&err);
+  rc = exs_store_profile_get(r->st, r->args[0], &p, &err);
+  if(rc) {
+    diag_fail(rc < 0 ? "%s" : "no profile '%s'", rc < 0 ? err.message : r->args[0]);
+    goto out;
+  }
+  if(exs_store_mailbox_list(r->st, r->args[0], EXS_STORE_WITH_SECRETS, &m, &nm, &err) ||
+     exs_store_job_create(r->st, "test-enable", r->args[0], (int)nm, &job, &err)) {
+    diag_fail("%s", err.message);
+    goto out;
+  }
+  if(r->detach)
+    result = profile_detach(r, m, nm, job);
+  else
+    result = run_stored(r->ctx, r->st, m, nm, &r->flags, job);
+out:
+  for(i = 0; m && i < nm; i++)
+    exs_mailbox_wipe(&m[i]);
+  free(m);
+  exs_profile_wipe(&p);
+  return result;
+}
+
+/* The profile subcommands and their options and formats. */
+static const struct profile_sub {
+  const char *name;
+  int (*run)(struct profile_run *r);
+  const struct diag_opt *opts, *extra;
+  unsigned formats;
+} profile_subs[] = {
+    {"create", profile_write, pw_opts, out_pw_opts, DIAG_F_TEXT},
+    {"set", profile_write, pw_opts, out_pw_opts, DIAG_F_TEXT},
+    {"show", profile_show, NULL, NULL, DIAG_F_TEXT | DIAG_F_JSON},
+    {"list", profile_list, NULL, NULL, DIAG_F_TEXT | DIAG_F_JSON},
+    {"delete", profile_delete, force_opts, NULL, DIAG_F_TEXT},
+    {"test-enable", profile_test_enable, detach_opts, diag_te_opts, DIAG_F_REPORT},
+};
+
+/* Parse the options and arguments of subcommand s into r. Returns -1 to go
+ * on, else the exit status (help printed, or an error). */
+static int profile_parse(struct profile_run *r, const struct profile_sub *s, const char *cmd,
+                         int argc, char **argv)
+{
+  struct diag_optp op;
+  bool list = !strcmp(r->sub, "list");
+  int id;
+
+  diag_opt_init(&op, cmd, s->opts, s->extra, argc, argv, 2);
+  while((id = diag_opt_next(&op)) != DIAG_OPT_END) {
+    if(id == DIAG_OPT_HELP)
+      return profile_help(stdout);
+    if(id == DIAG_OPT_ERR)
+      return 2;
+    if(id == DIAG_OPT_ARG)
+      r->args[r->n++] = (char *)op.value;
+    else if(id == OPT_DETACH)
+      r->detach = true;
+    else if(id == OPT_FORCE)
+      r->force = true;
+    else if(id == OPT_OUT_PW_ENV)
+      r->out_pw.env = op.value;
+    else if(id == OPT_OUT_PW_FILE)
+      r->out_pw.file = op.value;
+    else if(id == OPT_OUT_PW_PROMPT)
+      r->out_pw.prompt = true;
+    else if(take_pw(&r->pw, &op, id) == 0 && diag_te_apply(&r->flags, &op, id) < 0)
+      return 2;
+  }
+  if(diag_formats(r->ctx, cmd, s->formats))
+    return 2;
+  if(list ? r->n > 0 : r->n < 1)
+    return diag_fail(list ? "profile list: unexpected argument '%s'"
+                          : "profile %s needs a profile NAME",
+                     list ? r->args[0] : r->sub);
+  if(s->run != profile_write && !list && r->n > 1)
+    return diag_fail("%s: unexpected argument '%s' (see exsync help profile)", cmd, r->args[1]);
+  return -1;
+}
+
+static int cmd_profile(struct diag_ctx *ctx, int argc, char **argv)
+{
+  const struct profile_sub *s = NULL;
+  struct profile_run r;
+  char cmd[64];
+  size_t i;
+  int result;
+
+  if(argc < 2)
+    return profile_help(stderr);
+  if(!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
+    return profile_help(stdout);
+  for(i = 0; i < sizeof(profile_subs) / sizeof(profile_subs[0]) && !s; i++)
+    if(!strcmp(argv[1], profile_subs[i].name))
+      s = &profile_subs[i];
+  if(!s)
+    return diag_fail("profile: unknown subcommand '%s' (see exsync help profile)", argv[1]);
+  snprintf(cmd, sizeof(cmd), "profile %s", argv[1]);
+  if(refuse_literal_password(argc, argv, 2))
+    return 2;
+  memset(&r, 0, sizeof(r));
+  r.ctx = ctx;
+  r.sub = argv[1];
+  r.args = calloc((size_t)argc + 1, sizeof(char *));
+  if(!r.args)
+    return diag_fail("out of memory");
+  result = profile_parse(&r, s, cmd, argc, argv);
+  if(result < 0) {
+    r.st = diag_open_store(ctx, !strcmp(r.sub, "create"));
+    result = r.st ? s->run(&r) : 2;
+  }
+  free(r.args);
+  exs_store_close(r.st);
   return result;
 }
 
@@ -1033,310 +1102,419 @@ static void print_mailbox_text(const struct exs_mailbox *m)
   printf("%-29s %s\n", "processing-host", m->processing_host);
 }
 
-static int cmd_mailbox(struct diag_ctx *ctx, int argc, char **argv)
+/* One mailbox subcommand's command line, parsed, and the store it works on. */
+struct mailbox_run {
+  struct diag_ctx *ctx;
+  struct exs_store *st;
+  const char *sub;
+  char **args;
+  int na;
+  const char *profile;
+  struct pw_opts pw;
+  struct diag_te_flags flags;
+  bool all, no_test;
+};
+
+static int mailbox_list(struct mailbox_run *r)
 {
-  struct exs_store *st = NULL;
+  struct exs_error err;
+  struct exs_mailbox *list = NULL;
+  size_t n = 0, i;
+  int result = 2;
+
+  exs_error_clear(&err);
+  if(exs_store_mailbox_list(r->st, r->profile, 0, &list, &n, &err)) {
+    diag_fail("%s", err.message);
+    goto out;
+  }
+  if(r->ctx->format == DIAG_FORMAT_JSON) {
+    fputs("{\"mailboxes\": [", stdout);
+    for(i = 0; i < n; i++) {
+      fputs(i ? ",\n  " : "\n  ", stdout);
+      print_mailbox_json(stdout, &list[i], false);
+    }
+    fputs(n ? "\n]}\n" : "]}\n", stdout);
+    result = 0;
+    goto out;
+  }
+  printf("%-32s %-16s %-9s %-8s %-8s %-8s %s\n", "Address", "Profile", "Approval", "Incoming",
+         "Outgoing", "ACT", "Enabled (in/out/act)");
+  for(i = 0; i < n; i++)
+    printf("%-32s %-16s %-9s %-8s %-8s %-8s %s/%s/%s\n", list[i].address, list[i].profile,
+           exs_approval_name(list[i].approval), exs_status_name(list[i].status[0]),
+           exs_status_name(list[i].status[1]), exs_status_name(list[i].status[2]),
+           list[i].enabled[0] ? "yes" : "no", list[i].enabled[1] ? "yes" : "no",
+           list[i].enabled[2] ? "yes" : "no");
+  result = 0;
+out:
+  free_mailboxes(list, n);
+  return result;
+}
+
+static int mailbox_import(struct mailbox_run *r)
+{
+  struct exs_error err;
+  struct exs_org org;
+  struct exs_mailbox *list = NULL;
+  size_t n = 0;
+  int result = 2;
+
+  exs_error_clear(&err);
+  if(exs_store_org_get(r->st, &org, &err) < 0 ||
+     exs_csv_load_mailboxes(r->args[0], &org, &list, &n, &err) ||
+     exs_store_import(r->st, NULL, NULL, 0, list, n, &err)) {
+    diag_fail("%s", err.message);
+    goto out;
+  }
+  printf("imported %zu mailbox%s from %s\n", n, n == 1 ? "" : "es", r->args[0]);
+  result = 0;
+out:
+  free_mailboxes(list, n);
+  return result;
+}
+
+static int mailbox_show(struct mailbox_run *r)
+{
   struct exs_error err;
   struct exs_mailbox m;
-  struct exs_mailbox *list = NULL;
-  struct exs_invalid inv;
-  struct pw_opts pw = {NULL, NULL, false};
-  struct diag_te_flags flags;
-  struct diag_optp op;
-  const struct diag_opt *opts = NULL, *extra = NULL;
-  char **args = NULL;
-  char cmd[64];
-  const char *sub, *profile = NULL;
-  size_t n = 0, i;
-  bool all = false, no_test = false, te, writer, reader;
-  int result = 2, rc, id, na = 0;
+  int rc, result = 2;
 
   memset(&m, 0, sizeof(m));
-  memset(&flags, 0, sizeof(flags));
+  exs_error_clear(&err);
+  rc = exs_store_mailbox_get(r->st, r->args[0], &m, &err);
+  if(rc) {
+    diag_fail(rc < 0 ? "%s" : "no mailbox %s in the store", rc < 0 ? err.message : r->args[0]);
+    goto out;
+  }
+  if(r->ctx->format == DIAG_FORMAT_JSON) {
+    print_mailbox_json(stdout, &m, true);
+    fputc('\n', stdout);
+  }
+  else {
+    print_mailbox_text(&m);
+  }
+  result = 0;
+out:
+  exs_mailbox_wipe(&m);
+  return result;
+}
+
+/* The end of add and set: the KEY=VALUE pairs and the password into m,
+ * checked, stored. */
+static int mailbox_save(struct mailbox_run *r, struct exs_mailbox *m, bool add)
+{
+  struct exs_error err;
+  struct exs_invalid inv;
+  struct exs_mailbox before = *m;
+
+  exs_error_clear(&err);
+  if(apply_pairs(r->args, r->na, 1, m, false) ||
+     read_password(r->pw.env, r->pw.file, r->pw.prompt, m->password, sizeof(m->password)) < 0) {
+    exs_mailbox_wipe(&before);
+    return 2;
+  }
+  if(!add)
+    exs_mailbox_reopen(&before, m); /* a change re-opens what it affects */
+  exs_mailbox_wipe(&before);
+  if(exs_mailbox_validate(m, &inv))
+    return diag_fail("mailbox %s: %s %s", m->address, inv.field, inv.rule);
+  if(exs_store_mailbox_put(r->st, m, &err))
+    return diag_fail("%s", err.message);
+  printf("mailbox %s %s\n", m->address, add ? "added" : "updated");
+  return 0;
+}
+
+static int mailbox_add(struct mailbox_run *r)
+{
+  struct exs_error err;
+  struct exs_org org;
+  struct exs_mailbox m;
+  int rc, result = 2;
+
+  memset(&m, 0, sizeof(m));
+  exs_error_clear(&err);
+  rc = exs_store_mailbox_get(r->st, r->args[0], &m, &err);
+  if(rc <= 0) {
+    diag_fail(rc < 0 ? "%s" : "mailbox %s exists (use mailbox set)",
+              rc < 0 ? err.message : r->args[0]);
+    goto out;
+  }
+  exs_mailbox_defaults(&m);
+  if(exs_store_org_get(r->st, &org, &err) >= 0) {
+    snprintf(m.profile, sizeof(m.profile), "%s", org.default_profile);
+    m.incoming = org.default_incoming;
+    m.outgoing = org.default_outgoing;
+    m.act = org.default_act;
+  }
+  if(exs_orgfile_set_mailbox(&m, "address", r->args[0], &err)) {
+    diag_fail("%s", err.message);
+    goto out;
+  }
+  snprintf(m.name, sizeof(m.name), "%s", r->args[0]);
+  result = mailbox_save(r, &m, true);
+out:
+  exs_mailbox_wipe(&m);
+  return result;
+}
+
+/* set ADDRESS... KEY=VALUE...: every mailbox named, or none ("change
+ * multiple records"). */
+static int mailbox_set_many(struct mailbox_run *r)
+{
+  struct exs_error err;
+  struct exs_invalid inv;
+  struct exs_mailbox m, before;
+  char **pairs;
+  int k, rc, first_pair = 1, result = 2;
+
+  memset(&m, 0, sizeof(m));
+  exs_error_clear(&err);
+  while(first_pair < r->na && !strchr(r->args[first_pair], '='))
+    first_pair++;
+  if(first_pair == r->na) {
+    diag_fail("mailbox set needs KEY=VALUE after the addresses");
+    goto out;
+  }
+  pairs = r->args + first_pair - 1; /* apply_pairs skips index 0 */
+  if(exs_store_begin(r->st, &err)) {
+    diag_fail("%s", err.message);
+    goto out;
+  }
+  for(k = 0; k < first_pair; k++) {
+    rc = exs_store_mailbox_get(r->st, r->args[k], &m, &err);
+    if(rc) {
+      exs_store_rollback(r->st, NULL);
+      diag_fail(rc < 0 ? "%s" : "no mailbox %s in the store (nothing changed)",
+                rc < 0 ? err.message : r->args[k]);
+      goto out;
+    }
+    before = m;
+    if(apply_pairs(pairs, r->na - first_pair + 1, 1, &m, false) ||
+       read_password(r->pw.env, r->pw.file, r->pw.prompt, m.password, sizeof(m.password)) < 0) {
+      exs_mailbox_wipe(&before);
+      exs_store_rollback(r->st, NULL);
+      goto out;
+    }
+    exs_mailbox_reopen(&before, &m);
+    exs_mailbox_wipe(&before);
+    if(exs_mailbox_validate(&m, &inv)) {
+      exs_store_rollback(r->st, NULL);
+      diag_fail("mailbox %s: %s %s (nothing changed)", m.address, inv.field, inv.rule);
+      goto out;
+    }
+    if(exs_store_mailbox_put(r->st, &m, &err)) {
+      exs_store_rollback(r->st, NULL);
+      diag_fail("%s", err.message);
+      goto out;
+    }
+    exs_mailbox_wipe(&m);
+  }
+  if(exs_store_commit(r->st, &err)) {
+    diag_fail("%s", err.message);
+    goto out;
+  }
+  for(k = 0; k < first_pair; k++)
+    printf("mailbox %s updated\n", r->args[k]);
+  result = 0;
+out:
+  exs_mailbox_wipe(&m);
+  return result;
+}
+
+static int mailbox_set(struct mailbox_run *r)
+{
+  struct exs_error err;
+  struct exs_mailbox m;
+  int rc, result = 2;
+
+  if(r->na > 1 && !strchr(r->args[1], '='))
+    return mailbox_set_many(r);
+  memset(&m, 0, sizeof(m));
+  exs_error_clear(&err);
+  rc = exs_store_mailbox_get(r->st, r->args[0], &m, &err);
+  if(rc) {
+    diag_fail(rc < 0 ? "%s" : "no mailbox %s in the store (use mailbox add)",
+              rc < 0 ? err.message : r->args[0]);
+    goto out;
+  }
+  result = mailbox_save(r, &m, false);
+out:
+  exs_mailbox_wipe(&m);
+  return result;
+}
+
+/* approve and reject */
+static int mailbox_approval(struct mailbox_run *r)
+{
+  struct exs_error err;
+  struct exs_mailbox *list = NULL;
+  bool approve = !strcmp(r->sub, "approve");
+  size_t n = 0, i;
+  int result = 2;
+
+  exs_error_clear(&err);
+  if(select_mailboxes(r->st, r->args, r->na, r->all, &list, &n))
+    goto out;
+  for(i = 0; i < n; i++) {
+    struct exs_mailbox before = list[i];
+    list[i].approval = approve ? EXS_APPROVAL_APPROVED : EXS_APPROVAL_REJECTED;
+    exs_mailbox_reopen(&before, &list[i]); /* rejecting disables email at once */
+    exs_mailbox_wipe(&before);
+    if(exs_store_mailbox_put(r->st, &list[i], &err)) {
+      diag_fail("%s", err.message);
+      goto out;
+    }
+    printf("%s: email address %s\n", list[i].address, approve ? "approved" : "rejected");
+  }
+  result = 0;
+out:
+  free_mailboxes(list, n);
+  return result;
+}
+
+/* The org's default profile and delivery methods onto each of list. */
+static int mailbox_apply_defaults(struct exs_store *st, struct exs_mailbox *list, size_t n)
+{
+  struct exs_error err;
+  struct exs_org org;
+  size_t i;
+
+  exs_error_clear(&err);
+  if(exs_store_org_get(st, &org, &err) < 0)
+    return diag_fail("%s", err.message);
+  for(i = 0; i < n; i++) {
+    snprintf(list[i].profile, sizeof(list[i].profile), "%s", org.default_profile);
+    list[i].incoming = org.default_incoming;
+    list[i].outgoing = org.default_outgoing;
+    list[i].act = org.default_act;
+    if(exs_store_mailbox_put(st, &list[i], &err))
+      return diag_fail("%s", err.message);
+  }
+  fprintf(stderr, "exsync: default email settings applied to %zu mailbox%s\n", n,
+          n == 1 ? "" : "es");
+  return 0;
+}
+
+/* test-enable and apply-defaults */
+static int mailbox_test_enable(struct mailbox_run *r)
+{
+  struct exs_mailbox *list = NULL;
+  size_t n = 0;
+  int result = 2;
+
+  if(select_mailboxes(r->st, r->args, r->na, r->all, &list, &n))
+    goto out;
+  if(!strcmp(r->sub, "apply-defaults")) {
+    if(mailbox_apply_defaults(r->st, list, n))
+      goto out;
+    if(r->no_test) {
+      result = 0;
+      goto out;
+    }
+  }
+  result = run_stored(r->ctx, r->st, list, n, &r->flags, 0);
+out:
+  free_mailboxes(list, n);
+  return result;
+}
+
+/* The mailbox subcommands: their options, formats and whether they create
+ * the store when missing. */
+static const struct mailbox_sub {
+  const char *name;
+  int (*run)(struct mailbox_run *r);
+  const struct diag_opt *opts, *extra;
+  unsigned formats;
+  bool password, create;
+} mailbox_subs[] = {
+    {"add", mailbox_add, pw_opts, NULL, DIAG_F_TEXT, true, true},
+    {"import", mailbox_import, NULL, NULL, DIAG_F_TEXT, false, true},
+    {"list", mailbox_list, mailbox_list_opts, NULL, DIAG_F_TEXT | DIAG_F_JSON, false, false},
+    {"show", mailbox_show, NULL, NULL, DIAG_F_TEXT | DIAG_F_JSON, false, false},
+    {"set", mailbox_set, pw_opts, NULL, DIAG_F_TEXT, true, false},
+    {"apply-defaults", mailbox_test_enable, mailbox_te_opts, diag_te_opts, DIAG_F_REPORT, false,
+     false},
+    {"approve", mailbox_approval, mailbox_all_opts, NULL, DIAG_F_TEXT, false, false},
+    {"reject", mailbox_approval, NULL, NULL, DIAG_F_TEXT, false, false},
+    {"test-enable", mailbox_test_enable, mailbox_te_opts, diag_te_opts, DIAG_F_REPORT, false,
+     false},
+};
+
+/* Parse the options and arguments of subcommand s into r. Returns -1 to go
+ * on, else the exit status (help printed, or an error). */
+static int mailbox_parse(struct mailbox_run *r, const struct mailbox_sub *s, const char *cmd,
+                         int argc, char **argv)
+{
+  struct diag_optp op;
+  int id;
+
+  diag_opt_init(&op, cmd, s->opts, s->extra, argc, argv, 2);
+  while((id = diag_opt_next(&op)) != DIAG_OPT_END) {
+    if(id == DIAG_OPT_HELP)
+      return mailbox_help(stdout);
+    if(id == DIAG_OPT_ERR)
+      return 2;
+    if(id == DIAG_OPT_ARG)
+      r->args[r->na++] = (char *)op.value;
+    else if(id == OPT_PROFILE)
+      r->profile = op.value;
+    else if(id == OPT_ALL)
+      r->all = true;
+    else if(id == OPT_NO_TEST && !strcmp(r->sub, "apply-defaults"))
+      r->no_test = true;
+    else if(id == OPT_NO_TEST)
+      return diag_fail("%s: unknown option '--no-test' (see exsync help mailbox)", cmd);
+    else if(take_pw(&r->pw, &op, id) == 0 && diag_te_apply(&r->flags, &op, id) < 0)
+      return 2;
+  }
+  if(diag_formats(r->ctx, cmd, s->formats))
+    return 2;
+  if(!strcmp(r->sub, "list") && r->na)
+    return diag_fail("mailbox list: unexpected argument '%s' (see exsync help mailbox)",
+                     r->args[0]);
+  if(!strcmp(r->sub, "import") && r->na != 1)
+    return diag_fail("usage: exsync mailbox import FILE.csv");
+  if((s->password || !strcmp(r->sub, "show")) && r->na < 1)
+    return diag_fail("mailbox %s needs an ADDRESS", r->sub);
+  if(!strcmp(r->sub, "show") && r->na > 1)
+    return diag_fail("mailbox show: unexpected argument '%s' (see exsync help mailbox)",
+                     r->args[1]);
+  return -1;
+}
+
+static int cmd_mailbox(struct diag_ctx *ctx, int argc, char **argv)
+{
+  const struct mailbox_sub *s = NULL;
+  struct mailbox_run r;
+  char cmd[64];
+  size_t i;
+  int result;
+
   if(argc < 2)
     return mailbox_help(stderr);
-  sub = argv[1];
-  if(!strcmp(sub, "-h") || !strcmp(sub, "--help"))
+  if(!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
     return mailbox_help(stdout);
-  te = !strcmp(sub, "test-enable") || !strcmp(sub, "apply-defaults");
-  reader = !strcmp(sub, "list") || !strcmp(sub, "show");
-  writer = !strcmp(sub, "add") || !strcmp(sub, "set");
-  if(!te && !reader && !writer && strcmp(sub, "import") && strcmp(sub, "approve") &&
-     strcmp(sub, "reject"))
-    return diag_fail("mailbox: unknown subcommand '%s' (see exsync help mailbox)", sub);
-  snprintf(cmd, sizeof(cmd), "mailbox %s", sub);
-  if(writer && refuse_literal_password(argc, argv, 2))
+  for(i = 0; i < sizeof(mailbox_subs) / sizeof(mailbox_subs[0]) && !s; i++)
+    if(!strcmp(argv[1], mailbox_subs[i].name))
+      s = &mailbox_subs[i];
+  if(!s)
+    return diag_fail("mailbox: unknown subcommand '%s' (see exsync help mailbox)", argv[1]);
+  snprintf(cmd, sizeof(cmd), "mailbox %s", argv[1]);
+  if(s->password && refuse_literal_password(argc, argv, 2))
     return 2;
-  if(te) {
-    opts = mailbox_te_opts;
-    extra = diag_te_opts;
-  }
-  else if(!strcmp(sub, "list")) {
-    opts = mailbox_list_opts;
-  }
-  else if(writer) {
-    opts = pw_opts;
-  }
-  else if(!strcmp(sub, "approve")) {
-    opts = mailbox_all_opts;
-  }
-  args = calloc((size_t)argc + 1, sizeof(char *));
-  if(!args)
+  memset(&r, 0, sizeof(r));
+  r.ctx = ctx;
+  r.sub = argv[1];
+  r.args = calloc((size_t)argc + 1, sizeof(char *));
+  if(!r.args)
     return diag_fail("out of memory");
-  diag_opt_init(&op, cmd, opts, extra, argc, argv, 2);
-  while((id = diag_opt_next(&op)) != DIAG_OPT_END) {
-    if(id == DIAG_OPT_HELP) {
-      free(args);
-      return mailbox_help(stdout);
-    }
-    if(id == DIAG_OPT_ERR)
-      goto out;
-    if(id == DIAG_OPT_ARG)
-      args[na++] = (char *)op.value;
-    else if(id == OPT_PROFILE)
-      profile = op.value;
-    else if(id == OPT_ALL)
-      all = true;
-    else if(id == OPT_NO_TEST && !strcmp(sub, "apply-defaults"))
-      no_test = true;
-    else if(id == OPT_NO_TEST) {
-      diag_fail("%s: unknown option '--no-test' (see exsync help mailbox)", cmd);
-      goto out;
-    }
-    else if(take_pw(&pw, &op, id) == 0 && diag_te_apply(&flags, &op, id) < 0)
-      goto out;
+  result = mailbox_parse(&r, s, cmd, argc, argv);
+  if(result < 0) {
+    r.st = diag_open_store(ctx, s->create);
+    result = r.st ? s->run(&r) : 2;
   }
-  if(diag_formats(ctx, cmd, te ? DIAG_F_REPORT : reader ? DIAG_F_TEXT | DIAG_F_JSON : DIAG_F_TEXT))
-    goto out;
-  if(!strcmp(sub, "list") && na) {
-    diag_fail("mailbox list: unexpected argument '%s' (see exsync help mailbox)", args[0]);
-    goto out;
-  }
-  if(!strcmp(sub, "import") && na != 1) {
-    diag_fail("usage: exsync mailbox import FILE.csv");
-    goto out;
-  }
-  if((writer || !strcmp(sub, "show")) && na < 1) {
-    diag_fail("mailbox %s needs an ADDRESS", sub);
-    goto out;
-  }
-  if(!strcmp(sub, "show") && na > 1) {
-    diag_fail("mailbox show: unexpected argument '%s' (see exsync help mailbox)", args[1]);
-    goto out;
-  }
-  exs_error_clear(&err);
-  st = diag_open_store(ctx, !strcmp(sub, "add") || !strcmp(sub, "import"));
-  if(!st)
-    goto out;
-
-  if(!strcmp(sub, "list")) {
-    if(exs_store_mailbox_list(st, profile, 0, &list, &n, &err)) {
-      diag_fail("%s", err.message);
-      goto out;
-    }
-    if(ctx->format == DIAG_FORMAT_JSON) {
-      fputs("{\"mailboxes\": [", stdout);
-      for(i = 0; i < n; i++) {
-        fputs(i ? ",\n  " : "\n  ", stdout);
-        print_mailbox_json(stdout, &list[i], false);
-      }
-      fputs(n ? "\n]}\n" : "]}\n", stdout);
-      result = 0;
-      goto out;
-    }
-    printf("%-32s %-16s %-9s %-8s %-8s %-8s %s\n", "Address", "Profile", "Approval", "Incoming",
-           "Outgoing", "ACT", "Enabled (in/out/act)");
-    for(i = 0; i < n; i++)
-      printf("%-32s %-16s %-9s %-8s %-8s %-8s %s/%s/%s\n", list[i].address, list[i].profile,
-             exs_approval_name(list[i].approval), exs_status_name(list[i].status[0]),
-             exs_status_name(list[i].status[1]), exs_status_name(list[i].status[2]),
-             list[i].enabled[0] ? "yes" : "no", list[i].enabled[1] ? "yes" : "no",
-             list[i].enabled[2] ? "yes" : "no");
-    result = 0;
-    goto out;
-  }
-  if(!strcmp(sub, "import")) {
-    struct exs_org org;
-    if(exs_store_org_get(st, &org, &err) < 0 ||
-       exs_csv_load_mailboxes(args[0], &org, &list, &n, &err) ||
-       exs_store_import(st, NULL, NULL, 0, list, n, &err)) {
-      diag_fail("%s", err.message);
-      goto out;
-    }
-    printf("imported %zu mailbox%s from %s\n", n, n == 1 ? "" : "es", args[0]);
-    result = 0;
-    goto out;
-  }
-  if(!strcmp(sub, "set") && na > 1 && !strchr(args[1], '=')) {
-    /* several mailboxes: ADDRESS... KEY=VALUE... ("change multiple records") */
-    int k, first_pair = 1;
-    while(first_pair < na && !strchr(args[first_pair], '='))
-      first_pair++;
-    if(first_pair == na) {
-      diag_fail("mailbox set needs KEY=VALUE after the addresses");
-      goto out;
-    }
-    if(exs_store_begin(st, &err)) {
-      diag_fail("%s", err.message);
-      goto out;
-    }
-    for(k = 0; k < first_pair; k++) {
-      struct exs_mailbox before;
-      char **pairs = args + first_pair - 1; /* apply_pairs skips index 0 */
-      rc = exs_store_mailbox_get(st, args[k], &m, &err);
-      if(rc) {
-        exs_store_rollback(st, NULL);
-        diag_fail(rc < 0 ? "%s" : "no mailbox %s in the store (nothing changed)",
-                  rc < 0 ? err.message : args[k]);
-        goto out;
-      }
-      before = m;
-      if(apply_pairs(pairs, na - first_pair + 1, 1, &m, false) ||
-         read_password(pw.env, pw.file, pw.prompt, m.password, sizeof(m.password)) < 0) {
-        exs_mailbox_wipe(&before);
-        exs_store_rollback(st, NULL);
-        goto out;
-      }
-      exs_mailbox_reopen(&before, &m);
-      exs_mailbox_wipe(&before);
-      if(exs_mailbox_validate(&m, &inv)) {
-        exs_store_rollback(st, NULL);
-        diag_fail("mailbox %s: %s %s (nothing changed)", m.address, inv.field, inv.rule);
-        goto out;
-      }
-      if(exs_store_mailbox_put(st, &m, &err)) {
-        exs_store_rollback(st, NULL);
-        diag_fail("%s", err.message);
-        goto out;
-      }
-      exs_mailbox_wipe(&m);
-    }
-    if(exs_store_commit(st, &err)) {
-      diag_fail("%s", err.message);
-      goto out;
-    }
-    for(k = 0; k < first_pair; k++)
-      printf("mailbox %s updated\n", args[k]);
-    result = 0;
-    goto out;
-  }
-  if(writer || !strcmp(sub, "show")) {
-    rc = exs_store_mailbox_get(st, args[0], &m, &err);
-    if(rc < 0) {
-      diag_fail("%s", err.message);
-      goto out;
-    }
-    if(!strcmp(sub, "show")) {
-      if(rc) {
-        diag_fail("no mailbox %s in the store", args[0]);
-        goto out;
-      }
-      if(ctx->format == DIAG_FORMAT_JSON) {
-        print_mailbox_json(stdout, &m, true);
-        fputc('\n', stdout);
-      }
-      else {
-        print_mailbox_text(&m);
-      }
-      result = 0;
-      goto out;
-    }
-    if(!strcmp(sub, "add")) {
-      struct exs_org org;
-      if(rc == 0) {
-        diag_fail("mailbox %s exists (use mailbox set)", args[0]);
-        goto out;
-      }
-      exs_mailbox_defaults(&m);
-      if(exs_store_org_get(st, &org, &err) >= 0) {
-        snprintf(m.profile, sizeof(m.profile), "%s", org.default_profile);
-        m.incoming = org.default_incoming;
-        m.outgoing = org.default_outgoing;
-        m.act = org.default_act;
-      }
-      if(exs_orgfile_set_mailbox(&m, "address", args[0], &err)) {
-        diag_fail("%s", err.message);
-        goto out;
-      }
-      snprintf(m.name, sizeof(m.name), "%s", args[0]);
-    }
-    else if(rc) {
-      diag_fail("no mailbox %s in the store (use mailbox add)", args[0]);
-      goto out;
-    }
-    {
-      struct exs_mailbox before = m;
-      if(apply_pairs(args, na, 1, &m, false) ||
-         read_password(pw.env, pw.file, pw.prompt, m.password, sizeof(m.password)) < 0) {
-        exs_mailbox_wipe(&before);
-        goto out;
-      }
-      if(!strcmp(sub, "set"))
-        exs_mailbox_reopen(&before, &m); /* a change re-opens what it affects */
-      exs_mailbox_wipe(&before);
-    }
-    if(exs_mailbox_validate(&m, &inv)) {
-      diag_fail("mailbox %s: %s %s", m.address, inv.field, inv.rule);
-      goto out;
-    }
-    if(exs_store_mailbox_put(st, &m, &err)) {
-      diag_fail("%s", err.message);
-      goto out;
-    }
-    printf("mailbox %s %s\n", m.address, !strcmp(sub, "add") ? "added" : "updated");
-    result = 0;
-    goto out;
-  }
-  if(!strcmp(sub, "approve") || !strcmp(sub, "reject")) {
-    bool approve = !strcmp(sub, "approve");
-    if(select_mailboxes(st, args, na, all, &list, &n))
-      goto out;
-    for(i = 0; i < n; i++) {
-      struct exs_mailbox before = list[i];
-      list[i].approval = approve ? EXS_APPROVAL_APPROVED : EXS_APPROVAL_REJECTED;
-      exs_mailbox_reopen(&before, &list[i]); /* rejecting disables email at once */
-      exs_mailbox_wipe(&before);
-      if(exs_store_mailbox_put(st, &list[i], &err)) {
-        diag_fail("%s", err.message);
-        goto out;
-      }
-      printf("%s: email address %s\n", list[i].address, approve ? "approved" : "rejected");
-    }
-    result = 0;
-    goto out;
-  }
-  /* apply-defaults, test-enable */
-  if(select_mailboxes(st, args, na, all, &list, &n))
-    goto out;
-  if(!strcmp(sub, "apply-defaults")) {
-    struct exs_org org;
-    if(exs_store_org_get(st, &org, &err) < 0) {
-      diag_fail("%s", err.message);
-      goto out;
-    }
-    for(i = 0; i < n; i++) {
-      snprintf(list[i].profile, sizeof(list[i].profile), "%s", org.default_profile);
-      list[i].incoming = org.default_incoming;
-      list[i].outgoing = org.default_outgoing;
-      list[i].act = org.default_act;
-      if(exs_store_mailbox_put(st, &list[i], &err)) {
-        diag_fail("%s", err.message);
-        goto out;
-      }
-    }
-    fprintf(stderr, "exsync: default email settings applied to %zu mailbox%s\n", n,
-            n == 1 ? "" : "es");
-    if(no_test) {
-      result = 0;
-      goto out;
-    }
-  }
-  result = run_stored(ctx, st, list, n, &flags, 0);
-out:
-  free(args);
-  free_mailboxes(list, n);
-  exs_mailbox_wipe(&m);
-  exs_store_close(st);
+  free(r.args);
+  exs_store_close(r.st);
   return result;
 }
 
