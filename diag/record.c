@@ -391,56 +391,184 @@ static const char *base_name(const char *path, char *buf, size_t len)
   return buf;
 }
 
+/* The recording's normaliser rules, name and format; non-zero after an
+ * error. */
+static int recorder_setup(struct recorder *rc, const struct diag_ctx *ctx,
+                          const struct diag_record_options *opt)
+{
+  static const char *const fmt_names[] = {"text", "json", "junit", "html"};
+  char err[1024];
+  size_t i;
+
+  exs_normalizer_set_anonymize(rc->norm, opt->anonymize);
+  rc->rec->anonymize = opt->anonymize;
+  if(opt->n_rules) {
+    rc->rec->rules = calloc(opt->n_rules, sizeof(char *));
+    if(!rc->rec->rules)
+      return diag_fail("out of memory");
+  }
+  for(i = 0; i < opt->n_rules; i++) {
+    if(exs_normalizer_add_rule(rc->norm, opt->rules[i], err, sizeof(err)))
+      return diag_fail("record: %s", err);
+    if(!(rc->rec->rules[rc->rec->n_rules++] = strdup(opt->rules[i])))
+      return diag_fail("out of memory");
+  }
+  if(opt->name && !(rc->rec->name = strdup(opt->name)))
+    return diag_fail("out of memory");
+  free(rc->rec->format);
+  if(!(rc->rec->format = strdup(fmt_names[ctx->format])))
+    return diag_fail("out of memory");
+  return 0;
+}
+
+/* Embed a file the command reads (--config, --body-file), scrubbed; the
+ * command word becomes {{file:NAME}}. Non-zero after an error. */
+static int embed_file(struct recorder *rc, const char *word, struct exs_buf *tmp)
+{
+  char *text = read_small_file(word, MAX_BODY);
+  struct exs_buf prepared;
+  struct diag_rec_file *f;
+  char name[80], ref[128];
+
+  if(!text)
+    return diag_fail("record: cannot read %s: %s", word, strerror(errno));
+  if(rc->rec->n_files >= DIAG_REC_MAX_FILES) {
+    free(text);
+    return diag_fail("record: more than %d files", DIAG_REC_MAX_FILES);
+  }
+  exs_buf_init(&prepared, MAX_BODY);
+  learn_url_hosts(rc->norm, text);
+  if(prepare_org_file(rc->norm, text, &prepared) ||
+     exs_normalize_text(rc->norm, prepared.data ? prepared.data : "", prepared.len, tmp)) {
+    free(text);
+    exs_buf_free(&prepared);
+    return diag_fail("out of memory");
+  }
+  free(text);
+  exs_buf_free(&prepared);
+  f = &rc->rec->files[rc->rec->n_files];
+  f->name = strdup(base_name(word, name, sizeof(name)));
+  f->content = exs_buf_steal(tmp);
+  if(!f->name || !f->content) {
+    free(f->name);
+    free(f->content);
+    return diag_fail("out of memory");
+  }
+  rc->rec->n_files++;
+  snprintf(ref, sizeof(ref), "{{file:%s}}", f->name);
+  rc->rec->argv[rc->rec->argc] = strdup(ref);
+  return 0;
+}
+
+/* The command, with the files it reads embedded and their passwords
+ * replaced; a password given on the command line is a secret too.
+ * Non-zero after an error. */
+static int record_words(struct recorder *rc, const char *const *args, size_t n_args)
+{
+  struct exs_buf tmp;
+  size_t i;
+  int result = -1;
+
+  exs_buf_init(&tmp, MAX_BODY);
+  for(i = 0; i < n_args; i++) {
+    const char *word = args[i];
+    exs_buf_reset(&tmp);
+    if(i > 0 && (!strcmp(args[i - 1], "--config") || !strcmp(args[i - 1], "--body-file"))) {
+      if(embed_file(rc, word, &tmp))
+        goto out;
+    }
+    else if(i > 0 && !strcmp(args[i - 1], "--password-file")) {
+      char *pw = read_small_file(word, 4096);
+      if(pw) {
+        pw[strcspn(pw, "\r\n")] = '\0';
+        exs_normalizer_add_secret(rc->norm, pw);
+        free(pw);
+      }
+      rc->rec->argv[rc->rec->argc] = strdup("{{file:password}}");
+    }
+    else {
+      if(i > 0 && !strcmp(args[i - 1], "--password-env") && getenv(word))
+        exs_normalizer_add_secret(rc->norm, getenv(word));
+      if(exs_normalize_text(rc->norm, word, strlen(word), &tmp)) {
+        diag_fail("out of memory");
+        goto out;
+      }
+      rc->rec->argv[rc->rec->argc] = exs_buf_steal(&tmp);
+    }
+    if(!rc->rec->argv[rc->rec->argc]) {
+      diag_fail("out of memory");
+      goto out;
+    }
+    rc->rec->argc++;
+  }
+  result = 0;
+out:
+  exs_buf_free(&tmp);
+  return result;
+}
+
+/* Run the command with its exchanges captured and one frozen "now" (as the
+ * replay will see), then keep its scrubbed report; non-zero after an error. */
+static int run_recorded(struct recorder *rc, struct diag_ctx *ctx,
+                        const struct diag_record_options *opt, const char *const *args,
+                        size_t n_args, int *exit_code)
+{
+  const char *globals[4 * DIAG_MAX_OVERRIDES + 16];
+  size_t ng = diag_ctx_globals(ctx, globals, sizeof(globals) / sizeof(globals[0]));
+  char *report = NULL;
+  struct exs_buf tmp;
+  time_t t0 = exs_now();
+  int rcode, result = -1;
+
+  exs_buf_init(&tmp, MAX_BODY);
+  rc->rec->frozen = t0;
+  exs_clock_freeze(t0);
+  exs_http_set_exchange_hook(on_exchange, rc);
+  rcode = diag_run_captured(ctx->argv0, globals, ng, args, n_args, &report, exit_code);
+  exs_http_set_exchange_hook(NULL, NULL);
+  exs_clock_freeze(0);
+  if(rcode)
+    goto out;
+  if(rc->failed) {
+    diag_fail("record: an exchange could not be stored (too large, or out of memory)");
+    goto out;
+  }
+  if(!opt->quiet)
+    fputs(report, stdout);
+  if(exs_normalize_text(rc->norm, report, strlen(report), &tmp)) {
+    diag_fail("out of memory");
+    goto out;
+  }
+  rc->rec->report = exs_buf_steal(&tmp);
+  rc->rec->exit_code = *exit_code;
+  if(!rc->rec->report) {
+    diag_fail("out of memory");
+    goto out;
+  }
+  result = 0;
+out:
+  free(report);
+  exs_buf_free(&tmp);
+  return result;
+}
+
 int diag_record(struct diag_ctx *ctx, const struct diag_record_options *opt,
                 const char *const *args, size_t n_args)
 {
-  static const char *const fmt_names[] = {"text", "json", "junit", "html"};
   struct recorder rc;
-  const char *globals[4 * DIAG_MAX_OVERRIDES + 16];
-  size_t ng, i;
-  char *report = NULL;
   char err[1024];
   int exit_code = 2, result = 2;
-  struct exs_buf tmp;
-  time_t t0;
 
   memset(&rc, 0, sizeof(rc));
   pthread_mutex_init(&rc.lock, NULL);
-  exs_buf_init(&tmp, MAX_BODY);
   rc.norm = exs_normalizer_new();
   rc.rec = diag_recording_new();
   if(!rc.norm || !rc.rec) {
     diag_fail("out of memory");
     goto out;
   }
-  exs_normalizer_set_anonymize(rc.norm, opt->anonymize);
-  rc.rec->anonymize = opt->anonymize;
-  if(opt->n_rules) {
-    rc.rec->rules = calloc(opt->n_rules, sizeof(char *));
-    if(!rc.rec->rules) {
-      diag_fail("out of memory");
-      goto out;
-    }
-  }
-  for(i = 0; i < opt->n_rules; i++) {
-    if(exs_normalizer_add_rule(rc.norm, opt->rules[i], err, sizeof(err))) {
-      diag_fail("record: %s", err);
-      goto out;
-    }
-    if(!(rc.rec->rules[rc.rec->n_rules++] = strdup(opt->rules[i]))) {
-      diag_fail("out of memory");
-      goto out;
-    }
-  }
-  if(opt->name && !(rc.rec->name = strdup(opt->name))) {
-    diag_fail("out of memory");
+  if(recorder_setup(&rc, ctx, opt))
     goto out;
-  }
-  free(rc.rec->format);
-  if(!(rc.rec->format = strdup(fmt_names[ctx->format]))) {
-    diag_fail("out of memory");
-    goto out;
-  }
   if(n_args > DIAG_REC_MAX_ARGS) {
     diag_fail("record: more than %d command words", DIAG_REC_MAX_ARGS);
     goto out;
@@ -450,103 +578,8 @@ int diag_record(struct diag_ctx *ctx, const struct diag_record_options *opt,
     diag_fail("record: %s", err);
     goto out;
   }
-  /* the command, with the files it reads embedded and their passwords
-   * replaced; a password given on the command line is a secret too */
-  for(i = 0; i < n_args; i++) {
-    const char *word = args[i];
-    char name[80];
-    exs_buf_reset(&tmp);
-    if(i > 0 && (!strcmp(args[i - 1], "--config") || !strcmp(args[i - 1], "--body-file"))) {
-      char *text = read_small_file(word, MAX_BODY);
-      struct exs_buf prepared;
-      struct diag_rec_file *f;
-      if(!text) {
-        diag_fail("record: cannot read %s: %s", word, strerror(errno));
-        goto out;
-      }
-      if(rc.rec->n_files >= DIAG_REC_MAX_FILES) {
-        free(text);
-        diag_fail("record: more than %d files", DIAG_REC_MAX_FILES);
-        goto out;
-      }
-      exs_buf_init(&prepared, MAX_BODY);
-      learn_url_hosts(rc.norm, text);
-      if(prepare_org_file(rc.norm, text, &prepared) ||
-         exs_normalize_text(rc.norm, prepared.data ? prepared.data : "", prepared.len, &tmp)) {
-        free(text);
-        exs_buf_free(&prepared);
-        diag_fail("out of memory");
-        goto out;
-      }
-      free(text);
-      exs_buf_free(&prepared);
-      f = &rc.rec->files[rc.rec->n_files];
-      f->name = strdup(base_name(word, name, sizeof(name)));
-      f->content = exs_buf_steal(&tmp);
-      if(!f->name || !f->content) {
-        free(f->name);
-        free(f->content);
-        diag_fail("out of memory");
-        goto out;
-      }
-      rc.rec->n_files++;
-      snprintf(err, sizeof(err), "{{file:%s}}", f->name);
-      rc.rec->argv[rc.rec->argc] = strdup(err);
-    }
-    else if(i > 0 && !strcmp(args[i - 1], "--password-file")) {
-      char *pw = read_small_file(word, 4096);
-      if(pw) {
-        pw[strcspn(pw, "\r\n")] = '\0';
-        exs_normalizer_add_secret(rc.norm, pw);
-        free(pw);
-      }
-      rc.rec->argv[rc.rec->argc] = strdup("{{file:password}}");
-    }
-    else {
-      if(i > 0 && !strcmp(args[i - 1], "--password-env") && getenv(word))
-        exs_normalizer_add_secret(rc.norm, getenv(word));
-      if(exs_normalize_text(rc.norm, word, strlen(word), &tmp)) {
-        diag_fail("out of memory");
-        goto out;
-      }
-      rc.rec->argv[rc.rec->argc] = exs_buf_steal(&tmp);
-    }
-    if(!rc.rec->argv[rc.rec->argc]) {
-      diag_fail("out of memory");
-      goto out;
-    }
-    rc.rec->argc++;
-  }
-  ng = diag_ctx_globals(ctx, globals, sizeof(globals) / sizeof(globals[0]));
-  /* the recorded run sees one frozen "now", as the replay will */
-  t0 = exs_now();
-  rc.rec->frozen = t0;
-  exs_clock_freeze(t0);
-  exs_http_set_exchange_hook(on_exchange, &rc);
-  if(diag_run_captured(ctx->argv0, globals, ng, args, n_args, &report, &exit_code)) {
-    exs_http_set_exchange_hook(NULL, NULL);
-    exs_clock_freeze(0);
+  if(record_words(&rc, args, n_args) || run_recorded(&rc, ctx, opt, args, n_args, &exit_code))
     goto out;
-  }
-  exs_http_set_exchange_hook(NULL, NULL);
-  exs_clock_freeze(0);
-  if(rc.failed) {
-    diag_fail("record: an exchange could not be stored (too large, or out of memory)");
-    goto out;
-  }
-  if(!opt->quiet)
-    fputs(report, stdout);
-  exs_buf_reset(&tmp);
-  if(exs_normalize_text(rc.norm, report, strlen(report), &tmp)) {
-    diag_fail("out of memory");
-    goto out;
-  }
-  rc.rec->report = exs_buf_steal(&tmp);
-  rc.rec->exit_code = exit_code;
-  if(!rc.rec->report) {
-    diag_fail("out of memory");
-    goto out;
-  }
   if(diag_recording_save(rc.rec, opt->out, err, sizeof(err))) {
     diag_fail("record: %s", err);
     goto out;
@@ -555,8 +588,6 @@ int diag_record(struct diag_ctx *ctx, const struct diag_record_options *opt,
           exit_code);
   result = exit_code;
 out:
-  free(report);
-  exs_buf_free(&tmp);
   diag_recording_free(rc.rec);
   exs_normalizer_free(rc.norm);
   pthread_mutex_destroy(&rc.lock);

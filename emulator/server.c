@@ -362,24 +362,256 @@ static void record(struct emu *emu, struct emu_journal_entry *e)
   emu_journal_add_locked(emu, e);
 }
 
-static void handle_request(struct evhttp_request *req, void *arg)
-{
-  struct emu_side *side = arg;
-  struct emu *emu = side->emu;
+/* One request on its way through the router, and its journal entry. */
+struct req_state {
+  struct emu_side *side;
+  struct emu *emu;
+  struct evhttp_request *req;
   struct answer *a;
   struct emu_journal_entry je;
   struct emu_host *host;
+  struct emu_user *user; /* once authenticated */
+  const char *query;
+  enum evhttp_cmd_type cmd;
+  char path[256]; /* lower case */
+  char *body;
+  size_t blen;
+  xmlDocPtr doc;
+  char parse_err[512];
+  long delay_ms;
+  bool is_ews, is_pox, is_soapad, is_admin, is_wsdl;
+};
+
+/* Which endpoint the path names; the caller holds the lock. */
+static void classify_path(struct req_state *rs)
+{
+  const char *path = rs->path;
+
+  rs->is_admin = strncmp(path, "/_emulator/", 11) == 0 || strcmp(path, "/_emulator") == 0;
+  rs->is_ews = strcmp(path, "/ews/exchange.asmx") == 0;
+  rs->is_pox = strcmp(path, "/autodiscover/autodiscover.xml") == 0;
+  rs->is_soapad = strcmp(path, "/autodiscover/autodiscover.svc") == 0;
+  rs->is_wsdl = strcmp(path, "/ews/services.wsdl") == 0 || strcmp(path, "/ews/messages.xsd") == 0 ||
+                strcmp(path, "/ews/types.xsd") == 0;
+  if(rs->is_wsdl && (!rs->host->ews || !rs->emu->ews_schema_dir))
+    rs->is_wsdl = false;
+}
+
+/* Check the Authorization header; false when the answer is a 401. */
+static bool authenticate(struct req_state *rs)
+{
+  struct answer *a = rs->a;
+  struct emu_journal_entry *je = &rs->je;
+  struct evhttp_connection *conn = evhttp_request_get_connection(rs->req);
+  struct evkeyvalq *oh = evhttp_request_get_output_headers(rs->req);
+  char challenge[1024];
+  const char *authz =
+      evhttp_find_header(evhttp_request_get_input_headers(rs->req), "Authorization");
+  const char *scheme = "";
+  enum emu_auth_result ar = emu_auth_check(rs->emu, rs->host, authz, conn, &rs->user, &scheme,
+                                           challenge, sizeof(challenge));
+
+  if(rs->is_ews)
+    snprintf(je->operation, sizeof(je->operation), "%s", "");
+  else
+    snprintf(je->operation, sizeof(je->operation), "autodiscover");
+  if(ar != EMU_AUTH_OK) {
+    a->status = 401;
+    a->content_type = "text/html";
+    je->auth_failed = ar == EMU_AUTH_BAD;
+    if(ar == EMU_AUTH_CONTINUE) {
+      evhttp_add_header(oh, "WWW-Authenticate", challenge);
+    }
+    else {
+      struct emu_conn_auth *ca = emu_conn_auth_get(rs->emu, conn, false);
+      if(ca && ca->refusal[0])
+        snprintf(je->response_code, sizeof(je->response_code), "%s", ca->refusal);
+      emu_auth_challenge_headers(rs->host, je->host, oh);
+    }
+    if((rs->is_pox || rs->is_soapad) && rs->host->soap) {
+      answer_header(a, "X-SOAP-Enabled", "True");
+      answer_header(a, "X-WSSecurity-Enabled", "True");
+      answer_header(a, "X-OAuth-Enabled", "True");
+    }
+    exs_buf_adds(&a->body, "<html><body>401 Unauthorized</body></html>");
+    return false;
+  }
+  snprintf(je->auth_user, sizeof(je->auth_user), "%s", rs->user->login);
+  snprintf(je->auth_scheme, sizeof(je->auth_scheme), "%s", scheme);
+  if(challenge[0]) /* Kerberos mutual authentication */
+    evhttp_add_header(oh, "WWW-Authenticate", challenge);
+  rs->user->in_flight++;
+  je->in_flight = rs->user->in_flight;
+  a->user = rs->user;
+  return true;
+}
+
+/* The schema files Exchange publishes beside the EWS endpoint. */
+static void serve_wsdl(struct req_state *rs)
+{
+  static const char *const names[] = {"Services.wsdl", "messages.xsd", "types.xsd"};
+  struct answer *a = rs->a;
+  char file[4200], chunk[8192];
+  size_t n;
+  FILE *fp;
+  const char *name = strstr(rs->path, "wsdl")       ? names[0]
+                     : strstr(rs->path, "messages") ? names[1]
+                                                    : names[2];
+
+  snprintf(rs->je.operation, sizeof(rs->je.operation), "wsdl");
+  snprintf(file, sizeof(file), "%s/%s", rs->emu->ews_schema_dir, name);
+  fp = fopen(file, "rb");
+  if(!fp) {
+    a->status = 404;
+    return;
+  }
+  while((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+    exs_buf_add(&a->body, chunk, n);
+  fclose(fp);
+  a->content_type = "text/xml";
+}
+
+/* An EWS SOAP request: the parsed document goes to the EWS handler. */
+static void serve_ews(struct req_state *rs)
+{
+  struct answer *a = rs->a;
+  struct emu_journal_entry *je = &rs->je;
+  struct emu_ews_ctx ctx;
+
+  memset(&ctx, 0, sizeof(ctx));
+  ctx.emu = rs->emu;
+  ctx.user = rs->user;
+  ctx.host = je->host;
+  ctx.out = &a->body;
+  ctx.status = 200;
+  emu_ews_handle_doc(&ctx, rs->doc, rs->parse_err);
+  rs->doc = NULL;
+  snprintf(je->operation, sizeof(je->operation), "%s", ctx.operation);
+  snprintf(je->mailbox, sizeof(je->mailbox), "%s", ctx.mailbox);
+  snprintf(je->impersonated, sizeof(je->impersonated), "%s", ctx.impersonated);
+  snprintf(je->response_code, sizeof(je->response_code), "%s", ctx.response_code);
+  a->status = ctx.status;
+  a->has_fault = ctx.has_fault;
+  a->fault_kind = ctx.fault_kind;
+  if(ctx.fault) {
+    a->cut_after = ctx.fault->cut_after;
+    a->drip_bytes = ctx.fault->drip_bytes;
+    a->drip_ms = ctx.fault->drip_ms;
+  }
+  rs->delay_ms = ctx.delay_ms;
+  a->content_type =
+      a->has_fault && a->fault_kind == EMU_FAULT_HTTP ? "text/html" : "text/xml; charset=utf-8";
+}
+
+/* A fault a scenario set on Autodiscover, applied to its answer. */
+static void autodiscover_fault(struct req_state *rs, const char *mailbox)
+{
+  struct answer *a = rs->a;
+  struct emu_fault *f =
+      emu_fault_match(rs->emu, rs->je.host, mailbox, "autodiscover", rs->user->login);
+
+  if(f)
+    rs->delay_ms = f->cur_delay_ms;
+  if(f && f->kind == EMU_FAULT_DELAY) {
+    /* delay only */
+  }
+  else if(f && f->kind == EMU_FAULT_HTTP) {
+    a->status = f->http_status;
+    exs_buf_reset(&a->body);
+    exs_buf_addf(&a->body, "<html><body>%d %s</body></html>", f->http_status,
+                 reason(f->http_status));
+    a->content_type = "text/html";
+  }
+  else if(f && f->kind == EMU_FAULT_EWS) {
+    /* an EWS error code becomes the Autodiscover protocol's own error */
+    a->status = 200;
+    emu_autodiscover_fault(rs->is_pox, f->ews_code, &a->body, rs->je.response_code,
+                           sizeof(rs->je.response_code));
+  }
+  else if(f) {
+    a->has_fault = true;
+    a->fault_kind = f->kind;
+    a->cut_after = f->cut_after;
+    a->drip_bytes = f->drip_bytes;
+    a->drip_ms = f->drip_ms;
+  }
+}
+
+/* A POX or SOAP Autodiscover request. */
+static void serve_autodiscover(struct req_state *rs)
+{
+  struct answer *a = rs->a;
+  struct emu_journal_entry *je = &rs->je;
+  char mb[256] = "", code[64] = "";
+  const char *hh = evhttp_find_header(evhttp_request_get_input_headers(rs->req), "Host");
+
+  a->status =
+      emu_autodiscover_handle(rs->emu, rs->host, rs->is_pox, rs->side->tls, hh ? hh : je->host,
+                              rs->body, rs->blen, &a->body, mb, sizeof(mb), code, sizeof(code));
+  snprintf(je->mailbox, sizeof(je->mailbox), "%s", mb);
+  snprintf(je->response_code, sizeof(je->response_code), "%s", code);
+  a->content_type = "text/xml; charset=utf-8";
+  autodiscover_fault(rs, mb);
+}
+
+/* Route the request to its endpoint and fill in the answer and journal
+ * entry; called and returns with the lock held. */
+static void route(struct req_state *rs)
+{
+  struct answer *a = rs->a;
+  struct emu_host *host;
+
+  host = rs->host = emu_host_find(rs->emu, rs->je.host);
+  classify_path(rs);
+  if(rs->is_admin) {
+    snprintf(rs->je.operation, sizeof(rs->je.operation), "admin");
+    pthread_mutex_unlock(&rs->emu->lock);
+    /* admin takes the lock itself (it calls the public API) */
+    a->status =
+        emu_admin_handle(rs->emu, rs->je.method, rs->path, rs->query, rs->body, rs->blen, &a->body);
+    a->content_type = "application/json";
+    pthread_mutex_lock(&rs->emu->lock);
+    return;
+  }
+  if(rs->is_pox && rs->cmd == EVHTTP_REQ_GET && host->redirect_status) {
+    snprintf(rs->je.operation, sizeof(rs->je.operation), "autodiscover-redirect");
+    a->status = host->redirect_status;
+    answer_header(a, "Location", host->redirect_location ? host->redirect_location : "/");
+    return;
+  }
+  if((rs->is_pox && !host->pox) || (rs->is_soapad && !host->soap) || (rs->is_ews && !host->ews) ||
+     (!rs->is_ews && !rs->is_pox && !rs->is_soapad && !rs->is_wsdl)) {
+    a->status = 404;
+    a->content_type = "text/html";
+    exs_buf_adds(&a->body, "<html><body>404 Not Found</body></html>");
+    return;
+  }
+  if(!authenticate(rs))
+    return;
+  if(rs->is_wsdl)
+    serve_wsdl(rs);
+  else if(rs->cmd != EVHTTP_REQ_POST) {
+    if(rs->is_ews) {
+      a->content_type = "text/html";
+      exs_buf_adds(&a->body, "<html><body>You have created a service.</body></html>");
+    }
+    else {
+      a->status = 405;
+    }
+  }
+  else if(rs->is_ews)
+    serve_ews(rs);
+  else
+    serve_autodiscover(rs);
+}
+
+static void handle_request(struct evhttp_request *req, void *arg)
+{
+  struct req_state rs;
   struct evbuffer *in = evhttp_request_get_input_buffer(req);
   const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
   const char *rawpath = uri ? evhttp_uri_get_path(uri) : NULL;
-  const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
-  enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-  char path[256];
-  char *body = NULL, parse_err[512] = "";
-  xmlDocPtr doc = NULL;
-  size_t blen = evbuffer_get_length(in);
-  long delay_ms = 0;
-  bool is_ews, is_pox, is_soapad, is_admin, is_wsdl;
+  struct answer *a;
 
   set_nodelay(req);
   a = calloc(1, sizeof(*a));
@@ -387,216 +619,50 @@ static void handle_request(struct evhttp_request *req, void *arg)
     evhttp_send_error(req, 500, NULL);
     return;
   }
-  a->emu = emu;
+  memset(&rs, 0, sizeof(rs));
+  rs.side = arg;
+  rs.emu = rs.side->emu;
+  rs.req = req;
+  rs.a = a;
+  rs.query = uri ? evhttp_uri_get_query(uri) : NULL;
+  rs.cmd = evhttp_request_get_command(req);
+  rs.blen = evbuffer_get_length(in);
+  a->emu = rs.emu;
   a->req = req;
   a->status = 200;
-  a->conn_id = emu_conn_request_start(emu, evhttp_request_get_connection(req));
+  a->conn_id = emu_conn_request_start(rs.emu, evhttp_request_get_connection(req));
   exs_buf_init(&a->body, EMU_MAX_BODY);
-  memset(&je, 0, sizeof(je));
-  copy_lower(path, sizeof(path), rawpath ? rawpath : "/");
-  snprintf(je.path, sizeof(je.path), "%s", rawpath ? rawpath : "/");
-  snprintf(je.method, sizeof(je.method), "%s", method_name(cmd));
-  host_of(req, je.host, sizeof(je.host));
+  copy_lower(rs.path, sizeof(rs.path), rawpath ? rawpath : "/");
+  snprintf(rs.je.path, sizeof(rs.je.path), "%s", rawpath ? rawpath : "/");
+  snprintf(rs.je.method, sizeof(rs.je.method), "%s", method_name(rs.cmd));
+  host_of(req, rs.je.host, sizeof(rs.je.host));
 
-  if(blen > EMU_MAX_BODY) {
+  if(rs.blen > EMU_MAX_BODY) {
     a->status = 413;
     goto send;
   }
-  body = malloc(blen + 1);
-  if(!body) {
+  rs.body = malloc(rs.blen + 1);
+  if(!rs.body) {
     a->status = 500;
     goto send;
   }
-  evbuffer_copyout(in, body, blen);
-  body[blen] = '\0';
+  evbuffer_copyout(in, rs.body, rs.blen);
+  rs.body[rs.blen] = '\0';
   /* an EWS request is parsed before the lock is taken (the parse is
    * bounded: exs_xml_parse) */
-  if(cmd == EVHTTP_REQ_POST && strcmp(path, "/ews/exchange.asmx") == 0)
-    doc = exs_xml_parse(body, blen, "request", parse_err, sizeof(parse_err));
+  if(rs.cmd == EVHTTP_REQ_POST && strcmp(rs.path, "/ews/exchange.asmx") == 0)
+    rs.doc = exs_xml_parse(rs.body, rs.blen, "request", rs.parse_err, sizeof(rs.parse_err));
 
-  pthread_mutex_lock(&emu->lock);
-  host = emu_host_find(emu, je.host);
-  is_admin = strncmp(path, "/_emulator/", 11) == 0 || strcmp(path, "/_emulator") == 0;
-  is_ews = strcmp(path, "/ews/exchange.asmx") == 0;
-  is_pox = strcmp(path, "/autodiscover/autodiscover.xml") == 0;
-  is_soapad = strcmp(path, "/autodiscover/autodiscover.svc") == 0;
-  is_wsdl = strcmp(path, "/ews/services.wsdl") == 0 || strcmp(path, "/ews/messages.xsd") == 0 ||
-            strcmp(path, "/ews/types.xsd") == 0;
-
-  if(is_admin) {
-    snprintf(je.operation, sizeof(je.operation), "admin");
-    pthread_mutex_unlock(&emu->lock);
-    /* admin takes the lock itself (it calls the public API) */
-    a->status = emu_admin_handle(emu, je.method, path, query, body, blen, &a->body);
-    a->content_type = "application/json";
-    pthread_mutex_lock(&emu->lock);
-    goto journal;
-  }
-  if(is_pox && cmd == EVHTTP_REQ_GET && host->redirect_status) {
-    snprintf(je.operation, sizeof(je.operation), "autodiscover-redirect");
-    a->status = host->redirect_status;
-    answer_header(a, "Location", host->redirect_location ? host->redirect_location : "/");
-    goto journal;
-  }
-  if(is_wsdl && (!host->ews || !emu->ews_schema_dir))
-    is_wsdl = false;
-  if((is_pox && !host->pox) || (is_soapad && !host->soap) || (is_ews && !host->ews) ||
-     (!is_ews && !is_pox && !is_soapad && !is_wsdl)) {
-    a->status = 404;
-    a->content_type = "text/html";
-    exs_buf_adds(&a->body, "<html><body>404 Not Found</body></html>");
-    goto journal;
-  }
-  {
-    struct emu_user *user = NULL;
-    char challenge[1024];
-    const char *authz = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
-    const char *scheme = "";
-    enum emu_auth_result ar = emu_auth_check(emu, host, authz, evhttp_request_get_connection(req),
-                                             &user, &scheme, challenge, sizeof(challenge));
-
-    if(is_ews)
-      snprintf(je.operation, sizeof(je.operation), "%s", "");
-    else
-      snprintf(je.operation, sizeof(je.operation), "autodiscover");
-    if(ar != EMU_AUTH_OK) {
-      struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
-      a->status = 401;
-      a->content_type = "text/html";
-      je.auth_failed = ar == EMU_AUTH_BAD;
-      if(ar == EMU_AUTH_CONTINUE) {
-        evhttp_add_header(oh, "WWW-Authenticate", challenge);
-      }
-      else {
-        struct emu_conn_auth *ca =
-            emu_conn_auth_get(emu, evhttp_request_get_connection(req), false);
-        if(ca && ca->refusal[0])
-          snprintf(je.response_code, sizeof(je.response_code), "%s", ca->refusal);
-        emu_auth_challenge_headers(host, je.host, oh);
-      }
-      if((is_pox || is_soapad) && host->soap) {
-        answer_header(a, "X-SOAP-Enabled", "True");
-        answer_header(a, "X-WSSecurity-Enabled", "True");
-        answer_header(a, "X-OAuth-Enabled", "True");
-      }
-      exs_buf_adds(&a->body, "<html><body>401 Unauthorized</body></html>");
-      goto journal;
-    }
-    snprintf(je.auth_user, sizeof(je.auth_user), "%s", user->login);
-    snprintf(je.auth_scheme, sizeof(je.auth_scheme), "%s", scheme);
-    if(challenge[0]) /* Kerberos mutual authentication */
-      evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", challenge);
-    user->in_flight++;
-    je.in_flight = user->in_flight;
-    a->user = user;
-    if(is_wsdl) {
-      /* the schema files Exchange publishes beside the EWS endpoint */
-      static const char *const names[] = {"Services.wsdl", "messages.xsd", "types.xsd"};
-      char file[4200];
-      FILE *fp;
-      const char *name = strstr(path, "wsdl")       ? names[0]
-                         : strstr(path, "messages") ? names[1]
-                                                    : names[2];
-      snprintf(je.operation, sizeof(je.operation), "wsdl");
-      snprintf(file, sizeof(file), "%s/%s", emu->ews_schema_dir, name);
-      fp = fopen(file, "rb");
-      if(!fp) {
-        a->status = 404;
-        goto journal;
-      }
-      {
-        char chunk[8192];
-        size_t n;
-        while((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
-          exs_buf_add(&a->body, chunk, n);
-      }
-      fclose(fp);
-      a->content_type = "text/xml";
-      goto journal;
-    }
-    if(cmd != EVHTTP_REQ_POST) {
-      if(is_ews) {
-        a->content_type = "text/html";
-        exs_buf_adds(&a->body, "<html><body>You have created a service.</body></html>");
-      }
-      else {
-        a->status = 405;
-      }
-      goto journal;
-    }
-    if(is_ews) {
-      struct emu_ews_ctx ctx;
-      memset(&ctx, 0, sizeof(ctx));
-      ctx.emu = emu;
-      ctx.user = user;
-      ctx.host = je.host;
-      ctx.out = &a->body;
-      ctx.status = 200;
-      emu_ews_handle_doc(&ctx, doc, parse_err);
-      doc = NULL;
-      snprintf(je.operation, sizeof(je.operation), "%s", ctx.operation);
-      snprintf(je.mailbox, sizeof(je.mailbox), "%s", ctx.mailbox);
-      snprintf(je.impersonated, sizeof(je.impersonated), "%s", ctx.impersonated);
-      snprintf(je.response_code, sizeof(je.response_code), "%s", ctx.response_code);
-      a->status = ctx.status;
-      a->has_fault = ctx.has_fault;
-      a->fault_kind = ctx.fault_kind;
-      if(ctx.fault) {
-        a->cut_after = ctx.fault->cut_after;
-        a->drip_bytes = ctx.fault->drip_bytes;
-        a->drip_ms = ctx.fault->drip_ms;
-      }
-      delay_ms = ctx.delay_ms;
-      a->content_type =
-          a->has_fault && a->fault_kind == EMU_FAULT_HTTP ? "text/html" : "text/xml; charset=utf-8";
-    }
-    else {
-      char mb[256] = "", code[64] = "";
-      const char *hh = evhttp_find_header(evhttp_request_get_input_headers(req), "Host");
-      a->status = emu_autodiscover_handle(emu, host, is_pox, side->tls, hh ? hh : je.host, body,
-                                          blen, &a->body, mb, sizeof(mb), code, sizeof(code));
-      snprintf(je.mailbox, sizeof(je.mailbox), "%s", mb);
-      snprintf(je.response_code, sizeof(je.response_code), "%s", code);
-      a->content_type = "text/xml; charset=utf-8";
-      {
-        struct emu_fault *f = emu_fault_match(emu, je.host, mb, "autodiscover", user->login);
-        if(f)
-          delay_ms = f->cur_delay_ms;
-        if(f && f->kind == EMU_FAULT_DELAY) {
-          /* delay only */
-        }
-        else if(f && f->kind == EMU_FAULT_HTTP) {
-          a->status = f->http_status;
-          exs_buf_reset(&a->body);
-          exs_buf_addf(&a->body, "<html><body>%d %s</body></html>", f->http_status,
-                       reason(f->http_status));
-          a->content_type = "text/html";
-        }
-        else if(f && f->kind == EMU_FAULT_EWS) {
-          /* an EWS error code becomes the Autodiscover protocol's own error */
-          a->status = 200;
-          emu_autodiscover_fault(is_pox, f->ews_code, &a->body, je.response_code,
-                                 sizeof(je.response_code));
-        }
-        else if(f) {
-          a->has_fault = true;
-          a->fault_kind = f->kind;
-          a->cut_after = f->cut_after;
-          a->drip_bytes = f->drip_bytes;
-          a->drip_ms = f->drip_ms;
-        }
-      }
-    }
-  }
-journal:
-  je.status = a->has_fault && a->fault_kind == EMU_FAULT_RESET ? 0 : a->status;
-  record(emu, &je);
-  pthread_mutex_unlock(&emu->lock);
+  pthread_mutex_lock(&rs.emu->lock);
+  route(&rs);
+  rs.je.status = a->has_fault && a->fault_kind == EMU_FAULT_RESET ? 0 : a->status;
+  record(rs.emu, &rs.je);
+  pthread_mutex_unlock(&rs.emu->lock);
 send:
-  if(doc)
-    xmlFreeDoc(doc);
-  free(body);
-  answer_dispatch(a, delay_ms);
+  if(rs.doc)
+    xmlFreeDoc(rs.doc);
+  free(rs.body);
+  answer_dispatch(a, rs.delay_ms);
 }
 
 /* ---- TLS ---- */

@@ -477,46 +477,47 @@ static char *substitute(const char *word, const char *dir)
   return out;
 }
 
-int diag_cmd_replay(struct diag_ctx *ctx, int argc, char **argv)
+/* One replay run: the options, the recording, the private directory, the
+ * replay server and the command line that runs against it. */
+struct replay_run {
+  struct diag_ctx *ctx;
+  const char *file;
+  const char *const *command; /* after "--", for once / all */
+  size_t n_command;
+  enum mode mode;
+  bool update;
+  const char *password_env;
+  int64_t started;
+  struct replayer rp;
+  struct diag_recording *rec;
+  struct emu_replay *srv;
+  struct endpoint eps[MAX_HOSTS];
+  size_t neps;
+  const char *tls_hosts[MAX_HOSTS];
+  size_t ntls;
+  const char *globals[3 * MAX_HOSTS + 16];
+  size_t ng;
+  char *args[DIAG_REC_MAX_ARGS];
+  size_t nargs;
+  const char *words[DIAG_REC_MAX_ARGS];
+  size_t n_words;
+  char trace_abs[4200];
+  char connect[MAX_HOSTS + 3][320];
+  char dir[32];
+  bool have_dir;
+  char ca[4200];
+  int plain_port, tls_port, exit_code;
+  char *report;
+};
+
+/* The options; -1 to go on, else the exit code (help, a bad option). */
+static int parse_options(struct replay_run *r, int argc, char **argv)
 {
-  static const char *const fmt_flags[] = {"text", "json", "junit", "html"};
   static const struct diag_opt opts[] = {
       {"--update", false, 1}, {"--password-env", true, 2}, {"--mode", true, 3}, {NULL, false, 0}};
   struct diag_optp p;
-  FILE *verdict = NULL;
-  char *verdict_text = NULL;
-  size_t verdict_len = 0;
-  int64_t started = exs_monotonic_ms();
   int id;
-  struct replayer rp;
-  struct diag_recording *rec = NULL;
-  struct emu_replay *srv = NULL;
-  struct endpoint eps[MAX_HOSTS];
-  const char *tls_hosts[MAX_HOSTS];
-  const char *globals[3 * MAX_HOSTS + 16];
-  char *args[DIAG_REC_MAX_ARGS];
-  const char *words[DIAG_REC_MAX_ARGS];
-  size_t n_words = 0;
-  char trace_abs[4200];
-  int cwd_fd = -1, rc;
-  char connect[MAX_HOSTS + 3][320];
-  char dir[] = "/tmp/exsync-replay-XXXXXX";
-  char err[1024], ca[4200] = "", fpath[4200];
-  const char *file = NULL;
-  const char *const *command = NULL;
-  size_t n_command = 0, neps = 0, ntls = 0, ng = 0, nargs = 0, i, j;
-  enum mode mode = MODE_NONE;
-  bool update = false, have_dir = false;
-  const char *password_env = NULL;
-  int plain_port = 0, tls_port = 0, exit_code = 2, result = 2;
-  char *report = NULL;
-  struct exs_buf want, got, nrep;
 
-  memset(&rp, 0, sizeof(rp));
-  pthread_mutex_init(&rp.lock, NULL);
-  exs_buf_init(&want, DIAG_REC_MAX_BODY);
-  exs_buf_init(&got, DIAG_REC_MAX_BODY);
-  exs_buf_init(&nrep, DIAG_REC_MAX_BODY);
   diag_opt_init(&p, "replay", opts, NULL, argc, argv, 1);
   p.stop_at_dashdash = true;
   while((id = diag_opt_next(&p)) != DIAG_OPT_END) {
@@ -526,203 +527,228 @@ int diag_cmd_replay(struct diag_ctx *ctx, int argc, char **argv)
     case DIAG_OPT_ERR:
       return 2;
     case DIAG_OPT_ARG:
-      if(file)
+      if(r->file)
         return diag_opt_unexpected(&p);
-      file = p.value;
+      r->file = p.value;
       break;
     case 1:
-      update = true;
+      r->update = true;
       break;
     case 2:
-      password_env = p.value;
-      if(!getenv(password_env))
-        return diag_fail("replay: the environment variable %s is not set", password_env);
+      r->password_env = p.value;
+      if(!getenv(r->password_env))
+        return diag_fail("replay: the environment variable %s is not set", r->password_env);
       break;
     default:
       if(!strcmp(p.value, "none"))
-        mode = MODE_NONE;
+        r->mode = MODE_NONE;
       else if(!strcmp(p.value, "once"))
-        mode = MODE_ONCE;
+        r->mode = MODE_ONCE;
       else if(!strcmp(p.value, "new_episodes"))
-        mode = MODE_NEW_EPISODES;
+        r->mode = MODE_NEW_EPISODES;
       else if(!strcmp(p.value, "all"))
-        mode = MODE_ALL;
+        r->mode = MODE_ALL;
       else
         return diag_fail("replay: unknown mode '%s' (none, once, new_episodes, all)", p.value);
       break;
     }
   }
   if(p.saw_dashdash) {
-    command = (const char *const *)argv + p.i;
-    n_command = (size_t)(argc - p.i);
+    r->command = (const char *const *)argv + p.i;
+    r->n_command = (size_t)(argc - p.i);
   }
-  if(!file)
-    return diag_fail("replay needs a recording FILE");
-  if(diag_formats(ctx, "replay", DIAG_F_REPORT))
-    return 2;
-  /* once / all: (re)record the command given after "--" */
-  if(mode == MODE_ALL || (mode == MODE_ONCE && access(file, F_OK) != 0)) {
-    struct diag_record_options ro;
-    if(!n_command)
-      return diag_fail("replay --mode %s needs the command to record after '--'",
-                       mode == MODE_ALL ? "all" : "once");
-    memset(&ro, 0, sizeof(ro));
-    ro.out = file;
-    return diag_record(ctx, &ro, command, n_command);
-  }
-  if(diag_recording_load(file, diag_data_path("schema/recording.xsd"), &rec, err, sizeof(err))) {
-    result = diag_fail("%s", err);
-    goto out;
-  }
+  return -1;
+}
+
+/* Load the recording, refuse a command it may not hold, and set up the
+ * normalizer its report is compared through. */
+static int load_recording(struct replay_run *r)
+{
+  char err[1024];
+  size_t i;
+
+  if(diag_recording_load(r->file, diag_data_path("schema/recording.xsd"), &r->rec, err,
+                         sizeof(err)))
+    return diag_fail("%s", err);
   /* a recording is shared data: run only what one may hold */
-  if(rec->argc > DIAG_REC_MAX_ARGS ||
-     diag_recording_check_command(rec, (const char *const *)rec->argv, rec->argc, words, &n_words,
-                                  err, sizeof(err))) {
-    result = diag_fail("replay: %s: refused: %s", file,
-                       rec->argc > DIAG_REC_MAX_ARGS ? "too many command words" : err);
-    goto out;
-  }
-  rp.rec = rec;
-  rp.mode = mode;
-  rp.ctx = ctx;
-  rp.norm = exs_normalizer_new();
-  if(!rp.norm) {
-    result = diag_fail("out of memory");
-    goto out;
-  }
-  exs_normalizer_set_anonymize(rp.norm, rec->anonymize);
-  if(password_env)
-    exs_normalizer_add_secret(rp.norm, getenv(password_env));
-  for(i = 0; i < rec->n_rules; i++)
-    if(exs_normalizer_add_rule(rp.norm, rec->rules[i], err, sizeof(err))) {
-      result = diag_fail("%s: %s", file, err);
-      goto out;
-    }
-  /* the endpoints the command talked to */
-  for(i = 0; i < rec->n_x; i++) {
+  if(r->rec->argc > DIAG_REC_MAX_ARGS ||
+     diag_recording_check_command(r->rec, (const char *const *)r->rec->argv, r->rec->argc, r->words,
+                                  &r->n_words, err, sizeof(err)))
+    return diag_fail("replay: %s: refused: %s", r->file,
+                     r->rec->argc > DIAG_REC_MAX_ARGS ? "too many command words" : err);
+  r->rp.rec = r->rec;
+  r->rp.mode = r->mode;
+  r->rp.ctx = r->ctx;
+  r->rp.norm = exs_normalizer_new();
+  if(!r->rp.norm)
+    return diag_fail("out of memory");
+  exs_normalizer_set_anonymize(r->rp.norm, r->rec->anonymize);
+  if(r->password_env)
+    exs_normalizer_add_secret(r->rp.norm, getenv(r->password_env));
+  for(i = 0; i < r->rec->n_rules; i++)
+    if(exs_normalizer_add_rule(r->rp.norm, r->rec->rules[i], err, sizeof(err)))
+      return diag_fail("%s: %s", r->file, err);
+  return 0;
+}
+
+/* The endpoints the command talked to, and the TLS host names the replay
+ * server answers for. */
+static int collect_endpoints(struct replay_run *r)
+{
+  size_t i, j;
+
+  for(i = 0; i < r->rec->n_x; i++) {
     struct endpoint ep;
     bool seen = false;
-    if(parse_url(rec->x[i].url, &ep, NULL, 0)) {
-      result = diag_fail("%s:%d: not a usable URL", file, rec->x[i].line);
-      goto out;
-    }
-    for(j = 0; j < neps; j++)
-      if(!strcasecmp(eps[j].host, ep.host) && eps[j].port == ep.port && eps[j].tls == ep.tls)
+    if(parse_url(r->rec->x[i].url, &ep, NULL, 0))
+      return diag_fail("%s:%d: not a usable URL", r->file, r->rec->x[i].line);
+    for(j = 0; j < r->neps; j++)
+      if(!strcasecmp(r->eps[j].host, ep.host) && r->eps[j].port == ep.port &&
+         r->eps[j].tls == ep.tls)
         seen = true;
     if(seen)
       continue;
-    if(neps >= MAX_HOSTS) {
-      result = diag_fail("%s: more than %d endpoints", file, MAX_HOSTS);
-      goto out;
-    }
-    eps[neps++] = ep;
+    if(r->neps >= MAX_HOSTS)
+      return diag_fail("%s: more than %d endpoints", r->file, MAX_HOSTS);
+    r->eps[r->neps++] = ep;
     if(ep.tls) {
       bool dup = false;
-      for(j = 0; j < ntls; j++)
-        if(!strcasecmp(tls_hosts[j], ep.host))
+      for(j = 0; j < r->ntls; j++)
+        if(!strcasecmp(r->tls_hosts[j], ep.host))
           dup = true;
       if(!dup)
-        tls_hosts[ntls++] = eps[neps - 1].host;
+        r->tls_hosts[r->ntls++] = r->eps[r->neps - 1].host;
     }
   }
-  if(!ntls)
-    tls_hosts[ntls++] = "localhost"; /* an HTTPS listener for unrecorded https hosts */
-  if(!mkdtemp(dir)) {
-    result = diag_fail("cannot create a temporary directory: %s", strerror(errno));
-    goto out;
-  }
-  have_dir = true;
-  for(i = 0; i < rec->n_files; i++) {
-    char *content = password_env ? with_password(rec->files[i].content, getenv(password_env))
-                                 : strdup(rec->files[i].content);
+  if(!r->ntls)
+    r->tls_hosts[r->ntls++] = "localhost"; /* an HTTPS listener for unrecorded https hosts */
+  return 0;
+}
+
+/* The private directory holding the recording's files and the password. */
+static int make_private_dir(struct replay_run *r)
+{
+  char fpath[4200];
+  size_t i;
+
+  snprintf(r->dir, sizeof(r->dir), "%s", "/tmp/exsync-replay-XXXXXX");
+  if(!mkdtemp(r->dir))
+    return diag_fail("cannot create a temporary directory: %s", strerror(errno));
+  r->have_dir = true;
+  for(i = 0; i < r->rec->n_files; i++) {
+    char *content = r->password_env
+                        ? with_password(r->rec->files[i].content, getenv(r->password_env))
+                        : strdup(r->rec->files[i].content);
     int wrc;
-    if(!content) {
-      result = diag_fail("out of memory");
-      goto out;
-    }
-    snprintf(fpath, sizeof(fpath), "%s/%s", dir, rec->files[i].name);
+    if(!content)
+      return diag_fail("out of memory");
+    snprintf(fpath, sizeof(fpath), "%s/%s", r->dir, r->rec->files[i].name);
     wrc = write_file(fpath, content) || chmod(fpath, 0600);
     free(content);
-    if(wrc) {
-      result = diag_fail("cannot write %s", fpath);
-      goto out;
-    }
+    if(wrc)
+      return diag_fail("cannot write %s", fpath);
   }
-  snprintf(fpath, sizeof(fpath), "%s/password", dir);
-  if(write_file(fpath, password_env ? getenv(password_env) : "{{secret:password}}\n")) {
-    result = diag_fail("cannot write %s", fpath);
-    goto out;
-  }
+  snprintf(fpath, sizeof(fpath), "%s/password", r->dir);
+  if(write_file(fpath, r->password_env ? getenv(r->password_env) : "{{secret:password}}\n"))
+    return diag_fail("cannot write %s", fpath);
   chmod(fpath, 0600);
+  return 0;
+}
+
+/* Start the replay server and write its CA into the private directory. */
+static int start_server(struct replay_run *r)
+{
+  char err[1024];
+
   /* the password a recorded --password-env names comes from a variable of
    * replay's own, never from one the recording chose; set before the
    * server's thread starts (setenv is not safe beside a thread's getenv) */
-  setenv(REPLAY_PW_VAR, password_env ? getenv(password_env) : "{{secret:password}}", 1);
-  srv = emu_replay_new(answer, &rp, tls_hosts, ntls);
-  if(!srv || emu_replay_start(srv, &plain_port, &tls_port, err, sizeof(err))) {
-    result = diag_fail("replay server: %s", srv ? err : "out of memory");
-    goto out;
-  }
-  snprintf(ca, sizeof(ca), "%s/replay-ca.pem", dir);
-  if(emu_replay_write_ca(srv, ca, err, sizeof(err))) {
-    result = diag_fail("%s", err);
-    goto out;
-  }
+  setenv(REPLAY_PW_VAR, r->password_env ? getenv(r->password_env) : "{{secret:password}}", 1);
+  r->srv = emu_replay_new(answer, &r->rp, r->tls_hosts, r->ntls);
+  if(!r->srv || emu_replay_start(r->srv, &r->plain_port, &r->tls_port, err, sizeof(err)))
+    return diag_fail("replay server: %s", r->srv ? err : "out of memory");
+  snprintf(r->ca, sizeof(r->ca), "%s/replay-ca.pem", r->dir);
+  if(emu_replay_write_ca(r->srv, r->ca, err, sizeof(err)))
+    return diag_fail("%s", err);
+  return 0;
+}
+
+/* The global options that point the command at the replay server. */
+static int build_globals(struct replay_run *r)
+{
+  static const char *const fmt_flags[] = {"text", "json", "junit", "html"};
+  const char **g = r->globals;
+  size_t i, ng = 0;
+
   /* every recorded endpoint, then everything else, goes to the replay
    * server: offline means no byte leaves this machine */
-  for(i = 0; i < neps; i++) {
-    snprintf(connect[i], sizeof(connect[i]), "%s:%d:127.0.0.1:%d", eps[i].host, eps[i].port,
-             eps[i].tls ? tls_port : plain_port);
-    globals[ng++] = "--connect-to";
-    globals[ng++] = connect[i];
+  for(i = 0; i < r->neps; i++) {
+    snprintf(r->connect[i], sizeof(r->connect[i]), "%s:%d:127.0.0.1:%d", r->eps[i].host,
+             r->eps[i].port, r->eps[i].tls ? r->tls_port : r->plain_port);
+    g[ng++] = "--connect-to";
+    g[ng++] = r->connect[i];
   }
-  snprintf(connect[neps], sizeof(connect[0]), ":443:127.0.0.1:%d", tls_port);
-  snprintf(connect[neps + 1], sizeof(connect[0]), "::127.0.0.1:%d", plain_port);
-  globals[ng++] = "--connect-to";
-  globals[ng++] = connect[neps];
-  globals[ng++] = "--connect-to";
-  globals[ng++] = connect[neps + 1];
-  globals[ng++] = "--cacert";
-  globals[ng++] = ca;
-  globals[ng++] = "--format";
-  globals[ng] = "text";
+  snprintf(r->connect[r->neps], sizeof(r->connect[0]), ":443:127.0.0.1:%d", r->tls_port);
+  snprintf(r->connect[r->neps + 1], sizeof(r->connect[0]), "::127.0.0.1:%d", r->plain_port);
+  g[ng++] = "--connect-to";
+  g[ng++] = r->connect[r->neps];
+  g[ng++] = "--connect-to";
+  g[ng++] = r->connect[r->neps + 1];
+  g[ng++] = "--cacert";
+  g[ng++] = r->ca;
+  g[ng++] = "--format";
+  g[ng] = "text";
   for(i = 0; i < sizeof(fmt_flags) / sizeof(fmt_flags[0]); i++)
-    if(rec->format && !strcmp(rec->format, fmt_flags[i]))
-      globals[ng] = fmt_flags[i];
+    if(r->rec->format && !strcmp(r->rec->format, fmt_flags[i]))
+      g[ng] = fmt_flags[i];
   ng++;
-  globals[ng++] = "--trace";
-  globals[ng++] = ctx->trace_path ? ctx->trace_path : "/dev/null";
-  for(i = 0; i < n_words; i++) {
-    if(i > 0 && !strcmp(words[i - 1], "--password-env"))
-      args[nargs] = strdup(REPLAY_PW_VAR);
-    else
-      args[nargs] = substitute(words[i], dir);
-    if(!args[nargs]) {
-      result = diag_fail("out of memory");
-      goto out;
-    }
-    nargs++;
-  }
+  g[ng++] = "--trace";
+  g[ng++] = r->ctx->trace_path ? r->ctx->trace_path : "/dev/null";
+  r->ng = ng;
   /* the run's working directory is the private one: a relative path the
    * command might still open lands there */
-  if(ctx->trace_path && ctx->trace_path[0] != '/') {
+  if(r->ctx->trace_path && r->ctx->trace_path[0] != '/') {
     char cwd[3000];
-    if(!getcwd(cwd, sizeof(cwd))) {
-      result = diag_fail("cannot read the working directory: %s", strerror(errno));
-      goto out;
-    }
-    snprintf(trace_abs, sizeof(trace_abs), "%s/%s", cwd, ctx->trace_path);
-    globals[ng - 1] = trace_abs;
+    if(!getcwd(cwd, sizeof(cwd)))
+      return diag_fail("cannot read the working directory: %s", strerror(errno));
+    snprintf(r->trace_abs, sizeof(r->trace_abs), "%s/%s", cwd, r->ctx->trace_path);
+    g[ng - 1] = r->trace_abs;
   }
+  return 0;
+}
+
+/* The recorded command's words, with its files in the private directory. */
+static int build_args(struct replay_run *r)
+{
+  size_t i;
+
+  for(i = 0; i < r->n_words; i++) {
+    if(i > 0 && !strcmp(r->words[i - 1], "--password-env"))
+      r->args[r->nargs] = strdup(REPLAY_PW_VAR);
+    else
+      r->args[r->nargs] = substitute(r->words[i], r->dir);
+    if(!r->args[r->nargs])
+      return diag_fail("out of memory");
+    r->nargs++;
+  }
+  return 0;
+}
+
+/* Run the recorded command in the private directory with the recorded
+ * time frozen, then stop the replay server. */
+static int run_command(struct replay_run *r)
+{
+  int cwd_fd, rc, result = 2;
+
   cwd_fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if(cwd_fd < 0 || chdir(dir)) {
-    result = diag_fail("cannot enter %s: %s", dir, strerror(errno));
+  if(cwd_fd < 0 || chdir(r->dir)) {
+    result = diag_fail("cannot enter %s: %s", r->dir, strerror(errno));
     goto out;
   }
-  if(rec->frozen)
-    exs_clock_freeze(rec->frozen);
-  rc = diag_run_captured(ctx->argv0, globals, ng, (const char *const *)args, nargs, &report,
-                         &exit_code);
+  if(r->rec->frozen)
+    exs_clock_freeze(r->rec->frozen);
+  rc = diag_run_captured(r->ctx->argv0, r->globals, r->ng, (const char *const *)r->args, r->nargs,
+                         &r->report, &r->exit_code);
   exs_clock_freeze(0);
   if(fchdir(cwd_fd)) {
     result = diag_fail("cannot return to the working directory: %s", strerror(errno));
@@ -730,12 +756,76 @@ int diag_cmd_replay(struct diag_ctx *ctx, int argc, char **argv)
   }
   if(rc)
     goto out;
-  emu_replay_free(srv);
-  srv = NULL;
+  emu_replay_free(r->srv);
+  r->srv = NULL;
   unsetenv(REPLAY_PW_VAR); /* the server's thread has ended */
+  result = 0;
+out:
+  if(cwd_fd >= 0)
+    close(cwd_fd);
+  return result;
+}
 
-  /* compare */
-  if(exs_normalize_text(rp.norm, report, strlen(report), &nrep) ||
+/* --update / new_episodes: write the recording back. -1 to go on and
+ * compare, else the exit code. */
+static int save_updates(struct replay_run *r, struct exs_buf *nrep)
+{
+  char err[1024];
+
+  if(!r->update && !r->rp.added)
+    return -1;
+  if(r->update) {
+    free(r->rec->report);
+    r->rec->report = exs_buf_steal(nrep);
+    r->rec->exit_code = r->exit_code;
+    if(!r->rec->report)
+      return diag_fail("out of memory");
+  }
+  if((r->rp.added ? diag_recording_save(r->rec, r->file, err, sizeof(err))
+                  : diag_recording_save_expect(r->rec, r->file, err, sizeof(err))))
+    return diag_fail("%s", err);
+  fprintf(stderr, "exsync: %s updated (%s%zu new exchanges)\n", r->file,
+          r->update ? "expected report, " : "", r->rp.added);
+  return r->update ? 0 : -1;
+}
+
+/* Write the verdict (same report and exit code, or a diff) as text; 0
+ * same, 1 different. */
+static int judge(struct replay_run *r, FILE *verdict, struct exs_buf *want, struct exs_buf *got)
+{
+  const struct diag_recording *rec = r->rec;
+  char *w = want->data ? want->data : (char *)"";
+  char *g = got->data ? got->data : (char *)"";
+
+  if(!strcmp(w, g) && r->exit_code == rec->exit_code && r->rp.unmatched == 0) {
+    fprintf(verdict, "replay: %s: same report, exit %d (%zu exchanges)\n", r->file, r->exit_code,
+            rec->n_x);
+    return 0;
+  }
+  if(r->exit_code != rec->exit_code)
+    fprintf(verdict, "replay: exit code %d, recorded %d\n", r->exit_code, rec->exit_code);
+  if(strcmp(w, g))
+    print_diff(verdict, r->file, w, g);
+  fprintf(verdict, "replay: %s: the replayed run differs from the recording\n", r->file);
+  return 1;
+}
+
+/* Compare the replayed report with the recorded one and write the verdict
+ * in --format. */
+static int compare_and_report(struct replay_run *r)
+{
+  struct diag_recording *rec = r->rec;
+  struct diag_replay_verdict v;
+  FILE *verdict = NULL;
+  char *verdict_text = NULL;
+  size_t verdict_len = 0, i;
+  struct exs_buf want, got, nrep;
+  int result = 2;
+
+  exs_buf_init(&want, DIAG_REC_MAX_BODY);
+  exs_buf_init(&got, DIAG_REC_MAX_BODY);
+  exs_buf_init(&nrep, DIAG_REC_MAX_BODY);
+  if(exs_normalize_text(r->rp.norm, r->report, strlen(r->report), &nrep) ||
      diag_report_mask(nrep.data ? nrep.data : "", &got) ||
      diag_report_mask(rec->report ? rec->report : "", &want)) {
     result = diag_fail("out of memory");
@@ -747,93 +837,102 @@ int diag_cmd_replay(struct diag_ctx *ctx, int argc, char **argv)
     result = diag_fail("out of memory");
     goto out;
   }
-  for(i = 0; i < rp.n_problems; i++)
-    fprintf(verdict, "replay: %s\n", rp.problems[i]);
+  for(i = 0; i < r->rp.n_problems; i++)
+    fprintf(verdict, "replay: %s\n", r->rp.problems[i]);
   for(i = 0; i < rec->n_x; i++)
     if(!rec->x[i].uses && rec->x[i].status != 401 && rec->x[i].status != 0)
       fprintf(stderr, "exsync: note: exchange %zu (line %d, %s %s) was not asked for\n", i + 1,
               rec->x[i].line, rec->x[i].method, rec->x[i].url);
-  if(update || rp.added) {
-    if(update) {
-      free(rec->report);
-      rec->report = exs_buf_steal(&nrep);
-      rec->exit_code = exit_code;
-      if(!rec->report) {
-        result = diag_fail("out of memory");
-        goto out;
-      }
-    }
-    if((rp.added ? diag_recording_save(rec, file, err, sizeof(err))
-                 : diag_recording_save_expect(rec, file, err, sizeof(err)))) {
-      result = diag_fail("%s", err);
-      goto out;
-    }
-    fprintf(stderr, "exsync: %s updated (%s%zu new exchanges)\n", file,
-            update ? "expected report, " : "", rp.added);
-    if(update) {
-      result = 0;
-      goto out;
-    }
-  }
-  if(!strcmp(want.data ? want.data : "", got.data ? got.data : "") && exit_code == rec->exit_code &&
-     rp.unmatched == 0) {
-    fprintf(verdict, "replay: %s: same report, exit %d (%zu exchanges)\n", file, exit_code,
-            rec->n_x);
-    result = 0;
-  }
-  else {
-    if(exit_code != rec->exit_code)
-      fprintf(verdict, "replay: exit code %d, recorded %d\n", exit_code, rec->exit_code);
-    if(strcmp(want.data ? want.data : "", got.data ? got.data : ""))
-      print_diff(verdict, file, want.data ? want.data : (char *)"",
-                 got.data ? got.data : (char *)"");
-    fprintf(verdict, "replay: %s: the replayed run differs from the recording\n", file);
-    result = 1;
-  }
+  result = save_updates(r, &nrep);
+  if(result >= 0)
+    goto out;
+  result = judge(r, verdict, &want, &got);
   fclose(verdict);
   verdict = NULL;
-  {
-    struct diag_replay_verdict v;
-    memset(&v, 0, sizeof(v));
-    v.file = file;
-    v.same = result == 0;
-    v.exit_code = exit_code;
-    v.recorded_exit_code = rec->exit_code;
-    v.exchanges = rec->n_x;
-    v.unmatched = rp.unmatched;
-    v.text = verdict_text;
-    v.elapsed_ms = (long)(exs_monotonic_ms() - started);
-    diag_replay_write(stdout, ctx->format, &v);
-  }
+  memset(&v, 0, sizeof(v));
+  v.file = r->file;
+  v.same = result == 0;
+  v.exit_code = r->exit_code;
+  v.recorded_exit_code = rec->exit_code;
+  v.exchanges = rec->n_x;
+  v.unmatched = r->rp.unmatched;
+  v.text = verdict_text;
+  v.elapsed_ms = (long)(exs_monotonic_ms() - r->started);
+  diag_replay_write(stdout, r->ctx->format, &v);
 out:
   if(verdict)
     fclose(verdict);
   free(verdict_text);
-  if(cwd_fd >= 0)
-    close(cwd_fd);
-  emu_replay_free(srv);
-  unsetenv(REPLAY_PW_VAR);
-  exs_clock_freeze(0);
-  for(i = 0; i < nargs; i++)
-    free(args[i]);
-  if(have_dir) {
-    for(i = 0; rec && i < rec->n_files; i++) {
-      snprintf(fpath, sizeof(fpath), "%s/%s", dir, rec->files[i].name);
-      unlink(fpath);
-    }
-    snprintf(fpath, sizeof(fpath), "%s/password", dir);
-    unlink(fpath);
-    if(ca[0])
-      unlink(ca);
-    rmdir(dir);
-  }
-  free(report);
-  free(rp.scratch_body);
   exs_buf_free(&want);
   exs_buf_free(&got);
   exs_buf_free(&nrep);
-  exs_normalizer_free(rp.norm);
-  diag_recording_free(rec);
-  pthread_mutex_destroy(&rp.lock);
+  return result;
+}
+
+/* Remove the private directory and free what the run holds. */
+static void run_cleanup(struct replay_run *r)
+{
+  char fpath[4200];
+  size_t i;
+
+  emu_replay_free(r->srv);
+  unsetenv(REPLAY_PW_VAR);
+  exs_clock_freeze(0);
+  for(i = 0; i < r->nargs; i++)
+    free(r->args[i]);
+  if(r->have_dir) {
+    for(i = 0; r->rec && i < r->rec->n_files; i++) {
+      snprintf(fpath, sizeof(fpath), "%s/%s", r->dir, r->rec->files[i].name);
+      unlink(fpath);
+    }
+    snprintf(fpath, sizeof(fpath), "%s/password", r->dir);
+    unlink(fpath);
+    if(r->ca[0])
+      unlink(r->ca);
+    rmdir(r->dir);
+  }
+  free(r->report);
+  free(r->rp.scratch_body);
+  exs_normalizer_free(r->rp.norm);
+  diag_recording_free(r->rec);
+  pthread_mutex_destroy(&r->rp.lock);
+}
+
+int diag_cmd_replay(struct diag_ctx *ctx, int argc, char **argv)
+{
+  struct replay_run run;
+  struct replay_run *r = &run;
+  int result;
+
+  memset(r, 0, sizeof(*r));
+  r->ctx = ctx;
+  r->mode = MODE_NONE;
+  r->exit_code = 2;
+  r->started = exs_monotonic_ms();
+  result = parse_options(r, argc, argv);
+  if(result >= 0)
+    return result;
+  if(!r->file)
+    return diag_fail("replay needs a recording FILE");
+  if(diag_formats(ctx, "replay", DIAG_F_REPORT))
+    return 2;
+  /* once / all: (re)record the command given after "--" */
+  if(r->mode == MODE_ALL || (r->mode == MODE_ONCE && access(r->file, F_OK) != 0)) {
+    struct diag_record_options ro;
+    if(!r->n_command)
+      return diag_fail("replay --mode %s needs the command to record after '--'",
+                       r->mode == MODE_ALL ? "all" : "once");
+    memset(&ro, 0, sizeof(ro));
+    ro.out = r->file;
+    return diag_record(ctx, &ro, r->command, r->n_command);
+  }
+  pthread_mutex_init(&r->rp.lock, NULL);
+  if((result = load_recording(r)) || (result = collect_endpoints(r)) ||
+     (result = make_private_dir(r)) || (result = start_server(r)) || (result = build_globals(r)) ||
+     (result = build_args(r)) || (result = run_command(r)))
+    goto out;
+  result = compare_and_report(r);
+out:
+  run_cleanup(r);
   return result;
 }
