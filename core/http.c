@@ -544,6 +544,20 @@ static const char *cert_field(const struct curl_slist *l, const char *key)
   return NULL;
 }
 
+/* Where a connection goes: --resolve, --connect-to and the proxy settings,
+ * the same for a request and for the certificate probe. */
+static void set_route(const struct exs_http *h, CURL *c)
+{
+  if(h->resolve)
+    curl_easy_setopt(c, CURLOPT_RESOLVE, h->resolve);
+  if(h->connect_to)
+    curl_easy_setopt(c, CURLOPT_CONNECT_TO, h->connect_to);
+  if(h->proxy)
+    curl_easy_setopt(c, CURLOPT_PROXY, h->proxy);
+  if(h->noproxy)
+    curl_easy_setopt(c, CURLOPT_NOPROXY, h->noproxy);
+}
+
 /* What the server's certificate says, for a TLS failure: a second,
  * unverified handshake that sends no request (CONNECT_ONLY) and no
  * credential, only to read the certificate. Writes "subject ..., issuer
@@ -565,14 +579,7 @@ static void peer_certificate(struct exs_http *h, const char *url, char *out, siz
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
   curl_easy_setopt(c, CURLOPT_CERTINFO, 1L);
-  if(h->resolve)
-    curl_easy_setopt(c, CURLOPT_RESOLVE, h->resolve);
-  if(h->connect_to)
-    curl_easy_setopt(c, CURLOPT_CONNECT_TO, h->connect_to);
-  if(h->proxy)
-    curl_easy_setopt(c, CURLOPT_PROXY, h->proxy);
-  if(h->noproxy)
-    curl_easy_setopt(c, CURLOPT_NOPROXY, h->noproxy);
+  set_route(h, c);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
                    h->opt.connect_timeout_ms > 0 ? h->opt.connect_timeout_ms : 10000L);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
@@ -758,14 +765,7 @@ int exs_http_perform(struct exs_http *h, const struct exs_http_request *req,
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
   if(h->cacert)
     curl_easy_setopt(c, CURLOPT_CAINFO, h->cacert);
-  if(h->resolve)
-    curl_easy_setopt(c, CURLOPT_RESOLVE, h->resolve);
-  if(h->connect_to)
-    curl_easy_setopt(c, CURLOPT_CONNECT_TO, h->connect_to);
-  if(h->proxy)
-    curl_easy_setopt(c, CURLOPT_PROXY, h->proxy);
-  if(h->noproxy)
-    curl_easy_setopt(c, CURLOPT_NOPROXY, h->noproxy);
+  set_route(h, c);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->opt.connect_timeout_ms);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->opt.timeout_ms);
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
