@@ -163,6 +163,26 @@ out:
   return result;
 }
 
+/* One statement per filter present: "?1 IS NULL OR mailbox = ?1" would
+ * make SQLite scan every activity (bodies included) for each mailbox, so
+ * a sync pass cost grew with the square of the mailboxes; these use the
+ * (mailbox, state, id) and (state, mailbox, id) indexes. */
+#define ACTIVITY_COLUMNS                                                                           \
+  "SELECT id, mailbox, direction, state, exchange_item_id, internet_message_id, subject, "         \
+  "sender, recipients, body, created, received, sent, modified FROM activities "
+static const char *const list_sql[4] = {
+    ACTIVITY_COLUMNS "ORDER BY id",
+    ACTIVITY_COLUMNS "WHERE mailbox = ?1 ORDER BY id",
+    ACTIVITY_COLUMNS "WHERE state = ?2 ORDER BY id",
+    ACTIVITY_COLUMNS "WHERE mailbox = ?1 AND state = ?2 ORDER BY id",
+};
+static const char *const count_sql[4] = {
+    "SELECT count(*) FROM activities",
+    "SELECT count(*) FROM activities WHERE mailbox = ?1",
+    "SELECT count(*) FROM activities WHERE state = ?2",
+    "SELECT count(*) FROM activities WHERE mailbox = ?1 AND state = ?2",
+};
+
 int sq_activity_list(struct exs_store *st, const char *mailbox, const char *state,
                      struct exs_activity **out, size_t *n, struct exs_error *err)
 {
@@ -173,13 +193,7 @@ int sq_activity_list(struct exs_store *st, const char *mailbox, const char *stat
 
   *out = NULL;
   *n = 0;
-  if(!(s = sq_stmt(st,
-                   "SELECT id, mailbox, direction, state, exchange_item_id, "
-                   "internet_message_id, subject, sender, recipients, body, created, "
-                   "received, sent, modified FROM activities "
-                   "WHERE (?1 IS NULL OR mailbox = ?1) AND (?2 IS NULL OR state = ?2) "
-                   "ORDER BY id",
-                   err))) {
+  if(!(s = sq_stmt(st, list_sql[(mailbox && *mailbox ? 1 : 0) + (state && *state ? 2 : 0)], err))) {
     sq_fail(st, err, "cannot list activities");
     goto out;
   }
@@ -438,10 +452,8 @@ int sq_activity_correlate(struct exs_store *st, const char *subject, const char 
 long sq_activity_count(struct exs_store *st, const char *mailbox, const char *state,
                        struct exs_error *err)
 {
-  sqlite3_stmt *s = sq_stmt(st,
-                            "SELECT count(*) FROM activities WHERE "
-                            "(?1 IS NULL OR mailbox = ?1) AND (?2 IS NULL OR state = ?2)",
-                            err);
+  sqlite3_stmt *s =
+      sq_stmt(st, count_sql[(mailbox && *mailbox ? 1 : 0) + (state && *state ? 2 : 0)], err);
   long n = -1;
 
   if(!s)
