@@ -1,23 +1,19 @@
 #!/usr/bin/env bash
 # Install the Debian packages exsync needs (idempotent).
 #   deps.sh         what building and running exsync needs
-#   deps.sh --test  plus what the test suite needs: Check, PostgreSQL's server,
-#                   clang for the fuzz
+#   deps.sh --test  plus what the test suite needs: Check, clang for the fuzz
 #                   targets, the real EWS clients of the interop suite
 #                   (exchangelib, ews-javascript-api's node, DavMail), and
 #                   Chromium (the HTML report is checked in headless Chromium)
 set -euo pipefail
 packages=(build-essential cmake pkg-config libcurl4-openssl-dev libxml2-dev libxml2-utils
-          libssl-dev libevent-dev libsqlite3-dev libpq-dev libkrb5-dev libldap-dev)
+          libssl-dev libevent-dev libsqlite3-dev libkrb5-dev libldap-dev libpq-dev)
 if [ "${1:-}" = "--test" ]; then
-  packages+=(check libsubunit-dev clang clang-format libclang-rt-14-dev krb5-kdc krb5-admin-server slapd ldap-utils
+  packages+=(check libsubunit-dev clang clang-format libclang-rt-14-dev krb5-kdc krb5-admin-server slapd ldap-utils postgresql
              python3-exchangelib python3-requests-ntlm chromium)
   # DavMail (Java; Debian pulls in a JRE): the IMAP/CalDAV gateway the
   # interop suite drives (started by the suite on free ports)
   packages+=(davmail-server curl)
-  # PostgreSQL: the store suite starts a throwaway cluster of its own (as
-  # the postgres user this package creates; never the system service)
-  packages+=(postgresql)
   # The interop suite's JavaScript client needs node and npm. Ask Debian for
   # them only when they are missing: a NodeSource nodejs already provides npm
   # and conflicts with Debian's npm package.
