@@ -196,13 +196,11 @@ START_TEST(parallel_clients_keep_the_store_and_journal_consistent)
   ck_assert_uint_eq(emu_threads(emu), 4);
   for(int m = 0; m < NMBX; m++) {
     snprintf(login, sizeof(login), "m%d", m);
-    ck_assert_msg(emu_add_user(emu, login, "pw", "threads.test", err, sizeof(err)) == 0, "%s",
-                  err);
+    ck_assert_msg(emu_add_user(emu, login, "pw", "threads.test", err, sizeof(err)) == 0, "%s", err);
   }
   for(int i = 0; i < NCLIENTS; i++) {
     snprintf(login, sizeof(login), "c%d", i);
-    ck_assert_msg(emu_add_user(emu, login, "pw", "threads.test", err, sizeof(err)) == 0, "%s",
-                  err);
+    ck_assert_msg(emu_add_user(emu, login, "pw", "threads.test", err, sizeof(err)) == 0, "%s", err);
     ck_assert_msg(emu_add_impersonator(emu, login, err, sizeof(err)) == 0, "%s", err);
   }
   port = emu_listen(emu, "127.0.0.1", 0, false, bound, sizeof(bound), err, sizeof(err));
