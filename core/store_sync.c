@@ -57,7 +57,7 @@ static char *activity_sql(enum stmt_id id)
     return sq_select_sql("activities", f, n, "WHERE id = ?");
   default:
     return sq_select_sql("activities", f, n,
-                         "WHERE (?1 IS NULL OR mailbox = ?1) AND (?2 IS NULL OR state = ?2) "
+                         "WHERE (mailbox = ?1 OR ?1 IS NULL) AND (state = ?2 OR ?2 IS NULL) "
                          "ORDER BY id");
   }
 }
@@ -372,8 +372,8 @@ int sq_activity_known(struct exs_store *st, const char *mailbox, const char *ite
 {
   struct db_stmt *s = sq_stmt(st,
                               "SELECT id FROM activities WHERE mailbox = ?1 AND "
-                              "((?2 IS NOT NULL AND exchange_item_id = ?2) OR "
-                              "(?3 IS NOT NULL AND internet_message_id = ?3)) LIMIT 1",
+                              "((exchange_item_id = ?2 AND ?2 IS NOT NULL) OR "
+                              "(internet_message_id = ?3 AND ?3 IS NOT NULL)) LIMIT 1",
                               err);
   int rc, result = -1;
 
@@ -435,7 +435,7 @@ long sq_activity_count(struct exs_store *st, const char *mailbox, const char *st
 {
   struct db_stmt *s = sq_stmt(st,
                               "SELECT count(*) FROM activities WHERE "
-                              "(?1 IS NULL OR mailbox = ?1) AND (?2 IS NULL OR state = ?2)",
+                              "(mailbox = ?1 OR ?1 IS NULL) AND (state = ?2 OR ?2 IS NULL)",
                               err);
   long n = -1;
 
