@@ -5,7 +5,8 @@
  * import), store_results.c (alerts, Test & Enable results, jobs),
  * store_sync.c (activities, sync states, the sync engine's calls),
  * store_act.c (ACT items), store_sqlite.c (the operations table). They
- * share the handle, the field tables and the helpers declared here;
+ * share the handle and the helpers declared here; the columns of the org,
+ * profiles and mailboxes come from their field descriptors (fields.h);
  * nothing outside core/store*.c includes this file.
  */
 #ifndef EXSYNC_STORE_SQLITE_H
@@ -18,25 +19,9 @@
 
 #include <sqlite3.h>
 
+#include "exsync/fields.h"
 #include "exsync/store.h"
 #include "store_backend.h"
-
-/* ---- field tables: a field is one line (column, C type, offset) ---- */
-
-enum ftype { F_TEXT, F_INT, F_BOOL, F_TIME };
-#define F_RESULT 1u /* written by exs_store_save_test_result */
-
-struct field {
-  const char *col;
-  enum ftype type;
-  size_t off;
-  size_t size; /* F_TEXT: buffer size */
-  unsigned flags;
-};
-
-/* The mailbox columns (the key column first). */
-extern const struct field sq_mailbox_fields[];
-extern const size_t sq_n_mailbox_fields;
 
 /* ---- the handle ---- */
 
@@ -184,11 +169,12 @@ void sq_bind_text(sqlite3_stmt *s, int i, const char *v);
 void sq_bind_time(sqlite3_stmt *s, int i, time_t t);
 void sq_col_text(sqlite3_stmt *s, int i, char *buf, size_t len);
 char *sq_col_dup(sqlite3_stmt *s, int i);
-/* Bind / read the fields of obj (bind: only those in mask, 0 all) from
+/* Bind / read the plain columns of obj (fields.h; bind: only those with a
+ * flag of mask, 0 all; the row id and sealed columns are left out) from
  * parameter / column first on; return the next index. */
-int sq_bind_fields(sqlite3_stmt *s, const struct field *f, size_t n, const void *obj, unsigned mask,
-                   int first);
-int sq_read_fields(sqlite3_stmt *s, const struct field *f, size_t n, void *obj, int first);
+int sq_bind_fields(sqlite3_stmt *s, const struct exs_field *f, size_t n, const void *obj,
+                   unsigned mask, int first);
+int sq_read_fields(sqlite3_stmt *s, const struct exs_field *f, size_t n, void *obj, int first);
 /* A unit of work: BEGIN IMMEDIATE, or a savepoint inside the caller's
  * transaction (*own false); sq_tx_end commits (ok 0) or rolls back. */
 int sq_tx_begin(struct exs_store *st, bool *own, struct exs_error *err);
