@@ -46,9 +46,10 @@ static const struct exs_codes status_codes = {exs_status_name, exs_status_parse,
 #define MSIZE(S, m) sizeof(((struct S *)0)->m)
 /* F: any field. A: an org-file attribute, printed in JSON under its name. */
 #define NAME(m) #m
-#define F(S, t, m, col, attr, json, max, codes, fl)                                                \
+#define F(S, t, m, c, a, j, mx, cd, fl)                                                            \
   {                                                                                                \
-    NAME(m), EXS_FT_##t, offsetof(struct S, m), MSIZE(S, m), col, attr, json, max, codes, fl       \
+    .member = NAME(m), .type = EXS_FT_##t, .off = offsetof(struct S, m), .size = MSIZE(S, m),      \
+    .col = c, .attr = a, .json = j, .max = mx, .codes = cd, .flags = fl                            \
   }
 #define A(S, t, m, col, attr, max, codes, fl) F(S, t, m, col, attr, attr, max, codes, fl)
 #define TMAX(S, m) (MSIZE(S, m) - 1)
@@ -246,6 +247,17 @@ const char *exs_field_text(const struct exs_field *f, const void *obj, char *buf
   case EXS_FT_ROWID:
     snprintf(buf, len, "%lld", (long long)*(const int64_t *)p);
     break;
+  case EXS_FT_STR:
+    snprintf(buf, len, "%s", *(char *const *)p ? *(char *const *)p : "");
+    break;
+  case EXS_FT_SECS:
+    snprintf(buf, len, "%lld", (long long)*(const time_t *)p);
+    break;
+  case EXS_FT_NAMED: {
+    int v = *(const int *)p;
+    snprintf(buf, len, "%s", v >= 0 && (size_t)v < f->n_names ? f->names[v] : "unknown");
+    break;
+  }
   }
   return buf;
 }

@@ -7,9 +7,9 @@
 #                   Chromium (the HTML report is checked in headless Chromium)
 set -euo pipefail
 packages=(build-essential cmake pkg-config libcurl4-openssl-dev libxml2-dev libxml2-utils
-          libssl-dev libevent-dev libsqlite3-dev libkrb5-dev libldap-dev)
+          libssl-dev libevent-dev libsqlite3-dev libkrb5-dev libldap-dev libpq-dev)
 if [ "${1:-}" = "--test" ]; then
-  packages+=(check libsubunit-dev clang clang-format libclang-rt-14-dev krb5-kdc krb5-admin-server slapd ldap-utils
+  packages+=(check libsubunit-dev clang clang-format libclang-rt-14-dev krb5-kdc krb5-admin-server slapd ldap-utils postgresql
              python3-exchangelib python3-requests-ntlm chromium)
   # DavMail (Java; Debian pulls in a JRE): the IMAP/CalDAV gateway the
   # interop suite drives (started by the suite on free ports)

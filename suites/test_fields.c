@@ -158,13 +158,17 @@ static size_t align_of(enum exs_ftype t)
     return 1;
   case EXS_FT_INT:
   case EXS_FT_ENUM:
+  case EXS_FT_NAMED:
     return _Alignof(int);
   case EXS_FT_BOOL:
     return _Alignof(bool);
   case EXS_FT_TIME:
+  case EXS_FT_SECS:
     return _Alignof(time_t);
   case EXS_FT_ROWID:
     return _Alignof(int64_t);
+  case EXS_FT_STR:
+    return _Alignof(char *);
   }
   return 1;
 }
@@ -174,13 +178,17 @@ static size_t size_of(enum exs_ftype t)
   switch(t) {
   case EXS_FT_INT:
   case EXS_FT_ENUM:
+  case EXS_FT_NAMED:
     return sizeof(int);
   case EXS_FT_BOOL:
     return sizeof(bool);
   case EXS_FT_TIME:
+  case EXS_FT_SECS:
     return sizeof(time_t);
   case EXS_FT_ROWID:
     return sizeof(int64_t);
+  case EXS_FT_STR:
+    return sizeof(char *);
   case EXS_FT_TEXT:
     break;
   }

@@ -25,6 +25,10 @@ enum exs_ftype {
   EXS_FT_TIME,  /* time_t, 0: not set */
   EXS_FT_ENUM,  /* int, one of the codes of f->codes */
   EXS_FT_ROWID, /* int64_t, the store's row id (column "id"), 0: not stored */
+  /* kinds only the store's own tables use (activities, ACT items) */
+  EXS_FT_STR,   /* char *, owned; NULL and "" are stored as NULL */
+  EXS_FT_SECS,  /* time_t stored as a number, 0 too */
+  EXS_FT_NAMED, /* int stored as its name, names[code] (n_names of them) */
 };
 
 #define EXS_FIELD_KEY 0x01u     /* the entity's key: required, unique */
@@ -63,6 +67,8 @@ struct exs_field {
   size_t max;                    /* TEXT: the longest value the model takes */
   const struct exs_codes *codes; /* ENUM; BOOL not spelled yes/no (NULL: yes/no) */
   unsigned flags;                /* EXS_FIELD_* */
+  const char *const *names;      /* NAMED */
+  size_t n_names;
 };
 
 struct exs_desc {
