@@ -28,7 +28,7 @@ void exs_activity_clear(struct exs_activity *a)
 
 static const char *const directions[] = {"incoming", "outgoing"}; /* enum exs_direction */
 
-const struct field sq_activity_fields[] = {
+const struct exs_field sq_activity_fields[] = {
     FTEXT(exs_activity, "mailbox", mailbox, 0),
     FENUM(exs_activity, "direction", direction, directions, 0),
     FTEXT(exs_activity, "state", state, 0),
@@ -47,7 +47,7 @@ const size_t sq_n_activity_fields = NF(sq_activity_fields);
 
 static char *activity_sql(enum stmt_id id)
 {
-  const struct field *f = sq_activity_fields;
+  const struct exs_field *f = sq_activity_fields;
   size_t n = sq_n_activity_fields;
 
   switch(id) {
