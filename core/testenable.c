@@ -3,12 +3,11 @@
 #include "exsync/testenable.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#include <openssl/crypto.h>
 
 #include "exsync/clock.h"
 #include "exsync/ews.h"
@@ -31,6 +30,17 @@ struct te_dir {
   bool shared; /* outgoing uses the incoming transport and EWS handle */
 };
 
+/* The folders the incoming connect step reads in ONE GetFolder for the
+ * steps after it: the root (with the organization identity when ACT is
+ * tested), the Inbox when incoming is, calendar, contacts and tasks when
+ * ACT is (never under delegation). Each later step judges its own folder,
+ * so a failure is still reported by, and attributed to, that step. */
+enum { PF_ROOT, PF_INBOX, PF_CALENDAR, PF_CONTACTS, PF_TASKS, PF_COUNT };
+struct te_prefetch {
+  int at[PF_COUNT]; /* index into f, -1: not read */
+  struct exs_ews_folder f[PF_COUNT];
+};
+
 /* One run's working state. */
 struct te_run {
   const struct exs_org *org;
@@ -42,17 +52,12 @@ struct te_run {
   bool failed[EXS_WL_COUNT];
   struct te_dir dir[2];
   char address[EXS_ADDRESS_MAX + 1]; /* the address EWS calls act on */
-};
-
-/* One kept transport. */
-struct te_conn_one {
-  struct exs_http *http;
-  struct exs_http_options opt; /* as created; strings below are owned copies */
-  char *user, *password, *cacert;
+  struct te_prefetch pf;             /* read by the incoming connect step; last (see
+                                        exs_testenable_mailbox) */
 };
 
 struct exs_te_connection {
-  struct te_conn_one one[2]; /* incoming, outgoing (when its settings differ) */
+  struct exs_http *http[2]; /* incoming, outgoing (when its settings differ) */
 };
 
 struct exs_te_connection *exs_te_connection_new(void)
@@ -60,66 +65,27 @@ struct exs_te_connection *exs_te_connection_new(void)
   return calloc(1, sizeof(struct exs_te_connection));
 }
 
-static void connection_clear(struct te_conn_one *c)
-{
-  exs_http_free(c->http);
-  if(c->password) {
-    OPENSSL_cleanse(c->password, strlen(c->password));
-    free(c->password);
-  }
-  free(c->user);
-  free(c->cacert);
-  memset(c, 0, sizeof(*c));
-}
-
 void exs_te_connection_free(struct exs_te_connection *c)
 {
   if(!c)
     return;
-  connection_clear(&c->one[0]);
-  connection_clear(&c->one[1]);
+  exs_http_free(c->http[0]);
+  exs_http_free(c->http[1]);
   free(c);
 }
 
-static bool same_str(const char *a, const char *b)
+/* The transport for ho: the kept one in *kept when it was made for exactly
+ * these settings, else a new one (kept there when kept is given). Returns
+ * NULL on no memory. */
+static struct exs_http *connection_take(struct exs_http **kept, const struct exs_http_options *ho)
 {
-  return (!a && !b) || (a && b && !strcmp(a, b));
-}
-
-/* Whether the kept transport was made for exactly these settings (the
- * override lists and trace hook are the same for a whole batch). */
-static bool connection_matches(const struct te_conn_one *c, const struct exs_http_options *o)
-{
-  return c->http && same_str(c->user, o->user) && same_str(c->password, o->password) &&
-         same_str(c->cacert, o->cacert) && c->opt.auth == o->auth &&
-         c->opt.timeout_ms == o->timeout_ms && c->opt.connect_timeout_ms == o->connect_timeout_ms &&
-         c->opt.allow_non_ssl == o->allow_non_ssl &&
-         c->opt.allow_credentials_non_secure == o->allow_credentials_non_secure &&
-         c->opt.allow_basic_non_secure == o->allow_basic_non_secure &&
-         c->opt.n_resolve == o->n_resolve && c->opt.n_connect_to == o->n_connect_to &&
-         c->opt.trace == o->trace && c->opt.trace_ctx == o->trace_ctx;
-}
-
-/* The transport for ho: the kept one when it matches, else a new one (kept
- * in c when c is given). Returns NULL on no memory. */
-static struct exs_http *connection_take(struct te_conn_one *c, const struct exs_http_options *ho)
-{
-  if(!c)
+  if(!kept)
     return exs_http_new(ho);
-  if(connection_matches(c, ho))
-    return c->http;
-  connection_clear(c);
-  c->http = exs_http_new(ho);
-  c->opt = *ho;
-  c->user = ho->user ? strdup(ho->user) : NULL;
-  c->password = ho->password ? strdup(ho->password) : NULL;
-  c->cacert = ho->cacert ? strdup(ho->cacert) : NULL;
-  if(!c->http || (ho->user && !c->user) || (ho->password && !c->password) ||
-     (ho->cacert && !c->cacert)) {
-    connection_clear(c);
-    return NULL;
-  }
-  return c->http;
+  if(*kept && exs_http_made_for(*kept, ho))
+    return *kept;
+  exs_http_free(*kept);
+  *kept = exs_http_new(ho);
+  return *kept;
 }
 
 char *exs_testenable_credential_key(const struct exs_profile *p, const struct exs_mailbox *m,
@@ -337,16 +303,7 @@ static void http_options(const struct te_run *r, int d, struct exs_http_options 
 {
   const struct exs_access *a = &r->dir[d].acc;
 
-  memset(ho, 0, sizeof(*ho));
-  ho->cacert = r->opt->cacert;
-  ho->resolve = r->opt->resolve;
-  ho->n_resolve = r->opt->n_resolve;
-  ho->connect_to = r->opt->connect_to;
-  ho->n_connect_to = r->opt->n_connect_to;
-  ho->proxy = r->opt->proxy;
-  ho->noproxy = r->opt->noproxy;
-  ho->trace = r->opt->trace;
-  ho->trace_ctx = r->opt->trace_ctx;
+  exs_http_options_init(ho, r->opt->transport);
   exs_access_http_options(a, r->org, r->p, ho);
 }
 
@@ -359,7 +316,7 @@ static void step_location(struct te_run *r)
   char found[sizeof(s->detail)] = "";
   char detail[sizeof(s->detail)] = "";
   int first = dir_left(r, DIR_IN) ? DIR_IN : DIR_OUT;
-  int d;
+  int d, rc;
 
   exs_error_clear(&err);
   exs_error_step(&err, "location");
@@ -371,13 +328,16 @@ static void step_location(struct te_run *r)
     scp.uri = r->org->ldap;
     scp.site = r->org->ldap_site[0] ? r->org->ldap_site : NULL;
     /* a password goes to the directory only over TLS; else anonymous */
-    if(!strncasecmp(r->org->ldap, "ldaps://", 8) && ho.user && ho.user[0]) {
+    if(!strncasecmp(r->org->ldap, "ldaps://", 8) && ho.credentials && ho.user[0]) {
       scp.user = ho.user;
       scp.password = ho.password;
     }
-    if(te_autodiscover(r->m->address, &ho, r->opt->srv, r->opt->srv_ctx,
-                       r->org->ldap[0] ? &scp : NULL, r->dir[first].url, sizeof(r->dir[first].url),
-                       r->address, sizeof(r->address), found, sizeof(found), &err)) {
+    rc =
+        te_autodiscover(r->m->address, &ho, r->opt->srv, r->opt->srv_ctx,
+                        r->org->ldap[0] ? &scp : NULL, r->dir[first].url, sizeof(r->dir[first].url),
+                        r->address, sizeof(r->address), found, sizeof(found), &err);
+    exs_http_options_wipe(&ho);
+    if(rc) {
       fail_all(r, &err);
       step_end(s, EXS_STEP_FAILED, "%s", err.message);
       return;
@@ -395,7 +355,9 @@ static void step_location(struct te_run *r)
       snprintf(t->url, sizeof(t->url), "%s", t->acc.url);
     http_options(r, d, &ho);
     /* the plain-HTTP rules hold for a discovered URL as for a configured one */
-    if(exs_http_check_channel(&ho, t->url, &err)) {
+    rc = exs_http_check_channel(&ho, t->url, &err);
+    exs_http_options_wipe(&ho);
+    if(rc) {
       exs_error_step(&err, "location");
       fail_dir(r, d, &err);
       snprintf(detail, sizeof(detail), "%s", err.message);
@@ -417,15 +379,57 @@ static void step_location(struct te_run *r)
   step_end(s, EXS_STEP_OK, "%s", detail);
 }
 
-/* Whether outgoing can use the incoming transport: same location, same
- * credential, same protocol and the same way of acting for the mailbox. */
+/* Whether outgoing can use the incoming transport and EWS handle: the same
+ * location, the same transport settings and the same way of acting for the
+ * mailbox. */
 static bool same_access(const struct te_run *r)
 {
   const struct te_dir *i = &r->dir[DIR_IN], *o = &r->dir[DIR_OUT];
+  struct exs_http_options hin, hout;
+  bool same;
 
-  return i->wanted && !strcmp(i->url, o->url) && i->acc.retrieval == o->acc.retrieval &&
-         i->acc.auth == o->acc.auth && i->acc.impersonation == o->acc.impersonation &&
-         same_str(i->acc.user, o->acc.user) && same_str(i->acc.password, o->acc.password);
+  http_options(r, DIR_IN, &hin);
+  http_options(r, DIR_OUT, &hout);
+  same = i->wanted && !strcmp(i->url, o->url) && i->acc.retrieval == o->acc.retrieval &&
+         i->acc.impersonation == o->acc.impersonation && exs_http_options_same(&hin, &hout);
+  exs_http_options_wipe(&hin);
+  exs_http_options_wipe(&hout);
+  return same;
+}
+
+/* The one GetFolder of the connect step of direction d: the root, and for
+ * incoming also the folders the incoming and ACT steps judge (see struct
+ * te_prefetch), with the identity's extended properties when ACT is read.
+ * Fills r->pf; returns -1 with err when the request as a whole failed. */
+static int read_folders(struct te_run *r, int d, struct te_prefetch *pf, struct exs_error *err)
+{
+  static const char *const names[PF_COUNT] = {"msgfolderroot", "inbox", "calendar", "contacts",
+                                              "tasks"};
+  const struct te_dir *t = &r->dir[d];
+  struct exs_ews_folder_ref refs[PF_COUNT];
+  struct exs_ews_extprop props[2];
+  bool want[PF_COUNT] = {true, false, false, false, false};
+  bool act = d == DIR_IN && r->needed[EXS_WL_ACT] && !r->failed[EXS_WL_ACT] &&
+             !t->delegate_mailbox; /* delegation: ACT_DELEGATION, nothing read for ACT */
+  size_t n = 0;
+  int k;
+
+  want[PF_INBOX] = d == DIR_IN && r->needed[EXS_WL_INCOMING] && !r->failed[EXS_WL_INCOMING];
+  want[PF_CALENDAR] = want[PF_CONTACTS] = want[PF_TASKS] = act;
+  for(k = 0; k < PF_COUNT; k++) {
+    pf->at[k] = -1;
+    if(!want[k])
+      continue;
+    refs[n].distinguished = names[k];
+    refs[n].id = NULL;
+    refs[n].mailbox = t->delegate_mailbox;
+    pf->at[k] = (int)n++;
+  }
+  if(!act)
+    return exs_ews_get_folder(t->ews, refs, n, pf->f, err);
+  props[0] = exs_ews_prop_org_id;
+  props[1] = exs_ews_prop_last_sync;
+  return exs_ews_get_folder_ext(t->ews, refs, n, props, 2, pf->f, err);
 }
 
 /* Steps 4 and 5 for direction d: transport, TLS and authentication, proved
@@ -438,9 +442,8 @@ static void step_connect(struct te_run *r, int d)
       step_begin(r, d == DIR_IN || !r->dir[DIR_IN].wanted ? "connect" : "connect-outgoing");
   struct exs_http_options ho;
   struct exs_ews_options eo;
-  struct exs_ews_folder_ref ref = {"msgfolderroot", NULL, NULL};
-  struct exs_ews_folder folder;
   struct exs_error err;
+  struct te_prefetch *pf = NULL;
 
   exs_error_clear(&err);
   exs_error_step(&err, "connect");
@@ -451,7 +454,8 @@ static void step_connect(struct te_run *r, int d)
     goto fail;
   }
   http_options(r, d, &ho);
-  t->http = connection_take(r->opt->reuse ? &r->opt->reuse->one[d] : NULL, &ho);
+  t->http = connection_take(r->opt->reuse ? &r->opt->reuse->http[d] : NULL, &ho);
+  exs_http_options_wipe(&ho);
   memset(&eo, 0, sizeof(eo));
   eo.url = t->url;
   eo.ctx.impersonate = t->impersonate;
@@ -464,18 +468,26 @@ static void step_connect(struct te_run *r, int d)
     exs_error_set(&err, EXS_CAT_PROTOCOL, "out of memory");
     goto fail;
   }
-  ref.mailbox = t->delegate_mailbox;
-  if(exs_ews_get_folder(t->ews, &ref, 1, &folder, &err))
+  /* outgoing's own connection reads its root alone, into its own space */
+  pf = d == DIR_IN ? &r->pf : calloc(1, sizeof(*pf));
+  if(!pf) {
+    exs_error_set(&err, EXS_CAT_PROTOCOL, "out of memory");
     goto fail;
-  if(!folder.ok) {
-    /* the root is not readable: as for any folder, say why */
-    snprintf(err.ews_code, sizeof(err.ews_code), "%s", folder.response_code);
-    exs_error_set(&err, exs_category_from_ews_code(folder.response_code),
-                  "cannot open the mailbox %s: %s", r->m->address,
-                  folder.message[0] ? folder.message : folder.response_code);
-    err.http_status = 200;
-    snprintf(err.url, sizeof(err.url), "%s", t->url);
+  }
+  if(read_folders(r, d, pf, &err))
     goto fail;
+  {
+    const struct exs_ews_folder *root = &pf->f[pf->at[PF_ROOT]];
+    if(!root->ok) {
+      /* the root is not readable: as for any folder, say why */
+      snprintf(err.ews_code, sizeof(err.ews_code), "%s", root->response_code);
+      exs_error_set(&err, exs_category_from_ews_code(root->response_code),
+                    "cannot open the mailbox %s: %s", r->m->address,
+                    root->message[0] ? root->message : root->response_code);
+      err.http_status = 200;
+      snprintf(err.url, sizeof(err.url), "%s", t->url);
+      goto fail;
+    }
   }
   {
     const char *scheme = exs_http_auth_scheme(t->http);
@@ -484,11 +496,14 @@ static void step_connect(struct te_run *r, int d)
              t->impersonate ? ", impersonating " : "", t->impersonate ? t->impersonate : "",
              scheme ? " with " : "", scheme ? scheme : "");
   }
-  return;
+  goto out;
 fail:
   exs_error_step(&err, "connect");
   fail_dir(r, d, &err);
   step_end(s, EXS_STEP_FAILED, "%s", err.message);
+out:
+  if(pf != &r->pf)
+    free(pf);
 }
 
 /* Step 6: read the Inbox. */
@@ -499,8 +514,11 @@ static void step_incoming(struct te_run *r)
   long items = 0;
 
   exs_error_clear(&err);
-  if(te_read_inbox(r->dir[DIR_IN].ews, r->dir[DIR_IN].delegate_mailbox, r->dir[DIR_IN].url, &items,
-                   &err)) {
+  if(r->pf.at[PF_INBOX] < 0)
+    exs_error_set(&err, EXS_CAT_PROTOCOL, "the Inbox was not read by the connect step");
+  if(r->pf.at[PF_INBOX] < 0 ||
+     te_read_inbox(r->dir[DIR_IN].ews, r->dir[DIR_IN].delegate_mailbox,
+                   &r->pf.f[r->pf.at[PF_INBOX]], r->dir[DIR_IN].url, &items, &err)) {
     exs_error_step(&err, "incoming");
     fail_one(r, EXS_WL_INCOMING, &err);
     step_end(s, EXS_STEP_FAILED, "%s", err.message);
@@ -546,8 +564,14 @@ static void step_act(struct te_run *r)
                   r->p->name);
     goto fail;
   }
-  if(te_check_act(r->dir[DIR_IN].ews, r->org->id, r->m->sync_org_only || r->opt->this_org_only,
-                  r->dir[DIR_IN].url, detail, sizeof(detail), &err))
+  if(r->pf.at[PF_CALENDAR] < 0) {
+    exs_error_set(&err, EXS_CAT_PROTOCOL, "the ACT folders were not read by the connect step");
+    goto fail;
+  }
+  /* calendar, contacts and tasks were read in this order, one after another */
+  if(te_check_act(r->dir[DIR_IN].ews, &r->pf.f[r->pf.at[PF_ROOT]], &r->pf.f[r->pf.at[PF_CALENDAR]],
+                  r->org->id, r->m->sync_org_only || r->opt->this_org_only, r->dir[DIR_IN].url,
+                  detail, sizeof(detail), &err))
     goto fail;
   step_end(s, EXS_STEP_OK, "%s", detail);
   return;
@@ -732,10 +756,12 @@ int exs_testenable_check_access(const struct exs_org *org, const struct exs_prof
   }
   http_options(&r, d, &ho);
   if(exs_http_check_channel(&ho, r.dir[d].acc.url, err)) {
+    exs_http_options_wipe(&ho);
     exs_error_clear(err); /* refused without a byte sent: the mailbox test says so */
     return 0;
   }
-  http = connection_take(r.opt->reuse ? &r.opt->reuse->one[d] : NULL, &ho);
+  http = connection_take(r.opt->reuse ? &r.opt->reuse->http[d] : NULL, &ho);
+  exs_http_options_wipe(&ho);
   memset(&eo, 0, sizeof(eo));
   eo.url = r.dir[d].acc.url;
   eo.ctx.impersonate = r.dir[d].acc.impersonation ? m->address : NULL;
@@ -777,7 +803,10 @@ int exs_testenable_mailbox(const struct exs_org *org, const struct exs_profile *
   int result;
 
   memset(out, 0, sizeof(*out));
-  memset(&r, 0, sizeof(r));
+  /* the prefetched folders are filled by their GetFolder: not zeroed here */
+  memset(&r, 0, offsetof(struct te_run, pf));
+  for(w = 0; w < PF_COUNT; w++)
+    r.pf.at[w] = -1;
   snprintf(out->address, sizeof(out->address), "%s", m->address);
   snprintf(r.address, sizeof(r.address), "%s", m->address);
   r.org = org;

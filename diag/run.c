@@ -135,31 +135,21 @@ int diag_run_batch(struct diag_ctx *ctx, const struct exs_org *org,
 {
   struct exs_te_batch_options bo;
   struct progress_ctx pc;
-  const char *connect_to[DIAG_MAX_OVERRIDES + 8];
-  size_t nct = 0, i;
+  /* the run's settings, the trace going through the batch's own hook */
+  struct exs_transport transport = *diag_transport(ctx);
   int64_t start = exs_monotonic_ms();
 
   *results = calloc(n ? n : 1, sizeof(**results));
   if(!*results)
     return -1;
-  for(i = 0; i < ctx->n_connect_to; i++)
-    connect_to[nct++] = ctx->connect_to[i];
-  for(i = 0; i < flags->n_extra_connect_to; i++)
-    connect_to[nct++] = flags->extra_connect_to[i];
   memset(&bo, 0, sizeof(bo));
-  bo.te.cacert = flags->cacert ? flags->cacert : ctx->cacert;
-  bo.te.resolve = ctx->resolve;
-  bo.te.n_resolve = ctx->n_resolve;
-  bo.te.connect_to = connect_to;
-  bo.te.n_connect_to = nct;
-  bo.te.proxy = ctx->proxy;
-  bo.te.noproxy = ctx->noproxy;
+  bo.te.transport = &transport;
   memset(&pc, 0, sizeof(pc));
   exs_buf_init(&pc.trace, 1 << 20);
   pc.ctx = ctx;
   if(ctx->trace) {
-    bo.te.trace = batch_trace;
-    bo.te.trace_ctx = &pc;
+    transport.trace = batch_trace;
+    transport.trace_ctx = &pc;
     bo.max_workers = 1; /* one conversation at a time keeps the trace readable */
     bo.started = on_start;
     diag_trace_mark(ctx, "exsync %s: Test & Enable of %zu mailbox%s", EXSYNC_VERSION, n,
@@ -233,8 +223,20 @@ int diag_save_results(struct exs_store *st, const struct exs_org *org,
   return 0;
 }
 
+/* A PostgreSQL store has no file next to which "<db>.key" could live, and
+ * every worker on it must open the same key: it is named. */
+static int server_key_named(const struct diag_ctx *ctx)
+{
+  if(!exs_store_path_is_server(ctx->db) || ctx->key_file)
+    return 0;
+  return diag_fail("--db names a PostgreSQL database: name its key file with --key-file (the "
+                   "same file on every host that uses the database)");
+}
+
 int diag_store_exists(const struct diag_ctx *ctx)
 {
+  if(exs_store_path_is_server(ctx->db))
+    return server_key_named(ctx); /* the server says whether it exists */
   if(access(ctx->db, F_OK) == 0)
     return 0;
   return diag_fail("no store at %s%s (use --db or EXSYNC_DB, or create one with exsync import)",
@@ -248,7 +250,7 @@ struct exs_store *diag_open_store(struct diag_ctx *ctx, bool create)
   char key[4096];
 
   /* checked here rather than in the store: opening one creates it */
-  if(!create && diag_store_exists(ctx))
+  if((!create && diag_store_exists(ctx)) || server_key_named(ctx))
     return NULL;
   exs_error_clear(&err);
   if(ctx->key_file)

@@ -41,15 +41,8 @@
 typedef void (*exs_sync_log_fn)(void *ctx, const char *line);
 
 struct exs_sync_options {
-  /* transport, as for Test & Enable (borrowed) */
-  const char *cacert;
-  const char *const *resolve;
-  size_t n_resolve;
-  const char *const *connect_to;
-  size_t n_connect_to;
-  const char *proxy, *noproxy; /* as exs_http_options */
-  exs_http_trace_fn trace;
-  void *trace_ctx;
+  const struct exs_transport *transport; /* the run's settings (CA, routes, proxy, trace);
+                                            NULL: none */
   /* scheduling in seconds; 0 means the product's value (in brackets) */
   long min_interval_s;       /* postponement after a cycle [300] */
   long empty_backoff_s;      /* extra wait per consecutive empty cycle [60] */
