@@ -28,7 +28,7 @@ void exs_activity_clear(struct exs_activity *a)
 
 static const char *const directions[] = {"incoming", "outgoing"}; /* enum exs_direction */
 
-const struct field sq_activity_fields[] = {
+const struct exs_field sq_activity_fields[] = {
     FTEXT(exs_activity, "mailbox", mailbox, 0),
     FENUM(exs_activity, "direction", direction, directions, 0),
     FTEXT(exs_activity, "state", state, 0),
@@ -47,7 +47,7 @@ const size_t sq_n_activity_fields = NF(sq_activity_fields);
 
 static char *activity_sql(enum stmt_id id)
 {
-  const struct field *f = sq_activity_fields;
+  const struct exs_field *f = sq_activity_fields;
   size_t n = sq_n_activity_fields;
 
   switch(id) {
@@ -394,8 +394,8 @@ int sq_activity_known(struct exs_store *st, const char *mailbox, const char *ite
 {
   struct db_stmt *s = sq_stmt(st,
                               "SELECT id FROM activities WHERE mailbox = ?1 AND "
-                              "((?2 IS NOT NULL AND exchange_item_id = ?2) OR "
-                              "(?3 IS NOT NULL AND internet_message_id = ?3)) LIMIT 1",
+                              "((exchange_item_id = ?2 AND ?2 IS NOT NULL) OR "
+                              "(internet_message_id = ?3 AND ?3 IS NOT NULL)) LIMIT 1",
                               err);
   int rc, result = -1;
 
