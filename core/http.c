@@ -26,6 +26,7 @@ struct exs_http {
   struct curl_slist *resolve;
   struct curl_slist *connect_to;
   char *proxy, *noproxy;
+  char *user_agent;
   struct exs_http_options opt; /* strings below are owned copies */
   char *cacert;
   char *user;
@@ -79,6 +80,8 @@ struct exs_http *exs_http_new(const struct exs_http_options *opt)
   h->password = dup_or_null(opt->password);
   h->proxy = dup_or_null(opt->proxy);
   h->noproxy = dup_or_null(opt->noproxy);
+  h->user_agent = dup_or_null(opt->user_agent);
+  h->opt.user_agent = h->user_agent;
   h->opt.proxy = h->proxy;
   h->opt.noproxy = h->noproxy;
   h->opt.cacert = h->cacert;
@@ -115,6 +118,7 @@ void exs_http_free(struct exs_http *h)
   curl_slist_free_all(h->connect_to);
   free(h->proxy);
   free(h->noproxy);
+  free(h->user_agent);
   exs_krb_free(h->krb);
   if(h->password) {
     OPENSSL_cleanse(h->password, strlen(h->password));
@@ -775,7 +779,7 @@ int exs_http_perform(struct exs_http *h, const struct exs_http_request *req,
   curl_easy_setopt(c, CURLOPT_WRITEDATA, h);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, h);
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "exsync/" EXSYNC_VERSION);
+  curl_easy_setopt(c, CURLOPT_USERAGENT, h->user_agent ? h->user_agent : "exsync/" EXSYNC_VERSION);
   curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
   h->capture = exchange_hook != NULL;
   h->legs = 0;

@@ -67,6 +67,7 @@ static void session_http_options(const struct sync_session *s, const struct exs_
   ho->noproxy = s->opt->noproxy;
   ho->trace = s->opt->trace;
   ho->trace_ctx = s->opt->trace_ctx;
+  ho->user_agent = s->opt->user_agent;
   exs_access_http_options(a, s->org, p, ho);
 }
 

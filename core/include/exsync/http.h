@@ -60,7 +60,8 @@ struct exs_http_options {
   bool allow_non_ssl;
   exs_http_trace_fn trace;
   void *trace_ctx;
-  size_t max_body; /* answer size cap; 0: 32 MiB */
+  size_t max_body;        /* answer size cap; 0: 32 MiB */
+  const char *user_agent; /* NULL: "exsync/VERSION" (the sync names its worker) */
 };
 
 struct exs_http_request {
