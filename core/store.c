@@ -1,35 +1,29 @@
-/* store.c - the SQLite backend of store.h: open, migrations, the database
- * file, the statement path, transactions, secrets; org, profiles, mailboxes
- * and import. The other entities are in store_results.c, store_sync.c and
+/* store.c - the store over db.h (SQLite or PostgreSQL): open, migrations,
+ * the statement path, transactions, secrets; org, profiles, mailboxes and
+ * import. The other entities are in store_results.c, store_sync.c and
  * store_act.c (store_sqlite.h says what they share).
  *
  * Layout: the schema is a list of migrations (one SQL script each, applied in
- * one transaction at open, recorded in schema_migrations and PRAGMA
- * user_version). Entities with many columns (profiles, mailboxes, org) are
- * described by field tables (column name, C type, offset in the struct) that
- * generate the SQL and drive binding and reading, so a new field is one line.
+ * one transaction at open, recorded in schema_migrations (and SQLite's PRAGMA
+ * user_version); one text for both databases, ddl_for() says what differs). Entities with many
+ * columns (profiles, mailboxes, org) are described by field tables (column name, C type, offset in
+ * the struct) that generate the SQL and drive binding and reading, so a new field is one line.
  * Every statement of the entity calls, generated, static or written in
- * place, goes through one path (sq_stmt() / sq_done()): prepared once per handle,
- * cached by its SQL text, reset after every use, so no read transaction
- * stays open between calls.
+ * place, goes through one path (sq_stmt() / sq_done(), db.h): prepared once
+ * per handle, cached by its SQL text, reset after every use, so no read
+ * transaction stays open between calls.
  */
-/* O_PATH (Linux): a descriptor whose close leaves POSIX locks alone. */
-#define _GNU_SOURCE
 #include "exsync/store.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
-#include <sqlite3.h>
 
 #include "exsync/buf.h"
 #include "exsync/clock.h"
@@ -134,7 +128,7 @@ static const char *const migrations[EXS_STORE_SCHEMA_VERSION] = {
     " mailbox TEXT NOT NULL COLLATE NOCASE"
     "  REFERENCES mailboxes(address) ON UPDATE CASCADE ON DELETE CASCADE,"
     " kind TEXT NOT NULL CHECK(kind IN ('appointment', 'contact', 'task')),"
-    " exchange_id TEXT, change_key TEXT, subject TEXT, body TEXT, start TEXT, end TEXT,"
+    " exchange_id TEXT, change_key TEXT, subject TEXT, body TEXT, start TEXT, \"end\" TEXT,"
     " location TEXT, status TEXT, given_name TEXT, surname TEXT, company TEXT, email TEXT,"
     " crm_modified INTEGER NOT NULL DEFAULT 0, exchange_modified INTEGER NOT NULL DEFAULT 0,"
     " synced_at INTEGER NOT NULL DEFAULT 0, dirty INTEGER NOT NULL DEFAULT 0,"
@@ -200,27 +194,6 @@ static const struct sealed_col {
 };
 
 /* ---- field tables -------------------------------------------------------- */
-
-#define FTEXT(S, c, m, fl)                                                                         \
-  {                                                                                                \
-    c, F_TEXT, offsetof(struct S, m), sizeof(((struct S *)0)->m), fl                               \
-  }
-#define FINT(S, c, m, fl)                                                                          \
-  {                                                                                                \
-    c, F_INT, offsetof(struct S, m), 0, fl                                                         \
-  }
-#define FBOOL(S, c, m, fl)                                                                         \
-  {                                                                                                \
-    c, F_BOOL, offsetof(struct S, m), 0, fl                                                        \
-  }
-#define FTIME(S, c, m, fl)                                                                         \
-  {                                                                                                \
-    c, F_TIME, offsetof(struct S, m), 0, fl                                                        \
-  }
-#define FIDX(S, t, c, m, i, fl)                                                                    \
-  {                                                                                                \
-    c, t, offsetof(struct S, m) + (i) * sizeof(((struct S *)0)->m[0]), 0, fl                       \
-  }
 
 static const struct field org_fields[] = {
     FTEXT(exs_org, "org_id", id, 0),
@@ -309,7 +282,6 @@ const struct field sq_mailbox_fields[] = {
     FTEXT(exs_mailbox, "processing_host", processing_host, 0),
 };
 
-#define NF(a) (sizeof(a) / sizeof((a)[0]))
 const size_t sq_n_mailbox_fields = NF(sq_mailbox_fields);
 
 /* ---- statements ---------------------------------------------------------- */
@@ -318,9 +290,10 @@ static const char *static_sql[S_COUNT] = {
     [S_PROFILE_DELETE] = "DELETE FROM profiles WHERE name = ?",
     [S_MAILBOX_DELETE] = "DELETE FROM mailboxes WHERE address = ?",
     [S_ALERT_ADD] = "INSERT INTO alerts(time, mailbox, profile, severity, category, transient, "
-                    "message, hint, ews_code, http_status, url) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                    "message, hint, ews_code, http_status, url) VALUES(?,?,?,?,?,?,?,?,?,?,?) "
+                    "RETURNING id",
     [S_JOB_CREATE] = "INSERT INTO jobs(kind, profile, state, total, done, created) "
-                     "VALUES(?, ?, 'queued', ?, 0, ?)",
+                     "VALUES(?, ?, 'queued', ?, 0, ?) RETURNING id",
     [S_JOB_PROGRESS] =
         "UPDATE jobs SET done = ?, state = 'running', started = COALESCE(started, ?) "
         "WHERE id = ?",
@@ -329,16 +302,8 @@ static const char *static_sql[S_COUNT] = {
     [S_JOB_GET] =
         "SELECT id, kind, profile, state, total, done, created, started, finished, summary "
         "FROM jobs WHERE id = ?",
-    [S_ACTIVITY_ADD] =
-        "INSERT INTO activities(mailbox, direction, state, exchange_item_id, internet_message_id, "
-        "subject, sender, recipients, body, created, received, sent, modified) "
-        "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING RETURNING id",
     [S_ACTIVITY_FIND] = "SELECT id FROM activities WHERE mailbox = ?1 AND "
                         "(exchange_item_id = ?2 OR internet_message_id = ?3) ORDER BY id LIMIT 1",
-    [S_ACTIVITY_GET] =
-        "SELECT id, mailbox, direction, state, exchange_item_id, internet_message_id, "
-        "subject, sender, recipients, body, created, received, sent, modified "
-        "FROM activities WHERE id = ?",
     [S_ACTIVITY_STATE] = "UPDATE activities SET state = ?1, "
                          "exchange_item_id = COALESCE(?2, exchange_item_id), modified = ?3, "
                          "sent = CASE WHEN ?1 = 'sent' THEN ?3 ELSE sent END WHERE id = ?4",
@@ -350,128 +315,87 @@ static const char *static_sql[S_COUNT] = {
 
 int sq_fail(struct exs_store *st, struct exs_error *err, const char *what)
 {
-  exs_error_set(err, EXS_CAT_CONFIG, "store %s: %s: %s", SQ(st)->path, what,
-                sqlite3_errmsg(SQ(st)->db));
+  exs_error_set(err, EXS_CAT_CONFIG, "store %s: %s: %s", SQ(st)->path, what, db_errmsg(SQ(st)->db));
   return -1;
 }
 
 int sq_exec(struct exs_store *st, const char *sql, struct exs_error *err)
 {
-  if(sqlite3_exec(SQ(st)->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+  if(db_exec(SQ(st)->db, sql))
     return sq_fail(st, err, "statement failed");
   return 0;
 }
 
 /* The one prepared-statement path. Every statement of the entity calls
- * comes from sq_stmt() and goes back with sq_done(): prepared once per handle
- * (SQLITE_PREPARE_PERSISTENT) and kept in the handle's cache by its SQL
- * text; reset with no bindings when handed out and when given back, so no
- * read transaction outlives a call. A statement still in use further up
- * the stack (a callback calling the store) is not handed out twice: the
- * nested caller gets a fresh one, finalized by sq_done(). One-off statements
- * of open (PRAGMAs, migrations) are prepared and finalized in place. */
-sqlite3_stmt *sq_stmt(struct exs_store *st, const char *sql, struct exs_error *err)
+ * comes from sq_stmt() and goes back with sq_done(): prepared once per
+ * handle and kept in the connection's cache by its SQL text (db.h); reset
+ * with no bindings when given back, so no read transaction outlives a
+ * call. A statement still in use further up the stack (a callback calling
+ * the store) is not handed out twice: the nested caller gets a fresh one. */
+struct db_stmt *sq_stmt(struct exs_store *st, const char *sql, struct exs_error *err)
 {
-  struct cached *c = NULL;
-  sqlite3_stmt *s = NULL;
-  size_t i;
+  struct db_stmt *s = db_stmt(SQ(st)->db, sql);
 
-  for(i = 0; i < SQ(st)->n_cache && !c; i++)
-    if(SQ(st)->cache[i].sql == sql || !strcmp(SQ(st)->cache[i].sql, sql))
-      c = &SQ(st)->cache[i];
-  if(c && !c->in_use) {
-    c->in_use = true;
-    return c->s;
-  }
-  if(!c && SQ(st)->n_cache == SQ(st)->cap_cache) {
-    size_t cap = SQ(st)->cap_cache ? 2 * SQ(st)->cap_cache : 64;
-    struct cached *more = realloc(SQ(st)->cache, cap * sizeof(*more));
-    if(!more) {
-      exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
-      return NULL;
-    }
-    SQ(st)->cache = more;
-    SQ(st)->cap_cache = cap;
-  }
-  if(sqlite3_prepare_v3(SQ(st)->db, sql, -1, c ? 0 : SQLITE_PREPARE_PERSISTENT, &s, NULL) !=
-     SQLITE_OK) {
+  if(!s)
     sq_fail(st, err, "cannot prepare a statement");
-    sqlite3_finalize(s);
-    return NULL;
-  }
-  if(c)
-    return s; /* nested use: not cached */
-  c = &SQ(st)->cache[SQ(st)->n_cache];
-  c->sql = strdup(sql);
-  if(!c->sql) {
-    sqlite3_finalize(s);
-    exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
-    return NULL;
-  }
-  c->s = s;
-  c->in_use = true;
-  SQ(st)->n_cache++;
   return s;
 }
 
 /* Give a statement from sq_stmt() back (NULL is a no-op). */
-void sq_done(struct exs_store *st, sqlite3_stmt *s)
+void sq_done(struct exs_store *st, struct db_stmt *s)
 {
-  size_t i;
-
-  if(!s)
-    return;
-  for(i = 0; i < SQ(st)->n_cache; i++)
-    if(SQ(st)->cache[i].s == s) {
-      sqlite3_reset(s);
-      sqlite3_clear_bindings(s);
-      SQ(st)->cache[i].in_use = false;
-      return;
-    }
-  sqlite3_finalize(s);
+  (void)st;
+  db_done(s);
 }
 
 /* The statement of a generated or static SQL text by id. */
-sqlite3_stmt *sq_prep(struct exs_store *st, enum stmt_id id, struct exs_error *err)
+struct db_stmt *sq_prep(struct exs_store *st, enum stmt_id id, struct exs_error *err)
 {
   return sq_stmt(st, SQ(st)->sql[id] ? SQ(st)->sql[id] : static_sql[id], err);
 }
 
-/* Bind text, NULL when empty. */
-void sq_bind_text(sqlite3_stmt *s, int i, const char *v)
+struct db_stmt *sq_prep_lazy(struct exs_store *st, enum stmt_id id, char *(*make)(enum stmt_id id),
+                             struct exs_error *err)
 {
-  if(v && *v)
-    sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
-  else
-    sqlite3_bind_null(s, i);
+  if(!SQ(st)->sql[id] && !(SQ(st)->sql[id] = make(id))) {
+    exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
+    return NULL;
+  }
+  return sq_prep(st, id, err);
 }
 
-void sq_bind_time(sqlite3_stmt *s, int i, time_t t)
+/* Bind text, NULL when empty. */
+void sq_bind_text(struct db_stmt *s, int i, const char *v)
+{
+  db_bind_text(s, i, v && *v ? v : NULL);
+}
+
+void sq_bind_time(struct db_stmt *s, int i, time_t t)
 {
   if(t)
-    sqlite3_bind_int64(s, i, (sqlite3_int64)t);
+    db_bind_int64(s, i, (int64_t)t);
   else
-    sqlite3_bind_null(s, i);
+    db_bind_null(s, i);
 }
 
-void sq_col_text(sqlite3_stmt *s, int i, char *buf, size_t len)
+void sq_col_text(struct db_stmt *s, int i, char *buf, size_t len)
 {
-  const unsigned char *v = sqlite3_column_text(s, i);
+  const char *v = db_col_text(s, i);
 
-  snprintf(buf, len, "%s", v ? (const char *)v : "");
+  snprintf(buf, len, "%s", v ? v : "");
 }
 
-char *sq_col_dup(sqlite3_stmt *s, int i)
+char *sq_col_dup(struct db_stmt *s, int i)
 {
-  const unsigned char *v = sqlite3_column_text(s, i);
+  const char *v = db_col_text(s, i);
 
-  return v ? strdup((const char *)v) : NULL;
+  return v ? strdup(v) : NULL;
 }
 
 /* Bind the fields of obj with the given flags mask (0: all) from index first;
  * returns the next index. */
-int sq_bind_fields(sqlite3_stmt *s, const struct field *f, size_t n, const void *obj, unsigned mask,
-                   int first)
+int sq_bind_fields(struct db_stmt *s, const struct field *f, size_t n, const void *obj,
+                   unsigned mask, int first)
 {
   const char *base = obj;
   size_t i;
@@ -491,22 +415,41 @@ int sq_bind_fields(sqlite3_stmt *s, const struct field *f, size_t n, const void 
       sq_bind_text(s, first, tmp);
       break;
     }
+    case F_STR:
+      sq_bind_text(s, first, *(char *const *)p);
+      break;
     case F_INT:
-      sqlite3_bind_int(s, first, *(const int *)p);
+      db_bind_int64(s, first, *(const int *)p);
       break;
     case F_BOOL:
-      sqlite3_bind_int(s, first, *(const bool *)p ? 1 : 0);
+      db_bind_int64(s, first, *(const bool *)p ? 1 : 0);
       break;
     case F_TIME:
       sq_bind_time(s, first, *(const time_t *)p);
       break;
+    case F_SECS:
+      db_bind_int64(s, first, (int64_t) * (const time_t *)p);
+      break;
+    case F_ENUM: {
+      int v = *(const int *)p;
+      db_bind_text(s, first, v >= 0 && (size_t)v < f[i].size ? f[i].names[v] : NULL);
+      break;
+    }
     }
     first++;
   }
   return first;
 }
 
-int sq_read_fields(sqlite3_stmt *s, const struct field *f, size_t n, void *obj, int first)
+static int enum_parse(const struct field *f, const char *v)
+{
+  for(size_t k = 0; v && k < f->size; k++)
+    if(!strcmp(v, f->names[k]))
+      return (int)k;
+  return -1;
+}
+
+int sq_read_fields(struct db_stmt *s, const struct field *f, size_t n, void *obj, int first)
 {
   char *base = obj;
   size_t i;
@@ -517,14 +460,23 @@ int sq_read_fields(sqlite3_stmt *s, const struct field *f, size_t n, void *obj, 
     case F_TEXT:
       sq_col_text(s, first, p, f[i].size);
       break;
+    case F_STR:
+      *(char **)p = sq_col_dup(s, first);
+      if(!*(char **)p && !db_col_null(s, first))
+        return -1;
+      break;
     case F_INT:
-      *(int *)p = sqlite3_column_int(s, first);
+      *(int *)p = (int)db_col_int64(s, first);
       break;
     case F_BOOL:
-      *(bool *)p = sqlite3_column_int(s, first) != 0;
+      *(bool *)p = db_col_int64(s, first) != 0;
       break;
     case F_TIME:
-      *(time_t *)p = (time_t)sqlite3_column_int64(s, first);
+    case F_SECS:
+      *(time_t *)p = (time_t)db_col_int64(s, first);
+      break;
+    case F_ENUM:
+      *(int *)p = enum_parse(&f[i], db_col_text(s, first));
       break;
     }
   }
@@ -623,6 +575,43 @@ static char *upsert_sql(const struct entity *e)
   return exs_buf_steal(&b);
 }
 
+char *sq_insert_sql(const char *table, const struct field *f, size_t n, const char *tail)
+{
+  struct exs_buf b;
+  size_t i;
+
+  exs_buf_init(&b, 4096);
+  exs_buf_addf(&b, "INSERT INTO %s(", table);
+  add_cols(&b, f, n, "%s");
+  exs_buf_adds(&b, ") VALUES(");
+  for(i = 0; i < n; i++)
+    exs_buf_adds(&b, i ? ", ?" : "?");
+  exs_buf_addf(&b, ") %s", tail);
+  return exs_buf_steal(&b);
+}
+
+char *sq_select_sql(const char *table, const struct field *f, size_t n, const char *tail)
+{
+  struct exs_buf b;
+
+  exs_buf_init(&b, 4096);
+  exs_buf_adds(&b, "SELECT id, ");
+  add_cols(&b, f, n, "%s");
+  exs_buf_addf(&b, " FROM %s %s", table, tail);
+  return exs_buf_steal(&b);
+}
+
+char *sq_update_sql(const char *table, const struct field *f, size_t n, const char *tail)
+{
+  struct exs_buf b;
+
+  exs_buf_init(&b, 4096);
+  exs_buf_addf(&b, "UPDATE %s SET ", table);
+  add_cols(&b, f, n, "%s = ?");
+  exs_buf_addf(&b, " %s", tail);
+  return exs_buf_steal(&b);
+}
+
 /* "SELECT id, cols, sealed FROM t WHERE/ORDER ..." */
 static char *select_sql(const struct entity *e, const char *where)
 {
@@ -674,7 +663,7 @@ static int generate_sql(struct exs_store *st)
   exs_buf_adds(&b, " WHERE address = ?");
   SQ(st)->sql[S_MAILBOX_RESULT] = exs_buf_steal(&b);
 
-  for(i = 0; i < S_COUNT; i++)
+  for(i = 0; i < S_LAZY; i++)
     if(!SQ(st)->sql[i] && !static_sql[i])
       return -1;
   return 0;
@@ -682,21 +671,14 @@ static int generate_sql(struct exs_store *st)
 
 /* ---- transactions -------------------------------------------------------- */
 
-#ifdef EXSYNC_FAULT_POINTS
-/* Every commit, explicit or of a single statement, before it lands. */
-static int commit_fault_point(void *unused)
-{
-  EXS_FAULT_POINT("store.commit");
-  return 0;
-}
-#endif
-
-/* Start a unit of work: BEGIN IMMEDIATE when none is open, else a savepoint
- * inside the caller's transaction. */
+/* Start a unit of work: a writing transaction when none is open (one
+ * writer at a time, db_begin), else a savepoint inside the caller's. */
 int sq_tx_begin(struct exs_store *st, bool *own, struct exs_error *err)
 {
-  *own = sqlite3_get_autocommit(SQ(st)->db) != 0;
-  return sq_exec(st, *own ? "BEGIN IMMEDIATE" : "SAVEPOINT exs_unit", err);
+  *own = !db_in_tx(SQ(st)->db);
+  if(*own)
+    return db_begin(SQ(st)->db) ? sq_fail(st, err, "cannot begin a transaction") : 0;
+  return sq_exec(st, "SAVEPOINT exs_unit", err);
 }
 
 int sq_tx_end(struct exs_store *st, bool own, int ok, struct exs_error *err)
@@ -706,22 +688,22 @@ int sq_tx_end(struct exs_store *st, bool own, int ok, struct exs_error *err)
       return 0;
   }
   if(own) {
-    if(!sqlite3_get_autocommit(SQ(st)->db))
-      sqlite3_exec(SQ(st)->db, "ROLLBACK", NULL, NULL, NULL);
+    if(db_in_tx(SQ(st)->db))
+      (void)db_exec(SQ(st)->db, "ROLLBACK");
   }
   else
-    sqlite3_exec(SQ(st)->db, "ROLLBACK TO exs_unit; RELEASE exs_unit", NULL, NULL, NULL);
+    (void)db_exec(SQ(st)->db, "ROLLBACK TO exs_unit; RELEASE exs_unit");
   return -1;
 }
 
 int sq_begin(struct exs_store *st, struct exs_error *err)
 {
-  if(!sqlite3_get_autocommit(SQ(st)->db)) {
+  if(db_in_tx(SQ(st)->db)) {
     exs_error_set(err, EXS_CAT_CONFIG, "store %s: a transaction is already open", SQ(st)->path);
     return -1;
   }
-  if(sq_exec(st, "BEGIN IMMEDIATE", err))
-    return -1;
+  if(db_begin(SQ(st)->db))
+    return sq_fail(st, err, "cannot begin a transaction");
   SQ(st)->in_explicit = true;
   return 0;
 }
@@ -729,12 +711,13 @@ int sq_begin(struct exs_store *st, struct exs_error *err)
 int sq_commit(struct exs_store *st, struct exs_error *err)
 {
   SQ(st)->in_explicit = false;
-  if(sqlite3_get_autocommit(SQ(st)->db)) {
+  if(!db_in_tx(SQ(st)->db)) {
     exs_error_set(err, EXS_CAT_CONFIG, "store %s: no transaction to commit", SQ(st)->path);
     return -1;
   }
   if(sq_exec(st, "COMMIT", err)) {
-    sqlite3_exec(SQ(st)->db, "ROLLBACK", NULL, NULL, NULL);
+    if(db_in_tx(SQ(st)->db))
+      (void)db_exec(SQ(st)->db, "ROLLBACK");
     return -1;
   }
   return 0;
@@ -743,22 +726,32 @@ int sq_commit(struct exs_store *st, struct exs_error *err)
 int sq_rollback(struct exs_store *st, struct exs_error *err)
 {
   SQ(st)->in_explicit = false;
-  if(sqlite3_get_autocommit(SQ(st)->db))
+  if(!db_in_tx(SQ(st)->db))
     return 0;
   return sq_exec(st, "ROLLBACK", err);
 }
 
 /* ---- open / close / migrate ---------------------------------------------- */
 
+/* The schema version: SQLite's user_version; in PostgreSQL the highest
+ * migration recorded (0 for an empty database). -1 on error. */
 static int user_version(struct exs_store *st)
 {
-  sqlite3_stmt *s = NULL;
+  const char *sql = db_dialect(SQ(st)->db) == DB_SQLITE
+                        ? "PRAGMA user_version"
+                        : "SELECT CASE WHEN to_regclass('schema_migrations') IS NULL THEN 0 "
+                          "ELSE 1 END";
+  struct db_stmt *s = db_stmt(SQ(st)->db, sql);
   int v = -1;
 
-  if(sqlite3_prepare_v2(SQ(st)->db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK &&
-     sqlite3_step(s) == SQLITE_ROW)
-    v = sqlite3_column_int(s, 0);
-  sqlite3_finalize(s);
+  if(s && db_step(s) == DB_ROW)
+    v = (int)db_col_int64(s, 0);
+  db_done(s);
+  if(v != 1 || db_dialect(SQ(st)->db) == DB_SQLITE)
+    return v;
+  s = db_stmt(SQ(st)->db, "SELECT COALESCE(max(version), 0) FROM schema_migrations");
+  v = s && db_step(s) == DB_ROW ? (int)db_col_int64(s, 0) : -1;
+  db_done(s);
   return v;
 }
 
@@ -767,12 +760,61 @@ int sq_schema_version(struct exs_store *st)
   return user_version(st);
 }
 
+/* What differs between the two databases' DDL, in one place: the
+ * migrations are written for SQLite and PostgreSQL gets them with these
+ * words replaced (whole words, the longest first); a COLLATE NOCASE column
+ * becomes citext (case-insensitive comparisons, case kept), and an id
+ * INTEGER PRIMARY KEY (SQLite's rowid) an identity column. */
+static const struct {
+  const char *sqlite, *pg;
+} ddl_words[] = {
+    {"INTEGER PRIMARY KEY", "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"},
+    {"INTEGER", "BIGINT"},
+    {"TEXT NOT NULL UNIQUE COLLATE NOCASE", "CITEXT NOT NULL UNIQUE"},
+    {"TEXT NOT NULL COLLATE NOCASE", "CITEXT NOT NULL"},
+    {"TEXT COLLATE NOCASE", "CITEXT"},
+};
+/* Run before the first migration in PostgreSQL (citext is a trusted
+ * extension: the database's owner may create it). */
+#define PG_PREAMBLE "CREATE EXTENSION IF NOT EXISTS citext;"
+
+/* The text of migration v for this database (malloc'd; NULL: out of memory). */
+static char *ddl_for(struct exs_store *st, int v)
+{
+  const char *p = migrations[v - 1];
+  struct exs_buf b;
+  size_t k;
+
+  exs_buf_init(&b, 4096);
+  if(db_dialect(SQ(st)->db) == DB_SQLITE) {
+    exs_buf_adds(&b, p);
+    return exs_buf_steal(&b);
+  }
+  if(v == 1)
+    exs_buf_adds(&b, PG_PREAMBLE);
+  while(*p) {
+    for(k = 0; k < sizeof(ddl_words) / sizeof(ddl_words[0]); k++) {
+      size_t n = strlen(ddl_words[k].sqlite);
+      if(!strncmp(p, ddl_words[k].sqlite, n) && !isalnum((unsigned char)p[n]) && p[n] != '_')
+        break;
+    }
+    if(k < sizeof(ddl_words) / sizeof(ddl_words[0]) &&
+       (p == migrations[v - 1] || (!isalnum((unsigned char)p[-1]) && p[-1] != '_'))) {
+      exs_buf_adds(&b, ddl_words[k].pg);
+      p += strlen(ddl_words[k].sqlite);
+    }
+    else
+      exs_buf_add(&b, p++, 1);
+  }
+  return exs_buf_steal(&b);
+}
+
 static const char *seal_context(struct exs_store *st, const char *table, const char *col,
                                 const char *key, char *buf, size_t len);
 
 /* One sealed value to re-seal (migration BOUND_SECRETS_VERSION). */
 struct reseal_row {
-  sqlite3_int64 rowid;
+  int64_t id;
   char key[EXS_ADDRESS_MAX + 1];
   char *blob;
 };
@@ -782,19 +824,19 @@ static int reseal_col(struct exs_store *st, const struct sealed_col *c, struct e
 {
   struct reseal_row *rows = NULL;
   size_t n = 0, cap = 0, i;
-  sqlite3_stmt *s = NULL;
+  struct db_stmt *s = NULL;
   char sql[256], ctx[EXS_ADDRESS_MAX + 64], plain[EXS_SECRET_MAX_PLAIN + 1];
   char *blob = NULL;
   int rc, result = -1;
 
   /* read all first: no table is changed while a statement reads it */
-  snprintf(sql, sizeof(sql), "SELECT rowid, %s, %s FROM %s WHERE %s IS NOT NULL", c->key, c->col,
+  snprintf(sql, sizeof(sql), "SELECT id, %s, %s FROM %s WHERE %s IS NOT NULL", c->key, c->col,
            c->table, c->col);
-  if(sqlite3_prepare_v2(SQ(st)->db, sql, -1, &s, NULL) != SQLITE_OK) {
+  if(!(s = db_stmt(SQ(st)->db, sql))) {
     sq_fail(st, err, "cannot read the sealed passwords");
     goto out;
   }
-  while((rc = sqlite3_step(s)) == SQLITE_ROW) {
+  while((rc = db_step(s)) == DB_ROW) {
     if(n == cap) {
       struct reseal_row *more = realloc(rows, (cap = cap ? 2 * cap : 16) * sizeof(*rows));
       if(!more) {
@@ -803,25 +845,21 @@ static int reseal_col(struct exs_store *st, const struct sealed_col *c, struct e
       }
       rows = more;
     }
-    rows[n].rowid = sqlite3_column_int64(s, 0);
+    rows[n].id = db_col_int64(s, 0);
     sq_col_text(s, 1, rows[n].key, sizeof(rows[n].key));
-    rows[n].blob = strdup((const char *)sqlite3_column_text(s, 2));
+    rows[n].blob = sq_col_dup(s, 2);
     if(!rows[n++].blob) {
       exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
       goto out;
     }
   }
-  if(rc != SQLITE_DONE) {
+  if(rc != DB_DONE) {
     sq_fail(st, err, "cannot read the sealed passwords");
     goto out;
   }
-  sqlite3_finalize(s);
+  db_done(s);
   s = NULL;
-  snprintf(sql, sizeof(sql), "UPDATE %s SET %s = ? WHERE rowid = ?", c->table, c->col);
-  if(sqlite3_prepare_v2(SQ(st)->db, sql, -1, &s, NULL) != SQLITE_OK) {
-    sq_fail(st, err, "cannot re-seal the passwords");
-    goto out;
-  }
+  snprintf(sql, sizeof(sql), "UPDATE %s SET %s = ? WHERE id = ?", c->table, c->col);
   for(i = 0; i < n; i++) {
     if(exs_secret_decrypt(SQ(st)->secret, rows[i].blob, plain, sizeof(plain), err) ||
        exs_secret_encrypt_for(SQ(st)->secret, plain,
@@ -833,11 +871,18 @@ static int reseal_col(struct exs_store *st, const struct sealed_col *c, struct e
                  SQ(st)->path, BOUND_SECRETS_VERSION, c->table, c->col, rows[i].key);
       goto out;
     }
-    sqlite3_reset(s);
-    sqlite3_bind_text(s, 1, blob, -1, free);
+    if(!(s = db_stmt(SQ(st)->db, sql))) {
+      sq_fail(st, err, "cannot re-seal the passwords");
+      goto out;
+    }
+    db_bind_text(s, 1, blob);
+    free(blob);
     blob = NULL;
-    sqlite3_bind_int64(s, 2, rows[i].rowid);
-    if(sqlite3_step(s) != SQLITE_DONE) {
+    db_bind_int64(s, 2, rows[i].id);
+    rc = db_step(s);
+    db_done(s);
+    s = NULL;
+    if(rc != DB_DONE) {
       sq_fail(st, err, "cannot re-seal the passwords");
       goto out;
     }
@@ -845,7 +890,7 @@ static int reseal_col(struct exs_store *st, const struct sealed_col *c, struct e
   result = 0;
 out:
   OPENSSL_cleanse(plain, sizeof(plain));
-  sqlite3_finalize(s);
+  db_done(s);
   for(i = 0; i < n; i++)
     free(rows[i].blob);
   free(rows);
@@ -865,13 +910,17 @@ static int reseal_all(struct exs_store *st, struct exs_error *err)
   return result;
 }
 
+/* Apply the pending migrations in one writing transaction: in both
+ * databases it takes the writer lock first (db_begin), so processes that
+ * open the same new database at once migrate it one after the other, and
+ * each reads the version only once it holds the lock. */
 static int migrate(struct exs_store *st, int target, struct exs_error *err)
 {
   int cur, v, result = -1;
   char sql[128];
 
-  if(sq_exec(st, "BEGIN IMMEDIATE", err))
-    return -1;
+  if(db_begin(SQ(st)->db))
+    return sq_fail(st, err, "cannot begin the migration");
   cur = user_version(st);
   if(cur < 0) {
     sq_fail(st, err, "cannot read the schema version");
@@ -885,7 +934,15 @@ static int migrate(struct exs_store *st, int target, struct exs_error *err)
     goto out;
   }
   for(v = cur + 1; v <= target; v++) {
-    if(sq_exec(st, migrations[v - 1], err))
+    char *ddl = ddl_for(st, v);
+    int rc;
+    if(!ddl) {
+      exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
+      goto out;
+    }
+    rc = *ddl ? sq_exec(st, ddl, err) : 0;
+    free(ddl);
+    if(rc)
       goto out;
     if(v == BOUND_SECRETS_VERSION && reseal_all(st, err))
       goto out;
@@ -895,7 +952,7 @@ static int migrate(struct exs_store *st, int target, struct exs_error *err)
     if(sq_exec(st, sql, err))
       goto out;
   }
-  if(target > cur) {
+  if(target > cur && db_dialect(SQ(st)->db) == DB_SQLITE) {
     snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", target);
     if(sq_exec(st, sql, err))
       goto out;
@@ -905,143 +962,16 @@ out:
   return sq_tx_end(st, true, result, err);
 }
 
-/* ---- the database file -------------------------------------------------- *
- *
- * The file is never opened with open() here while SQLite may hold it: on
- * POSIX, closing ANY descriptor of a file drops every record lock the
- * process holds on it, those of SQLite's other connections (other threads)
- * included, and another process could then checkpoint or reset the WAL
- * under them (issue 12). Only two kinds of descriptors are used here: one
- * of a temporary file before it gets the store's name, and O_PATH ones,
- * whose close leaves locks alone (Linux).
- */
-
-/* Create path as an empty 0600 file if it does not exist: a temporary file
- * made 0600 is linked into place, so the store is never visible with a
- * looser mode and an existing file (or symlink) is never replaced. 0 when
- * created or already there; 1 when this filesystem cannot link (then SQLite
- * creates it and tighten_file() fixes the mode); -1 on error. */
-static int create_private(const char *path, struct exs_error *err)
-{
-  static atomic_uint seq;
-  char tmp[1100];
-  int fd, result = -1, attempt;
-
-  for(attempt = 0;; attempt++) {
-    if(snprintf(tmp, sizeof(tmp), "%s.new.%ld.%u", path, (long)getpid(),
-                atomic_fetch_add(&seq, 1)) >= (int)sizeof(tmp)) {
-      exs_error_set(err, EXS_CAT_CONFIG, "store path too long: %s", path);
-      return -1;
-    }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if(fd >= 0 || errno != EEXIST || attempt == 2)
-      break;
-    (void)unlink(tmp); /* left by a crashed process that had our pid */
-  }
-  if(fd < 0) {
-    exs_error_set(err, EXS_CAT_CONFIG, "store %s: cannot create %s: %s", path, tmp,
-                  strerror(errno));
-    return -1;
-  }
-  /* the umask may only have removed bits; this inode is not the store yet */
-  if(fchmod(fd, 0600)) {
-    exs_error_set(err, EXS_CAT_CONFIG, "store %s: cannot set the mode of %s: %s", path, tmp,
-                  strerror(errno));
-    close(fd);
-    goto out;
-  }
-  close(fd);
-  if(link(tmp, path) == 0 || errno == EEXIST)
-    result = 0;
-  else if(errno == EPERM || errno == ENOTSUP || errno == EOPNOTSUPP || errno == EXDEV)
-    result = 1;
-  else
-    exs_error_set(err, EXS_CAT_CONFIG, "store %s: cannot create: %s", path, strerror(errno));
-out:
-  (void)unlink(tmp);
-  return result;
-}
-
-/* Check that path is a regular file (a symbolic link is refused) and
- * take group and other permissions away when it has them. A missing file
- * is fine unless required. */
-static int tighten_file(const char *path, bool required, struct exs_error *err)
-{
-  struct stat sb;
-  int fd, result = -1;
-
-  fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-  if(fd < 0) {
-    if(errno == ENOENT && !required)
-      return 0;
-    exs_error_set(err, EXS_CAT_CONFIG, "store %s: cannot open: %s", path, strerror(errno));
-    return -1;
-  }
-  if(fstat(fd, &sb)) {
-    exs_error_set(err, EXS_CAT_CONFIG, "store %s: cannot stat: %s", path, strerror(errno));
-    goto out;
-  }
-  if(S_ISLNK(sb.st_mode)) { /* O_PATH | O_NOFOLLOW opens the link itself */
-    exs_error_set(err, EXS_CAT_CONFIG,
-                  "store %s is a symbolic link: refused (name the file "
-                  "itself)",
-                  path);
-    goto out;
-  }
-  if(!S_ISREG(sb.st_mode)) {
-    exs_error_set(err, EXS_CAT_CONFIG, "store %s is not a regular file", path);
-    goto out;
-  }
-  if(sb.st_mode & 077) {
-    char self[64];
-    /* chmod through the descriptor: the file checked above is the one changed */
-    snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
-    if(chmod(self, sb.st_mode & 0700)) {
-      exs_error_set(err, EXS_CAT_CONFIG,
-                    "store %s has mode %04o and cannot be made private (chmod 600 %s): %s", path,
-                    (unsigned)(sb.st_mode & 07777), path, strerror(errno));
-      goto out;
-    }
-  }
-  result = 0;
-out:
-  close(fd); /* O_PATH: no lock of this process is dropped */
-  return result;
-}
-
-/* Prepare the store's files before SQLite opens them: the database created
- * private, the database and its -wal / -shm companions private and regular. */
-static int prepare_files(const char *path, struct exs_error *err)
-{
-  static const char *const companions[] = {"-wal", "-shm"};
-  char other[1100];
-  size_t i;
-
-  if(create_private(path, err) < 0)
-    return -1;
-  if(tighten_file(path, false, err))
-    return -1;
-  for(i = 0; i < sizeof(companions) / sizeof(companions[0]); i++) {
-    if(snprintf(other, sizeof(other), "%s%s", path, companions[i]) >= (int)sizeof(other)) {
-      exs_error_set(err, EXS_CAT_CONFIG, "store path too long: %s", path);
-      return -1;
-    }
-    if(tighten_file(other, false, err))
-      return -1;
-  }
-  return 0;
-}
-
 /* Whether the database holds sealed passwords: 1 yes, 0 no, -1 error. */
 static int holds_secrets(struct exs_store *st, struct exs_error *err)
 {
-  sqlite3_stmt *s = NULL;
-  int rc;
-
+  struct db_stmt *s = NULL;
   struct exs_buf sql;
-  int version = user_version(st);
+  int version = user_version(st), rc;
   size_t i;
 
+  if(version < 0)
+    return sq_fail(st, err, "cannot read the schema version");
   if(version < 1)
     return 0; /* a new database */
   exs_buf_init(&sql, 4096);
@@ -1050,15 +980,19 @@ static int holds_secrets(struct exs_store *st, struct exs_error *err)
       exs_buf_addf(&sql, "%sSELECT 1 FROM %s WHERE %s IS NOT NULL", sql.len ? " UNION ALL " : "",
                    sealed_cols[i].table, sealed_cols[i].col);
   exs_buf_adds(&sql, " LIMIT 1");
-  rc = sql.data ? sqlite3_prepare_v2(SQ(st)->db, sql.data, -1, &s, NULL) : SQLITE_NOMEM;
+  if(!sql.data) {
+    exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
+    return -1;
+  }
+  s = db_stmt(SQ(st)->db, sql.data);
   exs_buf_free(&sql);
-  if(rc != SQLITE_OK)
+  if(!s)
     return sq_fail(st, err, "cannot look for sealed passwords");
-  rc = sqlite3_step(s);
-  sqlite3_finalize(s);
-  if(rc != SQLITE_ROW && rc != SQLITE_DONE)
+  rc = db_step(s);
+  db_done(s);
+  if(rc < 0)
     return sq_fail(st, err, "cannot look for sealed passwords");
-  return rc == SQLITE_ROW;
+  return rc == DB_ROW;
 }
 
 /* Open the key file; create it only for a store without sealed passwords: a
@@ -1086,45 +1020,24 @@ static int open_key(struct exs_store *st, const char *key_file, struct exs_error
   return SQ(st)->secret ? 0 : -1;
 }
 
-struct exs_store *sq_open(const char *path, const char *key_file, int version,
+struct exs_store *sq_open(struct db *db, const char *name, const char *key_file, int version,
                           struct exs_error *err)
 {
   struct exs_store *st = NULL;
-  sqlite3_stmt *s = NULL;
 
   if(version < 1 || version > EXS_STORE_SCHEMA_VERSION) {
     exs_error_set(err, EXS_CAT_CONFIG, "store: no schema version %d", version);
+    db_close(db);
     return NULL;
   }
   st = calloc(1, sizeof(struct sq_store));
   if(!st) {
     exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
+    db_close(db);
     return NULL;
   }
-  snprintf(SQ(st)->path, sizeof(SQ(st)->path), "%s", path);
-  /* The database holds sealed secrets and addresses: private, and only
-   * ever opened by SQLite (see prepare_files). */
-  if(strcmp(path, ":memory:") && prepare_files(path, err))
-    goto fail;
-  if(sqlite3_open_v2(path, &SQ(st)->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-     SQLITE_OK) {
-    sq_fail(st, err, "cannot open the database");
-    goto fail;
-  }
-  /* created by SQLite (no hard links here), or swapped in meanwhile */
-  if(strcmp(path, ":memory:") && tighten_file(path, true, err))
-    goto fail;
-  sqlite3_extended_result_codes(SQ(st)->db, 1);
-  sqlite3_busy_timeout(SQ(st)->db, 10000);
-  if(sqlite3_prepare_v2(SQ(st)->db, "PRAGMA journal_mode = WAL", -1, &s, NULL) != SQLITE_OK ||
-     sqlite3_step(s) != SQLITE_ROW) {
-    sq_fail(st, err, "cannot use the database (not an SQLite file?)");
-    goto fail;
-  }
-  sqlite3_finalize(s);
-  s = NULL;
-  if(sq_exec(st, "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL", err))
-    goto fail;
+  SQ(st)->db = db;
+  snprintf(SQ(st)->path, sizeof(SQ(st)->path), "%s", name);
   if(open_key(st, key_file, err))
     goto fail;
   if(migrate(st, version, err))
@@ -1134,12 +1047,9 @@ struct exs_store *sq_open(const char *path, const char *key_file, int version,
     exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
     goto fail;
   }
-#ifdef EXSYNC_FAULT_POINTS
-  sqlite3_commit_hook(SQ(st)->db, commit_fault_point, NULL);
-#endif
+  db_count_commits(db);
   return st;
 fail:
-  sqlite3_finalize(s);
   sq_close(st);
   return NULL;
 }
@@ -1152,54 +1062,51 @@ void sq_close(struct exs_store *st)
     return;
   for(i = 0; i < S_COUNT; i++)
     free(SQ(st)->sql[i]);
-  for(size_t k = 0; k < SQ(st)->n_cache; k++) {
-    sqlite3_finalize(SQ(st)->cache[k].s);
-    free(SQ(st)->cache[k].sql);
-  }
-  free(SQ(st)->cache);
-  if(SQ(st)->db) {
-    if(!sqlite3_get_autocommit(SQ(st)->db))
-      sqlite3_exec(SQ(st)->db, "ROLLBACK", NULL, NULL, NULL);
-    sqlite3_close_v2(SQ(st)->db);
-  }
+  db_close(SQ(st)->db);
   exs_secret_free(SQ(st)->secret);
   free(st);
 }
 
+/* SQLite: PRAGMA integrity_check and foreign_key_check. PostgreSQL checks
+ * its constraints on every write and has no such pass: nothing to do. */
 int sq_check(struct exs_store *st, struct exs_error *err)
 {
-  sqlite3_stmt *s = NULL;
+  struct db_stmt *s = NULL;
+  const char *v;
   int result = -1, rc;
 
-  if(sqlite3_prepare_v2(SQ(st)->db, "PRAGMA integrity_check", -1, &s, NULL) != SQLITE_OK) {
+  if(db_dialect(SQ(st)->db) != DB_SQLITE)
+    return 0;
+  if(!(s = db_stmt(SQ(st)->db, "PRAGMA integrity_check"))) {
     sq_fail(st, err, "integrity check");
     goto out;
   }
-  rc = sqlite3_step(s);
-  if(rc != SQLITE_ROW || strcmp((const char *)sqlite3_column_text(s, 0), "ok")) {
+  rc = db_step(s);
+  v = rc == DB_ROW ? db_col_text(s, 0) : NULL;
+  if(!v || strcmp(v, "ok")) {
     exs_error_set(err, EXS_CAT_CONFIG, "store %s: integrity check failed: %s", SQ(st)->path,
-                  rc == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0)
-                                   : sqlite3_errmsg(SQ(st)->db));
+                  rc == DB_ROW ? (v ? v : "") : db_errmsg(SQ(st)->db));
     goto out;
   }
-  sqlite3_finalize(s);
-  if(sqlite3_prepare_v2(SQ(st)->db, "PRAGMA foreign_key_check", -1, &s, NULL) != SQLITE_OK) {
+  db_done(s);
+  if(!(s = db_stmt(SQ(st)->db, "PRAGMA foreign_key_check"))) {
     sq_fail(st, err, "foreign key check");
     goto out;
   }
-  rc = sqlite3_step(s);
-  if(rc == SQLITE_ROW) {
+  rc = db_step(s);
+  if(rc == DB_ROW) {
+    v = db_col_text(s, 0);
     exs_error_set(err, EXS_CAT_CONFIG, "store %s: foreign key check failed in table %s",
-                  SQ(st)->path, (const char *)sqlite3_column_text(s, 0));
+                  SQ(st)->path, v ? v : "?");
     goto out;
   }
-  if(rc != SQLITE_DONE) {
+  if(rc != DB_DONE) {
     sq_fail(st, err, "foreign key check");
     goto out;
   }
   result = 0;
 out:
-  sqlite3_finalize(s);
+  db_done(s);
   return result;
 }
 
@@ -1225,7 +1132,7 @@ static const char *seal_context(struct exs_store *st, const char *table, const c
 
 /* Bind a sealed copy of password (NULL when empty), bound to table, col
  * and the row's key. */
-static int bind_password(struct exs_store *st, sqlite3_stmt *s, int i, const char *password,
+static int bind_password(struct exs_store *st, struct db_stmt *s, int i, const char *password,
                          size_t size, const char *table, const char *col, const char *key,
                          struct exs_error *err)
 {
@@ -1236,7 +1143,7 @@ static int bind_password(struct exs_store *st, sqlite3_stmt *s, int i, const cha
   int result = -1;
 
   if(len == 0) {
-    sqlite3_bind_null(s, i);
+    db_bind_null(s, i);
     return 0;
   }
   if(len > EXS_PASSWORD_MAX) {
@@ -1248,23 +1155,24 @@ static int bind_password(struct exs_store *st, sqlite3_stmt *s, int i, const cha
   if(exs_secret_encrypt_for(SQ(st)->secret, plain,
                             seal_context(st, table, col, key, ctx, sizeof(ctx)), &blob, err))
     goto out;
-  sqlite3_bind_text(s, i, blob, -1, free);
+  db_bind_text(s, i, blob);
+  free(blob);
   result = 0;
 out:
   OPENSSL_cleanse(plain, sizeof(plain));
   return result;
 }
 
-static int read_password(struct exs_store *st, sqlite3_stmt *s, int i, char *out, size_t len,
+static int read_password(struct exs_store *st, struct db_stmt *s, int i, char *out, size_t len,
                          const char *table, const char *col, const char *key, struct exs_error *err)
 {
-  const unsigned char *blob = sqlite3_column_text(s, i);
+  const char *blob = db_col_text(s, i);
   char ctx[EXS_ADDRESS_MAX + 64];
 
   memset(out, 0, len);
   if(!blob)
     return 0;
-  return exs_secret_decrypt_for(SQ(st)->secret, (const char *)blob,
+  return exs_secret_decrypt_for(SQ(st)->secret, blob,
                                 seal_context(st, table, col, key, ctx, sizeof(ctx)), out, len, err);
 }
 
@@ -1272,16 +1180,16 @@ static int read_password(struct exs_store *st, sqlite3_stmt *s, int i, char *out
 
 int sq_org_get(struct exs_store *st, struct exs_org *org, struct exs_error *err)
 {
-  sqlite3_stmt *s = sq_prep(st, S_ORG_GET, err);
+  struct db_stmt *s = sq_prep(st, S_ORG_GET, err);
   int rc, result = -1;
 
   exs_org_defaults(org);
   if(!s)
     return -1;
-  rc = sqlite3_step(s);
-  if(rc == SQLITE_ROW)
+  rc = db_step(s);
+  if(rc == DB_ROW)
     sq_read_fields(s, org_fields, NF(org_fields), org, 0);
-  else if(rc != SQLITE_DONE) {
+  else if(rc != DB_DONE) {
     sq_fail(st, err, "cannot read the org settings");
     goto out;
   }
@@ -1293,13 +1201,13 @@ out:
 
 int sq_org_put(struct exs_store *st, const struct exs_org *org, struct exs_error *err)
 {
-  sqlite3_stmt *s = sq_prep(st, S_ORG_PUT, err);
+  struct db_stmt *s = sq_prep(st, S_ORG_PUT, err);
   int result = -1;
 
   if(!s)
     return -1;
   sq_bind_fields(s, org_fields, NF(org_fields), org, 0, 1);
-  if(sqlite3_step(s) != SQLITE_DONE) {
+  if(db_step(s) != DB_DONE) {
     sq_fail(st, err, "cannot write the org settings");
     goto out;
   }
@@ -1312,17 +1220,17 @@ out:
 /* ---- profiles ------------------------------------------------------------ */
 
 /* Insert or update obj (an e->size struct) by its key, its sealed columns
- * bound to it; sets its id. *rc gets SQLite's code of a failed write. */
-static int entity_put(struct exs_store *st, const struct entity *e, void *obj, int *rc,
+ * bound to it; sets its id. *kind says what a failed write violated. */
+static int entity_put(struct exs_store *st, const struct entity *e, void *obj, enum db_err *kind,
                       struct exs_error *err)
 {
   char *base = obj;
   const char *key = base + e->f[0].off;
-  sqlite3_stmt *s;
+  struct db_stmt *s;
   size_t k;
   int i, result = -1;
 
-  *rc = SQLITE_OK;
+  *kind = DB_E_OTHER;
   if(!key[0]) {
     exs_error_set(err, EXS_CAT_CONFIG, "%s: attribute '%s': is required", e->noun, e->f[0].col);
     return -1;
@@ -1335,14 +1243,14 @@ static int entity_put(struct exs_store *st, const struct entity *e, void *obj, i
     if(bind_password(st, s, i + (int)k, base + e->sealed[k].off, e->sealed[k].size, e->table,
                      e->sealed[k].col, key, err))
       goto out;
-  *rc = sqlite3_step(s);
-  if(*rc != SQLITE_ROW) {
+  if(db_step(s) != DB_ROW) {
     char what[64];
+    *kind = db_errkind(SQ(st)->db);
     snprintf(what, sizeof(what), "cannot write the %s", e->noun);
     sq_fail(st, err, what);
     goto out;
   }
-  *(int64_t *)(void *)(base + e->id_off) = sqlite3_column_int64(s, 0);
+  *(int64_t *)(void *)(base + e->id_off) = db_col_int64(s, 0);
   result = 0;
 out:
   sq_done(st, s);
@@ -1350,7 +1258,7 @@ out:
 }
 
 /* Fill obj from a row of select_sql(e); sealed columns opened when secrets. */
-static int entity_read(struct exs_store *st, const struct entity *e, sqlite3_stmt *s, void *obj,
+static int entity_read(struct exs_store *st, const struct entity *e, struct db_stmt *s, void *obj,
                        bool secrets, struct exs_error *err)
 {
   char *base = obj;
@@ -1358,8 +1266,8 @@ static int entity_read(struct exs_store *st, const struct entity *e, sqlite3_stm
   int i;
 
   memset(obj, 0, e->size);
-  *(int64_t *)(void *)(base + e->id_off) = sqlite3_column_int64(s, 0);
-  i = sq_read_fields(s, e->f, e->nf, obj, 1);
+  *(int64_t *)(void *)(base + e->id_off) = db_col_int64(s, 0);
+  i = sq_read_fields(s, e->f, e->nf, obj, 1); /* no F_STR here: never -1 */
   for(k = 0; secrets && k < e->ns; k++)
     if(read_password(st, s, i + (int)k, base + e->sealed[k].off, e->sealed[k].size, e->table,
                      e->sealed[k].col, base + e->f[0].off, err)) {
@@ -1375,19 +1283,19 @@ static int entity_read(struct exs_store *st, const struct entity *e, sqlite3_stm
 static int entity_get(struct exs_store *st, const struct entity *e, const char *key, void *obj,
                       const char *not_found_fmt, struct exs_error *err)
 {
-  sqlite3_stmt *s = sq_prep(st, e->get, err);
+  struct db_stmt *s = sq_prep(st, e->get, err);
   int rc, result = -1;
 
   if(!s)
     return -1;
   sq_bind_text(s, 1, key);
-  rc = sqlite3_step(s);
-  if(rc == SQLITE_DONE) {
+  rc = db_step(s);
+  if(rc == DB_DONE) {
     exs_error_set(err, EXS_CAT_CONFIG, not_found_fmt, key);
     result = EXS_STORE_NOT_FOUND;
     goto out;
   }
-  if(rc != SQLITE_ROW) {
+  if(rc != DB_ROW) {
     char what[64];
     snprintf(what, sizeof(what), "cannot read the %s", e->noun);
     sq_fail(st, err, what);
@@ -1401,9 +1309,9 @@ out:
 
 int sq_profile_put(struct exs_store *st, struct exs_profile *p, struct exs_error *err)
 {
-  int rc;
+  enum db_err kind;
 
-  return entity_put(st, &profile_entity, p, &rc, err);
+  return entity_put(st, &profile_entity, p, &kind, err);
 }
 
 /* One set of settings for both directions when same_outgoing, whatever the
@@ -1419,8 +1327,8 @@ static void profile_fix(struct exs_profile *p)
   memcpy(p->out_password, p->password, sizeof(p->out_password));
 }
 
-static int read_profile(struct exs_store *st, sqlite3_stmt *s, struct exs_profile *p, bool secrets,
-                        struct exs_error *err)
+static int read_profile(struct exs_store *st, struct db_stmt *s, struct exs_profile *p,
+                        bool secrets, struct exs_error *err)
 {
   if(entity_read(st, &profile_entity, s, p, secrets, err))
     return -1;
@@ -1458,7 +1366,7 @@ int sq_grow(void **arr, size_t *cap, size_t n, size_t elem)
 int sq_profile_list(struct exs_store *st, struct exs_profile **out, size_t *n,
                     struct exs_error *err)
 {
-  sqlite3_stmt *s = NULL;
+  struct db_stmt *s = NULL;
   struct exs_profile *arr = NULL;
   size_t cnt = 0, cap = 0;
   char *sql = select_sql(&profile_entity, "ORDER BY name");
@@ -1470,14 +1378,14 @@ int sq_profile_list(struct exs_store *st, struct exs_profile **out, size_t *n,
     sq_fail(st, err, "cannot list profiles");
     goto out;
   }
-  while((rc = sqlite3_step(s)) == SQLITE_ROW) {
+  while((rc = db_step(s)) == DB_ROW) {
     if(sq_grow((void **)&arr, &cap, cnt, sizeof(*arr))) {
       exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
       goto out;
     }
     read_profile(st, s, &arr[cnt++], false, err);
   }
-  if(rc != SQLITE_DONE) {
+  if(rc != DB_DONE) {
     sq_fail(st, err, "cannot list profiles");
     goto out;
   }
@@ -1495,17 +1403,17 @@ out:
 static int delete_by_key(struct exs_store *st, enum stmt_id id, const char *key, const char *what,
                          struct exs_error *err)
 {
-  sqlite3_stmt *s = sq_prep(st, id, err);
+  struct db_stmt *s = sq_prep(st, id, err);
   int result = -1;
 
   if(!s)
     return -1;
   sq_bind_text(s, 1, key);
-  if(sqlite3_step(s) != SQLITE_DONE) {
+  if(db_step(s) != DB_DONE) {
     sq_fail(st, err, "cannot delete");
     goto out;
   }
-  if(sqlite3_changes(SQ(st)->db) == 0) {
+  if(db_changes(SQ(st)->db) == 0) {
     exs_error_set(err, EXS_CAT_CONFIG, "no %s '%s'", what, key);
     result = EXS_STORE_NOT_FOUND;
     goto out;
@@ -1525,18 +1433,18 @@ int sq_profile_delete(struct exs_store *st, const char *name, struct exs_error *
 
 int sq_mailbox_put(struct exs_store *st, struct exs_mailbox *m, struct exs_error *err)
 {
-  int rc;
+  enum db_err kind;
 
-  if(entity_put(st, &mailbox_entity, m, &rc, err) == 0)
+  if(entity_put(st, &mailbox_entity, m, &kind, err) == 0)
     return 0;
-  if(rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+  if(kind == DB_E_FOREIGN_KEY)
     exs_error_set(err, EXS_CAT_CONFIG, "mailbox %s: profile '%s' does not exist", m->address,
                   m->profile);
   return -1;
 }
 
-static int read_mailbox(struct exs_store *st, sqlite3_stmt *s, struct exs_mailbox *m, bool secrets,
-                        struct exs_error *err)
+static int read_mailbox(struct exs_store *st, struct db_stmt *s, struct exs_mailbox *m,
+                        bool secrets, struct exs_error *err)
 {
   return entity_read(st, &mailbox_entity, s, m, secrets, err);
 }
@@ -1550,7 +1458,7 @@ int sq_mailbox_get(struct exs_store *st, const char *address, struct exs_mailbox
 int sq_mailbox_each(struct exs_store *st, const char *profile, unsigned flags,
                     exs_store_mailbox_cb cb, void *ctx, struct exs_error *err)
 {
-  sqlite3_stmt *s = NULL;
+  struct db_stmt *s = NULL;
   struct exs_mailbox *m = NULL;
   char *sql = select_sql(&mailbox_entity,
                          profile ? "WHERE profile = ? ORDER BY address" : "ORDER BY address");
@@ -1568,7 +1476,7 @@ int sq_mailbox_each(struct exs_store *st, const char *profile, unsigned flags,
   }
   if(profile)
     sq_bind_text(s, 1, profile);
-  while((rc = sqlite3_step(s)) == SQLITE_ROW) {
+  while((rc = db_step(s)) == DB_ROW) {
     if(read_mailbox(st, s, m, (flags & EXS_STORE_WITH_SECRETS) != 0, err))
       goto out;
     rc = cb(ctx, m);
@@ -1578,7 +1486,7 @@ int sq_mailbox_each(struct exs_store *st, const char *profile, unsigned flags,
       goto out;
     }
   }
-  if(rc != SQLITE_DONE) {
+  if(rc != DB_DONE) {
     sq_fail(st, err, "cannot list mailboxes");
     goto out;
   }

@@ -27,108 +27,92 @@ int exs_act_kind_parse(const char *s)
   return -1;
 }
 
-#define ACT_COLS                                                                                   \
-  "id, mailbox, kind, exchange_id, change_key, subject, body, start, end, location, status, "      \
-  "given_name, surname, company, email, crm_modified, exchange_modified, synced_at, dirty, "       \
-  "deleted, conflict"
+/* The columns but id ("end" is a reserved word in PostgreSQL: quoted). */
+const struct field sq_act_fields[] = {
+    FTEXT(exs_act_item, "mailbox", mailbox, 0),
+    FENUM(exs_act_item, "kind", kind, act_kinds, 0),
+    FTEXT(exs_act_item, "exchange_id", exchange_id, 0),
+    FTEXT(exs_act_item, "change_key", change_key, 0),
+    FTEXT(exs_act_item, "subject", subject, 0),
+    FTEXT(exs_act_item, "body", body, 0),
+    FTEXT(exs_act_item, "start", start, 0),
+    FTEXT(exs_act_item, "\"end\"", end, 0),
+    FTEXT(exs_act_item, "location", location, 0),
+    FTEXT(exs_act_item, "status", status, 0),
+    FTEXT(exs_act_item, "given_name", given_name, 0),
+    FTEXT(exs_act_item, "surname", surname, 0),
+    FTEXT(exs_act_item, "company", company, 0),
+    FTEXT(exs_act_item, "email", email, 0),
+    FSECS(exs_act_item, "crm_modified", crm_modified, 0),
+    FSECS(exs_act_item, "exchange_modified", exchange_modified, 0),
+    FSECS(exs_act_item, "synced_at", synced_at, 0),
+    FBOOL(exs_act_item, "dirty", dirty, 0),
+    FBOOL(exs_act_item, "deleted", deleted, 0),
+    FTEXT(exs_act_item, "conflict", conflict, 0),
+};
+const size_t sq_n_act_fields = NF(sq_act_fields);
 
-static void act_read(sqlite3_stmt *s, struct exs_act_item *a)
+static char *act_sql(enum stmt_id id)
 {
-  char kind[16];
+  const struct field *f = sq_act_fields;
+  size_t n = sq_n_act_fields;
 
+  switch(id) {
+  case S_ACT_INSERT:
+    return sq_insert_sql("act_items", f, n, "RETURNING id");
+  case S_ACT_UPDATE:
+    return sq_update_sql("act_items", f, n, "WHERE id = ?");
+  case S_ACT_GET:
+    return sq_select_sql("act_items", f, n, "WHERE id = ?");
+  case S_ACT_FIND:
+    return sq_select_sql("act_items", f, n, "WHERE mailbox = ? AND exchange_id = ?");
+  default:
+    return sq_select_sql("act_items", f, n,
+                         "WHERE (?1 IS NULL OR mailbox = ?1) AND (?2 = 0 OR dirty = 1) "
+                         "ORDER BY id");
+  }
+}
+
+static void act_read(struct db_stmt *s, struct exs_act_item *a)
+{
   memset(a, 0, sizeof(*a));
-  a->id = sqlite3_column_int64(s, 0);
-  sq_col_text(s, 1, a->mailbox, sizeof(a->mailbox));
-  sq_col_text(s, 2, kind, sizeof(kind));
-  a->kind = exs_act_kind_parse(kind);
-  sq_col_text(s, 3, a->exchange_id, sizeof(a->exchange_id));
-  sq_col_text(s, 4, a->change_key, sizeof(a->change_key));
-  sq_col_text(s, 5, a->subject, sizeof(a->subject));
-  sq_col_text(s, 6, a->body, sizeof(a->body));
-  sq_col_text(s, 7, a->start, sizeof(a->start));
-  sq_col_text(s, 8, a->end, sizeof(a->end));
-  sq_col_text(s, 9, a->location, sizeof(a->location));
-  sq_col_text(s, 10, a->status, sizeof(a->status));
-  sq_col_text(s, 11, a->given_name, sizeof(a->given_name));
-  sq_col_text(s, 12, a->surname, sizeof(a->surname));
-  sq_col_text(s, 13, a->company, sizeof(a->company));
-  sq_col_text(s, 14, a->email, sizeof(a->email));
-  a->crm_modified = (time_t)sqlite3_column_int64(s, 15);
-  a->exchange_modified = (time_t)sqlite3_column_int64(s, 16);
-  a->synced_at = (time_t)sqlite3_column_int64(s, 17);
-  a->dirty = sqlite3_column_int(s, 18) != 0;
-  a->deleted = sqlite3_column_int(s, 19) != 0;
-  sq_col_text(s, 20, a->conflict, sizeof(a->conflict));
+  a->id = db_col_int64(s, 0);
+  sq_read_fields(s, sq_act_fields, sq_n_act_fields, a, 1); /* no F_STR: never -1 */
 }
 
 int sq_act_put(struct exs_store *st, struct exs_act_item *a, struct exs_error *err)
 {
-  sqlite3_stmt *s;
-  int rc, result = -1;
+  struct db_stmt *s = sq_prep_lazy(st, a->id ? S_ACT_UPDATE : S_ACT_INSERT, act_sql, err);
+  int i, rc, result = -1;
 
-  if(a->id)
-    s = sq_stmt(st,
-                "UPDATE act_items SET mailbox=?1, kind=?2, exchange_id=?3, change_key=?4,"
-                " subject=?5, body=?6, start=?7, end=?8, location=?9, status=?10,"
-                " given_name=?11, surname=?12, company=?13, email=?14, crm_modified=?15,"
-                " exchange_modified=?16, synced_at=?17, dirty=?18, deleted=?19,"
-                " conflict=?20 WHERE id=?21",
-                err);
-  else
-    s = sq_stmt(st,
-                "INSERT INTO act_items(mailbox, kind, exchange_id, change_key, subject,"
-                " body, start, end, location, status, given_name, surname, company, email,"
-                " crm_modified, exchange_modified, synced_at, dirty, deleted, conflict)"
-                " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,"
-                "?19,?20)",
-                err);
   if(!s)
     return -1;
-  sq_bind_text(s, 1, a->mailbox);
-  sqlite3_bind_text(s, 2, exs_act_kind_name(a->kind), -1, SQLITE_STATIC);
-  sq_bind_text(s, 3, a->exchange_id);
-  sq_bind_text(s, 4, a->change_key);
-  sq_bind_text(s, 5, a->subject);
-  sq_bind_text(s, 6, a->body);
-  sq_bind_text(s, 7, a->start);
-  sq_bind_text(s, 8, a->end);
-  sq_bind_text(s, 9, a->location);
-  sq_bind_text(s, 10, a->status);
-  sq_bind_text(s, 11, a->given_name);
-  sq_bind_text(s, 12, a->surname);
-  sq_bind_text(s, 13, a->company);
-  sq_bind_text(s, 14, a->email);
-  sqlite3_bind_int64(s, 15, (sqlite3_int64)a->crm_modified);
-  sqlite3_bind_int64(s, 16, (sqlite3_int64)a->exchange_modified);
-  sqlite3_bind_int64(s, 17, (sqlite3_int64)a->synced_at);
-  sqlite3_bind_int(s, 18, a->dirty ? 1 : 0);
-  sqlite3_bind_int(s, 19, a->deleted ? 1 : 0);
-  sq_bind_text(s, 20, a->conflict);
+  i = sq_bind_fields(s, sq_act_fields, sq_n_act_fields, a, 0, 1);
   if(a->id)
-    sqlite3_bind_int64(s, 21, a->id);
-  rc = sqlite3_step(s);
-  if(rc != SQLITE_DONE) {
+    db_bind_int64(s, i, a->id);
+  rc = db_step(s);
+  if(rc != (a->id ? DB_DONE : DB_ROW)) {
     sq_fail(st, err, "cannot write the ACT item");
     goto out;
   }
   if(!a->id)
-    a->id = sqlite3_last_insert_rowid(SQ(st)->db);
+    a->id = db_col_int64(s, 0);
   result = 0;
 out:
   sq_done(st, s);
   return result;
 }
 
-static int act_get_one(struct exs_store *st, sqlite3_stmt *s, struct exs_act_item *a,
+static int act_get_one(struct exs_store *st, struct db_stmt *s, struct exs_act_item *a,
                        struct exs_error *err)
 {
-  int rc = sqlite3_step(s), result = -1;
+  int rc = db_step(s), result = -1;
 
-  if(rc == SQLITE_ROW) {
+  if(rc == DB_ROW) {
     act_read(s, a);
     result = 0;
   }
-  else if(rc == SQLITE_DONE) {
+  else if(rc == DB_DONE) {
     exs_error_set(err, EXS_CAT_CONFIG, "no such ACT item");
     result = EXS_STORE_NOT_FOUND;
   }
@@ -141,10 +125,7 @@ static int act_get_one(struct exs_store *st, sqlite3_stmt *s, struct exs_act_ite
 int sq_act_find(struct exs_store *st, const char *mailbox, const char *exchange_id,
                 struct exs_act_item *a, struct exs_error *err)
 {
-  sqlite3_stmt *s = sq_stmt(st,
-                            "SELECT " ACT_COLS " FROM act_items WHERE mailbox = ? AND "
-                            "exchange_id = ?",
-                            err);
+  struct db_stmt *s = sq_prep_lazy(st, S_ACT_FIND, act_sql, err);
 
   if(!s)
     return -1;
@@ -155,22 +136,18 @@ int sq_act_find(struct exs_store *st, const char *mailbox, const char *exchange_
 
 int sq_act_get(struct exs_store *st, int64_t id, struct exs_act_item *a, struct exs_error *err)
 {
-  sqlite3_stmt *s = sq_stmt(st, "SELECT " ACT_COLS " FROM act_items WHERE id = ?", err);
+  struct db_stmt *s = sq_prep_lazy(st, S_ACT_GET, act_sql, err);
 
   if(!s)
     return -1;
-  sqlite3_bind_int64(s, 1, id);
+  db_bind_int64(s, 1, id);
   return act_get_one(st, s, a, err);
 }
 
 int sq_act_list(struct exs_store *st, const char *mailbox, bool dirty_only,
                 struct exs_act_item **out, size_t *n, struct exs_error *err)
 {
-  sqlite3_stmt *s = sq_stmt(st,
-                            "SELECT " ACT_COLS " FROM act_items WHERE "
-                            "(?1 IS NULL OR mailbox = ?1) AND (?2 = 0 OR dirty = 1) "
-                            "ORDER BY id",
-                            err);
+  struct db_stmt *s = sq_prep_lazy(st, S_ACT_LIST, act_sql, err);
   struct exs_act_item *arr = NULL;
   size_t cnt = 0, cap = 0;
   int rc, result = -1;
@@ -180,15 +157,15 @@ int sq_act_list(struct exs_store *st, const char *mailbox, bool dirty_only,
   if(!s)
     return -1;
   sq_bind_text(s, 1, mailbox);
-  sqlite3_bind_int(s, 2, dirty_only ? 1 : 0);
-  while((rc = sqlite3_step(s)) == SQLITE_ROW) {
+  db_bind_int64(s, 2, dirty_only ? 1 : 0);
+  while((rc = db_step(s)) == DB_ROW) {
     if(sq_grow((void **)&arr, &cap, cnt, sizeof(*arr))) {
       exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
       goto out;
     }
     act_read(s, &arr[cnt++]);
   }
-  if(rc != SQLITE_DONE) {
+  if(rc != DB_DONE) {
     sq_fail(st, err, "cannot list ACT items");
     goto out;
   }
@@ -204,10 +181,10 @@ out:
 
 int sq_act_delete(struct exs_store *st, int64_t id, struct exs_error *err)
 {
-  sqlite3_stmt *s = sq_stmt(st, "DELETE FROM act_items WHERE id = ?", err);
+  struct db_stmt *s = sq_stmt(st, "DELETE FROM act_items WHERE id = ?", err);
 
   if(!s)
     return -1;
-  sqlite3_bind_int64(s, 1, id);
+  db_bind_int64(s, 1, id);
   return sq_write_one(st, s, id, "cannot delete the ACT item", err);
 }

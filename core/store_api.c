@@ -6,6 +6,8 @@
 struct exs_store *exs_store_open_version(const char *path, const char *key_file, int version,
                                          struct exs_error *err)
 {
+  if(exs_store_is_pg(path))
+    return exs_store_pg_open(path, key_file, version, err);
   return exs_store_sqlite_open(path, key_file, version, err);
 }
 

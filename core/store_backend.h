@@ -5,9 +5,11 @@
  * calling the operations table of the handle, so callers never know which
  * backend they talk to. A backend's handle starts with struct exs_store
  * (its operations) and the backend's own state follows; its operations get
- * the struct exs_store pointer back. One backend today: SQLite
- * (store_sqlite.h, exs_store_sqlite_open). Every operation has the meaning
- * its exs_store_* call documents in store.h.
+ * the struct exs_store pointer back. Two backends, SQLite
+ * (exs_store_sqlite_open) and PostgreSQL (exs_store_pg_open), share one
+ * implementation of the operations over the SQL driver seam db.h
+ * (store_sqlite.h); they differ in how they open. Every operation has the
+ * meaning its exs_store_* call documents in store.h.
  */
 #ifndef EXSYNC_STORE_BACKEND_H
 #define EXSYNC_STORE_BACKEND_H
@@ -15,7 +17,7 @@
 #include "exsync/store.h"
 
 struct exs_store_ops {
-  const char *name; /* "sqlite" */
+  const char *name; /* "sql" */
   void (*close)(struct exs_store *st);
   int (*schema_version)(struct exs_store *st);
   int (*check)(struct exs_store *st, struct exs_error *err);
@@ -116,8 +118,17 @@ struct exs_store {
   const struct exs_store_ops *ops;
 };
 
-/* The SQLite backend (store.c): open or create the store file at path. */
+/* The SQLite backend (store_sqlite.c): open or create the store file at path. */
 struct exs_store *exs_store_sqlite_open(const char *path, const char *key_file, int version,
                                         struct exs_error *err);
+/* The PostgreSQL backend (store_pg.c): connect with a libpq connection
+ * string (postgresql://USER@HOST:PORT/DB or key=value) that holds no
+ * password. */
+struct exs_store *exs_store_pg_open(const char *conninfo, const char *key_file, int version,
+                                    struct exs_error *err);
+/* Whether where names a PostgreSQL database rather than an SQLite file:
+ * postgresql:// or postgres://, or key=value starting with host=,
+ * hostaddr=, dbname=, user=, port= or service=. */
+bool exs_store_is_pg(const char *where);
 
 #endif

@@ -1,12 +1,16 @@
-/* store_sqlite.h - private to the SQLite backend of store.h (core/store*.c).
+/* store_sqlite.h - private to the store's backends (core/store*.c).
  *
- * The backend is split by concern: store.c (open, migrations, the database
- * file, the statement path, transactions, secrets; org, profiles, mailboxes,
- * import), store_results.c (alerts, Test & Enable results, jobs),
- * store_sync.c (activities, sync states, the sync engine's calls),
- * store_act.c (ACT items), store_sqlite.c (the operations table). They
- * share the handle, the field tables and the helpers declared here;
- * nothing outside core/store*.c includes this file.
+ * The store's operations are written once, over the SQL driver seam db.h,
+ * and run on SQLite or PostgreSQL; only opening differs (store_sqlite.c:
+ * the database file; store_pg.c: the connection string). They are split by
+ * concern: store.c (open, migrations, the statement path, transactions,
+ * secrets; org, profiles, mailboxes, import), store_results.c (alerts,
+ * Test & Enable results, jobs), store_sync.c (activities, sync states, the
+ * sync engine's calls), store_act.c (ACT items), store_sqlite.c (the
+ * operations table, the SQLite file), store_pg.c (PostgreSQL). They share
+ * the handle, the field tables and the helpers declared here; nothing
+ * outside core/store*.c includes this file. (The sq_ prefix is historical:
+ * these functions serve both databases.)
  */
 #ifndef EXSYNC_STORE_SQLITE_H
 #define EXSYNC_STORE_SQLITE_H
@@ -16,27 +20,72 @@
 #include <stdint.h>
 #include <time.h>
 
-#include <sqlite3.h>
-
+#include "db.h"
 #include "exsync/store.h"
 #include "store_backend.h"
 
 /* ---- field tables: a field is one line (column, C type, offset) ---- */
 
-enum ftype { F_TEXT, F_INT, F_BOOL, F_TIME };
+/* F_TEXT: a char buffer ("" is NULL); F_STR: an owned char * (NULL / "" is
+ * NULL; read with strdup); F_TIME: a time_t (0 is NULL); F_SECS: a time_t
+ * stored as it is (0 too); F_ENUM: an int stored as its name in names[]
+ * (size of them). */
+enum ftype { F_TEXT, F_INT, F_BOOL, F_TIME, F_SECS, F_STR, F_ENUM };
 #define F_RESULT 1u /* written by exs_store_save_test_result */
 
 struct field {
   const char *col;
   enum ftype type;
   size_t off;
-  size_t size; /* F_TEXT: buffer size */
+  size_t size; /* F_TEXT: buffer size; F_ENUM: number of names */
   unsigned flags;
+  const char *const *names; /* F_ENUM */
 };
+
+/* One line per field: FTEXT(struct, column, member, flags)... */
+#define FTEXT(S, c, m, fl)                                                                         \
+  {                                                                                                \
+    c, F_TEXT, offsetof(struct S, m), sizeof(((struct S *)0)->m), fl, NULL                         \
+  }
+#define FINT(S, c, m, fl)                                                                          \
+  {                                                                                                \
+    c, F_INT, offsetof(struct S, m), 0, fl, NULL                                                   \
+  }
+#define FBOOL(S, c, m, fl)                                                                         \
+  {                                                                                                \
+    c, F_BOOL, offsetof(struct S, m), 0, fl, NULL                                                  \
+  }
+#define FTIME(S, c, m, fl)                                                                         \
+  {                                                                                                \
+    c, F_TIME, offsetof(struct S, m), 0, fl, NULL                                                  \
+  }
+#define FIDX(S, t, c, m, i, fl)                                                                    \
+  {                                                                                                \
+    c, t, offsetof(struct S, m) + (i) * sizeof(((struct S *)0)->m[0]), 0, fl, NULL                 \
+  }
+#define FSTR(S, c, m, fl)                                                                          \
+  {                                                                                                \
+    c, F_STR, offsetof(struct S, m), 0, fl, NULL                                                   \
+  }
+#define FSECS(S, c, m, fl)                                                                         \
+  {                                                                                                \
+    c, F_SECS, offsetof(struct S, m), 0, fl, NULL                                                  \
+  }
+#define FENUM(S, c, m, names, fl)                                                                  \
+  {                                                                                                \
+    c, F_ENUM, offsetof(struct S, m), sizeof(names) / sizeof((names)[0]), fl, names                \
+  }
+#define NF(a) (sizeof(a) / sizeof((a)[0]))
 
 /* The mailbox columns (the key column first). */
 extern const struct field sq_mailbox_fields[];
 extern const size_t sq_n_mailbox_fields;
+/* The activity columns but id (store_sync.c), the ACT item columns but id
+ * (store_act.c). */
+extern const struct field sq_activity_fields[];
+extern const size_t sq_n_activity_fields;
+extern const struct field sq_act_fields[];
+extern const size_t sq_n_act_fields;
 
 /* ---- the handle ---- */
 
@@ -55,34 +104,33 @@ enum stmt_id {
   S_JOB_PROGRESS,
   S_JOB_FINISH,
   S_JOB_GET,
-  S_ACTIVITY_ADD,
   S_ACTIVITY_FIND,
-  S_ACTIVITY_GET,
   S_ACTIVITY_STATE,
   S_SYNC_GET,
   S_SYNC_PUT,
+  S_LAZY, /* from here on: built at first use by the file that owns them */
+  S_ACTIVITY_ADD = S_LAZY,
+  S_ACTIVITY_GET,
+  S_ACTIVITY_LIST,
+  S_ACT_INSERT,
+  S_ACT_UPDATE,
+  S_ACT_GET,
+  S_ACT_FIND,
+  S_ACT_LIST,
   S_COUNT
-};
-
-struct cached {
-  char *sql;
-  sqlite3_stmt *s;
-  bool in_use; /* handed out by sq_stmt(), not yet given back */
 };
 
 struct sq_store {
   struct exs_store base; /* first: the operations table */
-  sqlite3 *db;
+  struct db *db;         /* SQLite or PostgreSQL (db.h) */
   struct exs_secret *secret;
-  char path[1024];
-  struct cached *cache; /* sq_stmt(): prepared statements by SQL text */
-  size_t n_cache, cap_cache;
+  char path[1024];    /* the database named in errors (a URI: without password) */
   char *sql[S_COUNT]; /* generated SQL (NULL: static) */
   bool in_explicit;   /* exs_store_begin was called */
   bool bound;         /* sealed values bound to their row (BOUND_SECRETS_VERSION) */
 };
 
-/* The SQLite state behind a handle (st is always an sq_store). */
+/* The state behind a handle (st is always an sq_store). */
 #define SQ(st) ((struct sq_store *)(st))
 
 /* The operations (store.h's calls, same meaning), and their table. */
@@ -180,39 +228,54 @@ int sq_act_list(struct exs_store *st, const char *mailbox, bool dirty_only,
                 struct exs_act_item **out, size_t *n, struct exs_error *err);
 int sq_act_delete(struct exs_store *st, int64_t id, struct exs_error *err);
 extern const struct exs_store_ops sq_ops;
-/* Open the SQLite store (store.c); exs_store_sqlite_open sets its ops. */
-struct exs_store *sq_open(const char *path, const char *key_file, int version,
+/* st with its ops set to sq_ops (store_sqlite.c); NULL stays NULL. */
+struct exs_store *sq_with_ops(struct exs_store *st);
+/* The store over an open connection (store.c): takes db (closed on
+ * failure), opens the key file, migrates to version. name is the database
+ * as errors name it. The caller sets the handle's ops (sq_ops). */
+struct exs_store *sq_open(struct db *db, const char *name, const char *key_file, int version,
                           struct exs_error *err);
 
 /* ---- helpers (store.c) ---- */
 
-/* err = "store PATH: what: SQLite's message"; returns -1. */
+/* err = "store PATH: what: the database's message"; returns -1. */
 int sq_fail(struct exs_store *st, struct exs_error *err, const char *what);
 /* Run SQL without results. */
 int sq_exec(struct exs_store *st, const char *sql, struct exs_error *err);
 /* The one prepared-statement path: a statement for sql (cached per handle,
  * reset, no bindings); give it back with sq_done. */
-sqlite3_stmt *sq_stmt(struct exs_store *st, const char *sql, struct exs_error *err);
-void sq_done(struct exs_store *st, sqlite3_stmt *s);
+struct db_stmt *sq_stmt(struct exs_store *st, const char *sql, struct exs_error *err);
+void sq_done(struct exs_store *st, struct db_stmt *s);
 /* sq_stmt of a generated or static statement by id. */
-sqlite3_stmt *sq_prep(struct exs_store *st, enum stmt_id id, struct exs_error *err);
+struct db_stmt *sq_prep(struct exs_store *st, enum stmt_id id, struct exs_error *err);
+/* sq_prep of a statement from S_LAZY on, its SQL made by make(id) the
+ * first time (malloc'd, kept by the handle). */
+struct db_stmt *sq_prep_lazy(struct exs_store *st, enum stmt_id id, char *(*make)(enum stmt_id id),
+                             struct exs_error *err);
 /* Text and times, NULL when empty / 0. */
-void sq_bind_text(sqlite3_stmt *s, int i, const char *v);
-void sq_bind_time(sqlite3_stmt *s, int i, time_t t);
-void sq_col_text(sqlite3_stmt *s, int i, char *buf, size_t len);
-char *sq_col_dup(sqlite3_stmt *s, int i);
+void sq_bind_text(struct db_stmt *s, int i, const char *v);
+void sq_bind_time(struct db_stmt *s, int i, time_t t);
+void sq_col_text(struct db_stmt *s, int i, char *buf, size_t len);
+char *sq_col_dup(struct db_stmt *s, int i);
 /* Bind / read the fields of obj (bind: only those in mask, 0 all) from
- * parameter / column first on; return the next index. */
-int sq_bind_fields(sqlite3_stmt *s, const struct field *f, size_t n, const void *obj, unsigned mask,
-                   int first);
-int sq_read_fields(sqlite3_stmt *s, const struct field *f, size_t n, void *obj, int first);
-/* A unit of work: BEGIN IMMEDIATE, or a savepoint inside the caller's
- * transaction (*own false); sq_tx_end commits (ok 0) or rolls back. */
+ * parameter / column first on; return the next index (read: -1 when out
+ * of memory, the F_STR fields read so far left for the caller to free). */
+int sq_bind_fields(struct db_stmt *s, const struct field *f, size_t n, const void *obj,
+                   unsigned mask, int first);
+int sq_read_fields(struct db_stmt *s, const struct field *f, size_t n, void *obj, int first);
+/* "INSERT INTO table(cols) VALUES(?, ...) tail", "SELECT id, cols FROM
+ * table tail", "UPDATE table SET col = ?, ... tail" (malloc'd). */
+char *sq_insert_sql(const char *table, const struct field *f, size_t n, const char *tail);
+char *sq_select_sql(const char *table, const struct field *f, size_t n, const char *tail);
+char *sq_update_sql(const char *table, const struct field *f, size_t n, const char *tail);
+/* A unit of work: a writing transaction (db_begin), or a savepoint inside
+ * the caller's transaction (*own false); sq_tx_end commits (ok 0) or rolls
+ * back. */
 int sq_tx_begin(struct exs_store *st, bool *own, struct exs_error *err);
 int sq_tx_end(struct exs_store *st, bool own, int ok, struct exs_error *err);
 /* Step a write statement that must change one row, give it back;
  * EXS_STORE_NOT_FOUND when it changed none (store_sync.c). */
-int sq_write_one(struct exs_store *st, sqlite3_stmt *s, int64_t id, const char *what,
+int sq_write_one(struct exs_store *st, struct db_stmt *s, int64_t id, const char *what,
                  struct exs_error *err);
 /* Grow *arr (elem bytes each) to hold n + 1 entries. */
 int sq_grow(void **arr, size_t *cap, size_t n, size_t elem);

@@ -46,39 +46,6 @@ static const struct {
     {"replay", NULL, "rerun a recording offline and compare the report"},
 };
 
-enum {
-  G_DB = 1,
-  G_KEY_FILE,
-  G_FORMAT,
-  G_TRACE,
-  G_CACERT,
-  G_RESOLVE,
-  G_CONNECT_TO,
-  G_PROXY,
-  G_NOPROXY,
-  G_OUTPUT,
-  G_FAILURES_ONLY,
-  G_NO_PROGRESS
-};
-
-/* Taken anywhere on the line, before or after the command. */
-static const struct diag_opt global_opts[] = {
-    {"--db", true, G_DB},
-    {"--key-file", true, G_KEY_FILE},
-    {"--format", true, G_FORMAT},
-    {"--trace", true, G_TRACE},
-    {"--cacert", true, G_CACERT},
-    {"--resolve", true, G_RESOLVE},
-    {"--connect-to", true, G_CONNECT_TO},
-    {"--proxy", true, G_PROXY},
-    {"--noproxy", true, G_NOPROXY},
-    {"-o", true, G_OUTPUT},
-    {"--output", true, G_OUTPUT},
-    {"--failures-only", false, G_FAILURES_ONLY},
-    {"--no-progress", false, G_NO_PROGRESS},
-    {NULL, false, 0},
-};
-
 static int usage(FILE *f)
 {
   size_t i;
@@ -147,100 +114,6 @@ static int version(void)
   return 0;
 }
 
-/* Apply global option o with value v. 0 or -1 (printed). */
-static int set_global(struct diag_ctx *ctx, int id, const char *name, const char *v)
-{
-  int f;
-
-  switch(id) {
-  case G_DB:
-    ctx->db = v;
-    break;
-  case G_KEY_FILE:
-    ctx->key_file = v;
-    break;
-  case G_FORMAT:
-    f = diag_format_parse(v);
-    if(f < 0) {
-      diag_fail("unknown format '%s' (text, json, junit or html)", v);
-      return -1;
-    }
-    ctx->format = (enum diag_format)f;
-    break;
-  case G_TRACE:
-    ctx->trace_path = v;
-    break;
-  case G_CACERT:
-    ctx->cacert = v;
-    break;
-  case G_RESOLVE:
-    if(ctx->n_resolve >= DIAG_MAX_OVERRIDES || !strchr(v, ':')) {
-      diag_fail("--resolve wants HOST:PORT:ADDR (at most %d)", DIAG_MAX_OVERRIDES);
-      return -1;
-    }
-    ctx->resolve[ctx->n_resolve++] = v;
-    break;
-  case G_CONNECT_TO:
-    if(ctx->n_connect_to >= DIAG_MAX_OVERRIDES || !strchr(v, ':')) {
-      diag_fail("--connect-to wants HOST:PORT:HOST2:PORT2 (at most %d)", DIAG_MAX_OVERRIDES);
-      return -1;
-    }
-    ctx->connect_to[ctx->n_connect_to++] = v;
-    break;
-  case G_PROXY:
-    ctx->proxy = v;
-    break;
-  case G_NOPROXY:
-    ctx->noproxy = v;
-    break;
-  case G_OUTPUT:
-    if(!*v) {
-      diag_fail("option %s needs a file name", name);
-      return -1;
-    }
-    ctx->output = v;
-    break;
-  case G_FAILURES_ONLY:
-    ctx->failures_only = true;
-    break;
-  case G_NO_PROGRESS:
-    ctx->no_progress = true;
-    break;
-  default:
-    break;
-  }
-  return 0;
-}
-
-/* Take one global option at argv[*i] if it is one. Returns 1 taken, 0 not a
- * global option, -1 error (message printed). */
-static int take_global(struct diag_ctx *ctx, int argc, char **argv, int *i)
-{
-  const struct diag_opt *o = diag_opt_match(global_opts, argv[*i]);
-  const char *eq = strchr(argv[*i], '=');
-  const char *v = NULL;
-
-  if(!o)
-    return 0;
-  if(o->value) {
-    if(eq) {
-      v = eq + 1;
-    }
-    else {
-      if(*i + 1 >= argc || !strncmp(argv[*i + 1], "--", 2)) {
-        diag_fail("option %s needs a value", o->name);
-        return -1;
-      }
-      v = argv[++*i];
-    }
-  }
-  else if(eq) {
-    diag_fail("option %s takes no value", o->name);
-    return -1;
-  }
-  return set_global(ctx, o->id, o->name, v) ? -1 : 1;
-}
-
 static bool is_report_command(char **rest, int nrest)
 {
   static const char *const top[] = {"test-enable", "demo", "replay", "autodiscover"};
@@ -281,6 +154,7 @@ int diag_main_with(int argc, char **argv, const struct diag_command *extra, size
   time_t frozen_t;
 
   memset(&ctx, 0, sizeof(ctx));
+  ctx.out = stdout;
   ctx.argv0 = argv[0];
   diag_clear_last_error();
   if(!rest)
@@ -297,7 +171,7 @@ int diag_main_with(int argc, char **argv, const struct diag_command *extra, size
     if(!passthrough && !strcmp(argv[i], "--"))
       passthrough = true;
     if(!passthrough)
-      t = take_global(&ctx, argc, argv, &i);
+      t = diag_take_global(&ctx, argc, argv, &i);
     if(t < 0)
       goto out;
     if(t == 0)
@@ -384,10 +258,8 @@ int diag_main_with(int argc, char **argv, const struct diag_command *extra, size
   }
   diag_report_reset_emitted();
   result = run(&ctx, nrest, rest);
-  if(result == 2 && report_cmd && ctx.format != DIAG_FORMAT_TEXT && !diag_report_emitted())
-    diag_report_write_error(stdout, ctx.format, ctx.command,
-                            diag_last_error()[0] ? diag_last_error()
-                                                 : "usage or configuration error");
+  if(report_cmd)
+    diag_report_error_if_silent(stdout, ctx.format, ctx.command, result);
 out:
   if(saved_out >= 0) {
     struct stat sb;

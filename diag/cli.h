@@ -28,9 +28,16 @@ struct diag_ctx {
   bool no_progress;    /* --no-progress */
   bool color;          /* stdout is a terminal that takes colour */
   FILE *trace;         /* open trace file, NULL when none */
+  FILE *out;           /* where test-enable and autodiscover write their report: stdout,
+                          or the memory stream of record and replay */
   const char *argv0;
   const char *command; /* the command run ("mailbox test-enable") */
 };
+
+/* Take the global option at argv[*i] into ctx if it is one (its value may
+ * be argv[*i + 1]: *i then moves past it). Returns 1 taken, 0 not a global
+ * option, -1 error (message printed). diag/globals.c. */
+int diag_take_global(struct diag_ctx *ctx, int argc, char **argv, int *i);
 
 /* Formats a command takes (diag_formats). */
 #define DIAG_F_TEXT (1u << DIAG_FORMAT_TEXT)

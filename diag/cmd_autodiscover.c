@@ -12,27 +12,28 @@
 #include "exsync/autodiscover.h"
 #include "exsync/model.h"
 
-static int help(void)
+static int help(FILE *f)
 {
-  printf("usage: exsync autodiscover ADDRESS [--user USER] [PASSWORD] [--protocol P]\n"
-         "                           [--allow-non-ssl] [--ldap URI [--site NAME]]\n\n"
-         "Find the EWS URL of ADDRESS the way Exchange clients do: with --ldap, the\n"
-         "service connection points in Active Directory first; then https://DOMAIN/autodiscover, "
-         "https://autodiscover.DOMAIN/autodiscover, the HTTP\n"
-         "redirect on port 80, DNS SRV; POX and SOAP; redirectAddr and redirectUrl up to 10\n"
-         "hops. Prints every step with what came back and why the search moved on.\n\n"
-         "  --user USER            credentials for the Autodiscover endpoints\n"
-         "  --password-env VAR | --password-file FILE | --password-prompt\n"
-         "  --protocol P           autodetect (default), negotiate, ntlm or basic\n"
-         "  --allow-non-ssl        allow plain-HTTP endpoints (deployment property)\n"
-         "  --ldap URI             domain-joined: the Autodiscover service connection points\n"
-         "                         of this directory first (ldap://dc.contoso.com)\n"
-         "  --site NAME            this machine's AD site: its SCP entries come first\n"
-         "  --ldap-user DN         bind as DN (or user@domain); anonymous without it\n"
-         "  --ldap-password-env VAR  the bind password, from the environment\n"
-         "With --protocol negotiate, --trace shows the Kerberos exchange (principals,\n"
-         "realm, KDC, enctype; never a key or ticket).\n\n"
-         "Exit codes: 0 an EWS URL was found, 1 not found, 2 usage error.\n");
+  fprintf(f,
+          "usage: exsync autodiscover ADDRESS [--user USER] [PASSWORD] [--protocol P]\n"
+          "                           [--allow-non-ssl] [--ldap URI [--site NAME]]\n\n"
+          "Find the EWS URL of ADDRESS the way Exchange clients do: with --ldap, the\n"
+          "service connection points in Active Directory first; then https://DOMAIN/autodiscover, "
+          "https://autodiscover.DOMAIN/autodiscover, the HTTP\n"
+          "redirect on port 80, DNS SRV; POX and SOAP; redirectAddr and redirectUrl up to 10\n"
+          "hops. Prints every step with what came back and why the search moved on.\n\n"
+          "  --user USER            credentials for the Autodiscover endpoints\n"
+          "  --password-env VAR | --password-file FILE | --password-prompt\n"
+          "  --protocol P           autodetect (default), negotiate, ntlm or basic\n"
+          "  --allow-non-ssl        allow plain-HTTP endpoints (deployment property)\n"
+          "  --ldap URI             domain-joined: the Autodiscover service connection points\n"
+          "                         of this directory first (ldap://dc.contoso.com)\n"
+          "  --site NAME            this machine's AD site: its SCP entries come first\n"
+          "  --ldap-user DN         bind as DN (or user@domain); anonymous without it\n"
+          "  --ldap-password-env VAR  the bind password, from the environment\n"
+          "With --protocol negotiate, --trace shows the Kerberos exchange (principals,\n"
+          "realm, KDC, enctype; never a key or ticket).\n\n"
+          "Exit codes: 0 an EWS URL was found, 1 not found, 2 usage error.\n");
   return 0;
 }
 
@@ -50,84 +51,85 @@ static const char *mark(enum exs_ad_outcome o)
   }
 }
 
-static void print_text(const char *address, const struct exs_autodiscover_result *r, bool ok,
-                       const struct exs_error *err)
+static void print_text(FILE *f, const char *address, const struct exs_autodiscover_result *r,
+                       bool ok, const struct exs_error *err)
 {
   size_t i;
   int hop = -1;
 
-  printf("Autodiscover for %s\n", address);
+  fprintf(f, "Autodiscover for %s\n", address);
   for(i = 0; i < r->n_steps; i++) {
     const struct exs_autodiscover_step *s = &r->steps[i];
     if(s->hop != hop) {
       hop = s->hop;
-      printf("%s hop %d: searching for %s\n", hop ? "|" : "+", hop, s->address);
+      fprintf(f, "%s hop %d: searching for %s\n", hop ? "|" : "+", hop, s->address);
     }
-    printf("|   %s %-8s %s", mark(s->outcome), exs_ad_method_name(s->method), s->url);
+    fprintf(f, "|   %s %-8s %s", mark(s->outcome), exs_ad_method_name(s->method), s->url);
     if(s->http_status)
-      printf("  (HTTP %ld, %ld ms)", s->http_status, s->elapsed_ms);
+      fprintf(f, "  (HTTP %ld, %ld ms)", s->http_status, s->elapsed_ms);
     else
-      printf("  (%ld ms)", s->elapsed_ms);
-    printf("\n");
+      fprintf(f, "  (%ld ms)", s->elapsed_ms);
+    fprintf(f, "\n");
     if(s->got[0])
-      printf("|            got: %s\n", s->got);
+      fprintf(f, "|            got: %s\n", s->got);
     if(s->why[0])
-      printf("|            %s\n", s->why);
+      fprintf(f, "|            %s\n", s->why);
   }
   if(ok) {
-    printf("Result: success - EWS URL %s\n", r->ews_url);
-    printf("        found by %s at %s", exs_ad_method_name(r->method), r->endpoint);
+    fprintf(f, "Result: success - EWS URL %s\n", r->ews_url);
+    fprintf(f, "        found by %s at %s", exs_ad_method_name(r->method), r->endpoint);
     if(r->hops)
-      printf(" after %d redirect%s", r->hops, r->hops == 1 ? "" : "s");
-    printf("\n");
+      fprintf(f, " after %d redirect%s", r->hops, r->hops == 1 ? "" : "s");
+    fprintf(f, "\n");
     if(strcasecmp(r->address, address))
-      printf("        redirected to %s: EWS calls use that address\n", r->address);
+      fprintf(f, "        redirected to %s: EWS calls use that address\n", r->address);
   }
   else {
-    printf("Result: failure - %s %s\n", exs_category_name(err->category), err->message);
+    fprintf(f, "Result: failure - %s %s\n", exs_category_name(err->category), err->message);
     if(err->hint[0])
-      printf("        fix: %s\n", err->hint);
+      fprintf(f, "        fix: %s\n", err->hint);
   }
 }
 
-static void print_json(const char *address, const struct exs_autodiscover_result *r, bool ok,
-                       const struct exs_error *err)
+static void print_json(FILE *f, const char *address, const struct exs_autodiscover_result *r,
+                       bool ok, const struct exs_error *err)
 {
   size_t i;
 
-  fputs("{\"address\": ", stdout);
-  diag_json_str(stdout, address);
-  printf(", \"result\": \"%s\", \"ews_url\": ", ok ? "success" : "failure");
+  fputs("{\"address\": ", f);
+  diag_json_str(f, address);
+  fprintf(f, ", \"result\": \"%s\", \"ews_url\": ", ok ? "success" : "failure");
   if(ok)
-    diag_json_str(stdout, r->ews_url);
+    diag_json_str(f, r->ews_url);
   else
-    fputs("null", stdout);
-  fputs(", \"final_address\": ", stdout);
-  diag_json_str(stdout, ok ? r->address : address);
-  printf(", \"hops\": %d, \"error\": ", r->hops);
+    fputs("null", f);
+  fputs(", \"final_address\": ", f);
+  diag_json_str(f, ok ? r->address : address);
+  fprintf(f, ", \"hops\": %d, \"error\": ", r->hops);
   if(ok) {
-    fputs("null", stdout);
+    fputs("null", f);
   }
   else {
-    printf("{\"category\": \"%s\", \"message\": ", exs_category_name(err->category));
-    diag_json_str(stdout, err->message);
-    printf(", \"http_status\": %ld, \"ews_code\": ", err->http_status);
-    diag_json_str(stdout, err->ews_code);
-    fputs("}", stdout);
+    fprintf(f, "{\"category\": \"%s\", \"message\": ", exs_category_name(err->category));
+    diag_json_str(f, err->message);
+    fprintf(f, ", \"http_status\": %ld, \"ews_code\": ", err->http_status);
+    diag_json_str(f, err->ews_code);
+    fputs("}", f);
   }
-  fputs(", \"steps\": [", stdout);
+  fputs(", \"steps\": [", f);
   for(i = 0; i < r->n_steps; i++) {
     const struct exs_autodiscover_step *s = &r->steps[i];
-    printf("%s\n  {\"hop\": %d, \"method\": \"%s\", \"outcome\": \"%s\", \"url\": ", i ? "," : "",
-           s->hop, exs_ad_method_name(s->method), exs_ad_outcome_name(s->outcome));
-    diag_json_str(stdout, s->url);
-    printf(", \"http_status\": %ld, \"ms\": %ld, \"got\": ", s->http_status, s->elapsed_ms);
-    diag_json_str(stdout, s->got);
-    fputs(", \"why\": ", stdout);
-    diag_json_str(stdout, s->why);
-    fputs("}", stdout);
+    fprintf(f,
+            "%s\n  {\"hop\": %d, \"method\": \"%s\", \"outcome\": \"%s\", \"url\": ", i ? "," : "",
+            s->hop, exs_ad_method_name(s->method), exs_ad_outcome_name(s->outcome));
+    diag_json_str(f, s->url);
+    fprintf(f, ", \"http_status\": %ld, \"ms\": %ld, \"got\": ", s->http_status, s->elapsed_ms);
+    diag_json_str(f, s->got);
+    fputs(", \"why\": ", f);
+    diag_json_str(f, s->why);
+    fputs("}", f);
   }
-  fputs("\n]}\n", stdout);
+  fputs("\n]}\n", f);
 }
 
 enum {
@@ -176,7 +178,7 @@ int diag_cmd_autodiscover(struct diag_ctx *ctx, int argc, char **argv)
   while((id = diag_opt_next(&p)) != DIAG_OPT_END) {
     switch(id) {
     case DIAG_OPT_HELP:
-      return help();
+      return help(ctx->out);
     case DIAG_OPT_ERR:
       return 2;
     case DIAG_OPT_ARG:
@@ -277,11 +279,11 @@ int diag_cmd_autodiscover(struct diag_ctx *ctx, int argc, char **argv)
   }
   rc = exs_autodiscover_run(ad, address, &res, &err);
   if(ctx->format == DIAG_FORMAT_JSON)
-    print_json(address, &res, rc == 0, &err);
+    print_json(ctx->out, address, &res, rc == 0, &err);
   else if(ctx->format == DIAG_FORMAT_HTML)
-    diag_ad_write_html(stdout, address, &res, rc == 0, &err);
+    diag_ad_write_html(ctx->out, address, &res, rc == 0, &err);
   else
-    print_text(address, &res, rc == 0, &err);
+    print_text(ctx->out, address, &res, rc == 0, &err);
   diag_report_mark_emitted();
   result = rc == 0 ? 0 : 1;
 out:

@@ -9,19 +9,20 @@
 #include "opt.h"
 #include "run.h"
 
-static int help(void)
+static int help(FILE *f)
 {
-  printf("usage: exsync test-enable --config ORG.xml [--mailbox ADDRESS]... [options]\n\n"
-         "Test & Enable the mailboxes of an org file without a store: nothing is saved.\n"
-         "The report goes to stdout (or -o FILE) in the --format chosen: text, json, junit\n"
-         "or html. With json, junit or html, a configuration error still writes a report\n"
-         "that carries the error.\n\n"
-         "Options:\n"
-         "  --config ORG.xml       the org file (urn:exsync:org:1)\n"
-         "  --mailbox ADDRESS      test only this mailbox (repeatable)\n%s\n"
-         "Exit codes: 0 all tested workloads succeeded, 1 some failed, 2 usage or\n"
-         "configuration error.\n",
-         diag_te_flags_help);
+  fprintf(f,
+          "usage: exsync test-enable --config ORG.xml [--mailbox ADDRESS]... [options]\n\n"
+          "Test & Enable the mailboxes of an org file without a store: nothing is saved.\n"
+          "The report goes to stdout (or -o FILE) in the --format chosen: text, json, junit\n"
+          "or html. With json, junit or html, a configuration error still writes a report\n"
+          "that carries the error.\n\n"
+          "Options:\n"
+          "  --config ORG.xml       the org file (urn:exsync:org:1)\n"
+          "  --mailbox ADDRESS      test only this mailbox (repeatable)\n%s\n"
+          "Exit codes: 0 all tested workloads succeeded, 1 some failed, 2 usage or\n"
+          "configuration error.\n",
+          diag_te_flags_help);
   return 0;
 }
 
@@ -54,7 +55,7 @@ int diag_cmd_test_enable(struct diag_ctx *ctx, int argc, char **argv)
   diag_opt_init(&p, "test-enable", opts, diag_te_opts, argc, argv, 1);
   while((id = diag_opt_next(&p)) != DIAG_OPT_END) {
     if(id == DIAG_OPT_HELP) {
-      result = help();
+      result = help(ctx->out);
       goto out;
     }
     if(id == DIAG_OPT_ERR)
@@ -111,7 +112,7 @@ int diag_cmd_test_enable(struct diag_ctx *ctx, int argc, char **argv)
     result = diag_fail("test-enable could not run: out of memory");
     goto out;
   }
-  diag_report_write(stdout, ctx->format, results, n, elapsed);
+  diag_report_write(ctx->out, ctx->format, results, n, elapsed);
   result = diag_report_exit_code(results, n);
 out:
   for(i = 0; chosen && i < n; i++)

@@ -1,5 +1,6 @@
 /* record.c - `exsync record --out FILE -- COMMAND...`: run an exsync command
- * in-process, capture every HTTP exchange through the transport's exchange
+ * in-process (its function called with a context of its own, the report
+ * written to memory), capture every HTTP exchange through the transport's exchange
  * hook, scrub it with the normaliser and write one recording file. */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,94 +21,80 @@
 #define MAX_BODY DIAG_REC_MAX_BODY
 #define PW_PLACEHOLDER "{{secret:password}}"
 
-/* ---- running a command with stdout captured ---- */
+/* ---- running a recordable command in this process ---- */
 
-int diag_run_captured(const char *argv0, const char *const *globals, size_t n_globals,
-                      const char *const *args, size_t n_args, char **out, int *exit_code)
+int diag_run_captured(const struct diag_ctx *base, const char *const *args, size_t n_args,
+                      char **out, int *exit_code)
 {
-  char **argv = calloc(n_globals + n_args + 2, sizeof(char *));
-  FILE *tmp = NULL;
-  struct exs_buf b;
-  char chunk[8192];
-  size_t i, n, argc = 0;
-  int saved = -1, result = -1;
+  struct diag_ctx ctx = *base;
+  char **argv = calloc(n_args + 1, sizeof(char *));
+  char *text = NULL;
+  size_t text_len = 0;
+  FILE *null_trace = NULL;
+  bool color = diag_report_color(), failures_only = diag_report_failures_only();
+  int (*run)(struct diag_ctx *, int, char **) = NULL;
+  int argc = 0, i, result = -1;
 
   *out = NULL;
-  exs_buf_init(&b, MAX_BODY);
+  ctx.out = NULL;
   if(!argv) {
     diag_fail("out of memory");
     goto out;
   }
-  argv[argc++] = (char *)argv0;
-  for(i = 0; i < n_globals; i++)
-    argv[argc++] = (char *)globals[i];
-  for(i = 0; i < n_args; i++)
-    argv[argc++] = (char *)args[i];
-  tmp = tmpfile();
-  if(!tmp) {
-    diag_fail("cannot create a temporary file: %s", strerror(errno));
-    goto out;
-  }
-  fflush(stdout);
-  saved = dup(STDOUT_FILENO);
-  if(saved < 0 || dup2(fileno(tmp), STDOUT_FILENO) < 0) {
-    diag_fail("cannot capture the report: %s", strerror(errno));
-    goto out;
-  }
-  *exit_code = diag_main((int)argc, argv);
-  fflush(stdout);
-  dup2(saved, STDOUT_FILENO);
-  rewind(tmp);
-  while((n = fread(chunk, 1, sizeof(chunk), tmp)) > 0)
-    if(exs_buf_add(&b, chunk, n)) {
-      diag_fail("the report is larger than %u bytes", MAX_BODY);
+  /* global options anywhere among the words, on top of base's */
+  for(i = 0; i < (int)n_args; i++) {
+    int t = diag_take_global(&ctx, (int)n_args, (char **)args, &i);
+    if(t < 0)
       goto out;
-    }
-  *out = exs_buf_steal(&b);
-  if(!*out) {
+    if(t == 0)
+      argv[argc++] = (char *)args[i];
+  }
+  if(argc && !strcmp(argv[0], "test-enable"))
+    run = diag_cmd_test_enable;
+  else if(argc && !strcmp(argv[0], "autodiscover"))
+    run = diag_cmd_autodiscover;
+  if(!run) {
+    diag_fail("'%s': only test-enable and autodiscover run recorded", argc ? argv[0] : "");
+    goto out;
+  }
+  /* a trace makes the batch use one worker: the conversation is then in a
+   * deterministic order, which replay relies on */
+  if(!ctx.trace && !(ctx.trace = null_trace = fopen("/dev/null", "w"))) {
+    diag_fail("cannot open /dev/null: %s", strerror(errno));
+    goto out;
+  }
+  ctx.out = open_memstream(&text, &text_len);
+  if(!ctx.out) {
     diag_fail("out of memory");
     goto out;
   }
+  ctx.command = argv[0];
+  ctx.output = NULL;
+  ctx.color = false; /* a report kept in a file never holds escape codes */
+  diag_report_configure(false, ctx.failures_only);
+  diag_report_reset_emitted();
+  diag_clear_last_error();
+  *exit_code = run(&ctx, argc, argv);
+  diag_report_error_if_silent(ctx.out, ctx.format, ctx.command, *exit_code);
+  diag_report_clear_traces();
+  diag_report_configure(color, failures_only);
+  if(fclose(ctx.out) || text_len > MAX_BODY) {
+    ctx.out = NULL;
+    diag_fail("the report is larger than %u bytes", MAX_BODY);
+    goto out;
+  }
+  ctx.out = NULL;
+  *out = text;
+  text = NULL;
   result = 0;
 out:
-  if(saved >= 0)
-    close(saved);
-  if(tmp)
-    fclose(tmp);
-  exs_buf_free(&b);
+  if(ctx.out)
+    fclose(ctx.out);
+  if(null_trace)
+    fclose(null_trace);
+  free(text);
   free(argv);
   return result;
-}
-
-size_t diag_ctx_globals(const struct diag_ctx *ctx, const char **w, size_t max)
-{
-  static const char *const fmt_names[] = {"text", "json", "junit", "html"};
-  size_t n = 0, i;
-
-#define PUT(a, b)                                                                                  \
-  do {                                                                                             \
-    if(n + 2 <= max) {                                                                             \
-      w[n++] = (a);                                                                                \
-      w[n++] = (b);                                                                                \
-    }                                                                                              \
-  } while(0)
-  for(i = 0; i < ctx->n_connect_to; i++)
-    PUT("--connect-to", ctx->connect_to[i]);
-  for(i = 0; i < ctx->n_resolve; i++)
-    PUT("--resolve", ctx->resolve[i]);
-  if(ctx->cacert)
-    PUT("--cacert", ctx->cacert);
-  if(ctx->db)
-    PUT("--db", ctx->db);
-  if(ctx->key_file)
-    PUT("--key-file", ctx->key_file);
-  if(ctx->format != DIAG_FORMAT_TEXT)
-    PUT("--format", fmt_names[ctx->format]);
-  /* a trace makes the batch use one worker: the conversation is then in a
-   * deterministic order, which replay relies on */
-  PUT("--trace", ctx->trace_path ? ctx->trace_path : "/dev/null");
-#undef PUT
-  return n;
 }
 
 int diag_report_mask(const char *s, struct exs_buf *out)
@@ -513,8 +500,6 @@ static int run_recorded(struct recorder *rc, struct diag_ctx *ctx,
                         const struct diag_record_options *opt, const char *const *args,
                         size_t n_args, int *exit_code)
 {
-  const char *globals[4 * DIAG_MAX_OVERRIDES + 16];
-  size_t ng = diag_ctx_globals(ctx, globals, sizeof(globals) / sizeof(globals[0]));
   char *report = NULL;
   struct exs_buf tmp;
   time_t t0 = exs_now();
@@ -524,7 +509,7 @@ static int run_recorded(struct recorder *rc, struct diag_ctx *ctx,
   rc->rec->frozen = t0;
   exs_clock_freeze(t0);
   exs_http_set_exchange_hook(on_exchange, rc);
-  rcode = diag_run_captured(ctx->argv0, globals, ng, args, n_args, &report, exit_code);
+  rcode = diag_run_captured(ctx, args, n_args, &report, exit_code);
   exs_http_set_exchange_hook(NULL, NULL);
   exs_clock_freeze(0);
   if(rcode)

@@ -10,17 +10,15 @@
 #include "exsync/normalize.h"
 #include "exsync-diag/recording.h"
 
-/* Run `exsync GLOBALS... ARGS...` in this process (diag_main) with its
- * stdout captured: *out is malloc'd (caller frees), *exit_code the code it
- * returned. globals and args are borrowed. Returns 0 or -1 (the capture
- * could not be set up; message printed). */
-int diag_run_captured(const char *argv0, const char *const *globals, size_t n_globals,
-                      const char *const *args, size_t n_args, char **out, int *exit_code);
-
-/* The globals of ctx as command-line words (--connect-to, --resolve,
- * --cacert, --db, --key-file, --format, --trace) into words[0..max-1];
- * returns the number written. Strings borrowed from ctx. */
-size_t diag_ctx_globals(const struct diag_ctx *ctx, const char **words, size_t max);
+/* Run a recordable command (args[0] is test-enable or autodiscover) in
+ * this process: its function is called with a copy of base, the global
+ * options among args on top (--format, --cacert, ...), its report written
+ * to memory: *out is malloc'd (caller frees), *exit_code is what the
+ * command returned. It runs with a trace (base's, else /dev/null), hence
+ * one worker: the conversation has one order, which replay relies on.
+ * args are borrowed. Returns 0 or -1 (message printed). */
+int diag_run_captured(const struct diag_ctx *base, const char *const *args, size_t n_args,
+                      char **out, int *exit_code);
 
 struct diag_record_options {
   const char *out;          /* recording file to write */

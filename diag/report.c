@@ -1,5 +1,6 @@
 /* report.c - text, JSON and JUnit renderings of Test & Enable results. */
 #include "report.h"
+#include "cli.h"
 #include "json.h"
 
 #include <stdlib.h>
@@ -408,6 +409,15 @@ void diag_report_write_error(FILE *f, enum diag_format format, const char *comma
     break;
   }
   diag_report_mark_emitted();
+}
+
+void diag_report_error_if_silent(FILE *f, enum diag_format format, const char *command,
+                                 int exit_code)
+{
+  if(exit_code == 2 && format != DIAG_FORMAT_TEXT && !diag_report_emitted())
+    diag_report_write_error(f, format, command,
+                            diag_last_error()[0] ? diag_last_error()
+                                                 : "usage or configuration error");
 }
 
 void diag_report_write(FILE *f, enum diag_format format, const struct exs_te_result *results,

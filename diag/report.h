@@ -85,6 +85,10 @@ void diag_report_mark_emitted(void);
  * page with the message; text writes nothing (stderr has it). */
 void diag_report_write_error(FILE *f, enum diag_format format, const char *command,
                              const char *message);
+/* After a report command returned exit_code: the error report (with the
+ * last diag_fail message) when it stopped with 2 before writing one. */
+void diag_report_error_if_silent(FILE *f, enum diag_format format, const char *command,
+                                 int exit_code);
 
 /* HTML renderings (report_html.c): one self-contained page. */
 void diag_report_write_html(FILE *f, const struct exs_te_result *results, size_t n,

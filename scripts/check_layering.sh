@@ -100,17 +100,9 @@ if ! tsort "$edges" >/dev/null 2>"$edges.loop"; then
 fi
 rm -f "$edges.loop"
 
-# 5. no call loops between the object files of one library. Calls listed in
-# scripts/layering-known-loops.txt ("ARCHIVE FROM.o TO.o") are loops being
-# taken apart (issue 14) and are left out until then.
-known=scripts/layering-known-loops.txt
+# 5. no call loops between the object files of one library
 for a in "$@"; do
-  nm -A "$a" 2>/dev/null | awk -v lib="$(basename "$a")" -v known="$known" '
-    BEGIN {
-      while((getline line < known) > 0)
-        if(line !~ /^#/ && split(line, k, " ") == 3)
-          skip[k[1] " " k[2] " " k[3]] = 1
-    }
+  nm -A "$a" 2>/dev/null | awk '
     { n = split($1, p, ":"); o = p[2] }
     NF == 3 && $2 ~ /^[TDBRCVW]$/ { def[$3] = o }
     $2 == "U" { use[o] = use[o] " " $3 }
@@ -118,7 +110,7 @@ for a in "$@"; do
       for(o in use) {
         m = split(use[o], s, " ")
         for(i = 1; i <= m; i++)
-          if((s[i] in def) && def[s[i]] != o && !((lib " " o " " def[s[i]]) in skip))
+          if((s[i] in def) && def[s[i]] != o)
             print o, def[s[i]]
       }
     }' | sort -u >"$edges"

@@ -179,6 +179,10 @@ int diag_cmd_demo(struct diag_ctx *ctx, int argc, char **argv)
   }
   have_dir = true;
 
+  /* the org file's password-env; set before the emulator's threads start
+   * (setenv is not safe beside another thread's getenv) */
+  setenv(DEMO_PASSWORD_ENV, DEMO_PASSWORD, 1);
+
   /* 1. the emulator, in-process, HTTPS on an ephemeral port */
   emu = emu_new();
   if(!emu || emu_load_scenario(emu, diag_data_path("scenarios/contoso.xml"), emsg, sizeof(emsg))) {
@@ -201,7 +205,6 @@ int diag_cmd_demo(struct diag_ctx *ctx, int argc, char **argv)
   fprintf(stderr, "demo: emulator listening on https://%s (contoso.com)\n", bound);
 
   /* 2. import the org into a fresh store */
-  setenv(DEMO_PASSWORD_ENV, DEMO_PASSWORD, 1);
   f = diag_load_orgfile(diag_data_path("orgs/contoso.xml"), 0);
   if(!f)
     goto out;

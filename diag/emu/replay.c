@@ -495,13 +495,11 @@ struct replay_run {
   size_t neps;
   const char *tls_hosts[MAX_HOSTS];
   size_t ntls;
-  const char *globals[3 * MAX_HOSTS + 16];
-  size_t ng;
+  struct diag_ctx run_ctx; /* what the replayed command runs with */
   char *args[DIAG_REC_MAX_ARGS];
   size_t nargs;
   const char *words[DIAG_REC_MAX_ARGS];
   size_t n_words;
-  char trace_abs[4200];
   char connect[MAX_HOSTS + 3][320];
   char dir[32];
   bool have_dir;
@@ -673,47 +671,32 @@ static int start_server(struct replay_run *r)
   return 0;
 }
 
-/* The global options that point the command at the replay server. */
-static int build_globals(struct replay_run *r)
+/* The settings the command runs with: every host pointed at the replay
+ * server, its CA, the recorded format, replay's own trace. */
+static int build_ctx(struct replay_run *r)
 {
-  static const char *const fmt_flags[] = {"text", "json", "junit", "html"};
-  const char **g = r->globals;
-  size_t i, ng = 0;
+  struct diag_ctx *c = &r->run_ctx;
+  int format = r->rec->format ? diag_format_parse(r->rec->format) : -1;
+  size_t i;
 
+  *c = *r->ctx;
+  c->n_connect_to = 0;
+  c->n_resolve = 0;
+  if(r->neps + 2 > DIAG_MAX_OVERRIDES)
+    return diag_fail("%s: more than %d endpoints", r->file, DIAG_MAX_OVERRIDES - 2);
   /* every recorded endpoint, then everything else, goes to the replay
    * server: offline means no byte leaves this machine */
   for(i = 0; i < r->neps; i++) {
     snprintf(r->connect[i], sizeof(r->connect[i]), "%s:%d:127.0.0.1:%d", r->eps[i].host,
              r->eps[i].port, r->eps[i].tls ? r->tls_port : r->plain_port);
-    g[ng++] = "--connect-to";
-    g[ng++] = r->connect[i];
+    c->connect_to[c->n_connect_to++] = r->connect[i];
   }
   snprintf(r->connect[r->neps], sizeof(r->connect[0]), ":443:127.0.0.1:%d", r->tls_port);
   snprintf(r->connect[r->neps + 1], sizeof(r->connect[0]), "::127.0.0.1:%d", r->plain_port);
-  g[ng++] = "--connect-to";
-  g[ng++] = r->connect[r->neps];
-  g[ng++] = "--connect-to";
-  g[ng++] = r->connect[r->neps + 1];
-  g[ng++] = "--cacert";
-  g[ng++] = r->ca;
-  g[ng++] = "--format";
-  g[ng] = "text";
-  for(i = 0; i < sizeof(fmt_flags) / sizeof(fmt_flags[0]); i++)
-    if(r->rec->format && !strcmp(r->rec->format, fmt_flags[i]))
-      g[ng] = fmt_flags[i];
-  ng++;
-  g[ng++] = "--trace";
-  g[ng++] = r->ctx->trace_path ? r->ctx->trace_path : "/dev/null";
-  r->ng = ng;
-  /* the run's working directory is the private one: a relative path the
-   * command might still open lands there */
-  if(r->ctx->trace_path && r->ctx->trace_path[0] != '/') {
-    char cwd[3000];
-    if(!getcwd(cwd, sizeof(cwd)))
-      return diag_fail("cannot read the working directory: %s", strerror(errno));
-    snprintf(r->trace_abs, sizeof(r->trace_abs), "%s/%s", cwd, r->ctx->trace_path);
-    g[ng - 1] = r->trace_abs;
-  }
+  c->connect_to[c->n_connect_to++] = r->connect[r->neps];
+  c->connect_to[c->n_connect_to++] = r->connect[r->neps + 1];
+  c->cacert = r->ca;
+  c->format = format < 0 ? DIAG_FORMAT_TEXT : (enum diag_format)format;
   return 0;
 }
 
@@ -747,8 +730,8 @@ static int run_command(struct replay_run *r)
   }
   if(r->rec->frozen)
     exs_clock_freeze(r->rec->frozen);
-  rc = diag_run_captured(r->ctx->argv0, r->globals, r->ng, (const char *const *)r->args, r->nargs,
-                         &r->report, &r->exit_code);
+  rc = diag_run_captured(&r->run_ctx, (const char *const *)r->args, r->nargs, &r->report,
+                         &r->exit_code);
   exs_clock_freeze(0);
   if(fchdir(cwd_fd)) {
     result = diag_fail("cannot return to the working directory: %s", strerror(errno));
@@ -928,7 +911,7 @@ int diag_cmd_replay(struct diag_ctx *ctx, int argc, char **argv)
   }
   pthread_mutex_init(&r->rp.lock, NULL);
   if((result = load_recording(r)) || (result = collect_endpoints(r)) ||
-     (result = make_private_dir(r)) || (result = start_server(r)) || (result = build_globals(r)) ||
+     (result = make_private_dir(r)) || (result = start_server(r)) || (result = build_ctx(r)) ||
      (result = build_args(r)) || (result = run_command(r)))
     goto out;
   result = compare_and_report(r);
