@@ -24,34 +24,33 @@
 /* Workers silent this long are dropped from the registry at a register. */
 #define FORGET_AFTER_MS (7LL * 24 * 3600 * 1000)
 
-/* ---- the few calls that differ between the databases ---- */
+/* ---- statements (db.h) ---- */
 
 static bool is_pg(struct exs_store *st)
 {
-  (void)st;
-  return false;
+  return db_dialect(SQ(st)->db) == DB_PG;
 }
 
 /* 1 row, 0 done, -1 error */
-static int step(sqlite3_stmt *s)
+static int step(struct db_stmt *s)
 {
-  int rc = sqlite3_step(s);
-  return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+  int rc = db_step(s);
+  return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : -1;
 }
 
-static void bind_int(sqlite3_stmt *s, int i, int64_t v)
+static void bind_int(struct db_stmt *s, int i, int64_t v)
 {
-  sqlite3_bind_int64(s, i, (sqlite3_int64)v);
+  db_bind_int64(s, i, v);
 }
 
-static int64_t col_int(sqlite3_stmt *s, int i)
+static int64_t col_int(struct db_stmt *s, int i)
 {
-  return (int64_t)sqlite3_column_int64(s, i);
+  return db_col_int64(s, i);
 }
 
 static long changes(struct exs_store *st)
 {
-  return (long)sqlite3_changes(SQ(st)->db);
+  return db_changes(SQ(st)->db);
 }
 
 /* ---- helpers ---- */
@@ -61,7 +60,7 @@ static long changes(struct exs_store *st)
 static long write_sql(struct exs_store *st, const char *sql, const char *const *t, int nt,
                       const int64_t *v, int nv, const char *what, struct exs_error *err)
 {
-  sqlite3_stmt *s = sq_stmt(st, sql, err);
+  struct db_stmt *s = sq_stmt(st, sql, err);
   long n = -1;
 
   if(!s)
@@ -179,7 +178,7 @@ out:
 
 int sq_worker_list(struct exs_store *st, struct exs_worker **out, size_t *n, struct exs_error *err)
 {
-  sqlite3_stmt *s = sq_stmt(
+  struct db_stmt *s = sq_stmt(
       st, "SELECT id, host, pid, started, heartbeat FROM workers ORDER BY host, pid, id", err);
   struct exs_worker *arr = NULL;
   size_t cnt = 0, cap = 0;
@@ -222,7 +221,7 @@ out:
 static int lease_owner(struct exs_store *st, const char *mailbox, char *owner, size_t len,
                        struct exs_error *err)
 {
-  sqlite3_stmt *s = sq_stmt(st, "SELECT worker FROM leases WHERE mailbox = ?", err);
+  struct db_stmt *s = sq_stmt(st, "SELECT worker FROM leases WHERE mailbox = ?", err);
   int rc;
 
   owner[0] = '\0';
@@ -294,7 +293,7 @@ int sq_lease_release(struct exs_store *st, const char *mailbox, const char *work
 int sq_lease_held(struct exs_store *st, const char *mailbox, const char *worker,
                   struct exs_error *err)
 {
-  sqlite3_stmt *s =
+  struct db_stmt *s =
       sq_stmt(st, "SELECT 1 FROM leases WHERE mailbox = ? AND worker = ? AND expires > ?", err);
   int rc;
 
@@ -312,7 +311,7 @@ int sq_lease_held(struct exs_store *st, const char *mailbox, const char *worker,
 
 int sq_lease_list(struct exs_store *st, struct exs_lease **out, size_t *n, struct exs_error *err)
 {
-  sqlite3_stmt *s = sq_stmt(
+  struct db_stmt *s = sq_stmt(
       st, "SELECT mailbox, worker, expires FROM leases WHERE expires > ? ORDER BY mailbox", err);
   struct exs_lease *arr = NULL;
   size_t cnt = 0, cap = 0;
@@ -385,7 +384,7 @@ int sq_slot_claim(struct exs_store *st, const char *credential, int limit, const
                   int64_t lease_ms, int *slot, struct exs_error *err)
 {
   int64_t now = exs_now_ms();
-  sqlite3_stmt *s;
+  struct db_stmt *s;
   /* per slot: 0 no row, 1 expired, 2 dead owner, 3 held */
   char *state = NULL, (*owner)[192] = NULL;
   int rc, result = -1;

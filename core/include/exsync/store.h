@@ -275,7 +275,8 @@ int exs_store_activity_extra_get(struct exs_store *st, int64_t id, struct exs_ac
 int exs_store_activity_set_token(struct exs_store *st, int64_t id, const char *token,
                                  struct exs_error *err);
 /* Record a send attempt BEFORE the request: state "sending", attempts + 1,
- * reason cleared. */
+ * reason cleared; only from pending-send (EXS_STORE_NOT_FOUND otherwise:
+ * another worker moved it), so that one email is never sent twice. */
 int exs_store_activity_begin_send(struct exs_store *st, int64_t id, struct exs_error *err);
 /* Back to pending-send with a reason (a send known not to have happened). */
 int exs_store_activity_set_pending(struct exs_store *st, int64_t id, const char *reason,
