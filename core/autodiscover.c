@@ -355,7 +355,7 @@ struct exs_autodiscover *exs_autodiscover_new(const struct exs_autodiscover_opti
   if(!ad)
     return NULL;
   ad->max_hops = opt->max_hops > 0 ? opt->max_hops : 10;
-  ad->no_credentials = !opt->http.user;
+  ad->no_credentials = !opt->http.credentials;
   ad->srv = opt->srv ? opt->srv : exs_srv_lookup;
   ad->srv_ctx = opt->srv_ctx;
   ad->transport = opt->transport;
@@ -379,8 +379,9 @@ struct exs_autodiscover *exs_autodiscover_new(const struct exs_autodiscover_opti
         opt->candidate_connect_timeout_ms > 0 ? opt->candidate_connect_timeout_ms : 3000;
     ho.timeout_ms = opt->candidate_timeout_ms > 0 ? opt->candidate_timeout_ms : 20000;
     ad->http = exs_http_new(&ho);
+    exs_http_options_wipe(&ho);
     if(!ad->http) {
-      free(ad);
+      exs_autodiscover_free(ad);
       return NULL;
     }
   }

@@ -23,14 +23,20 @@
 
 struct exs_http {
   CURL *curl;
+  struct exs_http_options opt; /* as given: what exs_http_made_for compares */
+  /* the run's settings (opt.transport), copied: the handle never reads
+   * opt.transport again */
   struct curl_slist *resolve;
   struct curl_slist *connect_to;
-  char *proxy, *noproxy;
-  char *user_agent;
-  struct exs_http_options opt; /* strings below are owned copies */
-  char *cacert;
-  char *user;
-  char *password;
+  char *proxy, *noproxy, *cacert, *user_agent;
+  exs_http_trace_fn trace;
+  void *trace_ctx;
+  exs_http_exchange_fn exchange;
+  void *exchange_ctx;
+  const char *user;     /* opt.user with credentials, else NULL */
+  const char *password; /* opt.password with credentials, else NULL */
+  long connect_timeout_ms, timeout_ms;
+  size_t max_body;
   struct exs_http_response *cur; /* response being filled */
   char errbuf[CURL_ERROR_SIZE];
   bool capture;         /* the exchange hook is set for this request */
@@ -44,13 +50,36 @@ struct exs_http {
   char krb_host[256];  /* the host krb holds a service ticket for */
 };
 
-static exs_http_exchange_fn exchange_hook;
-static void *exchange_hook_ctx;
-
-void exs_http_set_exchange_hook(exs_http_exchange_fn fn, void *ctx)
+void exs_http_options_init(struct exs_http_options *o, const struct exs_transport *t)
 {
-  exchange_hook_ctx = ctx;
-  exchange_hook = fn;
+  memset(o, 0, sizeof(*o));
+  o->transport = t;
+}
+
+int exs_http_options_set_credentials(struct exs_http_options *o, const char *user,
+                                     const char *password)
+{
+  size_t ul = strlen(user), pl = strlen(password);
+
+  if(ul >= sizeof(o->user) || pl >= sizeof(o->password))
+    return -1;
+  /* zeros after the string: equal credentials are equal bytes */
+  memset(o->user, 0, sizeof(o->user));
+  memset(o->password, 0, sizeof(o->password));
+  memcpy(o->user, user, ul);
+  memcpy(o->password, password, pl);
+  o->credentials = true;
+  return 0;
+}
+
+bool exs_http_options_same(const struct exs_http_options *a, const struct exs_http_options *b)
+{
+  return !memcmp(a, b, sizeof(*a));
+}
+
+void exs_http_options_wipe(struct exs_http_options *o)
+{
+  OPENSSL_cleanse(o->password, sizeof(o->password));
 }
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -65,47 +94,58 @@ static char *dup_or_null(const char *s)
   return s ? strdup(s) : NULL;
 }
 
+/* Copy the run's settings t into h; -1 on no memory. */
+static int take_transport(struct exs_http *h, const struct exs_transport *t)
+{
+  size_t i;
+
+  if(!t)
+    return 0;
+  h->cacert = dup_or_null(t->cacert);
+  h->proxy = dup_or_null(t->proxy);
+  h->noproxy = dup_or_null(t->noproxy);
+  h->user_agent = dup_or_null(t->user_agent);
+  h->trace = t->trace;
+  h->trace_ctx = t->trace_ctx;
+  h->exchange = t->exchange;
+  h->exchange_ctx = t->exchange_ctx;
+  for(i = 0; i < t->n_resolve; i++)
+    if(!(h->resolve = curl_slist_append(h->resolve, t->resolve[i])))
+      return -1;
+  for(i = 0; i < t->n_connect_to; i++)
+    if(!(h->connect_to = curl_slist_append(h->connect_to, t->connect_to[i])))
+      return -1;
+  return (t->cacert && !h->cacert) || (t->proxy && !h->proxy) || (t->noproxy && !h->noproxy) ||
+                 (t->user_agent && !h->user_agent)
+             ? -1
+             : 0;
+}
+
 struct exs_http *exs_http_new(const struct exs_http_options *opt)
 {
   struct exs_http *h;
-  size_t i;
 
   pthread_once(&global_once, global_init);
   h = calloc(1, sizeof(*h));
   if(!h)
     return NULL;
   h->opt = *opt;
-  h->cacert = dup_or_null(opt->cacert);
-  h->user = dup_or_null(opt->user);
-  h->password = dup_or_null(opt->password);
-  h->proxy = dup_or_null(opt->proxy);
-  h->noproxy = dup_or_null(opt->noproxy);
-  h->user_agent = dup_or_null(opt->user_agent);
-  h->opt.user_agent = h->user_agent;
-  h->opt.proxy = h->proxy;
-  h->opt.noproxy = h->noproxy;
-  h->opt.cacert = h->cacert;
-  h->opt.user = h->user;
-  h->opt.password = h->password;
-  h->opt.resolve = NULL;
-  h->opt.connect_to = NULL;
-  for(i = 0; i < opt->n_resolve; i++)
-    h->resolve = curl_slist_append(h->resolve, opt->resolve[i]);
-  for(i = 0; i < opt->n_connect_to; i++)
-    h->connect_to = curl_slist_append(h->connect_to, opt->connect_to[i]);
-  if(!h->opt.connect_timeout_ms)
-    h->opt.connect_timeout_ms = 10000;
-  if(!h->opt.timeout_ms)
-    h->opt.timeout_ms = 100000;
-  if(!h->opt.max_body)
-    h->opt.max_body = DEFAULT_MAX_BODY;
+  h->user = opt->credentials ? h->opt.user : NULL;
+  h->password = opt->credentials && opt->password[0] ? h->opt.password : NULL;
+  h->connect_timeout_ms = opt->connect_timeout_ms ? opt->connect_timeout_ms : 10000;
+  h->timeout_ms = opt->timeout_ms ? opt->timeout_ms : 100000;
+  h->max_body = opt->max_body ? opt->max_body : DEFAULT_MAX_BODY;
   h->curl = curl_easy_init();
-  if(!h->curl || (opt->user && !h->user) || (opt->password && !h->password) ||
-     (opt->proxy && !h->proxy) || (opt->noproxy && !h->noproxy)) {
+  if(!h->curl || take_transport(h, opt->transport)) {
     exs_http_free(h);
     return NULL;
   }
   return h;
+}
+
+bool exs_http_made_for(const struct exs_http *h, const struct exs_http_options *o)
+{
+  return exs_http_options_same(&h->opt, o);
 }
 
 void exs_http_free(struct exs_http *h)
@@ -118,14 +158,10 @@ void exs_http_free(struct exs_http *h)
   curl_slist_free_all(h->connect_to);
   free(h->proxy);
   free(h->noproxy);
+  free(h->cacert);
   free(h->user_agent);
   exs_krb_free(h->krb);
-  if(h->password) {
-    OPENSSL_cleanse(h->password, strlen(h->password));
-    free(h->password);
-  }
-  free(h->user);
-  free(h->cacert);
+  exs_http_options_wipe(&h->opt);
   free(h);
 }
 
@@ -157,14 +193,14 @@ int exs_http_check_channel(const struct exs_http_options *opt, const char *url,
                   "refusing plain-HTTP EWS endpoint %s: AllowNonSSLEmail is 0", url);
     return -1;
   }
-  if(opt->user && !opt->allow_credentials_non_secure) {
+  if(opt->credentials && !opt->allow_credentials_non_secure) {
     exs_error_set(err, EXS_CAT_INSECURE_CHANNEL,
                   "refusing to send credentials over plain HTTP to %s: "
                   "AllowCredentialsEntryViaNonSecureChannels is 0",
                   url);
     return -1;
   }
-  if(opt->user && opt->auth == EXS_AUTH_BASIC && !opt->allow_basic_non_secure) {
+  if(opt->credentials && opt->auth == EXS_AUTH_BASIC && !opt->allow_basic_non_secure) {
     exs_error_set(err, EXS_CAT_INSECURE_CHANNEL,
                   "refusing Basic authentication over plain HTTP to %s: "
                   "AllowBasicAuthenticationOnNonSecureChannel is 0",
@@ -241,7 +277,7 @@ static void trace_emit(struct exs_http *h, enum exs_trace_kind kind, const char 
   exs_buf_init(&b, len * 2 + 256);
   if(kind == EXS_TRACE_REQ_HEADERS || kind == EXS_TRACE_RESP_HEADERS) {
     if(exs_http_redact_headers(data, len, h->password, &b) == 0)
-      h->opt.trace(h->opt.trace_ctx, kind, b.data ? b.data : "", b.len);
+      h->trace(h->trace_ctx, kind, b.data ? b.data : "", b.len);
   }
   else if(exs_buf_add(&b, data, len) == 0) {
     if(h->password && *h->password) {
@@ -250,7 +286,7 @@ static void trace_emit(struct exs_http *h, enum exs_trace_kind kind, const char 
       while((hit = strstr(b.data, h->password)) != NULL)
         memset(hit, '*', pl);
     }
-    h->opt.trace(h->opt.trace_ctx, kind, b.data, b.len);
+    h->trace(h->trace_ctx, kind, b.data, b.len);
   }
   exs_buf_free(&b);
 }
@@ -265,7 +301,7 @@ static int debug_cb(CURL *c, curl_infotype type, char *data, size_t size, void *
     exs_buf_add(&h->xreq, data, size);
     h->legs++;
   }
-  if(!h->opt.trace)
+  if(!h->trace)
     return 0;
   switch(type) {
   case CURLINFO_TEXT:
@@ -372,8 +408,8 @@ static void krb_trace(void *ctx, const char *line)
 {
   struct exs_http *h = ctx;
 
-  if(h->opt.trace)
-    h->opt.trace(h->opt.trace_ctx, EXS_TRACE_INFO, line, strlen(line));
+  if(h->trace)
+    h->trace(h->trace_ctx, EXS_TRACE_INFO, line, strlen(line));
 }
 
 /* Kerberos for a request to url: the identity (the profile's credentials,
@@ -418,7 +454,7 @@ failed:
     *err = kerr;
     return -1;
   }
-  if(h->opt.trace) {
+  if(h->trace) {
     char line[700];
     snprintf(line, sizeof(line), "auto-detect: not using Kerberos: %s", kerr.message);
     krb_trace(h, line);
@@ -584,8 +620,7 @@ static void peer_certificate(struct exs_http *h, const char *url, char *out, siz
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
   curl_easy_setopt(c, CURLOPT_CERTINFO, 1L);
   set_route(h, c);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-                   h->opt.connect_timeout_ms > 0 ? h->opt.connect_timeout_ms : 10000L);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
   if(curl_easy_perform(c) == CURLE_OK && curl_easy_getinfo(c, CURLINFO_CERTINFO, &ci) == CURLE_OK &&
      ci && ci->num_of_certs > 0) {
@@ -681,7 +716,7 @@ static void map_curl_error(struct exs_http *h, CURLcode rc, const char *url, str
     break;
   case CURLE_WRITE_ERROR:
     exs_error_set(err, EXS_CAT_PROTOCOL, "the answer of %s is larger than %zu bytes", url,
-                  h->opt.max_body);
+                  h->max_body);
     break;
   case CURLE_URL_MALFORMAT:
   case CURLE_UNSUPPORTED_PROTOCOL:
@@ -709,9 +744,7 @@ static void report_exchange(struct exs_http *h, const struct exs_http_request *r
                             const struct exs_http_response *resp, const struct exs_error *err)
 {
   struct exs_http_exchange x;
-  exs_http_exchange_fn fn = exchange_hook;
-
-  if(!fn)
+  if(!h->exchange)
     return;
   memset(&x, 0, sizeof(x));
   x.method = req->method ? req->method : "GET";
@@ -729,7 +762,7 @@ static void report_exchange(struct exs_http *h, const struct exs_http_request *r
   x.legs = h->legs;
   x.password = h->password;
   x.error = err;
-  fn(exchange_hook_ctx, &x);
+  h->exchange(h->exchange_ctx, &x);
 }
 
 int exs_http_perform(struct exs_http *h, const struct exs_http_request *req,
@@ -757,7 +790,7 @@ int exs_http_perform(struct exs_http *h, const struct exs_http_request *req,
   curl_easy_reset(c);
   h->errbuf[0] = '\0';
   h->cur = resp;
-  resp->body.max = h->opt.max_body;
+  resp->body.max = h->max_body;
   exs_buf_reset(&resp->body);
   resp->status = 0;
 
@@ -770,8 +803,8 @@ int exs_http_perform(struct exs_http *h, const struct exs_http_request *req,
   if(h->cacert)
     curl_easy_setopt(c, CURLOPT_CAINFO, h->cacert);
   set_route(h, c);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->opt.connect_timeout_ms);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->opt.timeout_ms);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->timeout_ms);
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
   if(req->fresh_connection)
     curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
@@ -781,13 +814,13 @@ int exs_http_perform(struct exs_http *h, const struct exs_http_request *req,
   curl_easy_setopt(c, CURLOPT_HEADERDATA, h);
   curl_easy_setopt(c, CURLOPT_USERAGENT, h->user_agent ? h->user_agent : "exsync/" EXSYNC_VERSION);
   curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
-  h->capture = exchange_hook != NULL;
+  h->capture = h->exchange != NULL;
   h->legs = 0;
   if(h->capture) {
     exs_buf_init(&h->xreq, 256 * 1024);
     exs_buf_init(&h->xresp, 256 * 1024);
   }
-  if(h->opt.trace || h->capture) {
+  if(h->trace || h->capture) {
     curl_easy_setopt(c, CURLOPT_VERBOSE, 1L);
     curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, debug_cb);
     curl_easy_setopt(c, CURLOPT_DEBUGDATA, h);

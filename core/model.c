@@ -608,9 +608,11 @@ void exs_mailbox_wipe(struct exs_mailbox *m)
 void exs_access_http_options(const struct exs_access *a, const struct exs_org *org,
                              const struct exs_profile *p, struct exs_http_options *ho)
 {
+  /* the model's limits fit the transport's: nothing is cut here */
+  _Static_assert(EXS_USER_MAX <= EXS_HTTP_USER_MAX && EXS_PASSWORD_MAX <= EXS_HTTP_PASSWORD_MAX,
+                 "credential sizes");
   ho->auth = a->auth;
-  ho->user = a->user;
-  ho->password = a->password;
+  exs_http_options_set_credentials(ho, a->user, a->password);
   ho->allow_credentials_non_secure = org->allow_credentials_non_secure;
   ho->allow_basic_non_secure = org->allow_basic_non_secure;
   ho->allow_non_ssl = org->allow_non_ssl;

@@ -6,8 +6,9 @@
  * Layout: the schema is a list of migrations (one SQL script each, applied in
  * one transaction at open, recorded in schema_migrations (and SQLite's PRAGMA
  * user_version); one text for both databases, ddl_for() says what differs). Entities with many
- * columns (profiles, mailboxes, org) are described by field tables (column name, C type, offset in
- * the struct) that generate the SQL and drive binding and reading, so a new field is one line.
+ * columns (profiles, mailboxes, org) are described by their field descriptors (fields.h: column
+ * name, C type, offset in the struct, shared with the org file and the JSON output) that generate
+ * the SQL and drive binding and reading, so a new field is one line.
  * Every statement of the entity calls, generated, static or written in
  * place, goes through one path (sq_stmt() / sq_done(), db.h): prepared once
  * per handle, cached by its SQL text, reset after every use, so no read
@@ -193,97 +194,6 @@ static const struct sealed_col {
     {"mailboxes", "address", "password_enc", 1},
 };
 
-/* ---- field tables -------------------------------------------------------- */
-
-static const struct field org_fields[] = {
-    FTEXT(exs_org, "org_id", id, 0),
-    FTEXT(exs_org, "default_profile", default_profile, 0),
-    FINT(exs_org, "default_incoming", default_incoming, 0),
-    FINT(exs_org, "default_outgoing", default_outgoing, 0),
-    FINT(exs_org, "default_act", default_act, 0),
-    FBOOL(exs_org, "approve_users", approve_users, 0),
-    FBOOL(exs_org, "approve_queues", approve_queues, 0),
-    FBOOL(exs_org, "alerts_errors", alerts_errors, 0),
-    FBOOL(exs_org, "alerts_warnings", alerts_warnings, 0),
-    FBOOL(exs_org, "alerts_information", alerts_information, 0),
-    FBOOL(exs_org, "notify_owners", notify_owners, 0),
-    FBOOL(exs_org, "ignore_internal", ignore_internal, 0),
-    FTEXT(exs_org, "tracking_prefix", tracking_prefix, 0),
-    FTEXT(exs_org, "ldap", ldap, 0),
-    FTEXT(exs_org, "ldap_site", ldap_site, 0),
-    FBOOL(exs_org, "allow_credentials_non_secure", allow_credentials_non_secure, 0),
-    FBOOL(exs_org, "allow_basic_non_secure", allow_basic_non_secure, 0),
-    FBOOL(exs_org, "allow_non_ssl", allow_non_ssl, 0),
-};
-
-/* The key column comes first. */
-static const struct field profile_fields[] = {
-    FTEXT(exs_profile, "name", name, 0),
-    FTEXT(exs_profile, "description", description, 0),
-    FBOOL(exs_profile, "autodiscover", autodiscover, 0),
-    FTEXT(exs_profile, "incoming_url", incoming_url, 0),
-    FTEXT(exs_profile, "outgoing_url", outgoing_url, 0),
-    FBOOL(exs_profile, "same_outgoing", same_outgoing, 0),
-    FINT(exs_profile, "retrieval", retrieval, 0),
-    FBOOL(exs_profile, "impersonation", impersonation, 0),
-    FTEXT(exs_profile, "user_name", user, 0),
-    FINT(exs_profile, "protocol", protocol, 0),
-    FTIME(exs_profile, "process_from", process_from, 0),
-    FINT(exs_profile, "poll_minutes", poll_minutes, 0),
-    FINT(exs_profile, "max_connections", max_connections, 0),
-    FBOOL(exs_profile, "move_undeliverable", move_undeliverable, 0),
-    FBOOL(exs_profile, "timeout_enabled", timeout_enabled, 0),
-    FINT(exs_profile, "timeout_ms", timeout_ms, 0),
-    FTEXT(exs_profile, "owner", owner, 0),
-    FINT(exs_profile, "out_retrieval", out_retrieval, 0),
-    FBOOL(exs_profile, "out_impersonation", out_impersonation, 0),
-    FTEXT(exs_profile, "out_user_name", out_user, 0),
-    FINT(exs_profile, "out_protocol", out_protocol, 0),
-};
-
-const struct field sq_mailbox_fields[] = {
-    FTEXT(exs_mailbox, "address", address, 0),
-    FTEXT(exs_mailbox, "name", name, 0),
-    FBOOL(exs_mailbox, "is_queue", is_queue, 0),
-    FBOOL(exs_mailbox, "active", active, 0),
-    FTEXT(exs_mailbox, "profile", profile, 0),
-    FINT(exs_mailbox, "incoming", incoming, 0),
-    FINT(exs_mailbox, "outgoing", outgoing, 0),
-    FINT(exs_mailbox, "act", act, 0),
-    FINT(exs_mailbox, "approval", approval, 0),
-    FBOOL(exs_mailbox, "allow_credentials", allow_credentials, 0),
-    FTEXT(exs_mailbox, "user_name", user, 0),
-    FBOOL(exs_mailbox, "sync_org_only", sync_org_only, 0),
-    FINT(exs_mailbox, "track", track, 0),
-    FTIME(exs_mailbox, "process_from", process_from, 0),
-    FIDX(exs_mailbox, F_INT, "status_incoming", status, EXS_WL_INCOMING, F_RESULT),
-    FIDX(exs_mailbox, F_INT, "status_outgoing", status, EXS_WL_OUTGOING, F_RESULT),
-    FIDX(exs_mailbox, F_INT, "status_act", status, EXS_WL_ACT, F_RESULT),
-    FIDX(exs_mailbox, F_BOOL, "enabled_incoming", enabled, EXS_WL_INCOMING, F_RESULT),
-    FIDX(exs_mailbox, F_BOOL, "enabled_outgoing", enabled, EXS_WL_OUTGOING, F_RESULT),
-    FIDX(exs_mailbox, F_BOOL, "enabled_act", enabled, EXS_WL_ACT, F_RESULT),
-    FTEXT(exs_mailbox, "ews_url", ews_url, F_RESULT),
-    FTIME(exs_mailbox, "autodiscovered_on", autodiscovered_on, F_RESULT),
-    FTIME(exs_mailbox, "test_completed_on", test_completed_on, F_RESULT),
-    FINT(exs_mailbox, "retry_count", retry_count, F_RESULT),
-    FINT(exs_mailbox, "transient_failures", transient_failures, F_RESULT),
-    FTIME(exs_mailbox, "retry_at", retry_at, F_RESULT),
-    FINT(exs_mailbox, "retry_interval_s", retry_interval_s, F_RESULT),
-    FINT(exs_mailbox, "retry_max", retry_max, F_RESULT),
-    FTEXT(exs_mailbox, "last_error_code", last_error_code, F_RESULT),
-    FTEXT(exs_mailbox, "last_error", last_error, F_RESULT),
-    FINT(exs_mailbox, "last_error_count", last_error_count, F_RESULT),
-    FTIME(exs_mailbox, "last_error_time", last_error_time, F_RESULT),
-    FTIME(exs_mailbox, "postponed_until", postponed_until, 0),
-    FTIME(exs_mailbox, "last_sync_start", last_sync_start, 0),
-    FTIME(exs_mailbox, "last_sync_success", last_sync_success, 0),
-    FINT(exs_mailbox, "items_processed", items_processed, 0),
-    FINT(exs_mailbox, "items_failed", items_failed, 0),
-    FTEXT(exs_mailbox, "processing_host", processing_host, 0),
-};
-
-const size_t sq_n_mailbox_fields = NF(sq_mailbox_fields);
-
 /* ---- statements ---------------------------------------------------------- */
 
 static const char *static_sql[S_COUNT] = {
@@ -392,9 +302,16 @@ char *sq_col_dup(struct db_stmt *s, int i)
   return v ? strdup(v) : NULL;
 }
 
-/* Bind the fields of obj with the given flags mask (0: all) from index first;
- * returns the next index. */
-int sq_bind_fields(struct db_stmt *s, const struct field *f, size_t n, const void *obj,
+/* A column bound and read as a value: the row id and the sealed columns
+ * have paths of their own. */
+static bool plain_col(const struct exs_field *f)
+{
+  return f->type != EXS_FT_ROWID && !(f->flags & EXS_FIELD_SECRET);
+}
+
+/* Bind the plain columns of obj with the given flags mask (0: all) from
+ * index first; returns the next index. */
+int sq_bind_fields(struct db_stmt *s, const struct exs_field *f, size_t n, const void *obj,
                    unsigned mask, int first)
 {
   const char *base = obj;
@@ -402,10 +319,10 @@ int sq_bind_fields(struct db_stmt *s, const struct field *f, size_t n, const voi
 
   for(i = 0; i < n; i++) {
     const void *p = base + f[i].off;
-    if(mask && !(f[i].flags & mask))
+    if(!plain_col(&f[i]) || (mask && !(f[i].flags & mask)))
       continue;
     switch(f[i].type) {
-    case F_TEXT: {
+    case EXS_FT_TEXT: {
       char tmp[EXS_URL_MAX + 1];
       size_t len = strnlen(p, f[i].size);
       if(len >= sizeof(tmp))
@@ -415,80 +332,94 @@ int sq_bind_fields(struct db_stmt *s, const struct field *f, size_t n, const voi
       sq_bind_text(s, first, tmp);
       break;
     }
-    case F_STR:
+    case EXS_FT_STR:
       sq_bind_text(s, first, *(char *const *)p);
       break;
-    case F_INT:
+    case EXS_FT_INT:
+    case EXS_FT_ENUM:
       db_bind_int64(s, first, *(const int *)p);
       break;
-    case F_BOOL:
+    case EXS_FT_BOOL:
       db_bind_int64(s, first, *(const bool *)p ? 1 : 0);
       break;
-    case F_TIME:
+    case EXS_FT_TIME:
       sq_bind_time(s, first, *(const time_t *)p);
       break;
-    case F_SECS:
+    case EXS_FT_SECS:
       db_bind_int64(s, first, (int64_t) * (const time_t *)p);
       break;
-    case F_ENUM: {
+    case EXS_FT_NAMED: {
       int v = *(const int *)p;
-      db_bind_text(s, first, v >= 0 && (size_t)v < f[i].size ? f[i].names[v] : NULL);
+      db_bind_text(s, first, v >= 0 && (size_t)v < f[i].n_names ? f[i].names[v] : NULL);
       break;
     }
+    case EXS_FT_ROWID:
+      break;
     }
     first++;
   }
   return first;
 }
 
-static int enum_parse(const struct field *f, const char *v)
+static int enum_parse(const struct exs_field *f, const char *v)
 {
-  for(size_t k = 0; v && k < f->size; k++)
+  for(size_t k = 0; v && k < f->n_names; k++)
     if(!strcmp(v, f->names[k]))
       return (int)k;
   return -1;
 }
 
-int sq_read_fields(struct db_stmt *s, const struct field *f, size_t n, void *obj, int first)
+int sq_read_fields(struct db_stmt *s, const struct exs_field *f, size_t n, void *obj, int first)
 {
   char *base = obj;
   size_t i;
 
-  for(i = 0; i < n; i++, first++) {
+  for(i = 0; i < n; i++) {
     void *p = base + f[i].off;
+    if(!plain_col(&f[i]))
+      continue;
     switch(f[i].type) {
-    case F_TEXT:
+    case EXS_FT_TEXT:
       sq_col_text(s, first, p, f[i].size);
       break;
-    case F_STR:
+    case EXS_FT_STR:
       *(char **)p = sq_col_dup(s, first);
       if(!*(char **)p && !db_col_null(s, first))
         return -1;
       break;
-    case F_INT:
+    case EXS_FT_INT:
+    case EXS_FT_ENUM:
       *(int *)p = (int)db_col_int64(s, first);
       break;
-    case F_BOOL:
+    case EXS_FT_BOOL:
       *(bool *)p = db_col_int64(s, first) != 0;
       break;
-    case F_TIME:
-    case F_SECS:
+    case EXS_FT_TIME:
+    case EXS_FT_SECS:
       *(time_t *)p = (time_t)db_col_int64(s, first);
       break;
-    case F_ENUM:
+    case EXS_FT_NAMED:
       *(int *)p = enum_parse(&f[i], db_col_text(s, first));
       break;
+    case EXS_FT_ROWID:
+      break;
     }
+    first++;
   }
   return first;
 }
 
-static void add_cols(struct exs_buf *b, const struct field *f, size_t n, const char *fmt)
+/* Append fmt (the column name given twice) for the plain or the sealed
+ * columns of f, comma-separated after *k earlier ones; *k counts them. */
+static void add_cols(struct exs_buf *b, const struct exs_field *f, size_t n, const char *fmt,
+                     bool sealed, size_t *k)
 {
   size_t i;
 
   for(i = 0; i < n; i++) {
-    if(i)
+    if(sealed ? !(f[i].flags & EXS_FIELD_SECRET) : !plain_col(&f[i]))
+      continue;
+    if((*k)++)
       exs_buf_adds(b, ", ");
     exs_buf_addf(b, fmt, f[i].col, f[i].col);
   }
@@ -497,117 +428,96 @@ static void add_cols(struct exs_buf *b, const struct field *f, size_t n, const c
 /* ---- entities: a table described once ----------------------------------- *
  *
  * Profiles and mailboxes are written and read by one path: their field
- * table (the key column first), their sealed columns (where the plaintext
- * lives in the struct) and their statements. */
-
-struct sealed_field {
-  const char *col;
-  size_t off, size;
-};
+ * descriptor (fields.h: the columns, the key, the row id, the sealed
+ * columns and where their plaintext lives in the struct) and their
+ * statements. */
 
 struct entity {
-  const char *table, *noun; /* "profiles", "profile" */
-  const struct field *f;    /* key column first */
-  size_t nf;
-  const struct sealed_field *sealed;
-  size_t ns;
-  size_t id_off, size; /* the struct's id member, the struct's size */
-  const char *pw_fmt;  /* appended to a password error, with the key */
+  const struct exs_desc *d;
+  const char *pw_fmt; /* appended to a password error, with the key */
   enum stmt_id put, get;
 };
 
-#define MSIZE(S, m) sizeof(((struct S *)0)->m)
-static const struct sealed_field profile_sealed[] = {
-    {"password_enc", offsetof(struct exs_profile, password), MSIZE(exs_profile, password)},
-    {"out_password_enc", offsetof(struct exs_profile, out_password),
-     MSIZE(exs_profile, out_password)},
-};
-static const struct sealed_field mailbox_sealed[] = {
-    {"password_enc", offsetof(struct exs_mailbox, password), MSIZE(exs_mailbox, password)},
-};
-
 static const struct entity profile_entity = {
-    .table = "profiles",
-    .noun = "profile",
-    .f = profile_fields,
-    .nf = NF(profile_fields),
-    .sealed = profile_sealed,
-    .ns = NF(profile_sealed),
-    .id_off = offsetof(struct exs_profile, id),
-    .size = sizeof(struct exs_profile),
+    .d = &exs_profile_desc,
     .pw_fmt = " (password of profile '%s')",
     .put = S_PROFILE_PUT,
     .get = S_PROFILE_GET,
 };
 static const struct entity mailbox_entity = {
-    .table = "mailboxes",
-    .noun = "mailbox",
-    .f = sq_mailbox_fields,
-    .nf = NF(sq_mailbox_fields),
-    .sealed = mailbox_sealed,
-    .ns = NF(mailbox_sealed),
-    .id_off = offsetof(struct exs_mailbox, id),
-    .size = sizeof(struct exs_mailbox),
+    .d = &exs_mailbox_desc,
     .pw_fmt = " (password of mailbox %s)",
     .put = S_MAILBOX_PUT,
     .get = S_MAILBOX_GET,
 };
 
+/* Where the struct keeps its row id. */
+static size_t rowid_off(const struct exs_desc *d)
+{
+  size_t i;
+
+  for(i = 0; i < d->n && d->fields[i].type != EXS_FT_ROWID; i++)
+    ;
+  return i < d->n ? d->fields[i].off : 0;
+}
+
 /* "INSERT INTO t(cols, sealed) VALUES(?...) ON CONFLICT(key) DO UPDATE SET ... RETURNING id" */
 static char *upsert_sql(const struct entity *e)
 {
+  const struct exs_desc *d = e->d;
   struct exs_buf b;
-  size_t i;
+  size_t i, k = 0;
 
   exs_buf_init(&b, 16384);
-  exs_buf_addf(&b, "INSERT INTO %s(", e->table);
-  add_cols(&b, e->f, e->nf, "%s");
-  for(i = 0; i < e->ns; i++)
-    exs_buf_addf(&b, ", %s", e->sealed[i].col);
+  exs_buf_addf(&b, "INSERT INTO %s(", d->table);
+  add_cols(&b, d->fields, d->n, "%s", false, &k);
+  add_cols(&b, d->fields, d->n, "%s", true, &k);
   exs_buf_adds(&b, ") VALUES(");
-  for(i = 0; i < e->nf + e->ns; i++)
+  for(i = 0; i < k; i++)
     exs_buf_adds(&b, i ? ", ?" : "?");
-  exs_buf_addf(&b, ") ON CONFLICT(%s) DO UPDATE SET ", e->f[0].col);
-  add_cols(&b, e->f, e->nf, "%s = excluded.%s");
-  for(i = 0; i < e->ns; i++)
-    exs_buf_addf(&b, ", %s = excluded.%s", e->sealed[i].col, e->sealed[i].col);
+  exs_buf_addf(&b, ") ON CONFLICT(%s) DO UPDATE SET ", exs_desc_key(d)->col);
+  k = 0;
+  add_cols(&b, d->fields, d->n, "%s = excluded.%s", false, &k);
+  add_cols(&b, d->fields, d->n, "%s = excluded.%s", true, &k);
   exs_buf_adds(&b, " RETURNING id");
   return exs_buf_steal(&b);
 }
 
-char *sq_insert_sql(const char *table, const struct field *f, size_t n, const char *tail)
+char *sq_insert_sql(const char *table, const struct exs_field *f, size_t n, const char *tail)
 {
   struct exs_buf b;
-  size_t i;
+  size_t i, k = 0;
 
   exs_buf_init(&b, 4096);
   exs_buf_addf(&b, "INSERT INTO %s(", table);
-  add_cols(&b, f, n, "%s");
+  add_cols(&b, f, n, "%s", false, &k);
   exs_buf_adds(&b, ") VALUES(");
-  for(i = 0; i < n; i++)
+  for(i = 0; i < k; i++)
     exs_buf_adds(&b, i ? ", ?" : "?");
   exs_buf_addf(&b, ") %s", tail);
   return exs_buf_steal(&b);
 }
 
-char *sq_select_sql(const char *table, const struct field *f, size_t n, const char *tail)
+char *sq_select_sql(const char *table, const struct exs_field *f, size_t n, const char *tail)
 {
   struct exs_buf b;
+  size_t k = 1;
 
   exs_buf_init(&b, 4096);
-  exs_buf_adds(&b, "SELECT id, ");
-  add_cols(&b, f, n, "%s");
+  exs_buf_adds(&b, "SELECT id");
+  add_cols(&b, f, n, "%s", false, &k);
   exs_buf_addf(&b, " FROM %s %s", table, tail);
   return exs_buf_steal(&b);
 }
 
-char *sq_update_sql(const char *table, const struct field *f, size_t n, const char *tail)
+char *sq_update_sql(const char *table, const struct exs_field *f, size_t n, const char *tail)
 {
   struct exs_buf b;
+  size_t k = 0;
 
   exs_buf_init(&b, 4096);
   exs_buf_addf(&b, "UPDATE %s SET ", table);
-  add_cols(&b, f, n, "%s = ?");
+  add_cols(&b, f, n, "%s = ?", false, &k);
   exs_buf_addf(&b, " %s", tail);
   return exs_buf_steal(&b);
 }
@@ -616,35 +526,36 @@ char *sq_update_sql(const char *table, const struct field *f, size_t n, const ch
 static char *select_sql(const struct entity *e, const char *where)
 {
   struct exs_buf b;
-  size_t i;
+  size_t k = 1;
 
   exs_buf_init(&b, 16384);
-  exs_buf_adds(&b, "SELECT id, ");
-  add_cols(&b, e->f, e->nf, "%s");
-  for(i = 0; i < e->ns; i++)
-    exs_buf_addf(&b, ", %s", e->sealed[i].col);
-  exs_buf_addf(&b, " FROM %s %s", e->table, where);
+  exs_buf_adds(&b, "SELECT id");
+  add_cols(&b, e->d->fields, e->d->n, "%s", false, &k);
+  add_cols(&b, e->d->fields, e->d->n, "%s", true, &k);
+  exs_buf_addf(&b, " FROM %s %s", e->d->table, where);
   return exs_buf_steal(&b);
 }
 
 static int generate_sql(struct exs_store *st)
 {
+  const struct exs_desc *org = &exs_org_desc, *mbx = &exs_mailbox_desc;
   struct exs_buf b;
-  size_t i;
-  bool first = true;
+  size_t i, k = 1;
 
   exs_buf_init(&b, 16384);
-  exs_buf_adds(&b, "INSERT INTO org(id, ");
-  add_cols(&b, org_fields, NF(org_fields), "%s");
+  exs_buf_adds(&b, "INSERT INTO org(id");
+  add_cols(&b, org->fields, org->n, "%s", false, &k);
   exs_buf_adds(&b, ") VALUES(1");
-  for(i = 0; i < NF(org_fields); i++)
+  for(i = 1; i < k; i++)
     exs_buf_adds(&b, ", ?");
   exs_buf_adds(&b, ") ON CONFLICT(id) DO UPDATE SET ");
-  add_cols(&b, org_fields, NF(org_fields), "%s = excluded.%s");
+  k = 0;
+  add_cols(&b, org->fields, org->n, "%s = excluded.%s", false, &k);
   SQ(st)->sql[S_ORG_PUT] = exs_buf_steal(&b);
 
   exs_buf_adds(&b, "SELECT ");
-  add_cols(&b, org_fields, NF(org_fields), "%s");
+  k = 0;
+  add_cols(&b, org->fields, org->n, "%s", false, &k);
   exs_buf_adds(&b, " FROM org WHERE id = 1");
   SQ(st)->sql[S_ORG_GET] = exs_buf_steal(&b);
 
@@ -654,12 +565,10 @@ static int generate_sql(struct exs_store *st)
   SQ(st)->sql[S_MAILBOX_GET] = select_sql(&mailbox_entity, "WHERE address = ?");
 
   exs_buf_adds(&b, "UPDATE mailboxes SET ");
-  for(i = 0; i < NF(sq_mailbox_fields); i++) {
-    if(!(sq_mailbox_fields[i].flags & F_RESULT))
-      continue;
-    exs_buf_addf(&b, "%s%s = ?", first ? "" : ", ", sq_mailbox_fields[i].col);
-    first = false;
-  }
+  k = 0;
+  for(i = 0; i < mbx->n; i++)
+    if(plain_col(&mbx->fields[i]) && (mbx->fields[i].flags & EXS_FIELD_RESULT))
+      exs_buf_addf(&b, "%s%s = ?", k++ ? ", " : "", mbx->fields[i].col);
   exs_buf_adds(&b, " WHERE address = ?");
   SQ(st)->sql[S_MAILBOX_RESULT] = exs_buf_steal(&b);
 
@@ -1188,7 +1097,7 @@ int sq_org_get(struct exs_store *st, struct exs_org *org, struct exs_error *err)
     return -1;
   rc = db_step(s);
   if(rc == DB_ROW)
-    sq_read_fields(s, org_fields, NF(org_fields), org, 0);
+    sq_read_fields(s, exs_org_desc.fields, exs_org_desc.n, org, 0);
   else if(rc != DB_DONE) {
     sq_fail(st, err, "cannot read the org settings");
     goto out;
@@ -1206,7 +1115,7 @@ int sq_org_put(struct exs_store *st, const struct exs_org *org, struct exs_error
 
   if(!s)
     return -1;
-  sq_bind_fields(s, org_fields, NF(org_fields), org, 0, 1);
+  sq_bind_fields(s, exs_org_desc.fields, exs_org_desc.n, org, 0, 1);
   if(db_step(s) != DB_DONE) {
     sq_fail(st, err, "cannot write the org settings");
     goto out;
@@ -1219,38 +1128,42 @@ out:
 
 /* ---- profiles ------------------------------------------------------------ */
 
-/* Insert or update obj (an e->size struct) by its key, its sealed columns
- * bound to it; sets its id. *kind says what a failed write violated. */
+/* Insert or update obj (an e->d->size struct) by its key, its sealed
+ * columns bound to it; sets its id. *kind says what a failed write
+ * violated. */
 static int entity_put(struct exs_store *st, const struct entity *e, void *obj, enum db_err *kind,
                       struct exs_error *err)
 {
+  const struct exs_desc *d = e->d;
+  const struct exs_field *kf = exs_desc_key(d);
   char *base = obj;
-  const char *key = base + e->f[0].off;
+  const char *key = base + kf->off;
   struct db_stmt *s;
   size_t k;
   int i, result = -1;
 
   *kind = DB_E_OTHER;
   if(!key[0]) {
-    exs_error_set(err, EXS_CAT_CONFIG, "%s: attribute '%s': is required", e->noun, e->f[0].col);
+    exs_error_set(err, EXS_CAT_CONFIG, "%s: attribute '%s': is required", d->entity, kf->col);
     return -1;
   }
   s = sq_prep(st, e->put, err);
   if(!s)
     return -1;
-  i = sq_bind_fields(s, e->f, e->nf, obj, 0, 1);
-  for(k = 0; k < e->ns; k++)
-    if(bind_password(st, s, i + (int)k, base + e->sealed[k].off, e->sealed[k].size, e->table,
-                     e->sealed[k].col, key, err))
+  i = sq_bind_fields(s, d->fields, d->n, obj, 0, 1);
+  for(k = 0; k < d->n; k++)
+    if((d->fields[k].flags & EXS_FIELD_SECRET) &&
+       bind_password(st, s, i++, base + d->fields[k].off, d->fields[k].size, d->table,
+                     d->fields[k].col, key, err))
       goto out;
   if(db_step(s) != DB_ROW) {
     char what[64];
     *kind = db_errkind(SQ(st)->db);
-    snprintf(what, sizeof(what), "cannot write the %s", e->noun);
+    snprintf(what, sizeof(what), "cannot write the %s", d->entity);
     sq_fail(st, err, what);
     goto out;
   }
-  *(int64_t *)(void *)(base + e->id_off) = db_col_int64(s, 0);
+  *(int64_t *)(void *)(base + rowid_off(d)) = db_col_int64(s, 0);
   result = 0;
 out:
   sq_done(st, s);
@@ -1261,21 +1174,27 @@ out:
 static int entity_read(struct exs_store *st, const struct entity *e, struct db_stmt *s, void *obj,
                        bool secrets, struct exs_error *err)
 {
+  const struct exs_desc *d = e->d;
+  const char *key;
   char *base = obj;
   size_t k;
   int i;
 
-  memset(obj, 0, e->size);
-  *(int64_t *)(void *)(base + e->id_off) = db_col_int64(s, 0);
-  i = sq_read_fields(s, e->f, e->nf, obj, 1); /* no F_STR here: never -1 */
-  for(k = 0; secrets && k < e->ns; k++)
-    if(read_password(st, s, i + (int)k, base + e->sealed[k].off, e->sealed[k].size, e->table,
-                     e->sealed[k].col, base + e->f[0].off, err)) {
+  memset(obj, 0, d->size);
+  *(int64_t *)(void *)(base + rowid_off(d)) = db_col_int64(s, 0);
+  i = sq_read_fields(s, d->fields, d->n, obj, 1); /* no FSTR here: never -1 */
+  key = base + exs_desc_key(d)->off;
+  for(k = 0; secrets && k < d->n; k++) {
+    if(!(d->fields[k].flags & EXS_FIELD_SECRET))
+      continue;
+    if(read_password(st, s, i++, base + d->fields[k].off, d->fields[k].size, d->table,
+                     d->fields[k].col, key, err)) {
       if(err)
         snprintf(err->message + strlen(err->message), sizeof(err->message) - strlen(err->message),
-                 e->pw_fmt, base + e->f[0].off);
+                 e->pw_fmt, key);
       return -1;
     }
+  }
   return 0;
 }
 
@@ -1297,7 +1216,7 @@ static int entity_get(struct exs_store *st, const struct entity *e, const char *
   }
   if(rc != DB_ROW) {
     char what[64];
-    snprintf(what, sizeof(what), "cannot read the %s", e->noun);
+    snprintf(what, sizeof(what), "cannot read the %s", e->d->entity);
     sq_fail(st, err, what);
     goto out;
   }
@@ -1549,26 +1468,7 @@ int sq_mailbox_delete(struct exs_store *st, const char *address, struct exs_erro
 /* Copy the Test & Enable results and sync runtime fields of old into m. */
 static void keep_results(struct exs_mailbox *m, const struct exs_mailbox *old)
 {
-  memcpy(m->status, old->status, sizeof(m->status));
-  memcpy(m->enabled, old->enabled, sizeof(m->enabled));
-  memcpy(m->ews_url, old->ews_url, sizeof(m->ews_url));
-  m->autodiscovered_on = old->autodiscovered_on;
-  m->test_completed_on = old->test_completed_on;
-  m->retry_count = old->retry_count;
-  m->transient_failures = old->transient_failures;
-  m->retry_at = old->retry_at;
-  m->retry_interval_s = old->retry_interval_s;
-  m->retry_max = old->retry_max;
-  memcpy(m->last_error_code, old->last_error_code, sizeof(m->last_error_code));
-  memcpy(m->last_error, old->last_error, sizeof(m->last_error));
-  m->last_error_count = old->last_error_count;
-  m->last_error_time = old->last_error_time;
-  m->postponed_until = old->postponed_until;
-  m->last_sync_start = old->last_sync_start;
-  m->last_sync_success = old->last_sync_success;
-  m->items_processed = old->items_processed;
-  m->items_failed = old->items_failed;
-  memcpy(m->processing_host, old->processing_host, sizeof(m->processing_host));
+  exs_desc_copy(&exs_mailbox_desc, m, old, EXS_FIELD_RESULT | EXS_FIELD_RUNTIME);
 }
 
 /* A changed profile re-opens the verdicts of its mailboxes (mask of

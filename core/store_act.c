@@ -28,7 +28,7 @@ int exs_act_kind_parse(const char *s)
 }
 
 /* The columns but id ("end" is a reserved word in PostgreSQL: quoted). */
-const struct field sq_act_fields[] = {
+const struct exs_field sq_act_fields[] = {
     FTEXT(exs_act_item, "mailbox", mailbox, 0),
     FENUM(exs_act_item, "kind", kind, act_kinds, 0),
     FTEXT(exs_act_item, "exchange_id", exchange_id, 0),
@@ -54,7 +54,7 @@ const size_t sq_n_act_fields = NF(sq_act_fields);
 
 static char *act_sql(enum stmt_id id)
 {
-  const struct field *f = sq_act_fields;
+  const struct exs_field *f = sq_act_fields;
   size_t n = sq_n_act_fields;
 
   switch(id) {
@@ -77,7 +77,7 @@ static void act_read(struct db_stmt *s, struct exs_act_item *a)
 {
   memset(a, 0, sizeof(*a));
   a->id = db_col_int64(s, 0);
-  sq_read_fields(s, sq_act_fields, sq_n_act_fields, a, 1); /* no F_STR: never -1 */
+  sq_read_fields(s, sq_act_fields, sq_n_act_fields, a, 1); /* no FSTR: never -1 */
 }
 
 int sq_act_put(struct exs_store *st, struct exs_act_item *a, struct exs_error *err)

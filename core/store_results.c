@@ -159,7 +159,7 @@ int sq_save_test_result(struct exs_store *st, const struct exs_mailbox *m,
   s = sq_prep(st, S_MAILBOX_RESULT, err);
   if(!s)
     goto out;
-  i = sq_bind_fields(s, sq_mailbox_fields, sq_n_mailbox_fields, m, F_RESULT, 1);
+  i = sq_bind_fields(s, exs_mailbox_desc.fields, exs_mailbox_desc.n, m, EXS_FIELD_RESULT, 1);
   sq_bind_text(s, i, m->address);
   if(db_step(s) != DB_DONE) {
     sq_fail(st, err, "cannot write the test result");

@@ -8,7 +8,8 @@
  * Test & Enable results, jobs), store_sync.c (activities, sync states, the
  * sync engine's calls), store_act.c (ACT items), store_sqlite.c (the
  * operations table, the SQLite file), store_pg.c (PostgreSQL). They share
- * the handle, the field tables and the helpers declared here; nothing
+ * the handle, the field tables and the helpers declared here (the org,
+ * profiles and mailboxes: their field descriptors, fields.h); nothing
  * outside core/store*.c includes this file. (The sq_ prefix is historical:
  * these functions serve both databases.)
  */
@@ -21,70 +22,43 @@
 #include <time.h>
 
 #include "db.h"
+#include "exsync/fields.h"
 #include "exsync/store.h"
 #include "store_backend.h"
 
-/* ---- field tables: a field is one line (column, C type, offset) ---- */
-
-/* F_TEXT: a char buffer ("" is NULL); F_STR: an owned char * (NULL / "" is
- * NULL; read with strdup); F_TIME: a time_t (0 is NULL); F_SECS: a time_t
- * stored as it is (0 too); F_ENUM: an int stored as its name in names[]
- * (size of them). */
-enum ftype { F_TEXT, F_INT, F_BOOL, F_TIME, F_SECS, F_STR, F_ENUM };
-#define F_RESULT 1u /* written by exs_store_save_test_result */
-
-struct field {
-  const char *col;
-  enum ftype type;
-  size_t off;
-  size_t size; /* F_TEXT: buffer size; F_ENUM: number of names */
-  unsigned flags;
-  const char *const *names; /* F_ENUM */
-};
-
-/* One line per field: FTEXT(struct, column, member, flags)... */
-#define FTEXT(S, c, m, fl)                                                                         \
+/* ---- field tables ---- *
+ *
+ * The org, profiles and mailboxes are bound through their descriptors
+ * (exsync/fields.h). The store's own tables (activities, ACT items) list
+ * their columns here in the same type, one line a field: FTEXT(struct,
+ * column, member, flags)... FTEXT: a char buffer ("" is NULL); FSTR: an
+ * owned char * (NULL / "" is NULL; read with strdup); FTIME: a time_t (0 is
+ * NULL); FSECS: a time_t stored as it is (0 too); FENUM: an int stored as
+ * its name in names[]. */
+#define SQ_FIELD(S, t, c, m, fl)                                                                   \
   {                                                                                                \
-    c, F_TEXT, offsetof(struct S, m), sizeof(((struct S *)0)->m), fl, NULL                         \
+    .member = #m, .type = t, .off = offsetof(struct S, m), .size = sizeof(((struct S *)0)->m),     \
+    .col = c, .flags = fl                                                                          \
   }
-#define FINT(S, c, m, fl)                                                                          \
+#define FTEXT(S, c, m, fl) SQ_FIELD(S, EXS_FT_TEXT, c, m, fl)
+#define FINT(S, c, m, fl) SQ_FIELD(S, EXS_FT_INT, c, m, fl)
+#define FBOOL(S, c, m, fl) SQ_FIELD(S, EXS_FT_BOOL, c, m, fl)
+#define FTIME(S, c, m, fl) SQ_FIELD(S, EXS_FT_TIME, c, m, fl)
+#define FSTR(S, c, m, fl) SQ_FIELD(S, EXS_FT_STR, c, m, fl)
+#define FSECS(S, c, m, fl) SQ_FIELD(S, EXS_FT_SECS, c, m, fl)
+#define FENUM(S, c, m, nm, fl)                                                                     \
   {                                                                                                \
-    c, F_INT, offsetof(struct S, m), 0, fl, NULL                                                   \
-  }
-#define FBOOL(S, c, m, fl)                                                                         \
-  {                                                                                                \
-    c, F_BOOL, offsetof(struct S, m), 0, fl, NULL                                                  \
-  }
-#define FTIME(S, c, m, fl)                                                                         \
-  {                                                                                                \
-    c, F_TIME, offsetof(struct S, m), 0, fl, NULL                                                  \
-  }
-#define FIDX(S, t, c, m, i, fl)                                                                    \
-  {                                                                                                \
-    c, t, offsetof(struct S, m) + (i) * sizeof(((struct S *)0)->m[0]), 0, fl, NULL                 \
-  }
-#define FSTR(S, c, m, fl)                                                                          \
-  {                                                                                                \
-    c, F_STR, offsetof(struct S, m), 0, fl, NULL                                                   \
-  }
-#define FSECS(S, c, m, fl)                                                                         \
-  {                                                                                                \
-    c, F_SECS, offsetof(struct S, m), 0, fl, NULL                                                  \
-  }
-#define FENUM(S, c, m, names, fl)                                                                  \
-  {                                                                                                \
-    c, F_ENUM, offsetof(struct S, m), sizeof(names) / sizeof((names)[0]), fl, names                \
+    .member = #m, .type = EXS_FT_NAMED, .off = offsetof(struct S, m),                              \
+    .size = sizeof(((struct S *)0)->m), .col = c, .flags = fl, .names = nm,                        \
+    .n_names = sizeof(nm) / sizeof((nm)[0])                                                        \
   }
 #define NF(a) (sizeof(a) / sizeof((a)[0]))
 
-/* The mailbox columns (the key column first). */
-extern const struct field sq_mailbox_fields[];
-extern const size_t sq_n_mailbox_fields;
 /* The activity columns but id (store_sync.c), the ACT item columns but id
  * (store_act.c). */
-extern const struct field sq_activity_fields[];
+extern const struct exs_field sq_activity_fields[];
 extern const size_t sq_n_activity_fields;
-extern const struct field sq_act_fields[];
+extern const struct exs_field sq_act_fields[];
 extern const size_t sq_n_act_fields;
 
 /* ---- the handle ---- */
@@ -112,6 +86,9 @@ enum stmt_id {
   S_ACTIVITY_ADD = S_LAZY,
   S_ACTIVITY_GET,
   S_ACTIVITY_LIST,
+  S_ACTIVITY_LIST_MAILBOX,
+  S_ACTIVITY_LIST_STATE,
+  S_ACTIVITY_LIST_BOTH,
   S_ACT_INSERT,
   S_ACT_UPDATE,
   S_ACT_GET,
@@ -257,17 +234,18 @@ void sq_bind_text(struct db_stmt *s, int i, const char *v);
 void sq_bind_time(struct db_stmt *s, int i, time_t t);
 void sq_col_text(struct db_stmt *s, int i, char *buf, size_t len);
 char *sq_col_dup(struct db_stmt *s, int i);
-/* Bind / read the fields of obj (bind: only those in mask, 0 all) from
- * parameter / column first on; return the next index (read: -1 when out
- * of memory, the F_STR fields read so far left for the caller to free). */
-int sq_bind_fields(struct db_stmt *s, const struct field *f, size_t n, const void *obj,
+/* Bind / read the plain columns of obj (bind: only those with a flag of
+ * mask, 0 all; the row id and sealed columns are left out) from parameter /
+ * column first on; return the next index (read: -1 when out of memory, the
+ * FSTR fields read so far left for the caller to free). */
+int sq_bind_fields(struct db_stmt *s, const struct exs_field *f, size_t n, const void *obj,
                    unsigned mask, int first);
-int sq_read_fields(struct db_stmt *s, const struct field *f, size_t n, void *obj, int first);
+int sq_read_fields(struct db_stmt *s, const struct exs_field *f, size_t n, void *obj, int first);
 /* "INSERT INTO table(cols) VALUES(?, ...) tail", "SELECT id, cols FROM
  * table tail", "UPDATE table SET col = ?, ... tail" (malloc'd). */
-char *sq_insert_sql(const char *table, const struct field *f, size_t n, const char *tail);
-char *sq_select_sql(const char *table, const struct field *f, size_t n, const char *tail);
-char *sq_update_sql(const char *table, const struct field *f, size_t n, const char *tail);
+char *sq_insert_sql(const char *table, const struct exs_field *f, size_t n, const char *tail);
+char *sq_select_sql(const char *table, const struct exs_field *f, size_t n, const char *tail);
+char *sq_update_sql(const char *table, const struct exs_field *f, size_t n, const char *tail);
 /* A unit of work: a writing transaction (db_begin), or a savepoint inside
  * the caller's transaction (*own false); sq_tx_end commits (ok 0) or rolls
  * back. */

@@ -28,7 +28,7 @@ void exs_activity_clear(struct exs_activity *a)
 
 static const char *const directions[] = {"incoming", "outgoing"}; /* enum exs_direction */
 
-const struct field sq_activity_fields[] = {
+const struct exs_field sq_activity_fields[] = {
     FTEXT(exs_activity, "mailbox", mailbox, 0),
     FENUM(exs_activity, "direction", direction, directions, 0),
     FTEXT(exs_activity, "state", state, 0),
@@ -47,7 +47,7 @@ const size_t sq_n_activity_fields = NF(sq_activity_fields);
 
 static char *activity_sql(enum stmt_id id)
 {
-  const struct field *f = sq_activity_fields;
+  const struct exs_field *f = sq_activity_fields;
   size_t n = sq_n_activity_fields;
 
   switch(id) {
@@ -55,10 +55,14 @@ static char *activity_sql(enum stmt_id id)
     return sq_insert_sql("activities", f, n, "ON CONFLICT DO NOTHING RETURNING id");
   case S_ACTIVITY_GET:
     return sq_select_sql("activities", f, n, "WHERE id = ?");
+  case S_ACTIVITY_LIST_MAILBOX:
+    return sq_select_sql("activities", f, n, "WHERE mailbox = ?1 ORDER BY id");
+  case S_ACTIVITY_LIST_STATE:
+    return sq_select_sql("activities", f, n, "WHERE state = ?1 ORDER BY id");
+  case S_ACTIVITY_LIST_BOTH:
+    return sq_select_sql("activities", f, n, "WHERE mailbox = ?1 AND state = ?2 ORDER BY id");
   default:
-    return sq_select_sql("activities", f, n,
-                         "WHERE (?1 IS NULL OR mailbox = ?1) AND (?2 IS NULL OR state = ?2) "
-                         "ORDER BY id");
+    return sq_select_sql("activities", f, n, "ORDER BY id");
   }
 }
 
@@ -172,9 +176,24 @@ out:
   return result;
 }
 
+/* One statement per filter given: "(?1 IS NULL OR mailbox = ?1)" made
+ * SQLite scan every activity (bodies included) for each mailbox, so a sync
+ * pass grew with the square of the mailboxes; these use the (mailbox,
+ * state, id) and (state, mailbox, id) indexes. */
+static const enum stmt_id list_ids[4] = {S_ACTIVITY_LIST, S_ACTIVITY_LIST_MAILBOX,
+                                         S_ACTIVITY_LIST_STATE, S_ACTIVITY_LIST_BOTH};
+static const char *const count_sql[4] = {
+    "SELECT count(*) FROM activities",
+    "SELECT count(*) FROM activities WHERE mailbox = ?1",
+    "SELECT count(*) FROM activities WHERE state = ?1",
+    "SELECT count(*) FROM activities WHERE mailbox = ?1 AND state = ?2",
+};
+
 int sq_activity_list(struct exs_store *st, const char *mailbox, const char *state,
                      struct exs_activity **out, size_t *n, struct exs_error *err)
 {
+  bool has_mailbox = mailbox && *mailbox, has_state = state && *state;
+  int arg = 1;
   struct db_stmt *s = NULL;
   struct exs_activity *arr = NULL;
   size_t cnt = 0, cap = 0, k;
@@ -182,12 +201,15 @@ int sq_activity_list(struct exs_store *st, const char *mailbox, const char *stat
 
   *out = NULL;
   *n = 0;
-  if(!(s = sq_prep_lazy(st, S_ACTIVITY_LIST, activity_sql, err))) {
+  if(!(s = sq_prep_lazy(st, list_ids[(has_mailbox ? 1 : 0) + (has_state ? 2 : 0)], activity_sql,
+                        err))) {
     sq_fail(st, err, "cannot list activities");
     goto out;
   }
-  sq_bind_text(s, 1, mailbox);
-  sq_bind_text(s, 2, state);
+  if(has_mailbox)
+    sq_bind_text(s, arg++, mailbox);
+  if(has_state)
+    sq_bind_text(s, arg++, state);
   while((rc = db_step(s)) == DB_ROW) {
     if(sq_grow((void **)&arr, &cap, cnt, sizeof(*arr)) || read_activity(s, &arr[cnt])) {
       exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
@@ -433,16 +455,17 @@ int sq_activity_correlate(struct exs_store *st, const char *subject, const char 
 long sq_activity_count(struct exs_store *st, const char *mailbox, const char *state,
                        struct exs_error *err)
 {
-  struct db_stmt *s = sq_stmt(st,
-                              "SELECT count(*) FROM activities WHERE "
-                              "(?1 IS NULL OR mailbox = ?1) AND (?2 IS NULL OR state = ?2)",
-                              err);
+  bool has_mailbox = mailbox && *mailbox, has_state = state && *state;
+  struct db_stmt *s = sq_stmt(st, count_sql[(has_mailbox ? 1 : 0) + (has_state ? 2 : 0)], err);
   long n = -1;
+  int k = 1;
 
   if(!s)
     return -1;
-  sq_bind_text(s, 1, mailbox);
-  sq_bind_text(s, 2, state);
+  if(has_mailbox)
+    sq_bind_text(s, k++, mailbox);
+  if(has_state)
+    sq_bind_text(s, k++, state);
   if(db_step(s) == DB_ROW)
     n = (long)db_col_int64(s, 0);
   else

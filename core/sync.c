@@ -57,17 +57,7 @@ static void session_http_options(const struct sync_session *s, const struct exs_
 {
   const struct exs_profile *p = s->p;
 
-  memset(ho, 0, sizeof(*ho));
-  ho->cacert = s->opt->cacert;
-  ho->resolve = s->opt->resolve;
-  ho->n_resolve = s->opt->n_resolve;
-  ho->connect_to = s->opt->connect_to;
-  ho->n_connect_to = s->opt->n_connect_to;
-  ho->proxy = s->opt->proxy;
-  ho->noproxy = s->opt->noproxy;
-  ho->trace = s->opt->trace;
-  ho->trace_ctx = s->opt->trace_ctx;
-  ho->user_agent = s->opt->user_agent;
+  exs_http_options_init(ho, s->opt->transport);
   exs_access_http_options(a, s->org, p, ho);
 }
 
@@ -97,6 +87,7 @@ static int sync_session_open(struct sync_session *s, struct exs_error *err)
   struct exs_http_options ho, ho_out;
   struct exs_access in, out;
   bool same;
+  int result = -1;
 
   exs_error_step(err, "connect");
   if(!p) {
@@ -140,20 +131,26 @@ static int sync_session_open(struct sync_session *s, struct exs_error *err)
   session_http_options(s, &in, &ho);
   session_http_options(s, &out, &ho_out);
   if(exs_http_check_channel(&ho, s->url, err) || exs_http_check_channel(&ho_out, s->out_url, err))
-    return -1;
-  same = in.retrieval == out.retrieval && in.auth == out.auth &&
-         in.impersonation == out.impersonation && !strcmp(in.user, out.user) &&
-         !strcmp(in.password, out.password);
+    goto out;
+  /* one transport when the settings are the same; one EWS handle when it
+   * also acts for the mailbox the same way at the same URL */
+  same = exs_http_options_same(&ho, &ho_out);
   s->http = exs_http_new(&ho);
   s->http_out = same ? s->http : exs_http_new(&ho_out);
   s->ews = session_ews(s, s->http, &in, s->url);
-  s->ews_out =
-      same && !strcmp(s->url, s->out_url) ? s->ews : session_ews(s, s->http_out, &out, s->out_url);
+  s->ews_out = same && in.retrieval == out.retrieval && in.impersonation == out.impersonation &&
+                       !strcmp(s->url, s->out_url)
+                   ? s->ews
+                   : session_ews(s, s->http_out, &out, s->out_url);
   if(!s->ews || !s->ews_out) {
     exs_error_set(err, EXS_CAT_PROTOCOL, "out of memory");
-    return -1;
+    goto out;
   }
-  return 0;
+  result = 0;
+out:
+  exs_http_options_wipe(&ho);
+  exs_http_options_wipe(&ho_out);
+  return result;
 }
 
 static void sync_session_close(struct sync_session *s)

@@ -45,8 +45,9 @@ struct slot {
 struct pass {
   const char *db;
   const char *key_file;
-  const struct exs_sync_options *opt; /* the caller's, with worker and user_agent set */
+  const struct exs_sync_options *opt; /* the caller's, with worker and transport set */
   struct exs_sync_options o;
+  struct exs_transport transport; /* the caller's, with the worker's User-Agent */
   char user_agent[256];
   int64_t lease_ms;
   struct exs_org org;
@@ -344,11 +345,14 @@ int exs_sync_pass(const char *db_path, const char *key_file, const struct exs_sy
       return -1;
     ps.o.worker = exs_sync_worker_id(own);
   }
-  if(!ps.o.user_agent) {
+  if(!ps.o.transport || !ps.o.transport->user_agent) {
     /* the server's logs (and the emulator's journal) tell the workers apart */
+    if(ps.o.transport)
+      ps.transport = *ps.o.transport;
     snprintf(ps.user_agent, sizeof(ps.user_agent), "exsync/%s (worker %s)", EXSYNC_VERSION,
              ps.o.worker);
-    ps.o.user_agent = ps.user_agent;
+    ps.transport.user_agent = ps.user_agent;
+    ps.o.transport = &ps.transport;
   }
   if(next_due)
     *next_due = 0;

@@ -8,8 +8,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/crypto.h>
-
 #include "exsync/clock.h"
 #include "exsync/ews.h"
 #include "testenable_steps.h"
@@ -44,15 +42,8 @@ struct te_run {
   char address[EXS_ADDRESS_MAX + 1]; /* the address EWS calls act on */
 };
 
-/* One kept transport. */
-struct te_conn_one {
-  struct exs_http *http;
-  struct exs_http_options opt; /* as created; strings below are owned copies */
-  char *user, *password, *cacert;
-};
-
 struct exs_te_connection {
-  struct te_conn_one one[2]; /* incoming, outgoing (when its settings differ) */
+  struct exs_http *http[2]; /* incoming, outgoing (when its settings differ) */
 };
 
 struct exs_te_connection *exs_te_connection_new(void)
@@ -60,66 +51,27 @@ struct exs_te_connection *exs_te_connection_new(void)
   return calloc(1, sizeof(struct exs_te_connection));
 }
 
-static void connection_clear(struct te_conn_one *c)
-{
-  exs_http_free(c->http);
-  if(c->password) {
-    OPENSSL_cleanse(c->password, strlen(c->password));
-    free(c->password);
-  }
-  free(c->user);
-  free(c->cacert);
-  memset(c, 0, sizeof(*c));
-}
-
 void exs_te_connection_free(struct exs_te_connection *c)
 {
   if(!c)
     return;
-  connection_clear(&c->one[0]);
-  connection_clear(&c->one[1]);
+  exs_http_free(c->http[0]);
+  exs_http_free(c->http[1]);
   free(c);
 }
 
-static bool same_str(const char *a, const char *b)
+/* The transport for ho: the kept one in *kept when it was made for exactly
+ * these settings, else a new one (kept there when kept is given). Returns
+ * NULL on no memory. */
+static struct exs_http *connection_take(struct exs_http **kept, const struct exs_http_options *ho)
 {
-  return (!a && !b) || (a && b && !strcmp(a, b));
-}
-
-/* Whether the kept transport was made for exactly these settings (the
- * override lists and trace hook are the same for a whole batch). */
-static bool connection_matches(const struct te_conn_one *c, const struct exs_http_options *o)
-{
-  return c->http && same_str(c->user, o->user) && same_str(c->password, o->password) &&
-         same_str(c->cacert, o->cacert) && c->opt.auth == o->auth &&
-         c->opt.timeout_ms == o->timeout_ms && c->opt.connect_timeout_ms == o->connect_timeout_ms &&
-         c->opt.allow_non_ssl == o->allow_non_ssl &&
-         c->opt.allow_credentials_non_secure == o->allow_credentials_non_secure &&
-         c->opt.allow_basic_non_secure == o->allow_basic_non_secure &&
-         c->opt.n_resolve == o->n_resolve && c->opt.n_connect_to == o->n_connect_to &&
-         c->opt.trace == o->trace && c->opt.trace_ctx == o->trace_ctx;
-}
-
-/* The transport for ho: the kept one when it matches, else a new one (kept
- * in c when c is given). Returns NULL on no memory. */
-static struct exs_http *connection_take(struct te_conn_one *c, const struct exs_http_options *ho)
-{
-  if(!c)
+  if(!kept)
     return exs_http_new(ho);
-  if(connection_matches(c, ho))
-    return c->http;
-  connection_clear(c);
-  c->http = exs_http_new(ho);
-  c->opt = *ho;
-  c->user = ho->user ? strdup(ho->user) : NULL;
-  c->password = ho->password ? strdup(ho->password) : NULL;
-  c->cacert = ho->cacert ? strdup(ho->cacert) : NULL;
-  if(!c->http || (ho->user && !c->user) || (ho->password && !c->password) ||
-     (ho->cacert && !c->cacert)) {
-    connection_clear(c);
-    return NULL;
-  }
-  return c->http;
+  if(*kept && exs_http_made_for(*kept, ho))
+    return *kept;
+  exs_http_free(*kept);
+  *kept = exs_http_new(ho);
+  return *kept;
 }
 
 char *exs_testenable_credential_key(const struct exs_profile *p, const struct exs_mailbox *m,
@@ -337,16 +289,7 @@ static void http_options(const struct te_run *r, int d, struct exs_http_options 
 {
   const struct exs_access *a = &r->dir[d].acc;
 
-  memset(ho, 0, sizeof(*ho));
-  ho->cacert = r->opt->cacert;
-  ho->resolve = r->opt->resolve;
-  ho->n_resolve = r->opt->n_resolve;
-  ho->connect_to = r->opt->connect_to;
-  ho->n_connect_to = r->opt->n_connect_to;
-  ho->proxy = r->opt->proxy;
-  ho->noproxy = r->opt->noproxy;
-  ho->trace = r->opt->trace;
-  ho->trace_ctx = r->opt->trace_ctx;
+  exs_http_options_init(ho, r->opt->transport);
   exs_access_http_options(a, r->org, r->p, ho);
 }
 
@@ -359,7 +302,7 @@ static void step_location(struct te_run *r)
   char found[sizeof(s->detail)] = "";
   char detail[sizeof(s->detail)] = "";
   int first = dir_left(r, DIR_IN) ? DIR_IN : DIR_OUT;
-  int d;
+  int d, rc;
 
   exs_error_clear(&err);
   exs_error_step(&err, "location");
@@ -371,13 +314,16 @@ static void step_location(struct te_run *r)
     scp.uri = r->org->ldap;
     scp.site = r->org->ldap_site[0] ? r->org->ldap_site : NULL;
     /* a password goes to the directory only over TLS; else anonymous */
-    if(!strncasecmp(r->org->ldap, "ldaps://", 8) && ho.user && ho.user[0]) {
+    if(!strncasecmp(r->org->ldap, "ldaps://", 8) && ho.credentials && ho.user[0]) {
       scp.user = ho.user;
       scp.password = ho.password;
     }
-    if(te_autodiscover(r->m->address, &ho, r->opt->srv, r->opt->srv_ctx,
-                       r->org->ldap[0] ? &scp : NULL, r->dir[first].url, sizeof(r->dir[first].url),
-                       r->address, sizeof(r->address), found, sizeof(found), &err)) {
+    rc =
+        te_autodiscover(r->m->address, &ho, r->opt->srv, r->opt->srv_ctx,
+                        r->org->ldap[0] ? &scp : NULL, r->dir[first].url, sizeof(r->dir[first].url),
+                        r->address, sizeof(r->address), found, sizeof(found), &err);
+    exs_http_options_wipe(&ho);
+    if(rc) {
       fail_all(r, &err);
       step_end(s, EXS_STEP_FAILED, "%s", err.message);
       return;
@@ -395,7 +341,9 @@ static void step_location(struct te_run *r)
       snprintf(t->url, sizeof(t->url), "%s", t->acc.url);
     http_options(r, d, &ho);
     /* the plain-HTTP rules hold for a discovered URL as for a configured one */
-    if(exs_http_check_channel(&ho, t->url, &err)) {
+    rc = exs_http_check_channel(&ho, t->url, &err);
+    exs_http_options_wipe(&ho);
+    if(rc) {
       exs_error_step(&err, "location");
       fail_dir(r, d, &err);
       snprintf(detail, sizeof(detail), "%s", err.message);
@@ -417,15 +365,22 @@ static void step_location(struct te_run *r)
   step_end(s, EXS_STEP_OK, "%s", detail);
 }
 
-/* Whether outgoing can use the incoming transport: same location, same
- * credential, same protocol and the same way of acting for the mailbox. */
+/* Whether outgoing can use the incoming transport and EWS handle: the same
+ * location, the same transport settings and the same way of acting for the
+ * mailbox. */
 static bool same_access(const struct te_run *r)
 {
   const struct te_dir *i = &r->dir[DIR_IN], *o = &r->dir[DIR_OUT];
+  struct exs_http_options hin, hout;
+  bool same;
 
-  return i->wanted && !strcmp(i->url, o->url) && i->acc.retrieval == o->acc.retrieval &&
-         i->acc.auth == o->acc.auth && i->acc.impersonation == o->acc.impersonation &&
-         same_str(i->acc.user, o->acc.user) && same_str(i->acc.password, o->acc.password);
+  http_options(r, DIR_IN, &hin);
+  http_options(r, DIR_OUT, &hout);
+  same = i->wanted && !strcmp(i->url, o->url) && i->acc.retrieval == o->acc.retrieval &&
+         i->acc.impersonation == o->acc.impersonation && exs_http_options_same(&hin, &hout);
+  exs_http_options_wipe(&hin);
+  exs_http_options_wipe(&hout);
+  return same;
 }
 
 /* Steps 4 and 5 for direction d: transport, TLS and authentication, proved
@@ -451,7 +406,8 @@ static void step_connect(struct te_run *r, int d)
     goto fail;
   }
   http_options(r, d, &ho);
-  t->http = connection_take(r->opt->reuse ? &r->opt->reuse->one[d] : NULL, &ho);
+  t->http = connection_take(r->opt->reuse ? &r->opt->reuse->http[d] : NULL, &ho);
+  exs_http_options_wipe(&ho);
   memset(&eo, 0, sizeof(eo));
   eo.url = t->url;
   eo.ctx.impersonate = t->impersonate;
@@ -732,10 +688,12 @@ int exs_testenable_check_access(const struct exs_org *org, const struct exs_prof
   }
   http_options(&r, d, &ho);
   if(exs_http_check_channel(&ho, r.dir[d].acc.url, err)) {
+    exs_http_options_wipe(&ho);
     exs_error_clear(err); /* refused without a byte sent: the mailbox test says so */
     return 0;
   }
-  http = connection_take(r.opt->reuse ? &r.opt->reuse->one[d] : NULL, &ho);
+  http = connection_take(r.opt->reuse ? &r.opt->reuse->http[d] : NULL, &ho);
+  exs_http_options_wipe(&ho);
   memset(&eo, 0, sizeof(eo));
   eo.url = r.dir[d].acc.url;
   eo.ctx.impersonate = r.dir[d].acc.impersonation ? m->address : NULL;

@@ -272,7 +272,8 @@ static void *worker(void *arg)
     p = find_profile(b, m->profile);
     exs_testenable_credential_key(p, m, key, sizeof(key));
     s = slot_for(b, key, p ? p->max_connections : 1);
-    s->keep = p && p->retrieval != EXS_RETRIEVAL_USER;
+    /* a profile's credential serves the mailboxes that follow; a mailbox's own, none */
+    s->keep = strncmp(key, "mailbox:", 8) != 0;
     while(s->in_use >= s->limit)
       pthread_cond_wait(&b->freed, &b->lock);
     s->in_use++;

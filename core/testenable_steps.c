@@ -264,7 +264,7 @@ int te_autodiscover(const char *address, const struct exs_http_options *ho,
   ad = exs_autodiscover_new(&ao);
   if(!ad) {
     exs_error_set(err, EXS_CAT_PROTOCOL, "out of memory");
-    return -1;
+    goto out;
   }
   if(exs_autodiscover_run(ad, address, &res, err))
     goto out;
@@ -280,6 +280,7 @@ int te_autodiscover(const char *address, const struct exs_http_options *ho,
              exs_ad_method_name(res.method));
   result = 0;
 out:
+  exs_http_options_wipe(&ao.http);
   exs_autodiscover_result_free(&res);
   exs_autodiscover_free(ad);
   return result;

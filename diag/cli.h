@@ -16,20 +16,18 @@ struct diag_ctx {
   const char *key_file;    /* --key-file PATH; default DB + ".key" */
   enum diag_format format; /* --format */
   const char *trace_path;  /* --trace FILE ("-": stderr) */
-  const char *cacert;      /* --cacert FILE */
+  /* --cacert, --proxy ("" none: ignore the environment), --noproxy, and
+   * the counts of --resolve and --connect-to; read through diag_transport */
+  struct exs_transport transport;
   const char *resolve[DIAG_MAX_OVERRIDES];
-  size_t n_resolve;
   const char *connect_to[DIAG_MAX_OVERRIDES];
-  size_t n_connect_to;
-  const char *proxy;   /* --proxy URL ("" none: ignore the environment) */
-  const char *noproxy; /* --noproxy LIST */
-  const char *output;  /* -o FILE: the report, written atomically */
-  bool failures_only;  /* --failures-only: reports list failing mailboxes only */
-  bool no_progress;    /* --no-progress */
-  bool color;          /* stdout is a terminal that takes colour */
-  FILE *trace;         /* open trace file, NULL when none */
-  FILE *out;           /* where test-enable and autodiscover write their report: stdout,
-                          or the memory stream of record and replay */
+  const char *output; /* -o FILE: the report, written atomically */
+  bool failures_only; /* --failures-only: reports list failing mailboxes only */
+  bool no_progress;   /* --no-progress */
+  bool color;         /* stdout is a terminal that takes colour */
+  FILE *trace;        /* open trace file, NULL when none */
+  FILE *out;          /* where test-enable and autodiscover write their report: stdout,
+                         or the memory stream of record and replay */
   const char *argv0;
   const char *command; /* the command run ("mailbox test-enable") */
 };
@@ -38,6 +36,12 @@ struct diag_ctx {
  * be argv[*i + 1]: *i then moves past it). Returns 1 taken, 0 not a global
  * option, -1 error (message printed). diag/globals.c. */
 int diag_take_global(struct diag_ctx *ctx, int argc, char **argv, int *i);
+
+/* The run's transport settings (exsync/http.h): the global options of ctx,
+ * its trace (diag_trace_cb, when --trace is given) and record's exchange
+ * hook. Points into ctx: valid while ctx is, fetched again after ctx was
+ * copied. */
+const struct exs_transport *diag_transport(struct diag_ctx *ctx);
 
 /* Formats a command takes (diag_formats). */
 #define DIAG_F_TEXT (1u << DIAG_FORMAT_TEXT)

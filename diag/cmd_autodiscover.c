@@ -257,18 +257,11 @@ int diag_cmd_autodiscover(struct diag_ctx *ctx, int argc, char **argv)
     }
     password[strcspn(password, "\r\n")] = '\0';
   }
-  ao.http.user = user;
-  ao.http.password = password[0] ? password : NULL;
-  ao.http.cacert = ctx->cacert;
-  ao.http.resolve = ctx->resolve;
-  ao.http.n_resolve = ctx->n_resolve;
-  ao.http.connect_to = ctx->connect_to;
-  ao.http.n_connect_to = ctx->n_connect_to;
-  ao.http.proxy = ctx->proxy;
-  ao.http.noproxy = ctx->noproxy;
-  if(ctx->trace) {
-    ao.http.trace = diag_trace_cb;
-    ao.http.trace_ctx = ctx;
+  ao.http.transport = diag_transport(ctx);
+  if(user && exs_http_options_set_credentials(&ao.http, user, password)) {
+    memset(password, 0, sizeof(password));
+    return diag_fail("autodiscover: --user or the password is longer than %d characters",
+                     EXS_HTTP_USER_MAX);
   }
   memset(&res, 0, sizeof(res));
   exs_error_clear(&err);
@@ -288,6 +281,7 @@ int diag_cmd_autodiscover(struct diag_ctx *ctx, int argc, char **argv)
   result = rc == 0 ? 0 : 1;
 out:
   memset(password, 0, sizeof(password));
+  exs_http_options_wipe(&ao.http);
   exs_autodiscover_result_free(&res);
   exs_autodiscover_free(ad);
   return result;

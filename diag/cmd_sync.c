@@ -246,17 +246,7 @@ static int cmd_sync(struct diag_ctx *ctx, int argc, char **argv)
   }
   if(diag_formats(ctx, "sync", DIAG_F_TEXT | DIAG_F_JSON) || diag_store_exists(ctx))
     return 2;
-  opt.cacert = ctx->cacert;
-  opt.resolve = ctx->resolve;
-  opt.n_resolve = ctx->n_resolve;
-  opt.connect_to = ctx->connect_to;
-  opt.n_connect_to = ctx->n_connect_to;
-  opt.proxy = ctx->proxy;
-  opt.noproxy = ctx->noproxy;
-  if(ctx->trace) {
-    opt.trace = diag_trace_cb;
-    opt.trace_ctx = ctx;
-  }
+  opt.transport = diag_transport(ctx);
   opt.stop = &stop_requested;
   opt.log = log_line;
   key_file_of(ctx, key, sizeof(key));

@@ -63,27 +63,27 @@ static int set_global(struct diag_ctx *ctx, int id, const char *name, const char
     ctx->trace_path = v;
     break;
   case G_CACERT:
-    ctx->cacert = v;
+    ctx->transport.cacert = v;
     break;
   case G_RESOLVE:
-    if(ctx->n_resolve >= DIAG_MAX_OVERRIDES || !strchr(v, ':')) {
+    if(ctx->transport.n_resolve >= DIAG_MAX_OVERRIDES || !strchr(v, ':')) {
       diag_fail("--resolve wants HOST:PORT:ADDR (at most %d)", DIAG_MAX_OVERRIDES);
       return -1;
     }
-    ctx->resolve[ctx->n_resolve++] = v;
+    ctx->resolve[ctx->transport.n_resolve++] = v;
     break;
   case G_CONNECT_TO:
-    if(ctx->n_connect_to >= DIAG_MAX_OVERRIDES || !strchr(v, ':')) {
+    if(ctx->transport.n_connect_to >= DIAG_MAX_OVERRIDES || !strchr(v, ':')) {
       diag_fail("--connect-to wants HOST:PORT:HOST2:PORT2 (at most %d)", DIAG_MAX_OVERRIDES);
       return -1;
     }
-    ctx->connect_to[ctx->n_connect_to++] = v;
+    ctx->connect_to[ctx->transport.n_connect_to++] = v;
     break;
   case G_PROXY:
-    ctx->proxy = v;
+    ctx->transport.proxy = v;
     break;
   case G_NOPROXY:
-    ctx->noproxy = v;
+    ctx->transport.noproxy = v;
     break;
   case G_OUTPUT:
     if(!*v) {
@@ -129,4 +129,13 @@ int diag_take_global(struct diag_ctx *ctx, int argc, char **argv, int *i)
     return -1;
   }
   return set_global(ctx, o->id, o->name, v) ? -1 : 1;
+}
+
+const struct exs_transport *diag_transport(struct diag_ctx *ctx)
+{
+  ctx->transport.resolve = ctx->resolve;
+  ctx->transport.connect_to = ctx->connect_to;
+  ctx->transport.trace = ctx->trace ? diag_trace_cb : NULL;
+  ctx->transport.trace_ctx = ctx->trace ? ctx : NULL;
+  return &ctx->transport;
 }

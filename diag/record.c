@@ -1,7 +1,7 @@
 /* record.c - `exsync record --out FILE -- COMMAND...`: run an exsync command
  * in-process (its function called with a context of its own, the report
- * written to memory), capture every HTTP exchange through the transport's exchange
- * hook, scrub it with the normaliser and write one recording file. */
+ * written to memory), capture every HTTP exchange through the exchange hook
+ * of the run's transport settings, scrub it with the normaliser and write one recording file. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -500,6 +500,7 @@ static int run_recorded(struct recorder *rc, struct diag_ctx *ctx,
                         const struct diag_record_options *opt, const char *const *args,
                         size_t n_args, int *exit_code)
 {
+  struct diag_ctx recorded = *ctx; /* the run's settings with the recorder's hook */
   char *report = NULL;
   struct exs_buf tmp;
   time_t t0 = exs_now();
@@ -507,10 +508,10 @@ static int run_recorded(struct recorder *rc, struct diag_ctx *ctx,
 
   exs_buf_init(&tmp, MAX_BODY);
   rc->rec->frozen = t0;
+  recorded.transport.exchange = on_exchange;
+  recorded.transport.exchange_ctx = rc;
   exs_clock_freeze(t0);
-  exs_http_set_exchange_hook(on_exchange, rc);
-  rcode = diag_run_captured(ctx, args, n_args, &report, exit_code);
-  exs_http_set_exchange_hook(NULL, NULL);
+  rcode = diag_run_captured(&recorded, args, n_args, &report, exit_code);
   exs_clock_freeze(0);
   if(rcode)
     goto out;

@@ -135,31 +135,21 @@ int diag_run_batch(struct diag_ctx *ctx, const struct exs_org *org,
 {
   struct exs_te_batch_options bo;
   struct progress_ctx pc;
-  const char *connect_to[DIAG_MAX_OVERRIDES + 8];
-  size_t nct = 0, i;
+  /* the run's settings, the trace going through the batch's own hook */
+  struct exs_transport transport = *diag_transport(ctx);
   int64_t start = exs_monotonic_ms();
 
   *results = calloc(n ? n : 1, sizeof(**results));
   if(!*results)
     return -1;
-  for(i = 0; i < ctx->n_connect_to; i++)
-    connect_to[nct++] = ctx->connect_to[i];
-  for(i = 0; i < flags->n_extra_connect_to; i++)
-    connect_to[nct++] = flags->extra_connect_to[i];
   memset(&bo, 0, sizeof(bo));
-  bo.te.cacert = flags->cacert ? flags->cacert : ctx->cacert;
-  bo.te.resolve = ctx->resolve;
-  bo.te.n_resolve = ctx->n_resolve;
-  bo.te.connect_to = connect_to;
-  bo.te.n_connect_to = nct;
-  bo.te.proxy = ctx->proxy;
-  bo.te.noproxy = ctx->noproxy;
+  bo.te.transport = &transport;
   memset(&pc, 0, sizeof(pc));
   exs_buf_init(&pc.trace, 1 << 20);
   pc.ctx = ctx;
   if(ctx->trace) {
-    bo.te.trace = batch_trace;
-    bo.te.trace_ctx = &pc;
+    transport.trace = batch_trace;
+    transport.trace_ctx = &pc;
     bo.max_workers = 1; /* one conversation at a time keeps the trace readable */
     bo.started = on_start;
     diag_trace_mark(ctx, "exsync %s: Test & Enable of %zu mailbox%s", EXSYNC_VERSION, n,

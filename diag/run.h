@@ -17,9 +17,6 @@ struct diag_te_flags {
   long retry_interval_s;
   int max_retries;
   bool wait_retries;
-  const char *extra_connect_to[8]; /* the demo points contoso's hosts at the emulator */
-  size_t n_extra_connect_to;
-  const char *cacert;          /* overrides ctx->cacert (demo) */
   struct exs_store *job_store; /* a profile job: progress is written here */
   int64_t job_id;
 };

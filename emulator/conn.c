@@ -8,8 +8,11 @@
  * bufferevent's callback argument and installs a close callback (a
  * connection freed meanwhile has its callbacks cleared: it is dropped).
  * From then on the close callback is the only place the record goes away.
- * All of it runs on the loop thread; emu->lock guards the list and the
- * counters for readers on other threads.
+ * A connection lives on the worker (event loop thread) that accepted it,
+ * in that worker's list: only the worker changes its record, under the
+ * worker's conn_lock, which other workers take to pick the oldest idle
+ * connection of all for the connection cap (and then ask its worker to close
+ * it). The counters are global, under emu->lock.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -35,6 +38,7 @@
 
 struct emu_conn {
   struct emu *emu;
+  struct emu_worker *worker;
   struct bufferevent *bev;
   struct evhttp_connection *evcon; /* NULL until adopted */
   struct event *hook;              /* the one-shot adoption event */
@@ -43,6 +47,7 @@ struct emu_conn {
   uint64_t id;
   bool busy;      /* a request is in the handler */
   bool receiving; /* bytes of the next request arrived */
+  bool evicting;  /* another worker asked this one's worker to close it */
   struct emu_conn *older, *newer;
 };
 
@@ -52,6 +57,7 @@ static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct reg {
   struct evconnlistener *lev;
   struct emu *emu;
+  struct emu_worker *worker;
   struct event *resume; /* accepts paused at the fd limit */
 } * reg;
 static size_t nreg, reg_cap;
@@ -99,10 +105,12 @@ void emu_set_limits(struct emu *emu, const struct emu_limits *l)
   d->max_connections = l->max_connections > 0 ? l->max_connections : DEF_MAX_CONNECTIONS;
   d->accept_pause_ms = l->accept_pause_ms > 0 ? l->accept_pause_ms : DEF_PAUSE_MS;
   emu->conns.explicit_max = l->max_connections > 0;
-  if(emu->http)
-    emu_conn_http_limits(emu, emu->http);
-  if(emu->https)
-    emu_conn_http_limits(emu, emu->https);
+  for(size_t i = 0; i < emu->nworkers; i++) {
+    if(emu->workers[i]->http)
+      emu_conn_http_limits(emu, emu->workers[i]->http);
+    if(emu->workers[i]->https)
+      emu_conn_http_limits(emu, emu->workers[i]->https);
+  }
   pthread_mutex_unlock(&emu->lock);
 }
 
@@ -121,22 +129,112 @@ void emu_conns_init(struct emu *emu)
   emu_set_limits(emu, &zero);
 }
 
-/* Close the oldest connection that is not inside a request (not keep);
- * false when there is none. */
-static bool evict_oldest(struct emu *emu, struct emu_conn *keep)
+static void count_eviction(struct emu *emu)
 {
-  struct emu_conn *c;
-
-  for(c = emu->conns.oldest; c; c = c->newer)
-    if(c != keep && !c->busy && c->evcon)
-      break;
-  if(!c)
-    return false;
   pthread_mutex_lock(&emu->lock);
   emu->conns.stats.evicted++;
   pthread_mutex_unlock(&emu->lock);
-  evhttp_connection_free(c->evcon); /* closed_cb frees c */
-  return true;
+}
+
+struct remote_evict {
+  struct emu_worker *w;
+  uint64_t id;
+};
+
+static struct emu_conn *find_id(struct emu_worker *w, uint64_t id);
+
+static void count_remote(struct emu *emu, int d)
+{
+  pthread_mutex_lock(&emu->lock);
+  emu->conns.remote_evictions += (size_t)d;
+  pthread_mutex_unlock(&emu->lock);
+}
+
+/* On the victim's worker: close it unless a request came in meanwhile. */
+static void remote_evict_cb(evutil_socket_t fd, short what, void *arg)
+{
+  struct remote_evict *re = arg;
+  struct emu_worker *w = re->w;
+  struct emu_conn *c = find_id(w, re->id);
+
+  (void)fd;
+  (void)what;
+  free(re);
+  if(!c)
+    return; /* closed meanwhile: closed_cb settled the count */
+  if(!c->busy && c->evcon) {
+    count_eviction(w->emu);
+    evhttp_connection_free(c->evcon); /* closed_cb frees c and settles the count */
+    return;
+  }
+  pthread_mutex_lock(&w->conn_lock);
+  c->evicting = false;
+  count_remote(w->emu, -1);
+  pthread_mutex_unlock(&w->conn_lock);
+}
+
+/* Close the oldest connection of all workers that is not inside a request
+ * (not keep); false when there is none. One of self's own is closed now,
+ * another worker's is closed by that worker (asked through its base). */
+static bool evict_oldest(struct emu_worker *self, struct emu_conn *keep)
+{
+  struct emu *emu = self->emu;
+  struct emu_conn *victim = NULL;
+  struct emu_worker *vw = NULL;
+  uint64_t vid = 0;
+
+  for(size_t i = 0; i < emu->nworkers; i++) {
+    struct emu_worker *w = emu->workers[i];
+    struct emu_conn *c;
+    pthread_mutex_lock(&w->conn_lock);
+    for(c = w->oldest; c; c = c->newer)
+      if(c != keep && !c->busy && !c->evicting && c->evcon)
+        break;
+    if(c && (!victim || c->id < vid)) {
+      if(vw)
+        pthread_mutex_unlock(&vw->conn_lock);
+      victim = c;
+      vid = c->id;
+      vw = w;
+      continue; /* keep its worker locked until the choice is made */
+    }
+    pthread_mutex_unlock(&w->conn_lock);
+  }
+  if(!victim)
+    return false;
+  if(vw == self) {
+    pthread_mutex_unlock(&vw->conn_lock);
+    count_eviction(emu);
+    evhttp_connection_free(victim->evcon); /* closed_cb frees it */
+    return true;
+  }
+  {
+    struct remote_evict *re = malloc(sizeof(*re));
+    struct timeval zero = {0, 0};
+    /* counted as gone from now on, until closed (closed_cb) or spared */
+    if(re) {
+      victim->evicting = true;
+      count_remote(emu, 1);
+    }
+    pthread_mutex_unlock(&vw->conn_lock);
+    if(!re)
+      return false;
+    re->w = vw;
+    re->id = vid;
+    if(event_base_once(vw->base, -1, EV_TIMEOUT, remote_evict_cb, re, &zero) != 0) {
+      pthread_mutex_lock(&vw->conn_lock);
+      for(struct emu_conn *c = vw->newest; c; c = c->older) {
+        if(c->id == vid && c->evicting) {
+          c->evicting = false; /* still open: only its worker closes it */
+          count_remote(emu, -1);
+        }
+      }
+      pthread_mutex_unlock(&vw->conn_lock);
+      free(re);
+      return false;
+    }
+    return true;
+  }
 }
 
 static void closed_cb(struct evhttp_connection *evcon, void *arg)
@@ -148,17 +246,23 @@ static void closed_cb(struct evhttp_connection *evcon, void *arg)
     evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->incb);
   if(c->deadline)
     event_free(c->deadline);
-  pthread_mutex_lock(&emu->lock);
+  pthread_mutex_lock(&c->worker->conn_lock);
   if(c->older)
     c->older->newer = c->newer;
   else
-    emu->conns.oldest = c->newer;
+    c->worker->oldest = c->newer;
   if(c->newer)
     c->newer->older = c->older;
   else
-    emu->conns.newest = c->older;
+    c->worker->newest = c->older;
+  /* under conn_lock: evicting cannot change meanwhile (lock order: a
+   * worker's conn_lock, then emu->lock) */
+  pthread_mutex_lock(&emu->lock);
   emu->conns.stats.open--;
+  if(c->evicting)
+    emu->conns.remote_evictions--;
   pthread_mutex_unlock(&emu->lock);
+  pthread_mutex_unlock(&c->worker->conn_lock);
   if(emu->conns.on_close)
     emu->conns.on_close(emu, evcon);
   free(c);
@@ -208,33 +312,36 @@ static void adopt_cb(evutil_socket_t fd, short what, void *arg)
     return;
   }
   c->evcon = cbarg;
-  c->deadline = evtimer_new(emu->base, deadline_cb, c);
+  c->deadline = evtimer_new(c->worker->base, deadline_cb, c);
   c->incb = evbuffer_add_cb(bufferevent_get_input(c->bev), input_cb, c);
   evhttp_connection_set_closecb(c->evcon, closed_cb, c);
   pthread_mutex_lock(&emu->lock);
   c->id = ++emu->conns.next_id;
-  c->older = emu->conns.newest;
+  pthread_mutex_unlock(&emu->lock);
+  pthread_mutex_lock(&c->worker->conn_lock);
+  c->older = c->worker->newest;
   if(c->older)
     c->older->newer = c;
   else
-    emu->conns.oldest = c;
-  emu->conns.newest = c;
+    c->worker->oldest = c;
+  c->worker->newest = c;
+  pthread_mutex_unlock(&c->worker->conn_lock);
+  pthread_mutex_lock(&emu->lock);
   emu->conns.stats.open++;
   emu->conns.stats.accepted++;
-  over = (long)emu->conns.stats.open > max_connections(emu);
+  /* connections another worker was asked to close are gone already */
+  over = (long)(emu->conns.stats.open - emu->conns.remote_evictions) > max_connections(emu);
   pthread_mutex_unlock(&emu->lock);
   bufferevent_decref(c->bev);
   arm(c, emu->conns.limits.idle_timeout_ms);
-  if(over && !evict_oldest(emu, c)) {
+  if(over && !evict_oldest(c->worker, c)) {
     /* every other connection is inside a request: this one goes */
-    pthread_mutex_lock(&emu->lock);
-    emu->conns.stats.evicted++;
-    pthread_mutex_unlock(&emu->lock);
+    count_eviction(emu);
     evhttp_connection_free(c->evcon);
   }
 }
 
-struct bufferevent *emu_conn_adopt(struct emu *emu, struct bufferevent *bev)
+struct bufferevent *emu_conn_adopt(struct emu_worker *w, struct bufferevent *bev)
 {
   struct emu_conn *c;
 
@@ -243,7 +350,8 @@ struct bufferevent *emu_conn_adopt(struct emu *emu, struct bufferevent *bev)
   c = calloc(1, sizeof(*c));
   if(!c)
     return bev; /* untracked: it works, without NTLM state */
-  c->emu = emu;
+  c->emu = w->emu;
+  c->worker = w;
   c->bev = bev;
   c->hook = event_new(bufferevent_get_base(bev), -1, 0, adopt_cb, c);
   if(!c->hook) {
@@ -255,53 +363,69 @@ struct bufferevent *emu_conn_adopt(struct emu *emu, struct bufferevent *bev)
   return bev;
 }
 
-static struct emu_conn *find_id(struct emu *emu, uint64_t id)
+static struct emu_conn *find_id(struct emu_worker *w, uint64_t id)
 {
   struct emu_conn *c;
 
-  for(c = emu->conns.newest; c; c = c->older)
+  for(c = w->newest; c; c = c->older)
     if(c->id == id)
       return c;
   return NULL;
 }
 
-uint64_t emu_conn_request_start(struct emu *emu, struct evhttp_connection *evcon)
+struct emu_worker *emu_worker_of(struct emu *emu, struct event_base *base)
+{
+  for(size_t i = 0; i < emu->nworkers; i++)
+    if(emu->workers[i]->base == base)
+      return emu->workers[i];
+  return NULL;
+}
+
+static void set_busy(struct emu_conn *c, bool busy)
+{
+  pthread_mutex_lock(&c->worker->conn_lock);
+  c->busy = busy;
+  pthread_mutex_unlock(&c->worker->conn_lock);
+}
+
+uint64_t emu_conn_request_start(struct emu_worker *w, struct evhttp_connection *evcon)
 {
   struct emu_conn *c;
 
-  for(c = emu->conns.newest; c; c = c->older)
+  for(c = w->newest; c; c = c->older)
     if(c->evcon == evcon)
       break;
   if(!c)
     return 0;
-  c->busy = true;
+  set_busy(c, true);
   c->receiving = false;
   if(c->deadline)
     evtimer_del(c->deadline);
   return c->id;
 }
 
-void emu_conn_request_done(struct emu *emu, uint64_t id)
+void emu_conn_request_done(struct emu_worker *w, uint64_t id)
 {
-  struct emu_conn *c = id ? find_id(emu, id) : NULL;
+  struct emu_conn *c = id ? find_id(w, id) : NULL;
 
   if(!c)
     return;
-  c->busy = false;
+  set_busy(c, false);
   c->receiving = false;
-  arm(c, emu->conns.limits.idle_timeout_ms);
+  arm(c, w->emu->conns.limits.idle_timeout_ms);
 }
 
-bool emu_conn_alive(struct emu *emu, uint64_t id)
+bool emu_conn_alive(struct emu_worker *w, uint64_t id)
 {
-  return id && find_id(emu, id) != NULL;
+  return id && find_id(w, id) != NULL;
 }
 
 bool emu_conn_tracked(struct emu *emu, struct evhttp_connection *evcon)
 {
+  struct emu_worker *w = emu_worker_of(emu, evhttp_connection_get_base(evcon));
   struct emu_conn *c;
 
-  for(c = emu->conns.newest; c; c = c->older)
+  for(c = w ? w->newest : NULL; c; c = c->older)
     if(c->evcon == evcon)
       return true;
   return false;
@@ -320,6 +444,7 @@ static void accept_error_cb(struct evconnlistener *lev, void *unused)
 {
   int err = EVUTIL_SOCKET_ERROR();
   struct emu *emu = NULL;
+  struct emu_worker *w = NULL;
   struct event *resume = NULL;
   size_t i, open, skipped = 0;
   int64_t now = exs_monotonic_ms();
@@ -331,6 +456,7 @@ static void accept_error_cb(struct evconnlistener *lev, void *unused)
   for(i = 0; i < nreg; i++)
     if(reg[i].lev == lev) {
       emu = reg[i].emu;
+      w = reg[i].worker;
       resume = reg[i].resume;
     }
   pthread_mutex_unlock(&reg_lock);
@@ -340,7 +466,7 @@ static void accept_error_cb(struct evconnlistener *lev, void *unused)
    * readable); closing idle connections gives the next clients fds, and
    * then the moment is only until the loop has closed them */
   evconnlistener_disable(lev);
-  for(i = 0; i < EVICT_AT_FD_LIMIT && evict_oldest(emu, NULL); i++)
+  for(i = 0; i < EVICT_AT_FD_LIMIT && evict_oldest(w, NULL); i++)
     ;
   pthread_mutex_lock(&emu->lock);
   pause = i ? 0 : emu->conns.limits.accept_pause_ms;
@@ -375,10 +501,10 @@ static void accept_error_cb(struct evconnlistener *lev, void *unused)
   }
 }
 
-void emu_conn_listener_added(struct emu *emu, struct evhttp_bound_socket *h)
+void emu_conn_listener_added(struct emu_worker *w, struct evhttp_bound_socket *h)
 {
   struct evconnlistener *lev = evhttp_bound_socket_get_listener(h);
-  struct event *resume = lev ? evtimer_new(emu->base, resume_cb, lev) : NULL;
+  struct event *resume = lev ? evtimer_new(w->base, resume_cb, lev) : NULL;
 
   if(!resume)
     return; /* no memory: libevent's own handling (a warning per failure) */
@@ -395,7 +521,8 @@ void emu_conn_listener_added(struct emu *emu, struct evhttp_bound_socket *h)
     reg_cap = cap;
   }
   reg[nreg].lev = lev;
-  reg[nreg].emu = emu;
+  reg[nreg].emu = w->emu;
+  reg[nreg].worker = w;
   reg[nreg].resume = resume;
   nreg++;
   evconnlistener_set_error_cb(lev, accept_error_cb);

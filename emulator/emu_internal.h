@@ -35,6 +35,7 @@
 
 #define EMU_MAX_BODY (16u * 1024u * 1024u) /* request and answer cap */
 #define EMU_JOURNAL_CAP 4096
+#define EMU_MAX_THREADS 256 /* event loop threads (emu_set_threads) */
 
 /* ---- mailstore ---- */
 
@@ -227,15 +228,37 @@ struct emu_listener {
 
 struct answer;
 
-/* conn.c: every accepted connection, tracked from the event loop thread
- * (the list is changed only there, under emu->lock). */
+/* One event loop thread: its base, its evhttps and the connections it
+ * accepted. A connection lives on one worker from accept to close; only that
+ * worker changes its record (under conn_lock, so other workers can pick a
+ * victim for the connection cap). */
 struct emu_conn;
+struct emu_worker;
+struct emu_side {
+  struct emu *emu;
+  struct emu_worker *worker;
+  bool tls;
+};
+struct emu_worker {
+  struct emu *emu;
+  unsigned index;
+  struct event_base *base;
+  struct evhttp *http;  /* plain listeners */
+  struct evhttp *https; /* TLS listeners (created at first TLS listen) */
+  struct emu_side side_plain, side_tls;
+  pthread_mutex_t conn_lock;
+  struct emu_conn *oldest, *newest;
+  pthread_t thread;
+  bool thread_running;
+};
+
+/* conn.c: limits and counters of every worker's connections. */
 struct emu_conns {
   struct emu_limits limits; /* defaults filled in */
   bool explicit_max;        /* max_connections set by the caller */
-  struct emu_conn *oldest, *newest;
   uint64_t next_id;
   struct emu_conn_stats stats;
+  size_t remote_evictions; /* asked of another worker, not done yet */
   int64_t last_log_ms;
   size_t unlogged_pauses;
   /* per-connection state kept elsewhere (auth.c's NTLM handshakes) */
@@ -245,31 +268,28 @@ void emu_conns_init(struct emu *emu);
 /* Body and header size limits and the backstop timeout of one evhttp. */
 void emu_conn_http_limits(struct emu *emu, struct evhttp *http);
 void emu_conns_destroy(struct emu *emu);
-/* The bufferevent a new connection gets (evhttp's bevcb): tracked. */
-struct bufferevent *emu_conn_adopt(struct emu *emu, struct bufferevent *bev);
-/* A listener was added: pause accepts on errors instead of spinning. */
-void emu_conn_listener_added(struct emu *emu, struct evhttp_bound_socket *h);
+/* The bufferevent a new connection of worker w gets (evhttp's bevcb): tracked. */
+struct bufferevent *emu_conn_adopt(struct emu_worker *w, struct bufferevent *bev);
+/* A listener of w was added: pause accepts on errors instead of spinning. */
+void emu_conn_listener_added(struct emu_worker *w, struct evhttp_bound_socket *h);
 /* A request of evcon entered the handler: its timeouts stop. Returns an id
  * for emu_conn_request_done (0 when the connection is not tracked). */
-uint64_t emu_conn_request_start(struct emu *emu, struct evhttp_connection *evcon);
+uint64_t emu_conn_request_start(struct emu_worker *w, struct evhttp_connection *evcon);
 /* Its answer was handed to evhttp: the idle timeout runs again. */
-void emu_conn_request_done(struct emu *emu, uint64_t id);
+void emu_conn_request_done(struct emu_worker *w, uint64_t id);
 /* True while the connection of id (emu_conn_request_start) is open. */
-bool emu_conn_alive(struct emu *emu, uint64_t id);
-/* True when evcon is tracked (its close is seen). Loop thread. */
+bool emu_conn_alive(struct emu_worker *w, uint64_t id);
+/* True when evcon is tracked (its close is seen). Its worker's thread. */
 bool emu_conn_tracked(struct emu *emu, struct evhttp_connection *evcon);
-
-struct emu_side {
-  struct emu *emu;
-  bool tls;
-};
+/* The worker whose base is base, NULL when none. */
+struct emu_worker *emu_worker_of(struct emu *emu, struct event_base *base);
 
 struct emu {
   pthread_mutex_t lock;
-  struct emu_side side_plain, side_tls;
-  struct event_base *base;
-  struct evhttp *http;  /* plain listeners */
-  struct evhttp *https; /* TLS listeners (created at first TLS listen) */
+  struct emu_worker **workers; /* [0] runs in emu_run's thread or emu_start's first */
+  size_t nworkers;
+  bool listening;          /* emu_listen was called: the worker count is fixed */
+  struct event_base *base; /* workers[0]->base */
   SSL_CTX *ssl_ctx;
   struct emu_tls_ca *ca; /* the generated throwaway CA (no certificate files given) */
   char *cert_file, *key_file;
@@ -287,10 +307,9 @@ struct emu {
   size_t invalid_answers;
   char first_invalid[512];
   struct event *sigint_ev, *sigterm_ev;
-  pthread_t thread;
-  bool thread_running;
+  bool thread_running; /* emu_start's threads run */
   pthread_cond_t started_cond;
-  bool loop_started;
+  size_t loops_started;
   struct answer *pending; /* answers waiting for a delay timer (server.c) */
 
   struct emu_user **users;

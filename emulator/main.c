@@ -5,7 +5,7 @@
  *                   [--impersonator LOGIN]... [--cert FILE --key FILE]
  *                   [--ca-out FILE] [--scenario-dir DIR] [--max-connections N]
  *                   [--idle-timeout MS] [--request-timeout MS]
- *                   [--max-header-bytes N] [--help] [--version]
+ *                   [--max-header-bytes N] [--threads N] [--help] [--version]
  *
  * Prints "listening http|https ADDR:PORT" per listener (stdout, flushed),
  * runs until SIGINT/SIGTERM. Exit 0 on a clean stop, 2 on usage or
@@ -33,7 +33,7 @@ static void usage(FILE *f)
         "                       [--ca-out FILE] [--scenario-dir DIR] [--keytab FILE]\n"
         "                       [--max-connections N] [--idle-timeout MS]\n"
         "                       [--request-timeout MS] [--max-header-bytes N]\n"
-        "                       [--help] [--version]\n\n"
+        "                       [--threads N] [--help] [--version]\n\n"
         "A fake Exchange server: EWS SOAP at /EWS/Exchange.asmx, Autodiscover POX and\n"
         "SOAP, Basic, NTLM(v2) and Negotiate authentication, impersonation, virtual hosts\n"
         "(chosen by the Host header), stateful mailboxes, fault injection, a request\n"
@@ -65,6 +65,10 @@ static void usage(FILE *f)
         "  --request-timeout MS    a request must arrive whole this long after its\n"
         "                          first byte (default 30000; slowloris)\n"
         "  --max-header-bytes N    refuse larger request headers (default 65536)\n"
+        "  --threads N             event loop threads, 1 to 256 (default: the number of\n"
+        "                          cores, or $EXSYNC_EMU_THREADS); each accepts on every\n"
+        "                          listener and keeps its connections; mailboxes, journal,\n"
+        "                          faults and limits are shared (1: one loop, as before)\n"
         "  -h, --help              this help\n"
         "  --version               the version\n\n"
         "Fault specs (POST /_emulator/faults, or <fault spec=\"...\"/> in a scenario):\n"
@@ -130,6 +134,7 @@ int main(int argc, char **argv)
   char err[1024], xsd[4096];
   sigset_t stop;
   int result = 2;
+  long threads = 0;
 
   memset(&limits, 0, sizeof(limits));
   if(!listens || !users || !imps) {
@@ -183,6 +188,14 @@ int main(int argc, char **argv)
     else if(!strcmp(a, "--scenario-dir")) {
       scenario_dir = v;
     }
+    else if(!strcmp(a, "--threads")) {
+      char *end;
+      threads = strtol(v, &end, 10);
+      if(*end || end == v || threads < 1 || threads > 256) {
+        fprintf(stderr, "exsync-emulator: --threads: '%s' is not a number from 1 to 256\n", v);
+        goto out;
+      }
+    }
     else if(!strcmp(a, "--max-connections") || !strcmp(a, "--idle-timeout") ||
             !strcmp(a, "--request-timeout") || !strcmp(a, "--max-header-bytes")) {
       char *end;
@@ -229,6 +242,10 @@ int main(int argc, char **argv)
     goto out;
   }
   emu_set_limits(emu, &limits);
+  if(threads && emu_set_threads(emu, (unsigned)threads, err, sizeof(err)) != 0) {
+    fprintf(stderr, "exsync-emulator: --threads: %s\n", err);
+    goto out;
+  }
   if(scenario_dir && emu_set_scenario_dir(emu, scenario_dir, err, sizeof(err)) != 0) {
     fprintf(stderr, "exsync-emulator: --scenario-dir: %s\n", err);
     goto out;

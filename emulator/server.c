@@ -1,12 +1,14 @@
 /* server.c - the emulator's listeners, event loop and request routing.
  *
- * One event_base runs every listener. Plain listeners share one evhttp,
- * TLS listeners another whose bufferevents are OpenSSL ones. Requests are
- * answered on the loop thread under emu->lock; an answer delayed by a fault
- * is kept in a struct answer until its timer fires (the lock is not held
- * while waiting). Listening sockets are created here (not by evhttp) so
- * TCP_NODELAY can be set on them and inherited by accepted sockets (Linux),
- * and it is set again on each request's socket for other systems.
+ * Each worker (emu_set_threads, by default one per core) runs an
+ * event_base of its own on its own thread, with one evhttp for plain and one for TLS listeners
+ * (OpenSSL bufferevents). Every listener is opened once per worker on the same port with
+ * SO_REUSEPORT, so the kernel spreads connections over the workers and each connection lives on one
+ * worker from accept to close. Requests are answered on their worker's thread under emu->lock; an
+ * answer delayed by a fault is kept in a struct answer until its timer (on the same worker) fires
+ * (the lock is not held while waiting). Listening sockets are created here (not by evhttp) so
+ * TCP_NODELAY can be set on them and inherited by accepted sockets (Linux), and it is set again on
+ * each request's socket for other systems.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -47,6 +49,7 @@ static void init_evthread(void)
 
 struct answer {
   struct emu *emu;
+  struct emu_worker *worker; /* the connection's: timers run on its base */
   struct evhttp_request *req;
   struct event *timer;
   struct exs_buf body;
@@ -127,7 +130,7 @@ static void answer_unlink(struct answer *a)
 static void answer_free(struct answer *a)
 {
   answer_unlink(a);
-  emu_conn_request_done(a->emu, a->conn_id);
+  emu_conn_request_done(a->worker, a->conn_id);
   if(a->timer)
     event_free(a->timer);
   exs_buf_free(&a->body);
@@ -213,7 +216,7 @@ static void answer_timer_cb(evutil_socket_t fd, short what, void *arg)
 static int answer_rearm(struct answer *a, event_callback_fn cb, long ms)
 {
   struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-  struct event *ev = evtimer_new(a->emu->base, cb, a);
+  struct event *ev = evtimer_new(a->worker->base, cb, a);
 
   if(!ev)
     return -1;
@@ -241,7 +244,7 @@ static void drip_cb(evutil_socket_t fd, short what, void *arg)
 
   (void)fd;
   (void)what;
-  if(!emu_conn_alive(a->emu, a->conn_id)) {
+  if(!emu_conn_alive(a->worker, a->conn_id)) {
     answer_free(a); /* the client left: its request went with the connection */
     return;
   }
@@ -264,7 +267,7 @@ static void answer_dispatch(struct answer *a, long delay_ms)
 {
   if(delay_ms > 0) {
     struct timeval tv = {delay_ms / 1000, (delay_ms % 1000) * 1000};
-    a->timer = evtimer_new(a->emu->base, answer_timer_cb, a);
+    a->timer = evtimer_new(a->worker->base, answer_timer_cb, a);
     if(a->timer && evtimer_add(a->timer, &tv) == 0) {
       pthread_mutex_lock(&a->emu->lock);
       a->next = a->emu->pending;
@@ -291,8 +294,8 @@ size_t emu_delayed(struct emu *emu)
 
 void emu_release_delayed(struct emu *emu)
 {
-  /* under the lock no pending answer can be freed; the loop thread runs
-   * the timers' callbacks (answer_send) as soon as it can */
+  /* under the lock no pending answer can be freed; each worker runs its
+   * timers' callbacks (answer_send) as soon as it can */
   pthread_mutex_lock(&emu->lock);
   for(struct answer *a = emu->pending; a; a = a->next)
     event_active(a->timer, EV_TIMEOUT, 1);
@@ -628,9 +631,10 @@ static void handle_request(struct evhttp_request *req, void *arg)
   rs.cmd = evhttp_request_get_command(req);
   rs.blen = evbuffer_get_length(in);
   a->emu = rs.emu;
+  a->worker = rs.side->worker;
   a->req = req;
   a->status = 200;
-  a->conn_id = emu_conn_request_start(rs.emu, evhttp_request_get_connection(req));
+  a->conn_id = emu_conn_request_start(a->worker, evhttp_request_get_connection(req));
   exs_buf_init(&a->body, EMU_MAX_BODY);
   copy_lower(rs.path, sizeof(rs.path), rawpath ? rawpath : "/");
   snprintf(rs.je.path, sizeof(rs.je.path), "%s", rawpath ? rawpath : "/");
@@ -669,13 +673,13 @@ send:
 
 static struct bufferevent *tls_bevcb(struct event_base *base, void *arg)
 {
-  struct emu *emu = arg;
-  SSL *ssl = SSL_new(emu->ssl_ctx);
+  struct emu_worker *w = arg;
+  SSL *ssl = SSL_new(w->emu->ssl_ctx);
 
   if(!ssl)
     return NULL;
-  return emu_conn_adopt(emu, bufferevent_openssl_socket_new(
-                                 base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE));
+  return emu_conn_adopt(w, bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                                          BEV_OPT_CLOSE_ON_FREE));
 }
 
 static struct bufferevent *plain_bevcb(struct event_base *base, void *arg)
@@ -920,9 +924,131 @@ int emu_write_ca(struct emu *emu, const char *path, char *err, size_t errlen)
 
 /* ---- lifecycle ---- */
 
+static void worker_free(struct emu_worker *w)
+{
+  if(!w)
+    return;
+  if(w->http)
+    evhttp_free(w->http);
+  if(w->https)
+    evhttp_free(w->https);
+  /* let deferred bufferevent frees (TLS connections cut mid-handshake)
+   * run before the base goes away */
+  if(w->base)
+    for(int i = 0; i < 4; i++)
+      event_base_loop(w->base, EVLOOP_NONBLOCK);
+  if(w->base && w->base != w->emu->base)
+    event_base_free(w->base);
+  pthread_mutex_destroy(&w->conn_lock);
+  free(w);
+}
+
+static struct emu_worker *worker_new(struct emu *emu, unsigned index)
+{
+  struct emu_worker *w = calloc(1, sizeof(*w));
+
+  if(!w)
+    return NULL;
+  w->emu = emu;
+  w->index = index;
+  pthread_mutex_init(&w->conn_lock, NULL);
+  w->side_plain.emu = emu;
+  w->side_plain.worker = w;
+  w->side_tls.emu = emu;
+  w->side_tls.worker = w;
+  w->side_tls.tls = true;
+  w->base = index == 0 ? emu->base : event_base_new();
+  w->http = w->base ? evhttp_new(w->base) : NULL;
+  if(!w->http) {
+    worker_free(w);
+    return NULL;
+  }
+  evhttp_set_gencb(w->http, handle_request, &w->side_plain);
+  evhttp_set_bevcb(w->http, plain_bevcb, w);
+  emu_conn_http_limits(emu, w->http);
+  evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                                          EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT);
+  return w;
+}
+
+/* The TLS evhttp of w, made at the first TLS listen. */
+static int worker_https(struct emu_worker *w)
+{
+  if(w->https)
+    return 0;
+  w->https = evhttp_new(w->base);
+  if(!w->https)
+    return -1;
+  evhttp_set_gencb(w->https, handle_request, &w->side_tls);
+  evhttp_set_bevcb(w->https, tls_bevcb, w);
+  emu_conn_http_limits(w->emu, w->https);
+  evhttp_set_allowed_methods(w->https, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                                           EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT);
+  return 0;
+}
+
+unsigned emu_default_threads(void)
+{
+  const char *env = getenv("EXSYNC_EMU_THREADS");
+  long n;
+
+  if(env && *env) {
+    char *end;
+    n = strtol(env, &end, 10);
+    if(*end == '\0' && n >= 1 && n <= EMU_MAX_THREADS)
+      return (unsigned)n;
+  }
+  n = sysconf(_SC_NPROCESSORS_ONLN);
+  if(n < 1)
+    n = 1;
+  return n > EMU_MAX_THREADS ? EMU_MAX_THREADS : (unsigned)n;
+}
+
+int emu_set_threads(struct emu *emu, unsigned n, char *err, size_t errlen)
+{
+  int result = -1;
+
+  if(n == 0)
+    n = emu_default_threads();
+  if(n > EMU_MAX_THREADS) {
+    snprintf(err, errlen, "threads: %u is more than %d", n, EMU_MAX_THREADS);
+    return -1;
+  }
+  pthread_mutex_lock(&emu->lock);
+  if(emu->listening || emu->thread_running) {
+    snprintf(err, errlen, "threads: set before the first listener");
+    goto out;
+  }
+  while(emu->nworkers > n)
+    worker_free(emu->workers[--emu->nworkers]);
+  while(emu->nworkers < n) {
+    struct emu_worker *w = worker_new(emu, (unsigned)emu->nworkers);
+    if(!w) {
+      snprintf(err, errlen, "threads: cannot make event loop %zu", emu->nworkers + 1);
+      goto out;
+    }
+    emu->workers[emu->nworkers++] = w;
+  }
+  result = 0;
+out:
+  pthread_mutex_unlock(&emu->lock);
+  return result;
+}
+
+unsigned emu_threads(struct emu *emu)
+{
+  unsigned n;
+
+  pthread_mutex_lock(&emu->lock);
+  n = (unsigned)emu->nworkers;
+  pthread_mutex_unlock(&emu->lock);
+  return n;
+}
+
 struct emu *emu_new(void)
 {
   struct emu *emu;
+  char err[128];
 
   pthread_once(&evthread_once, init_evthread);
   emu = calloc(1, sizeof(*emu));
@@ -930,23 +1056,16 @@ struct emu *emu_new(void)
     return NULL;
   pthread_mutex_init(&emu->lock, NULL);
   pthread_cond_init(&emu->started_cond, NULL);
-  emu->side_plain.emu = emu;
-  emu->side_tls.emu = emu;
-  emu->side_tls.tls = true;
   emu->rng = 0x9e3779b97f4a7c15ull;
   emu->next_fault_id = 1;
+  emu->workers = calloc(EMU_MAX_THREADS, sizeof(*emu->workers));
   emu->base = event_base_new();
-  if(!emu->base || emu_journal_init(&emu->journal, EMU_JOURNAL_CAP) != 0)
+  if(!emu->workers || !emu->base || emu_journal_init(&emu->journal, EMU_JOURNAL_CAP) != 0)
     goto fail;
-  emu->http = evhttp_new(emu->base);
-  if(!emu->http)
-    goto fail;
-  evhttp_set_gencb(emu->http, handle_request, &emu->side_plain);
-  evhttp_set_bevcb(emu->http, plain_bevcb, emu);
-  emu_conns_init(emu); /* and the limits of emu->http */
+  emu_conns_init(emu);
   emu->conns.on_close = emu_conn_auth_forget;
-  evhttp_set_allowed_methods(emu->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-                                            EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT);
+  if(emu_set_threads(emu, emu_default_threads(), err, sizeof(err)) != 0)
+    goto fail;
   return emu;
 fail:
   emu_free(emu);
@@ -967,17 +1086,11 @@ void emu_free(struct emu *emu)
     free(a);
   }
   emu_conns_destroy(emu);
-  if(emu->http)
-    evhttp_free(emu->http);
-  if(emu->https)
-    evhttp_free(emu->https);
+  for(size_t i = emu->nworkers; i > 0; i--)
+    worker_free(emu->workers[i - 1]);
+  free(emu->workers);
   emu_conn_auth_clear(emu); /* normally emptied by the close callbacks */
   emu_krb_free(emu->krb);
-  /* let deferred bufferevent frees (TLS connections cut mid-handshake)
-   * run before the base goes away */
-  if(emu->base)
-    for(int i = 0; i < 4; i++)
-      event_base_loop(emu->base, EVLOOP_NONBLOCK);
   if(emu->sigint_ev)
     event_free(emu->sigint_ev);
   if(emu->sigterm_ev)
@@ -1007,8 +1120,8 @@ void emu_free(struct emu *emu)
   free(emu);
 }
 
-static int make_listen_socket(const char *addr, int port, char *bound, size_t boundlen,
-                              int *outport, char *err, size_t errlen)
+static int make_listen_socket(const char *addr, int port, bool reuseport, char *bound,
+                              size_t boundlen, int *outport, char *err, size_t errlen)
 {
   struct addrinfo hints, *res = NULL;
   char portstr[16];
@@ -1031,6 +1144,10 @@ static int make_listen_socket(const char *addr, int port, char *bound, size_t bo
   if(fd < 0)
     goto fail;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  /* one listening socket per worker on the same port: the kernel spreads
+   * the connections */
+  if(reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
+    goto fail;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   if(bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 511) != 0)
     goto fail;
@@ -1065,10 +1182,11 @@ int emu_listen(struct emu *emu, const char *addr, int port, bool tls, char *boun
 {
   int fd, result = -1, outport = 0;
   char b[64];
-  struct evhttp *http;
-  struct evhttp_bound_socket *h;
+  struct evhttp_bound_socket *h = NULL;
+  bool reuse;
 
   pthread_mutex_lock(&emu->lock);
+  reuse = emu->nworkers > 1;
   if(emu->nlisteners == emu->listeners_cap) {
     size_t cap = emu->listeners_cap ? 2 * emu->listeners_cap : 4;
     struct emu_listener *l = realloc(emu->listeners, cap * sizeof(*l));
@@ -1082,30 +1200,37 @@ int emu_listen(struct emu *emu, const char *addr, int port, bool tls, char *boun
   if(tls) {
     if(tls_setup(emu, err, errlen) != 0)
       goto out;
-    if(!emu->https) {
-      emu->https = evhttp_new(emu->base);
-      if(!emu->https) {
+    for(size_t i = 0; i < emu->nworkers; i++) {
+      if(worker_https(emu->workers[i]) != 0) {
         snprintf(err, errlen, "evhttp_new failed");
         goto out;
       }
-      evhttp_set_gencb(emu->https, handle_request, &emu->side_tls);
-      evhttp_set_bevcb(emu->https, tls_bevcb, emu);
-      emu_conn_http_limits(emu, emu->https);
-      evhttp_set_allowed_methods(emu->https, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-                                                 EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT);
     }
   }
-  http = tls ? emu->https : emu->http;
-  fd = make_listen_socket(addr, port, b, sizeof(b), &outport, err, errlen);
-  if(fd < 0)
-    goto out;
-  h = evhttp_accept_socket_with_handle(http, fd);
-  if(!h) {
-    close(fd);
-    snprintf(err, errlen, "evhttp_accept_socket failed");
-    goto out;
+  /* the first socket picks the port (port 0: ephemeral), the other
+   * workers' sockets join it */
+  for(size_t i = 0; i < emu->nworkers; i++) {
+    struct emu_worker *w = emu->workers[i];
+    struct evhttp_bound_socket *wh;
+    char bb[64];
+    int p = 0;
+    fd =
+        make_listen_socket(addr, i ? outport : port, reuse, i ? bb : b, sizeof(b), &p, err, errlen);
+    if(fd < 0)
+      goto out; /* sockets already added stay: they serve on their port */
+    if(!i)
+      outport = p;
+    wh = evhttp_accept_socket_with_handle(tls ? w->https : w->http, fd);
+    if(!wh) {
+      close(fd);
+      snprintf(err, errlen, "evhttp_accept_socket failed");
+      goto out;
+    }
+    emu_conn_listener_added(w, wh);
+    if(!i)
+      h = wh;
   }
-  emu_conn_listener_added(emu, h);
+  emu->listening = true;
   emu->listeners[emu->nlisteners].handle = h;
   emu->listeners[emu->nlisteners].tls = tls;
   snprintf(emu->listeners[emu->nlisteners].bound, sizeof(emu->listeners[0].bound), "%s", b);
@@ -1123,17 +1248,60 @@ static void started_cb(evutil_socket_t fd, short what, void *arg)
   struct emu *emu = arg;
 
   pthread_mutex_lock(&emu->lock);
-  emu->loop_started = true;
+  emu->loops_started++;
   pthread_cond_broadcast(&emu->started_cond);
   pthread_mutex_unlock(&emu->lock);
 }
 
 static void *loop_thread(void *arg)
 {
-  struct emu *emu = arg;
+  struct emu_worker *w = arg;
 
-  event_base_loop(emu->base, EVLOOP_NO_EXIT_ON_EMPTY);
+  event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
   return NULL;
+}
+
+/* Start the loops of workers [from, nworkers) on threads of their own and
+ * wait until they run, so that a later loopbreak cannot be lost. */
+static int start_workers(struct emu *emu, size_t from, char *err, size_t errlen)
+{
+  struct timeval zero = {0, 0};
+  size_t want = emu->nworkers - from, i;
+
+  pthread_mutex_lock(&emu->lock);
+  emu->loops_started = 0;
+  pthread_mutex_unlock(&emu->lock);
+  for(i = from; i < emu->nworkers; i++) {
+    struct emu_worker *w = emu->workers[i];
+    if(event_base_once(w->base, -1, EV_TIMEOUT, started_cb, emu, &zero) != 0) {
+      snprintf(err, errlen, "event_base_once failed");
+      break;
+    }
+    if(pthread_create(&w->thread, NULL, loop_thread, w) != 0) {
+      snprintf(err, errlen, "pthread_create: %s", strerror(errno));
+      break;
+    }
+    w->thread_running = true;
+  }
+  want = i - from;
+  pthread_mutex_lock(&emu->lock);
+  while(emu->loops_started < want)
+    pthread_cond_wait(&emu->started_cond, &emu->lock);
+  pthread_mutex_unlock(&emu->lock);
+  return i == emu->nworkers ? 0 : -1;
+}
+
+/* Stop and join the worker threads started from index from. */
+static void stop_workers(struct emu *emu, size_t from)
+{
+  for(size_t i = from; i < emu->nworkers; i++)
+    event_base_loopbreak(emu->workers[i]->base);
+  for(size_t i = from; i < emu->nworkers; i++) {
+    if(emu->workers[i]->thread_running) {
+      pthread_join(emu->workers[i]->thread, NULL);
+      emu->workers[i]->thread_running = false;
+    }
+  }
 }
 
 int emu_start(struct emu *emu, char *err, size_t errlen)
@@ -1142,23 +1310,11 @@ int emu_start(struct emu *emu, char *err, size_t errlen)
     snprintf(err, errlen, "already running");
     return -1;
   }
-  struct timeval zero = {0, 0};
-
-  emu->loop_started = false;
-  if(event_base_once(emu->base, -1, EV_TIMEOUT, started_cb, emu, &zero) != 0) {
-    snprintf(err, errlen, "event_base_once failed");
-    return -1;
-  }
-  if(pthread_create(&emu->thread, NULL, loop_thread, emu) != 0) {
-    snprintf(err, errlen, "pthread_create: %s", strerror(errno));
+  if(start_workers(emu, 0, err, errlen) != 0) {
+    stop_workers(emu, 0);
     return -1;
   }
   emu->thread_running = true;
-  /* wait until the loop runs, so that a later emu_stop cannot be lost */
-  pthread_mutex_lock(&emu->lock);
-  while(!emu->loop_started)
-    pthread_cond_wait(&emu->started_cond, &emu->lock);
-  pthread_mutex_unlock(&emu->lock);
   return 0;
 }
 
@@ -1171,6 +1327,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 
 int emu_run(struct emu *emu, bool handle_signals)
 {
+  char err[128];
   int rc;
 
   if(handle_signals) {
@@ -1182,6 +1339,15 @@ int emu_run(struct emu *emu, bool handle_signals)
       return -1;
     evsignal_add(emu->sigint_ev, NULL);
     evsignal_add(emu->sigterm_ev, NULL);
+  }
+  /* worker 0 runs here, the others on threads of their own (which keep
+   * SIGINT and SIGTERM blocked when the caller blocked them) */
+  if(start_workers(emu, 1, err, sizeof(err)) != 0) {
+    stop_workers(emu, 1);
+    fprintf(stderr, "exsync-emulator: %s\n", err);
+    return -1;
+  }
+  if(handle_signals) {
     /* a caller that blocked them until now (exsync-emulator, from before its
      * "listening" lines) gets any signal already sent as a clean stop */
     sigset_t stop;
@@ -1191,6 +1357,7 @@ int emu_run(struct emu *emu, bool handle_signals)
     pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
   }
   rc = event_base_loop(emu->base, EVLOOP_NO_EXIT_ON_EMPTY);
+  stop_workers(emu, 1);
   if(handle_signals) {
     evsignal_del(emu->sigint_ev);
     evsignal_del(emu->sigterm_ev);
@@ -1202,9 +1369,11 @@ void emu_stop(struct emu *emu)
 {
   if(!emu || !emu->base)
     return;
-  event_base_loopbreak(emu->base);
+  /* a loop run by emu_run stops too, and emu_run joins its own threads */
+  for(size_t i = 0; i < emu->nworkers; i++)
+    event_base_loopbreak(emu->workers[i]->base);
   if(emu->thread_running) {
-    pthread_join(emu->thread, NULL);
+    stop_workers(emu, 0);
     emu->thread_running = false;
   }
 }

@@ -88,6 +88,7 @@ struct world {
   char connect_to[8][128];
   const char *connect_ptrs[8];
   size_t n_connect;
+  struct exs_transport transport; /* the run's settings: CA, every name to the emulator */
   struct exs_autodiscover *ad;
 };
 
@@ -139,12 +140,12 @@ static void world_start(struct world *w, const char *hosts)
     n++;
   }
   w->n_connect = n;
+  w->transport.cacert = ca_file;
+  w->transport.connect_to = w->connect_ptrs;
+  w->transport.n_connect_to = n;
   memset(&o, 0, sizeof(o));
-  o.http.cacert = ca_file;
-  o.http.connect_to = w->connect_ptrs;
-  o.http.n_connect_to = n;
-  o.http.user = "alice";
-  o.http.password = "alice-pw";
+  exs_http_options_init(&o.http, &w->transport);
+  exs_http_options_set_credentials(&o.http, "alice", "alice-pw");
   o.http.auth = EXS_AUTH_BASIC;
   o.candidate_connect_timeout_ms = 2000;
   o.candidate_timeout_ms = 10000;
@@ -351,11 +352,8 @@ START_TEST(emu_wrong_password)
 
   world_start(&w, "<host name='contoso.com'/><host name='autodiscover.contoso.com'/>");
   memset(&o, 0, sizeof(o));
-  o.http.cacert = ca_file;
-  o.http.connect_to = w.connect_ptrs;
-  o.http.n_connect_to = w.n_connect;
-  o.http.user = "alice";
-  o.http.password = "wrong";
+  exs_http_options_init(&o.http, &w.transport);
+  exs_http_options_set_credentials(&o.http, "alice", "wrong");
   o.http.auth = EXS_AUTH_BASIC;
   o.srv = no_srv;
   ad = exs_autodiscover_new(&o);
@@ -381,9 +379,7 @@ START_TEST(emu_no_credentials)
 
   world_start(&w, "<host name='contoso.com'/><host name='autodiscover.contoso.com'/>");
   memset(&o, 0, sizeof(o));
-  o.http.cacert = ca_file;
-  o.http.connect_to = w.connect_ptrs;
-  o.http.n_connect_to = w.n_connect;
+  exs_http_options_init(&o.http, &w.transport);
   o.srv = no_srv;
   ad = exs_autodiscover_new(&o);
   exs_error_clear(&err);

@@ -36,7 +36,7 @@ static void find_binary(void)
 struct proc {
   pid_t pid;
   int out; /* child's stdout+stderr */
-  char text[4096];
+  char text[8192];
   size_t len;
 };
 
@@ -235,6 +235,7 @@ START_TEST(help_documents_everything)
                                         "--idle-timeout",
                                         "--request-timeout",
                                         "--max-header-bytes",
+                                        "--threads",
                                         "--help",
                                         "--version",
                                         "ews-code=",

@@ -250,9 +250,9 @@ START_TEST(cap_closes_oldest_idle)
 
   for(i = 0; i < 60; i++)
     fds[i] = dial(port);
-  WAIT_STATS(e, st, st.accepted >= 60);
-  ck_assert_uint_le(st.open, 30);
-  ck_assert_uint_ge(st.evicted, 30);
+  /* a connection of another event loop thread is closed by that thread, a
+   * moment later */
+  WAIT_STATS(e, st, st.accepted >= 60 && st.open <= 30 && st.evicted >= 30);
   getfolder_answers(port);
   /* the first ones were closed, the last ones are open */
   {

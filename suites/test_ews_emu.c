@@ -64,9 +64,8 @@ static void client_open(struct client *c, const char *user, const char *pw, cons
   struct exs_http_options ho;
   struct exs_ews_options eo;
 
-  memset(&ho, 0, sizeof(ho));
-  ho.user = user;
-  ho.password = pw;
+  exs_http_options_init(&ho, NULL);
+  exs_http_options_set_credentials(&ho, user, pw);
   ho.auth = EXS_AUTH_BASIC;
   ho.allow_non_ssl = ho.allow_credentials_non_secure = ho.allow_basic_non_secure = true;
   ho.timeout_ms = 20000;

@@ -84,8 +84,8 @@ START_TEST(plain_http_rules)
   o.allow_non_ssl = channels[_i].non_ssl;
   o.allow_credentials_non_secure = channels[_i].creds_non_secure;
   o.allow_basic_non_secure = channels[_i].basic_non_secure;
-  o.user = channels[_i].user;
-  o.password = channels[_i].user ? PASSWORD : NULL;
+  if(channels[_i].user)
+    exs_http_options_set_credentials(&o, channels[_i].user, PASSWORD);
   o.auth = channels[_i].auth;
   exs_error_clear(&err);
   ck_assert_int_eq(exs_http_check_channel(&o, channels[_i].url, &err), channels[_i].expect);
@@ -114,8 +114,7 @@ START_TEST(plain_http_refused_before_sending)
 
   ck_assert_int_eq(ts_start(&srv, answers, 1), 0);
   snprintf(url, sizeof(url), "http://127.0.0.1:%d/EWS/Exchange.asmx", srv.port);
-  o.user = "svc";
-  o.password = PASSWORD;
+  exs_http_options_set_credentials(&o, "svc", PASSWORD);
   o.allow_non_ssl = true; /* but not credentials */
   h = exs_http_new(&o);
   req.method = "POST";
@@ -244,17 +243,18 @@ START_TEST(trace_is_redacted)
   struct exs_http_response resp;
   struct exs_error err;
   struct trace_sink sink;
+  struct exs_transport t = {0};
   char url[128];
 
   exs_buf_init(&sink.all, 1 << 20);
   ck_assert_int_eq(ts_start(&srv, answers, 1), 0);
   snprintf(url, sizeof(url), "http://127.0.0.1:%d/EWS/Exchange.asmx", srv.port);
-  o.user = "svc";
-  o.password = PASSWORD;
+  t.trace = sink_fn;
+  t.trace_ctx = &sink;
+  exs_http_options_init(&o, &t);
+  exs_http_options_set_credentials(&o, "svc", PASSWORD);
   o.auth = EXS_AUTH_BASIC;
   o.allow_non_ssl = o.allow_credentials_non_secure = o.allow_basic_non_secure = true;
-  o.trace = sink_fn;
-  o.trace_ctx = &sink;
   h = exs_http_new(&o);
   req.method = "POST";
   req.url = url;
@@ -276,6 +276,107 @@ START_TEST(trace_is_redacted)
   exs_http_free(h);
   ts_stop(&srv);
   exs_buf_free(&sink.all);
+}
+END_TEST
+
+/* A kept transport serves only exactly the settings it was made for:
+ * every member counts, the run's settings by identity. */
+START_TEST(options_compared_whole)
+{
+  struct exs_transport t1 = {0}, t2 = {0};
+  struct exs_http_options a, b;
+  struct exs_http *h;
+
+  exs_http_options_init(&a, &t1);
+  ck_assert_int_eq(exs_http_options_set_credentials(&a, "svc", PASSWORD), 0);
+  a.timeout_ms = 5000;
+  h = exs_http_new(&a);
+  ck_assert_ptr_nonnull(h);
+  b = a;
+  ck_assert(exs_http_made_for(h, &b));
+  b.timeout_ms = 6000;
+  ck_assert(!exs_http_made_for(h, &b));
+  b = a;
+  b.allow_basic_non_secure = true;
+  ck_assert(!exs_http_made_for(h, &b));
+  b = a;
+  b.transport = &t2;
+  ck_assert(!exs_http_made_for(h, &b));
+  /* the same credentials written again are the same bytes */
+  exs_http_options_init(&b, &t1);
+  exs_http_options_set_credentials(&b, "somebody-else", "x");
+  exs_http_options_set_credentials(&b, "svc", PASSWORD);
+  b.timeout_ms = 5000;
+  ck_assert(exs_http_made_for(h, &b));
+  exs_http_options_set_credentials(&b, "svc", "other");
+  ck_assert(!exs_http_made_for(h, &b));
+  /* too long is refused, not cut */
+  {
+    char lng[EXS_HTTP_USER_MAX + 2];
+    memset(lng, 'u', sizeof(lng) - 1);
+    lng[sizeof(lng) - 1] = '\0';
+    ck_assert_int_eq(exs_http_options_set_credentials(&b, lng, "x"), -1);
+  }
+  exs_http_options_wipe(&a);
+  exs_http_options_wipe(&b);
+  exs_http_free(h);
+}
+END_TEST
+
+struct hook_count {
+  int calls;
+  long status;
+};
+
+static void count_exchange(void *ctx, const struct exs_http_exchange *x)
+{
+  struct hook_count *c = ctx;
+
+  c->calls++;
+  c->status = x->status;
+}
+
+/* The exchange hook belongs to the transports made with it, not to the
+ * process: a transport without it reports nothing. */
+START_TEST(exchange_hook_per_transport)
+{
+  struct ts_server srv;
+  static const char *const answers[] = {
+      "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+      "HTTP/1.1 204 No Content\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"};
+  struct hook_count count = {0, 0};
+  struct exs_transport hooked = {0}, plain = {0};
+  struct exs_http_options o;
+  struct exs_http *with, *without;
+  struct exs_http_request req = {0};
+  struct exs_http_response resp;
+  struct exs_error err;
+  char url[128];
+
+  ck_assert_int_eq(ts_start(&srv, answers, 2), 0);
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", srv.port);
+  hooked.exchange = count_exchange;
+  hooked.exchange_ctx = &count;
+  exs_http_options_init(&o, &plain);
+  o.allow_non_ssl = true;
+  without = exs_http_new(&o);
+  o.transport = &hooked;
+  with = exs_http_new(&o);
+  ck_assert_ptr_nonnull(with);
+  ck_assert_ptr_nonnull(without);
+  req.method = "GET";
+  req.url = url;
+  exs_http_response_init(&resp);
+  exs_error_clear(&err);
+  ck_assert_int_eq(exs_http_perform(without, &req, &resp, &err), 0);
+  ck_assert_int_eq(count.calls, 0);
+  ck_assert_int_eq(exs_http_perform(with, &req, &resp, &err), 0);
+  ck_assert_int_eq(count.calls, 1);
+  ck_assert_int_eq(count.status, 204);
+  exs_http_response_free(&resp);
+  exs_http_free(with);
+  exs_http_free(without);
+  ts_stop(&srv);
 }
 END_TEST
 
@@ -506,6 +607,8 @@ int main(void)
   tcase_add_test(tc, silent_server_maps_to_timeout);
   tcase_add_test(tc, bad_url_is_config);
   tcase_add_test(tc, trace_is_redacted);
+  tcase_add_test(tc, options_compared_whole);
+  tcase_add_test(tc, exchange_hook_per_transport);
   tcase_add_test(tc, ews_throttled_then_ok);
   tcase_add_test(tc, ews_throttled_gives_up);
   tcase_add_test(tc, ews_busy_message_retried);

@@ -31,6 +31,7 @@ static const char *ct[2];
 static struct exs_org org;
 static struct exs_profile profile;
 static struct exs_te_options opt;
+static struct exs_transport transport; /* the run's settings */
 static char trace_text[65536];
 static size_t trace_len;
 
@@ -124,11 +125,13 @@ static void world_up_with(const char *scenario, bool scenario_has_keytab)
   profile.max_connections = 3;
 
   memset(&opt, 0, sizeof(opt));
-  opt.connect_to = ct;
-  opt.n_connect_to = 2;
+  memset(&transport, 0, sizeof(transport));
+  transport.connect_to = ct;
+  transport.n_connect_to = 2;
+  transport.trace = trace;
+  opt.transport = &transport;
   opt.delivery_timeout_ms = 5000;
   opt.retry_interval_s = 1;
-  opt.trace = trace;
   trace_len = 0;
   trace_text[0] = '\0';
 }
@@ -302,8 +305,8 @@ START_TEST(unknown_spn_is_named)
            "http://ews.contoso.com:%d/EWS/Exchange.asmx", port);
   snprintf(ct3, sizeof(ct3), "ews.contoso.com:%d:127.0.0.1:%d", port, port);
   cts[0] = ct3;
-  opt.connect_to = cts;
-  opt.n_connect_to = 1;
+  transport.connect_to = cts;
+  transport.n_connect_to = 1;
   mailbox(&m, "alice@contoso.com");
   ck_assert_int_eq(exs_testenable_mailbox(&org, &profile, &m, &opt, &r), 1);
   ck_assert_int_eq(r.error[EXS_WL_INCOMING].category, EXS_CAT_KERBEROS);

@@ -101,6 +101,7 @@ static int run(const char *uri, const char *site, struct exs_autodiscover_result
 {
   struct exs_autodiscover_options ao;
   struct exs_scp_options scp;
+  struct exs_transport t = {0};
   struct exs_autodiscover *ad;
   struct exs_error err;
   int rc;
@@ -111,12 +112,12 @@ static int run(const char *uri, const char *site, struct exs_autodiscover_result
   scp.site = site;
   ao.scp = &scp;
   ao.srv = no_srv;
-  ao.http.user = "alice";
-  ao.http.password = "alice-pw";
+  t.cacert = ca_file;
+  t.connect_to = ct;
+  t.n_connect_to = 5;
+  exs_http_options_init(&ao.http, &t);
+  exs_http_options_set_credentials(&ao.http, "alice", "alice-pw");
   ao.http.auth = EXS_AUTH_BASIC;
-  ao.http.cacert = ca_file;
-  ao.http.connect_to = ct;
-  ao.http.n_connect_to = 5;
   ad = exs_autodiscover_new(&ao);
   ck_assert_ptr_nonnull(ad);
   exs_error_clear(&err);
@@ -217,6 +218,7 @@ START_TEST(test_enable_uses_the_orgs_directory)
   struct exs_profile profile;
   struct exs_mailbox m;
   struct exs_te_options opt;
+  struct exs_transport t = {0};
   struct exs_te_result r;
   char ldif[2048] = "";
   bool said = false;
@@ -247,9 +249,10 @@ START_TEST(test_enable_uses_the_orgs_directory)
   m.act = EXS_ACT_NONE;
   m.approval = EXS_APPROVAL_APPROVED;
   memset(&opt, 0, sizeof(opt));
-  opt.cacert = ca_file;
-  opt.connect_to = ct;
-  opt.n_connect_to = 5;
+  t.cacert = ca_file;
+  t.connect_to = ct;
+  t.n_connect_to = 5;
+  opt.transport = &t;
   opt.srv = no_srv;
   ck_assert_int_eq(exs_testenable_mailbox(&org, &profile, &m, &opt, &r), 0);
   ck_assert_int_eq(r.status[EXS_WL_INCOMING], EXS_STATUS_SUCCESS);

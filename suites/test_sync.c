@@ -26,6 +26,7 @@ static const char *ct[1];
 static char dir[256], db[300], keyf[300];
 static struct exs_store *st;
 static struct exs_sync_options opt;
+static struct exs_transport transport; /* the run's settings */
 
 static void add_mailbox(const char *address, int track)
 {
@@ -70,8 +71,10 @@ static void world_up(void)
   ck_assert_msg(exs_store_profile_put(st, &p, &e) == 0, "%s", e.message);
 
   memset(&opt, 0, sizeof(opt));
-  opt.connect_to = ct;
-  opt.n_connect_to = 1;
+  memset(&transport, 0, sizeof(transport));
+  transport.connect_to = ct;
+  transport.n_connect_to = 1;
+  opt.transport = &transport;
   opt.ignore_schedule = true;
   opt.min_interval_s = 1;
   opt.retry_interval_s = 1;
@@ -409,12 +412,9 @@ static long subjects_in(const char *mailbox, const char *folder, const char *pre
   long n = 0, nd = 0;
   int offset = 0;
 
-  memset(&ho, 0, sizeof(ho));
-  ho.connect_to = ct;
-  ho.n_connect_to = 1;
+  exs_http_options_init(&ho, &transport);
   ho.auth = EXS_AUTH_BASIC;
-  ho.user = "CONTOSO\\svc-crm";
-  ho.password = "svc-pw";
+  exs_http_options_set_credentials(&ho, "CONTOSO\\svc-crm", "svc-pw");
   ho.allow_non_ssl = ho.allow_basic_non_secure = ho.allow_credentials_non_secure = true;
   h = exs_http_new(&ho);
   memset(&eo, 0, sizeof(eo));

@@ -25,6 +25,7 @@ static const char *ct[1];
 static char dir[256], db[300], keyf[300];
 static struct exs_store *st;
 static struct exs_sync_options opt;
+static struct exs_transport transport; /* the run's settings */
 static struct exs_http *http;
 static struct exs_ews *ews; /* the service account impersonating alice */
 
@@ -76,17 +77,16 @@ static void world_up(void)
   add_mailbox(ALICE, false);
 
   memset(&opt, 0, sizeof(opt));
-  opt.connect_to = ct;
-  opt.n_connect_to = 1;
+  memset(&transport, 0, sizeof(transport));
+  transport.connect_to = ct;
+  transport.n_connect_to = 1;
+  opt.transport = &transport;
   opt.ignore_schedule = true;
   opt.retry_interval_s = 1;
 
-  memset(&ho, 0, sizeof(ho));
-  ho.connect_to = ct;
-  ho.n_connect_to = 1;
+  exs_http_options_init(&ho, &transport);
   ho.auth = EXS_AUTH_BASIC;
-  ho.user = "CONTOSO\\svc-crm";
-  ho.password = "svc-pw";
+  exs_http_options_set_credentials(&ho, "CONTOSO\\svc-crm", "svc-pw");
   ho.allow_non_ssl = ho.allow_basic_non_secure = ho.allow_credentials_non_secure = true;
   http = exs_http_new(&ho);
   memset(&eo, 0, sizeof(eo));

@@ -103,13 +103,13 @@ static struct exs_ews *client(const char *mailbox, struct exs_http **h)
 {
   struct exs_http_options ho;
   struct exs_ews_options eo;
+  struct exs_transport t = {0};
 
-  memset(&ho, 0, sizeof(ho));
-  ho.connect_to = ct;
-  ho.n_connect_to = 1;
+  t.connect_to = ct;
+  t.n_connect_to = 1;
+  exs_http_options_init(&ho, &t);
   ho.auth = EXS_AUTH_BASIC;
-  ho.user = "CONTOSO\\svc-crm";
-  ho.password = "svc-pw";
+  exs_http_options_set_credentials(&ho, "CONTOSO\\svc-crm", "svc-pw");
   ho.allow_non_ssl = ho.allow_basic_non_secure = ho.allow_credentials_non_secure = true;
   *h = exs_http_new(&ho);
   ck_assert_ptr_nonnull(*h);

@@ -24,6 +24,7 @@ static const char *ct[1];
 static struct exs_org org;
 static struct exs_profile profile;
 static struct exs_te_options opt;
+static struct exs_transport transport; /* the run's settings */
 
 static void world_up(void)
 {
@@ -34,8 +35,10 @@ static void world_up(void)
   profile.max_connections = 3;
 
   memset(&opt, 0, sizeof(opt));
-  opt.connect_to = ct;
-  opt.n_connect_to = 1;
+  memset(&transport, 0, sizeof(transport));
+  transport.connect_to = ct;
+  transport.n_connect_to = 1;
+  opt.transport = &transport;
   opt.delivery_timeout_ms = 5000;
   opt.retry_interval_s = 1;
 }
@@ -390,9 +393,11 @@ START_TEST(connect_and_dns_failures)
   struct exs_mailbox m;
   struct exs_te_result r;
   struct exs_te_options o = opt;
+  struct exs_transport t = transport;
 
   mailbox(&m, "alice@contoso.com");
-  o.n_connect_to = 0; /* mail.contoso.com really does not resolve here... */
+  o.transport = &t;
+  t.n_connect_to = 0; /* mail.contoso.com really does not resolve here... */
   snprintf(profile.incoming_url, sizeof(profile.incoming_url),
            "http://mail.contoso.invalid/EWS/Exchange.asmx");
   ck_assert_int_eq(exs_testenable_mailbox(&org, &profile, &m, &o, &r), 1);
@@ -520,6 +525,7 @@ START_TEST(autodiscover_finds_nothing)
   struct exs_mailbox m;
   struct exs_te_result r;
   struct exs_te_options o = opt;
+  struct exs_transport t = transport;
   char redirect[128];
   const char *map[4];
 
@@ -529,8 +535,9 @@ START_TEST(autodiscover_finds_nothing)
   map[0] = "contoso.com:443:127.0.0.1:1";
   map[1] = "autodiscover.contoso.com:443:127.0.0.1:1";
   map[2] = redirect;
-  o.connect_to = map;
-  o.n_connect_to = 3;
+  t.connect_to = map;
+  t.n_connect_to = 3;
+  o.transport = &t;
   o.srv = no_srv;
   profile.autodiscover = true;
   profile.incoming_url[0] = profile.outgoing_url[0] = '\0';

@@ -19,6 +19,7 @@ static const char *maps[6];
 static struct exs_org org;
 static struct exs_profile profile;
 static struct exs_te_options opt;
+static struct exs_transport transport; /* the run's settings */
 
 static int no_srv(void *ctx, const char *name, struct exs_srv_record *out, size_t max, size_t *n)
 {
@@ -66,9 +67,11 @@ static void setup(void)
   snprintf(profile.user, sizeof(profile.user), "TAILSPIN\\svc");
   snprintf(profile.password, sizeof(profile.password), "svc-pw");
   memset(&opt, 0, sizeof(opt));
-  opt.cacert = ca_path;
-  opt.connect_to = maps;
-  opt.n_connect_to = 6;
+  memset(&transport, 0, sizeof(transport));
+  transport.cacert = ca_path;
+  transport.connect_to = maps;
+  transport.n_connect_to = 6;
+  opt.transport = &transport;
   opt.srv = no_srv;
   opt.delivery_timeout_ms = 5000;
 }
@@ -150,7 +153,7 @@ START_TEST(untrusted_ca_without_cacert)
   struct exs_mailbox m;
   struct exs_te_result r;
 
-  opt.cacert = NULL; /* the system store does not know the emulator's CA */
+  transport.cacert = NULL; /* the system store does not know the emulator's CA */
   nina(&m);
   ck_assert_int_eq(exs_testenable_mailbox(&org, &profile, &m, &opt, &r), 1);
   ck_assert_int_eq(r.alerts[0].error.category, EXS_CAT_TLS_TRUST);

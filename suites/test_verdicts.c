@@ -22,6 +22,7 @@ static const char *ct[1];
 static struct exs_org org;
 static struct exs_profile profile;
 static struct exs_te_options opt;
+static struct exs_transport transport; /* the run's settings */
 
 static void world_up(void)
 {
@@ -32,8 +33,10 @@ static void world_up(void)
   profile.max_connections = 4;
 
   memset(&opt, 0, sizeof(opt));
-  opt.connect_to = ct;
-  opt.n_connect_to = 1;
+  memset(&transport, 0, sizeof(transport));
+  transport.connect_to = ct;
+  transport.n_connect_to = 1;
+  opt.transport = &transport;
   opt.delivery_timeout_ms = 5000;
   opt.retry_interval_s = 1;
 }

@@ -240,12 +240,15 @@ int diag_cmd_demo(struct diag_ctx *ctx, int argc, char **argv)
   memset(&flags, 0, sizeof(flags));
   snprintf(ct_mail, sizeof(ct_mail), "mail.contoso.com:443:127.0.0.1:%d", port);
   snprintf(ct_auto, sizeof(ct_auto), "autodiscover.contoso.com:443:127.0.0.1:%d", port);
-  flags.extra_connect_to[0] = ct_mail;
-  flags.extra_connect_to[1] = ct_auto;
-  flags.n_extra_connect_to = 2;
-  flags.cacert = ca;
+  if(demo_ctx.transport.n_connect_to + 2 > DIAG_MAX_OVERRIDES) {
+    result = diag_fail("demo: more than %d --connect-to", DIAG_MAX_OVERRIDES - 2);
+    goto out;
+  }
+  demo_ctx.connect_to[demo_ctx.transport.n_connect_to++] = ct_mail;
+  demo_ctx.connect_to[demo_ctx.transport.n_connect_to++] = ct_auto;
+  demo_ctx.transport.cacert = ca;
   flags.delivery_timeout_ms = 10000;
-  if(diag_run_batch(ctx, &org, profiles, np, mailboxes, nm, &flags, &results, &elapsed)) {
+  if(diag_run_batch(&demo_ctx, &org, profiles, np, mailboxes, nm, &flags, &results, &elapsed)) {
     result = diag_fail("out of memory");
     goto out;
   }

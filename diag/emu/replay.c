@@ -38,7 +38,8 @@ struct replayer {
   struct diag_recording *rec;
   struct exs_normalizer *norm;
   enum mode mode;
-  const struct diag_ctx *ctx; /* new_episodes: its --connect-to, --resolve, --cacert */
+  const struct exs_transport *transport; /* new_episodes: the run's --connect-to, --resolve,
+                                            --cacert, --proxy */
   char problems[MAX_PROBLEMS][512];
   size_t n_problems;
   size_t unmatched;
@@ -108,9 +109,8 @@ static bool has_header(const char *block, const char *name)
   return false;
 }
 
-/* The response header block of the forwarded request, through the
- * transport's exchange hook (the replayed client is blocked waiting for
- * this answer, so it performs nothing meanwhile). */
+/* The response header block of the forwarded request, through the exchange
+ * hook of forward's own transport. */
 static void capture_headers(void *ud, const struct exs_http_exchange *x)
 {
   struct replayer *rp = ud;
@@ -153,20 +153,22 @@ static int forward(struct replayer *rp, const struct emu_replay_request *rq, con
   struct exs_buf nb, nh;
   size_t nhd = 0;
   char *p, *save = NULL;
+  struct exs_transport t = *rp->transport;
   int rc, result = -1;
 
-  memset(&o, 0, sizeof(o));
+  /* the answer's headers come through the exchange hook; no trace: the
+   * replayed command's conversation is the one traced */
+  t.trace = NULL;
+  t.trace_ctx = NULL;
+  t.exchange = capture_headers;
+  t.exchange_ctx = rp;
+  exs_http_options_init(&o, &t);
   memset(&req, 0, sizeof(req));
   exs_error_clear(&err);
   exs_buf_init(&nb, DIAG_REC_MAX_BODY);
   exs_buf_init(&nh, 64 * 1024);
   exs_http_response_init(&resp);
   o.allow_non_ssl = true;
-  o.connect_to = rp->ctx->connect_to;
-  o.n_connect_to = rp->ctx->n_connect_to;
-  o.resolve = rp->ctx->resolve;
-  o.n_resolve = rp->ctx->n_resolve;
-  o.cacert = rp->ctx->cacert;
   h = exs_http_new(&o);
   if(!h || !copy)
     goto out;
@@ -198,9 +200,7 @@ static int forward(struct replayer *rp, const struct emu_replay_request *rq, con
   e.req_body = nb.len ? nb.data : NULL;
   e.req_body_len = nb.len;
   rp->scratch_headers[0] = '\0';
-  exs_http_set_exchange_hook(capture_headers, rp);
   rc = exs_http_perform(h, &req, &resp, &err);
-  exs_http_set_exchange_hook(NULL, NULL);
   if(rc) {
     e.failure = (char *)exs_category_name(err.category);
     ans->status = 0;
@@ -576,7 +576,7 @@ static int load_recording(struct replay_run *r)
                      r->rec->argc > DIAG_REC_MAX_ARGS ? "too many command words" : err);
   r->rp.rec = r->rec;
   r->rp.mode = r->mode;
-  r->rp.ctx = r->ctx;
+  r->rp.transport = diag_transport(r->ctx);
   r->rp.norm = exs_normalizer_new();
   if(!r->rp.norm)
     return diag_fail("out of memory");
@@ -680,8 +680,8 @@ static int build_ctx(struct replay_run *r)
   size_t i;
 
   *c = *r->ctx;
-  c->n_connect_to = 0;
-  c->n_resolve = 0;
+  c->transport.n_connect_to = 0;
+  c->transport.n_resolve = 0;
   if(r->neps + 2 > DIAG_MAX_OVERRIDES)
     return diag_fail("%s: more than %d endpoints", r->file, DIAG_MAX_OVERRIDES - 2);
   /* every recorded endpoint, then everything else, goes to the replay
@@ -689,13 +689,13 @@ static int build_ctx(struct replay_run *r)
   for(i = 0; i < r->neps; i++) {
     snprintf(r->connect[i], sizeof(r->connect[i]), "%s:%d:127.0.0.1:%d", r->eps[i].host,
              r->eps[i].port, r->eps[i].tls ? r->tls_port : r->plain_port);
-    c->connect_to[c->n_connect_to++] = r->connect[i];
+    c->connect_to[c->transport.n_connect_to++] = r->connect[i];
   }
   snprintf(r->connect[r->neps], sizeof(r->connect[0]), ":443:127.0.0.1:%d", r->tls_port);
   snprintf(r->connect[r->neps + 1], sizeof(r->connect[0]), "::127.0.0.1:%d", r->plain_port);
-  c->connect_to[c->n_connect_to++] = r->connect[r->neps];
-  c->connect_to[c->n_connect_to++] = r->connect[r->neps + 1];
-  c->cacert = r->ca;
+  c->connect_to[c->transport.n_connect_to++] = r->connect[r->neps];
+  c->connect_to[c->transport.n_connect_to++] = r->connect[r->neps + 1];
+  c->transport.cacert = r->ca;
   c->format = format < 0 ? DIAG_FORMAT_TEXT : (enum diag_format)format;
   return 0;
 }

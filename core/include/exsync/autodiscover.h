@@ -164,7 +164,7 @@ typedef int (*exs_autodiscover_transport_fn)(void *ctx, const struct exs_http_re
 /* ---- the search ---- */
 
 struct exs_autodiscover_options {
-  struct exs_http_options http;      /* credentials, CA, --resolve, --connect-to, deployment
+  struct exs_http_options http;      /* the run's settings, credentials, deployment
                                         properties; copied by exs_http_new */
   long candidate_connect_timeout_ms; /* 0: 3000 */
   long candidate_timeout_ms;         /* 0: 20000 */

@@ -10,7 +10,7 @@
  *    are refused unless allow_credentials_non_secure; Basic over http:// is
  *    refused unless allow_basic_non_secure (deployment properties, docs/org-file.md).
  *  - Traces never see Authorization, NTLM/Negotiate blobs, cookies or the
- *    password: they are replaced by "<redacted>" before the hook runs.
+ *    password: they are replaced by "<redacted>" before the trace hook runs.
  */
 #ifndef EXSYNC_HTTP_H
 #define EXSYNC_HTTP_H
@@ -41,7 +41,39 @@ enum exs_trace_kind {
 typedef void (*exs_http_trace_fn)(void *ctx, enum exs_trace_kind kind, const char *data,
                                   size_t len);
 
-struct exs_http_options {
+/* The exchange hook (record and replay): when a transport's settings name
+ * one, every exs_http_perform on it calls it once when it completes (answered or failed), from the
+ * calling thread, with the whole exchange: the request headers and body of the last leg sent (after
+ * any 401 authentication legs), the final status, response headers and body, and the elapsed time.
+ * THE HOOK SEES SECRETS (Authorization values, the password given in password): it must pass
+ * everything through the normaliser (exsync/normalize.h) before storing or printing it. Every
+ * pointer is borrowed for the call only. fn must be thread-safe when
+ * several workers perform requests. */
+struct exs_http_exchange {
+  const char *method;
+  const char *url;
+  const char *req_headers; /* raw block of the last leg, CRLF lines */
+  size_t req_headers_len;
+  const char *req_body;
+  size_t req_body_len;
+  long status;              /* 0 when no answer arrived */
+  const char *resp_headers; /* raw block of the final answer, status line first */
+  size_t resp_headers_len;
+  const char *resp_body;
+  size_t resp_body_len;
+  long elapsed_ms;
+  int legs;                      /* HTTP requests sent (authentication legs included) */
+  const char *password;          /* the handle's password, NULL if none: scrub it */
+  const struct exs_error *error; /* transport failure, NULL when answered */
+};
+typedef void (*exs_http_exchange_fn)(void *ctx, const struct exs_http_exchange *x);
+
+/* The run's transport settings: how this run reaches servers whatever the
+ * credential (--cacert, --resolve, --connect-to, --proxy, --noproxy, the
+ * trace, the recorder's exchange hook, the User-Agent). The program fills
+ * one for the run and passes it down by const pointer to everything that
+ * opens a transport; exs_http_new copies what it needs. */
+struct exs_transport {
   const char *cacert;         /* CA bundle file; NULL: system store */
   const char *const *resolve; /* "HOST:PORT:ADDR" entries, as curl --resolve */
   size_t n_resolve;
@@ -50,19 +82,46 @@ struct exs_http_options {
   const char *proxy;       /* --proxy URL; "" none; NULL: the environment's
                               (https_proxy, http_proxy, all_proxy), as curl */
   const char *noproxy;     /* hosts reached directly, as curl --noproxy */
-  long connect_timeout_ms; /* 0: 10 s */
-  long timeout_ms;         /* whole request; 0: 100 s */
+  exs_http_trace_fn trace; /* redacted trace of every exchange; NULL: none */
+  void *trace_ctx;
+  exs_http_exchange_fn exchange; /* the whole exchange (record, replay); NULL: none */
+  void *exchange_ctx;
+  const char *user_agent; /* NULL: "exsync/VERSION" */
+};
+
+#define EXS_HTTP_USER_MAX 256
+#define EXS_HTTP_PASSWORD_MAX 256
+
+/* One transport's settings: the run's (by pointer) and what a workload's
+ * credential decides. Every other member has a fixed size, so two settings
+ * are the same exactly when their bytes are (exs_http_options_same): a new
+ * member is compared without anyone having to remember it. Start with
+ * exs_http_options_init (it zeroes the padding too); wipe with
+ * exs_http_options_wipe (the password is held here). */
+struct exs_http_options {
+  const struct exs_transport *transport; /* the run's settings; NULL: none */
   enum exs_auth_protocol auth;
-  const char *user;                  /* NULL: no credentials */
-  const char *password;              /* copied and wiped on free */
+  bool credentials;                 /* authenticate as user with password; false: send none */
+  char user[EXS_HTTP_USER_MAX + 1]; /* "" with credentials: the running identity */
+  char password[EXS_HTTP_PASSWORD_MAX + 1];
   bool allow_credentials_non_secure; /* deployment properties */
   bool allow_basic_non_secure;
   bool allow_non_ssl;
-  exs_http_trace_fn trace;
-  void *trace_ctx;
-  size_t max_body;        /* answer size cap; 0: 32 MiB */
-  const char *user_agent; /* NULL: "exsync/VERSION" (the sync names its worker) */
+  long connect_timeout_ms; /* 0: 10 s */
+  long timeout_ms;         /* whole request; 0: 100 s */
+  size_t max_body;         /* answer size cap; 0: 32 MiB */
 };
+
+/* Zero o and point it at the run's settings t (may be NULL). */
+void exs_http_options_init(struct exs_http_options *o, const struct exs_transport *t);
+/* Authenticate as user with password (copied into o). -1 when one of them
+ * is too long (nothing set). */
+int exs_http_options_set_credentials(struct exs_http_options *o, const char *user,
+                                     const char *password);
+/* Whether a and b are the same settings: every member, compared whole. */
+bool exs_http_options_same(const struct exs_http_options *a, const struct exs_http_options *b);
+/* Wipe o's password. */
+void exs_http_options_wipe(struct exs_http_options *o);
 
 struct exs_http_request {
   const char *method; /* "GET" or "POST" */
@@ -91,8 +150,12 @@ struct exs_http_response {
 
 struct exs_http;
 
-/* Create a transport. Options are copied. Returns NULL on no memory. */
+/* Create a transport. Options are copied (the run's settings too: opt->transport
+ * need not outlive the handle). Returns NULL on no memory. */
 struct exs_http *exs_http_new(const struct exs_http_options *opt);
+/* Whether h was made with exactly the settings o (exs_http_options_same):
+ * a kept transport serves a new request only then. */
+bool exs_http_made_for(const struct exs_http *h, const struct exs_http_options *o);
 /* Free it; wipes the copied password. NULL is a no-op. */
 void exs_http_free(struct exs_http *h);
 
@@ -118,38 +181,6 @@ const char *exs_http_auth_scheme(const struct exs_http *h);
  * -1 with an INSECURE_CHANNEL error. */
 int exs_http_check_channel(const struct exs_http_options *opt, const char *url,
                            struct exs_error *err);
-
-/* ---- exchange hook (record and replay) ----
- * Process-wide: when set, every exs_http_perform calls fn once when it
- * completes (answered or failed), from the calling thread, with the whole
- * exchange: the request headers and body of the last leg sent (after any
- * 401 authentication legs), the final status, response headers and body,
- * and the elapsed time. THE HOOK SEES SECRETS (Authorization values, the
- * password given in password): it must pass everything through the
- * normaliser (exsync/normalize.h) before storing or printing it. Every
- * pointer is borrowed for the call only. fn must be thread-safe when
- * several workers perform requests. */
-struct exs_http_exchange {
-  const char *method;
-  const char *url;
-  const char *req_headers; /* raw block of the last leg, CRLF lines */
-  size_t req_headers_len;
-  const char *req_body;
-  size_t req_body_len;
-  long status;              /* 0 when no answer arrived */
-  const char *resp_headers; /* raw block of the final answer, status line first */
-  size_t resp_headers_len;
-  const char *resp_body;
-  size_t resp_body_len;
-  long elapsed_ms;
-  int legs;                      /* HTTP requests sent (authentication legs included) */
-  const char *password;          /* the handle's password, NULL if none: scrub it */
-  const struct exs_error *error; /* transport failure, NULL when answered */
-};
-typedef void (*exs_http_exchange_fn)(void *ctx, const struct exs_http_exchange *x);
-/* Install (fn != NULL) or remove (NULL) the hook. Not to be called while
- * requests are in flight. */
-void exs_http_set_exchange_hook(exs_http_exchange_fn fn, void *ctx);
 
 /* Redact secrets in one HTTP header block (CRLF separated) into out.
  * Exposed for tests and for the recorder. */

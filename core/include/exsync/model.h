@@ -236,10 +236,10 @@ int exs_access_for(const struct exs_profile *p, const struct exs_mailbox *m, enu
  * equal keys mean the same request would authenticate the same way. The
  * password is not in the key (a hash of it is). */
 void exs_access_key(const struct exs_access *a, const char *url, char *buf, size_t len);
-/* The part of the transport settings a's workload decides, into ho (the
- * run's own settings, --cacert, --connect-to and the like, are left as
- * they are): a's protocol and credentials, the org's plain-HTTP rules and
- * the profile's time-outs. Strings are borrowed from a. */
+/* The part of the transport settings a's workload decides, into ho (start
+ * it with exs_http_options_init and the run's settings): a's protocol and
+ * credentials (copied), the org's plain-HTTP rules and the profile's
+ * time-outs. */
 void exs_access_http_options(const struct exs_access *a, const struct exs_org *org,
                              const struct exs_profile *p, struct exs_http_options *ho);
 

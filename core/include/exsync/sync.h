@@ -44,15 +44,8 @@
 typedef void (*exs_sync_log_fn)(void *ctx, const char *line);
 
 struct exs_sync_options {
-  /* transport, as for Test & Enable (borrowed) */
-  const char *cacert;
-  const char *const *resolve;
-  size_t n_resolve;
-  const char *const *connect_to;
-  size_t n_connect_to;
-  const char *proxy, *noproxy; /* as exs_http_options */
-  exs_http_trace_fn trace;
-  void *trace_ctx;
+  const struct exs_transport *transport; /* the run's settings (CA, routes, proxy, trace);
+                                            NULL: none */
   /* scheduling in seconds; 0 means the product's value (in brackets) */
   long min_interval_s;       /* postponement after a cycle [300] */
   long empty_backoff_s;      /* extra wait per consecutive empty cycle [60] */
@@ -74,7 +67,6 @@ struct exs_sync_options {
   const char *host;            /* worker id "NAME:PID"; NULL: HOSTNAME:PID of this process */
   const char *worker;          /* the id of a started exs_sync_worker; NULL: a pass
                                   registers one of its own for its duration */
-  const char *user_agent;      /* HTTP User-Agent; NULL: exsync/VERSION (worker ID) */
   volatile sig_atomic_t *stop; /* set (by a signal handler) to stop after the current page */
   exs_sync_log_fn log;
   void *log_ctx;

@@ -63,19 +63,13 @@ struct exs_te_connection *exs_te_connection_new(void);
 void exs_te_connection_free(struct exs_te_connection *c);
 
 struct exs_te_options {
-  const char *cacert;
-  const char *const *resolve;
-  size_t n_resolve;
-  const char *const *connect_to;
-  size_t n_connect_to;
-  const char *proxy, *noproxy; /* as exs_http_options */
-  exs_http_trace_fn trace;     /* redacted trace of every HTTP exchange */
-  void *trace_ctx;
-  bool this_org_only;          /* --this-org-only: overwrite another org's ACT identity */
-  long delivery_timeout_ms;    /* outgoing test: wait for the inbox copy; 0: 30 s */
-  long retry_interval_s;       /* 10 x N retry schedule; 0: 300 s */
-  int max_transient_retries;   /* 0: 10 */
-  long throttle_max_wait_ms;   /* 0: 30 s (docs/test-enable.md) */
+  const struct exs_transport *transport; /* the run's settings (CA, routes, proxy, trace);
+                                            NULL: none */
+  bool this_org_only;                    /* --this-org-only: overwrite another org's ACT identity */
+  long delivery_timeout_ms;              /* outgoing test: wait for the inbox copy; 0: 30 s */
+  long retry_interval_s;                 /* 10 x N retry schedule; 0: 300 s */
+  int max_transient_retries;             /* 0: 10 */
+  long throttle_max_wait_ms;             /* 0: 30 s (docs/test-enable.md) */
   exs_autodiscover_srv_fn srv; /* Autodiscover's DNS SRV lookup; NULL: the system resolver */
   void *srv_ctx;
   struct exs_te_connection *reuse; /* borrowed: reused when its credential and settings match

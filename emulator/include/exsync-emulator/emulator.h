@@ -2,12 +2,13 @@
  *
  * One struct emu is one emulated Exchange organisation: users, mailboxes,
  * virtual hosts, faults and a request journal, served on any number of HTTP
- * and HTTPS listeners by one event loop. The suites and `exsync demo` run it
- * in-process (emu_start runs the loop on a background thread); the
- * exsync-emulator daemon runs it in the foreground (emu_run).
+ * and HTTPS listeners by one or more event loops (emu_set_threads). The
+ * suites and `exsync demo` run it in-process (emu_start runs the loops on
+ * background threads); the exsync-emulator daemon runs it in the foreground
+ * (emu_run).
  *
  * Threading: every function here may be called from any thread; they take
- * the emulator's lock. The loop thread is the only one doing network I/O.
+ * the emulator's locks. Only the loop threads do network I/O.
  * Ownership: strings passed in are copied; strings returned in caller
  * buffers are the caller's.
  */
@@ -51,13 +52,26 @@ int emu_write_ca(struct emu *emu, const char *path, char *err, size_t errlen);
 int emu_listen(struct emu *emu, const char *addr, int port, bool tls, char *bound, size_t boundlen,
                char *err, size_t errlen);
 
-/* Run the event loop on a background thread; returns once it is running. */
+/* Serve with n event loop threads (0: emu_default_threads()). Each has an
+ * event base of its own and accepts on every listener (one socket per thread
+ * and listener, SO_REUSEPORT); a connection stays on the thread that
+ * accepted it. The mailstore, journal, fault counters and connection limits
+ * are shared. Must be called before the first emu_listen. 0, or -1 with err. */
+int emu_set_threads(struct emu *emu, unsigned n, char *err, size_t errlen);
+/* The number of event loop threads. */
+unsigned emu_threads(struct emu *emu);
+/* What emu_new starts with: EXSYNC_EMU_THREADS when set (1..256), else the
+ * number of online cores. */
+unsigned emu_default_threads(void);
+
+/* Run the event loops on background threads; returns once they run. */
 int emu_start(struct emu *emu, char *err, size_t errlen);
-/* Run the event loop in this thread until emu_stop (or SIGINT/SIGTERM when
+/* Run the first event loop in this thread (the others on threads of their
+ * own) until emu_stop (or SIGINT/SIGTERM when
  * handle_signals is true; they are then unblocked, so a caller may block them
  * before announcing its listeners and lose none). Returns 0 on a clean stop. */
 int emu_run(struct emu *emu, bool handle_signals);
-/* Ask the loop to stop and wait for the background thread if any. */
+/* Ask the loops to stop and wait for the background threads if any. */
 void emu_stop(struct emu *emu);
 
 /* ---- journal: one entry per HTTP request answered ---- */

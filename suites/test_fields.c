@@ -1,0 +1,488 @@
+/* test_fields.c - the field descriptors (exsync/fields.h): each covers every
+ * member of its struct, its names are unique and match the org file's
+ * schema, and one sample of each entity goes unchanged through the store,
+ * the org file and the JSON output. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libxml/parser.h>
+#include <libxml/xpath.h>
+#include <libxml/xpathInternals.h>
+
+#include "exsync/error.h"
+#include "exsync/fields.h"
+#include "exsync/model.h"
+#include "exsync/store.h"
+#include "testutil.h"
+
+static const struct exs_desc *const descs[] = {&exs_org_desc, &exs_profile_desc, &exs_mailbox_desc};
+#define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* ---- samples: every member away from its default ------------------------- */
+
+static void sample_org(struct exs_org *o)
+{
+  exs_org_defaults(o);
+  strcpy(o->id, "6f1c2a9e-0d4b-4c55-9a51-2f3e8d7b1c10");
+  strcpy(o->default_profile, "Exchange");
+  o->default_incoming = EXS_IN_FORWARD;
+  o->default_outgoing = EXS_OUT_OUTLOOK;
+  o->default_act = EXS_ACT_NONE;
+  o->approve_users = false;
+  o->approve_queues = false;
+  o->alerts_errors = false;
+  o->alerts_warnings = true;
+  o->alerts_information = false;
+  o->notify_owners = true;
+  o->ignore_internal = true;
+  strcpy(o->tracking_prefix, "TRK \"&<:");
+  o->allow_credentials_non_secure = true;
+  o->allow_basic_non_secure = true;
+  o->allow_non_ssl = true;
+  strcpy(o->ldap, "ldap://dc1.contoso.com");
+  strcpy(o->ldap_site, "Site-1");
+}
+
+static void sample_profile(struct exs_profile *p)
+{
+  exs_profile_defaults(p);
+  p->id = 1; /* the store's first row */
+  strcpy(p->name, "Exchange");
+  strcpy(p->description, "the <main> \"Exchange\" & co");
+  p->autodiscover = true;
+  strcpy(p->incoming_url, "https://mail.contoso.com/EWS/Exchange.asmx");
+  strcpy(p->outgoing_url, "https://out.contoso.com/EWS/Exchange.asmx");
+  p->same_outgoing = false;
+  p->retrieval = EXS_RETRIEVAL_WINDOWS;
+  p->impersonation = true;
+  strcpy(p->user, "CONTOSO\\svc-crm");
+  strcpy(p->password, "Secret-In-1");
+  p->protocol = EXS_AUTH_NTLM;
+  p->process_from = 1767225600; /* 2026-01-01 */
+  p->poll_minutes = 5;
+  p->max_connections = 42;
+  p->move_undeliverable = true;
+  p->timeout_enabled = false;
+  p->timeout_ms = 5000;
+  strcpy(p->owner, "admin@contoso.com");
+  p->out_retrieval = EXS_RETRIEVAL_USER;
+  p->out_impersonation = true;
+  strcpy(p->out_user, "CONTOSO\\svc-out");
+  strcpy(p->out_password, "Secret-Out-2");
+  p->out_protocol = EXS_AUTH_BASIC;
+}
+
+static void sample_mailbox(struct exs_mailbox *m)
+{
+  exs_mailbox_defaults(m);
+  m->id = 1;
+  strcpy(m->name, "Alice & \"Bob\"");
+  strcpy(m->address, "alice@contoso.com");
+  m->is_queue = true;
+  m->active = false;
+  strcpy(m->profile, "Exchange");
+  m->incoming = EXS_IN_OUTLOOK;
+  m->outgoing = EXS_OUT_NONE;
+  m->act = EXS_ACT_OUTLOOK;
+  m->approval = EXS_APPROVAL_APPROVED;
+  m->allow_credentials = true;
+  strcpy(m->user, "alice");
+  strcpy(m->password, "Secret-Mbx-3");
+  m->sync_org_only = true;
+  m->track = EXS_TRACK_ALL;
+  m->process_from = 1767225660;
+  m->status[EXS_WL_INCOMING] = EXS_STATUS_SUCCESS;
+  m->status[EXS_WL_OUTGOING] = EXS_STATUS_FAILURE;
+  m->status[EXS_WL_ACT] = EXS_STATUS_SUCCESS;
+  m->enabled[EXS_WL_INCOMING] = true;
+  m->enabled[EXS_WL_OUTGOING] = true;
+  m->enabled[EXS_WL_ACT] = true;
+  strcpy(m->ews_url, "https://mail.contoso.com/EWS/Exchange.asmx");
+  m->autodiscovered_on = 1767225720;
+  m->test_completed_on = 1767225780;
+  m->retry_count = 3;
+  m->retry_interval_s = 300;
+  m->retry_max = 10;
+  m->transient_failures = 2;
+  m->retry_at = 1767225840;
+  strcpy(m->last_error_code, "CONNECTION");
+  strcpy(m->last_error, "connect: refused\n(second line)");
+  m->last_error_count = 4;
+  m->last_error_time = 1767225900;
+  m->postponed_until = 1767225960;
+  m->last_sync_start = 1767226020;
+  m->last_sync_success = 1767226080;
+  m->items_processed = 17;
+  m->items_failed = 1;
+  strcpy(m->processing_host, "sync-1");
+}
+
+/* A sample of d's struct (every member set) into obj, its defaults into def. */
+static void sample(const struct exs_desc *d, void *obj, void *def)
+{
+  memset(obj, 0, d->size);
+  memset(def, 0, d->size);
+  if(d == &exs_org_desc) {
+    sample_org(obj);
+    exs_org_defaults(def);
+  }
+  else if(d == &exs_profile_desc) {
+    sample_profile(obj);
+    exs_profile_defaults(def);
+  }
+  else {
+    sample_mailbox(obj);
+    exs_mailbox_defaults(def);
+  }
+}
+
+static bool field_eq(const struct exs_field *f, const void *a, const void *b)
+{
+  const char *x = (const char *)a + f->off, *y = (const char *)b + f->off;
+
+  if(f->type == EXS_FT_TEXT)
+    return strncmp(x, y, f->size) == 0;
+  return memcmp(x, y, f->size) == 0;
+}
+
+/* ---- the descriptors themselves ------------------------------------------ */
+
+static size_t align_of(enum exs_ftype t)
+{
+  switch(t) {
+  case EXS_FT_TEXT:
+    return 1;
+  case EXS_FT_INT:
+  case EXS_FT_ENUM:
+  case EXS_FT_NAMED:
+    return _Alignof(int);
+  case EXS_FT_BOOL:
+    return _Alignof(bool);
+  case EXS_FT_TIME:
+  case EXS_FT_SECS:
+    return _Alignof(time_t);
+  case EXS_FT_ROWID:
+    return _Alignof(int64_t);
+  case EXS_FT_STR:
+    return _Alignof(char *);
+  }
+  return 1;
+}
+
+static size_t size_of(enum exs_ftype t)
+{
+  switch(t) {
+  case EXS_FT_INT:
+  case EXS_FT_ENUM:
+  case EXS_FT_NAMED:
+    return sizeof(int);
+  case EXS_FT_BOOL:
+    return sizeof(bool);
+  case EXS_FT_TIME:
+  case EXS_FT_SECS:
+    return sizeof(time_t);
+  case EXS_FT_ROWID:
+    return sizeof(int64_t);
+  case EXS_FT_STR:
+    return sizeof(char *);
+  case EXS_FT_TEXT:
+    break;
+  }
+  return 0;
+}
+
+/* Laid out in offset order with their types' alignment, the fields must
+ * give the struct's own layout and size: a member left out of the
+ * descriptor shows as a hole that is not padding. */
+START_TEST(descriptor_covers_every_member)
+{
+  const struct exs_desc *d = descs[_i];
+  size_t pos = 0, maxal = 1, i, done;
+  bool *used = calloc(d->n, sizeof(bool));
+
+  ck_assert_ptr_nonnull(used);
+  for(done = 0; done < d->n; done++) {
+    size_t best = d->n, al;
+    for(i = 0; i < d->n; i++)
+      if(!used[i] && (best == d->n || d->fields[i].off < d->fields[best].off))
+        best = i;
+    used[best] = true;
+    al = align_of(d->fields[best].type);
+    if(al > maxal)
+      maxal = al;
+    pos = (pos + al - 1) / al * al;
+    ck_assert_msg(d->fields[best].off == pos,
+                  "%s: a member not described before %s (offset %zu, "
+                  "expected %zu)",
+                  d->entity, d->fields[best].member, d->fields[best].off, pos);
+    if(d->fields[best].type != EXS_FT_TEXT)
+      ck_assert_msg(d->fields[best].size == size_of(d->fields[best].type), "%s.%s: size %zu",
+                    d->entity, d->fields[best].member, d->fields[best].size);
+    pos += d->fields[best].size;
+  }
+  pos = (pos + maxal - 1) / maxal * maxal;
+  ck_assert_msg(pos == d->size, "%s: members after the last described one (%zu of %zu bytes)",
+                d->entity, pos, d->size);
+  free(used);
+}
+END_TEST
+
+/* Column, attribute (with a password's -env and -file) and JSON names are
+ * unique; the flags and names agree with each other. */
+START_TEST(descriptor_names_unique_and_consistent)
+{
+  const struct exs_desc *d = descs[_i];
+  size_t i, j, keys = 0, rowids = 0;
+
+  for(i = 0; i < d->n; i++) {
+    const struct exs_field *f = &d->fields[i];
+    ck_assert_msg(f->col && *f->col, "%s.%s has no column", d->entity, f->member);
+    keys += (f->flags & EXS_FIELD_KEY) != 0;
+    rowids += f->type == EXS_FT_ROWID;
+    if(f->type == EXS_FT_ROWID)
+      ck_assert_msg(!strcmp(f->col, "id") && !f->attr && !f->json, "%s.%s", d->entity, f->member);
+    if(f->type == EXS_FT_TEXT)
+      ck_assert_msg(f->max > 0 && f->max < f->size, "%s.%s: max %zu, buffer %zu", d->entity,
+                    f->member, f->max, f->size);
+    if(f->type == EXS_FT_ENUM)
+      ck_assert_msg(f->codes && f->codes->name && f->codes->parse && f->codes->choices, "%s.%s",
+                    d->entity, f->member);
+    /* the org file's members print as written there: same name in JSON */
+    if(f->attr)
+      ck_assert_msg(f->json && !strcmp(f->json, f->attr), "%s.%s: JSON %s, attribute %s", d->entity,
+                    f->member, f->json, f->attr);
+    if(f->flags & EXS_FIELD_SECRET) {
+      ck_assert_msg(f->type == EXS_FT_TEXT && f->attr && !(f->flags & EXS_FIELD_KEY), "%s.%s",
+                    d->entity, f->member);
+      ck_assert_msg(strstr(f->col, "_enc") != NULL, "%s.%s: sealed column %s", d->entity, f->member,
+                    f->col);
+    }
+    if(f->flags & (EXS_FIELD_RESULT | EXS_FIELD_RUNTIME))
+      ck_assert_msg(!f->attr, "%s.%s: state is not configuration", d->entity, f->member);
+    if(f->flags & EXS_FIELD_DETAIL)
+      ck_assert_msg(f->json != NULL, "%s.%s", d->entity, f->member);
+    if(f->flags & EXS_FIELD_OUTGOING) {
+      const struct exs_field *in;
+      ck_assert(d == &exs_profile_desc && f->attr && !strncmp(f->attr, "outgoing-", 9));
+      in = exs_desc_attr(d, f->attr + 9);
+      ck_assert_msg(in && in->type == f->type && in->size == f->size &&
+                        !(in->flags & EXS_FIELD_OUTGOING),
+                    "%s: no incoming counterpart", f->attr);
+    }
+    for(j = 0; j < i; j++) {
+      const struct exs_field *g = &d->fields[j];
+      ck_assert_msg(strcmp(f->col, g->col), "%s: column %s twice", d->entity, f->col);
+      ck_assert_msg(f->off != g->off, "%s: %s and %s in one place", d->entity, f->member,
+                    g->member);
+      if(f->json && g->json)
+        ck_assert_msg(strcmp(f->json, g->json), "%s: JSON %s twice", d->entity, f->json);
+      if(f->attr && g->attr) {
+        char a[64], b[64];
+        int x, y;
+        ck_assert_msg(strcmp(f->attr, g->attr), "%s: attribute %s twice", d->entity, f->attr);
+        /* a password's other names may not be another attribute */
+        for(x = 0; x < 3; x++)
+          for(y = 0; y < 3; y++) {
+            static const char *const sfx[] = {"", "-env", "-file"};
+            if((x && !(f->flags & EXS_FIELD_SECRET)) || (y && !(g->flags & EXS_FIELD_SECRET)))
+              continue;
+            snprintf(a, sizeof(a), "%s%s", f->attr, sfx[x]);
+            snprintf(b, sizeof(b), "%s%s", g->attr, sfx[y]);
+            ck_assert_msg(strcmp(a, b), "%s: attribute %s twice", d->entity, a);
+          }
+      }
+    }
+    /* a JSON group's members are consecutive */
+    if(f->json && strchr(f->json, '.')) {
+      size_t glen = (size_t)(strchr(f->json, '.') - f->json);
+      bool seen = false, left = false;
+      for(j = 0; j < d->n; j++) {
+        const char *k = d->fields[j].json;
+        bool in = k && !strncmp(k, f->json, glen + 1);
+        if(!k)
+          continue;
+        ck_assert_msg(!(in && left), "%s: JSON group of %s is split", d->entity, f->json);
+        seen |= in;
+        left |= seen && !in;
+      }
+    }
+  }
+  ck_assert_uint_eq(keys, d == &exs_org_desc ? 0 : 1);
+  ck_assert_uint_eq(rowids, d == &exs_org_desc ? 0 : 1);
+  if(keys)
+    ck_assert(exs_desc_key(d)->flags & EXS_FIELD_KEY);
+}
+END_TEST
+
+/* The samples set every member away from its default (so the round trips
+ * below check every one), and no printed form of a password holds it. */
+START_TEST(samples_cover_every_field_and_hide_secrets)
+{
+  const struct exs_desc *d = descs[_i];
+  char *obj = calloc(1, d->size), *def = calloc(1, d->size), buf[EXS_FIELD_TEXT_MAX];
+  size_t i;
+
+  ck_assert(obj && def);
+  sample(d, obj, def);
+  for(i = 0; i < d->n; i++) {
+    const struct exs_field *f = &d->fields[i];
+    ck_assert_msg(!field_eq(f, obj, def), "%s: the sample leaves %s at its default", d->entity,
+                  f->member);
+    exs_field_text(f, obj, buf, sizeof(buf));
+    if(f->flags & EXS_FIELD_SECRET) {
+      ck_assert_str_eq(buf, "(set, encrypted)");
+      ck_assert_str_eq(exs_field_text(f, def, buf, sizeof(buf)), "(not set)");
+    }
+  }
+  free(obj);
+  free(def);
+}
+END_TEST
+
+/* Every attribute of the org file's schema is a field, and every field with
+ * an attribute is in the schema, on its element. */
+START_TEST(attributes_match_the_schema)
+{
+  static const char *const elem[] = {"settings", "profile", "mailbox"};
+  const struct exs_desc *d = descs[_i];
+  xmlDocPtr doc = xmlReadFile(tu_path("fixtures/schema/org.xsd"), NULL, XML_PARSE_NONET);
+  xmlXPathContextPtr x;
+  xmlXPathObjectPtr r;
+  char q[256];
+  size_t i;
+  int k, found = 0;
+
+  ck_assert_ptr_nonnull(doc);
+  x = xmlXPathNewContext(doc);
+  xmlXPathRegisterNs(x, (const xmlChar *)"xs", (const xmlChar *)"http://www.w3.org/2001/XMLSchema");
+  snprintf(q, sizeof(q), "//xs:element[@name='%s']//xs:attribute/@name", elem[_i]);
+  r = xmlXPathEvalExpression((const xmlChar *)q, x);
+  ck_assert(r && r->nodesetval && r->nodesetval->nodeNr > 0);
+  for(k = 0; k < r->nodesetval->nodeNr; k++) {
+    xmlChar *name = xmlNodeGetContent(r->nodesetval->nodeTab[k]);
+    const struct exs_field *f = exs_desc_attr(d, (const char *)name);
+    char base[64];
+    snprintf(base, sizeof(base), "%s", (const char *)name);
+    if(!f && strlen(base) > 4 && !strcmp(base + strlen(base) - 4, "-env"))
+      base[strlen(base) - 4] = 0;
+    else if(!f && strlen(base) > 5 && !strcmp(base + strlen(base) - 5, "-file"))
+      base[strlen(base) - 5] = 0;
+    if(!f) {
+      f = exs_desc_attr(d, base);
+      ck_assert_msg(f && (f->flags & EXS_FIELD_SECRET), "<%s %s>: no field", elem[_i], name);
+    }
+    ck_assert_msg(!(f->flags & EXS_FIELD_ROOT), "<%s %s>: a root attribute", elem[_i], name);
+    found++;
+    xmlFree(name);
+  }
+  xmlXPathFreeObject(r);
+  for(i = 0; i < d->n; i++) {
+    const struct exs_field *f = &d->fields[i];
+    if(!f->attr)
+      continue;
+    if(f->flags & EXS_FIELD_ROOT)
+      snprintf(q, sizeof(q), "//xs:element[@name='org']/xs:complexType/xs:attribute[@name='%s']",
+               f->attr);
+    else
+      snprintf(q, sizeof(q), "//xs:element[@name='%s']//xs:attribute[@name='%s']", elem[_i],
+               f->attr);
+    r = xmlXPathEvalExpression((const xmlChar *)q, x);
+    ck_assert_msg(r && r->nodesetval && r->nodesetval->nodeNr == 1, "%s: %s not in org.xsd",
+                  d->entity, f->attr);
+    xmlXPathFreeObject(r);
+  }
+  ck_assert_int_gt(found, 0);
+  xmlXPathFreeContext(x);
+  xmlFreeDoc(doc);
+}
+END_TEST
+
+/* ---- round trips --------------------------------------------------------- */
+
+static char dir[256], dbpath[300], keypath[300];
+
+static void setup(void)
+{
+  snprintf(dir, sizeof(dir), "/tmp/exsync-fields-XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  snprintf(dbpath, sizeof(dbpath), "%s/store.db", dir);
+  snprintf(keypath, sizeof(keypath), "%s/key", dir);
+}
+
+static void teardown(void)
+{
+  char cmd[400];
+
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+  if(system(cmd) != 0)
+    fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+static void assert_same(const struct exs_desc *d, const void *want, const void *got,
+                        const char *where)
+{
+  size_t i;
+
+  for(i = 0; i < d->n; i++)
+    ck_assert_msg(field_eq(&d->fields[i], want, got), "%s: %s.%s changed", where, d->entity,
+                  d->fields[i].member);
+}
+
+/* model -> store -> model: every field back as it was. */
+START_TEST(store_round_trip)
+{
+  struct exs_error err;
+  struct exs_store *st;
+  struct exs_org o, o2, def;
+  struct exs_profile p, p2, pdef;
+  struct exs_mailbox m, m2, mdef;
+
+  exs_error_clear(&err);
+  st = exs_store_open(dbpath, keypath, &err);
+  ck_assert_msg(st != NULL, "%s", err.message);
+  sample(&exs_org_desc, &o, &def);
+  sample(&exs_profile_desc, &p, &pdef);
+  sample(&exs_mailbox_desc, &m, &mdef);
+  ck_assert_msg(exs_store_org_put(st, &o, &err) == 0, "%s", err.message);
+  ck_assert_msg(exs_store_profile_put(st, &p, &err) == 0, "%s", err.message);
+  ck_assert_msg(exs_store_mailbox_put(st, &m, &err) == 0, "%s", err.message);
+  memset(&o2, 0x5a, sizeof(o2));
+  ck_assert_msg(exs_store_org_get(st, &o2, &err) == 0, "%s", err.message);
+  assert_same(&exs_org_desc, &o, &o2, "store");
+  memset(&p2, 0x5a, sizeof(p2));
+  ck_assert_msg(exs_store_profile_get(st, "Exchange", &p2, &err) == 0, "%s", err.message);
+  assert_same(&exs_profile_desc, &p, &p2, "store");
+  memset(&m2, 0x5a, sizeof(m2));
+  ck_assert_msg(exs_store_mailbox_get(st, "alice@contoso.com", &m2, &err) == 0, "%s", err.message);
+  assert_same(&exs_mailbox_desc, &m, &m2, "store");
+  exs_profile_wipe(&p2);
+  exs_mailbox_wipe(&m2);
+  exs_store_close(st);
+}
+END_TEST
+
+static Suite *fields_suite(void)
+{
+  Suite *s = suite_create("fields");
+  TCase *tc = tcase_create("descriptors");
+  TCase *rt = tcase_create("round_trip");
+
+  tcase_add_loop_test(tc, descriptor_covers_every_member, 0, N(descs));
+  tcase_add_loop_test(tc, descriptor_names_unique_and_consistent, 0, N(descs));
+  tcase_add_loop_test(tc, samples_cover_every_field_and_hide_secrets, 0, N(descs));
+  tcase_add_loop_test(tc, attributes_match_the_schema, 0, N(descs));
+  suite_add_tcase(s, tc);
+  tcase_add_checked_fixture(rt, setup, teardown);
+  tcase_add_test(rt, store_round_trip);
+  suite_add_tcase(s, rt);
+  return s;
+}
+
+int main(void)
+{
+  return tu_run(fields_suite());
+}
