@@ -21,8 +21,11 @@ int te_autodiscover(const char *address, const struct exs_http_options *ho,
                     char *url, size_t urllen, char *final_address, size_t addrlen, char *detail,
                     size_t detaillen, struct exs_error *err);
 
-/* GetFolder(inbox) + FindItem(first page) as, or on behalf of, the mailbox. */
-int te_read_inbox(struct exs_ews *ews, const char *delegate_mailbox, const char *url, long *items,
+/* The Inbox as the connect step's GetFolder answered it (folder: its
+ * error when not ok), then FindItem(first page) as, or on behalf of, the
+ * mailbox. */
+int te_read_inbox(struct exs_ews *ews, const char *delegate_mailbox,
+                  const struct exs_ews_folder *folder, const char *url, long *items,
                   struct exs_error *err);
 
 /* SendOnly a marked message to address, poll the inbox for it for at most
@@ -30,9 +33,12 @@ int te_read_inbox(struct exs_ews *ews, const char *delegate_mailbox, const char 
 int te_send_to_self(struct exs_ews *ews, const char *address, const char *delegate_mailbox,
                     const char *url, long timeout_ms, struct exs_error *err);
 
-/* Calendar, contacts and tasks access plus the organization identity check
- * and update (exsync.OrgId / exsync.LastSync on msgfolderroot). */
-int te_check_act(struct exs_ews *ews, const char *org_id, bool take_over, const char *url,
-                 char *detail, size_t detaillen, struct exs_error *err);
+/* Calendar, contacts and tasks access (folders[0..2] as the connect
+ * step's GetFolder answered them) plus the organization identity check
+ * (exsync.OrgId / exsync.LastSync of rootf, read in that same GetFolder)
+ * and its update with UpdateFolder on msgfolderroot. */
+int te_check_act(struct exs_ews *ews, const struct exs_ews_folder *rootf,
+                 const struct exs_ews_folder folders[3], const char *org_id, bool take_over,
+                 const char *url, char *detail, size_t detaillen, struct exs_error *err);
 
 #endif
