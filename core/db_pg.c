@@ -305,7 +305,7 @@ static int pg_exec(struct db *db, const char *sql)
  * the lock goes with COMMIT, ROLLBACK or the session, so a killed worker
  * never keeps it. Single statements outside a unit are atomic on their own
  * and do not take it. The key is "exsync" in ASCII. */
-#define WRITER_LOCK "SELECT pg_advisory_xact_lock(111542338152041)"
+#define WRITER_LOCK "SELECT pg_advisory_xact_lock(111568007818851)"
 
 static int pg_begin(struct db *db)
 {

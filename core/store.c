@@ -705,6 +705,7 @@ static char *ddl_for(struct exs_store *st, int v)
 
 static const char *seal_context(struct exs_store *st, const char *table, const char *col,
                                 const char *key, char *buf, size_t len);
+static int migrate_locked(struct exs_store *st, int target, struct exs_error *err);
 
 /* One sealed value to re-seal (migration BOUND_SECRETS_VERSION). */
 struct reseal_row {
@@ -804,11 +805,39 @@ static int reseal_all(struct exs_store *st, struct exs_error *err)
   return result;
 }
 
-/* Apply the pending migrations in one writing transaction: in both
- * databases it takes the writer lock first (db_begin), so processes that
- * open the same new database at once migrate it one after the other, and
- * each reads the version only once it holds the lock. */
+/* PostgreSQL: processes that open one new database at once migrate it one
+ * after the other. The writer lock of the migration's transaction would
+ * serialize them too, but a session that waited for it inside its
+ * transaction may still see the catalog as it was when that transaction
+ * began (to_regclass: no table yet) and migrate again. So a session-level
+ * advisory lock is taken first, and the transaction starts once it is
+ * held. (SQLite: BEGIN IMMEDIATE is enough.) Released by the session's end
+ * too. The key is "exsmigr" in ASCII. */
+static int migration_lock(struct exs_store *st, bool take, struct exs_error *err)
+{
+  if(db_dialect(SQ(st)->db) != DB_PG)
+    return 0;
+  if(take)
+    return sq_exec(st, "SELECT pg_advisory_lock(28561409799972722)", err);
+  return sq_exec(st, "SELECT pg_advisory_unlock(28561409799972722)", err);
+}
+
+/* Apply the pending migrations in one writing transaction: it takes the
+ * writer lock first (db_begin; PostgreSQL: migration_lock too), so each
+ * process reads the version only once nobody else can migrate. */
 static int migrate(struct exs_store *st, int target, struct exs_error *err)
+{
+  int rc = -1;
+
+  if(migration_lock(st, true, err))
+    return -1;
+  rc = migrate_locked(st, target, err);
+  if(migration_lock(st, false, rc ? NULL : err))
+    rc = -1;
+  return rc;
+}
+
+static int migrate_locked(struct exs_store *st, int target, struct exs_error *err)
 {
   int cur, v, result = -1;
   char sql[128];

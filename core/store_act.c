@@ -68,7 +68,7 @@ static char *act_sql(enum stmt_id id)
     return sq_select_sql("act_items", f, n, "WHERE mailbox = ? AND exchange_id = ?");
   default:
     return sq_select_sql("act_items", f, n,
-                         "WHERE (?1 IS NULL OR mailbox = ?1) AND (?2 = 0 OR dirty = 1) "
+                         "WHERE (mailbox = ?1 OR ?1 IS NULL) AND (?2 = 0 OR dirty = 1) "
                          "ORDER BY id");
   }
 }

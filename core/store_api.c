@@ -6,7 +6,7 @@
 struct exs_store *exs_store_open_version(const char *path, const char *key_file, int version,
                                          struct exs_error *err)
 {
-  if(exs_store_is_pg(path))
+  if(exs_store_path_is_server(path))
     return exs_store_pg_open(path, key_file, version, err);
   return exs_store_sqlite_open(path, key_file, version, err);
 }

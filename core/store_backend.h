@@ -109,9 +109,5 @@ struct exs_store *exs_store_sqlite_open(const char *path, const char *key_file, 
  * password. */
 struct exs_store *exs_store_pg_open(const char *conninfo, const char *key_file, int version,
                                     struct exs_error *err);
-/* Whether where names a PostgreSQL database rather than an SQLite file:
- * postgresql:// or postgres://, or key=value starting with host=,
- * hostaddr=, dbname=, user=, port= or service=. */
-bool exs_store_is_pg(const char *where);
 
 #endif

@@ -22,7 +22,7 @@ static bool starts(const char *s, const char *prefix)
   return !strncmp(s, prefix, strlen(prefix));
 }
 
-bool exs_store_is_pg(const char *where)
+bool exs_store_path_is_server(const char *where)
 {
   static const char *const prefixes[] = {"postgresql://", "postgres://", "host=", "hostaddr=",
                                          "dbname=",       "user=",       "port=", "service="};

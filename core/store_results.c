@@ -51,10 +51,11 @@ int sq_alert_add(struct exs_store *st, struct exs_alert *a, struct exs_error *er
   return alert_insert(st, a, err);
 }
 
-/* Alerts matching where ("" or "WHERE ..." naming its one parameter ?1)
- * with ?1 = key, the newest limit of them in the order written. (The
- * mailbox columns compare case-insensitively: COLLATE NOCASE in SQLite,
- * citext in PostgreSQL.) */
+/* Alerts matching where ("WHERE ..." naming its one parameter ?1, typed by
+ * a comparison with a column before any "?1 IS NULL": PostgreSQL infers a
+ * parameter's type where it first meets it) with ?1 = key, the newest
+ * limit of them in the order written. (The mailbox columns compare
+ * case-insensitively: COLLATE NOCASE in SQLite, citext in PostgreSQL.) */
 static int alert_query(struct exs_store *st, const char *where, const char *key, size_t limit,
                        struct exs_alert **out, size_t *n, struct exs_error *err)
 {
@@ -75,8 +76,7 @@ static int alert_query(struct exs_store *st, const char *where, const char *key,
     sq_fail(st, err, "cannot list alerts");
     goto out;
   }
-  if(key)
-    sq_bind_text(s, 1, key);
+  sq_bind_text(s, 1, key);
   db_bind_int64(s, 2, limit ? (int64_t)limit : INT64_MAX); /* both read a NULL LIMIT apart */
   while((rc = db_step(s)) == DB_ROW) {
     struct exs_alert *a;
@@ -118,7 +118,7 @@ out:
 int sq_alert_list(struct exs_store *st, const char *mailbox, size_t limit, struct exs_alert **out,
                   size_t *n, struct exs_error *err)
 {
-  return alert_query(st, mailbox ? "WHERE mailbox = ?1" : "", mailbox, limit, out, n, err);
+  return alert_query(st, "WHERE (a.mailbox = ?1 OR ?1 IS NULL)", mailbox, limit, out, n, err);
 }
 
 int sq_alert_wall(struct exs_store *st, const char *who, size_t limit, struct exs_alert **out,

@@ -394,8 +394,8 @@ int sq_activity_known(struct exs_store *st, const char *mailbox, const char *ite
 {
   struct db_stmt *s = sq_stmt(st,
                               "SELECT id FROM activities WHERE mailbox = ?1 AND "
-                              "((?2 IS NOT NULL AND exchange_item_id = ?2) OR "
-                              "(?3 IS NOT NULL AND internet_message_id = ?3)) LIMIT 1",
+                              "((exchange_item_id = ?2 AND ?2 IS NOT NULL) OR "
+                              "(internet_message_id = ?3 AND ?3 IS NOT NULL)) LIMIT 1",
                               err);
   int rc, result = -1;
 

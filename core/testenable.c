@@ -3,6 +3,7 @@
 #include "exsync/testenable.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,17 @@ struct te_dir {
   bool shared; /* outgoing uses the incoming transport and EWS handle */
 };
 
+/* The folders the incoming connect step reads in ONE GetFolder for the
+ * steps after it: the root (with the organization identity when ACT is
+ * tested), the Inbox when incoming is, calendar, contacts and tasks when
+ * ACT is (never under delegation). Each later step judges its own folder,
+ * so a failure is still reported by, and attributed to, that step. */
+enum { PF_ROOT, PF_INBOX, PF_CALENDAR, PF_CONTACTS, PF_TASKS, PF_COUNT };
+struct te_prefetch {
+  int at[PF_COUNT]; /* index into f, -1: not read */
+  struct exs_ews_folder f[PF_COUNT];
+};
+
 /* One run's working state. */
 struct te_run {
   const struct exs_org *org;
@@ -40,10 +52,13 @@ struct te_run {
   bool failed[EXS_WL_COUNT];
   struct te_dir dir[2];
   char address[EXS_ADDRESS_MAX + 1]; /* the address EWS calls act on */
+  struct te_prefetch pf;             /* read by the incoming connect step; last (see
+                                        exs_testenable_mailbox) */
 };
 
 struct exs_te_connection {
-  struct exs_http *http[2]; /* incoming, outgoing (when its settings differ) */
+  struct exs_http *http[2];    /* incoming, outgoing (when its settings differ) */
+  struct exs_autodiscover *ad; /* Autodiscover with this credential */
 };
 
 struct exs_te_connection *exs_te_connection_new(void)
@@ -57,6 +72,7 @@ void exs_te_connection_free(struct exs_te_connection *c)
     return;
   exs_http_free(c->http[0]);
   exs_http_free(c->http[1]);
+  exs_autodiscover_free(c->ad);
   free(c);
 }
 
@@ -309,8 +325,10 @@ static void step_location(struct te_run *r)
   if(r->p->autodiscover) {
     /* one Autodiscover for the mailbox; both directions use its answer */
     struct exs_scp_options scp;
+    struct te_ad_run run;
     http_options(r, first, &ho);
     memset(&scp, 0, sizeof(scp));
+    memset(&run, 0, sizeof(run));
     scp.uri = r->org->ldap;
     scp.site = r->org->ldap_site[0] ? r->org->ldap_site : NULL;
     /* a password goes to the directory only over TLS; else anonymous */
@@ -318,10 +336,13 @@ static void step_location(struct te_run *r)
       scp.user = ho.user;
       scp.password = ho.password;
     }
-    rc =
-        te_autodiscover(r->m->address, &ho, r->opt->srv, r->opt->srv_ctx,
-                        r->org->ldap[0] ? &scp : NULL, r->dir[first].url, sizeof(r->dir[first].url),
-                        r->address, sizeof(r->address), found, sizeof(found), &err);
+    run.srv = r->opt->srv;
+    run.srv_ctx = r->opt->srv_ctx;
+    run.scp = r->org->ldap[0] ? &scp : NULL;
+    run.cache = r->opt->ad_cache;
+    run.kept = r->opt->reuse ? &r->opt->reuse->ad : NULL;
+    rc = te_autodiscover(r->m->address, &ho, &run, r->dir[first].url, sizeof(r->dir[first].url),
+                         r->address, sizeof(r->address), found, sizeof(found), &err);
     exs_http_options_wipe(&ho);
     if(rc) {
       fail_all(r, &err);
@@ -383,6 +404,41 @@ static bool same_access(const struct te_run *r)
   return same;
 }
 
+/* The one GetFolder of the connect step of direction d: the root, and for
+ * incoming also the folders the incoming and ACT steps judge (see struct
+ * te_prefetch), with the identity's extended properties when ACT is read.
+ * Fills r->pf; returns -1 with err when the request as a whole failed. */
+static int read_folders(struct te_run *r, int d, struct te_prefetch *pf, struct exs_error *err)
+{
+  static const char *const names[PF_COUNT] = {"msgfolderroot", "inbox", "calendar", "contacts",
+                                              "tasks"};
+  const struct te_dir *t = &r->dir[d];
+  struct exs_ews_folder_ref refs[PF_COUNT];
+  struct exs_ews_extprop props[2];
+  bool want[PF_COUNT] = {true, false, false, false, false};
+  bool act = d == DIR_IN && r->needed[EXS_WL_ACT] && !r->failed[EXS_WL_ACT] &&
+             !t->delegate_mailbox; /* delegation: ACT_DELEGATION, nothing read for ACT */
+  size_t n = 0;
+  int k;
+
+  want[PF_INBOX] = d == DIR_IN && r->needed[EXS_WL_INCOMING] && !r->failed[EXS_WL_INCOMING];
+  want[PF_CALENDAR] = want[PF_CONTACTS] = want[PF_TASKS] = act;
+  for(k = 0; k < PF_COUNT; k++) {
+    pf->at[k] = -1;
+    if(!want[k])
+      continue;
+    refs[n].distinguished = names[k];
+    refs[n].id = NULL;
+    refs[n].mailbox = t->delegate_mailbox;
+    pf->at[k] = (int)n++;
+  }
+  if(!act)
+    return exs_ews_get_folder(t->ews, refs, n, pf->f, err);
+  props[0] = exs_ews_prop_org_id;
+  props[1] = exs_ews_prop_last_sync;
+  return exs_ews_get_folder_ext(t->ews, refs, n, props, 2, pf->f, err);
+}
+
 /* Steps 4 and 5 for direction d: transport, TLS and authentication, proved
  * by opening the mailbox's root folder (at the outgoing location with the
  * outgoing settings for outgoing). */
@@ -393,9 +449,8 @@ static void step_connect(struct te_run *r, int d)
       step_begin(r, d == DIR_IN || !r->dir[DIR_IN].wanted ? "connect" : "connect-outgoing");
   struct exs_http_options ho;
   struct exs_ews_options eo;
-  struct exs_ews_folder_ref ref = {"msgfolderroot", NULL, NULL};
-  struct exs_ews_folder folder;
   struct exs_error err;
+  struct te_prefetch *pf = NULL;
 
   exs_error_clear(&err);
   exs_error_step(&err, "connect");
@@ -420,18 +475,26 @@ static void step_connect(struct te_run *r, int d)
     exs_error_set(&err, EXS_CAT_PROTOCOL, "out of memory");
     goto fail;
   }
-  ref.mailbox = t->delegate_mailbox;
-  if(exs_ews_get_folder(t->ews, &ref, 1, &folder, &err))
+  /* outgoing's own connection reads its root alone, into its own space */
+  pf = d == DIR_IN ? &r->pf : calloc(1, sizeof(*pf));
+  if(!pf) {
+    exs_error_set(&err, EXS_CAT_PROTOCOL, "out of memory");
     goto fail;
-  if(!folder.ok) {
-    /* the root is not readable: as for any folder, say why */
-    snprintf(err.ews_code, sizeof(err.ews_code), "%s", folder.response_code);
-    exs_error_set(&err, exs_category_from_ews_code(folder.response_code),
-                  "cannot open the mailbox %s: %s", r->m->address,
-                  folder.message[0] ? folder.message : folder.response_code);
-    err.http_status = 200;
-    snprintf(err.url, sizeof(err.url), "%s", t->url);
+  }
+  if(read_folders(r, d, pf, &err))
     goto fail;
+  {
+    const struct exs_ews_folder *root = &pf->f[pf->at[PF_ROOT]];
+    if(!root->ok) {
+      /* the root is not readable: as for any folder, say why */
+      snprintf(err.ews_code, sizeof(err.ews_code), "%s", root->response_code);
+      exs_error_set(&err, exs_category_from_ews_code(root->response_code),
+                    "cannot open the mailbox %s: %s", r->m->address,
+                    root->message[0] ? root->message : root->response_code);
+      err.http_status = 200;
+      snprintf(err.url, sizeof(err.url), "%s", t->url);
+      goto fail;
+    }
   }
   {
     const char *scheme = exs_http_auth_scheme(t->http);
@@ -440,11 +503,14 @@ static void step_connect(struct te_run *r, int d)
              t->impersonate ? ", impersonating " : "", t->impersonate ? t->impersonate : "",
              scheme ? " with " : "", scheme ? scheme : "");
   }
-  return;
+  goto out;
 fail:
   exs_error_step(&err, "connect");
   fail_dir(r, d, &err);
   step_end(s, EXS_STEP_FAILED, "%s", err.message);
+out:
+  if(pf != &r->pf)
+    free(pf);
 }
 
 /* Step 6: read the Inbox. */
@@ -455,8 +521,11 @@ static void step_incoming(struct te_run *r)
   long items = 0;
 
   exs_error_clear(&err);
-  if(te_read_inbox(r->dir[DIR_IN].ews, r->dir[DIR_IN].delegate_mailbox, r->dir[DIR_IN].url, &items,
-                   &err)) {
+  if(r->pf.at[PF_INBOX] < 0)
+    exs_error_set(&err, EXS_CAT_PROTOCOL, "the Inbox was not read by the connect step");
+  if(r->pf.at[PF_INBOX] < 0 ||
+     te_read_inbox(r->dir[DIR_IN].ews, r->dir[DIR_IN].delegate_mailbox,
+                   &r->pf.f[r->pf.at[PF_INBOX]], r->dir[DIR_IN].url, &items, &err)) {
     exs_error_step(&err, "incoming");
     fail_one(r, EXS_WL_INCOMING, &err);
     step_end(s, EXS_STEP_FAILED, "%s", err.message);
@@ -502,8 +571,14 @@ static void step_act(struct te_run *r)
                   r->p->name);
     goto fail;
   }
-  if(te_check_act(r->dir[DIR_IN].ews, r->org->id, r->m->sync_org_only || r->opt->this_org_only,
-                  r->dir[DIR_IN].url, detail, sizeof(detail), &err))
+  if(r->pf.at[PF_CALENDAR] < 0) {
+    exs_error_set(&err, EXS_CAT_PROTOCOL, "the ACT folders were not read by the connect step");
+    goto fail;
+  }
+  /* calendar, contacts and tasks were read in this order, one after another */
+  if(te_check_act(r->dir[DIR_IN].ews, &r->pf.f[r->pf.at[PF_ROOT]], &r->pf.f[r->pf.at[PF_CALENDAR]],
+                  r->org->id, r->m->sync_org_only || r->opt->this_org_only, r->dir[DIR_IN].url,
+                  detail, sizeof(detail), &err))
     goto fail;
   step_end(s, EXS_STEP_OK, "%s", detail);
   return;
@@ -735,7 +810,10 @@ int exs_testenable_mailbox(const struct exs_org *org, const struct exs_profile *
   int result;
 
   memset(out, 0, sizeof(*out));
-  memset(&r, 0, sizeof(r));
+  /* the prefetched folders are filled by their GetFolder: not zeroed here */
+  memset(&r, 0, offsetof(struct te_run, pf));
+  for(w = 0; w < PF_COUNT; w++)
+    r.pf.at[w] = -1;
   snprintf(out->address, sizeof(out->address), "%s", m->address);
   snprintf(r.address, sizeof(r.address), "%s", m->address);
   r.org = org;

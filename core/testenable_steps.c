@@ -26,19 +26,17 @@ static void folder_error(const struct exs_ews_folder *f, const char *what, const
   snprintf(err->url, sizeof(err->url), "%s", url);
 }
 
-int te_read_inbox(struct exs_ews *ews, const char *delegate_mailbox, const char *url, long *items,
+int te_read_inbox(struct exs_ews *ews, const char *delegate_mailbox,
+                  const struct exs_ews_folder *folder, const char *url, long *items,
                   struct exs_error *err)
 {
   struct exs_ews_folder_ref inbox = {"inbox", NULL, delegate_mailbox};
-  struct exs_ews_folder folder;
   struct exs_ews_find_item_req req;
   struct exs_ews_item_page page;
   static const char *const fields[] = {"item:Subject", "item:DateTimeReceived"};
 
-  if(exs_ews_get_folder(ews, &inbox, 1, &folder, err))
-    return -1;
-  if(!folder.ok) {
-    folder_error(&folder, "the Inbox", url, err);
+  if(!folder->ok) {
+    folder_error(folder, "the Inbox", url, err);
     return -1;
   }
   memset(&req, 0, sizeof(req));
@@ -51,7 +49,7 @@ int te_read_inbox(struct exs_ews *ews, const char *delegate_mailbox, const char 
   memset(&page, 0, sizeof(page));
   if(exs_ews_find_item(ews, &req, &page, err))
     return -1;
-  *items = page.total >= 0 ? page.total : folder.total_count;
+  *items = page.total >= 0 ? page.total : folder->total_count;
   exs_ews_item_page_free(&page);
   return 0;
 }
@@ -185,24 +183,19 @@ int te_send_to_self(struct exs_ews *ews, const char *address, const char *delega
   return 0;
 }
 
-int te_check_act(struct exs_ews *ews, const char *org_id, bool take_over, const char *url,
-                 char *detail, size_t detaillen, struct exs_error *err)
+int te_check_act(struct exs_ews *ews, const struct exs_ews_folder *rootf,
+                 const struct exs_ews_folder folders[3], const char *org_id, bool take_over,
+                 const char *url, char *detail, size_t detaillen, struct exs_error *err)
 {
   static const char *const names[] = {"calendar", "contacts", "tasks"};
-  struct exs_ews_folder_ref refs[3] = {
-      {"calendar", NULL, NULL}, {"contacts", NULL, NULL}, {"tasks", NULL, NULL}};
-  struct exs_ews_folder folders[3];
   struct exs_ews_folder_ref root = {"msgfolderroot", NULL, NULL};
-  struct exs_ews_folder rootf;
-  struct exs_ews_extprop props[2];
+  struct exs_ews_folder updated;
   struct exs_ews_extprop_set sets[2];
   const struct exs_ews_extvalue *held;
   char now[32];
   bool overwrote = false;
   int i;
 
-  if(exs_ews_get_folder(ews, refs, 3, folders, err))
-    return -1;
   for(i = 0; i < 3; i++) {
     if(!folders[i].ok) {
       char what[32];
@@ -211,15 +204,7 @@ int te_check_act(struct exs_ews *ews, const char *org_id, bool take_over, const 
       return -1;
     }
   }
-  props[0] = exs_ews_prop_org_id;
-  props[1] = exs_ews_prop_last_sync;
-  if(exs_ews_get_folder_ext(ews, &root, 1, props, 2, &rootf, err))
-    return -1;
-  if(!rootf.ok) {
-    folder_error(&rootf, "the mailbox root", url, err);
-    return -1;
-  }
-  held = exs_ews_extvalue_find(rootf.ext, rootf.n_ext, &exs_ews_prop_org_id);
+  held = exs_ews_extvalue_find(rootf->ext, rootf->n_ext, &exs_ews_prop_org_id);
   if(held && held->value[0] && strcmp(held->value, org_id)) {
     if(!take_over) {
       snprintf(err->url, sizeof(err->url), "%s", url);
@@ -237,7 +222,7 @@ int te_check_act(struct exs_ews *ews, const char *org_id, bool take_over, const 
   sets[0].value = org_id;
   sets[1].prop = exs_ews_prop_last_sync;
   sets[1].value = now;
-  if(exs_ews_update_folder(ews, &root, NULL, sets, 2, &rootf, err))
+  if(exs_ews_update_folder(ews, &root, NULL, sets, 2, &updated, err))
     return -1;
   snprintf(detail, detaillen, "calendar, contacts and tasks readable; organization identity %s",
            overwrote ? "taken over from another organization (this org only)"
@@ -245,23 +230,40 @@ int te_check_act(struct exs_ews *ews, const char *org_id, bool take_over, const 
   return 0;
 }
 
-int te_autodiscover(const char *address, const struct exs_http_options *ho,
-                    exs_autodiscover_srv_fn srv, void *srv_ctx, const struct exs_scp_options *scp,
-                    char *url, size_t urllen, char *final_address, size_t addrlen, char *detail,
-                    size_t detaillen, struct exs_error *err)
+/* The Autodiscover handle for ho: the kept one when it was made for ho,
+ * else a new one (kept when run->kept is given). NULL on no memory. */
+static struct exs_autodiscover *ad_take(const struct exs_http_options *ho,
+                                        const struct te_ad_run *run)
 {
   struct exs_autodiscover_options ao;
-  struct exs_autodiscover_result res;
   struct exs_autodiscover *ad;
-  int result = -1;
 
+  if(run->kept && *run->kept && exs_autodiscover_made_for(*run->kept, ho))
+    return *run->kept;
   memset(&ao, 0, sizeof(ao));
   ao.http = *ho;
-  ao.srv = srv;
-  ao.srv_ctx = srv_ctx;
-  ao.scp = scp;
-  memset(&res, 0, sizeof(res));
+  ao.srv = run->srv;
+  ao.srv_ctx = run->srv_ctx;
+  ao.scp = run->scp;
+  ao.cache = run->cache;
   ad = exs_autodiscover_new(&ao);
+  exs_http_options_wipe(&ao.http);
+  if(run->kept) {
+    exs_autodiscover_free(*run->kept);
+    *run->kept = ad;
+  }
+  return ad;
+}
+
+int te_autodiscover(const char *address, const struct exs_http_options *ho,
+                    const struct te_ad_run *run, char *url, size_t urllen, char *final_address,
+                    size_t addrlen, char *detail, size_t detaillen, struct exs_error *err)
+{
+  struct exs_autodiscover_result res;
+  struct exs_autodiscover *ad = ad_take(ho, run);
+  int result = -1;
+
+  memset(&res, 0, sizeof(res));
   if(!ad) {
     exs_error_set(err, EXS_CAT_PROTOCOL, "out of memory");
     goto out;
@@ -280,8 +282,8 @@ int te_autodiscover(const char *address, const struct exs_http_options *ho,
              exs_ad_method_name(res.method));
   result = 0;
 out:
-  exs_http_options_wipe(&ao.http);
   exs_autodiscover_result_free(&res);
-  exs_autodiscover_free(ad);
+  if(!run->kept)
+    exs_autodiscover_free(ad);
   return result;
 }

@@ -61,7 +61,10 @@ static int usage(FILE *f)
     fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
   fputs("\nGlobal options (before or after the command; --opt=VALUE or --opt VALUE):\n"
         "  --db PATH            the store (default ./exsync.db, or $EXSYNC_DB); only import,\n"
-        "                       profile create, mailbox add|import and the demo create one\n"
+        "                       profile create, mailbox add|import and the demo create one;\n"
+        "                       or a PostgreSQL database: postgresql://USER@HOST:PORT/DB\n"
+        "                       (password from ~/.pgpass, PGPASSFILE or PGPASSWORD, never\n"
+        "                       in the URI; ?sslmode=verify-full for TLS; needs --key-file)\n"
         "  --key-file PATH      credential key (default: the store path + .key, made 0600)\n"
         "  --format FORMAT      text (default), json; junit for test-enable and replay; html\n"
         "                       for test-enable, demo, replay, autodiscover and status\n"

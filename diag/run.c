@@ -223,8 +223,20 @@ int diag_save_results(struct exs_store *st, const struct exs_org *org,
   return 0;
 }
 
+/* A PostgreSQL store has no file next to which "<db>.key" could live, and
+ * every worker on it must open the same key: it is named. */
+static int server_key_named(const struct diag_ctx *ctx)
+{
+  if(!exs_store_path_is_server(ctx->db) || ctx->key_file)
+    return 0;
+  return diag_fail("--db names a PostgreSQL database: name its key file with --key-file (the "
+                   "same file on every host that uses the database)");
+}
+
 int diag_store_exists(const struct diag_ctx *ctx)
 {
+  if(exs_store_path_is_server(ctx->db))
+    return server_key_named(ctx); /* the server says whether it exists */
   if(access(ctx->db, F_OK) == 0)
     return 0;
   return diag_fail("no store at %s%s (use --db or EXSYNC_DB, or create one with exsync import)",
@@ -238,7 +250,7 @@ struct exs_store *diag_open_store(struct diag_ctx *ctx, bool create)
   char key[4096];
 
   /* checked here rather than in the store: opening one creates it */
-  if(!create && diag_store_exists(ctx))
+  if((!create && diag_store_exists(ctx)) || server_key_named(ctx))
     return NULL;
   exs_error_clear(&err);
   if(ctx->key_file)

@@ -1,7 +1,13 @@
-/* test_store.c - the SQLite store: round trips, transactions, migrations,
- * crash consistency, secrets at rest. */
+/* test_store.c - the store: round trips, transactions, migrations, crash
+ * consistency, secrets at rest. The cases run twice, on an SQLite file
+ * (tcase "sqlite") and on a fresh database of a throwaway PostgreSQL
+ * cluster (tcase "postgresql", suites/pgtest.h); the few about SQLite's
+ * file or PostgreSQL's connection string run on theirs only. Without a
+ * PostgreSQL server the postgresql cases fail and say why: they are never
+ * skipped. */
 #define _GNU_SOURCE /* memmem */
 #include <fcntl.h>
+#include <libpq-fe.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -13,16 +19,73 @@
 
 #include "exsync/secret.h"
 #include "exsync/store.h"
+#include "pgtest.h"
 #include "testutil.h"
 
-static char dir[256], dbpath[300], keypath[300];
+/* dbpath: the SQLite file, or the PostgreSQL database's URI when pg */
+static char dir[256], dbpath[600], keypath[300];
+static bool pg;
+static struct pgtest *cluster; /* started once for the postgresql cases */
+static char cluster_err[1024];
 
-static void setup(void)
+static void setup_sqlite(void)
 {
+  pg = false;
   snprintf(dir, sizeof(dir), "/tmp/exsync-store-XXXXXX");
   ck_assert_ptr_nonnull(mkdtemp(dir));
   snprintf(dbpath, sizeof(dbpath), "%s/exsync.db", dir);
   snprintf(keypath, sizeof(keypath), "%s/key", dir);
+}
+
+static void cluster_start(void)
+{
+  cluster = pgtest_start(NULL, cluster_err, sizeof(cluster_err));
+}
+
+static void cluster_stop(void)
+{
+  pgtest_stop(cluster);
+  cluster = NULL;
+}
+
+/* SQL on the test database as its superuser (admin: on the cluster's
+ * "postgres" database); fails the test on an error. */
+static PGresult *pg_sql(bool admin, const char *sql, bool ok)
+{
+  char conninfo[600];
+  PGconn *c;
+  PGresult *r;
+
+  if(admin)
+    snprintf(conninfo, sizeof(conninfo), "host=%s port=%d user=exsync dbname=postgres",
+             pgtest_dir(cluster), pgtest_port(cluster));
+  c = PQconnectdb(admin ? conninfo : dbpath);
+  ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+  r = PQexec(c, sql);
+  if(ok)
+    ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK,
+                  "%s: %s", sql, PQerrorMessage(c));
+  PQfinish(c);
+  return r;
+}
+
+/* A fresh database for each case (named after the process: each case runs
+ * in a child of its own), reached through the cluster's unix socket. */
+static void setup_pg(void)
+{
+  char sql[64];
+
+  ck_assert_msg(cluster != NULL,
+                "no PostgreSQL test cluster (install postgresql: scripts/deps.sh --test): %s",
+                cluster_err);
+  pg = true;
+  snprintf(dir, sizeof(dir), "/tmp/exsync-store-XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  snprintf(keypath, sizeof(keypath), "%s/key", dir);
+  snprintf(sql, sizeof(sql), "CREATE DATABASE s%ld", (long)getpid());
+  PQclear(pg_sql(true, sql, true));
+  snprintf(dbpath, sizeof(dbpath), "postgresql://exsync@/s%ld?host=%s&port=%d", (long)getpid(),
+           pgtest_dir(cluster), pgtest_port(cluster));
 }
 
 static void teardown(void)
@@ -665,6 +728,12 @@ static int count_rows(const char *table)
   int n = -1;
 
   snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
+  if(pg) {
+    PGresult *r = pg_sql(false, sql, true);
+    n = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return n;
+  }
   ck_assert_int_eq(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
   ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
   if(sqlite3_step(s) == SQLITE_ROW)
@@ -674,14 +743,37 @@ static int count_rows(const char *table)
   return n;
 }
 
+/* SQL around the store, as someone who can write the database would. */
 static void raw_exec(const char *sql)
 {
   sqlite3 *db;
   char *msg = NULL;
 
+  if(pg) {
+    PQclear(pg_sql(false, sql, true));
+    return;
+  }
   ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
   ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK, "%s", msg ? msg : "");
   sqlite3_close(db);
+}
+
+/* Whether sql is refused by the database. */
+static bool raw_refused(const char *sql)
+{
+  sqlite3 *db;
+  bool refused;
+
+  if(pg) {
+    PGresult *r = pg_sql(false, sql, false);
+    refused = PQresultStatus(r) != PGRES_COMMAND_OK;
+    PQclear(r);
+    return refused;
+  }
+  ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+  refused = sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK;
+  sqlite3_close(db);
+  return refused;
 }
 
 START_TEST(migrates_an_older_file)
@@ -735,6 +827,14 @@ static char *raw_text(const char *sql)
   sqlite3_stmt *s;
   char *v = NULL;
 
+  if(pg) {
+    PGresult *r = pg_sql(false, sql, true);
+    if(PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
+      v = strdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    ck_assert_ptr_nonnull(v);
+    return v;
+  }
   ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
   ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
   if(sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
@@ -900,6 +1000,16 @@ START_TEST(nested_calls_and_no_lingering_reads)
   free(all);
   ck_assert_int_eq(exs_store_profile_get(st, "Exchange", &p, &e), 0);
 
+  if(pg) { /* no session of the database is left inside a transaction */
+    PGresult *r = pg_sql(false,
+                         "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                         "current_database() AND state LIKE 'idle in transaction%'",
+                         true);
+    ck_assert_msg(atoi(PQgetvalue(r, 0, 0)) == 0, "a store call left a transaction open");
+    PQclear(r);
+    exs_store_close(st);
+    return;
+  }
   ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
   ck_assert_int_eq(sqlite3_exec(db,
                                 "INSERT INTO jobs(kind, state, created) VALUES('x', "
@@ -922,7 +1032,8 @@ START_TEST(newer_schema_refused)
   struct exs_store *st = open_store();
 
   exs_store_close(st);
-  raw_exec("PRAGMA user_version = 99");
+  raw_exec(pg ? "INSERT INTO schema_migrations(version, applied_at) VALUES(99, 0)"
+              : "PRAGMA user_version = 99");
   exs_error_clear(&e);
   ck_assert_ptr_null(exs_store_open(dbpath, keypath, &e));
   ck_assert_ptr_nonnull(strstr(e.message, "newer"));
@@ -1068,6 +1179,27 @@ static bool file_contains(const char *path, const char *needle)
   return found;
 }
 
+/* The column holds a sealed value, and a plaintext written around the
+ * store is refused by the schema (both databases). */
+START_TEST(password_sealed_in_the_column)
+{
+  struct exs_store *st = open_store();
+  struct exs_error e;
+  struct exs_profile p;
+  char *v;
+
+  full_profile(&p, "Exchange");
+  strcpy(p.password, "Canary-Plain-9431");
+  ck_assert_int_eq(exs_store_profile_put(st, &p, &e), 0);
+  exs_store_close(st);
+  v = raw_text("SELECT password_enc FROM profiles");
+  ck_assert_int_eq(strncmp(v, "v1:", 3), 0);
+  ck_assert_ptr_null(strstr(v, "Canary"));
+  free(v);
+  ck_assert(raw_refused("UPDATE profiles SET password_enc = 'plain'"));
+}
+END_TEST
+
 START_TEST(password_never_in_plaintext_on_disk)
 {
   struct exs_store *st = open_store();
@@ -1076,8 +1208,6 @@ START_TEST(password_never_in_plaintext_on_disk)
   struct exs_mailbox m;
   char wal[320];
   struct stat sb;
-  sqlite3 *db;
-  sqlite3_stmt *s;
 
   full_profile(&p, "Exchange");
   strcpy(p.password, "Canary-Plain-9431");
@@ -1093,18 +1223,6 @@ START_TEST(password_never_in_plaintext_on_disk)
   ck_assert(!file_contains(dbpath, "Canary-Plain"));
   ck_assert(!file_contains(wal, "Canary-Plain"));
   ck_assert(file_contains(dbpath, "alice@contoso.com")); /* the search itself works */
-
-  /* the column holds a sealed value, and the file is private */
-  ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
-  ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT password_enc FROM profiles", -1, &s, NULL),
-                   SQLITE_OK);
-  ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
-  ck_assert_int_eq(strncmp((const char *)sqlite3_column_text(s, 0), "v1:", 3), 0);
-  sqlite3_finalize(s);
-  /* and a plaintext written around the store is refused by the schema */
-  ck_assert_int_ne(sqlite3_exec(db, "UPDATE profiles SET password_enc = 'plain'", NULL, NULL, NULL),
-                   SQLITE_OK);
-  sqlite3_close(db);
   ck_assert_int_eq(stat(dbpath, &sb), 0);
   ck_assert_int_eq(sb.st_mode & 077, 0);
 }
@@ -1227,12 +1345,100 @@ START_TEST(store_file_private_and_no_symlink)
 }
 END_TEST
 
-static Suite *store_suite(void)
+/* PostgreSQL: a password in the connection string is refused, without
+ * repeating it; libpq's own means are the way (the cluster's TCP URI
+ * works through its PGPASSFILE). */
+START_TEST(pg_password_in_the_uri_refused)
 {
-  Suite *s = suite_create("store");
-  TCase *tc = tcase_create("core");
+  static const char *const refused[] = {
+      "postgresql://exsync:Canary-Uri-Pw@127.0.0.1:5432/x",
+      "postgres://exsync:Canary-Uri-Pw@localhost/x?sslmode=require",
+      "host=/tmp dbname=x password=Canary-Uri-Pw",
+      "postgresql://exsync@localhost/x?password=Canary-Uri-Pw",
+  };
+  struct exs_error e;
 
-  tcase_add_checked_fixture(tc, setup, teardown);
+  for(size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+    exs_error_clear(&e);
+    ck_assert_ptr_null(exs_store_open(refused[i], keypath, &e));
+    ck_assert_msg(strstr(e.message, "password") && strstr(e.message, "PGPASSFILE"), "%s",
+                  e.message);
+    ck_assert_msg(!strstr(e.message, "Canary"), "%s", e.message);
+    ck_assert_int_eq(e.category, EXS_CAT_CONFIG);
+  }
+}
+END_TEST
+
+/* Errors name the database and what failed; TLS settings reach libpq (this
+ * cluster has no TLS, so sslmode=require cannot connect). */
+START_TEST(pg_connect_errors_name_the_database)
+{
+  struct exs_error e;
+  char uri[700];
+
+  snprintf(uri, sizeof(uri), "postgresql://exsync@/nosuchdb?host=%s&port=%d", pgtest_dir(cluster),
+           pgtest_port(cluster));
+  exs_error_clear(&e);
+  ck_assert_ptr_null(exs_store_open(uri, keypath, &e));
+  ck_assert_msg(strstr(e.message, uri) && strstr(e.message, "cannot connect") &&
+                    strstr(e.message, "nosuchdb"),
+                "%s", e.message);
+  snprintf(uri, sizeof(uri), "postgresql://exsync@127.0.0.1:%d/postgres?sslmode=require",
+           pgtest_port(cluster));
+  exs_error_clear(&e);
+  ck_assert_ptr_null(exs_store_open(uri, keypath, &e));
+  ck_assert_msg(strstr(e.message, "SSL"), "%s", e.message);
+}
+END_TEST
+
+/* Several processes opening one new database at once: the migrations run
+ * once, under the writer lock, and every process gets a working store. The
+ * children start together (they wait on a pipe), so they race for real. */
+START_TEST(pg_concurrent_first_open_migrates_once)
+{
+  enum { N = 4 };
+  pid_t pids[N];
+  int go[2], status, i;
+
+  ck_assert_int_eq(pipe(go), 0);
+  for(i = 0; i < N; i++) {
+    pids[i] = fork();
+    ck_assert_int_ge(pids[i], 0);
+    if(pids[i] == 0) {
+      struct exs_error e;
+      struct exs_store *st;
+      struct exs_mailbox m;
+      char c;
+      close(go[1]);
+      if(read(go[0], &c, 1) != 0)
+        _exit(9);
+      st = exs_store_open(dbpath, keypath, &e);
+      if(!st) {
+        fprintf(stderr, "child %d: %s\n", i, e.message);
+        _exit(2);
+      }
+      exs_mailbox_defaults(&m);
+      snprintf(m.address, sizeof(m.address), "user%d@contoso.com", i);
+      if(exs_store_mailbox_put(st, &m, &e))
+        _exit(3);
+      exs_store_close(st);
+      _exit(0);
+    }
+  }
+  close(go[0]);
+  close(go[1]); /* all of them go */
+  for(i = 0; i < N; i++) {
+    ck_assert_int_eq(waitpid(pids[i], &status, 0), pids[i]);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %d: status %d", i, status);
+  }
+  ck_assert_int_eq(count_rows("schema_migrations"), EXS_STORE_SCHEMA_VERSION);
+  ck_assert_int_eq(count_rows("mailboxes"), N);
+}
+END_TEST
+
+/* The cases that run on both databases. */
+static void add_common(TCase *tc)
+{
   tcase_add_test(tc, org_defaults_then_round_trip);
   tcase_add_test(tc, profile_round_trip_every_field);
   tcase_add_test(tc, mailbox_round_trip_every_field);
@@ -1248,14 +1454,33 @@ static Suite *store_suite(void)
   tcase_add_test(tc, reseal_with_wrong_key_refused);
   tcase_add_test(tc, nested_calls_and_no_lingering_reads);
   tcase_add_test(tc, newer_schema_refused);
-  tcase_add_test(tc, not_a_database_refused);
   tcase_add_test(tc, sigkill_mid_transaction_leaves_none);
   tcase_add_loop_test(tc, sigkill_during_commits_leaves_whole_batches, 0, 4);
-  tcase_add_test(tc, password_never_in_plaintext_on_disk);
+  tcase_add_test(tc, password_sealed_in_the_column);
   tcase_add_test(tc, wrong_key_file_is_a_clear_error);
+}
+
+static Suite *store_suite(void)
+{
+  Suite *s = suite_create("store");
+  TCase *tc = tcase_create("sqlite"), *tp = tcase_create("postgresql");
+
+  tcase_add_checked_fixture(tc, setup_sqlite, teardown);
+  add_common(tc);
+  tcase_add_test(tc, not_a_database_refused);
+  tcase_add_test(tc, password_never_in_plaintext_on_disk);
   tcase_add_test(tc, another_handle_keeps_the_locks);
   tcase_add_test(tc, store_file_private_and_no_symlink);
   suite_add_tcase(s, tc);
+
+  tcase_add_unchecked_fixture(tp, cluster_start, cluster_stop);
+  tcase_add_checked_fixture(tp, setup_pg, teardown);
+  tcase_set_timeout(tp, 60);
+  add_common(tp);
+  tcase_add_test(tp, pg_password_in_the_uri_refused);
+  tcase_add_test(tp, pg_connect_errors_name_the_database);
+  tcase_add_test(tp, pg_concurrent_first_open_migrates_once);
+  suite_add_tcase(s, tp);
   return s;
 }
 

@@ -290,6 +290,66 @@ START_TEST(access_denied_on_inbox)
   ck_assert_int_eq(r.error[EXS_WL_INCOMING].category, EXS_CAT_ACCESS_DENIED);
   ck_assert_str_eq(r.error[EXS_WL_INCOMING].ews_code, "ErrorAccessDenied");
   ck_assert(!m.enabled[EXS_WL_INCOMING] && m.enabled[EXS_WL_ACT]);
+  /* the Inbox was read in the connect step's one GetFolder with the root
+   * and the ACT folders; its error is the incoming step's, not connect's */
+  ck_assert_str_eq(r.steps[3].name, "connect");
+  ck_assert_int_eq(r.steps[3].status, EXS_STEP_OK);
+  ck_assert_str_eq(r.steps[4].name, "incoming");
+  ck_assert_int_eq(r.steps[4].status, EXS_STEP_FAILED);
+  ck_assert_str_eq(r.error[EXS_WL_INCOMING].step, "incoming");
+  ck_assert_ptr_nonnull(strstr(r.error[EXS_WL_INCOMING].message, "the Inbox"));
+}
+END_TEST
+
+/* Every workload tested in six EWS requests: ONE GetFolder (root with the
+ * organization identity, Inbox, calendar, contacts, tasks) before the first
+ * FindItem, then the send to self, its lookup and removal, and the identity
+ * written; each step still has its own entry. */
+START_TEST(six_requests_per_mailbox)
+{
+  static const char *const want[] = {"GetFolder", "FindItem",   "CreateItem",
+                                     "FindItem",  "DeleteItem", "UpdateFolder"};
+  struct exs_mailbox m;
+  struct exs_te_result r;
+  struct emu_journal_entry *e;
+  size_t n, i, k = 0;
+  char err[512];
+
+  /* the requests and the multi-folder answers are schema-valid */
+  ck_assert_msg(emu_set_ews_schema(emu, tu_path("fixtures/schema/ews/ews-validate.xsd"), err,
+                                   sizeof(err)) == 0,
+                "%s", err);
+  emu_check_answers(emu, true);
+  mailbox(&m, "carol@contoso.com");
+  emu_journal_clear(emu);
+  ck_assert_int_eq(exs_testenable_mailbox(&org, &profile, &m, &opt, &r), 0);
+  ck_assert_msg(emu_invalid_answers(emu, err, sizeof(err)) == 0, "%s", err);
+  /* one folder of the answer failing is schema-valid too (erin's Inbox) */
+  mailbox(&m, "erin@contoso.com");
+  ck_assert_int_eq(exs_testenable_mailbox(&org, &profile, &m, &opt, &r), 1);
+  ck_assert_msg(emu_invalid_answers(emu, err, sizeof(err)) == 0, "%s", err);
+  mailbox(&m, "carol@contoso.com");
+  emu_journal_clear(emu);
+  ck_assert_int_eq(exs_testenable_mailbox(&org, &profile, &m, &opt, &r), 0);
+  n = emu_journal_count(emu);
+  e = calloc(n ? n : 1, sizeof(*e));
+  n = emu_journal_get(emu, 0, e, n);
+  for(i = 0; i < n; i++) {
+    if(!e[i].operation[0])
+      continue; /* an authentication leg */
+    ck_assert_uint_lt(k, sizeof(want) / sizeof(want[0]));
+    ck_assert_str_eq(e[i].operation, want[k]);
+    k++;
+  }
+  free(e);
+  ck_assert_uint_eq(k, sizeof(want) / sizeof(want[0]));
+  ck_assert_uint_eq(r.n_steps, 7);
+  ck_assert_str_eq(r.steps[3].name, "connect");
+  ck_assert_str_eq(r.steps[4].name, "incoming");
+  ck_assert_str_eq(r.steps[5].name, "outgoing");
+  ck_assert_str_eq(r.steps[6].name, "act");
+  for(i = 0; i < r.n_steps; i++)
+    ck_assert_int_eq(r.steps[i].status, EXS_STEP_OK);
 }
 END_TEST
 
@@ -637,6 +697,7 @@ int main(void)
   tcase_add_test(tc, impersonation_denied);
   tcase_add_test(tc, mailbox_not_found);
   tcase_add_test(tc, access_denied_on_inbox);
+  tcase_add_test(tc, six_requests_per_mailbox);
   tcase_add_test(tc, throttled_is_transient_and_retried_then_permanent);
   tcase_add_test(tc, transient_success_resets_the_count);
   tcase_add_test(tc, throttling_within_budget_is_invisible);

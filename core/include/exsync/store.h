@@ -3,11 +3,20 @@
  *
  * One opaque handle, struct exs_store, behind a narrow interface: callers
  * never see SQL. Every call goes through the handle's operations table
- * (core/store_backend.h, private), so a PostgreSQL backend can be added
- * without touching them. The embedded backend is SQLite: WAL journal, foreign keys on, a busy
- * timeout of 10 s, a versioned schema (PRAGMA user_version plus a
- * schema_migrations table) migrated in one transaction when the store is
- * opened; a database newer than this build is refused.
+ * (core/store_backend.h, private); the operations are written once over a
+ * small SQL driver seam (core/db.h) and run on either database:
+ * - SQLite, the embedded default (any path): WAL journal, foreign keys on,
+ *   a busy timeout of 10 s;
+ * - PostgreSQL, when the path is a libpq connection string:
+ *   postgresql://USER@HOST:PORT/DB (or postgres://, or key=value starting
+ *   with host=, hostaddr=, dbname=, user=, port= or service=). A password
+ *   in it is refused: libpq finds it in PGPASSFILE, ~/.pgpass or
+ *   PGPASSWORD. TLS as the string asks (sslmode=require, verify-full...).
+ *   The database's owner must be the user (the first open creates the
+ *   citext extension and the tables).
+ * Both have a versioned schema (schema_migrations; SQLite's PRAGMA
+ * user_version too) migrated in one transaction when the store is opened,
+ * by one process at a time; a database newer than this build is refused.
  *
  * Invariants:
  * - every multi-row change runs in one transaction (each call that writes
@@ -22,10 +31,15 @@
  *
  * Results: 0 on success; EXS_STORE_NOT_FOUND (1) from the _get/_delete
  * calls when there is no such row (err then says which); -1 on error with
- * err filled (category CONFIG: the message names the database file or the
- * violated constraint, never a secret).
+ * err filled (category CONFIG: the message names the database file or URI
+ * and the operation, or the violated constraint, never a secret). After an
+ * error inside an explicit transaction (exs_store_begin), roll it back:
+ * PostgreSQL refuses every further statement of a failed transaction.
  *
- * Concurrency contract (issue 12):
+ * Concurrency contract (issue 12; for PostgreSQL what follows holds with
+ * the server's locks for SQLite's: one writing transaction at a time per
+ * database through an advisory lock, core/db_pg.c; readers never block;
+ * any number of processes on any number of hosts):
  * - Who opens it: only this module, and only through SQLite. Nothing else
  *   (in this process or another exsync process) may open() and close() the
  *   database file or its -wal / -shm files: on POSIX, closing any descriptor
@@ -70,6 +84,9 @@
 
 struct exs_store;
 
+/* Whether path names a PostgreSQL database (a connection string, above)
+ * rather than an SQLite file. */
+bool exs_store_path_is_server(const char *path);
 /* Open (creating when missing) the store at path and the key file at
  * key_file (created 0600 when missing, secret.h, but never for a store that
  * already holds sealed passwords: then the error names the missing key
@@ -84,12 +101,14 @@ struct exs_store *exs_store_open_version(const char *path, const char *key_file,
 void exs_store_close(struct exs_store *st);
 /* The schema version of the open database. */
 int exs_store_schema_version(struct exs_store *st);
-/* PRAGMA integrity_check and foreign_key_check: 0 when both are clean, else
- * -1 with the first problem in err. */
+/* SQLite: PRAGMA integrity_check and foreign_key_check: 0 when both are
+ * clean, else -1 with the first problem in err. PostgreSQL checks its
+ * constraints on every write: 0. */
 int exs_store_check(struct exs_store *st, struct exs_error *err);
 
-/* Explicit transactions for callers that batch (BEGIN IMMEDIATE). Calls made
- * in between join it. Nested begin is an error. */
+/* Explicit transactions for callers that batch (a writing transaction:
+ * SQLite's BEGIN IMMEDIATE, PostgreSQL's writer lock). Calls made in between
+ * join it. Nested begin is an error. */
 int exs_store_begin(struct exs_store *st, struct exs_error *err);
 int exs_store_commit(struct exs_store *st, struct exs_error *err);
 int exs_store_rollback(struct exs_store *st, struct exs_error *err);
