@@ -129,10 +129,10 @@ int emu_admin_handle(struct emu *emu, const char *method, const char *path, cons
 
   if(strcmp(p, "/health") == 0 && get) {
     size_t nm, nu;
-    pthread_mutex_lock(&emu->lock);
+    emu_world_read(emu);
     nm = emu->nmailboxes;
     nu = emu->nusers;
-    pthread_mutex_unlock(&emu->lock);
+    emu_world_unlock(emu);
     exs_buf_addf(out, "{\"status\":\"ok\",\"users\":%zu,\"mailboxes\":%zu,\"journal\":%zu}", nu, nm,
                  emu_journal_count(emu));
     return 200;

@@ -99,19 +99,24 @@ struct emu_conn_auth *emu_conn_auth_get(struct emu *emu, struct evhttp_connectio
 
   if(!conn)
     return NULL;
+  /* the list is shared by every thread; an entry is used only by the
+   * thread of its connection, which alone frees it (at the close) */
+  pthread_mutex_lock(&emu->lock);
   for(ca = emu->conn_auth; ca; ca = ca->next)
     if(ca->conn == conn)
-      return ca;
+      goto out;
   /* state is kept only for a connection whose close conn.c sees, so a
    * later connection at the same address never inherits it */
   if(!create || !emu_conn_tracked(emu, conn))
-    return NULL;
+    goto out;
   ca = calloc(1, sizeof(*ca));
   if(!ca)
-    return NULL;
+    goto out;
   ca->conn = conn;
   ca->next = emu->conn_auth;
   emu->conn_auth = ca;
+out:
+  pthread_mutex_unlock(&emu->lock);
   return ca;
 }
 
@@ -130,7 +135,7 @@ void emu_conn_auth_clear(struct emu *emu)
 /* NTLM and Negotiate (raw NTLMSSP tokens under either scheme, as curl,
  * requests-ntlm and ews-javascript-api send them): the handshake state of
  * ntlm.c lives with the connection, because NTLM authenticates a
- * connection, not a request. Called with emu->lock held. */
+ * connection, not a request. Called under the world lock (shared). */
 static int ntlm_lookup(void *arg, const char *user, const char *domain,
                        struct emu_ntlm_secret *secret)
 {
@@ -314,9 +319,9 @@ int emu_set_keytab(struct emu *emu, const char *keytab, char *err, size_t errlen
 
   if(!k)
     return -1;
-  pthread_mutex_lock(&emu->lock);
+  emu_world_write(emu);
   emu_krb_free(emu->krb);
   emu->krb = k;
-  pthread_mutex_unlock(&emu->lock);
+  emu_world_unlock(emu);
   return 0;
 }

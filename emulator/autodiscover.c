@@ -5,7 +5,8 @@
  * from the host's ews_url, else derived from the request's own scheme and
  * Host header), a redirectAddr / redirectUrl to ad_target, or the error "The
  * e-mail address cannot be found." (also the answer for unknown addresses).
- * Runs under emu->lock; writes into out with the streaming buffer.
+ * Runs under the world lock (shared); reads only what a scenario sets (users,
+ * mailbox addresses, hosts). Writes into out with the streaming buffer.
  */
 #include <stdio.h>
 #include <string.h>

@@ -1,9 +1,30 @@
 /* emu_internal.h - private state of the emulator, shared by its modules.
  *
  * Ownership: struct emu owns everything reachable from it (users, mailboxes,
- * folders, items, hosts, faults, journal). All of it is guarded by emu->lock;
- * the loop thread takes the lock once per request, the public API once per
- * call. Strings in these structs are malloc'd and owned by their struct.
+ * folders, items, hosts, faults, journal). Strings in these structs are
+ * malloc'd and owned by their struct.
+ *
+ * Locks (several event loop threads answer requests at once):
+ * - emu->world (rwlock): the shape of the world: users, hosts, the mailbox
+ *   table, scenario, schema, Kerberos keys. A request holds it for reading
+ *   from routing to its journal entry; the public API and the admin API
+ *   (scenario load, reset, inspection, delivery) take it for writing, which
+ *   also gives them every mailbox.
+ * - m->lock (one per mailbox): its folders, items, tombstones and change
+ *   sequences. An EWS request locks the mailboxes it can touch (the acting
+ *   one, every mailbox named by an id or address in it), in table order,
+ *   before its operation runs, and keeps them until its journal entry is
+ *   written, so per mailbox the journal order is the order of the changes.
+ *   Answers are built under these locks only.
+ * - emu->store_lock: item and folder numbers, the item and folder indexes and
+ *   item->folder (so an id can be mapped to its mailbox before locking it).
+ * - emu->fault_lock: fault counters and generators (emu_fault_match), so
+ *   "every=N" and "times=N" count across threads.
+ * - emu->journal_lock: the journal ring and sequence numbers.
+ * - emu->lock: everything else (connections' counters and auth state,
+ *   pending delayed answers, in-flight counts, certificates, settings).
+ * Order: world, then mailboxes by index, then a worker's conn_lock, then one
+ * of store_lock / fault_lock / journal_lock / emu->lock (never two of those).
  *
  * Module map (one file each): server.c (listeners, loop, routing), hosts.c
  * (virtual hosts), auth.c + ntlm.c (Basic, NTLM/Negotiate), tlscert.c
@@ -133,7 +154,8 @@ struct emu_folder {
 
 struct emu_mailbox {
   struct emu *emu;
-  size_t index; /* position in emu->mailboxes */
+  pthread_mutex_t lock; /* its contents (see the top of this file) */
+  size_t index;         /* position in emu->mailboxes */
   char *smtp;
   char *display;
   char *owner;      /* login of the owning user or NULL */
@@ -286,6 +308,8 @@ struct emu_worker *emu_worker_of(struct emu *emu, struct event_base *base);
 
 struct emu {
   pthread_mutex_t lock;
+  pthread_rwlock_t world;
+  pthread_mutex_t store_lock, fault_lock, journal_lock;
   struct emu_worker **workers; /* [0] runs in emu_run's thread or emu_start's first */
   size_t nworkers;
   bool listening;          /* emu_listen was called: the worker count is fixed */
@@ -359,11 +383,30 @@ void emu_item_touch(struct emu_item *it);
 int64_t emu_stamp_ms(int64_t prev);
 int emu_item_attach(struct emu_folder *f, struct emu_item *it);
 struct emu_item *emu_item_by_num(struct emu *emu, uint64_t num);
+/* The mailbox holding the item (kind 'I') or folder ('F') numbered num,
+ * NULL when none: safe without that mailbox's lock. */
+struct emu_mailbox *emu_owner_of(struct emu *emu, char kind, uint64_t num);
+/* A new folder or item number (unique in the emulator). */
+uint64_t emu_next_num(struct emu *emu);
+void emu_world_read(struct emu *emu);
+void emu_world_write(struct emu *emu);
+void emu_world_unlock(struct emu *emu);
 struct emu_item *emu_item_copy(struct emu *emu, const struct emu_item *src, struct emu_folder *f);
 bool emu_mailbox_is_delegate(const struct emu_mailbox *m, const char *login);
 bool emu_user_may_impersonate(const struct emu_user *u, const char *smtp);
-/* Deliver a copy of item to the inbox of every emulated recipient. */
+/* Deliver a copy of item to the inbox of every emulated recipient (the
+ * caller holds the world lock for writing). */
 void emu_deliver(struct emu *emu, const struct emu_item *msg);
+struct emu_ews_ctx;
+/* The same from an EWS request: the copies are made now and put into the
+ * inboxes by emu_deliveries_run, once the request's mailboxes are unlocked
+ * (the recipients' mailboxes are locked one at a time then; a MIME message
+ * names them only in its headers, too late to lock them in order). */
+void emu_deliver_later(struct emu_ews_ctx *ctx, const struct emu_item *msg);
+void emu_deliveries_run(struct emu_ews_ctx *ctx);
+/* The world lock (the top of this file). */
+void emu_world_init(struct emu *emu);
+void emu_world_destroy(struct emu *emu);
 void emu_prop_free_list(struct emu_prop *p);
 struct emu_prop *emu_prop_find(struct emu_prop *list, const struct emu_prop *key);
 /* Set (insert or replace) a property in *list; takes a copy of key's fields. */
@@ -403,15 +446,16 @@ struct emu_fault *emu_fault_parse(const char *spec, char *err, size_t errlen);
 void emu_fault_free(struct emu_fault *f);
 int emu_fault_add_locked(struct emu *emu, struct emu_fault *f);
 void emu_faults_clear_locked(struct emu *emu);
-/* First fault matching the request that fires now (counters advance). */
+/* First fault matching the request that fires now (counters advance), and
+ * the delay it chose (its cur_delay_ms may change under other threads). */
 struct emu_fault *emu_fault_match(struct emu *emu, const char *host, const char *mailbox,
-                                  const char *operation, const char *user);
+                                  const char *operation, const char *user, long *delay_ms);
 
 /* journal.c */
 int emu_journal_init(struct emu_journal *j, size_t cap);
 void emu_journal_destroy(struct emu_journal *j);
-void emu_journal_add_locked(struct emu *emu, const struct emu_journal_entry *e);
-void emu_journal_clear_locked(struct emu *emu);
+/* Record e (its time and sequence number are set here); takes journal_lock. */
+void emu_journal_add(struct emu *emu, struct emu_journal_entry *e);
 
 /* scenario.c */
 int emu_scenario_load_locked(struct emu *emu, const char *path, char *err, size_t errlen);
@@ -434,14 +478,26 @@ struct emu_ews_ctx {
   bool has_fault;
   long delay_ms;                 /* delay before answering, 0: none */
   const struct emu_fault *fault; /* the fault fired (cut/drip parameters), NULL none */
+  /* the mailboxes this request may touch, locked (by index) until
+   * emu_ews_finish; exclusive: the caller holds the world lock for writing */
+  struct emu_mailbox **locked;
+  size_t nlocked;
+  bool exclusive;
+  struct emu_delivery *deliveries; /* emu_deliver_later */
 };
 
-/* ews.c: handle one SOAP body; fills out (complete HTTP body) and ctx fields. */
+/* ews.c: handle one SOAP body; fills out (complete HTTP body) and ctx
+ * fields. The caller holds the world lock. */
 void emu_ews_handle(struct emu_ews_ctx *ctx, const char *body, size_t len);
-/* The same for a request parsed already (outside emu->lock; NULL with the
- * parser's message in parse_err when it failed). Frees doc. */
+/* The same for a request parsed already (outside any lock; NULL with the
+ * parser's message in parse_err when it failed). Frees doc. The mailboxes
+ * the operation touched stay locked: emu_ews_finish after the journal entry. */
 struct _xmlDoc;
 void emu_ews_handle_doc(struct emu_ews_ctx *ctx, struct _xmlDoc *doc, const char *parse_err);
+/* Unlock the mailboxes of ctx and check its answer (emu_check_answers). */
+void emu_ews_finish(struct emu_ews_ctx *ctx);
+/* True when ctx holds m's lock (ids resolving elsewhere are not found). */
+bool emu_ews_may_touch(const struct emu_ews_ctx *ctx, const struct emu_mailbox *m);
 /* ews_write.c: write a SOAP fault with HTTP 500 into ctx. backoff_ms < 0: no MessageXml. */
 void emu_ews_fault(struct emu_ews_ctx *ctx, const char *code, const char *text, long backoff_ms,
                    const char *smtp);
@@ -469,7 +525,7 @@ enum emu_auth_result emu_auth_check(struct emu *emu, const struct emu_host *host
                                     size_t chlen);
 /* Per-connection authentication state (NTLM and Negotiate authenticate the
  * TCP connection, not the request). Created on demand, freed when evhttp
- * closes the connection. Callers hold emu->lock. */
+ * closes the connection. Takes emu->lock for the list. */
 struct emu_conn_auth {
   struct evhttp_connection *conn;
   char login[128]; /* user authenticated on this connection, "" none */

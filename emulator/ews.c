@@ -4,7 +4,9 @@
  * answer is written straight into ctx->out with the streaming helpers of
  * ews_write.c (ews_ops.h), in schema order. Request-level problems (version,
  * impersonation, injected EWS faults) become SOAP faults with HTTP 500;
- * per-id problems become ResponseClass="Error" messages. Runs under emu->lock.
+ * per-id problems become ResponseClass="Error" messages. Runs under the
+ * world lock (shared); before an operation runs, the mailboxes it can touch
+ * are locked (lock_mailboxes), and they stay locked until emu_ews_finish.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,6 +90,78 @@ static void find_delegate_target(xmlNodePtr n, char *out, size_t len, int depth)
   }
 }
 
+/* ---- the mailboxes a request touches ---- */
+
+static int add_locked(struct emu_ews_ctx *ctx, struct emu_mailbox *m, size_t *cap)
+{
+  if(!m)
+    return 0;
+  for(size_t i = 0; i < ctx->nlocked; i++)
+    if(ctx->locked[i] == m)
+      return 0;
+  if(ctx->nlocked == *cap) {
+    size_t ncap = *cap ? 2 * *cap : 8;
+    struct emu_mailbox **n = realloc(ctx->locked, ncap * sizeof(*n));
+    if(!n)
+      return -1;
+    ctx->locked = n;
+    *cap = ncap;
+  }
+  ctx->locked[ctx->nlocked++] = m;
+  return 0;
+}
+
+/* Every mailbox named in the operation: by an item or folder id (the
+ * mailbox holding it now; an id never moves to another mailbox, a move
+ * makes a new one) or by an e-mail address (delegate folders, recipients). */
+static int collect_mailboxes(struct emu_ews_ctx *ctx, xmlNodePtr n, size_t *cap, int depth)
+{
+  char buf[256], kind;
+  uint64_t num;
+
+  for(xmlNodePtr c = n ? n->children : NULL; c && depth < 32; c = c->next) {
+    if(c->type != XML_ELEMENT_NODE)
+      continue;
+    if(exs_xml_attr(c, "Id", buf, sizeof(buf)) && emu_id_decode(buf, &kind, &num) == 0 &&
+       add_locked(ctx, emu_owner_of(ctx->emu, kind, num), cap) != 0)
+      return -1;
+    if(exs_xml_is(c, EMU_NS_T, "EmailAddress") && exs_xml_text(c, buf, sizeof(buf)) &&
+       add_locked(ctx, emu_mailbox_find(ctx->emu, buf), cap) != 0)
+      return -1;
+    if(collect_mailboxes(ctx, c, cap, depth + 1) != 0)
+      return -1;
+  }
+  return 0;
+}
+
+static int by_index(const void *a, const void *b)
+{
+  const struct emu_mailbox *x = *(const struct emu_mailbox *const *)a;
+  const struct emu_mailbox *y = *(const struct emu_mailbox *const *)b;
+
+  return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Lock the acting mailbox and every one op names, in table order (no
+ * deadlock between requests). -1 when out of memory. */
+static int lock_mailboxes(struct emu_ews_ctx *ctx, xmlNodePtr op)
+{
+  size_t cap = 0;
+
+  if(ctx->exclusive)
+    return 0;
+  if(add_locked(ctx, ctx->acting, &cap) != 0 || collect_mailboxes(ctx, op, &cap, 0) != 0) {
+    free(ctx->locked);
+    ctx->locked = NULL;
+    ctx->nlocked = 0;
+    return -1;
+  }
+  qsort(ctx->locked, ctx->nlocked, sizeof(ctx->locked[0]), by_index);
+  for(size_t i = 0; i < ctx->nlocked; i++)
+    pthread_mutex_lock(&ctx->locked[i]->lock);
+  return 0;
+}
+
 /* emu_check_answers: validate the answer in ctx->out, count a failure. */
 static void check_answer(struct emu_ews_ctx *ctx)
 {
@@ -103,9 +177,11 @@ static void check_answer(struct emu_ews_ctx *ctx)
   body = env ? exs_xml_child(env, EMU_NS_SOAP, "Body") : NULL;
   op = body ? exs_xml_first_element(body) : NULL;
   if(!op || exs_schema_validate(emu->ews_schema, doc, op, "answer", err, sizeof(err)) != 0) {
+    pthread_mutex_lock(&emu->lock);
     if(!emu->invalid_answers++)
       snprintf(emu->first_invalid, sizeof(emu->first_invalid), "%s: %s", ctx->operation,
                op ? err : "not a SOAP answer");
+    pthread_mutex_unlock(&emu->lock);
   }
   if(doc)
     xmlFreeDoc(doc);
@@ -117,6 +193,25 @@ void emu_ews_handle(struct emu_ews_ctx *ctx, const char *body, size_t len)
   xmlDocPtr doc = exs_xml_parse(body, len, "request", err, sizeof(err));
 
   emu_ews_handle_doc(ctx, doc, err);
+  emu_ews_finish(ctx);
+}
+
+void emu_ews_finish(struct emu_ews_ctx *ctx)
+{
+  struct emu *emu = ctx->emu;
+  bool check;
+
+  for(size_t i = ctx->nlocked; i > 0; i--)
+    pthread_mutex_unlock(&ctx->locked[i - 1]->lock);
+  free(ctx->locked);
+  ctx->locked = NULL;
+  ctx->nlocked = 0;
+  emu_deliveries_run(ctx); /* mail it sent, one recipient's mailbox at a time */
+  pthread_mutex_lock(&emu->lock);
+  check = emu->check_answers;
+  pthread_mutex_unlock(&emu->lock);
+  if(check && emu->ews_schema)
+    check_answer(ctx); /* outside the mailbox locks: it parses the answer */
 }
 
 void emu_ews_handle_doc(struct emu_ews_ctx *ctx, xmlDocPtr doc, const char *parse_err)
@@ -125,6 +220,7 @@ void emu_ews_handle_doc(struct emu_ews_ctx *ctx, xmlDocPtr doc, const char *pars
   xmlNodePtr env, header, sbody, op, n;
   struct emu *emu = ctx->emu;
   struct emu_fault *fault;
+  long delay_ms;
 
   env = doc ? xmlDocGetRootElement(doc) : NULL;
   if(!doc) {
@@ -230,9 +326,10 @@ void emu_ews_handle_doc(struct emu_ews_ctx *ctx, xmlDocPtr doc, const char *pars
   }
 
   /* Injected faults, now that operation and mailbox are known. */
-  fault = emu_fault_match(emu, ctx->host, ctx->mailbox, ctx->operation, ctx->user->login);
+  fault =
+      emu_fault_match(emu, ctx->host, ctx->mailbox, ctx->operation, ctx->user->login, &delay_ms);
   if(fault) {
-    ctx->delay_ms = fault->cur_delay_ms;
+    ctx->delay_ms = delay_ms;
     if(fault->kind == EMU_FAULT_EWS) {
       emu_ews_fault(ctx, fault->ews_code, fault_text(fault->ews_code), fault->backoff_ms, NULL);
       goto out;
@@ -258,6 +355,11 @@ void emu_ews_handle_doc(struct emu_ews_ctx *ctx, xmlDocPtr doc, const char *pars
 
   for(size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
     if(strcmp(ops[i].name, ctx->operation) == 0) {
+      if(lock_mailboxes(ctx, op) != 0) {
+        emu_ews_fault(ctx, "ErrorInternalServerError", fault_text("ErrorInternalServerError"), -1,
+                      NULL);
+        goto out;
+      }
       ews_envelope_begin(ctx->out);
       ops[i].fn(ctx, op);
       ews_envelope_end(ctx->out);
@@ -268,8 +370,6 @@ void emu_ews_handle_doc(struct emu_ews_ctx *ctx, xmlDocPtr doc, const char *pars
 out:
   if(doc)
     xmlFreeDoc(doc);
-  if(emu->check_answers && emu->ews_schema)
-    check_answer(ctx);
 }
 
 void emu_check_answers(struct emu *emu, bool on)
@@ -299,17 +399,18 @@ int emu_test_ews_request(struct emu *emu, const char *login, const char *host, c
 
   exs_buf_init(&out, EMU_MAX_BODY);
   memset(&ctx, 0, sizeof(ctx));
-  pthread_mutex_lock(&emu->lock);
+  emu_world_write(emu);
   ctx.emu = emu;
   ctx.user = emu_user_find(emu, login);
   ctx.host = host;
   ctx.out = &out;
   ctx.status = 200;
+  ctx.exclusive = true;
   if(ctx.user) {
     emu_ews_handle(&ctx, body, len);
     result = ctx.status;
   }
-  pthread_mutex_unlock(&emu->lock);
+  emu_world_unlock(emu);
   exs_buf_free(&out);
   return result;
 }

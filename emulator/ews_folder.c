@@ -1,6 +1,7 @@
 /* ews_folder.c - shapes, folder id resolution and the folder operations
  * (GetFolder, FindFolder, CreateFolder, UpdateFolder, SyncFolderHierarchy).
- * Answers are appended to ctx->out in schema order; runs under emu->lock.
+ * Answers are appended to ctx->out in schema order; runs under the world lock (shared) and the
+ * locks of the mailboxes the request names (ews.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,7 +130,7 @@ void ews_shape_free(struct ews_shape *s)
 
 const char *ews_check_mailbox(struct emu_ews_ctx *ctx, struct emu_mailbox *m)
 {
-  if(!m)
+  if(!m || !emu_ews_may_touch(ctx, m))
     return "ErrorNonExistentMailbox";
   if(m == ctx->acting)
     return NULL;
@@ -168,9 +169,11 @@ struct emu_folder *ews_resolve_folder(struct emu_ews_ctx *ctx, xmlNodePtr id, co
       *code = "ErrorInvalidIdMalformed";
       return NULL;
     }
-    f = emu_folder_by_num(ctx->emu, num);
-    if(f && (*code = ews_check_mailbox(ctx, f->mbx)) != NULL)
+    /* only a folder of a mailbox this request locked is looked at */
+    m = emu_owner_of(ctx->emu, 'F', num);
+    if(m && (*code = ews_check_mailbox(ctx, m)) != NULL)
       return NULL;
+    f = m ? emu_folder_by_num(ctx->emu, num) : NULL;
   }
   else {
     *code = "ErrorInvalidIdMalformed";

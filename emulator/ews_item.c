@@ -1,7 +1,8 @@
 /* ews_item.c - item operations: FindItem (paging, restrictions, sort),
  * GetItem, CreateItem (messages, with delivery between emulated mailboxes),
  * DeleteItem, MoveItem, ResolveNames. Answers go to ctx->out in schema
- * order; runs under emu->lock.
+ * order; runs under the world lock (shared) and the
+ * locks of the mailboxes the request names (ews.c).
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -633,19 +634,26 @@ struct emu_item *ews_resolve_item(struct emu_ews_ctx *ctx, xmlNodePtr id, const 
   char buf[256], kind;
   uint64_t num;
   struct emu_item *it;
+  struct emu_mailbox *m;
 
   exs_xml_attr(id, "Id", buf, sizeof(buf));
   if(emu_id_decode(buf, &kind, &num) != 0 || kind != 'I') {
     *code = "ErrorInvalidIdMalformed";
     return NULL;
   }
+  /* only an item of a mailbox this request locked is looked at */
+  m = emu_owner_of(ctx->emu, 'I', num);
+  if(!m) {
+    *code = "ErrorItemNotFound";
+    return NULL;
+  }
+  if((*code = ews_check_mailbox(ctx, m)) != NULL)
+    return NULL;
   it = emu_item_by_num(ctx->emu, num);
   if(!it || !it->folder) {
     *code = "ErrorItemNotFound";
     return NULL;
   }
-  if((*code = ews_check_mailbox(ctx, it->folder->mbx)) != NULL)
-    return NULL;
   if(it->folder->access_denied) {
     *code = "ErrorAccessDenied";
     return NULL;
@@ -972,7 +980,7 @@ void ews_create_item(struct emu_ews_ctx *ctx, xmlNodePtr op)
     it->is_draft = !send;
     it->is_read = true;
     if(send)
-      emu_deliver(ctx->emu, it);
+      emu_deliver_later(ctx, it);
     ews_msg_ok(ctx, "CreateItem");
     if(save) {
       emu_item_attach(saved, it);
@@ -1016,7 +1024,7 @@ void ews_delete_item(struct emu_ews_ctx *ctx, xmlNodePtr op)
       struct emu_folder *del = emu_folder_distinguished(it->folder->mbx, "deleteditems");
       if(strcmp(type, "MoveToDeletedItems") == 0 && del && it->folder != del) {
         emu_item_detach(it);
-        it->num = ++ctx->emu->next_num;
+        it->num = emu_next_num(ctx->emu);
         it->ck++;
         emu_item_attach(del, it);
       }
@@ -1054,7 +1062,7 @@ static void move_or_copy(struct emu_ews_ctx *ctx, xmlNodePtr op, const char *opn
     }
     else if(it) {
       emu_item_detach(it);
-      it->num = ++ctx->emu->next_num; /* ids change when an item changes folder */
+      it->num = emu_next_num(ctx->emu); /* ids change when an item changes folder */
       it->ck++;
       emu_item_attach(dest, it);
     }

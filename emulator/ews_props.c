@@ -8,7 +8,8 @@
  * (PR_INTERNET_ARTICLE_NUMBER is its IMAP UID). Those are computed here, so
  * they are always current. Values are text; an array is one value a line.
  * The MIME of an item without stored MIME is generated: RFC 822 for
- * messages, iCalendar for calendar items. Runs under emu->lock.
+ * messages, iCalendar for calendar items. Runs under the world lock
+ * (shared) and the locks of the mailboxes the request names (ews.c).
  */
 #include <stdio.h>
 #include <stdlib.h>

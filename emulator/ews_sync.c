@@ -5,7 +5,8 @@
  * entered its folder (created_seq) and at which it last changed (mod_seq);
  * items leaving a folder leave a tombstone. So a state S yields: Create for
  * created_seq > S, Update for mod_seq > S >= created_seq, Delete for
- * tombstones after S of items the client had seen. Runs under emu->lock.
+ * tombstones after S of items the client had seen. Runs under the world lock
+ * (shared) and the locks of the mailboxes the request names (ews.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -412,14 +413,7 @@ void ews_convert_id(struct emu_ews_ctx *ctx, xmlNodePtr op)
       ews_msg_end(ctx, "ConvertId");
       continue;
     }
-    if(kind == 'F') {
-      struct emu_folder *f = emu_folder_by_num(ctx->emu, num);
-      owner = f ? f->mbx : NULL;
-    }
-    else {
-      struct emu_item *it = emu_item_by_num(ctx->emu, num);
-      owner = it && it->folder ? it->folder->mbx : NULL;
-    }
+    owner = emu_owner_of(ctx->emu, kind, num); /* its address only: no lock needed */
     id_to_format(dest, kind, num, out, sizeof(out));
     ews_msg_ok(ctx, "ConvertId");
     exs_buf_addf(ctx->out,

@@ -1,6 +1,6 @@
 /* ews_write.c - the streaming answer helpers every EWS handler and the
  * dispatcher use: the SOAP envelope, SOAP faults, response messages and the
- * texts of response codes. Appends to ctx->out; runs under emu->lock. */
+ * texts of response codes. Appends to ctx->out; runs under the locks of ews.c. */
 #include <stdio.h>
 #include <string.h>
 

@@ -11,7 +11,10 @@
  *            answering; may accompany an effect)
  *   when:    times=N (first N matches) every=N (every Nth match)
  *            probability=P (0..1, from the fault's seeded generator) seed=N
- * Callers hold emu->lock for the *_locked functions and emu_fault_match.
+ * Callers hold the world lock for writing for the *_locked functions (and
+ * for reading for emu_fault_match, which takes fault_lock: the counters and
+ * generators are shared by every thread, so "the Nth request" is the Nth
+ * the emulator matched, whichever thread answers it).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -218,9 +221,13 @@ static bool scope_ok(const char *want, const char *have)
 }
 
 struct emu_fault *emu_fault_match(struct emu *emu, const char *host, const char *mailbox,
-                                  const char *operation, const char *user)
+                                  const char *operation, const char *user, long *delay_ms)
 {
-  for(size_t i = 0; i < emu->nfaults; i++) {
+  struct emu_fault *hit = NULL;
+
+  *delay_ms = 0;
+  pthread_mutex_lock(&emu->fault_lock);
+  for(size_t i = 0; i < emu->nfaults && !hit; i++) {
     struct emu_fault *f = emu->faults[i];
     if(!scope_ok(f->host, host) || !scope_ok(f->mailbox, mailbox) ||
        !scope_ok(f->operation, operation) || !scope_ok(f->user, user))
@@ -240,9 +247,11 @@ struct emu_fault *emu_fault_match(struct emu *emu, const char *host, const char 
     if(f->delay_max_ms > f->delay_ms)
       f->cur_delay_ms =
           f->delay_ms + (long)(xorshift(&f->rng) % (uint64_t)(f->delay_max_ms - f->delay_ms + 1));
-    return f;
+    *delay_ms = f->cur_delay_ms;
+    hit = f;
   }
-  return NULL;
+  pthread_mutex_unlock(&emu->fault_lock);
+  return hit;
 }
 
 int emu_add_fault(struct emu *emu, const char *spec, char *err, size_t errlen)
@@ -252,9 +261,9 @@ int emu_add_fault(struct emu *emu, const char *spec, char *err, size_t errlen)
 
   if(!f)
     return -1;
-  pthread_mutex_lock(&emu->lock);
+  emu_world_write(emu);
   id = emu_fault_add_locked(emu, f);
-  pthread_mutex_unlock(&emu->lock);
+  emu_world_unlock(emu);
   if(id < 0) {
     emu_fault_free(f);
     snprintf(err, errlen, "out of memory");
@@ -264,7 +273,7 @@ int emu_add_fault(struct emu *emu, const char *spec, char *err, size_t errlen)
 
 void emu_clear_faults(struct emu *emu)
 {
-  pthread_mutex_lock(&emu->lock);
+  emu_world_write(emu);
   emu_faults_clear_locked(emu);
-  pthread_mutex_unlock(&emu->lock);
+  emu_world_unlock(emu);
 }

@@ -1,7 +1,8 @@
 /* index.c - hash indexes of the mailstore: folder and item numbers to
  * objects, SMTP addresses to mailboxes, so lookups stay O(1) with 10,000
  * mailboxes of 100 items. Open addressing with linear probing and
- * backward-shift deletion. Callers hold emu->lock.
+ * backward-shift deletion. Callers hold emu->store_lock (or the world lock for
+ * writing; the mailbox index changes only then).
  */
 #include <ctype.h>
 #include <stdlib.h>

@@ -1,12 +1,13 @@
 /* journal.c - bounded ring of answered requests plus per-user in-flight maxima.
  *
  * The ring holds the newest EMU_JOURNAL_CAP entries; the oldest are dropped
- * first. Callers of the *_locked functions hold emu->lock.
+ * first. Every function takes emu->journal_lock.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "emu_internal.h"
+#include "exsync/clock.h"
 
 int emu_journal_init(struct emu_journal *j, size_t cap)
 {
@@ -56,13 +57,16 @@ static void note_max(struct emu_journal *j, const char *user, int v)
   }
 }
 
-void emu_journal_add_locked(struct emu *emu, const struct emu_journal_entry *e)
+void emu_journal_add(struct emu *emu, struct emu_journal_entry *e)
 {
   struct emu_journal *j = &emu->journal;
   size_t slot;
 
   if(!j->cap)
     return;
+  pthread_mutex_lock(&emu->journal_lock);
+  /* time and number under the lock: both grow along the journal */
+  e->time_ms = exs_now_ms();
   if(j->count == j->cap) {
     slot = j->start;
     j->start = (j->start + 1) % j->cap;
@@ -74,24 +78,16 @@ void emu_journal_add_locked(struct emu *emu, const struct emu_journal_entry *e)
   j->ring[slot] = *e;
   j->ring[slot].seq = j->next_seq++;
   note_max(j, e->auth_user, e->in_flight);
-}
-
-void emu_journal_clear_locked(struct emu *emu)
-{
-  struct emu_journal *j = &emu->journal;
-
-  j->start = j->count = 0;
-  j->nmax = 0;
-  j->max_any = 0;
+  pthread_mutex_unlock(&emu->journal_lock);
 }
 
 size_t emu_journal_count(struct emu *emu)
 {
   size_t n;
 
-  pthread_mutex_lock(&emu->lock);
+  pthread_mutex_lock(&emu->journal_lock);
   n = emu->journal.count;
-  pthread_mutex_unlock(&emu->lock);
+  pthread_mutex_unlock(&emu->journal_lock);
   return n;
 }
 
@@ -100,18 +96,22 @@ size_t emu_journal_get(struct emu *emu, size_t from, struct emu_journal_entry *o
   struct emu_journal *j = &emu->journal;
   size_t n = 0;
 
-  pthread_mutex_lock(&emu->lock);
+  pthread_mutex_lock(&emu->journal_lock);
   for(size_t i = from; i < j->count && n < max; i++, n++)
     out[n] = j->ring[(j->start + i) % j->cap];
-  pthread_mutex_unlock(&emu->lock);
+  pthread_mutex_unlock(&emu->journal_lock);
   return n;
 }
 
 void emu_journal_clear(struct emu *emu)
 {
-  pthread_mutex_lock(&emu->lock);
-  emu_journal_clear_locked(emu);
-  pthread_mutex_unlock(&emu->lock);
+  struct emu_journal *j = &emu->journal;
+
+  pthread_mutex_lock(&emu->journal_lock);
+  j->start = j->count = 0;
+  j->nmax = 0;
+  j->max_any = 0;
+  pthread_mutex_unlock(&emu->journal_lock);
 }
 
 int emu_journal_max_in_flight(struct emu *emu, const char *login)
@@ -119,7 +119,7 @@ int emu_journal_max_in_flight(struct emu *emu, const char *login)
   struct emu_journal *j = &emu->journal;
   int v = 0;
 
-  pthread_mutex_lock(&emu->lock);
+  pthread_mutex_lock(&emu->journal_lock);
   if(!login || !*login) {
     v = j->max_any;
   }
@@ -128,6 +128,6 @@ int emu_journal_max_in_flight(struct emu *emu, const char *login)
       if(strcmp(j->max_users[i], login) == 0)
         v = j->max_values[i];
   }
-  pthread_mutex_unlock(&emu->lock);
+  pthread_mutex_unlock(&emu->journal_lock);
   return v;
 }

@@ -1,9 +1,11 @@
 /* mailstore.c - users, mailboxes, folders, items and mail delivery.
  *
- * Plain C structs (never libxml2 trees). Every function here expects the
- * caller to hold emu->lock. Folder and item numbers are unique across the
+ * Plain C structs (never libxml2 trees). Callers hold the world lock and the
+ * lock of every mailbox they touch (emu_internal.h); numbers and indexes are
+ * under store_lock, taken here. Folder and item numbers are unique across the
  * emulator and never reused, so an id stays invalid once its object is gone.
  */
+#define _GNU_SOURCE /* pthread_rwlockattr_setkind_np */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -254,10 +256,14 @@ int emu_item_attach(struct emu_folder *f, struct emu_item *it)
     f->items = n;
     f->capitems = ncap;
   }
-  if(emu_index_put(&f->mbx->emu->item_index, it->num, it) != 0)
+  pthread_mutex_lock(&f->mbx->emu->store_lock);
+  if(emu_index_put(&f->mbx->emu->item_index, it->num, it) != 0) {
+    pthread_mutex_unlock(&f->mbx->emu->store_lock);
     return -1;
-  f->items[f->nitems++] = it;
+  }
   it->folder = f;
+  pthread_mutex_unlock(&f->mbx->emu->store_lock);
+  f->items[f->nitems++] = it;
   f->ck++;
   it->created_seq = it->mod_seq = ++f->mbx->change_seq;
   it->art = ++f->next_art;
@@ -294,7 +300,10 @@ void emu_item_detach(struct emu_item *it)
 
   if(!f)
     return;
+  pthread_mutex_lock(&f->mbx->emu->store_lock);
   emu_index_del(&f->mbx->emu->item_index, it->num, it);
+  it->folder = NULL;
+  pthread_mutex_unlock(&f->mbx->emu->store_lock);
   for(size_t i = 0; i < f->nitems; i++) {
     if(f->items[i] == it) {
       memmove(&f->items[i], &f->items[i + 1], (f->nitems - i - 1) * sizeof(f->items[0]));
@@ -319,7 +328,6 @@ void emu_item_detach(struct emu_item *it)
     t->created_seq = it->created_seq;
     t->seq = ++f->mbx->change_seq;
   }
-  it->folder = NULL;
 }
 
 struct emu_item *emu_item_new(struct emu *emu, struct emu_folder *f)
@@ -328,7 +336,7 @@ struct emu_item *emu_item_new(struct emu *emu, struct emu_folder *f)
 
   if(!it)
     return NULL;
-  it->num = ++emu->next_num;
+  it->num = emu_next_num(emu);
   it->ck = 1;
   it->created = it->received = it->sent = time(NULL);
   if(f && emu_item_attach(f, it) != 0) {
@@ -340,7 +348,39 @@ struct emu_item *emu_item_new(struct emu *emu, struct emu_folder *f)
 
 struct emu_item *emu_item_by_num(struct emu *emu, uint64_t num)
 {
-  return emu_index_get(&emu->item_index, num);
+  struct emu_item *it;
+
+  pthread_mutex_lock(&emu->store_lock);
+  it = emu_index_get(&emu->item_index, num);
+  pthread_mutex_unlock(&emu->store_lock);
+  return it;
+}
+
+struct emu_mailbox *emu_owner_of(struct emu *emu, char kind, uint64_t num)
+{
+  struct emu_mailbox *m = NULL;
+
+  pthread_mutex_lock(&emu->store_lock);
+  if(kind == 'I') {
+    struct emu_item *it = emu_index_get(&emu->item_index, num);
+    m = it && it->folder ? it->folder->mbx : NULL;
+  }
+  else if(kind == 'F') {
+    struct emu_folder *f = emu_index_get(&emu->folder_index, num);
+    m = f ? f->mbx : NULL;
+  }
+  pthread_mutex_unlock(&emu->store_lock);
+  return m;
+}
+
+uint64_t emu_next_num(struct emu *emu)
+{
+  uint64_t n;
+
+  pthread_mutex_lock(&emu->store_lock);
+  n = ++emu->next_num;
+  pthread_mutex_unlock(&emu->store_lock);
+  return n;
 }
 
 static int strv_copy(char ***dst, size_t *ndst, char *const *src, size_t n)
@@ -397,11 +437,13 @@ static void folder_free(struct emu_folder *f)
 {
   struct emu *emu = f->mbx->emu;
 
+  pthread_mutex_lock(&emu->store_lock);
   emu_index_del(&emu->folder_index, f->num, f);
-  for(size_t i = 0; i < f->nitems; i++) {
+  for(size_t i = 0; i < f->nitems; i++)
     emu_index_del(&emu->item_index, f->items[i]->num, f->items[i]);
+  pthread_mutex_unlock(&emu->store_lock);
+  for(size_t i = 0; i < f->nitems; i++)
     emu_item_free(f->items[i]);
-  }
   free(f->items);
   free(f->tombs);
   free(f->distinguished);
@@ -428,14 +470,17 @@ struct emu_folder *emu_folder_add(struct emu *emu, struct emu_mailbox *m, struct
     m->folders = n;
     m->capfolders = ncap;
   }
+  f->mbx = m;
+  pthread_mutex_lock(&emu->store_lock);
   f->num = ++emu->next_num;
   if(emu_index_put(&emu->folder_index, f->num, f) != 0) {
+    pthread_mutex_unlock(&emu->store_lock);
     free(f);
     return NULL;
   }
+  pthread_mutex_unlock(&emu->store_lock);
   f->ck = 1;
   f->mtime_ms = emu_stamp_ms(0);
-  f->mbx = m;
   f->parent = parent;
   f->distinguished = emu_strdup(distinguished);
   f->name = emu_strdup(name);
@@ -503,7 +548,12 @@ struct emu_folder *emu_folder_distinguished(struct emu_mailbox *m, const char *n
 
 struct emu_folder *emu_folder_by_num(struct emu *emu, uint64_t num)
 {
-  return emu_index_get(&emu->folder_index, num);
+  struct emu_folder *f;
+
+  pthread_mutex_lock(&emu->store_lock);
+  f = emu_index_get(&emu->folder_index, num);
+  pthread_mutex_unlock(&emu->store_lock);
+  return f;
 }
 
 /* ---- mailboxes and users ---- */
@@ -534,6 +584,7 @@ static void mailbox_free(struct emu_mailbox *m)
   free(m->display);
   free(m->owner);
   emu_strv_free(m->delegates, m->ndelegates);
+  pthread_mutex_destroy(&m->lock);
   free(m);
 }
 
@@ -560,6 +611,7 @@ struct emu_mailbox *emu_mailbox_add(struct emu *emu, const char *smtp, const cha
   if(!m)
     return NULL;
   m->emu = emu;
+  pthread_mutex_init(&m->lock, NULL);
   m->smtp = emu_strdup_lower(smtp);
   m->display = emu_strdup(display ? display : smtp);
   m->owner = emu_strdup(owner);
@@ -690,16 +742,121 @@ void emu_deliver(struct emu *emu, const struct emu_item *msg)
   }
 }
 
+struct emu_delivery {
+  struct emu_mailbox *to;
+  struct emu_item *copy;
+  struct emu_delivery *next;
+};
+
+void emu_deliver_later(struct emu_ews_ctx *ctx, const struct emu_item *msg)
+{
+  char **rcpt[2] = {msg->to, msg->cc};
+  size_t nrcpt[2] = {msg->nto, msg->ncc};
+
+  if(ctx->exclusive) {
+    emu_deliver(ctx->emu, msg);
+    return;
+  }
+  for(int k = 0; k < 2; k++) {
+    for(size_t i = 0; i < nrcpt[k]; i++) {
+      struct emu_mailbox *m = emu_mailbox_find(ctx->emu, rcpt[k][i]);
+      struct emu_delivery *d;
+      if(!m)
+        continue;
+      d = calloc(1, sizeof(*d));
+      if(!d)
+        return;
+      d->copy = emu_item_copy(ctx->emu, msg, NULL);
+      if(!d->copy) {
+        free(d);
+        return;
+      }
+      d->to = m;
+      d->copy->is_read = false;
+      d->copy->is_draft = false;
+      d->copy->received = time(NULL);
+      d->next = ctx->deliveries;
+      ctx->deliveries = d;
+    }
+  }
+}
+
+void emu_deliveries_run(struct emu_ews_ctx *ctx)
+{
+  struct emu_delivery *d, *rev = NULL;
+
+  /* in the order the recipients were named */
+  while((d = ctx->deliveries) != NULL) {
+    ctx->deliveries = d->next;
+    d->next = rev;
+    rev = d;
+  }
+  while((d = rev) != NULL) {
+    struct emu_folder *inbox;
+    rev = d->next;
+    pthread_mutex_lock(&d->to->lock);
+    inbox = emu_folder_distinguished(d->to, "inbox");
+    if(!inbox || emu_item_attach(inbox, d->copy) != 0)
+      emu_item_free(d->copy);
+    pthread_mutex_unlock(&d->to->lock);
+    free(d);
+  }
+}
+
+bool emu_ews_may_touch(const struct emu_ews_ctx *ctx, const struct emu_mailbox *m)
+{
+  if(ctx->exclusive)
+    return true;
+  for(size_t i = 0; i < ctx->nlocked; i++)
+    if(ctx->locked[i] == m)
+      return true;
+  return false;
+}
+
+void emu_world_init(struct emu *emu)
+{
+  pthread_rwlockattr_t attr;
+
+  pthread_rwlockattr_init(&attr);
+#ifdef PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP
+  /* the admin API and test inspection get their turn under a steady load
+   * (no thread takes the world lock twice for reading) */
+  pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+#endif
+  pthread_rwlock_init(&emu->world, &attr);
+  pthread_rwlockattr_destroy(&attr);
+}
+
+void emu_world_destroy(struct emu *emu)
+{
+  pthread_rwlock_destroy(&emu->world);
+}
+
+void emu_world_read(struct emu *emu)
+{
+  pthread_rwlock_rdlock(&emu->world);
+}
+
+void emu_world_write(struct emu *emu)
+{
+  pthread_rwlock_wrlock(&emu->world);
+}
+
+void emu_world_unlock(struct emu *emu)
+{
+  pthread_rwlock_unlock(&emu->world);
+}
+
 long emu_folder_count(struct emu *emu, const char *smtp, const char *folder)
 {
   long result = -1;
   struct emu_folder *f;
 
-  pthread_mutex_lock(&emu->lock);
+  emu_world_write(emu);
   f = emu_folder_distinguished(emu_mailbox_find(emu, smtp), folder);
   if(f)
     result = (long)f->nitems;
-  pthread_mutex_unlock(&emu->lock);
+  emu_world_unlock(emu);
   return result;
 }
 
@@ -710,7 +867,7 @@ int emu_deliver_message(struct emu *emu, const char *from, const char *to, const
   char mid[128];
   int result = -1;
 
-  pthread_mutex_lock(&emu->lock);
+  emu_world_write(emu);
   if(!emu_folder_distinguished(emu_mailbox_find(emu, to), "inbox")) {
     snprintf(err, errlen, "no mailbox %s", to ? to : "(none)");
     goto out;
@@ -731,7 +888,7 @@ int emu_deliver_message(struct emu *emu, const char *from, const char *to, const
   emu_item_free(it);
   result = 0;
 out:
-  pthread_mutex_unlock(&emu->lock);
+  emu_world_unlock(emu);
   return result;
 }
 
@@ -746,7 +903,7 @@ int emu_get_folder_property(struct emu *emu, const char *smtp, const char *folde
   key.dset = (char *)"PublicStrings";
   key.name = (char *)name;
   out[0] = '\0';
-  pthread_mutex_lock(&emu->lock);
+  emu_world_write(emu);
   f = emu_folder_distinguished(emu_mailbox_find(emu, smtp), folder);
   if(!f)
     goto out;
@@ -755,7 +912,7 @@ int emu_get_folder_property(struct emu *emu, const char *smtp, const char *folde
     snprintf(out, outlen, "%s", p->value);
   result = p ? 0 : 1;
 out:
-  pthread_mutex_unlock(&emu->lock);
+  emu_world_unlock(emu);
   return result;
 }
 

@@ -402,14 +402,14 @@ int emu_load_scenario(struct emu *emu, const char *path, char *err, size_t errle
 {
   int rc;
 
-  pthread_mutex_lock(&emu->lock);
+  emu_world_write(emu);
   rc = emu_scenario_load_locked(emu, path, err, errlen);
   if(rc == 0 && path != emu->scenario_path) {
     char *copy = strdup(path);
     free(emu->scenario_path);
     emu->scenario_path = copy;
   }
-  pthread_mutex_unlock(&emu->lock);
+  emu_world_unlock(emu);
   return rc;
 }
 
@@ -417,12 +417,12 @@ int emu_reset(struct emu *emu, char *err, size_t errlen)
 {
   int rc = 0;
 
-  pthread_mutex_lock(&emu->lock);
+  emu_world_write(emu);
   emu_faults_clear_locked(emu);
   if(emu->scenario_path)
     rc = emu_scenario_load_locked(emu, emu->scenario_path, err, errlen);
-  emu_journal_clear_locked(emu);
-  pthread_mutex_unlock(&emu->lock);
+  emu_world_unlock(emu);
+  emu_journal_clear(emu);
   return rc;
 }
 
@@ -439,7 +439,7 @@ int emu_add_user(struct emu *emu, const char *login, const char *password, const
     return -1;
   }
   snprintf(smtp, sizeof(smtp), "%s@%s", login, domain);
-  pthread_mutex_lock(&emu->lock);
+  emu_world_write(emu);
   if(!emu_user_add(emu, login, password, domain, smtp) ||
      !emu_mailbox_add(emu, smtp, login, login)) {
     snprintf(err, errlen, "out of memory");
@@ -447,7 +447,7 @@ int emu_add_user(struct emu *emu, const char *login, const char *password, const
   }
   result = 0;
 out:
-  pthread_mutex_unlock(&emu->lock);
+  emu_world_unlock(emu);
   return result;
 }
 
@@ -456,7 +456,7 @@ int emu_add_impersonator(struct emu *emu, const char *login, char *err, size_t e
   struct emu_user *u;
   int result = -1;
 
-  pthread_mutex_lock(&emu->lock);
+  emu_world_write(emu);
   u = emu_user_find(emu, login);
   if(!u) {
     snprintf(err, errlen, "unknown user %s (add it with --user first)", login);
@@ -465,7 +465,7 @@ int emu_add_impersonator(struct emu *emu, const char *login, char *err, size_t e
   u->impersonate_all = true;
   result = 0;
 out:
-  pthread_mutex_unlock(&emu->lock);
+  emu_world_unlock(emu);
   return result;
 }
 
@@ -507,10 +507,10 @@ int emu_set_ews_schema(struct emu *emu, const char *xsd_path, char *err, size_t 
     else
       snprintf(dir, strlen(dir) + 1, ".");
   }
-  pthread_mutex_lock(&emu->lock);
+  emu_world_write(emu);
   emu->ews_schema = s;
   free(emu->ews_schema_dir);
   emu->ews_schema_dir = dir;
-  pthread_mutex_unlock(&emu->lock);
+  emu_world_unlock(emu);
   return 0;
 }

@@ -1,14 +1,17 @@
-/* server.c - the emulator's listeners, event loop and request routing.
+/* server.c - the emulator's listeners, event loops and request routing.
  *
- * Each worker (emu_set_threads, by default one per core) runs an
- * event_base of its own on its own thread, with one evhttp for plain and one for TLS listeners
- * (OpenSSL bufferevents). Every listener is opened once per worker on the same port with
- * SO_REUSEPORT, so the kernel spreads connections over the workers and each connection lives on one
- * worker from accept to close. Requests are answered on their worker's thread under emu->lock; an
- * answer delayed by a fault is kept in a struct answer until its timer (on the same worker) fires
- * (the lock is not held while waiting). Listening sockets are created here (not by evhttp) so
- * TCP_NODELAY can be set on them and inherited by accepted sockets (Linux), and it is set again on
- * each request's socket for other systems.
+ * Each worker (emu_set_threads, by default one per core) runs an event_base
+ * of its own on its own thread, with one evhttp for plain and one for TLS
+ * listeners (OpenSSL bufferevents). Every listener is opened once per worker
+ * on the same port with SO_REUSEPORT, so the kernel spreads connections over
+ * the workers and each connection lives on one worker from accept to close.
+ * Requests are answered on their worker's thread under the world lock
+ * (shared) and the locks of the mailboxes they touch (emu_internal.h); an
+ * answer delayed by a fault is kept in a struct answer until its timer (on
+ * the same worker) fires (no lock is held while waiting). Listening sockets
+ * are created here (not by evhttp) so TCP_NODELAY can be set on them and
+ * inherited by accepted sockets (Linux), and it is set again on each
+ * request's socket for other systems.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -359,12 +362,6 @@ static const char *method_name(enum evhttp_cmd_type t)
   }
 }
 
-static void record(struct emu *emu, struct emu_journal_entry *e)
-{
-  e->time_ms = exs_now_ms();
-  emu_journal_add_locked(emu, e);
-}
-
 /* One request on its way through the router, and its journal entry. */
 struct req_state {
   struct emu_side *side;
@@ -373,7 +370,10 @@ struct req_state {
   struct answer *a;
   struct emu_journal_entry je;
   struct emu_host *host;
-  struct emu_user *user; /* once authenticated */
+  struct emu_user *user;  /* once authenticated */
+  struct emu_ews_ctx ews; /* an EWS request's: its mailboxes stay locked until
+                             its journal entry is written */
+  bool ews_started;
   const char *query;
   enum evhttp_cmd_type cmd;
   char path[256]; /* lower case */
@@ -385,12 +385,11 @@ struct req_state {
   bool is_ews, is_pox, is_soapad, is_admin, is_wsdl;
 };
 
-/* Which endpoint the path names; the caller holds the lock. */
+/* Which endpoint the path names; the caller holds the world lock. */
 static void classify_path(struct req_state *rs)
 {
   const char *path = rs->path;
 
-  rs->is_admin = strncmp(path, "/_emulator/", 11) == 0 || strcmp(path, "/_emulator") == 0;
   rs->is_ews = strcmp(path, "/ews/exchange.asmx") == 0;
   rs->is_pox = strcmp(path, "/autodiscover/autodiscover.xml") == 0;
   rs->is_soapad = strcmp(path, "/autodiscover/autodiscover.svc") == 0;
@@ -443,8 +442,9 @@ static bool authenticate(struct req_state *rs)
   snprintf(je->auth_scheme, sizeof(je->auth_scheme), "%s", scheme);
   if(challenge[0]) /* Kerberos mutual authentication */
     evhttp_add_header(oh, "WWW-Authenticate", challenge);
-  rs->user->in_flight++;
-  je->in_flight = rs->user->in_flight;
+  pthread_mutex_lock(&rs->emu->lock);
+  je->in_flight = ++rs->user->in_flight;
+  pthread_mutex_unlock(&rs->emu->lock);
   a->user = rs->user;
   return true;
 }
@@ -479,29 +479,30 @@ static void serve_ews(struct req_state *rs)
 {
   struct answer *a = rs->a;
   struct emu_journal_entry *je = &rs->je;
-  struct emu_ews_ctx ctx;
+  struct emu_ews_ctx *ctx = &rs->ews;
 
-  memset(&ctx, 0, sizeof(ctx));
-  ctx.emu = rs->emu;
-  ctx.user = rs->user;
-  ctx.host = je->host;
-  ctx.out = &a->body;
-  ctx.status = 200;
-  emu_ews_handle_doc(&ctx, rs->doc, rs->parse_err);
+  memset(ctx, 0, sizeof(*ctx));
+  ctx->emu = rs->emu;
+  ctx->user = rs->user;
+  ctx->host = je->host;
+  ctx->out = &a->body;
+  ctx->status = 200;
+  rs->ews_started = true;
+  emu_ews_handle_doc(ctx, rs->doc, rs->parse_err);
   rs->doc = NULL;
-  snprintf(je->operation, sizeof(je->operation), "%s", ctx.operation);
-  snprintf(je->mailbox, sizeof(je->mailbox), "%s", ctx.mailbox);
-  snprintf(je->impersonated, sizeof(je->impersonated), "%s", ctx.impersonated);
-  snprintf(je->response_code, sizeof(je->response_code), "%s", ctx.response_code);
-  a->status = ctx.status;
-  a->has_fault = ctx.has_fault;
-  a->fault_kind = ctx.fault_kind;
-  if(ctx.fault) {
-    a->cut_after = ctx.fault->cut_after;
-    a->drip_bytes = ctx.fault->drip_bytes;
-    a->drip_ms = ctx.fault->drip_ms;
+  snprintf(je->operation, sizeof(je->operation), "%s", ctx->operation);
+  snprintf(je->mailbox, sizeof(je->mailbox), "%s", ctx->mailbox);
+  snprintf(je->impersonated, sizeof(je->impersonated), "%s", ctx->impersonated);
+  snprintf(je->response_code, sizeof(je->response_code), "%s", ctx->response_code);
+  a->status = ctx->status;
+  a->has_fault = ctx->has_fault;
+  a->fault_kind = ctx->fault_kind;
+  if(ctx->fault) {
+    a->cut_after = ctx->fault->cut_after;
+    a->drip_bytes = ctx->fault->drip_bytes;
+    a->drip_ms = ctx->fault->drip_ms;
   }
-  rs->delay_ms = ctx.delay_ms;
+  rs->delay_ms = ctx->delay_ms;
   a->content_type =
       a->has_fault && a->fault_kind == EMU_FAULT_HTTP ? "text/html" : "text/xml; charset=utf-8";
 }
@@ -510,11 +511,12 @@ static void serve_ews(struct req_state *rs)
 static void autodiscover_fault(struct req_state *rs, const char *mailbox)
 {
   struct answer *a = rs->a;
+  long delay_ms;
   struct emu_fault *f =
-      emu_fault_match(rs->emu, rs->je.host, mailbox, "autodiscover", rs->user->login);
+      emu_fault_match(rs->emu, rs->je.host, mailbox, "autodiscover", rs->user->login, &delay_ms);
 
   if(f)
-    rs->delay_ms = f->cur_delay_ms;
+    rs->delay_ms = delay_ms;
   if(f && f->kind == EMU_FAULT_DELAY) {
     /* delay only */
   }
@@ -558,24 +560,22 @@ static void serve_autodiscover(struct req_state *rs)
 }
 
 /* Route the request to its endpoint and fill in the answer and journal
- * entry; called and returns with the lock held. */
+ * entry; called with the world lock held for reading (an admin request
+ * without it: admin calls the public API, which takes it for writing). */
 static void route(struct req_state *rs)
 {
   struct answer *a = rs->a;
   struct emu_host *host;
 
-  host = rs->host = emu_host_find(rs->emu, rs->je.host);
-  classify_path(rs);
   if(rs->is_admin) {
     snprintf(rs->je.operation, sizeof(rs->je.operation), "admin");
-    pthread_mutex_unlock(&rs->emu->lock);
-    /* admin takes the lock itself (it calls the public API) */
     a->status =
         emu_admin_handle(rs->emu, rs->je.method, rs->path, rs->query, rs->body, rs->blen, &a->body);
     a->content_type = "application/json";
-    pthread_mutex_lock(&rs->emu->lock);
     return;
   }
+  host = rs->host = emu_host_find(rs->emu, rs->je.host);
+  classify_path(rs);
   if(rs->is_pox && rs->cmd == EVHTTP_REQ_GET && host->redirect_status) {
     snprintf(rs->je.operation, sizeof(rs->je.operation), "autodiscover-redirect");
     a->status = host->redirect_status;
@@ -657,11 +657,16 @@ static void handle_request(struct evhttp_request *req, void *arg)
   if(rs.cmd == EVHTTP_REQ_POST && strcmp(rs.path, "/ews/exchange.asmx") == 0)
     rs.doc = exs_xml_parse(rs.body, rs.blen, "request", rs.parse_err, sizeof(rs.parse_err));
 
-  pthread_mutex_lock(&rs.emu->lock);
+  rs.is_admin = strncmp(rs.path, "/_emulator/", 11) == 0 || strcmp(rs.path, "/_emulator") == 0;
+  if(!rs.is_admin)
+    emu_world_read(rs.emu);
   route(&rs);
   rs.je.status = a->has_fault && a->fault_kind == EMU_FAULT_RESET ? 0 : a->status;
-  record(rs.emu, &rs.je);
-  pthread_mutex_unlock(&rs.emu->lock);
+  emu_journal_add(rs.emu, &rs.je);
+  if(rs.ews_started)
+    emu_ews_finish(&rs.ews); /* its mailboxes unlocked; the answer checked */
+  if(!rs.is_admin)
+    emu_world_unlock(rs.emu);
 send:
   if(rs.doc)
     xmlFreeDoc(rs.doc);
@@ -762,6 +767,7 @@ static int sni_cb(SSL *ssl, int *alert, void *arg)
   (void)alert;
   if(!name)
     return SSL_TLSEXT_ERR_OK;
+  emu_world_read(emu); /* the hosts */
   pthread_mutex_lock(&emu->lock);
   for(size_t i = 0; i < emu->nhost_certs; i++) {
     if(strcasecmp(emu->host_certs[i].host, name) == 0) {
@@ -783,6 +789,7 @@ static int sni_cb(SSL *ssl, int *alert, void *arg)
   if(ctx)
     SSL_set_SSL_CTX(ssl, ctx);
   pthread_mutex_unlock(&emu->lock);
+  emu_world_unlock(emu);
   return SSL_TLSEXT_ERR_OK;
 }
 
@@ -1055,6 +1062,10 @@ struct emu *emu_new(void)
   if(!emu)
     return NULL;
   pthread_mutex_init(&emu->lock, NULL);
+  pthread_mutex_init(&emu->store_lock, NULL);
+  pthread_mutex_init(&emu->fault_lock, NULL);
+  pthread_mutex_init(&emu->journal_lock, NULL);
+  emu_world_init(emu);
   pthread_cond_init(&emu->started_cond, NULL);
   emu->rng = 0x9e3779b97f4a7c15ull;
   emu->next_fault_id = 1;
@@ -1116,6 +1127,10 @@ void emu_free(struct emu *emu)
   emu_faults_clear_locked(emu);
   emu_journal_destroy(&emu->journal);
   pthread_cond_destroy(&emu->started_cond);
+  emu_world_destroy(emu);
+  pthread_mutex_destroy(&emu->journal_lock);
+  pthread_mutex_destroy(&emu->fault_lock);
+  pthread_mutex_destroy(&emu->store_lock);
   pthread_mutex_destroy(&emu->lock);
   free(emu);
 }
