@@ -16,11 +16,11 @@
 #include <libxml/tree.h>
 #include <openssl/crypto.h>
 
+#include "autodiscover_cache.h"
 #include "exsync/clock.h"
 #include "exsync/xml.h"
 
 #define NS_SOAP_ENV "http://schemas.xmlsoap.org/soap/envelope/"
-#define MAX_CACHE 64
 #define MAX_SEEN 32
 #define MAX_SRV 16
 
@@ -327,12 +327,6 @@ int exs_srv_lookup(void *ctx, const char *name, struct exs_srv_record *out, size
 
 /* ---- the search ---- */
 
-struct cache_entry {
-  char domain[256];
-  char endpoint[EXS_AD_URL_MAX];
-  enum exs_ad_method method;
-};
-
 struct exs_autodiscover {
   struct exs_http *http; /* NULL with an injected transport */
   exs_autodiscover_transport_fn transport;
@@ -343,9 +337,10 @@ struct exs_autodiscover {
   struct exs_scp_options scp; /* strings below are owned copies */
   char *scp_uri, *scp_user, *scp_password, *scp_site;
   int max_hops;
-  bool no_credentials; /* no user given: a 401 means credentials are missing */
-  struct cache_entry cache[MAX_CACHE];
-  size_t n_cache;
+  bool no_credentials;                  /* no user given: a 401 means credentials are missing */
+  struct exs_http_options given;        /* opt->http as given: exs_autodiscover_made_for */
+  struct exs_autodiscover_cache *cache; /* the run's (opt->cache) or own_cache */
+  struct exs_autodiscover_cache *own_cache;
 };
 
 struct exs_autodiscover *exs_autodiscover_new(const struct exs_autodiscover_options *opt)
@@ -360,6 +355,12 @@ struct exs_autodiscover *exs_autodiscover_new(const struct exs_autodiscover_opti
   ad->srv_ctx = opt->srv_ctx;
   ad->transport = opt->transport;
   ad->transport_ctx = opt->transport_ctx;
+  ad->given = opt->http;
+  ad->cache = opt->cache ? opt->cache : (ad->own_cache = exs_autodiscover_cache_new());
+  if(!ad->cache) {
+    exs_autodiscover_free(ad);
+    return NULL;
+  }
   if(opt->scp && opt->scp->uri && *opt->scp->uri) {
     ad->use_scp = true;
     ad->scp = *opt->scp;
@@ -393,6 +394,8 @@ void exs_autodiscover_free(struct exs_autodiscover *ad)
   if(!ad)
     return;
   exs_http_free(ad->http);
+  exs_http_options_wipe(&ad->given);
+  exs_autodiscover_cache_free(ad->own_cache);
   free(ad->scp_uri);
   free(ad->scp_user);
   if(ad->scp_password) {
@@ -405,7 +408,13 @@ void exs_autodiscover_free(struct exs_autodiscover *ad)
 
 void exs_autodiscover_cache_clear(struct exs_autodiscover *ad)
 {
-  ad->n_cache = 0;
+  ad_cache_clear(ad->cache);
+}
+
+bool exs_autodiscover_made_for(const struct exs_autodiscover *ad,
+                               const struct exs_http_options *http)
+{
+  return exs_http_options_same(&ad->given, http);
 }
 
 /* State of one run. */
@@ -972,39 +981,6 @@ static enum try_result try_srv(struct run *r, const char *domain)
   return TRY_NEXT;
 }
 
-static struct cache_entry *cache_find(struct exs_autodiscover *ad, const char *domain)
-{
-  size_t i;
-
-  for(i = 0; i < ad->n_cache; i++)
-    if(!strcasecmp(ad->cache[i].domain, domain))
-      return &ad->cache[i];
-  return NULL;
-}
-
-static void cache_drop(struct exs_autodiscover *ad, struct cache_entry *e)
-{
-  size_t i = (size_t)(e - ad->cache);
-
-  memmove(&ad->cache[i], &ad->cache[i + 1], (ad->n_cache - i - 1) * sizeof(*e));
-  ad->n_cache--;
-}
-
-static void cache_put(struct exs_autodiscover *ad, const char *domain, const char *endpoint,
-                      enum exs_ad_method m)
-{
-  struct cache_entry *e = cache_find(ad, domain);
-
-  if(!e) {
-    if(ad->n_cache == MAX_CACHE)
-      cache_drop(ad, &ad->cache[0]);
-    e = &ad->cache[ad->n_cache++];
-  }
-  snprintf(e->domain, sizeof(e->domain), "%s", domain);
-  snprintf(e->endpoint, sizeof(e->endpoint), "%s", endpoint);
-  e->method = m;
-}
-
 static int domain_of(const char *address, char *domain, size_t len)
 {
   const char *at = strrchr(address, '@');
@@ -1113,27 +1089,25 @@ int exs_autodiscover_run(struct exs_autodiscover *ad, const char *address,
     exs_error_set(err, EXS_CAT_CONFIG, "'%s' is not an email address", address);
     goto out;
   }
-  /* 0. the cache */
+  /* 0. the cache: the endpoint that answered for this domain before, or
+   * this handle searches (another searching it is waited for) */
   {
-    struct cache_entry *e = cache_find(ad, domain);
-    if(e) {
-      struct exs_autodiscover_step *s = add_step(r, e->endpoint, EXS_AD_CACHE);
-      char endpoint[EXS_AD_URL_MAX];
-      enum exs_ad_method m = e->method;
+    char endpoint[EXS_AD_URL_MAX];
+    enum exs_ad_method m;
+    if(ad_cache_take(ad->cache, domain, endpoint, sizeof(endpoint), &m)) {
+      struct exs_autodiscover_step *s = add_step(r, endpoint, EXS_AD_CACHE);
       if(s) {
         s->outcome = EXS_AD_SUCCESS;
-        STEP_SET(s, got, "%s answered for %s before", e->endpoint, domain);
+        STEP_SET(s, got, "%s answered for %s before", endpoint, domain);
         STEP_SET(s, why, "trying the cached endpoint first");
       }
-      snprintf(endpoint, sizeof(endpoint), "%s", e->endpoint);
       t = try_endpoint(r, endpoint, m);
       if(t == TRY_DONE) {
         res->from_cache = true;
       }
       else if(t == TRY_NEXT) {
         struct exs_autodiscover_step *d = add_step(r, endpoint, EXS_AD_CACHE);
-        if((e = cache_find(ad, domain)) != NULL)
-          cache_drop(ad, e);
+        ad_cache_forget(ad->cache, domain);
         if(d) {
           d->outcome = EXS_AD_WARNING;
           STEP_SET(d, why, "the cached endpoint failed: forgotten, full search");
@@ -1146,8 +1120,9 @@ int exs_autodiscover_run(struct exs_autodiscover *ad, const char *address,
     t = search_address(r);
   while(t == TRY_RESTART)
     t = search_address(r);
+  /* the waiting handles go on: with this endpoint, or to search themselves */
+  ad_cache_done(ad->cache, domain, t == TRY_DONE ? res->endpoint : NULL, res->method);
   if(t == TRY_DONE) {
-    cache_put(ad, domain, res->endpoint, res->method);
     result = 0;
     goto out;
   }

@@ -57,7 +57,8 @@ struct te_run {
 };
 
 struct exs_te_connection {
-  struct exs_http *http[2]; /* incoming, outgoing (when its settings differ) */
+  struct exs_http *http[2];    /* incoming, outgoing (when its settings differ) */
+  struct exs_autodiscover *ad; /* Autodiscover with this credential */
 };
 
 struct exs_te_connection *exs_te_connection_new(void)
@@ -71,6 +72,7 @@ void exs_te_connection_free(struct exs_te_connection *c)
     return;
   exs_http_free(c->http[0]);
   exs_http_free(c->http[1]);
+  exs_autodiscover_free(c->ad);
   free(c);
 }
 
@@ -323,8 +325,10 @@ static void step_location(struct te_run *r)
   if(r->p->autodiscover) {
     /* one Autodiscover for the mailbox; both directions use its answer */
     struct exs_scp_options scp;
+    struct te_ad_run run;
     http_options(r, first, &ho);
     memset(&scp, 0, sizeof(scp));
+    memset(&run, 0, sizeof(run));
     scp.uri = r->org->ldap;
     scp.site = r->org->ldap_site[0] ? r->org->ldap_site : NULL;
     /* a password goes to the directory only over TLS; else anonymous */
@@ -332,10 +336,13 @@ static void step_location(struct te_run *r)
       scp.user = ho.user;
       scp.password = ho.password;
     }
-    rc =
-        te_autodiscover(r->m->address, &ho, r->opt->srv, r->opt->srv_ctx,
-                        r->org->ldap[0] ? &scp : NULL, r->dir[first].url, sizeof(r->dir[first].url),
-                        r->address, sizeof(r->address), found, sizeof(found), &err);
+    run.srv = r->opt->srv;
+    run.srv_ctx = r->opt->srv_ctx;
+    run.scp = r->org->ldap[0] ? &scp : NULL;
+    run.cache = r->opt->ad_cache;
+    run.kept = r->opt->reuse ? &r->opt->reuse->ad : NULL;
+    rc = te_autodiscover(r->m->address, &ho, &run, r->dir[first].url, sizeof(r->dir[first].url),
+                         r->address, sizeof(r->address), found, sizeof(found), &err);
     exs_http_options_wipe(&ho);
     if(rc) {
       fail_all(r, &err);

@@ -54,6 +54,8 @@ struct batch {
   size_t (*uses)[2]; /* per mailbox: check index + 1 of its incoming and outgoing, 0: none */
   pthread_mutex_t lock;
   pthread_cond_t freed;
+  struct exs_autodiscover_cache *ad_cache; /* the run's: a domain is searched once */
+  struct exs_autodiscover_cache *own_ad_cache;
 };
 
 static const struct exs_profile *find_profile(const struct batch *b, const char *name)
@@ -281,6 +283,7 @@ static void *worker(void *arg)
 
     te = b->opt->te;
     te.reuse = conn;
+    te.ad_cache = b->ad_cache;
     for(int d = 0; d < 2; d++) {
       size_t c = b->uses[idx][d];
       if(c && b->checks[c - 1].failed)
@@ -348,9 +351,12 @@ int exs_testenable_batch(const struct exs_org *org, const struct exs_profile *pr
   b.total = n;
   b.todo = calloc(n ? n : 1, sizeof(*b.todo));
   b.slots = calloc(n ? n : 1, sizeof(*b.slots));
-  if(!b.todo || !b.slots) {
+  b.ad_cache =
+      opt->te.ad_cache ? opt->te.ad_cache : (b.own_ad_cache = exs_autodiscover_cache_new());
+  if(!b.todo || !b.slots || !b.ad_cache) {
     free(b.todo);
     free(b.slots);
+    exs_autodiscover_cache_free(b.own_ad_cache);
     return -1;
   }
   pthread_mutex_init(&b.lock, NULL);
@@ -396,6 +402,7 @@ out:
       exs_te_connection_free(b.slots[i].idle[--b.slots[i].n_idle]);
     free(b.slots[i].idle);
   }
+  exs_autodiscover_cache_free(b.own_ad_cache); /* after the handles using it */
   pthread_cond_destroy(&b.freed);
   pthread_mutex_destroy(&b.lock);
   free(b.todo);

@@ -230,23 +230,40 @@ int te_check_act(struct exs_ews *ews, const struct exs_ews_folder *rootf,
   return 0;
 }
 
-int te_autodiscover(const char *address, const struct exs_http_options *ho,
-                    exs_autodiscover_srv_fn srv, void *srv_ctx, const struct exs_scp_options *scp,
-                    char *url, size_t urllen, char *final_address, size_t addrlen, char *detail,
-                    size_t detaillen, struct exs_error *err)
+/* The Autodiscover handle for ho: the kept one when it was made for ho,
+ * else a new one (kept when run->kept is given). NULL on no memory. */
+static struct exs_autodiscover *ad_take(const struct exs_http_options *ho,
+                                        const struct te_ad_run *run)
 {
   struct exs_autodiscover_options ao;
-  struct exs_autodiscover_result res;
   struct exs_autodiscover *ad;
-  int result = -1;
 
+  if(run->kept && *run->kept && exs_autodiscover_made_for(*run->kept, ho))
+    return *run->kept;
   memset(&ao, 0, sizeof(ao));
   ao.http = *ho;
-  ao.srv = srv;
-  ao.srv_ctx = srv_ctx;
-  ao.scp = scp;
-  memset(&res, 0, sizeof(res));
+  ao.srv = run->srv;
+  ao.srv_ctx = run->srv_ctx;
+  ao.scp = run->scp;
+  ao.cache = run->cache;
   ad = exs_autodiscover_new(&ao);
+  exs_http_options_wipe(&ao.http);
+  if(run->kept) {
+    exs_autodiscover_free(*run->kept);
+    *run->kept = ad;
+  }
+  return ad;
+}
+
+int te_autodiscover(const char *address, const struct exs_http_options *ho,
+                    const struct te_ad_run *run, char *url, size_t urllen, char *final_address,
+                    size_t addrlen, char *detail, size_t detaillen, struct exs_error *err)
+{
+  struct exs_autodiscover_result res;
+  struct exs_autodiscover *ad = ad_take(ho, run);
+  int result = -1;
+
+  memset(&res, 0, sizeof(res));
   if(!ad) {
     exs_error_set(err, EXS_CAT_PROTOCOL, "out of memory");
     goto out;
@@ -265,8 +282,8 @@ int te_autodiscover(const char *address, const struct exs_http_options *ho,
              exs_ad_method_name(res.method));
   result = 0;
 out:
-  exs_http_options_wipe(&ao.http);
   exs_autodiscover_result_free(&res);
-  exs_autodiscover_free(ad);
+  if(!run->kept)
+    exs_autodiscover_free(ad);
   return result;
 }

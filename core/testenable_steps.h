@@ -12,14 +12,24 @@
 #include "exsync/ews.h"
 #include "exsync/http.h"
 
-/* Find the EWS URL of address by Autodiscover (the SCP entries of scp's
- * directory first when scp is not NULL); final_address gets the address
- * Autodiscover finally answered for (after redirectAddr), detail a
- * one-line summary. */
+/* What Autodiscover runs with besides the transport settings: the run's
+ * SRV lookup, directory (SCP), cache, and the handle kept for the test's
+ * credential. */
+struct te_ad_run {
+  exs_autodiscover_srv_fn srv; /* NULL: the system resolver */
+  void *srv_ctx;
+  const struct exs_scp_options *scp;    /* the SCP entries of this directory first; NULL: none */
+  struct exs_autodiscover_cache *cache; /* the run's; NULL: the handle's own */
+  struct exs_autodiscover **kept;       /* reused when made for ho, else replaced; NULL: a
+                                           handle for this search only */
+};
+
+/* Find the EWS URL of address by Autodiscover with the transport settings
+ * ho; final_address gets the address Autodiscover finally answered for
+ * (after redirectAddr), detail a one-line summary. */
 int te_autodiscover(const char *address, const struct exs_http_options *ho,
-                    exs_autodiscover_srv_fn srv, void *srv_ctx, const struct exs_scp_options *scp,
-                    char *url, size_t urllen, char *final_address, size_t addrlen, char *detail,
-                    size_t detaillen, struct exs_error *err);
+                    const struct te_ad_run *run, char *url, size_t urllen, char *final_address,
+                    size_t addrlen, char *detail, size_t detaillen, struct exs_error *err);
 
 /* The Inbox as the connect step's GetFolder answered it (folder: its
  * error when not ok), then FindItem(first page) as, or on behalf of, the

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "exsync/autodiscover.h"
+#include "exsync/testenable.h"
 #include "exsync-emulator/emulator.h"
 #include "testutil.h"
 #include "exsync-emulator/tlscert.h"
@@ -159,6 +160,95 @@ static void world_stop(struct world *w)
   exs_autodiscover_free(w->ad);
   emu_free(w->emu);
 }
+
+/* Requests the emulator journal holds for host. */
+static size_t requests_to(struct world *w, const char *host)
+{
+  struct emu_journal_entry je[64];
+  size_t n = emu_journal_get(w->emu, 0, je, 64), i, k = 0;
+
+  ck_assert_uint_lt(n, 64);
+  for(i = 0; i < n; i++)
+    if(!strcmp(je[i].host, host))
+      k++;
+  return k;
+}
+
+#define MORE_USERS                                                                                 \
+  "<user login='carol' password='carol-pw' domain='CONTOSO' mailbox='carol@contoso.com'/>"         \
+  "<mailbox address='carol@contoso.com' display-name='Carol' owner='carol'/>"                      \
+  "<user login='dave' password='dave-pw' domain='CONTOSO' mailbox='dave@contoso.com'/>"            \
+  "<mailbox address='dave@contoso.com' display-name='Dave' owner='dave'/>"                         \
+  "<user login='erin' password='erin-pw' domain='CONTOSO' mailbox='erin@contoso.com'/>"            \
+  "<mailbox address='erin@contoso.com' display-name='Erin' owner='erin'/>"
+
+/* Test & Enable of N mailboxes of one domain, on parallel workers: the
+ * domain is searched once (the root domain candidate, which has no
+ * Autodiscover, is asked once, not N times); every mailbox then asks the
+ * endpoint that answered. The answers of each mailbox are its own. */
+START_TEST(batch_discovers_a_domain_once)
+{
+  static const char *const addresses[] = {"alice@contoso.com", "carol@contoso.com",
+                                          "dave@contoso.com", "erin@contoso.com"};
+  enum { N = sizeof(addresses) / sizeof(addresses[0]) };
+  struct world w;
+  struct exs_org org;
+  struct exs_profile profile;
+  struct exs_mailbox m[N];
+  struct exs_te_result r[N];
+  struct exs_te_batch_options bo;
+  size_t i, lone;
+
+  /* one search alone, to know what a search asks the root domain */
+  world_start(&w, "<host name='contoso.com' pox='no' soap='no'/>"
+                  "<host name='autodiscover.contoso.com' "
+                  "ews-url='https://mail.contoso.com/EWS/Exchange.asmx'/>"
+                  "<host name='mail.contoso.com'/>" MORE_USERS);
+  {
+    struct exs_autodiscover_result res;
+    struct exs_error err;
+    exs_error_clear(&err);
+    ck_assert_msg(exs_autodiscover_run(w.ad, "alice@contoso.com", &res, &err) == 0, "%s",
+                  err.message);
+    exs_autodiscover_result_free(&res);
+  }
+  lone = requests_to(&w, "contoso.com");
+  ck_assert_uint_ge(lone, 1);
+  emu_journal_clear(w.emu);
+
+  exs_org_defaults(&org);
+  snprintf(org.id, sizeof(org.id), "6f1c2a9e-0d4b-4c55-9a51-2f3e8d7b1c10");
+  exs_profile_defaults(&profile);
+  snprintf(profile.name, sizeof(profile.name), "Exchange");
+  profile.autodiscover = true;
+  profile.retrieval = EXS_RETRIEVAL_PROFILE;
+  profile.impersonation = true;
+  profile.protocol = EXS_AUTH_BASIC;
+  profile.max_connections = 3;
+  snprintf(profile.user, sizeof(profile.user), "alice");
+  snprintf(profile.password, sizeof(profile.password), "alice-pw");
+  for(i = 0; i < N; i++) {
+    exs_mailbox_defaults(&m[i]);
+    snprintf(m[i].address, sizeof(m[i].address), "%s", addresses[i]);
+    snprintf(m[i].profile, sizeof(m[i].profile), "Exchange");
+    m[i].incoming = EXS_IN_SSYNC;
+    m[i].outgoing = EXS_OUT_NONE;
+    m[i].act = EXS_ACT_NONE;
+    m[i].approval = EXS_APPROVAL_APPROVED;
+  }
+  memset(&bo, 0, sizeof(bo));
+  bo.te.transport = &w.transport;
+  bo.te.srv = no_srv;
+  ck_assert_int_ge(exs_testenable_batch(&org, &profile, 1, m, N, &bo, r), 0);
+  for(i = 0; i < N; i++) {
+    ck_assert_str_eq(m[i].ews_url, "https://mail.contoso.com/EWS/Exchange.asmx");
+    ck_assert_int_eq(r[i].steps[2].status, EXS_STEP_OK); /* location */
+  }
+  ck_assert_uint_eq(requests_to(&w, "contoso.com"), lone);
+  ck_assert_uint_eq(requests_to(&w, "autodiscover.contoso.com"), N);
+  world_stop(&w);
+}
+END_TEST
 
 START_TEST(emu_root_domain_pox)
 {
@@ -402,6 +492,7 @@ int main(void)
   tcase_set_timeout(tc, 120);
   tcase_add_unchecked_fixture(tc, pki_setup, pki_teardown);
   tcase_add_test(tc, emu_root_domain_pox);
+  tcase_add_test(tc, batch_discovers_a_domain_once);
   tcase_add_test(tc, emu_autodiscover_prefix_soap);
   tcase_add_test(tc, emu_http_redirect_probe);
   tcase_add_test(tc, emu_redirect_addr);

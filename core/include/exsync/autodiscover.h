@@ -163,6 +163,15 @@ typedef int (*exs_autodiscover_transport_fn)(void *ctx, const struct exs_http_re
 
 /* ---- the search ---- */
 
+/* What a run's searches found, per domain, shared by its handles (the
+ * tests of a Test & Enable batch, on several threads): a domain is
+ * searched by one handle at a time, the others wait and then ask the
+ * endpoint that answered directly. Free it after every handle using it. */
+struct exs_autodiscover_cache;
+struct exs_autodiscover_cache *exs_autodiscover_cache_new(void);
+/* NULL is a no-op. */
+void exs_autodiscover_cache_free(struct exs_autodiscover_cache *c);
+
 struct exs_autodiscover_options {
   struct exs_http_options http;      /* the run's settings, credentials, deployment
                                         properties; copied by exs_http_new */
@@ -175,6 +184,8 @@ struct exs_autodiscover_options {
                                               before the DNS-based candidates; NULL: none. Copied. */
   exs_autodiscover_transport_fn transport; /* NULL: exs_http built from http */
   void *transport_ctx;
+  struct exs_autodiscover_cache *cache; /* the run's, borrowed (thread-safe); NULL: the
+                                           handle's own */
 };
 
 struct exs_autodiscover;
@@ -187,11 +198,18 @@ void exs_autodiscover_free(struct exs_autodiscover *ad);
 /* Search for address. On success returns 0 with res filled; on failure -1
  * with err (see the top of this file) and res->steps still filled. The caller
  * frees res with exs_autodiscover_result_free in both cases. A success is
- * remembered in the handle's per-domain cache. */
+ * remembered in the per-domain cache (the run's, or the handle's own). One
+ * handle is used by one thread at a time. */
 int exs_autodiscover_run(struct exs_autodiscover *ad, const char *address,
                          struct exs_autodiscover_result *res, struct exs_error *err);
 
-/* Forget every cached endpoint. */
+/* Forget every cached endpoint (of the run's cache when the handle shares one). */
 void exs_autodiscover_cache_clear(struct exs_autodiscover *ad);
+
+/* Whether ad was made with exactly the transport settings http
+ * (exs_http_options_same): a kept handle serves a new search only then (its
+ * other options are the run's). */
+bool exs_autodiscover_made_for(const struct exs_autodiscover *ad,
+                               const struct exs_http_options *http);
 
 #endif

@@ -53,10 +53,11 @@ struct exs_te_result {
   long elapsed_ms;
 };
 
-/* A transport kept from one test to the next of the same credential, so
- * Test & Enable of many mailboxes reuses connections (and their NTLM or TLS
- * handshakes) instead of opening one per mailbox. Not thread-safe: one test
- * uses it at a time. */
+/* A transport (and an Autodiscover handle) kept from one test to the next
+ * of the same credential, so Test & Enable of many mailboxes reuses
+ * connections (and their NTLM or TLS handshakes) instead of opening one per
+ * mailbox. Not thread-safe: one test uses it at a time. Kept for one run:
+ * the run's settings are the same for every test it serves. */
 struct exs_te_connection;
 struct exs_te_connection *exs_te_connection_new(void);
 /* Close the connection. NULL is a no-op. */
@@ -72,6 +73,8 @@ struct exs_te_options {
   long throttle_max_wait_ms;             /* 0: 30 s (docs/test-enable.md) */
   exs_autodiscover_srv_fn srv; /* Autodiscover's DNS SRV lookup; NULL: the system resolver */
   void *srv_ctx;
+  struct exs_autodiscover_cache *ad_cache; /* the run's Autodiscover answers, shared by its
+                                              tests (a batch makes one); NULL: the test's own */
   struct exs_te_connection *reuse; /* borrowed: reused when its credential and settings match
                                       this test's, else replaced; NULL: a new one per test */
   /* The profile check's verdict on this mailbox's incoming [0] and outgoing
