@@ -213,7 +213,7 @@ static int send_batch(struct sync_session *s, struct exs_activity *a, size_t n,
   req.items = items;
   req.n = n;
   s->stats->requests++;
-  /* CreateItem goes on a fresh connection (exs_ews_call): never resent */
+  /* CreateItem is never resent by the transport (exs_ews_call, no_resend) */
   rc = exs_ews_create_item(s->ews_out, &req, res, &call_err);
   EXS_FAULT_POINT("send.created"); /* sent, not yet marked Sent */
   if(rc) {
