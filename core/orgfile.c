@@ -2,10 +2,10 @@
  *
  * Flow: read the file, parse it safely, validate it against org.xsd
  * (rewriting libxml2's message into "FILE:LINE: attribute 'NAME': rule"),
- * then apply each attribute through a descriptor table and check the result
- * with the model's rules. Attribute lines: libxml2 knows only the line of an
- * element, so the loader finds the attribute in the source text of the start
- * tag to point at the exact line.
+ * then apply each attribute through the entity's field descriptor
+ * (fields.h) and check the result with the model's rules. Attribute lines: libxml2 knows only the
+ * line of an element, so the loader finds the attribute in the source text of the start tag to
+ * point at the exact line.
  */
 #include "exsync/orgfile.h"
 
@@ -26,160 +26,83 @@
 
 #include "exsync/clock.h"
 #include "exsync/datadir.h"
+#include "exsync/fields.h"
 #include "exsync/xml.h"
 
 #define ORG_NS "urn:exsync:org:1"
 #define MAX_FILE_BYTES (64u * 1024u * 1024u)
 
-/* ---- attribute descriptors (shared by the XML and CSV loaders) ---------- */
+/* ---- attributes (shared by the XML and CSV loaders) ---------------------- *
+ *
+ * An attribute is a field of the entity's descriptor (fields.h); a password
+ * field has three: ATTR (the password itself), ATTR-env and ATTR-file. */
 
-enum atype { A_TEXT, A_BOOL, A_INT, A_TIME, A_ENUM, A_KIND, A_SECRET };
+enum source { SRC_VALUE, SRC_LITERAL, SRC_ENV, SRC_FILE };
+static const char *const source_suffix[] = {"", "", "-env", "-file"};
 
-struct attr_desc {
-  const char *name;
-  enum atype type;
-  size_t off;
-  size_t size;                /* A_TEXT, A_SECRET: buffer size */
-  size_t max;                 /* A_TEXT: the model's length limit */
-  int (*parse)(const char *); /* A_ENUM */
-  const char *choices;        /* A_ENUM: for the message */
-};
-
-#define D_TEXT(S, n, m, max)                                                                       \
-  {                                                                                                \
-    n, A_TEXT, offsetof(struct S, m), sizeof(((struct S *)0)->m), max, NULL, NULL                  \
-  }
-#define D_BOOL(S, n, m)                                                                            \
-  {                                                                                                \
-    n, A_BOOL, offsetof(struct S, m), 0, 0, NULL, NULL                                             \
-  }
-#define D_INT(S, n, m)                                                                             \
-  {                                                                                                \
-    n, A_INT, offsetof(struct S, m), 0, 0, NULL, NULL                                              \
-  }
-#define D_TIME(S, n, m)                                                                            \
-  {                                                                                                \
-    n, A_TIME, offsetof(struct S, m), 0, 0, NULL, NULL                                             \
-  }
-#define D_ENUM(S, n, m, f, c)                                                                      \
-  {                                                                                                \
-    n, A_ENUM, offsetof(struct S, m), 0, 0, f, c                                                   \
-  }
-#define D_SECRET(S, n, m)                                                                          \
-  {                                                                                                \
-    n, A_SECRET, offsetof(struct S, m), sizeof(((struct S *)0)->m), 0, NULL, NULL                  \
-  }
-
-static const struct attr_desc settings_attrs[] = {
-    D_BOOL(exs_org, "approve-users", approve_users),
-    D_BOOL(exs_org, "approve-queues", approve_queues),
-    D_TEXT(exs_org, "default-profile", default_profile, EXS_NAME_MAX),
-    D_BOOL(exs_org, "alerts-errors", alerts_errors),
-    D_BOOL(exs_org, "alerts-warnings", alerts_warnings),
-    D_BOOL(exs_org, "alerts-information", alerts_information),
-    D_BOOL(exs_org, "allow-credentials-non-secure", allow_credentials_non_secure),
-    D_BOOL(exs_org, "allow-basic-non-secure", allow_basic_non_secure),
-    D_BOOL(exs_org, "allow-non-ssl", allow_non_ssl),
-    D_BOOL(exs_org, "notify-owners", notify_owners),
-    D_BOOL(exs_org, "ignore-internal", ignore_internal),
-    D_TEXT(exs_org, "tracking-prefix", tracking_prefix, EXS_TRACKING_PREFIX_MAX),
-    D_ENUM(exs_org, "default-incoming", default_incoming, exs_incoming_parse,
-           "none, outlook, ssync or forward"),
-    D_ENUM(exs_org, "default-outgoing", default_outgoing, exs_outgoing_parse,
-           "none, outlook or ssync"),
-    D_ENUM(exs_org, "default-act", default_act, exs_act_parse, "none, outlook or ssync"),
-    D_TEXT(exs_org, "ldap", ldap, EXS_URL_MAX),
-    D_TEXT(exs_org, "ldap-site", ldap_site, EXS_NAME_MAX),
-    {NULL, A_TEXT, 0, 0, 0, NULL, NULL}};
-
-static const struct attr_desc profile_attrs[] = {
-    D_TEXT(exs_profile, "name", name, EXS_NAME_MAX),
-    D_TEXT(exs_profile, "description", description, EXS_DESCRIPTION_MAX),
-    D_BOOL(exs_profile, "autodiscover", autodiscover),
-    D_TEXT(exs_profile, "incoming-url", incoming_url, EXS_URL_MAX),
-    D_TEXT(exs_profile, "outgoing-url", outgoing_url, EXS_URL_MAX),
-    D_BOOL(exs_profile, "same-outgoing", same_outgoing),
-    D_ENUM(exs_profile, "authenticate-using", retrieval, exs_retrieval_parse,
-           "user, profile or windows"),
-    D_BOOL(exs_profile, "impersonation", impersonation),
-    D_ENUM(exs_profile, "protocol", protocol, exs_protocol_parse,
-           "autodetect, negotiate, ntlm or basic"),
-    D_TEXT(exs_profile, "user", user, EXS_USER_MAX),
-    D_SECRET(exs_profile, "password-env", password),
-    D_SECRET(exs_profile, "password-file", password),
-    D_SECRET(exs_profile, "password", password),
-    D_TIME(exs_profile, "process-from", process_from),
-    D_INT(exs_profile, "poll-minutes", poll_minutes),
-    D_INT(exs_profile, "max-connections", max_connections),
-    D_BOOL(exs_profile, "move-undeliverable", move_undeliverable),
-    D_BOOL(exs_profile, "timeout-enabled", timeout_enabled),
-    D_INT(exs_profile, "timeout-ms", timeout_ms),
-    D_TEXT(exs_profile, "owner", owner, EXS_ADDRESS_MAX),
-    /* only with same-outgoing="no"; each defaults to its incoming counterpart */
-    D_ENUM(exs_profile, "outgoing-authenticate-using", out_retrieval, exs_retrieval_parse,
-           "user, profile or windows"),
-    D_BOOL(exs_profile, "outgoing-impersonation", out_impersonation),
-    D_ENUM(exs_profile, "outgoing-protocol", out_protocol, exs_protocol_parse,
-           "autodetect, negotiate, ntlm or basic"),
-    D_TEXT(exs_profile, "outgoing-user", out_user, EXS_USER_MAX),
-    D_SECRET(exs_profile, "outgoing-password-env", out_password),
-    D_SECRET(exs_profile, "outgoing-password-file", out_password),
-    D_SECRET(exs_profile, "outgoing-password", out_password),
-    {NULL, A_TEXT, 0, 0, 0, NULL, NULL}};
-
-/* The outgoing counterpart of an incoming profile setting (same-outgoing="no"). */
-static const struct {
-  const char *in, *out;
-} outgoing_pairs[] = {{"authenticate-using", "outgoing-authenticate-using"},
-                      {"impersonation", "outgoing-impersonation"},
-                      {"protocol", "outgoing-protocol"},
-                      {"user", "outgoing-user"}};
-
-static bool outgoing_only(const char *name)
+/* The field the attribute name sets (the root's own attributes aside) and,
+ * for a password, where its value comes from; NULL when none. */
+static const struct exs_field *find_attr(const struct exs_desc *d, const char *name,
+                                         enum source *src)
 {
-  return !strncmp(name, "outgoing-", 9) && strcmp(name, "outgoing-url");
-}
+  size_t i, n;
 
-static const struct attr_desc mailbox_attrs[] = {
-    D_TEXT(exs_mailbox, "address", address, EXS_ADDRESS_MAX),
-    D_TEXT(exs_mailbox, "name", name, EXS_MAILBOX_NAME_MAX),
-    {"kind", A_KIND, offsetof(struct exs_mailbox, is_queue), 0, 0, NULL, NULL},
-    D_BOOL(exs_mailbox, "active", active),
-    D_TEXT(exs_mailbox, "profile", profile, EXS_NAME_MAX),
-    D_ENUM(exs_mailbox, "incoming", incoming, exs_incoming_parse,
-           "none, outlook, ssync or forward"),
-    D_ENUM(exs_mailbox, "outgoing", outgoing, exs_outgoing_parse, "none, outlook or ssync"),
-    D_ENUM(exs_mailbox, "act", act, exs_act_parse, "none, outlook or ssync"),
-    D_ENUM(exs_mailbox, "approval", approval, exs_approval_parse,
-           "approved, pending, rejected or empty"),
-    D_BOOL(exs_mailbox, "allow-credentials", allow_credentials),
-    D_BOOL(exs_mailbox, "sync-org-only", sync_org_only),
-    D_ENUM(exs_mailbox, "track", track, exs_track_parse, "all or responses"),
-    D_TIME(exs_mailbox, "process-from", process_from),
-    D_TEXT(exs_mailbox, "user", user, EXS_USER_MAX),
-    D_SECRET(exs_mailbox, "password-env", password),
-    D_SECRET(exs_mailbox, "password-file", password),
-    D_SECRET(exs_mailbox, "password", password),
-    {NULL, A_TEXT, 0, 0, 0, NULL, NULL}};
-
-static const struct attr_desc *find_attr(const struct attr_desc *t, const char *name)
-{
-  for(; t->name; t++)
-    if(!strcmp(t->name, name))
-      return t;
+  for(i = 0; i < d->n; i++) {
+    const struct exs_field *f = &d->fields[i];
+    if(!f->attr || (f->flags & EXS_FIELD_ROOT))
+      continue;
+    if(!(f->flags & EXS_FIELD_SECRET)) {
+      if(!strcmp(f->attr, name)) {
+        *src = SRC_VALUE;
+        return f;
+      }
+      continue;
+    }
+    n = strlen(f->attr);
+    if(strncmp(f->attr, name, n))
+      continue;
+    for(*src = SRC_LITERAL; *src <= SRC_FILE; (*src)++)
+      if(!strcmp(name + n, source_suffix[*src]))
+        return f;
+  }
   return NULL;
 }
 
+/* The attribute's name ("password-env"). */
+static const char *attr_name(const struct exs_field *f, enum source src, char *buf, size_t len)
+{
+  snprintf(buf, len, "%s%s", f->attr, source_suffix[src]);
+  return buf;
+}
+
+/* Whether node gives field f (a password by any of its names). */
+static bool node_gives(xmlNodePtr node, const struct exs_field *f)
+{
+  char name[64];
+  enum source k;
+
+  if(!(f->flags & EXS_FIELD_SECRET))
+    return xmlHasProp(node, (const xmlChar *)f->attr) != NULL;
+  for(k = SRC_LITERAL; k <= SRC_FILE; k++)
+    if(xmlHasProp(node, (const xmlChar *)attr_name(f, k, name, sizeof(name))))
+      return true;
+  return false;
+}
+
 /* Apply a non-secret value. Returns 0, or -1 with the rule in rule. */
-static int apply_value(const struct attr_desc *d, void *obj, const char *value, char *rule,
+static int apply_value(const struct exs_field *d, void *obj, const char *value, char *rule,
                        size_t rlen)
 {
   char *p = (char *)obj + d->off;
   size_t n;
   int v;
 
+  if(d->flags & EXS_FIELD_SECRET) {
+    snprintf(rule, rlen, "cannot be set here");
+    return -1;
+  }
   switch(d->type) {
-  case A_TEXT:
+  case EXS_FT_TEXT:
     n = strlen(value);
     if(n > d->max || n >= d->size) {
       snprintf(rule, rlen, "must be at most %zu characters",
@@ -188,21 +111,23 @@ static int apply_value(const struct attr_desc *d, void *obj, const char *value, 
     }
     memcpy(p, value, n + 1);
     return 0;
-  case A_BOOL:
+  case EXS_FT_BOOL:
+    if(d->codes) { /* spelled otherwise: kind="user|queue" */
+      v = d->codes->parse(value);
+      if(v < 0) {
+        snprintf(rule, rlen, "must be %s", d->codes->choices);
+        return -1;
+      }
+      *(bool *)p = v != 0;
+      return 0;
+    }
     if(!strcmp(value, "yes") || !strcmp(value, "no")) {
       *(bool *)p = value[0] == 'y';
       return 0;
     }
     snprintf(rule, rlen, "must be yes or no");
     return -1;
-  case A_KIND:
-    if(!strcmp(value, "user") || !strcmp(value, "queue")) {
-      *(bool *)p = value[0] == 'q';
-      return 0;
-    }
-    snprintf(rule, rlen, "must be user or queue");
-    return -1;
-  case A_INT: {
+  case EXS_FT_INT: {
     char *end;
     long long ll;
     errno = 0;
@@ -219,21 +144,21 @@ static int apply_value(const struct attr_desc *d, void *obj, const char *value, 
     *(int *)p = (int)ll;
     return 0;
   }
-  case A_TIME:
+  case EXS_FT_TIME:
     if(exs_time_parse(value, (time_t *)p)) {
       snprintf(rule, rlen, "must be a date and time such as 2026-01-01T00:00:00Z");
       return -1;
     }
     return 0;
-  case A_ENUM:
-    v = d->parse(value);
+  case EXS_FT_ENUM:
+    v = d->codes->parse(value);
     if(v < 0) {
-      snprintf(rule, rlen, "must be %s", d->choices);
+      snprintf(rule, rlen, "must be %s", d->codes->choices);
       return -1;
     }
     *(int *)p = v;
     return 0;
-  case A_SECRET:
+  default:
     break;
   }
   snprintf(rule, rlen, "cannot be set here");
@@ -243,7 +168,7 @@ static int apply_value(const struct attr_desc *d, void *obj, const char *value, 
 /* Read a password from its source into out. group_other_readable reports a
  * password file that is readable by group or others. Returns 0 or -1 with
  * rule (never containing the password). */
-static int read_secret(const char *attr, const char *value, const char *basedir, char *out,
+static int read_secret(enum source src, const char *value, const char *basedir, char *out,
                        size_t outlen, char *rule, size_t rlen, bool *loose_file)
 {
   char path[4096];
@@ -257,7 +182,7 @@ static int read_secret(const char *attr, const char *value, const char *basedir,
   *loose_file = false;
   memset(out, 0, outlen);
   memset(line, 0, sizeof(line));
-  if(!strcmp(attr, "password-env")) {
+  if(src == SRC_ENV) {
     s = getenv(value);
     if(!s) {
       snprintf(rule, rlen, "environment variable %s is not set", value);
@@ -268,7 +193,7 @@ static int read_secret(const char *attr, const char *value, const char *basedir,
       return -1;
     }
   }
-  else if(!strcmp(attr, "password-file")) {
+  else if(src == SRC_FILE) {
     if(value[0] == '/' || !basedir || !*basedir)
       snprintf(path, sizeof(path), "%s", value);
     else
@@ -493,24 +418,29 @@ static void schema_message(struct loader *L, const char *raw)
     exs_error_set(L->err, EXS_CAT_CONFIG, "%s:%d: %s", L->path, line, rest);
 }
 
-/* Apply every attribute of node through table t onto obj. */
-static int apply_attrs(struct loader *L, xmlNodePtr node, const struct attr_desc *t, void *obj)
+/* Apply every attribute of node through descriptor d onto obj. */
+static int apply_attrs(struct loader *L, xmlNodePtr node, const struct exs_desc *d, void *obj)
 {
   xmlAttrPtr a;
-  const char *secret_attr = NULL, *out_secret_attr = NULL;
+  struct {
+    const struct exs_field *f;
+    const char *name;
+  } given[4]; /* the passwords given so far, by which attribute */
+  size_t n_given = 0, g;
   char rule[512];
   int result = -1;
 
   for(a = node->properties; a; a = a->next) {
     const char *name = (const char *)a->name;
-    const struct attr_desc *d = find_attr(t, name);
+    enum source src;
+    const struct exs_field *f = find_attr(d, name, &src);
     xmlChar *v;
 
     if(a->ns) {
       fail_at(L, node, name, "attributes in a namespace are not allowed");
       goto out;
     }
-    if(!d) { /* the XSD refuses these first; this is a second line */
+    if(!f) { /* the XSD refuses these first; this is a second line */
       fail_at(L, node, name, "unknown attribute");
       goto out;
     }
@@ -521,27 +451,28 @@ static int apply_attrs(struct loader *L, xmlNodePtr node, const struct attr_desc
       fail_at(L, node, name, "out of memory");
       goto out;
     }
-    if(d->type == A_SECRET) {
+    if(f->flags & EXS_FIELD_SECRET) {
       bool loose = false;
-      bool out = outgoing_only(name);
-      const char **given = out ? &out_secret_attr : &secret_attr;
-      if(*given) {
+      for(g = 0; g < n_given && given[g].f != f; g++)
+        ;
+      if(g < n_given) {
         xmlFree(v);
-        fail_at(L, node, name,
-                "only one of %spassword, %spassword-env and %spassword-file may "
-                "be given (%s is given too)",
-                out ? "outgoing-" : "", out ? "outgoing-" : "", out ? "outgoing-" : "", *given);
+        fail_at(L, node, name, "only one of %s, %s-env and %s-file may be given (%s is given too)",
+                f->attr, f->attr, f->attr, given[g].name);
         goto out;
       }
-      *given = d->name;
-      if(read_secret(out ? name + 9 : name, (const char *)v, L->dir, (char *)obj + d->off, d->size,
-                     rule, sizeof(rule), &loose)) {
+      if(n_given < sizeof(given) / sizeof(given[0])) {
+        given[n_given].f = f;
+        given[n_given++].name = name;
+      }
+      if(read_secret(src, (const char *)v, L->dir, (char *)obj + f->off, f->size, rule,
+                     sizeof(rule), &loose)) {
         OPENSSL_cleanse(v, (size_t)xmlStrlen(v));
         xmlFree(v);
         fail_at(L, node, name, "%s", rule);
         goto out;
       }
-      if(!strcmp(name, "password") || !strcmp(name, "outgoing-password")) {
+      if(src == SRC_LITERAL) {
         OPENSSL_cleanse(v, (size_t)xmlStrlen(v));
         if(L->file_loose && warn_at(L, node, name,
                                     "a literal password in a file readable by group or others: "
@@ -558,7 +489,7 @@ static int apply_attrs(struct loader *L, xmlNodePtr node, const struct attr_desc
       fail_at(L, node, name, "out of memory");
       goto out;
     }
-    if(apply_value(d, obj, (const char *)v, rule, sizeof(rule))) {
+    if(apply_value(f, obj, (const char *)v, rule, sizeof(rule))) {
       xmlFree(v);
       fail_at(L, node, name, "%s", rule);
       goto out;
@@ -592,33 +523,30 @@ static int load_profile(struct loader *L, xmlNodePtr node)
   f->profiles = arr;
   p = &arr[f->n_profiles++];
   exs_profile_defaults(p);
-  if(apply_attrs(L, node, profile_attrs, p))
+  if(apply_attrs(L, node, &exs_profile_desc, p))
     return -1;
   if(p->same_outgoing) {
     xmlAttrPtr a;
-    for(a = node->properties; a; a = a->next)
-      if(outgoing_only((const char *)a->name))
+    enum source src;
+    for(a = node->properties; a; a = a->next) {
+      const struct exs_field *fd = find_attr(&exs_profile_desc, (const char *)a->name, &src);
+      if(fd && (fd->flags & EXS_FIELD_OUTGOING))
         return fail_at(L, node, (const char *)a->name,
                        "is only allowed with same-outgoing=\"no\" (same-outgoing=\"yes\" uses "
                        "the incoming settings for outgoing)");
+    }
   }
   else {
-    /* each outgoing setting not given defaults to its incoming counterpart */
+    /* each outgoing setting not given defaults to its incoming counterpart,
+     * the attribute without "outgoing-" */
     size_t k;
-    for(k = 0; k < sizeof(outgoing_pairs) / sizeof(outgoing_pairs[0]); k++) {
-      const struct attr_desc *din = find_attr(profile_attrs, outgoing_pairs[k].in);
-      const struct attr_desc *dout = find_attr(profile_attrs, outgoing_pairs[k].out);
-      if(xmlHasProp(node, (const xmlChar *)outgoing_pairs[k].out))
+    for(k = 0; k < exs_profile_desc.n; k++) {
+      const struct exs_field *out = &exs_profile_desc.fields[k], *in;
+      if(!(out->flags & EXS_FIELD_OUTGOING) || node_gives(node, out))
         continue;
-      memcpy((char *)p + dout->off, (char *)p + din->off,
-             din->type == A_TEXT   ? din->size
-             : din->type == A_BOOL ? sizeof(bool)
-                                   : sizeof(int));
+      in = exs_desc_attr(&exs_profile_desc, out->attr + strlen("outgoing-"));
+      memcpy((char *)p + out->off, (char *)p + in->off, out->size);
     }
-    if(!xmlHasProp(node, (const xmlChar *)"outgoing-password-env") &&
-       !xmlHasProp(node, (const xmlChar *)"outgoing-password-file") &&
-       !xmlHasProp(node, (const xmlChar *)"outgoing-password"))
-      memcpy(p->out_password, p->password, sizeof(p->out_password));
   }
   if(exs_profile_validate(p, &inv))
     return fail_at(L, node, inv.field, "%s", inv.rule);
@@ -653,7 +581,7 @@ static int load_mailbox(struct loader *L, xmlNodePtr node)
   m->outgoing = f->org.default_outgoing;
   m->act = f->org.default_act;
   snprintf(m->profile, sizeof(m->profile), "%s", f->org.default_profile);
-  if(apply_attrs(L, node, mailbox_attrs, m))
+  if(apply_attrs(L, node, &exs_mailbox_desc, m))
     return -1;
   if(exs_mailbox_validate(m, &inv))
     return fail_at(L, node, inv.field, "%s", inv.rule);
@@ -767,6 +695,7 @@ static int load_source(const char *path, const char *src, size_t len, bool file_
   xmlNodePtr root, n;
   struct exs_invalid inv;
   char xsd[4096], msg[1024];
+  size_t i;
   int result = -1;
 
   *out = NULL;
@@ -813,16 +742,19 @@ static int load_source(const char *path, const char *src, size_t len, bool file_
     fail_at(&L, root, NULL, "the root element must be org in namespace " ORG_NS);
     goto out;
   }
-  if(exs_xml_attr(root, "id", msg, sizeof(msg))) {
-    if(strlen(msg) >= sizeof(L.f->org.id)) {
-      fail_at(&L, root, "id", "must be at most %zu characters", sizeof(L.f->org.id) - 1);
+  for(i = 0; i < exs_org_desc.n; i++) {
+    const struct exs_field *f = &exs_org_desc.fields[i];
+    char rule[256];
+    if(!(f->flags & EXS_FIELD_ROOT) || !exs_xml_attr(root, f->attr, msg, sizeof(msg)))
+      continue;
+    if(apply_value(f, &L.f->org, msg, rule, sizeof(rule))) {
+      fail_at(&L, root, f->attr, "%s", rule);
       goto out;
     }
-    snprintf(L.f->org.id, sizeof(L.f->org.id), "%s", msg);
   }
   n = exs_xml_child(root, ORG_NS, "settings");
   if(n) {
-    if(apply_attrs(&L, n, settings_attrs, &L.f->org))
+    if(apply_attrs(&L, n, &exs_org_desc, &L.f->org))
       goto out;
     if(exs_org_validate(&L.f->org, &inv)) {
       fail_at(&L, n, inv.field, "%s", inv.rule);
@@ -988,7 +920,11 @@ int exs_csv_load_mailboxes(const char *path, const struct exs_org *defaults,
 {
   FILE *f;
   char *line = NULL, *fields[CSV_MAX_COLS], dir[4096], rule[512];
-  const struct attr_desc *cols[CSV_MAX_COLS];
+  struct {
+    const struct exs_field *f;
+    enum source src;
+  } cols[CSV_MAX_COLS];
+  char name[64];
   size_t cap = 0, cnt = 0, mcap = 0, k;
   struct exs_mailbox *arr = NULL, *m;
   struct exs_org org;
@@ -1030,17 +966,17 @@ int exs_csv_load_mailboxes(const char *path, const struct exs_org *defaults,
       /* the header */
       for(c = 0; c < nf; c++) {
         trim(fields[c]);
-        cols[c] = find_attr(mailbox_attrs, fields[c]);
-        if(!cols[c] || !strcmp(fields[c], "password")) {
+        cols[c].f = find_attr(&exs_mailbox_desc, fields[c], &cols[c].src);
+        if(!cols[c].f || cols[c].src == SRC_LITERAL) {
           exs_error_set(err, EXS_CAT_CONFIG, "%s:%d:%d: column '%s': unknown column%s", path,
                         lineno, c + 1, fields[c],
-                        cols[c] ? " (no literal passwords in CSV: use password-env or "
-                                  "password-file)"
-                                : "");
+                        cols[c].f ? " (no literal passwords in CSV: use password-env or "
+                                    "password-file)"
+                                  : "");
           goto out;
         }
         for(k = 0; k < (size_t)c; k++)
-          if(cols[k] == cols[c]) {
+          if(cols[k].f == cols[c].f && cols[k].src == cols[c].src) {
             exs_error_set(err, EXS_CAT_CONFIG, "%s:%d:%d: column '%s': given twice", path, lineno,
                           c + 1, fields[c]);
             goto out;
@@ -1078,26 +1014,27 @@ int exs_csv_load_mailboxes(const char *path, const struct exs_org *defaults,
     m->act = org.default_act;
     snprintf(m->profile, sizeof(m->profile), "%s", org.default_profile);
     for(c = 0; c < nf; c++) {
-      const struct attr_desc *d = cols[c];
+      const struct exs_field *d = cols[c].f;
       int rc;
       trim(fields[c]);
       if(!fields[c][0])
         continue;
-      if(d->type == A_SECRET) {
+      if(d->flags & EXS_FIELD_SECRET) {
         bool loose;
-        rc = read_secret(d->name, fields[c], dir, m->password, sizeof(m->password), rule,
+        rc = read_secret(cols[c].src, fields[c], dir, (char *)m + d->off, d->size, rule,
                          sizeof(rule), &loose);
       }
       else
         rc = apply_value(d, m, fields[c], rule, sizeof(rule));
       if(rc) {
         exs_error_set(err, EXS_CAT_CONFIG, "%s:%d:%d: column '%s': %s", path, lineno, c + 1,
-                      d->name, rule);
+                      attr_name(d, cols[c].src, name, sizeof(name)), rule);
         goto out;
       }
     }
     if(exs_mailbox_validate(m, &inv)) {
-      for(c = 0; c < nf && strcmp(cols[c]->name, inv.field); c++)
+      for(c = 0; c < nf && strcmp(attr_name(cols[c].f, cols[c].src, name, sizeof(name)), inv.field);
+          c++)
         ;
       exs_error_set(err, EXS_CAT_CONFIG, "%s:%d:%d: column '%s': %s", path, lineno,
                     c < nf ? c + 1 : addr_col + 1, inv.field, inv.rule);
@@ -1136,24 +1073,25 @@ out:
 
 /* ---- KEY=VALUE access for the command line (org set, profile set, ...) ---- */
 
-static int set_attr(const struct attr_desc *table, void *obj, const char *what, const char *name,
+static int set_attr(const struct exs_desc *d, void *obj, const char *what, const char *name,
                     const char *value, struct exs_error *err)
 {
-  const struct attr_desc *d = find_attr(table, name);
+  enum source src;
+  const struct exs_field *f = find_attr(d, name, &src);
   char rule[160];
 
-  if(!d) {
+  if(!f) {
     exs_error_set(err, EXS_CAT_CONFIG, "%s has no setting '%s'", what, name);
     return -1;
   }
-  if(d->type == A_SECRET) {
+  if(f->flags & EXS_FIELD_SECRET) {
     exs_error_set(err, EXS_CAT_CONFIG,
                   "passwords are not set as %s=VALUE: use --password-env VAR, "
                   "--password-file FILE or the prompt",
                   name);
     return -1;
   }
-  if(apply_value(d, obj, value, rule, sizeof(rule))) {
+  if(apply_value(f, obj, value, rule, sizeof(rule))) {
     exs_error_set(err, EXS_CAT_CONFIG, "%s '%s': %s", what, name, rule);
     return -1;
   }
@@ -1163,89 +1101,45 @@ static int set_attr(const struct attr_desc *table, void *obj, const char *what, 
 int exs_orgfile_set_org(struct exs_org *org, const char *name, const char *value,
                         struct exs_error *err)
 {
-  return set_attr(settings_attrs, org, "the org settings", name, value, err);
+  return set_attr(&exs_org_desc, org, "the org settings", name, value, err);
 }
 
 int exs_orgfile_set_profile(struct exs_profile *p, const char *name, const char *value,
                             struct exs_error *err)
 {
-  return set_attr(profile_attrs, p, "a profile", name, value, err);
+  return set_attr(&exs_profile_desc, p, "a profile", name, value, err);
 }
 
 int exs_orgfile_set_mailbox(struct exs_mailbox *m, const char *name, const char *value,
                             struct exs_error *err)
 {
-  return set_attr(mailbox_attrs, m, "a mailbox", name, value, err);
+  return set_attr(&exs_mailbox_desc, m, "a mailbox", name, value, err);
 }
 
-static void print_attrs(FILE *f, const struct attr_desc *t, const void *obj, bool skip_outgoing)
+/* Every attribute of obj shown, as the org file spells it; a password only
+ * as whether one is stored (exs_field_text). */
+static void print_attrs(FILE *f, const struct exs_desc *d, const void *obj)
 {
-  const char *p;
-  char when[32];
+  char buf[EXS_FIELD_TEXT_MAX];
+  size_t i;
 
-  for(; t->name; t++) {
-    if(skip_outgoing && outgoing_only(t->name))
-      continue;
-    p = (const char *)obj + t->off;
-    switch(t->type) {
-    case A_TEXT:
-      fprintf(f, "%-29s %s\n", t->name, p);
-      break;
-    case A_BOOL:
-      fprintf(f, "%-29s %s\n", t->name, *(const bool *)p ? "yes" : "no");
-      break;
-    case A_KIND:
-      fprintf(f, "%-29s %s\n", t->name, *(const bool *)p ? "queue" : "user");
-      break;
-    case A_INT:
-      fprintf(f, "%-29s %d\n", t->name, *(const int *)p);
-      break;
-    case A_TIME:
-      fprintf(f, "%-29s %s\n", t->name,
-              *(const time_t *)p ? exs_time_iso(*(const time_t *)p, when, sizeof(when)) : "");
-      break;
-    case A_ENUM: {
-      int v = *(const int *)p;
-      const char *name = "?";
-      /* the parse functions have matching _name functions; find by trying */
-      static const struct {
-        int (*parse)(const char *);
-        const char *(*name)(int);
-      } names[] = {{exs_incoming_parse, exs_incoming_name},
-                   {exs_outgoing_parse, exs_outgoing_name},
-                   {exs_act_parse, exs_act_name},
-                   {exs_approval_parse, exs_approval_name},
-                   {exs_retrieval_parse, exs_retrieval_name},
-                   {exs_protocol_parse, exs_protocol_name},
-                   {exs_track_parse, exs_track_name}};
-      size_t i;
-      for(i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if(names[i].parse == t->parse)
-          name = names[i].name(v);
-      fprintf(f, "%-29s %s\n", t->name, name);
-      break;
-    }
-    case A_SECRET:
-      /* one line for the three password sources: whether one is stored */
-      if(!strcmp(t->name, "password") || !strcmp(t->name, "outgoing-password"))
-        fprintf(f, "%-29s %s\n", t->name, *p ? "(set, encrypted)" : "(not set)");
-      break;
-    }
-  }
+  for(i = 0; i < d->n; i++)
+    if(d->fields[i].attr && exs_field_shown(d, &d->fields[i], obj))
+      fprintf(f, "%-29s %s\n", d->fields[i].attr,
+              exs_field_text(&d->fields[i], obj, buf, sizeof(buf)));
 }
 
 void exs_orgfile_print_org(FILE *f, const struct exs_org *org)
 {
-  fprintf(f, "%-29s %s\n", "id", org->id);
-  print_attrs(f, settings_attrs, org, false);
+  print_attrs(f, &exs_org_desc, org);
 }
 
 void exs_orgfile_print_profile(FILE *f, const struct exs_profile *p)
 {
-  print_attrs(f, profile_attrs, p, p->same_outgoing);
+  print_attrs(f, &exs_profile_desc, p);
 }
 
 void exs_orgfile_print_mailbox(FILE *f, const struct exs_mailbox *m)
 {
-  print_attrs(f, mailbox_attrs, m, false);
+  print_attrs(f, &exs_mailbox_desc, m);
 }

@@ -1,11 +1,13 @@
 /* test_fields.c - the field descriptors (exsync/fields.h): each covers every
  * member of its struct, its names are unique and match the org file's
  * schema, and one sample of each entity goes unchanged through the store,
- * the org file and the JSON output. */
+ * the org file and the JSON output (exsync's own, run in a child). */
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,8 +16,11 @@
 #include <libxml/xpathInternals.h>
 
 #include "exsync/error.h"
+#include "exsync-diag/diag.h"
+#include "exsync/clock.h"
 #include "exsync/fields.h"
 #include "exsync/model.h"
+#include "exsync/orgfile.h"
 #include "exsync/store.h"
 #include "testutil.h"
 
@@ -465,6 +470,244 @@ START_TEST(store_round_trip)
 }
 END_TEST
 
+/* ---- org file -> model -> store -> JSON ----------------------------------- */
+
+/* Append " attr=\"value\"" for every attribute of obj (passwords literal). */
+static void xml_attrs(FILE *x, const struct exs_desc *d, const void *obj, bool root)
+{
+  char buf[EXS_FIELD_TEXT_MAX];
+  size_t i;
+
+  for(i = 0; i < d->n; i++) {
+    const struct exs_field *f = &d->fields[i];
+    const char *v;
+    if(!f->attr || root != ((f->flags & EXS_FIELD_ROOT) != 0))
+      continue;
+    v = f->flags & EXS_FIELD_SECRET ? (const char *)obj + f->off
+                                    : exs_field_text(f, obj, buf, sizeof(buf));
+    fprintf(x, " %s=\"", f->attr);
+    for(; *v; v++)
+      switch(*v) {
+      case '"':
+        fputs("&quot;", x);
+        break;
+      case '&':
+        fputs("&amp;", x);
+        break;
+      case '<':
+        fputs("&lt;", x);
+        break;
+      default:
+        fputc(*v, x);
+      }
+    fputc('"', x);
+  }
+}
+
+static void assert_same_attrs(const struct exs_desc *d, const void *want, const void *got,
+                              const char *where)
+{
+  size_t i;
+
+  for(i = 0; i < d->n; i++)
+    if(d->fields[i].attr)
+      ck_assert_msg(field_eq(&d->fields[i], want, got), "%s: %s '%s' changed", where, d->entity,
+                    d->fields[i].attr);
+}
+
+/* exsync --db ... ARGS... in a child; its standard output (malloc'd). */
+static char *run_exsync(const char *a1, const char *a2, const char *a3, const char *a4)
+{
+  char *argv[] = {"exsync", "--db",     dbpath,     "--key-file", keypath,    "--format",
+                  "json",   (char *)a1, (char *)a2, (char *)a3,   (char *)a4, NULL};
+  char out[400];
+  int argc = 7, status = 0, fd;
+  pid_t pid;
+
+  while(argv[argc])
+    argc++;
+  snprintf(out, sizeof(out), "%s/out.json", dir);
+  fflush(NULL);
+  pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if(pid == 0) {
+    fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if(fd < 0)
+      _exit(99);
+    dup2(fd, 1);
+    close(fd);
+    status = diag_main(argc, argv);
+    fflush(NULL);
+    _exit(status & 0xff);
+  }
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exsync %s %s failed", a1, a2);
+  return tu_read_file(out, NULL);
+}
+
+/* s as a JSON string literal. */
+static void json_lit(char *buf, size_t len, const char *s)
+{
+  size_t n = 0;
+
+  n += (size_t)snprintf(buf + n, len - n, "\"");
+  for(; *s && n + 8 < len; s++) {
+    if(*s == '"' || *s == '\\')
+      n += (size_t)snprintf(buf + n, len - n, "\\%c", *s);
+    else if(*s == '\n')
+      n += (size_t)snprintf(buf + n, len - n, "\\n");
+    else
+      buf[n++] = *s;
+  }
+  snprintf(buf + n, len - n, "\"");
+}
+
+/* Every JSON member of obj, as fields.h says it prints, is in json. */
+static void assert_json(const struct exs_desc *d, const void *obj, const char *json, bool detail)
+{
+  char text[EXS_FIELD_TEXT_MAX], val[2 * EXS_FIELD_TEXT_MAX], want[2 * EXS_FIELD_TEXT_MAX + 64];
+  size_t i;
+
+  for(i = 0; i < d->n; i++) {
+    const struct exs_field *f = &d->fields[i];
+    const char *p = (const char *)obj + f->off, *key = f->json, *from = json, *dot;
+    if(!f->json || !exs_field_shown(d, f, obj)) {
+      if(f->json) /* hidden: not printed at all */
+        ck_assert_msg(!strstr(json, f->json), "%s: hidden %s printed", d->entity, f->json);
+      continue;
+    }
+    if((f->flags & EXS_FIELD_DETAIL) && !detail) {
+      ck_assert_msg(!strstr(json, f->json), "%s: %s printed in the list", d->entity, f->json);
+      continue;
+    }
+    dot = strchr(f->json, '.');
+    if(dot) { /* inside its group's object */
+      snprintf(want, sizeof(want), "\"%.*s\": {", (int)(dot - f->json), f->json);
+      from = strstr(json, want);
+      ck_assert_msg(from != NULL, "%s: no %s in %s", d->entity, want, json);
+      key = dot + 1;
+    }
+    exs_field_text(f, obj, text, sizeof(text));
+    if(f->attr || f->type == EXS_FT_ENUM)
+      json_lit(val, sizeof(val), text);
+    else if(f->type == EXS_FT_INT)
+      snprintf(val, sizeof(val), "%d", *(const int *)p);
+    else if(f->type == EXS_FT_BOOL)
+      snprintf(val, sizeof(val), "%s", *(const bool *)p ? "true" : "false");
+    else if(!text[0] && !dot)
+      snprintf(val, sizeof(val), "null");
+    else
+      json_lit(val, sizeof(val), text);
+    snprintf(want, sizeof(want), "\"%s\": %s", key, val);
+    ck_assert_msg(strstr(from, want) != NULL, "%s: no %s in %s", d->entity, want, json);
+  }
+}
+
+static void assert_no_secret(const char *out, const struct exs_desc *d, const void *obj)
+{
+  size_t i;
+
+  for(i = 0; i < d->n; i++)
+    if(d->fields[i].flags & EXS_FIELD_SECRET)
+      ck_assert_msg(!strstr(out, (const char *)obj + d->fields[i].off), "a password printed: %s",
+                    out);
+}
+
+START_TEST(org_file_store_json_round_trip)
+{
+  struct exs_error err;
+  struct exs_store *st;
+  struct exs_orgfile *of = NULL;
+  struct exs_org o, od, o2;
+  struct exs_profile p, pd, p2;
+  struct exs_mailbox m, md, m2;
+  char *xml = NULL, *out, path[400];
+  size_t len = 0;
+  FILE *x = open_memstream(&xml, &len);
+
+  sample(&exs_org_desc, &o, &od);
+  sample(&exs_profile_desc, &p, &pd);
+  sample(&exs_mailbox_desc, &m, &md);
+  /* model -> org file */
+  ck_assert_ptr_nonnull(x);
+  fputs("<org xmlns=\"urn:exsync:org:1\"", x);
+  xml_attrs(x, &exs_org_desc, &o, true);
+  fputs(">\n<settings", x);
+  xml_attrs(x, &exs_org_desc, &o, false);
+  fputs("/>\n<profile", x);
+  xml_attrs(x, &exs_profile_desc, &p, false);
+  fputs("/>\n<mailbox", x);
+  xml_attrs(x, &exs_mailbox_desc, &m, false);
+  fputs("/>\n</org>\n", x);
+  fclose(x);
+  /* org file -> model */
+  snprintf(path, sizeof(path), "%s/org.xml", dir);
+  exs_error_clear(&err);
+  ck_assert_msg(exs_orgfile_load_buffer(xml, len, path, NULL, 0, &of, &err) == 0, "%s\n%s",
+                err.message, xml);
+  ck_assert_uint_eq(of->n_profiles, 1);
+  ck_assert_uint_eq(of->n_mailboxes, 1);
+  assert_same_attrs(&exs_org_desc, &o, &of->org, "org file");
+  assert_same_attrs(&exs_profile_desc, &p, &of->profiles[0], "org file");
+  assert_same_attrs(&exs_mailbox_desc, &m, &of->mailboxes[0], "org file");
+  /* model -> store -> model */
+  st = exs_store_open(dbpath, keypath, &err);
+  ck_assert_msg(st != NULL, "%s", err.message);
+  ck_assert_msg(exs_store_import(st, &of->org, of->profiles, 1, of->mailboxes, 1, &err) == 0, "%s",
+                err.message);
+  ck_assert_msg(exs_store_org_get(st, &o2, &err) == 0, "%s", err.message);
+  ck_assert_msg(exs_store_profile_get(st, p.name, &p2, &err) == 0, "%s", err.message);
+  ck_assert_msg(exs_store_mailbox_get(st, m.address, &m2, &err) == 0, "%s", err.message);
+  assert_same_attrs(&exs_org_desc, &o, &o2, "store");
+  assert_same_attrs(&exs_profile_desc, &p, &p2, "store");
+  assert_same_attrs(&exs_mailbox_desc, &m, &m2, "store");
+  /* the state, as Test & Enable and the sync engine leave it */
+  ck_assert_msg(exs_store_save_test_result(st, &m, NULL, 0, &err) == 0, "%s", err.message);
+  ck_assert_msg(exs_store_mailbox_save_runtime(st, &m, &err) == 0, "%s", err.message);
+  exs_store_close(st);
+  exs_orgfile_free(of);
+  free(xml);
+
+  /* store -> JSON: every member as the descriptor says, no password */
+  out = run_exsync("org", "show", NULL, NULL);
+  assert_json(&exs_org_desc, &o, out, true);
+  free(out);
+  out = run_exsync("profile", "show", p.name, NULL);
+  assert_json(&exs_profile_desc, &p, out, true);
+  assert_no_secret(out, &exs_profile_desc, &p);
+  free(out);
+  out = run_exsync("profile", "list", NULL, NULL);
+  assert_no_secret(out, &exs_profile_desc, &p);
+  /* the list is read without opening the sealed passwords: it says "(not
+   * set)" for them (exs_store_profile_list) */
+  p2 = p;
+  p2.password[0] = p2.out_password[0] = 0;
+  assert_json(&exs_profile_desc, &p2, out, true);
+  free(out);
+  out = run_exsync("mailbox", "show", m.address, NULL);
+  assert_json(&exs_mailbox_desc, &m, out, true);
+  assert_no_secret(out, &exs_mailbox_desc, &m);
+  free(out);
+  out = run_exsync("mailbox", "list", NULL, NULL);
+  assert_no_secret(out, &exs_mailbox_desc, &m);
+  m2 = m; /* read without the passwords too */
+  m2.password[0] = 0;
+  assert_json(&exs_mailbox_desc, &m2, out, false);
+  free(out);
+  /* same-outgoing="yes": the outgoing settings are not printed */
+  p.same_outgoing = true;
+  st = exs_store_open(dbpath, keypath, &err);
+  ck_assert_msg(st != NULL, "%s", err.message);
+  ck_assert_msg(exs_store_profile_put(st, &p, &err) == 0, "%s", err.message);
+  exs_store_close(st);
+  out = run_exsync("profile", "show", p.name, NULL);
+  ck_assert_msg(!strstr(out, "outgoing-user"), "%s", out);
+  free(out);
+  exs_profile_wipe(&p2);
+  exs_mailbox_wipe(&m2);
+}
+END_TEST
+
 static Suite *fields_suite(void)
 {
   Suite *s = suite_create("fields");
@@ -478,6 +721,7 @@ static Suite *fields_suite(void)
   suite_add_tcase(s, tc);
   tcase_add_checked_fixture(rt, setup, teardown);
   tcase_add_test(rt, store_round_trip);
+  tcase_add_test(rt, org_file_store_json_round_trip);
   suite_add_tcase(s, rt);
   return s;
 }
