@@ -2,7 +2,7 @@
  * Every operation takes one path, build -> send -> classify -> parse: the
  * builders and parsers of ews.c, ews_folder.c, ews_item.c and ews_util.c
  * (which never do I/O), exs_ews_call for the HTTP exchange (SOAPAction,
- * X-AnchorMailbox, a fresh connection for state-changing operations,
+ * X-AnchorMailbox, no transport resend of state-changing operations,
  * throttling retries) and one size cap for every request. */
 #include "exsync/ews.h"
 
@@ -241,7 +241,7 @@ int exs_ews_call(struct exs_ews *ews, const char *op, const struct exs_buf *requ
   req.body_len = request->len;
   req.headers = headers;
   req.n_headers = nh;
-  req.fresh_connection = changes_state(op);
+  req.no_resend = changes_state(op);
 
   for(attempt = 0;; attempt++) {
     long wait_ms = 0;

@@ -47,7 +47,11 @@ struct exs_http {
   const char *scheme;  /* the scheme the last answered request used */
   struct exs_krb *krb; /* Kerberos identity, when Negotiate is used */
   bool krb_tried;      /* auto-detect: Kerberos was tried (and is krb or not) */
-  char krb_host[256];  /* the host krb holds a service ticket for */
+  /* the body of a no_resend request, sent by read_body */
+  const char *body;
+  size_t body_len, body_sent;
+  bool answered;      /* an answer header came since the body was last started */
+  char krb_host[256]; /* the host krb holds a service ticket for */
 };
 
 void exs_http_options_init(struct exs_http_options *o, const struct exs_transport *t)
@@ -343,6 +347,33 @@ static void append_scheme(char *dst, size_t len, const char *scheme)
   strncat(dst, scheme, len - strlen(dst) - 1);
 }
 
+/* The body of a no_resend request, fed to libcurl (CURLOPT_POSTFIELDS would
+ * let it resend the request by itself). */
+static size_t read_body(char *buf, size_t size, size_t n, void *ud)
+{
+  struct exs_http *h = ud;
+  size_t left = h->body_len - h->body_sent, k = size * n < left ? size * n : left;
+
+  memcpy(buf, h->body + h->body_sent, k);
+  h->body_sent += k;
+  return k;
+}
+
+/* libcurl rewinds the body for another round on the same request: allowed
+ * after an answer (a 401 of an authentication handshake), refused when the
+ * connection died before any answer byte (libcurl's silent resend on a new
+ * connection: the server may have processed the first one). */
+static int seek_body(void *ud, curl_off_t offset, int origin)
+{
+  struct exs_http *h = ud;
+
+  if(!h->answered || offset != 0 || origin != SEEK_SET)
+    return CURL_SEEKFUNC_CANTSEEK;
+  h->body_sent = 0;
+  h->answered = false;
+  return CURL_SEEKFUNC_OK;
+}
+
 static size_t header_cb(char *p, size_t size, size_t n, void *ud)
 {
   struct exs_http *h = ud;
@@ -351,6 +382,7 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ud)
   char line[1100];
   size_t l = len < sizeof(line) - 1 ? len : sizeof(line) - 1;
 
+  h->answered = true;
   memcpy(line, p, l);
   line[l] = '\0';
   line[strcspn(line, "\r\n")] = '\0';
@@ -722,6 +754,12 @@ static void map_curl_error(struct exs_http *h, CURLcode rc, const char *url, str
   case CURLE_UNSUPPORTED_PROTOCOL:
     exs_error_set(err, EXS_CAT_CONFIG, "not a usable URL: %s", url);
     break;
+  case CURLE_SEND_FAIL_REWIND: /* seek_body refused a resend */
+    exs_error_set(err, EXS_CAT_CONNECT,
+                  "the connection to %s was lost before any answer: the request may have been "
+                  "processed, so it is not sent again",
+                  url);
+    break;
   default:
     exs_error_set(err, EXS_CAT_CONNECT, "connection to %s failed: %s", url, err->transport);
     break;
@@ -806,8 +844,6 @@ int exs_http_perform(struct exs_http *h, const struct exs_http_request *req,
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->timeout_ms);
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-  if(req->fresh_connection)
-    curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, h);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
@@ -854,7 +890,21 @@ int exs_http_perform(struct exs_http *h, const struct exs_http_request *req,
              req->content_type ? req->content_type : "text/xml; charset=utf-8");
     headers = curl_slist_append(headers, ct);
     curl_easy_setopt(c, CURLOPT_POST, 1L);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+    if(req->no_resend) {
+      /* kept connections stay usable: libcurl cannot rewind this body for a
+       * resend of its own (seek_body), so nothing is sent twice */
+      h->body = req->body ? req->body : "";
+      h->body_len = req->body ? req->body_len : 0;
+      h->body_sent = 0;
+      h->answered = false;
+      curl_easy_setopt(c, CURLOPT_READFUNCTION, read_body);
+      curl_easy_setopt(c, CURLOPT_READDATA, h);
+      curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, seek_body);
+      curl_easy_setopt(c, CURLOPT_SEEKDATA, h);
+    }
+    else {
+      curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+    }
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
   }
   else {

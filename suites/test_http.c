@@ -217,6 +217,110 @@ START_TEST(bad_url_is_config)
 }
 END_TEST
 
+/* ---- a kept connection that dies before any answer ---- */
+
+/* Answers the first request of its first connection and keeps it open,
+ * reads the second request on it and closes without a byte; then serves
+ * one more connection (libcurl's resend) if one comes. */
+struct dying {
+  int fd;
+  pthread_t thread;
+  int requests; /* requests read, over both connections */
+};
+
+static void *dying_run(void *arg)
+{
+  static const char ok[] =
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok";
+  struct dying *d = arg;
+  char buf[16384];
+  int c = accept(d->fd, NULL, NULL);
+
+  ts_read_request(c, buf, sizeof(buf));
+  d->requests++;
+  if(write(c, ok, sizeof(ok) - 1) < 0)
+    return NULL;
+  ts_read_request(c, buf, sizeof(buf));
+  d->requests++;
+  close(c); /* taken, never answered */
+  c = accept(d->fd, NULL, NULL);
+  ts_read_request(c, buf, sizeof(buf));
+  if(buf[0]) {
+    d->requests++;
+    if(write(c, ok, sizeof(ok) - 1) < 0)
+      d->requests += 100;
+  }
+  close(c);
+  return NULL;
+}
+
+/* Two POSTs on one kept connection, the second lost after it was read:
+ * returns the second's exs_http_perform result, *requests what the server
+ * read in all. */
+static int second_post_lost(bool no_resend, int *requests, struct exs_error *err)
+{
+  struct dying d = {0};
+  struct exs_http_options o = {0};
+  struct exs_http_request req = {0};
+  struct exs_http_response resp;
+  struct exs_http *h;
+  char url[128];
+  int port, rc;
+
+  d.fd = ts_listen(&port);
+  ck_assert_int_ge(d.fd, 0);
+  ck_assert_int_eq(pthread_create(&d.thread, NULL, dying_run, &d), 0);
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/EWS/Exchange.asmx", port);
+  o.timeout_ms = 10000;
+  o.connect_timeout_ms = 10000;
+  o.allow_non_ssl = true;
+  h = exs_http_new(&o);
+  ck_assert_ptr_nonnull(h);
+  req.method = "POST";
+  req.url = url;
+  req.body = "<a/>";
+  req.body_len = 4;
+  req.no_resend = no_resend;
+  exs_http_response_init(&resp);
+  exs_error_clear(err);
+  ck_assert_int_eq(exs_http_perform(h, &req, &resp, err), 0);
+  ck_assert_int_eq(resp.status, 200);
+  rc = exs_http_perform(h, &req, &resp, err);
+  if(rc) {
+    /* no resend came: release the server's last accept */
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {0};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(connect(c, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    close(c);
+  }
+  pthread_join(d.thread, NULL);
+  close(d.fd);
+  exs_http_response_free(&resp);
+  exs_http_free(h);
+  *requests = d.requests;
+  return rc;
+}
+
+/* libcurl resends a request whose kept connection died before any answer
+ * byte; a state-changing one (no_resend) must fail instead, fate unknown,
+ * and reach the server once. */
+START_TEST(lost_answer_is_not_resent)
+{
+  struct exs_error err;
+  int requests;
+
+  ck_assert_int_eq(second_post_lost(false, &requests, &err), 0);
+  ck_assert_int_eq(requests, 3); /* what no_resend guards against */
+  ck_assert_int_eq(second_post_lost(true, &requests, &err), -1);
+  ck_assert_int_eq(requests, 2);
+  ck_assert_msg(err.category == EXS_CAT_CONNECT && err.transient, "%s", err.message);
+  ck_assert_ptr_nonnull(strstr(err.message, "not sent again"));
+}
+END_TEST
+
 /* ---- traces never carry secrets ---- */
 
 struct trace_sink {
@@ -604,6 +708,7 @@ int main(void)
   tcase_add_test(tc, plain_http_refused_before_sending);
   tcase_add_test(tc, dns_failure_maps_to_dns);
   tcase_add_test(tc, closed_port_maps_to_connect);
+  tcase_add_test(tc, lost_answer_is_not_resent);
   tcase_add_test(tc, silent_server_maps_to_timeout);
   tcase_add_test(tc, bad_url_is_config);
   tcase_add_test(tc, trace_is_redacted);

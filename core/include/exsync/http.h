@@ -131,11 +131,13 @@ struct exs_http_request {
   size_t body_len;
   const char *const *headers; /* extra "Name: value" lines */
   size_t n_headers;
-  bool anonymous;        /* send no credentials (Autodiscover redirect probe);
-                            plain http is then allowed */
-  bool fresh_connection; /* use a new connection: libcurl silently resends a request
-                            whose reused connection died before any answer byte, which
-                            must never happen to one that changes state */
+  bool anonymous; /* send no credentials (Autodiscover redirect probe);
+                     plain http is then allowed */
+  bool no_resend; /* never sent twice by the transport: libcurl silently resends a
+                     request whose reused connection died before any answer byte,
+                     which must never happen to one that changes state. Such a loss
+                     fails with CONNECT instead (the fate is unknown); the body is
+                     sent again only for an authentication round, after an answer. */
 };
 
 struct exs_http_response {
