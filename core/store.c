@@ -163,6 +163,21 @@ static const char *const migrations[EXS_STORE_SCHEMA_VERSION] = {
     /* 7 (issue 17): the directory for Autodiscover's SCP lookup */
     "ALTER TABLE org ADD COLUMN ldap TEXT;"
     "ALTER TABLE org ADD COLUMN ldap_site TEXT;",
+
+    /* 8 (issue 16): many workers on one database: who works (heartbeats,
+     * ms), which mailbox each one holds (a lease with an expiry) and which
+     * of a credential's connection slots (store_workers.c). A row whose
+     * expires has passed is free. */
+    "CREATE TABLE workers("
+    " id TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL,"
+    " started INTEGER NOT NULL, heartbeat INTEGER NOT NULL);"
+    "CREATE TABLE leases("
+    " mailbox TEXT COLLATE NOCASE PRIMARY KEY, worker TEXT NOT NULL, expires INTEGER NOT NULL);"
+    "CREATE INDEX leases_worker ON leases(worker);"
+    "CREATE TABLE slots("
+    " credential TEXT NOT NULL, slot INTEGER NOT NULL, worker TEXT NOT NULL,"
+    " expires INTEGER NOT NULL, PRIMARY KEY(credential, slot));"
+    "CREATE INDEX slots_worker ON slots(worker);",
 };
 
 /* From this schema version on, sealed values are bound to their place. */

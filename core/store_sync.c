@@ -363,7 +363,7 @@ int sq_activity_begin_send(struct exs_store *st, int64_t id, struct exs_error *e
   struct db_stmt *s = sq_stmt(st,
                               "UPDATE activities SET state = '" EXS_ACTIVITY_SENDING "', "
                               "attempts = attempts + 1, reason = NULL, modified = ? "
-                              "WHERE id = ?",
+                              "WHERE id = ? AND state = '" EXS_ACTIVITY_PENDING_SEND "'",
                               err);
 
   if(!s)

@@ -152,6 +152,8 @@ START_TEST(one_line_exchange_then_clean_stop)
                   "svc:svc-pw@example.com",
                   "--impersonator",
                   "svc",
+                  "--threads", /* a stop signal reaches the loops of every thread */
+                  "3",
                   NULL};
   struct proc p;
   char u[128], code[64];
@@ -197,6 +199,9 @@ static const struct {
     {{"--impersonator", "nobody"}, 2, "unknown user nobody"},
     {{"--listen", "127.0.0.1"}, 2, "ADDR:PORT"},
     {{"--scenario", "/nonexistent/scenario.xml"}, 2, "/nonexistent/scenario.xml"},
+    {{"--threads", "0"}, 2, "--threads: '0' is not a number from 1 to 256"},
+    {{"--threads", "2x"}, 2, "--threads: '2x'"},
+    {{"--threads", "257"}, 2, "--threads: '257'"},
     {{"--tls-listen", "127.0.0.1:0", "--ca-out", "/nonexistent/dir/ca.pem"},
      2,
      "/nonexistent/dir/ca.pem"},

@@ -2,13 +2,16 @@
  *
  *   bench_emulator [--emulator PATH] [--wrk PATH] [--nginx PATH]
  *                  [--seconds N] [--rounds N] [--connections N] [--mailboxes N]
- *                  [--items N]
+ *                  [--items N] [--threads N[,N...]]
  *                  [--skip-memory] [--skip-throughput]
  *
  * Starts the exsync-emulator daemon (child process, HTTP and HTTPS listeners
  * on 127.0.0.1 port 0, a self-signed certificate made with openssl) and, as
- * the static baseline of the same run, nginx (one worker) serving the very
- * answer bytes the emulator produced, from files. wrk drives both with the
+ * the static baseline of the same run, nginx (as many workers as the
+ * emulator has event loop threads) serving the very answer bytes the
+ * emulator produced, from files. The throughput runs are repeated for each
+ * thread count of --threads (default 1 and the number of cores), each with a
+ * fresh daemon. wrk drives both with the
  * same POST body and Authorization: Basic header over keep-alive.
  *
  * Figures, each with its target from issue 3 (printed, never asserted):
@@ -40,9 +43,13 @@
 #define PASSWORD "svc-bench-pw"
 #define DOMAIN "bench.example"
 
+#define MAX_THREAD_COUNTS 8
+
 struct opts {
   const char *emulator, *wrk, *nginx;
   int seconds, connections, rounds;
+  int threads[MAX_THREAD_COUNTS]; /* --threads: daemon threads = nginx workers */
+  int nthreads;
   size_t mailboxes, items;
   bool skip_memory, skip_throughput;
 };
@@ -88,10 +95,11 @@ static void find_item_body(char *out, size_t len, int n)
 
 /* ---- the daemon ---- */
 
+/* threads 0: the daemon's default */
 static int emud_start(struct emud *d, const struct opts *o, const char *scenario, const char *dir,
-                      bool tls, char *err, size_t errlen)
+                      bool tls, int threads, char *err, size_t errlen)
 {
-  char cert[4096], key[4096], line[256];
+  char cert[4096], key[4096], line[256], nthreads[16];
   char *argv[16];
   int n = 0, want = tls ? 2 : 1;
   double t0;
@@ -112,6 +120,11 @@ static int emud_start(struct emud *d, const struct opts *o, const char *scenario
   }
   argv[n++] = "--scenario";
   argv[n++] = (char *)scenario;
+  if(threads > 0) {
+    snprintf(nthreads, sizeof(nthreads), "%d", threads);
+    argv[n++] = "--threads";
+    argv[n++] = nthreads;
+  }
   argv[n] = NULL;
   t0 = bench_now_ms();
   if(bench_spawn(&d->child, argv, false, err, errlen) != 0)
@@ -271,7 +284,14 @@ static void print_ratio(const char *what, const struct run *emu, const struct ru
          emu->r.rps / base->r.rps >= target ? "met" : "NOT met");
 }
 
-static int throughput(const struct opts *o, const char *dir, bool *all_ok)
+/* requests/s per thread count (GetFolder, FindItem), for the summary */
+struct per_threads {
+  int threads;
+  double getfolder, finditem, getfolder_ng, finditem_ng, https_getfolder, https_finditem;
+};
+
+static int throughput(const struct opts *o, const char *dir, int threads, struct per_threads *pt,
+                      bool *all_ok)
 {
   char scen[4096], err[1024], auth[256], url[512], path[4096];
   struct bench_world w = {0, 100, DOMAIN, "mb", LOGIN, PASSWORD};
@@ -301,11 +321,11 @@ static int throughput(const struct opts *o, const char *dir, bool *all_ok)
   have_tls = bench_make_cert(dir, err, sizeof(err)) == 0;
   if(!have_tls)
     fprintf(stderr, "bench_emulator: no certificate (%s): HTTPS not available\n", err);
-  if(have_tls && emud_start(&d, o, scen, dir, true, err, sizeof(err)) != 0) {
+  if(have_tls && emud_start(&d, o, scen, dir, true, threads, err, sizeof(err)) != 0) {
     fprintf(stderr, "bench_emulator: emulator with HTTPS: %s; trying HTTP only\n", err);
     have_tls = false;
   }
-  if(!have_tls && emud_start(&d, o, scen, dir, false, err, sizeof(err)) != 0) {
+  if(!have_tls && emud_start(&d, o, scen, dir, false, threads, err, sizeof(err)) != 0) {
     fprintf(stderr, "bench_emulator: %s\n", err);
     return -1;
   }
@@ -353,8 +373,8 @@ static int throughput(const struct opts *o, const char *dir, bool *all_ok)
     free(g.data);
   }
 
-  if(bench_nginx_start(&ng, o->nginx, dir, have_tls ? cert : NULL, have_tls ? key : NULL, err,
-                       sizeof(err)) == 0) {
+  if(bench_nginx_start(&ng, o->nginx, dir, threads, have_tls ? cert : NULL, have_tls ? key : NULL,
+                       err, sizeof(err)) == 0) {
     have_nginx = true;
     for(int i = 0; i < 3; i++) {
       struct grow g;
@@ -372,7 +392,8 @@ static int throughput(const struct opts *o, const char *dir, bool *all_ok)
   printf("load generator: wrk (1 thread, keep-alive, POST body and Authorization: Basic from "
          "a Lua script), %d s per run, %d interleaved rounds, median round reported\n",
          o->seconds, o->rounds);
-  printf("baseline: nginx, one worker process, serving the same answer bytes from files\n");
+  printf("baseline: nginx, %d worker process%s, serving the same answer bytes from files\n",
+         threads, threads > 1 ? "es (reuseport)" : "");
   printf("answers: GetFolder %zu bytes, FindItem (20 items) %zu bytes, large FindItem %zu "
          "bytes\n\n",
          cases[0].answer_len, cases[1].answer_len, cases[2].answer_len);
@@ -412,10 +433,15 @@ static int throughput(const struct opts *o, const char *dir, bool *all_ok)
   }
   bench_proc_mem(d.child.pid, &hwm, &rss);
 
-  printf("== requests per second, %d connections ==\n", o->connections);
-  /* issue 15 asks for requests/s per thread count: the daemon has one
-   * event-loop thread (no --threads option yet), so one figure per target */
-  printf("emulator event-loop threads: 1 (no --threads option yet)\n");
+  printf("== requests per second, %d connections, emulator --threads %d ==\n", o->connections,
+         threads);
+  pt->threads = threads;
+  pt->getfolder = emu_http[0].ok ? emu_http[0].r.rps : 0;
+  pt->finditem = emu_http[1].ok ? emu_http[1].r.rps : 0;
+  pt->getfolder_ng = ng_http[0].ok ? ng_http[0].r.rps : 0;
+  pt->finditem_ng = ng_http[1].ok ? ng_http[1].r.rps : 0;
+  pt->https_getfolder = emu_https[0].ok ? emu_https[0].r.rps : 0;
+  pt->https_finditem = emu_https[1].ok ? emu_https[1].r.rps : 0;
   for(int i = 0; i < 2; i++) {
     char what[128];
     double target = i == 0 ? 0.4 : 0.2;
@@ -490,10 +516,10 @@ static void load_world(const struct opts *o, const char *dir, size_t mailboxes, 
     fprintf(stderr, "bench_emulator: cannot write %s\n", scen);
     return;
   }
-  if(emud_start(&d, o, scen, dir, false, err, sizeof(err)) != 0) {
+  if(emud_start(&d, o, scen, dir, false, 0, err, sizeof(err)) != 0) {
     /* seen once on the loaded machine, not reproduced: say so, try once more */
     fprintf(stderr, "bench_emulator: %zu x %zu world: %s; retrying once\n", mailboxes, items, err);
-    if(emud_start(&d, o, scen, dir, false, err, sizeof(err)) != 0) {
+    if(emud_start(&d, o, scen, dir, false, 0, err, sizeof(err)) != 0) {
       fprintf(stderr, "bench_emulator: %zu x %zu world: %s\n", mailboxes, items, err);
       unlink(scen);
       return;
@@ -566,6 +592,13 @@ static int parse_args(int argc, char **argv, struct opts *o)
   o->connections = 50;
   o->mailboxes = 10000;
   o->items = 100;
+  /* one event loop thread, and one per core (issue 15: requests/s per
+   * thread count in one run) */
+  o->threads[0] = 1;
+  o->nthreads = 1;
+  if(sysconf(_SC_NPROCESSORS_ONLN) > 1)
+    o->threads[o->nthreads++] =
+        (int)sysconf(_SC_NPROCESSORS_ONLN) > 256 ? 256 : (int)sysconf(_SC_NPROCESSORS_ONLN);
   for(int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if(!strcmp(a, "--skip-memory")) {
@@ -594,6 +627,20 @@ static int parse_args(int argc, char **argv, struct opts *o)
       o->mailboxes = (size_t)strtoul(v, NULL, 10);
     else if(!strcmp(a, "--items"))
       o->items = (size_t)strtoul(v, NULL, 10);
+    else if(!strcmp(a, "--threads")) {
+      char *end;
+      const char *p = v;
+      o->nthreads = 0;
+      do {
+        long t = strtol(p, &end, 10);
+        if(end == p || t < 1 || t > 256 || o->nthreads == MAX_THREAD_COUNTS)
+          return -1;
+        o->threads[o->nthreads++] = (int)t;
+        p = end + 1;
+      } while(*end == ',');
+      if(*end)
+        return -1;
+    }
     else
       return -1;
     i++;
@@ -618,7 +665,7 @@ int main(int argc, char **argv)
     fprintf(stderr,
             "usage: bench_emulator [--emulator PATH] [--wrk PATH] [--nginx PATH] "
             "[--seconds 1..120] [--rounds 1..20] [--connections N] [--mailboxes N] [--items N] "
-            "[--skip-memory] [--skip-throughput]\n");
+            "[--threads N[,N...]] [--skip-memory] [--skip-throughput]\n");
     return 2;
   }
   if(!o.wrk) {
@@ -635,8 +682,27 @@ int main(int argc, char **argv)
   bench_signals_install();
   curl_global_init(CURL_GLOBAL_DEFAULT);
   printf("# bench_emulator: %s, %ld online CPUs\n", o.emulator, sysconf(_SC_NPROCESSORS_ONLN));
-  if(!o.skip_throughput && throughput(&o, dir, &all_ok) != 0)
-    all_ok = false;
+  if(!o.skip_throughput) {
+    struct per_threads pt[MAX_THREAD_COUNTS];
+    memset(pt, 0, sizeof(pt));
+    for(int i = 0; i < o.nthreads; i++) {
+      if(i)
+        printf("\n");
+      if(throughput(&o, dir, o.threads[i], &pt[i], &all_ok) != 0)
+        all_ok = false;
+    }
+    /* issue 15: the emulator's requests/s per thread count, side by side */
+    printf("\n== emulator requests/s per thread count (http, %d connections; nginx with as many "
+           "workers) ==\n",
+           o.connections);
+    for(int i = 0; i < o.nthreads; i++)
+      printf("--threads %d: GetFolder %.0f req/s (%.2fx nginx), FindItem (20 items) %.0f req/s "
+             "(%.2fx nginx); https GetFolder %.0f, FindItem %.0f req/s\n",
+             pt[i].threads, pt[i].getfolder,
+             pt[i].getfolder_ng > 0 ? pt[i].getfolder / pt[i].getfolder_ng : 0, pt[i].finditem,
+             pt[i].finditem_ng > 0 ? pt[i].finditem / pt[i].finditem_ng : 0, pt[i].https_getfolder,
+             pt[i].https_finditem);
+  }
   if(!o.skip_memory && memory(&o, dir) != 0)
     all_ok = false;
   result = all_ok ? 0 : 1;

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pwd.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,9 +147,14 @@ bool bench_port_ready(int port, int timeout_ms)
   return false;
 }
 
-int bench_nginx_start(struct bench_nginx *n, const char *nginx, const char *dir, const char *cert,
-                      const char *key, char *err, size_t errlen)
+int bench_nginx_start(struct bench_nginx *n, const char *nginx, const char *dir, int workers,
+                      const char *cert, const char *key, char *err, size_t errlen)
 {
+  const char *reuse = workers > 1 ? " reuseport" : "";
+  /* workers of a master started by root would run as nobody, who cannot
+   * read the temp dir: they run as whoever runs the benchmark */
+  struct passwd *pw = workers > 1 && geteuid() == 0 ? getpwuid(geteuid()) : NULL;
+
   char conf[4096], tmp[4096];
   FILE *f;
   int result = -1;
@@ -175,7 +181,7 @@ int bench_nginx_start(struct bench_nginx *n, const char *nginx, const char *dir,
     goto out;
   }
   fprintf(f,
-          "daemon off;\nmaster_process off;\nworker_processes 1;\n"
+          "daemon off;\n%s%s%smaster_process %s;\nworker_processes %d;\n"
           "pid %s/nginx.pid;\nerror_log %s/nginx-error.log warn;\n"
           "events { worker_connections 4096; }\n"
           "http {\n  access_log off;\n  sendfile on;\n  tcp_nodelay on;\n"
@@ -183,13 +189,14 @@ int bench_nginx_start(struct bench_nginx *n, const char *nginx, const char *dir,
           "  client_body_temp_path %s/body;\n  proxy_temp_path %s/proxy;\n"
           "  fastcgi_temp_path %s/fastcgi;\n  uwsgi_temp_path %s/uwsgi;\n"
           "  scgi_temp_path %s/scgi;\n"
-          "  server {\n    listen 127.0.0.1:%d;\n",
-          dir, dir, tmp, tmp, tmp, tmp, tmp, n->http_port);
+          "  server {\n    listen 127.0.0.1:%d%s;\n",
+          pw ? "user " : "", pw ? pw->pw_name : "", pw ? ";\n" : "", workers > 1 ? "on" : "off",
+          workers > 1 ? workers : 1, dir, dir, tmp, tmp, tmp, tmp, tmp, n->http_port, reuse);
   if(n->https_port)
     fprintf(f,
-            "    listen 127.0.0.1:%d ssl;\n    ssl_certificate %s;\n"
+            "    listen 127.0.0.1:%d ssl%s;\n    ssl_certificate %s;\n"
             "    ssl_certificate_key %s;\n",
-            n->https_port, cert, key);
+            n->https_port, reuse, cert, key);
   fprintf(f,
           "    root %s;\n    default_type \"text/xml; charset=utf-8\";\n"
           "    location / { error_page 405 =200 $uri; }\n  }\n}\n",

@@ -46,12 +46,14 @@ struct bench_nginx {
 /* A free TCP port on 127.0.0.1 (bound then released), or -1. */
 int bench_free_port(void);
 
-/* Write a config into dir and start nginx (binary nginx) with one worker
- * process, access log off, keep-alive unlimited, serving dir/www for GET and
- * POST (POST gets the file through error_page 405 =200). cert/key NULL: no
- * HTTPS listener. Waits until the HTTP port accepts (10 s). 0 or -1. */
-int bench_nginx_start(struct bench_nginx *n, const char *nginx, const char *dir, const char *cert,
-                      const char *key, char *err, size_t errlen);
+/* Write a config into dir and start nginx (binary nginx) with workers
+ * worker processes (more than one: a master process and reuseport listeners,
+ * as the emulator's threads have), access log off, keep-alive unlimited,
+ * serving dir/www for GET and POST (POST gets the file through error_page
+ * 405 =200). cert/key NULL: no HTTPS listener. Waits until the HTTP port
+ * accepts (10 s). 0 or -1. */
+int bench_nginx_start(struct bench_nginx *n, const char *nginx, const char *dir, int workers,
+                      const char *cert, const char *key, char *err, size_t errlen);
 void bench_nginx_stop(struct bench_nginx *n);
 
 /* Can a TCP connection to 127.0.0.1:port be made within timeout_ms? */
