@@ -285,3 +285,62 @@ int exs_store_act_delete(struct exs_store *st, int64_t id, struct exs_error *err
 {
   return st->ops->act_delete(st, id, err);
 }
+
+int exs_store_worker_register(struct exs_store *st, const struct exs_worker *w,
+                              struct exs_error *err)
+{
+  return st->ops->worker_register(st, w, err);
+}
+
+int exs_store_worker_heartbeat(struct exs_store *st, const char *id, int64_t lease_ms,
+                               long *renewed, struct exs_error *err)
+{
+  return st->ops->worker_heartbeat(st, id, lease_ms, renewed, err);
+}
+
+int exs_store_worker_unregister(struct exs_store *st, const char *id, struct exs_error *err)
+{
+  return st->ops->worker_unregister(st, id, err);
+}
+
+int exs_store_worker_list(struct exs_store *st, struct exs_worker **out, size_t *n,
+                          struct exs_error *err)
+{
+  return st->ops->worker_list(st, out, n, err);
+}
+
+int exs_store_lease_claim(struct exs_store *st, const char *mailbox, const char *worker,
+                          int64_t lease_ms, int *claimed, struct exs_error *err)
+{
+  return st->ops->lease_claim(st, mailbox, worker, lease_ms, claimed, err);
+}
+
+int exs_store_lease_release(struct exs_store *st, const char *mailbox, const char *worker,
+                            struct exs_error *err)
+{
+  return st->ops->lease_release(st, mailbox, worker, err);
+}
+
+int exs_store_lease_held(struct exs_store *st, const char *mailbox, const char *worker,
+                         struct exs_error *err)
+{
+  return st->ops->lease_held(st, mailbox, worker, err);
+}
+
+int exs_store_lease_list(struct exs_store *st, struct exs_lease **out, size_t *n,
+                         struct exs_error *err)
+{
+  return st->ops->lease_list(st, out, n, err);
+}
+
+int exs_store_slot_claim(struct exs_store *st, const char *credential, int limit,
+                         const char *worker, int64_t lease_ms, int *slot, struct exs_error *err)
+{
+  return st->ops->slot_claim(st, credential, limit, worker, lease_ms, slot, err);
+}
+
+int exs_store_slot_release(struct exs_store *st, const char *credential, int slot,
+                           const char *worker, struct exs_error *err)
+{
+  return st->ops->slot_release(st, credential, slot, worker, err);
+}

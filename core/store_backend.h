@@ -87,6 +87,23 @@ struct exs_store_ops {
                        int *claimed, struct exs_error *err);
   int (*mailbox_save_runtime)(struct exs_store *st, const struct exs_mailbox *m,
                               struct exs_error *err);
+  int (*worker_register)(struct exs_store *st, const struct exs_worker *w, struct exs_error *err);
+  int (*worker_heartbeat)(struct exs_store *st, const char *id, int64_t lease_ms, long *renewed,
+                          struct exs_error *err);
+  int (*worker_unregister)(struct exs_store *st, const char *id, struct exs_error *err);
+  int (*worker_list)(struct exs_store *st, struct exs_worker **out, size_t *n,
+                     struct exs_error *err);
+  int (*lease_claim)(struct exs_store *st, const char *mailbox, const char *worker,
+                     int64_t lease_ms, int *claimed, struct exs_error *err);
+  int (*lease_release)(struct exs_store *st, const char *mailbox, const char *worker,
+                       struct exs_error *err);
+  int (*lease_held)(struct exs_store *st, const char *mailbox, const char *worker,
+                    struct exs_error *err);
+  int (*lease_list)(struct exs_store *st, struct exs_lease **out, size_t *n, struct exs_error *err);
+  int (*slot_claim)(struct exs_store *st, const char *credential, int limit, const char *worker,
+                    int64_t lease_ms, int *slot, struct exs_error *err);
+  int (*slot_release)(struct exs_store *st, const char *credential, int slot, const char *worker,
+                      struct exs_error *err);
   int (*act_put)(struct exs_store *st, struct exs_act_item *a, struct exs_error *err);
   int (*act_find)(struct exs_store *st, const char *mailbox, const char *exchange_id,
                   struct exs_act_item *a, struct exs_error *err);

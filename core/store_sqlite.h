@@ -73,6 +73,7 @@ enum stmt_id {
   S_MAILBOX_GET,
   S_MAILBOX_DELETE,
   S_MAILBOX_RESULT,
+  S_MAILBOX_RUNTIME,
   S_ALERT_ADD,
   S_JOB_CREATE,
   S_JOB_PROGRESS,
@@ -180,6 +181,23 @@ int sq_mailbox_claim(struct exs_store *st, const char *address, const char *host
                      int *claimed, struct exs_error *err);
 int sq_mailbox_save_runtime(struct exs_store *st, const struct exs_mailbox *m,
                             struct exs_error *err);
+/* store_workers.c */
+int sq_worker_register(struct exs_store *st, const struct exs_worker *w, struct exs_error *err);
+int sq_worker_heartbeat(struct exs_store *st, const char *id, int64_t lease_ms, long *renewed,
+                        struct exs_error *err);
+int sq_worker_unregister(struct exs_store *st, const char *id, struct exs_error *err);
+int sq_worker_list(struct exs_store *st, struct exs_worker **out, size_t *n, struct exs_error *err);
+int sq_lease_claim(struct exs_store *st, const char *mailbox, const char *worker, int64_t lease_ms,
+                   int *claimed, struct exs_error *err);
+int sq_lease_release(struct exs_store *st, const char *mailbox, const char *worker,
+                     struct exs_error *err);
+int sq_lease_held(struct exs_store *st, const char *mailbox, const char *worker,
+                  struct exs_error *err);
+int sq_lease_list(struct exs_store *st, struct exs_lease **out, size_t *n, struct exs_error *err);
+int sq_slot_claim(struct exs_store *st, const char *credential, int limit, const char *worker,
+                  int64_t lease_ms, int *slot, struct exs_error *err);
+int sq_slot_release(struct exs_store *st, const char *credential, int slot, const char *worker,
+                    struct exs_error *err);
 int sq_act_put(struct exs_store *st, struct exs_act_item *a, struct exs_error *err);
 int sq_act_find(struct exs_store *st, const char *mailbox, const char *exchange_id,
                 struct exs_act_item *a, struct exs_error *err);

@@ -183,10 +183,22 @@ static int send_batch(struct sync_session *s, struct exs_activity *a, size_t n,
     items[i].from = s->out_delegate; /* delegation: sent on behalf of the mailbox */
   }
 
-  /* the attempt is on record before the request leaves */
+  /* the attempt is on record before the request leaves, under the
+   * mailbox's lease (a worker that lost it to another stops here), and
+   * only for emails still pending (begin_send moves pending-send only) */
   if(exs_store_begin(s->st, err))
     goto out;
   in_tx = true;
+  if(s->opt->worker &&
+     (rc = exs_store_lease_held(s->st, s->m->address, s->opt->worker, err)) != 1) {
+    if(rc == 0)
+      exs_error_set(err, EXS_CAT_CONFIG,
+                    "mailbox %s: this worker's lease ran out (another worker may have it): "
+                    "nothing sent",
+                    s->m->address);
+    err->transient = true;
+    goto out;
+  }
   for(i = 0; i < n; i++)
     if(exs_store_activity_begin_send(s->st, a[i].id, err) ||
        exs_store_activity_set_token(s->st, a[i].id, tokens[i], err))

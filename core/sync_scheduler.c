@@ -3,15 +3,22 @@
  *
  * A pass loads the org, the profiles (passwords decrypted) and the
  * mailboxes, keeps those that have a workload enabled and are due
- * (postponed_until reached), and hands them to worker threads. A worker
- * takes the next mailbox whose credential has a free slot (max concurrent
- * connections per credential, docs/sync.md; each worker makes one EWS request
- * at a time, so slots bound requests in flight), claims it in the store
- * (one worker per mailbox, across processes), syncs it and releases it.
- * Each worker has its own store handle (handles are not thread-safe).
+ * (postponed_until reached), and hands them to threads. A thread takes the
+ * next mailbox whose credential has a free slot here (max concurrent
+ * connections per credential, docs/sync.md; each thread makes one EWS
+ * request at a time, so slots bound requests in flight), claims the
+ * mailbox's lease in the store (one worker per mailbox, across processes
+ * and hosts), then one of the credential's slots in the store (the limit
+ * holds across all workers together; when they are all taken the mailbox
+ * goes back to the list and its credential rests a moment), re-reads the
+ * mailbox (another worker may have synced it since the pass loaded it),
+ * syncs it and gives lease and slot back. Each thread has its own store
+ * handle (handles are not thread-safe). The worker's heartbeat thread
+ * (sync_worker.c) keeps leases and slots alive meanwhile.
  */
 #include "exsync/sync.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,16 +31,25 @@
 
 #define KEY_MAX (EXS_ADDRESS_MAX + 16)
 
+/* How long a credential rests when the store says all its slots are taken
+ * by other workers. */
+#define SLOT_RETRY_MS 100
+
 struct slot {
   char key[KEY_MAX];
   int in_use;
   int limit;
+  int64_t rest_until; /* monotonic ms: all slots taken in the store */
 };
 
 struct pass {
   const char *db;
   const char *key_file;
-  const struct exs_sync_options *opt;
+  const struct exs_sync_options *opt; /* the caller's, with worker and transport set */
+  struct exs_sync_options o;
+  struct exs_transport transport; /* the caller's, with the worker's User-Agent */
+  char user_agent[256];
+  int64_t lease_ms;
   struct exs_org org;
   struct exs_profile *profiles;
   size_t np;
@@ -48,7 +64,6 @@ struct pass {
   pthread_mutex_t lock;
   pthread_cond_t freed;
   struct exs_sync_stats stats;
-  char host[192];
   bool failed;
   struct exs_error err;
 };
@@ -76,23 +91,85 @@ static struct slot *slot_for(struct pass *ps, const struct exs_mailbox *m)
   return &ps->slots[ps->n_slots++];
 }
 
-/* Under the lock: the next mailbox whose credential has room, or -1. */
-static long pick(struct pass *ps, struct slot **out)
+/* Under the lock: the next mailbox whose credential has room, or -1;
+ * *rest: the earliest end of a credential's rest (0: none rests). */
+static long pick(struct pass *ps, struct slot **out, int64_t *rest)
 {
+  int64_t now = exs_monotonic_ms();
+
+  *rest = 0;
   for(size_t i = 0; i < ps->n_todo; i++) {
     struct slot *sl;
     if(ps->taken[i])
       continue;
     sl = slot_for(ps, &ps->mailboxes[ps->todo[i]]);
+    if(sl->rest_until > now) {
+      if(!*rest || sl->rest_until < *rest)
+        *rest = sl->rest_until;
+      continue;
+    }
     if(sl->in_use >= sl->limit)
       continue;
     ps->taken[i] = true;
     ps->left--;
     sl->in_use++;
     *out = sl;
-    return (long)ps->todo[i];
+    return (long)i;
   }
   return -1;
+}
+
+static void log_error(struct pass *ps, const struct exs_error *err)
+{
+  if(ps->opt->log)
+    ps->opt->log(ps->opt->log_ctx, err->message);
+}
+
+/* Wait on freed until rest (monotonic ms; 0: until signalled). */
+static void wait_freed(struct pass *ps, int64_t rest)
+{
+  struct timespec at;
+  int64_t ns;
+
+  if(!rest) {
+    pthread_cond_wait(&ps->freed, &ps->lock);
+    return;
+  }
+  clock_gettime(CLOCK_MONOTONIC, &at);
+  ns = (int64_t)at.tv_nsec + (rest - exs_monotonic_ms()) * 1000000;
+  if(ns < 0)
+    ns = 0;
+  at.tv_sec += (time_t)(ns / 1000000000);
+  at.tv_nsec = (long)(ns % 1000000000);
+  pthread_cond_timedwait(&ps->freed, &ps->lock, &at);
+}
+
+/* Sync mailbox m under its lease: re-read it first (another worker may
+ * have synced it since the pass loaded it; its fields are the store's). */
+static void sync_leased(struct pass *ps, struct exs_store *st, struct exs_mailbox *m,
+                        struct exs_sync_stats *local)
+{
+  struct exs_mailbox fresh;
+  struct exs_error err;
+
+  exs_error_clear(&err);
+  if(exs_store_mailbox_get(st, m->address, &fresh, &err)) {
+    log_error(ps, &err);
+    local->errors++;
+    return;
+  }
+  if(!ps->opt->ignore_schedule && fresh.postponed_until > exs_now()) {
+    m->postponed_until = fresh.postponed_until; /* for the next due time */
+    exs_mailbox_wipe(&fresh);
+    local->busy++; /* done by another worker meanwhile */
+    return;
+  }
+  exs_mailbox_wipe(m);
+  *m = fresh;
+  if(exs_sync_mailbox(st, &ps->org, find_profile(ps, m->profile), m, ps->opt, local, &err) < 0) {
+    log_error(ps, &err);
+    local->errors++;
+  }
 }
 
 static void *worker(void *arg)
@@ -116,8 +193,10 @@ static void *worker(void *arg)
     struct exs_sync_stats local;
     struct slot *sl = NULL;
     struct exs_mailbox *m;
-    long idx;
-    int claimed = 0;
+    long i;
+    int64_t rest;
+    int claimed = 0, gslot = -1;
+    bool put_back = false;
 
     pthread_mutex_lock(&ps->lock);
     for(;;) {
@@ -126,34 +205,46 @@ static void *worker(void *arg)
         exs_store_close(st);
         return NULL;
       }
-      idx = pick(ps, &sl);
-      if(idx >= 0)
+      i = pick(ps, &sl, &rest);
+      if(i >= 0)
         break;
-      pthread_cond_wait(&ps->freed, &ps->lock);
+      wait_freed(ps, rest);
     }
     pthread_mutex_unlock(&ps->lock);
 
-    m = &ps->mailboxes[idx];
+    m = &ps->mailboxes[ps->todo[i]];
     memset(&local, 0, sizeof(local));
     exs_error_clear(&err);
-    if(exs_store_mailbox_claim(st, m->address, ps->host,
-                               ps->opt->lease_s > 0 ? ps->opt->lease_s : 3600, &claimed,
-                               &err) < 0) {
-      if(ps->opt->log)
-        ps->opt->log(ps->opt->log_ctx, err.message);
+    if(exs_store_lease_claim(st, m->address, ps->opt->worker, ps->lease_ms, &claimed, &err) < 0) {
+      log_error(ps, &err);
+      local.errors++;
     }
     else if(!claimed) {
       local.busy++;
     }
-    else if(exs_sync_mailbox(st, &ps->org, find_profile(ps, m->profile), m, ps->opt, &local, &err) <
-            0) {
-      if(ps->opt->log)
-        ps->opt->log(ps->opt->log_ctx, err.message);
+    else if(exs_store_slot_claim(st, sl->key, sl->limit, ps->opt->worker, ps->lease_ms, &gslot,
+                                 &err) < 0) {
+      log_error(ps, &err);
       local.errors++;
     }
+    else if(gslot < 0) {
+      put_back = true; /* every slot is another worker's: try again in a moment */
+    }
+    else {
+      sync_leased(ps, st, m, &local);
+      if(exs_store_slot_release(st, sl->key, gslot, ps->opt->worker, &err))
+        log_error(ps, &err);
+    }
+    if(claimed && exs_store_lease_release(st, m->address, ps->opt->worker, &err))
+      log_error(ps, &err);
 
     pthread_mutex_lock(&ps->lock);
     sl->in_use--;
+    if(put_back) {
+      ps->taken[i] = false;
+      ps->left++;
+      sl->rest_until = exs_monotonic_ms() + SLOT_RETRY_MS;
+    }
     exs_sync_stats_add(&ps->stats, &local);
     pthread_cond_broadcast(&ps->freed);
     pthread_mutex_unlock(&ps->lock);
@@ -206,6 +297,27 @@ static void unload(struct pass *ps)
   free(ps->slots);
 }
 
+/* Service workers (opt->worker given) that load the same list start at
+ * different places in it (by their id), so that they do not all queue for
+ * the same first mailbox. A pass of its own keeps the store's order. */
+static void rotate(struct pass *ps)
+{
+  size_t k, n = ps->n_todo, *copy;
+  uint32_t h = 2166136261u;
+
+  if(n < 2)
+    return;
+  for(const char *c = ps->o.worker; *c; c++)
+    h = (h ^ (unsigned char)*c) * 16777619u;
+  copy = malloc(n * sizeof(*copy));
+  if(!copy)
+    return; /* the order is an optimisation */
+  memcpy(copy, ps->todo, n * sizeof(*copy));
+  for(k = 0; k < n; k++)
+    ps->todo[k] = copy[(k + h) % n];
+  free(copy);
+}
+
 int exs_sync_pass(const char *db_path, const char *key_file, const struct exs_sync_options *opt,
                   struct exs_sync_stats *stats, time_t *next_due, struct exs_error *err)
 {
@@ -214,21 +326,33 @@ int exs_sync_pass(const char *db_path, const char *key_file, const struct exs_sy
   size_t i, nthreads, started = 0;
   size_t max_workers;
   pthread_t *threads = NULL;
+  pthread_condattr_t ca;
+  struct exs_sync_worker *own = NULL;
   time_t now = exs_now(), due = 0;
   int result = -1;
 
   memset(&ps, 0, sizeof(ps));
   ps.db = db_path;
   ps.key_file = key_file;
-  ps.opt = opt ? opt : &no_options;
-  max_workers = ps.opt->max_workers ? ps.opt->max_workers : 16;
-  if(ps.opt->host)
-    snprintf(ps.host, sizeof(ps.host), "%s", ps.opt->host);
-  else {
-    char hn[128] = "localhost";
-    gethostname(hn, sizeof(hn) - 1);
-    hn[sizeof(hn) - 1] = '\0';
-    snprintf(ps.host, sizeof(ps.host), "%s:%ld", hn, (long)getpid());
+  ps.o = opt ? *opt : no_options;
+  ps.opt = &ps.o;
+  ps.lease_ms = (ps.o.lease_s > 0 ? ps.o.lease_s : 60) * 1000;
+  max_workers = ps.o.max_workers ? ps.o.max_workers : 16;
+  if(!ps.o.worker) {
+    /* a pass of its own (--once, library callers): a worker for the pass */
+    own = exs_sync_worker_start(db_path, key_file, &ps.o, err);
+    if(!own)
+      return -1;
+    ps.o.worker = exs_sync_worker_id(own);
+  }
+  if(!ps.o.transport || !ps.o.transport->user_agent) {
+    /* the server's logs (and the emulator's journal) tell the workers apart */
+    if(ps.o.transport)
+      ps.transport = *ps.o.transport;
+    snprintf(ps.user_agent, sizeof(ps.user_agent), "exsync/%s (worker %s)", EXSYNC_VERSION,
+             ps.o.worker);
+    ps.transport.user_agent = ps.user_agent;
+    ps.o.transport = &ps.transport;
   }
   if(next_due)
     *next_due = 0;
@@ -251,9 +375,14 @@ int exs_sync_pass(const char *db_path, const char *key_file, const struct exs_sy
       continue;
     ps.todo[ps.n_todo++] = i;
   }
+  if(opt && opt->worker)
+    rotate(&ps);
   ps.left = ps.n_todo;
   pthread_mutex_init(&ps.lock, NULL);
-  pthread_cond_init(&ps.freed, NULL);
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&ps.freed, &ca);
+  pthread_condattr_destroy(&ca);
   nthreads = ps.n_todo < max_workers ? ps.n_todo : max_workers;
   if(nthreads) {
     threads = calloc(nthreads, sizeof(*threads));
@@ -288,5 +417,6 @@ out:
   if(stats)
     exs_sync_stats_add(stats, &ps.stats);
   unload(&ps);
+  exs_sync_worker_stop(own);
   return result;
 }

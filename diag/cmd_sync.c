@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "json.h"
@@ -84,6 +85,11 @@ static const char sync_help[] =
     "  --page-size N        changes per SyncFolderItems page (default 512)\n"
     "  --send-batch N       emails per CreateItem (default 16)\n"
     "  --workers N          worker threads (default 16)\n"
+    "  --lease S            how long this worker's mailbox leases and connection slots\n"
+    "                       outlive its last heartbeat (renewed every S/4; default 60):\n"
+    "                       another worker takes over a dead one's mailboxes after it\n"
+    "  --host NAME          the host name this worker goes by in the store (default:\n"
+    "                       the machine's; workers are NAME:PID)\n"
     "  --idle S             longest sleep between passes (default 60)\n"
     "  --quiet              no per-pass lines\n";
 
@@ -117,37 +123,16 @@ static void print_stats(struct diag_ctx *ctx, const struct exs_sync_stats *s, lo
          s->errors, s->requests, ms);
 }
 
-enum {
-  S_ONCE = 1,
-  S_ALL,
-  S_QUIET,
-  S_MAILBOX,
-  S_INTERVAL,
-  S_BACKOFF,
-  S_MAX_BACKOFF,
-  S_RETRY_INTERVAL,
-  S_MAX_RETRIES,
-  S_PAGE_SIZE,
-  S_SEND_BATCH,
-  S_WORKERS,
-  S_IDLE
-};
-
+/* ids: letters, as getopt's */
 static const struct diag_opt sync_opts[] = {
-    {"--once", false, S_ONCE},
-    {"--all", false, S_ALL},
-    {"--quiet", false, S_QUIET},
-    {"--mailbox", true, S_MAILBOX},
-    {"--interval", true, S_INTERVAL},
-    {"--backoff", true, S_BACKOFF},
-    {"--max-backoff", true, S_MAX_BACKOFF},
-    {"--retry-interval", true, S_RETRY_INTERVAL},
-    {"--max-retries", true, S_MAX_RETRIES},
-    {"--page-size", true, S_PAGE_SIZE},
-    {"--send-batch", true, S_SEND_BATCH},
-    {"--workers", true, S_WORKERS},
-    {"--idle", true, S_IDLE},
-    {NULL, false, 0},
+    {"--once", false, 'o'},       {"--all", false, 'a'},
+    {"--quiet", false, 'q'},      {"--mailbox", true, 'm'},
+    {"--interval", true, 'i'},    {"--backoff", true, 'b'},
+    {"--max-backoff", true, 'B'}, {"--retry-interval", true, 'r'},
+    {"--max-retries", true, 'R'}, {"--page-size", true, 'p'},
+    {"--send-batch", true, 's'},  {"--workers", true, 'w'},
+    {"--idle", true, 'I'},        {"--lease", true, 'L'},
+    {"--host", true, 'H'},        {NULL, false, 0},
 };
 
 static int cmd_sync(struct diag_ctx *ctx, int argc, char **argv)
@@ -157,7 +142,8 @@ static int cmd_sync(struct diag_ctx *ctx, int argc, char **argv)
   struct exs_sync_stats stats;
   struct exs_error err;
   struct sigaction sa;
-  char key[4096];
+  char key[4096], host[192];
+  struct exs_sync_worker *worker = NULL;
   bool once = false, quiet = false;
   long v, idle = 60;
   int64_t start;
@@ -178,45 +164,54 @@ static int cmd_sync(struct diag_ctx *ctx, int argc, char **argv)
       return 2;
     case DIAG_OPT_ARG:
       return diag_opt_unexpected(&p);
-    case S_ONCE:
+    case 'o':
       once = true;
       break;
-    case S_ALL:
+    case 'a':
       opt.ignore_schedule = true;
       break;
-    case S_QUIET:
+    case 'q':
       quiet = true;
       break;
-    case S_MAILBOX:
+    case 'm':
       opt.only_mailbox = p.value;
       break;
+    case 'H':
+      if(!*p.value || strchr(p.value, ':'))
+        return diag_fail("sync: --host '%s': a host name without ':' is expected", p.value);
+      snprintf(host, sizeof(host), "%s:%ld", p.value, (long)getpid());
+      opt.host = host;
+      break;
     default:
-      if(diag_opt_long(&p, id == S_PAGE_SIZE ? 1 : 0, id == S_PAGE_SIZE ? 512 : 100000000L, &v))
+      if(diag_opt_long(&p, id == 'p' ? 1 : 0, id == 'p' ? 512 : 100000000L, &v))
         return 2;
       switch(id) {
-      case S_INTERVAL:
+      case 'i':
         opt.min_interval_s = v;
         break;
-      case S_BACKOFF:
+      case 'b':
         opt.empty_backoff_s = v;
         break;
-      case S_MAX_BACKOFF:
+      case 'B':
         opt.max_backoff_s = v;
         break;
-      case S_RETRY_INTERVAL:
+      case 'r':
         opt.retry_interval_s = v;
         break;
-      case S_MAX_RETRIES:
+      case 'R':
         opt.max_transient_retries = (int)v;
         break;
-      case S_PAGE_SIZE:
+      case 'p':
         opt.page_size = (int)v;
         break;
-      case S_SEND_BATCH:
+      case 's':
         opt.send_batch = (int)v;
         break;
-      case S_WORKERS:
+      case 'w':
         opt.max_workers = (size_t)v;
+        break;
+      case 'L':
+        opt.lease_s = v;
         break;
       default:
         idle = v;
@@ -252,8 +247,15 @@ static int cmd_sync(struct diag_ctx *ctx, int argc, char **argv)
       print_stats(ctx, &stats, (long)(exs_monotonic_ms() - start));
     return stats.errors || retry_failed ? 1 : 0;
   }
+  /* this process as a worker of the store: its heartbeat keeps its leases
+   * alive between and during passes; stopped, they are given back */
+  worker = exs_sync_worker_start(ctx->db, key, &opt, &err);
+  if(!worker)
+    return diag_fail("%s", err.message);
+  opt.worker = exs_sync_worker_id(worker);
   if(!quiet)
-    fprintf(stderr, "exsync: synchronizing (SIGINT or SIGTERM stops)\n");
+    fprintf(stderr, "exsync: synchronizing as worker %s (SIGINT or SIGTERM stops)\n", opt.worker);
+  result = 0;
   for(;;) {
     struct exs_sync_options one = opt;
     struct exs_sync_stats pass_stats;
@@ -264,13 +266,16 @@ static int cmd_sync(struct diag_ctx *ctx, int argc, char **argv)
     size_t retry_failed;
     memset(&pass_stats, 0, sizeof(pass_stats));
     start = exs_monotonic_ms();
-    if(diag_retry_due(ctx, opt.only_mailbox, quiet, &next_retry, &retry_failed))
-      return 2;
-    result = exs_sync_pass(ctx->db, key, &one, &pass_stats, &due, &err);
+    if(diag_retry_due(ctx, opt.only_mailbox, quiet, &next_retry, &retry_failed)) {
+      result = 2;
+      break;
+    }
+    if(exs_sync_pass(ctx->db, key, &one, &pass_stats, &due, &err)) {
+      result = diag_fail("%s", err.message);
+      break;
+    }
     if(next_retry && (!due || next_retry < due))
       due = next_retry;
-    if(result)
-      return diag_fail("%s", err.message);
     exs_sync_stats_add(&stats, &pass_stats);
     if(!quiet && (pass_stats.mailboxes || pass_stats.errors))
       print_stats(ctx, &pass_stats, (long)(exs_monotonic_ms() - start));
@@ -285,9 +290,10 @@ static int cmd_sync(struct diag_ctx *ctx, int argc, char **argv)
     while(!stop_requested && exs_now() < until)
       exs_sleep_ms(100);
   }
-  if(!quiet)
+  exs_sync_worker_stop(worker);
+  if(!quiet && result == 0)
     fprintf(stderr, "exsync: stopped cleanly\n");
-  return 0;
+  return result;
 }
 
 /* ---- exsync status ---- */
@@ -316,10 +322,87 @@ static const char *workload_cell(const struct exs_mailbox *m, int w)
   return m->status[w] == EXS_STATUS_FAILURE ? "FAIL" : "off";
 }
 
+/* The worker holding mailbox's lease, or NULL. */
+static const char *holder_of(const struct exs_lease *l, size_t n, const char *mailbox)
+{
+  for(size_t i = 0; i < n; i++)
+    if(!strcasecmp(l[i].mailbox, mailbox))
+      return l[i].worker;
+  return NULL;
+}
+
+static void print_ms_iso(FILE *f, int64_t ms)
+{
+  char buf[32];
+  time_t t = (time_t)(ms / 1000);
+
+  if(!ms) {
+    fputs("null", f);
+    return;
+  }
+  exs_time_iso(t, buf, sizeof(buf));
+  /* "...:SSZ" -> "...:SS.mmmZ" */
+  buf[strlen(buf) - 1] = '\0';
+  fprintf(f, "\"%s.%03dZ\"", buf, (int)(ms % 1000));
+}
+
+/* The workers registered in the store (docs/json/status.md, "workers"). */
+static void print_workers(struct diag_ctx *ctx, const struct exs_worker *w, size_t nw,
+                          const struct exs_lease *l, size_t nl)
+{
+  int64_t now = exs_now_ms();
+
+  if(ctx->format == DIAG_FORMAT_JSON) {
+    printf(", \"workers\": [");
+    for(size_t i = 0; i < nw; i++) {
+      size_t k, held = 0;
+      printf("%s\n  {\"id\": ", i ? "," : "");
+      diag_json_str(stdout, w[i].id);
+      printf(", \"host\": ");
+      diag_json_str(stdout, w[i].host);
+      printf(", \"pid\": %ld, \"started\": ", w[i].pid);
+      print_ms_iso(stdout, w[i].started_ms);
+      printf(", \"last_heartbeat\": ");
+      print_ms_iso(stdout, w[i].heartbeat_ms);
+      printf(", \"heartbeat_age_ms\": %lld, \"mailboxes\": [",
+             (long long)(now - w[i].heartbeat_ms));
+      for(k = 0; k < nl; k++) {
+        if(strcmp(l[k].worker, w[i].id))
+          continue;
+        printf("%s", held++ ? ", " : "");
+        diag_json_str(stdout, l[k].mailbox);
+      }
+      printf("]}");
+    }
+    printf("%s]", nw ? "\n" : "");
+    return;
+  }
+  printf("\n%-32s %-20s %8s %-20s %12s %s\n", "WORKER", "HOST", "PID", "STARTED", "HEARTBEAT",
+         "MAILBOXES HELD");
+  for(size_t i = 0; i < nw; i++) {
+    char t[32], age[32];
+    size_t k, held = 0;
+    snprintf(age, sizeof(age), "%.1fs ago", (double)(now - w[i].heartbeat_ms) / 1000.0);
+    printf("%-32.32s %-20.20s %8ld %-20s %12s ", w[i].id, w[i].host, w[i].pid,
+           exs_time_iso((time_t)(w[i].started_ms / 1000), t, sizeof(t)), age);
+    for(k = 0; k < nl; k++) {
+      if(strcmp(l[k].worker, w[i].id))
+        continue;
+      printf("%s%s", held++ ? ", " : "", l[k].mailbox);
+    }
+    printf("%s\n", held ? "" : "-");
+  }
+  if(!nw)
+    printf("(no worker is registered: no `exsync sync` service runs on this store)\n");
+}
+
 static int cmd_status(struct diag_ctx *ctx, int argc, char **argv)
 {
   struct exs_store *st;
   struct exs_mailbox *m = NULL;
+  struct exs_worker *workers = NULL;
+  struct exs_lease *leases = NULL;
+  size_t nw = 0, nl = 0;
   struct exs_error err;
   size_t n = 0, i;
   long enabled = 0, failing = 0, processing = 0, postponed = 0;
@@ -334,7 +417,8 @@ static int cmd_status(struct diag_ctx *ctx, int argc, char **argv)
     puts("usage: exsync status [--format text|json|html]\n"
          "One screen on the health of server-side synchronization: per mailbox the\n"
          "workloads (on, off, FAIL, - not server-side sync), last successful sync, next\n"
-         "sync, items of the last sync, activities, and the last error. html is one\n"
+         "sync, items of the last sync, activities, and the last error; then the sync\n"
+         "workers on this store (host, pid, last heartbeat, mailboxes held). html is one\n"
          "self-contained page (docs/json/status.md describes the JSON).");
     return 0;
   }
@@ -348,9 +432,17 @@ static int cmd_status(struct diag_ctx *ctx, int argc, char **argv)
   if(!st)
     return 2;
   exs_error_clear(&err);
-  if(exs_store_mailbox_list(st, NULL, 0, &m, &n, &err)) {
+  if(exs_store_mailbox_list(st, NULL, 0, &m, &n, &err) ||
+     exs_store_worker_list(st, &workers, &nw, &err) ||
+     exs_store_lease_list(st, &leases, &nl, &err)) {
     diag_fail("%s", err.message);
     goto out;
+  }
+  /* who syncs a mailbox now: its lease's holder */
+  for(i = 0; i < n; i++) {
+    const char *h = holder_of(leases, nl, m[i].address);
+    if(h)
+      snprintf(m[i].processing_host, sizeof(m[i].processing_host), "%s", h);
   }
   if(ctx->format == DIAG_FORMAT_HTML) {
     diag_status_write_html(stdout, m, n);
@@ -433,11 +525,13 @@ static int cmd_status(struct diag_ctx *ctx, int argc, char **argv)
     }
   }
   if(ctx->format == DIAG_FORMAT_JSON) {
-    printf("%s], \"summary\": {\"mailboxes\": %zu, \"enabled\": %ld, \"failing\": %ld, "
+    printf("%s]", n ? "\n" : "");
+    print_workers(ctx, workers, nw, leases, nl);
+    printf(", \"summary\": {\"mailboxes\": %zu, \"enabled\": %ld, \"failing\": %ld, "
            "\"processing\": %ld, \"postponed\": %ld, \"received\": %ld, \"pending_send\": %ld, "
-           "\"sending\": %ld, \"sent\": %ld, \"failed\": %ld}}\n",
-           n ? "\n" : "", n, enabled, failing, processing, postponed, total.received, total.pending,
-           total.sending, total.sent, total.failed);
+           "\"sending\": %ld, \"sent\": %ld, \"failed\": %ld, \"workers\": %zu}}\n",
+           n, enabled, failing, processing, postponed, total.received, total.pending, total.sending,
+           total.sent, total.failed, nw);
   }
   else {
     printf("\n%zu mailboxes: %ld enabled, %ld with failures, %ld syncing now, %ld waiting; "
@@ -445,9 +539,12 @@ static int cmd_status(struct diag_ctx *ctx, int argc, char **argv)
            "failed\n",
            n, enabled, failing, processing, postponed, total.received, total.sent,
            total.pending + total.sending, total.sending, total.failed);
+    print_workers(ctx, workers, nw, leases, nl);
   }
   result = 0;
 out:
+  free(workers);
+  free(leases);
   free(m);
   exs_store_close(st);
   return result;

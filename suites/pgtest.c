@@ -391,7 +391,7 @@ void pgtest_stop(struct pgtest *p)
 
 int pgtest_createdb(struct pgtest *p, char *uri, size_t urilen, char *err, size_t errlen)
 {
-  char conninfo[300], sql[64];
+  char conninfo[300], sql[64], name[40];
   PGconn *c;
   PGresult *r;
   int rc = -1;
@@ -404,13 +404,16 @@ int pgtest_createdb(struct pgtest *p, char *uri, size_t urilen, char *err, size_
     PQfinish(c);
     return -1;
   }
+  /* unique also across processes forked from the one that started the
+   * cluster (Check runs each test in a child) */
   p->ndb++;
-  snprintf(sql, sizeof(sql), "CREATE DATABASE t%d", p->ndb);
+  snprintf(name, sizeof(name), "t%ld_%d", (long)getpid(), p->ndb);
+  snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
   r = PQexec(c, sql);
   if(PQresultStatus(r) != PGRES_COMMAND_OK)
     snprintf(err, errlen, "%s: %s", sql, PQerrorMessage(c));
   else {
-    snprintf(uri, urilen, "postgresql://%s@127.0.0.1:%d/t%d", PG_SUPERUSER, p->port, p->ndb);
+    snprintf(uri, urilen, "postgresql://%s@127.0.0.1:%d/%s", PG_SUPERUSER, p->port, name);
     rc = 0;
   }
   PQclear(r);

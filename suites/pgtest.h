@@ -37,11 +37,12 @@ struct pgtest *pgtest_start(const struct pgtest_options *opts, char *err, size_t
 /* Stop the server, remove the directory. NULL: no-op. */
 void pgtest_stop(struct pgtest *p);
 
-/* A fresh, empty database (named "t1", "t2", ... in the order made) and its
- * URI, postgresql://exsync@127.0.0.1:PORT/tN, in uri. Returns 0 or -1 with err. */
+/* A fresh, empty database (named tPID_N: unique also when forked test
+ * processes make them) and its URI, postgresql://exsync@127.0.0.1:PORT/NAME,
+ * in uri. Returns 0 or -1 with err. */
 int pgtest_createdb(struct pgtest *p, char *uri, size_t urilen, char *err, size_t errlen);
 /* The same database reached through the unix socket:
- * postgresql://exsync@/tN?host=DIR */
+ * postgresql://exsync@/NAME?host=DIR&port=PORT */
 int pgtest_socket_uri(const struct pgtest *p, const char *tcp_uri, char *uri, size_t urilen);
 
 /* The cluster's directory (socket, log, password file); its TCP port. */

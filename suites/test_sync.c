@@ -789,20 +789,28 @@ START_TEST(claim_one_worker_per_mailbox)
   int claimed = 0;
 
   add_mailbox("alice@contoso.com", EXS_TRACK_ALL);
-  /* another live worker holds it */
-  ck_assert(exs_store_mailbox_claim(st, "alice@contoso.com", "otherhost:1", 3600, &claimed, &err) ==
-            0);
+  /* another live worker (another host) holds its lease */
+  ck_assert(exs_store_lease_claim(st, "alice@contoso.com", "otherhost:1", 3600 * 1000, &claimed,
+                                  &err) == 0);
   ck_assert_int_eq(claimed, 1);
   s = pass();
   ck_assert_uint_eq(s.busy, 1);
   ck_assert_int_eq(count("alice@contoso.com", NULL), 0);
-  /* a lease that ran out is taken over */
-  opt.lease_s = 1;
-  exs_clock_freeze(exs_now() + 10);
+  /* a lease that ran out (no heartbeat renewed it) is taken over */
+  exs_clock_freeze(exs_now() + 3601);
   s = pass();
   exs_clock_freeze(0);
   ck_assert_uint_eq(s.busy, 0);
   ck_assert_int_eq(count("alice@contoso.com", NULL), 2);
+  /* and given back at the end of the cycle */
+  ck_assert_int_eq(exs_store_lease_held(st, "alice@contoso.com", "otherhost:1", &err), 0);
+  {
+    struct exs_lease *l = NULL;
+    size_t n = 9;
+    ck_assert_int_eq(exs_store_lease_list(st, &l, &n, &err), 0);
+    ck_assert_uint_eq(n, 0);
+    free(l);
+  }
 }
 END_TEST
 

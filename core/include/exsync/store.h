@@ -80,7 +80,7 @@
 
 #define EXS_STORE_NOT_FOUND 1
 /* Schema version this build writes. */
-#define EXS_STORE_SCHEMA_VERSION 7
+#define EXS_STORE_SCHEMA_VERSION 8
 
 struct exs_store;
 
@@ -294,7 +294,8 @@ int exs_store_activity_extra_get(struct exs_store *st, int64_t id, struct exs_ac
 int exs_store_activity_set_token(struct exs_store *st, int64_t id, const char *token,
                                  struct exs_error *err);
 /* Record a send attempt BEFORE the request: state "sending", attempts + 1,
- * reason cleared. */
+ * reason cleared; only from pending-send (EXS_STORE_NOT_FOUND otherwise:
+ * another worker moved it), so that one email is never sent twice. */
 int exs_store_activity_begin_send(struct exs_store *st, int64_t id, struct exs_error *err);
 /* Back to pending-send with a reason (a send known not to have happened). */
 int exs_store_activity_set_pending(struct exs_store *st, int64_t id, const char *reason,
@@ -327,6 +328,67 @@ int exs_store_mailbox_claim(struct exs_store *st, const char *address, const cha
  * and status[] / enabled[] in one statement; other fields are left alone. */
 int exs_store_mailbox_save_runtime(struct exs_store *st, const struct exs_mailbox *m,
                                    struct exs_error *err);
+
+/* ---- many workers on one store (core/store_workers.c; docs/sync.md, Workers) ----
+ * A worker is one `exsync sync` process, known by its id "HOST:PID". It
+ * registers, then renews its heartbeat and everything it holds every
+ * quarter of its lease. It holds
+ *  - the lease of each mailbox it processes: one worker per mailbox; a lease
+ *    that was not renewed in time (the holder died or stalled) is taken
+ *    over, and so is one held by a dead process of the same host at once;
+ *  - a slot of the credential it connects with: the profile's maximum
+ *    concurrent connections hold across all workers together.
+ * Times are milliseconds since the epoch (exs_now_ms): the hosts' clocks
+ * must agree to well within a lease (NTP). On PostgreSQL a claim skips a
+ * row another worker is claiming (FOR UPDATE SKIP LOCKED) instead of
+ * waiting for it. */
+struct exs_worker {
+  char id[192]; /* "HOST:PID" */
+  char host[128];
+  long pid;
+  int64_t started_ms;
+  int64_t heartbeat_ms;
+};
+struct exs_lease {
+  char mailbox[EXS_ADDRESS_MAX + 1];
+  char worker[192];
+  int64_t expires_ms;
+};
+/* Register (or re-register) worker w now (started and heartbeat now);
+ * workers silent for a week are forgotten. */
+int exs_store_worker_register(struct exs_store *st, const struct exs_worker *w,
+                              struct exs_error *err);
+/* The heartbeat of worker id, in one transaction: heartbeat = now, and its
+ * leases and slots that have not expired run until now + lease_ms.
+ * *renewed (may be NULL): the leases renewed. */
+int exs_store_worker_heartbeat(struct exs_store *st, const char *id, int64_t lease_ms,
+                               long *renewed, struct exs_error *err);
+/* Forget worker id with its leases and slots (a clean stop). */
+int exs_store_worker_unregister(struct exs_store *st, const char *id, struct exs_error *err);
+/* Registered workers by id (*out malloc'd, NULL when none). */
+int exs_store_worker_list(struct exs_store *st, struct exs_worker **out, size_t *n,
+                          struct exs_error *err);
+/* Claim the lease of mailbox for worker until now + lease_ms: *claimed 1
+ * when it was free, expired, already the worker's, or held by a dead
+ * process of the worker's host; 0 when another worker holds it. */
+int exs_store_lease_claim(struct exs_store *st, const char *mailbox, const char *worker,
+                          int64_t lease_ms, int *claimed, struct exs_error *err);
+/* Give the lease back (no-op when worker does not hold it). */
+int exs_store_lease_release(struct exs_store *st, const char *mailbox, const char *worker,
+                            struct exs_error *err);
+/* 1 when worker holds an unexpired lease of mailbox, 0 not, -1 error. */
+int exs_store_lease_held(struct exs_store *st, const char *mailbox, const char *worker,
+                         struct exs_error *err);
+/* The unexpired leases by mailbox (*out malloc'd, NULL when none). */
+int exs_store_lease_list(struct exs_store *st, struct exs_lease **out, size_t *n,
+                         struct exs_error *err);
+/* One of the limit slots of credential (exs_testenable_credential_key) for
+ * worker until now + lease_ms: *slot its number, or -1 when all limit are
+ * held by others. */
+int exs_store_slot_claim(struct exs_store *st, const char *credential, int limit,
+                         const char *worker, int64_t lease_ms, int *slot, struct exs_error *err);
+int exs_store_slot_release(struct exs_store *st, const char *credential, int slot,
+                           const char *worker, struct exs_error *err);
 
 /* ACT items (appointments, contacts, tasks) mirrored between the store and
  * Exchange. Strings are copied (truncated). */

@@ -10,11 +10,14 @@
  *    each message carries the extended property exsync.ActivityId
  *    ("ORGID:ID"), and an email found in "sending" is first looked up in the
  *    sender's Sent Items: found means sent, never sent twice;
- *  - a mailbox is processed by one worker at a time (claimed in the store
- *    with a lease; a dead holder on the same host is taken over at once);
+ *  - a mailbox is processed by one worker at a time, across processes and
+ *    hosts on one store (a lease in the store renewed by the worker's
+ *    heartbeat; an expired one is taken over, and one of a dead process of
+ *    the same host at once);
  *  - never more EWS requests in flight per credential than the profile's
- *    maximum concurrent connections (each worker makes one request at a time
- *    and holds one of the credential's slots while it works).
+ *    maximum concurrent connections, across all workers (each worker thread
+ *    makes one request at a time and holds one of the credential's slots in
+ *    the store while it works).
  *
  * Errors follow docs/test-enable.md, Errors: a permanent mailbox-level failure disables
  * the workload (enabled[w] = false, status Failure, Error alert); a transient
@@ -49,7 +52,8 @@ struct exs_sync_options {
   long max_backoff_s;        /* cap of that extra wait [900] */
   long retry_interval_s;     /* transient failure retry interval [300] */
   int max_transient_retries; /* [10] */
-  long lease_s;              /* a claim older than this is taken over [3600] */
+  long lease_s;              /* a worker's leases run this long past its last heartbeat, renewed
+                                every quarter of it; an expired one is taken over [60] */
   long throttle_max_wait_ms; /* per request throttling budget [30000] */
   /* work sizes */
   int page_size;      /* SyncFolderItems MaxChangesReturned [512] */
@@ -60,7 +64,9 @@ struct exs_sync_options {
   /* behaviour */
   bool ignore_schedule;        /* process every enabled mailbox, due or not */
   const char *only_mailbox;    /* process just this address (NULL: all) */
-  const char *host;            /* processing host "NAME:PID"; NULL: this process */
+  const char *host;            /* worker id "NAME:PID"; NULL: HOSTNAME:PID of this process */
+  const char *worker;          /* the id of a started exs_sync_worker; NULL: a pass
+                                  registers one of its own for its duration */
   volatile sig_atomic_t *stop; /* set (by a signal handler) to stop after the current page */
   exs_sync_log_fn log;
   void *log_ctx;
@@ -104,6 +110,18 @@ int exs_sync_mailbox(struct exs_store *st, const struct exs_org *org, const stru
  * stats->errors), -1 with err when it could not (store, configuration). */
 int exs_sync_pass(const char *db_path, const char *key_file, const struct exs_sync_options *opt,
                   struct exs_sync_stats *stats, time_t *next_due, struct exs_error *err);
+
+/* A worker: this process registered in the store (exs_store_worker_register)
+ * with a thread of its own that renews its heartbeat, leases and slots
+ * every quarter of opt->lease_s until exs_sync_worker_stop, which releases
+ * them all and unregisters. Give its id to exs_sync_pass as opt->worker. */
+struct exs_sync_worker;
+struct exs_sync_worker *exs_sync_worker_start(const char *db_path, const char *key_file,
+                                              const struct exs_sync_options *opt,
+                                              struct exs_error *err);
+const char *exs_sync_worker_id(const struct exs_sync_worker *w);
+/* NULL: no-op. */
+void exs_sync_worker_stop(struct exs_sync_worker *w);
 
 /* The postponement after a cycle: max(min interval, the profile's polling
  * interval, the empty-cycle back-off for no_email_count), in seconds. */
