@@ -804,6 +804,31 @@ out:
 }
 
 /* The profile subcommands and their options and formats. */
+/* The entry of a subcommand table (n entries of size bytes, each starting
+ * with its name) that argv[1] names. NULL with *result: no subcommand
+ * (usage on stderr, 2), -h (usage, 0) or an unknown one (2). */
+static const void *find_sub(const char *cmd, int (*help)(FILE *), const void *table, size_t n,
+                            size_t size, int argc, char **argv, int *result)
+{
+  size_t i;
+
+  if(argc < 2) {
+    *result = help(stderr);
+    return NULL;
+  }
+  if(!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+    *result = help(stdout);
+    return NULL;
+  }
+  for(i = 0; i < n; i++) {
+    const void *entry = (const char *)table + i * size;
+    if(!strcmp(argv[1], *(const char *const *)entry))
+      return entry;
+  }
+  *result = diag_fail("%s: unknown subcommand '%s' (see exsync help %s)", cmd, argv[1], cmd);
+  return NULL;
+}
+
 static const struct profile_sub {
   const char *name;
   int (*run)(struct profile_run *r);
@@ -861,21 +886,16 @@ static int profile_parse(struct profile_run *r, const struct profile_sub *s, con
 
 static int cmd_profile(struct diag_ctx *ctx, int argc, char **argv)
 {
-  const struct profile_sub *s = NULL;
+  const struct profile_sub *s;
   struct profile_run r;
   char cmd[64];
-  size_t i;
   int result;
 
-  if(argc < 2)
-    return profile_help(stderr);
-  if(!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
-    return profile_help(stdout);
-  for(i = 0; i < sizeof(profile_subs) / sizeof(profile_subs[0]) && !s; i++)
-    if(!strcmp(argv[1], profile_subs[i].name))
-      s = &profile_subs[i];
+  s = find_sub("profile", profile_help, profile_subs,
+               sizeof(profile_subs) / sizeof(profile_subs[0]), sizeof(profile_subs[0]), argc, argv,
+               &result);
   if(!s)
-    return diag_fail("profile: unknown subcommand '%s' (see exsync help profile)", argv[1]);
+    return result;
   snprintf(cmd, sizeof(cmd), "profile %s", argv[1]);
   if(refuse_literal_password(argc, argv, 2))
     return 2;
@@ -1407,21 +1427,16 @@ static int mailbox_parse(struct mailbox_run *r, const struct mailbox_sub *s, con
 
 static int cmd_mailbox(struct diag_ctx *ctx, int argc, char **argv)
 {
-  const struct mailbox_sub *s = NULL;
+  const struct mailbox_sub *s;
   struct mailbox_run r;
   char cmd[64];
-  size_t i;
   int result;
 
-  if(argc < 2)
-    return mailbox_help(stderr);
-  if(!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
-    return mailbox_help(stdout);
-  for(i = 0; i < sizeof(mailbox_subs) / sizeof(mailbox_subs[0]) && !s; i++)
-    if(!strcmp(argv[1], mailbox_subs[i].name))
-      s = &mailbox_subs[i];
+  s = find_sub("mailbox", mailbox_help, mailbox_subs,
+               sizeof(mailbox_subs) / sizeof(mailbox_subs[0]), sizeof(mailbox_subs[0]), argc, argv,
+               &result);
   if(!s)
-    return diag_fail("mailbox: unknown subcommand '%s' (see exsync help mailbox)", argv[1]);
+    return result;
   snprintf(cmd, sizeof(cmd), "mailbox %s", argv[1]);
   if(s->password && refuse_literal_password(argc, argv, 2))
     return 2;

@@ -132,30 +132,18 @@ static void print_json(FILE *f, const char *address, const struct exs_autodiscov
   fputs("\n]}\n", f);
 }
 
-enum {
-  OPT_ALLOW_NON_SSL = 1,
-  OPT_PROMPT,
-  OPT_USER,
-  OPT_PW_ENV,
-  OPT_PW_FILE,
-  OPT_PROTOCOL,
-  OPT_LDAP,
-  OPT_SITE,
-  OPT_LDAP_USER,
-  OPT_LDAP_PW_ENV
-};
-
+/* ids: letters, as getopt's */
 static const struct diag_opt opts[] = {
-    {"--allow-non-ssl", false, OPT_ALLOW_NON_SSL},
-    {"--password-prompt", false, OPT_PROMPT},
-    {"--user", true, OPT_USER},
-    {"--password-env", true, OPT_PW_ENV},
-    {"--password-file", true, OPT_PW_FILE},
-    {"--protocol", true, OPT_PROTOCOL},
-    {"--ldap", true, OPT_LDAP},
-    {"--site", true, OPT_SITE},
-    {"--ldap-user", true, OPT_LDAP_USER},
-    {"--ldap-password-env", true, OPT_LDAP_PW_ENV},
+    {"--allow-non-ssl", false, 'n'},
+    {"--password-prompt", false, 'P'},
+    {"--user", true, 'u'},
+    {"--password-env", true, 'e'},
+    {"--password-file", true, 'f'},
+    {"--protocol", true, 'p'},
+    {"--ldap", true, 'l'},
+    {"--site", true, 's'},
+    {"--ldap-user", true, 'U'},
+    {"--ldap-password-env", true, 'E'},
     {NULL, false, 0},
 };
 
@@ -186,40 +174,40 @@ int diag_cmd_autodiscover(struct diag_ctx *ctx, int argc, char **argv)
         return diag_opt_unexpected(&p);
       address = p.value;
       break;
-    case OPT_ALLOW_NON_SSL:
+    case 'n':
       ao.http.allow_non_ssl = true;
       ao.http.allow_credentials_non_secure = true;
       break;
-    case OPT_PROMPT:
+    case 'P':
       prompt = true;
       break;
-    case OPT_USER:
+    case 'u':
       user = p.value;
       break;
-    case OPT_PW_ENV:
+    case 'e':
       pw_env = p.value;
       break;
-    case OPT_PW_FILE:
+    case 'f':
       pw_file = p.value;
       break;
-    case OPT_PROTOCOL: {
+    case 'p': {
       int pr = exs_protocol_parse(p.value);
       if(pr < 0)
         return diag_fail("--protocol: '%s' is not autodetect, negotiate, ntlm or basic", p.value);
       ao.http.auth = (enum exs_auth_protocol)pr;
       break;
     }
-    case OPT_LDAP:
+    case 'l':
       scp.uri = p.value;
       ao.scp = &scp;
       break;
-    case OPT_SITE:
+    case 's':
       scp.site = p.value;
       break;
-    case OPT_LDAP_USER:
+    case 'U':
       scp.user = p.value;
       break;
-    case OPT_LDAP_PW_ENV:
+    case 'E':
       scp.password = getenv(p.value);
       if(!scp.password)
         return diag_fail("the environment variable %s is not set", p.value);

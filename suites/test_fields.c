@@ -464,6 +464,21 @@ START_TEST(store_round_trip)
   memset(&m2, 0x5a, sizeof(m2));
   ck_assert_msg(exs_store_mailbox_get(st, "alice@contoso.com", &m2, &err) == 0, "%s", err.message);
   assert_same(&exs_mailbox_desc, &m, &m2, "store");
+  /* Test & Enable's and the sync engine's writes: exactly their fields */
+  for(int w = 0; w < 2; w++) {
+    unsigned flag = w ? EXS_FIELD_RUNTIME : EXS_FIELD_RESULT;
+    struct exs_mailbox next = m, want = m;
+    exs_desc_copy(&exs_mailbox_desc, &next, &mdef, flag); /* its fields to their defaults */
+    exs_desc_copy(&exs_mailbox_desc, &want, &next, flag);
+    strcpy(next.name, "not written");
+    if(w)
+      ck_assert_msg(exs_store_mailbox_save_runtime(st, &next, &err) == 0, "%s", err.message);
+    else
+      ck_assert_msg(exs_store_save_test_result(st, &next, NULL, 0, &err) == 0, "%s", err.message);
+    ck_assert_msg(exs_store_mailbox_get(st, m.address, &m2, &err) == 0, "%s", err.message);
+    assert_same(&exs_mailbox_desc, &want, &m2, w ? "save_runtime" : "save_test_result");
+    ck_assert_msg(exs_store_mailbox_put(st, &m, &err) == 0, "%s", err.message);
+  }
   exs_profile_wipe(&p2);
   exs_mailbox_wipe(&m2);
   exs_store_close(st);

@@ -34,7 +34,7 @@ enum exs_ftype {
 #define EXS_FIELD_KEY 0x01u     /* the entity's key: required, unique */
 #define EXS_FIELD_SECRET 0x02u  /* a password (see above) */
 #define EXS_FIELD_RESULT 0x04u  /* written by Test & Enable (exs_store_save_test_result) */
-#define EXS_FIELD_RUNTIME 0x08u /* written by the sync engine */
+#define EXS_FIELD_RUNTIME 0x08u /* written by the sync engine (exs_store_mailbox_save_runtime) */
 #define EXS_FIELD_OUTGOING                                                                         \
   0x10u /* a profile's outgoing setting: only with same-outgoing="no";                             \
            its incoming counterpart is the attribute without                                       \
