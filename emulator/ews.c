@@ -156,7 +156,8 @@ static int lock_mailboxes(struct emu_ews_ctx *ctx, xmlNodePtr op)
     ctx->nlocked = 0;
     return -1;
   }
-  qsort(ctx->locked, ctx->nlocked, sizeof(ctx->locked[0]), by_index);
+  if(ctx->nlocked > 1)
+    qsort(ctx->locked, ctx->nlocked, sizeof(ctx->locked[0]), by_index);
   for(size_t i = 0; i < ctx->nlocked; i++)
     pthread_mutex_lock(&ctx->locked[i]->lock);
   return 0;
