@@ -312,10 +312,6 @@ static int cmd_org(struct diag_ctx *ctx, int argc, char **argv)
       goto out;
     }
     snprintf(key, sizeof(key), "%.*s", (int)(eq - args[i]), args[i]);
-    if(!strcmp(key, "id")) {
-      snprintf(org.id, sizeof(org.id), "%s", eq + 1);
-      continue;
-    }
     if(exs_orgfile_set_org(&org, key, eq + 1, &err)) {
       diag_fail("%s", err.message);
       goto out;
