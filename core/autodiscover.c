@@ -681,6 +681,103 @@ static enum try_result refuse_status(struct run *r, struct exs_autodiscover_step
   return TRY_NEXT;
 }
 
+/* An answer with settings: found, unless it names no EWS URL. */
+static enum try_result take_settings(struct run *r, struct exs_autodiscover_step *s,
+                                     const struct exs_autodiscover_answer *a, const char *url,
+                                     enum exs_ad_method method)
+{
+  if(!a->ews_url[0]) {
+    note_answer(r, 200, "", url, "settings without an EWS URL");
+    if(s) {
+      s->outcome = EXS_AD_ERROR;
+      STEP_SET(s, got, "settings without an EWS URL");
+      STEP_SET(s, why, "trying the next candidate");
+    }
+    return TRY_NEXT;
+  }
+  succeed(r, url, method, a);
+  if(s) {
+    s->outcome = is_https(a->ews_url) ? EXS_AD_SUCCESS : EXS_AD_WARNING;
+    STEP_SET(s, got, "EWS URL %s", a->ews_url);
+    if(!is_https(a->ews_url))
+      STEP_SET(s, why, "the EWS URL is plain HTTP: it is refused unless the deployment allows it");
+    else if(r->hops)
+      STEP_SET(s, why, "EWS calls will use %s, the address Autodiscover finally answered for",
+               r->address);
+    else
+      STEP_SET(s, why, "found");
+  }
+  return TRY_DONE;
+}
+
+/* redirectAddr: the search restarts for the new address, unless it is no
+ * address, was searched already (a loop) or the hops are spent. */
+static enum try_result take_redirect_addr(struct run *r, struct exs_autodiscover_step *s,
+                                          const struct exs_autodiscover_answer *a, const char *url)
+{
+  if(s) {
+    s->outcome = EXS_AD_WARNING;
+    STEP_SET(s, got, "redirectAddr to %s", a->redirect);
+  }
+  if(!strchr(a->redirect, '@')) {
+    note_answer(r, 200, "", url, "redirectAddr without an address");
+    if(s)
+      s->outcome = EXS_AD_ERROR;
+    STEP_SET(s, why, "not an email address: trying the next candidate");
+    return TRY_NEXT;
+  }
+  if(seen_addr(r, a->redirect)) {
+    r->fatal = true;
+    snprintf(r->fatal_msg, sizeof(r->fatal_msg),
+             "Autodiscover redirect loop: %s was already searched", a->redirect);
+    if(s)
+      s->outcome = EXS_AD_ERROR;
+    STEP_SET(s, why, "address already searched: redirect loop, search stopped");
+    note_answer(r, 200, "", url, "redirect loop");
+    return TRY_FATAL;
+  }
+  if(!count_hop(r, s)) {
+    if(s)
+      s->outcome = EXS_AD_ERROR;
+    note_answer(r, 200, "", url, "too many redirects");
+    return TRY_FATAL;
+  }
+  STEP_SET(s, why, "restarting the search for %s", a->redirect);
+  set_address(r, a->redirect);
+  return TRY_RESTART;
+}
+
+/* redirectUrl: true when followed (url and *method moved on), else false
+ * with *result (not https, or the hops are spent). */
+static bool follow_redirect_url(struct run *r, struct exs_autodiscover_step *s,
+                                const struct exs_autodiscover_answer *a, char *url, size_t urllen,
+                                enum exs_ad_method *method, enum try_result *result)
+{
+  if(s) {
+    s->outcome = EXS_AD_WARNING;
+    STEP_SET(s, got, "redirectUrl to %s", a->redirect);
+  }
+  if(!is_https(a->redirect)) {
+    note_answer(r, 200, "", url, "redirectUrl not https");
+    if(s)
+      s->outcome = EXS_AD_ERROR;
+    STEP_SET(s, why, "redirect target is not https: refused");
+    *result = TRY_NEXT;
+    return false;
+  }
+  if(!count_hop(r, s)) {
+    if(s)
+      s->outcome = EXS_AD_ERROR;
+    note_answer(r, 200, "", url, "too many redirects");
+    *result = TRY_FATAL;
+    return false;
+  }
+  STEP_SET(s, why, "re-sending the request there");
+  snprintf(url, urllen, "%s", a->redirect);
+  *method = method_of_url(url);
+  return true;
+}
+
 /* A parsed Autodiscover answer a from url: true when its redirectUrl is
  * followed (url and *method moved on), else false with *result. */
 static bool take_answer(struct run *r, struct exs_autodiscover_step *s,
@@ -689,90 +786,13 @@ static bool take_answer(struct run *r, struct exs_autodiscover_step *s,
 {
   switch(a->action) {
   case EXS_AD_ACTION_SETTINGS:
-    if(!a->ews_url[0]) {
-      note_answer(r, 200, "", url, "settings without an EWS URL");
-      if(s) {
-        s->outcome = EXS_AD_ERROR;
-        STEP_SET(s, got, "settings without an EWS URL");
-        STEP_SET(s, why, "trying the next candidate");
-      }
-      *result = TRY_NEXT;
-      return false;
-    }
-    succeed(r, url, *method, a);
-    if(s) {
-      s->outcome = is_https(a->ews_url) ? EXS_AD_SUCCESS : EXS_AD_WARNING;
-      STEP_SET(s, got, "EWS URL %s", a->ews_url);
-      if(!is_https(a->ews_url))
-        STEP_SET(s, why,
-                 "the EWS URL is plain HTTP: it is refused unless the deployment allows it");
-      else if(r->hops)
-        STEP_SET(s, why, "EWS calls will use %s, the address Autodiscover finally answered for",
-                 r->address);
-      else
-        STEP_SET(s, why, "found");
-    }
-    *result = TRY_DONE;
+    *result = take_settings(r, s, a, url, *method);
     return false;
   case EXS_AD_ACTION_REDIRECT_ADDR:
-    if(s) {
-      s->outcome = EXS_AD_WARNING;
-      STEP_SET(s, got, "redirectAddr to %s", a->redirect);
-    }
-    if(!strchr(a->redirect, '@')) {
-      note_answer(r, 200, "", url, "redirectAddr without an address");
-      if(s)
-        s->outcome = EXS_AD_ERROR;
-      STEP_SET(s, why, "not an email address: trying the next candidate");
-      *result = TRY_NEXT;
-      return false;
-    }
-    if(seen_addr(r, a->redirect)) {
-      r->fatal = true;
-      snprintf(r->fatal_msg, sizeof(r->fatal_msg),
-               "Autodiscover redirect loop: %s was already searched", a->redirect);
-      if(s)
-        s->outcome = EXS_AD_ERROR;
-      STEP_SET(s, why, "address already searched: redirect loop, search stopped");
-      note_answer(r, 200, "", url, "redirect loop");
-      *result = TRY_FATAL;
-      return false;
-    }
-    if(!count_hop(r, s)) {
-      if(s)
-        s->outcome = EXS_AD_ERROR;
-      note_answer(r, 200, "", url, "too many redirects");
-      *result = TRY_FATAL;
-      return false;
-    }
-    STEP_SET(s, why, "restarting the search for %s", a->redirect);
-    set_address(r, a->redirect);
-    *result = TRY_RESTART;
+    *result = take_redirect_addr(r, s, a, url);
     return false;
   case EXS_AD_ACTION_REDIRECT_URL:
-    if(s) {
-      s->outcome = EXS_AD_WARNING;
-      STEP_SET(s, got, "redirectUrl to %s", a->redirect);
-    }
-    if(!is_https(a->redirect)) {
-      note_answer(r, 200, "", url, "redirectUrl not https");
-      if(s)
-        s->outcome = EXS_AD_ERROR;
-      STEP_SET(s, why, "redirect target is not https: refused");
-      *result = TRY_NEXT;
-      return false;
-    }
-    if(!count_hop(r, s)) {
-      if(s)
-        s->outcome = EXS_AD_ERROR;
-      note_answer(r, 200, "", url, "too many redirects");
-      *result = TRY_FATAL;
-      return false;
-    }
-    STEP_SET(s, why, "re-sending the request there");
-    snprintf(url, urllen, "%s", a->redirect);
-    *method = method_of_url(url);
-    return true;
+    return follow_redirect_url(r, s, a, url, urllen, method, result);
   case EXS_AD_ACTION_ERROR:
   default:
     note_answer(r, 200, a->error_code, url, a->error_message);
@@ -1068,65 +1088,44 @@ static enum try_result search_address(struct run *r)
   return try_srv(r, domain);
 }
 
-int exs_autodiscover_run(struct exs_autodiscover *ad, const char *address,
-                         struct exs_autodiscover_result *res, struct exs_error *err)
+/* 0. the cache: the endpoint that answered for domain before (TRY_NEXT
+ * when there is none or it failed: forgotten), or this handle searches the
+ * domain (another handle searching it is waited for). */
+static enum try_result try_cached(struct run *r, const char *domain)
 {
-  struct run *r;
-  char domain[256];
-  enum try_result t = TRY_NEXT;
-  int result = -1;
+  char endpoint[EXS_AD_URL_MAX];
+  enum exs_ad_method m;
+  struct exs_autodiscover_step *s;
+  enum try_result t;
 
-  memset(res, 0, sizeof(*res));
-  r = calloc(1, sizeof(*r));
-  if(!r) {
-    exs_error_set(err, EXS_CAT_AUTODISCOVER, "out of memory");
-    return -1;
+  if(!ad_cache_take(r->ad->cache, domain, endpoint, sizeof(endpoint), &m))
+    return TRY_NEXT;
+  s = add_step(r, endpoint, EXS_AD_CACHE);
+  if(s) {
+    s->outcome = EXS_AD_SUCCESS;
+    STEP_SET(s, got, "%s answered for %s before", endpoint, domain);
+    STEP_SET(s, why, "trying the cached endpoint first");
   }
-  r->ad = ad;
-  r->res = res;
-  set_address(r, address);
-  if(domain_of(address, domain, sizeof(domain))) {
-    exs_error_set(err, EXS_CAT_CONFIG, "'%s' is not an email address", address);
-    goto out;
-  }
-  /* 0. the cache: the endpoint that answered for this domain before, or
-   * this handle searches (another searching it is waited for) */
-  {
-    char endpoint[EXS_AD_URL_MAX];
-    enum exs_ad_method m;
-    if(ad_cache_take(ad->cache, domain, endpoint, sizeof(endpoint), &m)) {
-      struct exs_autodiscover_step *s = add_step(r, endpoint, EXS_AD_CACHE);
-      if(s) {
-        s->outcome = EXS_AD_SUCCESS;
-        STEP_SET(s, got, "%s answered for %s before", endpoint, domain);
-        STEP_SET(s, why, "trying the cached endpoint first");
-      }
-      t = try_endpoint(r, endpoint, m);
-      if(t == TRY_DONE) {
-        res->from_cache = true;
-      }
-      else if(t == TRY_NEXT) {
-        struct exs_autodiscover_step *d = add_step(r, endpoint, EXS_AD_CACHE);
-        ad_cache_forget(ad->cache, domain);
-        if(d) {
-          d->outcome = EXS_AD_WARNING;
-          STEP_SET(d, why, "the cached endpoint failed: forgotten, full search");
-        }
-        r->n_seen_url = 0;
-      }
-    }
-  }
-  if(t == TRY_NEXT)
-    t = search_address(r);
-  while(t == TRY_RESTART)
-    t = search_address(r);
-  /* the waiting handles go on: with this endpoint, or to search themselves */
-  ad_cache_done(ad->cache, domain, t == TRY_DONE ? res->endpoint : NULL, res->method);
+  t = try_endpoint(r, endpoint, m);
   if(t == TRY_DONE) {
-    result = 0;
-    goto out;
+    r->res->from_cache = true;
   }
-  /* failure */
+  else if(t == TRY_NEXT) {
+    struct exs_autodiscover_step *d = add_step(r, endpoint, EXS_AD_CACHE);
+    ad_cache_forget(r->ad->cache, domain);
+    if(d) {
+      d->outcome = EXS_AD_WARNING;
+      STEP_SET(d, why, "the cached endpoint failed: forgotten, full search");
+    }
+    r->n_seen_url = 0;
+  }
+  return t;
+}
+
+/* The error of a search that found nothing: the last answer, a refused or
+ * missing credential, or what stopped it. */
+static void search_failed(struct run *r, struct exs_error *err)
+{
   if(r->have_code && !r->fatal) {
     r->last_status = r->code_status;
     snprintf(r->last_code, sizeof(r->last_code), "%s", r->code);
@@ -1141,7 +1140,7 @@ int exs_autodiscover_run(struct exs_autodiscover *ad, const char *address,
   else if(r->last_status == 0)
     exs_error_set(err, EXS_CAT_AUTODISCOVER,
                   "Autodiscover found no EWS URL for %s: no candidate answered (%zu steps)",
-                  r->address, res->n_steps);
+                  r->address, r->res->n_steps);
   else if(r->n_401 && r->last_status == 401 && r->ad->no_credentials) {
     exs_error_set(err, EXS_CAT_AUTODISCOVER,
                   "Autodiscover found no EWS URL for %s: %zu candidate(s) asked for credentials "
@@ -1166,6 +1165,41 @@ int exs_autodiscover_run(struct exs_autodiscover *ad, const char *address,
     snprintf(err->message + l, sizeof(err->message) - l, ", Autodiscover error %s%s%s",
              r->last_code, r->last_what[0] ? ": " : "", r->last_what);
   }
+}
+
+int exs_autodiscover_run(struct exs_autodiscover *ad, const char *address,
+                         struct exs_autodiscover_result *res, struct exs_error *err)
+{
+  struct run *r;
+  char domain[256];
+  enum try_result t = TRY_NEXT;
+  int result = -1;
+
+  memset(res, 0, sizeof(*res));
+  r = calloc(1, sizeof(*r));
+  if(!r) {
+    exs_error_set(err, EXS_CAT_AUTODISCOVER, "out of memory");
+    return -1;
+  }
+  r->ad = ad;
+  r->res = res;
+  set_address(r, address);
+  if(domain_of(address, domain, sizeof(domain))) {
+    exs_error_set(err, EXS_CAT_CONFIG, "'%s' is not an email address", address);
+    goto out;
+  }
+  t = try_cached(r, domain);
+  if(t == TRY_NEXT)
+    t = search_address(r);
+  while(t == TRY_RESTART)
+    t = search_address(r);
+  /* the waiting handles go on: with this endpoint, or to search themselves */
+  ad_cache_done(ad->cache, domain, t == TRY_DONE ? res->endpoint : NULL, res->method);
+  if(t == TRY_DONE) {
+    result = 0;
+    goto out;
+  }
+  search_failed(r, err);
   snprintf(res->address, sizeof(res->address), "%s", r->address);
 out:
   free(r);

@@ -20,21 +20,26 @@
 #include "exsync/faultpoint.h"
 
 struct pg_prepared {
-  char *sql;
+  char *sql;  /* the store's text, the cache key */
+  char *text; /* with $n placeholders */
   char name[16];
   int nparams;
-  bool write; /* not a SELECT: its autocommit is a commit */
+  bool write;     /* not a SELECT: its autocommit is a commit */
+  bool on_server; /* prepared on the current session */
 };
 
 struct pg_conn {
   PGconn *conn;
-  struct pg_prepared *prep; /* every statement prepared on this session */
+  /* every statement prepared on this connection (pointers: the statements
+   * of db.c's cache keep theirs while the list grows) */
+  struct pg_prepared **prep;
   size_t n_prep, cap_prep;
   bool count_commits;
+  bool tx_open; /* BEGIN sent, COMMIT / ROLLBACK not yet */
 };
 
 struct pg_stmt {
-  const struct pg_prepared *p;
+  struct pg_prepared *p;
   char **vals; /* p->nparams bound values (NULL: SQL NULL) */
   PGresult *res;
   int row, nrows;
@@ -107,21 +112,43 @@ static bool is_select(const char *sql)
   return !strncasecmp(sql, "SELECT", 6) || !strncasecmp(sql, "WITH", 4);
 }
 
-/* The server-side statement of sql, prepared the first time. */
-static const struct pg_prepared *prepared(struct db *db, const char *sql)
+/* Prepare p on the server (again after a reconnection). */
+static int prepare_on_server(struct db *db, struct pg_prepared *p)
+{
+  PGresult *res = PQprepare(PC(db)->conn, p->name, p->text, 0, NULL);
+  int rc = 0;
+
+  if(PQresultStatus(res) != PGRES_COMMAND_OK) {
+    fail(db, res);
+    rc = -1;
+  }
+  PQclear(res);
+  p->on_server = rc == 0;
+  return rc;
+}
+
+static void prepared_free(struct pg_prepared *p)
+{
+  if(p) {
+    free(p->sql);
+    free(p->text);
+    free(p);
+  }
+}
+
+/* The statement of sql, prepared on the server the first time. */
+static struct pg_prepared *prepared(struct db *db, const char *sql)
 {
   struct pg_conn *pc = PC(db);
   struct pg_prepared *p;
-  PGresult *res;
-  char *text;
   size_t i;
 
   for(i = 0; i < pc->n_prep; i++)
-    if(!strcmp(pc->prep[i].sql, sql))
-      return &pc->prep[i];
+    if(!strcmp(pc->prep[i]->sql, sql))
+      return pc->prep[i];
   if(pc->n_prep == pc->cap_prep) {
     size_t cap = pc->cap_prep ? 2 * pc->cap_prep : 64;
-    struct pg_prepared *more = realloc(pc->prep, cap * sizeof(*more));
+    struct pg_prepared **more = realloc(pc->prep, cap * sizeof(*more));
     if(!more) {
       db_set_error(db, DB_E_OTHER, "out of memory");
       return NULL;
@@ -129,34 +156,55 @@ static const struct pg_prepared *prepared(struct db *db, const char *sql)
     pc->prep = more;
     pc->cap_prep = cap;
   }
-  p = &pc->prep[pc->n_prep];
-  memset(p, 0, sizeof(*p));
-  text = translate(sql, &p->nparams);
-  p->sql = strdup(sql);
-  if(!text || !p->sql) {
-    free(text);
-    free(p->sql);
+  p = calloc(1, sizeof(*p));
+  if(!p || !(p->sql = strdup(sql)) || !(p->text = translate(sql, &p->nparams))) {
+    prepared_free(p);
     db_set_error(db, DB_E_OTHER, "out of memory");
     return NULL;
   }
   snprintf(p->name, sizeof(p->name), "exs%zu", pc->n_prep);
   p->write = !is_select(sql);
-  res = PQprepare(pc->conn, p->name, text, 0, NULL);
-  free(text);
-  if(PQresultStatus(res) != PGRES_COMMAND_OK) {
-    fail(db, res);
-    PQclear(res);
-    free(p->sql);
+  if(prepare_on_server(db, p)) {
+    prepared_free(p);
     return NULL;
   }
-  PQclear(res);
-  pc->n_prep++;
+  pc->prep[pc->n_prep++] = p;
   return p;
+}
+
+/* Before a statement: a session that died outside a transaction (server
+ * restart, failover, an idle timeout) is opened again, its statements
+ * prepared anew as they are used; one that died inside a transaction is
+ * not, until the caller ends it (ROLLBACK), so the rest of a unit never
+ * runs in autocommit. The statement that met the dead session failed: its
+ * outcome is unknown, so nothing is retried here. */
+static int connected(struct db *db)
+{
+  struct pg_conn *pc = PC(db);
+
+  if(PQstatus(pc->conn) == CONNECTION_OK)
+    return 0;
+  if(pc->tx_open) {
+    db_set_error(db, DB_E_OTHER, "the connection to the database was lost inside a transaction");
+    return -1;
+  }
+  PQreset(pc->conn);
+  if(PQstatus(pc->conn) != CONNECTION_OK) {
+    fail(db, NULL);
+    return -1;
+  }
+  for(size_t i = 0; i < pc->n_prep; i++)
+    pc->prep[i]->on_server = false;
+  return 0;
 }
 
 static void *pg_prepare(struct db *db, const char *sql)
 {
-  const struct pg_prepared *p = prepared(db, sql);
+  struct pg_prepared *p;
+
+  if(connected(db))
+    return NULL;
+  p = prepared(db, sql);
   struct pg_stmt *s;
 
   if(!p)
@@ -232,6 +280,8 @@ static int pg_step(struct db *db, void *impl)
 
   if(s->res)
     return ++s->row < s->nrows ? DB_ROW : DB_DONE;
+  if(connected(db) || (!s->p->on_server && prepare_on_server(db, s->p)))
+    return -1;
 #ifdef EXSYNC_FAULT_POINTS
   if(PC(db)->count_commits && s->p->write && PQtransactionStatus(PC(db)->conn) == PQTRANS_IDLE)
     EXS_FAULT_POINT("store.commit");
@@ -273,17 +323,31 @@ static bool pg_col_null(void *impl, int i)
   return pg_col_text(impl, i) == NULL;
 }
 
+static bool is_end(const char *sql)
+{
+  return !strcmp(sql, "COMMIT") || !strcmp(sql, "ROLLBACK");
+}
+
 static int pg_exec(struct db *db, const char *sql)
 {
+  struct pg_conn *pc = PC(db);
   PGresult *res;
   ExecStatusType status;
 
+  if(PQstatus(pc->conn) != CONNECTION_OK && pc->tx_open && !strcmp(sql, "ROLLBACK")) {
+    pc->tx_open = false; /* the server rolled back when the session died */
+    return 0;
+  }
+  if(connected(db))
+    return -1;
 #ifdef EXSYNC_FAULT_POINTS
-  if(PC(db)->count_commits && !strncmp(sql, "COMMIT", 6))
+  if(pc->count_commits && !strcmp(sql, "COMMIT"))
     EXS_FAULT_POINT("store.commit");
 #endif
-  res = PQexec(PC(db)->conn, sql);
+  res = PQexec(pc->conn, sql);
   status = PQresultStatus(res);
+  if(is_end(sql))
+    pc->tx_open = false;
   if(status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
     fail(db, res);
     PQclear(res);
@@ -309,11 +373,20 @@ static int pg_exec(struct db *db, const char *sql)
 
 static int pg_begin(struct db *db)
 {
-  return pg_exec(db, "BEGIN; " WRITER_LOCK);
+  if(pg_exec(db, "BEGIN; " WRITER_LOCK)) {
+    /* BEGIN may have run and the lock failed: leave no transaction behind */
+    if(PQstatus(PC(db)->conn) == CONNECTION_OK && PQtransactionStatus(PC(db)->conn) != PQTRANS_IDLE)
+      PQclear(PQexec(PC(db)->conn, "ROLLBACK"));
+    return -1;
+  }
+  PC(db)->tx_open = true;
+  return 0;
 }
 
 static bool pg_in_tx(struct db *db)
 {
+  if(PQstatus(PC(db)->conn) != CONNECTION_OK)
+    return PC(db)->tx_open;
   return PQtransactionStatus(PC(db)->conn) != PQTRANS_IDLE;
 }
 
@@ -330,7 +403,7 @@ static void pg_close(struct db *db)
     return;
   PQfinish(pc->conn); /* the server rolls back what is open */
   for(size_t i = 0; i < pc->n_prep; i++)
-    free(pc->prep[i].sql);
+    prepared_free(pc->prep[i]);
   free(pc->prep);
   free(pc);
 }

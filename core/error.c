@@ -152,31 +152,27 @@ const char *exs_category_hint(enum exs_category cat)
 
 enum exs_category exs_category_from_ews_code(const char *code)
 {
+  /* each category with the EWS response codes that mean it */
   static const struct {
-    const char *code;
     enum exs_category cat;
+    const char *codes[6];
   } map[] = {
-      {"ErrorServerBusy", EXS_CAT_THROTTLED},
-      {"ErrorExceededConnectionCount", EXS_CAT_THROTTLED},
-      {"ErrorTooManyObjectsOpened", EXS_CAT_THROTTLED},
-      {"ErrorTimeoutExpired", EXS_CAT_TIMEOUT},
-      {"ErrorInternalServerTransientError", EXS_CAT_SERVER},
-      {"ErrorInternalServerError", EXS_CAT_SERVER},
-      {"ErrorConnectionFailed", EXS_CAT_SERVER},
-      {"ErrorMailboxMoveInProgress", EXS_CAT_SERVER},
-      {"ErrorMailboxStoreUnavailable", EXS_CAT_SERVER},
-      {"ErrorAccessDenied", EXS_CAT_ACCESS_DENIED},
-      {"ErrorFolderNotFound", EXS_CAT_ACCESS_DENIED},
-      {"ErrorImpersonateUserDenied", EXS_CAT_IMPERSONATION},
-      {"ErrorImpersonationDenied", EXS_CAT_IMPERSONATION},
-      {"ErrorImpersonationFailed", EXS_CAT_IMPERSONATION},
-      {"ErrorNonExistentMailbox", EXS_CAT_MAILBOX_NOT_FOUND},
-      {"ErrorSendAsDenied", EXS_CAT_ACCESS_DENIED},
+      {EXS_CAT_THROTTLED,
+       {"ErrorServerBusy", "ErrorExceededConnectionCount", "ErrorTooManyObjectsOpened"}},
+      {EXS_CAT_TIMEOUT, {"ErrorTimeoutExpired"}},
+      {EXS_CAT_SERVER,
+       {"ErrorInternalServerTransientError", "ErrorInternalServerError", "ErrorConnectionFailed",
+        "ErrorMailboxMoveInProgress", "ErrorMailboxStoreUnavailable"}},
+      {EXS_CAT_ACCESS_DENIED, {"ErrorAccessDenied", "ErrorFolderNotFound", "ErrorSendAsDenied"}},
+      {EXS_CAT_IMPERSONATION,
+       {"ErrorImpersonateUserDenied", "ErrorImpersonationDenied", "ErrorImpersonationFailed"}},
+      {EXS_CAT_MAILBOX_NOT_FOUND, {"ErrorNonExistentMailbox"}},
   };
-  size_t i;
+  size_t i, k;
 
   for(i = 0; code && i < sizeof(map) / sizeof(map[0]); i++)
-    if(!strcmp(map[i].code, code))
-      return map[i].cat;
+    for(k = 0; k < sizeof(map[i].codes) / sizeof(map[i].codes[0]) && map[i].codes[k]; k++)
+      if(!strcmp(map[i].codes[k], code))
+        return map[i].cat;
   return EXS_CAT_PROTOCOL;
 }

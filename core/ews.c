@@ -343,29 +343,43 @@ size_t exs_ews__count_elements(xmlNodePtr parent)
   return n;
 }
 
-int exs_ews__find_root(const char *body, size_t len, long http_status, const char *op,
-                       const char *list_name, xmlDocPtr *doc, struct exs_ews__page *page,
-                       xmlNodePtr *list, size_t *n, struct exs_error *err)
+int exs_ews__parse_page(const char *body, size_t len, long http_status, const char *op,
+                        const char *list_name, size_t size, void (*parse)(xmlNodePtr, void *),
+                        struct exs_ews__page *page, void **entries, size_t *n,
+                        struct exs_error *err)
 {
-  xmlNodePtr msg, root;
+  xmlDocPtr doc = NULL;
+  xmlNodePtr msg, root, list, c;
+  size_t count;
   char t[8];
+  int result = -1;
 
   page->next_offset = page->total = -1;
   page->includes_last = false;
-  *list = NULL;
+  *entries = NULL;
   *n = 0;
-  if(exs_ews__first_message(body, len, http_status, op, true, doc, &msg, err))
-    return -1;
+  if(exs_ews__first_message(body, len, http_status, op, true, &doc, &msg, err))
+    goto out;
   root = exs_xml_child(msg, EXS_NS_MSG, "RootFolder");
   if(!root) {
     exs_error_set(err, EXS_CAT_PROTOCOL, "%s answer has no RootFolder", op);
-    return -1;
+    goto out;
   }
   page->next_offset = exs_ews__long_attr(root, "IndexedPagingOffset");
   page->total = exs_ews__long_attr(root, "TotalItemsInView");
   exs_xml_attr(root, "IncludesLastItemInRange", t, sizeof(t));
   page->includes_last = !strcmp(t, "true") || !strcmp(t, "1");
-  *list = exs_xml_child(root, EXS_NS_TYPES, list_name);
-  *n = exs_ews__count_elements(*list);
-  return 0;
+  list = exs_xml_child(root, EXS_NS_TYPES, list_name);
+  count = exs_ews__count_elements(list);
+  if(count && !(*entries = calloc(count, size))) {
+    exs_error_set(err, EXS_CAT_PROTOCOL, "out of memory");
+    goto out;
+  }
+  for(c = list ? list->children : NULL; c; c = c->next)
+    if(c->type == XML_ELEMENT_NODE)
+      parse(c, (char *)*entries + size * (*n)++);
+  result = 0;
+out:
+  xmlFreeDoc(doc);
+  return result;
 }

@@ -497,7 +497,7 @@ int exs_ews_sync_folder_items(struct exs_ews *ews, const struct exs_ews_sync_ite
   struct trip t;
   int result;
 
-  memset(out, 0, sizeof(*out));
+  exs_ews_item_sync_reset(out); /* keeps the changes array for this page */
   trip_begin(ews, &t);
   result = trip_send(ews, &t, "SyncFolderItems",
                      exs_ews_build_sync_folder_items(&t.req, &t.ctx, req), err);

@@ -124,44 +124,32 @@ int exs_ews_build_find_folder(struct exs_buf *b, const struct exs_ews_context *c
   return r ? -1 : 0;
 }
 
+/* One t:Folder of a FindFolder answer. */
+static void find_folder_entry(xmlNodePtr node, void *entry)
+{
+  struct exs_ews_folder *f = entry;
+
+  f->ok = true;
+  snprintf(f->response_code, sizeof(f->response_code), "NoError");
+  exs_ews__parse_folder_node(node, f);
+}
+
 int exs_ews_parse_find_folder(const char *body, size_t len, long http_status,
                               struct exs_ews_folder_page *out, struct exs_error *err)
 {
-  xmlDocPtr doc = NULL;
-  xmlNodePtr folders, c;
   struct exs_ews__page page;
-  size_t n;
-  int result = -1;
+  void *folders;
+
+  int rc;
 
   memset(out, 0, sizeof(*out));
-  out->next_offset = out->total = -1;
-  if(exs_ews__find_root(body, len, http_status, "FindFolder", "Folders", &doc, &page, &folders, &n,
-                        err))
-    goto out;
+  rc = exs_ews__parse_page(body, len, http_status, "FindFolder", "Folders", sizeof(*out->folders),
+                           find_folder_entry, &page, &folders, &out->n, err);
+  out->folders = folders; /* NULL after a failure; the page's numbers then -1 */
   out->next_offset = page.next_offset;
   out->total = page.total;
   out->includes_last = page.includes_last;
-  if(n) {
-    out->folders = calloc(n, sizeof(*out->folders));
-    if(!out->folders) {
-      exs_error_set(err, EXS_CAT_PROTOCOL, "out of memory");
-      goto out;
-    }
-  }
-  for(c = folders ? folders->children : NULL; c; c = c->next) {
-    if(c->type != XML_ELEMENT_NODE)
-      continue;
-    out->folders[out->n].ok = true;
-    snprintf(out->folders[out->n].response_code, sizeof(out->folders[out->n].response_code),
-             "NoError");
-    exs_ews__parse_folder_node(c, &out->folders[out->n++]);
-  }
-  result = 0;
-out:
-  if(result)
-    exs_ews_folder_page_free(out);
-  xmlFreeDoc(doc);
-  return result;
+  return rc;
 }
 
 /* ---- CreateFolder ---- */

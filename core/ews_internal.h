@@ -29,13 +29,15 @@ struct exs_ews__page {
   bool includes_last;
 };
 
-/* Parse op's single answer message down to its m:RootFolder: the paging
- * attributes into *page, its child t:list_name (Folders, Items) into *list
- * (NULL when absent) and that child's number of elements into *n. Returns 0
- * or -1 with err; *doc is the caller's to free either way. */
-int exs_ews__find_root(const char *body, size_t len, long http_status, const char *op,
-                       const char *list_name, xmlDocPtr *doc, struct exs_ews__page *page,
-                       xmlNodePtr *list, size_t *n, struct exs_error *err);
+/* Parse op's paged answer (FindFolder, FindItem): the paging attributes of
+ * its m:RootFolder into *page, and each element of its t:list_name
+ * (Folders, Items) through parse(element, entry) into a new array of *n
+ * entries of size bytes each, *entries (NULL when none; the caller frees
+ * it). Returns 0 or -1 with err (nothing allocated). */
+int exs_ews__parse_page(const char *body, size_t len, long http_status, const char *op,
+                        const char *list_name, size_t size, void (*parse)(xmlNodePtr, void *),
+                        struct exs_ews__page *page, void **entries, size_t *n,
+                        struct exs_error *err);
 
 /* Number of element children of parent (NULL: 0). */
 size_t exs_ews__count_elements(xmlNodePtr parent);

@@ -56,16 +56,24 @@ void exs_ews_item_page_free(struct exs_ews_item_page *p)
   memset(p, 0, sizeof(*p));
 }
 
-void exs_ews_item_sync_free(struct exs_ews_item_sync *s)
+void exs_ews_item_sync_reset(struct exs_ews_item_sync *s)
 {
   size_t i;
 
-  if(!s)
-    return;
   for(i = 0; i < s->n; i++)
     exs_ews_item_clear(&s->changes[i].item);
-  free(s->changes);
   free(s->sync_state);
+  s->sync_state = NULL;
+  s->includes_last = false;
+  s->n = 0;
+}
+
+void exs_ews_item_sync_free(struct exs_ews_item_sync *s)
+{
+  if(!s)
+    return;
+  exs_ews_item_sync_reset(s);
+  free(s->changes);
   memset(s, 0, sizeof(*s));
 }
 
@@ -465,38 +473,31 @@ int exs_ews_build_find_item(struct exs_buf *b, const struct exs_ews_context *ctx
   return r ? -1 : 0;
 }
 
+/* One item of a FindItem answer. */
+static void find_item_entry(xmlNodePtr node, void *entry)
+{
+  struct exs_ews_item *it = entry;
+
+  it->ok = true;
+  parse_item_node(node, it);
+}
+
 int exs_ews_parse_find_item(const char *body, size_t len, long http_status,
                             struct exs_ews_item_page *out, struct exs_error *err)
 {
-  xmlDocPtr doc = NULL;
-  xmlNodePtr items, c;
   struct exs_ews__page page;
-  size_t n;
-  int result = -1;
+  void *items;
+
+  int rc;
 
   memset(out, 0, sizeof(*out));
-  out->next_offset = out->total = -1;
-  if(exs_ews__find_root(body, len, http_status, "FindItem", "Items", &doc, &page, &items, &n, err))
-    goto out;
+  rc = exs_ews__parse_page(body, len, http_status, "FindItem", "Items", sizeof(*out->items),
+                           find_item_entry, &page, &items, &out->n, err);
+  out->items = items; /* NULL after a failure; the page's numbers then -1 */
   out->next_offset = page.next_offset;
   out->total = page.total;
   out->includes_last = page.includes_last;
-  if(n && !(out->items = calloc(n, sizeof(*out->items)))) {
-    exs_error_set(err, EXS_CAT_PROTOCOL, "out of memory");
-    goto out;
-  }
-  for(c = items ? items->children : NULL; c; c = c->next) {
-    if(c->type != XML_ELEMENT_NODE)
-      continue;
-    out->items[out->n].ok = true;
-    parse_item_node(c, &out->items[out->n++]);
-  }
-  result = 0;
-out:
-  if(result)
-    exs_ews_item_page_free(out);
-  xmlFreeDoc(doc);
-  return result;
+  return rc;
 }
 
 /* ---- GetItem ---- */
@@ -808,7 +809,7 @@ int exs_ews_parse_sync_folder_items(const char *body, size_t len, long http_stat
   size_t n;
   int result = -1;
 
-  memset(out, 0, sizeof(*out));
+  exs_ews_item_sync_reset(out);
   if(exs_ews__first_message(body, len, http_status, "SyncFolderItems", true, &doc, &msg, err))
     goto out;
   {
@@ -821,7 +822,17 @@ int exs_ews_parse_sync_folder_items(const char *body, size_t len, long http_stat
       exs_ews__bool_text(exs_xml_child(msg, EXS_NS_MSG, "IncludesLastItemInRange"));
   changes = exs_xml_child(msg, EXS_NS_MSG, "Changes");
   n = exs_ews__count_elements(changes);
-  if(!out->sync_state || (n && !(out->changes = calloc(n, sizeof(*out->changes))))) {
+  if(n > out->cap) {
+    free(out->changes);
+    out->cap = 0;
+    out->changes = calloc(n, sizeof(*out->changes));
+    if(out->changes)
+      out->cap = n;
+  }
+  else if(n) {
+    memset(out->changes, 0, n * sizeof(*out->changes)); /* resident: no page faults */
+  }
+  if(!out->sync_state || (n && !out->changes)) {
     exs_error_set(err, EXS_CAT_PROTOCOL, "out of memory");
     goto out;
   }

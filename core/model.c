@@ -82,70 +82,25 @@ static bool table_has(const struct code_name *t, int code)
   return false;
 }
 
-const char *exs_retrieval_name(int code)
-{
-  return table_name(retrieval_names, code);
-}
-int exs_retrieval_parse(const char *s)
-{
-  return table_parse(retrieval_names, s);
-}
-const char *exs_protocol_name(int code)
-{
-  return table_name(protocol_names, code);
-}
-int exs_protocol_parse(const char *s)
-{
-  return table_parse(protocol_names, s);
-}
-const char *exs_incoming_name(int code)
-{
-  return table_name(incoming_names, code);
-}
-int exs_incoming_parse(const char *s)
-{
-  return table_parse(incoming_names, s);
-}
-const char *exs_outgoing_name(int code)
-{
-  return table_name(outgoing_names, code);
-}
-int exs_outgoing_parse(const char *s)
-{
-  return table_parse(outgoing_names, s);
-}
-const char *exs_act_name(int code)
-{
-  return table_name(act_names, code);
-}
-int exs_act_parse(const char *s)
-{
-  return table_parse(act_names, s);
-}
-const char *exs_approval_name(int code)
-{
-  return table_name(approval_names, code);
-}
-int exs_approval_parse(const char *s)
-{
-  return table_parse(approval_names, s);
-}
-const char *exs_status_name(int code)
-{
-  return table_name(status_names, code);
-}
-int exs_status_parse(const char *s)
-{
-  return table_parse(status_names, s);
-}
-const char *exs_track_name(int code)
-{
-  return table_name(track_names, code);
-}
-int exs_track_parse(const char *s)
-{
-  return table_parse(track_names, s);
-}
+/* exs_KIND_name and exs_KIND_parse (model.h) for each table KIND_names */
+#define NAME_AND_PARSE(kind)                                                                       \
+  const char *exs_##kind##_name(int code)                                                          \
+  {                                                                                                \
+    return table_name(kind##_names, code);                                                         \
+  }                                                                                                \
+  int exs_##kind##_parse(const char *s)                                                            \
+  {                                                                                                \
+    return table_parse(kind##_names, s);                                                           \
+  }
+NAME_AND_PARSE(retrieval)
+NAME_AND_PARSE(protocol)
+NAME_AND_PARSE(incoming)
+NAME_AND_PARSE(outgoing)
+NAME_AND_PARSE(act)
+NAME_AND_PARSE(approval)
+NAME_AND_PARSE(status)
+NAME_AND_PARSE(track)
+#undef NAME_AND_PARSE
 
 const char *exs_workload_name(enum exs_workload w)
 {

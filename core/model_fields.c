@@ -117,11 +117,12 @@ static const struct exs_field profile_fields[] = {
 #define RES(t, m, col, json, fl) F(exs_mailbox, t, m, col, NULL, json, 0, NULL, fl)
 #define RES_TEXT(m, col, json, fl)                                                                 \
   F(exs_mailbox, TEXT, m, col, NULL, json, TMAX(exs_mailbox, m), NULL, fl)
-#define WL(t, m, w, col, json, codes)                                                              \
-  F(exs_mailbox, t, m[w], col, NULL, json, 0, codes, EXS_FIELD_RESULT)
+#define WL(t, m, w, col, json, codes) F(exs_mailbox, t, m[w], col, NULL, json, 0, codes, BOTH)
 #define RESULT EXS_FIELD_RESULT
 #define RESULT_D (EXS_FIELD_RESULT | EXS_FIELD_DETAIL)
 #define RUNTIME_D (EXS_FIELD_RUNTIME | EXS_FIELD_DETAIL)
+#define BOTH (EXS_FIELD_RESULT | EXS_FIELD_RUNTIME) /* Test & Enable and the sync engine */
+#define BOTH_D (BOTH | EXS_FIELD_DETAIL)
 
 static const struct exs_field mailbox_fields[] = {
     F(exs_mailbox, ROWID, id, "id", NULL, NULL, 0, NULL, 0),
@@ -150,14 +151,14 @@ static const struct exs_field mailbox_fields[] = {
     RES(TIME, autodiscovered_on, "autodiscovered_on", NULL, RESULT),
     RES(TIME, test_completed_on, "test_completed_on", "test_completed_on", RESULT_D),
     RES(INT, retry_count, "retry_count", "test_retry_count", RESULT_D),
-    RES(INT, transient_failures, "transient_failures", "transient_failures", RESULT_D),
-    RES(TIME, retry_at, "retry_at", "retry_at", RESULT_D),
+    RES(INT, transient_failures, "transient_failures", "transient_failures", BOTH_D),
+    RES(TIME, retry_at, "retry_at", "retry_at", BOTH_D),
     RES(INT, retry_interval_s, "retry_interval_s", NULL, RESULT),
     RES(INT, retry_max, "retry_max", NULL, RESULT),
-    RES_TEXT(last_error_code, "last_error_code", "last_error.code", RESULT_D),
-    RES_TEXT(last_error, "last_error", "last_error.message", RESULT_D),
-    RES(INT, last_error_count, "last_error_count", "last_error.count", RESULT_D),
-    RES(TIME, last_error_time, "last_error_time", NULL, RESULT),
+    RES_TEXT(last_error_code, "last_error_code", "last_error.code", BOTH_D),
+    RES_TEXT(last_error, "last_error", "last_error.message", BOTH_D),
+    RES(INT, last_error_count, "last_error_count", "last_error.count", BOTH_D),
+    RES(TIME, last_error_time, "last_error_time", NULL, BOTH),
     RES(TIME, last_sync_start, "last_sync_start", "last_sync_start", RUNTIME_D),
     RES(TIME, last_sync_success, "last_sync_success", "last_sync_success", RUNTIME_D),
     RES(INT, items_processed, "items_processed", "items_processed", RUNTIME_D),

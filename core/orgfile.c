@@ -40,16 +40,16 @@
 enum source { SRC_VALUE, SRC_LITERAL, SRC_ENV, SRC_FILE };
 static const char *const source_suffix[] = {"", "", "-env", "-file"};
 
-/* The field the attribute name sets (the root's own attributes aside) and,
- * for a password, where its value comes from; NULL when none. */
-static const struct exs_field *find_attr(const struct exs_desc *d, const char *name,
+/* The field the attribute name sets (the root's own attributes only when
+ * root) and, for a password, where its value comes from; NULL when none. */
+static const struct exs_field *find_attr(const struct exs_desc *d, const char *name, bool root,
                                          enum source *src)
 {
   size_t i, n;
 
   for(i = 0; i < d->n; i++) {
     const struct exs_field *f = &d->fields[i];
-    if(!f->attr || (f->flags & EXS_FIELD_ROOT))
+    if(!f->attr || ((f->flags & EXS_FIELD_ROOT) && !root))
       continue;
     if(!(f->flags & EXS_FIELD_SECRET)) {
       if(!strcmp(f->attr, name)) {
@@ -433,7 +433,7 @@ static int apply_attrs(struct loader *L, xmlNodePtr node, const struct exs_desc 
   for(a = node->properties; a; a = a->next) {
     const char *name = (const char *)a->name;
     enum source src;
-    const struct exs_field *f = find_attr(d, name, &src);
+    const struct exs_field *f = find_attr(d, name, false, &src);
     xmlChar *v;
 
     if(a->ns) {
@@ -529,7 +529,7 @@ static int load_profile(struct loader *L, xmlNodePtr node)
     xmlAttrPtr a;
     enum source src;
     for(a = node->properties; a; a = a->next) {
-      const struct exs_field *fd = find_attr(&exs_profile_desc, (const char *)a->name, &src);
+      const struct exs_field *fd = find_attr(&exs_profile_desc, (const char *)a->name, false, &src);
       if(fd && (fd->flags & EXS_FIELD_OUTGOING))
         return fail_at(L, node, (const char *)a->name,
                        "is only allowed with same-outgoing=\"no\" (same-outgoing=\"yes\" uses "
@@ -966,7 +966,7 @@ int exs_csv_load_mailboxes(const char *path, const struct exs_org *defaults,
       /* the header */
       for(c = 0; c < nf; c++) {
         trim(fields[c]);
-        cols[c].f = find_attr(&exs_mailbox_desc, fields[c], &cols[c].src);
+        cols[c].f = find_attr(&exs_mailbox_desc, fields[c], false, &cols[c].src);
         if(!cols[c].f || cols[c].src == SRC_LITERAL) {
           exs_error_set(err, EXS_CAT_CONFIG, "%s:%d:%d: column '%s': unknown column%s", path,
                         lineno, c + 1, fields[c],
@@ -1077,7 +1077,7 @@ static int set_attr(const struct exs_desc *d, void *obj, const char *what, const
                     const char *value, struct exs_error *err)
 {
   enum source src;
-  const struct exs_field *f = find_attr(d, name, &src);
+  const struct exs_field *f = find_attr(d, name, true, &src);
   char rule[160];
 
   if(!f) {

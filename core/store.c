@@ -541,6 +541,7 @@ static int generate_sql(struct exs_store *st)
   const struct exs_desc *org = &exs_org_desc, *mbx = &exs_mailbox_desc;
   struct exs_buf b;
   size_t i, k = 1;
+  int w;
 
   exs_buf_init(&b, 16384);
   exs_buf_adds(&b, "INSERT INTO org(id");
@@ -564,13 +565,17 @@ static int generate_sql(struct exs_store *st)
   SQ(st)->sql[S_MAILBOX_PUT] = upsert_sql(&mailbox_entity);
   SQ(st)->sql[S_MAILBOX_GET] = select_sql(&mailbox_entity, "WHERE address = ?");
 
-  exs_buf_adds(&b, "UPDATE mailboxes SET ");
-  k = 0;
-  for(i = 0; i < mbx->n; i++)
-    if(plain_col(&mbx->fields[i]) && (mbx->fields[i].flags & EXS_FIELD_RESULT))
-      exs_buf_addf(&b, "%s%s = ?", k++ ? ", " : "", mbx->fields[i].col);
-  exs_buf_adds(&b, " WHERE address = ?");
-  SQ(st)->sql[S_MAILBOX_RESULT] = exs_buf_steal(&b);
+  /* what Test & Enable writes, what the sync engine writes */
+  for(w = 0; w < 2; w++) {
+    unsigned flag = w ? EXS_FIELD_RUNTIME : EXS_FIELD_RESULT;
+    exs_buf_adds(&b, "UPDATE mailboxes SET ");
+    k = 0;
+    for(i = 0; i < mbx->n; i++)
+      if(plain_col(&mbx->fields[i]) && (mbx->fields[i].flags & flag))
+        exs_buf_addf(&b, "%s%s = ?", k++ ? ", " : "", mbx->fields[i].col);
+    exs_buf_adds(&b, " WHERE address = ?");
+    SQ(st)->sql[w ? S_MAILBOX_RUNTIME : S_MAILBOX_RESULT] = exs_buf_steal(&b);
+  }
 
   for(i = 0; i < S_LAZY; i++)
     if(!SQ(st)->sql[i] && !static_sql[i])

@@ -549,34 +549,13 @@ out:
 int sq_mailbox_save_runtime(struct exs_store *st, const struct exs_mailbox *m,
                             struct exs_error *err)
 {
-  struct db_stmt *s = sq_stmt(
-      st,
-      "UPDATE mailboxes SET postponed_until = ?1, last_sync_start = ?2, last_sync_success = ?3,"
-      " items_processed = ?4, items_failed = ?5, processing_host = ?6,"
-      " transient_failures = ?7, retry_at = ?8, last_error_code = ?9, last_error = ?10,"
-      " last_error_count = ?11, last_error_time = ?12, status_incoming = ?13,"
-      " status_outgoing = ?14, status_act = ?15, enabled_incoming = ?16,"
-      " enabled_outgoing = ?17, enabled_act = ?18 WHERE address = ?19",
-      err);
+  /* the columns the sync engine writes (EXS_FIELD_RUNTIME), by the key */
+  struct db_stmt *s = sq_prep(st, S_MAILBOX_RUNTIME, err);
+  int i;
 
   if(!s)
     return -1;
-  sq_bind_time(s, 1, m->postponed_until);
-  sq_bind_time(s, 2, m->last_sync_start);
-  sq_bind_time(s, 3, m->last_sync_success);
-  db_bind_int64(s, 4, m->items_processed);
-  db_bind_int64(s, 5, m->items_failed);
-  sq_bind_text(s, 6, m->processing_host);
-  db_bind_int64(s, 7, m->transient_failures);
-  sq_bind_time(s, 8, m->retry_at);
-  sq_bind_text(s, 9, m->last_error_code);
-  sq_bind_text(s, 10, m->last_error);
-  db_bind_int64(s, 11, m->last_error_count);
-  sq_bind_time(s, 12, m->last_error_time);
-  for(int w = 0; w < EXS_WL_COUNT; w++) {
-    db_bind_int64(s, 13 + w, m->status[w]);
-    db_bind_int64(s, 16 + w, m->enabled[w] ? 1 : 0);
-  }
-  sq_bind_text(s, 19, m->address);
+  i = sq_bind_fields(s, exs_mailbox_desc.fields, exs_mailbox_desc.n, m, EXS_FIELD_RUNTIME, 1);
+  sq_bind_text(s, i, m->address);
   return sq_write_one(st, s, m->id, "cannot save the mailbox's sync fields", err);
 }

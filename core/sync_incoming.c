@@ -21,6 +21,8 @@
 #include "exsync/faultpoint.h"
 #include "sync_workloads.h"
 
+#include <pthread.h>
+
 #define INBOX_KEY "inbox"
 #define UNDELIVERABLE_KEY "@undeliverable"
 #define UNDELIVERABLE_NAME "Undeliverable"
@@ -195,9 +197,88 @@ static char *join_recipients(const struct exs_ews_item *it)
   return exs_buf_steal(&b);
 }
 
+/* The GetItem answers of a page, kept from page to page: an item is about
+ * 23 KB, and a fresh calloc per page cost more in page faults than the
+ * parsing (bench_sync, perf). */
+struct got_buf {
+  struct exs_ews_item *items;
+  size_t cap;
+};
+
+/* A worker thread's page buffers, kept from mailbox to mailbox (a mailbox
+ * is often one page) and freed when the thread ends; buffers over
+ * SCRATCH_KEEP are freed after use instead, so an idle daemon does not hold
+ * a big first sync's pages. */
+#define SCRATCH_KEEP (4u << 20)
+struct scratch {
+  struct got_buf gb;
+  struct exs_ews_item_sync sync;
+};
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static bool scratch_ok;
+
+static void scratch_free(void *p)
+{
+  struct scratch *sc = p;
+
+  if(!sc)
+    return;
+  free(sc->gb.items);
+  exs_ews_item_sync_free(&sc->sync);
+  free(sc);
+}
+
+static void scratch_init(void)
+{
+  scratch_ok = pthread_key_create(&scratch_key, scratch_free) == 0;
+}
+
+/* This thread's buffers, or local (zeroed by the caller) when there are none. */
+static struct scratch *scratch_get(struct scratch *local)
+{
+  struct scratch *sc;
+
+  pthread_once(&scratch_once, scratch_init);
+  if(!scratch_ok)
+    return local;
+  sc = pthread_getspecific(scratch_key);
+  if(!sc && (sc = calloc(1, sizeof(*sc))) && pthread_setspecific(scratch_key, sc)) {
+    free(sc);
+    sc = NULL;
+  }
+  return sc ? sc : local;
+}
+
+/* After a mailbox: what the items own goes; the arrays stay when small. */
+static void scratch_done(struct scratch *sc, struct scratch *local)
+{
+  exs_ews_item_sync_reset(&sc->sync);
+  if(sc == local || sc->sync.cap * sizeof(*sc->sync.changes) > SCRATCH_KEEP)
+    exs_ews_item_sync_free(&sc->sync);
+  if(sc == local || sc->gb.cap * sizeof(*sc->gb.items) > SCRATCH_KEEP) {
+    free(sc->gb.items);
+    sc->gb.items = NULL;
+    sc->gb.cap = 0;
+  }
+}
+
+/* Room for n answers in b; NULL when out of memory. */
+static struct exs_ews_item *got_room(struct got_buf *b, size_t n)
+{
+  if(n > b->cap) {
+    free(b->items);
+    b->cap = 0;
+    b->items = calloc(n, sizeof(*b->items));
+    if(b->items)
+      b->cap = n;
+  }
+  return b->items;
+}
+
 /* Process one page of listed items and commit it with new_state. */
 static int process_page(struct sync_session *s, const struct exs_ews_item *const *items, size_t n,
-                        const char *new_state, struct exs_error *err)
+                        const char *new_state, struct got_buf *gb, struct exs_error *err)
 {
   struct candidate *c = calloc(n ? n : 1, sizeof(*c));
   const char **ids = calloc(n ? n : 1, sizeof(*ids));
@@ -243,7 +324,7 @@ static int process_page(struct sync_session *s, const struct exs_ews_item *const
     gr.body_type = "Text";
     gr.fields = get_fields;
     gr.n_fields = sizeof(get_fields) / sizeof(get_fields[0]);
-    got = calloc(nc, sizeof(*got)); /* freed with exs_ews_items_free */
+    got = got_room(gb, nc); /* the parser zeroes what it fills */
     if(!got) {
       exs_error_set(err, EXS_CAT_PROTOCOL, "out of memory");
       goto out;
@@ -326,7 +407,8 @@ out:
     struct exs_error ignored;
     exs_store_rollback(s->st, &ignored);
   }
-  exs_ews_items_free(got, got ? nc : 0);
+  for(i = 0; got && i < nc; i++)
+    exs_ews_item_clear(&got[i]); /* bodies; the array stays for the next page */
   free(c);
   free(ids);
   return result;
@@ -339,6 +421,7 @@ static int incoming_find(struct sync_session *s, const char *state, struct exs_e
   struct exs_ews_restriction r;
   struct exs_ews_item_page page;
   const struct exs_ews_item **items = NULL;
+  struct scratch local = {{NULL, 0}, {0}}, *sc = scratch_get(&local);
   time_t wm = 0, cutoff = cutoff_of(s), from;
   char iso[32], next_state[48];
   int offset = 0, result = -1;
@@ -385,7 +468,7 @@ static int incoming_find(struct sync_session *s, const char *state, struct exs_e
         page_wm = page.items[i].received;
     }
     snprintf(next_state, sizeof(next_state), "fi:%lld", (long long)page_wm);
-    if(process_page(s, items, page.n, next_state, err)) {
+    if(process_page(s, items, page.n, next_state, &sc->gb, err)) {
       exs_ews_item_page_free(&page);
       goto out;
     }
@@ -399,6 +482,7 @@ static int incoming_find(struct sync_session *s, const char *state, struct exs_e
   }
   result = 0;
 out:
+  scratch_done(sc, &local);
   free(items);
   return result;
 }
@@ -408,8 +492,9 @@ int sync_incoming(struct sync_session *s, struct exs_error *err)
   static const char *const fields[] = {"item:ItemClass", "item:Subject", "item:DateTimeReceived",
                                        "message:InternetMessageId", "message:From"};
   struct exs_ews_sync_items_req req;
-  struct exs_ews_item_sync sync;
   const struct exs_ews_item **items = NULL;
+  struct scratch local = {{NULL, 0}, {0}}, *sc = scratch_get(&local);
+  struct exs_ews_item_sync *sync = &sc->sync; /* its changes array serves every page */
   char *state = NULL;
   bool reset = false;
   int result = -1, rc;
@@ -432,9 +517,8 @@ int sync_incoming(struct sync_session *s, struct exs_error *err)
     req.max_changes = s->opt->page_size > 0 ? s->opt->page_size : 512;
     req.fields = fields;
     req.n_fields = sizeof(fields) / sizeof(fields[0]);
-    memset(&sync, 0, sizeof(sync));
     s->stats->requests++;
-    if(exs_ews_sync_folder_items(s->ews, &req, &sync, err)) {
+    if(exs_ews_sync_folder_items(s->ews, &req, sync, err)) {
       if(!strcmp(err->ews_code, "ErrorInvalidSyncStateData") && !reset) {
         /* start over: the unique keys make the replay add nothing */
         sync_log(s, "%s: the Inbox sync state was refused; synchronizing again from the start",
@@ -458,29 +542,24 @@ int sync_incoming(struct sync_session *s, struct exs_error *err)
       goto out;
     }
     free(items);
-    items = calloc(sync.n ? sync.n : 1, sizeof(*items));
+    items = calloc(sync->n ? sync->n : 1, sizeof(*items));
     if(!items) {
-      exs_ews_item_sync_free(&sync);
       exs_error_set(err, EXS_CAT_PROTOCOL, "out of memory");
       goto out;
     }
-    for(i = 0, n = 0; i < sync.n; i++)
-      if(sync.changes[i].kind == EXS_EWS_CHANGE_CREATE)
-        items[n++] = &sync.changes[i].item;
-    if(process_page(s, items, n, sync.sync_state ? sync.sync_state : "", err)) {
-      exs_ews_item_sync_free(&sync);
+    for(i = 0, n = 0; i < sync->n; i++)
+      if(sync->changes[i].kind == EXS_EWS_CHANGE_CREATE)
+        items[n++] = &sync->changes[i].item;
+    if(process_page(s, items, n, sync->sync_state ? sync->sync_state : "", &sc->gb, err))
       goto out;
-    }
     free(state);
-    state = strdup(sync.sync_state ? sync.sync_state : "");
-    if(!state || sync.includes_last) {
-      exs_ews_item_sync_free(&sync);
+    state = strdup(sync->sync_state ? sync->sync_state : "");
+    if(!state || sync->includes_last)
       break;
-    }
-    exs_ews_item_sync_free(&sync);
   }
   result = 0;
 out:
+  scratch_done(sc, &local);
   free(items);
   free(state);
   return result;

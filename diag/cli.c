@@ -137,6 +137,126 @@ static bool use_color(void)
   return isatty(STDOUT_FILENO) && !(nc && *nc) && term && *term && strcmp(term, "dumb");
 }
 
+/* The command rest[0] names (built in, or among extra): its function, or
+ * NULL with the exit code in *result (unknown, or not built into this
+ * program). */
+static int (*find_command(char **rest, const struct diag_command *extra, size_t n_extra,
+                          int *result))(struct diag_ctx *, int, char **)
+{
+  int (*run)(struct diag_ctx *, int, char **);
+  size_t c, e;
+
+  for(c = 0; c < sizeof(commands) / sizeof(commands[0]); c++)
+    if(!strcmp(rest[0], commands[c].name))
+      break;
+  if(c == sizeof(commands) / sizeof(commands[0])) {
+    *result = diag_fail("unknown command '%s' (see exsync --help)", rest[0]);
+    return NULL;
+  }
+  run = commands[c].run;
+  for(e = 0; !run && e < n_extra; e++)
+    if(!strcmp(rest[0], extra[e].name))
+      run = extra[e].run;
+  if(!run)
+    *result = diag_fail("command '%s' is not built into this program", rest[0]);
+  return run;
+}
+
+/* The command's name in reports: "mailbox test-enable", "replay". */
+static void command_name(char **rest, int nrest, char *buf, size_t len)
+{
+  bool sub = nrest > 1 && rest[1][0] != '-' && strcmp(rest[0], "replay") &&
+             strcmp(rest[0], "autodiscover") && strcmp(rest[0], "alerts");
+
+  snprintf(buf, len, "%s%s%s", rest[0], sub ? " " : "", sub ? rest[1] : "");
+}
+
+/* -o FILE: the report goes to a temporary file next to FILE (stdout is
+ * pointed at it), renamed by end_output: a reader never sees half a
+ * report. 0, or 2 with the message printed. */
+static int begin_output(const struct diag_ctx *ctx, char *tmp, size_t len, int *saved)
+{
+  int fd;
+
+  snprintf(tmp, len, "%s.tmp.XXXXXX", ctx->output);
+  fd = mkstemp(tmp);
+  if(fd < 0) {
+    tmp[0] = '\0';
+    return diag_fail("cannot write %s: %s", ctx->output, strerror(errno));
+  }
+  fchmod(fd, 0644);
+  fflush(stdout);
+  *saved = dup(STDOUT_FILENO);
+  dup2(fd, STDOUT_FILENO);
+  close(fd);
+  return 0;
+}
+
+/* Put stdout back and keep the report (renamed to FILE) unless the run
+ * failed without writing one. Returns result, or 2 when the rename failed. */
+static int end_output(const struct diag_ctx *ctx, const char *tmp, int saved, int result)
+{
+  struct stat sb;
+  bool keep;
+
+  fflush(stdout);
+  keep = fstat(STDOUT_FILENO, &sb) == 0 && (sb.st_size > 0 || result != 2);
+  fsync(STDOUT_FILENO);
+  dup2(saved, STDOUT_FILENO);
+  close(saved);
+  if(!keep) {
+    unlink(tmp);
+  }
+  else if(rename(tmp, ctx->output)) {
+    unlink(tmp);
+    result = diag_fail("cannot write %s: %s", ctx->output, strerror(errno));
+  }
+  return result;
+}
+
+/* The global options wherever they stand into ctx, the other words into
+ * rest (*nrest); "--" ends the globals (record). 0, or -1 (printed). */
+static int take_globals(struct diag_ctx *ctx, int argc, char **argv, char **rest, int *nrest)
+{
+  bool passthrough = false;
+  int i;
+
+  for(i = 1; i < argc; i++) {
+    int t = 0;
+    if(!passthrough && !strcmp(argv[i], "--"))
+      passthrough = true;
+    if(!passthrough)
+      t = diag_take_global(ctx, argc, argv, &i);
+    if(t < 0)
+      return -1;
+    if(t == 0)
+      rest[(*nrest)++] = argv[i];
+  }
+  return 0;
+}
+
+/* Version, help and "help CMD" (rewritten to CMD --help in rest): -1 to go
+ * on to the command, else the exit code. */
+static int early_words(char **rest, int nrest)
+{
+  if(nrest == 0)
+    return usage(stderr);
+  if(!strcmp(rest[0], "--version") || !strcmp(rest[0], "-V") || !strcmp(rest[0], "version"))
+    return version();
+  if(!strcmp(rest[0], "--help") || !strcmp(rest[0], "-h") ||
+     (!strcmp(rest[0], "help") && nrest == 1))
+    return usage(stdout);
+  if(!strcmp(rest[0], "help")) {
+    /* exsync help CMD [SUB] is exsync CMD [SUB] --help */
+    memmove(rest, rest + 1, (size_t)(nrest - 1) * sizeof(char *));
+    rest[nrest - 1] = "--help";
+  }
+  else if(rest[0][0] == '-') {
+    return diag_fail("unknown option '%s' (see exsync --help)", rest[0]);
+  }
+  return -1;
+}
+
 int diag_main(int argc, char **argv)
 {
   return diag_main_with(argc, argv, NULL, 0);
@@ -149,10 +269,8 @@ int diag_main_with(int argc, char **argv, const struct diag_command *extra, size
   char tmp_out[4200] = "", cmdname[64];
   int nrest = 0, saved_out = -1;
   int result = 2;
-  int i;
-  size_t c, e;
   int (*run)(struct diag_ctx *, int, char **);
-  bool passthrough = false, report_cmd, froze = false;
+  bool froze = false, report_cmd;
   const char *frozen = getenv("EXSYNC_FROZEN_TIME");
   time_t frozen_t;
 
@@ -168,71 +286,20 @@ int diag_main_with(int argc, char **argv, const struct diag_command *extra, size
     exs_clock_freeze(frozen_t);
     froze = true;
   }
-  /* globals may stand before or after the command; "--" ends them (record) */
-  for(i = 1; i < argc; i++) {
-    int t = 0;
-    if(!passthrough && !strcmp(argv[i], "--"))
-      passthrough = true;
-    if(!passthrough)
-      t = diag_take_global(&ctx, argc, argv, &i);
-    if(t < 0)
-      goto out;
-    if(t == 0)
-      rest[nrest++] = argv[i];
-  }
+  if(take_globals(&ctx, argc, argv, rest, &nrest))
+    goto out;
   if(!ctx.db)
     ctx.db = getenv("EXSYNC_DB") && *getenv("EXSYNC_DB") ? getenv("EXSYNC_DB") : "exsync.db";
   ctx.color = !ctx.output && use_color(); /* -o FILE: never escape codes in a file */
   diag_progress_configure(!ctx.no_progress);
   diag_report_configure(ctx.color, ctx.failures_only);
-  if(nrest == 0) {
-    result = usage(stderr);
+  if((result = early_words(rest, nrest)) >= 0)
     goto out;
-  }
-  if(!strcmp(rest[0], "--version") || !strcmp(rest[0], "-V") || !strcmp(rest[0], "version")) {
-    result = version();
+  result = 2;
+  if(!(run = find_command(rest, extra, n_extra, &result)))
     goto out;
-  }
-  if(!strcmp(rest[0], "--help") || !strcmp(rest[0], "-h") ||
-     (!strcmp(rest[0], "help") && nrest == 1)) {
-    result = usage(stdout);
-    goto out;
-  }
-  if(!strcmp(rest[0], "help")) {
-    /* exsync help CMD [SUB] is exsync CMD [SUB] --help */
-    memmove(rest, rest + 1, (size_t)(nrest - 1) * sizeof(char *));
-    rest[nrest - 1] = "--help";
-  }
-  else if(rest[0][0] == '-') {
-    result = diag_fail("unknown option '%s' (see exsync --help)", rest[0]);
-    goto out;
-  }
-  for(c = 0; c < sizeof(commands) / sizeof(commands[0]); c++)
-    if(!strcmp(rest[0], commands[c].name))
-      break;
-  if(c == sizeof(commands) / sizeof(commands[0])) {
-    result = diag_fail("unknown command '%s' (see exsync --help)", rest[0]);
-    goto out;
-  }
-  run = commands[c].run;
-  for(e = 0; !run && e < n_extra; e++)
-    if(!strcmp(rest[0], extra[e].name))
-      run = extra[e].run;
-  if(!run) {
-    result = diag_fail("command '%s' is not built into this program", rest[0]);
-    goto out;
-  }
-  snprintf(cmdname, sizeof(cmdname), "%s%s%s", rest[0],
-           nrest > 1 && rest[1][0] != '-' && strcmp(rest[0], "replay") &&
-                   strcmp(rest[0], "autodiscover") && strcmp(rest[0], "alerts")
-               ? " "
-               : "",
-           nrest > 1 && rest[1][0] != '-' && strcmp(rest[0], "replay") &&
-                   strcmp(rest[0], "autodiscover") && strcmp(rest[0], "alerts")
-               ? rest[1]
-               : "");
+  command_name(rest, nrest, cmdname, sizeof(cmdname));
   ctx.command = cmdname;
-  report_cmd = is_report_command(rest, nrest);
   if(ctx.trace_path) {
     char why[4200] = "";
     ctx.trace =
@@ -242,44 +309,16 @@ int diag_main_with(int argc, char **argv, const struct diag_command *extra, size
       goto out;
     }
   }
-  if(ctx.output) {
-    /* the report goes to a temporary file next to FILE, renamed at the end:
-     * a reader never sees half a report */
-    int fd;
-    snprintf(tmp_out, sizeof(tmp_out), "%s.tmp.XXXXXX", ctx.output);
-    fd = mkstemp(tmp_out);
-    if(fd < 0) {
-      result = diag_fail("cannot write %s: %s", ctx.output, strerror(errno));
-      tmp_out[0] = '\0';
-      goto out;
-    }
-    fchmod(fd, 0644);
-    fflush(stdout);
-    saved_out = dup(STDOUT_FILENO);
-    dup2(fd, STDOUT_FILENO);
-    close(fd);
-  }
+  if(ctx.output && (result = begin_output(&ctx, tmp_out, sizeof(tmp_out), &saved_out)))
+    goto out;
+  report_cmd = is_report_command(rest, nrest);
   diag_report_reset_emitted();
   result = run(&ctx, nrest, rest);
   if(report_cmd)
     diag_report_error_if_silent(stdout, ctx.format, ctx.command, result);
 out:
-  if(saved_out >= 0) {
-    struct stat sb;
-    bool keep;
-    fflush(stdout);
-    keep = fstat(STDOUT_FILENO, &sb) == 0 && (sb.st_size > 0 || result != 2);
-    fsync(STDOUT_FILENO);
-    dup2(saved_out, STDOUT_FILENO);
-    close(saved_out);
-    if(!keep) {
-      unlink(tmp_out);
-    }
-    else if(rename(tmp_out, ctx.output)) {
-      unlink(tmp_out);
-      result = diag_fail("cannot write %s: %s", ctx.output, strerror(errno));
-    }
-  }
+  if(saved_out >= 0)
+    result = end_output(&ctx, tmp_out, saved_out, result);
   if(ctx.trace && ctx.trace != stderr)
     fclose(ctx.trace);
   diag_report_clear_traces();

@@ -13,6 +13,7 @@
 #include "json.h"
 #include "opt.h"
 #include "exsync/clock.h"
+#include "exsync/fields.h"
 #include "exsync/orgfile.h"
 #include "exsync/store.h"
 #include "progress.h"
@@ -163,90 +164,12 @@ static void print_job_json(FILE *f, const struct exs_job *j)
   fputs("}", f);
 }
 
-/* The attributes printed by print(obj) as JSON members (json.c). */
-static void attrs_json(FILE *f, void (*print)(FILE *, const void *), const void *obj)
-{
-  char *text = NULL;
-  size_t len = 0;
-  FILE *mem = open_memstream(&text, &len);
-
-  if(!mem)
-    return;
-  print(mem, obj);
-  fclose(mem);
-  diag_json_attrs(f, text);
-  free(text);
-}
-
-static void print_org_v(FILE *f, const void *o)
-{
-  exs_orgfile_print_org(f, o);
-}
-
-static void print_profile_v(FILE *f, const void *o)
-{
-  exs_orgfile_print_profile(f, o);
-}
-
-static void print_mailbox_v(FILE *f, const void *o)
-{
-  exs_orgfile_print_mailbox(f, o);
-}
-
-static void json_time_or_null(FILE *f, time_t t)
-{
-  char buf[32];
-
-  if(t)
-    diag_json_str(f, exs_time_iso(t, buf, sizeof(buf)));
-  else
-    fputs("null", f);
-}
-
-/* A stored mailbox as JSON: its org-file attributes, then its state. */
+/* A stored mailbox as JSON: its org-file attributes, then its state
+ * (runtime: all of it, as mailbox show prints it). */
 static void print_mailbox_json(FILE *f, const struct exs_mailbox *m, bool runtime)
 {
-  static const char *const wl[] = {"incoming", "outgoing", "act"};
-  int w;
-
   fputs("{", f);
-  attrs_json(f, print_mailbox_v, m);
-  fputs(", \"status\": {", f);
-  for(w = 0; w < 3; w++)
-    fprintf(f, "%s\"%s\": \"%s\"", w ? ", " : "", wl[w], exs_status_name(m->status[w]));
-  fputs("}, \"enabled\": {", f);
-  for(w = 0; w < 3; w++)
-    fprintf(f, "%s\"%s\": %s", w ? ", " : "", wl[w], m->enabled[w] ? "true" : "false");
-  fputs("}", f);
-  if(runtime) {
-    fputs(", \"ews_url\": ", f);
-    diag_json_str_or_null(f, m->ews_url);
-    fputs(", \"test_completed_on\": ", f);
-    json_time_or_null(f, m->test_completed_on);
-    fprintf(f, ", \"test_retry_count\": %d, \"transient_failures\": %d, \"retry_at\": ",
-            m->retry_count, m->transient_failures);
-    json_time_or_null(f, m->retry_at);
-    fputs(", \"last_error\": ", f);
-    if(m->last_error_code[0]) {
-      fputs("{\"code\": ", f);
-      diag_json_str(f, m->last_error_code);
-      fputs(", \"message\": ", f);
-      diag_json_str(f, m->last_error);
-      fprintf(f, ", \"count\": %d}", m->last_error_count);
-    }
-    else {
-      fputs("null", f);
-    }
-    fputs(", \"last_sync_start\": ", f);
-    json_time_or_null(f, m->last_sync_start);
-    fputs(", \"last_sync_success\": ", f);
-    json_time_or_null(f, m->last_sync_success);
-    fprintf(f, ", \"items_processed\": %d, \"items_failed\": %d, \"postponed_until\": ",
-            m->items_processed, m->items_failed);
-    json_time_or_null(f, m->postponed_until);
-    fputs(", \"processing_host\": ", f);
-    diag_json_str_or_null(f, m->processing_host);
-  }
+  diag_json_fields(f, &exs_mailbox_desc, m, runtime);
   fputs("}", f);
 }
 
@@ -368,7 +291,7 @@ static int cmd_org(struct diag_ctx *ctx, int argc, char **argv)
     }
     if(ctx->format == DIAG_FORMAT_JSON) {
       fputs("{", stdout);
-      attrs_json(stdout, print_org_v, &org);
+      diag_json_fields(stdout, &exs_org_desc, &org, true);
       fputs("}\n", stdout);
     }
     else {
@@ -389,10 +312,6 @@ static int cmd_org(struct diag_ctx *ctx, int argc, char **argv)
       goto out;
     }
     snprintf(key, sizeof(key), "%.*s", (int)(eq - args[i]), args[i]);
-    if(!strcmp(key, "id")) {
-      snprintf(org.id, sizeof(org.id), "%s", eq + 1);
-      continue;
-    }
     if(exs_orgfile_set_org(&org, key, eq + 1, &err)) {
       diag_fail("%s", err.message);
       goto out;
@@ -642,7 +561,7 @@ static int profile_list(struct profile_run *r)
   for(i = 0; i < np; i++) {
     if(json) {
       fputs(i ? ",\n  {" : "\n  {", stdout);
-      attrs_json(stdout, print_profile_v, &all[i]);
+      diag_json_fields(stdout, &exs_profile_desc, &all[i], true);
       fputs("}", stdout);
     }
     else {
@@ -672,7 +591,7 @@ static int profile_show(struct profile_run *r)
   }
   if(r->ctx->format == DIAG_FORMAT_JSON) {
     fputs("{", stdout);
-    attrs_json(stdout, print_profile_v, &p);
+    diag_json_fields(stdout, &exs_profile_desc, &p, true);
     fputs("}\n", stdout);
   }
   else {
@@ -881,6 +800,31 @@ out:
 }
 
 /* The profile subcommands and their options and formats. */
+/* The entry of a subcommand table (n entries of size bytes, each starting
+ * with its name) that argv[1] names. NULL with *result: no subcommand
+ * (usage on stderr, 2), -h (usage, 0) or an unknown one (2). */
+static const void *find_sub(const char *cmd, int (*help)(FILE *), const void *table, size_t n,
+                            size_t size, int argc, char **argv, int *result)
+{
+  size_t i;
+
+  if(argc < 2) {
+    *result = help(stderr);
+    return NULL;
+  }
+  if(!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+    *result = help(stdout);
+    return NULL;
+  }
+  for(i = 0; i < n; i++) {
+    const void *entry = (const char *)table + i * size;
+    if(!strcmp(argv[1], *(const char *const *)entry))
+      return entry;
+  }
+  *result = diag_fail("%s: unknown subcommand '%s' (see exsync help %s)", cmd, argv[1], cmd);
+  return NULL;
+}
+
 static const struct profile_sub {
   const char *name;
   int (*run)(struct profile_run *r);
@@ -938,21 +882,16 @@ static int profile_parse(struct profile_run *r, const struct profile_sub *s, con
 
 static int cmd_profile(struct diag_ctx *ctx, int argc, char **argv)
 {
-  const struct profile_sub *s = NULL;
+  const struct profile_sub *s;
   struct profile_run r;
   char cmd[64];
-  size_t i;
   int result;
 
-  if(argc < 2)
-    return profile_help(stderr);
-  if(!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
-    return profile_help(stdout);
-  for(i = 0; i < sizeof(profile_subs) / sizeof(profile_subs[0]) && !s; i++)
-    if(!strcmp(argv[1], profile_subs[i].name))
-      s = &profile_subs[i];
+  s = find_sub("profile", profile_help, profile_subs,
+               sizeof(profile_subs) / sizeof(profile_subs[0]), sizeof(profile_subs[0]), argc, argv,
+               &result);
   if(!s)
-    return diag_fail("profile: unknown subcommand '%s' (see exsync help profile)", argv[1]);
+    return result;
   snprintf(cmd, sizeof(cmd), "profile %s", argv[1]);
   if(refuse_literal_password(argc, argv, 2))
     return 2;
@@ -1484,21 +1423,16 @@ static int mailbox_parse(struct mailbox_run *r, const struct mailbox_sub *s, con
 
 static int cmd_mailbox(struct diag_ctx *ctx, int argc, char **argv)
 {
-  const struct mailbox_sub *s = NULL;
+  const struct mailbox_sub *s;
   struct mailbox_run r;
   char cmd[64];
-  size_t i;
   int result;
 
-  if(argc < 2)
-    return mailbox_help(stderr);
-  if(!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
-    return mailbox_help(stdout);
-  for(i = 0; i < sizeof(mailbox_subs) / sizeof(mailbox_subs[0]) && !s; i++)
-    if(!strcmp(argv[1], mailbox_subs[i].name))
-      s = &mailbox_subs[i];
+  s = find_sub("mailbox", mailbox_help, mailbox_subs,
+               sizeof(mailbox_subs) / sizeof(mailbox_subs[0]), sizeof(mailbox_subs[0]), argc, argv,
+               &result);
   if(!s)
-    return diag_fail("mailbox: unknown subcommand '%s' (see exsync help mailbox)", argv[1]);
+    return result;
   snprintf(cmd, sizeof(cmd), "mailbox %s", argv[1]);
   if(s->password && refuse_literal_password(argc, argv, 2))
     return 2;

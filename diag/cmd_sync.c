@@ -123,41 +123,16 @@ static void print_stats(struct diag_ctx *ctx, const struct exs_sync_stats *s, lo
          s->errors, s->requests, ms);
 }
 
-enum {
-  S_ONCE = 1,
-  S_ALL,
-  S_QUIET,
-  S_MAILBOX,
-  S_INTERVAL,
-  S_BACKOFF,
-  S_MAX_BACKOFF,
-  S_RETRY_INTERVAL,
-  S_MAX_RETRIES,
-  S_PAGE_SIZE,
-  S_SEND_BATCH,
-  S_WORKERS,
-  S_IDLE,
-  S_LEASE,
-  S_HOST
-};
-
+/* ids: letters, as getopt's */
 static const struct diag_opt sync_opts[] = {
-    {"--once", false, S_ONCE},
-    {"--all", false, S_ALL},
-    {"--quiet", false, S_QUIET},
-    {"--mailbox", true, S_MAILBOX},
-    {"--interval", true, S_INTERVAL},
-    {"--backoff", true, S_BACKOFF},
-    {"--max-backoff", true, S_MAX_BACKOFF},
-    {"--retry-interval", true, S_RETRY_INTERVAL},
-    {"--max-retries", true, S_MAX_RETRIES},
-    {"--page-size", true, S_PAGE_SIZE},
-    {"--send-batch", true, S_SEND_BATCH},
-    {"--workers", true, S_WORKERS},
-    {"--idle", true, S_IDLE},
-    {"--lease", true, S_LEASE},
-    {"--host", true, S_HOST},
-    {NULL, false, 0},
+    {"--once", false, 'o'},       {"--all", false, 'a'},
+    {"--quiet", false, 'q'},      {"--mailbox", true, 'm'},
+    {"--interval", true, 'i'},    {"--backoff", true, 'b'},
+    {"--max-backoff", true, 'B'}, {"--retry-interval", true, 'r'},
+    {"--max-retries", true, 'R'}, {"--page-size", true, 'p'},
+    {"--send-batch", true, 's'},  {"--workers", true, 'w'},
+    {"--idle", true, 'I'},        {"--lease", true, 'L'},
+    {"--host", true, 'H'},        {NULL, false, 0},
 };
 
 static int cmd_sync(struct diag_ctx *ctx, int argc, char **argv)
@@ -189,53 +164,53 @@ static int cmd_sync(struct diag_ctx *ctx, int argc, char **argv)
       return 2;
     case DIAG_OPT_ARG:
       return diag_opt_unexpected(&p);
-    case S_ONCE:
+    case 'o':
       once = true;
       break;
-    case S_ALL:
+    case 'a':
       opt.ignore_schedule = true;
       break;
-    case S_QUIET:
+    case 'q':
       quiet = true;
       break;
-    case S_MAILBOX:
+    case 'm':
       opt.only_mailbox = p.value;
       break;
-    case S_HOST:
+    case 'H':
       if(!*p.value || strchr(p.value, ':'))
         return diag_fail("sync: --host '%s': a host name without ':' is expected", p.value);
       snprintf(host, sizeof(host), "%s:%ld", p.value, (long)getpid());
       opt.host = host;
       break;
     default:
-      if(diag_opt_long(&p, id == S_PAGE_SIZE ? 1 : 0, id == S_PAGE_SIZE ? 512 : 100000000L, &v))
+      if(diag_opt_long(&p, id == 'p' ? 1 : 0, id == 'p' ? 512 : 100000000L, &v))
         return 2;
       switch(id) {
-      case S_INTERVAL:
+      case 'i':
         opt.min_interval_s = v;
         break;
-      case S_BACKOFF:
+      case 'b':
         opt.empty_backoff_s = v;
         break;
-      case S_MAX_BACKOFF:
+      case 'B':
         opt.max_backoff_s = v;
         break;
-      case S_RETRY_INTERVAL:
+      case 'r':
         opt.retry_interval_s = v;
         break;
-      case S_MAX_RETRIES:
+      case 'R':
         opt.max_transient_retries = (int)v;
         break;
-      case S_PAGE_SIZE:
+      case 'p':
         opt.page_size = (int)v;
         break;
-      case S_SEND_BATCH:
+      case 's':
         opt.send_batch = (int)v;
         break;
-      case S_WORKERS:
+      case 'w':
         opt.max_workers = (size_t)v;
         break;
-      case S_LEASE:
+      case 'L':
         opt.lease_s = v;
         break;
       default:

@@ -6,37 +6,15 @@
 #include "cli.h"
 #include "opt.h"
 
-enum {
-  G_DB = 1,
-  G_KEY_FILE,
-  G_FORMAT,
-  G_TRACE,
-  G_CACERT,
-  G_RESOLVE,
-  G_CONNECT_TO,
-  G_PROXY,
-  G_NOPROXY,
-  G_OUTPUT,
-  G_FAILURES_ONLY,
-  G_NO_PROGRESS
-};
-
-/* Taken anywhere on the line, before or after the command. */
+/* Taken anywhere on the line, before or after the command (ids: letters). */
 static const struct diag_opt global_opts[] = {
-    {"--db", true, G_DB},
-    {"--key-file", true, G_KEY_FILE},
-    {"--format", true, G_FORMAT},
-    {"--trace", true, G_TRACE},
-    {"--cacert", true, G_CACERT},
-    {"--resolve", true, G_RESOLVE},
-    {"--connect-to", true, G_CONNECT_TO},
-    {"--proxy", true, G_PROXY},
-    {"--noproxy", true, G_NOPROXY},
-    {"-o", true, G_OUTPUT},
-    {"--output", true, G_OUTPUT},
-    {"--failures-only", false, G_FAILURES_ONLY},
-    {"--no-progress", false, G_NO_PROGRESS},
-    {NULL, false, 0},
+    {"--db", true, 'd'},           {"--key-file", true, 'k'},
+    {"--format", true, 'f'},       {"--trace", true, 't'},
+    {"--cacert", true, 'c'},       {"--resolve", true, 'r'},
+    {"--connect-to", true, 'C'},   {"--proxy", true, 'p'},
+    {"--noproxy", true, 'n'},      {"-o", true, 'o'},
+    {"--output", true, 'o'},       {"--failures-only", false, 'F'},
+    {"--no-progress", false, 'P'}, {NULL, false, 0},
 };
 
 /* Apply global option o with value v. 0 or -1 (printed). */
@@ -45,13 +23,13 @@ static int set_global(struct diag_ctx *ctx, int id, const char *name, const char
   int f;
 
   switch(id) {
-  case G_DB:
+  case 'd':
     ctx->db = v;
     break;
-  case G_KEY_FILE:
+  case 'k':
     ctx->key_file = v;
     break;
-  case G_FORMAT:
+  case 'f':
     f = diag_format_parse(v);
     if(f < 0) {
       diag_fail("unknown format '%s' (text, json, junit or html)", v);
@@ -59,43 +37,43 @@ static int set_global(struct diag_ctx *ctx, int id, const char *name, const char
     }
     ctx->format = (enum diag_format)f;
     break;
-  case G_TRACE:
+  case 't':
     ctx->trace_path = v;
     break;
-  case G_CACERT:
+  case 'c':
     ctx->transport.cacert = v;
     break;
-  case G_RESOLVE:
+  case 'r':
     if(ctx->transport.n_resolve >= DIAG_MAX_OVERRIDES || !strchr(v, ':')) {
       diag_fail("--resolve wants HOST:PORT:ADDR (at most %d)", DIAG_MAX_OVERRIDES);
       return -1;
     }
     ctx->resolve[ctx->transport.n_resolve++] = v;
     break;
-  case G_CONNECT_TO:
+  case 'C':
     if(ctx->transport.n_connect_to >= DIAG_MAX_OVERRIDES || !strchr(v, ':')) {
       diag_fail("--connect-to wants HOST:PORT:HOST2:PORT2 (at most %d)", DIAG_MAX_OVERRIDES);
       return -1;
     }
     ctx->connect_to[ctx->transport.n_connect_to++] = v;
     break;
-  case G_PROXY:
+  case 'p':
     ctx->transport.proxy = v;
     break;
-  case G_NOPROXY:
+  case 'n':
     ctx->transport.noproxy = v;
     break;
-  case G_OUTPUT:
+  case 'o':
     if(!*v) {
       diag_fail("option %s needs a file name", name);
       return -1;
     }
     ctx->output = v;
     break;
-  case G_FAILURES_ONLY:
+  case 'F':
     ctx->failures_only = true;
     break;
-  case G_NO_PROGRESS:
+  case 'P':
     ctx->no_progress = true;
     break;
   default:

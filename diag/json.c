@@ -1,6 +1,8 @@
-/* json.c - JSON string literals. */
+/* json.c - JSON string literals, and the members of an entity from its field
+ * descriptor (fields.h). */
 #include "json.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 void diag_json_str(FILE *f, const char *s)
@@ -42,28 +44,63 @@ void diag_json_str_or_null(FILE *f, const char *s)
     fputs("null", f);
 }
 
-size_t diag_json_attrs(FILE *f, const char *lines)
+/* One member's value (fields.h: the org file's spelling for an attribute,
+ * and always for a password, never in clear; else the JSON type; in_group:
+ * text as it is, never null). */
+static void field_value(FILE *f, const struct exs_field *fd, const void *obj, bool in_group)
 {
-  size_t n = 0;
-  char name[64], value[1024];
+  const char *p = (const char *)obj + fd->off;
+  char buf[EXS_FIELD_TEXT_MAX];
 
-  while(lines && *lines) {
-    size_t len = strcspn(lines, "\n");
-    size_t k = strcspn(lines, " \n");
-    size_t v = k;
-    if(k > 0 && k < sizeof(name)) {
-      while(v < len && lines[v] == ' ')
-        v++;
-      snprintf(name, sizeof(name), "%.*s", (int)k, lines);
-      snprintf(value, sizeof(value), "%.*s", (int)(len - v), lines + v);
-      fputs(n++ ? ", " : "", f);
-      diag_json_str(f, name);
-      fputs(": ", f);
-      diag_json_str(f, value);
+  exs_field_text(fd, obj, buf, sizeof(buf));
+  if(fd->attr || (fd->flags & EXS_FIELD_SECRET) || fd->type == EXS_FT_ENUM ||
+     (fd->type == EXS_FT_TEXT && in_group))
+    diag_json_str(f, buf);
+  else if(fd->type == EXS_FT_INT)
+    fprintf(f, "%d", *(const int *)p);
+  else if(fd->type == EXS_FT_BOOL)
+    fputs(*(const bool *)p ? "true" : "false", f);
+  else
+    diag_json_str_or_null(f, buf); /* text, time: null when empty / not set */
+}
+
+size_t diag_json_fields(FILE *f, const struct exs_desc *d, const void *obj, bool detail)
+{
+  const char *group = NULL; /* the open group object, "name." */
+  size_t glen = 0, n = 0, in_group = 0, i;
+  bool null_group = false;
+
+  for(i = 0; i < d->n; i++) {
+    const struct exs_field *fd = &d->fields[i];
+    const char *dot;
+    size_t len;
+    if(!fd->json || ((fd->flags & EXS_FIELD_DETAIL) && !detail) || !exs_field_shown(d, fd, obj))
+      continue;
+    dot = strchr(fd->json, '.');
+    len = dot ? (size_t)(dot - fd->json) + 1 : 0;
+    if(group && (len != glen || strncmp(group, fd->json, glen))) {
+      if(!null_group)
+        fputc('}', f);
+      group = NULL;
     }
-    lines += len;
-    if(*lines == '\n')
-      lines++;
+    if(dot && !group) {
+      fprintf(f, "%s\"%.*s\": ", n++ ? ", " : "", (int)(len - 1), fd->json);
+      group = fd->json;
+      glen = len;
+      in_group = 0;
+      /* a group led by an empty text is null */
+      null_group = fd->type == EXS_FT_TEXT && !((const char *)obj + fd->off)[0];
+      fputs(null_group ? "null" : "{", f);
+    }
+    if(group && null_group)
+      continue;
+    if(group)
+      fprintf(f, "%s\"%s\": ", in_group++ ? ", " : "", dot + 1);
+    else
+      fprintf(f, "%s\"%s\": ", n++ ? ", " : "", fd->json);
+    field_value(f, fd, obj, group != NULL);
   }
+  if(group && !null_group)
+    fputc('}', f);
   return n;
 }

@@ -13,7 +13,7 @@ enum { DIAG_OPT_END = 0, DIAG_OPT_ARG = -1, DIAG_OPT_ERR = -2, DIAG_OPT_HELP = -
 struct diag_opt {
   const char *name; /* "--config"; NULL ends a table */
   bool value;       /* takes a value */
-  int id;           /* > 0, returned by diag_opt_next */
+  int id;           /* > 0, returned by diag_opt_next: a letter, as getopt's, or a number */
 };
 
 struct diag_optp {

@@ -173,10 +173,11 @@ static void remote_evict_cb(evutil_socket_t fd, short what, void *arg)
   pthread_mutex_unlock(&w->conn_lock);
 }
 
-/* Close the oldest connection of all workers that is not inside a request
- * (not keep); false when there is none. One of self's own is closed now,
- * another worker's is closed by that worker (asked through its base). */
-static bool evict_oldest(struct emu_worker *self, struct emu_conn *keep)
+/* Close the oldest connection of all workers (own_only: of self) that is
+ * not inside a request (not keep); false when there is none. One of self's
+ * own is closed now, another worker's is closed by that worker (asked
+ * through its base). */
+static bool evict_oldest(struct emu_worker *self, struct emu_conn *keep, bool own_only)
 {
   struct emu *emu = self->emu;
   struct emu_conn *victim = NULL;
@@ -186,6 +187,8 @@ static bool evict_oldest(struct emu_worker *self, struct emu_conn *keep)
   for(size_t i = 0; i < emu->nworkers; i++) {
     struct emu_worker *w = emu->workers[i];
     struct emu_conn *c;
+    if(own_only && w != self)
+      continue;
     pthread_mutex_lock(&w->conn_lock);
     for(c = w->oldest; c; c = c->newer)
       if(c != keep && !c->busy && !c->evicting && c->evcon)
@@ -334,7 +337,7 @@ static void adopt_cb(evutil_socket_t fd, short what, void *arg)
   pthread_mutex_unlock(&emu->lock);
   bufferevent_decref(c->bev);
   arm(c, emu->conns.limits.idle_timeout_ms);
-  if(over && !evict_oldest(c->worker, c)) {
+  if(over && !evict_oldest(c->worker, c, false)) {
     /* every other connection is inside a request: this one goes */
     count_eviction(emu);
     evhttp_connection_free(c->evcon);
@@ -466,8 +469,13 @@ static void accept_error_cb(struct evconnlistener *lev, void *unused)
    * readable); closing idle connections gives the next clients fds, and
    * then the moment is only until the loop has closed them */
   evconnlistener_disable(lev);
-  for(i = 0; i < EVICT_AT_FD_LIMIT && evict_oldest(w, NULL); i++)
+  /* this thread's own idle connections first: their fds are free at once
+   * (another thread's close takes a moment, and accepts would fail again
+   * meanwhile); another thread's only when it has none, then a pause */
+  for(i = 0; i < EVICT_AT_FD_LIMIT && evict_oldest(w, NULL, true); i++)
     ;
+  if(i == 0)
+    evict_oldest(w, NULL, false); /* closed within the pause below */
   pthread_mutex_lock(&emu->lock);
   pause = i ? 0 : emu->conns.limits.accept_pause_ms;
   emu->conns.stats.accept_pauses++;

@@ -10,12 +10,14 @@
  *   from routing to its journal entry; the public API and the admin API
  *   (scenario load, reset, inspection, delivery) take it for writing, which
  *   also gives them every mailbox.
- * - m->lock (one per mailbox): its folders, items, tombstones and change
- *   sequences. An EWS request locks the mailboxes it can touch (the acting
- *   one, every mailbox named by an id or address in it), in table order,
- *   before its operation runs, and keeps them until its journal entry is
- *   written, so per mailbox the journal order is the order of the changes.
- *   Answers are built under these locks only.
+ * - m->lock (a rwlock per mailbox): its folders, items, tombstones and
+ *   change sequences. An EWS request locks the mailboxes it can touch (the
+ *   acting one, every mailbox named by an id or address in it), in table
+ *   order, before its operation runs, and keeps them until its journal entry
+ *   is written, so per mailbox the journal order is the order of the
+ *   changes. Operations that only read (GetFolder, FindItem, GetItem, the
+ *   Sync operations...) share them, the others hold them alone. Answers are
+ *   built under these locks only.
  * - emu->store_lock: item and folder numbers, the item and folder indexes and
  *   item->folder (so an id can be mapped to its mailbox before locking it).
  * - emu->fault_lock: fault counters and generators (emu_fault_match), so
@@ -154,8 +156,8 @@ struct emu_folder {
 
 struct emu_mailbox {
   struct emu *emu;
-  pthread_mutex_t lock; /* its contents (see the top of this file) */
-  size_t index;         /* position in emu->mailboxes */
+  pthread_rwlock_t lock; /* its contents (see the top of this file) */
+  size_t index;          /* position in emu->mailboxes */
   char *smtp;
   char *display;
   char *owner;      /* login of the owning user or NULL */

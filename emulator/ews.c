@@ -50,28 +50,32 @@ static const char *fault_text(const char *code)
 
 /* ---- dispatch ---- */
 
+/* reads: the operation changes nothing in a mailbox, so requests share the
+ * mailbox locks (an operation that writes anything, even a counter, must
+ * not be marked) */
 static const struct {
   const char *name;
   void (*fn)(struct emu_ews_ctx *, xmlNodePtr);
+  bool reads;
 } ops[] = {
-    {"GetFolder", ews_get_folder},
-    {"FindFolder", ews_find_folder},
-    {"CreateFolder", ews_create_folder},
-    {"UpdateFolder", ews_update_folder},
-    {"SyncFolderHierarchy", ews_sync_folder_hierarchy},
-    {"FindItem", ews_find_item},
-    {"GetItem", ews_get_item},
-    {"CreateItem", ews_create_item},
-    {"DeleteItem", ews_delete_item},
-    {"MoveItem", ews_move_item},
-    {"CopyItem", ews_copy_item},
-    {"ResolveNames", ews_resolve_names},
-    {"UpdateItem", ews_update_item},
-    {"ConvertId", ews_convert_id},
-    {"GetUserConfiguration", ews_get_user_configuration},
-    {"GetUserPhoto", ews_get_user_photo},
-    {"DeleteFolder", ews_delete_folder},
-    {"SyncFolderItems", ews_sync_folder_items},
+    {"GetFolder", ews_get_folder, true},
+    {"FindFolder", ews_find_folder, true},
+    {"CreateFolder", ews_create_folder, false},
+    {"UpdateFolder", ews_update_folder, false},
+    {"SyncFolderHierarchy", ews_sync_folder_hierarchy, true},
+    {"FindItem", ews_find_item, true},
+    {"GetItem", ews_get_item, true},
+    {"CreateItem", ews_create_item, false},
+    {"DeleteItem", ews_delete_item, false},
+    {"MoveItem", ews_move_item, false},
+    {"CopyItem", ews_copy_item, false},
+    {"ResolveNames", ews_resolve_names, true},
+    {"UpdateItem", ews_update_item, false},
+    {"ConvertId", ews_convert_id, true},
+    {"GetUserConfiguration", ews_get_user_configuration, true},
+    {"GetUserPhoto", ews_get_user_photo, true},
+    {"DeleteFolder", ews_delete_folder, false},
+    {"SyncFolderItems", ews_sync_folder_items, true},
 };
 
 /* First t:Mailbox/t:EmailAddress under a folder id in the operation: the
@@ -143,8 +147,9 @@ static int by_index(const void *a, const void *b)
 }
 
 /* Lock the acting mailbox and every one op names, in table order (no
- * deadlock between requests). -1 when out of memory. */
-static int lock_mailboxes(struct emu_ews_ctx *ctx, xmlNodePtr op)
+ * deadlock between requests), shared when the operation only reads. -1
+ * when out of memory. */
+static int lock_mailboxes(struct emu_ews_ctx *ctx, xmlNodePtr op, bool reads)
 {
   size_t cap = 0;
 
@@ -156,9 +161,14 @@ static int lock_mailboxes(struct emu_ews_ctx *ctx, xmlNodePtr op)
     ctx->nlocked = 0;
     return -1;
   }
-  qsort(ctx->locked, ctx->nlocked, sizeof(ctx->locked[0]), by_index);
-  for(size_t i = 0; i < ctx->nlocked; i++)
-    pthread_mutex_lock(&ctx->locked[i]->lock);
+  if(ctx->nlocked > 1)
+    qsort(ctx->locked, ctx->nlocked, sizeof(ctx->locked[0]), by_index);
+  for(size_t i = 0; i < ctx->nlocked; i++) {
+    if(reads)
+      pthread_rwlock_rdlock(&ctx->locked[i]->lock);
+    else
+      pthread_rwlock_wrlock(&ctx->locked[i]->lock);
+  }
   return 0;
 }
 
@@ -202,7 +212,7 @@ void emu_ews_finish(struct emu_ews_ctx *ctx)
   bool check;
 
   for(size_t i = ctx->nlocked; i > 0; i--)
-    pthread_mutex_unlock(&ctx->locked[i - 1]->lock);
+    pthread_rwlock_unlock(&ctx->locked[i - 1]->lock);
   free(ctx->locked);
   ctx->locked = NULL;
   ctx->nlocked = 0;
@@ -355,7 +365,7 @@ void emu_ews_handle_doc(struct emu_ews_ctx *ctx, xmlDocPtr doc, const char *pars
 
   for(size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
     if(strcmp(ops[i].name, ctx->operation) == 0) {
-      if(lock_mailboxes(ctx, op) != 0) {
+      if(lock_mailboxes(ctx, op, ops[i].reads) != 0) {
         emu_ews_fault(ctx, "ErrorInternalServerError", fault_text("ErrorInternalServerError"), -1,
                       NULL);
         goto out;

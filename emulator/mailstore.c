@@ -584,7 +584,7 @@ static void mailbox_free(struct emu_mailbox *m)
   free(m->display);
   free(m->owner);
   emu_strv_free(m->delegates, m->ndelegates);
-  pthread_mutex_destroy(&m->lock);
+  pthread_rwlock_destroy(&m->lock);
   free(m);
 }
 
@@ -611,7 +611,7 @@ struct emu_mailbox *emu_mailbox_add(struct emu *emu, const char *smtp, const cha
   if(!m)
     return NULL;
   m->emu = emu;
-  pthread_mutex_init(&m->lock, NULL);
+  pthread_rwlock_init(&m->lock, NULL);
   m->smtp = emu_strdup_lower(smtp);
   m->display = emu_strdup(display ? display : smtp);
   m->owner = emu_strdup(owner);
@@ -794,11 +794,11 @@ void emu_deliveries_run(struct emu_ews_ctx *ctx)
   while((d = rev) != NULL) {
     struct emu_folder *inbox;
     rev = d->next;
-    pthread_mutex_lock(&d->to->lock);
+    pthread_rwlock_wrlock(&d->to->lock);
     inbox = emu_folder_distinguished(d->to, "inbox");
     if(!inbox || emu_item_attach(inbox, d->copy) != 0)
       emu_item_free(d->copy);
-    pthread_mutex_unlock(&d->to->lock);
+    pthread_rwlock_unlock(&d->to->lock);
     free(d);
   }
 }

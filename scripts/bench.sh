@@ -39,19 +39,33 @@ cmake --build "$BUILD" -j2 --target exsync-emulator bench_emulator bench_testena
   bench_sync >/dev/null
 
 status=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+# run PROGRAM with a time bound, its output shown and kept for the summary
+run() {
+  local secs=$1
+  shift
+  timeout "$secs" "$@" 2>&1 | tee -a "$log"
+  return "${PIPESTATUS[0]}"
+}
 echo "== bench_emulator (issue 3) $(date -u +%FT%TZ)"
 # shellcheck disable=SC2086
-timeout 600 "$BUILD/suites/bench/bench_emulator" ${EMULATOR_ARGS:-} || status=1
+run 600 "$BUILD/suites/bench/bench_emulator" ${EMULATOR_ARGS:-} || status=1
 echo
 echo "== bench_testenable (issue 5) $(date -u +%FT%TZ)"
 # shellcheck disable=SC2086
-timeout 900 "$BUILD/suites/bench/bench_testenable" ${TESTENABLE_ARGS:-} || status=1
+run 900 "$BUILD/suites/bench/bench_testenable" ${TESTENABLE_ARGS:-} || status=1
 echo
 echo "== bench_sync (issue 6) $(date -u +%FT%TZ)"
 # the issue's size (1,000 mailboxes x 100 messages, 10,000 emails) by default;
 # SYNC_ARGS="--mailboxes 100" for a quick look
 # shellcheck disable=SC2086
-timeout 1800 "$BUILD/suites/bench/bench_sync" ${SYNC_ARGS:-} || status=1
+run 1800 "$BUILD/suites/bench/bench_sync" ${SYNC_ARGS:-} || status=1
+echo
+# the figures issue 15 asks for, from the output above, in one place
+echo "== issue 15 figures (lines from the output above) =="
+grep -E "thread|mailboxes/s \\(|EWS requests per mailbox|ms per mailbox \\(|per EWS request|\
+p99 at 50|vs own http|http: .*nginx|^incoming|^peer" "$log" || true
 echo
 echo "bench.sh: done $(date -u +%FT%TZ), exit $status"
 exit $status

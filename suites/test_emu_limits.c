@@ -248,8 +248,12 @@ START_TEST(cap_closes_oldest_idle)
   int fds[60], port, i;
   struct emu *e = start(&l, &port);
 
-  for(i = 0; i < 60; i++)
+  /* one at a time: with several event loop threads, "oldest" is the order
+   * the emulator accepted them in, which only then is the order dialled */
+  for(i = 0; i < 60; i++) {
     fds[i] = dial(port);
+    WAIT_STATS(e, st, st.accepted >= (size_t)i + 1);
+  }
   /* a connection of another event loop thread is closed by that thread, a
    * moment later */
   WAIT_STATS(e, st, st.accepted >= 60 && st.open <= 30 && st.evicted >= 30);

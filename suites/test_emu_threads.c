@@ -6,7 +6,8 @@
  * or doubled), each client's SyncFolderItems chain must have seen every item
  * of its folder exactly once, and the journal must be in order: sequence
  * numbers strictly increasing, times never going back, and every client's
- * requests in the order it sent them.
+ * requests in the order it sent them. And fault counters ("every=N",
+ * "times=N") count the requests of all threads.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -272,6 +273,95 @@ START_TEST(parallel_clients_keep_the_store_and_journal_consistent)
 }
 END_TEST
 
+/* Fault counters are the emulator's, not a thread's: "every=3" fires on
+ * exactly a third of the matching requests, "times=5" exactly five times,
+ * however the requests spread over the loops. */
+struct fault_client {
+  struct client c;
+  size_t busy, unavailable, ok;
+};
+
+static void *fault_client_main(void *arg)
+{
+  struct fault_client *f = arg;
+  struct exs_buf out;
+
+  for(int i = 0; i < 30; i++) {
+    long st = post(&f->c,
+                   "<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape>"
+                   "</m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id=\"inbox\"/>"
+                   "</m:FolderIds></m:GetFolder>",
+                   "GetFolder", &out);
+    if(st == 500 && out.data && strstr(out.data, "ErrorServerBusy"))
+      f->busy++;
+    else if(st == 200 && all_ok(&out))
+      f->ok++;
+    else
+      note_failure(&f->c, "GetFolder", &out);
+    exs_buf_free(&out);
+    st = post(&f->c,
+              "<m:FindItem Traversal=\"Shallow\"><m:ItemShape><t:BaseShape>IdOnly"
+              "</t:BaseShape></m:ItemShape><m:ParentFolderIds>"
+              "<t:DistinguishedFolderId Id=\"inbox\"/></m:ParentFolderIds></m:FindItem>",
+              "FindItem", &out);
+    if(st == 503)
+      f->unavailable++;
+    else if(st != 200 || !all_ok(&out))
+      note_failure(&f->c, "FindItem", &out);
+    exs_buf_free(&out);
+  }
+  return NULL;
+}
+
+START_TEST(fault_counts_are_global_across_threads)
+{
+  static struct fault_client fc[NCLIENTS];
+  pthread_t th[NCLIENTS];
+  char err[512], bound[64], login[32];
+  struct emu *emu = emu_new();
+  size_t busy = 0, unavailable = 0, ok = 0;
+  int port;
+
+  ck_assert_ptr_nonnull(emu);
+  ck_assert_msg(emu_set_threads(emu, 4, err, sizeof(err)) == 0, "%s", err);
+  ck_assert_msg(emu_add_user(emu, "m0", "pw", "threads.test", err, sizeof(err)) == 0, "%s", err);
+  for(int i = 0; i < NCLIENTS; i++) {
+    snprintf(login, sizeof(login), "c%d", i);
+    ck_assert_msg(emu_add_user(emu, login, "pw", "threads.test", err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(emu_add_impersonator(emu, login, err, sizeof(err)) == 0, "%s", err);
+  }
+  ck_assert_int_gt(
+      emu_add_fault(emu, "operation=GetFolder ews-code=ErrorServerBusy every=3", err, sizeof(err)),
+      0);
+  ck_assert_int_gt(
+      emu_add_fault(emu, "operation=FindItem http-status=503 times=5", err, sizeof(err)), 0);
+  port = emu_listen(emu, "127.0.0.1", 0, false, bound, sizeof(bound), err, sizeof(err));
+  ck_assert_msg(port > 0, "%s", err);
+  ck_assert_int_eq(emu_start(emu, err, sizeof(err)), 0);
+  snprintf(url, sizeof(url), "http://%s/EWS/Exchange.asmx", bound);
+  for(int i = 0; i < NCLIENTS; i++) {
+    memset(&fc[i], 0, sizeof(fc[i]));
+    fc[i].c.index = i;
+    snprintf(fc[i].c.login, sizeof(fc[i].c.login), "c%d", i);
+    snprintf(fc[i].c.mailbox, sizeof(fc[i].c.mailbox), "m0@threads.test");
+    ck_assert_int_eq(pthread_create(&th[i], NULL, fault_client_main, &fc[i]), 0);
+  }
+  for(int i = 0; i < NCLIENTS; i++)
+    pthread_join(th[i], NULL);
+  for(int i = 0; i < NCLIENTS; i++) {
+    ck_assert_msg(fc[i].c.failures == 0, "%s", fc[i].c.first_failure);
+    busy += fc[i].busy;
+    unavailable += fc[i].unavailable;
+    ok += fc[i].ok;
+  }
+  ck_assert_uint_eq(busy, NCLIENTS * 30 / 3);
+  ck_assert_uint_eq(ok, NCLIENTS * 30 - NCLIENTS * 30 / 3);
+  ck_assert_uint_eq(unavailable, 5);
+  ck_assert_uint_eq(emu_journal_count(emu), NCLIENTS * 30 * 2);
+  emu_free(emu);
+}
+END_TEST
+
 int main(void)
 {
   Suite *s = suite_create("emu_threads");
@@ -280,6 +370,7 @@ int main(void)
   curl_global_init(CURL_GLOBAL_ALL);
   tcase_set_timeout(tc, 300);
   tcase_add_test(tc, parallel_clients_keep_the_store_and_journal_consistent);
+  tcase_add_test(tc, fault_counts_are_global_across_threads);
   suite_add_tcase(s, tc);
   return tu_run(s);
 }

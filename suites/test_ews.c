@@ -679,7 +679,7 @@ START_TEST(parse_sync_items)
 {
   size_t len;
   char *body = fixture("sync_folder_items.xml", &len);
-  struct exs_ews_item_sync s;
+  struct exs_ews_item_sync s = {0};
   struct exs_error err;
 
   exs_error_clear(&err);

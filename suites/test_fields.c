@@ -406,6 +406,46 @@ START_TEST(attributes_match_the_schema)
 }
 END_TEST
 
+/* KEY=VALUE (org set, profile set, mailbox set): every attribute, the
+ * org's id too, takes the org file's spelling; passwords never. */
+START_TEST(key_value_sets_every_attribute)
+{
+  const struct exs_desc *d = descs[_i];
+  char *obj = calloc(1, d->size), *def = calloc(1, d->size), buf[EXS_FIELD_TEXT_MAX];
+  struct exs_error err;
+  size_t i;
+  int rc;
+
+  ck_assert(obj && def);
+  sample(d, obj, def);
+  for(i = 0; i < d->n; i++) {
+    const struct exs_field *f = &d->fields[i];
+    if(!f->attr)
+      continue;
+    exs_field_text(f, obj, buf, sizeof(buf));
+    exs_error_clear(&err);
+    rc = d == &exs_org_desc       ? exs_orgfile_set_org((void *)def, f->attr, buf, &err)
+         : d == &exs_profile_desc ? exs_orgfile_set_profile((void *)def, f->attr, buf, &err)
+                                  : exs_orgfile_set_mailbox((void *)def, f->attr, buf, &err);
+    if(f->flags & EXS_FIELD_SECRET) {
+      ck_assert_int_eq(rc, -1);
+      ck_assert_msg(strstr(err.message, "passwords are not set as"), "%s", err.message);
+      continue;
+    }
+    ck_assert_msg(rc == 0, "%s=%s: %s", f->attr, buf, err.message);
+    ck_assert_msg(field_eq(f, obj, def), "%s: %s=%s not set", d->entity, f->attr, buf);
+  }
+  if(d == &exs_org_desc) {
+    memset(buf, 'x', 64);
+    buf[64] = 0;
+    ck_assert_int_eq(exs_orgfile_set_org((void *)def, "id", buf, &err), -1);
+    ck_assert_str_eq(err.message, "the org settings 'id': must be at most 63 characters");
+  }
+  free(obj);
+  free(def);
+}
+END_TEST
+
 /* ---- round trips --------------------------------------------------------- */
 
 static char dir[256], dbpath[300], keypath[300];
@@ -464,6 +504,21 @@ START_TEST(store_round_trip)
   memset(&m2, 0x5a, sizeof(m2));
   ck_assert_msg(exs_store_mailbox_get(st, "alice@contoso.com", &m2, &err) == 0, "%s", err.message);
   assert_same(&exs_mailbox_desc, &m, &m2, "store");
+  /* Test & Enable's and the sync engine's writes: exactly their fields */
+  for(int w = 0; w < 2; w++) {
+    unsigned flag = w ? EXS_FIELD_RUNTIME : EXS_FIELD_RESULT;
+    struct exs_mailbox next = m, want = m;
+    exs_desc_copy(&exs_mailbox_desc, &next, &mdef, flag); /* its fields to their defaults */
+    exs_desc_copy(&exs_mailbox_desc, &want, &next, flag);
+    strcpy(next.name, "not written");
+    if(w)
+      ck_assert_msg(exs_store_mailbox_save_runtime(st, &next, &err) == 0, "%s", err.message);
+    else
+      ck_assert_msg(exs_store_save_test_result(st, &next, NULL, 0, &err) == 0, "%s", err.message);
+    ck_assert_msg(exs_store_mailbox_get(st, m.address, &m2, &err) == 0, "%s", err.message);
+    assert_same(&exs_mailbox_desc, &want, &m2, w ? "save_runtime" : "save_test_result");
+    ck_assert_msg(exs_store_mailbox_put(st, &m, &err) == 0, "%s", err.message);
+  }
   exs_profile_wipe(&p2);
   exs_mailbox_wipe(&m2);
   exs_store_close(st);
@@ -718,6 +773,7 @@ static Suite *fields_suite(void)
   tcase_add_loop_test(tc, descriptor_names_unique_and_consistent, 0, N(descs));
   tcase_add_loop_test(tc, samples_cover_every_field_and_hide_secrets, 0, N(descs));
   tcase_add_loop_test(tc, attributes_match_the_schema, 0, N(descs));
+  tcase_add_loop_test(tc, key_value_sets_every_attribute, 0, N(descs));
   suite_add_tcase(s, tc);
   tcase_add_checked_fixture(rt, setup, teardown);
   tcase_add_test(rt, store_round_trip);

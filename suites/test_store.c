@@ -8,6 +8,7 @@
 #define _GNU_SOURCE /* memmem */
 #include <fcntl.h>
 #include <libpq-fe.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "exsync/clock.h"
 #include "exsync/secret.h"
 #include "exsync/store.h"
 #include "pgtest.h"
@@ -1436,6 +1438,155 @@ START_TEST(pg_concurrent_first_open_migrates_once)
 }
 END_TEST
 
+/* The sessions of the test database, once the server has ended them. */
+static void terminate_sessions(void)
+{
+  char sql[300];
+  time_t deadline = exs_now() + 30;
+  PGresult *r;
+  int left = -1;
+
+  snprintf(sql, sizeof(sql),
+           "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 's%ld'",
+           (long)getpid());
+  PQclear(pg_sql(true, sql, true));
+  snprintf(sql, sizeof(sql), "SELECT count(*) FROM pg_stat_activity WHERE datname = 's%ld'",
+           (long)getpid());
+  while(left != 0 && exs_now() < deadline) { /* poll: the backend exits on its own time */
+    r = pg_sql(true, sql, true);
+    left = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if(left)
+      usleep(20 * 1000);
+  }
+  ck_assert_msg(left == 0, "the test database's sessions did not end");
+}
+
+/* A session the server ended (restart, failover, idle timeout) is opened
+ * again by the next call; one that ended inside a transaction is not until
+ * the caller rolls back, and what the transaction wrote is gone. */
+START_TEST(pg_reconnects_after_the_session_died)
+{
+  struct exs_store *st = open_store();
+  struct exs_mailbox m;
+  struct exs_error e;
+  int rc;
+
+  full_mailbox(&m, "alice@contoso.com", "");
+  ck_assert_int_eq(exs_store_mailbox_put(st, &m, &e), 0);
+  terminate_sessions();
+  exs_error_clear(&e);
+  rc = exs_store_mailbox_get(st, "alice@contoso.com", &m, &e); /* may meet the dead session */
+  if(rc)
+    ck_assert_msg(rc == -1 && strstr(e.message, dbpath), "%d %s", rc, e.message);
+  ck_assert_msg(exs_store_mailbox_get(st, "alice@contoso.com", &m, &e) == 0, "%s", e.message);
+  ck_assert_str_eq(m.password, "Canary-Mailbox-Pw-8086");
+
+  ck_assert_int_eq(exs_store_begin(st, &e), 0);
+  full_mailbox(&m, "bob@contoso.com", "");
+  ck_assert_int_eq(exs_store_mailbox_put(st, &m, &e), 0);
+  terminate_sessions();
+  full_mailbox(&m, "carol@contoso.com", "");
+  ck_assert_int_eq(exs_store_mailbox_put(st, &m, &e), -1);
+  exs_error_clear(&e);
+  ck_assert_int_eq(exs_store_mailbox_get(st, "alice@contoso.com", &m, &e), -1);
+  ck_assert_msg(strstr(e.message, "inside a transaction"), "%s", e.message);
+  ck_assert_int_eq(exs_store_commit(st, &e), -1);
+  ck_assert_int_eq(exs_store_rollback(st, &e), 0);
+  ck_assert_msg(exs_store_mailbox_get(st, "alice@contoso.com", &m, &e) == 0, "%s", e.message);
+  ck_assert_int_eq(exs_store_mailbox_get(st, "bob@contoso.com", &m, &e), EXS_STORE_NOT_FOUND);
+  ck_assert_int_eq(exs_store_mailbox_get(st, "carol@contoso.com", &m, &e), EXS_STORE_NOT_FOUND);
+  exs_mailbox_wipe(&m);
+  exs_store_close(st);
+}
+END_TEST
+
+/* A self-signed certificate for 127.0.0.1 (and its key) in the files
+ * named; owned by the cluster's user. */
+static void make_cert(const char *key, const char *cert)
+{
+  struct passwd *pw = getuid() == 0 ? getpwnam("postgres") : NULL;
+  char cmd[1400];
+
+  snprintf(cmd, sizeof(cmd),
+           "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+           "-keyout '%s' -out '%s' -days 2 -subj /CN=127.0.0.1 "
+           "-addext subjectAltName=IP:127.0.0.1 2>/dev/null",
+           key, cert);
+  ck_assert_msg(system(cmd) == 0, "openssl could not make a test certificate");
+  ck_assert_int_eq(chmod(key, 0600), 0);
+  if(pw) {
+    ck_assert_int_eq(chown(key, pw->pw_uid, pw->pw_gid), 0);
+    ck_assert_int_eq(chown(cert, pw->pw_uid, pw->pw_gid), 0);
+  }
+}
+
+/* TLS to the database when the URI asks (sslmode=verify-full with the CA):
+ * the server gets a certificate, the store's connection is encrypted (the
+ * server says so), and another CA is refused. Runs last: the cluster keeps
+ * TLS on. */
+START_TEST(pg_tls_when_the_uri_asks)
+{
+  char key[400], cert[400], other_key[400], other[400], sql[900], uri[1200];
+  struct exs_store *st;
+  struct exs_mailbox m;
+  struct exs_error e;
+  PGresult *r;
+  PGconn *c = NULL;
+  time_t deadline;
+
+  snprintf(key, sizeof(key), "%s/server.key", pgtest_dir(cluster));
+  snprintf(cert, sizeof(cert), "%s/server.crt", pgtest_dir(cluster));
+  snprintf(other_key, sizeof(other_key), "%s/other.key", dir);
+  snprintf(other, sizeof(other), "%s/other.crt", dir);
+  make_cert(key, cert);
+  make_cert(other_key, other);
+  snprintf(sql, sizeof(sql), "ALTER SYSTEM SET ssl_cert_file = '%s'", cert);
+  PQclear(pg_sql(true, sql, true));
+  snprintf(sql, sizeof(sql), "ALTER SYSTEM SET ssl_key_file = '%s'", key);
+  PQclear(pg_sql(true, sql, true));
+  PQclear(pg_sql(true, "ALTER SYSTEM SET ssl = on", true));
+  PQclear(pg_sql(true, "SELECT pg_reload_conf()", true));
+
+  snprintf(uri, sizeof(uri),
+           "postgresql://exsync@127.0.0.1:%d/s%ld?sslmode=verify-full&sslrootcert=%s",
+           pgtest_port(cluster), (long)getpid(), cert);
+  /* the reload is asynchronous: poll until the server speaks TLS */
+  for(deadline = exs_now() + 30; exs_now() < deadline;) {
+    c = PQconnectdb(uri);
+    if(PQstatus(c) == CONNECTION_OK)
+      break;
+    PQfinish(c);
+    c = NULL;
+    usleep(50 * 1000);
+  }
+  ck_assert_msg(c != NULL, "the test cluster never spoke TLS");
+  PQfinish(c);
+
+  exs_error_clear(&e);
+  st = exs_store_open(uri, keypath, &e);
+  ck_assert_msg(st != NULL, "%s", e.message);
+  full_mailbox(&m, "alice@contoso.com", "");
+  ck_assert_int_eq(exs_store_mailbox_put(st, &m, &e), 0);
+  snprintf(sql, sizeof(sql),
+           "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING(pid) "
+           "WHERE a.datname = 's%ld' AND s.ssl",
+           (long)getpid());
+  r = pg_sql(true, sql, true);
+  ck_assert_msg(atoi(PQgetvalue(r, 0, 0)) >= 1, "the store's connection is not encrypted");
+  PQclear(r);
+  exs_store_close(st);
+
+  snprintf(uri, sizeof(uri),
+           "postgresql://exsync@127.0.0.1:%d/s%ld?sslmode=verify-full&sslrootcert=%s",
+           pgtest_port(cluster), (long)getpid(), other);
+  exs_error_clear(&e);
+  ck_assert_ptr_null(exs_store_open(uri, keypath, &e));
+  ck_assert_msg(strstr(e.message, "cannot connect") && strstr(e.message, "certificate"), "%s",
+                e.message);
+}
+END_TEST
+
 /* The cases that run on both databases. */
 static void add_common(TCase *tc)
 {
@@ -1480,6 +1631,8 @@ static Suite *store_suite(void)
   tcase_add_test(tp, pg_password_in_the_uri_refused);
   tcase_add_test(tp, pg_connect_errors_name_the_database);
   tcase_add_test(tp, pg_concurrent_first_open_migrates_once);
+  tcase_add_test(tp, pg_reconnects_after_the_session_died);
+  tcase_add_test(tp, pg_tls_when_the_uri_asks); /* last: leaves TLS on */
   suite_add_tcase(s, tp);
   return s;
 }

@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """te_exchangelib.py - the python3-exchangelib peer of bench_testenable.
 
-Makes, for each of N impersonated mailboxes, the EWS calls exsync's Test &
-Enable makes (core/testenable.c, core/testenable_steps.c), in the same order:
+Makes, for each of N impersonated mailboxes, the 9 EWS calls exsync's Test &
+Enable made until issue 15 (it now makes 6: one GetFolder of the root with
+the identity, the Inbox, calendar, contacts and tasks replaces the three
+GetFolder calls below), in the same order:
 
   GetFolder msgfolderroot                       connect + authenticate
   GetFolder inbox; FindItem inbox (1, newest)   incoming

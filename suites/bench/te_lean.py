@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """te_lean.py - the lean Python peer of bench_testenable: standard library only.
 
-The same 9 EWS calls per impersonated mailbox as exsync's Test & Enable (and
-te_exchangelib.py), in the same order, written as the cheapest hand-made
+The 9 EWS calls per impersonated mailbox that exsync's Test & Enable made
+until issue 15 (it now makes 6: one GetFolder reads the root, the Inbox and
+the ACT folders with the identity) and that te_exchangelib.py makes, in the
+same order, written as the cheapest hand-made
 client would: request bodies from string templates, answers read with
 regular expressions, one keep-alive http.client connection per worker
 thread, --connections threads (default 16).

@@ -80,7 +80,7 @@ static void parse_all(const char *body, size_t len, long st)
     exs_ews_parse_delete_item(body, len, st, r, 1, &err);
   }
   {
-    struct exs_ews_item_sync s;
+    struct exs_ews_item_sync s = {0};
     exs_error_clear(&err);
     exs_ews_parse_sync_folder_items(body, len, st, &s, &err);
     exs_ews_item_sync_free(&s);

@@ -31,18 +31,21 @@ enum exs_ftype {
   EXS_FT_NAMED, /* int stored as its name, names[code] (n_names of them) */
 };
 
-#define EXS_FIELD_KEY 0x01u     /* the entity's key: required, unique */
-#define EXS_FIELD_SECRET 0x02u  /* a password (see above) */
-#define EXS_FIELD_RESULT 0x04u  /* written by Test & Enable (exs_store_save_test_result) */
-#define EXS_FIELD_RUNTIME 0x08u /* written by the sync engine */
-#define EXS_FIELD_OUTGOING                                                                         \
-  0x10u /* a profile's outgoing setting: only with same-outgoing="no";                             \
-           its incoming counterpart is the attribute without                                       \
-           "outgoing-" */
-#define EXS_FIELD_ROOT                                                                             \
-  0x20u                        /* an attribute of <org> itself, not of <settings>; not             \
-                                  settable as KEY=VALUE */
-#define EXS_FIELD_DETAIL 0x40u /* JSON: only in the detailed object (mailbox show) */
+/* the entity's key: required, unique */
+#define EXS_FIELD_KEY 0x01u
+/* a password (see above) */
+#define EXS_FIELD_SECRET 0x02u
+/* written by Test & Enable (exs_store_save_test_result) */
+#define EXS_FIELD_RESULT 0x04u
+/* written by the sync engine (exs_store_mailbox_save_runtime) */
+#define EXS_FIELD_RUNTIME 0x08u
+/* a profile's outgoing setting: only with same-outgoing="no"; its incoming
+ * counterpart is the attribute without "outgoing-" */
+#define EXS_FIELD_OUTGOING 0x10u
+/* an attribute of <org> itself, not of <settings> */
+#define EXS_FIELD_ROOT 0x20u
+/* JSON: only in the detailed object (mailbox show) */
+#define EXS_FIELD_DETAIL 0x40u
 
 /* The names of a code (EXS_FT_ENUM) or of a yes/no spelled otherwise. */
 struct exs_codes {

@@ -88,7 +88,8 @@ int exs_csv_load_mailboxes(const char *path, const struct exs_org *defaults,
                            struct exs_mailbox **out, size_t *n, struct exs_error *err);
 
 /* Set one setting by its org-file attribute name ("max-connections",
- * "approve-users", ...) from text, with the org file's value rules (the
+ * "approve-users", ...; for the org also its id) from text, with the org
+ * file's value rules (the
  * model's cross-field rules are checked by exs_*_validate afterwards).
  * Passwords cannot be set this way. Returns 0 or -1 with a CONFIG error
  * naming the setting and the rule. */

@@ -186,13 +186,14 @@ int emu_reset(struct emu *emu, char *err, size_t errlen);
  * bytes of a request arrived, the whole request (headers and body) must
  * be in within request_timeout_ms (slowloris). Request headers over
  * max_header_bytes are refused. Beyond max_connections open connections,
- * the oldest one not inside a request is closed for each new one. When
- * accept() fails (the fd limit), the oldest idle connections (up to 16) are
- * closed and accepts pause until the loop has closed them (accept_pause_ms
- * when none is idle); one line goes to stderr per episode
- * (then at most one a minute). A zero field keeps the default: idle 120 s,
- * request 30 s, headers 64 KiB, connections 1024 (and never more than the
- * fd limit minus 32 unless set explicitly), pause 100 ms. */
+ * the oldest one not inside a request (of any thread) is closed for each
+ * new one. When accept() fails (the fd limit), the oldest idle connections
+ * (up to 16) of the thread that could not accept are closed and its accepts
+ * pause until the loop has closed them (when it has none idle: one of
+ * another thread's is closed, and the pause is accept_pause_ms); one line
+ * goes to stderr per episode (then at most one a minute). A zero field keeps the default: idle 120
+ * s, request 30 s, headers 64 KiB, connections 1024 (and never more than the fd limit minus 32
+ * unless set explicitly), pause 100 ms. */
 struct emu_limits {
   long idle_timeout_ms;
   long request_timeout_ms;
