@@ -803,35 +803,10 @@ static void report_exchange(struct exs_http *h, const struct exs_http_request *r
   h->exchange(h->exchange_ctx, &x);
 }
 
-int exs_http_perform(struct exs_http *h, const struct exs_http_request *req,
-                     struct exs_http_response *resp, struct exs_error *err)
+/* The options of one transfer: where, TLS always verified, time-outs, the
+ * answer's callbacks, and the debug callback when traced or captured. */
+static void set_transfer(struct exs_http *h, CURL *c, const struct exs_http_request *req)
 {
-  struct curl_slist *headers = NULL;
-  CURL *c = h->curl;
-  CURLcode rc;
-  bool plain = is_plain_http(req->url);
-  int64_t start = exs_monotonic_ms();
-  char *ct = NULL;
-  int result = -1;
-  bool gss_cache_set = false;
-  long mask = 0;
-  size_t i;
-
-  if(!req->anonymous && exs_http_check_channel(&h->opt, req->url, err))
-    return -1;
-  if(strncasecmp(req->url, "https://", 8) && !plain) {
-    snprintf(err->url, sizeof(err->url), "%s", req->url);
-    exs_error_set(err, EXS_CAT_CONFIG, "not an http(s) URL: %s", req->url);
-    return -1;
-  }
-
-  curl_easy_reset(c);
-  h->errbuf[0] = '\0';
-  h->cur = resp;
-  resp->body.max = h->max_body;
-  exs_buf_reset(&resp->body);
-  resp->status = 0;
-
   curl_easy_setopt(c, CURLOPT_URL, req->url);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -862,71 +837,84 @@ int exs_http_perform(struct exs_http *h, const struct exs_http_request *req,
     curl_easy_setopt(c, CURLOPT_DEBUGDATA, h);
   }
   h->offered[0] = '\0';
-  if(!req->anonymous && h->user) {
-    int krb = kerberos_prepare(h, req->url, err);
-    if(krb < 0)
-      goto out;
-    if(krb) {
-      OM_uint32 minor;
-      /* libcurl's GSS-API calls run in this thread: point them at our cache */
-      gss_krb5_ccache_name(&minor, exs_krb_ccache(h->krb), NULL);
-      gss_cache_set = true;
-    }
-    mask = curl_auth_mask(h, plain, krb == 1);
-    curl_easy_setopt(c, CURLOPT_HTTPAUTH, mask);
-    curl_easy_setopt(c, CURLOPT_USERNAME, h->user);
-    curl_easy_setopt(c, CURLOPT_PASSWORD, h->password ? h->password : "");
+}
+
+/* The credentials of an authenticated request: Kerberos prepared when it
+ * may be used (*gss_cache_set: libcurl's GSS-API calls pointed at its
+ * cache), the schemes allowed in *mask. 0, or -1 with err. */
+static int set_auth(struct exs_http *h, CURL *c, const struct exs_http_request *req, bool plain,
+                    long *mask, bool *gss_cache_set, struct exs_error *err)
+{
+  int krb = kerberos_prepare(h, req->url, err);
+
+  if(krb < 0)
+    return -1;
+  if(krb) {
+    OM_uint32 minor;
+    /* libcurl's GSS-API calls run in this thread: point them at our cache */
+    gss_krb5_ccache_name(&minor, exs_krb_ccache(h->krb), NULL);
+    *gss_cache_set = true;
   }
+  *mask = curl_auth_mask(h, plain, krb == 1);
+  curl_easy_setopt(c, CURLOPT_HTTPAUTH, *mask);
+  curl_easy_setopt(c, CURLOPT_USERNAME, h->user);
+  curl_easy_setopt(c, CURLOPT_PASSWORD, h->password ? h->password : "");
+  return 0;
+}
+
+/* The request's headers into *headers and its body (POST) or GET; *ct is
+ * the Content-Type line the list points to (the caller frees both). 0, or
+ * -1 with err. */
+static int set_body(struct exs_http *h, CURL *c, const struct exs_http_request *req,
+                    struct curl_slist **headers, char **ct, struct exs_error *err)
+{
+  const char *type = req->content_type ? req->content_type : "text/xml; charset=utf-8";
+  size_t i, n = strlen(type) + 16;
+
   for(i = 0; i < req->n_headers; i++)
-    headers = curl_slist_append(headers, req->headers[i]);
-  if(req->method && !strcmp(req->method, "POST")) {
-    size_t n = strlen(req->content_type ? req->content_type : "text/xml; charset=utf-8") + 16;
-    ct = malloc(n);
-    if(!ct) {
-      exs_error_set(err, EXS_CAT_PROTOCOL, "out of memory");
-      goto out;
-    }
-    snprintf(ct, n, "Content-Type: %s",
-             req->content_type ? req->content_type : "text/xml; charset=utf-8");
-    headers = curl_slist_append(headers, ct);
-    curl_easy_setopt(c, CURLOPT_POST, 1L);
-    if(req->no_resend) {
-      /* kept connections stay usable: libcurl cannot rewind this body for a
-       * resend of its own (seek_body), so nothing is sent twice */
-      h->body = req->body ? req->body : "";
-      h->body_len = req->body ? req->body_len : 0;
-      h->body_sent = 0;
-      h->answered = false;
-      curl_easy_setopt(c, CURLOPT_READFUNCTION, read_body);
-      curl_easy_setopt(c, CURLOPT_READDATA, h);
-      curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, seek_body);
-      curl_easy_setopt(c, CURLOPT_SEEKDATA, h);
-    }
-    else {
-      curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body ? req->body : "");
-    }
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+    *headers = curl_slist_append(*headers, req->headers[i]);
+  if(!req->method || strcmp(req->method, "POST")) {
+    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    *headers = curl_slist_append(*headers, "Expect:");
+    return 0;
+  }
+  if(!(*ct = malloc(n))) {
+    exs_error_set(err, EXS_CAT_PROTOCOL, "out of memory");
+    return -1;
+  }
+  snprintf(*ct, n, "Content-Type: %s", type);
+  *headers = curl_slist_append(*headers, *ct);
+  curl_easy_setopt(c, CURLOPT_POST, 1L);
+  if(req->no_resend) {
+    /* kept connections stay usable: libcurl cannot rewind this body for a
+     * resend of its own (seek_body), so nothing is sent twice */
+    h->body = req->body ? req->body : "";
+    h->body_len = req->body ? req->body_len : 0;
+    h->body_sent = 0;
+    h->answered = false;
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, read_body);
+    curl_easy_setopt(c, CURLOPT_READDATA, h);
+    curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, seek_body);
+    curl_easy_setopt(c, CURLOPT_SEEKDATA, h);
   }
   else {
-    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body ? req->body : "");
   }
-  headers = curl_slist_append(headers, "Expect:");
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+  *headers = curl_slist_append(*headers, "Expect:");
+  return 0;
+}
 
-  rc = curl_easy_perform(c);
-  resp->elapsed_ms = (long)(exs_monotonic_ms() - start);
-  if(rc != CURLE_OK) {
-    map_curl_error(h, rc, req->url, err);
-    if(h->capture)
-      report_exchange(h, req, resp, err);
-    goto out;
-  }
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
-  {
-    char *t = NULL;
-    curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &t);
-    snprintf(resp->content_type, sizeof(resp->content_type), "%s", t ? t : "");
-  }
+/* An answer arrived: its status, content type and the scheme used; -1 with
+ * err when the server refused a valid Kerberos ticket. */
+static int take_answer(struct exs_http *h, const struct exs_http_request *req,
+                       struct exs_http_response *resp, long mask, struct exs_error *err)
+{
+  char *t = NULL;
+
+  curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &resp->status);
+  curl_easy_getinfo(h->curl, CURLINFO_CONTENT_TYPE, &t);
+  snprintf(resp->content_type, sizeof(resp->content_type), "%s", t ? t : "");
   if(mask) {
     const char *used = scheme_used(mask, h->offered);
     if(used)
@@ -941,8 +929,55 @@ int exs_http_perform(struct exs_http *h, const struct exs_http_request *req,
     url_host(req->url, host, sizeof(host));
     exs_krb_rejected(h->krb, host, req->url, err);
     err->http_status = 401;
+    return -1;
+  }
+  return 0;
+}
+
+int exs_http_perform(struct exs_http *h, const struct exs_http_request *req,
+                     struct exs_http_response *resp, struct exs_error *err)
+{
+  struct curl_slist *headers = NULL;
+  CURL *c = h->curl;
+  CURLcode rc;
+  bool plain = is_plain_http(req->url);
+  int64_t start = exs_monotonic_ms();
+  char *ct = NULL;
+  int result = -1;
+  bool gss_cache_set = false;
+  long mask = 0;
+
+  if(!req->anonymous && exs_http_check_channel(&h->opt, req->url, err))
+    return -1;
+  if(strncasecmp(req->url, "https://", 8) && !plain) {
+    snprintf(err->url, sizeof(err->url), "%s", req->url);
+    exs_error_set(err, EXS_CAT_CONFIG, "not an http(s) URL: %s", req->url);
+    return -1;
+  }
+
+  curl_easy_reset(c);
+  h->errbuf[0] = '\0';
+  h->cur = resp;
+  resp->body.max = h->max_body;
+  exs_buf_reset(&resp->body);
+  resp->status = 0;
+  set_transfer(h, c, req);
+  if(!req->anonymous && h->user && set_auth(h, c, req, plain, &mask, &gss_cache_set, err))
+    goto out;
+  if(set_body(h, c, req, &headers, &ct, err))
+    goto out;
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+
+  rc = curl_easy_perform(c);
+  resp->elapsed_ms = (long)(exs_monotonic_ms() - start);
+  if(rc != CURLE_OK) {
+    map_curl_error(h, rc, req->url, err);
+    if(h->capture)
+      report_exchange(h, req, resp, err);
     goto out;
   }
+  if(take_answer(h, req, resp, mask, err))
+    goto out;
   result = 0;
 out:
   if(gss_cache_set) {

@@ -38,7 +38,8 @@
 struct slot {
   char key[KEY_MAX];
   int in_use;
-  int limit;
+  int limit;          /* the profile's maximum concurrent connections (all workers) */
+  int share;          /* this worker's fair share of them: limit / live workers */
   int64_t rest_until; /* monotonic ms: all slots taken in the store */
 };
 
@@ -61,6 +62,7 @@ struct pass {
   size_t left;
   struct slot *slots; /* one per todo entry at most */
   size_t n_slots;
+  int live_workers; /* workers with a fresh heartbeat, this one included */
   pthread_mutex_t lock;
   pthread_cond_t freed;
   struct exs_sync_stats stats;
@@ -88,6 +90,11 @@ static struct slot *slot_for(struct pass *ps, const struct exs_mailbox *m)
       return &ps->slots[i];
   snprintf(ps->slots[ps->n_slots].key, KEY_MAX, "%s", key);
   ps->slots[ps->n_slots].limit = p && p->max_connections > 0 ? p->max_connections : 1;
+  /* a thread that gives a slot back takes the next one at once, before
+   * other workers' threads, which retry every SLOT_RETRY_MS, see it free:
+   * each worker keeps to its share so that none is starved */
+  ps->slots[ps->n_slots].share =
+      (ps->slots[ps->n_slots].limit + ps->live_workers - 1) / ps->live_workers;
   return &ps->slots[ps->n_slots++];
 }
 
@@ -108,7 +115,7 @@ static long pick(struct pass *ps, struct slot **out, int64_t *rest)
         *rest = sl->rest_until;
       continue;
     }
-    if(sl->in_use >= sl->limit)
+    if(sl->in_use >= sl->share)
       continue;
     ps->taken[i] = true;
     ps->left--;
@@ -276,6 +283,19 @@ static int load(struct pass *ps, struct exs_error *err)
   }
   if(exs_store_mailbox_list(st, NULL, EXS_STORE_WITH_SECRETS, &ps->mailboxes, &ps->nm, err))
     goto out;
+  {
+    struct exs_worker *w = NULL;
+    size_t nw = 0;
+    int64_t fresh = exs_now_ms() - ps->lease_ms;
+    if(exs_store_worker_list(st, &w, &nw, err))
+      goto out;
+    ps->live_workers = 0;
+    for(i = 0; i < nw; i++)
+      ps->live_workers += w[i].heartbeat_ms > fresh;
+    if(ps->live_workers < 1)
+      ps->live_workers = 1;
+    free(w);
+  }
   result = 0;
 out:
   exs_store_close(st);

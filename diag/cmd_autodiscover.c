@@ -147,18 +147,69 @@ static const struct diag_opt opts[] = {
     {NULL, false, 0},
 };
 
+/* The password of --password-env VAR, --password-file FILE (its first
+ * line) or --password-prompt into pw. 0, or 2 with the message printed. */
+static int read_password(const char *pw_env, const char *pw_file, bool prompt, char *pw, size_t len)
+{
+  const char *v = pw_env ? getenv(pw_env) : NULL;
+
+  if(pw_env && (!v || !*v))
+    return diag_fail("the environment variable %s is not set", pw_env);
+  if(v)
+    snprintf(pw, len, "%s", v);
+  if(pw_file) {
+    FILE *f = fopen(pw_file, "r");
+    if(!f || !fgets(pw, (int)len, f)) {
+      if(f)
+        fclose(f);
+      return diag_fail("cannot read the password file %s", pw_file);
+    }
+    fclose(f);
+  }
+  if(prompt) {
+    fputs("Password: ", stderr);
+    if(!fgets(pw, (int)len, stdin))
+      pw[0] = '\0';
+  }
+  pw[strcspn(pw, "\r\n")] = '\0';
+  return 0;
+}
+
+/* Search for address and write the step tree in ctx's format: 0 found, 1
+ * not found, 2 out of memory. */
+static int search_and_print(struct diag_ctx *ctx, const struct exs_autodiscover_options *ao,
+                            const char *address)
+{
+  struct exs_autodiscover_result res;
+  struct exs_autodiscover *ad = exs_autodiscover_new(ao);
+  struct exs_error err;
+  int rc;
+
+  if(!ad)
+    return diag_fail("out of memory");
+  exs_error_clear(&err);
+  rc = exs_autodiscover_run(ad, address, &res, &err);
+  if(ctx->format == DIAG_FORMAT_JSON)
+    print_json(ctx->out, address, &res, rc == 0, &err);
+  else if(ctx->format == DIAG_FORMAT_HTML)
+    diag_ad_write_html(ctx->out, address, &res, rc == 0, &err);
+  else
+    print_text(ctx->out, address, &res, rc == 0, &err);
+  diag_report_mark_emitted();
+  exs_autodiscover_result_free(&res);
+  exs_autodiscover_free(ad);
+  return rc == 0 ? 0 : 1;
+}
+
 int diag_cmd_autodiscover(struct diag_ctx *ctx, int argc, char **argv)
 {
   struct diag_optp p;
   struct exs_autodiscover_options ao;
-  struct exs_autodiscover_result res;
-  struct exs_autodiscover *ad = NULL;
-  struct exs_error err;
   const char *address = NULL, *user = NULL, *pw_env = NULL, *pw_file = NULL;
   struct exs_scp_options scp;
   char password[EXS_PASSWORD_MAX + 1] = "";
   bool prompt = false;
-  int result = 2, rc, id;
+  int result, id;
 
   memset(&ao, 0, sizeof(ao));
   memset(&scp, 0, sizeof(scp));
@@ -222,55 +273,17 @@ int diag_cmd_autodiscover(struct diag_ctx *ctx, int argc, char **argv)
     return diag_fail(address ? "autodiscover: '%s' is not an email address"
                              : "autodiscover needs an email ADDRESS%s",
                      address ? address : "");
-  if(pw_env || pw_file || prompt) {
-    FILE *f = NULL;
-    const char *v = pw_env ? getenv(pw_env) : NULL;
-    if(pw_env && (!v || !*v))
-      return diag_fail("the environment variable %s is not set", pw_env);
-    if(v)
-      snprintf(password, sizeof(password), "%s", v);
-    if(pw_file) {
-      f = fopen(pw_file, "r");
-      if(!f || !fgets(password, sizeof(password), f)) {
-        if(f)
-          fclose(f);
-        return diag_fail("cannot read the password file %s", pw_file);
-      }
-      fclose(f);
-    }
-    if(prompt) {
-      fputs("Password: ", stderr);
-      if(!fgets(password, sizeof(password), stdin))
-        password[0] = '\0';
-    }
-    password[strcspn(password, "\r\n")] = '\0';
-  }
+  if((pw_env || pw_file || prompt) &&
+     read_password(pw_env, pw_file, prompt, password, sizeof(password)))
+    return 2;
   ao.http.transport = diag_transport(ctx);
   if(user && exs_http_options_set_credentials(&ao.http, user, password)) {
     memset(password, 0, sizeof(password));
     return diag_fail("autodiscover: --user or the password is longer than %d characters",
                      EXS_HTTP_USER_MAX);
   }
-  memset(&res, 0, sizeof(res));
-  exs_error_clear(&err);
-  ad = exs_autodiscover_new(&ao);
-  if(!ad) {
-    result = diag_fail("out of memory");
-    goto out;
-  }
-  rc = exs_autodiscover_run(ad, address, &res, &err);
-  if(ctx->format == DIAG_FORMAT_JSON)
-    print_json(ctx->out, address, &res, rc == 0, &err);
-  else if(ctx->format == DIAG_FORMAT_HTML)
-    diag_ad_write_html(ctx->out, address, &res, rc == 0, &err);
-  else
-    print_text(ctx->out, address, &res, rc == 0, &err);
-  diag_report_mark_emitted();
-  result = rc == 0 ? 0 : 1;
-out:
+  result = search_and_print(ctx, &ao, address);
   memset(password, 0, sizeof(password));
   exs_http_options_wipe(&ao.http);
-  exs_autodiscover_result_free(&res);
-  exs_autodiscover_free(ad);
   return result;
 }

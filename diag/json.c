@@ -45,14 +45,16 @@ void diag_json_str_or_null(FILE *f, const char *s)
 }
 
 /* One member's value (fields.h: the org file's spelling for an attribute,
- * else the JSON type; in_group: text as it is, never null). */
+ * and always for a password, never in clear; else the JSON type; in_group:
+ * text as it is, never null). */
 static void field_value(FILE *f, const struct exs_field *fd, const void *obj, bool in_group)
 {
   const char *p = (const char *)obj + fd->off;
   char buf[EXS_FIELD_TEXT_MAX];
 
   exs_field_text(fd, obj, buf, sizeof(buf));
-  if(fd->attr || fd->type == EXS_FT_ENUM || (fd->type == EXS_FT_TEXT && in_group))
+  if(fd->attr || (fd->flags & EXS_FIELD_SECRET) || fd->type == EXS_FT_ENUM ||
+     (fd->type == EXS_FT_TEXT && in_group))
     diag_json_str(f, buf);
   else if(fd->type == EXS_FT_INT)
     fprintf(f, "%d", *(const int *)p);

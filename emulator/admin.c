@@ -159,9 +159,12 @@ int emu_admin_handle(struct emu *emu, const char *method, const char *path, cons
     n = emu_journal_get(emu, 0, e, n);
     exs_buf_adds(out, "[");
     for(size_t i = 0; i < n; i++) {
-      exs_buf_addf(out, "%s{\"seq\":%llu,\"time_ms\":%lld,\"host\":", i ? "," : "",
-                   (unsigned long long)e[i].seq, (long long)e[i].time_ms);
+      exs_buf_addf(out,
+                   "%s{\"seq\":%llu,\"time_ms\":%lld,\"start_ms\":%lld,\"host\":", i ? "," : "",
+                   (unsigned long long)e[i].seq, (long long)e[i].time_ms, (long long)e[i].start_ms);
       json_str(out, e[i].host);
+      exs_buf_adds(out, ",\"client\":");
+      json_str(out, e[i].client);
       exs_buf_adds(out, ",\"method\":");
       json_str(out, e[i].method);
       exs_buf_adds(out, ",\"path\":");

@@ -1,4 +1,7 @@
 /* journal.c - bounded ring of answered requests plus per-user in-flight maxima.
+ * An entry says which client sent the request (its User-Agent: exsync's
+ * names its worker) and when it arrived and was answered (ms); its seq is
+ * the order in which the emulator handled them.
  *
  * The ring holds the newest EMU_JOURNAL_CAP entries; the oldest are dropped
  * first. Every function takes emu->journal_lock.

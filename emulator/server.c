@@ -640,6 +640,11 @@ static void handle_request(struct evhttp_request *req, void *arg)
   snprintf(rs.je.path, sizeof(rs.je.path), "%s", rawpath ? rawpath : "/");
   snprintf(rs.je.method, sizeof(rs.je.method), "%s", method_name(rs.cmd));
   host_of(req, rs.je.host, sizeof(rs.je.host));
+  rs.je.start_ms = exs_now_ms();
+  {
+    const char *ua = evhttp_find_header(evhttp_request_get_input_headers(req), "User-Agent");
+    snprintf(rs.je.client, sizeof(rs.je.client), "%s", ua ? ua : "");
+  }
 
   if(rs.blen > EMU_MAX_BODY) {
     a->status = 413;

@@ -313,6 +313,39 @@ START_TEST(three_syncers_and_an_admin_keep_the_store_intact)
 }
 END_TEST
 
+/* exsync's --db with a PostgreSQL URI: the key file must be named (every
+ * worker needs the same one), and a password in the URI is refused
+ * without being repeated. */
+START_TEST(pg_cli_names_the_key_file_and_no_password)
+{
+  char with_pw[700];
+  posix_spawn_file_actions_t fa;
+  const char *log;
+  pid_t pid;
+
+  snprintf(with_pw, sizeof(with_pw), "postgresql://exsync:Canary-Cli-Pw@127.0.0.1:%d/x",
+           pgtest_port(cluster));
+  for(int round = 0; round < 2; round++) {
+    char *no_key[] = {exsync_bin, "--db", db, "status", NULL};
+    char *pw_in_uri[] = {exsync_bin, "--db", with_pw, "--key-file", keyf, "status", NULL};
+    char **argv = round ? pw_in_uri : no_key;
+    ck_assert(truncate(log_path, 0) == 0 || access(log_path, F_OK) != 0);
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, log_path, O_WRONLY | O_CREAT | O_APPEND,
+                                     0600);
+    ck_assert_int_eq(posix_spawn(&pid, exsync_bin, &fa, NULL, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    ck_assert_int_eq(reap(pid), 2);
+    log = children_log();
+    if(round == 0)
+      ck_assert_msg(strstr(log, "--key-file"), "%s", log);
+    else
+      ck_assert_msg(strstr(log, "password") && !strstr(log, "Canary"), "%s", log);
+  }
+}
+END_TEST
+
 static Suite *suite(void)
 {
   Suite *s = suite_create("store_concurrency");
@@ -326,6 +359,7 @@ static Suite *suite(void)
   tcase_add_checked_fixture(tp, world_up_pg, world_down);
   tcase_set_timeout(tp, 600);
   tcase_add_test(tp, three_syncers_and_an_admin_keep_the_store_intact);
+  tcase_add_test(tp, pg_cli_names_the_key_file_and_no_password);
   suite_add_tcase(s, tp);
   return s;
 }

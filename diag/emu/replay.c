@@ -133,14 +133,58 @@ static void capture_headers(void *ud, const struct exs_http_exchange *x)
   }
 }
 
+/* The request's headers worth forwarding (not those the transport writes
+ * itself), split in place in copy, into hdrs[]; their number. */
+static size_t forward_headers(char *copy, const char **hdrs, size_t max)
+{
+  static const char *const skip[] = {"host",      "content-length",  "content-type",
+                                     "expect",    "accept-encoding", "connection",
+                                     "user-agent"};
+  char *p, *save = NULL;
+  size_t n = 0;
+
+  for(p = strtok_r(copy, "\n", &save); p && n < max; p = strtok_r(NULL, "\n", &save)) {
+    size_t k;
+    bool drop = false;
+    for(k = 0; k < sizeof(skip) / sizeof(skip[0]); k++)
+      if(!strncasecmp(p, skip[k], strlen(skip[k])) && p[strlen(skip[k])] == ':')
+        drop = true;
+    if(!drop)
+      hdrs[n++] = p;
+  }
+  return n;
+}
+
+/* The real server's answer into ans and the new exchange e (normalised);
+ * -1 on no memory. */
+static int keep_answer(struct replayer *rp, const struct exs_http_response *resp,
+                       struct diag_rec_exchange *e, struct exs_buf *nh,
+                       struct emu_replay_answer *ans)
+{
+  e->status = (int)resp->status;
+  if(exs_normalize_headers(rp->norm, rp->scratch_headers, strlen(rp->scratch_headers), nh))
+    return -1;
+  e->resp_headers = nh->data ? nh->data : "";
+  free(rp->scratch_body);
+  rp->scratch_body = malloc(resp->body.len + 1);
+  if(!rp->scratch_body)
+    return -1;
+  memcpy(rp->scratch_body, resp->body.data ? resp->body.data : "", resp->body.len);
+  rp->scratch_body[resp->body.len] = '\0';
+  e->resp_body = rp->scratch_body;
+  e->resp_body_len = resp->body.len;
+  ans->status = e->status;
+  ans->headers = rp->scratch_headers;
+  ans->body = rp->scratch_body;
+  ans->body_len = resp->body.len;
+  return 0;
+}
+
 /* new_episodes: send the request to the real server, answer with what it
  * said and append the exchange (normalised) to the recording. */
 static int forward(struct replayer *rp, const struct emu_replay_request *rq, const char *op,
                    const char *keys, struct emu_replay_answer *ans)
 {
-  static const char *const skip[] = {"host",      "content-length",  "content-type",
-                                     "expect",    "accept-encoding", "connection",
-                                     "user-agent"};
   struct exs_http_options o;
   struct exs_http_request req;
   struct exs_http_response resp;
@@ -151,10 +195,8 @@ static int forward(struct replayer *rp, const struct emu_replay_request *rq, con
   char *copy = strdup(rq->headers);
   char url[2048];
   struct exs_buf nb, nh;
-  size_t nhd = 0;
-  char *p, *save = NULL;
   struct exs_transport t = *rp->transport;
-  int rc, result = -1;
+  int result = -1;
 
   /* the answer's headers come through the exchange hook; no trace: the
    * replayed command's conversation is the one traced */
@@ -163,65 +205,39 @@ static int forward(struct replayer *rp, const struct emu_replay_request *rq, con
   t.exchange = capture_headers;
   t.exchange_ctx = rp;
   exs_http_options_init(&o, &t);
+  o.allow_non_ssl = true;
   memset(&req, 0, sizeof(req));
+  memset(&e, 0, sizeof(e));
   exs_error_clear(&err);
   exs_buf_init(&nb, DIAG_REC_MAX_BODY);
   exs_buf_init(&nh, 64 * 1024);
   exs_http_response_init(&resp);
-  o.allow_non_ssl = true;
   h = exs_http_new(&o);
   if(!h || !copy)
     goto out;
-  for(p = strtok_r(copy, "\n", &save); p && nhd < 64; p = strtok_r(NULL, "\n", &save)) {
-    size_t k;
-    bool drop = false;
-    for(k = 0; k < sizeof(skip) / sizeof(skip[0]); k++)
-      if(!strncasecmp(p, skip[k], strlen(skip[k])) && p[strlen(skip[k])] == ':')
-        drop = true;
-    if(!drop)
-      hdrs[nhd++] = p;
-  }
   snprintf(url, sizeof(url), "%s://%s%s", rq->tls ? "https" : "http", rq->host, rq->uri);
   req.method = rq->method;
   req.url = url;
   req.body = rq->body;
   req.body_len = rq->body_len;
   req.headers = hdrs;
-  req.n_headers = nhd;
+  req.n_headers = forward_headers(copy, hdrs, sizeof(hdrs) / sizeof(hdrs[0]));
   req.anonymous = true;
-  memset(&e, 0, sizeof(e));
   e.method = (char *)rq->method;
   e.url = url;
   e.operation = (char *)op;
   e.keys = (char *)keys;
-  e.line = 0;
   if(exs_normalize_text(rp->norm, rq->body, rq->body_len, &nb))
     goto out;
   e.req_body = nb.len ? nb.data : NULL;
   e.req_body_len = nb.len;
   rp->scratch_headers[0] = '\0';
-  rc = exs_http_perform(h, &req, &resp, &err);
-  if(rc) {
+  if(exs_http_perform(h, &req, &resp, &err)) {
     e.failure = (char *)exs_category_name(err.category);
     ans->status = 0;
   }
-  else {
-    e.status = (int)resp.status;
-    if(exs_normalize_headers(rp->norm, rp->scratch_headers, strlen(rp->scratch_headers), &nh))
-      goto out;
-    e.resp_headers = nh.data ? nh.data : "";
-    free(rp->scratch_body);
-    rp->scratch_body = malloc(resp.body.len + 1);
-    if(!rp->scratch_body)
-      goto out;
-    memcpy(rp->scratch_body, resp.body.data ? resp.body.data : "", resp.body.len);
-    rp->scratch_body[resp.body.len] = '\0';
-    e.resp_body = rp->scratch_body;
-    e.resp_body_len = resp.body.len;
-    ans->status = e.status;
-    ans->headers = rp->scratch_headers;
-    ans->body = rp->scratch_body;
-    ans->body_len = resp.body.len;
+  else if(keep_answer(rp, &resp, &e, &nh, ans)) {
+    goto out;
   }
   if(diag_recording_add(rp->rec, &e))
     goto out;
@@ -237,12 +253,73 @@ out:
   return result;
 }
 
+/* How well recorded exchange x matches the request: the score (method,
+ * host, path, operation, body elements each count one) and the first part
+ * that differs (NULL: none). */
+static int match_score(const struct diag_rec_exchange *x, const struct emu_replay_request *rq,
+                       const char *path, const char *op, const char *keys, const char **diff)
+{
+  struct endpoint ep;
+  char xpath[1024];
+  int score = 0;
+
+  *diff = "URL";
+  if(parse_url(x->url, &ep, xpath, sizeof(xpath)))
+    return -1;
+  *diff = NULL;
+  if(strcasecmp(x->method, rq->method))
+    *diff = "method";
+  else
+    score++;
+  if(ep.tls != rq->tls || strcasecmp(ep.host, rq->host))
+    *diff = *diff ? *diff : "host";
+  else
+    score++;
+  if(strcasecmp(xpath, path))
+    *diff = *diff ? *diff : "path";
+  else
+    score++;
+  if(strcmp(x->operation ? x->operation : "", op))
+    *diff = *diff ? *diff : "operation";
+  else
+    score++;
+  if(!diag_keys_subset(x->keys, keys))
+    *diff = *diff ? *diff : "body elements";
+  else
+    score++;
+  return score;
+}
+
+/* No recorded answer: a problem naming the nearest exchange, and a 500. */
+static void no_answer(struct replayer *rp, const struct emu_replay_request *rq, const char *path,
+                      const char *op, const char *keys, long nearest, const char *nearest_diff,
+                      struct emu_replay_answer *ans)
+{
+  struct diag_recording *rec = rp->rec;
+
+  rp->unmatched++;
+  if(nearest >= 0)
+    add_problem(rp,
+                "no recorded answer for %s %s://%s%s%s%s [%s]; nearest: exchange %ld "
+                "(line %d, %s %s %s [%s]) differs in %s",
+                rq->method, rq->tls ? "https" : "http", rq->host, path, *op ? " " : "", op, keys,
+                nearest + 1, rec->x[nearest].line, rec->x[nearest].method, rec->x[nearest].url,
+                rec->x[nearest].operation, rec->x[nearest].keys, nearest_diff);
+  else
+    add_problem(rp, "no recorded answer for %s %s://%s%s%s%s (the recording has none)", rq->method,
+                rq->tls ? "https" : "http", rq->host, path, *op ? " " : "", op);
+  ans->status = 500;
+  ans->headers = "Content-Type: text/plain\n";
+  ans->body = "exsync replay: no recorded answer for this request\n";
+  ans->body_len = strlen(ans->body);
+}
+
 static void answer(void *ud, const struct emu_replay_request *rq, struct emu_replay_answer *ans)
 {
   struct replayer *rp = ud;
   struct diag_recording *rec = rp->rec;
   struct exs_buf nb, keys;
-  char path[1024], op[64], xpath[1024];
+  char path[1024], op[64];
   size_t i, pathlen = strcspn(rq->uri, "?#");
   long pick = -1, repeat = -1, nearest = -1;
   int best_score = -1;
@@ -256,40 +333,15 @@ static void answer(void *ud, const struct emu_replay_request *rq, struct emu_rep
   op[0] = '\0';
   if(exs_normalize_text(rp->norm, rq->body, rq->body_len, &nb) == 0)
     diag_request_keys(nb.data ? nb.data : "", nb.len, op, sizeof(op), &keys);
-  for(i = 0; i < rec->n_x; i++) {
-    struct diag_rec_exchange *x = &rec->x[i];
-    struct endpoint ep;
-    const char *diff = NULL;
-    int score = 0;
-    if(parse_url(x->url, &ep, xpath, sizeof(xpath)))
+  for(i = 0; i < rec->n_x && pick < 0; i++) {
+    const char *diff;
+    int score = match_score(&rec->x[i], rq, path, op, keys.data ? keys.data : "", &diff);
+    if(score < 0)
       continue;
-    if(strcasecmp(x->method, rq->method))
-      diff = "method";
-    else
-      score++;
-    if(ep.tls != rq->tls || strcasecmp(ep.host, rq->host))
-      diff = diff ? diff : "host";
-    else
-      score++;
-    if(strcasecmp(xpath, path))
-      diff = diff ? diff : "path";
-    else
-      score++;
-    if(strcmp(x->operation ? x->operation : "", op))
-      diff = diff ? diff : "operation";
-    else
-      score++;
-    if(!diag_keys_subset(x->keys, keys.data ? keys.data : ""))
-      diff = diff ? diff : "body elements";
-    else
-      score++;
-    if(!diff) {
-      if(x->uses == 0) {
-        pick = (long)i;
-        break;
-      }
+    if(!diff && rec->x[i].uses == 0)
+      pick = (long)i;
+    else if(!diff)
       repeat = (long)i;
-    }
     else if(score > best_score) {
       best_score = score;
       nearest = (long)i;
@@ -309,27 +361,9 @@ static void answer(void *ud, const struct emu_replay_request *rq, struct emu_rep
     ans->body = x->resp_body;
     ans->body_len = x->resp_body_len;
   }
-  else if(rp->mode == MODE_NEW_EPISODES &&
-          forward(rp, rq, op, keys.data ? keys.data : "", ans) == 0) {
-    /* answered by the real server */
-  }
-  else {
-    rp->unmatched++;
-    if(nearest >= 0)
-      add_problem(rp,
-                  "no recorded answer for %s %s://%s%s%s%s [%s]; nearest: exchange %ld "
-                  "(line %d, %s %s %s [%s]) differs in %s",
-                  rq->method, rq->tls ? "https" : "http", rq->host, path, *op ? " " : "", op,
-                  keys.data ? keys.data : "", nearest + 1, rec->x[nearest].line,
-                  rec->x[nearest].method, rec->x[nearest].url, rec->x[nearest].operation,
-                  rec->x[nearest].keys, nearest_diff);
-    else
-      add_problem(rp, "no recorded answer for %s %s://%s%s%s%s (the recording has none)",
-                  rq->method, rq->tls ? "https" : "http", rq->host, path, *op ? " " : "", op);
-    ans->status = 500;
-    ans->headers = "Content-Type: text/plain\n";
-    ans->body = "exsync replay: no recorded answer for this request\n";
-    ans->body_len = strlen(ans->body);
+  else if(rp->mode != MODE_NEW_EPISODES ||
+          forward(rp, rq, op, keys.data ? keys.data : "", ans) != 0) {
+    no_answer(rp, rq, path, op, keys.data ? keys.data : "", nearest, nearest_diff, ans);
   }
   pthread_mutex_unlock(&rp->lock);
   exs_buf_free(&nb);

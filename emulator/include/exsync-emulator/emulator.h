@@ -77,8 +77,11 @@ void emu_stop(struct emu *emu);
 /* ---- journal: one entry per HTTP request answered ---- */
 struct emu_journal_entry {
   uint64_t seq;
-  int64_t time_ms; /* wall clock, ms since the epoch */
-  char host[128];  /* Host header, without port */
+  int64_t time_ms;  /* wall clock, ms since the epoch, when answered */
+  int64_t start_ms; /* the same when the request arrived */
+  char host[128];   /* Host header, without port */
+  char client[128]; /* User-Agent header ("" if none): which client, e.g. which
+                       exsync worker ("exsync/V (worker HOST:PID)") */
   char method[8];
   char path[256];
   char operation[64];     /* SOAP operation or "autodiscover", "" if none */
