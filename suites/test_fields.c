@@ -1,7 +1,8 @@
 /* test_fields.c - the field descriptors (exsync/fields.h): each covers every
  * member of its struct, its names are unique and match the org file's
  * schema, and one sample of each entity goes unchanged through the store,
- * the org file and the JSON output (exsync's own, run in a child). */
+ * the org file and the JSON output (exsync's own, run in a child), on
+ * SQLite and on PostgreSQL. */
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include "exsync/model.h"
 #include "exsync/orgfile.h"
 #include "exsync/store.h"
+#include "pgtest.h"
 #include "testutil.h"
 
 static const struct exs_desc *const descs[] = {&exs_org_desc, &exs_profile_desc, &exs_mailbox_desc};
@@ -448,7 +450,10 @@ END_TEST
 
 /* ---- round trips --------------------------------------------------------- */
 
-static char dir[256], dbpath[300], keypath[300];
+/* dbpath: the SQLite file, or the PostgreSQL database's URI */
+static char dir[256], dbpath[600], keypath[300];
+static struct pgtest *cluster; /* started once for the postgresql cases */
+static char cluster_err[1024];
 
 static void setup(void)
 {
@@ -456,6 +461,27 @@ static void setup(void)
   ck_assert_ptr_nonnull(mkdtemp(dir));
   snprintf(dbpath, sizeof(dbpath), "%s/store.db", dir);
   snprintf(keypath, sizeof(keypath), "%s/key", dir);
+}
+
+static void cluster_start(void)
+{
+  cluster = pgtest_start(NULL, cluster_err, sizeof(cluster_err));
+}
+
+static void cluster_stop(void)
+{
+  pgtest_stop(cluster);
+  cluster = NULL;
+}
+
+/* The same cases on a fresh PostgreSQL database of the test cluster. */
+static void setup_pg(void)
+{
+  char e[512];
+
+  ck_assert_msg(cluster != NULL, "no PostgreSQL test cluster: %s", cluster_err);
+  setup();
+  ck_assert_msg(pgtest_createdb(cluster, dbpath, sizeof(dbpath), e, sizeof(e)) == 0, "%s", e);
 }
 
 static void teardown(void)
@@ -768,6 +794,7 @@ static Suite *fields_suite(void)
   Suite *s = suite_create("fields");
   TCase *tc = tcase_create("descriptors");
   TCase *rt = tcase_create("round_trip");
+  TCase *pg = tcase_create("postgresql");
 
   tcase_add_loop_test(tc, descriptor_covers_every_member, 0, N(descs));
   tcase_add_loop_test(tc, descriptor_names_unique_and_consistent, 0, N(descs));
@@ -779,6 +806,11 @@ static Suite *fields_suite(void)
   tcase_add_test(rt, store_round_trip);
   tcase_add_test(rt, org_file_store_json_round_trip);
   suite_add_tcase(s, rt);
+  tcase_add_unchecked_fixture(pg, cluster_start, cluster_stop);
+  tcase_add_checked_fixture(pg, setup_pg, teardown);
+  tcase_add_test(pg, store_round_trip);
+  tcase_add_test(pg, org_file_store_json_round_trip);
+  suite_add_tcase(s, pg);
   return s;
 }
 
