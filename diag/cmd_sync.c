@@ -111,9 +111,10 @@ static void print_stats(struct diag_ctx *ctx, const struct exs_sync_stats *s, lo
     printf("{\"mailboxes\": %zu, \"busy\": %zu, \"received\": %zu, \"duplicates\": %zu, "
            "\"untracked\": %zu, \"failed\": %zu, \"moved\": %zu, \"sent\": %zu, "
            "\"reconciled\": %zu, \"act_changes\": %zu, \"act_conflicts\": %zu, "
-           "\"errors\": %zu, \"requests\": %zu, \"elapsed_ms\": %ld}\n",
+           "\"errors\": %zu, \"requests\": %zu, \"pages\": %zu, \"elapsed_ms\": %ld}\n",
            s->mailboxes, s->busy, s->received, s->duplicates, s->untracked, s->failed, s->moved,
-           s->sent, s->reconciled, s->act_changes, s->act_conflicts, s->errors, s->requests, ms);
+           s->sent, s->reconciled, s->act_changes, s->act_conflicts, s->errors, s->requests,
+           s->pages, ms);
     return;
   }
   printf("sync: %zu mailboxes, %zu received, %zu sent (%zu found already sent), %zu ACT "
@@ -135,25 +136,22 @@ static const struct diag_opt sync_opts[] = {
     {"--host", true, 'H'},        {NULL, false, 0},
 };
 
-static int cmd_sync(struct diag_ctx *ctx, int argc, char **argv)
+/* What the sync command was asked: its options into opt, and what is
+ * not an exs_sync_options member. */
+struct sync_args {
+  bool once, quiet;
+  long idle;
+  char host[192];
+};
+
+/* The options of the sync command (argv) into opt and a. -1 to go on, else
+ * the exit code (help, a bad option). */
+static int sync_parse(int argc, char **argv, struct exs_sync_options *opt, struct sync_args *a)
 {
   struct diag_optp p;
-  struct exs_sync_options opt;
-  struct exs_sync_stats stats;
-  struct exs_error err;
-  struct sigaction sa;
-  char key[4096], host[192];
-  struct exs_sync_worker *worker = NULL;
-  bool once = false, quiet = false;
-  long v, idle = 60;
-  int64_t start;
-  int id, result;
+  long v;
+  int id;
 
-  memset(&opt, 0, sizeof(opt));
-  opt.min_interval_s = env_seconds("EXSYNC_SYNC_INTERVAL");
-  opt.empty_backoff_s = env_seconds("EXSYNC_SYNC_BACKOFF");
-  opt.max_backoff_s = env_seconds("EXSYNC_SYNC_MAX_BACKOFF");
-  opt.retry_interval_s = env_seconds("EXSYNC_SYNC_RETRY_INTERVAL");
   diag_opt_init(&p, "sync", sync_opts, NULL, argc, argv, 1);
   while((id = diag_opt_next(&p)) != DIAG_OPT_END) {
     switch(id) {
@@ -165,108 +163,111 @@ static int cmd_sync(struct diag_ctx *ctx, int argc, char **argv)
     case DIAG_OPT_ARG:
       return diag_opt_unexpected(&p);
     case 'o':
-      once = true;
+      a->once = true;
       break;
     case 'a':
-      opt.ignore_schedule = true;
+      opt->ignore_schedule = true;
       break;
     case 'q':
-      quiet = true;
+      a->quiet = true;
       break;
     case 'm':
-      opt.only_mailbox = p.value;
+      opt->only_mailbox = p.value;
       break;
     case 'H':
       if(!*p.value || strchr(p.value, ':'))
         return diag_fail("sync: --host '%s': a host name without ':' is expected", p.value);
-      snprintf(host, sizeof(host), "%s:%ld", p.value, (long)getpid());
-      opt.host = host;
+      snprintf(a->host, sizeof(a->host), "%s:%ld", p.value, (long)getpid());
+      opt->host = a->host;
       break;
     default:
       if(diag_opt_long(&p, id == 'p' ? 1 : 0, id == 'p' ? 512 : 100000000L, &v))
         return 2;
       switch(id) {
       case 'i':
-        opt.min_interval_s = v;
+        opt->min_interval_s = v;
         break;
       case 'b':
-        opt.empty_backoff_s = v;
+        opt->empty_backoff_s = v;
         break;
       case 'B':
-        opt.max_backoff_s = v;
+        opt->max_backoff_s = v;
         break;
       case 'r':
-        opt.retry_interval_s = v;
+        opt->retry_interval_s = v;
         break;
       case 'R':
-        opt.max_transient_retries = (int)v;
+        opt->max_transient_retries = (int)v;
         break;
       case 'p':
-        opt.page_size = (int)v;
+        opt->page_size = (int)v;
         break;
       case 's':
-        opt.send_batch = (int)v;
+        opt->send_batch = (int)v;
         break;
       case 'w':
-        opt.max_workers = (size_t)v;
+        opt->max_workers = (size_t)v;
         break;
       case 'L':
-        opt.lease_s = v;
+        opt->lease_s = v;
         break;
       default:
-        idle = v;
+        a->idle = v;
         break;
       }
     }
   }
-  if(diag_formats(ctx, "sync", DIAG_F_TEXT | DIAG_F_JSON) || diag_store_exists(ctx))
-    return 2;
-  opt.transport = diag_transport(ctx);
-  opt.stop = &stop_requested;
-  opt.log = log_line;
-  key_file_of(ctx, key, sizeof(key));
+  return -1;
+}
 
-  memset(&sa, 0, sizeof(sa));
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
+/* sync --once: the retry cycle, then one pass. */
+static int sync_once(struct diag_ctx *ctx, const char *key, const struct exs_sync_options *opt,
+                     bool quiet)
+{
+  struct exs_sync_stats stats;
+  struct exs_error err;
+  int64_t start = exs_monotonic_ms();
+  time_t next_retry;
+  size_t retry_failed;
 
   exs_error_clear(&err);
   memset(&stats, 0, sizeof(stats));
-  start = exs_monotonic_ms();
-  if(once) {
-    time_t next_retry;
-    size_t retry_failed;
-    /* the retry cycle first: a mailbox enabled by its retry syncs in this pass */
-    if(diag_retry_due(ctx, opt.only_mailbox, quiet, &next_retry, &retry_failed))
-      return 2;
-    if(exs_sync_pass(ctx->db, key, &opt, &stats, NULL, &err))
-      return diag_fail("%s", err.message);
-    if(!quiet)
-      print_stats(ctx, &stats, (long)(exs_monotonic_ms() - start));
-    return stats.errors || retry_failed ? 1 : 0;
-  }
+  /* the retry cycle first: a mailbox enabled by its retry syncs in this pass */
+  if(diag_retry_due(ctx, opt->only_mailbox, quiet, &next_retry, &retry_failed))
+    return 2;
+  if(exs_sync_pass(ctx->db, key, opt, &stats, NULL, &err))
+    return diag_fail("%s", err.message);
+  if(!quiet)
+    print_stats(ctx, &stats, (long)(exs_monotonic_ms() - start));
+  return stats.errors || retry_failed ? 1 : 0;
+}
+
+/* The service: passes until SIGINT or SIGTERM, waiting at most idle
+ * seconds (less when a mailbox or a retry is due sooner) between them. */
+static int sync_service(struct diag_ctx *ctx, const char *key, struct exs_sync_options *opt,
+                        bool quiet, long idle)
+{
+  struct exs_sync_worker *worker;
+  struct exs_error err;
+  int result = 0;
+
+  exs_error_clear(&err);
   /* this process as a worker of the store: its heartbeat keeps its leases
    * alive between and during passes; stopped, they are given back */
-  worker = exs_sync_worker_start(ctx->db, key, &opt, &err);
+  worker = exs_sync_worker_start(ctx->db, key, opt, &err);
   if(!worker)
     return diag_fail("%s", err.message);
-  opt.worker = exs_sync_worker_id(worker);
+  opt->worker = exs_sync_worker_id(worker);
   if(!quiet)
-    fprintf(stderr, "exsync: synchronizing as worker %s (SIGINT or SIGTERM stops)\n", opt.worker);
-  result = 0;
-  for(;;) {
-    struct exs_sync_options one = opt;
+    fprintf(stderr, "exsync: synchronizing as worker %s (SIGINT or SIGTERM stops)\n", opt->worker);
+  while(!stop_requested) {
+    struct exs_sync_options one = *opt;
     struct exs_sync_stats pass_stats;
-    time_t due = 0, until;
-    if(stop_requested)
-      break;
-    time_t next_retry;
+    time_t due = 0, until, next_retry;
     size_t retry_failed;
+    int64_t start = exs_monotonic_ms();
     memset(&pass_stats, 0, sizeof(pass_stats));
-    start = exs_monotonic_ms();
-    if(diag_retry_due(ctx, opt.only_mailbox, quiet, &next_retry, &retry_failed)) {
+    if(diag_retry_due(ctx, opt->only_mailbox, quiet, &next_retry, &retry_failed)) {
       result = 2;
       break;
     }
@@ -276,11 +277,10 @@ static int cmd_sync(struct diag_ctx *ctx, int argc, char **argv)
     }
     if(next_retry && (!due || next_retry < due))
       due = next_retry;
-    exs_sync_stats_add(&stats, &pass_stats);
     if(!quiet && (pass_stats.mailboxes || pass_stats.errors))
       print_stats(ctx, &pass_stats, (long)(exs_monotonic_ms() - start));
     fflush(stdout);
-    opt.ignore_schedule = false;  /* --all is for the first pass */
+    opt->ignore_schedule = false; /* --all is for the first pass */
     EXS_FAULT_POINT("sync.idle"); /* a pass done, the wait not begun */
     until = exs_now() + idle;
     if(due && due < until)
@@ -294,6 +294,39 @@ static int cmd_sync(struct diag_ctx *ctx, int argc, char **argv)
   if(!quiet && result == 0)
     fprintf(stderr, "exsync: stopped cleanly\n");
   return result;
+}
+
+static int cmd_sync(struct diag_ctx *ctx, int argc, char **argv)
+{
+  struct exs_sync_options opt;
+  struct sync_args a;
+  struct sigaction sa;
+  char key[4096];
+  int result;
+
+  memset(&opt, 0, sizeof(opt));
+  memset(&a, 0, sizeof(a));
+  a.idle = 60;
+  opt.min_interval_s = env_seconds("EXSYNC_SYNC_INTERVAL");
+  opt.empty_backoff_s = env_seconds("EXSYNC_SYNC_BACKOFF");
+  opt.max_backoff_s = env_seconds("EXSYNC_SYNC_MAX_BACKOFF");
+  opt.retry_interval_s = env_seconds("EXSYNC_SYNC_RETRY_INTERVAL");
+  if((result = sync_parse(argc, argv, &opt, &a)) >= 0)
+    return result;
+  if(diag_formats(ctx, "sync", DIAG_F_TEXT | DIAG_F_JSON) || diag_store_exists(ctx))
+    return 2;
+  opt.transport = diag_transport(ctx);
+  opt.stop = &stop_requested;
+  opt.log = log_line;
+  key_file_of(ctx, key, sizeof(key));
+
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  return a.once ? sync_once(ctx, key, &opt, a.quiet)
+                : sync_service(ctx, key, &opt, a.quiet, a.idle);
 }
 
 /* ---- exsync status ---- */
@@ -396,6 +429,59 @@ static void print_workers(struct diag_ctx *ctx, const struct exs_worker *w, size
     printf("(no worker is registered: no `exsync sync` service runs on this store)\n");
 }
 
+/* One mailbox of exsync status --format json. */
+static void status_row_json(const struct exs_mailbox *m, const struct counts *c, bool first)
+{
+  printf("%s\n  {\"address\": ", first ? "" : ",");
+  diag_json_str(stdout, m->address);
+  printf(", \"enabled\": {\"incoming\": %s, \"outgoing\": %s, \"act\": %s}",
+         m->enabled[0] ? "true" : "false", m->enabled[1] ? "true" : "false",
+         m->enabled[2] ? "true" : "false");
+  printf(", \"status\": {\"incoming\": \"%s\", \"outgoing\": \"%s\", \"act\": \"%s\"}",
+         exs_status_name(m->status[0]), exs_status_name(m->status[1]),
+         exs_status_name(m->status[2]));
+  printf(", \"last_sync_start\": ");
+  json_time(stdout, m->last_sync_start);
+  printf(", \"last_sync_success\": ");
+  json_time(stdout, m->last_sync_success);
+  printf(", \"postponed_until\": ");
+  json_time(stdout, m->postponed_until);
+  printf(", \"processing_host\": ");
+  diag_json_str_or_null(stdout, m->processing_host);
+  printf(", \"items_processed\": %d, \"items_failed\": %d", m->items_processed, m->items_failed);
+  printf(", \"activities\": {\"received\": %ld, \"pending_send\": %ld, \"sending\": %ld, "
+         "\"sent\": %ld, \"failed\": %ld}",
+         c->received, c->pending, c->sending, c->sent, c->failed);
+  printf(", \"transient_failures\": %d, \"last_error\": ", m->transient_failures);
+  if(m->last_error_code[0]) {
+    printf("{\"code\": ");
+    diag_json_str(stdout, m->last_error_code);
+    printf(", \"message\": ");
+    diag_json_str(stdout, m->last_error);
+    printf(", \"count\": %d, \"time\": ", m->last_error_count);
+    json_time(stdout, m->last_error_time);
+    printf("}");
+  }
+  else
+    printf("null");
+  printf("}");
+}
+
+/* One mailbox of exsync status (text). */
+static void status_row_text(const struct exs_mailbox *m, const struct counts *c)
+{
+  char err_cell[64], t1[32], t2[32];
+
+  snprintf(err_cell, sizeof(err_cell), "%s%s%.40s", m->last_error_code,
+           m->last_error_code[0] ? ": " : "", m->last_error);
+  printf("%-28.28s %-4s %-4s %-4s %-20s %-20s %7d %7d %6ld %s\n", m->address, workload_cell(m, 0),
+         workload_cell(m, 1), workload_cell(m, 2),
+         iso_or_dash(m->last_sync_success, t1, sizeof(t1)),
+         m->processing_host[0] ? "(syncing now)" : iso_or_dash(m->postponed_until, t2, sizeof(t2)),
+         m->items_processed, m->items_failed, c->pending + c->sending,
+         m->last_error_code[0] ? err_cell : "-");
+}
+
 static int cmd_status(struct diag_ctx *ctx, int argc, char **argv)
 {
   struct exs_store *st;
@@ -461,7 +547,6 @@ static int cmd_status(struct diag_ctx *ctx, int argc, char **argv)
   }
   for(i = 0; i < n; i++) {
     struct counts c;
-    char t1[32], t2[32];
     bool any = m[i].enabled[0] || m[i].enabled[1] || m[i].enabled[2];
     bool fail = m[i].status[0] == EXS_STATUS_FAILURE || m[i].status[1] == EXS_STATUS_FAILURE ||
                 m[i].status[2] == EXS_STATUS_FAILURE || m[i].last_error_count > 0;
@@ -475,54 +560,10 @@ static int cmd_status(struct diag_ctx *ctx, int argc, char **argv)
     total.sending += c.sending;
     total.sent += c.sent;
     total.failed += c.failed;
-    if(ctx->format == DIAG_FORMAT_JSON) {
-      printf("%s\n  {\"address\": ", i ? "," : "");
-      diag_json_str(stdout, m[i].address);
-      printf(", \"enabled\": {\"incoming\": %s, \"outgoing\": %s, \"act\": %s}",
-             m[i].enabled[0] ? "true" : "false", m[i].enabled[1] ? "true" : "false",
-             m[i].enabled[2] ? "true" : "false");
-      printf(", \"status\": {\"incoming\": \"%s\", \"outgoing\": \"%s\", \"act\": \"%s\"}",
-             exs_status_name(m[i].status[0]), exs_status_name(m[i].status[1]),
-             exs_status_name(m[i].status[2]));
-      printf(", \"last_sync_start\": ");
-      json_time(stdout, m[i].last_sync_start);
-      printf(", \"last_sync_success\": ");
-      json_time(stdout, m[i].last_sync_success);
-      printf(", \"postponed_until\": ");
-      json_time(stdout, m[i].postponed_until);
-      printf(", \"processing_host\": ");
-      diag_json_str_or_null(stdout, m[i].processing_host);
-      printf(", \"items_processed\": %d, \"items_failed\": %d", m[i].items_processed,
-             m[i].items_failed);
-      printf(", \"activities\": {\"received\": %ld, \"pending_send\": %ld, \"sending\": %ld, "
-             "\"sent\": %ld, \"failed\": %ld}",
-             c.received, c.pending, c.sending, c.sent, c.failed);
-      printf(", \"transient_failures\": %d, \"last_error\": ", m[i].transient_failures);
-      if(m[i].last_error_code[0]) {
-        printf("{\"code\": ");
-        diag_json_str(stdout, m[i].last_error_code);
-        printf(", \"message\": ");
-        diag_json_str(stdout, m[i].last_error);
-        printf(", \"count\": %d, \"time\": ", m[i].last_error_count);
-        json_time(stdout, m[i].last_error_time);
-        printf("}");
-      }
-      else
-        printf("null");
-      printf("}");
-    }
-    else {
-      char err_cell[64];
-      snprintf(err_cell, sizeof(err_cell), "%s%s%.40s", m[i].last_error_code,
-               m[i].last_error_code[0] ? ": " : "", m[i].last_error);
-      printf("%-28.28s %-4s %-4s %-4s %-20s %-20s %7d %7d %6ld %s\n", m[i].address,
-             workload_cell(&m[i], 0), workload_cell(&m[i], 1), workload_cell(&m[i], 2),
-             iso_or_dash(m[i].last_sync_success, t1, sizeof(t1)),
-             m[i].processing_host[0] ? "(syncing now)"
-                                     : iso_or_dash(m[i].postponed_until, t2, sizeof(t2)),
-             m[i].items_processed, m[i].items_failed, c.pending + c.sending,
-             m[i].last_error_code[0] ? err_cell : "-");
-    }
+    if(ctx->format == DIAG_FORMAT_JSON)
+      status_row_json(&m[i], &c, i == 0);
+    else
+      status_row_text(&m[i], &c);
   }
   if(ctx->format == DIAG_FORMAT_JSON) {
     printf("%s]", n ? "\n" : "");
@@ -867,21 +908,113 @@ static void act_print_json(const struct exs_act_item *a, bool first)
   printf("}");
 }
 
+/* act list [--mailbox ADDRESS]: 0, or 2 (printed). */
+static int act_list(struct diag_ctx *ctx, const char *mailbox, char **args, int na)
+{
+  struct exs_store *st;
+  struct exs_act_item *rows = NULL;
+  struct exs_error err;
+  size_t n = 0, i;
+
+  if(na)
+    return diag_fail("act list: unexpected argument '%s'", args[0]);
+  if(!(st = diag_open_store(ctx, false)))
+    return 2;
+  exs_error_clear(&err);
+  if(exs_store_act_list(st, mailbox, false, &rows, &n, &err)) {
+    exs_store_close(st);
+    return diag_fail("%s", err.message);
+  }
+  if(ctx->format == DIAG_FORMAT_JSON)
+    printf("[");
+  else
+    printf("%-5s %-24s %-12s %-8s %-40s %s\n", "ID", "MAILBOX", "KIND", "STATE", "SUBJECT",
+           "CONFLICT");
+  for(i = 0; i < n; i++) {
+    const struct exs_act_item *r = &rows[i];
+    char title[300];
+    if(ctx->format == DIAG_FORMAT_JSON) {
+      act_print_json(r, i == 0);
+      continue;
+    }
+    if(r->kind == EXS_ACT_KIND_CONTACT)
+      snprintf(title, sizeof(title), "%s %s (%s)", r->given_name, r->surname, r->company);
+    else
+      snprintf(title, sizeof(title), "%s%s%s", r->subject, r->start[0] ? " @ " : "", r->start);
+    printf("%-5lld %-24.24s %-12s %-8s %-40.40s %s\n", (long long)r->id, r->mailbox,
+           exs_act_kind_name(r->kind),
+           r->deleted ? (r->dirty ? "deleting" : "deleted")
+           : r->dirty ? "pending"
+                      : "synced",
+           title, r->conflict[0] ? r->conflict : "-");
+  }
+  if(ctx->format == DIAG_FORMAT_JSON)
+    printf("%s]\n", n ? "\n" : "");
+  free(rows);
+  exs_store_close(st);
+  return 0;
+}
+
+/* act add (a new item of mailbox with fields args) or act set|delete ID
+ * (the stored item, changed): the item into *a and the open store into
+ * *st. 0, or 2 (printed). */
+static int act_item(struct diag_ctx *ctx, const char *sub, const char *mailbox, char **args, int na,
+                    struct exs_store **st, struct exs_act_item *a)
+{
+  struct exs_error err;
+  int k;
+
+  exs_error_clear(&err);
+  if(!strcmp(sub, "add")) {
+    struct exs_mailbox m;
+    if(mailbox)
+      snprintf(a->mailbox, sizeof(a->mailbox), "%s", mailbox);
+    for(k = 0; k < na; k++)
+      if(act_field(a, args[k]))
+        return 2;
+    if(!a->mailbox[0])
+      return diag_fail("act add needs --mailbox");
+    if(!(*st = diag_open_store(ctx, false)))
+      return 2;
+    if(exs_store_mailbox_get(*st, a->mailbox, &m, &err))
+      return diag_fail("no mailbox %s in the store", a->mailbox);
+    exs_mailbox_wipe(&m);
+    snprintf(a->mailbox, sizeof(a->mailbox), "%s", m.address);
+    return 0;
+  }
+  {
+    char *end = NULL;
+    long long id = na > 0 ? strtoll(args[0], &end, 10) : 0;
+    if(na < 1 || *end || id <= 0)
+      return diag_fail("act %s needs an ID", sub);
+    if(!strcmp(sub, "delete") && na > 1)
+      return diag_fail("act delete: unexpected argument '%s'", args[1]);
+    if(!(*st = diag_open_store(ctx, false)))
+      return 2;
+    if(exs_store_act_get(*st, id, a, &err))
+      return diag_fail("no ACT item %lld", id);
+  }
+  if(!strcmp(sub, "delete"))
+    a->deleted = true;
+  else
+    for(k = 1; k < na; k++)
+      if(act_field(a, args[k]))
+        return 2;
+  return 0;
+}
+
 static int cmd_act(struct diag_ctx *ctx, int argc, char **argv)
 {
-  struct exs_store *st = NULL;
-  struct exs_act_item a, *rows = NULL;
-  struct exs_error err;
-  const char *sub = argc > 1 ? argv[1] : "";
-  size_t n = 0, i;
-  int k, result = 2;
-
   static const struct diag_opt opts[] = {
       {"--mailbox", true, 1}, {"--kind", true, 2}, {NULL, false, 0}};
+  struct exs_store *st = NULL;
+  struct exs_act_item a;
+  struct exs_error err;
+  const char *sub = argc > 1 ? argv[1] : "";
   struct diag_optp p;
   char **args = NULL, cmd[32];
   const char *mailbox = NULL;
-  int na = 0;
+  int k, na = 0, result = 2;
 
   if(argc < 2 || !strcmp(sub, "-h") || !strcmp(sub, "--help")) {
     fputs(act_help, argc < 2 ? stderr : stdout);
@@ -899,9 +1032,9 @@ static int cmd_act(struct diag_ctx *ctx, int argc, char **argv)
                 argv, 2);
   while((k = diag_opt_next(&p)) != DIAG_OPT_END) {
     if(k == DIAG_OPT_HELP) {
-      free(args);
       fputs(act_help, stdout);
-      return 0;
+      result = 0;
+      goto out;
     }
     if(k == DIAG_OPT_ERR)
       goto out;
@@ -915,102 +1048,19 @@ static int cmd_act(struct diag_ctx *ctx, int argc, char **argv)
       diag_fail("act list: unknown option '--kind'");
       goto out;
     }
-    else {
-      a.kind = exs_act_kind_parse(p.value);
-      if(a.kind < 0) {
-        diag_fail("act add: --kind is appointment, contact or task");
-        goto out;
-      }
+    else if((a.kind = exs_act_kind_parse(p.value)) < 0) {
+      diag_fail("act add: --kind is appointment, contact or task");
+      goto out;
     }
   }
   if(diag_formats(ctx, cmd, !strcmp(sub, "list") ? DIAG_F_TEXT | DIAG_F_JSON : DIAG_F_TEXT))
     goto out;
   if(!strcmp(sub, "list")) {
-    if(na) {
-      diag_fail("act list: unexpected argument '%s'", args[0]);
-      goto out;
-    }
-    st = diag_open_store(ctx, false);
-    if(!st)
-      goto out;
-    if(exs_store_act_list(st, mailbox, false, &rows, &n, &err)) {
-      diag_fail("%s", err.message);
-      goto out;
-    }
-    if(ctx->format == DIAG_FORMAT_JSON)
-      printf("[");
-    else
-      printf("%-5s %-24s %-12s %-8s %-40s %s\n", "ID", "MAILBOX", "KIND", "STATE", "SUBJECT",
-             "CONFLICT");
-    for(i = 0; i < n; i++) {
-      const struct exs_act_item *r = &rows[i];
-      char title[300];
-      if(ctx->format == DIAG_FORMAT_JSON) {
-        act_print_json(r, i == 0);
-        continue;
-      }
-      if(r->kind == EXS_ACT_KIND_CONTACT)
-        snprintf(title, sizeof(title), "%s %s (%s)", r->given_name, r->surname, r->company);
-      else
-        snprintf(title, sizeof(title), "%s%s%s", r->subject, r->start[0] ? " @ " : "", r->start);
-      printf("%-5lld %-24.24s %-12s %-8s %-40.40s %s\n", (long long)r->id, r->mailbox,
-             exs_act_kind_name(r->kind),
-             r->deleted ? (r->dirty ? "deleting" : "deleted")
-             : r->dirty ? "pending"
-                        : "synced",
-             title, r->conflict[0] ? r->conflict : "-");
-    }
-    if(ctx->format == DIAG_FORMAT_JSON)
-      printf("%s]\n", n ? "\n" : "");
-    result = 0;
+    result = act_list(ctx, mailbox, args, na);
     goto out;
   }
-  if(!strcmp(sub, "add")) {
-    struct exs_mailbox m;
-    if(mailbox)
-      snprintf(a.mailbox, sizeof(a.mailbox), "%s", mailbox);
-    for(k = 0; k < na; k++)
-      if(act_field(&a, args[k]))
-        goto out;
-    if(!a.mailbox[0]) {
-      diag_fail("act add needs --mailbox");
-      goto out;
-    }
-    st = diag_open_store(ctx, false);
-    if(!st)
-      goto out;
-    if(exs_store_mailbox_get(st, a.mailbox, &m, &err)) {
-      diag_fail("no mailbox %s in the store", a.mailbox);
-      goto out;
-    }
-    exs_mailbox_wipe(&m);
-    snprintf(a.mailbox, sizeof(a.mailbox), "%s", m.address);
-  }
-  else if(!strcmp(sub, "set") || !strcmp(sub, "delete")) {
-    char *end = NULL;
-    long long id = na > 0 ? strtoll(args[0], &end, 10) : 0;
-    if(na < 1 || *end || id <= 0) {
-      diag_fail("act %s needs an ID", sub);
-      goto out;
-    }
-    if(!strcmp(sub, "delete") && na > 1) {
-      diag_fail("act delete: unexpected argument '%s'", args[1]);
-      goto out;
-    }
-    st = diag_open_store(ctx, false);
-    if(!st)
-      goto out;
-    if(exs_store_act_get(st, id, &a, &err)) {
-      diag_fail("no ACT item %lld", id);
-      goto out;
-    }
-    if(!strcmp(sub, "delete"))
-      a.deleted = true;
-    else
-      for(k = 1; k < na; k++)
-        if(act_field(&a, args[k]))
-          goto out;
-  }
+  if(act_item(ctx, sub, mailbox, args, na, &st, &a))
+    goto out;
   a.dirty = true;
   a.crm_modified = exs_now();
   if(exs_store_act_put(st, &a, &err)) {
@@ -1025,7 +1075,6 @@ static int cmd_act(struct diag_ctx *ctx, int argc, char **argv)
   result = 0;
 out:
   free(args);
-  free(rows);
   exs_store_close(st);
   return result;
 }
