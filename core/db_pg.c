@@ -70,7 +70,7 @@ static void fail(struct db *db, const PGresult *res)
 static char *translate(const char *sql, int *nparams)
 {
   size_t len = strlen(sql);
-  char *out = malloc(len * 4 + 1), *o = out, quote = 0;
+  char *out = malloc(len * 7 + 1), *o = out, quote = 0; /* "?" -> "$999999" at most */
   int high = 0;
 
   if(!out)
