@@ -231,6 +231,7 @@ int exs_sync_mailbox(struct exs_store *st, const struct exs_org *org, const stru
   time_t now = exs_now();
   char buf[32];
   int no_email;
+  bool in_tx = false;
 
   memset(&scratch, 0, sizeof(scratch));
   memset(&s, 0, sizeof(s));
@@ -308,6 +309,11 @@ int exs_sync_mailbox(struct exs_store *st, const struct exs_org *org, const stru
     m->last_error_count = 0;
     m->last_sync_success = exs_now();
   }
+  /* the mailbox's closing writes (alerts, the empty-cycle count, the
+   * runtime fields) in one transaction: one commit, one wait for the disk */
+  if(exs_store_begin(st, err))
+    return -1;
+  in_tx = true;
   for(w = 0; w <= EXS_WL_COUNT; w++) {
     if(!failed[w])
       continue;
@@ -317,7 +323,7 @@ int exs_sync_mailbox(struct exs_store *st, const struct exs_org *org, const stru
              w < EXS_WL_COUNT ? exs_workload_name((enum exs_workload)w) : "connect",
              exs_category_name(e[w].category), e[w].message);
     if(write_alert(&s, &e[w], err))
-      return -1;
+      goto fail;
   }
   m->items_processed = s.items;
   m->items_failed = s.failed;
@@ -327,7 +333,7 @@ int exs_sync_mailbox(struct exs_store *st, const struct exs_org *org, const stru
   no_email = s.items > 0 || result ? 0 : no_email + 1;
   snprintf(buf, sizeof(buf), "%d", no_email);
   if(sync_meta_put(&s, "@noemail", buf, err))
-    return -1;
+    goto fail;
   if(m->retry_at)
     m->postponed_until = m->retry_at;
   else
@@ -335,6 +341,14 @@ int exs_sync_mailbox(struct exs_store *st, const struct exs_org *org, const stru
 save:
   m->processing_host[0] = '\0';
   if(exs_store_mailbox_save_runtime(st, m, err))
+    goto fail;
+  if(in_tx && exs_store_commit(st, err))
     return -1;
   return result;
+fail:
+  if(in_tx) {
+    struct exs_error ignored;
+    exs_store_rollback(st, &ignored);
+  }
+  return -1;
 }
