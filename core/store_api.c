@@ -246,12 +246,6 @@ long exs_store_activity_count(struct exs_store *st, const char *mailbox, const c
   return st->ops->activity_count(st, mailbox, state, err);
 }
 
-int exs_store_mailbox_claim(struct exs_store *st, const char *address, const char *host,
-                            long lease_s, int *claimed, struct exs_error *err)
-{
-  return st->ops->mailbox_claim(st, address, host, lease_s, claimed, err);
-}
-
 int exs_store_mailbox_save_runtime(struct exs_store *st, const struct exs_mailbox *m,
                                    struct exs_error *err)
 {

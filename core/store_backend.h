@@ -83,8 +83,6 @@ struct exs_store_ops {
                             int64_t *id, struct exs_error *err);
   long (*activity_count)(struct exs_store *st, const char *mailbox, const char *state,
                          struct exs_error *err);
-  int (*mailbox_claim)(struct exs_store *st, const char *address, const char *host, long lease_s,
-                       int *claimed, struct exs_error *err);
   int (*mailbox_save_runtime)(struct exs_store *st, const struct exs_mailbox *m,
                               struct exs_error *err);
   int (*worker_register)(struct exs_store *st, const struct exs_worker *w, struct exs_error *err);

@@ -58,7 +58,6 @@ const struct exs_store_ops sq_ops = {
     .activity_known = sq_activity_known,
     .activity_correlate = sq_activity_correlate,
     .activity_count = sq_activity_count,
-    .mailbox_claim = sq_mailbox_claim,
     .mailbox_save_runtime = sq_mailbox_save_runtime,
     .worker_register = sq_worker_register,
     .worker_heartbeat = sq_worker_heartbeat,

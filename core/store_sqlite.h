@@ -177,8 +177,6 @@ int sq_activity_correlate(struct exs_store *st, const char *subject, const char 
                           int64_t *id, struct exs_error *err);
 long sq_activity_count(struct exs_store *st, const char *mailbox, const char *state,
                        struct exs_error *err);
-int sq_mailbox_claim(struct exs_store *st, const char *address, const char *host, long lease_s,
-                     int *claimed, struct exs_error *err);
 int sq_mailbox_save_runtime(struct exs_store *st, const struct exs_mailbox *m,
                             struct exs_error *err);
 /* store_workers.c */

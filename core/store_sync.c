@@ -1,13 +1,10 @@
 /* store_sync.c - the SQLite backend of store.h: email activities, sync
- * states, and the sync engine's calls (send attempts, correlation, the
- * mailbox claim, runtime fields). */
-#include <errno.h>
-#include <signal.h>
+ * states, and the sync engine's calls (send attempts, correlation, runtime
+ * fields; the mailbox leases are in store_workers.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "exsync/buf.h"
 #include "exsync/clock.h"
@@ -472,78 +469,6 @@ long sq_activity_count(struct exs_store *st, const char *mailbox, const char *st
     sq_fail(st, err, "cannot count activities");
   sq_done(st, s);
   return n;
-}
-
-/* Whether host ("HOSTNAME:PID") names a process of this host that is gone. */
-static bool sx_holder_dead(const char *holder, const char *me)
-{
-  const char *hc = strrchr(holder, ':'), *mc = strrchr(me, ':');
-  long pid;
-  char *end;
-
-  if(!hc || !mc || hc - holder != mc - me || strncmp(holder, me, (size_t)(hc - holder)))
-    return false;
-  pid = strtol(hc + 1, &end, 10);
-  if(*end || pid <= 0)
-    return false;
-  return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
-}
-
-int sq_mailbox_claim(struct exs_store *st, const char *address, const char *host, long lease_s,
-                     int *claimed, struct exs_error *err)
-{
-  struct db_stmt *s = NULL;
-  char holder[128] = "";
-  time_t now = exs_now(), started = 0;
-  bool own = false;
-  int rc, result = -1;
-
-  *claimed = 0;
-  if(sq_tx_begin(st, &own, err))
-    return -1;
-  s = sq_stmt(st, "SELECT processing_host, last_sync_start FROM mailboxes WHERE address = ?", err);
-  if(!s)
-    goto out;
-  sq_bind_text(s, 1, address);
-  rc = db_step(s);
-  if(rc == DB_DONE) {
-    exs_error_set(err, EXS_CAT_CONFIG, "no mailbox %s", address);
-    result = EXS_STORE_NOT_FOUND;
-    goto out;
-  }
-  if(rc != DB_ROW) {
-    sq_fail(st, err, "cannot read the mailbox");
-    goto out;
-  }
-  sq_col_text(s, 0, holder, sizeof(holder));
-  started = (time_t)db_col_int64(s, 1);
-  sq_done(st, s);
-  s = NULL;
-  if(holder[0] && strcmp(holder, host) && started + lease_s > now &&
-     !sx_holder_dead(holder, host)) {
-    result = 0; /* someone else is on it */
-    goto out;
-  }
-  s = sq_stmt(st,
-              "UPDATE mailboxes SET processing_host = ?, last_sync_start = ? "
-              "WHERE address = ?",
-              err);
-  if(!s)
-    goto out;
-  sq_bind_text(s, 1, host);
-  db_bind_int64(s, 2, (int64_t)now);
-  sq_bind_text(s, 3, address);
-  if(db_step(s) != DB_DONE) {
-    sq_fail(st, err, "cannot claim the mailbox");
-    goto out;
-  }
-  *claimed = 1;
-  result = 0;
-out:
-  sq_done(st, s);
-  if(sq_tx_end(st, own, result < 0 ? -1 : 0, err))
-    return -1;
-  return result;
 }
 
 int sq_mailbox_save_runtime(struct exs_store *st, const struct exs_mailbox *m,

@@ -111,9 +111,10 @@ static void print_stats(struct diag_ctx *ctx, const struct exs_sync_stats *s, lo
     printf("{\"mailboxes\": %zu, \"busy\": %zu, \"received\": %zu, \"duplicates\": %zu, "
            "\"untracked\": %zu, \"failed\": %zu, \"moved\": %zu, \"sent\": %zu, "
            "\"reconciled\": %zu, \"act_changes\": %zu, \"act_conflicts\": %zu, "
-           "\"errors\": %zu, \"requests\": %zu, \"elapsed_ms\": %ld}\n",
+           "\"errors\": %zu, \"requests\": %zu, \"pages\": %zu, \"elapsed_ms\": %ld}\n",
            s->mailboxes, s->busy, s->received, s->duplicates, s->untracked, s->failed, s->moved,
-           s->sent, s->reconciled, s->act_changes, s->act_conflicts, s->errors, s->requests, ms);
+           s->sent, s->reconciled, s->act_changes, s->act_conflicts, s->errors, s->requests,
+           s->pages, ms);
     return;
   }
   printf("sync: %zu mailboxes, %zu received, %zu sent (%zu found already sent), %zu ACT "

@@ -485,6 +485,115 @@ out:
   return result;
 }
 
+/* <command format="F"><arg>...: the words and the report format. */
+static int load_command(struct diag_recording *r, xmlNodePtr n, const char *name, char *err,
+                        size_t errlen)
+{
+  char fmt[16];
+  xmlNodePtr a;
+  bool bad = false;
+
+  if(exs_xml_attr(n, "format", fmt, sizeof(fmt))) {
+    free(r->format);
+    if(!(r->format = strdup(fmt))) {
+      snprintf(err, errlen, "%s: out of memory", name);
+      return -1;
+    }
+  }
+  for(a = exs_xml_child(n, REC_NS, "arg"); a; a = exs_xml_next(a, REC_NS, "arg")) {
+    if(r->argc >= DIAG_REC_MAX_ARGS) {
+      snprintf(err, errlen, "%s:%ld: more than %d command arguments", name, xmlGetLineNo(a),
+               DIAG_REC_MAX_ARGS);
+      return -1;
+    }
+    if(!(r->argv[r->argc] = node_text(a, NULL, name, err, errlen, &bad)))
+      return -1;
+    r->argc++;
+  }
+  if(!r->argc) {
+    snprintf(err, errlen, "%s:%ld: <command> needs at least one <arg>", name, xmlGetLineNo(n));
+    return -1;
+  }
+  return 0;
+}
+
+/* <normalize anonymize="true"><scrub>REGEX=REPLACEMENT</scrub>... */
+static int load_normalize(struct diag_recording *r, xmlNodePtr n, const char *name, char *err,
+                          size_t errlen)
+{
+  char v[16];
+  xmlNodePtr s;
+  size_t cnt = 0;
+  bool bad = false;
+
+  r->anonymize =
+      exs_xml_attr(n, "anonymize", v, sizeof(v)) && (!strcmp(v, "true") || !strcmp(v, "1"));
+  for(s = exs_xml_child(n, REC_NS, "scrub"); s; s = exs_xml_next(s, REC_NS, "scrub"))
+    cnt++;
+  if(cnt && !(r->rules = calloc(cnt, sizeof(char *)))) {
+    snprintf(err, errlen, "%s: out of memory", name);
+    return -1;
+  }
+  for(s = exs_xml_child(n, REC_NS, "scrub"); s; s = exs_xml_next(s, REC_NS, "scrub")) {
+    if(!(r->rules[r->n_rules] = node_text(s, NULL, name, err, errlen, &bad)))
+      return -1;
+    r->n_rules++;
+  }
+  return 0;
+}
+
+/* The embedded <file name="N">s: plain names only. */
+static int load_files(struct diag_recording *r, xmlNodePtr root, const char *name, char *err,
+                      size_t errlen)
+{
+  xmlNodePtr n;
+  bool bad = false;
+
+  for(n = exs_xml_child(root, REC_NS, "file"); n; n = exs_xml_next(n, REC_NS, "file")) {
+    char fname[128];
+    if(r->n_files >= DIAG_REC_MAX_FILES) {
+      snprintf(err, errlen, "%s:%ld: more than %d files", name, xmlGetLineNo(n),
+               DIAG_REC_MAX_FILES);
+      return -1;
+    }
+    if(!exs_xml_attr(n, "name", fname, sizeof(fname)) || !*fname || strchr(fname, '/') ||
+       !strcmp(fname, "..") || !strcmp(fname, ".")) {
+      snprintf(err, errlen, "%s:%ld: <file> needs a plain name", name, xmlGetLineNo(n));
+      return -1;
+    }
+    if(!(r->files[r->n_files].name = strdup(fname))) {
+      snprintf(err, errlen, "%s: out of memory", name);
+      return -1;
+    }
+    if(!(r->files[r->n_files].content = node_text(n, NULL, name, err, errlen, &bad))) {
+      free(r->files[r->n_files].name);
+      return -1;
+    }
+    r->n_files++;
+  }
+  return 0;
+}
+
+/* <expect exit="N"><report>: what the replayed run must give. */
+static int load_expect(struct diag_recording *r, xmlNodePtr n, const char *name, char *err,
+                       size_t errlen)
+{
+  char ex[16], *end;
+  xmlNodePtr rep = exs_xml_child(n, REC_NS, "report");
+  bool bad = false;
+
+  if(!exs_xml_attr(n, "exit", ex, sizeof(ex)) ||
+     (r->exit_code = (int)strtol(ex, &end, 10), *end || end == ex)) {
+    snprintf(err, errlen, "%s:%ld: <expect> needs exit=\"N\"", name, xmlGetLineNo(n));
+    return -1;
+  }
+  if(!rep) {
+    snprintf(err, errlen, "%s:%ld: <expect> needs a <report>", name, xmlGetLineNo(n));
+    return -1;
+  }
+  return (r->report = node_text(rep, NULL, name, err, errlen, &bad)) ? 0 : -1;
+}
+
 static int load_doc(xmlDocPtr doc, const char *name, const char *xsd_path,
                     struct diag_recording **out, char *err, size_t errlen)
 {
@@ -510,8 +619,10 @@ static int load_doc(xmlDocPtr doc, const char *name, const char *xsd_path,
       return -1;
   }
   r = diag_recording_new();
-  if(!r)
-    goto oom;
+  if(!r) {
+    snprintf(err, errlen, "%s: out of memory", name);
+    return -1;
+  }
   n = exs_xml_path(root, REC_NS, "info/name");
   if(n && !(r->name = node_text(n, NULL, name, err, errlen, &bad)))
     goto out;
@@ -520,29 +631,8 @@ static int load_doc(xmlDocPtr doc, const char *name, const char *xsd_path,
     snprintf(err, errlen, "%s:%ld: a recording needs a <command>", name, xmlGetLineNo(root));
     goto out;
   }
-  {
-    char fmt[16];
-    xmlNodePtr a;
-    if(exs_xml_attr(n, "format", fmt, sizeof(fmt))) {
-      free(r->format);
-      if(!(r->format = strdup(fmt)))
-        goto oom;
-    }
-    for(a = exs_xml_child(n, REC_NS, "arg"); a; a = exs_xml_next(a, REC_NS, "arg")) {
-      if(r->argc >= DIAG_REC_MAX_ARGS) {
-        snprintf(err, errlen, "%s:%ld: more than %d command arguments", name, xmlGetLineNo(a),
-                 DIAG_REC_MAX_ARGS);
-        goto out;
-      }
-      if(!(r->argv[r->argc] = node_text(a, NULL, name, err, errlen, &bad)))
-        goto out;
-      r->argc++;
-    }
-    if(!r->argc) {
-      snprintf(err, errlen, "%s:%ld: <command> needs at least one <arg>", name, xmlGetLineNo(n));
-      goto out;
-    }
-  }
+  if(load_command(r, n, name, err, errlen))
+    goto out;
   n = exs_xml_child(root, REC_NS, "time");
   if(n) {
     char t[64];
@@ -552,45 +642,8 @@ static int load_doc(xmlDocPtr doc, const char *name, const char *xsd_path,
     }
   }
   n = exs_xml_child(root, REC_NS, "normalize");
-  if(n) {
-    char v[16];
-    xmlNodePtr s;
-    size_t cnt = 0;
-    r->anonymize =
-        exs_xml_attr(n, "anonymize", v, sizeof(v)) && (!strcmp(v, "true") || !strcmp(v, "1"));
-    for(s = exs_xml_child(n, REC_NS, "scrub"); s; s = exs_xml_next(s, REC_NS, "scrub"))
-      cnt++;
-    if(cnt) {
-      r->rules = calloc(cnt, sizeof(char *));
-      if(!r->rules)
-        goto oom;
-    }
-    for(s = exs_xml_child(n, REC_NS, "scrub"); s; s = exs_xml_next(s, REC_NS, "scrub")) {
-      if(!(r->rules[r->n_rules] = node_text(s, NULL, name, err, errlen, &bad)))
-        goto out;
-      r->n_rules++;
-    }
-  }
-  for(n = exs_xml_child(root, REC_NS, "file"); n; n = exs_xml_next(n, REC_NS, "file")) {
-    char fname[128];
-    if(r->n_files >= DIAG_REC_MAX_FILES) {
-      snprintf(err, errlen, "%s:%ld: more than %d files", name, xmlGetLineNo(n),
-               DIAG_REC_MAX_FILES);
-      goto out;
-    }
-    if(!exs_xml_attr(n, "name", fname, sizeof(fname)) || !*fname || strchr(fname, '/') ||
-       !strcmp(fname, "..") || !strcmp(fname, ".")) {
-      snprintf(err, errlen, "%s:%ld: <file> needs a plain name", name, xmlGetLineNo(n));
-      goto out;
-    }
-    if(!(r->files[r->n_files].name = strdup(fname)))
-      goto oom;
-    if(!(r->files[r->n_files].content = node_text(n, NULL, name, err, errlen, &bad))) {
-      free(r->files[r->n_files].name);
-      goto out;
-    }
-    r->n_files++;
-  }
+  if((n && load_normalize(r, n, name, err, errlen)) || load_files(r, root, name, err, errlen))
+    goto out;
   for(n = exs_xml_child(root, REC_NS, "exchange"); n; n = exs_xml_next(n, REC_NS, "exchange"))
     if(load_exchange(r, n, name, err, errlen))
       goto out;
@@ -600,28 +653,11 @@ static int load_doc(xmlDocPtr doc, const char *name, const char *xsd_path,
              xmlGetLineNo(root));
     goto out;
   }
-  {
-    char ex[16];
-    xmlNodePtr rep = exs_xml_child(n, REC_NS, "report");
-    char *end;
-    if(!exs_xml_attr(n, "exit", ex, sizeof(ex)) ||
-       (r->exit_code = (int)strtol(ex, &end, 10), *end || end == ex)) {
-      snprintf(err, errlen, "%s:%ld: <expect> needs exit=\"N\"", name, xmlGetLineNo(n));
-      goto out;
-    }
-    if(!rep) {
-      snprintf(err, errlen, "%s:%ld: <expect> needs a <report>", name, xmlGetLineNo(n));
-      goto out;
-    }
-    if(!(r->report = node_text(rep, NULL, name, err, errlen, &bad)))
-      goto out;
-  }
+  if(load_expect(r, n, name, err, errlen))
+    goto out;
   *out = r;
   r = NULL;
   result = 0;
-  goto out;
-oom:
-  snprintf(err, errlen, "%s: out of memory", name);
 out:
   diag_recording_free(r);
   return result;

@@ -9,7 +9,10 @@
  *   DELETE /_emulator/faults  (or POST /_emulator/faults/clear)
  *   POST   /_emulator/deliver?from=A&to=B&subject=S   body: the message text
  *
- * Takes emu->lock through the public API; called without it.
+ * Runs on an event loop thread without any lock held; takes the locks it
+ * needs through the public API (the world lock for writing: a reset, load
+ * or inspection waits for the requests in progress and then has the world
+ * to itself).
  */
 #include <limits.h>
 #include <stdio.h>

@@ -24,7 +24,8 @@
  *   "every=N" and "times=N" count across threads.
  * - emu->journal_lock: the journal ring and sequence numbers.
  * - emu->lock: everything else (connections' counters and auth state,
- *   pending delayed answers, in-flight counts, certificates, settings).
+ *   pending delayed answers, certificates, settings; in-flight counts and
+ *   the answer check switch are atomics).
  * Order: world, then mailboxes by index, then a worker's conn_lock, then one
  * of store_lock / fault_lock / journal_lock / emu->lock (never two of those).
  *
@@ -39,6 +40,7 @@
 #define EMU_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -179,7 +181,7 @@ struct emu_user {
   bool impersonate_all;
   char **impersonate; /* smtp addresses it may impersonate */
   size_t nimpersonate;
-  int in_flight;
+  atomic_int in_flight; /* requests answering now (every thread's) */
 };
 
 /* ---- virtual hosts ---- */
@@ -329,7 +331,7 @@ struct emu {
   struct emu_krb *krb;             /* Kerberos acceptor (--keytab), NULL: none */
   struct exs_schema *ews_schema;   /* request validation (process-wide cache, not owned) */
   char *ews_schema_dir;            /* directory of Services.wsdl, messages.xsd, types.xsd */
-  bool check_answers;              /* validate answers too (emu_check_answers) */
+  atomic_bool check_answers;       /* validate answers too (emu_check_answers) */
   size_t invalid_answers;
   char first_invalid[512];
   struct event *sigint_ev, *sigterm_ev;

@@ -209,7 +209,6 @@ void emu_ews_handle(struct emu_ews_ctx *ctx, const char *body, size_t len)
 void emu_ews_finish(struct emu_ews_ctx *ctx)
 {
   struct emu *emu = ctx->emu;
-  bool check;
 
   for(size_t i = ctx->nlocked; i > 0; i--)
     pthread_rwlock_unlock(&ctx->locked[i - 1]->lock);
@@ -217,10 +216,7 @@ void emu_ews_finish(struct emu_ews_ctx *ctx)
   ctx->locked = NULL;
   ctx->nlocked = 0;
   emu_deliveries_run(ctx); /* mail it sent, one recipient's mailbox at a time */
-  pthread_mutex_lock(&emu->lock);
-  check = emu->check_answers;
-  pthread_mutex_unlock(&emu->lock);
-  if(check && emu->ews_schema)
+  if(atomic_load(&emu->check_answers) && emu->ews_schema)
     check_answer(ctx); /* outside the mailbox locks: it parses the answer */
 }
 
@@ -384,9 +380,7 @@ out:
 
 void emu_check_answers(struct emu *emu, bool on)
 {
-  pthread_mutex_lock(&emu->lock);
-  emu->check_answers = on;
-  pthread_mutex_unlock(&emu->lock);
+  atomic_store(&emu->check_answers, on);
 }
 
 size_t emu_invalid_answers(struct emu *emu, char *err, size_t errlen)

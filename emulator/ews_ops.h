@@ -1,6 +1,8 @@
 /* ews_ops.h - private interface between the EWS dispatcher (ews.c) and the
  * operation handlers (ews_folder.c, ews_item.c): streaming answer helpers,
- * shapes, id resolution. Everything runs under emu->lock; nothing here
+ * shapes, id resolution. Everything runs under the world lock (shared) and
+ * the locks of the mailboxes the request names (ews.c); a handler touches
+ * no other mailbox (ids resolving elsewhere are "not found"). Nothing here
  * allocates answers as trees: handlers append to ctx->out in schema order.
  */
 #ifndef EMU_EWS_OPS_H

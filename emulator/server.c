@@ -151,12 +151,8 @@ static void answer_send(struct answer *a)
   const char *data = a->body.data ? a->body.data : "";
   size_t len = a->body.len;
 
-  if(a->user) {
-    pthread_mutex_lock(&a->emu->lock);
-    if(a->user->in_flight > 0)
-      a->user->in_flight--;
-    pthread_mutex_unlock(&a->emu->lock);
-  }
+  if(a->user && atomic_fetch_sub(&a->user->in_flight, 1) <= 0)
+    atomic_fetch_add(&a->user->in_flight, 1); /* never below 0 */
   if(a->has_fault && a->fault_kind == EMU_FAULT_RESET) {
     struct evhttp_connection *conn = evhttp_request_get_connection(req);
     struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
@@ -442,9 +438,7 @@ static bool authenticate(struct req_state *rs)
   snprintf(je->auth_scheme, sizeof(je->auth_scheme), "%s", scheme);
   if(challenge[0]) /* Kerberos mutual authentication */
     evhttp_add_header(oh, "WWW-Authenticate", challenge);
-  pthread_mutex_lock(&rs->emu->lock);
-  je->in_flight = ++rs->user->in_flight;
-  pthread_mutex_unlock(&rs->emu->lock);
+  je->in_flight = atomic_fetch_add(&rs->user->in_flight, 1) + 1;
   a->user = rs->user;
   return true;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the libFuzzer targets of suites/fuzz with clang and run each for a
-# short time (FUZZ_SECONDS, default 15). Seeds: suites/fuzz/corpus_<name>
-# when present, plus the fixtures the target reads. Exits non-zero on a crash.
+# short time (FUZZ_SECONDS, default 15), from the seeds its definition names
+# (SEEDS in suites/CMakeLists.txt; the plain build's ctest runs the same seeds
+# without libFuzzer: ctest -L fuzz-seeds). Exits non-zero on a crash.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-15}
@@ -13,14 +14,9 @@ targets=$(cmake --build build-fuzz --target help | grep -o 'fuzz_[a-z_0-9]*' | s
 cmake --build build-fuzz -j"$(nproc)" --target $targets >/dev/null
 for t in $targets; do
   work=$(mktemp -d)
+  # the target's seed directories, as its exsync_fuzz_target(... SEEDS) names them
   seeds=()
-  name=${t#fuzz_}
-  [ -d "suites/fuzz/corpus_$name" ] && seeds+=("suites/fuzz/corpus_$name")
-  case "$name" in
-    orgfile) seeds+=(fixtures/orgs) ;;
-    recording) [ -d fixtures/recordings ] && seeds+=(fixtures/recordings) ;;
-    ews_response|ews) [ -d fixtures/ews ] && seeds+=(fixtures/ews) ;;
-  esac
+  mapfile -t seeds < <(grep -v '^$' "build-fuzz/suites/$t.seeds")
   echo "fuzz: $t for ${seconds}s"
   if ! "build-fuzz/suites/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 \
        "$work" "${seeds[@]}" >"$work.log" 2>&1; then

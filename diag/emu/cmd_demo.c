@@ -135,12 +135,62 @@ static const struct diag_opt opts[] = {
     {NULL, false, 0},
 };
 
+/* The contoso world on an in-process emulator (HTTPS, port 0, every EWS
+ * request checked against the schema), its CA written to dir: the
+ * emulator with *port, or NULL (printed). */
+static struct emu *demo_emulator(const char *dir, char *ca, size_t calen, int *port)
+{
+  struct emu *emu = emu_new();
+  char bound[64], emsg[512];
+
+  if(!emu || emu_load_scenario(emu, diag_data_path("scenarios/contoso.xml"), emsg, sizeof(emsg))) {
+    diag_fail("emulator: %s", emu ? emsg : "out of memory");
+    goto fail;
+  }
+  /* the emulator checks every request exsync sends against the EWS schema */
+  if(emu_set_ews_schema(emu, diag_data_path("schema/ews/ews-validate.xsd"), emsg, sizeof(emsg))) {
+    diag_fail("emulator: cannot load the EWS schema: %s (set EXSYNC_DATA_DIR to the "
+              "directory holding schema/ews)",
+              emsg);
+    goto fail;
+  }
+  *port = emu_listen(emu, "127.0.0.1", 0, true, bound, sizeof(bound), emsg, sizeof(emsg));
+  snprintf(ca, calen, "%s/ca.pem", dir);
+  if(*port < 0 || emu_write_ca(emu, ca, emsg, sizeof(emsg)) || emu_start(emu, emsg, sizeof(emsg))) {
+    diag_fail("emulator: %s", emsg);
+    goto fail;
+  }
+  fprintf(stderr, "demo: emulator listening on https://%s (contoso.com)\n", bound);
+  return emu;
+fail:
+  emu_free(emu);
+  return NULL;
+}
+
+/* Approve every mailbox awaiting approval (rejected ones stay rejected).
+ * 0, or 2 (printed). */
+static int demo_approve(struct exs_store *st, struct exs_mailbox *m, size_t n)
+{
+  struct exs_error err;
+  size_t i;
+
+  exs_error_clear(&err);
+  for(i = 0; i < n; i++) {
+    if(m[i].approval != EXS_APPROVAL_PENDING && m[i].approval != EXS_APPROVAL_EMPTY)
+      continue;
+    m[i].approval = EXS_APPROVAL_APPROVED;
+    if(exs_store_mailbox_put(st, &m[i], &err))
+      return diag_fail("approve: %s", err.message);
+  }
+  return 0;
+}
+
 int diag_cmd_demo(struct diag_ctx *ctx, int argc, char **argv)
 {
   struct diag_optp p;
   int id;
   char dir[] = "/tmp/exsync-demo-XXXXXX";
-  char path[4200], ca[4200], bound[64], emsg[512];
+  char path[4200], ca[4200];
   char ct_mail[128], ct_auto[128];
   struct diag_ctx demo_ctx = *ctx;
   struct diag_te_flags flags;
@@ -184,25 +234,8 @@ int diag_cmd_demo(struct diag_ctx *ctx, int argc, char **argv)
   setenv(DEMO_PASSWORD_ENV, DEMO_PASSWORD, 1);
 
   /* 1. the emulator, in-process, HTTPS on an ephemeral port */
-  emu = emu_new();
-  if(!emu || emu_load_scenario(emu, diag_data_path("scenarios/contoso.xml"), emsg, sizeof(emsg))) {
-    result = diag_fail("emulator: %s", emu ? emsg : "out of memory");
+  if(!(emu = demo_emulator(dir, ca, sizeof(ca), &port)))
     goto out;
-  }
-  /* the emulator checks every request exsync sends against the EWS schema */
-  if(emu_set_ews_schema(emu, diag_data_path("schema/ews/ews-validate.xsd"), emsg, sizeof(emsg))) {
-    result = diag_fail("emulator: cannot load the EWS schema: %s (set EXSYNC_DATA_DIR to the "
-                       "directory holding schema/ews)",
-                       emsg);
-    goto out;
-  }
-  port = emu_listen(emu, "127.0.0.1", 0, true, bound, sizeof(bound), emsg, sizeof(emsg));
-  snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
-  if(port < 0 || emu_write_ca(emu, ca, emsg, sizeof(emsg)) || emu_start(emu, emsg, sizeof(emsg))) {
-    result = diag_fail("emulator: %s", emsg);
-    goto out;
-  }
-  fprintf(stderr, "demo: emulator listening on https://%s (contoso.com)\n", bound);
 
   /* 2. import the org into a fresh store */
   f = diag_load_orgfile(diag_data_path("orgs/contoso.xml"), 0);
@@ -225,16 +258,8 @@ int diag_cmd_demo(struct diag_ctx *ctx, int argc, char **argv)
     result = diag_fail("store: %s", err.message);
     goto out;
   }
-  for(i = 0; i < nm; i++) {
-    if(mailboxes[i].approval == EXS_APPROVAL_PENDING ||
-       mailboxes[i].approval == EXS_APPROVAL_EMPTY) {
-      mailboxes[i].approval = EXS_APPROVAL_APPROVED;
-      if(exs_store_mailbox_put(st, &mailboxes[i], &err)) {
-        result = diag_fail("approve: %s", err.message);
-        goto out;
-      }
-    }
-  }
+  if(demo_approve(st, mailboxes, nm))
+    goto out;
 
   /* 4. Test & Enable every mailbox, the contoso hosts pointed at the emulator */
   memset(&flags, 0, sizeof(flags));

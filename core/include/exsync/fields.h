@@ -3,7 +3,10 @@
  * type and place, its store column, its org-file attribute and its JSON
  * member. The store binds its columns from it (core/store.c), the org file
  * reads and lists its attributes from it (core/orgfile.c), the JSON output
- * prints from it (diag). A new field is one line in core/model_fields.c.
+ * prints from it (diag). A new field is one line in core/model_fields.c,
+ * plus its column in a store migration (core/store.c) and, for an
+ * attribute, fixtures/schema/org.xsd and docs/org-file.md (suite fields
+ * checks the descriptors against the struct's layout and the schema).
  *
  * Secrets (EXS_FIELD_SECRET) are the passwords: the store keeps them sealed
  * (secret.h) in their column, the org file reads them from ATTR, ATTR-env or

@@ -61,8 +61,9 @@
  *   transaction open between calls (statements are reset), so a later
  *   write cannot fail with a stale snapshot; for the same reason do not
  *   write through the handle from an exs_store_mailbox_each callback.
- * - Mailboxes: one worker per mailbox across processes, by a lease in the
- *   store (exs_store_mailbox_claim), not by a lock.
+ * - Mailboxes: one worker per mailbox across processes and hosts, by a
+ *   lease in the store (exs_store_lease_claim, "many workers" below), not
+ *   by a lock.
  * - The file: a regular file, mode 0600 (created so, tightened when looser),
  *   never a symbolic link (refused).
  */
@@ -315,13 +316,6 @@ int exs_store_activity_correlate(struct exs_store *st, const char *subject, cons
 long exs_store_activity_count(struct exs_store *st, const char *mailbox, const char *state,
                               struct exs_error *err);
 
-/* Claim a mailbox for one worker (one worker per mailbox, across processes):
- * succeeds when nobody holds it, when the holder's lease (lease_s seconds
- * after its last_sync_start) ran out, or when the holder is a dead process of
- * this host (host strings are "HOSTNAME:PID"). Sets processing_host = host
- * and last_sync_start = now. *claimed is 1 or 0. */
-int exs_store_mailbox_claim(struct exs_store *st, const char *address, const char *host,
-                            long lease_s, int *claimed, struct exs_error *err);
 /* Write the sync runtime fields of m (postponed_until, last_sync_start,
  * last_sync_success, items_processed, items_failed, processing_host ("":
  * released)), the error fields (transient_failures, retry_at, last_error_*)
