@@ -108,7 +108,7 @@ _exsync()
     job) [[ -z $sub ]] && opts="list show wait" || opts="--timeout" ;;
     sync)
       opts="--once --all --mailbox --interval --backoff --max-backoff --retry-interval
-            --max-retries --page-size --send-batch --workers --idle --quiet"
+            --max-retries --page-size --send-batch --workers --idle --lease --host --quiet"
       ;;
     status) opts="--format" ;;
     activity) [[ -z $sub ]] && opts="list" || opts="--mailbox --state --format" ;;
