@@ -520,15 +520,21 @@ static long reopen_profile_mailboxes(struct exs_store *st, const char *name, uns
   return changed;
 }
 
-/* Outgoing settings given while same-outgoing is yes: the first one's
- * name, else NULL. */
+/* Outgoing settings (fields.h: EXS_FIELD_OUTGOING) given while
+ * same-outgoing is yes, among KEY=VALUE pairs already applied (so every key
+ * is a setting): the first one's pair, else NULL. */
 static const char *outgoing_given(char **args, int n, bool out_pw)
 {
+  const struct exs_field *f;
+  char key[64];
   int i;
 
-  for(i = 1; i < n; i++)
-    if(!strncmp(args[i], "outgoing-", 9) && strncmp(args[i], "outgoing-url=", 13))
+  for(i = 1; i < n; i++) {
+    snprintf(key, sizeof(key), "%.*s", (int)strcspn(args[i], "="), args[i]);
+    f = exs_desc_attr(&exs_profile_desc, key);
+    if(f && (f->flags & EXS_FIELD_OUTGOING))
       return args[i];
+  }
   return out_pw ? "--outgoing-password-*" : NULL;
 }
 
