@@ -71,7 +71,7 @@ run 1800 "$BUILD/suites/bench/bench_workers" ${WORKERS_ARGS:-} || status=1
 echo
 # the figures issue 15 asks for, from the output above, in one place
 echo "== issue 15 figures (lines from the output above) =="
-grep -E "thread|mailboxes/s \\(|EWS requests per mailbox|ms per mailbox \\(|per EWS request|\
+grep -E "^== requests per second|^--threads|mailboxes/s \\(|EWS requests per mailbox|ms per mailbox \\(|per EWS request|\
 p99 at 50|vs own http|http: .*nginx|^incoming|^peer" "$log" || true
 echo
 echo "bench.sh: done $(date -u +%FT%TZ), exit $status"
