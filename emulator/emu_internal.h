@@ -335,7 +335,9 @@ struct emu {
   size_t invalid_answers;
   char first_invalid[512];
   struct event *sigint_ev, *sigterm_ev;
-  bool thread_running; /* emu_start's threads run */
+  bool thread_running;  /* emu_start's threads run */
+  atomic_bool stopping; /* emu_stop was called: sticky until the loops ended,
+                           so a stop during start-up is not lost */
   pthread_cond_t started_cond;
   size_t loops_started;
   struct answer *pending; /* answers waiting for a delay timer (server.c) */

@@ -1257,14 +1257,29 @@ out:
   return result;
 }
 
+/* First callback of a loop: a stop asked before the loop ran (its
+ * loopbreak was then lost: event_base_loop clears it) ends it now. */
+static void honour_stop(struct emu_worker *w)
+{
+  if(atomic_load(&w->emu->stopping))
+    event_base_loopbreak(w->base);
+}
+
 static void started_cb(evutil_socket_t fd, short what, void *arg)
 {
-  struct emu *emu = arg;
+  struct emu_worker *w = arg;
+  struct emu *emu = w->emu;
 
+  honour_stop(w);
   pthread_mutex_lock(&emu->lock);
   emu->loops_started++;
   pthread_cond_broadcast(&emu->started_cond);
   pthread_mutex_unlock(&emu->lock);
+}
+
+static void first_loop_cb(evutil_socket_t fd, short what, void *arg)
+{
+  honour_stop(arg);
 }
 
 static void *loop_thread(void *arg)
@@ -1287,7 +1302,7 @@ static int start_workers(struct emu *emu, size_t from, char *err, size_t errlen)
   pthread_mutex_unlock(&emu->lock);
   for(i = from; i < emu->nworkers; i++) {
     struct emu_worker *w = emu->workers[i];
-    if(event_base_once(w->base, -1, EV_TIMEOUT, started_cb, emu, &zero) != 0) {
+    if(event_base_once(w->base, -1, EV_TIMEOUT, started_cb, w, &zero) != 0) {
       snprintf(err, errlen, "event_base_once failed");
       break;
     }
@@ -1324,6 +1339,7 @@ int emu_start(struct emu *emu, char *err, size_t errlen)
     snprintf(err, errlen, "already running");
     return -1;
   }
+  atomic_store(&emu->stopping, false); /* a stop from before is not this run's */
   if(start_workers(emu, 0, err, errlen) != 0) {
     stop_workers(emu, 0);
     return -1;
@@ -1341,8 +1357,9 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 
 int emu_run(struct emu *emu, bool handle_signals)
 {
+  struct timeval zero = {0, 0};
   char err[128];
-  int rc;
+  int rc = 0;
 
   if(handle_signals) {
     if(!emu->sigint_ev)
@@ -1370,8 +1387,16 @@ int emu_run(struct emu *emu, bool handle_signals)
     sigaddset(&stop, SIGTERM);
     pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
   }
-  rc = event_base_loop(emu->base, EVLOOP_NO_EXIT_ON_EMPTY);
+  /* a stop asked until now is seen here, one asked later by first_loop_cb
+   * (or by its loopbreak once the loop runs) */
+  if(!atomic_load(&emu->stopping)) {
+    if(event_base_once(emu->base, -1, EV_TIMEOUT, first_loop_cb, emu->workers[0], &zero) != 0)
+      rc = -1;
+    else
+      rc = event_base_loop(emu->base, EVLOOP_NO_EXIT_ON_EMPTY);
+  }
   stop_workers(emu, 1);
+  atomic_store(&emu->stopping, false);
   if(handle_signals) {
     evsignal_del(emu->sigint_ev);
     evsignal_del(emu->sigterm_ev);
@@ -1383,11 +1408,15 @@ void emu_stop(struct emu *emu)
 {
   if(!emu || !emu->base)
     return;
-  /* a loop run by emu_run stops too, and emu_run joins its own threads */
+  /* sticky: loops not running yet see it when they start (honour_stop),
+   * emu_run before its loop; a loop run by emu_run stops too, and emu_run
+   * joins its own threads */
+  atomic_store(&emu->stopping, true);
   for(size_t i = 0; i < emu->nworkers; i++)
     event_base_loopbreak(emu->workers[i]->base);
   if(emu->thread_running) {
     stop_workers(emu, 0);
     emu->thread_running = false;
+    atomic_store(&emu->stopping, false);
   }
 }

@@ -71,7 +71,10 @@ int emu_start(struct emu *emu, char *err, size_t errlen);
  * handle_signals is true; they are then unblocked, so a caller may block them
  * before announcing its listeners and lose none). Returns 0 on a clean stop. */
 int emu_run(struct emu *emu, bool handle_signals);
-/* Ask the loops to stop and wait for the background threads if any. */
+/* Ask the loops to stop and wait for the background threads if any. Safe
+ * from any thread; sticky: a stop while emu_run (or emu_start) is still
+ * setting up its loops, or before emu_run is called, makes it return as soon
+ * as its loops started (emu_start clears an earlier stop). */
 void emu_stop(struct emu *emu);
 
 /* ---- journal: one entry per HTTP request answered ---- */
