@@ -124,16 +124,23 @@ _exsync_emulator()
   _exsync_init || return
 
   case $prev in
-    --scenario | --cert | --key | --ca-out)
+    --scenario | --cert | --key | --ca-out | --keytab)
       _exsync_files
       return
       ;;
-    --listen | --tls-listen | --user | --impersonator)
+    --scenario-dir)
+      COMPREPLY=($(compgen -d -- "$cur"))
+      return
+      ;;
+    --listen | --tls-listen | --user | --impersonator | --max-connections | --idle-timeout | \
+      --request-timeout | --max-header-bytes | --threads)
       return
       ;;
   esac
   COMPREPLY=($(compgen -W "--listen --tls-listen --scenario --user --impersonator --cert --key
-                           --ca-out --help --version" -- "$cur"))
+                           --ca-out --scenario-dir --keytab --max-connections --idle-timeout
+                           --request-timeout --max-header-bytes --threads --help --version" \
+    -- "$cur"))
 }
 
 complete -F _exsync exsync

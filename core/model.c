@@ -560,6 +560,23 @@ void exs_mailbox_wipe(struct exs_mailbox *m)
     OPENSSL_cleanse(m->password, sizeof(m->password));
 }
 
+/* After the NUL: no text value ever puts it there, and a wipe clears it. */
+static const char sealed_mark[] = "\x7f(sealed)";
+
+void exs_password_mark_sealed(char *pw, size_t size)
+{
+  if(size < sizeof(sealed_mark) + 1)
+    return;
+  memset(pw, 0, size);
+  memcpy(pw + 1, sealed_mark, sizeof(sealed_mark));
+}
+
+bool exs_password_is_sealed(const char *pw, size_t size)
+{
+  return size >= sizeof(sealed_mark) + 1 && !pw[0] &&
+         !memcmp(pw + 1, sealed_mark, sizeof(sealed_mark));
+}
+
 void exs_access_http_options(const struct exs_access *a, const struct exs_org *org,
                              const struct exs_profile *p, struct exs_http_options *ho)
 {

@@ -222,7 +222,8 @@ const char *exs_field_text(const struct exs_field *f, const void *obj, char *buf
     return buf;
   buf[0] = 0;
   if(f->flags & EXS_FIELD_SECRET) {
-    snprintf(buf, len, "%s", *p ? "(set, encrypted)" : "(not set)");
+    snprintf(buf, len, "%s",
+             *p || exs_password_is_sealed(p, f->size) ? "(set, encrypted)" : "(not set)");
     return buf;
   }
   switch(f->type) {

@@ -1162,6 +1162,21 @@ out:
 
 /* ---- profiles ------------------------------------------------------------ */
 
+/* A list result's password left sealed (exs_password_mark_sealed) is not
+ * its value: writing it would replace the stored one. */
+static int refuse_sealed(const struct entity *e, const struct exs_field *f, const void *obj,
+                         const char *key, struct exs_error *err)
+{
+  if(!exs_password_is_sealed((const char *)obj + f->off, f->size))
+    return 0;
+  exs_error_set(err, EXS_CAT_CONFIG, "%s: attribute '%s' was read sealed (a list), not written",
+                e->d->entity, f->attr);
+  if(err)
+    snprintf(err->message + strlen(err->message), sizeof(err->message) - strlen(err->message),
+             e->pw_fmt, key);
+  return -1;
+}
+
 /* Insert or update obj (an e->d->size struct) by its key, its sealed
  * columns bound to it; sets its id. *kind says what a failed write
  * violated. */
@@ -1187,8 +1202,9 @@ static int entity_put(struct exs_store *st, const struct entity *e, void *obj, e
   i = sq_bind_fields(s, d->fields, d->n, obj, 0, 1);
   for(k = 0; k < d->n; k++)
     if((d->fields[k].flags & EXS_FIELD_SECRET) &&
-       bind_password(st, s, i++, base + d->fields[k].off, d->fields[k].size, d->table,
-                     d->fields[k].col, key, err))
+       (refuse_sealed(e, &d->fields[k], obj, key, err) ||
+        bind_password(st, s, i++, base + d->fields[k].off, d->fields[k].size, d->table,
+                      d->fields[k].col, key, err)))
       goto out;
   if(db_step(s) != DB_ROW) {
     char what[64];
@@ -1204,7 +1220,8 @@ out:
   return result;
 }
 
-/* Fill obj from a row of select_sql(e); sealed columns opened when secrets. */
+/* Fill obj from a row of select_sql(e); sealed columns opened when secrets,
+ * else only marked when stored (exs_password_mark_sealed). */
 static int entity_read(struct exs_store *st, const struct entity *e, struct db_stmt *s, void *obj,
                        bool secrets, struct exs_error *err)
 {
@@ -1218,9 +1235,14 @@ static int entity_read(struct exs_store *st, const struct entity *e, struct db_s
   *(int64_t *)(void *)(base + rowid_off(d)) = db_col_int64(s, 0);
   i = sq_read_fields(s, d->fields, d->n, obj, 1); /* no FSTR here: never -1 */
   key = base + exs_desc_key(d)->off;
-  for(k = 0; secrets && k < d->n; k++) {
+  for(k = 0; k < d->n; k++) {
     if(!(d->fields[k].flags & EXS_FIELD_SECRET))
       continue;
+    if(!secrets) { /* say whether one is stored, without opening it */
+      if(db_col_text(s, i++))
+        exs_password_mark_sealed(base + d->fields[k].off, d->fields[k].size);
+      continue;
+    }
     if(read_password(st, s, i++, base + d->fields[k].off, d->fields[k].size, d->table,
                      d->fields[k].col, key, err)) {
       if(err)

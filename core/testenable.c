@@ -615,8 +615,10 @@ static void add_alert(struct exs_te_result *out, int severity, const struct exs_
   out->n_alerts++;
 }
 
-/* Apply docs/test-enable.md, Errors to the mailbox record and build the alerts. */
-static int apply_outcome(struct te_run *r)
+/* A transient failure counts against the 10 x 5 minutes budget: a retry
+ * is scheduled, or, the budget spent, the failures become permanent
+ * (docs/test-enable.md, Errors). */
+static void count_transient(struct te_run *r, time_t now)
 {
   struct exs_mailbox *m = r->m;
   struct exs_te_result *out = r->out;
@@ -628,6 +630,57 @@ static int apply_outcome(struct te_run *r)
   long interval = r->opt->retry_interval_s > 0 ? r->opt->retry_interval_s
                   : m->retry_interval_s > 0    ? m->retry_interval_s
                                                : 300;
+  int w;
+
+  m->transient_failures++;
+  if(m->transient_failures <= max_retries) {
+    m->retry_at = now + interval;
+    m->retry_interval_s = (int)interval;
+    m->retry_max = max_retries;
+    out->retry_scheduled = true;
+    return;
+  }
+  for(w = 0; w < EXS_WL_COUNT; w++) {
+    if(r->failed[w] && out->error[w].transient) {
+      size_t l = strlen(out->error[w].message);
+      out->error[w].transient = false;
+      snprintf(out->error[w].message + l, sizeof(out->error[w].message) - l,
+               " (still failing after %d retries)", max_retries);
+    }
+  }
+  m->retry_at = 0;
+}
+
+/* Every tested workload succeeded: the information alert, and the record
+ * of the last failure closed (docs/test-enable.md, Errors). */
+static void record_success(struct te_run *r)
+{
+  struct exs_mailbox *m = r->m;
+  struct exs_error ok;
+
+  exs_error_clear(&ok);
+  ok.category = EXS_CAT_TEST_OK;
+  snprintf(ok.message, sizeof(ok.message),
+           "Mailbox %s was tested and enabled for every workload that uses server-side "
+           "synchronization",
+           m->address);
+  snprintf(ok.step, sizeof(ok.step), "done");
+  add_alert(r->out, EXS_SEV_INFORMATION, &ok);
+  m->transient_failures = 0;
+  m->retry_at = 0;
+  m->retry_interval_s = 0;
+  m->retry_max = 0;
+  m->last_error_count = 0;
+  m->last_error_code[0] = '\0';
+  m->last_error[0] = '\0';
+  m->last_error_time = 0;
+}
+
+/* Apply docs/test-enable.md, Errors to the mailbox record and build the alerts. */
+static int apply_outcome(struct te_run *r)
+{
+  struct exs_mailbox *m = r->m;
+  struct exs_te_result *out = r->out;
   bool tested = false, any_failed = false, transient = false;
   time_t now = exs_now();
   int w;
@@ -642,29 +695,8 @@ static int apply_outcome(struct te_run *r)
         transient = true;
     }
   }
-  /* transient failures count against the 10 x 5 minutes budget; when it
-   * is spent they become permanent (docs/test-enable.md, Errors) */
-  if(transient) {
-    m->transient_failures++;
-    if(m->transient_failures > max_retries) {
-      for(w = 0; w < EXS_WL_COUNT; w++) {
-        if(r->failed[w] && out->error[w].transient) {
-          size_t l = strlen(out->error[w].message);
-          out->error[w].transient = false;
-          snprintf(out->error[w].message + l, sizeof(out->error[w].message) - l,
-                   " (still failing after %d retries)", max_retries);
-        }
-      }
-      transient = false;
-      m->retry_at = 0;
-    }
-    else {
-      m->retry_at = now + interval;
-      m->retry_interval_s = (int)interval;
-      m->retry_max = max_retries;
-      out->retry_scheduled = true;
-    }
-  }
+  if(transient)
+    count_transient(r, now);
   for(w = 0; w < EXS_WL_COUNT; w++) {
     if(!r->needed[w]) {
       m->status[w] = EXS_STATUS_NOT_RUN;
@@ -680,26 +712,8 @@ static int apply_outcome(struct te_run *r)
       m->enabled[w] = false; /* permanent: disable at once */
     add_alert(out, out->error[w].transient ? EXS_SEV_WARNING : EXS_SEV_ERROR, &out->error[w]);
   }
-  if(tested && !any_failed) {
-    struct exs_error ok;
-    exs_error_clear(&ok);
-    ok.category = EXS_CAT_TEST_OK;
-    snprintf(ok.message, sizeof(ok.message),
-             "Mailbox %s was tested and enabled for every workload that uses server-side "
-             "synchronization",
-             m->address);
-    snprintf(ok.step, sizeof(ok.step), "done");
-    add_alert(out, EXS_SEV_INFORMATION, &ok);
-    /* a success closes the record of the last failure (docs/test-enable.md, Errors) */
-    m->transient_failures = 0;
-    m->retry_at = 0;
-    m->retry_interval_s = 0;
-    m->retry_max = 0;
-    m->last_error_count = 0;
-    m->last_error_code[0] = '\0';
-    m->last_error[0] = '\0';
-    m->last_error_time = 0;
-  }
+  if(tested && !any_failed)
+    record_success(r);
   if(tested) {
     m->test_completed_on = now;
     m->retry_count++;

@@ -593,6 +593,36 @@ out:
 
 /* ---- exsync activity list ---- */
 
+/* One activity of exsync activity list --format json. */
+static void activity_json(const struct exs_activity *a, const struct exs_activity_extra *x,
+                          bool first)
+{
+  printf("%s\n  {\"id\": %lld, \"mailbox\": ", first ? "" : ",", (long long)a->id);
+  diag_json_str(stdout, a->mailbox);
+  printf(", \"direction\": \"%s\", \"state\": ",
+         a->direction == EXS_DIR_OUTGOING ? "outgoing" : "incoming");
+  diag_json_str(stdout, a->state);
+  printf(", \"subject\": ");
+  diag_json_str_or_null(stdout, a->subject);
+  printf(", \"from\": ");
+  diag_json_str_or_null(stdout, a->sender);
+  printf(", \"to\": ");
+  diag_json_str_or_null(stdout, a->recipients);
+  printf(", \"received\": ");
+  json_time(stdout, a->received);
+  printf(", \"sent\": ");
+  json_time(stdout, a->sent);
+  printf(", \"exchange_item_id\": ");
+  diag_json_str_or_null(stdout, a->exchange_item_id);
+  printf(", \"internet_message_id\": ");
+  diag_json_str_or_null(stdout, a->internet_message_id);
+  printf(", \"tracking_token\": ");
+  diag_json_str_or_null(stdout, x->tracking_token);
+  printf(", \"attempts\": %d, \"reason\": ", x->attempts);
+  diag_json_str_or_null(stdout, x->reason);
+  printf("}");
+}
+
 static int cmd_activity(struct diag_ctx *ctx, int argc, char **argv)
 {
   struct exs_store *st;
@@ -654,38 +684,13 @@ static int cmd_activity(struct diag_ctx *ctx, int argc, char **argv)
     time_t when = a[i].direction == EXS_DIR_OUTGOING ? a[i].sent : a[i].received;
     if(exs_store_activity_extra_get(st, a[i].id, &x, &err))
       memset(&x, 0, sizeof(x));
-    if(ctx->format == DIAG_FORMAT_JSON) {
-      printf("%s\n  {\"id\": %lld, \"mailbox\": ", i ? "," : "", (long long)a[i].id);
-      diag_json_str(stdout, a[i].mailbox);
-      printf(", \"direction\": \"%s\", \"state\": ",
-             a[i].direction == EXS_DIR_OUTGOING ? "outgoing" : "incoming");
-      diag_json_str(stdout, a[i].state);
-      printf(", \"subject\": ");
-      diag_json_str_or_null(stdout, a[i].subject);
-      printf(", \"from\": ");
-      diag_json_str_or_null(stdout, a[i].sender);
-      printf(", \"to\": ");
-      diag_json_str_or_null(stdout, a[i].recipients);
-      printf(", \"received\": ");
-      json_time(stdout, a[i].received);
-      printf(", \"sent\": ");
-      json_time(stdout, a[i].sent);
-      printf(", \"exchange_item_id\": ");
-      diag_json_str_or_null(stdout, a[i].exchange_item_id);
-      printf(", \"internet_message_id\": ");
-      diag_json_str_or_null(stdout, a[i].internet_message_id);
-      printf(", \"tracking_token\": ");
-      diag_json_str_or_null(stdout, x.tracking_token);
-      printf(", \"attempts\": %d, \"reason\": ", x.attempts);
-      diag_json_str_or_null(stdout, x.reason);
-      printf("}");
-    }
-    else {
+    if(ctx->format == DIAG_FORMAT_JSON)
+      activity_json(&a[i], &x, i == 0);
+    else
       printf("%-6lld %-26.26s %-8s %-12s %-20s %-14s %s%s%s\n", (long long)a[i].id, a[i].mailbox,
              a[i].direction == EXS_DIR_OUTGOING ? "out" : "in", a[i].state,
              iso_or_dash(when, t, sizeof(t)), x.tracking_token[0] ? x.tracking_token : "-",
              a[i].subject ? a[i].subject : "", x.reason[0] ? "  -- " : "", x.reason);
-    }
   }
   if(ctx->format == DIAG_FORMAT_JSON)
     printf("%s]\n", n ? "\n" : "");

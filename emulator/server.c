@@ -678,8 +678,18 @@ send:
 static struct bufferevent *tls_bevcb(struct event_base *base, void *arg)
 {
   struct emu_worker *w = arg;
-  SSL *ssl = SSL_new(w->emu->ssl_ctx);
+  SSL_CTX *ctx;
+  SSL *ssl;
 
+  /* emu_set_certificate may swap the context meanwhile: take a reference
+   * under the lock (the SSL keeps one of its own) */
+  pthread_mutex_lock(&w->emu->lock);
+  ctx = w->emu->ssl_ctx;
+  if(ctx)
+    SSL_CTX_up_ref(ctx);
+  pthread_mutex_unlock(&w->emu->lock);
+  ssl = ctx ? SSL_new(ctx) : NULL;
+  SSL_CTX_free(ctx);
   if(!ssl)
     return NULL;
   return emu_conn_adopt(w, bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
@@ -837,6 +847,13 @@ out:
   return result;
 }
 
+/* Per-host certificates (sni_cb) for connections of the listeners' ctx. */
+static void tls_ctx_sni(struct emu *emu, SSL_CTX *ctx)
+{
+  SSL_CTX_set_tlsext_servername_callback(ctx, sni_cb);
+  SSL_CTX_set_tlsext_servername_arg(ctx, emu);
+}
+
 static int tls_setup(struct emu *emu, char *err, size_t errlen)
 {
   SSL_CTX *ctx;
@@ -859,8 +876,7 @@ static int tls_setup(struct emu *emu, char *err, size_t errlen)
     if(!ctx)
       return -1;
   }
-  SSL_CTX_set_tlsext_servername_callback(ctx, sni_cb);
-  SSL_CTX_set_tlsext_servername_arg(ctx, emu);
+  tls_ctx_sni(emu, ctx);
   emu->ssl_ctx = ctx;
   return 0;
 }
@@ -875,14 +891,20 @@ int emu_set_certificate(struct emu *emu, const char *cert_pem_file, const char *
     snprintf(err, errlen, "cannot read %s or %s: %s", cert_pem_file, key_pem_file, strerror(errno));
     goto out;
   }
+  if(emu->ssl_ctx) {
+    /* TLS listeners serve already: swap in the new context; connections
+     * being set up hold references of their own to the old one */
+    SSL_CTX *ctx = tls_ctx_new(cert_pem_file, key_pem_file, err, errlen);
+    if(!ctx)
+      goto out;
+    tls_ctx_sni(emu, ctx);
+    SSL_CTX_free(emu->ssl_ctx);
+    emu->ssl_ctx = ctx;
+  }
   free(emu->cert_file);
   free(emu->key_file);
   emu->cert_file = strdup(cert_pem_file);
   emu->key_file = strdup(key_pem_file);
-  if(emu->ssl_ctx) {
-    SSL_CTX_free(emu->ssl_ctx);
-    emu->ssl_ctx = NULL;
-  }
   result = 0;
 out:
   pthread_mutex_unlock(&emu->lock);

@@ -1,6 +1,7 @@
 /* test_emu_races.c - the emulator's public API called while its event loop
  * threads run (emu_set_threads 4): a stop right after the start is never
- * lost, ... Every case repeats the racy step; a lost race shows as a hang
+ * lost; a certificate swapped while 8 clients connect over TLS is never
+ * used after it was freed; ... Every case repeats the racy step; a lost race shows as a hang
  * (the suite's timeout) or, under -fsanitize=thread, as a report.
  */
 #include <pthread.h>
@@ -9,9 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdatomic.h>
+#include <unistd.h>
+
 #include "emu_client.h"
+#include "exsync-emulator/tlscert.h"
 
 #define THREADS 4
+#define NCLIENTS 8
 
 static struct emu *new_emu(char *bound, size_t blen, bool tls)
 {
@@ -64,6 +70,127 @@ START_TEST(stop_right_after_start_always_returns)
 }
 END_TEST
 
+/* A certificate + key file (one PEM) for localhost from a throwaway CA. */
+static void write_cert(const char *path)
+{
+  static const char *const names[] = {"localhost"};
+  struct emu_tls_ca *ca = emu_tls_ca_new("races test CA", NULL);
+  struct emu_tls_leaf *leaf = ca ? emu_tls_leaf_new(ca, EMU_TLS_LEAF_VALID, names, 1, NULL) : NULL;
+  struct exs_buf pem;
+  FILE *f;
+
+  ck_assert_ptr_nonnull(leaf);
+  exs_buf_init(&pem, 1u << 20);
+  ck_assert_int_eq(emu_tls_leaf_pem(leaf, &pem), 0);
+  f = fopen(path, "wb");
+  ck_assert_ptr_nonnull(f);
+  ck_assert_uint_eq(fwrite(pem.data, 1, pem.len, f), pem.len);
+  ck_assert_int_eq(fclose(f), 0);
+  exs_buf_free(&pem);
+  emu_tls_leaf_free(leaf);
+  emu_tls_ca_free(ca);
+}
+
+struct tls_client {
+  const char *url;
+  int requests, failures;
+  char first_failure[256];
+};
+
+static atomic_int clients_done;
+
+static size_t discard(char *p, size_t size, size_t n, void *arg)
+{
+  (void)p;
+  (void)arg;
+  return size * n;
+}
+
+/* HTTPS requests, each on a new connection (a new SSL from the listeners'
+ * context); no Check asserts on this thread. */
+static void *tls_client_main(void *arg)
+{
+  struct tls_client *c = arg;
+
+  for(int i = 0; i < c->requests; i++) {
+    CURL *h = curl_easy_init();
+    CURLcode rc;
+    long status = 0;
+
+    if(!h) {
+      c->failures++;
+      continue;
+    }
+    curl_easy_setopt(h, CURLOPT_URL, c->url);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+    rc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    if(rc != CURLE_OK || status != 401) {
+      if(!c->failures++)
+        snprintf(c->first_failure, sizeof(c->first_failure), "request %d: %s, status %ld", i,
+                 curl_easy_strerror(rc), status);
+    }
+    curl_easy_cleanup(h);
+  }
+  atomic_fetch_add(&clients_done, 1);
+  return NULL;
+}
+
+/* emu_set_certificate while clients connect: each swap frees the old
+ * context, which handshakes being set up must not use any more (they hold
+ * references of their own), and every connection still works. */
+START_TEST(certificate_swaps_while_clients_connect_over_tls)
+{
+  char bound[64], dir[64], cert[2][128], url[128], err[256];
+  struct tls_client cl[NCLIENTS];
+  pthread_t th[NCLIENTS];
+  struct emu *e;
+  int swaps = 0;
+
+  snprintf(dir, sizeof(dir), "/tmp/exsync-races-XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  for(int i = 0; i < 2; i++) {
+    snprintf(cert[i], sizeof(cert[i]), "%s/cert%d.pem", dir, i);
+    write_cert(cert[i]);
+  }
+  e = emu_new();
+  ck_assert_ptr_nonnull(e);
+  ck_assert_msg(emu_set_threads(e, THREADS, err, sizeof(err)) == 0, "%s", err);
+  ck_assert_msg(emu_set_certificate(e, cert[0], cert[0], err, sizeof(err)) == 0, "%s", err);
+  ck_assert_msg(emu_listen(e, "127.0.0.1", 0, true, bound, sizeof(bound), err, sizeof(err)) > 0,
+                "%s", err);
+  ck_assert_msg(emu_start(e, err, sizeof(err)) == 0, "%s", err);
+  snprintf(url, sizeof(url), "https://%s/EWS/Exchange.asmx", bound);
+  atomic_store(&clients_done, 0);
+  for(int i = 0; i < NCLIENTS; i++) {
+    memset(&cl[i], 0, sizeof(cl[i]));
+    cl[i].url = url;
+    cl[i].requests = 25;
+    ck_assert_int_eq(pthread_create(&th[i], NULL, tls_client_main, &cl[i]), 0);
+  }
+  /* swap for as long as the clients run (they end: a fixed number each) */
+  while(atomic_load(&clients_done) < NCLIENTS) {
+    ck_assert_msg(emu_set_certificate(e, cert[swaps % 2], cert[swaps % 2], err, sizeof(err)) == 0,
+                  "%s", err);
+    swaps++;
+  }
+  for(int i = 0; i < NCLIENTS; i++) {
+    pthread_join(th[i], NULL);
+    ck_assert_msg(cl[i].failures == 0, "client %d: %d failures, first: %s", i, cl[i].failures,
+                  cl[i].first_failure);
+  }
+  ck_assert_int_gt(swaps, 0);
+  emu_free(e);
+  for(int i = 0; i < 2; i++)
+    unlink(cert[i]);
+  rmdir(dir);
+}
+END_TEST
+
 int main(void)
 {
   Suite *s = suite_create("emu_races");
@@ -73,6 +200,7 @@ int main(void)
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, stop_right_after_run_always_returns);
   tcase_add_test(tc, stop_right_after_start_always_returns);
+  tcase_add_test(tc, certificate_swaps_while_clients_connect_over_tls);
   suite_add_tcase(s, tc);
   return tu_run(s);
 }

@@ -759,11 +759,8 @@ START_TEST(org_file_store_json_round_trip)
   free(out);
   out = run_exsync("profile", "list", NULL, NULL);
   assert_no_secret(out, &exs_profile_desc, &p);
-  /* the list is read without opening the sealed passwords: it says "(not
-   * set)" for them (exs_store_profile_list) */
-  p2 = p;
-  p2.password[0] = p2.out_password[0] = 0;
-  assert_json(&exs_profile_desc, &p2, out, true);
+  /* read without opening the sealed passwords, yet saying they are set */
+  assert_json(&exs_profile_desc, &p, out, true);
   free(out);
   out = run_exsync("mailbox", "show", m.address, NULL);
   assert_json(&exs_mailbox_desc, &m, out, true);
@@ -771,9 +768,7 @@ START_TEST(org_file_store_json_round_trip)
   free(out);
   out = run_exsync("mailbox", "list", NULL, NULL);
   assert_no_secret(out, &exs_mailbox_desc, &m);
-  m2 = m; /* read without the passwords too */
-  m2.password[0] = 0;
-  assert_json(&exs_mailbox_desc, &m2, out, false);
+  assert_json(&exs_mailbox_desc, &m, out, false);
   free(out);
   /* same-outgoing="yes": the outgoing settings are not printed */
   p.same_outgoing = true;
@@ -786,6 +781,95 @@ START_TEST(org_file_store_json_round_trip)
   free(out);
   exs_profile_wipe(&p2);
   exs_mailbox_wipe(&m2);
+}
+END_TEST
+
+/* The list entry of key in a JSON list: from its key to the next entry. */
+static char *list_entry(char *json, const char *member, const char *key)
+{
+  char want[300], *at, *next;
+
+  snprintf(want, sizeof(want), "\"%s\": \"%s\"", member, key);
+  at = strstr(json, want);
+  ck_assert_msg(at != NULL, "no %s in %s", want, json);
+  next = strstr(at, "\n  {");
+  if(next)
+    *next = 0;
+  return at;
+}
+
+static void assert_password(char *json, const char *member, const char *key, const char *pwkey,
+                            bool set)
+{
+  char *copy = strdup(json), want[300];
+
+  ck_assert_ptr_nonnull(copy);
+  snprintf(want, sizeof(want), "\"%s\": \"%s\"", pwkey, set ? "(set, encrypted)" : "(not set)");
+  ck_assert_msg(strstr(list_entry(copy, member, key), want), "%s %s: no %s in %s", member, key,
+                want, json);
+  free(copy);
+}
+
+/* The lists leave the passwords sealed but say which are stored; an entry
+ * so read is never written back over its stored password. */
+START_TEST(lists_say_whether_a_password_is_stored)
+{
+  struct exs_error err;
+  struct exs_store *st;
+  struct exs_profile p[2], pd, got;
+  struct exs_mailbox m[2], md, *list = NULL;
+  size_t n = 0, i;
+  char *out;
+
+  sample(&exs_profile_desc, &p[0], &pd);
+  sample(&exs_profile_desc, &p[1], &pd);
+  strcpy(p[1].name, "Nopass");
+  p[1].password[0] = p[1].out_password[0] = 0;
+  sample(&exs_mailbox_desc, &m[0], &md);
+  sample(&exs_mailbox_desc, &m[1], &md);
+  strcpy(m[1].address, "nopass@contoso.com");
+  m[1].password[0] = 0;
+  exs_error_clear(&err);
+  st = exs_store_open(dbpath, keypath, &err);
+  ck_assert_msg(st != NULL, "%s", err.message);
+  ck_assert_msg(exs_store_import(st, NULL, p, 2, m, 2, &err) == 0, "%s", err.message);
+
+  /* a list entry: "" (never a logon's password), marked as stored */
+  ck_assert_int_eq(exs_store_mailbox_list(st, NULL, 0, &list, &n, &err), 0);
+  ck_assert_uint_eq(n, 2);
+  for(i = 0; i < n; i++) {
+    bool stored = !strcmp(list[i].address, m[0].address);
+    ck_assert_str_eq(list[i].password, "");
+    ck_assert(exs_password_is_sealed(list[i].password, sizeof(list[i].password)) == stored);
+    ck_assert_int_eq(exs_store_mailbox_put(st, &list[i], &err), stored ? -1 : 0);
+  }
+  ck_assert_msg(strstr(err.message, "mailbox alice@contoso.com"), "%s", err.message);
+  ck_assert_msg(!strstr(err.message, "Secret"), "%s", err.message);
+  free(list);
+  /* the stored one is intact */
+  ck_assert_int_eq(exs_store_mailbox_get(st, m[0].address, &md, &err), 0);
+  ck_assert_str_eq(md.password, m[0].password);
+  ck_assert_int_eq(exs_store_profile_get(st, p[0].name, &got, &err), 0);
+  ck_assert_str_eq(got.password, p[0].password);
+  ck_assert(!exs_password_is_sealed(got.password, sizeof(got.password)));
+  exs_store_close(st);
+  exs_mailbox_wipe(&md);
+  exs_profile_wipe(&got);
+
+  out = run_exsync("profile", "list", NULL, NULL);
+  assert_no_secret(out, &exs_profile_desc, &p[0]);
+  assert_password(out, "name", "Exchange", "password", true);
+  assert_password(out, "name", "Exchange", "outgoing-password", true);
+  assert_password(out, "name", "Nopass", "password", false);
+  assert_password(out, "name", "Nopass", "outgoing-password", false);
+  free(out);
+  out = run_exsync("mailbox", "list", NULL, NULL);
+  assert_no_secret(out, &exs_mailbox_desc, &m[0]);
+  assert_password(out, "address", "alice@contoso.com", "password", true);
+  assert_password(out, "address", "nopass@contoso.com", "password", false);
+  free(out);
+  exs_profile_wipe(&p[0]);
+  exs_mailbox_wipe(&m[0]);
 }
 END_TEST
 
@@ -805,11 +889,13 @@ static Suite *fields_suite(void)
   tcase_add_checked_fixture(rt, setup, teardown);
   tcase_add_test(rt, store_round_trip);
   tcase_add_test(rt, org_file_store_json_round_trip);
+  tcase_add_test(rt, lists_say_whether_a_password_is_stored);
   suite_add_tcase(s, rt);
   tcase_add_unchecked_fixture(pg, cluster_start, cluster_stop);
   tcase_add_checked_fixture(pg, setup_pg, teardown);
   tcase_add_test(pg, store_round_trip);
   tcase_add_test(pg, org_file_store_json_round_trip);
+  tcase_add_test(pg, lists_say_whether_a_password_is_stored);
   suite_add_tcase(s, pg);
   return s;
 }

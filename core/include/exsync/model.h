@@ -11,6 +11,7 @@
 #define EXSYNC_MODEL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -169,6 +170,14 @@ int exs_mailbox_validate(const struct exs_mailbox *m, struct exs_invalid *inv);
 /* Wipe password fields (OPENSSL_cleanse). */
 void exs_profile_wipe(struct exs_profile *p);
 void exs_mailbox_wipe(struct exs_mailbox *m);
+
+/* A password the store holds but left sealed (a list read without
+ * EXS_STORE_WITH_SECRETS): the buffer stays an empty string, so it is never
+ * taken for a value (logon, comparisons), with a mark after its NUL that
+ * says one is stored. The store refuses to write a struct so marked: that
+ * would replace the stored password. size: the buffer's. */
+void exs_password_mark_sealed(char *pw, size_t size);
+bool exs_password_is_sealed(const char *pw, size_t size);
 
 /* Names of codes as the org file spells them, and back (-1 when unknown).
  * The _name functions return static strings; an unknown code gives "unknown". */

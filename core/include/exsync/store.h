@@ -126,8 +126,9 @@ int exs_store_profile_put(struct exs_store *st, struct exs_profile *p, struct ex
 /* Fill p (password decrypted: wipe p when done). */
 int exs_store_profile_get(struct exs_store *st, const char *name, struct exs_profile *p,
                           struct exs_error *err);
-/* All profiles ordered by name, passwords not decrypted (password ""). *out
- * is a malloc'd array of *n entries; caller frees with free(). */
+/* All profiles ordered by name, passwords not decrypted: "" with a mark
+ * when one is stored (exs_password_is_sealed; such an entry cannot be put
+ * back). *out is a malloc'd array of *n entries; caller frees with free(). */
 int exs_store_profile_list(struct exs_store *st, struct exs_profile **out, size_t *n,
                            struct exs_error *err);
 /* Delete; mailboxes of the profile are left without a profile. */
@@ -144,7 +145,8 @@ int exs_store_mailbox_get(struct exs_store *st, const char *address, struct exs_
                           struct exs_error *err);
 /* Mailboxes ordered by address: all (profile NULL) or those of one profile,
  * read with one prepared statement. Passwords only with
- * EXS_STORE_WITH_SECRETS (then wipe each entry before freeing). *out is a
+ * EXS_STORE_WITH_SECRETS (then wipe each entry before freeing); without
+ * it, as exs_store_profile_list. *out is a
  * malloc'd array of *n entries (NULL when 0); caller frees with free(). */
 int exs_store_mailbox_list(struct exs_store *st, const char *profile, unsigned flags,
                            struct exs_mailbox **out, size_t *n, struct exs_error *err);
