@@ -246,15 +246,51 @@ static int org_help(FILE *f)
   return f == stdout ? 0 : 2;
 }
 
+/* org set KEY=VALUE...: org changed, checked and saved. 0, or 2 (printed). */
+static int org_set(struct exs_store *st, struct exs_org *org, char **args, int n)
+{
+  struct exs_error err;
+  struct exs_invalid inv;
+  int i;
+
+  exs_error_clear(&err);
+  if(n < 2)
+    return diag_fail("org set needs KEY=VALUE");
+  for(i = 1; i < n; i++) {
+    char key[64];
+    const char *eq = strchr(args[i], '=');
+    if(!eq || eq == args[i] || (size_t)(eq - args[i]) >= sizeof(key))
+      return diag_fail("org set: '%s' is not KEY=VALUE", args[i]);
+    snprintf(key, sizeof(key), "%.*s", (int)(eq - args[i]), args[i]);
+    if(exs_orgfile_set_org(org, key, eq + 1, &err))
+      return diag_fail("%s", err.message);
+  }
+  if(exs_org_validate(org, &inv))
+    return diag_fail("org setting '%s': %s", inv.field, inv.rule);
+  if(org->default_profile[0]) {
+    /* the default profile must exist (docs/test-enable.md) */
+    struct exs_profile dp;
+    int rc = exs_store_profile_get(st, org->default_profile, &dp, &err);
+    exs_profile_wipe(&dp);
+    if(rc)
+      return diag_fail(rc < 0 ? "%s"
+                              : "org setting 'default-profile': no profile named '%s' (create it "
+                                "first: exsync profile create)",
+                       rc < 0 ? err.message : org->default_profile);
+  }
+  if(exs_store_org_put(st, org, &err))
+    return diag_fail("%s", err.message);
+  return 0;
+}
+
 static int cmd_org(struct diag_ctx *ctx, int argc, char **argv)
 {
   struct exs_store *st;
   struct exs_error err;
   struct exs_org org;
-  struct exs_invalid inv;
   char **args = calloc((size_t)argc + 1, sizeof(char *));
   bool show;
-  int result = 2, i, n;
+  int result = 2, n;
 
   if(!args)
     return diag_fail("out of memory");
@@ -300,45 +336,7 @@ static int cmd_org(struct diag_ctx *ctx, int argc, char **argv)
     result = 0;
     goto out;
   }
-  if(n < 2) {
-    diag_fail("org set needs KEY=VALUE");
-    goto out;
-  }
-  for(i = 1; i < n; i++) {
-    char key[64];
-    const char *eq = strchr(args[i], '=');
-    if(!eq || eq == args[i] || (size_t)(eq - args[i]) >= sizeof(key)) {
-      diag_fail("org set: '%s' is not KEY=VALUE", args[i]);
-      goto out;
-    }
-    snprintf(key, sizeof(key), "%.*s", (int)(eq - args[i]), args[i]);
-    if(exs_orgfile_set_org(&org, key, eq + 1, &err)) {
-      diag_fail("%s", err.message);
-      goto out;
-    }
-  }
-  if(exs_org_validate(&org, &inv)) {
-    diag_fail("org setting '%s': %s", inv.field, inv.rule);
-    goto out;
-  }
-  if(org.default_profile[0]) {
-    /* the default profile must exist (docs/test-enable.md) */
-    struct exs_profile dp;
-    int rc = exs_store_profile_get(st, org.default_profile, &dp, &err);
-    exs_profile_wipe(&dp);
-    if(rc) {
-      diag_fail(rc < 0 ? "%s"
-                       : "org setting 'default-profile': no profile named '%s' (create it "
-                         "first: exsync profile create)",
-                rc < 0 ? err.message : org.default_profile);
-      goto out;
-    }
-  }
-  if(exs_store_org_put(st, &org, &err)) {
-    diag_fail("%s", err.message);
-    goto out;
-  }
-  result = 0;
+  result = org_set(st, &org, args, n);
 out:
   free(args);
   exs_store_close(st);
