@@ -344,6 +344,8 @@ struct emu {
 
   struct emu_user **users;
   size_t nusers;
+  uint64_t users_gen; /* bumped when the users are freed (emu_store_clear):
+                         a held answer's user is gone when it changed */
   struct emu_mailbox **mailboxes;
   size_t nmailboxes;
   struct emu_host **hosts;

@@ -718,6 +718,7 @@ void emu_store_clear(struct emu *emu)
   free(emu->users);
   emu->users = NULL;
   emu->nusers = 0;
+  emu->users_gen++;
 }
 
 void emu_deliver(struct emu *emu, const struct emu_item *msg)

@@ -60,7 +60,9 @@ struct answer {
   const char *content_type;
   enum emu_fault_kind fault_kind;
   bool has_fault;
-  struct emu_user *user;    /* in-flight accounting, NULL when none */
+  struct emu_user *user; /* in-flight accounting, NULL when none; valid
+                            while emu->users_gen is user_gen (world lock) */
+  uint64_t user_gen;
   uint64_t conn_id;         /* conn.c's record of the connection, 0 none */
   long cut_after;           /* EMU_FAULT_CUT: body bytes sent before the close */
   long drip_bytes, drip_ms; /* EMU_FAULT_DRIP */
@@ -151,8 +153,14 @@ static void answer_send(struct answer *a)
   const char *data = a->body.data ? a->body.data : "";
   size_t len = a->body.len;
 
-  if(a->user && atomic_fetch_sub(&a->user->in_flight, 1) <= 0)
-    atomic_fetch_add(&a->user->in_flight, 1); /* never below 0 */
+  if(a->user) {
+    /* a reset or scenario load while the answer was held (a delay fault)
+     * freed its user: nothing to count then */
+    emu_world_read(a->emu);
+    if(a->emu->users_gen == a->user_gen && atomic_fetch_sub(&a->user->in_flight, 1) <= 0)
+      atomic_fetch_add(&a->user->in_flight, 1); /* never below 0 */
+    emu_world_unlock(a->emu);
+  }
   if(a->has_fault && a->fault_kind == EMU_FAULT_RESET) {
     struct evhttp_connection *conn = evhttp_request_get_connection(req);
     struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
@@ -440,6 +448,7 @@ static bool authenticate(struct req_state *rs)
     evhttp_add_header(oh, "WWW-Authenticate", challenge);
   je->in_flight = atomic_fetch_add(&rs->user->in_flight, 1) + 1;
   a->user = rs->user;
+  a->user_gen = rs->emu->users_gen;
   return true;
 }
 
