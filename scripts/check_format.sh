@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# check_format.sh - every tracked C source and header matches .clang-format.
+# check_format.sh - every tracked C source and header matches .clang-format,
+# and no tracked file holds a merge's conflict markers.
 #   check_format.sh        report the files that differ, exit 1 if any
 #   check_format.sh --fix  reformat them in place
 set -euo pipefail
@@ -7,6 +8,11 @@ cd "$(dirname "$0")/.."
 fix=0
 [ "${1:-}" = "--fix" ] && fix=1
 command -v clang-format >/dev/null || { echo "check_format.sh: clang-format is not installed" >&2; exit 2; }
+# a conflict left in a merge: the markers git writes, at the start of a line
+if git grep -n -E '^(<<<<<<< |>>>>>>> |=======$)' -- . >&2; then
+  echo "check_format.sh: conflict markers in the files above" >&2
+  exit 1
+fi
 bad=()
 while IFS= read -r f; do
   if [ $fix = 1 ]; then

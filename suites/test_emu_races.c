@@ -1,9 +1,11 @@
 /* test_emu_races.c - the emulator's public API called while its event loop
  * threads run (emu_set_threads 4): a stop right after the start is never
  * lost; a certificate swapped while 8 clients connect over TLS is never
- * used after it was freed; ... Every case repeats the racy step; a lost race shows as a hang
- * (the suite's timeout) or, under -fsanitize=thread, as a report.
+ * used after it was freed; an answer held by a delay fault across a reset
+ * or scenario load (which free its user) is still sent, and ... Every case repeats the racy step; a
+ * lost race shows as a hang (the suite's timeout) or, under -fsanitize=thread, as a report.
  */
+#include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +17,7 @@
 
 #include "emu_client.h"
 #include "exsync-emulator/tlscert.h"
+#include "exsync/clock.h"
 
 #define THREADS 4
 #define NCLIENTS 8
@@ -191,6 +194,82 @@ START_TEST(certificate_swaps_while_clients_connect_over_tls)
 }
 END_TEST
 
+#define SVC "CONTOSO\\svc-crm:svc-pw"
+
+struct held_client {
+  const char *url, *body;
+  CURLcode rc;
+  long status;
+};
+
+static void *held_client_main(void *arg)
+{
+  struct held_client *c = arg;
+  struct ec_resp r;
+
+  c->rc = ec_request("POST", c->url, SVC, NULL, c->body, &r);
+  c->status = r.status;
+  ec_free(&r);
+  return NULL;
+}
+
+/* Poll (with a deadline) until n answers are held by delay faults. */
+static void wait_delayed(struct emu *e, size_t n)
+{
+  int64_t deadline = exs_monotonic_ms() + 30000;
+
+  while(emu_delayed(e) < n && exs_monotonic_ms() < deadline)
+    poll(NULL, 0, 5);
+  ck_assert_uint_eq(emu_delayed(e), n);
+}
+
+/* A GetFolder held by "delay-ms=600000" while the world is replaced (reset,
+ * then a scenario load): the answer keeps no pointer to the freed user, is
+ * sent when released, and the new world answers. */
+START_TEST(answer_held_across_reset_and_load)
+{
+  const char *scenario = tu_path("fixtures/scenarios/contoso.xml");
+  char bound[64], url[128], err[512];
+  struct emu *e = new_emu(bound, sizeof(bound), false);
+  char *body = strdup(ec_soap("Exchange2016", "bob@contoso.com",
+                              "<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape>"
+                              "</m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id=\"inbox\"/>"
+                              "</m:FolderIds></m:GetFolder>"));
+  struct ec_resp r;
+
+  ck_assert_ptr_nonnull(body);
+  ck_assert_msg(emu_load_scenario(e, scenario, err, sizeof(err)) == 0, "%s", err);
+  ck_assert_msg(emu_start(e, err, sizeof(err)) == 0, "%s", err);
+  snprintf(url, sizeof(url), "http://%s/EWS/Exchange.asmx", bound);
+  for(int round = 0; round < 2; round++) {
+    struct held_client c = {url, body, CURLE_OK, 0};
+    pthread_t th;
+
+    ck_assert_int_gt(
+        emu_add_fault(e, "operation=GetFolder delay-ms=600000 times=1", err, sizeof(err)), 0);
+    ck_assert_int_eq(pthread_create(&th, NULL, held_client_main, &c), 0);
+    wait_delayed(e, 1);
+    if(round == 0)
+      ck_assert_msg(emu_reset(e, err, sizeof(err)) == 0, "%s", err);
+    else
+      ck_assert_msg(emu_load_scenario(e, scenario, err, sizeof(err)) == 0, "%s", err);
+    emu_release_delayed(e);
+    pthread_join(th, NULL);
+    ck_assert_msg(c.rc == CURLE_OK, "%s", curl_easy_strerror(c.rc));
+    ck_assert_int_eq(c.status, 200);
+    ck_assert_uint_eq(emu_delayed(e), 0);
+    ck_assert_int_eq(ec_request("POST", url, SVC, NULL, body, &r), CURLE_OK);
+    ck_assert_int_eq(r.status, 200);
+    ec_free(&r);
+    /* the new svc-crm's count started at 0 and was not touched by the
+     * answer of the old one */
+    ck_assert_int_eq(emu_journal_max_in_flight(e, "svc-crm"), 1);
+  }
+  free(body);
+  emu_free(e);
+}
+END_TEST
+
 int main(void)
 {
   Suite *s = suite_create("emu_races");
@@ -201,6 +280,7 @@ int main(void)
   tcase_add_test(tc, stop_right_after_run_always_returns);
   tcase_add_test(tc, stop_right_after_start_always_returns);
   tcase_add_test(tc, certificate_swaps_while_clients_connect_over_tls);
+  tcase_add_test(tc, answer_held_across_reset_and_load);
   suite_add_tcase(s, tc);
   return tu_run(s);
 }
