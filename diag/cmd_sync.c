@@ -446,8 +446,7 @@ static void status_row_json(const struct exs_mailbox *m, const struct counts *c,
   json_time(stdout, m->last_sync_success);
   printf(", \"postponed_until\": ");
   json_time(stdout, m->postponed_until);
-  printf(", \"processing_host\": ");
-  diag_json_str_or_null(stdout, m->processing_host);
+  diag_json_member(stdout, "processing_host", m->processing_host);
   printf(", \"items_processed\": %d, \"items_failed\": %d", m->items_processed, m->items_failed);
   printf(", \"activities\": {\"received\": %ld, \"pending_send\": %ld, \"sending\": %ld, "
          "\"sent\": %ld, \"failed\": %ld}",
@@ -602,22 +601,16 @@ static void activity_json(const struct exs_activity *a, const struct exs_activit
   printf(", \"direction\": \"%s\", \"state\": ",
          a->direction == EXS_DIR_OUTGOING ? "outgoing" : "incoming");
   diag_json_str(stdout, a->state);
-  printf(", \"subject\": ");
-  diag_json_str_or_null(stdout, a->subject);
-  printf(", \"from\": ");
-  diag_json_str_or_null(stdout, a->sender);
-  printf(", \"to\": ");
-  diag_json_str_or_null(stdout, a->recipients);
+  diag_json_member(stdout, "subject", a->subject);
+  diag_json_member(stdout, "from", a->sender);
+  diag_json_member(stdout, "to", a->recipients);
   printf(", \"received\": ");
   json_time(stdout, a->received);
   printf(", \"sent\": ");
   json_time(stdout, a->sent);
-  printf(", \"exchange_item_id\": ");
-  diag_json_str_or_null(stdout, a->exchange_item_id);
-  printf(", \"internet_message_id\": ");
-  diag_json_str_or_null(stdout, a->internet_message_id);
-  printf(", \"tracking_token\": ");
-  diag_json_str_or_null(stdout, x->tracking_token);
+  diag_json_member(stdout, "exchange_item_id", a->exchange_item_id);
+  diag_json_member(stdout, "internet_message_id", a->internet_message_id);
+  diag_json_member(stdout, "tracking_token", x->tracking_token);
   printf(", \"attempts\": %d, \"reason\": ", x->attempts);
   diag_json_str_or_null(stdout, x->reason);
   printf("}");
@@ -886,30 +879,21 @@ static void act_print_json(const struct exs_act_item *a, bool first)
   diag_json_str(stdout, a->mailbox);
   printf(", \"kind\": \"%s\", \"exchange_id\": ", exs_act_kind_name(a->kind));
   diag_json_str_or_null(stdout, a->exchange_id);
-  printf(", \"subject\": ");
-  diag_json_str_or_null(stdout, a->subject);
-  printf(", \"start\": ");
-  diag_json_str_or_null(stdout, a->start);
-  printf(", \"end\": ");
-  diag_json_str_or_null(stdout, a->end);
-  printf(", \"location\": ");
-  diag_json_str_or_null(stdout, a->location);
-  printf(", \"status\": ");
-  diag_json_str_or_null(stdout, a->status);
-  printf(", \"given_name\": ");
-  diag_json_str_or_null(stdout, a->given_name);
-  printf(", \"surname\": ");
-  diag_json_str_or_null(stdout, a->surname);
-  printf(", \"company\": ");
-  diag_json_str_or_null(stdout, a->company);
+  diag_json_member(stdout, "subject", a->subject);
+  diag_json_member(stdout, "start", a->start);
+  diag_json_member(stdout, "end", a->end);
+  diag_json_member(stdout, "location", a->location);
+  diag_json_member(stdout, "status", a->status);
+  diag_json_member(stdout, "given_name", a->given_name);
+  diag_json_member(stdout, "surname", a->surname);
+  diag_json_member(stdout, "company", a->company);
   printf(", \"pending\": %s, \"deleted\": %s, \"synced_at\": ", a->dirty ? "true" : "false",
          a->deleted ? "true" : "false");
   if(a->synced_at > 0)
     diag_json_str(stdout, exs_time_iso(a->synced_at, t, sizeof(t)));
   else
     fputs("null", stdout);
-  printf(", \"conflict\": ");
-  diag_json_str_or_null(stdout, a->conflict);
+  diag_json_member(stdout, "conflict", a->conflict);
   printf("}");
 }
 

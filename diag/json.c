@@ -104,3 +104,9 @@ size_t diag_json_fields(FILE *f, const struct exs_desc *d, const void *obj, bool
     fputc('}', f);
   return n;
 }
+
+void diag_json_member(FILE *f, const char *name, const char *s)
+{
+  fprintf(f, ", \"%s\": ", name);
+  diag_json_str_or_null(f, s);
+}

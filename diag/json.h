@@ -14,6 +14,10 @@ void diag_json_str(FILE *f, const char *s);
 /* The same, or null when s is NULL or empty. */
 void diag_json_str_or_null(FILE *f, const char *s);
 
+/* Write ', "name": ' and s as diag_json_str_or_null does: one member after
+ * another. */
+void diag_json_member(FILE *f, const char *name, const char *s);
+
 /* Write the JSON members of obj (a d->size struct) as its field descriptor
  * says (fields.h: the org file's attributes as strings spelled as there,
  * then the state; detail: the EXS_FIELD_DETAIL members too), comma-
