@@ -378,6 +378,54 @@ static bool host_of(const char *url, char *host, size_t len)
   return true;
 }
 
+/* The operation and element keys of x's request body into op and keys; the
+ * operation named in the exchange (op, may be "") must be the body's. 0,
+ * or -1 with err. */
+static int body_operation(const struct diag_rec_exchange *x, char *op, size_t oplen,
+                          struct exs_buf *keys, const char *name, long line, char *err,
+                          size_t errlen)
+{
+  char bop[64];
+
+  if(diag_request_keys(x->req_body, x->req_body_len, bop, sizeof(bop), keys)) {
+    snprintf(err, errlen, "%s:%ld: exchange: the request body is not well-formed XML", name, line);
+    return -1;
+  }
+  if(!diag_operation_known(bop)) {
+    snprintf(err, errlen, "%s:%ld: exchange: unknown operation '%s' in the request body", name,
+             line, bop);
+    return -1;
+  }
+  if(*op && strcmp(op, bop)) {
+    snprintf(err, errlen, "%s:%ld: exchange: operation '%s' does not match the request body's '%s'",
+             name, line, op, bop);
+    return -1;
+  }
+  snprintf(op, oplen, "%s", bop);
+  return 0;
+}
+
+/* <response status="N"><headers/><body/>: into x. 0, or -1 with err. */
+static int load_response(struct diag_rec_exchange *x, xmlNodePtr resp, const char *name, char *err,
+                         size_t errlen)
+{
+  xmlNodePtr h = exs_xml_child(resp, REC_NS, "headers");
+  xmlNodePtr b = exs_xml_child(resp, REC_NS, "body");
+  char num[32];
+  bool bad = false;
+
+  x->status = exs_xml_attr(resp, "status", num, sizeof(num)) ? (int)strtol(num, NULL, 10) : 0;
+  if(x->status < 100 || x->status > 599) {
+    snprintf(err, errlen, "%s:%ld: response: status must be 100..599", name, xmlGetLineNo(resp));
+    return -1;
+  }
+  if(h && !(x->resp_headers = node_text(h, NULL, name, err, errlen, &bad)))
+    return -1;
+  if(b && !(x->resp_body = node_text(b, &x->resp_body_len, name, err, errlen, &bad)))
+    return -1;
+  return 0;
+}
+
 static int load_exchange(struct diag_recording *r, xmlNodePtr e, const char *name, char *err,
                          size_t errlen)
 {
@@ -424,41 +472,14 @@ static int load_exchange(struct diag_recording *r, xmlNodePtr e, const char *nam
     if(b && !(x.req_body = node_text(b, &x.req_body_len, name, err, errlen, &bad)))
       goto out;
   }
-  if(x.req_body) {
-    char bop[64];
-    if(diag_request_keys(x.req_body, x.req_body_len, bop, sizeof(bop), &keys)) {
-      snprintf(err, errlen, "%s:%ld: exchange: the request body is not well-formed XML", name,
-               line);
-      goto out;
-    }
-    if(!diag_operation_known(bop)) {
-      snprintf(err, errlen, "%s:%ld: exchange: unknown operation '%s' in the request body", name,
-               line, bop);
-      goto out;
-    }
-    if(*op && strcmp(op, bop)) {
-      snprintf(err, errlen,
-               "%s:%ld: exchange: operation '%s' does not match the request body's '%s'", name,
-               line, op, bop);
-      goto out;
-    }
-    snprintf(op, sizeof(op), "%s", bop);
-  }
+  if(x.req_body && body_operation(&x, op, sizeof(op), &keys, name, line, err, errlen))
+    goto out;
   if(*keys_attr && exs_buf_addf(&keys, "%s%s", keys.len ? ";" : "", keys_attr))
     goto oom;
   x.operation = op;
   x.keys = keys.data ? keys.data : "";
   if(resp) {
-    xmlNodePtr h = exs_xml_child(resp, REC_NS, "headers");
-    xmlNodePtr b = exs_xml_child(resp, REC_NS, "body");
-    x.status = exs_xml_attr(resp, "status", num, sizeof(num)) ? (int)strtol(num, NULL, 10) : 0;
-    if(x.status < 100 || x.status > 599) {
-      snprintf(err, errlen, "%s:%ld: response: status must be 100..599", name, xmlGetLineNo(resp));
-      goto out;
-    }
-    if(h && !(x.resp_headers = node_text(h, NULL, name, err, errlen, &bad)))
-      goto out;
-    if(b && !(x.resp_body = node_text(b, &x.resp_body_len, name, err, errlen, &bad)))
+    if(load_response(&x, resp, name, err, errlen))
       goto out;
   }
   else if(fail) {
