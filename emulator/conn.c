@@ -83,34 +83,32 @@ static long max_connections(struct emu *emu)
 
 void emu_conn_http_limits(struct emu *emu, struct evhttp *http)
 {
-  const struct emu_limits *d = &emu->conns.limits;
+  const struct emu_conns *d = &emu->conns;
+  long idle = d->limits.idle_timeout_ms, request = d->limits.request_timeout_ms;
   /* evhttp's own read/write timeout is the backstop (a client that stops
    * reading an answer); the deadlines here come first */
-  long ms = d->idle_timeout_ms + d->request_timeout_ms;
+  long ms = idle + request;
   struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 
   evhttp_set_max_body_size(http, EMU_MAX_BODY);
-  evhttp_set_max_headers_size(http, d->max_header_bytes);
+  evhttp_set_max_headers_size(http, d->limits.max_header_bytes);
   evhttp_set_timeout_tv(http, &tv);
 }
 
 void emu_set_limits(struct emu *emu, const struct emu_limits *l)
 {
-  struct emu_limits *d = &emu->conns.limits;
+  struct emu_conns *d = &emu->conns;
 
   pthread_mutex_lock(&emu->lock);
-  d->idle_timeout_ms = l->idle_timeout_ms > 0 ? l->idle_timeout_ms : DEF_IDLE_MS;
-  d->request_timeout_ms = l->request_timeout_ms > 0 ? l->request_timeout_ms : DEF_REQUEST_MS;
-  d->max_header_bytes = l->max_header_bytes > 0 ? l->max_header_bytes : DEF_HEADER_BYTES;
-  d->max_connections = l->max_connections > 0 ? l->max_connections : DEF_MAX_CONNECTIONS;
-  d->accept_pause_ms = l->accept_pause_ms > 0 ? l->accept_pause_ms : DEF_PAUSE_MS;
+  d->limits.idle_timeout_ms = l->idle_timeout_ms > 0 ? l->idle_timeout_ms : DEF_IDLE_MS;
+  d->limits.request_timeout_ms = l->request_timeout_ms > 0 ? l->request_timeout_ms : DEF_REQUEST_MS;
+  d->limits.max_header_bytes = l->max_header_bytes > 0 ? l->max_header_bytes : DEF_HEADER_BYTES;
+  d->limits.max_connections = l->max_connections > 0 ? l->max_connections : DEF_MAX_CONNECTIONS;
+  d->limits.accept_pause_ms = l->accept_pause_ms > 0 ? l->accept_pause_ms : DEF_PAUSE_MS;
   emu->conns.explicit_max = l->max_connections > 0;
-  for(size_t i = 0; i < emu->nworkers; i++) {
-    if(emu->workers[i]->http)
-      emu_conn_http_limits(emu, emu->workers[i]->http);
-    if(emu->workers[i]->https)
-      emu_conn_http_limits(emu, emu->workers[i]->https);
-  }
+  /* the workers' evhttps belong to their threads: each applies the new
+   * limits at its next accept (emu_conn_adopt) */
+  atomic_fetch_add(&d->limits_gen, 1);
   pthread_mutex_unlock(&emu->lock);
 }
 
@@ -350,6 +348,14 @@ struct bufferevent *emu_conn_adopt(struct emu_worker *w, struct bufferevent *bev
 
   if(!bev)
     return NULL;
+  if(w->limits_gen != atomic_load(&w->emu->conns.limits_gen)) {
+    /* emu_set_limits changed them: evhttp reads them after this callback */
+    w->limits_gen = atomic_load(&w->emu->conns.limits_gen);
+    if(w->http)
+      emu_conn_http_limits(w->emu, w->http);
+    if(w->https)
+      emu_conn_http_limits(w->emu, w->https);
+  }
   c = calloc(1, sizeof(*c));
   if(!c)
     return bev; /* untracked: it works, without NTLM state */

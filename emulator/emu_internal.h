@@ -276,12 +276,20 @@ struct emu_worker {
   struct emu_conn *oldest, *newest;
   pthread_t thread;
   bool thread_running;
+  unsigned limits_gen; /* conns.limits_gen its evhttps have */
 };
 
 /* conn.c: limits and counters of every worker's connections. */
 struct emu_conns {
-  struct emu_limits limits; /* defaults filled in */
-  bool explicit_max;        /* max_connections set by the caller */
+  /* emu_set_limits may change them while the threads read them: atomics,
+   * and limits_gen tells each worker to apply them to its evhttps on its
+   * own thread (its next accept) */
+  struct {
+    atomic_long idle_timeout_ms, request_timeout_ms, max_header_bytes, max_connections,
+        accept_pause_ms;
+  } limits;                 /* defaults filled in */
+  atomic_bool explicit_max; /* max_connections set by the caller */
+  atomic_uint limits_gen;
   uint64_t next_id;
   struct emu_conn_stats stats;
   size_t remote_evictions; /* asked of another worker, not done yet */

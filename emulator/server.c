@@ -1002,6 +1002,7 @@ static struct emu_worker *worker_new(struct emu *emu, unsigned index)
   }
   evhttp_set_gencb(w->http, handle_request, &w->side_plain);
   evhttp_set_bevcb(w->http, plain_bevcb, w);
+  w->limits_gen = atomic_load(&emu->conns.limits_gen);
   emu_conn_http_limits(emu, w->http);
   evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                           EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT);

@@ -2,7 +2,8 @@
  * threads run (emu_set_threads 4): a stop right after the start is never
  * lost; a certificate swapped while 8 clients connect over TLS is never
  * used after it was freed; an answer held by a delay fault across a reset
- * or scenario load (which free its user) is still sent, and ... Every case repeats the racy step; a
+ * or scenario load (which free its user) is still sent; emu_set_limits
+ * while clients connect. Every case repeats the racy step; a
  * lost race shows as a hang (the suite's timeout) or, under -fsanitize=thread, as a report.
  */
 #include <poll.h>
@@ -270,6 +271,45 @@ START_TEST(answer_held_across_reset_and_load)
 }
 END_TEST
 
+/* emu_set_limits while 8 clients connect: the threads read the limits
+ * (atomics) and each applies them to its evhttps on its own thread; every
+ * request is answered. */
+START_TEST(set_limits_while_clients_connect)
+{
+  char bound[64], url[128], err[256];
+  struct tls_client cl[NCLIENTS];
+  pthread_t th[NCLIENTS];
+  struct emu *e = new_emu(bound, sizeof(bound), false);
+  int sets = 0;
+
+  ck_assert_msg(emu_start(e, err, sizeof(err)) == 0, "%s", err);
+  snprintf(url, sizeof(url), "http://%s/EWS/Exchange.asmx", bound);
+  atomic_store(&clients_done, 0);
+  for(int i = 0; i < NCLIENTS; i++) {
+    memset(&cl[i], 0, sizeof(cl[i]));
+    cl[i].url = url;
+    cl[i].requests = 25;
+    ck_assert_int_eq(pthread_create(&th[i], NULL, tls_client_main, &cl[i]), 0);
+  }
+  while(atomic_load(&clients_done) < NCLIENTS) {
+    struct emu_limits l = {0};
+    l.idle_timeout_ms = 20000 + sets % 2;
+    l.request_timeout_ms = 30000 + sets % 2;
+    l.max_header_bytes = 65536 + sets % 2;
+    l.max_connections = 1000 + sets % 2;
+    emu_set_limits(e, &l);
+    sets++;
+  }
+  for(int i = 0; i < NCLIENTS; i++) {
+    pthread_join(th[i], NULL);
+    ck_assert_msg(cl[i].failures == 0, "client %d: %d failures, first: %s", i, cl[i].failures,
+                  cl[i].first_failure);
+  }
+  ck_assert_int_gt(sets, 0);
+  emu_free(e);
+}
+END_TEST
+
 int main(void)
 {
   Suite *s = suite_create("emu_races");
@@ -281,6 +321,7 @@ int main(void)
   tcase_add_test(tc, stop_right_after_start_always_returns);
   tcase_add_test(tc, certificate_swaps_while_clients_connect_over_tls);
   tcase_add_test(tc, answer_held_across_reset_and_load);
+  tcase_add_test(tc, set_limits_while_clients_connect);
   suite_add_tcase(s, tc);
   return tu_run(s);
 }
