@@ -33,6 +33,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/thread.h>
+#include <libxml/parser.h>
 #include <openssl/err.h>
 
 #include "emu_internal.h"
@@ -45,6 +46,9 @@ static pthread_once_t evthread_once = PTHREAD_ONCE_INIT;
 static void init_evthread(void)
 {
   evthread_use_pthreads();
+  /* libxml2 sets up its global state lazily, racing when the first parses
+   * run on several loop threads at once: once here, before any thread */
+  xmlInitParser();
   signal(SIGPIPE, SIG_IGN);
 }
 
