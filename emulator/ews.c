@@ -220,159 +220,213 @@ void emu_ews_finish(struct emu_ews_ctx *ctx)
     check_answer(ctx); /* outside the mailbox locks: it parses the answer */
 }
 
-void emu_ews_handle_doc(struct emu_ews_ctx *ctx, xmlDocPtr doc, const char *parse_err)
+/* The SOAP envelope and its operation element (in the messages namespace);
+ * NULL after answering with a fault. */
+static xmlNodePtr request_operation(struct emu_ews_ctx *ctx, xmlDocPtr doc, const char *parse_err,
+                                    xmlNodePtr *header)
 {
-  char err[512], buf[256];
-  xmlNodePtr env, header, sbody, op, n;
-  struct emu *emu = ctx->emu;
-  struct emu_fault *fault;
-  long delay_ms;
+  char err[512];
+  xmlNodePtr env, sbody, op;
 
   env = doc ? xmlDocGetRootElement(doc) : NULL;
   if(!doc) {
     /* the parser's message names a line and a limit, never the content */
     snprintf(err, sizeof(err), "The request failed schema validation: %s.", parse_err);
     emu_ews_fault(ctx, "ErrorSchemaValidation", err, -1, NULL);
-    goto out;
+    return NULL;
   }
   if(!env || !exs_xml_is(env, EMU_NS_SOAP, "Envelope")) {
     emu_ews_fault(ctx, "ErrorSchemaValidation",
                   "The request failed schema validation: not a SOAP 1.1 envelope.", -1, NULL);
-    goto out;
+    return NULL;
   }
-  header = exs_xml_child(env, EMU_NS_SOAP, "Header");
+  *header = exs_xml_child(env, EMU_NS_SOAP, "Header");
   sbody = exs_xml_child(env, EMU_NS_SOAP, "Body");
   op = sbody ? exs_xml_first_element(sbody) : NULL;
   if(!op || !op->ns || !op->ns->href || strcmp((const char *)op->ns->href, EMU_NS_M) != 0) {
     emu_ews_fault(ctx, "ErrorInvalidRequest", "The request is invalid.", -1, NULL);
-    goto out;
+    return NULL;
   }
-  snprintf(ctx->operation, sizeof(ctx->operation), "%s", (const char *)op->name);
+  return op;
+}
 
-  /* RequestServerVersion */
-  n = header ? exs_xml_child(header, EMU_NS_T, "RequestServerVersion") : NULL;
-  if(n) {
-    bool ok = false;
-    exs_xml_attr(n, "Version", buf, sizeof(buf));
-    for(size_t i = 0; i < sizeof(known_versions) / sizeof(known_versions[0]); i++)
-      if(strcmp(buf, known_versions[i]) == 0)
-        ok = true;
-    if(!ok) {
-      emu_ews_fault(ctx, "ErrorInvalidServerVersion", fault_text("ErrorInvalidServerVersion"), -1,
-                    NULL);
-      goto out;
+/* RequestServerVersion, when present, must name a version we know. */
+static int check_server_version(struct emu_ews_ctx *ctx, xmlNodePtr header)
+{
+  char buf[256];
+  xmlNodePtr n = header ? exs_xml_child(header, EMU_NS_T, "RequestServerVersion") : NULL;
+  bool ok = false;
+
+  if(!n)
+    return 0;
+  exs_xml_attr(n, "Version", buf, sizeof(buf));
+  for(size_t i = 0; i < sizeof(known_versions) / sizeof(known_versions[0]); i++)
+    if(strcmp(buf, known_versions[i]) == 0)
+      ok = true;
+  if(!ok) {
+    emu_ews_fault(ctx, "ErrorInvalidServerVersion", fault_text("ErrorInvalidServerVersion"), -1,
+                  NULL);
+    return -1;
+  }
+  return 0;
+}
+
+/* Schema validation of the operation and the EWS header elements. */
+static int validate_request(struct emu_ews_ctx *ctx, xmlDocPtr doc, xmlNodePtr header,
+                            xmlNodePtr op)
+{
+  struct emu *emu = ctx->emu;
+  char err[512];
+  xmlNodePtr check[8];
+  size_t nc = 0;
+
+  if(!emu->ews_schema)
+    return 0;
+  check[nc++] = op;
+  for(xmlNodePtr h = header ? header->children : NULL; h && nc < 8; h = h->next)
+    if(h->type == XML_ELEMENT_NODE && h->ns && h->ns->href &&
+       strcmp((const char *)h->ns->href, EMU_NS_T) == 0)
+      check[nc++] = h;
+  for(size_t i = 0; i < nc; i++) {
+    if(exs_schema_validate(emu->ews_schema, doc, check[i], "request", err, sizeof(err)) != 0) {
+      char text[700];
+      snprintf(text, sizeof(text), "The request failed schema validation: %s", err);
+      emu_ews_fault(ctx, "ErrorSchemaValidation", text, -1, NULL);
+      return -1;
     }
   }
+  return 0;
+}
 
-  /* Schema validation of the operation and the EWS header elements. */
-  if(emu->ews_schema) {
-    xmlNodePtr check[8];
-    size_t nc = 0;
-    check[nc++] = op;
-    for(xmlNodePtr h = header ? header->children : NULL; h && nc < 8; h = h->next)
-      if(h->type == XML_ELEMENT_NODE && h->ns && h->ns->href &&
-         strcmp((const char *)h->ns->href, EMU_NS_T) == 0)
-        check[nc++] = h;
-    for(size_t i = 0; i < nc; i++) {
-      if(exs_schema_validate(emu->ews_schema, doc, check[i], "request", err, sizeof(err)) != 0) {
-        char text[700];
-        snprintf(text, sizeof(text), "The request failed schema validation: %s", err);
-        emu_ews_fault(ctx, "ErrorSchemaValidation", text, -1, NULL);
-        goto out;
-      }
-    }
+/* ExchangeImpersonation: the impersonated mailbox becomes the acting one,
+ * if it exists and the caller may impersonate it. */
+static int impersonate(struct emu_ews_ctx *ctx, xmlNodePtr n)
+{
+  struct emu *emu = ctx->emu;
+  xmlNodePtr sid = exs_xml_child(n, EMU_NS_T, "ConnectingSID");
+  xmlNodePtr v = NULL;
+  struct emu_mailbox *target = NULL;
+
+  if(sid) {
+    v = exs_xml_child(sid, EMU_NS_T, "PrimarySmtpAddress");
+    if(!v)
+      v = exs_xml_child(sid, EMU_NS_T, "SmtpAddress");
+    if(!v)
+      v = exs_xml_child(sid, EMU_NS_T, "PrincipalName");
   }
+  exs_xml_text(v, ctx->impersonated, sizeof(ctx->impersonated));
+  snprintf(ctx->mailbox, sizeof(ctx->mailbox), "%s", ctx->impersonated);
+  if(!ctx->impersonated[0]) {
+    emu_ews_fault(ctx, "ErrorInvalidExchangeImpersonationHeaderData",
+                  "The impersonation header is missing or empty.", -1, NULL);
+    return -1;
+  }
+  target = emu_mailbox_find(emu, ctx->impersonated);
+  if(!target && !strchr(ctx->impersonated, '@')) {
+    /* PrincipalName: a login */
+    struct emu_user *u = emu_user_find(emu, ctx->impersonated);
+    if(u && u->smtp)
+      target = emu_mailbox_find(emu, u->smtp);
+  }
+  if(!target) {
+    emu_ews_fault(ctx, "ErrorNonExistentMailbox", fault_text("ErrorNonExistentMailbox"), -1,
+                  ctx->impersonated);
+    return -1;
+  }
+  if(!emu_user_may_impersonate(ctx->user, target->smtp)) {
+    emu_ews_fault(ctx, "ErrorImpersonateUserDenied", fault_text("ErrorImpersonateUserDenied"), -1,
+                  NULL);
+    return -1;
+  }
+  ctx->acting = target;
+  ctx->effective_login = target->owner;
+  return 0;
+}
 
-  /* Acting mailbox: the caller's own, or the impersonated one. */
+/* Acting mailbox: the caller's own, or the impersonated one. */
+static int resolve_acting(struct emu_ews_ctx *ctx, xmlNodePtr header, xmlNodePtr op)
+{
+  struct emu *emu = ctx->emu;
+  xmlNodePtr n;
+
   ctx->acting = ctx->user->smtp ? emu_mailbox_find(emu, ctx->user->smtp) : NULL;
   n = header ? exs_xml_child(header, EMU_NS_T, "ExchangeImpersonation") : NULL;
-  if(n) {
-    xmlNodePtr sid = exs_xml_child(n, EMU_NS_T, "ConnectingSID");
-    xmlNodePtr v = NULL;
-    struct emu_mailbox *target = NULL;
-    if(sid) {
-      v = exs_xml_child(sid, EMU_NS_T, "PrimarySmtpAddress");
-      if(!v)
-        v = exs_xml_child(sid, EMU_NS_T, "SmtpAddress");
-      if(!v)
-        v = exs_xml_child(sid, EMU_NS_T, "PrincipalName");
-    }
-    exs_xml_text(v, ctx->impersonated, sizeof(ctx->impersonated));
-    snprintf(ctx->mailbox, sizeof(ctx->mailbox), "%s", ctx->impersonated);
-    if(!ctx->impersonated[0]) {
-      emu_ews_fault(ctx, "ErrorInvalidExchangeImpersonationHeaderData",
-                    "The impersonation header is missing or empty.", -1, NULL);
-      goto out;
-    }
-    target = emu_mailbox_find(emu, ctx->impersonated);
-    if(!target && !strchr(ctx->impersonated, '@')) {
-      /* PrincipalName: a login */
-      struct emu_user *u = emu_user_find(emu, ctx->impersonated);
-      if(u && u->smtp)
-        target = emu_mailbox_find(emu, u->smtp);
-    }
-    if(!target) {
-      emu_ews_fault(ctx, "ErrorNonExistentMailbox", fault_text("ErrorNonExistentMailbox"), -1,
-                    ctx->impersonated);
-      goto out;
-    }
-    if(!emu_user_may_impersonate(ctx->user, target->smtp)) {
-      emu_ews_fault(ctx, "ErrorImpersonateUserDenied", fault_text("ErrorImpersonateUserDenied"), -1,
-                    NULL);
-      goto out;
-    }
-    ctx->acting = target;
-    ctx->effective_login = target->owner;
-  }
-  else {
-    ctx->effective_login = ctx->user->login;
-    find_delegate_target(op, ctx->mailbox, sizeof(ctx->mailbox), 0);
-    if(!ctx->mailbox[0] && ctx->acting)
-      snprintf(ctx->mailbox, sizeof(ctx->mailbox), "%s", ctx->acting->smtp);
-  }
+  if(n)
+    return impersonate(ctx, n);
+  ctx->effective_login = ctx->user->login;
+  find_delegate_target(op, ctx->mailbox, sizeof(ctx->mailbox), 0);
+  if(!ctx->mailbox[0] && ctx->acting)
+    snprintf(ctx->mailbox, sizeof(ctx->mailbox), "%s", ctx->acting->smtp);
+  return 0;
+}
 
-  /* Injected faults, now that operation and mailbox are known. */
-  fault =
-      emu_fault_match(emu, ctx->host, ctx->mailbox, ctx->operation, ctx->user->login, &delay_ms);
-  if(fault) {
-    ctx->delay_ms = delay_ms;
-    if(fault->kind == EMU_FAULT_EWS) {
-      emu_ews_fault(ctx, fault->ews_code, fault_text(fault->ews_code), fault->backoff_ms, NULL);
-      goto out;
-    }
-    if(fault->kind == EMU_FAULT_HTTP) {
-      ctx->has_fault = true;
-      ctx->fault_kind = EMU_FAULT_HTTP;
-      ctx->status = fault->http_status;
-      exs_buf_reset(ctx->out);
-      exs_buf_addf(ctx->out,
-                   "<html><head><title>Server Error</title></head><body>"
-                   "<h1>HTTP %d</h1><p>Runtime Error</p></body></html>",
-                   fault->http_status);
-      snprintf(ctx->response_code, sizeof(ctx->response_code), "HTTP%d", fault->http_status);
-      goto out;
-    }
-    if(fault->kind != EMU_FAULT_DELAY) {
-      ctx->has_fault = true;
-      ctx->fault_kind = fault->kind;
-      ctx->fault = fault;
-    }
-  }
+/* Injected faults, now that operation and mailbox are known. -1 when the
+ * fault is the whole answer; the others are applied later by the caller. */
+static int inject_fault(struct emu_ews_ctx *ctx)
+{
+  struct emu_fault *fault;
+  long delay_ms;
 
+  fault = emu_fault_match(ctx->emu, ctx->host, ctx->mailbox, ctx->operation, ctx->user->login,
+                          &delay_ms);
+  if(!fault)
+    return 0;
+  ctx->delay_ms = delay_ms;
+  if(fault->kind == EMU_FAULT_EWS) {
+    emu_ews_fault(ctx, fault->ews_code, fault_text(fault->ews_code), fault->backoff_ms, NULL);
+    return -1;
+  }
+  if(fault->kind == EMU_FAULT_HTTP) {
+    ctx->has_fault = true;
+    ctx->fault_kind = EMU_FAULT_HTTP;
+    ctx->status = fault->http_status;
+    exs_buf_reset(ctx->out);
+    exs_buf_addf(ctx->out,
+                 "<html><head><title>Server Error</title></head><body>"
+                 "<h1>HTTP %d</h1><p>Runtime Error</p></body></html>",
+                 fault->http_status);
+    snprintf(ctx->response_code, sizeof(ctx->response_code), "HTTP%d", fault->http_status);
+    return -1;
+  }
+  if(fault->kind != EMU_FAULT_DELAY) {
+    ctx->has_fault = true;
+    ctx->fault_kind = fault->kind;
+    ctx->fault = fault;
+  }
+  return 0;
+}
+
+/* Runs the operation under its mailbox locks (released by emu_ews_finish). */
+static void dispatch(struct emu_ews_ctx *ctx, xmlNodePtr op)
+{
   for(size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
     if(strcmp(ops[i].name, ctx->operation) == 0) {
       if(lock_mailboxes(ctx, op, ops[i].reads) != 0) {
         emu_ews_fault(ctx, "ErrorInternalServerError", fault_text("ErrorInternalServerError"), -1,
                       NULL);
-        goto out;
+        return;
       }
       ews_envelope_begin(ctx->out);
       ops[i].fn(ctx, op);
       ews_envelope_end(ctx->out);
-      goto out;
+      return;
     }
   }
   emu_ews_fault(ctx, "ErrorInvalidRequest", "The request is invalid.", -1, NULL);
+}
+
+void emu_ews_handle_doc(struct emu_ews_ctx *ctx, xmlDocPtr doc, const char *parse_err)
+{
+  xmlNodePtr header = NULL, op;
+
+  op = request_operation(ctx, doc, parse_err, &header);
+  if(!op)
+    goto out;
+  snprintf(ctx->operation, sizeof(ctx->operation), "%s", (const char *)op->name);
+  if(check_server_version(ctx, header) != 0 || validate_request(ctx, doc, header, op) != 0 ||
+     resolve_acting(ctx, header, op) != 0 || inject_fault(ctx) != 0)
+    goto out;
+  dispatch(ctx, op);
 out:
   if(doc)
     xmlFreeDoc(doc);

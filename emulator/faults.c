@@ -60,6 +60,116 @@ static int parse_long(const char *v, long min, long max, long *out)
   return 0;
 }
 
+/* A scope word (host, mailbox, operation, user): true when key is one. */
+static bool scope_word(struct emu_fault *f, const char *key, const char *v)
+{
+  char **field = strcmp(key, "host") == 0        ? &f->host
+                 : strcmp(key, "mailbox") == 0   ? &f->mailbox
+                 : strcmp(key, "operation") == 0 ? &f->operation
+                 : strcmp(key, "user") == 0      ? &f->user
+                                                 : NULL;
+
+  if(!field)
+    return false;
+  free(*field);
+  *field = emu_strdup(v);
+  return true;
+}
+
+/* delay-ms=N or delay-ms=MIN-MAX. */
+static int delay_word(struct emu_fault *f, const char *v)
+{
+  char *dash = strchr(v, '-');
+  long lo, hi;
+
+  if(dash) {
+    char lobuf[32];
+    snprintf(lobuf, sizeof(lobuf), "%.*s", (int)(dash - v), v);
+    if(parse_long(lobuf, 0, 600000, &lo) != 0 || parse_long(dash + 1, lo, 600000, &hi) != 0)
+      return -1;
+  }
+  else {
+    if(parse_long(v, 0, 600000, &lo) != 0)
+      return -1;
+    hi = lo;
+  }
+  f->delay_ms = lo;
+  f->delay_max_ms = hi;
+  return 0;
+}
+
+/* An effect or "when" word; has_eq: the word had a '='. -1 when the word or
+ * its value is not one we know. */
+static int effect_word(struct emu_fault *f, const char *tok, bool has_eq, const char *v,
+                       bool *have_effect)
+{
+  bool flag = !has_eq || strcmp(v, "yes") == 0;
+  long n;
+
+  if(strcmp(tok, "ews-code") == 0 && *v) {
+    free(f->ews_code);
+    f->ews_code = emu_strdup(v);
+    f->kind = EMU_FAULT_EWS;
+  }
+  else if(strcmp(tok, "backoff-ms") == 0 && parse_long(v, 0, 86400000L, &n) == 0) {
+    f->backoff_ms = n;
+    return 0;
+  }
+  else if(strcmp(tok, "http-status") == 0 && parse_long(v, 100, 599, &n) == 0) {
+    f->http_status = (int)n;
+    f->kind = EMU_FAULT_HTTP;
+  }
+  else if(strcmp(tok, "cut-after") == 0 && parse_long(v, 0, 1000000000L, &n) == 0) {
+    f->cut_after = n;
+    f->kind = EMU_FAULT_CUT;
+  }
+  else if(strcmp(tok, "drip-bytes") == 0 && parse_long(v, 1, 1000000L, &n) == 0) {
+    f->drip_bytes = n;
+    f->kind = EMU_FAULT_DRIP;
+  }
+  else if(strcmp(tok, "drip-ms") == 0 && parse_long(v, 0, 60000L, &n) == 0) {
+    f->drip_ms = n;
+    f->kind = EMU_FAULT_DRIP;
+  }
+  else if(strcmp(tok, "delay-ms") == 0 || strcmp(tok, "stall-ms") == 0) {
+    return delay_word(f, v);
+  }
+  else if(strcmp(tok, "reset") == 0 && flag) {
+    f->kind = EMU_FAULT_RESET;
+  }
+  else if(strcmp(tok, "truncated") == 0 && flag) {
+    f->kind = EMU_FAULT_TRUNCATED;
+  }
+  else if(strcmp(tok, "malformed") == 0 && flag) {
+    f->kind = EMU_FAULT_MALFORMED;
+  }
+  else if(strcmp(tok, "times") == 0 && parse_long(v, 1, 1000000000L, &n) == 0) {
+    f->times = n;
+    return 0;
+  }
+  else if(strcmp(tok, "every") == 0 && parse_long(v, 1, 1000000000L, &n) == 0) {
+    f->every = n;
+    return 0;
+  }
+  else if(strcmp(tok, "seed") == 0 && parse_long(v, 0, 2147483647L, &n) == 0) {
+    f->rng = (uint64_t)n * 0x9e3779b97f4a7c15ull + 1;
+    return 0;
+  }
+  else if(strcmp(tok, "probability") == 0) {
+    char *end;
+    double p = strtod(v, &end);
+    if(end == v || *end || p < 0.0 || p > 1.0)
+      return -1;
+    f->probability = p;
+    return 0;
+  }
+  else {
+    return -1;
+  }
+  *have_effect = true;
+  return 0;
+}
+
 struct emu_fault *emu_fault_parse(const char *spec, char *err, size_t errlen)
 {
   struct emu_fault *f = calloc(1, sizeof(*f));
@@ -76,101 +186,14 @@ struct emu_fault *emu_fault_parse(const char *spec, char *err, size_t errlen)
   for(tok = strtok_r(copy, " \t\r\n", &save); tok; tok = strtok_r(NULL, " \t\r\n", &save)) {
     char *eq = strchr(tok, '=');
     const char *v = eq ? eq + 1 : "";
-    long n;
     if(eq)
       *eq = '\0';
-#define SCOPE(key, field)                                                                          \
-  if(strcmp(tok, key) == 0) {                                                                      \
-    free(f->field);                                                                                \
-    f->field = emu_strdup(v);                                                                      \
-    continue;                                                                                      \
-  }
-    SCOPE("host", host)
-    SCOPE("mailbox", mailbox)
-    SCOPE("operation", operation)
-    SCOPE("user", user)
-#undef SCOPE
-    if(strcmp(tok, "ews-code") == 0 && *v) {
-      free(f->ews_code);
-      f->ews_code = emu_strdup(v);
-      f->kind = EMU_FAULT_EWS;
-      have_effect = true;
+    if(scope_word(f, tok, v))
+      continue;
+    if(effect_word(f, tok, eq != NULL, v, &have_effect) != 0) {
+      snprintf(err, errlen, "bad fault word \"%s%s%s\"", tok, eq ? "=" : "", v);
+      goto fail;
     }
-    else if(strcmp(tok, "backoff-ms") == 0 && parse_long(v, 0, 86400000L, &n) == 0) {
-      f->backoff_ms = n;
-    }
-    else if(strcmp(tok, "http-status") == 0 && parse_long(v, 100, 599, &n) == 0) {
-      f->http_status = (int)n;
-      f->kind = EMU_FAULT_HTTP;
-      have_effect = true;
-    }
-    else if(strcmp(tok, "cut-after") == 0 && parse_long(v, 0, 1000000000L, &n) == 0) {
-      f->cut_after = n;
-      f->kind = EMU_FAULT_CUT;
-      have_effect = true;
-    }
-    else if(strcmp(tok, "drip-bytes") == 0 && parse_long(v, 1, 1000000L, &n) == 0) {
-      f->drip_bytes = n;
-      f->kind = EMU_FAULT_DRIP;
-      have_effect = true;
-    }
-    else if(strcmp(tok, "drip-ms") == 0 && parse_long(v, 0, 60000L, &n) == 0) {
-      f->drip_ms = n;
-      f->kind = EMU_FAULT_DRIP;
-      have_effect = true;
-    }
-    else if(strcmp(tok, "delay-ms") == 0 || strcmp(tok, "stall-ms") == 0) {
-      char *dash = strchr(v, '-');
-      long lo, hi;
-      if(dash) {
-        char lobuf[32];
-        snprintf(lobuf, sizeof(lobuf), "%.*s", (int)(dash - v), v);
-        if(parse_long(lobuf, 0, 600000, &lo) != 0 || parse_long(dash + 1, lo, 600000, &hi) != 0)
-          goto bad;
-      }
-      else {
-        if(parse_long(v, 0, 600000, &lo) != 0)
-          goto bad;
-        hi = lo;
-      }
-      f->delay_ms = lo;
-      f->delay_max_ms = hi;
-    }
-    else if(strcmp(tok, "reset") == 0 && (!eq || strcmp(v, "yes") == 0)) {
-      f->kind = EMU_FAULT_RESET;
-      have_effect = true;
-    }
-    else if(strcmp(tok, "truncated") == 0 && (!eq || strcmp(v, "yes") == 0)) {
-      f->kind = EMU_FAULT_TRUNCATED;
-      have_effect = true;
-    }
-    else if(strcmp(tok, "malformed") == 0 && (!eq || strcmp(v, "yes") == 0)) {
-      f->kind = EMU_FAULT_MALFORMED;
-      have_effect = true;
-    }
-    else if(strcmp(tok, "times") == 0 && parse_long(v, 1, 1000000000L, &n) == 0) {
-      f->times = n;
-    }
-    else if(strcmp(tok, "every") == 0 && parse_long(v, 1, 1000000000L, &n) == 0) {
-      f->every = n;
-    }
-    else if(strcmp(tok, "seed") == 0 && parse_long(v, 0, 2147483647L, &n) == 0) {
-      f->rng = (uint64_t)n * 0x9e3779b97f4a7c15ull + 1;
-    }
-    else if(strcmp(tok, "probability") == 0) {
-      char *end;
-      double p = strtod(v, &end);
-      if(end == v || *end || p < 0.0 || p > 1.0)
-        goto bad;
-      f->probability = p;
-    }
-    else {
-      goto bad;
-    }
-    continue;
-  bad:
-    snprintf(err, errlen, "bad fault word \"%s%s%s\"", tok, eq ? "=" : "", v);
-    goto fail;
   }
   if(!have_effect && f->delay_max_ms == 0) {
     snprintf(err, errlen,

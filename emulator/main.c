@@ -120,106 +120,235 @@ struct listen_spec {
   bool tls;
 };
 
-int main(int argc, char **argv)
-{
-  struct emu *emu = NULL;
-  /* every option takes a value, so argc bounds each list: no cap to enforce */
-  struct listen_spec *listens = calloc((size_t)argc + 1, sizeof(*listens));
-  const char **users = calloc((size_t)argc, sizeof(*users));
-  const char **imps = calloc((size_t)argc, sizeof(*imps));
-  size_t nlistens = 0, nusers = 0, nimps = 0;
-  const char *scenario = NULL, *ca_out = NULL, *cert = NULL, *key = NULL, *keytab = NULL;
-  const char *scenario_dir = NULL;
+/* what the command line asks for; the strings point into argv */
+struct options {
+  struct listen_spec *listens;
+  const char **users;
+  const char **imps;
+  size_t nlistens, nusers, nimps;
+  const char *scenario, *ca_out, *cert, *key, *keytab, *scenario_dir;
   struct emu_limits limits;
-  char err[1024], xsd[4096];
-  sigset_t stop;
-  int result = 2;
-  long threads = 0;
+  long threads;
+};
 
-  memset(&limits, 0, sizeof(limits));
-  if(!listens || !users || !imps) {
-    fprintf(stderr, "exsync-emulator: out of memory\n");
-    result = 1;
-    goto out;
+/* One of the four limits options: a positive number into its field. */
+static int parse_limit(struct options *o, const char *a, const char *v)
+{
+  char *end;
+  long n = strtol(v, &end, 10);
+
+  if(*end || n <= 0 || n > 100000000) {
+    fprintf(stderr, "exsync-emulator: %s: '%s' is not a positive number\n", a, v);
+    return -1;
   }
+  if(!strcmp(a, "--max-connections"))
+    o->limits.max_connections = n;
+  else if(!strcmp(a, "--idle-timeout"))
+    o->limits.idle_timeout_ms = n;
+  else if(!strcmp(a, "--request-timeout"))
+    o->limits.request_timeout_ms = n;
+  else
+    o->limits.max_header_bytes = n;
+  return 0;
+}
+
+/* Fills o from argv. -1: go on and run; else the exit code (0 after --help or
+ * --version, 2 on a usage error, already reported). */
+static int parse_options(int argc, char **argv, struct options *o)
+{
   for(int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     if(!strcmp(a, "--help") || !strcmp(a, "-h")) {
       usage(stdout);
-      result = 0;
-      goto out;
+      return 0;
     }
     if(!strcmp(a, "--version")) {
       printf("exsync-emulator %s\n", EXSYNC_VERSION);
-      result = 0;
-      goto out;
+      return 0;
     }
     if(!v) {
       fprintf(stderr, "exsync-emulator: %s: unknown option or missing value\n", a);
       usage(stderr);
-      goto out;
+      return 2;
     }
     if(!strcmp(a, "--listen") || !strcmp(a, "--tls-listen")) {
-      listens[nlistens].spec = v;
-      listens[nlistens++].tls = !strcmp(a, "--tls-listen");
+      o->listens[o->nlistens].spec = v;
+      o->listens[o->nlistens++].tls = !strcmp(a, "--tls-listen");
     }
     else if(!strcmp(a, "--scenario")) {
-      scenario = v;
+      o->scenario = v;
     }
     else if(!strcmp(a, "--user")) {
-      users[nusers++] = v;
+      o->users[o->nusers++] = v;
     }
     else if(!strcmp(a, "--impersonator")) {
-      imps[nimps++] = v;
+      o->imps[o->nimps++] = v;
     }
     else if(!strcmp(a, "--ca-out")) {
-      ca_out = v;
+      o->ca_out = v;
     }
     else if(!strcmp(a, "--keytab")) {
-      keytab = v;
+      o->keytab = v;
     }
     else if(!strcmp(a, "--cert")) {
-      cert = v;
+      o->cert = v;
     }
     else if(!strcmp(a, "--key")) {
-      key = v;
+      o->key = v;
     }
     else if(!strcmp(a, "--scenario-dir")) {
-      scenario_dir = v;
+      o->scenario_dir = v;
     }
     else if(!strcmp(a, "--threads")) {
       char *end;
-      threads = strtol(v, &end, 10);
-      if(*end || end == v || threads < 1 || threads > 256) {
+      o->threads = strtol(v, &end, 10);
+      if(*end || end == v || o->threads < 1 || o->threads > 256) {
         fprintf(stderr, "exsync-emulator: --threads: '%s' is not a number from 1 to 256\n", v);
-        goto out;
+        return 2;
       }
     }
     else if(!strcmp(a, "--max-connections") || !strcmp(a, "--idle-timeout") ||
             !strcmp(a, "--request-timeout") || !strcmp(a, "--max-header-bytes")) {
-      char *end;
-      long n = strtol(v, &end, 10);
-      if(*end || n <= 0 || n > 100000000) {
-        fprintf(stderr, "exsync-emulator: %s: '%s' is not a positive number\n", a, v);
-        goto out;
-      }
-      if(!strcmp(a, "--max-connections"))
-        limits.max_connections = n;
-      else if(!strcmp(a, "--idle-timeout"))
-        limits.idle_timeout_ms = n;
-      else if(!strcmp(a, "--request-timeout"))
-        limits.request_timeout_ms = n;
-      else
-        limits.max_header_bytes = n;
+      if(parse_limit(o, a, v) != 0)
+        return 2;
     }
     else {
       fprintf(stderr, "exsync-emulator: %s: unknown option\n", a);
       usage(stderr);
-      goto out;
+      return 2;
     }
     i++;
   }
+  return -1;
+}
+
+/* The --user accounts: LOGIN:PASSWORD@DOMAIN; the password may contain ':'
+ * but not '@' after it. */
+static int add_users(struct emu *emu, const struct options *o)
+{
+  char err[1024];
+
+  for(size_t i = 0; i < o->nusers; i++) {
+    char buf[1024], *colon, *at;
+    snprintf(buf, sizeof(buf), "%s", o->users[i]);
+    colon = strchr(buf, ':');
+    at = strrchr(buf, '@');
+    if(!colon || !at || at < colon) {
+      fprintf(stderr, "exsync-emulator: --user %s: expected LOGIN:PASSWORD@DOMAIN\n", o->users[i]);
+      return -1;
+    }
+    *colon = '\0';
+    *at = '\0';
+    if(emu_add_user(emu, buf, colon + 1, at + 1, err, sizeof(err)) != 0) {
+      fprintf(stderr, "exsync-emulator: --user: %s\n", err);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* Everything before the listeners: schema, limits, the world, credentials.
+ * 0, or -1 after reporting the error. */
+static int configure(struct emu *emu, const struct options *o)
+{
+  char err[1024], xsd[4096];
+
+  /* requests are checked against the EWS schema, as Exchange does */
+  exs_data_path("schema/ews/ews-validate.xsd", xsd, sizeof(xsd));
+  if(emu_set_ews_schema(emu, xsd, err, sizeof(err)) != 0) {
+    fprintf(stderr,
+            "exsync-emulator: cannot load the EWS schema %s: %s (set EXSYNC_DATA_DIR to the "
+            "directory holding schema/ews)\n",
+            xsd, err);
+    return -1;
+  }
+  emu_set_limits(emu, &o->limits);
+  if(o->threads && emu_set_threads(emu, (unsigned)o->threads, err, sizeof(err)) != 0) {
+    fprintf(stderr, "exsync-emulator: --threads: %s\n", err);
+    return -1;
+  }
+  if(o->scenario_dir && emu_set_scenario_dir(emu, o->scenario_dir, err, sizeof(err)) != 0) {
+    fprintf(stderr, "exsync-emulator: --scenario-dir: %s\n", err);
+    return -1;
+  }
+  if(o->scenario && emu_load_scenario(emu, o->scenario, err, sizeof(err)) != 0) {
+    fprintf(stderr, "exsync-emulator: %s\n", err);
+    return -1;
+  }
+  if(add_users(emu, o) != 0)
+    return -1;
+  for(size_t i = 0; i < o->nimps; i++) {
+    if(emu_add_impersonator(emu, o->imps[i], err, sizeof(err)) != 0) {
+      fprintf(stderr, "exsync-emulator: --impersonator: %s\n", err);
+      return -1;
+    }
+  }
+  if(o->keytab && emu_set_keytab(emu, o->keytab, err, sizeof(err)) != 0) {
+    fprintf(stderr, "exsync-emulator: --keytab: %s\n", err);
+    return -1;
+  }
+  if((o->cert != NULL) != (o->key != NULL)) {
+    fprintf(stderr, "exsync-emulator: --cert and --key go together\n");
+    return -1;
+  }
+  if(o->cert && emu_set_certificate(emu, o->cert, o->key, err, sizeof(err)) != 0) {
+    fprintf(stderr, "exsync-emulator: %s\n", err);
+    return -1;
+  }
+  return 0;
+}
+
+/* Opens every listener (127.0.0.1:0 without any) and prints its "listening"
+ * line. 0, 2 on a bad ADDR:PORT, 1 when binding fails. */
+static int listen_all(struct emu *emu, struct options *o)
+{
+  char err[1024];
+
+  if(o->nlistens == 0) {
+    o->listens[0].spec = "127.0.0.1:0";
+    o->listens[0].tls = false;
+    o->nlistens = 1;
+  }
+  for(size_t i = 0; i < o->nlistens; i++) {
+    char addr[256], bound[128];
+    int port;
+    if(split_addr(o->listens[i].spec, addr, sizeof(addr), &port) != 0) {
+      fprintf(stderr, "exsync-emulator: %s: expected ADDR:PORT\n", o->listens[i].spec);
+      return 2;
+    }
+    if(emu_listen(emu, addr, port, o->listens[i].tls, bound, sizeof(bound), err, sizeof(err)) < 0) {
+      fprintf(stderr, "exsync-emulator: %s\n", err);
+      return 1;
+    }
+    printf("listening %s %s\n", o->listens[i].tls ? "https" : "http", bound);
+    fflush(stdout);
+  }
+  return 0;
+}
+
+int main(int argc, char **argv)
+{
+  struct emu *emu = NULL;
+  struct options o;
+  char err[1024];
+  sigset_t stop;
+  int result = 2;
+
+  memset(&o, 0, sizeof(o));
+  /* every option takes a value, so argc bounds each list: no cap to enforce */
+  o.listens = calloc((size_t)argc + 1, sizeof(*o.listens));
+  o.users = calloc((size_t)argc, sizeof(*o.users));
+  o.imps = calloc((size_t)argc, sizeof(*o.imps));
+  if(!o.listens || !o.users || !o.imps) {
+    fprintf(stderr, "exsync-emulator: out of memory\n");
+    result = 1;
+    goto out;
+  }
+  result = parse_options(argc, argv, &o);
+  if(result >= 0)
+    goto out;
+  result = 2;
   /* SIGINT/SIGTERM wait (blocked) until emu_run handles them: a stop sent
    * right after a "listening" line is a clean stop, not a kill */
   sigemptyset(&stop);
@@ -232,92 +361,21 @@ int main(int argc, char **argv)
     result = 1;
     goto out;
   }
-  /* requests are checked against the EWS schema, as Exchange does */
-  exs_data_path("schema/ews/ews-validate.xsd", xsd, sizeof(xsd));
-  if(emu_set_ews_schema(emu, xsd, err, sizeof(err)) != 0) {
-    fprintf(stderr,
-            "exsync-emulator: cannot load the EWS schema %s: %s (set EXSYNC_DATA_DIR to the "
-            "directory holding schema/ews)\n",
-            xsd, err);
+  if(configure(emu, &o) != 0)
     goto out;
-  }
-  emu_set_limits(emu, &limits);
-  if(threads && emu_set_threads(emu, (unsigned)threads, err, sizeof(err)) != 0) {
-    fprintf(stderr, "exsync-emulator: --threads: %s\n", err);
+  result = listen_all(emu, &o);
+  if(result != 0)
     goto out;
-  }
-  if(scenario_dir && emu_set_scenario_dir(emu, scenario_dir, err, sizeof(err)) != 0) {
-    fprintf(stderr, "exsync-emulator: --scenario-dir: %s\n", err);
-    goto out;
-  }
-  if(scenario && emu_load_scenario(emu, scenario, err, sizeof(err)) != 0) {
-    fprintf(stderr, "exsync-emulator: %s\n", err);
-    goto out;
-  }
-  for(size_t i = 0; i < nusers; i++) {
-    /* LOGIN:PASSWORD@DOMAIN; the password may contain ':' but not '@' after it */
-    char buf[1024], *colon, *at;
-    snprintf(buf, sizeof(buf), "%s", users[i]);
-    colon = strchr(buf, ':');
-    at = strrchr(buf, '@');
-    if(!colon || !at || at < colon) {
-      fprintf(stderr, "exsync-emulator: --user %s: expected LOGIN:PASSWORD@DOMAIN\n", users[i]);
-      goto out;
-    }
-    *colon = '\0';
-    *at = '\0';
-    if(emu_add_user(emu, buf, colon + 1, at + 1, err, sizeof(err)) != 0) {
-      fprintf(stderr, "exsync-emulator: --user: %s\n", err);
-      goto out;
-    }
-  }
-  for(size_t i = 0; i < nimps; i++) {
-    if(emu_add_impersonator(emu, imps[i], err, sizeof(err)) != 0) {
-      fprintf(stderr, "exsync-emulator: --impersonator: %s\n", err);
-      goto out;
-    }
-  }
-  if(keytab && emu_set_keytab(emu, keytab, err, sizeof(err)) != 0) {
-    fprintf(stderr, "exsync-emulator: --keytab: %s\n", err);
-    goto out;
-  }
-  if((cert != NULL) != (key != NULL)) {
-    fprintf(stderr, "exsync-emulator: --cert and --key go together\n");
-    goto out;
-  }
-  if(cert && emu_set_certificate(emu, cert, key, err, sizeof(err)) != 0) {
-    fprintf(stderr, "exsync-emulator: %s\n", err);
-    goto out;
-  }
-  if(nlistens == 0) {
-    listens[0].spec = "127.0.0.1:0";
-    listens[0].tls = false;
-    nlistens = 1;
-  }
-  for(size_t i = 0; i < nlistens; i++) {
-    char addr[256], bound[128];
-    int port;
-    if(split_addr(listens[i].spec, addr, sizeof(addr), &port) != 0) {
-      fprintf(stderr, "exsync-emulator: %s: expected ADDR:PORT\n", listens[i].spec);
-      goto out;
-    }
-    if(emu_listen(emu, addr, port, listens[i].tls, bound, sizeof(bound), err, sizeof(err)) < 0) {
-      fprintf(stderr, "exsync-emulator: %s\n", err);
-      result = 1;
-      goto out;
-    }
-    printf("listening %s %s\n", listens[i].tls ? "https" : "http", bound);
-    fflush(stdout);
-  }
-  if(ca_out && emu_write_ca(emu, ca_out, err, sizeof(err)) != 0) {
+  result = 2;
+  if(o.ca_out && emu_write_ca(emu, o.ca_out, err, sizeof(err)) != 0) {
     fprintf(stderr, "exsync-emulator: --ca-out: %s\n", err);
     goto out;
   }
   result = emu_run(emu, true) == 0 ? 0 : 1;
 out:
   emu_free(emu);
-  free(listens);
-  free(users);
-  free(imps);
+  free(o.listens);
+  free(o.users);
+  free(o.imps);
   return result;
 }
