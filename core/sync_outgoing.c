@@ -129,66 +129,104 @@ static size_t split_recipients(char *buf, const char **to, size_t max)
   return n;
 }
 
-/* Send one batch a[0..n-1] (all pending-send). */
-static int send_batch(struct sync_session *s, struct exs_activity *a, size_t n,
-                      struct exs_error *err)
+/* The CreateItem messages of one batch and the buffers they point into. */
+struct send_msgs {
+  struct exs_ews_new_item *items;
+  struct exs_ews_extprop_set *marks;
+  struct exs_ews_item_result *res;
+  char (*markers)[128];
+  char (*subjects)[600];
+  char (*tokens)[64];
+  char **rcpt;
+  const char *(*to)[EXS_EWS_MAX_RECIPIENTS];
+  size_t n;
+};
+
+static void send_msgs_free(struct send_msgs *m)
+{
+  if(m->rcpt)
+    for(size_t i = 0; i < m->n; i++)
+      free(m->rcpt[i]);
+  free(m->rcpt);
+  free(m->to);
+  free(m->items);
+  free(m->marks);
+  free(m->res);
+  free(m->markers);
+  free(m->subjects);
+  free(m->tokens);
+}
+
+/* Build the message of each activity: marker, subject with its tracking
+ * token, recipients, sent on behalf of the mailbox. */
+static int build_messages(struct sync_session *s, const struct exs_activity *a, size_t n,
+                          struct send_msgs *m, struct exs_error *err)
 {
   const char *prefix = s->org->tracking_prefix[0] ? s->org->tracking_prefix : "CRM:";
-  struct exs_ews_new_item *items = calloc(n, sizeof(*items));
-  struct exs_ews_extprop_set *marks = calloc(n, sizeof(*marks));
-  struct exs_ews_item_result *res = calloc(n, sizeof(*res));
-  char(*markers)[128] = calloc(n, sizeof(*markers));
-  char(*subjects)[600] = calloc(n, sizeof(*subjects));
-  char(*tokens)[64] = calloc(n, sizeof(*tokens));
-  char **rcpt = calloc(n, sizeof(*rcpt));
-  const char *(*to)[EXS_EWS_MAX_RECIPIENTS] = calloc(n, sizeof(*to));
-  struct exs_ews_folder_ref sent = {"sentitems", NULL, s->out_delegate};
-  struct exs_ews_create_item_req req;
-  struct exs_error mbx_err, call_err;
-  bool mbx_failed = false, in_tx = false;
-  int result = -1, rc;
   size_t i;
 
-  exs_error_clear(&mbx_err);
-  exs_error_clear(&call_err);
-  if(!items || !marks || !res || !markers || !subjects || !tokens || !rcpt || !to) {
+  m->n = n;
+  m->items = calloc(n, sizeof(*m->items));
+  m->marks = calloc(n, sizeof(*m->marks));
+  m->res = calloc(n, sizeof(*m->res));
+  m->markers = calloc(n, sizeof(*m->markers));
+  m->subjects = calloc(n, sizeof(*m->subjects));
+  m->tokens = calloc(n, sizeof(*m->tokens));
+  m->rcpt = calloc(n, sizeof(*m->rcpt));
+  m->to = calloc(n, sizeof(*m->to));
+  if(!m->items || !m->marks || !m->res || !m->markers || !m->subjects || !m->tokens || !m->rcpt ||
+     !m->to) {
     exs_error_set(err, EXS_CAT_PROTOCOL, "out of memory");
-    goto out;
+    return -1;
   }
   for(i = 0; i < n; i++) {
     const char *subject = a[i].subject ? a[i].subject : "";
-    marker_of(s, a[i].id, markers[i], sizeof(markers[i]));
-    marks[i].prop = exs_sync_marker_prop;
-    marks[i].value = markers[i];
+    marker_of(s, a[i].id, m->markers[i], sizeof(m->markers[i]));
+    m->marks[i].prop = exs_sync_marker_prop;
+    m->marks[i].value = m->markers[i];
     /* the tracking token goes at the end of the subject, as the product does */
-    if(exs_sync_find_token(subject, prefix, tokens[i], sizeof(tokens[i])))
-      snprintf(subjects[i], sizeof(subjects[i]), "%s", subject);
+    if(exs_sync_find_token(subject, prefix, m->tokens[i], sizeof(m->tokens[i])))
+      snprintf(m->subjects[i], sizeof(m->subjects[i]), "%s", subject);
     else {
-      snprintf(tokens[i], sizeof(tokens[i]), "%s%07lld", prefix, (long long)a[i].id);
-      snprintf(subjects[i], sizeof(subjects[i]), "%s%s%s", subject, *subject ? " " : "", tokens[i]);
+      snprintf(m->tokens[i], sizeof(m->tokens[i]), "%s%07lld", prefix, (long long)a[i].id);
+      snprintf(m->subjects[i], sizeof(m->subjects[i]), "%s%s%s", subject, *subject ? " " : "",
+               m->tokens[i]);
     }
-    rcpt[i] = strdup(a[i].recipients ? a[i].recipients : "");
-    if(!rcpt[i]) {
+    m->rcpt[i] = strdup(a[i].recipients ? a[i].recipients : "");
+    if(!m->rcpt[i]) {
       exs_error_set(err, EXS_CAT_PROTOCOL, "out of memory");
-      goto out;
+      return -1;
     }
-    items[i].kind = EXS_EWS_ITEM_MESSAGE;
-    items[i].subject = subjects[i];
-    items[i].body = a[i].body ? a[i].body : "";
-    items[i].body_type = "Text";
-    items[i].to = to[i];
-    items[i].n_to = split_recipients(rcpt[i], to[i], EXS_EWS_MAX_RECIPIENTS);
-    items[i].ext = &marks[i];
-    items[i].n_ext = 1;
-    items[i].from = s->out_delegate; /* delegation: sent on behalf of the mailbox */
+    m->items[i].kind = EXS_EWS_ITEM_MESSAGE;
+    m->items[i].subject = m->subjects[i];
+    m->items[i].body = a[i].body ? a[i].body : "";
+    m->items[i].body_type = "Text";
+    m->items[i].to = m->to[i];
+    m->items[i].n_to = split_recipients(m->rcpt[i], m->to[i], EXS_EWS_MAX_RECIPIENTS);
+    m->items[i].ext = &m->marks[i];
+    m->items[i].n_ext = 1;
+    m->items[i].from = s->out_delegate; /* delegation: sent on behalf of the mailbox */
   }
+  return 0;
+}
 
-  /* the attempt is on record before the request leaves, under the
-   * mailbox's lease (a worker that lost it to another stops here), and
-   * only for emails still pending (begin_send moves pending-send only) */
+static void rollback_quietly(struct sync_session *s)
+{
+  struct exs_error ignored;
+  exs_store_rollback(s->st, &ignored);
+}
+
+/* The attempt is on record before the request leaves, under the mailbox's
+ * lease (a worker that lost it to another stops here), and only for emails
+ * still pending (begin_send moves pending-send only). */
+static int record_attempt(struct sync_session *s, const struct exs_activity *a,
+                          const struct send_msgs *m, struct exs_error *err)
+{
+  int rc;
+  size_t i;
+
   if(exs_store_begin(s->st, err))
-    goto out;
-  in_tx = true;
+    return -1;
   if(s->opt->worker &&
      (rc = exs_store_lease_held(s->st, s->m->address, s->opt->worker, err)) != 1) {
     if(rc == 0)
@@ -197,98 +235,132 @@ static int send_batch(struct sync_session *s, struct exs_activity *a, size_t n,
                     "nothing sent",
                     s->m->address);
     err->transient = true;
-    goto out;
+    goto fail;
   }
-  for(i = 0; i < n; i++)
+  for(i = 0; i < m->n; i++)
     if(exs_store_activity_begin_send(s->st, a[i].id, err) ||
-       exs_store_activity_set_token(s->st, a[i].id, tokens[i], err))
-      goto out;
+       exs_store_activity_set_token(s->st, a[i].id, m->tokens[i], err))
+      goto fail;
   if(exs_store_commit(s->st, err))
-    goto out;
-  in_tx = false;
+    goto fail;
+  return 0;
+fail:
+  rollback_quietly(s);
+  return -1;
+}
 
-  memset(&req, 0, sizeof(req));
-  req.disposition = "SendAndSaveCopy";
-  req.saved_folder = s->out_delegate ? &sent : NULL;
-  req.items = items;
-  req.n = n;
-  s->stats->requests++;
-  /* CreateItem is never resent by the transport (exs_ews_call, no_resend) */
-  rc = exs_ews_create_item(s->ews_out, &req, res, &call_err);
-  EXS_FAULT_POINT("send.created"); /* sent, not yet marked Sent */
-  if(rc) {
-    if(!request_not_processed(&call_err)) {
-      /* stays "sending": the next cycle looks in Sent Items first */
-      *err = call_err;
-      if(!err->transient) {
-        err->transient = true; /* an unknown fate is settled by the lookup, not by disabling */
-      }
-      goto out;
+/* CreateItem failed. Refused before Exchange acted: the batch is pending
+ * again. Lost mid-way: it stays "sending" and the next cycle looks in Sent
+ * Items first. Either way err ends up as the call's error (or the store's). */
+static void settle_failed_call(struct sync_session *s, const struct exs_activity *a, size_t n,
+                               const struct exs_error *call_err, struct exs_error *err)
+{
+  size_t i;
+
+  if(!request_not_processed(call_err)) {
+    *err = *call_err;
+    if(!err->transient) {
+      err->transient = true; /* an unknown fate is settled by the lookup, not by disabling */
     }
-    if(exs_store_begin(s->st, err))
-      goto out;
-    in_tx = true;
-    for(i = 0; i < n; i++)
-      if(exs_store_activity_set_pending(s->st, a[i].id, call_err.message, err))
-        goto out;
-    if(exs_store_commit(s->st, err))
-      goto out;
-    in_tx = false;
-    *err = call_err;
-    goto out;
+    return;
   }
-
   if(exs_store_begin(s->st, err))
-    goto out;
-  in_tx = true;
-  for(i = 0; i < n; i++) {
-    if(res[i].ok) {
+    return;
+  for(i = 0; i < n; i++)
+    if(exs_store_activity_set_pending(s->st, a[i].id, call_err->message, err))
+      goto fail;
+  if(exs_store_commit(s->st, err))
+    goto fail;
+  *err = *call_err;
+  return;
+fail:
+  rollback_quietly(s);
+}
+
+/* Commit each message's outcome: sent, failed (the email's own problem),
+ * or pending again when the error is the mailbox's (reported in err after
+ * the commit). */
+static int record_outcome(struct sync_session *s, const struct exs_activity *a,
+                          const struct send_msgs *m, struct exs_error *err)
+{
+  struct exs_error mbx_err;
+  bool mbx_failed = false;
+  size_t i;
+
+  exs_error_clear(&mbx_err);
+  if(exs_store_begin(s->st, err))
+    return -1;
+  for(i = 0; i < m->n; i++) {
+    const struct exs_ews_item_result *r = &m->res[i];
+    if(r->ok) {
       if(exs_store_activity_set_state(s->st, a[i].id, EXS_ACTIVITY_SENT, NULL, err))
-        goto out;
+        goto fail;
       s->stats->sent++;
       s->items++;
       continue;
     }
-    if(exs_store_activity_set_pending(s->st, a[i].id, res[i].err.message, err))
-      goto out;
-    if(mailbox_level(&res[i].err)) {
+    if(exs_store_activity_set_pending(s->st, a[i].id, r->err.message, err))
+      goto fail;
+    if(mailbox_level(&r->err)) {
       if(!mbx_failed)
-        sync_item_error(&mbx_err, &res[i].err, exs_ews_url(s->ews_out));
+        sync_item_error(&mbx_err, &r->err, exs_ews_url(s->ews_out));
       mbx_failed = true;
       continue;
     }
     /* the email's own problem: it fails, the mailbox carries on */
     if(exs_store_activity_set_state(s->st, a[i].id, EXS_ACTIVITY_FAILED, NULL, err))
-      goto out;
+      goto fail;
     s->failed++;
     s->stats->failed++;
-    sync_log(s, "%s: email %lld refused: %s", s->m->address, (long long)a[i].id,
-             res[i].err.message);
+    sync_log(s, "%s: email %lld refused: %s", s->m->address, (long long)a[i].id, r->err.message);
   }
   if(exs_store_commit(s->st, err))
-    goto out;
-  in_tx = false;
+    goto fail;
   if(mbx_failed) {
     *err = mbx_err;
+    return -1;
+  }
+  return 0;
+fail:
+  rollback_quietly(s);
+  return -1;
+}
+
+/* Send one batch a[0..n-1] (all pending-send). */
+static int send_batch(struct sync_session *s, struct exs_activity *a, size_t n,
+                      struct exs_error *err)
+{
+  struct exs_ews_folder_ref sent = {"sentitems", NULL, s->out_delegate};
+  struct exs_ews_create_item_req req;
+  struct send_msgs m;
+  struct exs_error call_err;
+  int result = -1, rc;
+
+  memset(&m, 0, sizeof(m));
+  exs_error_clear(&call_err);
+  if(build_messages(s, a, n, &m, err))
+    goto out;
+  if(record_attempt(s, a, &m, err))
+    goto out;
+
+  memset(&req, 0, sizeof(req));
+  req.disposition = "SendAndSaveCopy";
+  req.saved_folder = s->out_delegate ? &sent : NULL;
+  req.items = m.items;
+  req.n = n;
+  s->stats->requests++;
+  /* CreateItem is never resent by the transport (exs_ews_call, no_resend) */
+  rc = exs_ews_create_item(s->ews_out, &req, m.res, &call_err);
+  EXS_FAULT_POINT("send.created"); /* sent, not yet marked Sent */
+  if(rc) {
+    settle_failed_call(s, a, n, &call_err, err);
     goto out;
   }
+  if(record_outcome(s, a, &m, err))
+    goto out;
   result = 0;
 out:
-  if(in_tx) {
-    struct exs_error ignored;
-    exs_store_rollback(s->st, &ignored);
-  }
-  if(rcpt)
-    for(i = 0; i < n; i++)
-      free(rcpt[i]);
-  free(rcpt);
-  free(to);
-  free(items);
-  free(marks);
-  free(res);
-  free(markers);
-  free(subjects);
-  free(tokens);
+  send_msgs_free(&m);
   return result;
 }
 
