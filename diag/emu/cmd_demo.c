@@ -185,16 +185,102 @@ static int demo_approve(struct exs_store *st, struct exs_mailbox *m, size_t n)
   return 0;
 }
 
-int diag_cmd_demo(struct diag_ctx *ctx, int argc, char **argv)
+/* The demo's options: -1 to go on, else the exit code (help printed or
+ * error reported). */
+static int demo_options(int argc, char **argv, bool *keep)
 {
   struct diag_optp p;
   int id;
+
+  diag_opt_init(&p, "demo", opts, NULL, argc, argv, 1);
+  while((id = diag_opt_next(&p)) != DIAG_OPT_END) {
+    if(id == DIAG_OPT_HELP)
+      return help();
+    if(id == DIAG_OPT_ERR)
+      return 2;
+    if(id == DIAG_OPT_ARG)
+      return diag_opt_unexpected(&p);
+    *keep = true;
+  }
+  return -1;
+}
+
+/* Import the contoso org into a fresh store at dir/exsync.db (path is the
+ * buffer demo_ctx->db then points at). 0, or 2 (printed). */
+static int demo_import(struct diag_ctx *demo_ctx, const char *dir, char *path, size_t pathlen,
+                       struct exs_orgfile **f, struct exs_store **st)
+{
+  struct exs_error err;
+
+  exs_error_clear(&err);
+  *f = diag_load_orgfile(diag_data_path("orgs/contoso.xml"), 0);
+  if(!*f)
+    return 2;
+  snprintf(path, pathlen, "%s/exsync.db", dir);
+  demo_ctx->db = path;
+  demo_ctx->key_file = NULL;
+  *st = diag_open_store(demo_ctx, true);
+  if(!*st)
+    return 2;
+  if(diag_import_org(*st, *f, &err))
+    return diag_fail("import: %s", err.message);
+  return 0;
+}
+
+/* Read back what Test & Enable needs: mailboxes (with secrets), profiles and
+ * the org. 0, or 2 (printed). */
+static int demo_load(struct exs_store *st, struct exs_mailbox **mailboxes, size_t *nm,
+                     struct exs_profile **profiles, size_t *np, struct exs_org *org)
+{
+  struct exs_error err;
+
+  exs_error_clear(&err);
+  if(exs_store_mailbox_list(st, NULL, EXS_STORE_WITH_SECRETS, mailboxes, nm, &err) ||
+     diag_load_profiles(st, profiles, np, &err) || exs_store_org_get(st, org, &err) < 0)
+    return diag_fail("store: %s", err.message);
+  return 0;
+}
+
+/* Point the contoso hosts at the emulator and trust its CA. The ct_* buffers
+ * must outlive demo_ctx's use. 0, or 2 (printed). */
+static int demo_point_at_emulator(struct diag_ctx *demo_ctx, int port, char *ca, char *ct_mail,
+                                  size_t mail_len, char *ct_auto, size_t auto_len)
+{
+  snprintf(ct_mail, mail_len, "mail.contoso.com:443:127.0.0.1:%d", port);
+  snprintf(ct_auto, auto_len, "autodiscover.contoso.com:443:127.0.0.1:%d", port);
+  if(demo_ctx->transport.n_connect_to + 2 > DIAG_MAX_OVERRIDES)
+    return diag_fail("demo: more than %d --connect-to", DIAG_MAX_OVERRIDES - 2);
+  demo_ctx->connect_to[demo_ctx->transport.n_connect_to++] = ct_mail;
+  demo_ctx->connect_to[demo_ctx->transport.n_connect_to++] = ct_auto;
+  demo_ctx->transport.cacert = ca;
+  return 0;
+}
+
+/* Test & Enable every mailbox and save the results. 0, or 2 (printed). */
+static int demo_test_enable(struct diag_ctx *demo_ctx, struct exs_store *st,
+                            const struct exs_org *org, struct exs_profile *profiles, size_t np,
+                            struct exs_mailbox *mailboxes, size_t nm,
+                            struct exs_te_result **results, long *elapsed)
+{
+  struct diag_te_flags flags;
+  struct exs_error err;
+
+  exs_error_clear(&err);
+  memset(&flags, 0, sizeof(flags));
+  flags.delivery_timeout_ms = 10000;
+  if(diag_run_batch(demo_ctx, org, profiles, np, mailboxes, nm, &flags, results, elapsed))
+    return diag_fail("out of memory");
+  if(diag_save_results(st, org, mailboxes, *results, nm, &err))
+    return diag_fail("store: %s", err.message);
+  return 0;
+}
+
+int diag_cmd_demo(struct diag_ctx *ctx, int argc, char **argv)
+{
   char dir[] = "/tmp/exsync-demo-XXXXXX";
   char path[4200], ca[4200];
   char ct_mail[128], ct_auto[128];
   struct diag_ctx demo_ctx = *ctx;
-  struct diag_te_flags flags;
-  struct exs_error err;
   struct emu *emu = NULL;
   struct exs_orgfile *f = NULL;
   struct exs_store *st = NULL;
@@ -208,19 +294,12 @@ int diag_cmd_demo(struct diag_ctx *ctx, int argc, char **argv)
   long elapsed = 0;
   int port, result = 2;
 
-  diag_opt_init(&p, "demo", opts, NULL, argc, argv, 1);
-  while((id = diag_opt_next(&p)) != DIAG_OPT_END) {
-    if(id == DIAG_OPT_HELP)
-      return help();
-    if(id == DIAG_OPT_ERR)
-      return 2;
-    if(id == DIAG_OPT_ARG)
-      return diag_opt_unexpected(&p);
-    keep = true;
-  }
+  result = demo_options(argc, argv, &keep);
+  if(result >= 0)
+    return result;
+  result = 2;
   if(diag_formats(ctx, "demo", DIAG_F_REPORT))
     return 2;
-  exs_error_clear(&err);
   if(load_expectations(diag_data_path("demo/expected.csv"), &expect, &ne))
     return 2;
   if(!mkdtemp(dir)) {
@@ -236,51 +315,18 @@ int diag_cmd_demo(struct diag_ctx *ctx, int argc, char **argv)
   /* 1. the emulator, in-process, HTTPS on an ephemeral port */
   if(!(emu = demo_emulator(dir, ca, sizeof(ca), &port)))
     goto out;
-
   /* 2. import the org into a fresh store */
-  f = diag_load_orgfile(diag_data_path("orgs/contoso.xml"), 0);
-  if(!f)
+  if(demo_import(&demo_ctx, dir, path, sizeof(path), &f, &st))
     goto out;
-  snprintf(path, sizeof(path), "%s/exsync.db", dir);
-  demo_ctx.db = path;
-  demo_ctx.key_file = NULL;
-  st = diag_open_store(&demo_ctx, true);
-  if(!st)
-    goto out;
-  if(diag_import_org(st, f, &err)) {
-    result = diag_fail("import: %s", err.message);
-    goto out;
-  }
-
   /* 3. approve every mailbox awaiting approval (rejected ones stay rejected) */
-  if(exs_store_mailbox_list(st, NULL, EXS_STORE_WITH_SECRETS, &mailboxes, &nm, &err) ||
-     diag_load_profiles(st, &profiles, &np, &err) || exs_store_org_get(st, &org, &err) < 0) {
-    result = diag_fail("store: %s", err.message);
+  if(demo_load(st, &mailboxes, &nm, &profiles, &np, &org) || demo_approve(st, mailboxes, nm))
     goto out;
-  }
-  if(demo_approve(st, mailboxes, nm))
+  /* 4. Test & Enable every mailbox, the contoso hosts pointed at the emulator */
+  if(demo_point_at_emulator(&demo_ctx, port, ca, ct_mail, sizeof(ct_mail), ct_auto,
+                            sizeof(ct_auto)) ||
+     demo_test_enable(&demo_ctx, st, &org, profiles, np, mailboxes, nm, &results, &elapsed))
     goto out;
 
-  /* 4. Test & Enable every mailbox, the contoso hosts pointed at the emulator */
-  memset(&flags, 0, sizeof(flags));
-  snprintf(ct_mail, sizeof(ct_mail), "mail.contoso.com:443:127.0.0.1:%d", port);
-  snprintf(ct_auto, sizeof(ct_auto), "autodiscover.contoso.com:443:127.0.0.1:%d", port);
-  if(demo_ctx.transport.n_connect_to + 2 > DIAG_MAX_OVERRIDES) {
-    result = diag_fail("demo: more than %d --connect-to", DIAG_MAX_OVERRIDES - 2);
-    goto out;
-  }
-  demo_ctx.connect_to[demo_ctx.transport.n_connect_to++] = ct_mail;
-  demo_ctx.connect_to[demo_ctx.transport.n_connect_to++] = ct_auto;
-  demo_ctx.transport.cacert = ca;
-  flags.delivery_timeout_ms = 10000;
-  if(diag_run_batch(&demo_ctx, &org, profiles, np, mailboxes, nm, &flags, &results, &elapsed)) {
-    result = diag_fail("out of memory");
-    goto out;
-  }
-  if(diag_save_results(st, &org, mailboxes, results, nm, &err)) {
-    result = diag_fail("store: %s", err.message);
-    goto out;
-  }
   diag_report_write(stdout, ctx->format, results, nm, elapsed);
   result = check_expectations(expect, ne, results, nm) ? 1 : 0;
   fprintf(stderr, "demo: %s\n",
