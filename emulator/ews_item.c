@@ -777,6 +777,92 @@ static void read_recipients(xmlNodePtr list, char ***v, size_t *n)
   }
 }
 
+/* MimeContent (base64) into it->mime; -1 when it does not decode. */
+static int read_mime_content(struct emu_item *it, xmlNodePtr n)
+{
+  char *b64 = (char *)xmlNodeGetContent(n);
+  struct exs_buf d;
+
+  exs_buf_init(&d, EMU_MAX_BODY);
+  if(!b64 || exs_base64_decode(&d, b64, strlen(b64)) != 0) {
+    xmlFree(b64);
+    exs_buf_free(&d);
+    return -1;
+  }
+  xmlFree(b64);
+  it->mime_len = d.len;
+  it->mime = exs_buf_steal(&d);
+  return 0;
+}
+
+/* The ExtendedProperty elements; ones with an unknown URI are skipped. */
+static void read_ext_props(struct emu_item *it, xmlNodePtr x)
+{
+  for(xmlNodePtr n = exs_xml_child(x, EMU_NS_T, "ExtendedProperty"); n;
+      n = exs_xml_next(n, EMU_NS_T, "ExtendedProperty")) {
+    char scratch[6][256];
+    struct emu_prop key;
+    char *s;
+    if(ews_ext_uri(exs_xml_child(n, EMU_NS_T, "ExtendedFieldURI"), &key, scratch) != 0)
+      continue;
+    s = ews_ext_read_value(n);
+    ews_item_set_prop(it, &key, s ? s : "");
+    free(s);
+  }
+}
+
+/* Calendar items, contacts, tasks: the kind's other fields are kept as
+ * serialized fragments, and the item class follows the kind by default. */
+static void read_kind_fields(struct emu_item *it, xmlNodePtr x)
+{
+  static const char *const handled[] = {
+      "MimeContent",  "ItemId",          "ParentFolderId",   "ItemClass",        "Subject",
+      "Body",         "Categories",      "ExtendedProperty", "DateTimeReceived", "Size",
+      "DateTimeSent", "DateTimeCreated", "HasAttachments"};
+
+  for(xmlNodePtr c = x->children; c; c = c->next) {
+    bool skip = false;
+    int order;
+    struct exs_buf frag;
+    if(c->type != XML_ELEMENT_NODE)
+      continue;
+    for(size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
+      if(strcmp((const char *)c->name, handled[i]) == 0)
+        skip = true;
+    order = emu_field_order(it->kind, (const char *)c->name);
+    if(skip || order < 0)
+      continue;
+    exs_buf_init(&frag, EMU_MAX_BODY / 4);
+    ews_serialize(&frag, c);
+    emu_frag_set(it, (const char *)c->name, order, frag.data ? frag.data : "");
+    exs_buf_free(&frag);
+  }
+  if(!exs_xml_child(x, EMU_NS_T, "ItemClass")) {
+    free(it->item_class);
+    it->item_class = strdup(it->kind == EMU_KIND_CALENDAR  ? "IPM.Appointment"
+                            : it->kind == EMU_KIND_CONTACT ? "IPM.Contact"
+                            : it->kind == EMU_KIND_TASK    ? "IPM.Task"
+                                                           : "IPM.Note");
+  }
+}
+
+/* A message: headers from its MIME where the XML gave none, the sender
+ * and a Message-ID by default. */
+static void complete_message(struct emu_ews_ctx *ctx, struct emu_item *it)
+{
+  char buf[512];
+
+  if(it->mime)
+    parse_mime(it);
+  if(!it->from && ctx->acting)
+    it->from = strdup(ctx->acting->smtp);
+  if(!it->message_id) {
+    snprintf(buf, sizeof(buf), "<%llu.exsync@%s>", (unsigned long long)it->num,
+             ctx->host && *ctx->host ? ctx->host : "emulator");
+    it->message_id = strdup(buf);
+  }
+}
+
 /* Build an unattached item from a t:Message element. NULL with *code. */
 static struct emu_item *item_from_xml(struct emu_ews_ctx *ctx, xmlNodePtr x, const char **code)
 {
@@ -788,20 +874,10 @@ static struct emu_item *item_from_xml(struct emu_ews_ctx *ctx, xmlNodePtr x, con
     *code = "ErrorInternalServerError";
     return NULL;
   }
-  if((n = exs_xml_child(x, EMU_NS_T, "MimeContent")) != NULL) {
-    char *b64 = (char *)xmlNodeGetContent(n);
-    struct exs_buf d;
-    exs_buf_init(&d, EMU_MAX_BODY);
-    if(!b64 || exs_base64_decode(&d, b64, strlen(b64)) != 0) {
-      xmlFree(b64);
-      exs_buf_free(&d);
-      emu_item_free(it);
-      *code = "ErrorMimeContentInvalidBase64String";
-      return NULL;
-    }
-    xmlFree(b64);
-    it->mime_len = d.len;
-    it->mime = exs_buf_steal(&d);
+  if((n = exs_xml_child(x, EMU_NS_T, "MimeContent")) != NULL && read_mime_content(it, n) != 0) {
+    emu_item_free(it);
+    *code = "ErrorMimeContentInvalidBase64String";
+    return NULL;
   }
   if((n = exs_xml_child(x, EMU_NS_T, "ItemClass")) != NULL)
     it->item_class = strdup(exs_xml_text(n, buf, sizeof(buf)));
@@ -823,17 +899,7 @@ static struct emu_item *item_from_xml(struct emu_ews_ctx *ctx, xmlNodePtr x, con
     for(xmlNodePtr s = n->children; s; s = s->next)
       if(exs_xml_is(s, EMU_NS_T, "String"))
         emu_strv_add(&it->categories, &it->ncat, exs_xml_text(s, buf, sizeof(buf)));
-  for(n = exs_xml_child(x, EMU_NS_T, "ExtendedProperty"); n;
-      n = exs_xml_next(n, EMU_NS_T, "ExtendedProperty")) {
-    char scratch[6][256];
-    struct emu_prop key;
-    char *s;
-    if(ews_ext_uri(exs_xml_child(n, EMU_NS_T, "ExtendedFieldURI"), &key, scratch) != 0)
-      continue;
-    s = ews_ext_read_value(n);
-    ews_item_set_prop(it, &key, s ? s : "");
-    free(s);
-  }
+  read_ext_props(it, x);
   read_recipients(exs_xml_child(x, EMU_NS_T, "ToRecipients"), &it->to, &it->nto);
   read_recipients(exs_xml_child(x, EMU_NS_T, "CcRecipients"), &it->cc, &it->ncc);
   if((n = exs_xml_path(x, EMU_NS_T, "From/Mailbox/EmailAddress")) != NULL)
@@ -847,47 +913,102 @@ static struct emu_item *item_from_xml(struct emu_ews_ctx *ctx, xmlNodePtr x, con
              : exs_xml_is(x, EMU_NS_T, "Task")       ? EMU_KIND_TASK
              : exs_xml_is(x, EMU_NS_T, "Message")    ? EMU_KIND_MESSAGE
                                                      : EMU_KIND_ITEM;
-  if(it->kind != EMU_KIND_MESSAGE) {
-    static const char *const handled[] = {
-        "MimeContent",  "ItemId",          "ParentFolderId",   "ItemClass",        "Subject",
-        "Body",         "Categories",      "ExtendedProperty", "DateTimeReceived", "Size",
-        "DateTimeSent", "DateTimeCreated", "HasAttachments"};
-    for(xmlNodePtr c = x->children; c; c = c->next) {
-      bool skip = false;
-      int order;
-      struct exs_buf frag;
-      if(c->type != XML_ELEMENT_NODE)
-        continue;
-      for(size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
-        if(strcmp((const char *)c->name, handled[i]) == 0)
-          skip = true;
-      order = emu_field_order(it->kind, (const char *)c->name);
-      if(skip || order < 0)
-        continue;
-      exs_buf_init(&frag, EMU_MAX_BODY / 4);
-      ews_serialize(&frag, c);
-      emu_frag_set(it, (const char *)c->name, order, frag.data ? frag.data : "");
-      exs_buf_free(&frag);
-    }
-    if(!exs_xml_child(x, EMU_NS_T, "ItemClass")) {
-      free(it->item_class);
-      it->item_class = strdup(it->kind == EMU_KIND_CALENDAR  ? "IPM.Appointment"
-                              : it->kind == EMU_KIND_CONTACT ? "IPM.Contact"
-                              : it->kind == EMU_KIND_TASK    ? "IPM.Task"
-                                                             : "IPM.Note");
-    }
-    return it;
-  }
-  if(it->mime)
-    parse_mime(it);
-  if(!it->from && ctx->acting)
-    it->from = strdup(ctx->acting->smtp);
-  if(!it->message_id) {
-    snprintf(buf, sizeof(buf), "<%llu.exsync@%s>", (unsigned long long)it->num,
-             ctx->host && *ctx->host ? ctx->host : "emulator");
-    it->message_id = strdup(buf);
-  }
+  if(it->kind != EMU_KIND_MESSAGE)
+    read_kind_fields(it, x);
+  else
+    complete_message(ctx, it);
   return it;
+}
+
+/* One failed CreateItem response message. */
+static void create_error(struct emu_ews_ctx *ctx, const char *code)
+{
+  ews_msg_error(ctx, "CreateItem", code);
+  exs_buf_adds(ctx->out, "<m:Items/>");
+  ews_msg_end(ctx, "CreateItem");
+}
+
+/* Calendar items, contacts, tasks: stored in SavedItemFolderId (sf) or the
+ * kind's standard folder; nothing is sent. */
+static void create_other(struct emu_ews_ctx *ctx, xmlNodePtr x, xmlNodePtr sf,
+                         struct emu_folder *saved, const char *fcode)
+{
+  struct emu_folder *dest = sf ? saved : NULL;
+  const char *dcode = fcode, *code = NULL;
+  struct emu_item *it;
+
+  if(!sf) {
+    const char *std = exs_xml_is(x, EMU_NS_T, "CalendarItem") ? "calendar"
+                      : exs_xml_is(x, EMU_NS_T, "Contact")    ? "contacts"
+                      : exs_xml_is(x, EMU_NS_T, "Task")       ? "tasks"
+                                                              : "drafts";
+    dcode = ews_check_mailbox(ctx, ctx->acting);
+    dest = dcode ? NULL : emu_folder_distinguished(ctx->acting, std);
+  }
+  it = dest ? item_from_xml(ctx, x, &code) : NULL;
+  if(!it) {
+    create_error(ctx, dest ? code : dcode ? dcode : "ErrorFolderNotFound");
+    return;
+  }
+  emu_item_attach(dest, it);
+  ews_msg_ok(ctx, "CreateItem");
+  exs_buf_addf(ctx->out, "<m:Items><t:%s>", ews_item_elem(it));
+  ews_write_item_id(ctx->out, it);
+  exs_buf_addf(ctx->out, "</t:%s></m:Items>", ews_item_elem(it));
+  ews_msg_end(ctx, "CreateItem");
+}
+
+/* A t:Message: saved (a draft, or the sent copy) and/or sent. */
+static void create_message(struct emu_ews_ctx *ctx, xmlNodePtr x, bool has_sf,
+                           struct emu_folder *saved, const char *fcode, const char *disp, bool send,
+                           bool save)
+{
+  const char *code = NULL;
+  struct emu_item *it;
+
+  if(save && !saved) {
+    create_error(ctx, fcode ? fcode : "ErrorFolderNotFound");
+    return;
+  }
+  if(!disp[0] || (!send && !save)) {
+    create_error(ctx, "ErrorInvalidOperation");
+    return;
+  }
+  if(send && !ctx->acting && !has_sf) {
+    create_error(ctx, "ErrorNonExistentMailbox");
+    return;
+  }
+  it = item_from_xml(ctx, x, &code);
+  if(!it) {
+    create_error(ctx, code);
+    return;
+  }
+  if(send && it->nto + it->ncc == 0) {
+    emu_item_free(it);
+    create_error(ctx, "ErrorInvalidRecipients");
+    return;
+  }
+  it->is_draft = !send;
+  it->is_read = true;
+  if(send)
+    emu_deliver_later(ctx, it);
+  ews_msg_ok(ctx, "CreateItem");
+  if(save) {
+    emu_item_attach(saved, it);
+    if(send) {
+      exs_buf_adds(ctx->out, "<m:Items/>");
+    }
+    else {
+      exs_buf_adds(ctx->out, "<m:Items><t:Message>");
+      ews_write_item_id(ctx->out, it);
+      exs_buf_adds(ctx->out, "</t:Message></m:Items>");
+    }
+  }
+  else {
+    emu_item_free(it);
+    exs_buf_adds(ctx->out, "<m:Items/>");
+  }
+  ews_msg_end(ctx, "CreateItem");
 }
 
 void ews_create_item(struct emu_ews_ctx *ctx, xmlNodePtr op)
@@ -913,91 +1034,12 @@ void ews_create_item(struct emu_ews_ctx *ctx, xmlNodePtr op)
   }
   ews_response_begin(ctx, "CreateItem");
   for(xmlNodePtr x = items ? items->children : NULL; x; x = x->next) {
-    const char *code = NULL;
-    struct emu_item *it;
     if(x->type != XML_ELEMENT_NODE)
       continue;
-    if(!exs_xml_is(x, EMU_NS_T, "Message")) {
-      /* calendar items, contacts, tasks: stored in SavedItemFolderId or
-       * the kind's standard folder; nothing is sent */
-      struct emu_folder *dest = sf ? saved : NULL;
-      const char *dcode = fcode;
-      if(!sf) {
-        const char *std = exs_xml_is(x, EMU_NS_T, "CalendarItem") ? "calendar"
-                          : exs_xml_is(x, EMU_NS_T, "Contact")    ? "contacts"
-                          : exs_xml_is(x, EMU_NS_T, "Task")       ? "tasks"
-                                                                  : "drafts";
-        dcode = ews_check_mailbox(ctx, ctx->acting);
-        dest = dcode ? NULL : emu_folder_distinguished(ctx->acting, std);
-      }
-      it = dest ? item_from_xml(ctx, x, &code) : NULL;
-      if(!it) {
-        ews_msg_error(ctx, "CreateItem", dest ? code : dcode ? dcode : "ErrorFolderNotFound");
-        exs_buf_adds(ctx->out, "<m:Items/>");
-        ews_msg_end(ctx, "CreateItem");
-        continue;
-      }
-      emu_item_attach(dest, it);
-      ews_msg_ok(ctx, "CreateItem");
-      exs_buf_addf(ctx->out, "<m:Items><t:%s>", ews_item_elem(it));
-      ews_write_item_id(ctx->out, it);
-      exs_buf_addf(ctx->out, "</t:%s></m:Items>", ews_item_elem(it));
-      ews_msg_end(ctx, "CreateItem");
-      continue;
-    }
-    if(save && !saved) {
-      ews_msg_error(ctx, "CreateItem", fcode ? fcode : "ErrorFolderNotFound");
-      exs_buf_adds(ctx->out, "<m:Items/>");
-      ews_msg_end(ctx, "CreateItem");
-      continue;
-    }
-    if(!disp[0] || (!send && !save)) {
-      ews_msg_error(ctx, "CreateItem", "ErrorInvalidOperation");
-      exs_buf_adds(ctx->out, "<m:Items/>");
-      ews_msg_end(ctx, "CreateItem");
-      continue;
-    }
-    if(send && !ctx->acting && !sf) {
-      ews_msg_error(ctx, "CreateItem", "ErrorNonExistentMailbox");
-      exs_buf_adds(ctx->out, "<m:Items/>");
-      ews_msg_end(ctx, "CreateItem");
-      continue;
-    }
-    it = item_from_xml(ctx, x, &code);
-    if(!it) {
-      ews_msg_error(ctx, "CreateItem", code);
-      exs_buf_adds(ctx->out, "<m:Items/>");
-      ews_msg_end(ctx, "CreateItem");
-      continue;
-    }
-    if(send && it->nto + it->ncc == 0) {
-      emu_item_free(it);
-      ews_msg_error(ctx, "CreateItem", "ErrorInvalidRecipients");
-      exs_buf_adds(ctx->out, "<m:Items/>");
-      ews_msg_end(ctx, "CreateItem");
-      continue;
-    }
-    it->is_draft = !send;
-    it->is_read = true;
-    if(send)
-      emu_deliver_later(ctx, it);
-    ews_msg_ok(ctx, "CreateItem");
-    if(save) {
-      emu_item_attach(saved, it);
-      if(send) {
-        exs_buf_adds(ctx->out, "<m:Items/>");
-      }
-      else {
-        exs_buf_adds(ctx->out, "<m:Items><t:Message>");
-        ews_write_item_id(ctx->out, it);
-        exs_buf_adds(ctx->out, "</t:Message></m:Items>");
-      }
-    }
-    else {
-      emu_item_free(it);
-      exs_buf_adds(ctx->out, "<m:Items/>");
-    }
-    ews_msg_end(ctx, "CreateItem");
+    if(!exs_xml_is(x, EMU_NS_T, "Message"))
+      create_other(ctx, x, sf, saved, fcode);
+    else
+      create_message(ctx, x, sf != NULL, saved, fcode, disp, send, save);
   }
   ews_response_end(ctx, "CreateItem");
 }
