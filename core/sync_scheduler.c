@@ -338,17 +338,100 @@ static void rotate(struct pass *ps)
   free(copy);
 }
 
+/* The server's logs (and the emulator's journal) tell the workers apart:
+ * without a User-Agent of the caller's, the pass names its worker. */
+static void name_worker_agent(struct pass *ps)
+{
+  if(ps->o.transport && ps->o.transport->user_agent)
+    return;
+  if(ps->o.transport)
+    ps->transport = *ps->o.transport;
+  snprintf(ps->user_agent, sizeof(ps->user_agent), "exsync/%s (worker %s)", EXSYNC_VERSION,
+           ps->o.worker);
+  ps->transport.user_agent = ps->user_agent;
+  ps->o.transport = &ps->transport;
+}
+
+/* The mailboxes this pass syncs: enabled, selected, and due at now. */
+static int select_todo(struct pass *ps, time_t now, struct exs_error *err)
+{
+  size_t i;
+
+  ps->todo = calloc(ps->nm ? ps->nm : 1, sizeof(*ps->todo));
+  ps->taken = calloc(ps->nm ? ps->nm : 1, sizeof(*ps->taken));
+  ps->slots = calloc(ps->nm ? ps->nm : 1, sizeof(*ps->slots));
+  if(!ps->todo || !ps->taken || !ps->slots) {
+    exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
+    return -1;
+  }
+  for(i = 0; i < ps->nm; i++) {
+    const struct exs_mailbox *m = &ps->mailboxes[i];
+    if(!any_enabled(m))
+      continue;
+    if(ps->opt->only_mailbox && strcasecmp(ps->opt->only_mailbox, m->address))
+      continue;
+    if(!ps->opt->ignore_schedule && m->postponed_until > now)
+      continue;
+    ps->todo[ps->n_todo++] = i;
+  }
+  return 0;
+}
+
+/* Run the todo list on up to max_workers threads (on this thread when
+ * none can be started) and wait for them. */
+static void run_workers(struct pass *ps, size_t max_workers)
+{
+  pthread_condattr_t ca;
+  pthread_t *threads;
+  size_t i, nthreads, started = 0;
+
+  ps->left = ps->n_todo;
+  pthread_mutex_init(&ps->lock, NULL);
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&ps->freed, &ca);
+  pthread_condattr_destroy(&ca);
+  nthreads = ps->n_todo < max_workers ? ps->n_todo : max_workers;
+  if(nthreads) {
+    threads = calloc(nthreads, sizeof(*threads));
+    for(i = 0; threads && i < nthreads; i++) {
+      if(pthread_create(&threads[i], NULL, worker, ps))
+        break;
+      started++;
+    }
+    if(started == 0)
+      worker(ps);
+    for(i = 0; i < started; i++)
+      pthread_join(threads[i], NULL);
+    free(threads);
+  }
+  pthread_cond_destroy(&ps->freed);
+  pthread_mutex_destroy(&ps->lock);
+}
+
+/* When the earliest selected mailbox is due next (0: none). */
+static time_t earliest_due(const struct pass *ps, time_t now)
+{
+  time_t due = 0;
+
+  for(size_t i = 0; i < ps->nm; i++) {
+    const struct exs_mailbox *m = &ps->mailboxes[i];
+    if(!any_enabled(m) || (ps->opt->only_mailbox && strcasecmp(ps->opt->only_mailbox, m->address)))
+      continue;
+    if(!due || m->postponed_until < due)
+      due = m->postponed_until ? m->postponed_until : now;
+  }
+  return due;
+}
+
 int exs_sync_pass(const char *db_path, const char *key_file, const struct exs_sync_options *opt,
                   struct exs_sync_stats *stats, time_t *next_due, struct exs_error *err)
 {
   static const struct exs_sync_options no_options;
   struct pass ps;
-  size_t i, nthreads, started = 0;
   size_t max_workers;
-  pthread_t *threads = NULL;
-  pthread_condattr_t ca;
   struct exs_sync_worker *own = NULL;
-  time_t now = exs_now(), due = 0;
+  time_t now = exs_now(), due;
   int result = -1;
 
   memset(&ps, 0, sizeof(ps));
@@ -365,71 +448,21 @@ int exs_sync_pass(const char *db_path, const char *key_file, const struct exs_sy
       return -1;
     ps.o.worker = exs_sync_worker_id(own);
   }
-  if(!ps.o.transport || !ps.o.transport->user_agent) {
-    /* the server's logs (and the emulator's journal) tell the workers apart */
-    if(ps.o.transport)
-      ps.transport = *ps.o.transport;
-    snprintf(ps.user_agent, sizeof(ps.user_agent), "exsync/%s (worker %s)", EXSYNC_VERSION,
-             ps.o.worker);
-    ps.transport.user_agent = ps.user_agent;
-    ps.o.transport = &ps.transport;
-  }
+  name_worker_agent(&ps);
   if(next_due)
     *next_due = 0;
   if(load(&ps, err))
     goto out;
-  ps.todo = calloc(ps.nm ? ps.nm : 1, sizeof(*ps.todo));
-  ps.taken = calloc(ps.nm ? ps.nm : 1, sizeof(*ps.taken));
-  ps.slots = calloc(ps.nm ? ps.nm : 1, sizeof(*ps.slots));
-  if(!ps.todo || !ps.taken || !ps.slots) {
-    exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
+  if(select_todo(&ps, now, err))
     goto out;
-  }
-  for(i = 0; i < ps.nm; i++) {
-    const struct exs_mailbox *m = &ps.mailboxes[i];
-    if(!any_enabled(m))
-      continue;
-    if(ps.opt->only_mailbox && strcasecmp(ps.opt->only_mailbox, m->address))
-      continue;
-    if(!ps.opt->ignore_schedule && m->postponed_until > now)
-      continue;
-    ps.todo[ps.n_todo++] = i;
-  }
   if(opt && opt->worker)
     rotate(&ps);
-  ps.left = ps.n_todo;
-  pthread_mutex_init(&ps.lock, NULL);
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&ps.freed, &ca);
-  pthread_condattr_destroy(&ca);
-  nthreads = ps.n_todo < max_workers ? ps.n_todo : max_workers;
-  if(nthreads) {
-    threads = calloc(nthreads, sizeof(*threads));
-    for(i = 0; threads && i < nthreads; i++) {
-      if(pthread_create(&threads[i], NULL, worker, &ps))
-        break;
-      started++;
-    }
-    if(started == 0)
-      worker(&ps);
-    for(i = 0; i < started; i++)
-      pthread_join(threads[i], NULL);
-    free(threads);
-  }
-  pthread_cond_destroy(&ps.freed);
-  pthread_mutex_destroy(&ps.lock);
+  run_workers(&ps, max_workers);
   if(ps.failed) {
     *err = ps.err;
     goto out;
   }
-  for(i = 0; i < ps.nm; i++) {
-    const struct exs_mailbox *m = &ps.mailboxes[i];
-    if(!any_enabled(m) || (ps.opt->only_mailbox && strcasecmp(ps.opt->only_mailbox, m->address)))
-      continue;
-    if(!due || m->postponed_until < due)
-      due = m->postponed_until ? m->postponed_until : now;
-  }
+  due = earliest_due(&ps, now);
   if(next_due)
     *next_due = due;
   result = 0;
