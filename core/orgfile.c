@@ -915,25 +915,159 @@ static void trim(char *s)
     memmove(s, s + i, n - i + 1);
 }
 
-int exs_csv_load_mailboxes(const char *path, const struct exs_org *defaults,
-                           struct exs_mailbox **out, size_t *n, struct exs_error *err)
+/* A blank line or a comment. */
+static bool csv_skip_line(const char *line)
 {
-  FILE *f;
-  char *line = NULL, *fields[CSV_MAX_COLS], dir[4096], rule[512];
+  while(isspace((unsigned char)*line))
+    line++;
+  return !*line || *line == '#';
+}
+
+/* The header line: which attribute (and source) each column holds. */
+struct csv_header {
   struct {
     const struct exs_field *f;
     enum source src;
   } cols[CSV_MAX_COLS];
+  int ncols, addr_col;
+};
+
+static int csv_read_header(const char *path, int lineno, char **fields, int nf,
+                           struct csv_header *h, struct exs_error *err)
+{
+  int c;
+  size_t k;
+
+  for(c = 0; c < nf; c++) {
+    trim(fields[c]);
+    h->cols[c].f = find_attr(&exs_mailbox_desc, fields[c], false, &h->cols[c].src);
+    if(!h->cols[c].f || h->cols[c].src == SRC_LITERAL) {
+      exs_error_set(err, EXS_CAT_CONFIG, "%s:%d:%d: column '%s': unknown column%s", path, lineno,
+                    c + 1, fields[c],
+                    h->cols[c].f ? " (no literal passwords in CSV: use password-env or "
+                                   "password-file)"
+                                 : "");
+      return -1;
+    }
+    for(k = 0; k < (size_t)c; k++)
+      if(h->cols[k].f == h->cols[c].f && h->cols[k].src == h->cols[c].src) {
+        exs_error_set(err, EXS_CAT_CONFIG, "%s:%d:%d: column '%s': given twice", path, lineno,
+                      c + 1, fields[c]);
+        return -1;
+      }
+    if(!strcmp(fields[c], "address"))
+      h->addr_col = c;
+  }
+  if(h->addr_col < 0) {
+    exs_error_set(err, EXS_CAT_CONFIG, "%s:%d:1: column 'address': is required in the header", path,
+                  lineno);
+    return -1;
+  }
+  h->ncols = nf;
+  return 0;
+}
+
+/* Append a mailbox with the org's defaults to arr; NULL when out of memory. */
+static struct exs_mailbox *csv_add_mailbox(struct exs_mailbox **arr, size_t *cnt, size_t *mcap,
+                                           const struct exs_org *org, struct exs_error *err)
+{
+  struct exs_mailbox *m;
+
+  if(*cnt == *mcap) {
+    size_t nc = *mcap ? *mcap * 2 : 64;
+    struct exs_mailbox *na = realloc(*arr, nc * sizeof(*na));
+    if(!na) {
+      exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
+      return NULL;
+    }
+    *arr = na;
+    *mcap = nc;
+  }
+  m = &(*arr)[(*cnt)++];
+  exs_mailbox_defaults(m);
+  m->incoming = org->default_incoming;
+  m->outgoing = org->default_outgoing;
+  m->act = org->default_act;
+  snprintf(m->profile, sizeof(m->profile), "%s", org->default_profile);
+  return m;
+}
+
+/* Set the row's non-empty cells on m (secrets read from their env or file). */
+static int csv_fill_row(const char *path, int lineno, const char *dir, const struct csv_header *h,
+                        char **fields, struct exs_mailbox *m, struct exs_error *err)
+{
+  char rule[512], name[64];
+  int c;
+
+  for(c = 0; c < h->ncols; c++) {
+    const struct exs_field *d = h->cols[c].f;
+    int rc;
+    trim(fields[c]);
+    if(!fields[c][0])
+      continue;
+    if(d->flags & EXS_FIELD_SECRET) {
+      bool loose;
+      rc = read_secret(h->cols[c].src, fields[c], dir, (char *)m + d->off, d->size, rule,
+                       sizeof(rule), &loose);
+    }
+    else
+      rc = apply_value(d, m, fields[c], rule, sizeof(rule));
+    if(rc) {
+      exs_error_set(err, EXS_CAT_CONFIG, "%s:%d:%d: column '%s': %s", path, lineno, c + 1,
+                    attr_name(d, h->cols[c].src, name, sizeof(name)), rule);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* The last mailbox of arr[0..cnt-1] is valid and not listed before it; an
+ * error names the offending column (the address column when none fits). */
+static int csv_check_row(const char *path, int lineno, const struct csv_header *h,
+                         const struct exs_mailbox *arr, size_t cnt, struct exs_error *err)
+{
+  const struct exs_mailbox *m = &arr[cnt - 1];
+  struct exs_invalid inv;
   char name[64];
+  size_t k;
+  int c;
+
+  if(exs_mailbox_validate(m, &inv)) {
+    for(c = 0; c < h->ncols &&
+               strcmp(attr_name(h->cols[c].f, h->cols[c].src, name, sizeof(name)), inv.field);
+        c++)
+      ;
+    exs_error_set(err, EXS_CAT_CONFIG, "%s:%d:%d: column '%s': %s", path, lineno,
+                  c < h->ncols ? c + 1 : h->addr_col + 1, inv.field, inv.rule);
+    return -1;
+  }
+  for(k = 0; k + 1 < cnt; k++)
+    if(!strcasecmp(arr[k].address, m->address)) {
+      exs_error_set(err, EXS_CAT_CONFIG,
+                    "%s:%d:%d: column 'address': mailbox %s is already "
+                    "listed",
+                    path, lineno, h->addr_col + 1, m->address);
+      return -1;
+    }
+  return 0;
+}
+
+int exs_csv_load_mailboxes(const char *path, const struct exs_org *defaults,
+                           struct exs_mailbox **out, size_t *n, struct exs_error *err)
+{
+  FILE *f;
+  char *line = NULL, *fields[CSV_MAX_COLS], dir[4096];
+  struct csv_header h;
   size_t cap = 0, cnt = 0, mcap = 0, k;
   struct exs_mailbox *arr = NULL, *m;
   struct exs_org org;
-  struct exs_invalid inv;
   ssize_t got;
-  int lineno = 0, ncols = 0, nf, badcol, c, addr_col = -1, result = -1;
+  int lineno = 0, nf, badcol, result = -1;
 
   *out = NULL;
   *n = 0;
+  h.ncols = 0;
+  h.addr_col = -1;
   if(defaults)
     org = *defaults;
   else
@@ -949,107 +1083,30 @@ int exs_csv_load_mailboxes(const char *path, const struct exs_org *defaults,
     line[strcspn(line, "\r\n")] = 0;
     if(lineno == 1 && !strncmp(line, "\xef\xbb\xbf", 3)) /* UTF-8 BOM */
       memmove(line, line + 3, strlen(line + 3) + 1);
-    {
-      char *t = line;
-      while(isspace((unsigned char)*t))
-        t++;
-      if(!*t || *t == '#')
-        continue;
-    }
+    if(csv_skip_line(line))
+      continue;
     nf = csv_split(line, fields, CSV_MAX_COLS, &badcol);
     if(nf < 0) {
       exs_error_set(err, EXS_CAT_CONFIG, "%s:%d:%d: malformed quoted field or too many columns",
                     path, lineno, badcol);
       goto out;
     }
-    if(!ncols) {
-      /* the header */
-      for(c = 0; c < nf; c++) {
-        trim(fields[c]);
-        cols[c].f = find_attr(&exs_mailbox_desc, fields[c], false, &cols[c].src);
-        if(!cols[c].f || cols[c].src == SRC_LITERAL) {
-          exs_error_set(err, EXS_CAT_CONFIG, "%s:%d:%d: column '%s': unknown column%s", path,
-                        lineno, c + 1, fields[c],
-                        cols[c].f ? " (no literal passwords in CSV: use password-env or "
-                                    "password-file)"
-                                  : "");
-          goto out;
-        }
-        for(k = 0; k < (size_t)c; k++)
-          if(cols[k].f == cols[c].f && cols[k].src == cols[c].src) {
-            exs_error_set(err, EXS_CAT_CONFIG, "%s:%d:%d: column '%s': given twice", path, lineno,
-                          c + 1, fields[c]);
-            goto out;
-          }
-        if(!strcmp(fields[c], "address"))
-          addr_col = c;
-      }
-      if(addr_col < 0) {
-        exs_error_set(err, EXS_CAT_CONFIG, "%s:%d:1: column 'address': is required in the header",
-                      path, lineno);
+    if(!h.ncols) {
+      if(csv_read_header(path, lineno, fields, nf, &h, err))
         goto out;
-      }
-      ncols = nf;
       continue;
     }
-    if(nf != ncols) {
+    if(nf != h.ncols) {
       exs_error_set(err, EXS_CAT_CONFIG, "%s:%d:%d: %d columns where the header has %d", path,
-                    lineno, nf < ncols ? nf + 1 : ncols + 1, nf, ncols);
+                    lineno, nf < h.ncols ? nf + 1 : h.ncols + 1, nf, h.ncols);
       goto out;
     }
-    if(cnt == mcap) {
-      size_t nc = mcap ? mcap * 2 : 64;
-      struct exs_mailbox *na = realloc(arr, nc * sizeof(*na));
-      if(!na) {
-        exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
-        goto out;
-      }
-      arr = na;
-      mcap = nc;
-    }
-    m = &arr[cnt++];
-    exs_mailbox_defaults(m);
-    m->incoming = org.default_incoming;
-    m->outgoing = org.default_outgoing;
-    m->act = org.default_act;
-    snprintf(m->profile, sizeof(m->profile), "%s", org.default_profile);
-    for(c = 0; c < nf; c++) {
-      const struct exs_field *d = cols[c].f;
-      int rc;
-      trim(fields[c]);
-      if(!fields[c][0])
-        continue;
-      if(d->flags & EXS_FIELD_SECRET) {
-        bool loose;
-        rc = read_secret(cols[c].src, fields[c], dir, (char *)m + d->off, d->size, rule,
-                         sizeof(rule), &loose);
-      }
-      else
-        rc = apply_value(d, m, fields[c], rule, sizeof(rule));
-      if(rc) {
-        exs_error_set(err, EXS_CAT_CONFIG, "%s:%d:%d: column '%s': %s", path, lineno, c + 1,
-                      attr_name(d, cols[c].src, name, sizeof(name)), rule);
-        goto out;
-      }
-    }
-    if(exs_mailbox_validate(m, &inv)) {
-      for(c = 0; c < nf && strcmp(attr_name(cols[c].f, cols[c].src, name, sizeof(name)), inv.field);
-          c++)
-        ;
-      exs_error_set(err, EXS_CAT_CONFIG, "%s:%d:%d: column '%s': %s", path, lineno,
-                    c < nf ? c + 1 : addr_col + 1, inv.field, inv.rule);
+    if(!(m = csv_add_mailbox(&arr, &cnt, &mcap, &org, err)) ||
+       csv_fill_row(path, lineno, dir, &h, fields, m, err) ||
+       csv_check_row(path, lineno, &h, arr, cnt, err))
       goto out;
-    }
-    for(k = 0; k + 1 < cnt; k++)
-      if(!strcasecmp(arr[k].address, m->address)) {
-        exs_error_set(err, EXS_CAT_CONFIG,
-                      "%s:%d:%d: column 'address': mailbox %s is already "
-                      "listed",
-                      path, lineno, addr_col + 1, m->address);
-        goto out;
-      }
   }
-  if(!ncols) {
+  if(!h.ncols) {
     exs_error_set(err, EXS_CAT_CONFIG, "%s:1:1: no header line", path);
     goto out;
   }

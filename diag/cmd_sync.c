@@ -481,20 +481,10 @@ static void status_row_text(const struct exs_mailbox *m, const struct counts *c)
          m->last_error_code[0] ? err_cell : "-");
 }
 
-static int cmd_status(struct diag_ctx *ctx, int argc, char **argv)
+/* exsync status's arguments: -1 to go on, else the exit code (help
+ * printed or error reported). */
+static int status_options(struct diag_ctx *ctx, int argc, char **argv)
 {
-  struct exs_store *st;
-  struct exs_mailbox *m = NULL;
-  struct exs_worker *workers = NULL;
-  struct exs_lease *leases = NULL;
-  size_t nw = 0, nl = 0;
-  struct exs_error err;
-  size_t n = 0, i;
-  long enabled = 0, failing = 0, processing = 0, postponed = 0;
-  struct counts total = {0, 0, 0, 0, 0};
-  time_t now = exs_now();
-  int result = 2;
-
   char *args[2];
   int na = argc <= 3 ? plain_args("status", argc, argv, args) : 1;
 
@@ -513,6 +503,104 @@ static int cmd_status(struct diag_ctx *ctx, int argc, char **argv)
     return diag_fail("status: unexpected argument '%s' (see exsync help status)", argv[1]);
   if(diag_formats(ctx, "status", DIAG_F_TEXT | DIAG_F_JSON | DIAG_F_HTML))
     return 2;
+  return -1;
+}
+
+/* Who syncs a mailbox now: its lease's holder. */
+static void mark_processing(struct exs_mailbox *m, size_t n, const struct exs_lease *leases,
+                            size_t nl)
+{
+  size_t i;
+
+  for(i = 0; i < n; i++) {
+    const char *h = holder_of(leases, nl, m[i].address);
+    if(h)
+      snprintf(m[i].processing_host, sizeof(m[i].processing_host), "%s", h);
+  }
+}
+
+/* The totals of exsync status's last line / summary object. */
+struct status_totals {
+  long enabled, failing, processing, postponed;
+  struct counts act;
+};
+
+/* Add one mailbox (and its activity counts c) to the totals. */
+static void status_tally(struct status_totals *t, const struct exs_mailbox *m,
+                         const struct counts *c, time_t now)
+{
+  bool any = m->enabled[0] || m->enabled[1] || m->enabled[2];
+  bool fail = m->status[0] == EXS_STATUS_FAILURE || m->status[1] == EXS_STATUS_FAILURE ||
+              m->status[2] == EXS_STATUS_FAILURE || m->last_error_count > 0;
+
+  t->enabled += any;
+  t->failing += fail;
+  t->processing += m->processing_host[0] != '\0';
+  t->postponed += m->postponed_until > now;
+  t->act.received += c->received;
+  t->act.pending += c->pending;
+  t->act.sending += c->sending;
+  t->act.sent += c->sent;
+  t->act.failed += c->failed;
+}
+
+/* The table's head (text) or the object's opening (JSON). */
+static void status_head(struct diag_ctx *ctx, time_t now)
+{
+  if(ctx->format == DIAG_FORMAT_JSON) {
+    printf("{\"time\": ");
+    json_time(stdout, now);
+    printf(", \"mailboxes\": [");
+  }
+  else {
+    printf("%-28s %-4s %-4s %-4s %-20s %-20s %7s %7s %6s %s\n", "MAILBOX", "IN", "OUT", "ACT",
+           "LAST SUCCESS", "NEXT SYNC", "ITEMS", "FAILED", "QUEUED", "LAST ERROR");
+  }
+}
+
+/* After the mailboxes: the workers and the totals (JSON: the summary
+ * object, then the object's end). */
+static void status_tail(struct diag_ctx *ctx, size_t n, const struct status_totals *t,
+                        const struct exs_worker *workers, size_t nw, const struct exs_lease *leases,
+                        size_t nl)
+{
+  const struct counts *a = &t->act;
+
+  if(ctx->format == DIAG_FORMAT_JSON) {
+    printf("%s]", n ? "\n" : "");
+    print_workers(ctx, workers, nw, leases, nl);
+    printf(", \"summary\": {\"mailboxes\": %zu, \"enabled\": %ld, \"failing\": %ld, "
+           "\"processing\": %ld, \"postponed\": %ld, \"received\": %ld, \"pending_send\": %ld, "
+           "\"sending\": %ld, \"sent\": %ld, \"failed\": %ld, \"workers\": %zu}}\n",
+           n, t->enabled, t->failing, t->processing, t->postponed, a->received, a->pending,
+           a->sending, a->sent, a->failed, nw);
+  }
+  else {
+    printf("\n%zu mailboxes: %ld enabled, %ld with failures, %ld syncing now, %ld waiting; "
+           "activities: %ld received, %ld sent, %ld queued to send (%ld in flight), %ld "
+           "failed\n",
+           n, t->enabled, t->failing, t->processing, t->postponed, a->received, a->sent,
+           a->pending + a->sending, a->sending, a->failed);
+    print_workers(ctx, workers, nw, leases, nl);
+  }
+}
+
+static int cmd_status(struct diag_ctx *ctx, int argc, char **argv)
+{
+  struct exs_store *st;
+  struct exs_mailbox *m = NULL;
+  struct exs_worker *workers = NULL;
+  struct exs_lease *leases = NULL;
+  size_t nw = 0, nl = 0;
+  struct exs_error err;
+  size_t n = 0, i;
+  struct status_totals totals = {0, 0, 0, 0, {0, 0, 0, 0, 0}};
+  time_t now = exs_now();
+  int result = status_options(ctx, argc, argv);
+
+  if(result >= 0)
+    return result;
+  result = 2;
   st = diag_open_store(ctx, false);
   if(!st)
     return 2;
@@ -523,64 +611,23 @@ static int cmd_status(struct diag_ctx *ctx, int argc, char **argv)
     diag_fail("%s", err.message);
     goto out;
   }
-  /* who syncs a mailbox now: its lease's holder */
-  for(i = 0; i < n; i++) {
-    const char *h = holder_of(leases, nl, m[i].address);
-    if(h)
-      snprintf(m[i].processing_host, sizeof(m[i].processing_host), "%s", h);
-  }
+  mark_processing(m, n, leases, nl);
   if(ctx->format == DIAG_FORMAT_HTML) {
     diag_status_write_html(stdout, m, n);
     result = 0;
     goto out;
   }
-  if(ctx->format == DIAG_FORMAT_JSON)
-    printf("{\"time\": ");
-  if(ctx->format == DIAG_FORMAT_JSON) {
-    json_time(stdout, now);
-    printf(", \"mailboxes\": [");
-  }
-  else {
-    printf("%-28s %-4s %-4s %-4s %-20s %-20s %7s %7s %6s %s\n", "MAILBOX", "IN", "OUT", "ACT",
-           "LAST SUCCESS", "NEXT SYNC", "ITEMS", "FAILED", "QUEUED", "LAST ERROR");
-  }
+  status_head(ctx, now);
   for(i = 0; i < n; i++) {
     struct counts c;
-    bool any = m[i].enabled[0] || m[i].enabled[1] || m[i].enabled[2];
-    bool fail = m[i].status[0] == EXS_STATUS_FAILURE || m[i].status[1] == EXS_STATUS_FAILURE ||
-                m[i].status[2] == EXS_STATUS_FAILURE || m[i].last_error_count > 0;
     count_mailbox(st, m[i].address, &c);
-    enabled += any;
-    failing += fail;
-    processing += m[i].processing_host[0] != '\0';
-    postponed += m[i].postponed_until > now;
-    total.received += c.received;
-    total.pending += c.pending;
-    total.sending += c.sending;
-    total.sent += c.sent;
-    total.failed += c.failed;
+    status_tally(&totals, &m[i], &c, now);
     if(ctx->format == DIAG_FORMAT_JSON)
       status_row_json(&m[i], &c, i == 0);
     else
       status_row_text(&m[i], &c);
   }
-  if(ctx->format == DIAG_FORMAT_JSON) {
-    printf("%s]", n ? "\n" : "");
-    print_workers(ctx, workers, nw, leases, nl);
-    printf(", \"summary\": {\"mailboxes\": %zu, \"enabled\": %ld, \"failing\": %ld, "
-           "\"processing\": %ld, \"postponed\": %ld, \"received\": %ld, \"pending_send\": %ld, "
-           "\"sending\": %ld, \"sent\": %ld, \"failed\": %ld, \"workers\": %zu}}\n",
-           n, enabled, failing, processing, postponed, total.received, total.pending, total.sending,
-           total.sent, total.failed, nw);
-  }
-  else {
-    printf("\n%zu mailboxes: %ld enabled, %ld with failures, %ld syncing now, %ld waiting; "
-           "activities: %ld received, %ld sent, %ld queued to send (%ld in flight), %ld "
-           "failed\n",
-           n, enabled, failing, processing, postponed, total.received, total.sent,
-           total.pending + total.sending, total.sending, total.failed);
-    print_workers(ctx, workers, nw, leases, nl);
-  }
+  status_tail(ctx, n, &totals, workers, nw, leases, nl);
   result = 0;
 out:
   free(workers);
