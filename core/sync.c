@@ -216,6 +216,134 @@ static void fail_workload(struct sync_session *s, int w, struct exs_error *e, bo
   m->last_error_time = exs_now();
 }
 
+/* What a cycle's workloads left: one error per workload, plus the
+ * connection's (index EXS_WL_COUNT). */
+struct cycle_outcome {
+  struct exs_error e[EXS_WL_COUNT + 1];
+  bool failed[EXS_WL_COUNT + 1];
+  bool transient, permanent;
+};
+
+static void note_failure(struct sync_session *s, struct cycle_outcome *o, int w)
+{
+  o->failed[w] = true;
+  fail_workload(s, w == EXS_WL_COUNT ? -1 : w, &o->e[w], &o->transient, &o->permanent);
+}
+
+/* Open the session and run the wanted workloads in order, until stopped. */
+static void run_workloads(struct sync_session *s, struct cycle_outcome *o)
+{
+  const struct exs_org *org = s->org;
+  struct exs_mailbox *m = s->m;
+
+  s->stats->mailboxes++;
+  if(sync_session_open(s, &o->e[EXS_WL_COUNT]))
+    note_failure(s, o, EXS_WL_COUNT);
+  else {
+    if(wants(org, m, EXS_WL_INCOMING) && sync_incoming(s, &o->e[EXS_WL_INCOMING]))
+      note_failure(s, o, EXS_WL_INCOMING);
+    if(!sync_stopping(s) && wants(org, m, EXS_WL_OUTGOING) &&
+       sync_outgoing(s, &o->e[EXS_WL_OUTGOING]))
+      note_failure(s, o, EXS_WL_OUTGOING);
+    if(!sync_stopping(s) && wants(org, m, EXS_WL_ACT) && sync_act(s, &o->e[EXS_WL_ACT]))
+      note_failure(s, o, EXS_WL_ACT);
+  }
+  sync_session_close(s);
+}
+
+/* The retry budget is spent: the transient failures become permanent and
+ * disable their workloads (a connection failure: every wanted one). */
+static void give_up_retrying(const struct exs_org *org, struct exs_mailbox *m,
+                             struct cycle_outcome *o, int max_retries)
+{
+  for(int w = 0; w <= EXS_WL_COUNT; w++) {
+    if(!o->failed[w] || !o->e[w].transient)
+      continue;
+    o->e[w].transient = false;
+    size_t l = strlen(o->e[w].message);
+    snprintf(o->e[w].message + l, sizeof(o->e[w].message) - l, " (still failing after %d retries)",
+             max_retries);
+    if(w < EXS_WL_COUNT) {
+      m->enabled[w] = false;
+      m->status[w] = EXS_STATUS_FAILURE;
+    }
+    else {
+      for(int k = 0; k < EXS_WL_COUNT; k++)
+        if(wants(org, m, (enum exs_workload)k)) {
+          m->enabled[k] = false;
+          m->status[k] = EXS_STATUS_FAILURE;
+        }
+    }
+  }
+}
+
+/* Transient failures count against the retry budget
+ * (docs/test-enable.md, Errors); a clean cycle resets it. */
+static void update_retry_state(const struct sync_session *s, struct cycle_outcome *o, time_t now)
+{
+  struct exs_mailbox *m = s->m;
+  int max_retries = s->opt->max_transient_retries > 0 ? s->opt->max_transient_retries : 10;
+  long interval = s->opt->retry_interval_s > 0 ? s->opt->retry_interval_s : 300;
+
+  if(o->transient && !o->permanent) {
+    m->transient_failures++;
+    if(m->transient_failures > max_retries) {
+      give_up_retrying(s->org, m, o, max_retries);
+      m->transient_failures = 0;
+      m->retry_at = 0;
+    }
+    else
+      m->retry_at = now + interval;
+  }
+  if(!o->transient && !o->permanent) {
+    m->transient_failures = 0;
+    m->retry_at = 0;
+    m->last_error_count = 0;
+    m->last_sync_success = exs_now();
+  }
+}
+
+/* Log each failure and write its alert (in the caller's transaction).
+ * 1 when something failed, 0 when nothing did, -1 on a store error. */
+static int report_failures(struct sync_session *s, const struct cycle_outcome *o,
+                           struct exs_error *err)
+{
+  int result = 0;
+
+  for(int w = 0; w <= EXS_WL_COUNT; w++) {
+    if(!o->failed[w])
+      continue;
+    s->stats->errors++;
+    result = 1;
+    sync_log(s, "%s: %s %s: %s", s->m->address,
+             w < EXS_WL_COUNT ? exs_workload_name((enum exs_workload)w) : "connect",
+             exs_category_name(o->e[w].category), o->e[w].message);
+    if(write_alert(s, &o->e[w], err))
+      return -1;
+  }
+  return result;
+}
+
+/* Back-off for empty cycles: the count lives with the sync states; the
+ * next cycle is the retry time, or the profile's postponement. */
+static int schedule_next(struct sync_session *s, bool any_failed, struct exs_error *err)
+{
+  struct exs_mailbox *m = s->m;
+  char buf[32];
+  int no_email;
+
+  no_email = sync_meta_get(s, "@noemail", buf, sizeof(buf)) == 0 ? atoi(buf) : 0;
+  no_email = s->items > 0 || any_failed ? 0 : no_email + 1;
+  snprintf(buf, sizeof(buf), "%d", no_email);
+  if(sync_meta_put(s, "@noemail", buf, err))
+    return -1;
+  if(m->retry_at)
+    m->postponed_until = m->retry_at;
+  else
+    m->postponed_until = exs_now() + exs_sync_postponement(s->p, no_email, s->opt);
+  return 0;
+}
+
 int exs_sync_mailbox(struct exs_store *st, const struct exs_org *org, const struct exs_profile *p,
                      struct exs_mailbox *m, const struct exs_sync_options *opt,
                      struct exs_sync_stats *stats, struct exs_error *err)
@@ -223,28 +351,22 @@ int exs_sync_mailbox(struct exs_store *st, const struct exs_org *org, const stru
   static const struct exs_sync_options no_options;
   struct exs_sync_stats scratch;
   struct sync_session s;
-  struct exs_error e[EXS_WL_COUNT + 1];
-  bool failed[EXS_WL_COUNT + 1] = {false, false, false, false};
-  bool transient = false, permanent = false;
-  int max_retries, w, result = 0;
-  long interval;
+  struct cycle_outcome o;
+  int w, result = 0;
   time_t now = exs_now();
-  char buf[32];
-  int no_email;
   bool in_tx = false;
 
   memset(&scratch, 0, sizeof(scratch));
   memset(&s, 0, sizeof(s));
+  memset(&o, 0, sizeof(o));
   s.st = st;
   s.org = org;
   s.p = p;
   s.m = m;
   s.opt = opt ? opt : &no_options;
   s.stats = stats ? stats : &scratch;
-  max_retries = s.opt->max_transient_retries > 0 ? s.opt->max_transient_retries : 10;
-  interval = s.opt->retry_interval_s > 0 ? s.opt->retry_interval_s : 300;
   for(w = 0; w <= EXS_WL_COUNT; w++)
-    exs_error_clear(&e[w]);
+    exs_error_clear(&o.e[w]);
 
   m->last_sync_start = now;
   if(!wants(org, m, EXS_WL_INCOMING) && !wants(org, m, EXS_WL_OUTGOING) &&
@@ -252,92 +374,21 @@ int exs_sync_mailbox(struct exs_store *st, const struct exs_org *org, const stru
     m->postponed_until = now + exs_sync_postponement(p, 0, s.opt);
     goto save;
   }
-  s.stats->mailboxes++;
-  if(sync_session_open(&s, &e[EXS_WL_COUNT])) {
-    failed[EXS_WL_COUNT] = true;
-    fail_workload(&s, -1, &e[EXS_WL_COUNT], &transient, &permanent);
-  }
-  else {
-    if(wants(org, m, EXS_WL_INCOMING) && sync_incoming(&s, &e[EXS_WL_INCOMING])) {
-      failed[EXS_WL_INCOMING] = true;
-      fail_workload(&s, EXS_WL_INCOMING, &e[EXS_WL_INCOMING], &transient, &permanent);
-    }
-    if(!sync_stopping(&s) && wants(org, m, EXS_WL_OUTGOING) &&
-       sync_outgoing(&s, &e[EXS_WL_OUTGOING])) {
-      failed[EXS_WL_OUTGOING] = true;
-      fail_workload(&s, EXS_WL_OUTGOING, &e[EXS_WL_OUTGOING], &transient, &permanent);
-    }
-    if(!sync_stopping(&s) && wants(org, m, EXS_WL_ACT) && sync_act(&s, &e[EXS_WL_ACT])) {
-      failed[EXS_WL_ACT] = true;
-      fail_workload(&s, EXS_WL_ACT, &e[EXS_WL_ACT], &transient, &permanent);
-    }
-  }
-  sync_session_close(&s);
+  run_workloads(&s, &o);
+  update_retry_state(&s, &o, now);
 
-  /* transient failures count against the retry budget (docs/test-enable.md, Errors) */
-  if(transient && !permanent) {
-    m->transient_failures++;
-    if(m->transient_failures > max_retries) {
-      for(w = 0; w <= EXS_WL_COUNT; w++) {
-        if(!failed[w] || !e[w].transient)
-          continue;
-        e[w].transient = false;
-        size_t l = strlen(e[w].message);
-        snprintf(e[w].message + l, sizeof(e[w].message) - l, " (still failing after %d retries)",
-                 max_retries);
-        if(w < EXS_WL_COUNT) {
-          m->enabled[w] = false;
-          m->status[w] = EXS_STATUS_FAILURE;
-        }
-        else {
-          for(int k = 0; k < EXS_WL_COUNT; k++)
-            if(wants(org, m, (enum exs_workload)k)) {
-              m->enabled[k] = false;
-              m->status[k] = EXS_STATUS_FAILURE;
-            }
-        }
-      }
-      m->transient_failures = 0;
-      m->retry_at = 0;
-    }
-    else
-      m->retry_at = now + interval;
-  }
-  if(!transient && !permanent) {
-    m->transient_failures = 0;
-    m->retry_at = 0;
-    m->last_error_count = 0;
-    m->last_sync_success = exs_now();
-  }
   /* the mailbox's closing writes (alerts, the empty-cycle count, the
    * runtime fields) in one transaction: one commit, one wait for the disk */
   if(exs_store_begin(st, err))
     return -1;
   in_tx = true;
-  for(w = 0; w <= EXS_WL_COUNT; w++) {
-    if(!failed[w])
-      continue;
-    s.stats->errors++;
-    result = 1;
-    sync_log(&s, "%s: %s %s: %s", m->address,
-             w < EXS_WL_COUNT ? exs_workload_name((enum exs_workload)w) : "connect",
-             exs_category_name(e[w].category), e[w].message);
-    if(write_alert(&s, &e[w], err))
-      goto fail;
-  }
+  result = report_failures(&s, &o, err);
+  if(result < 0)
+    goto fail;
   m->items_processed = s.items;
   m->items_failed = s.failed;
-
-  /* back-off for empty cycles: the count lives with the sync states */
-  no_email = sync_meta_get(&s, "@noemail", buf, sizeof(buf)) == 0 ? atoi(buf) : 0;
-  no_email = s.items > 0 || result ? 0 : no_email + 1;
-  snprintf(buf, sizeof(buf), "%d", no_email);
-  if(sync_meta_put(&s, "@noemail", buf, err))
+  if(schedule_next(&s, result != 0, err))
     goto fail;
-  if(m->retry_at)
-    m->postponed_until = m->retry_at;
-  else
-    m->postponed_until = exs_now() + exs_sync_postponement(p, no_email, s.opt);
 save:
   m->processing_host[0] = '\0';
   if(exs_store_mailbox_save_runtime(st, m, err))

@@ -276,30 +276,22 @@ static struct exs_ews_item *got_room(struct got_buf *b, size_t n)
   return b->items;
 }
 
-/* Process one page of listed items and commit it with new_state. */
-static int process_page(struct sync_session *s, const struct exs_ews_item *const *items, size_t n,
-                        const char *new_state, struct got_buf *gb, struct exs_error *err)
+/* The page's new tracked messages not stored yet: c[0..*nc-1] and their ids. */
+static int select_candidates(struct sync_session *s, const struct exs_ews_item *const *items,
+                             size_t n, struct candidate *c, const char **ids, size_t *nc,
+                             struct exs_error *err)
 {
-  struct candidate *c = calloc(n ? n : 1, sizeof(*c));
-  const char **ids = calloc(n ? n : 1, sizeof(*ids));
-  struct exs_ews_item *got = NULL;
-  size_t nc = 0, i, max_body = s->opt->max_body ? s->opt->max_body : 4u << 20;
   time_t cutoff = cutoff_of(s);
-  bool in_tx = false;
-  int result = -1;
+  size_t i;
 
-  if(!c || !ids) {
-    exs_error_set(err, EXS_CAT_PROTOCOL, "out of memory");
-    goto out;
-  }
   for(i = 0; i < n; i++) {
     const struct exs_ews_item *it = items[i];
     int known;
     if(!is_message(it) || (cutoff && it->received && it->received <= cutoff))
       continue;
-    known = tracked(s, it, c[nc].token, sizeof(c[nc].token), err);
+    known = tracked(s, it, c[*nc].token, sizeof(c[*nc].token), err);
     if(known < 0)
-      goto out;
+      return -1;
     if(!known) {
       s->stats->untracked++;
       continue;
@@ -307,49 +299,64 @@ static int process_page(struct sync_session *s, const struct exs_ews_item *const
     known =
         exs_store_activity_known(s->st, s->m->address, it->id, it->internet_message_id, NULL, err);
     if(known < 0)
-      goto out;
+      return -1;
     if(known) {
       s->stats->duplicates++;
       continue;
     }
-    c[nc].listed = it;
-    ids[nc] = it->id;
-    nc++;
+    c[*nc].listed = it;
+    ids[*nc] = it->id;
+    (*nc)++;
   }
-  if(nc) {
-    struct exs_ews_get_item_req gr;
-    memset(&gr, 0, sizeof(gr));
-    gr.ids = ids;
-    gr.n_ids = nc;
-    gr.body_type = "Text";
-    gr.fields = get_fields;
-    gr.n_fields = sizeof(get_fields) / sizeof(get_fields[0]);
-    got = got_room(gb, nc); /* the parser zeroes what it fills */
-    if(!got) {
-      exs_error_set(err, EXS_CAT_PROTOCOL, "out of memory");
-      goto out;
-    }
-    s->stats->requests++;
-    if(exs_ews_get_item(s->ews, &gr, got, err))
-      goto out;
-    for(i = 0; i < nc; i++) {
-      c[i].full = &got[i];
-      if(!c[i].full->ok) {
-        if(!strcmp(c[i].full->err.ews_code, "ErrorItemNotFound")) {
-          c[i].listed = NULL; /* gone since it was listed */
-          continue;
-        }
-        c[i].failed = true;
-        snprintf(c[i].reason, sizeof(c[i].reason), "%s", c[i].full->err.message);
-      }
-      else if(c[i].full->body && strlen(c[i].full->body) > max_body) {
-        c[i].failed = true;
-        snprintf(c[i].reason, sizeof(c[i].reason), "the body is larger than %zu bytes", max_body);
-      }
-    }
+  return 0;
+}
+
+/* Read the candidates whole in one GetItem into *got (set before the call,
+ * so the caller clears what it holds); mark the gone and the unusable. */
+static int fetch_candidates(struct sync_session *s, struct candidate *c, const char **ids,
+                            size_t nc, struct got_buf *gb, struct exs_ews_item **got,
+                            struct exs_error *err)
+{
+  struct exs_ews_get_item_req gr;
+  size_t i, max_body = s->opt->max_body ? s->opt->max_body : 4u << 20;
+
+  memset(&gr, 0, sizeof(gr));
+  gr.ids = ids;
+  gr.n_ids = nc;
+  gr.body_type = "Text";
+  gr.fields = get_fields;
+  gr.n_fields = sizeof(get_fields) / sizeof(get_fields[0]);
+  *got = got_room(gb, nc); /* the parser zeroes what it fills */
+  if(!*got) {
+    exs_error_set(err, EXS_CAT_PROTOCOL, "out of memory");
+    return -1;
   }
-  /* messages that cannot be tracked leave the Inbox before the state moves */
+  s->stats->requests++;
+  if(exs_ews_get_item(s->ews, &gr, *got, err))
+    return -1;
   for(i = 0; i < nc; i++) {
+    c[i].full = &(*got)[i];
+    if(!c[i].full->ok) {
+      if(!strcmp(c[i].full->err.ews_code, "ErrorItemNotFound")) {
+        c[i].listed = NULL; /* gone since it was listed */
+        continue;
+      }
+      c[i].failed = true;
+      snprintf(c[i].reason, sizeof(c[i].reason), "%s", c[i].full->err.message);
+    }
+    else if(c[i].full->body && strlen(c[i].full->body) > max_body) {
+      c[i].failed = true;
+      snprintf(c[i].reason, sizeof(c[i].reason), "the body is larger than %zu bytes", max_body);
+    }
+  }
+  return 0;
+}
+
+/* Messages that cannot be tracked are counted, logged and (when the
+ * profile says so) moved out of the Inbox before the state moves. */
+static void set_aside_failed(struct sync_session *s, struct candidate *c, size_t nc)
+{
+  for(size_t i = 0; i < nc; i++) {
     if(!c[i].failed)
       continue;
     s->failed++;
@@ -359,54 +366,94 @@ static int process_page(struct sync_session *s, const struct exs_ews_item *const
   }
   if(s->p->move_undeliverable)
     move_failed(s, c, nc);
+}
+
+/* Store one candidate as a received email activity (inside the page's
+ * transaction); a duplicate is counted, not an error. */
+static int store_candidate(struct sync_session *s, const struct candidate *cand,
+                           struct exs_error *err)
+{
+  struct exs_activity a;
+  const struct exs_ews_item *f = cand->full;
+  int rc;
+
+  memset(&a, 0, sizeof(a));
+  snprintf(a.mailbox, sizeof(a.mailbox), "%s", s->m->address);
+  a.direction = EXS_DIR_INCOMING;
+  snprintf(a.state, sizeof(a.state), "%s", EXS_ACTIVITY_RECEIVED);
+  snprintf(a.exchange_item_id, sizeof(a.exchange_item_id), "%s", cand->listed->id);
+  snprintf(a.internet_message_id, sizeof(a.internet_message_id), "%s",
+           f->internet_message_id[0] ? f->internet_message_id : cand->listed->internet_message_id);
+  a.subject = (char *)(f->subject[0] ? f->subject : cand->listed->subject);
+  a.sender = (char *)f->from.email;
+  a.recipients = join_recipients(f);
+  a.body = f->body;
+  a.received = f->received ? f->received : cand->listed->received;
+  rc = exs_store_activity_add(s->st, &a, err);
+  free(a.recipients);
+  if(rc < 0)
+    return -1;
+  if(rc == EXS_STORE_DUPLICATE) {
+    s->stats->duplicates++;
+    return 0;
+  }
+  if(cand->token[0] && exs_store_activity_set_token(s->st, a.id, cand->token, err))
+    return -1;
+  s->items++;
+  s->stats->received++;
+  return 0;
+}
+
+/* ONE transaction: the page's activities and the new sync state. */
+static int store_page(struct sync_session *s, const struct candidate *c, size_t nc,
+                      const char *new_state, struct exs_error *err)
+{
+  struct exs_error ignored;
+  size_t i;
 
   if(exs_store_begin(s->st, err))
-    goto out;
-  in_tx = true;
+    return -1;
   for(i = 0; i < nc; i++) {
-    struct exs_activity a;
-    const struct exs_ews_item *f = c[i].full;
-    int rc;
     if(!c[i].listed || c[i].failed)
       continue;
-    memset(&a, 0, sizeof(a));
-    snprintf(a.mailbox, sizeof(a.mailbox), "%s", s->m->address);
-    a.direction = EXS_DIR_INCOMING;
-    snprintf(a.state, sizeof(a.state), "%s", EXS_ACTIVITY_RECEIVED);
-    snprintf(a.exchange_item_id, sizeof(a.exchange_item_id), "%s", c[i].listed->id);
-    snprintf(a.internet_message_id, sizeof(a.internet_message_id), "%s",
-             f->internet_message_id[0] ? f->internet_message_id : c[i].listed->internet_message_id);
-    a.subject = (char *)(f->subject[0] ? f->subject : c[i].listed->subject);
-    a.sender = (char *)f->from.email;
-    a.recipients = join_recipients(f);
-    a.body = f->body;
-    a.received = f->received ? f->received : c[i].listed->received;
-    rc = exs_store_activity_add(s->st, &a, err);
-    free(a.recipients);
-    if(rc < 0)
-      goto out;
-    if(rc == EXS_STORE_DUPLICATE) {
-      s->stats->duplicates++;
-      continue;
-    }
-    if(c[i].token[0] && exs_store_activity_set_token(s->st, a.id, c[i].token, err))
-      goto out;
-    s->items++;
-    s->stats->received++;
+    if(store_candidate(s, &c[i], err))
+      goto fail;
   }
   EXS_FAULT_POINT("incoming.page"); /* the page stored, its state not yet */
   if(exs_store_syncstate_put(s->st, s->m->address, INBOX_KEY, new_state, err))
-    goto out;
+    goto fail;
   if(exs_store_commit(s->st, err))
-    goto out;
-  in_tx = false;
+    goto fail;
   s->stats->pages++;
+  return 0;
+fail:
+  exs_store_rollback(s->st, &ignored);
+  return -1;
+}
+
+/* Process one page of listed items and commit it with new_state. */
+static int process_page(struct sync_session *s, const struct exs_ews_item *const *items, size_t n,
+                        const char *new_state, struct got_buf *gb, struct exs_error *err)
+{
+  struct candidate *c = calloc(n ? n : 1, sizeof(*c));
+  const char **ids = calloc(n ? n : 1, sizeof(*ids));
+  struct exs_ews_item *got = NULL;
+  size_t nc = 0, i;
+  int result = -1;
+
+  if(!c || !ids) {
+    exs_error_set(err, EXS_CAT_PROTOCOL, "out of memory");
+    goto out;
+  }
+  if(select_candidates(s, items, n, c, ids, &nc, err))
+    goto out;
+  if(nc && fetch_candidates(s, c, ids, nc, gb, &got, err))
+    goto out;
+  set_aside_failed(s, c, nc);
+  if(store_page(s, c, nc, new_state, err))
+    goto out;
   result = 0;
 out:
-  if(in_tx) {
-    struct exs_error ignored;
-    exs_store_rollback(s->st, &ignored);
-  }
   for(i = 0; got && i < nc; i++)
     exs_ews_item_clear(&got[i]); /* bodies; the array stays for the next page */
   free(c);

@@ -1039,33 +1039,25 @@ static bool env_name_ok(const char *v)
   return i <= 64;
 }
 
+/* A refusal: the message in err, -1 from the checking helper. */
 #define REFUSE(...)                                                                                \
   do {                                                                                             \
     snprintf(err, errlen, __VA_ARGS__);                                                            \
-    goto out;                                                                                      \
+    return -1;                                                                                     \
   } while(0)
 
-int diag_recording_check_command(const struct diag_recording *r, const char *const *argv,
-                                 size_t argc, const char **kept, size_t *n_kept, char *err,
-                                 size_t errlen)
+/* Pass 1, as diag_main: global options wherever they stand. The transport
+ * overrides are dropped (replay gives its own), --format is kept (in kept,
+ * when given), the rest goes to rest with its 1-based position in pos. 0, or
+ * -1 with the refusal in err. */
+static int split_globals(const char *const *argv, size_t argc, const char **rest, size_t *pos,
+                         size_t *nrest, const char **kept, size_t *nk, char *err, size_t errlen)
 {
   static const char *const dropped[] = {"--cacert", "--connect-to", "--resolve"};
   static const char *const refused[] = {"--db", "--key-file", "--trace"};
-  static const char *const te_flags[] = {"--this-org-only", "--wait-retries", "--help", "-h"};
-  static const char *const te_values[] = {"--delivery-timeout", "--retry-interval", "--max-retries",
-                                          "--mailbox"};
-  static const char *const ad_flags[] = {"--allow-non-ssl", "--password-prompt", "--help", "-h"};
-  static const char *const ad_values[] = {"--user", "--protocol"};
-  const char **rest = calloc(argc + 1, sizeof(char *));
-  size_t *pos = calloc(argc + 1, sizeof(size_t));
-  size_t nrest = 0, nk = 0, i;
   const char *iv;
-  bool te, have_address = false;
-  int result = -1;
+  size_t i;
 
-  if(!rest || !pos)
-    REFUSE("out of memory");
-  /* pass 1, as diag_main: global options wherever they stand */
   for(i = 0; i < argc; i++) {
     const char *a = argv[i];
     if(!strcmp(a, "--"))
@@ -1079,20 +1071,37 @@ int diag_recording_check_command(const struct diag_recording *r, const char *con
       if(!iv && i + 1 >= argc)
         REFUSE("argument %zu '%s' needs a value", i + 1, a);
       if(keep && kept) {
-        kept[nk++] = a;
+        kept[(*nk)++] = a;
         if(!iv)
-          kept[nk++] = argv[i + 1];
+          kept[(*nk)++] = argv[i + 1];
       }
       if(!iv)
         i++;
       continue;
     }
-    pos[nrest] = i + 1;
-    rest[nrest++] = a;
+    pos[*nrest] = i + 1;
+    rest[(*nrest)++] = a;
   }
+  return 0;
+}
+
+/* Pass 2: the command (test-enable or autodiscover only) and its own
+ * options; file references only where replay substitutes the recording's
+ * files. 0, or -1 with the refusal in err. */
+static int check_command_words(const struct diag_recording *r, const char **rest, const size_t *pos,
+                               size_t nrest, char *err, size_t errlen)
+{
+  static const char *const te_flags[] = {"--this-org-only", "--wait-retries", "--help", "-h"};
+  static const char *const te_values[] = {"--delivery-timeout", "--retry-interval", "--max-retries",
+                                          "--mailbox"};
+  static const char *const ad_flags[] = {"--allow-non-ssl", "--password-prompt", "--help", "-h"};
+  static const char *const ad_values[] = {"--user", "--protocol"};
+  const char *iv;
+  bool te, have_address = false;
+  size_t i;
+
   if(!nrest)
     REFUSE("the recorded command is empty");
-  /* pass 2: the command and its own options */
   te = !strcmp(rest[0], "test-enable");
   if(!te && strcmp(rest[0], "autodiscover"))
     REFUSE("argument %zu '%s': a recording may only run test-enable or autodiscover", pos[0],
@@ -1140,6 +1149,26 @@ int diag_recording_check_command(const struct diag_recording *r, const char *con
     }
     REFUSE("argument %zu '%s': not an option a recording may give to %s", pos[i], a, rest[0]);
   }
+  return 0;
+}
+#undef REFUSE
+
+int diag_recording_check_command(const struct diag_recording *r, const char *const *argv,
+                                 size_t argc, const char **kept, size_t *n_kept, char *err,
+                                 size_t errlen)
+{
+  const char **rest = calloc(argc + 1, sizeof(char *));
+  size_t *pos = calloc(argc + 1, sizeof(size_t));
+  size_t nrest = 0, nk = 0, i;
+  int result = -1;
+
+  if(!rest || !pos) {
+    snprintf(err, errlen, "out of memory");
+    goto out;
+  }
+  if(split_globals(argv, argc, rest, pos, &nrest, kept, &nk, err, errlen) ||
+     check_command_words(r, rest, pos, nrest, err, errlen))
+    goto out;
   if(kept) {
     /* the command words in their order, the kept globals before them */
     for(i = 0; i < nrest; i++)
@@ -1152,4 +1181,3 @@ out:
   free(pos);
   return result;
 }
-#undef REFUSE
