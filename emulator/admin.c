@@ -123,6 +123,95 @@ out:
   return status;
 }
 
+/* GET /health: counts read under the world lock. */
+static int admin_health(struct emu *emu, struct exs_buf *out)
+{
+  size_t nm, nu;
+
+  emu_world_read(emu);
+  nm = emu->nmailboxes;
+  nu = emu->nusers;
+  emu_world_unlock(emu);
+  exs_buf_addf(out, "{\"status\":\"ok\",\"users\":%zu,\"mailboxes\":%zu,\"journal\":%zu}", nu, nm,
+               emu_journal_count(emu));
+  return 200;
+}
+
+/* One journal entry as a JSON object. */
+static void journal_entry_json(struct exs_buf *out, const struct emu_journal_entry *e, bool first)
+{
+  exs_buf_addf(out,
+               "%s{\"seq\":%llu,\"time_ms\":%lld,\"start_ms\":%lld,\"host\":", first ? "" : ",",
+               (unsigned long long)e->seq, (long long)e->time_ms, (long long)e->start_ms);
+  json_str(out, e->host);
+  exs_buf_adds(out, ",\"client\":");
+  json_str(out, e->client);
+  exs_buf_adds(out, ",\"method\":");
+  json_str(out, e->method);
+  exs_buf_adds(out, ",\"path\":");
+  json_str(out, e->path);
+  exs_buf_adds(out, ",\"operation\":");
+  json_str(out, e->operation);
+  exs_buf_adds(out, ",\"auth_user\":");
+  json_str(out, e->auth_user);
+  exs_buf_adds(out, ",\"auth_scheme\":");
+  json_str(out, e->auth_scheme);
+  exs_buf_adds(out, ",\"mailbox\":");
+  json_str(out, e->mailbox);
+  exs_buf_adds(out, ",\"impersonated\":");
+  json_str(out, e->impersonated);
+  exs_buf_addf(out, ",\"auth_failed\":%s", e->auth_failed ? "true" : "false");
+  exs_buf_adds(out, ",\"response_code\":");
+  json_str(out, e->response_code);
+  exs_buf_addf(out, ",\"status\":%d,\"in_flight\":%d}", e->status, e->in_flight);
+}
+
+/* GET /journal: a snapshot of every entry, as a JSON array. */
+static int admin_journal(struct emu *emu, struct exs_buf *out)
+{
+  size_t n = emu_journal_count(emu);
+  struct emu_journal_entry *e = calloc(n ? n : 1, sizeof(*e));
+
+  if(!e)
+    return error(out, 500, "out of memory");
+  n = emu_journal_get(emu, 0, e, n);
+  exs_buf_adds(out, "[");
+  for(size_t i = 0; i < n; i++)
+    journal_entry_json(out, &e[i], i == 0);
+  exs_buf_adds(out, "]");
+  free(e);
+  return 200;
+}
+
+/* POST /deliver?from=A&to=B&subject=S, body: the message text. */
+static int admin_deliver(struct emu *emu, const char *query, const char *body, size_t len,
+                         struct exs_buf *out)
+{
+  char err[1024];
+  struct evkeyvalq q;
+  char *text;
+  int rc;
+
+  memset(&q, 0, sizeof(q));
+  if(!query || evhttp_parse_query_str(query, &q) != 0)
+    return error(out, 400, "deliver needs ?to=ADDRESS[&from=A&subject=S]");
+  text = malloc(len + 1);
+  if(!text) {
+    evhttp_clear_headers(&q);
+    return error(out, 500, "out of memory");
+  }
+  memcpy(text, body, len);
+  text[len] = '\0';
+  rc = emu_deliver_message(emu, evhttp_find_header(&q, "from"), evhttp_find_header(&q, "to"),
+                           evhttp_find_header(&q, "subject"), text, err, sizeof(err));
+  free(text);
+  evhttp_clear_headers(&q);
+  if(rc != 0)
+    return error(out, 400, err);
+  exs_buf_adds(out, "{\"status\":\"ok\"}");
+  return 200;
+}
+
 int emu_admin_handle(struct emu *emu, const char *method, const char *path, const char *query,
                      const char *body, size_t len, struct exs_buf *out)
 {
@@ -130,16 +219,8 @@ int emu_admin_handle(struct emu *emu, const char *method, const char *path, cons
   const char *p = path + strlen("/_emulator");
   bool post = strcmp(method, "POST") == 0, get = strcmp(method, "GET") == 0;
 
-  if(strcmp(p, "/health") == 0 && get) {
-    size_t nm, nu;
-    emu_world_read(emu);
-    nm = emu->nmailboxes;
-    nu = emu->nusers;
-    emu_world_unlock(emu);
-    exs_buf_addf(out, "{\"status\":\"ok\",\"users\":%zu,\"mailboxes\":%zu,\"journal\":%zu}", nu, nm,
-                 emu_journal_count(emu));
-    return 200;
-  }
+  if(strcmp(p, "/health") == 0 && get)
+    return admin_health(emu, out);
   if(strcmp(p, "/reset") == 0 && post) {
     if(emu_reset(emu, err, sizeof(err)) != 0)
       return error(out, 500, err);
@@ -154,43 +235,8 @@ int emu_admin_handle(struct emu *emu, const char *method, const char *path, cons
     exs_buf_adds(out, "{\"status\":\"ok\"}");
     return 200;
   }
-  if(strcmp(p, "/journal") == 0 && get) {
-    size_t n = emu_journal_count(emu);
-    struct emu_journal_entry *e = calloc(n ? n : 1, sizeof(*e));
-    if(!e)
-      return error(out, 500, "out of memory");
-    n = emu_journal_get(emu, 0, e, n);
-    exs_buf_adds(out, "[");
-    for(size_t i = 0; i < n; i++) {
-      exs_buf_addf(out,
-                   "%s{\"seq\":%llu,\"time_ms\":%lld,\"start_ms\":%lld,\"host\":", i ? "," : "",
-                   (unsigned long long)e[i].seq, (long long)e[i].time_ms, (long long)e[i].start_ms);
-      json_str(out, e[i].host);
-      exs_buf_adds(out, ",\"client\":");
-      json_str(out, e[i].client);
-      exs_buf_adds(out, ",\"method\":");
-      json_str(out, e[i].method);
-      exs_buf_adds(out, ",\"path\":");
-      json_str(out, e[i].path);
-      exs_buf_adds(out, ",\"operation\":");
-      json_str(out, e[i].operation);
-      exs_buf_adds(out, ",\"auth_user\":");
-      json_str(out, e[i].auth_user);
-      exs_buf_adds(out, ",\"auth_scheme\":");
-      json_str(out, e[i].auth_scheme);
-      exs_buf_adds(out, ",\"mailbox\":");
-      json_str(out, e[i].mailbox);
-      exs_buf_adds(out, ",\"impersonated\":");
-      json_str(out, e[i].impersonated);
-      exs_buf_addf(out, ",\"auth_failed\":%s", e[i].auth_failed ? "true" : "false");
-      exs_buf_adds(out, ",\"response_code\":");
-      json_str(out, e[i].response_code);
-      exs_buf_addf(out, ",\"status\":%d,\"in_flight\":%d}", e[i].status, e[i].in_flight);
-    }
-    exs_buf_adds(out, "]");
-    free(e);
-    return 200;
-  }
+  if(strcmp(p, "/journal") == 0 && get)
+    return admin_journal(emu, out);
   if(strcmp(p, "/faults") == 0 && post) {
     char spec[2048];
     int id;
@@ -207,28 +253,7 @@ int emu_admin_handle(struct emu *emu, const char *method, const char *path, cons
     exs_buf_adds(out, "{\"status\":\"ok\"}");
     return 200;
   }
-  if(strcmp(p, "/deliver") == 0 && post) {
-    struct evkeyvalq q;
-    char *text;
-    int rc;
-    memset(&q, 0, sizeof(q));
-    if(!query || evhttp_parse_query_str(query, &q) != 0)
-      return error(out, 400, "deliver needs ?to=ADDRESS[&from=A&subject=S]");
-    text = malloc(len + 1);
-    if(!text) {
-      evhttp_clear_headers(&q);
-      return error(out, 500, "out of memory");
-    }
-    memcpy(text, body, len);
-    text[len] = '\0';
-    rc = emu_deliver_message(emu, evhttp_find_header(&q, "from"), evhttp_find_header(&q, "to"),
-                             evhttp_find_header(&q, "subject"), text, err, sizeof(err));
-    free(text);
-    evhttp_clear_headers(&q);
-    if(rc != 0)
-      return error(out, 400, err);
-    exs_buf_adds(out, "{\"status\":\"ok\"}");
-    return 200;
-  }
+  if(strcmp(p, "/deliver") == 0 && post)
+    return admin_deliver(emu, query, body, len, out);
   return error(out, 404, "unknown admin path");
 }

@@ -134,6 +134,96 @@ static void setting(struct exs_buf *out, const char *name, const char *value)
   exs_buf_adds(out, "</Value></UserSetting>");
 }
 
+/* A UserSettingError for each requested setting we do not serve. */
+static void setting_errors(struct exs_buf *out, xmlNodePtr settings)
+{
+  for(xmlNodePtr s = settings ? settings->children : NULL; s; s = s->next) {
+    char name[128];
+    if(!exs_xml_is(s, NS_AD, "Setting"))
+      continue;
+    exs_xml_text(s, name, sizeof(name));
+    if(strcmp(name, "UserDisplayName") && strcmp(name, "UserDN") &&
+       strcmp(name, "UserDeploymentId") && strcmp(name, "InternalEwsUrl") &&
+       strcmp(name, "ExternalEwsUrl") && strcmp(name, "CasVersion") &&
+       strcmp(name, "EwsSupportedSchemas") && strcmp(name, "InternalMailboxServer")) {
+      exs_buf_adds(out, "<UserSettingError><ErrorCode>SettingIsNotAvailable</ErrorCode>"
+                        "<ErrorMessage>User setting '");
+      exs_buf_add_xml(out, name);
+      exs_buf_adds(out, "' is not available. </ErrorMessage><SettingName>");
+      exs_buf_add_xml(out, name);
+      exs_buf_adds(out, "</SettingName></UserSettingError>");
+    }
+  }
+}
+
+/* The requested settings we serve, for mailbox m. */
+static void user_settings(struct exs_buf *out, xmlNodePtr settings, const struct emu_mailbox *m,
+                          const char *url)
+{
+  for(xmlNodePtr s = settings ? settings->children : NULL; s; s = s->next) {
+    char name[128], dn[512];
+    if(!exs_xml_is(s, NS_AD, "Setting"))
+      continue;
+    exs_xml_text(s, name, sizeof(name));
+    snprintf(dn, sizeof(dn),
+             "/o=Emulated Organization/ou=Exchange Administrative Group "
+             "(FYDIBOHF23SPDLT)/cn=Recipients/cn=%s",
+             m->smtp);
+    if(!strcmp(name, "UserDisplayName"))
+      setting(out, name, m->display);
+    else if(!strcmp(name, "UserDN"))
+      setting(out, name, dn);
+    else if(!strcmp(name, "UserDeploymentId"))
+      setting(out, name, "50817eff-b925-4578-a0db-13bfc635e7a5");
+    else if(!strcmp(name, "InternalEwsUrl") || !strcmp(name, "ExternalEwsUrl"))
+      setting(out, name, url);
+    else if(!strcmp(name, "CasVersion"))
+      setting(out, name, "15.01.2507.006");
+    else if(!strcmp(name, "EwsSupportedSchemas"))
+      setting(out, name,
+              "Exchange2007, Exchange2007_SP1, Exchange2010, Exchange2010_SP1, "
+              "Exchange2010_SP2, Exchange2013, Exchange2013_SP1, Exchange2015, "
+              "Exchange2016");
+    else if(!strcmp(name, "InternalMailboxServer"))
+      setting(out, name, "mbx01.exsync.invalid");
+  }
+}
+
+/* One UserResponse's content: a redirect, InvalidUser, or the settings of
+ * mailbox m. The first user's outcome becomes the journal's code. */
+static void user_response(struct emu_host *host, const struct emu_mailbox *m, xmlNodePtr settings,
+                          const char *url, struct exs_buf *out, char *code, size_t codelen)
+{
+  if(host->ad_action == EMU_AD_REDIRECT_ADDR || host->ad_action == EMU_AD_REDIRECT_URL) {
+    bool is_addr = host->ad_action == EMU_AD_REDIRECT_ADDR;
+    exs_buf_adds(out, is_addr ? "<ErrorCode>RedirectAddress</ErrorCode><ErrorMessage>"
+                                "Redirection address.</ErrorMessage><RedirectTarget>"
+                              : "<ErrorCode>RedirectUrl</ErrorCode><ErrorMessage>"
+                                "Redirection URL.</ErrorMessage><RedirectTarget>");
+    exs_buf_add_xml(out, host->ad_target ? host->ad_target : "");
+    exs_buf_adds(out, "</RedirectTarget><UserSettingErrors /><UserSettings />");
+    if(!code[0])
+      snprintf(code, codelen, "%s", is_addr ? "RedirectAddress" : "RedirectUrl");
+  }
+  else if(host->ad_action == EMU_AD_ERROR || !m) {
+    exs_buf_adds(out, "<ErrorCode>InvalidUser</ErrorCode><ErrorMessage>" NOT_FOUND
+                      "</ErrorMessage><RedirectTarget i:nil=\"true\"/><UserSettingErrors />"
+                      "<UserSettings />");
+    if(!code[0])
+      snprintf(code, codelen, "InvalidUser");
+  }
+  else {
+    exs_buf_adds(out, "<ErrorCode>NoError</ErrorCode><ErrorMessage>No error.</ErrorMessage>"
+                      "<RedirectTarget i:nil=\"true\"/><UserSettingErrors>");
+    setting_errors(out, settings);
+    exs_buf_adds(out, "</UserSettingErrors><UserSettings>");
+    user_settings(out, settings, m, url);
+    exs_buf_adds(out, "</UserSettings>");
+    if(!code[0])
+      snprintf(code, codelen, "NoError");
+  }
+}
+
 static int soap(struct emu *emu, struct emu_host *host, bool tls, const char *hosthdr,
                 xmlDocPtr doc, struct exs_buf *out, char *mailbox, size_t mblen, char *code,
                 size_t codelen)
@@ -165,76 +255,7 @@ static int soap(struct emu *emu, struct emu_host *host, bool tls, const char *ho
       snprintf(mailbox, mblen, "%s", addr);
     m = emu_mailbox_find(emu, addr);
     exs_buf_adds(out, "<UserResponse>");
-    if(host->ad_action == EMU_AD_REDIRECT_ADDR || host->ad_action == EMU_AD_REDIRECT_URL) {
-      bool is_addr = host->ad_action == EMU_AD_REDIRECT_ADDR;
-      exs_buf_adds(out, is_addr ? "<ErrorCode>RedirectAddress</ErrorCode><ErrorMessage>"
-                                  "Redirection address.</ErrorMessage><RedirectTarget>"
-                                : "<ErrorCode>RedirectUrl</ErrorCode><ErrorMessage>"
-                                  "Redirection URL.</ErrorMessage><RedirectTarget>");
-      exs_buf_add_xml(out, host->ad_target ? host->ad_target : "");
-      exs_buf_adds(out, "</RedirectTarget><UserSettingErrors /><UserSettings />");
-      if(!code[0])
-        snprintf(code, codelen, "%s", is_addr ? "RedirectAddress" : "RedirectUrl");
-    }
-    else if(host->ad_action == EMU_AD_ERROR || !m) {
-      exs_buf_adds(out, "<ErrorCode>InvalidUser</ErrorCode><ErrorMessage>" NOT_FOUND
-                        "</ErrorMessage><RedirectTarget i:nil=\"true\"/><UserSettingErrors />"
-                        "<UserSettings />");
-      if(!code[0])
-        snprintf(code, codelen, "InvalidUser");
-    }
-    else {
-      exs_buf_adds(out, "<ErrorCode>NoError</ErrorCode><ErrorMessage>No error.</ErrorMessage>"
-                        "<RedirectTarget i:nil=\"true\"/><UserSettingErrors>");
-      for(xmlNodePtr s = settings ? settings->children : NULL; s; s = s->next) {
-        char name[128];
-        if(!exs_xml_is(s, NS_AD, "Setting"))
-          continue;
-        exs_xml_text(s, name, sizeof(name));
-        if(strcmp(name, "UserDisplayName") && strcmp(name, "UserDN") &&
-           strcmp(name, "UserDeploymentId") && strcmp(name, "InternalEwsUrl") &&
-           strcmp(name, "ExternalEwsUrl") && strcmp(name, "CasVersion") &&
-           strcmp(name, "EwsSupportedSchemas") && strcmp(name, "InternalMailboxServer")) {
-          exs_buf_adds(out, "<UserSettingError><ErrorCode>SettingIsNotAvailable</ErrorCode>"
-                            "<ErrorMessage>User setting '");
-          exs_buf_add_xml(out, name);
-          exs_buf_adds(out, "' is not available. </ErrorMessage><SettingName>");
-          exs_buf_add_xml(out, name);
-          exs_buf_adds(out, "</SettingName></UserSettingError>");
-        }
-      }
-      exs_buf_adds(out, "</UserSettingErrors><UserSettings>");
-      for(xmlNodePtr s = settings ? settings->children : NULL; s; s = s->next) {
-        char name[128], dn[512];
-        if(!exs_xml_is(s, NS_AD, "Setting"))
-          continue;
-        exs_xml_text(s, name, sizeof(name));
-        snprintf(dn, sizeof(dn),
-                 "/o=Emulated Organization/ou=Exchange Administrative Group "
-                 "(FYDIBOHF23SPDLT)/cn=Recipients/cn=%s",
-                 m->smtp);
-        if(!strcmp(name, "UserDisplayName"))
-          setting(out, name, m->display);
-        else if(!strcmp(name, "UserDN"))
-          setting(out, name, dn);
-        else if(!strcmp(name, "UserDeploymentId"))
-          setting(out, name, "50817eff-b925-4578-a0db-13bfc635e7a5");
-        else if(!strcmp(name, "InternalEwsUrl") || !strcmp(name, "ExternalEwsUrl"))
-          setting(out, name, url);
-        else if(!strcmp(name, "CasVersion"))
-          setting(out, name, "15.01.2507.006");
-        else if(!strcmp(name, "EwsSupportedSchemas"))
-          setting(out, name,
-                  "Exchange2007, Exchange2007_SP1, Exchange2010, Exchange2010_SP1, "
-                  "Exchange2010_SP2, Exchange2013, Exchange2013_SP1, Exchange2015, "
-                  "Exchange2016");
-        else if(!strcmp(name, "InternalMailboxServer"))
-          setting(out, name, "mbx01.exsync.invalid");
-      }
-      exs_buf_adds(out, "</UserSettings>");
-      if(!code[0])
-        snprintf(code, codelen, "NoError");
-    }
+    user_response(host, m, settings, url, out, code, codelen);
     exs_buf_adds(out, "</UserResponse>");
   }
   exs_buf_adds(out, "</UserResponses></Response></GetUserSettingsResponseMessage></s:Body>"

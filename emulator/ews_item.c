@@ -519,47 +519,132 @@ static int sort_cmp(const void *pa, const void *pb)
   return sort_desc ? -c : c;
 }
 
+/* The paging and calendar window of a FindItem. */
+struct find_view {
+  xmlNodePtr restr, order, cview;
+  long max, offset;
+  bool from_end;
+  time_t vstart, vend;
+};
+
+static void find_view_parse(xmlNodePtr op, struct find_view *v)
+{
+  xmlNodePtr view = exs_xml_child(op, EMU_NS_M, "IndexedPageItemView");
+  char buf[64];
+
+  memset(v, 0, sizeof(*v));
+  v->restr = exs_xml_child(op, EMU_NS_M, "Restriction");
+  v->order = exs_xml_path(op, EMU_NS_M, "SortOrder");
+  v->cview = exs_xml_child(op, EMU_NS_M, "CalendarView");
+  v->max = 1000;
+  if(v->cview) {
+    if(exs_xml_attr(v->cview, "MaxEntriesReturned", buf, sizeof(buf)))
+      v->max = strtol(buf, NULL, 10);
+    exs_xml_attr(v->cview, "StartDate", buf, sizeof(buf));
+    exs_time_parse(buf, &v->vstart);
+    exs_xml_attr(v->cview, "EndDate", buf, sizeof(buf));
+    exs_time_parse(buf, &v->vend);
+  }
+  if(view) {
+    if(exs_xml_attr(view, "MaxEntriesReturned", buf, sizeof(buf)))
+      v->max = strtol(buf, NULL, 10);
+    if(exs_xml_attr(view, "Offset", buf, sizeof(buf)))
+      v->offset = strtol(buf, NULL, 10);
+    exs_xml_attr(view, "BasePoint", buf, sizeof(buf));
+    v->from_end = strcmp(buf, "End") == 0;
+  }
+  if(v->max <= 0 || v->max > 1000)
+    v->max = 1000;
+  if(v->offset < 0)
+    v->offset = 0;
+}
+
+/* The folder's items in the calendar window that match the restriction,
+ * into sel; their count. */
+static size_t find_select(const struct emu_folder *f, const struct find_view *v,
+                          struct emu_item **sel)
+{
+  size_t n = 0;
+
+  for(size_t i = 0; i < f->nitems; i++) {
+    struct emu_item *it = f->items[i];
+    if(v->cview) {
+      /* CalendarView: calendar items overlapping [StartDate, EndDate) */
+      time_t s0, e0;
+      if(it->kind != EMU_KIND_CALENDAR || !ews_frag_time(it, "Start", &s0))
+        continue;
+      if(!ews_frag_time(it, "End", &e0))
+        e0 = s0;
+      if(!(s0 < v->vend && e0 > v->vstart) && !(s0 == e0 && s0 >= v->vstart && s0 < v->vend))
+        continue;
+    }
+    if(!v->restr || restr_eval(it, exs_xml_first_element(v->restr), 0))
+      sel[n++] = it;
+  }
+  return n;
+}
+
+/* Calendar views by start, else by the SortOrder's first field. */
+static void find_sort(const struct find_view *v, struct emu_item **sel, size_t n)
+{
+  char buf[64];
+
+  if(v->cview) {
+    by_start = true;
+    qsort(sel, n, sizeof(*sel), sort_cmp);
+    by_start = false;
+  }
+  else if(v->order) {
+    xmlNodePtr fo = exs_xml_child(v->order, EMU_NS_T, "FieldOrder");
+    if(fo) {
+      exs_xml_attr(fo, "Order", buf, sizeof(buf));
+      sort_desc = strcmp(buf, "Descending") == 0;
+      sort_uri = exs_xml_first_element(fo);
+      qsort(sel, n, sizeof(*sel), sort_cmp);
+    }
+  }
+}
+
+/* One folder's response message: its page of the selection. */
+static void find_write_page(struct emu_ews_ctx *ctx, const struct find_view *v,
+                            const struct ews_shape *shape, struct emu_item **sel, size_t n)
+{
+  size_t start, end;
+
+  if(v->from_end) {
+    end = (size_t)v->offset >= n ? 0 : n - (size_t)v->offset;
+    start = end > (size_t)v->max ? end - (size_t)v->max : 0;
+  }
+  else {
+    start = (size_t)v->offset > n ? n : (size_t)v->offset;
+    end = start + (size_t)v->max > n ? n : start + (size_t)v->max;
+  }
+  ews_msg_ok(ctx, "FindItem");
+  exs_buf_addf(ctx->out,
+               "<m:RootFolder IndexedPagingOffset=\"%zu\" TotalItemsInView=\"%zu\" "
+               "IncludesLastItemInRange=\"%s\"><t:Items>",
+               v->from_end ? n - start : end, n,
+               (v->from_end ? start == 0 : end >= n) ? "true" : "false");
+  for(size_t i = start; i < end; i++)
+    ews_write_item(ctx, sel[i], shape, true);
+  exs_buf_adds(ctx->out, "</t:Items></m:RootFolder>");
+  ews_msg_end(ctx, "FindItem");
+}
+
 void ews_find_item(struct emu_ews_ctx *ctx, xmlNodePtr op)
 {
   struct ews_shape shape;
+  struct find_view v;
   xmlNodePtr ids = exs_xml_child(op, EMU_NS_M, "ParentFolderIds");
-  xmlNodePtr restr = exs_xml_child(op, EMU_NS_M, "Restriction");
-  xmlNodePtr view = exs_xml_child(op, EMU_NS_M, "IndexedPageItemView");
-  xmlNodePtr order = exs_xml_path(op, EMU_NS_M, "SortOrder");
-  xmlNodePtr cview = exs_xml_child(op, EMU_NS_M, "CalendarView");
-  long max = 1000, offset = 0;
-  bool from_end = false;
-  char buf[64];
-  time_t vstart = 0, vend = 0;
 
-  if(cview) {
-    if(exs_xml_attr(cview, "MaxEntriesReturned", buf, sizeof(buf)))
-      max = strtol(buf, NULL, 10);
-    exs_xml_attr(cview, "StartDate", buf, sizeof(buf));
-    exs_time_parse(buf, &vstart);
-    exs_xml_attr(cview, "EndDate", buf, sizeof(buf));
-    exs_time_parse(buf, &vend);
-  }
-
-  if(view) {
-    if(exs_xml_attr(view, "MaxEntriesReturned", buf, sizeof(buf)))
-      max = strtol(buf, NULL, 10);
-    if(exs_xml_attr(view, "Offset", buf, sizeof(buf)))
-      offset = strtol(buf, NULL, 10);
-    exs_xml_attr(view, "BasePoint", buf, sizeof(buf));
-    from_end = strcmp(buf, "End") == 0;
-  }
-  if(max <= 0 || max > 1000)
-    max = 1000;
-  if(offset < 0)
-    offset = 0;
+  find_view_parse(op, &v);
   ews_shape_parse(exs_xml_child(op, EMU_NS_M, "ItemShape"), &shape);
   ews_response_begin(ctx, "FindItem");
   for(xmlNodePtr id = ids ? ids->children : NULL; id; id = id->next) {
     const char *code;
     struct emu_folder *f;
     struct emu_item **sel;
-    size_t n = 0, start, end;
+    size_t n;
     if(id->type != XML_ELEMENT_NODE)
       continue;
     f = ews_resolve_folder(ctx, id, &code);
@@ -574,53 +659,9 @@ void ews_find_item(struct emu_ews_ctx *ctx, xmlNodePtr op)
       ews_msg_end(ctx, "FindItem");
       continue;
     }
-    for(size_t i = 0; i < f->nitems; i++) {
-      struct emu_item *it = f->items[i];
-      if(cview) {
-        /* CalendarView: calendar items overlapping [StartDate, EndDate) */
-        time_t s0, e0;
-        if(it->kind != EMU_KIND_CALENDAR || !ews_frag_time(it, "Start", &s0))
-          continue;
-        if(!ews_frag_time(it, "End", &e0))
-          e0 = s0;
-        if(!(s0 < vend && e0 > vstart) && !(s0 == e0 && s0 >= vstart && s0 < vend))
-          continue;
-      }
-      if(!restr || restr_eval(it, exs_xml_first_element(restr), 0))
-        sel[n++] = it;
-    }
-    if(cview) {
-      by_start = true;
-      qsort(sel, n, sizeof(*sel), sort_cmp);
-      by_start = false;
-    }
-    else if(order) {
-      xmlNodePtr fo = exs_xml_child(order, EMU_NS_T, "FieldOrder");
-      if(fo) {
-        exs_xml_attr(fo, "Order", buf, sizeof(buf));
-        sort_desc = strcmp(buf, "Descending") == 0;
-        sort_uri = exs_xml_first_element(fo);
-        qsort(sel, n, sizeof(*sel), sort_cmp);
-      }
-    }
-    if(from_end) {
-      end = (size_t)offset >= n ? 0 : n - (size_t)offset;
-      start = end > (size_t)max ? end - (size_t)max : 0;
-    }
-    else {
-      start = (size_t)offset > n ? n : (size_t)offset;
-      end = start + (size_t)max > n ? n : start + (size_t)max;
-    }
-    ews_msg_ok(ctx, "FindItem");
-    exs_buf_addf(ctx->out,
-                 "<m:RootFolder IndexedPagingOffset=\"%zu\" TotalItemsInView=\"%zu\" "
-                 "IncludesLastItemInRange=\"%s\"><t:Items>",
-                 from_end ? n - start : end, n,
-                 (from_end ? start == 0 : end >= n) ? "true" : "false");
-    for(size_t i = start; i < end; i++)
-      ews_write_item(ctx, sel[i], &shape, true);
-    exs_buf_adds(ctx->out, "</t:Items></m:RootFolder>");
-    ews_msg_end(ctx, "FindItem");
+    n = find_select(f, &v, sel);
+    find_sort(&v, sel, n);
+    find_write_page(ctx, &v, &shape, sel, n);
     free(sel);
   }
   ews_response_end(ctx, "FindItem");

@@ -287,9 +287,101 @@ static int load_mailbox(struct emu *emu, xmlNodePtr n, const char *path, char *e
   return 0;
 }
 
+/* keytab="FILE": as --keytab, relative to the scenario file. */
+static int load_keytab(struct emu *emu, xmlNodePtr root, const char *path, char *err, size_t errlen)
+{
+  char kt[1024], full[2100], ke[512];
+  const char *slash = strrchr(path, '/');
+  struct emu_krb *k;
+
+  if(!exs_xml_attr(root, "keytab", kt, sizeof(kt)))
+    return 0;
+  if(kt[0] == '/' || !slash)
+    snprintf(full, sizeof(full), "%s", kt);
+  else
+    snprintf(full, sizeof(full), "%.*s/%s", (int)(slash - path), path, kt);
+  k = emu_krb_new(full, ke, sizeof(ke));
+  if(!k) {
+    snprintf(err, errlen, "%s:%ld: keytab: %s", path, xmlGetLineNo(root), ke);
+    return -1;
+  }
+  emu_krb_free(emu->krb);
+  emu->krb = k;
+  return 0;
+}
+
+/* <fault spec="..."/>, seeded from the scenario unless it names a seed. */
+static int load_fault(struct emu *emu, xmlNodePtr n, const char *path, char *err, size_t errlen)
+{
+  char spec[1024], fe[256];
+  struct emu_fault *f;
+
+  exs_xml_attr(n, "spec", spec, sizeof(spec));
+  f = emu_fault_parse(spec, fe, sizeof(fe));
+  if(!f) {
+    snprintf(err, errlen, "%s:%ld: fault: %s", path, xmlGetLineNo(n), fe);
+    return -1;
+  }
+  /* the scenario's seed drives the faults that name none of their own */
+  if(!strstr(spec, "seed=")) {
+    f->rng = emu->rng + (uint64_t)xmlGetLineNo(n) * 0x9e3779b97f4a7c15ull;
+    if(!f->rng)
+      f->rng = 1;
+  }
+  if(emu_fault_add_locked(emu, f) < 0) {
+    emu_fault_free(f);
+    snprintf(err, errlen, "%s:%ld: out of memory", path, xmlGetLineNo(n));
+    return -1;
+  }
+  return 0;
+}
+
+/* The root's elements: users and hosts first, mailboxes next, faults last. */
+static int load_elements(struct emu *emu, xmlNodePtr root, const char *path, char *err,
+                         size_t errlen)
+{
+  for(int pass = 0; pass < 3; pass++) {
+    for(xmlNodePtr n = root->children; n; n = n->next) {
+      if(n->type != XML_ELEMENT_NODE)
+        continue;
+      if(pass == 0 && exs_xml_is(n, NS_SCN, "host") && load_host(emu, n, path, err, errlen) != 0)
+        return -1;
+      if(pass == 0 && exs_xml_is(n, NS_SCN, "user") && load_user(emu, n, path, err, errlen) != 0)
+        return -1;
+      if(pass == 1 && exs_xml_is(n, NS_SCN, "mailbox") &&
+         load_mailbox(emu, n, path, err, errlen) != 0)
+        return -1;
+      if(pass == 2 && exs_xml_is(n, NS_SCN, "fault") && load_fault(emu, n, path, err, errlen) != 0)
+        return -1;
+    }
+  }
+  return 0;
+}
+
+/* Users' own mailboxes that no mailbox element declared. */
+static int add_user_mailboxes(struct emu *emu, const char *path, char *err, size_t errlen)
+{
+  for(size_t i = 0; i < emu->nusers; i++) {
+    struct emu_user *u = emu->users[i];
+    struct emu_mailbox *m;
+    if(!u->smtp)
+      continue;
+    m = emu_mailbox_find(emu, u->smtp);
+    if(!m)
+      m = emu_mailbox_add(emu, u->smtp, u->login, u->login);
+    if(!m) {
+      snprintf(err, errlen, "%s: out of memory", path);
+      return -1;
+    }
+    if(!m->owner)
+      m->owner = strdup(u->login);
+  }
+  return 0;
+}
+
 int emu_scenario_load_locked(struct emu *emu, const char *path, char *err, size_t errlen)
 {
-  char xsd[4096], e[1024];
+  char xsd[4096], e[1024], seed[32];
   struct exs_schema *schema = NULL;
   xmlDocPtr doc = NULL;
   xmlNodePtr root;
@@ -315,81 +407,12 @@ int emu_scenario_load_locked(struct emu *emu, const char *path, char *err, size_
   emu_store_clear(emu);
   emu_hosts_clear(emu);
   emu_faults_clear_locked(emu);
-  {
-    char seed[32];
-    if(exs_xml_attr(root, "seed", seed, sizeof(seed)))
-      emu->rng = strtoull(seed, NULL, 10) * 0x9e3779b97f4a7c15ull + 1;
-  }
-  {
-    /* keytab="FILE": as --keytab, relative to the scenario file */
-    char kt[1024], full[2100], ke[512];
-    if(exs_xml_attr(root, "keytab", kt, sizeof(kt))) {
-      const char *slash = strrchr(path, '/');
-      struct emu_krb *k;
-      if(kt[0] == '/' || !slash)
-        snprintf(full, sizeof(full), "%s", kt);
-      else
-        snprintf(full, sizeof(full), "%.*s/%s", (int)(slash - path), path, kt);
-      k = emu_krb_new(full, ke, sizeof(ke));
-      if(!k) {
-        snprintf(err, errlen, "%s:%ld: keytab: %s", path, xmlGetLineNo(root), ke);
-        goto out;
-      }
-      emu_krb_free(emu->krb);
-      emu->krb = k;
-    }
-  }
-  /* users and hosts first, mailboxes next, faults last */
-  for(int pass = 0; pass < 3; pass++) {
-    for(xmlNodePtr n = root->children; n; n = n->next) {
-      if(n->type != XML_ELEMENT_NODE)
-        continue;
-      if(pass == 0 && exs_xml_is(n, NS_SCN, "host") && load_host(emu, n, path, err, errlen) != 0)
-        goto out;
-      if(pass == 0 && exs_xml_is(n, NS_SCN, "user") && load_user(emu, n, path, err, errlen) != 0)
-        goto out;
-      if(pass == 1 && exs_xml_is(n, NS_SCN, "mailbox") &&
-         load_mailbox(emu, n, path, err, errlen) != 0)
-        goto out;
-      if(pass == 2 && exs_xml_is(n, NS_SCN, "fault")) {
-        char spec[1024], fe[256];
-        struct emu_fault *f;
-        exs_xml_attr(n, "spec", spec, sizeof(spec));
-        f = emu_fault_parse(spec, fe, sizeof(fe));
-        if(!f) {
-          snprintf(err, errlen, "%s:%ld: fault: %s", path, xmlGetLineNo(n), fe);
-          goto out;
-        }
-        /* the scenario's seed drives the faults that name none of their own */
-        if(!strstr(spec, "seed=")) {
-          f->rng = emu->rng + (uint64_t)xmlGetLineNo(n) * 0x9e3779b97f4a7c15ull;
-          if(!f->rng)
-            f->rng = 1;
-        }
-        if(emu_fault_add_locked(emu, f) < 0) {
-          emu_fault_free(f);
-          snprintf(err, errlen, "%s:%ld: out of memory", path, xmlGetLineNo(n));
-          goto out;
-        }
-      }
-    }
-  }
-  /* users' own mailboxes that no mailbox element declared */
-  for(size_t i = 0; i < emu->nusers; i++) {
-    struct emu_user *u = emu->users[i];
-    struct emu_mailbox *m;
-    if(!u->smtp)
-      continue;
-    m = emu_mailbox_find(emu, u->smtp);
-    if(!m)
-      m = emu_mailbox_add(emu, u->smtp, u->login, u->login);
-    if(!m) {
-      snprintf(err, errlen, "%s: out of memory", path);
-      goto out;
-    }
-    if(!m->owner)
-      m->owner = strdup(u->login);
-  }
+  if(exs_xml_attr(root, "seed", seed, sizeof(seed)))
+    emu->rng = strtoull(seed, NULL, 10) * 0x9e3779b97f4a7c15ull + 1;
+  if(load_keytab(emu, root, path, err, errlen) != 0 ||
+     load_elements(emu, root, path, err, errlen) != 0 ||
+     add_user_mailboxes(emu, path, err, errlen) != 0)
+    goto out;
   result = 0;
 out:
   exs_schema_free(schema);
