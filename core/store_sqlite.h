@@ -254,6 +254,10 @@ int sq_tx_end(struct exs_store *st, bool own, int ok, struct exs_error *err);
  * EXS_STORE_NOT_FOUND when it changed none (store_sync.c). */
 int sq_write_one(struct exs_store *st, struct db_stmt *s, int64_t id, const char *what,
                  struct exs_error *err);
+/* Step a query whose first column is an id, give it back: 1 and *id (when
+ * id is not NULL) on a row, 0 on none, -1 with err naming what (store_sync.c). */
+int sq_find_id(struct exs_store *st, struct db_stmt *s, int64_t *id, const char *what,
+               struct exs_error *err);
 /* Grow *arr (elem bytes each) to hold n + 1 entries. */
 int sq_grow(void **arr, size_t *cap, size_t n, size_t elem);
 

@@ -292,6 +292,25 @@ out:
 
 /* ---- the sync engine's calls --------------------------------------------- */
 
+/* Step a query whose first column is an id (store_sqlite.h). */
+int sq_find_id(struct exs_store *st, struct db_stmt *s, int64_t *id, const char *what,
+               struct exs_error *err)
+{
+  int rc = db_step(s), result = -1;
+
+  if(rc == DB_ROW) {
+    if(id)
+      *id = db_col_int64(s, 0);
+    result = 1;
+  }
+  else if(rc == DB_DONE)
+    result = 0;
+  else
+    sq_fail(st, err, what);
+  sq_done(st, s);
+  return result;
+}
+
 /* Step a write statement that must change one row (NOT_FOUND otherwise). */
 int sq_write_one(struct exs_store *st, struct db_stmt *s, int64_t id, const char *what,
                  struct exs_error *err)
@@ -394,25 +413,13 @@ int sq_activity_known(struct exs_store *st, const char *mailbox, const char *ite
                               "((exchange_item_id = ?2 AND ?2 IS NOT NULL) OR "
                               "(internet_message_id = ?3 AND ?3 IS NOT NULL)) LIMIT 1",
                               err);
-  int rc, result = -1;
 
   if(!s)
     return -1;
   sq_bind_text(s, 1, mailbox);
   sq_bind_text(s, 2, item_id);
   sq_bind_text(s, 3, message_id);
-  rc = db_step(s);
-  if(rc == DB_ROW) {
-    if(id)
-      *id = db_col_int64(s, 0);
-    result = 1;
-  }
-  else if(rc == DB_DONE)
-    result = 0;
-  else
-    sq_fail(st, err, "cannot look up the activity");
-  sq_done(st, s);
-  return result;
+  return sq_find_id(st, s, id, "cannot look up the activity", err);
 }
 
 int sq_activity_correlate(struct exs_store *st, const char *subject, const char *address,
@@ -425,7 +432,6 @@ int sq_activity_correlate(struct exs_store *st, const char *subject, const char 
                               "',' || replace(lower(recipients), ' ', '') || ',' LIKE "
                               "'%,' || lower(?2) || ',%' ORDER BY id DESC LIMIT 1",
                               err);
-  int rc, result = -1;
 
   if(!s)
     return -1;
@@ -435,18 +441,7 @@ int sq_activity_correlate(struct exs_store *st, const char *subject, const char 
   }
   db_bind_text(s, 1, subject);
   db_bind_text(s, 2, address);
-  rc = db_step(s);
-  if(rc == DB_ROW) {
-    if(id)
-      *id = db_col_int64(s, 0);
-    result = 1;
-  }
-  else if(rc == DB_DONE)
-    result = 0;
-  else
-    sq_fail(st, err, "cannot correlate the email");
-  sq_done(st, s);
-  return result;
+  return sq_find_id(st, s, id, "cannot correlate the email", err);
 }
 
 long sq_activity_count(struct exs_store *st, const char *mailbox, const char *state,

@@ -38,16 +38,6 @@ static int step(struct db_stmt *s)
   return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : -1;
 }
 
-static void bind_int(struct db_stmt *s, int i, int64_t v)
-{
-  db_bind_int64(s, i, v);
-}
-
-static int64_t col_int(struct db_stmt *s, int i)
-{
-  return db_col_int64(s, i);
-}
-
 static long changes(struct exs_store *st)
 {
   return db_changes(SQ(st)->db);
@@ -68,7 +58,7 @@ static long write_sql(struct exs_store *st, const char *sql, const char *const *
   for(int i = 0; i < nt; i++)
     sq_bind_text(s, i + 1, t[i]);
   for(int i = 0; i < nv; i++)
-    bind_int(s, nt + i + 1, v[i]);
+    db_bind_int64(s, nt + i + 1, v[i]);
   if(step(s) != 0)
     sq_fail(st, err, what);
   else
@@ -196,9 +186,9 @@ int sq_worker_list(struct exs_store *st, struct exs_worker **out, size_t *n, str
     memset(&arr[cnt], 0, sizeof(arr[cnt]));
     sq_col_text(s, 0, arr[cnt].id, sizeof(arr[cnt].id));
     sq_col_text(s, 1, arr[cnt].host, sizeof(arr[cnt].host));
-    arr[cnt].pid = (long)col_int(s, 2);
-    arr[cnt].started_ms = col_int(s, 3);
-    arr[cnt].heartbeat_ms = col_int(s, 4);
+    arr[cnt].pid = (long)db_col_int64(s, 2);
+    arr[cnt].started_ms = db_col_int64(s, 3);
+    arr[cnt].heartbeat_ms = db_col_int64(s, 4);
     cnt++;
   }
   if(rc < 0) {
@@ -301,7 +291,7 @@ int sq_lease_held(struct exs_store *st, const char *mailbox, const char *worker,
     return -1;
   sq_bind_text(s, 1, mailbox);
   sq_bind_text(s, 2, worker);
-  bind_int(s, 3, exs_now_ms());
+  db_bind_int64(s, 3, exs_now_ms());
   rc = step(s);
   if(rc < 0)
     sq_fail(st, err, "cannot read the lease");
@@ -321,7 +311,7 @@ int sq_lease_list(struct exs_store *st, struct exs_lease **out, size_t *n, struc
   *n = 0;
   if(!s)
     return -1;
-  bind_int(s, 1, exs_now_ms());
+  db_bind_int64(s, 1, exs_now_ms());
   while((rc = step(s)) == 1) {
     if(sq_grow((void **)&arr, &cap, cnt, sizeof(*arr))) {
       exs_error_set(err, EXS_CAT_CONFIG, "out of memory");
@@ -330,7 +320,7 @@ int sq_lease_list(struct exs_store *st, struct exs_lease **out, size_t *n, struc
     memset(&arr[cnt], 0, sizeof(arr[cnt]));
     sq_col_text(s, 0, arr[cnt].mailbox, sizeof(arr[cnt].mailbox));
     sq_col_text(s, 1, arr[cnt].worker, sizeof(arr[cnt].worker));
-    arr[cnt].expires_ms = col_int(s, 2);
+    arr[cnt].expires_ms = db_col_int64(s, 2);
     cnt++;
   }
   if(rc < 0) {
@@ -405,13 +395,13 @@ int sq_slot_claim(struct exs_store *st, const char *credential, int limit, const
   if(!s)
     goto out;
   sq_bind_text(s, 1, credential);
-  bind_int(s, 2, limit);
+  db_bind_int64(s, 2, limit);
   while((rc = step(s)) == 1) {
-    int k = (int)col_int(s, 0);
+    int k = (int)db_col_int64(s, 0);
     if(k < 0 || k >= limit)
       continue;
     sq_col_text(s, 1, owner[k], sizeof(owner[k]));
-    state[k] = col_int(s, 2) <= now ? 1 : owner_dead(owner[k], worker) ? 2 : 3;
+    state[k] = db_col_int64(s, 2) <= now ? 1 : owner_dead(owner[k], worker) ? 2 : 3;
   }
   if(rc < 0) {
     sq_fail(st, err, "cannot read the connection slots");
